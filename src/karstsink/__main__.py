@@ -1,0 +1,5 @@
+"""``python -m karstsink`` runs the CLI."""
+
+from karstsink.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Geochemistry: the PHREEQC engine, speciation, equilibrium Ca and weathering diagnostics."""

@@ -1,0 +1,1 @@
+"""Province-wide karst (MPD) and biological sink maps, streamed block by block."""

@@ -1,0 +1,227 @@
+"""Molar masses and the unit conversions karstsink needs at its boundaries.
+
+Canonical units inside the package: concentrations in mmol L⁻¹ (= mol m⁻³, so
+``C * Q`` with Q in m³ s⁻¹ is mol s⁻¹), discharge in m³ s⁻¹, area in km²,
+temperature in °C, carbon fluxes in t C or t CO₂ (always named).
+
+Molar masses are from the IUPAC 2021 standard atomic weights (conventional
+values); the carbon-sink factors 12.011 and 44.009 g mol⁻¹ are those of
+``../shared/science.md`` section 0.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .exceptions import UnitError
+
+#: Molar masses [g mol⁻¹].  Element weights: H 1.008, C 12.011, N 14.007,
+#: O 15.999, Na 22.990, Mg 24.305, Si 28.085, S 32.06, Cl 35.45, K 39.098,
+#: Ca 40.078, F 18.998.  Formula masses are sums of these.
+MOLAR_MASS: dict[str, float] = {
+    "C": 12.011,
+    "CO2": 44.009,
+    "N": 14.007,
+    "S": 32.06,
+    "ca": 40.078,
+    "mg": 24.305,
+    "na": 22.990,
+    "k": 39.098,
+    "cl": 35.45,
+    "f": 18.998,
+    "so4": 96.06,  # 32.06 + 4 x 15.999 = 96.056
+    "no3": 62.004,  # 14.007 + 3 x 15.999
+    "no2": 46.005,  # 14.007 + 2 x 15.999
+    "nh4": 18.039,  # 14.007 + 4 x 1.008
+    "hco3": 61.017,  # 1.008 + 12.011 + 3 x 15.999
+    "co3": 60.009,  # 12.011 + 3 x 15.999
+    "po4": 94.971,  # 30.974 + 4 x 15.999
+    "sio2": 60.083,  # 28.085 + 2 x 15.999
+    "sr": 87.62,
+    "fe": 55.845,
+    "mn": 54.938,
+    "ba": 137.33,
+    "caco3": 100.087,  # 40.078 + 12.011 + 3 x 15.999
+    "doc": 12.011,  # organic carbon is reported as C
+    "toc": 12.011,
+}
+
+#: Absolute charge of the ions whose meq/L karstsink converts.
+CHARGE: dict[str, int] = {
+    "ca": 2, "mg": 2, "na": 1, "k": 1, "cl": 1, "f": 1, "so4": 2, "no3": 1,
+    "no2": 1, "nh4": 1, "hco3": 1, "co3": 2, "po4": 3, "sr": 2, "fe": 2,
+    "mn": 2, "ba": 2,
+}
+
+#: 1 t C = 44.009 / 12.011 = 3.664 t CO2 (science.md section 0).
+C_TO_CO2 = MOLAR_MASS["CO2"] / MOLAR_MASS["C"]
+#: Julian year [s] (science.md section 0: 3.15576e7 s).
+SECONDS_PER_YEAR = 365.25 * 86400.0
+SECONDS_PER_DAY = 86400.0
+
+#: Discharge units understood by readers, as factors to m³ s⁻¹.
+#: 1 ft = 0.3048 m exactly, so 1 ft³ = 0.028316846592 m³.
+DISCHARGE_TO_M3S: dict[str, float] = {
+    "m3/s": 1.0,
+    "l/s": 1e-3,
+    "ft3/s": 0.028316846592,
+    "m3/d": 1.0 / SECONDS_PER_DAY,
+}
+
+_DISCHARGE_ALIASES = {
+    "m3/s": "m3/s", "m³/s": "m3/s", "m^3/s": "m3/s", "m**3/s": "m3/s", "cms": "m3/s",
+    "m3s-1": "m3/s", "m3 s-1": "m3/s", "m³ s⁻¹": "m3/s",
+    "l/s": "l/s", "ls-1": "l/s", "l s-1": "l/s", "lps": "l/s",
+    "ft3/s": "ft3/s", "cfs": "ft3/s", "ft³/s": "ft3/s", "ft^3/s": "ft3/s", "cubic feet per second": "ft3/s",
+    "m3/d": "m3/d", "m³/d": "m3/d", "m3/day": "m3/d",
+}
+
+
+def normalize_discharge_unit(unit: str) -> str:
+    """Return the canonical spelling (``m3/s``, ``l/s``, ``ft3/s``, ``m3/d``) of a discharge unit.
+
+    Raises
+    ------
+    UnitError
+        If the unit is not one karstsink knows.
+    """
+    key = unit.strip().lower().replace(" ", "") if unit else ""
+    for alias, canon in _DISCHARGE_ALIASES.items():
+        if key == alias.replace(" ", ""):
+            return canon
+    raise UnitError(
+        f"Unknown discharge unit {unit!r}; use one of m3/s, L/s, ft3/s (cfs) or m3/d."
+    )
+
+
+def discharge_to_m3s(values, unit: str):
+    """Convert discharge ``values`` given in ``unit`` to m³ s⁻¹ (NaN in, NaN out)."""
+    return np.asarray(values, dtype=float) * DISCHARGE_TO_M3S[normalize_discharge_unit(unit)]
+
+
+def c_to_co2(t_c):
+    """Convert a carbon mass [t C] to the equivalent CO₂ mass [t CO₂] (x 3.664)."""
+    return t_c * C_TO_CO2
+
+
+def co2_to_c(t_co2):
+    """Convert a CO₂ mass [t CO₂] to the equivalent carbon mass [t C] (/ 3.664)."""
+    return t_co2 / C_TO_CO2
+
+
+# ---------------------------------------------------------------------------
+# Concentration units.  A unit string is parsed into (scale, basis) where the
+# basis says whether the number counts mass, moles or equivalents, and "as X"
+# qualifiers (alkalinity as CaCO3, nitrate as N, sulfate as S) change the
+# formula whose molar mass converts mass to moles.
+# ---------------------------------------------------------------------------
+
+_MASS_SCALE = {"g": 1e3, "mg": 1.0, "ug": 1e-3, "µg": 1e-3, "μg": 1e-3, "ng": 1e-6}
+_MOL_SCALE = {"mol": 1e3, "mmol": 1.0, "umol": 1e-3, "µmol": 1e-3, "μmol": 1e-3}
+_EQ_SCALE = {"eq": 1e3, "meq": 1.0, "ueq": 1e-3, "µeq": 1e-3, "μeq": 1e-3}
+_VOL = {"l": 1.0, "kg": 1.0, "kgw": 1.0, "m3": 1e3, "ml": 1e-3}  # per L; kg water ~ L (dilute)
+
+_UNIT_RE = re.compile(
+    r"^\s*(?P<num>[a-zµμ]+)\s*/\s*(?P<den>[a-z0-9]+)\s*(?:as\s*(?P<as>[a-z0-9\-]+))?\s*$"
+)
+
+
+def parse_concentration_unit(unit: str) -> tuple[float, str, str | None]:
+    """Parse a concentration unit such as ``mg/L``, ``meq/L``, ``µmol/L`` or ``mg/L as CaCO3``.
+
+    Returns
+    -------
+    scale : float
+        Factor to the milli-unit per litre (mg/L, mmol/L or meq/L).
+    basis : {"mass", "mol", "eq"}
+        What the number counts.
+    as_formula : str or None
+        The ``as X`` qualifier, lower case (``caco3``, ``n``, ``s``, ``hco3``...).
+
+    Raises
+    ------
+    UnitError
+        If the unit cannot be parsed.
+    """
+    text = unit.strip().lower().replace(" per ", "/").replace("ppm", "mg/l")
+    text = text.replace("μ", "µ").replace("as-", "as ")
+    m = _UNIT_RE.match(text)
+    if not m or m["den"] not in _VOL:
+        raise UnitError(
+            f"Unknown concentration unit {unit!r}; use mg/L, mmol/L, meq/L or µmol/L "
+            "(optionally 'as CaCO3', 'as N', 'as S')."
+        )
+    num, vol = m["num"], _VOL[m["den"]]
+    for table, basis in ((_MASS_SCALE, "mass"), (_MOL_SCALE, "mol"), (_EQ_SCALE, "eq")):
+        if num in table:
+            return table[num] / vol, basis, (m["as"] or None)
+    raise UnitError(f"Unknown concentration unit {unit!r}: cannot read {m['num']!r}.")
+
+
+def to_mmol_per_l(values, species: str, unit: str):
+    """Convert concentrations of ``species`` given in ``unit`` to mmol L⁻¹.
+
+    Parameters
+    ----------
+    values : array_like
+        Concentrations (NaN allowed; NaN stays NaN).
+    species : str
+        Canonical species key (``ca``, ``hco3``, ``so4``, ``no3``...).
+    unit : str
+        E.g. ``mg/L``, ``mmol/L``, ``meq/L``, ``µmol/L``, ``mg/L as CaCO3``,
+        ``mg/L as N`` (nitrate), ``mg/L as S`` (sulfate).
+
+    Returns
+    -------
+    numpy.ndarray
+        Concentrations [mmol L⁻¹] of ``species`` itself.
+
+    Notes
+    -----
+    ``x mg/L as CaCO3`` of alkalinity is ``x / 100.087 * 2`` meq/L, i.e.
+    ``x / 50.04`` mmol/L of HCO3⁻; ``x mg/L NO3-N`` is ``x / 14.007`` mmol/L of
+    NO3⁻; ``x mg/L SO4-S`` is ``x / 32.06`` mmol/L of SO4²⁻.
+
+    Examples
+    --------
+    >>> round(float(to_mmol_per_l(250.0, "hco3", "mg/L")), 4)
+    4.0972
+    >>> round(float(to_mmol_per_l(100.087, "hco3", "mg/L as CaCO3")), 4)
+    2.0
+    """
+    arr = np.asarray(values, dtype=float)
+    scale, basis, as_formula = parse_concentration_unit(unit)
+    if basis == "mol":
+        # "mmol/L as N" of nitrate is the same number of mmol of NO3- (one N in each)
+        return arr * scale
+    if basis == "eq":  # equivalents are equivalents, whatever they are reported 'as'
+        z = CHARGE.get(species)
+        if z is None:
+            raise UnitError(f"Cannot convert meq/L for {species!r}: its charge is unknown.")
+        return arr * scale / z
+    # mass basis
+    if as_formula is None or as_formula == species:
+        if species not in MOLAR_MASS:
+            raise UnitError(f"No molar mass for {species!r}; give it in mmol/L.")
+        return arr * scale / MOLAR_MASS[species]
+    if as_formula == "caco3":
+        if species not in ("hco3", "co3", "ca", "mg"):
+            raise UnitError(
+                f"'as CaCO3' only applies to alkalinity or hardness, not {species!r}."
+            )
+        # x mg/L as CaCO3 -> x/100.087 mmol CaCO3 -> 2x/100.087 meq/L; as HCO3- (1 eq/mol)
+        # that is 2x/100.087 mmol/L, as Ca2+ or CO3 2- (2 eq/mol) x/100.087 mmol/L.
+        meq = arr * scale / MOLAR_MASS["caco3"] * 2.0
+        return meq / CHARGE[species]
+    element = {"n": "N", "s": "S", "c": "C"}.get(as_formula)
+    if element is None:
+        raise UnitError(f"Unknown 'as {as_formula}' qualifier for {species!r}.")
+    return arr * scale / MOLAR_MASS[element]  # one N per NO3/NH4/NO2, one S per SO4, one C
+
+
+def from_mmol_per_l(values, species: str, unit: str = "mg/L"):
+    """Convert mmol L⁻¹ of ``species`` back to ``unit`` (the inverse of :func:`to_mmol_per_l`)."""
+    one = float(to_mmol_per_l(1.0, species, unit))
+    return np.asarray(values, dtype=float) / one
