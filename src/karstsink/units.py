@@ -157,7 +157,10 @@ def parse_concentration_unit(unit: str) -> tuple[float, str, str | None]:
     for table, basis in ((_MASS_SCALE, "mass"), (_MOL_SCALE, "mol"), (_EQ_SCALE, "eq")):
         if num in table:
             return table[num] / vol, basis, (m["as"] or None)
-    raise UnitError(f"Unknown concentration unit {unit!r}: cannot read {m['num']!r}.")
+    raise UnitError(
+        f"Unknown concentration unit {unit!r} (cannot read {m['num']!r}); use mg/L, mmol/L, "
+        "meq/L or µmol/L."
+    )
 
 
 def to_mmol_per_l(values, species: str, unit: str):
