@@ -1,0 +1,22 @@
+"""Shared test helpers: the reference-data folder and a reader for cited tables."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_DIR = ROOT / "data" / "reference"
+EXAMPLES_DIR = ROOT / "data" / "examples"
+
+requires_phreeqpy = pytest.mark.skipif(
+    importlib.util.find_spec("phreeqpy") is None, reason="needs the optional phreeqpy engine"
+)
+
+
+def read_reference(name: str, **kwargs) -> pd.DataFrame:
+    """Load a cited table from data/reference/ (``#`` comment lines hold the provenance)."""
+    return pd.read_csv(REFERENCE_DIR / name, comment="#", **kwargs)
