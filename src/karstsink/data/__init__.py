@@ -1,0 +1,1 @@
+"""Tables shipped with karstsink (read with importlib.resources); provenance in README.md."""
