@@ -1,0 +1,460 @@
+"""Carbon sinks set against emission scenarios: the share each sink offsets, year by year.
+
+The province's energy-sector CO₂ emission scenarios for 2020-2060 (baseline,
+high-speed, low-carbon; ``shared/science.md`` section 10) ship as
+``karstsink/data/guizhou_emissions.csv`` (anchor years only, with a ``source``
+column and an ``approximate`` flag for values printed with "~"). Years between
+anchors are interpolated linearly. A user series can replace them: a CSV with a
+``year`` column and one emissions column whose header states the unit, for
+example ``emissions_t_co2``, ``emissions (Mt CO2)`` or ``emissions_mt_c``.
+
+Everything is reported in t CO₂ with the carbon equivalent beside it
+(1 t C = :data:`karstsink.units.C_TO_CO2` = 44.009/12.011 = 3.664 t CO₂).
+
+Examples
+--------
+>>> from karstsink.scenario import balance
+>>> table = balance({"karst": 3.7e6, "biological": 40e6}, "baseline")
+>>> round(float(table.loc[table.year == 2025, "emissions_t_co2_yr"].iloc[0]) / 1e6, 1)
+251.0
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
+from .units import C_TO_CO2
+
+__all__ = [
+    "SCENARIOS",
+    "balance",
+    "emission_anchors",
+    "emissions",
+    "read_emissions_csv",
+    "sinks_from_zonal_totals",
+]
+
+#: Names of the shipped scenarios (``shared/science.md`` section 10).
+SCENARIOS: tuple[str, ...] = ("baseline", "high-speed", "low-carbon")
+
+#: Default span of years [calendar years, inclusive].
+DEFAULT_YEARS = (2020, 2060)
+
+# Mass prefixes understood in a user CSV header, as factors to tonnes.
+# 万 (wan) = 10⁴: Chinese statistics often report "万吨" (10⁴ t).
+_SCALE_TO_T = {"t": 1.0, "kt": 1e3, "mt": 1e6, "gt": 1e9, "万t": 1e4, "万吨": 1e4, "tonnes": 1.0,
+               "tonne": 1.0, "tons": 1.0, "ton": 1.0, "吨": 1.0}
+_SINK_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# ---------------------------------------------------------------------------
+# emission series
+# ---------------------------------------------------------------------------
+
+def emission_anchors() -> pd.DataFrame:
+    """Return the shipped Guizhou anchor table as published (no interpolation).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scenario``, ``year``, ``emissions_mt_co2`` [Mt CO₂ a⁻¹],
+        ``emissions_t_co2_yr`` [t CO₂ a⁻¹], ``approximate`` (bool: printed
+        with "~" in the source) and ``source``.
+    """
+    resource = files("karstsink.data").joinpath("guizhou_emissions.csv")
+    with resource.open("r", encoding="utf-8") as fh:
+        table = pd.read_csv(fh, comment="#", dtype={"scenario": str, "source": str})
+    table["approximate"] = table["approximate"].astype(str).str.lower().eq("true")
+    table["emissions_t_co2_yr"] = table["emissions_mt_co2"].astype(float) * 1e6
+    return table
+
+
+def _parse_emission_unit(header: str) -> tuple[float, str]:
+    """Return (factor to tonnes, "CO2" or "C") from an emissions column header."""
+    text = header.strip().lower().replace("₂", "2").replace("－", "-")
+    # underscore style: emissions_mt_co2, emissions_t_c, emissions_kt_co2_yr
+    m = re.match(r"^[a-z_]*?_(t|kt|mt|gt)_(co2|c)(?:_(?:yr|a|per_yr|per_year))?$", text)
+    if m:
+        return _SCALE_TO_T[m.group(1)], m.group(2).upper()
+    # bracket style: "emissions (Mt CO2)", "CO2 emissions [10^4 t]", "排放 (万吨 CO2)"
+    m = re.search(r"[\(\[]\s*([^\)\]]+?)\s*[\)\]]", text)
+    if m:
+        unit = m.group(1).replace("/yr", "").replace("/a", "").replace("a-1", "")
+        unit = unit.replace("yr-1", "").replace("per year", "").strip()
+        unit = re.sub(r"^10\^?4\s*t", "万t", unit)
+        tokens = unit.replace("-", " ").split()
+        if tokens and tokens[0] in _SCALE_TO_T:
+            scale = _SCALE_TO_T[tokens[0]]
+            rest = " ".join(tokens[1:])
+            outside = text[: m.start()]
+            if "co2" in rest or (not rest and "co2" in outside):
+                return scale, "CO2"
+            if rest in {"c", "carbon"} or (not rest and re.search(r"\bcarbon\b", outside)):
+                return scale, "C"
+    raise UnitError(
+        f"Cannot tell the unit of emissions column {header!r}: name it like "
+        "'emissions_t_co2', 'emissions_mt_co2' or 'emissions (Mt CO2)' (t, kt, Mt, Gt or "
+        "10^4 t; CO2 or C must be stated)."
+    )
+
+
+def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a user emission series (anchor years or a full series) and convert it to t CO₂.
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV with a ``year`` column and one emissions column whose header
+        carries the unit (``emissions_t_co2``, ``emissions_mt_co2``,
+        ``emissions (Mt CO2)``, ``emissions (10^4 t CO2)``, ``emissions_mt_c``...).
+        An optional ``scenario`` column holds several series in one file; an
+        optional ``approximate`` column (true/false) and ``source`` column are
+        kept. Lines starting with ``#`` are comments (provenance).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scenario``, ``year``, ``emissions_t_co2_yr`` [t CO₂ a⁻¹],
+        ``approximate`` (bool) and ``source``, one row per given year.
+
+    Raises
+    ------
+    DataError
+        If the file is empty, a year or value is not a number (the row is
+        named), or a year is given twice for one scenario.
+    MissingColumnError
+        If there is no ``year`` or no emissions column.
+    UnitError
+        If the emissions header does not state its unit (mass and CO₂ vs C).
+
+    Warns
+    -----
+    DataQualityWarning
+        When some emission cells are blank; those years are interpolated.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Emissions file {str(path)!r} does not exist.")
+    try:
+        raw = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False,
+                          skipinitialspace=True, encoding="utf-8-sig")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"Cannot read emissions file {str(path)!r}: {err}") from err
+    if raw.empty:
+        raise DataError(f"Emissions file {str(path)!r} has no data rows.")
+    cols = {c.strip().lower(): c for c in raw.columns}
+    if "year" not in cols:
+        raise MissingColumnError(
+            f"Emissions file {str(path)!r} has no 'year' column (columns: {list(raw.columns)})."
+        )
+    value_cols = [c for c in raw.columns
+                  if c.strip().lower() not in {"year", "scenario", "approximate", "source"}]
+    if len(value_cols) != 1:
+        raise MissingColumnError(
+            f"Emissions file {str(path)!r} needs exactly one emissions column besides 'year' "
+            f"(and optional 'scenario', 'approximate', 'source'); found {value_cols}."
+        )
+    value_col = value_cols[0]
+    scale, basis = _parse_emission_unit(value_col)
+    factor = scale * (C_TO_CO2 if basis == "C" else 1.0)
+
+    years = pd.to_numeric(raw[cols["year"]].str.strip(), errors="coerce")
+    bad = years.isna() | (years != np.round(years))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"Emissions file {str(path)!r}, data row {row + 1}: year "
+            f"{raw[cols['year']].iloc[row]!r} is not a whole number."
+        )
+    text = raw[value_col].str.strip().str.replace(",", "", regex=False)
+    values = pd.to_numeric(text, errors="coerce")
+    nonnum = values.isna() & text.ne("")
+    if nonnum.any():
+        row = int(np.flatnonzero(nonnum.to_numpy())[0])
+        raise DataError(
+            f"Emissions file {str(path)!r}, data row {row + 1}, column {value_col!r}: "
+            f"{raw[value_col].iloc[row]!r} is not a number."
+        )
+    scen = (raw[cols["scenario"]].str.strip() if "scenario" in cols
+            else pd.Series(path.stem, index=raw.index))
+    out = pd.DataFrame({
+        "scenario": scen.astype(str).to_numpy(),
+        "year": years.astype(int).to_numpy(),
+        "emissions_t_co2_yr": values.to_numpy(dtype=float) * factor,
+        "approximate": (raw[cols["approximate"]].str.strip().str.lower().isin(["true", "1", "yes"])
+                        .to_numpy() if "approximate" in cols else False),
+        "source": (raw[cols["source"]].to_numpy() if "source" in cols
+                   else f"user file {path.name}"),
+    })
+    dup = out.duplicated(["scenario", "year"])
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(
+            f"Emissions file {str(path)!r}, data row {row + 1}: year {out['year'].iloc[row]} "
+            "appears twice for the same scenario."
+        )
+    blank = out["emissions_t_co2_yr"].isna()
+    if blank.any():
+        warnings.warn(
+            f"Emissions file {str(path)!r}: {int(blank.sum())} blank value(s) (years "
+            f"{out.loc[blank, 'year'].tolist()}) are interpolated from their neighbours.",
+            DataQualityWarning, stacklevel=2,
+        )
+    return out.sort_values(["scenario", "year"], kind="stable").reset_index(drop=True)
+
+
+def _interpolate(anchors: pd.DataFrame, years: np.ndarray) -> pd.DataFrame:
+    """Linear interpolation of one scenario's anchors onto ``years`` (NaN outside the span)."""
+    given = anchors.dropna(subset=["emissions_t_co2_yr"]).sort_values("year")
+    if given.empty:
+        raise DataError(f"Scenario {anchors['scenario'].iloc[0]!r} has no emission values.")
+    ax = given["year"].to_numpy(dtype=float)
+    ay = given["emissions_t_co2_yr"].to_numpy(dtype=float)
+    approx = given["approximate"].to_numpy(dtype=bool)
+    y = np.interp(years, ax, ay, left=np.nan, right=np.nan)
+    is_anchor = np.isin(years, ax)
+    # an interpolated year inherits "approximate" from either neighbouring anchor
+    hi = np.clip(np.searchsorted(ax, years, side="left"), 0, len(ax) - 1)
+    lo = np.clip(np.searchsorted(ax, years, side="right") - 1, 0, len(ax) - 1)
+    approximate = np.where(is_anchor, approx[hi], approx[lo] | approx[hi])
+    approximate &= np.isfinite(y)
+    return pd.DataFrame({
+        "year": years.astype(int),
+        "scenario": anchors["scenario"].iloc[0],
+        "emissions_t_co2_yr": y,
+        "emissions_t_c_yr": y / C_TO_CO2,
+        "is_anchor": is_anchor,
+        "approximate": approximate,
+    })
+
+
+def emissions(
+    scenario: str | os.PathLike | pd.DataFrame = "baseline",
+    years: tuple[int, int] | list[int] | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Yearly emissions [t CO₂ a⁻¹] of one scenario, all shipped ones, or a user series.
+
+    Parameters
+    ----------
+    scenario : str, path-like or pandas.DataFrame
+        ``"baseline"``, ``"high-speed"``, ``"low-carbon"``, ``"all"`` (the
+        three, stacked), the path of a user CSV (see
+        :func:`read_emissions_csv`), or a table with ``year`` and
+        ``emissions_t_co2_yr`` [t CO₂ a⁻¹] columns.
+    years : (first, last) tuple, list of years, or None
+        The years wanted [calendar year]; a 2-tuple is an inclusive span.
+        Default: 2020-2060 for shipped scenarios, the file's span for a user
+        series.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario and year: ``year``, ``scenario``,
+        ``emissions_t_co2_yr`` [t CO₂ a⁻¹], ``emissions_t_c_yr`` [t C a⁻¹],
+        ``is_anchor`` (the year was given, not interpolated) and
+        ``approximate`` (the value, or a neighbouring anchor, is marked "~" in
+        the source). Years outside the given span are NaN (never
+        extrapolated).
+
+    Raises
+    ------
+    DataError
+        For an unknown scenario name or an unusable user file.
+
+    Notes
+    -----
+    Between anchor years :math:`y_0 < y < y_1`,
+
+    .. math:: E(y) = E(y_0) + (E(y_1) - E(y_0)) \\frac{y - y_0}{y_1 - y_0}.
+
+    Examples
+    --------
+    >>> e = emissions("baseline", years=(2024, 2026))
+    >>> (e.emissions_t_co2_yr / 1e6).round(1).tolist()
+    [244.8, 251.0, 257.2]
+    """
+    key = None
+    if isinstance(scenario, pd.DataFrame):
+        anchors = scenario.copy()
+        if "year" not in anchors or "emissions_t_co2_yr" not in anchors:
+            raise MissingColumnError(
+                "An emissions table needs 'year' and 'emissions_t_co2_yr' [t CO2/yr] columns."
+            )
+        if "scenario" not in anchors:
+            anchors["scenario"] = "user"
+        if "approximate" not in anchors:
+            anchors["approximate"] = False
+    else:
+        name = os.fspath(scenario)
+        key = name.strip().lower()
+        if key in SCENARIOS or key == "all":
+            table = emission_anchors()
+            anchors = table if key == "all" else table[table["scenario"] == key]
+        elif Path(name).suffix.lower() in {".csv", ".txt"} or Path(name).exists():
+            anchors = read_emissions_csv(name)
+        else:
+            raise DataError(
+                f"Unknown emission scenario {name!r}: use one of {', '.join(SCENARIOS)}, "
+                "'all', or the path of a CSV file with 'year' and e.g. 'emissions_t_co2' columns."
+            )
+    if years is None:
+        years_arr = (np.arange(DEFAULT_YEARS[0], DEFAULT_YEARS[1] + 1)
+                     if key in (*SCENARIOS, "all")
+                     else np.arange(int(anchors["year"].min()), int(anchors["year"].max()) + 1))
+    elif isinstance(years, tuple) and len(years) == 2:
+        years_arr = np.arange(int(years[0]), int(years[1]) + 1)
+    else:
+        years_arr = np.asarray(list(years), dtype=int)
+    parts = [_interpolate(group, years_arr)
+             for _, group in anchors.groupby("scenario", sort=False)]
+    return pd.concat(parts, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------
+# balance
+# ---------------------------------------------------------------------------
+
+def _sink_values(name: str, value, years: np.ndarray) -> np.ndarray:
+    """A sink given as one number or per year (mapping/Series keyed by year) -> array."""
+    if isinstance(value, (Mapping, pd.Series)):
+        series = pd.Series(value, dtype=float)
+        series.index = series.index.astype(int)
+        return series.reindex(years).to_numpy(dtype=float)
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"Sink {name!r}: {value!r} is not a number [t CO2/yr].") from err
+    return np.full(len(years), number)
+
+
+def balance(
+    sinks_t_co2_yr: Mapping[str, float | Mapping[int, float] | pd.Series],
+    scenario: str | os.PathLike | pd.DataFrame = "baseline",
+    *,
+    years: tuple[int, int] | list[int] | None = None,
+) -> pd.DataFrame:
+    """Set carbon sinks against an emission scenario, year by year.
+
+    Parameters
+    ----------
+    sinks_t_co2_yr : mapping of str to number, or to a per-year mapping/Series
+        Each sink's uptake [t CO₂ a⁻¹], e.g. ``{"karst": 3.7e6,
+        "biological": 4.0e7}``. Names become column prefixes (lower-case
+        letters, digits and ``_``). A per-year mapping or Series keyed by year
+        gives a time-varying sink; years it lacks are NaN.
+    scenario : str, path-like or pandas.DataFrame
+        As in :func:`emissions` (``"all"`` gives one block per scenario).
+    years : (first, last) tuple or list of int, optional
+        Years wanted [calendar year]; default 2020-2060 for the shipped
+        scenarios, the file's own span for a user series.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario and year with ``year``, ``scenario``,
+        ``emissions_t_co2_yr``, ``emissions_t_c_yr``, ``is_anchor``,
+        ``approximate``; for each sink ``<name>_sink_t_co2_yr``,
+        ``<name>_sink_t_c_yr`` and ``<name>_share_pct`` (percentage of that
+        year's emissions it offsets); then ``total_sink_t_co2_yr``,
+        ``total_sink_t_c_yr``, ``total_share_pct`` and the residual the other
+        measures (CCUS, efficiency, fuel switching...) must close,
+        ``residual_t_co2_yr`` and ``residual_t_c_yr`` (negative when the
+        sinks exceed the emissions). ``attrs["c_to_co2"]`` holds the factor
+        used and ``attrs["units"]`` says t CO₂ a⁻¹.
+
+    Raises
+    ------
+    DataError
+        For an empty or badly named sink, a non-numeric sink value, or an
+        unknown scenario.
+
+    Notes
+    -----
+    With :math:`E_y` the emissions and :math:`S_{k}` the sinks [t CO₂ a⁻¹],
+
+    .. math::
+
+        \\text{share}_{k,y} = 100\\,S_{k}/E_y, \\qquad
+        \\text{residual}_y = E_y - \\sum_k S_{k},
+
+    and every carbon mass is also given as C: :math:`m_C = m_{CO_2} / 3.664`
+    (44.009/12.011). A share is NaN where the emissions are not positive.
+    NaN in, NaN out.
+
+    Examples
+    --------
+    >>> t = balance({"karst": 3.664e6}, "baseline", years=(2020, 2020))
+    >>> float(t.karst_sink_t_c_yr.iloc[0]), round(float(t.karst_share_pct.iloc[0]), 3)
+    (1000000.0, 1.665)
+    """
+    if not sinks_t_co2_yr:
+        raise DataError("balance() needs at least one sink, e.g. {'karst': 3.7e6} [t CO2/yr].")
+    for name in sinks_t_co2_yr:
+        if not isinstance(name, str) or not _SINK_NAME.match(name) or name == "total":
+            raise DataError(
+                f"Sink name {name!r} must be lower-case letters, digits and '_' "
+                "(and not 'total'), e.g. 'karst' or 'biological'."
+            )
+    table = emissions(scenario, years=years)
+    e = table["emissions_t_co2_yr"].to_numpy(dtype=float)
+    positive = np.where(e > 0, e, np.nan)
+    total = np.zeros(len(table))
+    for name, value in sinks_t_co2_yr.items():
+        per_year = _sink_values(name, value, table["year"].to_numpy())
+        table[f"{name}_sink_t_co2_yr"] = per_year
+        table[f"{name}_sink_t_c_yr"] = per_year / C_TO_CO2
+        table[f"{name}_share_pct"] = 100.0 * per_year / positive
+        total = total + per_year
+    table["total_sink_t_co2_yr"] = total
+    table["total_sink_t_c_yr"] = total / C_TO_CO2
+    table["total_share_pct"] = 100.0 * total / positive
+    table["residual_t_co2_yr"] = e - total
+    table["residual_t_c_yr"] = (e - total) / C_TO_CO2
+    table.attrs["units"] = "t CO2 per year (t C columns: / 3.664)"
+    table.attrs["c_to_co2"] = C_TO_CO2
+    table.attrs["sinks"] = list(sinks_t_co2_yr)
+    return table
+
+
+def sinks_from_zonal_totals(table: pd.DataFrame) -> dict[str, float]:
+    """Province totals of the mapped sinks, in t CO₂ a⁻¹, from a ``zonal_totals.csv`` table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The map stage's zone table with ``karst_sink_t_c_yr`` and, if mapped,
+        ``biological_sink_t_c_yr`` [t C a⁻¹] columns (one row per zone).
+
+    Returns
+    -------
+    dict
+        ``{"karst": ..., "biological": ...}`` [t CO₂ a⁻¹] (sum over zones of
+        t C x 3.664), ready for :func:`balance`. NaN zones are skipped; a
+        column that is entirely NaN gives NaN.
+
+    Raises
+    ------
+    MissingColumnError
+        If ``karst_sink_t_c_yr`` is absent.
+    """
+    if "karst_sink_t_c_yr" not in table:
+        raise MissingColumnError(
+            "The zone table has no 'karst_sink_t_c_yr' column; pass the map stage's "
+            "zonal_totals.csv."
+        )
+    out = {}
+    for key, col in (("karst", "karst_sink_t_c_yr"), ("biological", "biological_sink_t_c_yr")):
+        if col in table:
+            values = pd.to_numeric(table[col], errors="coerce")
+            total = float(values.sum(min_count=1))
+            out[key] = total * C_TO_CO2
+    return out
