@@ -1,0 +1,122 @@
+"""Equilibrium Ca (calcite) and Ca + Mg (dolomite) from PHREEQC: reference values and table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from karstsink.chemistry.database import resolve_database
+from karstsink.chemistry.equilibrium import (
+    EquilibriumTable,
+    equilibrium_concentration,
+    equilibrium_table,
+)
+
+from conftest import read_reference
+
+REF = read_reference("phreeqc_ca_eq_2024.csv")
+
+
+@pytest.mark.parametrize("system", ["open", "closed"])
+def test_direct_runs_match_reference_table(system):
+    ref = REF[REF["system"] == system]
+    got = equilibrium_concentration(ref["temp_c"], ref["log_pco2"], system=system)
+    # printed to 3 decimals -> half a unit in the last digit
+    assert_allclose(got, ref["ca_eq_mmol_kgw"], atol=0.0005, rtol=0)
+
+
+@pytest.mark.parametrize("system", ["open", "closed"])
+def test_table_matches_reference_table(system):
+    ref = REF[REF["system"] == system]
+    table = equilibrium_table(system=system)
+    got = table(ref["temp_c"].to_numpy(), ref["log_pco2"].to_numpy())
+    assert_allclose(got, ref["ca_eq_mmol_kgw"], atol=0.0005, rtol=0)
+
+
+@pytest.mark.parametrize(("system", "mineral"), [("open", "calcite"), ("open", "dolomite"),
+                                                  ("closed", "calcite")])
+def test_table_within_0p1_percent_of_direct_phreeqc_off_grid(system, mineral):
+    # issue 4: within 0.1 % of direct PHREEQC over 0-35 degC and log pCO2 -3.5 to -0.5;
+    # points drawn off the 1 degC x 0.05 grid on purpose
+    rng = np.random.default_rng(20240)
+    temp = rng.uniform(0.0, 35.0, 150) + 0.37
+    temp = np.clip(temp, 0, 35)
+    logp = rng.uniform(-3.5, -0.5, 150) + 0.013
+    direct = equilibrium_concentration(temp, logp, system=system, mineral=mineral)
+    table = equilibrium_table(system=system, mineral=mineral)
+    assert_allclose(table(temp, logp), direct, rtol=1e-3)
+
+
+def test_open_system_mpd_hand_calculation():
+    # science.md 3.3/issue 4: 15 degC, pCO2 1e-2 atm, R = 500 mm/yr:
+    # 12.011 g/mol x 0.5 m/yr x 1.932 mmol/L = 11.60 t C km-2 yr-1
+    ca = float(equilibrium_concentration(15.0, -2.0))
+    assert 12.011 * 0.5 * ca == pytest.approx(11.60, abs=0.005)
+
+
+# science.md 3.3: the closed-form cube-root (Dreybrodt/Kaufmann, Plummer-Busenberg constants,
+# no ion pairs) Ca_eq in mmol/L at (T degC, log pCO2); PHREEQC includes the CaHCO3+ and CaCO3
+# ion pairs, so it must lie above it, by 1-3 % (science.md: "2-3 % higher").
+CUBE_ROOT = [(5, -3.4, 0.723), (5, -1.5, 3.431), (15, -2.0, 1.902), (15, -1.5, 2.880),
+             (25, -3.4, 0.517), (25, -1.5, 2.426)]
+
+
+def test_phreeqc_slightly_above_cube_root_formula():
+    t, lp, cube = (np.array(c, dtype=float) for c in zip(*CUBE_ROOT))
+    ratio = equilibrium_table()(t, lp) / cube
+    assert np.all(ratio > 1.0)
+    assert np.all(ratio < 1.03)
+
+
+def test_dolomite_exceeds_calcite_cations_and_is_consistent():
+    # dolomite dissolves one Ca and one Mg per formula unit: Ca + Mg at equilibrium
+    # is higher than Ca alone at calcite equilibrium under the same conditions
+    dol = equilibrium_concentration(15.0, -2.0, mineral="dolomite")
+    cal = equilibrium_concentration(15.0, -2.0)
+    assert dol > cal
+
+
+@settings(max_examples=40, deadline=None)
+@given(t=st.floats(0, 39), lp=st.floats(-4.9, -0.1), dt=st.floats(0.1, 1.0),
+       dl=st.floats(0.01, 0.1))
+def test_table_monotonic_in_temperature_and_pco2(t, lp, dt, dl):
+    table = equilibrium_table()
+    base = table(t, lp)
+    assert table(t + dt, lp) < base  # retrograde solubility
+    assert table(t, lp + dl) > base
+
+
+def test_table_clamps_and_propagates_nan():
+    table = equilibrium_table()
+    out = table(np.array([np.nan, 50.0, 15.0]), np.array([-2.0, -2.0, np.nan]))
+    assert np.isnan(out[0]) and np.isnan(out[2])
+    assert out[1] == pytest.approx(table(40.0, -2.0))
+
+
+def test_disk_cache_roundtrip(tmp_path, monkeypatch):
+    from karstsink.chemistry import equilibrium as eq
+
+    monkeypatch.setattr(eq, "_MEMORY_CACHE", {})
+    table = equilibrium_table(temp_range=(10, 20), temp_step=1, log_pco2_range=(-3, -1),
+                              log_pco2_step=0.1, cache_dir=tmp_path)
+    files = list(tmp_path.glob("ca_eq_open_calcite_*.npz"))
+    assert len(files) == 1
+    again = EquilibriumTable.from_npz(files[0])
+    assert_allclose(again.values, table.values, rtol=0, atol=0)
+    assert again.database["sha256"] == resolve_database("phreeqc.dat").sha256
+    monkeypatch.setattr(eq, "_MEMORY_CACHE", {})
+    reloaded = equilibrium_table(temp_range=(10, 20), temp_step=1, log_pco2_range=(-3, -1),
+                                 log_pco2_step=0.1, cache_dir=tmp_path)
+    assert_allclose(reloaded.values, table.values, rtol=0, atol=0)
+
+
+def test_bad_options_raise():
+    with pytest.raises(ValueError, match="system"):
+        equilibrium_concentration(15, -2, system="half-open")
+    with pytest.raises(ValueError, match="mineral"):
+        equilibrium_concentration(15, -2, mineral="aragonite")
+    with pytest.raises(ValueError, match="0-100"):
+        equilibrium_concentration(120, -2)
