@@ -1,0 +1,459 @@
+"""One self-contained HTML report: summary, sections with text, tables and figures, provenance.
+
+The file needs nothing else to be read: figures are embedded as base64 PNG
+``data:`` URIs, the style sheet is inline, there is no JavaScript, and a
+Content-Security-Policy forbids the browser from loading anything from
+elsewhere. It can be mailed, archived next to the CSV/GeoTIFF outputs, or
+opened offline.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from karstsink.report import Section, render_report
+>>> html = render_report(
+...     title="Demo",
+...     sections=[Section("Totals", "The **karst** sink.",
+...                       tables=[pd.DataFrame({"karst_sink_t_c_yr": [1.5e6]})])],
+...     assumptions={"carbonic-acid share": "0.5"},
+...     provenance={"database": "phreeqc.dat"},
+... )
+>>> html.startswith("<!DOCTYPE html>")
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html as _html
+import json
+import math
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._io import atomic_path
+from .exceptions import DataError, DataQualityWarning
+
+__all__ = [
+    "Figure", "Section", "Table", "format_value", "markdown_lite", "render_report", "write_report",
+]
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass
+class Table:
+    """A table for a report section.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        The table. Column names should carry their units (``flux_kg_day``,
+        ``karst_sink_t_c_yr``), as in every file karstsink writes.
+    caption : str
+        Caption shown above the table (markdown-lite).
+    max_rows : int
+        Longer tables show the first ``max_rows`` rows and say how many were
+        left out (the full table belongs in a CSV beside the report).
+    index : bool
+        Show the DataFrame index as the first column.
+    """
+
+    data: pd.DataFrame
+    caption: str = ""
+    max_rows: int = 60
+    index: bool = False
+
+
+@dataclass
+class Figure:
+    """A PNG figure for a report section (embedded, so the report stands alone).
+
+    Attributes
+    ----------
+    path : str or path-like
+        PNG file to embed.
+    caption : str
+        Caption (markdown-lite); say what is shown and in which units.
+    alt : str
+        Text alternative for screen readers; defaults to the caption.
+    """
+
+    path: str | os.PathLike
+    caption: str = ""
+    alt: str = ""
+
+
+@dataclass
+class Section:
+    """One section of a report.
+
+    Attributes
+    ----------
+    title : str
+        Section heading.
+    text : str
+        Body in "markdown-lite" (see :func:`markdown_lite`).
+    tables : list of Table or pandas.DataFrame
+        Tables shown after the text.
+    figures : list of Figure or path
+        PNG figures shown after the tables.
+    """
+
+    title: str
+    text: str = ""
+    tables: list[Table | pd.DataFrame] = field(default_factory=list)
+    figures: list[Figure | str | os.PathLike] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------
+# text
+# ---------------------------------------------------------------------------
+
+_INLINE = [
+    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+    (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
+    (re.compile(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])"), r"<em>\1</em>"),
+]
+
+
+_BULLET = re.compile(r"^\s*[-*]\s+")
+_NUMBERED = re.compile(r"^\s*\d+[.)]\s+")
+
+
+def _inline(text: str) -> str:
+    out = _html.escape(text, quote=False)
+    # protect code spans from the emphasis rules
+    codes: list[str] = []
+
+    def keep(m: re.Match) -> str:
+        codes.append(f"<code>{m.group(1)}</code>")
+        return f"\x00{len(codes) - 1}\x00"
+
+    out = _INLINE[0][0].sub(keep, out)
+    for pattern, repl in _INLINE[1:]:
+        out = pattern.sub(repl, out)
+    return re.sub(r"\x00(\d+)\x00", lambda m: codes[int(m.group(1))], out)
+
+
+def markdown_lite(text: str) -> str:
+    """Convert a small, safe subset of Markdown to HTML.
+
+    Supported: paragraphs (blank-line separated), ``### heading`` lines,
+    bullet lists (``- item`` or ``* item``), numbered lists (``1. item``),
+    ``**bold**``, ``*italic*`` and ```code```. Everything else is escaped and
+    shown as typed; links are not made (the report makes no external
+    references).
+
+    Parameters
+    ----------
+    text : str
+        Markdown-lite source.
+
+    Returns
+    -------
+    str
+        An HTML fragment.
+    """
+    blocks: list[str] = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = [ln.rstrip() for ln in block.splitlines() if ln.strip()]
+        if not lines:
+            continue
+        if all(_BULLET.match(ln) for ln in lines):
+            items = "".join(f"<li>{_inline(_BULLET.sub('', ln))}</li>" for ln in lines)
+            blocks.append(f"<ul>{items}</ul>")
+        elif all(_NUMBERED.match(ln) for ln in lines):
+            items = "".join(f"<li>{_inline(_NUMBERED.sub('', ln))}</li>" for ln in lines)
+            blocks.append(f"<ol>{items}</ol>")
+        elif len(lines) == 1 and lines[0].startswith("#"):
+            blocks.append(f"<h4>{_inline(lines[0].lstrip('#').strip())}</h4>")
+        else:
+            blocks.append(f"<p>{' '.join(_inline(ln.strip()) for ln in lines)}</p>")
+    return "\n".join(blocks)
+
+
+# ---------------------------------------------------------------------------
+# values and tables
+# ---------------------------------------------------------------------------
+
+def format_value(value: Any) -> str:
+    """Format one cell for display (HTML-escaped); NaN/None become an en dash.
+
+    Numbers: integers and values of 1,000 or more get thousands separators
+    and no decimals; smaller values keep 4 significant digits; values below
+    0.001 use scientific notation.
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return '<span class="na" title="missing (NaN)">–</span>'
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return '<span class="na" title="missing (NaN)">–</span>'
+        if math.isinf(v):
+            return "∞" if v > 0 else "−∞"
+        a = abs(v)
+        if a >= 1000:
+            return f"{v:,.0f}"
+        if a == 0 or a >= 0.001:
+            return f"{v:.4g}"
+        return f"{v:.3e}"
+    if isinstance(value, (pd.Timestamp, _dt.datetime, _dt.date)):
+        ts = pd.Timestamp(value)
+        return _html.escape(ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.isoformat())
+    if isinstance(value, (Mapping, list, tuple)):
+        return _html.escape(json.dumps(value, ensure_ascii=False, default=str))
+    return _html.escape(str(value))
+
+
+def _is_number_column(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _table_html(item: Table | pd.DataFrame) -> str:
+    table = item if isinstance(item, Table) else Table(item)
+    if not isinstance(table.data, pd.DataFrame):
+        raise DataError(f"A report table must be a pandas DataFrame, not {type(table.data)}.")
+    df = table.data.reset_index() if table.index else table.data
+    shown = df.iloc[: table.max_rows]
+    numeric = [_is_number_column(df[c]) for c in df.columns]
+    head = "".join(
+        f'<th{" class=num" if num else ""} scope="col">{_html.escape(str(c))}</th>'
+        for c, num in zip(df.columns, numeric, strict=True)
+    )
+    rows = []
+    for values in shown.itertuples(index=False, name=None):
+        cells = "".join(
+            f'<td{" class=num" if num else ""}>{format_value(v)}</td>'
+            for v, num in zip(values, numeric, strict=True)
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    caption = f"<caption>{_inline(table.caption)}</caption>" if table.caption else ""
+    more = ""
+    if len(df) > len(shown):
+        more = (f'<p class="note">Showing {len(shown):,} of {len(df):,} rows; '
+                "the full table is in the CSV output.</p>")
+    return (f'<div class="tablewrap"><table>{caption}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>{more}")
+
+
+def _figure_html(item: Figure | str | os.PathLike) -> str:
+    fig = item if isinstance(item, Figure) else Figure(item)
+    path = Path(fig.path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        warnings.warn(f"Report figure {str(path)!r} could not be read ({err.strerror}); "
+                      "it is left out.", DataQualityWarning, stacklevel=3)
+        return f'<p class="note">Figure {_html.escape(path.name)} is missing.</p>'
+    if not data.startswith(_PNG_MAGIC):
+        warnings.warn(f"Report figure {str(path)!r} is not a PNG file; it is left out.",
+                      DataQualityWarning, stacklevel=3)
+        return f'<p class="note">Figure {_html.escape(path.name)} is not a PNG file.</p>'
+    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    alt = _html.escape(fig.alt or re.sub(r"[*`]", "", fig.caption) or path.stem, quote=True)
+    caption = f"<figcaption>{_inline(fig.caption)}</figcaption>" if fig.caption else ""
+    return f'<figure><img src="{uri}" alt="{alt}">{caption}</figure>'
+
+
+def _kv_table(mapping: Mapping[str, Any], css: str) -> str:
+    rows = "".join(
+        f'<tr><th scope="row">{_html.escape(str(k))}</th><td>{format_value(v)}</td></tr>'
+        for k, v in mapping.items()
+    )
+    return f'<table class="{css}"><tbody>{rows}</tbody></table>'
+
+
+# ---------------------------------------------------------------------------
+# the page
+# ---------------------------------------------------------------------------
+
+_CSS = """
+:root { --ink:#1b1f24; --muted:#5b6570; --line:#d6dbe0; --accent:#1f6f8b; --bg:#f7f9fa; }
+* { box-sizing: border-box; }
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC",
+       "Microsoft YaHei", sans-serif; color: var(--ink); margin: 0; background: #fff; }
+main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 3rem; }
+h1 { font-size: 1.7rem; margin: 0.2rem 0 0.3rem; }
+h2 { font-size: 1.3rem; border-bottom: 2px solid var(--line); padding-bottom: 0.2rem;
+     margin-top: 2.2rem; }
+h4 { margin: 1rem 0 0.3rem; }
+.meta { color: var(--muted); font-size: 0.9rem; }
+.banner { background: #b3261e; color: #fff; font-weight: 700; text-align: center;
+          padding: 0.5rem 1rem; letter-spacing: 0.04em; }
+.summary { background: var(--bg); border: 1px solid var(--line); border-left: 5px solid
+           var(--accent); padding: 0.8rem 1.2rem; margin: 1.2rem 0; border-radius: 4px; }
+.summary h2 { margin: 0 0 0.4rem; border: 0; font-size: 1.1rem; }
+.summary table th { text-align: left; font-weight: 600; padding-right: 1.5rem; }
+nav ol { columns: 2; margin: 0.4rem 0; }
+.tablewrap { overflow-x: auto; margin: 0.8rem 0; }
+table { border-collapse: collapse; font-size: 0.86rem; }
+caption { caption-side: top; text-align: left; font-weight: 600; padding: 0.3rem 0; }
+th, td { border-bottom: 1px solid var(--line); padding: 0.25rem 0.6rem; vertical-align: top; }
+thead th { background: var(--bg); position: sticky; top: 0; font-family: ui-monospace,
+           "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.8rem; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.kv th { text-align: left; font-weight: 600; white-space: nowrap; }
+.kv td { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.82rem;
+         word-break: break-all; }
+.na { color: var(--muted); }
+figure { margin: 1.2rem 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figcaption, .note { color: var(--muted); font-size: 0.88rem; }
+code { background: var(--bg); padding: 0 0.2rem; border-radius: 3px; }
+footer { color: var(--muted); font-size: 0.8rem; margin-top: 3rem; border-top: 1px solid
+         var(--line); padding-top: 0.6rem; }
+@media print { .banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+               thead th { position: static; } }
+"""
+
+# The page may load nothing from anywhere: images only from data: URIs, styles inline.
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def render_report(
+    *,
+    title: str,
+    sections: Sequence[Section],
+    assumptions: Mapping[str, Any] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    summary: Mapping[str, Any] | None = None,
+    synthetic: bool = False,
+    generated: str | None = None,
+) -> str:
+    """Build the report and return it as an HTML string (see :func:`write_report`)."""
+    from . import __version__
+
+    if not isinstance(title, str) or not title.strip():
+        raise DataError("A report needs a non-empty title.")
+    for i, sec in enumerate(sections):
+        if not isinstance(sec, Section):
+            raise DataError(
+                f"Report section {i + 1} is a {type(sec).__name__}; use karstsink.report.Section."
+            )
+    when = generated or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    esc_title = _html.escape(title)
+    banner = ('<div class="banner" role="alert">SYNTHETIC demo data: every number in this '
+              "report comes from invented inputs and says nothing about a real place."
+              "</div>") if synthetic else ""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="karstsink {_html.escape(__version__)}">',
+        f"<title>{esc_title}{' (SYNTHETIC demo data)' if synthetic else ''}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        banner,
+        "<main>",
+        f"<h1>{esc_title}</h1>",
+        f'<p class="meta">Generated {_html.escape(when)} by karstsink '
+        f"{_html.escape(__version__)}.</p>",
+    ]
+    if summary:
+        parts.append('<section class="summary" aria-label="Summary"><h2>Summary</h2>'
+                     f"{_kv_table(summary, 'kvsum')}</section>")
+    toc = [(f"sec-{i + 1}", s.title) for i, s in enumerate(sections)]
+    if assumptions:
+        toc.append(("assumptions", "Assumptions"))
+    if provenance:
+        toc.append(("provenance", "Provenance"))
+    if len(toc) > 1:
+        items = "".join(f'<li><a href="#{a}">{_html.escape(t)}</a></li>' for a, t in toc)
+        parts.append(f'<nav aria-label="Contents"><ol>{items}</ol></nav>')
+    for i, sec in enumerate(sections):
+        parts.append(f'<section id="sec-{i + 1}"><h2>{_html.escape(sec.title)}</h2>')
+        if sec.text:
+            parts.append(markdown_lite(sec.text))
+        parts.extend(_table_html(t) for t in sec.tables)
+        parts.extend(_figure_html(f) for f in sec.figures)
+        parts.append("</section>")
+    if assumptions:
+        parts.append('<section id="assumptions"><h2>Assumptions</h2>'
+                     f"{_kv_table(assumptions, 'kv')}</section>")
+    if provenance:
+        parts.append('<section id="provenance"><h2>Provenance</h2>'
+                     '<p class="note">What produced these numbers: software versions, the '
+                     "PHREEQC database and its SHA-256 checksum, and the inputs.</p>"
+                     f"{_kv_table(provenance, 'kv')}</section>")
+    parts.append(f"<footer>{esc_title}: karstsink {_html.escape(__version__)}. Carbon masses "
+                 "are given as t C or t CO<sub>2</sub> (1 t C = 3.664 t CO<sub>2</sub>)."
+                 "</footer>")
+    parts += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(p for p in parts if p)
+
+
+def write_report(
+    path: str | os.PathLike,
+    *,
+    title: str,
+    sections: Sequence[Section],
+    assumptions: Mapping[str, Any] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    summary: Mapping[str, Any] | None = None,
+    synthetic: bool = False,
+    generated: str | None = None,
+) -> Path:
+    """Write one self-contained HTML report, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file (``report.html``). Written through a temporary file and
+        renamed, so a failure leaves no partial report.
+    title : str
+        Report title.
+    sections : sequence of Section
+        The body, in order.
+    assumptions : mapping, optional
+        Assumptions of the run (name -> value), e.g. the carbonic-acid share
+        0.5, the land-cover table used, the karst-area definition.
+    provenance : mapping, optional
+        What produced the numbers: karstsink and PHREEQC versions, database
+        name and SHA-256, input files, command line.
+    summary : mapping, optional
+        Headline numbers for the summary box (label -> value; put units in
+        the label, e.g. ``"karst sink [t CO2/yr]"``).
+    synthetic : bool, default False
+        Show the "SYNTHETIC demo data" banner and mark the title.
+    generated : str, optional
+        Time stamp to print (default: now, UTC). Fix it for reproducible files.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    DataError
+        If the title is empty or a section or table has the wrong type.
+
+    Warns
+    -----
+    DataQualityWarning
+        If a figure file is missing or not a PNG (a note replaces it).
+    """
+    text = render_report(title=title, sections=sections, assumptions=assumptions,
+                         provenance=provenance, summary=summary, synthetic=synthetic,
+                         generated=generated)
+    dest = Path(path)
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return dest
