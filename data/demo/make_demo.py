@@ -1,0 +1,446 @@
+"""Make the SYNTHETIC Guizhou-like demo dataset that ``karstsink demo`` runs on.
+
+Everything here is invented, deterministically (fixed seed), from the ranges and
+published numbers documented in ``data/demo/README.md`` (with the sections of
+the project's science notes they come from). Nothing describes a real place.
+
+Usage::
+
+    python data/demo/make_demo.py            # rewrite the files in data/demo/
+    python data/demo/make_demo.py --out DIR  # write them elsewhere (tests do this)
+
+Outputs (all labelled SYNTHETIC: GeoTIFF tags and band descriptions, a GeoPackage
+column, a ``Remarks`` column in the sample tables, ``#`` lines in the discharge
+files):
+
+- ``rasters/landcover.tif``  CLCD codes (1 crop, 2 forest, 3 shrub, 4 grass,
+  5 water, 7 barren, 8 impervious; 0 = outside the province), uint8
+- ``rasters/carbonate.tif``  carbonate-rock fraction of each pixel [0-1]
+- ``rasters/runoff.tif``  runoff depth [mm yr-1]
+- ``rasters/temperature.tif``  mean annual air temperature [degC]
+- ``rasters/soil_pco2.tif``  growing-season soil CO2 [ppmv]
+- ``rasters/dem.tif``  elevation [m]
+- ``rasters/npp.tif``  net primary production [g C m-2 yr-1]
+- ``counties.gpkg``  80 county polygons (``name``, ``name_zh``, ``area_km2``, ``note``)
+- ``catchments/<name>_discharge.csv``  daily discharge, ``date, Q (m3/s)``
+- ``catchments/<name>_samples.csv``  ~60 field samples in a messy lab-sheet style
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SEED = 20261128
+HERE = Path(__file__).resolve().parent
+
+# Target grid: EPSG:32648 (WGS 84 / UTM zone 48N), 1 km pixels, covering the bounding box of
+# the real province (lon 103.6-109.6 E, lat 24.6-29.2 N projects to x 358-966 km,
+# y 2721-3239 km in this CRS).
+CRS = "EPSG:32648"
+PIXEL = 1000.0
+LEFT, TOP = 358_000.0, 3_239_000.0
+WIDTH, HEIGHT = 608, 518
+PROVINCE_AREA_KM2 = 176_000.0  # science.md 1.4 (provincial profile page)
+
+# CLCD class codes (China Land Cover Dataset) and target shares of the province's land.
+LANDCOVER = {1: "cropland", 2: "forest", 3: "shrub", 4: "grassland", 5: "water",
+             7: "barren", 8: "impervious"}
+LC_TARGET = {1: 0.27, 2: 0.42, 3: 0.12, 4: 0.14, 5: 0.01, 7: 0.015, 8: 0.015}
+
+# Soil CO2 by class [ppmv] at 15 degC: forest ~ grassland ~ 1.6-1.7 x dryland crops
+# (Lan et al. 2017, science.md 5.1); barren/rocky and sealed ground low.
+SOIL_PCO2_BASE = {1: 4500.0, 2: 7500.0, 3: 6000.0, 4: 7300.0, 5: 2000.0, 7: 2500.0,
+                  8: 2000.0}
+# NPP by class [g C m-2 yr-1] (plausible subtropical values, not a measurement; water has none).
+NPP_BASE = {1: 520.0, 2: 760.0, 3: 600.0, 4: 480.0, 5: np.nan, 7: 120.0, 8: 90.0}
+
+SYNTHETIC = "SYNTHETIC demo data (karstsink data/demo/make_demo.py): not a real place"
+
+# The three invented catchments: (key, Chinese name, look-alike, outlet lon/lat, area km2,
+# runoff mm/yr, HCO3 at median Q mg/L, C-Q exponent b, SO4 mg/L, NO3 mg/L, Mg molar share,
+# quick-flow share, quick/slow recession constants in days, mean water temperature degC).
+CATCHMENTS = [
+    dict(key="longtan", zh="龙潭", like="Houzhai-like plateau-hilly basin (75 km2)",
+         lon=105.72, lat=26.25, area_km2=75.0, runoff_mm=450.0, hco3=240.0, b=-0.07,
+         so4=30.0, no3=18.0, mg_share=0.25, quick=0.40, k_quick=3.0, k_slow=55.0,
+         temp=16.2, site="龙潭地下河出口", id_prefix="LT"),
+    dict(key="qingquan", zh="清泉", like="Chenqi-like small spring catchment (1.25 km2)",
+         lon=105.78, lat=26.27, area_km2=1.25, runoff_mm=350.0, hco3=180.0, b=-0.09,
+         so4=18.0, no3=12.0, mg_share=0.15, quick=0.55, k_quick=1.5, k_slow=35.0,
+         temp=15.8, site="清泉泉口", id_prefix="QQ"),
+    dict(key="heishui", zh="黑水", like="Banzhai-like peak-cluster subterranean stream (30 km2)",
+         lon=107.95, lat=25.30, area_km2=30.0, runoff_mm=520.0, hco3=165.0, b=-0.06,
+         so4=9.0, no3=5.0, mg_share=0.10, quick=0.45, k_quick=2.0, k_slow=45.0,
+         temp=18.3, site="黑水洞出口", id_prefix="HS"),
+]
+START, END = "2015-10-01", "2021-09-30"  # six water years (Oct-Sep)
+
+M = {"ca": 40.078, "mg": 24.305, "na": 22.990, "k": 39.098, "cl": 35.45, "so4": 96.06,
+     "no3": 62.004, "hco3": 61.017, "f": 18.998}  # g/mol, as karstsink.units
+
+
+# ---------------------------------------------------------------------------
+# fields
+# ---------------------------------------------------------------------------
+
+def smooth_noise(rng: np.random.Generator, sigma: float, shape=(HEIGHT, WIDTH)) -> np.ndarray:
+    """Gaussian-filtered white noise, standardised to mean 0 and standard deviation 1."""
+    from scipy.ndimage import gaussian_filter
+
+    field = gaussian_filter(rng.standard_normal(shape), sigma=sigma, mode="reflect")
+    return (field - field.mean()) / field.std()
+
+
+def province_mask(rng: np.random.Generator):
+    """An irregular province outline (shapely polygon) of ~176,000 km2 and its pixel mask."""
+    from rasterio.features import geometry_mask
+    from affine import Affine
+    from shapely.geometry import Polygon
+
+    cx, cy = LEFT + WIDTH * PIXEL / 2, TOP - HEIGHT * PIXEL / 2
+    theta = np.linspace(0, 2 * np.pi, 361)[:-1]
+    radius = np.ones_like(theta)
+    for k in range(2, 9):
+        radius += rng.uniform(0.02, 0.10) / math.sqrt(k - 1) * np.cos(k * theta
+                                                                      + rng.uniform(0, 2 * np.pi))
+    x, y = 1.0 * radius * np.cos(theta), 0.85 * radius * np.sin(theta)
+    unit = Polygon(np.column_stack([x, y]))
+    scale = math.sqrt(PROVINCE_AREA_KM2 * 1e6 / unit.area)
+    poly = Polygon(np.column_stack([cx + scale * x, cy + scale * y]))
+    transform = Affine(PIXEL, 0.0, LEFT, 0.0, -PIXEL, TOP)
+    inside = geometry_mask([poly], out_shape=(HEIGHT, WIDTH), transform=transform, invert=True)
+    return poly, inside, transform
+
+
+def lonlat_to_pixel(lon: float, lat: float) -> tuple[int, int]:
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(lon, lat)
+    return int((TOP - y) // PIXEL), int((x - LEFT) // PIXEL)
+
+
+def make_fields(rng: np.random.Generator, inside: np.ndarray) -> dict[str, np.ndarray]:
+    """DEM, temperature, runoff, carbonate fraction, land cover, soil pCO2 and NPP."""
+    rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
+    xn, yn = cols / (WIDTH - 1), rows / (HEIGHT - 1)  # 0 = west / north
+
+    # DEM [m]: high western plateau (~2,700 m) falling to ~500 m in the east, rugged karst relief.
+    dem = (2750.0 - 2150.0 * xn ** 0.75 + 180.0 * (0.5 - yn)
+           + 260.0 * smooth_noise(rng, 10) + 110.0 * smooth_noise(rng, 2.5))
+    dem = np.clip(dem, 500.0, 2800.0)
+
+    # Temperature [degC]: lapse rate 4.2 degC/km plus a north-south gradient, 10-20 degC.
+    temp = 20.6 - 0.0042 * (dem - 500.0) - 1.4 * (1.0 - yn) + 0.25 * smooth_noise(rng, 6)
+    temp = np.clip(temp, 10.0, 20.0)
+
+    # Runoff [mm/yr]: ~400 in the north-west rising to ~900 in the south-east.
+    runoff = 420.0 + 470.0 * (0.55 * xn + 0.45 * yn) + 45.0 * smooth_noise(rng, 14)
+    runoff = np.clip(runoff, 400.0, 900.0)
+
+    # Carbonate fraction [0-1]: belts of carbonate and clastic rock, mean ~0.6 over the land.
+    belts = smooth_noise(rng, 9) + 0.35 * smooth_noise(rng, 3)
+    level = np.quantile(belts[inside], 0.38)
+    carb = np.clip(0.5 + (belts - level) / 0.5, 0.0, 1.0)
+    carb = np.round(carb, 2)
+
+    # Land cover: each class scores a smooth noise field plus terrain/lithology preferences;
+    # the highest score wins, and per-class offsets are tuned so the shares meet LC_TARGET.
+    steep = np.clip((dem - 900.0) / 1500.0, 0, 1)
+    scores = {
+        1: smooth_noise(rng, 5) + 0.9 * (1 - steep) - 0.5 * carb,   # cropland: low, clastic
+        2: smooth_noise(rng, 6) + 0.4 * xn,                          # forest: wetter east
+        3: smooth_noise(rng, 4) + 0.8 * carb,                        # shrub: karst slopes
+        4: smooth_noise(rng, 5) + 1.2 * steep,                       # grass: high west
+    }
+    offsets = {k: 0.0 for k in scores}
+    land = inside
+    for _ in range(40):
+        stack = np.stack([scores[k] + offsets[k] for k in (1, 2, 3, 4)])
+        lc = np.array([1, 2, 3, 4], dtype=np.uint8)[np.argmax(stack, axis=0)]
+        for k in (1, 2, 3, 4):
+            share = np.mean(lc[land] == k)
+            want = LC_TARGET[k] / sum(LC_TARGET[j] for j in (1, 2, 3, 4))
+            offsets[k] += 0.5 * (want - share) / max(want, 1e-3)
+    # barren (rocky desertification): the most exposed karst shrub/grass pixels
+    rocky = smooth_noise(rng, 2) + 1.5 * carb
+    cand = land & np.isin(lc, (3, 4))
+    lc[cand & (rocky >= np.quantile(rocky[cand], 1 - LC_TARGET[7] / np.mean(cand[land])))] = 7
+    # water: reservoirs in the lowest, wettest valleys
+    wet = -dem / 400.0 + smooth_noise(rng, 1.5)
+    lc[land & (wet >= np.quantile(wet[land], 1 - LC_TARGET[5]))] = 5
+    # impervious: a capital-sized city near 106.7 E 26.6 N and smaller towns
+    r0, c0 = lonlat_to_pixel(106.7, 26.6)
+    town_rows = rng.integers(40, HEIGHT - 40, 14)
+    town_cols = rng.integers(40, WIDTH - 40, 14)
+    towns = [(r0, c0, 9.0)] + [(int(r), int(c), float(rng.uniform(1.5, 3.5)))
+                               for r, c in zip(town_rows, town_cols, strict=True)]
+    urban = np.zeros_like(dem)
+    for r, c, size in towns:
+        urban = np.maximum(urban, np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * size ** 2)))
+    urban += 0.15 * smooth_noise(rng, 1)
+    lc[land & (urban >= np.quantile(urban[land], 1 - LC_TARGET[8]))] = 8
+    lc[~inside] = 0
+
+    # Soil pCO2 [ppmv]: class level x temperature response (x1.8 per 10 degC) x patch noise,
+    # clipped to the 2,000-20,000 ppmv range reported for south-west China karst soils.
+    base = np.vectorize(SOIL_PCO2_BASE.get, otypes=[float])(np.where(inside, lc, 2))
+    pco2 = base * np.exp(0.0588 * (temp - 15.0)) * np.exp(0.18 * smooth_noise(rng, 3))
+    pco2 = np.round(np.clip(pco2, 2000.0, 20000.0), -1)
+
+    # NPP [g C m-2 yr-1]: class level x (1 + 3 %/degC), patch noise; none on water.
+    nbase = np.vectorize(NPP_BASE.get, otypes=[float])(np.where(inside, lc, 2))
+    npp = nbase * (1 + 0.03 * (temp - 15.0)) * np.exp(0.12 * smooth_noise(rng, 4))
+    npp = np.round(npp, 0)
+
+    out = {"landcover": lc, "carbonate": carb, "runoff": np.round(runoff, 0),
+           "temperature": np.round(temp, 1), "soil_pco2": pco2, "dem": np.round(dem, 0),
+           "npp": npp}
+    for name in out:
+        if name != "landcover":
+            out[name] = np.where(inside, out[name], np.nan).astype(np.float32)
+    return out
+
+
+RASTER_META = {
+    "landcover": ("land cover, CLCD class codes", "class",
+                  "1 cropland, 2 forest, 3 shrub, 4 grassland, 5 water, 7 barren, 8 impervious"),
+    "carbonate": ("carbonate-rock fraction of the pixel", "1", "0..1"),
+    "runoff": ("runoff depth", "mm yr-1", "400..900, rising to the south-east"),
+    "temperature": ("mean annual air temperature", "degC", "10..20, cooler to the north-west"),
+    "soil_pco2": ("soil CO2 partial pressure", "ppmv", "2000..20000, by land cover"),
+    "dem": ("elevation above sea level", "m", "500..2800, high in the west"),
+    "npp": ("net primary production", "g C m-2 yr-1", "by land cover; none on water"),
+}
+
+
+def write_rasters(fields: dict[str, np.ndarray], transform, out: Path) -> None:
+    import rasterio
+
+    (out / "rasters").mkdir(parents=True, exist_ok=True)
+    for name, data in fields.items():
+        desc, unit, note = RASTER_META[name]
+        is_class = name == "landcover"
+        profile = dict(
+            driver="GTiff", width=WIDTH, height=HEIGHT, count=1, crs=CRS, transform=transform,
+            dtype="uint8" if is_class else "float32", nodata=0 if is_class else float("nan"),
+            compress="deflate", zlevel=9, predictor=2 if is_class else 3, tiled=True,
+            blockxsize=256, blockysize=256,
+        )
+        path = out / "rasters" / f"{name}.tif"
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data, 1)
+            dst.set_band_description(1, f"{desc} [{unit}] (SYNTHETIC)")
+            dst.update_tags(1, units=unit)
+            dst.update_tags(SYNTHETIC=SYNTHETIC, description=f"{desc} [{unit}]; {note}",
+                            units=unit, generator="data/demo/make_demo.py", seed=str(SEED))
+
+
+# ---------------------------------------------------------------------------
+# counties
+# ---------------------------------------------------------------------------
+
+def make_counties(rng: np.random.Generator, poly, out: Path, n: int = 80) -> None:
+    import geopandas as gpd
+    import shapely
+    from shapely.geometry import MultiPoint, Point
+
+    minx, miny, maxx, maxy = poly.bounds
+    pts: list[tuple[float, float]] = []
+    while len(pts) < n * 30:
+        x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        if poly.contains(Point(x, y)):
+            pts.append((x, y))
+    cloud = np.array(pts)
+    seeds = cloud[rng.choice(len(cloud), n, replace=False)]
+    for _ in range(12):  # Lloyd relaxation: counties of similar size, as in reality
+        d = ((cloud[:, None, :] - seeds[None, :, :]) ** 2).sum(-1)
+        nearest = d.argmin(1)
+        seeds = np.array([cloud[nearest == i].mean(0) if np.any(nearest == i) else seeds[i]
+                          for i in range(n)])
+    cells = shapely.voronoi_polygons(MultiPoint(seeds), extend_to=poly.buffer(50_000))
+    geoms = [shapely.intersection(cell, poly) for cell in cells.geoms]
+    geoms = [g for g in geoms if not g.is_empty]
+    order = sorted(range(len(geoms)), key=lambda i: (-round(geoms[i].centroid.y / 40_000),
+                                                     geoms[i].centroid.x))
+    geoms = [shapely.set_precision(geoms[i], 1.0) for i in order]
+    gdf = gpd.GeoDataFrame({
+        "name": [f"County {i + 1:02d}" for i in range(len(geoms))],
+        "name_zh": [f"示例县{i + 1:02d}" for i in range(len(geoms))],
+        "area_km2": [round(g.area / 1e6, 1) for g in geoms],
+        "note": "SYNTHETIC demo polygon",
+    }, geometry=geoms, crs=CRS)
+    path = out / "counties.gpkg"
+    if path.exists():
+        path.unlink()
+    # fixed time stamp in gpkg_contents so re-running gives the same file content
+    os.environ["OGR_CURRENT_DATE"] = "2026-01-01T00:00:00.000Z"
+    gdf.to_file(path, layer="counties", driver="GPKG", engine="pyogrio")
+
+
+# ---------------------------------------------------------------------------
+# discharge and samples
+# ---------------------------------------------------------------------------
+
+def make_discharge(rng: np.random.Generator, c: dict) -> pd.Series:
+    """Daily discharge [m3/s]: monsoon rain through a quick and a slow linear reservoir."""
+    days = pd.date_range(START, END, freq="D")
+    doy = days.day_of_year.to_numpy()
+    # wet season May-September (peak late June), dry winter
+    season = np.exp(-(((doy - 178) / 48.0) ** 2))
+    p_rain = 0.18 + 0.42 * season
+    rain = np.where(rng.uniform(size=len(days)) < p_rain,
+                    rng.gamma(0.75, 6.0 + 22.0 * season), 0.0)
+    # a few monsoon storms (50-150 mm days)
+    storm = rng.uniform(size=len(days)) < 0.012 * season
+    rain = rain + storm * rng.uniform(50.0, 150.0, len(days))
+    kq, ks = c["k_quick"], c["k_slow"]
+    q_quick = np.zeros(len(days))
+    q_slow = np.zeros(len(days))
+    # start both stores at their long-term mean storage (no empty-aquifer spin-up)
+    sq, ss = c["quick"] * rain.mean() * kq, (1 - c["quick"]) * rain.mean() * ks
+    for i, r in enumerate(rain):  # linear reservoirs, outflow = storage / k
+        sq += c["quick"] * r
+        ss += (1 - c["quick"]) * r
+        q_quick[i], q_slow[i] = sq / kq, ss / ks
+        sq -= q_quick[i]
+        ss -= q_slow[i]
+    q = q_quick + q_slow
+    mean_q = c["runoff_mm"] / 1000.0 * c["area_km2"] * 1e6 / 3.15576e7  # m3/s
+    q = q / q.mean() * mean_q
+    q = np.array([float(f"{v:.4g}") for v in q])
+    return pd.Series(q, index=days, name="Q (m3/s)")
+
+
+def _log_k2_kc(temp_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log10 K2 and log10 Kc(calcite) after Plummer & Busenberg (1982) (science.md 3.2)."""
+    t = temp_c + 273.15
+    lt = np.log10(t)
+    log_k2 = -107.8871 - 0.03252849 * t + 5151.79 / t + 38.92561 * lt - 563713.9 / t ** 2
+    log_kc = -171.9065 - 0.077993 * t + 2839.319 / t + 71.595 * lt
+    return log_k2, log_kc
+
+
+def _davies(z: int, ionic: np.ndarray) -> np.ndarray:
+    s = np.sqrt(ionic)
+    return -0.51 * z ** 2 * (s / (1 + s) - 0.3 * ionic)
+
+
+def make_samples(rng: np.random.Generator, c: dict, q: pd.Series) -> pd.DataFrame:
+    """About 60 samples: monthly visits (some missed) plus storm sampling, lab-sheet style."""
+    months = pd.date_range(START, END, freq="MS")
+    dates = [m + pd.Timedelta(days=int(rng.integers(4, 24))) for m in months]
+    keep = rng.uniform(size=len(dates)) > 0.2
+    dates = [d for d, k in zip(dates, keep, strict=True) if k]
+    wet = q[q.index.month.isin([5, 6, 7, 8])]
+    storm_days = wet.nlargest(40).index[rng.choice(40, 6, replace=False)]
+    dates = sorted(set(dates) | set(storm_days))
+    n = len(dates)
+    qs = q.reindex(dates).to_numpy()
+    qmed = float(np.median(q))
+    doy = np.array([d.day_of_year for d in dates])
+    season = np.sin(2 * np.pi * (doy - 110) / 365.25)
+
+    # chemostatic HCO3: C = a (Q/Qmed)^b with 4 % scatter
+    hco3 = c["hco3"] * (qs / qmed) ** c["b"] * np.exp(rng.normal(0, 0.04, n))
+    so4 = c["so4"] * (qs / qmed) ** -0.15 * np.exp(rng.normal(0, 0.15, n))
+    no3 = c["no3"] * (1 + 0.3 * season) * np.exp(rng.normal(0, 0.2, n))
+    cl = 4.0 * np.exp(rng.normal(0, 0.25, n))
+    na = cl / M["cl"] * 0.9 * M["na"] + rng.uniform(0.3, 1.2, n)  # rain-like Na/Cl + silicate
+    k = rng.uniform(0.3, 1.6, n)
+    f = rng.uniform(0.035, 0.25, n)  # fluoride: a few values below the 0.05 mg/L limit
+    temp = c["temp"] + 2.2 * season + rng.normal(0, 0.3, n)
+
+    # Ca + Mg close the charge balance to within ~1.5 % (meq/L)
+    anions = (hco3 / M["hco3"] + 2 * so4 / M["so4"] + no3 / M["no3"] + cl / M["cl"]
+              + f / M["f"])
+    cations_needed = anions - na / M["na"] - k / M["k"]
+    camg_meq = cations_needed * (1 + rng.normal(0, 0.015, n))
+    mg_share = np.clip(c["mg_share"] + rng.normal(0, 0.02, n), 0.02, 0.6)
+    ca = camg_meq / 2 * (1 - mg_share) * M["ca"]
+    mg = camg_meq / 2 * mg_share * M["mg"]
+
+    # pH from a target calcite saturation index (-0.3..+0.5), via P&B constants and Davies
+    # activity coefficients: SI = log aCa + log K2 + log aHCO3 + pH - log Kc.
+    ionic = 0.5 * (4 * ca / M["ca"] + 4 * mg / M["mg"] + na / M["na"] + k / M["k"]
+                   + hco3 / M["hco3"] + 4 * so4 / M["so4"] + no3 / M["no3"] + cl / M["cl"]) / 1e3
+    si_target = np.clip(rng.normal(0.15, 0.18, n), -0.3, 0.5)
+    log_k2, log_kc = _log_k2_kc(temp)
+    log_aca = np.log10(ca / M["ca"] / 1e3) + _davies(2, ionic)
+    log_ahco3 = np.log10(hco3 / M["hco3"] / 1e3) + _davies(1, ionic)
+    ph = np.clip(si_target - log_aca - log_k2 - log_ahco3 + log_kc, 6.9, 8.3)
+    # EC [uS/cm] ~ 100 x sum of cations [meq/L] (common rule of thumb for dilute waters)
+    ec = 100.0 * (camg_meq + na / M["na"] + k / M["k"]) * np.exp(rng.normal(0, 0.02, n))
+
+    storm = np.isin(np.array(dates, dtype="datetime64[ns]"),
+                    np.array(storm_days, dtype="datetime64[ns]"))
+    table = pd.DataFrame({
+        "Sample ID": [f"SYN-{c['id_prefix']}-{i + 1:03d}" for i in range(n)],
+        "Site": c["site"],
+        "Date": [d.strftime("%Y-%m-%d") for d in dates],
+        "T (°C)": [f"{v:.1f}" for v in temp],
+        "pH": [f"{v:.2f}" for v in ph],
+        "EC (μS/cm)": [f"{v:.0f}" for v in ec],
+        "Ca2+ (mg/L)": [f"{v:.1f}" for v in ca],
+        "Mg2+ (mg/L)": [f"{v:.2f}" for v in mg],
+        "Na+ (mg/L)": [f"{v:.2f}" for v in na],
+        "K+ (mg/L)": [f"{v:.2f}" for v in k],
+        "Cl- (mg/L)": [f"{v:.2f}" for v in cl],
+        "SO42- (mg/L)": [f"{v:.1f}" for v in so4],
+        "NO3- (mg/L)": [f"{v:.1f}" for v in no3],
+        "HCO3- (mg/L)": [f"{v:.1f}" for v in hco3],
+        "F- (mg/L)": [f"{v:.2f}" if v >= 0.05 else "<0.05" for v in f],
+        "Remarks": ["SYNTHETIC; storm sample 暴雨采样" if s else "SYNTHETIC" for s in storm],
+    })
+    # the blanks and codes real lab sheets have (never in pH, temperature, HCO3 or date)
+    for col, count in (("K+ (mg/L)", 2), ("Cl- (mg/L)", 1), ("EC (μS/cm)", 1)):
+        for i in rng.choice(n, count, replace=False):
+            table.loc[i, col] = ""
+    return table
+
+
+# ---------------------------------------------------------------------------
+
+def main(out: Path = HERE) -> dict:
+    """Write the whole dataset into ``out``; return a small summary (for the README/tests)."""
+    rng = np.random.default_rng(SEED)
+    out.mkdir(parents=True, exist_ok=True)
+    poly, inside, transform = province_mask(rng)
+    fields = make_fields(rng, inside)
+    write_rasters(fields, transform, out)
+    make_counties(rng, poly, out)
+
+    (out / "catchments").mkdir(exist_ok=True)
+    summary = {"province_km2": float(inside.sum()),
+               "carbonate_mean": float(np.nanmean(fields["carbonate"]))}
+    for i, c in enumerate(CATCHMENTS):
+        q = make_discharge(rng, c)
+        header = (f"# {SYNTHETIC}\n# catchment: {c['key']} ({c['zh']}), {c['like']}; "
+                  f"area {c['area_km2']} km2; daily mean discharge in m3/s\n")
+        with open(out / "catchments" / f"{c['key']}_discharge.csv", "w", encoding="utf-8",
+                  newline="\n") as fh:
+            fh.write(header)
+            fh.write("date,Q (m3/s)\n")
+            for day, v in q.items():
+                fh.write(f"{day:%Y-%m-%d},{v:.4g}\n")
+        samples = make_samples(rng, c, q)
+        if c["key"] == "longtan":
+            samples.loc[int(rng.integers(5, len(samples) - 5)), "Na+ (mg/L)"] = "n.d."
+        # one lab sheet saved by Excel as "UTF-8 with BOM", as Chinese labs often send them
+        encoding = "utf-8-sig" if i == 1 else "utf-8"
+        samples.to_csv(out / "catchments" / f"{c['key']}_samples.csv", index=False,
+                       encoding=encoding, lineterminator="\n")
+        summary[c["key"]] = {"n_samples": len(samples), "mean_q_m3s": float(q.mean())}
+    return summary
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: here)")
+    args = parser.parse_args()
+    print(main(args.out))
