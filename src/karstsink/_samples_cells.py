@@ -1,0 +1,216 @@
+"""Cell parsing for :mod:`karstsink.samples` (private).
+
+Turns the text of a measurement cell into ``(value, status)``: a number, a
+missing value (``""``, ``n.d.``, ``-``, ``NA``...), a below-detection value
+(``<0.05``, ``ND<0.05``, Chinese-style ``0.05L``) carrying its limit, an
+above-range value (``>10``) carrying its limit, or text that is not a number.
+Dates are parsed per column with the format most of its cells follow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._samples_headers import nfkc
+
+OK, MISSING, BELOW, ABOVE, NOT_NUMERIC = 0, 1, 2, 3, 4
+
+_MISSING_TOKENS = {
+    "", "nd", "n.d.", "n.d", "n/d", "-", "--", "---", "—", "——", "–", "na", "n/a", "n.a.",
+    "nan", "null", "none", "/", "未检出", "未测", "未检测", "无", "空", "#n/a", "#value!",
+}
+_NUM = r"[+-]?(?:\d[\d.,']*|[.,]\d+)(?:e[+-]?\d+)?"
+_BELOW_RE = re.compile(
+    rf"^(?:nd|n\.d\.?|bdl|bql|lod|loq|dl|mdl|rl)?\(?(?:<=|<|≤|≦)(?P<num>{_NUM})\)?"
+    r"(?:\(?(?:nd|n\.d\.?|bdl|lod|dl)\)?)?$"
+)
+_BELOW_L_RE = re.compile(rf"^(?P<num>{_NUM})l$")  # Chinese reports: '0.05L' = below 0.05
+_BELOW_NOLIMIT = {"<", "≤", "<dl", "<lod", "<loq", "<mdl", "<rl", "bdl", "bql", "<ql", "<d.l.",
+                  "belowdetection", "belowdetectionlimit", "<dl.", "lod", "<d.l"}
+_ABOVE_RE = re.compile(rf"^(?:>=|>|≥|≧)(?P<num>{_NUM})$")
+_THOUSANDS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
+_THOUSANDS_DOT = re.compile(r"^[+-]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?$")
+_DECIMAL_COMMA_CELL = re.compile(r"^[+-]?\d+,\d+$")
+
+
+def clean_cell(text: str) -> str:
+    """NFKC-normalise, lower-case and remove all whitespace (incl. NBSP) from a cell."""
+    return "".join(nfkc(text).lower().split())
+
+
+def to_float(text: str, decimal_comma: bool) -> float | None:
+    """Read a cleaned number, honouring decimal commas and thousands separators."""
+    t = text.replace("'", "")
+    if "," in t:
+        if decimal_comma:
+            if _THOUSANDS_DOT.match(t):
+                t = t.replace(".", "")
+            t = t.replace(",", ".")
+        elif "." in t:
+            if t.rfind(",") > t.rfind("."):  # 1.234,5
+                t = t.replace(".", "").replace(",", ".")
+            else:  # 1,234.5
+                t = t.replace(",", "")
+        elif _THOUSANDS_COMMA.match(t):
+            t = t.replace(",", "")
+        else:
+            t = t.replace(",", ".")
+    elif decimal_comma and _THOUSANDS_DOT.match(t) and t.count(".") > 1:
+        t = t.replace(".", "")
+    try:
+        value = float(t)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def column_uses_decimal_comma(cells: Sequence[str]) -> bool:
+    """True if a column writes decimals with a comma (``7,4``, ``0,05``; not ``1,234``)."""
+    comma = dot = 0
+    for c in cells:
+        t = clean_cell(c).lstrip("<>≤≥=")
+        if _DECIMAL_COMMA_CELL.match(t):
+            if _THOUSANDS_COMMA.match(t) and not t.startswith(("0", "-0", "+0")):
+                continue  # '1,234' could be either; it does not decide
+            comma += 1
+        elif re.match(r"^[+-]?\d*\.\d+$", t):
+            dot += 1
+    return comma > 0 and comma >= dot
+
+
+def parse_cell(text: str, decimal_comma: bool) -> tuple[float, int]:
+    """Parse one measurement cell into ``(value, status)`` (value = limit for < and >)."""
+    t = clean_cell(text)
+    if t in _MISSING_TOKENS:
+        return np.nan, MISSING
+    value = to_float(t, decimal_comma)
+    if value is not None:
+        return value, OK
+    m = _BELOW_RE.match(t) or _BELOW_L_RE.match(t)
+    if m:
+        limit = to_float(m["num"], decimal_comma)
+        if limit is not None:
+            return limit, BELOW
+    if t in _BELOW_NOLIMIT:
+        return np.nan, BELOW
+    m = _ABOVE_RE.match(t)
+    if m:
+        limit = to_float(m["num"], decimal_comma)
+        if limit is not None:
+            return limit, ABOVE
+    return np.nan, NOT_NUMERIC
+
+
+def parse_column(cells: Sequence[str], decimal_comma: bool | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a column of cells; ``decimal_comma=None`` decides it from the column itself.
+
+    Returns
+    -------
+    values : numpy.ndarray of float
+        Numbers (the limit for ``<x`` and ``>x`` cells; NaN where missing or text).
+    status : numpy.ndarray of int8
+        :data:`OK`, :data:`MISSING`, :data:`BELOW`, :data:`ABOVE` or :data:`NOT_NUMERIC`.
+    """
+    if decimal_comma is None:
+        decimal_comma = column_uses_decimal_comma(cells)
+    values = np.full(len(cells), np.nan)
+    status = np.zeros(len(cells), dtype=np.int8)
+    cache: dict[str, tuple[float, int]] = {}
+    for i, cell in enumerate(cells):
+        hit = cache.get(cell)
+        if hit is None:
+            hit = cache[cell] = parse_cell(cell, decimal_comma)
+        values[i], status[i] = hit
+    return values, status
+
+
+# ---------------------------------------------------------------------------
+# dates
+# ---------------------------------------------------------------------------
+
+_YMD = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ t](\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?$"
+)
+_DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ t](\d{1,2}:\d{2}(?::\d{2})?))?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+
+
+def _date_text(cell: str) -> str:
+    t = " ".join(nfkc(cell).strip().split()).lower()
+    t = t.replace("年", "-").replace("月", "-").replace("日", " ").replace("号", " ")
+    t = re.sub(r"\s+", " ", t).strip()
+    return re.sub(r"(\d)t(\d)", r"\1 \2", t)
+
+
+def parse_dates(cells: Sequence[str], times: Sequence[str] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Parse a date column (optionally with a separate time column).
+
+    Accepts ISO ``2021-05-03``, ``2021/5/3``, ``2021.05.03``, ``2021年5月3日``,
+    ``20210503``, day- or month-first ``03/05/2021`` (decided per column: a
+    first field above 12 means day-first; if nothing decides, month-first as in
+    US exports and a note is returned), Excel serial days and an optional time.
+
+    Returns
+    -------
+    dates : numpy.ndarray of datetime64[ns]
+    bad : numpy.ndarray of bool
+        True where a non-empty cell could not be read (empty cells are NaT, not bad).
+    note : str or None
+        Set when day/month order was ambiguous.
+    """
+    n = len(cells)
+    texts = [_date_text(c) for c in cells]
+    if times is not None:
+        texts = [
+            f"{d} {_date_text(t)}".strip() if d and _date_text(t) else d
+            for d, t in zip(texts, times, strict=True)
+        ]
+    # day-first or month-first, decided once for the column
+    first_gt12 = second_gt12 = False
+    for t in texts:
+        m = _DMY.match(t)
+        if m:
+            first_gt12 |= int(m[1]) > 12
+            second_gt12 |= int(m[2]) > 12
+    dayfirst = first_gt12 and not second_gt12
+    note = None
+    if not first_gt12 and not second_gt12 and any(_DMY.match(t) for t in texts):
+        note = "day/month order of dates like 03/05/2021 was ambiguous; read as month/day"
+    iso: list[str | None] = []
+    bad = np.zeros(n, dtype=bool)
+    for t in texts:
+        if not t or t in _MISSING_TOKENS:
+            iso.append(None)
+            continue
+        m = _YMD.match(t)
+        if m:
+            iso.append(f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}" + (f" {m[4]}" if m[4] else ""))
+            continue
+        m = _DMY.match(t)
+        if m:
+            day, month = (m[1], m[2]) if dayfirst else (m[2], m[1])
+            iso.append(f"{m[3]}-{int(month):02d}-{int(day):02d}" + (f" {m[4]}" if m[4] else ""))
+            continue
+        m = _COMPACT.match(t)
+        if m:
+            iso.append(f"{m[1]}-{m[2]}-{m[3]}")
+            continue
+        if _SERIAL.match(t) and 10000 < float(t) < 80000:  # Excel day serial, 1927-2119
+            stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(float(t), unit="D")
+            iso.append(stamp.round("s").isoformat(sep=" "))
+            continue
+        iso.append("")  # unreadable
+    out = pd.to_datetime(pd.Series([s if s else None for s in iso], dtype=object),
+                         format="ISO8601", errors="coerce")
+    values = out.to_numpy(dtype="datetime64[ns]")
+    for i, s in enumerate(iso):
+        if s is not None and (s == "" or np.isnat(values[i])):
+            bad[i] = True
+    return values, bad, note

@@ -1,0 +1,301 @@
+"""Header matching and unit recognition for :mod:`karstsink.samples` (private).
+
+A header such as ``Ca2+ (mg/L)``, ``Ca_mgL``, ``HCO3 mg/L as CaCO3``, ``NO3-N``,
+``Mg²⁺``, ``水温(℃)`` or ``EC (μS/cm)`` is split into a *name* and a *unit*; the
+name is compacted (case, spaces, ``_``, ``.``, charges, sub/superscripts and
+full-width forms removed) and looked up, as a whole, in the shipped alias table
+``karstsink/data/aliases.csv``.  Whole-name matching is what keeps
+``Site comments``, ``NO3 method`` or ``Ca/Mg ratio`` from being taken for a
+quantity.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+from .exceptions import UnitError
+
+#: Canonical short keys in output/flag order, with (output column, kind).
+#: kinds: id (text), date, time, coord [degrees], temp [°C], ph [-], ec [µS/cm],
+#: conc [mmol/L], orgc [mg C/L].
+KEYS: dict[str, tuple[str, str]] = {
+    "sample_id": ("sample_id", "id"),
+    "site": ("site", "id"),
+    "date": ("date", "date"),
+    "time": ("", "time"),
+    "lat": ("lat", "coord"),
+    "lon": ("lon", "coord"),
+    "temp": ("temp_c", "temp"),
+    "ph": ("ph", "ph"),
+    "ec": ("ec_us_cm", "ec"),
+    "ca": ("ca_mmol_l", "conc"),
+    "mg": ("mg_mmol_l", "conc"),
+    "na": ("na_mmol_l", "conc"),
+    "k": ("k_mmol_l", "conc"),
+    "cl": ("cl_mmol_l", "conc"),
+    "so4": ("so4_mmol_l", "conc"),
+    "no3": ("no3_mmol_l", "conc"),
+    "hco3": ("hco3_mmol_l", "conc"),
+    "alk": ("hco3_mmol_l", "conc"),
+    "co3": ("co3_mmol_l", "conc"),
+    "nh4": ("nh4_mmol_l", "conc"),
+    "no2": ("no2_mmol_l", "conc"),
+    "f": ("f_mmol_l", "conc"),
+    "po4": ("po4_mmol_l", "conc"),
+    "sio2": ("sio2_mmol_l", "conc"),
+    "sr": ("sr_mmol_l", "conc"),
+    "fe": ("fe_mmol_l", "conc"),
+    "mn": ("mn_mmol_l", "conc"),
+    "ba": ("ba_mmol_l", "conc"),
+    "doc": ("doc_mg_c_l", "orgc"),
+    "toc": ("toc_mg_c_l", "orgc"),
+}
+
+#: Output columns named like this in the input are recognised with their unit.
+CANONICAL_NAMES: dict[str, tuple[str, str | None]] = {
+    col: (key, None) for key, (col, _kind) in KEYS.items() if col and key != "alk"
+}
+CANONICAL_UNITS = {"conc": "mmol/L", "orgc": "mg/L", "temp": "°C", "ec": "µS/cm"}
+
+MEASURED_KINDS = {"temp", "ph", "ec", "conc", "orgc"}
+UNIT_REQUIRED_KINDS = {"conc", "orgc"}
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    """What one header means: canonical key, unit text from the header, name qualifier."""
+
+    key: str
+    unit: str | None  # normalised unit string, or None when the header gives none
+    qualifier: str | None  # "as N", "as S"... implied by the NAME (NO3-N, SO4-S)
+
+
+# ---------------------------------------------------------------------------
+# text normalisation
+# ---------------------------------------------------------------------------
+
+
+def nfkc(text: str) -> str:
+    """NFKC-normalise (full-width, super/subscripts, ℃) and unify the micro sign."""
+    text = unicodedata.normalize("NFKC", str(text))
+    return text.replace("\u03bc", "µ").replace("\u2212", "-").replace("\ufeff", "")
+
+
+_COMPACT_DROP = re.compile(r"[\s_.,\-()\[\]{}'\"`:;^+·*#]")
+
+
+def compact_name(name: str) -> str:
+    """Lower-case ``name`` and drop spaces, punctuation and charge signs."""
+    return _COMPACT_DROP.sub("", nfkc(name).lower())
+
+
+@cache
+def alias_table() -> dict[str, tuple[str, str | None]]:
+    """Return the shipped alias table as ``{compact alias: (key, qualifier)}``."""
+    text = files("karstsink.data").joinpath("aliases.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    table: dict[str, tuple[str, str | None]] = {}
+    for row in rows:
+        key = row["key"].strip()
+        if key not in KEYS:  # pragma: no cover - guards the shipped table
+            raise ValueError(f"aliases.csv: unknown key {key!r}")
+        table[compact_name(row["alias"])] = (key, (row.get("qualifier") or "").strip() or None)
+    return table
+
+
+def lookup_name(name: str) -> tuple[str, str | None] | None:
+    """Look a header name (unit removed) up in the alias table, allowing an ion charge."""
+    table = alias_table()
+    raw = nfkc(name).strip()
+    key = compact_name(raw)
+    if not key:
+        return None
+    if key in table:
+        return table[key]
+    # 'Ca2+', 'SO4 2-', 'SO4^2-', 'PO43-': the digit before a trailing sign is the charge
+    if re.search(r"[0-9]\s*[+-]+$", raw) or re.search(r"\^\s*[0-9]", raw):
+        stripped = key[:-1] if key[-1:].isdigit() else key
+        if stripped in table:
+            return table[stripped]
+    return None
+
+
+# ---------------------------------------------------------------------------
+# units
+# ---------------------------------------------------------------------------
+
+_CONC_RE = re.compile(
+    r"^(?P<num>mmol|µmol|umol|mol|meq|µeq|ueq|eq|mg|µg|ug|ng|g)"
+    r"(?P<q1>caco3|hco3|si|n|s|p|c)?"
+    r"(?:l|kg|kgw|dm3)"
+    r"(?:as)?(?P<q2>caco3|hco3|no3|so4|po4|sio2|si|n|s|p|c)?$"
+)
+_QUAL = {"caco3": "CaCO3", "hco3": "HCO3", "no3": "NO3", "so4": "SO4", "po4": "PO4",
+         "sio2": "SiO2", "si": "Si", "n": "N", "s": "S", "p": "P", "c": "C"}
+_NUM = {"umol": "µmol", "ueq": "µeq", "ug": "µg"}
+
+_TEMP_UNITS = {"°c": "°C", "c": "°C", "degc": "°C", "celsius": "°C", "degreesc": "°C",
+               "°f": "°F", "f": "°F", "degf": "°F", "fahrenheit": "°F", "k": "K", "kelvin": "K"}
+_EC_UNITS = {"µs/cm": ("µS/cm", 1.0), "us/cm": ("µS/cm", 1.0), "µscm": ("µS/cm", 1.0),
+             "uscm": ("µS/cm", 1.0), "µs/cm-1": ("µS/cm", 1.0),
+             "ms/cm": ("mS/cm", 1000.0), "mscm": ("mS/cm", 1000.0),
+             "ds/m": ("dS/m", 1000.0), "s/m": ("S/m", 1.0e4), "ms/m": ("mS/m", 10.0),
+             "µs/m": ("µS/m", 0.01), "us/m": ("µS/m", 0.01)}
+_PH_UNITS = {"", "-", "su", "units", "unit", "stdunits", "standardunits", "phunits", "phunit",
+             "unitless", "dimensionless", "none", "无量纲", "无"}
+_COORD_UNITS = {"°", "deg", "degree", "degrees", "dd", "decimaldegrees", "decimaldegree",
+                "°n", "°e", "n", "e", "wgs84"}
+
+
+def _unit_compact(text: str) -> str:
+    t = nfkc(text).lower().strip()
+    t = t.replace("per", "/").replace("ppm", "mg/l").replace("ppb", "µg/l")
+    t = re.sub(r"\b(?:u|µ)(?=(?:mol|eq|g|s)\b)", "µ", t)
+    t = re.sub(r"-1\b", "", t)
+    return re.sub(r"[\s/_·.*()\[\]\-]", "", t)
+
+
+def parse_conc_unit(text: str) -> str | None:
+    """Return a concentration unit in the spelling :mod:`karstsink.units` reads, or None."""
+    m = _CONC_RE.match(_unit_compact(text))
+    if not m:
+        return None
+    if m["q1"] and m["q2"]:
+        return None
+    num = _NUM.get(m["num"], m["num"])
+    qual = m["q1"] or m["q2"]
+    return f"{num}/L" + (f" as {_QUAL[qual]}" if qual else "")
+
+
+def _strip_reference_temperature(t: str) -> str:
+    # 'µS/cm @25°C', 'uS/cm at 25 C', 'µS/cm (25 °C)' -> 'µS/cm'
+    return re.sub(r"(?:@|at)?\s*25\s*°?\s*c\b.*$|@.*$", "", t).strip()
+
+
+def parse_unit(text: str, kind: str) -> str | None:
+    """Return the normalised unit of ``text`` for a column of ``kind``, or None if it is none."""
+    raw = nfkc(text).strip()
+    low = raw.lower()
+    if kind in ("conc", "orgc"):
+        return parse_conc_unit(raw)
+    if kind == "temp":
+        return _TEMP_UNITS.get(re.sub(r"[\s.]", "", low).replace("deg", "deg"))
+    if kind == "ec":
+        key = re.sub(r"\s", "", _strip_reference_temperature(low))
+        key = key.replace("μ", "µ")
+        key = re.sub(r"^u(?=s)", "µ", key)
+        key = key.replace("cm-1", "/cm").replace("m-1", "/m").replace("//", "/")
+        hit = _EC_UNITS.get(key) or _EC_UNITS.get(key.replace("/", ""))
+        return hit[0] if hit else None
+    if kind == "ph":
+        return "-" if re.sub(r"[\s.]", "", low) in _PH_UNITS else None
+    if kind == "coord":
+        return "°" if re.sub(r"[\s.]", "", low) in _COORD_UNITS else None
+    return None
+
+
+def ec_factor(unit: str) -> float:
+    """Factor from ``unit`` (as returned by :func:`parse_unit`) to µS/cm."""
+    for name, factor in _EC_UNITS.values():
+        if name == unit:
+            return factor
+    raise UnitError(f"Unknown conductivity unit {unit!r}; use µS/cm or mS/cm.")
+
+
+def any_unit(text: str) -> bool:
+    """True if ``text`` reads as a unit of any kind (used to spot a units row)."""
+    t = nfkc(text).strip()
+    if not t or t in ("-",):
+        return False
+    return any(parse_unit(t, kind) for kind in ("conc", "temp", "ec"))
+
+
+# ---------------------------------------------------------------------------
+# header -> (key, unit)
+# ---------------------------------------------------------------------------
+
+_BRACKET_RE = re.compile(r"^(?P<name>.*?)\s*[(\[{](?P<unit>[^()\[\]{}]*)[)\]}]\s*$")
+
+
+def _accept(name: str, unit_text: str | None) -> HeaderMatch | None:
+    hit = lookup_name(name)
+    if hit is None:
+        return None
+    key, qualifier = hit
+    kind = KEYS[key][1]
+    if unit_text is None:
+        return HeaderMatch(key, None, qualifier)
+    unit = parse_unit(unit_text, kind) if kind in MEASURED_KINDS else None
+    if unit is not None:
+        return HeaderMatch(key, unit, qualifier)
+    if kind in ("id", "date", "time", "coord", "ph"):
+        return HeaderMatch(key, None, qualifier)  # 'Date (yyyy-mm-dd)', 'pH (field)'
+    return None
+
+
+def match_header(header: str) -> HeaderMatch | None:
+    """Return what ``header`` means, or None if it is not a quantity karstsink knows.
+
+    Examples
+    --------
+    >>> match_header("Ca2+ (mg/L)")
+    HeaderMatch(key='ca', unit='mg/L', qualifier=None)
+    >>> match_header("Alk (mg/L as CaCO3)").unit
+    'mg/L as CaCO3'
+    >>> match_header("Ca/Mg ratio") is None
+    True
+    """
+    text = " ".join(nfkc(header).split())
+    if not text:
+        return None
+    if text in CANONICAL_NAMES:
+        key = CANONICAL_NAMES[text][0]
+        return HeaderMatch(key, CANONICAL_UNITS.get(KEYS[key][1]), None)
+    m = _BRACKET_RE.match(text)
+    if m and m["name"].strip():
+        unit_text = m["unit"].strip()
+        kind_hit = lookup_name(m["name"])
+        if kind_hit is not None:
+            kind = KEYS[kind_hit[0]][1]
+            if kind in MEASURED_KINDS and unit_text and parse_unit(unit_text, kind) is None:
+                # a unit of the wrong kind ('Temp (mg/L)') is an error, not a silent skip
+                for other in ("conc", "temp", "ec"):
+                    if other != kind and parse_unit(unit_text, other):
+                        raise UnitError(
+                            f"Column {header!r}: {unit_text!r} is not a unit for "
+                            f"{kind_hit[0]!r}; fix the header or pass column_map/units."
+                        )
+        hit = _accept(m["name"], unit_text or None)
+        if hit is not None:
+            return hit
+    hit = _accept(text, None)
+    if hit is not None:
+        return hit
+    # unit after '_' ('Ca_mgL', 'HCO3_mg_L', 'Temp_C') or after a space ('Ca mg/L')
+    for sep in ("_", " "):
+        parts = text.split(sep)
+        for k in range(len(parts) - 1, 0, -1):
+            name, unit_text = sep.join(parts[:k]), sep.join(parts[k:])
+            found = lookup_name(name)
+            if found is None:
+                continue
+            kind = KEYS[found[0]][1]
+            if kind in MEASURED_KINDS and parse_unit(unit_text, kind):
+                return HeaderMatch(found[0], parse_unit(unit_text, kind), found[1])
+    return None
+
+
+def match_user_name(name: str) -> str | None:
+    """Resolve a canonical key given by the user (``ca``, ``alk``, ``ca_mmol_l``, ``temp_c``)."""
+    text = str(name).strip()
+    if text in KEYS:
+        return text
+    if text in CANONICAL_NAMES:
+        return CANONICAL_NAMES[text][0]
+    hit = lookup_name(text)
+    return hit[0] if hit else None

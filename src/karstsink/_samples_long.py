@@ -1,0 +1,186 @@
+"""Long (one row per sample and parameter) tables, as the Water Quality Portal exports them.
+
+Private helper of :mod:`karstsink.samples`: detects the long form and pivots it
+to one row per (site, date[, time]), converting each result with the unit code
+of its own row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import _samples_cells as cells
+from ._samples_headers import KEYS, compact_name, lookup_name, parse_unit
+
+# compact column names of the WQP result profile
+SITE = "monitoringlocationidentifier"
+DATE = "activitystartdate"
+TIME = "activitystarttime/time"
+NAME = "characteristicname"
+VALUE = "resultmeasurevalue"
+UNIT = "resultmeasure/measureunitcode"
+FRACTION = "resultsamplefractiontext"
+CONDITION = "resultdetectionconditiontext"
+LIMIT = "detectionquantitationlimitmeasure/measurevalue"
+LIMIT_UNIT = "detectionquantitationlimitmeasure/measureunitcode"
+
+
+def _c(name: str) -> str:
+    return compact_name(name.replace("/", "\0")).replace("\0", "/")
+
+
+def is_long(columns) -> bool:
+    """True if ``columns`` hold a WQP-style long table (CharacteristicName, ResultMeasureValue)."""
+    names = {_c(str(c)) for c in columns}
+    return NAME in names and VALUE in names
+
+
+@dataclass
+class LongResult:
+    """A long table pivoted: text table, per-key (values, status, unit) and notes."""
+
+    wide: pd.DataFrame
+    measured: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+
+def _key_for(name: str, fraction: str) -> tuple[str, str | None] | None:
+    low = " ".join(name.lower().split())
+    if low == "organic carbon":
+        return ("doc" if fraction.lower().startswith("dissolved") else "toc"), None
+    return lookup_name(name)
+
+
+def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: str) -> LongResult:
+    """Pivot a long table ``df`` (all cells given as text in ``text``) to one row per sample.
+
+    ``convert(values, key, unit)`` converts to the canonical unit of ``key``.
+    """
+    by_compact = {_c(str(c)): c for c in df.columns}
+    col = {k: by_compact.get(k) for k in (SITE, DATE, TIME, NAME, VALUE, UNIT, FRACTION,
+                                         CONDITION, LIMIT, LIMIT_UNIT)}
+    n = len(df)
+
+    def get(k: str) -> list[str]:
+        return text[col[k]] if col[k] is not None else [""] * n
+
+    site, date, time = get(SITE), get(DATE), get(TIME)
+    group_cols = [c for c in (col[SITE], col[DATE], col[TIME]) if c is not None]
+    if not group_cols:
+        from .exceptions import MissingColumnError
+
+        raise MissingColumnError(
+            f"{source}: a long table needs MonitoringLocationIdentifier and/or "
+            "ActivityStartDate to tell samples apart; neither column was found."
+        )
+    keys = list(zip(site, date, time, strict=True))
+    order: dict[tuple[str, str, str], int] = {}
+    for k in keys:
+        order.setdefault(k, len(order))
+    group = np.array([order[k] for k in keys], dtype=int)
+    n_out = len(order)
+
+    # sample-level columns: those constant within every group
+    result_cols = {col[k] for k in (NAME, VALUE, UNIT, FRACTION, CONDITION, LIMIT, LIMIT_UNIT)}
+    keep: list[str] = list(group_cols)
+    dropped: list[str] = []
+    for c in df.columns:
+        if c in keep or c in result_cols:
+            continue
+        vals = text[c]
+        first: dict[int, str] = {}
+        constant = True
+        for g, v in zip(group, vals, strict=True):
+            if first.setdefault(int(g), v) != v:
+                constant = False
+                break
+        (keep if constant else dropped).append(c)
+    first_row = np.full(n_out, -1)
+    for i in range(n - 1, -1, -1):
+        first_row[group[i]] = i
+    wide = pd.DataFrame({c: [text[c][i] for i in first_row] for c in keep}, dtype="str")
+
+    names, values, units = get(NAME), get(VALUE), get(UNIT)
+    fractions, conditions = get(FRACTION), get(CONDITION)
+    limits, limit_units = get(LIMIT), get(LIMIT_UNIT)
+    result = LongResult(wide=wide)
+    if dropped:
+        result.notes.append(f"long table: per-result columns not carried: {dropped}")
+    chosen: dict[tuple[int, str], tuple[int, int]] = {}  # (group, key) -> (rank, row)
+    char_units: dict[str, set[str]] = {}
+    unmapped: set[str] = set()
+    for i in range(n):
+        hit = _key_for(names[i], fractions[i])
+        if hit is None or KEYS[hit[0]][1] in ("id", "date", "time"):
+            if names[i].strip():
+                unmapped.add(names[i].strip())
+            continue
+        frac = fractions[i].strip().lower()
+        rank = 0 if frac == "dissolved" else (1 if frac in ("", "total") else 2)
+        slot = (int(group[i]), hit[0])
+        if slot not in chosen or rank < chosen[slot][0]:
+            chosen[slot] = (rank, i)
+        char_units.setdefault(names[i].strip(), set()).add(units[i].strip())
+    result.unmapped = sorted(unmapped)
+
+    # original-text columns, one per characteristic used
+    labels: dict[str, str] = {}
+    for (_g, _key), (_r, i) in chosen.items():
+        name = names[i].strip()
+        if name not in labels:
+            us = char_units.get(name, set()) - {""}
+            labels[name] = f"{name} ({next(iter(us))})" if len(us) == 1 else name
+    text_cols = {label: [""] * n_out for label in labels.values()}
+
+    per_key: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for (g, key), (_r, i) in chosen.items():
+        kind = KEYS[key][1]
+        vals, stat = per_key.setdefault(
+            key, (np.full(n_out, np.nan), np.full(n_out, cells.MISSING, dtype=np.int8)))
+        value, status = cells.parse_cell(values[i], decimal_comma=False)
+        unit_text = units[i]
+        cond = conditions[i].strip().lower()
+        if status == cells.MISSING and cond:
+            lim, lim_status = cells.parse_cell(limits[i], decimal_comma=False)
+            if lim_status == cells.OK:
+                if "above" in cond:
+                    value, status = lim, cells.ABOVE
+                elif "not detected" in cond or "below" in cond or "not quantified" in cond:
+                    value, status = lim, cells.BELOW
+                unit_text = limit_units[i] or unit_text
+            elif "not detected" in cond:
+                value, status = np.nan, cells.BELOW
+        label = labels[names[i].strip()]
+        shown = values[i] if values[i].strip() else (
+            f"<{limits[i]}" if status == cells.BELOW and limits[i] else values[i])
+        if label == names[i].strip() and shown:
+            shown = f"{shown} {units[i]}".strip()
+        text_cols[label][g] = shown
+        unit = parse_unit(unit_text, kind) if kind not in ("coord",) else None
+        if kind in ("conc", "orgc") and unit is None and np.isfinite(value):
+            from .exceptions import UnitError
+
+            raise UnitError(
+                f"{source}: row {i + 1} ({names[i]}): unit code {unit_text!r} is not a "
+                "unit karstsink reads; fix it or drop the row."
+            )
+        if kind in ("conc", "orgc", "temp", "ec") and unit is not None:
+            hint = lookup_name(names[i])
+            if hint and hint[1] and " as " not in unit and kind == "conc":
+                unit = f"{unit} {hint[1]}"
+            value = float(convert(np.array([value]), key, unit)[0])
+            seen = result.units.get(key)
+            if seen is None:
+                result.units[key] = unit
+            elif unit not in seen.split("; "):
+                result.units[key] = f"{seen}; {unit}"
+        vals[g], stat[g] = value, status
+    for label, col_text in text_cols.items():
+        wide[label] = pd.Series(col_text, dtype="str")
+    result.measured = per_key
+    return result

@@ -1,0 +1,777 @@
+"""Read the field-sample tables researchers really have and validate them before PHREEQC.
+
+:func:`read_samples` reads a wide CSV/TSV/XLSX (messy headers, units in the
+headers or in a row under them, detection-limit strings, decimal commas, UTF-8
+or GBK) or a long Water-Quality-Portal-style table; :func:`standardize` does the
+same on a table already in memory.  Both return the input table, every row and
+column in order and the user's columns untouched, with the canonical columns
+appended:
+
+``sample_id, site, date, lat, lon`` (when found), ``temp_c`` [°C], ``ph`` [-],
+``ec_us_cm`` [µS cm⁻¹] (when found), ``ca_mmol_l, mg_mmol_l, na_mmol_l,
+k_mmol_l, cl_mmol_l, so4_mmol_l, no3_mmol_l, hco3_mmol_l`` [mmol L⁻¹] (always;
+alkalinity is expressed as HCO3⁻, so mmol/L = meq/L), further ions when found,
+``doc_mg_c_l``/``toc_mg_c_l`` [mg C L⁻¹] and ``qa_flags``.
+
+Bad rows are never dropped: each gets ``;``-separated codes in ``qa_flags``
+(see :data:`FLAG_DESCRIPTIONS`) and impossible values become NaN in the
+canonical columns; :func:`computable` says which rows PHREEQC may run.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _samples_cells as cells
+from ._samples_headers import (
+    CANONICAL_NAMES,
+    CANONICAL_UNITS,
+    KEYS,
+    UNIT_REQUIRED_KINDS,
+    any_unit,
+    ec_factor,
+    match_header,
+    match_user_name,
+    parse_unit,
+)
+from ._samples_io import read_rows
+from ._samples_long import is_long, pivot_long
+from .exceptions import ConfigError, DataError, DataQualityWarning, UnitError
+from .units import MOLAR_MASS, parse_concentration_unit, to_mmol_per_l
+
+__all__ = [
+    "FATAL_FLAGS",
+    "FLAG_DESCRIPTIONS",
+    "ION_COLUMNS",
+    "computable",
+    "read_samples",
+    "standardize",
+]
+
+#: Every code that can appear in ``qa_flags`` (``<key>`` is a short column key such as
+#: ``ca``, ``alk``, ``temp``), with what it means.  Codes added by the chemistry stage
+#: are listed too.
+FLAG_DESCRIPTIONS: dict[str, str] = {
+    "missing_ph": "fatal: no pH value; the sample is not speciated",
+    "missing_temp": "fatal: no water temperature; the sample is not speciated",
+    "missing_alkalinity": "fatal: neither HCO3 nor alkalinity is given; not speciated",
+    "ph_out_of_range": "fatal: pH outside 0-14 (set to NaN); not speciated",
+    "temp_out_of_range": "fatal: temperature outside -2..100 °C (set to NaN); not speciated",
+    "negative_value:<key>": "fatal: a negative concentration or conductivity (set to NaN)",
+    "not_numeric:<key>": "fatal: text in a number column (set to NaN)",
+    "ph_unusual": "warning: pH outside 4-11; computed, check the value",
+    "temp_unusual": "warning: temperature outside 0-50 °C; computed, check the value",
+    "below_detection:<key>": "warning: value below the detection limit ('<x'); replaced "
+                             "according to below_detection (half the limit by default)",
+    "above_range:<key>": "warning: value above the analytical range ('>x'); kept at the limit",
+    "bad_date": "warning: the date could not be read (NaT)",
+    "bad_coordinate:<key>": "warning: latitude/longitude is not a number or out of range (NaN)",
+    "duplicate_sample_id": "warning: the sample ID occurs on more than one row",
+    "charge_imbalance": "warning (chemistry): |charge-balance error| > 10 %",
+    "high_ionic_strength": "warning (chemistry): ionic strength > 0.7; use pitzer.dat",
+    "phreeqc_failed": "PHREEQC did not converge for this sample; results are NaN",
+}
+
+#: Flag codes (before any ``:<key>``) that stop a row from being speciated.
+FATAL_FLAGS: frozenset[str] = frozenset({
+    "missing_ph", "missing_temp", "missing_alkalinity", "ph_out_of_range",
+    "temp_out_of_range", "negative_value", "not_numeric",
+})
+
+_FLAG_ORDER = [code.split(":")[0] for code in FLAG_DESCRIPTIONS]
+_KEY_ORDER = list(KEYS)
+
+#: Ion columns always present in the canonical table [mmol L⁻¹].
+ION_COLUMNS = ["ca_mmol_l", "mg_mmol_l", "na_mmol_l", "k_mmol_l", "cl_mmol_l",
+               "so4_mmol_l", "no3_mmol_l", "hco3_mmol_l"]
+_ALWAYS = {"temp_c", "ph", *ION_COLUMNS, "qa_flags"}
+_OUTPUT_ORDER = ["sample_id", "site", "date", "lat", "lon", "temp_c", "ph", "ec_us_cm",
+                 *ION_COLUMNS, "co3_mmol_l", "nh4_mmol_l", "no2_mmol_l", "f_mmol_l",
+                 "po4_mmol_l", "sio2_mmol_l", "sr_mmol_l", "fe_mmol_l", "mn_mmol_l",
+                 "ba_mmol_l", "doc_mg_c_l", "toc_mg_c_l", "qa_flags"]
+
+_BELOW_POLICIES = {"half": 0.5, "zero": 0.0, "limit": 1.0, "nan": np.nan}
+_ELEMENT_MASS = {"P": 30.974, "Si": 28.085}  # IUPAC 2021 conventional atomic weights
+
+
+# ---------------------------------------------------------------------------
+# unit conversion to the canonical units
+# ---------------------------------------------------------------------------
+
+
+def _convert(values: np.ndarray, key: str, unit: str) -> np.ndarray:
+    """Convert ``values`` of ``key`` given in ``unit`` to the canonical unit [see module]."""
+    kind = KEYS[key][1]
+    arr = np.asarray(values, dtype=float)
+    if kind == "temp":
+        if unit == "°F":
+            return (arr - 32.0) * 5.0 / 9.0
+        if unit == "K":
+            return arr - 273.15
+        return arr
+    if kind == "ec":
+        return arr * ec_factor(unit)
+    if kind not in ("conc", "orgc"):
+        return arr
+    scale, basis, qual = parse_concentration_unit(unit)
+    if kind == "orgc":  # organic carbon [mg C/L]
+        if basis == "eq" or (qual not in (None, "c")):
+            raise UnitError(f"Organic carbon ({key}) must be in mg/L (as C) or mmol/L, "
+                            f"not {unit!r}.")
+        return arr * scale * (MOLAR_MASS["C"] if basis == "mol" else 1.0)
+    species = "hco3" if key == "alk" else key
+    if key == "alk" and basis == "mass" and qual is None:
+        # Alkalinity in a mass unit is reported as CaCO3 (APHA Standard Methods 2320;
+        # PHREEQC's default for 'Alkalinity' in mass units); HCO3 columns are as HCO3.
+        unit, qual = f"{unit} as CaCO3", "caco3"
+    if basis == "mol" and qual == "caco3":  # 1 mmol CaCO3 = 2 meq = 2 mmol HCO3-
+        return arr * scale * 2.0 / (2 if species in ("co3", "ca", "mg") else 1)
+    if basis == "mass" and qual in ("p", "si"):
+        element = "P" if qual == "p" else "Si"
+        if species not in ("po4", "sio2"):
+            raise UnitError(f"'as {element}' does not apply to {key!r}.")
+        return arr * scale / _ELEMENT_MASS[element]
+    return np.asarray(to_mmol_per_l(arr, species, unit), dtype=float)
+
+
+def _with_qualifier(unit: str, qualifier: str | None) -> str:
+    if qualifier and " as " not in unit:
+        return f"{unit} {qualifier}"
+    return unit
+
+
+def _parse_user_unit(text: str, key: str, where: str) -> str:
+    kind = KEYS[key][1]
+    unit = parse_unit(text, kind)
+    if unit is None and kind in ("conc", "orgc"):
+        try:  # accept anything karstsink.units reads
+            parse_concentration_unit(text)
+            unit = text
+        except UnitError:
+            unit = None
+    if unit is None:
+        raise UnitError(f"{where}: {text!r} is not a unit karstsink reads for {key!r} "
+                        "(use mg/L, mmol/L, meq/L or µmol/L, optionally 'as CaCO3', "
+                        "'as N', 'as S'; °C/°F for temperature; µS/cm for EC).")
+    return unit
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def _text(series: pd.Series) -> list[str]:
+    """Cells of ``series`` as text ("" for missing), without changing the series."""
+    out = []
+    for v in series.tolist():
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            out.append("")
+        elif isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+            out.append(repr(v))
+        else:
+            out.append(str(v))
+    return out
+
+
+def _detection_factor(below_detection: Any) -> float:
+    if isinstance(below_detection, str):
+        if below_detection.lower() in _BELOW_POLICIES:
+            return _BELOW_POLICIES[below_detection.lower()]
+    elif isinstance(below_detection, (int, float)) and not isinstance(below_detection, bool):
+        if 0.0 <= float(below_detection) <= 1.0:
+            return float(below_detection)
+    raise ConfigError(
+        f"below_detection={below_detection!r} is not valid; use 'half', 'zero', 'limit', "
+        "'nan' or a fraction of the limit between 0 and 1."
+    )
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    seen: Counter[str] = Counter()
+    out = []
+    for i, h in enumerate(header):
+        name = h if h.strip() else f"unnamed_{i + 1}"
+        if seen[name]:
+            name = f"{name}.{seen[name]}"
+        seen[h if h.strip() else name] += 1
+        out.append(name)
+    return out
+
+
+def _find_header(rows: list[list[str]]) -> int:
+    """Index of the header row: the first of the top rows that names the most quantities."""
+    best, best_hits = 0, 0
+    for i, row in enumerate(rows[:15]):
+        hits = 0
+        for cell in row:
+            try:
+                hits += match_header(cell) is not None
+            except UnitError:
+                hits += 1
+        if hits > best_hits:
+            best, best_hits = i, hits
+    return best if best_hits >= 2 else 0
+
+
+# ---------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------
+
+
+def read_samples(
+    path: str | Path,
+    *,
+    units: str | Mapping[str, str] | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    below_detection: str | float = "half",
+    column_map: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Read a field-sample table (CSV/TSV/XLSX, wide or WQP-long) into the canonical table.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``/``.tsv``/``.txt`` (delimiter sniffed: ``,`` ``;`` tab ``|``) or
+        ``.xlsx`` file.  A title/preamble above the header and a units row just
+        under it (``mg/L, mg/L, °C``) are recognised.
+    units : str or dict, optional
+        Units of the concentration columns, overriding the headers: one string for
+        all ions (``"mg/L"``) or one per key (``{"alk": "mg/L as CaCO3", "no3":
+        "mg/L as N"}``).  Keys are the short names of :data:`FLAG_DESCRIPTIONS`
+        (``ca``, ``alk``, ``temp``...) or canonical column names.
+    sheet : str or int, optional
+        XLSX worksheet name or 0-based index (default: the first sheet).
+    encoding : str, optional
+        Text encoding; detected when None (UTF-8 with/without BOM, UTF-16 with
+        BOM, GB18030/GBK), never guessed into mojibake.
+    below_detection : {"half", "zero", "limit", "nan"} or float, default "half"
+        Value used for a ``<x`` cell: x/2, 0, x, NaN or ``fraction * x``.
+    column_map : dict, optional
+        ``{header: key}`` for headers the alias table does not know (``{"Calc.
+        (mg/L)": "ca"}``); map a header to ``None`` to leave it unused.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The input columns as text, in order, followed by the canonical columns
+        (see the module docstring); ``attrs`` holds ``source``, ``source_units``
+        (``{key: unit}``), ``column_map`` (``{header: key}``) and ``reader``.
+
+    Raises
+    ------
+    DataError
+        Unreadable file, encoding or sheet, or a row with more cells than the header.
+    UnitError
+        A concentration column has no unit in its header and none in ``units``.
+
+    Warns
+    -----
+    DataQualityWarning
+        Once per call, counting the flagged rows.
+    """
+    table = _read(Path(path), units=units, sheet=sheet, encoding=encoding,
+                  below_detection=below_detection, column_map=column_map)
+    _warn_summary(table)
+    return table
+
+
+def standardize(
+    df: pd.DataFrame,
+    *,
+    units: str | Mapping[str, str] | None = None,
+    below_detection: str | float = "half",
+    column_map: Mapping[str, str] | None = None,
+    source: str = "table",
+) -> pd.DataFrame:
+    """Standardize a field-sample table already in memory (see :func:`read_samples`).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Wide table (any dtypes) or a WQP-style long table.  It is not modified.
+    units, below_detection, column_map
+        As in :func:`read_samples`.
+    source : str, default "table"
+        Name used in error messages and ``attrs["source"]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new table: the columns of ``df`` unchanged and in order, then the
+        canonical columns.  A column already named exactly like a canonical one
+        (e.g. ``ca_mmol_l`` or ``ph``) is read in that unit and replaced in place
+        by its numeric version rather than duplicated.
+    """
+    table = _standardize(df, units=units, below_detection=below_detection,
+                         column_map=column_map, source=source)
+    _warn_summary(table)
+    return table
+
+
+def computable(table: pd.DataFrame) -> pd.Series:
+    """True for the rows PHREEQC may speciate: no fatal code in ``qa_flags``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table from :func:`read_samples` or :func:`standardize`.
+
+    Returns
+    -------
+    pandas.Series of bool
+        On ``table.index``.
+    """
+    if "qa_flags" not in table.columns:
+        raise DataError("table has no 'qa_flags' column; pass it through "
+                        "karstsink.samples.standardize first.")
+
+    def ok(flags: Any) -> bool:
+        if not isinstance(flags, str) or not flags:
+            return True
+        return not any(code.split(":")[0] in FATAL_FLAGS for code in flags.split(";"))
+
+    return pd.Series([ok(f) for f in table["qa_flags"].tolist()], index=table.index,
+                     dtype=bool, name="computable")
+
+
+# ---------------------------------------------------------------------------
+# reading
+# ---------------------------------------------------------------------------
+
+
+def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) -> pd.DataFrame:
+    rows, info = read_rows(path, sheet=sheet, encoding=encoding)
+    lines = info.pop("lines")
+    rows = [r for r in rows]
+    if not any(any(c.strip() for c in r) for r in rows):
+        raise DataError(f"{path}: the file holds no table.")
+    h = _find_header(rows)
+    header = list(rows[h])
+    body = rows[h + 1:]
+    body_lines = lines[h + 1:]
+    # trailing empty header cells (XLSX padding, trailing delimiters) with no data under them
+    width = len(header)
+    while width > 1 and not header[width - 1].strip() and not any(
+            len(r) >= width and r[width - 1].strip() for r in body):
+        width -= 1
+    header = header[:width]
+    fixed = []
+    for r, line in zip(body, body_lines, strict=True):
+        if len(r) > width:
+            if any(c.strip() for c in r[width:]):
+                raise DataError(
+                    f"{path}, line {line}: {len(r)} cells but the header has {width} "
+                    f"columns; a text cell probably contains the delimiter "
+                    f"{info.get('delimiter')!r}: put quotes around it."
+                )
+            r = r[:width]
+        fixed.append(r + [""] * (width - len(r)))
+    while fixed and not any(c.strip() for c in fixed[-1]):
+        fixed.pop()  # trailing empty rows are not samples
+    names = _unique_names(header)
+    frame = pd.DataFrame(
+        {n: pd.Series([r[j] for r in fixed], dtype="str") for j, n in enumerate(names)}
+    ) if fixed else pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
+    info.update(header_row=lines[h], preamble=[" ".join(r).strip() for r in rows[:h]])
+    # a units row right under the header (lab exports): 'mg/L, mg/L, °C'
+    header_units: dict[str, str] = {}
+    if len(frame):
+        first = frame.iloc[0].tolist()
+        unitish = numeric = 0
+        for name, cell in zip(names, first, strict=True):
+            c = str(cell).strip()
+            if not c:
+                continue
+            if cells.parse_cell(c, False)[1] in (cells.OK, cells.BELOW, cells.ABOVE):
+                numeric += 1
+            elif any_unit(c):
+                unitish += 1
+                header_units[name] = c
+        if unitish >= 1 and numeric == 0:
+            frame = frame.iloc[1:].reset_index(drop=True)
+            info["units_row"] = body_lines[0]
+        else:
+            header_units = {}
+    # a ';' or tab file whose numbers use decimal commas
+    decimal_comma = None
+    if info.get("delimiter") not in (None, ","):
+        sample = [c for col in frame.columns for c in frame[col].tolist()[:200]]
+        dc = sum(bool(cells._DECIMAL_COMMA_CELL.match(cells.clean_cell(c))) for c in sample)
+        dot = sum(bool(pd.notna(c) and "." in c and c.replace(".", "").strip().isdigit())
+                  for c in sample)
+        decimal_comma = True if dc > dot else None
+    info["decimal_comma"] = bool(decimal_comma)
+    return _standardize(frame, units=units, below_detection=below_detection,
+                        column_map=column_map, source=str(path), header_units=header_units,
+                        decimal_comma=decimal_comma, reader=info)
+
+
+# ---------------------------------------------------------------------------
+# the canonical table
+# ---------------------------------------------------------------------------
+
+
+def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str]):
+    """Return ({column: (key, unit, qualifier)}, {key: column}, unmatched, in_place)."""
+    user = dict(column_map or {})
+    for header in user:
+        if header not in df.columns:
+            raise ConfigError(f"column_map names {header!r}, which is not a column of "
+                              f"{source}; columns are {list(map(str, df.columns))}.")
+    matches: dict[Any, tuple[str, str | None, str | None]] = {}
+    for col in df.columns:
+        name = str(col)
+        if col in user:
+            target = user[col]
+            if target is None or str(target) == "":
+                continue
+            key = match_user_name(str(target))
+            if key is None:
+                raise ConfigError(
+                    f"column_map: {target!r} (for {name!r}) is not a canonical name; use one "
+                    f"of {', '.join(k for k in KEYS if k != 'time')}."
+                )
+            try:
+                hit = match_header(name)
+            except UnitError:
+                hit = None
+            unit = hit.unit if hit is not None and KEYS[hit.key][1] == KEYS[key][1] else None
+            if unit is None:
+                import re
+
+                m = re.match(r"^.*[(\[](?P<u>[^()\[\]]*)[)\]]\s*$", name)
+                if m:
+                    unit = parse_unit(m["u"], KEYS[key][1])
+            matches[col] = (key, unit, hit.qualifier if hit is not None and hit.key == key
+                            else None)
+            continue
+        hit = match_header(name)
+        if hit is not None:
+            matches[col] = (hit.key, hit.unit, hit.qualifier)
+    # canonical-named columns claim their key first, then left to right
+    by_key: dict[str, Any] = {}
+    ordered = sorted(matches, key=lambda c: (str(c) not in CANONICAL_NAMES,
+                                             list(df.columns).index(c)))
+    for col in ordered:
+        key = matches[col][0]
+        if key in by_key:
+            notes.append(f"column {str(col)!r} also looks like {key!r}; "
+                         f"{str(by_key[key])!r} was used")
+            continue
+        by_key[key] = col
+    used = {c: matches[c] for c in df.columns if c in by_key.values()}
+    unmatched = [str(c) for c in df.columns if c not in used and str(c) != "qa_flags"]
+    in_place = {c for c in used if str(c) in CANONICAL_NAMES}
+    return used, by_key, unmatched, in_place
+
+
+def _resolve_units(used, units, header_units, source: str, notes: list[str]):
+    """Return {key: unit} for every measured column, raising on a missing unit."""
+    per_key: dict[str, str] = {}
+    single: str | None = None
+    if isinstance(units, Mapping):
+        for name, text in units.items():
+            key = match_user_name(str(name))
+            if key is None:
+                raise ConfigError(f"units: {name!r} is not a canonical name; use e.g. "
+                                  "'ca', 'alk', 'hco3', 'no3', 'temp', 'ec'.")
+            per_key[key] = _parse_user_unit(str(text), key, "units")
+    elif units is not None:
+        single = str(units)
+    out: dict[str, str] = {}
+    for col, (key, header_unit, qualifier) in used.items():
+        kind = KEYS[key][1]
+        if kind not in ("temp", "ec", "conc", "orgc"):
+            continue
+        unit = header_unit
+        row_text = header_units.get(col)
+        if row_text is not None:
+            row_unit = parse_unit(row_text, kind)
+            if row_unit is None and kind not in ("ph",):
+                raise UnitError(f"{source}: the units row gives {row_text!r} for column "
+                                f"{str(col)!r}, which is not a unit for {key!r}.")
+            if unit is not None and row_unit != unit:
+                raise UnitError(f"{source}: column {str(col)!r} says {unit!r} in its header "
+                                f"but {row_text!r} in the units row; make them agree.")
+            unit = row_unit
+        if key in per_key:
+            unit = per_key[key]
+        elif single is not None and kind in UNIT_REQUIRED_KINDS:
+            given = _parse_user_unit(single, key, "units")
+            if unit is not None and unit.split(" as ")[0] != given.split(" as ")[0]:
+                warnings.warn(
+                    f"units={single!r} overrides the unit {unit!r} in the header of "
+                    f"{str(col)!r}.", DataQualityWarning, stacklevel=4)
+                notes.append(f"units={single!r} overrode {unit!r} of {str(col)!r}")
+            if unit is not None and " as " in unit and " as " not in given:
+                given = f"{given} as {unit.split(' as ')[1]}"
+            unit = given
+        if unit is None:
+            if kind in UNIT_REQUIRED_KINDS:
+                raise UnitError(
+                    f"{source}: column {str(col)!r} ({key}) has no unit. Add it to the header, "
+                    f"e.g. '{col} (mg/L)', or state it: units='mg/L' or "
+                    f"units={{'{key}': 'mg/L'}} (CLI: --units mg/L)."
+                )
+            unit = CANONICAL_UNITS[kind]
+            notes.append(f"{str(col)!r}: no unit given, {unit} assumed")
+        if (kind == "conc" and qualifier and header_unit and " as " in header_unit
+                and header_unit.split(" as ")[1].lower() != qualifier[3:].lower()):
+            raise UnitError(f"{source}: column {str(col)!r}: the name means {qualifier!r} "
+                            f"but the unit says {header_unit!r}; fix the header.")
+        unit = _with_qualifier(unit, qualifier) if kind == "conc" else unit
+        if key == "alk" and " as " not in unit and parse_concentration_unit(unit)[1] == "mass":
+            unit = f"{unit} as CaCO3"
+            notes.append(f"{str(col)!r}: alkalinity in a mass unit read as {unit} "
+                         "(APHA 2320 convention); say 'as HCO3' in the header if it is not")
+        try:
+            _convert(np.array([1.0]), key, unit)
+        except UnitError as err:
+            raise UnitError(f"{source}: column {str(col)!r}: {err}") from err
+        out[key] = unit
+    return out
+
+
+def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source,
+                 header_units=None, decimal_comma=None, reader=None) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
+    factor = _detection_factor(below_detection)
+    notes: list[str] = []
+    n = len(df)
+    text = {c: _text(df[c]) for c in df.columns}
+    measured: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    ids: dict[str, list[str]] = {}
+    dates = bad_dates = None
+    out = df.copy()
+    in_place: set = set()
+    colmap: dict[str, str] = {}
+
+    if is_long(df.columns):
+        result = pivot_long(df, text, _convert, source)
+        out = result.wide
+        n = len(out)
+        notes.extend(result.notes)
+        if result.unmapped:
+            notes.append(f"characteristics not used: {result.unmapped}")
+        source_units = dict(result.units)
+        measured = result.measured
+        used, by_key, unmatched, in_place = _map_columns(out, None, source, notes)
+        wide_text = {c: _text(out[c]) for c in out.columns}
+        for col, (key, _u, _q) in used.items():
+            if KEYS[key][1] == "id":
+                ids[key] = [t.strip() for t in wide_text[col]]
+                colmap[str(col)] = key
+        date_col, time_col = by_key.get("date"), by_key.get("time")
+        if date_col is not None:
+            dates, bad_dates, note = cells.parse_dates(
+                wide_text[date_col], wide_text[time_col] if time_col is not None else None)
+            if note:
+                notes.append(note)
+        if "site" in ids and "sample_id" not in ids:
+            stamp = [f"{s}_{d}".strip("_") for s, d in zip(
+                ids["site"], wide_text[date_col] if date_col is not None else [""] * n,
+                strict=True)]
+            if time_col is not None:
+                stamp = [f"{s}_{t}".strip("_") for s, t in zip(stamp, wide_text[time_col],
+                                                               strict=True)]
+            ids["sample_id"] = stamp
+        reader = {**(reader or {}), "layout": "long", "rows_in": len(df), "samples_out": n}
+    else:
+        used, by_key, unmatched, in_place = _map_columns(df, column_map, source, notes)
+        colmap = {str(c): k for c, (k, _u, _q) in used.items()}
+        source_units = _resolve_units(used, units, header_units or {}, source, notes)
+        for col, (key, _u, _q) in used.items():
+            kind = KEYS[key][1]
+            if kind == "id":
+                ids[key] = [" ".join(t.split()) for t in text[col]]
+            elif kind in ("temp", "ph", "ec", "conc", "orgc", "coord"):
+                values, status = cells.parse_column(text[col], decimal_comma)
+                if key in source_units:
+                    values = _convert(values, key, source_units[key])
+                measured[key] = (values, status)
+        date_col, time_col = by_key.get("date"), by_key.get("time")
+        if date_col is not None:
+            dates, bad_dates, note = cells.parse_dates(
+                text[date_col], text[time_col] if time_col is not None else None)
+            if note:
+                notes.append(note)
+        reader = {**(reader or {}), "layout": "wide"}
+
+    flags: list[list[tuple[int, int, str]]] = [[] for _ in range(n)]
+
+    def flag(mask: np.ndarray, code: str, key: str | None = None) -> None:
+        rank = _FLAG_ORDER.index(code)
+        krank = _KEY_ORDER.index(key) if key else -1
+        text_code = f"{code}:{key}" if key else code
+        for i in np.flatnonzero(mask):
+            flags[i].append((rank, krank, text_code))
+
+    columns: dict[str, Any] = {}
+    fatal_keys: dict[str, np.ndarray] = {}
+    for key in KEYS:
+        if key not in measured:
+            continue
+        values, status = measured[key]
+        values = values.copy()
+        kind = KEYS[key][1]
+        below = status == cells.BELOW
+        values[below] = values[below] * factor
+        not_num = status == cells.NOT_NUMERIC
+        if kind == "coord":
+            limit = 90.0 if key == "lat" else 180.0
+            bad = not_num | (np.abs(values) > limit)
+            values[bad] = np.nan
+            flag(bad, "bad_coordinate", key)
+            columns[KEYS[key][0]] = values
+            continue
+        flag(not_num, "not_numeric", key)
+        fatal = not_num.copy()
+        if kind == "ph":
+            out_range = (values < 0) | (values > 14)
+            flag(out_range, "ph_out_of_range")
+            values[out_range] = np.nan
+            fatal |= out_range
+            flag(((values < 4) | (values > 11)) & ~out_range, "ph_unusual")
+        elif kind == "temp":
+            out_range = (values < -2) | (values > 100)
+            flag(out_range, "temp_out_of_range")
+            values[out_range] = np.nan
+            fatal |= out_range
+            flag(((values < 0) | (values > 50)) & ~out_range, "temp_unusual")
+        else:
+            neg = values < 0
+            flag(neg, "negative_value", key)
+            values[neg] = np.nan
+            fatal |= neg
+        flag(below, "below_detection", key)
+        flag(status == cells.ABOVE, "above_range", key)
+        fatal_keys[key] = fatal
+        measured[key] = (values, status)
+        if key not in ("hco3", "alk"):
+            columns[KEYS[key][0]] = values
+
+    # alkalinity: HCO3 first, alkalinity where HCO3 is missing
+    hco3 = np.full(n, np.nan)
+    alk_fatal = np.zeros(n, dtype=bool)
+    if "hco3" in measured:
+        hco3 = measured["hco3"][0].copy()
+        alk_fatal |= fatal_keys["hco3"]
+    if "alk" in measured:
+        alk = measured["alk"][0]
+        fill = np.isnan(hco3) & ~alk_fatal
+        hco3[fill] = alk[fill]
+        alk_fatal |= fatal_keys["alk"] & np.isnan(hco3)
+    alk_source = ("hco3 (alkalinity where HCO3 is missing)" if {"hco3", "alk"} <= set(measured)
+                  else "hco3" if "hco3" in measured else "alk" if "alk" in measured else None)
+    columns["hco3_mmol_l"] = hco3
+    for key, code in (("ph", "missing_ph"), ("temp", "missing_temp")):
+        col = KEYS[key][0]
+        vals = columns.get(col, np.full(n, np.nan))
+        fatal = fatal_keys.get(key, np.zeros(n, dtype=bool))
+        flag(np.isnan(vals) & ~fatal, code)
+    flag(np.isnan(hco3) & ~alk_fatal, "missing_alkalinity")
+    if dates is not None:
+        flag(bad_dates, "bad_date")
+    if "sample_id" in ids:
+        sid = pd.Series(ids["sample_id"])
+        dup = sid.ne("") & sid.duplicated(keep=False)
+        flag(dup.to_numpy(), "duplicate_sample_id")
+
+    # previous flags (a table standardised before) are kept
+    if "qa_flags" in df.columns and not is_long(df.columns):
+        for i, old in enumerate(_text(df["qa_flags"])):
+            for code in filter(None, old.split(";")):
+                base = code.split(":")[0]
+                rank = _FLAG_ORDER.index(base) if base in _FLAG_ORDER else len(_FLAG_ORDER)
+                key = code.split(":")[1] if ":" in code else None
+                flags[i].append((rank, _KEY_ORDER.index(key) if key in _KEY_ORDER else -1,
+                                 code))
+    qa = [_explain_missing(list(dict.fromkeys(c for _r, _k, c in sorted(row))))
+          for row in flags]
+
+    # assemble: user's columns untouched, canonical ones appended (or in place if so named)
+    new: dict[str, Any] = {}
+    for key in ("sample_id", "site"):
+        if key in ids:
+            new[key] = pd.Series([v if v else None for v in ids[key]], dtype="str")
+    if dates is not None:
+        new["date"] = pd.Series(dates, dtype="datetime64[ns]")
+    for col in _OUTPUT_ORDER:
+        if col in ("sample_id", "site", "date", "qa_flags"):
+            continue
+        if col in columns:
+            new[col] = pd.Series(columns[col], dtype=float)
+        elif col in _ALWAYS:
+            new[col] = pd.Series(np.full(n, np.nan), dtype=float)
+    new["qa_flags"] = pd.Series(qa, dtype="str")
+    out = out.reset_index(drop=True) if not out.index.equals(pd.RangeIndex(n)) else out
+    replaced = {str(c) for c in in_place}
+    for col in [*replaced, *(["qa_flags"] if "qa_flags" in out.columns else [])]:
+        if col in new:
+            out[col] = new.pop(col).to_numpy() if col != "qa_flags" else new.pop(col).array
+    clash = [c for c in new if c in out.columns]
+    for col in clash:  # a user column that happens to carry a canonical name we could not read
+        out[col] = new.pop(col).array
+    appended = pd.DataFrame(new)
+    appended.index = out.index
+    result = pd.concat([out, appended], axis=1)
+    if not df.index.equals(pd.RangeIndex(len(df))) and len(result) == len(df):
+        result.index = df.index
+    missing_cols = [k for k in ("ph", "temp") if k not in measured]
+    if alk_source is None:
+        missing_cols.append("hco3/alk")
+    result.attrs = {
+        "source": source,
+        "source_units": dict(source_units),
+        "column_map": colmap,
+        "alkalinity_source": alk_source,
+        "below_detection": below_detection,
+        "unmatched_columns": unmatched,
+        "missing_columns": missing_cols,
+        "reader": reader,
+        "notes": notes,
+    }
+    return result
+
+
+_EXPLAINED_BY = {
+    "missing_ph": {"ph_out_of_range", "not_numeric:ph"},
+    "missing_temp": {"temp_out_of_range", "not_numeric:temp"},
+    "missing_alkalinity": {"not_numeric:hco3", "not_numeric:alk", "negative_value:hco3",
+                           "negative_value:alk"},
+}
+
+
+def _explain_missing(codes: list[str]) -> str:
+    """Drop a missing_* code when a fatal flag (e.g. kept from an earlier pass) explains it."""
+    present = set(codes)
+    return ";".join(c for c in codes if not (_EXPLAINED_BY.get(c, set()) & present))
+
+
+def _warn_summary(table: pd.DataFrame) -> None:
+    flags = table["qa_flags"].tolist()
+    flagged = [f for f in flags if isinstance(f, str) and f]
+    if not flagged:
+        return
+    fatal = int((~computable(table)).sum())
+    counts = Counter(code.split(":")[0] for f in flagged for code in f.split(";"))
+    detail = ", ".join(f"{code} x{k}" for code, k in counts.most_common())
+    missing = table.attrs.get("missing_columns") or []
+    extra = (f" No column recognised for {', '.join(missing)}; pass column_map={{header: "
+             f"key}} if the file has one." if missing else "")
+    warnings.warn(
+        f"{table.attrs.get('source', 'table')}: {len(flagged)} of {len(table)} rows flagged, "
+        f"{fatal} of them not computable ({detail}); see the qa_flags column.{extra}",
+        DataQualityWarning,
+        stacklevel=3,
+    )

@@ -1,0 +1,743 @@
+"""Tests for karstsink.samples: the field-sample reader and the checks before PHREEQC.
+
+Every expected number is a hand calculation written out next to it, with the molar
+masses of karstsink.units (IUPAC 2021 conventional atomic weights: Ca 40.078,
+Mg 24.305, Na 22.990, K 39.098, Cl 35.45, S 32.06, N 14.007, C 12.011, O 15.999,
+H 1.008, P 30.974, Si 28.085).  Expected flags come from how the example files were
+written (data/examples/README.md lists each planted problem).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import EXAMPLES_DIR
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from karstsink.exceptions import (
+    ConfigError,
+    DataError,
+    DataQualityWarning,
+    KarstSinkError,
+    UnitError,
+)
+from karstsink.samples import (
+    FATAL_FLAGS,
+    FLAG_DESCRIPTIONS,
+    ION_COLUMNS,
+    computable,
+    read_samples,
+    standardize,
+)
+
+# A clean base row: 16 °C, pH 7.40, alkalinity given separately by each test.
+BASE = {"Sample ID": "S1", "T (°C)": "16", "pH": "7.40", "HCO3- (mmol/L)": "4.0"}
+
+
+def std(df: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    """standardize() with any DataQualityWarning swallowed (tests that need it assert it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return standardize(df, **kwargs)
+
+
+def read(path, **kwargs) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return read_samples(path, **kwargs)
+
+
+def one(header: str, value: str, **kwargs) -> pd.DataFrame:
+    """A one-row table: the clean base row plus one column."""
+    row = dict(BASE)
+    row[header] = value
+    return std(pd.DataFrame({k: [v] for k, v in row.items()}, dtype="str"), **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# header forms and the units they carry
+# ---------------------------------------------------------------------------
+
+HEADER_CASES = [
+    # header, cell, units=, output column, expected [canonical unit], hand calculation
+    ("Ca2+ (mg/L)", "80.156", None, "ca_mmol_l", 2.0),  # 80.156 / 40.078
+    ("Ca", "80.156", "mg/L", "ca_mmol_l", 2.0),
+    ("Ca_mgL", "80.156", None, "ca_mmol_l", 2.0),
+    ("Ca (mmol/L)", "2.0", None, "ca_mmol_l", 2.0),
+    ("Ca (meq/L)", "4.0", None, "ca_mmol_l", 2.0),  # 4 meq / charge 2
+    ("Ca (µmol/L)", "2000", None, "ca_mmol_l", 2.0),
+    ("Ca (umol/L)", "2000", None, "ca_mmol_l", 2.0),
+    ("Ca2+ [mg L-1]", "80.156", None, "ca_mmol_l", 2.0),
+    ("calcium mg/l", "80.156", None, "ca_mmol_l", 2.0),
+    ("钙(mg/L)", "80.156", None, "ca_mmol_l", 2.0),
+    ("Ca²⁺（mg/L）", "80.156", None, "ca_mmol_l", 2.0),  # superscripts, full-width brackets
+    ("Mg²⁺ (mg/L)", "24.305", None, "mg_mmol_l", 1.0),  # 24.305 / 24.305
+    ("Mg2+_mg_L", "24.305", None, "mg_mmol_l", 1.0),
+    ("Na+ (mg/L)", "22.99", None, "na_mmol_l", 1.0),
+    ("K+ (ppm)", "39.098", None, "k_mmol_l", 1.0),  # ppm read as mg/L
+    ("Cl- (mg/L)", "35.45", None, "cl_mmol_l", 1.0),
+    ("SO42- (mg/L)", "96.06", None, "so4_mmol_l", 1.0),  # 32.06 + 4 x 15.999 = 96.056
+    ("SO4^2- (mg/L)", "96.06", None, "so4_mmol_l", 1.0),
+    ("SO4 2- (mg/L)", "96.06", None, "so4_mmol_l", 1.0),
+    ("SO4-S (mg/L)", "32.06", None, "so4_mmol_l", 1.0),  # one S per SO4
+    ("NO3-N", "14.007", "mg/L", "no3_mmol_l", 1.0),  # 14.007 mg N / 14.007
+    ("NO3-N (mg/L)", "14.007", None, "no3_mmol_l", 1.0),
+    ("NO3 (mg/L as N)", "14.007", None, "no3_mmol_l", 1.0),
+    ("NO3- (mg/L)", "62.004", None, "no3_mmol_l", 1.0),  # 14.007 + 3 x 15.999
+    ("硝酸盐氮(mg/L)", "14.007", None, "no3_mmol_l", 1.0),
+    ("HCO3- (mg/L)", "305.085", None, "hco3_mmol_l", 5.0),  # 305.085 / 61.017
+    ("HCO3", "305.085", "mg/L", "hco3_mmol_l", 5.0),
+    ("重碳酸根(mg/L)", "305.085", None, "hco3_mmol_l", 5.0),
+    # 250.2175 mg/L as CaCO3 / 100.087 = 2.5 mmol CaCO3 = 5 meq = 5 mmol/L HCO3-
+    ("Alk (mg/L as CaCO3)", "250.2175", None, "hco3_mmol_l", 5.0),
+    ("Alkalinity (mg/l CaCO3)", "250.2175", None, "hco3_mmol_l", 5.0),
+    ("Alkalinity", "5.0", "meq/L", "hco3_mmol_l", 5.0),
+    ("总碱度(mmol/L)", "5.0", None, "hco3_mmol_l", 5.0),
+    ("T (°C)", "16.5", None, "temp_c", 16.5),
+    ("Temp", "16.5", None, "temp_c", 16.5),  # no unit: °C (noted in attrs)
+    ("Water temperature", "16.5", None, "temp_c", 16.5),
+    ("WT", "16.5", None, "temp_c", 16.5),
+    ("水温(℃)", "16.5", None, "temp_c", 16.5),
+    ("水温", "16.5", None, "temp_c", 16.5),
+    ("Temp_C", "16.5", None, "temp_c", 16.5),
+    ("Temperature (°F)", "61.7", None, "temp_c", 16.5),  # (61.7 - 32) x 5/9 = 16.5
+    ("EC (μS/cm)", "450", None, "ec_us_cm", 450.0),
+    ("EC (µS/cm)", "450", None, "ec_us_cm", 450.0),
+    ("SpC", "450", None, "ec_us_cm", 450.0),
+    ("Specific conductance (uS/cm @25C)", "450", None, "ec_us_cm", 450.0),
+    ("电导率(mS/cm)", "0.45", None, "ec_us_cm", 450.0),  # 0.45 mS/cm x 1000
+    ("Lat", "26.25", None, "lat", 26.25),
+    ("Latitude", "26.25", None, "lat", 26.25),
+    ("纬度", "26.25", None, "lat", 26.25),
+    ("Lon", "105.7", None, "lon", 105.7),
+    ("Long", "105.7", None, "lon", 105.7),
+    ("Longitude", "105.7", None, "lon", 105.7),
+    ("经度", "105.7", None, "lon", 105.7),
+    ("PO4-P (mg/L)", "30.974", None, "po4_mmol_l", 1.0),  # one P per PO4
+    ("Si (mg/L)", "28.085", None, "sio2_mmol_l", 1.0),  # one Si per SiO2
+    ("SiO2 (mg/L)", "60.083", None, "sio2_mmol_l", 1.0),  # 28.085 + 2 x 15.999
+    ("NH4-N (mg/L)", "14.007", None, "nh4_mmol_l", 1.0),
+    ("CO32- (mg/L)", "60.009", None, "co3_mmol_l", 1.0),  # 12.011 + 3 x 15.999
+    ("Sr (µg/L)", "87.62", None, "sr_mmol_l", 0.001),  # 87.62 µg = 0.08762 mg / 87.62
+    ("F- (mg/L)", "18.998", None, "f_mmol_l", 1.0),
+    ("DOC (mg/L)", "2.5", None, "doc_mg_c_l", 2.5),
+    ("TOC (mmol/L)", "1.0", None, "toc_mg_c_l", 12.011),  # 1 mmol C x 12.011 mg/mmol
+]
+
+
+@pytest.mark.parametrize(("header", "cell", "units", "column", "expected"), HEADER_CASES)
+def test_header_forms_map_to_canonical_columns(header, cell, units, column, expected):
+    row = dict(BASE)
+    if column in ("temp_c", "hco3_mmol_l"):  # replace the base column of that quantity
+        row.pop("T (°C)" if column == "temp_c" else "HCO3- (mmol/L)")
+    row[header] = cell
+    out = std(pd.DataFrame({k: [v] for k, v in row.items()}, dtype="str"), units=units)
+    assert out[column].iloc[0] == pytest.approx(expected, rel=1e-9)
+    assert out.attrs["column_map"][header] is not None
+    assert out["qa_flags"].iloc[0] == ""
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "key"),
+    [("Sample ID", "S-7", "sample_id"), ("Sample", "S-7", "sample_id"),
+     ("样品编号", "S-7", "sample_id"), ("Site", "陈旗泉", "site"), ("采样点", "陈旗泉", "site"),
+     ("Station name", "陈旗泉", "site")],
+)
+def test_id_and_site_headers(header, value, key):
+    df = pd.DataFrame({header: [value], "pH": ["7.4"], "T": ["16"], "HCO3 (mg/L)": ["250"]})
+    out = std(df)
+    assert out[key].iloc[0] == value
+
+
+@pytest.mark.parametrize("header", ["Date", "Sampling date", "采样日期", "Date (yyyy-mm-dd)"])
+def test_date_headers(header):
+    out = one(header, "2021-05-18")
+    assert out["date"].iloc[0] == pd.Timestamp("2021-05-18")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Site comments", "NO3 method", "Ca/Mg ratio", "Air temperature", "Ca method",
+     "pH meter", "Sample volume (mL)", "Lab comments", "CO2 (ppm)", "K2"],
+)
+def test_lookalike_headers_are_not_taken(header):
+    out = one(header, "12.5")
+    assert out[header].iloc[0] == "12.5"  # carried through as text
+    assert header not in out.attrs["column_map"]
+    assert header in out.attrs["unmatched_columns"]
+    assert np.isnan(out["ca_mmol_l"].iloc[0])
+    assert out["temp_c"].iloc[0] == 16.0  # the real temperature column still wins
+
+
+def test_column_map_for_unknown_header_and_to_skip_one():
+    df = pd.DataFrame({"Calc. conc (mg/L)": ["80.156"], "pH": ["7.4"], "T": ["16"],
+                       "HCO3 (mg/L)": ["250"], "Temp": ["99"]})
+    out = std(df, column_map={"Calc. conc (mg/L)": "ca", "Temp": None})
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # 80.156 / 40.078
+    assert out["temp_c"].iloc[0] == 16.0
+    with pytest.raises(ConfigError, match="not a canonical name"):
+        std(df, column_map={"Calc. conc (mg/L)": "calcium carbonate"})
+    with pytest.raises(ConfigError, match="not a column"):
+        std(df, column_map={"Nope": "ca"})
+
+
+# ---------------------------------------------------------------------------
+# units: missing, from units=, from a units row
+# ---------------------------------------------------------------------------
+
+
+def test_concentration_without_unit_is_one_clear_error():
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "Ca": ["80"], "HCO3 (mg/L)": ["250"]})
+    with pytest.raises(UnitError) as err:
+        std(df, source="lab.csv")
+    msg = str(err.value)
+    assert "lab.csv" in msg and "'Ca'" in msg and "--units" in msg and "header" in msg
+    assert isinstance(err.value, KarstSinkError) and isinstance(err.value, ValueError)
+
+
+def test_units_dict_per_key_and_single_string():
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "Ca": ["80.156"], "Alkalinity": ["250.2175"],
+                       "NO3": ["14.007"]})
+    out = std(df, units={"ca": "mg/L", "alk": "mg/L as CaCO3", "no3": "mg/L as N"})
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # 80.156 / 40.078
+    assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)  # 250.2175 / 50.0435
+    assert out["no3_mmol_l"].iloc[0] == pytest.approx(1.0)  # 14.007 / 14.007
+    assert out.attrs["source_units"]["alk"] == "mg/L as CaCO3"
+    # one string for all ions; alkalinity in a mass unit is as CaCO3 by convention
+    out = std(df.drop(columns="NO3"), units="mg/L")
+    assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)
+    assert out.attrs["source_units"]["alk"] == "mg/L as CaCO3"
+    with pytest.raises(UnitError, match="not a unit"):
+        std(df, units={"ca": "furlongs"})
+    with pytest.raises(ConfigError, match="not a canonical name"):
+        std(df, units={"calcium carbonate": "mg/L"})
+
+
+def test_units_string_overrides_header_with_a_warning():
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "Ca (mmol/L)": ["80.156"],
+                       "HCO3": ["305.085"]})
+    with pytest.warns(DataQualityWarning, match="overrides"):
+        out = standardize(df, units="mg/L")
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # read as mg/L: 80.156 / 40.078
+
+
+def test_header_name_and_unit_qualifiers_that_disagree_are_an_error():
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "NO3-N (mg/L as NO3)": ["1"],
+                       "HCO3 (mg/L)": ["250"]})
+    with pytest.raises(UnitError, match="NO3-N"):
+        std(df)
+
+
+def test_units_row_under_the_header(tmp_path):
+    path = tmp_path / "lab.csv"
+    path.write_text("Sample,T,pH,Ca,Mg,HCO3,EC\n,°C,,mg/L,mg/L,mg/L,µS/cm\n"
+                    "A,16,7.4,80.156,24.305,305.085,450\nB,17,7.5,40.078,12.1525,244.068,380\n",
+                    encoding="utf-8")
+    out = read(path)
+    assert len(out) == 2 and out.attrs["reader"]["units_row"] == 2
+    # 80.156/40.078 = 2; 24.305/24.305 = 1; 305.085/61.017 = 5; 244.068/61.017 = 4
+    assert out["ca_mmol_l"].tolist() == pytest.approx([2.0, 1.0])
+    assert out["mg_mmol_l"].tolist() == pytest.approx([1.0, 0.5])
+    assert out["hco3_mmol_l"].tolist() == pytest.approx([5.0, 4.0])
+    assert out["qa_flags"].tolist() == ["", ""]
+
+
+def test_canonical_named_columns_are_recognised_not_duplicated():
+    df = pd.DataFrame({"temp_c": [16.0], "ph": [7.4], "ca_mmol_l": [2.0],
+                       "hco3_mmol_l": [4.0], "Mg (mg/L)": ["24.305"]})
+    out = std(df)
+    assert list(out.columns).count("ca_mmol_l") == 1
+    assert out["ca_mmol_l"].iloc[0] == 2.0 and out["mg_mmol_l"].iloc[0] == pytest.approx(1.0)
+    assert list(out.columns[:5]) == list(df.columns)
+
+
+def test_standardize_is_idempotent_on_the_example():
+    first = read(EXAMPLES_DIR / "field_samples.csv")
+    again = std(first)
+    pd.testing.assert_frame_equal(first, again, check_dtype=False)
+
+
+def test_both_hco3_and_alkalinity_use_hco3_then_alkalinity():
+    df = pd.DataFrame({"pH": ["7.4", "7.4"], "T": ["16", "16"],
+                       "HCO3 (mg/L)": ["305.085", ""],
+                       "Alk (mg/L as CaCO3)": ["100.087", "100.087"]})
+    out = std(df)
+    # row 0: HCO3 305.085 / 61.017 = 5; row 1: 100.087 as CaCO3 = 2 meq = 2 mmol/L HCO3-
+    assert out["hco3_mmol_l"].tolist() == pytest.approx([5.0, 2.0])
+    assert "alkalinity" in out.attrs["alkalinity_source"]
+    assert out["qa_flags"].tolist() == ["", ""]
+
+
+# ---------------------------------------------------------------------------
+# cell forms
+# ---------------------------------------------------------------------------
+
+CELL_CASES = [
+    # K in mmol/L so the value is the number itself; (cell, value, flags)
+    ("0.05", 0.05, ""),
+    ("<0.05", 0.025, "below_detection:k"),  # half the limit by default
+    ("< 0.05", 0.025, "below_detection:k"),
+    ("ND<0.05", 0.025, "below_detection:k"),
+    ("＜0.05", 0.025, "below_detection:k"),  # full-width '<'
+    ("<0,05", 0.025, "below_detection:k"),
+    ("0.05L", 0.025, "below_detection:k"),  # Chinese reports: '0.05L' = below 0.05
+    ("n.d.", np.nan, ""),
+    ("nd", np.nan, ""),
+    ("ND", np.nan, ""),
+    ("-", np.nan, ""),
+    ("--", np.nan, ""),
+    ("—", np.nan, ""),
+    ("NA", np.nan, ""),
+    ("N/A", np.nan, ""),
+    ("nan", np.nan, ""),
+    ("", np.nan, ""),
+    ("   ", np.nan, ""),
+    (">10", 10.0, "above_range:k"),
+    ("7,4", 7.4, ""),  # decimal comma
+    ("1,234", 1234.0, ""),  # thousands separator
+    ("1,234.5", 1234.5, ""),
+    (" 0.75 ", 0.75, ""),  # stray spaces
+    ("0.75\u00a0", 0.75, ""),  # non-breaking space
+    ("０.７５", 0.75, ""),  # full-width digits
+    ("1.5e-1", 0.15, ""),
+    ("lost", np.nan, "not_numeric:k"),
+    ("0.7 mg", np.nan, "not_numeric:k"),
+    ("-0.2", np.nan, "negative_value:k"),  # impossible: NaN, flagged
+]
+
+
+@pytest.mark.parametrize(("cell", "value", "flags"), CELL_CASES)
+def test_cell_forms(cell, value, flags):
+    out = one("K (mmol/L)", cell)
+    got = out["k_mmol_l"].iloc[0]
+    if np.isnan(value):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(value, rel=1e-12)
+    assert out["qa_flags"].iloc[0] == flags
+    assert out["K (mmol/L)"].iloc[0] == cell  # the original text is untouched
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [("half", 0.025), ("zero", 0.0), ("limit", 0.05), ("nan", np.nan), (0.3, 0.015)],
+)
+def test_below_detection_policy(policy, expected):
+    out = one("K (mmol/L)", "<0.05", below_detection=policy)
+    got = out["k_mmol_l"].iloc[0]
+    assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected)
+    assert out["qa_flags"].iloc[0] == "below_detection:k"
+    assert out.attrs["below_detection"] == policy
+
+
+@pytest.mark.parametrize("policy", ["quarter", 1.5, -0.1, True])
+def test_bad_below_detection_policy(policy):
+    with pytest.raises(ConfigError, match="below_detection"):
+        one("K (mmol/L)", "<0.05", below_detection=policy)
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("2021-05-18", "2021-05-18"), ("2021/5/18", "2021-05-18"), ("2021.05.18", "2021-05-18"),
+     ("2021年5月18日", "2021-05-18"), ("20210518", "2021-05-18"),
+     ("18/05/2021", "2021-05-18"), ("2021-05-18 10:30", "2021-05-18 10:30"),
+     ("44334", "2021-05-18")],  # Excel serial: 1899-12-30 + 44334 days
+)
+def test_date_cells(cell, expected):
+    assert one("Date", cell)["date"].iloc[0] == pd.Timestamp(expected)
+
+
+def test_bad_date_is_flagged_missing_date_is_not():
+    df = pd.DataFrame({"Date": ["2021-13-45", "", "yesterday"], "pH": ["7.4"] * 3,
+                       "T": ["16"] * 3, "HCO3 (mg/L)": ["250"] * 3})
+    out = std(df)
+    assert out["date"].isna().all()
+    assert out["qa_flags"].tolist() == ["bad_date", "", "bad_date"]
+    assert computable(out).all()  # a bad date does not stop speciation
+
+
+# ---------------------------------------------------------------------------
+# validation before PHREEQC (issue 2, point 4)
+# ---------------------------------------------------------------------------
+
+BAD_INPUTS = [
+    # column, cell, flags, computable
+    ("pH", "", "missing_ph", False),
+    ("pH", "15.2", "ph_out_of_range", False),
+    ("pH", "-1", "ph_out_of_range", False),
+    ("pH", "3.5", "ph_unusual", True),
+    ("pH", "11.3", "ph_unusual", True),
+    ("pH", "seven", "not_numeric:ph", False),
+    ("T (°C)", "", "missing_temp", False),
+    ("T (°C)", "101", "temp_out_of_range", False),
+    ("T (°C)", "-3", "temp_out_of_range", False),
+    ("T (°C)", "55", "temp_unusual", True),
+    ("T (°C)", "-1", "temp_unusual", True),
+    ("HCO3- (mmol/L)", "", "missing_alkalinity", False),
+    ("HCO3- (mmol/L)", "n.d.", "missing_alkalinity", False),
+    ("HCO3- (mmol/L)", "-4", "negative_value:hco3", False),
+    ("HCO3- (mmol/L)", "four", "not_numeric:hco3", False),
+]
+
+
+@pytest.mark.parametrize(("column", "cell", "flags", "ok"), BAD_INPUTS)
+def test_bad_inputs_flag_and_computable(column, cell, flags, ok):
+    row = dict(BASE)
+    row[column] = cell
+    df = pd.DataFrame({k: [v] for k, v in row.items()}, dtype="str")
+    with pytest.warns(DataQualityWarning, match="1 of 1 rows flagged"):
+        out = standardize(df)
+    assert out["qa_flags"].iloc[0] == flags
+    assert bool(computable(out).iloc[0]) is ok
+    if not ok and column != "HCO3- (mmol/L)":
+        assert np.isnan(out["ph" if column == "pH" else "temp_c"].iloc[0])
+    assert out[column].iloc[0] == cell
+
+
+def test_clean_rows_get_no_flag_and_no_warning():
+    df = pd.DataFrame({"pH": ["7.4", "8.1"], "T": ["16", "18"], "HCO3 (mg/L)": ["250", "180"],
+                       "K (mg/L)": ["", "1.2"], "Na (mg/L)": ["n.d.", "3"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = standardize(df)
+    assert out["qa_flags"].tolist() == ["", ""]
+    assert computable(out).tolist() == [True, True]
+
+
+def test_flags_keep_a_stable_order():
+    row = dict(BASE, **{"pH": "3.9", "K (mmol/L)": "<0.1", "Ca (mmol/L)": "-1",
+                        "Date": "never", "Mg (mmol/L)": "x"})
+    out = one("Na (mmol/L)", ">5", **{})  # sanity: the helper still works
+    df = pd.DataFrame({k: [v] for k, v in row.items()}, dtype="str")
+    out = std(df)
+    assert out["qa_flags"].iloc[0] == (
+        "negative_value:ca;not_numeric:mg;ph_unusual;below_detection:k;bad_date")
+    assert not computable(out).iloc[0]
+
+
+def test_duplicate_sample_ids_are_flagged_on_every_copy():
+    df = pd.DataFrame({"Sample ID": ["A", "B", "A", ""], "pH": ["7.4"] * 4, "T": ["16"] * 4,
+                       "HCO3 (mg/L)": ["250"] * 4})
+    out = std(df)
+    assert out["qa_flags"].tolist() == ["duplicate_sample_id", "", "duplicate_sample_id", ""]
+
+
+def test_flag_descriptions_cover_the_contract():
+    for code in ["missing_ph", "missing_temp", "missing_alkalinity", "ph_out_of_range",
+                 "temp_out_of_range", "negative_value:<key>", "not_numeric:<key>",
+                 "ph_unusual", "temp_unusual", "below_detection:<key>", "above_range:<key>",
+                 "bad_date", "duplicate_sample_id", "charge_imbalance", "high_ionic_strength",
+                 "phreeqc_failed"]:
+        assert code in FLAG_DESCRIPTIONS
+    assert {"missing_ph", "negative_value", "not_numeric"} <= FATAL_FLAGS
+    assert "ph_unusual" not in FATAL_FLAGS
+
+
+def test_computable_needs_qa_flags():
+    with pytest.raises(DataError, match="qa_flags"):
+        computable(pd.DataFrame({"ph": [7.0]}))
+    assert computable(pd.DataFrame({"qa_flags": ["", "charge_imbalance", "missing_ph"]})
+                      ).tolist() == [True, True, False]
+
+
+def test_missing_columns_are_named_in_the_warning():
+    df = pd.DataFrame({"Sample": ["a"], "Ca (mg/L)": ["80"]})
+    with pytest.warns(DataQualityWarning, match="No column recognised for ph, temp"):
+        out = standardize(df)
+    assert out["qa_flags"].iloc[0] == "missing_ph;missing_temp;missing_alkalinity"
+    assert set(ION_COLUMNS) <= set(out.columns)
+
+
+# ---------------------------------------------------------------------------
+# files: the examples, encodings, delimiters, decimal commas, XLSX, long tables
+# ---------------------------------------------------------------------------
+
+EXPECTED_EXAMPLE_FLAGS = {  # row -> flags, as planted (data/examples/README.md)
+    2: "below_detection:k", 4: "not_numeric:mg", 5: "ph_out_of_range",
+    7: "negative_value:cl", 9: "missing_temp", 11: "missing_alkalinity",
+    13: "below_detection:no3", 18: "bad_date", 21: "duplicate_sample_id",
+    22: "duplicate_sample_id", 25: "above_range:so4", 30: "ph_unusual",
+}
+
+
+def test_example_file_keeps_every_row_and_flags_exactly_the_bad_ones():
+    path = EXAMPLES_DIR / "field_samples.csv"
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    with pytest.warns(DataQualityWarning, match="12 of 40 rows flagged, 5 of them not computable"):
+        out = read_samples(path)
+    assert len(out) == 40
+    assert list(out.columns[: raw.shape[1]]) == list(raw.columns)
+    for col in raw.columns:  # the user's columns come back exactly as written
+        assert out[col].tolist() == raw[col].tolist()
+    expected = [EXPECTED_EXAMPLE_FLAGS.get(i, "") for i in range(40)]
+    assert out["qa_flags"].tolist() == expected
+    # a few hand-checked values
+    assert out.loc[0, "ca_mmol_l"] == pytest.approx(80.7 / 40.078)
+    assert out.loc[33, "ca_mmol_l"] == pytest.approx(102.5 / 40.078)  # full-width '１０２.５'
+    assert out.loc[35, "temp_c"] == 9.5  # '9,5' in a comma file
+    assert out.loc[0, "no3_mmol_l"] == pytest.approx(2.62 / 14.007)  # NO3-N
+    assert out.loc[2, "k_mmol_l"] == pytest.approx(0.025 / 39.098)  # '<0.05' -> half
+    assert out.loc[3, "date"] == pd.Timestamp("2021-07-22")  # '2021/7/22'
+    assert out.loc[1, "site"] == "后寨河 outlet"
+    assert out["Comments"].iloc[0] == "baseflow, clear water"
+    assert out.attrs["source_units"]["no3"] == "mg/L as N"
+
+
+def test_gbk_example_reads_like_utf8(tmp_path):
+    gbk = EXAMPLES_DIR / "field_samples_gbk.csv"
+    out = read(gbk)
+    assert out.attrs["reader"]["encoding"] == "gb18030"
+    assert out["site"].tolist()[:3] == ["后寨河", "陈旗泉", "板寨"]
+    assert out["备注"].iloc[0] == "丰水期，水清"
+    assert out["ph"].iloc[4] == pytest.approx(8.12)  # full-width '８.１２'
+    assert out["qa_flags"].tolist() == ["", "", "below_detection:k", "", "", "missing_temp"]
+    utf8 = tmp_path / "bom.csv"
+    utf8.write_bytes(gbk.read_bytes().decode("gbk").encode("utf-8-sig"))
+    again = read(utf8)
+    assert again.attrs["reader"]["encoding"] == "utf-8-sig"
+    assert list(again.columns) == list(out.columns)  # the BOM is not part of the first header
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_encodings_are_detected_or_refused(tmp_path):
+    text = "样品编号,水温(℃),pH,钙(mg/L),重碳酸根(mg/L)\nA,16,7.4,80.156,305.085\n"
+    for enc in ("utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"):
+        path = tmp_path / f"f_{enc}.csv"
+        path.write_bytes(text.encode(enc))
+        out = read(path)
+        assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0), enc  # 80.156 / 40.078
+        assert out["sample_id"].iloc[0] == "A"
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("Sample,T (°C),pH,Ca (µg/L),HCO3 (mg/L)\nA,16,7.4,80156,305.085\n"
+                      .encode("latin-1"))
+    with pytest.raises(DataError, match="encoding"):
+        read(latin)  # never silently read as GBK mojibake
+    out = read(latin, encoding="latin-1")
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # 80156 µg/L = 80.156 mg/L
+    with pytest.raises(DataError, match="ascii"):
+        read(latin, encoding="ascii")
+
+
+def test_semicolon_file_with_decimal_commas(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text("Probe;Datum;Temp (°C);pH;Ca (mg/L);HCO3 (mg/L);Bemerkung\n"
+                    "P1;2021-05-18;16,5;7,40;80,156;305,085;klar, kalt\n"
+                    "P2;2021-05-19;1.016,0;7,5;<0,5;1.220,34;\n", encoding="utf-8")
+    out = read(path)
+    assert out.attrs["reader"]["delimiter"] == ";" and out.attrs["reader"]["decimal_comma"]
+    assert out["temp_c"].iloc[0] == 16.5 and out["ph"].iloc[0] == 7.4
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # 80,156 / 40.078
+    assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)  # 305,085 / 61.017
+    # '1.016,0' = 1016 °C: impossible; '1.220,34' = 1220.34 mg/L / 61.017 = 20.0 mmol/L
+    assert out["qa_flags"].iloc[1] == "temp_out_of_range;below_detection:ca"
+    assert out["hco3_mmol_l"].iloc[1] == pytest.approx(20.0)
+    assert out["Bemerkung"].iloc[0] == "klar, kalt"
+
+
+def test_tab_file_with_title_rows(tmp_path):
+    path = tmp_path / "lab.txt"
+    path.write_text("Guizhou karst survey 2021\nexported 2021-06-01\n\n"
+                    "Sample ID\tT (°C)\tpH\tHCO3- (mg/L)\n"
+                    "S1\t16\t7.4\t305.085\n", encoding="utf-8")
+    out = read(path)
+    assert out.attrs["reader"]["delimiter"] == "\t"
+    assert out.attrs["reader"]["header_row"] == 4
+    assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)
+    assert out.attrs["reader"]["preamble"][0] == "Guizhou karst survey 2021"
+
+
+def test_a_row_with_too_many_cells_names_its_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("Sample,T,pH,HCO3 (mg/L),Comment\nA,16,7.4,250,ok\n"
+                    "B,16,7.4,250,rain, then sun\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"line 3.*quotes"):
+        read(path)
+
+
+def test_trailing_delimiters_and_empty_rows(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("Sample,T,pH,HCO3 (mg/L),,\nA,16,7.4,250,,\n,,,,,\nB,17,7.6,260\n,,,,,\n",
+                    encoding="utf-8")
+    out = read(path)
+    assert len(out) == 3  # the empty row in the middle is kept, the trailing one is not
+    assert out["sample_id"].tolist()[0] == "A" and out["sample_id"].tolist()[2] == "B"
+    assert out["qa_flags"].iloc[1] == "missing_ph;missing_temp;missing_alkalinity"
+
+
+def test_xlsx_with_title_row_numbers_and_dates(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["后寨河 2021 水样分析结果"])
+    ws.append(["样品编号", "采样日期", "水温(℃)", "pH", "Ca2+ (mg/L)", "HCO3- (mg/L)", "备注"])
+    ws.append(["HZ-1", dt.datetime(2021, 5, 18), 16.5, 7.4, 80.156, 305.085, "clear"])
+    ws.append(["HZ-2", dt.datetime(2021, 5, 19, 10, 30), 17, 7.6, "<0.5", 244.068, None])
+    wb.create_sheet("other").append(["nothing here"])
+    path = tmp_path / "survey.xlsx"
+    wb.save(path)
+    out = read(path)
+    assert out.attrs["reader"]["sheet"] == "survey" and out.attrs["reader"]["header_row"] == 2
+    assert out["采样日期"].tolist() == ["2021-05-18", "2021-05-19 10:30:00"]
+    assert out["水温(℃)"].tolist() == ["16.5", "17"]
+    assert out["date"].tolist() == [pd.Timestamp("2021-05-18"), pd.Timestamp("2021-05-19 10:30")]
+    assert out["ca_mmol_l"].tolist() == pytest.approx([2.0, 0.25 / 40.078])  # 80.156/40.078
+    assert out["hco3_mmol_l"].tolist() == pytest.approx([5.0, 4.0])  # 244.068 / 61.017 = 4
+    assert out["qa_flags"].tolist() == ["", "below_detection:ca"]
+    with pytest.raises(DataError, match="no sheet named"):
+        read(path, sheet="missing")
+    assert len(read(path, sheet=0)) == 2
+
+
+def test_unknown_columns_are_carried_through_untouched(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text('Sample,Bottle,T,pH,HCO3 (mg/L),Notes,DO (mg/L)\n'
+                    'A,007, 16 ,7.40,250,"says ""hi"", twice",NA\n', encoding="utf-8")
+    out = read(path)
+    assert out["Bottle"].iloc[0] == "007"
+    assert out["T"].iloc[0] == " 16 "
+    assert out["pH"].iloc[0] == "7.40"
+    assert out["Notes"].iloc[0] == 'says "hi", twice'
+    assert out["DO (mg/L)"].iloc[0] == "NA"
+    assert list(out.columns[:7]) == ["Sample", "Bottle", "T", "pH", "HCO3 (mg/L)", "Notes",
+                                     "DO (mg/L)"]
+    assert out.attrs["unmatched_columns"] == ["Bottle", "Notes", "DO (mg/L)"]
+
+
+def test_wqp_long_table_is_pivoted():
+    out = read(EXAMPLES_DIR / "wqp_long.csv")
+    assert len(out) == 2
+    assert out["site"].tolist() == ["DEMO-SPRING-1", "DEMO-RIVER-2"]
+    assert out["date"].tolist() == [pd.Timestamp("2020-04-14 10:30"),
+                                    pd.Timestamp("2020-04-15 09:05")]
+    # spring: dissolved Ca preferred over total: 78.5 / 40.078 = 1.95868
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(78.5 / 40.078)
+    # K 'Not Detected', limit 0.1 mg/L -> 0.05 mg/L / 39.098
+    assert out["k_mmol_l"].iloc[0] == pytest.approx(0.05 / 39.098)
+    assert out["qa_flags"].tolist() == ["below_detection:k", ""]
+    # nitrate+nitrite 2.26 mg/L as N / 14.007; river nitrate 13.3 mg/L as NO3 / 62.004
+    assert out["no3_mmol_l"].tolist() == pytest.approx([2.26 / 14.007, 13.3 / 62.004])
+    # alkalinity 205 mg/L CaCO3 / 50.0435; bicarbonate 170 mg/L / 61.017
+    assert out["hco3_mmol_l"].tolist() == pytest.approx([205 / 50.0435, 170 / 61.017])
+    # 60.8 deg F -> (60.8 - 32) x 5/9 = 16.0 deg C; 18 deg C
+    assert out["temp_c"].tolist() == pytest.approx([16.0, 18.0])
+    # 452 uS/cm @25C; 0.398 mS/cm = 398 uS/cm
+    assert out["ec_us_cm"].tolist() == pytest.approx([452.0, 398.0])
+    assert out["ph"].tolist() == [7.4, 7.9]
+    assert "Dissolved oxygen (DO)" in " ".join(out.attrs["notes"])
+    assert out["OrganizationIdentifier"].tolist() == ["DEMO", "DEMO"]  # constant per sample
+
+
+def test_wqp_long_in_memory_via_standardize():
+    raw = pd.read_csv(EXAMPLES_DIR / "wqp_long.csv", dtype=str, keep_default_na=False)
+    out = std(raw)
+    assert len(out) == 2 and out.attrs["reader"]["layout"] == "long"
+
+
+def test_missing_file_and_empty_file(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        read(tmp_path / "nope.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(DataError, match="no table"):
+        read(empty)
+    old = tmp_path / "old.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(DataError, match=r"\.xlsx"):
+        read(old)
+
+
+def test_custom_index_is_kept():
+    df = pd.DataFrame({"pH": ["7.4", "7.5"], "T": ["16", "17"], "HCO3 (mg/L)": ["250", "260"]},
+                      index=["x", "y"])
+    out = std(df)
+    assert list(out.index) == ["x", "y"]
+    assert out["ph"].tolist() == [7.4, 7.5]
+
+
+# ---------------------------------------------------------------------------
+# property: rows kept in order, originals unchanged, flags exactly on bad rows
+# ---------------------------------------------------------------------------
+
+GOOD = {
+    "T (°C)": st.sampled_from(["5", "16.2", "22", "18,5", "12.0"]),
+    "pH": st.sampled_from(["6.8", "7.40", "8.4", "7,2"]),
+    "Ca2+ (mg/L)": st.sampled_from(["40", "80.7", "110", "１０２.５"]),
+    "K (mg/L)": st.sampled_from(["", "n.d.", "1.2", "ND", "-"]),  # optional: blanks are fine
+    "HCO3- (mg/L)": st.sampled_from(["150", "250.5", "330"]),
+    "Notes": st.sampled_from(["", "clear, cold", "后寨河", "said \"ok\""]),
+}
+BAD = {  # column -> (cells, flag it must produce)
+    "T (°C)": (["", "abc", "120", "-5"], {"": "missing_temp", "abc": "not_numeric:temp",
+                                          "120": "temp_out_of_range",
+                                          "-5": "temp_out_of_range"}),
+    "pH": (["", "15", "x", "-0.5"], {"": "missing_ph", "15": "ph_out_of_range",
+                                      "x": "not_numeric:ph", "-0.5": "ph_out_of_range"}),
+    "Ca2+ (mg/L)": (["-3", "lots"], {"-3": "negative_value:ca", "lots": "not_numeric:ca"}),
+    "K (mg/L)": (["<0.1", ">50", "?"], {"<0.1": "below_detection:k", ">50": "above_range:k",
+                                        "?": "not_numeric:k"}),
+    "HCO3- (mg/L)": (["", "-1"], {"": "missing_alkalinity", "-1": "negative_value:hco3"}),
+}
+
+
+@st.composite
+def tables(draw):
+    n = draw(st.integers(1, 12))
+    rows, expected = [], []
+    for i in range(n):
+        row = {"Sample ID": f"S{i:02d}"}
+        bad_col = draw(st.sampled_from([None, None, *BAD]))
+        flag = ""
+        for col, strategy in GOOD.items():
+            row[col] = draw(strategy)
+        if bad_col is not None:
+            cell = draw(st.sampled_from(BAD[bad_col][0]))
+            row[bad_col] = cell
+            flag = BAD[bad_col][1][cell]
+        rows.append(row)
+        expected.append(flag)
+    return pd.DataFrame(rows, dtype="str"), expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_property_rows_order_originals_and_flags(data):
+    df, expected = data
+    before = df.copy()
+    out = std(df)
+    assert len(out) == len(df)
+    assert out["sample_id"].tolist() == df["Sample ID"].tolist()
+    pd.testing.assert_frame_equal(df, before)  # the input is not modified
+    pd.testing.assert_frame_equal(out[list(df.columns)], df)  # originals unchanged
+    assert out["qa_flags"].tolist() == expected
+    fatal = [bool(f) and f.split(":")[0] in FATAL_FLAGS for f in expected]
+    assert (~computable(out)).tolist() == fatal
+    # nothing impossible leaves the package
+    assert not (out[ION_COLUMNS] < 0).any().any()
+    assert out["ph"].dropna().between(0, 14).all()
+    assert out["temp_c"].dropna().between(-2, 100).all()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=tables())
+def test_property_through_a_file(tmp_path, data):
+    df, expected = data
+    path = tmp_path / "p.csv"
+    df.to_csv(path, index=False, encoding="utf-8")
+    out = read(path)
+    assert out["qa_flags"].tolist() == expected
+    assert out["Notes"].tolist() == df["Notes"].tolist()
+
+
+@given(st.floats(0.001, 1000.0, allow_nan=False), st.sampled_from(["mg/L", "µmol/L", "meq/L"]))
+def test_property_units_scale_linearly(x, unit):
+    # doubling the cell doubles the mmol/L, whatever the unit
+    a = one(f"Mg ({unit})", repr(x))["mg_mmol_l"].iloc[0]
+    b = one(f"Mg ({unit})", repr(2 * x))["mg_mmol_l"].iloc[0]
+    assert b == pytest.approx(2 * a, rel=1e-12)
