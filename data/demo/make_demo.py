@@ -99,8 +99,8 @@ def smooth_noise(rng: np.random.Generator, sigma: float, shape=(HEIGHT, WIDTH)) 
 
 def province_mask(rng: np.random.Generator):
     """An irregular province outline (shapely polygon) of ~176,000 km2 and its pixel mask."""
-    from rasterio.features import geometry_mask
     from affine import Affine
+    from rasterio.features import geometry_mask
     from shapely.geometry import Polygon
 
     cx, cy = LEFT + WIDTH * PIXEL / 2, TOP - HEIGHT * PIXEL / 2
@@ -279,8 +279,15 @@ def make_counties(rng: np.random.Generator, poly, out: Path, n: int = 80) -> Non
     if path.exists():
         path.unlink()
     # fixed time stamp in gpkg_contents so re-running gives the same file content
+    previous = os.environ.get("OGR_CURRENT_DATE")
     os.environ["OGR_CURRENT_DATE"] = "2026-01-01T00:00:00.000Z"
-    gdf.to_file(path, layer="counties", driver="GPKG", engine="pyogrio")
+    try:
+        gdf.to_file(path, layer="counties", driver="GPKG", engine="pyogrio")
+    finally:
+        if previous is None:
+            del os.environ["OGR_CURRENT_DATE"]
+        else:
+            os.environ["OGR_CURRENT_DATE"] = previous
 
 
 # ---------------------------------------------------------------------------

@@ -87,7 +87,8 @@ class _Checker:
                 isinstance(value, bool) and bool not in types
             )
             if not ok:
-                names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
+                names = ("a number" if set(types) == {int, float}
+                         else " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types))
                 raise self.fail(f"{where}.{k}", f"must be {names}, not {value!r}.")
 
     def path_value(self, value: Any, key: str, *, must_exist: bool = True) -> Path:
