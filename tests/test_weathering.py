@@ -1,0 +1,124 @@
+"""Weathering diagnostics, checked against hand calculations written out below."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from karstsink.chemistry import weathering as w
+from karstsink.units import to_mmol_per_l
+
+
+def test_ca_mg_hco3_molar_pure_carbonic_acid_weathering():
+    # CaCO3 + CO2 + H2O -> Ca + 2 HCO3: Ca 2 mmol/L with HCO3 4 -> 0.5;
+    # dolomite: Ca 1 + Mg 1 with HCO3 4 -> 0.5; H2SO4 path 2 Ca per 2 HCO3 -> 1.0
+    assert_allclose(w.ca_mg_hco3_molar([2.0, 1.0, 2.0], [0.0, 1.0, 0.0], [4.0, 4.0, 2.0]),
+                    [0.5, 0.5, 1.0], rtol=1e-15)
+
+
+def test_ca_mg_hco3_molar_limestone_spring_by_hand():
+    # science.md 2.1 template: Ca 80, Mg 6, HCO3 250 mg/L
+    # Ca 80/40.078 = 1.996108, Mg 6/24.305 = 0.246863, HCO3 250/61.017 = 4.097219 mmol/L
+    # (1.996108 + 0.246863) / 4.097219 = 0.547437
+    ca = to_mmol_per_l(80, "ca", "mg/L")
+    mg = to_mmol_per_l(6, "mg", "mg/L")
+    hco3 = to_mmol_per_l(250, "hco3", "mg/L")
+    assert_allclose(w.ca_mg_hco3_molar(ca, mg, hco3), 0.547437, atol=5e-7)
+
+
+def test_ca_mg_hco3_so4_equivalent_ratio_by_hand():
+    # 2 (2 + 0.5) / (4 + 2 x 0.5) = 5 / 5 = 1.0 ; 2 (1.5 + 0.5) / (3 + 2 x 0.25) = 4/3.5
+    assert_allclose(w.ca_mg_hco3_so4_eq([2.0, 1.5], [0.5, 0.5], [4.0, 3.0], [0.5, 0.25]),
+                    [1.0, 4.0 / 3.5], rtol=1e-15)
+
+
+def test_hco3_carbonic_science_md_worked_example():
+    # science.md 1.2: HCO3 250, SO4 30, NO3 10 mg/L, all acid-derived -> 3.311 mmol/L
+    # 250/61.017 - 2 x 30/96.06 - 10/62.004 = 4.097219 - 0.624610 - 0.161280 = 3.311329
+    hco3 = to_mmol_per_l(250, "hco3", "mg/L")
+    so4 = to_mmol_per_l(30, "so4", "mg/L")
+    no3 = to_mmol_per_l(10, "no3", "mg/L")
+    assert_allclose(w.hco3_carbonic(hco3, so4, no3), 3.311, atol=5e-4)  # printed to 3 dp
+    assert_allclose(w.hco3_carbonic(hco3, so4, no3), 3.311329, atol=5e-7)
+
+
+def test_hco3_carbonic_shares():
+    # half the SO4 from gypsum: 4 - 2 x 0.5 x 0.5 - 0.2 = 3.3; no acid at all: 4
+    assert_allclose(w.hco3_carbonic(4.0, 0.5, 0.2, acid_so4_share=0.5), 3.3, rtol=1e-15)
+    assert_allclose(w.hco3_carbonic(4.0, 0.5, 0.2, acid_so4_share=0.0, acid_no3_share=0.0),
+                    4.0, rtol=1e-15)
+    with pytest.raises(ValueError, match="acid_so4_share"):
+        w.hco3_carbonic(4.0, 0.5, 0.2, acid_so4_share=1.5)
+
+
+def test_missing_or_negative_inputs_give_nan_never_a_number():
+    out = w.hco3_carbonic([4.0, 4.0, -1.0], [np.nan, 0.5, 0.5], [0.1, 0.1, 0.1])
+    assert np.isnan(out[0]) and np.isnan(out[2]) and out[1] == pytest.approx(2.9)
+    assert np.isnan(w.ca_mg_hco3_molar(2.0, np.nan, 4.0))
+    assert np.isnan(w.ca_mg_hco3_molar(2.0, 0.5, 0.0))
+    assert np.isnan(w.ca_mg_hco3_molar(-2.0, 0.5, 4.0))
+    assert np.isnan(w.ca_mg_hco3_so4_eq(2.0, 0.5, 4.0, -0.1))
+
+
+def test_partition_sources_by_hand_all_cl_from_rain():
+    # Cl 0.2, Na 0.5, K 0.05, Ca 2.0, Mg 0.6, SO4 0.3, NO3 0.1 mmol/L, seawater ratios:
+    # rain: Na 0.172, Ca 0.0038, Mg 0.0194, K 0.0036, SO4 0.0104; evaporite: 0
+    # Na_sil = 0.5 - 0.172 = 0.328; K_sil = 0.0464; Ca_sil = 0.328 x 0.35 = 0.1148;
+    # Mg_sil = 0.328 x 0.24 = 0.07872; Ca_carb = 2.0 - 0.0038 - 0.1148 = 1.8814;
+    # Mg_carb = 0.6 - 0.0194 - 0.07872 = 0.50188; SO4_acid = 0.3 - 0.0104 = 0.2896
+    # phi_sil = 0.328 + 0.0464 + 2 (0.1148 + 0.07872) = 0.76144
+    # phi_carb = 1.8814 + 0.50188 - 2 x 0.2896 - 0.1 = 1.70408
+    p = w.partition_sources(2.0, 0.6, 0.5, 0.05, 0.2, 0.3, no3=0.1)
+    expected = {"na_rain": 0.172, "ca_rain": 0.0038, "mg_rain": 0.0194, "k_rain": 0.0036,
+                "so4_rain": 0.0104, "na_evap": 0.0, "ca_evap": 0.0, "na_sil": 0.328,
+                "k_sil": 0.0464, "ca_sil": 0.1148, "mg_sil": 0.07872, "ca_carb": 1.8814,
+                "mg_carb": 0.50188, "so4_acid": 0.2896, "no3_acid": 0.1, "phi_sil": 0.76144,
+                "phi_carb": 1.70408}
+    for key, value in expected.items():
+        assert_allclose(p[key], value, atol=1e-12, err_msg=key)
+
+
+def test_partition_sources_halite_and_gypsum_by_hand():
+    # rain Cl only 0.05: Na_rain 0.043, Na_evap = 0.2 - 0.05 = 0.15, Na_sil = 0.5 - 0.043
+    # - 0.15 = 0.307. Gypsum share 0.5 of non-rain SO4 (0.3 - 0.05 x 0.052 = 0.2974):
+    # Ca_evap = 0.1487, SO4_acid = 0.1487; Ca_carb = 2 - 0.05 x 0.019 - 0.1487 - 0.307 x 0.35
+    # = 2 - 0.00095 - 0.1487 - 0.10745 = 1.7429
+    p = w.partition_sources(2.0, 0.6, 0.5, 0.05, 0.2, 0.3, cl_rain=0.05, gypsum_so4_share=0.5)
+    assert_allclose(p["na_evap"], 0.15, atol=1e-12)
+    assert_allclose(p["na_sil"], 0.307, atol=1e-12)
+    assert_allclose(p["ca_evap"], 0.1487, atol=1e-12)
+    assert_allclose(p["so4_acid"], 0.1487, atol=1e-12)
+    assert_allclose(p["ca_carb"], 1.7429, atol=1e-12)
+
+
+def test_partition_sources_rejects_bad_shares():
+    with pytest.raises(ValueError, match="gypsum_so4_share"):
+        w.partition_sources(2, 0.6, 0.5, 0.05, 0.2, 0.3, gypsum_so4_share=2)
+    with pytest.raises(ValueError, match="rain_ratios"):
+        w.partition_sources(2, 0.6, 0.5, 0.05, 0.2, 0.3, rain_ratios={"na": 0.86})
+
+
+conc = st.floats(0.0, 50.0, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ca=conc, mg=conc, na=conc, k=conc, cl=conc, so4=conc)
+def test_partition_conserves_every_cation(ca, mg, na, k, cl, so4):
+    # rain + evaporite + silicate + carbonate adds back to the measured concentration
+    p = w.partition_sources(ca, mg, na, k, cl, so4, cl_rain=0.3 * cl, gypsum_so4_share=0.2)
+    assert_allclose(p["ca_rain"] + p["ca_evap"] + p["ca_sil"] + p["ca_carb"], ca, atol=1e-9)
+    assert_allclose(p["mg_rain"] + p["mg_sil"] + p["mg_carb"], mg, atol=1e-9)
+    assert_allclose(p["na_rain"] + p["na_evap"] + p["na_sil"], na, atol=1e-9)
+    assert_allclose(p["k_rain"] + p["k_sil"], k, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hco3=conc, so4=conc, no3=conc, share=st.floats(0.0, 1.0))
+def test_hco3_carbonic_never_exceeds_hco3_and_is_linear_in_share(hco3, so4, no3, share):
+    full = w.hco3_carbonic(hco3, so4, no3, acid_so4_share=share)
+    assert full <= hco3 + 1e-12
+    none = w.hco3_carbonic(hco3, so4, no3, acid_so4_share=0.0)
+    assert_allclose(none - full, 2 * share * so4, atol=1e-9)
