@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import read_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
@@ -14,8 +15,6 @@ from karstsink.chemistry.equilibrium import (
     equilibrium_concentration,
     equilibrium_table,
 )
-
-from conftest import read_reference
 
 REF = read_reference("phreeqc_ca_eq_2024.csv")
 
@@ -65,7 +64,7 @@ CUBE_ROOT = [(5, -3.4, 0.723), (5, -1.5, 3.431), (15, -2.0, 1.902), (15, -1.5, 2
 
 
 def test_phreeqc_slightly_above_cube_root_formula():
-    t, lp, cube = (np.array(c, dtype=float) for c in zip(*CUBE_ROOT))
+    t, lp, cube = (np.array(c, dtype=float) for c in zip(*CUBE_ROOT, strict=True))
     ratio = equilibrium_table()(t, lp) / cube
     assert np.all(ratio > 1.0)
     assert np.all(ratio < 1.03)

@@ -47,8 +47,8 @@ from ..exceptions import SpeciationError
 from .database import DEFAULT_DATABASE, DatabaseInfo, phreeqc_version, resolve_database
 
 __all__ = [
-    "SYSTEMS",
     "MINERALS",
+    "SYSTEMS",
     "EquilibriumTable",
     "equilibrium_concentration",
     "equilibrium_table",
@@ -83,7 +83,7 @@ def _phreeqc_input(temp_c: np.ndarray, log_pco2: np.ndarray, system: str, phase:
         "SELECTED_OUTPUT 1\n -reset false\n -high_precision true\n -state true\n"
         " -totals Ca Mg\n"
     ]
-    for t, lp in zip(temp_c.tolist(), log_pco2.tolist()):
+    for t, lp in zip(temp_c.tolist(), log_pco2.tolist(), strict=True):
         if system == "open":
             parts.append(
                 f"SOLUTION 1\n temp {t!r}\nEQUILIBRIUM_PHASES 1\n CO2(g) {lp!r} 10\n"

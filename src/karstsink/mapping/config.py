@@ -1,0 +1,259 @@
+"""The ``karstsink map`` configuration file (TOML): loading and validation.
+
+Paths are relative to the configuration file.  Every problem is reported as
+one :class:`~karstsink.exceptions.ConfigError` naming the section and key.
+Example (all sections but ``[inputs]`` are optional)::
+
+    [inputs]
+    landcover = "lc.tif"            # integer classes
+    carbonate = "carb.tif"          # 0/1 mask or 0..1 fraction of carbonate rock
+    dolomite_fraction = "dol.tif"   # optional, 0..1 share of dolomite in the carbonate
+    runoff = "runoff.tif"           # mm/yr (or precipitation + evapotranspiration, mm/yr)
+    temperature = "t.tif"           # degC
+    soil_pco2 = "pco2.tif"          # ppmv (or aet = "aet.tif", mm/yr: Brook et al. 1983)
+    npp = "nep.tif"                 # optional, g C m-2 yr-1 (nep = ... is read the same way)
+    dem = "dem.tif"                 # optional, m: pressure correction, scenario slopes
+
+    [tables]
+    landcover = "worldcover"        # or "clcd" or a CSV path
+
+    [zones]
+    path = "counties.gpkg"
+    field = "name"
+
+    [grid]
+    like = "lc.tif"                 # default: the land-cover grid
+    block_size = 512
+
+    [model]
+    system = "open"                 # or "closed"
+    database = "phreeqc.dat"
+    outputs = ["dissolution", "denudation"]
+    co2 = false                     # write t CO2 instead of t C
+    acid_correction = false         # scale the karst sink by (1 - acid_so4_share)
+    rock_density_t_m3 = 2.7
+
+    [scenario]
+    name = "restoration"
+    transitions = [{from = 40, to = 10, min_slope_deg = 25}]
+
+    [dask]
+    address = "local"               # or "tcp://scheduler:8786"
+    tile_size = 8192
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["MapConfig", "config_from_dict", "load_config"]
+
+INPUT_KEYS = ("landcover", "carbonate", "dolomite_fraction", "runoff", "precipitation",
+              "evapotranspiration", "temperature", "soil_pco2", "aet", "npp", "nep", "dem")
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "inputs": INPUT_KEYS,
+    "tables": ("landcover",),
+    "zones": ("path", "field", "layer"),
+    "grid": ("like", "block_size"),
+    "model": ("system", "database", "outputs", "co2", "acid_correction", "rock_density_t_m3",
+              "numba", "engine", "jobs"),
+    "scenario": ("name", "transitions"),
+    "dask": ("address", "tile_size"),
+}
+OPTIONAL_OUTPUTS = ("dissolution", "denudation")
+
+
+@dataclass
+class MapConfig:
+    """A validated map configuration (paths absolute)."""
+
+    inputs: dict[str, Path]
+    table: str | Path | None = None
+    zones_path: Path | None = None
+    zones_field: str | None = None
+    zones_layer: str | None = None
+    grid_like: Path | None = None
+    block_size: int = 512
+    system: str = "open"
+    database: str | Path = "phreeqc.dat"
+    outputs: tuple[str, ...] = ()
+    co2: bool = False
+    acid_correction: bool = False
+    rock_density_t_m3: float = 2.7
+    numba: str = "auto"
+    engine: str = "threads"
+    jobs: int | None = None
+    scenario_name: str | None = None
+    transitions: list[dict] = field(default_factory=list)
+    dask_address: str | None = None
+    tile_size: int = 8192
+    source: Path | None = None
+    raw: dict = field(default_factory=dict)
+
+
+def load_config(path: str | Path) -> MapConfig:
+    """Read and validate a TOML map configuration.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable TOML, unknown section or key, wrong types, missing required
+        inputs or missing files (each named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Configuration file {path} does not exist.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    return config_from_dict(raw, base=path.parent, source=path)
+
+
+def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
+                     source: Path | None = None) -> MapConfig:
+    """Validate a configuration given as a dict (paths relative to ``base``)."""
+    where = f"{source}: " if source else ""
+    base = Path(base)
+    for section, body in raw.items():
+        if section not in _SECTIONS:
+            raise ConfigError(f"{where}unknown section [{section}]; allowed: "
+                              f"{', '.join('[' + s + ']' for s in _SECTIONS)}.")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where}[{section}] must be a table of keys.")
+        for key in body:
+            if key not in _SECTIONS[section]:
+                raise ConfigError(f"{where}unknown key {key!r} in [{section}]; allowed: "
+                                  f"{', '.join(_SECTIONS[section])}.")
+
+    def _path(section: str, key: str, value: Any) -> Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}[{section}] {key} must be a file path string.")
+        p = Path(value)
+        p = p if p.is_absolute() else (base / p)
+        if not p.exists():
+            raise ConfigError(f"{where}[{section}] {key}: file {p} does not exist.")
+        return p.resolve()
+
+    inputs_raw = raw.get("inputs")
+    if not inputs_raw:
+        raise ConfigError(f"{where}section [inputs] is missing.")
+    inputs = {k: _path("inputs", k, v) for k, v in inputs_raw.items()}
+    for req in ("landcover", "carbonate", "temperature"):
+        if req not in inputs:
+            raise ConfigError(f"{where}[inputs] {req} is required.")
+    if "runoff" not in inputs and not {"precipitation", "evapotranspiration"} <= set(inputs):
+        raise ConfigError(f"{where}[inputs] needs runoff, or both precipitation and "
+                          f"evapotranspiration (runoff = P - ET, floored at 0).")
+    if "runoff" in inputs and "precipitation" in inputs:
+        raise ConfigError(f"{where}[inputs] give runoff or precipitation + evapotranspiration, "
+                          f"not both.")
+    if "soil_pco2" not in inputs and "aet" not in inputs and "evapotranspiration" not in inputs:
+        raise ConfigError(f"{where}[inputs] needs soil_pco2 (ppmv), or aet / "
+                          f"evapotranspiration (mm/yr) for the Brook et al. (1983) model.")
+    if "npp" in inputs and "nep" in inputs:
+        raise ConfigError(f"{where}[inputs] give npp or nep, not both.")
+
+    cfg = MapConfig(inputs=inputs, source=source, raw=raw)
+    tables = raw.get("tables", {})
+    if "landcover" in tables:
+        val = tables["landcover"]
+        if not isinstance(val, str):
+            raise ConfigError(f"{where}[tables] landcover must be a string.")
+        cfg.table = val.lower() if val.lower() in ("worldcover", "clcd") else _path(
+            "tables", "landcover", val)
+    zones = raw.get("zones")
+    if zones:
+        if "path" not in zones or "field" not in zones:
+            raise ConfigError(f"{where}[zones] needs both path and field.")
+        cfg.zones_path = _path("zones", "path", zones["path"])
+        cfg.zones_field = str(zones["field"])
+        cfg.zones_layer = zones.get("layer")
+    grid = raw.get("grid", {})
+    if "like" in grid:
+        cfg.grid_like = _path("grid", "like", grid["like"])
+    if "block_size" in grid:
+        bs = grid["block_size"]
+        if not isinstance(bs, int) or bs < 16 or bs % 16:
+            raise ConfigError(f"{where}[grid] block_size must be a multiple of 16 (>= 16).")
+        cfg.block_size = bs
+    model = raw.get("model", {})
+    cfg.system = _choice(where, "model", "system", model.get("system", "open"),
+                         ("open", "closed"))
+    if "database" in model:
+        db = model["database"]
+        if not isinstance(db, str):
+            raise ConfigError(f"{where}[model] database must be a string.")
+        cand = base / db
+        cfg.database = cand.resolve() if cand.is_file() else db
+    outs = model.get("outputs", [])
+    if not isinstance(outs, list) or any(o not in OPTIONAL_OUTPUTS for o in outs):
+        raise ConfigError(f"{where}[model] outputs must be a list drawn from "
+                          f"{', '.join(OPTIONAL_OUTPUTS)}.")
+    cfg.outputs = tuple(outs)
+    for key in ("co2", "acid_correction"):
+        if key in model:
+            if not isinstance(model[key], bool):
+                raise ConfigError(f"{where}[model] {key} must be true or false.")
+            setattr(cfg, key, model[key])
+    if "rock_density_t_m3" in model:
+        rho = model["rock_density_t_m3"]
+        if not isinstance(rho, (int, float)) or not 1.0 < rho < 4.0:
+            raise ConfigError(f"{where}[model] rock_density_t_m3 must be a number in 1-4 t/m3.")
+        cfg.rock_density_t_m3 = float(rho)
+    if "numba" in model:
+        val = model["numba"]
+        cfg.numba = "auto" if val == "auto" else ("on" if val is True else "off")
+        if val not in ("auto", True, False):
+            raise ConfigError(f"{where}[model] numba must be \"auto\", true or false.")
+    cfg.engine = _choice(where, "model", "engine", model.get("engine", "threads"),
+                         ("threads", "processes"))
+    if "jobs" in model:
+        if not isinstance(model["jobs"], int) or model["jobs"] < 1:
+            raise ConfigError(f"{where}[model] jobs must be an integer >= 1.")
+        cfg.jobs = model["jobs"]
+    scen = raw.get("scenario")
+    if scen:
+        cfg.scenario_name = str(scen.get("name", "scenario"))
+        trans = scen.get("transitions")
+        if not isinstance(trans, list) or not trans:
+            raise ConfigError(f"{where}[scenario] transitions must be a non-empty list of "
+                              f"{{from = CLASS, to = CLASS, min_slope_deg = DEG}} tables.")
+        for i, t in enumerate(trans):
+            if not isinstance(t, dict) or "from" not in t or "to" not in t:
+                raise ConfigError(f"{where}[scenario] transition {i + 1} needs from and to.")
+            extra = set(t) - {"from", "to", "min_slope_deg"}
+            if extra:
+                raise ConfigError(f"{where}[scenario] transition {i + 1}: unknown key(s) "
+                                  f"{', '.join(sorted(extra))}.")
+            if "min_slope_deg" in t and "dem" not in inputs:
+                raise ConfigError(f"{where}[scenario] transition {i + 1} uses min_slope_deg, "
+                                  f"which needs [inputs] dem.")
+        cfg.transitions = [dict(t) for t in trans]
+    dask = raw.get("dask", {})
+    if "address" in dask:
+        cfg.dask_address = str(dask["address"])
+    if "tile_size" in dask:
+        ts = dask["tile_size"]
+        if not isinstance(ts, int) or ts < cfg.block_size or ts % cfg.block_size:
+            raise ConfigError(f"{where}[dask] tile_size must be a multiple of the block size "
+                              f"({cfg.block_size}).")
+        cfg.tile_size = ts
+    return cfg
+
+
+def _choice(where: str, section: str, key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{where}[{section}] {key} must be one of {', '.join(allowed)}; "
+                          f"got {value!r}.")
+    return value

@@ -1,0 +1,472 @@
+"""The target grid and on-the-fly alignment of input rasters to it.
+
+Every input raster (any GDAL format, CRS, resolution and extent) is read block
+by block *as if* it were on the target grid, without writing aligned copies:
+
+* **same grid** (same CRS and pixel size, origin offset by whole pixels): a
+  plain windowed read, shifted by the offset;
+* **coarser or similar source** (the usual climate field): the source pixel
+  coordinates of the block's pixel centres are computed (exactly for the same
+  CRS; on a 32-pixel lattice transformed with GDAL/PROJ and interpolated
+  linearly in between for another CRS, far below 0.01 pixel error at 512-pixel
+  blocks), the source footprint is read once (small sources are kept in memory
+  whole) and the field is interpolated in the block: nearest neighbour for
+  classes, bilinear for continuous fields;
+* **much finer continuous source** (source pixels under half the target
+  pixel): GDAL's ``average`` resampling through a :class:`rasterio.vrt.WarpedVRT`.
+
+Nodata propagates: a pixel is NaN (continuous) or invalid (classes) when the
+source pixel nearest to its centre is nodata or lies outside the source; the
+bilinear weights of the other neighbours are renormalised over valid ones.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+
+from ..exceptions import RasterError
+
+__all__ = ["AlignedSource", "Grid", "apply_affine", "pixel_area_km2", "window_bounds",
+           "window_transform"]
+
+_LATTICE = 32  # px between exactly transformed points when CRSs differ
+_SMALL_SOURCE_PX = 8_000_000  # sources up to this size are cached in memory (<= 32 MB)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A target raster grid: CRS, affine transform and shape.
+
+    Attributes
+    ----------
+    crs : rasterio.crs.CRS
+        Coordinate reference system.
+    transform : affine.Affine
+        Pixel -> CRS coordinates (upper-left corner convention).
+    width, height : int
+        Size [px].
+    """
+
+    crs: object
+    transform: Affine
+    width: int
+    height: int
+
+    @classmethod
+    def from_raster(cls, path: str | Path) -> Grid:
+        """The grid of an existing raster."""
+
+        with _open(path) as ds:
+            _require_crs(ds, path)
+            return cls(ds.crs, ds.transform, ds.width, ds.height)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(height, width)`` [px]."""
+        return self.height, self.width
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` in grid CRS units."""
+        from rasterio.windows import Window
+
+        return window_bounds(Window(0, 0, self.width, self.height), self.transform)
+
+    def windows(self, size: int = 512) -> list:
+        """Row-major list of ``rasterio.windows.Window`` blocks of ``size`` px."""
+        from rasterio.windows import Window
+
+        return [
+            Window(c, r, min(size, self.width - c), min(size, self.height - r))
+            for r in range(0, self.height, size)
+            for c in range(0, self.width, size)
+        ]
+
+    def sub(self, window) -> Grid:
+        """The grid of ``window`` (a tile of this grid)."""
+        return Grid(self.crs, window_transform(window, self.transform), int(window.width),
+                    int(window.height))
+
+
+def pixel_area_km2(grid: Grid, row_off: int, height: int) -> np.ndarray:
+    r"""True area of the pixels of ``height`` rows starting at ``row_off``.
+
+    Projected CRS: :math:`|a e - b d|` (the transform's determinant) in the
+    CRS unit squared, converted to km².  Geographic CRS: the area of each
+    row's cells on the CRS ellipsoid, from the closed form of the area between
+    the equator and latitude :math:`\varphi`,
+
+    .. math::
+
+        S(\varphi) = \frac{b^2}{2}\left[\frac{\sin\varphi}{1-e^2\sin^2\varphi}
+        + \frac{1}{2e}\ln\frac{1+e\sin\varphi}{1-e\sin\varphi}\right]
+
+    per radian of longitude, so a cell spans :math:`|\Delta\lambda|\,|S(\varphi_2)-S(\varphi_1)|`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(height, 1)`` float64 array [km²] (broadcasts over a block).
+    """
+    t = grid.transform
+    crs = grid.crs
+    if not crs.is_geographic:
+        unit = crs.linear_units_factor[1] if crs.is_projected else 1.0
+        area = abs(t.a * t.e - t.b * t.d) * unit * unit / 1e6
+        return np.full((height, 1), area)
+    if t.b != 0 or t.d != 0:
+        raise RasterError("A rotated geographic grid is not supported; use a projected grid.")
+    from pyproj import CRS
+
+    ell = CRS.from_user_input(crs.to_wkt()).ellipsoid
+    a = ell.semi_major_metre
+    inv_f = ell.inverse_flattening
+    f = 1.0 / inv_f if inv_f else 0.0
+    e2 = f * (2.0 - f)
+    b2 = a * a * (1.0 - e2)
+    rows = np.arange(row_off, row_off + height + 1, dtype=float)
+    lat = np.radians(np.clip(t.f + t.e * rows, -90.0, 90.0))
+    s = np.sin(lat)
+    if e2 > 0:
+        e = math.sqrt(e2)
+        band = b2 / 2.0 * (s / (1.0 - e2 * s * s)
+                           + np.log((1.0 + e * s) / (1.0 - e * s)) / (2 * e))
+    else:
+        band = a * a * s
+    dlon = math.radians(abs(t.a))
+    return (np.abs(np.diff(band)) * dlon / 1e6).reshape(height, 1)
+
+
+def _open(path):
+    import rasterio
+
+    try:
+        return rasterio.open(path)
+    except rasterio.errors.RasterioIOError as err:
+        if not Path(str(path)).exists():
+            raise RasterError(f"Raster {path} does not exist.") from err
+        raise RasterError(f"Cannot read raster {path}: {err}") from err
+
+
+def _require_crs(ds, path) -> None:
+    if ds.crs is None:
+        raise RasterError(
+            f"Raster {path} has no CRS; assign one (e.g. `rio edit-info --crs EPSG:4326 "
+            f"{Path(str(path)).name}`) and run again."
+        )
+
+
+class AlignedSource:
+    """An input raster read block by block on the target grid.
+
+    Parameters
+    ----------
+    path : path
+        Any raster GDAL reads (band 1 is used).
+    grid : Grid
+        The target grid.
+    name : str
+        Input name for messages (``temperature``, ``landcover`` ...).
+    kind : {"continuous", "classes"}
+        Continuous fields come back as float32 with NaN for nodata; classes as
+        int64 with a validity mask.
+
+    Raises
+    ------
+    RasterError
+        If the file is missing, unreadable, has no CRS, or does not overlap
+        the grid.
+    """
+
+    def __init__(self, path: str | Path, grid: Grid, name: str, kind: str = "continuous"):
+        if kind not in ("continuous", "classes"):
+            raise ValueError(f"kind must be 'continuous' or 'classes', got {kind!r}")
+        self.path = str(path)
+        self.grid = grid
+        self.name = name
+        self.kind = kind
+        self._local = threading.local()
+        with _open(path) as ds:
+            _require_crs(ds, path)
+            self.src_crs = ds.crs
+            self.src_transform = ds.transform
+            self.src_shape = (ds.height, ds.width)
+            self.nodata = ds.nodata
+            self.dtype = ds.dtypes[0]
+            self.scale = ds.scales[0]
+            self.offset = ds.offsets[0]
+            self._check_overlap(ds)
+        self.mode, self.shift = self._strategy()
+        self._cache = None
+        if self.mode == "sample" and self.src_shape[0] * self.src_shape[1] <= _SMALL_SOURCE_PX:
+            self._cache = self._read_source(0, 0, self.src_shape[0], self.src_shape[1])
+
+    # -- set-up -------------------------------------------------------------------------
+    def _check_overlap(self, ds) -> None:
+        from rasterio.warp import transform_bounds
+
+        try:
+            gb = transform_bounds(self.grid.crs, ds.crs, *self.grid.bounds, densify_pts=21)
+        except Exception as err:  # PROJ cannot relate the CRSs
+            raise RasterError(f"Input {self.name!r} ({self.path}): cannot transform between "
+                              f"its CRS and the grid CRS: {err}") from err
+        sb = ds.bounds
+        if not (gb[0] < sb.right and gb[2] > sb.left and gb[1] < sb.top and gb[3] > sb.bottom):
+            raise RasterError(
+                f"Input {self.name!r} ({self.path}) does not overlap the target grid "
+                f"(raster bounds {tuple(round(v, 4) for v in sb)} in {ds.crs}; grid bounds "
+                f"{tuple(round(v, 4) for v in gb)} in the same CRS). Check the file and its CRS."
+            )
+
+    def _strategy(self) -> tuple[str, tuple[int, int]]:
+        st, gt = self.src_transform, self.grid.transform
+        if self.src_crs == self.grid.crs and st.b == gt.b == 0 and st.d == gt.d == 0:
+            same_res = math.isclose(st.a, gt.a, rel_tol=1e-9) and math.isclose(
+                st.e, gt.e, rel_tol=1e-9)
+            if same_res:
+                col = (gt.c - st.c) / st.a
+                row = (gt.f - st.f) / st.e
+                if abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6:
+                    return "window", (round(row), round(col))
+        # source pixel size relative to the target's (area ratio, approximately)
+        if self.kind == "continuous" and self._relative_pixel_size() < 0.5:
+            return "warp", (0, 0)
+        return "sample", (0, 0)
+
+    def _relative_pixel_size(self) -> float:
+        from rasterio.warp import transform as wtransform
+
+        g = self.grid
+        cx, cy = apply_affine(g.transform, g.width / 2, g.height / 2)
+        dx, dy = apply_affine(g.transform, g.width / 2 + 1, g.height / 2 + 1)
+        xs, ys = wtransform(g.crs, self.src_crs, [cx, dx], [cy, dy])
+        inv = ~self.src_transform
+        c0, r0 = apply_affine(inv, xs[0], ys[0])
+        c1, r1 = apply_affine(inv, xs[1], ys[1])
+        return math.sqrt(max(abs(c1 - c0) * abs(r1 - r0), 1e-30)) ** -1
+
+    # -- reading ------------------------------------------------------------------------
+    def _dataset(self):
+        ds = getattr(self._local, "ds", None)
+        if ds is None:
+            ds = _open(self.path)
+            if self.mode == "warp":
+                from rasterio.enums import Resampling
+                from rasterio.vrt import WarpedVRT
+
+                ds = WarpedVRT(ds, crs=self.grid.crs, transform=self.grid.transform,
+                               width=self.grid.width, height=self.grid.height,
+                               resampling=Resampling.average, src_nodata=self.nodata,
+                               nodata=np.nan if self.nodata is None else self.nodata)
+            self._local.ds = ds
+        return ds
+
+    def close(self) -> None:
+        """Close this thread's dataset handle (others close when garbage-collected)."""
+        ds = getattr(self._local, "ds", None)
+        if ds is not None:
+            ds.close()
+            self._local.ds = None
+
+    def _read_source(self, row0: int, col0: int, rows: int, cols: int):
+        """Source pixels (clipped to the source); float32 NaN or (int64, valid)."""
+        from rasterio.windows import Window
+
+        ds = self._dataset()
+        data = ds.read(1, window=Window(col0, row0, cols, rows))
+        return self._to_values(data)
+
+    def _to_values(self, data):
+        if self.kind == "classes":
+            valid = np.ones(data.shape, bool) if self.nodata is None else data != self.nodata
+            if np.issubdtype(data.dtype, np.floating):
+                valid &= np.isfinite(data)
+                data = np.where(valid, data, 0)
+            return data.astype(np.int64, copy=False), valid
+        out = data.astype(np.float32, copy=False)
+        if self.nodata is not None:
+            if np.isnan(self.nodata):
+                pass
+            else:
+                out = np.where(data == self.nodata, np.float32(np.nan), out)
+        if self.scale != 1.0 or self.offset != 0.0:
+            out = out * np.float32(self.scale) + np.float32(self.offset)
+        return out.astype(np.float32, copy=False)
+
+    def read(self, window):
+        """Values of this input for a window of the target grid.
+
+        ``window`` may extend beyond the grid (used for slope halos): pixels
+        outside the source are nodata.
+
+        Returns
+        -------
+        numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+            float32 with NaN for nodata (continuous), or ``(codes int64, valid
+            bool)`` (classes), of shape ``(window.height, window.width)``.
+        """
+        h, w = int(window.height), int(window.width)
+        r0, c0 = int(window.row_off), int(window.col_off)
+        if self.mode == "window":
+            return self._read_shifted(r0 + self.shift[0], c0 + self.shift[1], h, w)
+        if self.mode == "warp":
+            return self._read_warped(r0, c0, h, w)
+        return self._sample(r0, c0, h, w)
+
+    def _empty(self, h, w):
+        if self.kind == "classes":
+            return np.zeros((h, w), np.int64), np.zeros((h, w), bool)
+        return np.full((h, w), np.nan, np.float32)
+
+    def _read_shifted(self, r0, c0, h, w):
+        sh, sw = self.src_shape
+        rr0, cc0 = max(r0, 0), max(c0, 0)
+        rr1, cc1 = min(r0 + h, sh), min(c0 + w, sw)
+        if rr0 >= rr1 or cc0 >= cc1:
+            return self._empty(h, w)
+        if self._cache is not None:
+            part = self._slice_cache(rr0, cc0, rr1, cc1)
+        else:
+            part = self._read_source(rr0, cc0, rr1 - rr0, cc1 - cc0)
+        if (rr0, cc0, rr1, cc1) == (r0, c0, r0 + h, c0 + w):
+            return part
+        out = self._empty(h, w)
+        dst = (slice(rr0 - r0, rr1 - r0), slice(cc0 - c0, cc1 - c0))
+        if self.kind == "classes":
+            out[0][dst], out[1][dst] = part
+        else:
+            out[dst] = part
+        return out
+
+    def _read_warped(self, r0, c0, h, w):
+        gh, gw = self.grid.shape
+        rr0, cc0 = max(r0, 0), max(c0, 0)
+        rr1, cc1 = min(r0 + h, gh), min(c0 + w, gw)
+        out = self._empty(h, w)
+        if rr0 < rr1 and cc0 < cc1:
+            from rasterio.windows import Window
+
+            data = self._dataset().read(1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+            out[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0] = self._to_values(data)
+        return out
+
+    def _slice_cache(self, r0, c0, r1, c1):
+        if self.kind == "classes":
+            return self._cache[0][r0:r1, c0:c1], self._cache[1][r0:r1, c0:c1]
+        return self._cache[r0:r1, c0:c1]
+
+    def source_coords(self, r0: int, c0: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional source (row, col) of the target pixel centres of a window [px]."""
+        gt = self.grid.transform
+        inv = ~self.src_transform
+        if self.src_crs == self.grid.crs:
+            m = inv @ gt  # target pixel -> source pixel, affine
+            rows = (np.arange(h) + r0 + 0.5)[:, None]
+            cols = (np.arange(w) + c0 + 0.5)[None, :]
+            scol = m.a * cols + m.b * rows + m.c
+            srow = m.d * cols + m.e * rows + m.f
+            return np.broadcast_to(srow, (h, w)), np.broadcast_to(scol, (h, w))
+        from rasterio.warp import transform as wtransform
+
+        lr = np.unique(np.r_[np.arange(0, h, _LATTICE), h - 1])
+        lc = np.unique(np.r_[np.arange(0, w, _LATTICE), w - 1])
+        cc, rr = np.meshgrid(lc + c0 + 0.5, lr + r0 + 0.5)
+        xs, ys = apply_affine(gt, cc.ravel(), rr.ravel())
+        sx, sy = wtransform(self.grid.crs, self.src_crs, xs, ys)
+        scol, srow = apply_affine(inv, np.asarray(sx), np.asarray(sy))
+        scol = np.asarray(scol).reshape(cc.shape)
+        srow = np.asarray(srow).reshape(cc.shape)
+        wr = _linear_weights(lr, h)
+        wc = _linear_weights(lc, w)
+        return wr @ srow @ wc.T, wr @ scol @ wc.T
+
+    def _sample(self, r0, c0, h, w):
+        srow, scol = self.source_coords(r0, c0, h, w)
+        sh, sw = self.src_shape
+        inside = (srow >= 0) & (srow < sh) & (scol >= 0) & (scol < sw)
+        if not inside.any():
+            return self._empty(h, w)
+        # source footprint (+1 px for bilinear neighbours)
+        fr0 = max(int(np.floor(srow[inside].min())) - 1, 0)
+        fc0 = max(int(np.floor(scol[inside].min())) - 1, 0)
+        fr1 = min(int(np.floor(srow[inside].max())) + 2, sh)
+        fc1 = min(int(np.floor(scol[inside].max())) + 2, sw)
+        if self._cache is not None:
+            src = self._slice_cache(fr0, fc0, fr1, fc1)
+        else:
+            src = self._read_source(fr0, fc0, fr1 - fr0, fc1 - fc0)
+        lrow = srow - fr0
+        lcol = scol - fc0
+        fh, fw = fr1 - fr0, fc1 - fc0
+        ni = np.clip(np.floor(lrow).astype(np.intp), 0, fh - 1)
+        nj = np.clip(np.floor(lcol).astype(np.intp), 0, fw - 1)
+        if self.kind == "classes":
+            codes, valid = src
+            out_codes = codes[ni, nj]
+            out_valid = valid[ni, nj] & inside
+            return out_codes, out_valid
+        near = src[ni, nj]
+        ok = inside & np.isfinite(near)
+        u = lrow - 0.5
+        v = lcol - 0.5
+        i0 = np.floor(u)
+        j0 = np.floor(v)
+        a = (u - i0).astype(np.float32)
+        b = (v - j0).astype(np.float32)
+        i0 = i0.astype(np.intp)
+        j0 = j0.astype(np.intp)
+        i1 = np.clip(i0 + 1, 0, fh - 1)
+        j1 = np.clip(j0 + 1, 0, fw - 1)
+        i0 = np.clip(i0, 0, fh - 1)
+        j0 = np.clip(j0, 0, fw - 1)
+        acc = np.zeros((h, w), np.float32)
+        wsum = np.zeros((h, w), np.float32)
+        for ii, jj, wt in ((i0, j0, (1 - a) * (1 - b)), (i0, j1, (1 - a) * b),
+                           (i1, j0, a * (1 - b)), (i1, j1, a * b)):
+            val = src[ii, jj]
+            good = np.isfinite(val)
+            wt = np.where(good, wt, np.float32(0))
+            acc += wt * np.where(good, val, np.float32(0))
+            wsum += wt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = acc / wsum
+        return np.where(ok & (wsum > 0), out, np.float32(np.nan)).astype(np.float32)
+
+
+def window_transform(window, transform: Affine) -> Affine:
+    """Affine transform of a window's upper-left pixel."""
+    return transform @ Affine.translation(window.col_off, window.row_off)
+
+
+def window_bounds(window, transform: Affine) -> tuple[float, float, float, float]:
+    """``(left, bottom, right, top)`` of a window (unrotated or rotated grids)."""
+    c0, r0 = window.col_off, window.row_off
+    c1, r1 = c0 + window.width, r0 + window.height
+    xs, ys = apply_affine(transform, np.array([c0, c1, c0, c1], float),
+                          np.array([r0, r0, r1, r1], float))
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
+def apply_affine(t: Affine, x, y):
+    """``t`` applied to coordinates (scalars or arrays): ``(a x + b y + c, d x + e y + f)``."""
+    return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
+
+
+def _linear_weights(knots: np.ndarray, n: int) -> np.ndarray:
+    """``(n, len(knots))`` matrix interpolating lattice values linearly to 0..n-1."""
+    x = np.arange(n, dtype=float)
+    wmat = np.zeros((n, knots.size))
+    if knots.size == 1:
+        wmat[:, 0] = 1.0
+        return wmat
+    k = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, knots.size - 2)
+    t = (x - knots[k]) / (knots[k + 1] - knots[k])
+    wmat[np.arange(n), k] = 1.0 - t
+    wmat[np.arange(n), k + 1] = t
+    return wmat

@@ -1,0 +1,231 @@
+r"""The per-block sink model: MPD karst sink, biological sink, dissolution, denudation.
+
+Per pixel (science.md 3.2, 5.2):
+
+.. math::
+
+    R &= \max(\text{runoff}, 0) / 1000 \cdot f_R(\text{class})  \quad [\text{m yr}^{-1}]\\
+    p &= \text{pCO}_2^{soil} \cdot 10^{-6} \cdot f_p(\text{class}) \cdot P(z)/P_0
+         \quad [\text{atm}]\\
+    C &= (1-d)\,\text{Ca}_{eq}^{cal}(T, \log p) + d\,(\text{Ca+Mg})_{eq}^{dol}(T, \log p)
+         \quad [\text{mmol L}^{-1}]\\
+    S_{karst} &= 12.011 \cdot R \cdot C \cdot c\,(1 - a\,s_{acid})
+         \quad [\text{t C km}^{-2}\,\text{yr}^{-1}]
+
+with :math:`c` the carbonate fraction, :math:`d` the dolomite share of the
+carbonate, :math:`a` = 1 when the acid correction is on.  Units: 1 m yr⁻¹ ×
+1 mmol L⁻¹ = 1 mol m⁻² yr⁻¹, × 12.011 g mol⁻¹ = 12.011 t C km⁻² yr⁻¹.
+Without a soil-pCO2 raster, :math:`\text{pCO}_2^{soil}` comes from actual
+evapotranspiration after Brook et al. (1983), read as a volume fraction:
+:math:`\log_{10} p = -3.47 + 2.09\,(1 - e^{-0.00172\,AET})`.  With a DEM the
+partial pressure is scaled by the ICAO standard-atmosphere ratio
+:math:`P(z)/P_0 = (1 - 2.25577\times10^{-5} z)^{5.25588}` (z in m; 0.80 at
+1,800 m).  A zero pCO2 factor (sealed, frozen or flooded ground) means no
+soil-CO2-driven dissolution: the karst sink is 0 there.
+
+Non-karst pixels (carbonate fraction 0) have a karst sink of 0; a pixel is
+nodata (NaN) only where an input it needs is nodata or its land-cover class
+is not in the table.  Temperatures and pCO2 outside the equilibrium table are
+clamped to its edge and counted (the engine warns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..units import C_TO_CO2
+
+__all__ = ["M_C", "M_CACO3", "M_DOLOMITE", "ModelParams", "compute_block"]
+
+M_C = 12.011  # g/mol
+M_CACO3 = 100.09  # g/mol (science.md 0)
+M_DOLOMITE = 184.40  # g/mol CaMg(CO3)2 = 40.078 + 24.305 + 2 x 60.009
+BROOK = (-3.47, 2.09, 0.00172)  # Brook et al. 1983, log10 atm, AET in mm/yr
+
+
+@dataclass
+class ModelParams:
+    """Everything the per-block model needs besides the rasters (picklable)."""
+
+    pco2_factor: np.ndarray  # by class code, NaN = unknown class
+    runoff_factor: np.ndarray
+    acid_share: np.ndarray
+    bio_sink: np.ndarray  # t C km-2 yr-1
+    calcite: tuple  # EquilibriumTable.kernel_arrays()
+    dolomite: tuple | None = None
+    acid_correction: bool = False
+    co2: bool = False
+    outputs: tuple[str, ...] = ()
+    rock_density: float = 2.7
+    transitions: list[dict] = field(default_factory=list)
+    use_numba: bool = False
+
+    @property
+    def unit_factor(self) -> float:
+        """t C -> output unit (1, or 3.664 for t CO2)."""
+        return C_TO_CO2 if self.co2 else 1.0
+
+
+def _interp_table(kernel: tuple, temp: np.ndarray, logp: np.ndarray) -> np.ndarray:
+    """Bilinear in ln C (same arithmetic as EquilibriumTable.__call__); inputs pre-clamped."""
+    lv, t0, dt, l0, dl = kernel
+    nt, nl = lv.shape
+    fi = (temp - t0) / dt
+    fj = (logp - l0) / dl
+    i = np.minimum(fi.astype(np.intp), nt - 2)
+    j = np.minimum(fj.astype(np.intp), nl - 2)
+    a = fi - i
+    b = fj - j
+    flat = lv.ravel()
+    k = i * nl + j
+    v = (1.0 - a) * ((1.0 - b) * flat[k] + b * flat[k + 1]) + a * (
+        (1.0 - b) * flat[k + nl] + b * flat[k + nl + 1])
+    return np.exp(v)
+
+
+def soil_pco2_brook(aet_mm: np.ndarray) -> np.ndarray:
+    """Soil pCO2 from actual evapotranspiration, Brook et al. (1983) [ppmv].
+
+    Parameters
+    ----------
+    aet_mm : numpy.ndarray
+        Actual evapotranspiration [mm yr⁻¹].
+
+    Returns
+    -------
+    numpy.ndarray
+        Soil CO2 [ppmv] (volume fraction x 1e6).
+    """
+    a, b, k = BROOK
+    return 10.0 ** (a + b * (1.0 - np.exp(-k * aet_mm)) + 6.0)
+
+
+def pressure_ratio(elevation_m: np.ndarray) -> np.ndarray:
+    """ICAO standard-atmosphere P(z)/P0 for elevation z [m] (troposphere) [unitless]."""
+    return np.power(np.clip(1.0 - 2.25577e-5 * elevation_m, 1e-6, None), 5.25588)
+
+
+def remap_classes(codes: np.ndarray, valid: np.ndarray, slope_deg: np.ndarray | None,
+                  transitions: list[dict]) -> np.ndarray:
+    """Apply scenario class transitions (``from`` -> ``to``, optional ``min_slope_deg``)."""
+    out = codes.copy()
+    for t in transitions:
+        sel = valid & (codes == int(t["from"]))
+        if "min_slope_deg" in t:
+            with np.errstate(invalid="ignore"):
+                sel &= slope_deg > float(t["min_slope_deg"])
+        out[sel] = int(t["to"])
+    return out
+
+
+def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
+                  codes: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Run the sink model on one block.
+
+    Parameters
+    ----------
+    inp : dict
+        ``landcover`` (int64 codes), ``landcover_valid`` (bool), ``carbonate``
+        [0-1], ``runoff`` [mm yr⁻¹], ``temperature`` [°C], ``pco2_ppmv`` [ppmv]
+        and optionally ``dolomite_fraction`` [0-1], ``pressure_ratio`` [-],
+        ``bio`` [g C m⁻² yr⁻¹ = t C km⁻² yr⁻¹]; float32 with NaN for nodata.
+    p : ModelParams
+        Lookup tables and options.
+    codes : numpy.ndarray, optional
+        Land-cover codes to use instead of ``inp["landcover"]`` (scenarios).
+
+    Returns
+    -------
+    (dict, dict)
+        float32 arrays ``karst``, ``bio``, ``total`` (and ``dissolution``,
+        ``denudation`` on request), in t C km⁻² yr⁻¹ (t CO2 when ``p.co2``),
+        t km⁻² yr⁻¹ and mm ka⁻¹; and counters (``unknown_classes`` {code:
+        pixels}, ``temp_clamped``, ``pco2_clamped``, ``negative_runoff``,
+        ``bad_fraction``).
+    """
+    lc = inp["landcover"] if codes is None else codes
+    lc_valid = inp["landcover_valid"]
+    nlut = p.pco2_factor.size
+    in_lut = lc_valid & (lc >= 0) & (lc < nlut)
+    lcc = np.where(in_lut, lc, 0)
+    fp = np.where(in_lut, p.pco2_factor[lcc], np.nan)
+    known = in_lut & np.isfinite(fp)
+    counters: dict = {}
+    unknown = lc_valid & ~known
+    if unknown.any():
+        vals, cnt = np.unique(lc[unknown], return_counts=True)
+        counters["unknown_classes"] = {int(v): int(c) for v, c in zip(vals, cnt, strict=True)}
+    carb = inp["carbonate"]
+    bad_frac = (carb < 0) | (carb > 1)
+    counters["bad_fraction"] = int(np.count_nonzero(bad_frac))
+    dol = inp.get("dolomite_fraction")
+    if dol is not None:
+        bad_dol = (dol < 0) | (dol > 1)
+        counters["bad_fraction"] += int(np.count_nonzero(bad_dol))
+    runoff = inp["runoff"]
+    counters["negative_runoff"] = int(np.count_nonzero(runoff < 0))
+    if p.use_numba:
+        from ._kernel import fused_kernel
+
+        out, tcl, pcl = fused_kernel(inp, lcc, known, p)
+        counters["temp_clamped"] = tcl
+        counters["pco2_clamped"] = pcl
+        return out, counters
+    fr = np.where(known, p.runoff_factor[lcc], np.nan)
+    r_m = np.maximum(runoff, 0.0) * (fr / 1000.0)
+    pco2 = inp["pco2_ppmv"] * (fp * 1e-6)
+    if "pressure_ratio" in inp:
+        pco2 = pco2 * inp["pressure_ratio"]
+    temp = inp["temperature"].astype(np.float64)
+    lv, t0, dt, l0, dl = p.calcite
+    tmax = t0 + dt * (lv.shape[0] - 1)
+    lmax = l0 + dl * (lv.shape[1] - 1)
+    positive = pco2 > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.log10(np.where(positive, pco2, 1.0).astype(np.float64))
+    counters["temp_clamped"] = int(np.count_nonzero((temp < t0) | (temp > tmax)))
+    counters["pco2_clamped"] = int(np.count_nonzero(positive & ((logp < l0) | (logp > lmax))))
+    tc = np.clip(np.nan_to_num(temp, nan=t0), t0, tmax)
+    lc_ = np.clip(logp, l0, lmax)
+    ca = _interp_table(p.calcite, tc, lc_)
+    if dol is not None and p.dolomite is not None:
+        cad = _interp_table(p.dolomite, tc, lc_)
+        conc = (1.0 - dol) * ca + dol * cad
+    else:
+        cad = None
+        conc = ca
+    conc = np.where(positive, conc, 0.0)
+    conc = np.where(np.isnan(temp) | np.isnan(pco2), np.nan, conc)
+    if dol is not None:
+        conc = np.where(bad_dol, np.nan, conc)
+    carb_ok = np.where(bad_frac, np.nan, carb)
+    karst = (M_C * r_m) * conc * carb_ok
+    if p.acid_correction:
+        karst = karst * (1.0 - np.where(known, p.acid_share[lcc], np.nan))
+    bio = inp["bio"] if "bio" in inp else np.where(known, p.bio_sink[lcc], np.nan)
+    bio = np.where(known, bio, np.nan)
+    uf = p.unit_factor
+    out = {
+        "karst": (karst * uf).astype(np.float32),
+        "bio": (bio * uf).astype(np.float32),
+    }
+    out["total"] = out["karst"] + out["bio"]
+    if "dissolution" in p.outputs or "denudation" in p.outputs:
+        # rock mass dissolved per m3 of water [g/m3 = t/(km2 m)]: calcite releases one Ca
+        # per CaCO3; dolomite one Ca + one Mg per CaMg(CO3)2
+        per_water = ca * M_CACO3
+        if cad is not None:
+            per_water = (1.0 - dol) * per_water + dol * (cad / 2.0) * M_DOLOMITE
+        per_water = np.where(positive, per_water, 0.0)
+        per_water = np.where(np.isnan(temp) | np.isnan(pco2), np.nan, per_water)
+        rate = r_m * per_water  # t km-2 yr-1 of carbonate outcrop
+        if "dissolution" in p.outputs:
+            out["dissolution"] = (rate * carb_ok).astype(np.float32)
+        if "denudation" in p.outputs:
+            # t km-2 yr-1 / (t m-3) = m3 km-2 yr-1 = mm ka-1; 0 off carbonate outcrop
+            den = np.where(carb_ok > 0, rate / p.rock_density, 0.0)
+            out["denudation"] = np.where(np.isnan(carb_ok) | np.isnan(rate), np.nan,
+                                         den).astype(np.float32)
+    return out, counters

@@ -1,0 +1,152 @@
+"""Zone (polygon) totals fused into the map pass, area-weighted at borders.
+
+For each block the zone polygons (reprojected once to the grid CRS, clipped to
+the block) are rasterised at the block's resolution by the pixel-centre rule.
+Pixels crossed by a polygon boundary are found by rasterising the boundaries
+with ``all_touched``; only for blocks holding such pixels is the block
+rasterised again on a grid ``supersample`` times finer in each direction, and
+each border pixel is shared among zones by the fraction of its sub-pixels in
+each (1/16 of a pixel at the default 4).  Zone sums are then ``np.bincount``
+over zone ids with the per-pixel quantities as weights, so the totals cost a
+few percent of the map pass and memory stays per block.  Zones are assumed
+not to overlap (where they do, the later polygon wins).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import ConfigError, DataError
+
+__all__ = ["ZoneSet", "load_zones"]
+
+
+class ZoneSet:
+    """Zone polygons prepared for per-block rasterisation.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Polygons already in the grid CRS.
+    field : str
+        Column that names each zone.
+    supersample : int
+        Sub-pixels per pixel side for border fractions.
+    """
+
+    def __init__(self, gdf, field: str, supersample: int = 4):
+        self.gdf = gdf.reset_index(drop=True)
+        self.field = field
+        self.labels = self.gdf[field].astype(str).tolist()
+        self.n = len(self.gdf)
+        self.supersample = int(supersample)
+        self._geoms = self.gdf.geometry.values
+        self._tree = self.gdf.sindex
+
+    def block_zones(self, window, transform):
+        """Zone ids of a block's pixels and the border pixels' sub-pixel ids.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray or None, numpy.ndarray or None)
+            ``ids`` (h, w) int32, 0 = no zone (border pixels set to -1); flat
+            indices of border pixels; their ``(k, s*s)`` sub-pixel zone ids.
+        """
+        import shapely
+        from rasterio import features
+
+        from .grid import window_bounds, window_transform
+
+        h, w = int(window.height), int(window.width)
+        left, bottom, right, top = window_bounds(window, transform)
+        pad = max(abs(transform.a), abs(transform.e))
+        hits = self._tree.query(shapely.box(left - pad, bottom - pad, right + pad, top + pad))
+        if hits.size == 0:
+            return np.zeros((h, w), np.int32), None, None
+        hits = np.sort(hits)
+        geoms = shapely.clip_by_rect(self._geoms[hits], left - pad, bottom - pad,
+                                     right + pad, top + pad)
+        keep = ~shapely.is_empty(geoms)
+        geoms, hits = geoms[keep], hits[keep]
+        if hits.size == 0:
+            return np.zeros((h, w), np.int32), None, None
+        wt = window_transform(window, transform)
+        ids = features.rasterize(zip(geoms, (hits + 1).tolist(), strict=True), out_shape=(h, w),
+                                 transform=wt, fill=0, dtype="int32")
+        lines = shapely.boundary(geoms)
+        border = features.rasterize(((g, 1) for g in lines if not shapely.is_empty(g)),
+                                    out_shape=(h, w), transform=wt, fill=0, dtype="uint8",
+                                    all_touched=True)
+        flat = np.flatnonzero(border)
+        if flat.size == 0:
+            return ids, None, None
+        s = self.supersample
+        fine = features.rasterize(zip(geoms, (hits + 1).tolist(), strict=True),
+                                  out_shape=(h * s, w * s), transform=wt @ wt.scale(1.0 / s),
+                                  fill=0, dtype="int32")
+        rows, cols = np.divmod(flat, w)
+        sub = fine.reshape(h, s, w, s)[rows, :, cols, :].reshape(flat.size, s * s)
+        ids.ravel()[flat] = -1
+        return ids, flat, sub
+
+    def accumulate(self, zones, quantities: list[np.ndarray]) -> np.ndarray:
+        """Per-zone sums of per-pixel quantities (NaN counts as 0).
+
+        Parameters
+        ----------
+        zones : tuple
+            The result of :meth:`block_zones`.
+        quantities : list of numpy.ndarray
+            (h, w) arrays of per-pixel amounts (e.g. t C yr⁻¹, km²).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(quantities), n_zones + 1)`` float64; column 0 = outside zones.
+        """
+        ids, flat, sub = zones
+        nb = self.n + 1
+        out = np.zeros((len(quantities), nb))
+        interior = ids.ravel()
+        sel = interior >= 0
+        idx = interior[sel]
+        for q, arr in enumerate(quantities):
+            vals = np.nan_to_num(arr.ravel().astype(np.float64, copy=False), nan=0.0)
+            out[q] = np.bincount(idx, weights=vals[sel], minlength=nb)
+            if flat is not None:
+                ss = sub.shape[1]
+                wts = np.repeat(vals[flat] / ss, ss)
+                out[q] += np.bincount(sub.ravel(), weights=wts, minlength=nb)
+        return out
+
+
+def load_zones(path: str | Path, field: str, crs, layer: str | None = None,
+               supersample: int = 4) -> ZoneSet:
+    """Read zone polygons, check the field, reproject to the grid CRS.
+
+    Raises
+    ------
+    ConfigError
+        If ``field`` is not a column of the file.
+    DataError
+        If the file has no polygons, no CRS, or cannot be read.
+    """
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as err:
+        raise DataError(f"Cannot read zones file {path}: {err}") from err
+    if field not in gdf.columns:
+        raise ConfigError(f"[zones] field {field!r} is not a column of {path}; columns: "
+                          f"{', '.join(c for c in gdf.columns if c != 'geometry')}.")
+    if gdf.crs is None:
+        raise DataError(f"Zones file {path} has no CRS; set one and run again.")
+    gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
+    gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if gdf.empty:
+        raise DataError(f"Zones file {path} holds no polygons.")
+    gdf = gdf.to_crs(crs.to_wkt())
+    return ZoneSet(gdf, field, supersample=supersample)

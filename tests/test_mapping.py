@@ -1,0 +1,307 @@
+"""The map engine end to end on small synthetic rasters (hand calculations, PHREEQC runs)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from mapping_helpers import (
+    GEO,
+    GEO_SHAPE,
+    GEO_TRANSFORM,
+    LC_SHAPE,
+    LC_TRANSFORM,
+    UTM,
+    read,
+    uniform_inputs,
+    write,
+    write_config,
+    zones_two_halves,
+)
+from numpy.testing import assert_allclose
+
+from karstsink.chemistry.database import resolve_database
+from karstsink.chemistry.equilibrium import equilibrium_concentration
+from karstsink.exceptions import DataQualityWarning, OutOfRangeWarning
+from karstsink.mapping.config import load_config
+from karstsink.mapping.engine import run_map
+from karstsink.mapping.model import pressure_ratio, soil_pco2_brook
+
+# issue 4 / science.md 3.3: 15 degC, pCO2 1e-2 atm, R = 500 mm/yr, open system, 2024
+# phreeqc.dat: Ca_eq 1.932 mmol/kgw -> 12.011 x 0.5 m/yr x 1.932 mmol/L = 11.60 t C km-2 yr-1
+HAND_SINK = 12.011 * 0.5 * 1.932
+# WorldCover tree cover (class 10): biological sink 70 t C km-2 yr-1 in the shipped table
+FOREST_BIO = 70.0
+
+
+@pytest.fixture(scope="module")
+def uniform_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("uniform")
+    inputs = uniform_inputs(folder)
+    zones = zones_two_halves(folder)
+    cfg = write_config(folder, inputs, extra=f'[zones]\npath = "{zones.name}"\n'
+                       'field = "county"\n[model]\noutputs = ["dissolution", "denudation"]\n')
+    result = run_map(load_config(cfg), folder / "out", jobs=2)
+    return folder, result
+
+
+def test_two_crs_uniform_inputs_match_hand_calculation(uniform_run):
+    folder, _ = uniform_run
+    karst = read(folder / "out" / "karst_sink.tif")
+    assert karst.shape == LC_SHAPE
+    # every karst pixel within 1 % of the hand calculation; non-karst pixels exactly 0
+    assert_allclose(karst[50:], HAND_SINK, rtol=0.01)
+    assert np.all(karst[:50] == 0.0)
+    assert not np.isnan(karst).any()
+    total = read(folder / "out" / "total_sink.tif")
+    assert_allclose(total[50:], HAND_SINK + FOREST_BIO, rtol=0.01)
+    assert_allclose(read(folder / "out" / "biological_sink.tif"), FOREST_BIO, rtol=1e-6)
+
+
+def test_dissolution_and_denudation_hand_calculation(uniform_run):
+    folder, _ = uniform_run
+    # R x Ca_eq x M(CaCO3) = 0.5 m/yr x 1.932 mmol/L x 100.09 g/mol = 96.69 t km-2 yr-1;
+    # denudation 96.69 / 2.7 t m-3 = 35.81 mm/ka (science.md 3.2 units)
+    diss = read(folder / "out" / "dissolution.tif")
+    den = read(folder / "out" / "denudation.tif")
+    assert_allclose(diss[50:], 0.5 * 1.932 * 100.09, rtol=0.01)
+    assert_allclose(den[50:], 0.5 * 1.932 * 100.09 / 2.7, rtol=0.01)
+    assert np.all(diss[:50] == 0) and np.all(den[:50] == 0)
+
+
+def test_zone_totals_equal_pixel_sums_and_polygon_areas(uniform_run):
+    folder, result = uniform_run
+    table = pd.read_csv(folder / "out" / "zonal_totals.csv")
+    assert list(table.columns[:7]) == ["county", "area_km2", "karst_area_km2",
+                                       "nodata_area_km2", "karst_sink_t_c_yr",
+                                       "biological_sink_t_c_yr", "total_sink_t_c_yr"]
+    karst = read(folder / "out" / "karst_sink.tif")
+    pixel_km2 = 0.03 * 0.03
+    total_row = table[table["county"].str.startswith("TOTAL")].iloc[0]
+    # the two zones tile the whole grid: zone totals = pixel sums (within 0.5 %)
+    assert total_row["karst_sink_t_c_yr"] == pytest.approx(np.nansum(karst) * pixel_km2,
+                                                           rel=0.005)
+    west = table[table["county"] == "West"].iloc[0]
+    # border at x = 504515 m cuts a column of pixels in half: West = 150.5 columns x 200 rows
+    # of 30 m pixels = 4.515 km x 6 km = 27.09 km2 (area-weighted at the border)
+    assert west["area_km2"] == pytest.approx(4.515 * 6.0, rel=0.005)
+    # karst area: rows 50-199 are carbonate -> 4.515 km x 4.5 km
+    assert west["karst_area_km2"] == pytest.approx(4.515 * 4.5, rel=0.005)
+    assert west["karst_sink_t_c_yr"] == pytest.approx(4.515 * 4.5 * HAND_SINK, rel=0.01)
+    assert result.totals["karst_sink_t_c_yr"] == pytest.approx(
+        total_row["karst_sink_t_c_yr"], rel=1e-6)
+
+
+def test_outputs_are_valid_cogs_with_units_and_provenance(uniform_run):
+    folder, _ = uniform_run
+    sha = resolve_database("phreeqc.dat").sha256
+    for name in ("karst_sink", "biological_sink", "total_sink"):
+        with rasterio.open(folder / "out" / f"{name}.tif") as ds:
+            assert ds.driver == "GTiff"
+            assert ds.dtypes[0] == "float32"
+            assert ds.profile["tiled"]
+            assert ds.overviews(1), "COG needs overviews"
+            assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+            assert ds.tags(1)["units"] == "t C km-2 yr-1"
+            assert ds.descriptions[0]
+            assert math.isnan(ds.nodata)
+            tags = ds.tags()
+            assert tags["phreeqc_database_sha256"] == sha
+            params = json.loads(tags["karstsink_parameters"])
+            assert params["system"] == "open"
+            # georeferencing of the land-cover grid preserved
+            assert ds.crs.to_epsg() == 32648
+            assert ds.transform == LC_TRANSFORM
+    assert (folder / "out" / "quicklook.png").stat().st_size > 10_000
+    assert (folder / "out" / "zonal_totals.gpkg").is_file()
+    run = json.loads((folder / "out" / "run.json").read_text())
+    assert run["database"]["sha256"] == sha
+
+
+def test_nodata_propagates_from_every_input(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    lc = np.full(LC_SHAPE, 10, np.uint8)
+    lc[120:130, 200:210] = 0  # land-cover nodata
+    write(inputs["landcover"], lc, LC_TRANSFORM, UTM, nodata=0)
+    temp = np.full(GEO_SHAPE, 15.0, np.float32)
+    temp[:, :] = 15.0
+    # nodata in the temperature cell holding the grid's upper-left corner region
+    temp[5, 5] = -9999.0
+    write(inputs["temperature"], temp, GEO_TRANSFORM, GEO, nodata=-9999.0)
+    cfg = write_config(tmp_path, inputs)
+    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    karst = read(tmp_path / "out" / "karst_sink.tif")
+    bio = read(tmp_path / "out" / "biological_sink.tif")
+    assert np.isnan(karst[120:130, 200:210]).all()
+    assert np.isnan(bio[120:130, 200:210]).all()
+    # target pixels whose nearest temperature cell is nodata are nodata, others are not
+    from karstsink.mapping.grid import AlignedSource, Grid
+
+    t_on_grid = AlignedSource(inputs["temperature"], Grid.from_raster(inputs["landcover"]),
+                              "temperature").read(rasterio.windows.Window(0, 0, 300, 200))
+    hole = np.isnan(t_on_grid)
+    assert hole.any()
+    assert np.isnan(karst[hole]).all()
+    valid = ~hole
+    valid[120:130, 200:210] = False
+    assert not np.isnan(karst[valid]).any()
+
+
+def test_co2_output_is_3p664_times_carbon(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    cfg = write_config(tmp_path, inputs, extra="[model]\nco2 = true\n")
+    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    with rasterio.open(tmp_path / "out" / "karst_sink.tif") as ds:
+        assert ds.tags(1)["units"] == "t CO2 km-2 yr-1"
+        karst = ds.read(1)
+    # 1 t C = 44.009 / 12.011 t CO2 = 3.664 (science.md 0)
+    assert_allclose(karst[50:], HAND_SINK * 44.009 / 12.011, rtol=0.01)
+
+
+def test_brook_aet_and_dem_pressure_against_direct_phreeqc(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    del inputs["soil_pco2"]
+    inputs["aet"] = write(tmp_path / "aet.tif", np.full(GEO_SHAPE, 800.0, np.float32),
+                          GEO_TRANSFORM, GEO)
+    inputs["dem"] = write(tmp_path / "dem.tif", np.full(LC_SHAPE, 1000.0, np.float32),
+                          LC_TRANSFORM, UTM)
+    cfg = write_config(tmp_path, inputs)
+    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    karst = read(tmp_path / "out" / "karst_sink.tif")
+    # Brook et al. 1983: exp(-1.376) = 0.252587 -> log10 pCO2 = -3.47 + 2.09 x 0.747413 = -1.90791
+    logp = -3.47 + 2.09 * (1 - math.exp(-0.00172 * 800))
+    assert logp == pytest.approx(-1.90791, abs=1e-5)
+    # ICAO standard atmosphere at 1000 m: 898.76 hPa / 1013.25 hPa = 0.88701
+    ratio = 898.76 / 1013.25
+    ca = float(equilibrium_concentration(15.0, logp + math.log10(ratio)))
+    assert_allclose(karst[50:], 12.011 * 0.5 * ca, rtol=1e-3)
+
+
+def test_brook_and_pressure_functions():
+    assert soil_pco2_brook(np.array([0.0]))[0] == pytest.approx(10 ** -3.47 * 1e6)
+    assert float(pressure_ratio(np.array(1000.0))) == pytest.approx(898.76 / 1013.25, abs=2e-5)
+
+
+def test_dolomite_share_uses_dolomite_equilibrium(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    dol = np.zeros(LC_SHAPE, np.float32)
+    dol[:, 150:] = 1.0
+    inputs["dolomite_fraction"] = write(tmp_path / "dol.tif", dol, LC_TRANSFORM, UTM)
+    cfg = write_config(tmp_path, inputs)
+    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    karst = read(tmp_path / "out" / "karst_sink.tif")
+    camg = float(equilibrium_concentration(15.0, -2.0, mineral="dolomite"))
+    assert_allclose(karst[50:, 150:], 12.011 * 0.5 * camg, rtol=1e-3)
+    assert_allclose(karst[50:, :150], HAND_SINK, rtol=1e-3)
+
+
+def test_land_cover_acts_on_soil_pco2_not_on_sink(tmp_path):
+    # cropland (WorldCover 40): soil pCO2 factor 0.62 (Lan et al. 2017) -> Ca_eq at
+    # log10(0.01 x 0.62); the sink is NOT 0.62 x the forest sink
+    inputs = uniform_inputs(tmp_path, landcover=40)
+    cfg = write_config(tmp_path, inputs)
+    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    karst = read(tmp_path / "out" / "karst_sink.tif")
+    ca = float(equilibrium_concentration(15.0, math.log10(0.01 * 0.62)))
+    assert_allclose(karst[50:], 12.011 * 0.5 * ca, rtol=1e-3)
+    assert karst[60, 60] > 0.62 * HAND_SINK * 1.1
+
+
+def test_unknown_classes_warn_with_pixel_counts(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    lc = np.full(LC_SHAPE, 10, np.uint8)
+    lc[:3, :4] = 77
+    write(inputs["landcover"], lc, LC_TRANSFORM, UTM, nodata=0)
+    cfg = write_config(tmp_path, inputs, extra='[tables]\nlandcover = "worldcover"\n')
+    with pytest.warns(DataQualityWarning, match=r"77: 12 px"):
+        run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    assert np.isnan(read(tmp_path / "out" / "total_sink.tif")[:3, :4]).all()
+
+
+def test_out_of_table_temperature_warns_and_clamps(tmp_path):
+    inputs = uniform_inputs(tmp_path, temp=45.0)
+    cfg = write_config(tmp_path, inputs)
+    with pytest.warns(OutOfRangeWarning, match="temperatures outside"):
+        run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+
+
+def test_restoration_scenario_on_steep_cropland(tmp_path):
+    inputs = uniform_inputs(tmp_path, landcover=40)
+    # a DEM rising eastwards at 30 degrees in the east half, flat in the west half
+    cols = np.arange(LC_SHAPE[1]) * 30.0
+    z = np.where(cols >= 150 * 30, (cols - 150 * 30) * math.tan(math.radians(30)), 0.0)
+    dem = np.tile(z, (LC_SHAPE[0], 1)).astype(np.float32)
+    inputs["dem"] = write(tmp_path / "dem.tif", dem, LC_TRANSFORM, UTM)
+    extra = ('[scenario]\nname = "grain for green"\n'
+             'transitions = [{from = 40, to = 10, min_slope_deg = 25}]\n')
+    cfg = write_config(tmp_path, inputs, extra=extra)
+    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    diff = read(tmp_path / "out" / "scenario_difference.tif")
+    base = read(tmp_path / "out" / "total_sink.tif")
+    scen = read(tmp_path / "out" / "scenario_total_sink.tif")
+    assert_allclose(scen - base, diff, atol=1e-4)
+    pr = pressure_ratio(dem.astype(float))
+    # steep (30 deg > 25) cropland pixels become forest: biological 0 -> 70 and soil pCO2
+    # factor 0.62 -> 1.0 at each pixel's elevation (ICAO pressure correction)
+    r, c = 100, 250
+    ca_crop = float(equilibrium_concentration(15.0, math.log10(0.01 * 0.62 * pr[r, c])))
+    ca_forest = float(equilibrium_concentration(15.0, math.log10(0.01 * pr[r, c])))
+    expected = 70.0 + 12.011 * 0.5 * (ca_forest - ca_crop)
+    assert diff[r, c] == pytest.approx(expected, rel=1e-3)
+    # flat west half unchanged
+    assert np.all(diff[:, 5:140] == 0.0)
+
+
+@pytest.mark.parametrize("engine", ["processes", "dask"])
+def test_tiled_engines_identical_to_threads(tmp_path, engine):
+    inputs = uniform_inputs(tmp_path)
+    temp = np.linspace(5, 25, GEO_SHAPE[0] * GEO_SHAPE[1]).reshape(GEO_SHAPE)
+    write(inputs["temperature"], temp.astype(np.float32), GEO_TRANSFORM, GEO, nodata=-9999.0)
+    zones = zones_two_halves(tmp_path)
+    cfg = write_config(tmp_path, inputs, extra=f'[zones]\npath = "{zones.name}"\n'
+                       'field = "county"\n[dask]\ntile_size = 256\n')
+    conf = load_config(cfg)
+    run_map(conf, tmp_path / "threads", jobs=2, quicklook=False)
+    if engine == "dask":
+        run_map(conf, tmp_path / "other", dask="local", quicklook=False)
+    else:
+        run_map(conf, tmp_path / "other", engine="processes", jobs=2, quicklook=False)
+    for name in ("karst_sink", "biological_sink", "total_sink"):
+        a = read(tmp_path / "threads" / f"{name}.tif")
+        b = read(tmp_path / "other" / f"{name}.tif")
+        assert np.array_equal(a, b, equal_nan=True)
+        with rasterio.open(tmp_path / "other" / f"{name}.tif") as ds:
+            assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+            assert ds.transform == LC_TRANSFORM
+    za = pd.read_csv(tmp_path / "threads" / "zonal_totals.csv")
+    zb = pd.read_csv(tmp_path / "other" / "zonal_totals.csv")
+    pd.testing.assert_frame_equal(za, zb, rtol=1e-12)
+
+
+def test_numba_kernel_matches_numpy(tmp_path):
+    pytest.importorskip("numba")
+    inputs = uniform_inputs(tmp_path)
+    rng = np.random.default_rng(3)
+    # the land-cover grid covers geo cells rows 4-6, cols 5-9: put out-of-table values there
+    temp = rng.uniform(0, 40, GEO_SHAPE).astype(np.float32)
+    temp[4, 5], temp[5, 7], temp[6, 9] = -1.5, 41.0, -9999.0
+    pco2 = rng.uniform(100, 60000, GEO_SHAPE).astype(np.float32)
+    pco2[4, 6], pco2[5, 8], pco2[6, 6] = 0.0, 5.0, 2e6
+    write(inputs["temperature"], temp, GEO_TRANSFORM, GEO, nodata=-9999.0)
+    write(inputs["soil_pco2"], pco2, GEO_TRANSFORM, GEO, nodata=-9999.0)
+    lc = rng.choice(np.array([10, 20, 30, 40, 50, 60, 80], np.uint8), LC_SHAPE)
+    write(inputs["landcover"], lc, LC_TRANSFORM, UTM, nodata=0)
+    outs = {}
+    for flag in ("false", "true"):
+        cfg = write_config(tmp_path, inputs, extra=f'[model]\nnumba = {flag}\n'
+                           'outputs = ["dissolution", "denudation"]\n')
+        with pytest.warns(OutOfRangeWarning):
+            run_map(load_config(cfg), tmp_path / flag, quicklook=False)
+        outs[flag] = {n: read(tmp_path / flag / f"{n}.tif")
+                      for n in ("karst_sink", "total_sink", "dissolution", "denudation")}
+    for n in outs["false"]:
+        assert_allclose(outs["true"][n], outs["false"][n], rtol=1e-5, atol=1e-5)
