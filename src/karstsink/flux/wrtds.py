@@ -1,0 +1,510 @@
+"""WRTDS: weighted regressions on time, discharge and season, as USGS EGRET 3.0.12 computes them.
+
+``estimate_wrtds(daily, samples)`` fits EGRET's concentration surface, reads
+daily concentration and flux off it, flow-normalises them, cross-validates the
+model (leave one out) and, by default, runs a block bootstrap in parallel so
+that :meth:`FluxEstimate.period_stats` gives 95 % intervals for any period.
+
+The surface is computed for all grid points at once (see
+:mod:`karstsink.flux._wrtds_core`); on the 32-year, 606-sample Choptank record
+it takes a fraction of a second where EGRET's per-point ``survreg`` loop takes
+about 100 s (``benchmarks/bench_flux.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DataError, DataQualityWarning, MissingColumnError
+from ._base import FluxEstimate
+from ._wrtds_core import (
+    Grid,
+    Samples,
+    Settings,
+    block_resample,
+    decimal_high_low,
+    decimal_year,
+    egret_day_of_year,
+    estimate_surfaces,
+    fit_points,
+    flow_normalize,
+    interp_surface,
+    interp_surfaces,
+    surface_grid,
+)
+
+__all__ = ["DEFAULT_BLOCK_DAYS", "DEFAULT_BOOTSTRAP", "WRTDSEstimate", "estimate_wrtds"]
+
+#: Bootstrap replicates by default.  100 is EGRETci's default ``nBoot``; on
+#: 2 cores the whole Choptank run stays ~20x faster than EGRET's
+#: ``modelEstimation`` alone (benchmarks/bench_flux.py).
+DEFAULT_BOOTSTRAP = 100
+#: Block length of the bootstrap [d] (EGRETci's default ``blockLength``).
+DEFAULT_BLOCK_DAYS = 200
+#: kg d⁻¹ per (mg L⁻¹ x m³ s⁻¹): 1e-6 kg/mg x 1e3 L/m³ x 86400 s/d.
+KG_DAY_PER_MG_L_M3S = 86.4
+_EPOCH = np.datetime64("1850-01-01", "D")
+
+
+@dataclass
+class WRTDSEstimate(FluxEstimate):
+    """A :class:`FluxEstimate` that also keeps the WRTDS surfaces.
+
+    Attributes
+    ----------
+    surfaces : numpy.ndarray or None
+        ``(3, n_log_q, n_year)``: ln concentration ``yHat`` [ln(mg L⁻¹)], its
+        scale ``SE`` [ln units] and the bias-corrected concentration
+        ``exp(yHat + SE²/2)`` [mg L⁻¹] on the grid of :attr:`grid`.
+    grid : Grid or None
+        The estimation grid (EGRET's ``surfaceIndex``).
+    """
+
+    surfaces: np.ndarray | None = None
+    grid: Grid | None = None
+
+
+def estimate_wrtds(
+    daily: pd.DataFrame,
+    samples: pd.DataFrame,
+    *,
+    window_y: float = 7.0,
+    window_q: float = 2.0,
+    window_s: float = 0.5,
+    min_obs: int = 100,
+    min_uncen: int = 50,
+    edge_adjust: bool = True,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    block_days: int = DEFAULT_BLOCK_DAYS,
+    jobs: int | None = None,
+    seed: int | None = None,
+    cross_validate: bool = True,
+    **_ignored: Any,
+) -> WRTDSEstimate:
+    r"""Estimate daily concentration and flux with WRTDS (EGRET 3.0.12 defaults).
+
+    At each point of a grid in time and ln discharge a weighted regression
+    (censored maximum likelihood where detection limits fall in the window)
+    of ln concentration on time, ln discharge and season is fitted [1]_;
+    daily values are read off the surfaces, as EGRET does [2]_.
+
+    Parameters
+    ----------
+    daily : pandas.DataFrame
+        Daily record on a ``DatetimeIndex`` (one row per day), with column
+        ``discharge_m3s`` [m³ s⁻¹]; NaN days get NaN concentration and flux.
+        Other columns (e.g. ``qa_flags``) are carried through.
+    samples : pandas.DataFrame
+        Columns ``date`` (day), ``conc_mg_L`` [mg L⁻¹] (the detection limit
+        for a censored value) and ``censored`` (bool).
+    window_y, window_q, window_s : float
+        Half-windows in time [yr], ln discharge [ln units] and season [yr].
+    min_obs, min_uncen : int
+        Samples (and uncensored samples) that must carry weight at every
+        point; windows widen by 10 % steps until they do.
+    edge_adjust : bool
+        Widen the time window near the ends of the record (EGRET ``edgeAdjust``).
+    bootstrap : int
+        Block-bootstrap replicates for intervals (0 for none).
+    block_days : int
+        Bootstrap block length [d].
+    jobs : int, optional
+        Worker processes for the bootstrap; default: all CPUs.
+    seed : int, optional
+        Seed of the bootstrap (same seed, same intervals, for any ``jobs``).
+    cross_validate : bool
+        Run the leave-one-out cross-validation (``estCrossVal``) and the
+        flux-bias statistic.
+
+    Returns
+    -------
+    WRTDSEstimate
+        ``daily`` with ``discharge_m3s`` [m³ s⁻¹], ``conc_mg_L`` [mg L⁻¹],
+        ``flux_kg_day`` and ``flux_se_kg_day`` [kg d⁻¹], ``fn_conc_mg_L``
+        [mg L⁻¹], ``fn_flux_kg_day`` [kg d⁻¹], ``yhat`` [ln(mg L⁻¹)], ``se``
+        [ln units]; ``samples`` with every input row, ``discharge_m3s``,
+        ``yhat``, ``se``, ``fitted_mg_L`` and ``residual`` (leave-one-out, ln
+        units) and ``qa_flags``; ``model`` (settings, grid, flux bias, counts,
+        run time); ``replicates`` ``(bootstrap, n_days)`` daily fluxes [kg d⁻¹].
+
+    Raises
+    ------
+    MissingColumnError
+        A required column is missing.
+    DataError
+        The daily index is not daily dates, or there are fewer usable samples
+        than ``min_obs``/``min_uncen``.
+
+    Warns
+    -----
+    DataQualityWarning
+        Samples that cannot be used (no discharge that day, missing or
+        non-positive value) are kept, flagged and left out of the fit.
+
+    Notes
+    -----
+    At each grid point
+
+    .. math::
+
+        \ln c = \beta_0 + \beta_1 t + \beta_2 \ln Q + \beta_3 \sin 2\pi t
+                + \beta_4 \cos 2\pi t + \varepsilon,\qquad
+        \varepsilon \sim N(0, \sigma^2)
+
+    with tricube weights in time, ln Q and season; the concentration is
+    :math:`\exp(\hat y + \sigma^2/2)` and the flux
+    :math:`c\,Q \times 86.4` kg d⁻¹.  The flow-normalised values average the
+    surface, at each day's time, over every discharge seen on that day of the
+    year.  Intervals: percentile intervals of block-bootstrap replicates
+    (EGRETci's ``blockSample``), which carry the uncertainty of the fitted
+    surface, not day-to-day scatter.
+
+    References
+    ----------
+    .. [1] R. M. Hirsch, D. L. Moyer and S. A. Archfield, "Weighted regressions
+       on time, discharge, and season (WRTDS), with an application to
+       Chesapeake Bay river inputs," J. Am. Water Resour. Assoc., vol. 46,
+       no. 5, pp. 857-880, 2010, :doi:`10.1111/j.1752-1688.2010.00482.x`.
+    .. [2] R. M. Hirsch and L. A. De Cicco, "User guide to Exploration and
+       Graphics for RivEr Trends (EGRET) and dataRetrieval: R packages for
+       hydrologic data," USGS Techniques and Methods 4-A10, 2015,
+       :doi:`10.3133/tm4A10`.
+    """
+    t_start = time.perf_counter()
+    settings = Settings(
+        float(window_y),
+        float(window_q),
+        float(window_s),
+        int(min_obs),
+        int(min_uncen),
+        bool(edge_adjust),
+    )
+    day_df, q = _check_daily(daily)
+    dates = day_df.index
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_q = np.where(q > 0, np.log(q), np.nan)
+    t_day = decimal_year(dates)
+    day_no = egret_day_of_year(dates)
+    if not np.isfinite(log_q).any():
+        raise DataError("WRTDS: the daily record has no positive discharge")
+
+    table, use = _check_samples(samples, dates, q)
+    s_used = table.loc[use].sort_values("date", kind="stable")
+    smp = Samples(
+        t=decimal_year(s_used["date"]),
+        log_q=np.log(s_used["discharge_m3s"].to_numpy(float)),
+        y=np.log(s_used["conc_mg_L"].to_numpy(float)),
+        censored=s_used["censored"].to_numpy(bool),
+    )
+    s_dates = pd.DatetimeIndex(s_used["date"])
+    dec_low, dec_high = decimal_high_low(
+        smp.t[0], int(s_dates.month[0]), smp.t[-1], int(s_dates.month[-1])
+    )
+
+    grid = surface_grid(t_day, log_q)
+    t0 = time.perf_counter()
+    surfaces, fit = estimate_surfaces(grid, smp, settings, dec_low, dec_high)
+    t_surface = time.perf_counter() - t0
+
+    yhat = interp_surface(surfaces[0], grid, log_q, t_day)
+    se = interp_surface(surfaces[1], grid, log_q, t_day)
+    conc = interp_surface(surfaces[2], grid, log_q, t_day)
+    flux = conc * q * KG_DAY_PER_MG_L_M3S
+    flux = np.where(q == 0.0, 0.0, flux)  # no water, no load (ln Q undefined)
+    fn_conc, fn_flux = flow_normalize(surfaces[2], grid, t_day, log_q, day_no)
+
+    # Leave-one-out cross-validation (estCrossVal): record ends from the daily data.
+    t0 = time.perf_counter()
+    cv = {}
+    if cross_validate:
+        cvfit = fit_points(
+            smp.t, smp.log_q, smp, settings, float(t_day[0]), float(t_day[-1]), exclude_self=True
+        )
+        cv_fitted = np.exp(cvfit.yhat + 0.5 * cvfit.se**2)
+        conc_obs = np.exp(smp.y)
+        conc_ave = np.where(smp.censored, 0.5 * conc_obs, conc_obs)  # EGRET's ConcAve
+        qs = np.exp(smp.log_q)
+        sum_low = float(np.sum(np.where(smp.censored, 0.0, conc_obs) * qs))
+        sum_high = float(np.sum(conc_obs * qs))
+        sum_est = float(np.sum(cv_fitted * qs))
+        bias1 = (sum_est - sum_high) / sum_est
+        bias2 = (sum_est - sum_low) / sum_est
+        cv = {
+            "yhat": cvfit.yhat,
+            "se": cvfit.se,
+            "fitted": cv_fitted,
+            "residual": np.log(conc_ave) - cvfit.yhat,
+            "bias": {"bias1": bias1, "bias2": bias2, "bias3": 0.5 * (bias1 + bias2)},
+        }
+    t_cv = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    replicates = None
+    n_jobs = 0
+    if bootstrap and bootstrap > 0:
+        replicates, n_jobs = _bootstrap(
+            grid,
+            smp,
+            s_dates,
+            settings,
+            dec_low,
+            dec_high,
+            t_day,
+            log_q,
+            q,
+            int(bootstrap),
+            int(block_days),
+            jobs,
+            seed,
+        )
+    t_boot = time.perf_counter() - t0
+
+    out = day_df.copy()
+    out["discharge_m3s"] = q
+    out["conc_mg_L"] = conc
+    out["flux_kg_day"] = flux
+    if replicates is not None and replicates.shape[0] > 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN days (no discharge)
+            out["flux_se_kg_day"] = np.nanstd(replicates, axis=0, ddof=1)
+    else:
+        out["flux_se_kg_day"] = np.nan
+    out["fn_conc_mg_L"] = fn_conc
+    out["fn_flux_kg_day"] = fn_flux
+    out["yhat"] = yhat
+    out["se"] = se
+
+    table = table.copy()
+    for name in ("yhat", "se", "fitted_mg_L", "residual"):
+        table[name] = np.nan
+    if cv:
+        pos = s_used.index
+        table.loc[pos, "yhat"] = cv["yhat"]
+        table.loc[pos, "se"] = cv["se"]
+        table.loc[pos, "fitted_mg_L"] = cv["fitted"]
+        table.loc[pos, "residual"] = cv["residual"]
+
+    model: dict[str, Any] = {
+        "method": "wrtds",
+        "reference": "USGS EGRET 3.0.12 modelEstimation (Hirsch et al. 2010)",
+        "settings": {
+            "window_y_yr": settings.window_y,
+            "window_q_ln": settings.window_q,
+            "window_s_yr": settings.window_s,
+            "min_obs": settings.min_obs,
+            "min_uncen": settings.min_uncen,
+            "edge_adjust": settings.edge_adjust,
+            "dec_low": dec_low,
+            "dec_high": dec_high,
+        },
+        "grid": grid.as_dict(),
+        "n_samples": len(table),
+        "n_samples_used": int(smp.n),
+        "n_censored": int(smp.censored.sum()),
+        "n_grid_points": int(grid.n_log_q * grid.n_year),
+        "n_grid_points_censored_mle": fit.n_censored_fits,
+        "n_grid_points_not_converged": fit.n_not_converged,
+        "max_widening_steps": int(fit.level.max()),
+        "flux_bias": cv.get("bias"),
+        "interval": {
+            "method": "block bootstrap, percentile (EGRETci blockSample)",
+            "n_replicates": 0 if replicates is None else int(replicates.shape[0]),
+            "block_days": int(block_days),
+            "seed": seed,
+            "jobs": n_jobs,
+            "level": 0.95,
+        },
+        "run_time_s": {
+            "surface": t_surface,
+            "cross_validation": t_cv,
+            "bootstrap": t_boot,
+            "total": time.perf_counter() - t_start,
+        },
+        "units": {"flux": "kg/day", "conc": "mg/L", "discharge": "m3/s"},
+    }
+    return WRTDSEstimate(
+        method="wrtds",
+        daily=out,
+        samples=table,
+        model=model,
+        replicates=replicates,
+        surfaces=surfaces,
+        grid=grid,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Input checks
+# ---------------------------------------------------------------------------
+
+
+def _check_daily(daily: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    if not isinstance(daily, pd.DataFrame):
+        raise DataError("WRTDS: 'daily' must be a DataFrame indexed by date")
+    if "discharge_m3s" not in daily.columns:
+        raise MissingColumnError(
+            "WRTDS: the daily table has no 'discharge_m3s' column [m3/s]; "
+            f"columns are {list(daily.columns)}"
+        )
+    if not isinstance(daily.index, pd.DatetimeIndex):
+        raise DataError("WRTDS: the daily table must have a DatetimeIndex of days (named 'date')")
+    idx = daily.index
+    if len(idx) < 2:
+        raise DataError("WRTDS: the daily record has fewer than two days")
+    if (idx != idx.normalize()).any():
+        raise DataError("WRTDS: the daily index holds times of day; average to daily means first")
+    if idx.has_duplicates:
+        dup = idx[idx.duplicated()][0]
+        raise DataError(f"WRTDS: the daily index repeats {dup.date()}; one row per day")
+    if not idx.is_monotonic_increasing:
+        daily = daily.sort_index()
+    q = pd.to_numeric(daily["discharge_m3s"], errors="coerce").to_numpy(dtype=float)
+    bad = np.isfinite(q) & (q < 0)
+    if bad.any():
+        first = daily.index[np.flatnonzero(bad)[0]].date()
+        raise DataError(
+            f"WRTDS: negative discharge on {bad.sum()} day(s), first {first}; "
+            "fix or blank them (NaN) before estimating"
+        )
+    out = daily.copy()
+    out.index = out.index.rename("date")
+    return out, q
+
+
+def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray):
+    missing = [c for c in ("date", "conc_mg_L", "censored") if c not in samples.columns]
+    if missing:
+        raise MissingColumnError(
+            f"WRTDS: the samples table lacks column(s) {missing}; "
+            f"columns are {list(samples.columns)}"
+        )
+    table = samples.copy()
+    table["date"] = pd.to_datetime(table["date"]).dt.normalize()
+    conc = pd.to_numeric(table["conc_mg_L"], errors="coerce").to_numpy(dtype=float)
+    cens = table["censored"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    table["censored"] = cens
+    pos = dates.get_indexer(pd.DatetimeIndex(table["date"]))
+    qs = np.where(pos >= 0, q[np.maximum(pos, 0)], np.nan)
+    table["discharge_m3s"] = qs
+    flags = [[] for _ in range(len(table))]
+    for i in np.flatnonzero(~np.isfinite(conc)):
+        flags[i].append("missing_value")
+    for i in np.flatnonzero(np.isfinite(conc) & (conc <= 0)):
+        flags[i].append("nonpositive_value")
+    for i in np.flatnonzero(pos < 0):
+        flags[i].append("outside_discharge_record")
+    for i in np.flatnonzero((pos >= 0) & ~(qs > 0)):
+        flags[i].append("no_discharge")
+    old = table["qa_flags"] if "qa_flags" in table.columns else None
+    joined = []
+    for i, f in enumerate(flags):
+        prev = "" if old is None or pd.isna(old.iloc[i]) else str(old.iloc[i])
+        joined.append(";".join([p for p in [prev, *f] if p]))
+    table["qa_flags"] = joined
+    use = np.array([not f for f in flags])
+    if (~use).any():
+        warnings.warn(
+            f"WRTDS: {int((~use).sum())} of {len(table)} sample(s) cannot be used "
+            "(see their qa_flags) and are left out of the fit",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+    return table.reset_index(drop=True), use
+
+
+# ---------------------------------------------------------------------------
+# Block bootstrap
+# ---------------------------------------------------------------------------
+
+
+def default_jobs() -> int:
+    """Worker processes used when ``jobs`` is not given: the CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _boot_replicates(payload: dict, children: list) -> np.ndarray:
+    """Daily fluxes [kg d⁻¹] of the bootstrap replicates seeded by ``children``."""
+    grid: Grid = payload["grid"]
+    smp: Samples = payload["samples"]
+    settings: Settings = payload["settings"]
+    t_day, log_q, q = payload["t_day"], payload["log_q"], payload["q"]
+    counts = np.zeros((len(children), smp.n))
+    for r, child in enumerate(children):
+        idx = block_resample(
+            payload["day_num"], payload["block_days"], np.random.default_rng(child)
+        )
+        counts[r] = np.bincount(idx, minlength=smp.n)
+    n_unc = counts[:, ~smp.censored].sum(axis=1)
+    # EGRETci relaxes the minimum counts for resamples to min(default, n - 20).
+    relax = max(1, smp.n - 20)
+    min_obs = np.full(len(children), max(1, min(settings.min_obs, relax)))
+    min_unc = np.maximum(1, np.minimum(min(settings.min_uncen, relax), n_unc)).astype(int)
+    surf, _ = estimate_surfaces(
+        grid,
+        smp,
+        settings,
+        payload["dec_low"],
+        payload["dec_high"],
+        counts=counts,
+        min_obs=min_obs,
+        min_uncen=min_unc,
+    )
+    conc = interp_surfaces(surf[:, 2], grid, log_q, t_day)
+    return np.where(q == 0.0, 0.0, conc * q * KG_DAY_PER_MG_L_M3S)
+
+
+def _bootstrap(
+    grid,
+    smp,
+    s_dates,
+    settings,
+    dec_low,
+    dec_high,
+    t_day,
+    log_q,
+    q,
+    n_rep,
+    block_days,
+    jobs,
+    seed,
+):
+    children = np.random.SeedSequence(seed).spawn(n_rep)
+    payload = {
+        "grid": grid,
+        "samples": smp,
+        "settings": settings,
+        "day_num": (s_dates.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64),
+        "t_day": t_day,
+        "log_q": log_q,
+        "q": q,
+        "block_days": block_days,
+        "dec_low": dec_low,
+        "dec_high": dec_high,
+    }
+    n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    n_jobs = min(n_jobs, n_rep)
+    if n_jobs == 1:
+        per = 25  # replicates per batch: bounds memory, keeps the matrix products large
+        parts = [_boot_replicates(payload, children[i : i + per]) for i in range(0, n_rep, per)]
+        reps = np.concatenate(parts, axis=0)
+    else:
+        per = math.ceil(n_rep / (2 * n_jobs))  # two chunks per worker balance the load
+        chunks = [children[i : i + per] for i in range(0, n_rep, per)]
+        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
+            parts = list(pool.map(_boot_replicates, [payload] * len(chunks), chunks))
+        reps = np.concatenate(parts, axis=0)
+    return reps, n_jobs
