@@ -741,3 +741,77 @@ def test_property_units_scale_linearly(x, unit):
     a = one(f"Mg ({unit})", repr(x))["mg_mmol_l"].iloc[0]
     b = one(f"Mg ({unit})", repr(2 * x))["mg_mmol_l"].iloc[0]
     assert b == pytest.approx(2 * a, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("header", "column", "cell", "expected"),
+    [("ρ(Ca2+)/(mg·L-1)", "ca_mmol_l", "80.156", 2.0),  # GB-style header; 80.156 / 40.078
+     ("c(HCO3-)/(mmol·L⁻¹)", "hco3_mmol_l", "5.0", 5.0),
+     ("水温/℃", "temp_c", "16.5", 16.5),
+     ("EC/(μS·cm-1)", "ec_us_cm", "450", 450.0),
+     ("EC (mS/m)", "ec_us_cm", "45", 450.0),  # 1 mS/m = 10 µS/cm
+     ("NH3-N (mg/L)", "nh4_mmol_l", "14.007", 1.0),
+     ("TA (meq/L)", "hco3_mmol_l", "5.0", 5.0)],
+)
+def test_more_header_styles(header, column, cell, expected):
+    row = {"pH": "7.4", "T (°C)": "16.5", "HCO3 (mmol/L)": "5.0"}
+    if column in ("temp_c", "hco3_mmol_l"):
+        row.pop("T (°C)" if column == "temp_c" else "HCO3 (mmol/L)")
+    row[header] = cell
+    out = std(pd.DataFrame({k: [v] for k, v in row.items()}, dtype="str"))
+    assert out[column].iloc[0] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["TDS (mg/L)", "Hardness (mg/L as CaCO3)", "Ca+Mg (meq/L)", "Na+K (mg/L)", "Mg/Ca",
+     "DIC (mmol/L)", "Ca (%)", "Ca_flag", "HCO3_method", "Temperature (air)", "pH/Eh",
+     "CO2 (mg/L)", "Sample depth (m)"],
+)
+def test_more_lookalikes_are_carried_through(header):
+    out = one(header, "3")
+    assert header in out.attrs["unmatched_columns"]
+    assert out["qa_flags"].iloc[0] == ""
+
+
+def test_two_columns_for_one_quantity_first_wins_and_is_noted():
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "HCO3 (mg/L)": ["305.085"],
+                       "Ca (mg/L)": ["80.156"], "Ca (mmol/L)": ["9"]})
+    out = std(df)
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # 80.156 / 40.078, not 9
+    assert any("Ca (mmol/L)" in note for note in out.attrs["notes"])
+
+
+def test_a_unit_of_the_wrong_kind_is_an_error():
+    df = pd.DataFrame({"pH": ["7.4"], "Temp (mg/L)": ["16"], "HCO3 (mg/L)": ["250"]})
+    with pytest.raises(UnitError, match="Temp"):
+        std(df)
+
+
+def test_units_row_that_contradicts_the_header(tmp_path):
+    path = tmp_path / "lab.csv"
+    path.write_text("Sample,T,pH,Ca (mmol/L),HCO3\n,°C,,mg/L,mg/L\nA,16,7.4,80,250\n",
+                    encoding="utf-8")
+    with pytest.raises(UnitError, match="units row"):
+        read(path)
+
+
+def test_ambiguous_day_month_order_is_noted():
+    df = pd.DataFrame({"Date": ["03/05/2021", "04/06/2021"], "pH": ["7.4"] * 2,
+                       "T": ["16"] * 2, "HCO3 (mg/L)": ["250"] * 2})
+    out = std(df)
+    assert out["date"].tolist() == [pd.Timestamp("2021-03-05"), pd.Timestamp("2021-04-06")]
+    assert any("ambiguous" in note for note in out.attrs["notes"])
+    # a first field above 12 settles it: day/month
+    df["Date"] = ["13/05/2021", "04/06/2021"]
+    assert std(df)["date"].tolist() == [pd.Timestamp("2021-05-13"), pd.Timestamp("2021-06-04")]
+
+
+def test_numeric_frames_are_read_too():
+    df = pd.DataFrame({"pH": [7.4, np.nan], "T": [16.0, 17.0], "HCO3 (mg/L)": [305.085, 250.0],
+                       "Date": pd.to_datetime(["2021-05-18", "2021-05-19"])})
+    out = std(df)
+    assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)  # 305.085 / 61.017
+    assert out["qa_flags"].tolist() == ["", "missing_ph"]
+    assert out["date"].iloc[1] == pd.Timestamp("2021-05-19")
+    pd.testing.assert_series_equal(out["pH"], df["pH"])

@@ -70,8 +70,10 @@ def to_float(text: str, decimal_comma: bool) -> float | None:
 
 def column_uses_decimal_comma(cells: Sequence[str]) -> bool:
     """True if a column writes decimals with a comma (``7,4``, ``0,05``; not ``1,234``)."""
+    if not any(("," in c or "\uff0c" in c) for c in cells):
+        return False
     comma = dot = 0
-    for c in cells:
+    for c in set(cells):
         t = clean_cell(c).lstrip("<>≤≥=")
         if _DECIMAL_COMMA_CELL.match(t):
             if _THOUSANDS_COMMA.match(t) and not t.startswith(("0", "-0", "+0")):
@@ -124,7 +126,18 @@ def parse_column(cells: Sequence[str], decimal_comma: bool | None = None
     for i, cell in enumerate(cells):
         hit = cache.get(cell)
         if hit is None:
-            hit = cache[cell] = parse_cell(cell, decimal_comma)
+            hit = None
+            if "_" not in cell:  # fast path: plain numbers (float() also reads '７.４')
+                try:
+                    number = float(cell)
+                except ValueError:
+                    pass
+                else:
+                    if np.isfinite(number):
+                        hit = (number, OK)
+            if hit is None:
+                hit = parse_cell(cell, decimal_comma)
+            cache[cell] = hit
         values[i], status[i] = hit
     return values, status
 
@@ -166,7 +179,8 @@ def parse_dates(cells: Sequence[str], times: Sequence[str] | None = None
         Set when day/month order was ambiguous.
     """
     n = len(cells)
-    texts = [_date_text(c) for c in cells]
+    memo: dict[str, str] = {}
+    texts = [memo[c] if c in memo else memo.setdefault(c, _date_text(c)) for c in cells]
     if times is not None:
         texts = [
             f"{d} {_date_text(t)}".strip() if d and _date_text(t) else d
@@ -174,43 +188,46 @@ def parse_dates(cells: Sequence[str], times: Sequence[str] | None = None
         ]
     # day-first or month-first, decided once for the column
     first_gt12 = second_gt12 = False
-    for t in texts:
+    unique = set(texts)
+    for t in unique:
         m = _DMY.match(t)
         if m:
             first_gt12 |= int(m[1]) > 12
             second_gt12 |= int(m[2]) > 12
     dayfirst = first_gt12 and not second_gt12
     note = None
-    if not first_gt12 and not second_gt12 and any(_DMY.match(t) for t in texts):
+    if not first_gt12 and not second_gt12 and any(_DMY.match(t) for t in unique):
         note = "day/month order of dates like 03/05/2021 was ambiguous; read as month/day"
-    iso: list[str | None] = []
+    iso_of = {t: _iso(t, dayfirst) for t in unique}
+    iso = [iso_of[t] for t in texts]
     bad = np.zeros(n, dtype=bool)
-    for t in texts:
-        if not t or t in _MISSING_TOKENS:
-            iso.append(None)
-            continue
-        m = _YMD.match(t)
-        if m:
-            iso.append(f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}" + (f" {m[4]}" if m[4] else ""))
-            continue
-        m = _DMY.match(t)
-        if m:
-            day, month = (m[1], m[2]) if dayfirst else (m[2], m[1])
-            iso.append(f"{m[3]}-{int(month):02d}-{int(day):02d}" + (f" {m[4]}" if m[4] else ""))
-            continue
-        m = _COMPACT.match(t)
-        if m:
-            iso.append(f"{m[1]}-{m[2]}-{m[3]}")
-            continue
-        if _SERIAL.match(t) and 10000 < float(t) < 80000:  # Excel day serial, 1927-2119
-            stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(float(t), unit="D")
-            iso.append(stamp.round("s").isoformat(sep=" "))
-            continue
-        iso.append("")  # unreadable
-    out = pd.to_datetime(pd.Series([s if s else None for s in iso], dtype=object),
-                         format="ISO8601", errors="coerce")
-    values = out.to_numpy(dtype="datetime64[ns]")
+    stamps = {s: None for s in set(iso) if s}
+    parsed = pd.to_datetime(pd.Series(list(stamps), dtype=object), format="ISO8601",
+                            errors="coerce")
+    stamps = dict(zip(stamps, parsed.to_numpy(dtype="datetime64[ns]"), strict=True))
+    nat = np.datetime64("NaT", "ns")
+    values = np.array([stamps.get(s, nat) if s else nat for s in iso], dtype="datetime64[ns]")
     for i, s in enumerate(iso):
         if s is not None and (s == "" or np.isnat(values[i])):
             bad[i] = True
     return values, bad, note
+
+
+def _iso(t: str, dayfirst: bool) -> str | None:
+    """ISO text for one normalised date cell; None if empty, "" if unreadable."""
+    if not t or t in _MISSING_TOKENS:
+        return None
+    m = _YMD.match(t)
+    if m:
+        return f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}" + (f" {m[4]}" if m[4] else "")
+    m = _DMY.match(t)
+    if m:
+        day, month = (m[1], m[2]) if dayfirst else (m[2], m[1])
+        return f"{m[3]}-{int(month):02d}-{int(day):02d}" + (f" {m[4]}" if m[4] else "")
+    m = _COMPACT.match(t)
+    if m:
+        return f"{m[1]}-{m[2]}-{m[3]}"
+    if _SERIAL.match(t) and 10000 < float(t) < 80000:  # Excel day serial, 1927-2119
+        stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(float(t), unit="D")
+        return stamp.round("s").isoformat(sep=" ")
+    return ""  # unreadable

@@ -108,10 +108,16 @@ def alias_table() -> dict[str, tuple[str, str | None]]:
     return table
 
 
+_WRAPPED_RE = re.compile(r"^(?:ρ|c|w|γ)\s*[(\[](?P<inner>.+)[)\]]$")
+
+
 def lookup_name(name: str) -> tuple[str, str | None] | None:
     """Look a header name (unit removed) up in the alias table, allowing an ion charge."""
     table = alias_table()
-    raw = nfkc(name).strip()
+    raw = nfkc(name).strip().rstrip("/").strip()
+    wrapped = _WRAPPED_RE.match(raw)  # GB-style 'ρ(Ca2+)', 'c(HCO3-)'
+    if wrapped:
+        raw = wrapped["inner"].strip()
     key = compact_name(raw)
     if not key:
         return None
@@ -186,7 +192,7 @@ def parse_unit(text: str, kind: str) -> str | None:
     if kind == "temp":
         return _TEMP_UNITS.get(re.sub(r"[\s.]", "", low).replace("deg", "deg"))
     if kind == "ec":
-        key = re.sub(r"\s", "", _strip_reference_temperature(low))
+        key = re.sub(r"[\s·.*]", "", _strip_reference_temperature(low))
         key = key.replace("μ", "µ")
         key = re.sub(r"^u(?=s)", "µ", key)
         key = key.replace("cm-1", "/cm").replace("m-1", "/m").replace("//", "/")
@@ -276,6 +282,14 @@ def match_header(header: str) -> HeaderMatch | None:
     hit = _accept(text, None)
     if hit is not None:
         return hit
+    # GB style 'ρ(Ca2+)/(mg·L-1)', 'c(HCO3-)/mmol·L-1'
+    m = re.match(r"^(?P<name>.*\S)\s*/\s*\(?(?P<unit>[^/()]+)\)?$", text)
+    if m:
+        found = lookup_name(m["name"])
+        if found is not None and KEYS[found[0]][1] in MEASURED_KINDS:
+            unit = parse_unit(m["unit"], KEYS[found[0]][1])
+            if unit is not None:
+                return HeaderMatch(found[0], unit, found[1])
     # unit after '_' ('Ca_mgL', 'HCO3_mg_L', 'Temp_C') or after a space ('Ca mg/L')
     for sep in ("_", " "):
         parts = text.split(sep)
