@@ -1,0 +1,373 @@
+"""``karstsink.speciate``: PHREEQC speciation of a sample table, with QA flags and provenance.
+
+Input is the canonical sample table of :mod:`karstsink.samples` (or a raw
+table, which is standardised first).  Every input row and column is kept, in
+order; results are appended (column contract in design.md):
+
+``si_calcite, si_dolomite, si_gypsum, log_pco2, dic_mmol_kgw, hco3_mmol_kgw,
+co3_mmol_kgw, co2aq_mmol_kgw, ionic_strength, cbe_pct``, ``si_<phase>`` for
+extra phases, the weathering diagnostics ``ca_mg_hco3_molar,
+ca_mg_hco3_so4_eq, hco3_carbonic_mmol_l`` and ``phreeqc_message``; ``qa_flags``
+is updated in place.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DataQualityWarning, MissingColumnError
+from . import weathering
+from .database import DEFAULT_DATABASE
+from .engine import INPUT_COLUMNS, RESULT_UNITS, SOLUTE_ELEMENTS, PhreeqcEngine, run_chunks
+
+#: Columns a table must have to be taken as canonical.
+REQUIRED_COLUMNS = ("temp_c", "ph", "hco3_mmol_l")
+
+#: Flags after which a row is not sent to PHREEQC (the rule of ``samples.computable``).
+FATAL_FLAGS = ("missing_ph", "missing_temp", "missing_alkalinity", "ph_out_of_range",
+               "temp_out_of_range")
+FATAL_PREFIXES = ("negative_value:", "not_numeric:")
+
+#: Thresholds of the flags speciation adds.
+CBE_LIMIT_PCT = 10.0  # |charge-balance error| above this -> charge_imbalance [%]
+IONIC_STRENGTH_LIMIT = 0.7  # mol/kgw; above it -> high_ionic_strength (use pitzer.dat)
+PH_RANGE = (0.0, 14.0)
+TEMP_RANGE_C = (-2.0, 100.0)
+
+#: What each flag speciation adds means (also written to the metadata).
+FLAG_NOTES = {
+    "charge_imbalance": f"|cbe_pct| > {CBE_LIMIT_PCT:g} %: the analysis misses or misreports "
+                        "major ions; results are computed but doubtful.",
+    "high_ionic_strength": f"ionic strength > {IONIC_STRENGTH_LIMIT:g} mol/kgw: the "
+                           "Debye-Hückel activity models of phreeqc.dat/wateq4f.dat are not "
+                           "valid there; re-run with database='pitzer.dat'.",
+    "phreeqc_failed": "PHREEQC could not solve this sample; its message is in "
+                      "phreeqc_message and all results are NaN.",
+    "phreeqc_convergence_warning": "PHREEQC solved this sample only after convergence "
+                                   "trouble (message in phreeqc_message); check it.",
+}
+
+WEATHERING_COLUMNS = ("ca_mg_hco3_molar", "ca_mg_hco3_so4_eq", "hco3_carbonic_mmol_l")
+
+_KEY = {c: c.removesuffix("_mmol_l") for c in INPUT_COLUMNS}
+_KEY.update({"temp_c": "temp", "ph": "ph", "hco3_mmol_l": "hco3"})
+
+
+def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATABASE,
+             engine: str = "phreeqc", jobs: int | None = None, phases: Sequence[str] = (),
+             units: Any = None, acid_so4_share: float = 1.0,
+             progress: Callable[[int], Any] | None = None,
+             chunk_size: int | None = None) -> pd.DataFrame:
+    """Speciate every computable sample with PHREEQC and append results and diagnostics.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The canonical sample table (``temp_c`` [°C], ``ph`` [-],
+        ``hco3_mmol_l`` = alkalinity as HCO3⁻ [mmol L⁻¹ = meq L⁻¹], ions in
+        [mmol L⁻¹], ``qa_flags``), or a raw field table, which is first passed
+        to :func:`karstsink.samples.standardize` with ``units``.
+    database : str or path-like, default "phreeqc.dat"
+        PHREEQC database: a bundled name (``phreeqc.dat`` (2024),
+        ``wateq4f.dat``, ``llnl.dat``, ``minteq.v4.dat``, ``pitzer.dat``) or a
+        path.  Solutes a database lacks (pitzer.dat has no N, F or P) are left
+        out with a note in the metadata and a :class:`DataQualityWarning`.
+    engine : {"phreeqc", "phreeqpy"}, default "phreeqc"
+        PHREEQC binding; ``phreeqpy`` is optional (``karstsink[phreeqpy]``) and
+        cannot load the 2024 ``phreeqc.dat``.
+    jobs : int, optional
+        Worker processes: ``None`` = all cores, ``1`` = in this process.
+        Results do not depend on it.
+    phases : sequence of str
+        Extra phases whose saturation index to add as ``si_<phase>``
+        (names as in the database, e.g. ``("Fluorite", "Aragonite")``).
+    units : optional
+        Units for a raw table, passed to :func:`karstsink.samples.standardize`.
+    acid_so4_share : float, default 1.0
+        Share of SO4²⁻ taken as sulfuric acid in ``hco3_carbonic_mmol_l``
+        [0-1]; nitrate is taken as wholly nitric acid (NO3_acid = NO3).
+    progress : callable, optional
+        Called with the number of samples finished after each chunk.
+    chunk_size : int, optional
+        Samples per PHREEQC run (default 2000); does not change results.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The input rows and columns in order, plus (PHREEQC results, per kg of
+        water): ``si_calcite, si_dolomite, si_gypsum`` [log10 IAP/K],
+        ``log_pco2`` [log10 atm], ``dic_mmol_kgw`` (total C(4)),
+        ``hco3_mmol_kgw, co3_mmol_kgw, co2aq_mmol_kgw`` (free species)
+        [mmol kgw⁻¹], ``ionic_strength`` [mol kgw⁻¹], ``cbe_pct`` [%],
+        ``si_<phase>``; the diagnostics of :mod:`~karstsink.chemistry.weathering`:
+        ``ca_mg_hco3_molar`` [mol mol⁻¹], ``ca_mg_hco3_so4_eq`` [eq eq⁻¹],
+        ``hco3_carbonic_mmol_l`` [mmol L⁻¹]; ``phreeqc_message`` (PHREEQC's
+        message for failed or warned rows, else ""); and ``qa_flags``
+        extended with ``charge_imbalance``, ``high_ionic_strength``,
+        ``phreeqc_failed``, ``phreeqc_convergence_warning`` (and any
+        validation flag a hand-built table lacked).  Rows not computed have
+        NaN results.  ``attrs["karstsink"]["speciation"]`` holds the
+        provenance: database name, path and SHA-256, PHREEQC version, engine,
+        karstsink version, chunking, assumptions and a count of every flag.
+
+    Raises
+    ------
+    MissingColumnError
+        If a canonical-looking table lacks ``temp_c``, ``ph`` or ``hco3_mmol_l``
+        and :mod:`karstsink.samples` cannot standardise it.
+    SpeciationError
+        If the database or a phase is unknown, or PHREEQC fails as a whole.
+
+    Warns
+    -----
+    DataQualityWarning
+        Once, when speciation flagged rows or dropped solutes the database lacks.
+
+    Notes
+    -----
+    SI of a mineral with a component not given (e.g. gypsum without SO4) is
+    NaN, never PHREEQC's -999.999.  The diagnostics are computed from the
+    measured concentrations for every row whose inputs are present and
+    non-negative, even when PHREEQC could not run it; a missing SO4 or NO3
+    makes them NaN (it is not taken as zero).
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"speciate() needs a pandas DataFrame, got {type(table).__name__}")
+    if units is not None or not all(c in table.columns for c in REQUIRED_COLUMNS):
+        table = _standardize(table, units)
+    if not 0.0 <= acid_so4_share <= 1.0:
+        raise ValueError(f"acid_so4_share must lie in [0, 1], got {acid_so4_share!r}")
+
+    out = table.copy()
+    n = len(out)
+    numbers = _numeric_inputs(out)
+    flags = _flags_array(out)
+    _add_missing_validation_flags(flags, numbers, out)
+    computable = _computable(out, flags)
+
+    eng = PhreeqcEngine(database, engine, phases)
+    values = np.column_stack([numbers[c] for c in INPUT_COLUMNS]) if n else np.empty(
+        (0, len(INPUT_COLUMNS)))
+    rows = np.flatnonzero(computable)
+    dropped_used = {c: why for c, why in eng.dropped.items()
+                    if np.isfinite(values[rows, INPUT_COLUMNS.index(c)]).any()}
+    run = run_chunks(values[rows], eng, jobs=jobs, chunk_size=chunk_size, progress=progress)
+
+    results = np.full((n, len(run.columns)), np.nan)
+    results[rows] = run.values
+    message = np.full(n, "", dtype=object)
+    failed_rows = rows[sorted(run.failed)] if run.failed else np.empty(0, dtype=np.int64)
+    warned_rows = rows[sorted(run.warned)] if run.warned else np.empty(0, dtype=np.int64)
+    for k, text in run.warned.items():
+        message[rows[k]] = text
+    for k, text in run.failed.items():
+        message[rows[k]] = text
+
+    new: dict[str, Any] = dict(zip(run.columns, results.T, strict=True))
+    ion = new["ionic_strength"]
+    cbe = new["cbe_pct"]
+    with np.errstate(invalid="ignore"):
+        added = {
+            "charge_imbalance": np.abs(cbe) > CBE_LIMIT_PCT,
+            "high_ionic_strength": ion > IONIC_STRENGTH_LIMIT,
+        }
+    added["phreeqc_failed"] = np.zeros(n, bool)
+    added["phreeqc_failed"][failed_rows] = True
+    added["phreeqc_convergence_warning"] = np.zeros(n, bool)
+    added["phreeqc_convergence_warning"][warned_rows] = True
+    for code, mask in added.items():
+        _add_flag(flags, mask, code)
+
+    ca, mg = numbers["ca_mmol_l"], numbers["mg_mmol_l"]
+    hco3, so4, no3 = numbers["hco3_mmol_l"], numbers["so4_mmol_l"], numbers["no3_mmol_l"]
+    new["ca_mg_hco3_molar"] = weathering.ca_mg_hco3_molar(ca, mg, hco3)
+    new["ca_mg_hco3_so4_eq"] = weathering.ca_mg_hco3_so4_eq(ca, mg, hco3, so4)
+    new["hco3_carbonic_mmol_l"] = weathering.hco3_carbonic(
+        hco3, so4, no3, acid_so4_share=acid_so4_share)
+    new["phreeqc_message"] = message
+
+    for name, col in new.items():
+        if name == "phreeqc_message":
+            out[name] = pd.array(col, dtype="string")
+        else:
+            out[name] = np.asarray(col, dtype=float)
+    out["qa_flags"] = pd.array(flags, dtype="string")
+
+    counts = _flag_counts(flags)
+    meta = {
+        **eng.describe(),
+        "karstsink_version": _karstsink_version(),
+        "phreeqc_package_version": _package_version("phreeqc"),
+        "input_units": "mmol/L (alkalinity as HCO3- in meq/L); temp in degC",
+        "n_rows": int(n),
+        "n_computed": int(rows.size - failed_rows.size),
+        "n_not_computed": int(n - rows.size + failed_rows.size),
+        "n_phreeqc_failed": int(failed_rows.size),
+        **run.info,
+        "assumptions": {
+            "acid_so4_share": float(acid_so4_share),
+            "hco3_carbonic": "HCO3_carbonic = HCO3 - 2*SO4_acid - NO3_acid with SO4_acid = "
+                             f"{acid_so4_share:g} * SO4 and NO3_acid = NO3 (all nitrate from "
+                             "nitrification); missing SO4 or NO3 gives NaN",
+            "alkalinity": "PHREEQC Alkalinity [meq/L] = hco3_mmol_l + 2*co3_mmol_l",
+            "phreeqc_units": "SOLUTION units mmol/l, density 1 kg/L, pe 4",
+        },
+        "thresholds": {"cbe_pct": CBE_LIMIT_PCT, "ionic_strength": IONIC_STRENGTH_LIMIT},
+        "dropped_solutes_with_data": dropped_used,
+        "column_units": {**RESULT_UNITS, "ca_mg_hco3_molar": "mol/mol",
+                         "ca_mg_hco3_so4_eq": "eq/eq", "hco3_carbonic_mmol_l": "mmol/L"},
+        "flag_notes": {k: v for k, v in FLAG_NOTES.items() if counts.get(k)},
+        "flag_counts": counts,
+    }
+    attrs = dict(out.attrs.get("karstsink", {}))
+    attrs["speciation"] = meta
+    out.attrs["karstsink"] = attrs
+
+    notes = [f"{int(added[c].sum())} row(s) {c}" for c in added if added[c].any()]
+    if dropped_used:
+        notes.append(f"{eng.database.name} lacks {', '.join(sorted(dropped_used))}, which "
+                     "were left out of the speciation")
+    if notes:
+        hint = " (use database='pitzer.dat')" if added["high_ionic_strength"].any() else ""
+        warnings.warn(f"speciate: {'; '.join(notes)}{hint}; see qa_flags and "
+                      "phreeqc_message.", DataQualityWarning, stacklevel=2)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def _standardize(table: pd.DataFrame, units: Any) -> pd.DataFrame:
+    try:
+        from ..samples import standardize
+    except ModuleNotFoundError as err:
+        if err.name not in ("karstsink.samples",):
+            raise
+        missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+        raise MissingColumnError(
+            f"The table lacks the canonical column(s) {', '.join(missing)} and "
+            "karstsink.samples (which reads raw field tables) is not available; pass a "
+            "canonical table (temp_c, ph, hco3_mmol_l, ions in mmol/L)."
+        ) from err
+    return standardize(table, units=units) if units is not None else standardize(table)
+
+
+def _numeric_inputs(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Float arrays of every engine input column (NaN where absent or not a number)."""
+    out = {}
+    for c in INPUT_COLUMNS:
+        if c in table.columns:
+            out[c] = pd.to_numeric(table[c], errors="coerce").to_numpy(dtype=float,
+                                                                       na_value=np.nan)
+        else:
+            out[c] = np.full(len(table), np.nan)
+    return out
+
+
+def _flags_array(table: pd.DataFrame) -> np.ndarray:
+    if "qa_flags" not in table.columns:
+        return np.full(len(table), "", dtype=object)
+    col = table["qa_flags"]
+    return np.array(["" if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)))
+                     else str(v) for v in col.tolist()], dtype=object)
+
+
+def _add_flag(flags: np.ndarray, mask: np.ndarray, code: str) -> None:
+    """Append ``code`` to the ``;``-separated flags of the rows in ``mask`` (once)."""
+    for i in np.flatnonzero(mask):
+        current = flags[i]
+        if not current:
+            flags[i] = code
+        elif code not in current.split(";"):
+            flags[i] = f"{current};{code}"
+
+
+def _add_missing_validation_flags(flags: np.ndarray, numbers: dict[str, np.ndarray],
+                                  table: pd.DataFrame) -> None:
+    """Flag what PHREEQC would silently misread, where the table's own flags do not already.
+
+    A table from :func:`karstsink.samples.standardize` carries these flags
+    already, and rows with a fatal flag are left alone; a hand-built canonical
+    table may have none, so its rows are checked with the same rules.
+    """
+    unflagged = ~np.array([any(_is_fatal(f) for f in s.split(";") if f) for s in flags],
+                          dtype=bool)
+    for c in INPUT_COLUMNS:
+        if c in table.columns and (table[c].dtype == object
+                                   or pd.api.types.is_string_dtype(table[c])):
+            text = table[c].astype("string").str.strip().fillna("")
+            bad = np.isnan(numbers[c]) & (text != "").to_numpy(dtype=bool)
+            _add_flag(flags, unflagged & bad, f"not_numeric:{_KEY[c]}")
+    unflagged = ~np.array([any(_is_fatal(f) for f in s.split(";") if f) for s in flags],
+                          dtype=bool)
+    temp, ph, alk = numbers["temp_c"], numbers["ph"], numbers["hco3_mmol_l"]
+    with np.errstate(invalid="ignore"):
+        checks = [
+            (np.isnan(ph), "missing_ph"),
+            (np.isnan(temp), "missing_temp"),
+            (np.isnan(alk), "missing_alkalinity"),
+            ((ph < PH_RANGE[0]) | (ph > PH_RANGE[1]) | np.isinf(ph), "ph_out_of_range"),
+            ((temp < TEMP_RANGE_C[0]) | (temp > TEMP_RANGE_C[1]) | np.isinf(temp),
+             "temp_out_of_range"),
+        ]
+        checks += [((numbers[c] < 0) | np.isinf(numbers[c]), f"negative_value:{_KEY[c]}")
+                   for c in INPUT_COLUMNS[2:]]
+    for mask, code in checks:
+        _add_flag(flags, unflagged & mask, code)
+
+
+def _is_fatal(code: str) -> bool:
+    return code in FATAL_FLAGS or code.startswith(FATAL_PREFIXES)
+
+
+def _computable(table: pd.DataFrame, flags: np.ndarray) -> np.ndarray:
+    """Rows that may go to PHREEQC: ``samples.computable`` if present, else the same rule."""
+    fallback = np.array([not any(_is_fatal(f) for f in s.split(";") if f) for s in flags],
+                        dtype=bool)
+    try:
+        from ..samples import computable
+    except ModuleNotFoundError as err:
+        if err.name != "karstsink.samples":
+            raise
+        return fallback
+    except ImportError:  # samples exists but has no computable() yet
+        return fallback
+    probe = pd.DataFrame({"qa_flags": pd.array(flags, dtype="string")}, index=table.index)
+    theirs = np.asarray(computable(probe), dtype=bool)
+    return theirs & fallback  # never send a row either rule refuses
+
+
+def _flag_counts(flags: np.ndarray) -> dict[str, int]:
+    counter: Counter[str] = Counter()
+    for s in flags:
+        counter.update(f for f in s.split(";") if f)
+    return dict(sorted(counter.items()))
+
+
+def _karstsink_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+@functools.cache
+def _package_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+__all__ = ["FLAG_NOTES", "REQUIRED_COLUMNS", "SOLUTE_ELEMENTS", "WEATHERING_COLUMNS", "speciate"]
