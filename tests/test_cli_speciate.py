@@ -1,0 +1,168 @@
+"""``karstsink speciate``: files written atomically, metadata, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLES_DIR, requires_phreeqpy
+from test_speciation import MESSY_CSV
+
+import karstsink
+from karstsink.cli import main
+from karstsink.exceptions import DataQualityWarning, SpeciationError
+
+RESULTS = ["si_calcite", "si_dolomite", "si_gypsum", "log_pco2", "dic_mmol_kgw",
+           "hco3_mmol_kgw", "co3_mmol_kgw", "co2aq_mmol_kgw", "ionic_strength", "cbe_pct"]
+
+
+@pytest.fixture()
+def messy(tmp_path):
+    path = tmp_path / "field.csv"
+    path.write_text(MESSY_CSV, encoding="utf-8")
+    return path
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["speciate", *map(str, args)])
+
+
+def files_in(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_success_writes_csv_and_meta_and_prints_a_summary(messy, tmp_path):
+    out = tmp_path / "out" / "result.csv"
+    res = run(messy, "-o", out, "--jobs", "1")
+    assert res.exit_code == 0, res.output
+    assert "speciate: 10 rows, 5 computed with phreeqc.dat" in res.output
+    assert "charge_imbalance 1" in res.output
+    assert files_in(out.parent) == ["result.csv", "result.meta.json"]
+    raw = out.read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf")  # plain UTF-8, no BOM
+    assert "普定 陈旗泉" in raw.decode("utf-8")
+    table = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert list(table["Sample ID"]) == [f"GZ-{i:02d}" for i in range(1, 11)]
+    assert table.loc[0, "Notes"] == "spring, after rain"
+    meta = json.loads((out.parent / "result.meta.json").read_text(encoding="utf-8"))
+    spec = meta["speciation"]
+    assert spec["database"]["name"] == "phreeqc.dat" and len(spec["database"]["sha256"]) == 64
+    assert spec["engine_version"].startswith("3.8") and spec["n_computed"] == 5
+    assert meta["samples"]["source_units"]["no3"] == "mg/L as N"
+
+
+def test_csv_holds_the_same_numbers_as_the_api(messy, tmp_path):
+    out = tmp_path / "r.csv"
+    assert run(messy, "-o", out, "--jobs", "1").exit_code == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        api = karstsink.speciate(karstsink.read_samples(messy), jobs=1)
+    csv = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    for col in RESULTS:
+        np.testing.assert_array_equal(csv[col].to_numpy(float), api[col].to_numpy(float))
+    assert list(csv["qa_flags"].fillna("")) == list(api["qa_flags"])
+
+
+def test_unknown_database_exits_1_with_one_line_and_writes_nothing(messy, tmp_path):
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    res = run(messy, "-o", out_dir / "r.csv", "--database", "nope.dat")
+    assert res.exit_code == 1
+    errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "nope.dat" in errors[0]
+    assert "Traceback" not in res.output
+    assert files_in(out_dir) == []
+
+
+def test_unknown_phase_exits_1(messy, tmp_path):
+    res = run(messy, "-o", tmp_path / "r.csv", "--phases", "Calcite,Fluorit")
+    assert res.exit_code == 1
+    assert "did you mean Fluorite" in res.output
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_extra_phases_option(messy, tmp_path):
+    out = tmp_path / "r.csv"
+    assert run(messy, "-o", out, "--phases", "Aragonite", "--jobs", "1").exit_code == 0
+    assert "si_aragonite" in pd.read_csv(out).columns
+
+
+def test_usage_errors_exit_2(messy, tmp_path):
+    assert run(tmp_path / "missing.csv", "-o", tmp_path / "r.csv").exit_code == 2
+    assert run(messy).exit_code == 2  # no -o
+    assert run(messy, "-o", tmp_path / "r.csv", "--engine", "nope").exit_code == 2
+    assert run(messy, "-o", tmp_path / "r.csv", "--jobs", "0").exit_code == 2
+
+
+def test_debug_shows_the_real_exception(messy, tmp_path):
+    res = CliRunner().invoke(main, ["--debug", "speciate", str(messy), "-o",
+                                    str(tmp_path / "r.csv"), "--database", "nope.dat"])
+    assert isinstance(res.exception, SpeciationError)
+
+
+def test_failure_while_writing_leaves_no_file_and_keeps_an_old_output(messy, tmp_path,
+                                                                      monkeypatch):
+    out = tmp_path / "r.csv"
+    out.write_text("old results\n", encoding="utf-8")
+
+    def broken(self, *args, **kwargs):
+        raise PermissionError("disk says no")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    res = run(messy, "-o", out, "--jobs", "1")
+    assert res.exit_code == 1 and "disk says no" in res.output
+    assert files_in(tmp_path) == ["field.csv", "r.csv"]  # no temporary or meta file
+    assert out.read_text(encoding="utf-8") == "old results\n"
+
+
+def test_units_option_for_headers_without_units(tmp_path):
+    path = tmp_path / "plain.csv"
+    path.write_text("id,temp,pH,Ca,Mg,HCO3,SO4\nA,16,7.4,80,6,250,24\n", encoding="utf-8")
+    out = tmp_path / "r.csv"
+    res = run(path, "-o", out, "--units", "mg/L", "--jobs", "1")
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert table.loc[0, "ca_mmol_l"] == pytest.approx(80 / 40.078)
+    assert np.isfinite(table.loc[0, "si_calcite"])
+
+
+@requires_phreeqpy
+def test_phreeqpy_with_2024_database_is_a_data_error(messy, tmp_path):
+    res = run(messy, "-o", tmp_path / "r.csv", "--engine", "phreeqpy")
+    assert res.exit_code == 1 and "wateq4f.dat" in res.output
+    assert not (tmp_path / "r.csv").exists()
+
+
+@requires_phreeqpy
+def test_phreeqpy_engine_with_wateq4f(messy, tmp_path):
+    out = tmp_path / "r.csv"
+    res = run(messy, "-o", out, "--engine", "phreeqpy", "--database", "wateq4f.dat",
+              "--jobs", "1")
+    assert res.exit_code == 0, res.output
+    meta = json.loads((tmp_path / "r.meta.json").read_text(encoding="utf-8"))
+    assert meta["speciation"]["engine"] == "phreeqpy"
+    assert meta["speciation"]["engine_version"].startswith("3.7.3")
+
+
+@pytest.mark.skipif(not (EXAMPLES_DIR / "field_samples.csv").exists(),
+                    reason="example file not present")
+def test_command_line_on_the_bundled_example_with_two_jobs(tmp_path):
+    # the `make demo` smoke path, as a real process with a worker pool
+    out = tmp_path / "x.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "karstsink", "speciate", str(EXAMPLES_DIR / "field_samples.csv"),
+         "-o", str(out), "--jobs", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    src = pd.read_csv(EXAMPLES_DIR / "field_samples.csv", dtype=str, keep_default_na=False)
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert len(got) == len(src)
+    assert list(got.columns[: src.shape[1]]) == list(src.columns)
+    assert got.iloc[:, : src.shape[1]].equals(src)  # the user's own cells, untouched
+    assert (tmp_path / "x.meta.json").exists()
