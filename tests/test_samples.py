@@ -218,12 +218,15 @@ def test_units_dict_per_key_and_single_string():
         std(df, units={"calcium carbonate": "mg/L"})
 
 
-def test_units_string_overrides_header_with_a_warning():
-    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "Ca (mmol/L)": ["80.156"],
+def test_units_string_fills_headers_without_unit_and_a_dict_overrides():
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "Ca (mmol/L)": ["2.0"],
                        "HCO3": ["305.085"]})
-    with pytest.warns(DataQualityWarning, match="overrides"):
-        out = standardize(df, units="mg/L")
-    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # read as mg/L: 80.156 / 40.078
+    out = std(df, units="mg/L")
+    assert out["ca_mmol_l"].iloc[0] == 2.0  # the header's mmol/L is explicit and wins
+    assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)  # 305.085 mg/L / 61.017
+    assert any("Ca (mmol/L)" in note for note in out.attrs["notes"])
+    out = std(df, units={"ca": "meq/L", "hco3": "mg/L"})
+    assert out["ca_mmol_l"].iloc[0] == 1.0  # 2.0 meq/L / charge 2
 
 
 def test_header_name_and_unit_qualifiers_that_disagree_are_an_error():
@@ -592,6 +595,12 @@ def test_xlsx_with_title_row_numbers_and_dates(tmp_path):
     with pytest.raises(DataError, match="no sheet named"):
         read(path, sheet="missing")
     assert len(read(path, sheet=0)) == 2
+    # a notes sheet in front: the first sheet with a sample header is used
+    wb = openpyxl.load_workbook(path)
+    wb.move_sheet("other", offset=-1)
+    wb.save(path)
+    assert read(path).attrs["reader"]["sheet"] == "survey"
+    assert read(path, sheet=0)["qa_flags"].tolist() == []  # asked for: the empty notes sheet
 
 
 def test_unknown_columns_are_carried_through_untouched(tmp_path):
@@ -815,3 +824,21 @@ def test_numeric_frames_are_read_too():
     assert out["qa_flags"].tolist() == ["", "missing_ph"]
     assert out["date"].iloc[1] == pd.Timestamp("2021-05-19")
     pd.testing.assert_series_equal(out["pH"], df["pH"])
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected", "flags"),
+    [("26.2614", 26.2614, ""),
+     ("26°15'30\"N", 26.258333333, ""),  # 26 + 15/60 + 30/3600
+     ("26°15′30″S", -26.258333333, ""),
+     ("N26:15:30", 26.258333333, ""),
+     ("", np.nan, ""),
+     ("95.5", np.nan, "bad_coordinate:lat"),  # |lat| > 90
+     ("north", np.nan, "bad_coordinate:lat")],
+)
+def test_latitude_cells(cell, expected, flags):
+    out = one("Latitude", cell)
+    got = out["lat"].iloc[0]
+    assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected, abs=1e-9)
+    assert out["qa_flags"].iloc[0] == flags
+    assert computable(out).iloc[0]  # a coordinate problem never stops speciation

@@ -142,6 +142,26 @@ def parse_column(cells: Sequence[str], decimal_comma: bool | None = None
     return values, status
 
 
+_DMS_RE = re.compile(
+    r"^(?P<h1>[nsew])?(?P<d>\d+(?:\.\d+)?)(?:°|d|:|º)"
+    r"(?:(?P<m>\d+(?:\.\d+)?)(?:'|′|m|:)?)?"
+    r"(?:(?P<s>\d+(?:\.\d+)?)(?:\"|″|′′|''|s)?)?(?P<h2>[nsew])?$"
+)
+
+
+def parse_coordinate(text: str) -> float | None:
+    """Read decimal degrees from ``26°15'30"N``, ``105°42.5'E``, ``N26:15:30`` [°]."""
+    t = clean_cell(text)
+    m = _DMS_RE.match(t)
+    if not m or (m["h1"] and m["h2"]):
+        return None
+    minutes, seconds = float(m["m"] or 0), float(m["s"] or 0)
+    if minutes >= 60 or seconds >= 60:
+        return None
+    value = float(m["d"]) + minutes / 60.0 + seconds / 3600.0
+    return -value if (m["h1"] or m["h2"]) in ("s", "w") else value
+
+
 # ---------------------------------------------------------------------------
 # dates
 # ---------------------------------------------------------------------------

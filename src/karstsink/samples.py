@@ -206,6 +206,17 @@ def _unique_names(header: list[str]) -> list[str]:
     return out
 
 
+def _header_hits(rows: list[list[str]]) -> int:
+    return max((sum(_known(c) for c in row) for row in rows[:15]), default=0)
+
+
+def _known(cell: str) -> bool:
+    try:
+        return match_header(cell) is not None
+    except UnitError:
+        return True
+
+
 def _find_header(rows: list[list[str]]) -> int:
     """Index of the header row: the first of the top rows that names the most quantities."""
     best, best_hits = 0, 0
@@ -244,10 +255,11 @@ def read_samples(
         ``.xlsx`` file.  A title/preamble above the header and a units row just
         under it (``mg/L, mg/L, °C``) are recognised.
     units : str or dict, optional
-        Units of the concentration columns, overriding the headers: one string for
-        all ions (``"mg/L"``) or one per key (``{"alk": "mg/L as CaCO3", "no3":
-        "mg/L as N"}``).  Keys are the short names of :data:`FLAG_DESCRIPTIONS`
-        (``ca``, ``alk``, ``temp``...) or canonical column names.
+        Units of the concentration columns.  One string (``"mg/L"``) applies to
+        every concentration column whose header (or units row) states no unit; a
+        dict (``{"alk": "mg/L as CaCO3", "no3": "mg/L as N"}``) sets single
+        columns and overrides their headers.  Keys are the short keys used in
+        the flags (``ca``, ``alk``, ``hco3``, ``temp``...) or canonical column names.
     sheet : str or int, optional
         XLSX worksheet name or 0-based index (default: the first sheet).
     encoding : str, optional
@@ -350,6 +362,18 @@ def computable(table: pd.DataFrame) -> pd.Series:
 
 def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) -> pd.DataFrame:
     rows, info = read_rows(path, sheet=sheet, encoding=encoding)
+    if info["format"] == "xlsx" and sheet is None and _header_hits(rows) < 2:
+        # the first sheet is often notes ('说明'); take the first sheet with a sample header
+        index = 1
+        while True:
+            try:
+                other, other_info = read_rows(path, sheet=index, encoding=encoding)
+            except DataError:
+                break
+            if _header_hits(other) >= 2:
+                rows, info = other, other_info
+                break
+            index += 1
     lines = info.pop("lines")
     rows = [r for r in rows]
     if not any(any(c.strip() for c in r) for r in rows):
@@ -393,9 +417,17 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) ->
                 continue
             if cells.parse_cell(c, False)[1] in (cells.OK, cells.BELOW, cells.ABOVE):
                 numeric += 1
-            elif any_unit(c):
+                continue
+            try:
+                hit = match_header(name)
+            except UnitError:
+                hit = None
+            kind = KEYS[hit.key][1] if hit is not None else None
+            if kind in ("temp", "ec", "conc", "orgc") and parse_unit(c, kind) is not None:
                 unitish += 1
                 header_units[name] = c
+            elif kind is None and any_unit(c):
+                unitish += 1  # e.g. 'mg/L' under a column karstsink does not use
         if unitish >= 1 and numeric == 0:
             frame = frame.iloc[1:].reset_index(drop=True)
             info["units_row"] = body_lines[0]
@@ -506,15 +538,13 @@ def _resolve_units(used, units, header_units, source: str, notes: list[str]):
         if key in per_key:
             unit = per_key[key]
         elif single is not None and kind in UNIT_REQUIRED_KINDS:
-            given = _parse_user_unit(single, key, "units")
-            if unit is not None and unit.split(" as ")[0] != given.split(" as ")[0]:
-                warnings.warn(
-                    f"units={single!r} overrides the unit {unit!r} in the header of "
-                    f"{str(col)!r}.", DataQualityWarning, stacklevel=4)
-                notes.append(f"units={single!r} overrode {unit!r} of {str(col)!r}")
-            if unit is not None and " as " in unit and " as " not in given:
-                given = f"{given} as {unit.split(' as ')[1]}"
-            unit = given
+            # one string for all ions fills the columns whose header states no unit; a unit
+            # written in a header is explicit and wins (units={key: ...} overrides it)
+            if unit is None:
+                unit = _parse_user_unit(single, key, "units")
+            elif unit.split(" as ")[0] != _parse_user_unit(single, key, "units").split(" as ")[0]:
+                notes.append(f"{str(col)!r}: the header's unit {unit!r} was used, not "
+                             f"units={single!r}; pass units={{'{key}': ...}} to override it")
         if unit is None:
             if kind in UNIT_REQUIRED_KINDS:
                 raise UnitError(
@@ -596,6 +626,11 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                 ids[key] = [" ".join(t.split()) for t in text[col]]
             elif kind in ("temp", "ph", "ec", "conc", "orgc", "coord"):
                 values, status = cells.parse_column(text[col], decimal_comma)
+                if kind == "coord":  # degrees-minutes-seconds
+                    for i in np.flatnonzero(status == cells.NOT_NUMERIC):
+                        deg = cells.parse_coordinate(text[col][i])
+                        if deg is not None:
+                            values[i], status[i] = deg, cells.OK
                 if key in source_units:
                     values = _convert(values, key, source_units[key])
                 measured[key] = (values, status)
