@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
-RASTERS = ["landcover", "carbonate", "runoff", "temperature", "soil_pco2", "dem", "npp"]
+RASTERS = ["landcover", "carbonate", "runoff", "temperature", "soil_pco2", "dem", "nep"]
 CATCHMENTS = {"longtan": 75.0, "qingquan": 1.25, "heishui": 30.0}
 # molar masses [g/mol] from IUPAC standard atomic weights (Ca 40.078, Mg 24.305, Na 22.990,
 # K 39.098, Cl 35.45, S 32.06, N 14.007, O 15.999, H 1.008, C 12.011, F 18.998)
@@ -95,9 +95,13 @@ def test_raster_ranges_follow_the_documented_assumptions():
     pco2 = _read("soil_pco2")[0]
     # forest soils ~1.6-1.7 x cropland soils (science.md 5.1); the demo uses 7,500 / 4,500
     assert np.nanmean(pco2[lc == 2]) > 1.3 * np.nanmean(pco2[lc == 1])
-    npp = _read("npp")[0]
-    assert np.isnan(npp[lc == 5]).all()  # no NPP on water, not a 0 sentinel
-    assert np.nanmin(npp) > 0
+    nep = _read("nep")[0]
+    assert np.isnan(nep[lc == 5]).all()  # no NEP on water: NaN, not a 0 sentinel
+    assert np.nanmin(nep) > 0
+    # forest takes up more carbon per area than cropland; on 1 km2 pixels 1 g C m-2 = 1 t C,
+    # so the province total is the plain sum: designed to be 10-20 Mt C/yr (README)
+    assert np.nanmean(nep[lc == 2]) > np.nanmean(nep[lc == 1])
+    assert 10e6 <= np.nansum(nep) <= 20e6
 
 
 def test_counties():
@@ -173,8 +177,8 @@ def test_demo_config_loads():
     cfg = load_run_config(DEMO / "demo.toml")
     assert [c["name"] for c in cfg["catchments"]] == list(CATCHMENTS)
     assert [c["area_km2"] for c in cfg["catchments"]] == list(CATCHMENTS.values())
-    assert cfg["map"]["zones"]["path"] == DEMO / "counties.gpkg"
-    assert set(cfg["map"]["inputs"]) == set(RASTERS)
+    assert cfg["map"].zones_path == DEMO / "counties.gpkg"
+    assert set(cfg["map"].inputs) == set(RASTERS)
     assert cfg["report"]["synthetic"] is True
 
 

@@ -20,7 +20,7 @@ files):
 - ``rasters/temperature.tif``  mean annual air temperature [degC]
 - ``rasters/soil_pco2.tif``  growing-season soil CO2 [ppmv]
 - ``rasters/dem.tif``  elevation [m]
-- ``rasters/npp.tif``  net primary production [g C m-2 yr-1]
+- ``rasters/nep.tif``  net ecosystem production, the biological sink [g C m-2 yr-1]
 - ``counties.gpkg``  80 county polygons (``name``, ``name_zh``, ``area_km2``, ``note``)
 - ``catchments/<name>_discharge.csv``  daily discharge, ``date, Q (m3/s)``
 - ``catchments/<name>_samples.csv``  ~60 field samples in a messy lab-sheet style
@@ -57,8 +57,11 @@ LC_TARGET = {1: 0.27, 2: 0.42, 3: 0.12, 4: 0.14, 5: 0.01, 7: 0.015, 8: 0.015}
 # (Lan et al. 2017, science.md 5.1); barren/rocky and sealed ground low.
 SOIL_PCO2_BASE = {1: 4500.0, 2: 7500.0, 3: 6000.0, 4: 7300.0, 5: 2000.0, 7: 2500.0,
                   8: 2000.0}
-# NPP by class [g C m-2 yr-1] (plausible subtropical values, not a measurement; water has none).
-NPP_BASE = {1: 520.0, 2: 760.0, 3: 600.0, 4: 480.0, 5: np.nan, 7: 120.0, 8: 90.0}
+# NEP (net ecosystem production = NPP - heterotrophic respiration, the biological sink) by
+# class [g C m-2 yr-1]: plausible values, not a measurement (README: they put the province
+# total between the two readings, t CO2 or t C, of the forestry department's "30.24 Mt" of
+# science.md 6.3). Water has none (NaN).
+NEP_BASE = {1: 20.0, 2: 120.0, 3: 80.0, 4: 40.0, 5: np.nan, 7: 5.0, 8: 5.0}
 
 SYNTHETIC = "SYNTHETIC demo data (karstsink data/demo/make_demo.py): not a real place"
 
@@ -126,7 +129,7 @@ def lonlat_to_pixel(lon: float, lat: float) -> tuple[int, int]:
 
 
 def make_fields(rng: np.random.Generator, inside: np.ndarray) -> dict[str, np.ndarray]:
-    """DEM, temperature, runoff, carbonate fraction, land cover, soil pCO2 and NPP."""
+    """DEM, temperature, runoff, carbonate fraction, land cover, soil pCO2 and NEP."""
     rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
     xn, yn = cols / (WIDTH - 1), rows / (HEIGHT - 1)  # 0 = west / north
 
@@ -193,14 +196,14 @@ def make_fields(rng: np.random.Generator, inside: np.ndarray) -> dict[str, np.nd
     pco2 = base * np.exp(0.0588 * (temp - 15.0)) * np.exp(0.18 * smooth_noise(rng, 3))
     pco2 = np.round(np.clip(pco2, 2000.0, 20000.0), -1)
 
-    # NPP [g C m-2 yr-1]: class level x (1 + 3 %/degC), patch noise; none on water.
-    nbase = np.vectorize(NPP_BASE.get, otypes=[float])(np.where(inside, lc, 2))
-    npp = nbase * (1 + 0.03 * (temp - 15.0)) * np.exp(0.12 * smooth_noise(rng, 4))
-    npp = np.round(npp, 0)
+    # NEP [g C m-2 yr-1]: class level x (1 + 3 %/degC), patch noise; none on water.
+    nbase = np.vectorize(NEP_BASE.get, otypes=[float])(np.where(inside, lc, 2))
+    nep = nbase * (1 + 0.03 * (temp - 15.0)) * np.exp(0.12 * smooth_noise(rng, 4))
+    nep = np.round(nep, 1)
 
     out = {"landcover": lc, "carbonate": carb, "runoff": np.round(runoff, 0),
            "temperature": np.round(temp, 1), "soil_pco2": pco2, "dem": np.round(dem, 0),
-           "npp": npp}
+           "nep": nep}
     for name in out:
         if name != "landcover":
             out[name] = np.where(inside, out[name], np.nan).astype(np.float32)
@@ -215,7 +218,8 @@ RASTER_META = {
     "temperature": ("mean annual air temperature", "degC", "10..20, cooler to the north-west"),
     "soil_pco2": ("soil CO2 partial pressure", "ppmv", "2000..20000, by land cover"),
     "dem": ("elevation above sea level", "m", "500..2800, high in the west"),
-    "npp": ("net primary production", "g C m-2 yr-1", "by land cover; none on water"),
+    "nep": ("net ecosystem production (biological sink)", "g C m-2 yr-1",
+            "by land cover; none on water"),
 }
 
 

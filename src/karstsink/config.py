@@ -39,9 +39,6 @@ _SPECIATION = {"samples": (str, list), "database": str, "units": str, "engine": 
 _CATCHMENT = {"name": str, "area_km2": (int, float), "discharge": str, "samples": str,
               "constituent": str, "units": str, "method": str, "q_unit": str,
               "year_start": int}
-_MAP = {"inputs", "tables", "zones", "grid", "options"}
-_MAP_INPUTS = {"landcover", "carbonate", "runoff", "precipitation", "evapotranspiration",
-               "temperature", "soil_pco2", "npp", "dem", "aet"}
 _SCENARIO = {"emissions": str, "sinks_from": str, "karst_t_c_yr": (int, float),
              "biological_t_c_yr": (int, float), "start_year": int, "end_year": int}
 _REPORT = {"title": str, "html": bool, "synthetic": bool}
@@ -103,6 +100,24 @@ class _Checker:
         return p
 
 
+def _map_config(c: _Checker, section: dict) -> Any:
+    """Validate ``[map]`` with :func:`karstsink.mapping.config.config_from_dict`."""
+    import re
+
+    from .mapping.config import config_from_dict
+
+    try:
+        return config_from_dict(section, base=c.base, source=c.path)
+    except ConfigError as err:
+        text = str(err)
+        prefix = f"{c.path}: "
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+        text = text.replace("section [", "section [map.")
+        text = re.sub(r"\[(inputs|tables|zones|grid|model|scenario|dask)\]", r"[map.\1]", text)
+        raise c.fail("map", text) from err
+
+
 def load_run_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a run configuration TOML file.
 
@@ -117,8 +132,8 @@ def load_run_config(path: str | os.PathLike) -> dict[str, Any]:
         The configuration with defaults filled in and every path an absolute
         :class:`pathlib.Path` (relative paths are taken from the TOML file's
         folder). Keys: ``project``, ``speciation``, ``catchments`` (list),
-        ``map`` (or None), ``scenario``, ``report``, plus ``config_path`` and
-        ``base_dir``.
+        ``map`` (a validated :class:`karstsink.mapping.config.MapConfig`, or
+        None), ``scenario``, ``report``, plus ``config_path`` and ``base_dir``.
 
     Raises
     ------
@@ -248,38 +263,11 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     out_spec = {"samples": sample_paths, "database": database, "units": spec.get("units"),
                 "engine": engine, "jobs": jobs}
 
-    # [map]
+    # [map]: the `karstsink map` configuration, checked by the map stage's own validator so
+    # the two never drift apart; its messages are re-labelled "[map.<section>]".
     out_map = None
     if "map" in data:
-        m = c.table(data["map"], "map")
-        c.known(m, _MAP, "map")
-        inputs = c.table(m.get("inputs", {}), "map.inputs")
-        c.known(inputs, _MAP_INPUTS, "map.inputs")
-        for need in ("landcover", "carbonate", "temperature"):
-            if need not in inputs:
-                raise c.fail(f"map.inputs.{need}", "is required for the map.")
-        if "runoff" not in inputs and not {"precipitation", "evapotranspiration"} <= set(inputs):
-            raise c.fail("map.inputs.runoff", "is required (or give both precipitation and "
-                                              "evapotranspiration).")
-        out_map = {"inputs": {k: c.path_value(v, f"map.inputs.{k}") for k, v in inputs.items()}}
-        tables = c.table(m.get("tables", {}), "map.tables")
-        c.known(tables, {"landcover"}, "map.tables")
-        out_map["tables"] = {k: c.path_value(v, f"map.tables.{k}") for k, v in tables.items()}
-        if "zones" in m:
-            zones = c.table(m["zones"], "map.zones")
-            c.known(zones, {"path", "field", "layer"}, "map.zones")
-            if "path" not in zones:
-                raise c.fail("map.zones.path", "is required when [map.zones] is given.")
-            out_map["zones"] = {"path": c.path_value(zones["path"], "map.zones.path"),
-                                "field": zones.get("field", "name")}
-            if "layer" in zones:
-                out_map["zones"]["layer"] = zones["layer"]
-        grid = c.table(m.get("grid", {}), "map.grid")
-        c.known(grid, {"like"}, "map.grid")
-        if "like" in grid:
-            out_map["grid"] = {"like": c.path_value(grid["like"], "map.grid.like")}
-        if "options" in m:
-            out_map["options"] = c.table(m["options"], "map.options")
+        out_map = _map_config(c, c.table(data["map"], "map"))
 
     # [scenario]
     scen = c.table(data.get("scenario", {}), "scenario")
