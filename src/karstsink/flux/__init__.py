@@ -2,10 +2,66 @@
 
 ``estimate(discharge, samples, constituent, method=...)`` is the one entry
 point; the estimators live in ``direct``, ``rating``, ``loadest`` and ``wrtds``.
+Period tables come from :func:`karstsink.flux.aggregate.aggregate`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
+
 from ._base import FluxEstimate
 
-__all__ = ["FluxEstimate"]
+__all__ = ["METHODS", "FluxEstimate", "estimate"]
+
+#: Estimators :func:`estimate` dispatches to.
+METHODS = ("direct", "rating", "loadest", "wrtds")
+
+
+def estimate(
+    discharge: pd.DataFrame,
+    samples: pd.DataFrame,
+    constituent: str | None = None,
+    method: str = "loadest",
+    **options: Any,
+) -> FluxEstimate:
+    """Estimate daily flux of one constituent with the chosen method.
+
+    Parameters
+    ----------
+    discharge : pandas.DataFrame
+        Daily discharge from :func:`karstsink.hydrology.read_discharge`
+        (``discharge_m3s`` [m³ s⁻¹] on a daily ``DatetimeIndex``).
+    samples : pandas.DataFrame
+        From :func:`karstsink.flux.samples.read_flux_samples` (``date``,
+        ``conc_mg_L`` [mg L⁻¹], ``censored``).
+    constituent : str, optional
+        Recorded in the result (``estimate.model["constituent"]``).
+    method : {"loadest", "rating", "direct", "wrtds"}, default "loadest"
+        The estimator; ``options`` are passed on to
+        :func:`~karstsink.flux.direct.estimate_direct`,
+        :func:`~karstsink.flux.rating.estimate_rating`,
+        :func:`~karstsink.flux.loadest.estimate_loadest` or
+        ``karstsink.flux.wrtds.estimate_wrtds``.
+
+    Returns
+    -------
+    FluxEstimate
+        Daily concentration [mg L⁻¹] and flux [kg d⁻¹] with standard errors.
+    """
+    method = str(method).lower()
+    if method == "direct":
+        from .direct import estimate_direct as func
+    elif method == "rating":
+        from .rating import estimate_rating as func
+    elif method == "loadest":
+        from .loadest import estimate_loadest as func
+    elif method == "wrtds":
+        from .wrtds import estimate_wrtds as func
+    else:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+    result = func(discharge, samples, **options)
+    if constituent is not None:
+        result.model.setdefault("constituent", constituent)
+    return result

@@ -1,0 +1,85 @@
+"""``karstsink flux``: discharge + samples in, daily/monthly/annual fluxes and sinks out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import handle_errors
+
+
+@click.command("flux")
+@click.option("--discharge", "discharge_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Discharge CSV: a date column and a discharge column (daily or sub-daily).")
+@click.option("--samples", "samples_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Samples CSV: a date column and the constituent column ('<0.05' = censored).")
+@click.option("--area", "area_km2", required=True, type=click.FloatRange(min=0, min_open=True),
+              help="Catchment area [km²].")
+@click.option("-o", "--output", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--constituent", default="hco3", show_default=True,
+              help="Constituent column of the samples file (hco3 for the carbon sink).")
+@click.option("--units", default=None, help="Unit of the sample values, e.g. mg/L, mmol/L, "
+                                            "'mg/L as CaCO3' (unless the header says).")
+@click.option("--method", type=click.Choice(["loadest", "rating", "direct", "wrtds"]),
+              default="loadest", show_default=True, help="Flux estimator.")
+@click.option("--model", "loadest_model", type=int, default=0, show_default=True,
+              help="LOADEST model 1-9 (0: choose by AIC).")
+@click.option("--q-unit", default=None, help="Discharge unit if the header gives none: "
+                                              "m3/s, L/s, ft3/s (cfs).")
+@click.option("--q-column", default=None, help="Discharge column name (default: detected).")
+@click.option("--date-column", default=None, help="Date column of the samples file.")
+@click.option("--year-start", type=click.IntRange(1, 12), default=10, show_default=True,
+              help="First month of the annual year (10 = USGS water year, 1 = calendar).")
+@click.option("--max-gap-days", type=click.IntRange(min=0), default=7, show_default=True,
+              help="Interpolate discharge gaps up to this many days.")
+@click.option("--allow-gaps", is_flag=True,
+              help="Keep longer discharge gaps as missing days instead of stopping.")
+@click.option("--so4", default=None, help="SO4 column of the samples (sulfuric-acid correction).")
+@click.option("--no3", default=None, help="NO3 column of the samples (nitric-acid correction).")
+@click.option("--toc", default=None, help="TOC/AOC column [mg C/L] (biological carbon pump).")
+@click.option("--acid-so4-share", type=click.FloatRange(0, 1), default=1.0, show_default=True)
+@click.option("--evaporite-so4-share", type=click.FloatRange(0, 1), default=0.0,
+              show_default=True, help="Share of SO4 from gypsum/evaporites (not acid).")
+@click.option("--acid-no3-share", type=click.FloatRange(0, 1), default=1.0, show_default=True)
+@click.option("--bcp-share", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="Autochthonous share of --toc.")
+@click.option("--silicate-fraction", type=click.FloatRange(0, 1), default=None,
+              help="Share of HCO3 from silicate weathering (end-member partition).")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@handle_errors
+def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, units, method,
+                 loadest_model, q_unit, q_column, date_column, year_start, max_gap_days,
+                 allow_gaps, so4, no3, toc, acid_so4_share, evaporite_so4_share, acid_no3_share,
+                 bcp_share, silicate_fraction, no_plots, debug) -> None:
+    """Estimate daily, monthly and annual fluxes and the carbon sink of one catchment.
+
+    Writes daily.csv, monthly.csv, annual.csv (water years unless --year-start 1),
+    calendar.csv, total.csv, sink.csv, samples.csv, model.json and plots/*.png to
+    OUTPUT; nothing is written if the run fails.
+    """
+    from ..flux.pipeline import run_flux, write_flux_outputs
+
+    options = {"model": loadest_model} if method == "loadest" else {}
+    run = run_flux(
+        discharge_path, samples_path, area_km2=area_km2, constituent=constituent, units=units,
+        method=method, q_unit=q_unit, q_column=q_column, date_column=date_column,
+        max_gap_days=max_gap_days, allow_gaps=allow_gaps, year_start_month=year_start,
+        so4=so4, no3=no3, toc=toc, acid_so4_share=acid_so4_share,
+        evaporite_so4_share=evaporite_so4_share, acid_no3_share=acid_no3_share,
+        bcp_share=bcp_share, silicate_hco3_fraction=silicate_fraction, method_options=options,
+    )
+    files = write_flux_outputs(run, out_dir, plots=not no_plots)
+    total = run.tables["total"].iloc[0]
+    click.echo(f"{run.estimate.method}: mean flux {total['flux_kg_day']:.4g} kg/d "
+               f"(95 % {total['flux_lo95_kg_day']:.4g}-{total['flux_hi95_kg_day']:.4g}) over "
+               f"{int(total['n_days'])} days", err=True)
+    if "sink_t_c_km2_yr" in run.sink and run.sink["sink_t_c_km2_yr"].notna().any():
+        s = run.sink.iloc[-1]
+        click.echo(f"carbon sink (whole record): {s['sink_t_c_km2_yr']:.4g} t C km-2 yr-1 = "
+                   f"{s['sink_t_co2_km2_yr']:.4g} t CO2 km-2 yr-1", err=True)
+    click.echo(f"wrote {len(files)} files to {out_dir}", err=True)

@@ -1,0 +1,147 @@
+"""Period totals of a daily flux estimate: months, water years, calendar years, the record.
+
+Every table has one row per period with ``n_days`` (days with a flux),
+``n_missing_days`` (days of the period inside the record without one),
+mean ``discharge_m3s`` [m³ s⁻¹], flow-weighted ``conc_mg_L`` [mg L⁻¹]
+(``Σ F / Σ (Q x 86.4)``), mean daily ``flux_kg_day`` [kg d⁻¹] with its
+standard error and 95 % interval from the estimator
+(:meth:`~karstsink.flux.FluxEstimate.period_stats`), the annual rate
+``flux_kg_yr`` = ``flux_kg_day`` x 365.25 [kg yr⁻¹] (with its interval), the
+mass ``flux_kg`` over the days with a flux [kg], and ``complete`` (False when
+the record does not cover the whole period or days are missing).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._base import FluxEstimate
+from ._common import KG_DAY_PER_M3S_MG_L
+
+__all__ = ["DAYS_PER_YEAR", "aggregate", "period_table"]
+
+#: Julian year [d], the factor from a mean daily flux to an annual rate (as EGRET).
+DAYS_PER_YEAR = 365.25
+
+
+def _water_year(index: pd.DatetimeIndex, start_month: int) -> np.ndarray:
+    if start_month == 1:
+        return index.year.to_numpy()
+    return np.where(index.month >= start_month, index.year + 1, index.year)
+
+
+def period_table(estimate: FluxEstimate, labels, *, label_name: str,
+                 period_bounds: dict | None = None) -> pd.DataFrame:
+    """Aggregate ``estimate`` over groups of days given by ``labels``.
+
+    Parameters
+    ----------
+    estimate : FluxEstimate
+    labels : array_like
+        One label per day of ``estimate.daily``.
+    label_name : str
+        Name of the label column in the output (``year``, ``month``, ``period``).
+    period_bounds : dict, optional
+        ``label -> (first_day, last_day)`` of the full calendar period, to
+        decide ``complete``.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    daily = estimate.daily
+    labels = pd.Series(np.asarray(labels, dtype=object), index=daily.index)
+    flux = daily["flux_kg_day"].to_numpy(dtype=float)
+    q = daily["discharge_m3s"].to_numpy(dtype=float)
+    valid = np.isfinite(flux)
+    stats = estimate.period_stats(labels.where(valid, None))
+    rows = []
+    for label, idx in labels.groupby(labels, sort=True).indices.items():
+        v = idx[valid[idx]]
+        n_days = len(v)
+        n_missing = int(len(idx) - n_days)
+        qv = q[idx][np.isfinite(q[idx])]
+        qf = q[v]
+        denom = float(np.sum(qf * KG_DAY_PER_M3S_MG_L))
+        conc = float(np.sum(flux[v]) / denom) if denom > 0 else np.nan
+        if label in stats.index:
+            st = stats.loc[label]
+            mean, se, lo, hi = (float(st[c]) for c in
+                                ("flux_kg_day", "flux_se_kg_day", "flux_lo95_kg_day",
+                                 "flux_hi95_kg_day"))
+        else:
+            mean = se = lo = hi = np.nan
+        first, last = daily.index[idx[0]], daily.index[idx[-1]]
+        complete = n_missing == 0 and n_days > 0
+        if period_bounds is not None and label in period_bounds:
+            p0, p1 = period_bounds[label]
+            complete = complete and first <= p0 and last >= p1
+        rows.append({
+            label_name: label, "start": first.date().isoformat(),
+            "end": last.date().isoformat(), "n_days": n_days, "n_missing_days": n_missing,
+            "discharge_m3s": float(qv.mean()) if len(qv) else np.nan,
+            "conc_mg_L": conc, "flux_kg_day": mean, "flux_se_kg_day": se,
+            "flux_lo95_kg_day": lo, "flux_hi95_kg_day": hi,
+            "flux_kg_yr": mean * DAYS_PER_YEAR, "flux_lo95_kg_yr": lo * DAYS_PER_YEAR,
+            "flux_hi95_kg_yr": hi * DAYS_PER_YEAR,
+            "flux_kg": mean * n_days if n_days else np.nan, "complete": bool(complete),
+        })
+    return pd.DataFrame(rows)
+
+
+def aggregate(estimate: FluxEstimate, *, year_start_month: int = 10) -> dict[str, pd.DataFrame]:
+    """Monthly, annual (water-year), calendar-year and whole-record flux tables.
+
+    Parameters
+    ----------
+    estimate : FluxEstimate
+        From any estimator.
+    year_start_month : int, default 10
+        First month of the "annual" year: 10 gives USGS water years
+        (October-September, labelled by the calendar year they end in);
+        1 gives calendar years.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``monthly`` (label ``month`` = ``YYYY-MM``), ``annual`` (label
+        ``year``), ``calendar`` (label ``year``) and ``total`` (label
+        ``period`` = ``"total"``); columns as in the module docstring.
+
+    Notes
+    -----
+    Mass is conserved: the ``flux_kg`` of the months of a year sum to that
+    year's ``flux_kg`` and the years to the total (tested with Hypothesis).
+    """
+    if not 1 <= int(year_start_month) <= 12:
+        raise ValueError(f"year_start_month must be 1..12, got {year_start_month!r}.")
+    idx = estimate.daily.index
+    months = idx.strftime("%Y-%m")
+    mb = {}
+    for m in np.unique(months):
+        p0 = pd.Timestamp(m + "-01")
+        mb[m] = (p0, p0 + pd.offsets.MonthEnd(0))
+    wy = _water_year(idx, int(year_start_month))
+    wb = {}
+    for y in np.unique(wy):
+        if year_start_month == 1:
+            wb[int(y)] = (pd.Timestamp(int(y), 1, 1), pd.Timestamp(int(y), 12, 31))
+        else:
+            wb[int(y)] = (pd.Timestamp(int(y) - 1, year_start_month, 1),
+                          pd.Timestamp(int(y), year_start_month, 1) - pd.Timedelta(days=1))
+    cy = idx.year.to_numpy()
+    cb = {int(y): (pd.Timestamp(int(y), 1, 1), pd.Timestamp(int(y), 12, 31))
+          for y in np.unique(cy)}
+    out = {
+        "monthly": period_table(estimate, months, label_name="month", period_bounds=mb),
+        "annual": period_table(estimate, wy.astype(int), label_name="year", period_bounds=wb),
+        "calendar": period_table(estimate, cy.astype(int), label_name="year", period_bounds=cb),
+        "total": period_table(estimate, np.array(["total"] * len(idx), dtype=object),
+                              label_name="period"),
+    }
+    for key in ("annual", "calendar"):
+        if len(out[key]):
+            out[key]["year"] = out[key]["year"].astype(int)
+    out["annual"].attrs["year_start_month"] = int(year_start_month)
+    return out

@@ -1,0 +1,90 @@
+"""Reading flux samples: censoring, units, the geochemistry reader's table, pairing with Q."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karstsink.exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
+from karstsink.flux.samples import pair_with_discharge, read_flux_samples
+
+
+def _write(tmp_path, text, name="s.csv"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_censored_values_at_their_limit(tmp_path):
+    p = _write(tmp_path, "date,hco3\n2020-01-03,250\n2020-01-01,<0.05\n2020-01-02, < 1.5\n")
+    s = read_flux_samples(p, "hco3", units="mg/L")
+    assert list(s["date"].dt.strftime("%Y-%m-%d")) == ["2020-01-01", "2020-01-02", "2020-01-03"]
+    np.testing.assert_allclose(s["conc_mg_L"], [0.05, 1.5, 250.0])
+    assert list(s["censored"]) == [True, True, False]
+    assert "hco3" in s.columns  # original columns kept
+
+
+def test_usgs_remark_column(tmp_path):
+    p = _write(tmp_path, "date,remark,value\n1999-10-14,<,0.1\n1999-12-15,,0.2\n")
+    s = read_flux_samples(p, "no3", units="mg/L")
+    assert list(s["censored"]) == [True, False]
+
+
+def test_unit_conversions(tmp_path):
+    p = _write(tmp_path, "date,HCO3- (mg/L as CaCO3)\n2020-01-01,100\n")
+    s = read_flux_samples(p, "hco3")
+    # 100 mg/L as CaCO3 = 2 x 100/100.087 meq/L = 1.99826 mmol/L HCO3 x 61.017 = 121.928 mg/L
+    assert s["conc_mg_L"].iloc[0] == pytest.approx(121.928, abs=5e-4)
+    p = _write(tmp_path, "date,hco3\n2020-01-01,4\n", "b.csv")
+    s = read_flux_samples(p, "hco3", units="mmol/L")
+    assert s["conc_mg_L"].iloc[0] == pytest.approx(4 * 61.017)  # M(HCO3) 61.017 g/mol
+
+
+def test_bad_cells_flagged_not_dropped(tmp_path):
+    p = _write(tmp_path, "date,hco3\n2020-01-01,250\n2020-01-02,n.d.\n2020-01-03,abc\n"
+                         "2020-01-04,-3\n")
+    with pytest.warns(DataQualityWarning, match="3 sample"):
+        s = read_flux_samples(p, "hco3", units="mg/L")
+    assert len(s) == 4
+    assert s["qa_flags"].tolist() == ["", "missing_value:hco3", "not_numeric:hco3",
+                                      "negative_value:hco3"]
+    assert s["conc_mg_L"].isna().sum() == 3
+
+
+def test_structural_errors(tmp_path):
+    with pytest.raises(UnitError, match="--units"):
+        read_flux_samples(_write(tmp_path, "date,hco3\n2020-01-01,1\n"), "hco3")
+    with pytest.raises(MissingColumnError, match="so4"):
+        read_flux_samples(_write(tmp_path, "date,hco3\n2020-01-01,1\n", "b.csv"), "so4",
+                          units="mg/L")
+    with pytest.raises(MissingColumnError, match="date"):
+        read_flux_samples(_write(tmp_path, "when,hco3\n2020-01-01,1\n", "c.csv"), "hco3",
+                          units="mg/L")
+    with pytest.raises(DataError, match=r"line 3.*'31/02/2020x'"):
+        read_flux_samples(_write(tmp_path, "date,hco3\n2020-01-01,1\n31/02/2020x,2\n", "d.csv"),
+                          "hco3", units="mg/L")
+
+
+def test_table_from_the_geochemistry_reader():
+    """Canonical columns in mmol/L; '<DL' values stored at half the limit and flagged."""
+    df = pd.DataFrame({"date": pd.to_datetime(["2020-01-01", "2020-01-02"]),
+                       "hco3_mmol_l": [4.0, 0.5], "qa_flags": ["", "below_detection:hco3"]})
+    df.attrs["below_detection"] = "half"
+    s = read_flux_samples(df, "hco3")
+    np.testing.assert_allclose(s["conc_mg_L"], [4.0 * 61.017, 1.0 * 61.017])
+    assert list(s["censored"]) == [False, True]
+
+
+def test_pairing_flags_samples_outside_the_record():
+    daily = pd.DataFrame({"discharge_m3s": [1.0, 2.0, 3.0]},
+                         index=pd.date_range("2020-01-01", periods=3, name="date"))
+    s = pd.DataFrame({"date": pd.to_datetime(["2019-12-01", "2020-01-02", "2020-02-01"]),
+                      "conc_mg_L": [1.0, 2.0, 3.0], "censored": False, "qa_flags": ""})
+    with pytest.warns(DataQualityWarning, match="2 sample"):
+        p = pair_with_discharge(s, daily)
+    assert p["in_record"].tolist() == [False, True, False]
+    assert p["qa_flags"].tolist()[0] == "outside_discharge_record"
+    assert p["discharge_m3s"].iloc[1] == 2.0
+    with pytest.raises(DataError, match="none of the 1 samples"):
+        pair_with_discharge(s.iloc[[0]], daily)

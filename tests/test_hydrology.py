@@ -1,0 +1,156 @@
+"""Discharge reading: units, sub-daily means, flags, gaps, errors; runoff depth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from karstsink.exceptions import DataError, MissingColumnError, UnitError
+from karstsink.hydrology import read_discharge, runoff_depth_mm
+
+
+def _write(tmp_path, text, name="q.csv"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _daily(n=10, start="2020-01-01"):
+    return pd.date_range(start, periods=n, freq="D").strftime("%Y-%m-%d")
+
+
+@pytest.mark.parametrize(
+    ("header", "q_unit", "factor"),
+    [
+        ("Q (m3/s)", None, 1.0),
+        ("discharge (L/s)", None, 1e-3),
+        ("Q_cfs", None, 0.028316846592),  # 1 ft = 0.3048 m -> 0.3048^3 m3
+        ("Qdaily", "cfs", 0.028316846592),
+        ("discharge", "m3/s", 1.0),
+        ("Q [m³/s]", None, 1.0),
+    ],
+)
+def test_units_from_header_or_option(tmp_path, header, q_unit, factor):
+    days = _daily(3)
+    p = _write(tmp_path, f"date,{header}\n" + "".join(f"{d},{v}\n" for d, v in
+                                                       zip(days, [10, 20, 30], strict=True)))
+    q = read_discharge(p, q_unit=q_unit)
+    np.testing.assert_allclose(q["discharge_m3s"], np.array([10, 20, 30]) * factor, rtol=1e-12)
+    assert q.index.name == "date"
+    assert list(q.columns) == ["discharge_m3s", "n_obs", "qa_flags"]
+
+
+def test_no_unit_anywhere_is_an_error_that_names_the_option(tmp_path):
+    p = _write(tmp_path, "date,Qdaily\n2020-01-01,1\n2020-01-02,2\n")
+    with pytest.raises(UnitError, match="--q-unit"):
+        read_discharge(p)
+
+
+def test_unknown_and_contradicting_units(tmp_path):
+    p = _write(tmp_path, "date,Q (gal/min)\n2020-01-01,1\n")
+    with pytest.raises(UnitError, match="gal/min"):
+        read_discharge(p)
+    p = _write(tmp_path, "date,Q (m3/s)\n2020-01-01,1\n", "b.csv")
+    with pytest.raises(UnitError, match="q_unit"):
+        read_discharge(p, q_unit="L/s")
+    with pytest.raises(UnitError, match="Unknown discharge unit"):
+        read_discharge(_write(tmp_path, "date,Q\n2020-01-01,1\n", "c.csv"), q_unit="furlongs")
+
+
+def test_subdaily_values_are_averaged_with_counts(tmp_path):
+    rows = ["2020-01-01 00:00,1", "2020-01-01 06:00,2", "2020-01-01 12:00,3",
+            "2020-01-01 18:00,6", "2020-01-02 00:00,10"]
+    q = read_discharge(_write(tmp_path, "datetime,Q (m3/s)\n" + "\n".join(rows) + "\n"))
+    assert q.loc["2020-01-01", "discharge_m3s"] == pytest.approx(3.0)  # (1+2+3+6)/4
+    assert q.loc["2020-01-01", "n_obs"] == 4
+    assert q.loc["2020-01-02", "n_obs"] == 1
+
+
+def test_unparsable_date_names_row_and_value(tmp_path):
+    p = _write(tmp_path, "date,Q (m3/s)\n2020-01-01,1\n2020-13-45,2\n2020-01-03,3\n")
+    with pytest.raises(DataError, match=r"line 3 \(data row 2\).*'2020-13-45'"):
+        read_discharge(p)
+
+
+def test_bad_values_are_flagged_and_left_out_of_the_mean(tmp_path):
+    text = ("datetime,Q (m3/s)\n"
+            "2020-01-01 00:00,2\n2020-01-01 12:00,-5\n"      # negative: flagged, excluded
+            "2020-01-02 00:00,abc\n2020-01-02 12:00,4\n"     # text: flagged, excluded
+            "2020-01-03 00:00,6\n2020-01-03 00:00,100\n"     # duplicate timestamp
+            "2020-01-04 00:00,8\n")
+    q = read_discharge(_write(tmp_path, text))
+    assert q.loc["2020-01-01", "discharge_m3s"] == 2.0
+    assert "negative_value" in q.loc["2020-01-01", "qa_flags"]
+    assert q.loc["2020-01-02", "discharge_m3s"] == 4.0
+    assert "not_numeric" in q.loc["2020-01-02", "qa_flags"]
+    assert q.loc["2020-01-03", "discharge_m3s"] == 6.0
+    assert "duplicate_timestamp" in q.loc["2020-01-03", "qa_flags"]
+    assert q.attrs["flag_counts"]["negative_value"] == 1
+    assert q.attrs["n_raw_values"] == 7  # nothing dropped from the count of raw values
+
+
+def test_short_gap_interpolated_and_flagged(tmp_path):
+    text = "date,Q (m3/s)\n2020-01-01,1\n2020-01-02,2\n2020-01-06,6\n2020-01-07,7\n"
+    q = read_discharge(_write(tmp_path, text), max_gap_days=7)
+    # linear in time between 2 (Jan 2) and 6 (Jan 6): 3, 4, 5
+    np.testing.assert_allclose(q.loc["2020-01-03":"2020-01-05", "discharge_m3s"], [3, 4, 5])
+    assert (q.loc["2020-01-03":"2020-01-05", "qa_flags"] == "interpolated").all()
+    assert q.attrs["gaps"][0].n_days == 3 and q.attrs["gaps"][0].filled
+
+
+def test_long_gap_is_an_error_naming_the_range_unless_allowed(tmp_path):
+    text = "date,Q (m3/s)\n2020-01-01,1\n2020-01-02,2\n2020-01-20,6\n"
+    p = _write(tmp_path, text)
+    with pytest.raises(DataError, match=r"2020-01-03\.\.2020-01-19 \(17 days\).*--allow-gaps"):
+        read_discharge(p, max_gap_days=7)
+    q = read_discharge(p, max_gap_days=7, allow_gaps=True)
+    assert q["discharge_m3s"].isna().sum() == 17
+    assert (q.loc["2020-01-03":"2020-01-19", "qa_flags"] == "missing").all()
+    assert q.attrs["n_missing_days"] == 17
+
+
+def test_structural_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_discharge(tmp_path / "nope.csv")
+    with pytest.raises(MissingColumnError, match="which column"):
+        read_discharge(_write(tmp_path, "date,a,b\n2020-01-01,1,2\n"), q_unit="m3/s")
+    with pytest.raises(DataError, match="no usable"):
+        read_discharge(_write(tmp_path, "date,Q (m3/s)\n2020-01-01,x\n", "e.csv"))
+
+
+def test_compact_usgs_dates(tmp_path):
+    q = read_discharge(_write(tmp_path, "date,Q_cfs\n19991001,10\n19991002,20\n"))
+    assert list(q.index.strftime("%Y-%m-%d")) == ["1999-10-01", "1999-10-02"]
+
+
+def test_runoff_depth_hand_calculation():
+    # 1 m3/s x 3.15576e7 s/yr = 3.15576e7 m3/yr over 1e8 m2 = 0.315576 m/yr (science.md 0)
+    assert runoff_depth_mm(1.0, 100.0) == pytest.approx(315.576, rel=1e-12)
+    assert runoff_depth_mm(1.0, 100.0, per="day") == pytest.approx(0.864, rel=1e-12)
+    np.testing.assert_allclose(runoff_depth_mm(np.array([1.0, np.nan]), 100.0),
+                               [315.576, np.nan])
+    with pytest.raises(DataError):
+        runoff_depth_mm(1.0, 0.0)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.floats(0.01, 1e4), min_size=4, max_size=40),
+       gaps=st.lists(st.integers(1, 38), max_size=10))
+def test_short_gaps_filled_within_neighbours(values, gaps):
+    n = len(values)
+    keep = np.ones(n, bool)
+    for g in gaps:
+        if 0 < g < n - 1:
+            keep[g] = False
+    days = pd.date_range("2020-01-01", periods=n, freq="D")
+    df = pd.DataFrame({"date": days.strftime("%Y-%m-%d")[keep],
+                       "Q (m3/s)": np.asarray(values)[keep].astype(str)})
+    q = read_discharge(df, max_gap_days=n)
+    assert len(q) == n and q["discharge_m3s"].notna().all()
+    lo, hi = min(np.asarray(values)[keep]), max(np.asarray(values)[keep])
+    assert (q["discharge_m3s"] >= lo - 1e-9).all() and (q["discharge_m3s"] <= hi + 1e-9).all()
+    assert (q["qa_flags"] == "interpolated").sum() == (~keep).sum()

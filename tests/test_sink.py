@@ -1,0 +1,101 @@
+"""Carbon sink from solute fluxes: science.md worked examples, corrections, intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from karstsink.exceptions import DataError, DataQualityWarning
+from karstsink.sink import carbon_sink
+from karstsink.units import SECONDS_PER_YEAR
+
+# science.md 1.1: Q = 1 m3/s constant, HCO3 = 250 mg/L (= g/m3), A = 100 km2
+#   flux = 250 g/m3 x 3.15576e7 m3/yr = 7.8894e9 g/yr = 7.8894e6 kg/yr
+HCO3_KG_YR = 250.0 * SECONDS_PER_YEAR / 1000.0
+SO4_KG_YR = 30.0 * SECONDS_PER_YEAR / 1000.0
+NO3_KG_YR = 10.0 * SECONDS_PER_YEAR / 1000.0
+
+
+def test_worked_example_1_1():
+    out = carbon_sink(HCO3_KG_YR, 100.0).iloc[0]
+    # printed: 7.765 t C km-2 a-1 = 28.45 t CO2 km-2 a-1 (science.md 1.1, section 8 test 1)
+    assert round(out["sink_t_c_km2_yr"], 3) == 7.765
+    assert round(out["sink_t_co2_km2_yr"], 2) == 28.45
+    assert out["hco3_flux_mol_yr"] == pytest.approx(HCO3_KG_YR * 1e3 / 61.017)
+    assert out["sink_t_c_yr"] == pytest.approx(776.5, abs=0.05)  # printed 776.5 t C/a
+    assert "0.5 of carbonate-weathering HCO3" in out["assumptions"]
+
+
+def test_worked_example_1_2_acid_correction():
+    out = carbon_sink(HCO3_KG_YR, 100.0, so4_flux_kg_yr=SO4_KG_YR,
+                      no3_flux_kg_yr=NO3_KG_YR).iloc[0]
+    # printed: HCO3_carbonic = 3.311 mmol/L -> 6.276 t C km-2 a-1 (-19 %)
+    carbonic_mmol_l = out["hco3_carbonic_flux_mol_yr"] / SECONDS_PER_YEAR  # mol/s per m3/s
+    assert round(carbonic_mmol_l, 3) == 3.311
+    assert round(out["sink_t_c_km2_yr"], 3) == 6.276
+    assert round(out["acid_correction_pct"]) == 19
+    assert "sulfuric-acid correction" in out["assumptions"]
+
+
+def test_evaporite_and_shares_reduce_the_correction():
+    full = carbon_sink(HCO3_KG_YR, 100.0, so4_flux_kg_yr=SO4_KG_YR).iloc[0]
+    none = carbon_sink(HCO3_KG_YR, 100.0, so4_flux_kg_yr=SO4_KG_YR,
+                       evaporite_so4_kg_yr=SO4_KG_YR).iloc[0]
+    half = carbon_sink(HCO3_KG_YR, 100.0, so4_flux_kg_yr=SO4_KG_YR, acid_so4_share=0.5).iloc[0]
+    base = carbon_sink(HCO3_KG_YR, 100.0).iloc[0]
+    assert none["sink_t_c_km2_yr"] == pytest.approx(base["sink_t_c_km2_yr"])
+    assert half["sink_t_c_km2_yr"] == pytest.approx(
+        (base["sink_t_c_km2_yr"] + full["sink_t_c_km2_yr"]) / 2)
+
+
+def test_silicate_and_bcp_reported_apart():
+    out = carbon_sink(HCO3_KG_YR, 100.0, silicate_hco3_fraction=0.2,
+                      bcp_flux_kg_c_yr=50_000.0, bcp_share=0.5).iloc[0]
+    mol = HCO3_KG_YR * 1e3 / 61.017
+    # carbonate: 0.5 x 0.8 x mol x 12.011 g; silicate: 1.0 x 0.2 x mol x 12.011 g
+    assert out["carbonate_sink_t_c_yr"] == pytest.approx(0.4 * mol * 12.011 / 1e6)
+    assert out["silicate_sink_t_c_yr"] == pytest.approx(0.2 * mol * 12.011 / 1e6)
+    assert out["bcp_sink_t_c_yr"] == pytest.approx(25.0)  # 0.5 x 50 000 kg C = 25 t C
+    assert out["sink_t_c_yr"] == pytest.approx(
+        out["carbonate_sink_t_c_yr"] + out["silicate_sink_t_c_yr"] + 25.0)
+    base = carbon_sink(HCO3_KG_YR, 100.0).iloc[0]
+    assert np.isnan(base["silicate_sink_t_c_yr"])
+    assert "no silicate partition" in base["assumptions"]
+
+
+def test_interval_propagated_linearly():
+    out = carbon_sink([HCO3_KG_YR, 2 * HCO3_KG_YR], 100.0,
+                      hco3_lo95_kg_yr=[0.8 * HCO3_KG_YR, HCO3_KG_YR],
+                      hco3_hi95_kg_yr=[1.25 * HCO3_KG_YR, 3 * HCO3_KG_YR], label=[2001, 2002])
+    assert list(out.index) == [2001, 2002]
+    np.testing.assert_allclose(out["sink_lo95_t_c_km2_yr"], [0.8 * 7.76509, 7.76509], rtol=1e-4)
+    np.testing.assert_allclose(out["sink_hi95_t_co2_km2_yr"] / out["sink_t_co2_km2_yr"],
+                               [1.25, 1.5], rtol=1e-12)
+
+
+def test_mol_input_and_errors():
+    mol = HCO3_KG_YR * 1e3 / 61.017
+    a = carbon_sink(hco3_flux_mol_yr=mol, area_km2=100.0)
+    assert a["sink_t_c_km2_yr"].iloc[0] == pytest.approx(7.76509, rel=1e-5)
+    with pytest.raises(DataError, match="area_km2"):
+        carbon_sink(HCO3_KG_YR, 0.0)
+    with pytest.raises(DataError, match="either"):
+        carbon_sink(HCO3_KG_YR, 100.0, hco3_flux_mol_yr=1.0)
+    with pytest.raises(DataError, match="acid_so4_share"):
+        carbon_sink(HCO3_KG_YR, 100.0, acid_so4_share=1.5)
+    with pytest.warns(DataQualityWarning, match="exceeds"):
+        carbon_sink(HCO3_KG_YR, 100.0, so4_flux_kg_yr=10 * HCO3_KG_YR)
+
+
+@settings(max_examples=50, deadline=None)
+@given(flux=st.floats(1.0, 1e12), k=st.floats(0.001, 1000.0), area=st.floats(0.01, 1e6))
+def test_sink_is_linear_in_flux_and_inverse_in_area(flux, k, area):
+    a = carbon_sink(flux, area).iloc[0]
+    b = carbon_sink(k * flux, area).iloc[0]
+    c = carbon_sink(flux, k * area).iloc[0]
+    assert b["sink_t_c_km2_yr"] == pytest.approx(k * a["sink_t_c_km2_yr"], rel=1e-12)
+    assert c["sink_t_c_km2_yr"] == pytest.approx(a["sink_t_c_km2_yr"] / k, rel=1e-12)
+    assert a["sink_t_co2_km2_yr"] == pytest.approx(a["sink_t_c_km2_yr"] * 44.009 / 12.011,
+                                                   rel=1e-12)
