@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import requires_phreeqpy
 
 from karstsink.chemistry.engine import (
     INPUT_COLUMNS,
@@ -19,8 +20,6 @@ from karstsink.chemistry.engine import (
     run_chunks,
 )
 from karstsink.exceptions import SpeciationError
-
-from conftest import requires_phreeqpy
 
 COL = {c: i for i, c in enumerate(INPUT_COLUMNS)}
 
@@ -123,11 +122,18 @@ def test_condense_joins_lines_and_strips_prefixes():
     assert _condense(text) == "A has not converged.; Model failed to converge."
 
 
-def test_results_do_not_depend_on_position_or_instance(engine):
+def test_results_do_not_depend_on_position_or_instance_history():
+    # PHREEQC instances remember earlier runs to the 13th digit; the engine must not
     values = realistic(30, seed=2)
-    whole = engine.run_array(values).values
-    tail = PhreeqcEngine("phreeqc.dat").run_array(values[17:]).values
-    assert_same(whole[17:], tail)
+    fresh = PhreeqcEngine("phreeqc.dat")
+    whole = fresh.run_array(values).values
+    used = PhreeqcEngine("phreeqc.dat")
+    for seed in range(5):
+        junk = realistic(7, seed=100 + seed)
+        junk[seed % 7] = NOT_CONVERGING
+        used.run_array(junk)
+    assert_same(used.run_array(values[17:]).values, whole[17:])
+    assert_same(used.run_array(values[:5]).values, whole[:5])
 
 
 @pytest.mark.parametrize("chunk_size", [1, 4, 7, 100])
@@ -199,7 +205,7 @@ def test_database_by_path(tmp_path, engine):
 def test_broken_database_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "broken.dat"
     bad.write_text("SOLUTION_MASTER_SPECIES\nCa Ca+2 0 40.08\nPHASES\nCalcite\n  nonsense\n")
-    with pytest.raises(SpeciationError, match="could not load the database broken.dat"):
+    with pytest.raises(SpeciationError, match=r"could not load the database broken\.dat"):
         PhreeqcEngine(bad)
 
 
@@ -235,3 +241,37 @@ def test_phreeqpy_in_workers():
     values = realistic(10, seed=6)
     assert_same(run_chunks(values, eng, jobs=2, chunk_size=5).values,
                 eng.run_array(values).values)
+
+
+class _MarkedWarnings:
+    """Stub around the real backend (orchestration only): it reports a PHREEQC
+    convergence warning for any run containing a sample at exactly 33.3 °C."""
+
+    def __init__(self, real):
+        self._real = real
+        self._warn = ""
+
+    def run(self, text: str) -> int:
+        marked = " temp 33.3\n" in text
+        self._warn = "WARNING: Maximum iterations exceeded, 100\n" if marked else ""
+        return self._real.run(text)
+
+    def warnings(self) -> str:
+        return self._warn
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+@pytest.mark.parametrize("marked", [(0,), (5,), (2, 3), (0, 7, 8)])
+def test_convergence_warnings_are_traced_to_their_samples(marked):
+    values = realistic(9, seed=8)
+    values[list(marked), COL["temp_c"]] = 33.3
+    clean = PhreeqcEngine().run_array(values)
+    eng = PhreeqcEngine()
+    eng._backend = _MarkedWarnings(eng._backend)
+    res = eng.run_array(values)
+    assert sorted(res.warned) == list(marked)
+    assert all("Maximum iterations" in m for m in res.warned.values())
+    assert not res.failed
+    assert_same(res.values, clean.values)  # results kept: PHREEQC did converge

@@ -97,8 +97,10 @@ def test_alkalinity_in_mmol_per_l_is_read_as_meq_per_l():
 # an independent raw PHREEQC run against speciate on a messy field CSV
 # --------------------------------------------------------------------------------------
 
-MESSY_CSV = """\
-Sample ID,采样点,Date,T (°C),pH,Ca2+ (mg/L),Mg2+ (mg/L),Na+ (mg/L),K+ (mg/L),Cl- (mg/L),SO42- (mg/L),NO3-N (mg/L),HCO3- (mg/L),Notes
+MESSY_CSV = (
+    "Sample ID,采样点,Date,T (°C),pH,Ca2+ (mg/L),Mg2+ (mg/L),Na+ (mg/L),K+ (mg/L),"
+    "Cl- (mg/L),SO42- (mg/L),NO3-N (mg/L),HCO3- (mg/L),Notes\n"
+) + """\
 GZ-01,普定 陈旗泉,2023-05-01,16.2,7.42,80.1,6.2,3.1,1.0,5.2,24.3,2.26,251,"spring, after rain"
 GZ-02,板寨 地下河,2023-05-02,15.1,7.61,55.3,28.1,2.0,<0.05,3.1,10.2,0.5,300.5,
 GZ-03,后寨,2023-05-03,18.0,7.90,60.2,12.3,8.0,2.0,8.1,40.4,3.0,170.2,"river; H2SO4, mining"
@@ -310,7 +312,7 @@ def test_extra_phases_columns():
                    jobs=1)
     assert np.isnan(out.loc[0, "si_fluorite"]) and np.isfinite(out.loc[1, "si_fluorite"])
     assert (out["si_aragonite"] < out["si_calcite"]).all()
-    with pytest.raises(SpeciationError, match="not found in phreeqc.dat"):
+    with pytest.raises(SpeciationError, match=r"not found in phreeqc\.dat"):
         speciate(canonical([{}]), phases=["Unobtainium"], jobs=1)
 
 

@@ -1,0 +1,235 @@
+"""Benchmark ``karstsink.speciate`` against plain IPhreeqc, in one run.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_speciate.py [--n 20000] [--jobs 2] [--mem-n 100000]
+
+Prints, for the same N realistic karst-water samples:
+
+- ``speciate(jobs=J)``: the whole API call (validation, chunked PHREEQC runs in
+  J worker processes, parsing, flags, ratios, DataFrame assembly);
+- (a) a loop calling PHREEQC once per sample (``RunString`` per sample, results
+  read with ``GetSelectedOutput``), the way many scripts do it;
+- (b) one raw IPhreeqc run of all N ``SOLUTION`` blocks in a single process
+  (``RunString`` + ``GetSelectedOutputString`` only: building the input text is
+  not timed, so this is the strictest single-process baseline);
+
+the throughput ratios, and peak resident memory of the main process and of
+the worker processes (psutil when installed, else ``resource`` maxrss).  Then
+it runs ``speciate`` on ``--mem-n`` samples in a fresh subprocess and reports
+that run's peak memory.  Timings depend on the machine's load (printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def make_samples(n: int, seed: int = 42) -> pd.DataFrame:
+    """``n`` synthetic karst waters (Guizhou-like ranges), canonical columns, mmol/L."""
+    rng = np.random.default_rng(seed)
+    ca = rng.uniform(0.5, 3.0, n)
+    mg = rng.uniform(0.05, 1.5, n)
+    na = rng.uniform(0.05, 0.5, n)
+    k = rng.uniform(0.01, 0.1, n)
+    cl = rng.uniform(0.05, 0.5, n)
+    so4 = rng.uniform(0.05, 1.0, n)
+    no3 = rng.uniform(0.02, 0.5, n)
+    # alkalinity close to charge balance, +-5 %
+    alk = (2 * (ca + mg) + na + k - cl - 2 * so4 - no3) * rng.uniform(0.95, 1.05, n)
+    alk = np.clip(alk, 0.5, None)
+    return pd.DataFrame({
+        "sample_id": [f"S{i:06d}" for i in range(n)],
+        "site": rng.choice(["Chenqi", "Banzhai", "Houzhai", "普定"], n),
+        "temp_c": rng.uniform(8.0, 25.0, n),
+        "ph": rng.uniform(6.8, 8.3, n),
+        "ca_mmol_l": ca, "mg_mmol_l": mg, "na_mmol_l": na, "k_mmol_l": k,
+        "cl_mmol_l": cl, "so4_mmol_l": so4, "no3_mmol_l": no3, "hco3_mmol_l": alk,
+        "qa_flags": "",
+    })
+
+
+SELECTED = """SELECTED_OUTPUT 1
+ -reset false
+ -high_precision true
+ -solution true
+ -ionic_strength true
+ -percent_error true
+ -totals C(4)
+ -molalities HCO3- CO3-2 CO2
+ -saturation_indices Calcite Dolomite Gypsum CO2(g)
+"""
+
+
+def solution_text(row, number: int) -> str:
+    return (f"SOLUTION {number}\n units mmol/l\n temp {row.temp_c!r}\n pH {row.ph!r}\n"
+            f" Ca {row.ca_mmol_l!r}\n Mg {row.mg_mmol_l!r}\n Na {row.na_mmol_l!r}\n"
+            f" K {row.k_mmol_l!r}\n Cl {row.cl_mmol_l!r}\n S(6) {row.so4_mmol_l!r}\n"
+            f" N(5) {row.no3_mmol_l!r}\n Alkalinity {row.hco3_mmol_l!r}\n")
+
+
+def _database() -> str:
+    from karstsink.chemistry.database import resolve_database
+
+    return str(resolve_database("phreeqc.dat").path)
+
+
+def raw_single_run(df: pd.DataFrame) -> tuple[float, int]:
+    """(b): all samples in one RunString, results as one string."""
+    import phreeqc
+
+    p = phreeqc.Phreeqc()
+    p.LoadDatabase(_database())
+    p.SetSelectedOutputStringOn(True)
+    text = "".join(solution_text(r, i + 1) for i, r in enumerate(df.itertuples())) + SELECTED
+    text += "END\n"
+    t0 = time.perf_counter()
+    nerr = p.RunString(text)
+    out = p.GetSelectedOutputString()
+    elapsed = time.perf_counter() - t0
+    if nerr:
+        raise RuntimeError(p.GetErrorString())
+    return elapsed, out.count("\n") - 1
+
+
+def loop_per_sample(df: pd.DataFrame) -> tuple[float, int]:
+    """(a): one RunString per sample, results fetched as a dict each time."""
+    import phreeqc
+
+    p = phreeqc.Phreeqc()
+    p.LoadDatabase(_database())
+    rows = 0
+    t0 = time.perf_counter()
+    for r in df.itertuples():
+        if p.RunString(solution_text(r, 1) + SELECTED + "END\n"):
+            raise RuntimeError(p.GetErrorString())
+        rows += len(p.GetSelectedOutput()["soln"])
+    return time.perf_counter() - t0, rows
+
+
+def maxrss_mb() -> tuple[float, float]:
+    """(self, largest waited-for child) peak RSS [MB] from getrusage (Linux: KiB)."""
+    import resource
+
+    scale = 1024 if sys.platform.startswith("linux") else 1
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale / 1e6
+    return me, kids
+
+
+def memory_run(n: int, jobs: int) -> dict:
+    """Speciate ``n`` samples in this process; report peak memory as JSON."""
+    import warnings
+
+    import karstsink
+
+    df = make_samples(n, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        out = karstsink.speciate(df, jobs=jobs)
+        elapsed = time.perf_counter() - t0
+    me, kid = maxrss_mb()
+    return {"n": n, "jobs": jobs, "seconds": elapsed, "maxrss_main_mb": me,
+            "maxrss_largest_worker_mb": kid, "rows": len(out),
+            "n_computed": out.attrs["karstsink"]["speciation"]["n_computed"]}
+
+
+def report_memory(n: int, jobs: int) -> None:
+    """Run ``speciate`` on ``n`` samples in a fresh subprocess and print its peak memory.
+
+    The subprocess reports getrusage maxrss of itself and of its largest worker;
+    this process samples the whole tree every 50 ms with psutil (RSS, and PSS,
+    which does not count pages shared by the forked workers twice).
+    """
+    cmd = [sys.executable, __file__, "--memory-only", str(n), "--jobs", str(jobs)]
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    peak_rss = peak_pss = 0
+    if psutil is not None:
+        ps = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                tree = [ps, *ps.children(recursive=True)]
+                infos = [p.memory_full_info() for p in tree]
+                peak_rss = max(peak_rss, sum(i.rss for i in infos))
+                peak_pss = max(peak_pss, sum(getattr(i, "pss", i.rss) for i in infos))
+            except Exception:  # a process may exit between listing and reading
+                pass
+            time.sleep(0.05)
+    stdout, _ = proc.communicate()
+    res = json.loads(stdout.strip().splitlines()[-1])
+    line = (f"memory, {n} samples (jobs {jobs}): speciate {res['seconds']:.1f} s "
+            f"({time.perf_counter() - t0:.1f} s with start-up); getrusage maxrss main "
+            f"{res['maxrss_main_mb']:.0f} MB, largest worker "
+            f"{res['maxrss_largest_worker_mb']:.0f} MB")
+    if peak_rss:
+        line += (f"; sampled peak of the process tree: RSS {peak_rss / 1e6:.0f} MB, "
+                 f"PSS {peak_pss / 1e6:.0f} MB")
+    print(line + " (target < 500 MB at 100k)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--mem-n", type=int, default=100000)
+    ap.add_argument("--skip-loop", action="store_true", help="skip baseline (a)")
+    ap.add_argument("--memory-only", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_only:
+        print(json.dumps(memory_run(args.memory_only, args.jobs)))
+        return
+
+    import warnings
+
+    import karstsink
+
+    print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}")
+    df = make_samples(args.n)
+    karstsink.speciate(df.head(10), jobs=1)  # warm imports and caches
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        out = karstsink.speciate(df, jobs=args.jobs)
+        t_api = time.perf_counter() - t0
+    meta = out.attrs["karstsink"]["speciation"]
+    t_raw, n_raw = raw_single_run(df)
+    if args.skip_loop:
+        t_loop, n_loop = float("nan"), 0
+    else:
+        t_loop, n_loop = loop_per_sample(df)
+    n = args.n
+    print(f"samples: {n}; computed by speciate: {meta['n_computed']}; "
+          f"chunks {meta['n_chunks']} x {meta['chunk_size']}, jobs {meta['jobs']} "
+          f"({meta['start_method']})")
+    print(f"speciate(jobs={args.jobs}):          {t_api:7.2f} s  {n / t_api:8.0f} samples/s")
+    print(f"(b) raw single IPhreeqc run:   {t_raw:7.2f} s  {n_raw / t_raw:8.0f} samples/s")
+    if not args.skip_loop:
+        print(f"(a) loop, one run per sample:  {t_loop:7.2f} s  {n_loop / t_loop:8.0f} samples/s")
+    print(f"throughput ratio speciate / (b) raw single run: {t_raw / t_api:5.2f} x "
+          "(target >= 1.6 on 2 free cores)")
+    if not args.skip_loop:
+        print(f"throughput ratio speciate / (a) per-sample loop: {t_loop / t_api:5.2f} x")
+    print(f"load average after: {os.getloadavg()}")
+    for size in (args.n, args.mem_n):
+        if size:
+            report_memory(size, args.jobs)
+
+
+
+if __name__ == "__main__":
+    main()
