@@ -640,6 +640,14 @@ def test_wqp_long_table_is_pivoted():
     assert out["ph"].tolist() == [7.4, 7.9]
     assert "Dissolved oxygen (DO)" in " ".join(out.attrs["notes"])
     assert out["OrganizationIdentifier"].tolist() == ["DEMO", "DEMO"]  # constant per sample
+    # the original results as text, one column per characteristic (units in the name)
+    assert out["Potassium (mg/l)"].tolist() == ["<0.1", "1.2"]
+    assert out["Calcium (mg/l)"].tolist() == ["78.5", "61.0"]
+    assert out["Temperature, water"].tolist() == ["60.8 deg F", "18.0 deg C"]
+    assert out["Dissolved oxygen (DO) (mg/l)"].tolist() == ["8.1", ""]
+    assert out.attrs["column_map"]["Alkalinity (mg/l CaCO3)"] == "alk"
+    assert out.attrs["unmatched_columns"] == ["OrganizationIdentifier",
+                                              "Dissolved oxygen (DO) (mg/l)"]
 
 
 def test_wqp_long_in_memory_via_standardize():

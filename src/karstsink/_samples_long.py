@@ -47,6 +47,7 @@ class LongResult:
     units: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
+    column_map: dict[str, str] = field(default_factory=dict)
 
 
 def _key_for(name: str, fraction: str) -> tuple[str, str | None] | None:
@@ -112,30 +113,48 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
     if dropped:
         result.notes.append(f"long table: per-result columns not carried: {dropped}")
     chosen: dict[tuple[int, str], tuple[int, int]] = {}  # (group, key) -> (rank, row)
+    shown_row: dict[tuple[int, str], tuple[int, int]] = {}  # (group, name) -> (rank, row)
     char_units: dict[str, set[str]] = {}
     unmapped: set[str] = set()
     for i in range(n):
-        hit = _key_for(names[i], fractions[i])
-        if hit is None or KEYS[hit[0]][1] in ("id", "date", "time"):
-            if names[i].strip():
-                unmapped.add(names[i].strip())
+        name = names[i].strip()
+        if not name:
             continue
         frac = fractions[i].strip().lower()
         rank = 0 if frac == "dissolved" else (1 if frac in ("", "total") else 2)
+        char_units.setdefault(name, set()).add(units[i].strip())
+        text_slot = (int(group[i]), name)
+        if text_slot not in shown_row or rank < shown_row[text_slot][0]:
+            shown_row[text_slot] = (rank, i)
+        hit = _key_for(names[i], fractions[i])
+        if hit is None or KEYS[hit[0]][1] in ("id", "date", "time"):
+            unmapped.add(name)
+            continue
         slot = (int(group[i]), hit[0])
         if slot not in chosen or rank < chosen[slot][0]:
             chosen[slot] = (rank, i)
-        char_units.setdefault(names[i].strip(), set()).add(units[i].strip())
     result.unmapped = sorted(unmapped)
+    not_used = n - len(chosen) - sum(1 for (_g, nm) in shown_row if nm in unmapped)
+    if not_used:
+        result.notes.append(f"long table: {not_used} result row(s) not used (a dissolved "
+                            "result was preferred, or the same quantity was reported twice)")
 
-    # original-text columns, one per characteristic used
+    # original-text columns, one per characteristic, in order of first appearance
     labels: dict[str, str] = {}
-    for (_g, _key), (_r, i) in chosen.items():
-        name = names[i].strip()
-        if name not in labels:
-            us = char_units.get(name, set()) - {""}
-            labels[name] = f"{name} ({next(iter(us))})" if len(us) == 1 else name
+    for name in dict.fromkeys(nm.strip() for nm in names if nm.strip()):
+        us = char_units.get(name, set()) - {""}
+        labels[name] = f"{name} ({next(iter(us))})" if len(us) == 1 else name
     text_cols = {label: [""] * n_out for label in labels.values()}
+    for (g, name), (_r, i) in shown_row.items():
+        label = labels[name]
+        cell = values[i].strip()
+        if not cell and limits[i].strip() and conditions[i].strip():
+            cell = f"{'>' if 'above' in conditions[i].lower() else '<'}{limits[i].strip()}"
+        if label == name and cell:
+            cell = f"{cell} {units[i] or limit_units[i]}".strip()
+        text_cols[label][g] = cell
+    for (_g, key), (_r, i) in chosen.items():
+        result.column_map.setdefault(labels[names[i].strip()], key)
 
     per_key: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for (g, key), (_r, i) in chosen.items():
@@ -155,18 +174,12 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
                 unit_text = limit_units[i] or unit_text
             elif "not detected" in cond:
                 value, status = np.nan, cells.BELOW
-        label = labels[names[i].strip()]
-        shown = values[i] if values[i].strip() else (
-            f"<{limits[i]}" if status == cells.BELOW and limits[i] else values[i])
-        if label == names[i].strip() and shown:
-            shown = f"{shown} {units[i]}".strip()
-        text_cols[label][g] = shown
         unit = parse_unit(unit_text, kind) if kind not in ("coord",) else None
         if kind in ("conc", "orgc") and unit is None and np.isfinite(value):
             from .exceptions import UnitError
 
             raise UnitError(
-                f"{source}: row {i + 1} ({names[i]}): unit code {unit_text!r} is not a "
+                f"{source}: result row {i + 1} ({names[i]}): unit code {unit_text!r} is not a "
                 "unit karstsink reads; fix it or drop the row."
             )
         if kind in ("conc", "orgc", "temp", "ec") and unit is not None:

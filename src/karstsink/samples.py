@@ -595,12 +595,16 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             notes.append(f"characteristics not used: {result.unmapped}")
         source_units = dict(result.units)
         measured = result.measured
-        used, by_key, unmatched, in_place = _map_columns(out, None, source, notes)
+        used, by_key, _unmatched, in_place = _map_columns(out, None, source, [])
+        in_place = set()
+        colmap = dict(result.column_map)
         wide_text = {c: _text(out[c]) for c in out.columns}
         for col, (key, _u, _q) in used.items():
+            if KEYS[key][1] in ("id", "date", "time"):
+                colmap[str(col)] = key
             if KEYS[key][1] == "id":
                 ids[key] = [t.strip() for t in wide_text[col]]
-                colmap[str(col)] = key
+        unmatched = [str(c) for c in out.columns if str(c) not in colmap]
         date_col, time_col = by_key.get("date"), by_key.get("time")
         if date_col is not None:
             dates, bad_dates, note = cells.parse_dates(
