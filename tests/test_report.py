@@ -139,7 +139,9 @@ def test_format_value():
     assert format_value(1234567.8) == "1,234,568"
     assert format_value(12.3456) == "12.35"
     assert format_value(0.00012) == "1.200e-04"
-    assert format_value(np.int64(5000)) == "5,000"
+    assert format_value(np.int64(5000)) == "5000"
+    assert format_value(2016) == "2016"  # years without a separator
+    assert format_value(123456) == "123,456"
     assert format_value(True) == "yes"
     assert format_value(pd.Timestamp("2020-05-01")) == "2020-05-01"
     assert format_value("<x>") == "&lt;x&gt;"

@@ -205,6 +205,15 @@ def test_sinks_from_zonal_totals():
     assert sinks["biological"] == pytest.approx(1010 * C_TO_CO2)
     with pytest.raises(MissingColumnError, match="karst_sink_t_c_yr"):
         sinks_from_zonal_totals(zones.drop(columns="karst_sink_t_c_yr"))
+    # the map stage appends a "TOTAL (all zones)" row: it is the total, not one more zone
+    with_total = pd.concat([zones, pd.DataFrame({
+        "name": ["TOTAL (all zones)"], "karst_sink_t_c_yr": [151.0],
+        "biological_sink_t_c_yr": [1010.0]})], ignore_index=True)
+    sinks = sinks_from_zonal_totals(with_total)
+    assert sinks["karst"] == pytest.approx(151 * C_TO_CO2)
+    assert sinks["biological"] == pytest.approx(1010 * C_TO_CO2)
+    with pytest.raises(DataError, match="2 'TOTAL' rows"):
+        sinks_from_zonal_totals(pd.concat([with_total, with_total.tail(1)]))
 
 
 def test_plot_balance_writes_png(tmp_path):

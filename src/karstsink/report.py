@@ -188,16 +188,18 @@ def markdown_lite(text: str) -> str:
 def format_value(value: Any) -> str:
     """Format one cell for display (HTML-escaped); NaN/None become an en dash.
 
-    Numbers: integers and values of 1,000 or more get thousands separators
-    and no decimals; smaller values keep 4 significant digits; values below
-    0.001 use scientific notation.
+    Numbers: integers get thousands separators from 10,000 up (so years stay
+    2016); other values of 1,000 or more get separators and no decimals;
+    smaller values keep 4 significant digits; values below 0.001 use
+    scientific notation.
     """
     if value is None or value is pd.NA or value is pd.NaT:
         return '<span class="na" title="missing (NaN)">–</span>'
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
+        # years, codes and small counts read better without a separator: 2016, not 2,016
+        return f"{int(value):,}" if abs(int(value)) >= 10_000 else str(int(value))
     if isinstance(value, (float, np.floating)):
         v = float(value)
         if math.isnan(v):
@@ -304,7 +306,7 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding: 0.3rem
 th, td { border-bottom: 1px solid var(--line); padding: 0.25rem 0.6rem; vertical-align: top; }
 thead th { background: var(--bg); position: sticky; top: 0; font-family: ui-monospace,
            "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.8rem; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .kv th { text-align: left; font-weight: 600; white-space: nowrap; }
 .kv td { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.82rem;
          word-break: break-all; }

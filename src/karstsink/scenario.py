@@ -432,29 +432,45 @@ def sinks_from_zonal_totals(table: pd.DataFrame) -> dict[str, float]:
     ----------
     table : pandas.DataFrame
         The map stage's zone table with ``karst_sink_t_c_yr`` and, if mapped,
-        ``biological_sink_t_c_yr`` [t C a⁻¹] columns (one row per zone).
+        ``biological_sink_t_c_yr`` [t C a⁻¹] columns, one row per zone. A
+        summary row whose label starts with "TOTAL" (as ``karstsink map``
+        appends: ``TOTAL (all zones)``) is used as the total when present;
+        otherwise the zone rows are summed.
 
     Returns
     -------
     dict
-        ``{"karst": ..., "biological": ...}`` [t CO₂ a⁻¹] (sum over zones of
-        t C x 3.664), ready for :func:`balance`. NaN zones are skipped; a
-        column that is entirely NaN gives NaN.
+        ``{"karst": ..., "biological": ...}`` [t CO₂ a⁻¹] (t C x 3.664),
+        ready for :func:`balance`. NaN zones are skipped; a column that is
+        entirely NaN gives NaN.
 
     Raises
     ------
     MissingColumnError
         If ``karst_sink_t_c_yr`` is absent.
+    DataError
+        If there is more than one "TOTAL" row.
     """
     if "karst_sink_t_c_yr" not in table:
         raise MissingColumnError(
             "The zone table has no 'karst_sink_t_c_yr' column; pass the map stage's "
             "zonal_totals.csv."
         )
+    labels = [c for c in table.columns
+              if not pd.api.types.is_numeric_dtype(table[c]) and not c.endswith("_yr")]
+    is_total = np.zeros(len(table), dtype=bool)
+    for col in labels:
+        is_total |= (table[col].astype(str).str.strip().str.upper().str.startswith("TOTAL")
+                     .to_numpy())
+    if is_total.sum() > 1:
+        raise DataError(f"The zone table has {int(is_total.sum())} 'TOTAL' rows; keep one.")
     out = {}
     for key, col in (("karst", "karst_sink_t_c_yr"), ("biological", "biological_sink_t_c_yr")):
         if col in table:
             values = pd.to_numeric(table[col], errors="coerce")
-            total = float(values.sum(min_count=1))
+            if is_total.any():
+                total = float(values[is_total].iloc[0])
+            else:
+                total = float(values.sum(min_count=1))
             out[key] = total * C_TO_CO2
     return out
