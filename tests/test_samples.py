@@ -850,3 +850,31 @@ def test_latitude_cells(cell, expected, flags):
     assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected, abs=1e-9)
     assert out["qa_flags"].iloc[0] == flags
     assert computable(out).iloc[0]  # a coordinate problem never stops speciation
+
+
+def test_wqx3_long_profile_is_pivoted_too():
+    # the WQX 3.0 names of the same fields (Location_Identifier, Result_Characteristic...)
+    raw = pd.DataFrame({
+        "Location_Identifier": ["DEMO-1"] * 5,
+        "Location_Latitude": ["26.25"] * 5,
+        "Location_Longitude": ["105.7"] * 5,
+        "Activity_StartDate": ["2020-04-14"] * 5,
+        "Activity_StartTime": ["10:30:00"] * 5,
+        "Result_Characteristic": ["Calcium", "pH", "Temperature, water", "Bicarbonate",
+                                  "Potassium"],
+        "Result_SampleFraction": ["Dissolved", "Total", "", "Dissolved", "Dissolved"],
+        "Result_Measure": ["80.156", "7.4", "16", "305.085", ""],
+        "Result_MeasureUnit": ["mg/L", "std units", "deg C", "mg/L", "mg/L"],
+        "Result_ResultDetectionCondition": ["", "", "", "", "Not Detected"],
+        "DetectionLimit_MeasureA": ["", "", "", "", "0.1"],
+        "DetectionLimit_MeasureUnitA": ["", "", "", "", "mg/L"],
+    })
+    out = std(raw)
+    assert len(out) == 1
+    assert out["site"].iloc[0] == "DEMO-1"
+    assert out["date"].iloc[0] == pd.Timestamp("2020-04-14 10:30")
+    assert out["lat"].iloc[0] == 26.25 and out["lon"].iloc[0] == 105.7
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # 80.156 / 40.078
+    assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)  # 305.085 / 61.017
+    assert out["k_mmol_l"].iloc[0] == pytest.approx(0.05 / 39.098)  # half of 0.1 mg/L
+    assert out["qa_flags"].iloc[0] == "below_detection:k"

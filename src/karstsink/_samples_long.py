@@ -15,27 +15,28 @@ import pandas as pd
 from . import _samples_cells as cells
 from ._samples_headers import KEYS, compact_name, lookup_name, parse_unit
 
-# compact column names of the WQP result profile
-SITE = "monitoringlocationidentifier"
-DATE = "activitystartdate"
-TIME = "activitystarttime/time"
-NAME = "characteristicname"
-VALUE = "resultmeasurevalue"
-UNIT = "resultmeasure/measureunitcode"
-FRACTION = "resultsamplefractiontext"
-CONDITION = "resultdetectionconditiontext"
-LIMIT = "detectionquantitationlimitmeasure/measurevalue"
-LIMIT_UNIT = "detectionquantitationlimitmeasure/measureunitcode"
+# compact column names of the WQP result profiles: legacy (WQX 2.2) first, then WQX 3.0
+SITE = ("monitoringlocationidentifier", "locationidentifier")
+DATE = ("activitystartdate",)
+TIME = ("activitystarttime/time", "activitystarttime")
+NAME = ("characteristicname", "resultcharacteristic")
+VALUE = ("resultmeasurevalue", "resultmeasure")
+UNIT = ("resultmeasure/measureunitcode", "resultmeasureunit")
+FRACTION = ("resultsamplefractiontext", "resultsamplefraction")
+CONDITION = ("resultdetectionconditiontext", "resultresultdetectioncondition")
+LIMIT = ("detectionquantitationlimitmeasure/measurevalue", "detectionlimitmeasurea")
+LIMIT_UNIT = ("detectionquantitationlimitmeasure/measureunitcode", "detectionlimitmeasureunita")
+_ROLES = (SITE, DATE, TIME, NAME, VALUE, UNIT, FRACTION, CONDITION, LIMIT, LIMIT_UNIT)
 
 
 def _c(name: str) -> str:
-    return compact_name(name.replace("/", "\0")).replace("\0", "/")
+    return compact_name(name)
 
 
 def is_long(columns) -> bool:
-    """True if ``columns`` hold a WQP-style long table (CharacteristicName, ResultMeasureValue)."""
+    """True if ``columns`` hold a WQP-style long table (characteristic name and result value)."""
     names = {_c(str(c)) for c in columns}
-    return NAME in names and VALUE in names
+    return bool(names & set(NAME)) and bool(names & set(VALUE))
 
 
 @dataclass
@@ -63,8 +64,8 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
     ``convert(values, key, unit)`` converts to the canonical unit of ``key``.
     """
     by_compact = {_c(str(c)): c for c in df.columns}
-    col = {k: by_compact.get(k) for k in (SITE, DATE, TIME, NAME, VALUE, UNIT, FRACTION,
-                                         CONDITION, LIMIT, LIMIT_UNIT)}
+    col = {role: next((by_compact[k] for k in role if k in by_compact), None)
+           for role in _ROLES}
     n = len(df)
 
     def get(k: str) -> list[str]:

@@ -181,6 +181,16 @@ def _text(series: pd.Series) -> list[str]:
     return out
 
 
+def _parse_coordinates(texts: list[str], decimal_comma: bool | None = None):
+    """Decimal degrees (also from degrees-minutes-seconds) and the cell status."""
+    values, status = cells.parse_column(texts, decimal_comma)
+    for i in np.flatnonzero(status == cells.NOT_NUMERIC):
+        deg = cells.parse_coordinate(texts[i])
+        if deg is not None:
+            values[i], status[i] = deg, cells.OK
+    return values, status
+
+
 def _detection_factor(below_detection: Any) -> float:
     if isinstance(below_detection, str):
         if below_detection.lower() in _BELOW_POLICIES:
@@ -604,6 +614,9 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                 colmap[str(col)] = key
             if KEYS[key][1] == "id":
                 ids[key] = [t.strip() for t in wide_text[col]]
+            elif KEYS[key][1] == "coord" and key not in measured:
+                colmap[str(col)] = key
+                measured[key] = _parse_coordinates(wide_text[col])
         unmatched = [str(c) for c in out.columns if str(c) not in colmap]
         date_col, time_col = by_key.get("date"), by_key.get("time")
         if date_col is not None:
@@ -629,12 +642,10 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             if kind == "id":
                 ids[key] = [" ".join(t.split()) for t in text[col]]
             elif kind in ("temp", "ph", "ec", "conc", "orgc", "coord"):
-                values, status = cells.parse_column(text[col], decimal_comma)
-                if kind == "coord":  # degrees-minutes-seconds
-                    for i in np.flatnonzero(status == cells.NOT_NUMERIC):
-                        deg = cells.parse_coordinate(text[col][i])
-                        if deg is not None:
-                            values[i], status[i] = deg, cells.OK
+                if kind == "coord":
+                    values, status = _parse_coordinates(text[col], decimal_comma)
+                else:
+                    values, status = cells.parse_column(text[col], decimal_comma)
                 if key in source_units:
                     values = _convert(values, key, source_units[key])
                 measured[key] = (values, status)
