@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from karstsink.exceptions import DataError, DataQualityWarning
 from karstsink.report import Figure, Section, Table, format_value, markdown_lite, write_report
@@ -193,3 +195,16 @@ def test_report_loads_in_headless_chromium_without_console_errors(tmp_path):
     console = [ln for ln in proc.stderr.splitlines()
                if "CONSOLE" in ln or "Uncaught" in ln or "Refused to" in ln]
     assert console == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_markdown_lite_never_lets_markup_through(text):
+    html = markdown_lite(text)
+    parser = _Collector()
+    parser.feed(html)
+    parser.close()
+    assert parser.errors == [] and parser.stack == []  # balanced
+    allowed = {"p", "ul", "ol", "li", "h4", "strong", "em", "code"}
+    assert {t for t, _ in parser.tags} <= allowed
+    assert all(not attrs for _, attrs in parser.tags)  # no attributes, so no links or handlers

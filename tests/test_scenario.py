@@ -226,3 +226,24 @@ def test_plot_balance_writes_png(tmp_path):
     assert fig.axes[0].get_ylabel().startswith("Mt CO")
     with pytest.raises(MissingColumnError):
         plot_balance(pd.DataFrame({"year": [2020]}))
+
+
+def test_example_script_runs(tmp_path, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "scenario_balance.py"
+    argv = sys.argv
+    sys.argv = [str(script), "--out", str(tmp_path)]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert (tmp_path / "balance.png").read_bytes()[:4] == b"\x89PNG"
+    table = pd.read_csv(tmp_path / "balance.csv")
+    assert len(table) == 3 * 41
+    # 2060 low-carbon: (3.7 + 30.24) / 56 = 60.6 % offset
+    row = table[(table.year == 2060) & (table.scenario == "low-carbon")].iloc[0]
+    assert row["total_share_pct"] == pytest.approx(100 * 33.94 / 56, rel=1e-9)
+    assert "60.6 %" in capsys.readouterr().out
