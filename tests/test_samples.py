@@ -878,3 +878,25 @@ def test_wqx3_long_profile_is_pivoted_too():
     assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)  # 305.085 / 61.017
     assert out["k_mmol_l"].iloc[0] == pytest.approx(0.05 / 39.098)  # half of 0.1 mg/L
     assert out["qa_flags"].iloc[0] == "below_detection:k"
+
+
+@pytest.mark.parametrize(
+    ("header", "cell", "column", "expected", "flags"),
+    [("T (°C)", "16.5 °C", "temp_c", 16.5, ""),
+     ("T (°C)", "16.5℃", "temp_c", 16.5, ""),
+     ("Ca (mg/L)", "80.156 mg/L", "ca_mmol_l", 2.0, ""),  # 80.156 / 40.078
+     ("Ca (mg/L)", "2 mmol/L", "ca_mmol_l", np.nan, "not_numeric:ca"),  # not the column's unit
+     ("K (mg/L)", "#DIV/0!", "k_mmol_l", np.nan, ""),  # an Excel error is a missing value
+     ("Date", "3-May-2021", "date", pd.Timestamp("2021-05-03"), ""),
+     ("Date", "May 3, 2021", "date", pd.Timestamp("2021-05-03"), "")],
+)
+def test_cells_with_units_excel_errors_and_month_names(header, cell, column, expected, flags):
+    out = one(header, cell)
+    got = out[column].iloc[0]
+    if isinstance(expected, float) and np.isnan(expected):
+        assert np.isnan(got)
+    elif isinstance(expected, float):
+        assert got == pytest.approx(expected)
+    else:
+        assert got == expected
+    assert out["qa_flags"].iloc[0] == flags

@@ -9,6 +9,7 @@ Dates are parsed per column with the format most of its cells follow.
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from collections.abc import Sequence
 
@@ -22,6 +23,7 @@ OK, MISSING, BELOW, ABOVE, NOT_NUMERIC = 0, 1, 2, 3, 4
 _MISSING_TOKENS = {
     "", "nd", "n.d.", "n.d", "n/d", "-", "--", "---", "—", "——", "–", "na", "n/a", "n.a.",
     "nan", "null", "none", "/", "未检出", "未测", "未检测", "无", "空", "#n/a", "#value!",
+    "#div/0!", "#ref!", "#num!", "#name?", "#null!", "n/m", "nm", "not measured",
 }
 _NUM = r"[+-]?(?:\d[\d.,']*|[.,]\d+)(?:e[+-]?\d+)?"
 _BELOW_RE = re.compile(
@@ -247,6 +249,13 @@ def _iso(t: str, dayfirst: bool) -> str | None:
     m = _COMPACT.match(t)
     if m:
         return f"{m[1]}-{m[2]}-{m[3]}"
+    if re.search(r"[a-z]{3}", t):  # '3-May-2021', 'May 3, 2021', '03 may 21'
+        plain = re.sub(r"[-/.,\s]+", " ", t).strip()
+        for fmt in ("%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%d %b %y", "%b %d %y"):
+            try:
+                return _dt.datetime.strptime(plain, fmt).date().isoformat()
+            except ValueError:
+                continue
     if _SERIAL.match(t) and 10000 < float(t) < 80000:  # Excel day serial, 1927-2119
         stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(float(t), unit="D")
         return stamp.round("s").isoformat(sep=" ")

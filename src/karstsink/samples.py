@@ -20,6 +20,7 @@ canonical columns; :func:`computable` says which rows PHREEQC may run.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections import Counter
 from collections.abc import Mapping
@@ -179,6 +180,25 @@ def _text(series: pd.Series) -> list[str]:
         else:
             out.append(str(v))
     return out
+
+
+_VALUE_UNIT_RE = re.compile(r"^\s*([+-]?[\d.,]+)\s*(\S.*?)\s*$")
+
+
+def _accept_cells_with_unit(texts, values, status, key, unit, decimal_comma) -> None:
+    """Read cells such as ``16.5 °C`` or ``80 mg/L`` when the unit is the column's own."""
+    kind = KEYS[key][1]
+    base = unit.split(" as ")[0]
+    for i in np.flatnonzero(status == cells.NOT_NUMERIC):
+        m = _VALUE_UNIT_RE.match(cells.nfkc(texts[i]))
+        if not m:
+            continue
+        cell_unit = parse_unit(m[2], kind)
+        if cell_unit is None or cell_unit.split(" as ")[0] != base:
+            continue
+        value = cells.to_float(m[1], bool(decimal_comma))
+        if value is not None:
+            values[i], status[i] = value, cells.OK
 
 
 def _parse_coordinates(texts: list[str], decimal_comma: bool | None = None):
@@ -488,8 +508,6 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str]):
                 hit = None
             unit = hit.unit if hit is not None and KEYS[hit.key][1] == KEYS[key][1] else None
             if unit is None:
-                import re
-
                 m = re.match(r"^.*[(\[](?P<u>[^()\[\]]*)[)\]]\s*$", name)
                 if m:
                     unit = parse_unit(m["u"], KEYS[key][1])
@@ -646,6 +664,9 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                     values, status = _parse_coordinates(text[col], decimal_comma)
                 else:
                     values, status = cells.parse_column(text[col], decimal_comma)
+                    if key in source_units:  # '16.5 °C', '80 mg/L' in a column of that unit
+                        _accept_cells_with_unit(text[col], values, status, key,
+                                                source_units[key], decimal_comma)
                 if key in source_units:
                     values = _convert(values, key, source_units[key])
                 measured[key] = (values, status)
