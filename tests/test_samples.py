@@ -900,3 +900,33 @@ def test_cells_with_units_excel_errors_and_month_names(header, cell, column, exp
     else:
         assert got == expected
     assert out["qa_flags"].iloc[0] == flags
+
+
+@given(st.text(max_size=40))
+def test_property_any_header_or_cell_text_is_handled(text):
+    # arbitrary text never crashes the reader: a header is known, unknown or a UnitError
+    from karstsink._samples_cells import parse_cell
+    from karstsink._samples_headers import match_header
+
+    try:
+        match_header(text)
+    except UnitError:
+        pass
+    value, status = parse_cell(text, decimal_comma=False)
+    assert status in (0, 1, 2, 3, 4)
+    assert np.isnan(value) or np.isfinite(value)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.floats(0.001, 9999.0, allow_nan=False), min_size=1, max_size=8))
+def test_property_decimal_comma_file_round_trip(tmp_path, values):
+    # numbers written with decimal commas in a ';' file come back as the same numbers
+    lines = ["Sample;T (°C);pH;HCO3 (mmol/L);Ca (mg/L)"]
+    lines += [f"S{i};16,0;7,4;4,0;{repr(v).replace('.', ',')}" for i, v in enumerate(values)]
+    path = tmp_path / "dc.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = read(path)
+    # Ca mg/L -> mmol/L divides by 40.078, so multiply back
+    assert (out["ca_mmol_l"] * 40.078).tolist() == pytest.approx(values, rel=1e-12)
+    assert out["qa_flags"].tolist() == [""] * len(values)

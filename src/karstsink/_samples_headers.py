@@ -145,7 +145,7 @@ _QUAL = {"caco3": "CaCO3", "hco3": "HCO3", "no3": "NO3", "so4": "SO4", "po4": "P
          "sio2": "SiO2", "si": "Si", "n": "N", "s": "S", "p": "P", "c": "C"}
 _NUM = {"umol": "µmol", "ueq": "µeq", "ug": "µg"}
 
-_TEMP_UNITS = {"°c": "°C", "c": "°C", "degc": "°C", "celsius": "°C", "degreesc": "°C",
+_TEMP_UNITS = {"°c": "°C", "c": "°C", "degc": "°C", "celsius": "°C", "degreesc": "°C", "oc": "°C",
                "°f": "°F", "f": "°F", "degf": "°F", "fahrenheit": "°F", "k": "K", "kelvin": "K"}
 _EC_UNITS = {"µs/cm": ("µS/cm", 1.0), "us/cm": ("µS/cm", 1.0), "µscm": ("µS/cm", 1.0),
              "uscm": ("µS/cm", 1.0), "µs/cm-1": ("µS/cm", 1.0),
@@ -190,7 +190,7 @@ def parse_unit(text: str, kind: str) -> str | None:
     if kind in ("conc", "orgc"):
         return parse_conc_unit(raw)
     if kind == "temp":
-        return _TEMP_UNITS.get(re.sub(r"[\s.]", "", low).replace("deg", "deg"))
+        return _TEMP_UNITS.get(re.sub(r"[\s.]", "", low).replace("º", "°"))
     if kind == "ec":
         key = re.sub(r"[\s·.*]", "", _strip_reference_temperature(low))
         key = key.replace("μ", "µ")
