@@ -768,6 +768,10 @@ def test_property_units_scale_linearly(x, unit):
      ("EC/(μS·cm-1)", "ec_us_cm", "450", 450.0),
      ("EC (mS/m)", "ec_us_cm", "45", 450.0),  # 1 mS/m = 10 µS/cm
      ("NH3-N (mg/L)", "nh4_mmol_l", "14.007", 1.0),
+     ("Temperature (field)", "temp_c", "16.5", 16.5),  # a bracketed qualifier, no unit
+     ("水温(现场)(℃)", "temp_c", "16.5", 16.5),
+     ("Ca (dissolved) (mg/L)", "ca_mmol_l", "80.156", 2.0),
+     ("Alkalinity (titrated) (mg/L as CaCO3)", "hco3_mmol_l", "250.2175", 5.0),
      ("TA (meq/L)", "hco3_mmol_l", "5.0", 5.0)],
 )
 def test_more_header_styles(header, column, cell, expected):

@@ -108,13 +108,21 @@ def alias_table() -> dict[str, tuple[str, str | None]]:
     return table
 
 
+#: Words in brackets that qualify a measurement without changing what it is.
+_QUALIFIER_WORDS = ("field", "lab", "laboratory", "in situ", "in-situ", "insitu", "measured",
+                    "filtered", "unfiltered", "dissolved", "total", "titrated", "titration",
+                    "calculated", "现场", "实验室", "实测", "溶解态", "溶解", "总")
+_QUALIFIER_RE = re.compile(
+    r"[(\[]\s*(?:" + "|".join(re.escape(w) for w in _QUALIFIER_WORDS) + r")\s*[)\]]",
+    re.IGNORECASE,
+)
 _WRAPPED_RE = re.compile(r"^(?:ρ|c|w|γ)\s*[(\[](?P<inner>.+)[)\]]$")
 
 
 def lookup_name(name: str) -> tuple[str, str | None] | None:
     """Look a header name (unit removed) up in the alias table, allowing an ion charge."""
     table = alias_table()
-    raw = nfkc(name).strip().rstrip("/").strip()
+    raw = _QUALIFIER_RE.sub(" ", nfkc(name)).strip().rstrip("/").strip()
     wrapped = _WRAPPED_RE.match(raw)  # GB-style 'ρ(Ca2+)', 'c(HCO3-)'
     if wrapped:
         raw = wrapped["inner"].strip()
