@@ -24,6 +24,8 @@ points instead of one ``survreg`` call per point:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +36,39 @@ from ..exceptions import DataError
 #: Largest number of 10 % widening steps searched (1.1**400 ~ 4e16: any record).
 MAX_WIDEN = 400
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+@contextlib.contextmanager
+def single_thread_blas():
+    """Run the block with OpenBLAS on one thread (what ``threadpoolctl`` would do).
+
+    The matrix products here are small (a few hundred rows); a multi-threaded
+    BLAS spins more than it computes, and the bootstrap already runs one
+    process per core.  Silently does nothing where the library cannot be found.
+    """
+    handles = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as fh:
+            paths = {ln.split()[-1] for ln in fh if "openblas" in ln.lower() and "/" in ln}
+    except OSError:
+        paths = set()
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for pre in ("scipy_openblas", "openblas"):
+            for suf in ("64_", ""):
+                get = getattr(lib, f"{pre}_get_num_threads{suf}", None)
+                put = getattr(lib, f"{pre}_set_num_threads{suf}", None)
+                if get is not None and put is not None:
+                    handles.append((put, int(get())))
+                    put(1)
+    try:
+        yield
+    finally:
+        for put, n in handles:
+            put(n)
 
 
 # ---------------------------------------------------------------------------
@@ -223,7 +258,7 @@ def _geometry(est_t, est_q, samples: Samples, settings: Settings, dec_low, dec_h
     return _Geometry(t_inv.ravel(), q_inv.ravel(), d_t, d_s, d_q, tab_y, tab_q, tab_s, k_t, k_q)
 
 
-def _check_counts(n_total: int, n_unc: int, min_obs: int, min_uncen: int) -> None:
+def check_counts(n_total: int, n_unc: int, min_obs: int, min_uncen: int) -> None:
     if min_obs > n_total or min_uncen > n_unc:
         raise DataError(
             f"WRTDS needs at least min_obs={min_obs} samples and min_uncen={min_uncen} "
@@ -274,7 +309,7 @@ def fit_points(
     est_t = np.asarray(est_t, dtype=float)
     est_q = np.asarray(est_q, dtype=float)
     unc = ~s.censored
-    _check_counts(
+    check_counts(
         s.n - int(exclude_self),
         int(unc.sum()) - int(exclude_self and unc.any()),
         settings.min_obs,
@@ -366,7 +401,7 @@ def fit_points_counts(
     bad = (need_o > tot_o) | (need_u > tot_u)
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
-        _check_counts(int(tot_o[r]), int(tot_u[r]), int(need_o[r]), int(need_u[r]))
+        check_counts(int(tot_o[r]), int(tot_u[r]), int(need_o[r]), int(need_u[r]))
     geo = _geometry(est_t, est_q, s, settings, dec_low, dec_high)
     t0, q0 = 0.5 * (s.t.min() + s.t.max()), float(np.mean(s.log_q))
     z = np.concatenate([_design(s.t, s.log_q, t0, q0), s.y[:, None]], axis=1)
@@ -382,8 +417,8 @@ def fit_points_counts(
     yhat, se = np.empty((n_rep, n_pts)), np.empty((n_rep, n_pts))
     level = np.empty((n_rep, n_pts), dtype=np.int32)
     n_cens = n_bad = 0
-    cnt_t = cnt.T
-    cnt_ut = cnt[:, unc].T
+    cnt_t = np.ascontiguousarray(cnt.T, dtype=np.float32)
+    cnt_ut = np.ascontiguousarray(cnt[:, unc].T, dtype=np.float32)
     by_time = np.argsort(est_t, kind="stable")  # time-ordered chunks: narrow sample bands
     for start in range(0, n_pts, chunk):
         pts = by_time[start : start + chunk]
@@ -394,7 +429,7 @@ def fit_points_counts(
             cols = np.flatnonzero(pending.any(axis=0))
             if cols.size == 0:
                 break
-            mask = (k[cols] <= lev).astype(float)
+            mask = (k[cols] <= lev).astype(np.float32)  # counts are exact in float32
             ok = ((mask @ cnt_t >= need_o) & (mask[:, unc] @ cnt_ut >= need_u)).T
             ok &= pending[:, cols]
             rr, cc = np.nonzero(ok)
@@ -413,7 +448,7 @@ def fit_points_counts(
             rr, cc = np.nonzero(lvl[:, cols] == lev)
             a21[rr, cols[cc]] = a[cc, rr]
             if cens_idx.size:
-                wc[rr, cols[cc]] = w[cc][:, cens_idx] * cnt_c[rr]
+                wc[rr, cols[cc]] = w[:, cens_idx][cc] * cnt_c[rr]
         a_unc = np.empty((n_rep * pts.size, 6, 6))
         flat = a21.reshape(-1, nu)
         a_unc[:, iu, ju] = flat
@@ -676,30 +711,32 @@ def flow_normalize(
     the year in the whole record (EGRET's ``bin_Qs``: 28 and 29 February share
     one bin) of the concentration surface at that day's time
     (``getConcFluxFromSurface``).  Bilinear interpolation is linear in each
-    axis, so the mean over discharges is taken per grid column first.
+    axis, so the mean over discharges reduces to mean interpolation weights of
+    the 14 ln Q levels per bin, applied to every grid column at once.
     """
     bin_of = np.where(day == 60, 59, day)
     ok = np.isfinite(log_q)
     qi, qf, _ = _frac_index(log_q[ok], grid.bottom_log_q, grid.step_log_q, grid.n_log_q)
-    col = conc_surface[qi] * (1 - qf)[:, None] + conc_surface[qi + 1] * qf[:, None]  # (n, nY)
-    qv = np.exp(log_q[ok]) * 86.4
     bins = bin_of[ok]
-    order = np.argsort(bins, kind="stable")
-    sb = bins[order]
-    starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]])
-    counts = np.diff(np.r_[starts, sb.size])
-    conc_sum = np.add.reduceat(col[order], starts, axis=0)
-    flux_sum = np.add.reduceat(col[order] * qv[order, None], starts, axis=0)
-    lookup = np.full(367, -1)
-    lookup[sb[starts]] = np.arange(starts.size)
-    mean_c = conc_sum / counts[:, None]
-    mean_f = flux_sum / counts[:, None]
-    row = lookup[bin_of]
+    qv = np.exp(log_q[ok]) * 86.4
+    # Mean interpolation weight of each ln Q level over the discharges of each bin:
+    # the bin mean of the surface at any time column is then a 14-term dot product.
+    wgt = np.zeros((367, grid.n_log_q))
+    wgt_q = np.zeros((367, grid.n_log_q))
+    np.add.at(wgt, (bins, qi), 1 - qf)
+    np.add.at(wgt, (bins, qi + 1), qf)
+    np.add.at(wgt_q, (bins, qi), (1 - qf) * qv)
+    np.add.at(wgt_q, (bins, qi + 1), qf * qv)
+    n_bin = np.bincount(bins, minlength=367).astype(float)
+    has = n_bin > 0
+    wgt[has] /= n_bin[has, None]
+    wgt_q[has] /= n_bin[has, None]
+    mean_c = wgt @ conc_surface  # (367, n_year)
+    mean_f = wgt_q @ conc_surface
     ti, tf, tout = _frac_index(t, grid.bottom_year, grid.step_year, grid.n_year)
-    valid = (row >= 0) & ~tout
-    r = np.where(valid, row, 0)
-    fn_c = mean_c[r, ti] * (1 - tf) + mean_c[r, ti + 1] * tf
-    fn_f = mean_f[r, ti] * (1 - tf) + mean_f[r, ti + 1] * tf
+    valid = has[bin_of] & ~tout
+    fn_c = mean_c[bin_of, ti] * (1 - tf) + mean_c[bin_of, ti + 1] * tf
+    fn_f = mean_f[bin_of, ti] * (1 - tf) + mean_f[bin_of, ti + 1] * tf
     return np.where(valid, fn_c, np.nan), np.where(valid, fn_f, np.nan)
 
 

@@ -32,6 +32,7 @@ from ._wrtds_core import (
     Samples,
     Settings,
     block_resample,
+    check_counts,
     decimal_high_low,
     decimal_year,
     egret_day_of_year,
@@ -40,6 +41,7 @@ from ._wrtds_core import (
     flow_normalize,
     interp_surface,
     interp_surfaces,
+    single_thread_blas,
     surface_grid,
 )
 
@@ -180,6 +182,39 @@ def estimate_wrtds(
        hydrologic data," USGS Techniques and Methods 4-A10, 2015,
        :doi:`10.3133/tm4A10`.
     """
+    with single_thread_blas():
+        return _estimate(
+            daily,
+            samples,
+            window_y,
+            window_q,
+            window_s,
+            min_obs,
+            min_uncen,
+            edge_adjust,
+            bootstrap,
+            block_days,
+            jobs,
+            seed,
+            cross_validate,
+        )
+
+
+def _estimate(
+    daily,
+    samples,
+    window_y,
+    window_q,
+    window_s,
+    min_obs,
+    min_uncen,
+    edge_adjust,
+    bootstrap,
+    block_days,
+    jobs,
+    seed,
+    cross_validate,
+) -> WRTDSEstimate:
     t_start = time.perf_counter()
     settings = Settings(
         float(window_y),
@@ -211,7 +246,73 @@ def estimate_wrtds(
         smp.t[0], int(s_dates.month[0]), smp.t[-1], int(s_dates.month[-1])
     )
 
+    check_counts(smp.n, int((~smp.censored).sum()), settings.min_obs, settings.min_uncen)
     grid = surface_grid(t_day, log_q)
+    # The bootstrap runs in worker processes while this one fits the model itself.
+    t_boot0 = time.perf_counter()
+    boot = None
+    if bootstrap and bootstrap > 0:
+        boot = _BootRun(
+            grid,
+            smp,
+            s_dates,
+            settings,
+            dec_low,
+            dec_high,
+            t_day,
+            log_q,
+            q,
+            int(bootstrap),
+            int(block_days),
+            jobs,
+            seed,
+        )
+    try:
+        return _main_fit(
+            day_df,
+            q,
+            log_q,
+            t_day,
+            day_no,
+            table,
+            s_used,
+            smp,
+            grid,
+            settings,
+            dec_low,
+            dec_high,
+            cross_validate,
+            boot,
+            block_days,
+            seed,
+            t_start,
+            t_boot0,
+        )
+    finally:
+        if boot is not None:
+            boot.close()
+
+
+def _main_fit(
+    day_df,
+    q,
+    log_q,
+    t_day,
+    day_no,
+    table,
+    s_used,
+    smp,
+    grid,
+    settings,
+    dec_low,
+    dec_high,
+    cross_validate,
+    boot,
+    block_days,
+    seed,
+    t_start,
+    t_boot0,
+) -> WRTDSEstimate:
     t0 = time.perf_counter()
     surfaces, fit = estimate_surfaces(grid, smp, settings, dec_low, dec_high)
     t_surface = time.perf_counter() - t0
@@ -248,26 +349,16 @@ def estimate_wrtds(
         }
     t_cv = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
     replicates = None
     n_jobs = 0
-    if bootstrap and bootstrap > 0:
-        replicates, n_jobs = _bootstrap(
-            grid,
-            smp,
-            s_dates,
-            settings,
-            dec_low,
-            dec_high,
-            t_day,
-            log_q,
-            q,
-            int(bootstrap),
-            int(block_days),
-            jobs,
-            seed,
-        )
-    t_boot = time.perf_counter() - t0
+    if boot is not None:
+        t0 = time.perf_counter()
+        replicates = boot.collect()
+        n_jobs = boot.n_jobs
+        t_wait = time.perf_counter() - t0
+    else:
+        t_wait = 0.0
+    t_boot = time.perf_counter() - t_boot0
 
     out = day_df.copy()
     out["discharge_m3s"] = q
@@ -328,6 +419,7 @@ def estimate_wrtds(
             "surface": t_surface,
             "cross_validation": t_cv,
             "bootstrap": t_boot,
+            "bootstrap_wait": t_wait,
             "total": time.perf_counter() - t_start,
         },
         "units": {"flux": "kg/day", "conc": "mg/L", "discharge": "m3/s"},
@@ -437,6 +529,11 @@ def default_jobs() -> int:
 
 def _boot_replicates(payload: dict, children: list) -> np.ndarray:
     """Daily fluxes [kg d⁻¹] of the bootstrap replicates seeded by ``children``."""
+    with single_thread_blas():
+        return _boot_fluxes(payload, children)
+
+
+def _boot_fluxes(payload: dict, children: list) -> np.ndarray:
     grid: Grid = payload["grid"]
     smp: Samples = payload["samples"]
     settings: Settings = payload["settings"]
@@ -466,45 +563,64 @@ def _boot_replicates(payload: dict, children: list) -> np.ndarray:
     return np.where(q == 0.0, 0.0, conc * q * KG_DAY_PER_MG_L_M3S)
 
 
-def _bootstrap(
-    grid,
-    smp,
-    s_dates,
-    settings,
-    dec_low,
-    dec_high,
-    t_day,
-    log_q,
-    q,
-    n_rep,
-    block_days,
-    jobs,
-    seed,
-):
-    children = np.random.SeedSequence(seed).spawn(n_rep)
-    payload = {
-        "grid": grid,
-        "samples": smp,
-        "settings": settings,
-        "day_num": (s_dates.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64),
-        "t_day": t_day,
-        "log_q": log_q,
-        "q": q,
-        "block_days": block_days,
-        "dec_low": dec_low,
-        "dec_high": dec_high,
-    }
-    n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
-    n_jobs = min(n_jobs, n_rep)
-    if n_jobs == 1:
-        per = 25  # replicates per batch: bounds memory, keeps the matrix products large
-        parts = [_boot_replicates(payload, children[i : i + per]) for i in range(0, n_rep, per)]
-        reps = np.concatenate(parts, axis=0)
-    else:
-        per = math.ceil(n_rep / (2 * n_jobs))  # two chunks per worker balance the load
-        chunks = [children[i : i + per] for i in range(0, n_rep, per)]
-        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
-            parts = list(pool.map(_boot_replicates, [payload] * len(chunks), chunks))
-        reps = np.concatenate(parts, axis=0)
-    return reps, n_jobs
+class _BootRun:
+    """Block-bootstrap replicates computed in worker processes (or here, for one job)."""
+
+    def __init__(
+        self,
+        grid,
+        smp,
+        s_dates,
+        settings,
+        dec_low,
+        dec_high,
+        t_day,
+        log_q,
+        q,
+        n_rep,
+        block_days,
+        jobs,
+        seed,
+    ):
+        self.children = np.random.SeedSequence(seed).spawn(n_rep)
+        self.payload = {
+            "grid": grid,
+            "samples": smp,
+            "settings": settings,
+            "day_num": (s_dates.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64),
+            "t_day": t_day,
+            "log_q": log_q,
+            "q": q,
+            "block_days": block_days,
+            "dec_low": dec_low,
+            "dec_high": dec_high,
+        }
+        n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
+        self.n_jobs = min(n_jobs, n_rep)
+        self._pool = None
+        self._futures = []
+        if self.n_jobs > 1:
+            per = math.ceil(n_rep / (2 * self.n_jobs))  # two chunks per worker balance the load
+            ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+            self._pool = ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=ctx)
+            self._futures = [
+                self._pool.submit(_boot_replicates, self.payload, self.children[i : i + per])
+                for i in range(0, n_rep, per)
+            ]
+
+    def collect(self) -> np.ndarray:
+        """(n_rep, n_days) daily fluxes [kg d⁻¹], in seed order whatever the job count."""
+        if self._pool is None:
+            per = 25  # replicates per batch: bounds memory, keeps the matrix products large
+            kids = self.children
+            parts = [
+                _boot_replicates(self.payload, kids[i : i + per]) for i in range(0, len(kids), per)
+            ]
+        else:
+            parts = [f.result() for f in self._futures]
+        return np.concatenate(parts, axis=0)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,217 @@
+"""Benchmark WRTDS on the Choptank record (EGRET's example: 32 years, 606 samples, 11,688 days).
+
+Measures, in one run:
+
+1. the batched WRTDS surface (``estimate_surfaces``: 14 x 529 = 7,406 regressions);
+2. the same surface from a straightforward per-grid-point loop (one weighted
+   regression, or censored maximum-likelihood fit, per point, windows widened in
+   a ``while`` loop: what EGRET's ``runSurvReg`` does), checking both agree;
+3. the whole ``estimate_wrtds`` (surface, daily values, flow normalisation,
+   cross-validation, block bootstrap with the default replicate count);
+4. the whole ``karstsink flux --method wrtds`` command (subprocess: start-up,
+   reading, estimate, aggregation, sink, plots, writing), if the CLI is there;
+
+and prints the ratios.  EGRET's ``modelEstimation`` time (106 s on this record,
+``../shared/science.md`` section 7b) comes from the project's reference run of EGRET
+3.0.12 on this machine class, not from this run; the ratio against it is
+indicative only.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_flux.py [--loop-every N] [--jobs N]
+
+``--loop-every N`` runs the loop on every N-th time column only and scales its
+time up (default 1: the whole grid, several minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "reference" / "choptank"
+EGRET_MODEL_ESTIMATION_S = 106.0  # science.md 7b: EGRET 3.0.12 modelEstimation on Choptank
+AREA_KM2 = 292.67
+
+
+def load():
+    q = pd.read_csv(DATA / "choptank_daily_Q.csv", comment="#", parse_dates=["date"])
+    s = pd.read_csv(DATA / "choptank_sample_nitrate.csv", comment="#", parse_dates=["date"])
+    daily = pd.DataFrame(
+        {"discharge_m3s": q["Qdaily"].to_numpy(float)},
+        index=pd.DatetimeIndex(q["date"], name="date"),
+    )
+    samples = pd.DataFrame(
+        {
+            "date": s["date"],
+            "conc_mg_L": s["value"].astype(float),
+            "censored": s["remark"].fillna("").astype(str).str.strip().eq("<"),
+        }
+    )
+    return daily, samples, q, s
+
+
+def timed(func, repeat=1):
+    best_wall, best_cpu, out = np.inf, np.inf, None
+    for _ in range(repeat):
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = func()
+        best_wall = min(best_wall, time.perf_counter() - w0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    return out, best_wall, best_cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--loop-every", type=int, default=1, help="loop over every N-th time column")
+    ap.add_argument("--jobs", type=int, default=None, help="bootstrap processes (default: all)")
+    args = ap.parse_args()
+
+    from karstsink.flux._wrtds_core import (
+        Samples,
+        Settings,
+        decimal_high_low,
+        decimal_year,
+        estimate_surfaces,
+        single_thread_blas,
+        surface_grid,
+    )
+    from karstsink.flux._wrtds_loop import fit_points_loop
+    from karstsink.flux.wrtds import DEFAULT_BOOTSTRAP, estimate_wrtds
+
+    daily, samples, q_raw, s_raw = load()
+    print(
+        f"Choptank: {len(daily)} days, {len(samples)} samples "
+        f"({int(samples['censored'].sum())} censored), {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+
+    q = daily["discharge_m3s"].to_numpy()
+    t_day = decimal_year(daily.index)
+    grid = surface_grid(t_day, np.log(q))
+    pos = daily.index.get_indexer(samples["date"])
+    smp = Samples(
+        decimal_year(samples["date"]),
+        np.log(q[pos]),
+        np.log(samples["conc_mg_L"].to_numpy()),
+        samples["censored"].to_numpy(bool),
+    )
+    sd = pd.DatetimeIndex(samples["date"])
+    lo, hi = decimal_high_low(smp.t[0], int(sd.month[0]), smp.t[-1], int(sd.month[-1]))
+    cfg = Settings()
+
+    # 1. batched surface
+    with single_thread_blas():
+        (surf, fit), vec_wall, vec_cpu = timed(
+            lambda: estimate_surfaces(grid, smp, cfg, lo, hi), repeat=3
+        )
+    n_pts = grid.n_log_q * grid.n_year
+    print(
+        f"\n1. batched surface: {n_pts} regressions ({fit.n_censored_fits} censored MLE) "
+        f"in {vec_wall:.3f} s wall, {vec_cpu:.3f} s CPU"
+    )
+
+    # 2. per-point loop on the same grid (every N-th time column)
+    cols = np.arange(0, grid.n_year, args.loop_every)
+    tt, qq = np.meshgrid(grid.year[cols], grid.log_q)
+    (yhat_loop, _se_loop), loop_wall, loop_cpu = timed(
+        lambda: fit_points_loop(tt.ravel(), qq.ravel(), smp, cfg, lo, hi)
+    )
+    scale = grid.n_year / cols.size
+    diff = np.max(np.abs(yhat_loop.reshape(tt.shape) - surf[0][:, cols]))
+    note = (
+        ""
+        if args.loop_every == 1
+        else f" (on {cols.size} of {grid.n_year} columns, scaled x{scale:.2f})"
+    )
+    print(
+        f"2. per-point loop: {loop_wall * scale:.1f} s wall, {loop_cpu * scale:.1f} s CPU{note}; "
+        f"max |yhat difference| {diff:.1e} ln units"
+    )
+    print(
+        f"   -> batched surface is {loop_cpu * scale / vec_cpu:.0f}x faster (CPU), "
+        f"{loop_wall * scale / vec_wall:.0f}x (wall)"
+    )
+
+    # 3. the whole estimator, default bootstrap
+    est, est_wall, est_cpu = timed(lambda: estimate_wrtds(daily, samples, jobs=args.jobs, seed=1))
+    rt = est.model["run_time_s"]
+    print(
+        f"\n3. estimate_wrtds (bootstrap {DEFAULT_BOOTSTRAP} replicates, "
+        f"{est.model['interval']['jobs']} processes): {est_wall:.2f} s wall "
+        f"(surface {rt['surface']:.2f}, cross-validation {rt['cross_validation']:.2f}, "
+        f"bootstrap {rt['bootstrap']:.2f}); parent CPU {est_cpu:.2f} s"
+    )
+    print(
+        f"   vs EGRET modelEstimation {EGRET_MODEL_ESTIMATION_S:.0f} s (reference run, same "
+        f"machine class, not this run): {EGRET_MODEL_ESTIMATION_S / est_wall:.0f}x"
+    )
+
+    # 4. the whole command
+    try:
+        import karstsink.cli._flux  # noqa: F401
+    except ImportError:
+        print("\n4. karstsink flux: CLI not available, skipped")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        pd.DataFrame(
+            {"date": q_raw["date"].dt.strftime("%Y-%m-%d"), "discharge": q_raw["Qdaily"]}
+        ).to_csv(tmp / "q.csv", index=False)
+        vals = np.where(
+            s_raw["remark"].fillna("").astype(str).str.strip().eq("<"),
+            "<" + s_raw["value"].astype(str),
+            s_raw["value"].astype(str),
+        )
+        pd.DataFrame({"date": s_raw["date"].dt.strftime("%Y-%m-%d"), "no3n": vals}).to_csv(
+            tmp / "s.csv", index=False
+        )
+        exe = Path(sys.executable).with_name("karstsink")
+        cmd = [
+            str(exe),
+            "flux",
+            "--discharge",
+            str(tmp / "q.csv"),
+            "--q-unit",
+            "m3/s",
+            "--samples",
+            str(tmp / "s.csv"),
+            "--constituent",
+            "no3n",
+            "--units",
+            "mg/L",
+            "--area",
+            str(AREA_KM2),
+            "--method",
+            "wrtds",
+            "-o",
+            str(tmp / "out"),
+        ]
+        w0 = time.perf_counter()
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        cli_wall = time.perf_counter() - w0
+        if res.returncode != 0:
+            print(f"\n4. karstsink flux failed ({res.returncode}): {res.stderr.strip()[-300:]}")
+            return
+        n_files = sum(1 for p in (tmp / "out").rglob("*") if p.is_file())
+    print(
+        f"\n4. karstsink flux --method wrtds (whole command, {n_files} files incl. plots): "
+        f"{cli_wall:.2f} s wall"
+    )
+    print(
+        f"   vs EGRET modelEstimation {EGRET_MODEL_ESTIMATION_S:.0f} s (reference run, not "
+        f"this run): {EGRET_MODEL_ESTIMATION_S / cli_wall:.1f}x  (target >= 20x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
