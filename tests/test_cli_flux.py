@@ -166,3 +166,37 @@ def test_usage_errors_exit_2(tmp_path):
     r = _run(["--discharge", qp, "--samples", sp, "--area", 1, "--method", "magic",
               "-o", tmp_path / "o"])
     assert r.exit_code == 2
+
+
+def test_proxy_and_extra_regressor_columns_from_the_discharge_file(tmp_path):
+    """EC logger column: direct-method proxy regression and LOADEST model 99 regressor."""
+    rng = np.random.default_rng(11)
+    days = pd.date_range("2019-10-01", "2020-09-30", freq="D")
+    q = np.exp(rng.normal(0, 0.6, len(days)))
+    ec = 450.0 * q**-0.1 * np.exp(rng.normal(0, 0.02, len(days)))
+    qp = tmp_path / "q.csv"
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "Q (m3/s)": q, "ec": ec}).to_csv(
+        qp, index=False)
+    sd = days[::9]
+    hco3 = 0.55 * ec[::9] + 5.0  # exact linear EC -> HCO3 relation (mg/L)
+    sp = tmp_path / "s.csv"
+    pd.DataFrame({"date": sd.strftime("%Y-%m-%d"), "hco3": hco3}).to_csv(sp, index=False)
+    out = tmp_path / "direct"
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 10,
+              "--method", "direct", "--proxy", "ec", "-o", out, "--no-plots"])
+    assert r.exit_code == 0, r.output
+    model = json.loads((out / "model.json").read_text())["model"]
+    assert model["coefficients"]["c1"] == pytest.approx(0.55, rel=1e-9)
+    assert model["coefficients"]["c0"] == pytest.approx(5.0, rel=1e-7)
+    daily = pd.read_csv(out / "daily.csv")
+    np.testing.assert_allclose(daily["conc_mg_L"], 0.55 * ec + 5.0, rtol=1e-9)
+
+    out = tmp_path / "loadest"
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 10,
+              "--method", "loadest", "--extra", "ec", "-o", out, "--no-plots"])
+    assert r.exit_code == 0, r.output
+    model = json.loads((out / "model.json").read_text())["model"]
+    assert model["model"] == 99 and model["terms"] == ["intercept", "lnQ", "ec"]
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 10,
+              "--method", "rating", "--proxy", "ec", "-o", tmp_path / "x"])
+    _assert_one_line_error(r, "--proxy is for --method direct", tmp_path / "x")

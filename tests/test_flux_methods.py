@@ -180,3 +180,14 @@ def test_partial_years_and_missing_days_are_flagged():
     assert annual.loc[2020, "n_missing_days"] == 10
     assert est.daily["flux_kg_day"].isna().sum() == 10
     assert np.isfinite(annual.loc[2020, "flux_kg_day"])
+
+
+@pytest.mark.parametrize(("method", "options"), [("loadest", {}), ("loadest", {"model": 1}),
+                                                  ("rating", {})])
+def test_regressions_on_constant_discharge_give_a_clear_error(method, options):
+    from karstsink.exceptions import DataError
+
+    daily = _daily(np.ones(100))
+    smp = _samples(daily.index[::10], np.linspace(100, 200, 10))
+    with pytest.raises(DataError, match="does not vary|not identifiable"):
+        estimate(daily, smp, method=method, **options)

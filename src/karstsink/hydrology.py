@@ -137,6 +137,7 @@ def read_discharge(
     value_column: str | None = None,
     max_gap_days: int = 7,
     allow_gaps: bool = False,
+    extra_columns: list[str] | tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """Read a discharge record and return daily mean discharge with QA flags.
 
@@ -159,6 +160,11 @@ def read_discharge(
         Keep longer gaps (and gaps at either end) as NaN days instead of
         raising; estimators then give NaN flux on those days and flag period
         totals as incomplete.
+    extra_columns : list of str, optional
+        Other numeric columns to carry as daily means under the same names
+        (e.g. an EC logger column for the direct method's proxy, or specific
+        conductance for LOADEST model 99); non-numeric cells become NaN and are
+        counted in ``attrs["flag_counts"]`` as ``not_numeric:<column>``.
 
     Returns
     -------
@@ -296,6 +302,17 @@ def read_discharge(
             "(allow_gaps=True) to estimate with those days missing."
         )
     counts = {}
+    for col in extra_columns or ():
+        if col not in raw.columns:
+            raise MissingColumnError(
+                f"{source}: no column {col!r}; columns found: {', '.join(raw.columns)}.")
+        txt = raw[col].astype("string").str.strip()
+        vals = pd.to_numeric(txt, errors="coerce").astype(float)
+        bad = vals.isna() & ~(txt.isna() | (txt == ""))
+        if bad.any():
+            counts[f"not_numeric:{col}"] = int(bad.sum())
+        ok_rows = (~dup).to_numpy()
+        out[col] = vals[ok_rows].groupby(day[ok_rows]).mean().reindex(index).to_numpy()
     for f in out["qa_flags"]:
         for c in filter(None, f.split(";")):
             counts[c] = counts.get(c, 0) + 1

@@ -49,13 +49,20 @@ from ._common import handle_errors
               help="Autochthonous share of --toc.")
 @click.option("--silicate-fraction", type=click.FloatRange(0, 1), default=None,
               help="Share of HCO3 from silicate weathering (end-member partition).")
+@click.option("--proxy", default=None,
+              help="Discharge-file column with a continuous proxy (e.g. EC) for --method "
+                   "direct: C is predicted from a fitted linear C-proxy regression.")
+@click.option("--extra", "extra_regressors", multiple=True,
+              help="Discharge-file column used as an extra ln-regressor for LOADEST model 99 "
+                   "(repeatable; e.g. specific conductance).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @handle_errors
 def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, units, method,
                  loadest_model, q_unit, q_column, date_column, year_start, max_gap_days,
                  allow_gaps, so4, no3, toc, acid_so4_share, evaporite_so4_share, acid_no3_share,
-                 bcp_share, silicate_fraction, no_plots, debug) -> None:
+                 bcp_share, silicate_fraction, proxy, extra_regressors, no_plots,
+                 debug) -> None:
     """Estimate daily, monthly and annual fluxes and the carbon sink of one catchment.
 
     Writes daily.csv, monthly.csv, annual.csv (water years unless --year-start 1),
@@ -72,6 +79,7 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
         so4=so4, no3=no3, toc=toc, acid_so4_share=acid_so4_share,
         evaporite_so4_share=evaporite_so4_share, acid_no3_share=acid_no3_share,
         bcp_share=bcp_share, silicate_hco3_fraction=silicate_fraction, method_options=options,
+        proxy=proxy, extra_regressors=list(extra_regressors) or None,
     )
     files = write_flux_outputs(run, out_dir, plots=not no_plots)
     total = run.tables["total"].iloc[0]

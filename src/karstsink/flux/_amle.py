@@ -27,9 +27,9 @@ References
 .. [1] R. L. Runkel, C. G. Crawford and T. A. Cohn, "Load Estimator (LOADEST):
    A FORTRAN program for estimating constituent loads in streams and rivers",
    USGS Techniques and Methods 4-A5, 2004.
-.. [2] T. A. Cohn, "Adjusted maximum likelihood estimation of the moments of
-   lognormal populations from type I censored samples", USGS Open-File Report
-   2005-1137, 2005 (the AMLE).
+.. [2] T. A. Cohn, "Estimating contaminant loads in rivers: an application of
+   adjusted maximum likelihood to type 1 censored data", Water Resour. Res.
+   41:W07003, 2005 (the AMLE).
 .. [3] T. A. Cohn, L. L. DeLong, E. J. Gilroy, R. M. Hirsch and D. K. Wells,
    "Estimating constituent loads", Water Resour. Res. 25(5):937-942, 1989.
 """
@@ -261,7 +261,15 @@ def fit_amle(X: np.ndarray, y: np.ndarray, censored: np.ndarray | None = None,
         raise DataError(
             f"Too few uncensored samples ({n - int(cens.sum())}) to fit {p} coefficients."
         )
+    if np.linalg.matrix_rank(X) < p:
+        raise DataError(
+            f"The regression's {p} terms are not identifiable from these samples (the "
+            "discharge, time or extra regressors do not vary enough); choose a simpler model."
+        )
     beta, s2, ll = _tobit_mle(X, y, cens)
+    if not (np.isfinite(s2) and s2 > 0):
+        raise DataError("The regression fits the samples exactly (zero residual variance); "
+                        "load intervals cannot be computed.")
     s = np.sqrt(s2)
     xa = np.column_stack([X, np.ones(n)])
     with np.errstate(invalid="ignore"):

@@ -360,7 +360,8 @@ def fit_loadest(
             if best is None or aic < candidates[best[0]]["aic"]:
                 best = (m, mterms, fit, ll, aic, sppc, X)
         if best is None:
-            raise DataError("No LOADEST model 1-9 could be fitted to these samples.")
+            raise DataError("No LOADEST model 1-9 could be fitted to these samples (too few "
+                            "uncensored values, or discharge that does not vary).")
         model_no, terms_used, fit, ll, aic, sppc, X = best
     else:
         if model == 99:
@@ -461,7 +462,9 @@ def estimate_loadest(
     model, terms, extra_log, method, bias_correction
         See :func:`fit_loadest`.
     extra_regressors : list of str, optional
-        Column names of extra regressors (model 99 by default when given).
+        Column names of extra regressors (model 99 by default when given);
+        daily values from ``discharge``, values at sampling from a same-named
+        column of ``samples`` or else the day's value.
 
     Returns
     -------
@@ -482,10 +485,20 @@ def estimate_loadest(
     use = pairs["used"].to_numpy()
     extras_names = list(extra_regressors or [])
     for name in extras_names:
-        if name not in daily.columns or name not in pairs.columns:
+        if name not in daily.columns:
             raise MissingColumnError(
-                f"extra regressor {name!r} must be a column of both the discharge table "
-                "and the samples table.")
+                f"extra regressor {name!r} must be a column of the discharge table (daily "
+                "values; read it with read_discharge(extra_columns=[...])).")
+        if name not in pairs.columns:  # value at sampling: the day's mean
+            pairs[name] = daily[name].reindex(pd.DatetimeIndex(pairs["date"])).to_numpy()
+        v = pd.to_numeric(pairs[name], errors="coerce").to_numpy(dtype=float)
+        good = np.isfinite(v) & ((v > 0) if extra_log else True)
+        bad = pairs["used"].to_numpy() & ~good
+        if bad.any():
+            pairs.loc[bad, "qa_flags"] = (pairs.loc[bad, "qa_flags"].astype(str)
+                                          + f";no_value:{name}").str.lstrip(";")
+        pairs["used"] = pairs["used"].to_numpy() & good
+    use = pairs["used"].to_numpy()
     if extras_names and model == 0:
         model = 99
     cal = pairs.loc[use]

@@ -122,6 +122,8 @@ def run_flux(
     bcp_share: float = 1.0,
     silicate_hco3_fraction: float | None = None,
     method_options: dict[str, Any] | None = None,
+    proxy: str | None = None,
+    extra_regressors: list[str] | None = None,
 ) -> FluxRun:
     """Estimate fluxes and the carbon sink of one catchment.
 
@@ -144,6 +146,12 @@ def run_flux(
         share of SO₄²⁻ from evaporites [0-1]).
     method_options : dict, optional
         Passed to the estimator (e.g. ``{"model": 9}`` for LOADEST).
+    proxy : str, optional
+        Column of the discharge file with a continuous proxy (EC) for the
+        ``direct`` method's regression.
+    extra_regressors : list of str, optional
+        Columns of the discharge file used as extra LOADEST regressors (model
+        99, e.g. specific conductance as in LOADEST application 5).
 
     Returns
     -------
@@ -151,9 +159,21 @@ def run_flux(
     """
     if not (area_km2 and np.isfinite(area_km2) and area_km2 > 0):
         raise DataError(f"--area must be a positive number of km², got {area_km2!r}.")
+    extra_cols = [c for c in ([proxy] if proxy else []) + list(extra_regressors or [])]
     daily = read_discharge(discharge, q_unit=q_unit, value_column=q_column,
-                           max_gap_days=max_gap_days, allow_gaps=allow_gaps)
+                           max_gap_days=max_gap_days, allow_gaps=allow_gaps,
+                           extra_columns=extra_cols or None)
     opts = dict(method_options or {})
+    if proxy:
+        if method != "direct":
+            raise DataError("--proxy is for --method direct (use --extra for LOADEST).")
+        opts["proxy"] = proxy
+    if extra_regressors:
+        if method != "loadest":
+            raise DataError("--extra regressors are for --method loadest (model 99).")
+        opts["extra_regressors"] = list(extra_regressors)
+        if opts.get("model", 0) == 0:
+            opts["model"] = 99
     smp = read_flux_samples(samples, constituent, units=units, date_column=date_column)
     est = estimate(daily, smp, constituent, method=method, **opts)
     tables = aggregate(est, year_start_month=year_start_month)
@@ -209,7 +229,8 @@ def run_flux(
         "year_start_month": year_start_month, "so4": so4, "no3": no3, "toc": toc,
         "acid_so4_share": acid_so4_share, "evaporite_so4_share": evaporite_so4_share,
         "acid_no3_share": acid_no3_share, "bcp_share": bcp_share,
-        "silicate_hco3_fraction": silicate_hco3_fraction,
+        "silicate_hco3_fraction": silicate_hco3_fraction, "proxy": proxy,
+        "extra_regressors": list(extra_regressors or []),
     }
     return FluxRun(estimate=est, discharge=daily, samples=est.samples, tables=tables,
                    sink=sink_table, settings=settings, companions=companions,
