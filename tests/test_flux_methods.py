@@ -189,5 +189,5 @@ def test_regressions_on_constant_discharge_give_a_clear_error(method, options):
 
     daily = _daily(np.ones(100))
     smp = _samples(daily.index[::10], np.linspace(100, 200, 10))
-    with pytest.raises(DataError, match="does not vary|not identifiable"):
+    with pytest.raises(DataError, match=r"does not vary|not identifiable"):
         estimate(daily, smp, method=method, **options)
