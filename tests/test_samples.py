@@ -934,3 +934,18 @@ def test_property_decimal_comma_file_round_trip(tmp_path, values):
     # Ca mg/L -> mmol/L divides by 40.078, so multiply back
     assert (out["ca_mmol_l"] * 40.078).tolist() == pytest.approx(values, rel=1e-12)
     assert out["qa_flags"].tolist() == [""] * len(values)
+
+
+def test_alias_table_has_no_conflicting_entries():
+    import csv
+    from importlib.resources import files
+
+    from karstsink._samples_headers import KEYS, compact_name
+
+    text = files("karstsink.data").joinpath("aliases.csv").read_text(encoding="utf-8")
+    seen: dict[str, tuple[str, str]] = {}
+    for row in csv.DictReader(ln for ln in text.splitlines() if not ln.startswith("#")):
+        assert row["key"] in KEYS, row
+        key = compact_name(row["alias"])
+        entry = (row["key"], row["qualifier"])
+        assert seen.setdefault(key, entry) == entry, row["alias"]
