@@ -91,10 +91,12 @@ def raw_single_run(df: pd.DataFrame) -> tuple[float, int]:
     p.SetSelectedOutputStringOn(True)
     text = "".join(solution_text(r, i + 1) for i, r in enumerate(df.itertuples())) + SELECTED
     text += "END\n"
+    c0 = time.process_time()
     t0 = time.perf_counter()
     nerr = p.RunString(text)
     out = p.GetSelectedOutputString()
     elapsed = time.perf_counter() - t0
+    raw_single_run.cpu = time.process_time() - c0
     if nerr:
         raise RuntimeError(p.GetErrorString())
     return elapsed, out.count("\n") - 1
@@ -113,6 +115,15 @@ def loop_per_sample(df: pd.DataFrame) -> tuple[float, int]:
             raise RuntimeError(p.GetErrorString())
         rows += len(p.GetSelectedOutput()["soln"])
     return time.perf_counter() - t0, rows
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children [s]."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def maxrss_mb() -> tuple[float, float]:
@@ -203,9 +214,11 @@ def main() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        c0 = cpu_seconds()
         t0 = time.perf_counter()
         out = karstsink.speciate(df, jobs=args.jobs)
         t_api = time.perf_counter() - t0
+        c_api = cpu_seconds() - c0
     meta = out.attrs["karstsink"]["speciation"]
     t_raw, n_raw = raw_single_run(df)
     if args.skip_loop:
@@ -222,6 +235,11 @@ def main() -> None:
         print(f"(a) loop, one run per sample:  {t_loop:7.2f} s  {n_loop / t_loop:8.0f} samples/s")
     print(f"throughput ratio speciate / (b) raw single run: {t_raw / t_api:5.2f} x "
           "(target >= 1.6 on 2 free cores)")
+    c_raw = raw_single_run.cpu
+    print(f"CPU seconds per 1000 samples: speciate {1000 * c_api / n:.3f} (main + workers), "
+          f"raw single run {1000 * c_raw / n:.3f}; on {args.jobs} free cores that projects to "
+          f"{args.jobs * c_raw / c_api:.2f} x the raw run if the workers run fully in "
+          "parallel (CPU time is less sensitive than wall time to other load)")
     if not args.skip_loop:
         print(f"throughput ratio speciate / (a) per-sample loop: {t_loop / t_api:5.2f} x")
     print(f"load average after: {os.getloadavg()}")
