@@ -270,6 +270,11 @@ def test_high_ionic_strength_is_flagged_and_points_to_pitzer():
     assert out.loc[0, "qa_flags"] == ""
     assert "pitzer.dat" in out.attrs["karstsink"]["speciation"]["flag_notes"][
         "high_ionic_strength"]
+    # with the Pitzer model the same water is within the model's range: no flag
+    with pytest.warns(DataQualityWarning, match="lacks"):  # pitzer.dat has no N(5)
+        pz = speciate(table, database="pitzer.dat", jobs=1)
+    assert pz.loc[1, "ionic_strength"] > 0.7 and pz.loc[1, "qa_flags"] == ""
+    assert pz.attrs["karstsink"]["speciation"]["activity_model"] == "pitzer"
 
 
 def test_phreeqc_failure_is_flagged_with_its_message_and_others_kept():

@@ -349,6 +349,8 @@ class PhreeqcEngine:
                 f"({self.database.path}): {nerr} error(s), first: {first}.{hint}"
             )
         self.version = self._backend.version()
+        #: "pitzer", "sit" or "ion-association" (Debye-Hückel type), from the keywords
+        self.activity_model = _activity_model(self.database)
         self._probe(tuple(dict.fromkeys(phases)))
         self._header_cache: dict[str, np.ndarray] = {}
 
@@ -420,6 +422,7 @@ class PhreeqcEngine:
             "engine": self.engine,
             "engine_version": self.version,
             "database": self.database.as_dict(),
+            "activity_model": self.activity_model,
             "species_used": {k: v for k, v in self.species.items()},
             "phases_used": {k: v for k, v in self.standard_phases.items()},
             "extra_phases": list(self.extra_phases),
@@ -619,6 +622,15 @@ def _condense(text: str, limit: int = 300) -> str:
             seen.append(line)
     out = "; ".join(seen)
     return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def _activity_model(db: DatabaseInfo) -> str:
+    """``pitzer`` or ``sit`` if the database has that keyword block, else ``ion-association``."""
+    for line in db.text().splitlines():
+        word = line.split("#", 1)[0].strip().upper()
+        if word in ("PITZER", "SIT"):
+            return word.lower()
+    return "ion-association"
 
 
 def _database_phases(db: DatabaseInfo) -> list[str]:

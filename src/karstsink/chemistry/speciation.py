@@ -48,7 +48,8 @@ FLAG_NOTES = {
                         "major ions; results are computed but doubtful.",
     "high_ionic_strength": f"ionic strength > {IONIC_STRENGTH_LIMIT:g} mol/kgw: the "
                            "Debye-Hückel activity models of phreeqc.dat/wateq4f.dat are not "
-                           "valid there; re-run with database='pitzer.dat'.",
+                           "valid there; re-run with database='pitzer.dat' (never flagged "
+                           "with a Pitzer or SIT database).",
     "phreeqc_failed": "PHREEQC could not solve this sample; its message is in "
                       "phreeqc_message and all results are NaN.",
     "phreeqc_convergence_warning": "PHREEQC solved this sample only after convergence "
@@ -177,7 +178,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     with np.errstate(invalid="ignore"):
         added = {
             "charge_imbalance": np.abs(cbe) > CBE_LIMIT_PCT,
-            "high_ionic_strength": ion > IONIC_STRENGTH_LIMIT,
+            # only where the database's activity model is not valid there
+            "high_ionic_strength": (ion > IONIC_STRENGTH_LIMIT)
+            & (eng.activity_model == "ion-association"),
         }
     added["phreeqc_failed"] = np.zeros(n, bool)
     added["phreeqc_failed"][failed_rows] = True
