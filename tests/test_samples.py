@@ -949,3 +949,20 @@ def test_alias_table_has_no_conflicting_entries():
         key = compact_name(row["alias"])
         entry = (row["key"], row["qualifier"])
         assert seen.setdefault(key, entry) == entry, row["alias"]
+
+
+def test_unit_stated_above_the_header_gbk_lab_report(tmp_path):
+    # a Chinese lab report: title, '单位：mg/L（pH除外）' (unit: mg/L except pH), then the header
+    text = ("贵州某实验室 水质分析报告\n单位：mg/L（pH除外）\n"
+            "样品编号,采样地点,K+,Na+,Ca2+,Mg2+,Cl-,SO42-,HCO3-,NO3-,pH,水温(℃)\n"
+            "W1,陈旗泉,39.098,22.99,80.156,24.305,35.45,96.06,305.085,62.004,7.4,16\n")
+    path = tmp_path / "report.csv"
+    path.write_bytes(text.encode("gbk"))
+    out = read(path)
+    assert out.attrs["reader"]["preamble_unit"] == "mg/L"
+    # each value is one molar mass in mg/L -> 1 mmol/L (HCO3: 305.085 / 61.017 = 5, Ca 2)
+    for col, expected in [("k_mmol_l", 1.0), ("na_mmol_l", 1.0), ("ca_mmol_l", 2.0),
+                          ("mg_mmol_l", 1.0), ("cl_mmol_l", 1.0), ("so4_mmol_l", 1.0),
+                          ("hco3_mmol_l", 5.0), ("no3_mmol_l", 1.0)]:
+        assert out[col].iloc[0] == pytest.approx(expected), col
+    assert out["qa_flags"].iloc[0] == ""

@@ -472,9 +472,26 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) ->
                   for c in sample)
         decimal_comma = True if dc > dot else None
     info["decimal_comma"] = bool(decimal_comma)
+    file_unit = _preamble_unit(info["preamble"])
+    if file_unit:
+        info["preamble_unit"] = file_unit
     return _standardize(frame, units=units, below_detection=below_detection,
                         column_map=column_map, source=str(path), header_units=header_units,
-                        decimal_comma=decimal_comma, reader=info)
+                        decimal_comma=decimal_comma, reader=info, file_unit=file_unit)
+
+
+_PREAMBLE_UNIT_RE = re.compile(r"(?:单位|\bunits?\b)\s*[:：=]?\s*([^\s,;，；（(]+)", re.IGNORECASE)
+
+
+def _preamble_unit(preamble: list[str]) -> str | None:
+    """A concentration unit stated above the header ('单位：mg/L（pH除外）', 'Units: mg/L')."""
+    for line in preamble:
+        m = _PREAMBLE_UNIT_RE.search(cells.nfkc(line))
+        if m:
+            unit = parse_unit(m[1], "conc")
+            if unit is not None:
+                return unit
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -534,7 +551,8 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str]):
     return used, by_key, unmatched, in_place
 
 
-def _resolve_units(used, units, header_units, source: str, notes: list[str]):
+def _resolve_units(used, units, header_units, source: str, notes: list[str],
+                   file_unit: str | None = None):
     """Return {key: unit} for every measured column, raising on a missing unit."""
     per_key: dict[str, str] = {}
     single: str | None = None
@@ -563,6 +581,9 @@ def _resolve_units(used, units, header_units, source: str, notes: list[str]):
                 raise UnitError(f"{source}: column {str(col)!r} says {unit!r} in its header "
                                 f"but {row_text!r} in the units row; make them agree.")
             unit = row_unit
+        if unit is None and file_unit is not None and kind in UNIT_REQUIRED_KINDS:
+            unit = file_unit
+            notes.append(f"{str(col)!r}: unit {file_unit} from the line above the header")
         if key in per_key:
             unit = per_key[key]
         elif single is not None and kind in UNIT_REQUIRED_KINDS:
@@ -600,7 +621,8 @@ def _resolve_units(used, units, header_units, source: str, notes: list[str]):
 
 
 def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source,
-                 header_units=None, decimal_comma=None, reader=None) -> pd.DataFrame:
+                 header_units=None, decimal_comma=None, reader=None,
+                 file_unit=None) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
     factor = _detection_factor(below_detection)
@@ -654,7 +676,8 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     else:
         used, by_key, unmatched, in_place = _map_columns(df, column_map, source, notes)
         colmap = {str(c): k for c, (k, _u, _q) in used.items()}
-        source_units = _resolve_units(used, units, header_units or {}, source, notes)
+        source_units = _resolve_units(used, units, header_units or {}, source, notes,
+                                      file_unit)
         for col, (key, _u, _q) in used.items():
             kind = KEYS[key][1]
             if kind == "id":
