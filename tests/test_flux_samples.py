@@ -88,3 +88,13 @@ def test_pairing_flags_samples_outside_the_record():
     assert p["discharge_m3s"].iloc[1] == 2.0
     with pytest.raises(DataError, match="none of the 1 samples"):
         pair_with_discharge(s.iloc[[0]], daily)
+
+
+def test_real_world_headers_and_alkalinity_alias(tmp_path):
+    p = _write(tmp_path, "Date,HCO3- (mg/L),SO42- (mg/L),Ca2+ (mg/L)\n2020-01-01,250,24,80\n")
+    assert read_flux_samples(p, "so4")["conc_mg_L"].iloc[0] == 24.0  # no unit round-off
+    assert read_flux_samples(p, "ca").attrs["value_column"] == "Ca2+ (mg/L)"
+    assert read_flux_samples(p, "hco3")["conc_mg_L"].iloc[0] == 250.0
+    p = _write(tmp_path, "date,Alk (mg/L as CaCO3)\n2020-01-01,100\n", "alk.csv")
+    # alkalinity as CaCO3 read as HCO3-: 100 x 2 / 100.087 x 61.017 = 121.928 mg/L
+    assert read_flux_samples(p, "hco3")["conc_mg_L"].iloc[0] == pytest.approx(121.928, abs=5e-4)

@@ -8,7 +8,9 @@ standard error and 95 % interval from the estimator
 (:meth:`~karstsink.flux.FluxEstimate.period_stats`), the annual rate
 ``flux_kg_yr`` = ``flux_kg_day`` x 365.25 [kg yr⁻¹] (with its interval), the
 mass ``flux_kg`` over the days with a flux [kg], and ``complete`` (False when
-the record does not cover the whole period or days are missing).
+the record does not cover the whole period or days are missing).  A negative
+lower bound (possible with the normal intervals of some estimators) is set
+to 0.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def period_table(estimate: FluxEstimate, labels, *, label_name: str,
                                  "flux_hi95_kg_day"))
         else:
             mean = se = lo = hi = np.nan
+        if np.isfinite(lo) and lo < 0:  # a flux cannot be negative (normal intervals)
+            lo = 0.0
         first, last = daily.index[idx[0]], daily.index[idx[-1]]
         complete = n_missing == 0 and n_days > 0
         if period_bounds is not None and label in period_bounds:

@@ -26,13 +26,22 @@ _DATE_NAMES = re.compile(r"^(date|datetime|date_?time|sample_?date|activitystart
 _CENSORED = re.compile(r"^\s*<\s*([0-9.eE+\-]+)\s*$")
 
 
+#: other column names accepted for a constituent (alkalinity titrations give HCO3-)
+_ALIASES = {"hco3": ("alk", "alkalinity", "bicarbonate")}
+
+
 def _find_column(df: pd.DataFrame, constituent: str) -> str | None:
     want = constituent.lower()
-    for c in df.columns:
-        base = re.split(r"[\s(\[_,]", str(c).strip(), maxsplit=1)[0].lower()
-        base = base.rstrip("-+").replace("2-", "").replace("-", "")
-        if str(c).strip().lower() == want or base == want:
-            return c
+    for names in ((want,), _ALIASES.get(want, ())):
+        for c in df.columns:
+            full = str(c).strip().lower()
+            base = re.split(r"[\s(\[_,]", full, maxsplit=1)[0]
+            cands = {full, base}
+            if base.endswith(("+", "-")):  # ionic charge: HCO3-, SO42-, Ca2+
+                bare = base.rstrip("+-")
+                cands.update({bare, re.sub(r"\d$", "", bare)})
+            if cands & set(names):
+                return c
     return None
 
 
@@ -164,7 +173,9 @@ def read_flux_samples(
             ["na", "nan", "n.d.", "nd", "-"]).to_numpy()
         not_numeric = np.isnan(vals) & ~empty
         if key in MOLAR_MASS:
-            conc = from_mmol_per_l(to_mmol_per_l(vals, key, unit), key, "mg/L")
+            factor = float(from_mmol_per_l(to_mmol_per_l(1.0, key, unit), key, "mg/L"))
+            factor = 1.0 if abs(factor - 1.0) < 1e-12 else factor  # no round-off for mg/L
+            conc = vals * factor
         else:
             if unit.strip().lower().replace(" ", "") not in ("mg/l", "mgl-1"):
                 raise UnitError(
