@@ -275,3 +275,10 @@ def test_convergence_warnings_are_traced_to_their_samples(marked):
     assert all("Maximum iterations" in m for m in res.warned.values())
     assert not res.failed
     assert_same(res.values, clean.values)  # results kept: PHREEQC did converge
+
+
+def test_small_tables_run_in_process_by_default(engine):
+    # default chunks hold >= 500 samples: 10 samples are one chunk, no pool is started
+    run = run_chunks(realistic(10), engine, jobs=4)
+    assert run.info["n_chunks"] == 1 and run.info["jobs"] == 1
+    assert run.info["start_method"] is None

@@ -98,7 +98,7 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     progress : callable, optional
         Called with the number of samples finished after each chunk.
     chunk_size : int, optional
-        Samples per PHREEQC run (default 2000); does not change results.
+        Samples per PHREEQC run (default: up to 2000); does not change results.
 
     Returns
     -------
