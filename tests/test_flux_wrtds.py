@@ -9,6 +9,8 @@ convergence.  Tolerances of 1e-6 (relative) cover both with margin and nothing e
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,6 +134,7 @@ def test_app7_model_record(app7):
     assert m["grid"]["bottom_year"] == 1999 and m["grid"]["n_year"] == 11 * 16 + 1
     assert m["interval"]["n_replicates"] == 0
     assert app7.replicates is None
+    assert json.loads(json.dumps(m)) == m  # model.json material: plain JSON types only
     assert app7.daily["flux_se_kg_day"].isna().all()
 
 
