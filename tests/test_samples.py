@@ -768,6 +768,11 @@ def test_property_units_scale_linearly(x, unit):
      ("EC/(μS·cm-1)", "ec_us_cm", "450", 450.0),
      ("EC (mS/m)", "ec_us_cm", "45", 450.0),  # 1 mS/m = 10 µS/cm
      ("NH3-N (mg/L)", "nh4_mmol_l", "14.007", 1.0),
+     ("总碱度(以CaCO3计, mg/L)", "hco3_mmol_l", "250.2175", 5.0),  # 250.2175 / 50.0435
+     ("总碱度（mg/L，以CaCO3计）", "hco3_mmol_l", "250.2175", 5.0),
+     ("NO3-(以N计)(mg/L)", "no3_mmol_l", "14.007", 1.0),
+     ("Alkalinity as CaCO3 (mg/L)", "hco3_mmol_l", "250.2175", 5.0),
+     ("偏硅酸(mg/L)", "sio2_mmol_l", "78.098", 1.0),  # H2SiO3: 2 x 1.008 + 28.085 + 47.997
      ("Temperature (field)", "temp_c", "16.5", 16.5),  # a bracketed qualifier, no unit
      ("水温(现场)(℃)", "temp_c", "16.5", 16.5),
      ("Ca (dissolved) (mg/L)", "ca_mmol_l", "80.156", 2.0),

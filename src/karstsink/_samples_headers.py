@@ -147,10 +147,10 @@ _CONC_RE = re.compile(
     r"^(?P<num>mmol|µmol|umol|mol|meq|µeq|ueq|eq|mg|µg|ug|ng|g)"
     r"(?P<q1>caco3|hco3|si|n|s|p|c)?"
     r"(?:l|kg|kgw|dm3)"
-    r"(?:as)?(?P<q2>caco3|hco3|no3|so4|po4|sio2|si|n|s|p|c)?$"
+    r"(?:as)?(?P<q2>caco3|hco3|h2sio3|no3|so4|po4|sio2|si|n|s|p|c)?$"
 )
-_QUAL = {"caco3": "CaCO3", "hco3": "HCO3", "no3": "NO3", "so4": "SO4", "po4": "PO4",
-         "sio2": "SiO2", "si": "Si", "n": "N", "s": "S", "p": "P", "c": "C"}
+_QUAL = {"caco3": "CaCO3", "hco3": "HCO3", "h2sio3": "H2SiO3", "no3": "NO3", "so4": "SO4",
+         "po4": "PO4", "sio2": "SiO2", "si": "Si", "n": "N", "s": "S", "p": "P", "c": "C"}
 _NUM = {"umol": "µmol", "ueq": "µeq", "ug": "µg"}
 
 _TEMP_UNITS = {"°c": "°C", "c": "°C", "degc": "°C", "celsius": "°C", "degreesc": "°C", "oc": "°C",
@@ -169,6 +169,7 @@ _COORD_UNITS = {"°", "deg", "degree", "degrees", "dd", "decimaldegrees", "decim
 def _unit_compact(text: str) -> str:
     t = nfkc(text).lower().strip()
     t = t.replace("per", "/").replace("ppm", "mg/l").replace("ppb", "µg/l")
+    t = re.sub(r"以\s*([a-z0-9]+)\s*计", r" as \1", t)
     t = re.sub(r"\b(?:u|µ)(?=(?:mol|eq|g|s)\b)", "µ", t)
     t = re.sub(r"-1\b", "", t)
     return re.sub(r"[\s/_·.*()\[\]\-]", "", t)
@@ -252,6 +253,13 @@ def _accept(name: str, unit_text: str | None) -> HeaderMatch | None:
     return None
 
 
+_AS_RE = re.compile(
+    r"(?:(?<![a-z])as\s*|以\s*)(caco3|hco3|h2sio3|sio2|no3|so4|po4|si|n|s|p|c)(?:\s*计)?"
+    r"(?![a-z0-9])",
+    re.IGNORECASE,
+)
+
+
 def match_header(header: str) -> HeaderMatch | None:
     """Return what ``header`` means, or None if it is not a quantity karstsink knows.
 
@@ -260,6 +268,8 @@ def match_header(header: str) -> HeaderMatch | None:
     >>> match_header("Ca2+ (mg/L)")
     HeaderMatch(key='ca', unit='mg/L', qualifier=None)
     >>> match_header("Alk (mg/L as CaCO3)").unit
+    'mg/L as CaCO3'
+    >>> match_header("总碱度(以CaCO3计, mg/L)").unit
     'mg/L as CaCO3'
     >>> match_header("Ca/Mg ratio") is None
     True
@@ -270,6 +280,28 @@ def match_header(header: str) -> HeaderMatch | None:
     if text in CANONICAL_NAMES:
         key = CANONICAL_NAMES[text][0]
         return HeaderMatch(key, CANONICAL_UNITS.get(KEYS[key][1]), None)
+    m = _AS_RE.search(text)
+    if m is None:
+        return _match_plain(text, header)
+    # 'as CaCO3', 'as N', '以CaCO3计', '(以N计)': a qualifier, wherever it is written
+    qualifier = f"as {_QUAL[m[1].lower()]}"
+    rest = text[: m.start()] + text[m.end():]
+    rest = re.sub(r"[(\[]\s*[,;]?\s*[)\]]", "", rest)  # brackets left empty
+    rest = re.sub(r"\s*[,;]\s*(?=[)\]])|(?<=[(\[])\s*[,;]\s*", "", rest)
+    hit = _match_plain(" ".join(rest.split()), header)
+    if hit is None or KEYS[hit.key][1] != "conc":
+        return hit
+    if hit.qualifier and hit.qualifier.lower() != qualifier.lower():
+        raise UnitError(f"Column {header!r}: the name means {hit.qualifier!r} but the header "
+                        f"also says {qualifier!r}; fix the header.")
+    unit = f"{hit.unit.split(' as ')[0]} {qualifier}" if hit.unit else None
+    return HeaderMatch(hit.key, unit, qualifier)
+
+
+def _match_plain(text: str, header: str) -> HeaderMatch | None:
+    """:func:`match_header` for a normalised header without an 'as X' qualifier."""
+    if not text:
+        return None
     m = _BRACKET_RE.match(text)
     if m and m["name"].strip():
         unit_text = m["unit"].strip()

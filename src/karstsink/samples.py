@@ -99,7 +99,8 @@ _OUTPUT_ORDER = ["sample_id", "site", "date", "lat", "lon", "temp_c", "ph", "ec_
                  "ba_mmol_l", "doc_mg_c_l", "toc_mg_c_l", "qa_flags"]
 
 _BELOW_POLICIES = {"half": 0.5, "zero": 0.0, "limit": 1.0, "nan": np.nan}
-_ELEMENT_MASS = {"P": 30.974, "Si": 28.085}  # IUPAC 2021 conventional atomic weights
+# IUPAC 2021 conventional atomic weights; H2SiO3 = 2 x 1.008 + 28.085 + 3 x 15.999 = 78.098
+_ELEMENT_MASS = {"p": 30.974, "si": 28.085, "h2sio3": 78.098}
 
 
 # ---------------------------------------------------------------------------
@@ -134,11 +135,10 @@ def _convert(values: np.ndarray, key: str, unit: str) -> np.ndarray:
         unit, qual = f"{unit} as CaCO3", "caco3"
     if basis == "mol" and qual == "caco3":  # 1 mmol CaCO3 = 2 meq = 2 mmol HCO3-
         return arr * scale * 2.0 / (2 if species in ("co3", "ca", "mg") else 1)
-    if basis == "mass" and qual in ("p", "si"):
-        element = "P" if qual == "p" else "Si"
-        if species not in ("po4", "sio2"):
-            raise UnitError(f"'as {element}' does not apply to {key!r}.")
-        return arr * scale / _ELEMENT_MASS[element]
+    if basis == "mass" and qual in _ELEMENT_MASS:
+        if species != ("po4" if qual == "p" else "sio2"):
+            raise UnitError(f"'as {qual}' does not apply to {key!r}.")
+        return arr * scale / _ELEMENT_MASS[qual]
     return np.asarray(to_mmol_per_l(arr, species, unit), dtype=float)
 
 
