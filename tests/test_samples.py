@@ -971,3 +971,10 @@ def test_unit_stated_above_the_header_gbk_lab_report(tmp_path):
                           ("hco3_mmol_l", 5.0), ("no3_mmol_l", 1.0)]:
         assert out[col].iloc[0] == pytest.approx(expected), col
     assert out["qa_flags"].iloc[0] == ""
+
+
+def test_duplicate_column_names_in_memory_are_one_clear_error():
+    df = pd.DataFrame([["7.4", "16", "1", "2"]], columns=["pH", "T", "Ca (mmol/L)",
+                                                           "Ca (mmol/L)"])
+    with pytest.raises(DataError, match="duplicate column"):
+        std(df)

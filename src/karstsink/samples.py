@@ -626,6 +626,10 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
     factor = _detection_factor(below_detection)
+    dup = df.columns[df.columns.duplicated()].unique().tolist()
+    if dup:
+        raise DataError(f"{source}: duplicate column name(s) {dup}; rename them so each "
+                        "column has its own name.")
     notes: list[str] = []
     n = len(df)
     text = {c: _text(df[c]) for c in df.columns}
