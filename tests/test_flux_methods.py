@@ -191,3 +191,23 @@ def test_regressions_on_constant_discharge_give_a_clear_error(method, options):
     smp = _samples(daily.index[::10], np.linspace(100, 200, 10))
     with pytest.raises(DataError, match=r"does not vary|not identifiable"):
         estimate(daily, smp, method=method, **options)
+
+
+def test_loadest_zero_flow_days_carry_zero_load_and_conserve_mass():
+    rng = np.random.default_rng(5)
+    q = np.exp(rng.normal(0, 1, 730))
+    q[100:130] = 0.0  # an intermittent spring runs dry for a month
+    daily = _daily(q, start="2019-10-01")
+    days = daily.index[::7]
+    days = days[daily.loc[days, "discharge_m3s"].to_numpy() > 0]
+    c = 150 * daily.loc[days, "discharge_m3s"].to_numpy() ** -0.1 * np.exp(
+        rng.normal(0, 0.1, len(days)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)  # extrapolation above sampled Q
+        est = estimate(daily, _samples(days, c), method="loadest", model=1)
+    d = est.daily
+    assert (d.loc[q == 0, "flux_kg_day"] == 0).all()
+    assert (d.loc[q == 0, "flux_se_kg_day"] == 0).all()
+    t = aggregate(est)
+    for key in ("monthly", "annual", "total"):
+        assert t[key]["flux_kg"].sum() == pytest.approx(d["flux_kg_day"].sum(), rel=1e-10)

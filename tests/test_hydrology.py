@@ -154,3 +154,11 @@ def test_short_gaps_filled_within_neighbours(values, gaps):
     lo, hi = min(np.asarray(values)[keep]), max(np.asarray(values)[keep])
     assert (q["discharge_m3s"] >= lo - 1e-9).all() and (q["discharge_m3s"] <= hi + 1e-9).all()
     assert (q["qa_flags"] == "interpolated").sum() == (~keep).sum()
+
+
+def test_semicolon_decimal_comma_and_chinese_dates(tmp_path):
+    p = tmp_path / "q.csv"
+    p.write_text("日期;流量 (m3/s)\n2020年1月5日;1,5\n2020年1月6日;2,5\n", encoding="gb18030")
+    q = read_discharge(p)
+    assert list(q.index.strftime("%Y-%m-%d")) == ["2020-01-05", "2020-01-06"]
+    np.testing.assert_allclose(q["discharge_m3s"], [1.5, 2.5])

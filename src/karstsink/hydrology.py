@@ -43,6 +43,29 @@ class Gap:
         return f"{span} ({self.n_days} day{'s' if self.n_days > 1 else ''})"
 
 
+def read_text_table(source: str) -> pd.DataFrame:
+    """Read a CSV as text cells: comma or semicolon separated, UTF-8 (BOM ok) or GB18030."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            with open(source, encoding=encoding) as fh:
+                head = fh.readline()
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise DataError(f"{source}: cannot decode the file (tried UTF-8 and GB18030).")
+    sep = ";" if head.count(";") > head.count(",") else ("\t" if head.count("\t") >
+                                                          head.count(",") else ",")
+    try:
+        df = pd.read_csv(source, dtype=str, keep_default_na=False, comment="#", sep=sep,
+                         skipinitialspace=True, encoding=encoding)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"{source}: cannot read it as CSV ({err}).") from err
+    if sep == ";":  # decimal commas go with semicolons
+        df = df.apply(lambda c: c.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True))
+    return df
+
+
 def _unit_from_header(name: str) -> str | None:
     """The discharge unit written in a column header, canonical, or None."""
     m = _UNIT_IN_BRACKETS.search(name)
@@ -90,6 +113,9 @@ def _pick_columns(df: pd.DataFrame, source: str, date_column, value_column):
 
 def _parse_dates(raw: pd.Series, source: str, column: str) -> pd.Series:
     text = raw.astype("string").str.strip()
+    # Chinese lab dates: 2020年1月5日 -> 2020-1-5
+    text = text.str.replace(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?", r"\1-\2-\3",
+                            regex=True)
     empty = text.isna() | (text == "")
     parsed = pd.to_datetime(text.where(~empty), errors="coerce", format="mixed")
     # compact YYYYMMDD (USGS/LOADEST files)
@@ -204,11 +230,7 @@ def read_discharge(
         source = os.fspath(path)
         if not os.path.exists(source):
             raise FileNotFoundError(f"Discharge file not found: {source}")
-        try:
-            raw = pd.read_csv(source, dtype=str, keep_default_na=False, comment="#",
-                              skipinitialspace=True, encoding="utf-8-sig")
-        except (pd.errors.ParserError, UnicodeDecodeError) as err:
-            raise DataError(f"{source}: cannot read it as CSV ({err}).") from err
+        raw = read_text_table(source)
     raw.columns = [str(c).strip() for c in raw.columns]
     if raw.shape[1] < 2:
         raise DataError(

@@ -429,11 +429,15 @@ class LoadestEstimate(FluxEstimate):
         """Mean daily flux, its SEP and LOADEST's lognormal 95 % interval per group of days."""
         fitobj: LoadestFit = self.model["_fit"]
         X: np.ndarray = self.model["_design"]
+        zero = (self.daily["discharge_m3s"] == 0).to_numpy()
         labels = pd.Series(np.asarray(labels, dtype=object), index=self.daily.index)
         rows = {}
         for label, idx in labels.groupby(labels, sort=True).indices.items():
-            st = fitobj.period(X[idx])
-            rows[label] = (st["mean"], st["sep"], st["lo95"], st["hi95"])
+            st = fitobj.period(X[idx[~zero[idx]]])
+            # zero-flow days carry zero load (and no error): they dilute the period mean
+            n_all = st["n"] + int(zero[idx].sum())
+            k = st["n"] / n_all if st["n"] else 0.0
+            rows[label] = (st["mean"] * k, st["sep"] * k, st["lo95"] * k, st["hi95"] * k)
         return pd.DataFrame.from_dict(rows, orient="index", columns=list(PERIOD_COLUMNS))
 
 
@@ -516,6 +520,7 @@ def estimate_loadest(
     zero = q == 0
     loads[zero] = 0.0
     _se, sep = fitobj.daily_errors(X)
+    sep[zero] = 0.0
     lo, hi = lognormal_interval(loads, sep)
     out = empty_daily(daily)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -99,11 +99,9 @@ def read_flux_samples(
         source = os.fspath(path_or_df)
         if not os.path.exists(source):
             raise FileNotFoundError(f"Samples file not found: {source}")
-        try:
-            df = pd.read_csv(source, dtype=str, keep_default_na=False, comment="#",
-                             skipinitialspace=True, encoding="utf-8-sig")
-        except (pd.errors.ParserError, UnicodeDecodeError) as err:
-            raise DataError(f"{source}: cannot read it as CSV ({err}).") from err
+        from ..hydrology import read_text_table
+
+        df = read_text_table(source)
     df.columns = [str(c).strip() for c in df.columns]
     if date_column is None:
         date_column = next((c for c in df.columns if _DATE_NAMES.match(c)), None)
