@@ -139,6 +139,11 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     measured concentrations for every row whose inputs are present and
     non-negative, even when PHREEQC could not run it; a missing SO4 or NO3
     makes them NaN (it is not taken as zero).
+
+    With ``jobs > 1`` the worker processes are forked on Linux; on macOS and
+    Windows, or when this process runs other threads, they are started fresh,
+    which (as always with :mod:`multiprocessing`) needs the
+    ``if __name__ == "__main__":`` guard in a script that calls ``speciate``.
     """
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"speciate() needs a pandas DataFrame, got {type(table).__name__}")
