@@ -305,3 +305,23 @@ def test_numba_kernel_matches_numpy(tmp_path):
                       for n in ("karst_sink", "total_sink", "dissolution", "denudation")}
     for n in outs["false"]:
         assert_allclose(outs["true"][n], outs["false"][n], rtol=1e-5, atol=1e-5)
+
+
+def test_example_config_runs(tmp_path):
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("make_map_inputs",
+                                                  ROOT / "examples" / "make_map_inputs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cfg = mod.main(tmp_path / "example")
+    res = run_map(load_config(cfg), tmp_path / "example" / "out", jobs=2)
+    for name in ("karst_sink", "biological_sink", "total_sink", "dissolution", "denudation",
+                 "scenario_total_sink", "scenario_difference"):
+        assert (tmp_path / "example" / "out" / f"{name}.tif").is_file()
+    table = pd.read_csv(tmp_path / "example" / "out" / "zonal_totals.csv")
+    assert len(table) == 5  # four counties + the total row
+    assert res.totals["karst_sink_t_c_yr"] > 0
+    assert table["scenario_difference_t_c_yr"].iloc[-1] > 0

@@ -65,6 +65,10 @@ ZONE_QUANTITIES = ("area_km2", "karst_area_km2", "nodata_area_km2", "karst_sink_
                    "scenario_total_sink_t_c_yr", "scenario_difference_t_c_yr")
 GTIFF_OPTIONS = {"driver": "GTiff", "tiled": True, "blockxsize": 512, "blockysize": 512,
                  "compress": "deflate", "zlevel": 1, "predictor": 3, "bigtiff": "if_safer"}
+# Scratch GeoTIFFs: DEFLATE level 1 + PREDICTOR=3 (measured: GDAL's COG driver converts a
+# DEFLATE source with the same options about twice as fast as an uncompressed one).
+# KARSTSINK_SCRATCH_COMPRESS=none streams uncompressed scratch files instead.
+SCRATCH_COMPRESS = os.environ.get("KARSTSINK_SCRATCH_COMPRESS", "deflate").lower()
 
 
 @dataclass
@@ -219,7 +223,16 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         float(np.nansum(out["bio"] * area)) * uf,
         float(np.nansum(out["total"] * area)) * uf,
     ])
-    return {k: out[k] for k in spec.names}, sums, counters
+    levels = overview_levels(spec.grid, spec.block_size)
+    arrays = {}
+    for k in spec.names:
+        pieces = []
+        a = out[k]
+        for _ in range(levels):
+            a = halve(a)
+            pieces.append(a)
+        arrays[k] = (out[k], pieces)
+    return arrays, sums, counters
 
 
 def _merge_counters(acc: dict, c: dict) -> None:
@@ -234,22 +247,61 @@ def _merge_counters(acc: dict, c: dict) -> None:
             acc[k] = acc.get(k, 0) + v
 
 
-def _open_outputs(spec: _Spec, grid: Grid, folder: Path) -> dict:
+def overview_levels(grid: Grid, block_size: int) -> int:
+    """Number of 2x overview levels the COG gets (computed in the map pass).
+
+    As GDAL's COG driver: halve until the overview fits one tile; levels are
+    computed per block, so at most log2(block size) of them (9 at 512 px).
+    """
+    tile = min(512, block_size)
+    k = 0
+    while (max(-(-grid.width // 2**k), -(-grid.height // 2**k)) > tile
+           and 2 ** (k + 1) <= block_size):
+        k += 1
+    return k
+
+
+def halve(a: np.ndarray) -> np.ndarray:
+    """2 x 2 nodata-aware average (NaN ignored; all-NaN -> NaN); odd edges padded."""
+    h, w = a.shape
+    if h % 2 or w % 2:
+        a = np.pad(a, ((0, h % 2), (0, w % 2)), constant_values=np.nan)
+    v = a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2)
+    valid = ~np.isnan(v)
+    total = np.where(valid, v, np.float32(0)).sum(axis=(1, 3), dtype=np.float32)
+    n = valid.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.float32(np.nan)).astype(np.float32)
+
+
+def _open_outputs(spec: _Spec, grid: Grid, folder: Path, levels: int) -> dict:
     import rasterio
 
     dsts = {}
+    tile = min(512, spec.block_size)
     for name in spec.names:
         stem, desc, unit_c, unit_co2 = OUTPUT_META[name]
         unit = unit_co2 if spec.params.co2 else unit_c
-        opts = {**GTIFF_OPTIONS, "blockxsize": min(512, spec.block_size),
-                "blockysize": min(512, spec.block_size)}
+        opts = {**GTIFF_OPTIONS, "blockxsize": tile, "blockysize": tile}
+        if SCRATCH_COMPRESS == "none":
+            for k in ("compress", "zlevel", "predictor"):
+                opts.pop(k)
+            opts["bigtiff"] = "yes" if grid.width * grid.height * 4 > 3.9e9 else "no"
         dst = rasterio.open(folder / f"{stem}.tif", "w", width=grid.width, height=grid.height,
                             count=1, dtype="float32", crs=grid.crs, transform=grid.transform,
                             nodata=float("nan"), num_threads=2, **opts)
         dst.set_band_description(1, desc)
         dst.update_tags(1, units=unit, quantity=name)
         dst.update_tags(**spec.tags, units=unit)
-        dsts[name] = dst
+        ovrs = []
+        for k in range(1, levels + 1):
+            f = 2**k
+            ovrs.append(rasterio.open(
+                folder / f"{stem}.ovr{k}.tif", "w", driver="GTiff", tiled=True,
+                blockxsize=tile, blockysize=tile, width=-(-grid.width // f),
+                height=-(-grid.height // f), count=1, dtype="float32", crs=grid.crs,
+                transform=grid.transform @ grid.transform.scale(f), nodata=float("nan")))
+        dsts[name] = (dst, ovrs)
     return dsts
 
 
@@ -266,7 +318,8 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
 
     sums = None
     counters: dict = {}
-    dsts = _open_outputs(spec, grid, folder)
+    levels = overview_levels(spec.grid, spec.block_size)
+    dsts = _open_outputs(spec, grid, folder, levels)
     try:
         with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             pending: list = []
@@ -289,16 +342,23 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
                 w, fut = pending.pop(0)
                 arrays, s, c = fut.result()
                 submit()
-                for name, arr in arrays.items():
-                    dsts[name].write(arr, 1, window=w)
+                for name, (arr, pieces) in arrays.items():
+                    dst, ovrs = dsts[name]
+                    dst.write(arr, 1, window=w)
+                    for k, (ovr, piece) in enumerate(zip(ovrs, pieces, strict=True), 1):
+                        ovr.write(piece, 1, window=Window(w.col_off // 2**k,
+                                                          w.row_off // 2**k,
+                                                          piece.shape[1], piece.shape[0]))
                 if s is not None:
                     sums = s if sums is None else sums + s
                 _merge_counters(counters, c)
                 if progress:
                     progress(1)
     finally:
-        for d in dsts.values():
-            d.close()
+        for dst, ovrs in dsts.values():
+            dst.close()
+            for o in ovrs:
+                o.close()
         for s_ in state.sources.values():
             s_.close()
     return sums, counters
@@ -315,23 +375,31 @@ def _tile_task(spec: _Spec, tile, folder: str, jobs: int = 1):
                       int(tile.width)), sums, counters
 
 
-def _write_vrt(path: Path, grid: Grid, parts: list[tuple[str, tuple]], stem: str, tags: dict,
-               desc: str, unit: str) -> None:
-    from xml.sax.saxutils import escape
+def _vrt_text(grid: Grid, parts: list[tuple[str, tuple]], filename: str, tags: dict,
+              desc: str, unit: str, stem: str, factor: int = 1,
+              overviews: list[str] | None = None) -> str:
+    """A VRT mosaic of ``filename`` in each part folder, at 1/``factor`` resolution."""
+    from xml.sax.saxutils import escape, quoteattr
 
-    t = grid.transform
+    t = grid.transform @ grid.transform.scale(factor) if factor > 1 else grid.transform
+    width, height = -(-grid.width // factor), -(-grid.height // factor)
     gt = ", ".join(repr(v) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
     srcs = []
     for folder, (r, c, h, w) in parts:
+        r, c = r // factor, c // factor
+        h, w = -(-h // factor), -(-w // factor)
         srcs.append(
-            f"    <ComplexSource><SourceFilename relativeToVRT=\"0\">"
-            f"{escape(str(Path(folder) / (stem + '.tif')))}</SourceFilename>"
+            f"    <SimpleSource><SourceFilename relativeToVRT=\"0\">"
+            f"{escape(str(Path(folder) / filename))}</SourceFilename>"
             f"<SourceBand>1</SourceBand><SrcRect xOff=\"0\" yOff=\"0\" xSize=\"{w}\" "
-            f"ySize=\"{h}\"/><DstRect xOff=\"{c}\" yOff=\"{r}\" xSize=\"{w}\" ySize=\"{h}\"/>"
-            f"<NODATA>nan</NODATA></ComplexSource>")
-    md = "".join(f"<MDI key=\"{escape(k)}\">{escape(str(v))}</MDI>" for k, v in tags.items())
-    text = (
-        f"<VRTDataset rasterXSize=\"{grid.width}\" rasterYSize=\"{grid.height}\">\n"
+            f"ySize=\"{h}\"/><DstRect xOff=\"{c}\" yOff=\"{r}\" xSize=\"{w}\" "
+            f"ySize=\"{h}\"/></SimpleSource>")
+    for ov in overviews or []:
+        srcs.append(f"    <Overview><SourceFilename relativeToVRT=\"0\">{escape(ov)}"
+                    f"</SourceFilename><SourceBand>1</SourceBand></Overview>")
+    md = "".join(f"<MDI key={quoteattr(k)}>{escape(str(v))}</MDI>" for k, v in tags.items())
+    return (
+        f"<VRTDataset rasterXSize=\"{width}\" rasterYSize=\"{height}\">\n"
         f"  <SRS>{escape(grid.crs.to_wkt())}</SRS>\n  <GeoTransform>{gt}</GeoTransform>\n"
         f"  <Metadata>{md}<MDI key=\"units\">{escape(unit)}</MDI></Metadata>\n"
         f"  <VRTRasterBand dataType=\"Float32\" band=\"1\">\n"
@@ -339,7 +407,26 @@ def _write_vrt(path: Path, grid: Grid, parts: list[tuple[str, tuple]], stem: str
         f"    <Metadata><MDI key=\"units\">{escape(unit)}</MDI>"
         f"<MDI key=\"quantity\">{escape(stem)}</MDI></Metadata>\n"
         + "\n".join(srcs) + "\n  </VRTRasterBand>\n</VRTDataset>\n")
-    path.write_text(text, encoding="utf-8")
+
+
+def _output_vrts(spec: _Spec, scratch: Path, parts: list[tuple[str, tuple]]) -> dict:
+    """One VRT per output over its tiles, with the precomputed overviews attached."""
+    levels = overview_levels(spec.grid, spec.block_size)
+    sources = {}
+    for n in spec.names:
+        stem, desc, unit_c, unit_co2 = OUTPUT_META[n]
+        unit = unit_co2 if spec.params.co2 else unit_c
+        ovs = []
+        for k in range(1, levels + 1):
+            ov = scratch / f"{stem}.ovr{k}.vrt"
+            ov.write_text(_vrt_text(spec.grid, parts, f"{stem}.ovr{k}.tif", spec.tags, desc,
+                                    unit, n, factor=2**k), encoding="utf-8")
+            ovs.append(str(ov))
+        vrt = scratch / f"{stem}.vrt"
+        vrt.write_text(_vrt_text(spec.grid, parts, f"{stem}.tif", spec.tags, desc, unit, n,
+                                 overviews=ovs), encoding="utf-8")
+        sources[n] = vrt
+    return sources
 
 
 def to_cog(src: Path, dst: Path, threads: int = 2, blocksize: int = 512) -> None:
@@ -348,7 +435,7 @@ def to_cog(src: Path, dst: Path, threads: int = 2, blocksize: int = 512) -> None
 
     rio_copy(str(src), str(dst), driver="COG", COMPRESS="DEFLATE", LEVEL=1, PREDICTOR="YES",
              BLOCKSIZE=blocksize, NUM_THREADS=str(threads), OVERVIEW_RESAMPLING="AVERAGE",
-             BIGTIFF="IF_SAFER")
+             OVERVIEWS="FORCE_USE_EXISTING", BIGTIFF="IF_SAFER")
 
 
 # ----------------------------------------------------------------------------------------
@@ -599,13 +686,7 @@ def _run_tiled(spec: _Spec, scratch: Path, tile_size: int, jobs: int,
         if s is not None:
             sums = s if sums is None else sums + s
         _merge_counters(counters, c)
-    sources = {}
-    for n in spec.names:
-        stem, desc, unit_c, unit_co2 = OUTPUT_META[n]
-        vrt = scratch / f"{stem}.vrt"
-        _write_vrt(vrt, grid, parts, stem, spec.tags, desc,
-                   unit_co2 if spec.params.co2 else unit_c)
-        sources[n] = vrt
+    sources = _output_vrts(spec, scratch, parts)
     return sums, counters, sources
 
 
@@ -666,5 +747,6 @@ def _execute(spec: _Spec, scratch: Path, cfg: MapConfig, jobs: int, engine: str,
     if engine == "processes":
         return _run_tiled(spec, scratch, cfg.tile_size, jobs, update=update)
     sums, counters = _stream(spec, spec.grid, scratch, jobs, update)
-    sources = {n: scratch / f"{OUTPUT_META[n][0]}.tif" for n in spec.names}
+    g = spec.grid
+    sources = _output_vrts(spec, scratch, [(str(scratch), (0, 0, g.height, g.width))])
     return sums, counters, sources

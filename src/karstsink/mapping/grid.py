@@ -37,6 +37,7 @@ __all__ = ["AlignedSource", "Grid", "apply_affine", "pixel_area_km2", "window_bo
 
 _LATTICE = 32  # px between exactly transformed points when CRSs differ
 _SMALL_SOURCE_PX = 8_000_000  # sources up to this size are cached in memory (<= 32 MB)
+_COORDS = threading.local()  # per-thread cache of source coordinates by (grid, window)
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,9 @@ class AlignedSource:
             self.offset = ds.offsets[0]
             self._check_overlap(ds)
         self.mode, self.shift = self._strategy()
+        self.use_numba = True
+        self._grid_key = (self.src_crs.to_wkt(), tuple(self.src_transform)[:6],
+                          id(self.grid))
         self._cache = None
         if self.mode == "sample" and self.src_shape[0] * self.src_shape[1] <= _SMALL_SOURCE_PX:
             self._cache = self._read_source(0, 0, self.src_shape[0], self.src_shape[1])
@@ -361,8 +365,20 @@ class AlignedSource:
             return self._cache[0][r0:r1, c0:c1], self._cache[1][r0:r1, c0:c1]
         return self._cache[r0:r1, c0:c1]
 
-    def source_coords(self, r0: int, c0: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-        """Fractional source (row, col) of the target pixel centres of a window [px]."""
+    def source_coords(self, r0: int, c0: int, h: int, w: int):
+        """Fractional source (row, col) of the target pixel centres of a window [px].
+
+        Returns ``(srow, scol, bounds)`` with ``bounds = (rmin, rmax, cmin, cmax)``
+        of the coordinates.  The result is shared, per thread, by inputs on the
+        same source grid (e.g. three climate fields) for the same window.
+        """
+        key = (self._grid_key, r0, c0, h, w)
+        cache = getattr(_COORDS, "cache", None)
+        if cache is None:
+            cache = _COORDS.cache = {}
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
         gt = self.grid.transform
         inv = ~self.src_transform
         if self.src_crs == self.grid.crs:
@@ -371,72 +387,52 @@ class AlignedSource:
             cols = (np.arange(w) + c0 + 0.5)[None, :]
             scol = m.a * cols + m.b * rows + m.c
             srow = m.d * cols + m.e * rows + m.f
-            return np.broadcast_to(srow, (h, w)), np.broadcast_to(scol, (h, w))
-        from rasterio.warp import transform as wtransform
+            srow = np.broadcast_to(srow, (h, w))
+            scol = np.broadcast_to(scol, (h, w))
+            cr = np.array([0.5, 0.5, h - 0.5, h - 0.5]) + r0
+            cc = np.array([0.5, w - 0.5, 0.5, w - 0.5]) + c0
+            ecol, erow = m.a * cc + m.b * cr + m.c, m.d * cc + m.e * cr + m.f
+        else:
+            from rasterio.warp import transform as wtransform
 
-        lr = np.unique(np.r_[np.arange(0, h, _LATTICE), h - 1])
-        lc = np.unique(np.r_[np.arange(0, w, _LATTICE), w - 1])
-        cc, rr = np.meshgrid(lc + c0 + 0.5, lr + r0 + 0.5)
-        xs, ys = apply_affine(gt, cc.ravel(), rr.ravel())
-        sx, sy = wtransform(self.grid.crs, self.src_crs, xs, ys)
-        scol, srow = apply_affine(inv, np.asarray(sx), np.asarray(sy))
-        scol = np.asarray(scol).reshape(cc.shape)
-        srow = np.asarray(srow).reshape(cc.shape)
-        wr = _linear_weights(lr, h)
-        wc = _linear_weights(lc, w)
-        return wr @ srow @ wc.T, wr @ scol @ wc.T
+            lr = np.unique(np.r_[np.arange(0, h, _LATTICE), h - 1])
+            lc = np.unique(np.r_[np.arange(0, w, _LATTICE), w - 1])
+            cc, rr = np.meshgrid(lc + c0 + 0.5, lr + r0 + 0.5)
+            xs, ys = apply_affine(gt, cc.ravel(), rr.ravel())
+            sx, sy = wtransform(self.grid.crs, self.src_crs, xs, ys)
+            lcol, lrow = apply_affine(inv, np.asarray(sx), np.asarray(sy))
+            lcol = np.asarray(lcol).reshape(cc.shape)
+            lrow = np.asarray(lrow).reshape(cc.shape)
+            srow = _upsample(lrow, lr, lc, h, w)
+            scol = _upsample(lcol, lr, lc, h, w)
+            # linear interpolation never leaves the range of its knots
+            erow, ecol = lrow, lcol
+        hit = (srow, scol, (float(np.min(erow)), float(np.max(erow)), float(np.min(ecol)),
+                            float(np.max(ecol))))
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = hit
+        return hit
 
     def _sample(self, r0, c0, h, w):
-        srow, scol = self.source_coords(r0, c0, h, w)
+        from ._sampling import bilinear, nearest
+
+        srow, scol, (rmin, rmax, cmin, cmax) = self.source_coords(r0, c0, h, w)
         sh, sw = self.src_shape
-        inside = (srow >= 0) & (srow < sh) & (scol >= 0) & (scol < sw)
-        if not inside.any():
+        if rmax < 0 or cmax < 0 or rmin >= sh or cmin >= sw:
             return self._empty(h, w)
         # source footprint (+1 px for bilinear neighbours)
-        fr0 = max(int(np.floor(srow[inside].min())) - 1, 0)
-        fc0 = max(int(np.floor(scol[inside].min())) - 1, 0)
-        fr1 = min(int(np.floor(srow[inside].max())) + 2, sh)
-        fc1 = min(int(np.floor(scol[inside].max())) + 2, sw)
+        fr0 = min(max(int(np.floor(rmin)) - 1, 0), sh - 1)
+        fc0 = min(max(int(np.floor(cmin)) - 1, 0), sw - 1)
+        fr1 = max(min(int(np.floor(rmax)) + 2, sh), fr0 + 1)
+        fc1 = max(min(int(np.floor(cmax)) + 2, sw), fc0 + 1)
         if self._cache is not None:
             src = self._slice_cache(fr0, fc0, fr1, fc1)
         else:
             src = self._read_source(fr0, fc0, fr1 - fr0, fc1 - fc0)
-        lrow = srow - fr0
-        lcol = scol - fc0
-        fh, fw = fr1 - fr0, fc1 - fc0
-        ni = np.clip(np.floor(lrow).astype(np.intp), 0, fh - 1)
-        nj = np.clip(np.floor(lcol).astype(np.intp), 0, fw - 1)
         if self.kind == "classes":
-            codes, valid = src
-            out_codes = codes[ni, nj]
-            out_valid = valid[ni, nj] & inside
-            return out_codes, out_valid
-        near = src[ni, nj]
-        ok = inside & np.isfinite(near)
-        u = lrow - 0.5
-        v = lcol - 0.5
-        i0 = np.floor(u)
-        j0 = np.floor(v)
-        a = (u - i0).astype(np.float32)
-        b = (v - j0).astype(np.float32)
-        i0 = i0.astype(np.intp)
-        j0 = j0.astype(np.intp)
-        i1 = np.clip(i0 + 1, 0, fh - 1)
-        j1 = np.clip(j0 + 1, 0, fw - 1)
-        i0 = np.clip(i0, 0, fh - 1)
-        j0 = np.clip(j0, 0, fw - 1)
-        acc = np.zeros((h, w), np.float32)
-        wsum = np.zeros((h, w), np.float32)
-        for ii, jj, wt in ((i0, j0, (1 - a) * (1 - b)), (i0, j1, (1 - a) * b),
-                           (i1, j0, a * (1 - b)), (i1, j1, a * b)):
-            val = src[ii, jj]
-            good = np.isfinite(val)
-            wt = np.where(good, wt, np.float32(0))
-            acc += wt * np.where(good, val, np.float32(0))
-            wsum += wt
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = acc / wsum
-        return np.where(ok & (wsum > 0), out, np.float32(np.nan)).astype(np.float32)
+            return nearest(src[0], src[1], srow, scol, fr0, fc0, sh, sw, self.use_numba)
+        return bilinear(src, srow, scol, fr0, fc0, sh, sw, self.use_numba)
 
 
 def window_transform(window, transform: Affine) -> Affine:
@@ -458,15 +454,23 @@ def apply_affine(t: Affine, x, y):
     return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
 
 
-def _linear_weights(knots: np.ndarray, n: int) -> np.ndarray:
-    """``(n, len(knots))`` matrix interpolating lattice values linearly to 0..n-1."""
-    x = np.arange(n, dtype=float)
-    wmat = np.zeros((n, knots.size))
-    if knots.size == 1:
-        wmat[:, 0] = 1.0
-        return wmat
-    k = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, knots.size - 2)
-    t = (x - knots[k]) / (knots[k + 1] - knots[k])
-    wmat[np.arange(n), k] = 1.0 - t
-    wmat[np.arange(n), k + 1] = t
-    return wmat
+def _upsample(lattice: np.ndarray, knots_r: np.ndarray, knots_c: np.ndarray, h: int,
+              w: int) -> np.ndarray:
+    """Separable linear interpolation of lattice values to an ``(h, w)`` block."""
+
+    def seg(knots, n):
+        x = np.arange(n, dtype=float)
+        if knots.size == 1:
+            return np.zeros(n, np.intp), np.zeros(n)
+        k = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, knots.size - 2)
+        return k, (x - knots[k]) / (knots[k + 1] - knots[k])
+
+    kr, tr = seg(knots_r, h)
+    kc, tc = seg(knots_c, w)
+    if knots_r.size == 1:
+        rows = lattice[[0]].repeat(h, axis=0)
+    else:
+        rows = lattice[kr] * (1.0 - tr)[:, None] + lattice[kr + 1] * tr[:, None]
+    if knots_c.size == 1:
+        return np.repeat(rows[:, [0]], w, axis=1)
+    return rows[:, kc] * (1.0 - tc) + rows[:, kc + 1] * tc

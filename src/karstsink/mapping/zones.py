@@ -1,12 +1,14 @@
 """Zone (polygon) totals fused into the map pass, area-weighted at borders.
 
 For each block the zone polygons (reprojected once to the grid CRS, clipped to
-the block) are rasterised at the block's resolution by the pixel-centre rule.
-Pixels crossed by a polygon boundary are found by rasterising the boundaries
-with ``all_touched``; only for blocks holding such pixels is the block
-rasterised again on a grid ``supersample`` times finer in each direction, and
-each border pixel is shared among zones by the fraction of its sub-pixels in
-each (1/16 of a pixel at the default 4).  Zone sums are then ``np.bincount``
+the block) are rasterised at the block's resolution by the pixel-centre rule; a
+block lying inside one polygon skips rasterisation.  Border pixels are those
+with a neighbouring pixel centre in another zone (or outside all zones); only
+for blocks holding such pixels is the block rasterised again on a grid
+``supersample`` times finer in each direction, and each border pixel is shared
+among zones by the fraction of its sub-pixels in each (1/16 of a pixel at the
+default 4).  Slivers narrower than a pixel that touch no pixel centre are not
+seen (documented limitation).  Zone sums are then ``np.bincount``
 over zone ids with the per-pixel quantities as weights, so the totals cost a
 few percent of the map pass and memory stays per block.  Zones are assumed
 not to overlap (where they do, the later polygon wins).
@@ -50,9 +52,12 @@ class ZoneSet:
 
         Returns
         -------
-        (numpy.ndarray, numpy.ndarray or None, numpy.ndarray or None)
-            ``ids`` (h, w) int32, 0 = no zone (border pixels set to -1); flat
-            indices of border pixels; their ``(k, s*s)`` sub-pixel zone ids.
+        tuple
+            ``(ids, flat, sub)``: ``ids`` (h, w) int32 zone id by the
+            pixel-centre rule (0 = no zone; -1 marks border pixels, whose share
+            is in ``sub``); ``flat`` the flat indices of border pixels and
+            ``sub`` their ``(k, s*s)`` sub-pixel zone ids (or both None); a
+            block inside one zone is returned as ``(zone_id, None, None)``.
         """
         import shapely
         from rasterio import features
@@ -62,32 +67,43 @@ class ZoneSet:
         h, w = int(window.height), int(window.width)
         left, bottom, right, top = window_bounds(window, transform)
         pad = max(abs(transform.a), abs(transform.e))
-        hits = self._tree.query(shapely.box(left - pad, bottom - pad, right + pad, top + pad))
+        box = shapely.box(left - pad, bottom - pad, right + pad, top + pad)
+        hits = np.sort(self._tree.query(box))
         if hits.size == 0:
-            return np.zeros((h, w), np.int32), None, None
-        hits = np.sort(hits)
+            return 0, None, None
+        if hits.size == 1 and shapely.contains(self._geoms[hits[0]], box):
+            return int(hits[0]) + 1, None, None
         geoms = shapely.clip_by_rect(self._geoms[hits], left - pad, bottom - pad,
                                      right + pad, top + pad)
         keep = ~shapely.is_empty(geoms)
         geoms, hits = geoms[keep], hits[keep]
         if hits.size == 0:
-            return np.zeros((h, w), np.int32), None, None
+            return 0, None, None
         wt = window_transform(window, transform)
-        ids = features.rasterize(zip(geoms, (hits + 1).tolist(), strict=True), out_shape=(h, w),
-                                 transform=wt, fill=0, dtype="int32")
-        lines = shapely.boundary(geoms)
-        border = features.rasterize(((g, 1) for g in lines if not shapely.is_empty(g)),
-                                    out_shape=(h, w), transform=wt, fill=0, dtype="uint8",
-                                    all_touched=True)
-        flat = np.flatnonzero(border)
+        dtype = "uint8" if hits.size < 255 else "uint16"
+        local = features.rasterize(zip(geoms, range(1, hits.size + 1), strict=True),
+                                   out_shape=(h, w), transform=wt, fill=0, dtype=dtype)
+        lut = np.r_[0, hits + 1].astype(np.int32)
+        # border pixels: a neighbouring pixel centre lies in another zone (or outside)
+        diff = np.zeros((h, w), bool)
+        ne = local[:, 1:] != local[:, :-1]
+        diff[:, 1:] |= ne
+        diff[:, :-1] |= ne
+        ne = local[1:, :] != local[:-1, :]
+        diff[1:, :] |= ne
+        diff[:-1, :] |= ne
+        # zones touching the block edge may continue outside: compare with the halo
+        # through the clipped polygons' boundaries only where they cross the edge
+        flat = np.flatnonzero(diff)
+        ids = lut[local]
         if flat.size == 0:
             return ids, None, None
         s = self.supersample
-        fine = features.rasterize(zip(geoms, (hits + 1).tolist(), strict=True),
+        fine = features.rasterize(zip(geoms, range(1, hits.size + 1), strict=True),
                                   out_shape=(h * s, w * s), transform=wt @ wt.scale(1.0 / s),
-                                  fill=0, dtype="int32")
+                                  fill=0, dtype=dtype)
         rows, cols = np.divmod(flat, w)
-        sub = fine.reshape(h, s, w, s)[rows, :, cols, :].reshape(flat.size, s * s)
+        sub = lut[fine.reshape(h, s, w, s)[rows, :, cols, :].reshape(flat.size, s * s)]
         ids.ravel()[flat] = -1
         return ids, flat, sub
 
@@ -109,12 +125,18 @@ class ZoneSet:
         ids, flat, sub = zones
         nb = self.n + 1
         out = np.zeros((len(quantities), nb))
+        if np.isscalar(ids):
+            for q, arr in enumerate(quantities):
+                out[q, ids] = np.nansum(arr, dtype=np.float64)
+            return out
         interior = ids.ravel()
         sel = interior >= 0
-        idx = interior[sel]
+        all_in = bool(sel.all())
+        idx = interior if all_in else interior[sel]
         for q, arr in enumerate(quantities):
-            vals = np.nan_to_num(arr.ravel().astype(np.float64, copy=False), nan=0.0)
-            out[q] = np.bincount(idx, weights=vals[sel], minlength=nb)
+            vals = arr.ravel()
+            vals = np.where(np.isnan(vals), 0.0, vals)
+            out[q] = np.bincount(idx, weights=vals if all_in else vals[sel], minlength=nb)
             if flat is not None:
                 ss = sub.shape[1]
                 wts = np.repeat(vals[flat] / ss, ss)

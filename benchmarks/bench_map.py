@@ -1,0 +1,283 @@
+"""Benchmark: the `karstsink map` engine against the I/O floor, measured in the same run.
+
+Synthetic Guizhou-scale inputs (default 20,000 x 17,000 px at 30 m in UTM 48N;
+``--size 8192`` for a 67 Mpx run) are made in a work folder (never committed):
+
+* land cover (uint8, ESA WorldCover codes in ~1-3 km patches) and a carbonate
+  0/1 mask (uint8, ~60 % karst), both full resolution, tiled DEFLATE GeoTIFFs;
+* runoff, temperature and soil pCO2 as 0.01-degree (~1 km) fields in EPSG:4326,
+  so every run aligns across CRSs on the fly;
+* ~90 "county" polygons (Voronoi cells) for zone totals.
+
+Three timings, each in its own subprocess so peak memory (maxrss) is per run:
+
+1. **floor**: one windowed pass reading every input once by 512-px blocks (two
+   reader threads, like the engine) and writing three float32 outputs with the
+   same creation options (tiled 512, DEFLATE level 1, PREDICTOR=3, GDAL
+   compression threads) from one writer; the written values are a cheap
+   stand-in of similar texture (class value x mask + a smooth gradient);
+2. **map**: ``run_map`` end to end (model, zone totals, COG conversion, quick
+   look), reported with the map pass alone (without COG conversion) as well;
+3. optionally other engines (``--engines threads,processes``).
+
+Prints the ratios to the floor, peak memory, and the machine load (``uptime``):
+the machine may be shared.  Usage::
+
+    python benchmarks/bench_map.py --size 8192 --workdir /tmp/kbench
+    python benchmarks/bench_map.py                      # Guizhou scale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+UTM = "EPSG:32648"
+GEO = "EPSG:4326"
+BLOCK = 512
+CREATE = {"driver": "GTiff", "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK,
+          "compress": "deflate", "zlevel": 1, "bigtiff": "if_safer"}
+
+
+def _patches(rng, shape, cell, values, probs):
+    """A patchy class field: random classes on a coarse lattice, nearest-upsampled."""
+    h, w = shape
+    ch, cw = -(-h // cell) + 1, -(-w // cell) + 1
+    coarse = rng.choice(values, size=(ch, cw), p=probs).astype(np.uint8)
+    return coarse
+
+
+def make_inputs(folder: Path, width: int, height: int, seed: int = 7) -> dict:
+    """Write the synthetic inputs (block by block; memory stays small)."""
+    import geopandas as gpd
+    import rasterio
+    import shapely
+    from affine import Affine
+    from rasterio.warp import transform_bounds
+    from rasterio.windows import Window
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    x0, y0 = 350000.0, 3010000.0  # UTM 48N, northern Guizhou
+    tr = Affine(30.0, 0.0, x0, 0.0, -30.0, y0)
+    lc_codes = np.array([10, 20, 30, 40, 50, 60, 80], np.uint8)
+    lc_probs = np.array([0.38, 0.17, 0.12, 0.25, 0.03, 0.03, 0.02])
+    lc_cell, carb_cell = 50, 90  # 1.5 km and 2.7 km patches
+    lc_coarse = _patches(rng, (height, width), lc_cell, lc_codes, lc_probs)
+    carb_coarse = _patches(rng, (height, width), carb_cell, np.array([0, 1], np.uint8),
+                           np.array([0.4, 0.6]))
+    prof = dict(CREATE, width=width, height=height, count=1, crs=UTM, transform=tr)
+    with rasterio.open(folder / "lc.tif", "w", dtype="uint8", nodata=0, **prof) as lc, \
+            rasterio.open(folder / "carb.tif", "w", dtype="uint8", **prof) as cb:
+        for r in range(0, height, BLOCK):
+            h = min(BLOCK, height - r)
+            rows = (np.arange(r, r + h) // lc_cell)[:, None]
+            rows_c = (np.arange(r, r + h) // carb_cell)[:, None]
+            cols = (np.arange(width) // lc_cell)[None, :]
+            cols_c = (np.arange(width) // carb_cell)[None, :]
+            win = Window(0, r, width, h)
+            lc.write(lc_coarse[rows, cols], 1, window=win)
+            cb.write(carb_coarse[rows_c, cols_c], 1, window=win)
+    left, bottom, right, top = transform_bounds(UTM, GEO, x0, y0 - 30 * height,
+                                                x0 + 30 * width, y0, densify_pts=51)
+    res = 0.01
+    gl, gt = np.floor(left * 100) / 100 - res, np.ceil(top * 100) / 100 + res
+    gw = int(np.ceil((right - gl) / res)) + 2
+    gh = int(np.ceil((gt - bottom) / res)) + 2
+    gtr = Affine(res, 0.0, gl, 0.0, -res, gt)
+    lon = gl + res * (np.arange(gw) + 0.5)
+    lat = gt - res * (np.arange(gh) + 0.5)
+    lon2, lat2 = np.meshgrid(lon, lat)
+    fields = {
+        "runoff": 500 + 300 * np.sin(lon2 * 3) * np.cos(lat2 * 2),  # mm/yr
+        "temperature": 15 + 4 * np.cos(lat2 * 5) - 0.3 * (lon2 - lon.mean()),  # degC
+        "soil_pco2": 8000 + 4000 * np.sin(lon2 * 7 + lat2 * 5),  # ppmv
+    }
+    gprof = {"driver": "GTiff", "width": gw, "height": gh, "count": 1, "crs": GEO,
+             "transform": gtr, "dtype": "float32", "nodata": -9999.0}
+    for name, arr in fields.items():
+        with rasterio.open(folder / f"{name}.tif", "w", **gprof) as ds:
+            ds.write(arr.astype(np.float32), 1)
+    # ~90 Voronoi "counties" covering the grid
+    pts = shapely.MultiPoint(np.c_[rng.uniform(x0, x0 + 30 * width, 90),
+                                   rng.uniform(y0 - 30 * height, y0, 90)])
+    box = shapely.box(x0, y0 - 30 * height, x0 + 30 * width, y0)
+    cells = [shapely.intersection(c, box) for c in shapely.voronoi_polygons(pts).geoms]
+    gpd.GeoDataFrame({"county": [f"C{i:03d}" for i in range(len(cells))]}, geometry=cells,
+                     crs=UTM).to_file(folder / "counties.gpkg")
+    (folder / "map.toml").write_text(
+        '[inputs]\nlandcover = "lc.tif"\ncarbonate = "carb.tif"\nrunoff = "runoff.tif"\n'
+        'temperature = "temperature.tif"\nsoil_pco2 = "soil_pco2.tif"\n'
+        '[zones]\npath = "counties.gpkg"\nfield = "county"\n'
+        '[tables]\nlandcover = "worldcover"\n', encoding="utf-8")
+    return {"width": width, "height": height}
+
+
+def floor_pass(folder: Path, out: Path, jobs: int = 2) -> None:
+    """Read every input once by blocks (threads) and write three float32 outputs."""
+    import concurrent.futures as cf
+    import threading
+
+    import rasterio
+
+    from karstsink.mapping.engine import set_gdal_cache_max
+
+    set_gdal_cache_max(64)
+    out.mkdir(parents=True, exist_ok=True)
+    local = threading.local()
+    names = ["lc.tif", "carb.tif"]
+    coarse = {}
+    for n in ("runoff.tif", "temperature.tif", "soil_pco2.tif"):
+        with rasterio.open(folder / n) as ds:
+            coarse[n] = ds.read(1)  # small fields: read once, as the engine does
+    with rasterio.open(folder / "lc.tif") as ds:
+        prof = ds.profile
+        windows = [w for _, w in ds.block_windows(1)]
+    prof.update(dtype="float32", nodata=float("nan"), predictor=3, num_threads=2)
+    ramp = np.linspace(0, 1, prof["width"], dtype=np.float32)
+
+    def work(w):
+        ds = getattr(local, "ds", None)
+        if ds is None:
+            ds = local.ds = [rasterio.open(folder / n) for n in names]
+        lc = ds[0].read(1, window=w)
+        cb = ds[1].read(1, window=w)
+        grad = ramp[int(w.col_off): int(w.col_off + w.width)][None, :]
+        val = lc.astype(np.float32) * np.float32(0.37) * cb + grad
+        return w, val
+
+    dsts = [rasterio.open(out / f"o{i}.tif", "w", **prof) for i in range(3)]
+    try:
+        with cf.ThreadPoolExecutor(jobs) as pool:
+            for w, val in pool.map(work, windows):
+                for i, d in enumerate(dsts):
+                    d.write(val + np.float32(i), 1, window=w)
+    finally:
+        for d in dsts:
+            d.close()
+
+
+def map_pass(folder: Path, out: Path, jobs: int, engine: str) -> dict:
+    """``run_map`` end to end; also time the map pass without the COG step."""
+    import karstsink.mapping.engine as eng
+    from karstsink.mapping.config import load_config
+
+    timings = {}
+    orig = eng._convert_all
+
+    def timed_convert(*a, **k):
+        t = time.perf_counter()
+        orig(*a, **k)
+        timings["cog_s"] = time.perf_counter() - t
+
+    eng._convert_all = timed_convert
+    cfg = load_config(folder / "map.toml")
+    t0 = time.perf_counter()
+    res = eng.run_map(cfg, out, jobs=jobs, engine=engine)
+    timings["total_s"] = time.perf_counter() - t0
+    timings["karst_sink_t_c_yr"] = res.totals["karst_sink_t_c_yr"]
+    return timings
+
+
+def _warm(folder: Path) -> None:
+    """Build the cached equilibrium table and compile the numba kernel (not timed)."""
+    from rasterio.windows import Window
+
+    from karstsink.mapping.config import load_config
+    from karstsink.mapping.engine import _prepare, _process_window, _State
+
+    spec, _ = _prepare(load_config(folder / "map.toml"), False)
+    _process_window(_State(spec), Window(0, 0, 64, 64))
+
+
+def _child(args) -> None:
+    folder = Path(args.workdir)
+    t0 = time.perf_counter()
+    info: dict = {}
+    if args.phase == "warm":
+        _warm(folder)
+    elif args.phase == "floor":
+        floor_pass(folder, folder / "floor_out", args.jobs)
+    else:
+        info = map_pass(folder, folder / f"map_out_{args.phase}", args.jobs, args.phase)
+    info["wall_s"] = time.perf_counter() - t0
+    info["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(info))
+
+
+def _run_child(phase: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--phase", phase, "--workdir", str(args.workdir),
+           "--jobs", str(args.jobs)]
+    env = dict(os.environ, GDAL_CACHEMAX="64")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, nargs="+", default=[20000, 17000],
+                    help="WIDTH [HEIGHT] in px (one number = square). Default 20000 17000.")
+    ap.add_argument("--workdir", default=None, help="Work folder (default: a temp folder).")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--engines", default="threads", help="Comma list: threads,processes")
+    ap.add_argument("--keep", action="store_true", help="Keep the work folder.")
+    ap.add_argument("--reuse", action="store_true", help="Reuse inputs already in workdir.")
+    ap.add_argument("--phase", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.phase:
+        _child(args)
+        return
+    width = args.size[0]
+    height = args.size[1] if len(args.size) > 1 else args.size[0]
+    given = args.workdir is not None
+    work = Path(args.workdir) if given else Path(
+        os.environ.get("TMPDIR", "/tmp")) / f"karstsink_bench_{width}x{height}"
+    args.workdir = work
+    need_gb = width * height * 4 * 3 * 2 / 1e9 * 0.5 + width * height * 2 / 1e9
+    free_gb = shutil.disk_usage(work.parent if work.parent.exists() else "/").free / 1e9
+    print(f"grid {width} x {height} = {width * height / 1e6:.0f} Mpx; free disk "
+          f"{free_gb:.0f} GB (need roughly {need_gb:.1f} GB)")
+    if free_gb < need_gb * 1.5:
+        sys.exit("not enough free disk for the benchmark inputs and outputs")
+    if not (args.reuse and (work / "map.toml").is_file()):
+        t = time.perf_counter()
+        make_inputs(work, width, height)
+        print(f"inputs made in {time.perf_counter() - t:.1f} s in {work}")
+    # warm the equilibrium table cache and numba compilation outside the timed runs
+    env_cache = work / "cache"
+    os.environ["KARSTSINK_CACHE_DIR"] = str(env_cache)
+    _run_child("warm", args)
+    load = os.getloadavg()
+    results = {"floor": _run_child("floor", args)}
+    for engine in args.engines.split(","):
+        results[engine] = _run_child(engine, args)
+    results["floor_again"] = _run_child("floor", args)
+    floor = min(results["floor"]["wall_s"], results["floor_again"]["wall_s"])
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; cores {os.cpu_count()}")
+    print(f"I/O floor (read all inputs once, write 3 outputs): {floor:.1f} s "
+          f"(runs {results['floor']['wall_s']:.1f} / {results['floor_again']['wall_s']:.1f} s), "
+          f"peak {results['floor']['maxrss_mb']:.0f} MB")
+    for engine in args.engines.split(","):
+        r = results[engine]
+        map_only = r["total_s"] - r.get("cog_s", 0.0)
+        print(f"map [{engine}]: end to end {r['wall_s']:.1f} s = {r['wall_s'] / floor:.2f} x "
+              f"floor; map pass without COG conversion {map_only:.1f} s = "
+              f"{map_only / floor:.2f} x floor; COG conversion {r.get('cog_s', 0):.1f} s; "
+              f"peak {r['maxrss_mb']:.0f} MB; karst sink {r['karst_sink_t_c_yr']:.4g} t C/yr")
+    (work / "bench_result.json").write_text(json.dumps(results, indent=2))
+    if not args.keep and not given:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

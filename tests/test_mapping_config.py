@@ -1,0 +1,102 @@
+"""Map configuration validation and the shipped land-cover tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from mapping_helpers import uniform_inputs, write_config
+
+from karstsink.exceptions import ConfigError, DataError, MissingColumnError
+from karstsink.mapping.config import load_config
+from karstsink.mapping.landcover import guess_table, load_landcover_table
+
+WORLDCOVER = [10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100]
+CLCD = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+@pytest.mark.parametrize(("name", "codes"), [("worldcover", WORLDCOVER), ("clcd", CLCD)])
+def test_shipped_tables_cover_every_class_with_sources(name, codes):
+    t = load_landcover_table(name)
+    assert sorted(t.classes.tolist()) == codes
+    assert t.table["source"].str.len().min() > 20
+    for col in ("soil_pco2_factor", "runoff_factor", "acid_so4_share",
+                "biological_sink_tc_km2_yr"):
+        assert t.table[col].notna().all()
+
+
+def test_shipped_factors_follow_lan_2017():
+    # Lan et al. 2017: soil CO2 grassland 7527, forest 7197, maize 4414 mg/m3
+    t = load_landcover_table("worldcover").table.set_index("class")
+    assert t.loc[30, "soil_pco2_factor"] == pytest.approx(7527 / 7197, abs=0.001)
+    assert t.loc[40, "soil_pco2_factor"] == pytest.approx(4414 / 7197, abs=0.01)
+
+
+def test_guess_table():
+    assert guess_table(np.array([1, 2, 4])) == "clcd"
+    assert guess_table(np.array([10, 40, 95])) == "worldcover"
+    assert guess_table(np.array([10, 3])) is None
+
+
+def test_custom_table_errors(tmp_path):
+    p = tmp_path / "t.csv"
+    pd.DataFrame({"class": [1], "name": ["x"], "soil_pco2_factor": [1.0]}).to_csv(p)
+    with pytest.raises(MissingColumnError, match="runoff_factor"):
+        load_landcover_table(p)
+    pd.DataFrame({"class": [1, 1], "name": ["a", "b"], "soil_pco2_factor": [1, 1],
+                  "runoff_factor": [1, 1], "biological_sink_tc_km2_yr": [0, 0],
+                  "source": ["s", "s"]}).to_csv(p, index=False)
+    with pytest.raises(DataError, match="class 1 appears twice"):
+        load_landcover_table(p)
+    pd.DataFrame({"class": [1], "name": ["a"], "soil_pco2_factor": [-1],
+                  "runoff_factor": [1], "biological_sink_tc_km2_yr": [0],
+                  "source": ["s"]}).to_csv(p, index=False)
+    with pytest.raises(DataError, match="soil_pco2_factor in row 2"):
+        load_landcover_table(p)
+
+
+def test_config_paths_relative_to_file(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    cfg = load_config(write_config(tmp_path, inputs))
+    assert cfg.inputs["temperature"] == (tmp_path / "temperature.tif").resolve()
+    assert cfg.block_size == 128
+
+
+@pytest.mark.parametrize(("extra", "match"), [
+    ("[model]\nsytem = \"open\"\n", "unknown key 'sytem' in \\[model\\]"),
+    ("[outputs]\nx = 1\n", "unknown section \\[outputs\\]"),
+    ("[model]\nsystem = \"half\"\n", "system must be one of open, closed"),
+    ("[model]\noutputs = [\"erosion\"]\n", "outputs must be a list"),
+    ("[scenario]\ntransitions = [{from = 40, to = 10, min_slope_deg = 25}]\n",
+     "needs \\[inputs\\] dem"),
+    ("[zones]\npath = \"nothere.gpkg\"\nfield = \"name\"\n", "nothere.gpkg does not exist"),
+])
+def test_config_errors_name_section_and_key(tmp_path, extra, match):
+    inputs = uniform_inputs(tmp_path)
+    with pytest.raises(ConfigError, match=match):
+        load_config(write_config(tmp_path, inputs, extra=extra))
+
+
+def test_missing_required_inputs(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    del inputs["runoff"]
+    with pytest.raises(ConfigError, match="needs runoff, or both precipitation"):
+        load_config(write_config(tmp_path, inputs))
+    inputs = uniform_inputs(tmp_path)
+    del inputs["soil_pco2"]
+    with pytest.raises(ConfigError, match="needs soil_pco2"):
+        load_config(write_config(tmp_path, inputs))
+
+
+def test_missing_input_file(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    (tmp_path / "temperature.tif").unlink()
+    with pytest.raises(ConfigError, match=r"\[inputs\] temperature: file .* does not exist"):
+        load_config(write_config(tmp_path, inputs))
+
+
+def test_bad_toml(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text("[inputs\nlandcover = 1", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(p)
