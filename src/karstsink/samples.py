@@ -436,6 +436,8 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) ->
         {n: pd.Series([r[j] for r in fixed], dtype="str") for j, n in enumerate(names)}
     ) if fixed else pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
     info.update(header_row=lines[h], preamble=[" ".join(r).strip() for r in rows[:h]])
+    units_line = body_lines[0] if body_lines else None
+    del rows, body, fixed, lines, body_lines  # the text now lives in `frame` only
     # a units row right under the header (lab exports): 'mg/L, mg/L, °C'
     header_units: dict[str, str] = {}
     if len(frame):
@@ -460,7 +462,7 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) ->
                 unitish += 1  # e.g. 'mg/L' under a column karstsink does not use
         if unitish >= 1 and numeric == 0:
             frame = frame.iloc[1:].reset_index(drop=True)
-            info["units_row"] = body_lines[0]
+            info["units_row"] = units_line
         else:
             header_units = {}
     # a ';' or tab file whose numbers use decimal commas
@@ -636,7 +638,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     measured: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     ids: dict[str, list[str]] = {}
     dates = bad_dates = None
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     in_place: set = set()
     colmap: dict[str, str] = {}
 
