@@ -978,3 +978,16 @@ def test_duplicate_column_names_in_memory_are_one_clear_error():
                                                            "Ca (mmol/L)"])
     with pytest.raises(DataError, match="duplicate column"):
         std(df)
+
+
+def test_a_specific_column_wins_over_a_generic_one():
+    # 'ID' holds row numbers and 'Temperature' is the air; the specific columns are used
+    df = pd.DataFrame({"ID": ["1", "2"], "Temperature (°C)": ["30", "31"],
+                       "Sample ID": ["A", "B"], "Water temperature (°C)": ["16", "17"],
+                       "pH": ["7.4", "7.5"], "HCO3 (mg/L)": ["250", "260"]})
+    out = std(df)
+    assert out["sample_id"].tolist() == ["A", "B"]
+    assert out["temp_c"].tolist() == [16.0, 17.0]
+    assert out.attrs["column_map"] == {"Sample ID": "sample_id",
+                                       "Water temperature (°C)": "temp", "pH": "ph",
+                                       "HCO3 (mg/L)": "hco3"}

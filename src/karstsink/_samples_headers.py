@@ -344,6 +344,19 @@ def _match_plain(text: str, header: str) -> HeaderMatch | None:
     return None
 
 
+#: Names so generic that a more specific column for the same quantity wins over them
+#: ('ID' row numbers vs 'Sample ID'; 'Temperature' (maybe air) vs 'Water temperature').
+_GENERIC = {"id", "sample", "no", "编号", "t", "temp", "temperature", "温度", "location",
+            "station", "spring", "date", "日期", "time", "cond", "sc", "site"}
+
+
+def is_generic(header: str) -> bool:
+    """True if ``header`` names its quantity only generically (see ``_GENERIC``)."""
+    text = re.sub(r"[(\[].*?[)\]]", " ", nfkc(header))
+    text = re.split(r"[_/]", text)[0]
+    return compact_name(text) in _GENERIC
+
+
 def match_user_name(name: str) -> str | None:
     """Resolve a canonical key given by the user (``ca``, ``alk``, ``ca_mmol_l``, ``temp_c``)."""
     text = str(name).strip()

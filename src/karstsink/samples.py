@@ -38,6 +38,7 @@ from ._samples_headers import (
     UNIT_REQUIRED_KINDS,
     any_unit,
     ec_factor,
+    is_generic,
     match_header,
     match_user_name,
     parse_unit,
@@ -536,10 +537,13 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str]):
         hit = match_header(name)
         if hit is not None:
             matches[col] = (hit.key, hit.unit, hit.qualifier)
-    # canonical-named columns claim their key first, then left to right
     by_key: dict[str, Any] = {}
+    # canonical-named columns claim their key first, then specific names, then generic
+    # ones ('Sample ID' before 'ID', 'Water temperature' before 'Temperature'); else by order
+    position = {c: i for i, c in enumerate(df.columns)}
     ordered = sorted(matches, key=lambda c: (str(c) not in CANONICAL_NAMES,
-                                             list(df.columns).index(c)))
+                                             c not in user and is_generic(str(c)),
+                                             position[c]))
     for col in ordered:
         key = matches[col][0]
         if key in by_key:
