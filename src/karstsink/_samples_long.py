@@ -49,6 +49,7 @@ class LongResult:
     notes: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
     column_map: dict[str, str] = field(default_factory=dict)
+    sample_columns: list[str] = field(default_factory=list)
 
 
 def _key_for(name: str, fraction: str) -> tuple[str, str | None] | None:
@@ -110,7 +111,7 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
     names, values, units = get(NAME), get(VALUE), get(UNIT)
     fractions, conditions = get(FRACTION), get(CONDITION)
     limits, limit_units = get(LIMIT), get(LIMIT_UNIT)
-    result = LongResult(wide=wide)
+    result = LongResult(wide=wide, sample_columns=list(keep))
     if dropped:
         result.notes.append(f"long table: per-result columns not carried: {dropped}")
     chosen: dict[tuple[int, str], tuple[int, int]] = {}  # (group, key) -> (rank, row)

@@ -406,7 +406,6 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) ->
                 break
             index += 1
     lines = info.pop("lines")
-    rows = [r for r in rows]
     if not any(any(c.strip() for c in r) for r in rows):
         raise DataError(f"{path}: the file holds no table.")
     h = _find_header(rows)
@@ -655,8 +654,8 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             notes.append(f"characteristics not used: {result.unmapped}")
         source_units = dict(result.units)
         measured = result.measured
-        used, by_key, _unmatched, in_place = _map_columns(out, None, source, [])
-        in_place = set()
+        used, by_key, _unmatched, _in_place = _map_columns(
+            out[result.sample_columns], None, source, [])
         colmap = dict(result.column_map)
         wide_text = {c: _text(out[c]) for c in out.columns}
         for col, (key, _u, _q) in used.items():
