@@ -188,7 +188,8 @@ def estimate_direct(
                                     "c1": float(np.sqrt(cov[1, 1]))},
                  "r_squared": float(1 - resid @ resid / sst) if sst > 0 else None,
                  "residual_variance_mg2_L2": s2, "n_samples": int(ok.sum()),
-                 "n_censored_excluded": int(s["censored"].sum()), "_cov": cov}
+                 "n_censored_excluded": int(s["censored"].sum()), "_cov": cov,
+                 "residual_units": "mg/L, observed - fitted"}
         fitted = np.full(len(smp), np.nan)
         res_all = np.full(len(smp), np.nan)
         pos = np.flatnonzero(smp["used"].to_numpy())[ok]

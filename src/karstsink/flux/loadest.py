@@ -545,5 +545,6 @@ def estimate_loadest(
     smp.loc[use, "fitted_mg_L"] = fitobj.calibration["fitted_mg_L"].to_numpy()
     smp.loc[use, "residual"] = fitobj.calibration["residual"].to_numpy()
     model_info = {"method": "loadest", **fitobj.as_dict(), "warnings": warn,
+                  "residual_units": "ln(load), observed - fitted",
                   "_fit": fitobj, "_design": X}
     return LoadestEstimate(method="loadest", daily=out, samples=smp, model=model_info)

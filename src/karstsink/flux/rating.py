@@ -166,5 +166,6 @@ def estimate_rating(
     smp.iloc[pos, smp.columns.get_loc("residual")] = fit["residuals"]
     model = {"method": "rating", "equation": "C [mg/L] = cf * a * Q[m3/s]^b",
              **{k: v for k, v in fit.items() if k not in ("residuals", "fitted_mg_L", "_mask")},
-             "chemostatic": bool(abs(fit["b"]) < 0.1)}
+             "chemostatic": bool(abs(fit["b"]) < 0.1),
+             "residual_units": "ln(C), observed - fitted"}
     return _RatingEstimate(method="rating", daily=out, samples=smp, model=model)

@@ -96,7 +96,7 @@ def plot_residuals(est):
             ax.scatter(np.asarray(x)[ok & cens], res.to_numpy()[ok & cens], s=16, marker="v",
                        facecolors="none", edgecolors="C3", label="censored (at limit)")
         ax.set_xlabel(label)
-        ax.set_ylabel("Residual [model units]")
+        ax.set_ylabel(f"Residual [{est.model.get('residual_units', 'model units')}]")
     axes[1].set_xscale("log")
     if not ok.any():
         for ax in axes:
