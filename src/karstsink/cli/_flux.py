@@ -55,14 +55,19 @@ from ._common import handle_errors
 @click.option("--extra", "extra_regressors", multiple=True,
               help="Discharge-file column used as an extra ln-regressor for LOADEST model 99 "
                    "(repeatable; e.g. specific conductance).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=None,
+              help="WRTDS block-bootstrap replicates for intervals (0: none) [default: "
+                   "the estimator's].")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the WRTDS bootstrap [default: all cores].")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @handle_errors
 def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, units, method,
                  loadest_model, q_unit, q_column, date_column, year_start, max_gap_days,
                  allow_gaps, so4, no3, toc, acid_so4_share, evaporite_so4_share, acid_no3_share,
-                 bcp_share, silicate_fraction, proxy, extra_regressors, no_plots,
-                 debug) -> None:
+                 bcp_share, silicate_fraction, proxy, extra_regressors, bootstrap, jobs,
+                 no_plots, debug) -> None:
     """Estimate daily, monthly and annual fluxes and the carbon sink of one catchment.
 
     Writes daily.csv, monthly.csv, annual.csv (water years unless --year-start 1),
@@ -71,7 +76,13 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
     """
     from ..flux.pipeline import run_flux, write_flux_outputs
 
-    options = {"model": loadest_model} if method == "loadest" else {}
+    options: dict = {"model": loadest_model} if method == "loadest" else {}
+    if (bootstrap is not None or jobs is not None) and method != "wrtds":
+        raise click.UsageError("--bootstrap and --jobs apply to --method wrtds only.")
+    if bootstrap is not None:
+        options["bootstrap"] = bootstrap
+    if jobs is not None:
+        options["jobs"] = jobs
     run = run_flux(
         discharge_path, samples_path, area_km2=area_km2, constituent=constituent, units=units,
         method=method, q_unit=q_unit, q_column=q_column, date_column=date_column,
