@@ -407,6 +407,10 @@ def fit_points_counts(
     z = np.concatenate([_design(s.t, s.log_q, t0, q0), s.y[:, None]], axis=1)
     iu, ju = np.triu_indices(6)
     nu = iu.size  # 21 distinct entries of the symmetric 6x6 sums
+    pos21 = np.zeros((6, 6), dtype=np.intp)
+    pos21[iu, ju] = np.arange(nu)
+    pos21[ju, iu] = np.arange(nu)
+    full36 = pos21.ravel()
     zz_unc = z[:, iu] * z[:, ju] * unc[:, None]
     # (N, R*21): every replicate's multiplicity times the per-sample sums
     zc = (cnt[:, :, None] * zz_unc[None]).transpose(1, 0, 2).reshape(s.n, n_rep * nu)
@@ -445,16 +449,19 @@ def fit_points_counts(
             nz = np.flatnonzero(w.any(axis=0))  # samples are time-sorted: a band
             lo, hi = (nz[0], nz[-1] + 1) if nz.size else (0, 0)
             a = (w[:, lo:hi] @ zc[lo:hi]).reshape(cols.size, n_rep, nu)
-            rr, cc = np.nonzero(lvl[:, cols] == lev)
-            a21[rr, cols[cc]] = a[cc, rr]
-            if cens_idx.size:
-                wc[rr, cols[cc]] = w[:, cens_idx][cc] * cnt_c[rr]
-        a_unc = np.empty((n_rep * pts.size, 6, 6))
-        flat = a21.reshape(-1, nu)
-        a_unc[:, iu, ju] = flat
-        a_unc[:, ju, iu] = flat
+            sel = lvl[:, cols] == lev
+            if sel.all():  # the usual case: every resample needs this level here
+                a21[:, cols] = a.transpose(1, 0, 2)
+                if cens_idx.size:
+                    wc[:, cols] = w[None, :, cens_idx] * cnt_c[:, None, :]
+            else:
+                rr, cc = np.nonzero(sel)
+                a21[rr, cols[cc]] = a[cc, rr]
+                if cens_idx.size:
+                    wc[rr, cols[cc]] = w[:, cens_idx][cc] * cnt_c[rr]
+        a_unc = a21.reshape(-1, nu)[:, full36]  # symmetric 6x6 from its 21 entries
         xp = np.broadcast_to(xp_all[pts], (n_rep, pts.size, 5)).reshape(-1, 5)
-        res = _solve_pairs(a_unc.reshape(-1, 36), wc.reshape(-1, cens_idx.size), z[cens_idx], xp)
+        res = _solve_pairs(a_unc, wc.reshape(-1, cens_idx.size), z[cens_idx], xp)
         yhat[:, pts] = res[0].reshape(n_rep, pts.size)
         se[:, pts] = res[1].reshape(n_rep, pts.size)
         level[:, pts] = lvl
