@@ -23,6 +23,8 @@ from karstsink.exceptions import DataError, DataQualityWarning, MissingColumnErr
 from karstsink.flux._wrtds_core import (
     Samples,
     Settings,
+    block_resample,
+    decimal_high_low,
     decimal_year,
     egret_day_of_year,
     fit_points,
@@ -312,6 +314,30 @@ def test_flux_is_conc_times_discharge(app7):
     # the daily concentration is interpolated on the ConcHat surface, itself exp(yHat + SE²/2)
     yhat, se, conc = app7.surfaces
     assert_allclose(conc, np.exp(yhat + se**2 / 2), rtol=1e-14)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    days=st.lists(st.integers(0, 5000), min_size=5, max_size=80, unique=True),
+    block=st.integers(2, 400),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_block_resample_keeps_size_and_order(days, block, seed):
+    day = np.sort(np.array(days))
+    idx = block_resample(day, block, np.random.default_rng(seed))
+    assert idx.size == day.size
+    assert (np.diff(idx) >= 0).all()
+    assert idx.min() >= 0
+    # EGRETci's blocks end before min(last day, start + block - 1): the last sample is never drawn
+    assert idx.max() < day.size - 1
+
+
+def test_decimal_high_low_water_years():
+    # EGRET decimalHighLow: first sample 1999-10-14 (Oct) -> 1999 - 0.25 + 1 = 1999.75;
+    # last sample 2009-09-15 (Sep) -> 2009 + 0.75 = 2009.75
+    assert decimal_high_low(1999.78, 10, 2009.70, 9) == (1999.75, 2009.75)
+    # first in May, last in November: 2000 - 0.25 = 1999.75 and 2005 + 0.75 + 1 = 2006.75
+    assert decimal_high_low(2000.37, 5, 2005.87, 11) == (1999.75, 2006.75)
 
 
 # --------------------------------------------------------------------------- Choptank

@@ -791,6 +791,8 @@ def block_resample(day_number: np.ndarray, block_days: int, rng: np.random.Gener
     """
     n = day_number.size
     first, last = int(day_number[0]), int(day_number[-1])
+    if n < 2 or first == last:
+        raise DataError("block bootstrap needs samples on at least two different days")
     picked: list[np.ndarray] = []
     total = 0
     while total <= n:
