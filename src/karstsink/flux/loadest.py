@@ -284,7 +284,7 @@ def fit_loadest(
     terms: tuple[str, ...] | None = None,
     extras: dict[str, np.ndarray] | None = None,
     extra_log: bool = True,
-    method: str = "amle",
+    estimator: str = "amle",
     bias_correction: str = "amle",
 ) -> LoadestFit:
     """Calibrate a LOADEST load-regression model on samples.
@@ -309,7 +309,7 @@ def fit_loadest(
         Extra regressors at the samples (e.g. specific conductance [µS cm⁻¹]).
     extra_log : bool, default True
         Use ln(extra) (LOADEST's ``LN`` transform; uncentred).
-    method : {"amle", "mle"}
+    estimator : {"amle", "mle"}
         Coefficient estimator.  AMLE equals MVUE (OLS with the unbiased
         variance) when nothing is censored.
     bias_correction : {"amle", "smearing"}
@@ -320,8 +320,8 @@ def fit_loadest(
     -------
     LoadestFit
     """
-    if method not in ("amle", "mle"):
-        raise ValueError(f"method must be 'amle' or 'mle', got {method!r}.")
+    if estimator not in ("amle", "mle"):
+        raise ValueError(f"estimator must be 'amle' or 'mle', got {estimator!r}.")
     if bias_correction not in ("amle", "smearing"):
         raise ValueError(f"bias_correction must be 'amle' or 'smearing', got {bias_correction!r}.")
     t = np.asarray(dectime, dtype=float)
@@ -383,7 +383,7 @@ def fit_loadest(
         model_no = model
         candidates = {model: {"aic": aic, "sppc": sppc, "loglik": ll}}
 
-    beta = fit.coef_amle if method == "amle" else fit.coef_mle
+    beta = fit.coef_amle if estimator == "amle" else fit.coef_mle
     resid = y - X @ beta
     diag: dict[str, Any] = {"aic": aic, "sppc": sppc, "loglik": ll}
     # McKelvey-Zavoina pseudo-R^2 var(yhat)/(var(yhat) + s^2) at the MLE: the OLS R^2
@@ -407,7 +407,7 @@ def fit_loadest(
     for k, v in extras.items():
         calib[k] = v
     out = LoadestFit(model=int(model_no), terms=tuple(terms_used), fit=fit, q_center=q_center,
-                     t_center=t_center, extra_log=extra_log, method=method,
+                     t_center=t_center, extra_log=extra_log, method=estimator,
                      bias_correction=bias_correction, candidates=candidates, diagnostics=diag,
                      calibration=calib)
     # LOADEST's calibration bias diagnostics (censored values at half the limit)
@@ -449,7 +449,7 @@ def estimate_loadest(
     terms: tuple[str, ...] | None = None,
     extra_regressors: list[str] | None = None,
     extra_log: bool = True,
-    method: str = "amle",
+    estimator: str = "amle",
     bias_correction: str = "amle",
 ) -> FluxEstimate:
     """Daily loads from a LOADEST regression calibrated on the samples.
@@ -463,7 +463,7 @@ def estimate_loadest(
     samples : pandas.DataFrame
         From :func:`karstsink.flux.samples.read_flux_samples` (``date``,
         ``conc_mg_L`` [mg L⁻¹], ``censored``); extra regressors as columns.
-    model, terms, extra_log, method, bias_correction
+    model, terms, extra_log, estimator, bias_correction
         See :func:`fit_loadest`.
     extra_regressors : list of str, optional
         Column names of extra regressors (model 99 by default when given);
@@ -511,7 +511,7 @@ def estimate_loadest(
         cal["censored"].astype(bool),
         model=model, terms=terms,
         extras={k: pd.to_numeric(cal[k], errors="coerce") for k in extras_names},
-        extra_log=extra_log, method=method, bias_correction=bias_correction,
+        extra_log=extra_log, estimator=estimator, bias_correction=bias_correction,
     )
     q = daily["discharge_m3s"].to_numpy(dtype=float)
     X = fitobj.design(decimal_time(daily.index, hour=12.0), q,
