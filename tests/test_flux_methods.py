@@ -193,10 +193,11 @@ def test_regressions_on_constant_discharge_give_a_clear_error(method, options):
         estimate(daily, smp, method=method, **options)
 
 
-def test_loadest_zero_flow_days_carry_zero_load_and_conserve_mass():
+def test_loadest_zero_flow_and_missing_days():
     rng = np.random.default_rng(5)
     q = np.exp(rng.normal(0, 1, 730))
     q[100:130] = 0.0  # an intermittent spring runs dry for a month
+    q[400:420] = np.nan  # and the logger failed for 20 days (read with allow_gaps)
     daily = _daily(q, start="2019-10-01")
     days = daily.index[::7]
     days = days[daily.loc[days, "discharge_m3s"].to_numpy() > 0]
@@ -208,6 +209,9 @@ def test_loadest_zero_flow_days_carry_zero_load_and_conserve_mass():
     d = est.daily
     assert (d.loc[q == 0, "flux_kg_day"] == 0).all()
     assert (d.loc[q == 0, "flux_se_kg_day"] == 0).all()
+    assert d["flux_kg_day"].isna().sum() == 20
     t = aggregate(est)
     for key in ("monthly", "annual", "total"):
         assert t[key]["flux_kg"].sum() == pytest.approx(d["flux_kg_day"].sum(), rel=1e-10)
+        assert t[key]["n_missing_days"].sum() == 20
+    assert not t["total"]["complete"].iloc[0]
