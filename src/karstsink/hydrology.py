@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from .exceptions import DataError, MissingColumnError, UnitError
 from .units import DISCHARGE_TO_M3S, SECONDS_PER_DAY, SECONDS_PER_YEAR, normalize_discharge_unit
@@ -351,7 +352,7 @@ def read_discharge(
     return out
 
 
-def runoff_depth_mm(q_m3s, area_km2: float, *, per: str = "year"):
+def runoff_depth_mm(q_m3s: ArrayLike, area_km2: float, *, per: str = "year"):
     """Runoff depth from discharge over a catchment area.
 
     Parameters

@@ -38,6 +38,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from .exceptions import DataError, DataQualityWarning
 from .units import C_TO_CO2, MOLAR_MASS
@@ -55,21 +56,21 @@ def _arr(x, n=None):
 
 
 def carbon_sink(
-    hco3_flux_kg_yr=None,
+    hco3_flux_kg_yr: ArrayLike | None = None,
     area_km2: float | None = None,
     *,
-    hco3_flux_mol_yr=None,
-    hco3_lo95_kg_yr=None,
-    hco3_hi95_kg_yr=None,
-    so4_flux_kg_yr=None,
-    no3_flux_kg_yr=None,
+    hco3_flux_mol_yr: ArrayLike | None = None,
+    hco3_lo95_kg_yr: ArrayLike | None = None,
+    hco3_hi95_kg_yr: ArrayLike | None = None,
+    so4_flux_kg_yr: ArrayLike | None = None,
+    no3_flux_kg_yr: ArrayLike | None = None,
     acid_so4_share: float = 1.0,
-    evaporite_so4_kg_yr=0.0,
+    evaporite_so4_kg_yr: ArrayLike = 0.0,
     acid_no3_share: float = 1.0,
     silicate_hco3_fraction: float | None = None,
-    bcp_flux_kg_c_yr=None,
+    bcp_flux_kg_c_yr: ArrayLike | None = None,
     bcp_share: float = 1.0,
-    label=None,
+    label: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Karst carbon sink [t C km⁻² yr⁻¹ and t CO₂ km⁻² yr⁻¹] from solute fluxes.
 

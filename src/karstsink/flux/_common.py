@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from ..exceptions import DataError, MissingColumnError
 
@@ -12,7 +13,7 @@ KG_DAY_PER_M3S_MG_L = 86.4
 Z95 = 1.959963984540054
 
 
-def decimal_time(when, *, hour: float | np.ndarray | None = None) -> np.ndarray:
+def decimal_time(when: ArrayLike, *, hour: float | np.ndarray | None = None) -> np.ndarray:
     """Decimal year as LOADEST computes it: ``year + (day_of_year - 1 + hour/24) / days_in_year``.
 
     Parameters

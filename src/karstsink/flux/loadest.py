@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import special, stats
 
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
@@ -275,14 +276,14 @@ def _fit_terms(terms, X, y, cens, thr) -> tuple[CensoredFit, float, float, float
 
 
 def fit_loadest(
-    dectime,
-    q_m3s,
-    conc_mg_L,
-    censored=None,
+    dectime: ArrayLike,
+    q_m3s: ArrayLike,
+    conc_mg_L: ArrayLike,
+    censored: ArrayLike | None = None,
     *,
     model: int = 0,
     terms: tuple[str, ...] | None = None,
-    extras: dict[str, np.ndarray] | None = None,
+    extras: dict[str, ArrayLike] | None = None,
     extra_log: bool = True,
     estimator: str = "amle",
     bias_correction: str = "amle",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from ..exceptions import DataError
 from ._amle import fit_amle, lognormal_interval
@@ -49,7 +50,8 @@ class _RatingEstimate(FluxEstimate):
         return pd.DataFrame.from_dict(rows, orient="index", columns=list(PERIOD_COLUMNS))
 
 
-def fit_rating(q_m3s, conc_mg_L, censored=None, *, bias_correction: str = "exp_s2") -> dict:
+def fit_rating(q_m3s: ArrayLike, conc_mg_L: ArrayLike, censored: ArrayLike | None = None, *,
+               bias_correction: str = "exp_s2") -> dict:
     """Fit ``C = a Q^b`` in log space.
 
     Parameters
