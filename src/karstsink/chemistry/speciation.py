@@ -308,16 +308,14 @@ def _add_missing_validation_flags(flags: np.ndarray, numbers: dict[str, np.ndarr
     already, and rows with a fatal flag are left alone; a hand-built canonical
     table may have none, so its rows are checked with the same rules.
     """
-    unflagged = ~np.array([any(_is_fatal(f) for f in s.split(";") if f) for s in flags],
-                          dtype=bool)
+    unflagged = ~_fatal_mask(flags)
     for c in INPUT_COLUMNS:
         if c in table.columns and (table[c].dtype == object
                                    or pd.api.types.is_string_dtype(table[c])):
             text = table[c].astype("string").str.strip().fillna("")
             bad = np.isnan(numbers[c]) & (text != "").to_numpy(dtype=bool)
             _add_flag(flags, unflagged & bad, f"not_numeric:{_KEY[c]}")
-    unflagged = ~np.array([any(_is_fatal(f) for f in s.split(";") if f) for s in flags],
-                          dtype=bool)
+    unflagged = ~_fatal_mask(flags)
     temp, ph, alk = numbers["temp_c"], numbers["ph"], numbers["hco3_mmol_l"]
     with np.errstate(invalid="ignore"):
         checks = [
@@ -338,27 +336,33 @@ def _is_fatal(code: str) -> bool:
     return code in FATAL_FLAGS or code.startswith(FATAL_PREFIXES)
 
 
+def _fatal_mask(flags: np.ndarray) -> np.ndarray:
+    """True where a row's flags include a fatal code (only non-empty rows are parsed)."""
+    out = np.zeros(len(flags), dtype=bool)
+    for i in np.flatnonzero(flags != ""):
+        out[i] = any(_is_fatal(f) for f in flags[i].split(";") if f)
+    return out
+
+
 def _computable(table: pd.DataFrame, flags: np.ndarray) -> np.ndarray:
     """Rows that may go to PHREEQC: ``samples.computable`` if present, else the same rule."""
-    fallback = np.array([not any(_is_fatal(f) for f in s.split(";") if f) for s in flags],
-                        dtype=bool)
+    ours = ~_fatal_mask(flags)
     try:
         from ..samples import computable
-    except ModuleNotFoundError as err:
-        if err.name != "karstsink.samples":
-            raise
-        return fallback
-    except ImportError:  # samples exists but has no computable() yet
-        return fallback
-    probe = pd.DataFrame({"qa_flags": pd.array(flags, dtype="string")}, index=table.index)
-    theirs = np.asarray(computable(probe), dtype=bool)
-    return theirs & fallback  # never send a row either rule refuses
+    except ImportError:  # samples (or its computable()) is not available
+        return ours
+    flagged = np.flatnonzero(flags != "")  # a row without flags is computable for both
+    if flagged.size:
+        probe = pd.DataFrame({"qa_flags": pd.array(flags[flagged], dtype="string")})
+        theirs = np.asarray(computable(probe), dtype=bool)
+        ours[flagged] &= theirs  # never send a row either rule refuses
+    return ours
 
 
 def _flag_counts(flags: np.ndarray) -> dict[str, int]:
     counter: Counter[str] = Counter()
-    for s in flags:
-        counter.update(f for f in s.split(";") if f)
+    for i in np.flatnonzero(flags != ""):
+        counter.update(f for f in flags[i].split(";") if f)
     return dict(sorted(counter.items()))
 
 
