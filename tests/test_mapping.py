@@ -296,15 +296,20 @@ def test_numba_kernel_matches_numpy(tmp_path):
     lc = rng.choice(np.array([10, 20, 30, 40, 50, 60, 80], np.uint8), LC_SHAPE)
     write(inputs["landcover"], lc, LC_TRANSFORM, UTM, nodata=0)
     outs = {}
+    zones = zones_two_halves(tmp_path, split_x=504507.0)
     for flag in ("false", "true"):
         cfg = write_config(tmp_path, inputs, extra=f'[model]\nnumba = {flag}\n'
-                           'outputs = ["dissolution", "denudation"]\n')
+                           'outputs = ["dissolution", "denudation"]\n'
+                           f'[zones]\npath = "{zones.name}"\nfield = "county"\n')
         with pytest.warns(OutOfRangeWarning):
             run_map(load_config(cfg), tmp_path / flag, quicklook=False)
         outs[flag] = {n: read(tmp_path / flag / f"{n}.tif")
                       for n in ("karst_sink", "total_sink", "dissolution", "denudation")}
     for n in outs["false"]:
         assert_allclose(outs["true"][n], outs["false"][n], rtol=1e-5, atol=1e-5)
+    za = pd.read_csv(tmp_path / "false" / "zonal_totals.csv")
+    zb = pd.read_csv(tmp_path / "true" / "zonal_totals.csv")
+    pd.testing.assert_frame_equal(za, zb, rtol=1e-6)
 
 
 def test_example_config_runs(tmp_path):

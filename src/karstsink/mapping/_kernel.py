@@ -15,20 +15,37 @@ import numpy as np
 from .model import M_C, M_CACO3, M_DOLOMITE
 
 
-@numba.njit(nogil=True, cache=True)
-def _kernel(lcc, known, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has_pres, bio_r,
+@numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract", "afn"})
+def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has_pres, bio_r,
             has_bio, fp_lut, fr_lut, acid_lut, bio_lut, acid_on, lv_c, lv_d, t0, dt, l0, dl,
             uf, want_diss, want_den, rho, karst_o, bio_o, total_o, diss_o, den_o):
     nan = np.float32(np.nan)
-    h, w = lcc.shape
+    h, w = lc.shape
     nt, nl = lv_c.shape
     tmax = t0 + dt * (nt - 1)
     lmax = l0 + dl * (nl - 1)
     tcl = 0
     pcl = 0
+    unknown = 0
+    bad = 0
+    negative = 0
+    nlut = fp_lut.shape[0]
     for r in range(h):
         for c in range(w):
-            if not known[r, c]:
+            k = lc[r, c]
+            known = lc_valid[r, c] and k >= 0 and k < nlut
+            if known:
+                known = not math.isnan(fp_lut[k])
+            if lc_valid[r, c] and not known:
+                unknown += 1
+            cb0 = carb[r, c]
+            if cb0 < 0.0 or cb0 > 1.0:
+                bad += 1
+            if has_dol and (dol[r, c] < 0.0 or dol[r, c] > 1.0):
+                bad += 1
+            if runoff[r, c] < 0.0:
+                negative += 1
+            if not known:
                 karst_o[r, c] = nan
                 bio_o[r, c] = nan
                 total_o[r, c] = nan
@@ -37,7 +54,6 @@ def _kernel(lcc, known, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has_p
                 if want_den:
                     den_o[r, c] = nan
                 continue
-            k = lcc[r, c]
             fp = fp_lut[k]
             fr = fr_lut[k]
             cb = np.float64(carb[r, c])
@@ -105,15 +121,15 @@ def _kernel(lcc, known, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has_p
                     den_o[r, c] = np.float32(rate / rho)
                 else:
                     den_o[r, c] = np.float32(0.0)
-    return tcl, pcl
+    return tcl, pcl, unknown, bad, negative
 
 
 _DUMMY = np.zeros((1, 1), np.float32)
 
 
-def fused_kernel(inp: dict, lcc: np.ndarray, known: np.ndarray, p) -> tuple[dict, int, int]:
-    """Run the fused model kernel on one block; same outputs as the numpy path."""
-    shape = lcc.shape
+def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[dict, dict]:
+    """Run the fused model kernel on one block; same outputs and counters as numpy."""
+    shape = lc.shape
     karst = np.empty(shape, np.float32)
     bio = np.empty(shape, np.float32)
     total = np.empty(shape, np.float32)
@@ -127,8 +143,8 @@ def fused_kernel(inp: dict, lcc: np.ndarray, known: np.ndarray, p) -> tuple[dict
     pres = inp.get("pressure_ratio")
     bio_r = inp.get("bio")
     has_dol = dol is not None and p.dolomite is not None
-    tcl, pcl = _kernel(
-        lcc, known, inp["carbonate"], inp["runoff"], inp["temperature"], inp["pco2_ppmv"],
+    tcl, pcl, unknown, bad, negative = _kernel(
+        lc, lc_valid, inp["carbonate"], inp["runoff"], inp["temperature"], inp["pco2_ppmv"],
         dol if has_dol else _DUMMY, has_dol, pres if pres is not None else _DUMMY,
         pres is not None, bio_r if bio_r is not None else _DUMMY, bio_r is not None,
         p.pco2_factor, p.runoff_factor, p.acid_share, p.bio_sink, p.acid_correction,
@@ -139,4 +155,132 @@ def fused_kernel(inp: dict, lcc: np.ndarray, known: np.ndarray, p) -> tuple[dict
         out["dissolution"] = diss
     if want_den:
         out["denudation"] = den
-    return out, int(tcl), int(pcl)
+    counters = {"temp_clamped": int(tcl), "pco2_clamped": int(pcl), "bad_fraction": int(bad),
+                "negative_runoff": int(negative)}
+    if unknown:
+        nlut = p.pco2_factor.size
+        in_lut = lc_valid & (lc >= 0) & (lc < nlut)
+        known = in_lut & np.isfinite(p.pco2_factor[np.where(in_lut, lc, 0)])
+        vals, cnt = np.unique(lc[lc_valid & ~known], return_counts=True)
+        counters["unknown_classes"] = {int(v): int(c) for v, c in zip(vals, cnt, strict=True)}
+    return out, counters
+
+
+@numba.njit(nogil=True, cache=True)
+def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, uf, out, grid):
+    """Accumulate per-zone and whole-grid sums of one block (see zone_sums)."""
+    nv, h, w = vals.shape
+    for r in range(h):
+        a = area_row[r]
+        for c in range(w):
+            cb = np.float64(carb[r, c])
+            if not cb > 0.0:  # NaN or <= 0
+                cb = 0.0
+            elif cb > 1.0:
+                cb = 1.0
+            nod = 1.0 if math.isnan(vals[2, r, c]) else 0.0
+            grid[0] += a
+            grid[1] += a * cb
+            grid[2] += a * nod
+            for q in range(nv):
+                v = vals[q, r, c]
+                if not math.isnan(v):
+                    grid[3 + q] += a * v * uf
+            z = single if single >= 0 else ids[r, c]
+            if z < 0:
+                continue
+            out[0, z] += a
+            out[1, z] += a * cb
+            out[2, z] += a * nod
+            for q in range(nv):
+                v = vals[q, r, c]
+                if not math.isnan(v):
+                    out[3 + q, z] += a * v * uf
+    if single < 0:
+        ss = sub.shape[1]
+        for i in range(flat.shape[0]):
+            r = flat[i] // w
+            c = flat[i] - r * w
+            a = area_row[r] / ss
+            cb = np.float64(carb[r, c])
+            if not cb > 0.0:
+                cb = 0.0
+            elif cb > 1.0:
+                cb = 1.0
+            nod = 1.0 if math.isnan(vals[2, r, c]) else 0.0
+            for s in range(ss):
+                z = sub[i, s]
+                out[0, z] += a
+                out[1, z] += a * cb
+                out[2, z] += a * nod
+                for q in range(nv):
+                    v = vals[q, r, c]
+                    if not math.isnan(v):
+                        out[3 + q, z] += a * v * uf
+
+
+_NO_IDS = np.zeros((1, 1), np.int32)
+_NO_FLAT = np.zeros(0, np.int64)
+_NO_SUB = np.zeros((0, 1), np.int32)
+
+
+def zone_sums(zones, nzones: int, area_row: np.ndarray, carb: np.ndarray,
+              vals: list[np.ndarray], uf: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-zone sums ``(3 + nv, nzones + 1)`` and whole-grid sums ``(3 + nv,)`` of a block.
+
+    Quantities: pixel area, carbonate area, nodata area [km²], then each of
+    ``vals`` (t C km⁻² yr⁻¹) x area x ``uf`` [t C yr⁻¹]; NaN values count as 0.
+    ``zones`` is ``ZoneSet.block_zones``'s result, or None (grid sums only).
+    """
+    nv = len(vals)
+    out = np.zeros((3 + nv, nzones + 1))
+    grid = np.zeros(3 + nv)
+    stack = np.stack([np.asarray(v, np.float32) for v in vals])
+    if zones is None:
+        ids, flat, sub, single = _NO_IDS, _NO_FLAT, _NO_SUB, 0
+        out = np.zeros((3 + nv, 1))
+    else:
+        ids, flat, sub = zones
+        if np.isscalar(ids):
+            single = int(ids)
+            ids, flat, sub = _NO_IDS, _NO_FLAT, _NO_SUB
+        else:
+            single = -1
+            ids = np.ascontiguousarray(ids, np.int32)
+            if flat is None:
+                flat, sub = _NO_FLAT, _NO_SUB
+            else:
+                flat = flat.astype(np.int64)
+                sub = np.ascontiguousarray(sub, np.int32)
+    _zone_kernel(ids, single, flat, sub, np.ascontiguousarray(area_row, np.float64),
+                 np.ascontiguousarray(carb, np.float32), stack, float(uf), out, grid)
+    return out, grid
+
+
+@numba.njit(nogil=True, cache=True)
+def _halve_kernel(a, out):
+    h, w = a.shape
+    oh, ow = out.shape
+    for i in range(oh):
+        for j in range(ow):
+            s = 0.0
+            n = 0
+            for di in range(2):
+                r = 2 * i + di
+                if r >= h:
+                    continue
+                for dj in range(2):
+                    c = 2 * j + dj
+                    if c < w:
+                        v = a[r, c]
+                        if not math.isnan(v):
+                            s += v
+                            n += 1
+            out[i, j] = s / n if n > 0 else np.nan
+
+
+def halve_nb(a: np.ndarray) -> np.ndarray:
+    """numba version of ``engine.halve`` (same values)."""
+    out = np.empty(((a.shape[0] + 1) // 2, (a.shape[1] + 1) // 2), np.float32)
+    _halve_kernel(np.ascontiguousarray(a), out)
+    return out

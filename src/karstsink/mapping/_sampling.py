@@ -64,7 +64,7 @@ def _nearest_np(codes, valid, srow, scol, off_r, off_c, sh, sw):
 
 if HAVE_NUMBA:
 
-    @numba.njit(nogil=True, cache=True)
+    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
     def _bilinear_nb(src, srow, scol, off_r, off_c, sh, sw, out):
         h, w = srow.shape
         fh, fw = src.shape
@@ -118,7 +118,7 @@ if HAVE_NUMBA:
                     ws += w11
                 out[r, c] = acc / ws if ws > 0 else np.nan
 
-    @numba.njit(nogil=True, cache=True)
+    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
     def _nearest_nb(codes, valid, srow, scol, off_r, off_c, sh, sw, out_codes, out_valid):
         h, w = srow.shape
         fh, fw = codes.shape
@@ -154,3 +154,73 @@ def nearest(codes, valid, srow, scol, off_r, off_c, sh, sw, use_numba=True):
                     float(off_c), float(sh), float(sw), oc, ov)
         return oc, ov
     return _nearest_np(codes, valid, srow, scol, off_r, off_c, sh, sw)
+
+
+if HAVE_NUMBA:
+
+    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
+    def _bilinear_multi_nb(srcs, srow, scol, off_r, off_c, sh, sw, out):
+        k_n, fh, fw = srcs.shape
+        h, w = srow.shape
+        for r in range(h):
+            for c in range(w):
+                gr = srow[r, c]
+                gc = scol[r, c]
+                if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
+                    for k in range(k_n):
+                        out[k, r, c] = np.nan
+                    continue
+                lr = gr - off_r
+                lc = gc - off_c
+                ni = min(max(int(np.floor(lr)), 0), fh - 1)
+                nj = min(max(int(np.floor(lc)), 0), fw - 1)
+                u = lr - 0.5
+                v = lc - 0.5
+                fi = np.floor(u)
+                fj = np.floor(v)
+                a = u - fi
+                b = v - fj
+                i0 = int(fi)
+                j0 = int(fj)
+                i1 = min(max(i0 + 1, 0), fh - 1)
+                j1 = min(max(j0 + 1, 0), fw - 1)
+                i0 = min(max(i0, 0), fh - 1)
+                j0 = min(max(j0, 0), fw - 1)
+                w00 = (1 - a) * (1 - b)
+                w01 = (1 - a) * b
+                w10 = a * (1 - b)
+                w11 = a * b
+                for k in range(k_n):
+                    if not np.isfinite(srcs[k, ni, nj]):
+                        out[k, r, c] = np.nan
+                        continue
+                    acc = 0.0
+                    ws = 0.0
+                    v00 = np.float64(srcs[k, i0, j0])
+                    v01 = np.float64(srcs[k, i0, j1])
+                    v10 = np.float64(srcs[k, i1, j0])
+                    v11 = np.float64(srcs[k, i1, j1])
+                    if np.isfinite(v00):
+                        acc += w00 * v00
+                        ws += w00
+                    if np.isfinite(v01):
+                        acc += w01 * v01
+                        ws += w01
+                    if np.isfinite(v10):
+                        acc += w10 * v10
+                        ws += w10
+                    if np.isfinite(v11):
+                        acc += w11 * v11
+                        ws += w11
+                    out[k, r, c] = acc / ws if ws > 0 else np.nan
+
+
+def bilinear_multi(srcs, srow, scol, off_r, off_c, sh, sw):
+    """:func:`bilinear` for several fields on one source grid (weights computed once)."""
+    if HAVE_NUMBA:
+        out = np.empty((len(srcs), *srow.shape), np.float32)
+        _bilinear_multi_nb(np.ascontiguousarray(np.stack(srcs)), np.ascontiguousarray(srow),
+                           np.ascontiguousarray(scol), float(off_r), float(off_c), float(sh),
+                           float(sw), out)
+        return list(out)
+    return [_bilinear_np(s, srow, scol, off_r, off_c, sh, sw) for s in srcs]

@@ -435,6 +435,43 @@ class AlignedSource:
         return bilinear(src, srow, scol, fr0, fc0, sh, sw, self.use_numba)
 
 
+def read_group(sources: dict[str, AlignedSource], window) -> dict[str, np.ndarray]:
+    """Read several inputs for one window; continuous fields sampled from the same source
+    grid share one bilinear pass (same values as reading them one by one)."""
+    out: dict[str, np.ndarray] = {}
+    groups: dict[tuple, list[str]] = {}
+    for name, src in sources.items():
+        if (src.mode == "sample" and src.kind == "continuous" and src._cache is not None
+                and src.use_numba):
+            groups.setdefault((src._grid_key, src.src_shape), []).append(name)
+        else:
+            out[name] = src.read(window)
+    from ._sampling import bilinear_multi
+
+    h, w = int(window.height), int(window.width)
+    r0, c0 = int(window.row_off), int(window.col_off)
+    for names in groups.values():
+        if len(names) == 1:
+            out[names[0]] = sources[names[0]].read(window)
+            continue
+        first = sources[names[0]]
+        srow, scol, (rmin, rmax, cmin, cmax) = first.source_coords(r0, c0, h, w)
+        sh, sw = first.src_shape
+        if rmax < 0 or cmax < 0 or rmin >= sh or cmin >= sw:
+            for n in names:
+                out[n] = first._empty(h, w)
+            continue
+        fr0 = min(max(int(np.floor(rmin)) - 1, 0), sh - 1)
+        fc0 = min(max(int(np.floor(cmin)) - 1, 0), sw - 1)
+        fr1 = max(min(int(np.floor(rmax)) + 2, sh), fr0 + 1)
+        fc1 = max(min(int(np.floor(cmax)) + 2, sw), fc0 + 1)
+        srcs = [sources[n]._slice_cache(fr0, fc0, fr1, fc1) for n in names]
+        for n, arr in zip(names, bilinear_multi(srcs, srow, scol, fr0, fc0, sh, sw),
+                          strict=True):
+            out[n] = arr
+    return out
+
+
 def window_transform(window, transform: Affine) -> Affine:
     """Affine transform of a window's upper-left pixel."""
     return transform @ Affine.translation(window.col_off, window.row_off)

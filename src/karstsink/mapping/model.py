@@ -147,6 +147,10 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
     """
     lc = inp["landcover"] if codes is None else codes
     lc_valid = inp["landcover_valid"]
+    if p.use_numba:
+        from ._kernel import fused_kernel
+
+        return fused_kernel(inp, lc, lc_valid, p)
     nlut = p.pco2_factor.size
     in_lut = lc_valid & (lc >= 0) & (lc < nlut)
     lcc = np.where(in_lut, lc, 0)
@@ -166,13 +170,6 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
         counters["bad_fraction"] += int(np.count_nonzero(bad_dol))
     runoff = inp["runoff"]
     counters["negative_runoff"] = int(np.count_nonzero(runoff < 0))
-    if p.use_numba:
-        from ._kernel import fused_kernel
-
-        out, tcl, pcl = fused_kernel(inp, lcc, known, p)
-        counters["temp_clamped"] = tcl
-        counters["pco2_clamped"] = pcl
-        return out, counters
     fr = np.where(known, p.runoff_factor[lcc], np.nan)
     r_m = np.maximum(runoff, 0.0) * (fr / 1000.0)
     pco2 = inp["pco2_ppmv"] * (fp * 1e-6)
