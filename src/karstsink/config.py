@@ -38,7 +38,8 @@ _SPECIATION = {"samples": (str, list), "database": str, "units": str, "engine": 
                "jobs": int}
 _CATCHMENT = {"name": str, "area_km2": (int, float), "discharge": str, "samples": str,
               "constituent": str, "units": str, "method": str, "q_unit": str,
-              "year_start": int}
+              "year_start": int, "so4": str, "no3": str, "toc": str,
+              "acid_so4_share": (int, float), "evaporite_so4_share": (int, float)}
 _SCENARIO = {"emissions": str, "sinks_from": str, "karst_t_c_yr": (int, float),
              "biological_t_c_yr": (int, float), "start_year": int, "end_year": int}
 _REPORT = {"title": str, "html": bool, "synthetic": bool}
@@ -236,7 +237,15 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
             "method": method,
             "q_unit": entry.get("q_unit", "m3/s"),
             "year_start": year_start,
+            "so4": entry.get("so4"),
+            "no3": entry.get("no3"),
+            "toc": entry.get("toc"),
+            "acid_so4_share": float(entry.get("acid_so4_share", 1.0)),
+            "evaporite_so4_share": float(entry.get("evaporite_so4_share", 0.0)),
         })
+        for key in ("acid_so4_share", "evaporite_so4_share"):
+            if not 0.0 <= catchments[-1][key] <= 1.0:
+                raise c.fail(f"{where}.{key}", "must be a share between 0 and 1.")
 
     # [speciation]
     spec = c.table(data.get("speciation", {}), "speciation")

@@ -1,0 +1,525 @@
+"""The whole pipeline in one call: speciation, catchment fluxes and sinks, maps, balance, report.
+
+``karstsink run CONFIG.toml`` and ``karstsink demo`` call :func:`run_pipeline`.
+Every stage is the same function the single-stage commands use
+(:func:`karstsink.speciate`, :func:`karstsink.flux.pipeline.run_flux`,
+:func:`karstsink.mapping.engine.run_map`, :func:`karstsink.scenario.balance`,
+:func:`karstsink.report.write_report`); this module only chains them and
+writes their outputs into one folder, all or nothing.
+
+Output folder layout::
+
+    speciation/<samples>.csv (+ .meta.json)    PHREEQC results per sample file
+    flux/<catchment>/...                      daily/monthly/annual fluxes, sink.csv, plots
+    catchment_sinks.csv                       one row per catchment (whole record)
+    map/karst_sink.tif, biological_sink.tif, total_sink.tif, zonal_totals.csv/.gpkg,
+        quicklook.png                         (t C km-2 yr-1 unless co2 = true)
+    scenario/balance.csv, balance.png         sinks against the emission scenarios
+    report.html                               one self-contained file
+    run.json                                  settings, versions, database checksum, timings
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from ._io import atomic_dir
+from .exceptions import ConfigError
+from .units import C_TO_CO2
+
+__all__ = ["PipelineResult", "demo_config_path", "demo_data_dir", "run_pipeline"]
+
+#: Years of the scenario balance shown in the report's table.
+_REPORT_YEARS = (2020, 2025, 2030, 2035, 2040, 2050, 2060)
+
+
+@dataclass
+class PipelineResult:
+    """What :func:`run_pipeline` produced.
+
+    Attributes
+    ----------
+    out_dir : pathlib.Path
+        The output folder.
+    files : list of str
+        Every file written, relative to ``out_dir``.
+    summary : dict
+        Headline numbers (t C and t CO2 per year) and stage timings [s].
+    """
+
+    out_dir: Path
+    files: list[str]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def demo_data_dir() -> Path:
+    """Folder of the bundled SYNTHETIC demo dataset (``data/demo`` in a checkout).
+
+    A wheel carries it as ``karstsink/demo_data``; an editable install or a
+    checkout reads ``data/demo`` beside ``src/``.
+    """
+    packaged = Path(__file__).resolve().parent / "demo_data"
+    if (packaged / "demo.toml").is_file():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "data" / "demo"
+    if (checkout / "demo.toml").is_file():
+        return checkout
+    raise ConfigError(
+        "The demo dataset was not found (neither karstsink/demo_data in the installed package "
+        "nor data/demo in a checkout); run `python data/demo/make_demo.py` in the repository."
+    )
+
+
+def demo_config_path() -> Path:
+    """The demo's run configuration, ``demo.toml``."""
+    return demo_data_dir() / "demo.toml"
+
+
+def _stage_printer(echo: Callable[[str], None] | None, n_stages: int):
+    state = {"i": 0, "t": time.perf_counter()}
+
+    def start(name: str) -> None:
+        state["i"] += 1
+        state["t"] = time.perf_counter()
+        if echo:
+            echo(f"[{state['i']}/{n_stages}] {name} ...")
+
+    def done(detail: str) -> float:
+        dt = time.perf_counter() - state["t"]
+        if echo:
+            echo(f"      {detail} ({dt:.1f} s)")
+        return dt
+
+    return start, done
+
+
+def run_pipeline(
+    config: str | os.PathLike | dict[str, Any],
+    out_dir: str | os.PathLike | None = None,
+    *,
+    jobs: int | None = None,
+    echo: Callable[[str], None] | None = None,
+    progress: Callable[[int, str], Any] | None = None,
+) -> PipelineResult:
+    """Run every configured stage and write all outputs and the report.
+
+    Parameters
+    ----------
+    config : path-like or dict
+        A run configuration TOML file, or the dict
+        :func:`karstsink.config.load_run_config` returns.
+    out_dir : path-like, optional
+        Output folder; default ``[project] output`` of the configuration.
+    jobs : int, optional
+        Worker processes/threads for speciation and maps (default: all cores).
+    echo : callable, optional
+        Receives one line of text per stage start and end (the CLI prints them).
+    progress : callable, optional
+        ``progress(total, desc)`` returning an object with ``update(n)`` (a
+        tqdm-like bar) for the long stages.
+
+    Returns
+    -------
+    PipelineResult
+
+    Raises
+    ------
+    ConfigError, DataError, UnitError, RasterError, SpeciationError
+        On the first structural problem, naming the file, key or column.
+        Nothing is written in that case.
+    """
+    from .config import load_run_config
+
+    cfg = config if isinstance(config, dict) else load_run_config(config)
+    out = Path(out_dir) if out_dir is not None else Path(cfg["project"]["output"])
+    n_stages = 2 + bool(cfg["speciation"]["samples"]) + bool(cfg["catchments"]) \
+        + (cfg["map"] is not None)
+    start, done = _stage_printer(echo, n_stages)
+    timings: dict[str, float] = {}
+    summary: dict[str, Any] = {"project": cfg["project"]["name"]}
+    sections: list[Any] = []
+    figures_for: dict[str, list[Path]] = {}
+    t0 = time.perf_counter()
+
+    with atomic_dir(out) as tmp:
+        tmp = Path(tmp)
+        spec_meta = None
+        if cfg["speciation"]["samples"]:
+            start("speciation (PHREEQC)")
+            spec_tables, spec_meta = _speciation_stage(cfg, tmp / "speciation", jobs)
+            n = sum(len(t) for t in spec_tables.values())
+            computed = sum(int(t["si_calcite"].notna().sum()) for t in spec_tables.values())
+            timings["speciation"] = done(f"{n} samples in {len(spec_tables)} file(s), "
+                                         f"{computed} speciated")
+            summary["samples_speciated"] = computed
+            sections.append(_speciation_section(spec_tables, tmp))
+            figures_for["speciation"] = []
+
+        catchment_table = None
+        if cfg["catchments"]:
+            start("catchment fluxes and sinks")
+            catchment_table, flux_sections = _flux_stage(cfg, tmp / "flux")
+            catchment_table.to_csv(tmp / "catchment_sinks.csv", index=False)
+            timings["flux"] = done(
+                f"{len(catchment_table)} catchment(s): "
+                + ", ".join(f"{r.catchment} {r.sink_t_c_km2_yr:.2f} t C km-2 yr-1"
+                            for r in catchment_table.itertuples()))
+            sections.extend(flux_sections)
+
+        map_result = None
+        if cfg["map"] is not None:
+            start("sink maps")
+            from .mapping.engine import run_map
+
+            co2 = bool(cfg["project"]["co2"])
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                map_result = run_map(cfg["map"], tmp / "map", jobs=jobs, co2=co2,
+                                     progress=progress)
+            for w in caught:
+                if echo:
+                    echo(f"      warning: {w.message}")
+            t = map_result.totals
+            summary.update({k: float(v) for k, v in t.items()})
+            timings["map"] = done(
+                f"karst {t['karst_sink_t_c_yr'] / 1e6:.3f} Mt C/yr over "
+                f"{t['karst_area_km2']:,.0f} km2 of carbonate rock; biological "
+                f"{t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr")
+            sections.append(_map_section(map_result, tmp))
+
+        start("scenario balance")
+        balance_table, sinks = _scenario_stage(cfg, map_result, tmp / "scenario")
+        if balance_table is not None:
+            row = balance_table[(balance_table["year"] == cfg["scenario"]["start_year"])]
+            share = float(row["total_share_pct"].iloc[0]) if len(row) else float("nan")
+            summary["share_of_emissions_first_year_pct"] = share
+            timings["scenario"] = done(
+                f"sinks {sum(sinks.values()) / 1e6:.2f} Mt CO2/yr offset {share:.1f} % of "
+                f"{cfg['scenario']['start_year']} emissions")
+            sections.append(_scenario_section(balance_table, sinks, tmp, cfg))
+        else:
+            timings["scenario"] = done("skipped (no sinks to balance)")
+
+        start("report")
+        db = _database_info(cfg)
+        provenance = {
+            "karstsink version": __version__,
+            "PHREEQC": db.get("phreeqc_version", ""),
+            "PHREEQC database": db.get("name", ""),
+            "database SHA-256": db.get("sha256", ""),
+            "configuration": str(cfg["config_path"]),
+            "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:]),
+        }
+        assumptions = _assumptions(cfg, catchment_table, map_result)
+        headline = _headline(summary, catchment_table, co2=bool(cfg["project"]["co2"]))
+        if cfg["report"]["html"]:
+            from .report import write_report
+
+            write_report(tmp / "report.html", title=cfg["report"]["title"],
+                         sections=sections, assumptions=assumptions, provenance=provenance,
+                         summary=headline, synthetic=cfg["report"]["synthetic"])
+        timings["report"] = done("report.html" if cfg["report"]["html"] else "skipped")
+        timings["total"] = time.perf_counter() - t0
+        summary["timings_s"] = timings
+        run_doc = {"karstsink_version": __version__, "config": str(cfg["config_path"]),
+                   "summary": summary, "provenance": provenance, "assumptions": assumptions,
+                   "speciation_meta": spec_meta}
+        (tmp / "run.json").write_text(
+            json.dumps(run_doc, indent=2, ensure_ascii=False, default=str) + "\n",
+            encoding="utf-8")
+        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+    return PipelineResult(out_dir=out, files=files, summary=summary)
+
+
+# --------------------------------------------------------------------------------------
+# stages
+# --------------------------------------------------------------------------------------
+def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
+    from .chemistry.speciation import speciate
+    from .samples import read_samples
+
+    sp = cfg["speciation"]
+    folder.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, pd.DataFrame] = {}
+    meta: dict[str, Any] = {}
+    for path in sp["samples"]:
+        path = Path(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # flags are in qa_flags; counts go to the meta
+            table = read_samples(path, units=sp["units"])
+            result = speciate(table, database=sp["database"], engine=sp["engine"],
+                              jobs=sp["jobs"] or jobs)
+        name = path.stem
+        result.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
+        info = result.attrs.get("karstsink", {})
+        (folder / f"{name}.meta.json").write_text(
+            json.dumps({"input": str(path), **info}, indent=2, ensure_ascii=False,
+                       default=str) + "\n", encoding="utf-8")
+        tables[name] = result
+        meta[name] = info.get("speciation", info)
+    return tables, meta
+
+
+def _flux_stage(cfg: dict, folder: Path):
+    from .flux.pipeline import run_flux, write_flux_outputs
+    from .report import Figure, Section, Table
+
+    rows = []
+    sections = []
+    for c in cfg["catchments"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # flags are written into the outputs
+            run = run_flux(c["discharge"], c["samples"], area_km2=c["area_km2"],
+                           constituent=c["constituent"], units=c["units"], method=c["method"],
+                           q_unit=c["q_unit"], year_start_month=c["year_start"],
+                           so4=c.get("so4"), no3=c.get("no3"), toc=c.get("toc"),
+                           acid_so4_share=c.get("acid_so4_share", 1.0),
+                           evaporite_so4_share=c.get("evaporite_so4_share", 0.0))
+        sub = folder / c["name"]
+        write_flux_outputs(run, sub)
+        total = run.sink[run.sink["period"] == "total"].iloc[0]
+        model = run.estimate.model
+        rows.append({
+            "catchment": c["name"], "area_km2": c["area_km2"], "method": c["method"],
+            "first_day": f"{run.discharge.index.min():%Y-%m-%d}",
+            "last_day": f"{run.discharge.index.max():%Y-%m-%d}",
+            "n_samples": int(run.samples["used"].sum()) if "used" in run.samples
+            else len(run.samples),
+            "hco3_flux_kg_yr": float(total["hco3_flux_kg_yr"]),
+            "acid_correction_pct": float(total.get("acid_correction_pct", float("nan"))),
+            "sink_t_c_yr": float(total["sink_t_c_yr"]),
+            "sink_t_c_km2_yr": float(total["sink_t_c_km2_yr"]),
+            "sink_lo95_t_c_km2_yr": float(total["sink_lo95_t_c_km2_yr"]),
+            "sink_hi95_t_c_km2_yr": float(total["sink_hi95_t_c_km2_yr"]),
+            "sink_t_co2_km2_yr": float(total["sink_t_co2_km2_yr"]),
+            "model": str(model.get("model", model.get("name", c["method"]))),
+        })
+        annual = run.sink[run.sink["period"] != "total"][
+            ["period", "hco3_flux_kg_yr", "acid_correction_pct", "sink_t_c_km2_yr",
+             "sink_lo95_t_c_km2_yr", "sink_hi95_t_c_km2_yr", "sink_t_co2_km2_yr"]
+        ].rename(columns={"period": "water_year"})
+        plots = sub / "plots"
+        figs = [Figure(plots / "cq.png", f"{c['name']}: concentration against discharge "
+                                          "(samples and fitted model)."),
+                Figure(plots / "flux.png", f"{c['name']}: daily HCO3- flux [kg/day] with its "
+                                            "95 % interval.")]
+        sections.append(Section(
+            title=f"Catchment {c['name']}",
+            text=(f"{c['area_km2']:g} km², {c['method']} estimator, record "
+                  f"{rows[-1]['first_day']} to {rows[-1]['last_day']}, "
+                  f"{rows[-1]['n_samples']} samples. Sink over the record: "
+                  f"**{rows[-1]['sink_t_c_km2_yr']:.2f} t C km⁻² yr⁻¹** "
+                  f"({rows[-1]['sink_t_co2_km2_yr']:.1f} t CO2 km⁻² yr⁻¹), 95 % interval "
+                  f"{rows[-1]['sink_lo95_t_c_km2_yr']:.2f}-"
+                  f"{rows[-1]['sink_hi95_t_c_km2_yr']:.2f} t C km⁻² yr⁻¹. Files: "
+                  f"`flux/{c['name']}/`."),
+            tables=[Table(annual, caption="Carbon sink per water year (t C and t CO2 per km² "
+                                          "of catchment per year).")],
+            figures=[f for f in figs if Path(f.path).is_file()],
+        ))
+    return pd.DataFrame(rows), sections
+
+
+def _scenario_stage(cfg: dict, map_result: Any, folder: Path):
+    from .plots.scenario import plot_balance
+    from .scenario import balance, sinks_from_zonal_totals
+
+    sc = cfg["scenario"]
+    if sc["sinks_from"] == "given":
+        sinks = {"karst": float(sc["karst_t_c_yr"]) * C_TO_CO2}
+        if sc.get("biological_t_c_yr") is not None:
+            sinks["biological"] = float(sc["biological_t_c_yr"]) * C_TO_CO2
+    elif map_result is not None and map_result.zonal is not None:
+        sinks = sinks_from_zonal_totals(map_result.zonal)
+    elif map_result is not None:
+        t = map_result.totals
+        sinks = {"karst": float(t["karst_sink_t_c_yr"]) * C_TO_CO2,
+                 "biological": float(t["biological_sink_t_c_yr"]) * C_TO_CO2}
+    else:
+        return None, {}
+    sinks = {k: v for k, v in sinks.items() if v == v}  # drop NaN sinks (not mapped)
+    table = balance(sinks, sc["emissions"], years=(sc["start_year"], sc["end_year"]))
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "balance.csv", index=False)
+    plot_balance(table, folder / "balance.png",
+                 title="Sinks against energy-sector CO2 emission scenarios")
+    return table, sinks
+
+
+# --------------------------------------------------------------------------------------
+# report sections
+# --------------------------------------------------------------------------------------
+def _speciation_section(tables: dict[str, pd.DataFrame], tmp: Path):
+    from .report import Figure, Section, Table
+
+    rows = []
+    for name, t in tables.items():
+        ok = t["si_calcite"].notna()
+        flagged = (t["qa_flags"].fillna("") != "").sum()
+        rows.append({
+            "file": name, "n_samples": len(t), "n_speciated": int(ok.sum()),
+            "n_flagged": int(flagged),
+            "si_calcite_median": t.loc[ok, "si_calcite"].median(),
+            "si_dolomite_median": t.loc[ok, "si_dolomite"].median(),
+            "log_pco2_median": t.loc[ok, "log_pco2"].median(),
+            "dic_mmol_kgw_median": t.loc[ok, "dic_mmol_kgw"].median(),
+            "cbe_pct_max_abs": t.loc[ok, "cbe_pct"].abs().max(),
+            "ca_mg_hco3_molar_median": t.loc[ok, "ca_mg_hco3_molar"].median(),
+        })
+    fig = tmp / "speciation" / "si_pco2.png"
+    _plot_si_pco2(tables, fig)
+    return Section(
+        title="Water chemistry (PHREEQC speciation)",
+        text=("Every field sample speciated with PHREEQC: saturation indices, log pCO2 "
+              "(log10 atm), DIC and carbonate species per kg of water, charge balance and "
+              "weathering ratios. A molar (Ca+Mg)/HCO3 of 0.5 means pure carbonic-acid "
+              "weathering of carbonate; values towards 1 point to sulfuric or nitric acid. "
+              "Per-sample results: `speciation/*.csv`; flagged rows keep their reason in "
+              "`qa_flags`."),
+        tables=[Table(pd.DataFrame(rows), caption="Summary per sample file.")],
+        figures=[Figure(fig, "Calcite saturation index against log pCO2 [log10 atm], one "
+                             "point per speciated sample.")],
+    )
+
+
+def _plot_si_pco2(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
+    for name, t in tables.items():
+        ax.scatter(t["log_pco2"], t["si_calcite"], s=14, alpha=0.8, label=name)
+    ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
+    ax.set_xlabel("log pCO2 [log10 atm]")
+    ax.set_ylabel("SI calcite [-]")
+    ax.set_title("Calcite saturation and CO2 pressure of the samples")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _map_section(result: Any, tmp: Path):
+    from .report import Figure, Section, Table
+
+    t = result.totals
+    zonal = result.zonal
+    tables = []
+    if zonal is not None:
+        label = zonal.columns[0]
+        body = zonal[~zonal[label].astype(str).str.startswith("TOTAL")]
+        top = body.sort_values("total_sink_t_c_yr", ascending=False).head(15)
+        tables.append(Table(top, caption="The 15 zones with the largest total sink "
+                                         "(t C per year; full table: map/zonal_totals.csv)."))
+    from .plots.maps import quicklook
+
+    unit = "t CO2 km-2 yr-1" if "t_co2" in str(t.get("units", "")) else "t C km-2 yr-1"
+    karst_png = tmp / "map" / "karst_quicklook.png"
+    quicklook(tmp / "map" / "karst_sink.tif", karst_png, title="Karst (inorganic) sink",
+              unit=unit)
+    figs = [Figure(karst_png, f"Karst (inorganic, MPD) sink [{unit}]; carbonate-free pixels "
+                              "are 0."),
+            Figure(tmp / "map" / "quicklook.png",
+                   f"Total (karst + biological) sink [{unit}] with zone outlines.")]
+    return Section(
+        title="Sink maps",
+        text=(f"Karst (inorganic, maximum-potential-dissolution) sink "
+              f"**{t['karst_sink_t_c_yr'] / 1e6:.3f} Mt C/yr** "
+              f"({t['karst_sink_t_c_yr'] * C_TO_CO2 / 1e6:.2f} Mt CO2/yr) over "
+              f"{t['karst_area_km2']:,.0f} km² of carbonate rock "
+              f"({t['karst_sink_t_c_yr'] / max(t['karst_area_km2'], 1e-9):.2f} t C km⁻² yr⁻¹ "
+              f"of karst); biological sink {t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr. "
+              "GeoTIFFs (COG, t C km⁻² yr⁻¹): `map/karst_sink.tif`, "
+              "`map/biological_sink.tif`, `map/total_sink.tif`."),
+        tables=tables,
+        figures=[f for f in figs if Path(f.path).is_file()],
+    )
+
+
+def _scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path, cfg: dict):
+    from .report import Figure, Section, Table
+
+    cols = ["scenario", "year", "emissions_t_co2_yr"] + \
+        [c for c in table.columns if c.endswith("_sink_t_co2_yr") or c.endswith("_share_pct")] + \
+        ["residual_t_co2_yr"]
+    shown = table[table["year"].isin(_REPORT_YEARS)][[c for c in cols if c in table]]
+    sink_text = "; ".join(f"{k} {v / 1e6:.2f} Mt CO2/yr ({v / C_TO_CO2 / 1e6:.3f} Mt C/yr)"
+                          for k, v in sinks.items())
+    return Section(
+        title="Sinks against emission scenarios",
+        text=(f"Sinks: {sink_text}. Emissions: Guizhou energy-sector CO2 scenarios "
+              "2020-2060 (science.md section 10; linear between the published anchor years), "
+              "or the user's series. The residual is what other measures (CCUS, efficiency, "
+              "fuel switching) must close. All in t CO2 per year; t C = t CO2 / 3.664. "
+              "Full table: `scenario/balance.csv`."),
+        tables=[Table(shown, caption="Balance in selected years (t CO2 per year, shares in "
+                                     "% of that year's emissions).")],
+        figures=[Figure(tmp / "scenario" / "balance.png",
+                        "Sinks (stacked) against emission scenarios [Mt CO2 per year].")],
+    )
+
+
+def _database_info(cfg: dict) -> dict[str, str]:
+    from .chemistry.database import phreeqc_version, resolve_database
+
+    database = cfg["speciation"]["database"]
+    if cfg["map"] is not None and not cfg["speciation"]["samples"]:
+        database = cfg["map"].database
+    info = resolve_database(database)
+    return {"name": info.name, "sha256": info.sha256, "phreeqc_version": phreeqc_version()}
+
+
+def _assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> dict[str, str]:
+    a = {
+        "carbonic-acid share": "0.5 of carbonate-weathering HCO3- carbon is atmospheric/soil "
+                               "CO2 (CaCO3 + CO2 + H2O -> Ca2+ + 2 HCO3-)",
+        "C to CO2": f"1 t C = {C_TO_CO2:.4f} t CO2 (44.009/12.011)",
+        "PHREEQC database": str(cfg["speciation"]["database"]),
+    }
+    if catchments is not None and len(catchments):
+        a["catchment acid correction"] = (
+            "HCO3_carbonic = HCO3 - 2 SO4_acid - NO3_acid where SO4/NO3 columns are configured "
+            "(acid_so4_share of SO4; all NO3); else none")
+        a["flux estimators"] = ", ".join(sorted(set(catchments["method"])))
+    if map_result is not None:
+        m = cfg["map"]
+        a["map model"] = (f"maximum potential dissolution, {m.system} system, Ca_eq(T, pCO2) from "
+                          "PHREEQC; sink = 12.011 x runoff [m/yr] x Ca_eq [mmol/L] x carbonate "
+                          "fraction; land cover scales soil pCO2 and runoff, not the sink")
+        a["karst area"] = ("pixels' carbonate fraction x pixel area (the map's own definition; "
+                           "Guizhou's 61.9 % outcrop or 73.79 % karst figures are not used)")
+    return a
+
+
+def _headline(summary: dict, catchments: pd.DataFrame | None, *, co2: bool) -> dict[str, str]:
+    h: dict[str, str] = {}
+    if "karst_sink_t_c_yr" in summary:
+        k = summary["karst_sink_t_c_yr"]
+        b = summary["biological_sink_t_c_yr"]
+        h["karst sink [Mt C/yr]"] = f"{k / 1e6:.3f} ({k * C_TO_CO2 / 1e6:.2f} Mt CO2)"
+        h["biological sink [Mt C/yr]"] = f"{b / 1e6:.2f} ({b * C_TO_CO2 / 1e6:.1f} Mt CO2)"
+        h["carbonate area [km²]"] = f"{summary['karst_area_km2']:,.0f}"
+    if catchments is not None and len(catchments):
+        for r in catchments.itertuples():
+            h[f"{r.catchment} sink [t C km⁻² yr⁻¹]"] = (
+                f"{r.sink_t_c_km2_yr:.2f} ({r.sink_t_co2_km2_yr:.1f} t CO2)")
+    if "share_of_emissions_first_year_pct" in summary:
+        h["share of first-year emissions offset [%]"] = \
+            f"{summary['share_of_emissions_first_year_pct']:.1f}"
+    if "samples_speciated" in summary:
+        h["samples speciated"] = str(summary["samples_speciated"])
+    return h

@@ -1,0 +1,134 @@
+"""The whole pipeline on the bundled SYNTHETIC demo data (issue 5), through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from karstsink.cli import main
+from karstsink.pipeline import demo_config_path
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = CliRunner().invoke(main, ["demo", "-o", str(out), "--jobs", "2"])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_demo_writes_every_output(demo_run):
+    out, text = demo_run
+    for name in ("report.html", "run.json", "catchment_sinks.csv", "scenario/balance.csv",
+                 "map/zonal_totals.csv", "map/zonal_totals.gpkg"):
+        assert (out / name).is_file(), name
+    pngs = list(out.rglob("*.png"))
+    assert len(pngs) >= 3
+    for stage in ("speciation", "catchment fluxes", "sink maps", "scenario balance", "report"):
+        assert stage in text
+    # nothing temporary left beside the output folder
+    assert [p.name for p in out.parent.iterdir()] == ["out"]
+
+
+def test_demo_maps_are_cogs_with_units(demo_run):
+    out, _ = demo_run
+    for name in ("karst_sink", "biological_sink", "total_sink"):
+        with rasterio.open(out / "map" / f"{name}.tif") as ds:
+            assert ds.dtypes[0] == "float32"
+            assert ds.nodata is not None
+            assert ds.tags(1).get("units") == "t C km-2 yr-1"
+            assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+            assert ds.overviews(1)
+            assert "phreeqc_database_sha256" in ds.tags()
+
+
+def test_demo_numbers_hold_together(demo_run):
+    out, _ = demo_run
+    zonal = pd.read_csv(out / "map" / "zonal_totals.csv")
+    body = zonal[~zonal["name"].str.startswith("TOTAL")]
+    total = zonal[zonal["name"].str.startswith("TOTAL")].iloc[0]
+    assert body["karst_sink_t_c_yr"].sum() == pytest.approx(total["karst_sink_t_c_yr"])
+    assert len(body) == 80
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    # balance: the first year's share is the summed sinks over 220 Mt CO2 (science.md 10)
+    balance = pd.read_csv(out / "scenario" / "balance.csv")
+    first = balance[(balance["year"] == 2020) & (balance["scenario"] == "baseline")].iloc[0]
+    assert first["emissions_t_co2_yr"] == pytest.approx(220e6)
+    sinks_co2 = (run["summary"]["karst_sink_t_c_yr"]
+                 + run["summary"]["biological_sink_t_c_yr"]) * 44.009 / 12.011
+    assert first["total_sink_t_co2_yr"] == pytest.approx(sinks_co2, rel=2e-3)
+    catch = pd.read_csv(out / "catchment_sinks.csv")
+    assert list(catch["catchment"]) == ["longtan", "qingquan", "heishui"]
+    # C and CO2 agree by 44.009/12.011 in every catchment row
+    assert (catch["sink_t_co2_km2_yr"] / catch["sink_t_c_km2_yr"]).to_numpy() == \
+        pytest.approx(44.009 / 12.011, rel=1e-4)
+    # the acid correction was applied (SO4 and NO3 configured in demo.toml)
+    assert (catch["acid_correction_pct"] > 0).all()
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.external = [], []
+
+    def handle_starttag(self, tag, attrs):
+        d = dict(attrs)
+        if tag == "img":
+            self.imgs.append(d.get("src", ""))
+        for key in ("src", "href"):
+            v = d.get(key) or ""
+            if v.startswith(("http:", "https:", "//")):
+                self.external.append(v)
+
+
+def test_demo_report_is_self_contained(demo_run):
+    out, _ = demo_run
+    html = (out / "report.html").read_text(encoding="utf-8")
+    c = _Collector()
+    c.feed(html)
+    assert len(c.imgs) >= 5 and all(s.startswith("data:image/png;base64,") for s in c.imgs)
+    assert c.external == []
+    assert "SYNTHETIC" in html
+    assert "SHA-256" in html or "sha256" in html.lower()
+
+
+def test_run_with_bad_config_writes_nothing(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    shutil.copytree(demo_config_path().parent / "catchments", tmp_path / "catchments")
+    cfg.write_text(
+        '[[catchments]]\nname = "x"\narea_km2 = -3\n'
+        'discharge = "catchments/longtan_discharge.csv"\n'
+        'samples = "catchments/longtan_samples.csv"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(cfg), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "area_km2" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_run_failing_stage_leaves_no_output(tmp_path):
+    # a samples file whose dates are fine but with no HCO3 column fails the flux stage
+    # after speciation has run: the whole output folder must not appear
+    src = demo_config_path().parent / "catchments"
+    shutil.copytree(src, tmp_path / "catchments")
+    bad = tmp_path / "catchments" / "longtan_samples.csv"
+    table = pd.read_csv(bad)
+    table.drop(columns=["HCO3- (mg/L)"]).to_csv(bad, index=False)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        '[[catchments]]\nname = "longtan"\narea_km2 = 75\n'
+        'discharge = "catchments/longtan_discharge.csv"\n'
+        'samples = "catchments/longtan_samples.csv"\n[scenario]\nsinks_from = "given"\n'
+        'karst_t_c_yr = 1e6\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(cfg), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catchments", "run.toml"]
