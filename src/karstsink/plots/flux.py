@@ -74,7 +74,10 @@ def plot_flux_series(est):
         ax.fill_between(d.index, d["flux_lo95_kg_day"], d["flux_hi95_kg_day"], color="C0",
                         alpha=0.25, lw=0, label="95 % interval")
     elif est.replicates is not None and len(est.replicates) > 1:
-        lo, hi = np.nanpercentile(est.replicates, [2.5, 97.5], axis=0)
+        reps = np.asarray(est.replicates, dtype=float)
+        # np.percentile is vectorised; nanpercentile loops per day (1.5 s on 32 years)
+        pct = np.percentile if np.isfinite(reps).all() else np.nanpercentile
+        lo, hi = pct(reps, [2.5, 97.5], axis=0)
         ax.fill_between(d.index, lo, hi, color="C0", alpha=0.25, lw=0,
                         label=f"95 % bootstrap interval ({len(est.replicates)} replicates)")
     ax.plot(d.index, d["flux_kg_day"], "C0-", lw=0.8, label="daily flux")
