@@ -481,7 +481,7 @@ def test_example_file_keeps_every_row_and_flags_exactly_the_bad_ones():
     assert out["qa_flags"].tolist() == expected
     # a few hand-checked values
     assert out.loc[0, "ca_mmol_l"] == pytest.approx(80.7 / 40.078)
-    assert out.loc[33, "ca_mmol_l"] == pytest.approx(102.5 / 40.078)  # full-width '１０２.５'
+    assert out.loc[33, "ca_mmol_l"] == pytest.approx(52.5 / 40.078)  # full-width '５２.５'
     assert out.loc[35, "temp_c"] == 9.5  # '9,5' in a comma file
     assert out.loc[0, "no3_mmol_l"] == pytest.approx(2.62 / 14.007)  # NO3-N
     assert out.loc[2, "k_mmol_l"] == pytest.approx(0.025 / 39.098)  # '<0.05' -> half

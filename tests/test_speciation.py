@@ -414,3 +414,20 @@ def test_rows_kept_in_order_with_a_worker_pool(kinds):
         two = speciate(canonical(rows), jobs=2, chunk_size=2)
     pd.testing.assert_frame_equal(one, two, check_exact=True)
     assert list(two["qa_flags"]) == [KINDS[k][1] for k in kinds]
+
+
+def test_example_field_file_flags_only_the_planted_rows():
+    # data/examples/README.md lists the planted problems; speciation must not add a flag to a
+    # clean row (e.g. a charge imbalance from inconsistent synthetic chemistry) nor drop one
+    from conftest import EXAMPLES_DIR
+
+    from karstsink import read_samples
+    from karstsink.exceptions import DataQualityWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        table = read_samples(EXAMPLES_DIR / "field_samples.csv")
+        out = speciate(table, jobs=1)
+    assert len(out) == len(table) == 40
+    assert out["qa_flags"].tolist() == table["qa_flags"].tolist()
+    assert out["cbe_pct"].abs().max() < 10.0

@@ -78,7 +78,11 @@ FLAG_DESCRIPTIONS: dict[str, str] = {
     "duplicate_sample_id": "warning: the sample ID occurs on more than one row",
     "charge_imbalance": "warning (chemistry): |charge-balance error| > 10 %",
     "high_ionic_strength": "warning (chemistry): ionic strength > 0.7; use pitzer.dat",
-    "phreeqc_failed": "PHREEQC did not converge for this sample; results are NaN",
+    "phreeqc_failed": "PHREEQC could not solve this sample (no convergence, or an input it "
+                      "rejects such as solute mass above solution mass); results are NaN and "
+                      "phreeqc_message has PHREEQC's words",
+    "phreeqc_convergence_warning": "warning (chemistry): PHREEQC reported convergence trouble "
+                                   "but returned results; check phreeqc_message",
 }
 
 #: Flag codes (before any ``:<key>``) that stop a row from being speciated.
