@@ -170,32 +170,41 @@ def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[di
 def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, uf, out, grid):
     """Accumulate per-zone and whole-grid sums of one block (see zone_sums)."""
     nv, h, w = vals.shape
+    nq = 3 + nv
+    acc = np.zeros(nq)  # run of equal zone ids along a row
+    gacc = np.zeros(nq)
+    px = np.zeros(nq)
     for r in range(h):
         a = area_row[r]
+        cur = -2
         for c in range(w):
             cb = np.float64(carb[r, c])
             if not cb > 0.0:  # NaN or <= 0
                 cb = 0.0
             elif cb > 1.0:
                 cb = 1.0
-            nod = 1.0 if math.isnan(vals[2, r, c]) else 0.0
-            grid[0] += a
-            grid[1] += a * cb
-            grid[2] += a * nod
+            px[0] = a
+            px[1] = a * cb
+            px[2] = a if math.isnan(vals[2, r, c]) else 0.0
             for q in range(nv):
                 v = vals[q, r, c]
-                if not math.isnan(v):
-                    grid[3 + q] += a * v * uf
+                px[3 + q] = 0.0 if math.isnan(v) else a * v * uf
             z = single if single >= 0 else ids[r, c]
-            if z < 0:
-                continue
-            out[0, z] += a
-            out[1, z] += a * cb
-            out[2, z] += a * nod
-            for q in range(nv):
-                v = vals[q, r, c]
-                if not math.isnan(v):
-                    out[3 + q, z] += a * v * uf
+            if z != cur:
+                if cur >= 0:
+                    for q in range(nq):
+                        out[q, cur] += acc[q]
+                for q in range(nq):
+                    acc[q] = 0.0
+                cur = z
+            for q in range(nq):
+                gacc[q] += px[q]
+                acc[q] += px[q]
+        if cur >= 0:
+            for q in range(nq):
+                out[q, cur] += acc[q]
+    for q in range(nq):
+        grid[q] += gacc[q]
     if single < 0:
         ss = sub.shape[1]
         for i in range(flat.shape[0]):

@@ -159,6 +159,39 @@ def nearest(codes, valid, srow, scol, off_r, off_c, sh, sw, use_numba=True):
 if HAVE_NUMBA:
 
     @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
+    def _bilinear_multi_full_nb(srcs, srow, scol, off_r, off_c, sh, sw, out):
+        # every footprint value is finite: no per-neighbour nodata checks
+        k_n, fh, fw = srcs.shape
+        h, w = srow.shape
+        for r in range(h):
+            for c in range(w):
+                gr = srow[r, c]
+                gc = scol[r, c]
+                if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
+                    for k in range(k_n):
+                        out[k, r, c] = np.nan
+                    continue
+                u = gr - off_r - 0.5
+                v = gc - off_c - 0.5
+                fi = np.floor(u)
+                fj = np.floor(v)
+                a = u - fi
+                b = v - fj
+                i0 = int(fi)
+                j0 = int(fj)
+                i1 = min(max(i0 + 1, 0), fh - 1)
+                j1 = min(max(j0 + 1, 0), fw - 1)
+                i0 = min(max(i0, 0), fh - 1)
+                j0 = min(max(j0, 0), fw - 1)
+                w00 = (1 - a) * (1 - b)
+                w01 = (1 - a) * b
+                w10 = a * (1 - b)
+                w11 = a * b
+                for k in range(k_n):
+                    out[k, r, c] = (w00 * srcs[k, i0, j0] + w01 * srcs[k, i0, j1]
+                                    + w10 * srcs[k, i1, j0] + w11 * srcs[k, i1, j1])
+
+    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
     def _bilinear_multi_nb(srcs, srow, scol, off_r, off_c, sh, sw, out):
         k_n, fh, fw = srcs.shape
         h, w = srow.shape
@@ -219,8 +252,9 @@ def bilinear_multi(srcs, srow, scol, off_r, off_c, sh, sw):
     """:func:`bilinear` for several fields on one source grid (weights computed once)."""
     if HAVE_NUMBA:
         out = np.empty((len(srcs), *srow.shape), np.float32)
-        _bilinear_multi_nb(np.ascontiguousarray(np.stack(srcs)), np.ascontiguousarray(srow),
-                           np.ascontiguousarray(scol), float(off_r), float(off_c), float(sh),
-                           float(sw), out)
+        stack = np.ascontiguousarray(np.stack(srcs))
+        kernel = _bilinear_multi_full_nb if np.isfinite(stack).all() else _bilinear_multi_nb
+        kernel(stack, np.ascontiguousarray(srow), np.ascontiguousarray(scol), float(off_r),
+               float(off_c), float(sh), float(sw), out)
         return list(out)
     return [_bilinear_np(s, srow, scol, off_r, off_c, sh, sw) for s in srcs]

@@ -97,6 +97,7 @@ def quicklook(raster: str | Path, png: str | Path, *, zones=None, title: str = "
             bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1})
     ax.set_title(title or Path(raster).stem)
     ax.set_xlabel(f"x ({crs.to_string() if crs else 'no CRS'})")
+    ax.set_ylabel(f"y ({crs.to_string() if crs else 'no CRS'})")
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
     fig.tight_layout()
