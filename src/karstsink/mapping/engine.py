@@ -15,14 +15,16 @@ writes its own GeoTIFFs; zone sums come back as small vectors; a VRT over the
 tiles becomes the COG.  Results are identical to the threaded engine because
 the model is evaluated pixel by pixel with the same code.
 
-Measured (benchmarks/bench_map.py, 2 shared cores): 67 Mpx in 15-16 s against an I/O floor
-of 2.6-2.7 s; 340 Mpx in 75-122 s against 13-15 s; peak memory 0.5-0.8 GB at both sizes.
-What helped: overview levels averaged per block in the map pass and handed to the COG
-driver through a VRT (GDAL computing them: 27 s instead of 10 s per 67 Mpx output under
-load), overview strips written as whole tile rows (partial tiles: +4 s per 17 Mpx),
-uncompressed scratch tiles (the COG step encodes once), fused numba kernels with approximate
-log/exp.  Processes (tiles) against threads: a tie at 67 Mpx (15.4 s vs 15.3 s), processes
-ahead at 340 Mpx (75 s vs 92-122 s) where per-block Python glue competes for the GIL.
+Measured (benchmarks/bench_map.py, 2 shared cores, load 1-2): 67 Mpx in 15.3 s against an
+I/O floor of 2.5 s; 340 Mpx in 60.8 s against 15.1 s (map pass 39.5 s + COG 21.2 s); peak
+memory 0.69-0.76 GB at both sizes.  What helped: overview levels averaged per block in the
+map pass and handed to the COG driver through a VRT (GDAL computing them: 27 s instead of
+10 s per 67 Mpx output under load), overview strips written as whole tile rows (partial
+tiles: +4 s per 17 Mpx), uncompressed scratch tiles (the COG step encodes once), fused numba
+kernels (approximate log/exp, shared bilinear weights, run-length zone sums).  Threads
+against processes (tiles): a tie at 67 Mpx (15.3 s vs 15.4 s), threads ahead at 340 Mpx on a
+quiet machine (60.8 s vs 66.9 s), processes ahead under heavy load from other jobs (75 s vs
+92-122 s).  Threads stay the default (less memory, nothing pickled).
 """
 
 from __future__ import annotations
