@@ -132,3 +132,29 @@ def test_run_failing_stage_leaves_no_output(tmp_path):
     assert result.exit_code == 1, result.output
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["catchments", "run.toml"]
+
+
+_CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_CHROMIUM is None, reason="needs a headless Chromium (.ci/run installs it)")
+def test_demo_report_opens_in_headless_chromium(demo_run, tmp_path):
+    # issue 5: the report opens in headless Chromium with no console errors and shows the maps
+    import subprocess
+
+    out, _ = demo_run
+    proc = subprocess.run(
+        [_CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--enable-logging=stderr", "--v=0", "--dump-dom",
+         (out / "report.html").resolve().as_uri()],
+        capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [ln for ln in proc.stderr.splitlines()
+               if "CONSOLE" in ln or "Uncaught" in ln or "Refused to" in ln]
+    assert console == []
+    dom = _Collector()
+    dom.feed(proc.stdout)
+    assert len(dom.imgs) >= 5  # the rendered page still holds every embedded figure
+    assert "Sink maps" in proc.stdout and "Karst (inorganic" in proc.stdout
