@@ -74,7 +74,8 @@ _DISCHARGE_ALIASES = {
     "m3/s": "m3/s", "m³/s": "m3/s", "m^3/s": "m3/s", "m**3/s": "m3/s", "cms": "m3/s",
     "m3s-1": "m3/s", "m3 s-1": "m3/s", "m³ s⁻¹": "m3/s",
     "l/s": "l/s", "ls-1": "l/s", "l s-1": "l/s", "lps": "l/s",
-    "ft3/s": "ft3/s", "cfs": "ft3/s", "ft³/s": "ft3/s", "ft^3/s": "ft3/s", "cubic feet per second": "ft3/s",
+    "ft3/s": "ft3/s", "cfs": "ft3/s", "ft³/s": "ft3/s", "ft^3/s": "ft3/s",
+    "cubic feet per second": "ft3/s",
     "m3/d": "m3/d", "m³/d": "m3/d", "m3/day": "m3/d",
 }
 

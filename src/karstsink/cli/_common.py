@@ -53,7 +53,7 @@ def _one_line(err: BaseException) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip()) or repr(err)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     click.echo(f"warning: {message}", err=True)
 
 

@@ -1,4 +1,5 @@
-"""The result contract every flux estimator returns (``direct``, ``rating``, ``loadest``, ``wrtds``).
+"""The result contract every flux estimator returns (``direct``, ``rating``, ``loadest``,
+``wrtds``).
 
 An estimator produces a :class:`FluxEstimate`.  Period aggregation (months,
 calendar years, water years, the whole record) lives in
