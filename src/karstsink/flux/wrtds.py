@@ -536,7 +536,39 @@ def _boot_replicates(payload: dict, children: list) -> np.ndarray:
         return _boot_fluxes(payload, children)
 
 
+#: Redraws allowed for one bootstrap resample whose windows cannot reach the minimum counts.
+_MAX_REDRAWS = 20
+
+
 def _boot_fluxes(payload: dict, children: list) -> np.ndarray:
+    """Replicates for ``children``; a resample that cannot be fitted is drawn again.
+
+    A block resample can duplicate samples so unevenly that, at some surface
+    point, no widening of the windows reaches the (relaxed) minimum counts,
+    for instance when the duplicated samples lie exactly half a year from the
+    point's season, where the capped seasonal window gives them zero weight.
+    EGRET would widen forever there; here the batch is split to find that
+    resample and only it is redrawn from a child of its own seed, so the
+    result stays a function of ``seed`` alone.
+    """
+    try:
+        return _boot_batch(payload, children)
+    except DataError:
+        if len(children) > 1:
+            mid = len(children) // 2
+            return np.concatenate([_boot_fluxes(payload, children[:mid]),
+                                   _boot_fluxes(payload, children[mid:])])
+        child = children[0]
+        for _ in range(_MAX_REDRAWS):
+            child = child.spawn(1)[0]
+            try:
+                return _boot_batch(payload, [child])
+            except DataError:
+                continue
+        raise
+
+
+def _boot_batch(payload: dict, children: list) -> np.ndarray:
     grid: Grid = payload["grid"]
     smp: Samples = payload["samples"]
     settings: Settings = payload["settings"]
