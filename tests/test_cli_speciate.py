@@ -166,3 +166,19 @@ def test_command_line_on_the_bundled_example_with_two_jobs(tmp_path):
     assert list(got.columns[: src.shape[1]]) == list(src.columns)
     assert got.iloc[:, : src.shape[1]].equals(src)  # the user's own cells, untouched
     assert (tmp_path / "x.meta.json").exists()
+
+
+def test_encoding_option_reads_a_gbk_file_and_a_wrong_one_is_one_line(tmp_path):
+    src = tmp_path / "gbk.csv"
+    src.write_bytes("Sample ID,采样点,T (°C),pH,Ca2+ (mg/L),HCO3- (mg/L)\n"
+                    "S1,后寨河,16.0,7.40,80.0,250.0\n".encode("gb18030"))
+    ok = CliRunner().invoke(main, ["speciate", str(src), "-o", str(tmp_path / "a.csv"),
+                                       "--encoding", "gb18030", "--jobs", "1"])
+    assert ok.exit_code == 0, ok.output
+    out = pd.read_csv(tmp_path / "a.csv")
+    assert out["采样点"].tolist() == ["后寨河"]
+    bad = CliRunner().invoke(main, ["speciate", str(src), "-o", str(tmp_path / "b.csv"),
+                                        "--encoding", "utf-8", "--jobs", "1"])
+    assert bad.exit_code == 1
+    assert "encoding" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "b.csv").exists()

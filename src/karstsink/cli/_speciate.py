@@ -40,11 +40,16 @@ _BELOW_DETECTION = ("half", "zero", "limit", "nan")
 @click.option("--acid-so4-share", type=click.FloatRange(0.0, 1.0), default=1.0,
               show_default=True,
               help="Share of SO4 taken as sulfuric acid in hco3_carbonic_mmol_l.")
+@click.option("--encoding", default=None, metavar="NAME",
+              help="Text encoding of a CSV (e.g. gb18030, utf-8) [default: detected].")
+@click.option("--sheet", default=None, metavar="NAME|INDEX",
+              help="XLSX sheet [default: the first sheet with a sample header].")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @handle_errors
 def speciate_command(input_path: Path, output: Path, database: str, engine: str,
                      jobs: int | None, units: str | None, phases: str, below_detection: str,
-                     acid_so4_share: float, debug: bool) -> None:
+                     acid_so4_share: float, encoding: str | None, sheet: str | None,
+                     debug: bool) -> None:
     """Speciate the water samples in INPUT (CSV or XLSX) with PHREEQC.
 
     Every input row and column is kept, in order; saturation indices, log pCO2,
@@ -54,7 +59,7 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
     from .._io import atomic_path
     from ..chemistry.speciation import speciate
 
-    table = _read(input_path, units, below_detection)
+    table = _read(input_path, units, below_detection, encoding=encoding, sheet=sheet)
     phase_list = tuple(p.strip() for p in phases.split(",") if p.strip())
     n = len(table)
     _no_tqdm_monitor_thread()
@@ -101,7 +106,8 @@ def meta_path_for(output: Path) -> Path:
     return output.with_name(output.stem + ".meta.json")
 
 
-def _read(path: Path, units: str | None, below_detection: str) -> Any:
+def _read(path: Path, units: str | None, below_detection: str, *, encoding: str | None = None,
+          sheet: str | None = None) -> Any:
     """Read the sample table with karstsink.samples (a canonical CSV if it is absent)."""
     try:
         from ..samples import read_samples
@@ -113,6 +119,10 @@ def _read(path: Path, units: str | None, below_detection: str) -> Any:
     params = inspect.signature(read_samples).parameters
     if units is not None:
         kwargs["units"] = units
+    if encoding is not None:
+        kwargs["encoding"] = encoding
+    if sheet is not None:
+        kwargs["sheet"] = int(sheet) if sheet.isdigit() else sheet
     if "below_detection" in params:
         kwargs["below_detection"] = below_detection
     elif below_detection != "half":
