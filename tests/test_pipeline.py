@@ -157,3 +157,22 @@ def test_demo_report_opens_in_headless_chromium(demo_run, tmp_path):
     dom.feed(proc.stdout)
     assert len(dom.imgs) >= 5  # the rendered page still holds every embedded figure
     assert "Sink maps" in proc.stdout and "Karst (inorganic" in proc.stdout
+
+
+def test_run_with_a_non_carbonate_constituent_gives_flux_without_sink(tmp_path):
+    shutil.copytree(demo_config_path().parent / "catchments", tmp_path / "catchments")
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        '[speciation]\nsamples = []\n'
+        '[[catchments]]\nname = "longtan"\narea_km2 = 75\nconstituent = "no3"\n'
+        'units = "mg/L"\nmethod = "rating"\n'
+        'discharge = "catchments/longtan_discharge.csv"\n'
+        'samples = "catchments/longtan_samples.csv"\n'
+        '[scenario]\nsinks_from = "given"\nkarst_t_c_yr = 1e6\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(cfg), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(out / "catchment_sinks.csv").iloc[0]
+    assert row["constituent"] == "no3" and row["flux_kg_yr"] > 0
+    assert pd.isna(row["sink_t_c_km2_yr"])  # nitrate is not a carbon sink
+    assert (out / "report.html").is_file()

@@ -290,25 +290,33 @@ def _flux_stage(cfg: dict, folder: Path):
         write_flux_outputs(run, sub)
         total = run.sink[run.sink["period"] == "total"].iloc[0]
         model = run.estimate.model
+
+        def val(key: str, _total=total) -> float:
+            # a constituent other than HCO3 has a flux but no carbon-sink columns: NaN
+            return float(_total[key]) if key in _total.index else float("nan")
+
+        flux_key = "hco3_flux_kg_yr" if "hco3_flux_kg_yr" in total.index else "flux_kg_yr"
         rows.append({
             "catchment": c["name"], "area_km2": c["area_km2"], "method": c["method"],
+            "constituent": c["constituent"],
             "first_day": f"{run.discharge.index.min():%Y-%m-%d}",
             "last_day": f"{run.discharge.index.max():%Y-%m-%d}",
             "n_samples": int(run.samples["used"].sum()) if "used" in run.samples
             else len(run.samples),
-            "hco3_flux_kg_yr": float(total["hco3_flux_kg_yr"]),
-            "acid_correction_pct": float(total.get("acid_correction_pct", float("nan"))),
-            "sink_t_c_yr": float(total["sink_t_c_yr"]),
-            "sink_t_c_km2_yr": float(total["sink_t_c_km2_yr"]),
-            "sink_lo95_t_c_km2_yr": float(total["sink_lo95_t_c_km2_yr"]),
-            "sink_hi95_t_c_km2_yr": float(total["sink_hi95_t_c_km2_yr"]),
-            "sink_t_co2_km2_yr": float(total["sink_t_co2_km2_yr"]),
+            "flux_kg_yr": val(flux_key),
+            "acid_correction_pct": val("acid_correction_pct"),
+            "sink_t_c_yr": val("sink_t_c_yr"),
+            "sink_t_c_km2_yr": val("sink_t_c_km2_yr"),
+            "sink_lo95_t_c_km2_yr": val("sink_lo95_t_c_km2_yr"),
+            "sink_hi95_t_c_km2_yr": val("sink_hi95_t_c_km2_yr"),
+            "sink_t_co2_km2_yr": val("sink_t_co2_km2_yr"),
             "model": str(model.get("model", model.get("name", c["method"]))),
         })
-        annual = run.sink[run.sink["period"] != "total"][
-            ["period", "hco3_flux_kg_yr", "acid_correction_pct", "sink_t_c_km2_yr",
-             "sink_lo95_t_c_km2_yr", "sink_hi95_t_c_km2_yr", "sink_t_co2_km2_yr"]
-        ].rename(columns={"period": "water_year"})
+        keep = [k for k in ("period", flux_key, "acid_correction_pct", "sink_t_c_km2_yr",
+                            "sink_lo95_t_c_km2_yr", "sink_hi95_t_c_km2_yr",
+                            "sink_t_co2_km2_yr") if k in run.sink.columns]
+        annual = run.sink[run.sink["period"] != "total"][keep].rename(
+            columns={"period": "water_year"})
         plots = sub / "plots"
         figs = [Figure(plots / "cq.png", f"{c['name']}: concentration against discharge "
                                           "(samples and fitted model)."),
