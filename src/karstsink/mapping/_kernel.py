@@ -166,43 +166,52 @@ def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[di
     return out, counters
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"})
 def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, uf, out, grid):
     """Accumulate per-zone and whole-grid sums of one block (see zone_sums)."""
     nv, h, w = vals.shape
     nq = 3 + nv
-    acc = np.zeros(nq)  # run of equal zone ids along a row
     gacc = np.zeros(nq)
-    px = np.zeros(nq)
+    run = np.zeros(nq)
     for r in range(h):
         a = area_row[r]
-        cur = -2
-        for c in range(w):
-            cb = np.float64(carb[r, c])
-            if not cb > 0.0:  # NaN or <= 0
-                cb = 0.0
-            elif cb > 1.0:
-                cb = 1.0
-            px[0] = a
-            px[1] = a * cb
-            px[2] = a if math.isnan(vals[2, r, c]) else 0.0
+        c0 = 0
+        while c0 < w:  # runs of equal zone id along the row
+            z = single if single >= 0 else ids[r, c0]
+            c1 = c0 + 1
+            if single < 0:
+                while c1 < w and ids[r, c1] == z:
+                    c1 += 1
+            else:
+                c1 = w
+            scb = 0.0
+            for c in range(c0, c1):
+                cb = np.float64(carb[r, c])
+                if cb > 1.0:
+                    cb = 1.0
+                elif not cb > 0.0:  # NaN or <= 0
+                    cb = 0.0
+                scb += cb
+            snod = 0.0
+            for c in range(c0, c1):
+                if math.isnan(vals[2, r, c]):
+                    snod += 1.0
+            run[0] = a * (c1 - c0)
+            run[1] = a * scb
+            run[2] = a * snod
             for q in range(nv):
-                v = vals[q, r, c]
-                px[3 + q] = 0.0 if math.isnan(v) else a * v * uf
-            z = single if single >= 0 else ids[r, c]
-            if z != cur:
-                if cur >= 0:
-                    for q in range(nq):
-                        out[q, cur] += acc[q]
+                sv = 0.0
+                for c in range(c0, c1):
+                    v = np.float64(vals[q, r, c])
+                    if not math.isnan(v):
+                        sv += v
+                run[3 + q] = a * sv * uf
+            for q in range(nq):
+                gacc[q] += run[q]
+            if z >= 0:
                 for q in range(nq):
-                    acc[q] = 0.0
-                cur = z
-            for q in range(nq):
-                gacc[q] += px[q]
-                acc[q] += px[q]
-        if cur >= 0:
-            for q in range(nq):
-                out[q, cur] += acc[q]
+                    out[q, z] += run[q]
+            c0 = c1
     for q in range(nq):
         grid[q] += gacc[q]
     if single < 0:

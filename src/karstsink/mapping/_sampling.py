@@ -133,6 +133,18 @@ if HAVE_NUMBA:
                                                      and gc < sw)
 
 
+if HAVE_NUMBA:
+
+    @numba.njit(nogil=True, cache=True)  # no fastmath: bit-identical to the numpy form
+    def _upsample_cols_nb(rows, kc, tc, out):
+        h, w = out.shape
+        for r in range(h):
+            for c in range(w):
+                k = kc[c]
+                t = tc[c]
+                out[r, c] = rows[r, k] * (1.0 - t) + rows[r, k + 1] * t
+
+
 def bilinear(src, srow, scol, off_r, off_c, sh, sw, use_numba=True):
     """Nodata-aware bilinear sample of ``src`` (float32, NaN = nodata) -> float32."""
     if HAVE_NUMBA and use_numba:

@@ -510,4 +510,12 @@ def _upsample(lattice: np.ndarray, knots_r: np.ndarray, knots_c: np.ndarray, h: 
         rows = lattice[kr] * (1.0 - tr)[:, None] + lattice[kr + 1] * tr[:, None]
     if knots_c.size == 1:
         return np.repeat(rows[:, [0]], w, axis=1)
-    return rows[:, kc] * (1.0 - tc) + rows[:, kc + 1] * tc
+    from ._sampling import HAVE_NUMBA
+
+    if HAVE_NUMBA:  # same arithmetic, one pass, C order (no later copy)
+        from ._sampling import _upsample_cols_nb
+
+        out = np.empty((h, w))
+        _upsample_cols_nb(np.ascontiguousarray(rows), kc, tc, out)
+        return out
+    return np.ascontiguousarray(rows[:, kc] * (1.0 - tc) + rows[:, kc + 1] * tc)
