@@ -8,7 +8,11 @@ for blocks holding such pixels is the block rasterised again on a grid
 ``supersample`` times finer in each direction, and each border pixel is shared
 among zones by the fraction of its sub-pixels in each (1/16 of a pixel at the
 default 4).  Slivers narrower than a pixel that touch no pixel centre are not
-seen (documented limitation).  Zone sums are then ``np.bincount``
+seen (documented limitation).  With numba (north-up grids) both steps run
+GDAL's polygon scan-line rule directly on the clipped polygons' edges, and the
+sub-pixels are evaluated for the border pixels only (same ids as GDAL's
+rasterisation, much cheaper); otherwise ``rasterio.features.rasterize`` does
+it.  Zone sums are then ``np.bincount``
 over zone ids with the per-pixel quantities as weights, so the totals cost a
 few percent of the map pass and memory stays per block.  Zones are assumed
 not to overlap (where they do, the later polygon wins).
@@ -60,6 +64,60 @@ def _edges(geoms, t) -> tuple:
 
 
 if _HAVE_NUMBA:
+
+    @numba.njit(nogil=True, cache=True)
+    def _centre_ids(x1, y1, x2, y2, zone, nz, local, border):
+        """Zone of each pixel centre (GDAL's scan-line rule, as in :func:`_subpixel_ids`
+        with one sub-pixel) and the border mask: pixels with a 4-neighbour of
+        another zone (or of none)."""
+        h, w = local.shape
+        ne = x1.size
+        xs = np.empty(ne)
+        zs = np.empty(ne, np.int64)
+        start = np.zeros(nz + 2, np.int64)
+        sx = np.empty(ne)
+        for r in range(h):
+            dy = r + 0.5
+            m = 0
+            for e in range(ne):
+                if dy >= y1[e] and dy < y2[e]:
+                    xs[m] = (dy - y1[e]) * (x2[e] - x1[e]) / (y2[e] - y1[e]) + x1[e]
+                    zs[m] = zone[e]
+                    m += 1
+            for c in range(w):
+                local[r, c] = 0
+            if m == 0:
+                continue
+            order = np.argsort(xs[:m])
+            for z in range(nz + 2):  # stable counting sort by zone: x ascending per zone
+                start[z] = 0
+            for q in range(m):
+                start[zs[q] + 1] += 1
+            for z in range(1, nz + 2):
+                start[z] += start[z - 1]
+            for q in range(m):
+                u = order[q]
+                z = zs[u]
+                sx[start[z]] = xs[u]
+                start[z] += 1
+            lo = 0
+            for z in range(1, nz + 1):  # zones in order: a later one wins
+                hi = start[z]
+                for q in range(lo, hi - 1, 2):
+                    c1 = int(np.floor(sx[q] + 0.5))
+                    c2 = int(np.floor(sx[q + 1] + 0.5))
+                    c1 = max(c1, 0)
+                    c2 = min(c2, w)
+                    for c in range(c1, c2):
+                        local[r, c] = z
+                lo = hi
+        for r in range(h):
+            for c in range(w):
+                v = local[r, c]
+                border[r, c] = ((c > 0 and local[r, c - 1] != v)
+                                or (c < w - 1 and local[r, c + 1] != v)
+                                or (r > 0 and local[r - 1, c] != v)
+                                or (r < h - 1 and local[r + 1, c] != v))
 
     @numba.njit(nogil=True, cache=True)
     def _subpixel_ids(x1, y1, x2, y2, zone, nz, rows, cols, s, out):
@@ -174,17 +232,23 @@ class ZoneSet:
             return 0, None, None
         wt = window_transform(window, transform)
         dtype = "uint8" if hits.size < 255 else "uint16"
-        local = features.rasterize(zip(geoms, range(1, hits.size + 1), strict=True),
-                                   out_shape=(h, w), transform=wt, fill=0, dtype=dtype)
         lut = np.r_[0, hits + 1].astype(np.int32)
-        # border pixels: a neighbouring pixel centre lies in another zone (or outside)
-        diff = np.zeros((h, w), bool)
-        ne = local[:, 1:] != local[:, :-1]
-        diff[:, 1:] |= ne
-        diff[:, :-1] |= ne
-        ne = local[1:, :] != local[:-1, :]
-        diff[1:, :] |= ne
-        diff[:-1, :] |= ne
+        fast = _HAVE_NUMBA and wt.b == 0.0 and wt.d == 0.0
+        if fast:
+            local = np.empty((h, w), np.int32)
+            diff = np.empty((h, w), np.bool_)
+            _centre_ids(*_edges(geoms, wt), hits.size, local, diff)
+        else:
+            local = features.rasterize(zip(geoms, range(1, hits.size + 1), strict=True),
+                                       out_shape=(h, w), transform=wt, fill=0, dtype=dtype)
+            # border pixels: a neighbouring pixel centre lies in another zone (or outside)
+            diff = np.zeros((h, w), bool)
+            ne = local[:, 1:] != local[:, :-1]
+            diff[:, 1:] |= ne
+            diff[:, :-1] |= ne
+            ne = local[1:, :] != local[:-1, :]
+            diff[1:, :] |= ne
+            diff[:-1, :] |= ne
         # zones touching the block edge may continue outside: compare with the halo
         # through the clipped polygons' boundaries only where they cross the edge
         flat = np.flatnonzero(diff)
@@ -194,7 +258,7 @@ class ZoneSet:
         s = self.supersample
         rows, cols = np.divmod(flat, w)
         wf = wt @ wt.scale(1.0 / s)
-        if _HAVE_NUMBA and wf.b == 0.0 and wf.d == 0.0:
+        if fast:
             # only the border pixels' sub-pixels, by GDAL's scan-line rule (below)
             local_sub = np.empty((flat.size, s * s), np.int32)
             _subpixel_ids(*_edges(geoms, wf), hits.size, rows, cols, s, local_sub)
