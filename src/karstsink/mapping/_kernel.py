@@ -318,7 +318,8 @@ def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[di
 @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"})
 def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, uf, out, grid):
     """Accumulate per-zone and whole-grid sums of one block (see zone_sums)."""
-    nv, h, w = vals.shape
+    nv = len(vals)
+    h, w = vals[0].shape
     nq = 3 + nv
     gacc = np.zeros(nq)
     run = np.zeros(nq)
@@ -334,26 +335,21 @@ def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, uf, out, grid):
             else:
                 c1 = w
             scb = 0.0
-            for c in range(c0, c1):
-                cb = np.float64(carb[r, c])
-                if cb > 1.0:
-                    cb = 1.0
-                elif not cb > 0.0:  # NaN or <= 0
-                    cb = 0.0
-                scb += cb
             snod = 0.0
             for c in range(c0, c1):
-                if math.isnan(vals[2, r, c]):
-                    snod += 1.0
+                cb = np.float64(carb[r, c])
+                cb = 1.0 if cb > 1.0 else (cb if cb > 0.0 else 0.0)  # NaN or <= 0 -> 0
+                scb += cb
+                snod += 1.0 if math.isnan(vals[2][r, c]) else 0.0
             run[0] = a * (c1 - c0)
             run[1] = a * scb
             run[2] = a * snod
             for q in range(nv):
+                vq = vals[q]
                 sv = 0.0
                 for c in range(c0, c1):
-                    v = np.float64(vals[q, r, c])
-                    if not math.isnan(v):
-                        sv += v
+                    v = np.float64(vq[r, c])
+                    sv += 0.0 if math.isnan(v) else v
                 run[3 + q] = a * sv * uf
             for q in range(nq):
                 gacc[q] += run[q]
@@ -374,14 +370,14 @@ def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, uf, out, grid):
                 cb = 0.0
             elif cb > 1.0:
                 cb = 1.0
-            nod = 1.0 if math.isnan(vals[2, r, c]) else 0.0
+            nod = 1.0 if math.isnan(vals[2][r, c]) else 0.0
             for s in range(ss):
                 z = sub[i, s]
                 out[0, z] += a
                 out[1, z] += a * cb
                 out[2, z] += a * nod
                 for q in range(nv):
-                    v = vals[q, r, c]
+                    v = vals[q][r, c]
                     if not math.isnan(v):
                         out[3 + q, z] += a * v * uf
 
@@ -402,7 +398,7 @@ def zone_sums(zones, nzones: int, area_row: np.ndarray, carb: np.ndarray,
     nv = len(vals)
     out = np.zeros((3 + nv, nzones + 1))
     grid = np.zeros(3 + nv)
-    stack = np.stack([np.asarray(v, np.float32) for v in vals])
+    stack = tuple(np.ascontiguousarray(v, np.float32) for v in vals)  # no copy
     if zones is None:
         ids, flat, sub, single = _NO_IDS, _NO_FLAT, _NO_SUB, 0
         out = np.zeros((3 + nv, 1))
