@@ -52,6 +52,7 @@ __all__ = [
     "EquilibriumTable",
     "equilibrium_concentration",
     "equilibrium_table",
+    "exp_bilinear",
 ]
 
 SYSTEMS = ("open", "closed")
@@ -189,6 +190,26 @@ def equilibrium_concentration(
     return out.reshape(shape)
 
 
+def exp_bilinear(log_values: np.ndarray, fi: np.ndarray, fj: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation in a table of ln values at fractional indices, then exp.
+
+    ``fi``, ``fj`` must already lie in ``[0, n - 1]`` along each axis (clamped,
+    no NaN); the result is float64 with their broadcast shape.  Shared by
+    :class:`EquilibriumTable` and the map model so both interpolate identically.
+    """
+    nt, nl = log_values.shape
+    i = np.minimum(fi.astype(np.intp), nt - 2)
+    j = np.minimum(fj.astype(np.intp), nl - 2)
+    a = fi - i
+    b = fj - j
+    flat = log_values.ravel()
+    k = i * nl + j
+    v = (1.0 - a) * ((1.0 - b) * flat[k] + b * flat[k + 1]) + a * (
+        (1.0 - b) * flat[k + nl] + b * flat[k + nl + 1]
+    )
+    return np.exp(v)
+
+
 @dataclass(frozen=True)
 class EquilibriumTable:
     """Equilibrium concentration tabulated on a regular (T, log pCO2) grid.
@@ -269,16 +290,7 @@ class EquilibriumTable:
         bad = np.isnan(fi) | np.isnan(fj)
         fi = np.where(bad, 0.0, fi)
         fj = np.where(bad, 0.0, fj)
-        i = np.minimum(fi.astype(np.intp), nt - 2)
-        j = np.minimum(fj.astype(np.intp), nl - 2)
-        a = fi - i
-        b = fj - j
-        flat = lv.ravel()
-        k = i * nl + j
-        v = (1.0 - a) * ((1.0 - b) * flat[k] + b * flat[k + 1]) + a * (
-            (1.0 - b) * flat[k + nl] + b * flat[k + nl + 1]
-        )
-        out = np.exp(v)
+        out = exp_bilinear(lv, fi, fj)
         if bad.any():
             out = np.where(bad, np.nan, out)
         return out

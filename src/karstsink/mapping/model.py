@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..chemistry.equilibrium import exp_bilinear
 from ..units import C_TO_CO2
 
 __all__ = ["M_C", "M_CACO3", "M_DOLOMITE", "ModelParams", "compute_block"]
@@ -71,18 +72,7 @@ class ModelParams:
 def _interp_table(kernel: tuple, temp: np.ndarray, logp: np.ndarray) -> np.ndarray:
     """Bilinear in ln C (same arithmetic as EquilibriumTable.__call__); inputs pre-clamped."""
     lv, t0, dt, l0, dl = kernel
-    nt, nl = lv.shape
-    fi = (temp - t0) / dt
-    fj = (logp - l0) / dl
-    i = np.minimum(fi.astype(np.intp), nt - 2)
-    j = np.minimum(fj.astype(np.intp), nl - 2)
-    a = fi - i
-    b = fj - j
-    flat = lv.ravel()
-    k = i * nl + j
-    v = (1.0 - a) * ((1.0 - b) * flat[k] + b * flat[k + 1]) + a * (
-        (1.0 - b) * flat[k + nl] + b * flat[k + nl + 1])
-    return np.exp(v)
+    return exp_bilinear(lv, (temp - t0) / dt, (logp - l0) / dl)
 
 
 def soil_pco2_brook(aet_mm: np.ndarray) -> np.ndarray:
