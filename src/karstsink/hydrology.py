@@ -44,6 +44,30 @@ class Gap:
         return f"{span} ({self.n_days} day{'s' if self.n_days > 1 else ''})"
 
 
+def load_table(path_or_df: str | os.PathLike | pd.DataFrame, what: str
+               ) -> tuple[pd.DataFrame, str]:
+    """A copy of an in-memory table, or the text table read from a path, and its source label.
+
+    Column names come back stripped of surrounding spaces.  ``what`` names the
+    kind of table in messages (``"discharge"``, ``"samples"``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path_or_df`` is a path that does not exist.
+    """
+    if isinstance(path_or_df, pd.DataFrame):
+        df = path_or_df.copy()
+        source = str(df.attrs.get("source", f"{what} table"))
+    else:
+        source = os.fspath(path_or_df)
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"{what.capitalize()} file not found: {source}")
+        df = read_text_table(source)
+    df.columns = [str(c).strip() for c in df.columns]
+    return df, source
+
+
 def read_text_table(source: str) -> pd.DataFrame:
     """Read a CSV as text cells: comma or semicolon separated, UTF-8 (BOM ok) or GB18030."""
     for encoding in ("utf-8-sig", "gb18030"):
@@ -223,16 +247,9 @@ def read_discharge(
     non-numeric value, or a repeated timestamp (the later occurrences), is
     flagged on its day and left out of the mean.
     """
-    if isinstance(path, pd.DataFrame):
-        raw = path.copy()
-        source = str(path.attrs.get("source", "discharge table"))
-        raw = raw.astype("string") if len(raw) else raw
-    else:
-        source = os.fspath(path)
-        if not os.path.exists(source):
-            raise FileNotFoundError(f"Discharge file not found: {source}")
-        raw = read_text_table(source)
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw, source = load_table(path, "discharge")
+    if isinstance(path, pd.DataFrame) and len(raw):
+        raw = raw.astype("string")
     if raw.shape[1] < 2:
         raise DataError(
             f"{source}: needs a date column and a discharge column; found {list(raw.columns)}."

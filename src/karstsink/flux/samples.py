@@ -92,17 +92,9 @@ def read_flux_samples(
         Missing date/constituent column, no unit, unparsable dates (row named).
     """
     key = constituent.strip().lower()
-    if isinstance(path_or_df, pd.DataFrame):
-        df = path_or_df.copy()
-        source = str(df.attrs.get("source", "samples table"))
-    else:
-        source = os.fspath(path_or_df)
-        if not os.path.exists(source):
-            raise FileNotFoundError(f"Samples file not found: {source}")
-        from ..hydrology import read_text_table
+    from ..hydrology import load_table
 
-        df = read_text_table(source)
-    df.columns = [str(c).strip() for c in df.columns]
+    df, source = load_table(path_or_df, "samples")
     if date_column is None:
         date_column = next((c for c in df.columns if _DATE_NAMES.match(c)), None)
     if date_column is None or date_column not in df.columns:
