@@ -23,9 +23,12 @@ How it runs PHREEQC (measured facts in ``design.md``, "The PHREEQC engine"):
 PHREEQC keeps some state from one run to the next in an instance (results can
 differ in the 13th significant digit depending on what the instance ran
 before, even after reloading the database).  Every run therefore gets a fresh
-IPhreeqc instance (about 6 ms, under 1 % of a 2000-sample chunk), so a
-sample's result does not depend on ``jobs``, the chunk size or the other
-samples: ``jobs=2`` gives bit-identical results to ``jobs=1`` (tested).
+IPhreeqc instance (about 6 ms, under 1 % of a 2000-sample chunk), so for a
+given chunk size ``jobs=2`` gives bit-identical results to ``jobs=1``
+(tested).  Within one run PHREEQC starts from the previous solution, so a
+sample's result can still differ in the 13th significant digit (PHREEQC's
+printed precision, ~1e-12 relative) with the samples run before it in its
+chunk: a different chunk size changes results only at that level (tested).
 """
 
 from __future__ import annotations
@@ -716,8 +719,8 @@ def run_chunks(values: np.ndarray, engine: PhreeqcEngine, *, jobs: int | None = 
         Worker processes; ``None`` = all cores, ``1`` = this process, no pool.
     chunk_size : int, optional
         Samples per PHREEQC run (default: :data:`DEFAULT_CHUNK_SIZE`, or fewer,
-        down to 500, so that every worker gets at least two chunks).  Results do
-        not depend on it or on ``jobs``.
+        down to 500, so that every worker gets at least two chunks).  Results
+        change with it only in the 13th significant digit (see the module notes).
     progress : callable, optional
         Called with the number of samples finished after every chunk.
     """

@@ -86,7 +86,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         cannot load the 2024 ``phreeqc.dat``.
     jobs : int, optional
         Worker processes: ``None`` = all cores, ``1`` = in this process.
-        Results do not depend on it.
+        For a given ``chunk_size`` results do not depend on it; the default
+        chunk size follows the worker count, which can move results in the
+        13th significant digit (PHREEQC's convergence, not the science).
     phases : sequence of str
         Extra phases whose saturation index to add as ``si_<phase>``
         (names as in the database, e.g. ``("Fluorite", "Aragonite")``).
@@ -98,7 +100,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     progress : callable, optional
         Called with the number of samples finished after each chunk.
     chunk_size : int, optional
-        Samples per PHREEQC run (default: up to 2000); does not change results.
+        Samples per PHREEQC run (default: up to 2000); changes results only in
+        the 13th significant digit (each solution's iteration starts from the
+        previous one in its run).
 
     Returns
     -------
