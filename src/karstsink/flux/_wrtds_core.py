@@ -29,13 +29,14 @@ import ctypes
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import log_ndtr
+from scipy.special import erfcx, log_ndtr
 
 from ..exceptions import DataError
 
 #: Largest number of 10 % widening steps searched (1.1**400 ~ 4e16: any record).
 MAX_WIDEN = 400
-_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+_SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
+_SQRT_HALF = np.sqrt(0.5)
 
 
 @contextlib.contextmanager
@@ -575,8 +576,10 @@ def _censored_mle(a_unc, sw_unc, wc, xc, yc, beta0, sigma0, max_iter: int = 100)
             break
         g_, t_, u_ = gam[ia], tau[ia], u[ia]
         wc_ = wc[ia]
-        # inverse Mills ratio phi(u)/Phi(u) and d2 ln Phi / du2 = -lam (u + lam), in logs
-        lam = np.exp(-0.5 * u_**2 - _LOG_SQRT_2PI - log_ndtr(u_))
+        # inverse Mills ratio phi(u)/Phi(u) = sqrt(2/pi) / erfcx(-u/sqrt 2), finite for every u
+        # (the exp of log-densities overflowed for the extreme u of a degenerate Newton step);
+        # d2 ln Phi / du2 = -lam (u + lam)
+        lam = _SQRT_2_OVER_PI / erfcx(-u_ * _SQRT_HALF)
         dlt = wc_ * lam * (u_ + lam)
         wl = wc_ * lam
         grad = np.empty((ia.size, 6))
