@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -20,3 +21,13 @@ requires_phreeqpy = pytest.mark.skipif(
 def read_reference(name: str, **kwargs) -> pd.DataFrame:
     """Load a cited table from data/reference/ (``#`` comment lines hold the provenance)."""
     return pd.read_csv(REFERENCE_DIR / name, comment="#", **kwargs)
+
+
+# CI (which sets CI=true) runs the property tests on a fixed, derandomised set of examples, so a
+# run that passed here passes there; local runs keep exploring new examples (and have found real
+# bugs: see the pinned @example cases).
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    _hyp_settings.load_profile("ci")
