@@ -84,3 +84,65 @@ def read(path: Path) -> np.ndarray:
     """Band 1 as float64."""
     with rasterio.open(path) as ds:
         return ds.read(1).astype(float)
+
+
+def cog_layout_errors(path: Path) -> list[str]:
+    """Check a GeoTIFF against the COG layout rules (independent of the writer's code).
+
+    Rules as documented for GDAL's COG driver and its validator: the main IFD
+    right after the header and GDAL's structural-metadata block; overview IFDs
+    after it, by decreasing size; every IFD before any tile data; tile data of
+    the smallest overview first and of the full resolution last; tiles of each
+    level in row-major order; when declared, each tile preceded by its size as
+    uint32 and followed by a repeat of its last 4 bytes.
+    """
+    import struct
+
+    from karstsink.mapping._cog import read_ifds, tag_values
+
+    errors = []
+    raw = Path(path).read_bytes()
+    big, ifds = read_ifds(path)
+    head = 16 if big else 8
+    md = {}
+    if raw[head:head + 30] == b"GDAL_STRUCTURAL_METADATA_SIZE=":
+        size = int(raw[head + 30:head + 36])
+        text = raw[head + 43:head + 43 + size].decode("latin-1")
+        md = dict(line.split("=", 1) for line in text.split("\n") if "=" in line)
+        expected = head + 43 + size
+        expected += expected % 2
+    else:
+        expected = head
+    if ifds[0]["_offset"] != expected:
+        errors.append(f"main IFD at {ifds[0]['_offset']}, expected {expected}")
+    sizes = [(tag_values(i[256])[0], tag_values(i[257])[0]) for i in ifds]
+    for k in range(1, len(ifds)):
+        if ifds[k]["_offset"] < ifds[k - 1]["_offset"]:
+            errors.append(f"IFD {k} before IFD {k - 1}")
+        if sizes[k][0] > sizes[k - 1][0] or sizes[k][1] > sizes[k - 1][1]:
+            errors.append(f"IFD {k} larger than IFD {k - 1}")
+    first_data = []
+    for k, ifd in enumerate(ifds):
+        if 324 not in ifd:
+            errors.append(f"IFD {k} is not tiled")
+            continue
+        offs = tag_values(ifd[324])
+        cnts = tag_values(ifd[325])
+        first_data.append(min(offs))
+        if md.get("BLOCK_ORDER") == "ROW_MAJOR" and list(offs) != sorted(offs):
+            errors.append(f"IFD {k}: tiles not in row-major order")
+        for o, n in zip(offs, cnts, strict=True):
+            if md.get("BLOCK_LEADER") == "SIZE_AS_UINT4" and \
+                    struct.unpack_from("<I", raw, o - 4)[0] != n:
+                errors.append(f"IFD {k}: bad leader at {o}")
+                break
+            if md.get("BLOCK_TRAILER") == "LAST_4_BYTES_REPEATED" and \
+                    raw[o + n - 4:o + n] != raw[o + n:o + n + 4]:
+                errors.append(f"IFD {k}: bad trailer at {o}")
+                break
+    if first_data and min(first_data) < max(i["_offset"] for i in ifds):
+        errors.append("tile data before the last IFD")
+    for k in range(len(first_data) - 1):
+        if first_data[k] < first_data[k + 1]:
+            errors.append(f"data of level {k} before data of level {k + 1}")
+    return errors

@@ -211,3 +211,28 @@ def test_multi_field_sampler_matches_single_field_sampler():
         for f, m in zip(fields, multi, strict=True):
             single = _sampling.bilinear(f, srow, scol, 0, 0, 30, 40, use_numba=False)
             assert_allclose(m, single, rtol=1e-5, atol=1e-5, equal_nan=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 80), w=st.integers(1, 80), fh=st.integers(1, 12), fw=st.integers(1, 12),
+       holes=st.booleans(), seed=st.integers(0, 2**16))
+def test_lattice_sampler_matches_numpy_sampler(h, w, fh, fw, holes, seed):
+    """The numba lattice samplers (by runs of a source cell when every value is finite,
+    per pixel with nodata) give the numpy sampler's values at the upsampled coordinates."""
+    pytest.importorskip("numba")
+    from karstsink.mapping.grid import _upsample
+
+    rng = np.random.default_rng(seed)
+    fields = [rng.uniform(0, 10, (fh, fw)).astype(np.float32) for _ in range(3)]
+    if holes:
+        fields[1][rng.random((fh, fw)) < 0.3] = np.nan
+    kr = np.unique(np.r_[np.arange(0, h, 32), h - 1])
+    kc = np.unique(np.r_[np.arange(0, w, 32), w - 1])
+    lat_r = rng.uniform(-2, fh + 1, (kr.size, kc.size))
+    lat_c = rng.uniform(-2, fw + 1, (kr.size, kc.size))
+    got = _sampling.bilinear_lattice(fields, (kr, kc, lat_r, lat_c), 0, 0, fh, fw, h, w)
+    srow, scol = _upsample(lat_r, kr, kc, h, w), _upsample(lat_c, kr, kc, h, w)
+    for f, g in zip(fields, got, strict=True):
+        want = _sampling.bilinear(f, srow, scol, 0, 0, fh, fw, use_numba=False)
+        # float32 values up to 10, combined in float32/float64: a few ulp
+        assert_allclose(g, want, rtol=2e-6, atol=4e-6, equal_nan=True)

@@ -270,3 +270,218 @@ def bilinear_multi(srcs, srow, scol, off_r, off_c, sh, sw):
                float(off_c), float(sh), float(sw), out)
         return list(out)
     return [_bilinear_np(s, srow, scol, off_r, off_c, sh, sw) for s in srcs]
+
+
+if HAVE_NUMBA:
+
+    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp"})
+    def _bilinear_lattice_nb(srcs, kr, kc, lat_r, lat_c, off_r, off_c, sh, sw, all_finite,
+                             out):
+        """Bilinear sample of several fields with the source coordinates interpolated
+        from a lattice on the fly (same coordinates as ``grid._upsample``, no (h, w)
+        coordinate arrays); ``all_finite`` skips the per-neighbour nodata checks."""
+        k_n, fh, fw = srcs.shape
+        _, h, w = out.shape
+        nr, nc = lat_r.shape
+        segc = np.zeros(w, np.int64)
+        tcs = np.zeros(w)
+        if nc > 1:
+            k = 0
+            for c in range(w):
+                while k < nc - 2 and kc[k + 1] <= c:
+                    k += 1
+                segc[c] = k
+                tcs[c] = (c - kc[k]) / (kc[k + 1] - kc[k])
+        rr = np.empty(nc)
+        rc = np.empty(nc)
+        k = 0
+        for r in range(h):
+            if nr == 1:
+                for j in range(nc):
+                    rr[j] = lat_r[0, j]
+                    rc[j] = lat_c[0, j]
+            else:
+                while k < nr - 2 and kr[k + 1] <= r:
+                    k += 1
+                t = (r - kr[k]) / (kr[k + 1] - kr[k])
+                for j in range(nc):
+                    rr[j] = lat_r[k, j] * (1.0 - t) + lat_r[k + 1, j] * t
+                    rc[j] = lat_c[k, j] * (1.0 - t) + lat_c[k + 1, j] * t
+            for c in range(w):
+                if nc == 1:
+                    gr = rr[0]
+                    gc = rc[0]
+                else:
+                    j = segc[c]
+                    t = tcs[c]
+                    gr = rr[j] * (1.0 - t) + rr[j + 1] * t
+                    gc = rc[j] * (1.0 - t) + rc[j + 1] * t
+                if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
+                    for q in range(k_n):
+                        out[q, r, c] = np.nan
+                    continue
+                lr = gr - off_r
+                lc = gc - off_c
+                u = lr - 0.5
+                v = lc - 0.5
+                fi = np.floor(u)
+                fj = np.floor(v)
+                a = u - fi
+                b = v - fj
+                i0 = int(fi)
+                j0 = int(fj)
+                i1 = min(max(i0 + 1, 0), fh - 1)
+                j1 = min(max(j0 + 1, 0), fw - 1)
+                i0 = min(max(i0, 0), fh - 1)
+                j0 = min(max(j0, 0), fw - 1)
+                w00 = (1 - a) * (1 - b)
+                w01 = (1 - a) * b
+                w10 = a * (1 - b)
+                w11 = a * b
+                if all_finite:
+                    for q in range(k_n):
+                        out[q, r, c] = (w00 * srcs[q, i0, j0] + w01 * srcs[q, i0, j1]
+                                        + w10 * srcs[q, i1, j0] + w11 * srcs[q, i1, j1])
+                    continue
+                ni = min(max(int(np.floor(lr)), 0), fh - 1)
+                nj = min(max(int(np.floor(lc)), 0), fw - 1)
+                for q in range(k_n):
+                    if not np.isfinite(srcs[q, ni, nj]):
+                        out[q, r, c] = np.nan
+                        continue
+                    acc = 0.0
+                    ws = 0.0
+                    v00 = np.float64(srcs[q, i0, j0])
+                    v01 = np.float64(srcs[q, i0, j1])
+                    v10 = np.float64(srcs[q, i1, j0])
+                    v11 = np.float64(srcs[q, i1, j1])
+                    if np.isfinite(v00):
+                        acc += w00 * v00
+                        ws += w00
+                    if np.isfinite(v01):
+                        acc += w01 * v01
+                        ws += w01
+                    if np.isfinite(v10):
+                        acc += w10 * v10
+                        ws += w10
+                    if np.isfinite(v11):
+                        acc += w11 * v11
+                        ws += w11
+                    out[q, r, c] = acc / ws if ws > 0 else np.nan
+
+
+if HAVE_NUMBA:
+
+    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
+    def _bilinear_runs_nb(srcs, kr, kc, lat_r, lat_c, off_r, off_c, sh, sw, out):
+        """All-finite fields: :func:`_bilinear_lattice_nb` by runs of pixels that share
+        a source cell (the source is usually much coarser than the grid): the four
+        neighbours are loaded once per run and the per-pixel work is arithmetic that
+        vectorises (gathers are slow on the machines measured; benchmarks/bench_map.py)."""
+        k_n, fh, fw = srcs.shape
+        _, h, w = out.shape
+        nr, nc = lat_r.shape
+        segc = np.zeros(w, np.int64)
+        tcs = np.zeros(w)
+        if nc > 1:
+            k = 0
+            for c in range(w):
+                while k < nc - 2 and kc[k + 1] <= c:
+                    k += 1
+                segc[c] = k
+                tcs[c] = (c - kc[k]) / (kc[k + 1] - kc[k])
+        rr = np.empty(nc)
+        rc = np.empty(nc)
+        av = np.empty(w, np.float32)
+        bv = np.empty(w, np.float32)
+        iv = np.empty(w, np.int64)
+        jv = np.empty(w, np.int64)
+        coef = np.empty((k_n, 4), np.float32)
+        k = 0
+        for r in range(h):
+            if nr == 1:
+                for j in range(nc):
+                    rr[j] = lat_r[0, j]
+                    rc[j] = lat_c[0, j]
+            else:
+                while k < nr - 2 and kr[k + 1] <= r:
+                    k += 1
+                t = (r - kr[k]) / (kr[k + 1] - kr[k])
+                for j in range(nc):
+                    rr[j] = lat_r[k, j] * (1.0 - t) + lat_r[k + 1, j] * t
+                    rc[j] = lat_c[k, j] * (1.0 - t) + lat_c[k + 1, j] * t
+            # coordinates, cell and weights of every pixel of the row (vectorises)
+            for c in range(w):
+                j = segc[c]
+                t = tcs[c]
+                if nc == 1:
+                    gr = rr[0]
+                    gc = rc[0]
+                else:
+                    gr = rr[j] * (1.0 - t) + rr[j + 1] * t
+                    gc = rc[j] * (1.0 - t) + rc[j + 1] * t
+                inside = gr >= 0 and gr < sh and gc >= 0 and gc < sw
+                u = gr - off_r - 0.5
+                v = gc - off_c - 0.5
+                fi = np.floor(u)
+                fj = np.floor(v)
+                av[c] = u - fi
+                bv[c] = v - fj
+                iv[c] = int(fi) if inside else -(1 << 40)
+                jv[c] = int(fj)
+            c0 = 0
+            while c0 < w:
+                i0 = iv[c0]
+                j0 = jv[c0]
+                c1 = c0 + 1
+                while c1 < w and iv[c1] == i0 and jv[c1] == j0:
+                    c1 += 1
+                if i0 == -(1 << 40):
+                    for q in range(k_n):
+                        for c in range(c0, c1):
+                            out[q, r, c] = np.nan
+                    c0 = c1
+                    continue
+                i1 = min(max(i0 + 1, 0), fh - 1)
+                j1 = min(max(j0 + 1, 0), fw - 1)
+                ia = min(max(i0, 0), fh - 1)
+                ja = min(max(j0, 0), fw - 1)
+                for q in range(k_n):
+                    s00 = srcs[q, ia, ja]
+                    s01 = srcs[q, ia, j1]
+                    s10 = srcs[q, i1, ja]
+                    s11 = srcs[q, i1, j1]
+                    coef[q, 0] = s00
+                    coef[q, 1] = s10 - s00
+                    coef[q, 2] = s01 - s00
+                    coef[q, 3] = (s11 - s10) - (s01 - s00)
+                for q in range(k_n):
+                    e0 = coef[q, 0]
+                    e1 = coef[q, 1]
+                    e2 = coef[q, 2]
+                    e3 = coef[q, 3]
+                    orow = out[q, r]
+                    for c in range(c0, c1):
+                        a = av[c]
+                        b = bv[c]
+                        orow[c] = e0 + a * e1 + b * (e2 + a * e3)
+                c0 = c1
+
+
+def bilinear_lattice(srcs, lattice, off_r, off_c, sh, sw, h, w):
+    """:func:`bilinear_multi` with coordinates from a lattice (numba only).
+
+    ``lattice = (knots_r, knots_c, lat_row, lat_col)`` as returned by
+    ``AlignedSource.source_lattice``; returns one float32 ``(h, w)`` array per field.
+    """
+    kr, kc, lat_r, lat_c = lattice
+    stack = np.ascontiguousarray(np.stack(srcs))
+    out = np.empty((len(srcs), h, w), np.float32)
+    args = (stack, kr.astype(np.int64), kc.astype(np.int64),
+            np.ascontiguousarray(lat_r, np.float64), np.ascontiguousarray(lat_c, np.float64),
+            float(off_r), float(off_c), float(sh), float(sw))
+    if np.isfinite(stack).all():
+        _bilinear_runs_nb(*args, out)
+    else:
+        _bilinear_lattice_nb(*args, False, out)
+    return list(out)

@@ -48,6 +48,7 @@ import numpy as np
 from .. import __version__
 from .._io import atomic_dir
 from ..exceptions import ConfigError, DataQualityWarning, OutOfRangeWarning, RasterError
+from ._cog import StreamingCOG, encode_tile
 from .config import MapConfig
 from .grid import AlignedSource, Grid, apply_affine, pixel_area_km2, read_group
 from .model import ModelParams, compute_block, pressure_ratio, remap_classes, soil_pco2_brook
@@ -149,6 +150,7 @@ class _State:
         }
         for s in self.sources.values():
             s.use_numba = spec.params.use_numba
+        self.encode_tile = 0  # > 0: _process_window returns encoded COG tiles of this size
 
 
 def _halo_slope(state: _State, window) -> np.ndarray:
@@ -247,13 +249,21 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         from ._kernel import halve_nb as half
     else:
         half = halve
+    tile = state.encode_tile
     for k in spec.names:
         pieces = []
         a = out[k]
         for _ in range(levels):
             a = half(a)
             pieces.append(a)
-        arrays[k] = (out[k], pieces)
+        if tile:  # streaming COG: the block leaves this thread as encoded tiles
+            full = out[k]
+            h, w = full.shape
+            enc = [(r // tile, c // tile, encode_tile(full[r:r + tile, c:c + tile], tile))
+                   for r in range(0, h, tile) for c in range(0, w, tile)]
+            arrays[k] = (enc, pieces)
+        else:
+            arrays[k] = (out[k], pieces)
     return arrays, sums, counters
 
 
@@ -269,16 +279,23 @@ def _merge_counters(acc: dict, c: dict) -> None:
             acc[k] = acc.get(k, 0) + v
 
 
+def cog_tile(block_size: int) -> int:
+    """COG tile size [px] for a block size: 512, or the largest multiple of 16 that
+    divides the block (blocks are cut into whole tiles)."""
+    return max(t for t in range(16, min(512, block_size) + 1, 16) if block_size % t == 0)
+
+
 def overview_levels(grid: Grid, block_size: int) -> int:
     """Number of 2x overview levels the COG gets (computed in the map pass).
 
     As GDAL's COG driver: halve until the overview fits one tile; levels are
-    computed per block, so at most log2(block size) of them (9 at 512 px).
+    computed per block, so only while 2**level divides the block size (at most
+    9 at 512 px).
     """
-    tile = min(512, block_size)
+    tile = cog_tile(block_size)
     k = 0
     while (max(-(-grid.width // 2**k), -(-grid.height // 2**k)) > tile
-           and 2 ** (k + 1) <= block_size):
+           and block_size % 2 ** (k + 1) == 0):
         k += 1
     return k
 
@@ -296,18 +313,21 @@ def halve(a: np.ndarray) -> np.ndarray:
         return np.where(n > 0, total / n, np.float32(np.nan)).astype(np.float32)
 
 
-class _OverviewWriter:
-    """Collects one overview level's block pieces into full tile rows before writing.
+class _OverviewStrips:
+    """Collects one overview level's block pieces into full tile rows ("strips").
 
-    Blocks arrive in row-major order; writing whole rows of tiles avoids GDAL's
-    read-modify-write of partially written tiles (measured: 4 s of a 7 s pass).
+    Blocks arrive in row-major order; a strip is handed to ``emit(tile_row, strip)``
+    when the next one starts (and by :meth:`flush`), so tiles are written whole
+    (GDAL's read-modify-write of partially written tiles cost 4 s of a 7 s pass).
     Memory: one strip of ``tile`` rows of the level's width [float32].
     """
 
-    def __init__(self, dst, level: int, tile: int):
-        self.dst = dst
+    def __init__(self, level: int, tile: int, height: int, width: int,
+                 emit: Callable[[int, np.ndarray], None]):
         self.f = 2**level
         self.tile = tile
+        self.height, self.width = height, width
+        self.emit = emit
         self.strip: np.ndarray | None = None
         self.strip_row = -1
 
@@ -317,30 +337,32 @@ class _OverviewWriter:
         tr = r // self.tile
         if tr != self.strip_row:
             self.flush()
-            rows = min(self.tile, self.dst.height - tr * self.tile)
-            self.strip = np.full((rows, self.dst.width), np.nan, np.float32)
+            rows = min(self.tile, self.height - tr * self.tile)
+            self.strip = np.full((rows, self.width), np.nan, np.float32)
             self.strip_row = tr
         rr = r - tr * self.tile
         self.strip[rr: rr + piece.shape[0], c: c + piece.shape[1]] = piece
 
     def flush(self) -> None:
-        from rasterio.windows import Window
-
         if self.strip is not None:
-            self.dst.write(self.strip, 1, window=Window(0, self.strip_row * self.tile,
-                                                        self.dst.width, self.strip.shape[0]))
+            self.emit(self.strip_row, self.strip)
             self.strip = None
 
-    def close(self) -> None:
-        self.flush()
-        self.dst.close()
+
+def _gtiff_strip_writer(dst) -> Callable[[int, np.ndarray], None]:
+    from rasterio.windows import Window
+
+    def emit(tile_row: int, strip: np.ndarray) -> None:
+        tile = dst.block_shapes[0][0]
+        dst.write(strip, 1, window=Window(0, tile_row * tile, dst.width, strip.shape[0]))
+    return emit
 
 
 def _open_outputs(spec: _Spec, grid: Grid, folder: Path, levels: int) -> dict:
     import rasterio
 
     dsts = {}
-    tile = min(512, spec.block_size)
+    tile = cog_tile(spec.block_size)
     for name in spec.names:
         stem, desc, unit_c, unit_co2 = OUTPUT_META[name]
         unit = unit_co2 if spec.params.co2 else unit_c
@@ -358,19 +380,40 @@ def _open_outputs(spec: _Spec, grid: Grid, folder: Path, levels: int) -> dict:
         ovrs = []
         for k in range(1, levels + 1):
             f = 2**k
-            ovrs.append(_OverviewWriter(rasterio.open(
+            h, w = -(-grid.height // f), -(-grid.width // f)
+            ods = rasterio.open(
                 folder / f"{stem}.ovr{k}.tif", "w", driver="GTiff", tiled=True,
-                blockxsize=tile, blockysize=tile, width=-(-grid.width // f),
-                height=-(-grid.height // f), count=1, dtype="float32", crs=grid.crs,
-                transform=grid.transform @ grid.transform.scale(f), nodata=float("nan")),
-                k, tile))
+                blockxsize=tile, blockysize=tile, width=w, height=h, count=1,
+                dtype="float32", crs=grid.crs,
+                transform=grid.transform @ grid.transform.scale(f), nodata=float("nan"))
+            ovrs.append((ods, _OverviewStrips(k, tile, h, w, _gtiff_strip_writer(ods))))
         dsts[name] = (dst, ovrs)
     return dsts
 
 
+def _open_cogs(spec: _Spec, folder: Path, levels: int) -> dict:
+    """One :class:`StreamingCOG` per output (the threaded engine on the full grid)."""
+    grid = spec.grid
+    cogs = {}
+    for name in spec.names:
+        stem, desc, unit_c, unit_co2 = OUTPUT_META[name]
+        unit = unit_co2 if spec.params.co2 else unit_c
+        cogs[name] = StreamingCOG(
+            grid.width, grid.height, levels, cog_tile(spec.block_size), folder / "tiles",
+            crs=grid.crs, transform=grid.transform, tags={**spec.tags, "units": unit},
+            band_tags={"units": unit, "quantity": name}, description=desc, name=stem)
+    return cogs
+
+
 def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
-            progress: Callable[[int], None] | None = None) -> tuple[np.ndarray | None, dict]:
-    """Threaded streaming pass over ``grid`` (the full grid or a tile); write GeoTIFFs."""
+            progress: Callable[[int], None] | None = None, cog: bool = False
+            ) -> tuple[np.ndarray | None, dict, dict | None]:
+    """Threaded streaming pass over ``grid`` (the full grid or a tile).
+
+    With ``cog`` (full grid only) the outputs become :class:`StreamingCOG` tile
+    stores, returned for :func:`_convert_all` to lay out; otherwise GeoTIFFs
+    (and overview GeoTIFFs) are written into ``folder``.
+    """
     state = _State(spec)
     windows = grid.windows(spec.block_size)
     tile_off = (0, 0)
@@ -382,9 +425,33 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
     sums = None
     counters: dict = {}
     levels = overview_levels(spec.grid, spec.block_size)
-    dsts = _open_outputs(spec, grid, folder, levels)
-    try:
-        with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    tile = cog_tile(spec.block_size)
+    cogs = dsts = None
+    with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        ovr_jobs: list = []  # encoded overview tiles on their way to the stores
+        if cog:
+            state.encode_tile = tile
+            cogs = _open_cogs(spec, folder, levels)
+
+            def strip_encoder(c_, k):
+                def emit(tile_row, strip):
+                    for c0 in range(0, strip.shape[1], tile):
+                        ovr_jobs.append((c_, k, tile_row, c0 // tile, pool.submit(
+                            encode_tile, strip[:, c0:c0 + tile], tile)))
+                return emit
+
+            outs = {n: (c_, [_OverviewStrips(k, tile, *c_.level_shape(k), strip_encoder(c_, k))
+                             for k in range(1, levels + 1)]) for n, c_ in cogs.items()}
+        else:
+            dsts = _open_outputs(spec, grid, folder, levels)
+            outs = {n: (d, [o for _, o in ov]) for n, (d, ov) in dsts.items()}
+
+        def drain(wait: bool) -> None:
+            while ovr_jobs and (wait or ovr_jobs[0][-1].done()):
+                c_, k, tr, tc, fut = ovr_jobs.pop(0)
+                c_.put(k, tr, tc, fut.result())
+
+        try:
             pending: list = []
             it = iter(windows)
             depth = max(2, 2 * jobs)
@@ -395,34 +462,48 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
                     return False
                 full = Window(w.col_off + tile_off[1], w.row_off + tile_off[0], w.width,
                               w.height)
-                pending.append((w, pool.submit(_process_window, state, full)))
+                pending.append((w, full, pool.submit(_process_window, state, full)))
                 return True
 
             for _ in range(depth):
                 if not submit():
                     break
             while pending:
-                w, fut = pending.pop(0)
+                w, full, fut = pending.pop(0)
                 arrays, s, c = fut.result()
                 submit()
                 for name, (arr, pieces) in arrays.items():
-                    dst, ovrs = dsts[name]
-                    dst.write(arr, 1, window=w)
-                    for ovr, piece in zip(ovrs, pieces, strict=True):
-                        ovr.add(piece, w)
+                    dst, strips = outs[name]
+                    if cog:
+                        r0, c0 = int(full.row_off) // tile, int(full.col_off) // tile
+                        for tr, tc, payload in arr:
+                            dst.put(0, r0 + tr, c0 + tc, payload)
+                    else:
+                        dst.write(arr, 1, window=w)
+                    for strip, piece in zip(strips, pieces, strict=True):
+                        strip.add(piece, w)
+                drain(False)
                 if s is not None:
                     sums = s if sums is None else sums + s
                 _merge_counters(counters, c)
                 if progress:
                     progress(1)
-    finally:
-        for dst, ovrs in dsts.values():
-            dst.close()
-            for o in ovrs:
-                o.close()  # flushes the last strip
-        for s_ in state.sources.values():
-            s_.close()
-    return sums, counters
+            for _, strips in outs.values():
+                for strip in strips:
+                    strip.flush()  # the last strip of every level
+            drain(True)
+        except BaseException:
+            for c_ in (cogs or {}).values():
+                c_.abort()
+            raise
+        finally:
+            for dst, ovrs in (dsts or {}).values():
+                dst.close()
+                for ods, _ in ovrs:
+                    ods.close()
+            for s_ in state.sources.values():
+                s_.close()
+    return sums, counters, cogs
 
 
 def _tile_task(spec: _Spec, tile, folder: str, jobs: int = 1):
@@ -431,7 +512,7 @@ def _tile_task(spec: _Spec, tile, folder: str, jobs: int = 1):
     sub = spec.grid.sub(tile)
     out = Path(folder) / f"tile_{int(tile.row_off)}_{int(tile.col_off)}"
     out.mkdir(parents=True, exist_ok=True)
-    sums, counters = _stream(spec, sub, out, jobs)
+    sums, counters, _ = _stream(spec, sub, out, jobs)
     return str(out), (int(tile.row_off), int(tile.col_off), int(tile.height),
                       int(tile.width)), sums, counters
 
@@ -709,12 +790,19 @@ def _jsonable(o):
 
 
 def _convert_all(spec: _Spec, sources: dict, out: Path, jobs: int) -> None:
+    """Write every output COG into ``out``: lay out streamed tiles, or convert a VRT."""
     names = list(spec.names)
+
+    def finish(n):
+        dst = out / f"{OUTPUT_META[n][0]}.tif"
+        src = sources[n]
+        if isinstance(src, StreamingCOG):
+            src.close(dst)
+        else:
+            to_cog(src, dst, 1, cog_tile(spec.block_size))
+
     with cf.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(names)))) as pool:
-        futs = [pool.submit(to_cog, sources[n], out / f"{OUTPUT_META[n][0]}.tif", 1,
-                            min(512, spec.block_size))
-                for n in names]
-        for f in futs:
+        for f in [pool.submit(finish, n) for n in names]:
             f.result()
 
 
@@ -807,7 +895,5 @@ def _execute(spec: _Spec, scratch: Path, cfg: MapConfig, jobs: int, engine: str,
         return _run_tiled(spec, scratch, cfg.tile_size, jobs, dask_address=dask, update=update)
     if engine == "processes":
         return _run_tiled(spec, scratch, cfg.tile_size, jobs, update=update)
-    sums, counters = _stream(spec, spec.grid, scratch, jobs, update)
-    g = spec.grid
-    sources = _output_vrts(spec, scratch, [(str(scratch), (0, 0, g.height, g.width))])
-    return sums, counters, sources
+    sums, counters, cogs = _stream(spec, spec.grid, scratch, jobs, update, cog=True)
+    return sums, counters, cogs

@@ -365,12 +365,15 @@ class AlignedSource:
             return self._cache[0][r0:r1, c0:c1], self._cache[1][r0:r1, c0:c1]
         return self._cache[r0:r1, c0:c1]
 
-    def source_coords(self, r0: int, c0: int, h: int, w: int):
-        """Fractional source (row, col) of the target pixel centres of a window [px].
+    def source_lattice(self, r0: int, c0: int, h: int, w: int):
+        """Source (row, col) of target pixel centres on a lattice of a window [px].
 
-        Returns ``(srow, scol, bounds)`` with ``bounds = (rmin, rmax, cmin, cmax)``
-        of the coordinates.  The result is shared, per thread, by inputs on the
-        same source grid (e.g. three climate fields) for the same window.
+        Returns ``((knots_r, knots_c, lat_row, lat_col), bounds)``: exactly
+        transformed coordinates at the knots (every 32 px and the last row and
+        column; only the corners when the source is an affine map of the grid),
+        linear in between (:func:`_upsample`), and ``bounds = (rmin, rmax, cmin,
+        cmax)`` of the coordinates.  Shared, per thread, by inputs on the same
+        source grid (e.g. three climate fields) for the same window.
         """
         key = (self._grid_key, r0, c0, h, w)
         cache = getattr(_COORDS, "cache", None)
@@ -382,16 +385,13 @@ class AlignedSource:
         gt = self.grid.transform
         inv = ~self.src_transform
         if self.src_crs == self.grid.crs:
-            m = inv @ gt  # target pixel -> source pixel, affine
-            rows = (np.arange(h) + r0 + 0.5)[:, None]
-            cols = (np.arange(w) + c0 + 0.5)[None, :]
-            scol = m.a * cols + m.b * rows + m.c
-            srow = m.d * cols + m.e * rows + m.f
-            srow = np.broadcast_to(srow, (h, w))
-            scol = np.broadcast_to(scol, (h, w))
-            cr = np.array([0.5, 0.5, h - 0.5, h - 0.5]) + r0
-            cc = np.array([0.5, w - 0.5, 0.5, w - 0.5]) + c0
-            ecol, erow = m.a * cc + m.b * cr + m.c, m.d * cc + m.e * cr + m.f
+            # target pixel -> source pixel is affine: the corners carry it exactly
+            m = inv @ gt
+            lr = np.unique(np.array([0, h - 1]))
+            lc = np.unique(np.array([0, w - 1]))
+            cc, rr = np.meshgrid(lc + c0 + 0.5, lr + r0 + 0.5)
+            lcol = m.a * cc + m.b * rr + m.c
+            lrow = m.d * cc + m.e * rr + m.f
         else:
             from rasterio.warp import transform as wtransform
 
@@ -401,18 +401,23 @@ class AlignedSource:
             xs, ys = apply_affine(gt, cc.ravel(), rr.ravel())
             sx, sy = wtransform(self.grid.crs, self.src_crs, xs, ys)
             lcol, lrow = apply_affine(inv, np.asarray(sx), np.asarray(sy))
-            lcol = np.asarray(lcol).reshape(cc.shape)
-            lrow = np.asarray(lrow).reshape(cc.shape)
-            srow = _upsample(lrow, lr, lc, h, w)
-            scol = _upsample(lcol, lr, lc, h, w)
-            # linear interpolation never leaves the range of its knots
-            erow, ecol = lrow, lcol
-        hit = (srow, scol, (float(np.min(erow)), float(np.max(erow)), float(np.min(ecol)),
-                            float(np.max(ecol))))
+            lcol = np.asarray(lcol, np.float64).reshape(cc.shape)
+            lrow = np.asarray(lrow, np.float64).reshape(cc.shape)
+        # linear interpolation never leaves the range of its knots
+        hit = ((lr, lc, lrow, lcol), (float(np.min(lrow)), float(np.max(lrow)),
+                                      float(np.min(lcol)), float(np.max(lcol))))
         if len(cache) > 8:
             cache.clear()
         cache[key] = hit
         return hit
+
+    def source_coords(self, r0: int, c0: int, h: int, w: int):
+        """Fractional source (row, col) of every target pixel centre of a window [px].
+
+        Returns ``(srow, scol, bounds)``; see :meth:`source_lattice`.
+        """
+        (lr, lc, lrow, lcol), bounds = self.source_lattice(r0, c0, h, w)
+        return _upsample(lrow, lr, lc, h, w), _upsample(lcol, lr, lc, h, w), bounds
 
     def _sample(self, r0, c0, h, w):
         from ._sampling import bilinear, nearest
@@ -446,16 +451,13 @@ def read_group(sources: dict[str, AlignedSource], window) -> dict[str, np.ndarra
             groups.setdefault((src._grid_key, src.src_shape), []).append(name)
         else:
             out[name] = src.read(window)
-    from ._sampling import bilinear_multi
+    from ._sampling import bilinear_lattice
 
     h, w = int(window.height), int(window.width)
     r0, c0 = int(window.row_off), int(window.col_off)
     for names in groups.values():
-        if len(names) == 1:
-            out[names[0]] = sources[names[0]].read(window)
-            continue
         first = sources[names[0]]
-        srow, scol, (rmin, rmax, cmin, cmax) = first.source_coords(r0, c0, h, w)
+        lattice, (rmin, rmax, cmin, cmax) = first.source_lattice(r0, c0, h, w)
         sh, sw = first.src_shape
         if rmax < 0 or cmax < 0 or rmin >= sh or cmin >= sw:
             for n in names:
@@ -466,7 +468,7 @@ def read_group(sources: dict[str, AlignedSource], window) -> dict[str, np.ndarra
         fr1 = max(min(int(np.floor(rmax)) + 2, sh), fr0 + 1)
         fc1 = max(min(int(np.floor(cmax)) + 2, sw), fc0 + 1)
         srcs = [sources[n]._slice_cache(fr0, fc0, fr1, fc1) for n in names]
-        for n, arr in zip(names, bilinear_multi(srcs, srow, scol, fr0, fc0, sh, sw),
+        for n, arr in zip(names, bilinear_lattice(srcs, lattice, fr0, fc0, sh, sw, h, w),
                           strict=True):
             out[n] = arr
     return out
