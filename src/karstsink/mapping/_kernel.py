@@ -44,16 +44,6 @@ def _interp(lv, i, j, a, b):
             + a * ((1.0 - b) * lv[i + 1, j] + b * lv[i + 1, j + 1]))
 
 
-@numba.njit(fastmath=_FM)
-def _table_direct(t, lp, lv_c, lv_d, has_dol, t0, dt, l0, dl):
-    """Ca_eq and (Ca+Mg)_eq [mmol L-1] at one (t, lp) with the library exp."""
-    nt, nl = lv_c.shape
-    i, j, a, b = _locate(t, lp, t0, dt, l0, dl, nt, nl)
-    ca = math.exp(_interp(lv_c, i, j, a, b))
-    cad = math.exp(_interp(lv_d, i, j, a, b)) if has_dol else 0.0
-    return ca, cad
-
-
 @numba.njit(inline="always", fastmath=_FM)
 def _exp_series(d):
     """exp(d) for |d| <= 1/8: degree-9 Taylor polynomial (truncation < 3e-16 relative)."""
@@ -64,7 +54,7 @@ def _exp_series(d):
 
 @numba.njit(nogil=True, cache=True, fastmath=_FM)
 def _table_pass(lc, temp, lpco2, lpres, has_pres, lfp_lut, lv_c, ev_c, lv_d, ev_d, has_dol,
-                series, t0, dt, l0, dl, lp_o, ca_o, ea_o, cad_o, ead_o):
+                series, t0, dt, l0, dl, lp_o, ca_o, ea_o, cad_o, ead_o, pco2, fp_lut, pres):
     """log10 pCO2 [atm] and the table lookups of every pixel, without the exponential.
 
     ``lp_o`` = log10 pCO2 from the per-pixel logs and the class's log factor; with
@@ -82,6 +72,12 @@ def _table_pass(lc, temp, lpco2, lpres, has_pres, lfp_lut, lv_c, ev_c, lv_d, ev_
             lp = lpco2[r, c] + lfp_lut[kk]
             if has_pres:
                 lp = lp + lpres[r, c]
+            if not abs(lp) < np.inf:  # p > 0 from two negative factors: the logs were NaN
+                pp = np.float64(pco2[r, c]) * (fp_lut[kk] * 1e-6)
+                if has_pres:
+                    pp = pp * np.float64(pres[r, c])
+                if pp > 0.0:
+                    lp = math.log10(pp)
             lp_o[r, c] = lp
             i, j, a, b = _locate(np.float64(temp[r, c]), lp, t0, dt, l0, dl, nt, nl)
             x = _interp(lv_c, i, j, a, b)
@@ -108,107 +104,103 @@ def _series_pass(d, e):
         df[q] = ef[q] * _exp_series(df[q])
 
 
-@numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract", "afn"})
+@numba.njit(nogil=True, cache=True, fastmath=_FM)
 def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has_pres, bio_r,
             has_bio, fp_lut, fr_lut, acid_lut, bio_lut, acid_on, lv_c, lv_d, t0, dt, l0, dl,
             uf, want_diss, want_den, rho, karst_o, bio_o, total_o, diss_o, den_o, lp_a, ca_a,
             cad_a):
-    nan = np.float32(np.nan)
+    """The sink model per pixel (model.py's arithmetic), one row at a time.
+
+    The class look-ups (small tables) run in a scalar loop; everything else in one
+    loop without branches (NaN propagates, conditions are selects), which the
+    compiler vectorises.  ``lp_a``/``ca_a``/``cad_a`` come from :func:`_tables`
+    and are finite wherever pCO2 > 0.
+    """
+    nan = np.nan
     h, w = lc.shape
     nt, nl = lv_c.shape
     tmax = t0 + dt * (nt - 1)
     lmax = l0 + dl * (nl - 1)
+    nlut = fp_lut.shape[0]
+    fpr = np.empty(w)
+    frr = np.empty(w)
+    acr = np.empty(w)
+    bir = np.empty(w)
+    kn = np.empty(w, np.bool_)
+    rate = np.empty(w)
+    cbr = np.empty(w)
     tcl = 0
     pcl = 0
     unknown = 0
     bad = 0
     negative = 0
-    nlut = fp_lut.shape[0]
     for r in range(h):
-        for c in range(w):
+        for c in range(w):  # class look-ups
             k = lc[r, c]
-            known = lc_valid[r, c] and k >= 0 and k < nlut
-            if known:
-                known = not math.isnan(fp_lut[k])
-            if lc_valid[r, c] and not known:
-                unknown += 1
-            cb0 = carb[r, c]
-            if cb0 < 0.0 or cb0 > 1.0:
-                bad += 1
-            if has_dol and (dol[r, c] < 0.0 or dol[r, c] > 1.0):
-                bad += 1
-            if runoff[r, c] < 0.0:
-                negative += 1
-            if not known:
-                karst_o[r, c] = nan
-                bio_o[r, c] = nan
-                total_o[r, c] = nan
-                if want_diss:
-                    diss_o[r, c] = nan
-                if want_den:
-                    den_o[r, c] = nan
-                continue
-            fp = fp_lut[k]
-            fr = fr_lut[k]
-            cb = np.float64(carb[r, c])
-            if cb < 0.0 or cb > 1.0:
-                cb = np.nan
+            ok = lc_valid[r, c] and k >= 0 and k < nlut
+            kk = k if ok else 0
+            fp = fp_lut[kk]
+            known = ok and not math.isnan(fp)
+            unknown += 1 if lc_valid[r, c] and not known else 0
+            kn[c] = known
+            fpr[c] = fp
+            frr[c] = fr_lut[kk]
+            acr[c] = acid_lut[kk] if acid_on else 0.0
+            bir[c] = bio_lut[kk]
+        for c in range(w):  # the model, branch-free
+            cb0 = np.float64(carb[r, c])
+            badc = cb0 < 0.0 or cb0 > 1.0
+            cb = nan if badc else cb0
+            d = 0.0
+            badd = False
+            if has_dol:
+                d0 = np.float64(dol[r, c])
+                badd = d0 < 0.0 or d0 > 1.0
+                d = nan if badd else d0
+            bad += (1 if badc else 0) + (1 if badd else 0)
             ro = np.float64(runoff[r, c])
-            r_m = (ro if ro > 0.0 else (0.0 if ro <= 0.0 else ro)) * (fr / 1000.0)
-            p = np.float64(pco2_ppmv[r, c]) * (fp * 1e-6)
+            negative += 1 if ro < 0.0 else 0
+            r_m = (0.0 if ro <= 0.0 else ro) * (frr[c] / 1000.0)
+            p = np.float64(pco2_ppmv[r, c]) * (fpr[c] * 1e-6)
             if has_pres:
                 p = p * np.float64(pres[r, c])
             t = np.float64(temp[r, c])
-            d = 0.0
+            invalid = math.isnan(t) or math.isnan(p) or math.isnan(d)
+            pos = p > 0.0
+            lp = lp_a[r, c]
+            ca = ca_a[r, c]
+            conc = ca
+            per_water = ca * M_CACO3
             if has_dol:
-                d = np.float64(dol[r, c])
-                if d < 0.0 or d > 1.0:
-                    d = np.nan
-            if math.isnan(t) or math.isnan(p) or math.isnan(d):
-                conc = np.nan
-                per_water = np.nan
-            elif p > 0.0:
-                # log10(p) and the table values come from _table_pass (vectorised passes)
-                lp = lp_a[r, c]
-                if abs(lp) < np.inf:
-                    ca = np.float64(ca_a[r, c])
-                    cad = np.float64(cad_a[r, c]) if has_dol else 0.0
-                else:  # p > 0 from two negative factors: the logs were NaN
-                    lp = math.log10(p)
-                    ca, cad = _table_direct(t, lp, lv_c, lv_d, has_dol, t0, dt, l0, dl)
-                if t < t0 or t > tmax:
-                    tcl += 1
-                if lp < l0 or lp > lmax:
-                    pcl += 1
-                conc = ca
-                per_water = ca * M_CACO3
-                if has_dol:
-                    conc = (1.0 - d) * ca + d * cad
-                    per_water = (1.0 - d) * per_water + d * (cad / 2.0) * M_DOLOMITE
-            else:
-                conc = 0.0
-                per_water = 0.0
-                if t < t0 or t > tmax:
-                    tcl += 1
-            ks = (M_C * r_m) * conc * cb
-            if acid_on:
-                ks = ks * (1.0 - acid_lut[k])
-            bv = np.float64(bio_r[r, c]) if has_bio else bio_lut[k]
+                cad = cad_a[r, c]
+                conc = (1.0 - d) * ca + d * cad
+                per_water = (1.0 - d) * per_water + d * (cad / 2.0) * M_DOLOMITE
+            conc = conc if pos else 0.0
+            per_water = per_water if pos else 0.0
+            conc = nan if invalid else conc
+            per_water = nan if invalid else per_water
+            counted = kn[c] and not invalid
+            tcl += 1 if counted and (t < t0 or t > tmax) else 0
+            pcl += 1 if counted and pos and (lp < l0 or lp > lmax) else 0
+            ks = (M_C * r_m) * conc * cb * (1.0 - acr[c])
+            bv = np.float64(bio_r[r, c]) if has_bio else bir[c]
             kf = np.float32(ks * uf)
             bf = np.float32(bv * uf)
-            karst_o[r, c] = kf
-            bio_o[r, c] = bf
-            total_o[r, c] = kf + bf
-            rate = r_m * per_water
-            if want_diss:
-                diss_o[r, c] = np.float32(rate * cb)
-            if want_den:
-                if math.isnan(cb) or math.isnan(rate):
-                    den_o[r, c] = nan
-                elif cb > 0.0:
-                    den_o[r, c] = np.float32(rate / rho)
-                else:
-                    den_o[r, c] = np.float32(0.0)
+            known = kn[c]
+            karst_o[r, c] = kf if known else nan
+            bio_o[r, c] = bf if known else nan
+            total_o[r, c] = (kf + bf) if known else nan
+            rate[c] = (r_m * per_water) if known else nan
+            cbr[c] = cb
+        if want_diss:
+            for c in range(w):
+                diss_o[r, c] = np.float32(rate[c] * cbr[c])
+        if want_den:
+            for c in range(w):
+                cb = cbr[c]
+                v = rate[c]
+                den = v / rho if cb > 0.0 else 0.0
+                den_o[r, c] = np.float32(nan if (math.isnan(cb) or math.isnan(v)) else den)
     return tcl, pcl, unknown, bad, negative
 
 
@@ -267,7 +259,8 @@ def _tables(inp: dict, lc: np.ndarray, p, lv_c, lv_d, has_dol: bool, pres):
                 _log10(pres, _scratch("lpres", shape)) if pres is not None else _DUMMY64,
                 pres is not None, lfp,
                 lv_c, np.exp(lv_c), lv_d, np.exp(lv_d), has_dol, series, *p.calcite[1:],
-                lp, ca, ea, cad, ead)
+                lp, ca, ea, cad, ead, inp["pco2_ppmv"], np.asarray(p.pco2_factor, np.float64),
+                pres if pres is not None else _DUMMY)
     if series:
         _series_pass(ca, ea)
         if has_dol:

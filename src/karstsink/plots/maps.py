@@ -50,11 +50,9 @@ def quicklook(raster: str | Path, png: str | Path, *, zones=None, title: str = "
     pathlib.Path
         The PNG path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     import rasterio
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from rasterio.enums import Resampling
 
     from .._io import atomic_path
@@ -67,7 +65,10 @@ def quicklook(raster: str | Path, png: str | Path, *, zones=None, title: str = "
         left, bottom, right, top = ds.bounds
         crs = ds.crs
     arr = np.ma.masked_invalid(data.astype(float))
-    fig, ax = plt.subplots(figsize=(7.5, 6.0), dpi=dpi)
+    # no pyplot: no global figure state, safe in threads, and a lighter import
+    fig = Figure(figsize=(7.5, 6.0), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     vals = arr.compressed()
     vmax = float(np.percentile(vals, 99)) if vals.size else 1.0
     vmin = min(0.0, float(np.percentile(vals, 1))) if vals.size else 0.0
@@ -76,8 +77,7 @@ def quicklook(raster: str | Path, png: str | Path, *, zones=None, title: str = "
     cbar = fig.colorbar(im, ax=ax, shrink=0.8)
     cbar.set_label(unit)
     if zones is not None:
-        gdf = getattr(zones, "gdf", zones)
-        gdf.boundary.plot(ax=ax, color="white", linewidth=0.5)
+        _outlines(ax, getattr(zones, "gdf", zones))
     # scale bar: about a fifth of the map width
     width_units = right - left
     if crs is not None and crs.is_geographic:
@@ -104,5 +104,20 @@ def quicklook(raster: str | Path, png: str | Path, *, zones=None, title: str = "
     png = Path(png)
     with atomic_path(png) as tmp:
         fig.savefig(tmp, format="png")
-    plt.close(fig)
     return png
+
+
+def _outlines(ax, gdf) -> None:
+    """Polygon outlines as one white line collection (no geopandas/pyplot plotting)."""
+    import shapely
+    from matplotlib.collections import LineCollection
+
+    lines = shapely.get_parts(shapely.boundary(np.asarray(gdf.geometry.values)))
+    segs = [shapely.get_coordinates(g) for g in lines if g is not None and not g.is_empty]
+    ax.add_collection(LineCollection(segs, colors="white", linewidths=0.5))
+
+
+def prefetch() -> None:
+    """Import the plotting modules (run in a background thread while maps compute)."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
