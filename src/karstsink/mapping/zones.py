@@ -66,10 +66,10 @@ def _edges(geoms, t) -> tuple:
 if _HAVE_NUMBA:
 
     @numba.njit(nogil=True, cache=True)
-    def _centre_ids(x1, y1, x2, y2, zone, nz, local, border):
+    def _centre_ids(x1, y1, x2, y2, zone, nz, lut, local, border):
         """Zone of each pixel centre (GDAL's scan-line rule, as in :func:`_subpixel_ids`
-        with one sub-pixel) and the border mask: pixels with a 4-neighbour of
-        another zone (or of none)."""
+        with one sub-pixel), written as ``lut[zone]``, and the border mask: pixels
+        with a 4-neighbour of another zone (or of none)."""
         h, w = local.shape
         ne = x1.size
         xs = np.empty(ne)
@@ -85,7 +85,7 @@ if _HAVE_NUMBA:
                     zs[m] = zone[e]
                     m += 1
             for c in range(w):
-                local[r, c] = 0
+                local[r, c] = lut[0]
             if m == 0:
                 continue
             order = np.argsort(xs[:m])
@@ -109,15 +109,19 @@ if _HAVE_NUMBA:
                     c1 = max(c1, 0)
                     c2 = min(c2, w)
                     for c in range(c1, c2):
-                        local[r, c] = z
+                        local[r, c] = lut[z]
                 lo = hi
+        # border mask, in loops without branches (they vectorise)
+        hz = np.zeros(w + 1, np.bool_)
         for r in range(h):
+            up = r - 1 if r > 0 else r
+            dn = r + 1 if r < h - 1 else r
+            for c in range(w - 1):
+                hz[c + 1] = local[r, c] != local[r, c + 1]
             for c in range(w):
                 v = local[r, c]
-                border[r, c] = ((c > 0 and local[r, c - 1] != v)
-                                or (c < w - 1 and local[r, c + 1] != v)
-                                or (r > 0 and local[r - 1, c] != v)
-                                or (r < h - 1 and local[r + 1, c] != v))
+                border[r, c] = ((local[up, c] != v) | (local[dn, c] != v)
+                                | hz[c] | hz[c + 1])
 
     @numba.njit(nogil=True, cache=True)
     def _subpixel_ids(x1, y1, x2, y2, zone, nz, rows, cols, s, out):
@@ -237,7 +241,7 @@ class ZoneSet:
         if fast:
             local = np.empty((h, w), np.int32)
             diff = np.empty((h, w), np.bool_)
-            _centre_ids(*_edges(geoms, wt), hits.size, local, diff)
+            _centre_ids(*_edges(geoms, wt), hits.size, lut, local, diff)
         else:
             local = features.rasterize(zip(geoms, range(1, hits.size + 1), strict=True),
                                        out_shape=(h, w), transform=wt, fill=0, dtype=dtype)
@@ -252,7 +256,7 @@ class ZoneSet:
         # zones touching the block edge may continue outside: compare with the halo
         # through the clipped polygons' boundaries only where they cross the edge
         flat = np.flatnonzero(diff)
-        ids = lut[local]
+        ids = local if fast else lut[local]  # the fast path wrote lut ids already
         if flat.size == 0:
             return ids, None, None
         s = self.supersample
