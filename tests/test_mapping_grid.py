@@ -215,8 +215,8 @@ def test_multi_field_sampler_matches_single_field_sampler():
 
 @settings(max_examples=40, deadline=None)
 @given(h=st.integers(1, 80), w=st.integers(1, 80), fh=st.integers(1, 12), fw=st.integers(1, 12),
-       holes=st.booleans(), seed=st.integers(0, 2**16))
-def test_lattice_sampler_matches_numpy_sampler(h, w, fh, fw, holes, seed):
+       holes=st.booleans(), inside=st.booleans(), seed=st.integers(0, 2**16))
+def test_lattice_sampler_matches_numpy_sampler(h, w, fh, fw, holes, inside, seed):
     """The numba lattice samplers (by runs of a source cell when every value is finite,
     per pixel with nodata) give the numpy sampler's values at the upsampled coordinates."""
     pytest.importorskip("numba")
@@ -228,8 +228,10 @@ def test_lattice_sampler_matches_numpy_sampler(h, w, fh, fw, holes, seed):
         fields[1][rng.random((fh, fw)) < 0.3] = np.nan
     kr = np.unique(np.r_[np.arange(0, h, 32), h - 1])
     kc = np.unique(np.r_[np.arange(0, w, 32), w - 1])
-    lat_r = rng.uniform(-2, fh + 1, (kr.size, kc.size))
-    lat_c = rng.uniform(-2, fw + 1, (kr.size, kc.size))
+    # inside: every coordinate within the source (the by-runs path); else some outside
+    lo, pad = (0.0, 1e-6) if inside else (-2.0, -1.0)
+    lat_r = rng.uniform(lo, fh - pad, (kr.size, kc.size))
+    lat_c = rng.uniform(lo, fw - pad, (kr.size, kc.size))
     got = _sampling.bilinear_lattice(fields, (kr, kc, lat_r, lat_c), 0, 0, fh, fw, h, w)
     srow, scol = _upsample(lat_r, kr, kc, h, w), _upsample(lat_c, kr, kc, h, w)
     for f, g in zip(fields, got, strict=True):

@@ -54,13 +54,15 @@ def _exp_series(d):
 
 @numba.njit(nogil=True, cache=True, fastmath=_FM)
 def _table_pass(lc, temp, lpco2, lpres, has_pres, lfp_lut, lv_c, ev_c, lv_d, ev_d, has_dol,
-                series, t0, dt, l0, dl, lp_o, ca_o, ea_o, cad_o, ead_o, pco2, fp_lut, pres):
+                series, t0, dt, l0, dl, lp_o, ca_o, ea_o, cad_o, ead_o, pco2, fp_lut, pres,
+                carb):
     """log10 pCO2 [atm] and the table lookups of every pixel, without the exponential.
 
     ``lp_o`` = log10 pCO2 from the per-pixel logs and the class's log factor; with
     ``series`` the exponent is split at the cell's first node: ``ca_o`` holds the
     remainder d and ``ea_o`` exp(node), finished by :func:`_series_pass`; otherwise
-    ``ca_o`` holds the library exp.  Pixels the model skips get harmless values.
+    ``ca_o`` holds the library exp.  Pixels without carbonate (fraction not > 0) skip
+    the look-up and get harmless finite values (their sink does not depend on them).
     """
     h, w = lc.shape
     nt, nl = lv_c.shape
@@ -79,6 +81,16 @@ def _table_pass(lc, temp, lpco2, lpres, has_pres, lfp_lut, lv_c, ev_c, lv_d, ev_
                 if pp > 0.0:
                     lp = math.log10(pp)
             lp_o[r, c] = lp
+            if not carb[r, c] > 0.0:
+                # no carbonate (or nodata): the sink is 0 (or NaN) whatever Ca_eq is
+                ca_o[r, c] = 0.0
+                if series:
+                    ea_o[r, c] = 1.0
+                if has_dol:
+                    cad_o[r, c] = 0.0
+                    if series:
+                        ead_o[r, c] = 1.0
+                continue
             i, j, a, b = _locate(np.float64(temp[r, c]), lp, t0, dt, l0, dl, nt, nl)
             x = _interp(lv_c, i, j, a, b)
             if series:
@@ -260,7 +272,7 @@ def _tables(inp: dict, lc: np.ndarray, p, lv_c, lv_d, has_dol: bool, pres):
                 pres is not None, lfp,
                 lv_c, np.exp(lv_c), lv_d, np.exp(lv_d), has_dol, series, *p.calcite[1:],
                 lp, ca, ea, cad, ead, inp["pco2_ppmv"], np.asarray(p.pco2_factor, np.float64),
-                pres if pres is not None else _DUMMY)
+                pres if pres is not None else _DUMMY, inp["carbonate"])
     if series:
         _series_pass(ca, ea)
         if has_dol:

@@ -374,30 +374,22 @@ if HAVE_NUMBA:
 
     @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
     def _bilinear_runs_nb(srcs, kr, kc, lat_r, lat_c, off_r, off_c, sh, sw, out):
-        """All-finite fields: :func:`_bilinear_lattice_nb` by runs of pixels that share
-        a source cell (the source is usually much coarser than the grid): the four
-        neighbours are loaded once per run and the per-pixel work is arithmetic that
-        vectorises (gathers are slow on the machines measured; benchmarks/bench_map.py)."""
+        """All-finite fields: :func:`_bilinear_lattice_nb` by runs of pixels in one
+        source cell.  Between two lattice knots the source coordinates are linear
+        along the row, so where each run ends follows from the coordinates at its
+        ends; the four neighbours are loaded once per run and the per-pixel work is
+        arithmetic that vectorises (gathers are slow on the machines measured:
+        benchmarks/bench_map.py).  Bilinear interpolation is continuous across cell
+        edges, so a pixel that rounding puts in the neighbouring run gets the same
+        value to ~1e-7."""
         k_n, fh, fw = srcs.shape
         _, h, w = out.shape
         nr, nc = lat_r.shape
-        segc = np.zeros(w, np.int64)
-        tcs = np.zeros(w)
-        if nc > 1:
-            k = 0
-            for c in range(w):
-                while k < nc - 2 and kc[k + 1] <= c:
-                    k += 1
-                segc[c] = k
-                tcs[c] = (c - kc[k]) / (kc[k + 1] - kc[k])
         rr = np.empty(nc)
         rc = np.empty(nc)
-        av = np.empty(w, np.float32)
-        bv = np.empty(w, np.float32)
-        iv = np.empty(w, np.int64)
-        jv = np.empty(w, np.int64)
         coef = np.empty((k_n, 4), np.float32)
         k = 0
+        nseg = nc - 1 if nc > 1 else 1
         for r in range(h):
             if nr == 1:
                 for j in range(nc):
@@ -410,62 +402,94 @@ if HAVE_NUMBA:
                 for j in range(nc):
                     rr[j] = lat_r[k, j] * (1.0 - t) + lat_r[k + 1, j] * t
                     rc[j] = lat_c[k, j] * (1.0 - t) + lat_c[k + 1, j] * t
-            # coordinates, cell and weights of every pixel of the row (vectorises)
-            for c in range(w):
-                j = segc[c]
-                t = tcs[c]
+            for sg in range(nseg):
                 if nc == 1:
-                    gr = rr[0]
-                    gc = rc[0]
+                    cs, ce = 0, w
+                    dgr = 0.0
+                    dgc = 0.0
                 else:
-                    gr = rr[j] * (1.0 - t) + rr[j + 1] * t
-                    gc = rc[j] * (1.0 - t) + rc[j + 1] * t
-                inside = gr >= 0 and gr < sh and gc >= 0 and gc < sw
-                u = gr - off_r - 0.5
-                v = gc - off_c - 0.5
-                fi = np.floor(u)
-                fj = np.floor(v)
-                av[c] = u - fi
-                bv[c] = v - fj
-                iv[c] = int(fi) if inside else -(1 << 40)
-                jv[c] = int(fj)
-            c0 = 0
-            while c0 < w:
-                i0 = iv[c0]
-                j0 = jv[c0]
-                c1 = c0 + 1
-                while c1 < w and iv[c1] == i0 and jv[c1] == j0:
-                    c1 += 1
-                if i0 == -(1 << 40):
-                    for q in range(k_n):
-                        for c in range(c0, c1):
-                            out[q, r, c] = np.nan
-                    c0 = c1
+                    cs = kc[sg]
+                    ce = kc[sg + 1] if sg < nc - 2 else w
+                    span = kc[sg + 1] - kc[sg]
+                    dgr = (rr[sg + 1] - rr[sg]) / span
+                    dgc = (rc[sg + 1] - rc[sg]) / span
+                gr0 = rr[sg]
+                gc0 = rc[sg]
+                last = ce - 1 - cs
+                gr1 = gr0 + dgr * last
+                gc1 = gc0 + dgc * last
+                if not (min(gr0, gr1) >= 0 and max(gr0, gr1) < sh and min(gc0, gc1) >= 0
+                        and max(gc0, gc1) < sw):
+                    # a segment reaching outside the source: pixel by pixel
+                    for c in range(cs, ce):
+                        gr = gr0 + dgr * (c - cs)
+                        gc = gc0 + dgc * (c - cs)
+                        if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
+                            for q in range(k_n):
+                                out[q, r, c] = np.nan
+                            continue
+                        u = gr - off_r - 0.5
+                        v = gc - off_c - 0.5
+                        fi = np.floor(u)
+                        fj = np.floor(v)
+                        a = u - fi
+                        b = v - fj
+                        i0 = int(fi)
+                        j0 = int(fj)
+                        i1 = min(max(i0 + 1, 0), fh - 1)
+                        j1 = min(max(j0 + 1, 0), fw - 1)
+                        i0 = min(max(i0, 0), fh - 1)
+                        j0 = min(max(j0, 0), fw - 1)
+                        for q in range(k_n):
+                            out[q, r, c] = ((1 - a) * ((1 - b) * srcs[q, i0, j0]
+                                                       + b * srcs[q, i0, j1])
+                                            + a * ((1 - b) * srcs[q, i1, j0]
+                                                   + b * srcs[q, i1, j1]))
                     continue
-                i1 = min(max(i0 + 1, 0), fh - 1)
-                j1 = min(max(j0 + 1, 0), fw - 1)
-                ia = min(max(i0, 0), fh - 1)
-                ja = min(max(j0, 0), fw - 1)
-                for q in range(k_n):
-                    s00 = srcs[q, ia, ja]
-                    s01 = srcs[q, ia, j1]
-                    s10 = srcs[q, i1, ja]
-                    s11 = srcs[q, i1, j1]
-                    coef[q, 0] = s00
-                    coef[q, 1] = s10 - s00
-                    coef[q, 2] = s01 - s00
-                    coef[q, 3] = (s11 - s10) - (s01 - s00)
-                for q in range(k_n):
-                    e0 = coef[q, 0]
-                    e1 = coef[q, 1]
-                    e2 = coef[q, 2]
-                    e3 = coef[q, 3]
-                    orow = out[q, r]
-                    for c in range(c0, c1):
-                        a = av[c]
-                        b = bv[c]
-                        orow[c] = e0 + a * e1 + b * (e2 + a * e3)
-                c0 = c1
+                u0 = gr0 - off_r - 0.5
+                v0 = gc0 - off_c - 0.5
+                c = cs
+                while c < ce:
+                    x = c - cs
+                    fi = np.floor(u0 + dgr * x)
+                    fj = np.floor(v0 + dgc * x)
+                    e = ce
+                    if dgr > 0:
+                        e = min(e, cs + int(np.ceil((fi + 1.0 - u0) / dgr)))
+                    elif dgr < 0:
+                        e = min(e, cs + int(np.floor((fi - u0) / dgr)) + 1)
+                    if dgc > 0:
+                        e = min(e, cs + int(np.ceil((fj + 1.0 - v0) / dgc)))
+                    elif dgc < 0:
+                        e = min(e, cs + int(np.floor((fj - v0) / dgc)) + 1)
+                    e = max(e, c + 1)
+                    i0 = int(fi)
+                    j0 = int(fj)
+                    i1 = min(max(i0 + 1, 0), fh - 1)
+                    j1 = min(max(j0 + 1, 0), fw - 1)
+                    ia = min(max(i0, 0), fh - 1)
+                    ja = min(max(j0, 0), fw - 1)
+                    for q in range(k_n):
+                        s00 = srcs[q, ia, ja]
+                        s01 = srcs[q, ia, j1]
+                        s10 = srcs[q, i1, ja]
+                        coef[q, 0] = s00
+                        coef[q, 1] = s10 - s00
+                        coef[q, 2] = s01 - s00
+                        coef[q, 3] = (srcs[q, i1, j1] - s10) - (s01 - s00)
+                    ua = u0 - fi
+                    va = v0 - fj
+                    for q in range(k_n):
+                        e0 = coef[q, 0]
+                        e1 = coef[q, 1]
+                        e2 = coef[q, 2]
+                        e3 = coef[q, 3]
+                        for cc in range(c, e):
+                            xx = cc - cs
+                            a = np.float32(ua + dgr * xx)
+                            b = np.float32(va + dgc * xx)
+                            out[q, r, cc] = e0 + a * e1 + b * (e2 + a * e3)
+                    c = e
 
 
 def bilinear_lattice(srcs, lattice, off_r, off_c, sh, sw, h, w):
