@@ -88,7 +88,18 @@ if _HAVE_NUMBA:
                 local[r, c] = lut[0]
             if m == 0:
                 continue
-            order = np.argsort(xs[:m])
+            # crossings by x (insertion sort: a handful per scan line; np.argsort
+            # allocated per row and cost more than the rest of this function)
+            for q in range(1, m):
+                xv = xs[q]
+                zv = zs[q]
+                u = q - 1
+                while u >= 0 and xs[u] > xv:
+                    xs[u + 1] = xs[u]
+                    zs[u + 1] = zs[u]
+                    u -= 1
+                xs[u + 1] = xv
+                zs[u + 1] = zv
             for z in range(nz + 2):  # stable counting sort by zone: x ascending per zone
                 start[z] = 0
             for q in range(m):
@@ -96,9 +107,8 @@ if _HAVE_NUMBA:
             for z in range(1, nz + 2):
                 start[z] += start[z - 1]
             for q in range(m):
-                u = order[q]
-                z = zs[u]
-                sx[start[z]] = xs[u]
+                z = zs[q]
+                sx[start[z]] = xs[q]
                 start[z] += 1
             lo = 0
             for z in range(1, nz + 1):  # zones in order: a later one wins
