@@ -22,23 +22,6 @@ _FM = {"nsz", "arcp", "contract", "afn"}
 
 
 @numba.njit(inline="always", fastmath=_FM)
-def _locate(t, lp, t0, dt, l0, dl, nt, nl):
-    """Cell ``(i, j)`` and weights ``(a, b)`` of (t, lp) in the table, clamped to it
-    (NaN goes to the first node, so indices always stay inside the table)."""
-    tmax = t0 + dt * (nt - 1)
-    lmax = l0 + dl * (nl - 1)
-    tt = t if t > t0 else t0
-    tt = tt if tt < tmax else tmax
-    ll = lp if lp > l0 else l0
-    ll = ll if ll < lmax else lmax
-    fi = (tt - t0) / dt
-    fj = (ll - l0) / dl
-    i = min(int(fi), nt - 2)
-    j = min(int(fj), nl - 2)
-    return i, j, fi - i, fj - j
-
-
-@numba.njit(inline="always", fastmath=_FM)
 def _interp(lv, i, j, a, b):
     return ((1.0 - a) * ((1.0 - b) * lv[i, j] + b * lv[i, j + 1])
             + a * ((1.0 - b) * lv[i + 1, j] + b * lv[i + 1, j + 1]))
@@ -67,8 +50,13 @@ def _table_pass(lc, temp, lpco2, lpres, has_pres, lfp_lut, lv_c, ev_c, lv_d, ev_
     h, w = lc.shape
     nt, nl = lv_c.shape
     nlut = lfp_lut.shape[0]
+    tmax = t0 + dt * (nt - 1)
+    lmax = l0 + dl * (nl - 1)
+    lpr = np.empty(w)
+    fir = np.empty(w)
+    fjr = np.empty(w)
     for r in range(h):
-        for c in range(w):
+        for c in range(w):  # the class's log factor (a small-table look-up)
             k = lc[r, c]
             kk = k if k >= 0 and k < nlut else 0
             lp = lpco2[r, c] + lfp_lut[kk]
@@ -80,7 +68,18 @@ def _table_pass(lc, temp, lpco2, lpres, has_pres, lfp_lut, lv_c, ev_c, lv_d, ev_
                     pp = pp * np.float64(pres[r, c])
                 if pp > 0.0:
                     lp = math.log10(pp)
+            lpr[c] = lp
+        for c in range(w):  # table coordinates, clamped to the table (vectorises)
+            lp = lpr[c]
             lp_o[r, c] = lp
+            tt = np.float64(temp[r, c])
+            tt = tt if tt > t0 else t0  # NaN goes to the first node
+            tt = tt if tt < tmax else tmax
+            ll = lp if lp > l0 else l0
+            ll = ll if ll < lmax else lmax
+            fir[c] = (tt - t0) / dt
+            fjr[c] = (ll - l0) / dl
+        for c in range(w):  # the look-ups
             if not carb[r, c] > 0.0:
                 # no carbonate (or nodata): the sink is 0 (or NaN) whatever Ca_eq is
                 ca_o[r, c] = 0.0
@@ -91,7 +90,12 @@ def _table_pass(lc, temp, lpco2, lpres, has_pres, lfp_lut, lv_c, ev_c, lv_d, ev_
                     if series:
                         ead_o[r, c] = 1.0
                 continue
-            i, j, a, b = _locate(np.float64(temp[r, c]), lp, t0, dt, l0, dl, nt, nl)
+            fi = fir[c]
+            fj = fjr[c]
+            i = min(int(fi), nt - 2)
+            j = min(int(fj), nl - 2)
+            a = fi - i
+            b = fj - j
             x = _interp(lv_c, i, j, a, b)
             if series:
                 ca_o[r, c] = x - lv_c[i, j]
