@@ -137,3 +137,13 @@ def test_missing_tile_is_an_error_and_leaves_no_file(tmp_path, field):
         cog.close(tmp_path / "x.tif")
     assert not (tmp_path / "x.tif").exists()
     assert not any((tmp_path / "s").iterdir())
+
+
+def test_copy_without_kernel_copy(tmp_path, field, monkeypatch):
+    """Systems without os.copy_file_range (Windows, macOS) copy by read and write."""
+    monkeypatch.delattr(_cog.os, "copy_file_range", raising=False)
+    out = tmp_path / "b.tif"
+    write_cog(out, field, 2, 128)
+    with rasterio.open(out) as ds:
+        assert np.array_equal(ds.read(1), field, equal_nan=True)
+    assert cog_layout_errors(out) == []

@@ -256,8 +256,34 @@ class StreamingCOG:
         self.index = []
         for k in range(levels + 1):
             nty, ntx = self.tiles_shape(k)
-            self.index.append((np.full((nty, ntx), -1, np.int8),
+            self.index.append((np.full((nty, ntx), -1, np.int32),
                                np.zeros((nty, ntx), np.int64), np.zeros((nty, ntx), np.int64)))
+
+    def detach(self) -> tuple[list[str], list[tuple]]:
+        """Close this writer's stores and return them with the tiles they hold.
+
+        For a worker that encodes part of the raster: the parent writer
+        :meth:`adopt` takes the result.  Returns ``(store paths, entries)`` with one
+        ``(level, rows, cols, store, offset, count)`` array tuple per level.
+        """
+        for f in self._stores:
+            f.close()
+        self._stores = []
+        entries = []
+        for k, (st, off, cnt) in enumerate(self.index):
+            rows, cols = np.nonzero(st >= 0)
+            entries.append((k, rows, cols, st[rows, cols], off[rows, cols], cnt[rows, cols]))
+        return [str(p) for p in self._paths], entries
+
+    def adopt(self, paths: list[str], entries: list[tuple]) -> None:
+        """Take over the tiles of another writer's :meth:`detach` (same geometry)."""
+        base = len(self._paths)
+        self._paths.extend(Path(p) for p in paths)
+        for k, rows, cols, st, off, cnt in entries:
+            ist, ioff, icnt = self.index[k]
+            ist[rows, cols] = st + base
+            ioff[rows, cols] = off
+            icnt[rows, cols] = cnt
 
     def level_shape(self, k: int) -> tuple[int, int]:
         """(height, width) [px] of level ``k`` (0 = full resolution)."""
@@ -344,8 +370,8 @@ class StreamingCOG:
 
         ``bigtiff``: None chooses BigTIFF only when the file would pass 4 GB.
         """
-        for s in self._stores:
-            s.close()
+        for f in self._stores:
+            f.close()
         try:
             for k, (st, _o, _c) in enumerate(self.index):
                 if (st < 0).any():
@@ -394,7 +420,17 @@ class StreamingCOG:
 
     def _copy_tiles(self, f, offsets) -> None:
         """Copy leader + tile + trailer runs from the stores into place, level by level."""
-        fds = [os.open(p, os.O_RDONLY) for p in self._paths]
+        fds: dict[int, int] = {}
+
+        def fd_of(i: int) -> int:  # stores opened on demand, at most 64 at a time
+            if i not in fds:
+                if len(fds) >= 64:
+                    for fd in fds.values():
+                        os.close(fd)
+                    fds.clear()
+                fds[i] = os.open(self._paths[i], os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            return fds[i]
+
         try:
             out_fd = f.fileno()
             f.flush()
@@ -410,10 +446,10 @@ class StreamingCOG:
                         j += 1
                     start_src = int(src[i]) - 4
                     length = int(src[j - 1] + cnt[j - 1] + 4) - start_src
-                    _copy_range(fds[st[i]], out_fd, start_src, int(dst[i]) - 4, length)
+                    _copy_range(fd_of(int(st[i])), out_fd, start_src, int(dst[i]) - 4, length)
                     i = j
         finally:
-            for fd in fds:
+            for fd in fds.values():
                 os.close(fd)
 
     def abort(self) -> None:
@@ -438,9 +474,11 @@ def _copy_range(src_fd: int, dst_fd: int, src_off: int, dst_off: int, length: in
             except OSError:
                 cfr = None
                 n = 0
-        if n <= 0:
-            chunk = os.pread(src_fd, min(length - done, 16 << 20), src_off + done)
+        if n <= 0:  # no kernel copy (other systems, other file systems): read and write
+            os.lseek(src_fd, src_off + done, os.SEEK_SET)
+            chunk = os.read(src_fd, min(length - done, 16 << 20))
             if not chunk:
                 raise OSError("tile store shorter than its index")
-            n = os.pwrite(dst_fd, chunk, dst_off + done)
+            os.lseek(dst_fd, dst_off + done, os.SEEK_SET)
+            n = os.write(dst_fd, chunk)
         done += n

@@ -2,29 +2,46 @@
 
 Design (measured, design.md "The map engine"): inputs are read per 512-px
 block on the target grid (:mod:`karstsink.mapping.grid`), the model runs per
-block in worker threads (GDAL and numpy release the GIL), one ordered writer
-streams float32 tiles into tiled GeoTIFFs (DEFLATE level 1, floating-point
-predictor, GDAL compression threads) while zone sums are accumulated from the
-same blocks, and GDAL's COG driver finally converts each GeoTIFF into a
-Cloud-Optimised GeoTIFF with overviews.  GDAL's block cache is capped at
-64 MB, so peak memory does not grow with the raster size.
+block in worker threads (GDAL, numba kernels and ISA-L release the GIL), and
+the same workers compute the block's overview pieces and encode its output
+tiles (floating-point predictor + DEFLATE, :mod:`karstsink.mapping._cog`).
+One ordered writer appends the encoded tiles to scratch tile stores,
+assembles overview strips and hands them back to the pool for encoding, and
+accumulates the zone sums; at the end each output's tiles are laid out once
+as a Cloud-Optimised GeoTIFF (IFDs first, smallest overview first, GDAL's
+structural metadata), a kernel copy of already-compressed bytes.  GDAL's block
+cache is capped at 64 MB, so peak memory does not grow with the raster size.
 
 ``engine="processes"`` and the Dask path split the grid into large tiles
 (``tile_size`` px): each worker runs the same streaming pass over its tile and
 writes its own GeoTIFFs; zone sums come back as small vectors; a VRT over the
-tiles becomes the COG.  Results are identical to the threaded engine because
-the model is evaluated pixel by pixel with the same code.
+tiles (with the precomputed overviews) goes through GDAL's COG driver, which
+re-encodes every tile (slower; values and overviews identical to the threaded
+engine, tested).
 
-Measured (benchmarks/bench_map.py, 2 shared cores, load 1-2): 67 Mpx in 15.3 s against an
-I/O floor of 2.5 s; 340 Mpx in 60.8 s against 15.1 s (map pass 39.5 s + COG 21.2 s); peak
-memory 0.69-0.76 GB at both sizes.  What helped: overview levels averaged per block in the
-map pass and handed to the COG driver through a VRT (GDAL computing them: 27 s instead of
-10 s per 67 Mpx output under load), overview strips written as whole tile rows (partial
-tiles: +4 s per 17 Mpx), uncompressed scratch tiles (the COG step encodes once), fused numba
-kernels (approximate log/exp, shared bilinear weights, run-length zone sums).  Threads
-against processes (tiles): a tie at 67 Mpx (15.3 s vs 15.4 s), threads ahead at 340 Mpx on a
-quiet machine (60.8 s vs 66.9 s), processes ahead under heavy load from other jobs (75 s vs
-92-122 s).  Threads stay the default (less memory, nothing pickled).
+Measured (benchmarks/bench_map.py, 2 shared cores, best of alternating rounds, the
+machine's speed drifting by tens of per cent between minutes):
+
+* 340 Mpx (Guizhou scale): I/O floor 16.4 s, ``run_map`` end to end 21.0 s
+  (1.28 x), peak 0.80 GB; before the streaming writer 54 s (3.8 x), of which
+  26 s was GDAL's COG conversion.
+* 67 Mpx: floor 2.6-3.6 s, end to end 5.2-6.2 s (1.7-2.0 x).  About 2 s of
+  each run is fixed start-up and finish that a 67 Mpx run cannot amortise:
+  loading the cached numba kernels (~0.6 s, mostly numba's own imports),
+  pandas/geopandas for the tables and zones (~0.5 s), matplotlib for the quick
+  look (imported in a background thread during the pass) and the quick look.
+
+What helped (each measured on these machines): encoding tiles once in the
+workers instead of uncompressed scratch + GDAL's COG driver (26 s -> 0.6 s of
+layout at 340 Mpx); ISA-L DEFLATE (~700 MB/s per core vs zlib's ~110 MB/s at
+the same ratio); the predictor as two vectorised loops (4.3 -> 0.4 ns/px);
+bilinear resampling by runs of a source cell whose ends follow from the
+lattice's linear coordinates (gathers are slow here: 37 -> 7 ns/px for three
+fields); branch-free model loops the compiler vectorises; table look-ups
+skipped where there is no carbonate; zone ids written through the look-up in
+the scan-line pass; the quick look without pyplot or tight_layout.  Threads
+against processes: the processes engine pays GDAL's COG conversion (see
+``--engines threads,processes`` in the benchmark).
 """
 
 from __future__ import annotations
@@ -76,14 +93,6 @@ OUTPUT_META = {
 ZONE_QUANTITIES = ("area_km2", "karst_area_km2", "nodata_area_km2", "karst_sink_t_c_yr",
                    "biological_sink_t_c_yr", "total_sink_t_c_yr",
                    "scenario_total_sink_t_c_yr", "scenario_difference_t_c_yr")
-GTIFF_OPTIONS = {"driver": "GTiff", "tiled": True, "blockxsize": 512, "blockysize": 512,
-                 "compress": "deflate", "zlevel": 1, "predictor": 3, "bigtiff": "if_safer"}
-# Scratch GeoTIFFs are written uncompressed: GDAL's COG driver re-encodes every tile anyway.
-# Measured on 67 Mpx float32 (2 cores, quiet machine): streaming DEFLATE level 1 +
-# PREDICTOR=3 costs 2.1 CPU-s per output and makes the COG step 0.3-0.8 CPU-s slower than
-# from an uncompressed source (at the price of 4 bytes of scratch disk per pixel and output).
-# KARSTSINK_SCRATCH_COMPRESS=deflate streams DEFLATE scratch files (less disk).
-SCRATCH_COMPRESS = os.environ.get("KARSTSINK_SCRATCH_COMPRESS", "none").lower()
 
 
 @dataclass
@@ -138,6 +147,7 @@ class _Spec:
     names: tuple[str, ...]  # outputs written
     tags: dict[str, str]
     block_size: int
+    tile_size: int = 8192  # engine tiles of the processes / Dask engines [px]
 
 
 class _State:
@@ -350,48 +360,6 @@ class _OverviewStrips:
             self.strip = None
 
 
-def _gtiff_strip_writer(dst) -> Callable[[int, np.ndarray], None]:
-    from rasterio.windows import Window
-
-    def emit(tile_row: int, strip: np.ndarray) -> None:
-        tile = dst.block_shapes[0][0]
-        dst.write(strip, 1, window=Window(0, tile_row * tile, dst.width, strip.shape[0]))
-    return emit
-
-
-def _open_outputs(spec: _Spec, grid: Grid, folder: Path, levels: int) -> dict:
-    import rasterio
-
-    dsts = {}
-    tile = cog_tile(spec.block_size)
-    for name in spec.names:
-        stem, desc, unit_c, unit_co2 = OUTPUT_META[name]
-        unit = unit_co2 if spec.params.co2 else unit_c
-        opts = {**GTIFF_OPTIONS, "blockxsize": tile, "blockysize": tile}
-        if SCRATCH_COMPRESS == "none":
-            for k in ("compress", "zlevel", "predictor"):
-                opts.pop(k)
-            opts["bigtiff"] = "yes" if grid.width * grid.height * 4 > 3.9e9 else "no"
-        dst = rasterio.open(folder / f"{stem}.tif", "w", width=grid.width, height=grid.height,
-                            count=1, dtype="float32", crs=grid.crs, transform=grid.transform,
-                            nodata=float("nan"), num_threads=2, **opts)
-        dst.set_band_description(1, desc)
-        dst.update_tags(1, units=unit, quantity=name)
-        dst.update_tags(**spec.tags, units=unit)
-        ovrs = []
-        for k in range(1, levels + 1):
-            f = 2**k
-            h, w = -(-grid.height // f), -(-grid.width // f)
-            ods = rasterio.open(
-                folder / f"{stem}.ovr{k}.tif", "w", driver="GTiff", tiled=True,
-                blockxsize=tile, blockysize=tile, width=w, height=h, count=1,
-                dtype="float32", crs=grid.crs,
-                transform=grid.transform @ grid.transform.scale(f), nodata=float("nan"))
-            ovrs.append((ods, _OverviewStrips(k, tile, h, w, _gtiff_strip_writer(ods))))
-        dsts[name] = (dst, ovrs)
-    return dsts
-
-
 def _open_cogs(spec: _Spec, folder: Path, levels: int) -> dict:
     """One :class:`StreamingCOG` per output (the threaded engine on the full grid)."""
     grid = spec.grid
@@ -407,13 +375,15 @@ def _open_cogs(spec: _Spec, folder: Path, levels: int) -> dict:
 
 
 def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
-            progress: Callable[[int], None] | None = None, cog: bool = False
-            ) -> tuple[np.ndarray | None, dict, dict | None]:
-    """Threaded streaming pass over ``grid`` (the full grid or a tile).
+            progress: Callable[[int], None] | None = None
+            ) -> tuple[np.ndarray | None, dict, dict]:
+    """Threaded streaming pass over ``grid`` (the full grid or an engine tile).
 
-    With ``cog`` (full grid only) the outputs become :class:`StreamingCOG` tile
-    stores, returned for :func:`_convert_all` to lay out; otherwise GeoTIFFs
-    (and overview GeoTIFFs) are written into ``folder``.
+    Every output tile is encoded once, in the workers, into tile stores under
+    ``folder``.  On the full grid the result is one :class:`StreamingCOG` per
+    output, for :func:`_convert_all` to lay out; on an engine tile (a process or
+    Dask worker) it is each output's detached stores with this tile's share of
+    the first overview level that crosses engine tiles, for :func:`_run_tiled`.
     """
     state = _State(spec)
     windows = grid.windows(spec.block_size)
@@ -427,25 +397,42 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
     counters: dict = {}
     levels = overview_levels(spec.grid, spec.block_size)
     tile = cog_tile(spec.block_size)
-    cogs = dsts = None
+    upper: dict[str, np.ndarray] = {}  # a tile's level local + 1, for the parent
+    state.encode_tile = tile
+    cogs = _open_cogs(spec, folder, levels)
+    # an engine tile encodes the overview levels whose tiles lie inside it
+    local = levels if grid is spec.grid else local_levels(spec, levels)
     with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         ovr_jobs: list = []  # encoded overview tiles on their way to the stores
-        if cog:
-            state.encode_tile = tile
-            cogs = _open_cogs(spec, folder, levels)
 
-            def strip_encoder(c_, k):
-                def emit(tile_row, strip):
-                    for c0 in range(0, strip.shape[1], tile):
-                        ovr_jobs.append((c_, k, tile_row, c0 // tile, pool.submit(
-                            encode_tile, strip[:, c0:c0 + tile], tile)))
-                return emit
+        def strip_encoder(c_, k):
+            r_off = tile_off[0] // (2**k * tile)
+            c_off = tile_off[1] // (2**k * tile)
 
-            outs = {n: (c_, [_OverviewStrips(k, tile, *c_.level_shape(k), strip_encoder(c_, k))
-                             for k in range(1, levels + 1)]) for n, c_ in cogs.items()}
-        else:
-            dsts = _open_outputs(spec, grid, folder, levels)
-            outs = {n: (d, [o for _, o in ov]) for n, (d, ov) in dsts.items()}
+            def emit(tile_row, strip):
+                for c0 in range(0, strip.shape[1], tile):
+                    ovr_jobs.append((c_, k, r_off + tile_row, c_off + c0 // tile,
+                                     pool.submit(encode_tile, strip[:, c0:c0 + tile], tile)))
+            return emit
+
+        def collector(name, k):
+            h, w = -(-grid.height // 2**k), -(-grid.width // 2**k)
+            upper[name] = np.full((h, w), np.nan, np.float32)
+
+            def emit(tile_row, strip):
+                upper[name][tile_row * tile: tile_row * tile + strip.shape[0]] = strip
+            return _OverviewStrips(k, tile, h, w, emit)
+
+        outs = {}
+        for n, c_ in cogs.items():
+            strips = []
+            for k in range(1, levels + 1):
+                if k <= local:
+                    h, w = -(-grid.height // 2**k), -(-grid.width // 2**k)
+                    strips.append(_OverviewStrips(k, tile, h, w, strip_encoder(c_, k)))
+                else:  # crosses engine tiles: the parent builds it from this level
+                    strips.append(collector(n, k) if k == local + 1 else None)
+            outs[n] = (c_, strips)
 
         def drain(wait: bool) -> None:
             while ovr_jobs and (wait or ovr_jobs[0][-1].done()):
@@ -473,16 +460,14 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
                 w, full, fut = pending.pop(0)
                 arrays, s, c = fut.result()
                 submit()
-                for name, (arr, pieces) in arrays.items():
+                r0, c0 = int(full.row_off) // tile, int(full.col_off) // tile
+                for name, (encoded, pieces) in arrays.items():
                     dst, strips = outs[name]
-                    if cog:
-                        r0, c0 = int(full.row_off) // tile, int(full.col_off) // tile
-                        for tr, tc, payload in arr:
-                            dst.put(0, r0 + tr, c0 + tc, payload)
-                    else:
-                        dst.write(arr, 1, window=w)
+                    for tr, tc, payload in encoded:
+                        dst.put(0, r0 + tr, c0 + tc, payload)
                     for strip, piece in zip(strips, pieces, strict=True):
-                        strip.add(piece, w)
+                        if strip is not None:
+                            strip.add(piece, w)
                 drain(False)
                 if s is not None:
                     sums = s if sums is None else sums + s
@@ -491,20 +476,28 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
                     progress(1)
             for _, strips in outs.values():
                 for strip in strips:
-                    strip.flush()  # the last strip of every level
+                    if strip is not None:
+                        strip.flush()  # the last strip of every level
             drain(True)
         except BaseException:
-            for c_ in (cogs or {}).values():
+            for c_ in cogs.values():
                 c_.abort()
             raise
         finally:
-            for dst, ovrs in (dsts or {}).values():
-                dst.close()
-                for ods, _ in ovrs:
-                    ods.close()
             for s_ in state.sources.values():
                 s_.close()
+    if grid is not spec.grid:  # an engine tile: hand the tiles back to the parent
+        return sums, counters, {n: (*c_.detach(), upper.get(n)) for n, c_ in cogs.items()}
     return sums, counters, cogs
+
+
+def local_levels(spec: _Spec, levels: int) -> int:
+    """Overview levels whose tiles lie inside one engine tile (``[dask] tile_size``)."""
+    tile = cog_tile(spec.block_size)
+    k = 0
+    while k < levels and spec.tile_size % (tile * 2 ** (k + 1)) == 0:
+        k += 1
+    return k
 
 
 def _tile_task(spec: _Spec, tile, folder: str, jobs: int = 1):
@@ -513,72 +506,9 @@ def _tile_task(spec: _Spec, tile, folder: str, jobs: int = 1):
     sub = spec.grid.sub(tile)
     out = Path(folder) / f"tile_{int(tile.row_off)}_{int(tile.col_off)}"
     out.mkdir(parents=True, exist_ok=True)
-    sums, counters, _ = _stream(spec, sub, out, jobs)
+    sums, counters, parts = _stream(spec, sub, out, jobs)
     return str(out), (int(tile.row_off), int(tile.col_off), int(tile.height),
-                      int(tile.width)), sums, counters
-
-
-def _vrt_text(grid: Grid, parts: list[tuple[str, tuple]], filename: str, tags: dict,
-              desc: str, unit: str, stem: str, factor: int = 1,
-              overviews: list[str] | None = None) -> str:
-    """A VRT mosaic of ``filename`` in each part folder, at 1/``factor`` resolution."""
-    from xml.sax.saxutils import escape, quoteattr
-
-    t = grid.transform @ grid.transform.scale(factor) if factor > 1 else grid.transform
-    width, height = -(-grid.width // factor), -(-grid.height // factor)
-    gt = ", ".join(repr(v) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
-    srcs = []
-    for folder, (r, c, h, w) in parts:
-        r, c = r // factor, c // factor
-        h, w = -(-h // factor), -(-w // factor)
-        srcs.append(
-            f"    <SimpleSource><SourceFilename relativeToVRT=\"0\">"
-            f"{escape(str(Path(folder) / filename))}</SourceFilename>"
-            f"<SourceBand>1</SourceBand><SrcRect xOff=\"0\" yOff=\"0\" xSize=\"{w}\" "
-            f"ySize=\"{h}\"/><DstRect xOff=\"{c}\" yOff=\"{r}\" xSize=\"{w}\" "
-            f"ySize=\"{h}\"/></SimpleSource>")
-    for ov in overviews or []:
-        srcs.append(f"    <Overview><SourceFilename relativeToVRT=\"0\">{escape(ov)}"
-                    f"</SourceFilename><SourceBand>1</SourceBand></Overview>")
-    md = "".join(f"<MDI key={quoteattr(k)}>{escape(str(v))}</MDI>" for k, v in tags.items())
-    return (
-        f"<VRTDataset rasterXSize=\"{width}\" rasterYSize=\"{height}\">\n"
-        f"  <SRS>{escape(grid.crs.to_wkt())}</SRS>\n  <GeoTransform>{gt}</GeoTransform>\n"
-        f"  <Metadata>{md}<MDI key=\"units\">{escape(unit)}</MDI></Metadata>\n"
-        f"  <VRTRasterBand dataType=\"Float32\" band=\"1\">\n"
-        f"    <NoDataValue>nan</NoDataValue><Description>{escape(desc)}</Description>\n"
-        f"    <Metadata><MDI key=\"units\">{escape(unit)}</MDI>"
-        f"<MDI key=\"quantity\">{escape(stem)}</MDI></Metadata>\n"
-        + "\n".join(srcs) + "\n  </VRTRasterBand>\n</VRTDataset>\n")
-
-
-def _output_vrts(spec: _Spec, scratch: Path, parts: list[tuple[str, tuple]]) -> dict:
-    """One VRT per output over its tiles, with the precomputed overviews attached."""
-    levels = overview_levels(spec.grid, spec.block_size)
-    sources = {}
-    for n in spec.names:
-        stem, desc, unit_c, unit_co2 = OUTPUT_META[n]
-        unit = unit_co2 if spec.params.co2 else unit_c
-        ovs = []
-        for k in range(1, levels + 1):
-            ov = scratch / f"{stem}.ovr{k}.vrt"
-            ov.write_text(_vrt_text(spec.grid, parts, f"{stem}.ovr{k}.tif", spec.tags, desc,
-                                    unit, n, factor=2**k), encoding="utf-8")
-            ovs.append(str(ov))
-        vrt = scratch / f"{stem}.vrt"
-        vrt.write_text(_vrt_text(spec.grid, parts, f"{stem}.tif", spec.tags, desc, unit, n,
-                                 overviews=ovs), encoding="utf-8")
-        sources[n] = vrt
-    return sources
-
-
-def to_cog(src: Path, dst: Path, threads: int = 2, blocksize: int = 512) -> None:
-    """Convert a GeoTIFF or VRT into a COG (DEFLATE 1, predictor, tiles, overviews)."""
-    from rasterio.shutil import copy as rio_copy
-
-    rio_copy(str(src), str(dst), driver="COG", COMPRESS="DEFLATE", LEVEL=1, PREDICTOR="YES",
-             BLOCKSIZE=blocksize, NUM_THREADS=str(threads), OVERVIEW_RESAMPLING="AVERAGE",
-             OVERVIEWS="FORCE_USE_EXISTING", BIGTIFF="IF_SAFER")
+                      int(tile.width)), sums, counters, parts
 
 
 # ----------------------------------------------------------------------------------------
@@ -649,7 +579,8 @@ def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
         "non_karst_pixels": "0 (carbonate fraction 0); nodata only where an input is nodata",
     }
     spec = _Spec(grid=grid, inputs={k: str(v) for k, v in cfg.inputs.items()}, params=params,
-                 zones=zones, names=tuple(names), tags=tags, block_size=cfg.block_size)
+                 zones=zones, names=tuple(names), tags=tags, block_size=cfg.block_size,
+                 tile_size=cfg.tile_size)
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db}
 
 
@@ -795,19 +726,11 @@ def _jsonable(o):
 
 
 def _convert_all(spec: _Spec, sources: dict, out: Path, jobs: int) -> None:
-    """Write every output COG into ``out``: lay out streamed tiles, or convert a VRT."""
+    """Lay out every output's streamed tiles as a COG in ``out`` (copies, no encoding)."""
     names = list(spec.names)
-
-    def finish(n):
-        dst = out / f"{OUTPUT_META[n][0]}.tif"
-        src = sources[n]
-        if isinstance(src, StreamingCOG):
-            src.close(dst)
-        else:
-            to_cog(src, dst, 1, cog_tile(spec.block_size))
-
     with cf.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(names)))) as pool:
-        for f in [pool.submit(finish, n) for n in names]:
+        futs = [pool.submit(sources[n].close, out / f"{OUTPUT_META[n][0]}.tif") for n in names]
+        for f in futs:
             f.result()
 
 
@@ -834,14 +757,37 @@ def _run_tiled(spec: _Spec, scratch: Path, tile_size: int, jobs: int,
                     update(len(spec.grid.sub(t).windows(spec.block_size)))
     sums = None
     counters: dict = {}
-    parts = []
-    for folder, rect, s, c in results:
-        parts.append((folder, rect))
+    levels = overview_levels(grid, spec.block_size)
+    local = local_levels(spec, levels)
+    cogs = _open_cogs(spec, scratch, levels)
+    upper = {n: None for n in spec.names}
+    for _folder, (r, c, _h, _w), s, cnt, parts in results:
         if s is not None:
             sums = s if sums is None else sums + s
-        _merge_counters(counters, c)
-    sources = _output_vrts(spec, scratch, parts)
-    return sums, counters, sources
+        _merge_counters(counters, cnt)
+        for n, (paths, entries, up) in parts.items():
+            cogs[n].adopt(paths, entries)
+            if up is not None:  # this tile's share of level local + 1
+                if upper[n] is None:
+                    upper[n] = np.full(cogs[n].level_shape(local + 1), np.nan, np.float32)
+                f = 2 ** (local + 1)
+                upper[n][r // f: r // f + up.shape[0], c // f: c // f + up.shape[1]] = up
+    if local < levels:
+        half = halve
+        if spec.params.use_numba:
+            from ._kernel import halve_nb as half
+        tile = cog_tile(spec.block_size)
+        with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for n, a in upper.items():
+                for k in range(local + 1, levels + 1):
+                    futs = {(r0 // tile, c0 // tile): pool.submit(
+                        encode_tile, a[r0:r0 + tile, c0:c0 + tile], tile)
+                        for r0 in range(0, a.shape[0], tile)
+                        for c0 in range(0, a.shape[1], tile)}
+                    for (tr, tc), fut in futs.items():
+                        cogs[n].put(k, tr, tc, fut.result())
+                    a = half(a)
+    return sums, counters, cogs
 
 
 def _write_zonal(spec: _Spec, sums: np.ndarray, out: Path, co2: bool):
@@ -900,5 +846,5 @@ def _execute(spec: _Spec, scratch: Path, cfg: MapConfig, jobs: int, engine: str,
         return _run_tiled(spec, scratch, cfg.tile_size, jobs, dask_address=dask, update=update)
     if engine == "processes":
         return _run_tiled(spec, scratch, cfg.tile_size, jobs, update=update)
-    sums, counters, cogs = _stream(spec, spec.grid, scratch, jobs, update, cog=True)
+    sums, counters, cogs = _stream(spec, spec.grid, scratch, jobs, update)
     return sums, counters, cogs
