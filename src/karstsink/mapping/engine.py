@@ -13,11 +13,13 @@ structural metadata), a kernel copy of already-compressed bytes.  GDAL's block
 cache is capped at 64 MB, so peak memory does not grow with the raster size.
 
 ``engine="processes"`` and the Dask path split the grid into large tiles
-(``tile_size`` px): each worker runs the same streaming pass over its tile and
-writes its own GeoTIFFs; zone sums come back as small vectors; a VRT over the
-tiles (with the precomputed overviews) goes through GDAL's COG driver, which
-re-encodes every tile (slower; values and overviews identical to the threaded
-engine, tested).
+(``tile_size`` px): each worker runs the same streaming pass over its tile,
+encoding its full-resolution tiles and the overview levels whose tiles lie
+inside it into its own tile stores; zone sums come back as small vectors, and
+with them the worker's share of the first overview level that crosses engine
+tiles (1/1024 of its pixels at 8192-px tiles).  The parent adopts the stores,
+builds and encodes the remaining small levels, and lays out the COGs as above.
+Values and overviews are identical to the threaded engine (tested).
 
 Measured (benchmarks/bench_map.py, 2 shared cores, best of alternating rounds, the
 machine's speed drifting by tens of per cent between minutes):
@@ -40,8 +42,7 @@ lattice's linear coordinates (gathers are slow here: 37 -> 7 ns/px for three
 fields); branch-free model loops the compiler vectorises; table look-ups
 skipped where there is no carbonate; zone ids written through the look-up in
 the scan-line pass; the quick look without pyplot or tight_layout.  Threads
-against processes: the processes engine pays GDAL's COG conversion (see
-``--engines threads,processes`` in the benchmark).
+against processes: ``--engines threads,processes`` in the benchmark.
 """
 
 from __future__ import annotations
