@@ -24,10 +24,11 @@ Values and overviews are identical to the threaded engine (tested).
 Measured (benchmarks/bench_map.py, 2 shared cores, best of alternating rounds, the
 machine's speed drifting by tens of per cent between minutes):
 
-* 340 Mpx (Guizhou scale): I/O floor 16.4 s, ``run_map`` end to end 21.0 s
-  (1.28 x), peak 0.80 GB; before the streaming writer 54 s (3.8 x), of which
-  26 s was GDAL's COG conversion.
-* 67 Mpx: floor 2.6-3.6 s, end to end 5.2-6.2 s (1.7-2.0 x).  About 2 s of
+* 340 Mpx (Guizhou scale): I/O floor 12.8-16.4 s, ``run_map`` end to end
+  19.4-21.0 s (1.28-1.52 x, depending mostly on the floor's own run), peak
+  0.79 GB; before the streaming writer 54 s (3.8 x), 26 s of it in GDAL's COG
+  conversion (now 0.4 s of layout).
+* 67 Mpx: floor 2.6-3.7 s, end to end 5.2-6.2 s (1.7-2.0 x).  About 2 s of
   each run is fixed start-up and finish that a 67 Mpx run cannot amortise:
   loading the cached numba kernels (~0.6 s, mostly numba's own imports),
   pandas/geopandas for the tables and zones (~0.5 s), matplotlib for the quick
