@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from karstsink._io import atomic_dir, atomic_path
@@ -32,3 +34,13 @@ def test_atomic_dir_all_or_nothing(tmp_path):
         (tmp / "sub" / "b.txt").write_text("b")
     assert (out / "a.csv").read_text() == "a" and (out / "sub" / "b.txt").read_text() == "b"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_atomic_files_get_the_mode_of_a_plain_open(tmp_path):
+    """Outputs must be readable by others as any file the user writes (not mkstemp's 0600)."""
+    with atomic_path(tmp_path / "a.txt") as tmp:
+        tmp.write_text("x")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

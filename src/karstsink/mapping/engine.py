@@ -57,7 +57,6 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -664,10 +663,6 @@ def run_map(
     dask = dask or cfg.dask_address
     spec, extra = _prepare(cfg, co2)
     grid = spec.grid
-    if quicklook:  # matplotlib's import (~1 s) overlaps the map pass instead of following it
-        from ..plots.maps import prefetch
-
-        threading.Thread(target=prefetch, daemon=True, name="karstsink-prefetch").start()
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         scratch = Path(tempfile.mkdtemp(prefix=".karstsink-map-", dir=tmp.parent))
