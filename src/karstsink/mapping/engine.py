@@ -24,15 +24,15 @@ Values and overviews are identical to the threaded engine (tested).
 Measured (benchmarks/bench_map.py, 2 shared cores, best of alternating rounds, the
 machine's speed drifting by tens of per cent between minutes):
 
-* 340 Mpx (Guizhou scale): I/O floor 12.8-16.4 s, ``run_map`` end to end
-  19.4-21.0 s (1.28-1.52 x, depending mostly on the floor's own run), peak
-  0.79 GB; before the streaming writer 54 s (3.8 x), 26 s of it in GDAL's COG
-  conversion (now 0.4 s of layout).
-* 67 Mpx: floor 2.6-3.7 s, end to end 5.2-6.2 s (1.7-2.0 x).  About 2 s of
-  each run is fixed start-up and finish that a 67 Mpx run cannot amortise:
-  loading the cached numba kernels (~0.6 s, mostly numba's own imports),
-  pandas/geopandas for the tables and zones (~0.5 s), matplotlib for the quick
-  look (imported in a background thread during the pass) and the quick look.
+* 340 Mpx (Guizhou scale): I/O floor 13.3-14.0 s, ``run_map`` end to end
+  14.9-17.2 s (rounds 1.12 x and 1.23 x), peak 0.76 GB; before the streaming
+  writer 54 s (3.8 x), 26 s of it in GDAL's COG conversion (now 0.4 s of
+  layout).
+* 67 Mpx: floor 3.2-3.6 s, end to end 5.0-5.1 s (rounds 1.38-1.54 x; other
+  sessions 1.5-1.8 x).  About 1.5 s of each run is fixed start-up and finish
+  that a 67 Mpx run cannot amortise: loading the cached numba kernels (~0.6 s,
+  mostly numba's own imports), pandas/geopandas for the tables and zones
+  (~0.5 s), zone tables and the quick look (~0.3 s).
 
 What helped (each measured on these machines): encoding tiles once in the
 workers instead of uncompressed scratch + GDAL's COG driver (26 s -> 0.6 s of
@@ -42,8 +42,9 @@ bilinear resampling by runs of a source cell whose ends follow from the
 lattice's linear coordinates (gathers are slow here: 37 -> 7 ns/px for three
 fields); branch-free model loops the compiler vectorises; table look-ups
 skipped where there is no carbonate; zone ids written through the look-up in
-the scan-line pass; the quick look without pyplot or tight_layout.  Threads
-against processes: ``--engines threads,processes`` in the benchmark.
+the scan-line pass; the quick look drawn with Pillow instead of matplotlib
+(whose import alone cost ~1 CPU-s).  Threads against processes at 340 Mpx
+(9 engine tiles): 14.9 s against 17.9 s.
 """
 
 from __future__ import annotations
@@ -328,9 +329,9 @@ def halve(a: np.ndarray) -> np.ndarray:
 class _OverviewStrips:
     """Collects one overview level's block pieces into full tile rows ("strips").
 
-    Blocks arrive in row-major order; a strip is handed to ``emit(tile_row, strip)``
-    when the next one starts (and by :meth:`flush`), so tiles are written whole
-    (GDAL's read-modify-write of partially written tiles cost 4 s of a 7 s pass).
+    Blocks arrive in row-major order and give pieces smaller than a tile at
+    every level; a strip is handed to ``emit(tile_row, strip)`` when the next one
+    starts (and by :meth:`flush`), so each overview tile is encoded once, whole.
     Memory: one strip of ``tile`` rows of the level's width [float32].
     """
 
