@@ -246,6 +246,7 @@ def map_pass(folder: Path, out: Path, jobs: int, engine: str) -> dict:
     res = eng.run_map(cfg, out, jobs=jobs, engine=engine)
     timings["total_s"] = time.perf_counter() - t0
     timings["karst_sink_t_c_yr"] = res.totals["karst_sink_t_c_yr"]
+    timings["worker_peak_mb"] = res.counters.get("worker_peak_mb", 0.0)
     return timings
 
 
@@ -274,8 +275,9 @@ def _child(args) -> None:
         info = map_pass(folder, folder / f"map_out_{args.phase}", args.jobs, args.phase)
     info["wall_s"] = time.perf_counter() - t0
     info["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # worker processes (engine "processes"): the largest child, reported separately
-    info["child_maxrss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # worker processes (engine "processes"): the largest one, as it reported itself
+    # (they are children of a forkserver, not of this process)
+    info["child_maxrss_mb"] = info.get("worker_peak_mb", 0.0)
     info["cpu_s"] = time.process_time() + (resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
                                            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime)
     print(json.dumps(info))

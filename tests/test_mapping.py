@@ -269,9 +269,13 @@ def test_tiled_engines_identical_to_threads(tmp_path, engine):
     conf = load_config(cfg)
     run_map(conf, tmp_path / "threads", jobs=2, quicklook=False)
     if engine == "dask":
-        run_map(conf, tmp_path / "other", dask="local", quicklook=False)
+        res = run_map(conf, tmp_path / "other", dask="local", quicklook=False)
     else:
-        run_map(conf, tmp_path / "other", engine="processes", jobs=2, quicklook=False)
+        res = run_map(conf, tmp_path / "other", engine="processes", jobs=2, quicklook=False)
+    assert res.counters["worker_peak_mb"] > 0
+    run_doc = json.loads((tmp_path / "other" / "run.json").read_text())
+    assert run_doc["engine"]["largest_worker_peak_memory_mb"] > 0
+    assert "worker_peak_mb" not in run_doc["flags"]
     for name in ("karst_sink", "biological_sink", "total_sink"):
         a = read(tmp_path / "threads" / f"{name}.tif")
         b = read(tmp_path / "other" / f"{name}.tif")

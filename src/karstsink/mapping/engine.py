@@ -57,6 +57,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -112,7 +113,8 @@ class MapResult:
     zonal : pandas.DataFrame or None
         The zone table as written to ``zonal_totals.csv``.
     counters : dict
-        Pixel counts of flagged conditions.
+        Pixel counts of flagged conditions; with the processes and Dask
+        engines also ``worker_peak_mb``, the largest worker's peak memory [MB].
     """
 
     out_dir: Path
@@ -288,6 +290,8 @@ def _merge_counters(acc: dict, c: dict) -> None:
                 d[code] = d.get(code, 0) + n
         elif k == "grid_totals":
             acc[k] = acc.get(k, 0) + v
+        elif k == "worker_peak_mb":  # engine tiles: the largest worker process
+            acc[k] = max(acc.get(k, 0.0), v)
         else:
             acc[k] = acc.get(k, 0) + v
 
@@ -509,8 +513,19 @@ def _tile_task(spec: _Spec, tile, folder: str, jobs: int = 1):
     out = Path(folder) / f"tile_{int(tile.row_off)}_{int(tile.col_off)}"
     out.mkdir(parents=True, exist_ok=True)
     sums, counters, parts = _stream(spec, sub, out, jobs)
+    counters["worker_peak_mb"] = _peak_rss_mb()
     return str(out), (int(tile.row_off), int(tile.col_off), int(tile.height),
                       int(tile.width)), sums, counters, parts
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory [MB] (0 where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 ** (2 if sys.platform == "darwin" else 1)
 
 
 # ----------------------------------------------------------------------------------------
@@ -703,7 +718,11 @@ def run_map(
                 "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6],
                          "width": grid.width, "height": grid.height},
                 "totals": totals,
-                "flags": {k: v for k, v in counters.items() if k != "grid_totals"},
+                "flags": {k: v for k, v in counters.items()
+                          if k not in ("grid_totals", "worker_peak_mb")},
+                "engine": {"name": "dask" if dask else engine, "jobs": jobs,
+                           "peak_memory_mb": round(_peak_rss_mb(), 1),
+                           "largest_worker_peak_memory_mb": counters.get("worker_peak_mb")},
                 "files": files,
             }
             (tmp / "run.json").write_text(json.dumps(run_doc, indent=2, default=_jsonable),
