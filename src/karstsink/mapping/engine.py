@@ -355,7 +355,9 @@ class _OverviewStrips:
         if tr != self.strip_row:
             self.flush()
             rows = min(self.tile, self.height - tr * self.tile)
-            self.strip = np.full((rows, self.width), np.nan, np.float32)
+            # no fill: the blocks' pieces cover every strip exactly (block offsets are
+            # multiples of 2**level, edge pieces have the level's ceil size)
+            self.strip = np.empty((rows, self.width), np.float32)
             self.strip_row = tr
         rr = r - tr * self.tile
         self.strip[rr: rr + piece.shape[0], c: c + piece.shape[1]] = piece
