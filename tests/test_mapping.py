@@ -125,7 +125,7 @@ def test_outputs_are_valid_cogs_with_units_and_provenance(uniform_run):
         for k in range(n_ovr):
             level = halve(level)
             with rasterio.open(folder / "out" / f"{name}.tif", overview_level=k) as ov:
-                assert np.array_equal(ov.read(1), level, equal_nan=True)
+                assert_allclose(ov.read(1), level, rtol=1e-6, equal_nan=True)
     assert (folder / "out" / "quicklook.png").stat().st_size > 10_000
     assert (folder / "out" / "zonal_totals.gpkg").is_file()
     run = json.loads((folder / "out" / "run.json").read_text())
@@ -298,8 +298,11 @@ def test_tiled_engines_identical_to_threads(tmp_path, engine):
             level = halve(level)
             with rasterio.open(tmp_path / "threads" / f"{name}.tif", overview_level=k) as x, \
                     rasterio.open(tmp_path / "other" / f"{name}.tif", overview_level=k) as y:
-                assert np.array_equal(x.read(1), level, equal_nan=True)
-                assert np.array_equal(y.read(1), level, equal_nan=True)
+                # float32 means of 4 values: a few ulp apart between float32 and
+                # float64 accumulation (numpy halve vs the numba kernel)
+                assert_allclose(x.read(1), level, rtol=1e-6, equal_nan=True)
+                assert_allclose(y.read(1), level, rtol=1e-6, equal_nan=True)
+                assert np.array_equal(x.read(1), y.read(1), equal_nan=True)
     za = pd.read_csv(tmp_path / "threads" / "zonal_totals.csv")
     zb = pd.read_csv(tmp_path / "other" / "zonal_totals.csv")
     pd.testing.assert_frame_equal(za, zb, rtol=1e-12)
