@@ -147,3 +147,14 @@ def test_copy_without_kernel_copy(tmp_path, field, monkeypatch):
     with rasterio.open(out) as ds:
         assert np.array_equal(ds.read(1), field, equal_nan=True)
     assert cog_layout_errors(out) == []
+
+
+def test_zlib_fallback_writes_the_same_pixels(tmp_path, field, monkeypatch):
+    """Without the isal package the tiles are deflated by zlib (same format)."""
+    import zlib
+
+    monkeypatch.setattr(_cog, "_deflate_mod", zlib)
+    out = tmp_path / "z.tif"
+    write_cog(out, field, 1, 128)
+    with rasterio.open(out) as ds:
+        assert np.array_equal(ds.read(1), field, equal_nan=True)
