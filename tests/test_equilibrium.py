@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from conftest import read_reference
@@ -119,3 +121,37 @@ def test_bad_options_raise():
         equilibrium_concentration(15, -2, mineral="aragonite")
     with pytest.raises(ValueError, match="0-100"):
         equilibrium_concentration(120, -2)
+
+
+def test_default_cache_folder_and_off_switch(monkeypatch, tmp_path):
+    from karstsink.chemistry import equilibrium as eq
+
+    monkeypatch.setenv("KARSTSINK_CACHE_DIR", str(tmp_path / "c"))
+    assert eq.default_cache_dir() == tmp_path / "c"
+    for off in ("", "off", "0", "None"):
+        monkeypatch.setenv("KARSTSINK_CACHE_DIR", off)
+        assert eq.default_cache_dir() is None
+    monkeypatch.delenv("KARSTSINK_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # macOS: ~/Library/Caches
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))  # Windows
+    if sys.platform.startswith("linux"):
+        assert eq.default_cache_dir() == tmp_path / "xdg" / "karstsink"
+    # a table built with the default folder lands there (small grid: fast)
+    monkeypatch.setattr(eq, "_MEMORY_CACHE", {})
+    folder = eq.default_cache_dir()
+    eq.equilibrium_table(temp_range=(10.0, 12.0), temp_step=1.0, log_pco2_range=(-2.0, -1.8),
+                         log_pco2_step=0.1)
+    assert len(list(folder.glob("ca_eq_open_calcite_*.npz"))) == 1
+
+
+def test_unwritable_cache_folder_costs_only_the_speed_up(monkeypatch, tmp_path):
+    from karstsink.chemistry import equilibrium as eq
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr(eq, "_MEMORY_CACHE", {})
+    table = eq.equilibrium_table(temp_range=(10.0, 12.0), temp_step=1.0,
+                                 log_pco2_range=(-2.0, -1.8), log_pco2_step=0.1,
+                                 cache_dir=blocker / "sub")
+    assert np.all(table.values > 0)

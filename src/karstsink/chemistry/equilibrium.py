@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,6 +321,27 @@ class EquilibriumTable:
                        values=data["values"], **meta)
 
 
+def default_cache_dir() -> Path | None:
+    """Folder of the on-disk table cache.
+
+    ``KARSTSINK_CACHE_DIR`` when set (``""``, ``0``, ``off`` or ``none`` turn the disk
+    cache off); otherwise the user's cache folder: ``$XDG_CACHE_HOME/karstsink`` or
+    ``~/.cache/karstsink`` (Linux), ``~/Library/Caches/karstsink`` (macOS),
+    ``%LOCALAPPDATA%\\karstsink\\Cache`` (Windows).
+    """
+    env = os.environ.get("KARSTSINK_CACHE_DIR")
+    if env is not None:
+        value = env.strip()
+        return None if value.lower() in ("", "0", "off", "none", "false") else Path(value)
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA")
+        return Path(base) / "karstsink" / "Cache" if base else None
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "karstsink"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "karstsink"
+
+
 _MEMORY_CACHE: dict[tuple, EquilibriumTable] = {}
 _LOCK = threading.Lock()
 
@@ -340,9 +362,9 @@ def equilibrium_table(
     One PHREEQC input holds every grid point (chunked); the default grid
     (0-40 °C by 1 °C, log pCO2 -5..0 by 0.05: 4,141 runs, about 1.5 s)
     interpolates to within 0.02 % of direct runs.  Tables are cached in memory
-    for the process and, when ``cache_dir`` (or the environment variable
-    ``KARSTSINK_CACHE_DIR``) is set, on disk under a key made of the database
-    SHA-256, the PHREEQC version, the system, the mineral and the grid.
+    for the process and on disk (``cache_dir``, else :func:`default_cache_dir`:
+    ``KARSTSINK_CACHE_DIR`` or the user's cache folder) under a key made of the
+    database SHA-256, the PHREEQC version, the system, the mineral and the grid.
 
     Parameters
     ----------
@@ -357,7 +379,7 @@ def equilibrium_table(
     log_pco2_range, log_pco2_step : tuple of float, float
         Grid log pCO2 [log10 atm] (inclusive range).
     cache_dir : path, optional
-        Folder for the on-disk cache.
+        Folder for the on-disk cache (default :func:`default_cache_dir`).
 
     Returns
     -------
@@ -374,7 +396,7 @@ def equilibrium_table(
     with _LOCK:
         if key in _MEMORY_CACHE:
             return _MEMORY_CACHE[key]
-        cache_dir = cache_dir or os.environ.get("KARSTSINK_CACHE_DIR")
+        cache_dir = cache_dir or default_cache_dir()
         cache_file = None
         if cache_dir:
             digest = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
@@ -395,7 +417,10 @@ def equilibrium_table(
                                  mineral=mineral, database=db.as_dict(),
                                  phreeqc_version=version)
         if cache_file is not None:
-            table.to_npz(cache_file)
+            try:
+                table.to_npz(cache_file)
+            except OSError:  # a read-only or full cache folder costs only the speed-up
+                pass
         _MEMORY_CACHE[key] = table
         return table
 
