@@ -233,6 +233,8 @@ class StreamingCOG:
     crs, transform, nodata, tags, band_tags, description
         Georeferencing and metadata, written by GDAL into a template and
         copied verbatim.
+    name : str
+        Stem of the tile store files (several writers may share ``scratch``).
 
     Notes
     -----
@@ -311,7 +313,8 @@ class StreamingCOG:
 
     # -- layout ---------------------------------------------------------------------------
     def _ifd_entries(self, k: int, big: bool) -> list[tuple]:
-        """(tag, type, count, raw or None) of level k's IFD; offsets/bytecounts last."""
+        """(tag, type, count, raw) of level k's IFD, by tag; ``raw`` is None for the
+        tile offsets and byte counts, filled in when the layout is known."""
         h, w = self.level_shape(k)
         pack_short = lambda v: struct.pack("<H", v)  # noqa: E731
         pack_long = lambda v: struct.pack("<I", v)  # noqa: E731
