@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -95,11 +96,19 @@ try:
             for i in range(1, w4):
                 orow[i] = tmp[i] - tmp[i - 1]
 
+    _BUFFERS = threading.local()
+
     def _predict(tile: np.ndarray) -> np.ndarray:
+        """The predicted bytes in a per-thread buffer, valid until this thread's next
+        call (the encoder deflates them at once; a fresh megabyte per tile cost
+        page faults)."""
         h, w = tile.shape
-        out = np.empty((h, 4 * w), np.uint8)
+        out = getattr(_BUFFERS, "out", None)
+        if out is None or out.shape != (h, 4 * w):
+            out = _BUFFERS.out = np.empty((h, 4 * w), np.uint8)
+            _BUFFERS.tmp = np.empty(4 * w, np.uint8)
         b = np.ascontiguousarray(tile, dtype="<f4").view(np.uint8).reshape(h, 4 * w)
-        _predict_nb(b, out, np.empty(4 * w, np.uint8))
+        _predict_nb(b, out, _BUFFERS.tmp)
         return out
 
 except ImportError:  # pragma: no cover - numba is optional
