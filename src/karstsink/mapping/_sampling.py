@@ -504,8 +504,18 @@ def bilinear_lattice(srcs, lattice, off_r, off_c, sh, sw, h, w):
     args = (stack, kr.astype(np.int64), kc.astype(np.int64),
             np.ascontiguousarray(lat_r, np.float64), np.ascontiguousarray(lat_c, np.float64),
             float(off_r), float(off_c), float(sh), float(sw))
-    if np.isfinite(stack).all():
-        _bilinear_runs_nb(*args, out)
-    else:
-        _bilinear_lattice_nb(*args, False, out)
+    finite = bool(np.isfinite(stack).all())
+    if finite and _source_step(kc, lat_r, lat_c) < 0.5:
+        _bilinear_runs_nb(*args, out)  # coarse source: long runs (7 vs 33 ns/px at 1/33)
+    else:  # a source as fine as the grid makes runs of ~1 px (63 vs 47 ns/px at 1:1)
+        _bilinear_lattice_nb(*args, finite, out)
     return list(out)
+
+
+def _source_step(kc, lat_r, lat_c) -> float:
+    """Largest source-pixel step per target pixel along rows, from the lattice."""
+    if kc.size < 2:
+        return 0.0
+    span = np.diff(kc).astype(float)
+    return float(max(np.max(np.abs(np.diff(lat_r, axis=1)) / span),
+                     np.max(np.abs(np.diff(lat_c, axis=1)) / span)))
