@@ -24,15 +24,15 @@ Values and overviews are identical to the threaded engine (tested).
 Measured (benchmarks/bench_map.py, 2 shared cores, best of alternating rounds, the
 machine's speed drifting by tens of per cent between minutes):
 
-* 340 Mpx (Guizhou scale): I/O floor 13.3-14.0 s, ``run_map`` end to end
-  14.9-17.2 s (rounds 1.12 x and 1.23 x), peak 0.76 GB; before the streaming
-  writer 54 s (3.8 x), 26 s of it in GDAL's COG conversion (now 0.4 s of
-  layout).
-* 67 Mpx: floor 3.2-3.6 s, end to end 5.0-5.1 s (rounds 1.38-1.54 x; other
-  sessions 1.5-1.8 x).  About 1.5 s of each run is fixed start-up and finish
-  that a 67 Mpx run cannot amortise: loading the cached numba kernels (~0.6 s,
-  mostly numba's own imports), pandas/geopandas for the tables and zones
-  (~0.5 s), zone tables and the quick look (~0.3 s).
+* 340 Mpx (Guizhou scale): I/O floor 12.1-14.0 s, ``run_map`` end to end
+  14.9-18.3 s (rounds 1.12-1.51 x), peak 0.75 GB; before the streaming writer
+  54 s (3.8 x), 26 s of it in GDAL's COG conversion (now 0.2-0.4 s of layout).
+* 67 Mpx: floor 2.4-3.7 s, end to end 4.4-5.1 s (rounds 1.38-1.98 x).  About
+  1.5 s of each run is fixed start-up and finish that a 67 Mpx run cannot
+  amortise: loading the cached numba kernels (~0.5 s, mostly numba's own
+  imports), pandas/geopandas for the tables and zones (~0.5 s), zone tables
+  and the quick look (~0.3 s).  Loading numba in a thread during the set-up
+  gained nothing (both are GIL-bound imports).
 
 What helped (each measured on these machines): encoding tiles once in the
 workers instead of uncompressed scratch + GDAL's COG driver (26 s -> 0.6 s of
