@@ -356,3 +356,18 @@ def test_example_config_runs(tmp_path):
     assert len(table) == 5  # four counties + the total row
     assert res.totals["karst_sink_t_c_yr"] > 0
     assert table["scenario_difference_t_c_yr"].iloc[-1] > 0
+
+
+def test_processes_engine_splits_a_small_grid_for_every_job(tmp_path):
+    """The default 8192-px engine tile would give a 300 x 200 grid one tile (one core)."""
+    inputs = uniform_inputs(tmp_path)
+    cfg = write_config(tmp_path, inputs)  # block 128, no [dask] tile_size
+    res = run_map(load_config(cfg), tmp_path / "p", engine="processes", jobs=2,
+                  quicklook=False)
+    assert res.counters["engine_tiles"] >= 2
+    engine = json.loads((tmp_path / "p" / "run.json").read_text())["engine"]
+    assert engine["tiles"] >= 2 and engine["tile_size"] == 256
+    run_map(load_config(cfg), tmp_path / "t", quicklook=False)
+    for name in ("karst_sink", "total_sink"):
+        assert np.array_equal(read(tmp_path / "p" / f"{name}.tif"),
+                              read(tmp_path / "t" / f"{name}.tif"), equal_nan=True)

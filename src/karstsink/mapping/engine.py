@@ -114,7 +114,8 @@ class MapResult:
         The zone table as written to ``zonal_totals.csv``.
     counters : dict
         Pixel counts of flagged conditions; with the processes and Dask
-        engines also ``worker_peak_mb``, the largest worker's peak memory [MB].
+        engines also ``worker_peak_mb``, the largest worker's peak memory [MB],
+        and ``engine_tiles``, the number of engine tiles.
     """
 
     out_dir: Path
@@ -721,8 +722,10 @@ def run_map(
                          "width": grid.width, "height": grid.height},
                 "totals": totals,
                 "flags": {k: v for k, v in counters.items()
-                          if k not in ("grid_totals", "worker_peak_mb")},
+                          if k not in ("grid_totals", "worker_peak_mb", "engine_tiles")},
                 "engine": {"name": "dask" if dask else engine, "jobs": jobs,
+                           "tiles": counters.get("engine_tiles"),
+                           "tile_size": spec.tile_size if "engine_tiles" in counters else None,
                            "peak_memory_mb": round(_peak_rss_mb(), 1),
                            "largest_worker_peak_memory_mb": counters.get("worker_peak_mb")},
                 "files": files,
@@ -775,7 +778,7 @@ def _run_tiled(spec: _Spec, scratch: Path, tile_size: int, jobs: int,
                 if update:
                     update(len(spec.grid.sub(t).windows(spec.block_size)))
     sums = None
-    counters: dict = {}
+    counters: dict = {"engine_tiles": len(tiles)}
     levels = overview_levels(grid, spec.block_size)
     local = local_levels(spec, levels)
     cogs = _open_cogs(spec, scratch, levels)
@@ -862,8 +865,16 @@ def _execute(spec: _Spec, scratch: Path, cfg: MapConfig, jobs: int, engine: str,
              dask: str | None, update):
     """Run the chosen engine; return zone sums, counters and the per-output sources."""
     if dask:
+        spec.tile_size = cfg.tile_size
         return _run_tiled(spec, scratch, cfg.tile_size, jobs, dask_address=dask, update=update)
     if engine == "processes":
-        return _run_tiled(spec, scratch, cfg.tile_size, jobs, update=update)
+        # at least one engine tile per process: halve the tile (keeping it a multiple
+        # of the block size) while the grid has fewer tiles than jobs
+        ts = cfg.tile_size
+        while (len(spec.grid.windows(ts)) < jobs and ts % 2 == 0
+               and (ts // 2) % spec.block_size == 0):
+            ts //= 2
+        spec.tile_size = ts
+        return _run_tiled(spec, scratch, ts, jobs, update=update)
     sums, counters, cogs = _stream(spec, spec.grid, scratch, jobs, update)
     return sums, counters, cogs
