@@ -685,6 +685,7 @@ def run_map(
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         scratch = Path(tempfile.mkdtemp(prefix=".karstsink-map-", dir=tmp.parent))
+        sources: dict = {}
         try:
             nblocks = len(grid.windows(spec.block_size))
             update = progress(nblocks, "map blocks") if progress else None
@@ -734,6 +735,8 @@ def run_map(
                                           encoding="utf-8")
             files.append("run.json")
         finally:
+            for src in sources.values():  # after a failure: close the tile stores
+                src.abort()
             shutil.rmtree(scratch, ignore_errors=True)
     return MapResult(out_dir=out_dir, files=files, totals=totals, zonal=zonal,
                      counters=counters)
@@ -777,11 +780,21 @@ def _run_tiled(spec: _Spec, scratch: Path, tile_size: int, jobs: int,
                 results.append(f.result())
                 if update:
                     update(len(spec.grid.sub(t).windows(spec.block_size)))
-    sums = None
-    counters: dict = {"engine_tiles": len(tiles)}
     levels = overview_levels(grid, spec.block_size)
-    local = local_levels(spec, levels)
     cogs = _open_cogs(spec, scratch, levels)
+    try:
+        return _assemble_tiles(spec, results, cogs, levels, jobs)
+    except BaseException:
+        for c_ in cogs.values():
+            c_.abort()
+        raise
+
+
+def _assemble_tiles(spec: _Spec, results: list, cogs: dict, levels: int, jobs: int):
+    """Adopt the engine tiles' stores; build the overview levels that cross tiles."""
+    sums = None
+    counters: dict = {"engine_tiles": len(results)}
+    local = local_levels(spec, levels)
     upper = {n: None for n in spec.names}
     for _folder, (r, c, _h, _w), s, cnt, parts in results:
         if s is not None:
