@@ -453,14 +453,17 @@ if HAVE_NUMBA:
                     x = c - cs
                     fi = np.floor(u0 + dgr * x)
                     fj = np.floor(v0 + dgc * x)
+                    # a step below 1e-9 px per pixel passes a cell edge by at most
+                    # ~5e-7 px within a segment (<= 512 px; continuity covers it) and
+                    # would only overflow the divisions
                     e = ce
-                    if dgr > 0:
+                    if dgr > 1e-9:
                         e = min(e, cs + int(np.ceil((fi + 1.0 - u0) / dgr)))
-                    elif dgr < 0:
+                    elif dgr < -1e-9:
                         e = min(e, cs + int(np.floor((fi - u0) / dgr)) + 1)
-                    if dgc > 0:
+                    if dgc > 1e-9:
                         e = min(e, cs + int(np.ceil((fj + 1.0 - v0) / dgc)))
-                    elif dgc < 0:
+                    elif dgc < -1e-9:
                         e = min(e, cs + int(np.floor((fj - v0) / dgc)) + 1)
                     e = max(e, c + 1)
                     i0 = int(fi)
