@@ -198,21 +198,6 @@ def test_zone_fractions_at_a_diagonal_border(tmp_path):
     assert math.isclose(total.sum(), 4096)
 
 
-def test_multi_field_sampler_matches_single_field_sampler():
-    pytest.importorskip("numba")
-    rng = np.random.default_rng(5)
-    full = [rng.uniform(0, 10, (30, 40)).astype(np.float32) for _ in range(3)]
-    holes = [f.copy() for f in full]
-    holes[1][rng.random((30, 40)) < 0.2] = np.nan
-    srow = rng.uniform(-2, 32, (50, 60))
-    scol = rng.uniform(-2, 42, (50, 60))
-    for fields in (full, holes):  # the all-finite fast path and the nodata-aware path
-        multi = _sampling.bilinear_multi(fields, srow, scol, 0, 0, 30, 40)
-        for f, m in zip(fields, multi, strict=True):
-            single = _sampling.bilinear(f, srow, scol, 0, 0, 30, 40, use_numba=False)
-            assert_allclose(m, single, rtol=1e-5, atol=1e-5, equal_nan=True)
-
-
 @settings(max_examples=40, deadline=None)
 @given(h=st.integers(1, 80), w=st.integers(1, 80), fh=st.integers(1, 12), fw=st.integers(1, 12),
        holes=st.booleans(), inside=st.booleans(), seed=st.integers(0, 2**16))

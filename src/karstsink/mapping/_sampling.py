@@ -64,59 +64,92 @@ def _nearest_np(codes, valid, srow, scol, off_r, off_c, sh, sw):
 
 if HAVE_NUMBA:
 
+    @numba.njit(inline="always")
+    def _lattice_row(r, k, kr, lat_r, lat_c, rr, rc):
+        """Lattice coordinates interpolated to target row ``r`` into ``rr``/``rc`` (as
+        ``grid._upsample`` does); ``k`` is the knot segment so far, returned updated."""
+        nr, nc = lat_r.shape
+        if nr == 1:
+            for j in range(nc):
+                rr[j] = lat_r[0, j]
+                rc[j] = lat_c[0, j]
+            return k
+        while k < nr - 2 and kr[k + 1] <= r:
+            k += 1
+        t = (r - kr[k]) / (kr[k + 1] - kr[k])
+        for j in range(nc):
+            rr[j] = lat_r[k, j] * (1.0 - t) + lat_r[k + 1, j] * t
+            rc[j] = lat_c[k, j] * (1.0 - t) + lat_c[k + 1, j] * t
+        return k
+
+    @numba.njit(inline="always")
+    def _sample_pixel(srcs, gr, gc, off_r, off_c, sh, sw, all_finite, out, r, c):
+        """Bilinear values of every field of ``srcs`` at source (row, col) ``(gr, gc)``
+        into ``out[:, r, c]``: NaN outside the source; with nodata (unless
+        ``all_finite``) NaN where the containing pixel is nodata, else the weights of
+        the finite corners only.  Edge cells repeat the edge pixel."""
+        k_n, fh, fw = srcs.shape
+        if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
+            for q in range(k_n):
+                out[q, r, c] = np.nan
+            return
+        lr = gr - off_r
+        lc = gc - off_c
+        u = lr - 0.5
+        v = lc - 0.5
+        fi = np.floor(u)
+        fj = np.floor(v)
+        a = u - fi
+        b = v - fj
+        i0 = int(fi)
+        j0 = int(fj)
+        i1 = min(max(i0 + 1, 0), fh - 1)
+        j1 = min(max(j0 + 1, 0), fw - 1)
+        i0 = min(max(i0, 0), fh - 1)
+        j0 = min(max(j0, 0), fw - 1)
+        if all_finite:
+            for q in range(k_n):
+                out[q, r, c] = ((1 - a) * ((1 - b) * srcs[q, i0, j0] + b * srcs[q, i0, j1])
+                                + a * ((1 - b) * srcs[q, i1, j0] + b * srcs[q, i1, j1]))
+            return
+        ni = min(max(int(np.floor(lr)), 0), fh - 1)
+        nj = min(max(int(np.floor(lc)), 0), fw - 1)
+        w00 = (1 - a) * (1 - b)
+        w01 = (1 - a) * b
+        w10 = a * (1 - b)
+        w11 = a * b
+        for q in range(k_n):
+            if not np.isfinite(srcs[q, ni, nj]):
+                out[q, r, c] = np.nan
+                continue
+            acc = 0.0
+            ws = 0.0
+            v00 = np.float64(srcs[q, i0, j0])
+            v01 = np.float64(srcs[q, i0, j1])
+            v10 = np.float64(srcs[q, i1, j0])
+            v11 = np.float64(srcs[q, i1, j1])
+            if np.isfinite(v00):
+                acc += w00 * v00
+                ws += w00
+            if np.isfinite(v01):
+                acc += w01 * v01
+                ws += w01
+            if np.isfinite(v10):
+                acc += w10 * v10
+                ws += w10
+            if np.isfinite(v11):
+                acc += w11 * v11
+                ws += w11
+            out[q, r, c] = acc / ws if ws > 0 else np.nan
+
     @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
-    def _bilinear_nb(src, srow, scol, off_r, off_c, sh, sw, out):
+    def _bilinear_nb(srcs, srow, scol, off_r, off_c, sh, sw, out):
+        """Nodata-aware bilinear sample at per-pixel source coordinates."""
         h, w = srow.shape
-        fh, fw = src.shape
         for r in range(h):
             for c in range(w):
-                gr = srow[r, c]
-                gc = scol[r, c]
-                if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
-                    out[r, c] = np.nan
-                    continue
-                lr = gr - off_r
-                lc = gc - off_c
-                ni = min(max(int(np.floor(lr)), 0), fh - 1)
-                nj = min(max(int(np.floor(lc)), 0), fw - 1)
-                if not np.isfinite(src[ni, nj]):
-                    out[r, c] = np.nan
-                    continue
-                u = lr - 0.5
-                v = lc - 0.5
-                fi = np.floor(u)
-                fj = np.floor(v)
-                a = u - fi
-                b = v - fj
-                i0 = int(fi)
-                j0 = int(fj)
-                i1 = min(max(i0 + 1, 0), fh - 1)
-                j1 = min(max(j0 + 1, 0), fw - 1)
-                i0 = min(max(i0, 0), fh - 1)
-                j0 = min(max(j0, 0), fw - 1)
-                acc = 0.0
-                ws = 0.0
-                v00 = np.float64(src[i0, j0])
-                v01 = np.float64(src[i0, j1])
-                v10 = np.float64(src[i1, j0])
-                v11 = np.float64(src[i1, j1])
-                w00 = (1 - a) * (1 - b)
-                w01 = (1 - a) * b
-                w10 = a * (1 - b)
-                w11 = a * b
-                if np.isfinite(v00):
-                    acc += w00 * v00
-                    ws += w00
-                if np.isfinite(v01):
-                    acc += w01 * v01
-                    ws += w01
-                if np.isfinite(v10):
-                    acc += w10 * v10
-                    ws += w10
-                if np.isfinite(v11):
-                    acc += w11 * v11
-                    ws += w11
-                out[r, c] = acc / ws if ws > 0 else np.nan
+                _sample_pixel(srcs, srow[r, c], scol[r, c], off_r, off_c, sh, sw, False,
+                              out, r, c)
 
     @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
     def _nearest_nb(codes, valid, srow, scol, off_r, off_c, sh, sw, out_codes, out_valid):
@@ -131,6 +164,39 @@ if HAVE_NUMBA:
                 out_codes[r, c] = codes[ni, nj]
                 out_valid[r, c] = valid[ni, nj] and (gr >= 0 and gr < sh and gc >= 0
                                                      and gc < sw)
+
+    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp"})
+    def _bilinear_lattice_nb(srcs, kr, kc, lat_r, lat_c, off_r, off_c, sh, sw, all_finite,
+                             out):
+        """Bilinear sample of several fields with the source coordinates interpolated
+        from a lattice on the fly (same coordinates as ``grid._upsample``, no (h, w)
+        coordinate arrays); ``all_finite`` skips the per-neighbour nodata checks."""
+        _, h, w = out.shape
+        nc = lat_r.shape[1]
+        segc = np.zeros(w, np.int64)
+        tcs = np.zeros(w)
+        if nc > 1:
+            k = 0
+            for c in range(w):
+                while k < nc - 2 and kc[k + 1] <= c:
+                    k += 1
+                segc[c] = k
+                tcs[c] = (c - kc[k]) / (kc[k + 1] - kc[k])
+        rr = np.empty(nc)
+        rc = np.empty(nc)
+        k = 0
+        for r in range(h):
+            k = _lattice_row(r, k, kr, lat_r, lat_c, rr, rc)
+            for c in range(w):
+                if nc == 1:
+                    gr = rr[0]
+                    gc = rc[0]
+                else:
+                    j = segc[c]
+                    t = tcs[c]
+                    gr = rr[j] * (1.0 - t) + rr[j + 1] * t
+                    gc = rc[j] * (1.0 - t) + rc[j + 1] * t
+                _sample_pixel(srcs, gr, gc, off_r, off_c, sh, sw, all_finite, out, r, c)
 
 
 if HAVE_NUMBA:
@@ -148,11 +214,11 @@ if HAVE_NUMBA:
 def bilinear(src, srow, scol, off_r, off_c, sh, sw, use_numba=True):
     """Nodata-aware bilinear sample of ``src`` (float32, NaN = nodata) -> float32."""
     if HAVE_NUMBA and use_numba:
-        out = np.empty(srow.shape, np.float32)
-        _bilinear_nb(np.ascontiguousarray(src), np.ascontiguousarray(srow),
+        out = np.empty((1, *srow.shape), np.float32)
+        _bilinear_nb(np.ascontiguousarray(src)[None], np.ascontiguousarray(srow),
                      np.ascontiguousarray(scol), float(off_r), float(off_c), float(sh),
                      float(sw), out)
-        return out
+        return out[0]
     return _bilinear_np(src, srow, scol, off_r, off_c, sh, sw)
 
 
@@ -171,208 +237,6 @@ def nearest(codes, valid, srow, scol, off_r, off_c, sh, sw, use_numba=True):
 if HAVE_NUMBA:
 
     @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
-    def _bilinear_multi_full_nb(srcs, srow, scol, off_r, off_c, sh, sw, out):
-        # every footprint value is finite: no per-neighbour nodata checks
-        k_n, fh, fw = srcs.shape
-        h, w = srow.shape
-        for r in range(h):
-            for c in range(w):
-                gr = srow[r, c]
-                gc = scol[r, c]
-                if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
-                    for k in range(k_n):
-                        out[k, r, c] = np.nan
-                    continue
-                u = gr - off_r - 0.5
-                v = gc - off_c - 0.5
-                fi = np.floor(u)
-                fj = np.floor(v)
-                a = u - fi
-                b = v - fj
-                i0 = int(fi)
-                j0 = int(fj)
-                i1 = min(max(i0 + 1, 0), fh - 1)
-                j1 = min(max(j0 + 1, 0), fw - 1)
-                i0 = min(max(i0, 0), fh - 1)
-                j0 = min(max(j0, 0), fw - 1)
-                w00 = (1 - a) * (1 - b)
-                w01 = (1 - a) * b
-                w10 = a * (1 - b)
-                w11 = a * b
-                for k in range(k_n):
-                    out[k, r, c] = (w00 * srcs[k, i0, j0] + w01 * srcs[k, i0, j1]
-                                    + w10 * srcs[k, i1, j0] + w11 * srcs[k, i1, j1])
-
-    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
-    def _bilinear_multi_nb(srcs, srow, scol, off_r, off_c, sh, sw, out):
-        k_n, fh, fw = srcs.shape
-        h, w = srow.shape
-        for r in range(h):
-            for c in range(w):
-                gr = srow[r, c]
-                gc = scol[r, c]
-                if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
-                    for k in range(k_n):
-                        out[k, r, c] = np.nan
-                    continue
-                lr = gr - off_r
-                lc = gc - off_c
-                ni = min(max(int(np.floor(lr)), 0), fh - 1)
-                nj = min(max(int(np.floor(lc)), 0), fw - 1)
-                u = lr - 0.5
-                v = lc - 0.5
-                fi = np.floor(u)
-                fj = np.floor(v)
-                a = u - fi
-                b = v - fj
-                i0 = int(fi)
-                j0 = int(fj)
-                i1 = min(max(i0 + 1, 0), fh - 1)
-                j1 = min(max(j0 + 1, 0), fw - 1)
-                i0 = min(max(i0, 0), fh - 1)
-                j0 = min(max(j0, 0), fw - 1)
-                w00 = (1 - a) * (1 - b)
-                w01 = (1 - a) * b
-                w10 = a * (1 - b)
-                w11 = a * b
-                for k in range(k_n):
-                    if not np.isfinite(srcs[k, ni, nj]):
-                        out[k, r, c] = np.nan
-                        continue
-                    acc = 0.0
-                    ws = 0.0
-                    v00 = np.float64(srcs[k, i0, j0])
-                    v01 = np.float64(srcs[k, i0, j1])
-                    v10 = np.float64(srcs[k, i1, j0])
-                    v11 = np.float64(srcs[k, i1, j1])
-                    if np.isfinite(v00):
-                        acc += w00 * v00
-                        ws += w00
-                    if np.isfinite(v01):
-                        acc += w01 * v01
-                        ws += w01
-                    if np.isfinite(v10):
-                        acc += w10 * v10
-                        ws += w10
-                    if np.isfinite(v11):
-                        acc += w11 * v11
-                        ws += w11
-                    out[k, r, c] = acc / ws if ws > 0 else np.nan
-
-
-def bilinear_multi(srcs, srow, scol, off_r, off_c, sh, sw):
-    """:func:`bilinear` for several fields on one source grid (weights computed once)."""
-    if HAVE_NUMBA:
-        out = np.empty((len(srcs), *srow.shape), np.float32)
-        stack = np.ascontiguousarray(np.stack(srcs))
-        kernel = _bilinear_multi_full_nb if np.isfinite(stack).all() else _bilinear_multi_nb
-        kernel(stack, np.ascontiguousarray(srow), np.ascontiguousarray(scol), float(off_r),
-               float(off_c), float(sh), float(sw), out)
-        return list(out)
-    return [_bilinear_np(s, srow, scol, off_r, off_c, sh, sw) for s in srcs]
-
-
-if HAVE_NUMBA:
-
-    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp"})
-    def _bilinear_lattice_nb(srcs, kr, kc, lat_r, lat_c, off_r, off_c, sh, sw, all_finite,
-                             out):
-        """Bilinear sample of several fields with the source coordinates interpolated
-        from a lattice on the fly (same coordinates as ``grid._upsample``, no (h, w)
-        coordinate arrays); ``all_finite`` skips the per-neighbour nodata checks."""
-        k_n, fh, fw = srcs.shape
-        _, h, w = out.shape
-        nr, nc = lat_r.shape
-        segc = np.zeros(w, np.int64)
-        tcs = np.zeros(w)
-        if nc > 1:
-            k = 0
-            for c in range(w):
-                while k < nc - 2 and kc[k + 1] <= c:
-                    k += 1
-                segc[c] = k
-                tcs[c] = (c - kc[k]) / (kc[k + 1] - kc[k])
-        rr = np.empty(nc)
-        rc = np.empty(nc)
-        k = 0
-        for r in range(h):
-            if nr == 1:
-                for j in range(nc):
-                    rr[j] = lat_r[0, j]
-                    rc[j] = lat_c[0, j]
-            else:
-                while k < nr - 2 and kr[k + 1] <= r:
-                    k += 1
-                t = (r - kr[k]) / (kr[k + 1] - kr[k])
-                for j in range(nc):
-                    rr[j] = lat_r[k, j] * (1.0 - t) + lat_r[k + 1, j] * t
-                    rc[j] = lat_c[k, j] * (1.0 - t) + lat_c[k + 1, j] * t
-            for c in range(w):
-                if nc == 1:
-                    gr = rr[0]
-                    gc = rc[0]
-                else:
-                    j = segc[c]
-                    t = tcs[c]
-                    gr = rr[j] * (1.0 - t) + rr[j + 1] * t
-                    gc = rc[j] * (1.0 - t) + rc[j + 1] * t
-                if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
-                    for q in range(k_n):
-                        out[q, r, c] = np.nan
-                    continue
-                lr = gr - off_r
-                lc = gc - off_c
-                u = lr - 0.5
-                v = lc - 0.5
-                fi = np.floor(u)
-                fj = np.floor(v)
-                a = u - fi
-                b = v - fj
-                i0 = int(fi)
-                j0 = int(fj)
-                i1 = min(max(i0 + 1, 0), fh - 1)
-                j1 = min(max(j0 + 1, 0), fw - 1)
-                i0 = min(max(i0, 0), fh - 1)
-                j0 = min(max(j0, 0), fw - 1)
-                w00 = (1 - a) * (1 - b)
-                w01 = (1 - a) * b
-                w10 = a * (1 - b)
-                w11 = a * b
-                if all_finite:
-                    for q in range(k_n):
-                        out[q, r, c] = (w00 * srcs[q, i0, j0] + w01 * srcs[q, i0, j1]
-                                        + w10 * srcs[q, i1, j0] + w11 * srcs[q, i1, j1])
-                    continue
-                ni = min(max(int(np.floor(lr)), 0), fh - 1)
-                nj = min(max(int(np.floor(lc)), 0), fw - 1)
-                for q in range(k_n):
-                    if not np.isfinite(srcs[q, ni, nj]):
-                        out[q, r, c] = np.nan
-                        continue
-                    acc = 0.0
-                    ws = 0.0
-                    v00 = np.float64(srcs[q, i0, j0])
-                    v01 = np.float64(srcs[q, i0, j1])
-                    v10 = np.float64(srcs[q, i1, j0])
-                    v11 = np.float64(srcs[q, i1, j1])
-                    if np.isfinite(v00):
-                        acc += w00 * v00
-                        ws += w00
-                    if np.isfinite(v01):
-                        acc += w01 * v01
-                        ws += w01
-                    if np.isfinite(v10):
-                        acc += w10 * v10
-                        ws += w10
-                    if np.isfinite(v11):
-                        acc += w11 * v11
-                        ws += w11
-                    out[q, r, c] = acc / ws if ws > 0 else np.nan
-
-
-if HAVE_NUMBA:
-
-    @numba.njit(nogil=True, cache=True, fastmath={"nsz", "arcp", "contract"})
     def _bilinear_runs_nb(srcs, kr, kc, lat_r, lat_c, off_r, off_c, sh, sw, out):
         """All-finite fields: :func:`_bilinear_lattice_nb` by runs of pixels in one
         source cell.  Between two lattice knots the source coordinates are linear
@@ -384,24 +248,14 @@ if HAVE_NUMBA:
         value to ~1e-7."""
         k_n, fh, fw = srcs.shape
         _, h, w = out.shape
-        nr, nc = lat_r.shape
+        nc = lat_r.shape[1]
         rr = np.empty(nc)
         rc = np.empty(nc)
         coef = np.empty((k_n, 4), np.float32)
         k = 0
         nseg = nc - 1 if nc > 1 else 1
         for r in range(h):
-            if nr == 1:
-                for j in range(nc):
-                    rr[j] = lat_r[0, j]
-                    rc[j] = lat_c[0, j]
-            else:
-                while k < nr - 2 and kr[k + 1] <= r:
-                    k += 1
-                t = (r - kr[k]) / (kr[k + 1] - kr[k])
-                for j in range(nc):
-                    rr[j] = lat_r[k, j] * (1.0 - t) + lat_r[k + 1, j] * t
-                    rc[j] = lat_c[k, j] * (1.0 - t) + lat_c[k + 1, j] * t
+            k = _lattice_row(r, k, kr, lat_r, lat_c, rr, rc)
             for sg in range(nseg):
                 if nc == 1:
                     cs, ce = 0, w
@@ -422,29 +276,8 @@ if HAVE_NUMBA:
                         and max(gc0, gc1) < sw):
                     # a segment reaching outside the source: pixel by pixel
                     for c in range(cs, ce):
-                        gr = gr0 + dgr * (c - cs)
-                        gc = gc0 + dgc * (c - cs)
-                        if not (gr >= 0 and gr < sh and gc >= 0 and gc < sw):
-                            for q in range(k_n):
-                                out[q, r, c] = np.nan
-                            continue
-                        u = gr - off_r - 0.5
-                        v = gc - off_c - 0.5
-                        fi = np.floor(u)
-                        fj = np.floor(v)
-                        a = u - fi
-                        b = v - fj
-                        i0 = int(fi)
-                        j0 = int(fj)
-                        i1 = min(max(i0 + 1, 0), fh - 1)
-                        j1 = min(max(j0 + 1, 0), fw - 1)
-                        i0 = min(max(i0, 0), fh - 1)
-                        j0 = min(max(j0, 0), fw - 1)
-                        for q in range(k_n):
-                            out[q, r, c] = ((1 - a) * ((1 - b) * srcs[q, i0, j0]
-                                                       + b * srcs[q, i0, j1])
-                                            + a * ((1 - b) * srcs[q, i1, j0]
-                                                   + b * srcs[q, i1, j1]))
+                        _sample_pixel(srcs, gr0 + dgr * (c - cs), gc0 + dgc * (c - cs), off_r,
+                                      off_c, sh, sw, True, out, r, c)
                     continue
                 u0 = gr0 - off_r - 0.5
                 v0 = gc0 - off_c - 0.5
@@ -496,7 +329,8 @@ if HAVE_NUMBA:
 
 
 def bilinear_lattice(srcs, lattice, off_r, off_c, sh, sw, h, w):
-    """:func:`bilinear_multi` with coordinates from a lattice (numba only).
+    """:func:`bilinear` of several fields on one source grid, with the coordinates
+    interpolated from a lattice (numba only).
 
     ``lattice = (knots_r, knots_c, lat_row, lat_col)`` as returned by
     ``AlignedSource.source_lattice``; returns one float32 ``(h, w)`` array per field.
