@@ -28,6 +28,17 @@ def _interp(lv, i, j, a, b):
 
 
 @numba.njit(inline="always", fastmath=_FM)
+def _lookup(lv, ev, i, j, a, b, series):
+    """Table value at cell ``(i, j)``, weights ``(a, b)``: with ``series`` the
+    interpolated log minus the cell's first node and exp(node) (finished by
+    :func:`_series_pass`), else exp of the interpolated log and 1."""
+    x = _interp(lv, i, j, a, b)
+    if series:
+        return x - lv[i, j], ev[i, j]
+    return math.exp(x), 1.0
+
+
+@numba.njit(inline="always", fastmath=_FM)
 def _exp_series(d):
     """exp(d) for |d| <= 1/8: degree-9 Taylor polynomial (truncation < 3e-16 relative)."""
     return 1.0 + d * (1.0 + d * (0.5 + d * (1.0 / 6.0 + d * (1.0 / 24.0 + d * (
@@ -96,19 +107,13 @@ def _table_pass(lc, temp, lpco2, lpres, has_pres, lfp_lut, lv_c, ev_c, lv_d, ev_
             j = min(int(fj), nl - 2)
             a = fi - i
             b = fj - j
-            x = _interp(lv_c, i, j, a, b)
+            ca_o[r, c], e = _lookup(lv_c, ev_c, i, j, a, b, series)
             if series:
-                ca_o[r, c] = x - lv_c[i, j]
-                ea_o[r, c] = ev_c[i, j]
-            else:
-                ca_o[r, c] = math.exp(x)
+                ea_o[r, c] = e
             if has_dol:
-                xd = _interp(lv_d, i, j, a, b)
+                cad_o[r, c], e = _lookup(lv_d, ev_d, i, j, a, b, series)
                 if series:
-                    cad_o[r, c] = xd - lv_d[i, j]
-                    ead_o[r, c] = ev_d[i, j]
-                else:
-                    cad_o[r, c] = math.exp(xd)
+                    ead_o[r, c] = e
 
 
 @numba.njit(nogil=True, cache=True, fastmath=_FM)
