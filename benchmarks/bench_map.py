@@ -128,59 +128,12 @@ def make_inputs(folder: Path, width: int, height: int, seed: int = 7) -> dict:
     return {"width": width, "height": height}
 
 
-def floor_pass(folder: Path, out: Path, jobs: int = 2) -> None:
-    """Read every input once by blocks (threads) and write three float32 outputs."""
-    import concurrent.futures as cf
-    import threading
+def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False) -> None:
+    """Read every input once by blocks (threads) and write three float32 outputs.
 
-    import rasterio
-
-    from karstsink.mapping.engine import set_gdal_cache_max
-
-    set_gdal_cache_max(64)
-    out.mkdir(parents=True, exist_ok=True)
-    local = threading.local()
-    names = ["lc.tif", "carb.tif"]
-    coarse = {}
-    for n in ("runoff.tif", "temperature.tif", "soil_pco2.tif"):
-        with rasterio.open(folder / n) as ds:
-            coarse[n] = ds.read(1)  # small fields: read once, as the engine does
-    with rasterio.open(folder / "lc.tif") as ds:
-        prof = ds.profile
-        windows = [w for _, w in ds.block_windows(1)]
-    prof.update(dtype="float32", nodata=float("nan"), predictor=3, num_threads=2)
-    ramp = np.linspace(0, 1, prof["width"], dtype=np.float32)
-
-    def work(w):
-        ds = getattr(local, "ds", None)
-        if ds is None:
-            ds = local.ds = [rasterio.open(folder / n) for n in names]
-        lc = ds[0].read(1, window=w)
-        cb = ds[1].read(1, window=w)
-        grad = ramp[int(w.col_off): int(w.col_off + w.width)][None, :]
-        val = lc.astype(np.float32) * np.float32(0.37) * cb + grad
-        return w, val
-
-    dsts = [rasterio.open(out / f"o{i}.tif", "w", **prof) for i in range(3)]
-    try:
-        with cf.ThreadPoolExecutor(jobs) as pool:
-            # bounded read-ahead, as in the engine (pool.map would queue every block)
-            pending = [pool.submit(work, w) for w in windows[: 2 * jobs]]
-            nxt = 2 * jobs
-            while pending:
-                w, val = pending.pop(0).result()
-                if nxt < len(windows):
-                    pending.append(pool.submit(work, windows[nxt]))
-                    nxt += 1
-                for i, d in enumerate(dsts):
-                    d.write(val + np.float32(i), 1, window=w)
-    finally:
-        for d in dsts:
-            d.close()
-
-
-def floor_pass_own_encoder(folder: Path, out: Path, jobs: int = 2) -> None:
-    """:func:`floor_pass` with the outputs encoded by karstsink's tile encoder."""
+    With GDAL (tiled DEFLATE GeoTIFFs) or, with ``own_encoder``, with karstsink's
+    tile encoder into COGs without overviews.
+    """
     import concurrent.futures as cf
     import threading
 
@@ -195,36 +148,67 @@ def floor_pass_own_encoder(folder: Path, out: Path, jobs: int = 2) -> None:
     names = ["lc.tif", "carb.tif"]
     for n in ("runoff.tif", "temperature.tif", "soil_pco2.tif"):
         with rasterio.open(folder / n) as ds:
-            ds.read(1)
+            ds.read(1)  # small fields: read once, as the engine does
     with rasterio.open(folder / "lc.tif") as ds:
-        width, height, crs, transform = ds.width, ds.height, ds.crs, ds.transform
+        prof = ds.profile
         windows = [w for _, w in ds.block_windows(1)]
-    ramp = np.linspace(0, 1, width, dtype=np.float32)
-    cogs = [StreamingCOG(width, height, 0, BLOCK, out / "scratch", crs=crs,
-                         transform=transform, name=f"o{i}") for i in range(3)]
+    ramp = np.linspace(0, 1, prof["width"], dtype=np.float32)
 
-    def work(w):
+    def stand_in(w):
         ds = getattr(local, "ds", None)
         if ds is None:
             ds = local.ds = [rasterio.open(folder / n) for n in names]
         lc = ds[0].read(1, window=w)
         cb = ds[1].read(1, window=w)
         grad = ramp[int(w.col_off): int(w.col_off + w.width)][None, :]
-        val = lc.astype(np.float32) * np.float32(0.37) * cb + grad
-        return w, [encode_tile(val + np.float32(i), BLOCK) for i in range(3)]
+        return [lc.astype(np.float32) * np.float32(0.37) * cb + grad + np.float32(i)
+                for i in range(3)]
 
-    with cf.ThreadPoolExecutor(jobs) as pool:
-        pending = [pool.submit(work, w) for w in windows[: 2 * jobs]]
-        nxt = 2 * jobs
-        while pending:
-            w, tiles = pending.pop(0).result()
-            if nxt < len(windows):
-                pending.append(pool.submit(work, windows[nxt]))
-                nxt += 1
-            for cog, t in zip(cogs, tiles, strict=True):
+    if own_encoder:
+        sinks = [StreamingCOG(prof["width"], prof["height"], 0, BLOCK, out / "scratch",
+                              crs=prof["crs"], transform=prof["transform"], name=f"o{i}")
+                 for i in range(3)]
+
+        def work(w):
+            return w, [encode_tile(v, BLOCK) for v in stand_in(w)]
+
+        def write(w, tiles):
+            for cog, t in zip(sinks, tiles, strict=True):
                 cog.put(0, int(w.row_off) // BLOCK, int(w.col_off) // BLOCK, t)
-    for i, cog in enumerate(cogs):
-        cog.close(out / f"o{i}.tif")
+    else:
+        prof.update(dtype="float32", nodata=float("nan"), predictor=3, num_threads=2)
+        sinks = [rasterio.open(out / f"o{i}.tif", "w", **prof) for i in range(3)]
+
+        def work(w):
+            return w, stand_in(w)
+
+        def write(w, vals):
+            for d, v in zip(sinks, vals, strict=True):
+                d.write(v, 1, window=w)
+
+    try:
+        with cf.ThreadPoolExecutor(jobs) as pool:
+            # bounded read-ahead, as in the engine (pool.map would queue every block)
+            pending = [pool.submit(work, w) for w in windows[: 2 * jobs]]
+            nxt = 2 * jobs
+            while pending:
+                w, data = pending.pop(0).result()
+                if nxt < len(windows):
+                    pending.append(pool.submit(work, windows[nxt]))
+                    nxt += 1
+                write(w, data)
+    except BaseException:
+        for sink in sinks:
+            if own_encoder:
+                sink.abort()
+            else:
+                sink.close()
+        raise
+    for i, sink in enumerate(sinks):
+        if own_encoder:
+            sink.close(out / f"o{i}.tif")
+        else:
+            sink.close()
 
 
 def map_pass(folder: Path, out: Path, jobs: int, engine: str) -> dict:
@@ -272,7 +256,7 @@ def _child(args) -> None:
     elif args.phase == "floor":
         floor_pass(folder, folder / "floor_out", args.jobs)
     elif args.phase == "floor_own":
-        floor_pass_own_encoder(folder, folder / "floor_own_out", args.jobs)
+        floor_pass(folder, folder / "floor_own_out", args.jobs, own_encoder=True)
     else:
         info = map_pass(folder, folder / f"map_out_{args.phase}", args.jobs, args.phase)
     info["wall_s"] = time.perf_counter() - t0
