@@ -271,171 +271,130 @@ def _estimate(
             seed,
         )
     try:
-        return _main_fit(
-            day_df,
-            q,
-            log_q,
-            t_day,
-            day_no,
-            table,
-            s_used,
-            smp,
-            grid,
-            settings,
-            dec_low,
-            dec_high,
-            cross_validate,
-            boot,
-            block_days,
-            seed,
-            t_start,
-            t_boot0,
+        t0 = time.perf_counter()
+        surfaces, fit = estimate_surfaces(grid, smp, settings, dec_low, dec_high)
+        t_surface = time.perf_counter() - t0
+
+        yhat = interp_surface(surfaces[0], grid, log_q, t_day)
+        se = interp_surface(surfaces[1], grid, log_q, t_day)
+        conc = interp_surface(surfaces[2], grid, log_q, t_day)
+        flux = conc * q * KG_DAY_PER_MG_L_M3S
+        flux = np.where(q == 0.0, 0.0, flux)  # no water, no load (ln Q undefined)
+        fn_conc, fn_flux = flow_normalize(surfaces[2], grid, t_day, log_q, day_no)
+
+        # Leave-one-out cross-validation (estCrossVal): record ends from the daily data.
+        t0 = time.perf_counter()
+        cv = {}
+        if cross_validate:
+            cvfit = fit_points(
+                smp.t, smp.log_q, smp, settings, float(t_day[0]), float(t_day[-1]),
+                exclude_self=True,
+            )
+            cv_fitted = np.exp(cvfit.yhat + 0.5 * cvfit.se**2)
+            conc_obs = np.exp(smp.y)
+            conc_ave = np.where(smp.censored, 0.5 * conc_obs, conc_obs)  # EGRET's ConcAve
+            qs = np.exp(smp.log_q)
+            sum_low = float(np.sum(np.where(smp.censored, 0.0, conc_obs) * qs))
+            sum_high = float(np.sum(conc_obs * qs))
+            sum_est = float(np.sum(cv_fitted * qs))
+            bias1 = (sum_est - sum_high) / sum_est
+            bias2 = (sum_est - sum_low) / sum_est
+            cv = {
+                "yhat": cvfit.yhat,
+                "se": cvfit.se,
+                "fitted": cv_fitted,
+                "residual": np.log(conc_ave) - cvfit.yhat,
+                "bias": {"bias1": bias1, "bias2": bias2, "bias3": 0.5 * (bias1 + bias2)},
+            }
+        t_cv = time.perf_counter() - t0
+
+        replicates = None
+        n_jobs = 0
+        if boot is not None:
+            t0 = time.perf_counter()
+            replicates = boot.collect()
+            n_jobs = boot.n_jobs
+            t_wait = time.perf_counter() - t0
+        else:
+            t_wait = 0.0
+        t_boot = time.perf_counter() - t_boot0
+
+        out = day_df.copy()
+        out["discharge_m3s"] = q
+        out["conc_mg_L"] = conc
+        out["flux_kg_day"] = flux
+        if replicates is not None and replicates.shape[0] > 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN days (no discharge)
+                out["flux_se_kg_day"] = np.nanstd(replicates, axis=0, ddof=1)
+        else:
+            out["flux_se_kg_day"] = np.nan
+        out["fn_conc_mg_L"] = fn_conc
+        out["fn_flux_kg_day"] = fn_flux
+        out["yhat"] = yhat
+        out["se"] = se
+
+        table = table.copy()
+        for name in ("yhat", "se", "fitted_mg_L", "residual"):
+            table[name] = np.nan
+        if cv:
+            pos = s_used.index
+            table.loc[pos, "yhat"] = cv["yhat"]
+            table.loc[pos, "se"] = cv["se"]
+            table.loc[pos, "fitted_mg_L"] = cv["fitted"]
+            table.loc[pos, "residual"] = cv["residual"]
+
+        model: dict[str, Any] = {
+            "method": "wrtds",
+            "reference": "USGS EGRET 3.0.12 modelEstimation (Hirsch et al. 2010)",
+            "settings": {
+                "window_y_yr": settings.window_y,
+                "window_q_ln": settings.window_q,
+                "window_s_yr": settings.window_s,
+                "min_obs": settings.min_obs,
+                "min_uncen": settings.min_uncen,
+                "edge_adjust": settings.edge_adjust,
+                "dec_low": dec_low,
+                "dec_high": dec_high,
+            },
+            "grid": grid.as_dict(),
+            "n_samples": len(table),
+            "n_samples_used": int(smp.n),
+            "n_censored": int(smp.censored.sum()),
+            "n_grid_points": int(grid.n_log_q * grid.n_year),
+            "n_grid_points_censored_mle": fit.n_censored_fits,
+            "n_grid_points_not_converged": fit.n_not_converged,
+            "max_widening_steps": int(fit.level.max()),
+            "flux_bias": cv.get("bias"),
+            "interval": {
+                "method": "block bootstrap, percentile (EGRETci blockSample)",
+                "n_replicates": 0 if replicates is None else int(replicates.shape[0]),
+                "block_days": int(block_days),
+                "seed": seed,
+                "jobs": n_jobs,
+                "level": 0.95,
+            },
+            "run_time_s": {
+                "surface": t_surface,
+                "cross_validation": t_cv,
+                "bootstrap": t_boot,
+                "bootstrap_wait": t_wait,
+                "total": time.perf_counter() - t_start,
+            },
+            "units": {"flux": "kg/day", "conc": "mg/L", "discharge": "m3/s"},
+        }
+        return WRTDSEstimate(
+            method="wrtds",
+            daily=out,
+            samples=table,
+            model=model,
+            replicates=replicates,
+            surfaces=surfaces,
+            grid=grid,
         )
     finally:
         if boot is not None:
             boot.close()
-
-
-def _main_fit(
-    day_df,
-    q,
-    log_q,
-    t_day,
-    day_no,
-    table,
-    s_used,
-    smp,
-    grid,
-    settings,
-    dec_low,
-    dec_high,
-    cross_validate,
-    boot,
-    block_days,
-    seed,
-    t_start,
-    t_boot0,
-) -> WRTDSEstimate:
-    t0 = time.perf_counter()
-    surfaces, fit = estimate_surfaces(grid, smp, settings, dec_low, dec_high)
-    t_surface = time.perf_counter() - t0
-
-    yhat = interp_surface(surfaces[0], grid, log_q, t_day)
-    se = interp_surface(surfaces[1], grid, log_q, t_day)
-    conc = interp_surface(surfaces[2], grid, log_q, t_day)
-    flux = conc * q * KG_DAY_PER_MG_L_M3S
-    flux = np.where(q == 0.0, 0.0, flux)  # no water, no load (ln Q undefined)
-    fn_conc, fn_flux = flow_normalize(surfaces[2], grid, t_day, log_q, day_no)
-
-    # Leave-one-out cross-validation (estCrossVal): record ends from the daily data.
-    t0 = time.perf_counter()
-    cv = {}
-    if cross_validate:
-        cvfit = fit_points(
-            smp.t, smp.log_q, smp, settings, float(t_day[0]), float(t_day[-1]), exclude_self=True
-        )
-        cv_fitted = np.exp(cvfit.yhat + 0.5 * cvfit.se**2)
-        conc_obs = np.exp(smp.y)
-        conc_ave = np.where(smp.censored, 0.5 * conc_obs, conc_obs)  # EGRET's ConcAve
-        qs = np.exp(smp.log_q)
-        sum_low = float(np.sum(np.where(smp.censored, 0.0, conc_obs) * qs))
-        sum_high = float(np.sum(conc_obs * qs))
-        sum_est = float(np.sum(cv_fitted * qs))
-        bias1 = (sum_est - sum_high) / sum_est
-        bias2 = (sum_est - sum_low) / sum_est
-        cv = {
-            "yhat": cvfit.yhat,
-            "se": cvfit.se,
-            "fitted": cv_fitted,
-            "residual": np.log(conc_ave) - cvfit.yhat,
-            "bias": {"bias1": bias1, "bias2": bias2, "bias3": 0.5 * (bias1 + bias2)},
-        }
-    t_cv = time.perf_counter() - t0
-
-    replicates = None
-    n_jobs = 0
-    if boot is not None:
-        t0 = time.perf_counter()
-        replicates = boot.collect()
-        n_jobs = boot.n_jobs
-        t_wait = time.perf_counter() - t0
-    else:
-        t_wait = 0.0
-    t_boot = time.perf_counter() - t_boot0
-
-    out = day_df.copy()
-    out["discharge_m3s"] = q
-    out["conc_mg_L"] = conc
-    out["flux_kg_day"] = flux
-    if replicates is not None and replicates.shape[0] > 1:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN days (no discharge)
-            out["flux_se_kg_day"] = np.nanstd(replicates, axis=0, ddof=1)
-    else:
-        out["flux_se_kg_day"] = np.nan
-    out["fn_conc_mg_L"] = fn_conc
-    out["fn_flux_kg_day"] = fn_flux
-    out["yhat"] = yhat
-    out["se"] = se
-
-    table = table.copy()
-    for name in ("yhat", "se", "fitted_mg_L", "residual"):
-        table[name] = np.nan
-    if cv:
-        pos = s_used.index
-        table.loc[pos, "yhat"] = cv["yhat"]
-        table.loc[pos, "se"] = cv["se"]
-        table.loc[pos, "fitted_mg_L"] = cv["fitted"]
-        table.loc[pos, "residual"] = cv["residual"]
-
-    model: dict[str, Any] = {
-        "method": "wrtds",
-        "reference": "USGS EGRET 3.0.12 modelEstimation (Hirsch et al. 2010)",
-        "settings": {
-            "window_y_yr": settings.window_y,
-            "window_q_ln": settings.window_q,
-            "window_s_yr": settings.window_s,
-            "min_obs": settings.min_obs,
-            "min_uncen": settings.min_uncen,
-            "edge_adjust": settings.edge_adjust,
-            "dec_low": dec_low,
-            "dec_high": dec_high,
-        },
-        "grid": grid.as_dict(),
-        "n_samples": len(table),
-        "n_samples_used": int(smp.n),
-        "n_censored": int(smp.censored.sum()),
-        "n_grid_points": int(grid.n_log_q * grid.n_year),
-        "n_grid_points_censored_mle": fit.n_censored_fits,
-        "n_grid_points_not_converged": fit.n_not_converged,
-        "max_widening_steps": int(fit.level.max()),
-        "flux_bias": cv.get("bias"),
-        "interval": {
-            "method": "block bootstrap, percentile (EGRETci blockSample)",
-            "n_replicates": 0 if replicates is None else int(replicates.shape[0]),
-            "block_days": int(block_days),
-            "seed": seed,
-            "jobs": n_jobs,
-            "level": 0.95,
-        },
-        "run_time_s": {
-            "surface": t_surface,
-            "cross_validation": t_cv,
-            "bootstrap": t_boot,
-            "bootstrap_wait": t_wait,
-            "total": time.perf_counter() - t_start,
-        },
-        "units": {"flux": "kg/day", "conc": "mg/L", "discharge": "m3/s"},
-    }
-    return WRTDSEstimate(
-        method="wrtds",
-        daily=out,
-        samples=table,
-        model=model,
-        replicates=replicates,
-        surfaces=surfaces,
-        grid=grid,
-    )
 
 
 # ---------------------------------------------------------------------------
