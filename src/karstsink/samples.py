@@ -671,12 +671,8 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                 colmap[str(col)] = key
                 measured[key] = _parse_coordinates(wide_text[col])
         unmatched = [str(c) for c in out.columns if str(c) not in colmap]
+        date_text = wide_text
         date_col, time_col = by_key.get("date"), by_key.get("time")
-        if date_col is not None:
-            dates, bad_dates, note = cells.parse_dates(
-                wide_text[date_col], wide_text[time_col] if time_col is not None else None)
-            if note:
-                notes.append(note)
         if "site" in ids and "sample_id" not in ids:
             stamp = [f"{s}_{d}".strip("_") for s, d in zip(
                 ids["site"], wide_text[date_col] if date_col is not None else [""] * n,
@@ -706,13 +702,14 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                 if key in source_units:
                     values = _convert(values, key, source_units[key])
                 measured[key] = (values, status)
+        date_text = text
         date_col, time_col = by_key.get("date"), by_key.get("time")
-        if date_col is not None:
-            dates, bad_dates, note = cells.parse_dates(
-                text[date_col], text[time_col] if time_col is not None else None)
-            if note:
-                notes.append(note)
         reader = {**(reader or {}), "layout": "wide"}
+    if date_col is not None:  # the raw date (and time) text of either layout
+        dates, bad_dates, note = cells.parse_dates(
+            date_text[date_col], date_text[time_col] if time_col is not None else None)
+        if note:
+            notes.append(note)
 
     flags: list[list[tuple[int, int, str]]] = [[] for _ in range(n)]
 
