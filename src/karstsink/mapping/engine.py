@@ -273,10 +273,7 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
             a = half(a)
             pieces.append(a)
         if tile:  # streaming COG: the block leaves this thread as encoded tiles
-            full = out[k]
-            h, w = full.shape
-            enc = [(r // tile, c // tile, encode_tile(full[r:r + tile, c:c + tile], tile))
-                   for r in range(0, h, tile) for c in range(0, w, tile)]
+            enc = [(tr, tc, encode_tile(v, tile)) for tr, tc, v in _tiles(out[k], tile)]
             arrays[k] = (enc, pieces)
         else:
             arrays[k] = (out[k], pieces)
@@ -295,6 +292,13 @@ def _merge_counters(acc: dict, c: dict) -> None:
             acc[k] = max(acc.get(k, 0.0), v)
         else:
             acc[k] = acc.get(k, 0) + v
+
+
+def _tiles(a: np.ndarray, tile: int):
+    """``(tile row, tile column, view)`` of every tile of ``a`` (edge tiles smaller)."""
+    for r in range(0, a.shape[0], tile):
+        for c in range(0, a.shape[1], tile):
+            yield r // tile, c // tile, a[r:r + tile, c:c + tile]
 
 
 def cog_tile(block_size: int) -> int:
@@ -419,9 +423,9 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
             c_off = tile_off[1] // (2**k * tile)
 
             def emit(tile_row, strip):
-                for c0 in range(0, strip.shape[1], tile):
-                    ovr_jobs.append((c_, k, r_off + tile_row, c_off + c0 // tile,
-                                     pool.submit(encode_tile, strip[:, c0:c0 + tile], tile)))
+                for _, tc, v in _tiles(strip, tile):
+                    ovr_jobs.append((c_, k, r_off + tile_row, c_off + tc,
+                                     pool.submit(encode_tile, v, tile)))
             return emit
 
         def collector(name, k):
@@ -815,10 +819,8 @@ def _assemble_tiles(spec: _Spec, results: list, cogs: dict, levels: int, jobs: i
         with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for n, a in upper.items():
                 for k in range(local + 1, levels + 1):
-                    futs = {(r0 // tile, c0 // tile): pool.submit(
-                        encode_tile, a[r0:r0 + tile, c0:c0 + tile], tile)
-                        for r0 in range(0, a.shape[0], tile)
-                        for c0 in range(0, a.shape[1], tile)}
+                    futs = {(tr, tc): pool.submit(encode_tile, v, tile)
+                            for tr, tc, v in _tiles(a, tile)}
                     for (tr, tc), fut in futs.items():
                         cogs[n].put(k, tr, tc, fut.result())
                     a = half(a)
