@@ -261,10 +261,7 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
     counters["grid_totals"] = gsum[[0, 1, 3, 4, 5]]
     levels = overview_levels(spec.grid, spec.block_size)
     arrays = {}
-    if p.use_numba:
-        from ._kernel import halve_nb as half
-    else:
-        half = halve
+    half = _halver(p)
     tile = state.encode_tile
     for k in spec.names:
         pieces = []
@@ -333,6 +330,15 @@ def halve(a: np.ndarray) -> np.ndarray:
     n = valid.sum(axis=(1, 3))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, total / n, np.float32(np.nan)).astype(np.float32)
+
+
+def _halver(p: ModelParams) -> Callable[[np.ndarray], np.ndarray]:
+    """The 2 x 2 averaging every overview level is built with (numba when enabled)."""
+    if p.use_numba:
+        from ._kernel import halve_nb
+
+        return halve_nb
+    return halve
 
 
 class _OverviewStrips:
@@ -812,9 +818,7 @@ def _assemble_tiles(spec: _Spec, results: list, cogs: dict, levels: int, jobs: i
                 f = 2 ** (local + 1)
                 upper[n][r // f: r // f + up.shape[0], c // f: c // f + up.shape[1]] = up
     if local < levels:
-        half = halve
-        if spec.params.use_numba:
-            from ._kernel import halve_nb as half
+        half = _halver(spec.params)
         tile = cog_tile(spec.block_size)
         with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for n, a in upper.items():
