@@ -242,9 +242,7 @@ def _warm(folder: Path) -> None:
     from karstsink.mapping.engine import _prepare, _process_window, _State
 
     spec, _ = _prepare(load_config(folder / "map.toml"), False)
-    state = _State(spec)
-    state.encode_tile = 64  # compile the tile encoder too
-    _process_window(state, Window(0, 0, 64, 64))
+    _process_window(_State(spec), Window(0, 0, 64, 64))  # the tile encoder included
 
 
 def _child(args) -> None:

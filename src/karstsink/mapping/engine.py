@@ -166,7 +166,6 @@ class _State:
         }
         for s in self.sources.values():
             s.use_numba = spec.params.use_numba
-        self.encode_tile = 0  # > 0: _process_window returns encoded COG tiles of this size
 
 
 def _halo_slope(state: _State, window) -> np.ndarray:
@@ -201,7 +200,11 @@ def _halo_slope(state: _State, window) -> np.ndarray:
 
 
 def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dict]:
-    """Read, model and zone-sum one block."""
+    """Read, model, zone-sum and encode one block.
+
+    Returns ``({output: (encoded tiles, overview pieces)}, zone sums, counters)``
+    with tiles as ``(tile row, tile column, bytes)`` relative to the block.
+    """
     spec = state.spec
     src = state.sources
     p = spec.params
@@ -262,18 +265,16 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
     levels = overview_levels(spec.grid, spec.block_size)
     arrays = {}
     half = _halver(p)
-    tile = state.encode_tile
+    tile = cog_tile(spec.block_size)
     for k in spec.names:
         pieces = []
         a = out[k]
         for _ in range(levels):
             a = half(a)
             pieces.append(a)
-        if tile:  # streaming COG: the block leaves this thread as encoded tiles
-            enc = [(tr, tc, encode_tile(v, tile)) for tr, tc, v in _tiles(out[k], tile)]
-            arrays[k] = (enc, pieces)
-        else:
-            arrays[k] = (out[k], pieces)
+        # the block leaves this thread as encoded COG tiles (and its overview pieces)
+        arrays[k] = ([(tr, tc, encode_tile(v, tile)) for tr, tc, v in _tiles(out[k], tile)],
+                     pieces)
     return arrays, sums, counters
 
 
@@ -417,7 +418,6 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
     levels = overview_levels(spec.grid, spec.block_size)
     tile = cog_tile(spec.block_size)
     upper: dict[str, np.ndarray] = {}  # a tile's level local + 1, for the parent
-    state.encode_tile = tile
     cogs = _open_cogs(spec, folder, levels)
     # an engine tile encodes the overview levels whose tiles lie inside it
     local = levels if grid is spec.grid else local_levels(spec, levels)
