@@ -69,7 +69,7 @@ import numpy as np
 from .. import __version__
 from .._io import atomic_dir
 from ..exceptions import ConfigError, DataQualityWarning, OutOfRangeWarning, RasterError
-from ._cog import StreamingCOG, encode_tile
+from ._cog import DEFLATE_BACKEND, StreamingCOG, encode_tile
 from .config import MapConfig
 from .grid import AlignedSource, Grid, apply_affine, pixel_area_km2, read_group
 from .model import ModelParams, compute_block, pressure_ratio, remap_classes, soil_pco2_brook
@@ -736,6 +736,7 @@ def run_map(
                           if k not in ("grid_totals", "worker_peak_mb", "engine_tiles")},
                 "engine": {"name": "dask" if dask else engine, "jobs": jobs,
                            "tiles": counters.get("engine_tiles"),
+                           "deflate": DEFLATE_BACKEND,
                            "tile_size": spec.tile_size if "engine_tiles" in counters else None,
                            "peak_memory_mb": round(_peak_rss_mb(), 1),
                            "largest_worker_peak_memory_mb": counters.get("worker_peak_mb")},
