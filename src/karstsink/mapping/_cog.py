@@ -73,7 +73,7 @@ def _predict_np(tile: np.ndarray) -> np.ndarray:
 
 
 try:
-    import numba
+    from .._numba import numba
 
     @numba.njit(nogil=True, cache=True)
     def _predict_nb(b, out, tmp):  # pragma: no cover - compiled

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 import threading
 
-import numba
 import numpy as np
 
+from .._numba import numba
 from .model import M_C, M_CACO3, M_DOLOMITE
 
 _FM = {"nsz", "arcp", "contract", "afn"}

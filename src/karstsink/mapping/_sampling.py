@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 try:  # optional acceleration
-    import numba
+    from .._numba import numba
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only without numba

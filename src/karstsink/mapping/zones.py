@@ -29,7 +29,7 @@ from ..exceptions import ConfigError, DataError
 __all__ = ["ZoneSet", "load_zones"]
 
 try:  # optional acceleration of the border sub-pixels
-    import numba
+    from .._numba import numba
 
     _HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only without numba
