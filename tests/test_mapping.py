@@ -30,7 +30,7 @@ from karstsink.chemistry.equilibrium import equilibrium_concentration
 from karstsink.exceptions import DataQualityWarning, OutOfRangeWarning
 from karstsink.mapping.config import load_config
 from karstsink.mapping.engine import halve, run_map
-from karstsink.mapping.model import pressure_ratio, soil_pco2_brook
+from karstsink.mapping.model import pressure_ratio, remap_classes, soil_pco2_brook
 
 # issue 4 / science.md 3.3: 15 degC, pCO2 1e-2 atm, R = 500 mm/yr, open system, 2024
 # phreeqc.dat: Ca_eq 1.932 mmol/kgw -> 12.011 x 0.5 m/yr x 1.932 mmol/L = 11.60 t C km-2 yr-1
@@ -194,6 +194,16 @@ def test_brook_aet_and_dem_pressure_against_direct_phreeqc(tmp_path):
 def test_brook_and_pressure_functions():
     assert soil_pco2_brook(np.array([0.0]))[0] == pytest.approx(10 ** -3.47 * 1e6)
     assert float(pressure_ratio(np.array(1000.0))) == pytest.approx(898.76 / 1013.25, abs=2e-5)
+
+
+def test_scenario_remap_widens_narrow_codes():
+    # uint8 land cover (as read from a uint8 file) can move to a code above 255
+    codes = np.array([[10, 40], [40, 0]], np.uint8)
+    valid = codes != 0
+    out = remap_classes(codes, valid, np.array([[0.0, 30.0], [10.0, 0.0]]),
+                        [{"from": 40, "to": 300, "min_slope_deg": 25.0}])
+    assert np.array_equal(out, [[10, 300], [40, 0]])
+    assert codes[0, 1] == 40  # input untouched
 
 
 def test_dolomite_share_uses_dolomite_equilibrium(tmp_path):

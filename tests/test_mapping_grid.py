@@ -140,6 +140,27 @@ def test_classes_use_nearest_neighbour(tmp_path):
     assert np.array_equal(got, np.kron(codes, np.ones((2, 2), int)))
 
 
+@pytest.mark.parametrize("dtype, expect", [("uint8", "uint8"), ("int16", "int16"),
+                                           ("uint16", "uint16"), ("int32", "int32"),
+                                           ("uint32", "int64"), ("float32", "int64")])
+def test_class_codes_keep_narrow_integer_types(tmp_path, dtype, expect):
+    # same grid (window reads) and a shifted grid (edge fill): codes keep the file's
+    # integer type up to 32 bits, nodata pixels are invalid, values are unchanged
+    codes = np.array([[10, 20, 0], [30, 40, 50]], dtype)
+    tr = Affine(30, 0, 500000, 0, -30, 2900000)
+    path = write(tmp_path / f"c_{dtype}.tif", codes, tr, UTM, nodata=0)
+    grid = Grid.from_raster(path)
+    got, valid = AlignedSource(path, grid, "landcover", "classes").read(Window(0, 0, 3, 2))
+    assert got.dtype == np.dtype(expect)
+    assert np.array_equal(got[valid], codes[codes != 0].astype(expect))
+    assert np.array_equal(valid, codes != 0)
+    shifted = Grid(grid.crs, tr @ Affine.translation(1, 0), 3, 2)
+    got, valid = AlignedSource(path, shifted, "landcover", "classes").read(Window(0, 0, 3, 2))
+    assert got.dtype == np.dtype(expect)
+    assert np.array_equal(valid, np.array([[True, False, False], [True, True, False]]))
+    assert np.array_equal(got[valid], np.array([20, 40, 50], expect))
+
+
 def test_raster_without_crs_is_a_clear_error(tmp_path):
     path = write(tmp_path / "nocrs.tif", np.ones((4, 4), np.float32),
                  Affine(30, 0, 500000, 0, -30, 2900000), None)

@@ -176,7 +176,8 @@ class AlignedSource:
         Input name for messages (``temperature``, ``landcover`` ...).
     kind : {"continuous", "classes"}
         Continuous fields come back as float32 with NaN for nodata; classes as
-        int64 with a validity mask.
+        integer codes (the file's integer type up to 32 bits, else int64) with a
+        validity mask.
 
     Raises
     ------
@@ -200,6 +201,11 @@ class AlignedSource:
             self.src_shape = (ds.height, ds.width)
             self.nodata = ds.nodata
             self.dtype = ds.dtypes[0]
+            # class codes keep the file's integer type up to 32 bits (a uint8 land cover
+            # stays 1 byte per pixel through the model); wider or float codes -> int64
+            dt = np.dtype(self.dtype)
+            self.code_dtype = (dt if dt.kind in "iu" and (dt.itemsize < 4 or dt == np.int32)
+                               else np.dtype(np.int64))
             self.scale = ds.scales[0]
             self.offset = ds.offsets[0]
             self._check_overlap(ds)
@@ -279,7 +285,7 @@ class AlignedSource:
             self._local.ds = None
 
     def _read_source(self, row0: int, col0: int, rows: int, cols: int):
-        """Source pixels (clipped to the source); float32 NaN or (int64, valid)."""
+        """Source pixels (clipped to the source); float32 NaN or (codes, valid)."""
         from rasterio.windows import Window
 
         ds = self._dataset()
@@ -292,7 +298,7 @@ class AlignedSource:
             if np.issubdtype(data.dtype, np.floating):
                 valid &= np.isfinite(data)
                 data = np.where(valid, data, 0)
-            return data.astype(np.int64, copy=False), valid
+            return data.astype(self.code_dtype, copy=False), valid
         out = data.astype(np.float32, copy=False)
         if self.nodata is not None:
             if np.isnan(self.nodata):
@@ -312,8 +318,9 @@ class AlignedSource:
         Returns
         -------
         numpy.ndarray or (numpy.ndarray, numpy.ndarray)
-            float32 with NaN for nodata (continuous), or ``(codes int64, valid
-            bool)`` (classes), of shape ``(window.height, window.width)``.
+            float32 with NaN for nodata (continuous), or ``(codes, valid bool)``
+            (classes; codes of ``code_dtype``), of shape ``(window.height,
+            window.width)``.
         """
         h, w = int(window.height), int(window.width)
         r0, c0 = int(window.row_off), int(window.col_off)
@@ -325,7 +332,7 @@ class AlignedSource:
 
     def _empty(self, h, w):
         if self.kind == "classes":
-            return np.zeros((h, w), np.int64), np.zeros((h, w), bool)
+            return np.zeros((h, w), self.code_dtype), np.zeros((h, w), bool)
         return np.full((h, w), np.nan, np.float32)
 
     def _read_shifted(self, r0, c0, h, w):

@@ -100,7 +100,7 @@ def pressure_ratio(elevation_m: np.ndarray) -> np.ndarray:
 def remap_classes(codes: np.ndarray, valid: np.ndarray, slope_deg: np.ndarray | None,
                   transitions: list[dict]) -> np.ndarray:
     """Apply scenario class transitions (``from`` -> ``to``, optional ``min_slope_deg``)."""
-    out = codes.copy()
+    out = codes.astype(np.int64)  # a copy, wide enough for any ``to`` code
     for t in transitions:
         sel = valid & (codes == int(t["from"]))
         if "min_slope_deg" in t:
@@ -117,7 +117,7 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
     Parameters
     ----------
     inp : dict
-        ``landcover`` (int64 codes), ``landcover_valid`` (bool), ``carbonate``
+        ``landcover`` (integer codes), ``landcover_valid`` (bool), ``carbonate``
         [0-1], ``runoff`` [mm yr⁻¹], ``temperature`` [°C], ``pco2_ppmv`` [ppmv]
         and optionally ``dolomite_fraction`` [0-1], ``pressure_ratio`` [-],
         ``bio`` [g C m⁻² yr⁻¹ = t C km⁻² yr⁻¹]; float32 with NaN for nodata.
