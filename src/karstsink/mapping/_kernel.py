@@ -3,9 +3,9 @@
 One pass over the pixels instead of ~30 numpy temporaries; compiled once per
 process (cached on disk by numba) and run with the GIL released so the
 engine's threads overlap.  Used when numba is installed (``[model] numba``).
-The transcendental work is taken out of the per-pixel loop: log10 pCO2 in a
+The transcendental work is taken out of the per-pixel loops: log10 pCO2 in a
 vectorised numpy pass, exp of the interpolated log table as the node's exp
-times a short series in a vectorised pass (same values to ~1e-16).
+times a short series in a loop that vectorises (same values to ~1e-16).
 """
 
 from __future__ import annotations
@@ -47,95 +47,20 @@ def _exp_series(d):
 
 
 @numba.njit(nogil=True, cache=True, fastmath=_FM)
-def _table_pass(lc, temp, lpco2, lpres, has_pres, lfp_lut, lv_c, ev_c, lv_d, ev_d, has_dol,
-                series, t0, dt, l0, dl, lp_o, ca_o, ea_o, cad_o, ead_o, pco2, fp_lut, pres,
-                carb):
-    """log10 pCO2 [atm] and the table lookups of every pixel, without the exponential.
-
-    ``lp_o`` = log10 pCO2 from the per-pixel logs and the class's log factor; with
-    ``series`` the exponent is split at the cell's first node: ``ca_o`` holds the
-    remainder d and ``ea_o`` exp(node), finished by :func:`_series_pass`; otherwise
-    ``ca_o`` holds the library exp.  Pixels without carbonate (fraction not > 0) skip
-    the look-up and get harmless finite values (their sink does not depend on them).
-    """
-    h, w = lc.shape
-    nt, nl = lv_c.shape
-    nlut = lfp_lut.shape[0]
-    tmax = t0 + dt * (nt - 1)
-    lmax = l0 + dl * (nl - 1)
-    lpr = np.empty(w)
-    fir = np.empty(w)
-    fjr = np.empty(w)
-    for r in range(h):
-        for c in range(w):  # the class's log factor (a small-table look-up)
-            k = lc[r, c]
-            kk = k if k >= 0 and k < nlut else 0
-            lp = lpco2[r, c] + lfp_lut[kk]
-            if has_pres:
-                lp = lp + lpres[r, c]
-            if not abs(lp) < np.inf:  # p > 0 from two negative factors: the logs were NaN
-                pp = np.float64(pco2[r, c]) * (fp_lut[kk] * 1e-6)
-                if has_pres:
-                    pp = pp * np.float64(pres[r, c])
-                if pp > 0.0:
-                    lp = math.log10(pp)
-            lpr[c] = lp
-        for c in range(w):  # table coordinates, clamped to the table (vectorises)
-            lp = lpr[c]
-            lp_o[r, c] = lp
-            tt = np.float64(temp[r, c])
-            tt = tt if tt > t0 else t0  # NaN goes to the first node
-            tt = tt if tt < tmax else tmax
-            ll = lp if lp > l0 else l0
-            ll = ll if ll < lmax else lmax
-            fir[c] = (tt - t0) / dt
-            fjr[c] = (ll - l0) / dl
-        for c in range(w):  # the look-ups
-            if not carb[r, c] > 0.0:
-                # no carbonate (or nodata): the sink is 0 (or NaN) whatever Ca_eq is
-                ca_o[r, c] = 0.0
-                if series:
-                    ea_o[r, c] = 1.0
-                if has_dol:
-                    cad_o[r, c] = 0.0
-                    if series:
-                        ead_o[r, c] = 1.0
-                continue
-            fi = fir[c]
-            fj = fjr[c]
-            i = min(int(fi), nt - 2)
-            j = min(int(fj), nl - 2)
-            a = fi - i
-            b = fj - j
-            ca_o[r, c], e = _lookup(lv_c, ev_c, i, j, a, b, series)
-            if series:
-                ea_o[r, c] = e
-            if has_dol:
-                cad_o[r, c], e = _lookup(lv_d, ev_d, i, j, a, b, series)
-                if series:
-                    ead_o[r, c] = e
-
-
-@numba.njit(nogil=True, cache=True, fastmath=_FM)
-def _series_pass(d, e):
-    """``d <- e * exp(d)`` elementwise with the series (vectorised)."""
-    df = d.ravel()
-    ef = e.ravel()
-    for q in range(df.size):
-        df[q] = ef[q] * _exp_series(df[q])
-
-
-@numba.njit(nogil=True, cache=True, fastmath=_FM)
-def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has_pres, bio_r,
-            has_bio, fp_lut, fr_lut, acid_lut, bio_lut, acid_on, lv_c, lv_d, t0, dt, l0, dl,
-            uf, want_diss, want_den, rho, karst_o, bio_o, total_o, diss_o, den_o, lp_a, ca_a,
-            cad_a):
+def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pres, lpres,
+            has_pres, bio_r, has_bio, fp_lut, lfp_lut, fr_lut, acid_lut, bio_lut, acid_on, lv_c,
+            ev_c, lv_d, ev_d, series, t0, dt, l0, dl, uf, want_diss, want_den, rho, karst_o,
+            bio_o, total_o, diss_o, den_o):
     """The sink model per pixel (model.py's arithmetic), one row at a time.
 
-    The class look-ups (small tables) run in a scalar loop; everything else in one
-    loop without branches (NaN propagates, conditions are selects), which the
-    compiler vectorises.  ``lp_a``/``ca_a``/``cad_a`` come from :func:`_tables`
-    and are finite wherever pCO2 > 0.
+    Per row, in loops over row-sized work arrays (they stay in the L1 cache):
+    the class look-ups and log10 pCO2 [atm] (``lpco2`` = log10 pCO2 [ppmv] and
+    ``lpres`` = log10 pressure ratio come in from a vectorised numpy pass; the
+    class's log factor is added here); the table coordinates (vectorises); the
+    table look-ups, skipped where there is no carbonate (the sink there is 0 or
+    NaN whatever Ca_eq is); with ``series`` the exponential of the interpolated
+    log as the cell node's exp times a short series (vectorises); and the model
+    itself without branches (NaN propagates, conditions are selects).
     """
     nan = np.nan
     h, w = lc.shape
@@ -148,6 +73,13 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has
     acr = np.empty(w)
     bir = np.empty(w)
     kn = np.empty(w, np.bool_)
+    lpr = np.empty(w)
+    fir = np.empty(w)
+    fjr = np.empty(w)
+    car = np.empty(w)
+    ear = np.ones(w)
+    cdr = np.zeros(w)
+    edr = np.ones(w)
     rate = np.empty(w)
     cbr = np.empty(w)
     tcl = 0
@@ -156,7 +88,7 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has
     bad = 0
     negative = 0
     for r in range(h):
-        for c in range(w):  # class look-ups
+        for c in range(w):  # class look-ups and log10 pCO2 (scalar: small tables)
             k = lc[r, c]
             ok = lc_valid[r, c] and k >= 0 and k < nlut
             kk = k if ok else 0
@@ -168,6 +100,47 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has
             frr[c] = fr_lut[kk]
             acr[c] = acid_lut[kk] if acid_on else 0.0
             bir[c] = bio_lut[kk]
+            lp = lpco2[r, c] + lfp_lut[kk]
+            if has_pres:
+                lp = lp + lpres[r, c]
+            if not abs(lp) < np.inf:  # p > 0 from two negative factors: the logs were NaN
+                pp = np.float64(pco2_ppmv[r, c]) * (fp * 1e-6)
+                if has_pres:
+                    pp = pp * np.float64(pres[r, c])
+                if pp > 0.0:
+                    lp = math.log10(pp)
+            lpr[c] = lp
+        for c in range(w):  # table coordinates, clamped to the table (vectorises)
+            lp = lpr[c]
+            tt = np.float64(temp[r, c])
+            tt = tt if tt > t0 else t0  # NaN goes to the first node
+            tt = tt if tt < tmax else tmax
+            ll = lp if lp > l0 else l0
+            ll = ll if ll < lmax else lmax
+            fir[c] = (tt - t0) / dt
+            fjr[c] = (ll - l0) / dl
+        for c in range(w):  # the look-ups
+            if not carb[r, c] > 0.0:
+                car[c] = 0.0  # no carbonate (or nodata): the sink is 0 (or NaN) anyway
+                ear[c] = 1.0
+                cdr[c] = 0.0
+                edr[c] = 1.0
+                continue
+            fi = fir[c]
+            fj = fjr[c]
+            i = min(int(fi), nt - 2)
+            j = min(int(fj), nl - 2)
+            a = fi - i
+            b = fj - j
+            car[c], ear[c] = _lookup(lv_c, ev_c, i, j, a, b, series)
+            if has_dol:
+                cdr[c], edr[c] = _lookup(lv_d, ev_d, i, j, a, b, series)
+        if series:  # exp(node) x exp(remainder) (vectorises)
+            for c in range(w):
+                car[c] = ear[c] * _exp_series(car[c])
+            if has_dol:
+                for c in range(w):
+                    cdr[c] = edr[c] * _exp_series(cdr[c])
         for c in range(w):  # the model, branch-free
             cb0 = np.float64(carb[r, c])
             badc = cb0 < 0.0 or cb0 > 1.0
@@ -188,12 +161,12 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, dol, has_dol, pres, has
             t = np.float64(temp[r, c])
             invalid = math.isnan(t) or math.isnan(p) or math.isnan(d)
             pos = p > 0.0
-            lp = lp_a[r, c]
-            ca = ca_a[r, c]
+            lp = lpr[c]
+            ca = car[c]
             conc = ca
             per_water = ca * M_CACO3
             if has_dol:
-                cad = cad_a[r, c]
+                cad = cdr[c]
                 conc = (1.0 - d) * ca + d * cad
                 per_water = (1.0 - d) * per_water + d * (cad / 2.0) * M_DOLOMITE
             conc = conc if pos else 0.0
@@ -261,36 +234,12 @@ def _series_ok(lv: np.ndarray) -> bool:
     return bool(np.all(span <= 0.125))
 
 
-def _tables(inp: dict, lc: np.ndarray, p, lv_c, lv_d, has_dol: bool, pres):
-    """Per-pixel log10 pCO2 [atm] and table Ca_eq, (Ca+Mg)_eq [mmol L-1] of a block.
-
-    The logs are taken in vectorised numpy passes (log10 p = log10 pCO2 [ppmv] +
-    log10(factor x 1e-6) [+ log10 pressure ratio]); the exponential of the interpolated
-    log table is the node's exp times a short series, in a vectorised pass.
-    """
-    shape = lc.shape
-    series = _series_ok(lv_c) and (not has_dol or _series_ok(lv_d))
-    lp = _scratch("lp", shape)
-    ca = _scratch("ca", shape)
-    ea = _scratch("ea", shape) if series else _DUMMY64
-    cad = _scratch("cad", shape) if has_dol else _DUMMY64
-    ead = _scratch("ead", shape) if has_dol and series else _DUMMY64
-    lfp = _log10(np.asarray(p.pco2_factor, np.float64) * 1e-6)
-    _table_pass(lc, inp["temperature"], _log10(inp["pco2_ppmv"], _scratch("lpc", shape)),
-                _log10(pres, _scratch("lpres", shape)) if pres is not None else _DUMMY64,
-                pres is not None, lfp,
-                lv_c, np.exp(lv_c), lv_d, np.exp(lv_d), has_dol, series, *p.calcite[1:],
-                lp, ca, ea, cad, ead, inp["pco2_ppmv"], np.asarray(p.pco2_factor, np.float64),
-                pres if pres is not None else _DUMMY, inp["carbonate"])
-    if series:
-        _series_pass(ca, ea)
-        if has_dol:
-            _series_pass(cad, ead)
-    return lp, ca, cad
-
-
 def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[dict, dict]:
-    """Run the fused model kernel on one block; same outputs and counters as numpy."""
+    """Run the fused model kernel on one block; same outputs and counters as numpy.
+
+    The logs are taken in vectorised numpy passes before the kernel (log10 p =
+    log10 pCO2 [ppmv] + log10(factor x 1e-6) [+ log10 pressure ratio]).
+    """
     shape = lc.shape
     karst = np.empty(shape, np.float32)
     bio = np.empty(shape, np.float32)
@@ -305,14 +254,17 @@ def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[di
     pres = inp.get("pressure_ratio")
     bio_r = inp.get("bio")
     has_dol = dol is not None and p.dolomite is not None
-    lp, ca, cad = _tables(inp, lc, p, lv_c, lv_d, has_dol, pres)
+    series = _series_ok(lv_c) and (not has_dol or _series_ok(lv_d))
+    fp = np.asarray(p.pco2_factor, np.float64)
+    lpco2 = _log10(inp["pco2_ppmv"], _scratch("lpc", shape))
+    lpres = _log10(pres, _scratch("lpres", shape)) if pres is not None else _DUMMY64
     tcl, pcl, unknown, bad, negative = _kernel(
         lc, lc_valid, inp["carbonate"], inp["runoff"], inp["temperature"], inp["pco2_ppmv"],
-        dol if has_dol else _DUMMY, has_dol, pres if pres is not None else _DUMMY,
-        pres is not None, bio_r if bio_r is not None else _DUMMY, bio_r is not None,
-        p.pco2_factor, p.runoff_factor, p.acid_share, p.bio_sink, p.acid_correction,
-        lv_c, lv_d, t0, dt, l0, dl, p.unit_factor, want_diss, want_den, p.rock_density,
-        karst, bio, total, diss, den, lp, ca, cad)
+        lpco2, dol if has_dol else _DUMMY, has_dol, pres if pres is not None else _DUMMY,
+        lpres, pres is not None, bio_r if bio_r is not None else _DUMMY, bio_r is not None,
+        fp, _log10(fp * 1e-6), p.runoff_factor, p.acid_share, p.bio_sink, p.acid_correction,
+        lv_c, np.exp(lv_c), lv_d, np.exp(lv_d), series, t0, dt, l0, dl, p.unit_factor,
+        want_diss, want_den, p.rock_density, karst, bio, total, diss, den)
     out = {"karst": karst, "bio": bio, "total": total}
     if want_diss:
         out["dissolution"] = diss
