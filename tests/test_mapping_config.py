@@ -55,6 +55,24 @@ def test_custom_table_errors(tmp_path):
         load_landcover_table(p)
 
 
+def test_custom_table_comments_quotes_and_blank_lines(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text(
+        "# my table\n"
+        "class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source\n"
+        "\n"
+        '7,forest,1.0,1.0,70,"field plot #3, 2021"  # trailing comment\n'
+        "9, crop ,0.62,0.9,0,assumption\n", encoding="utf-8")
+    t = load_landcover_table(p)
+    assert t.classes.tolist() == [7, 9]
+    assert t.columns["source"] == ["field plot #3, 2021", "assumption"]
+    assert t.columns["name"] == ["forest", "crop"]
+    assert np.array_equal(t.lookup("runoff_factor")[[7, 9]], [1.0, 0.9])
+    assert np.array_equal(t.lookup("acid_so4_share")[[7, 9]], [0.0, 0.0])  # column absent
+    assert np.isnan(t.lookup("soil_pco2_factor")[8])
+    assert t.table["class"].tolist() == [7, 9]  # the DataFrame view
+
+
 def test_config_paths_relative_to_file(tmp_path):
     inputs = uniform_inputs(tmp_path)
     cfg = load_config(write_config(tmp_path, inputs))

@@ -10,12 +10,15 @@ soil pCO2 into a higher, cube-root-damped, sink.
 
 from __future__ import annotations
 
+import csv
 import importlib.resources
-from dataclasses import dataclass
+import io
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..exceptions import DataError, MissingColumnError
 
@@ -35,23 +38,31 @@ class LandcoverTable:
     ----------
     name : str
         ``worldcover``, ``clcd`` or the CSV path.
-    table : pandas.DataFrame
-        The table (one row per class code).
+    columns : dict
+        Column name -> values, one per class code in file order: ``class`` as int64,
+        the factor columns as float64, every other column as text.
     """
 
     name: str
-    table: pd.DataFrame
+    columns: dict = field(repr=False)
 
     @property
     def classes(self) -> np.ndarray:
         """Class codes [integer]."""
-        return self.table["class"].to_numpy()
+        return self.columns["class"]
+
+    @cached_property
+    def table(self):
+        """The table as a pandas DataFrame (one row per class code)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
 
     def lookup(self, column: str) -> np.ndarray:
         """A float64 array indexed by class code; NaN for codes not in the table."""
         codes = self.classes
         lut = np.full(int(codes.max()) + 1, np.nan)
-        lut[codes] = self.table[column].to_numpy(dtype=float)
+        lut[codes] = np.asarray(self.columns[column], dtype=float)
         return lut
 
     def with_scenario(self, transitions: list[dict]) -> LandcoverTable:
@@ -66,8 +77,43 @@ class LandcoverTable:
         return self
 
 
+def _uncommented(lines):
+    """Lines without ``#`` comments (outside double quotes) and without blank lines."""
+    for line in lines:
+        quoted = False
+        for i, ch in enumerate(line):
+            if ch == '"':
+                quoted = not quoted
+            elif ch == "#" and not quoted:
+                line = line[:i]
+                break
+        if line.strip():
+            yield line
+
+
+def _number(text: str) -> float:
+    """A CSV cell as a float (NaN when blank or not a number)."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _read_rows(text: str) -> tuple[list[str], list[list[str]]]:
+    rows = list(csv.reader(_uncommented(io.StringIO(text))))
+    if not rows:
+        return [], []
+    header = [c.strip() for c in rows[0]]
+    body = [[c.strip() for c in r] + [""] * (len(header) - len(r)) for r in rows[1:]]
+    return header, body
+
+
 def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
     """Read and validate a land-cover table.
+
+    The CSV is read with Python's csv module (``#`` starts a comment outside
+    quotes; blank lines are skipped; cells are stripped of surrounding spaces),
+    not pandas (a map run without zones then never imports it).
 
     Parameters
     ----------
@@ -90,47 +136,48 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
     key = str(source).lower()
     if key in BUILTIN_TABLES:
         res = importlib.resources.files("karstsink.data") / BUILTIN_TABLES[key]
-        with res.open("r", encoding="utf-8") as fh:
-            df = pd.read_csv(fh, comment="#")
+        text = res.read_text(encoding="utf-8")
         name = key
     else:
         path = Path(source)
         if not path.is_file():
             raise DataError(f"Land-cover table {path} does not exist (or use one of "
                             f"{', '.join(BUILTIN_TABLES)}).")
-        df = pd.read_csv(path, comment="#")
+        text = path.read_text(encoding="utf-8-sig")
         name = str(path)
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    header, body = _read_rows(text)
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise MissingColumnError(
             f"Land-cover table {name} lacks column(s) {', '.join(missing)}; required: "
             f"{', '.join(REQUIRED_COLUMNS)}."
         )
-    if "acid_so4_share" not in df.columns:
-        df["acid_so4_share"] = 0.0
-    codes = pd.to_numeric(df["class"], errors="coerce")
-    bad = df.index[codes.isna() | (codes < 0) | (codes != codes.round())]
-    if len(bad):
-        raise DataError(f"Land-cover table {name}: class in row {int(bad[0]) + 2} is "
-                        f"{df['class'].iloc[bad[0]]!r}; class codes must be integers >= 0.")
-    df["class"] = codes.astype(np.int64)
-    dup = df["class"][df["class"].duplicated()]
-    if len(dup):
-        raise DataError(f"Land-cover table {name}: class {int(dup.iloc[0])} appears twice.")
+    raw = {c: [r[i] for r in body] for i, c in enumerate(header) if c}
+    if "acid_so4_share" not in raw:
+        raw["acid_so4_share"] = ["0"] * len(body)
+    codes = np.array([_number(v) for v in raw["class"]])
+    for i, v in enumerate(codes):
+        if not (v >= 0 and v == round(v)):
+            raise DataError(f"Land-cover table {name}: class in row {i + 2} is "
+                            f"{raw['class'][i]!r}; class codes must be integers >= 0.")
+    cols: dict = {c: list(v) for c, v in raw.items()}
+    cols["class"] = codes.astype(np.int64)
+    seen: set[int] = set()
+    for code in cols["class"].tolist():
+        if code in seen:
+            raise DataError(f"Land-cover table {name}: class {code} appears twice.")
+        seen.add(code)
     for col in _NUMERIC:
-        vals = pd.to_numeric(df[col], errors="coerce")
-        bad = df.index[vals.isna() | (vals < 0) | ~np.isfinite(vals)]
-        if col == "acid_so4_share":
-            bad = bad.union(df.index[vals > 1])
-        if len(bad):
-            raise DataError(
-                f"Land-cover table {name}: column {col} in row {int(bad[0]) + 2} (class "
-                f"{int(df['class'].iloc[bad[0]])}) is {df[col].iloc[bad[0]]!r}; expected a "
-                f"number >= 0{' and <= 1' if col == 'acid_so4_share' else ''}."
-            )
-        df[col] = vals.astype(float)
-    return LandcoverTable(name=name, table=df.reset_index(drop=True))
+        vals = np.array([_number(v) for v in raw[col]])
+        for i, v in enumerate(vals):
+            if not (math.isfinite(v) and v >= 0 and (col != "acid_so4_share" or v <= 1)):
+                raise DataError(
+                    f"Land-cover table {name}: column {col} in row {i + 2} (class "
+                    f"{int(cols['class'][i])}) is {raw[col][i]!r}; expected a "
+                    f"number >= 0{' and <= 1' if col == 'acid_so4_share' else ''}."
+                )
+        cols[col] = vals
+    return LandcoverTable(name=name, columns=cols)
 
 
 def guess_table(codes: np.ndarray) -> str | None:
