@@ -97,6 +97,23 @@ def test_zone_totals_equal_pixel_sums_and_polygon_areas(uniform_run):
         total_row["karst_sink_t_c_yr"], rel=1e-6)
 
 
+def test_zone_geopackage_and_result_table_match_the_csv(uniform_run):
+    import geopandas as gpd
+
+    folder, result = uniform_run
+    table = pd.read_csv(folder / "out" / "zonal_totals.csv")
+    pd.testing.assert_frame_equal(result.zonal, table, check_exact=False, rtol=1e-15)
+    gdf = gpd.read_file(folder / "out" / "zonal_totals.gpkg", layer="zonal_totals")
+    assert gdf.crs.to_epsg() == 32648  # the grid CRS
+    assert gdf["county"].tolist() == ["West", "East"]
+    zones = table[~table["county"].str.startswith("TOTAL")].reset_index(drop=True)
+    for col in zones.columns[1:]:
+        assert_allclose(gdf[col], zones[col], rtol=1e-15)
+    # the polygons as given: West 4.515 km x 6 km, East (9 - 4.515) km x 6 km
+    # (zones_two_halves on the 300 x 200 px grid of 30 m pixels)
+    assert_allclose(gdf.geometry.area / 1e6, [4.515 * 6.0, 4.485 * 6.0], rtol=1e-12)
+
+
 def test_outputs_are_valid_cogs_with_units_and_provenance(uniform_run):
     folder, _ = uniform_run
     sha = resolve_database("phreeqc.dat").sha256
