@@ -110,8 +110,8 @@ class MapResult:
         File names written.
     totals : dict
         Whole-grid totals (t C yr⁻¹ and km²).
-    zonal_columns : dict or None
-        The zone table as written to ``zonal_totals.csv``: column name -> values.
+    zonal : pandas.DataFrame or None
+        The zone table as written to ``zonal_totals.csv``.
     counters : dict
         Pixel counts of flagged conditions; with the processes and Dask
         engines also ``worker_peak_mb``, the largest worker's peak memory [MB],
@@ -121,19 +121,8 @@ class MapResult:
     out_dir: Path
     files: list[str]
     totals: dict
-    zonal_columns: dict | None = None
+    zonal: object = None
     counters: dict = field(default_factory=dict)
-    _zonal: object = field(default=None, init=False, repr=False, compare=False)
-
-    @property
-    def zonal(self):
-        """pandas.DataFrame or None: the zone table as written to ``zonal_totals.csv``
-        (built on first access)."""
-        if self._zonal is None and self.zonal_columns is not None:
-            import pandas as pd
-
-            self._zonal = pd.DataFrame(self.zonal_columns)
-        return self._zonal
 
 
 def set_gdal_cache_max(megabytes: int = 64) -> None:
@@ -760,7 +749,7 @@ def run_map(
             for src in sources.values():  # after a failure: close the tile stores
                 src.abort()
             shutil.rmtree(scratch, ignore_errors=True)
-    return MapResult(out_dir=out_dir, files=files, totals=totals, zonal_columns=zonal,
+    return MapResult(out_dir=out_dir, files=files, totals=totals, zonal=zonal,
                      counters=counters)
 
 
@@ -843,50 +832,28 @@ def _assemble_tiles(spec: _Spec, results: list, cogs: dict, levels: int, jobs: i
     return sums, counters, cogs
 
 
-def _write_zonal(spec: _Spec, sums: np.ndarray, out: Path, co2: bool) -> dict:
-    """Write ``zonal_totals.csv`` and ``.gpkg`` into ``out``; return the table's columns.
-
-    Zones sharing a name are summed (and their polygons dissolved) in order of first
-    appearance (names are the zone field as text, so numeric codes work); the CSV ends
-    with a ``TOTAL (all zones)`` row and, with ``co2``, t CO2 columns.  Written with the
-    csv module and pyogrio's raw interface.
-    """
-    import csv
-
-    import pyogrio
-    import shapely
+def _write_zonal(spec: _Spec, sums: np.ndarray, out: Path, co2: bool):
+    import pandas as pd
 
     zones = spec.zones
     nq = sums.shape[0]
     cols = list(ZONE_QUANTITIES[:nq])
-    names: dict[str, int] = {}
-    for lab in zones.labels:
-        names.setdefault(lab, len(names))
-    group = np.array([names[lab] for lab in zones.labels], np.intp)
-    per_zone = np.zeros((len(names), nq))
-    for i, g in enumerate(group.tolist()):  # in polygon order, as a grouped sum would
-        per_zone[g] += sums[:, 1 + i]
-    table: dict[str, list] = {zones.field: [*names, "TOTAL (all zones)"]}
-    for q, c in enumerate(cols):
-        table[c] = [*per_zone[:, q].tolist(), float(per_zone[:, q].sum())]
+    df = pd.DataFrame(sums[:, 1:].T, columns=cols)
+    df.insert(0, zones.field, zones.labels)
+    df = df.groupby(zones.field, sort=False, as_index=False).sum()
+    total = df[cols].sum().to_frame().T
+    total.insert(0, zones.field, "TOTAL (all zones)")
+    table = pd.concat([df, total], ignore_index=True)
     if co2:
         for c in cols:
             if c.endswith("_t_c_yr"):
-                table[c.replace("_t_c_yr", "_t_co2_yr")] = [v * 3.664 for v in table[c]]
+                table[c.replace("_t_c_yr", "_t_co2_yr")] = table[c] * 3.664
     # ``out`` is the run's atomic temporary folder: files appear together or not at all
-    with open(out / "zonal_totals.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(list(table))
-        w.writerows(zip(*table.values(), strict=True))
-    geoms = np.array([shapely.union_all(zones.geometries[group == g])
-                      for g in range(len(names))], dtype=object)
-    types = set(shapely.get_type_id(geoms).tolist())
-    gtype = "Polygon" if types == {3} else "MultiPolygon"
-    pyogrio.raw.write(out / "zonal_totals.gpkg", shapely.to_wkb(geoms),
-                      [np.array(list(names), dtype=object),
-                       *[per_zone[:, q].copy() for q in range(nq)]],
-                      [zones.field, *cols], layer="zonal_totals", driver="GPKG",
-                      geometry_type=gtype, crs=zones.crs, promote_to_multi=gtype != "Polygon")
+    table.to_csv(out / "zonal_totals.csv", index=False)
+    gdf = zones.gdf[[zones.field, "geometry"]].dissolve(by=zones.field, as_index=False,
+                                                        sort=False)
+    gdf = gdf.merge(df, on=zones.field, how="left")
+    gdf.to_file(out / "zonal_totals.gpkg", driver="GPKG", layer="zonal_totals")
     return table
 
 

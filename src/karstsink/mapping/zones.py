@@ -201,52 +201,18 @@ class ZoneSet:
         Column that names each zone.
     supersample : int
         Sub-pixels per pixel side for border fractions.
-
-    Attributes
-    ----------
-    labels : list of str
-        Zone names (``field`` as text), one per polygon.
-    geometries : numpy.ndarray
-        The polygons (shapely), in the grid CRS.
-    crs : str
-        The grid CRS as WKT.
     """
 
     def __init__(self, gdf, field: str, supersample: int = 4):
-        self._init(np.asarray(gdf.geometry.values), gdf[field].astype(str).tolist(), field,
-                   gdf.crs.to_wkt() if gdf.crs is not None else None, supersample)
-        self._gdf = gdf.reset_index(drop=True)
-
-    @classmethod
-    def from_arrays(cls, geometries, labels: list[str], field: str, crs: str | None,
-                    supersample: int = 4) -> ZoneSet:
-        """Zones from shapely polygons (in ``crs``, WKT) and their names."""
-        self = cls.__new__(cls)
-        self._init(np.asarray(geometries, dtype=object), [str(v) for v in labels], field, crs,
-                   supersample)
-        return self
-
-    def _init(self, geoms, labels, field, crs, supersample) -> None:
-        import shapely
-
         self.field = field
-        self.labels = list(labels)
-        self.n = len(self.labels)
-        self.crs = crs
+        self.labels = gdf[field].astype(str).tolist()
+        # zone names as text throughout (numeric county codes included): the zone table
+        # groups and merges on them
+        self.gdf = gdf.reset_index(drop=True).assign(**{field: self.labels})
+        self.n = len(self.gdf)
         self.supersample = int(supersample)
-        self.geometries = self._geoms = geoms
-        self._tree = shapely.STRtree(geoms)
-        self._gdf = None
-
-    @property
-    def gdf(self):
-        """The zones as a GeoDataFrame (``field`` as text, grid CRS); built on first use."""
-        if self._gdf is None:
-            import geopandas as gpd
-
-            self._gdf = gpd.GeoDataFrame({self.field: self.labels}, geometry=self._geoms,
-                                         crs=self.crs)
-        return self._gdf
+        self._geoms = self.gdf.geometry.values
+        self._tree = self.gdf.sindex
 
     def block_zones(self, window, transform):
         """Zone ids of a block's pixels and the border pixels' sub-pixel ids.
@@ -362,10 +328,6 @@ def load_zones(path: str | Path, field: str, crs, layer: str | None = None,
                supersample: int = 4) -> ZoneSet:
     """Read zone polygons, check the field, reproject to the grid CRS.
 
-    Read with pyogrio's raw interface and shapely; empty and non-polygon features
-    are dropped; coordinates are reprojected with pyproj (``always_xy``, as
-    ``GeoDataFrame.to_crs``); zone names are ``field`` as text.
-
     Raises
     ------
     ConfigError
@@ -373,43 +335,20 @@ def load_zones(path: str | Path, field: str, crs, layer: str | None = None,
     DataError
         If the file has no polygons, no CRS, or cannot be read.
     """
-    import pyogrio
-    import shapely
+    import geopandas as gpd
 
     try:
-        info = pyogrio.read_info(path, layer=layer)
-        fields = [str(f) for f in info["fields"]]
-        if field in fields:
-            meta, _, wkb, data = pyogrio.raw.read(path, layer=layer, columns=[field])
+        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as err:
         raise DataError(f"Cannot read zones file {path}: {err}") from err
-    if field not in fields:
+    if field not in gdf.columns:
         raise ConfigError(f"[zones] field {field!r} is not a column of {path}; columns: "
-                          f"{', '.join(fields)}.")
-    if not meta.get("crs"):
+                          f"{', '.join(c for c in gdf.columns if c != 'geometry')}.")
+    if gdf.crs is None:
         raise DataError(f"Zones file {path} has no CRS; set one and run again.")
-    geoms = shapely.from_wkb(wkb)
-    polygon = np.isin(shapely.get_type_id(geoms), [3, 6])  # Polygon, MultiPolygon
-    keep = polygon & ~shapely.is_empty(geoms)
-    if not keep.any():
+    gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
+    gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if gdf.empty:
         raise DataError(f"Zones file {path} holds no polygons.")
-    geoms = _reproject(geoms[keep], meta["crs"], crs.to_wkt())
-    return ZoneSet.from_arrays(geoms, data[0][keep].tolist(), field, crs.to_wkt(),
-                               supersample=supersample)
-
-
-def _reproject(geoms: np.ndarray, src_crs: str, dst_crs: str) -> np.ndarray:
-    """Polygons from ``src_crs`` to ``dst_crs`` (x/y order, as GeoPandas ``to_crs``)."""
-    import pyproj
-    import shapely
-
-    src, dst = pyproj.CRS.from_user_input(src_crs), pyproj.CRS.from_user_input(dst_crs)
-    if src.is_exact_same(dst):
-        return geoms
-    tr = pyproj.Transformer.from_crs(src, dst, always_xy=True)
-
-    def fwd(xy):
-        x, y = tr.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, fwd)
+    gdf = gdf.to_crs(crs.to_wkt())
+    return ZoneSet(gdf, field, supersample=supersample)

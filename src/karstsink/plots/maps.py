@@ -136,10 +136,8 @@ def quicklook(raster: str | Path, png: str | Path, *, zones=None, title: str = "
     if zones is not None:
         import shapely
 
-        geoms = getattr(zones, "geometries", None)  # a ZoneSet (no geopandas needed)
-        if geoms is None:
-            geoms = np.asarray(zones.geometry.values)
-        for line in shapely.get_parts(shapely.boundary(geoms)):
+        gdf = getattr(zones, "gdf", zones)
+        for line in shapely.get_parts(shapely.boundary(np.asarray(gdf.geometry.values))):
             if line is None or line.is_empty:
                 continue
             xy = shapely.get_coordinates(line)
