@@ -1,6 +1,11 @@
-"""Zone files: reading, reprojection, errors, numeric zone names."""
+"""Zone files: reading, reprojection, errors, numeric zone names, the zone helper."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
 
 import geopandas as gpd
 import numpy as np
@@ -84,3 +89,95 @@ def test_numeric_zone_field_map_run(tmp_path):
     assert gpkg["code"].tolist() == ["1", "2"]
     assert_allclose(gpkg["area_km2"], res.zonal["area_km2"][:2], rtol=1e-15)
     assert np.isclose(gpkg.geometry.area.sum() / 1e6, 54.0, rtol=1e-3)  # back in UTM
+
+
+# --- the zone helper process (mapping/_zone_io.py) ------------------------------------
+def test_helper_and_in_process_reads_are_identical(tmp_path, monkeypatch):
+    from karstsink.mapping._zone_io import ZoneIO
+
+    _two_zones_geo(tmp_path / "z.gpkg")
+    wkt = GRID_CRS.to_wkt()
+    helper = ZoneIO(tmp_path / "z.gpkg", "name", wkt)
+    assert helper._proc is not None  # this interpreter is a python: a helper runs
+    try:
+        g1, l1 = helper.zones()
+    finally:
+        helper.close()
+    monkeypatch.setenv("KARSTSINK_ZONE_HELPER", "0")
+    local = ZoneIO(tmp_path / "z.gpkg", "name", wkt)
+    assert local._proc is None
+    g2, l2 = local.zones()
+    assert l1 == l2 == ["a", "b"]
+    assert shapely.to_wkb(g1).tolist() == shapely.to_wkb(g2).tolist()  # exact coordinates
+
+
+def test_helper_passes_on_zone_file_errors(tmp_path):
+    from karstsink.mapping._zone_io import ZoneIO
+
+    _two_zones_geo(tmp_path / "z.gpkg")
+    zio = ZoneIO(tmp_path / "z.gpkg", "county", GRID_CRS.to_wkt())
+    try:
+        with pytest.raises(ConfigError, match=r"field 'county' is not a column .*columns: name"):
+            zio.zones()
+    finally:
+        zio.close()
+
+
+def test_a_dead_helper_falls_back_to_this_process(tmp_path):
+    from karstsink.mapping._zone_io import ZoneIO
+
+    _two_zones_geo(tmp_path / "z.gpkg")
+    zio = ZoneIO(tmp_path / "z.gpkg", "name", GRID_CRS.to_wkt())
+    zio._proc.kill()
+    zio._proc.wait()
+    _, labels = zio.zones()  # read here instead
+    assert labels == ["a", "b"] and zio._proc is None
+    sums = np.arange(6 * 3, dtype=float).reshape(6, 3)  # 6 quantities, outside + 2 zones
+    zio.start_write(tmp_path, sums, co2=False)
+    table, helper_mb = zio.finish_write()
+    assert helper_mb is None
+    # zone a: column 1 of sums, zone b: column 2; TOTAL = their sum (area_km2 row 0)
+    assert table["area_km2"] == [1.0, 2.0, 3.0]
+    assert (tmp_path / "zonal_totals.csv").is_file() and (tmp_path / "zonal_totals.gpkg").is_file()
+
+
+def test_aborted_write_stops_the_helper(tmp_path):
+    from karstsink.mapping._zone_io import ZoneIO
+
+    _two_zones_geo(tmp_path / "z.gpkg")
+    zio = ZoneIO(tmp_path / "z.gpkg", "name", GRID_CRS.to_wkt())
+    zio.zones()
+    proc = zio._proc
+    zio.start_write(tmp_path / "out", np.zeros((6, 3)), co2=False)  # folder does not exist
+    zio.abort_write()
+    assert proc.poll() is not None  # gone before the caller removes any folder
+    zio.close()
+
+
+def test_map_process_imports_neither_pandas_nor_geopandas(tmp_path):
+    # the zone helper reads and writes the zones; the table becomes a DataFrame on demand
+    inputs = uniform_inputs(tmp_path)
+    left, top = 500000.0, 2900000.0
+    gpd.GeoDataFrame({"county": ["West", "East"]}, geometry=[
+        shapely.box(left, top - 6000, left + 4515, top),
+        shapely.box(left + 4515, top - 6000, left + 9000, top)], crs=UTM).to_file(
+        tmp_path / "zones.gpkg")
+    cfg = write_config(tmp_path, inputs,
+                       extra='[zones]\npath = "zones.gpkg"\nfield = "county"\n')
+    code = textwrap.dedent(f"""
+        import json, sys
+        from karstsink.mapping.config import load_config
+        from karstsink.mapping.engine import run_map
+        res = run_map(load_config({str(cfg)!r}), {str(tmp_path / 'out')!r}, jobs=2)
+        loaded = [m for m in ("pandas", "geopandas") if m in sys.modules]
+        print(json.dumps({{"loaded": loaded, "names": res.zonal["county"].tolist(),
+                           "helper_mb": res.counters.get("zone_helper_peak_mb")}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, timeout=600)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["loaded"] == []
+    assert got["names"] == ["West", "East", "TOTAL (all zones)"]
+    assert got["helper_mb"] > 0
+    run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert run["engine"]["zone_helper_peak_memory_mb"] == got["helper_mb"]

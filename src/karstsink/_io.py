@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,3 +74,13 @@ def atomic_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
                 os.replace(item, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory [MB] (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
+    return round(kb / (1024 ** 2 if sys.platform == "darwin" else 1024), 1)

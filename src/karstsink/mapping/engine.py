@@ -57,7 +57,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -67,12 +66,15 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from .._io import atomic_dir
+from .._io import atomic_dir, peak_rss_mb
 from ..exceptions import ConfigError, DataQualityWarning, OutOfRangeWarning, RasterError
-from ._cog import DEFLATE_BACKEND, StreamingCOG, encode_tile
+from ._zone_io import ZoneIO
 from .config import MapConfig
 from .grid import AlignedSource, Grid, apply_affine, pixel_area_km2, read_group
 from .model import ModelParams, compute_block, pressure_ratio, remap_classes, soil_pco2_brook
+
+# numba-compiled modules (_cog, _kernel, _sampling, zones) are imported where used, so
+# that a map run can start its zone helper (mapping/_zone_io.py) before numba loads
 
 __all__ = ["MapResult", "run_map"]
 
@@ -92,11 +94,6 @@ OUTPUT_META = {
     "scenario_difference": ("scenario_difference", "Scenario minus baseline total sink",
                             "t C km-2 yr-1", "t CO2 km-2 yr-1"),
 }
-# zone quantities, in this order, per zone
-ZONE_QUANTITIES = ("area_km2", "karst_area_km2", "nodata_area_km2", "karst_sink_t_c_yr",
-                   "biological_sink_t_c_yr", "total_sink_t_c_yr",
-                   "scenario_total_sink_t_c_yr", "scenario_difference_t_c_yr")
-
 
 @dataclass
 class MapResult:
@@ -110,19 +107,31 @@ class MapResult:
         File names written.
     totals : dict
         Whole-grid totals (t C yr⁻¹ and km²).
-    zonal : pandas.DataFrame or None
-        The zone table as written to ``zonal_totals.csv``.
+    zonal_columns : dict or None
+        The zone table as written to ``zonal_totals.csv``: column name -> values.
     counters : dict
         Pixel counts of flagged conditions; with the processes and Dask
         engines also ``worker_peak_mb``, the largest worker's peak memory [MB],
-        and ``engine_tiles``, the number of engine tiles.
+        and ``engine_tiles``, the number of engine tiles; with zones read by the
+        helper process, its peak memory ``zone_helper_peak_mb`` [MB].
     """
 
     out_dir: Path
     files: list[str]
     totals: dict
-    zonal: object = None
+    zonal_columns: dict | None = None
     counters: dict = field(default_factory=dict)
+    _zonal: object = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def zonal(self):
+        """pandas.DataFrame or None: the zone table as written to ``zonal_totals.csv``
+        (built on first access: the map process itself need not import pandas)."""
+        if self._zonal is None and self.zonal_columns is not None:
+            import pandas as pd
+
+            self._zonal = pd.DataFrame(self.zonal_columns)
+        return self._zonal
 
 
 def set_gdal_cache_max(megabytes: int = 64) -> None:
@@ -262,6 +271,8 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
             sums = spec.zones.accumulate(zones, qs)
     # whole-grid totals: area, carbonate area [km2]; karst, biological, total [t C yr-1]
     counters["grid_totals"] = gsum[[0, 1, 3, 4, 5]]
+    from ._cog import encode_tile
+
     levels = overview_levels(spec.grid, spec.block_size)
     arrays = {}
     half = _halver(p)
@@ -382,6 +393,8 @@ class _OverviewStrips:
 
 def _open_cogs(spec: _Spec, folder: Path, levels: int) -> dict:
     """One :class:`StreamingCOG` per output (the threaded engine on the full grid)."""
+    from ._cog import StreamingCOG
+
     grid = spec.grid
     cogs = {}
     for name in spec.names:
@@ -405,6 +418,8 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
     Dask worker) it is each output's detached stores with this tile's share of
     the first overview level that crosses engine tiles, for :func:`_run_tiled`.
     """
+    from ._cog import encode_tile
+
     state = _State(spec)
     windows = grid.windows(spec.block_size)
     tile_off = (0, 0)
@@ -533,26 +548,39 @@ def _tile_task(spec: _Spec, tile, folder: str, jobs: int = 1):
 
 def _peak_rss_mb() -> float:
     """This process's peak resident memory [MB] (0 where the OS does not say)."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return 0.0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 ** (2 if sys.platform == "darwin" else 1)
+    return peak_rss_mb() or 0.0
 
 
 # ----------------------------------------------------------------------------------------
 # Set-up
 # ----------------------------------------------------------------------------------------
-def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
+def _prepare(cfg: MapConfig, co2: bool, zone_io: bool = False) -> tuple[_Spec, dict]:
+    """Validate the inputs and build the run's spec.
+
+    With ``zone_io`` the zones are read by a :class:`~._zone_io.ZoneIO` started as soon
+    as the grid is known (``extra["zone_io"]``; ``spec.zones`` stays None until
+    :func:`_attach_zones`); otherwise they are read here.
+    """
+    grid = Grid.from_raster(cfg.grid_like or cfg.inputs["landcover"])
+    if grid.width * grid.height == 0:
+        raise RasterError("The target grid is empty.")
+    zio = None
+    if cfg.zones_path is not None and zone_io:  # first: it works while numba loads here
+        zio = ZoneIO(cfg.zones_path, cfg.zones_field, grid.crs.to_wkt(), cfg.zones_layer)
+    try:
+        return _prepare_rest(cfg, co2, grid, zio)
+    except BaseException:
+        if zio is not None:
+            zio.close()
+        raise
+
+
+def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, dict]:
     from ..chemistry.database import phreeqc_version, resolve_database
     from ..chemistry.equilibrium import equilibrium_table
     from .landcover import guess_table, load_landcover_table
     from .zones import load_zones
 
-    grid = Grid.from_raster(cfg.grid_like or cfg.inputs["landcover"])
-    if grid.width * grid.height == 0:
-        raise RasterError("The target grid is empty.")
     # open every input once here so that missing CRS / no overlap fail before any output
     for k, v in cfg.inputs.items():
         AlignedSource(v, grid, k, "classes" if k == "landcover" else "continuous")
@@ -583,7 +611,7 @@ def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
         acid_correction=cfg.acid_correction, co2=co2, outputs=cfg.outputs,
         rock_density=cfg.rock_density_t_m3, transitions=cfg.transitions, use_numba=use_numba)
     zones = None
-    if cfg.zones_path is not None:
+    if cfg.zones_path is not None and zio is None:
         zones = load_zones(cfg.zones_path, cfg.zones_field, grid.crs, cfg.zones_layer)
     names = ["karst", "bio", "total", *cfg.outputs]
     if cfg.transitions:
@@ -611,7 +639,22 @@ def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
     spec = _Spec(grid=grid, inputs={k: str(v) for k, v in cfg.inputs.items()}, params=params,
                  zones=zones, names=tuple(names), tags=tags, block_size=cfg.block_size,
                  tile_size=cfg.tile_size)
-    return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db}
+    return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
+                  "zone_io": zio}
+
+
+def _attach_zones(spec: _Spec, zio, warm: bool) -> None:
+    """Take the zones from ``zio``; with ``warm`` first load this process's numba
+    kernels (a tiny block without zones) while the zone helper reads the polygons."""
+    from rasterio.windows import Window
+
+    from .zones import ZoneSet
+
+    if warm:
+        _process_window(_State(spec), Window(0, 0, min(16, spec.grid.width),
+                                             min(16, spec.grid.height)))
+    geoms, labels = zio.zones()
+    spec.zones = ZoneSet.from_arrays(geoms, labels, zio.field, zio.crs_wkt)
 
 
 def _guess_from_raster(path: Path, guess) -> str:
@@ -690,7 +733,22 @@ def run_map(
     jobs = jobs or cfg.jobs or min(os.cpu_count() or 1, 8)
     engine = engine or cfg.engine
     dask = dask or cfg.dask_address
-    spec, extra = _prepare(cfg, co2)
+    spec, extra = _prepare(cfg, co2, zone_io=True)
+    zio = extra["zone_io"]
+    try:
+        if zio is not None:
+            _attach_zones(spec, zio, warm=engine == "threads" and not dask)
+        return _run(spec, extra, cfg, out_dir, co2, jobs, engine, dask, progress, quicklook)
+    finally:
+        if zio is not None:
+            zio.close()
+
+
+def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int,
+         engine: str, dask: str | None, progress, quicklook: bool) -> MapResult:
+    from ._cog import DEFLATE_BACKEND
+
+    zio = extra["zone_io"]
     grid = spec.grid
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
@@ -707,11 +765,12 @@ def run_map(
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 sums, counters, sources = _execute(spec, scratch, cfg, jobs, engine, dask,
                                                    update)
+            if spec.zones is not None:  # written by the zone helper meanwhile
+                # ``tmp`` is the run's atomic folder: files appear together or not at all
+                zio.start_write(tmp, sums, co2)
             _convert_all(spec, sources, tmp, jobs)
             files = [f"{OUTPUT_META[n][0]}.tif" for n in spec.names]
-            zonal = None
             if spec.zones is not None:
-                zonal = _write_zonal(spec, sums, tmp, co2)
                 files += ["zonal_totals.csv", "zonal_totals.gpkg"]
             gt = counters.get("grid_totals", np.zeros(5))
             totals = {"grid_area_km2": gt[0], "karst_area_km2": gt[1],
@@ -725,6 +784,11 @@ def run_map(
                 draw(tmp / "total_sink.tif", tmp / "quicklook.png", zones=spec.zones,
                      title="Total carbon sink (karst + biological)", unit=unit)
                 files.append("quicklook.png")
+            zonal = None
+            if spec.zones is not None:
+                zonal, helper_mb = zio.finish_write()
+                if helper_mb is not None:
+                    counters["zone_helper_peak_mb"] = helper_mb
             run_doc = {
                 "karstsink_version": __version__, "parameters": extra["params_doc"],
                 "database": extra["database"].as_dict(),
@@ -733,13 +797,15 @@ def run_map(
                          "width": grid.width, "height": grid.height},
                 "totals": totals,
                 "flags": {k: v for k, v in counters.items()
-                          if k not in ("grid_totals", "worker_peak_mb", "engine_tiles")},
+                          if k not in ("grid_totals", "worker_peak_mb", "engine_tiles",
+                                       "zone_helper_peak_mb")},
                 "engine": {"name": "dask" if dask else engine, "jobs": jobs,
                            "tiles": counters.get("engine_tiles"),
                            "deflate": DEFLATE_BACKEND,
                            "tile_size": spec.tile_size if "engine_tiles" in counters else None,
                            "peak_memory_mb": round(_peak_rss_mb(), 1),
-                           "largest_worker_peak_memory_mb": counters.get("worker_peak_mb")},
+                           "largest_worker_peak_memory_mb": counters.get("worker_peak_mb"),
+                           "zone_helper_peak_memory_mb": counters.get("zone_helper_peak_mb")},
                 "files": files,
             }
             (tmp / "run.json").write_text(json.dumps(run_doc, indent=2, default=_jsonable),
@@ -749,7 +815,9 @@ def run_map(
             for src in sources.values():  # after a failure: close the tile stores
                 src.abort()
             shutil.rmtree(scratch, ignore_errors=True)
-    return MapResult(out_dir=out_dir, files=files, totals=totals, zonal=zonal,
+            if zio is not None:  # after a failure: no helper writing into ``tmp`` any more
+                zio.abort_write()
+    return MapResult(out_dir=out_dir, files=files, totals=totals, zonal_columns=zonal,
                      counters=counters)
 
 
@@ -803,6 +871,8 @@ def _run_tiled(spec: _Spec, scratch: Path, tile_size: int, jobs: int,
 
 def _assemble_tiles(spec: _Spec, results: list, cogs: dict, levels: int, jobs: int):
     """Adopt the engine tiles' stores; build the overview levels that cross tiles."""
+    from ._cog import encode_tile
+
     sums = None
     counters: dict = {"engine_tiles": len(results)}
     local = local_levels(spec, levels)
@@ -830,31 +900,6 @@ def _assemble_tiles(spec: _Spec, results: list, cogs: dict, levels: int, jobs: i
                         cogs[n].put(k, tr, tc, fut.result())
                     a = half(a)
     return sums, counters, cogs
-
-
-def _write_zonal(spec: _Spec, sums: np.ndarray, out: Path, co2: bool):
-    import pandas as pd
-
-    zones = spec.zones
-    nq = sums.shape[0]
-    cols = list(ZONE_QUANTITIES[:nq])
-    df = pd.DataFrame(sums[:, 1:].T, columns=cols)
-    df.insert(0, zones.field, zones.labels)
-    df = df.groupby(zones.field, sort=False, as_index=False).sum()
-    total = df[cols].sum().to_frame().T
-    total.insert(0, zones.field, "TOTAL (all zones)")
-    table = pd.concat([df, total], ignore_index=True)
-    if co2:
-        for c in cols:
-            if c.endswith("_t_c_yr"):
-                table[c.replace("_t_c_yr", "_t_co2_yr")] = table[c] * 3.664
-    # ``out`` is the run's atomic temporary folder: files appear together or not at all
-    table.to_csv(out / "zonal_totals.csv", index=False)
-    gdf = zones.gdf[[zones.field, "geometry"]].dissolve(by=zones.field, as_index=False,
-                                                        sort=False)
-    gdf = gdf.merge(df, on=zones.field, how="left")
-    gdf.to_file(out / "zonal_totals.gpkg", driver="GPKG", layer="zonal_totals")
-    return table
 
 
 def _warn_counters(c: dict, table_name: str) -> None:

@@ -24,8 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import ConfigError, DataError
-
 __all__ = ["ZoneSet", "load_zones"]
 
 try:  # optional acceleration of the border sub-pixels
@@ -196,23 +194,64 @@ class ZoneSet:
     Parameters
     ----------
     gdf : geopandas.GeoDataFrame
-        Polygons already in the grid CRS.
+        Polygons already in the grid CRS (or use :meth:`from_arrays`).
     field : str
         Column that names each zone.
     supersample : int
         Sub-pixels per pixel side for border fractions.
+
+    Attributes
+    ----------
+    labels : list of str
+        Zone names (``field`` as text: numeric county codes included), one per polygon.
+    geometries : numpy.ndarray
+        The polygons (shapely), in the grid CRS.
+    crs : str or None
+        Their CRS (WKT).
     """
 
     def __init__(self, gdf, field: str, supersample: int = 4):
+        self._setup(np.asarray(gdf.geometry.values), gdf[field].astype(str).tolist(), field,
+                    gdf.crs.to_wkt() if gdf.crs is not None else None, supersample)
+
+    @classmethod
+    def from_arrays(cls, geometries, labels: list[str], field: str, crs: str | None,
+                    supersample: int = 4) -> ZoneSet:
+        """Zones from shapely polygons (in ``crs``, WKT) and their names."""
+        self = cls.__new__(cls)
+        self._setup(np.asarray(geometries, dtype=object), [str(v) for v in labels], field,
+                    crs, supersample)
+        return self
+
+    def _setup(self, geometries, labels, field, crs, supersample) -> None:
         self.field = field
-        self.labels = gdf[field].astype(str).tolist()
-        # zone names as text throughout (numeric county codes included): the zone table
-        # groups and merges on them
-        self.gdf = gdf.reset_index(drop=True).assign(**{field: self.labels})
-        self.n = len(self.gdf)
+        self.labels = list(labels)
+        self.n = len(self.labels)
+        self.crs = crs
         self.supersample = int(supersample)
-        self._geoms = self.gdf.geometry.values
-        self._tree = self.gdf.sindex
+        self.geometries = self._geoms = geometries
+        self._tree = None
+        self._gdf = None
+
+    def __getstate__(self):  # the search tree and the GeoDataFrame are rebuilt on demand
+        return {**self.__dict__, "_tree": None, "_gdf": None}
+
+    def _index(self):
+        if self._tree is None:
+            import shapely
+
+            self._tree = shapely.STRtree(self._geoms)
+        return self._tree
+
+    @property
+    def gdf(self):
+        """The zones as a GeoDataFrame (names as text); built on first use."""
+        if self._gdf is None:
+            import geopandas as gpd
+
+            self._gdf = gpd.GeoDataFrame({self.field: self.labels}, geometry=list(self._geoms),
+                                         crs=self.crs)
+        return self._gdf
 
     def block_zones(self, window, transform):
         """Zone ids of a block's pixels and the border pixels' sub-pixel ids.
@@ -235,7 +274,7 @@ class ZoneSet:
         left, bottom, right, top = window_bounds(window, transform)
         pad = max(abs(transform.a), abs(transform.e))
         box = shapely.box(left - pad, bottom - pad, right + pad, top + pad)
-        hits = np.sort(self._tree.query(box))
+        hits = np.sort(self._index().query(box))
         if hits.size == 0:
             return 0, None, None
         if hits.size == 1 and shapely.contains(self._geoms[hits[0]], box):
@@ -335,20 +374,7 @@ def load_zones(path: str | Path, field: str, crs, layer: str | None = None,
     DataError
         If the file has no polygons, no CRS, or cannot be read.
     """
-    import geopandas as gpd
+    from ._zone_io import read_zones
 
-    try:
-        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-    except Exception as err:
-        raise DataError(f"Cannot read zones file {path}: {err}") from err
-    if field not in gdf.columns:
-        raise ConfigError(f"[zones] field {field!r} is not a column of {path}; columns: "
-                          f"{', '.join(c for c in gdf.columns if c != 'geometry')}.")
-    if gdf.crs is None:
-        raise DataError(f"Zones file {path} has no CRS; set one and run again.")
-    gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
-    gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if gdf.empty:
-        raise DataError(f"Zones file {path} holds no polygons.")
-    gdf = gdf.to_crs(crs.to_wkt())
-    return ZoneSet(gdf, field, supersample=supersample)
+    geoms, labels = read_zones(path, field, crs.to_wkt(), layer)
+    return ZoneSet.from_arrays(geoms, labels, field, crs.to_wkt(), supersample=supersample)

@@ -136,8 +136,10 @@ def quicklook(raster: str | Path, png: str | Path, *, zones=None, title: str = "
     if zones is not None:
         import shapely
 
-        gdf = getattr(zones, "gdf", zones)
-        for line in shapely.get_parts(shapely.boundary(np.asarray(gdf.geometry.values))):
+        geoms = getattr(zones, "geometries", None)  # a ZoneSet: no GeoDataFrame needed
+        if geoms is None:
+            geoms = np.asarray(zones.geometry.values)
+        for line in shapely.get_parts(shapely.boundary(geoms)):
             if line is None or line.is_empty:
                 continue
             xy = shapely.get_coordinates(line)
