@@ -243,7 +243,8 @@ class ZoneIO:
         for stream in (proc.stdin, proc.stdout):
             with contextlib.suppress(OSError):
                 stream.close()
-        threading.Thread(target=_reap, args=(proc,), daemon=True).start()
+        threading.Thread(target=_reap, args=(proc,), daemon=True,
+                         name="karstsink-zone-helper-reaper").start()
 
 
 def _reap(proc) -> None:
