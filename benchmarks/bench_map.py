@@ -15,9 +15,11 @@ Timings, each in its own subprocess so peak memory (maxrss) is per run:
    512-px blocks (two reader threads, like the engine) and writing three float32
    outputs with the same creation options (tiled 512, DEFLATE level 1,
    PREDICTOR=3, GDAL compression threads) from one writer; the written values
-   are a cheap stand-in (class value x mask + a smooth gradient);
+   are a cheap stand-in (class value x mask + a smooth gradient); it imports
+   numpy and rasterio only;
 2. **map**: ``run_map`` end to end (model, zone totals, overviews, COG files,
-   zone tables, quick look), reported with its COG layout step as well;
+   zone tables, quick look), reported with its COG layout step as well, and the
+   zone helper process's peak memory beside the map process's;
 3. **floor, karstsink encoder**: the floor with the outputs encoded by
    karstsink's own tile encoder (ISA-L DEFLATE) instead of GDAL's, written as
    COGs without overviews: a stricter yardstick, since part of the engine's

@@ -21,18 +21,19 @@ tiles (1/1024 of its pixels at 8192-px tiles).  The parent adopts the stores,
 builds and encodes the remaining small levels, and lays out the COGs as above.
 Values and overviews are identical to the threaded engine (tested).
 
-Measured (benchmarks/bench_map.py, 2 shared cores, best of alternating rounds, the
-machine's speed drifting by tens of per cent between minutes):
+Measured (benchmarks/bench_map.py, 2 shared cores, alternating rounds, the machine's
+speed drifting by tens of per cent between minutes; the GDAL floor imports nothing of
+karstsink since 2026-11-29, which made it ~0.3 s faster than before):
 
-* 340 Mpx (Guizhou scale): I/O floor 12.1-14.0 s, ``run_map`` end to end
-  14.9-18.3 s (rounds 1.12-1.51 x), peak 0.75 GB; before the streaming writer
-  54 s (3.8 x), 26 s of it in GDAL's COG conversion (now 0.2-0.4 s of layout).
-* 67 Mpx: floor 2.4-3.7 s, end to end 4.4-5.1 s (rounds 1.38-1.98 x).  About
-  1.5 s of each run is fixed start-up and finish that a 67 Mpx run cannot
-  amortise: loading the cached numba kernels (~0.5 s, mostly numba's own
-  imports), pandas/geopandas for the tables and zones (~0.5 s), zone tables
-  and the quick look (~0.3 s).  Loading numba in a thread during the set-up
-  gained nothing (both are GIL-bound imports).
+* 340 Mpx (Guizhou scale): I/O floor 14.9-15.9 s, ``run_map`` end to end 16.4-18.4 s
+  (rounds 1.15-1.23 x), peak 0.62 GB + 0.16 GB in the zone helper; before the
+  streaming writer 54 s (3.8 x), 26 s of it in GDAL's COG conversion.
+* 67 Mpx: floor 2.7-3.8 s, end to end 4.2-5.2 s (rounds 1.18-1.69 x).  About 1 s of
+  each run is fixed start-up and finish that a 67 Mpx run cannot amortise: importing
+  numba (~0.3 s) and loading its cached kernels (~0.25 s: numba builds its type
+  registries on the first call), rasterio, the quick look and the atomic finish.  One
+  thread costs ~62 ns/px; two threads run at ~1.4 x one thread on these machines
+  (every stage slows by 25-55 %), so the pass takes ~3 s at 67 Mpx.
 
 What helped (each measured on these machines): encoding tiles once in the
 workers instead of uncompressed scratch + GDAL's COG driver (26 s -> 0.6 s of
@@ -43,8 +44,17 @@ lattice's linear coordinates (gathers are slow here: 37 -> 7 ns/px for three
 fields); branch-free model loops the compiler vectorises; table look-ups
 skipped where there is no carbonate; zone ids written through the look-up in
 the scan-line pass; the quick look drawn with Pillow instead of matplotlib
-(whose import alone cost ~1 CPU-s).  Threads against processes at 340 Mpx
-(9 engine tiles): 14.9 s against 17.9 s.
+(whose import alone cost ~1 CPU-s); numba loaded without the scipy.linalg import
+of its BLAS probe (0.3-0.4 s, :mod:`karstsink._numba`); land-cover codes kept in
+the file's integer type (the int64 copy cost ~1.6 ns/px); the zones read and the
+zone tables written by a helper process (:mod:`._zone_io`) while this process loads
+numba, so pandas and geopandas (~0.4 s) stay out of the critical path and out of
+the map process (100 MB less).  Tried and not kept: 1024-px blocks (7 % faster at
+67 Mpx, equal at 340 Mpx, +90 MB), 256-px blocks (40 % slower: ~4 ms of per-block
+work), three threads on two cores, the three bilinear fields in one loop, zone sums
+in one loop per run (both within 5 %), loading numba in a thread during set-up
+(both imports are GIL-bound).  Threads against processes at 340 Mpx (9 engine
+tiles): 14.9 s against 17.9 s.
 """
 
 from __future__ import annotations
