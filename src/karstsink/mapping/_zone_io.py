@@ -163,10 +163,16 @@ class ZoneIO:
         self._write_args = None
         if _helper_allowed():
             try:
+                # the helper imports what this process imports (same sys.path, e.g. a
+                # source checkout or a notebook's path additions); its stderr is not
+                # shown: a helper that fails is replaced by this process, which then
+                # reports any problem itself
+                env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
                 self._proc = subprocess.Popen(
                     [sys.executable, "-c",
                      "from karstsink.mapping._zone_io import serve; serve()"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    env=env)
                 _send(self._proc.stdin, ("read", self.path, field, crs_wkt, layer))
             except OSError:
                 self.close()
