@@ -52,8 +52,9 @@ numba, so pandas and geopandas (~0.4 s) stay out of the critical path and out of
 the map process (100 MB less).  Tried and not kept: 1024-px blocks (7 % faster at
 67 Mpx, equal at 340 Mpx, +90 MB), 256-px blocks (40 % slower: ~4 ms of per-block
 work), three threads on two cores, the three bilinear fields in one loop, zone sums
-in one loop per run (both within 5 %), loading numba in a thread during set-up
-(both imports are GIL-bound).  Threads against processes at 340 Mpx (9 engine
+in one loop per run (both within 5 %), the class and table look-ups as gather loops
+without branches (no faster), loading numba in a thread during set-up (both imports
+are GIL-bound).  Threads against processes at 340 Mpx (9 engine
 tiles): 14.9 s against 17.9 s.
 """
 

@@ -365,14 +365,10 @@ class ZoneSet:
 
 def load_zones(path: str | Path, field: str, crs, layer: str | None = None,
                supersample: int = 4) -> ZoneSet:
-    """Read zone polygons, check the field, reproject to the grid CRS.
+    """Read zone polygons, check the field, reproject to the grid CRS (``crs``).
 
-    Raises
-    ------
-    ConfigError
-        If ``field`` is not a column of the file.
-    DataError
-        If the file has no polygons, no CRS, or cannot be read.
+    The reading and its errors are :func:`karstsink.mapping._zone_io.read_zones`'s
+    (ConfigError for a missing field; DataError for no polygons, no CRS, an unreadable file).
     """
     from ._zone_io import read_zones
 
