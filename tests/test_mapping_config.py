@@ -73,6 +73,19 @@ def test_custom_table_comments_quotes_and_blank_lines(tmp_path):
     assert t.table["class"].tolist() == [7, 9]  # the DataFrame view
 
 
+@pytest.mark.parametrize(("text", "match"), [
+    ("class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source,name\n"
+     "1,a,1,1,0,s,b\n", "column 'name' appears twice"),
+    ("class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source\n"
+     "1,a,1,1,0,field plot, 2021\n", "row 2 has 7 cells"),
+])
+def test_custom_table_structure_errors(tmp_path, text, match):
+    p = tmp_path / "t.csv"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=match):
+        load_landcover_table(p)
+
+
 def test_config_paths_relative_to_file(tmp_path):
     inputs = uniform_inputs(tmp_path)
     cfg = load_config(write_config(tmp_path, inputs))

@@ -181,3 +181,45 @@ def test_map_process_imports_neither_pandas_nor_geopandas(tmp_path):
     assert got["helper_mb"] > 0
     run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert run["engine"]["zone_helper_peak_memory_mb"] == got["helper_mb"]
+
+
+class _FakeHelper:
+    """Stands in for the helper process: its replies come from a byte buffer."""
+
+    def __init__(self, payload: bytes):
+        import io
+
+        self.stdin = io.BytesIO()
+        self.stdout = io.BytesIO(payload)
+
+    def wait(self, timeout=None):
+        return 0
+
+
+def _client_with(payload: bytes):
+    from karstsink.mapping._zone_io import ZoneIO
+
+    zio = ZoneIO.__new__(ZoneIO)
+    zio.path, zio.field, zio.crs_wkt, zio.layer = "z.gpkg", "name", None, None
+    zio._geoms = zio._labels = zio._write_args = None
+    zio._proc = _FakeHelper(payload)
+    return zio
+
+
+def test_client_relays_helper_warnings_and_errors():
+    import pickle
+
+    zio = _client_with(pickle.dumps(([("RuntimeWarning", "odd field type")],
+                                     ("ok", [shapely.to_wkb(shapely.box(0, 0, 1, 1))],
+                                      ["a"]))))
+    with pytest.warns(RuntimeWarning, match="zones: odd field type"):
+        geoms, labels = zio.zones()
+    assert labels == ["a"] and geoms[0].area == 1.0
+    zio = _client_with(pickle.dumps(([], ("error", "SomethingNew", "bad zones"))))
+    with pytest.raises(DataError, match="bad zones"):  # unknown error names: DataError
+        zio._ask()
+
+
+def test_client_treats_garbage_on_the_pipe_as_a_failed_helper():
+    zio = _client_with(b"Traceback (most recent call last): ...")
+    assert zio._ask() is None and zio._proc is None  # the caller then works in-process

@@ -6,16 +6,18 @@ On the first compiled call of a process numba loads its array library
 on the project's 2-core machine, paid by every map run and by every worker process
 of the processes and Dask engines.  No karstsink kernel uses BLAS.
 
-Importing ``numba`` from here imports that module once with ``scipy.linalg`` held
-back, then sets numba's flag to what its probe would have found (whether scipy is
-installed).  Compiled code that needs BLAS (``np.dot`` and friends) still works:
-numba imports scipy.linalg and checks it when such code is compiled.  Nothing is
-held back when scipy.linalg or numba's array library is already loaded.
+Importing ``numba`` from here imports that module once with numba's BLAS probe
+(``numba.np.linalg.ensure_blas``) answering "not now", restores the probe, and sets
+numba's flag to what the probe would normally find (scipy installed).  Compiled code
+that needs BLAS (``np.dot`` and friends) still works: numba calls the real probe,
+which imports and checks scipy.linalg, when such code is compiled.  Nothing is
+changed when scipy.linalg or numba's array library is already loaded.  (With a
+broken scipy install, BLAS-using compiled code then fails at compile time instead
+of taking numba's non-BLAS path for ``np.correlate``/``np.convolve``.)
 """
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.util
 import sys
 
@@ -23,29 +25,23 @@ import numba  # ImportError propagates: numba is optional ([fast])
 
 __all__ = ["numba"]
 
-class _HoldBack(importlib.abc.MetaPathFinder):
-    """Import finder that refuses ``scipy.linalg`` (and only that) while installed."""
 
-    def find_spec(self, name, path=None, target=None):
-        if name == "scipy.linalg":
-            raise ImportError("scipy.linalg held back while numba loads (karstsink._numba)")
-        return None
+def _not_now() -> None:
+    raise ImportError("scipy.linalg not probed while numba loads (karstsink._numba)")
 
 
 def _load_arraymath() -> None:
     if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
         return
-    finder = _HoldBack()
-    sys.meta_path.insert(0, finder)
+    import numba.np.linalg as la
+
+    probe = la.ensure_blas
+    la.ensure_blas = _not_now
     try:
         import numba.np.arraymath as am
-    except ImportError:  # a numba that needs scipy.linalg elsewhere
-        am = None
     finally:
-        sys.meta_path.remove(finder)
-    if am is None:
-        import numba.np.arraymath  # noqa: F401  (the ordinary way)
-        return
+        la.ensure_blas = probe
+    am.ensure_blas = probe
     am._HAVE_BLAS = importlib.util.find_spec("scipy") is not None
 
 

@@ -16,12 +16,14 @@ the map process: the results are identical, only slower to start.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import pickle
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -114,29 +116,37 @@ def serve() -> None:
     """Helper loop: answer ``read`` then ``write`` requests on stdin/stdout (pickles)."""
     import shapely
 
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # anything printed by libraries must not enter the protocol
+    # the protocol gets its own copy of file descriptor 1; descriptor 1 itself (and
+    # sys.stdout) then point at stderr, so nothing a library prints enters the protocol
+    stdin = sys.stdin.buffer
+    stdout = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     geoms = labels = None
     while True:
         try:
             req = pickle.load(stdin)
         except (EOFError, OSError):  # the map process is done (or gone)
             return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                if req[0] == "read":
+                    _, path, field, crs_wkt, layer = req
+                    geoms, labels = read_zones(path, field, crs_wkt, layer)
+                    reply = ("ok", shapely.to_wkb(geoms).tolist(), labels)
+                else:
+                    _, out, field, crs_wkt, sums, co2 = req
+                    table = write_zone_tables(Path(out), field, labels, geoms, crs_wkt, sums,
+                                              co2)
+                    reply = ("ok", table, peak_rss_mb())
+            except (ConfigError, DataError) as err:
+                reply = ("error", type(err).__name__, str(err))
+            except Exception as err:  # reported to the client, which falls back
+                reply = ("failed", f"{type(err).__name__}: {err}")
+        notes = [(w.category.__name__, str(w.message)) for w in caught]
         try:
-            if req[0] == "read":
-                _, path, field, crs_wkt, layer = req
-                geoms, labels = read_zones(path, field, crs_wkt, layer)
-                reply = ("ok", shapely.to_wkb(geoms).tolist(), labels)
-            else:
-                _, out, field, crs_wkt, sums, co2 = req
-                table = write_zone_tables(Path(out), field, labels, geoms, crs_wkt, sums, co2)
-                reply = ("ok", table, peak_rss_mb())
-        except (ConfigError, DataError) as err:
-            reply = ("error", type(err).__name__, str(err))
-        except Exception as err:  # reported to the client, which falls back
-            reply = ("failed", f"{type(err).__name__}: {err}")
-        try:
-            _send(stdout, reply)
+            _send(stdout, (notes, reply))
         except OSError:  # the map process stopped listening (it failed or finished)
             return
 
@@ -178,17 +188,27 @@ class ZoneIO:
                 self.close()
 
     def _ask(self):
-        """The helper's next answer; None if there is no helper or it failed."""
+        """The helper's next answer; None if there is no helper or it failed.
+
+        Warnings the helper caught are issued here (category by name if it is a
+        built-in warning class, else UserWarning); a bad zones file raises here.
+        """
         if self._proc is None:
             return None
         try:
-            reply = pickle.load(self._proc.stdout)
-        except (OSError, EOFError, pickle.UnpicklingError):
+            notes, reply = pickle.load(self._proc.stdout)
+            status = reply[0]
+        except Exception:  # a dead helper, or anything but the protocol on the pipe
             self.close()
             return None
-        if reply[0] == "error":
-            raise _ERRORS[reply[1]](reply[2])
-        if reply[0] != "ok":
+        for cat, msg in notes:
+            category = getattr(builtins, cat, None)
+            if not (isinstance(category, type) and issubclass(category, Warning)):
+                category = UserWarning
+            warnings.warn(f"zones: {msg}", category, stacklevel=3)
+        if status == "error":
+            raise _ERRORS.get(reply[1], DataError)(reply[2])
+        if status != "ok":
             self.close()
             return None
         return reply[1:]
@@ -226,20 +246,31 @@ class ZoneIO:
         self._write_args = None
         if reply is not None:
             return reply[0], reply[1]
+        for name in ("zonal_totals.csv", "zonal_totals.gpkg"):  # a failed helper's leftovers
+            (out / name).unlink(missing_ok=True)
         geoms, labels = self._geoms_for_write
         return write_zone_tables(out, self.field, labels, geoms, self.crs_wkt, sums, co2), None
 
     def abort_write(self) -> None:
-        """If tables were asked for and not collected: stop the helper and wait until it
-        is gone (it must not write into a folder being removed)."""
+        """If tables were asked for and not collected: end the helper and wait until it
+        has exited (it must not write into a folder being removed).
+
+        The helper finishes the write it is doing (a fraction of a second) and exits at
+        the end of its input; it is killed only if it has not exited after 60 s.  (On
+        Windows a venv's ``python.exe`` may be a launcher whose exit waits for the real
+        interpreter, so waiting, not killing, is what makes sure.)"""
         if self._write_args is None or self._proc is None:
             return
+        self._write_args = None
         proc, self._proc = self._proc, None
-        proc.kill()
-        proc.wait()
         for stream in (proc.stdin, proc.stdout):
             with contextlib.suppress(OSError):
                 stream.close()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def close(self) -> None:
         """End the helper without waiting for it (it exits at the end of its input)."""

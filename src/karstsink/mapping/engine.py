@@ -823,11 +823,13 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                                           encoding="utf-8")
             files.append("run.json")
         finally:
-            for src in sources.values():  # after a failure: close the tile stores
-                src.abort()
-            shutil.rmtree(scratch, ignore_errors=True)
-            if zio is not None:  # after a failure: no helper writing into ``tmp`` any more
-                zio.abort_write()
+            try:
+                if zio is not None:  # after a failure: no helper writing into ``tmp``
+                    zio.abort_write()
+            finally:
+                for src in sources.values():  # after a failure: close the tile stores
+                    src.abort()
+                shutil.rmtree(scratch, ignore_errors=True)
     return MapResult(out_dir=out_dir, files=files, totals=totals, zonal_columns=zonal,
                      counters=counters)
 

@@ -99,12 +99,23 @@ def _number(text: str) -> float:
         return math.nan
 
 
-def _read_rows(text: str) -> tuple[list[str], list[list[str]]]:
+def _read_rows(text: str, name: str) -> tuple[list[str], list[list[str]]]:
     rows = list(csv.reader(_uncommented(io.StringIO(text))))
     if not rows:
         return [], []
     header = [c.strip() for c in rows[0]]
-    body = [[c.strip() for c in r] + [""] * (len(header) - len(r)) for r in rows[1:]]
+    named = [c for c in header if c]
+    dup = sorted({c for c in named if named.count(c) > 1})
+    if dup:
+        raise DataError(f"Land-cover table {name}: column {dup[0]!r} appears twice in the "
+                        f"header.")
+    for i, r in enumerate(rows[1:]):
+        if len(r) > len(header) and any(c.strip() for c in r[len(header):]):
+            raise DataError(f"Land-cover table {name}: row {i + 2} has {len(r)} cells but "
+                            f"the header names {len(header)} columns (quote cells that "
+                            f"contain commas).")
+    body = [[c.strip() for c in r[:len(header)]] + [""] * (len(header) - len(r))
+            for r in rows[1:]]
     return header, body
 
 
@@ -129,7 +140,8 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
     MissingColumnError
         If a required column is missing.
     DataError
-        If the file is missing, a class code repeats or is not a non-negative
+        If the file is missing, a header names a column twice, a row has more
+        cells than the header, a class code repeats or is not a non-negative
         integer, or a factor is not a finite number >= 0 (acid share must lie
         in 0..1).
     """
@@ -145,7 +157,7 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
                             f"{', '.join(BUILTIN_TABLES)}).")
         text = path.read_text(encoding="utf-8-sig")
         name = str(path)
-    header, body = _read_rows(text)
+    header, body = _read_rows(text, name)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise MissingColumnError(

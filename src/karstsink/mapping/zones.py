@@ -230,18 +230,20 @@ class ZoneSet:
         self.crs = crs
         self.supersample = int(supersample)
         self.geometries = self._geoms = geometries
-        self._tree = None
         self._gdf = None
+        self._build_index()
 
-    def __getstate__(self):  # the search tree and the GeoDataFrame are rebuilt on demand
+    def _build_index(self) -> None:
+        import shapely
+
+        self._tree = shapely.STRtree(self._geoms)
+
+    def __getstate__(self):  # the search tree is rebuilt, the GeoDataFrame on demand
         return {**self.__dict__, "_tree": None, "_gdf": None}
 
-    def _index(self):
-        if self._tree is None:
-            import shapely
-
-            self._tree = shapely.STRtree(self._geoms)
-        return self._tree
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        self._build_index()
 
     @property
     def gdf(self):
@@ -274,7 +276,7 @@ class ZoneSet:
         left, bottom, right, top = window_bounds(window, transform)
         pad = max(abs(transform.a), abs(transform.e))
         box = shapely.box(left - pad, bottom - pad, right + pad, top + pad)
-        hits = np.sort(self._index().query(box))
+        hits = np.sort(self._tree.query(box))
         if hits.size == 0:
             return 0, None, None
         if hits.size == 1 and shapely.contains(self._geoms[hits[0]], box):
