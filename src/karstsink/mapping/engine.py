@@ -31,9 +31,10 @@ karstsink since 2026-11-29, which made it ~0.3 s faster than before):
 * 67 Mpx: floor 2.7-4.3 s, end to end 4.2-6.5 s (rounds 1.18-1.86 x).  About 1 s of
   each run is fixed start-up and finish that a 67 Mpx run cannot amortise: importing
   numba (~0.3 s) and loading its cached kernels (~0.25 s: numba builds its type
-  registries on the first call), rasterio, the quick look and the atomic finish.  One
-  thread costs ~62 ns/px; two threads run at ~1.4 x one thread on these machines
-  (every stage slows by 25-55 %), so the pass takes ~3 s at 67 Mpx.
+  registries on the first call), rasterio, the quick look and the atomic finish.  The
+  pass is CPU-bound on both cores: 3.5 s with two threads against 6.0 s with one
+  (per-thread CPU clocks: blocks 5.8 s, +3-6 % per block over one thread; main thread
+  0.4 s; overview tiles 0.45 s; of 7 thread-seconds), ~87 ns/px of CPU per block.
 
 What helped (each measured on these machines): encoding tiles once in the
 workers instead of uncompressed scratch + GDAL's COG driver (26 s -> 0.6 s of
