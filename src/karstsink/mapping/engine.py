@@ -28,10 +28,11 @@ karstsink since 2026-11-29, which made it ~0.3 s faster than before):
 * 340 Mpx (Guizhou scale): I/O floor 14.9-16.0 s, ``run_map`` end to end 15.1-18.3 s
   (rounds 1.00-1.23 x), peak 0.62 GB + 0.16 GB in the zone helper; before the
   streaming writer 54 s (3.8 x), 26 s of it in GDAL's COG conversion.
-* 67 Mpx: floor 2.7-4.3 s, end to end 4.0-6.5 s (rounds 1.18-1.86 x, 17 of 22 within 1.5 x).  About 1 s of
-  each run is fixed start-up and finish that a 67 Mpx run cannot amortise: importing
-  numba (~0.3 s) and loading its cached kernels (~0.25 s: numba builds its type
-  registries on the first call), rasterio, the quick look and the atomic finish.  The
+* 67 Mpx: floor 2.7-4.3 s, end to end 4.0-6.5 s (rounds 1.18-1.86 x, 17 of 22 within
+  1.5 x).  About 1 s of each run is fixed start-up and finish that a 67 Mpx run cannot
+  amortise: importing numba (~0.3 s) and loading its cached kernels (~0.25 s: numba
+  builds its type registries on the first call), rasterio, the quick look and the
+  atomic finish.  The
   pass is CPU-bound on both cores: 3.5 s with two threads against 6.0 s with one
   (per-thread CPU clocks: blocks 5.8 s, +3-6 % per block over one thread; main thread
   0.4 s; overview tiles 0.45 s; of 7 thread-seconds), ~87 ns/px of CPU per block.
@@ -177,16 +178,19 @@ class _Spec:
 
 
 class _State:
-    """Per-process open sources for a spec."""
+    """Per-process open sources for a spec (``sources``: already opened ones to reuse)."""
 
-    def __init__(self, spec: _Spec):
+    def __init__(self, spec: _Spec, sources: dict | None = None):
         self.spec = spec
-        self.sources = {
-            k: AlignedSource(v, spec.grid, k, "classes" if k == "landcover" else "continuous")
-            for k, v in spec.inputs.items()
-        }
+        self.sources = sources if sources is not None else _open_sources(spec.inputs,
+                                                                         spec.grid)
         for s in self.sources.values():
             s.use_numba = spec.params.use_numba
+
+
+def _open_sources(inputs: dict, grid: Grid) -> dict[str, AlignedSource]:
+    return {k: AlignedSource(v, grid, k, "classes" if k == "landcover" else "continuous")
+            for k, v in inputs.items()}
 
 
 def _halo_slope(state: _State, window) -> np.ndarray:
@@ -420,7 +424,7 @@ def _open_cogs(spec: _Spec, folder: Path, levels: int) -> dict:
 
 
 def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
-            progress: Callable[[int], None] | None = None
+            progress: Callable[[int], None] | None = None, state: _State | None = None
             ) -> tuple[np.ndarray | None, dict, dict]:
     """Threaded streaming pass over ``grid`` (the full grid or an engine tile).
 
@@ -432,7 +436,7 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
     """
     from ._cog import encode_tile
 
-    state = _State(spec)
+    state = state if state is not None else _State(spec)
     windows = grid.windows(spec.block_size)
     tile_off = (0, 0)
     if grid is not spec.grid:  # a tile: shift windows into full-grid coordinates
@@ -594,8 +598,8 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     from .zones import load_zones
 
     # open every input once here so that missing CRS / no overlap fail before any output
-    for k, v in cfg.inputs.items():
-        AlignedSource(v, grid, k, "classes" if k == "landcover" else "continuous")
+    # (the threaded engine then reads through these)
+    sources = _open_sources({k: str(v) for k, v in cfg.inputs.items()}, grid)
     table_name = cfg.table
     if table_name is None:
         table_name = _guess_from_raster(cfg.inputs["landcover"], guess_table)
@@ -652,19 +656,19 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
                  zones=zones, names=tuple(names), tags=tags, block_size=cfg.block_size,
                  tile_size=cfg.tile_size)
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
-                  "zone_io": zio}
+                  "zone_io": zio, "sources": sources}
 
 
-def _attach_zones(spec: _Spec, zio, warm: bool) -> None:
-    """Take the zones from ``zio``; with ``warm`` first load this process's numba
-    kernels (a tiny block without zones) while the zone helper reads the polygons."""
+def _attach_zones(spec: _Spec, zio, warm: _State | None) -> None:
+    """Take the zones from ``zio``; with a ``warm`` state first load this process's
+    numba kernels (a tiny block without zones) while the zone helper reads the polygons."""
     from rasterio.windows import Window
 
     from .zones import ZoneSet
 
-    if warm:
-        _process_window(_State(spec), Window(0, 0, min(16, spec.grid.width),
-                                             min(16, spec.grid.height)))
+    if warm is not None:
+        _process_window(warm, Window(0, 0, min(16, spec.grid.width),
+                                     min(16, spec.grid.height)))
     geoms, labels = zio.zones()
     spec.zones = ZoneSet.from_arrays(geoms, labels, zio.field, zio.crs_wkt)
 
@@ -747,17 +751,21 @@ def run_map(
     dask = dask or cfg.dask_address
     spec, extra = _prepare(cfg, co2, zone_io=True)
     zio = extra["zone_io"]
+    local = engine == "threads" and not dask
+    state = _State(spec, extra["sources"]) if local else None
     try:
         if zio is not None:
-            _attach_zones(spec, zio, warm=engine == "threads" and not dask)
-        return _run(spec, extra, cfg, out_dir, co2, jobs, engine, dask, progress, quicklook)
+            _attach_zones(spec, zio, warm=state)
+        return _run(spec, extra, cfg, out_dir, co2, jobs, engine, dask, progress, quicklook,
+                    state)
     finally:
         if zio is not None:
             zio.close()
 
 
 def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int,
-         engine: str, dask: str | None, progress, quicklook: bool) -> MapResult:
+         engine: str, dask: str | None, progress, quicklook: bool,
+         state: _State | None) -> MapResult:
     from ._cog import DEFLATE_BACKEND
 
     zio = extra["zone_io"]
@@ -776,7 +784,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
 
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 sums, counters, sources = _execute(spec, scratch, cfg, jobs, engine, dask,
-                                                   update)
+                                                   update, state)
             if spec.zones is not None:  # written by the zone helper meanwhile
                 # ``tmp`` is the run's atomic folder: files appear together or not at all
                 zio.start_write(tmp, sums, co2)
@@ -941,7 +949,7 @@ def _warn_counters(c: dict, table_name: str) -> None:
 
 
 def _execute(spec: _Spec, scratch: Path, cfg: MapConfig, jobs: int, engine: str,
-             dask: str | None, update):
+             dask: str | None, update, state: _State | None = None):
     """Run the chosen engine; return zone sums, counters and the per-output sources."""
     if dask:
         spec.tile_size = cfg.tile_size
@@ -955,5 +963,5 @@ def _execute(spec: _Spec, scratch: Path, cfg: MapConfig, jobs: int, engine: str,
             ts //= 2
         spec.tile_size = ts
         return _run_tiled(spec, scratch, ts, jobs, update=update)
-    sums, counters, cogs = _stream(spec, spec.grid, scratch, jobs, update)
+    sums, counters, cogs = _stream(spec, spec.grid, scratch, jobs, update, state)
     return sums, counters, cogs
