@@ -25,7 +25,7 @@ Measured (benchmarks/bench_map.py, 2 shared cores, alternating rounds, the machi
 speed drifting by tens of per cent between minutes; the GDAL floor imports nothing of
 karstsink since 2026-11-29, which made it ~0.3 s faster than before):
 
-* 340 Mpx (Guizhou scale): I/O floor 14.9-16.0 s, ``run_map`` end to end 15.1-18.3 s
+* 340 Mpx (Guizhou scale): I/O floor 14.9-18.4 s, ``run_map`` end to end 15.1-19.8 s
   (rounds 1.00-1.23 x), peak 0.62 GB + 0.16 GB in the zone helper; before the
   streaming writer 54 s (3.8 x), 26 s of it in GDAL's COG conversion.
 * 67 Mpx: floor 2.7-4.3 s, end to end 4.0-6.5 s (rounds 1.18-1.86 x, 17 of 22 within
@@ -57,7 +57,7 @@ work), three threads on two cores, the three bilinear fields in one loop, zone s
 in one loop per run (both within 5 %), the class and table look-ups as gather loops
 without branches (no faster), loading numba in a thread during set-up (both imports
 are GIL-bound).  Threads against processes at 340 Mpx (9 engine
-tiles): 14.9 s against 17.9 s.
+tiles): 19.8 s against 20.7 s (2026-11-29).
 """
 
 from __future__ import annotations
