@@ -71,6 +71,8 @@ def test_custom_table_comments_quotes_and_blank_lines(tmp_path):
     assert np.array_equal(t.lookup("acid_so4_share")[[7, 9]], [0.0, 0.0])  # column absent
     assert np.isnan(t.lookup("soil_pco2_factor")[8])
     assert t.table["class"].tolist() == [7, 9]  # the DataFrame view
+    p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())  # with a UTF-8 BOM (Excel's CSV)
+    assert load_landcover_table(p).classes.tolist() == [7, 9]
 
 
 @pytest.mark.parametrize(("text", "match"), [

@@ -223,3 +223,15 @@ def test_client_relays_helper_warnings_and_errors():
 def test_client_treats_garbage_on_the_pipe_as_a_failed_helper():
     zio = _client_with(b"Traceback (most recent call last): ...")
     assert zio._ask() is None and zio._proc is None  # the caller then works in-process
+
+
+def test_no_helper_where_python_is_embedded(monkeypatch):
+    # e.g. QGIS's Python console: sys.executable is the application, not a Python
+    from karstsink.mapping import _zone_io
+
+    monkeypatch.setattr(_zone_io.sys, "executable", "/usr/bin/qgis")
+    assert not _zone_io._helper_allowed()
+    monkeypatch.setattr(_zone_io.sys, "executable", "/opt/venv/bin/python3.11")
+    assert _zone_io._helper_allowed()
+    monkeypatch.setenv("KARSTSINK_ZONE_HELPER", "off")
+    assert not _zone_io._helper_allowed()
