@@ -28,7 +28,7 @@ karstsink since 2026-11-29, which made it ~0.3 s faster than before):
 * 340 Mpx (Guizhou scale): I/O floor 14.9-18.4 s, ``run_map`` end to end 15.1-19.8 s
   (rounds 1.00-1.23 x), peak 0.62 GB + 0.16 GB in the zone helper; before the
   streaming writer 54 s (3.8 x), 26 s of it in GDAL's COG conversion.
-* 67 Mpx: floor 2.7-4.3 s, end to end 4.0-6.5 s (rounds 1.18-1.86 x, 17 of 22 within
+* 67 Mpx: floor 2.4-4.3 s, end to end 3.5-6.5 s (rounds 1.18-1.86 x, 19 of 26 within
   1.5 x).  About 1 s of each run is fixed start-up and finish that a 67 Mpx run cannot
   amortise: importing numba (~0.3 s) and loading its cached kernels (~0.25 s: numba
   builds its type registries on the first call), rasterio, the quick look and the
