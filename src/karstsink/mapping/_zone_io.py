@@ -230,7 +230,7 @@ class ZoneIO:
     def start_write(self, out: Path, sums: np.ndarray, co2: bool) -> None:
         """Ask for the zone tables in ``out`` (the helper writes them while this process
         goes on); :meth:`finish_write` waits for them."""
-        self._geoms_for_write = self.zones()
+        self.zones()  # the polygons, for a write in this process should the helper fail
         self._write_args = (Path(out), sums, co2)
         if self._proc is not None:
             try:
@@ -248,8 +248,8 @@ class ZoneIO:
             return reply[0], reply[1]
         for name in ("zonal_totals.csv", "zonal_totals.gpkg"):  # a failed helper's leftovers
             (out / name).unlink(missing_ok=True)
-        geoms, labels = self._geoms_for_write
-        return write_zone_tables(out, self.field, labels, geoms, self.crs_wkt, sums, co2), None
+        return write_zone_tables(out, self.field, self._labels, self._geoms, self.crs_wkt, sums,
+                                 co2), None
 
     def abort_write(self) -> None:
         """If tables were asked for and not collected: end the helper and wait until it

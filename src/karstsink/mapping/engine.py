@@ -557,14 +557,9 @@ def _tile_task(spec: _Spec, tile, folder: str, jobs: int = 1):
     out = Path(folder) / f"tile_{int(tile.row_off)}_{int(tile.col_off)}"
     out.mkdir(parents=True, exist_ok=True)
     sums, counters, parts = _stream(spec, sub, out, jobs)
-    counters["worker_peak_mb"] = _peak_rss_mb()
+    counters["worker_peak_mb"] = peak_rss_mb() or 0.0
     return str(out), (int(tile.row_off), int(tile.col_off), int(tile.height),
                       int(tile.width)), sums, counters, parts
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory [MB] (0 where the OS does not say)."""
-    return peak_rss_mb() or 0.0
 
 
 # ----------------------------------------------------------------------------------------
@@ -823,7 +818,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                            "tiles": counters.get("engine_tiles"),
                            "deflate": DEFLATE_BACKEND,
                            "tile_size": spec.tile_size if "engine_tiles" in counters else None,
-                           "peak_memory_mb": round(_peak_rss_mb(), 1),
+                           "peak_memory_mb": peak_rss_mb() or 0.0,
                            "largest_worker_peak_memory_mb": counters.get("worker_peak_mb"),
                            "zone_helper_peak_memory_mb": counters.get("zone_helper_peak_mb")},
                 "files": files,

@@ -229,14 +229,14 @@ class ZoneSet:
         self.n = len(self.labels)
         self.crs = crs
         self.supersample = int(supersample)
-        self.geometries = self._geoms = geometries
+        self.geometries = geometries
         self._gdf = None
         self._build_index()
 
     def _build_index(self) -> None:
         import shapely
 
-        self._tree = shapely.STRtree(self._geoms)
+        self._tree = shapely.STRtree(self.geometries)
 
     def __getstate__(self):  # the search tree is rebuilt, the GeoDataFrame on demand
         return {**self.__dict__, "_tree": None, "_gdf": None}
@@ -251,7 +251,7 @@ class ZoneSet:
         if self._gdf is None:
             import geopandas as gpd
 
-            self._gdf = gpd.GeoDataFrame({self.field: self.labels}, geometry=list(self._geoms),
+            self._gdf = gpd.GeoDataFrame({self.field: self.labels}, geometry=list(self.geometries),
                                          crs=self.crs)
         return self._gdf
 
@@ -279,9 +279,9 @@ class ZoneSet:
         hits = np.sort(self._tree.query(box))
         if hits.size == 0:
             return 0, None, None
-        if hits.size == 1 and shapely.contains(self._geoms[hits[0]], box):
+        if hits.size == 1 and shapely.contains(self.geometries[hits[0]], box):
             return int(hits[0]) + 1, None, None
-        geoms = shapely.clip_by_rect(self._geoms[hits], left - pad, bottom - pad,
+        geoms = shapely.clip_by_rect(self.geometries[hits], left - pad, bottom - pad,
                                      right + pad, top + pad)
         keep = ~shapely.is_empty(geoms)
         geoms, hits = geoms[keep], hits[keep]
