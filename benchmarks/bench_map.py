@@ -12,11 +12,15 @@ Synthetic Guizhou-scale inputs (default 20,000 x 17,000 px at 30 m in UTM 48N;
 Timings, each in its own subprocess so peak memory (maxrss) is per run:
 
 1. **floor** (the yardstick): one windowed pass reading every input once by
-   512-px blocks (two reader threads, like the engine) and writing three float32
-   outputs with the same creation options (tiled 512, DEFLATE level 1,
-   PREDICTOR=3, GDAL compression threads) from one writer; the written values
-   are a cheap stand-in (class value x mask + a smooth gradient); it imports
-   numpy and rasterio only;
+   512-px blocks (two reader threads, like the engine) and writing the three
+   outputs (karst, biological, total sink; float32) with the same creation
+   options (tiled 512, DEFLATE level 1, PREDICTOR=3, GDAL compression threads)
+   from one writer.  The values it writes are **the map's own output values**:
+   an untimed map run before the rounds leaves them in block-ordered raw files,
+   which the floor reads from the page cache (one ``pread`` per block and
+   output; the ``values read`` phase times that part alone).  So the floor
+   writes exactly the bytes the map must write, with their real
+   compressibility.  It imports numpy and rasterio only;
 2. **map**: ``run_map`` end to end (model, zone totals, overviews, COG files,
    zone tables, quick look), reported with its COG layout step as well, and the
    zone helper process's peak memory beside the map process's;
@@ -24,7 +28,15 @@ Timings, each in its own subprocess so peak memory (maxrss) is per run:
    karstsink's own tile encoder (ISA-L DEFLATE) instead of GDAL's, written as
    COGs without overviews: a stricter yardstick, since part of the engine's
    speed is that encoder;
-4. optionally other engines (``--engines threads,processes``).
+4. **floor, stand-in values**: the GDAL floor as it was until 2026-11-29, writing
+   a cheap stand-in (class value x mask + a column ramp) instead of the map's
+   values.  Those stand-ins compress ~10 x better than real sink values (8 MB
+   written instead of ~90 MB at 67 Mpx), so this floor under-counts the cost
+   of writing the outputs; it is printed for comparison with earlier figures;
+5. optionally other engines (``--engines threads,processes``).
+
+Every phase starts with its output folder removed (outside the timing), so no
+run pays for deleting an earlier run's files.
 
 The machine is shared and its speed drifts by tens of per cent within minutes,
 so floor and map runs alternate (``--repeat`` rounds, default 2) and the
@@ -131,13 +143,93 @@ def make_inputs(folder: Path, width: int, height: int, seed: int = 7) -> dict:
     return {"width": width, "height": height}
 
 
-def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False) -> None:
+STEMS = ("karst_sink", "biological_sink", "total_sink")
+
+
+def _block_offsets(windows, itemsize: int = 4) -> list[int]:
+    """Byte offset of each block in a block-ordered raw file (blocks in ``windows`` order)."""
+    offs, pos = [], 0
+    for w in windows:
+        offs.append(pos)
+        pos += int(w.width) * int(w.height) * itemsize
+    return offs
+
+
+def dump_values(folder: Path) -> None:
+    """Run the map once (untimed) and keep its outputs as block-ordered raw float32.
+
+    The floors read these files block by block, so they write the map's own values.
+    """
+    import rasterio
+
+    import karstsink.mapping.engine as eng
+    from karstsink.mapping.config import load_config
+
+    tmp = folder / "values_map"
+    shutil.rmtree(tmp, ignore_errors=True)
+    eng.run_map(load_config(folder / "map.toml"), tmp, jobs=2)
+    vals = folder / "values"
+    vals.mkdir(exist_ok=True)
+    for stem in STEMS:
+        part = vals / f".{stem}.f32.part"
+        with rasterio.open(tmp / f"{stem}.tif") as ds, open(part, "wb") as f:
+            windows = [w for _, w in ds.block_windows(1)]
+            for w in windows:
+                f.write(np.ascontiguousarray(ds.read(1, window=w), np.float32).tobytes())
+        os.replace(part, vals / f"{stem}.f32")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Values:
+    """The map's output values of one block, read from the block-ordered raw files."""
+
+    def __init__(self, folder: Path, windows) -> None:
+        self.fds = [os.open(folder / "values" / f"{s}.f32", os.O_RDONLY) for s in STEMS]
+        self.offsets = {(int(w.row_off), int(w.col_off)): o
+                        for w, o in zip(windows, _block_offsets(windows), strict=True)}
+
+    def block(self, w) -> list[np.ndarray]:
+        h, wd = int(w.height), int(w.width)
+        off = self.offsets[(int(w.row_off), int(w.col_off))]
+        out = []
+        for fd in self.fds:
+            a = np.empty((h, wd), np.float32)
+            n = os.preadv(fd, [memoryview(a).cast("B")], off)
+            if n != a.nbytes:
+                raise RuntimeError("value file shorter than the grid: rerun without --reuse")
+            out.append(a)
+        return out
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+
+
+def _block_loop(windows, jobs: int, work, write) -> None:
+    """Blocks through a thread pool with bounded read-ahead, written in order."""
+    import concurrent.futures as cf
+
+    with cf.ThreadPoolExecutor(jobs) as pool:
+        # bounded read-ahead, as in the engine (pool.map would queue every block)
+        pending = [pool.submit(work, w) for w in windows[: 2 * jobs]]
+        nxt = 2 * jobs
+        while pending:
+            w, data = pending.pop(0).result()
+            if nxt < len(windows):
+                pending.append(pool.submit(work, windows[nxt]))
+                nxt += 1
+            write(w, data)
+
+
+def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False,
+               stand_in: bool = False) -> None:
     """Read every input once by blocks (threads) and write three float32 outputs.
 
-    With GDAL (tiled DEFLATE GeoTIFFs) or, with ``own_encoder``, with karstsink's
-    tile encoder into COGs without overviews.
+    The outputs hold the map's own values (see :func:`dump_values`), or with
+    ``stand_in`` a cheap stand-in computed from the inputs.  Written with GDAL
+    (tiled DEFLATE GeoTIFFs) or, with ``own_encoder``, with karstsink's tile
+    encoder into COGs without overviews.
     """
-    import concurrent.futures as cf
     import threading
 
     import rasterio
@@ -154,13 +246,16 @@ def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False
         prof = ds.profile
         windows = [w for _, w in ds.block_windows(1)]
     ramp = np.linspace(0, 1, prof["width"], dtype=np.float32)
+    values = None if stand_in else _Values(folder, windows)
 
-    def stand_in(w):
+    def block(w):
         ds = getattr(local, "ds", None)
         if ds is None:
             ds = local.ds = [rasterio.open(folder / n) for n in names]
         lc = ds[0].read(1, window=w)
         cb = ds[1].read(1, window=w)
+        if values is not None:
+            return values.block(w)
         grad = ramp[int(w.col_off): int(w.col_off + w.width)][None, :]
         return [lc.astype(np.float32) * np.float32(0.37) * cb + grad + np.float32(i)
                 for i in range(3)]
@@ -173,7 +268,7 @@ def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False
                  for i in range(3)]
 
         def work(w):
-            return w, [encode_tile(v, BLOCK) for v in stand_in(w)]
+            return w, [encode_tile(v, BLOCK) for v in block(w)]
 
         def write(w, tiles):
             for cog, t in zip(sinks, tiles, strict=True):
@@ -183,23 +278,14 @@ def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False
         sinks = [rasterio.open(out / f"o{i}.tif", "w", **prof) for i in range(3)]
 
         def work(w):
-            return w, stand_in(w)
+            return w, block(w)
 
         def write(w, vals):
             for d, v in zip(sinks, vals, strict=True):
                 d.write(v, 1, window=w)
 
     try:
-        with cf.ThreadPoolExecutor(jobs) as pool:
-            # bounded read-ahead, as in the engine (pool.map would queue every block)
-            pending = [pool.submit(work, w) for w in windows[: 2 * jobs]]
-            nxt = 2 * jobs
-            while pending:
-                w, data = pending.pop(0).result()
-                if nxt < len(windows):
-                    pending.append(pool.submit(work, windows[nxt]))
-                    nxt += 1
-                write(w, data)
+        _block_loop(windows, jobs, work, write)
     except BaseException:
         for sink in sinks:
             if own_encoder:
@@ -207,11 +293,27 @@ def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False
             else:
                 sink.close()
         raise
+    finally:
+        if values is not None:
+            values.close()
     for i, sink in enumerate(sinks):
         if own_encoder:
             sink.close(out / f"o{i}.tif")
         else:
             sink.close()
+
+
+def values_read_pass(folder: Path, jobs: int = 2) -> None:
+    """Only the floor's reading of the map's values (its share of the floor's time)."""
+    import rasterio
+
+    with rasterio.open(folder / "lc.tif") as ds:
+        windows = [w for _, w in ds.block_windows(1)]
+    values = _Values(folder, windows)
+    try:
+        _block_loop(windows, jobs, lambda w: (w, values.block(w)), lambda w, v: None)
+    finally:
+        values.close()
 
 
 def map_pass(folder: Path, out: Path, jobs: int, engine: str) -> dict:
@@ -250,6 +352,7 @@ def _warm(folder: Path) -> None:
 
     spec, _ = _prepare(load_config(folder / "map.toml"), False)
     _process_window(_State(spec), Window(0, 0, 64, 64))  # the tile encoder included
+    dump_values(folder)  # the map's own output values, for the floors
 
 
 def _child(args) -> None:
@@ -262,6 +365,10 @@ def _child(args) -> None:
         floor_pass(folder, folder / "floor_out", args.jobs)
     elif args.phase == "floor_own":
         floor_pass(folder, folder / "floor_own_out", args.jobs, own_encoder=True)
+    elif args.phase == "floor_standin":
+        floor_pass(folder, folder / "floor_standin_out", args.jobs, stand_in=True)
+    elif args.phase == "values_read":
+        values_read_pass(folder, args.jobs)
     else:
         info = map_pass(folder, folder / f"map_out_{args.phase}", args.jobs, args.phase)
     info["wall_s"] = time.perf_counter() - t0
@@ -275,6 +382,10 @@ def _child(args) -> None:
 
 
 def _run_child(phase: str, args) -> dict:
+    # no run pays for deleting an earlier run's output files (not timed)
+    out_dir = {"floor": "floor_out", "floor_own": "floor_own_out",
+               "floor_standin": "floor_standin_out"}.get(phase, f"map_out_{phase}")
+    shutil.rmtree(Path(args.workdir) / out_dir, ignore_errors=True)
     cmd = [sys.executable, __file__, "--phase", phase, "--workdir", str(args.workdir),
            "--jobs", str(args.jobs)]
     env = dict(os.environ, GDAL_CACHEMAX="64")
@@ -303,7 +414,8 @@ def main() -> None:
     work = Path(args.workdir) if given else Path(
         os.environ.get("TMPDIR", "/tmp")) / f"karstsink_bench_{width}x{height}"
     args.workdir = work
-    need_gb = width * height * 4 * 3 * 2 / 1e9 * 0.5 + width * height * 2 / 1e9
+    # inputs ~2 B/px, the map's values 12 B/px, ~3 outputs of ~2 B/px compressed each
+    need_gb = width * height * (2 + 12 + 6) / 1e9
     free_gb = shutil.disk_usage(work.parent if work.parent.exists() else "/").free / 1e9
     print(f"grid {width} x {height} = {width * height / 1e6:.0f} Mpx; free disk "
           f"{free_gb:.0f} GB (need roughly {need_gb:.1f} GB)")
@@ -319,15 +431,20 @@ def main() -> None:
     _run_child("warm", args)
     load = os.getloadavg()
     engines = args.engines.split(",")
-    runs: dict[str, list[dict]] = {k: [] for k in ["floor", "floor_own", *engines]}
+    floors = ["floor", "floor_own", "floor_standin", "values_read"]
+    runs: dict[str, list[dict]] = {k: [] for k in [*floors, *engines]}
     for rnd in range(args.repeat):  # alternate: the machine's speed drifts
-        for phase in ["floor", *engines, "floor_own"]:
+        for phase in ["floor", *engines, "floor_own", "floor_standin", "values_read"]:
             runs[phase].append(_run_child(phase, args))
-        line = ", ".join(f"{e} {runs[e][-1]['wall_s'] / runs['floor'][-1]['wall_s']:.2f} x"
-                         for e in engines)
-        print(f"round {rnd + 1}: floor {runs['floor'][-1]['wall_s']:.1f} s, "
-              f"floor with karstsink encoder {runs['floor_own'][-1]['wall_s']:.1f} s; "
-              f"map/floor: {line}")
+        last = {k: v[-1]["wall_s"] for k, v in runs.items()}
+        maps = ", ".join(f"{last[e]:.1f} s" for e in engines)
+        line = ", ".join(f"{e} {last[e] / last['floor']:.2f} x" for e in engines)
+        line_si = ", ".join(f"{last[e] / last['floor_standin']:.2f} x" for e in engines)
+        print(f"round {rnd + 1}: floor {last['floor']:.1f} s (of which reading the map's "
+              f"values {last['values_read']:.1f} s), floor with karstsink encoder "
+              f"{last['floor_own']:.1f} s, floor with stand-in values "
+              f"{last['floor_standin']:.1f} s; map {maps}; map/floor: {line}; "
+              f"map/stand-in floor: {line_si}")
     best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in runs.items()}
 
     def walls(phase):
@@ -335,19 +452,23 @@ def main() -> None:
 
     floor = best["floor"]["wall_s"]
     own = best["floor_own"]["wall_s"]
+    standin = best["floor_standin"]["wall_s"]
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; cores {os.cpu_count()}")
-    print(f"I/O floor (read all inputs once, write 3 outputs with GDAL): {floor:.1f} s "
-          f"(runs {walls('floor')} s), CPU "
-          f"{best['floor']['cpu_s']:.0f} s, peak {best['floor']['maxrss_mb']:.0f} MB")
-    print(f"floor with karstsink's encoder: {own:.1f} s (runs "
-          f"{walls('floor_own')} s)")
+    print(f"I/O floor (read all inputs once, write the map's 3 outputs with GDAL): {floor:.1f} s "
+          f"(runs {walls('floor')} s), CPU {best['floor']['cpu_s']:.0f} s, peak "
+          f"{best['floor']['maxrss_mb']:.0f} MB; of which reading the map's values from the "
+          f"page cache {best['values_read']['wall_s']:.1f} s (runs {walls('values_read')} s)")
+    print(f"floor with karstsink's encoder: {own:.1f} s (runs {walls('floor_own')} s)")
+    print(f"floor with stand-in values (until 2026-11-29): {standin:.1f} s (runs "
+          f"{walls('floor_standin')} s)")
     for engine in engines:
         r = best[engine]
         print(f"map [{engine}]: end to end {r['wall_s']:.1f} s (runs "
               f"{walls(engine)} s) = "
               f"{r['wall_s'] / floor:.2f} x floor, {r['wall_s'] / own:.2f} x the floor with "
-              f"karstsink's encoder; COG layout/conversion step {r.get('cog_s', 0):.1f} s; "
+              f"karstsink's encoder, {r['wall_s'] / standin:.2f} x the stand-in floor; "
+              f"COG layout/conversion step {r.get('cog_s', 0):.1f} s; "
               f"peak {r['maxrss_mb']:.0f} MB (largest worker process "
               f"{r['child_maxrss_mb']:.0f} MB, zone helper process "
               f"{r.get('zone_helper_mb', 0):.0f} MB); CPU {r['cpu_s']:.0f} s; "
