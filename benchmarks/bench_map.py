@@ -18,7 +18,8 @@ Timings, each in its own subprocess so peak memory (maxrss) is per run:
    from one writer.  The values it writes are **the map's own output values**:
    an untimed map run before the rounds leaves them in block-ordered raw files,
    which the floor reads from the page cache (one ``pread`` per block and
-   output; the ``values read`` phase times that part alone).  So the floor
+   output; the ``values read`` phase times that part alone, and the ratio to
+   the floor without it is printed too).  So the floor
    writes exactly the bytes the map must write, with their real
    compressibility.  It imports numpy and rasterio only;
 2. **map**: ``run_map`` end to end (model, zone totals, overviews, COG files,
@@ -77,8 +78,13 @@ def _patches(rng, shape, cell, values, probs):
     return coarse
 
 
-def make_inputs(folder: Path, width: int, height: int, seed: int = 7) -> dict:
-    """Write the synthetic inputs (block by block; memory stays small)."""
+def make_inputs(folder: Path, width: int, height: int, seed: int = 7,
+                lc_noise: float = 0.0) -> dict:
+    """Write the synthetic inputs (block by block; memory stays small).
+
+    ``lc_noise`` is the fraction of land-cover pixels given a random class (same
+    class shares), like real 30 m land cover, which changes class every few pixels.
+    """
     import geopandas as gpd
     import rasterio
     import shapely
@@ -106,7 +112,11 @@ def make_inputs(folder: Path, width: int, height: int, seed: int = 7) -> dict:
             cols = (np.arange(width) // lc_cell)[None, :]
             cols_c = (np.arange(width) // carb_cell)[None, :]
             win = Window(0, r, width, h)
-            lc.write(lc_coarse[rows, cols], 1, window=win)
+            band = lc_coarse[rows, cols]
+            if lc_noise > 0:
+                hit = rng.random(band.shape) < lc_noise
+                band[hit] = rng.choice(lc_codes, size=int(hit.sum()), p=lc_probs)
+            lc.write(band, 1, window=win)
             cb.write(carb_coarse[rows_c, cols_c], 1, window=win)
     left, bottom, right, top = transform_bounds(UTM, GEO, x0, y0 - 30 * height,
                                                 x0 + 30 * width, y0, densify_pts=51)
@@ -155,10 +165,20 @@ def _block_offsets(windows, itemsize: int = 4) -> list[int]:
     return offs
 
 
+def _lc_windows(folder: Path):
+    """The land-cover raster's 512-px block windows (the floors' and the value files' blocks)."""
+    import rasterio
+
+    with rasterio.open(folder / "lc.tif") as ds:
+        return [w for _, w in ds.block_windows(1)], ds.profile
+
+
 def dump_values(folder: Path) -> None:
     """Run the map once (untimed) and keep its outputs as block-ordered raw float32.
 
-    The floors read these files block by block, so they write the map's own values.
+    The floors read these files block by block, so they write the map's own
+    values.  Blocks follow ``lc.tif``'s windows; each file is written to a
+    temporary name, flushed to disk and then renamed.
     """
     import rasterio
 
@@ -166,43 +186,61 @@ def dump_values(folder: Path) -> None:
     from karstsink.mapping.config import load_config
 
     tmp = folder / "values_map"
-    shutil.rmtree(tmp, ignore_errors=True)
-    eng.run_map(load_config(folder / "map.toml"), tmp, jobs=2)
     vals = folder / "values"
-    vals.mkdir(exist_ok=True)
-    for stem in STEMS:
-        part = vals / f".{stem}.f32.part"
-        with rasterio.open(tmp / f"{stem}.tif") as ds, open(part, "wb") as f:
-            windows = [w for _, w in ds.block_windows(1)]
-            for w in windows:
-                f.write(np.ascontiguousarray(ds.read(1, window=w), np.float32).tobytes())
-        os.replace(part, vals / f"{stem}.f32")
     shutil.rmtree(tmp, ignore_errors=True)
+    windows, prof = _lc_windows(folder)
+    try:
+        eng.run_map(load_config(folder / "map.toml"), tmp, jobs=2)
+        vals.mkdir(exist_ok=True)
+        for stem in STEMS:
+            part = vals / f".{stem}.f32.part"
+            try:
+                with rasterio.open(tmp / f"{stem}.tif") as ds, open(part, "wb") as f:
+                    if ds.shape != (prof["height"], prof["width"]) or ds.dtypes[0] != "float32":
+                        raise RuntimeError(f"{stem}.tif is {ds.shape} {ds.dtypes[0]}, not the "
+                                           f"land-cover grid in float32")
+                    for w in windows:
+                        f.write(np.ascontiguousarray(ds.read(1, window=w)).tobytes())
+                    f.flush()
+                    os.fsync(f.fileno())  # no write-back of these files in the timed rounds
+                os.replace(part, vals / f"{stem}.f32")
+            finally:
+                part.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class _Values:
     """The map's output values of one block, read from the block-ordered raw files."""
 
     def __init__(self, folder: Path, windows) -> None:
-        self.fds = [os.open(folder / "values" / f"{s}.f32", os.O_RDONLY) for s in STEMS]
+        offsets = _block_offsets(windows)
+        size = offsets[-1] + int(windows[-1].width) * int(windows[-1].height) * 4
         self.offsets = {(int(w.row_off), int(w.col_off)): o
-                        for w, o in zip(windows, _block_offsets(windows), strict=True)}
+                        for w, o in zip(windows, offsets, strict=True)}
+        self.fds: list[int] = []
+        try:
+            for stem in STEMS:
+                path = folder / "values" / f"{stem}.f32"
+                self.fds.append(os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0)))
+                if os.fstat(self.fds[-1]).st_size != size:
+                    raise RuntimeError(f"{path} does not match lc.tif's grid ({size} bytes "
+                                       f"expected): the warm phase writes it, run it again")
+        except BaseException:
+            self.close()
+            raise
 
     def block(self, w) -> list[np.ndarray]:
         h, wd = int(w.height), int(w.width)
         off = self.offsets[(int(w.row_off), int(w.col_off))]
-        out = []
-        for fd in self.fds:
-            a = np.empty((h, wd), np.float32)
-            n = os.preadv(fd, [memoryview(a).cast("B")], off)
-            if n != a.nbytes:
-                raise RuntimeError("value file shorter than the grid: rerun without --reuse")
-            out.append(a)
-        return out
+        # os.pread: positional, so threads can share the descriptors
+        return [np.frombuffer(os.pread(fd, h * wd * 4, off), np.float32).reshape(h, wd)
+                for fd in self.fds]
 
     def close(self) -> None:
         for fd in self.fds:
             os.close(fd)
+        self.fds = []
 
 
 def _block_loop(windows, jobs: int, work, write) -> None:
@@ -242,11 +280,8 @@ def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False
     for n in ("runoff.tif", "temperature.tif", "soil_pco2.tif"):
         with rasterio.open(folder / n) as ds:
             ds.read(1)  # small fields: read once, as the engine does
-    with rasterio.open(folder / "lc.tif") as ds:
-        prof = ds.profile
-        windows = [w for _, w in ds.block_windows(1)]
+    windows, prof = _lc_windows(folder)
     ramp = np.linspace(0, 1, prof["width"], dtype=np.float32)
-    values = None if stand_in else _Values(folder, windows)
 
     def block(w):
         ds = getattr(local, "ds", None)
@@ -260,6 +295,8 @@ def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False
         return [lc.astype(np.float32) * np.float32(0.37) * cb + grad + np.float32(i)
                 for i in range(3)]
 
+    values = None if stand_in else _Values(folder, windows)
+    sinks: list = []
     if own_encoder:
         from karstsink.mapping._cog import StreamingCOG, encode_tile
 
@@ -274,8 +311,20 @@ def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False
             for cog, t in zip(sinks, tiles, strict=True):
                 cog.put(0, int(w.row_off) // BLOCK, int(w.col_off) // BLOCK, t)
     else:
-        prof.update(dtype="float32", nodata=float("nan"), predictor=3, num_threads=2)
-        sinks = [rasterio.open(out / f"o{i}.tif", "w", **prof) for i in range(3)]
+        # the creation options spelt out: a profile read from a file has no ZLEVEL,
+        # and GDAL's default is 6 (the map's encoder uses level 1)
+        opts = dict(CREATE, width=prof["width"], height=prof["height"], count=1,
+                    crs=prof["crs"], transform=prof["transform"], dtype="float32",
+                    nodata=float("nan"), predictor=3, num_threads=2)
+        try:
+            for i in range(3):
+                sinks.append(rasterio.open(out / f"o{i}.tif", "w", **opts))
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            if values is not None:
+                values.close()
+            raise
 
         def work(w):
             return w, block(w)
@@ -303,17 +352,20 @@ def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False
             sink.close()
 
 
-def values_read_pass(folder: Path, jobs: int = 2) -> None:
-    """Only the floor's reading of the map's values (its share of the floor's time)."""
-    import rasterio
+def values_read_pass(folder: Path, jobs: int = 2) -> float:
+    """Only the floor's reading of the map's values; returns its time [s].
 
-    with rasterio.open(folder / "lc.tif") as ds:
-        windows = [w for _, w in ds.block_windows(1)]
+    The time starts after rasterio is imported and the windows are listed
+    (the floor pays those anyway).
+    """
+    windows, _ = _lc_windows(folder)
+    t0 = time.perf_counter()
     values = _Values(folder, windows)
     try:
         _block_loop(windows, jobs, lambda w: (w, values.block(w)), lambda w, v: None)
     finally:
         values.close()
+    return time.perf_counter() - t0
 
 
 def map_pass(folder: Path, out: Path, jobs: int, engine: str) -> dict:
@@ -368,7 +420,7 @@ def _child(args) -> None:
     elif args.phase == "floor_standin":
         floor_pass(folder, folder / "floor_standin_out", args.jobs, stand_in=True)
     elif args.phase == "values_read":
-        values_read_pass(folder, args.jobs)
+        info["read_s"] = values_read_pass(folder, args.jobs)
     else:
         info = map_pass(folder, folder / f"map_out_{args.phase}", args.jobs, args.phase)
     info["wall_s"] = time.perf_counter() - t0
@@ -384,12 +436,16 @@ def _child(args) -> None:
 def _run_child(phase: str, args) -> dict:
     # no run pays for deleting an earlier run's output files (not timed)
     out_dir = {"floor": "floor_out", "floor_own": "floor_own_out",
-               "floor_standin": "floor_standin_out"}.get(phase, f"map_out_{phase}")
-    shutil.rmtree(Path(args.workdir) / out_dir, ignore_errors=True)
+               "floor_standin": "floor_standin_out", "warm": None,
+               "values_read": None}.get(phase, f"map_out_{phase}")
+    if out_dir:
+        shutil.rmtree(Path(args.workdir) / out_dir, ignore_errors=True)
     cmd = [sys.executable, __file__, "--phase", phase, "--workdir", str(args.workdir),
            "--jobs", str(args.jobs)]
     env = dict(os.environ, GDAL_CACHEMAX="64")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.exit(f"benchmark phase {phase!r} failed (exit {out.returncode}):\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -403,6 +459,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="Alternating rounds (default 2).")
     ap.add_argument("--keep", action="store_true", help="Keep the work folder.")
     ap.add_argument("--reuse", action="store_true", help="Reuse inputs already in workdir.")
+    ap.add_argument("--lc-noise", type=float, default=0.0,
+                    help="Fraction of land-cover pixels given a random class (default 0: "
+                         "classes in ~1.5 km patches); used when the inputs are made.")
     ap.add_argument("--phase", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
@@ -414,16 +473,24 @@ def main() -> None:
     work = Path(args.workdir) if given else Path(
         os.environ.get("TMPDIR", "/tmp")) / f"karstsink_bench_{width}x{height}"
     args.workdir = work
-    # inputs ~2 B/px, the map's values 12 B/px, ~3 outputs of ~2 B/px compressed each
-    need_gb = width * height * (2 + 12 + 6) / 1e9
+    reuse = args.reuse and (work / "map.toml").is_file()
+    if reuse:  # the grid is the one the inputs were made with
+        import rasterio
+
+        with rasterio.open(work / "lc.tif") as ds:
+            width, height = ds.width, ds.height
+        print(f"reusing the inputs in {work} (--size and --lc-noise apply when inputs are made)")
+    # inputs ~1 B/px; the map's values 12 B/px; output folders of the floors and the map
+    # (~1.5 B/px each, up to 5 at once) and the map's scratch tile stores
+    need_gb = width * height * (1 + 12 + 10) / 1e9
     free_gb = shutil.disk_usage(work.parent if work.parent.exists() else "/").free / 1e9
     print(f"grid {width} x {height} = {width * height / 1e6:.0f} Mpx; free disk "
           f"{free_gb:.0f} GB (need roughly {need_gb:.1f} GB)")
     if free_gb < need_gb * 1.5:
         sys.exit("not enough free disk for the benchmark inputs and outputs")
-    if not (args.reuse and (work / "map.toml").is_file()):
+    if not reuse:
         t = time.perf_counter()
-        make_inputs(work, width, height)
+        make_inputs(work, width, height, lc_noise=args.lc_noise)
         print(f"inputs made in {time.perf_counter() - t:.1f} s in {work}")
     # warm the equilibrium table cache and numba compilation outside the timed runs
     env_cache = work / "cache"
@@ -437,28 +504,31 @@ def main() -> None:
         for phase in ["floor", *engines, "floor_own", "floor_standin", "values_read"]:
             runs[phase].append(_run_child(phase, args))
         last = {k: v[-1]["wall_s"] for k, v in runs.items()}
+        read = runs["values_read"][-1]["read_s"]
         maps = ", ".join(f"{last[e]:.1f} s" for e in engines)
         line = ", ".join(f"{e} {last[e] / last['floor']:.2f} x" for e in engines)
+        line_nr = ", ".join(f"{last[e] / (last['floor'] - read):.2f} x" for e in engines)
         line_si = ", ".join(f"{last[e] / last['floor_standin']:.2f} x" for e in engines)
-        print(f"round {rnd + 1}: floor {last['floor']:.1f} s (of which reading the map's "
-              f"values {last['values_read']:.1f} s), floor with karstsink encoder "
-              f"{last['floor_own']:.1f} s, floor with stand-in values "
-              f"{last['floor_standin']:.1f} s; map {maps}; map/floor: {line}; "
+        print(f"round {rnd + 1}: floor {last['floor']:.1f} s (reading the map's values "
+              f"{read:.2f} s of it), floor with karstsink encoder {last['floor_own']:.1f} s, "
+              f"floor with stand-in values {last['floor_standin']:.1f} s; map {maps}; "
+              f"map/floor: {line}; map/(floor - reading the values): {line_nr}; "
               f"map/stand-in floor: {line_si}")
     best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in runs.items()}
 
-    def walls(phase):
-        return " / ".join(f"{r['wall_s']:.1f}" for r in runs[phase])
+    def walls(phase, key="wall_s"):
+        return " / ".join(f"{r[key]:.2f}" for r in runs[phase])
 
     floor = best["floor"]["wall_s"]
     own = best["floor_own"]["wall_s"]
     standin = best["floor_standin"]["wall_s"]
+    read = min(r["read_s"] for r in runs["values_read"])
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; cores {os.cpu_count()}")
     print(f"I/O floor (read all inputs once, write the map's 3 outputs with GDAL): {floor:.1f} s "
           f"(runs {walls('floor')} s), CPU {best['floor']['cpu_s']:.0f} s, peak "
           f"{best['floor']['maxrss_mb']:.0f} MB; of which reading the map's values from the "
-          f"page cache {best['values_read']['wall_s']:.1f} s (runs {walls('values_read')} s)")
+          f"page cache {read:.2f} s (runs {walls('values_read', 'read_s')} s)")
     print(f"floor with karstsink's encoder: {own:.1f} s (runs {walls('floor_own')} s)")
     print(f"floor with stand-in values (until 2026-11-29): {standin:.1f} s (runs "
           f"{walls('floor_standin')} s)")
@@ -466,7 +536,8 @@ def main() -> None:
         r = best[engine]
         print(f"map [{engine}]: end to end {r['wall_s']:.1f} s (runs "
               f"{walls(engine)} s) = "
-              f"{r['wall_s'] / floor:.2f} x floor, {r['wall_s'] / own:.2f} x the floor with "
+              f"{r['wall_s'] / floor:.2f} x floor ({r['wall_s'] / (floor - read):.2f} x without "
+              f"its reading of the values), {r['wall_s'] / own:.2f} x the floor with "
               f"karstsink's encoder, {r['wall_s'] / standin:.2f} x the stand-in floor; "
               f"COG layout/conversion step {r.get('cog_s', 0):.1f} s; "
               f"peak {r['maxrss_mb']:.0f} MB (largest worker process "
@@ -475,8 +546,11 @@ def main() -> None:
               f"karst sink {r['karst_sink_t_c_yr']:.4g} t C/yr")
     results = {"runs": runs, "best": best}
     (work / "bench_result.json").write_text(json.dumps(results, indent=2))
-    if not args.keep and not given:
-        shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        if given:  # the inputs stay for --reuse; the map's values (12 B/px) do not
+            shutil.rmtree(work / "values", ignore_errors=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
