@@ -23,22 +23,22 @@ Values and overviews are identical to the threaded engine (tested).
 
 Measured (benchmarks/bench_map.py, 2 shared cores, alternating rounds, the machine's
 speed drifting by tens of per cent between minutes).  The I/O floor reads every input
-once and writes the map's own output values with GDAL (DEFLATE level 1, predictor 3);
-until 2026-11-29 it wrote a stand-in that compresses ~10 x better than real sink values
-and so under-counted the writing by half (both are printed):
+once and writes the map's own output values with GDAL at DEFLATE level 1 with the
+floating-point predictor.  Until 2026-11-29 it wrote a stand-in that compresses ~10 x
+better than sink values, and at GDAL's default level 6 (a profile copied from an input
+carries no level): earlier figures are against that floor.
 
-* 340 Mpx (Guizhou scale): floor 27.8-33.1 s, ``run_map`` end to end 19.1-22.0 s
-  (0.58-0.79 x; 1.09-1.32 x the stand-in floor), peak 0.62 GB + 0.16 GB in the
-  zone helper; before the streaming writer 54 s (3.8 x the stand-in floor), 26 s of
-  it in GDAL's COG conversion.
-* 67 Mpx: floor 5.7-6.7 s, end to end 4.9-6.1 s (0.74-0.94 x in all 11 rounds;
-  1.27-1.67 x the stand-in floor).  About 1 s of each run is fixed start-up and finish
-  that a 67 Mpx run cannot amortise: importing numba (~0.3 s) and loading its cached
-  kernels (~0.25 s: numba builds its type registries on the first call), rasterio, the
-  quick look and the atomic finish.  The pass is CPU-bound on both cores: 3.5 s with two
-  threads against 6.0 s with one (per-thread CPU clocks: blocks 5.8 s, +3-6 % per block
-  over one thread; main thread 0.4 s; overview tiles 0.45 s; of 7 thread-seconds),
-  ~87 ns/px of CPU per block.
+* 340 Mpx (Guizhou scale): floor 13.6-15.4 s, ``run_map`` end to end 13.8-18.1 s
+  (1.01-1.19 x in 4 rounds), peak 0.61 GB + 0.16 GB in the zone helper; before the
+  streaming writer 54 s, 26 s of it in GDAL's COG conversion.
+* 67 Mpx: floor 2.6-3.9 s, end to end 3.3-4.7 s (1.08-1.46 x in all 17 rounds of five
+  invocations).  About 1 s of each run is fixed start-up and finish that a 67 Mpx run
+  cannot amortise: importing numba (~0.2-0.3 s) and loading its cached kernels
+  (~0.15-0.25 s: numba builds its type registries on the first call), rasterio, the
+  quick look (~0.12 s) and the COG layout (~0.13 s).  The pass is CPU-bound on both
+  cores: 3.5 s with two threads against 6.0 s with one (per-thread CPU clocks: blocks
+  5.8 s, +3-6 % per block over one thread; main thread 0.4 s; overview tiles 0.45 s; of
+  7 thread-seconds), ~87 ns/px of CPU per block.
 
 What helped (each measured on these machines): encoding tiles once in the
 workers instead of uncompressed scratch + GDAL's COG driver (26 s -> 0.6 s of
@@ -60,7 +60,7 @@ work), three threads on two cores, the three bilinear fields in one loop, zone s
 in one loop per run (both within 5 %), the class and table look-ups as gather loops
 without branches (no faster), loading numba in a thread during set-up (both imports
 are GIL-bound).  Threads against processes at 340 Mpx (9 engine
-tiles): 19.1-20.0 s against 16.0-18.2 s in the same rounds (2026-11-29).
+tiles): 16.7-18.1 s against 13.1-15.5 s in the same rounds (2026-11-29).
 """
 
 from __future__ import annotations
