@@ -29,9 +29,10 @@ Timings, each in its own subprocess so peak memory (maxrss) is per run:
    karstsink's own tile encoder (ISA-L DEFLATE) instead of GDAL's, written as
    COGs without overviews: a stricter yardstick, since part of the engine's
    speed is that encoder;
-4. **floor, stand-in values**: the GDAL floor as it was until 2026-11-29, writing
-   a cheap stand-in (class value x mask + a column ramp) instead of the map's
-   values.  Those stand-ins compress ~10 x better than real sink values (8 MB
+4. **floor, stand-in values**: the GDAL floor writing a cheap stand-in (class
+   value x mask + a column ramp) instead of the map's values, as it did until
+   2026-11-29 (then also at GDAL's default DEFLATE level 6, by mistake; now at
+   level 1).  The stand-ins compress ~10 x better than real sink values (8 MB
    written instead of ~90 MB at 67 Mpx), so this floor under-counts the cost
    of writing the outputs; it is printed for comparison with earlier figures;
 5. optionally other engines (``--engines threads,processes``).
@@ -530,7 +531,8 @@ def main() -> None:
           f"{best['floor']['maxrss_mb']:.0f} MB; of which reading the map's values from the "
           f"page cache {read:.2f} s (runs {walls('values_read', 'read_s')} s)")
     print(f"floor with karstsink's encoder: {own:.1f} s (runs {walls('floor_own')} s)")
-    print(f"floor with stand-in values (until 2026-11-29): {standin:.1f} s (runs "
+    print(f"floor with stand-in values (as until 2026-11-29, now at level 1): "
+          f"{standin:.1f} s (runs "
           f"{walls('floor_standin')} s)")
     for engine in engines:
         r = best[engine]
