@@ -31,7 +31,7 @@ carries no level): earlier figures are against that floor.
 * 340 Mpx (Guizhou scale): floor 13.6-15.4 s, ``run_map`` end to end 13.8-18.1 s
   (1.01-1.19 x in 4 rounds), peak 0.61 GB + 0.16 GB in the zone helper; before the
   streaming writer 54 s, 26 s of it in GDAL's COG conversion.
-* 67 Mpx: floor 2.6-3.9 s, end to end 3.3-4.7 s (1.08-1.46 x in all 17 rounds of five
+* 67 Mpx: floor 2.6-4.0 s, end to end 3.3-5.1 s (1.08-1.46 x in all 25 rounds of seven
   invocations).  About 1 s of each run is fixed start-up and finish that a 67 Mpx run
   cannot amortise: importing numba (~0.2-0.3 s) and loading its cached kernels
   (~0.15-0.25 s: numba builds its type registries on the first call), rasterio, the
