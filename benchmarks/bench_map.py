@@ -298,43 +298,37 @@ def floor_pass(folder: Path, out: Path, jobs: int = 2, own_encoder: bool = False
 
     values = None if stand_in else _Values(folder, windows)
     sinks: list = []
-    if own_encoder:
-        from karstsink.mapping._cog import StreamingCOG, encode_tile
+    try:
+        if own_encoder:
+            from karstsink.mapping._cog import StreamingCOG, encode_tile
 
-        sinks = [StreamingCOG(prof["width"], prof["height"], 0, BLOCK, out / "scratch",
-                              crs=prof["crs"], transform=prof["transform"], name=f"o{i}")
-                 for i in range(3)]
+            for i in range(3):
+                sinks.append(StreamingCOG(prof["width"], prof["height"], 0, BLOCK,
+                                          out / "scratch", crs=prof["crs"],
+                                          transform=prof["transform"], name=f"o{i}"))
 
-        def work(w):
-            return w, [encode_tile(v, BLOCK) for v in block(w)]
+            def work(w):
+                return w, [encode_tile(v, BLOCK) for v in block(w)]
 
-        def write(w, tiles):
-            for cog, t in zip(sinks, tiles, strict=True):
-                cog.put(0, int(w.row_off) // BLOCK, int(w.col_off) // BLOCK, t)
-    else:
-        # the creation options spelt out: a profile read from a file has no ZLEVEL,
-        # and GDAL's default is 6 (the map's encoder uses level 1)
-        opts = dict(CREATE, width=prof["width"], height=prof["height"], count=1,
-                    crs=prof["crs"], transform=prof["transform"], dtype="float32",
-                    nodata=float("nan"), predictor=3, num_threads=2)
-        try:
+            def write(w, tiles):
+                for cog, t in zip(sinks, tiles, strict=True):
+                    cog.put(0, int(w.row_off) // BLOCK, int(w.col_off) // BLOCK, t)
+        else:
+            # the creation options spelt out: a profile read from a file has no ZLEVEL,
+            # and GDAL's default is 6 (the map's encoder uses level 1)
+            opts = dict(CREATE, width=prof["width"], height=prof["height"], count=1,
+                        crs=prof["crs"], transform=prof["transform"], dtype="float32",
+                        nodata=float("nan"), predictor=3, num_threads=2)
             for i in range(3):
                 sinks.append(rasterio.open(out / f"o{i}.tif", "w", **opts))
-        except BaseException:
-            for sink in sinks:
-                sink.close()
-            if values is not None:
-                values.close()
-            raise
 
-        def work(w):
-            return w, block(w)
+            def work(w):
+                return w, block(w)
 
-        def write(w, vals):
-            for d, v in zip(sinks, vals, strict=True):
-                d.write(v, 1, window=w)
+            def write(w, vals):
+                for d, v in zip(sinks, vals, strict=True):
+                    d.write(v, 1, window=w)
 
-    try:
         _block_loop(windows, jobs, work, write)
     except BaseException:
         for sink in sinks:
@@ -397,15 +391,20 @@ def map_pass(folder: Path, out: Path, jobs: int, engine: str) -> dict:
 
 
 def _warm(folder: Path) -> None:
-    """Build the cached equilibrium table and compile the numba kernel (not timed)."""
-    from rasterio.windows import Window
+    """Untimed: one map run builds the cached equilibrium table and compiles the numba
+    kernels, and leaves its output values for the floors (:func:`dump_values`)."""
+    dump_values(folder)
 
-    from karstsink.mapping.config import load_config
-    from karstsink.mapping.engine import _prepare, _process_window, _State
 
-    spec, _ = _prepare(load_config(folder / "map.toml"), False)
-    _process_window(_State(spec), Window(0, 0, 64, 64))  # the tile encoder included
-    dump_values(folder)  # the map's own output values, for the floors
+#: output folder of each timed phase (map phases: ``map_out_<engine>``)
+OUT_DIRS = {"floor": "floor_out", "floor_own": "floor_own_out",
+            "floor_standin": "floor_standin_out"}
+
+
+def _out_dir(phase: str) -> str | None:
+    if phase in ("warm", "values_read"):
+        return None
+    return OUT_DIRS.get(phase, f"map_out_{phase}")
 
 
 def _child(args) -> None:
@@ -414,16 +413,14 @@ def _child(args) -> None:
     info: dict = {}
     if args.phase == "warm":
         _warm(folder)
-    elif args.phase == "floor":
-        floor_pass(folder, folder / "floor_out", args.jobs)
-    elif args.phase == "floor_own":
-        floor_pass(folder, folder / "floor_own_out", args.jobs, own_encoder=True)
-    elif args.phase == "floor_standin":
-        floor_pass(folder, folder / "floor_standin_out", args.jobs, stand_in=True)
     elif args.phase == "values_read":
         info["read_s"] = values_read_pass(folder, args.jobs)
+    elif args.phase in OUT_DIRS:
+        floor_pass(folder, folder / OUT_DIRS[args.phase], args.jobs,
+                   own_encoder=args.phase == "floor_own",
+                   stand_in=args.phase == "floor_standin")
     else:
-        info = map_pass(folder, folder / f"map_out_{args.phase}", args.jobs, args.phase)
+        info = map_pass(folder, folder / _out_dir(args.phase), args.jobs, args.phase)
     info["wall_s"] = time.perf_counter() - t0
     info["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # worker processes (engine "processes"): the largest one, as it reported itself
@@ -436,9 +433,7 @@ def _child(args) -> None:
 
 def _run_child(phase: str, args) -> dict:
     # no run pays for deleting an earlier run's output files (not timed)
-    out_dir = {"floor": "floor_out", "floor_own": "floor_own_out",
-               "floor_standin": "floor_standin_out", "warm": None,
-               "values_read": None}.get(phase, f"map_out_{phase}")
+    out_dir = _out_dir(phase)
     if out_dir:
         shutil.rmtree(Path(args.workdir) / out_dir, ignore_errors=True)
     cmd = [sys.executable, __file__, "--phase", phase, "--workdir", str(args.workdir),
