@@ -20,8 +20,8 @@ def run_tiles_dask(spec, tiles, scratch: str, address: str) -> list:
     Returns
     -------
     list
-        ``(folder, (row, col, height, width), zone_sums, counters)`` per tile,
-        in tile order.
+        :func:`~karstsink.mapping.engine._tile_task`'s ``((row, col), zone sums,
+        counters, tile stores)`` per tile, in tile order.
     """
     try:
         from distributed import Client, LocalCluster

@@ -561,25 +561,23 @@ def _tile_task(spec: _Spec, tile, folder: str, jobs: int = 1):
     out.mkdir(parents=True, exist_ok=True)
     sums, counters, parts = _stream(spec, sub, out, jobs)
     counters["worker_peak_mb"] = peak_rss_mb() or 0.0
-    return str(out), (int(tile.row_off), int(tile.col_off), int(tile.height),
-                      int(tile.width)), sums, counters, parts
+    return (int(tile.row_off), int(tile.col_off)), sums, counters, parts
 
 
 # ----------------------------------------------------------------------------------------
 # Set-up
 # ----------------------------------------------------------------------------------------
-def _prepare(cfg: MapConfig, co2: bool, zone_io: bool = False) -> tuple[_Spec, dict]:
+def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
     """Validate the inputs and build the run's spec.
 
-    With ``zone_io`` the zones are read by a :class:`~._zone_io.ZoneIO` started as soon
-    as the grid is known (``extra["zone_io"]``; ``spec.zones`` stays None until
-    :func:`_attach_zones`); otherwise they are read here.
+    The zones are read by a :class:`~._zone_io.ZoneIO` started as soon as the grid is
+    known (``extra["zone_io"]``; ``spec.zones`` stays None until :func:`_attach_zones`).
     """
     grid = Grid.from_raster(cfg.grid_like or cfg.inputs["landcover"])
     if grid.width * grid.height == 0:
         raise RasterError("The target grid is empty.")
     zio = None
-    if cfg.zones_path is not None and zone_io:  # first: it works while numba loads here
+    if cfg.zones_path is not None:  # first: it works while numba loads here
         zio = ZoneIO(cfg.zones_path, cfg.zones_field, grid.crs.to_wkt(), cfg.zones_layer)
     try:
         return _prepare_rest(cfg, co2, grid, zio)
@@ -593,7 +591,6 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     from ..chemistry.database import phreeqc_version, resolve_database
     from ..chemistry.equilibrium import equilibrium_table
     from .landcover import guess_table, load_landcover_table
-    from .zones import load_zones
 
     # open every input once here so that missing CRS / no overlap fail before any output
     # (the threaded engine then reads through these)
@@ -624,9 +621,6 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         calcite=calc.kernel_arrays(), dolomite=dol.kernel_arrays() if dol else None,
         acid_correction=cfg.acid_correction, co2=co2, outputs=cfg.outputs,
         rock_density=cfg.rock_density_t_m3, transitions=cfg.transitions, use_numba=use_numba)
-    zones = None
-    if cfg.zones_path is not None and zio is None:
-        zones = load_zones(cfg.zones_path, cfg.zones_field, grid.crs, cfg.zones_layer)
     names = ["karst", "bio", "total", *cfg.outputs]
     if cfg.transitions:
         names += ["scenario_total", "scenario_difference"]
@@ -651,7 +645,7 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         "non_karst_pixels": "0 (carbonate fraction 0); nodata only where an input is nodata",
     }
     spec = _Spec(grid=grid, inputs={k: str(v) for k, v in cfg.inputs.items()}, params=params,
-                 zones=zones, names=tuple(names), tags=tags, block_size=cfg.block_size,
+                 zones=None, names=tuple(names), tags=tags, block_size=cfg.block_size,
                  tile_size=cfg.tile_size)
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
                   "zone_io": zio, "sources": sources}
@@ -747,7 +741,7 @@ def run_map(
     jobs = jobs or cfg.jobs or min(os.cpu_count() or 1, 8)
     engine = engine or cfg.engine
     dask = dask or cfg.dask_address
-    spec, extra = _prepare(cfg, co2, zone_io=True)
+    spec, extra = _prepare(cfg, co2)
     zio = extra["zone_io"]
     local = engine == "threads" and not dask
     state = _State(spec, extra["sources"]) if local else None
@@ -858,10 +852,10 @@ def _convert_all(spec: _Spec, sources: dict, out: Path, jobs: int) -> None:
             f.result()
 
 
-def _run_tiled(spec: _Spec, scratch: Path, tile_size: int, jobs: int,
-               dask_address: str | None = None, update=None):
+def _run_tiled(spec: _Spec, scratch: Path, jobs: int, dask_address: str | None = None,
+               update=None):
     grid = spec.grid
-    tiles = grid.windows(tile_size)
+    tiles = grid.windows(spec.tile_size)
     results = []
     if dask_address:
         from .dask_engine import run_tiles_dask
@@ -897,7 +891,7 @@ def _assemble_tiles(spec: _Spec, results: list, cogs: dict, levels: int, jobs: i
     counters: dict = {"engine_tiles": len(results)}
     local = local_levels(spec, levels)
     upper = {n: None for n in spec.names}
-    for _folder, (r, c, _h, _w), s, cnt, parts in results:
+    for (r, c), s, cnt, parts in results:
         if s is not None:
             sums = s if sums is None else sums + s
         _merge_counters(counters, cnt)
@@ -949,9 +943,8 @@ def _warn_counters(c: dict, table_name: str) -> None:
 def _execute(spec: _Spec, scratch: Path, cfg: MapConfig, jobs: int, engine: str,
              dask: str | None, update, state: _State | None = None):
     """Run the chosen engine; return zone sums, counters and the per-output sources."""
-    if dask:
-        spec.tile_size = cfg.tile_size
-        return _run_tiled(spec, scratch, cfg.tile_size, jobs, dask_address=dask, update=update)
+    if dask:  # engine tiles of spec.tile_size (the config's)
+        return _run_tiled(spec, scratch, jobs, dask_address=dask, update=update)
     if engine == "processes":
         # at least one engine tile per process: halve the tile (keeping it a multiple
         # of the block size) while the grid has fewer tiles than jobs
@@ -960,6 +953,6 @@ def _execute(spec: _Spec, scratch: Path, cfg: MapConfig, jobs: int, engine: str,
                and (ts // 2) % spec.block_size == 0):
             ts //= 2
         spec.tile_size = ts
-        return _run_tiled(spec, scratch, ts, jobs, update=update)
+        return _run_tiled(spec, scratch, jobs, update=update)
     sums, counters, cogs = _stream(spec, spec.grid, scratch, jobs, update, state)
     return sums, counters, cogs
