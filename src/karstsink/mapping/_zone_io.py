@@ -262,29 +262,27 @@ class ZoneIO:
         if self._write_args is None or self._proc is None:
             return
         self._write_args = None
-        proc, self._proc = self._proc, None
-        for stream in (proc.stdin, proc.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _reap(self._detach())
 
     def close(self) -> None:
         """End the helper without waiting for it (it exits at the end of its input)."""
+        proc = self._detach()
+        if proc is not None:
+            threading.Thread(target=_reap, args=(proc,), daemon=True,
+                             name="karstsink-zone-helper-reaper").start()
+
+    def _detach(self):
+        """Forget the helper and close its pipes (it exits at the end of its input)."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        for stream in (proc.stdin, proc.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()
-        threading.Thread(target=_reap, args=(proc,), daemon=True,
-                         name="karstsink-zone-helper-reaper").start()
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError):
+                    stream.close()
+        return proc
 
 
 def _reap(proc) -> None:
+    """Wait for the helper to exit; kill it only if it has not after 60 s."""
     try:
         proc.wait(timeout=60)
     except subprocess.TimeoutExpired:  # stuck: not worth a zombie
