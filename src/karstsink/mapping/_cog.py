@@ -28,6 +28,7 @@ CRS GDAL can write is handled exactly as GDAL handles it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import struct
 import threading
@@ -201,12 +202,12 @@ def tag_values(entry: tuple) -> tuple:
     return struct.unpack("<" + code * count, raw)
 
 
-def _template_tags(folder: Path, crs, transform, nodata: float, tags: dict, band_tags: dict,
+def _template_tags(path: Path, crs, transform, nodata: float, tags: dict, band_tags: dict,
                    description: str) -> dict:
-    """GeoTIFF and GDAL metadata tags as GDAL writes them (1 x 1 template file)."""
+    """GeoTIFF and GDAL metadata tags as GDAL writes them (1 x 1 template file at ``path``,
+    removed again)."""
     import rasterio
 
-    path = folder / ".cog_template.tif"
     with rasterio.open(path, "w", driver="GTiff", width=1, height=1, count=1,
                        dtype="float32", crs=crs, transform=transform, nodata=nodata) as ds:
         if description:
@@ -258,8 +259,8 @@ class StreamingCOG:
         self.width, self.height, self.levels, self.tile = width, height, levels, tile
         self.scratch = Path(scratch)
         self.scratch.mkdir(parents=True, exist_ok=True)
-        self.geo = _template_tags(self.scratch, crs, transform, nodata, tags or {},
-                                  band_tags or {}, description)
+        self._meta = (crs, transform, nodata, tags or {}, band_tags or {}, description)
+        self._name = name
         self._paths = [self.scratch / f"{name}.main.tiles", self.scratch / f"{name}.ovr.tiles"]
         self._stores = [open(p, "wb") for p in self._paths]
         self._pos = [0, 0]
@@ -269,6 +270,13 @@ class StreamingCOG:
             nty, ntx = self.tiles_shape(k)
             self.index.append((np.full((nty, ntx), -1, np.int32),
                                np.zeros((nty, ntx), np.int64), np.zeros((nty, ntx), np.int64)))
+
+    @functools.cached_property
+    def geo(self) -> dict:
+        """The georeferencing and metadata tags, from a GDAL template, built when the
+        file is laid out (a worker's writer, which only detaches its tiles, never needs
+        them)."""
+        return _template_tags(self.scratch / f".{self._name}.cog_template.tif", *self._meta)
 
     def detach(self) -> tuple[list[str], list[tuple]]:
         """Close this writer's stores and return them with the tiles they hold.
