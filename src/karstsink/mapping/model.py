@@ -100,7 +100,10 @@ def pressure_ratio(elevation_m: np.ndarray) -> np.ndarray:
 def remap_classes(codes: np.ndarray, valid: np.ndarray, slope_deg: np.ndarray | None,
                   transitions: list[dict]) -> np.ndarray:
     """Apply scenario class transitions (``from`` -> ``to``, optional ``min_slope_deg``)."""
-    out = codes.astype(np.int64)  # a copy, wide enough for any ``to`` code
+    # a copy in the narrowest integer type that holds the codes and every ``to`` code
+    # (an int64 copy would cost 8 bytes per pixel and another compiled kernel)
+    dtype = np.result_type(codes.dtype, *(np.min_scalar_type(int(t["to"])) for t in transitions))
+    out = codes.astype(dtype)
     for t in transitions:
         sel = valid & (codes == int(t["from"]))
         if "min_slope_deg" in t:
