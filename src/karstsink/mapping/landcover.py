@@ -164,15 +164,15 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
             f"Land-cover table {name} lacks column(s) {', '.join(missing)}; required: "
             f"{', '.join(REQUIRED_COLUMNS)}."
         )
-    raw = {c: [r[i] for r in body] for i, c in enumerate(header) if c}
-    if "acid_so4_share" not in raw:
-        raw["acid_so4_share"] = ["0"] * len(body)
-    codes = np.array([_number(v) for v in raw["class"]])
+    # text columns as read; class and numeric columns replaced by arrays once checked
+    cols: dict = {c: [r[i] for r in body] for i, c in enumerate(header) if c}
+    if "acid_so4_share" not in cols:
+        cols["acid_so4_share"] = ["0"] * len(body)
+    codes = np.array([_number(v) for v in cols["class"]])
     for i, v in enumerate(codes):
         if not (v >= 0 and v == round(v)):
             raise DataError(f"Land-cover table {name}: class in row {i + 2} is "
-                            f"{raw['class'][i]!r}; class codes must be integers >= 0.")
-    cols: dict = {c: list(v) for c, v in raw.items()}
+                            f"{cols['class'][i]!r}; class codes must be integers >= 0.")
     cols["class"] = codes.astype(np.int64)
     seen: set[int] = set()
     for code in cols["class"].tolist():
@@ -180,12 +180,12 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
             raise DataError(f"Land-cover table {name}: class {code} appears twice.")
         seen.add(code)
     for col in _NUMERIC:
-        vals = np.array([_number(v) for v in raw[col]])
+        vals = np.array([_number(v) for v in cols[col]])
         for i, v in enumerate(vals):
             if not (math.isfinite(v) and v >= 0 and (col != "acid_so4_share" or v <= 1)):
                 raise DataError(
                     f"Land-cover table {name}: column {col} in row {i + 2} (class "
-                    f"{int(cols['class'][i])}) is {raw[col][i]!r}; expected a "
+                    f"{int(cols['class'][i])}) is {cols[col][i]!r}; expected a "
                     f"number >= 0{' and <= 1' if col == 'acid_so4_share' else ''}."
                 )
         cols[col] = vals
