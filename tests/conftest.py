@@ -36,12 +36,6 @@ if os.environ.get("CI"):
 @pytest.fixture(autouse=True, scope="session")
 def _private_table_cache(tmp_path_factory):
     """Equilibrium tables cached in a per-session folder, not the user's cache."""
-    import os
-
-    old = os.environ.get("KARSTSINK_CACHE_DIR")
-    os.environ["KARSTSINK_CACHE_DIR"] = str(tmp_path_factory.mktemp("karstsink_cache"))
-    yield
-    if old is None:
-        os.environ.pop("KARSTSINK_CACHE_DIR", None)
-    else:
-        os.environ["KARSTSINK_CACHE_DIR"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KARSTSINK_CACHE_DIR", str(tmp_path_factory.mktemp("karstsink_cache")))
+        yield

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
-from mapping_helpers import GEO, UTM, uniform_inputs, write_config
+from mapping_helpers import GEO, UTM, uniform_inputs, write_config, zones_two_halves
 from numpy.testing import assert_allclose
 
 from karstsink.exceptions import ConfigError, DataError
@@ -157,13 +157,9 @@ def test_aborted_write_stops_the_helper(tmp_path):
 def test_map_process_imports_neither_pandas_nor_geopandas(tmp_path):
     # the zone helper reads and writes the zones; the table becomes a DataFrame on demand
     inputs = uniform_inputs(tmp_path)
-    left, top = 500000.0, 2900000.0
-    gpd.GeoDataFrame({"county": ["West", "East"]}, geometry=[
-        shapely.box(left, top - 6000, left + 4515, top),
-        shapely.box(left + 4515, top - 6000, left + 9000, top)], crs=UTM).to_file(
-        tmp_path / "zones.gpkg")
+    zones = zones_two_halves(tmp_path)
     cfg = write_config(tmp_path, inputs,
-                       extra='[zones]\npath = "zones.gpkg"\nfield = "county"\n')
+                       extra=f'[zones]\npath = "{zones.name}"\nfield = "county"\n')
     code = textwrap.dedent(f"""
         import json, sys
         from karstsink.mapping.config import load_config
@@ -196,32 +192,31 @@ class _FakeHelper:
         return 0
 
 
-def _client_with(payload: bytes):
+def _client_with(monkeypatch, payload: bytes):
     from karstsink.mapping._zone_io import ZoneIO
 
-    zio = ZoneIO.__new__(ZoneIO)
-    zio.path, zio.field, zio.crs_wkt, zio.layer = "z.gpkg", "name", None, None
-    zio._geoms = zio._labels = zio._write_args = None
+    monkeypatch.setenv("KARSTSINK_ZONE_HELPER", "0")  # no real helper is started
+    zio = ZoneIO("z.gpkg", "name", None)
     zio._proc = _FakeHelper(payload)
     return zio
 
 
-def test_client_relays_helper_warnings_and_errors():
+def test_client_relays_helper_warnings_and_errors(monkeypatch):
     import pickle
 
-    zio = _client_with(pickle.dumps(([("RuntimeWarning", "odd field type")],
+    zio = _client_with(monkeypatch, pickle.dumps(([("RuntimeWarning", "odd field type")],
                                      ("ok", [shapely.to_wkb(shapely.box(0, 0, 1, 1))],
                                       ["a"]))))
     with pytest.warns(RuntimeWarning, match="zones: odd field type"):
         geoms, labels = zio.zones()
     assert labels == ["a"] and geoms[0].area == 1.0
-    zio = _client_with(pickle.dumps(([], ("error", "SomethingNew", "bad zones"))))
+    zio = _client_with(monkeypatch, pickle.dumps(([], ("error", "SomethingNew", "bad zones"))))
     with pytest.raises(DataError, match="bad zones"):  # unknown error names: DataError
         zio._ask()
 
 
-def test_client_treats_garbage_on_the_pipe_as_a_failed_helper():
-    zio = _client_with(b"Traceback (most recent call last): ...")
+def test_client_treats_garbage_on_the_pipe_as_a_failed_helper(monkeypatch):
+    zio = _client_with(monkeypatch, b"Traceback (most recent call last): ...")
     assert zio._ask() is None and zio._proc is None  # the caller then works in-process
 
 
