@@ -1,0 +1,525 @@
+"""The rule book of data-quality flags: every code karstsink writes, registered once.
+
+Every stage that judges data (field samples, speciation, carbon accounting,
+discharge records, flux estimators, maps) writes short codes into a
+``qa_flags`` column (``;``-separated) or a ``flags`` counter in its metadata.
+This module is the one place that says which codes exist, what each means,
+how severe it is and at which threshold it fires; the stages ask it instead
+of keeping their own copy, and the documentation's flag table is generated
+from it (:func:`markdown_table`).
+
+Severities
+----------
+``fatal``
+    The flagged value or row is not used: a sample is not speciated, a
+    reading is left out of a mean or a fit, a pixel is written as nodata.
+``warn``
+    Computed, but the result deserves a look.
+``info``
+    Noted for the record; results are not affected.
+
+A *keyed* code takes a ``:<key>`` suffix naming the column it concerns
+(``not_numeric:ca``); stages that judge a single quantity (a discharge
+column) may write the same code bare.
+
+Examples
+--------
+>>> from karstsink import qa
+>>> qa.rule("charge_imbalance").severity
+'warn'
+>>> qa.threshold("charge_imbalance")
+10.0
+>>> qa.is_fatal("not_numeric:ca"), qa.is_fatal("ph_unusual")
+(True, False)
+>>> qa.join(["ph_unusual", "missing_temp", "not_numeric:ca"])
+'missing_temp;not_numeric:ca;ph_unusual'
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "CBE_LIMIT_PCT",
+    "COMPARISONS",
+    "FATAL",
+    "IONIC_STRENGTH_LIMIT_MOL_KGW",
+    "PH_CARBONATE_BUFFER_MIN",
+    "PH_RANGE",
+    "PH_USUAL_RANGE",
+    "RULES",
+    "SEVERITIES",
+    "STAGES",
+    "TEMP_RANGE_C",
+    "TEMP_USUAL_RANGE_C",
+    "Rule",
+    "is_fatal",
+    "join",
+    "markdown_table",
+    "register",
+    "rule",
+    "split",
+    "threshold",
+]
+
+#: Severities, most severe first.
+SEVERITIES: tuple[str, ...] = ("fatal", "warn", "info")
+
+#: Stages that write flags.
+STAGES: tuple[str, ...] = ("samples", "speciation", "carbon", "discharge", "flux", "map")
+
+#: How a threshold is compared with the value it judges (the rule fires when true).
+COMPARISONS: tuple[str, ...] = (">", ">=", "<", "<=", "outside")
+
+_CODE_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+
+Threshold = float | tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One registered data-quality check.
+
+    Parameters
+    ----------
+    code : str
+        What lands in ``qa_flags`` (snake_case, without the ``:<key>`` suffix).
+    severity : {"fatal", "warn", "info"}
+        ``fatal``: the flagged value or row is not used; ``warn``: computed and
+        flagged; ``info``: noted for the record, results not affected.
+    description : str
+        One sentence a user reads in the docs and the report.  In :func:`register`
+        it may say ``{threshold}`` (or ``{low}`` and ``{high}`` for a range), filled
+        from ``threshold`` so that the text cannot drift from the number.
+    threshold : float or (float, float) or None
+        The number the check compares with (a ``(low, high)`` pair for a range),
+        in ``unit``; None for a check without a number.
+    unit : str
+        Unit (or meaning) of ``threshold``, e.g. ``"%"``, ``"mol/kgw"``, ``"°C"``.
+    comparison : {">", ">=", "<", "<=", "outside"} or None
+        When the rule fires: value ``>`` threshold, ..., or ``outside`` the range.
+    stages : tuple of str
+        Stages that write the code (see :data:`STAGES`).
+    keyed : bool
+        Whether the code takes a ``:<key>`` suffix naming a column.
+    """
+
+    code: str
+    severity: str
+    description: str
+    threshold: Threshold = None
+    unit: str = ""
+    comparison: str | None = None
+    stages: tuple[str, ...] = ()
+    keyed: bool = False
+
+    def __post_init__(self) -> None:
+        if not _CODE_RE.match(self.code):
+            raise ValueError(f"flag code {self.code!r} must be snake_case ('ph_out_of_range').")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"flag {self.code!r}: severity {self.severity!r} is not one of "
+                             f"{', '.join(SEVERITIES)}.")
+        bad = [s for s in self.stages if s not in STAGES]
+        if not self.stages or bad:
+            raise ValueError(f"flag {self.code!r}: stages {list(self.stages)!r} must be a "
+                             f"non-empty subset of {', '.join(STAGES)}.")
+        if not self.description.strip():
+            raise ValueError(f"flag {self.code!r} needs a description.")
+        if self.threshold is None:
+            if self.comparison is not None:
+                raise ValueError(f"flag {self.code!r}: a comparison needs a threshold.")
+            return
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"flag {self.code!r}: threshold {self.threshold!r} needs a "
+                             f"comparison, one of {', '.join(COMPARISONS)}.")
+        if (self.comparison == "outside") != isinstance(self.threshold, tuple):
+            raise ValueError(f"flag {self.code!r}: 'outside' takes a (low, high) threshold "
+                             "and the other comparisons a single number.")
+
+    @property
+    def label(self) -> str:
+        """The code as written in ``qa_flags``: ``not_numeric:<key>`` for a keyed code."""
+        return f"{self.code}:<key>" if self.keyed else self.code
+
+
+#: Every registered rule by code, in the order codes are written in ``qa_flags``.
+RULES: dict[str, Rule] = {}
+
+
+def register(
+    code: str,
+    severity: str,
+    description: str,
+    *,
+    stages: Iterable[str],
+    threshold: Threshold = None,
+    unit: str = "",
+    comparison: str | None = None,
+    keyed: bool = False,
+) -> Rule:
+    """Register a data-quality rule; its position fixes the code's place in ``qa_flags``.
+
+    Parameters
+    ----------
+    code, severity, description, threshold, unit, comparison, keyed
+        See :class:`Rule`.
+    stages : iterable of str
+        Stages that write the code.
+
+    Returns
+    -------
+    Rule
+        The registered rule.
+
+    Raises
+    ------
+    ValueError
+        The code is already registered, or a field is invalid.
+    """
+    if code in RULES:
+        raise ValueError(f"flag {code!r} is already registered; one code, one rule.")
+    if isinstance(threshold, (list, tuple)):
+        threshold = (float(threshold[0]), float(threshold[1]))
+        description = description.format(low=f"{threshold[0]:g}", high=f"{threshold[1]:g}")
+    elif threshold is not None:
+        threshold = float(threshold)
+        description = description.format(threshold=f"{threshold:g}")
+    new = Rule(code, severity, description, threshold, unit, comparison, tuple(stages),
+               bool(keyed))
+    RULES[code] = new
+    return new
+
+
+def _base(code: str) -> str:
+    return code.split(":", 1)[0]
+
+
+def rule(code: str) -> Rule:
+    """Look up the rule of ``code`` (a ``:<key>`` suffix is accepted for a keyed code).
+
+    Parameters
+    ----------
+    code : str
+        A flag code such as ``"charge_imbalance"`` or ``"not_numeric:ca"``.
+
+    Returns
+    -------
+    Rule
+
+    Raises
+    ------
+    KeyError
+        The code is not registered (the message suggests close codes), or it
+        carries a key but the rule takes none.
+    """
+    base = _base(code)
+    found = RULES.get(base)
+    if found is None:
+        close = difflib.get_close_matches(base, list(RULES), n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(f"{code!r} is not a registered data-quality flag.{hint} The codes are "
+                       "listed in karstsink.qa.RULES (docs: Data-quality flags); register "
+                       "a new check with karstsink.qa.register().")
+    if base != code and not found.keyed:
+        raise KeyError(f"{code!r}: the flag {base!r} takes no ':<key>' suffix.")
+    return found
+
+
+def is_fatal(code: str) -> bool:
+    """True when ``code`` (with or without ``:<key>``) is a fatal flag.
+
+    A code that is not registered (a user's own code kept in ``qa_flags``)
+    never stops a computation.
+
+    Parameters
+    ----------
+    code : str
+
+    Returns
+    -------
+    bool
+    """
+    found = RULES.get(_base(code))
+    return found is not None and found.severity == "fatal"
+
+
+def threshold(code: str) -> float | tuple[float, float]:
+    """The threshold of a rule, in the rule's ``unit``.
+
+    Parameters
+    ----------
+    code : str
+        A registered code.
+
+    Returns
+    -------
+    float or (float, float)
+        A number, or ``(low, high)`` for a range.
+
+    Raises
+    ------
+    KeyError
+        Unknown code.
+    ValueError
+        The rule has no threshold.
+    """
+    value = rule(code).threshold
+    if value is None:
+        raise ValueError(f"the flag {code!r} has no threshold.")
+    return value
+
+
+def split(text: object) -> list[str]:
+    """The codes of one ``qa_flags`` cell (empty list for an empty or missing cell).
+
+    Parameters
+    ----------
+    text : str or None
+        A ``;``-separated cell; None, NaN and ``pandas.NA`` mean no flags.
+
+    Returns
+    -------
+    list of str
+    """
+    if isinstance(text, str):
+        return [c for c in text.split(";") if c]
+    if text is None:
+        return []
+    try:
+        missing = bool(text != text)  # NaN
+    except TypeError:  # pandas.NA refuses bool()
+        missing = True
+    if missing:
+        return []
+    raise TypeError(f"a qa_flags cell must be text, got {type(text).__name__} {text!r}.")
+
+
+def join(codes: Iterable[str]) -> str:
+    """Join flag codes into one ``qa_flags`` cell, in registry order, each once.
+
+    Parameters
+    ----------
+    codes : iterable of str
+        Codes (``"ph_unusual"``, ``"not_numeric:ca"``) or cells already joined
+        with ``;``.  Codes of the same rule keep their given order (e.g. the
+        column order of their keys); unregistered codes go last, in the given
+        order.
+
+    Returns
+    -------
+    str
+        ``;``-separated, ``""`` for no codes.
+    """
+    rank = {c: i for i, c in enumerate(RULES)}
+    unique = list(dict.fromkeys(c for text in codes for c in split(text)))
+    return ";".join(sorted(unique, key=lambda c: rank.get(_base(c), len(rank))))
+
+
+def _format_threshold(r: Rule) -> str:
+    if r.threshold is None:
+        return "—"
+    unit = f" {r.unit}" if r.unit else ""
+    if isinstance(r.threshold, tuple):
+        low, high = r.threshold
+        return f"outside {low:g} to {high:g}{unit}"
+    return f"{r.comparison} {r.threshold:g}{unit}"
+
+
+def markdown_table() -> str:
+    """The flag table of the documentation, generated from :data:`RULES`.
+
+    Returns
+    -------
+    str
+        A Markdown table (one row per rule, in registry order), ending in a newline.
+    """
+    lines = ["| code | severity | fires when | stages | meaning |",
+             "|---|---|---|---|---|"]
+    for r in RULES.values():
+        # '|' would end the cell and '<x' could open an HTML tag
+        cells = [_format_threshold(r), ", ".join(r.stages), r.description]
+        cells = [c.replace("|", "\\|").replace("<", "&lt;") for c in cells]
+        lines.append("| " + " | ".join([f"`{r.label}`", r.severity, *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# the rules (order = order in qa_flags; the first 18 keep the order samples has always used)
+# ---------------------------------------------------------------------------
+
+_INPUT = ("samples", "speciation")
+
+register("missing_ph", "fatal", "No pH value, so the sample is not speciated.", stages=_INPUT)
+register("missing_temp", "fatal", "No water temperature, so the sample is not speciated.",
+         stages=_INPUT)
+register("missing_alkalinity", "fatal",
+         "Neither HCO3 nor alkalinity is given, so the sample is not speciated.", stages=_INPUT)
+register("ph_out_of_range", "fatal",
+         "pH outside {low}-{high} is not a water analysis: the value is set to NaN and the "
+         "sample is not speciated.", threshold=(0.0, 14.0), unit="pH", comparison="outside",
+         stages=_INPUT)
+register("temp_out_of_range", "fatal",
+         "Water temperature outside {low} to {high} °C: the value is set to NaN and the "
+         "sample is not speciated.", threshold=(-2.0, 100.0), unit="°C", comparison="outside",
+         stages=_INPUT)
+register("negative_value", "fatal",
+         "A negative concentration, conductivity or discharge is impossible: the value is set "
+         "to NaN and not used.", threshold=0.0, unit="(the column's unit)", comparison="<",
+         stages=("samples", "speciation", "flux", "discharge"), keyed=True)
+register("not_numeric", "fatal",
+         "Text in a number column: the value is set to NaN and not used.",
+         stages=("samples", "speciation", "flux", "discharge"), keyed=True)
+register("ph_unusual", "warn",
+         "pH outside {low}-{high} is unusual for natural waters: computed, but check the value.",
+         threshold=(4.0, 11.0), unit="pH", comparison="outside", stages=("samples",))
+register("temp_unusual", "warn",
+         "Water temperature outside {low}-{high} °C is unusual: computed, but check the value.",
+         threshold=(0.0, 50.0), unit="°C", comparison="outside", stages=("samples",))
+register("below_detection", "warn",
+         "A '<x' value below the detection limit x: field samples replace it as "
+         "below_detection says (half the limit by default), flux estimators treat it as "
+         "censored at x.", stages=("samples", "flux"), keyed=True)
+register("above_range", "warn",
+         "A '>x' value above the analytical range, kept at the limit x (a lower bound).",
+         stages=("samples", "flux"), keyed=True)
+register("bad_date", "warn",
+         "The date could not be read and is left empty (NaT); an empty date is not flagged.",
+         stages=("samples", "flux"))
+register("bad_coordinate", "warn",
+         "Latitude or longitude is not a number or lies beyond ±90° or ±180°: set to NaN.",
+         stages=("samples",), keyed=True)
+register("duplicate_sample_id", "warn",
+         "The same sample ID occurs on more than one row (every copy is flagged).",
+         stages=("samples",))
+# PHREEQC's percent error is 100 (cations - |anions|) / (cations + |anions|) in meq
+# (Parkhurst & Appelo 2013, USGS TM 6-A43, doi:10.3133/tm6A43)
+register("charge_imbalance", "warn",
+         "The absolute charge-balance error (PHREEQC's percent error) exceeds {threshold} %: "
+         "the analysis misses or misreports major ions, so results are computed but doubtful.",
+         threshold=10.0, unit="%", comparison=">", stages=("speciation",))
+# the ion-association (Debye-Hückel) aqueous model is reliable up to about seawater ionic
+# strength, ~0.7 mol/kgw (Parkhurst & Appelo 2013, doi:10.3133/tm6A43)
+register("high_ionic_strength", "warn",
+         "Ionic strength above {threshold} mol/kgw, where the Debye-Hückel activity models of "
+         "phreeqc.dat and wateq4f.dat are not valid: re-run with pitzer.dat (never flagged "
+         "with a Pitzer or SIT database).", threshold=0.7, unit="mol/kgw", comparison=">",
+         stages=("speciation",))
+register("phreeqc_failed", "warn",
+         "PHREEQC could not solve this sample (no convergence, or an input it rejects): its "
+         "results are NaN, phreeqc_message has PHREEQC's words, and a new run (e.g. with "
+         "another database) tries it again.", stages=("speciation",))
+register("phreeqc_convergence_warning", "warn",
+         "PHREEQC solved this sample only after convergence trouble: check phreeqc_message.",
+         stages=("speciation",))
+
+# carbon accounting
+_CARBON = ("speciation", "carbon", "flux")
+register("negative_carbonic_hco3", "warn",
+         "HCO3 after the sulfuric- and nitric-acid correction is negative: the acid or "
+         "evaporite shares do not fit this water (gypsum?), so no carbonic-acid sink is "
+         "computed.", threshold=0.0, unit="mmol/L", comparison="<", stages=(*_CARBON, "map"))
+# 6.4 ~ pK1 of carbonic acid (6.35 at 25 °C; Plummer & Busenberg 1982, GCA 46:1011-1040,
+# doi:10.1016/0016-7037(82)90056-4): below it CO2(aq), not HCO3-, dominates DIC
+register("ph_below_carbonate_buffer", "warn",
+         "pH below {threshold}, under the carbonate-buffer range: there sulfuric acid releases "
+         "CO2 rather than following 2 CaCO3 + H2SO4 -> 2 HCO3-, the reaction the acid "
+         "correction assumes.",
+         threshold=6.4, unit="pH", comparison="<", stages=_CARBON)
+
+# flux samples and estimators
+register("missing_value", "fatal",
+         "An empty value (or na, nd, -): the sample or reading is not used.",
+         stages=("flux", "discharge"), keyed=True)
+register("detection_limit_unknown", "fatal",
+         "A below-detection value whose limit was lost (read with below_detection 'zero' or "
+         "'nan'), so it cannot enter as censored and is not used.", stages=("flux",),
+         keyed=True)
+register("outside_discharge_record", "fatal",
+         "The sample date lies outside the discharge record: not used for calibration.",
+         stages=("flux",))
+register("no_discharge", "fatal",
+         "The sample falls on a day without discharge: not used for calibration.",
+         stages=("flux",))
+register("nonpositive_value", "fatal",
+         "A zero or negative concentration cannot enter WRTDS's regression on ln(C): left "
+         "out of the fit.", threshold=0.0, unit="mg/L", comparison="<=", stages=("flux",))
+register("no_value", "fatal",
+         "No usable value of the extra LOADEST regressor named by the key (missing, or not "
+         "positive for a log term): the sample is left out of the calibration.",
+         stages=("flux",), keyed=True)
+register("half_reporting_limit_used", "warn",
+         "A censored sample enters the direct method at half its reporting limit.",
+         stages=("flux",))
+register("held_flat", "warn",
+         "A day before the first or after the last sample: the direct method holds the "
+         "concentration at that sample's value.", stages=("flux",))
+register("negative_prediction", "fatal",
+         "The proxy regression of the direct method predicts a negative concentration: that "
+         "day's flux is NaN.", threshold=0.0, unit="mg/L", comparison="<", stages=("flux",))
+
+# discharge records
+register("duplicate_timestamp", "fatal",
+         "A repeated timestamp: the later readings are left out of the day's mean.",
+         stages=("discharge",))
+register("interpolated", "warn",
+         "A day in a gap of at most max_gap_days days (7 by default), filled by linear "
+         "interpolation in time.", stages=("discharge",))
+register("missing", "fatal",
+         "A day in a gap too long to interpolate or at either end of the record (kept only "
+         "with allow_gaps): its discharge and flux are NaN.", stages=("discharge",))
+
+# maps (pixel counters in the map metadata)
+register("unknown_classes", "fatal",
+         "Land-cover class codes missing from the class table: those pixels are written as "
+         "nodata.", stages=("map",))
+register("bad_fraction", "fatal",
+         "A carbonate or dolomite fraction outside {low}-{high}: the pixel is written as nodata.",
+         threshold=(0.0, 1.0), unit="", comparison="outside", stages=("map",))
+register("negative_runoff", "warn", "Negative runoff, treated as 0.", threshold=0.0,
+         unit="mm/yr", comparison="<", stages=("map",))
+register("scenario_negative_carbonic_hco3", "warn",
+         "As negative_carbonic_hco3, for a pixel of the scenario's land cover: its scenario "
+         "karst sink is written as nodata.", threshold=0.0, unit="mmol/L", comparison="<",
+         stages=("map",))
+register("temp_clamped", "warn",
+         "Temperature outside the equilibrium table (0-40 °C for the shipped table): "
+         "clamped to the table's edge.", stages=("map",))
+register("pco2_clamped", "warn",
+         "Soil pCO2 outside the equilibrium table (10^-5 to 1 atm): clamped to the table's "
+         "edge.", stages=("map",))
+
+#: Codes (without ``:<key>``) whose value or row is not used.
+FATAL: frozenset[str] = frozenset(c for c, r in RULES.items() if r.severity == "fatal")
+
+
+def _number(code: str) -> float:
+    value = threshold(code)
+    if not isinstance(value, float):
+        raise TypeError(f"the threshold of {code!r} is a range, not a number.")
+    return value
+
+
+def _range(code: str) -> tuple[float, float]:
+    value = threshold(code)
+    if not isinstance(value, tuple):
+        raise TypeError(f"the threshold of {code!r} is a number, not a range.")
+    return value
+
+
+#: Valid pH range; outside it the value is set to NaN (``ph_out_of_range``) [pH].
+PH_RANGE = _range("ph_out_of_range")
+#: pH range usual for natural waters (``ph_unusual`` outside it) [pH].
+PH_USUAL_RANGE = _range("ph_unusual")
+#: Valid water-temperature range (``temp_out_of_range``) [°C].
+TEMP_RANGE_C = _range("temp_out_of_range")
+#: Usual water-temperature range (``temp_unusual`` outside it) [°C].
+TEMP_USUAL_RANGE_C = _range("temp_unusual")
+#: Absolute charge-balance error above which ``charge_imbalance`` fires [%].
+CBE_LIMIT_PCT = _number("charge_imbalance")
+#: Ionic strength above which ``high_ionic_strength`` fires [mol kgw⁻¹].
+IONIC_STRENGTH_LIMIT_MOL_KGW = _number("high_ionic_strength")
+#: pH below which ``ph_below_carbonate_buffer`` fires [pH].
+PH_CARBONATE_BUFFER_MIN = _number("ph_below_carbonate_buffer")
