@@ -26,6 +26,7 @@ def test_worked_example_1_1():
     assert out["hco3_flux_mol_yr"] == pytest.approx(HCO3_KG_YR * 1e3 / 61.017)
     assert out["sink_t_c_yr"] == pytest.approx(776.5, abs=0.05)  # printed 776.5 t C/a
     assert "0.5 of carbonate-weathering HCO3" in out["assumptions"]
+    assert out["qa_flags"] == ""
 
 
 def test_worked_example_1_2_acid_correction():
@@ -86,7 +87,12 @@ def test_mol_input_and_errors():
     with pytest.raises(DataError, match="acid_so4_share"):
         carbon_sink(HCO3_KG_YR, 100.0, acid_so4_share=1.5)
     with pytest.warns(DataQualityWarning, match="exceeds"):
-        carbon_sink(HCO3_KG_YR, 100.0, so4_flux_kg_yr=10 * HCO3_KG_YR)
+        bad = carbon_sink(HCO3_KG_YR, 100.0, so4_flux_kg_yr=10 * HCO3_KG_YR).iloc[0]
+    # a negative carbonic HCO3 gives NaN and a flag, never a negative sink
+    assert bad["hco3_carbonic_flux_mol_yr"] < 0
+    assert np.isnan(bad["sink_t_c_km2_yr"]) and bad["qa_flags"] == "negative_carbonic_hco3"
+    with pytest.raises(DataError, match="evaporite_so4_kg_yr"):
+        carbon_sink(HCO3_KG_YR, 100.0, so4_flux_kg_yr=SO4_KG_YR, evaporite_so4_kg_yr=-1.0)
 
 
 @settings(max_examples=50, deadline=None)

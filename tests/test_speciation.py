@@ -223,7 +223,10 @@ def test_metadata_records_database_versions_and_assumptions(messy_result):
     assert meta["n_rows"] == 10 and meta["n_computed"] == 5
     assert meta["flag_counts"]["charge_imbalance"] == 1
     assert meta["assumptions"]["acid_so4_share"] == 1.0
-    assert "NO3_acid = NO3" in meta["assumptions"]["hco3_carbonic"]
+    assert meta["assumptions"]["evaporite_so4_share"] == 0.0
+    assert meta["assumptions"]["acid_no3_share"] == 1.0
+    assert "NO3_acid = 1 * NO3" in meta["assumptions"]["hco3_carbonic"]
+    assert any("Li et al. 2008" in a for a in meta["assumptions"]["carbon_accounting"])
     assert meta["chunk_size"] >= 1 and meta["n_chunks"] == 1
     assert out.attrs["source_units"]["no3"] == "mg/L as N"  # the reader's attrs are kept
 
@@ -258,6 +261,18 @@ def test_acid_correction_worked_example_through_speciate():
     assert half.loc[0, "hco3_carbonic_mmol_l"] - out.loc[0, "hco3_carbonic_mmol_l"] == \
         pytest.approx(0.312305, abs=5e-7)
     assert half.attrs["karstsink"]["speciation"]["assumptions"]["acid_so4_share"] == 0.5
+    # evaporite share 0.5 and acid share 1 take back the same half of the sulfate term;
+    # no nitric acid gives back the whole nitrate term: + 10/62.004 = + 0.161280
+    evap = speciate(table, jobs=1, evaporite_so4_share=0.5)
+    assert evap.loc[0, "hco3_carbonic_mmol_l"] == pytest.approx(
+        half.loc[0, "hco3_carbonic_mmol_l"], abs=1e-12)
+    no_nitric = speciate(table, jobs=1, acid_no3_share=0.0)
+    assert no_nitric.loc[0, "hco3_carbonic_mmol_l"] - out.loc[0, "hco3_carbonic_mmol_l"] == \
+        pytest.approx(0.161280, abs=5e-7)
+    meta = evap.attrs["karstsink"]["speciation"]["assumptions"]
+    assert meta["evaporite_so4_share"] == 0.5 and meta["acid_no3_share"] == 1.0
+    with pytest.raises(ValueError, match="evaporite_so4_share"):
+        speciate(table, jobs=1, evaporite_so4_share=1.5)
 
 
 def test_high_ionic_strength_is_flagged_and_points_to_pitzer():
@@ -373,8 +388,9 @@ def test_jobs_two_equals_jobs_one_exactly():
 
 KINDS = {
     "good": ({}, ""),
+    # carbonic HCO3 = 0.05 - 2 x 0.25 - 0.16 = -0.61 mmol/L < 0: flagged as well
     "fails_in_phreeqc": ({"ph": 11.0, "hco3_mmol_l": 0.05, "ca_mmol_l": 0.1},
-                         "phreeqc_failed"),
+                         "phreeqc_failed;negative_carbonic_hco3"),
     "missing_ph": ({"ph": np.nan}, "missing_ph"),
     "negative": ({"mg_mmol_l": -0.5}, "negative_value:mg"),
     "no_sulfate": ({"so4_mmol_l": np.nan}, ""),

@@ -35,28 +35,7 @@ def test_ca_mg_hco3_so4_equivalent_ratio_by_hand():
                     [1.0, 4.0 / 3.5], rtol=1e-15)
 
 
-def test_hco3_carbonic_science_md_worked_example():
-    # science.md 1.2: HCO3 250, SO4 30, NO3 10 mg/L, all acid-derived -> 3.311 mmol/L
-    # 250/61.017 - 2 x 30/96.06 - 10/62.004 = 4.097219 - 0.624610 - 0.161280 = 3.311329
-    hco3 = to_mmol_per_l(250, "hco3", "mg/L")
-    so4 = to_mmol_per_l(30, "so4", "mg/L")
-    no3 = to_mmol_per_l(10, "no3", "mg/L")
-    assert_allclose(w.hco3_carbonic(hco3, so4, no3), 3.311, atol=5e-4)  # printed to 3 dp
-    assert_allclose(w.hco3_carbonic(hco3, so4, no3), 3.311329, atol=5e-7)
-
-
-def test_hco3_carbonic_shares():
-    # half the SO4 from gypsum: 4 - 2 x 0.5 x 0.5 - 0.2 = 3.3; no acid at all: 4
-    assert_allclose(w.hco3_carbonic(4.0, 0.5, 0.2, acid_so4_share=0.5), 3.3, rtol=1e-15)
-    assert_allclose(w.hco3_carbonic(4.0, 0.5, 0.2, acid_so4_share=0.0, acid_no3_share=0.0),
-                    4.0, rtol=1e-15)
-    with pytest.raises(ValueError, match="acid_so4_share"):
-        w.hco3_carbonic(4.0, 0.5, 0.2, acid_so4_share=1.5)
-
-
 def test_missing_or_negative_inputs_give_nan_never_a_number():
-    out = w.hco3_carbonic([4.0, 4.0, -1.0], [np.nan, 0.5, 0.5], [0.1, 0.1, 0.1])
-    assert np.isnan(out[0]) and np.isnan(out[2]) and out[1] == pytest.approx(2.9)
     assert np.isnan(w.ca_mg_hco3_molar(2.0, np.nan, 4.0))
     assert np.isnan(w.ca_mg_hco3_molar(2.0, 0.5, 0.0))
     assert np.isnan(w.ca_mg_hco3_molar(-2.0, 0.5, 4.0))
@@ -86,7 +65,8 @@ def test_partition_sources_halite_and_gypsum_by_hand():
     # - 0.15 = 0.307. Gypsum share 0.5 of non-rain SO4 (0.3 - 0.05 x 0.052 = 0.2974):
     # Ca_evap = 0.1487, SO4_acid = 0.1487; Ca_carb = 2 - 0.05 x 0.019 - 0.1487 - 0.307 x 0.35
     # = 2 - 0.00095 - 0.1487 - 0.10745 = 1.7429
-    p = w.partition_sources(2.0, 0.6, 0.5, 0.05, 0.2, 0.3, cl_rain=0.05, gypsum_so4_share=0.5)
+    p = w.partition_sources(2.0, 0.6, 0.5, 0.05, 0.2, 0.3, cl_rain=0.05,
+                            evaporite_so4_share=0.5)
     assert_allclose(p["na_evap"], 0.15, atol=1e-12)
     assert_allclose(p["na_sil"], 0.307, atol=1e-12)
     assert_allclose(p["ca_evap"], 0.1487, atol=1e-12)
@@ -94,9 +74,34 @@ def test_partition_sources_halite_and_gypsum_by_hand():
     assert_allclose(p["ca_carb"], 1.7429, atol=1e-12)
 
 
+def test_partition_sources_acid_shares_mean_what_they_mean_in_carbon():
+    # acid_so4_share is the share of the NON-evaporite (non-rain) SO4, as in karstsink.carbon:
+    # non-rain SO4 = 0.3 - 0.2 x 0.052 = 0.2896 (all Cl from rain); evaporite 0.5, acid 0.5:
+    # SO4_acid = 0.5 x (1 - 0.5) x 0.2896 = 0.0724; NO3_acid = 0.5 x 0.1 = 0.05;
+    # Ca_evap = 0.5 x 0.2896 = 0.1448; Ca_carb = 2.0 - 0.0038 - 0.1448 - 0.1148 = 1.7366;
+    # Mg_carb = 0.50188 (as above); phi_carb = 1.7366 + 0.50188 - 2 x 0.0724 - 0.05 = 2.04368
+    p = w.partition_sources(2.0, 0.6, 0.5, 0.05, 0.2, 0.3, no3=0.1, evaporite_so4_share=0.5,
+                            acid_so4_share=0.5, acid_no3_share=0.5)
+    assert_allclose(p["so4_acid"], 0.0724, atol=1e-12)
+    assert_allclose(p["no3_acid"], 0.05, atol=1e-12)
+    assert_allclose(p["ca_evap"], 0.1448, atol=1e-12)
+    assert_allclose(p["phi_carb"], 2.04368, atol=1e-12)
+    # the former keyword name still works and means the same
+    old = w.partition_sources(2.0, 0.6, 0.5, 0.05, 0.2, 0.3, no3=0.1, gypsum_so4_share=0.5,
+                              acid_so4_share=0.5, acid_no3_share=0.5)
+    assert_allclose(old["phi_carb"], 2.04368, atol=1e-12)
+
+
+def test_the_acid_correction_is_not_implemented_here():
+    # one implementation: karstsink.carbon.carbonic_hco3 (issue 11)
+    assert not hasattr(w, "hco3_carbonic")
+
+
 def test_partition_sources_rejects_bad_shares():
-    with pytest.raises(ValueError, match="gypsum_so4_share"):
-        w.partition_sources(2, 0.6, 0.5, 0.05, 0.2, 0.3, gypsum_so4_share=2)
+    with pytest.raises(ValueError, match="evaporite_so4_share"):
+        w.partition_sources(2, 0.6, 0.5, 0.05, 0.2, 0.3, evaporite_so4_share=2)
+    with pytest.raises(ValueError, match="acid_no3_share"):
+        w.partition_sources(2, 0.6, 0.5, 0.05, 0.2, 0.3, acid_no3_share=-0.1)
     with pytest.raises(ValueError, match="rain_ratios"):
         w.partition_sources(2, 0.6, 0.5, 0.05, 0.2, 0.3, rain_ratios={"na": 0.86})
 
@@ -108,17 +113,9 @@ conc = st.floats(0.0, 50.0, allow_nan=False)
 @given(ca=conc, mg=conc, na=conc, k=conc, cl=conc, so4=conc)
 def test_partition_conserves_every_cation(ca, mg, na, k, cl, so4):
     # rain + evaporite + silicate + carbonate adds back to the measured concentration
-    p = w.partition_sources(ca, mg, na, k, cl, so4, cl_rain=0.3 * cl, gypsum_so4_share=0.2)
+    p = w.partition_sources(ca, mg, na, k, cl, so4, cl_rain=0.3 * cl,
+                            evaporite_so4_share=0.2)
     assert_allclose(p["ca_rain"] + p["ca_evap"] + p["ca_sil"] + p["ca_carb"], ca, atol=1e-9)
     assert_allclose(p["mg_rain"] + p["mg_sil"] + p["mg_carb"], mg, atol=1e-9)
     assert_allclose(p["na_rain"] + p["na_evap"] + p["na_sil"], na, atol=1e-9)
     assert_allclose(p["k_rain"] + p["k_sil"], k, atol=1e-9)
-
-
-@settings(max_examples=60, deadline=None)
-@given(hco3=conc, so4=conc, no3=conc, share=st.floats(0.0, 1.0))
-def test_hco3_carbonic_never_exceeds_hco3_and_is_linear_in_share(hco3, so4, no3, share):
-    full = w.hco3_carbonic(hco3, so4, no3, acid_so4_share=share)
-    assert full <= hco3 + 1e-12
-    none = w.hco3_carbonic(hco3, so4, no3, acid_so4_share=0.0)
-    assert_allclose(none - full, 2 * share * so4, atol=1e-9)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import carbon, qa
 from ..exceptions import DataQualityWarning, MissingColumnError
 from . import weathering
 from .database import DEFAULT_DATABASE
@@ -31,30 +32,19 @@ from .engine import INPUT_COLUMNS, RESULT_UNITS, SOLUTE_ELEMENTS, PhreeqcEngine,
 #: Columns a table must have to be taken as canonical.
 REQUIRED_COLUMNS = ("temp_c", "ph", "hco3_mmol_l")
 
-#: Flags after which a row is not sent to PHREEQC (the rule of ``samples.computable``).
-FATAL_FLAGS = ("missing_ph", "missing_temp", "missing_alkalinity", "ph_out_of_range",
-               "temp_out_of_range")
-FATAL_PREFIXES = ("negative_value:", "not_numeric:")
+#: Flags after which a row is not sent to PHREEQC (the rule book's fatal codes).
+FATAL_FLAGS = qa.FATAL
 
-#: Thresholds of the flags speciation adds.
-CBE_LIMIT_PCT = 10.0  # |charge-balance error| above this -> charge_imbalance [%]
-IONIC_STRENGTH_LIMIT = 0.7  # mol/kgw; above it -> high_ionic_strength (use pitzer.dat)
-PH_RANGE = (0.0, 14.0)
-TEMP_RANGE_C = (-2.0, 100.0)
+#: Thresholds of the flags speciation adds (the rule book, :mod:`karstsink.qa`).
+CBE_LIMIT_PCT = qa.CBE_LIMIT_PCT  # |charge-balance error| above this -> charge_imbalance [%]
+IONIC_STRENGTH_LIMIT = qa.IONIC_STRENGTH_LIMIT_MOL_KGW  # mol/kgw -> high_ionic_strength
+PH_RANGE = qa.PH_RANGE
+TEMP_RANGE_C = qa.TEMP_RANGE_C
 
-#: What each flag speciation adds means (also written to the metadata).
-FLAG_NOTES = {
-    "charge_imbalance": f"|cbe_pct| > {CBE_LIMIT_PCT:g} %: the analysis misses or misreports "
-                        "major ions; results are computed but doubtful.",
-    "high_ionic_strength": f"ionic strength > {IONIC_STRENGTH_LIMIT:g} mol/kgw: the "
-                           "Debye-Hückel activity models of phreeqc.dat/wateq4f.dat are not "
-                           "valid there; re-run with database='pitzer.dat' (never flagged "
-                           "with a Pitzer or SIT database).",
-    "phreeqc_failed": "PHREEQC could not solve this sample; its message is in "
-                      "phreeqc_message and all results are NaN.",
-    "phreeqc_convergence_warning": "PHREEQC solved this sample only after convergence "
-                                   "trouble (message in phreeqc_message); check it.",
-}
+#: What each flag speciation adds means (from the rule book; also written to the metadata).
+FLAG_NOTES = {code: qa.rule(code).description for code in (
+    "charge_imbalance", "high_ionic_strength", "phreeqc_failed", "phreeqc_convergence_warning",
+    carbon.FLAG_NEGATIVE_CARBONIC_HCO3, carbon.FLAG_PH_BELOW_CARBONATE_BUFFER)}
 
 WEATHERING_COLUMNS = ("ca_mg_hco3_molar", "ca_mg_hco3_so4_eq", "hco3_carbonic_mmol_l")
 
@@ -64,7 +54,9 @@ _KEY.update({"temp_c": "temp", "ph": "ph", "hco3_mmol_l": "hco3"})
 
 def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATABASE,
              engine: str = "phreeqc", jobs: int | None = None, phases: Sequence[str] = (),
-             units: Any = None, acid_so4_share: float = 1.0,
+             units: Any = None, acid_so4_share: float = carbon.DEFAULT_ACID_SO4_SHARE,
+             evaporite_so4_share: float = carbon.DEFAULT_EVAPORITE_SO4_SHARE,
+             acid_no3_share: float = carbon.DEFAULT_ACID_NO3_SHARE,
              progress: Callable[[int], Any] | None = None,
              chunk_size: int | None = None) -> pd.DataFrame:
     """Speciate every computable sample with PHREEQC and append results and diagnostics.
@@ -95,8 +87,13 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     units : optional
         Units for a raw table, passed to :func:`karstsink.samples.standardize`.
     acid_so4_share : float, default 1.0
-        Share of SO4²⁻ taken as sulfuric acid in ``hco3_carbonic_mmol_l``
-        [0-1]; nitrate is taken as wholly nitric acid (NO3_acid = NO3).
+        Share of the non-evaporite SO4²⁻ taken as sulfuric acid in
+        ``hco3_carbonic_mmol_l`` [0-1] (the default, all of it, is the largest
+        correction); see :func:`karstsink.carbon.acid_hco3`.
+    evaporite_so4_share : float, default 0.0
+        Share of SO4²⁻ from gypsum/anhydrite (no acid, no HCO3⁻) [0-1].
+    acid_no3_share : float, default 1.0
+        Share of NO3⁻ from nitrification (nitric acid) [0-1].
     progress : callable, optional
         Called with the number of samples finished after each chunk.
     chunk_size : int, optional
@@ -114,11 +111,13 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         [mmol kgw⁻¹], ``ionic_strength`` [mol kgw⁻¹], ``cbe_pct`` [%],
         ``si_<phase>``; the diagnostics of :mod:`~karstsink.chemistry.weathering`:
         ``ca_mg_hco3_molar`` [mol mol⁻¹], ``ca_mg_hco3_so4_eq`` [eq eq⁻¹],
-        ``hco3_carbonic_mmol_l`` [mmol L⁻¹]; ``phreeqc_message`` (PHREEQC's
-        message for failed or warned rows, else ""); and ``qa_flags``
-        extended with ``charge_imbalance``, ``high_ionic_strength``,
-        ``phreeqc_failed``, ``phreeqc_convergence_warning`` (and any
-        validation flag a hand-built table lacked).  Rows not computed have
+        ``hco3_carbonic_mmol_l`` [mmol L⁻¹] (:func:`karstsink.carbon.carbonic_hco3`);
+        ``phreeqc_message`` (PHREEQC's message for failed or warned rows,
+        else ""); and ``qa_flags`` extended with ``charge_imbalance``,
+        ``high_ionic_strength``, ``phreeqc_failed``,
+        ``phreeqc_convergence_warning``, ``negative_carbonic_hco3``
+        (carbonic HCO3 < 0), ``ph_below_carbonate_buffer`` (pH < 6.4) (and
+        any validation flag a hand-built table lacked).  Rows not computed have
         NaN results.  ``attrs["karstsink"]["speciation"]`` holds the
         provenance: database name, path and SHA-256, PHREEQC version, engine,
         karstsink version, chunking, assumptions and a count of every flag.
@@ -153,8 +152,12 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         raise TypeError(f"speciate() needs a pandas DataFrame, got {type(table).__name__}")
     if units is not None or not all(c in table.columns for c in REQUIRED_COLUMNS):
         table = _standardize(table, units)
-    if not 0.0 <= acid_so4_share <= 1.0:
-        raise ValueError(f"acid_so4_share must lie in [0, 1], got {acid_so4_share!r}")
+    shares = {"acid_so4_share": acid_so4_share, "evaporite_so4_share": evaporite_so4_share,
+              "acid_no3_share": acid_no3_share}
+    for name, value in shares.items():
+        if np.ndim(value):
+            raise ValueError(f"{name} must be one number between 0 and 1, got an array.")
+        carbon.check_share(name, value)
 
     out = table.copy()
     n = len(out)
@@ -202,9 +205,19 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     hco3, so4, no3 = numbers["hco3_mmol_l"], numbers["so4_mmol_l"], numbers["no3_mmol_l"]
     new["ca_mg_hco3_molar"] = weathering.ca_mg_hco3_molar(ca, mg, hco3)
     new["ca_mg_hco3_so4_eq"] = weathering.ca_mg_hco3_so4_eq(ca, mg, hco3, so4)
-    new["hco3_carbonic_mmol_l"] = weathering.hco3_carbonic(
-        hco3, so4, no3, acid_so4_share=acid_so4_share)
+    with np.errstate(invalid="ignore"):
+        # a negative concentration is flagged negative_value:<ion>, never used
+        bad = (hco3 < 0) | (so4 < 0) | (no3 < 0)
+    carbonic = np.where(bad, np.nan, carbon.carbonic_hco3(hco3, so4, no3, **shares))
+    new["hco3_carbonic_mmol_l"] = carbonic
     new["phreeqc_message"] = message
+    ph = numbers["ph"]
+    with np.errstate(invalid="ignore"):
+        ph_valid = np.where((ph >= PH_RANGE[0]) & (ph <= PH_RANGE[1]), ph, np.nan)
+    carbon_added = carbon.carbon_flag_masks(carbonic, ph_valid)
+    for code, mask in carbon_added.items():
+        _add_flag(flags, mask, code)
+    added.update(carbon_added)
 
     for name, col in new.items():
         if name == "phreeqc_message":
@@ -225,14 +238,18 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         "n_phreeqc_failed": int(failed_rows.size),
         **run.info,
         "assumptions": {
-            "acid_so4_share": float(acid_so4_share),
+            **{k: float(v) for k, v in shares.items()},
             "hco3_carbonic": "HCO3_carbonic = HCO3 - 2*SO4_acid - NO3_acid with SO4_acid = "
-                             f"{acid_so4_share:g} * SO4 and NO3_acid = NO3 (all nitrate from "
-                             "nitrification); missing SO4 or NO3 gives NaN",
+                             f"{acid_so4_share:g} * (1 - {evaporite_so4_share:g}) * SO4 "
+                             "(acid_so4_share of the non-evaporite SO4) and NO3_acid = "
+                             f"{acid_no3_share:g} * NO3 (acid_no3_share from nitrification); "
+                             "missing SO4 or NO3 gives NaN (karstsink.carbon.carbonic_hco3)",
+            "carbon_accounting": carbon.assumptions(**shares, bcp_share=None),
             "alkalinity": "PHREEQC Alkalinity [meq/L] = hco3_mmol_l + 2*co3_mmol_l",
             "phreeqc_units": "SOLUTION units mmol/l, density 1 kg/L, pe 4",
         },
-        "thresholds": {"cbe_pct": CBE_LIMIT_PCT, "ionic_strength": IONIC_STRENGTH_LIMIT},
+        "thresholds": {"cbe_pct": CBE_LIMIT_PCT, "ionic_strength": IONIC_STRENGTH_LIMIT,
+                       "ph_below_carbonate_buffer": carbon.CARBONATE_BUFFER_PH_MIN},
         "dropped_solutes_with_data": dropped_used,
         "column_units": {**RESULT_UNITS, "ca_mg_hco3_molar": "mol/mol",
                          "ca_mg_hco3_so4_eq": "eq/eq", "hco3_carbonic_mmol_l": "mmol/L"},
@@ -337,7 +354,7 @@ def _add_missing_validation_flags(flags: np.ndarray, numbers: dict[str, np.ndarr
 
 
 def _is_fatal(code: str) -> bool:
-    return code in FATAL_FLAGS or code.startswith(FATAL_PREFIXES)
+    return qa.is_fatal(code)
 
 
 def _fatal_mask(flags: np.ndarray) -> np.ndarray:

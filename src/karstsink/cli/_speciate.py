@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..carbon import DEFAULT_ACID_NO3_SHARE, DEFAULT_ACID_SO4_SHARE, DEFAULT_EVAPORITE_SO4_SHARE
 from ._common import handle_errors, progress
 
 _BELOW_DETECTION = ("half", "zero", "limit", "nan")
@@ -37,19 +38,30 @@ _BELOW_DETECTION = ("half", "zero", "limit", "nan")
 @click.option("--below-detection", type=click.Choice(_BELOW_DETECTION), default="half",
               show_default=True, help="Value used for '<DL' cells (they are flagged "
                                       "below_detection either way).")
-@click.option("--acid-so4-share", type=click.FloatRange(0.0, 1.0), default=1.0,
-              show_default=True,
-              help="Share of SO4 taken as sulfuric acid in hco3_carbonic_mmol_l.")
+@click.option("--acid-so4-share", type=click.FloatRange(0.0, 1.0),
+              default=DEFAULT_ACID_SO4_SHARE, show_default=True,
+              help="Share of the non-evaporite SO4 taken as sulfuric acid in "
+                   "hco3_carbonic_mmol_l (1: all of it, the largest correction).")
+@click.option("--evaporite-so4-share", type=click.FloatRange(0.0, 1.0),
+              default=DEFAULT_EVAPORITE_SO4_SHARE, show_default=True,
+              help="Share of SO4 from gypsum/anhydrite (no acid, no HCO3).")
+@click.option("--acid-no3-share", type=click.FloatRange(0.0, 1.0),
+              default=DEFAULT_ACID_NO3_SHARE, show_default=True,
+              help="Share of NO3 from nitrification (nitric acid) in hco3_carbonic_mmol_l.")
 @click.option("--encoding", default=None, metavar="NAME",
               help="Text encoding of a CSV (e.g. gb18030, utf-8) [default: detected].")
+@click.option("--date-format", default=None, metavar="FORMAT",
+              help="strftime format of the date column, e.g. '%d/%m/%Y' (day first); needed "
+                   "when day/month order cannot be told from the dates.")
 @click.option("--sheet", default=None, metavar="NAME|INDEX",
               help="XLSX sheet [default: the first sheet with a sample header].")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @handle_errors
 def speciate_command(input_path: Path, output: Path, database: str, engine: str,
                      jobs: int | None, units: str | None, phases: str, below_detection: str,
-                     acid_so4_share: float, encoding: str | None, sheet: str | None,
-                     debug: bool) -> None:
+                     acid_so4_share: float, evaporite_so4_share: float,
+                     acid_no3_share: float, encoding: str | None, date_format: str | None,
+                     sheet: str | None, debug: bool) -> None:
     """Speciate the water samples in INPUT (CSV or XLSX) with PHREEQC.
 
     Every input row and column is kept, in order; saturation indices, log pCO2,
@@ -59,7 +71,8 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
     from .._io import atomic_path
     from ..chemistry.speciation import speciate
 
-    table = _read(input_path, units, below_detection, encoding=encoding, sheet=sheet)
+    table = _read(input_path, units, below_detection, encoding=encoding, sheet=sheet,
+                  date_format=date_format)
     phase_list = tuple(p.strip() for p in phases.split(",") if p.strip())
     n = len(table)
     _no_tqdm_monitor_thread()
@@ -67,7 +80,8 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
         try:
             result = speciate(table, database=database, engine=engine, jobs=jobs,
                               phases=phase_list, acid_so4_share=acid_so4_share,
-                              progress=bar.update)
+                              evaporite_so4_share=evaporite_so4_share,
+                              acid_no3_share=acid_no3_share, progress=bar.update)
         except ImportError as err:  # the optional phreeqpy engine is not installed
             raise click.ClickException(str(err)) from err
 
@@ -77,6 +91,7 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
         "input": str(input_path),
         "output": str(output),
         "units_option": units,
+        "date_format": date_format,
         "below_detection": below_detection,
         "samples": {k: v for k, v in result.attrs.items() if k != "karstsink"},
         **result.attrs.get("karstsink", {}),
@@ -107,7 +122,7 @@ def meta_path_for(output: Path) -> Path:
 
 
 def _read(path: Path, units: str | None, below_detection: str, *, encoding: str | None = None,
-          sheet: str | None = None) -> Any:
+          sheet: str | None = None, date_format: str | None = None) -> Any:
     """Read the sample table with karstsink.samples (a canonical CSV if it is absent)."""
     try:
         from ..samples import read_samples
@@ -123,6 +138,8 @@ def _read(path: Path, units: str | None, below_detection: str, *, encoding: str 
         kwargs["encoding"] = encoding
     if sheet is not None:
         kwargs["sheet"] = int(sheet) if sheet.isdigit() else sheet
+    if date_format is not None:
+        kwargs["date_format"] = date_format
     if "below_detection" in params:
         kwargs["below_detection"] = below_detection
     elif below_detection != "half":
