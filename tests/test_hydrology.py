@@ -31,6 +31,11 @@ def _daily(n=10, start="2020-01-01"):
         ("Qdaily", "cfs", 0.028316846592),
         ("discharge", "m3/s", 1.0),
         ("Q [m³/s]", None, 1.0),
+        ("discharge_cfs", None, 0.028316846592),
+        ("流量(m³/s)", None, 1.0),
+        ("Q [L/s]", None, 1e-3),
+        ("flow ft3/s", None, 0.028316846592),
+        ("Q_obs_mean (L/s)", None, 1e-3),  # not a discharge name, but a discharge unit
     ],
 )
 def test_units_from_header_or_option(tmp_path, header, q_unit, factor):
@@ -162,3 +167,111 @@ def test_semicolon_decimal_comma_and_chinese_dates(tmp_path):
     q = read_discharge(p)
     assert list(q.index.strftime("%Y-%m-%d")) == ["2020-01-05", "2020-01-06"]
     np.testing.assert_allclose(q["discharge_m3s"], [1.5, 2.5])
+
+
+# ---------------------------------------------------------------------------
+# issue 11: the one reader, cell parser, header matcher and date parser
+# ---------------------------------------------------------------------------
+
+
+def test_day_first_dates_are_read_day_first_for_the_whole_column(tmp_path):
+    # 13/06 can only be 13 June; 12/06 and 03/06 are then 12 and 3 June, not December/March
+    p = _write(tmp_path, "date,Q (m3/s)\n13/06/2021,1\n12/06/2021,2\n03/06/2021,3\n")
+    q = read_discharge(p, max_gap_days=10)
+    assert q.index[0] == pd.Timestamp("2021-06-03") and q.index[-1] == pd.Timestamp("2021-06-13")
+    assert q.loc["2021-06-12", "discharge_m3s"] == 2.0
+    assert q.loc["2021-06-03", "discharge_m3s"] == 3.0
+
+
+def test_ambiguous_dates_are_refused_naming_file_and_column_unless_date_format(tmp_path):
+    p = _write(tmp_path, "Date,Q (m3/s)\n03/05/2021,1\n04/05/2021,2\n05/05/2021,3\n")
+    with pytest.raises(DataError) as err:
+        read_discharge(p)
+    msg = str(err.value)
+    assert str(p) in msg and "column 'Date'" in msg and "'03/05/2021'" in msg
+    assert "date_format=" in msg and "--date-format" in msg and "gap" not in msg
+    q = read_discharge(p, date_format="%d/%m/%Y")  # 3, 4, 5 May
+    assert list(q.index.strftime("%Y-%m-%d")) == ["2021-05-03", "2021-05-04", "2021-05-05"]
+    q = read_discharge(p, date_format="%m/%d/%Y", allow_gaps=True)  # March 5, April 5, May 5
+    assert q.index[0] == pd.Timestamp("2021-03-05") and q.index[-1] == pd.Timestamp("2021-05-05")
+
+
+def test_a_bad_date_names_line_and_column_not_gaps(tmp_path):
+    # the comment line counts: the header is line 2, '2020-02-30' is on line 4
+    p = _write(tmp_path, "# logger 7\ndate,Q (m3/s)\n2020-01-01,1\n2020-02-30,2\n"
+                         "2020-03-20,3\n")
+    with pytest.raises(DataError) as err:
+        read_discharge(p)
+    msg = str(err.value)
+    assert "line 4 (data row 2), column 'date'" in msg and "'2020-02-30'" in msg
+    assert "gap" not in msg and "missing on" not in msg
+    p = _write(tmp_path, "date,Q (m3/s)\n2020-01-01,1\n,2\n", "empty.csv")
+    with pytest.raises(DataError,
+                       match=r"line 3 \(data row 2\), column 'date': the date is empty"):
+        read_discharge(p)
+
+
+def test_mixed_utc_offsets_are_read_in_utc_and_noted(tmp_path):
+    # 2021-03-28 01:30+01:00 = 00:30 UTC and 2021-03-28 03:30+02:00 = 01:30 UTC (a DST
+    # change): both on 28 March UTC; 2021-03-29 00:30+02:00 = 28 March 22:30 UTC
+    p = _write(tmp_path, "datetime,Q (m3/s)\n2021-03-28T01:30+01:00,1\n"
+                         "2021-03-28T03:30+02:00,2\n2021-03-29T00:30+02:00,6\n")
+    q = read_discharge(p)
+    assert list(q.index) == [pd.Timestamp("2021-03-28")]
+    assert q["discharge_m3s"].iloc[0] == pytest.approx(3.0)  # (1 + 2 + 6) / 3
+    assert q["n_obs"].iloc[0] == 3
+    assert any("UTC" in note for note in q.attrs["notes"])
+
+
+def test_thousands_separator_in_litres_per_second(tmp_path):
+    # a ','-separated file writes decimals with a point: '1,051' L/s is 1051 L/s = 1.051 m3/s
+    p = _write(tmp_path, 'date,Q (L/s)\n2020-01-01,"1,051"\n2020-01-02,950\n'
+                         '2020-01-03,"2,300"\n')
+    q = read_discharge(p)
+    np.testing.assert_allclose(q["discharge_m3s"], [1.051, 0.950, 2.300], rtol=1e-12)
+
+
+def test_decimal_comma_in_a_semicolon_file(tmp_path):
+    # ';' file: '1,051' m3/s with a decimal comma is 1.051 m3/s; '0,5' settles it anyway
+    p = _write(tmp_path, "date;Q (m3/s);ec\n2020-01-01;1,051;312,5\n2020-01-02;0,5;300\n")
+    q = read_discharge(p, extra_columns=["ec"])
+    np.testing.assert_allclose(q["discharge_m3s"], [1.051, 0.5], rtol=1e-12)
+    np.testing.assert_allclose(q["ec"], [312.5, 300.0], rtol=1e-12)
+    # nothing in the column settles it: the ';' file's decimal comma, and a note says so
+    p = _write(tmp_path, "date;Q (m3/s)\n2020-01-01;1,051\n2020-01-02;2,300\n", "b.csv")
+    q = read_discharge(p)
+    np.testing.assert_allclose(q["discharge_m3s"], [1.051, 2.3], rtol=1e-12)
+    assert any("'1,051'" in note and "decimal comma" in note for note in q.attrs["notes"])
+
+
+def test_a_column_with_both_decimal_marks_is_an_error(tmp_path):
+    p = _write(tmp_path, "date;Q (m3/s)\n2020-01-01;1,5\n2020-01-02;2.5\n")
+    with pytest.raises(DataError, match=r"column 'Q \(m3/s\)'.*'1,5'.*'2\.5'"):
+        read_discharge(p)
+
+
+def test_date_and_time_columns_are_joined(tmp_path):
+    p = _write(tmp_path, "Date,Time,Q (m3/s)\n2020-01-01,00:00,1\n2020-01-01,12:00,3\n"
+                         "2020-01-02,00:00,5\n")
+    q = read_discharge(p)
+    assert q.loc["2020-01-01", "discharge_m3s"] == pytest.approx(2.0)  # (1 + 3) / 2
+    assert q.loc["2020-01-01", "n_obs"] == 2  # not a duplicate timestamp
+    assert q.attrs["flag_counts"].get("duplicate_timestamp") is None
+
+
+def test_xlsx_discharge_with_real_date_cells(tmp_path):
+    import datetime as dt
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["日期", "流量(m³/s)"])
+    ws.append([dt.datetime(2020, 1, 5), 1.5])
+    ws.append([dt.datetime(2020, 1, 6), 2.5])
+    p = tmp_path / "q.xlsx"
+    wb.save(p)
+    q = read_discharge(p)
+    assert list(q.index.strftime("%Y-%m-%d")) == ["2020-01-05", "2020-01-06"]
+    np.testing.assert_allclose(q["discharge_m3s"], [1.5, 2.5])
+    assert q.attrs["q_unit"] == "m3/s"

@@ -1,12 +1,15 @@
-"""Header matching and unit recognition for :mod:`karstsink.samples` (private).
+"""Header matching and unit recognition for every table karstsink reads (private).
 
 A header such as ``Ca2+ (mg/L)``, ``Ca_mgL``, ``HCO3 mg/L as CaCO3``, ``NO3-N``,
-``Mg²⁺``, ``水温(℃)`` or ``EC (μS/cm)`` is split into a *name* and a *unit*; the
-name is compacted (case, spaces, ``_``, ``.``, charges, sub/superscripts and
-full-width forms removed) and looked up, as a whole, in the shipped alias table
-``karstsink/data/aliases.csv``.  Whole-name matching is what keeps
-``Site comments``, ``NO3 method`` or ``Ca/Mg ratio`` from being taken for a
-quantity.
+``Mg²⁺``, ``水温(℃)``, ``EC (μS/cm)``, ``Q (m3/s)`` or ``discharge_cfs`` is split
+into a *name* and a *unit* (:func:`split_header`); the name is compacted (case,
+spaces, ``_``, ``.``, charges, sub/superscripts and full-width forms removed) and
+looked up, as a whole, in the shipped alias table ``karstsink/data/aliases.csv``.
+Whole-name matching is what keeps ``Site comments``, ``NO3 method`` or
+``Ca/Mg ratio`` from being taken for a quantity.  Sample tables
+(:func:`match_header`) and discharge records (:func:`match_discharge_header`)
+use the same splitting and the same table; the discharge keys of the table are
+never looked up for sample tables.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
 from .exceptions import UnitError
+from .units import normalize_discharge_unit
 
 #: Canonical short keys in output/flag order, with (output column, kind).
 #: kinds: id (text), date, time, coord [degrees], temp [°C], ph [-], ec [µS/cm],
@@ -62,6 +67,14 @@ CANONICAL_NAMES: dict[str, tuple[str, str | None]] = {
 }
 CANONICAL_UNITS = {"conc": "mmol/L", "orgc": "mg/L", "temp": "°C", "ec": "µS/cm"}
 
+#: Keys of the alias table for tables other than field samples: a discharge
+#: column, and date-time names used by loggers (``datetime``, ``timestamp``).
+#: Sample tables never look these up, so they add no column to their output.
+OTHER_KEYS: dict[str, tuple[str, str]] = {
+    "discharge": ("discharge_m3s", "discharge"),
+    "datetime": ("date", "date"),
+}
+
 MEASURED_KINDS = {"temp", "ph", "ec", "conc", "orgc"}
 UNIT_REQUIRED_KINDS = {"conc", "orgc"}
 
@@ -95,14 +108,23 @@ def compact_name(name: str) -> str:
 
 
 @cache
-def alias_table() -> dict[str, tuple[str, str | None]]:
-    """Return the shipped alias table as ``{compact alias: (key, qualifier)}``."""
+def alias_table(scope: str = "samples") -> dict[str, tuple[str, str | None]]:
+    """Return the shipped alias table as ``{compact alias: (key, qualifier)}``.
+
+    ``scope="samples"`` (the default) keeps the keys of :data:`KEYS`, the
+    quantities of a field-sample table; ``scope="all"`` adds
+    :data:`OTHER_KEYS` (discharge records).
+    """
+    if scope == "samples":
+        return {a: hit for a, hit in alias_table("all").items() if hit[0] in KEYS}
+    if scope != "all":  # pragma: no cover - internal argument
+        raise ValueError(f"scope must be 'samples' or 'all', not {scope!r}")
     text = files("karstsink.data").joinpath("aliases.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     table: dict[str, tuple[str, str | None]] = {}
     for row in rows:
         key = row["key"].strip()
-        if key not in KEYS:  # pragma: no cover - guards the shipped table
+        if key not in KEYS and key not in OTHER_KEYS:  # pragma: no cover - shipped table
             raise ValueError(f"aliases.csv: unknown key {key!r}")
         table[compact_name(row["alias"])] = (key, (row.get("qualifier") or "").strip() or None)
     return table
@@ -119,9 +141,12 @@ _QUALIFIER_RE = re.compile(
 _WRAPPED_RE = re.compile(r"^(?:ρ|c|w|γ)\s*[(\[](?P<inner>.+)[)\]]$")
 
 
-def lookup_name(name: str) -> tuple[str, str | None] | None:
-    """Look a header name (unit removed) up in the alias table, allowing an ion charge."""
-    table = alias_table()
+def lookup_name(name: str, *, scope: str = "samples") -> tuple[str, str | None] | None:
+    """Look a header name (unit removed) up in the alias table, allowing an ion charge.
+
+    ``scope`` as in :func:`alias_table`.
+    """
+    table = alias_table(scope)
     raw = _QUALIFIER_RE.sub(" ", nfkc(name)).strip().rstrip("/").strip()
     wrapped = _WRAPPED_RE.match(raw)  # GB-style 'ρ(Ca2+)', 'c(HCO3-)'
     if wrapped:
@@ -298,49 +323,120 @@ def match_header(header: str) -> HeaderMatch | None:
     return HeaderMatch(hit.key, unit, qualifier)
 
 
-def _match_plain(text: str, header: str) -> HeaderMatch | None:
-    """:func:`match_header` for a normalised header without an 'as X' qualifier."""
+_SLASH_RE = re.compile(r"^(?P<name>.*\S)\s*/\s*\(?(?P<unit>[^/()]+)\)?$")
+
+
+def split_header(header: str) -> Iterator[tuple[str, str | None, str]]:
+    """Every reading of a header as ``(name, unit text, form)``, most explicit first.
+
+    The forms, in this order: ``"bracket"`` (``Ca (mg/L)``, ``Q [L/s]``,
+    ``流量(m³/s)``), ``"whole"`` (the header is the name; unit None), ``"slash"``
+    (GB style ``ρ(Ca2+)/(mg·L-1)``) and ``"suffix"`` (the unit after ``_`` or a
+    space: ``Ca_mgL``, ``Q_cfs``, ``Ca mg/L``; the longest name first).
+    """
+    text = " ".join(nfkc(header).split())
     if not text:
-        return None
+        return
     m = _BRACKET_RE.match(text)
     if m and m["name"].strip():
-        unit_text = m["unit"].strip()
-        kind_hit = lookup_name(m["name"])
-        if kind_hit is not None:
-            kind = KEYS[kind_hit[0]][1]
-            if kind in MEASURED_KINDS and unit_text and parse_unit(unit_text, kind) is None:
-                # a unit of the wrong kind ('Temp (mg/L)') is an error, not a silent skip
-                for other in ("conc", "temp", "ec"):
-                    if other != kind and parse_unit(unit_text, other):
-                        raise UnitError(
-                            f"Column {header!r}: {unit_text!r} is not a unit for "
-                            f"{kind_hit[0]!r}; fix the header or pass column_map/units."
-                        )
-        hit = _accept(m["name"], unit_text or None)
-        if hit is not None:
-            return hit
-    hit = _accept(text, None)
-    if hit is not None:
-        return hit
-    # GB style 'ρ(Ca2+)/(mg·L-1)', 'c(HCO3-)/mmol·L-1'
-    m = re.match(r"^(?P<name>.*\S)\s*/\s*\(?(?P<unit>[^/()]+)\)?$", text)
+        yield m["name"], m["unit"].strip(), "bracket"
+    yield text, None, "whole"
+    m = _SLASH_RE.match(text)
     if m:
-        found = lookup_name(m["name"])
-        if found is not None and KEYS[found[0]][1] in MEASURED_KINDS:
-            unit = parse_unit(m["unit"], KEYS[found[0]][1])
-            if unit is not None:
-                return HeaderMatch(found[0], unit, found[1])
-    # unit after '_' ('Ca_mgL', 'HCO3_mg_L', 'Temp_C') or after a space ('Ca mg/L')
+        yield m["name"], m["unit"], "slash"
     for sep in ("_", " "):
         parts = text.split(sep)
         for k in range(len(parts) - 1, 0, -1):
-            name, unit_text = sep.join(parts[:k]), sep.join(parts[k:])
+            yield sep.join(parts[:k]), sep.join(parts[k:]), "suffix"
+
+
+def _match_plain(text: str, header: str) -> HeaderMatch | None:
+    """:func:`match_header` for a normalised header without an 'as X' qualifier."""
+    for name, unit_text, form in split_header(text):
+        if form == "bracket":
+            kind_hit = lookup_name(name)
+            if kind_hit is not None:
+                kind = KEYS[kind_hit[0]][1]
+                if kind in MEASURED_KINDS and unit_text and parse_unit(unit_text, kind) is None:
+                    # a unit of the wrong kind ('Temp (mg/L)') is an error, not a silent skip
+                    for other in ("conc", "temp", "ec"):
+                        if other != kind and parse_unit(unit_text, other):
+                            raise UnitError(
+                                f"Column {header!r}: {unit_text!r} is not a unit for "
+                                f"{kind_hit[0]!r}; fix the header or pass column_map/units."
+                            )
+            hit = _accept(name, unit_text or None)
+        elif form == "whole":
+            hit = _accept(name, None)
+        else:  # 'slash' and 'suffix' forms name a measured quantity and its unit
             found = lookup_name(name)
-            if found is None:
-                continue
-            kind = KEYS[found[0]][1]
-            if kind in MEASURED_KINDS and parse_unit(unit_text, kind):
-                return HeaderMatch(found[0], parse_unit(unit_text, kind), found[1])
+            hit = None
+            if found is not None and KEYS[found[0]][1] in MEASURED_KINDS:
+                unit = parse_unit(unit_text, KEYS[found[0]][1])
+                if unit is not None:
+                    hit = HeaderMatch(found[0], unit, found[1])
+        if hit is not None:
+            return hit
+    return None
+
+
+def match_discharge_header(header: str) -> HeaderMatch | None:
+    """What a column of a discharge record means, by the rules of :func:`match_header`.
+
+    Returns
+    -------
+    HeaderMatch or None
+        ``key`` is ``"date"`` (also for ``datetime``/``timestamp`` names), ``"time"``
+        or ``"discharge"``; ``unit`` is the discharge unit written in the header,
+        in the spelling of :func:`karstsink.units.normalize_discharge_unit`
+        (``m3/s``, ``l/s``, ``ft3/s``, ``m3/d``), or None.  None if the header names
+        none of these.
+
+    Raises
+    ------
+    UnitError
+        A discharge header with a bracketed unit that is no discharge unit
+        (``Q (gal/min)``).
+
+    Examples
+    --------
+    >>> match_discharge_header("流量(m³/s)")
+    HeaderMatch(key='discharge', unit='m3/s', qualifier=None)
+    >>> match_discharge_header("discharge_cfs").unit
+    'ft3/s'
+    >>> match_discharge_header("Sample ID") is None
+    True
+    """
+    for name, _unit_text, _form in split_header(header):
+        hit = lookup_name(name, scope="all")
+        if hit is None or hit[0] not in ("date", "datetime", "time", "discharge"):
+            continue
+        key = "date" if hit[0] == "datetime" else hit[0]
+        return HeaderMatch(key, discharge_unit_in_header(header) if key == "discharge"
+                           else None, None)
+    return None
+
+
+def discharge_unit_in_header(header: str) -> str | None:
+    """The discharge unit written in a header (``Q (m3/s)``, ``Q_cfs``), canonical, or None.
+
+    Raises
+    ------
+    UnitError
+        If the header has a bracketed unit that is no discharge unit (``Q (gal/min)``).
+    """
+    unknown = None
+    for _name, unit_text, form in split_header(header):
+        if not unit_text:
+            continue
+        try:
+            return normalize_discharge_unit(unit_text)
+        except UnitError:
+            if form == "bracket":
+                unknown = unit_text
+    if unknown is not None:
+        raise UnitError(f"unknown discharge unit {unknown!r} in column {header!r}; use m3/s, "
+                        "L/s, ft3/s (cfs) or m3/d")
     return None
 
 

@@ -1,9 +1,12 @@
-"""Reading sample files into rows of text for :mod:`karstsink.samples` (private).
+"""Reading table files into rows of text: the one file reader of karstsink (private).
 
-Everything is read as text so that the user's own columns come back exactly as
-written.  CSV encodings are detected (UTF-8 with or without BOM, UTF-16 with
-BOM, GB18030/GBK) without ever silently producing mojibake; delimiters
-(``,`` ``;`` tab ``|``) are sniffed; XLSX is read with openpyxl.
+Every table the package reads (field samples, flux samples, discharge records)
+comes through :func:`read_rows`.  Everything is read as text so that the user's
+own columns come back exactly as written.  CSV encodings are detected (UTF-8
+with or without BOM, UTF-16 with BOM, GB18030/GBK) without ever silently
+producing mojibake; delimiters (``,`` ``;`` tab ``|``) are sniffed; XLSX is read
+with openpyxl.  :func:`read_table` gives a table whose first row is its header
+as a DataFrame of text cells.
 """
 
 from __future__ import annotations
@@ -11,10 +14,15 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import re
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .exceptions import DataError
+
+if TYPE_CHECKING:  # pandas is imported where a DataFrame is built
+    import pandas as pd
 
 _DELIMITERS = ("\t", ";", ",", "|")
 
@@ -76,10 +84,13 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def read_csv_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], dict]:
-    """Read a delimited text file into rows of cells (blank lines dropped)."""
+def read_csv_rows(path: Path, encoding: str | None, comment: str | None = None
+                  ) -> tuple[list[list[str]], dict]:
+    """Read a delimited text file into rows of cells (blank and comment lines dropped)."""
     raw = path.read_bytes()
     text, used = decode_bytes(raw, path, encoding)
+    if comment:  # whole comment lines become blank lines: line numbers stay right
+        text = re.sub(rf"(?m)^[ \t]*{re.escape(comment)}[^\r\n]*", "", text)
     delim = sniff_delimiter(text)
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -142,14 +153,97 @@ def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]]
                   "lines": lines}
 
 
-def read_rows(path: Path, *, sheet=None, encoding: str | None = None
-              ) -> tuple[list[list[str]], dict]:
-    """Read a CSV/TSV/TXT or XLSX file into rows of text cells."""
+def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
+              comment: str | None = None) -> tuple[list[list[str]], dict]:
+    """Read a CSV/TSV/TXT or XLSX file into rows of text cells.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file; ``.xlsx``/``.xlsm`` are workbooks, anything else delimited text.
+    sheet : str or int, optional
+        Worksheet name or 0-based number (XLSX only; default the first).
+    encoding : str, optional
+        Text encoding; detected when not given.
+    comment : str, optional
+        Lines (rows) whose first non-blank text starts with this are dropped.
+
+    Returns
+    -------
+    rows : list of list of str
+    info : dict
+        ``encoding``, ``delimiter``, ``format`` (``csv``/``xlsx``), ``lines`` (the
+        1-based file line or sheet row of each row) and ``sheet`` for XLSX.
+    """
     if not path.exists():
         raise DataError(f"{path}: no such file.")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return read_xlsx_rows(path, sheet)
+        rows, info = read_xlsx_rows(path, sheet)
+        if comment:
+            keep = [i for i, r in enumerate(rows)
+                    if not (r and r[0].lstrip().startswith(comment))]
+            rows = [rows[i] for i in keep]
+            info["lines"] = [info["lines"][i] for i in keep]
+        return rows, info
     if suffix == ".xls":
         raise DataError(f"{path}: old .xls workbooks are not supported; save it as .xlsx or CSV.")
-    return read_csv_rows(path, encoding)
+    return read_csv_rows(path, encoding, comment)
+
+
+def read_table(path: Path, *, sheet=None, encoding: str | None = None, comment: str | None = "#"
+               ) -> tuple[pd.DataFrame, dict]:
+    """Read a table whose first row (after comment lines) is its header, as text cells.
+
+    Blank rows are skipped; cells and column names are stripped of surrounding
+    spaces; a short row is padded with empty cells; an empty header cell becomes
+    ``column_<n>`` and a repeated name gets ``.1``, ``.2``... as pandas does.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Text (``str``) columns, ``""`` for an empty cell.
+    info : dict
+        As :func:`read_rows`, with ``lines`` the file line of each data row and
+        ``header_line`` the line of the header.
+
+    Raises
+    ------
+    DataError
+        No table at all, or a row with more cells than the header.
+    """
+    import pandas as pd  # lazily: the map process never loads pandas
+    rows, info = read_rows(path, sheet=sheet, encoding=encoding, comment=comment)
+    lines = info.pop("lines")
+    keep = [i for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    if not keep:
+        raise DataError(f"{path}: the file holds no table.")
+    header = [c.strip() for c in rows[keep[0]]]
+    while header and not header[-1]:
+        header.pop()  # trailing delimiters / XLSX padding
+    names: list[str] = []
+    for j, name in enumerate(header):
+        name = name or f"column_{j + 1}"
+        base, k = name, 0
+        while name in names:
+            k += 1
+            name = f"{base}.{k}"
+        names.append(name)
+    width = len(names)
+    body: list[list[str]] = []
+    body_lines: list[int] = []
+    for i in keep[1:]:
+        row = [c.strip() for c in rows[i]]
+        if len(row) > width:
+            if any(row[width:]):
+                raise DataError(
+                    f"{path}: line {lines[i]} has {len(row)} cells but the header "
+                    f"(line {lines[keep[0]]}) names {width} columns; quote cells that "
+                    "contain the delimiter or fix the row.")
+            row = row[:width]
+        body.append(row + [""] * (width - len(row)))
+        body_lines.append(lines[i])
+    table = pd.DataFrame(
+        {n: pd.Series([r[j] for r in body], dtype="str") for j, n in enumerate(names)})
+    info.update(lines=body_lines, header_line=lines[keep[0]])
+    return table, info

@@ -1,32 +1,36 @@
 """Discharge records: reading, unit conversion, daily means, gaps and QA flags.
 
-:func:`read_discharge` turns a discharge CSV (daily or sub-daily) into the
-daily table every flux estimator takes: a ``DatetimeIndex`` named ``date``
+:func:`read_discharge` turns a discharge CSV/TSV/XLSX (daily or sub-daily) into
+the daily table every flux estimator takes: a ``DatetimeIndex`` named ``date``
 and the columns ``discharge_m3s`` [m³ s⁻¹], ``n_obs`` (raw values averaged
 into the day) and ``qa_flags``.  Bad values are flagged and left out of the
 daily mean, never dropped silently; short gaps are interpolated and flagged;
 long gaps stop the run unless the caller allows them.
+
+The file is read by the reader, header matcher, cell parser and date parser
+that read field samples (:mod:`karstsink._samples_io`,
+:mod:`karstsink._samples_headers`, :mod:`karstsink._samples_cells`); this module
+knows only what a discharge record means.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from . import _samples_cells as cells
+from ._samples_headers import discharge_unit_in_header, match_discharge_header
+from ._samples_io import read_table
 from .exceptions import DataError, MissingColumnError, UnitError
+from .samples import parse_date_column
 from .units import DISCHARGE_TO_M3S, SECONDS_PER_DAY, SECONDS_PER_YEAR, normalize_discharge_unit
 
 __all__ = ["Gap", "find_gaps", "read_discharge", "runoff_depth_mm"]
-
-_DATE_NAMES = re.compile(r"^(date|datetime|date_?time|time|timestamp|day|日期|时间)\b", re.I)
-_VALUE_NAMES = re.compile(r"^(q|discharge|flow|streamflow|qdaily|q_?daily|runoff|流量)", re.I)
-# a unit written in a header: "Q (m3/s)", "Q [L/s]", "Q_cfs", "discharge, ft3/s"
-_UNIT_IN_BRACKETS = re.compile(r"[\(\[\{]\s*([^\)\]\}]+?)\s*[\)\]\}]")
 
 
 @dataclass(frozen=True)
@@ -44,122 +48,143 @@ class Gap:
         return f"{span} ({self.n_days} day{'s' if self.n_days > 1 else ''})"
 
 
-def load_table(path_or_df: str | os.PathLike | pd.DataFrame, what: str
-               ) -> tuple[pd.DataFrame, str]:
-    """A copy of an in-memory table, or the text table read from a path, and its source label.
-
-    Column names come back stripped of surrounding spaces.  ``what`` names the
-    kind of table in messages (``"discharge"``, ``"samples"``).
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path_or_df`` is a path that does not exist.
-    """
+def _load(path_or_df: str | os.PathLike | pd.DataFrame, what: str
+          ) -> tuple[pd.DataFrame, str, dict | None]:
+    """The table, its source label and the reader's info (None for an in-memory table)."""
     if isinstance(path_or_df, pd.DataFrame):
         df = path_or_df.copy()
         source = str(df.attrs.get("source", f"{what} table"))
+        info = None
     else:
         source = os.fspath(path_or_df)
         if not os.path.exists(source):
             raise FileNotFoundError(f"{what.capitalize()} file not found: {source}")
-        df = read_text_table(source)
+        df, info = read_table(Path(source), comment="#")
     df.columns = [str(c).strip() for c in df.columns]
-    return df, source
+    return df, source, info
 
 
-def read_text_table(source: str) -> pd.DataFrame:
-    """Read a CSV as text cells: comma or semicolon separated, UTF-8 (BOM ok) or GB18030."""
-    for encoding in ("utf-8-sig", "gb18030"):
+def _is_clock_time(texts: list[str]) -> bool:
+    """True if every non-empty cell is a clock time ``HH:MM[:SS]``."""
+    filled = [t.strip() for t in texts if t.strip()]
+    return bool(filled) and all(cells._TIME_ONLY.match(t) for t in filled)
+
+
+def _pick_columns(df: pd.DataFrame, source: str, date_column, value_column, extra_columns):
+    """``(date column, time column or None, discharge column)`` of a discharge table."""
+    cols = [str(c) for c in df.columns]
+    keys: dict[str, str | None] = {}
+    for c in cols:
         try:
-            with open(source, encoding=encoding) as fh:
-                head = fh.readline()
-            break
-        except UnicodeDecodeError:
+            hit = match_discharge_header(c)
+        except UnitError:  # 'Q (gal/min)': a discharge column; its unit is checked later
+            keys[c] = "discharge"
             continue
-    else:
-        raise DataError(f"{source}: cannot decode the file (tried UTF-8 and GB18030).")
-    sep = ";" if head.count(";") > head.count(",") else ("\t" if head.count("\t") >
-                                                          head.count(",") else ",")
-    try:
-        df = pd.read_csv(source, dtype=str, keep_default_na=False, comment="#", sep=sep,
-                         skipinitialspace=True, encoding=encoding)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f"{source}: cannot read it as CSV ({err}).") from err
-    if sep == ";":  # decimal commas go with semicolons
-        df = df.apply(lambda c: c.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True))
-    return df
-
-
-def _unit_from_header(name: str) -> str | None:
-    """The discharge unit written in a column header, canonical, or None."""
-    m = _UNIT_IN_BRACKETS.search(name)
-    candidates = [m.group(1)] if m else []
-    for sep in ("_", ",", " "):
-        if sep in name:
-            candidates.append(name.rsplit(sep, 1)[1])
-    for cand in candidates:
-        try:
-            return normalize_discharge_unit(cand)
-        except UnitError:
-            continue
-    return None
-
-
-def _pick_columns(df: pd.DataFrame, source: str, date_column, value_column):
-    cols = list(df.columns)
+        keys[c] = hit.key if hit is not None else None
     if date_column is None:
-        date_column = next((c for c in cols if _DATE_NAMES.match(str(c).strip())), cols[0])
+        date_column = next((c for c in cols if keys[c] == "date"), None) or next(
+            (c for c in cols if keys[c] == "time"), cols[0])
     elif date_column not in cols:
         raise MissingColumnError(
-            f"{source}: no date column {date_column!r}; columns found: "
-            f"{', '.join(map(str, cols))}."
+            f"{source}: no date column {date_column!r}; columns found: {', '.join(cols)}."
         )
+    time_column = None
+    date_text = df[date_column].tolist()
+    if not any(":" in str(t) for t in date_text):  # dates without a time: a time column?
+        time_column = next((c for c in cols if c != date_column and keys[c] == "time"
+                            and _is_clock_time(cells.text_cells(df[c]))), None)
     if value_column is None:
-        others = [c for c in cols if c != date_column]
-        named = [c for c in others if _VALUE_NAMES.match(str(c).strip())]
-        if len(named) >= 1:
+        taken = {date_column, time_column, *(extra_columns or ())}
+        others = [c for c in cols if c not in taken]
+        named = [c for c in others if keys[c] == "discharge"]
+
+        def has_unit(c: str) -> bool:
+            try:
+                return discharge_unit_in_header(c) is not None
+            except UnitError:
+                return False
+
+        with_unit = [c for c in others if has_unit(c)]
+        if named:
             value_column = named[0]
+        elif with_unit:
+            value_column = with_unit[0]
         elif len(others) == 1:
             value_column = others[0]
         else:
             raise MissingColumnError(
                 f"{source}: cannot tell which column holds discharge (columns: "
-                f"{', '.join(map(str, cols))}); name it 'discharge (m3/s)' or pass "
+                f"{', '.join(cols)}); name it 'discharge (m3/s)' or pass "
                 "value_column= / --q-column."
             )
     elif value_column not in cols:
         raise MissingColumnError(
-            f"{source}: no discharge column {value_column!r}; columns found: "
-            f"{', '.join(map(str, cols))}."
+            f"{source}: no discharge column {value_column!r}; columns found: {', '.join(cols)}."
         )
-    return date_column, value_column
+    return date_column, time_column, value_column
 
 
-def _parse_dates(raw: pd.Series, source: str, column: str) -> pd.Series:
-    text = raw.astype("string").str.strip()
-    # Chinese lab dates: 2020年1月5日 -> 2020-1-5
-    text = text.str.replace(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?", r"\1-\2-\3",
-                            regex=True)
-    empty = text.isna() | (text == "")
-    parsed = pd.to_datetime(text.where(~empty), errors="coerce", format="mixed")
-    # compact YYYYMMDD (USGS/LOADEST files)
-    compact = parsed.isna() & text.str.fullmatch(r"\d{8}").fillna(False)
-    if compact.any():
-        parsed[compact] = pd.to_datetime(text[compact], format="%Y%m%d", errors="coerce")
-    bad = parsed.isna()
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        value = raw.iloc[i]
-        n_bad = int(bad.sum())
-        more = f" ({n_bad} unparsable dates in all)" if n_bad > 1 else ""
+def _where(source: str, lines: list[int] | None, i: int) -> str:
+    """``file: line N (data row k)`` for a file, ``table: data row k`` for a frame."""
+    return (f"{source}: line {lines[i]} (data row {i + 1})" if lines is not None
+            else f"{source}: data row {i + 1}")
+
+
+def _decimal_comma(texts: list[str], source: str, column: str, info: dict | None,
+                   notes: list[str]) -> bool:
+    """Whether a numeric column writes decimal commas, decided once for the column.
+
+    A cell such as ``1,5`` says decimal comma, ``1.5`` decimal point; ``1,051``
+    says neither, and follows the file: a decimal comma in a ``;``-separated
+    file, a thousands separator otherwise (noted).  Both kinds in one column
+    are an error.
+    """
+    comma, dot = cells.decimal_mark_examples(texts)
+    if comma and dot:
         raise DataError(
-            f"{source}: line {i + 2} (data row {i + 1}), column {column!r}: cannot read "
-            f"the date {value!r}{more}; write dates as YYYY-MM-DD or 'YYYY-MM-DD HH:MM'."
+            f"{source}: column {column!r} writes decimals both with a comma ({comma[0]!r}) "
+            f"and with a point ({dot[0]!r}); write every number of the column the same way."
         )
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed
+    if comma or dot:
+        return bool(comma)
+    semicolon = info is not None and info.get("delimiter") == ";"
+    undecided = next((t for t in texts if "," in t and any(ch.isdigit() for ch in t)), None)
+    if undecided is not None:
+        notes.append(
+            f"column {column!r}: numbers like {undecided!r} read with "
+            + ("a decimal comma, as usual in a ';'-separated file"
+               if semicolon else "',' as a thousands separator"))
+    return semicolon
+
+
+def _read_dates(date_text: list[str], time_text: list[str] | None, source: str, column: str,
+                lines: list[int] | None, date_format: str | None, notes: list[str]
+                ) -> np.ndarray:
+    """Timestamps of a date column (:func:`karstsink.samples.parse_date_column`).
+
+    Raises
+    ------
+    DataError
+        A cell that is no date or is empty (its line, column and text are named),
+        or a column whose day/month order is ambiguous (pass ``date_format``).
+    """
+    stamps, bad, note = parse_date_column(date_text, time_text, date_format=date_format,
+                                          source=source, column=column)
+    if note:
+        notes.append(f"column {column!r}: {note}")
+    bad = bad | np.isnat(stamps)  # an empty date cell in a data row is no date either
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        n_bad = int(bad.sum())
+        more = f" ({n_bad} unreadable dates in all)" if n_bad > 1 else ""
+        how = f" with date_format={date_format!r}" if date_format is not None else ""
+        fix = ("fix the cell or the format" if date_format is not None else
+               "write dates as YYYY-MM-DD or 'YYYY-MM-DD HH:MM', or pass date_format= / "
+               "--date-format")
+        what = (f"cannot read the date {date_text[i]!r}{how}" if date_text[i].strip()
+                else "the date is empty")
+        raise DataError(f"{_where(source, lines, i)}, column {column!r}: {what}{more}; {fix}.")
+    return stamps
 
 
 def find_gaps(valid: pd.Series) -> list[tuple[int, int]]:
@@ -189,21 +214,25 @@ def read_discharge(
     max_gap_days: int = 7,
     allow_gaps: bool = False,
     extra_columns: list[str] | tuple[str, ...] | None = None,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Read a discharge record and return daily mean discharge with QA flags.
 
     Parameters
     ----------
     path : path-like or pandas.DataFrame
-        CSV file (or an already-read table) with a date or date-time column and
-        a discharge column.
+        CSV/TSV/XLSX file (or an already-read table) with a date or date-time
+        column and a discharge column; lines starting with ``#`` are comments.
     q_unit : str, optional
         Discharge unit (``m3/s``, ``L/s``, ``ft3/s``/``cfs``, ``m3/d``) when the
-        header does not say it (``Q (m3/s)``, ``Q_cfs``, ``discharge [L/s]``).
-        A header unit that contradicts ``q_unit`` is an error.
+        header does not say it (``Q (m3/s)``, ``Q_cfs``, ``discharge [L/s]``,
+        ``流量(m³/s)``).  A header unit that contradicts ``q_unit`` is an error.
     date_column, value_column : str, optional
-        Column names; by default the first column named like a date and the
-        first named like discharge (``Q``, ``discharge``, ``flow``, ``Qdaily``).
+        Column names; by default the first column named like a date (``date``,
+        ``datetime``, ``日期``...) and the first named like discharge (``Q``,
+        ``discharge``, ``flow``, ``Qdaily``, ``流量``...), else the column whose
+        header carries a discharge unit.  A separate clock-time column
+        (``time``, ``10:30``) is joined to a date column without times.
     max_gap_days : int, default 7
         Gaps of at most this many days inside the record are filled by linear
         interpolation in time and flagged ``interpolated``.
@@ -216,6 +245,10 @@ def read_discharge(
         (e.g. an EC logger column for the direct method's proxy, or specific
         conductance for LOADEST model 99); non-numeric cells become NaN and are
         counted in ``attrs["flag_counts"]`` as ``not_numeric:<column>``.
+    date_format : str, optional
+        A strftime format (``"%d/%m/%Y"``) for the dates; needed when the
+        day/month order of ``dd/dd/yyyy`` dates cannot be told from the column
+        (see :func:`karstsink._samples_cells.parse_dates`).
 
     Returns
     -------
@@ -225,15 +258,19 @@ def read_discharge(
         ``n_obs`` (number of valid raw values in the day) and ``qa_flags``
         (``;``-separated: ``interpolated``, ``missing``, ``duplicate_timestamp``,
         ``negative_value``, ``not_numeric``, ``missing_value``).
-        ``attrs`` holds ``source``, ``q_unit``, ``gaps`` (list of :class:`Gap`),
-        ``n_missing_days`` and ``flag_counts``.
+        ``attrs`` holds ``source``, ``q_unit``, ``date_column``, ``value_column``,
+        ``gaps`` (list of :class:`Gap`), ``n_missing_days``, ``flag_counts``,
+        ``n_raw_values`` and ``notes`` (how UTC offsets or undecided ``1,051``
+        numbers were read).
 
     Raises
     ------
     DataError
-        Unparsable dates (the row and value are named), no usable value at all,
-        or gaps longer than ``max_gap_days`` (the date ranges are named) when
-        ``allow_gaps`` is False.
+        Unreadable or missing dates (the line, column and value are named),
+        a date column whose day/month order is ambiguous (pass ``date_format``),
+        a column writing decimals both as ``1,5`` and ``1.5``, no usable value at
+        all, or gaps longer than ``max_gap_days`` (the date ranges are named)
+        when ``allow_gaps`` is False.
     UnitError
         No unit in the header and no ``q_unit``, an unknown unit, or a header
         unit contradicting ``q_unit``.
@@ -242,29 +279,30 @@ def read_discharge(
 
     Notes
     -----
+    Files are read by the same reader, header matcher and cell parser as field
+    samples (:mod:`karstsink._samples_io`, :mod:`karstsink._samples_headers`,
+    :mod:`karstsink._samples_cells`): whether ``,`` is a decimal mark is decided
+    per column, never per cell, and so is the day/month order of dates.
     Sub-daily values are averaged arithmetically within each calendar day
-    (the timestamps' own clock; time zones are dropped).  A negative or
-    non-numeric value, or a repeated timestamp (the later occurrences), is
-    flagged on its day and left out of the mean.
+    (the timestamps' own clock: one UTC offset throughout is dropped; different
+    offsets are converted to UTC first).  A negative or non-numeric value, or a
+    repeated timestamp (the later occurrences), is flagged on its day and left
+    out of the mean.
     """
-    raw, source = load_table(path, "discharge")
-    if isinstance(path, pd.DataFrame) and len(raw):
-        raw = raw.astype("string")
+    raw, source, info = _load(path, "discharge")
+    lines = info["lines"] if info is not None else None
     if raw.shape[1] < 2:
         raise DataError(
             f"{source}: needs a date column and a discharge column; found {list(raw.columns)}."
         )
     if len(raw) == 0:
         raise DataError(f"{source}: the discharge file has no data rows.")
-    dcol, vcol = _pick_columns(raw, source, date_column, value_column)
+    dcol, tcol, vcol = _pick_columns(raw, source, date_column, value_column, extra_columns)
 
-    header_unit = _unit_from_header(vcol)
-    bracket = _UNIT_IN_BRACKETS.search(vcol)
-    if header_unit is None and bracket is not None:
-        raise UnitError(
-            f"{source}: unknown discharge unit {bracket.group(1)!r} in column {vcol!r}; "
-            "use m3/s, L/s, ft3/s (cfs) or m3/d, or pass --q-unit."
-        )
+    try:
+        header_unit = discharge_unit_in_header(vcol)
+    except UnitError as err:
+        raise UnitError(f"{source}: {err}, or pass --q-unit.") from err
     if q_unit is not None:
         unit = normalize_discharge_unit(q_unit)
         if header_unit is not None and header_unit != unit:
@@ -280,16 +318,20 @@ def read_discharge(
             "(q_unit=) m3/s, L/s or ft3/s, or write it in the header, e.g. 'Q (m3/s)'."
         )
 
-    when = _parse_dates(raw[dcol], source, dcol)
-    text = raw[vcol].astype("string").str.strip()
-    values = pd.to_numeric(text.str.replace(",", ".", regex=False)
-                           if text.str.fullmatch(r"-?\d+,\d+").fillna(False).any() else text,
-                           errors="coerce").astype(float)
-    empty = text.isna() | (text == "") | text.str.lower().isin(["na", "nan", "null", "-"])
-    not_numeric = values.isna() & ~empty
+    notes: list[str] = []
+    when = pd.Series(_read_dates(cells.text_cells(raw[dcol]),
+                                 cells.text_cells(raw[tcol]) if tcol is not None else None,
+                                 source, dcol, lines, date_format, notes), index=raw.index)
+
+    text = cells.text_cells(raw[vcol])
+    values, status = cells.parse_column(
+        text, _decimal_comma(text, source, vcol, info, notes))
+    values = pd.Series(values, index=raw.index)
+    empty = pd.Series(status == cells.MISSING, index=raw.index)
+    not_numeric = pd.Series((status != cells.OK) & (status != cells.MISSING), index=raw.index)
     negative = values < 0
     dup = when.duplicated(keep="first")
-    valid = values.notna() & ~negative & ~dup
+    valid = values.notna() & ~negative & ~dup & ~not_numeric
 
     flags = pd.Series("", index=raw.index, dtype=object)
     for mask, code in ((not_numeric, "not_numeric"), (empty, "missing_value"),
@@ -346,11 +388,12 @@ def read_discharge(
         if col not in raw.columns:
             raise MissingColumnError(
                 f"{source}: no column {col!r}; columns found: {', '.join(raw.columns)}.")
-        txt = raw[col].astype("string").str.strip()
-        vals = pd.to_numeric(txt, errors="coerce").astype(float)
-        bad = vals.isna() & ~(txt.isna() | (txt == ""))
-        if bad.any():
-            counts[f"not_numeric:{col}"] = int(bad.sum())
+        txt = cells.text_cells(raw[col])
+        vals, st = cells.parse_column(txt, _decimal_comma(txt, source, col, info, notes))
+        bad_cells = (st != cells.OK) & (st != cells.MISSING)
+        vals = pd.Series(np.where(bad_cells, np.nan, vals), index=raw.index)
+        if bad_cells.any():
+            counts[f"not_numeric:{col}"] = int(bad_cells.sum())
         ok_rows = (~dup).to_numpy()
         out[col] = vals[ok_rows].groupby(day[ok_rows]).mean().reindex(index).to_numpy()
     for f in out["qa_flags"]:
@@ -365,6 +408,7 @@ def read_discharge(
         "n_missing_days": int(out["discharge_m3s"].isna().sum()),
         "flag_counts": counts,
         "n_raw_values": len(raw),
+        "notes": notes,
     })
     return out
 
