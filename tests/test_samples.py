@@ -135,6 +135,9 @@ def test_header_forms_map_to_canonical_columns(header, cell, units, column, expe
     row = dict(BASE)
     if column in ("temp_c", "hco3_mmol_l"):  # replace the base column of that quantity
         row.pop("T (°C)" if column == "temp_c" else "HCO3- (mmol/L)")
+    elif units == "mg/L":  # a units string must agree with every header stating a unit,
+        row.pop("HCO3- (mmol/L)")  # so the base alkalinity is in mg/L: 244.068/61.017 = 4.0
+        row["HCO3- (mg/L)"] = "244.068"
     row[header] = cell
     out = std(pd.DataFrame({k: [v] for k, v in row.items()}, dtype="str"), units=units)
     assert out[column].iloc[0] == pytest.approx(expected, rel=1e-9)
@@ -218,15 +221,61 @@ def test_units_dict_per_key_and_single_string():
         std(df, units={"calcium carbonate": "mg/L"})
 
 
-def test_units_string_fills_headers_without_unit_and_a_dict_overrides():
-    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "Ca (mmol/L)": ["2.0"],
+def test_units_string_fills_headers_without_unit_and_a_header_unit_wins():
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "Ca (mg/L)": ["80.156"],
                        "HCO3": ["305.085"]})
     out = std(df, units="mg/L")
-    assert out["ca_mmol_l"].iloc[0] == 2.0  # the header's mmol/L is explicit and wins
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # 80.156 / 40.078
     assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)  # 305.085 mg/L / 61.017
-    assert any("Ca (mmol/L)" in note for note in out.attrs["notes"])
-    out = std(df, units={"ca": "meq/L", "hco3": "mg/L"})
-    assert out["ca_mmol_l"].iloc[0] == 1.0  # 2.0 meq/L / charge 2
+    out = std(df, units={"hco3": "mmol/L"})  # a dict states a column without a header unit
+    assert out["hco3_mmol_l"].iloc[0] == 305.085
+    out = std(df, units={"ca": "mg/L", "hco3": "mg/L"})  # agrees with the header: fine
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(("header", "units"), [
+    ("Ca (mmol/L)", "mg/L"),  # a string against a header unit
+    ("Ca (mmol/L)", {"ca": "meq/L"}),  # 2 meq/L of Ca is 1 mmol/L, not 2: it contradicts
+    ("HCO3- (mmol/L)", "mg/L"),  # issue 11: 61 x too low if the option won
+])
+def test_explicit_unit_contradicting_a_header_is_an_error(header, units):
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], header: ["2.0"]})
+    given = units if isinstance(units, str) else units["ca"]
+    with pytest.raises(UnitError) as err:
+        std(df, units=units, source="lab.csv")
+    msg = str(err.value)
+    assert "\n" not in msg and "lab.csv" in msg and repr(header) in msg
+    assert repr(header.split("(")[1].rstrip(")")) in msg and repr(given) in msg
+
+
+def test_units_that_read_a_column_alike_are_not_a_contradiction():
+    # 'mg/L' on 'Alk (mg/L as CaCO3)': alkalinity in mass units is as CaCO3 anyway;
+    # 250.2175 / 50.0435 = 5.0 mmol/L HCO3-
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "Alk (mg/L as CaCO3)": ["250.2175"],
+                       "NO3-N (mg/L)": ["14.007"]})
+    out = std(df, units="mg/L")
+    assert out["hco3_mmol_l"].iloc[0] == pytest.approx(5.0)
+    assert out["no3_mmol_l"].iloc[0] == pytest.approx(1.0)  # 14.007 mg N/L / 14.007
+    # HCO3- has charge 1: mmol/L and meq/L are the same numbers
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "HCO3- (meq/L)": ["4.0"]})
+    assert std(df, units="mmol/L")["hco3_mmol_l"].iloc[0] == 4.0
+
+
+def test_a_dict_unit_contradicting_the_name_or_header_basis_is_an_error():
+    # 'NO3 (mg/L)' is mg/L of NO3-; saying 'as N' would read it 62.004/14.007 = 4.43 x higher
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "HCO3 (mg/L)": ["250"], "NO3 (mg/L)": ["10"]})
+    with pytest.raises(UnitError, match=r"'NO3 \(mg/L\)'.*'mg/L'.*'mg/L as N'"):
+        std(df, units={"no3": "mg/L as N"})
+    # without a unit in the header the dict states it: 14.007 mg/L as N = 1 mmol/L
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "HCO3 (mg/L)": ["250"], "NO3": ["14.007"]})
+    assert std(df, units={"no3": "mg/L as N"})["no3_mmol_l"].iloc[0] == pytest.approx(1.0)
+
+
+def test_an_element_qualifier_for_the_wrong_ion_is_an_error():
+    # 'mg/L as N' given for every column would read HCO3 as N (61.017/14.007 = 4.4 x too high)
+    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "HCO3": ["250"], "NO3": ["2.259"]})
+    with pytest.raises(UnitError, match=r"'HCO3'.*'mg/L as N'.*does not apply"):
+        std(df, units="mg/L as N")
 
 
 def test_header_name_and_unit_qualifiers_that_disagree_are_an_error():
@@ -822,12 +871,20 @@ def test_units_row_that_contradicts_the_header(tmp_path):
         read(path)
 
 
-def test_ambiguous_day_month_order_is_noted():
+def test_ambiguous_day_month_order_is_refused_unless_date_format(tmp_path):
     df = pd.DataFrame({"Date": ["03/05/2021", "04/06/2021"], "pH": ["7.4"] * 2,
                        "T": ["16"] * 2, "HCO3 (mg/L)": ["250"] * 2})
-    out = std(df)
+    with pytest.raises(DataError, match=r"lab\.csv: column 'Date'.*'03/05/2021'.*date_format"):
+        std(df, source="lab.csv")
+    out = std(df, date_format="%d/%m/%Y")  # 3 May and 4 June
+    assert out["date"].tolist() == [pd.Timestamp("2021-05-03"), pd.Timestamp("2021-06-04")]
+    assert out.attrs["date_format"] == "%d/%m/%Y"
+    path = tmp_path / "lab.csv"
+    df.to_csv(path, index=False)
+    out = read(path, date_format="%m/%d/%Y")  # 5 March and 6 April
     assert out["date"].tolist() == [pd.Timestamp("2021-03-05"), pd.Timestamp("2021-04-06")]
-    assert any("ambiguous" in note for note in out.attrs["notes"])
+    with pytest.raises(DataError, match="--date-format"):
+        read(path)
     # a first field above 12 settles it: day/month
     df["Date"] = ["13/05/2021", "04/06/2021"]
     assert std(df)["date"].tolist() == [pd.Timestamp("2021-05-13"), pd.Timestamp("2021-06-04")]
@@ -945,12 +1002,12 @@ def test_alias_table_has_no_conflicting_entries():
     import csv
     from importlib.resources import files
 
-    from karstsink._samples_headers import KEYS, compact_name
+    from karstsink._samples_headers import KEYS, OTHER_KEYS, compact_name
 
     text = files("karstsink.data").joinpath("aliases.csv").read_text(encoding="utf-8")
     seen: dict[str, tuple[str, str]] = {}
     for row in csv.DictReader(ln for ln in text.splitlines() if not ln.startswith("#")):
-        assert row["key"] in KEYS, row
+        assert row["key"] in KEYS or row["key"] in OTHER_KEYS, row  # OTHER: discharge files
         key = compact_name(row["alias"])
         entry = (row["key"], row["qualifier"])
         assert seen.setdefault(key, entry) == entry, row["alias"]

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from . import _samples_cells as cells
+from . import qa as _qa  # not 'qa': _standardize has a local of that name
 from ._samples_headers import (
     CANONICAL_NAMES,
     CANONICAL_UNITS,
@@ -58,40 +59,18 @@ __all__ = [
 ]
 
 #: Every code that can appear in ``qa_flags`` (``<key>`` is a short column key such as
-#: ``ca``, ``alk``, ``temp``), with what it means.  Codes added by the chemistry stage
-#: are listed too.
+#: ``ca``, ``alk``, ``temp``), with its severity and meaning.  Derived from the rule book
+#: :data:`karstsink.qa.RULES` (codes of the later stages included); kept for compatibility.
 FLAG_DESCRIPTIONS: dict[str, str] = {
-    "missing_ph": "fatal: no pH value; the sample is not speciated",
-    "missing_temp": "fatal: no water temperature; the sample is not speciated",
-    "missing_alkalinity": "fatal: neither HCO3 nor alkalinity is given; not speciated",
-    "ph_out_of_range": "fatal: pH outside 0-14 (set to NaN); not speciated",
-    "temp_out_of_range": "fatal: temperature outside -2..100 °C (set to NaN); not speciated",
-    "negative_value:<key>": "fatal: a negative concentration or conductivity (set to NaN)",
-    "not_numeric:<key>": "fatal: text in a number column (set to NaN)",
-    "ph_unusual": "warning: pH outside 4-11; computed, check the value",
-    "temp_unusual": "warning: temperature outside 0-50 °C; computed, check the value",
-    "below_detection:<key>": "warning: value below the detection limit ('<x'); replaced "
-                             "according to below_detection (half the limit by default)",
-    "above_range:<key>": "warning: value above the analytical range ('>x'); kept at the limit",
-    "bad_date": "warning: the date could not be read (NaT)",
-    "bad_coordinate:<key>": "warning: latitude/longitude is not a number or out of range (NaN)",
-    "duplicate_sample_id": "warning: the sample ID occurs on more than one row",
-    "charge_imbalance": "warning (chemistry): |charge-balance error| > 10 %",
-    "high_ionic_strength": "warning (chemistry): ionic strength > 0.7; use pitzer.dat",
-    "phreeqc_failed": "PHREEQC could not solve this sample (no convergence, or an input it "
-                      "rejects such as solute mass above solution mass); results are NaN and "
-                      "phreeqc_message has PHREEQC's words",
-    "phreeqc_convergence_warning": "warning (chemistry): PHREEQC reported convergence trouble "
-                                   "but returned results; check phreeqc_message",
+    r.label: f"{'warning' if r.severity == 'warn' else r.severity}: {r.description}"
+    for r in _qa.RULES.values()
 }
 
-#: Flag codes (before any ``:<key>``) that stop a row from being speciated.
-FATAL_FLAGS: frozenset[str] = frozenset({
-    "missing_ph", "missing_temp", "missing_alkalinity", "ph_out_of_range",
-    "temp_out_of_range", "negative_value", "not_numeric",
-})
+#: Flag codes (before any ``:<key>``) that stop a row from being speciated
+#: (:data:`karstsink.qa.FATAL`).
+FATAL_FLAGS: frozenset[str] = _qa.FATAL
 
-_FLAG_ORDER = [code.split(":")[0] for code in FLAG_DESCRIPTIONS]
+_FLAG_ORDER = list(_qa.RULES)
 _KEY_ORDER = list(KEYS)
 
 #: Ion columns always present in the canonical table [mmol L⁻¹].
@@ -264,7 +243,11 @@ def _find_header(rows: list[list[str]]) -> int:
                 hits += 1
         if hits > best_hits:
             best, best_hits = i, hits
-    return best if best_hits >= 2 else 0
+    if best_hits >= 2:
+        return best
+    # a small table ('date,remark,value'): the first row that is not a '#' comment
+    return next((i for i, row in enumerate(rows[:15])
+                 if not (row and row[0].lstrip().startswith("#"))), 0)
 
 
 # ---------------------------------------------------------------------------
@@ -280,6 +263,7 @@ def read_samples(
     encoding: str | None = None,
     below_detection: str | float = "half",
     column_map: Mapping[str, str] | None = None,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Read a field-sample table (CSV/TSV/XLSX, wide or WQP-long) into the canonical table.
 
@@ -290,11 +274,18 @@ def read_samples(
         ``.xlsx`` file.  A title/preamble above the header and a units row just
         under it (``mg/L, mg/L, °C``) are recognised.
     units : str or dict, optional
-        Units of the concentration columns.  One string (``"mg/L"``) applies to
-        every concentration column whose header (or units row) states no unit; a
-        dict (``{"alk": "mg/L as CaCO3", "no3": "mg/L as N"}``) sets single
-        columns and overrides their headers.  Keys are the short keys used in
-        the flags (``ca``, ``alk``, ``hco3``, ``temp``...) or canonical column names.
+        Units of the concentration columns.  A unit written in a header (or the
+        units row) always wins: one string (``"mg/L"``) fills every
+        concentration column whose header states no unit, and a dict
+        (``{"alk": "mg/L as CaCO3", "no3": "mg/L as N"}``) states single columns
+        (it also replaces a unit given only in a line above the header).  An
+        explicit unit that reads a column's numbers differently from the unit in
+        its header (``units="mg/L"`` on ``HCO3- (mmol/L)``; ``{"no3": "mg/L as
+        N"}`` on ``NO3 (mg/L)``) is a :class:`~karstsink.exceptions.UnitError`
+        naming the column and both units; units that read the numbers alike
+        (``mg/L`` on ``Alk (mg/L as CaCO3)``) are fine.  Keys are the short keys
+        used in the flags (``ca``, ``alk``, ``hco3``, ``temp``...) or canonical
+        column names.
     sheet : str or int, optional
         XLSX worksheet name or 0-based index (default: the first sheet).
     encoding : str, optional
@@ -305,6 +296,11 @@ def read_samples(
     column_map : dict, optional
         ``{header: key}`` for headers the alias table does not know (``{"Calc.
         (mg/L)": "ca"}``); map a header to ``None`` to leave it unused.
+    date_format : str, optional
+        :func:`~datetime.datetime.strptime` format of the date column (e.g.
+        ``"%d/%m/%Y"``).  Needed when the column's day/month order cannot be
+        decided from its cells (every ``03/05/2021``-style date has both fields
+        <= 12); such a column is refused without it.
 
     Returns
     -------
@@ -317,8 +313,10 @@ def read_samples(
     ------
     DataError
         Unreadable file, encoding or sheet, or a row with more cells than the header.
+        A date column whose day/month order is ambiguous and no ``date_format``.
     UnitError
-        A concentration column has no unit in its header and none in ``units``.
+        A concentration column has no unit in its header and none in ``units``,
+        or ``units`` contradicts the unit in a header.
 
     Warns
     -----
@@ -326,7 +324,8 @@ def read_samples(
         Once per call, counting the flagged rows.
     """
     table = _read(Path(path), units=units, sheet=sheet, encoding=encoding,
-                  below_detection=below_detection, column_map=column_map)
+                  below_detection=below_detection, column_map=column_map,
+                  date_format=date_format)
     _warn_summary(table)
     return table
 
@@ -338,6 +337,7 @@ def standardize(
     below_detection: str | float = "half",
     column_map: Mapping[str, str] | None = None,
     source: str = "table",
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Standardize a field-sample table already in memory (see :func:`read_samples`).
 
@@ -345,7 +345,7 @@ def standardize(
     ----------
     df : pandas.DataFrame
         Wide table (any dtypes) or a WQP-style long table.  It is not modified.
-    units, below_detection, column_map
+    units, below_detection, column_map, date_format
         As in :func:`read_samples`.
     source : str, default "table"
         Name used in error messages and ``attrs["source"]``.
@@ -359,13 +359,16 @@ def standardize(
         by its numeric version rather than duplicated.
     """
     table = _standardize(df, units=units, below_detection=below_detection,
-                         column_map=column_map, source=source)
+                         column_map=column_map, source=source, date_format=date_format)
     _warn_summary(table)
     return table
 
 
 def computable(table: pd.DataFrame) -> pd.Series:
     """True for the rows PHREEQC may speciate: no fatal code in ``qa_flags``.
+
+    A code is fatal when the rule book says so (:func:`karstsink.qa.is_fatal`);
+    codes it does not know (a user's own) never stop a row.
 
     Parameters
     ----------
@@ -384,7 +387,7 @@ def computable(table: pd.DataFrame) -> pd.Series:
     def ok(flags: Any) -> bool:
         if not isinstance(flags, str) or not flags:
             return True
-        return not any(code.split(":")[0] in FATAL_FLAGS for code in flags.split(";"))
+        return not any(_qa.is_fatal(code) for code in _qa.split(flags))
 
     return pd.Series([ok(f) for f in table["qa_flags"].tolist()], index=table.index,
                      dtype=bool, name="computable")
@@ -395,7 +398,8 @@ def computable(table: pd.DataFrame) -> pd.Series:
 # ---------------------------------------------------------------------------
 
 
-def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) -> pd.DataFrame:
+def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
+          date_format=None, units_required=True) -> pd.DataFrame:
     rows, info = read_rows(path, sheet=sheet, encoding=encoding)
     if info["format"] == "xlsx" and sheet is None and _header_hits(rows) < 2:
         # the first sheet is often notes ('说明'); take the first sheet with a sample header
@@ -441,6 +445,7 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) ->
     ) if fixed else pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
     info.update(header_row=lines[h], preamble=[" ".join(r).strip() for r in rows[:h]])
     units_line = body_lines[0] if body_lines else None
+    data_lines = body_lines[:len(fixed)]
     del rows, body, fixed, lines, body_lines  # the text now lives in `frame` only
     # a units row right under the header (lab exports): 'mg/L, mg/L, °C'
     header_units: dict[str, str] = {}
@@ -467,8 +472,12 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) ->
         if unitish >= 1 and numeric == 0:
             frame = frame.iloc[1:].reset_index(drop=True)
             info["units_row"] = units_line
+            data_lines = data_lines[1:]
         else:
             header_units = {}
+    # file line of each data row, as runs [first row, its line] (one run without blank lines)
+    info["line_runs"] = [[i, ln] for i, ln in enumerate(data_lines[:len(frame)])
+                         if i == 0 or ln != data_lines[i - 1] + 1]
     # a ';' or tab file whose numbers use decimal commas
     decimal_comma = None
     if info.get("delimiter") not in (None, ","):
@@ -483,7 +492,8 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map) ->
         info["preamble_unit"] = file_unit
     return _standardize(frame, units=units, below_detection=below_detection,
                         column_map=column_map, source=str(path), header_units=header_units,
-                        decimal_comma=decimal_comma, reader=info, file_unit=file_unit)
+                        decimal_comma=decimal_comma, reader=info, file_unit=file_unit,
+                        date_format=date_format, units_required=units_required)
 
 
 _PREAMBLE_UNIT_RE = re.compile(r"(?:单位|\bunits?\b)\s*[:：=]?\s*([^\s,;，；（(]+)", re.IGNORECASE)
@@ -560,9 +570,54 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str]):
     return used, by_key, unmatched, in_place
 
 
+#: Element qualifiers and the species they can describe (one N per NO3/NO2/NH4, one S per
+#: SO4, one C per HCO3/CO3); 'mg/L as N' of HCO3 would be read 4.4 x too high otherwise.
+_ELEMENT_QUALIFIERS = {"n": ("no3", "no2", "nh4"), "s": ("so4",), "c": ("hco3", "alk", "co3")}
+
+
+def _reading(key: str, unit: str, qualifier: str | None) -> str:
+    """``unit`` as it is applied to a column of ``key``: the name's qualifier added (NO3-N ->
+    'as N'), alkalinity in a mass unit as CaCO3 (APHA 2320)."""
+    if KEYS[key][1] != "conc":
+        return unit
+    unit = _with_qualifier(unit, qualifier)
+    if key == "alk" and " as " not in unit and parse_concentration_unit(unit)[1] == "mass":
+        unit = f"{unit} as CaCO3"
+    return unit
+
+
+def _check_applies(key: str, unit: str) -> None:
+    """Raise UnitError if ``unit`` cannot describe ``key`` (e.g. 'mg/L as N' for HCO3)."""
+    if KEYS[key][1] == "conc":
+        qual = parse_concentration_unit(unit)[2]
+        if qual in _ELEMENT_QUALIFIERS and key not in _ELEMENT_QUALIFIERS[qual]:
+            raise UnitError(f"'{unit}' does not apply to {key!r} ('as {qual.upper()}' is for "
+                            f"{', '.join(_ELEMENT_QUALIFIERS[qual])}).")
+    _convert(np.array([1.0]), key, unit)
+
+
+def _units_agree(key: str, a: str, b: str) -> bool:
+    """True if units ``a`` and ``b`` read the numbers of a ``key`` column alike.
+
+    ``mg/L`` and ``mg/L as CaCO3`` agree for alkalinity (mass units are as CaCO3), ``mmol/L``
+    and ``meq/L`` for HCO3⁻ (charge 1); ``mg/L`` and ``mmol/L`` never do.
+    """
+    probe = np.array([1.0, 10.0])  # two points: temperature units differ by an offset
+    return bool(np.allclose(_convert(probe, key, a), _convert(probe, key, b), rtol=1e-9,
+                            atol=0.0))
+
+
 def _resolve_units(used, units, header_units, source: str, notes: list[str],
-                   file_unit: str | None = None):
-    """Return {key: unit} for every measured column, raising on a missing unit."""
+                   file_unit: str | None = None, unitless: dict[str, str] | None = None):
+    """Return {key: unit} for every measured column, raising on a missing unit.
+
+    Precedence: the unit written in the header or units row; else ``units={key: ...}``;
+    else a unit stated above the header; else the single ``units`` string.  An explicit
+    unit (string or dict) that reads a column with a written unit differently is a
+    UnitError naming the column and both units.  With ``unitless`` (a dict) a
+    concentration column without any unit is recorded there ({key: column}) and skipped
+    instead of raising, with the message it would have raised ({key: message}).
+    """
     per_key: dict[str, str] = {}
     single: str | None = None
     if isinstance(units, Mapping):
@@ -579,59 +634,97 @@ def _resolve_units(used, units, header_units, source: str, notes: list[str],
         kind = KEYS[key][1]
         if kind not in ("temp", "ec", "conc", "orgc"):
             continue
-        unit = header_unit
+        name = str(col)
+        written, origin = header_unit, "header"
         row_text = header_units.get(col)
         if row_text is not None:
             row_unit = parse_unit(row_text, kind)
             if row_unit is None and kind not in ("ph",):
                 raise UnitError(f"{source}: the units row gives {row_text!r} for column "
-                                f"{str(col)!r}, which is not a unit for {key!r}.")
-            if unit is not None and row_unit != unit:
-                raise UnitError(f"{source}: column {str(col)!r} says {unit!r} in its header "
+                                f"{name!r}, which is not a unit for {key!r}.")
+            if written is not None and row_unit != written:
+                raise UnitError(f"{source}: column {name!r} says {written!r} in its header "
                                 f"but {row_text!r} in the units row; make them agree.")
-            unit = row_unit
-        if unit is None and file_unit is not None and kind in UNIT_REQUIRED_KINDS:
-            unit = file_unit
-            notes.append(f"{str(col)!r}: unit {file_unit} from the line above the header")
-        if key in per_key:
-            unit = per_key[key]
-        elif single is not None and kind in UNIT_REQUIRED_KINDS:
-            # one string for all ions fills the columns whose header states no unit; a unit
-            # written in a header is explicit and wins (units={key: ...} overrides it)
-            if unit is None:
-                unit = _parse_user_unit(single, key, "units")
-            elif unit.split(" as ")[0] != _parse_user_unit(single, key, "units").split(" as ")[0]:
-                notes.append(f"{str(col)!r}: the header's unit {unit!r} was used, not "
-                             f"units={single!r}; pass units={{'{key}': ...}} to override it")
-        if unit is None:
-            if kind in UNIT_REQUIRED_KINDS:
-                raise UnitError(
-                    f"{source}: column {str(col)!r} ({key}) has no unit. Add it to the header, "
-                    f"e.g. '{col} (mg/L)', or state it: units='mg/L' or "
-                    f"units={{'{key}': 'mg/L'}} (CLI: --units mg/L)."
-                )
-            unit = CANONICAL_UNITS[kind]
-            notes.append(f"{str(col)!r}: no unit given, {unit} assumed")
+            written, origin = row_unit, "units row"
         if (kind == "conc" and qualifier and header_unit and " as " in header_unit
                 and header_unit.split(" as ")[1].lower() != qualifier[3:].lower()):
-            raise UnitError(f"{source}: column {str(col)!r}: the name means {qualifier!r} "
+            raise UnitError(f"{source}: column {name!r}: the name means {qualifier!r} "
                             f"but the unit says {header_unit!r}; fix the header.")
-        unit = _with_qualifier(unit, qualifier) if kind == "conc" else unit
-        if key == "alk" and " as " not in unit and parse_concentration_unit(unit)[1] == "mass":
-            unit = f"{unit} as CaCO3"
-            notes.append(f"{str(col)!r}: alkalinity in a mass unit read as {unit} "
+        given = given_text = None
+        if key in per_key:
+            given, given_text = per_key[key], f"units={{{key!r}: {per_key[key]!r}}}"
+        elif single is not None and kind in UNIT_REQUIRED_KINDS:
+            given = _parse_user_unit(single, key, "units")
+            given_text = f"units={single!r} (--units)"
+        if given is not None:
+            try:
+                _check_applies(key, _reading(key, given, qualifier))
+            except UnitError as err:
+                # a dict names this column, so it must fit; a single string that cannot
+                # describe the column ('mg/L as CaCO3' for SO4) does not fill it
+                refused = f"{source}: column {name!r}: {given_text} cannot be used: {err}"
+                if key in per_key or (written is None and unitless is None):
+                    raise UnitError(refused) from err
+                if written is None:
+                    unitless[key] = refused
+                    continue
+                if written is not None:
+                    notes.append(f"{name!r}: {given_text} does not apply to {key}; the "
+                                 f"{origin}'s {written} was used")
+                given = None
+        if written is not None:
+            unit = written
+            if given is not None and not _units_agree(key, _reading(key, written, qualifier),
+                                                     _reading(key, given, qualifier)):
+                fix = (f"remove {key!r} from units=" if key in per_key else
+                       "leave --units out (it only fills columns whose header states no unit)")
+                raise UnitError(
+                    f"{source}: column {name!r} states {written!r} in its {origin} but "
+                    f"{given_text} says {given!r}; a unit written in the file wins: {fix}, "
+                    "or correct the header.")
+        elif key in per_key:
+            unit = given  # a per-column statement also replaces a line above the header
+        elif file_unit is not None and kind in UNIT_REQUIRED_KINDS:
+            unit = file_unit
+            if given is not None and not _units_agree(key, _reading(key, file_unit, qualifier),
+                                                     _reading(key, given, qualifier)):
+                raise UnitError(
+                    f"{source}: column {name!r} is in {file_unit!r} by the line above the "
+                    f"header but {given_text} says {given!r}; correct one of them or state "
+                    f"the column: units={{{key!r}: ...}}.")
+            notes.append(f"{name!r}: unit {file_unit} from the line above the header")
+        else:
+            unit = given
+        if unit is None:
+            if kind in UNIT_REQUIRED_KINDS:
+                missing = (f"{source}: column {name!r} ({key}) has no unit. Add it to the "
+                           f"header, e.g. '{col} (mg/L)', or state it: units='mg/L' or "
+                           f"units={{'{key}': 'mg/L'}} (CLI: --units mg/L).")
+                if unitless is not None:
+                    unitless[key] = missing
+                    continue
+                raise UnitError(missing)
+            unit = CANONICAL_UNITS[kind]
+            notes.append(f"{name!r}: no unit given, {unit} assumed")
+        applied = _reading(key, unit, qualifier)
+        if key == "alk" and applied != _with_qualifier(unit, qualifier):
+            notes.append(f"{name!r}: alkalinity in a mass unit read as {applied} "
                          "(APHA 2320 convention); say 'as HCO3' in the header if it is not")
         try:
-            _convert(np.array([1.0]), key, unit)
+            _check_applies(key, applied)
         except UnitError as err:
-            raise UnitError(f"{source}: column {str(col)!r}: {err}") from err
-        out[key] = unit
+            raise UnitError(f"{source}: column {name!r}: {err}") from err
+        out[key] = applied
     return out
 
 
 def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source,
                  header_units=None, decimal_comma=None, reader=None,
-                 file_unit=None) -> pd.DataFrame:
+                 file_unit=None, date_format=None, units_required=True) -> pd.DataFrame:
+    # units_required=False (the flux reader): a concentration column with no unit anywhere
+    # (or one --units cannot describe) is left out, its canonical column NaN, and
+    # attrs["unitless_columns"] keeps {key: the UnitError message}; the caller raises it
+    # for the columns it uses.
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
     factor = _detection_factor(below_detection)
@@ -644,10 +737,11 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     text = {c: _text(df[c]) for c in df.columns}
     measured: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     ids: dict[str, list[str]] = {}
-    dates = bad_dates = None
+    dates = bad_dates = bad_info = None
     out = df.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     in_place: set = set()
     colmap: dict[str, str] = {}
+    unitless: dict[str, str] = {}
 
     if is_long(df.columns):
         result = pivot_long(df, text, _convert, source)
@@ -686,9 +780,11 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         used, by_key, unmatched, in_place = _map_columns(df, column_map, source, notes)
         colmap = {str(c): k for c, (k, _u, _q) in used.items()}
         source_units = _resolve_units(used, units, header_units or {}, source, notes,
-                                      file_unit)
+                                      file_unit, unitless=None if units_required else unitless)
         for col, (key, _u, _q) in used.items():
             kind = KEYS[key][1]
+            if key in unitless:
+                continue
             if kind == "id":
                 ids[key] = [" ".join(t.split()) for t in text[col]]
             elif kind in ("temp", "ph", "ec", "conc", "orgc", "coord"):
@@ -706,10 +802,15 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         date_col, time_col = by_key.get("date"), by_key.get("time")
         reader = {**(reader or {}), "layout": "wide"}
     if date_col is not None:  # the raw date (and time) text of either layout
-        dates, bad_dates, note = cells.parse_dates(
-            date_text[date_col], date_text[time_col] if time_col is not None else None)
+        dates, bad_dates, note = parse_date_column(
+            date_text[date_col], date_text[time_col] if time_col is not None else None,
+            date_format=date_format, source=source, column=str(date_col))
         if note:
             notes.append(note)
+        if bad_dates.any():  # the cell text, for readers that refuse unreadable dates
+            first = int(np.flatnonzero(bad_dates)[0])
+            bad_info = {"column": str(date_col), "count": int(bad_dates.sum()),
+                        "first_row": first, "first_cell": date_text[date_col][first]}
 
     flags: list[list[tuple[int, int, str]]] = [[] for _ in range(n)]
 
@@ -741,17 +842,19 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         flag(not_num, "not_numeric", key)
         fatal = not_num.copy()
         if kind == "ph":
-            out_range = (values < 0) | (values > 14)
+            out_range = (values < _qa.PH_RANGE[0]) | (values > _qa.PH_RANGE[1])
             flag(out_range, "ph_out_of_range")
             values[out_range] = np.nan
             fatal |= out_range
-            flag(((values < 4) | (values > 11)) & ~out_range, "ph_unusual")
+            usual = (values < _qa.PH_USUAL_RANGE[0]) | (values > _qa.PH_USUAL_RANGE[1])
+            flag(usual & ~out_range, "ph_unusual")
         elif kind == "temp":
-            out_range = (values < -2) | (values > 100)
+            out_range = (values < _qa.TEMP_RANGE_C[0]) | (values > _qa.TEMP_RANGE_C[1])
             flag(out_range, "temp_out_of_range")
             values[out_range] = np.nan
             fatal |= out_range
-            flag(((values < 0) | (values > 50)) & ~out_range, "temp_unusual")
+            usual = (values < _qa.TEMP_USUAL_RANGE_C[0]) | (values > _qa.TEMP_USUAL_RANGE_C[1])
+            flag(usual & ~out_range, "temp_unusual")
         else:
             neg = values < 0
             flag(neg, "negative_value", key)
@@ -845,7 +948,29 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         "reader": reader,
         "notes": notes,
     }
+    if date_format is not None:
+        result.attrs["date_format"] = date_format
+    if unitless:
+        result.attrs["unitless_columns"] = dict(unitless)
+    if bad_info is not None:
+        result.attrs["bad_dates"] = bad_info
     return result
+
+
+def parse_date_column(texts, times=None, *, date_format: str | None = None,
+                      source: str = "table", column: str = "date"):
+    """:func:`karstsink._samples_cells.parse_dates` with its ambiguity error as a DataError.
+
+    Returns ``(dates, bad, note)`` as that function; an undecidable day/month order
+    without ``date_format`` becomes one line naming ``source`` and ``column``.
+    """
+    try:
+        return cells.parse_dates(texts, times, date_format=date_format)
+    except cells.AmbiguousDateError as err:
+        raise DataError(
+            f"{source}: column {column!r}: {err.reason}; pass date_format= (CLI: "
+            "--date-format), e.g. '%d/%m/%Y' (day first) or '%m/%d/%Y' (month first)."
+        ) from err
 
 
 _EXPLAINED_BY = {
@@ -868,7 +993,7 @@ def _warn_summary(table: pd.DataFrame) -> None:
     if not flagged:
         return
     fatal = int((~computable(table)).sum())
-    counts = Counter(code.split(":")[0] for f in flagged for code in f.split(";"))
+    counts = Counter(code.split(":")[0] for f in flagged for code in _qa.split(f))
     detail = ", ".join(f"{code} x{k}" for code, k in counts.most_common())
     missing = table.attrs.get("missing_columns") or []
     extra = (f" No column recognised for {', '.join(missing)}; pass column_map={{header: "

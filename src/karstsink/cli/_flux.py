@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from .. import carbon
+from ..flux import METHODS
 from ._common import handle_errors
 
 
@@ -22,16 +24,21 @@ from ._common import handle_errors
               type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--constituent", default="hco3", show_default=True,
               help="Constituent column of the samples file (hco3 for the carbon sink).")
-@click.option("--units", default=None, help="Unit of the sample values, e.g. mg/L, mmol/L, "
-                                            "'mg/L as CaCO3' (unless the header says).")
-@click.option("--method", type=click.Choice(["loadest", "rating", "direct", "wrtds"]),
-              default="loadest", show_default=True, help="Flux estimator.")
+@click.option("--units", default=None,
+              help="Unit of the sample columns whose header states no unit, e.g. mg/L, mmol/L, "
+                   "'mg/L as CaCO3'. A unit written in a header wins; a header unit that "
+                   "contradicts --units is an error.")
+@click.option("--method", type=click.Choice(list(METHODS)), default="loadest",
+              show_default=True, help="Flux estimator.")
 @click.option("--model", "loadest_model", type=int, default=0, show_default=True,
               help="LOADEST model 1-9 (0: choose by AIC).")
 @click.option("--q-unit", default=None, help="Discharge unit if the header gives none: "
                                               "m3/s, L/s, ft3/s (cfs).")
 @click.option("--q-column", default=None, help="Discharge column name (default: detected).")
 @click.option("--date-column", default=None, help="Date column of the samples file.")
+@click.option("--date-format", default=None, metavar="FORMAT",
+              help="strftime format of the dates of both files, e.g. '%d/%m/%Y' (day first); "
+                   "needed when day/month order cannot be told from the dates.")
 @click.option("--year-start", type=click.IntRange(1, 12), default=10, show_default=True,
               help="First month of the annual year (10 = USGS water year, 1 = calendar).")
 @click.option("--max-gap-days", type=click.IntRange(min=0), default=7, show_default=True,
@@ -41,12 +48,16 @@ from ._common import handle_errors
 @click.option("--so4", default=None, help="SO4 column of the samples (sulfuric-acid correction).")
 @click.option("--no3", default=None, help="NO3 column of the samples (nitric-acid correction).")
 @click.option("--toc", default=None, help="TOC/AOC column [mg C/L] (biological carbon pump).")
-@click.option("--acid-so4-share", type=click.FloatRange(0, 1), default=1.0, show_default=True)
-@click.option("--evaporite-so4-share", type=click.FloatRange(0, 1), default=0.0,
+@click.option("--acid-so4-share", type=click.FloatRange(0, 1),
+              default=carbon.DEFAULT_ACID_SO4_SHARE, show_default=True)
+@click.option("--evaporite-so4-share", type=click.FloatRange(0, 1),
+              default=carbon.DEFAULT_EVAPORITE_SO4_SHARE,
               show_default=True, help="Share of SO4 from gypsum/evaporites (not acid).")
-@click.option("--acid-no3-share", type=click.FloatRange(0, 1), default=1.0, show_default=True)
-@click.option("--bcp-share", type=click.FloatRange(0, 1), default=1.0, show_default=True,
-              help="Autochthonous share of --toc.")
+@click.option("--acid-no3-share", type=click.FloatRange(0, 1),
+              default=carbon.DEFAULT_ACID_NO3_SHARE, show_default=True)
+@click.option("--bcp-share", type=click.FloatRange(0, 1), default=carbon.DEFAULT_BCP_SHARE,
+              show_default=True, help="Autochthonous share of --toc counted as sink "
+                                      "(default 0, conservative: state your river's AOC/TOC).")
 @click.option("--silicate-fraction", type=click.FloatRange(0, 1), default=None,
               help="Share of HCO3 from silicate weathering (end-member partition).")
 @click.option("--proxy", default=None,
@@ -64,10 +75,10 @@ from ._common import handle_errors
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @handle_errors
 def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, units, method,
-                 loadest_model, q_unit, q_column, date_column, year_start, max_gap_days,
-                 allow_gaps, so4, no3, toc, acid_so4_share, evaporite_so4_share, acid_no3_share,
-                 bcp_share, silicate_fraction, proxy, extra_regressors, bootstrap, jobs,
-                 no_plots, debug) -> None:
+                 loadest_model, q_unit, q_column, date_column, date_format, year_start,
+                 max_gap_days, allow_gaps, so4, no3, toc, acid_so4_share, evaporite_so4_share,
+                 acid_no3_share, bcp_share, silicate_fraction, proxy, extra_regressors,
+                 bootstrap, jobs, no_plots, debug) -> None:
     """Estimate daily, monthly and annual fluxes and the carbon sink of one catchment.
 
     Writes daily.csv, monthly.csv, annual.csv (water years unless --year-start 1),
@@ -86,6 +97,7 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
     run = run_flux(
         discharge_path, samples_path, area_km2=area_km2, constituent=constituent, units=units,
         method=method, q_unit=q_unit, q_column=q_column, date_column=date_column,
+        date_format=date_format,
         max_gap_days=max_gap_days, allow_gaps=allow_gaps, year_start_month=year_start,
         so4=so4, no3=no3, toc=toc, acid_so4_share=acid_so4_share,
         evaporite_so4_share=evaporite_so4_share, acid_no3_share=acid_no3_share,

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, carbon
 from ..exceptions import DataError
 from ..hydrology import read_discharge
 from ..sink import carbon_sink
 from . import estimate
 from ._base import FluxEstimate
 from .aggregate import aggregate
-from .samples import read_flux_samples
+from .samples import flux_samples_from_table, read_flux_table
 
 __all__ = ["ANNUAL_COLUMNS", "FluxRun", "run_flux", "write_flux_outputs"]
 
@@ -110,16 +110,17 @@ def run_flux(
     q_unit: str | None = None,
     q_column: str | None = None,
     date_column: str | None = None,
+    date_format: str | None = None,
     max_gap_days: int = 7,
     allow_gaps: bool = False,
     year_start_month: int = 10,
     so4: str | None = None,
     no3: str | None = None,
     toc: str | None = None,
-    acid_so4_share: float = 1.0,
-    evaporite_so4_share: float = 0.0,
-    acid_no3_share: float = 1.0,
-    bcp_share: float = 1.0,
+    acid_so4_share: float = carbon.DEFAULT_ACID_SO4_SHARE,
+    evaporite_so4_share: float = carbon.DEFAULT_EVAPORITE_SO4_SHARE,
+    acid_no3_share: float = carbon.DEFAULT_ACID_NO3_SHARE,
+    bcp_share: float = carbon.DEFAULT_BCP_SHARE,
     silicate_hco3_fraction: float | None = None,
     method_options: dict[str, Any] | None = None,
     proxy: str | None = None,
@@ -131,16 +132,29 @@ def run_flux(
     ----------
     discharge, samples : path-like or DataFrame
         Discharge record (see :func:`karstsink.hydrology.read_discharge`) and
-        samples (see :func:`karstsink.flux.samples.read_flux_samples`).
+        samples (see :func:`karstsink.flux.samples.read_flux_samples`).  The
+        samples file is read once, by the sample reader of
+        :mod:`karstsink.samples`; the constituent and the SO₄²⁻/NO₃⁻/TOC
+        companions all come from that one canonical table.
     area_km2 : float
         Catchment area [km²].
-    constituent, units : str
-        Column/species of the samples and their unit (``hco3``, ``mg/L``).
+    constituent : str
+        Column/species of the samples (``hco3``, ``alk``, ``HCO3- (mg/L)``...).
+    units : str, optional
+        Unit of the sample columns whose header states none (``mg/L``); a unit
+        in a header wins, and a ``units`` contradicting one is a UnitError.
+    date_column : str, optional
+        Date column of the samples (default: recognised by name).
+    date_format : str, optional
+        strftime format (``"%d/%m/%Y"``) of the dates of both files, needed when
+        their day/month order cannot be told from the cells.
     method : str
         ``loadest`` (default), ``rating``, ``direct`` or ``wrtds``.
     so4, no3, toc : str, optional
-        Sample columns of SO₄²⁻, NO₃⁻ [same ``units``] and TOC [mg C L⁻¹]
-        whose fluxes (same method) feed the acid correction and the BCP term.
+        Sample columns (or canonical keys) of SO₄²⁻, NO₃⁻ and TOC/DOC, read with
+        their header units (``NO3-N (mg/L)``, ``SO4-S``, mmol/L...) or ``units``,
+        whose fluxes (same method) feed the acid correction and the BCP term
+        (TOC flux in kg C).
     acid_so4_share, evaporite_so4_share, acid_no3_share, bcp_share, silicate_hco3_fraction
         See :func:`karstsink.sink.carbon_sink` (``evaporite_so4_share`` is the
         share of SO₄²⁻ from evaporites [0-1]).
@@ -162,7 +176,7 @@ def run_flux(
     extra_cols = [c for c in ([proxy] if proxy else []) + list(extra_regressors or [])]
     daily = read_discharge(discharge, q_unit=q_unit, value_column=q_column,
                            max_gap_days=max_gap_days, allow_gaps=allow_gaps,
-                           extra_columns=extra_cols or None)
+                           extra_columns=extra_cols or None, date_format=date_format)
     opts = dict(method_options or {})
     if proxy:
         if method != "direct":
@@ -174,21 +188,25 @@ def run_flux(
         opts["extra_regressors"] = list(extra_regressors)
         if opts.get("model", 0) == 0:
             opts["model"] = 99
-    smp = read_flux_samples(samples, constituent, units=units, date_column=date_column)
+    table = read_flux_table(samples, units=units, date_format=date_format)  # read once
+    smp = flux_samples_from_table(table, constituent, date_column=date_column,
+                                  date_format=date_format)
     est = estimate(daily, smp, constituent, method=method, **opts)
     tables = aggregate(est, year_start_month=year_start_month)
     est.samples.attrs.update(smp.attrs)
 
     companions: dict[str, FluxEstimate] = {}
     ctables: dict[str, dict[str, pd.DataFrame]] = {}
-    for key, col, unit in (("so4", so4, units), ("no3", no3, units), ("toc", toc, "mg/L")):
+    for key, col in (("so4", so4), ("no3", no3), ("toc", toc)):
         if col is None:
             continue
-        s2 = read_flux_samples(samples, col, units=unit, date_column=date_column)
+        s2 = flux_samples_from_table(table, col, species=key, date_column=date_column,
+                                     date_format=date_format)
         companions[key] = estimate(daily, s2, col, method=method, **opts)
         ctables[key] = aggregate(companions[key], year_start_month=year_start_month)
 
-    is_hco3 = constituent.strip().lower() in _SINK_SPECIES
+    is_hco3 = (constituent.strip().lower() in _SINK_SPECIES
+               or smp.attrs.get("species") in _SINK_SPECIES)  # e.g. "HCO3- (mg/L)"
     rows = []
     for kind, tkey, lab in (("year", "annual", "year"), ("total", "total", "period")):
         t = tables[tkey]
@@ -223,7 +241,8 @@ def run_flux(
         rows.append(sk)
     sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     settings = {
-        "constituent": constituent, "units": units, "method": method,
+        "constituent": constituent, "units": units, "date_format": date_format,
+        "method": method,
         "method_options": opts, "area_km2": area_km2, "q_unit_option": q_unit,
         "max_gap_days": max_gap_days, "allow_gaps": allow_gaps,
         "year_start_month": year_start_month, "so4": so4, "no3": no3, "toc": toc,

@@ -1,208 +1,497 @@
-"""Concentration samples for flux estimation: plain CSVs or the geochemistry reader's table.
+"""Concentration samples for flux estimation, read by the one sample reader.
 
-:func:`read_flux_samples` returns one row per sample with ``date`` (day
-precision), ``conc_mg_L`` [mg L⁻¹] and ``censored`` (for a censored value the
-concentration is its detection limit), keeping every original column.
-:func:`pair_with_discharge` attaches the day's mean discharge and flags
-samples that fall outside the discharge record.
+A samples file is read once, by :func:`read_flux_table`, into the canonical
+sample table of :mod:`karstsink.samples` (the same header-and-unit matcher,
+cell parser, date parser and detection-limit rules as ``karstsink speciate``;
+censored values keep their detection limit).  :func:`flux_samples_from_table`
+then takes one constituent from that table: ``date`` (day precision),
+``conc_mg_L`` [mg L⁻¹ of the species itself; mg C L⁻¹ for TOC/DOC] and
+``censored`` (for a censored value the concentration is its detection limit).
+:func:`read_flux_samples` does both.  :func:`pair_with_discharge` attaches the
+day's mean discharge and flags samples that fall outside the discharge record.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .. import _samples_cells as cells
+from .. import samples as _samples
+from .._samples_headers import CANONICAL_NAMES, KEYS, match_user_name, parse_unit, split_header
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
-from ..units import MOLAR_MASS, from_mmol_per_l, to_mmol_per_l
+from ..units import from_mmol_per_l, parse_concentration_unit
 
-__all__ = ["pair_with_discharge", "read_flux_samples"]
+__all__ = ["flux_samples_from_table", "pair_with_discharge", "read_flux_samples",
+           "read_flux_table"]
 
-_DATE_NAMES = re.compile(r"^(date|datetime|date_?time|sample_?date|activitystartdate|cdate|日期)",
-                         re.I)
-_CENSORED = re.compile(r"^\s*<\s*([0-9.eE+\-]+)\s*$")
-
-
-#: other column names accepted for a constituent (alkalinity titrations give HCO3-)
-_ALIASES = {"hco3": ("alk", "alkalinity", "bicarbonate")}
+#: USGS-style remark columns: a ``<`` there marks the row's value as its detection limit.
+_REMARK_NAMES = ("remark", "remark_code", "qualifier", "rmk")
+#: Columns :func:`flux_samples_from_table` writes (an input column of that name is replaced).
+_OUTPUT = ("date", "conc_mg_L", "censored", "qa_flags")
 
 
-def _find_column(df: pd.DataFrame, constituent: str) -> str | None:
-    want = constituent.lower()
-    for names in ((want,), _ALIASES.get(want, ())):
-        for c in df.columns:
-            full = str(c).strip().lower()
-            base = re.split(r"[\s(\[_,]", full, maxsplit=1)[0]
-            cands = {full, base}
-            if base.endswith(("+", "-")):  # ionic charge: HCO3-, SO42-, Ca2+
-                bare = base.rstrip("+-")
-                cands.update({bare, re.sub(r"\d$", "", bare)})
-            if cands & set(names):
-                return c
-    return None
+def read_flux_table(
+    path_or_df: str | os.PathLike | pd.DataFrame,
+    *,
+    units: str | Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+) -> pd.DataFrame:
+    """Read a samples file (or table) once into the canonical sample table, for fluxes.
 
+    The table of :func:`karstsink.samples.read_samples` /
+    :func:`~karstsink.samples.standardize`, read with ``below_detection="limit"``
+    (a ``<x`` cell keeps x, as flux estimators need) and without its summary
+    warning (pH or temperature are not needed for fluxes).  A concentration column
+    with no unit anywhere (or one ``units`` cannot describe) is not an error here:
+    it is left out, listed in ``attrs["unitless_columns"]``, and refused only if a
+    flux is asked of it.
 
-def _unit_from_header(name: str) -> str | None:
-    m = re.search(r"[\(\[]\s*([^\)\]]+?)\s*[\)\]]", name)
-    return m.group(1) if m else None
+    Parameters
+    ----------
+    path_or_df : path-like or pandas.DataFrame
+        A CSV/TSV/XLSX file, a table in memory, or a table that already went
+        through :func:`~karstsink.samples.standardize` (it has ``qa_flags``; then
+        it is used as it is, and ``attrs["below_detection"]``, default ``"half"``,
+        tells how its censored values were stored).
+    units : str or dict, optional
+        As in :func:`karstsink.samples.read_samples`: a unit written in a header
+        wins; ``units`` fills columns whose header states none; an explicit unit
+        contradicting a header is a UnitError.
+    date_format : str, optional
+        strftime format of the date column (e.g. ``"%d/%m/%Y"``), needed when
+        its day/month order is ambiguous.
+    encoding, sheet : optional
+        As in :func:`~karstsink.samples.read_samples`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The canonical table; ``attrs["units_option"]`` keeps ``units``.
+
+    Raises
+    ------
+    FileNotFoundError, DataError, UnitError
+    """
+    if isinstance(path_or_df, pd.DataFrame):
+        cols = set(path_or_df.columns)
+        if "qa_flags" in cols and cols & set(_samples.ION_COLUMNS):  # standardised before
+            table = path_or_df.copy()
+            table.attrs = dict(path_or_df.attrs)
+            table.attrs.setdefault("source", "samples table")
+            table.attrs.setdefault("below_detection", "half")  # the reader's default
+        else:
+            table = _samples._standardize(
+                path_or_df, units=units, below_detection="limit", column_map=None,
+                source=str(path_or_df.attrs.get("source", "samples table")),
+                date_format=date_format, units_required=False)
+    else:
+        path = Path(os.fspath(path_or_df))
+        if not path.exists():
+            raise FileNotFoundError(f"Samples file not found: {path}")
+        table = _samples._read(path, units=units, sheet=sheet, encoding=encoding,
+                               below_detection="limit", column_map=None,
+                               date_format=date_format, units_required=False)
+    table.attrs["units_option"] = units
+    return table
 
 
 def read_flux_samples(
     path_or_df: str | os.PathLike | pd.DataFrame,
     constituent: str,
     *,
-    units: str | None = None,
+    units: str | Mapping[str, str] | None = None,
     date_column: str | None = None,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Read concentration samples of one constituent for flux estimation.
+
+    :func:`read_flux_table` followed by :func:`flux_samples_from_table`; to take
+    several constituents from one file, call those two (the file is read once).
 
     Parameters
     ----------
     path_or_df : path-like or pandas.DataFrame
-        A CSV with a date column and a column named after ``constituent``
-        (values such as ``<0.05`` are censored at 0.05; a ``remark`` column
-        holding ``<`` marks censoring as in USGS files), or a table produced by
-        :func:`karstsink.samples.read_samples` (canonical ``<ion>_mmol_l``
-        columns, converted back to mg/L).
+        A samples file or table (see :func:`read_flux_table`).
     constituent : str
-        Column / species name, e.g. ``hco3``, ``no3``, ``so4`` (case-insensitive;
-        header decorations such as ``HCO3- (mg/L)`` are recognised).
-    units : str, optional
-        Unit of the values (``mg/L``, ``mmol/L``, ``meq/L``, ``mg/L as CaCO3``,
-        ``mg/L as N``...).  Required unless the header gives it; concentrations
-        are converted to mg/L of the species itself when a molar mass is known
-        (for an unknown species only ``mg/L`` is accepted).
+        What to take: a canonical key or any header name the alias table knows
+        (``hco3``, ``alk``/``alkalinity`` (as HCO₃⁻), ``so4``, ``no3``, ``ca``,
+        ``toc``, ``doc``...), or the exact name of a column (``HCO3- (mg/L)``,
+        ``value``, ``phosphorus``).
+    units : str or dict, optional
+        Unit of the values where the header gives none (``mg/L``, ``mmol/L``,
+        ``meq/L``, ``mg/L as CaCO3``, ``mg/L as N``...).  A unit in a header wins;
+        a contradicting ``units`` is a :class:`~karstsink.exceptions.UnitError`.
     date_column : str, optional
-        Name of the date column (default: the first column named like a date).
+        Name of the date column (default: the column the alias table knows as
+        the sampling date, e.g. ``date``, ``Sampling date``, ``采样日期``).
+    date_format : str, optional
+        strftime format of the dates (``"%d/%m/%Y"``); needed when day/month
+        order cannot be told from the cells.
 
     Returns
     -------
     pandas.DataFrame
-        The original columns plus ``date`` (datetime64, normalised to the day),
-        ``conc_mg_L`` [mg L⁻¹] and ``censored`` (bool), sorted by date, and
-        ``qa_flags`` (``not_numeric``, ``missing_value``, ``negative_value``).
-        Rows without a usable value stay, with NaN ``conc_mg_L`` and a flag.
+        See :func:`flux_samples_from_table`.
 
     Raises
     ------
     MissingColumnError, UnitError, DataError
-        Missing date/constituent column, no unit, unparsable dates (row named).
+        Missing date/constituent column, no unit or contradicting units, unreadable
+        or ambiguous dates (file, line and column named).
     """
-    key = constituent.strip().lower()
-    from ..hydrology import load_table
+    table = read_flux_table(path_or_df, units=units, date_format=date_format)
+    return flux_samples_from_table(table, constituent, units=units, date_column=date_column,
+                                   date_format=date_format)
 
-    df, source = load_table(path_or_df, "samples")
-    if date_column is None:
-        date_column = next((c for c in df.columns if _DATE_NAMES.match(c)), None)
-    if date_column is None or date_column not in df.columns:
-        raise MissingColumnError(
-            f"{source}: no date column (looked for 'date'); columns found: "
-            f"{', '.join(df.columns)}. Pass date_column= / --date-column."
-        )
-    n = len(df)
+
+# ---------------------------------------------------------------------------
+# one constituent from the canonical table
+# ---------------------------------------------------------------------------
+
+
+def _species_of(key: str) -> str:
+    return "hco3" if key == "alk" else key
+
+
+def _roles_match(role: str, key: str) -> bool:
+    if role in ("toc", "doc"):
+        return KEYS[key][1] == "orgc"
+    return _species_of(role) == _species_of(key)
+
+
+def _flag_sets(table: pd.DataFrame) -> list[set[str]]:
+    if "qa_flags" not in table.columns:
+        return [set() for _ in range(len(table))]
+    return [set(f.split(";")) if isinstance(f, str) and f else set()
+            for f in table["qa_flags"].tolist()]
+
+
+def _line(table: pd.DataFrame, i: int) -> str:
+    """``line L (data row i+1)`` for a file read by the sample reader, else ``data row``."""
+    reader = table.attrs.get("reader") or {}
+    runs = reader.get("line_runs") if reader.get("layout") != "long" else None
+    if runs:
+        start, line = max((r for r in runs if r[0] <= i), key=lambda r: r[0])
+        return f"line {line + i - start} (data row {i + 1})"
+    return f"data row {i + 1}"
+
+
+def _measured(table: pd.DataFrame) -> dict[str, str]:
+    """{key: header} of the quantities the reader found (a bare canonical frame: its columns)."""
+    colmap = table.attrs.get("column_map")
+    if colmap is not None:
+        out: dict[str, str] = {}
+        for header, key in colmap.items():
+            out.setdefault(key, header)
+        return out
+    return {key: col for col, (key, _u) in CANONICAL_NAMES.items() if col in table.columns}
+
+
+def _given_unit(units: Any, key: str | None, name: str) -> str | None:
+    if isinstance(units, Mapping):
+        for k in (key, name, name.lower()):
+            if k is not None and k in units:
+                return str(units[k])
+        return None
+    return None if units is None else str(units)
+
+
+def _header_unit(header: str) -> str | None:
+    """The concentration unit written in a header the alias table does not know."""
+    for _name, unit_text, _form in split_header(header):
+        if unit_text:
+            unit = parse_unit(unit_text, "conc")
+            if unit is not None:
+                return unit
+    return None
+
+
+def _raw_column(table, col, species, units, source):
+    """Values [mg/L] of a column the alias table does not know, by the reader's rules."""
+    texts = _samples._text(table[col])
+    dc = (table.attrs.get("reader") or {}).get("decimal_comma")
+    values, status = cells.parse_column(texts, True if dc else None)
+    written = _header_unit(str(col))
+    given = _given_unit(units, species, str(col))
+    if given is not None:
+        parsed = parse_unit(given, "conc")
+        if parsed is None:
+            raise UnitError(f"{source}: {given!r} is not a concentration unit karstsink reads "
+                            "(use mg/L, mmol/L, meq/L or µmol/L, optionally 'as CaCO3', "
+                            "'as N', 'as S').")
+        given = parsed
+    unit = written or given
+    if unit is None:
+        raise UnitError(
+            f"{source}: the unit of column {str(col)!r} is not given; write it in the header "
+            f"(e.g. '{col} (mg/L)') or pass units= / --units (mg/L, mmol/L, meq/L, "
+            "'mg/L as CaCO3').")
+    known = species is not None and KEYS.get(species, ("", ""))[1] in ("conc", "orgc")
+    if known:
+        try:
+            reading = _samples._reading(species, unit, None)
+            _samples._check_applies(species, reading)
+            if given is not None and written is not None and not _samples._units_agree(
+                    species, reading, _samples._reading(species, given, None)):
+                raise UnitError(f"column {str(col)!r} states {written!r} in its header but "
+                                f"units= (--units) says {given!r}; a unit written in the "
+                                "file wins: leave --units out or correct the header.")
+        except UnitError as err:
+            raise UnitError(f"{source}: {err}") from err
+        one = float(_samples._convert(np.array([1.0]), species, reading)[0])
+        factor = one if KEYS[species][1] == "orgc" else float(
+            from_mmol_per_l(one, _species_of(species), "mg/L"))
+        unit = reading
+    else:  # no molar mass: a mass concentration is kept on its own basis ('as P')
+        scale, basis, _q = parse_concentration_unit(unit)
+        if given is not None and written is not None and parse_concentration_unit(
+                given) != (scale, basis, _q):
+            raise UnitError(f"{source}: column {str(col)!r} states {written!r} in its header "
+                            f"but units= (--units) says {given!r}; a unit written in the "
+                            "file wins: leave --units out or correct the header.")
+        if basis != "mass":
+            raise UnitError(f"{source}: karstsink has no molar mass for column {str(col)!r}; "
+                            "give it in a mass unit (mg/L, µg/L).")
+        factor = scale
+    if abs(factor - 1.0) < 1e-12:
+        factor = 1.0  # mg/L stays exactly what was written
+    conc = values * factor
+    return conc, status, unit
+
+
+def flux_samples_from_table(
+    table: pd.DataFrame,
+    constituent: str,
+    *,
+    species: str | None = None,
+    units: str | Mapping[str, str] | None = None,
+    date_column: str | None = None,
+    date_format: str | None = None,
+) -> pd.DataFrame:
+    """One constituent's samples for flux estimation, from the canonical sample table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`read_flux_table` (or :func:`karstsink.samples.read_samples`).
+    constituent : str
+        A canonical key or alias (``hco3``, ``alk``, ``so4``, ``no3``, ``toc``...),
+        taken from the canonical column the reader filled (so ``NO3-N (mg/L)``,
+        ``SO4-S``, ``Alk (mg/L as CaCO3)``, mmol/L and meq/L are all converted), or
+        the exact name of a column.  A column the alias table does not know
+        (``value``, ``phosphorus``) is read with the same cell parser, its unit
+        from its header or ``units``; for a known species that is not in the
+        table, a ``value`` column is used (LOADEST/EGRET files), unless
+        ``species`` is given.
+    species : str, optional
+        The species the values must be (``so4`` for the sulfuric-acid
+        correction, ``no3``, ``toc``...): checks a named column and converts an
+        unknown one.  Default: what ``constituent`` names.
+    units : str or dict, optional
+        Unit for a column the alias table does not know (default: the
+        ``units`` the table was read with).
+    date_column : str, optional
+        Date column (default: the one the reader recognised).
+    date_format : str, optional
+        strftime format for ``date_column``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The input columns plus ``date`` (datetime64, normalised to the day),
+        ``conc_mg_L`` [mg L⁻¹ of the species itself (HCO₃⁻ for alkalinity);
+        mg C L⁻¹ for TOC/DOC; for a species without molar mass, mg/L on the basis
+        its unit states] and ``censored`` (bool: the value is its detection
+        limit), sorted by date, and ``qa_flags``: ``below_detection:<key>``,
+        ``above_range:<key>``, ``not_numeric:<key>``, ``negative_value:<key>``,
+        ``missing_value:<key>``, ``detection_limit_unknown:<key>``, ``bad_date``.
+        Rows without a usable value stay, with NaN ``conc_mg_L`` and a flag.
+        ``attrs``: ``source``, ``constituent``, ``species``, ``units`` (as read),
+        ``value_column``, ``date_column``, ``below_detection`` (``"limit"``).
+
+    Raises
+    ------
+    MissingColumnError, UnitError, DataError
+    """
+    source = str(table.attrs.get("source", "samples table"))
+    n = len(table)
     if n == 0:
         raise DataError(f"{source}: the samples file has no rows.")
-    flags = [[] for _ in range(n)]
-
-    canonical = f"{key}_mmol_l"
-    if f"{key}_mg_c_l" in df.columns and canonical not in df.columns:
-        df[f"{key}"] = df[f"{key}_mg_c_l"]
-        units = units or "mg/L"
-    if canonical in df.columns:  # the geochemistry reader's canonical table
-        mmol = pd.to_numeric(df[canonical], errors="coerce").to_numpy(dtype=float)
-        fl = df.get("qa_flags", pd.Series([""] * n, index=df.index)).astype("string").fillna("")
-        censored = fl.str.contains(f"below_detection:{key}", regex=False).to_numpy()
-        # that reader substitutes a fraction of the limit ("half" by default): undo it
-        policy = df.attrs.get("below_detection", "half")
-        frac = {"half": 0.5, "limit": 1.0}.get(str(policy).lower()) if isinstance(
-            policy, str) else (float(policy) if policy else None)
-        if frac:
-            mmol = np.where(censored, mmol / frac, mmol)
-        else:  # "zero"/"nan": the limit itself is lost
-            mmol = np.where(censored, np.nan, mmol)
-            for i in np.flatnonzero(censored):
-                flags[i].append(f"detection_limit_unknown:{key}")
-        if key in MOLAR_MASS:
-            conc = from_mmol_per_l(mmol, key, "mg/L")
-        else:
-            raise UnitError(f"No molar mass for {constituent!r}; cannot convert mmol/L to mg/L.")
-        value_col = canonical
-        unit = "mmol/L"
-        empty = np.isnan(mmol)
-        not_numeric = np.zeros(n, bool)
+    name = str(constituent).strip()
+    if units is None:
+        units = table.attrs.get("units_option")
+    measured = _measured(table)
+    colmap = table.attrs.get("column_map")
+    by_lower = {str(c).strip().lower(): c for c in table.columns}
+    col = table.columns[table.columns == name][0] if name in table.columns else \
+        by_lower.get(name.lower())
+    key = raw_col = None
+    if col is not None and colmap is not None and str(col) in colmap:
+        key = colmap[str(col)]
+    elif col is not None and str(col) in CANONICAL_NAMES:
+        key = CANONICAL_NAMES[str(col)][0]
+    elif col is not None:
+        raw_col = col
     else:
-        value_col = _find_column(df, key)
-        if value_col is None and "value" in df.columns:
-            value_col = "value"
-        if value_col is None:
+        key = match_user_name(name)
+    role = species if species is not None else key
+    if key is not None and KEYS[key][1] not in ("conc", "orgc"):
+        raise DataError(f"{source}: {name!r} is a {KEYS[key][1]} column, not a concentration.")
+    if key is not None and species is not None and not _roles_match(species, key):
+        raise DataError(f"{source}: column {str(col if col is not None else name)!r} holds "
+                        f"{key}, not {species}; name the {species} column.")
+    in_table = key is not None and (key in measured or (
+        _species_of(key) == "hco3" and ({"hco3", "alk"} & set(measured))))
+    if key is not None and not in_table:
+        # LOADEST/EGRET files ('date,remark,value') hold the one constituent in 'value';
+        # never taken for a companion (species=), which would silently get the main values
+        raw_col = by_lower.get("value") if species is None else None
+        if raw_col is None:
             raise MissingColumnError(
-                f"{source}: no column for constituent {constituent!r}; columns found: "
-                f"{', '.join(df.columns)}."
-            )
-        unit = units or _unit_from_header(value_col)
-        if unit is None:
-            raise UnitError(
-                f"{source}: the unit of column {value_col!r} is not given; pass --units "
-                "(units=) e.g. mg/L, mmol/L, meq/L or 'mg/L as CaCO3'."
-            )
-        text = df[value_col].astype("string").fillna("").str.strip()
-        m = text.str.extract(_CENSORED)[0]
-        censored = m.notna().to_numpy()
-        numeric_text = text.where(~pd.Series(censored, index=df.index), m)
-        numeric_text = numeric_text.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)
-        vals = pd.to_numeric(numeric_text, errors="coerce").to_numpy(dtype=float)
-        remark = next((c for c in df.columns if c.lower() in ("remark", "remark_code",
-                                                              "qualifier", "rmk")), None)
-        if remark is not None:
-            censored = censored | (df[remark].astype("string").fillna("").str.strip() == "<"
-                                   ).to_numpy()
-        empty = (text == "").to_numpy() | text.str.lower().isin(
-            ["na", "nan", "n.d.", "nd", "-"]).to_numpy()
-        not_numeric = np.isnan(vals) & ~empty
-        if key in MOLAR_MASS:
-            factor = float(from_mmol_per_l(to_mmol_per_l(1.0, key, unit), key, "mg/L"))
-            factor = 1.0 if abs(factor - 1.0) < 1e-12 else factor  # no round-off for mg/L
-            conc = vals * factor
+                f"{source}: no column for constituent {name!r}; columns found: "
+                f"{', '.join(map(str, table.columns))}.")
+    if key is None and raw_col is None:
+        raise MissingColumnError(f"{source}: no column for constituent {name!r}; columns "
+                                 f"found: {', '.join(map(str, table.columns))}.")
+    flag_key = (role or name).lower()
+    flags: list[list[str]] = [[] for _ in range(n)]
+    old = _flag_sets(table)
+
+    if raw_col is None:  # the canonical column the reader filled
+        unitless = table.attrs.get("unitless_columns") or {}
+        keys = [k for k in (("hco3", "alk") if _species_of(key) == "hco3" else (key,))
+                if k in measured]
+        for k in keys:
+            if k in unitless:  # the reader's own message: no unit, or --units cannot apply
+                raise UnitError(unitless[k])
+        value_col = measured[keys[0]] if keys else KEYS[key][0]
+        canonical = KEYS[key][0]
+        vals = pd.to_numeric(table[canonical], errors="coerce").to_numpy(dtype=float).copy()
+        # which key's cell each row holds (HCO3, else alkalinity where HCO3 was empty)
+        used_key = np.array([keys[0] if keys else key] * n, dtype=object)
+        if len(keys) == 2:
+            hco3_status = cells.parse_column(_samples._text(table[measured["hco3"]]))[1]
+            used_key[hco3_status == cells.MISSING] = "alk"
+
+        def has(code: str) -> np.ndarray:
+            return np.array([f"{code}:{k}" in f for f, k in zip(old, used_key, strict=True)])
+
+        censored = has("below_detection")
+        factor = _samples._detection_factor(table.attrs.get("below_detection", "half"))
+        if factor and np.isfinite(factor):
+            vals = np.where(censored, vals / factor, vals)  # back to the detection limit
         else:
-            if unit.strip().lower().replace(" ", "") not in ("mg/l", "mgl-1"):
-                raise UnitError(
-                    f"{source}: karstsink has no molar mass for {constituent!r}; give it in mg/L."
-                )
-            conc = vals
-    conc = np.asarray(conc, dtype=float)
-    negative = conc < 0
-    for i in np.flatnonzero(not_numeric):
-        flags[i].append(f"not_numeric:{key}")
-    for i in np.flatnonzero(empty):
-        flags[i].append(f"missing_value:{key}")
-    for i in np.flatnonzero(negative):
-        flags[i].append(f"negative_value:{key}")
-    for i in np.flatnonzero(censored & ~empty):
-        flags[i].append(f"censored:{key}")
-    conc = np.where(negative, np.nan, conc)
+            vals = np.where(censored, np.nan, vals)
+        limit_unknown = censored & np.isnan(vals)
+        not_numeric, negative, above = has("not_numeric"), has("negative_value"), has(
+            "above_range")
+        empty = np.isnan(vals) & ~not_numeric & ~negative & ~censored
+        conc = vals if KEYS[key][1] == "orgc" else np.asarray(
+            from_mmol_per_l(vals, _species_of(key), "mg/L"), dtype=float)
+        src_units = table.attrs.get("source_units") or {}
+        unit = "; ".join(dict.fromkeys(str(src_units[k]) for k in keys if k in src_units)) \
+            or ("mg/L" if KEYS[key][1] == "orgc" else "mmol/L")
+        role = role or key
+    else:
+        conc, status, unit = _raw_column(table, raw_col, role, units, source)
+        value_col = raw_col
+        censored = status == cells.BELOW
+        limit_unknown = censored & np.isnan(conc)
+        not_numeric = status == cells.NOT_NUMERIC
+        above = status == cells.ABOVE
+        negative = conc < 0
+        empty = status == cells.MISSING
+        conc = np.where(negative, np.nan, conc)
+    remark = next((by_lower[r] for r in _REMARK_NAMES if r in by_lower), None)
+    if remark is not None:  # USGS: '<' in the remark column, the limit in the value column
+        marked = np.array([t.strip() == "<" for t in _samples._text(table[remark])])
+        censored = censored | (marked & np.isfinite(conc))
+    for mask, code in ((not_numeric, "not_numeric"), (empty, "missing_value"),
+                       (negative, "negative_value"), (censored & ~limit_unknown,
+                                                      "below_detection"),
+                       (limit_unknown, "detection_limit_unknown"), (above, "above_range")):
+        for i in np.flatnonzero(mask):
+            flags[i].append(f"{code}:{flag_key}")
 
-    from ..hydrology import _parse_dates  # same date rules as discharge files
+    when, date_col = _dates(table, date_column, date_format, source)
+    no_date = np.isnat(when)
+    for i in np.flatnonzero(no_date):
+        flags[i].append("bad_date")
+    conc = np.where(no_date, np.nan, conc)
 
-    when = _parse_dates(df[date_column], source, date_column)
-    out = df.copy()
-    out["date"] = when.dt.normalize().astype("datetime64[ns]")
-    out["conc_mg_L"] = conc
-    out["censored"] = censored & np.isfinite(conc)
+    keep = _input_columns(table)
+    out = table[keep].copy()
+    out["date"] = pd.Series(when, index=table.index).dt.normalize().astype("datetime64[ns]")
+    out["conc_mg_L"] = np.asarray(conc, dtype=float)
+    out["censored"] = censored & np.isfinite(out["conc_mg_L"].to_numpy())
     out["qa_flags"] = [";".join(f) for f in flags]
     out = out.sort_values("date", kind="stable").reset_index(drop=True)
-    out.attrs.update({"source": source, "constituent": key, "units": unit,
-                      "value_column": value_col})
+    out.attrs = {"source": source, "constituent": name.lower(), "species": role,
+                 "units": unit, "value_column": str(value_col), "date_column": date_col,
+                 "below_detection": "limit"}  # censored values are at their limit here
     n_bad = int((~np.isfinite(out["conc_mg_L"])).sum())
+    if int(np.isfinite(out["conc_mg_L"]).sum()) == 0:
+        raise DataError(f"{source}: no usable {flag_key} value in column {str(value_col)!r}.")
     if n_bad:
         warnings.warn(
-            f"{source}: {n_bad} sample(s) have no usable {key} value (flagged in qa_flags) "
-            "and are not used for calibration.", DataQualityWarning, stacklevel=2)
-    if int(np.isfinite(out["conc_mg_L"]).sum()) == 0:
-        raise DataError(f"{source}: no usable {key} value in column {value_col!r}.")
+            f"{source}: {n_bad} sample(s) have no usable {flag_key} value (flagged in "
+            "qa_flags) and are not used for calibration.", DataQualityWarning, stacklevel=2)
     return out
+
+
+def _input_columns(table: pd.DataFrame) -> list:
+    """The table's own columns (not the canonical ones the reader appended)."""
+    colmap = table.attrs.get("column_map")
+    if colmap is None:
+        return [c for c in table.columns if c not in _OUTPUT]
+    own = set(colmap) | set(table.attrs.get("unmatched_columns") or [])
+    return [c for c in table.columns if str(c) in own and c not in _OUTPUT[1:]]
+
+
+def _dates(table: pd.DataFrame, date_column, date_format, source) -> tuple[np.ndarray, str]:
+    """Sampling dates (datetime64[ns], NaT where empty); an unreadable date is an error."""
+    colmap = table.attrs.get("column_map") or {}
+    reader_date = next((h for h, k in colmap.items() if k == "date"), None)
+    if date_column is not None and date_column not in table.columns:
+        raise MissingColumnError(f"{source}: no date column {date_column!r}; columns found: "
+                                 f"{', '.join(map(str, table.columns))}.")
+    if date_column is not None and date_column != reader_date and date_column != "date":
+        texts = _samples._text(table[date_column])
+        when, bad, _note = _samples.parse_date_column(texts, date_format=date_format,
+                                                      source=source, column=date_column)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            _bad_date(source, table, i, date_column, texts[i], int(bad.sum()))
+        return when, date_column
+    if "date" not in table.columns or (colmap and reader_date is None):
+        raise MissingColumnError(
+            f"{source}: no date column (looked for 'date', 'Sampling date', 'Sample date', "
+            f"'采样日期'...); columns found: {', '.join(map(str, table.columns))}. Pass "
+            "date_column= / --date-column.")
+    bad = table.attrs.get("bad_dates")
+    if bad:
+        _bad_date(source, table, bad["first_row"], bad["column"], bad["first_cell"],
+                  bad["count"])
+    when = pd.to_datetime(table["date"], errors="coerce")
+    if getattr(when.dt, "tz", None) is not None:
+        when = when.dt.tz_localize(None)
+    return when.to_numpy(dtype="datetime64[ns]"), str(reader_date or "date")
+
+
+def _bad_date(source, table, i, column, cell, count):
+    more = f" ({count} unreadable dates in all)" if count > 1 else ""
+    raise DataError(
+        f"{source}: {_line(table, i)}, column {column!r}: cannot read the date {cell!r}{more}; "
+        "write dates as YYYY-MM-DD or pass date_format= / --date-format (e.g. '%d/%m/%Y').")
 
 
 def pair_with_discharge(samples: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFrame:
