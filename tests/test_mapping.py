@@ -65,12 +65,13 @@ def test_two_crs_uniform_inputs_match_hand_calculation(uniform_run):
 
 def test_dissolution_and_denudation_hand_calculation(uniform_run):
     folder, _ = uniform_run
-    # R x Ca_eq x M(CaCO3) = 0.5 m/yr x 1.932 mmol/L x 100.09 g/mol = 96.69 t km-2 yr-1;
-    # denudation 96.69 / 2.7 t m-3 = 35.81 mm/ka (science.md 3.2 units)
+    # R x Ca_eq x M(CaCO3) = 0.5 m/yr x 1.932 mmol/L x 100.087 g/mol = 96.68 t km-2 yr-1
+    # (CaCO3 = 40.078 + 12.011 + 3 x 15.999, IUPAC 2021); denudation 96.68 / 2.7 t m-3
+    # = 35.81 mm/ka (1 t km-2 yr-1 / 1 t m-3 = 1 m3 km-2 yr-1 = 1 mm ka-1)
     diss = read(folder / "out" / "dissolution.tif")
     den = read(folder / "out" / "denudation.tif")
-    assert_allclose(diss[50:], 0.5 * 1.932 * 100.09, rtol=0.01)
-    assert_allclose(den[50:], 0.5 * 1.932 * 100.09 / 2.7, rtol=0.01)
+    assert_allclose(diss[50:], 0.5 * 1.932 * 100.087, rtol=0.01)
+    assert_allclose(den[50:], 0.5 * 1.932 * 100.087 / 2.7, rtol=0.01)
     assert np.all(diss[:50] == 0) and np.all(den[:50] == 0)
 
 

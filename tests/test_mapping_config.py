@@ -20,9 +20,11 @@ def test_shipped_tables_cover_every_class_with_sources(name, codes):
     t = load_landcover_table(name)
     assert sorted(t.classes.tolist()) == codes
     assert t.table["source"].str.len().min() > 20
-    for col in ("soil_pco2_factor", "runoff_factor", "acid_so4_share",
-                "biological_sink_tc_km2_yr"):
+    for col in ("soil_pco2_factor", "runoff_factor", "biological_sink_tc_km2_yr"):
         assert t.table[col].notna().all()
+    # the old fractional cut of the karst sink is gone (issue 11: one acid correction)
+    assert "acid_so4_share" not in t.columns
+    assert not t.table["source"].str.contains("acid:").any()
 
 
 def test_shipped_factors_follow_lan_2017():
@@ -61,14 +63,14 @@ def test_custom_table_comments_quotes_and_blank_lines(tmp_path):
         "# my table\n"
         "class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source\n"
         "\n"
-        '7,forest,1.0,1.0,70,"field plot #3, 2021"  # trailing comment\n'
+        '7,forest,1.0,1.0,70,"field plot #3, 2021"\n'
+        "# a comment line between rows\n"
         "9, crop ,0.62,0.9,0,assumption\n", encoding="utf-8")
     t = load_landcover_table(p)
     assert t.classes.tolist() == [7, 9]
     assert t.columns["source"] == ["field plot #3, 2021", "assumption"]
     assert t.columns["name"] == ["forest", "crop"]
     assert np.array_equal(t.lookup("runoff_factor")[[7, 9]], [1.0, 0.9])
-    assert np.array_equal(t.lookup("acid_so4_share")[[7, 9]], [0.0, 0.0])  # column absent
     assert np.isnan(t.lookup("soil_pco2_factor")[8])
     assert t.table["class"].tolist() == [7, 9]  # the DataFrame view
     p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())  # with a UTF-8 BOM (Excel's CSV)
@@ -85,6 +87,54 @@ def test_custom_table_structure_errors(tmp_path, text, match):
     p = tmp_path / "t.csv"
     p.write_text(text, encoding="utf-8")
     with pytest.raises(DataError, match=match):
+        load_landcover_table(p)
+
+
+def test_custom_table_errors_name_the_file_line_and_class(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("# provenance header\n"
+                 "class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source\n"
+                 "1,a,1,1,0,s\n"
+                 "2,b,1,abc,0,s\n", encoding="utf-8")
+    # row 4 of the file (the comment line counts), class 2, the column and the cell
+    with pytest.raises(DataError, match=r"t\.csv: column runoff_factor in row 4 \(class 2\) "
+                                        r"is 'abc'; expected a number >= 0"):
+        load_landcover_table(p)
+
+
+def test_custom_table_semicolons_and_decimal_commas(tmp_path):
+    # the package's one text reader sniffs the delimiter; the one cell parser reads
+    # decimal commas per column (a European spreadsheet export)
+    p = tmp_path / "t.csv"
+    p.write_text("class;name;soil_pco2_factor;runoff_factor;biological_sink_tc_km2_yr;source\n"
+                 "7;forest;1,0;0,9;70;plot\n"
+                 "9;crop;0,62;1,0;0;plot\n", encoding="utf-8")
+    t = load_landcover_table(p)
+    assert np.array_equal(t.lookup("soil_pco2_factor")[[7, 9]], [1.0, 0.62])
+    assert np.array_equal(t.lookup("runoff_factor")[[7, 9]], [0.9, 1.0])
+
+
+def test_custom_table_class_so4_no3_columns(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,"
+                 "no3_mmol_l,source\n"
+                 "10,forest,1.0,1.0,70,,plot\n"
+                 "40,crop,0.62,1.0,0,0.5,plot\n", encoding="utf-8")
+    t = load_landcover_table(p)
+    lut = t.lookup("no3_mmol_l")
+    assert np.isnan(lut[10]) and lut[40] == 0.5  # blank: the [model] value applies
+    p.write_text(p.read_text(encoding="utf-8").replace("0.5,plot", "-1,plot"),
+                 encoding="utf-8")
+    with pytest.raises(DataError, match=r"column no3_mmol_l in row 3 \(class 40\)"):
+        load_landcover_table(p)
+
+
+def test_old_acid_so4_share_column_is_refused(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("class,name,soil_pco2_factor,runoff_factor,acid_so4_share,"
+                 "biological_sink_tc_km2_yr,source\n1,a,1,1,0.14,0,s\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"column acid_so4_share is no longer read.*"
+                                          r"\[model\] so4_mmol_l / no3_mmol_l"):
         load_landcover_table(p)
 
 

@@ -15,6 +15,7 @@ import threading
 
 import numpy as np
 
+from .. import carbon
 from .._numba import numba
 from .model import M_C, M_CACO3, M_DOLOMITE
 
@@ -48,7 +49,7 @@ def _exp_series(d):
 
 @numba.njit(nogil=True, cache=True, fastmath=_FM)
 def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pres, lpres,
-            has_pres, bio_r, has_bio, fp_lut, lfp_lut, fr_lut, acid_lut, bio_lut, acid_on, lv_c,
+            has_pres, bio_r, has_bio, fp_lut, lfp_lut, fr_lut, acid_lut, upc, bio_lut, lv_c,
             ev_c, lv_d, ev_d, series, t0, dt, l0, dl, uf, want_diss, want_den, rho, karst_o,
             bio_o, total_o, diss_o, den_o):
     """The sink model per pixel (model.py's arithmetic), one row at a time.
@@ -61,6 +62,9 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
     NaN whatever Ca_eq is); with ``series`` the exponential of the interpolated
     log as the cell node's exp times a short series (vectorises); and the model
     itself without branches (NaN propagates, conditions are selects).
+    ``acid_lut`` is the sulfuric + nitric-acid HCO3 of each class's karst water
+    [mmol L⁻¹] (:func:`karstsink.carbon.acid_hco3`) and ``upc`` the CO2 carbon taken
+    up per mol of carbonic HCO3 (:func:`karstsink.carbon.carbonate_weathering_c`).
     """
     nan = np.nan
     h, w = lc.shape
@@ -87,6 +91,7 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
     unknown = 0
     bad = 0
     negative = 0
+    negc = 0
     for r in range(h):
         for c in range(w):  # class look-ups and log10 pCO2 (scalar: small tables)
             k = lc[r, c]
@@ -98,7 +103,7 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
             kn[c] = known
             fpr[c] = fp
             frr[c] = fr_lut[kk]
-            acr[c] = acid_lut[kk] if acid_on else 0.0
+            acr[c] = acid_lut[kk]
             bir[c] = bio_lut[kk]
             lp = lpco2[r, c] + lfp_lut[kk]
             if has_pres:
@@ -176,7 +181,13 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
             counted = kn[c] and not invalid
             tcl += 1 if counted and (t < t0 or t > tmax) else 0
             pcl += 1 if counted and pos and (lp < l0 or lp > lmax) else 0
-            ks = (M_C * r_m) * conc * cb * (1.0 - acr[c])
+            carbonic = 2.0 * conc - acr[c]
+            badn = pos and carbonic < 0.0  # False for NaN
+            negc += 1 if kn[c] and badn and cb > 0.0 else 0
+            upt = nan if badn else upc * carbonic
+            upt = upt if pos else conc  # p <= 0: no karst water (0), or nodata (NaN)
+            ks = (M_C * r_m) * upt * cb
+            ks = 0.0 if (badn and cb == 0.0) else ks  # non-karst pixels stay 0
             bv = np.float64(bio_r[r, c]) if has_bio else bir[c]
             kf = np.float32(ks * uf)
             bf = np.float32(bv * uf)
@@ -195,7 +206,7 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
                 v = rate[c]
                 den = v / rho if cb > 0.0 else 0.0
                 den_o[r, c] = np.float32(nan if (math.isnan(cb) or math.isnan(v)) else den)
-    return tcl, pcl, unknown, bad, negative
+    return tcl, pcl, unknown, bad, negative, negc
 
 
 _DUMMY = np.zeros((1, 1), np.float32)
@@ -258,11 +269,14 @@ def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[di
     fp = np.asarray(p.pco2_factor, np.float64)
     lpco2 = _log10(inp["pco2_ppmv"], _scratch("lpc", shape))
     lpres = _log10(pres, _scratch("lpres", shape)) if pres is not None else _DUMMY64
-    tcl, pcl, unknown, bad, negative = _kernel(
+    so4, no3 = p.class_so4_no3(fp.size)
+    acid = np.asarray(carbon.acid_hco3(so4, no3, **p.shares), np.float64)
+    upc = float(np.asarray(carbon.carbonate_weathering_c(np.array([1.0]))[0])[0])
+    tcl, pcl, unknown, bad, negative, negc = _kernel(
         lc, lc_valid, inp["carbonate"], inp["runoff"], inp["temperature"], inp["pco2_ppmv"],
         lpco2, dol if has_dol else _DUMMY, has_dol, pres if pres is not None else _DUMMY,
         lpres, pres is not None, bio_r if bio_r is not None else _DUMMY, bio_r is not None,
-        fp, _log10(fp * 1e-6), p.runoff_factor, p.acid_share, p.bio_sink, p.acid_correction,
+        fp, _log10(fp * 1e-6), p.runoff_factor, acid, upc, p.bio_sink,
         lv_c, np.exp(lv_c), lv_d, np.exp(lv_d), series, t0, dt, l0, dl, p.unit_factor,
         want_diss, want_den, p.rock_density, karst, bio, total, diss, den)
     out = {"karst": karst, "bio": bio, "total": total}
@@ -271,7 +285,7 @@ def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[di
     if want_den:
         out["denudation"] = den
     counters = {"temp_clamped": int(tcl), "pco2_clamped": int(pcl), "bad_fraction": int(bad),
-                "negative_runoff": int(negative)}
+                "negative_runoff": int(negative), "negative_carbonic_hco3": int(negc)}
     if unknown:
         nlut = p.pco2_factor.size
         in_lut = lc_valid & (lc >= 0) & (lc < nlut)

@@ -11,7 +11,8 @@ Example (all sections but ``[inputs]`` are optional)::
     runoff = "runoff.tif"           # mm/yr (or precipitation + evapotranspiration, mm/yr)
     temperature = "t.tif"           # degC
     soil_pco2 = "pco2.tif"          # ppmv (or aet = "aet.tif", mm/yr: Brook et al. 1983)
-    npp = "nep.tif"                 # optional, g C m-2 yr-1 (nep = ... is read the same way)
+    nep = "nep.tif"                 # optional, g C m-2 yr-1: net ecosystem production (the sink)
+                                    # (or npp = "npp.tif" with [model] npp_to_nep, see below)
     dem = "dem.tif"                 # optional, m: pressure correction, scenario slopes
 
     [tables]
@@ -30,8 +31,14 @@ Example (all sections but ``[inputs]`` are optional)::
     database = "phreeqc.dat"
     outputs = ["dissolution", "denudation"]
     co2 = false                     # write t CO2 instead of t C
-    acid_correction = false         # scale the karst sink by (1 - acid_so4_share)
     rock_density_t_m3 = 2.7
+    so4_mmol_l = 0.3123             # karst water's sulfate [mmol/L] (absent: no correction)
+    no3_mmol_l = 0.16128            # karst water's nitrate [mmol/L] (absent: no correction)
+    acid_so4_share = 1.0            # share of non-evaporite SO4 from sulfuric acid (0-1)
+    evaporite_so4_share = 0.0       # share of SO4 from gypsum/anhydrite (0-1)
+    acid_no3_share = 1.0            # share of NO3 from nitrification (nitric acid) (0-1)
+    npp_to_nep = 0.5                # only with an npp raster: NEP / NPP ratio (0-1)
+    npp_to_nep_source = "..."       # where that ratio comes from (written to the outputs)
 
     [scenario]
     name = "restoration"
@@ -44,6 +51,7 @@ Example (all sections but ``[inputs]`` are optional)::
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,17 +73,35 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "tables": ("landcover",),
     "zones": ("path", "field", "layer"),
     "grid": ("like", "block_size"),
-    "model": ("system", "database", "outputs", "co2", "acid_correction", "rock_density_t_m3",
-              "numba", "engine", "jobs"),
+    "model": ("system", "database", "outputs", "co2", "rock_density_t_m3", "numba", "engine",
+              "jobs", "so4_mmol_l", "no3_mmol_l", "acid_so4_share", "evaporite_so4_share",
+              "acid_no3_share", "npp_to_nep", "npp_to_nep_source"),
     "scenario": ("name", "transitions"),
     "dask": ("address", "tile_size"),
 }
 OPTIONAL_OUTPUTS = ("dissolution", "denudation")
+#: keys that were removed, with what to use instead (one ConfigError line each)
+_REMOVED = {
+    ("model", "acid_correction"): (
+        "[model] acid_correction is no longer read (it scaled the karst sink by a per-class "
+        "acid_so4_share cut); the map now applies the catchments' sulfuric/nitric correction "
+        "to the karst water's HCO3: give [model] so4_mmol_l and no3_mmol_l (the karst "
+        "water's sulfate and nitrate, mmol/L) and, if known, acid_so4_share, "
+        "evaporite_so4_share and acid_no3_share (0-1)."),
+}
+#: [model] acid-correction shares (0-1), defaults from :mod:`karstsink.carbon`
+SHARE_KEYS = ("acid_so4_share", "evaporite_so4_share", "acid_no3_share")
 
 
 @dataclass
 class MapConfig:
-    """A validated map configuration (paths absolute)."""
+    """A validated map configuration (paths absolute).
+
+    The acid-correction inputs are None when not given: ``so4_mmol_l`` and
+    ``no3_mmol_l`` [mmol L⁻¹] (no correction for that acid), the shares [0-1] (the
+    defaults of :mod:`karstsink.carbon` apply).  ``npp_to_nep`` [0-1] is set exactly
+    when ``inputs`` has an ``npp`` raster.
+    """
 
     inputs: dict[str, Path]
     table: str | Path | None = None
@@ -88,8 +114,14 @@ class MapConfig:
     database: str | Path = "phreeqc.dat"
     outputs: tuple[str, ...] = ()
     co2: bool = False
-    acid_correction: bool = False
     rock_density_t_m3: float = 2.7
+    so4_mmol_l: float | None = None
+    no3_mmol_l: float | None = None
+    acid_so4_share: float | None = None
+    evaporite_so4_share: float | None = None
+    acid_no3_share: float | None = None
+    npp_to_nep: float | None = None
+    npp_to_nep_source: str | None = None
     numba: str = "auto"
     engine: str = "threads"
     jobs: int | None = None
@@ -132,6 +164,8 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
         if not isinstance(body, dict):
             raise ConfigError(f"{where}[{section}] must be a table of keys.")
         for key in body:
+            if (section, key) in _REMOVED:
+                raise ConfigError(f"{where}{_REMOVED[section, key]}")
             if key not in _SECTIONS[section]:
                 raise ConfigError(f"{where}unknown key {key!r} in [{section}]; allowed: "
                                   f"{', '.join(_SECTIONS[section])}.")
@@ -201,11 +235,11 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
         raise ConfigError(f"{where}[model] outputs must be a list drawn from "
                           f"{', '.join(OPTIONAL_OUTPUTS)}.")
     cfg.outputs = tuple(outs)
-    for key in ("co2", "acid_correction"):
-        if key in model:
-            if not isinstance(model[key], bool):
-                raise ConfigError(f"{where}[model] {key} must be true or false.")
-            setattr(cfg, key, model[key])
+    if "co2" in model:
+        if not isinstance(model["co2"], bool):
+            raise ConfigError(f"{where}[model] co2 must be true or false.")
+        cfg.co2 = model["co2"]
+    _acid_and_biology(cfg, model, inputs, where)
     if "rock_density_t_m3" in model:
         rho = model["rock_density_t_m3"]
         if not isinstance(rho, (int, float)) or not 1.0 < rho < 4.0:
@@ -250,6 +284,49 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
                               f"({cfg.block_size}).")
         cfg.tile_size = ts
     return cfg
+
+
+def _number(where: str, key: str, value: Any, lo: float, hi: float | None, what: str) -> float:
+    """A [model] number in ``lo..hi`` (``hi`` None: no upper bound)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = math.isfinite(value) and value >= lo and (hi is None or value <= hi)
+    if not ok:
+        rng = f"in {lo:g}-{hi:g}" if hi is not None else f">= {lo:g}"
+        raise ConfigError(f"{where}[model] {key} must be a number {rng} ({what}); got "
+                          f"{value!r}.")
+    return value
+
+
+def _acid_and_biology(cfg: MapConfig, model: dict, inputs: dict, where: str) -> None:
+    """The acid-correction inputs and the NPP-to-NEP ratio of ``[model]``."""
+    for key in ("so4_mmol_l", "no3_mmol_l"):
+        if key in model:
+            what = "the karst water's " + ("sulfate" if key.startswith("so4") else "nitrate")
+            setattr(cfg, key, _number(where, key, model[key], 0.0, None, what + ", mmol/L"))
+    for key in SHARE_KEYS:
+        if key in model:
+            setattr(cfg, key, _number(where, key, model[key], 0.0, 1.0, "a share"))
+    if "npp" in inputs:
+        if "npp_to_nep" not in model:
+            raise ConfigError(
+                f"{where}[inputs] npp is net primary production, not a net sink (NEP = NPP - "
+                f"heterotrophic respiration); give [model] npp_to_nep = RATIO (0-1, the "
+                f"NEP/NPP ratio for the area, with npp_to_nep_source = \"...\") or an "
+                f"[inputs] nep raster instead.")
+        cfg.npp_to_nep = _number(where, "npp_to_nep", model["npp_to_nep"], 0.0, 1.0,
+                                 "the NEP/NPP ratio")
+    elif "npp_to_nep" in model or "npp_to_nep_source" in model:
+        raise ConfigError(f"{where}[model] npp_to_nep applies only to an [inputs] npp raster; "
+                          f"remove it (a nep raster or the land-cover table is read as the "
+                          f"net sink itself).")
+    if "npp_to_nep_source" in model:
+        src = model["npp_to_nep_source"]
+        if not isinstance(src, str) or not src.strip():
+            raise ConfigError(f"{where}[model] npp_to_nep_source must be a non-empty string "
+                              f"(the reference or reasoning behind npp_to_nep).")
+        cfg.npp_to_nep_source = src.strip()
 
 
 def _choice(where: str, section: str, key: str, value: Any, allowed: tuple[str, ...]) -> str:

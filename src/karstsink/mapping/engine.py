@@ -84,10 +84,18 @@ import numpy as np
 from .. import __version__
 from .._io import atomic_dir, peak_rss_mb
 from ..exceptions import ConfigError, DataQualityWarning, OutOfRangeWarning, RasterError
+from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
 from ._zone_io import ZoneIO
 from .config import MapConfig
 from .grid import AlignedSource, Grid, apply_affine, pixel_area_km2, read_group
-from .model import ModelParams, compute_block, pressure_ratio, remap_classes, soil_pco2_brook
+from .model import (
+    ModelParams,
+    compute_block,
+    pressure_ratio,
+    remap_classes,
+    scenario_bio,
+    soil_pco2_brook,
+)
 
 # numba-compiled modules (_cog, _kernel, _sampling, zones) are imported where used, so
 # that a map run can start its zone helper (mapping/_zone_io.py) before numba loads
@@ -130,6 +138,11 @@ class MapResult:
         engines also ``worker_peak_mb``, the largest worker's peak memory [MB],
         and ``engine_tiles``, the number of engine tiles; with zones read by the
         helper process, its peak memory ``zone_helper_peak_mb`` [MB].
+    assumptions : list of str
+        The assumption sentences of the run (acid-correction parameters with their
+        defaults and sources, the biological source, the double-counting statement,
+        the scenario's rule), as written to the COG tag ``karstsink_assumptions`` and
+        to ``run.json``.
     """
 
     out_dir: Path
@@ -137,6 +150,7 @@ class MapResult:
     totals: dict
     zonal_columns: dict | None = None
     counters: dict = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
     _zonal: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -256,14 +270,19 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         inp["dolomite_fraction"] = raw["dolomite_fraction"]
     if "dem" in raw:
         inp["pressure_ratio"] = pressure_ratio(raw["dem"]).astype(np.float32)
-    for k in ("npp", "nep"):
-        if k in raw:
-            inp["bio"] = raw[k]
+    if "nep" in raw:  # net ecosystem production: the net biological sink itself
+        inp["bio"] = raw["nep"]
+    elif "npp" in raw:  # net primary production x the configured NEP/NPP ratio
+        inp["bio"] = raw["npp"] * np.float32(p.npp_to_nep)
     out, counters = compute_block(inp, p)
     if p.transitions:
         slope = _halo_slope(state, window) if "dem" in src else None
         new_codes = remap_classes(codes, valid, slope, p.transitions)
-        scen, _ = compute_block(inp, p, codes=new_codes)
+        scen_inp = inp
+        if "bio" in inp:  # a changed pixel takes its new class's table sink
+            scen_inp = {**inp, "bio": scenario_bio(inp["bio"], codes, new_codes, p.bio_sink)}
+        scen, scen_counters = compute_block(scen_inp, p, codes=new_codes)
+        counters["scenario_negative_carbonic_hco3"] = scen_counters["negative_carbonic_hco3"]
         out["scenario_total"] = scen["total"]
         out["scenario_difference"] = scen["total"] - out["total"]
     uf = 1.0 / p.unit_factor  # zone and grid sums always in t C
@@ -615,19 +634,22 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
             if cfg.numba == "on":
                 raise ConfigError("[model] numba = true but numba is not installed "
                                   "(pip install 'karstsink[fast]').") from err
+    acid = acid_inputs(cfg, lct)
     params = ModelParams(
         pco2_factor=lct.lookup("soil_pco2_factor"), runoff_factor=lct.lookup("runoff_factor"),
-        acid_share=lct.lookup("acid_so4_share"), bio_sink=lct.lookup("biological_sink_tc_km2_yr"),
+        bio_sink=lct.lookup("biological_sink_tc_km2_yr"),
         calcite=calc.kernel_arrays(), dolomite=dol.kernel_arrays() if dol else None,
-        acid_correction=cfg.acid_correction, co2=co2, outputs=cfg.outputs,
-        rock_density=cfg.rock_density_t_m3, transitions=cfg.transitions, use_numba=use_numba)
+        so4=acid["so4"], no3=acid["no3"], shares=acid["shares"], npp_to_nep=cfg.npp_to_nep,
+        co2=co2, outputs=cfg.outputs, rock_density=cfg.rock_density_t_m3,
+        transitions=cfg.transitions, use_numba=use_numba)
     names = ["karst", "bio", "total", *cfg.outputs]
     if cfg.transitions:
         names += ["scenario_total", "scenario_difference"]
     db = resolve_database(cfg.database)
     params_doc = {
         "system": cfg.system, "landcover_table": str(lct.name), "co2_units": co2,
-        "acid_correction": cfg.acid_correction, "rock_density_t_m3": cfg.rock_density_t_m3,
+        "acid_correction": acid["doc"], "biological_input": biological_doc(cfg, str(lct.name)),
+        "rock_density_t_m3": cfg.rock_density_t_m3,
         "inputs": {k: str(v) for k, v in cfg.inputs.items()},
         "soil_pco2": "raster" if "soil_pco2" in cfg.inputs else "Brook et al. 1983 from AET",
         "pressure_correction": "dem" in cfg.inputs,
@@ -636,18 +658,22 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         "equilibrium_grid": {"temp_c": list(calc.temp_range),
                              "log_pco2": list(calc.log_pco2_range)},
     }
+    assumptions = map_assumptions(cfg, acid, str(lct.name))
     tags = {
         "karstsink_version": __version__,
         "phreeqc_version": phreeqc_version(),
         "phreeqc_database": db.name,
         "phreeqc_database_sha256": db.sha256,
         "karstsink_parameters": json.dumps(params_doc, sort_keys=True),
-        "non_karst_pixels": "0 (carbonate fraction 0); nodata only where an input is nodata",
+        "karstsink_assumptions": json.dumps(assumptions, ensure_ascii=False),
+        "non_karst_pixels": "0 (carbonate fraction 0); nodata only where an input is nodata "
+                            "or the carbonic HCO3 is negative",
     }
     spec = _Spec(grid=grid, inputs={k: str(v) for k, v in cfg.inputs.items()}, params=params,
                  zones=None, names=tuple(names), tags=tags, block_size=cfg.block_size,
                  tile_size=cfg.tile_size)
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
+                  "assumptions": assumptions,
                   "zone_io": zio, "sources": sources}
 
 
@@ -732,7 +758,8 @@ def run_map(
     -----
     DataQualityWarning
         Land-cover codes not in the table (with pixel counts), carbonate or
-        dolomite fractions outside 0-1, negative runoff.
+        dolomite fractions outside 0-1, negative runoff, karst pixels whose
+        carbonic-acid HCO3 would be negative (written as nodata, with the count).
     OutOfRangeWarning
         Temperatures or soil pCO2 outside the equilibrium table (clamped).
     """
@@ -803,6 +830,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                     counters["zone_helper_peak_mb"] = helper_mb
             run_doc = {
                 "karstsink_version": __version__, "parameters": extra["params_doc"],
+                "assumptions": extra["assumptions"],
                 "database": extra["database"].as_dict(),
                 "phreeqc_version": spec.tags["phreeqc_version"],
                 "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6],
@@ -832,7 +860,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                     src.abort()
                 shutil.rmtree(scratch, ignore_errors=True)
     return MapResult(out_dir=out_dir, files=files, totals=totals, zonal_columns=zonal,
-                     counters=counters)
+                     counters=counters, assumptions=list(extra["assumptions"]))
 
 
 def _jsonable(o):
@@ -930,6 +958,16 @@ def _warn_counters(c: dict, table_name: str) -> None:
     if c.get("negative_runoff"):
         warnings.warn(f"{c['negative_runoff']} pixel(s) have negative runoff; treated as 0.",
                       DataQualityWarning, stacklevel=3)
+    for key, what in (("negative_carbonic_hco3", "karst"),
+                      ("scenario_negative_carbonic_hco3", "scenario karst")):
+        if c.get(key):
+            warnings.warn(
+                f"{c[key]} {what} pixel(s) have a negative carbonic-acid HCO3 (the "
+                f"sulfuric/nitric-acid HCO3 of [model] so4_mmol_l / no3_mmol_l exceeds the "
+                f"karst water's 2 x Ca_eq): karst sink written as nodata ({key} in "
+                f"run.json). Check the SO4/NO3 values and the shares (evaporite_so4_share "
+                f"for gypsum waters, acid_so4_share, acid_no3_share).",
+                DataQualityWarning, stacklevel=3)
     if c.get("temp_clamped"):
         warnings.warn(f"{c['temp_clamped']} pixel(s) have temperatures outside the "
                       f"equilibrium table (0-40 °C); clamped to its edge.", OutOfRangeWarning,

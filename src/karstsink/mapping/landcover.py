@@ -1,18 +1,19 @@
-"""Land-cover class tables: soil-pCO2 and runoff factors, acid share, biological sink.
+"""Land-cover class tables: soil-pCO2 and runoff factors, biological sink, class water chemistry.
 
 Two tables ship with the package (``src/karstsink/data/landcover_*.csv``, see
 the data README for provenance): ``worldcover`` (ESA WorldCover 10 m codes
 10-100) and ``clcd`` (China Land Cover Dataset codes 1-9).  Users pass their
 own CSV with the same columns.  Land cover acts on soil pCO2 and runoff, not
 on the sink itself (science.md 5.3): the equilibrium chemistry turns a higher
-soil pCO2 into a higher, cube-root-damped, sink.
+soil pCO2 into a higher, cube-root-damped, sink.  Optional columns
+``so4_mmol_l`` and ``no3_mmol_l`` give a class's own karst-water sulfate and
+nitrate (e.g. cropland nitrate) for the acid correction, overriding ``[model]
+so4_mmol_l`` / ``no3_mmol_l`` there (a blank cell keeps the ``[model]`` value).
 """
 
 from __future__ import annotations
 
-import csv
 import importlib.resources
-import io
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,14 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import DataError, MissingColumnError
+from .._samples_cells import MISSING, OK, parse_column
+from .._samples_io import read_rows
+from ..exceptions import ConfigError, DataError, MissingColumnError
 
-__all__ = ["BUILTIN_TABLES", "REQUIRED_COLUMNS", "LandcoverTable", "load_landcover_table"]
+__all__ = ["BUILTIN_TABLES", "CLASS_CHEMISTRY_COLUMNS", "REQUIRED_COLUMNS", "LandcoverTable",
+           "load_landcover_table"]
 
 BUILTIN_TABLES = {"worldcover": "landcover_worldcover.csv", "clcd": "landcover_clcd.csv"}
 REQUIRED_COLUMNS = ("class", "name", "soil_pco2_factor", "runoff_factor",
                     "biological_sink_tc_km2_yr", "source")
-_NUMERIC = ("soil_pco2_factor", "runoff_factor", "acid_so4_share", "biological_sink_tc_km2_yr")
+_NUMERIC = ("soil_pco2_factor", "runoff_factor", "biological_sink_tc_km2_yr")
+#: optional per-class karst-water concentrations [mmol L-1]; a blank cell = the [model] value
+CLASS_CHEMISTRY_COLUMNS = ("so4_mmol_l", "no3_mmol_l")
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,8 @@ class LandcoverTable:
         ``worldcover``, ``clcd`` or the CSV path.
     columns : dict
         Column name -> values, one per class code in file order: ``class`` as int64,
-        the factor columns as float64, every other column as text.
+        the factor columns (and ``so4_mmol_l``, ``no3_mmol_l`` when present, NaN for a
+        blank cell) as float64, every other column as text.
     """
 
     name: str
@@ -77,54 +84,60 @@ class LandcoverTable:
         return self
 
 
-def _uncommented(lines):
-    """Lines without ``#`` comments (outside double quotes) and without blank lines."""
-    for line in lines:
-        quoted = False
-        for i, ch in enumerate(line):
-            if ch == '"':
-                quoted = not quoted
-            elif ch == "#" and not quoted:
-                line = line[:i]
-                break
-        if line.strip():
-            yield line
+def _table_rows(path: Path, name: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, body rows (cells stripped, padded to the header) and their file line numbers.
 
-
-def _number(text: str) -> float:
-    """A CSV cell as a float (NaN when blank or not a number)."""
-    try:
-        return float(text)
-    except ValueError:
-        return math.nan
-
-
-def _read_rows(text: str, name: str) -> tuple[list[str], list[list[str]]]:
-    rows = list(csv.reader(_uncommented(io.StringIO(text))))
-    if not rows:
-        return [], []
-    header = [c.strip() for c in rows[0]]
+    Read with the package's text reader (:func:`karstsink._samples_io.read_rows`:
+    encoding and delimiter detection); lines starting with ``#`` are comments, rows of
+    blank cells are skipped.
+    """
+    rows, meta = read_rows(path, comment="#")
+    lines = meta.get("lines") or list(range(1, len(rows) + 1))
+    kept = [([c.strip() for c in r], ln) for r, ln in zip(rows, lines, strict=True)
+            if any(c.strip() for c in r)]
+    if not kept:
+        return [], [], []
+    header = kept[0][0]
     named = [c for c in header if c]
     dup = sorted({c for c in named if named.count(c) > 1})
     if dup:
         raise DataError(f"Land-cover table {name}: column {dup[0]!r} appears twice in the "
                         f"header.")
-    for i, r in enumerate(rows[1:]):
-        if len(r) > len(header) and any(c.strip() for c in r[len(header):]):
-            raise DataError(f"Land-cover table {name}: row {i + 2} has {len(r)} cells but "
+    body, body_lines = [], []
+    for r, ln in kept[1:]:
+        if len(r) > len(header) and any(r[len(header):]):
+            raise DataError(f"Land-cover table {name}: row {ln} has {len(r)} cells but "
                             f"the header names {len(header)} columns (quote cells that "
                             f"contain commas).")
-    body = [[c.strip() for c in r[:len(header)]] + [""] * (len(header) - len(r))
-            for r in rows[1:]]
-    return header, body
+        body.append(r[:len(header)] + [""] * (len(header) - len(r)))
+        body_lines.append(ln)
+    return header, body, body_lines
+
+
+def _numbers(cells: list[str], col: str, name: str, lines: list[int], codes,
+             *, blank_ok: bool, upper: float | None = None) -> np.ndarray:
+    """A numeric column: finite numbers >= 0 (<= ``upper``); blank cells NaN if allowed."""
+    values, status = parse_column(cells)
+    for i, (v, st) in enumerate(zip(values, status, strict=True)):
+        if st == MISSING and blank_ok:
+            continue
+        if not (st == OK and math.isfinite(v) and v >= 0 and (upper is None or v <= upper)):
+            cls = f" (class {codes[i]})" if codes is not None else ""
+            bound = f" and <= {upper:g}" if upper is not None else ""
+            blank = " or blank" if blank_ok else ""
+            raise DataError(f"Land-cover table {name}: column {col} in row {lines[i]}{cls} "
+                            f"is {cells[i]!r}; expected a number >= 0{bound}{blank}.")
+    return values
 
 
 def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
     """Read and validate a land-cover table.
 
-    The CSV is read with Python's csv module (``#`` starts a comment outside
-    quotes; blank lines are skipped; cells are stripped of surrounding spaces),
-    not pandas (a map run without zones then never imports it).
+    The CSV is read with the package's one text reader (encoding and delimiter
+    detected; lines starting with ``#`` are comments; blank lines are skipped;
+    cells are stripped of surrounding spaces) and its one cell parser (decimal
+    commas decided per column), not pandas (a map run without zones then never
+    imports it).
 
     Parameters
     ----------
@@ -139,25 +152,34 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
     ------
     MissingColumnError
         If a required column is missing.
+    ConfigError
+        If the table has the removed ``acid_so4_share`` column.
     DataError
         If the file is missing, a header names a column twice, a row has more
         cells than the header, a class code repeats or is not a non-negative
-        integer, or a factor is not a finite number >= 0 (acid share must lie
-        in 0..1).
+        integer, a factor is not a finite number >= 0, or a ``so4_mmol_l`` /
+        ``no3_mmol_l`` cell is neither blank nor a number >= 0 [mmol L⁻¹].
     """
     key = str(source).lower()
     if key in BUILTIN_TABLES:
         res = importlib.resources.files("karstsink.data") / BUILTIN_TABLES[key]
-        text = res.read_text(encoding="utf-8")
         name = key
+        with importlib.resources.as_file(res) as path:
+            header, body, lines = _table_rows(Path(path), name)
     else:
         path = Path(source)
         if not path.is_file():
             raise DataError(f"Land-cover table {path} does not exist (or use one of "
                             f"{', '.join(BUILTIN_TABLES)}).")
-        text = path.read_text(encoding="utf-8-sig")
         name = str(path)
-    header, body = _read_rows(text, name)
+        header, body, lines = _table_rows(path, name)
+    if "acid_so4_share" in header:
+        raise ConfigError(
+            f"Land-cover table {name}: column acid_so4_share is no longer read (it was a "
+            f"fractional cut of the karst sink, not the catchments' acid share); remove it "
+            f"and give the karst water's sulfate and nitrate as [model] so4_mmol_l / "
+            f"no3_mmol_l (per class: so4_mmol_l, no3_mmol_l columns) with [model] "
+            f"acid_so4_share, evaporite_so4_share, acid_no3_share.")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise MissingColumnError(
@@ -166,12 +188,10 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
         )
     # text columns as read; class and numeric columns replaced by arrays once checked
     cols: dict = {c: [r[i] for r in body] for i, c in enumerate(header) if c}
-    if "acid_so4_share" not in cols:
-        cols["acid_so4_share"] = ["0"] * len(body)
-    codes = np.array([_number(v) for v in cols["class"]])
-    for i, v in enumerate(codes):
-        if not (v >= 0 and v == round(v)):
-            raise DataError(f"Land-cover table {name}: class in row {i + 2} is "
+    codes, status = parse_column(cols["class"])
+    for i, (v, st) in enumerate(zip(codes, status, strict=True)):
+        if not (st == OK and v >= 0 and v == round(v)):
+            raise DataError(f"Land-cover table {name}: class in row {lines[i]} is "
                             f"{cols['class'][i]!r}; class codes must be integers >= 0.")
     cols["class"] = codes.astype(np.int64)
     seen: set[int] = set()
@@ -179,16 +199,12 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
         if code in seen:
             raise DataError(f"Land-cover table {name}: class {code} appears twice.")
         seen.add(code)
+    class_codes = cols["class"].tolist()
     for col in _NUMERIC:
-        vals = np.array([_number(v) for v in cols[col]])
-        for i, v in enumerate(vals):
-            if not (math.isfinite(v) and v >= 0 and (col != "acid_so4_share" or v <= 1)):
-                raise DataError(
-                    f"Land-cover table {name}: column {col} in row {i + 2} (class "
-                    f"{int(cols['class'][i])}) is {cols[col][i]!r}; expected a "
-                    f"number >= 0{' and <= 1' if col == 'acid_so4_share' else ''}."
-                )
-        cols[col] = vals
+        cols[col] = _numbers(cols[col], col, name, lines, class_codes, blank_ok=False)
+    for col in CLASS_CHEMISTRY_COLUMNS:
+        if col in cols:
+            cols[col] = _numbers(cols[col], col, name, lines, class_codes, blank_ok=True)
     return LandcoverTable(name=name, columns=cols)
 
 

@@ -9,24 +9,33 @@ Per pixel (science.md 3.2, 5.2):
          \quad [\text{atm}]\\
     C &= (1-d)\,\text{Ca}_{eq}^{cal}(T, \log p) + d\,(\text{Ca+Mg})_{eq}^{dol}(T, \log p)
          \quad [\text{mmol L}^{-1}]\\
-    S_{karst} &= 12.011 \cdot R \cdot C \cdot c\,(1 - a\,s_{acid})
+    \text{HCO}_3 &= 2\,C \quad [\text{mmol L}^{-1}]\\
+    S_{karst} &= M_C \cdot R \cdot c \cdot U(\text{HCO}_3^{carbonic})
          \quad [\text{t C km}^{-2}\,\text{yr}^{-1}]
 
 with :math:`c` the carbonate fraction, :math:`d` the dolomite share of the
-carbonate, :math:`a` = 1 when the acid correction is on.  Units: 1 m yr⁻¹ ×
-1 mmol L⁻¹ = 1 mol m⁻² yr⁻¹, × 12.011 g mol⁻¹ = 12.011 t C km⁻² yr⁻¹.
+carbonate, :math:`\text{HCO}_3^{carbonic}` =
+:func:`karstsink.carbon.carbonic_hco3` (the karst water's HCO3 less the
+sulfuric and nitric-acid HCO3 of its SO4 and NO3, per class) and :math:`U` =
+:func:`karstsink.carbon.carbonate_weathering_c` (half the carbonic HCO3 is
+soil/atmospheric CO2; Zeng, Liu & Kaufmann 2019,
+doi:10.1038/s41467-019-13772-4).  Without SO4 and NO3, :math:`S_{karst} = M_C R C c`.
+Units: 1 m yr⁻¹ × 1 mmol L⁻¹ = 1 mol m⁻² yr⁻¹, × 12.011 g mol⁻¹ = 12.011 t C
+km⁻² yr⁻¹.  A pixel whose carbonic HCO3 would be negative (more acid HCO3 than
+the karst water holds) is nodata and counted (``negative_carbonic_hco3``).
 Without a soil-pCO2 raster, :math:`\text{pCO}_2^{soil}` comes from actual
 evapotranspiration after Brook et al. (1983), read as a volume fraction:
 :math:`\log_{10} p = -3.47 + 2.09\,(1 - e^{-0.00172\,AET})`.  With a DEM the
 partial pressure is scaled by the ICAO standard-atmosphere ratio
 :math:`P(z)/P_0 = (1 - 2.25577\times10^{-5} z)^{5.25588}` (z in m; 0.80 at
 1,800 m).  A zero pCO2 factor (sealed, frozen or flooded ground) means no
-soil-CO2-driven dissolution: the karst sink is 0 there.
+soil-CO2-driven dissolution and no karst water: the karst sink is 0 there.
 
 Non-karst pixels (carbonate fraction 0) have a karst sink of 0; a pixel is
-nodata (NaN) only where an input it needs is nodata or its land-cover class
-is not in the table.  Temperatures and pCO2 outside the equilibrium table are
-clamped to its edge and counted (the engine warns).
+nodata (NaN) only where an input it needs is nodata, its land-cover class
+is not in the table, or its carbonic HCO3 is negative.  Temperatures and pCO2
+outside the equilibrium table are clamped to its edge and counted (the engine
+warns).
 """
 
 from __future__ import annotations
@@ -35,14 +44,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import carbon
 from ..chemistry.equilibrium import exp_bilinear
-from ..units import C_TO_CO2
+from ..units import C_TO_CO2, MOLAR_MASS
 
-__all__ = ["M_C", "M_CACO3", "M_DOLOMITE", "ModelParams", "compute_block"]
+__all__ = ["M_C", "M_CACO3", "M_DOLOMITE", "ModelParams", "compute_block", "scenario_bio"]
 
-M_C = 12.011  # g/mol
-M_CACO3 = 100.09  # g/mol (science.md 0)
-M_DOLOMITE = 184.40  # g/mol CaMg(CO3)2 = 40.078 + 24.305 + 2 x 60.009
+M_C = MOLAR_MASS["C"]  # g/mol
+M_CACO3 = MOLAR_MASS["caco3"]  # g/mol
+#: g/mol CaMg(CO3)2 = 40.078 + 24.305 + 2 x 60.009 = 184.401
+M_DOLOMITE = MOLAR_MASS["ca"] + MOLAR_MASS["mg"] + 2.0 * MOLAR_MASS["co3"]
 BROOK = (-3.47, 2.09, 0.00172)  # Brook et al. 1983, log10 atm, AET in mm/yr
 
 
@@ -52,16 +63,26 @@ class ModelParams:
 
     pco2_factor: np.ndarray  # by class code, NaN = unknown class
     runoff_factor: np.ndarray
-    acid_share: np.ndarray
     bio_sink: np.ndarray  # t C km-2 yr-1
     calcite: tuple  # EquilibriumTable.kernel_arrays()
     dolomite: tuple | None = None
-    acid_correction: bool = False
+    # the karst water's SO4 and NO3 by class code [mmol L-1] (0 = none given) and the
+    # acid shares of karstsink.carbon.carbonic_hco3
+    so4: np.ndarray | None = None
+    no3: np.ndarray | None = None
+    shares: dict = field(default_factory=dict)
+    npp_to_nep: float | None = None  # NEP / NPP ratio applied to an npp raster
     co2: bool = False
     outputs: tuple[str, ...] = ()
     rock_density: float = 2.7
     transitions: list[dict] = field(default_factory=list)
     use_numba: bool = False
+
+    def class_so4_no3(self, nlut: int) -> tuple[np.ndarray, np.ndarray]:
+        """SO4 and NO3 look-ups [mmol L⁻¹] of length ``nlut`` (zeros when not given)."""
+        so4 = self.so4 if self.so4 is not None else np.zeros(nlut)
+        no3 = self.no3 if self.no3 is not None else np.zeros(nlut)
+        return so4, no3
 
     @property
     def unit_factor(self) -> float:
@@ -113,6 +134,20 @@ def remap_classes(codes: np.ndarray, valid: np.ndarray, slope_deg: np.ndarray | 
     return out
 
 
+def scenario_bio(bio: np.ndarray, codes: np.ndarray, new_codes: np.ndarray,
+                 bio_sink: np.ndarray) -> np.ndarray:
+    """The biological sink under a scenario: pixels whose class changes take the new
+    class's table sink (``bio_sink`` by class code [t C km⁻² yr⁻¹]), the others keep ``bio``.
+
+    A NEP/NPP raster describes the present land cover only; the table's per-class
+    biomass sink is the only value known for the new class.
+    """
+    changed = new_codes != codes
+    lut = np.asarray(bio_sink, np.float64)
+    new = lut[np.where(changed, new_codes, 0)].astype(bio.dtype)
+    return np.where(changed, new, bio)
+
+
 def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
                   codes: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Run the sink model on one block.
@@ -123,7 +158,8 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
         ``landcover`` (integer codes), ``landcover_valid`` (bool), ``carbonate``
         [0-1], ``runoff`` [mm yr⁻¹], ``temperature`` [°C], ``pco2_ppmv`` [ppmv]
         and optionally ``dolomite_fraction`` [0-1], ``pressure_ratio`` [-],
-        ``bio`` [g C m⁻² yr⁻¹ = t C km⁻² yr⁻¹]; float32 with NaN for nodata.
+        ``bio`` [g C m⁻² yr⁻¹ = t C km⁻² yr⁻¹, the net sink: NEP, or NPP x the
+        NPP-to-NEP ratio]; float32 with NaN for nodata.
     p : ModelParams
         Lookup tables and options.
     codes : numpy.ndarray, optional
@@ -136,7 +172,7 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
         ``denudation`` on request), in t C km⁻² yr⁻¹ (t CO2 when ``p.co2``),
         t km⁻² yr⁻¹ and mm ka⁻¹; and counters (``unknown_classes`` {code:
         pixels}, ``temp_clamped``, ``pco2_clamped``, ``negative_runoff``,
-        ``bad_fraction``).
+        ``bad_fraction``, ``negative_carbonic_hco3``).
     """
     lc = inp["landcover"] if codes is None else codes
     lc_valid = inp["landcover_valid"]
@@ -191,9 +227,17 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
     if dol is not None:
         conc = np.where(bad_dol, np.nan, conc)
     carb_ok = np.where(bad_frac, np.nan, carb)
-    karst = (M_C * r_m) * conc * carb_ok
-    if p.acid_correction:
-        karst = karst * (1.0 - np.where(known, p.acid_share[lcc], np.nan))
+    # the karst water's HCO3 (2 per Ca, 2 per Ca+Mg of dolomite) less the sulfuric and
+    # nitric-acid HCO3 of its class's SO4 and NO3 (karstsink.carbon, the catchments' rule)
+    so4_lut, no3_lut = p.class_so4_no3(nlut)
+    carbonic = carbon.carbonic_hco3(2.0 * conc, so4_lut[lcc], no3_lut[lcc], **p.shares)
+    uptake = carbon.carbonate_weathering_c(carbonic)[0]
+    negative = positive & (carbonic < 0)  # implies a known class and valid inputs
+    counters["negative_carbonic_hco3"] = int(np.count_nonzero(negative & (carb_ok > 0)))
+    uptake = np.where(negative, np.nan, uptake)
+    uptake = np.where(positive, uptake, conc)  # p <= 0: no karst water (0), or nodata (NaN)
+    karst = (M_C * r_m) * uptake * carb_ok
+    karst = np.where(negative & (carb_ok == 0), 0.0, karst)  # non-karst pixels stay 0
     bio = inp["bio"] if "bio" in inp else np.where(known, p.bio_sink[lcc], np.nan)
     bio = np.where(known, bio, np.nan)
     uf = p.unit_factor
