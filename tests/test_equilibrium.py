@@ -52,15 +52,16 @@ def test_table_within_0p1_percent_of_direct_phreeqc_off_grid(system, mineral):
 
 
 def test_open_system_mpd_hand_calculation():
-    # science.md 3.3/issue 4: 15 degC, pCO2 1e-2 atm, R = 500 mm/yr:
+    # issue 4: 15 degC, pCO2 1e-2 atm, R = 500 mm/yr, reference Ca_eq 1.932 mmol/kgw
+    # (data/reference/phreeqc_ca_eq_2024.csv):
     # 12.011 g/mol x 0.5 m/yr x 1.932 mmol/L = 11.60 t C km-2 yr-1
     ca = float(equilibrium_concentration(15.0, -2.0))
     assert 12.011 * 0.5 * ca == pytest.approx(11.60, abs=0.005)
 
 
-# science.md 3.3: the closed-form cube-root (Dreybrodt/Kaufmann, Plummer-Busenberg constants,
-# no ion pairs) Ca_eq in mmol/L at (T degC, log pCO2); PHREEQC includes the CaHCO3+ and CaCO3
-# ion pairs, so it must lie above it, by 1-3 % (science.md: "2-3 % higher").
+# The closed-form cube-root Ca_eq (open system, Plummer & Busenberg 1982 constants, extended
+# Debye-Hueckel, no ion pairs) in mmol/L at (T degC, log pCO2), computed by hand from that
+# formula; PHREEQC includes the CaHCO3+ and CaCO3 ion pairs, so it must lie above it, by 1-3 %.
 CUBE_ROOT = [(5, -3.4, 0.723), (5, -1.5, 3.431), (15, -2.0, 1.902), (15, -1.5, 2.880),
              (25, -3.4, 0.517), (25, -1.5, 2.426)]
 
@@ -70,6 +71,17 @@ def test_phreeqc_slightly_above_cube_root_formula():
     ratio = equilibrium_table()(t, lp) / cube
     assert np.all(ratio > 1.0)
     assert np.all(ratio < 1.03)
+
+
+def test_doubling_pco2_raises_ca_eq_by_1p28_not_the_cube_root_1p26():
+    # Reference table (2024 phreeqc.dat, 15 degC): log pCO2 -2.0 -> 1.932, -1.5 -> 2.924 mmol/kgw.
+    # Local exponent n = log10(2.924 / 1.932) / 0.5 = 0.3600 (> 1/3: ion pairs grow with pCO2),
+    # so doubling pCO2 (+0.30103 in log) gives 2**0.3600 = 1.2834; the cube root gives 1.2599.
+    # Doubling from -2.0 is a little below the -2.0..-1.5 mean slope: expect 1.282 +- 0.002.
+    ratio = float(equilibrium_concentration(15.0, -2.0 + np.log10(2.0))
+                  / equilibrium_concentration(15.0, -2.0))
+    assert ratio == pytest.approx(1.282, abs=0.002)
+    assert ratio > 2.0 ** (1.0 / 3.0) + 0.015
 
 
 def test_dolomite_exceeds_calcite_cations_and_is_consistent():

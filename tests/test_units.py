@@ -8,7 +8,7 @@ from karstsink.exceptions import UnitError
 
 
 def test_hco3_mg_to_mmol_hand_calculation():
-    # science.md 1.1: 250 mg/L / 61.017 g/mol = 4.0972 mmol/L
+    # 250 mg/L / 61.017 g/mol (1.008 + 12.011 + 3 x 15.999) = 4.0972 mmol/L
     assert units.to_mmol_per_l(250.0, "hco3", "mg/L") == pytest.approx(4.0972, abs=5e-5)
 
 
@@ -48,7 +48,7 @@ def test_discharge_units():
 
 
 def test_c_co2_round_trip_published():
-    # science.md 8.3: 29 t CO2 km-2 a-1 <-> 7.915 t C km-2 a-1
+    # 29 t CO2 km-2 a-1 x 12.011 / 44.009 = 7.915 t C km-2 a-1 (Banzhai catchment, Guizhou)
     assert units.co2_to_c(29.0) == pytest.approx(7.915, abs=5e-4)
 
 
@@ -62,3 +62,70 @@ def test_concentration_round_trip(value, species, unit):
 @given(st.floats(0, 1e9))
 def test_c_co2_round_trip(value):
     np.testing.assert_allclose(units.co2_to_c(units.c_to_co2(value)), value, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# constants defined once (issue 11): every module imports them from karstsink.units
+# ---------------------------------------------------------------------------
+
+import io  # noqa: E402
+import re  # noqa: E402
+import tokenize  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+_SRC = Path(__file__).resolve().parents[1] / "src" / "karstsink"
+
+
+def test_c_to_co2_is_the_molar_mass_ratio():
+    # IUPAC 2021 conventional atomic weights: M(C) = 12.011, M(CO2) = 12.011 + 2 x 15.999
+    # = 44.009 g/mol; 44.009 / 12.011 = 3.664058 (the "3.664" of the literature, rounded)
+    assert units.C_TO_CO2 == 44.009 / 12.011
+    assert units.MOLAR_MASS["CO2"] == pytest.approx(12.011 + 2 * 15.999, abs=1e-12)
+    assert round(units.C_TO_CO2, 3) == 3.664
+
+
+def test_caco3_and_load_factor():
+    # M(CaCO3) = 40.078 + 12.0107 + 3 x 15.9994 = 100.0869 g/mol (the atomic weights with
+    # their full digits) -> 100.087; karstsink uses 100.087 everywhere, never 100.09
+    assert units.MOLAR_MASS["caco3"] == 100.087
+    # 1 m3/s x 1 mg/L = 1 m3/s x 1 g/m3 = 1 g/s; x 86 400 s/d / 1000 g/kg = 86.4 kg/d
+    assert units.KG_DAY_PER_M3S_MG_L == pytest.approx(1.0 * 1.0 * 86400 / 1000, rel=1e-15)
+
+
+def _code_numbers(path: Path):
+    """(line, text) of every number literal in a module's code (not comments or strings)."""
+    text = path.read_text(encoding="utf-8")
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.NUMBER:
+            yield tok.start[0], tok.string.lower().replace("_", "")
+
+
+def test_no_module_keeps_its_own_copy_of_a_constant():
+    offenders = []
+    for path in sorted(_SRC.rglob("*.py")):
+        rel = path.relative_to(_SRC).as_posix()
+        for line, number in _code_numbers(path):
+            mantissa = re.split(r"e", number)[0]
+            if re.fullmatch(r"3\.6640*", mantissa):  # C -> CO2: use units.C_TO_CO2
+                offenders.append(f"{rel}:{line}: {number} (use units.C_TO_CO2)")
+            if re.fullmatch(r"100\.090*", mantissa):  # M(CaCO3): use MOLAR_MASS['caco3']
+                offenders.append(f"{rel}:{line}: {number} (use units.MOLAR_MASS['caco3'])")
+            if re.fullmatch(r"86\.40*", mantissa):  # kg/d per m3/s x mg/L
+                offenders.append(f"{rel}:{line}: {number} (use units.KG_DAY_PER_M3S_MG_L)")
+        source = path.read_text(encoding="utf-8")
+        for name in ("C_TO_CO2", "KG_DAY_PER_M3S_MG_L", "KG_DAY_PER_MG_L_M3S"):
+            if rel != "units.py" and re.search(rf"^\s*{name}\s*=", source, re.MULTILINE):
+                offenders.append(f"{rel}: defines {name} (import it from karstsink.units)")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_flux_method_list_is_defined_once():
+    from karstsink.flux import METHODS
+
+    assert set(METHODS) == {"direct", "rating", "loadest", "wrtds"}
+    name = r"""['"](?:direct|rating|loadest|wrtds)['"]"""
+    literal = re.compile(rf"[\(\[{{]\s*(?:{name}\s*,\s*){{3}}{name}\s*,?\s*[\)\]}}]")
+    offenders = [path.relative_to(_SRC).as_posix() for path in sorted(_SRC.rglob("*.py"))
+                 if path.relative_to(_SRC).as_posix() != "flux/__init__.py"
+                 and literal.search(path.read_text(encoding="utf-8"))]
+    assert not offenders, f"spell the flux methods as karstsink.flux.METHODS in {offenders}"

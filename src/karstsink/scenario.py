@@ -1,12 +1,16 @@
 """Carbon sinks set against emission scenarios: the share each sink offsets, year by year.
 
 The province's energy-sector CO₂ emission scenarios for 2020-2060 (baseline,
-high-speed, low-carbon; ``shared/science.md`` section 10) ship as
-``karstsink/data/guizhou_emissions.csv`` (anchor years only, with a ``source``
-column and an ``approximate`` flag for values printed with "~"). Years between
-anchors are interpolated linearly. A user series can replace them: a CSV with a
-``year`` column and one emissions column whose header states the unit, for
-example ``emissions_t_co2``, ``emissions (Mt CO2)`` or ``emissions_mt_c``.
+high-speed, low-carbon) are those of the review of Guizhou's path to carbon
+peak and carbon neutrality in the karst context, :data:`SOURCE`
+(*Sustainability* 2022, 14(21), 14377, doi:10.3390/su142114377). They ship as
+``karstsink/data/guizhou_emissions.csv``: the published anchor years only, with
+a ``source`` column and an ``approximate`` flag for values printed with "~".
+Years between anchors are interpolated as :data:`INTERPOLATION` says: a
+shape-preserving monotone piecewise-cubic (PCHIP) through each scenario's
+anchors. A user series can replace them: a CSV with a ``year`` column and one
+emissions column whose header states the unit, for example
+``emissions_t_co2``, ``emissions (Mt CO2)`` or ``emissions_mt_c``.
 
 Everything is reported in t CO₂ with the carbon equivalent beside it
 (1 t C = :data:`karstsink.units.C_TO_CO2` = 44.009/12.011 = 3.664 t CO₂).
@@ -15,8 +19,8 @@ Examples
 --------
 >>> from karstsink.scenario import balance
 >>> table = balance({"karst": 3.7e6, "biological": 40e6}, "baseline")
->>> round(float(table.loc[table.year == 2025, "emissions_t_co2_yr"].iloc[0]) / 1e6, 1)
-251.0
+>>> round(float(table.loc[table.year == 2030, "emissions_t_co2_yr"].iloc[0]) / 1e6, 1)
+282.0
 """
 
 from __future__ import annotations
@@ -25,17 +29,22 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
-from importlib.resources import files
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.interpolate import PchipInterpolator
 
+from ._samples_cells import ABOVE, BELOW, MISSING, NOT_NUMERIC, parse_column
+from ._samples_io import read_rows
 from .exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
 from .units import C_TO_CO2
 
 __all__ = [
+    "INTERPOLATION",
     "SCENARIOS",
+    "SOURCE",
     "balance",
     "emission_anchors",
     "emissions",
@@ -43,8 +52,25 @@ __all__ = [
     "sinks_from_zonal_totals",
 ]
 
-#: Names of the shipped scenarios (``shared/science.md`` section 10).
+#: Names of the shipped scenarios (:data:`SOURCE`).
 SCENARIOS: tuple[str, ...] = ("baseline", "high-speed", "low-carbon")
+
+#: Citation of the shipped scenarios (the journal does not need to be looked up anywhere
+#: else: the review's scenario table gives 2020, the peak, 2050 and 2060 per scenario).
+SOURCE = ("Guizhou energy-sector CO2 emission scenarios (baseline, high-speed, low-carbon) "
+          "from a review of Guizhou's path to carbon peak and carbon neutrality in the karst "
+          "context: Sustainability 2022, 14(21), 14377, doi:10.3390/su142114377")
+
+#: How years between anchor years are filled (one sentence, for reports and notes).
+INTERPOLATION = (
+    "Years between the published anchor years are interpolated by a shape-preserving "
+    "monotone piecewise-cubic (PCHIP, Fritsch & Carlson 1980, doi:10.1137/0717021; "
+    "scipy.interpolate.PchipInterpolator) through each scenario's anchors, which reproduces "
+    "every anchor, never overshoots between two anchors and keeps each peak in its published "
+    "year, and the shipped scenarios keep the source's order high-speed >= baseline >= "
+    "low-carbon by holding a curve at the baseline where the separate cubics would cross "
+    "(2021-2029, by at most 2.8 Mt CO2); years outside the anchors are not extrapolated."
+)
 
 #: Default span of years [calendar years, inclusive].
 DEFAULT_YEARS = (2020, 2060)
@@ -54,6 +80,9 @@ DEFAULT_YEARS = (2020, 2060)
 _SCALE_TO_T = {"t": 1.0, "kt": 1e3, "mt": 1e6, "gt": 1e9, "万t": 1e4, "万吨": 1e4, "tonnes": 1.0,
                "tonne": 1.0, "tons": 1.0, "ton": 1.0, "吨": 1.0}
 _SINK_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# No-data codes some spreadsheets and databases write instead of a blank: -99, -999,
+# -9999..., also with nines or zeros after the point (-99.9, -999.99, -999.0).
+_SENTINEL = re.compile(r"^\s*-9{2,6}(?:\.9*|\.0*)?\s*$")
 
 
 # ---------------------------------------------------------------------------
@@ -63,6 +92,9 @@ _SINK_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 def emission_anchors() -> pd.DataFrame:
     """Return the shipped Guizhou anchor table as published (no interpolation).
 
+    The table is read with the same reader as a user file
+    (:func:`read_emissions_csv`). Source: :data:`SOURCE`.
+
     Returns
     -------
     pandas.DataFrame
@@ -71,10 +103,9 @@ def emission_anchors() -> pd.DataFrame:
         with "~" in the source) and ``source``.
     """
     resource = files("karstsink.data").joinpath("guizhou_emissions.csv")
-    with resource.open("r", encoding="utf-8") as fh:
-        table = pd.read_csv(fh, comment="#", dtype={"scenario": str, "source": str})
-    table["approximate"] = table["approximate"].astype(str).str.lower().eq("true")
-    table["emissions_t_co2_yr"] = table["emissions_mt_co2"].astype(float) * 1e6
+    with as_file(resource) as path:
+        table = read_emissions_csv(path)
+    table.insert(2, "emissions_mt_co2", table["emissions_t_co2_yr"] / 1e6)
     return table
 
 
@@ -110,15 +141,21 @@ def _parse_emission_unit(header: str) -> tuple[float, str]:
 def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a user emission series (anchor years or a full series) and convert it to t CO₂.
 
+    The file is read by the package's one table reader (encoding, delimiter,
+    CSV or XLSX: :func:`karstsink.samples.read_samples` reads samples the same
+    way) and every number by its one cell parser (thousands separators and
+    decimal commas are decided per column, never per cell).
+
     Parameters
     ----------
     path : str or path-like
-        CSV with a ``year`` column and one emissions column whose header
-        carries the unit (``emissions_t_co2``, ``emissions_mt_co2``,
-        ``emissions (Mt CO2)``, ``emissions (10^4 t CO2)``, ``emissions_mt_c``...).
-        An optional ``scenario`` column holds several series in one file; an
-        optional ``approximate`` column (true/false) and ``source`` column are
-        kept. Lines starting with ``#`` are comments (provenance).
+        CSV (or XLSX) with a ``year`` column and one emissions column whose
+        header carries the unit (``emissions_t_co2``, ``emissions_mt_co2``,
+        ``emissions (Mt CO2)``, ``emissions (10^4 t CO2)``,
+        ``emissions_mt_c``...). An optional ``scenario`` column holds several
+        series in one file; an optional ``approximate`` column (true/false)
+        and ``source`` column are kept. Lines whose first cell starts with
+        ``#`` are comments (provenance).
 
     Returns
     -------
@@ -130,7 +167,9 @@ def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
     ------
     DataError
         If the file is empty, a year or value is not a number (the row is
-        named), or a year is given twice for one scenario.
+        named), a value is censored (``<5``) or a no-data sentinel such as
+        ``-999`` (leave the cell blank instead), or a year is given twice for
+        one scenario.
     MissingColumnError
         If there is no ``year`` or no emissions column.
     UnitError
@@ -139,88 +178,124 @@ def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
     Warns
     -----
     DataQualityWarning
-        When some emission cells are blank; those years are interpolated.
+        When some emission cells are blank (or ``NA``, ``n.d.``, ``-``);
+        those years are interpolated.
     """
     path = Path(path)
+    name = str(path)
     if not path.is_file():
-        raise DataError(f"Emissions file {str(path)!r} does not exist.")
-    try:
-        raw = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False,
-                          skipinitialspace=True, encoding="utf-8-sig")
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f"Cannot read emissions file {str(path)!r}: {err}") from err
-    if raw.empty:
-        raise DataError(f"Emissions file {str(path)!r} has no data rows.")
-    cols = {c.strip().lower(): c for c in raw.columns}
+        raise DataError(f"Emissions file {name!r} does not exist.")
+    all_rows, meta = read_rows(path)
+    lines = meta["lines"]
+    kept = [(row, line) for row, line in zip(all_rows, lines, strict=True)
+            if any(c.strip() for c in row) and not row[0].strip().startswith("#")]
+    if not kept:
+        raise DataError(f"Emissions file {name!r} has no data rows.")
+    header = [c.strip() for c in kept[0][0]]
+    body = kept[1:]
+    if not body:
+        raise DataError(f"Emissions file {name!r} has no data rows.")
+    width = len(header)
+    rows = [(row + [""] * (width - len(row)))[:width] for row, _ in body]
+    row_lines = [line for _, line in body]
+    cols = {c.lower(): i for i, c in enumerate(header)}
     if "year" not in cols:
         raise MissingColumnError(
-            f"Emissions file {str(path)!r} has no 'year' column (columns: {list(raw.columns)})."
+            f"Emissions file {name!r} has no 'year' column (columns: {header})."
         )
-    value_cols = [c for c in raw.columns
-                  if c.strip().lower() not in {"year", "scenario", "approximate", "source"}]
+    value_cols = [c for c in header if c and c.lower() not in
+                  {"year", "scenario", "approximate", "source"}]
     if len(value_cols) != 1:
         raise MissingColumnError(
-            f"Emissions file {str(path)!r} needs exactly one emissions column besides 'year' "
+            f"Emissions file {name!r} needs exactly one emissions column besides 'year' "
             f"(and optional 'scenario', 'approximate', 'source'); found {value_cols}."
         )
     value_col = value_cols[0]
     scale, basis = _parse_emission_unit(value_col)
     factor = scale * (C_TO_CO2 if basis == "C" else 1.0)
 
-    years = pd.to_numeric(raw[cols["year"]].str.strip(), errors="coerce")
-    bad = years.isna() | (years != np.round(years))
+    def column(key: str) -> list[str]:
+        i = cols[key] if key in cols else header.index(key)
+        return [r[i] for r in rows]
+
+    def where(i: int) -> str:
+        return f"Emissions file {name!r}, data row {i + 1} (line {row_lines[i]})"
+
+    year_text = column("year")
+    years, year_status = parse_column(year_text)
+    bad = (year_status != 0) | ~np.isfinite(years) | (years != np.round(years))
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"Emissions file {str(path)!r}, data row {row + 1}: year "
-            f"{raw[cols['year']].iloc[row]!r} is not a whole number."
-        )
-    text = raw[value_col].str.strip().str.replace(",", "", regex=False)
-    values = pd.to_numeric(text, errors="coerce")
-    nonnum = values.isna() & text.ne("")
-    if nonnum.any():
-        row = int(np.flatnonzero(nonnum.to_numpy())[0])
-        raise DataError(
-            f"Emissions file {str(path)!r}, data row {row + 1}, column {value_col!r}: "
-            f"{raw[value_col].iloc[row]!r} is not a number."
-        )
-    scen = (raw[cols["scenario"]].str.strip() if "scenario" in cols
-            else pd.Series(path.stem, index=raw.index))
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{where(i)}: year {year_text[i]!r} is not a whole number.")
+    value_text = column(value_col)
+    values, status = parse_column(value_text)
+    for i, text in enumerate(value_text):
+        if status[i] == NOT_NUMERIC:
+            raise DataError(f"{where(i)}, column {value_col!r}: {text!r} is not a number.")
+        if status[i] in (BELOW, ABOVE):
+            raise DataError(
+                f"{where(i)}, column {value_col!r}: {text!r} is a censored value; give the "
+                "emission as a number (or leave the cell blank to interpolate that year)."
+            )
+        if _SENTINEL.match(text):
+            raise DataError(
+                f"{where(i)}, column {value_col!r}: {text!r} looks like a no-data code, not "
+                "an emission; leave the cell blank to interpolate that year."
+            )
+    values = np.where(status == MISSING, np.nan, values)
+    scen = ([t.strip() for t in column("scenario")] if "scenario" in cols
+            else [path.stem] * len(rows))
+    approx = (np.isin([t.strip().lower() for t in column("approximate")], ["true", "1", "yes"])
+              if "approximate" in cols else np.zeros(len(rows), dtype=bool))
+    source = ([t.strip() for t in column("source")] if "source" in cols
+              else [f"user file {path.name}"] * len(rows))
     out = pd.DataFrame({
-        "scenario": scen.astype(str).to_numpy(),
-        "year": years.astype(int).to_numpy(),
-        "emissions_t_co2_yr": values.to_numpy(dtype=float) * factor,
-        "approximate": (raw[cols["approximate"]].str.strip().str.lower().isin(["true", "1", "yes"])
-                        .to_numpy() if "approximate" in cols else False),
-        "source": (raw[cols["source"]].to_numpy() if "source" in cols
-                   else f"user file {path.name}"),
+        "scenario": scen,
+        "year": years.astype(int),
+        "emissions_t_co2_yr": values * factor,
+        "approximate": approx,
+        "source": source,
     })
     dup = out.duplicated(["scenario", "year"])
     if dup.any():
-        row = int(np.flatnonzero(dup.to_numpy())[0])
+        i = int(np.flatnonzero(dup.to_numpy())[0])
         raise DataError(
-            f"Emissions file {str(path)!r}, data row {row + 1}: year {out['year'].iloc[row]} "
-            "appears twice for the same scenario."
+            f"{where(i)}: year {out['year'].iloc[i]} appears twice for the same scenario."
         )
     blank = out["emissions_t_co2_yr"].isna()
     if blank.any():
         warnings.warn(
-            f"Emissions file {str(path)!r}: {int(blank.sum())} blank value(s) (years "
+            f"Emissions file {name!r}: {int(blank.sum())} blank value(s) (years "
             f"{out.loc[blank, 'year'].tolist()}) are interpolated from their neighbours.",
             DataQualityWarning, stacklevel=2,
         )
     return out.sort_values(["scenario", "year"], kind="stable").reset_index(drop=True)
 
 
-def _interpolate(anchors: pd.DataFrame, years: np.ndarray) -> pd.DataFrame:
-    """Linear interpolation of one scenario's anchors onto ``years`` (NaN outside the span)."""
+def _pchip(anchors: pd.DataFrame, years: np.ndarray) -> np.ndarray:
+    """PCHIP of one scenario's anchors at ``years`` [t CO₂ a⁻¹]; NaN outside the anchor span."""
     given = anchors.dropna(subset=["emissions_t_co2_yr"]).sort_values("year")
     if given.empty:
         raise DataError(f"Scenario {anchors['scenario'].iloc[0]!r} has no emission values.")
     ax = given["year"].to_numpy(dtype=float)
     ay = given["emissions_t_co2_yr"].to_numpy(dtype=float)
+    yrs = np.asarray(years, dtype=float)
+    if len(ax) == 1:
+        return np.where(yrs == ax[0], ay[0], np.nan)
+    y = PchipInterpolator(ax, ay, extrapolate=False)(yrs)
+    # the anchors themselves, bit for bit (the cubic reproduces them to rounding only)
+    hit = np.isin(yrs, ax)
+    y[hit] = ay[np.searchsorted(ax, yrs[hit])]
+    return y
+
+
+def _interpolate(anchors: pd.DataFrame, years: np.ndarray,
+                 values: np.ndarray | None = None) -> pd.DataFrame:
+    """One scenario's series on ``years``: PCHIP values (or ``values``) and the flags."""
+    given = anchors.dropna(subset=["emissions_t_co2_yr"]).sort_values("year")
+    y = _pchip(anchors, years) if values is None else values
+    ax = given["year"].to_numpy(dtype=float)
     approx = given["approximate"].to_numpy(dtype=bool)
-    y = np.interp(years, ax, ay, left=np.nan, right=np.nan)
     is_anchor = np.isin(years, ax)
     # an interpolated year inherits "approximate" from either neighbouring anchor
     hi = np.clip(np.searchsorted(ax, years, side="left"), 0, len(ax) - 1)
@@ -235,6 +310,29 @@ def _interpolate(anchors: pd.DataFrame, years: np.ndarray) -> pd.DataFrame:
         "is_anchor": is_anchor,
         "approximate": approximate,
     })
+
+
+def _shipped_series(table: pd.DataFrame, years: np.ndarray) -> dict[str, np.ndarray]:
+    """PCHIP of the three shipped scenarios, in the source's order high >= baseline >= low.
+
+    Each scenario's own PCHIP end slope in 2020 depends on its later anchors, so the
+    separate cubics cross in 2021-2029 although the source orders the scenarios
+    (high-speed grows fastest; baseline and low-carbon share 2020 and the 2030 peak).
+    Holding the high-speed curve at or above the baseline (``max``) and the low-carbon
+    curve at or below it (``min``) keeps every anchor (no anchor lies on the wrong side)
+    and keeps each curve monotone between its anchors (the max or min of two curves that
+    rise, or fall, together rises, or falls).
+    """
+    curves = {name: _pchip(table[table["scenario"] == name], years) for name in SCENARIOS}
+    base = curves["baseline"]
+    with np.errstate(invalid="ignore"):
+        curves["high-speed"] = np.where(np.isfinite(base),
+                                        np.fmax(curves["high-speed"], base),
+                                        curves["high-speed"])
+        curves["low-carbon"] = np.where(np.isfinite(base),
+                                        np.fmin(curves["low-carbon"], base),
+                                        curves["low-carbon"])
+    return curves
 
 
 def emissions(
@@ -263,7 +361,8 @@ def emissions(
         ``is_anchor`` (the year was given, not interpolated) and
         ``approximate`` (the value, or a neighbouring anchor, is marked "~" in
         the source). Years outside the given span are NaN (never
-        extrapolated).
+        extrapolated). ``attrs["interpolation"]`` and ``attrs["source"]`` say
+        how the years were filled and where the anchors come from.
 
     Raises
     ------
@@ -272,15 +371,23 @@ def emissions(
 
     Notes
     -----
-    Between anchor years :math:`y_0 < y < y_1`,
-
-    .. math:: E(y) = E(y_0) + (E(y_1) - E(y_0)) \\frac{y - y_0}{y_1 - y_0}.
+    Between anchor years :math:`y_k < y < y_{k+1}` the series is the cubic
+    Hermite polynomial through :math:`(y_k, E_k)` and :math:`(y_{k+1},
+    E_{k+1})` whose end slopes :math:`d_k` are the PCHIP slopes of Fritsch &
+    Carlson (1980, SIAM J. Numer. Anal. 17(2):238-246, doi:10.1137/0717021) as
+    computed by :class:`scipy.interpolate.PchipInterpolator`: :math:`d_k = 0`
+    at a local peak or trough (so a peak stays in its published year), else
+    the weighted harmonic mean of the two neighbouring secant slopes, which
+    keeps the curve monotone between two anchors (no overshoot). For the
+    shipped scenarios the published order high-speed ≥ baseline ≥
+    low-carbon is then kept (see :data:`INTERPOLATION`). A user series with
+    only two anchors is a straight line.
 
     Examples
     --------
-    >>> e = emissions("baseline", years=(2024, 2026))
+    >>> e = emissions("baseline", years=(2029, 2031))
     >>> (e.emissions_t_co2_yr / 1e6).round(1).tolist()
-    [244.8, 251.0, 257.2]
+    [281.2, 282.0, 281.2]
     """
     key = None
     if isinstance(scenario, pd.DataFrame):
@@ -293,30 +400,41 @@ def emissions(
             anchors["scenario"] = "user"
         if "approximate" not in anchors:
             anchors["approximate"] = False
+        source = "user table"
     else:
         name = os.fspath(scenario)
         key = name.strip().lower()
         if key in SCENARIOS or key == "all":
             table = emission_anchors()
             anchors = table if key == "all" else table[table["scenario"] == key]
-        elif Path(name).suffix.lower() in {".csv", ".txt"} or Path(name).exists():
+            source = SOURCE
+        elif Path(name).suffix.lower() in {".csv", ".txt", ".xlsx"} or Path(name).exists():
             anchors = read_emissions_csv(name)
+            source = f"user file {Path(name).name}"
         else:
             raise DataError(
                 f"Unknown emission scenario {name!r}: use one of {', '.join(SCENARIOS)}, "
                 "'all', or the path of a CSV file with 'year' and e.g. 'emissions_t_co2' columns."
             )
+    shipped = key in (*SCENARIOS, "all")
     if years is None:
-        years_arr = (np.arange(DEFAULT_YEARS[0], DEFAULT_YEARS[1] + 1)
-                     if key in (*SCENARIOS, "all")
+        years_arr = (np.arange(DEFAULT_YEARS[0], DEFAULT_YEARS[1] + 1) if shipped
                      else np.arange(int(anchors["year"].min()), int(anchors["year"].max()) + 1))
     elif isinstance(years, tuple) and len(years) == 2:
         years_arr = np.arange(int(years[0]), int(years[1]) + 1)
     else:
         years_arr = np.asarray(list(years), dtype=int)
-    parts = [_interpolate(group, years_arr)
-             for _, group in anchors.groupby("scenario", sort=False)]
-    return pd.concat(parts, ignore_index=True)
+    if shipped:
+        curves = _shipped_series(emission_anchors(), years_arr)
+        parts = [_interpolate(group, years_arr, curves[str(name)])
+                 for name, group in anchors.groupby("scenario", sort=False)]
+    else:
+        parts = [_interpolate(group, years_arr)
+                 for _, group in anchors.groupby("scenario", sort=False)]
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["interpolation"] = INTERPOLATION
+    out.attrs["source"] = source
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -369,7 +487,10 @@ def balance(
         measures (CCUS, efficiency, fuel switching...) must close,
         ``residual_t_co2_yr`` and ``residual_t_c_yr`` (negative when the
         sinks exceed the emissions). ``attrs["c_to_co2"]`` holds the factor
-        used and ``attrs["units"]`` says t CO₂ a⁻¹.
+        used, ``attrs["units"]`` says t CO₂ a⁻¹, ``attrs["interpolation"]``
+        how years between anchors were filled (:data:`INTERPOLATION` for the
+        shipped scenarios) and ``attrs["source"]`` where the emissions come
+        from (:data:`SOURCE` for the shipped scenarios).
 
     Raises
     ------
@@ -386,15 +507,17 @@ def balance(
         \\text{share}_{k,y} = 100\\,S_{k}/E_y, \\qquad
         \\text{residual}_y = E_y - \\sum_k S_{k},
 
-    and every carbon mass is also given as C: :math:`m_C = m_{CO_2} / 3.664`
-    (44.009/12.011). A share is NaN where the emissions are not positive.
-    NaN in, NaN out.
+    and every carbon mass is also given as C: :math:`m_C = m_{CO_2} /
+    (44.009/12.011)` (:data:`karstsink.units.C_TO_CO2`). A share is NaN where
+    the emissions are not positive. NaN in, NaN out. Emissions between anchor
+    years are interpolated as :func:`emissions` says (:data:`INTERPOLATION`).
 
     Examples
     --------
-    >>> t = balance({"karst": 3.664e6}, "baseline", years=(2020, 2020))
-    >>> float(t.karst_sink_t_c_yr.iloc[0]), round(float(t.karst_share_pct.iloc[0]), 3)
-    (1000000.0, 1.665)
+    >>> from karstsink.units import C_TO_CO2
+    >>> t = balance({"karst": 1e6 * C_TO_CO2}, "baseline", years=(2020, 2020))
+    >>> round(float(t.karst_sink_t_c_yr.iloc[0])), round(float(t.karst_share_pct.iloc[0]), 3)
+    (1000000, 1.665)
     """
     if not sinks_t_co2_yr:
         raise DataError("balance() needs at least one sink, e.g. {'karst': 3.7e6} [t CO2/yr].")
@@ -419,7 +542,7 @@ def balance(
     table["total_share_pct"] = 100.0 * total / positive
     table["residual_t_co2_yr"] = e - total
     table["residual_t_c_yr"] = (e - total) / C_TO_CO2
-    table.attrs["units"] = "t CO2 per year (t C columns: / 3.664)"
+    table.attrs["units"] = "t CO2 per year (t C columns: t CO2 / (44.009/12.011))"
     table.attrs["c_to_co2"] = C_TO_CO2
     table.attrs["sinks"] = list(sinks_t_co2_yr)
     return table
@@ -440,7 +563,7 @@ def sinks_from_zonal_totals(table: pd.DataFrame) -> dict[str, float]:
     Returns
     -------
     dict
-        ``{"karst": ..., "biological": ...}`` [t CO₂ a⁻¹] (t C x 3.664),
+        ``{"karst": ..., "biological": ...}`` [t CO₂ a⁻¹] (t C x 44.009/12.011),
         ready for :func:`balance`. NaN zones are skipped; a column that is
         entirely NaN gives NaN.
 

@@ -5,13 +5,16 @@ Canonical units inside the package: concentrations in mmol L⁻¹ (= mol m⁻³,
 temperature in °C, carbon fluxes in t C or t CO₂ (always named).
 
 Molar masses are from the IUPAC 2021 standard atomic weights (conventional
-values); the carbon-sink factors 12.011 and 44.009 g mol⁻¹ are those of
-``../shared/science.md`` section 0.
+values; Prohaska et al. 2022, Pure Appl. Chem. 94(5):573-600,
+doi:10.1515/pac-2019-0603). Every constant the package uses for carbon
+accounting is defined here once and imported elsewhere: :data:`C_TO_CO2`,
+``MOLAR_MASS["caco3"]``, :data:`KG_DAY_PER_M3S_MG_L`, :data:`SECONDS_PER_YEAR`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 
@@ -43,7 +46,7 @@ MOLAR_MASS: dict[str, float] = {
     "fe": 55.845,
     "mn": 54.938,
     "ba": 137.33,
-    "caco3": 100.087,  # 40.078 + 12.011 + 3 x 15.999
+    "caco3": 100.087,  # 40.078 + 12.0107 + 3 x 15.9994 = 100.0869 (full-digit weights)
     "doc": 12.011,  # organic carbon is reported as C
     "toc": 12.011,
 }
@@ -55,11 +58,15 @@ CHARGE: dict[str, int] = {
     "mn": 2, "ba": 2,
 }
 
-#: 1 t C = 44.009 / 12.011 = 3.664 t CO2 (science.md section 0).
+#: Mass of CO2 per mass of C [t CO2 / t C]: M(CO2) / M(C) = 44.009 / 12.011 = 3.66406.
 C_TO_CO2 = MOLAR_MASS["CO2"] / MOLAR_MASS["C"]
-#: Julian year [s] (science.md section 0: 3.15576e7 s).
+#: Julian year [s]: 365.25 d x 86 400 s = 3.15576e7 s.
 SECONDS_PER_YEAR = 365.25 * 86400.0
+#: One day [s].
 SECONDS_PER_DAY = 86400.0
+#: Load [kg d⁻¹] per unit of discharge x concentration [m³ s⁻¹ x mg L⁻¹]:
+#: 1 m³ s⁻¹ x 1 mg L⁻¹ = 1 m³ s⁻¹ x 1 g m⁻³ = 1 g s⁻¹; x 86 400 s d⁻¹ / 1000 g kg⁻¹ = 86.4 kg d⁻¹.
+KG_DAY_PER_M3S_MG_L = SECONDS_PER_DAY / 1000.0
 
 #: Discharge units understood by readers, as factors to m³ s⁻¹.
 #: 1 ft = 0.3048 m exactly, so 1 ft³ = 0.028316846592 m³.
@@ -70,28 +77,36 @@ DISCHARGE_TO_M3S: dict[str, float] = {
     "m3/d": 1.0 / SECONDS_PER_DAY,
 }
 
+#: Spellings of the discharge units, compared after NFKC (``m³`` = ``m3``, ``s⁻¹`` =
+#: ``s-1``), lower case and without spaces, ``·`` or ``*`` (so ``m3 s-1`` = ``m3s-1``).
 _DISCHARGE_ALIASES = {
-    "m3/s": "m3/s", "m³/s": "m3/s", "m^3/s": "m3/s", "m**3/s": "m3/s", "cms": "m3/s",
-    "m3s-1": "m3/s", "m3 s-1": "m3/s", "m³ s⁻¹": "m3/s",
-    "l/s": "l/s", "ls-1": "l/s", "l s-1": "l/s", "lps": "l/s",
-    "ft3/s": "ft3/s", "cfs": "ft3/s", "ft³/s": "ft3/s", "ft^3/s": "ft3/s",
-    "cubic feet per second": "ft3/s",
-    "m3/d": "m3/d", "m³/d": "m3/d", "m3/day": "m3/d",
+    "m3/s": "m3/s", "m^3/s": "m3/s", "cms": "m3/s", "cumecs": "m3/s",
+    "m3s-1": "m3/s", "m3/sec": "m3/s", "m3s": "m3/s", "m3ps": "m3/s",
+    "立方米/秒": "m3/s", "米3/秒": "m3/s",
+    "l/s": "l/s", "ls-1": "l/s", "lps": "l/s", "l/sec": "l/s", "升/秒": "l/s",
+    "ft3/s": "ft3/s", "cfs": "ft3/s", "ft^3/s": "ft3/s", "ft3s-1": "ft3/s", "ft3/sec": "ft3/s",
+    "cubicfeetpersecond": "ft3/s",
+    "m3/d": "m3/d", "m3/day": "m3/d", "m3d-1": "m3/d",
 }
 
 
 def normalize_discharge_unit(unit: str) -> str:
     """Return the canonical spelling (``m3/s``, ``l/s``, ``ft3/s``, ``m3/d``) of a discharge unit.
 
+    Examples
+    --------
+    >>> normalize_discharge_unit("m³ s⁻¹"), normalize_discharge_unit("L/s")
+    ('m3/s', 'l/s')
+
     Raises
     ------
     UnitError
         If the unit is not one karstsink knows.
     """
-    key = unit.strip().lower().replace(" ", "") if unit else ""
-    for alias, canon in _DISCHARGE_ALIASES.items():
-        if key == alias.replace(" ", ""):
-            return canon
+    key = unicodedata.normalize("NFKC", str(unit or "")).lower().replace("\u2212", "-")
+    key = re.sub(r"[\s·*]", "", key)
+    if key in _DISCHARGE_ALIASES:
+        return _DISCHARGE_ALIASES[key]
     raise UnitError(
         f"Unknown discharge unit {unit!r}; use one of m3/s, L/s, ft3/s (cfs) or m3/d."
     )
@@ -103,12 +118,12 @@ def discharge_to_m3s(values, unit: str):
 
 
 def c_to_co2(t_c):
-    """Convert a carbon mass [t C] to the equivalent CO₂ mass [t CO₂] (x 3.664)."""
+    """Convert a carbon mass [t C] to the equivalent CO₂ mass [t CO₂] (x 44.009/12.011)."""
     return t_c * C_TO_CO2
 
 
 def co2_to_c(t_co2):
-    """Convert a CO₂ mass [t CO₂] to the equivalent carbon mass [t C] (/ 3.664)."""
+    """Convert a CO₂ mass [t CO₂] to the equivalent carbon mass [t C] (/ (44.009/12.011))."""
     return t_co2 / C_TO_CO2
 
 

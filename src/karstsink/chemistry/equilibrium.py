@@ -175,8 +175,10 @@ def equilibrium_concentration(
 
     Notes
     -----
-    Open system: the 2024 ``phreeqc.dat`` gives 1.932 mmol kgw⁻¹ at 15 °C and
-    log pCO2 = -2 (science.md 3.3).
+    Open system: the 2024 ``phreeqc.dat`` (PHREEQC 3.8.6) gives 1.932 mmol kgw⁻¹
+    at 15 °C and log pCO2 = -2.0, and 2.477 at log pCO2 = -1.699 (pCO2 doubled):
+    x 1.282, more than the x 2^(1/3) = 1.260 of the ion-pair-free cube-root
+    formula because the CaHCO3⁺ and CaCO3° pairs grow with pCO2.
     """
     system, mineral = _check_system(system, mineral)
     t, lp = np.broadcast_arrays(np.asarray(temp_c, float), np.asarray(log_pco2, float))

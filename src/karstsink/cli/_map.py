@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..units import C_TO_CO2
 from ._common import handle_errors, progress
 
 
@@ -48,5 +49,5 @@ def map_command(config: Path, out_dir: Path, jobs: int | None, dask_address: str
     click.echo(f"Wrote {len(result.files)} files to {out_dir}: karst sink "
                f"{t['karst_sink_t_c_yr']:.4g} t C/yr over {t['karst_area_km2']:.4g} km2 of "
                f"carbonate; biological {t['biological_sink_t_c_yr']:.4g} t C/yr; total "
-               f"{t['total_sink_t_c_yr']:.4g} t C/yr ({t['total_sink_t_c_yr'] * 3.664:.4g} "
+               f"{t['total_sink_t_c_yr']:.4g} t C/yr ({t['total_sink_t_c_yr'] * C_TO_CO2:.4g} "
                f"t CO2/yr).")

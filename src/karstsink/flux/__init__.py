@@ -15,8 +15,9 @@ from ._base import FluxEstimate
 
 __all__ = ["METHODS", "FluxEstimate", "estimate"]
 
-#: Estimators :func:`estimate` dispatches to.
-METHODS = ("direct", "rating", "loadest", "wrtds")
+#: Estimators :func:`estimate` dispatches to: the package's one list of flux method names
+#: (the run configuration and ``karstsink flux --method`` take theirs from here).
+METHODS: tuple[str, ...] = ("direct", "rating", "loadest", "wrtds")
 
 
 def estimate(

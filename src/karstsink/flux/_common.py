@@ -8,8 +8,6 @@ from numpy.typing import ArrayLike
 
 from ..exceptions import DataError, MissingColumnError
 
-#: m³ s⁻¹ x mg L⁻¹ = g s⁻¹; x 86 400 s d⁻¹ / 1000 g kg⁻¹ = kg d⁻¹
-KG_DAY_PER_M3S_MG_L = 86.4
 Z95 = 1.959963984540054
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from scipy.special import erfcx, log_ndtr
 
 from ..exceptions import DataError
+from ..units import KG_DAY_PER_M3S_MG_L
 
 #: Largest number of 10 % widening steps searched (1.1**400 ~ 4e16: any record).
 MAX_WIDEN = 400
@@ -728,7 +729,7 @@ def flow_normalize(
     ok = np.isfinite(log_q)
     qi, qf, _ = _frac_index(log_q[ok], grid.bottom_log_q, grid.step_log_q, grid.n_log_q)
     bins = bin_of[ok]
-    qv = np.exp(log_q[ok]) * 86.4
+    qv = np.exp(log_q[ok]) * KG_DAY_PER_M3S_MG_L
     # Mean interpolation weight of each ln Q level over the discharges of each bin:
     # the bin mean of the surface at any time column is then a 14-term dot product.
     wgt = np.zeros((367, grid.n_log_q))

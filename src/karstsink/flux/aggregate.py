@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
-from ._common import KG_DAY_PER_M3S_MG_L
 
 __all__ = ["DAYS_PER_YEAR", "aggregate", "period_table"]
 

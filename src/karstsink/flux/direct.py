@@ -8,10 +8,11 @@ Two ways to get a daily concentration:
 * **proxy**: a continuous series such as electrical conductivity (EC, a
   column of the discharge table or a separate daily Series) and a linear
   regression ``C = c0 + c1 * proxy`` fitted on the samples — the practice of
-  karst monitoring stations with EC loggers (science.md section 1.1).
+  karst monitoring stations with EC loggers, where HCO₃⁻ follows EC closely.
 
 Censored samples enter at half their reporting limit (flagged).  Flux
-``F = Q C x 86.4`` [kg d⁻¹] with Q [m³ s⁻¹] and C [mg L⁻¹].
+``F = Q C x 86.4`` [kg d⁻¹] with Q [m³ s⁻¹] and C [mg L⁻¹]
+(:data:`karstsink.units.KG_DAY_PER_M3S_MG_L`).
 
 Uncertainty (documented choice)
 -------------------------------
@@ -31,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, MissingColumnError
+from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import PERIOD_COLUMNS, FluxEstimate
-from ._common import KG_DAY_PER_M3S_MG_L, Z95, calibration_pairs, check_daily, empty_daily
+from ._common import Z95, calibration_pairs, check_daily, empty_daily
 
 __all__ = ["estimate_direct"]
 

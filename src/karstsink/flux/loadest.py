@@ -53,10 +53,10 @@ from numpy.typing import ArrayLike
 from scipy import special, stats
 
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
+from ..units import KG_DAY_PER_M3S_MG_L
 from ._amle import CensoredFit, LoadEstimator, fit_amle, lognormal_interval
 from ._base import PERIOD_COLUMNS, FluxEstimate
 from ._common import (
-    KG_DAY_PER_M3S_MG_L,
     calibration_pairs,
     check_daily,
     decimal_time,

@@ -5,7 +5,8 @@ likelihood when values are censored); daily concentration is the
 back-transformed prediction times a bias correction — ``exp(s²/2)`` for
 lognormal residuals (default) or Duan's smearing factor ``mean(exp(e))``.
 ``b`` near 0 means chemostatic behaviour, the usual karst HCO₃⁻ case
-(science.md section 1.1); ``b = -1`` is pure dilution.
+(concentration nearly independent of discharge, so the flux follows discharge);
+``b = -1`` is pure dilution.
 
 Errors: the prediction variance of ln C combines the coefficient covariance
 and the residual variance; period intervals use the delta method (coefficient
@@ -20,9 +21,10 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from ..exceptions import DataError
+from ..units import KG_DAY_PER_M3S_MG_L
 from ._amle import fit_amle, lognormal_interval
 from ._base import PERIOD_COLUMNS, FluxEstimate
-from ._common import KG_DAY_PER_M3S_MG_L, calibration_pairs, check_daily, empty_daily
+from ._common import calibration_pairs, check_daily, empty_daily
 
 __all__ = ["estimate_rating", "fit_rating"]
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
+from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
 from ._wrtds_core import (
     Grid,
@@ -56,8 +57,6 @@ __all__ = ["DEFAULT_BLOCK_DAYS", "DEFAULT_BOOTSTRAP", "WRTDSEstimate", "estimate
 DEFAULT_BOOTSTRAP = 50
 #: Block length of the bootstrap [d] (EGRETci's default ``blockLength``).
 DEFAULT_BLOCK_DAYS = 200
-#: kg d⁻¹ per (mg L⁻¹ x m³ s⁻¹): 1e-6 kg/mg x 1e3 L/m³ x 86400 s/d.
-KG_DAY_PER_MG_L_M3S = 86.4
 _EPOCH = np.datetime64("1850-01-01", "D")
 
 
@@ -278,7 +277,7 @@ def _estimate(
         yhat = interp_surface(surfaces[0], grid, log_q, t_day)
         se = interp_surface(surfaces[1], grid, log_q, t_day)
         conc = interp_surface(surfaces[2], grid, log_q, t_day)
-        flux = conc * q * KG_DAY_PER_MG_L_M3S
+        flux = conc * q * KG_DAY_PER_M3S_MG_L
         flux = np.where(q == 0.0, 0.0, flux)  # no water, no load (ln Q undefined)
         fn_conc, fn_flux = flow_normalize(surfaces[2], grid, t_day, log_q, day_no)
 
@@ -554,7 +553,7 @@ def _boot_batch(payload: dict, children: list) -> np.ndarray:
         min_uncen=min_unc,
     )
     conc = interp_surfaces(surf[:, 2], grid, log_q, t_day)
-    return np.where(q == 0.0, 0.0, conc * q * KG_DAY_PER_MG_L_M3S)
+    return np.where(q == 0.0, 0.0, conc * q * KG_DAY_PER_M3S_MG_L)
 
 
 class _BootRun:

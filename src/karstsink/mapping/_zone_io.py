@@ -30,6 +30,7 @@ import numpy as np
 
 from .._io import peak_rss_mb
 from ..exceptions import ConfigError, DataError
+from ..units import C_TO_CO2
 
 __all__ = ["ZoneIO", "read_zones", "write_zone_tables"]
 
@@ -96,7 +97,7 @@ def write_zone_tables(out: Path, field: str, labels: list[str], geometries, crs_
     if co2:
         for c in cols:
             if c.endswith("_t_c_yr"):
-                table[c.replace("_t_c_yr", "_t_co2_yr")] = table[c] * 3.664
+                table[c.replace("_t_c_yr", "_t_co2_yr")] = table[c] * C_TO_CO2
     table.to_csv(out / "zonal_totals.csv", index=False)
     gdf = gpd.GeoDataFrame({field: labels}, geometry=list(geometries), crs=crs_wkt)
     gdf = gdf.dissolve(by=field, as_index=False, sort=False).merge(df, on=field, how="left")
