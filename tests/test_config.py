@@ -31,8 +31,20 @@ def test_defaults_and_relative_paths(tmp_path):
     cfg = load_run_config(_write(tmp_path, CATCHMENT))
     c = cfg["catchments"][0]
     assert c["discharge"] == tmp_path / "q.csv" and c["discharge"].is_absolute()
+    # no unit defaults: the headers decide (a header with no unit is the reader's error)
     assert (c["constituent"], c["units"], c["method"], c["q_unit"], c["year_start"]) == (
-        "hco3", "mg/L", "loadest", "m3/s", 10)
+        "hco3", None, "loadest", None, 10)
+    assert (c["max_gap_days"], c["allow_gaps"], c["method_options"], c["boundary"]) == (
+        7, False, {}, None)
+    # [carbon] defaults (docs/config.md, karstsink.carbon): all non-evaporite SO4 and all NO3
+    # taken as acid (Li et al. 2008; Song et al. 2017), no evaporite SO4, no TOC as sink
+    assert {k: cfg["carbon"][k] for k in ("acid_so4_share", "evaporite_so4_share",
+                                          "acid_no3_share", "bcp_share", "so4_mmol_l",
+                                          "no3_mmol_l")} == {
+        "acid_so4_share": 1.0, "evaporite_so4_share": 0.0, "acid_no3_share": 1.0,
+        "bcp_share": 0.0, "so4_mmol_l": None, "no3_mmol_l": None}
+    assert (c["acid_so4_share"], c["evaporite_so4_share"], c["acid_no3_share"],
+            c["bcp_share"], c["carbon_overrides"]) == (1.0, 0.0, 1.0, 0.0, {})
     assert cfg["project"]["output"] == tmp_path / "karstsink_output"
     assert cfg["project"]["co2"] is False
     assert cfg["speciation"]["samples"] == [tmp_path / "s.csv"]
@@ -63,11 +75,43 @@ biological_t_c_yr = 2.0e7
         ("[catchments]\nname='a'\n", r"\[\[catchments\]\] \(double brackets\)"),
         ("[[catchments]]\nname='a'\narea_km2=1\ndischarge='q.csv'\n",
          r"catchments\[0\]\.samples: is required"),
-        (CATCHMENT.replace("area_km2 = 10", "area_km2 = -1"), r"area_km2: must be a positive"),
-        (CATCHMENT.replace("area_km2 = 10", "area_km2 = '10'"), r"area_km2: must be a number"),
-        (CATCHMENT.replace("q.csv", "nope.csv"), r"discharge: file 'nope.csv' not found"),
-        (CATCHMENT + "method = 'magic'\n", r"method: 'magic' is not one of direct"),
-        (CATCHMENT + "year_start = 13\n", r"year_start: must be a month number"),
+        (CATCHMENT.replace("area_km2 = 10", "area_km2 = -1"),
+         r"catchments\[0\]\.area_km2: must be a positive"),
+        (CATCHMENT.replace("area_km2 = 10", "area_km2 = '10'"),
+         r"catchments\[0\]\.area_km2: must be a number"),
+        (CATCHMENT.replace("q.csv", "nope.csv"),
+         r"catchments\[0\]\.discharge: file 'nope.csv' not found"),
+        (CATCHMENT + "method = 'magic'\n",
+         r"catchments\[0\]\.method: 'magic' is not one of direct"),
+        (CATCHMENT + "year_start = 13\n", r"catchments\[0\]\.year_start: must be a month number"),
+        (CATCHMENT + "model = 3\nmethod = 'rating'\n",
+         r"catchments\[0\]\.model: is the LOADEST model number"),
+        (CATCHMENT + "model = 12\n", r"catchments\[0\]\.model: must be a LOADEST model 1-9"),
+        (CATCHMENT + "bootstrap = 10\n", r"catchments\[0\]\.bootstrap: is a WRTDS option"),
+        (CATCHMENT + "method = 'wrtds'\nwindow_q = 0\n",
+         r"catchments\[0\]\.window_q: must be a positive half-window"),
+        (CATCHMENT + "method = 'wrtds'\nmin_obs = 0\n", r"catchments\[0\]\.min_obs: must be 1"),
+        (CATCHMENT + "method = 'wrtds'\nseed = 1.5\n",
+         r"catchments\[0\]\.seed: must be a whole number"),
+        (CATCHMENT + "proxy = 'EC'\n", r"catchments\[0\]\.proxy: is for method = \"direct\""),
+        (CATCHMENT + "method = 'rating'\nextra = ['EC']\n",
+         r"catchments\[0\]\.extra: regressors are for method = \"loadest\""),
+        (CATCHMENT + "max_gap_days = -1\n", r"catchments\[0\]\.max_gap_days: must be 0"),
+        (CATCHMENT + "allow_gaps = 'yes'\n", r"catchments\[0\]\.allow_gaps: must be true"),
+        (CATCHMENT + "bcp_share = 1.2\n", r"catchments\[0\]\.bcp_share: must be a share"),
+        (CATCHMENT + "silicate_fraction = -0.1\n",
+         r"catchments\[0\]\.silicate_fraction: must be a share"),
+        (CATCHMENT + "boundary = 'nope.gpkg'\n",
+         r"catchments\[0\]\.boundary: file 'nope.gpkg' not found"),
+        (CATCHMENT + "boundary_layer = 'a'\n", r"catchments\[0\]\.boundary_layer: needs boundary"),
+        (CATCHMENT + "units = 3\n", r"catchments\[0\]\.units: must be a string"),
+        ("[carbon]\nacid_so4_share = 1.5\n", r"carbon\.acid_so4_share: must be a share"),
+        ("[carbon]\nso4_mmol_l = -1\n", r"carbon\.so4_mmol_l: must be a concentration"),
+        ("[carbon]\nacid_share = 1\n", r"carbon\.acid_share: unknown key"),
+        ("[carbon]\nbcp_share = '0.7'\n", r"carbon\.bcp_share: must be a number"),
+        ("[map.inputs]\nlandcover='lc.tif'\ncarbonate='lc.tif'\ntemperature='lc.tif'\n"
+         "runoff='lc.tif'\nsoil_pco2='lc.tif'\n[map.model]\nacid_so4_share = 0.5\n",
+         r"map\.model\.acid_so4_share: set it in \[carbon\]"),
         (CATCHMENT + CATCHMENT, r"catchment 'a' is given twice"),
         ("[project]\nco2 = 'yes'\n", r"project\.co2: must be true or false"),
         ("[scenario]\nsinks_from = 'given'\n", r"scenario\.karst_t_c_yr: is required"),
@@ -94,6 +138,56 @@ def test_errors_name_file_and_key(tmp_path, text, match):
     with pytest.raises(ConfigError, match=match) as info:
         load_run_config(path)
     assert str(path.resolve()) in str(info.value) or str(path) in str(info.value)
+
+
+def test_messages_name_toml_keys_never_cli_flags(tmp_path):
+    for text in (CATCHMENT + "proxy = 'EC'\n", CATCHMENT + "method = 'rating'\nextra = 'EC'\n",
+                 CATCHMENT + "bootstrap = 5\n"):
+        with pytest.raises(ConfigError) as info:
+            load_run_config(_write(tmp_path, text))
+        assert "--" not in str(info.value)
+
+
+def test_carbon_table_is_the_one_basis(tmp_path):
+    map_inputs = ("[map.inputs]\nlandcover='lc.tif'\ncarbonate='lc.tif'\ntemperature='lc.tif'\n"
+                  "runoff='lc.tif'\nsoil_pco2='lc.tif'\n")
+    text = ("[carbon]\nacid_so4_share = 0.5\nevaporite_so4_share = 0.2\n"
+            "acid_no3_share = 0.4\nbcp_share = 0.6\nso4_mmol_l = 0.3\nno3_mmol_l = 0.1\n"
+            + CATCHMENT + CATCHMENT.replace('"a"', '"b"') + "acid_so4_share = 0.8\n"
+            + map_inputs)
+    cfg = load_run_config(_write(tmp_path, text))
+    a, b = cfg["catchments"]
+    assert (a["acid_so4_share"], a["evaporite_so4_share"], a["acid_no3_share"],
+            a["bcp_share"], a["carbon_overrides"]) == (0.5, 0.2, 0.4, 0.6, {})
+    # a catchment's own share wins and is recorded as an override
+    assert b["acid_so4_share"] == 0.8 and b["carbon_overrides"] == {"acid_so4_share": 0.8}
+    m = cfg["map"]
+    assert (m.acid_so4_share, m.evaporite_so4_share, m.acid_no3_share, m.so4_mmol_l,
+            m.no3_mmol_l) == (0.5, 0.2, 0.4, 0.3, 0.1)
+    # without so4_mmol_l / no3_mmol_l the map gets the shares but no acid correction
+    cfg = load_run_config(_write(tmp_path, CATCHMENT + map_inputs))
+    assert (cfg["map"].so4_mmol_l, cfg["map"].no3_mmol_l) == (None, None)
+    assert cfg["map"].acid_so4_share == 1.0
+
+
+def test_every_flux_option_is_read(tmp_path):
+    text = CATCHMENT + (
+        "method = 'wrtds'\nbootstrap = 0\njobs = 2\nwindow_y = 5\nwindow_q = 1.5\n"
+        "window_s = 0.25\nmin_obs = 40\nmin_uncen = 20\nseed = 3\nblock_days = 60\n"
+        "edge_adjust = false\nq_unit = 'L/s'\nq_column = 'Q'\ndate_column = 'Date'\n"
+        "date_format = '%d/%m/%Y'\nmax_gap_days = 2\nallow_gaps = true\nunits = 'mmol/L'\n"
+        "so4 = 'so4'\nno3 = 'no3'\ntoc = 'toc'\nsilicate_fraction = 0.2\n")
+    c = load_run_config(_write(tmp_path, text))["catchments"][0]
+    assert c["method_options"] == {"bootstrap": 0, "jobs": 2, "window_y": 5.0,
+                                   "window_q": 1.5, "window_s": 0.25, "min_obs": 40,
+                                   "min_uncen": 20, "seed": 3, "block_days": 60,
+                                   "edge_adjust": False}
+    assert (c["q_unit"], c["q_column"], c["date_column"], c["date_format"],
+            c["max_gap_days"], c["allow_gaps"], c["units"], c["silicate_fraction"]) == (
+        "L/s", "Q", "Date", "%d/%m/%Y", 2, True, "mmol/L", 0.2)
+    c = load_run_config(_write(tmp_path, CATCHMENT + "model = 99\nextra = 'EC'\n")
+                        )["catchments"][0]
+    assert (c["method_options"], c["extra"]) == ({"model": 99}, ["EC"])
 
 
 def test_missing_file(tmp_path):

@@ -171,6 +171,57 @@ def test_one_nd_and_a_bom():
     assert (DEMO / "catchments" / "longtan_samples.csv").read_bytes()[:3] != b"\xef\xbb\xbf"
 
 
+@pytest.mark.parametrize("key", list(CATCHMENTS))
+def test_catchment_outlines(key):
+    import geopandas as gpd
+    import rasterio
+    from rasterio.features import geometry_mask
+
+    g = gpd.read_file(DEMO / "catchments" / f"{key}_outline.gpkg", layer="outline")
+    assert len(g) == 1 and g.crs.to_epsg() == 32648
+    assert g.geometry.is_valid.all() and (g["note"] == "SYNTHETIC demo catchment outline").all()
+    # the outline's area is the catchment's area (README table) within 1 %
+    assert g.geometry.area.iloc[0] / 1e6 == pytest.approx(CATCHMENTS[key], rel=0.01)
+    # inside the province, on carbonate rock: every pixel it touches is land and >= 0.9
+    with rasterio.open(DEMO / "rasters" / "carbonate.tif") as src:
+        carb = src.read(1)
+        touched = geometry_mask(list(g.geometry), out_shape=carb.shape,
+                                transform=src.transform, invert=True, all_touched=True)
+    lc = _read("landcover")[0]
+    assert touched.sum() >= CATCHMENTS[key]  # 1 km2 pixels
+    assert (lc[touched] > 0).all()
+    assert (carb[touched] >= 0.9).all()
+
+
+def test_demo_config_states_carbon_and_outlines():
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    raw = tomllib.loads((DEMO / "demo.toml").read_text(encoding="utf-8"))
+    # the defaults written out (docs/config.md [carbon]): all non-evaporite SO4 and all NO3
+    # as acid, no evaporite SO4, no TOC counted as sink
+    assert raw["carbon"] == {"acid_so4_share": 1.0, "evaporite_so4_share": 0.0,
+                             "acid_no3_share": 1.0, "bcp_share": 0.0,
+                             "so4_mmol_l": 0.19, "no3_mmol_l": 0.20}
+    # the map's SO4 and NO3 are the catchments' sample means (mg/L / M): SO4 mean over the
+    # three catchments (0.0900 + 0.2996 + 0.1782) / 3 = 0.189 mmol/L; NO3 (0.0832 + 0.3171
+    # + 0.2068) / 3 = 0.202 mmol/L
+    means = [(_samples(n)["SO42- (mg/L)"].astype(float).mean() / 96.06,
+              _samples(n)["NO3- (mg/L)"].astype(float).mean() / 62.004)
+             for n in ("longtan", "qingquan", "heishui")]
+    assert raw["carbon"]["so4_mmol_l"] == pytest.approx(np.mean([m[0] for m in means]), abs=0.01)
+    assert raw["carbon"]["no3_mmol_l"] == pytest.approx(np.mean([m[1] for m in means]), abs=0.01)
+    for entry in raw["catchments"]:
+        assert entry["boundary"] == f"catchments/{entry['name']}_outline.gpkg"
+        # the samples' headers state the unit, so the catchment does not
+        header = _samples(entry["name"]).columns
+        assert "HCO3- (mg/L)" in header and "units" not in entry
+
+
 def test_demo_config_loads():
     from karstsink.config import load_run_config
 
@@ -193,6 +244,13 @@ def test_generator_is_deterministic(tmp_path):
             assert committed.exists(), path
             if path.suffix == ".csv":
                 assert path.read_bytes() == committed.read_bytes(), path.name
+    import geopandas as gpd
+
+    for key in CATCHMENTS:
+        name = f"{key}_outline.gpkg"
+        fresh = gpd.read_file(tmp_path / "catchments" / name).geometry.iloc[0]
+        assert fresh.equals_exact(gpd.read_file(DEMO / "catchments" / name).geometry.iloc[0],
+                                  tolerance=0.0), name
     for name in RASTERS:
         import rasterio
 

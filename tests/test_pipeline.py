@@ -25,8 +25,8 @@ def demo_run(tmp_path_factory):
 
 def test_demo_writes_every_output(demo_run):
     out, text = demo_run
-    for name in ("report.html", "run.json", "catchment_sinks.csv", "scenario/balance.csv",
-                 "map/zonal_totals.csv", "map/zonal_totals.gpkg"):
+    for name in ("report.html", "run.json", "catchment_sinks.csv", "catchment_comparison.csv",
+                 "scenario/balance.csv", "map/zonal_totals.csv", "map/zonal_totals.gpkg"):
         assert (out / name).is_file(), name
     pngs = list(out.rglob("*.png"))
     assert len(pngs) >= 3
@@ -70,6 +70,33 @@ def test_demo_numbers_hold_together(demo_run):
         pytest.approx(44.009 / 12.011, rel=1e-4)
     # the acid correction was applied (SO4 and NO3 configured in demo.toml)
     assert (catch["acid_correction_pct"] > 0).all()
+
+
+def test_demo_sets_observed_and_map_sinks_side_by_side(demo_run):
+    out, _ = demo_run
+    comp = pd.read_csv(out / "catchment_comparison.csv")
+    catch = pd.read_csv(out / "catchment_sinks.csv")
+    assert list(comp["catchment"]) == ["longtan", "qingquan", "heishui"]
+    # the outlines have the catchments' areas (data/demo/README.md) within 1 %
+    assert (comp["boundary_area_km2"] / comp["area_km2"]).to_numpy() == pytest.approx(
+        1.0, rel=0.01)
+    assert comp["observed_sink_t_c_km2_yr"].to_numpy() == pytest.approx(
+        catch["sink_t_c_km2_yr"].to_numpy(), rel=1e-9)
+    assert comp["ratio_observed_to_map"].to_numpy() == pytest.approx(
+        (comp["observed_sink_t_c_km2_yr"] / comp["map_karst_sink_t_c_km2_yr"]).to_numpy())
+    # the outlines lie on carbonate rock: the MPD potential there is of the order of the
+    # province's mean over karst (about 1 Mt C/yr over 108,890 km2 ~ 9 t C km-2 yr-1 with
+    # the demo's acid correction); the realised sink at the outlet is of the same order,
+    # and where it exceeds the potential the note says why that can be
+    assert (comp["map_karst_sink_t_c_km2_yr"] > 3).all()
+    assert ((comp["ratio_observed_to_map"] > 0.2) & (comp["ratio_observed_to_map"] < 2)).all()
+    above = comp["ratio_observed_to_map"] > 1
+    assert comp.loc[above, "note"].str.contains("above the MPD potential").all()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Catchments against the map" in html and "MPD" in html
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["carbon"]["acid_so4_share"] == 1.0  # demo.toml's [carbon], the defaults
+    assert any("double" in v for v in run["assumptions"].values())  # NEP may double count
 
 
 class _Collector(HTMLParser):

@@ -24,6 +24,9 @@ files):
 - ``counties.gpkg``  80 county polygons (``name``, ``name_zh``, ``area_km2``, ``note``)
 - ``catchments/<name>_discharge.csv``  daily discharge, ``date, Q (m3/s)``
 - ``catchments/<name>_samples.csv``  ~60 field samples in a messy lab-sheet style
+- ``catchments/<name>_outline.gpkg``  the catchment's outline (layer ``outline``), on
+  carbonate-rock pixels near the outlet, of the catchment's area (``--outlines-only``
+  rewrites just these from the committed ``rasters/carbonate.tif``)
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ CATCHMENTS = [
          so4=18.0, no3=12.0, mg_share=0.15, quick=0.55, k_quick=1.5, k_slow=35.0,
          temp=15.8, site="清泉泉口", id_prefix="QQ"),
     dict(key="heishui", zh="黑水", like="Banzhai-like peak-cluster subterranean stream (30 km2)",
-         lon=107.95, lat=25.30, area_km2=30.0, runoff_mm=520.0, hco3=165.0, b=-0.06,
+         lon=107.74, lat=25.41, area_km2=30.0, runoff_mm=520.0, hco3=165.0, b=-0.06,
          so4=9.0, no3=5.0, mg_share=0.10, quick=0.45, k_quick=2.0, k_slow=45.0,
          temp=18.3, site="黑水洞出口", id_prefix="HS"),
 ]
@@ -416,6 +419,101 @@ def make_samples(rng: np.random.Generator, c: dict, q: pd.Series) -> pd.DataFram
 
 
 # ---------------------------------------------------------------------------
+# catchment outlines
+# ---------------------------------------------------------------------------
+
+#: A pixel counts as karst for the outlines when its carbonate fraction is at least this.
+OUTLINE_MIN_CARBONATE = 0.9
+
+
+def outline_shape(c: dict, index: int):
+    """An irregular lobe of exactly the catchment's area, centred on (0, 0) [m].
+
+    An ellipse (axes 1.4 : 1) with random low harmonics in its radius, from its own
+    random stream (``SEED + 1 + index``), so the other outputs do not change; scaled to
+    ``area_km2`` and rounded to 1 m vertices.
+    """
+    import shapely
+    from shapely.geometry import Polygon
+
+    rng = np.random.default_rng(SEED + 1 + index)
+    theta = np.linspace(0, 2 * np.pi, 121)[:-1]
+    radius = np.ones_like(theta)
+    for k in range(2, 6):
+        radius += rng.uniform(0.03, 0.10) / k * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+    turn = rng.uniform(0, np.pi)
+    x, y = 1.4 * radius * np.cos(theta), radius * np.sin(theta)
+    x, y = x * np.cos(turn) - y * np.sin(turn), x * np.sin(turn) + y * np.cos(turn)
+    unit = Polygon(np.column_stack([x, y]))
+    scale = math.sqrt(c["area_km2"] * 1e6 / unit.area)
+    return shapely.set_precision(Polygon(np.column_stack([scale * x, scale * y])), 1.0)
+
+
+def place_outline(shape, carbonate: np.ndarray, lon: float, lat: float):
+    """Move ``shape`` to the pixel centre nearest the outlet where every pixel it touches
+    is karst (carbonate fraction >= :data:`OUTLINE_MIN_CARBONATE`, inside the province)."""
+    import shapely
+    from affine import Affine
+    from rasterio.features import geometry_mask
+
+    half = math.ceil(max(abs(v) for v in shape.bounds) / PIXEL) + 1
+    local = Affine(PIXEL, 0.0, -(half + 0.5) * PIXEL, 0.0, -PIXEL, (half + 0.5) * PIXEL)
+    touched = geometry_mask([shape], out_shape=(2 * half + 1, 2 * half + 1), transform=local,
+                            invert=True, all_touched=True)
+    dr, dc = np.nonzero(touched)
+    dr, dc = dr - half, dc - half
+    karst = np.nan_to_num(carbonate, nan=0.0) >= OUTLINE_MIN_CARBONATE
+    r0, c0 = lonlat_to_pixel(lon, lat)
+    rows, cols = np.mgrid[half:HEIGHT - half, half:WIDTH - half]
+    order = np.argsort(((rows - r0) ** 2 + (cols - c0) ** 2).ravel(), kind="stable")
+    for r, col in zip(rows.ravel()[order], cols.ravel()[order], strict=True):
+        if karst[r + dr, col + dc].all():
+            x = LEFT + (col + 0.5) * PIXEL
+            y = TOP - (r + 0.5) * PIXEL
+            return shapely.transform(shape, lambda xy, x=x, y=y: xy + [x, y])  # noqa: RUF005 (numpy shift)
+    raise RuntimeError(f"no karst site for an outline near {lon} E {lat} N")
+
+
+def write_outlines(out: Path = HERE, carbonate: np.ndarray | None = None) -> dict:
+    """Write ``catchments/<key>_outline.gpkg`` for the three catchments.
+
+    ``carbonate`` is the carbonate-fraction grid; by default it is read from
+    ``out/rasters/carbonate.tif`` (so the outlines can be made without regenerating the
+    rasters).  Returns ``{key: outline area [km2]}``.
+    """
+    import geopandas as gpd
+
+    if carbonate is None:
+        import rasterio
+
+        with rasterio.open(out / "rasters" / "carbonate.tif") as src:
+            carbonate = src.read(1)
+    (out / "catchments").mkdir(parents=True, exist_ok=True)
+    areas = {}
+    previous = os.environ.get("OGR_CURRENT_DATE")
+    os.environ["OGR_CURRENT_DATE"] = "2026-01-01T00:00:00.000Z"
+    try:
+        for i, c in enumerate(CATCHMENTS):
+            poly = place_outline(outline_shape(c, i), carbonate, c["lon"], c["lat"])
+            gdf = gpd.GeoDataFrame({
+                "name": [c["key"]], "name_zh": [c["zh"]],
+                "area_km2": [round(poly.area / 1e6, 3)],
+                "note": ["SYNTHETIC demo catchment outline"],
+            }, geometry=[poly], crs=CRS)
+            path = out / "catchments" / f"{c['key']}_outline.gpkg"
+            if path.exists():
+                path.unlink()
+            gdf.to_file(path, layer="outline", driver="GPKG", engine="pyogrio")
+            areas[c["key"]] = poly.area / 1e6
+    finally:
+        if previous is None:
+            del os.environ["OGR_CURRENT_DATE"]
+        else:
+            os.environ["OGR_CURRENT_DATE"] = previous
+    return areas
+
+
+# ---------------------------------------------------------------------------
 
 def main(out: Path = HERE) -> dict:
     """Write the whole dataset into ``out``; return a small summary (for the README/tests)."""
@@ -447,11 +545,15 @@ def main(out: Path = HERE) -> dict:
         samples.to_csv(out / "catchments" / f"{c['key']}_samples.csv", index=False,
                        encoding=encoding, lineterminator="\n")
         summary[c["key"]] = {"n_samples": len(samples), "mean_q_m3s": float(q.mean())}
+    for key, area in write_outlines(out, fields["carbonate"]).items():
+        summary[key]["outline_km2"] = area
     return summary
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: here)")
+    parser.add_argument("--outlines-only", action="store_true",
+                        help="write only catchments/*_outline.gpkg (from rasters/carbonate.tif)")
     args = parser.parse_args()
-    print(main(args.out))
+    print(write_outlines(args.out) if args.outlines_only else main(args.out))

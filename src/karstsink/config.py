@@ -13,6 +13,7 @@ documentation page *Run configuration* (``docs/config.md``).
 from __future__ import annotations
 
 import copy
+import math
 import os
 import sys
 from pathlib import Path
@@ -25,21 +26,36 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["FLUX_METHODS", "SCENARIO_NAMES", "load_run_config", "validate_run_config"]
+__all__ = ["SCENARIO_NAMES", "load_run_config", "validate_run_config"]
 
-#: Flux estimators a catchment may ask for.
-FLUX_METHODS = ("direct", "rating", "loadest", "wrtds")
 #: Emission scenarios understood besides a CSV path.
 SCENARIO_NAMES = ("baseline", "high-speed", "low-carbon", "all")
 
-_TOP = {"project", "speciation", "catchments", "map", "scenario", "report"}
+_TOP = {"project", "speciation", "carbon", "catchments", "map", "scenario", "report"}
 _PROJECT = {"name": str, "output": str, "co2": bool}
 _SPECIATION = {"samples": (str, list), "database": str, "units": str, "engine": str,
                "jobs": int}
-_CATCHMENT = {"name": str, "area_km2": (int, float), "discharge": str, "samples": str,
-              "constituent": str, "units": str, "method": str, "q_unit": str,
-              "year_start": int, "so4": str, "no3": str, "toc": str,
-              "acid_so4_share": (int, float), "evaporite_so4_share": (int, float)}
+_NUMBER = (int, float)
+#: ``[carbon]``: one set of carbon-accounting parameters for speciation, every catchment and
+#: the map (see :mod:`karstsink.carbon`); shares 0-1, concentrations [mmol L-1] >= 0.
+_CARBON_SHARES = ("acid_so4_share", "evaporite_so4_share", "acid_no3_share", "bcp_share")
+_CARBON_MAP = ("so4_mmol_l", "no3_mmol_l")
+_CARBON = {k: _NUMBER for k in _CARBON_SHARES + _CARBON_MAP}
+#: The ``[map.model]`` keys ``[carbon]`` fills in (set them in ``[carbon]`` only).
+_CARBON_TO_MAP = ("acid_so4_share", "evaporite_so4_share", "acid_no3_share", *_CARBON_MAP)
+#: WRTDS options of a catchment (``method = "wrtds"`` only), passed to
+#: :func:`karstsink.flux.wrtds.estimate_wrtds`.
+_WRTDS = {"bootstrap": int, "jobs": int, "window_y": _NUMBER, "window_q": _NUMBER,
+          "window_s": _NUMBER, "min_obs": int, "min_uncen": int, "seed": int,
+          "block_days": int, "edge_adjust": bool}
+_CATCHMENT = {"name": str, "area_km2": _NUMBER, "discharge": str, "samples": str,
+              "boundary": str, "boundary_layer": str,
+              "constituent": str, "units": str, "method": str, "model": int,
+              "q_unit": str, "q_column": str, "date_column": str, "date_format": str,
+              "max_gap_days": int, "allow_gaps": bool, "year_start": int,
+              "proxy": str, "extra": (str, list),
+              "so4": str, "no3": str, "toc": str, "silicate_fraction": _NUMBER,
+              **{k: _NUMBER for k in _CARBON_SHARES}, **_WRTDS}
 _SCENARIO = {"emissions": str, "sinks_from": str, "karst_t_c_yr": (int, float),
              "biological_t_c_yr": (int, float), "start_year": int, "end_year": int}
 _REPORT = {"title": str, "html": bool, "synthetic": bool}
@@ -119,6 +135,182 @@ def _map_config(c: _Checker, section: dict) -> Any:
         raise c.fail("map", text) from err
 
 
+def _share(c: _Checker, table: dict, key: str, where: str) -> float:
+    value = float(table[key])
+    if not 0.0 <= value <= 1.0:
+        raise c.fail(f"{where}.{key}", f"must be a share between 0 and 1, not {value:g}.")
+    return value
+
+
+def _carbon_config(c: _Checker, raw: Any) -> dict[str, Any]:
+    """``[carbon]``: the run's carbon-accounting parameters, defaults from :mod:`karstsink.carbon`.
+
+    Returns ``{acid_so4_share, evaporite_so4_share, acid_no3_share, bcp_share [0-1],
+    so4_mmol_l, no3_mmol_l [mmol L-1] or None, "given": keys written in the file}``.
+    """
+    from . import carbon as cb
+
+    table = c.table(raw, "carbon")
+    c.known(table, _CARBON, "carbon")
+    c.typed(table, _CARBON, "carbon")
+    defaults = {"acid_so4_share": cb.DEFAULT_ACID_SO4_SHARE,
+                "evaporite_so4_share": cb.DEFAULT_EVAPORITE_SO4_SHARE,
+                "acid_no3_share": cb.DEFAULT_ACID_NO3_SHARE,
+                "bcp_share": cb.DEFAULT_BCP_SHARE}
+    out: dict[str, Any] = {}
+    for key, default in defaults.items():
+        out[key] = _share(c, table, key, "carbon") if key in table else float(default)
+    for key in _CARBON_MAP:
+        value = table.get(key)
+        if value is not None and not (float(value) >= 0.0 and math.isfinite(float(value))):
+            raise c.fail(f"carbon.{key}", f"must be a concentration >= 0 in mmol/L, not "
+                                          f"{value!r}.")
+        out[key] = None if value is None else float(value)
+    out["given"] = sorted(table)
+    return out
+
+
+def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str]) -> dict:
+    """One ``[[catchments]]`` table: every option of ``karstsink flux``, checked.
+
+    Keys of messages are the TOML keys (``catchments[0].area_km2``).
+    """
+    from .flux import METHODS
+
+    where = f"catchments[{i}]"
+    entry = c.table(raw, where)
+    c.known(entry, _CATCHMENT, where)
+    c.typed(entry, _CATCHMENT, where)
+    for key in ("name", "area_km2", "discharge", "samples"):
+        if key not in entry:
+            raise c.fail(f"{where}.{key}", "is required (name, area_km2, discharge and "
+                                           "samples must be given for every catchment).")
+    name = entry["name"].strip()
+    if not name:
+        raise c.fail(f"{where}.name", "must not be empty.")
+    if name in seen:
+        raise c.fail(f"{where}.name", f"catchment {name!r} is given twice.")
+    seen.add(name)
+
+    def fail(key: str, message: str) -> ConfigError:
+        return c.fail(f"{where}.{key}", f"{message} (catchment {name!r})")
+
+    area = float(entry["area_km2"])
+    if not (area > 0 and math.isfinite(area)):
+        raise fail("area_km2", f"must be a positive area in km2, not {area:g}")
+    method = entry.get("method", "loadest").lower()
+    if method not in METHODS:
+        raise fail("method", f"{method!r} is not one of {', '.join(METHODS)}")
+    year_start = entry.get("year_start", 10)
+    if not 1 <= year_start <= 12:
+        raise fail("year_start", "must be a month number 1-12 (10 = water year starting in "
+                                 "October)")
+    max_gap = entry.get("max_gap_days", 7)
+    if max_gap < 0:
+        raise fail("max_gap_days", "must be 0 or more days")
+
+    # estimator options: each only where its estimator reads it
+    options: dict[str, Any] = {}
+    if "model" in entry:
+        if method != "loadest":
+            raise fail("model", f"is the LOADEST model number; method is {method!r} "
+                                "(set method = \"loadest\" or remove model)")
+        if entry["model"] not in (*range(10), 99):
+            raise fail("model", f"must be a LOADEST model 1-9 (0: choose by AIC; 99 with "
+                                f"extra regressors), not {entry['model']}")
+        options["model"] = entry["model"]
+    for key in _WRTDS:
+        if key not in entry:
+            continue
+        if method != "wrtds":
+            raise fail(key, f"is a WRTDS option; method is {method!r} (set method = "
+                            "\"wrtds\" or remove it)")
+        value = entry[key]
+        if key in ("window_y", "window_q", "window_s") and not value > 0:
+            raise fail(key, f"must be a positive half-window, not {value!r}")
+        if key in ("min_obs", "min_uncen", "jobs", "block_days") and value < 1:
+            raise fail(key, f"must be 1 or more, not {value!r}")
+        if key == "bootstrap" and value < 0:
+            raise fail(key, "must be 0 (no intervals) or more replicates")
+        options[key] = float(value) if key.startswith("window_") else value
+    proxy = entry.get("proxy")
+    if proxy is not None and method != "direct":
+        raise fail("proxy", f"is for method = \"direct\" (method is {method!r}; use extra "
+                            "for LOADEST)")
+    extra = entry.get("extra")
+    if extra is not None:
+        extra = [extra] if isinstance(extra, str) else extra
+        if not extra or not all(isinstance(x, str) and x.strip() for x in extra):
+            raise fail("extra", "must be a discharge-file column name or a list of them")
+        if method != "loadest":
+            raise fail("extra", f"regressors are for method = \"loadest\" (model 99); "
+                                f"method is {method!r}")
+
+    shares = {}
+    overrides = {}
+    for key in _CARBON_SHARES:
+        if key in entry:
+            shares[key] = _share(c, entry, key, where)
+            if shares[key] != carbon[key]:
+                overrides[key] = shares[key]
+        else:
+            shares[key] = carbon[key]
+    silicate = entry.get("silicate_fraction")
+    if silicate is not None:
+        silicate = _share(c, entry, "silicate_fraction", where)
+
+    boundary = None
+    if "boundary" in entry:
+        boundary = c.path_value(entry["boundary"], f"{where}.boundary")
+    elif "boundary_layer" in entry:
+        raise fail("boundary_layer", "needs boundary (the outline file it is a layer of)")
+    return {
+        "name": name,
+        "area_km2": area,
+        "discharge": c.path_value(entry["discharge"], f"{where}.discharge"),
+        "samples": c.path_value(entry["samples"], f"{where}.samples"),
+        "boundary": boundary,
+        "boundary_layer": entry.get("boundary_layer"),
+        "constituent": entry.get("constituent", "hco3"),
+        "units": entry.get("units"),
+        "method": method,
+        "method_options": options,
+        "q_unit": entry.get("q_unit"),
+        "q_column": entry.get("q_column"),
+        "date_column": entry.get("date_column"),
+        "date_format": entry.get("date_format"),
+        "max_gap_days": max_gap,
+        "allow_gaps": entry.get("allow_gaps", False),
+        "year_start": year_start,
+        "proxy": proxy,
+        "extra": extra,
+        "so4": entry.get("so4"),
+        "no3": entry.get("no3"),
+        "toc": entry.get("toc"),
+        **shares,
+        "silicate_fraction": silicate,
+        "carbon_overrides": overrides,
+        "key": where,
+    }
+
+
+def _map_with_carbon(c: _Checker, section: dict, carbon: dict) -> dict:
+    """``[map]`` with ``[model]`` filled from ``[carbon]`` (one basis for catchments and map)."""
+    section = copy.deepcopy(section)
+    model = section.get("model", {})
+    if not isinstance(model, dict):
+        return section  # the map validator reports it
+    for key in _CARBON_TO_MAP:
+        if key in model:
+            raise c.fail(f"map.model.{key}", f"set it in [carbon] ({key} = ...), which "
+                                             "speciation, every catchment and the map share.")
+    for key in _CARBON_TO_MAP:
+        if carbon.get(key) is not None:
+            model[key] = carbon[key]
+    section["model"] = model
+    return section
+
+
 def load_run_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a run configuration TOML file.
 
@@ -193,6 +385,9 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
         "co2": project.get("co2", False),
     }
 
+    # [carbon]: one set of carbon parameters for speciation, catchments and map
+    carbon = _carbon_config(c, data.get("carbon", {}))
+
     # [[catchments]]
     raw_catchments = data.get("catchments", [])
     if isinstance(raw_catchments, dict):
@@ -202,50 +397,7 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     catchments = []
     seen: set[str] = set()
     for i, raw in enumerate(raw_catchments):
-        where = f"catchments[{i}]"
-        entry = c.table(raw, where)
-        c.known(entry, _CATCHMENT, where)
-        c.typed(entry, _CATCHMENT, where)
-        for key in ("name", "area_km2", "discharge", "samples"):
-            if key not in entry:
-                raise c.fail(f"{where}.{key}", "is required (name, area_km2, discharge and "
-                                               "samples must be given for every catchment).")
-        name = entry["name"].strip()
-        where = f"catchments[{i}] ({name!r})"
-        if not name:
-            raise c.fail(f"{where}.name", "must not be empty.")
-        if name in seen:
-            raise c.fail(f"{where}.name", f"catchment {name!r} is given twice.")
-        seen.add(name)
-        area = float(entry["area_km2"])
-        if not area > 0:
-            raise c.fail(f"{where}.area_km2", f"must be a positive area in km2, not {area}.")
-        method = entry.get("method", "loadest").lower()
-        if method not in FLUX_METHODS:
-            raise c.fail(f"{where}.method", f"{method!r} is not one of {', '.join(FLUX_METHODS)}.")
-        year_start = entry.get("year_start", 10)
-        if not 1 <= year_start <= 12:
-            raise c.fail(f"{where}.year_start", "must be a month number 1-12 (10 = water year "
-                                                "starting in October).")
-        catchments.append({
-            "name": name,
-            "area_km2": area,
-            "discharge": c.path_value(entry["discharge"], f"{where}.discharge"),
-            "samples": c.path_value(entry["samples"], f"{where}.samples"),
-            "constituent": entry.get("constituent", "hco3"),
-            "units": entry.get("units", "mg/L"),
-            "method": method,
-            "q_unit": entry.get("q_unit", "m3/s"),
-            "year_start": year_start,
-            "so4": entry.get("so4"),
-            "no3": entry.get("no3"),
-            "toc": entry.get("toc"),
-            "acid_so4_share": float(entry.get("acid_so4_share", 1.0)),
-            "evaporite_so4_share": float(entry.get("evaporite_so4_share", 0.0)),
-        })
-        for key in ("acid_so4_share", "evaporite_so4_share"):
-            if not 0.0 <= catchments[-1][key] <= 1.0:
-                raise c.fail(f"{where}.{key}", "must be a share between 0 and 1.")
+        catchments.append(_catchment_config(c, i, raw, carbon, seen))
 
     # [speciation]
     spec = c.table(data.get("speciation", {}), "speciation")
@@ -276,7 +428,7 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     # the two never drift apart; its messages are re-labelled "[map.<section>]".
     out_map = None
     if "map" in data:
-        out_map = _map_config(c, c.table(data["map"], "map"))
+        out_map = _map_config(c, _map_with_carbon(c, c.table(data["map"], "map"), carbon))
 
     # [scenario]
     scen = c.table(data.get("scenario", {}), "scenario")
@@ -314,6 +466,6 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     out_rep = {"title": rep.get("title", f"karstsink: {out_project['name']}"),
                "html": rep.get("html", True), "synthetic": rep.get("synthetic", False)}
 
-    return {"project": out_project, "speciation": out_spec, "catchments": catchments,
-            "map": out_map, "scenario": out_scen, "report": out_rep,
+    return {"project": out_project, "speciation": out_spec, "carbon": carbon,
+            "catchments": catchments, "map": out_map, "scenario": out_scen, "report": out_rep,
             "config_path": c.path, "base_dir": c.base}

@@ -12,6 +12,8 @@ Output folder layout::
     speciation/<samples>.csv (+ .meta.json)    PHREEQC results per sample file
     flux/<catchment>/...                      daily/monthly/annual fluxes, sink.csv, plots
     catchment_sinks.csv                       one row per catchment (whole record)
+    catchment_comparison.csv                  observed sink against the map's over each
+                                              catchment's outline (with [map] and boundary)
     map/karst_sink.tif, biological_sink.tif, total_sink.tif, zonal_totals.csv/.gpkg,
         quicklook.png                         (t C km-2 yr-1 unless co2 = true)
     scenario/balance.csv, balance.png         sinks against the emission scenarios
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -35,7 +38,7 @@ import pandas as pd
 
 from . import __version__
 from ._io import atomic_dir
-from .exceptions import ConfigError
+from .exceptions import ConfigError, KarstSinkError
 from .units import C_TO_CO2
 
 __all__ = ["PipelineResult", "demo_config_path", "demo_data_dir", "run_pipeline"]
@@ -169,7 +172,8 @@ def run_pipeline(
         catchment_table = None
         if cfg["catchments"]:
             start("catchment fluxes and sinks")
-            catchment_table, flux_sections = _flux_stage(cfg, tmp / "flux")
+            catchment_table, flux_sections, flux_settings = _flux_stage(cfg, tmp / "flux",
+                                                                         jobs)
             catchment_table.to_csv(tmp / "catchment_sinks.csv", index=False)
             timings["flux"] = done(
                 f"{len(catchment_table)} catchment(s): "
@@ -197,6 +201,18 @@ def run_pipeline(
                 f"{t['karst_area_km2']:,.0f} km2 of carbonate rock; biological "
                 f"{t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr")
             sections.append(_map_section(map_result, tmp))
+
+        comparison = None
+        if map_result is not None and catchment_table is not None and any(
+                c.get("boundary") for c in cfg["catchments"]):
+            comparison = _catchment_comparison(cfg, catchment_table,
+                                               tmp / "map" / "karst_sink.tif")
+            comparison.to_csv(tmp / "catchment_comparison.csv", index=False)
+            if echo:
+                echo("      catchment vs map: " + ", ".join(
+                    f"{r.catchment} {r.ratio_observed_to_map:.2f}"
+                    for r in comparison.itertuples()))
+            sections.append(_comparison_section(comparison))
 
         start("scenario balance")
         balance_table, sinks = _scenario_stage(cfg, map_result, tmp / "scenario")
@@ -232,8 +248,17 @@ def run_pipeline(
         timings["report"] = done("report.html" if cfg["report"]["html"] else "skipped")
         timings["total"] = time.perf_counter() - t0
         summary["timings_s"] = timings
+        carbon = {k: v for k, v in cfg["carbon"].items() if k != "given"}
+        carbon["written_in_config"] = cfg["carbon"]["given"]
         run_doc = {"karstsink_version": __version__, "config": str(cfg["config_path"]),
                    "summary": summary, "provenance": provenance, "assumptions": assumptions,
+                   "carbon": carbon,
+                   "catchments": [{"name": c["name"], "carbon_overrides": c["carbon_overrides"],
+                                   "flux_settings": flux_settings.get(c["name"])}
+                                  for c in cfg["catchments"]],
+                   "catchment_comparison": (None if comparison is None
+                                            else comparison.to_dict(orient="records")),
+                   "map_assumptions": list(getattr(map_result, "assumptions", None) or []),
                    "speciation_meta": spec_meta}
         (tmp / "run.json").write_text(
             json.dumps(run_doc, indent=2, ensure_ascii=False, default=str) + "\n",
@@ -257,9 +282,12 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
         path = Path(path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # flags are in qa_flags; counts go to the meta
-            table = read_samples(path, units=sp["units"])
+            try:
+                table = read_samples(path, units=sp["units"])
+            except KarstSinkError as err:
+                raise _in_toml(err, "speciation", "") from err
             result = speciate(table, database=sp["database"], engine=sp["engine"],
-                              jobs=sp["jobs"] or jobs)
+                              jobs=sp["jobs"] or jobs, **_speciation_shares(cfg["carbon"]))
         name = path.stem
         result.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
         info = result.attrs.get("karstsink", {})
@@ -271,21 +299,89 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
     return tables, meta
 
 
-def _flux_stage(cfg: dict, folder: Path):
+#: ``karstsink flux`` options as they are named in a catchment's TOML table (error messages
+#: from the flux readers name the CLI option; a run names the TOML key instead).
+_FLAG_TO_KEY = {"--area": "area_km2", "--units": "units", "--q-unit": "q_unit",
+                "--q-column": "q_column", "--date-column": "date_column",
+                "--date-format": "date_format", "--max-gap-days": "max_gap_days",
+                "--allow-gaps": "allow_gaps", "--year-start": "year_start",
+                "--method": "method", "--model": "model", "--proxy": "proxy",
+                "--extra": "extra", "--bootstrap": "bootstrap", "--jobs": "jobs",
+                "--so4": "so4", "--no3": "no3", "--toc": "toc",
+                "--acid-so4-share": "acid_so4_share",
+                "--evaporite-so4-share": "evaporite_so4_share",
+                "--acid-no3-share": "acid_no3_share", "--bcp-share": "bcp_share",
+                "--silicate-fraction": "silicate_fraction", "--constituent": "constituent"}
+
+
+def _in_toml(err: KarstSinkError, where: str, label: str) -> KarstSinkError:
+    """The same error, its message prefixed with ``where`` (a TOML table) and its CLI
+    options (``--units``) replaced by that table's keys (``catchments[0].units``)."""
+    def key(m: re.Match) -> str:
+        name = _FLAG_TO_KEY.get(m.group(0))
+        return f"{where}.{name}" if name else m.group(0)
+
+    text = re.sub(r"(?<![\w-])--[a-z][a-z0-9-]*", key, str(err)).replace("(CLI: ", "(")
+    # "pass units= / catchments[0].units" (the Python and CLI spellings) -> "set <key>"
+    text = re.sub(r"\b[Pp]ass (\w+)= / (" + re.escape(where) + r"\.\1)\b", r"set \2", text)
+    return type(err)(f"{where}{label}: {text}")
+
+
+def _speciation_shares(carbon: dict) -> dict[str, float]:
+    """The acid-correction shares of ``[carbon]`` as :func:`karstsink.speciate` keywords."""
+    return {k: carbon[k] for k in ("acid_so4_share", "evaporite_so4_share", "acid_no3_share")}
+
+
+def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
+    """The :func:`karstsink.flux.pipeline.run_flux` keywords of one checked catchment.
+
+    Parameters
+    ----------
+    catchment : dict
+        One entry of ``load_run_config(...)["catchments"]``: every ``karstsink flux``
+        option, under its TOML name, with the run's ``[carbon]`` shares filled in.
+    jobs : int, optional
+        The run's ``--jobs``: the WRTDS bootstrap workers unless the catchment sets
+        ``jobs`` itself.
+
+    Returns
+    -------
+    dict
+        Keywords for ``run_flux(discharge, samples, **kwargs)``.
+    """
+    c = catchment
+    options = dict(c["method_options"])
+    if c["method"] == "wrtds" and "jobs" not in options and jobs is not None:
+        options["jobs"] = jobs
+    return {
+        "area_km2": c["area_km2"], "constituent": c["constituent"], "units": c["units"],
+        "method": c["method"], "q_unit": c["q_unit"], "q_column": c["q_column"],
+        "date_column": c["date_column"], "date_format": c["date_format"],
+        "max_gap_days": c["max_gap_days"], "allow_gaps": c["allow_gaps"],
+        "year_start_month": c["year_start"], "so4": c["so4"], "no3": c["no3"],
+        "toc": c["toc"], "acid_so4_share": c["acid_so4_share"],
+        "evaporite_so4_share": c["evaporite_so4_share"],
+        "acid_no3_share": c["acid_no3_share"], "bcp_share": c["bcp_share"],
+        "silicate_hco3_fraction": c["silicate_fraction"], "method_options": options,
+        "proxy": c["proxy"], "extra_regressors": c["extra"],
+    }
+
+
+def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None):
     from .flux.pipeline import run_flux, write_flux_outputs
     from .report import Figure, Section, Table
 
     rows = []
     sections = []
+    settings: dict[str, Any] = {}
     for c in cfg["catchments"]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # flags are written into the outputs
-            run = run_flux(c["discharge"], c["samples"], area_km2=c["area_km2"],
-                           constituent=c["constituent"], units=c["units"], method=c["method"],
-                           q_unit=c["q_unit"], year_start_month=c["year_start"],
-                           so4=c.get("so4"), no3=c.get("no3"), toc=c.get("toc"),
-                           acid_so4_share=c.get("acid_so4_share", 1.0),
-                           evaporite_so4_share=c.get("evaporite_so4_share", 0.0))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # flags are written into the outputs
+                run = run_flux(c["discharge"], c["samples"], **_flux_kwargs(c, jobs))
+        except KarstSinkError as err:
+            raise _in_toml(err, c["key"], f" (catchment {c['name']!r})") from err
+        settings[c["name"]] = run.settings
         sub = folder / c["name"]
         write_flux_outputs(run, sub)
         total = run.sink[run.sink["period"] == "total"].iloc[0]
@@ -336,7 +432,102 @@ def _flux_stage(cfg: dict, folder: Path):
                                           "of catchment per year).")],
             figures=[f for f in figs if Path(f.path).is_file()],
         ))
-    return pd.DataFrame(rows), sections
+    return pd.DataFrame(rows), sections, settings
+
+
+#: Columns of ``catchment_comparison.csv``.
+COMPARISON_COLUMNS = ["catchment", "area_km2", "boundary_area_km2", "observed_sink_t_c_km2_yr",
+                      "observed_lo95_t_c_km2_yr", "observed_hi95_t_c_km2_yr",
+                      "map_karst_sink_t_c_km2_yr", "ratio_observed_to_map", "note"]
+
+
+def _catchment_comparison(cfg: dict, catchments: pd.DataFrame, karst_tif: Path) -> pd.DataFrame:
+    """Each catchment's observed sink against the map's karst sink over its outline.
+
+    The map value is the area-weighted mean of ``karst_sink.tif`` over the whole
+    outline [t C km-2 yr-1] (:func:`karstsink.mapping.zones.raster_mean_in_polygon`):
+    carbonate-free pixels count with their 0, nodata pixels and any part off the map
+    are left out and reported in ``note``.
+    """
+    import rasterio
+
+    from .mapping.zones import raster_mean_in_polygon, read_outline
+
+    with rasterio.open(karst_tif) as ds:
+        crs = ds.crs
+    observed = catchments.set_index("catchment")
+    rows = []
+    for c in cfg["catchments"]:
+        obs = observed.loc[c["name"]]
+        row = {"catchment": c["name"], "area_km2": c["area_km2"],
+               "boundary_area_km2": float("nan"),
+               "observed_sink_t_c_km2_yr": float(obs["sink_t_c_km2_yr"]),
+               "observed_lo95_t_c_km2_yr": float(obs["sink_lo95_t_c_km2_yr"]),
+               "observed_hi95_t_c_km2_yr": float(obs["sink_hi95_t_c_km2_yr"]),
+               "map_karst_sink_t_c_km2_yr": float("nan"),
+               "ratio_observed_to_map": float("nan")}
+        notes = []
+        if c.get("boundary") is None:
+            notes.append("no boundary given")
+        else:
+            try:
+                outline, area = read_outline(c["boundary"], crs, c.get("boundary_layer"))
+                stats = raster_mean_in_polygon(karst_tif, outline)
+            except KarstSinkError as err:
+                raise _in_toml(err, f"{c['key']}.boundary", f" (catchment {c['name']!r})"
+                               ) from err
+            mean = stats["mean"]
+            if "co2" in stats["units"].lower():  # the run wrote t CO2 rasters
+                mean /= C_TO_CO2
+            row["boundary_area_km2"] = area
+            row["map_karst_sink_t_c_km2_yr"] = mean
+            missing = stats["nodata_area_km2"] + stats["off_grid_area_km2"]
+            if stats["polygon_area_km2"] > 0 and missing > 0.001 * stats["polygon_area_km2"]:
+                notes.append(f"{100 * missing / stats['polygon_area_km2']:.1f} % of the outline "
+                             "has no map value (nodata pixels or off the map), left out of "
+                             "the mean")
+            if abs(area / c["area_km2"] - 1) > 0.05:
+                notes.append(f"outline area {area:.3g} km2 differs from area_km2 "
+                             f"{c['area_km2']:g} by {100 * (area / c['area_km2'] - 1):+.0f} %")
+            obs_sink = row["observed_sink_t_c_km2_yr"]
+            if mean > 0 and obs_sink == obs_sink:
+                row["ratio_observed_to_map"] = obs_sink / mean
+                if obs_sink > mean:
+                    notes.append("observed above the MPD potential: the map's inputs over the "
+                                 "outline (runoff, soil pCO2, temperature, the run's SO4/NO3 "
+                                 "for the acid correction) do not represent this catchment, "
+                                 "or water from outside the outline reaches the outlet")
+            elif mean == 0:
+                notes.append("no carbonate rock mapped inside the outline: no ratio")
+            elif mean != mean:
+                notes.append("no map value inside the outline: no ratio")
+            if obs_sink != obs_sink:
+                notes.append("no observed sink (the constituent is not HCO3)")
+        row["note"] = "; ".join(notes)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _comparison_section(table: pd.DataFrame):
+    from .report import Section, Table
+
+    return Section(
+        title="Catchments against the map",
+        text=("Each catchment's **observed** sink against the **map**'s karst sink over its "
+              "outline, in t C km⁻² yr⁻¹. *Observed* is the sink realised at the outlet: the "
+              "hydrochemical-runoff method (HCO3⁻ flux from discharge and samples, corrected "
+              "for sulfuric and nitric acid with the run's `[carbon]` shares, half of its "
+              "carbon counted as CO2 taken up). *Map* is the maximum-potential-dissolution "
+              "(MPD) equilibrium potential: runoff x Ca_eq(T, soil pCO2) x carbonate "
+              "fraction, averaged over the whole outline (carbonate-free pixels count as 0). "
+              "A ratio below 1 is expected: water leaves the karst below calcite saturation "
+              "and degasses CO2 before the outlet, so the realised sink stays under the "
+              "potential; a ratio above 1 points to an outline, runoff or acid share that "
+              "does not fit the catchment. Full table: `catchment_comparison.csv`."),
+        tables=[Table(table, caption="Observed (outlet, with its 95 % interval) and mapped "
+                                     "(MPD potential, outline mean) karst sinks "
+                                     "[t C km⁻² yr⁻¹]; ratio = observed / map.")],
+    )
 
 
 def _scenario_stage(cfg: dict, map_result: Any, folder: Path):
@@ -459,6 +650,7 @@ def _map_section(result: Any, tmp: Path):
 
 
 def _scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path, cfg: dict):
+    from . import scenario
     from .report import Figure, Section, Table
 
     cols = ["scenario", "year", "emissions_t_co2_yr"] + \
@@ -469,10 +661,10 @@ def _scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path, c
                           for k, v in sinks.items())
     return Section(
         title="Sinks against emission scenarios",
-        text=(f"Sinks: {sink_text}. Emissions: Guizhou energy-sector CO2 scenarios "
-              "2020-2060 (science.md section 10; linear between the published anchor years), "
-              "or the user's series. The residual is what other measures (CCUS, efficiency, "
-              "fuel switching) must close. All in t CO2 per year; t C = t CO2 / 3.664. "
+        text=(f"Sinks: {sink_text}. Emissions: {scenario.SOURCE}. {scenario.INTERPOLATION} "
+              "(Or the user's own series.) The residual is what other measures (CCUS, "
+              "efficiency, fuel switching) must close. All in t CO2 per year; "
+              f"t C = t CO2 / {C_TO_CO2:.3f}. "
               "Full table: `scenario/balance.csv`."),
         tables=[Table(shown, caption="Balance in selected years (t CO2 per year, shares in "
                                      "% of that year's emissions).")],
@@ -492,24 +684,69 @@ def _database_info(cfg: dict) -> dict[str, str]:
 
 
 def _assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> dict[str, str]:
-    a = {
-        "carbonic-acid share": "0.5 of carbonate-weathering HCO3- carbon is atmospheric/soil "
-                               "CO2 (CaCO3 + CO2 + H2O -> Ca2+ + 2 HCO3-)",
-        "C to CO2": f"1 t C = {C_TO_CO2:.4f} t CO2 (44.009/12.011)",
-        "PHREEQC database": str(cfg["speciation"]["database"]),
-    }
-    if catchments is not None and len(catchments):
-        a["catchment acid correction"] = (
-            "HCO3_carbonic = HCO3 - 2 SO4_acid - NO3_acid where SO4/NO3 columns are configured "
-            "(acid_so4_share of SO4; all NO3); else none")
-        a["flux estimators"] = ", ".join(sorted(set(catchments["method"])))
+    """Every assumption behind the run's numbers, for the report and ``run.json``.
+
+    The carbon accounting is stated once for the run's ``[carbon]`` parameters
+    (:func:`karstsink.carbon.assumptions`), then each catchment's own overrides, then the
+    map model and the map's own statements (``MapResult.assumptions``: the acid basis,
+    NEP and whether it may double count the weathering uptake).
+    """
+    from . import carbon as cb
+
+    carbon = cfg["carbon"]
+    cats = cfg["catchments"] if catchments is not None and len(catchments) else []
+    so4_given = any(c["so4"] for c in cats)
+    no3_given = any(c["no3"] for c in cats)
+    toc_given = any(c["toc"] for c in cats)
+    a: dict[str, str] = {}
+    sentences = cb.assumptions(
+        acid_so4_share=carbon["acid_so4_share"],
+        evaporite_so4_share=carbon["evaporite_so4_share"],
+        acid_no3_share=carbon["acid_no3_share"],
+        bcp_share=carbon["bcp_share"] if cats else None,
+        so4_given=so4_given or not cats, no3_given=no3_given or not cats,
+        toc_given=toc_given)
+    for i, text in enumerate(sentences, start=1):
+        a[f"carbon accounting {i}"] = text
+    a["one basis"] = (
+        "the [carbon] parameters above are passed to speciation (hco3_carbonic), to every "
+        "catchment (unless it overrides a share, listed below) and to the map's karst sink "
+        + ("(with so4_mmol_l = " + (f"{carbon['so4_mmol_l']:g}" if carbon["so4_mmol_l"]
+                                     is not None else "none")
+           + ", no3_mmol_l = " + (f"{carbon['no3_mmol_l']:g}" if carbon["no3_mmol_l"]
+                                   is not None else "none")
+           + " mmol/L; none = no acid correction on the map)"))
+    for c in cats:
+        if c["carbon_overrides"]:
+            a[f"catchment {c['name']}"] = "overrides [carbon]: " + ", ".join(
+                f"{k} = {v:g} (run: {carbon[k]:g})" for k, v in c["carbon_overrides"].items())
+        if c["silicate_fraction"] is not None:
+            a[f"catchment {c['name']} silicate"] = (
+                f"silicate_fraction = {c['silicate_fraction']:g} of carbonic HCO3 from "
+                "silicate weathering (all its carbon from CO2)")
+    a["PHREEQC database"] = str(cfg["speciation"]["database"])
+    if cats:
+        a["flux estimators"] = ", ".join(sorted({c["method"] for c in cats}))
     if map_result is not None:
         m = cfg["map"]
         a["map model"] = (f"maximum potential dissolution, {m.system} system, Ca_eq(T, pCO2) from "
-                          "PHREEQC; sink = 12.011 x runoff [m/yr] x Ca_eq [mmol/L] x carbonate "
-                          "fraction; land cover scales soil pCO2 and runoff, not the sink")
+                          f"PHREEQC ({m.database}); land cover scales soil pCO2 and runoff, "
+                          "not the sink")
         a["karst area"] = ("pixels' carbonate fraction x pixel area (the map's own definition; "
                            "Guizhou's 61.9 % outcrop or 73.79 % karst figures are not used)")
+        stated = set(a.values())
+        own = [str(t) for t in getattr(map_result, "assumptions", None) or []]
+        for i, text in enumerate((t for t in own if t not in stated), start=1):
+            a[f"map {i}"] = text  # the map's own statements, less those already made
+    if cfg.get("scenario"):
+        from . import scenario
+
+        a["emission scenarios"] = f"{scenario.SOURCE}; {scenario.INTERPOLATION}"
+    if any(c.get("boundary") for c in cats) and map_result is not None:
+        a["catchment vs map"] = (
+            "observed = sink realised at the outlet (hydrochemical-runoff method); map = MPD "
+            "equilibrium potential averaged over the catchment outline; observed/map < 1 is "
+            "expected (undersaturation, CO2 degassing)")
     return a
 
 

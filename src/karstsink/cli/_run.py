@@ -46,7 +46,8 @@ def _run(config, out_dir: Path | None, jobs: int | None) -> None:
 @handle_errors
 def run_command(config: Path, out_dir: Path | None, jobs: int | None, debug: bool) -> None:
     """Run the whole pipeline configured in CONFIG (TOML): speciation, catchment fluxes and
-    sinks, maps, zone totals, the scenario balance and the HTML report."""
+    sinks, maps, zone totals, each catchment's observed sink against the map over its outline
+    (catchment_comparison.csv), the scenario balance and the HTML report."""
     _run(config, out_dir, jobs)
 
 

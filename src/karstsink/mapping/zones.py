@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ZoneSet", "load_zones"]
+__all__ = ["ZoneSet", "load_zones", "polygon_area_km2", "raster_mean_in_polygon",
+           "read_outline"]
 
 try:  # optional acceleration of the border sub-pixels
     from .._numba import numba
@@ -376,3 +377,124 @@ def load_zones(path: str | Path, field: str, crs, layer: str | None = None,
 
     geoms, labels = read_zones(path, field, crs.to_wkt(), layer)
     return ZoneSet.from_arrays(geoms, labels, field, crs.to_wkt(), supersample=supersample)
+
+
+# ----------------------------------------------------------------------------------------
+# one outline over a finished raster (catchment vs map)
+# ----------------------------------------------------------------------------------------
+def polygon_area_km2(geometry, crs) -> float:
+    """Area of a (multi)polygon [km²] in ``crs``: planar for a projected CRS (in its linear
+    unit, converted to km²), geodesic on the CRS ellipsoid for a geographic one."""
+    from pyproj import CRS, Geod
+
+    c = CRS.from_user_input(crs)
+    if c.is_geographic:
+        ell = c.ellipsoid
+        geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
+        return abs(geod.geometry_area_perimeter(geometry)[0]) / 1e6
+    unit = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0
+    return float(geometry.area) * unit * unit / 1e6
+
+
+def read_outline(path: str | Path, crs, layer: str | None = None):
+    """Read a catchment outline: the union of a file's polygons, in the raster CRS ``crs``.
+
+    Parameters
+    ----------
+    path : path-like
+        Polygon file GDAL can read (GeoPackage, shapefile, GeoJSON...).
+    crs : CRS-like
+        CRS to return the outline in (the map's).
+    layer : str, optional
+        Layer of a multi-layer file (default: the first).
+
+    Returns
+    -------
+    geometry : shapely (Multi)Polygon
+        In ``crs``.
+    area_km2 : float
+        Area of the outline [km²], measured in the file's own CRS (planar if projected,
+        geodesic if geographic).
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read, has no CRS or holds no polygons.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from ..exceptions import DataError
+
+    try:
+        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as err:
+        where = f" (layer {layer!r})" if layer else ""
+        raise DataError(f"cannot read outline file {path}{where}: {err}") from err
+    if gdf.crs is None:
+        raise DataError(f"outline file {path} has no CRS; set one and run again.")
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if gdf.empty:
+        raise DataError(f"outline file {path} holds no polygons.")
+    area = polygon_area_km2(shapely.union_all(gdf.geometry.values), gdf.crs)
+    return shapely.union_all(gdf.to_crs(crs).geometry.values), area
+
+
+def raster_mean_in_polygon(raster: str | Path, geometry, *, supersample: int = 4) -> dict:
+    """Area-weighted mean of a finished single-band raster over one polygon.
+
+    Only the polygon's window is read.  Pixels are weighted by their true area
+    (:func:`karstsink.mapping.grid.pixel_area_km2`) times the share of the pixel inside
+    the polygon (:class:`ZoneSet`'s border sub-pixels, ``supersample`` per side), the
+    same weights as the map's zone totals.  Nodata (NaN) pixels are left out of the mean
+    and their area is counted, as is the part of the polygon off the raster.
+
+    Parameters
+    ----------
+    raster : path-like
+        GeoTIFF, band 1 (e.g. ``karst_sink.tif`` [t C km⁻² yr⁻¹]).
+    geometry : shapely (Multi)Polygon
+        In the raster's CRS (:func:`read_outline`).
+    supersample : int
+        Sub-pixels per pixel side for the border pixels.
+
+    Returns
+    -------
+    dict
+        ``mean`` [raster unit] (NaN if no valid pixel lies inside), ``valid_area_km2``,
+        ``nodata_area_km2`` (NaN pixels), ``off_grid_area_km2`` (outside the raster),
+        ``polygon_area_km2`` [km²] and ``units`` (the band's ``units`` tag or "").
+    """
+    import rasterio
+    from rasterio.windows import Window, from_bounds
+
+    from .grid import Grid, pixel_area_km2
+
+    with rasterio.open(raster) as ds:
+        grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
+        units = ds.tags(1).get("units", "")
+        total = polygon_area_km2(geometry, ds.crs)
+        win = from_bounds(*geometry.bounds, transform=ds.transform)
+        c0 = max(int(np.floor(win.col_off)) - 1, 0)
+        r0 = max(int(np.floor(win.row_off)) - 1, 0)
+        c1 = min(int(np.ceil(win.col_off + win.width)) + 1, ds.width)
+        r1 = min(int(np.ceil(win.row_off + win.height)) + 1, ds.height)
+        if c1 <= c0 or r1 <= r0:
+            return {"mean": float("nan"), "valid_area_km2": 0.0, "nodata_area_km2": 0.0,
+                    "off_grid_area_km2": total, "polygon_area_km2": total, "units": units}
+        window = Window(c0, r0, c1 - c0, r1 - r0)
+        data = ds.read(1, window=window, masked=True).astype(np.float64).filled(np.nan)
+        crs_wkt = ds.crs.to_wkt()
+    zs = ZoneSet.from_arrays([geometry], ["outline"], "outline", crs_wkt,
+                             supersample=supersample)
+    zones = zs.block_zones(window, grid.transform)
+    area = np.broadcast_to(pixel_area_km2(grid, r0, r1 - r0), data.shape)
+    valid = np.isfinite(data)
+    sums = zs.accumulate(zones, [np.where(valid, data * area, 0.0),
+                                 np.where(valid, area, 0.0), np.where(valid, 0.0, area)])[:, 1]
+    weighted, valid_km2, nodata_km2 = (float(v) for v in sums)
+    return {"mean": weighted / valid_km2 if valid_km2 > 0 else float("nan"),
+            "valid_area_km2": valid_km2, "nodata_area_km2": nodata_km2,
+            "off_grid_area_km2": max(total - valid_km2 - nodata_km2, 0.0),
+            "polygon_area_km2": total, "units": units}
