@@ -432,7 +432,7 @@ def runoff_depth_mm(q_m3s: ArrayLike, area_km2: float, *, per: str = "year"):
 
     Examples
     --------
-    1 m³ s⁻¹ over 100 km² is 315.6 mm yr⁻¹ (science.md section 0: R = 0.3156 m a⁻¹).
+    1 m³ s⁻¹ over 100 km² is 315.6 mm yr⁻¹ (R = 1 m³ s⁻¹ x 3.15576e7 s yr⁻¹ / 1e8 m² = 0.3156 m yr⁻¹).
 
     >>> round(float(runoff_depth_mm(1.0, 100.0)), 1)
     315.6

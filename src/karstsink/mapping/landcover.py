@@ -4,8 +4,9 @@ Two tables ship with the package (``src/karstsink/data/landcover_*.csv``, see
 the data README for provenance): ``worldcover`` (ESA WorldCover 10 m codes
 10-100) and ``clcd`` (China Land Cover Dataset codes 1-9).  Users pass their
 own CSV with the same columns.  Land cover acts on soil pCO2 and runoff, not
-on the sink itself (science.md 5.3): the equilibrium chemistry turns a higher
-soil pCO2 into a higher, cube-root-damped, sink.  Optional columns
+on the sink itself: the equilibrium chemistry turns a higher soil pCO2 into a
+higher, cube-root-damped, sink (Ca_eq grows with the cube root of pCO2;
+Dreybrodt 1988).  Optional columns
 ``so4_mmol_l`` and ``no3_mmol_l`` give a class's own karst-water sulfate and
 nitrate (e.g. cropland nitrate) for the acid correction, overriding ``[model]
 so4_mmol_l`` / ``no3_mmol_l`` there (a blank cell keeps the ``[model]`` value).

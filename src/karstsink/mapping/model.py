@@ -1,6 +1,7 @@
 r"""The per-block sink model: MPD karst sink, biological sink, dissolution, denudation.
 
-Per pixel (science.md 3.2, 5.2):
+Per pixel (the MPD model of Gombert 2002 and Zeng, Liu & Kaufmann 2019; soil pCO2 after
+Brook et al. 1983; references in docs/references.md):
 
 .. math::
 
