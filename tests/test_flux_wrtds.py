@@ -20,18 +20,16 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from karstsink.exceptions import DataError, DataQualityWarning, MissingColumnError
+from karstsink.flux._wrtds_bootstrap import block_resample
 from karstsink.flux._wrtds_core import (
     Samples,
     Settings,
-    block_resample,
-    decimal_high_low,
-    decimal_year,
-    egret_day_of_year,
     fit_points,
     fit_points_counts,
     tricube,
 )
 from karstsink.flux._wrtds_loop import fit_points_loop
+from karstsink.flux._wrtds_surface import decimal_high_low, decimal_year, egret_day_of_year
 from karstsink.flux.wrtds import estimate_wrtds
 from karstsink.units import discharge_to_m3s
 
@@ -381,6 +379,24 @@ def test_choptank_bootstrap_reproducible_for_any_jobs(choptank):
     again = estimate_wrtds(daily, samples, bootstrap=8, jobs=1, seed=11, cross_validate=False)
     assert_allclose(again.replicates, est.replicates, rtol=1e-12)
     assert_allclose(again.daily["flux_kg_day"], est.daily["flux_kg_day"], rtol=0)
+
+
+def test_bootstrap_runs_without_censored_samples():
+    # a record with no censored sample (the Choptank's single '<' sample uncensored, water
+    # years 2001-2010) once crashed the bootstrap when reshaping its empty censored-weight
+    # array; without censoring the bootstrap must still run, and the central estimate must not
+    # depend on the number of replicates (replicates only widen the interval)
+    daily, samples = _choptank_inputs()
+    daily = daily.loc["2000-10-01":"2010-09-30"]
+    samples = samples[samples["date"].between("2000-10-01", "2010-09-30")].copy()
+    samples["censored"] = False
+    with_boot = estimate_wrtds(daily, samples, bootstrap=4, jobs=1, seed=3,
+                               cross_validate=False)
+    without = estimate_wrtds(daily, samples, bootstrap=0, cross_validate=False)
+    assert with_boot.model["n_censored"] == 0
+    assert with_boot.replicates.shape == (4, len(daily))
+    assert np.isfinite(with_boot.replicates).all()
+    assert_allclose(with_boot.daily["flux_kg_day"], without.daily["flux_kg_day"], rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- bad input
