@@ -20,8 +20,8 @@ import numpy as np
 
 from karstsink.exceptions import DataQualityWarning
 from karstsink.flux import estimate
-from karstsink.flux.samples import read_flux_samples
-from karstsink.hydrology import read_discharge
+from karstsink.io.discharge import read_discharge
+from karstsink.io.flux_samples import read_flux_samples
 
 APP7 = Path(__file__).resolve().parents[1] / "data" / "reference" / "loadest" / "app7"
 

@@ -21,8 +21,8 @@ from karstsink.flux import estimate
 from karstsink.flux._common import decimal_time
 from karstsink.flux.aggregate import aggregate
 from karstsink.flux.loadest import fit_loadest
-from karstsink.flux.samples import read_flux_samples
-from karstsink.hydrology import read_discharge
+from karstsink.io.discharge import read_discharge
+from karstsink.io.flux_samples import read_flux_samples
 
 LOADEST = REFERENCE_DIR / "loadest"
 CFS = 0.028316846592  # m3/s per ft3/s (1 ft = 0.3048 m exactly)

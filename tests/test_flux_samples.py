@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from karstsink.exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
-from karstsink.flux.samples import pair_with_discharge, read_flux_samples
+from karstsink.io.flux_samples import pair_with_discharge, read_flux_samples
 
 
 def _write(tmp_path, text, name="s.csv"):

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from karstsink.exceptions import DataError, MissingColumnError, UnitError
-from karstsink.hydrology import read_discharge, runoff_depth_mm
+from karstsink.hydrology import runoff_depth_mm
+from karstsink.io.discharge import read_discharge
 
 
 def _write(tmp_path, text, name="q.csv"):

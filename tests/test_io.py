@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from karstsink._io import atomic_dir, atomic_path
+from karstsink.io.atomic import atomic_dir, atomic_path
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -47,12 +47,12 @@ def test_atomic_files_get_the_mode_of_a_plain_open(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# the one table reader (karstsink._samples_io.read_table), issue 11
+# the one table reader (karstsink.io.text.read_table), issue 11
 # ---------------------------------------------------------------------------
 
 
 def test_read_table_comments_blank_rows_and_line_numbers(tmp_path):
-    from karstsink._samples_io import read_table
+    from karstsink.io.text import read_table
 
     p = tmp_path / "t.csv"
     # a comment with a delimiter and a quote must not change the columns
@@ -65,7 +65,7 @@ def test_read_table_comments_blank_rows_and_line_numbers(tmp_path):
 
 
 def test_read_table_encodings_and_delimiters(tmp_path):
-    from karstsink._samples_io import read_table
+    from karstsink.io.text import read_table
 
     text = "日期;流量(m³/s)\n2020年1月5日;1,5\n"
     for name, data in (("gbk.csv", text.replace("³", "3").encode("gb18030")),
@@ -78,8 +78,8 @@ def test_read_table_encodings_and_delimiters(tmp_path):
 
 
 def test_read_table_refuses_a_row_longer_than_the_header(tmp_path):
-    from karstsink._samples_io import read_table
     from karstsink.exceptions import DataError
+    from karstsink.io.text import read_table
 
     p = tmp_path / "t.csv"
     p.write_text("date,Q (m3/s)\n2020-01-01,1,5\n", encoding="utf-8")

@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from karstsink import qa, samples
+from karstsink import qa
 from karstsink.exceptions import DataQualityWarning
+from karstsink.io import samples
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "karstsink"
@@ -155,13 +156,14 @@ def scan_codes(source: str) -> set[tuple[str, bool]]:
 
 
 #: Module families and the stage they belong to (first match wins).
-_STAGE_OF = (("samples.py", "samples"), ("_samples", "samples"), ("chemistry/", "speciation"),
+_STAGE_OF = (("io/flux_samples.py", "flux"), ("io/discharge.py", "discharge"),
+             ("io/", "samples"), ("chemistry/", "speciation"),
              ("carbon", "carbon"), ("sink.py", "carbon"), ("hydrology.py", "discharge"),
              ("flux/", "flux"), ("mapping/", "map"))
 
 
 def _stage(where: str) -> str | None:
-    """Stage of a module path such as 'flux/samples.py (keyed)'; None for other modules."""
+    """Stage of a module path such as 'io/flux_samples.py (keyed)'; None for other modules."""
     path = where.removesuffix(" (keyed)")
     for prefix, stage in _STAGE_OF:
         if path.startswith(prefix):

@@ -26,7 +26,7 @@ from karstsink.exceptions import (
     KarstSinkError,
     UnitError,
 )
-from karstsink.samples import (
+from karstsink.io.samples import (
     FATAL_FLAGS,
     FLAG_DESCRIPTIONS,
     ION_COLUMNS,
@@ -971,8 +971,8 @@ def test_cells_with_units_excel_errors_and_month_names(header, cell, column, exp
 @given(st.text(max_size=40))
 def test_property_any_header_or_cell_text_is_handled(text):
     # arbitrary text never crashes the reader: a header is known, unknown or a UnitError
-    from karstsink._samples_cells import parse_cell
-    from karstsink._samples_headers import match_header
+    from karstsink.io.cells import parse_cell
+    from karstsink.io.headers import match_header
 
     try:
         match_header(text)
@@ -1002,7 +1002,7 @@ def test_alias_table_has_no_conflicting_entries():
     import csv
     from importlib.resources import files
 
-    from karstsink._samples_headers import KEYS, OTHER_KEYS, compact_name
+    from karstsink.io.headers import KEYS, OTHER_KEYS, compact_name
 
     text = files("karstsink.data").joinpath("aliases.csv").read_text(encoding="utf-8")
     seen: dict[str, tuple[str, str]] = {}

@@ -15,12 +15,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "read_samples": ("karstsink.samples", "read_samples"),
-    "standardize": ("karstsink.samples", "standardize"),
+    "read_samples": ("karstsink.io.samples", "read_samples"),
+    "standardize": ("karstsink.io.samples", "standardize"),
     "speciate": ("karstsink.chemistry.speciation", "speciate"),
 }
 _SUBMODULES = {"flux", "mapping", "chemistry", "samples", "units", "hydrology", "sink",
-               "scenario", "plots", "exceptions"}
+               "scenario", "plots", "exceptions", "io", "carbon", "qa"}
 
 __all__ = ["__version__", *sorted(_LAZY), *sorted(_SUBMODULES)]
 

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._io import atomic_path
 from .exceptions import DataError, DataQualityWarning
+from .io.atomic import atomic_path
 
 __all__ = [
     "Figure", "Section", "Table", "format_value", "markdown_lite", "render_report", "write_report",

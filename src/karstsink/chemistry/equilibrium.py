@@ -300,7 +300,7 @@ class EquilibriumTable:
 
     def to_npz(self, path: str | os.PathLike) -> None:
         """Write the table to ``path`` (``.npz``) atomically."""
-        from .._io import atomic_path
+        from ..io.atomic import atomic_path
 
         meta = json.dumps(
             {

@@ -278,9 +278,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
 
 def _standardize(table: pd.DataFrame, units: Any) -> pd.DataFrame:
     try:
-        from ..samples import standardize
+        from ..io.samples import standardize
     except ModuleNotFoundError as err:
-        if err.name not in ("karstsink.samples",):
+        if err.name not in ("karstsink.io", "karstsink.io.samples"):
             raise
         missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
         raise MissingColumnError(
@@ -369,7 +369,7 @@ def _computable(table: pd.DataFrame, flags: np.ndarray) -> np.ndarray:
     """Rows that may go to PHREEQC: ``samples.computable`` if present, else the same rule."""
     ours = ~_fatal_mask(flags)
     try:
-        from ..samples import computable
+        from ..io.samples import computable
     except ImportError:  # samples (or its computable()) is not available
         return ours
     flagged = np.flatnonzero(flags != "")  # a row without flags is computable for both

@@ -68,8 +68,8 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
     DIC, carbonate species, ionic strength, charge balance and weathering
     ratios are appended, and qa_flags says why a row was not computed.
     """
-    from .._io import atomic_path
     from ..chemistry.speciation import speciate
+    from ..io.atomic import atomic_path
 
     table = _read(input_path, units, below_detection, encoding=encoding, sheet=sheet,
                   date_format=date_format)
@@ -125,9 +125,9 @@ def _read(path: Path, units: str | None, below_detection: str, *, encoding: str 
           sheet: str | None = None, date_format: str | None = None) -> Any:
     """Read the sample table with karstsink.samples (a canonical CSV if it is absent)."""
     try:
-        from ..samples import read_samples
+        from ..io.samples import read_samples
     except ModuleNotFoundError as err:
-        if err.name != "karstsink.samples":
+        if err.name not in ("karstsink.io", "karstsink.io.samples"):
             raise
         return _read_canonical(path)
     kwargs: dict[str, Any] = {}

@@ -77,7 +77,7 @@ def calibration_pairs(daily: pd.DataFrame, samples: pd.DataFrame, *,
     Adds the flags of :func:`~karstsink.flux.samples.pair_with_discharge` and
     a boolean ``used`` column (all rows are returned).
     """
-    from .samples import pair_with_discharge
+    from ..io.flux_samples import pair_with_discharge
 
     for col in ("date", "conc_mg_L"):
         if col not in samples.columns:

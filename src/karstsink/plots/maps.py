@@ -97,7 +97,7 @@ def quicklook(raster: str | Path, png: str | Path, *, zones=None, title: str = "
     from PIL import Image, ImageDraw
     from rasterio.enums import Resampling
 
-    from .._io import atomic_path
+    from ..io.atomic import atomic_path
 
     with rasterio.open(raster) as ds:
         scale = max(ds.width, ds.height) / max_pixels

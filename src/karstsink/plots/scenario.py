@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from .._io import atomic_path
 from ..exceptions import MissingColumnError
+from ..io.atomic import atomic_path
 
 __all__ = ["plot_balance"]
 

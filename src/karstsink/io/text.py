@@ -1,4 +1,4 @@
-"""Reading table files into rows of text: the one file reader of karstsink (private).
+"""Reading table files into rows of text: the one file reader of karstsink.
 
 Every table the package reads (field samples, flux samples, discharge records)
 comes through :func:`read_rows`.  Everything is read as text so that the user's
@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .exceptions import DataError
+from ..exceptions import DataError
 
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is built
     import pandas as pd

@@ -1,6 +1,6 @@
 """Long (one row per sample and parameter) tables, as the Water Quality Portal exports them.
 
-Private helper of :mod:`karstsink.samples`: detects the long form and pivots it
+Helper of :mod:`karstsink.io.samples`: detects the long form and pivots it
 to one row per (site, date[, time]), converting each result with the unit code
 of its own row.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import _samples_cells as cells
-from ._samples_headers import KEYS, compact_name, lookup_name, parse_unit
+from . import cells
+from .headers import KEYS, compact_name, lookup_name, parse_unit
 
 # compact column names of the WQP result profiles: legacy (WQX 2.2) first, then WQX 3.0
 SITE = ("monitoringlocationidentifier", "locationidentifier")
@@ -75,7 +75,7 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
     site, date, time = get(SITE), get(DATE), get(TIME)
     group_cols = [c for c in (col[SITE], col[DATE], col[TIME]) if c is not None]
     if not group_cols:
-        from .exceptions import MissingColumnError
+        from ..exceptions import MissingColumnError
 
         raise MissingColumnError(
             f"{source}: a long table needs MonitoringLocationIdentifier and/or "
@@ -178,7 +178,7 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
                 value, status = np.nan, cells.BELOW
         unit = parse_unit(unit_text, kind) if kind not in ("coord",) else None
         if kind in ("conc", "orgc") and unit is None and np.isfinite(value):
-            from .exceptions import UnitError
+            from ..exceptions import UnitError
 
             raise UnitError(
                 f"{source}: result row {i + 1} ({names[i]}): unit code {unit_text!r} is not a "

@@ -1,4 +1,4 @@
-"""Header matching and unit recognition for every table karstsink reads (private).
+"""Header matching and unit recognition for every table karstsink reads.
 
 A header such as ``Ca2+ (mg/L)``, ``Ca_mgL``, ``HCO3 mg/L as CaCO3``, ``NO3-N``,
 ``Mg²⁺``, ``水温(℃)``, ``EC (μS/cm)``, ``Q (m3/s)`` or ``discharge_cfs`` is split
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from .exceptions import UnitError
-from .units import normalize_discharge_unit
+from ..exceptions import UnitError
+from ..units import normalize_discharge_unit
 
 #: Canonical short keys in output/flag order, with (output column, kind).
 #: kinds: id (text), date, time, coord [degrees], temp [°C], ph [-], ec [µS/cm],

@@ -1,4 +1,4 @@
-"""Cell parsing for :mod:`karstsink.samples` (private).
+"""Cell parsing for every table karstsink reads.
 
 Turns the text of a measurement cell into ``(value, status)``: a number, a
 missing value (``""``, ``n.d.``, ``-``, ``NA``...), a below-detection value
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._samples_headers import nfkc
-from .exceptions import ConfigError
+from ..exceptions import ConfigError
+from .headers import nfkc
 
 OK, MISSING, BELOW, ABOVE, NOT_NUMERIC = 0, 1, 2, 3, 4
 

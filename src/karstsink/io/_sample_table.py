@@ -1,0 +1,390 @@
+"""The canonical sample table: columns matched, cells parsed, units applied, rows flagged.
+
+Private part of the sample reader (:mod:`karstsink.io.samples`): :func:`_standardize`
+builds the canonical table of :func:`karstsink.io.samples.standardize` from a wide or
+long table of text cells; :func:`parse_date_column` is the one date-column reader
+(:func:`karstsink.io.cells.parse_dates` with its ambiguity error as a DataError).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import qa as _qa  # not 'qa': _standardize has a local of that name
+from ..exceptions import ConfigError, DataError, UnitError
+from . import cells
+from ._sample_units import (
+    _accept_cells_with_unit,
+    _convert,
+    _resolve_units,
+)
+from .headers import CANONICAL_NAMES, KEYS, is_generic, match_header, match_user_name, parse_unit
+from .samples_long import is_long, pivot_long
+
+_FLAG_ORDER = list(_qa.RULES)
+_KEY_ORDER = list(KEYS)
+
+#: Ion columns always present in the canonical table [mmol L⁻¹].
+ION_COLUMNS = ["ca_mmol_l", "mg_mmol_l", "na_mmol_l", "k_mmol_l", "cl_mmol_l",
+               "so4_mmol_l", "no3_mmol_l", "hco3_mmol_l"]
+_ALWAYS = {"temp_c", "ph", *ION_COLUMNS, "qa_flags"}
+_OUTPUT_ORDER = ["sample_id", "site", "date", "lat", "lon", "temp_c", "ph", "ec_us_cm",
+                 *ION_COLUMNS, "co3_mmol_l", "nh4_mmol_l", "no2_mmol_l", "f_mmol_l",
+                 "po4_mmol_l", "sio2_mmol_l", "sr_mmol_l", "fe_mmol_l", "mn_mmol_l",
+                 "ba_mmol_l", "doc_mg_c_l", "toc_mg_c_l", "qa_flags"]
+
+_BELOW_POLICIES = {"half": 0.5, "zero": 0.0, "limit": 1.0, "nan": np.nan}
+
+
+def _parse_coordinates(texts: list[str], decimal_comma: bool | None = None):
+    """Decimal degrees (also from degrees-minutes-seconds) and the cell status."""
+    values, status = cells.parse_column(texts, decimal_comma)
+    for i in np.flatnonzero(status == cells.NOT_NUMERIC):
+        deg = cells.parse_coordinate(texts[i])
+        if deg is not None:
+            values[i], status[i] = deg, cells.OK
+    return values, status
+
+
+def _detection_factor(below_detection: Any) -> float:
+    if isinstance(below_detection, str):
+        if below_detection.lower() in _BELOW_POLICIES:
+            return _BELOW_POLICIES[below_detection.lower()]
+    elif isinstance(below_detection, (int, float)) and not isinstance(below_detection, bool):
+        if 0.0 <= float(below_detection) <= 1.0:
+            return float(below_detection)
+    raise ConfigError(
+        f"below_detection={below_detection!r} is not valid; use 'half', 'zero', 'limit', "
+        "'nan' or a fraction of the limit between 0 and 1."
+    )
+
+
+
+def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str]):
+    """Return ({column: (key, unit, qualifier)}, {key: column}, unmatched, in_place)."""
+    user = dict(column_map or {})
+    for header in user:
+        if header not in df.columns:
+            raise ConfigError(f"column_map names {header!r}, which is not a column of "
+                              f"{source}; columns are {list(map(str, df.columns))}.")
+    matches: dict[Any, tuple[str, str | None, str | None]] = {}
+    for col in df.columns:
+        name = str(col)
+        if col in user:
+            target = user[col]
+            if target is None or str(target) == "":
+                continue
+            key = match_user_name(str(target))
+            if key is None:
+                raise ConfigError(
+                    f"column_map: {target!r} (for {name!r}) is not a canonical name; use one "
+                    f"of {', '.join(k for k in KEYS if k != 'time')}."
+                )
+            try:
+                hit = match_header(name)
+            except UnitError:
+                hit = None
+            unit = hit.unit if hit is not None and KEYS[hit.key][1] == KEYS[key][1] else None
+            if unit is None:
+                m = re.match(r"^.*[(\[](?P<u>[^()\[\]]*)[)\]]\s*$", name)
+                if m:
+                    unit = parse_unit(m["u"], KEYS[key][1])
+            matches[col] = (key, unit, hit.qualifier if hit is not None and hit.key == key
+                            else None)
+            continue
+        hit = match_header(name)
+        if hit is not None:
+            matches[col] = (hit.key, hit.unit, hit.qualifier)
+    by_key: dict[str, Any] = {}
+    # canonical-named columns claim their key first, then specific names, then generic
+    # ones ('Sample ID' before 'ID', 'Water temperature' before 'Temperature'); else by order
+    position = {c: i for i, c in enumerate(df.columns)}
+    ordered = sorted(matches, key=lambda c: (str(c) not in CANONICAL_NAMES,
+                                             c not in user and is_generic(str(c)),
+                                             position[c]))
+    for col in ordered:
+        key = matches[col][0]
+        if key in by_key:
+            notes.append(f"column {str(col)!r} also looks like {key!r}; "
+                         f"{str(by_key[key])!r} was used")
+            continue
+        by_key[key] = col
+    used = {c: matches[c] for c in df.columns if c in by_key.values()}
+    unmatched = [str(c) for c in df.columns if c not in used and str(c) != "qa_flags"]
+    in_place = {c for c in used if str(c) in CANONICAL_NAMES}
+    return used, by_key, unmatched, in_place
+
+
+
+def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source,
+                 header_units=None, decimal_comma=None, reader=None,
+                 file_unit=None, date_format=None, units_required=True) -> pd.DataFrame:
+    # units_required=False (the flux reader): a concentration column with no unit anywhere
+    # (or one --units cannot describe) is left out, its canonical column NaN, and
+    # attrs["unitless_columns"] keeps {key: the UnitError message}; the caller raises it
+    # for the columns it uses.
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
+    factor = _detection_factor(below_detection)
+    dup = df.columns[df.columns.duplicated()].unique().tolist()
+    if dup:
+        raise DataError(f"{source}: duplicate column name(s) {dup}; rename them so each "
+                        "column has its own name.")
+    notes: list[str] = []
+    n = len(df)
+    text = {c: cells.text_cells(df[c]) for c in df.columns}
+    measured: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    ids: dict[str, list[str]] = {}
+    dates = bad_dates = bad_info = None
+    out = df.copy(deep=False)  # copy-on-write: the caller's frame is never modified
+    in_place: set = set()
+    colmap: dict[str, str] = {}
+    unitless: dict[str, str] = {}
+
+    if is_long(df.columns):
+        result = pivot_long(df, text, _convert, source)
+        out = result.wide
+        n = len(out)
+        notes.extend(result.notes)
+        if result.unmapped:
+            notes.append(f"characteristics not used: {result.unmapped}")
+        source_units = dict(result.units)
+        measured = result.measured
+        used, by_key, _unmatched, _in_place = _map_columns(
+            out[result.sample_columns], None, source, [])
+        colmap = dict(result.column_map)
+        wide_text = {c: cells.text_cells(out[c]) for c in out.columns}
+        for col, (key, _u, _q) in used.items():
+            if KEYS[key][1] in ("id", "date", "time"):
+                colmap[str(col)] = key
+            if KEYS[key][1] == "id":
+                ids[key] = [t.strip() for t in wide_text[col]]
+            elif KEYS[key][1] == "coord" and key not in measured:
+                colmap[str(col)] = key
+                measured[key] = _parse_coordinates(wide_text[col])
+        unmatched = [str(c) for c in out.columns if str(c) not in colmap]
+        date_text = wide_text
+        date_col, time_col = by_key.get("date"), by_key.get("time")
+        if "site" in ids and "sample_id" not in ids:
+            stamp = [f"{s}_{d}".strip("_") for s, d in zip(
+                ids["site"], wide_text[date_col] if date_col is not None else [""] * n,
+                strict=True)]
+            if time_col is not None:
+                stamp = [f"{s}_{t}".strip("_") for s, t in zip(stamp, wide_text[time_col],
+                                                               strict=True)]
+            ids["sample_id"] = stamp
+        reader = {**(reader or {}), "layout": "long", "rows_in": len(df), "samples_out": n}
+    else:
+        used, by_key, unmatched, in_place = _map_columns(df, column_map, source, notes)
+        colmap = {str(c): k for c, (k, _u, _q) in used.items()}
+        source_units = _resolve_units(used, units, header_units or {}, source, notes,
+                                      file_unit, unitless=None if units_required else unitless)
+        for col, (key, _u, _q) in used.items():
+            kind = KEYS[key][1]
+            if key in unitless:
+                continue
+            if kind == "id":
+                ids[key] = [" ".join(t.split()) for t in text[col]]
+            elif kind in ("temp", "ph", "ec", "conc", "orgc", "coord"):
+                if kind == "coord":
+                    values, status = _parse_coordinates(text[col], decimal_comma)
+                else:
+                    values, status = cells.parse_column(text[col], decimal_comma)
+                    if key in source_units:  # '16.5 °C', '80 mg/L' in a column of that unit
+                        _accept_cells_with_unit(text[col], values, status, key,
+                                                source_units[key], decimal_comma)
+                if key in source_units:
+                    values = _convert(values, key, source_units[key])
+                measured[key] = (values, status)
+        date_text = text
+        date_col, time_col = by_key.get("date"), by_key.get("time")
+        reader = {**(reader or {}), "layout": "wide"}
+    if date_col is not None:  # the raw date (and time) text of either layout
+        dates, bad_dates, note = parse_date_column(
+            date_text[date_col], date_text[time_col] if time_col is not None else None,
+            date_format=date_format, source=source, column=str(date_col))
+        if note:
+            notes.append(note)
+        if bad_dates.any():  # the cell text, for readers that refuse unreadable dates
+            first = int(np.flatnonzero(bad_dates)[0])
+            bad_info = {"column": str(date_col), "count": int(bad_dates.sum()),
+                        "first_row": first, "first_cell": date_text[date_col][first]}
+
+    flags: list[list[tuple[int, int, str]]] = [[] for _ in range(n)]
+
+    def flag(mask: np.ndarray, code: str, key: str | None = None) -> None:
+        rank = _FLAG_ORDER.index(code)
+        krank = _KEY_ORDER.index(key) if key else -1
+        text_code = f"{code}:{key}" if key else code
+        for i in np.flatnonzero(mask):
+            flags[i].append((rank, krank, text_code))
+
+    columns: dict[str, Any] = {}
+    fatal_keys: dict[str, np.ndarray] = {}
+    for key in KEYS:
+        if key not in measured:
+            continue
+        values, status = measured[key]
+        values = values.copy()
+        kind = KEYS[key][1]
+        below = status == cells.BELOW
+        values[below] = values[below] * factor
+        not_num = status == cells.NOT_NUMERIC
+        if kind == "coord":
+            limit = 90.0 if key == "lat" else 180.0
+            bad = not_num | (np.abs(values) > limit)
+            values[bad] = np.nan
+            flag(bad, "bad_coordinate", key)
+            columns[KEYS[key][0]] = values
+            continue
+        flag(not_num, "not_numeric", key)
+        fatal = not_num.copy()
+        if kind == "ph":
+            out_range = (values < _qa.PH_RANGE[0]) | (values > _qa.PH_RANGE[1])
+            flag(out_range, "ph_out_of_range")
+            values[out_range] = np.nan
+            fatal |= out_range
+            usual = (values < _qa.PH_USUAL_RANGE[0]) | (values > _qa.PH_USUAL_RANGE[1])
+            flag(usual & ~out_range, "ph_unusual")
+        elif kind == "temp":
+            out_range = (values < _qa.TEMP_RANGE_C[0]) | (values > _qa.TEMP_RANGE_C[1])
+            flag(out_range, "temp_out_of_range")
+            values[out_range] = np.nan
+            fatal |= out_range
+            usual = (values < _qa.TEMP_USUAL_RANGE_C[0]) | (values > _qa.TEMP_USUAL_RANGE_C[1])
+            flag(usual & ~out_range, "temp_unusual")
+        else:
+            neg = values < 0
+            flag(neg, "negative_value", key)
+            values[neg] = np.nan
+            fatal |= neg
+        flag(below, "below_detection", key)
+        flag(status == cells.ABOVE, "above_range", key)
+        fatal_keys[key] = fatal
+        measured[key] = (values, status)
+        if key not in ("hco3", "alk"):
+            columns[KEYS[key][0]] = values
+
+    # alkalinity: HCO3 first, alkalinity where HCO3 is missing
+    hco3 = np.full(n, np.nan)
+    alk_fatal = np.zeros(n, dtype=bool)
+    if "hco3" in measured:
+        hco3 = measured["hco3"][0].copy()
+        alk_fatal |= fatal_keys["hco3"]
+    if "alk" in measured:
+        alk = measured["alk"][0]
+        fill = np.isnan(hco3) & ~alk_fatal
+        hco3[fill] = alk[fill]
+        alk_fatal |= fatal_keys["alk"] & np.isnan(hco3)
+    alk_source = ("hco3 (alkalinity where HCO3 is missing)" if {"hco3", "alk"} <= set(measured)
+                  else "hco3" if "hco3" in measured else "alk" if "alk" in measured else None)
+    columns["hco3_mmol_l"] = hco3
+    for key, code in (("ph", "missing_ph"), ("temp", "missing_temp")):
+        col = KEYS[key][0]
+        vals = columns.get(col, np.full(n, np.nan))
+        fatal = fatal_keys.get(key, np.zeros(n, dtype=bool))
+        flag(np.isnan(vals) & ~fatal, code)
+    flag(np.isnan(hco3) & ~alk_fatal, "missing_alkalinity")
+    if dates is not None:
+        flag(bad_dates, "bad_date")
+    if "sample_id" in ids:
+        sid = pd.Series(ids["sample_id"])
+        dup = sid.ne("") & sid.duplicated(keep=False)
+        flag(dup.to_numpy(), "duplicate_sample_id")
+
+    # previous flags (a table standardised before) are kept
+    if "qa_flags" in df.columns and not is_long(df.columns):
+        for i, old in enumerate(cells.text_cells(df["qa_flags"])):
+            for code in filter(None, old.split(";")):
+                base = code.split(":")[0]
+                rank = _FLAG_ORDER.index(base) if base in _FLAG_ORDER else len(_FLAG_ORDER)
+                key = code.split(":")[1] if ":" in code else None
+                flags[i].append((rank, _KEY_ORDER.index(key) if key in _KEY_ORDER else -1,
+                                 code))
+    qa = [_explain_missing(list(dict.fromkeys(c for _r, _k, c in sorted(row))))
+          for row in flags]
+
+    # assemble: user's columns untouched, canonical ones appended (or in place if so named)
+    new: dict[str, Any] = {}
+    for key in ("sample_id", "site"):
+        if key in ids:
+            new[key] = pd.Series([v if v else None for v in ids[key]], dtype="str")
+    if dates is not None:
+        new["date"] = pd.Series(dates, dtype="datetime64[ns]")
+    for col in _OUTPUT_ORDER:
+        if col in ("sample_id", "site", "date", "qa_flags"):
+            continue
+        if col in columns:
+            new[col] = pd.Series(columns[col], dtype=float)
+        elif col in _ALWAYS:
+            new[col] = pd.Series(np.full(n, np.nan), dtype=float)
+    new["qa_flags"] = pd.Series(qa, dtype="str")
+    out = out.reset_index(drop=True) if not out.index.equals(pd.RangeIndex(n)) else out
+    replaced = {str(c) for c in in_place}
+    for col in [*replaced, *(["qa_flags"] if "qa_flags" in out.columns else [])]:
+        if col in new:
+            out[col] = new.pop(col).to_numpy() if col != "qa_flags" else new.pop(col).array
+    clash = [c for c in new if c in out.columns]
+    for col in clash:  # a user column that happens to carry a canonical name we could not read
+        out[col] = new.pop(col).array
+    appended = pd.DataFrame(new)
+    appended.index = out.index
+    result = pd.concat([out, appended], axis=1)
+    if not df.index.equals(pd.RangeIndex(len(df))) and len(result) == len(df):
+        result.index = df.index
+    missing_cols = [k for k in ("ph", "temp") if k not in measured]
+    if alk_source is None:
+        missing_cols.append("hco3/alk")
+    result.attrs = {
+        "source": source,
+        "source_units": dict(source_units),
+        "column_map": colmap,
+        "alkalinity_source": alk_source,
+        "below_detection": below_detection,
+        "unmatched_columns": unmatched,
+        "missing_columns": missing_cols,
+        "reader": reader,
+        "notes": notes,
+    }
+    if date_format is not None:
+        result.attrs["date_format"] = date_format
+    if unitless:
+        result.attrs["unitless_columns"] = dict(unitless)
+    if bad_info is not None:
+        result.attrs["bad_dates"] = bad_info
+    return result
+
+
+def parse_date_column(texts, times=None, *, date_format: str | None = None,
+                      source: str = "table", column: str = "date"):
+    """:func:`karstsink.io.cells.parse_dates` with its ambiguity error as a DataError.
+
+    Returns ``(dates, bad, note)`` as that function; an undecidable day/month order
+    without ``date_format`` becomes one line naming ``source`` and ``column``.
+    """
+    try:
+        return cells.parse_dates(texts, times, date_format=date_format)
+    except cells.AmbiguousDateError as err:
+        raise DataError(
+            f"{source}: column {column!r}: {err.reason}; pass date_format= (CLI: "
+            "--date-format), e.g. '%d/%m/%Y' (day first) or '%m/%d/%Y' (month first)."
+        ) from err
+
+
+_EXPLAINED_BY = {
+    "missing_ph": {"ph_out_of_range", "not_numeric:ph"},
+    "missing_temp": {"temp_out_of_range", "not_numeric:temp"},
+    "missing_alkalinity": {"not_numeric:hco3", "not_numeric:alk", "negative_value:hco3",
+                           "negative_value:alk"},
+}
+
+
+def _explain_missing(codes: list[str]) -> str:
+    """Drop a missing_* code when a fatal flag (e.g. kept from an earlier pass) explains it."""
+    present = set(codes)
+    return ";".join(c for c in codes if not (_EXPLAINED_BY.get(c, set()) & present))
+

@@ -1,0 +1,413 @@
+"""Reading discharge records: unit conversion, daily means, gaps and QA flags.
+
+:func:`read_discharge` turns a discharge CSV/TSV/XLSX (daily or sub-daily) into
+the daily table every flux estimator takes: a ``DatetimeIndex`` named ``date``
+and the columns ``discharge_m3s`` [m³ s⁻¹], ``n_obs`` (raw values averaged
+into the day) and ``qa_flags``.  Bad values are flagged and left out of the
+daily mean, never dropped silently; short gaps are interpolated and flagged;
+long gaps stop the run unless the caller allows them.
+
+The file is read by the reader, header matcher, cell parser and date parser
+that read field samples (:mod:`karstsink.io.text`, :mod:`karstsink.io.headers`,
+:mod:`karstsink.io.cells`); this module knows only what a discharge record means.
+Runoff depth is in :mod:`karstsink.hydrology`, which also re-exports this
+module's public names.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DataError, MissingColumnError, UnitError
+from ..units import DISCHARGE_TO_M3S, normalize_discharge_unit
+from . import cells
+from ._sample_table import parse_date_column
+from .headers import discharge_unit_in_header, match_discharge_header
+from .text import read_table
+
+__all__ = ["Gap", "find_gaps", "read_discharge"]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A run of days without a usable discharge value."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    n_days: int
+    filled: bool
+
+    def __str__(self) -> str:
+        span = f"{self.start:%Y-%m-%d}" if self.n_days == 1 else (
+            f"{self.start:%Y-%m-%d}..{self.end:%Y-%m-%d}")
+        return f"{span} ({self.n_days} day{'s' if self.n_days > 1 else ''})"
+
+
+def _load(path_or_df: str | os.PathLike | pd.DataFrame, what: str
+          ) -> tuple[pd.DataFrame, str, dict | None]:
+    """The table, its source label and the reader's info (None for an in-memory table)."""
+    if isinstance(path_or_df, pd.DataFrame):
+        df = path_or_df.copy()
+        source = str(df.attrs.get("source", f"{what} table"))
+        info = None
+    else:
+        source = os.fspath(path_or_df)
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"{what.capitalize()} file not found: {source}")
+        df, info = read_table(Path(source), comment="#")
+    df.columns = [str(c).strip() for c in df.columns]
+    return df, source, info
+
+
+def _is_clock_time(texts: list[str]) -> bool:
+    """True if every non-empty cell is a clock time ``HH:MM[:SS]``."""
+    filled = [t.strip() for t in texts if t.strip()]
+    return bool(filled) and all(cells._TIME_ONLY.match(t) for t in filled)
+
+
+def _pick_columns(df: pd.DataFrame, source: str, date_column, value_column, extra_columns):
+    """``(date column, time column or None, discharge column)`` of a discharge table."""
+    cols = [str(c) for c in df.columns]
+    keys: dict[str, str | None] = {}
+    for c in cols:
+        try:
+            hit = match_discharge_header(c)
+        except UnitError:  # 'Q (gal/min)': a discharge column; its unit is checked later
+            keys[c] = "discharge"
+            continue
+        keys[c] = hit.key if hit is not None else None
+    if date_column is None:
+        date_column = next((c for c in cols if keys[c] == "date"), None) or next(
+            (c for c in cols if keys[c] == "time"), cols[0])
+    elif date_column not in cols:
+        raise MissingColumnError(
+            f"{source}: no date column {date_column!r}; columns found: {', '.join(cols)}."
+        )
+    time_column = None
+    date_text = df[date_column].tolist()
+    if not any(":" in str(t) for t in date_text):  # dates without a time: a time column?
+        time_column = next((c for c in cols if c != date_column and keys[c] == "time"
+                            and _is_clock_time(cells.text_cells(df[c]))), None)
+    if value_column is None:
+        taken = {date_column, time_column, *(extra_columns or ())}
+        others = [c for c in cols if c not in taken]
+        named = [c for c in others if keys[c] == "discharge"]
+
+        def has_unit(c: str) -> bool:
+            try:
+                return discharge_unit_in_header(c) is not None
+            except UnitError:
+                return False
+
+        with_unit = [c for c in others if has_unit(c)]
+        if named:
+            value_column = named[0]
+        elif with_unit:
+            value_column = with_unit[0]
+        elif len(others) == 1:
+            value_column = others[0]
+        else:
+            raise MissingColumnError(
+                f"{source}: cannot tell which column holds discharge (columns: "
+                f"{', '.join(cols)}); name it 'discharge (m3/s)' or pass "
+                "value_column= / --q-column."
+            )
+    elif value_column not in cols:
+        raise MissingColumnError(
+            f"{source}: no discharge column {value_column!r}; columns found: {', '.join(cols)}."
+        )
+    return date_column, time_column, value_column
+
+
+def _where(source: str, lines: list[int] | None, i: int) -> str:
+    """``file: line N (data row k)`` for a file, ``table: data row k`` for a frame."""
+    return (f"{source}: line {lines[i]} (data row {i + 1})" if lines is not None
+            else f"{source}: data row {i + 1}")
+
+
+def _decimal_comma(texts: list[str], source: str, column: str, info: dict | None,
+                   notes: list[str]) -> bool:
+    """Whether a numeric column writes decimal commas, decided once for the column.
+
+    A cell such as ``1,5`` says decimal comma, ``1.5`` decimal point; ``1,051``
+    says neither, and follows the file: a decimal comma in a ``;``-separated
+    file, a thousands separator otherwise (noted).  Both kinds in one column
+    are an error.
+    """
+    comma, dot = cells.decimal_mark_examples(texts)
+    if comma and dot:
+        raise DataError(
+            f"{source}: column {column!r} writes decimals both with a comma ({comma[0]!r}) "
+            f"and with a point ({dot[0]!r}); write every number of the column the same way."
+        )
+    if comma or dot:
+        return bool(comma)
+    semicolon = info is not None and info.get("delimiter") == ";"
+    undecided = next((t for t in texts if "," in t and any(ch.isdigit() for ch in t)), None)
+    if undecided is not None:
+        notes.append(
+            f"column {column!r}: numbers like {undecided!r} read with "
+            + ("a decimal comma, as usual in a ';'-separated file"
+               if semicolon else "',' as a thousands separator"))
+    return semicolon
+
+
+def _read_dates(date_text: list[str], time_text: list[str] | None, source: str, column: str,
+                lines: list[int] | None, date_format: str | None, notes: list[str]
+                ) -> np.ndarray:
+    """Timestamps of a date column (:func:`karstsink.io.samples.parse_date_column`).
+
+    Raises
+    ------
+    DataError
+        A cell that is no date or is empty (its line, column and text are named),
+        or a column whose day/month order is ambiguous (pass ``date_format``).
+    """
+    stamps, bad, note = parse_date_column(date_text, time_text, date_format=date_format,
+                                          source=source, column=column)
+    if note:
+        notes.append(f"column {column!r}: {note}")
+    bad = bad | np.isnat(stamps)  # an empty date cell in a data row is no date either
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        n_bad = int(bad.sum())
+        more = f" ({n_bad} unreadable dates in all)" if n_bad > 1 else ""
+        how = f" with date_format={date_format!r}" if date_format is not None else ""
+        fix = ("fix the cell or the format" if date_format is not None else
+               "write dates as YYYY-MM-DD or 'YYYY-MM-DD HH:MM', or pass date_format= / "
+               "--date-format")
+        what = (f"cannot read the date {date_text[i]!r}{how}" if date_text[i].strip()
+                else "the date is empty")
+        raise DataError(f"{_where(source, lines, i)}, column {column!r}: {what}{more}; {fix}.")
+    return stamps
+
+
+def find_gaps(valid: pd.Series) -> list[tuple[int, int]]:
+    """Index ranges ``(start, stop)`` (stop exclusive) of runs where ``valid`` is False."""
+    v = np.asarray(valid, dtype=bool)
+    runs = []
+    i = 0
+    n = len(v)
+    while i < n:
+        if not v[i]:
+            j = i
+            while j < n and not v[j]:
+                j += 1
+            runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+def read_discharge(
+    path: str | os.PathLike | pd.DataFrame,
+    *,
+    q_unit: str | None = None,
+    date_column: str | None = None,
+    value_column: str | None = None,
+    max_gap_days: int = 7,
+    allow_gaps: bool = False,
+    extra_columns: list[str] | tuple[str, ...] | None = None,
+    date_format: str | None = None,
+) -> pd.DataFrame:
+    """Read a discharge record and return daily mean discharge with QA flags.
+
+    Parameters
+    ----------
+    path : path-like or pandas.DataFrame
+        CSV/TSV/XLSX file (or an already-read table) with a date or date-time
+        column and a discharge column; lines starting with ``#`` are comments.
+    q_unit : str, optional
+        Discharge unit (``m3/s``, ``L/s``, ``ft3/s``/``cfs``, ``m3/d``) when the
+        header does not say it (``Q (m3/s)``, ``Q_cfs``, ``discharge [L/s]``,
+        ``流量(m³/s)``).  A header unit that contradicts ``q_unit`` is an error.
+    date_column, value_column : str, optional
+        Column names; by default the first column named like a date (``date``,
+        ``datetime``, ``日期``...) and the first named like discharge (``Q``,
+        ``discharge``, ``flow``, ``Qdaily``, ``流量``...), else the column whose
+        header carries a discharge unit.  A separate clock-time column
+        (``time``, ``10:30``) is joined to a date column without times.
+    max_gap_days : int, default 7
+        Gaps of at most this many days inside the record are filled by linear
+        interpolation in time and flagged ``interpolated``.
+    allow_gaps : bool, default False
+        Keep longer gaps (and gaps at either end) as NaN days instead of
+        raising; estimators then give NaN flux on those days and flag period
+        totals as incomplete.
+    extra_columns : list of str, optional
+        Other numeric columns to carry as daily means under the same names
+        (e.g. an EC logger column for the direct method's proxy, or specific
+        conductance for LOADEST model 99); non-numeric cells become NaN and are
+        counted in ``attrs["flag_counts"]`` as ``not_numeric:<column>``.
+    date_format : str, optional
+        A strftime format (``"%d/%m/%Y"``) for the dates; needed when the
+        day/month order of ``dd/dd/yyyy`` dates cannot be told from the column
+        (see :func:`karstsink.io.cells.parse_dates`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by a daily ``DatetimeIndex`` named ``date`` with columns
+        ``discharge_m3s`` [m³ s⁻¹] (daily mean of the valid raw values),
+        ``n_obs`` (number of valid raw values in the day) and ``qa_flags``
+        (``;``-separated: ``interpolated``, ``missing``, ``duplicate_timestamp``,
+        ``negative_value``, ``not_numeric``, ``missing_value``).
+        ``attrs`` holds ``source``, ``q_unit``, ``date_column``, ``value_column``,
+        ``gaps`` (list of :class:`Gap`), ``n_missing_days``, ``flag_counts``,
+        ``n_raw_values`` and ``notes`` (how UTC offsets or undecided ``1,051``
+        numbers were read).
+
+    Raises
+    ------
+    DataError
+        Unreadable or missing dates (the line, column and value are named),
+        a date column whose day/month order is ambiguous (pass ``date_format``),
+        a column writing decimals both as ``1,5`` and ``1.5``, no usable value at
+        all, or gaps longer than ``max_gap_days`` (the date ranges are named)
+        when ``allow_gaps`` is False.
+    UnitError
+        No unit in the header and no ``q_unit``, an unknown unit, or a header
+        unit contradicting ``q_unit``.
+    MissingColumnError
+        The date or discharge column cannot be found.
+
+    Notes
+    -----
+    Files are read by the same reader, header matcher and cell parser as field
+    samples (:mod:`karstsink.io.text`, :mod:`karstsink.io.headers`,
+    :mod:`karstsink.io.cells`): whether ``,`` is a decimal mark is decided
+    per column, never per cell, and so is the day/month order of dates.
+    Sub-daily values are averaged arithmetically within each calendar day
+    (the timestamps' own clock: one UTC offset throughout is dropped; different
+    offsets are converted to UTC first).  A negative or non-numeric value, or a
+    repeated timestamp (the later occurrences), is flagged on its day and left
+    out of the mean.
+    """
+    raw, source, info = _load(path, "discharge")
+    lines = info["lines"] if info is not None else None
+    if raw.shape[1] < 2:
+        raise DataError(
+            f"{source}: needs a date column and a discharge column; found {list(raw.columns)}."
+        )
+    if len(raw) == 0:
+        raise DataError(f"{source}: the discharge file has no data rows.")
+    dcol, tcol, vcol = _pick_columns(raw, source, date_column, value_column, extra_columns)
+
+    try:
+        header_unit = discharge_unit_in_header(vcol)
+    except UnitError as err:
+        raise UnitError(f"{source}: {err}, or pass --q-unit.") from err
+    if q_unit is not None:
+        unit = normalize_discharge_unit(q_unit)
+        if header_unit is not None and header_unit != unit:
+            raise UnitError(
+                f"{source}: column {vcol!r} says {header_unit} but q_unit={q_unit!r}; "
+                "drop one of them."
+            )
+    elif header_unit is not None:
+        unit = header_unit
+    else:
+        raise UnitError(
+            f"{source}: the discharge column {vcol!r} gives no unit; pass --q-unit "
+            "(q_unit=) m3/s, L/s or ft3/s, or write it in the header, e.g. 'Q (m3/s)'."
+        )
+
+    notes: list[str] = []
+    when = pd.Series(_read_dates(cells.text_cells(raw[dcol]),
+                                 cells.text_cells(raw[tcol]) if tcol is not None else None,
+                                 source, dcol, lines, date_format, notes), index=raw.index)
+
+    text = cells.text_cells(raw[vcol])
+    values, status = cells.parse_column(
+        text, _decimal_comma(text, source, vcol, info, notes))
+    values = pd.Series(values, index=raw.index)
+    empty = pd.Series(status == cells.MISSING, index=raw.index)
+    not_numeric = pd.Series((status != cells.OK) & (status != cells.MISSING), index=raw.index)
+    negative = values < 0
+    dup = when.duplicated(keep="first")
+    valid = values.notna() & ~negative & ~dup & ~not_numeric
+
+    flags = pd.Series("", index=raw.index, dtype=object)
+    for mask, code in ((not_numeric, "not_numeric"), (empty, "missing_value"),
+                       (negative, "negative_value"), (dup, "duplicate_timestamp")):
+        flags[mask.to_numpy()] = flags[mask.to_numpy()] + ";" + code
+
+    day = when.dt.normalize()
+    q = pd.Series(np.where(valid, values * DISCHARGE_TO_M3S[unit], np.nan), index=raw.index)
+    frame = pd.DataFrame({"day": day, "q": q, "valid": valid, "flags": flags})
+    grouped = frame.groupby("day", sort=True)
+    daily_q = grouped["q"].mean()
+    n_obs = grouped["valid"].sum().astype(int)
+    day_flags = grouped["flags"].agg(lambda s: ";".join(sorted({c for f in s for c in
+                                                                 f.split(";") if c})))
+    if daily_q.notna().sum() == 0:
+        raise DataError(f"{source}: no usable discharge value in column {vcol!r}.")
+
+    index = pd.date_range(daily_q.index.min(), daily_q.index.max(), freq="D", name="date")
+    out = pd.DataFrame(index=index)
+    out["discharge_m3s"] = daily_q.reindex(index).astype(float)
+    out["n_obs"] = n_obs.reindex(index, fill_value=0).astype(int)
+    out["qa_flags"] = day_flags.reindex(index, fill_value="").astype(object)
+
+    gaps: list[Gap] = []
+    missing = out["discharge_m3s"].isna().to_numpy()
+    long_gaps = []
+    n = len(out)
+    interp = out["discharge_m3s"].interpolate(method="time", limit_area="inside")
+    for start, stop in find_gaps(~missing):
+        length = stop - start
+        inside = start > 0 and stop < n
+        fill = inside and length <= max_gap_days
+        g = Gap(index[start], index[stop - 1], length, fill)
+        gaps.append(g)
+        code = "interpolated" if fill else "missing"
+        for i in range(start, stop):
+            f = out.iat[i, 2]
+            out.iat[i, 2] = f"{f};{code}" if f else code
+        if fill:
+            out.iloc[start:stop, 0] = interp.iloc[start:stop].to_numpy()
+        else:
+            long_gaps.append(g)
+    if long_gaps and not allow_gaps:
+        listed = ", ".join(str(g) for g in long_gaps[:5])
+        more = f" and {len(long_gaps) - 5} more" if len(long_gaps) > 5 else ""
+        raise DataError(
+            f"{source}: discharge is missing on {sum(g.n_days for g in long_gaps)} day(s) that "
+            f"cannot be interpolated (gaps longer than {max_gap_days} days or at the ends of the "
+            f"record): {listed}{more}. Fill them, raise --max-gap-days, or pass --allow-gaps "
+            "(allow_gaps=True) to estimate with those days missing."
+        )
+    counts = {}
+    for col in extra_columns or ():
+        if col not in raw.columns:
+            raise MissingColumnError(
+                f"{source}: no column {col!r}; columns found: {', '.join(raw.columns)}.")
+        txt = cells.text_cells(raw[col])
+        vals, st = cells.parse_column(txt, _decimal_comma(txt, source, col, info, notes))
+        bad_cells = (st != cells.OK) & (st != cells.MISSING)
+        vals = pd.Series(np.where(bad_cells, np.nan, vals), index=raw.index)
+        if bad_cells.any():
+            counts[f"not_numeric:{col}"] = int(bad_cells.sum())
+        ok_rows = (~dup).to_numpy()
+        out[col] = vals[ok_rows].groupby(day[ok_rows]).mean().reindex(index).to_numpy()
+    for f in out["qa_flags"]:
+        for c in filter(None, f.split(";")):
+            counts[c] = counts.get(c, 0) + 1
+    out.attrs.update({
+        "source": source,
+        "q_unit": unit,
+        "date_column": dcol,
+        "value_column": vcol,
+        "gaps": gaps,
+        "n_missing_days": int(out["discharge_m3s"].isna().sum()),
+        "flag_counts": counts,
+        "n_raw_values": len(raw),
+        "notes": notes,
+    })
+    return out

@@ -1,0 +1,195 @@
+"""Reading emission series: a ``year`` column and one emissions column, converted to t CO₂.
+
+:func:`read_emissions_csv` reads the shipped Guizhou scenario anchors and a
+user's own series alike (the scenarios themselves, their interpolation and the
+balance against the sinks are in :mod:`karstsink.scenario`, which re-exports
+this reader).  1 t C = :data:`karstsink.units.C_TO_CO2` = 44.009/12.011 t CO₂.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
+from ..units import C_TO_CO2
+from .cells import ABOVE, BELOW, MISSING, NOT_NUMERIC, parse_column
+from .text import read_rows
+
+__all__ = ["read_emissions_csv"]
+
+# Mass prefixes understood in a user CSV header, as factors to tonnes.
+# 万 (wan) = 10⁴: Chinese statistics often report "万吨" (10⁴ t).
+_SCALE_TO_T = {"t": 1.0, "kt": 1e3, "mt": 1e6, "gt": 1e9, "万t": 1e4, "万吨": 1e4, "tonnes": 1.0,
+               "tonne": 1.0, "tons": 1.0, "ton": 1.0, "吨": 1.0}
+# No-data codes some spreadsheets and databases write instead of a blank: -99, -999,
+# -9999..., also with nines or zeros after the point (-99.9, -999.99, -999.0).
+_SENTINEL = re.compile(r"^\s*-9{2,6}(?:\.9*|\.0*)?\s*$")
+
+
+def _parse_emission_unit(header: str) -> tuple[float, str]:
+    """Return (factor to tonnes, "CO2" or "C") from an emissions column header."""
+    text = header.strip().lower().replace("₂", "2").replace("－", "-")
+    # underscore style: emissions_mt_co2, emissions_t_c, emissions_kt_co2_yr
+    m = re.match(r"^[a-z_]*?_(t|kt|mt|gt)_(co2|c)(?:_(?:yr|a|per_yr|per_year))?$", text)
+    if m:
+        return _SCALE_TO_T[m.group(1)], m.group(2).upper()
+    # bracket style: "emissions (Mt CO2)", "CO2 emissions [10^4 t]", "排放 (万吨 CO2)"
+    m = re.search(r"[\(\[]\s*([^\)\]]+?)\s*[\)\]]", text)
+    if m:
+        unit = m.group(1).replace("/yr", "").replace("/a", "").replace("a-1", "")
+        unit = unit.replace("yr-1", "").replace("per year", "").strip()
+        unit = re.sub(r"^10\^?4\s*t", "万t", unit)
+        tokens = unit.replace("-", " ").split()
+        if tokens and tokens[0] in _SCALE_TO_T:
+            scale = _SCALE_TO_T[tokens[0]]
+            rest = " ".join(tokens[1:])
+            outside = text[: m.start()]
+            if "co2" in rest or (not rest and "co2" in outside):
+                return scale, "CO2"
+            if rest in {"c", "carbon"} or (not rest and re.search(r"\bcarbon\b", outside)):
+                return scale, "C"
+    raise UnitError(
+        f"Cannot tell the unit of emissions column {header!r}: name it like "
+        "'emissions_t_co2', 'emissions_mt_co2' or 'emissions (Mt CO2)' (t, kt, Mt, Gt or "
+        "10^4 t; CO2 or C must be stated)."
+    )
+
+
+def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a user emission series (anchor years or a full series) and convert it to t CO₂.
+
+    The file is read by the package's one table reader (encoding, delimiter,
+    CSV or XLSX: :func:`karstsink.io.samples.read_samples` reads samples the same
+    way) and every number by its one cell parser (thousands separators and
+    decimal commas are decided per column, never per cell).
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV (or XLSX) with a ``year`` column and one emissions column whose
+        header carries the unit (``emissions_t_co2``, ``emissions_mt_co2``,
+        ``emissions (Mt CO2)``, ``emissions (10^4 t CO2)``,
+        ``emissions_mt_c``...). An optional ``scenario`` column holds several
+        series in one file; an optional ``approximate`` column (true/false)
+        and ``source`` column are kept. Lines whose first cell starts with
+        ``#`` are comments (provenance).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scenario``, ``year``, ``emissions_t_co2_yr`` [t CO₂ a⁻¹],
+        ``approximate`` (bool) and ``source``, one row per given year.
+
+    Raises
+    ------
+    DataError
+        If the file is empty, a year or value is not a number (the row is
+        named), a value is censored (``<5``) or a no-data sentinel such as
+        ``-999`` (leave the cell blank instead), or a year is given twice for
+        one scenario.
+    MissingColumnError
+        If there is no ``year`` or no emissions column.
+    UnitError
+        If the emissions header does not state its unit (mass and CO₂ vs C).
+
+    Warns
+    -----
+    DataQualityWarning
+        When some emission cells are blank (or ``NA``, ``n.d.``, ``-``);
+        those years are interpolated.
+    """
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise DataError(f"Emissions file {name!r} does not exist.")
+    all_rows, meta = read_rows(path)
+    lines = meta["lines"]
+    kept = [(row, line) for row, line in zip(all_rows, lines, strict=True)
+            if any(c.strip() for c in row) and not row[0].strip().startswith("#")]
+    if not kept:
+        raise DataError(f"Emissions file {name!r} has no data rows.")
+    header = [c.strip() for c in kept[0][0]]
+    body = kept[1:]
+    if not body:
+        raise DataError(f"Emissions file {name!r} has no data rows.")
+    width = len(header)
+    rows = [(row + [""] * (width - len(row)))[:width] for row, _ in body]
+    row_lines = [line for _, line in body]
+    cols = {c.lower(): i for i, c in enumerate(header)}
+    if "year" not in cols:
+        raise MissingColumnError(
+            f"Emissions file {name!r} has no 'year' column (columns: {header})."
+        )
+    value_cols = [c for c in header if c and c.lower() not in
+                  {"year", "scenario", "approximate", "source"}]
+    if len(value_cols) != 1:
+        raise MissingColumnError(
+            f"Emissions file {name!r} needs exactly one emissions column besides 'year' "
+            f"(and optional 'scenario', 'approximate', 'source'); found {value_cols}."
+        )
+    value_col = value_cols[0]
+    scale, basis = _parse_emission_unit(value_col)
+    factor = scale * (C_TO_CO2 if basis == "C" else 1.0)
+
+    def column(key: str) -> list[str]:
+        i = cols[key] if key in cols else header.index(key)
+        return [r[i] for r in rows]
+
+    def where(i: int) -> str:
+        return f"Emissions file {name!r}, data row {i + 1} (line {row_lines[i]})"
+
+    year_text = column("year")
+    years, year_status = parse_column(year_text)
+    bad = (year_status != 0) | ~np.isfinite(years) | (years != np.round(years))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{where(i)}: year {year_text[i]!r} is not a whole number.")
+    value_text = column(value_col)
+    values, status = parse_column(value_text)
+    for i, text in enumerate(value_text):
+        if status[i] == NOT_NUMERIC:
+            raise DataError(f"{where(i)}, column {value_col!r}: {text!r} is not a number.")
+        if status[i] in (BELOW, ABOVE):
+            raise DataError(
+                f"{where(i)}, column {value_col!r}: {text!r} is a censored value; give the "
+                "emission as a number (or leave the cell blank to interpolate that year)."
+            )
+        if _SENTINEL.match(text):
+            raise DataError(
+                f"{where(i)}, column {value_col!r}: {text!r} looks like a no-data code, not "
+                "an emission; leave the cell blank to interpolate that year."
+            )
+    values = np.where(status == MISSING, np.nan, values)
+    scen = ([t.strip() for t in column("scenario")] if "scenario" in cols
+            else [path.stem] * len(rows))
+    approx = (np.isin([t.strip().lower() for t in column("approximate")], ["true", "1", "yes"])
+              if "approximate" in cols else np.zeros(len(rows), dtype=bool))
+    source = ([t.strip() for t in column("source")] if "source" in cols
+              else [f"user file {path.name}"] * len(rows))
+    out = pd.DataFrame({
+        "scenario": scen,
+        "year": years.astype(int),
+        "emissions_t_co2_yr": values * factor,
+        "approximate": approx,
+        "source": source,
+    })
+    dup = out.duplicated(["scenario", "year"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(
+            f"{where(i)}: year {out['year'].iloc[i]} appears twice for the same scenario."
+        )
+    blank = out["emissions_t_co2_yr"].isna()
+    if blank.any():
+        warnings.warn(
+            f"Emissions file {name!r}: {int(blank.sum())} blank value(s) (years "
+            f"{out.loc[blank, 'year'].tolist()}) are interpolated from their neighbours.",
+            DataQualityWarning, stacklevel=2,
+        )
+    return out.sort_values(["scenario", "year"], kind="stable").reset_index(drop=True)
