@@ -183,7 +183,7 @@ def dump_values(folder: Path) -> None:
     """
     import rasterio
 
-    import karstsink.mapping.engine as eng
+    import karstsink.mapping.run as eng
     from karstsink.mapping.config import load_config
 
     tmp = folder / "values_map"
@@ -365,7 +365,7 @@ def values_read_pass(folder: Path, jobs: int = 2) -> float:
 
 def map_pass(folder: Path, out: Path, jobs: int, engine: str) -> dict:
     """``run_map`` end to end; also time the map pass without the COG step."""
-    import karstsink.mapping.engine as eng
+    import karstsink.mapping.run as eng
     from karstsink.mapping.config import load_config
 
     timings = {}

@@ -18,7 +18,7 @@ import rasterio
 from rasterio.windows import Window
 
 from karstsink.mapping.config import load_config
-from karstsink.mapping.engine import run_map
+from karstsink.mapping.run import run_map
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_map.py"
 

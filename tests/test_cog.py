@@ -15,7 +15,7 @@ from rasterio.shutil import copy as rio_copy
 
 from karstsink.mapping import _cog
 from karstsink.mapping._cog import StreamingCOG, encode_tile, read_ifds
-from karstsink.mapping.engine import halve
+from karstsink.mapping.executor import halve
 
 TR = Affine(30.0, 0.0, 350000.0, 0.0, -30.0, 3010000.0)
 

@@ -33,8 +33,8 @@ from numpy.testing import assert_allclose
 from karstsink.chemistry.equilibrium import equilibrium_concentration
 from karstsink.exceptions import ConfigError, DataQualityWarning, OutOfRangeWarning
 from karstsink.mapping.config import load_config
-from karstsink.mapping.engine import run_map
 from karstsink.mapping.model import M_C, M_CACO3
+from karstsink.mapping.run import run_map
 
 CA_EQ = 1.932  # mmol/kgw, PHREEQC at 15 degC and pCO2 1e-2 atm (tests/test_mapping.py)
 HAND_SINK = 12.011 * 0.5 * CA_EQ  # = 11.60 t C km-2 yr-1

@@ -29,8 +29,9 @@ from karstsink.chemistry.database import resolve_database
 from karstsink.chemistry.equilibrium import equilibrium_concentration
 from karstsink.exceptions import DataQualityWarning, OutOfRangeWarning
 from karstsink.mapping.config import load_config
-from karstsink.mapping.engine import halve, run_map
+from karstsink.mapping.executor import halve
 from karstsink.mapping.model import pressure_ratio, remap_classes, soil_pco2_brook
+from karstsink.mapping.run import run_map
 
 # issue 4 / science.md 3.3: 15 degC, pCO2 1e-2 atm, R = 500 mm/yr, open system, 2024
 # phreeqc.dat: Ca_eq 1.932 mmol/kgw -> 12.011 x 0.5 m/yr x 1.932 mmol/L = 11.60 t C km-2 yr-1

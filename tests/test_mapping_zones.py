@@ -18,7 +18,7 @@ from numpy.testing import assert_allclose
 
 from karstsink.exceptions import ConfigError, DataError
 from karstsink.mapping.config import load_config
-from karstsink.mapping.engine import run_map
+from karstsink.mapping.run import run_map
 from karstsink.mapping.zones import load_zones
 
 GRID_CRS = rasterio.crs.CRS.from_string(UTM)
@@ -163,7 +163,7 @@ def test_map_process_imports_neither_pandas_nor_geopandas(tmp_path):
     code = textwrap.dedent(f"""
         import json, sys
         from karstsink.mapping.config import load_config
-        from karstsink.mapping.engine import run_map
+        from karstsink.mapping.run import run_map
         res = run_map(load_config({str(cfg)!r}), {str(tmp_path / 'out')!r}, jobs=2)
         loaded = [m for m in ("pandas", "geopandas") if m in sys.modules]
         print(json.dumps({{"loaded": loaded, "names": res.zonal["county"].tolist(),

@@ -29,7 +29,7 @@ def map_command(config: Path, out_dir: Path, jobs: int | None, dask_address: str
                 co2: bool | None, engine: str | None, debug: bool) -> None:
     """Karst (MPD) + biological carbon-sink maps and zone totals from CONFIG.toml."""
     from ..mapping.config import load_config
-    from ..mapping.engine import run_map
+    from ..mapping.run import run_map
 
     cfg = load_config(config)
     bars = []

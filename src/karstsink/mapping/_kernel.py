@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import carbon
 from .._numba import numba
-from .model import M_C, M_CACO3, M_DOLOMITE
+from ._molar import M_C, M_CACO3, M_DOLOMITE
 
 _FM = {"nsz", "arcp", "contract", "afn"}
 
@@ -440,7 +440,7 @@ def _halve_kernel(a, out):
 
 
 def halve_nb(a: np.ndarray) -> np.ndarray:
-    """numba version of ``engine.halve``: the same means, accumulated in float64 (so
+    """numba version of ``executor.halve``: the same means, accumulated in float64 (so
     within a few float32 ulp of the numpy version, not always bit-identical)."""
     out = np.empty(((a.shape[0] + 1) // 2, (a.shape[1] + 1) // 2), np.float32)
     _halve_kernel(np.ascontiguousarray(a), out)

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import peak_rss_mb
 from ..exceptions import ConfigError, DataError
+from ..io.atomic import peak_rss_mb
 from ..units import C_TO_CO2
 
 __all__ = ["ZoneIO", "read_zones", "write_zone_tables"]

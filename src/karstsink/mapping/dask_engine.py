@@ -14,21 +14,22 @@ from ..exceptions import ConfigError
 __all__ = ["run_tiles_dask"]
 
 
-def run_tiles_dask(spec, tiles, scratch: str, address: str) -> list:
-    """Submit one task per tile to the cluster at ``address`` (``"local"``: LocalCluster).
+def run_tiles_dask(spec, tiles, scratch: str, address: str, task) -> list:
+    """Submit one ``task(spec, tile, scratch, 2)`` per tile to the cluster at ``address``
+    (``"local"``: LocalCluster); ``task`` is the executor's tile function
+    (:func:`~karstsink.mapping.executor._tile_task`, passed in: no import cycle).
 
     Returns
     -------
     list
-        :func:`~karstsink.mapping.engine._tile_task`'s ``((row, col), zone sums,
-        counters, tile stores)`` per tile, in tile order.
+        ``task``'s ``((row, col), zone sums, counters, tile stores)`` per tile, in
+        tile order.
     """
     try:
         from distributed import Client, LocalCluster
     except ImportError as err:
         raise ConfigError("--dask needs dask.distributed: pip install 'karstsink[dask]'.") \
             from err
-    from .engine import _tile_task
 
     cluster = None
     if address == "local":
@@ -41,7 +42,7 @@ def run_tiles_dask(spec, tiles, scratch: str, address: str) -> list:
         except OSError as err:
             raise ConfigError(f"Cannot reach the Dask scheduler at {address}: {err}") from err
     try:
-        futures = [client.submit(_tile_task, spec, t, scratch, 2, pure=False) for t in tiles]
+        futures = [client.submit(task, spec, t, scratch, 2, pure=False) for t in tiles]
         return client.gather(futures)
     finally:
         client.close()

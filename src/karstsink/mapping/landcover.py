@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._samples_cells import MISSING, OK, parse_column
-from .._samples_io import read_rows
 from ..exceptions import ConfigError, DataError, MissingColumnError
+from ..io.cells import MISSING, OK, parse_column
+from ..io.text import read_rows
 
 __all__ = ["BUILTIN_TABLES", "CLASS_CHEMISTRY_COLUMNS", "REQUIRED_COLUMNS", "LandcoverTable",
            "load_landcover_table"]
@@ -88,7 +88,7 @@ class LandcoverTable:
 def _table_rows(path: Path, name: str) -> tuple[list[str], list[list[str]], list[int]]:
     """Header, body rows (cells stripped, padded to the header) and their file line numbers.
 
-    Read with the package's text reader (:func:`karstsink._samples_io.read_rows`:
+    Read with the package's text reader (:func:`karstsink.io.text.read_rows`:
     encoding and delimiter detection); lines starting with ``#`` are comments, rows of
     blank cells are skipped.
     """

@@ -47,14 +47,11 @@ import numpy as np
 
 from .. import carbon
 from ..chemistry.equilibrium import exp_bilinear
-from ..units import C_TO_CO2, MOLAR_MASS
+from ..units import C_TO_CO2
+from ._molar import M_C, M_CACO3, M_DOLOMITE
 
 __all__ = ["M_C", "M_CACO3", "M_DOLOMITE", "ModelParams", "compute_block", "scenario_bio"]
 
-M_C = MOLAR_MASS["C"]  # g/mol
-M_CACO3 = MOLAR_MASS["caco3"]  # g/mol
-#: g/mol CaMg(CO3)2 = 40.078 + 24.305 + 2 x 60.009 = 184.401
-M_DOLOMITE = MOLAR_MASS["ca"] + MOLAR_MASS["mg"] + 2.0 * MOLAR_MASS["co3"]
 BROOK = (-3.47, 2.09, 0.00172)  # Brook et al. 1983, log10 atm, AET in mm/yr
 
 

@@ -1,0 +1,231 @@
+"""One block of the map pass: the run's spec, per-process sources, the block function.
+
+:func:`_process_window` reads one block of every input on the target grid, runs the
+model (:mod:`karstsink.mapping.model`), sums it by zone and over the grid, averages
+its overview pieces and encodes its output tiles; the executor
+(:mod:`karstsink.mapping.executor`) runs it in worker threads and orders the results.
+Also the COG tile geometry it shares with the executor (:func:`cog_tile`,
+:func:`overview_levels`, :func:`halve`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .grid import AlignedSource, Grid, pixel_area_km2, read_group
+from .model import (
+    ModelParams,
+    compute_block,
+    pressure_ratio,
+    remap_classes,
+    scenario_bio,
+    soil_pco2_brook,
+)
+
+# numba-compiled modules (_cog, _kernel) are imported where used, so that a map run
+# can start its zone helper (mapping/_zone_io.py) before numba loads
+
+__all__ = ["cog_tile", "halve", "overview_levels"]
+
+
+# ----------------------------------------------------------------------------------------
+# Run state shared by the engines (picklable: rebuilt in worker processes)
+# ----------------------------------------------------------------------------------------
+@dataclass
+class _Spec:
+    grid: Grid
+    inputs: dict[str, str]
+    params: ModelParams
+    zones: object  # ZoneSet or None
+    names: tuple[str, ...]  # outputs written
+    tags: dict[str, str]
+    block_size: int
+    tile_size: int = 8192  # engine tiles of the processes / Dask engines [px]
+
+
+class _State:
+    """Per-process open sources for a spec (``sources``: already opened ones to reuse)."""
+
+    def __init__(self, spec: _Spec, sources: dict | None = None):
+        self.spec = spec
+        self.sources = sources if sources is not None else _open_sources(spec.inputs,
+                                                                         spec.grid)
+        for s in self.sources.values():
+            s.use_numba = spec.params.use_numba
+
+
+def _open_sources(inputs: dict, grid: Grid) -> dict[str, AlignedSource]:
+    return {k: AlignedSource(v, grid, k, "classes" if k == "landcover" else "continuous")
+            for k, v in inputs.items()}
+
+
+def _halo_slope(state: _State, window) -> np.ndarray:
+    """Slope [degrees] of the DEM on the target grid for a window (1-px halo)."""
+    from rasterio.windows import Window
+
+    grid = state.spec.grid
+    big = Window(window.col_off - 1, window.row_off - 1, window.width + 2, window.height + 2)
+    z = state.sources["dem"].read(big).astype(np.float64)
+    # replicate the edge where the halo falls outside the data (grid edges)
+    for sl_to, sl_from in (((0, slice(None)), (1, slice(None))),
+                           ((-1, slice(None)), (-2, slice(None))),
+                           ((slice(None), 0), (slice(None), 1)),
+                           ((slice(None), -1), (slice(None), -2))):
+        bad = np.isnan(z[sl_to])
+        z[sl_to] = np.where(bad, z[sl_from], z[sl_to])
+    t = grid.transform
+    if grid.crs.is_geographic:
+        rows = np.arange(big.row_off, big.row_off + big.height) + 0.5
+        lat = np.radians(t.f + t.e * rows)
+        r_earth = 6371008.8  # m, mean radius (IUGG): slope needs only local metric
+        dy = abs(t.e) * math.pi / 180 * r_earth
+        dx = (abs(t.a) * math.pi / 180 * r_earth * np.cos(lat))[:, None]
+    else:
+        unit = grid.crs.linear_units_factor[1] if grid.crs.is_projected else 1.0
+        dx, dy = abs(t.a) * unit, abs(t.e) * unit
+    gy = (z[2:, 1:-1] - z[:-2, 1:-1]) / (2 * dy)
+    gxx = (z[1:-1, 2:] - z[1:-1, :-2])
+    dxx = dx[1:-1] if isinstance(dx, np.ndarray) else dx
+    gx = gxx / (2 * dxx)
+    return np.degrees(np.arctan(np.hypot(gx, gy)))
+
+
+def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dict]:
+    """Read, model, zone-sum and encode one block.
+
+    Returns ``({output: (encoded tiles, overview pieces)}, zone sums, counters)``
+    with tiles as ``(tile row, tile column, bytes)`` relative to the block.
+    """
+    spec = state.spec
+    src = state.sources
+    p = spec.params
+    raw = read_group(src, window)
+    codes, valid = raw["landcover"]
+    inp: dict[str, np.ndarray] = {"landcover": codes, "landcover_valid": valid,
+                                  "carbonate": raw["carbonate"],
+                                  "temperature": raw["temperature"]}
+    if "runoff" in raw:
+        inp["runoff"] = raw["runoff"]
+        et = None
+    else:
+        et = raw["evapotranspiration"]
+        inp["runoff"] = np.maximum(raw["precipitation"] - et, np.float32(0))
+    if "soil_pco2" in raw:
+        inp["pco2_ppmv"] = raw["soil_pco2"]
+    else:
+        aet = raw["aet"] if "aet" in raw else et
+        inp["pco2_ppmv"] = soil_pco2_brook(aet.astype(np.float64)).astype(np.float32)
+    if "dolomite_fraction" in raw:
+        inp["dolomite_fraction"] = raw["dolomite_fraction"]
+    if "dem" in raw:
+        inp["pressure_ratio"] = pressure_ratio(raw["dem"]).astype(np.float32)
+    if "nep" in raw:  # net ecosystem production: the net biological sink itself
+        inp["bio"] = raw["nep"]
+    elif "npp" in raw:  # net primary production x the configured NEP/NPP ratio
+        inp["bio"] = raw["npp"] * np.float32(p.npp_to_nep)
+    out, counters = compute_block(inp, p)
+    if p.transitions:
+        slope = _halo_slope(state, window) if "dem" in src else None
+        new_codes = remap_classes(codes, valid, slope, p.transitions)
+        scen_inp = inp
+        if "bio" in inp:  # a changed pixel takes its new class's table sink
+            scen_inp = {**inp, "bio": scenario_bio(inp["bio"], codes, new_codes, p.bio_sink)}
+        scen, scen_counters = compute_block(scen_inp, p, codes=new_codes)
+        counters["scenario_negative_carbonic_hco3"] = scen_counters["negative_carbonic_hco3"]
+        out["scenario_total"] = scen["total"]
+        out["scenario_difference"] = scen["total"] - out["total"]
+    uf = 1.0 / p.unit_factor  # zone and grid sums always in t C
+    area_row = pixel_area_km2(spec.grid, int(window.row_off), int(window.height))[:, 0]
+    zones = (spec.zones.block_zones(window, spec.grid.transform)
+             if spec.zones is not None else None)
+    vals = [out["karst"], out["bio"], out["total"]]
+    if p.transitions:
+        vals += [out["scenario_total"], out["scenario_difference"]]
+    sums = None
+    if p.use_numba:
+        from ._kernel import zone_sums
+
+        zsum, gsum = zone_sums(zones, spec.zones.n if zones is not None else 0, area_row,
+                               inp["carbonate"], vals, uf)
+        if zones is not None:
+            sums = zsum
+    else:
+        area = np.broadcast_to(area_row[:, None], out["total"].shape)
+        carb = np.clip(np.nan_to_num(inp["carbonate"], nan=0.0), 0, 1)
+        qs = [area, area * carb, area * np.isnan(out["total"])] + [v * area * uf for v in vals]
+        gsum = np.array([float(np.nansum(q)) for q in qs])
+        if zones is not None:
+            sums = spec.zones.accumulate(zones, qs)
+    # whole-grid totals: area, carbonate area [km2]; karst, biological, total [t C yr-1]
+    counters["grid_totals"] = gsum[[0, 1, 3, 4, 5]]
+    from ._cog import encode_tile
+
+    levels = overview_levels(spec.grid, spec.block_size)
+    arrays = {}
+    half = _halver(p)
+    tile = cog_tile(spec.block_size)
+    for k in spec.names:
+        pieces = []
+        a = out[k]
+        for _ in range(levels):
+            a = half(a)
+            pieces.append(a)
+        # the block leaves this thread as encoded COG tiles (and its overview pieces)
+        arrays[k] = ([(tr, tc, encode_tile(v, tile)) for tr, tc, v in _tiles(out[k], tile)],
+                     pieces)
+    return arrays, sums, counters
+
+
+def _tiles(a: np.ndarray, tile: int):
+    """``(tile row, tile column, view)`` of every tile of ``a`` (edge tiles smaller)."""
+    for r in range(0, a.shape[0], tile):
+        for c in range(0, a.shape[1], tile):
+            yield r // tile, c // tile, a[r:r + tile, c:c + tile]
+
+
+def cog_tile(block_size: int) -> int:
+    """COG tile size [px] for a block size: 512, or the largest multiple of 16 that
+    divides the block (blocks are cut into whole tiles)."""
+    return max(t for t in range(16, min(512, block_size) + 1, 16) if block_size % t == 0)
+
+
+def overview_levels(grid: Grid, block_size: int) -> int:
+    """Number of 2x overview levels the COG gets (computed in the map pass).
+
+    As GDAL's COG driver: halve until the overview fits one tile; levels are
+    computed per block, so only while 2**level divides the block size (at most
+    9 at 512 px).
+    """
+    tile = cog_tile(block_size)
+    k = 0
+    while (max(-(-grid.width // 2**k), -(-grid.height // 2**k)) > tile
+           and block_size % 2 ** (k + 1) == 0):
+        k += 1
+    return k
+
+
+def halve(a: np.ndarray) -> np.ndarray:
+    """2 x 2 nodata-aware average (NaN ignored; all-NaN -> NaN); odd edges padded."""
+    h, w = a.shape
+    if h % 2 or w % 2:
+        a = np.pad(a, ((0, h % 2), (0, w % 2)), constant_values=np.nan)
+    v = a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2)
+    valid = ~np.isnan(v)
+    total = np.where(valid, v, np.float32(0)).sum(axis=(1, 3), dtype=np.float32)
+    n = valid.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.float32(np.nan)).astype(np.float32)
+
+
+def _halver(p: ModelParams) -> Callable[[np.ndarray], np.ndarray]:
+    """The 2 x 2 averaging every overview level is built with (numba when enabled)."""
+    if p.use_numba:
+        from ._kernel import halve_nb
+
+        return halve_nb
+    return halve
+

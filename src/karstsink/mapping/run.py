@@ -1,0 +1,420 @@
+"""``run_map``: validate a map configuration, prepare its inputs, run the executor,
+write the outputs and the run record.
+
+Set-up (:func:`_prepare`) opens every input on the target grid (so a missing CRS or
+no overlap fails before any output), loads the land-cover table and the equilibrium
+tables, builds the model parameters, the acid-correction inputs and the assumption
+sentences, and starts the zone helper (:mod:`._zone_io`); the threaded engine loads
+its numba kernels on a tiny block while the helper reads the polygons.  The pass
+itself is :mod:`karstsink.mapping.executor`; this module then lays out the COGs,
+draws the quick look, warns about the flagged pixel counts and writes ``run.json``,
+all in one atomic output folder (:class:`MapResult`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..exceptions import ConfigError, DataQualityWarning, OutOfRangeWarning, RasterError
+from ..io.atomic import atomic_dir, peak_rss_mb
+from ._block import _open_sources, _process_window, _Spec, _State
+from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
+from ._zone_io import ZoneIO
+from .config import MapConfig
+from .executor import OUTPUT_META, _execute, set_gdal_cache_max
+from .grid import Grid
+from .model import ModelParams
+
+# numba-compiled modules (_cog, _kernel, _sampling, zones) are imported where used, so
+# that a map run can start its zone helper (mapping/_zone_io.py) before numba loads
+
+__all__ = ["MapResult", "run_map"]
+
+
+@dataclass
+class MapResult:
+    """What a map run produced.
+
+    Attributes
+    ----------
+    out_dir : pathlib.Path
+        Output folder.
+    files : list of str
+        File names written.
+    totals : dict
+        Whole-grid totals (t C yr⁻¹ and km²).
+    zonal_columns : dict or None
+        The zone table as written to ``zonal_totals.csv``: column name -> values.
+    counters : dict
+        Pixel counts of flagged conditions; with the processes and Dask
+        engines also ``worker_peak_mb``, the largest worker's peak memory [MB],
+        and ``engine_tiles``, the number of engine tiles; with zones read by the
+        helper process, its peak memory ``zone_helper_peak_mb`` [MB].
+    assumptions : list of str
+        The assumption sentences of the run (acid-correction parameters with their
+        defaults and sources, the biological source, the double-counting statement,
+        the scenario's rule), as written to the COG tag ``karstsink_assumptions`` and
+        to ``run.json``.
+    """
+
+    out_dir: Path
+    files: list[str]
+    totals: dict
+    zonal_columns: dict | None = None
+    counters: dict = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
+    _zonal: object = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def zonal(self):
+        """pandas.DataFrame or None: the zone table as written to ``zonal_totals.csv``
+        (built on first access: the map process itself need not import pandas)."""
+        if self._zonal is None and self.zonal_columns is not None:
+            import pandas as pd
+
+            self._zonal = pd.DataFrame(self.zonal_columns)
+        return self._zonal
+
+
+# ----------------------------------------------------------------------------------------
+# Set-up
+# ----------------------------------------------------------------------------------------
+def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
+    """Validate the inputs and build the run's spec.
+
+    The zones are read by a :class:`~._zone_io.ZoneIO` started as soon as the grid is
+    known (``extra["zone_io"]``; ``spec.zones`` stays None until :func:`_attach_zones`).
+    """
+    grid = Grid.from_raster(cfg.grid_like or cfg.inputs["landcover"])
+    if grid.width * grid.height == 0:
+        raise RasterError("The target grid is empty.")
+    zio = None
+    if cfg.zones_path is not None:  # first: it works while numba loads here
+        zio = ZoneIO(cfg.zones_path, cfg.zones_field, grid.crs.to_wkt(), cfg.zones_layer)
+    try:
+        return _prepare_rest(cfg, co2, grid, zio)
+    except BaseException:
+        if zio is not None:
+            zio.close()
+        raise
+
+
+def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, dict]:
+    from ..chemistry.database import phreeqc_version, resolve_database
+    from ..chemistry.equilibrium import equilibrium_table
+    from .landcover import guess_table, load_landcover_table
+
+    # open every input once here so that missing CRS / no overlap fail before any output
+    # (the threaded engine then reads through these)
+    sources = _open_sources({k: str(v) for k, v in cfg.inputs.items()}, grid)
+    table_name = cfg.table
+    if table_name is None:
+        table_name = _guess_from_raster(cfg.inputs["landcover"], guess_table)
+    lct = load_landcover_table(table_name)
+    if cfg.transitions:
+        lct.with_scenario(cfg.transitions)
+    calc = equilibrium_table(system=cfg.system, mineral="calcite", database=cfg.database)
+    dol = None
+    if "dolomite_fraction" in cfg.inputs:
+        dol = equilibrium_table(system=cfg.system, mineral="dolomite", database=cfg.database)
+    use_numba = False
+    if cfg.numba in ("auto", "on"):
+        try:
+            import numba  # noqa: F401
+
+            use_numba = True
+        except ImportError as err:
+            if cfg.numba == "on":
+                raise ConfigError("[model] numba = true but numba is not installed "
+                                  "(pip install 'karstsink[fast]').") from err
+    acid = acid_inputs(cfg, lct)
+    params = ModelParams(
+        pco2_factor=lct.lookup("soil_pco2_factor"), runoff_factor=lct.lookup("runoff_factor"),
+        bio_sink=lct.lookup("biological_sink_tc_km2_yr"),
+        calcite=calc.kernel_arrays(), dolomite=dol.kernel_arrays() if dol else None,
+        so4=acid["so4"], no3=acid["no3"], shares=acid["shares"], npp_to_nep=cfg.npp_to_nep,
+        co2=co2, outputs=cfg.outputs, rock_density=cfg.rock_density_t_m3,
+        transitions=cfg.transitions, use_numba=use_numba)
+    names = ["karst", "bio", "total", *cfg.outputs]
+    if cfg.transitions:
+        names += ["scenario_total", "scenario_difference"]
+    db = resolve_database(cfg.database)
+    params_doc = {
+        "system": cfg.system, "landcover_table": str(lct.name), "co2_units": co2,
+        "acid_correction": acid["doc"], "biological_input": biological_doc(cfg, str(lct.name)),
+        "rock_density_t_m3": cfg.rock_density_t_m3,
+        "inputs": {k: str(v) for k, v in cfg.inputs.items()},
+        "soil_pco2": "raster" if "soil_pco2" in cfg.inputs else "Brook et al. 1983 from AET",
+        "pressure_correction": "dem" in cfg.inputs,
+        "scenario": {"name": cfg.scenario_name, "transitions": cfg.transitions}
+        if cfg.transitions else None,
+        "equilibrium_grid": {"temp_c": list(calc.temp_range),
+                             "log_pco2": list(calc.log_pco2_range)},
+    }
+    assumptions = map_assumptions(cfg, acid, str(lct.name))
+    tags = {
+        "karstsink_version": __version__,
+        "phreeqc_version": phreeqc_version(),
+        "phreeqc_database": db.name,
+        "phreeqc_database_sha256": db.sha256,
+        "karstsink_parameters": json.dumps(params_doc, sort_keys=True),
+        "karstsink_assumptions": json.dumps(assumptions, ensure_ascii=False),
+        "non_karst_pixels": "0 (carbonate fraction 0); nodata only where an input is nodata "
+                            "or the carbonic HCO3 is negative",
+    }
+    spec = _Spec(grid=grid, inputs={k: str(v) for k, v in cfg.inputs.items()}, params=params,
+                 zones=None, names=tuple(names), tags=tags, block_size=cfg.block_size,
+                 tile_size=cfg.tile_size)
+    return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
+                  "assumptions": assumptions,
+                  "zone_io": zio, "sources": sources}
+
+
+def _attach_zones(spec: _Spec, zio, warm: _State | None) -> None:
+    """Take the zones from ``zio``; with a ``warm`` state first load this process's
+    numba kernels (a tiny block without zones) while the zone helper reads the polygons."""
+    from rasterio.windows import Window
+
+    from .zones import ZoneSet
+
+    if warm is not None:
+        _process_window(warm, Window(0, 0, min(16, spec.grid.width),
+                                     min(16, spec.grid.height)))
+    geoms, labels = zio.zones()
+    spec.zones = ZoneSet.from_arrays(geoms, labels, zio.field, zio.crs_wkt)
+
+
+def _guess_from_raster(path: Path, guess) -> str:
+    import rasterio
+    from rasterio.enums import Resampling
+
+    with rasterio.open(path) as ds:
+        h = min(ds.height, 512)
+        w = min(ds.width, 512)
+        sample = ds.read(1, out_shape=(h, w), resampling=Resampling.nearest)
+        if ds.nodata is not None:
+            sample = sample[sample != ds.nodata]
+    name = guess(sample)
+    if name is None:
+        raise ConfigError(
+            f"Land-cover codes in {path} match neither ESA WorldCover nor CLCD; give "
+            f"[tables] landcover = \"worldcover\", \"clcd\" or your own CSV.")
+    return name
+
+
+# ----------------------------------------------------------------------------------------
+# Public entry point
+# ----------------------------------------------------------------------------------------
+def run_map(
+    cfg: MapConfig,
+    out_dir: str | os.PathLike,
+    *,
+    jobs: int | None = None,
+    dask: str | None = None,
+    co2: bool | None = None,
+    engine: str | None = None,
+    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    quicklook: bool = True,
+) -> MapResult:
+    """Compute the karst, biological and total sink maps and zone totals.
+
+    Parameters
+    ----------
+    cfg : MapConfig
+        Validated configuration (:func:`karstsink.mapping.config.load_config`).
+    out_dir : path
+        Output folder; files appear there only when the whole run succeeds.
+    jobs : int, optional
+        Worker threads (default: the CPU count, at most 8).
+    dask : str, optional
+        Dask scheduler address, or ``"local"`` for a LocalCluster; overrides
+        ``[dask] address``.
+    co2 : bool, optional
+        Write rasters in t CO2 instead of t C (overrides ``[model] co2``).
+    engine : {"threads", "processes"}, optional
+        Local engine (overrides ``[model] engine``).
+    progress : callable, optional
+        ``progress(total_blocks, desc)`` returning an ``update(n)`` callable.
+    quicklook : bool
+        Also draw ``quicklook.png``.
+
+    Returns
+    -------
+    MapResult
+
+    Raises
+    ------
+    ConfigError, RasterError, DataError
+        Bad configuration or inputs (nothing is written).
+
+    Warns
+    -----
+    DataQualityWarning
+        Land-cover codes not in the table (with pixel counts), carbonate or
+        dolomite fractions outside 0-1, negative runoff, karst pixels whose
+        carbonic-acid HCO3 would be negative (written as nodata, with the count).
+    OutOfRangeWarning
+        Temperatures or soil pCO2 outside the equilibrium table (clamped).
+    """
+    set_gdal_cache_max(64)
+    co2 = cfg.co2 if co2 is None else co2
+    jobs = jobs or cfg.jobs or min(os.cpu_count() or 1, 8)
+    engine = engine or cfg.engine
+    dask = dask or cfg.dask_address
+    spec, extra = _prepare(cfg, co2)
+    zio = extra["zone_io"]
+    local = engine == "threads" and not dask
+    state = _State(spec, extra["sources"]) if local else None
+    try:
+        if zio is not None:
+            _attach_zones(spec, zio, warm=state)
+        return _run(spec, extra, cfg, out_dir, co2, jobs, engine, dask, progress, quicklook,
+                    state)
+    finally:
+        if zio is not None:
+            zio.close()
+
+
+def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int,
+         engine: str, dask: str | None, progress, quicklook: bool,
+         state: _State | None) -> MapResult:
+    from ._cog import DEFLATE_BACKEND
+
+    zio = extra["zone_io"]
+    grid = spec.grid
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        scratch = Path(tempfile.mkdtemp(prefix=".karstsink-map-", dir=tmp.parent))
+        sources: dict = {}
+        try:
+            nblocks = len(grid.windows(spec.block_size))
+            update = progress(nblocks, "map blocks") if progress else None
+            with warnings.catch_warnings():
+                # rasterio's in-memory rasterize dataset announces its (not yet set)
+                # geotransform when called from worker threads; the result is correct
+                from rasterio.errors import NotGeoreferencedWarning
+
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                sums, counters, sources = _execute(spec, scratch, cfg, jobs, engine, dask,
+                                                   update, state)
+            if spec.zones is not None:  # written by the zone helper meanwhile
+                # ``tmp`` is the run's atomic folder: files appear together or not at all
+                zio.start_write(tmp, sums, co2)
+            _convert_all(spec, sources, tmp, jobs)
+            files = [f"{OUTPUT_META[n][0]}.tif" for n in spec.names]
+            if spec.zones is not None:
+                files += ["zonal_totals.csv", "zonal_totals.gpkg"]
+            gt = counters.get("grid_totals", np.zeros(5))
+            totals = {"grid_area_km2": gt[0], "karst_area_km2": gt[1],
+                      "karst_sink_t_c_yr": gt[2], "biological_sink_t_c_yr": gt[3],
+                      "total_sink_t_c_yr": gt[4]}
+            _warn_counters(counters, extra["landcover_table"].name)
+            if quicklook:
+                from ..plots.maps import quicklook as draw
+
+                unit = OUTPUT_META["total"][3 if co2 else 2]
+                draw(tmp / "total_sink.tif", tmp / "quicklook.png", zones=spec.zones,
+                     title="Total carbon sink (karst + biological)", unit=unit)
+                files.append("quicklook.png")
+            zonal = None
+            if spec.zones is not None:
+                zonal, helper_mb = zio.finish_write()
+                if helper_mb is not None:
+                    counters["zone_helper_peak_mb"] = helper_mb
+            run_doc = {
+                "karstsink_version": __version__, "parameters": extra["params_doc"],
+                "assumptions": extra["assumptions"],
+                "database": extra["database"].as_dict(),
+                "phreeqc_version": spec.tags["phreeqc_version"],
+                "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6],
+                         "width": grid.width, "height": grid.height},
+                "totals": totals,
+                "flags": {k: v for k, v in counters.items()
+                          if k not in ("grid_totals", "worker_peak_mb", "engine_tiles",
+                                       "zone_helper_peak_mb")},
+                "engine": {"name": "dask" if dask else engine, "jobs": jobs,
+                           "tiles": counters.get("engine_tiles"),
+                           "deflate": DEFLATE_BACKEND,
+                           "tile_size": spec.tile_size if "engine_tiles" in counters else None,
+                           "peak_memory_mb": peak_rss_mb() or 0.0,
+                           "largest_worker_peak_memory_mb": counters.get("worker_peak_mb"),
+                           "zone_helper_peak_memory_mb": counters.get("zone_helper_peak_mb")},
+                "files": files,
+            }
+            (tmp / "run.json").write_text(json.dumps(run_doc, indent=2, default=_jsonable),
+                                          encoding="utf-8")
+            files.append("run.json")
+        finally:
+            try:
+                if zio is not None:  # after a failure: no helper writing into ``tmp``
+                    zio.abort_write()
+            finally:
+                for src in sources.values():  # after a failure: close the tile stores
+                    src.abort()
+                shutil.rmtree(scratch, ignore_errors=True)
+    return MapResult(out_dir=out_dir, files=files, totals=totals, zonal_columns=zonal,
+                     counters=counters, assumptions=list(extra["assumptions"]))
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _convert_all(spec: _Spec, sources: dict, out: Path, jobs: int) -> None:
+    """Lay out every output's streamed tiles as a COG in ``out`` (copies, no encoding)."""
+    names = list(spec.names)
+    with cf.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(names)))) as pool:
+        futs = [pool.submit(sources[n].close, out / f"{OUTPUT_META[n][0]}.tif") for n in names]
+        for f in futs:
+            f.result()
+
+
+def _warn_counters(c: dict, table_name: str) -> None:
+    unk = c.get("unknown_classes")
+    if unk:
+        detail = ", ".join(f"{k}: {v} px" for k, v in sorted(unk.items()))
+        warnings.warn(f"Land-cover class codes not in table {table_name} (written as nodata): "
+                      f"{detail}. Add them to a custom [tables] landcover CSV.",
+                      DataQualityWarning, stacklevel=3)
+    if c.get("bad_fraction"):
+        warnings.warn(f"{c['bad_fraction']} pixel(s) have a carbonate or dolomite fraction "
+                      f"outside 0-1 and were written as nodata.", DataQualityWarning,
+                      stacklevel=3)
+    if c.get("negative_runoff"):
+        warnings.warn(f"{c['negative_runoff']} pixel(s) have negative runoff; treated as 0.",
+                      DataQualityWarning, stacklevel=3)
+    for key, what in (("negative_carbonic_hco3", "karst"),
+                      ("scenario_negative_carbonic_hco3", "scenario karst")):
+        if c.get(key):
+            warnings.warn(
+                f"{c[key]} {what} pixel(s) have a negative carbonic-acid HCO3 (the "
+                f"sulfuric/nitric-acid HCO3 of [model] so4_mmol_l / no3_mmol_l exceeds the "
+                f"karst water's 2 x Ca_eq): karst sink written as nodata ({key} in "
+                f"run.json). Check the SO4/NO3 values and the shares (evaporite_so4_share "
+                f"for gypsum waters, acid_so4_share, acid_no3_share).",
+                DataQualityWarning, stacklevel=3)
+    if c.get("temp_clamped"):
+        warnings.warn(f"{c['temp_clamped']} pixel(s) have temperatures outside the "
+                      f"equilibrium table (0-40 °C); clamped to its edge.", OutOfRangeWarning,
+                      stacklevel=3)
+    if c.get("pco2_clamped"):
+        warnings.warn(f"{c['pco2_clamped']} pixel(s) have soil pCO2 outside the equilibrium "
+                      f"table (10^-5 to 1 atm); clamped to its edge.", OutOfRangeWarning,
+                      stacklevel=3)
+
+
