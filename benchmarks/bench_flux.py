@@ -84,13 +84,12 @@ def main() -> None:
     ap.add_argument("--skip-loop", action="store_true", help="skip the per-point loop")
     args = ap.parse_args()
 
-    from karstsink.flux._wrtds_core import (
-        Samples,
-        Settings,
+    from karstsink.flux._wrtds_core import Samples, Settings
+    from karstsink.flux._wrtds_solve import single_thread_blas
+    from karstsink.flux._wrtds_surface import (
         decimal_high_low,
         decimal_year,
         estimate_surfaces,
-        single_thread_blas,
         surface_grid,
     )
 

@@ -3,7 +3,10 @@
 This module turns a numeric array of water samples (canonical units, see
 :data:`INPUT_COLUMNS`) into an array of PHREEQC results (see
 :data:`RESULT_COLUMNS`).  It knows nothing about pandas, QA flags or files;
-:func:`karstsink.speciate` builds on it.
+:func:`karstsink.speciate` builds on it.  It holds the engine, its failure
+isolation and the worker pool; the input text is written by
+:mod:`._engine_input`, selected output and messages are read by
+:mod:`._engine_output`, and the two PHREEQC bindings are in :mod:`._engine_backends`.
 
 How it runs PHREEQC (measured facts in ``design.md``, "The PHREEQC engine"):
 
@@ -38,237 +41,55 @@ import difflib
 import math
 import multiprocessing
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import SpeciationError
+from ._engine_backends import BACKENDS, _make_backend
+from ._engine_input import (
+    _PHASE_CANDIDATES,
+    _SPECIES_CANDIDATES,
+    INPUT_COLUMNS,
+    SOLUTE_ELEMENTS,
+    _activity_model,
+    _check_inputs,
+    _database_phases,
+    input_text,
+    probe_input,
+    selected_output_block,
+)
+from ._engine_output import (
+    _CONVERGENCE,
+    _FAILED_SOLUTION,
+    RESULT_COLUMNS,
+    RESULT_UNITS,
+    SelectedOutputParser,
+    _condense,
+    _first_error,
+    missing_names,
+    phase_column,
+)
 from .database import DEFAULT_DATABASE, DatabaseInfo, resolve_database
 
-#: Canonical solute column [mmol L⁻¹] -> PHREEQC element (redox state) in ``SOLUTION``.
-#: Sulfate is S(6), nitrate N(5), ammonium N(-3), nitrite N(3), phosphate P, silica Si.
-SOLUTE_ELEMENTS: dict[str, str] = {
-    "ca_mmol_l": "Ca",
-    "mg_mmol_l": "Mg",
-    "na_mmol_l": "Na",
-    "k_mmol_l": "K",
-    "cl_mmol_l": "Cl",
-    "so4_mmol_l": "S(6)",
-    "no3_mmol_l": "N(5)",
-    "nh4_mmol_l": "N(-3)",
-    "no2_mmol_l": "N(3)",
-    "f_mmol_l": "F",
-    "po4_mmol_l": "P",
-    "sio2_mmol_l": "Si",
-    "sr_mmol_l": "Sr",
-    "fe_mmol_l": "Fe",
-    "mn_mmol_l": "Mn",
-    "ba_mmol_l": "Ba",
-}
-
-#: Columns of the input array, in order: temperature [°C], pH [-], alkalinity as
-#: HCO3⁻ [mmol L⁻¹ = meq L⁻¹], carbonate CO3²⁻ [mmol L⁻¹] (optional, NaN if not
-#: measured), then the solutes of :data:`SOLUTE_ELEMENTS` [mmol L⁻¹].  NaN = not given.
-INPUT_COLUMNS: tuple[str, ...] = ("temp_c", "ph", "hco3_mmol_l", "co3_mmol_l",
-                                  *SOLUTE_ELEMENTS)
-
-#: Result columns always returned, in order.  SI are log10(IAP/K) [-];
-#: ``log_pco2`` is SI of CO2(g) = log10 pCO2 [atm]; totals and molalities in
-#: [mmol kgw⁻¹]; ionic strength [mol kgw⁻¹]; ``cbe_pct`` is PHREEQC's percent
-#: error 100 (cations - |anions|) / (cations + |anions|) [%].
-RESULT_COLUMNS: tuple[str, ...] = (
-    "si_calcite", "si_dolomite", "si_gypsum", "log_pco2", "dic_mmol_kgw", "hco3_mmol_kgw",
-    "co3_mmol_kgw", "co2aq_mmol_kgw", "ionic_strength", "cbe_pct",
-)
-
-#: Units of the result columns, for metadata files.
-RESULT_UNITS: dict[str, str] = {
-    "si_*": "log10(IAP/K), dimensionless",
-    "log_pco2": "log10(pCO2 / 1 atm) (SI of CO2(g))",
-    "dic_mmol_kgw": "mmol/kgw (PHREEQC total C(4))",
-    "hco3_mmol_kgw": "mmol/kgw (molality of free HCO3-)",
-    "co3_mmol_kgw": "mmol/kgw (molality of free CO3-2)",
-    "co2aq_mmol_kgw": "mmol/kgw (molality of dissolved CO2)",
-    "ionic_strength": "mol/kgw",
-    "cbe_pct": "% (PHREEQC percent error)",
-}
+# The columns, units and bindings live in _engine_input, _engine_output and _engine_backends;
+# they are part of this module's API.
+__all__ = [
+    "BACKENDS", "DEFAULT_CHUNK_SIZE", "INPUT_COLUMNS", "RESULT_COLUMNS", "RESULT_UNITS",
+    "SOLUTE_ELEMENTS", "ChunkResult", "EngineSpec", "PhreeqcEngine", "RunResult",
+    "default_jobs", "phase_column", "run_chunks",
+]
 
 DEFAULT_CHUNK_SIZE = 2000
-BACKENDS = ("phreeqc", "phreeqpy")
-
-# Databases name the same thing differently: the first candidate found is used.
-_SPECIES_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "hco3": ("HCO3-",),
-    "co3": ("CO3-2", "CO3--"),
-    "co2aq": ("CO2", "H2CO3", "CO2(aq)", "H2CO3*"),
-}
-_PHASE_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "calcite": ("Calcite",),
-    "dolomite": ("Dolomite", "Dolomite(ordered)", "Dolomite-ord"),
-    "gypsum": ("Gypsum",),
-    "co2": ("CO2(g)",),
-}
-_SENTINEL = -999.0  # PHREEQC prints -999.999 for an SI it cannot compute
-_CONVERGENCE = re.compile(r"converge|Maximum iterations", re.IGNORECASE)
-_FAILED_SOLUTION = re.compile(r"initial solution\s+(\d+)")
-
-
-def phase_column(phase: str) -> str:
-    """Output column name for the SI of ``phase`` (``Fe(OH)3(a)`` -> ``si_fe_oh_3_a``)."""
-    return "si_" + re.sub(r"[^0-9a-z]+", "_", phase.lower()).strip("_")
-
-
-# ---------------------------------------------------------------------------
-# Backends: the smallest interface both bindings offer.
-# ---------------------------------------------------------------------------
-
-
-class _PhreeqcBackend:
-    """The PyPI ``phreeqc`` package (IPhreeqc 3.8, bundled databases): the default."""
-
-    name = "phreeqc"
-
-    def __init__(self) -> None:
-        import phreeqc
-
-        self._p = phreeqc.Phreeqc()
-
-    @staticmethod
-    def version() -> str:
-        import phreeqc
-
-        return str(phreeqc.Phreeqc.GetVersionString())
-
-    def load_database(self, path: Path) -> int:
-        nerr = int(self._p.LoadDatabase(str(path)))
-        self._p.SetSelectedOutputStringOn(True)  # loading a database resets this switch
-        return nerr
-
-    def renew(self, path: Path) -> int:
-        """Replace the instance by a fresh one with the database loaded."""
-        import phreeqc
-
-        self._p = phreeqc.Phreeqc()
-        return self.load_database(path)
-
-    def run(self, text: str) -> int:
-        return int(self._p.RunString(text))
-
-    def selected_output(self) -> str:
-        return self._p.GetSelectedOutputString()
-
-    def errors(self) -> str:
-        return self._p.GetErrorString()
-
-    def warnings(self) -> str:
-        return self._p.GetWarningString()
-
-
-class _PhreeqpyBackend:
-    """``phreeqpy`` (ctypes over the IPhreeqc 3.7.3 shared library it ships).
-
-    phreeqpy's Python wrapper reads results cell by cell and raises on any
-    PHREEQC error; the library underneath has the same C API as IPhreeqc 3.8,
-    so the few functions needed are bound here directly on phreeqpy's library.
-    """
-
-    name = "phreeqpy"
-
-    def __init__(self) -> None:
-        try:
-            from phreeqpy.iphreeqc import phreeqc_dll
-        except ImportError as err:
-            raise ImportError(
-                "The phreeqpy engine needs the optional package phreeqpy: "
-                "pip install 'karstsink[phreeqpy]' (or use engine='phreeqc')."
-            ) from err
-        import ctypes
-
-        self._ip = phreeqc_dll.IPhreeqc()  # loads the library and creates an instance
-        lib = self._library_path(phreeqc_dll)
-        self._lib = ctypes.cdll.LoadLibrary(str(lib))  # same handle phreeqpy opened
-        c_int, c_char_p = ctypes.c_int, ctypes.c_char_p
-        for fname, argtypes, restype in (
-            ("RunString", [c_int, c_char_p], c_int),
-            ("LoadDatabase", [c_int, c_char_p], c_int),
-            ("SetSelectedOutputStringOn", [c_int, c_int], c_int),
-            ("GetSelectedOutputString", [c_int], c_char_p),
-            ("GetErrorString", [c_int], c_char_p),
-            ("GetWarningString", [c_int], c_char_p),
-            ("GetVersionString", [], c_char_p),
-            ("CreateIPhreeqc", [], c_int),
-            ("DestroyIPhreeqc", [c_int], c_int),
-        ):
-            fn = getattr(self._lib, fname)
-            fn.argtypes, fn.restype = argtypes, restype
-        self._id = self._ip.id_
-
-    @staticmethod
-    def _library_path(phreeqc_dll: Any) -> Path:
-        folder = Path(phreeqc_dll.__file__).parent / "phreeqc3"
-        if sys.platform == "win32":
-            name = "IPhreeqc-3.7.3.dll"
-        elif sys.platform == "darwin":
-            name = ("libiphreeqc-3.7.3-m1.dylib" if os.uname().machine == "arm64"
-                    else "libiphreeqc-3.7.3.dylib")
-        elif os.uname().machine in ("arm64", "aarch64"):
-            name = "linux_arm_libiphreeqc-3.7.3.so"
-        else:
-            name = "libiphreeqc-3.7.3.so"
-        return folder / name
-
-    def version(self) -> str:
-        return self._lib.GetVersionString().decode()
-
-    def load_database(self, path: Path) -> int:
-        nerr = int(self._lib.LoadDatabase(self._id, str(path).encode("utf-8")))
-        self._lib.SetSelectedOutputStringOn(self._id, 1)  # loading a database resets it
-        return nerr
-
-    def renew(self, path: Path) -> int:
-        """Replace the instance by a fresh one with the database loaded."""
-        new = int(self._lib.CreateIPhreeqc())
-        if new < 0:
-            raise SpeciationError("phreeqpy: IPhreeqc could not create an instance")
-        self._lib.DestroyIPhreeqc(self._id)
-        self._id = new
-        return self.load_database(path)
-
-    def run(self, text: str) -> int:
-        return int(self._lib.RunString(self._id, text.encode("utf-8")))
-
-    def _text(self, fn: Callable[[int], bytes | None]) -> str:
-        raw = fn(self._id)
-        return raw.decode("utf-8", "replace") if raw else ""
-
-    def selected_output(self) -> str:
-        return self._text(self._lib.GetSelectedOutputString)
-
-    def errors(self) -> str:
-        return self._text(self._lib.GetErrorString)
-
-    def warnings(self) -> str:
-        return self._text(self._lib.GetWarningString)
-
-
-def _make_backend(engine: str) -> _PhreeqcBackend | _PhreeqpyBackend:
-    if engine == "phreeqc":
-        return _PhreeqcBackend()
-    if engine == "phreeqpy":
-        return _PhreeqpyBackend()
-    raise SpeciationError(f"Unknown PHREEQC engine {engine!r}; use one of {', '.join(BACKENDS)}.")
 
 
 # ---------------------------------------------------------------------------
 # One engine: a backend with a database loaded and its names probed.
 # ---------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class EngineSpec:
@@ -355,30 +176,19 @@ class PhreeqcEngine:
         #: "pitzer", "sit" or "ion-association" (Debye-Hückel type), from the keywords
         self.activity_model = _activity_model(self.database)
         self._probe(tuple(dict.fromkeys(phases)))
-        self._header_cache: dict[str, np.ndarray] = {}
 
     # -- what the database offers -------------------------------------------------------
 
     def _probe(self, phases: tuple[str, ...]) -> None:
         """Find which elements, species and phases this database knows (one tiny run)."""
-        lines = ["SOLUTION 1", " temp 25", " pH 7", " units mmol/l", " Alkalinity 1"]
-        lines += [f" {el} 1e-6" for el in SOLUTE_ELEMENTS.values()]
-        species = sorted({s for c in _SPECIES_CANDIDATES.values() for s in c})
-        all_phases = list(dict.fromkeys(
-            [p for c in _PHASE_CANDIDATES.values() for p in c] + list(phases)))
-        lines += ["SELECTED_OUTPUT 1", " -reset false", " -molalities " + " ".join(species),
-                  " -saturation_indices " + " ".join(all_phases), "END"]
-        nerr = self._backend.run("\n".join(lines) + "\n")
+        nerr = self._backend.run(probe_input(phases))
         if nerr:
             raise SpeciationError(
                 f"PHREEQC could not run a test solution with {self.database.name}: "
                 f"{_first_error(self._backend.errors())}."
             )
-        warn = self._backend.warnings()
-        missing_species = set(re.findall(r"Did not find species, (\S+?)\.?\s*$", warn, re.M))
-        missing_phases = set(re.findall(r"Did not find phase, (\S+?)\.?\s*$", warn, re.M))
-        missing_elements = set(
-            re.findall(r"Could not find element in database, (\S+?)\.?\s*$", warn, re.M))
+        missing_species, missing_phases, missing_elements = missing_names(
+            self._backend.warnings())
 
         #: canonical solute column -> element, for the elements the database knows
         self.elements = {c: e for c, e in SOLUTE_ELEMENTS.items() if e not in missing_elements}
@@ -406,18 +216,11 @@ class PhreeqcEngine:
         self.extra_phases = tuple(p for p in phases if p not in standard)
         #: output columns, in order
         self.columns = RESULT_COLUMNS + tuple(phase_column(p) for p in self.extra_phases)
-        self._selected_output = self._selected_output_block()
-
-    def _selected_output_block(self) -> str:
-        sp = [s for s in self.species.values() if s]
-        ph = [p for p in self.standard_phases.values() if p] + list(self.extra_phases)
-        lines = ["SELECTED_OUTPUT 1", " -reset false", " -high_precision true",
-                 " -solution true", " -ionic_strength true", " -percent_error true",
-                 " -totals C(4)"]
-        if sp:
-            lines.append(" -molalities " + " ".join(sp))
-        lines.append(" -saturation_indices " + " ".join(ph))
-        return "\n".join(lines) + "\nEND\n"
+        self._selected_output = selected_output_block(
+            [s for s in self.species.values() if s],
+            [p for p in self.standard_phases.values() if p] + list(self.extra_phases))
+        self._output = SelectedOutputParser(self.species, self.standard_phases,
+                                            self.extra_phases, self.columns)
 
     def describe(self) -> dict[str, Any]:
         """Provenance of this engine: backend, versions, database and the names used."""
@@ -448,76 +251,7 @@ class PhreeqcEngine:
             ``(n, len(INPUT_COLUMNS))`` float array in canonical units; NaN
             entries are left out of the ``SOLUTION`` block.
         """
-        stop = len(values) if stop is None else stop
-        block = values[start:stop]
-        ncol = len(INPUT_COLUMNS)
-        if block.ndim != 2 or block.shape[1] != ncol:
-            raise ValueError(f"values must have shape (n, {ncol}), got {values.shape}")
-        # Alkalinity [meq/L] = HCO3- [mmol/L] + 2 CO3-2 [mmol/L] when carbonate was measured.
-        alk = block[:, 2] + 2.0 * np.nan_to_num(block[:, 3], nan=0.0)
-        fields: list[tuple[str, np.ndarray]] = [(" temp ", block[:, 0]), (" pH ", block[:, 1])]
-        for j, col in enumerate(INPUT_COLUMNS[4:], start=4):
-            el = self.elements.get(col)
-            if el is not None:
-                fields.append((f" {el} ", block[:, j]))
-        fields.append((" Alkalinity ", alk))
-        # Per field: a list of strings ("" where NaN), then zip rows together.
-        formatted = []
-        for label, col in fields:
-            ok = np.isfinite(col)
-            formatted.append([f"{label}{v!r}\n" if k else "" for v, k in
-                              zip(col.tolist(), ok.tolist(), strict=True)])
-        parts = []
-        for i, row in enumerate(zip(*formatted, strict=True)):
-            parts.append(f"SOLUTION {start + i + 1}\n units mmol/l\n")
-            parts.append("".join(row))
-        parts.append(self._selected_output)
-        return "".join(parts)
-
-    def _parse(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Parse a selected-output string into (solution numbers, results in :attr:`columns`)."""
-        header, _, body = text.partition("\n")
-        names = header.split()
-        ncol = len(self.columns)
-        if not names:
-            return np.empty(0, dtype=np.int64), np.empty((0, ncol))
-        index = self._header_cache.get(header)
-        if index is None:
-            index = self._column_index(names)
-            self._header_cache[header] = index
-        flat = np.array(body.split(), dtype=float)
-        raw = flat.reshape(-1, len(names))
-        out = np.full((raw.shape[0], ncol), np.nan)
-        have = index >= 0
-        out[:, have] = raw[:, index[have]]
-        out[out <= _SENTINEL] = np.nan  # -999.999: SI undefined (a component is missing)
-        # molalities / totals [mol/kgw] -> [mmol/kgw]
-        out[:, 4:8] *= 1000.0
-        return raw[:, 0].astype(np.int64), out
-
-    def _column_index(self, names: list[str]) -> np.ndarray:
-        pos = {n: i for i, n in enumerate(names)}
-
-        def find(name: str | None) -> int:
-            return pos.get(name, -1) if name else -1
-
-        sp, ph = self.species, self.standard_phases
-        wanted = [
-            find(f"si_{ph['calcite']}" if ph["calcite"] else None),
-            find(f"si_{ph['dolomite']}" if ph["dolomite"] else None),
-            find(f"si_{ph['gypsum']}" if ph["gypsum"] else None),
-            find(f"si_{ph['co2']}" if ph["co2"] else None),
-            find("C(4)"),
-            find(f"m_{sp['hco3']}" if sp["hco3"] else None),
-            find(f"m_{sp['co3']}" if sp["co3"] else None),
-            find(f"m_{sp['co2aq']}" if sp["co2aq"] else None),
-            find("mu"),
-            find("pct_err"),
-            *(find(f"si_{p}") for p in self.extra_phases),
-        ]
-        if names[0] != "soln" or wanted[4] < 0 or wanted[8] < 0:
-            raise SpeciationError(f"Unexpected PHREEQC selected output header: {names}")
-        return np.array(wanted, dtype=np.int64)
+        return input_text(values, start, stop, self.elements, self._selected_output)
 
     # -- running, with failures isolated --------------------------------------------------------
 
@@ -528,7 +262,7 @@ class PhreeqcEngine:
         if nerr_db:  # pragma: no cover - the same file loaded in __init__
             raise SpeciationError(f"PHREEQC could not reload {self.database.name}")
         nerr = self._backend.run(self.input_text(values, lo, hi))
-        nums, res = self._parse(self._backend.selected_output())
+        nums, res = self._output.parse(self._backend.selected_output())
         return nerr, nums, res
 
     def run_array(self, values: np.ndarray) -> ChunkResult:
@@ -603,54 +337,6 @@ class PhreeqcEngine:
             sub = self._backend.warnings()
             if _CONVERGENCE.search(sub):
                 self._locate_warnings(values, a, b, sub, result)
-
-
-def _first_error(text: str) -> str:
-    for line in text.splitlines():
-        line = line.strip()
-        if line:
-            return line.removeprefix("ERROR:").strip().rstrip(".")
-    return "no message"
-
-
-def _condense(text: str, limit: int = 300) -> str:
-    """PHREEQC's multi-line message as one line (without the ERROR:/WARNING: prefixes)."""
-    seen: list[str] = []
-    for line in text.splitlines():
-        line = re.sub(r"^(ERROR|WARNING):\s*", "", line.strip())
-        line = re.sub(r"\s+", " ", line)
-        # solution numbers are internal to a chunk and mean nothing to the user
-        line = re.sub(r" for initial solution \d+", "", line)
-        if line and line not in seen:
-            seen.append(line)
-    out = "; ".join(seen)
-    return out if len(out) <= limit else out[: limit - 3] + "..."
-
-
-def _activity_model(db: DatabaseInfo) -> str:
-    """``pitzer`` or ``sit`` if the database has that keyword block, else ``ion-association``."""
-    for line in db.text().splitlines():
-        word = line.split("#", 1)[0].strip().upper()
-        if word in ("PITZER", "SIT"):
-            return word.lower()
-    return "ion-association"
-
-
-def _database_phases(db: DatabaseInfo) -> list[str]:
-    """Phase names defined in a database's PHASES block(s) (for 'did you mean' hints)."""
-    names, in_phases = [], False
-    for line in db.text().splitlines():
-        stripped = line.split("#", 1)[0].rstrip()
-        if not stripped:
-            continue
-        if not line[0].isspace():
-            word = stripped.split()[0]
-            if word.isupper() and word.replace("_", "").isalpha():
-                in_phases = word == "PHASES"
-                continue
-            if in_phases:
-                names.append(word)
-    return names
 
 
 # ---------------------------------------------------------------------------
@@ -787,22 +473,3 @@ def run_chunks(values: np.ndarray, engine: PhreeqcEngine, *, jobs: int | None = 
         "start_method": method,
     }
     return RunResult(out, engine.columns, failed, warned, info)
-
-
-def _check_inputs(values: np.ndarray) -> None:
-    """Refuse input PHREEQC would silently misread (it zeroes negative concentrations)."""
-    if values.ndim != 2 or values.shape[1] != len(INPUT_COLUMNS):
-        raise ValueError(f"values must have shape (n, {len(INPUT_COLUMNS)}), got {values.shape}")
-    core = values[:, :3]
-    bad = ~np.isfinite(core).all(axis=1)
-    with np.errstate(invalid="ignore"):
-        bad |= (values[:, 2:] < 0).any(axis=1) | np.isinf(values[:, 3:]).any(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise SpeciationError(
-            f"{rows.size} sample(s) cannot go to PHREEQC (temperature, pH or alkalinity missing, "
-            f"or a negative or infinite concentration), first rows {rows[:5].tolist()}; "
-            "validate the table first (karstsink.speciate does)."
-        )
-
-

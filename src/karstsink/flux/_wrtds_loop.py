@@ -4,9 +4,9 @@ This is the baseline the benchmark compares the batched surface against and an
 independent check for the tests: windows are widened in a ``while`` loop,
 uncensored windows are solved with ``numpy.linalg.lstsq`` and censored ones by
 maximising the censored likelihood with ``scipy.optimize.minimize`` (BFGS on
-beta and ln sigma), i.e. without the closed-form window search, the batched
-normal equations or the Newton solver of :mod:`._wrtds_core`.  It is slow on
-purpose; do not use it for real work.
+beta and ln sigma), i.e. without the closed-form window search of
+:mod:`._wrtds_core` or the batched normal equations and Newton solver of
+:mod:`._wrtds_solve`.  It is slow on purpose; do not use it for real work.
 """
 
 from __future__ import annotations

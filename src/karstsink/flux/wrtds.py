@@ -6,20 +6,16 @@ model (leave one out) and, by default, runs a block bootstrap in parallel so
 that :meth:`FluxEstimate.period_stats` gives 95 % intervals for any period.
 
 The surface is computed for all grid points at once (see
-:mod:`karstsink.flux._wrtds_core`); on the 32-year, 606-sample Choptank record
-it takes a fraction of a second where EGRET's per-point ``survreg`` loop takes
-about 100 s (``benchmarks/bench_flux.py``).
+:mod:`karstsink.flux._wrtds_core` and :mod:`karstsink.flux._wrtds_surface`); on
+the 32-year, 606-sample Choptank record it takes a fraction of a second where
+EGRET's per-point ``survreg`` loop takes about 100 s (``benchmarks/bench_flux.py``).
+The bootstrap is in :mod:`karstsink.flux._wrtds_bootstrap`.
 """
 
 from __future__ import annotations
 
-import math
-import multiprocessing
-import os
-import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,21 +25,18 @@ import pandas as pd
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
-from ._wrtds_core import (
+from ._wrtds_bootstrap import _BootRun
+from ._wrtds_bootstrap import default_jobs as default_jobs  # kept importable from here
+from ._wrtds_core import Samples, Settings, check_counts, fit_points
+from ._wrtds_solve import single_thread_blas
+from ._wrtds_surface import (
     Grid,
-    Samples,
-    Settings,
-    block_resample,
-    check_counts,
     decimal_high_low,
     decimal_year,
     egret_day_of_year,
     estimate_surfaces,
-    fit_points,
     flow_normalize,
     interp_surface,
-    interp_surfaces,
-    single_thread_blas,
     surface_grid,
 )
 
@@ -57,7 +50,6 @@ __all__ = ["DEFAULT_BLOCK_DAYS", "DEFAULT_BOOTSTRAP", "WRTDSEstimate", "estimate
 DEFAULT_BOOTSTRAP = 50
 #: Block length of the bootstrap [d] (EGRETci's default ``blockLength``).
 DEFAULT_BLOCK_DAYS = 200
-_EPOCH = np.datetime64("1850-01-01", "D")
 
 
 @dataclass
@@ -473,152 +465,3 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
             stacklevel=3,
         )
     return table.reset_index(drop=True), use
-
-
-# ---------------------------------------------------------------------------
-# Block bootstrap
-# ---------------------------------------------------------------------------
-
-
-def default_jobs() -> int:
-    """Worker processes used when ``jobs`` is not given: the CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _boot_replicates(payload: dict, children: list) -> np.ndarray:
-    """Daily fluxes [kg d⁻¹] of the bootstrap replicates seeded by ``children``."""
-    with single_thread_blas():
-        return _boot_fluxes(payload, children)
-
-
-#: Redraws allowed for one bootstrap resample whose windows cannot reach the minimum counts.
-_MAX_REDRAWS = 20
-
-
-def _boot_fluxes(payload: dict, children: list) -> np.ndarray:
-    """Replicates for ``children``; a resample that cannot be fitted is drawn again.
-
-    A block resample can duplicate samples so unevenly that, at some surface
-    point, no widening of the windows reaches the (relaxed) minimum counts,
-    for instance when the duplicated samples lie exactly half a year from the
-    point's season, where the capped seasonal window gives them zero weight.
-    EGRET would widen forever there; here the batch is split to find that
-    resample and only it is redrawn from a child of its own seed, so the
-    result stays a function of ``seed`` alone.
-    """
-    try:
-        return _boot_batch(payload, children)
-    except DataError:
-        if len(children) > 1:
-            mid = len(children) // 2
-            return np.concatenate([_boot_fluxes(payload, children[:mid]),
-                                   _boot_fluxes(payload, children[mid:])])
-        child = children[0]
-        for _ in range(_MAX_REDRAWS):
-            child = child.spawn(1)[0]
-            try:
-                return _boot_batch(payload, [child])
-            except DataError:
-                continue
-        raise
-
-
-def _boot_batch(payload: dict, children: list) -> np.ndarray:
-    grid: Grid = payload["grid"]
-    smp: Samples = payload["samples"]
-    settings: Settings = payload["settings"]
-    t_day, log_q, q = payload["t_day"], payload["log_q"], payload["q"]
-    counts = np.zeros((len(children), smp.n))
-    for r, child in enumerate(children):
-        idx = block_resample(
-            payload["day_num"], payload["block_days"], np.random.default_rng(child)
-        )
-        counts[r] = np.bincount(idx, minlength=smp.n)
-    n_unc = counts[:, ~smp.censored].sum(axis=1)
-    # EGRETci relaxes the minimum counts for resamples to min(default, n - 20).
-    relax = max(1, smp.n - 20)
-    min_obs = np.full(len(children), max(1, min(settings.min_obs, relax)))
-    min_unc = np.maximum(1, np.minimum(min(settings.min_uncen, relax), n_unc)).astype(int)
-    surf, _ = estimate_surfaces(
-        grid,
-        smp,
-        settings,
-        payload["dec_low"],
-        payload["dec_high"],
-        counts=counts,
-        min_obs=min_obs,
-        min_uncen=min_unc,
-    )
-    conc = interp_surfaces(surf[:, 2], grid, log_q, t_day)
-    return np.where(q == 0.0, 0.0, conc * q * KG_DAY_PER_M3S_MG_L)
-
-
-class _BootRun:
-    """Block-bootstrap replicates computed in worker processes (or here, for one job)."""
-
-    def __init__(
-        self,
-        grid,
-        smp,
-        s_dates,
-        settings,
-        dec_low,
-        dec_high,
-        t_day,
-        log_q,
-        q,
-        n_rep,
-        block_days,
-        jobs,
-        seed,
-    ):
-        self.children = np.random.SeedSequence(seed).spawn(n_rep)
-        self.payload = {
-            "grid": grid,
-            "samples": smp,
-            "settings": settings,
-            "day_num": (s_dates.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64),
-            "t_day": t_day,
-            "log_q": log_q,
-            "q": q,
-            "block_days": block_days,
-            "dec_low": dec_low,
-            "dec_high": dec_high,
-        }
-        n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
-        self.n_jobs = min(n_jobs, n_rep)
-        self._pool = None
-        self._futures = []
-        if self.n_jobs > 1:
-            # one batch per worker: larger batches share more of the work per replicate
-            per = math.ceil(n_rep / self.n_jobs)
-            # fork (Linux) starts workers in milliseconds with everything imported;
-            # elsewhere spawn, the platform default, re-imports the package per worker.
-            ctx = multiprocessing.get_context(
-                "fork" if sys.platform.startswith("linux") else "spawn"
-            )
-            self._pool = ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=ctx)
-            self._futures = [
-                self._pool.submit(_boot_replicates, self.payload, self.children[i : i + per])
-                for i in range(0, n_rep, per)
-            ]
-
-    def collect(self) -> np.ndarray:
-        """(n_rep, n_days) daily fluxes [kg d⁻¹], in seed order whatever the job count."""
-        if self._pool is None:
-            per = 25  # replicates per batch: bounds memory, keeps the matrix products large
-            kids = self.children
-            parts = [
-                _boot_replicates(self.payload, kids[i : i + per]) for i in range(0, len(kids), per)
-            ]
-        else:
-            parts = [f.result() for f in self._futures]
-        return np.concatenate(parts, axis=0)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None

@@ -1,0 +1,183 @@
+"""What :mod:`karstsink.chemistry.engine` gives PHREEQC: input columns, input text, database.
+
+The engine's input is a float array whose columns are :data:`INPUT_COLUMNS`
+(canonical units, NaN = not given).  Here it becomes PHREEQC input: numbered
+``SOLUTION`` blocks (many per ``RunString``, no ``END`` between them) followed
+by one ``SELECTED_OUTPUT`` block that asks only for the columns needed, with
+``-high_precision``; and the tiny test run that probes which elements,
+species and phases a database knows.  The database file itself is scanned
+for its activity model and its phase names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ..exceptions import SpeciationError
+from .database import DatabaseInfo
+
+#: Canonical solute column [mmol L⁻¹] -> PHREEQC element (redox state) in ``SOLUTION``.
+#: Sulfate is S(6), nitrate N(5), ammonium N(-3), nitrite N(3), phosphate P, silica Si.
+SOLUTE_ELEMENTS: dict[str, str] = {
+    "ca_mmol_l": "Ca",
+    "mg_mmol_l": "Mg",
+    "na_mmol_l": "Na",
+    "k_mmol_l": "K",
+    "cl_mmol_l": "Cl",
+    "so4_mmol_l": "S(6)",
+    "no3_mmol_l": "N(5)",
+    "nh4_mmol_l": "N(-3)",
+    "no2_mmol_l": "N(3)",
+    "f_mmol_l": "F",
+    "po4_mmol_l": "P",
+    "sio2_mmol_l": "Si",
+    "sr_mmol_l": "Sr",
+    "fe_mmol_l": "Fe",
+    "mn_mmol_l": "Mn",
+    "ba_mmol_l": "Ba",
+}
+
+#: Columns of the input array, in order: temperature [°C], pH [-], alkalinity as
+#: HCO3⁻ [mmol L⁻¹ = meq L⁻¹], carbonate CO3²⁻ [mmol L⁻¹] (optional, NaN if not
+#: measured), then the solutes of :data:`SOLUTE_ELEMENTS` [mmol L⁻¹].  NaN = not given.
+INPUT_COLUMNS: tuple[str, ...] = ("temp_c", "ph", "hco3_mmol_l", "co3_mmol_l",
+                                  *SOLUTE_ELEMENTS)
+
+# Databases name the same thing differently: the first candidate found is used.
+_SPECIES_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "hco3": ("HCO3-",),
+    "co3": ("CO3-2", "CO3--"),
+    "co2aq": ("CO2", "H2CO3", "CO2(aq)", "H2CO3*"),
+}
+_PHASE_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "calcite": ("Calcite",),
+    "dolomite": ("Dolomite", "Dolomite(ordered)", "Dolomite-ord"),
+    "gypsum": ("Gypsum",),
+    "co2": ("CO2(g)",),
+}
+
+
+def probe_input(phases: Sequence[str]) -> str:
+    """Input of the probe run: one solution with every solute, every candidate name asked for.
+
+    PHREEQC warns "Did not find species/phase" and "Could not find element in
+    database" for the names a database lacks (read by
+    :func:`karstsink.chemistry._engine_output.missing_names`).
+    """
+    lines = ["SOLUTION 1", " temp 25", " pH 7", " units mmol/l", " Alkalinity 1"]
+    lines += [f" {el} 1e-6" for el in SOLUTE_ELEMENTS.values()]
+    species = sorted({s for c in _SPECIES_CANDIDATES.values() for s in c})
+    all_phases = list(dict.fromkeys(
+        [p for c in _PHASE_CANDIDATES.values() for p in c] + list(phases)))
+    lines += ["SELECTED_OUTPUT 1", " -reset false", " -molalities " + " ".join(species),
+              " -saturation_indices " + " ".join(all_phases), "END"]
+    return "\n".join(lines) + "\n"
+
+
+def selected_output_block(species: Sequence[str], phases: Sequence[str]) -> str:
+    """The ``SELECTED_OUTPUT`` block (and ``END``) that closes every batched input.
+
+    Parameters
+    ----------
+    species : sequence of str
+        Aqueous species whose molality to print, as the database names them.
+    phases : sequence of str
+        Phases whose saturation index to print.
+    """
+    sp = list(species)
+    lines = ["SELECTED_OUTPUT 1", " -reset false", " -high_precision true",
+             " -solution true", " -ionic_strength true", " -percent_error true",
+             " -totals C(4)"]
+    if sp:
+        lines.append(" -molalities " + " ".join(sp))
+    lines.append(" -saturation_indices " + " ".join(phases))
+    return "\n".join(lines) + "\nEND\n"
+
+
+def input_text(values: np.ndarray, start: int, stop: int | None, elements: Mapping[str, str],
+               selected_output: str) -> str:
+    """PHREEQC input for rows ``start:stop`` of ``values`` (numbered row index + 1).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(n, len(INPUT_COLUMNS))`` float array in canonical units; NaN
+        entries are left out of the ``SOLUTION`` block.
+    start, stop : int
+        Rows to write (``stop=None``: to the end).
+    elements : mapping of str to str
+        Canonical solute column -> PHREEQC element, for the solutes the
+        database knows (others are left out).
+    selected_output : str
+        The block from :func:`selected_output_block`, appended at the end.
+    """
+    stop = len(values) if stop is None else stop
+    block = values[start:stop]
+    ncol = len(INPUT_COLUMNS)
+    if block.ndim != 2 or block.shape[1] != ncol:
+        raise ValueError(f"values must have shape (n, {ncol}), got {values.shape}")
+    # Alkalinity [meq/L] = HCO3- [mmol/L] + 2 CO3-2 [mmol/L] when carbonate was measured.
+    alk = block[:, 2] + 2.0 * np.nan_to_num(block[:, 3], nan=0.0)
+    fields: list[tuple[str, np.ndarray]] = [(" temp ", block[:, 0]), (" pH ", block[:, 1])]
+    for j, col in enumerate(INPUT_COLUMNS[4:], start=4):
+        el = elements.get(col)
+        if el is not None:
+            fields.append((f" {el} ", block[:, j]))
+    fields.append((" Alkalinity ", alk))
+    # Per field: a list of strings ("" where NaN), then zip rows together.
+    formatted = []
+    for label, col in fields:
+        ok = np.isfinite(col)
+        formatted.append([f"{label}{v!r}\n" if k else "" for v, k in
+                          zip(col.tolist(), ok.tolist(), strict=True)])
+    parts = []
+    for i, row in enumerate(zip(*formatted, strict=True)):
+        parts.append(f"SOLUTION {start + i + 1}\n units mmol/l\n")
+        parts.append("".join(row))
+    parts.append(selected_output)
+    return "".join(parts)
+
+
+def _check_inputs(values: np.ndarray) -> None:
+    """Refuse input PHREEQC would silently misread (it zeroes negative concentrations)."""
+    if values.ndim != 2 or values.shape[1] != len(INPUT_COLUMNS):
+        raise ValueError(f"values must have shape (n, {len(INPUT_COLUMNS)}), got {values.shape}")
+    core = values[:, :3]
+    bad = ~np.isfinite(core).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        bad |= (values[:, 2:] < 0).any(axis=1) | np.isinf(values[:, 3:]).any(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise SpeciationError(
+            f"{rows.size} sample(s) cannot go to PHREEQC (temperature, pH or alkalinity missing, "
+            f"or a negative or infinite concentration), first rows {rows[:5].tolist()}; "
+            "validate the table first (karstsink.speciate does)."
+        )
+
+
+def _activity_model(db: DatabaseInfo) -> str:
+    """``pitzer`` or ``sit`` if the database has that keyword block, else ``ion-association``."""
+    for line in db.text().splitlines():
+        word = line.split("#", 1)[0].strip().upper()
+        if word in ("PITZER", "SIT"):
+            return word.lower()
+    return "ion-association"
+
+
+def _database_phases(db: DatabaseInfo) -> list[str]:
+    """Phase names defined in a database's PHASES block(s) (for 'did you mean' hints)."""
+    names, in_phases = [], False
+    for line in db.text().splitlines():
+        stripped = line.split("#", 1)[0].rstrip()
+        if not stripped:
+            continue
+        if not line[0].isspace():
+            word = stripped.split()[0]
+            if word.isupper() and word.replace("_", "").isalpha():
+                in_phases = word == "PHASES"
+                continue
+            if in_phases:
+                names.append(word)
+    return names

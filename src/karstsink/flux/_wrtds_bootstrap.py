@@ -1,0 +1,200 @@
+"""Block bootstrap of WRTDS (EGRETci's ``blockSample``), run in worker processes.
+
+Every replicate is a block resample of the time-sorted samples, given to the
+batched regressions as sample counts so that all replicates of a batch share
+one matrix product per widening level (:func:`._wrtds_core.fit_points_counts`).
+Replicates are seeded from one :class:`numpy.random.SeedSequence`: the same
+seed gives the same replicates for any number of worker processes.  Workers
+are started with ``fork`` on Linux and ``spawn`` elsewhere (which re-imports
+this module by name in every worker).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from ..exceptions import DataError
+from ..units import KG_DAY_PER_M3S_MG_L
+from ._wrtds_core import Samples, Settings
+from ._wrtds_solve import single_thread_blas
+from ._wrtds_surface import Grid, estimate_surfaces, interp_surfaces
+
+_EPOCH = np.datetime64("1850-01-01", "D")
+
+
+def block_resample(day_number: np.ndarray, block_days: int, rng: np.random.Generator):
+    """Indices of a block-bootstrap resample of time-sorted samples.
+
+    As EGRETci's ``blockSample``: block starts are drawn uniformly from
+    ``first - block_days + 1`` to ``last`` (day numbers); each block takes the
+    samples with ``start <= day < start + block_days - 1`` clipped to the
+    record, until more samples than the original are collected; the excess
+    is cut and the result sorted in time.
+    """
+    n = day_number.size
+    first, last = int(day_number[0]), int(day_number[-1])
+    if n < 2 or first == last:
+        raise DataError("block bootstrap needs samples on at least two different days")
+    picked: list[np.ndarray] = []
+    total = 0
+    while total <= n:
+        start = int(rng.integers(first - block_days + 1, last + 1))
+        lo = max(start, first)
+        hi = min(last, start + block_days - 1)
+        i0 = np.searchsorted(day_number, lo, side="left")
+        i1 = np.searchsorted(day_number, hi, side="left")
+        if i1 > i0:
+            picked.append(np.arange(i0, i1))
+            total += i1 - i0
+    idx = np.concatenate(picked[::-1])[:n]  # EGRETci prepends blocks, cuts the tail
+    return np.sort(idx, kind="stable")
+
+
+def default_jobs() -> int:
+    """Worker processes used when ``jobs`` is not given: the CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _boot_replicates(payload: dict, children: list) -> np.ndarray:
+    """Daily fluxes [kg d⁻¹] of the bootstrap replicates seeded by ``children``."""
+    with single_thread_blas():
+        return _boot_fluxes(payload, children)
+
+
+#: Redraws allowed for one bootstrap resample whose windows cannot reach the minimum counts.
+_MAX_REDRAWS = 20
+
+
+def _boot_fluxes(payload: dict, children: list) -> np.ndarray:
+    """Replicates for ``children``; a resample that cannot be fitted is drawn again.
+
+    A block resample can duplicate samples so unevenly that, at some surface
+    point, no widening of the windows reaches the (relaxed) minimum counts,
+    for instance when the duplicated samples lie exactly half a year from the
+    point's season, where the capped seasonal window gives them zero weight.
+    EGRET would widen forever there; here the batch is split to find that
+    resample and only it is redrawn from a child of its own seed, so the
+    result stays a function of ``seed`` alone.
+    """
+    try:
+        return _boot_batch(payload, children)
+    except DataError:
+        if len(children) > 1:
+            mid = len(children) // 2
+            return np.concatenate([_boot_fluxes(payload, children[:mid]),
+                                   _boot_fluxes(payload, children[mid:])])
+        child = children[0]
+        for _ in range(_MAX_REDRAWS):
+            child = child.spawn(1)[0]
+            try:
+                return _boot_batch(payload, [child])
+            except DataError:
+                continue
+        raise
+
+
+def _boot_batch(payload: dict, children: list) -> np.ndarray:
+    grid: Grid = payload["grid"]
+    smp: Samples = payload["samples"]
+    settings: Settings = payload["settings"]
+    t_day, log_q, q = payload["t_day"], payload["log_q"], payload["q"]
+    counts = np.zeros((len(children), smp.n))
+    for r, child in enumerate(children):
+        idx = block_resample(
+            payload["day_num"], payload["block_days"], np.random.default_rng(child)
+        )
+        counts[r] = np.bincount(idx, minlength=smp.n)
+    n_unc = counts[:, ~smp.censored].sum(axis=1)
+    # EGRETci relaxes the minimum counts for resamples to min(default, n - 20).
+    relax = max(1, smp.n - 20)
+    min_obs = np.full(len(children), max(1, min(settings.min_obs, relax)))
+    min_unc = np.maximum(1, np.minimum(min(settings.min_uncen, relax), n_unc)).astype(int)
+    surf, _ = estimate_surfaces(
+        grid,
+        smp,
+        settings,
+        payload["dec_low"],
+        payload["dec_high"],
+        counts=counts,
+        min_obs=min_obs,
+        min_uncen=min_unc,
+    )
+    conc = interp_surfaces(surf[:, 2], grid, log_q, t_day)
+    return np.where(q == 0.0, 0.0, conc * q * KG_DAY_PER_M3S_MG_L)
+
+
+class _BootRun:
+    """Block-bootstrap replicates computed in worker processes (or here, for one job)."""
+
+    def __init__(
+        self,
+        grid,
+        smp,
+        s_dates,
+        settings,
+        dec_low,
+        dec_high,
+        t_day,
+        log_q,
+        q,
+        n_rep,
+        block_days,
+        jobs,
+        seed,
+    ):
+        self.children = np.random.SeedSequence(seed).spawn(n_rep)
+        self.payload = {
+            "grid": grid,
+            "samples": smp,
+            "settings": settings,
+            "day_num": (s_dates.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64),
+            "t_day": t_day,
+            "log_q": log_q,
+            "q": q,
+            "block_days": block_days,
+            "dec_low": dec_low,
+            "dec_high": dec_high,
+        }
+        n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
+        self.n_jobs = min(n_jobs, n_rep)
+        self._pool = None
+        self._futures = []
+        if self.n_jobs > 1:
+            # one batch per worker: larger batches share more of the work per replicate
+            per = math.ceil(n_rep / self.n_jobs)
+            # fork (Linux) starts workers in milliseconds with everything imported;
+            # elsewhere spawn, the platform default, re-imports the package per worker.
+            ctx = multiprocessing.get_context(
+                "fork" if sys.platform.startswith("linux") else "spawn"
+            )
+            self._pool = ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=ctx)
+            self._futures = [
+                self._pool.submit(_boot_replicates, self.payload, self.children[i : i + per])
+                for i in range(0, n_rep, per)
+            ]
+
+    def collect(self) -> np.ndarray:
+        """(n_rep, n_days) daily fluxes [kg d⁻¹], in seed order whatever the job count."""
+        if self._pool is None:
+            per = 25  # replicates per batch: bounds memory, keeps the matrix products large
+            kids = self.children
+            parts = [
+                _boot_replicates(self.payload, kids[i : i + per]) for i in range(0, len(kids), per)
+            ]
+        else:
+            parts = [f.result() for f in self._futures]
+        return np.concatenate(parts, axis=0)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
