@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from karstsink.exceptions import DataQualityWarning
-from karstsink.flux.pipeline import run_flux, write_flux_outputs
+from karstsink.workflows import run_flux, write_flux_outputs
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent / "data" / "demo" / "catchments"

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from karstsink.cli import main
 from karstsink.exceptions import DataError, UnitError
 from karstsink.flux import METHODS
-from karstsink.flux.samples import flux_samples_from_table, read_flux_samples, read_flux_table
+from karstsink.io.flux_samples import flux_samples_from_table, read_flux_samples, read_flux_table
 
 NO3_AS_N = 10.0 * 14.007 / 62.004  # 2.259048 mg/L NO3-N = 10 mg/L NO3-
 SHARES = ["--acid-so4-share", 1, "--acid-no3-share", 1, "--evaporite-so4-share", 0]
@@ -146,8 +146,8 @@ def test_day_first_dates_are_read_and_an_ambiguous_column_needs_date_format(tmp_
 
 
 def test_run_flux_reads_the_samples_file_once(tmp_path, monkeypatch):
-    import karstsink.samples as samples
-    from karstsink.flux.pipeline import run_flux
+    import karstsink.io.samples as samples
+    from karstsink.workflows import run_flux
 
     qp, days = _discharge(tmp_path)
     sp = tmp_path / "s.csv"

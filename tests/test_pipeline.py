@@ -12,7 +12,7 @@ import rasterio
 from click.testing import CliRunner
 
 from karstsink.cli import main
-from karstsink.pipeline import demo_config_path
+from karstsink.workflows import demo_config_path
 
 
 @pytest.fixture(scope="module")

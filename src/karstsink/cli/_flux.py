@@ -85,7 +85,7 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
     calendar.csv, total.csv, sink.csv, samples.csv, model.json and plots/*.png to
     OUTPUT; nothing is written if the run fails.
     """
-    from ..flux.pipeline import run_flux, write_flux_outputs
+    from ..workflows.catchment import run_flux, write_flux_outputs
 
     options: dict = {"model": loadest_model} if method == "loadest" else {}
     if (bootstrap is not None or jobs is not None) and method != "wrtds":

@@ -27,7 +27,7 @@ def _progress_factory():
 
 
 def _run(config, out_dir: Path | None, jobs: int | None) -> None:
-    from ..pipeline import run_pipeline
+    from ..workflows.run import run_pipeline
 
     t0 = time.perf_counter()
     result = run_pipeline(config, out_dir, jobs=jobs, echo=lambda s: click.echo(s, err=True),
@@ -60,7 +60,7 @@ def run_command(config: Path, out_dir: Path | None, jobs: int | None, debug: boo
 @handle_errors
 def demo_command(out_dir: Path, jobs: int | None, debug: bool) -> None:
     """Run the whole pipeline on the bundled SYNTHETIC Guizhou-like demo dataset."""
-    from ..pipeline import demo_config_path
+    from ..workflows.run import demo_config_path
 
     config = demo_config_path()
     click.echo(f"karstsink demo: SYNTHETIC Guizhou-like province from {config.parent}",

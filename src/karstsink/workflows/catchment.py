@@ -1,0 +1,302 @@
+"""One catchment from files to fluxes and sinks: what ``karstsink flux`` (and ``run``) run.
+
+:func:`run_flux` reads a discharge record and a samples table, estimates the
+daily flux of the constituent (and of SO₄²⁻, NO₃⁻ or TOC for the sink
+corrections), aggregates it and computes the carbon sink per year;
+:func:`write_flux_outputs` writes everything atomically to a folder.
+
+This is a workflow (layer L3): it chains the readers of :mod:`karstsink.io`, the
+estimators of :mod:`karstsink.flux` and :func:`karstsink.sink.carbon_sink`.
+``karstsink.flux.pipeline`` re-exports it for compatibility.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__, carbon
+from ..exceptions import DataError
+from ..flux import estimate
+from ..flux._base import FluxEstimate
+from ..flux.aggregate import aggregate
+from ..io.discharge import read_discharge
+from ..io.flux_samples import flux_samples_from_table, read_flux_table
+from ..sink import carbon_sink
+
+__all__ = ["ANNUAL_COLUMNS", "FluxRun", "run_flux", "write_flux_outputs"]
+
+#: Column order of ``annual.csv`` (design.md contract first).
+ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_yr",
+                  "flux_lo95_kg_yr", "flux_hi95_kg_yr", "flux_se_kg_day", "flux_lo95_kg_day",
+                  "flux_hi95_kg_day", "flux_kg", "n_days", "n_missing_days", "complete",
+                  "start", "end"]
+_SINK_SPECIES = ("hco3", "alk", "alkalinity")
+
+
+@dataclass
+class FluxRun:
+    """Everything one flux run produced (tables in memory, ready to write)."""
+
+    estimate: FluxEstimate
+    discharge: pd.DataFrame
+    samples: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    sink: pd.DataFrame
+    settings: dict[str, Any]
+    companions: dict[str, FluxEstimate] = field(default_factory=dict)
+    companion_tables: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+
+    def model_json(self) -> dict[str, Any]:
+        """The ``model.json`` content (no private objects)."""
+        def clean(d):
+            if isinstance(d, dict):
+                return {str(k): clean(v) for k, v in d.items() if not str(k).startswith("_")}
+            if isinstance(d, (list, tuple)):
+                return [clean(v) for v in d]
+            if isinstance(d, (np.floating, float)):
+                return None if not np.isfinite(d) else float(d)
+            if isinstance(d, np.integer):
+                return int(d)
+            if isinstance(d, np.ndarray):
+                return clean(d.tolist())
+            if isinstance(d, (np.bool_,)):
+                return bool(d)
+            return d if isinstance(d, (str, int, bool, type(None))) else str(d)
+
+        q = self.discharge.attrs
+        s = self.samples
+        return clean({
+            "karstsink_version": __version__,
+            "settings": self.settings,
+            "discharge": {
+                "source": q.get("source"), "unit_in_file": q.get("q_unit"),
+                "first_day": f"{self.discharge.index.min():%Y-%m-%d}",
+                "last_day": f"{self.discharge.index.max():%Y-%m-%d}",
+                "n_days": len(self.discharge),
+                "n_missing_days": q.get("n_missing_days"),
+                "gaps": [str(g) + (" interpolated" if g.filled else " missing")
+                         for g in q.get("gaps", [])],
+                "flag_counts": q.get("flag_counts", {}),
+            },
+            "samples": {
+                "source": s.attrs.get("source"), "n_rows": len(s),
+                "n_used": int(s["used"].sum()) if "used" in s else None,
+                "n_censored_used": int((s["censored"].astype(bool) & s["used"]).sum())
+                if "used" in s else None,
+                "n_outside_record": int((~s["in_record"]).sum()) if "in_record" in s else None,
+            },
+            "model": self.estimate.model,
+            "companions": {k: v.model for k, v in self.companions.items()},
+            "sink_assumptions": (self.sink["assumptions"].iloc[0] if len(self.sink) else None),
+        })
+
+
+def _annual_for_sink(tables, key="annual"):
+    a = tables[key]
+    return a.set_index("year") if "year" in a else a
+
+
+def run_flux(
+    discharge: str | os.PathLike | pd.DataFrame,
+    samples: str | os.PathLike | pd.DataFrame,
+    *,
+    area_km2: float,
+    constituent: str = "hco3",
+    units: str | None = None,
+    method: str = "loadest",
+    q_unit: str | None = None,
+    q_column: str | None = None,
+    date_column: str | None = None,
+    date_format: str | None = None,
+    max_gap_days: int = 7,
+    allow_gaps: bool = False,
+    year_start_month: int = 10,
+    so4: str | None = None,
+    no3: str | None = None,
+    toc: str | None = None,
+    acid_so4_share: float = carbon.DEFAULT_ACID_SO4_SHARE,
+    evaporite_so4_share: float = carbon.DEFAULT_EVAPORITE_SO4_SHARE,
+    acid_no3_share: float = carbon.DEFAULT_ACID_NO3_SHARE,
+    bcp_share: float = carbon.DEFAULT_BCP_SHARE,
+    silicate_hco3_fraction: float | None = None,
+    method_options: dict[str, Any] | None = None,
+    proxy: str | None = None,
+    extra_regressors: list[str] | None = None,
+) -> FluxRun:
+    """Estimate fluxes and the carbon sink of one catchment.
+
+    Parameters
+    ----------
+    discharge, samples : path-like or DataFrame
+        Discharge record (see :func:`karstsink.io.discharge.read_discharge`) and
+        samples (see :func:`karstsink.io.flux_samples.read_flux_samples`).  The
+        samples file is read once, by the sample reader of
+        :mod:`karstsink.io.samples`; the constituent and the SO₄²⁻/NO₃⁻/TOC
+        companions all come from that one canonical table.
+    area_km2 : float
+        Catchment area [km²].
+    constituent : str
+        Column/species of the samples (``hco3``, ``alk``, ``HCO3- (mg/L)``...).
+    units : str, optional
+        Unit of the sample columns whose header states none (``mg/L``); a unit
+        in a header wins, and a ``units`` contradicting one is a UnitError.
+    date_column : str, optional
+        Date column of the samples (default: recognised by name).
+    date_format : str, optional
+        strftime format (``"%d/%m/%Y"``) of the dates of both files, needed when
+        their day/month order cannot be told from the cells.
+    method : str
+        ``loadest`` (default), ``rating``, ``direct`` or ``wrtds``.
+    so4, no3, toc : str, optional
+        Sample columns (or canonical keys) of SO₄²⁻, NO₃⁻ and TOC/DOC, read with
+        their header units (``NO3-N (mg/L)``, ``SO4-S``, mmol/L...) or ``units``,
+        whose fluxes (same method) feed the acid correction and the BCP term
+        (TOC flux in kg C).
+    acid_so4_share, evaporite_so4_share, acid_no3_share, bcp_share, silicate_hco3_fraction
+        See :func:`karstsink.sink.carbon_sink` (``evaporite_so4_share`` is the
+        share of SO₄²⁻ from evaporites [0-1]).
+    method_options : dict, optional
+        Passed to the estimator (e.g. ``{"model": 9}`` for LOADEST).
+    proxy : str, optional
+        Column of the discharge file with a continuous proxy (EC) for the
+        ``direct`` method's regression.
+    extra_regressors : list of str, optional
+        Columns of the discharge file used as extra LOADEST regressors (model
+        99, e.g. specific conductance as in LOADEST application 5).
+
+    Returns
+    -------
+    FluxRun
+    """
+    if not (area_km2 and np.isfinite(area_km2) and area_km2 > 0):
+        raise DataError(f"--area must be a positive number of km², got {area_km2!r}.")
+    extra_cols = [c for c in ([proxy] if proxy else []) + list(extra_regressors or [])]
+    daily = read_discharge(discharge, q_unit=q_unit, value_column=q_column,
+                           max_gap_days=max_gap_days, allow_gaps=allow_gaps,
+                           extra_columns=extra_cols or None, date_format=date_format)
+    opts = dict(method_options or {})
+    if proxy:
+        if method != "direct":
+            raise DataError("--proxy is for --method direct (use --extra for LOADEST).")
+        opts["proxy"] = proxy
+    if extra_regressors:
+        if method != "loadest":
+            raise DataError("--extra regressors are for --method loadest (model 99).")
+        opts["extra_regressors"] = list(extra_regressors)
+        if opts.get("model", 0) == 0:
+            opts["model"] = 99
+    table = read_flux_table(samples, units=units, date_format=date_format)  # read once
+    smp = flux_samples_from_table(table, constituent, date_column=date_column,
+                                  date_format=date_format)
+    est = estimate(daily, smp, constituent, method=method, **opts)
+    tables = aggregate(est, year_start_month=year_start_month)
+    est.samples.attrs.update(smp.attrs)
+
+    companions: dict[str, FluxEstimate] = {}
+    ctables: dict[str, dict[str, pd.DataFrame]] = {}
+    for key, col in (("so4", so4), ("no3", no3), ("toc", toc)):
+        if col is None:
+            continue
+        s2 = flux_samples_from_table(table, col, species=key, date_column=date_column,
+                                     date_format=date_format)
+        companions[key] = estimate(daily, s2, col, method=method, **opts)
+        ctables[key] = aggregate(companions[key], year_start_month=year_start_month)
+
+    is_hco3 = (constituent.strip().lower() in _SINK_SPECIES
+               or smp.attrs.get("species") in _SINK_SPECIES)  # e.g. "HCO3- (mg/L)"
+    rows = []
+    for kind, tkey, lab in (("year", "annual", "year"), ("total", "total", "period")):
+        t = tables[tkey]
+        if t.empty:
+            continue
+        def comp(name, _tkey=tkey):
+            if name not in ctables:
+                return None
+            return ctables[name][_tkey]["flux_kg_yr"].to_numpy()
+        if is_hco3:
+            so4_flux = comp("so4")
+            sk = carbon_sink(
+                t["flux_kg_yr"].to_numpy(), area_km2,
+                hco3_lo95_kg_yr=t["flux_lo95_kg_yr"].to_numpy(),
+                hco3_hi95_kg_yr=t["flux_hi95_kg_yr"].to_numpy(),
+                so4_flux_kg_yr=so4_flux, no3_flux_kg_yr=comp("no3"),
+                acid_so4_share=acid_so4_share,
+                evaporite_so4_kg_yr=(evaporite_so4_share * so4_flux
+                                     if so4_flux is not None else 0.0),
+                acid_no3_share=acid_no3_share,
+                silicate_hco3_fraction=silicate_hco3_fraction,
+                bcp_flux_kg_c_yr=comp("toc"), bcp_share=bcp_share,
+            )
+        else:
+            sk = pd.DataFrame({"area_km2": [area_km2] * len(t), "sink_t_c_km2_yr": np.nan,
+                               "sink_t_co2_km2_yr": np.nan,
+                               "assumptions": f"constituent {constituent!r} is not HCO3: "
+                                              "no carbon sink computed"})
+        sk.insert(0, "period", t[lab].astype(str).to_numpy() if kind == "year" else "total")
+        sk.insert(1, "hco3_flux_kg_yr" if is_hco3 else "flux_kg_yr", t["flux_kg_yr"].to_numpy())
+        sk.insert(2, "complete", t["complete"].to_numpy())
+        rows.append(sk)
+    sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    settings = {
+        "constituent": constituent, "units": units, "date_format": date_format,
+        "method": method,
+        "method_options": opts, "area_km2": area_km2, "q_unit_option": q_unit,
+        "max_gap_days": max_gap_days, "allow_gaps": allow_gaps,
+        "year_start_month": year_start_month, "so4": so4, "no3": no3, "toc": toc,
+        "acid_so4_share": acid_so4_share, "evaporite_so4_share": evaporite_so4_share,
+        "acid_no3_share": acid_no3_share, "bcp_share": bcp_share,
+        "silicate_hco3_fraction": silicate_hco3_fraction, "proxy": proxy,
+        "extra_regressors": list(extra_regressors or []),
+    }
+    return FluxRun(estimate=est, discharge=daily, samples=est.samples, tables=tables,
+                   sink=sink_table, settings=settings, companions=companions,
+                   companion_tables=ctables)
+
+
+def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool = True
+                       ) -> list[Path]:
+    """Write ``daily.csv``, ``monthly.csv``, ``annual.csv``, ``calendar.csv``, ``total.csv``,
+    ``sink.csv``, ``samples.csv``, ``model.json`` and PNG plots, all or nothing.
+
+    Returns the written paths (relative names inside ``out_dir``).
+    """
+    from ..io.atomic import atomic_dir
+
+    written = []
+    with atomic_dir(out_dir) as tmp:
+        tmp = Path(tmp)
+        daily = run.estimate.daily.copy()
+        daily.index.name = "date"
+        if "qa_flags" in daily.columns:
+            daily = daily.rename(columns={"qa_flags": "estimate_flags"})
+        daily["discharge_qa_flags"] = run.discharge["qa_flags"].reindex(daily.index).to_numpy()
+        daily.reset_index().assign(date=lambda d: d["date"].dt.strftime("%Y-%m-%d")).to_csv(
+            tmp / "daily.csv", index=False)
+        annual = run.tables["annual"]
+        annual[[c for c in ANNUAL_COLUMNS if c in annual.columns]].to_csv(
+            tmp / "annual.csv", index=False)
+        for name in ("monthly", "calendar", "total"):
+            run.tables[name].to_csv(tmp / f"{name}.csv", index=False)
+        run.sink.to_csv(tmp / "sink.csv", index=False)
+        smp = run.samples.copy()
+        if "date" in smp:
+            smp["date"] = pd.to_datetime(smp["date"]).dt.strftime("%Y-%m-%d")
+        smp.to_csv(tmp / "samples.csv", index=False)
+        for key, tabs in run.companion_tables.items():
+            tabs["annual"].to_csv(tmp / f"annual_{key}.csv", index=False)
+        (tmp / "model.json").write_text(
+            json.dumps(run.model_json(), indent=2, ensure_ascii=False, default=str) + "\n",
+            encoding="utf-8")
+        if plots:
+            from ..plots.flux import save_flux_plots
+
+            save_flux_plots(run.estimate, tmp / "plots")
+        written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
+    return written

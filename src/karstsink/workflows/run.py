@@ -1,0 +1,423 @@
+"""The whole pipeline in one call: speciation, catchment fluxes and sinks, maps, balance, report.
+
+``karstsink run CONFIG.toml`` and ``karstsink demo`` call :func:`run_pipeline`.
+Every stage is the same function the single-stage commands use
+(:func:`karstsink.speciate`, :func:`karstsink.workflows.catchment.run_flux`,
+:func:`karstsink.mapping.run_map`, :func:`karstsink.scenario.balance`,
+:func:`karstsink.report.write_report`); this module only chains them and
+writes their outputs into one folder, all or nothing. The catchment-vs-map table is
+:mod:`karstsink.workflows.comparison`, the report's sections, assumptions and headline
+:mod:`karstsink.workflows.sections`. ``karstsink.pipeline`` re-exports this module.
+
+Output folder layout::
+
+    speciation/<samples>.csv (+ .meta.json)    PHREEQC results per sample file
+    flux/<catchment>/...                      daily/monthly/annual fluxes, sink.csv, plots
+    catchment_sinks.csv                       one row per catchment (whole record)
+    catchment_comparison.csv                  observed sink against the map's over each
+                                              catchment's outline (with [map] and boundary)
+    map/karst_sink.tif, biological_sink.tif, total_sink.tif, zonal_totals.csv/.gpkg,
+        quicklook.png                         (t C km-2 yr-1 unless co2 = true)
+    scenario/balance.csv, balance.png         sinks against the emission scenarios
+    report.html                               one self-contained file
+    run.json                                  settings, versions, database checksum, timings
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import __version__
+from ..exceptions import ConfigError, KarstSinkError
+from ..io.atomic import atomic_dir
+from ..units import C_TO_CO2
+from . import sections
+from ._errors import in_toml
+from .comparison import catchment_comparison
+
+__all__ = ["PipelineResult", "demo_config_path", "demo_data_dir", "run_pipeline"]
+
+
+@dataclass
+class PipelineResult:
+    """What :func:`run_pipeline` produced.
+
+    Attributes
+    ----------
+    out_dir : pathlib.Path
+        The output folder.
+    files : list of str
+        Every file written, relative to ``out_dir``.
+    summary : dict
+        Headline numbers (t C and t CO2 per year) and stage timings [s].
+    """
+
+    out_dir: Path
+    files: list[str]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def demo_data_dir() -> Path:
+    """Folder of the bundled SYNTHETIC demo dataset (``data/demo`` in a checkout).
+
+    A wheel carries it as ``karstsink/demo_data``; an editable install or a
+    checkout reads ``data/demo`` beside ``src/``.
+    """
+    package = Path(__file__).resolve().parents[1]  # src/karstsink (this is workflows/run.py)
+    packaged = package / "demo_data"
+    if (packaged / "demo.toml").is_file():
+        return packaged
+    checkout = package.parents[1] / "data" / "demo"
+    if (checkout / "demo.toml").is_file():
+        return checkout
+    raise ConfigError(
+        "The demo dataset was not found (neither karstsink/demo_data in the installed package "
+        "nor data/demo in a checkout); run `python data/demo/make_demo.py` in the repository."
+    )
+
+
+def demo_config_path() -> Path:
+    """The demo's run configuration, ``demo.toml``."""
+    return demo_data_dir() / "demo.toml"
+
+
+def _stage_printer(echo: Callable[[str], None] | None, n_stages: int):
+    state = {"i": 0, "t": time.perf_counter()}
+
+    def start(name: str) -> None:
+        state["i"] += 1
+        state["t"] = time.perf_counter()
+        if echo:
+            echo(f"[{state['i']}/{n_stages}] {name} ...")
+
+    def done(detail: str) -> float:
+        dt = time.perf_counter() - state["t"]
+        if echo:
+            echo(f"      {detail} ({dt:.1f} s)")
+        return dt
+
+    return start, done
+
+
+def run_pipeline(
+    config: str | os.PathLike | dict[str, Any],
+    out_dir: str | os.PathLike | None = None,
+    *,
+    jobs: int | None = None,
+    echo: Callable[[str], None] | None = None,
+    progress: Callable[[int, str], Any] | None = None,
+) -> PipelineResult:
+    """Run every configured stage and write all outputs and the report.
+
+    Parameters
+    ----------
+    config : path-like or dict
+        A run configuration TOML file, or the dict
+        :func:`karstsink.config.load_run_config` returns.
+    out_dir : path-like, optional
+        Output folder; default ``[project] output`` of the configuration.
+    jobs : int, optional
+        Worker processes/threads for speciation and maps (default: all cores).
+    echo : callable, optional
+        Receives one line of text per stage start and end (the CLI prints them).
+    progress : callable, optional
+        ``progress(total, desc)`` returning an object with ``update(n)`` (a
+        tqdm-like bar) for the long stages.
+
+    Returns
+    -------
+    PipelineResult
+
+    Raises
+    ------
+    ConfigError, DataError, UnitError, RasterError, SpeciationError
+        On the first structural problem, naming the file, key or column.
+        Nothing is written in that case.
+    """
+    from ..config import load_run_config
+
+    cfg = config if isinstance(config, dict) else load_run_config(config)
+    out = Path(out_dir) if out_dir is not None else Path(cfg["project"]["output"])
+    n_stages = 2 + bool(cfg["speciation"]["samples"]) + bool(cfg["catchments"]) \
+        + (cfg["map"] is not None)
+    start, done = _stage_printer(echo, n_stages)
+    timings: dict[str, float] = {}
+    summary: dict[str, Any] = {"project": cfg["project"]["name"]}
+    report_sections: list[Any] = []
+    figures_for: dict[str, list[Path]] = {}
+    t0 = time.perf_counter()
+
+    with atomic_dir(out) as tmp:
+        tmp = Path(tmp)
+        spec_meta = None
+        if cfg["speciation"]["samples"]:
+            start("speciation (PHREEQC)")
+            spec_tables, spec_meta = _speciation_stage(cfg, tmp / "speciation", jobs)
+            n = sum(len(t) for t in spec_tables.values())
+            computed = sum(int(t["si_calcite"].notna().sum()) for t in spec_tables.values())
+            timings["speciation"] = done(f"{n} samples in {len(spec_tables)} file(s), "
+                                         f"{computed} speciated")
+            summary["samples_speciated"] = computed
+            report_sections.append(sections.speciation_section(spec_tables, tmp))
+            figures_for["speciation"] = []
+
+        catchment_table = None
+        if cfg["catchments"]:
+            start("catchment fluxes and sinks")
+            catchment_table, flux_sections, flux_settings = _flux_stage(cfg, tmp / "flux",
+                                                                         jobs)
+            catchment_table.to_csv(tmp / "catchment_sinks.csv", index=False)
+            timings["flux"] = done(
+                f"{len(catchment_table)} catchment(s): "
+                + ", ".join(f"{r.catchment} {r.sink_t_c_km2_yr:.2f} t C km-2 yr-1"
+                            for r in catchment_table.itertuples()))
+            report_sections.extend(flux_sections)
+
+        map_result = None
+        if cfg["map"] is not None:
+            start("sink maps")
+            from ..mapping import run_map
+
+            co2 = bool(cfg["project"]["co2"])
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                map_result = run_map(cfg["map"], tmp / "map", jobs=jobs, co2=co2,
+                                     progress=progress)
+            for w in caught:
+                if echo:
+                    echo(f"      warning: {w.message}")
+            t = map_result.totals
+            summary.update({k: float(v) for k, v in t.items()})
+            timings["map"] = done(
+                f"karst {t['karst_sink_t_c_yr'] / 1e6:.3f} Mt C/yr over "
+                f"{t['karst_area_km2']:,.0f} km2 of carbonate rock; biological "
+                f"{t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr")
+            report_sections.append(sections.map_section(map_result, tmp))
+
+        comparison = None
+        if map_result is not None and catchment_table is not None and any(
+                c.get("boundary") for c in cfg["catchments"]):
+            comparison = catchment_comparison(cfg, catchment_table,
+                                              tmp / "map" / "karst_sink.tif")
+            comparison.to_csv(tmp / "catchment_comparison.csv", index=False)
+            if echo:
+                echo("      catchment vs map: " + ", ".join(
+                    f"{r.catchment} {r.ratio_observed_to_map:.2f}"
+                    for r in comparison.itertuples()))
+            report_sections.append(sections.comparison_section(comparison))
+
+        start("scenario balance")
+        balance_table, sinks = _scenario_stage(cfg, map_result, tmp / "scenario")
+        if balance_table is not None:
+            row = balance_table[(balance_table["year"] == cfg["scenario"]["start_year"])]
+            share = float(row["total_share_pct"].iloc[0]) if len(row) else float("nan")
+            summary["share_of_emissions_first_year_pct"] = share
+            timings["scenario"] = done(
+                f"sinks {sum(sinks.values()) / 1e6:.2f} Mt CO2/yr offset {share:.1f} % of "
+                f"{cfg['scenario']['start_year']} emissions")
+            report_sections.append(sections.scenario_section(balance_table, sinks, tmp, cfg))
+        else:
+            timings["scenario"] = done("skipped (no sinks to balance)")
+
+        start("report")
+        db = _database_info(cfg)
+        provenance = {
+            "karstsink version": __version__,
+            "PHREEQC": db.get("phreeqc_version", ""),
+            "PHREEQC database": db.get("name", ""),
+            "database SHA-256": db.get("sha256", ""),
+            "configuration": str(cfg["config_path"]),
+            "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:]),
+        }
+        assumptions = sections.assumptions(cfg, catchment_table, map_result)
+        headline = sections.headline(summary, catchment_table,
+                                     co2=bool(cfg["project"]["co2"]))
+        if cfg["report"]["html"]:
+            from ..report import write_report
+
+            write_report(tmp / "report.html", title=cfg["report"]["title"],
+                         sections=report_sections, assumptions=assumptions,
+                         provenance=provenance,
+                         summary=headline, synthetic=cfg["report"]["synthetic"])
+        timings["report"] = done("report.html" if cfg["report"]["html"] else "skipped")
+        timings["total"] = time.perf_counter() - t0
+        summary["timings_s"] = timings
+        carbon = {k: v for k, v in cfg["carbon"].items() if k != "given"}
+        carbon["written_in_config"] = cfg["carbon"]["given"]
+        run_doc = {"karstsink_version": __version__, "config": str(cfg["config_path"]),
+                   "summary": summary, "provenance": provenance, "assumptions": assumptions,
+                   "carbon": carbon,
+                   "catchments": [{"name": c["name"], "carbon_overrides": c["carbon_overrides"],
+                                   "flux_settings": flux_settings.get(c["name"])}
+                                  for c in cfg["catchments"]],
+                   "catchment_comparison": (None if comparison is None
+                                            else comparison.to_dict(orient="records")),
+                   "map_assumptions": list(getattr(map_result, "assumptions", None) or []),
+                   "speciation_meta": spec_meta}
+        (tmp / "run.json").write_text(
+            json.dumps(run_doc, indent=2, ensure_ascii=False, default=str) + "\n",
+            encoding="utf-8")
+        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+    return PipelineResult(out_dir=out, files=files, summary=summary)
+
+
+# --------------------------------------------------------------------------------------
+# stages
+# --------------------------------------------------------------------------------------
+def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
+    from ..chemistry.speciation import speciate
+    from ..io.samples import read_samples
+
+    sp = cfg["speciation"]
+    folder.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, pd.DataFrame] = {}
+    meta: dict[str, Any] = {}
+    for path in sp["samples"]:
+        path = Path(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # flags are in qa_flags; counts go to the meta
+            try:
+                table = read_samples(path, units=sp["units"])
+            except KarstSinkError as err:
+                raise in_toml(err, "speciation", "") from err
+            result = speciate(table, database=sp["database"], engine=sp["engine"],
+                              jobs=sp["jobs"] or jobs, **_speciation_shares(cfg["carbon"]))
+        name = path.stem
+        result.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
+        info = result.attrs.get("karstsink", {})
+        (folder / f"{name}.meta.json").write_text(
+            json.dumps({"input": str(path), **info}, indent=2, ensure_ascii=False,
+                       default=str) + "\n", encoding="utf-8")
+        tables[name] = result
+        meta[name] = info.get("speciation", info)
+    return tables, meta
+
+
+def _speciation_shares(carbon: dict) -> dict[str, float]:
+    """The acid-correction shares of ``[carbon]`` as :func:`karstsink.speciate` keywords."""
+    return {k: carbon[k] for k in ("acid_so4_share", "evaporite_so4_share", "acid_no3_share")}
+
+
+def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
+    """The :func:`karstsink.workflows.catchment.run_flux` keywords of one checked catchment.
+
+    Parameters
+    ----------
+    catchment : dict
+        One entry of ``load_run_config(...)["catchments"]``: every ``karstsink flux``
+        option, under its TOML name, with the run's ``[carbon]`` shares filled in.
+    jobs : int, optional
+        The run's ``--jobs``: the WRTDS bootstrap workers unless the catchment sets
+        ``jobs`` itself.
+
+    Returns
+    -------
+    dict
+        Keywords for ``run_flux(discharge, samples, **kwargs)``.
+    """
+    c = catchment
+    options = dict(c["method_options"])
+    if c["method"] == "wrtds" and "jobs" not in options and jobs is not None:
+        options["jobs"] = jobs
+    return {
+        "area_km2": c["area_km2"], "constituent": c["constituent"], "units": c["units"],
+        "method": c["method"], "q_unit": c["q_unit"], "q_column": c["q_column"],
+        "date_column": c["date_column"], "date_format": c["date_format"],
+        "max_gap_days": c["max_gap_days"], "allow_gaps": c["allow_gaps"],
+        "year_start_month": c["year_start"], "so4": c["so4"], "no3": c["no3"],
+        "toc": c["toc"], "acid_so4_share": c["acid_so4_share"],
+        "evaporite_so4_share": c["evaporite_so4_share"],
+        "acid_no3_share": c["acid_no3_share"], "bcp_share": c["bcp_share"],
+        "silicate_hco3_fraction": c["silicate_fraction"], "method_options": options,
+        "proxy": c["proxy"], "extra_regressors": c["extra"],
+    }
+
+
+def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None):
+    from .catchment import run_flux, write_flux_outputs
+
+    rows = []
+    flux_sections = []
+    settings: dict[str, Any] = {}
+    for c in cfg["catchments"]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # flags are written into the outputs
+                run = run_flux(c["discharge"], c["samples"], **_flux_kwargs(c, jobs))
+        except KarstSinkError as err:
+            raise in_toml(err, c["key"], f" (catchment {c['name']!r})") from err
+        settings[c["name"]] = run.settings
+        sub = folder / c["name"]
+        write_flux_outputs(run, sub)
+        total = run.sink[run.sink["period"] == "total"].iloc[0]
+        model = run.estimate.model
+
+        def val(key: str, _total=total) -> float:
+            # a constituent other than HCO3 has a flux but no carbon-sink columns: NaN
+            return float(_total[key]) if key in _total.index else float("nan")
+
+        flux_key = "hco3_flux_kg_yr" if "hco3_flux_kg_yr" in total.index else "flux_kg_yr"
+        rows.append({
+            "catchment": c["name"], "area_km2": c["area_km2"], "method": c["method"],
+            "constituent": c["constituent"],
+            "first_day": f"{run.discharge.index.min():%Y-%m-%d}",
+            "last_day": f"{run.discharge.index.max():%Y-%m-%d}",
+            "n_samples": int(run.samples["used"].sum()) if "used" in run.samples
+            else len(run.samples),
+            "flux_kg_yr": val(flux_key),
+            "acid_correction_pct": val("acid_correction_pct"),
+            "sink_t_c_yr": val("sink_t_c_yr"),
+            "sink_t_c_km2_yr": val("sink_t_c_km2_yr"),
+            "sink_lo95_t_c_km2_yr": val("sink_lo95_t_c_km2_yr"),
+            "sink_hi95_t_c_km2_yr": val("sink_hi95_t_c_km2_yr"),
+            "sink_t_co2_km2_yr": val("sink_t_co2_km2_yr"),
+            "model": str(model.get("model", model.get("name", c["method"]))),
+        })
+        flux_sections.append(sections.catchment_section(c, rows[-1], run.sink, sub))
+    return pd.DataFrame(rows), flux_sections, settings
+
+
+def _scenario_stage(cfg: dict, map_result: Any, folder: Path):
+    from ..plots.scenario import plot_balance
+    from ..scenario import balance, sinks_from_zonal_totals
+
+    sc = cfg["scenario"]
+    if sc["sinks_from"] == "given":
+        sinks = {"karst": float(sc["karst_t_c_yr"]) * C_TO_CO2}
+        if sc.get("biological_t_c_yr") is not None:
+            sinks["biological"] = float(sc["biological_t_c_yr"]) * C_TO_CO2
+    elif map_result is not None and map_result.zonal is not None:
+        sinks = sinks_from_zonal_totals(map_result.zonal)
+    elif map_result is not None:
+        t = map_result.totals
+        sinks = {"karst": float(t["karst_sink_t_c_yr"]) * C_TO_CO2,
+                 "biological": float(t["biological_sink_t_c_yr"]) * C_TO_CO2}
+    else:
+        return None, {}
+    sinks = {k: v for k, v in sinks.items() if v == v}  # drop NaN sinks (not mapped)
+    table = balance(sinks, sc["emissions"], years=(sc["start_year"], sc["end_year"]))
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "balance.csv", index=False)
+    plot_balance(table, folder / "balance.png",
+                 title="Sinks against energy-sector CO2 emission scenarios")
+    return table, sinks
+
+
+def _database_info(cfg: dict) -> dict[str, str]:
+    from ..chemistry.database import phreeqc_version, resolve_database
+
+    database = cfg["speciation"]["database"]
+    if cfg["map"] is not None and not cfg["speciation"]["samples"]:
+        database = cfg["map"].database
+    info = resolve_database(database)
+    return {"name": info.name, "sha256": info.sha256, "phreeqc_version": phreeqc_version()}

@@ -1,0 +1,333 @@
+"""Report sections of ``karstsink run``: one per stage, plus the assumptions and headline.
+
+Each function turns one stage's results into a :class:`karstsink.report.Section`
+(text, tables, figures) for :func:`karstsink.report.write_report`;
+:func:`assumptions` states every assumption behind the run's numbers (report and
+``run.json``) and :func:`headline` the numbers at the top of the report. Called by
+:func:`karstsink.workflows.run.run_pipeline`; nothing here computes a sink.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..report import Figure, Section, Table
+from ..units import C_TO_CO2
+
+__all__ = ["REPORT_YEARS", "assumptions", "catchment_section", "comparison_section",
+           "headline", "map_section", "scenario_section", "speciation_section"]
+
+#: Years of the scenario balance shown in the report's table.
+REPORT_YEARS = (2020, 2025, 2030, 2035, 2040, 2050, 2060)
+
+
+def speciation_section(tables: dict[str, pd.DataFrame], tmp: Path) -> Section:
+    """The speciation stage: a summary per sample file and the SI-pCO2 figure.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        :func:`karstsink.speciate` results by sample-file stem.
+    tmp : pathlib.Path
+        The run's output folder (``speciation/si_pco2.png`` is drawn there).
+    """
+    rows = []
+    for name, t in tables.items():
+        ok = t["si_calcite"].notna()
+        flagged = (t["qa_flags"].fillna("") != "").sum()
+        rows.append({
+            "file": name, "n_samples": len(t), "n_speciated": int(ok.sum()),
+            "n_flagged": int(flagged),
+            "si_calcite_median": t.loc[ok, "si_calcite"].median(),
+            "si_dolomite_median": t.loc[ok, "si_dolomite"].median(),
+            "log_pco2_median": t.loc[ok, "log_pco2"].median(),
+            "dic_mmol_kgw_median": t.loc[ok, "dic_mmol_kgw"].median(),
+            "cbe_pct_max_abs": t.loc[ok, "cbe_pct"].abs().max(),
+            "ca_mg_hco3_molar_median": t.loc[ok, "ca_mg_hco3_molar"].median(),
+        })
+    fig = tmp / "speciation" / "si_pco2.png"
+    _plot_si_pco2(tables, fig)
+    return Section(
+        title="Water chemistry (PHREEQC speciation)",
+        text=("Every field sample speciated with PHREEQC: saturation indices, log pCO2 "
+              "(log10 atm), DIC and carbonate species per kg of water, charge balance and "
+              "weathering ratios. A molar (Ca+Mg)/HCO3 of 0.5 means pure carbonic-acid "
+              "weathering of carbonate; values towards 1 point to sulfuric or nitric acid. "
+              "Per-sample results: `speciation/*.csv`; flagged rows keep their reason in "
+              "`qa_flags`."),
+        tables=[Table(pd.DataFrame(rows), caption="Summary per sample file.")],
+        figures=[Figure(fig, "Calcite saturation index against log pCO2 [log10 atm], one "
+                             "point per speciated sample.")],
+    )
+
+
+def _plot_si_pco2(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
+    for name, t in tables.items():
+        ax.scatter(t["log_pco2"], t["si_calcite"], s=14, alpha=0.8, label=name)
+    ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
+    ax.set_xlabel("log pCO2 [log10 atm]")
+    ax.set_ylabel("SI calcite [-]")
+    ax.set_title("Calcite saturation and CO2 pressure of the samples")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def catchment_section(catchment: dict, row: dict[str, Any], sink: pd.DataFrame,
+                      folder: Path) -> Section:
+    """One catchment: record, sink over the record with its interval, sink per water year.
+
+    Parameters
+    ----------
+    catchment : dict
+        The checked catchment of the run configuration.
+    row : dict
+        Its row of ``catchment_sinks.csv`` (``first_day``, ``n_samples``,
+        ``sink_t_c_km2_yr`` [t C km-2 yr-1]...).
+    sink : pandas.DataFrame
+        ``FluxRun.sink``: one row per water year and a ``total`` row.
+    folder : pathlib.Path
+        The catchment's output folder (``flux/<catchment>``), whose plots are shown.
+    """
+    c = catchment
+    flux_key = "hco3_flux_kg_yr" if "hco3_flux_kg_yr" in sink.columns else "flux_kg_yr"
+    keep = [k for k in ("period", flux_key, "acid_correction_pct", "sink_t_c_km2_yr",
+                        "sink_lo95_t_c_km2_yr", "sink_hi95_t_c_km2_yr",
+                        "sink_t_co2_km2_yr") if k in sink.columns]
+    annual = sink[sink["period"] != "total"][keep].rename(columns={"period": "water_year"})
+    plots = folder / "plots"
+    figs = [Figure(plots / "cq.png", f"{c['name']}: concentration against discharge "
+                                      "(samples and fitted model)."),
+            Figure(plots / "flux.png", f"{c['name']}: daily HCO3- flux [kg/day] with its "
+                                        "95 % interval.")]
+    return Section(
+        title=f"Catchment {c['name']}",
+        text=(f"{c['area_km2']:g} km², {c['method']} estimator, record "
+              f"{row['first_day']} to {row['last_day']}, "
+              f"{row['n_samples']} samples. Sink over the record: "
+              f"**{row['sink_t_c_km2_yr']:.2f} t C km⁻² yr⁻¹** "
+              f"({row['sink_t_co2_km2_yr']:.1f} t CO2 km⁻² yr⁻¹), 95 % interval "
+              f"{row['sink_lo95_t_c_km2_yr']:.2f}-"
+              f"{row['sink_hi95_t_c_km2_yr']:.2f} t C km⁻² yr⁻¹. Files: "
+              f"`flux/{c['name']}/`."),
+        tables=[Table(annual, caption="Carbon sink per water year (t C and t CO2 per km² "
+                                      "of catchment per year).")],
+        figures=[f for f in figs if Path(f.path).is_file()],
+    )
+
+
+def map_section(result: Any, tmp: Path) -> Section:
+    """The map stage: totals, the 15 largest zones and the quick looks.
+
+    Parameters
+    ----------
+    result : karstsink.mapping.MapResult
+        What :func:`karstsink.mapping.run_map` returned.
+    tmp : pathlib.Path
+        The run's output folder (``map/karst_quicklook.png`` is drawn there).
+    """
+    t = result.totals
+    zonal = result.zonal
+    tables = []
+    if zonal is not None:
+        label = zonal.columns[0]
+        body = zonal[~zonal[label].astype(str).str.startswith("TOTAL")]
+        top = body.sort_values("total_sink_t_c_yr", ascending=False).head(15)
+        tables.append(Table(top, caption="The 15 zones with the largest total sink "
+                                         "(t C per year; full table: map/zonal_totals.csv)."))
+    from ..plots.maps import quicklook
+
+    unit = "t CO2 km-2 yr-1" if "t_co2" in str(t.get("units", "")) else "t C km-2 yr-1"
+    karst_png = tmp / "map" / "karst_quicklook.png"
+    quicklook(tmp / "map" / "karst_sink.tif", karst_png, title="Karst (inorganic) sink",
+              unit=unit)
+    figs = [Figure(karst_png, f"Karst (inorganic, MPD) sink [{unit}]; carbonate-free pixels "
+                              "are 0."),
+            Figure(tmp / "map" / "quicklook.png",
+                   f"Total (karst + biological) sink [{unit}] with zone outlines.")]
+    return Section(
+        title="Sink maps",
+        text=(f"Karst (inorganic, maximum-potential-dissolution) sink "
+              f"**{t['karst_sink_t_c_yr'] / 1e6:.3f} Mt C/yr** "
+              f"({t['karst_sink_t_c_yr'] * C_TO_CO2 / 1e6:.2f} Mt CO2/yr) over "
+              f"{t['karst_area_km2']:,.0f} km² of carbonate rock "
+              f"({t['karst_sink_t_c_yr'] / max(t['karst_area_km2'], 1e-9):.2f} t C km⁻² yr⁻¹ "
+              f"of karst); biological sink {t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr. "
+              "GeoTIFFs (COG, t C km⁻² yr⁻¹): `map/karst_sink.tif`, "
+              "`map/biological_sink.tif`, `map/total_sink.tif`."),
+        tables=tables,
+        figures=[f for f in figs if Path(f.path).is_file()],
+    )
+
+
+def comparison_section(table: pd.DataFrame) -> Section:
+    """Catchments against the map: ``catchment_comparison.csv`` with its reading.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`karstsink.workflows.comparison.catchment_comparison`.
+    """
+    return Section(
+        title="Catchments against the map",
+        text=("Each catchment's **observed** sink against the **map**'s karst sink over its "
+              "outline, in t C km⁻² yr⁻¹. *Observed* is the sink realised at the outlet: the "
+              "hydrochemical-runoff method (HCO3⁻ flux from discharge and samples, corrected "
+              "for sulfuric and nitric acid with the run's `[carbon]` shares, half of its "
+              "carbon counted as CO2 taken up). *Map* is the maximum-potential-dissolution "
+              "(MPD) equilibrium potential: runoff x Ca_eq(T, soil pCO2) x carbonate "
+              "fraction, averaged over the whole outline (carbonate-free pixels count as 0). "
+              "A ratio below 1 is expected: water leaves the karst below calcite saturation "
+              "and degasses CO2 before the outlet, so the realised sink stays under the "
+              "potential; a ratio above 1 points to an outline, runoff or acid share that "
+              "does not fit the catchment. Full table: `catchment_comparison.csv`."),
+        tables=[Table(table, caption="Observed (outlet, with its 95 % interval) and mapped "
+                                     "(MPD potential, outline mean) karst sinks "
+                                     "[t C km⁻² yr⁻¹]; ratio = observed / map.")],
+    )
+
+
+def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
+                     cfg: dict) -> Section:
+    """The scenario balance in :data:`REPORT_YEARS` and its figure.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`karstsink.scenario.balance` [t CO2 yr-1, shares in %].
+    sinks : dict of str to float
+        The balanced sinks [t CO2 yr-1].
+    tmp : pathlib.Path
+        The run's output folder (``scenario/balance.png``).
+    cfg : dict
+        The checked run configuration.
+    """
+    from .. import scenario
+
+    cols = ["scenario", "year", "emissions_t_co2_yr"] + \
+        [c for c in table.columns if c.endswith("_sink_t_co2_yr") or c.endswith("_share_pct")] + \
+        ["residual_t_co2_yr"]
+    shown = table[table["year"].isin(REPORT_YEARS)][[c for c in cols if c in table]]
+    sink_text = "; ".join(f"{k} {v / 1e6:.2f} Mt CO2/yr ({v / C_TO_CO2 / 1e6:.3f} Mt C/yr)"
+                          for k, v in sinks.items())
+    return Section(
+        title="Sinks against emission scenarios",
+        text=(f"Sinks: {sink_text}. Emissions: {scenario.SOURCE}. {scenario.INTERPOLATION} "
+              "(Or the user's own series.) The residual is what other measures (CCUS, "
+              "efficiency, fuel switching) must close. All in t CO2 per year; "
+              f"t C = t CO2 / {C_TO_CO2:.3f}. "
+              "Full table: `scenario/balance.csv`."),
+        tables=[Table(shown, caption="Balance in selected years (t CO2 per year, shares in "
+                                     "% of that year's emissions).")],
+        figures=[Figure(tmp / "scenario" / "balance.png",
+                        "Sinks (stacked) against emission scenarios [Mt CO2 per year].")],
+    )
+
+
+def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> dict[str, str]:
+    """Every assumption behind the run's numbers, for the report and ``run.json``.
+
+    The carbon accounting is stated once for the run's ``[carbon]`` parameters
+    (:func:`karstsink.carbon.assumptions`), then each catchment's own overrides, then the
+    map model and the map's own statements (``MapResult.assumptions``: the acid basis,
+    NEP and whether it may double count the weathering uptake).
+    """
+    from .. import carbon as cb
+
+    carbon = cfg["carbon"]
+    cats = cfg["catchments"] if catchments is not None and len(catchments) else []
+    so4_given = any(c["so4"] for c in cats)
+    no3_given = any(c["no3"] for c in cats)
+    toc_given = any(c["toc"] for c in cats)
+    a: dict[str, str] = {}
+    sentences = cb.assumptions(
+        acid_so4_share=carbon["acid_so4_share"],
+        evaporite_so4_share=carbon["evaporite_so4_share"],
+        acid_no3_share=carbon["acid_no3_share"],
+        bcp_share=carbon["bcp_share"] if cats else None,
+        so4_given=so4_given or not cats, no3_given=no3_given or not cats,
+        toc_given=toc_given)
+    for i, text in enumerate(sentences, start=1):
+        a[f"carbon accounting {i}"] = text
+    a["one basis"] = (
+        "the [carbon] parameters above are passed to speciation (hco3_carbonic), to every "
+        "catchment (unless it overrides a share, listed below) and to the map's karst sink "
+        + ("(with so4_mmol_l = " + (f"{carbon['so4_mmol_l']:g}" if carbon["so4_mmol_l"]
+                                     is not None else "none")
+           + ", no3_mmol_l = " + (f"{carbon['no3_mmol_l']:g}" if carbon["no3_mmol_l"]
+                                   is not None else "none")
+           + " mmol/L; none = no acid correction on the map)"))
+    for c in cats:
+        if c["carbon_overrides"]:
+            a[f"catchment {c['name']}"] = "overrides [carbon]: " + ", ".join(
+                f"{k} = {v:g} (run: {carbon[k]:g})" for k, v in c["carbon_overrides"].items())
+        if c["silicate_fraction"] is not None:
+            a[f"catchment {c['name']} silicate"] = (
+                f"silicate_fraction = {c['silicate_fraction']:g} of carbonic HCO3 from "
+                "silicate weathering (all its carbon from CO2)")
+    a["PHREEQC database"] = str(cfg["speciation"]["database"])
+    if cats:
+        a["flux estimators"] = ", ".join(sorted({c["method"] for c in cats}))
+    if map_result is not None:
+        m = cfg["map"]
+        a["map model"] = (f"maximum potential dissolution, {m.system} system, Ca_eq(T, pCO2) from "
+                          f"PHREEQC ({m.database}); land cover scales soil pCO2 and runoff, "
+                          "not the sink")
+        a["karst area"] = ("pixels' carbonate fraction x pixel area (the map's own definition; "
+                           "Guizhou's 61.9 % outcrop or 73.79 % karst figures are not used)")
+        stated = set(a.values())
+        own = [str(t) for t in getattr(map_result, "assumptions", None) or []]
+        for i, text in enumerate((t for t in own if t not in stated), start=1):
+            a[f"map {i}"] = text  # the map's own statements, less those already made
+    if cfg.get("scenario"):
+        from .. import scenario
+
+        a["emission scenarios"] = f"{scenario.SOURCE}; {scenario.INTERPOLATION}"
+    if any(c.get("boundary") for c in cats) and map_result is not None:
+        a["catchment vs map"] = (
+            "observed = sink realised at the outlet (hydrochemical-runoff method); map = MPD "
+            "equilibrium potential averaged over the catchment outline; observed/map < 1 is "
+            "expected (undersaturation, CO2 degassing)")
+    return a
+
+
+def headline(summary: dict, catchments: pd.DataFrame | None, *, co2: bool) -> dict[str, str]:
+    """The headline numbers at the top of the report (label -> formatted value).
+
+    Parameters
+    ----------
+    summary : dict
+        ``PipelineResult.summary`` so far (map totals [t C yr-1], shares [%]...).
+    catchments : pandas.DataFrame or None
+        ``catchment_sinks.csv`` of the run.
+    co2 : bool
+        Whether the run writes CO2 rasters (the headline states both units anyway).
+    """
+    h: dict[str, str] = {}
+    if "karst_sink_t_c_yr" in summary:
+        k = summary["karst_sink_t_c_yr"]
+        b = summary["biological_sink_t_c_yr"]
+        h["karst sink [Mt C/yr]"] = f"{k / 1e6:.3f} ({k * C_TO_CO2 / 1e6:.2f} Mt CO2)"
+        h["biological sink [Mt C/yr]"] = f"{b / 1e6:.2f} ({b * C_TO_CO2 / 1e6:.1f} Mt CO2)"
+        h["carbonate area [km²]"] = f"{summary['karst_area_km2']:,.0f}"
+    if catchments is not None and len(catchments):
+        for r in catchments.itertuples():
+            h[f"{r.catchment} sink [t C km⁻² yr⁻¹]"] = (
+                f"{r.sink_t_c_km2_yr:.2f} ({r.sink_t_co2_km2_yr:.1f} t CO2)")
+    if "share_of_emissions_first_year_pct" in summary:
+        h["share of first-year emissions offset [%]"] = \
+            f"{summary['share_of_emissions_first_year_pct']:.1f}"
+    if "samples_speciated" in summary:
+        h["samples speciated"] = str(summary["samples_speciated"])
+    return h
