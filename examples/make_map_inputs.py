@@ -7,7 +7,7 @@ Usage::
 
 Land cover, carbonate, dolomite and DEM on a 400 x 300 px, 30 m UTM 48N grid;
 precipitation, actual ET and temperature as 0.01-degree fields in EPSG:4326;
-four "county" polygons.  Values follow the Guizhou ranges of science.md.
+four "county" polygons.  Values are plausible for Guizhou (SYNTHETIC, not measurements).
 """
 
 from __future__ import annotations

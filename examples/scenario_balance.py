@@ -6,12 +6,14 @@ Writes ``balance.csv`` (one row per scenario and year, t CO2 with t C beside it)
 ``balance.png`` (the balance chart) to DIR (default ``out/scenario_balance``), and prints the
 share of emissions the sinks offset in 2030 and 2060.
 
-The sink numbers are order-of-magnitude values from the project's science notes, not results:
-- karst (inorganic) sink: 109,000 km2 of carbonate outcrop x 29-39 t CO2 km-2 yr-1 (published
-  Guizhou catchments) = 3.2-4.3 Mt CO2/yr; the midpoint 3.7 Mt CO2/yr is used (science.md 1.4);
+The sink numbers are order-of-magnitude values, not results:
+- karst (inorganic) sink: 109,000 km2 of carbonate outcrop x 29-39 t CO2 km-2 yr-1 (the
+  Banzhai, Huanghou and Houzhai catchments of Guizhou, 2007-2013, from a 2017 Chinese journal
+  paper) = 3.2-4.3 Mt CO2/yr; the midpoint 3.7 Mt CO2/yr is used;
 - biological sink: Guizhou forests' "annual fixed carbon 30.24 Mt" (2019, provincial forestry
-  department; the source does not say C or CO2, science.md 6.3). It is read here as t CO2,
-  the cautious reading; as t C it would be 3.664 x larger.
+  department, as reported by China Daily; the source does not say C or CO2). It is read here
+  as t CO2, the cautious reading; as t C it would be 3.664 x larger.
+Emission scenarios: Sustainability 2022, 14(21), 14377, doi:10.3390/su142114377.
 """
 
 from __future__ import annotations

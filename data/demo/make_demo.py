@@ -49,7 +49,7 @@ CRS = "EPSG:32648"
 PIXEL = 1000.0
 LEFT, TOP = 358_000.0, 3_239_000.0
 WIDTH, HEIGHT = 608, 518
-PROVINCE_AREA_KM2 = 176_000.0  # science.md 1.4 (provincial profile page)
+PROVINCE_AREA_KM2 = 176_000.0  # Guizhou's area in the provincial government's profile
 
 # CLCD class codes (China Land Cover Dataset) and target shares of the province's land.
 LANDCOVER = {1: "cropland", 2: "forest", 3: "shrub", 4: "grassland", 5: "water",
@@ -57,13 +57,14 @@ LANDCOVER = {1: "cropland", 2: "forest", 3: "shrub", 4: "grassland", 5: "water",
 LC_TARGET = {1: 0.27, 2: 0.42, 3: 0.12, 4: 0.14, 5: 0.01, 7: 0.015, 8: 0.015}
 
 # Soil CO2 by class [ppmv] at 15 degC: forest ~ grassland ~ 1.6-1.7 x dryland crops
-# (Lan et al. 2017, science.md 5.1); barren/rocky and sealed ground low.
+# (Lan et al. 2017, Carsologica Sinica 36(4), doi:10.11932/karst20170401); barren/rocky and
+# sealed ground low.
 SOIL_PCO2_BASE = {1: 4500.0, 2: 7500.0, 3: 6000.0, 4: 7300.0, 5: 2000.0, 7: 2500.0,
                   8: 2000.0}
 # NEP (net ecosystem production = NPP - heterotrophic respiration, the biological sink) by
 # class [g C m-2 yr-1]: plausible values, not a measurement (README: they put the province
-# total between the two readings, t CO2 or t C, of the forestry department's "30.24 Mt" of
-# science.md 6.3). Water has none (NaN).
+# total between the two readings, t CO2 or t C, of the Guizhou forestry department's 2019
+# "annual fixed carbon 30.24 Mt", unit not stated). Water has none (NaN).
 NEP_BASE = {1: 20.0, 2: 120.0, 3: 80.0, 4: 40.0, 5: np.nan, 7: 5.0, 8: 5.0}
 
 SYNTHETIC = "SYNTHETIC demo data (karstsink data/demo/make_demo.py): not a real place"
@@ -332,7 +333,7 @@ def make_discharge(rng: np.random.Generator, c: dict) -> pd.Series:
 
 
 def _log_k2_kc(temp_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """log10 K2 and log10 Kc(calcite) after Plummer & Busenberg (1982) (science.md 3.2)."""
+    """log10 K2 and log10 Kc(calcite) after Plummer & Busenberg (1982), doi:10.1016/0016-7037(82)90056-4."""
     t = temp_c + 273.15
     lt = np.log10(t)
     log_k2 = -107.8871 - 0.03252849 * t + 5151.79 / t + 38.92561 * lt - 563713.9 / t ** 2
