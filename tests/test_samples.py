@@ -649,7 +649,10 @@ def test_xlsx_with_title_row_numbers_and_dates(tmp_path):
     wb.move_sheet("other", offset=-1)
     wb.save(path)
     assert read(path).attrs["reader"]["sheet"] == "survey"
-    assert read(path, sheet=0)["qa_flags"].tolist() == []  # asked for: the empty notes sheet
+    # asked for: the notes sheet, where no column is a sample quantity (issue 12: an error,
+    # not an empty table and exit 0)
+    with pytest.raises(DataError, match=r"no column is recognised.*'nothing here'.*column_map"):
+        read(path, sheet=0)
 
 
 def test_unknown_columns_are_carried_through_untouched(tmp_path):
@@ -849,12 +852,18 @@ def test_more_lookalikes_are_carried_through(header):
     assert out["qa_flags"].iloc[0] == ""
 
 
-def test_two_columns_for_one_quantity_first_wins_and_is_noted():
-    df = pd.DataFrame({"pH": ["7.4"], "T": ["16"], "HCO3 (mg/L)": ["305.085"],
-                       "Ca (mg/L)": ["80.156"], "Ca (mmol/L)": ["9"]})
+def test_two_columns_for_one_quantity_that_disagree_are_flagged_not_first_wins():
+    # issue 12: 80.156 mg/L / 40.078 = 2.0 mmol/L against 9 mmol/L: a conflict, so the
+    # row is flagged and its Ca is NaN (no column wins in silence); 2.0 mmol/L agrees
+    df = pd.DataFrame({"pH": ["7.4", "7.4"], "T": ["16", "16"],
+                       "HCO3 (mg/L)": ["305.085", "305.085"],
+                       "Ca (mg/L)": ["80.156", "80.156"], "Ca (mmol/L)": ["9", "2.0"]})
     out = std(df)
-    assert out["ca_mmol_l"].iloc[0] == pytest.approx(2.0)  # 80.156 / 40.078, not 9
-    assert any("Ca (mmol/L)" in note for note in out.attrs["notes"])
+    assert np.isnan(out["ca_mmol_l"].iloc[0])
+    assert out["ca_mmol_l"].iloc[1] == pytest.approx(2.0)
+    assert out["qa_flags"].tolist() == ["conflicting_values:ca", ""]
+    assert any("Ca (mmol/L)" in note and "1 row(s) disagree" in note
+               for note in out.attrs["notes"])
 
 
 def test_a_unit_of_the_wrong_kind_is_an_error():

@@ -22,7 +22,7 @@ from numpy.testing import assert_allclose
 
 import karstsink
 from karstsink.chemistry.speciation import speciate
-from karstsink.exceptions import DataQualityWarning, SpeciationError
+from karstsink.exceptions import DataError, DataQualityWarning, SpeciationError
 from karstsink.units import to_mmol_per_l
 
 RESULTS = ["si_calcite", "si_dolomite", "si_gypsum", "log_pco2", "dic_mmol_kgw",
@@ -354,14 +354,11 @@ def test_input_table_is_not_modified_and_empty_table_works():
     assert len(empty) == 0 and "si_calcite" in empty.columns
 
 
-def test_table_without_any_known_column_is_kept_and_flagged():
-    # a raw table goes through samples.standardize, which finds nothing: every row is
-    # kept, flagged and left uncomputed
-    with pytest.warns(DataQualityWarning, match="No column recognised"):
-        out = speciate(pd.DataFrame({"foo": [1.0, 2.0]}), jobs=1)
-    assert list(out["foo"]) == [1.0, 2.0]
-    assert out["qa_flags"].str.contains("missing_ph").all()
-    assert out[RESULTS].isna().all().all()
+def test_table_without_any_known_column_is_one_clear_error():
+    # a raw table goes through samples.standardize, which finds nothing: since issue 12
+    # that is one line naming the columns and column_map, not NaN results and exit 0
+    with pytest.raises(DataError, match=r"no column is recognised.*'foo'.*column_map"):
+        speciate(pd.DataFrame({"foo": [1.0, 2.0]}), jobs=1)
 
 
 def test_jobs_two_equals_jobs_one_exactly():

@@ -137,7 +137,11 @@ def co2_to_c(t_co2):
 _MASS_SCALE = {"g": 1e3, "mg": 1.0, "ug": 1e-3, "µg": 1e-3, "μg": 1e-3, "ng": 1e-6}
 _MOL_SCALE = {"mol": 1e3, "mmol": 1.0, "umol": 1e-3, "µmol": 1e-3, "μmol": 1e-3}
 _EQ_SCALE = {"eq": 1e3, "meq": 1.0, "ueq": 1e-3, "µeq": 1e-3, "μeq": 1e-3}
-_VOL = {"l": 1.0, "kg": 1.0, "kgw": 1.0, "m3": 1e3, "ml": 1e-3}  # per L; kg water ~ L (dilute)
+#: Volumes (or masses of water) per litre.  A kilogram of water is taken as a litre: dilute
+#: water has a density of ~1 kg/L (0.998 at 20 °C), so per-kg units and ppm/ppb (mass
+#: fractions) are read as per-L; the sample reader notes it where it does so.
+_VOL = {"l": 1.0, "litre": 1.0, "liter": 1.0, "dm3": 1.0, "dl": 0.1, "ml": 1e-3, "m3": 1e3,
+        "kg": 1.0, "kgw": 1.0}
 
 _UNIT_RE = re.compile(
     r"^\s*(?P<num>[a-zµμ]+)\s*/\s*(?P<den>[a-z0-9]+)\s*(?:as\s*(?P<as>[a-z0-9\-]+))?\s*$"
@@ -146,6 +150,10 @@ _UNIT_RE = re.compile(
 
 def parse_concentration_unit(unit: str) -> tuple[float, str, str | None]:
     """Parse a concentration unit such as ``mg/L``, ``meq/L``, ``µmol/L`` or ``mg/L as CaCO3``.
+
+    Denominators ``L`` (``litre``, ``liter``, ``dm3``), ``dL``, ``mL``, ``m3`` and ``kg``
+    (``kgw``; read as per L, dilute water) are understood, and ``ppm``/``ppb`` as
+    mg/L and µg/L (1 ppm = 1 mg/kg ~ 1 mg/L for dilute water).
 
     Returns
     -------
@@ -162,6 +170,7 @@ def parse_concentration_unit(unit: str) -> tuple[float, str, str | None]:
         If the unit cannot be parsed.
     """
     text = unit.strip().lower().replace(" per ", "/").replace("ppm", "mg/l")
+    text = text.replace("ppb", "µg/l")
     text = text.replace("μ", "µ").replace("as-", "as ")
     m = _UNIT_RE.match(text)
     if not m or m["den"] not in _VOL:

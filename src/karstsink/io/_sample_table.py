@@ -17,11 +17,9 @@ import pandas as pd
 from .. import qa as _qa  # not 'qa': _standardize has a local of that name
 from ..exceptions import ConfigError, DataError, UnitError
 from . import cells
-from ._sample_units import (
-    _accept_cells_with_unit,
-    _convert,
-    _resolve_units,
-)
+from ._sample_checks import merge_readings, read_value_column
+from ._sample_checks import parse_coordinates as _parse_coordinates
+from ._sample_units import _convert, _resolve_units
 from .headers import CANONICAL_NAMES, KEYS, is_generic, match_header, match_user_name, parse_unit
 from .samples_long import is_long, pivot_long
 
@@ -40,16 +38,6 @@ _OUTPUT_ORDER = ["sample_id", "site", "date", "lat", "lon", "temp_c", "ph", "ec_
 _BELOW_POLICIES = {"half": 0.5, "zero": 0.0, "limit": 1.0, "nan": np.nan}
 
 
-def _parse_coordinates(texts: list[str], decimal_comma: bool | None = None):
-    """Decimal degrees (also from degrees-minutes-seconds) and the cell status."""
-    values, status = cells.parse_column(texts, decimal_comma)
-    for i in np.flatnonzero(status == cells.NOT_NUMERIC):
-        deg = cells.parse_coordinate(texts[i])
-        if deg is not None:
-            values[i], status[i] = deg, cells.OK
-    return values, status
-
-
 def _detection_factor(below_detection: Any) -> float:
     if isinstance(below_detection, str):
         if below_detection.lower() in _BELOW_POLICIES:
@@ -64,8 +52,20 @@ def _detection_factor(below_detection: Any) -> float:
 
 
 
-def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str]):
-    """Return ({column: (key, unit, qualifier)}, {key: column}, unmatched, in_place)."""
+#: Kinds whose duplicate columns are compared row by row (``conflicting_values``).
+_VALUE_KINDS = {"temp", "ph", "ec", "conc", "orgc", "coord"}
+
+
+def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str],
+                 renamed: dict[str, str] | None = None):
+    """Return ({column: (key, unit, qualifier)}, {key: column}, unmatched, in_place, extra).
+
+    ``extra`` is ``{key: {column: (key, unit, qualifier)}}``: further columns of a
+    measured key as specific as the one used (the same ion in mg/L and mmol/L, or one
+    header twice, ``renamed`` giving ``{'Ca (mg/L).1': 'Ca (mg/L)'}``); the caller
+    compares them row by row.
+    """
+    renamed = renamed or {}
     user = dict(column_map or {})
     for header in user:
         if header not in df.columns:
@@ -96,37 +96,55 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str]):
             matches[col] = (key, unit, hit.qualifier if hit is not None and hit.key == key
                             else None)
             continue
-        hit = match_header(name)
+        try:
+            hit = match_header(renamed.get(name, name))
+        except UnitError as err:
+            raise UnitError(f"{source}: {err}") from err
         if hit is not None:
             matches[col] = (hit.key, hit.unit, hit.qualifier)
     by_key: dict[str, Any] = {}
+    extra: dict[str, dict[Any, tuple[str, str | None, str | None]]] = {}
     # canonical-named columns claim their key first, then specific names, then generic
     # ones ('Sample ID' before 'ID', 'Water temperature' before 'Temperature'); else by order
     position = {c: i for i, c in enumerate(df.columns)}
-    ordered = sorted(matches, key=lambda c: (str(c) not in CANONICAL_NAMES,
-                                             c not in user and is_generic(str(c)),
-                                             position[c]))
+
+    def rank(c):
+        return (str(c) not in CANONICAL_NAMES,
+                c not in user and is_generic(renamed.get(str(c), str(c))))
+
+    ordered = sorted(matches, key=lambda c: (*rank(c), position[c]))
     for col in ordered:
         key = matches[col][0]
+        if key in by_key and KEYS[key][1] in _VALUE_KINDS and rank(col) == rank(by_key[key]):
+            extra.setdefault(key, {})[col] = matches[col]
+            continue
         if key in by_key:
             notes.append(f"column {str(col)!r} also looks like {key!r}; "
                          f"{str(by_key[key])!r} was used")
             continue
         by_key[key] = col
     used = {c: matches[c] for c in df.columns if c in by_key.values()}
-    unmatched = [str(c) for c in df.columns if c not in used and str(c) != "qa_flags"]
+    more = {c for cols in extra.values() for c in cols}
+    unmatched = [str(c) for c in df.columns
+                 if c not in used and c not in more and str(c) != "qa_flags"]
     in_place = {c for c in used if str(c) in CANONICAL_NAMES}
-    return used, by_key, unmatched, in_place
+    return used, by_key, unmatched, in_place, extra
 
 
 
 def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source,
                  header_units=None, decimal_comma=None, reader=None,
-                 file_unit=None, date_format=None, units_required=True) -> pd.DataFrame:
+                 file_unit=None, date_format=None, units_required=True,
+                 renamed=None, formula_cells=None) -> pd.DataFrame:
     # units_required=False (the flux reader): a concentration column with no unit anywhere
     # (or one --units cannot describe) is left out, its canonical column NaN, and
     # attrs["unitless_columns"] keeps {key: the UnitError message}; the caller raises it
-    # for the columns it uses.
+    # for the columns it uses.  It also accepts a table without any recognised column
+    # (the flux reader may be told its columns).  renamed: {'Ca (mg/L).1': 'Ca (mg/L)'}
+    # for a header written twice; formula_cells: {column: [row, ...]} of XLSX formula
+    # cells without a stored value.
+    renamed = dict(renamed or {})
+    formula_cells = dict(formula_cells or {})
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
     factor = _detection_factor(below_detection)
@@ -144,6 +162,9 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     in_place: set = set()
     colmap: dict[str, str] = {}
     unitless: dict[str, str] = {}
+    special: dict[str, dict[str, np.ndarray]] = {"conflicting_values": {},
+                                                 "sentinel_value": {},
+                                                 "formula_without_value": {}}
 
     if is_long(df.columns):
         result = pivot_long(df, text, _convert, source)
@@ -154,7 +175,8 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             notes.append(f"characteristics not used: {result.unmapped}")
         source_units = dict(result.units)
         measured = result.measured
-        used, by_key, _unmatched, _in_place = _map_columns(
+        special["sentinel_value"].update(result.sentinels)
+        used, by_key, _unmatched, _in_place, _extra = _map_columns(
             out[result.sample_columns], None, source, [])
         colmap = dict(result.column_map)
         wide_text = {c: cells.text_cells(out[c]) for c in out.columns}
@@ -179,10 +201,20 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             ids["sample_id"] = stamp
         reader = {**(reader or {}), "layout": "long", "rows_in": len(df), "samples_out": n}
     else:
-        used, by_key, unmatched, in_place = _map_columns(df, column_map, source, notes)
+        used, by_key, unmatched, in_place, extra = _map_columns(df, column_map, source, notes,
+                                                                renamed)
+        if not used and not extra and units_required:
+            found = [renamed.get(str(c), str(c)) for c in df.columns]
+            raise DataError(
+                f"{source}: no column is recognised as a sample quantity (columns found: "
+                f"{found}); name them as in docs/samples.md (e.g. 'pH', 'T (°C)', "
+                "'HCO3 (mg/L)') or pass column_map={header: key}, e.g. column_map="
+                "{'Calc. (mg/L)': 'ca'} (CLI: rename the headers).")
         colmap = {str(c): k for c, (k, _u, _q) in used.items()}
+        colmap.update({str(c): k for k, cols in extra.items() for c in cols})
         source_units = _resolve_units(used, units, header_units or {}, source, notes,
                                       file_unit, unitless=None if units_required else unitless)
+        valued: set[str] = set()
         for col, (key, _u, _q) in used.items():
             kind = KEYS[key][1]
             if key in unitless:
@@ -190,16 +222,25 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             if kind == "id":
                 ids[key] = [" ".join(t.split()) for t in text[col]]
             elif kind in ("temp", "ph", "ec", "conc", "orgc", "coord"):
-                if kind == "coord":
-                    values, status = _parse_coordinates(text[col], decimal_comma)
-                else:
-                    values, status = cells.parse_column(text[col], decimal_comma)
-                    if key in source_units:  # '16.5 °C', '80 mg/L' in a column of that unit
-                        _accept_cells_with_unit(text[col], values, status, key,
-                                                source_units[key], decimal_comma)
-                if key in source_units:
-                    values = _convert(values, key, source_units[key])
-                measured[key] = (values, status)
+                readings = [read_value_column(str(col), text[col], key, source_units.get(key),
+                                              decimal_comma, formula_cells.get(str(col), ()))]
+                for other, match in extra.get(key, {}).items():
+                    unit = _resolve_units({other: match}, units, header_units or {}, source,
+                                          notes, file_unit)
+                    readings.append(read_value_column(
+                        str(other), text[other], key, unit.get(key), decimal_comma,
+                        formula_cells.get(str(other), ())))
+                valued.update(r.column for r in readings)
+                reading, conflict = merge_readings(key, readings, notes, renamed)
+                special["conflicting_values"][key] = conflict
+                special["sentinel_value"][key] = reading.sentinel
+                special["formula_without_value"][key] = reading.formula
+                measured[key] = (reading.values, reading.status)
+        loose = {renamed.get(c, c): len(r) for c, r in formula_cells.items() if c not in valued}
+        if loose:
+            notes.append(f"XLSX formula cells without a stored value, read as empty: {loose} "
+                         "(column: cells); open and save the workbook in Excel or LibreOffice "
+                         "to store the values")
         date_text = text
         date_col, time_col = by_key.get("date"), by_key.get("time")
         reader = {**(reader or {}), "layout": "wide"}
@@ -234,6 +275,11 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         below = status == cells.BELOW
         values[below] = values[below] * factor
         not_num = status == cells.NOT_NUMERIC
+        marked = np.zeros(n, dtype=bool)  # conflicting, sentinel, formula: fatal, value NaN
+        for code, masks in special.items():
+            if key in masks:
+                flag(masks[key], code, key)
+                marked |= masks[key]
         if kind == "coord":
             limit = 90.0 if key == "lat" else 180.0
             bad = not_num | (np.abs(values) > limit)
@@ -242,7 +288,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             columns[KEYS[key][0]] = values
             continue
         flag(not_num, "not_numeric", key)
-        fatal = not_num.copy()
+        fatal = not_num | marked
         if kind == "ph":
             out_range = (values < _qa.PH_RANGE[0]) | (values > _qa.PH_RANGE[1])
             flag(out_range, "ph_out_of_range")
@@ -375,11 +421,12 @@ def parse_date_column(texts, times=None, *, date_format: str | None = None,
         ) from err
 
 
+_MARKED = ("not_numeric", "conflicting_values", "sentinel_value", "formula_without_value")
 _EXPLAINED_BY = {
-    "missing_ph": {"ph_out_of_range", "not_numeric:ph"},
-    "missing_temp": {"temp_out_of_range", "not_numeric:temp"},
-    "missing_alkalinity": {"not_numeric:hco3", "not_numeric:alk", "negative_value:hco3",
-                           "negative_value:alk"},
+    "missing_ph": {"ph_out_of_range", *(f"{c}:ph" for c in _MARKED)},
+    "missing_temp": {"temp_out_of_range", *(f"{c}:temp" for c in _MARKED)},
+    "missing_alkalinity": {"negative_value:hco3", "negative_value:alk",
+                           *(f"{c}:{k}" for c in _MARKED for k in ("hco3", "alk"))},
 }
 
 

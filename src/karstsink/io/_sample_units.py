@@ -66,6 +66,24 @@ def _convert(values: np.ndarray, key: str, unit: str) -> np.ndarray:
     return np.asarray(to_mmol_per_l(arr, species, unit), dtype=float)
 
 
+def dilute_note(unit: str) -> str | None:
+    """What reading ``unit`` per litre assumes, for units of mass fraction or per kg water.
+
+    ``ppm`` (mg/kg), ``ppb`` (µg/kg) and ``mmol/kg`` are read as mg/L, µg/L and mmol/L:
+    dilute water weighs ~1 kg/L (0.998 kg/L at 20 °C), so the error is below 1 % for
+    fresh water but not for brines.
+    """
+    base = unit.split(" as ")[0].strip().lower()
+    if base in ("ppm", "ppb"):
+        per_l = "mg/L" if base == "ppm" else "µg/L"
+    elif base.endswith(("/kg", "/kgw")):
+        per_l = base.split("/")[0].replace("u", "µ") + "/L"
+    else:
+        return None
+    return (f"{unit} read as {per_l} (1 kg of dilute water ~ 1 L; not valid for brines, "
+            "whose density is well above 1 kg/L)")
+
+
 def _with_qualifier(unit: str, qualifier: str | None) -> str:
     if qualifier and " as " not in unit:
         return f"{unit} {qualifier}"
@@ -244,6 +262,9 @@ def _resolve_units(used, units, header_units, source: str, notes: list[str],
             unit = CANONICAL_UNITS[kind]
             notes.append(f"{name!r}: no unit given, {unit} assumed")
         applied = _reading(key, unit, qualifier)
+        note = dilute_note(unit)
+        if note:
+            notes.append(f"{name!r}: {note}")
         if key == "alk" and applied != _with_qualifier(unit, qualifier):
             notes.append(f"{name!r}: alkalinity in a mass unit read as {applied} "
                          "(APHA 2320 convention); say 'as HCO3' in the header if it is not")

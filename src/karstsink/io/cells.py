@@ -199,16 +199,41 @@ def decimal_mark_examples(cells: Sequence[str]) -> tuple[list[str], list[str]]:
     return comma, dot
 
 
-def column_uses_decimal_comma(cells: Sequence[str]) -> bool:
+def column_uses_decimal_comma(cells: Sequence[str], default: bool = False) -> bool:
     """True if a column writes decimals with a comma (``7,4``, ``0,05``; not ``1,234``).
 
     Decided once for the whole column: more cells with a decimal comma than with
     a decimal point.  :func:`decimal_mark_examples` gives the cells that decide.
+    A column without any deciding cell (only integers, or only ``1,051``-style
+    cells, which a thousands separator writes alike) takes ``default``: the
+    file's own decimal mark, False (a thousands comma) in a file without
+    decimal commas.
     """
     if not any(("," in c or "\uff0c" in c) for c in cells):
-        return False
+        return default
     comma, dot = decimal_mark_examples(cells)
+    if not comma and not dot:
+        return default
     return len(comma) > 0 and len(comma) >= len(dot)
+
+
+#: Values that data loggers and databases write for "no value" (-99, -999, -9999, -99999).
+SENTINEL_VALUES = (-99.0, -999.0, -9999.0, -99999.0)
+
+
+def sentinel_mask(values: np.ndarray, status: np.ndarray,
+                  sentinels: Sequence[float] = SENTINEL_VALUES) -> np.ndarray:
+    """True where a number cell holds a no-value sentinel (``-999``, ``-9999.0``...).
+
+    Parameters
+    ----------
+    values, status : numpy.ndarray
+        As returned by :func:`parse_column`, in the column's own unit.
+    sentinels : sequence of float
+        The sentinel numbers (default :data:`SENTINEL_VALUES`).
+    """
+    return (np.asarray(status) == OK) & np.isin(np.asarray(values, dtype=float),
+                                                np.asarray(sentinels, dtype=float))
 
 
 # ---------------------------------------------------------------------------

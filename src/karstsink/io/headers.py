@@ -131,13 +131,17 @@ def alias_table(scope: str = "samples") -> dict[str, tuple[str, str | None]]:
 
 
 #: Words in brackets that qualify a measurement without changing what it is.
-_QUALIFIER_WORDS = ("field", "lab", "laboratory", "in situ", "in-situ", "insitu", "measured",
-                    "filtered", "unfiltered", "dissolved", "total", "titrated", "titration",
-                    "calculated", "现场", "实验室", "实测", "溶解态", "溶解", "总")
+_QUALIFIER_WORDS = ("field", "lab", "water", "laboratory", "in situ", "in-situ", "insitu",
+                    "measured", "filtered", "unfiltered", "dissolved", "total", "titrated",
+                    "titration", "calculated", "现场", "实验室", "实测", "溶解态", "溶解", "总")
 _QUALIFIER_RE = re.compile(
     r"[(\[]\s*(?:" + "|".join(re.escape(w) for w in _QUALIFIER_WORDS) + r")\s*[)\]]",
     re.IGNORECASE,
 )
+#: Words in brackets that say the column is not about the water sample ('Temp (air)').
+_NOT_WATER = {"air", "ambient", "atmosphere", "atmospheric", "气温", "空气"}
+#: Bracketed shares ('Ca (%)', 'Na (meq%)': a percentage of the cations), not concentrations.
+_SHARES = {"%", "meq%", "%meq", "mmol%", "%mmol", "percent", "pct", "‰"}
 _WRAPPED_RE = re.compile(r"^(?:ρ|c|w|γ)\s*[(\[](?P<inner>.+)[)\]]$")
 
 
@@ -169,14 +173,27 @@ def lookup_name(name: str, *, scope: str = "samples") -> tuple[str, str | None] 
 # ---------------------------------------------------------------------------
 
 _CONC_RE = re.compile(
-    r"^(?P<num>mmol|µmol|umol|mol|meq|µeq|ueq|eq|mg|µg|ug|ng|g)"
+    r"^(?P<num>mmol|µmol|umol|mol|meq|µeq|ueq|eq|mg|µg|ug|ng|g|ppm|ppb)"
     r"(?P<q1>caco3|hco3|si|n|s|p|c)?"
-    r"(?:l|kg|kgw|dm3)"
+    r"(?P<den>litre|liter|dm3|dl|ml|m3|l|kgw|kg)?"
     r"(?:as)?(?P<q2>caco3|hco3|h2sio3|no3|so4|po4|sio2|si|n|s|p|c)?$"
 )
 _QUAL = {"caco3": "CaCO3", "hco3": "HCO3", "h2sio3": "H2SiO3", "no3": "NO3", "so4": "SO4",
          "po4": "PO4", "sio2": "SiO2", "si": "Si", "n": "N", "s": "S", "p": "P", "c": "C"}
 _NUM = {"umol": "µmol", "ueq": "µeq", "ug": "µg"}
+#: Denominators as written in the normalised unit (``litre`` = ``L``; ``g/m3`` = ``mg/L``).
+_DEN = {"l": "L", "litre": "L", "liter": "L", "dm3": "L", "dl": "dL", "ml": "mL", "m3": "m3",
+        "kg": "kg", "kgw": "kg"}
+#: Molar concentrations written with a capital M: ``mM`` = mmol/L, ``µM`` = µmol/L.
+_MOLAR_RE = re.compile(r"^(?P<p>m|µ|u)?M(?:\s*(?:as\s*)?(?P<q>CaCO3|HCO3|N|S))?$")
+
+#: The concentration units karstsink reads, as listed in its error messages.
+ACCEPTED_CONC_UNITS = ("mg/L (mg L-1, mg·L⁻¹, mg/litre, g/m3, ppm), µg/L (ppb, mg/m3), "
+                       "mg/dL, µg/mL, mmol/L (mM), µmol/L (µM), meq/L, µeq/L, mmol/kg, "
+                       "optionally 'as CaCO3', 'as N', 'as S', 'as P'")
+ACCEPTED_UNITS = {"conc": ACCEPTED_CONC_UNITS, "orgc": "mg/L or mg C/L, mmol/L, ppm",
+                  "temp": "°C, °F or K", "ec": "µS/cm, mS/cm, dS/m, S/m, mS/m or µS/m"}
+
 
 _TEMP_UNITS = {"°c": "°C", "c": "°C", "degc": "°C", "celsius": "°C", "degreesc": "°C", "oc": "°C",
                "°f": "°F", "f": "°F", "degf": "°F", "fahrenheit": "°F", "k": "K", "kelvin": "K"}
@@ -193,23 +210,37 @@ _COORD_UNITS = {"°", "deg", "degree", "degrees", "dd", "decimaldegrees", "decim
 
 def _unit_compact(text: str) -> str:
     t = nfkc(text).lower().strip()
-    t = t.replace("per", "/").replace("ppm", "mg/l").replace("ppb", "µg/l")
+    t = t.replace("per", "/")
     t = re.sub(r"以\s*([a-z0-9]+)\s*计", r" as \1", t)
     t = re.sub(r"\b(?:u|µ)(?=(?:mol|eq|g|s)\b)", "µ", t)
-    t = re.sub(r"-1\b", "", t)
-    return re.sub(r"[\s/_·.*()\[\]\-]", "", t)
+    t = re.sub(r"\^?-1\b", "", t)
+    return re.sub(r"[\s/_·.*()\[\]\-^]", "", t)
 
 
 def parse_conc_unit(text: str) -> str | None:
-    """Return a concentration unit in the spelling :mod:`karstsink.units` reads, or None."""
+    """Return a concentration unit in the spelling :mod:`karstsink.units` reads, or None.
+
+    Examples
+    --------
+    >>> [parse_conc_unit(u) for u in ("mg L^-1", "mM", "g/m3", "mg/dL", "ppm", "mmol kg-1")]
+    ['mg/L', 'mmol/L', 'g/m3', 'mg/dL', 'ppm', 'mmol/kg']
+    >>> parse_conc_unit("furlongs") is None
+    True
+    """
+    molar = _MOLAR_RE.match(" ".join(nfkc(text).split()))
+    if molar:
+        num = {"m": "mmol", "µ": "µmol", "u": "µmol", None: "mol"}[molar["p"]]
+        return f"{num}/L" + (f" as {molar['q']}" if molar["q"] else "")
     m = _CONC_RE.match(_unit_compact(text))
-    if not m:
+    if not m or (m["q1"] and m["q2"]):
         return None
-    if m["q1"] and m["q2"]:
+    ppx = m["num"] in ("ppm", "ppb")
+    if ppx == bool(m["den"]):  # 'ppm' takes no denominator, every other unit needs one
         return None
     num = _NUM.get(m["num"], m["num"])
     qual = m["q1"] or m["q2"]
-    return f"{num}/L" + (f" as {_QUAL[qual]}" if qual else "")
+    unit = num if ppx else f"{num}/{_DEN[m['den']]}"
+    return unit + (f" as {_QUAL[qual]}" if qual else "")
 
 
 def _strip_reference_temperature(t: str) -> str:
@@ -350,6 +381,14 @@ def split_header(header: str) -> Iterator[tuple[str, str | None, str]]:
             yield sep.join(parts[:k]), sep.join(parts[k:]), "suffix"
 
 
+def _unknown_unit_message(header: str, unit_text: str, key: str) -> str:
+    """The one line for a recognised quantity whose bracketed unit karstsink cannot read."""
+    return (f"column {header!r}: {unit_text!r} is not a unit karstsink reads for {key!r} "
+            f"(accepted: {ACCEPTED_UNITS.get(KEYS[key][1], 'none')}); correct the unit in "
+            f"the header, or if the brackets hold no unit pass column_map={{{header!r}: "
+            f"{key!r}}} with units=..., or column_map={{{header!r}: None}} to leave it out.")
+
+
 def _match_plain(text: str, header: str) -> HeaderMatch | None:
     """:func:`match_header` for a normalised header without an 'as X' qualifier."""
     for name, unit_text, form in split_header(text):
@@ -365,6 +404,13 @@ def _match_plain(text: str, header: str) -> HeaderMatch | None:
                                 f"Column {header!r}: {unit_text!r} is not a unit for "
                                 f"{kind_hit[0]!r}; fix the header or pass column_map/units."
                             )
+                    if kind == "ec" and not _strip_reference_temperature(
+                            nfkc(unit_text).lower()):
+                        return HeaderMatch(kind_hit[0], None, kind_hit[1])  # 'EC (25 °C)'
+                    if compact_name(unit_text) in _NOT_WATER | _SHARES:
+                        return None  # 'Temperature (air)', 'Ca (%)': not the quantity itself
+                    if kind != "ph" and lookup_name(text) is None:  # not '(dissolved)'
+                        raise UnitError(_unknown_unit_message(header, unit_text, kind_hit[0]))
             hit = _accept(name, unit_text or None)
         elif form == "whole":
             hit = _accept(name, None)

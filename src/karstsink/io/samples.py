@@ -271,6 +271,7 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
                 break
             index += 1
     lines = info.pop("lines")
+    formula_at = info.pop("formula_cells", [])
     if not any(any(c.strip() for c in r) for r in rows):
         raise DataError(f"{path}: the file holds no table.")
     h = _find_header(rows)
@@ -297,6 +298,8 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
     while fixed and not any(c.strip() for c in fixed[-1]):
         fixed.pop()  # trailing empty rows are not samples
     names = _unique_names(header)
+    # a header written twice ('Ca (mg/L)' and 'Ca (mg/L).1'): both are read and compared
+    renamed = {n: h for n, h in zip(names, header, strict=True) if n != h and h.strip()}
     frame = pd.DataFrame(
         {n: pd.Series([r[j] for r in fixed], dtype="str") for j, n in enumerate(names)}
     ) if fixed else pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
@@ -306,6 +309,7 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
     del rows, body, fixed, lines, body_lines  # the text now lives in `frame` only
     # a units row right under the header (lab exports): 'mg/L, mg/L, °C'
     header_units: dict[str, str] = {}
+    skipped = h + 1  # rows of the file above the first data row
     if len(frame):
         first = frame.iloc[0].tolist()
         unitish = numeric = 0
@@ -330,19 +334,28 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
             frame = frame.iloc[1:].reset_index(drop=True)
             info["units_row"] = units_line
             data_lines = data_lines[1:]
+            skipped += 1
         else:
             header_units = {}
+    # XLSX formula cells without a stored value, by column and data row
+    formula_cells: dict[str, list[int]] = {}
+    for i, j in formula_at:
+        row = i - skipped
+        if 0 <= row < len(frame) and j < width:
+            formula_cells.setdefault(names[j], []).append(row)
+    if formula_cells:
+        info["formula_cells"] = sum(map(len, formula_cells.values()))
     # file line of each data row, as runs [first row, its line] (one run without blank lines)
     info["line_runs"] = [[i, ln] for i, ln in enumerate(data_lines[:len(frame)])
                          if i == 0 or ln != data_lines[i - 1] + 1]
-    # a ';' or tab file whose numbers use decimal commas
+    # a ';' or tab file whose numbers use decimal commas: the file's mark, taken by columns
+    # whose own cells do not decide it ('1,051' alone is a thousands comma or 3 decimals);
+    # each column with a '7,4' or '7.4' decides for itself (io.cells.column_uses_decimal_comma)
     decimal_comma = None
     if info.get("delimiter") not in (None, ","):
-        sample = [c for col in frame.columns for c in frame[col].tolist()[:200]]
-        dc = sum(bool(cells._DECIMAL_COMMA_CELL.match(cells.clean_cell(c))) for c in sample)
-        dot = sum(bool(pd.notna(c) and "." in c and c.replace(".", "").strip().isdigit())
-                  for c in sample)
-        decimal_comma = True if dc > dot else None
+        comma, dot = cells.decimal_mark_examples(
+            [c for col in frame.columns for c in frame[col].tolist()[:200]])
+        decimal_comma = True if len(comma) > len(dot) else None
     info["decimal_comma"] = bool(decimal_comma)
     file_unit = _preamble_unit(info["preamble"])
     if file_unit:
@@ -350,7 +363,8 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
     return _standardize(frame, units=units, below_detection=below_detection,
                         column_map=column_map, source=str(path), header_units=header_units,
                         decimal_comma=decimal_comma, reader=info, file_unit=file_unit,
-                        date_format=date_format, units_required=units_required)
+                        date_format=date_format, units_required=units_required,
+                        renamed=renamed, formula_cells=formula_cells)
 
 
 _PREAMBLE_UNIT_RE = re.compile(r"(?:单位|\bunits?\b)\s*[:：=]?\s*([^\s,;，；（(]+)", re.IGNORECASE)

@@ -50,6 +50,8 @@ class LongResult:
     unmapped: list[str] = field(default_factory=list)
     column_map: dict[str, str] = field(default_factory=dict)
     sample_columns: list[str] = field(default_factory=list)
+    #: {key: rows of the pivoted table whose result was a no-value sentinel (-999)}
+    sentinels: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _key_for(name: str, fraction: str) -> tuple[str, str | None] | None:
@@ -164,6 +166,9 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
         vals, stat = per_key.setdefault(
             key, (np.full(n_out, np.nan), np.full(n_out, cells.MISSING, dtype=np.int8)))
         value, status = cells.parse_cell(values[i], decimal_comma=False)
+        if cells.sentinel_mask(np.array([value]), np.array([status]))[0] and kind != "coord":
+            result.sentinels.setdefault(key, np.zeros(n_out, dtype=bool))[g] = True
+            value, status = np.nan, cells.MISSING
         unit_text = units[i]
         cond = conditions[i].strip().lower()
         if status == cells.MISSING and cond:

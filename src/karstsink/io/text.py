@@ -11,10 +11,12 @@ as a DataFrame of text cells.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import io
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,12 +70,24 @@ def decode_bytes(raw: bytes, path: Path, encoding: str | None) -> tuple[str, str
     )
 
 
+@contextlib.contextmanager
+def _long_fields():
+    """Let the csv module read fields of any length (its default limit is 131,072 chars)."""
+    before = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
 def sniff_delimiter(text: str) -> str:
     """Pick the delimiter that splits most of the first lines into the same number of fields."""
     lines = [ln for ln in text.splitlines()[:40] if ln.strip()]
     best, best_score = ",", (-1, -1)
     for rank, delim in enumerate(_DELIMITERS):
-        counts = [len(r) for r in csv.reader(lines, delimiter=delim)]
+        with _long_fields():
+            counts = [len(r) for r in csv.reader(lines, delimiter=delim)]
         multi = [c for c in counts if c > 1]
         if not multi:
             continue
@@ -97,11 +111,12 @@ def read_csv_rows(path: Path, encoding: str | None, comment: str | None = None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     try:
         start = 1
-        for row in reader:
-            if row:
-                rows.append(row)
-                lines.append(start)
-            start = reader.line_num + 1
+        with _long_fields():  # a long notes cell (or a line over 131,072 chars) is fine
+            for row in reader:
+                if row:
+                    rows.append(row)
+                    lines.append(start)
+                start = reader.line_num + 1
     except csv.Error as err:
         raise DataError(
             f"{path}: not a readable delimited text file near line {reader.line_num} ({err})."
@@ -124,8 +139,52 @@ def _xlsx_text(value) -> str:
     return str(value)
 
 
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(path: Path) -> bool:
+    """True if any worksheet of the workbook holds a formula (a ``<f>`` element)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(_FORMULA_TAG.search(zf.read(name)) for name in zf.namelist()
+                       if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return False
+
+
+def _formula_cells(path: Path, title: str, rows: list[list[str]]) -> list[tuple[int, int]]:
+    """(row, column) of the cells that hold a formula but no stored (cached) value.
+
+    openpyxl reads the value Excel stored with each formula; a workbook written
+    by a program that does not compute formulas has none, and the cell would be
+    read as empty.
+    """
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        found = []
+        for i, row in enumerate(wb[title].iter_rows(values_only=True)):
+            for j, value in enumerate(row):
+                formula = (isinstance(value, str) and value.startswith("=")) or (
+                    value is not None and type(value).__name__ in ("ArrayFormula",
+                                                                   "DataTableFormula"))
+                if formula and i < len(rows) and j < len(rows[i]) and not rows[i][j]:
+                    found.append((i, j))
+        return found
+    finally:
+        wb.close()
+
+
 def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]], dict]:
-    """Read one worksheet of an XLSX workbook into rows of text cells."""
+    """Read one worksheet of an XLSX workbook into rows of text cells.
+
+    Chart sheets are not tables: ``sheet=None`` takes the first worksheet and a
+    sheet number counts worksheets only.  ``info["formula_cells"]`` lists the
+    ``(row, column)`` of formula cells without a stored value (read as ``""``).
+    """
     import openpyxl  # deferred: only XLSX needs it
 
     try:
@@ -133,15 +192,24 @@ def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]]
     except Exception as err:  # openpyxl raises zipfile/KeyError/InvalidFileException
         raise DataError(f"{path}: not a readable .xlsx workbook ({err}).") from err
     try:
-        names = wb.sheetnames
+        names = [ws.title for ws in wb.worksheets]
+        charts = [cs.title for cs in wb.chartsheets]
+        if not names:
+            raise DataError(f"{path}: the workbook holds only chart sheets ({charts}) and no "
+                            "worksheet with a table; export the data sheet or save it as CSV.")
         if sheet is None:
             ws = wb[names[0]]
         elif isinstance(sheet, int):
             if not 0 <= sheet < len(names):
-                raise DataError(f"{path}: no sheet number {sheet}; sheets are {names}.")
+                raise DataError(f"{path}: no sheet number {sheet}; sheets are {names}"
+                                + (f" (chart sheets {charts} are not counted)." if charts
+                                   else "."))
             ws = wb[names[sheet]]
         elif sheet in names:
             ws = wb[sheet]
+        elif sheet in charts:
+            raise DataError(f"{path}: sheet {sheet!r} is a chart sheet, not a table; the "
+                            f"worksheets are {names}.")
         else:
             raise DataError(f"{path}: no sheet named {sheet!r}; sheets are {names}.")
         rows = [[_xlsx_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
@@ -149,8 +217,9 @@ def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]]
         lines = list(range(1, len(rows) + 1))
     finally:
         wb.close()
+    formulas = _formula_cells(path, title, rows) if _has_formulas(path) else []
     return rows, {"encoding": None, "delimiter": None, "format": "xlsx", "sheet": title,
-                  "lines": lines}
+                  "lines": lines, "formula_cells": formulas}
 
 
 def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
@@ -173,7 +242,9 @@ def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
     rows : list of list of str
     info : dict
         ``encoding``, ``delimiter``, ``format`` (``csv``/``xlsx``), ``lines`` (the
-        1-based file line or sheet row of each row) and ``sheet`` for XLSX.
+        1-based file line or sheet row of each row) and, for XLSX, ``sheet`` and
+        ``formula_cells`` (``(row, column)`` indices of formula cells without a stored
+        value, read as ``""``).
     """
     if not path.exists():
         raise DataError(f"{path}: no such file.")
@@ -185,6 +256,9 @@ def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
                     if not (r and r[0].lstrip().startswith(comment))]
             rows = [rows[i] for i in keep]
             info["lines"] = [info["lines"][i] for i in keep]
+            new_index = {old: new for new, old in enumerate(keep)}
+            info["formula_cells"] = [(new_index[i], j) for i, j in info["formula_cells"]
+                                     if i in new_index]
         return rows, info
     if suffix == ".xls":
         raise DataError(f"{path}: old .xls workbooks are not supported; save it as .xlsx or CSV.")
@@ -204,8 +278,9 @@ def read_table(path: Path, *, sheet=None, encoding: str | None = None, comment: 
     table : pandas.DataFrame
         Text (``str``) columns, ``""`` for an empty cell.
     info : dict
-        As :func:`read_rows`, with ``lines`` the file line of each data row and
-        ``header_line`` the line of the header.
+        As :func:`read_rows`, with ``lines`` the file line of each data row,
+        ``header_line`` the line of the header and, for XLSX, ``formula_cells`` as
+        ``(data row, column name)``.
 
     Raises
     ------
@@ -246,4 +321,8 @@ def read_table(path: Path, *, sheet=None, encoding: str | None = None, comment: 
     table = pd.DataFrame(
         {n: pd.Series([r[j] for r in body], dtype="str") for j, n in enumerate(names)})
     info.update(lines=body_lines, header_line=lines[keep[0]])
+    if info.get("formula_cells"):  # (data row, column name) of the table
+        row_of = {i: k for k, i in enumerate(keep[1:])}
+        info["formula_cells"] = [(row_of[i], names[j]) for i, j in info["formula_cells"]
+                                 if i in row_of and j < width]
     return table, info

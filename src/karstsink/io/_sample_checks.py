@@ -1,0 +1,157 @@
+"""One value column of a sample table, and several columns of one quantity merged.
+
+Private part of the sample reader (:mod:`karstsink.io.samples`).
+:func:`read_value_column` parses one measured column (decimal mark decided for
+the column, sentinels such as ``-999`` and XLSX formulas without a stored value
+marked, the unit applied); :func:`merge_readings` joins two or more columns of
+the same quantity (``Ca (mg/L)`` and ``Ca (mmol/L)``, or one header written
+twice): where they agree within 1 % or the reported precision one is used,
+where they disagree the row is flagged ``conflicting_values:<key>`` and its
+value set to NaN, never "first one wins" in silence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import cells
+from ._sample_units import _accept_cells_with_unit, _convert
+from .headers import KEYS
+
+#: Relative agreement of two columns of one quantity (1 %), besides the reported precision.
+AGREE_RTOL = 0.01
+
+#: Sentinels of coordinate columns: -99 is a valid longitude (99° W), so it is not one.
+_COORD_SENTINELS = (-999.0, -9999.0, -99999.0)
+
+
+_DIGITS_RE = re.compile(r"^(?:nd|bdl|lod|dl)?[<>≤≥=]*[+-]?(?P<int>[\d.,']*?)"
+                        r"(?:(?P<mark>[.,])(?P<dec>\d+))?(?:e(?P<exp>[+-]?\d+))?l?$")
+
+
+def half_last_digit(texts: Sequence[str], decimal_comma: bool) -> np.ndarray:
+    """Half a unit of the last digit written in each cell (the reported precision).
+
+    ``80`` -> 0.5, ``2.00`` -> 0.005, ``7,45`` (decimal comma) -> 0.005,
+    ``1,051`` (thousands comma) -> 0.5, ``1.5e-3`` -> 5e-5; 0 where the cell is no
+    number.  Used to tell two columns of one quantity that agree within rounding.
+    """
+    out = np.zeros(len(texts))
+    mark = "," if decimal_comma else "."
+    for i, cell in enumerate(texts):
+        m = _DIGITS_RE.match(cells.clean_cell(cell))
+        if not m or not (m["int"] or m["dec"]):
+            continue
+        decimals = len(m["dec"] or "")
+        if m["dec"] and m["mark"] != mark and len(m["dec"]) == 3 and not decimal_comma:
+            decimals = 0  # '1,051' in a column without decimal commas: a thousands comma
+        out[i] = 0.5 * 10.0 ** (int(m["exp"] or 0) - decimals)
+    return out
+
+
+@dataclass
+class Reading:
+    """One column of a quantity, in the canonical unit of its key.
+
+    ``values`` [canonical unit], ``status`` (:mod:`karstsink.io.cells` codes; a
+    sentinel or a formula cell is MISSING here and marked in its own mask),
+    ``tolerance`` [canonical unit]: half the last digit written.
+    """
+
+    column: str
+    values: np.ndarray
+    status: np.ndarray
+    tolerance: np.ndarray
+    sentinel: np.ndarray
+    formula: np.ndarray
+
+
+def parse_coordinates(texts: list[str], decimal_comma: bool | None = None):
+    """Decimal degrees (also from degrees-minutes-seconds) and the cell status."""
+    values, status = cells.parse_column(texts, decimal_comma)
+    for i in np.flatnonzero(status == cells.NOT_NUMERIC):
+        deg = cells.parse_coordinate(texts[i])
+        if deg is not None:
+            values[i], status[i] = deg, cells.OK
+    return values, status
+
+
+def read_value_column(column: str, texts: list[str], key: str, unit: str | None,
+                      file_decimal_comma: bool | None, formula_rows=()) -> Reading:
+    """Parse one measured column of ``key`` given in ``unit`` (None: already canonical).
+
+    The decimal mark is decided for the column (:func:`cells.column_uses_decimal_comma`),
+    a column without a deciding cell taking the file's (``file_decimal_comma``).
+    """
+    kind = KEYS[key][1]
+    dc = cells.column_uses_decimal_comma(texts, default=bool(file_decimal_comma))
+    if kind == "coord":
+        values, status = parse_coordinates(texts, dc)
+    else:
+        values, status = cells.parse_column(texts, dc)
+        if unit is not None:  # '16.5 °C', '80 mg/L' in a column of that unit
+            _accept_cells_with_unit(texts, values, status, key, unit, dc)
+    sentinel = cells.sentinel_mask(values, status,
+                                   _COORD_SENTINELS if kind == "coord" else cells.SENTINEL_VALUES)
+    values[sentinel] = np.nan
+    status[sentinel] = cells.MISSING
+    formula = np.zeros(len(texts), dtype=bool)
+    formula[list(formula_rows)] = True
+    formula &= status == cells.MISSING
+    half = half_last_digit(texts, dc)
+    if unit is not None:
+        converted = _convert(values, key, unit)
+        tolerance = np.abs(_convert(values + half, key, unit) - converted)
+        values = converted
+    else:
+        tolerance = half
+    return Reading(column, values, status, tolerance, sentinel, formula)
+
+
+def merge_readings(key: str, readings: list[Reading], notes: list[str],
+                   renamed: dict[str, str]) -> tuple[Reading, np.ndarray]:
+    """Join the columns of one quantity into one; return it and the conflicting rows.
+
+    The first reading is the column used; an empty cell of it is filled from the
+    next column that has a value there.  Where two numbers disagree by more than
+    :data:`AGREE_RTOL` and the sum of their reported precisions, the row is a
+    conflict: its value is NaN (the caller flags it ``conflicting_values:<key>``).
+    ``renamed`` maps a renamed duplicate header (``Ca (mg/L).1``) to the header as
+    written, so that the note can say it was the same header twice.
+    """
+    first = readings[0]
+    values, status = first.values.copy(), first.status.copy()
+    tolerance = first.tolerance.copy()
+    conflict = np.zeros(len(values), dtype=bool)
+    sentinel, formula = first.sentinel.copy(), first.formula.copy()
+    for other in readings[1:]:
+        both = (status == cells.OK) & (other.status == cells.OK)
+        diff = np.abs(values - other.values)
+        limit = np.maximum(AGREE_RTOL * np.maximum(np.abs(values), np.abs(other.values)),
+                           tolerance + other.tolerance)
+        disagree = both & ~conflict & (diff > limit * (1 + 1e-9))
+        fill = (status == cells.MISSING) & ~conflict & (other.status != cells.MISSING)
+        values[fill], status[fill] = other.values[fill], other.status[fill]
+        tolerance[fill] = other.tolerance[fill]
+        conflict |= disagree
+        sentinel |= other.sentinel
+        formula |= other.formula
+        same = (f" (the same header twice; the second is column {other.column!r} of the "
+                "table)" if renamed.get(other.column) == renamed.get(first.column,
+                                                                    first.column) else "")
+        notes.append(
+            f"columns {first.column!r} and {other.column!r} both give {key}{same}: "
+            f"{int((both & ~disagree).sum())} row(s) agree within 1 % or the reported "
+            f"precision and {first.column!r} is used, {int(fill.sum())} empty cell(s) filled "
+            f"from {other.column!r}, {int(disagree.sum())} row(s) disagree (flagged "
+            f"conflicting_values:{key}, value NaN)")
+    values[conflict] = np.nan
+    status[conflict] = cells.MISSING
+    empty = status == cells.MISSING
+    merged = Reading(first.column, values, status, tolerance, sentinel & empty & ~conflict,
+                     formula & empty & ~conflict)
+    return merged, conflict
