@@ -412,8 +412,14 @@ def test_missing_columns_are_named():
 
 def test_too_few_samples_is_one_clear_error():
     daily, samples = _app7_inputs()
-    with pytest.raises(DataError, match=r"min_obs=100.*has 50"):
+    # 50 samples, 24 uncensored: the message counts them and says how to lower min_obs
+    with pytest.raises(DataError, match=r"50 usable sample\(s\) \(24 uncensored\) of 50, "
+                       r"fewer than min_obs=100 \(min_uncen=50\).*--min-obs 30 --min-uncen 12 "
+                       r"\(Python: min_obs=30, min_uncen=12"):
         estimate_wrtds(daily, samples.iloc[:50], bootstrap=0)
+    # the suggested values run (max(n - 20, n // 2): 30 of 50 and 12 of 24 uncensored)
+    est = estimate_wrtds(daily, samples.iloc[:50], bootstrap=0, min_obs=30, min_uncen=12)
+    assert est.model["n_samples_used"] == 50
 
 
 def test_negative_discharge_is_refused():

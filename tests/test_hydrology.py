@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from karstsink.exceptions import DataError, MissingColumnError, UnitError
+from karstsink.exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
 from karstsink.hydrology import runoff_depth_mm
 from karstsink.io.discharge import read_discharge
 
@@ -87,7 +87,9 @@ def test_bad_values_are_flagged_and_left_out_of_the_mean(tmp_path):
             "2020-01-02 00:00,abc\n2020-01-02 12:00,4\n"     # text: flagged, excluded
             "2020-01-03 00:00,6\n2020-01-03 00:00,100\n"     # duplicate timestamp
             "2020-01-04 00:00,8\n")
-    q = read_discharge(_write(tmp_path, text))
+    with pytest.warns(DataQualityWarning, match=r"3 discharge value\(s\) left out.*"
+                      r"1 not_numeric, 1 negative_value, 1 duplicate_timestamp; first line 3"):
+        q = read_discharge(_write(tmp_path, text))
     assert q.loc["2020-01-01", "discharge_m3s"] == 2.0
     assert "negative_value" in q.loc["2020-01-01", "qa_flags"]
     assert q.loc["2020-01-02", "discharge_m3s"] == 4.0

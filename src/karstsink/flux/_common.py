@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from ..exceptions import DataError, MissingColumnError
+from .. import qa
+from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 
 Z95 = 1.959963984540054
 
@@ -68,14 +71,39 @@ def check_daily(daily: pd.DataFrame) -> pd.DataFrame:
     return daily
 
 
+def has_flag(frame: pd.DataFrame, code: str) -> np.ndarray:
+    """Boolean mask of the rows whose ``qa_flags`` holds ``code`` (exactly, ``;``-separated)."""
+    if "qa_flags" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return np.array([isinstance(f, str) and code in f.split(";")
+                     for f in frame["qa_flags"].tolist()], dtype=bool)
+
+
+def add_flag(flags: np.ndarray, mask: np.ndarray, code: str) -> None:
+    """Append ``code`` to the ``;``-separated flags (an object array) where ``mask``."""
+    for i in np.flatnonzero(mask):
+        flags[i] = f"{flags[i]};{code}" if flags[i] else code
+
+
 def calibration_pairs(daily: pd.DataFrame, samples: pd.DataFrame, *,
-                      positive_q: bool = True) -> pd.DataFrame:
+                      positive_q: bool = True, method: str = "the fit") -> pd.DataFrame:
     """Samples with usable concentration on days with discharge, with ``discharge_m3s``.
 
-    ``positive_q`` (regression methods, which take ln Q) also requires Q > 0.
+    ``positive_q`` (regression methods, which take ln Q and ln C) also requires
+    Q > 0 and C > 0: a sample on a zero-discharge day is flagged
+    ``zero_discharge``, a zero or negative concentration ``nonpositive_value``
+    (without ``positive_q``, a negative one ``negative_value``).  Rows flagged
+    ``duplicate_sample`` (a copied row, see
+    :func:`~karstsink.io.flux_samples.flux_samples_from_table`) are not used.
 
-    Adds the flags of :func:`~karstsink.flux.samples.pair_with_discharge` and
+    Adds the flags of :func:`~karstsink.io.flux_samples.pair_with_discharge` and
     a boolean ``used`` column (all rows are returned).
+
+    Warns
+    -----
+    DataQualityWarning
+        Naming how many samples fall on zero-discharge days or have a
+        non-positive concentration, and that ``method`` leaves them out.
     """
     from ..io.flux_samples import pair_with_discharge
 
@@ -92,10 +120,66 @@ def calibration_pairs(daily: pd.DataFrame, samples: pd.DataFrame, *,
     paired = pair_with_discharge(s, daily)
     q = paired["discharge_m3s"].to_numpy(dtype=float)
     c = paired["conc_mg_L"].to_numpy(dtype=float)
-    paired["used"] = paired["in_record"].to_numpy() & np.isfinite(c) & (c >= 0)
+    copies = has_flag(paired, "duplicate_sample")
+    usable = paired["in_record"].to_numpy() & np.isfinite(c) & ~copies
+    flags = paired["qa_flags"].astype(object).to_numpy(copy=True)
     if positive_q:
-        paired["used"] &= (q > 0) & (c > 0)
+        zero_q = usable & (q == 0)
+        bad_c = usable & (c <= 0)
+        add_flag(flags, zero_q, "zero_discharge")
+        add_flag(flags, bad_c, "nonpositive_value")
+        paired["used"] = usable & ~zero_q & ~bad_c
+    else:
+        zero_q = np.zeros(len(paired), dtype=bool)
+        bad_c = usable & (c < 0)
+        add_flag(flags, bad_c, "negative_value")
+        paired["used"] = usable & ~bad_c
+    paired["qa_flags"] = flags
+    said = []
+    if zero_q.any():
+        said.append(f"{int(zero_q.sum())} fall on days of zero discharge, where ln Q is "
+                    "undefined (flagged 'zero_discharge'; the flux on zero-flow days is 0)")
+    if bad_c.any():
+        said.append(f"{int(bad_c.sum())} have a concentration "
+                    + ("<= 0 (flagged 'nonpositive_value')" if positive_q
+                       else "< 0 (flagged 'negative_value')"))
+    if said:
+        src = samples.attrs.get("source", "samples")
+        warnings.warn(f"{src}: of {len(paired)} sample(s), " + " and ".join(said)
+                      + f"; they are left out of {method}.", DataQualityWarning, stacklevel=3)
     return paired
+
+
+def unused_reasons(flags: list, used: np.ndarray) -> str:
+    """``'20 zero_discharge, 3 outside_discharge_record'``: why the unused rows are unused.
+
+    Each unused row counts once, under its first fatal flag (:func:`karstsink.qa.is_fatal`).
+    """
+    counts: dict[str, int] = {}
+    for f, u in zip(flags, np.asarray(used, dtype=bool), strict=True):
+        if u:
+            continue
+        codes = [c for c in qa.split(f) if qa.is_fatal(c)] or ["unusable"]
+        code = codes[0].split(":")[0]
+        counts[code] = counts.get(code, 0) + 1
+    return ", ".join(f"{n} {code}" for code, n in sorted(counts.items(), key=lambda x: -x[1]))
+
+
+def require_samples(pairs: pd.DataFrame, need: int, method: str, *, uncensored: bool = False,
+                    fix: str = "add samples or use --method direct") -> None:
+    """Raise a one-line DataError when fewer than ``need`` samples are usable for ``method``."""
+    used = pairs["used"].to_numpy(dtype=bool)
+    if uncensored and "censored" in pairs.columns:
+        used = used & ~pairs["censored"].astype(bool).to_numpy()
+    if used.sum() >= need:
+        return
+    why = unused_reasons(pairs["qa_flags"].tolist(), pairs["used"].to_numpy(dtype=bool))
+    src = pairs.attrs.get("source", "samples")
+    raise DataError(
+        f"{src}: {method} needs at least {need} usable{' uncensored' if uncensored else ''} "
+        f"samples but only {int(used.sum())} of {len(pairs)} are"
+        + (f" (the others are flagged: {why}; see samples qa_flags)" if why else "")
+        + f"; {fix}.")
 
 
 def empty_daily(daily: pd.DataFrame) -> pd.DataFrame:

@@ -191,12 +191,29 @@ def _geometry(est_t, est_q, samples: Samples, settings: Settings, dec_low, dec_h
     return _Geometry(t_inv.ravel(), q_inv.ravel(), d_t, d_s, d_q, tab_y, tab_q, tab_s, k_t, k_q)
 
 
+def lower_min_obs_hint(n: int, n_unc: int, min_uncen: int = 50) -> str:
+    """How to lower ``min_obs``/``min_uncen`` for ``n`` samples (``n_unc`` uncensored).
+
+    Suggests n - 20 (the cap EGRETci puts on them for its bootstrap resamples), or n/2
+    when that is more, naming the CLI options, the Python keywords and the run-TOML keys.
+    """
+    if n < 10:
+        return (f"with {n} samples use --method loadest or rating, or lower --min-obs and "
+                f"--min-uncen below {n} (Python: min_obs=, min_uncen=; run TOML: min_obs, "
+                "min_uncen of the catchment)")
+    a = max(n - 20, n // 2)
+    b = max(1, min(min_uncen, max(n_unc - 20, n_unc // 2), a))
+    return (f"lower them, e.g. --min-obs {a} --min-uncen {b} (Python: min_obs={a}, "
+            f"min_uncen={b}; run TOML: min_obs = {a}, min_uncen = {b} in the catchment), or "
+            "use --method loadest or rating")
+
+
 def check_counts(n_total: int, n_unc: int, min_obs: int, min_uncen: int) -> None:
     if min_obs > n_total or min_uncen > n_unc:
         raise DataError(
             f"WRTDS needs at least min_obs={min_obs} samples and min_uncen={min_uncen} "
             f"uncensored samples but the record has {n_total} ({n_unc} uncensored); "
-            "lower min_obs/min_uncen or use another method (rating, loadest)"
+            + lower_min_obs_hint(n_total, n_unc, min_uncen)
         )
 
 
@@ -265,7 +282,11 @@ def fit_points(
             ku = np.partition(k[:, unc], settings.min_uncen - 1, axis=1)
             lvl = np.maximum(lvl, ku[:, settings.min_uncen - 1])
         if np.any(lvl > MAX_WIDEN):
-            raise DataError("WRTDS windows could not be widened enough to reach min_obs")
+            raise DataError(
+                f"WRTDS windows could not be widened enough to give min_obs={settings.min_obs} "
+                f"samples (min_uncen={settings.min_uncen} uncensored) weight at every point "
+                f"from {s.n} samples; "
+                + lower_min_obs_hint(s.n, int(unc.sum()), settings.min_uncen))
         w = geo.weights(pts, lvl.astype(np.int32))
         if exclude_self:
             w[rows, pts] = 0.0

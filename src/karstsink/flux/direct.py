@@ -34,7 +34,7 @@ import pandas as pd
 from ..exceptions import DataError, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import PERIOD_COLUMNS, FluxEstimate
-from ._common import Z95, calibration_pairs, check_daily, empty_daily
+from ._common import Z95, calibration_pairs, check_daily, empty_daily, require_samples
 
 __all__ = ["estimate_direct"]
 
@@ -100,10 +100,9 @@ def estimate_direct(
     The flux is linear in discharge for the interpolation mode (tested).
     """
     daily = check_daily(discharge)
-    pairs = calibration_pairs(daily, samples, positive_q=False)
+    pairs = calibration_pairs(daily, samples, positive_q=False, method="the direct method")
+    require_samples(pairs, 1, "The direct method", fix="check the samples' dates and values")
     s = _sample_conc(pairs)
-    if s.empty:
-        raise DataError("No usable sample for the direct method.")
     out = empty_daily(daily)
     q = out["discharge_m3s"].to_numpy(dtype=float)
     day_num = (daily.index - daily.index[0]).days.to_numpy(dtype=float)

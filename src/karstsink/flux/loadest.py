@@ -60,7 +60,9 @@ from ._common import (
     check_daily,
     decimal_time,
     empty_daily,
+    has_flag,
     loadest_center,
+    require_samples,
 )
 from ._loadest_model import _BASE_TERMS, MODEL_TERMS, LoadestFit, _columns
 
@@ -304,10 +306,17 @@ def estimate_loadest(
     -----
     DataQualityWarning
         When estimation discharge exceeds the calibration maximum
-        (extrapolation), as LOADEST warns.
+        (extrapolation), as LOADEST warns; when samples fall on zero-discharge
+        days (ln Q undefined: flagged ``zero_discharge``, left out of the fit and
+        counted in ``model["n_samples_zero_discharge"]``).
+
+    Notes
+    -----
+    On a day of zero discharge the load, its SEP and its interval are 0 and the
+    concentration is NaN (no water flows).
     """
     daily = check_daily(discharge)
-    pairs = calibration_pairs(daily, samples)
+    pairs = calibration_pairs(daily, samples, method="the LOADEST fit")
     use = pairs["used"].to_numpy()
     extras_names = list(extra_regressors or [])
     for name in extras_names:
@@ -327,6 +336,7 @@ def estimate_loadest(
     use = pairs["used"].to_numpy()
     if extras_names and model == 0:
         model = 99
+    require_samples(pairs, 3, "LOADEST")
     cal = pairs.loc[use]
     fitobj = fit_loadest(
         decimal_time(cal["date"], hour=12.0), cal["discharge_m3s"], cal["conc_mg_L"],
@@ -344,6 +354,7 @@ def estimate_loadest(
     _se, sep = fitobj.daily_errors(X)
     sep[zero] = 0.0
     lo, hi = lognormal_interval(loads, sep)
+    lo[zero] = hi[zero] = 0.0  # no water, no load: exactly 0
     out = empty_daily(daily)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["conc_mg_L"] = np.where(q > 0, loads / (q * KG_DAY_PER_M3S_MG_L), np.nan)
@@ -358,7 +369,7 @@ def estimate_loadest(
         n_ex = int(np.sum(q > qmax_cal))
         warn.append(
             f"{n_ex} day(s) have discharge above the largest sampled discharge "
-            f"({np.nanmax(q):.4g} vs {qmax_cal:.4g} m3/s): loads there are extrapolated.")
+            f"({np.nanmax(q):.6g} vs {qmax_cal:.6g} m3/s): loads there are extrapolated.")
         warnings.warn("LOADEST: " + warn[-1], DataQualityWarning, stacklevel=2)
     smp = pairs[["date", "discharge_m3s", "conc_mg_L", "censored", "used", "in_record",
                  "qa_flags"]].copy()
@@ -367,6 +378,7 @@ def estimate_loadest(
     smp.loc[use, "fitted_mg_L"] = fitobj.calibration["fitted_mg_L"].to_numpy()
     smp.loc[use, "residual"] = fitobj.calibration["residual"].to_numpy()
     model_info = {"method": "loadest", **fitobj.as_dict(), "warnings": warn,
+                  "n_samples_zero_discharge": int(has_flag(pairs, "zero_discharge").sum()),
                   "residual_units": "ln(load), observed - fitted",
                   "_fit": fitobj, "_design": X}
     return LoadestEstimate(method="loadest", daily=out, samples=smp, model=model_info)

@@ -24,7 +24,7 @@ from ..exceptions import DataError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._amle import fit_amle, lognormal_interval
 from ._base import PERIOD_COLUMNS, FluxEstimate
-from ._common import calibration_pairs, check_daily, empty_daily
+from ._common import calibration_pairs, check_daily, empty_daily, has_flag, require_samples
 
 __all__ = ["estimate_rating", "fit_rating"]
 
@@ -136,10 +136,20 @@ def estimate_rating(
     -------
     FluxEstimate
         ``model`` holds ``a``, ``b`` (b ≈ 0: chemostatic), ``r_squared``,
-        ``residual_se_ln`` and the bias-correction factor ``cf``.
+        ``residual_se_ln``, the bias-correction factor ``cf`` and
+        ``n_samples_zero_discharge``.
+
+    Warns
+    -----
+    DataQualityWarning
+        Samples on zero-discharge days (ln Q undefined) or with a concentration
+        <= 0 are flagged (``zero_discharge``, ``nonpositive_value``) and left out
+        of the fit.  On a zero-discharge day the flux and its error are 0 and
+        the concentration is NaN.
     """
     daily = check_daily(discharge)
-    pairs = calibration_pairs(daily, samples)
+    pairs = calibration_pairs(daily, samples, method="the rating-curve fit")
+    require_samples(pairs, 3, "The rating curve", uncensored=True)
     use = pairs["used"].to_numpy()
     cal = pairs.loc[use]
     fit = fit_rating(cal["discharge_m3s"], cal["conc_mg_L"], cal["censored"].astype(bool),
@@ -157,8 +167,12 @@ def estimate_rating(
     flux = q * conc * KG_DAY_PER_M3S_MG_L
     flux = np.where(q == 0, 0.0, flux)
     out["flux_kg_day"] = flux
-    out["flux_se_kg_day"] = flux * np.sqrt(np.expm1(var_ln))
-    lo, hi = lognormal_interval(flux, out["flux_se_kg_day"].to_numpy())
+    zero = q == 0  # no water, no load: flux, error and interval exactly 0
+    with np.errstate(invalid="ignore"):
+        se = np.where(zero, 0.0, flux * np.sqrt(np.expm1(var_ln)))
+    out["flux_se_kg_day"] = se
+    lo, hi = lognormal_interval(flux, se)
+    lo[zero] = hi[zero] = 0.0
     out["flux_lo95_kg_day"] = lo
     out["flux_hi95_kg_day"] = hi
     smp = pairs[["date", "discharge_m3s", "conc_mg_L", "censored", "used", "in_record",
@@ -171,5 +185,6 @@ def estimate_rating(
     model = {"method": "rating", "equation": "C [mg/L] = cf * a * Q[m3/s]^b",
              **{k: v for k, v in fit.items() if k not in ("residuals", "fitted_mg_L", "_mask")},
              "chemostatic": bool(abs(fit["b"]) < 0.1),
+             "n_samples_zero_discharge": int(has_flag(pairs, "zero_discharge").sum()),
              "residual_units": "ln(C), observed - fitted"}
     return _RatingEstimate(method="rating", daily=out, samples=smp, model=model)

@@ -25,9 +25,10 @@ import pandas as pd
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
+from ._common import has_flag, unused_reasons
 from ._wrtds_bootstrap import _BootRun
 from ._wrtds_bootstrap import default_jobs as default_jobs  # kept importable from here
-from ._wrtds_core import Samples, Settings, check_counts, fit_points
+from ._wrtds_core import Samples, Settings, check_counts, fit_points, lower_min_obs_hint
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import (
     Grid,
@@ -228,6 +229,7 @@ def _estimate(
         raise DataError("WRTDS: the daily record has no positive discharge")
 
     table, use = _check_samples(samples, dates, q)
+    _check_min_counts(table, use, settings, cross_validate)
     s_used = table.loc[use].sort_values("date", kind="stable")
     smp = Samples(
         t=decimal_year(s_used["date"]),
@@ -352,6 +354,7 @@ def _estimate(
             "n_samples": len(table),
             "n_samples_used": int(smp.n),
             "n_censored": int(smp.censored.sum()),
+            "n_samples_zero_discharge": int(has_flag(table, "zero_discharge").sum()),
             "n_grid_points": int(grid.n_log_q * grid.n_year),
             "n_grid_points_censored_mle": fit.n_censored_fits,
             "n_grid_points_not_converged": fit.n_not_converged,
@@ -448,20 +451,44 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
         flags[i].append("nonpositive_value")
     for i in np.flatnonzero(pos < 0):
         flags[i].append("outside_discharge_record")
-    for i in np.flatnonzero((pos >= 0) & ~(qs > 0)):
+    for i in np.flatnonzero((pos >= 0) & ~np.isfinite(qs)):
         flags[i].append("no_discharge")
+    for i in np.flatnonzero((pos >= 0) & (qs == 0)):  # ln Q undefined; the flux there is 0
+        flags[i].append("zero_discharge")
+    copies = has_flag(table, "duplicate_sample")  # a copied row (flux_samples_from_table)
     old = table["qa_flags"] if "qa_flags" in table.columns else None
     joined = []
     for i, f in enumerate(flags):
         prev = "" if old is None or pd.isna(old.iloc[i]) else str(old.iloc[i])
         joined.append(";".join([p for p in [prev, *f] if p]))
     table["qa_flags"] = joined
-    use = np.array([not f for f in flags])
+    use = np.array([not f for f in flags]) & ~copies
     if (~use).any():
+        listed = unused_reasons(table["qa_flags"].tolist(), use)
         warnings.warn(
             f"WRTDS: {int((~use).sum())} of {len(table)} sample(s) cannot be used "
-            "(see their qa_flags) and are left out of the fit",
+            f"({listed}; see their qa_flags) and are left out of the fit",
             DataQualityWarning,
             stacklevel=3,
         )
     return table.reset_index(drop=True), use
+
+
+def _check_min_counts(table: pd.DataFrame, use: np.ndarray, settings: Settings,
+                      cross_validate: bool) -> None:
+    """One line naming the usable sample count and how to lower ``min_obs``/``min_uncen``."""
+    n = int(use.sum())
+    n_unc = int((use & ~table["censored"].to_numpy(bool)).sum())
+    loo = int(bool(cross_validate))  # leave-one-out fits have one sample fewer
+    if n > 0 and settings.min_obs <= n - loo and settings.min_uncen <= n_unc - loo:
+        return
+    why = unused_reasons(table["qa_flags"].tolist(), use)
+    if n == 0:
+        raise DataError(f"WRTDS: none of the {len(table)} samples is usable ({why}; see "
+                        "samples qa_flags).")
+    why = f" (the others: {why})" if why else ""
+    raise DataError(
+        f"WRTDS: {n} usable sample(s) ({n_unc} uncensored) of {len(table)}{why}, fewer than "
+        f"min_obs={settings.min_obs} (min_uncen={settings.min_uncen}) that must carry weight "
+        f"at every point; {lower_min_obs_hint(n, n_unc, settings.min_uncen)}"
+    )

@@ -17,13 +17,14 @@ module's public names.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataError, MissingColumnError, UnitError
+from ..exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
 from ..units import DISCHARGE_TO_M3S, normalize_discharge_unit
 from . import cells
 from ._sample_table import parse_date_column
@@ -187,6 +188,44 @@ def _read_dates(date_text: list[str], time_text: list[str] | None, source: str, 
     return stamps
 
 
+def describe_unusable(masks: dict[str, np.ndarray], text: list[str]) -> str:
+    """Why no cell of a column is usable: ``all 731 cells empty`` or a count per reason.
+
+    ``masks`` maps a reason (``"empty"``, ``"not numeric"``...) to a boolean mask of
+    the cells; every reason but ``"empty"`` shows its first cell of ``text``, e.g.
+    ``12 not numeric (e.g. 'abc'), 19 negative (e.g. '-1') of 31 cells``.
+    """
+    n = len(text)
+    parts = []
+    for what, mask in masks.items():
+        m = np.asarray(mask, dtype=bool)
+        if m.any():
+            i = int(np.flatnonzero(m)[0])
+            eg = f"e.g. {text[i]!r}" if what != "empty" and text[i].strip() else ""
+            parts.append((int(m.sum()), what, eg))
+    if len(parts) == 1 and parts[0][0] == n:
+        return f"all {n} cells {parts[0][1]}" + (f", {parts[0][2]}" if parts[0][2] else "")
+    return ", ".join(f"{k} {what}" + (f" ({eg})" if eg else "") for k, what, eg in parts) \
+        + f" of {n} cells"
+
+
+def _warn_left_out(source: str, lines: list[int] | None, text: list[str], not_numeric,
+                   negative, dup) -> None:
+    """One DataQualityWarning counting the raw values left out of the daily means."""
+    counts = [(int(np.asarray(m).sum()), code) for m, code in (
+        (not_numeric, "not_numeric"), (negative, "negative_value"), (dup, "duplicate_timestamp"))]
+    counts = [(k, code) for k, code in counts if k]
+    if not counts:
+        return
+    first = int(np.flatnonzero(np.asarray(not_numeric) | np.asarray(negative)
+                               | np.asarray(dup))[0])
+    warnings.warn(
+        f"{source}: {sum(k for k, _c in counts)} discharge value(s) left out of the daily "
+        f"means and flagged ({', '.join(f'{k} {c}' for k, c in counts)}; first "
+        f"{_where(source, lines, first).removeprefix(source + ': ')}: {text[first]!r}).",
+        DataQualityWarning, stacklevel=3)
+
+
 def find_gaps(valid: pd.Series) -> list[tuple[int, int]]:
     """Index ranges ``(start, stop)`` (stop exclusive) of runs where ``valid`` is False."""
     v = np.asarray(valid, dtype=bool)
@@ -269,13 +308,20 @@ def read_discharge(
         Unreadable or missing dates (the line, column and value are named),
         a date column whose day/month order is ambiguous (pass ``date_format``),
         a column writing decimals both as ``1,5`` and ``1.5``, no usable value at
-        all, or gaps longer than ``max_gap_days`` (the date ranges are named)
-        when ``allow_gaps`` is False.
+        all (the cells are counted: empty, not numeric, negative), or gaps
+        longer than ``max_gap_days`` (the date ranges are named) when
+        ``allow_gaps`` is False.
     UnitError
         No unit in the header and no ``q_unit``, an unknown unit, or a header
         unit contradicting ``q_unit``.
     MissingColumnError
         The date or discharge column cannot be found.
+
+    Warns
+    -----
+    DataQualityWarning
+        Raw values left out of the daily means (negative, not numeric, repeated
+        timestamps), counted by flag with the first one's line.
 
     Notes
     -----
@@ -307,8 +353,8 @@ def read_discharge(
         unit = normalize_discharge_unit(q_unit)
         if header_unit is not None and header_unit != unit:
             raise UnitError(
-                f"{source}: column {vcol!r} says {header_unit} but q_unit={q_unit!r}; "
-                "drop one of them."
+                f"{source}: column {vcol!r} states {header_unit} in its header but q_unit= "
+                f"(--q-unit) says {q_unit!r}; leave --q-unit out or correct the header."
             )
     elif header_unit is not None:
         unit = header_unit
@@ -347,7 +393,11 @@ def read_discharge(
     day_flags = grouped["flags"].agg(lambda s: ";".join(sorted({c for f in s for c in
                                                                  f.split(";") if c})))
     if daily_q.notna().sum() == 0:
-        raise DataError(f"{source}: no usable discharge value in column {vcol!r}.")
+        reasons = {"empty": empty, "not numeric": not_numeric, "negative": negative}
+        raise DataError(f"{source}: no usable discharge value in column {vcol!r} "
+                        f"({describe_unusable(reasons, text)}); check the "
+                        "column, or name the discharge column with --q-column (value_column=).")
+    _warn_left_out(source, lines, text, not_numeric, negative, dup)
 
     index = pd.date_range(daily_q.index.min(), daily_q.index.max(), freq="D", name="date")
     out = pd.DataFrame(index=index)

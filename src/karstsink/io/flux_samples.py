@@ -27,6 +27,7 @@ from . import cells
 from . import samples as _samples  # _samples._read: one module attribute, patchable in tests
 from ._sample_table import ION_COLUMNS, _detection_factor, _standardize, parse_date_column
 from ._sample_units import _raw_column, _species_of
+from .discharge import describe_unusable
 from .headers import CANONICAL_NAMES, KEYS, match_user_name
 
 __all__ = ["flux_samples_from_table", "pair_with_discharge", "read_flux_samples",
@@ -239,7 +240,10 @@ def flux_samples_from_table(
         its unit states] and ``censored`` (bool: the value is its detection
         limit), sorted by date, and ``qa_flags``: ``below_detection:<key>``,
         ``above_range:<key>``, ``not_numeric:<key>``, ``negative_value:<key>``,
-        ``missing_value:<key>``, ``detection_limit_unknown:<key>``, ``bad_date``.
+        ``missing_value:<key>``, ``detection_limit_unknown:<key>``, ``bad_date``,
+        ``duplicate_sample`` (the date-time and value of an earlier row: left out of
+        every fit, as EGRET's ``removeDuplicates``) and ``duplicate_sample_date``
+        (another value on the same day: kept).
         Rows without a usable value stay, with NaN ``conc_mg_L`` and a flag.
         ``attrs``: ``source``, ``constituent``, ``species``, ``units`` (as read),
         ``value_column``, ``date_column``, ``below_detection`` (``"limit"``).
@@ -247,6 +251,12 @@ def flux_samples_from_table(
     Raises
     ------
     MissingColumnError, UnitError, DataError
+        DataError when no value is usable (the cells are counted by reason).
+
+    Warns
+    -----
+    DataQualityWarning
+        Counting the rows without a usable value, and the repeated dates.
     """
     source = str(table.attrs.get("source", "samples table"))
     n = len(table)
@@ -353,6 +363,10 @@ def flux_samples_from_table(
     for i in np.flatnonzero(no_date):
         flags[i].append("bad_date")
     conc = np.where(no_date, np.nan, conc)
+    same_day, copy = _repeated_dates(when, conc, censored)
+    for mask, code in ((same_day, "duplicate_sample_date"), (copy, "duplicate_sample")):
+        for i in np.flatnonzero(mask):
+            flags[i].append(code)
 
     keep = _input_columns(table)
     out = table[keep].copy()
@@ -366,12 +380,46 @@ def flux_samples_from_table(
                  "below_detection": "limit"}  # censored values are at their limit here
     n_bad = int((~np.isfinite(out["conc_mg_L"])).sum())
     if int(np.isfinite(out["conc_mg_L"]).sum()) == 0:
-        raise DataError(f"{source}: no usable {flag_key} value in column {str(value_col)!r}.")
+        text = cells.text_cells(table[value_col]) if value_col in table.columns else [""] * n
+        why = describe_unusable(
+            {"not numeric": not_numeric, "empty": empty, "negative": negative,
+             "below detection with no limit": limit_unknown, "without a date": no_date},
+            text)
+        raise DataError(f"{source}: no usable {flag_key} value in column {str(value_col)!r} "
+                        f"({why}); check the column, or name another with --constituent "
+                        "(constituent=).")
     if n_bad:
         warnings.warn(
             f"{source}: {n_bad} sample(s) have no usable {flag_key} value (flagged in "
             "qa_flags) and are not used for calibration.", DataQualityWarning, stacklevel=2)
+    said = [f"{int(m.sum())} {what}" for m, what in (
+        (copy, "repeat an earlier row's date and value (flagged 'duplicate_sample' and left "
+               "out)"),
+        (same_day, "share their date with a different value (flagged "
+                   "'duplicate_sample_date'; each is used)")) if m.any()]
+    if said:
+        warnings.warn(f"{source}: of {n} sample(s), {' and '.join(said)}.",
+                      DataQualityWarning, stacklevel=2)
     return out
+
+
+def _repeated_dates(when: np.ndarray, conc: np.ndarray, censored: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sharing a day with another usable sample: ``(different value, exact copy)``.
+
+    A copy (same date-time, value and censoring as an earlier row) is left out, as EGRET's
+    ``removeDuplicates`` does (Hirsch & De Cicco 2015, USGS TM 4-A10,
+    doi:10.3133/tm4A10); rows of one day with different values are all kept.
+    """
+    frame = pd.DataFrame({"when": when, "day": pd.Series(when).dt.normalize(), "conc": conc,
+                          "cens": np.asarray(censored, dtype=bool)})
+    ok = (frame["day"].notna() & np.isfinite(frame["conc"])).to_numpy()
+    copy = ok & frame.duplicated(["when", "conc", "cens"], keep="first").to_numpy()
+    kept = frame[ok & ~copy]
+    shared = kept["day"].duplicated(keep=False)
+    same_day = np.zeros(len(frame), dtype=bool)
+    same_day[kept.index[shared.to_numpy()]] = True
+    return same_day, copy
 
 
 def _input_columns(table: pd.DataFrame) -> list:
@@ -396,7 +444,7 @@ def _dates(table: pd.DataFrame, date_column, date_format, source) -> tuple[np.nd
                                                       source=source, column=date_column)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            _bad_date(source, table, i, date_column, texts[i], int(bad.sum()))
+            _bad_date(source, table, i, date_column, texts[i], int(bad.sum()), date_format)
         return when, date_column
     if "date" not in table.columns or (colmap and reader_date is None):
         raise MissingColumnError(
@@ -406,15 +454,21 @@ def _dates(table: pd.DataFrame, date_column, date_format, source) -> tuple[np.nd
     bad = table.attrs.get("bad_dates")
     if bad:
         _bad_date(source, table, bad["first_row"], bad["column"], bad["first_cell"],
-                  bad["count"])
+                  bad["count"], date_format)
     when = pd.to_datetime(table["date"], errors="coerce")
     if getattr(when.dt, "tz", None) is not None:
         when = when.dt.tz_localize(None)
     return when.to_numpy(dtype="datetime64[ns]"), str(reader_date or "date")
 
 
-def _bad_date(source, table, i, column, cell, count):
+def _bad_date(source, table, i, column, cell, count, date_format=None):
+    """Raise the one-line error for an unreadable date: it blames the date (or the format)."""
     more = f" ({count} unreadable dates in all)" if count > 1 else ""
+    if date_format is not None:
+        raise DataError(
+            f"{source}: {_line(table, i)}, column {column!r}: cannot read the date {cell!r} "
+            f"with date_format={date_format!r} (--date-format){more}; fix the cell or the "
+            "format.")
     raise DataError(
         f"{source}: {_line(table, i)}, column {column!r}: cannot read the date {cell!r}{more}; "
         "write dates as YYYY-MM-DD or pass date_format= / --date-format (e.g. '%d/%m/%Y').")
