@@ -79,9 +79,11 @@ def test_dissolution_and_denudation_hand_calculation(uniform_run):
 def test_zone_totals_equal_pixel_sums_and_polygon_areas(uniform_run):
     folder, result = uniform_run
     table = pd.read_csv(folder / "out" / "zonal_totals.csv")
-    assert list(table.columns[:7]) == ["county", "area_km2", "karst_area_km2",
+    # zones keyed by feature id (fid: 1, 2 in a GeoPackage), then the source attributes
+    assert list(table.columns[:8]) == ["zone_id", "county", "area_km2", "karst_area_km2",
                                        "nodata_area_km2", "karst_sink_t_c_yr",
                                        "biological_sink_t_c_yr", "total_sink_t_c_yr"]
+    assert table["zone_id"].tolist()[:2] == [1, 2] and np.isnan(table["zone_id"].iloc[2])
     karst = read(folder / "out" / "karst_sink.tif")
     pixel_km2 = 0.03 * 0.03
     total_row = table[table["county"].str.startswith("TOTAL")].iloc[0]
@@ -109,7 +111,8 @@ def test_zone_geopackage_and_result_table_match_the_csv(uniform_run):
     assert gdf.crs.to_epsg() == 32648  # the grid CRS
     assert gdf["county"].tolist() == ["West", "East"]
     zones = table[~table["county"].str.startswith("TOTAL")].reset_index(drop=True)
-    for col in zones.columns[1:]:
+    assert gdf["zone_id"].tolist() == [1, 2]
+    for col in zones.columns[2:]:
         assert_allclose(gdf[col], zones[col], rtol=1e-15)
     # the polygons as given: West 4.515 km x 6 km, East (9 - 4.515) km x 6 km
     # (zones_two_halves on the 300 x 200 px grid of 30 m pixels)

@@ -226,7 +226,7 @@ def test_lattice_sampler_matches_numpy_sampler(h, w, fh, fw, holes, inside, seed
     """The numba lattice samplers (by runs of a source cell when every value is finite,
     per pixel with nodata) give the numpy sampler's values at the upsampled coordinates."""
     pytest.importorskip("numba")
-    from karstsink.mapping.grid import _upsample
+    from karstsink.mapping._sampling import _upsample
 
     rng = np.random.default_rng(seed)
     fields = [rng.uniform(0, 10, (fh, fw)).astype(np.float32) for _ in range(3)]

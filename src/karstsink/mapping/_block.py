@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grid import AlignedSource, Grid, pixel_area_km2, read_group
+from .grid import AlignedSource, Grid, pixel_area_km2
 from .model import (
     ModelParams,
     compute_block,
@@ -45,6 +45,7 @@ class _Spec:
     tags: dict[str, str]
     block_size: int
     tile_size: int = 8192  # engine tiles of the processes / Dask engines [px]
+    converts: dict | None = None  # input -> (a, b): model value = a x stored + b
 
 
 class _State:
@@ -52,14 +53,17 @@ class _State:
 
     def __init__(self, spec: _Spec, sources: dict | None = None):
         self.spec = spec
-        self.sources = sources if sources is not None else _open_sources(spec.inputs,
-                                                                         spec.grid)
+        self.sources = sources if sources is not None else _open_sources(
+            spec.inputs, spec.grid, spec.converts)
         for s in self.sources.values():
             s.use_numba = spec.params.use_numba
 
 
-def _open_sources(inputs: dict, grid: Grid) -> dict[str, AlignedSource]:
-    return {k: AlignedSource(v, grid, k, "classes" if k == "landcover" else "continuous")
+def _open_sources(inputs: dict, grid: Grid, converts: dict | None = None
+                  ) -> dict[str, AlignedSource]:
+    converts = converts or {}
+    return {k: AlignedSource(v, grid, k, "classes" if k == "landcover" else "continuous",
+                             converts.get(k, (1.0, 0.0)))
             for k, v in inputs.items()}
 
 
@@ -140,8 +144,10 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         out["scenario_difference"] = scen["total"] - out["total"]
     uf = 1.0 / p.unit_factor  # zone and grid sums always in t C
     area_row = pixel_area_km2(spec.grid, int(window.row_off), int(window.height))[:, 0]
-    zones = (spec.zones.block_zones(window, spec.grid.transform)
-             if spec.zones is not None else None)
+    zs = spec.zones
+    # one layer of non-overlapping zones at a time (nested zones: several layers)
+    layers = [zs.block_zones(window, spec.grid.transform, k) for k in range(zs.n_layers)] \
+        if zs is not None else [None]
     vals = [out["karst"], out["bio"], out["total"]]
     if p.transitions:
         vals += [out["scenario_total"], out["scenario_difference"]]
@@ -149,19 +155,23 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
     if p.use_numba:
         from ._kernel import zone_sums
 
-        zsum, gsum = zone_sums(zones, spec.zones.n if zones is not None else 0, area_row,
-                               inp["carbonate"], vals, uf)
-        if zones is not None:
-            sums = zsum
+        for zones in layers:
+            zsum, gsum = zone_sums(zones, zs.n if zones is not None else 0, area_row,
+                                   inp["carbonate"], vals, uf)
+            if zones is not None:
+                sums = zsum if sums is None else sums + zsum
     else:
         area = np.broadcast_to(area_row[:, None], out["total"].shape)
         carb = np.clip(np.nan_to_num(inp["carbonate"], nan=0.0), 0, 1)
         qs = [area, area * carb, area * np.isnan(out["total"])] + [v * area * uf for v in vals]
         gsum = np.array([float(np.nansum(q)) for q in qs])
-        if zones is not None:
-            sums = spec.zones.accumulate(zones, qs)
+        if zs is not None:
+            sums = sum(zs.accumulate(zones, qs) for zones in layers)
     # whole-grid totals: area, carbonate area [km2]; karst, biological, total [t C yr-1]
-    counters["grid_totals"] = gsum[[0, 1, 3, 4, 5]]
+    # and the nodata area [km2]
+    counters["grid_totals"] = gsum[[0, 1, 3, 4, 5, 2]]
+    if src["landcover"].dtype.startswith("float"):
+        counters["landcover_float_px"] = int(np.count_nonzero(valid))
     from ._cog import encode_tile
 
     levels = overview_levels(spec.grid, spec.block_size)
@@ -178,6 +188,40 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         arrays[k] = ([(tr, tc, encode_tile(v, tile)) for tr, tc, v in _tiles(out[k], tile)],
                      pieces)
     return arrays, sums, counters
+
+
+def read_group(sources: dict[str, AlignedSource], window) -> dict[str, np.ndarray]:
+    """Read several inputs for one window; continuous fields sampled from the same source
+    grid share one bilinear pass (same values as reading them one by one)."""
+    out: dict[str, np.ndarray] = {}
+    groups: dict[tuple, list[str]] = {}
+    for name, src in sources.items():
+        if (src.mode == "sample" and src.kind == "continuous" and src._cache is not None
+                and src.use_numba):
+            groups.setdefault((src._grid_key, src.src_shape), []).append(name)
+        else:
+            out[name] = src.read(window)
+    from ._sampling import bilinear_lattice
+
+    h, w = int(window.height), int(window.width)
+    r0, c0 = int(window.row_off), int(window.col_off)
+    for names in groups.values():
+        first = sources[names[0]]
+        lattice, (rmin, rmax, cmin, cmax) = first.source_lattice(r0, c0, h, w)
+        sh, sw = first.src_shape
+        if rmax < 0 or cmax < 0 or rmin >= sh or cmin >= sw:
+            for n in names:
+                out[n] = first._empty(h, w)
+            continue
+        fr0 = min(max(int(np.floor(rmin)) - 1, 0), sh - 1)
+        fc0 = min(max(int(np.floor(cmin)) - 1, 0), sw - 1)
+        fr1 = max(min(int(np.floor(rmax)) + 2, sh), fr0 + 1)
+        fc1 = max(min(int(np.floor(cmax)) + 2, sw), fc0 + 1)
+        srcs = [sources[n]._slice_cache(fr0, fc0, fr1, fc1) for n in names]
+        for n, arr in zip(names, bilinear_lattice(srcs, lattice, fr0, fc0, sh, sw, h, w),
+                          strict=True):
+            out[n] = arr
+    return out
 
 
 def _tiles(a: np.ndarray, tile: int):

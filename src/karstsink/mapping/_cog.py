@@ -1,28 +1,26 @@
 """A streaming Cloud-Optimised GeoTIFF writer: every tile is compressed once.
 
-GDAL's COG driver needs a finished source raster and re-encodes every tile
-from it (measured with GDAL 3.10: no raw tile copy even from an identically
-encoded source), so writing a map and then converting it costs two encodes.
-This writer compresses each 512 x 512 float32 tile once, in the map pass's
-worker threads, with the TIFF floating-point predictor (Adobe Photoshop TIFF
-Technical Note 3: byte planes, most significant first, then byte differences
-along the row) and DEFLATE (ISA-L when the ``isal`` package is installed,
-zlib otherwise); the encoded tiles wait in a scratch "tile store" until
-:meth:`StreamingCOG.close` lays out the file as GDAL's COG driver does:
+GDAL's COG driver needs a finished source raster and re-encodes every tile from it (measured
+with GDAL 3.10: no raw tile copy even from an identically encoded source), so writing a map
+and then converting it costs two encodes. This writer compresses each 512 x 512 float32 tile
+once, in the map pass's worker threads, with the TIFF floating-point predictor (Adobe
+Photoshop TIFF Technical Note 3: byte planes, most significant first, then byte differences
+along the row) and DEFLATE (ISA-L when the ``isal`` package is installed, zlib otherwise);
+the encoded tiles wait in a scratch "tile store" until :meth:`StreamingCOG.close` lays out
+the file as GDAL's COG driver does:
 
-* the TIFF header, then GDAL's structural-metadata "ghost" area
-  (``LAYOUT=IFDS_BEFORE_DATA``, ``BLOCK_ORDER=ROW_MAJOR``,
-  ``BLOCK_LEADER=SIZE_AS_UINT4``, ``BLOCK_TRAILER=LAST_4_BYTES_REPEATED``),
+* the TIFF header, then GDAL's structural-metadata "ghost" area (``LAYOUT=IFDS_BEFORE_DATA``,
+  ``BLOCK_ORDER=ROW_MAJOR``, ``BLOCK_LEADER=SIZE_AS_UINT4``,
+  ``BLOCK_TRAILER=LAST_4_BYTES_REPEATED``),
 * every IFD (full resolution first, then the overviews by decreasing size),
-* the tile data: the smallest overview first, the full resolution last, each
-  level row-major, each tile preceded by its size (uint32) and followed by a
-  repeat of its last four bytes.
+* the tile data: the smallest overview first, the full resolution last, each level
+  row-major, each tile preceded by its size (uint32) and followed by a repeat of its last
+  four bytes.
 
-GDAL reads such a file as ``LAYOUT=COG``.  The georeferencing and metadata
-tags (GeoKeys, pixel scale, tie point, ``GDAL_METADATA``, ``GDAL_NODATA``) are
-not encoded here: GDAL writes them into a 1 x 1 template GeoTIFF with the same
-CRS, transform and tags, and this writer copies those tags verbatim, so any
-CRS GDAL can write is handled exactly as GDAL handles it.
+GDAL reads such a file as ``LAYOUT=COG``. The georeferencing and metadata tags (GeoKeys,
+pixel scale, tie point, ``GDAL_METADATA``, ``GDAL_NODATA``) are not encoded here: GDAL
+writes them into a 1 x 1 template GeoTIFF with the same CRS, transform and tags, and this
+writer copies those tags verbatim: any CRS GDAL can write is handled exactly as GDAL does.
 """
 
 from __future__ import annotations
@@ -59,9 +57,7 @@ _GHOST_ITEMS = ("LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\nBLOCK_LEADER=SI
                 "BLOCK_TRAILER=LAST_4_BYTES_REPEATED\nKNOWN_INCOMPATIBLE_EDITION=NO\n")
 
 
-# ----------------------------------------------------------------------------------------
-# Tile encoding
-# ----------------------------------------------------------------------------------------
+# --- tile encoding ----------------------------------------------------------------------
 def _predict_np(tile: np.ndarray) -> np.ndarray:
     """Floating-point predictor of a float32 tile (numpy): ``(h, 4 w)`` uint8."""
     h, w = tile.shape
@@ -142,9 +138,7 @@ def encode_tile(tile: np.ndarray, tile_size: int, level: int = 1) -> bytes:
     return _deflate_mod.compress(memoryview(_predict(tile)).cast("B"), level)
 
 
-# ----------------------------------------------------------------------------------------
-# Reading TIFF structure (template tags; tests)
-# ----------------------------------------------------------------------------------------
+# --- reading tiff structure (template tags; tests) ------------------------------------
 def read_ifds(path: str | os.PathLike) -> tuple[bool, list[dict]]:
     """The IFDs of a little-endian TIFF or BigTIFF.
 

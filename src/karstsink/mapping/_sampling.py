@@ -67,7 +67,7 @@ if HAVE_NUMBA:
     @numba.njit(inline="always")
     def _lattice_row(r, k, kr, lat_r, lat_c, rr, rc):
         """Lattice coordinates interpolated to target row ``r`` into ``rr``/``rc`` (as
-        ``grid._upsample`` does); ``k`` is the knot segment so far, returned updated."""
+        ``_upsample`` does); ``k`` is the knot segment so far, returned updated."""
         nr, nc = lat_r.shape
         if nr == 1:
             for j in range(nc):
@@ -169,7 +169,7 @@ if HAVE_NUMBA:
     def _bilinear_lattice_nb(srcs, kr, kc, lat_r, lat_c, off_r, off_c, sh, sw, all_finite,
                              out):
         """Bilinear sample of several fields with the source coordinates interpolated
-        from a lattice on the fly (same coordinates as ``grid._upsample``, no (h, w)
+        from a lattice on the fly (same coordinates as ``_upsample``, no (h, w)
         coordinate arrays); ``all_finite`` skips the per-neighbour nodata checks."""
         _, h, w = out.shape
         nc = lat_r.shape[1]
@@ -356,3 +356,29 @@ def _source_step(kc, lat_r, lat_c) -> float:
     span = np.diff(kc).astype(float)
     return float(max(np.max(np.abs(np.diff(lat_r, axis=1)) / span),
                      np.max(np.abs(np.diff(lat_c, axis=1)) / span)))
+
+
+def _upsample(lattice: np.ndarray, knots_r: np.ndarray, knots_c: np.ndarray, h: int,
+              w: int, use_numba: bool = True) -> np.ndarray:
+    """Separable linear interpolation of lattice values to an ``(h, w)`` block."""
+
+    def seg(knots, n):
+        x = np.arange(n, dtype=float)
+        if knots.size == 1:
+            return np.zeros(n, np.intp), np.zeros(n)
+        k = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, knots.size - 2)
+        return k, (x - knots[k]) / (knots[k + 1] - knots[k])
+
+    kr, tr = seg(knots_r, h)
+    kc, tc = seg(knots_c, w)
+    if knots_r.size == 1:
+        rows = lattice[[0]].repeat(h, axis=0)
+    else:
+        rows = lattice[kr] * (1.0 - tr)[:, None] + lattice[kr + 1] * tr[:, None]
+    if knots_c.size == 1:
+        return np.repeat(rows[:, [0]], w, axis=1)
+    if HAVE_NUMBA and use_numba:  # same arithmetic, one pass, C order (no later copy)
+        out = np.empty((h, w))
+        _upsample_cols_nb(np.ascontiguousarray(rows), kc, tc, out)
+        return out
+    return np.ascontiguousarray(rows[:, kc] * (1.0 - tc) + rows[:, kc + 1] * tc)

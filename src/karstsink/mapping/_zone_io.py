@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import ConfigError, DataError
+from ..exceptions import ConfigError, DataError, DataQualityWarning
 from ..io.atomic import peak_rss_mb
 from ..units import C_TO_CO2
 
@@ -39,14 +39,40 @@ ZONE_QUANTITIES = ("area_km2", "karst_area_km2", "nodata_area_km2", "karst_sink_
                    "biological_sink_t_c_yr", "total_sink_t_c_yr",
                    "scenario_total_sink_t_c_yr", "scenario_difference_t_c_yr")
 TOTAL_LABEL = "TOTAL (all zones)"
+#: column names of the zone tables a source attribute may not take (it is renamed
+#: ``source_<name>``)
+_RESERVED = {"zone_id", *ZONE_QUANTITIES,
+             *(c.replace("_t_c_yr", "_t_co2_yr") for c in ZONE_QUANTITIES)}
 _ERRORS = {"ConfigError": ConfigError, "DataError": DataError}
 
 
-def read_zones(path: str | Path, field: str, crs_wkt: str,
-               layer: str | None = None) -> tuple[np.ndarray, list[str]]:
-    """Zone polygons (shapely, in ``crs_wkt``) and their names (``field`` as text).
+def _text(v) -> str | None:
+    """A zone name as text: None for NULL, ``520102`` (not ``520102.0``) for a whole float."""
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
-    Empty and non-polygon features are dropped.
+
+def read_zones(path: str | Path, field: str, crs_wkt: str,
+               layer: str | None = None) -> tuple[np.ndarray, list[str], dict]:
+    """Zone polygons (shapely, in ``crs_wkt``), their names and their attribute table.
+
+    Every polygon feature is a zone of its own, keyed by its feature id (``fid``):
+    features sharing a name stay apart, a NULL name is kept (as an empty label).
+    Features without a polygon (empty, NULL or another geometry type) are dropped
+    with a :class:`~karstsink.exceptions.DataQualityWarning` naming their fids.
+
+    Returns
+    -------
+    geometries : numpy.ndarray
+        The polygons in ``crs_wkt``.
+    labels : list of str
+        ``field`` as text per zone ("" for NULL).
+    table : dict
+        ``zone_id`` (the fids) and every attribute column of the file (``field`` as
+        text, None for NULL), one value per zone, for :func:`write_zone_tables`.
 
     Raises
     ------
@@ -58,7 +84,8 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
     import geopandas as gpd
 
     try:
-        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        gdf = gpd.read_file(path, layer=layer, fid_as_index=True) if layer else \
+            gpd.read_file(path, fid_as_index=True)
     except Exception as err:
         raise DataError(f"Cannot read zones file {path}: {err}") from err
     if field not in gdf.columns:
@@ -66,43 +93,81 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
                           f"{', '.join(c for c in gdf.columns if c != 'geometry')}.")
     if gdf.crs is None:
         raise DataError(f"Zones file {path} has no CRS; set one and run again.")
-    gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
-    gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if gdf.empty:
+    keep = (gdf.geometry.notna() & ~gdf.geometry.is_empty
+            & gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]))
+    if not keep.any():
         raise DataError(f"Zones file {path} holds no polygons.")
+    if not keep.all():
+        dropped = [str(i) for i in gdf.index[~keep]]
+        warnings.warn(f"Zones file {path}: {len(dropped)} feature(s) without a polygon "
+                      f"(empty, NULL or another geometry type) left out: fid "
+                      f"{', '.join(dropped[:20])}{' ...' if len(dropped) > 20 else ''}.",
+                      DataQualityWarning, stacklevel=2)
+    gdf = gdf[keep]
     gdf = gdf.to_crs(crs_wkt)
-    return np.asarray(gdf.geometry.values), gdf[field].astype(str).tolist()
+    names = [_text(v) for v in gdf[field].tolist()]
+    table: dict[str, list] = {"zone_id": [int(i) for i in gdf.index]}
+    for col in gdf.columns:
+        if col == gdf.geometry.name:
+            continue
+        out = col if col not in _RESERVED or col == field else f"source_{col}"
+        table[out] = names if col == field else gdf[col].tolist()
+    return np.asarray(gdf.geometry.values), [n or "" for n in names], table
 
 
-def write_zone_tables(out: Path, field: str, labels: list[str], geometries, crs_wkt: str,
+def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: str,
                       sums: np.ndarray, co2: bool) -> dict[str, list]:
     """Write ``zonal_totals.csv`` and ``zonal_totals.gpkg`` into ``out``.
 
-    ``sums`` is ``(quantities, 1 + zones)`` (column 0 = outside every zone).  Zones
-    sharing a name are summed and their polygons dissolved, in order of first
-    appearance; the CSV ends with a ``TOTAL (all zones)`` row and, with ``co2``,
-    t CO2 columns (x 3.664).  Returns the CSV table as ``{column: values}``.
+    One row per zone (feature), in file order, keyed by ``zone_id`` (its fid), with
+    every source attribute, then the zone quantities; ``sums`` is ``(quantities, 1 +
+    zones)`` (column 0 = outside every zone).  A zone without a valid pixel (off the
+    grid, or all nodata) has NaN sinks.  The CSV ends with a ``TOTAL (all zones)`` row:
+    the sum over zones or, when zones overlap (nest), the sums over their union (column
+    ``1 + zones`` of ``sums``), so that every area counts once; with ``co2``, t CO2
+    columns (x 3.664).  Returns the CSV table as
+    ``{column: values}`` (None for an empty cell of ``zone_id`` and the attributes).
     """
     import geopandas as gpd
     import pandas as pd
 
     nq = sums.shape[0]
+    nz = len(table["zone_id"])
     cols = list(ZONE_QUANTITIES[:nq])
-    df = pd.DataFrame(sums[:, 1:].T, columns=cols)
-    df.insert(0, field, labels)
-    df = df.groupby(field, sort=False, as_index=False).sum()
-    total = df[cols].sum().to_frame().T
-    total.insert(0, field, TOTAL_LABEL)
-    table = pd.concat([df, total], ignore_index=True)
+    # zones 1..nz, then (overlapping zones) their union: the TOTAL row, each area once
+    q = pd.DataFrame(sums[:, 1:].T, columns=cols)
+    no_pixel = ~(q["area_km2"] > 0) | (q["nodata_area_km2"] >= q["area_km2"] * (1 - 1e-9))
+    for c in cols[3:]:  # the sinks [t C yr-1] of zones without a valid pixel: unknown
+        q.loc[no_pixel, c] = np.nan
+    union, q = (q.iloc[nz:].reset_index(drop=True), q.iloc[:nz]) if len(q) > nz else (None, q)
+    attrs = pd.DataFrame({k: v for k, v in table.items()})
+    attrs["zone_id"] = attrs["zone_id"].astype("Int64")
+    df = pd.concat([attrs, q], axis=1)
+    total = {c: [q[c].sum(min_count=1) if union is None else union[c].iloc[0]] for c in cols}
+    total[field] = [TOTAL_LABEL]
+    body = pd.concat([df, pd.DataFrame(total)], ignore_index=True)
+    body["zone_id"] = body["zone_id"].astype("Int64")
     if co2:
         for c in cols:
             if c.endswith("_t_c_yr"):
-                table[c.replace("_t_c_yr", "_t_co2_yr")] = table[c] * C_TO_CO2
-    table.to_csv(out / "zonal_totals.csv", index=False)
-    gdf = gpd.GeoDataFrame({field: labels}, geometry=list(geometries), crs=crs_wkt)
-    gdf = gdf.dissolve(by=field, as_index=False, sort=False).merge(df, on=field, how="left")
+                body[c.replace("_t_c_yr", "_t_co2_yr")] = body[c] * C_TO_CO2
+                df[c.replace("_t_c_yr", "_t_co2_yr")] = df[c] * C_TO_CO2
+    body.to_csv(out / "zonal_totals.csv", index=False)
+    gdf = gpd.GeoDataFrame(df, geometry=list(geometries), crs=crs_wkt)
     gdf.to_file(out / "zonal_totals.gpkg", driver="GPKG", layer="zonal_totals")
-    return {c: table[c].tolist() for c in table.columns}
+    numbers = [c for c in body.columns if c in cols or c.endswith("_t_co2_yr")]
+    return {c: body[c].astype(float).tolist() if c in numbers else
+            [None if _missing(v) else v for v in body[c].astype(object).tolist()]
+            for c in body.columns}
+
+
+def _missing(v) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # a list or array value
+        return False
 
 
 # ----------------------------------------------------------------------------------------
@@ -123,7 +188,7 @@ def serve() -> None:
     stdout = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    geoms = labels = None
+    geoms = table = None
     while True:
         try:
             req = pickle.load(stdin)
@@ -134,13 +199,13 @@ def serve() -> None:
             try:
                 if req[0] == "read":
                     _, path, field, crs_wkt, layer = req
-                    geoms, labels = read_zones(path, field, crs_wkt, layer)
+                    geoms, labels, table = read_zones(path, field, crs_wkt, layer)
                     reply = ("ok", shapely.to_wkb(geoms).tolist(), labels)
                 else:
                     _, out, field, crs_wkt, sums, co2 = req
-                    table = write_zone_tables(Path(out), field, labels, geoms, crs_wkt, sums,
-                                              co2)
-                    reply = ("ok", table, peak_rss_mb())
+                    columns = write_zone_tables(Path(out), field, table, geoms, crs_wkt, sums,
+                                                co2)
+                    reply = ("ok", columns, peak_rss_mb())
             except (ConfigError, DataError) as err:
                 reply = ("error", type(err).__name__, str(err))
             except Exception as err:  # reported to the client, which falls back
@@ -170,7 +235,7 @@ class ZoneIO:
     def __init__(self, path: str | Path, field: str, crs_wkt: str, layer: str | None = None):
         self.path, self.field, self.crs_wkt, self.layer = str(path), field, crs_wkt, layer
         self._proc = None
-        self._geoms = self._labels = None
+        self._geoms = self._labels = self._table = None
         self._write_args = None
         if _helper_allowed():
             try:
@@ -192,7 +257,7 @@ class ZoneIO:
         """The helper's next answer; None if there is no helper or it failed.
 
         Warnings the helper caught are issued here (category by name if it is a
-        built-in warning class, else UserWarning); a bad zones file raises here.
+        karstsink or built-in warning class, else UserWarning); a bad zones file raises here.
         """
         if self._proc is None:
             return None
@@ -202,8 +267,10 @@ class ZoneIO:
         except Exception:  # a dead helper, or anything but the protocol on the pipe
             self.close()
             return None
+        from .. import exceptions
+
         for cat, msg in notes:
-            category = getattr(builtins, cat, None)
+            category = getattr(exceptions, cat, None) or getattr(builtins, cat, None)
             if not (isinstance(category, type) and issubclass(category, Warning)):
                 category = UserWarning
             warnings.warn(f"zones: {msg}", category, stacklevel=3)
@@ -221,8 +288,8 @@ class ZoneIO:
 
             reply = self._ask()
             if reply is None:
-                self._geoms, self._labels = read_zones(self.path, self.field, self.crs_wkt,
-                                                       self.layer)
+                self._geoms, self._labels, self._table = read_zones(
+                    self.path, self.field, self.crs_wkt, self.layer)
             else:
                 self._geoms = shapely.from_wkb(np.array(reply[0], dtype=object))
                 self._labels = reply[1]
@@ -249,7 +316,12 @@ class ZoneIO:
             return reply[0], reply[1]
         for name in ("zonal_totals.csv", "zonal_totals.gpkg"):  # a failed helper's leftovers
             (out / name).unlink(missing_ok=True)
-        return write_zone_tables(out, self.field, self._labels, self._geoms, self.crs_wkt, sums,
+        if self._table is None:  # the helper read the zones: their attributes, here
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the helper's warnings were relayed
+                _, _, self._table = read_zones(self.path, self.field, self.crs_wkt,
+                                               self.layer)
+        return write_zone_tables(out, self.field, self._table, self._geoms, self.crs_wkt, sums,
                                  co2), None
 
     def abort_write(self) -> None:

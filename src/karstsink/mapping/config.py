@@ -14,6 +14,8 @@ Example (all sections but ``[inputs]`` are optional)::
     nep = "nep.tif"                 # optional, g C m-2 yr-1: net ecosystem production (the sink)
                                     # (or npp = "npp.tif" with [model] npp_to_nep, see below)
     dem = "dem.tif"                 # optional, m: pressure correction, scenario slopes
+    # any input may be an inline table: { path = "...", units = "K", scale = 0.1,
+    # offset = 0, force = true } (see karstsink.mapping._inputs)
 
     [tables]
     landcover = "worldcover"        # or "clcd" or a CSV path
@@ -58,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigError
+from ._inputs import InputSpec, parse_input
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -97,6 +100,9 @@ SHARE_KEYS = ("acid_so4_share", "evaporite_so4_share", "acid_no3_share")
 class MapConfig:
     """A validated map configuration (paths absolute).
 
+    ``inputs`` maps each input to its path; ``input_specs`` to its full
+    :class:`~karstsink.mapping._inputs.InputSpec` (declared unit, scale, offset, force).
+
     The acid-correction inputs are None when not given: ``so4_mmol_l`` and
     ``no3_mmol_l`` [mmol L⁻¹] (no correction for that acid), the shares [0-1] (the
     defaults of :mod:`karstsink.carbon` apply).  ``npp_to_nep`` [0-1] is set exactly
@@ -131,6 +137,7 @@ class MapConfig:
     tile_size: int = 8192
     source: Path | None = None
     raw: dict = field(default_factory=dict)
+    input_specs: dict[str, InputSpec] = field(default_factory=dict)
 
 
 def load_config(path: str | Path) -> MapConfig:
@@ -182,7 +189,11 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
     inputs_raw = raw.get("inputs")
     if not inputs_raw:
         raise ConfigError(f"{where}section [inputs] is missing.")
-    inputs = {k: _path("inputs", k, v) for k, v in inputs_raw.items()}
+    if not isinstance(inputs_raw, dict):
+        raise ConfigError(f"{where}[inputs] must be a table of input = path keys.")
+    specs = {k: parse_input(where, k, v, lambda key, val: _path("inputs", key, val))
+             for k, v in inputs_raw.items()}
+    inputs = {k: s.path for k, s in specs.items()}
     for req in ("landcover", "carbonate", "temperature"):
         if req not in inputs:
             raise ConfigError(f"{where}[inputs] {req} is required.")
@@ -198,7 +209,7 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
     if "npp" in inputs and "nep" in inputs:
         raise ConfigError(f"{where}[inputs] give npp or nep, not both.")
 
-    cfg = MapConfig(inputs=inputs, source=source, raw=raw)
+    cfg = MapConfig(inputs=inputs, source=source, raw=raw, input_specs=specs)
     tables = raw.get("tables", {})
     if "landcover" in tables:
         val = tables["landcover"]

@@ -38,6 +38,9 @@ __all__ = ["AlignedSource", "Grid", "apply_affine", "pixel_area_km2", "window_bo
 _LATTICE = 32  # px between exactly transformed points when CRSs differ
 _SMALL_SOURCE_PX = 8_000_000  # sources up to this size are cached in memory (<= 32 MB)
 _COORDS = threading.local()  # per-thread cache of source coordinates by (grid, window)
+#: the code a float land-cover pixel gets when its value is not a whole number (it is then
+#: counted among the unknown classes; :mod:`._checks` turns it into an error)
+NON_INTEGER_CODE = np.iinfo(np.int64).min
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,15 @@ def _open(path):
     except rasterio.errors.RasterioIOError as err:
         if not Path(str(path)).exists():
             raise RasterError(f"Raster {path} does not exist.") from err
-        raise RasterError(f"Cannot read raster {path}: {err}") from err
+        raise RasterError(f"Cannot read raster {path}: {_first_line(err)} (not a raster GDAL "
+                          f"reads, or a truncated or corrupt file).") from err
+
+
+def _first_line(err: BaseException) -> str:
+    """GDAL's own reason (the cause rasterio chains) or the error, on one line."""
+    cause = err.__cause__ or err.__context__
+    text = str(cause if cause is not None and str(cause).strip() else err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _require_crs(ds, path) -> None:
@@ -177,7 +188,11 @@ class AlignedSource:
     kind : {"continuous", "classes"}
         Continuous fields come back as float32 with NaN for nodata; classes as
         integer codes (the file's integer type up to 32 bits, else int64) with a
-        validity mask.
+        validity mask.  Float class codes are rounded; a value that is not a whole
+        number becomes :data:`NON_INTEGER_CODE` (an unknown class).
+    convert : (float, float)
+        ``(a, b)``: a continuous value is ``a x v + b`` with ``v`` the stored number
+        after the file's own scale and offset (a declared unit, :mod:`._inputs`).
 
     Raises
     ------
@@ -186,7 +201,8 @@ class AlignedSource:
         the grid.
     """
 
-    def __init__(self, path: str | Path, grid: Grid, name: str, kind: str = "continuous"):
+    def __init__(self, path: str | Path, grid: Grid, name: str, kind: str = "continuous",
+                 convert: tuple[float, float] = (1.0, 0.0)):
         if kind not in ("continuous", "classes"):
             raise ValueError(f"kind must be 'continuous' or 'classes', got {kind!r}")
         self.path = str(path)
@@ -206,8 +222,10 @@ class AlignedSource:
             dt = np.dtype(self.dtype)
             self.code_dtype = (dt if dt.kind in "iu" and (dt.itemsize < 4 or dt == np.int32)
                                else np.dtype(np.int64))
-            self.scale = ds.scales[0]
-            self.offset = ds.offsets[0]
+            # the file's scale and offset, then the declared unit's: one a x v + b
+            a, b = convert
+            self.scale = ds.scales[0] * a
+            self.offset = ds.offsets[0] * a + b
             self._check_overlap(ds)
         self.mode, self.shift = self._strategy()
         self.use_numba = True
@@ -289,8 +307,19 @@ class AlignedSource:
         from rasterio.windows import Window
 
         ds = self._dataset()
-        data = ds.read(1, window=Window(col0, row0, cols, rows))
+        data = self._guarded_read(ds, Window(col0, row0, cols, rows))
         return self._to_values(data)
+
+    def _guarded_read(self, ds, window):
+        """Band 1 of ``window``; a read error (a truncated or corrupt file) is one line."""
+        import rasterio
+
+        try:
+            return ds.read(1, window=window)
+        except rasterio.errors.RasterioError as err:
+            raise RasterError(f"Input {self.name!r}: cannot read raster {self.path} (the file "
+                              f"is truncated or corrupt: {_first_line(err)}); replace it and "
+                              f"run again.") from err
 
     def _to_values(self, data):
         if self.kind == "classes":
@@ -298,13 +327,15 @@ class AlignedSource:
             if np.issubdtype(data.dtype, np.floating):
                 valid &= np.isfinite(data)
                 data = np.where(valid, data, 0)
+                codes = np.rint(data)
+                whole = (codes == data) & (np.abs(codes) < 2.0**53)
+                codes = np.where(whole, codes, 0).astype(np.int64)
+                codes[valid & ~whole] = NON_INTEGER_CODE
+                return codes, valid
             return data.astype(self.code_dtype, copy=False), valid
         out = data.astype(np.float32, copy=False)
-        if self.nodata is not None:
-            if np.isnan(self.nodata):
-                pass
-            else:
-                out = np.where(data == self.nodata, np.float32(np.nan), out)
+        if self.nodata is not None and not np.isnan(self.nodata):
+            out = np.where(data == self.nodata, np.float32(np.nan), out)
         if self.scale != 1.0 or self.offset != 0.0:
             out = out * np.float32(self.scale) + np.float32(self.offset)
         return out.astype(np.float32, copy=False)
@@ -363,7 +394,7 @@ class AlignedSource:
         if rr0 < rr1 and cc0 < cc1:
             from rasterio.windows import Window
 
-            data = self._dataset().read(1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+            data = self._guarded_read(self._dataset(), Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
             out[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0] = self._to_values(data)
         return out
 
@@ -378,7 +409,7 @@ class AlignedSource:
         Returns ``((knots_r, knots_c, lat_row, lat_col), bounds)``: exactly
         transformed coordinates at the knots (every 32 px and the last row and
         column; only the corners when the source is an affine map of the grid),
-        linear in between (:func:`_upsample`), and ``bounds = (rmin, rmax, cmin,
+        linear in between (:func:`._sampling._upsample`), and ``bounds = (rmin, rmax, cmin,
         cmax)`` of the coordinates.  Shared, per thread, by inputs on the same
         source grid (e.g. three climate fields) for the same window.
         """
@@ -424,7 +455,9 @@ class AlignedSource:
         Returns ``(srow, scol, bounds)``; see :meth:`source_lattice`.
         """
         (lr, lc, lrow, lcol), bounds = self.source_lattice(r0, c0, h, w)
-        return _upsample(lrow, lr, lc, h, w), _upsample(lcol, lr, lc, h, w), bounds
+        from ._sampling import _upsample
+        nb = self.use_numba  # the sample of ._checks reads with numpy
+        return _upsample(lrow, lr, lc, h, w, nb), _upsample(lcol, lr, lc, h, w, nb), bounds
 
     def _sample(self, r0, c0, h, w):
         from ._sampling import bilinear, nearest
@@ -447,40 +480,6 @@ class AlignedSource:
         return bilinear(src, srow, scol, fr0, fc0, sh, sw, self.use_numba)
 
 
-def read_group(sources: dict[str, AlignedSource], window) -> dict[str, np.ndarray]:
-    """Read several inputs for one window; continuous fields sampled from the same source
-    grid share one bilinear pass (same values as reading them one by one)."""
-    out: dict[str, np.ndarray] = {}
-    groups: dict[tuple, list[str]] = {}
-    for name, src in sources.items():
-        if (src.mode == "sample" and src.kind == "continuous" and src._cache is not None
-                and src.use_numba):
-            groups.setdefault((src._grid_key, src.src_shape), []).append(name)
-        else:
-            out[name] = src.read(window)
-    from ._sampling import bilinear_lattice
-
-    h, w = int(window.height), int(window.width)
-    r0, c0 = int(window.row_off), int(window.col_off)
-    for names in groups.values():
-        first = sources[names[0]]
-        lattice, (rmin, rmax, cmin, cmax) = first.source_lattice(r0, c0, h, w)
-        sh, sw = first.src_shape
-        if rmax < 0 or cmax < 0 or rmin >= sh or cmin >= sw:
-            for n in names:
-                out[n] = first._empty(h, w)
-            continue
-        fr0 = min(max(int(np.floor(rmin)) - 1, 0), sh - 1)
-        fc0 = min(max(int(np.floor(cmin)) - 1, 0), sw - 1)
-        fr1 = max(min(int(np.floor(rmax)) + 2, sh), fr0 + 1)
-        fc1 = max(min(int(np.floor(cmax)) + 2, sw), fc0 + 1)
-        srcs = [sources[n]._slice_cache(fr0, fc0, fr1, fc1) for n in names]
-        for n, arr in zip(names, bilinear_lattice(srcs, lattice, fr0, fc0, sh, sw, h, w),
-                          strict=True):
-            out[n] = arr
-    return out
-
-
 def window_transform(window, transform: Affine) -> Affine:
     """Affine transform of a window's upper-left pixel."""
     return transform @ Affine.translation(window.col_off, window.row_off)
@@ -498,33 +497,3 @@ def window_bounds(window, transform: Affine) -> tuple[float, float, float, float
 def apply_affine(t: Affine, x, y):
     """``t`` applied to coordinates (scalars or arrays): ``(a x + b y + c, d x + e y + f)``."""
     return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
-
-
-def _upsample(lattice: np.ndarray, knots_r: np.ndarray, knots_c: np.ndarray, h: int,
-              w: int) -> np.ndarray:
-    """Separable linear interpolation of lattice values to an ``(h, w)`` block."""
-
-    def seg(knots, n):
-        x = np.arange(n, dtype=float)
-        if knots.size == 1:
-            return np.zeros(n, np.intp), np.zeros(n)
-        k = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, knots.size - 2)
-        return k, (x - knots[k]) / (knots[k + 1] - knots[k])
-
-    kr, tr = seg(knots_r, h)
-    kc, tc = seg(knots_c, w)
-    if knots_r.size == 1:
-        rows = lattice[[0]].repeat(h, axis=0)
-    else:
-        rows = lattice[kr] * (1.0 - tr)[:, None] + lattice[kr + 1] * tr[:, None]
-    if knots_c.size == 1:
-        return np.repeat(rows[:, [0]], w, axis=1)
-    from ._sampling import HAVE_NUMBA
-
-    if HAVE_NUMBA:  # same arithmetic, one pass, C order (no later copy)
-        from ._sampling import _upsample_cols_nb
-
-        out = np.empty((h, w))
-        _upsample_cols_nb(np.ascontiguousarray(rows), kc, tc, out)
-        return out
-    return np.ascontiguousarray(rows[:, kc] * (1.0 - tc) + rows[:, kc + 1] * tc)

@@ -33,6 +33,9 @@ BUILTIN_TABLES = {"worldcover": "landcover_worldcover.csv", "clcd": "landcover_c
 REQUIRED_COLUMNS = ("class", "name", "soil_pco2_factor", "runoff_factor",
                     "biological_sink_tc_km2_yr", "source")
 _NUMERIC = ("soil_pco2_factor", "runoff_factor", "biological_sink_tc_km2_yr")
+#: the largest class code a table may hold (look-ups are arrays indexed by code); codes
+#: above it in a raster are unknown classes, counted and warned about
+MAX_CLASS_CODE = 65535
 #: optional per-class karst-water concentrations [mmol L-1]; a blank cell = the [model] value
 CLASS_CHEMISTRY_COLUMNS = ("so4_mmol_l", "no3_mmol_l")
 
@@ -157,9 +160,10 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
         If the table has the removed ``acid_so4_share`` column.
     DataError
         If the file is missing, a header names a column twice, a row has more
-        cells than the header, a class code repeats or is not a non-negative
-        integer, a factor is not a finite number >= 0, or a ``so4_mmol_l`` /
-        ``no3_mmol_l`` cell is neither blank nor a number >= 0 [mmol L⁻¹].
+        cells than the header, a class code repeats, is not a non-negative
+        integer or is above :data:`MAX_CLASS_CODE`, a factor is not a finite number
+        >= 0, or a ``so4_mmol_l`` / ``no3_mmol_l`` cell is neither blank nor a number
+        >= 0 [mmol L⁻¹].
     """
     key = str(source).lower()
     if key in BUILTIN_TABLES:
@@ -194,6 +198,10 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
         if not (st == OK and v >= 0 and v == round(v)):
             raise DataError(f"Land-cover table {name}: class in row {lines[i]} is "
                             f"{cols['class'][i]!r}; class codes must be integers >= 0.")
+        if v > MAX_CLASS_CODE:
+            raise DataError(f"Land-cover table {name}: class {cols['class'][i]} in row "
+                            f"{lines[i]} is above {MAX_CLASS_CODE} (look-up tables are "
+                            f"indexed by class code); recode the classes to 0-{MAX_CLASS_CODE}.")
     cols["class"] = codes.astype(np.int64)
     seen: set[int] = set()
     for code in cols["class"].tolist():

@@ -30,6 +30,7 @@ from ..exceptions import ConfigError, DataQualityWarning, OutOfRangeWarning, Ras
 from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
 from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
+from ._outcome import check_landcover_codes, check_not_all_nodata, warn_zones
 from ._zone_io import ZoneIO
 from .config import MapConfig
 from .executor import OUTPUT_META, _execute, set_gdal_cache_max
@@ -112,32 +113,25 @@ def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
 
 def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, dict]:
     from ..chemistry.database import phreeqc_version, resolve_database
-    from ..chemistry.equilibrium import equilibrium_table
-    from .landcover import guess_table, load_landcover_table
+    from ._checks import check_inputs
+    from ._inputs import InputSpec
 
     # open every input once here so that missing CRS / no overlap fail before any output
     # (the threaded engine then reads through these)
-    sources = _open_sources({k: str(v) for k, v in cfg.inputs.items()}, grid)
-    table_name = cfg.table
-    if table_name is None:
-        table_name = _guess_from_raster(cfg.inputs["landcover"], guess_table)
-    lct = load_landcover_table(table_name)
-    if cfg.transitions:
-        lct.with_scenario(cfg.transitions)
-    calc = equilibrium_table(system=cfg.system, mineral="calcite", database=cfg.database)
-    dol = None
-    if "dolomite_fraction" in cfg.inputs:
-        dol = equilibrium_table(system=cfg.system, mineral="dolomite", database=cfg.database)
-    use_numba = False
-    if cfg.numba in ("auto", "on"):
-        try:
-            import numba  # noqa: F401
-
-            use_numba = True
-        except ImportError as err:
-            if cfg.numba == "on":
-                raise ConfigError("[model] numba = true but numba is not installed "
-                                  "(pip install 'karstsink[fast]').") from err
+    specs = {k: cfg.input_specs.get(k) or InputSpec(k, Path(v)) for k, v in cfg.inputs.items()}
+    converts = {k: s.transform for k, s in specs.items() if s.transform != (1.0, 0.0)}
+    sources = _open_sources({k: str(v) for k, v in cfg.inputs.items()}, grid, converts)
+    # the plausibility checks read a sparse sample of every input (GDAL and numpy: mostly
+    # without the GIL) while this thread loads the tables and numba; before any output
+    pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="karstsink-checks")
+    try:
+        checks = pool.submit(check_inputs, sources, specs, grid)
+        use_numba, lct, calc, dol = _load_model(cfg)
+        checks = checks.result()
+    finally:
+        pool.shutdown(wait=True)
+    for src in sources.values():
+        src.use_numba = use_numba
     acid = acid_inputs(cfg, lct)
     params = ModelParams(
         pco2_factor=lct.lookup("soil_pco2_factor"), runoff_factor=lct.lookup("runoff_factor"),
@@ -155,6 +149,7 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         "acid_correction": acid["doc"], "biological_input": biological_doc(cfg, str(lct.name)),
         "rock_density_t_m3": cfg.rock_density_t_m3,
         "inputs": {k: str(v) for k, v in cfg.inputs.items()},
+        "input_options": {k: s.describe() for k, s in specs.items() if s.describe()},
         "soil_pco2": "raster" if "soil_pco2" in cfg.inputs else "Brook et al. 1983 from AET",
         "pressure_correction": "dem" in cfg.inputs,
         "scenario": {"name": cfg.scenario_name, "transitions": cfg.transitions}
@@ -175,10 +170,38 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     }
     spec = _Spec(grid=grid, inputs={k: str(v) for k, v in cfg.inputs.items()}, params=params,
                  zones=None, names=tuple(names), tags=tags, block_size=cfg.block_size,
-                 tile_size=cfg.tile_size)
+                 tile_size=cfg.tile_size, converts=converts)
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
-                  "assumptions": assumptions,
+                  "assumptions": assumptions, "checks": checks,
                   "zone_io": zio, "sources": sources}
+
+
+def _load_model(cfg: MapConfig):
+    """numba or not, the land-cover table and the equilibrium tables of a run."""
+    from ..chemistry.equilibrium import equilibrium_table
+    from .landcover import guess_table, load_landcover_table
+
+    table_name = cfg.table
+    if table_name is None:
+        table_name = _guess_from_raster(cfg.inputs["landcover"], guess_table)
+    lct = load_landcover_table(table_name)
+    if cfg.transitions:
+        lct.with_scenario(cfg.transitions)
+    calc = equilibrium_table(system=cfg.system, mineral="calcite", database=cfg.database)
+    dol = None
+    if "dolomite_fraction" in cfg.inputs:
+        dol = equilibrium_table(system=cfg.system, mineral="dolomite", database=cfg.database)
+    use_numba = False
+    if cfg.numba in ("auto", "on"):
+        try:
+            import numba  # noqa: F401
+
+            use_numba = True
+        except ImportError as err:
+            if cfg.numba == "on":
+                raise ConfigError("[model] numba = true but numba is not installed "
+                                  "(pip install 'karstsink[fast]').") from err
+    return use_numba, lct, calc, dol
 
 
 def _attach_zones(spec: _Spec, zio, warm: _State | None) -> None:
@@ -199,10 +222,17 @@ def _guess_from_raster(path: Path, guess) -> str:
     import rasterio
     from rasterio.enums import Resampling
 
-    with rasterio.open(path) as ds:
+    from .grid import _first_line, _open
+
+    with _open(path) as ds:
         h = min(ds.height, 512)
         w = min(ds.width, 512)
-        sample = ds.read(1, out_shape=(h, w), resampling=Resampling.nearest)
+        try:
+            sample = ds.read(1, out_shape=(h, w), resampling=Resampling.nearest)
+        except rasterio.errors.RasterioError as err:
+            raise RasterError(f"Input 'landcover': cannot read raster {path} (the file is "
+                              f"truncated or corrupt: {_first_line(err)}); replace it and "
+                              f"run again.") from err
         if ds.nodata is not None:
             sample = sample[sample != ds.nodata]
     name = guess(sample)
@@ -315,11 +345,13 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
             files = [f"{OUTPUT_META[n][0]}.tif" for n in spec.names]
             if spec.zones is not None:
                 files += ["zonal_totals.csv", "zonal_totals.gpkg"]
-            gt = counters.get("grid_totals", np.zeros(5))
+            gt = counters.get("grid_totals", np.zeros(6))
             totals = {"grid_area_km2": gt[0], "karst_area_km2": gt[1],
                       "karst_sink_t_c_yr": gt[2], "biological_sink_t_c_yr": gt[3],
-                      "total_sink_t_c_yr": gt[4]}
+                      "total_sink_t_c_yr": gt[4], "nodata_area_km2": gt[5]}
+            check_landcover_codes(counters, cfg.inputs["landcover"])
             _warn_counters(counters, extra["landcover_table"].name)
+            check_not_all_nodata(totals, counters, extra["checks"], cfg.inputs)
             if quicklook:
                 from ..plots.maps import quicklook as draw
 
@@ -330,6 +362,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
             zonal = None
             if spec.zones is not None:
                 zonal, helper_mb = zio.finish_write()
+                warn_zones(zonal, spec.zones.field)
                 if helper_mb is not None:
                     counters["zone_helper_peak_mb"] = helper_mb
             run_doc = {

@@ -14,8 +14,11 @@ sub-pixels are evaluated for the border pixels only (same ids as GDAL's
 rasterisation, much cheaper); otherwise ``rasterio.features.rasterize`` does
 it.  Zone sums are then ``np.bincount``
 over zone ids with the per-pixel quantities as weights, so the totals cost a
-few percent of the map pass and memory stays per block.  Zones are assumed
-not to overlap (where they do, the later polygon wins).
+few percent of the map pass and memory stays per block.  Zones may overlap or
+nest (a province and its counties): they are split into layers of mutually
+non-overlapping polygons (:func:`overlap_layers`), each layer rasterised on its own,
+so every zone gets its full coverage; without overlaps there is one layer and no
+extra cost.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from ._outline import polygon_area_km2, read_outline
 
 __all__ = ["ZoneSet", "load_zones", "polygon_area_km2", "raster_mean_in_polygon",
            "read_outline"]
@@ -189,6 +194,43 @@ if _HAVE_NUMBA:
             i = j
 
 
+def overlap_layers(geometries) -> list[np.ndarray]:
+    """Split polygons into layers whose members do not overlap (greedy colouring).
+
+    Two polygons overlap when their interiors intersect (sharing a border does not
+    count); each polygon goes, in order, to the first layer holding none it overlaps.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Indices into ``geometries`` (int64, ascending) per layer; one layer when no
+        polygons overlap.
+    """
+    import shapely
+
+    n = len(geometries)
+    if n < 2:
+        return [np.arange(n, dtype=np.int64)]
+    a, b = shapely.STRtree(geometries).query(geometries, predicate="intersects")
+    sel = a < b
+    a, b = a[sel], b[sel]
+    inner = shapely.relate_pattern(geometries[a], geometries[b], "T********")
+    if not inner.any():
+        return [np.arange(n, dtype=np.int64)]
+    neighbours: dict[int, list[int]] = {}
+    for i, j in zip(a[inner].tolist(), b[inner].tolist(), strict=True):
+        neighbours.setdefault(i, []).append(j)
+        neighbours.setdefault(j, []).append(i)
+    layer = np.zeros(n, np.int64)
+    for i in range(n):
+        taken = {int(layer[j]) for j in neighbours.get(i, ()) if j < i}
+        k = 0
+        while k in taken:
+            k += 1
+        layer[i] = k
+    return [np.flatnonzero(layer == k).astype(np.int64) for k in range(int(layer.max()) + 1)]
+
+
 class ZoneSet:
     """Zone polygons prepared for per-block rasterisation.
 
@@ -225,22 +267,37 @@ class ZoneSet:
         return self
 
     def _setup(self, geometries, labels, field, crs, supersample) -> None:
+        import shapely
+
         self.field = field
         self.labels = list(labels)
-        self.n = len(self.labels)
         self.crs = crs
         self.supersample = int(supersample)
         self.geometries = geometries
         self._gdf = None
+        self.layers = overlap_layers(geometries)
+        # overlapping zones: their union as one more zone (the TOTAL row, each area once)
+        self.has_union = len(self.layers) > 1
+        if self.has_union:
+            union = shapely.union_all(geometries)
+            self.geometries = np.append(np.asarray(geometries, dtype=object),
+                                        np.array([union], dtype=object))
+            self.layers.append(np.array([len(self.labels)], np.int64))
+        self.n = len(self.geometries)  # zone ids 1..n in the sums (the union last)
         self._build_index()
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers of mutually non-overlapping zones (1 without overlaps)."""
+        return len(self.layers)
 
     def _build_index(self) -> None:
         import shapely
 
-        self._tree = shapely.STRtree(self.geometries)
+        self._trees = [shapely.STRtree(self.geometries[idx]) for idx in self.layers]
 
-    def __getstate__(self):  # the search tree is rebuilt, the GeoDataFrame on demand
-        return {**self.__dict__, "_tree": None, "_gdf": None}
+    def __getstate__(self):  # the search trees are rebuilt, the GeoDataFrame on demand
+        return {**self.__dict__, "_trees": None, "_gdf": None}
 
     def __setstate__(self, state) -> None:
         self.__dict__.update(state)
@@ -252,12 +309,14 @@ class ZoneSet:
         if self._gdf is None:
             import geopandas as gpd
 
-            self._gdf = gpd.GeoDataFrame({self.field: self.labels}, geometry=list(self.geometries),
+            self._gdf = gpd.GeoDataFrame({self.field: self.labels},
+                                         geometry=list(self.geometries[:len(self.labels)]),
                                          crs=self.crs)
         return self._gdf
 
-    def block_zones(self, window, transform):
-        """Zone ids of a block's pixels and the border pixels' sub-pixel ids.
+    def block_zones(self, window, transform, layer: int = 0):
+        """Zone ids of a block's pixels and the border pixels' sub-pixel ids, for the
+        zones of one layer (:attr:`layers`; ids are global: 1 + index in the zone set).
 
         Returns
         -------
@@ -277,7 +336,7 @@ class ZoneSet:
         left, bottom, right, top = window_bounds(window, transform)
         pad = max(abs(transform.a), abs(transform.e))
         box = shapely.box(left - pad, bottom - pad, right + pad, top + pad)
-        hits = np.sort(self._tree.query(box))
+        hits = self.layers[layer][np.sort(self._trees[layer].query(box))]
         if hits.size == 0:
             return 0, None, None
         if hits.size == 1 and shapely.contains(self.geometries[hits[0]], box):
@@ -375,72 +434,13 @@ def load_zones(path: str | Path, field: str, crs, layer: str | None = None,
     """
     from ._zone_io import read_zones
 
-    geoms, labels = read_zones(path, field, crs.to_wkt(), layer)
+    geoms, labels, _ = read_zones(path, field, crs.to_wkt(), layer)
     return ZoneSet.from_arrays(geoms, labels, field, crs.to_wkt(), supersample=supersample)
 
 
 # ----------------------------------------------------------------------------------------
 # one outline over a finished raster (catchment vs map)
 # ----------------------------------------------------------------------------------------
-def polygon_area_km2(geometry, crs) -> float:
-    """Area of a (multi)polygon [km²] in ``crs``: planar for a projected CRS (in its linear
-    unit, converted to km²), geodesic on the CRS ellipsoid for a geographic one."""
-    from pyproj import CRS, Geod
-
-    c = CRS.from_user_input(crs)
-    if c.is_geographic:
-        ell = c.ellipsoid
-        geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
-        return abs(geod.geometry_area_perimeter(geometry)[0]) / 1e6
-    unit = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0
-    return float(geometry.area) * unit * unit / 1e6
-
-
-def read_outline(path: str | Path, crs, layer: str | None = None):
-    """Read a catchment outline: the union of a file's polygons, in the raster CRS ``crs``.
-
-    Parameters
-    ----------
-    path : path-like
-        Polygon file GDAL can read (GeoPackage, shapefile, GeoJSON...).
-    crs : CRS-like
-        CRS to return the outline in (the map's).
-    layer : str, optional
-        Layer of a multi-layer file (default: the first).
-
-    Returns
-    -------
-    geometry : shapely (Multi)Polygon
-        In ``crs``.
-    area_km2 : float
-        Area of the outline [km²], measured in the file's own CRS (planar if projected,
-        geodesic if geographic).
-
-    Raises
-    ------
-    DataError
-        If the file cannot be read, has no CRS or holds no polygons.
-    """
-    import geopandas as gpd
-    import shapely
-
-    from ..exceptions import DataError
-
-    try:
-        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-    except Exception as err:
-        where = f" (layer {layer!r})" if layer else ""
-        raise DataError(f"cannot read outline file {path}{where}: {err}") from err
-    if gdf.crs is None:
-        raise DataError(f"outline file {path} has no CRS; set one and run again.")
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if gdf.empty:
-        raise DataError(f"outline file {path} holds no polygons.")
-    area = polygon_area_km2(shapely.union_all(gdf.geometry.values), gdf.crs)
-    return shapely.union_all(gdf.to_crs(crs).geometry.values), area
-
-
 def raster_mean_in_polygon(raster: str | Path, geometry, *, supersample: int = 4) -> dict:
     """Area-weighted mean of a finished single-band raster over one polygon.
 

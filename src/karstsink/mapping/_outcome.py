@@ -1,0 +1,79 @@
+"""Checks on a finished map pass (before its outputs are moved into place).
+
+A failure here raises inside the run's atomic output folder
+(:func:`karstsink.io.atomic.atomic_dir`), so nothing is written.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from ..exceptions import DataError, DataQualityWarning
+from .grid import NON_INTEGER_CODE
+
+__all__ = ["check_landcover_codes", "check_not_all_nodata", "warn_zones"]
+
+
+def check_landcover_codes(counters: dict, path) -> None:
+    """Non-integer float land-cover codes -> DataError; integral floats -> a warning.
+
+    Removes the non-integer marker from ``counters["unknown_classes"]``.
+    """
+    unknown = counters.get("unknown_classes") or {}
+    bad = unknown.pop(NON_INTEGER_CODE, 0)
+    if not unknown:
+        counters.pop("unknown_classes", None)
+    read = counters.pop("landcover_float_px", 0)
+    if bad:
+        raise DataError(
+            f"Land-cover raster {path} holds non-integer class codes ({bad} of {read} valid "
+            f"pixels): class codes must be whole numbers. Reclassify or round the raster to "
+            f"integers and run again.")
+    if read:
+        counters["landcover_float_codes_rounded"] = read
+        warnings.warn(f"Land-cover raster {path} stores its class codes as floating-point "
+                      f"numbers; all {read} valid pixels hold whole numbers and were read as "
+                      f"integer classes. Store land cover as an integer raster.",
+                      DataQualityWarning, stacklevel=3)
+
+
+def check_not_all_nodata(totals: dict, counters: dict, checks: dict, inputs: dict) -> None:
+    """A map whose every pixel is nodata is an error, not "0 t C/yr"."""
+    area, nodata = totals["grid_area_km2"], totals["nodata_area_km2"]
+    if area <= 0 or nodata < area * (1.0 - 1e-9):
+        return
+    empty = checks.get("empty_on_grid") or []
+    if empty:
+        why = "; ".join(f"input {n!r} ({inputs[n]}) has no valid pixel in the sample of the "
+                        f"grid" for n in empty)
+    elif counters.get("unknown_classes"):
+        why = "no land-cover class code is in the table (see the warning above)"
+    else:
+        why = ("the inputs' valid areas do not overlap (each pixel is nodata in at least one "
+               "input); check their extents and nodata values")
+    raise DataError(f"Every pixel of the map is nodata ({area:.6g} km2), so there is no sink "
+                    f"to total (not 0 t C/yr): {why}. Nothing was written.")
+
+
+def warn_zones(zonal: dict | None, field: str) -> None:
+    """Warn about zones off the grid or without a valid pixel (their sinks are NaN)."""
+    if not zonal:
+        return
+    off, empty = [], []
+    for i, zid in enumerate(zonal["zone_id"]):
+        if zid is None or (isinstance(zid, float) and math.isnan(zid)):
+            continue  # the TOTAL row
+        name = f"zone_id {zid} ({field} {zonal[field][i]!r})"
+        if not zonal["area_km2"][i] > 0:
+            off.append(name)
+        elif zonal["nodata_area_km2"][i] >= zonal["area_km2"][i] * (1.0 - 1e-9):
+            empty.append(name)
+    if off:
+        warnings.warn(f"{len(off)} zone(s) lie off the map grid (no pixel inside; area 0, "
+                      f"sinks NaN in zonal_totals): {', '.join(off[:20])}"
+                      f"{' ...' if len(off) > 20 else ''}.", DataQualityWarning, stacklevel=3)
+    if empty:
+        warnings.warn(f"{len(empty)} zone(s) hold only nodata pixels (sinks NaN in "
+                      f"zonal_totals): {', '.join(empty[:20])}"
+                      f"{' ...' if len(empty) > 20 else ''}.", DataQualityWarning, stacklevel=3)

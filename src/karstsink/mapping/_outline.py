@@ -1,0 +1,69 @@
+"""Catchment outlines and polygon areas (catchment vs map); re-exported by
+:mod:`karstsink.mapping.zones`, which holds the raster mean over an outline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["polygon_area_km2", "read_outline"]
+
+
+# ----------------------------------------------------------------------------------------
+def polygon_area_km2(geometry, crs) -> float:
+    """Area of a (multi)polygon [km²] in ``crs``: planar for a projected CRS (in its linear
+    unit, converted to km²), geodesic on the CRS ellipsoid for a geographic one."""
+    from pyproj import CRS, Geod
+
+    c = CRS.from_user_input(crs)
+    if c.is_geographic:
+        ell = c.ellipsoid
+        geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
+        return abs(geod.geometry_area_perimeter(geometry)[0]) / 1e6
+    unit = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0
+    return float(geometry.area) * unit * unit / 1e6
+
+
+def read_outline(path: str | Path, crs, layer: str | None = None):
+    """Read a catchment outline: the union of a file's polygons, in the raster CRS ``crs``.
+
+    Parameters
+    ----------
+    path : path-like
+        Polygon file GDAL can read (GeoPackage, shapefile, GeoJSON...).
+    crs : CRS-like
+        CRS to return the outline in (the map's).
+    layer : str, optional
+        Layer of a multi-layer file (default: the first).
+
+    Returns
+    -------
+    geometry : shapely (Multi)Polygon
+        In ``crs``.
+    area_km2 : float
+        Area of the outline [km²], measured in the file's own CRS (planar if projected,
+        geodesic if geographic).
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read, has no CRS or holds no polygons.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from ..exceptions import DataError
+
+    try:
+        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as err:
+        where = f" (layer {layer!r})" if layer else ""
+        raise DataError(f"cannot read outline file {path}{where}: {err}") from err
+    if gdf.crs is None:
+        raise DataError(f"outline file {path} has no CRS; set one and run again.")
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if gdf.empty:
+        raise DataError(f"outline file {path} holds no polygons.")
+    area = polygon_area_km2(shapely.union_all(gdf.geometry.values), gdf.crs)
+    return shapely.union_all(gdf.to_crs(crs).geometry.values), area
