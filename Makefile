@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/karstsink demo -o demo_output
+	$(VENV)/bin/karstsink demo -o demo_output --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest -q

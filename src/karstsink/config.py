@@ -291,6 +291,7 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
         "silicate_fraction": silicate,
         "carbon_overrides": overrides,
         "key": where,
+        "given": sorted(entry),  # keys written in the file: messages mark the others default
     }
 
 

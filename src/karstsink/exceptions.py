@@ -2,7 +2,9 @@
 
 Every error subclasses :class:`KarstSinkError` and also the builtin a user
 would naturally catch, so ``except ValueError`` keeps working.  The CLI turns
-any :class:`KarstSinkError` into one readable line and exit code 1.
+any :class:`KarstSinkError` into one readable line and exit code 1
+(:class:`OutputError`: exit code 2, the command line asks for an output it must
+not write); :class:`Terminated` is what SIGTERM raises inside the CLI.
 """
 
 from __future__ import annotations
@@ -37,6 +39,19 @@ class ConfigError(KarstSinkError, ValueError):
 
 class RasterError(KarstSinkError, ValueError):
     """A raster cannot be read, has no CRS, or cannot be aligned to the target grid."""
+
+
+class OutputError(KarstSinkError, ValueError):
+    """An output location is refused: it is (or holds) an input, it exists and
+    ``overwrite`` was not given, or it holds files karstsink did not write."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process received SIGTERM (``kill``, ``timeout``, a batch scheduler).
+
+    A :class:`KeyboardInterrupt`, so every clean-up that runs on Ctrl-C (temporary
+    files and folders removed, worker pools shut down) runs on SIGTERM too.
+    """
 
 
 class OutOfRangeWarning(UserWarning):

@@ -1,18 +1,57 @@
-"""Helpers shared by the CLI subcommands: error mapping and progress bars."""
+"""Helpers shared by the CLI subcommands: error mapping, signals, ``--overwrite``, progress.
+
+Every error reaches the user as one line on stderr (``--debug``: the traceback):
+
+===========  ==============================================================
+exit code    meaning
+===========  ==============================================================
+1            a data error (:class:`~karstsink.exceptions.KarstSinkError`), a file
+             that cannot be read or written (disk full, read-only, permission),
+             or an unexpected error (reported as an internal error)
+2            a usage error, including an output karstsink refuses to write
+             (:class:`~karstsink.exceptions.OutputError`)
+130          interrupted (SIGINT, Ctrl-C)
+143          terminated (SIGTERM: ``kill``, ``timeout``, batch schedulers)
+===========  ==============================================================
+
+On SIGINT and SIGTERM the command's clean-up runs (temporary files and folders are
+removed, worker processes are stopped and reaped) before it exits.
+"""
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from ..exceptions import KarstSinkError
+from ..exceptions import KarstSinkError, OutputError, Terminated
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The ``--overwrite`` flag of every command that writes an output folder or file.
+overwrite_option = click.option(
+    "--overwrite", is_flag=True,
+    help="Replace an existing output as a whole (a folder only if karstsink wrote it); "
+         "without it an existing output is refused.")
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space or write to another disk",
+    errno.EDQUOT: "the disk quota is exhausted: free some space or write elsewhere",
+    errno.EROFS: "the file system is read-only: choose an output folder you can write to",
+    errno.EACCES: "permission denied: choose a folder you can write to, or fix the "
+                  "permissions",
+    errno.EPERM: "operation not permitted: choose a folder you can write to",
+    errno.EFBIG: "the file is too large for this file system",
+    errno.EMFILE: "too many open files: lower --jobs or raise the limit (ulimit -n)",
+}
 
 
 def debug_enabled() -> bool:
@@ -27,30 +66,148 @@ def debug_enabled() -> bool:
     return False
 
 
+class _UsageLine(click.ClickException):
+    """A one-line error with exit code 2 (an output the command refuses to write)."""
+
+    exit_code = 2
+
+
 def handle_errors(func: F) -> F:
-    """Turn expected errors into one readable line and exit code 1 (``--debug`` re-raises)."""
+    """Run a command with every error as one line (``--debug`` re-raises) and SIGTERM
+    handled like SIGINT (clean-up runs, then exit 143)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        previous = _install_signal_handlers()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("default")
                 warnings.showwarning = _show_warning
                 return func(*args, **kwargs)
-        except (KarstSinkError, FileNotFoundError, PermissionError) as err:
+        except (click.exceptions.ClickException, click.exceptions.Abort,
+                click.exceptions.Exit):
+            raise
+        except Terminated:
             if debug_enabled():
                 raise
-            raise click.ClickException(_one_line(err)) from err
+            _stop_workers()
+            click.echo("Error: terminated by SIGTERM; no partial output was left.", err=True)
+            sys.exit(143)
         except KeyboardInterrupt:
-            click.echo("Interrupted; no output was written.", err=True)
+            if debug_enabled():
+                raise
+            _stop_workers()
+            click.echo("Error: interrupted (Ctrl-C); no partial output was left.", err=True)
             sys.exit(130)
+        except OutputError as err:
+            if debug_enabled():
+                raise
+            raise _UsageLine(one_line(err)) from err
+        except KarstSinkError as err:
+            if debug_enabled():
+                raise
+            raise click.ClickException(one_line(err)) from err
+        except OSError as err:
+            if debug_enabled():
+                raise
+            raise click.ClickException(os_error_line(err)) from err
+        except Exception as err:
+            if debug_enabled():
+                raise
+            raise click.ClickException(
+                f"internal error: {type(err).__name__}: {one_line(err)} (no partial output "
+                "was left; re-run with --debug for the traceback and report it)") from err
+        finally:
+            _restore_signal_handlers(previous)
 
     return wrapper  # type: ignore[return-value]
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line (its repr if it has none)."""
     text = str(err).strip()
     return " ".join(part.strip() for part in text.splitlines() if part.strip()) or repr(err)
+
+
+def os_error_line(err: OSError) -> str:
+    """A failed read or write as one line: the file, the system's reason, what to do."""
+    where = err.filename if err.filename is not None else None
+    reason = err.strerror or one_line(err)
+    hint = _OS_HINTS.get(err.errno or -1)
+    text = f"{where}: {reason}" if where is not None else reason
+    if isinstance(err, FileNotFoundError) and err.strerror is None:
+        text = one_line(err)
+    return f"{text} ({hint}); no partial output was left" if hint else text
+
+
+# --------------------------------------------------------------------------------------
+# signals
+# --------------------------------------------------------------------------------------
+_MAIN_PID = os.getpid()
+_STATE = {"raised": False}
+#: Code names of callbacks whose exceptions Python swallows ("Exception ignored in"): a
+#: signal landing in one is delivered again a moment later instead of being lost.
+_SWALLOWING = frozenset({"__del__", "remove", "_remove", "_remove_dead_weakref"})
+
+
+class _CtrlC(KeyboardInterrupt):
+    """SIGINT inside a command. A subclass: CPython exits by SIGINT (-2, not 130) once a
+    plain KeyboardInterrupt has left a string ``exec`` (as scipy runs at import)."""
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    if os.getpid() != _MAIN_PID:
+        # a worker forked from the command inherited this handler: die as by default,
+        # silently (the command cleans up and reports once)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    if _STATE["raised"]:
+        return  # clean-up must not be cut short by a second signal
+    if frame is not None and frame.f_code.co_name in _SWALLOWING:
+        import _thread
+
+        threading.Timer(0.05, _thread.interrupt_main, (signum,)).start()
+        return
+    _STATE["raised"] = True
+    _stop_workers()
+    if signum == signal.SIGTERM:
+        raise Terminated("SIGTERM")
+    raise _CtrlC
+
+
+def _install_signal_handlers() -> dict[int, Any] | None:
+    global _MAIN_PID
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    _MAIN_PID = os.getpid()
+    _STATE["raised"] = False
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        current = signal.getsignal(sig)
+        if sig == signal.SIGINT and current is signal.SIG_IGN:
+            continue  # started in the background with SIGINT ignored: keep it so
+        previous[sig] = current
+        signal.signal(sig, _on_signal)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any] | None) -> None:
+    if previous is None:
+        return
+    for sig, handler in previous.items():
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _stop_workers() -> None:
+    """Terminate and reap this process's worker processes (PHREEQC, WRTDS, map tiles)."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=5)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

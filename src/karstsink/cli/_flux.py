@@ -8,7 +8,7 @@ import click
 
 from .. import carbon
 from ..flux import METHODS
-from ._common import handle_errors
+from ._common import handle_errors, overwrite_option
 
 
 @click.command("flux")
@@ -71,29 +71,45 @@ from ._common import handle_errors
                    "the estimator's].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the WRTDS bootstrap [default: all cores].")
+@click.option("--min-obs", type=click.IntRange(min=1), default=None,
+              help="WRTDS: samples that must carry weight at every point [default: 100, "
+                   "EGRET's]; lower it for a short record.")
+@click.option("--min-uncen", type=click.IntRange(min=1), default=None,
+              help="WRTDS: uncensored samples that must carry weight at every point "
+                   "[default: 50, EGRET's].")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
+@overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @handle_errors
 def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, units, method,
                  loadest_model, q_unit, q_column, date_column, date_format, year_start,
                  max_gap_days, allow_gaps, so4, no3, toc, acid_so4_share, evaporite_so4_share,
                  acid_no3_share, bcp_share, silicate_fraction, proxy, extra_regressors,
-                 bootstrap, jobs, no_plots, debug) -> None:
+                 bootstrap, jobs, min_obs, min_uncen, no_plots, overwrite,
+                 debug) -> None:
     """Estimate daily, monthly and annual fluxes and the carbon sink of one catchment.
 
     Writes daily.csv, monthly.csv, annual.csv (water years unless --year-start 1),
     calendar.csv, total.csv, sink.csv, samples.csv, model.json and plots/*.png to
-    OUTPUT; nothing is written if the run fails.
+    OUTPUT, which is replaced as a whole; nothing is written if the run fails.
     """
+    from ..io.atomic import check_output_dir
     from ..workflows.catchment import run_flux, write_flux_outputs
 
+    inputs = [discharge_path, samples_path]
+    check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)  # before the work
+
     options: dict = {"model": loadest_model} if method == "loadest" else {}
-    if (bootstrap is not None or jobs is not None) and method != "wrtds":
-        raise click.UsageError("--bootstrap and --jobs apply to --method wrtds only.")
-    if bootstrap is not None:
-        options["bootstrap"] = bootstrap
-    if jobs is not None:
-        options["jobs"] = jobs
+    wrtds_only = {"--bootstrap": bootstrap, "--jobs": jobs, "--min-obs": min_obs,
+                  "--min-uncen": min_uncen}
+    given = [name for name, value in wrtds_only.items() if value is not None]
+    if given and method != "wrtds":
+        verb = "applies" if len(given) == 1 else "apply"
+        raise click.UsageError(f"{' and '.join(given)} {verb} to --method wrtds only.")
+    for key, value in (("bootstrap", bootstrap), ("jobs", jobs), ("min_obs", min_obs),
+                       ("min_uncen", min_uncen)):
+        if value is not None:
+            options[key] = value
     run = run_flux(
         discharge_path, samples_path, area_km2=area_km2, constituent=constituent, units=units,
         method=method, q_unit=q_unit, q_column=q_column, date_column=date_column,
@@ -104,7 +120,7 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
         bcp_share=bcp_share, silicate_hco3_fraction=silicate_fraction, method_options=options,
         proxy=proxy, extra_regressors=list(extra_regressors) or None,
     )
-    files = write_flux_outputs(run, out_dir, plots=not no_plots)
+    files = write_flux_outputs(run, out_dir, plots=not no_plots, overwrite=overwrite)
     total = run.tables["total"].iloc[0]
     click.echo(f"{run.estimate.method}: mean flux {total['flux_kg_day']:.4g} kg/d "
                f"(95 % {total['flux_lo95_kg_day']:.4g}-{total['flux_hi95_kg_day']:.4g}) over "

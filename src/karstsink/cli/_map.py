@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..units import C_TO_CO2
-from ._common import handle_errors, progress
+from ._common import handle_errors, overwrite_option, progress
 
 
 @click.command("map")
@@ -23,15 +23,19 @@ from ._common import handle_errors, progress
               help="Write rasters in t CO2 km-2 yr-1 instead of t C km-2 yr-1.")
 @click.option("--engine", type=click.Choice(["threads", "processes"]), default=None,
               help="Local engine (default threads: measured faster on 2 cores).")
+@overwrite_option
 @click.option("--debug", is_flag=True, hidden=True)
 @handle_errors
 def map_command(config: Path, out_dir: Path, jobs: int | None, dask_address: str | None,
-                co2: bool | None, engine: str | None, debug: bool) -> None:
+                co2: bool | None, engine: str | None, overwrite: bool, debug: bool) -> None:
     """Karst (MPD) + biological carbon-sink maps and zone totals from CONFIG.toml."""
+    from ..io.atomic import check_output_dir, input_paths
     from ..mapping.config import load_config
     from ..mapping.run import run_map
 
     cfg = load_config(config)
+    # run_map replaces the folder as a whole (only one karstsink wrote); refuse first
+    check_output_dir(out_dir, overwrite=overwrite, inputs=[config, *input_paths(cfg)])
     bars = []
 
     def make_bar(total: int, desc: str):

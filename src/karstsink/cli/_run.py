@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._common import handle_errors
+from ._common import handle_errors, overwrite_option
 
 
 def _progress_factory():
@@ -26,14 +26,18 @@ def _progress_factory():
     return make
 
 
-def _run(config, out_dir: Path | None, jobs: int | None) -> None:
+def _run(config, out_dir: Path | None, jobs: int | None, overwrite: bool) -> None:
     from ..workflows.run import run_pipeline
 
     t0 = time.perf_counter()
-    result = run_pipeline(config, out_dir, jobs=jobs, echo=lambda s: click.echo(s, err=True),
+    result = run_pipeline(config, out_dir, overwrite=overwrite, jobs=jobs,
+                          echo=lambda s: click.echo(s, err=True),
                           progress=_progress_factory())
+    # point to the report only when one was written ([report] html = false writes none)
+    report = (f"; open {result.out_dir / 'report.html'}" if "report.html" in result.files
+              else "")
     click.echo(f"Wrote {len(result.files)} files to {result.out_dir} in "
-               f"{time.perf_counter() - t0:.1f} s; open {result.out_dir / 'report.html'}")
+               f"{time.perf_counter() - t0:.1f} s{report}")
 
 
 @click.command("run")
@@ -42,13 +46,15 @@ def _run(config, out_dir: Path | None, jobs: int | None) -> None:
               default=None, help="Output folder [default: [project] output of CONFIG].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes/threads [default: all cores].")
+@overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @handle_errors
-def run_command(config: Path, out_dir: Path | None, jobs: int | None, debug: bool) -> None:
+def run_command(config: Path, out_dir: Path | None, jobs: int | None, overwrite: bool,
+                debug: bool) -> None:
     """Run the whole pipeline configured in CONFIG (TOML): speciation, catchment fluxes and
     sinks, maps, zone totals, each catchment's observed sink against the map over its outline
     (catchment_comparison.csv), the scenario balance and the HTML report."""
-    _run(config, out_dir, jobs)
+    _run(config, out_dir, jobs, overwrite)
 
 
 @click.command("demo")
@@ -56,13 +62,14 @@ def run_command(config: Path, out_dir: Path | None, jobs: int | None, debug: boo
               default=Path("karstsink_demo"), show_default=True, help="Output folder.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes/threads [default: all cores].")
+@overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @handle_errors
-def demo_command(out_dir: Path, jobs: int | None, debug: bool) -> None:
+def demo_command(out_dir: Path, jobs: int | None, overwrite: bool, debug: bool) -> None:
     """Run the whole pipeline on the bundled SYNTHETIC Guizhou-like demo dataset."""
     from ..workflows.run import demo_config_path
 
     config = demo_config_path()
     click.echo(f"karstsink demo: SYNTHETIC Guizhou-like province from {config.parent}",
                err=True)
-    _run(config, out_dir, jobs)
+    _run(config, out_dir, jobs, overwrite)

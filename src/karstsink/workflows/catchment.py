@@ -36,7 +36,9 @@ __all__ = ["ANNUAL_COLUMNS", "FluxRun", "run_flux", "write_flux_outputs"]
 ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_yr",
                   "flux_lo95_kg_yr", "flux_hi95_kg_yr", "flux_se_kg_day", "flux_lo95_kg_day",
                   "flux_hi95_kg_day", "flux_kg", "n_days", "n_missing_days", "complete",
-                  "start", "end"]
+                  "start", "end",
+                  # issue 14 (WRTDS only): flow-normalised and WRTDS-Kalman means
+                  "fn_conc_mg_L", "fn_flux_kg_day", "kalman_conc_mg_L", "kalman_flux_kg_day"]
 _SINK_SPECIES = ("hco3", "alk", "alkalinity")
 
 
@@ -197,6 +199,12 @@ def run_flux(
                                   date_format=date_format)
     est = estimate(daily, smp, constituent, method=method, **opts)
     tables = aggregate(est, year_start_month=year_start_month)
+    if method == "wrtds":  # issue 14: flow-normalised and WRTDS-Kalman annual columns
+        from ..flux.trends import annual_trend_columns
+
+        tables["annual"] = tables["annual"].merge(
+            annual_trend_columns(est, year_start_month=year_start_month, seed=opts.get("seed", 0)),
+            on="year", how="left")
     est.samples.attrs.update(smp.attrs)
 
     companions: dict[str, FluxEstimate] = {}
@@ -260,17 +268,23 @@ def run_flux(
                    companion_tables=ctables)
 
 
-def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool = True
-                       ) -> list[Path]:
+def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool = True,
+                       overwrite: bool = True) -> list[Path]:
     """Write ``daily.csv``, ``monthly.csv``, ``annual.csv``, ``calendar.csv``, ``total.csv``,
     ``sink.csv``, ``samples.csv``, ``model.json`` and PNG plots, all or nothing.
+
+    ``out_dir`` is replaced as a whole (:func:`karstsink.io.atomic.atomic_dir`): it may
+    not be or hold the discharge or samples file the run read; an existing folder is
+    refused unless ``overwrite`` (and karstsink wrote it).
 
     Returns the written paths (relative names inside ``out_dir``).
     """
     from ..io.atomic import atomic_dir
 
     written = []
-    with atomic_dir(out_dir) as tmp:
+    sources = [p for p in (run.discharge.attrs.get("source"), run.samples.attrs.get("source"))
+               if isinstance(p, (str, os.PathLike)) and Path(p).exists()]
+    with atomic_dir(out_dir, overwrite=overwrite, inputs=sources) as tmp:
         tmp = Path(tmp)
         daily = run.estimate.daily.copy()
         daily.index.name = "date"

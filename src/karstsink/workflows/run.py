@@ -13,6 +13,8 @@ Output folder layout::
 
     speciation/<samples>.csv (+ .meta.json)    PHREEQC results per sample file
     flux/<catchment>/...                      daily/monthly/annual fluxes, sink.csv, plots
+                                              (<samples>, <catchment>: safe, distinct names,
+                                              karstsink.io.atomic.unique_names)
     catchment_sinks.csv                       one row per catchment (whole record)
     catchment_comparison.csv                  observed sink against the map's over each
                                               catchment's outline (with [map] and boundary)
@@ -39,7 +41,7 @@ import pandas as pd
 
 from .. import __version__
 from ..exceptions import ConfigError, KarstSinkError
-from ..io.atomic import atomic_dir
+from ..io.atomic import MARKER, atomic_dir, input_paths, unique_names
 from ..units import C_TO_CO2
 from . import sections
 from ._errors import in_toml
@@ -113,6 +115,7 @@ def run_pipeline(
     config: str | os.PathLike | dict[str, Any],
     out_dir: str | os.PathLike | None = None,
     *,
+    overwrite: bool = True,
     jobs: int | None = None,
     echo: Callable[[str], None] | None = None,
     progress: Callable[[int, str], Any] | None = None,
@@ -125,7 +128,13 @@ def run_pipeline(
         A run configuration TOML file, or the dict
         :func:`karstsink.config.load_run_config` returns.
     out_dir : path-like, optional
-        Output folder; default ``[project] output`` of the configuration.
+        Output folder; default ``[project] output`` of the configuration. It may
+        neither be nor hold an input (:class:`~karstsink.exceptions.OutputError`).
+    overwrite : bool
+        An existing, non-empty output folder: True (default) replaces it as a whole
+        if karstsink wrote it (no stale file of the earlier run stays), False refuses
+        it (``karstsink run`` without ``--overwrite``). A folder of other files is
+        never replaced (:func:`karstsink.io.atomic.check_output_dir`).
     jobs : int, optional
         Worker processes/threads for speciation and maps (default: all cores).
     echo : callable, optional
@@ -143,6 +152,9 @@ def run_pipeline(
     ConfigError, DataError, UnitError, RasterError, SpeciationError
         On the first structural problem, naming the file, key or column.
         Nothing is written in that case.
+    OutputError
+        The output folder is or holds an input, or exists (see ``overwrite``);
+        raised before any stage runs.
     """
     from ..config import load_run_config
 
@@ -157,7 +169,8 @@ def run_pipeline(
     figures_for: dict[str, list[Path]] = {}
     t0 = time.perf_counter()
 
-    with atomic_dir(out) as tmp:
+    inputs = input_paths(cfg, skip=("project", "base_dir"))
+    with atomic_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
         tmp = Path(tmp)
         spec_meta = None
         if cfg["speciation"]["samples"]:
@@ -172,10 +185,11 @@ def run_pipeline(
             figures_for["speciation"] = []
 
         catchment_table = None
+        folders: dict[str, str] = {}
         if cfg["catchments"]:
             start("catchment fluxes and sinks")
-            catchment_table, flux_sections, flux_settings = _flux_stage(cfg, tmp / "flux",
-                                                                         jobs)
+            catchment_table, flux_sections, flux_settings, folders = _flux_stage(
+                cfg, tmp / "flux", jobs)
             catchment_table.to_csv(tmp / "catchment_sinks.csv", index=False)
             timings["flux"] = done(
                 f"{len(catchment_table)} catchment(s): "
@@ -257,7 +271,8 @@ def run_pipeline(
         run_doc = {"karstsink_version": __version__, "config": str(cfg["config_path"]),
                    "summary": summary, "provenance": provenance, "assumptions": assumptions,
                    "carbon": carbon,
-                   "catchments": [{"name": c["name"], "carbon_overrides": c["carbon_overrides"],
+                   "catchments": [{"name": c["name"], "folder": folders.get(c["name"]),
+                                   "carbon_overrides": c["carbon_overrides"],
                                    "flux_settings": flux_settings.get(c["name"])}
                                   for c in cfg["catchments"]],
                    "catchment_comparison": (None if comparison is None
@@ -267,7 +282,8 @@ def run_pipeline(
         (tmp / "run.json").write_text(
             json.dumps(run_doc, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
-        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*")
+                       if p.is_file() and p.name != MARKER)
     return PipelineResult(out_dir=out, files=files, summary=summary)
 
 
@@ -282,8 +298,10 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
     folder.mkdir(parents=True, exist_ok=True)
     tables: dict[str, pd.DataFrame] = {}
     meta: dict[str, Any] = {}
-    for path in sp["samples"]:
-        path = Path(path)
+    # one output name per samples file: two files with one stem (a/samples.csv,
+    # b/samples.csv, samples.xlsx) must not overwrite each other
+    names = unique_names(Path(p).stem for p in sp["samples"])
+    for path, name in zip(map(Path, sp["samples"]), names, strict=True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # flags are in qa_flags; counts go to the meta
             try:
@@ -292,7 +310,6 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
                 raise in_toml(err, "speciation", "") from err
             result = speciate(table, database=sp["database"], engine=sp["engine"],
                               jobs=sp["jobs"] or jobs, **_speciation_shares(cfg["carbon"]))
-        name = path.stem
         result.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
         info = result.attrs.get("karstsink", {})
         (folder / f"{name}.meta.json").write_text(
@@ -349,15 +366,19 @@ def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None):
     rows = []
     flux_sections = []
     settings: dict[str, Any] = {}
+    # a catchment's name becomes a folder: made safe (no "../", "/", ":", NUL) and distinct
+    folders = dict(zip((c["name"] for c in cfg["catchments"]),
+                       unique_names(c["name"] for c in cfg["catchments"]), strict=True))
     for c in cfg["catchments"]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # flags are written into the outputs
                 run = run_flux(c["discharge"], c["samples"], **_flux_kwargs(c, jobs))
         except KarstSinkError as err:
-            raise in_toml(err, c["key"], f" (catchment {c['name']!r})") from err
+            raise in_toml(err, c["key"], f" (catchment {c['name']!r})",
+                          given=c.get("given")) from err
         settings[c["name"]] = run.settings
-        sub = folder / c["name"]
+        sub = folder / folders[c["name"]]
         write_flux_outputs(run, sub)
         total = run.sink[run.sink["period"] == "total"].iloc[0]
         model = run.estimate.model
@@ -384,7 +405,8 @@ def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None):
             "model": str(model.get("model", model.get("name", c["method"]))),
         })
         flux_sections.append(sections.catchment_section(c, rows[-1], run.sink, sub))
-    return pd.DataFrame(rows), flux_sections, settings
+    return (pd.DataFrame(rows), flux_sections, settings,
+            {k: f"flux/{v}" for k, v in folders.items()})
 
 
 def _scenario_stage(cfg: dict, map_result: Any, folder: Path):

@@ -141,7 +141,7 @@ def map_section(result: Any, tmp: Path) -> Section:
     zonal = result.zonal
     tables = []
     if zonal is not None:
-        label = zonal.columns[0]
+        label = zonal.columns[1] if zonal.columns[0] == "zone_id" else zonal.columns[0]
         body = zonal[~zonal[label].astype(str).str.startswith("TOTAL")]
         top = body.sort_values("total_sink_t_c_yr", ascending=False).head(15)
         tables.append(Table(top, caption="The 15 zones with the largest total sink "
