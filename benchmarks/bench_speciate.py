@@ -1,25 +1,29 @@
-"""Benchmark ``karstsink.speciate`` against plain IPhreeqc, in one run.
+"""Benchmark ``karstsink speciate`` (the whole command) and ``speciate`` against plain IPhreeqc.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_speciate.py [--n 20000] [--jobs 2] [--mem-n 100000]
+        [--draws-n 2000] [--draws 50] [--repeat 3] [--skip-api] [--skip-loop]
 
-Prints, for the same N realistic karst-water samples:
+Everything is measured in one run, against (b) one raw single-process IPhreeqc run of
+the same solutions (``RunString`` + ``GetSelectedOutputString`` only: building the
+input text is not timed, so this is the strictest single-process baseline):
 
-- ``speciate(jobs=J)``: the whole API call (validation, chunked PHREEQC runs in
-  J worker processes, parsing, flags, ratios, DataFrame assembly);
-- (a) a loop calling PHREEQC once per sample (``RunString`` per sample, results
-  read with ``GetSelectedOutput``), the way many scripts do it;
-- (b) one raw IPhreeqc run of all N ``SOLUTION`` blocks in a single process
-  (``RunString`` + ``GetSelectedOutputString`` only: building the input text is
-  not timed, so this is the strictest single-process baseline);
+1. **the command end to end**: ``karstsink speciate IN.csv -o OUT.csv --jobs J`` as a
+   subprocess (interpreter start-up, imports, reading, PHREEQC, writing the CSV and its
+   metadata) on N samples, against (b) on the same N solutions (target >= 1.7 x with
+   ``--jobs 2`` on 2 free cores);
+2. the API, ``speciate(jobs=J)`` and ``speciate(jobs=1)``, against (b) and against (a) a
+   loop calling PHREEQC once per sample (``--skip-api``, ``--skip-loop`` leave them out);
+3. **Monte Carlo uncertainty**: ``speciate(draws=D)`` on ``--draws-n`` samples with the
+   default uncertainties against (b) on the same ``draws-n x D`` drawn solutions
+   (target >= 1.5 x for 2,000 x 50 on 2 cores);
+4. **peak memory** of the command on ``--mem-n`` samples: the process tree sampled every
+   50 ms with psutil (RSS, and PSS, which counts pages shared by forked workers once;
+   target < 500 MB at 100,000), plus getrusage maxrss of the largest process.
 
-the throughput ratios (best of ``--repeat`` runs, speciate and (b) interleaved so both see
-the same load) and the CPU seconds each needs per sample.  Then it runs
-``speciate`` on N and on ``--mem-n`` samples in a fresh subprocess and reports
-the peak memory of the main process and its workers (getrusage maxrss, and the
-process tree sampled with psutil when installed: RSS, and PSS, which counts
-pages shared by forked workers once).  Timings depend on the machine's load (printed).
+Times are the best of ``--repeat`` runs, the command (or API) and (b) interleaved so both
+see the same load; the load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -194,6 +198,93 @@ def report_memory(n: int, jobs: int) -> None:
     print(line + " (target < 500 MB at 100k)")
 
 
+def _tree_peak(proc: subprocess.Popen) -> tuple[int, int]:
+    """Peak RSS and PSS [bytes] of ``proc`` and its children, sampled every 50 ms."""
+    try:
+        import psutil
+    except ImportError:
+        proc.wait()
+        return 0, 0
+    ps = psutil.Process(proc.pid)
+    peak_rss = peak_pss = 0
+    while proc.poll() is None:
+        try:
+            tree = [ps, *ps.children(recursive=True)]
+            infos = [p.memory_full_info() for p in tree]
+            peak_rss = max(peak_rss, sum(i.rss for i in infos))
+            peak_pss = max(peak_pss, sum(getattr(i, "pss", i.rss) for i in infos))
+        except Exception:  # a process may exit between listing and reading
+            pass
+        time.sleep(0.05)
+    return peak_rss, peak_pss
+
+
+def cli_run(src: str, out: str, jobs: int, *, memory: bool = False) -> dict:
+    """Run ``karstsink speciate src -o out --jobs J`` as a subprocess; wall time, peak memory."""
+    cmd = [sys.executable, "-m", "karstsink", "speciate", src, "-o", out, "--jobs", str(jobs),
+           "--overwrite"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    rss, pss = _tree_peak(proc) if memory else (0, 0)
+    _, err = proc.communicate()
+    elapsed = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"karstsink speciate failed: {err.decode(errors='replace')}")
+    return {"seconds": elapsed, "rss": rss, "pss": pss}
+
+
+def bench_command(df: pd.DataFrame, jobs: int, repeat: int, folder: str) -> None:
+    """1: the whole command against (b) on the same solutions, in one run."""
+    src, out = os.path.join(folder, "in.csv"), os.path.join(folder, "out.csv")
+    df.to_csv(src, index=False)
+    cli_run(src, out, jobs)  # warm the file cache and the interpreter's bytecode
+    t_cli = t_raw = float("inf")
+    for _ in range(repeat):
+        t_cli = min(t_cli, cli_run(src, out, jobs)["seconds"])
+        t_raw = min(t_raw, raw_single_run(df)[0])
+    n = len(df)
+    print(f"command `karstsink speciate --jobs {jobs}` (start-up, read, speciate, write): "
+          f"{t_cli:6.2f} s  {n / t_cli:7.0f} samples/s")
+    print(f"(b) raw single IPhreeqc run, same {n} solutions:       {t_raw:6.2f} s  "
+          f"{n / t_raw:7.0f} samples/s")
+    print(f"throughput ratio command / (b): {t_raw / t_cli:5.2f} x (target >= 1.7 on 2 free "
+          "cores)")
+
+
+def bench_draws(n: int, draws: int, jobs: int, repeat: int, seed: int = 11) -> None:
+    """3: ``speciate(draws=D)`` against (b) on the same n x D drawn solutions."""
+    import warnings
+
+    import karstsink
+    from karstsink.chemistry import uncertainty
+    from karstsink.chemistry.engine import INPUT_COLUMNS
+
+    df = make_samples(n, seed=3)
+    values = np.column_stack([df[c].to_numpy(float) if c in df else np.full(n, np.nan)
+                              for c in INPUT_COLUMNS])
+    sd, _ = uncertainty.sd_matrix(values, df, uncertainty.parse_uncertainty(None))
+    if n * draws > uncertainty.BLOCK_SOLUTIONS:
+        print(f"note: {n} x {draws} > {uncertainty.BLOCK_SOLUTIONS}: speciate draws them in "
+              "blocks, so (b) runs other (equally distributed) draws")
+    drawn = uncertainty.draw_inputs(values, sd, draws, np.random.default_rng(seed))
+    solutions = pd.DataFrame(drawn, columns=list(INPUT_COLUMNS))
+    t_mc = t_raw = float("inf")
+    for _ in range(repeat):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            out = karstsink.speciate(df, jobs=jobs, draws=draws, seed=seed)
+            t_mc = min(t_mc, time.perf_counter() - t0)
+        t_raw = min(t_raw, raw_single_run(solutions)[0])
+    meta = out.attrs["karstsink"]["speciation"]["uncertainty"]
+    print(f"speciate({n} samples, draws={draws}, jobs={jobs}), {meta['n_draws_failed']} "
+          f"draws failed: {t_mc:6.2f} s (central run + {n * draws} draws)")
+    print(f"(b) raw single IPhreeqc run of the same {n * draws} drawn solutions: "
+          f"{t_raw:6.2f} s")
+    print(f"throughput ratio speciate(draws) / (b): {t_raw / t_mc:5.2f} x (target >= 1.5 on "
+          "2 free cores)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20000)
@@ -201,12 +292,17 @@ def main() -> None:
     ap.add_argument("--mem-n", type=int, default=100000)
     ap.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
     ap.add_argument("--skip-loop", action="store_true", help="skip baseline (a)")
+    ap.add_argument("--skip-api", action="store_true", help="skip the API timings (2)")
+    ap.add_argument("--draws-n", type=int, default=2000, help="samples of the Monte Carlo "
+                    "benchmark (0: skip it)")
+    ap.add_argument("--draws", type=int, default=50, help="draws per sample (default 50)")
     ap.add_argument("--memory-only", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_only:
         print(json.dumps(memory_run(args.memory_only, args.jobs)))
         return
 
+    import tempfile
     import warnings
 
     import karstsink
@@ -214,6 +310,20 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}")
     df = make_samples(args.n)
     karstsink.speciate(df.head(10), jobs=1)  # warm imports and caches
+    with tempfile.TemporaryDirectory() as folder:
+        bench_command(df, args.jobs, args.repeat, folder)
+        if args.draws_n:
+            bench_draws(args.draws_n, args.draws, args.jobs, args.repeat)
+        if args.mem_n:
+            src, out = os.path.join(folder, "mem.csv"), os.path.join(folder, "mem_out.csv")
+            make_samples(args.mem_n, seed=7).to_csv(src, index=False)
+            res = cli_run(src, out, args.jobs, memory=True)
+            print(f"memory, command on {args.mem_n} samples (jobs {args.jobs}): "
+                  f"{res['seconds']:.1f} s; sampled peak of the process tree: RSS "
+                  f"{res['rss'] / 1e6:.0f} MB, PSS {res['pss'] / 1e6:.0f} MB (target < 500 MB)")
+    if args.skip_api:
+        print(f"load average after: {os.getloadavg()}")
+        return
 
     # best of --repeat, speciate and the raw run interleaved so both see similar load
     t_api = t_raw = c_api = c_raw = t_one = float("inf")
@@ -256,9 +366,8 @@ def main() -> None:
     if not args.skip_loop:
         print(f"throughput ratio speciate / (a) per-sample loop: {t_loop / t_api:5.2f} x")
     print(f"load average after: {os.getloadavg()}")
-    for size in (args.n, args.mem_n):
-        if size:
-            report_memory(size, args.jobs)
+    if args.mem_n:
+        report_memory(args.mem_n, args.jobs)
 
 
 

@@ -314,7 +314,8 @@ def test_cli_speciate_takes_the_three_shares_and_writes_them_to_the_meta(tmp_pat
             assumed["acid_no3_share"]) == (1.0, 1.0, 0.0)
     assert any("evaporite_so4_share = 1 (given; default 0)" in a
                for a in assumed["carbon_accounting"])
-    res = CliRunner().invoke(main, ["speciate", str(src), "-o", str(out), "--jobs", "1"])
+    res = CliRunner().invoke(main, ["speciate", str(src), "-o", str(out), "--jobs", "1",
+                                    "--overwrite"])
     assert res.exit_code == 0, res.output
     assert "negative_carbonic_hco3 1" in res.output  # the summary line counts the flag
     table = pd.read_csv(out, keep_default_na=False, dtype={"qa_flags": str})

@@ -17,6 +17,7 @@ from test_speciation import MESSY_CSV
 import karstsink
 from karstsink.cli import main
 from karstsink.exceptions import DataQualityWarning, SpeciationError
+from karstsink.io import write as csv_write
 
 RESULTS = ["si_calcite", "si_dolomite", "si_gypsum", "log_pco2", "dic_mmol_kgw",
            "hco3_mmol_kgw", "co3_mmol_kgw", "co2aq_mmol_kgw", "ionic_strength", "cbe_pct"]
@@ -114,8 +115,8 @@ def test_failure_while_writing_leaves_no_file_and_keeps_an_old_output(messy, tmp
     def broken(self, *args, **kwargs):
         raise PermissionError("disk says no")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
-    res = run(messy, "-o", out, "--jobs", "1")
+    monkeypatch.setattr(csv_write, "write_csv", broken)
+    res = run(messy, "-o", out, "--jobs", "1", "--overwrite")  # an old output: issue 12
     assert res.exit_code == 1 and "disk says no" in res.output
     assert files_in(tmp_path) == ["field.csv", "r.csv"]  # no temporary or meta file
     assert out.read_text(encoding="utf-8") == "old results\n"
@@ -182,3 +183,82 @@ def test_encoding_option_reads_a_gbk_file_and_a_wrong_one_is_one_line(tmp_path):
     assert bad.exit_code == 1
     assert "encoding" in bad.output and "Traceback" not in bad.output
     assert not (tmp_path / "b.csv").exists()
+
+
+def test_fast_csv_writer_writes_the_bytes_pandas_writes(tmp_path):
+    # the contract of the output file is DataFrame.to_csv(index=False): same text for
+    # every float (shortest repr, so every number reads back as the same float64), NaN and
+    # missing text as empty cells, quotes only around commas, quotes and line breaks
+    rng = np.random.default_rng(0)
+    n = 9000  # > 100,000 cells / 16 columns: several blocks
+    table = pd.DataFrame({
+        "id": [f"S{i}" for i in range(n)],
+        "text": pd.array(rng.choice(["a,b", 'he said "x"', "line\nbreak", "普定", "", None,
+                                     "cr\rx"], n), dtype="string"),
+        "f": rng.standard_normal(n) * 10.0 ** rng.integers(-20, 20, n),
+        "g": np.where(rng.random(n) < 0.3, np.nan, rng.random(n)),
+        "special": rng.choice([np.inf, -np.inf, 0.0, -0.0, 1e16, 1e-5, 5e-324], n),
+        "i": rng.integers(-5, 5, n), "b": rng.random(n) < 0.5,
+        "obj": pd.Series([1.5, 2, "s", None, np.float64(2.5), "t,u"] * (n // 6),
+                         dtype=object),
+        "when": pd.to_datetime("2024-01-01") + pd.to_timedelta(
+            np.where(np.arange(n) < 5000, 0, rng.integers(0, 86400, n)), unit="s"),
+        "cat": pd.Categorical(rng.choice(["p", "q,r"], n)),
+        "nullable": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 9, n)),
+                             dtype="Int64"),
+        "str3": pd.Series(rng.choice(["u", "v", None], n), dtype="str"),
+        "f32": rng.random(n).astype(np.float32),
+        5: rng.random(n),
+    })
+    table.to_csv(tmp_path / "pandas.csv", index=False)
+    csv_write.write_csv(table, tmp_path / "fast.csv")
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    floats = ["f", "g", "special", "f32"]
+    csv_write.write_csv(table[["id", *floats]], tmp_path / "floats.csv")
+    back = pd.read_csv(tmp_path / "floats.csv")
+    for col in floats[:3]:  # every float64 reads back as itself
+        np.testing.assert_array_equal(back[col].to_numpy(), table[col].to_numpy())
+
+    # the float blocks formatted elsewhere (the CLI hands them to its PHREEQC workers)
+    calls = []
+
+    def parallel(fn, items):
+        for item in items:
+            calls.append(1)
+            yield fn(*item)
+
+    # (blocks of pandas's size, 100,000 cells: pandas drops the time of a datetime column
+    # per block of that size when the whole block is at midnight)
+    csv_write.write_csv(table, tmp_path / "par.csv", parallel=parallel)
+    assert len(calls) == 2  # 9000 rows in blocks of 100,000 // 14 = 7142
+    assert (tmp_path / "par.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    empty = table.iloc[:0]
+    empty.to_csv(tmp_path / "e1.csv", index=False)
+    csv_write.write_csv(empty, tmp_path / "e2.csv")
+    assert (tmp_path / "e1.csv").read_bytes() == (tmp_path / "e2.csv").read_bytes()
+
+
+def test_large_input_starts_the_workers_before_reading_and_writes_the_same_file(tmp_path):
+    # above _EARLY_POOL_BYTES the command starts its PHREEQC workers first; the result must
+    # be the file the API gives, written by pandas
+    rng = np.random.default_rng(1)
+    n = 1200
+    table = pd.DataFrame({"sample_id": [f"R{i}" for i in range(n)],
+                          "temp_c": rng.uniform(8, 25, n), "ph": rng.uniform(6.8, 8.3, n),
+                          "ca_mmol_l": rng.uniform(0.5, 3, n),
+                          "mg_mmol_l": rng.uniform(0.05, 1.5, n),
+                          "so4_mmol_l": rng.uniform(0.05, 1, n),
+                          "hco3_mmol_l": rng.uniform(1, 6, n)})
+    src = tmp_path / "big.csv"
+    table.to_csv(src, index=False)
+    assert src.stat().st_size > 50_000
+    out = tmp_path / "out.csv"
+    res = run(src, "-o", out, "--jobs", "2")
+    assert res.exit_code == 0, res.output
+    meta = json.loads((tmp_path / "out.meta.json").read_text(encoding="utf-8"))
+    assert meta["speciation"]["jobs"] == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        api = karstsink.speciate(karstsink.read_samples(src), jobs=2)
+    api.to_csv(tmp_path / "api.csv", index=False)
+    assert out.read_bytes() == (tmp_path / "api.csv").read_bytes()

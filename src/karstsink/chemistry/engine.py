@@ -15,7 +15,8 @@ How it runs PHREEQC (measured facts in ``design.md``, "The PHREEQC engine"):
   one ``SELECTED_OUTPUT`` block with only the columns needed and
   ``-high_precision``, results read as one string and parsed with numpy;
 - one PHREEQC instance per process; ``jobs > 1`` runs chunks in a process
-  pool whose workers each load the database once;
+  pool (:mod:`._engine_pool`) whose workers are started once, each load the
+  database once, and are fed chunks in order, a few at a time;
 - PHREEQC aborts the rest of a run at the first sample it cannot solve (and
   may leave a garbage row for it): the failing sample is found, flagged with
   PHREEQC's message, and the run resumes after it, so no other sample of the
@@ -36,13 +37,9 @@ chunk: a different chunk size changes results only at that level (tested).
 
 from __future__ import annotations
 
-import concurrent.futures
 import difflib
 import math
-import multiprocessing
 import os
-import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,14 +71,16 @@ from ._engine_output import (
     missing_names,
     phase_column,
 )
+from ._engine_pool import LazyPool, WorkerPool, active_pool
 from .database import DEFAULT_DATABASE, DatabaseInfo, resolve_database
 
 # The columns, units and bindings live in _engine_input, _engine_output and _engine_backends;
 # they are part of this module's API.
 __all__ = [
     "BACKENDS", "DEFAULT_CHUNK_SIZE", "INPUT_COLUMNS", "RESULT_COLUMNS", "RESULT_UNITS",
-    "SOLUTE_ELEMENTS", "ChunkResult", "EngineSpec", "PhreeqcEngine", "RunResult",
-    "default_jobs", "phase_column", "run_chunks",
+    "SOLUTE_ELEMENTS", "ChunkResult", "EngineSpec", "LazyPool", "PhreeqcEngine", "RunResult",
+    "WorkerPool", "chunk_length", "default_jobs", "lazy_pool", "phase_column", "run_chunks",
+    "worker_pool",
 ]
 
 DEFAULT_CHUNK_SIZE = 2000
@@ -365,14 +364,34 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """``fork`` where it is safe (Linux, one thread), else ``forkserver`` or ``spawn``."""
-    methods = multiprocessing.get_all_start_methods()
-    if sys.platform.startswith("linux") and threading.active_count() == 1 and "fork" in methods:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        return multiprocessing.get_context("forkserver")
-    return multiprocessing.get_context("spawn")
+def worker_pool(engine: PhreeqcEngine, jobs: int | None = None) -> WorkerPool:
+    """Start ``jobs`` worker processes (default: all cores), each with a copy of ``engine``.
+
+    Use it as ``with worker_pool(engine, jobs):``: inside the block every
+    :func:`run_chunks` (and :func:`karstsink.speciate`) call with the same
+    database, engine, phases and ``jobs`` runs on these workers, started once.
+    """
+    return WorkerPool(engine.spec, default_jobs() if jobs is None else int(jobs), _worker_init)
+
+
+def lazy_pool(engine: PhreeqcEngine, jobs: int | None = None) -> LazyPool:
+    """A pool started only when a run needs more than one chunk (see :class:`LazyPool`)."""
+    return LazyPool(engine.spec, default_jobs() if jobs is None else int(jobs), _worker_init)
+
+
+def chunk_length(n: int, jobs: int, chunk_size: int | None = None) -> int:
+    """Samples per PHREEQC run for ``n`` samples on ``jobs`` workers.
+
+    Default: :data:`DEFAULT_CHUNK_SIZE`, or fewer, down to 500, so that every
+    worker gets at least two chunks (a fresh PHREEQC instance per chunk costs
+    ~6 ms, 3 % of 500 samples).
+    """
+    if chunk_size is None:
+        return min(DEFAULT_CHUNK_SIZE, max(500, math.ceil(n / (2 * jobs))))
+    size = int(chunk_size)
+    if size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
+    return size
 
 
 @dataclass
@@ -392,7 +411,8 @@ class RunResult:
 
 def run_chunks(values: np.ndarray, engine: PhreeqcEngine, *, jobs: int | None = None,
                chunk_size: int | None = None,
-               progress: Callable[[int], Any] | None = None) -> RunResult:
+               progress: Callable[[int], Any] | None = None,
+               pool: WorkerPool | LazyPool | None = None) -> RunResult:
     """Speciate ``values`` in chunks, in this process or in a pool of worker processes.
 
     Parameters
@@ -404,25 +424,21 @@ def run_chunks(values: np.ndarray, engine: PhreeqcEngine, *, jobs: int | None = 
     jobs : int, optional
         Worker processes; ``None`` = all cores, ``1`` = this process, no pool.
     chunk_size : int, optional
-        Samples per PHREEQC run (default: :data:`DEFAULT_CHUNK_SIZE`, or fewer,
-        down to 500, so that every worker gets at least two chunks).  Results
+        Samples per PHREEQC run (default: see :func:`chunk_length`).  Results
         change with it only in the 13th significant digit (see the module notes).
     progress : callable, optional
         Called with the number of samples finished after every chunk.
+    pool : WorkerPool or LazyPool, optional
+        Workers to run on.  Default: an active pool (``with worker_pool(...)``)
+        of the same engine and ``jobs``, else a pool started for this call.
+        A run of one chunk always runs in this process.
     """
     values = np.ascontiguousarray(values, dtype=float)
     n = len(values)
     jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs!r}")
-    if chunk_size is None:
-        # at least two chunks per worker when that keeps chunks >= 500 samples (a fresh
-        # PHREEQC instance per chunk costs ~6 ms, 3 % of 500 samples)
-        size = min(DEFAULT_CHUNK_SIZE, max(500, math.ceil(n / (2 * jobs))))
-    else:
-        size = int(chunk_size)
-    if size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
+    size = chunk_length(n, jobs, chunk_size)
     _check_inputs(values)
     bounds = [(a, min(a + size, n)) for a in range(0, n, size)]
     workers = min(jobs, len(bounds))
@@ -445,26 +461,20 @@ def run_chunks(values: np.ndarray, engine: PhreeqcEngine, *, jobs: int | None = 
         for a, b in bounds:
             collect(a, engine.run_array(values[a:b]))
     else:
-        ctx = _mp_context()
-        method = ctx.get_start_method()
-        pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_worker_init,
-            initargs=(engine.spec,))
+        own = None
+        if pool is None:
+            pool = active_pool(engine.spec, jobs)
+            if pool is None:
+                own = pool = WorkerPool(engine.spec, jobs, _worker_init)
         try:
-            futures = {pool.submit(_worker_run, values[a:b]): a for a, b in bounds}
-            for fut in concurrent.futures.as_completed(futures):
-                try:
-                    res = fut.result()
-                except concurrent.futures.process.BrokenProcessPool as err:
-                    raise SpeciationError(
-                        "A PHREEQC worker process died (out of memory or a crash in PHREEQC); "
-                        "re-run with jobs=1 to find the sample, or with fewer jobs."
-                    ) from err
-                collect(futures[fut], res)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+            workers_pool = pool.get()
+            method = workers_pool.start_method
+            results = workers_pool.imap(_worker_run, ((values[a:b],) for a, b in bounds))
+            for (a, _), res in zip(bounds, results, strict=True):
+                collect(a, res)
+        finally:
+            if own is not None:
+                own.close()
     info = {
         "chunk_size": size,
         "n_chunks": len(bounds),

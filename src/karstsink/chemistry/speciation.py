@@ -17,7 +17,7 @@ import functools
 import os
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,9 +25,17 @@ import pandas as pd
 
 from .. import carbon, qa
 from ..exceptions import DataQualityWarning, MissingColumnError
+from . import uncertainty as uncertainty_mod
 from . import weathering
 from .database import DEFAULT_DATABASE
-from .engine import INPUT_COLUMNS, RESULT_UNITS, SOLUTE_ELEMENTS, PhreeqcEngine, run_chunks
+from .engine import (
+    INPUT_COLUMNS,
+    RESULT_UNITS,
+    SOLUTE_ELEMENTS,
+    PhreeqcEngine,
+    lazy_pool,
+    run_chunks,
+)
 
 #: Columns a table must have to be taken as canonical.
 REQUIRED_COLUMNS = ("temp_c", "ph", "hco3_mmol_l")
@@ -44,6 +52,7 @@ TEMP_RANGE_C = qa.TEMP_RANGE_C
 #: What each flag speciation adds means (from the rule book; also written to the metadata).
 FLAG_NOTES = {code: qa.rule(code).description for code in (
     "charge_imbalance", "high_ionic_strength", "phreeqc_failed", "phreeqc_convergence_warning",
+    "uncertainty_draws_failed",
     carbon.FLAG_NEGATIVE_CARBONIC_HCO3, carbon.FLAG_PH_BELOW_CARBONATE_BUFFER)}
 
 WEATHERING_COLUMNS = ("ca_mg_hco3_molar", "ca_mg_hco3_so4_eq", "hco3_carbonic_mmol_l")
@@ -58,7 +67,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
              evaporite_so4_share: float = carbon.DEFAULT_EVAPORITE_SO4_SHARE,
              acid_no3_share: float = carbon.DEFAULT_ACID_NO3_SHARE,
              progress: Callable[[int], Any] | None = None,
-             chunk_size: int | None = None) -> pd.DataFrame:
+             chunk_size: int | None = None, draws: int = 0,
+             uncertainty: Mapping[str, float | str] | None = None,
+             seed: int | None = None) -> pd.DataFrame:
     """Speciate every computable sample with PHREEQC and append results and diagnostics.
 
     Parameters
@@ -100,6 +111,24 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         Samples per PHREEQC run (default: up to 2000); changes results only in
         the 13th significant digit (each solution's iteration starts from the
         previous one in its run).
+    draws : int, default 0
+        Monte Carlo draws per computed sample (0: none; else >= 2): adds
+        ``<result>_sd``, ``<result>_lo95`` and ``<result>_hi95`` (sample
+        standard deviation and 2.5th/97.5th percentiles of the draws) for
+        ``si_calcite, si_dolomite, si_gypsum, log_pco2, dic_mmol_kgw,
+        hco3_carbonic_mmol_l`` (see :mod:`karstsink.chemistry.uncertainty`).
+        The draws run through the same batched engine and workers: N draws
+        cost about N samples' worth of PHREEQC time.
+    uncertainty : mapping, optional
+        Standard uncertainties of the inputs, e.g. ``{"ph": 0.05, "alk": "2%",
+        "temp": 0.2, "ions": "3%", "ca_mmol_l": "5%"}`` (numbers absolute in
+        the column's unit, ``"x%"`` relative); ``None``: the documented
+        defaults (:data:`~karstsink.chemistry.uncertainty.DEFAULT_UNCERTAINTY`).
+        A mapping names exactly the uncertain inputs.  Columns
+        ``<input column>_sd`` in ``table`` (e.g. ``ph_sd``) give per-row
+        absolute values that take precedence.  Inputs are drawn independently.
+    seed : int, optional
+        Seed of the draws (recorded in the metadata; ``None``: a fresh one).
 
     Returns
     -------
@@ -118,7 +147,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         ``phreeqc_convergence_warning``, ``negative_carbonic_hco3``
         (carbonic HCO3 < 0), ``ph_below_carbonate_buffer`` (pH < 6.4) (and
         any validation flag a hand-built table lacked).  Rows not computed have
-        NaN results.  ``attrs["karstsink"]["speciation"]`` holds the
+        NaN results; with ``draws``, the ``_sd``, ``_lo95``, ``_hi95``
+        columns, and ``uncertainty_draws_failed`` where PHREEQC could not
+        solve some draws.  ``attrs["karstsink"]["speciation"]`` holds the
         provenance: database name, path and SHA-256, PHREEQC version, engine,
         karstsink version, chunking, assumptions and a count of every flag.
 
@@ -172,7 +203,24 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     rows = np.flatnonzero(computable)
     dropped_used = {c: why for c, why in eng.dropped.items()
                     if np.isfinite(values[rows, INPUT_COLUMNS.index(c)]).any()}
-    run = run_chunks(values[rows], eng, jobs=jobs, chunk_size=chunk_size, progress=progress)
+    if draws and int(draws) < 2:
+        raise ValueError(f"draws must be 0 or >= 2, got {draws!r}")
+    if uncertainty is not None and not draws:
+        raise ValueError("uncertainty needs draws (e.g. draws=200) to be propagated")
+    pool = lazy_pool(eng, jobs)  # the central run and the draws share its workers
+    try:
+        run = run_chunks(values[rows], eng, jobs=jobs, chunk_size=chunk_size,
+                         progress=progress, pool=pool)
+        mc = None
+        if draws:
+            good = np.setdiff1d(rows, rows[sorted(run.failed)] if run.failed else [])
+            seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else seed
+            mc = uncertainty_mod.propagate(
+                values, good, out, draws=int(draws), uncertainty=uncertainty, seed=seed,
+                run=lambda x: run_chunks(x, eng, jobs=jobs, progress=progress, pool=pool),
+                columns=run.columns, shares=shares)
+    finally:
+        pool.close()
 
     results = np.full((n, len(run.columns)), np.nan)
     results[rows] = run.values
@@ -218,6 +266,10 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     for code, mask in carbon_added.items():
         _add_flag(flags, mask, code)
     added.update(carbon_added)
+    if mc is not None:
+        new.update(mc[0])
+        added["uncertainty_draws_failed"] = mc[1] > 0
+        _add_flag(flags, added["uncertainty_draws_failed"], "uncertainty_draws_failed")
 
     for name, col in new.items():
         if name == "phreeqc_message":
@@ -256,6 +308,12 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         "flag_notes": {k: v for k, v in FLAG_NOTES.items() if counts.get(k)},
         "flag_counts": counts,
     }
+    if mc is not None:
+        meta["uncertainty"] = mc[2]
+        units_of = meta["column_units"]
+        for r in uncertainty_mod.UNCERTAIN_RESULTS:
+            unit = units_of.get(r, units_of["si_*"])  # si_calcite ... share "si_*"
+            units_of.update({f"{r}{st}": unit for st in uncertainty_mod.STATISTICS})
     attrs = dict(out.attrs.get("karstsink", {}))
     attrs["speciation"] = meta
     out.attrs["karstsink"] = attrs

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..carbon import DEFAULT_ACID_NO3_SHARE, DEFAULT_ACID_SO4_SHARE, DEFAULT_EVAPORITE_SO4_SHARE
-from ._common import handle_errors, progress
+from ._common import handle_errors, overwrite_option, progress
 
 _BELOW_DETECTION = ("half", "zero", "limit", "nan")
 
@@ -55,51 +57,69 @@ _BELOW_DETECTION = ("half", "zero", "limit", "nan")
                    "when day/month order cannot be told from the dates.")
 @click.option("--sheet", default=None, metavar="NAME|INDEX",
               help="XLSX sheet [default: the first sheet with a sample header].")
+@overwrite_option
+@click.option("--draws", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="N", help="Monte Carlo draws per sample (0: none, else >= 2): adds "
+              "_sd, _lo95, _hi95 for si_calcite, si_dolomite, si_gypsum, log_pco2, "
+              "dic_mmol_kgw and hco3_carbonic_mmol_l.")
+@click.option("--u", "uncertainty", multiple=True, metavar="KEY=SD",
+              help="Standard uncertainty of an input for --draws (repeatable): ph=0.05, "
+                   "temp=0.2 (absolute), alk=2%, ions=3% (relative), or a column such as "
+                   "ca_mmol_l=5%; 'defaults' for the documented defaults [default without "
+                   "--u: the defaults].")
+@click.option("--seed", type=int, default=None, help="Seed of the draws [default: a fresh "
+              "one, written to the metadata].")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @handle_errors
 def speciate_command(input_path: Path, output: Path, database: str, engine: str,
                      jobs: int | None, units: str | None, phases: str, below_detection: str,
                      acid_so4_share: float, evaporite_so4_share: float,
                      acid_no3_share: float, encoding: str | None, date_format: str | None,
-                     sheet: str | None, debug: bool) -> None:
+                     sheet: str | None, overwrite: bool, draws: int,
+                     uncertainty: tuple[str, ...], seed: int | None, debug: bool) -> None:
     """Speciate the water samples in INPUT (CSV or XLSX) with PHREEQC.
 
     Every input row and column is kept, in order; saturation indices, log pCO2,
     DIC, carbonate species, ionic strength, charge balance and weathering
     ratios are appended, and qa_flags says why a row was not computed.
+    OUTPUT (and OUTPUT.meta.json) may not be INPUT, and are replaced only with
+    --overwrite.
     """
     from ..chemistry.speciation import speciate
-    from ..io.atomic import atomic_path
-
-    table = _read(input_path, units, below_detection, encoding=encoding, sheet=sheet,
-                  date_format=date_format)
-    phase_list = tuple(p.strip() for p in phases.split(",") if p.strip())
-    n = len(table)
-    _no_tqdm_monitor_thread()
-    with progress(n, "speciate") as bar:
-        try:
-            result = speciate(table, database=database, engine=engine, jobs=jobs,
-                              phases=phase_list, acid_so4_share=acid_so4_share,
-                              evaporite_so4_share=evaporite_so4_share,
-                              acid_no3_share=acid_no3_share, progress=bar.update)
-        except ImportError as err:  # the optional phreeqpy engine is not installed
-            raise click.ClickException(str(err)) from err
+    from ..io.atomic import check_output_file
 
     meta_path = meta_path_for(output)
-    meta = {
-        "command": "karstsink speciate",
-        "input": str(input_path),
-        "output": str(output),
-        "units_option": units,
-        "date_format": date_format,
-        "below_detection": below_detection,
-        "samples": {k: v for k, v in result.attrs.items() if k != "karstsink"},
-        **result.attrs.get("karstsink", {}),
-    }
-    with atomic_path(output) as tmp_csv, atomic_path(meta_path) as tmp_meta:
-        result.to_csv(tmp_csv, index=False, encoding="utf-8")
-        tmp_meta.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n",
-                            encoding="utf-8")
+
+    def check() -> None:
+        check_output_file(output, overwrite=overwrite, inputs=[input_path],
+                          companions=[meta_path])
+
+    check()  # before the work, and again just before the files are replaced
+
+    phase_list = tuple(p.strip() for p in phases.split(",") if p.strip())
+    u_spec = _uncertainty_option(uncertainty, draws)
+    _no_tqdm_monitor_thread()
+    with _early_pool(input_path, database, engine, phase_list, jobs) as pool:
+        table = _read(input_path, units, below_detection, encoding=encoding, sheet=sheet,
+                      date_format=date_format)
+        n = len(table)
+        with progress(n * (1 + draws), "speciate") as bar:
+            try:
+                result = speciate(table, database=database, engine=engine, jobs=jobs,
+                                  phases=phase_list, acid_so4_share=acid_so4_share,
+                                  evaporite_so4_share=evaporite_so4_share,
+                                  acid_no3_share=acid_no3_share, progress=bar.update,
+                                  draws=draws, uncertainty=u_spec, seed=seed)
+            except ImportError as err:  # the optional phreeqpy engine is not installed
+                raise click.ClickException(str(err)) from err
+        _write_outputs(result, output, meta_path, check, pool, {
+            "command": "karstsink speciate",
+            "input": str(input_path),
+            "output": str(output),
+            "units_option": units,
+            "date_format": date_format,
+            "below_detection": below_detection,
+        })
 
     spec = result.attrs["karstsink"]["speciation"]
     counts = spec["flag_counts"]
@@ -107,6 +127,73 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
     click.echo(f"speciate: {spec['n_rows']} rows, {spec['n_computed']} computed with "
                f"{spec['database']['name']}; flags: {flagged}; wrote {output} and "
                f"{meta_path.name}")
+
+
+def _write_outputs(result: Any, output: Path, meta_path: Path, check: Any, pool: Any,
+                   meta: dict[str, Any]) -> None:
+    """Write the CSV (floats formatted in the workers when there are any) and its metadata."""
+    from ..io import write as csv_write
+    from ..io.atomic import atomic_path
+
+    meta = {**meta, "samples": {k: v for k, v in result.attrs.items() if k != "karstsink"},
+            **result.attrs.get("karstsink", {})}
+    check()
+    with atomic_path(output) as tmp_csv, atomic_path(meta_path) as tmp_meta:
+        csv_write.write_csv(result, tmp_csv, encoding="utf-8",
+                            parallel=pool.imap if pool is not None else None)
+        tmp_meta.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n",
+                            encoding="utf-8")
+
+
+#: Inputs at least this large start the PHREEQC workers before they are read (~500 rows).
+_EARLY_POOL_BYTES = 50_000
+
+
+@contextlib.contextmanager
+def _early_pool(input_path: Path, database: str, engine: str, phases: tuple[str, ...],
+                jobs: int | None) -> Iterator[Any]:
+    """Start the PHREEQC worker processes now, so that their start-up overlaps the reading.
+
+    Yields the pool (``speciate`` picks it up: same database, engine, phases and
+    jobs) or None for small inputs and ``--jobs 1``.  A bad database or phase
+    fails here, before the input is read.
+    """
+    from ..chemistry.engine import PhreeqcEngine, default_jobs, worker_pool
+
+    n_jobs = default_jobs() if jobs is None else jobs
+    if n_jobs < 2 or input_path.stat().st_size < _EARLY_POOL_BYTES:
+        yield None
+        return
+    try:
+        eng = PhreeqcEngine(database, engine, phases)
+    except ImportError as err:  # the optional phreeqpy engine is not installed
+        raise click.ClickException(str(err)) from err
+    with worker_pool(eng, n_jobs) as pool:
+        yield pool
+
+
+def _uncertainty_option(items: tuple[str, ...], draws: int) -> dict[str, str] | None:
+    """``--u ph=0.05 --u alk=2%`` -> ``{"ph": "0.05", "alk": "2%"}`` (None: the defaults)."""
+    from ..chemistry.uncertainty import DEFAULT_UNCERTAINTY
+
+    if items and not draws:
+        raise click.UsageError("--u needs --draws N (N >= 2) to be propagated.")
+    if draws == 1:
+        raise click.BadParameter("give 0 (no uncertainty) or at least 2 draws",
+                                 param_hint="--draws")
+    if not items:
+        return None
+    spec: dict[str, str] = {}
+    for item in items:
+        if item.strip().lower() == "defaults":
+            spec.update({k: str(v) for k, v in DEFAULT_UNCERTAINTY.items()})
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise click.BadParameter(f"{item!r}: write KEY=SD, e.g. ph=0.05 or alk=2%",
+                                     param_hint="--u")
+        spec[key.strip()] = value.strip()
+    return spec
 
 
 def _no_tqdm_monitor_thread() -> None:

@@ -1,0 +1,169 @@
+"""Worker processes for :mod:`karstsink.chemistry.engine`: started once, fed chunks in order.
+
+A :class:`WorkerPool` forks (or spawns) its workers when it is created; each
+worker builds one :class:`~karstsink.chemistry.engine.PhreeqcEngine` (database
+loaded, names probed) and keeps it for every chunk it is given.  Chunks are
+submitted a few at a time (a window of two per worker) and their results come
+back in input order, so memory stays bounded and the caller can use each
+result as soon as it and all before it are done.
+
+A pool opened with ``with WorkerPool(spec, jobs):`` is *active*: every
+:func:`~karstsink.chemistry.engine.run_chunks` call with the same engine and
+``jobs`` inside the block uses it instead of starting its own (the
+``karstsink speciate`` command starts it before reading the input, so the
+workers' start-up overlaps the reading).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import multiprocessing
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..exceptions import SpeciationError
+
+_ACTIVE: list[WorkerPool] = []
+
+_BROKEN = ("A PHREEQC worker process died (out of memory or a crash in PHREEQC); "
+           "re-run with jobs=1 to find the sample, or with fewer jobs.")
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """``fork`` where it is safe (Linux, one thread), else ``forkserver`` or ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and threading.active_count() == 1 and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
+
+
+def _ready() -> bool:
+    return True
+
+
+class WorkerPool:
+    """``jobs`` worker processes, each with one PHREEQC engine built from ``spec``.
+
+    Parameters
+    ----------
+    spec : EngineSpec
+        What every worker builds (:attr:`PhreeqcEngine.spec`).
+    jobs : int
+        Number of worker processes (>= 1).
+    initializer : callable
+        Run once in every worker with ``spec`` (builds the worker's engine).
+
+    Notes
+    -----
+    Use it as a context manager: inside the ``with`` block the pool is active
+    (see the module notes) and it is shut down at the end.
+    """
+
+    def __init__(self, spec: Any, jobs: int, initializer: Callable[[Any], None]) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs!r}")
+        self.spec = spec
+        self.jobs = int(jobs)
+        ctx = _mp_context()
+        self.start_method = ctx.get_start_method()
+        self._executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.jobs, mp_context=ctx, initializer=initializer, initargs=(spec,))
+        # start every worker now (not at the first chunk): their start-up overlaps the caller
+        for _ in range(self.jobs):
+            self._executor.submit(_ready)
+        self.broken = False
+
+    def get(self) -> WorkerPool:
+        """This pool (the interface of :class:`LazyPool`)."""
+        return self
+
+    def imap(self, fn: Callable[..., Any], items: Iterable[tuple[Any, ...]],
+             window: int | None = None) -> Iterator[Any]:
+        """``fn(*item)`` for every item, run in the workers; results in input order.
+
+        At most ``window`` (default two per worker) items are in flight, so
+        the inputs of a long run are not all queued at once.
+        """
+        window = max(1, window or 2 * self.jobs)
+        pending: collections.deque[concurrent.futures.Future[Any]] = collections.deque()
+        try:
+            for item in items:
+                pending.append(self._executor.submit(fn, *item))
+                if len(pending) >= window:
+                    yield self._result(pending.popleft())
+            while pending:
+                yield self._result(pending.popleft())
+        finally:
+            for fut in pending:  # the caller stopped early or a chunk failed
+                fut.cancel()
+
+    def map(self, fn: Callable[..., Any], items: Iterable[tuple[Any, ...]]) -> list[Any]:
+        """``list(self.imap(fn, items))``."""
+        return list(self.imap(fn, items))
+
+    def _result(self, fut: concurrent.futures.Future[Any]) -> Any:
+        try:
+            return fut.result()
+        except concurrent.futures.process.BrokenProcessPool as err:
+            self.broken = True
+            raise SpeciationError(_BROKEN) from err
+
+    def close(self) -> None:
+        """Shut the workers down (waits for running chunks, drops queued ones)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+
+    def __enter__(self) -> WorkerPool:
+        _ACTIVE.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def active_pool(spec: Any, jobs: int) -> WorkerPool | None:
+    """The newest active pool built from ``spec`` with ``jobs`` workers, if any."""
+    for pool in reversed(_ACTIVE):
+        if pool.spec == spec and pool.jobs == jobs and not pool.broken:
+            return pool
+    return None
+
+
+class LazyPool:
+    """An active matching pool, or one started at the first :meth:`get` (closed by :meth:`close`).
+
+    Lets one :func:`karstsink.speciate` call run its central values and its
+    Monte Carlo draws on the same workers, and start none when every run fits
+    in one chunk.
+    """
+
+    def __init__(self, spec: Any, jobs: int, initializer: Callable[[Any], None]) -> None:
+        self.spec, self.jobs, self._init = spec, int(jobs), initializer
+        self._own: WorkerPool | None = None
+
+    def get(self) -> WorkerPool:
+        pool = active_pool(self.spec, self.jobs)
+        if pool is not None:
+            return pool
+        if self._own is None or self._own.broken:
+            if self._own is not None:
+                self._own.close()
+            self._own = WorkerPool(self.spec, self.jobs, self._init)
+        return self._own
+
+    def close(self) -> None:
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+
+    def __enter__(self) -> LazyPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,182 @@
+"""Monte Carlo uncertainty of ``speciate(draws=...)`` and ``karstsink speciate --draws``.
+
+The reference for the spread is an independent linear propagation: a central finite
+difference of SI calcite and log pCO2 in pH, computed here with the raw ``phreeqc``
+package (IPhreeqc 3.8, the 2024 phreeqc.dat) on hand-written mg/l input of the limestone
+spring of ``data/reference/phreeqc_speciation_2024.csv``, times the pH uncertainty:
+sd(SI) ~ |dSI/dpH| x sd(pH) (first-order propagation, JCGM 100:2008 eq. 10).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import phreeqc
+import pytest
+from click.testing import CliRunner
+from conftest import read_reference
+
+from karstsink.chemistry import uncertainty
+from karstsink.chemistry.speciation import speciate
+from karstsink.cli import main
+from karstsink.exceptions import ConfigError, DataError, DataQualityWarning
+from karstsink.units import to_mmol_per_l
+
+RESULTS = ["si_calcite", "si_dolomite", "si_gypsum", "log_pco2", "dic_mmol_kgw",
+           "hco3_carbonic_mmol_l"]
+STATS = [f"{r}{s}" for r in RESULTS for s in ("_sd", "_lo95", "_hi95")]
+
+
+def spring_row() -> dict:
+    ref = read_reference("phreeqc_speciation_2024.csv")
+    r = ref[ref["case"] == "limestone spring"].iloc[0]
+    c = to_mmol_per_l
+    return {"sample_id": "limestone spring", "temp_c": float(r.temp_c), "ph": float(r.ph),
+            "ca_mmol_l": float(c(r.ca_mg_l, "ca", "mg/L")),
+            "mg_mmol_l": float(c(r.mg_mg_l, "mg", "mg/L")),
+            "na_mmol_l": float(c(r.na_mg_l, "na", "mg/L")),
+            "k_mmol_l": float(c(r.k_mg_l, "k", "mg/L")),
+            "cl_mmol_l": float(c(r.cl_mg_l, "cl", "mg/L")),
+            "so4_mmol_l": float(c(r.so4_mg_l, "so4", "mg/L")),
+            "no3_mmol_l": float(c(r.no3_n_mg_l, "no3", "mg/L as N")),
+            "hco3_mmol_l": float(c(r.hco3_mg_l, "hco3", "mg/L")), "qa_flags": ""}
+
+
+def raw_si(ph: float) -> tuple[float, float]:
+    """SI calcite and SI CO2(g) of the limestone spring at ``ph``, plain IPhreeqc."""
+    p = phreeqc.Phreeqc()
+    p.LoadBuiltInDatabase("phreeqc.dat")
+    p.SetSelectedOutputStringOn(True)
+    nerr = p.RunString(
+        f"SOLUTION 1\n temp 16\n pH {ph!r}\n units mg/l\n Ca 80\n Mg 6\n Na 3\n K 1\n Cl 5\n"
+        " S(6) 24 as SO4\n N(5) 2.26\n Alkalinity 250 as HCO3\n"
+        "SELECTED_OUTPUT 1\n -reset false\n -high_precision true\n"
+        " -saturation_indices Calcite CO2(g)\nEND\n")
+    assert nerr == 0, p.GetErrorString()
+    _header, values = p.GetSelectedOutputString().strip().splitlines()
+    return tuple(float(v) for v in values.split())
+
+
+def quiet_speciate(table, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return speciate(table, jobs=1, **kw)
+
+
+def test_ph_alone_matches_linear_propagation_through_an_independent_phreeqc_run():
+    h = 0.01  # central difference in pH (SI is close to linear in pH over +-0.1)
+    up, down = raw_si(7.40 + h), raw_si(7.40 - h)
+    dsi_dph = [(a - b) / (2 * h) for a, b in zip(up, down, strict=True)]
+    expected = {"si_calcite": abs(dsi_dph[0]) * 0.05, "log_pco2": abs(dsi_dph[1]) * 0.05}
+    # ~0.05 each: SI calcite and log pCO2 move by about one unit per pH unit at fixed
+    # alkalinity (CO3-2 up, CO2(aq) down, one proton each)
+    assert 0.03 < expected["si_calcite"] < 0.07 and 0.03 < expected["log_pco2"] < 0.07
+    out = quiet_speciate(pd.DataFrame([spring_row()]), draws=400, uncertainty={"ph": 0.05},
+                         seed=2024)
+    for col, sd in expected.items():
+        # 400 draws: the sd itself is known to 1/sqrt(2 x 399) = 3.5 %
+        assert out.loc[0, f"{col}_sd"] == pytest.approx(sd, rel=0.15), col
+        lo, hi = out.loc[0, f"{col}_lo95"], out.loc[0, f"{col}_hi95"]
+        assert lo < out.loc[0, col] < hi
+        # a normal: the 95 % interval is +-1.96 sd
+        assert (hi - lo) / 2 == pytest.approx(1.96 * sd, rel=0.2), col
+    # only pH varied: the acid-corrected HCO3 (from measured ions) does not move
+    assert out.loc[0, "hco3_carbonic_mmol_l_sd"] < 1e-12
+    meta = out.attrs["karstsink"]["speciation"]["uncertainty"]
+    assert meta["standard_uncertainty"] == {"ph": "0.05"} and meta["draws"] == 400
+
+
+def test_central_value_is_the_deterministic_run_and_columns_are_added():
+    table = pd.DataFrame([spring_row(), {**spring_row(), "ph": 7.9}])
+    plain = quiet_speciate(table)
+    mc = quiet_speciate(table, draws=30, seed=5)
+    cols = [c for c in plain.columns if c != "qa_flags"]
+    pd.testing.assert_frame_equal(mc[cols], plain[cols])  # bit-identical central values
+    assert list(mc.columns) == list(plain.columns) + STATS
+    assert mc[STATS].notna().all().all() and (mc[[f"{r}_sd" for r in RESULTS]] > 0).all().all()
+    meta = mc.attrs["karstsink"]["speciation"]["uncertainty"]
+    assert meta["standard_uncertainty"]["ph"] == "0.05"  # the documented defaults
+    assert meta["standard_uncertainty"]["ca_mmol_l"] == "3 % (relative)"
+    assert meta["seed"] == 5 and meta["n_draws_failed"] == 0
+
+
+def test_seeded_draws_are_reproducible():
+    table = pd.DataFrame([spring_row()])
+    a = quiet_speciate(table, draws=20, seed=7)
+    b = quiet_speciate(table, draws=20, seed=7)
+    c = quiet_speciate(table, draws=20, seed=8)
+    pd.testing.assert_frame_equal(a[STATS], b[STATS])
+    assert not np.allclose(a[STATS].to_numpy(), c[STATS].to_numpy())
+    unseeded = quiet_speciate(table, draws=20)
+    assert isinstance(unseeded.attrs["karstsink"]["speciation"]["uncertainty"]["seed"], int)
+
+
+def test_per_row_sd_columns_take_precedence():
+    base = spring_row()
+    table = pd.DataFrame([{**base, "ph_sd": 0.0}, {**base, "ph_sd": 0.1}, {**base}])
+    out = quiet_speciate(table, draws=40, uncertainty={"ph": 0.05}, seed=3)
+    # row 0: pH exact -> every draw is the same water
+    assert out.loc[0, "si_calcite_sd"] < 1e-9
+    # row 1 (sd 0.1) spreads about twice as much as row 2 (the global 0.05)
+    ratio = out.loc[1, "si_calcite_sd"] / out.loc[2, "si_calcite_sd"]
+    assert 1.4 < ratio < 2.8
+    meta = out.attrs["karstsink"]["speciation"]["uncertainty"]
+    assert meta["per_row_sd_columns"] == ["ph_sd"]
+    with pytest.raises(DataError, match=r"'ph_sd', row 2.*negative"):
+        quiet_speciate(pd.DataFrame([{**base, "ph_sd": 0.1}, {**base, "ph_sd": -1}]),
+                       draws=5)
+
+
+def test_uncertainty_specs_and_their_errors():
+    sds = uncertainty.parse_uncertainty({"ions": "3%", "ca_mmol_l": 0.01, "alk": "2 %"})
+    assert sds["mg_mmol_l"] == uncertainty.Sd(0.03, True)
+    assert sds["ca_mmol_l"] == uncertainty.Sd(0.01, False)  # a column overrides its group
+    assert sds["co3_mmol_l"] == sds["hco3_mmol_l"] == uncertainty.Sd(0.02, True)
+    assert "ph" not in sds  # a mapping names exactly the uncertain inputs
+    assert uncertainty.parse_uncertainty(None)["ph"] == uncertainty.Sd(0.05, False)
+    with pytest.raises(ConfigError, match="unknown input 'calcium'"):
+        uncertainty.parse_uncertainty({"calcium": "3%"})
+    with pytest.raises(ConfigError, match="absolute"):
+        uncertainty.parse_uncertainty({"ph": "1%"})
+    with pytest.raises(ConfigError, match="cannot read"):
+        uncertainty.parse_uncertainty({"alk": "two percent"})
+    with pytest.raises(ValueError, match="draws"):
+        quiet_speciate(pd.DataFrame([spring_row()]), draws=1)
+    with pytest.raises(ValueError, match="needs draws"):
+        quiet_speciate(pd.DataFrame([spring_row()]), uncertainty={"ph": 0.05})
+
+
+def test_draws_go_through_the_worker_pool_like_the_samples():
+    table = pd.DataFrame([spring_row()] * 3)
+    one = quiet_speciate(table, draws=400, seed=9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        two = speciate(table, jobs=2, draws=400, seed=9)
+    # 1200 draws in chunks of 600 (jobs=1) or 500 (jobs=2): same draws, results equal to
+    # PHREEQC's printed precision
+    np.testing.assert_allclose(two[STATS].to_numpy(), one[STATS].to_numpy(), rtol=1e-9,
+                               atol=1e-12)
+
+
+def test_command_line_draws(tmp_path):
+    src = tmp_path / "in.csv"
+    pd.DataFrame([spring_row()]).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    res = CliRunner().invoke(main, ["speciate", str(src), "-o", str(out), "--jobs", "1",
+                                    "--draws", "50", "--u", "ph=0.05", "--u", "alk=2%",
+                                    "--seed", "4"])
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out)
+    assert set(STATS) <= set(got.columns) and got[STATS].notna().all().all()
+    meta = json.loads((tmp_path / "out.meta.json").read_text(encoding="utf-8"))
+    unc = meta["speciation"]["uncertainty"]
+    assert unc["seed"] == 4 and unc["standard_uncertainty"]["hco3_mmol_l"] == "2 % (relative)"
+    bad = CliRunner().invoke(main, ["speciate", str(src), "-o", str(tmp_path / "b.csv"),
+                                    "--u", "ph=0.05"])
+    assert bad.exit_code == 2 and "--draws" in bad.output
+    bad = CliRunner().invoke(main, ["speciate", str(src), "-o", str(tmp_path / "c.csv"),
+                                    "--draws", "10", "--u", "ph"])
+    assert bad.exit_code == 2 and "KEY=SD" in bad.output
