@@ -10,6 +10,9 @@ Measures, in one run:
    cross-validation, block bootstrap with the default replicate count);
 4. the whole ``karstsink flux --method wrtds`` command (subprocess: start-up,
    reading, estimate, aggregation, sink, plots, writing), if the CLI is there;
+5. the trend tools (runPairs, runGroups, flow normalisation, WRTDS-Kalman) and 100
+   bootstrap replicates of a pairs and a groups test, as ratios to a WRTDS fit
+   without bootstrap measured in the same run;
 
 and prints the ratios.  EGRET's ``modelEstimation`` time (106 s on this record,
 ``../shared/science.md`` section 7b) comes from the project's reference run of EGRET
@@ -131,6 +134,41 @@ def main() -> None:
     else:
         _loop(args, grid, smp, cfg, lo, hi, surf, vec_wall, vec_cpu)
     _whole(args, daily, samples, q_raw, s_raw)
+    _trends(args, daily, samples)
+
+
+def _trends(args, daily, samples) -> None:
+    """5. Trend tools (issue 14), as ratios to a WRTDS fit without bootstrap in this run."""
+    from karstsink.flux._kalman import wrtds_kalman
+    from karstsink.flux._trend_boot import bootstrap_trend
+    from karstsink.flux.trends import run_groups, run_pairs, trend_annual, trend_context
+    from karstsink.flux.wrtds import estimate_wrtds
+
+    est, base, _ = timed(lambda: estimate_wrtds(daily, samples, bootstrap=0), repeat=2)
+    ctx = trend_context(est)
+    print(f"\n5. trends on Choptank; baseline estimate_wrtds(bootstrap=0) {base:.2f} s wall")
+    steps = [
+        ("runPairs 1985->2010, windowSide 0", lambda: run_pairs(ctx, 1985, 2010)),
+        ("runPairs 1985->2010, windowSide 7", lambda: run_pairs(ctx, 1985, 2010, window_side=7)),
+        ("runGroups 1980-1995 / 1996-2011, windowSide 7",
+         lambda: run_groups(ctx, (1980, 1995), (1996, 2011), window_side=7)),
+        ("annual FN + GFN (windowSide 7)", lambda: trend_annual(ctx, window_side=7)),
+        ("WRTDS-Kalman rho 0.9, niter 200", lambda: wrtds_kalman(est, seed=1)),
+    ]
+    for name, func in steps:
+        _, wall, _ = timed(func, repeat=2)
+        print(f"   {name}: {wall:.3f} s wall = {wall / base:.2f} x baseline")
+    pairs = run_pairs(ctx, 1985, 2010, window_side=7)
+    groups = run_groups(ctx, (1980, 1995), (1996, 2011), window_side=7)
+    for name, res in (("runPairsBoot", pairs), ("runGroupsBoot", groups)):
+        kids0 = _children_cpu()
+        out, wall, cpu = timed(lambda r=res: bootstrap_trend(ctx, r, n_boot=100, seed=1,
+                                                               jobs=args.jobs))
+        kids = _children_cpu() - kids0
+        b = out.info["bootstrap"]
+        print(f"   {name} 100 replicates ({b['jobs']} processes): {wall:.2f} s wall "
+              f"= {wall / base:.1f} x baseline; CPU {cpu:.2f} s here + {kids:.2f} s in "
+              f"workers (target < 60 s on 2 cores)")
 
 
 def _loop(args, grid, smp, cfg, lo, hi, surf, vec_wall, vec_cpu) -> None:

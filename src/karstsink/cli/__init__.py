@@ -22,6 +22,7 @@ _COMMANDS = {
     "map": ("karstsink.cli._map", "map_command"),
     "run": ("karstsink.cli._run", "run_command"),
     "demo": ("karstsink.cli._run", "demo_command"),
+    "trend": ("karstsink.cli._trend", "trend_command"),
 }
 
 

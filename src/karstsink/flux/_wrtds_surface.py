@@ -136,9 +136,14 @@ def interp_surfaces(surfaces: np.ndarray, grid: Grid, log_q, t) -> np.ndarray:
 
 
 def flow_normalize(
-    conc_surface: np.ndarray, grid: Grid, t: np.ndarray, log_q: np.ndarray, day: np.ndarray
+    conc_surface: np.ndarray, grid: Grid, t: np.ndarray, log_q: np.ndarray, day: np.ndarray,
+    *, at_t: np.ndarray | None = None, at_day: np.ndarray | None = None,
 ):
     """Flow-normalised concentration [mg L⁻¹] and flux [kg d⁻¹] for every day.
+
+    ``t``/``log_q``/``day`` are the days whose discharges are binned; with
+    ``at_t``/``at_day`` the values are evaluated at those days instead (the
+    flow-normalisation window of generalized flow normalisation).
 
     For each day, the mean over every discharge observed on the same day of
     the year in the whole record (EGRET's ``bin_Qs``: 28 and 29 February share
@@ -166,6 +171,8 @@ def flow_normalize(
     wgt_q[has] /= n_bin[has, None]
     mean_c = wgt @ conc_surface  # (367, n_year)
     mean_f = wgt_q @ conc_surface
+    if at_t is not None:
+        t, bin_of = np.asarray(at_t, dtype=float), np.where(at_day == 60, 59, at_day)
     ti, tf, tout = _frac_index(t, grid.bottom_year, grid.step_year, grid.n_year)
     valid = has[bin_of] & ~tout
     fn_c = mean_c[bin_of, ti] * (1 - tf) + mean_c[bin_of, ti + 1] * tf
