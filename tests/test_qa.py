@@ -57,6 +57,7 @@ NOT_CODES = {
     "ph", "temp",  # keys in samples' (key, code) pairs: ("ph", "missing_ph")
     # map-engine bookkeeping stored in the same counters dict, removed before "flags"
     "grid_totals", "worker_peak_mb", "engine_tiles", "zone_helper_peak_mb",
+    "landcover_float_px",  # per-block pixel count, turned into landcover_float_codes_rounded
 }
 
 
@@ -298,7 +299,10 @@ def test_severities_keep_todays_behaviour():
     # the codes that stopped a row from being speciated before the rule book existed
     # (samples.FATAL_FLAGS of karstsink 0.x); every other samples/speciation code is not fatal
     before = {"missing_ph", "missing_temp", "missing_alkalinity", "ph_out_of_range",
-              "temp_out_of_range", "negative_value", "not_numeric"}
+              "temp_out_of_range", "negative_value", "not_numeric",
+              # issue 12: values that are not there (a sentinel, a formula with no stored
+              # value) or that two columns give differently are not used either
+              "sentinel_value", "conflicting_values", "formula_without_value"}
     input_stage = {c for c, r in qa.RULES.items() if {"samples", "speciation"} & set(r.stages)}
     assert {c for c in qa.FATAL if c in input_stage} == before
     assert samples.FATAL_FLAGS == qa.FATAL

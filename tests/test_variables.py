@@ -137,7 +137,7 @@ def test_lookup_templates_and_errors():
     assert variables.variable("karst_sink_t_c_yr").name == "karst_sink_t_c_yr"
     with pytest.raises(KeyError, match=r"'sink_t_c_km2yr'.*did you mean 'sink_t_c_km2_yr'"):
         variables.variable("sink_t_c_km2yr")
-    with pytest.raises(KeyError, match="variables.csv"):
+    with pytest.raises(KeyError, match=r"variables\.csv"):
         variables.unit("no_such_thing_at_all")
     with pytest.raises(KeyError, match="annual"):
         variables.names("anual")

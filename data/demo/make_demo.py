@@ -333,7 +333,10 @@ def make_discharge(rng: np.random.Generator, c: dict) -> pd.Series:
 
 
 def _log_k2_kc(temp_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """log10 K2 and log10 Kc(calcite) after Plummer & Busenberg (1982), doi:10.1016/0016-7037(82)90056-4."""
+    """log10 K2 and log10 Kc(calcite) after Plummer & Busenberg (1982).
+
+    doi:10.1016/0016-7037(82)90056-4
+    """
     t = temp_c + 273.15
     lt = np.log10(t)
     log_k2 = -107.8871 - 0.03252849 * t + 5151.79 / t + 38.92561 * lt - 563713.9 / t ** 2

@@ -372,6 +372,16 @@ register("negative_value", "fatal",
 register("not_numeric", "fatal",
          "Text in a number column: the value is set to NaN and not used.",
          stages=("samples", "speciation", "flux", "discharge"), keyed=True)
+_READ = ("samples", "speciation", "flux", "discharge")  # issue 12: values read as nothing
+register("sentinel_value", "fatal", "A no-value sentinel (-99, -999, -9999, -99999) in a "
+         "number column: set to NaN and not used, never read as a number.", stages=_READ,
+         keyed=True)
+register("conflicting_values", "fatal", "Two columns of one quantity (Ca in mg/L and mmol/L; "
+         "one header twice) differ by over 1 % and the reported precision: NaN, not used.",
+         stages=_READ, keyed=True)
+register("formula_without_value", "fatal", "An XLSX formula cell with no stored value: not "
+         "used; open and save the workbook in Excel or LibreOffice to store the values.",
+         stages=_READ, keyed=True)
 register("ph_unusual", "warn",
          "pH outside {low}-{high} is unusual for natural waters: computed, but check the value.",
          threshold=(4.0, 11.0), unit="pH", comparison="outside", stages=("samples",))
@@ -414,6 +424,10 @@ register("phreeqc_failed", "warn",
 register("phreeqc_convergence_warning", "warn",
          "PHREEQC solved this sample only after convergence trouble: check phreeqc_message.",
          stages=("speciation",))
+register("uncertainty_draws_failed", "warn",
+         "PHREEQC could not solve some Monte Carlo draws of this sample: its _sd, _lo95 and "
+         "_hi95 columns use the draws it solved (count in the metadata).",
+         stages=("speciation",))
 
 # carbon accounting
 _CARBON = ("speciation", "carbon", "flux")
@@ -443,9 +457,17 @@ register("outside_discharge_record", "fatal",
 register("no_discharge", "fatal",
          "The sample falls on a day without discharge: not used for calibration.",
          stages=("flux",))
+register("zero_discharge", "fatal",
+         "A sample on a zero-discharge day (ln Q undefined): left out of the rating, LOADEST "
+         "and WRTDS fits; the flux on zero-flow days is 0.", stages=("flux",))
 register("nonpositive_value", "fatal",
-         "A zero or negative concentration cannot enter WRTDS's regression on ln(C): left "
-         "out of the fit.", threshold=0.0, unit="mg/L", comparison="<=", stages=("flux",))
+         "A zero or negative concentration cannot enter a regression on ln C or ln load: "
+         "left out of the fit.", threshold=0.0, unit="mg/L", comparison="<=", stages=("flux",))
+# as EGRET's removeDuplicates (Hirsch & De Cicco 2015, USGS TM 4-A10, doi:10.3133/tm4A10)
+register("duplicate_sample", "fatal", "The date and value of an earlier sample (a copied "
+         "row): left out; the earlier row is used.", stages=("flux",))
+register("duplicate_sample_date", "warn", "Another sample with a different value has the same "
+         "date: each is used (the direct method averages them).", stages=("flux",))
 register("no_value", "fatal",
          "No usable value of the extra LOADEST regressor named by the key (missing, or not "
          "positive for a log term): the sample is left out of the calibration.",
@@ -475,6 +497,8 @@ register("missing", "fatal",
 register("unknown_classes", "fatal",
          "Land-cover class codes missing from the class table: those pixels are written as "
          "nodata.", stages=("map",))
+register("landcover_float_codes_rounded", "info", "Land-cover classes stored as whole-number "
+         "floats, read as integer classes (count of pixels).", stages=("map",))
 register("bad_fraction", "fatal",
          "A carbonate or dolomite fraction outside {low}-{high}: the pixel is written as nodata.",
          threshold=(0.0, 1.0), unit="", comparison="outside", stages=("map",))
