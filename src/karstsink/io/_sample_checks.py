@@ -13,8 +13,7 @@ value set to NaN, never "first one wins" in silence.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -40,34 +39,46 @@ def half_last_digit(texts: Sequence[str], decimal_comma: bool) -> np.ndarray:
     ``1,051`` (thousands comma) -> 0.5, ``1.5e-3`` -> 5e-5; 0 where the cell is no
     number.  Used to tell two columns of one quantity that agree within rounding.
     """
-    out = np.zeros(len(texts))
     mark = "," if decimal_comma else "."
-    for i, cell in enumerate(texts):
-        m = _DIGITS_RE.match(cells.clean_cell(cell))
-        if not m or not (m["int"] or m["dec"]):
-            continue
-        decimals = len(m["dec"] or "")
-        if m["dec"] and m["mark"] != mark and len(m["dec"]) == 3 and not decimal_comma:
-            decimals = 0  # '1,051' in a column without decimal commas: a thousands comma
-        out[i] = 0.5 * 10.0 ** (int(m["exp"] or 0) - decimals)
-    return out
+    half = {cell: _half_digit(cell, mark, decimal_comma) for cell in dict.fromkeys(texts)}
+    return np.fromiter(map(half.__getitem__, texts), dtype=float, count=len(texts))
 
 
-@dataclass
+def _half_digit(cell: str, mark: str, decimal_comma: bool) -> float:
+    m = _DIGITS_RE.match(cells.clean_cell(cell))
+    if not m or not (m["int"] or m["dec"]):
+        return 0.0
+    decimals = len(m["dec"] or "")
+    if m["dec"] and m["mark"] != mark and len(m["dec"]) == 3 and not decimal_comma:
+        decimals = 0  # '1,051' in a column without decimal commas: a thousands comma
+    try:
+        return 0.5 * 10.0 ** (int(m["exp"] or 0) - decimals)
+    except OverflowError:  # '1e999': no finite number, so no number (NOT_NUMERIC)
+        return 0.0
+
+
 class Reading:
     """One column of a quantity, in the canonical unit of its key.
 
     ``values`` [canonical unit], ``status`` (:mod:`karstsink.io.cells` codes; a
     sentinel or a formula cell is MISSING here and marked in its own mask),
-    ``tolerance`` [canonical unit]: half the last digit written.
+    ``tolerance`` [canonical unit]: half the last digit written, worked out from
+    the cells only when asked for (only columns of one quantity compared need it);
+    ``tolerance`` may be given as an array or as a function returning it.
     """
 
-    column: str
-    values: np.ndarray
-    status: np.ndarray
-    tolerance: np.ndarray
-    sentinel: np.ndarray
-    formula: np.ndarray
+    def __init__(self, column: str, values: np.ndarray, status: np.ndarray,
+                 tolerance: np.ndarray | Callable[[], np.ndarray], sentinel: np.ndarray,
+                 formula: np.ndarray):
+        self.column, self.values, self.status = column, values, status
+        self._tolerance = tolerance
+        self.sentinel, self.formula = sentinel, formula
+
+    @property
+    def tolerance(self) -> np.ndarray:
+        if callable(self._tolerance):
+            self._tolerance = self._tolerance()
+        return self._tolerance
 
 
 def parse_coordinates(texts: list[str], decimal_comma: bool | None = None):
@@ -88,10 +99,15 @@ def read_value_column(column: str, texts: list[str], key: str, unit: str | None,
     a column without a deciding cell taking the file's (``file_decimal_comma``).
     """
     kind = KEYS[key][1]
-    dc = cells.column_uses_decimal_comma(texts, default=bool(file_decimal_comma))
-    if kind == "coord":
+    plain = cells.plain_numbers(texts)
+    if plain is not None:  # numbers only (the common case): no comma, nothing else to read
+        dc = bool(file_decimal_comma)
+        values, status = plain, np.zeros(len(texts), dtype=np.int8)
+    elif kind == "coord":
+        dc = cells.column_uses_decimal_comma(texts, default=bool(file_decimal_comma))
         values, status = parse_coordinates(texts, dc)
     else:
+        dc = cells.column_uses_decimal_comma(texts, default=bool(file_decimal_comma))
         values, status = cells.parse_column(texts, dc)
         if unit is not None:  # '16.5 °C', '80 mg/L' in a column of that unit
             _accept_cells_with_unit(texts, values, status, key, unit, dc)
@@ -102,13 +118,16 @@ def read_value_column(column: str, texts: list[str], key: str, unit: str | None,
     formula = np.zeros(len(texts), dtype=bool)
     formula[list(formula_rows)] = True
     formula &= status == cells.MISSING
-    half = half_last_digit(texts, dc)
+    raw = values
     if unit is not None:
-        converted = _convert(values, key, unit)
-        tolerance = np.abs(_convert(values + half, key, unit) - converted)
-        values = converted
-    else:
-        tolerance = half
+        values = _convert(raw, key, unit)
+
+    def tolerance(converted=values) -> np.ndarray:
+        half = half_last_digit(texts, dc)
+        if unit is None:
+            return half
+        return np.abs(_convert(raw + half, key, unit) - converted)
+
     return Reading(column, values, status, tolerance, sentinel, formula)
 
 
@@ -125,7 +144,8 @@ def merge_readings(key: str, readings: list[Reading], notes: list[str],
     """
     first = readings[0]
     values, status = first.values.copy(), first.status.copy()
-    tolerance = first.tolerance.copy()
+    # the reported precision is only worked out where two columns are compared
+    tolerance = first.tolerance.copy() if len(readings) > 1 else first._tolerance
     conflict = np.zeros(len(values), dtype=bool)
     sentinel, formula = first.sentinel.copy(), first.formula.copy()
     for other in readings[1:]:

@@ -135,14 +135,15 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str],
 def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source,
                  header_units=None, decimal_comma=None, reader=None,
                  file_unit=None, date_format=None, units_required=True,
-                 renamed=None, formula_cells=None) -> pd.DataFrame:
+                 renamed=None, formula_cells=None, texts=None) -> pd.DataFrame:
     # units_required=False (the flux reader): a concentration column with no unit anywhere
     # (or one --units cannot describe) is left out, its canonical column NaN, and
     # attrs["unitless_columns"] keeps {key: the UnitError message}; the caller raises it
     # for the columns it uses.  It also accepts a table without any recognised column
     # (the flux reader may be told its columns).  renamed: {'Ca (mg/L).1': 'Ca (mg/L)'}
     # for a header written twice; formula_cells: {column: [row, ...]} of XLSX formula
-    # cells without a stored value.
+    # cells without a stored value.  texts: {column: cells} of df as text_cells gives them
+    # (the file reader has them already).
     renamed = dict(renamed or {})
     formula_cells = dict(formula_cells or {})
     if not isinstance(df, pd.DataFrame):
@@ -154,7 +155,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                         "column has its own name.")
     notes: list[str] = []
     n = len(df)
-    text = {c: cells.text_cells(df[c]) for c in df.columns}
+    text = texts if texts is not None else {c: cells.text_cells(df[c]) for c in df.columns}
     measured: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     ids: dict[str, list[str]] = {}
     dates = bad_dates = bad_info = None
@@ -220,7 +221,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             if key in unitless:
                 continue
             if kind == "id":
-                ids[key] = [" ".join(t.split()) for t in text[col]]
+                ids[key] = _single_spaced(text[col])
             elif kind in ("temp", "ph", "ec", "conc", "orgc", "coord"):
                 readings = [read_value_column(str(col), text[col], key, source_units.get(key),
                                               decimal_comma, formula_cells.get(str(col), ()))]
@@ -255,14 +256,14 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             bad_info = {"column": str(date_col), "count": int(bad_dates.sum()),
                         "first_row": first, "first_cell": date_text[date_col][first]}
 
-    flags: list[list[tuple[int, int, str]]] = [[] for _ in range(n)]
+    flags: dict[int, list[tuple[int, int, str]]] = {}  # only the flagged rows
 
     def flag(mask: np.ndarray, code: str, key: str | None = None) -> None:
         rank = _FLAG_ORDER.index(code)
         krank = _KEY_ORDER.index(key) if key else -1
         text_code = f"{code}:{key}" if key else code
-        for i in np.flatnonzero(mask):
-            flags[i].append((rank, krank, text_code))
+        for i in np.flatnonzero(mask).tolist():
+            flags.setdefault(i, []).append((rank, krank, text_code))
 
     columns: dict[str, Any] = {}
     fatal_keys: dict[str, np.ndarray] = {}
@@ -349,10 +350,11 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                 base = code.split(":")[0]
                 rank = _FLAG_ORDER.index(base) if base in _FLAG_ORDER else len(_FLAG_ORDER)
                 key = code.split(":")[1] if ":" in code else None
-                flags[i].append((rank, _KEY_ORDER.index(key) if key in _KEY_ORDER else -1,
-                                 code))
-    qa = [_explain_missing(list(dict.fromkeys(c for _r, _k, c in sorted(row))))
-          for row in flags]
+                flags.setdefault(i, []).append(
+                    (rank, _KEY_ORDER.index(key) if key in _KEY_ORDER else -1, code))
+    qa = [""] * n
+    for i, row in flags.items():
+        qa[i] = _explain_missing(list(dict.fromkeys(c for _r, _k, c in sorted(row))))
 
     # assemble: user's columns untouched, canonical ones appended (or in place if so named)
     new: dict[str, Any] = {}
@@ -403,6 +405,16 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     if bad_info is not None:
         result.attrs["bad_dates"] = bad_info
     return result
+
+
+_SPACE_RE = re.compile(r"\s")  # the whitespace str.split() splits at
+
+
+def _single_spaced(texts: list[str]) -> list[str]:
+    """Each cell with its runs of whitespace made one space and the ends stripped."""
+    if not _SPACE_RE.search("".join(texts)):
+        return list(texts)  # nothing to change (sample ids mostly)
+    return [" ".join(t.split()) for t in texts]
 
 
 def parse_date_column(texts, times=None, *, date_format: str | None = None,

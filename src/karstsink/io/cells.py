@@ -12,6 +12,7 @@ karstsink (samples, flux samples, discharge) parses its cells here.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from collections.abc import Sequence
 
@@ -99,6 +100,8 @@ def parse_column(cells: Sequence[str], decimal_comma: bool | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Parse a column of cells; ``decimal_comma=None`` decides it from the column itself.
 
+    Plain numbers are read in one pass; any other column once per distinct cell.
+
     Returns
     -------
     values : numpy.ndarray of float
@@ -106,28 +109,42 @@ def parse_column(cells: Sequence[str], decimal_comma: bool | None = None
     status : numpy.ndarray of int8
         :data:`OK`, :data:`MISSING`, :data:`BELOW`, :data:`ABOVE` or :data:`NOT_NUMERIC`.
     """
+    n = len(cells)
+    plain = plain_numbers(cells)
+    if plain is not None:  # float() reads no comma: the decimal mark cannot matter
+        return plain, np.zeros(n, dtype=np.int8)
     if decimal_comma is None:
         decimal_comma = column_uses_decimal_comma(cells)
-    values = np.full(len(cells), np.nan)
-    status = np.zeros(len(cells), dtype=np.int8)
-    cache: dict[str, tuple[float, int]] = {}
-    for i, cell in enumerate(cells):
-        hit = cache.get(cell)
-        if hit is None:
-            hit = None
-            if "_" not in cell:  # fast path: plain numbers (float() also reads '７.４')
-                try:
-                    number = float(cell)
-                except ValueError:
-                    pass
-                else:
-                    if np.isfinite(number):
-                        hit = (number, OK)
-            if hit is None:
-                hit = parse_cell(cell, decimal_comma)
-            cache[cell] = hit
-        values[i], status[i] = hit
-    return values, status
+    hit = {c: _parse_one(c, decimal_comma) for c in dict.fromkeys(cells)}  # once per text
+    pairs = np.array(list(map(hit.__getitem__, cells)), dtype=float).reshape(n, 2)
+    return pairs[:, 0].copy(), pairs[:, 1].astype(np.int8)
+
+
+def plain_numbers(cells: Sequence[str]) -> np.ndarray | None:
+    """The cells as floats if :func:`float` reads each to a finite number, else None.
+
+    A cell with ``_`` (a digit separator to :func:`float`) is not plain; nor is a comma.
+    """
+    if "_" in "".join(cells):
+        return None
+    try:
+        values = np.fromiter(map(float, cells), dtype=float, count=len(cells))
+    except (ValueError, TypeError):
+        return None
+    return values if np.isfinite(values).all() else None
+
+
+def _parse_one(cell: str, decimal_comma: bool) -> tuple[float, int]:
+    """:func:`parse_cell`, plain numbers (also full-width ``７.４``) read by float()."""
+    if "_" not in cell:
+        try:
+            number = float(cell)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number, OK
+    return parse_cell(cell, decimal_comma)
 
 
 _DMS_RE = re.compile(
@@ -161,9 +178,17 @@ def text_cells(values) -> list[str]:
     Integral floats keep their ``.0`` (``repr``), timestamps become
     ``2021-05-18 00:00:00``; everything else is ``str(value)``.
     """
+    items = values.tolist() if hasattr(values, "tolist") else list(values)
+    if set(map(type, items)) <= {str}:  # text columns (every file reader's): as they are
+        return items
+    if isinstance(getattr(values, "dtype", None), np.dtype) and values.dtype.kind == "f":
+        out = list(map(repr, items))  # numpy floats: repr (str of a float is its repr)
+        for i in np.flatnonzero(np.isnan(np.asarray(values, dtype=float))):
+            out[i] = ""
+        return out
     import pandas as pd  # lazily: the map process never loads pandas
     out = []
-    for v in (values.tolist() if hasattr(values, "tolist") else list(values)):
+    for v in items:
         if v is None or (not isinstance(v, str) and pd.isna(v)):
             out.append("")
         elif isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
@@ -209,7 +234,8 @@ def column_uses_decimal_comma(cells: Sequence[str], default: bool = False) -> bo
     file's own decimal mark, False (a thousands comma) in a file without
     decimal commas.
     """
-    if not any(("," in c or "\uff0c" in c) for c in cells):
+    joined = "".join(cells)
+    if "," not in joined and "\uff0c" not in joined:
         return default
     comma, dot = decimal_mark_examples(cells)
     if not comma and not dot:

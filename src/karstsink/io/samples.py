@@ -284,25 +284,29 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
             len(r) >= width and r[width - 1].strip() for r in body):
         width -= 1
     header = header[:width]
-    fixed = []
-    for r, line in zip(body, body_lines, strict=True):
-        if len(r) > width:
-            if any(c.strip() for c in r[width:]):
-                raise DataError(
-                    f"{path}, line {line}: {len(r)} cells but the header has {width} "
-                    f"columns; a text cell probably contains the delimiter "
-                    f"{info.get('delimiter')!r}: put quotes around it."
-                )
-            r = r[:width]
-        fixed.append(r + [""] * (width - len(r)))
+    if set(map(len, body)) <= {width}:  # every row as wide as the header (the usual case)
+        fixed = body
+    else:
+        fixed = []
+        for r, line in zip(body, body_lines, strict=True):
+            if len(r) > width:
+                if any(c.strip() for c in r[width:]):
+                    raise DataError(
+                        f"{path}, line {line}: {len(r)} cells but the header has {width} "
+                        f"columns; a text cell probably contains the delimiter "
+                        f"{info.get('delimiter')!r}: put quotes around it."
+                    )
+                r = r[:width]
+            fixed.append(r + [""] * (width - len(r)))
     while fixed and not any(c.strip() for c in fixed[-1]):
         fixed.pop()  # trailing empty rows are not samples
     names = _unique_names(header)
     # a header written twice ('Ca (mg/L)' and 'Ca (mg/L).1'): both are read and compared
     renamed = {n: h for n, h in zip(names, header, strict=True) if n != h and h.strip()}
-    frame = pd.DataFrame(
-        {n: pd.Series([r[j] for r in fixed], dtype="str") for j, n in enumerate(names)}
-    ) if fixed else pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
+    columns = list(zip(*fixed, strict=True)) if fixed else [()] * width
+    texts = {n: list(columns[j]) for j, n in enumerate(names)}  # the cells, by column
+    frame = pd.DataFrame({n: pd.Series(texts[n], dtype="str") for n in names})
+    del columns
     info.update(header_row=lines[h], preamble=[" ".join(r).strip() for r in rows[:h]])
     units_line = body_lines[0] if body_lines else None
     data_lines = body_lines[:len(fixed)]
@@ -332,6 +336,7 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
                 unitish += 1  # e.g. 'mg/L' under a column karstsink does not use
         if unitish >= 1 and numeric == 0:
             frame = frame.iloc[1:].reset_index(drop=True)
+            texts = {n: t[1:] for n, t in texts.items()}
             info["units_row"] = units_line
             data_lines = data_lines[1:]
             skipped += 1
@@ -364,7 +369,7 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
                         column_map=column_map, source=str(path), header_units=header_units,
                         decimal_comma=decimal_comma, reader=info, file_unit=file_unit,
                         date_format=date_format, units_required=units_required,
-                        renamed=renamed, formula_cells=formula_cells)
+                        renamed=renamed, formula_cells=formula_cells, texts=texts)
 
 
 _PREAMBLE_UNIT_RE = re.compile(r"(?:单位|\bunits?\b)\s*[:：=]?\s*([^\s,;，；（(]+)", re.IGNORECASE)

@@ -83,7 +83,10 @@ def _long_fields():
 
 def sniff_delimiter(text: str) -> str:
     """Pick the delimiter that splits most of the first lines into the same number of fields."""
-    lines = [ln for ln in text.splitlines()[:40] if ln.strip()]
+    head = text[:65536].splitlines()  # the first 40 lines, without splitting the whole file
+    if len(head) <= 40:
+        head = text.splitlines()
+    lines = [ln for ln in head[:40] if ln.strip()]
     best, best_score = ",", (-1, -1)
     for rank, delim in enumerate(_DELIMITERS):
         with _long_fields():
@@ -112,11 +115,16 @@ def read_csv_rows(path: Path, encoding: str | None, comment: str | None = None
     try:
         start = 1
         with _long_fields():  # a long notes cell (or a line over 131,072 chars) is fine
-            for row in reader:
-                if row:
-                    rows.append(row)
-                    lines.append(start)
-                start = reader.line_num + 1
+            if '"' not in text:  # no quoted cell, so no cell spans lines: row k is line k
+                records = list(reader)
+                rows = [r for r in records if r]
+                lines = [k for k, r in enumerate(records, start=1) if r]
+            else:
+                for row in reader:
+                    if row:
+                        rows.append(row)
+                        lines.append(start)
+                    start = reader.line_num + 1
     except csv.Error as err:
         raise DataError(
             f"{path}: not a readable delimited text file near line {reader.line_num} ({err})."
