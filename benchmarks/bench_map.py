@@ -35,7 +35,11 @@ Timings, each in its own subprocess so peak memory (maxrss) is per run:
    level 1).  The stand-ins compress ~10 x better than real sink values (8 MB
    written instead of ~90 MB at 67 Mpx), so this floor under-counts the cost
    of writing the outputs; it is printed for comparison with earlier figures;
-5. optionally other engines (``--engines threads,processes``).
+5. optionally other engines (``--engines threads,processes``);
+6. with ``--netcdf``, the same map from CF NetCDF climate inputs as researchers download
+   them (runoff as 12 monthly int16 bands of 0.1 mm/month, ``aggregate = "sum"``;
+   temperature as 12 monthly bands in K, ``aggregate = "mean"``), timed beside the
+   GeoTIFF map in the same rounds (target: at most 1.3 x the GeoTIFF map).
 
 Every phase starts with its output folder removed (outside the timing), so no
 run pays for deleting an earlier run's files.
@@ -155,6 +159,64 @@ def make_inputs(folder: Path, width: int, height: int, seed: int = 7,
 
 
 STEMS = ("karst_sink", "biological_sink", "total_sink")
+#: monthly shares of the annual runoff and monthly temperature anomalies [K] (NetCDF inputs)
+SHARES = np.array([2, 2, 4, 7, 11, 15, 17, 15, 11, 8, 5, 3], float) / 100.0
+ANOMALY = np.array([-8, -6, -3, 0, 3, 6, 8, 7, 4, 0, -4, -7], float)
+
+
+def make_netcdf_inputs(folder: Path) -> None:
+    """CF NetCDF versions of the climate inputs and ``map_nc.toml`` using them.
+
+    ``runoff_monthly.nc``: variable ``q``, 12 monthly int16 bands packed with
+    ``scale_factor`` 0.1 (mm/month, ``_FillValue`` -32768), whose sum is the annual
+    runoff; ``temperature_monthly.nc``: ``tas``, 12 monthly float32 bands in K whose mean
+    is the annual temperature.  Written with scipy's NetCDF-3 writer.
+    """
+    import rasterio
+    from scipy.io import netcdf_file
+
+    with rasterio.open(folder / "runoff.tif") as ds:
+        runoff, tr = ds.read(1).astype(float), ds.transform
+    with rasterio.open(folder / "temperature.tif") as ds:
+        temp = ds.read(1).astype(float)
+    h, w = runoff.shape
+    lat = tr.f + tr.e * (np.arange(h) + 0.5)
+    lon = tr.c + tr.a * (np.arange(w) + 0.5)
+    q = np.rint(SHARES[:, None, None] * runoff[None] / 0.1).astype(np.int16)
+    tas = (temp[None] + ANOMALY[:, None, None] + 273.15).astype(np.float32)
+    for name, var, data, attrs in (
+            ("runoff_monthly.nc", "q", q, {"scale_factor": np.float32(0.1),
+                                           "add_offset": np.float32(0.0),
+                                           "_FillValue": np.int16(-32768),
+                                           "units": "mm/month"}),
+            ("temperature_monthly.nc", "tas", tas, {"units": "K",
+                                                    "_FillValue": np.float32(-9999.0)})):
+        with netcdf_file(folder / name, "w") as f:
+            f.Conventions = "CF-1.8"
+            f.createDimension("time", 12)
+            f.createDimension("lat", h)
+            f.createDimension("lon", w)
+            t = f.createVariable("time", "f8", ("time",))
+            t[:] = np.arange(12) * 30.4375 + 15.0
+            t.units = "days since 2000-01-01"
+            for dim, vals, unit in (("lat", lat, "degrees_north"), ("lon", lon, "degrees_east")):
+                v = f.createVariable(dim, "f8", (dim,))
+                v[:] = vals
+                v.units = unit
+            crs = f.createVariable("crs", "i4", ())
+            crs.grid_mapping_name = "latitude_longitude"
+            crs.semi_major_axis, crs.inverse_flattening = 6378137.0, 298.257223563
+            v = f.createVariable(var, data.dtype.char, ("time", "lat", "lon"))
+            for k, val in attrs.items():
+                setattr(v, k, val)
+            v.grid_mapping = "crs"
+            v[:] = data
+    text = (folder / "map.toml").read_text(encoding="utf-8")
+    text = text.replace('runoff = "runoff.tif"', 'runoff = { path = "runoff_monthly.nc", '
+                        'variable = "q", aggregate = "sum" }')
+    text = text.replace('temperature = "temperature.tif"', 'temperature = { path = '
+                        '"temperature_monthly.nc", aggregate = "mean" }')
+    (folder / "map_nc.toml").write_text(text, encoding="utf-8")
 
 
 def _block_offsets(windows, itemsize: int = 4) -> list[int]:
@@ -363,7 +425,8 @@ def values_read_pass(folder: Path, jobs: int = 2) -> float:
     return time.perf_counter() - t0
 
 
-def map_pass(folder: Path, out: Path, jobs: int, engine: str) -> dict:
+def map_pass(folder: Path, out: Path, jobs: int, engine: str,
+             config: str = "map.toml") -> dict:
     """``run_map`` end to end; also time the map pass without the COG step."""
     import karstsink.mapping.run as eng
     from karstsink.mapping.config import load_config
@@ -377,7 +440,7 @@ def map_pass(folder: Path, out: Path, jobs: int, engine: str) -> dict:
         timings["cog_s"] = time.perf_counter() - t
 
     eng._convert_all = timed_convert
-    cfg = load_config(folder / "map.toml")
+    cfg = load_config(folder / config)
     t0 = time.perf_counter()
     res = eng.run_map(cfg, out, jobs=jobs, engine=engine)
     timings["total_s"] = time.perf_counter() - t0
@@ -419,6 +482,9 @@ def _child(args) -> None:
         floor_pass(folder, folder / OUT_DIRS[args.phase], args.jobs,
                    own_encoder=args.phase == "floor_own",
                    stand_in=args.phase == "floor_standin")
+    elif args.phase == "netcdf":
+        info = map_pass(folder, folder / _out_dir(args.phase), args.jobs, "threads",
+                        config="map_nc.toml")
     else:
         info = map_pass(folder, folder / _out_dir(args.phase), args.jobs, args.phase)
     info["wall_s"] = time.perf_counter() - t0
@@ -458,6 +524,8 @@ def main() -> None:
     ap.add_argument("--lc-noise", type=float, default=0.0,
                     help="Fraction of land-cover pixels given a random class (default 0: "
                          "classes in ~1.5 km patches); used when the inputs are made.")
+    ap.add_argument("--netcdf", action="store_true",
+                    help="Also time the map from CF NetCDF monthly climate inputs.")
     ap.add_argument("--phase", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
@@ -488,12 +556,14 @@ def main() -> None:
         t = time.perf_counter()
         make_inputs(work, width, height, lc_noise=args.lc_noise)
         print(f"inputs made in {time.perf_counter() - t:.1f} s in {work}")
+    if args.netcdf and not (reuse and (work / "map_nc.toml").is_file()):
+        make_netcdf_inputs(work)
     # warm the equilibrium table cache and numba compilation outside the timed runs
     env_cache = work / "cache"
     os.environ["KARSTSINK_CACHE_DIR"] = str(env_cache)
     _run_child("warm", args)
     load = os.getloadavg()
-    engines = args.engines.split(",")
+    engines = args.engines.split(",") + (["netcdf"] if args.netcdf else [])
     floors = ["floor", "floor_own", "floor_standin", "values_read"]
     runs: dict[str, list[dict]] = {k: [] for k in [*floors, *engines]}
     for rnd in range(args.repeat):  # alternate: the machine's speed drifts
@@ -510,6 +580,9 @@ def main() -> None:
               f"floor with stand-in values {last['floor_standin']:.1f} s; map {maps}; "
               f"map/floor: {line}; map/(floor - reading the values): {line_nr}; "
               f"map/stand-in floor: {line_si}")
+        if args.netcdf and "threads" in engines:
+            print(f"round {rnd + 1}: NetCDF inputs / GeoTIFF inputs (threads): "
+                  f"{last['netcdf'] / last['threads']:.2f} x")
     best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in runs.items()}
 
     def walls(phase, key="wall_s"):
@@ -541,6 +614,16 @@ def main() -> None:
               f"{r['child_maxrss_mb']:.0f} MB, zone helper process "
               f"{r.get('zone_helper_mb', 0):.0f} MB); CPU {r['cpu_s']:.0f} s; "
               f"karst sink {r['karst_sink_t_c_yr']:.4g} t C/yr")
+    if args.netcdf and "threads" in engines:
+        ratios = [n["wall_s"] / t["wall_s"] for n, t in zip(runs["netcdf"], runs["threads"],
+                                                              strict=True)]
+        print(f"NetCDF inputs (12 monthly bands, int16 x 0.1 mm/month; K) vs the same map "
+              f"from GeoTIFFs: best {best['netcdf']['wall_s']:.2f} s vs "
+              f"{best['threads']['wall_s']:.2f} s = "
+              f"{best['netcdf']['wall_s'] / best['threads']['wall_s']:.2f} x (per round "
+              f"{', '.join(f'{r:.2f}' for r in ratios)} x; target <= 1.3 x); karst sink "
+              f"{best['netcdf']['karst_sink_t_c_yr']:.5g} vs "
+              f"{best['threads']['karst_sink_t_c_yr']:.5g} t C/yr")
     results = {"runs": runs, "best": best}
     (work / "bench_result.json").write_text(json.dumps(results, indent=2))
     if not args.keep:

@@ -29,7 +29,7 @@ from .model import (
 # numba-compiled modules (_cog, _kernel) are imported where used, so that a map run
 # can start its zone helper (mapping/_zone_io.py) before numba loads
 
-__all__ = ["cog_tile", "halve", "overview_levels"]
+__all__ = ["band_stats", "cog_tile", "halve", "merge_stats", "overview_levels"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -46,6 +46,7 @@ class _Spec:
     block_size: int
     tile_size: int = 8192  # engine tiles of the processes / Dask engines [px]
     converts: dict | None = None  # input -> (a, b): model value = a x stored + b
+    reads: dict | None = None  # input -> (bands, CRS to assume or None) (._sources)
 
 
 class _State:
@@ -54,16 +55,16 @@ class _State:
     def __init__(self, spec: _Spec, sources: dict | None = None):
         self.spec = spec
         self.sources = sources if sources is not None else _open_sources(
-            spec.inputs, spec.grid, spec.converts)
+            spec.inputs, spec.grid, spec.converts, spec.reads)
         for s in self.sources.values():
             s.use_numba = spec.params.use_numba
 
 
-def _open_sources(inputs: dict, grid: Grid, converts: dict | None = None
-                  ) -> dict[str, AlignedSource]:
-    converts = converts or {}
+def _open_sources(inputs: dict, grid: Grid, converts: dict | None = None,
+                  reads: dict | None = None) -> dict[str, AlignedSource]:
+    converts, reads = converts or {}, reads or {}
     return {k: AlignedSource(v, grid, k, "classes" if k == "landcover" else "continuous",
-                             converts.get(k, (1.0, 0.0)))
+                             converts.get(k, (1.0, 0.0)), *reads.get(k, ((1,), None)))
             for k, v in inputs.items()}
 
 
@@ -178,6 +179,7 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
     arrays = {}
     half = _halver(p)
     tile = cog_tile(spec.block_size)
+    stats = {}
     for k in spec.names:
         pieces = []
         a = out[k]
@@ -187,7 +189,30 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         # the block leaves this thread as encoded COG tiles (and its overview pieces)
         arrays[k] = ([(tr, tc, encode_tile(v, tile)) for tr, tc, v in _tiles(out[k], tile)],
                      pieces)
+        # band statistics from overview level <= 3 (1/64 of the pixels: no cost)
+        stats[k] = band_stats(pieces[min(levels, _STATS_LEVEL) - 1] if levels else out[k])
+    counters["stats"] = stats
     return arrays, sums, counters
+
+
+_STATS_LEVEL = 3  # the overview level the band statistics are taken from (at most)
+
+
+def band_stats(a: np.ndarray) -> np.ndarray:
+    """``[count, sum, sum of squares, min, max]`` of the finite values of ``a`` (float64);
+    merged over blocks by :func:`merge_stats`."""
+    v = a[np.isfinite(a)].astype(np.float64)
+    if v.size == 0:
+        return np.array([0.0, 0.0, 0.0, np.inf, -np.inf])
+    return np.array([v.size, v.sum(), np.dot(v, v), v.min(), v.max()])
+
+
+def merge_stats(acc: dict, stats: dict) -> None:
+    """Merge blocks' :func:`band_stats` (output name -> array) into ``acc``."""
+    for k, v in stats.items():
+        a = acc.get(k)
+        acc[k] = v.copy() if a is None else np.r_[a[:3] + v[:3], min(a[3], v[3]),
+                                                  max(a[4], v[4])]
 
 
 def read_group(sources: dict[str, AlignedSource], window) -> dict[str, np.ndarray]:

@@ -128,7 +128,8 @@ def _whole_file_sample(src) -> np.ndarray:
 
     with _open(src.path) as ds:
         h, w = min(ds.height, 256), min(ds.width, 256)
-        data = ds.read(1, out_shape=(h, w), resampling=Resampling.nearest)
+        shape = (h, w) if len(src.bands) == 1 else (len(src.bands), h, w)
+        data = ds.read(src._index, out_shape=shape, resampling=Resampling.nearest)
     vals = src._to_values(data)
     if src.kind == "classes":
         return vals[0][vals[1]]

@@ -206,6 +206,8 @@ def _template_tags(path: Path, crs, transform, nodata: float, tags: dict, band_t
                        dtype="float32", crs=crs, transform=transform, nodata=nodata) as ds:
         if description:
             ds.set_band_description(1, description)
+        if band_tags.get("units"):  # also GDAL's band unit (QGIS and gdalinfo show it)
+            ds.set_band_unit(1, band_tags["units"])
         if band_tags:
             ds.update_tags(1, **band_tags)
         if tags:
@@ -236,7 +238,7 @@ class StreamingCOG:
         Folder for the tile stores (removed by :meth:`close` / :meth:`abort`).
     crs, transform, nodata, tags, band_tags, description
         Georeferencing and metadata, written by GDAL into a template and
-        copied verbatim.
+        copied verbatim (a ``units`` band tag also as GDAL's band unit).
     name : str
         Stem of the tile store files (several writers may share ``scratch``).
 
@@ -253,7 +255,7 @@ class StreamingCOG:
         self.width, self.height, self.levels, self.tile = width, height, levels, tile
         self.scratch = Path(scratch)
         self.scratch.mkdir(parents=True, exist_ok=True)
-        self._meta = (crs, transform, nodata, tags or {}, band_tags or {}, description)
+        self._meta = (crs, transform, nodata, tags or {}, dict(band_tags or {}), description)
         self._name = name
         self._paths = [self.scratch / f"{name}.main.tiles", self.scratch / f"{name}.ovr.tiles"]
         self._stores = [open(p, "wb") for p in self._paths]
@@ -271,6 +273,10 @@ class StreamingCOG:
         file is laid out (a worker's writer, which only detaches its tiles, never needs
         them)."""
         return _template_tags(self.scratch / f".{self._name}.cog_template.tif", *self._meta)
+
+    def add_band_tags(self, **tags: str) -> None:
+        """Add band metadata (GDAL's ``STATISTICS_*``) before the file is laid out."""
+        self._meta[4].update(tags)
 
     def detach(self) -> tuple[list[str], list[tuple]]:
         """Close this writer's stores and return them with the tiles they hold.

@@ -7,25 +7,28 @@ An input is either a path string or an inline table with at least ``path``::
     temperature = { path = "t2m.tif", units = "K" }            # converted to degC
     soil_pco2 = { path = "pco2.tif", scale = 0.1 }             # packed: value = raw x 0.1
     runoff = { path = "runoff.tif", force = true }             # skip the plausibility check
+    runoff = { path = "q.nc", variable = "q", aggregate = "sum" }  # 12 months -> a year
 
 ``scale`` and ``offset`` unpack the stored numbers (after the file's own scale and
 offset metadata) into the declared ``units``; ``units`` then converts them to the
 model's unit (:data:`CANONICAL`).  ``force = true`` accepts values the plausibility
-check (:mod:`._checks`) would refuse.  Each key is parsed by its own function in
-:data:`_KEYS`, so further keys (``variable``, ``band``, ``aggregate``) add one entry.
+check (:mod:`._checks`) would refuse.  ``variable`` picks a NetCDF/HDF variable,
+``band`` one band, ``aggregate`` reduces all bands (:mod:`._sources` reconciles these
+with what the file says: its unit, band count and packing).  Each key is parsed by its
+own function in :data:`_KEYS`; units are in :mod:`._input_units`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigError
+from ._input_units import FLUX_INPUTS, amount_factor, has_units, lookup, shown_units
 
-__all__ = ["CANONICAL", "InputSpec", "parse_input", "unit_transform"]
+__all__ = ["AGGREGATES", "CANONICAL", "InputSpec", "parse_input", "unit_transform"]
 
 #: the model's unit of each input
 CANONICAL = {
@@ -34,26 +37,7 @@ CANONICAL = {
     "aet": "mm/yr", "temperature": "degC", "soil_pco2": "ppmv",
     "npp": "g C m-2 yr-1", "nep": "g C m-2 yr-1", "dem": "m",
 }
-_WATER = {"mm/yr": (1.0, 0.0), "mm/a": (1.0, 0.0), "mmyr-1": (1.0, 0.0),
-          "mma-1": (1.0, 0.0), "cm/yr": (10.0, 0.0), "cmyr-1": (10.0, 0.0),
-          "m/yr": (1000.0, 0.0), "m/a": (1000.0, 0.0), "myr-1": (1000.0, 0.0),
-          "ma-1": (1000.0, 0.0)}
-_FRACTION = {"fraction": (1.0, 0.0), "1": (1.0, 0.0), "0-1": (1.0, 0.0),
-             "percent": (0.01, 0.0), "%": (0.01, 0.0)}
-_CARBON = {"gcm-2yr-1": (1.0, 0.0), "gc/m2/yr": (1.0, 0.0), "tckm-2yr-1": (1.0, 0.0),
-           "kgcm-2yr-1": (1000.0, 0.0), "kgc/m2/yr": (1000.0, 0.0)}
-#: declared unit (spaces removed, lower case) -> (factor, offset) to the model's unit
-_UNITS: dict[str, dict[str, tuple[float, float]]] = {
-    "carbonate": _FRACTION, "dolomite_fraction": _FRACTION,
-    "runoff": _WATER, "precipitation": _WATER, "evapotranspiration": _WATER, "aet": _WATER,
-    # 1 vol % = 10,000 ppmv; 1 atm partial pressure = 1e6 ppmv (at 1 atm total pressure)
-    "soil_pco2": {"ppmv": (1.0, 0.0), "ppm": (1.0, 0.0), "atm": (1e6, 0.0),
-                  "percent": (1e4, 0.0), "%": (1e4, 0.0)},
-    "temperature": {"degc": (1.0, 0.0), "°c": (1.0, 0.0), "c": (1.0, 0.0),
-                    "celsius": (1.0, 0.0), "k": (1.0, -273.15), "kelvin": (1.0, -273.15)},
-    "npp": _CARBON, "nep": _CARBON,
-    "dem": {"m": (1.0, 0.0), "ft": (0.3048, 0.0), "km": (1000.0, 0.0)},
-}
+AGGREGATES = ("sum", "mean")
 
 
 @dataclass(frozen=True)
@@ -72,6 +56,13 @@ class InputSpec:
         The declared unit (None: the model's unit, :data:`CANONICAL`).
     scale, offset : float
         Stored number -> value in ``units``: ``value = stored x scale + offset``.
+    variable : str or None
+        The variable of a NetCDF/HDF file.
+    band : int or None
+        The band (1-based; a NetCDF variable's time step) to read.
+    aggregate : {"sum", "mean"} or None
+        Reduce all bands: ``mean`` (a climatology of a multi-year stack; a flux's mean
+        rate), ``sum`` (the amounts of a year's 12 monthly or 365/366 daily steps).
     """
 
     name: str
@@ -80,6 +71,9 @@ class InputSpec:
     units: str | None = None
     scale: float = 1.0
     offset: float = 0.0
+    variable: str | None = None
+    band: int | None = None
+    aggregate: str | None = None
 
     @property
     def transform(self) -> tuple[float, float]:
@@ -88,7 +82,13 @@ class InputSpec:
 
     def describe(self) -> str:
         """How the stored numbers are read, for messages and ``run.json``."""
-        parts = [f"units {self.units}"] if self.units else []
+        parts = [f"variable {self.variable}"] if self.variable else []
+        if self.band is not None:
+            parts.append(f"band {self.band}")
+        if self.aggregate:
+            parts.append(f"aggregate {self.aggregate} over the bands")
+        if self.units:
+            parts.append(f"units {self.units}")
         if (self.scale, self.offset) != (1.0, 0.0):
             parts.append(f"value = stored x {self.scale:g} + {self.offset:g}")
         if self.force:
@@ -96,17 +96,15 @@ class InputSpec:
         return "; ".join(parts)
 
 
-def _key(unit: str) -> str:
-    return re.sub(r"\s+", "", unit.strip().lower()).replace("^", "").replace("**", "")
-
-
 def unit_transform(spec: InputSpec) -> tuple[float, float]:
-    """``(a, b)`` with model value = a x stored + b (scale/offset, then the unit)."""
+    """``(a, b)`` with model value = a x stored + b (scale/offset, then the unit) for one
+    band or a mean over bands (a flux unit as a yearly rate); see :mod:`._sources` for
+    ``aggregate = "sum"`` and for the file's own unit."""
     a, b = spec.scale, spec.offset
     if spec.units is None:
         return a, b
-    f, o = _UNITS[spec.name][_key(spec.units)]
-    return a * f, b * f + o
+    u = lookup(spec.name, spec.units)
+    return a * u.factor, b * u.factor + u.offset
 
 
 def _bool(where, name, value):
@@ -119,15 +117,44 @@ def _bool(where, name, value):
 
 
 def _units(where, name, value):
-    table = _UNITS.get(name)
-    if table is None:
+    if not has_units(name):
         raise ConfigError(f"{where}[inputs] {name}.units: {name} holds class codes, which "
                           f"have no unit; remove units.")
-    if not isinstance(value, str) or _key(value) not in table:
-        allowed = ", ".join(sorted({u for u in table if not u.startswith("°")}))
+    if not isinstance(value, str) or lookup(name, value) is None:
+        hint = ""
+        if isinstance(value, str) and amount_factor(name, value) is not None:
+            hint = f" ({value} is an amount: give its time step, e.g. {value}/month)"
         raise ConfigError(f"{where}[inputs] {name}.units = {value!r} is not a unit of "
-                          f"{name} known here; use one of: {allowed} (model unit "
-                          f"{CANONICAL[name]}).")
+                          f"{name} known here{hint}; use one of: {shown_units(name)} (model "
+                          f"unit {CANONICAL[name]}).")
+    return value
+
+
+def _variable(where, name, value):
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}[inputs] {name}.variable must be the name of a NetCDF/"
+                          f"HDF variable (a string); got {value!r}.")
+    return value.strip()
+
+
+def _band(where, name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}[inputs] {name}.band must be a band number from 1 (the "
+                          f"first band or time step); got {value!r}.")
+    return value
+
+
+def _aggregate(where, name, value):
+    if value not in AGGREGATES:
+        raise ConfigError(f"{where}[inputs] {name}.aggregate must be \"sum\" or \"mean\" "
+                          f"(over the bands); got {value!r}.")
+    if name == "landcover":
+        raise ConfigError(f"{where}[inputs] landcover.aggregate: class codes cannot be "
+                          f"averaged or summed; choose one band = N.")
+    if value == "sum" and name not in FLUX_INPUTS:
+        raise ConfigError(f"{where}[inputs] {name}.aggregate = \"sum\": a sum of {name} "
+                          f"values has no meaning (only fluxes per time step add up); use "
+                          f"aggregate = \"mean\".")
     return value
 
 
@@ -146,7 +173,8 @@ def _number(key):
 
 #: inline-table key -> parser(where, input name, value) -> value for InputSpec
 _KEYS = {"force": _bool, "units": _units, "scale": _number("scale"),
-         "offset": _number("offset")}
+         "offset": _number("offset"), "variable": _variable, "band": _band,
+         "aggregate": _aggregate}
 
 
 def parse_input(where: str, name: str, value: Any, resolve) -> InputSpec:
@@ -164,5 +192,8 @@ def parse_input(where: str, name: str, value: Any, resolve) -> InputSpec:
             raise ConfigError(f"{where}[inputs] {name} = {{...}} needs a path key "
                               f"({name} = {{ path = \"file.tif\", ... }}).")
         opts = {k: _KEYS[k](where, name, v) for k, v in value.items() if k != "path"}
+        if "band" in opts and "aggregate" in opts:
+            raise ConfigError(f"{where}[inputs] {name}: give band (one band) or aggregate "
+                              f"(all bands), not both.")
         return InputSpec(name=name, path=resolve(name, value["path"]), **opts)
     return InputSpec(name=name, path=resolve(name, value))

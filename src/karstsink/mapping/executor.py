@@ -138,6 +138,10 @@ def _merge_counters(acc: dict, c: dict) -> None:
             d = acc.setdefault(k, {})
             for code, n in v.items():
                 d[code] = d.get(code, 0) + n
+        elif k == "stats":  # band statistics per output
+            from ._block import merge_stats
+
+            merge_stats(acc.setdefault(k, {}), v)
         elif k == "grid_totals":
             acc[k] = acc.get(k, 0) + v
         elif k == "worker_peak_mb":  # engine tiles: the largest worker process

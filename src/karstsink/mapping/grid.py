@@ -31,6 +31,7 @@ import numpy as np
 from affine import Affine
 
 from ..exceptions import RasterError
+from ._area import pixel_area_km2  # re-exported (its home before _area)
 
 __all__ = ["AlignedSource", "Grid", "apply_affine", "pixel_area_km2", "window_bounds",
            "window_transform"]
@@ -98,55 +99,6 @@ class Grid:
                     int(window.height))
 
 
-def pixel_area_km2(grid: Grid, row_off: int, height: int) -> np.ndarray:
-    r"""True area of the pixels of ``height`` rows starting at ``row_off``.
-
-    Projected CRS: :math:`|a e - b d|` (the transform's determinant) in the
-    CRS unit squared, converted to km².  Geographic CRS: the area of each
-    row's cells on the CRS ellipsoid, from the closed form of the area between
-    the equator and latitude :math:`\varphi`,
-
-    .. math::
-
-        S(\varphi) = \frac{b^2}{2}\left[\frac{\sin\varphi}{1-e^2\sin^2\varphi}
-        + \frac{1}{2e}\ln\frac{1+e\sin\varphi}{1-e\sin\varphi}\right]
-
-    per radian of longitude, so a cell spans :math:`|\Delta\lambda|\,|S(\varphi_2)-S(\varphi_1)|`.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(height, 1)`` float64 array [km²] (broadcasts over a block).
-    """
-    t = grid.transform
-    crs = grid.crs
-    if not crs.is_geographic:
-        unit = crs.linear_units_factor[1] if crs.is_projected else 1.0
-        area = abs(t.a * t.e - t.b * t.d) * unit * unit / 1e6
-        return np.full((height, 1), area)
-    if t.b != 0 or t.d != 0:
-        raise RasterError("A rotated geographic grid is not supported; use a projected grid.")
-    from pyproj import CRS
-
-    ell = CRS.from_user_input(crs.to_wkt()).ellipsoid
-    a = ell.semi_major_metre
-    inv_f = ell.inverse_flattening
-    f = 1.0 / inv_f if inv_f else 0.0
-    e2 = f * (2.0 - f)
-    b2 = a * a * (1.0 - e2)
-    rows = np.arange(row_off, row_off + height + 1, dtype=float)
-    lat = np.radians(np.clip(t.f + t.e * rows, -90.0, 90.0))
-    s = np.sin(lat)
-    if e2 > 0:
-        e = math.sqrt(e2)
-        band = b2 / 2.0 * (s / (1.0 - e2 * s * s)
-                           + np.log((1.0 + e * s) / (1.0 - e * s)) / (2 * e))
-    else:
-        band = a * a * s
-    dlon = math.radians(abs(t.a))
-    return (np.abs(np.diff(band)) * dlon / 1e6).reshape(height, 1)
-
-
 def _open(path):
     import rasterio
 
@@ -193,6 +145,11 @@ class AlignedSource:
     convert : (float, float)
         ``(a, b)``: a continuous value is ``a x v + b`` with ``v`` the stored number
         after the file's own scale and offset (a declared unit, :mod:`._inputs`).
+    bands : tuple of int
+        Bands read (1-based); several are averaged per pixel (:func:`._bands.mean_bands`;
+        NaN where any of them is nodata), continuous fields only.
+    crs : str, optional
+        The CRS to assume when the file has none (a CF file's implied EPSG:4326).
 
     Raises
     ------
@@ -202,21 +159,29 @@ class AlignedSource:
     """
 
     def __init__(self, path: str | Path, grid: Grid, name: str, kind: str = "continuous",
-                 convert: tuple[float, float] = (1.0, 0.0)):
+                 convert: tuple[float, float] = (1.0, 0.0), bands: tuple[int, ...] = (1,),
+                 crs: str | None = None):
         if kind not in ("continuous", "classes"):
             raise ValueError(f"kind must be 'continuous' or 'classes', got {kind!r}")
         self.path = str(path)
         self.grid = grid
         self.name = name
         self.kind = kind
+        self.bands = tuple(bands)
+        self._index = self.bands[0] if len(self.bands) == 1 else list(self.bands)
         self._local = threading.local()
         with _open(path) as ds:
-            _require_crs(ds, path)
-            self.src_crs = ds.crs
+            if ds.crs is None and crs is not None:
+                from rasterio.crs import CRS
+
+                self.src_crs = CRS.from_user_input(crs)
+            else:
+                _require_crs(ds, path)
+                self.src_crs = ds.crs
             self.src_transform = ds.transform
             self.src_shape = (ds.height, ds.width)
             self.nodata = ds.nodata
-            self.dtype = ds.dtypes[0]
+            self.dtype = ds.dtypes[self.bands[0] - 1]
             # class codes keep the file's integer type up to 32 bits (a uint8 land cover
             # stays 1 byte per pixel through the model); wider or float codes -> int64
             dt = np.dtype(self.dtype)
@@ -224,8 +189,8 @@ class AlignedSource:
                                else np.dtype(np.int64))
             # the file's scale and offset, then the declared unit's: one a x v + b
             a, b = convert
-            self.scale = ds.scales[0] * a
-            self.offset = ds.offsets[0] * a + b
+            self.scale = ds.scales[self.bands[0] - 1] * a
+            self.offset = ds.offsets[self.bands[0] - 1] * a + b
             self._check_overlap(ds)
         self.mode, self.shift = self._strategy()
         self.use_numba = True
@@ -240,7 +205,8 @@ class AlignedSource:
         from rasterio.warp import transform_bounds
 
         try:
-            gb = transform_bounds(self.grid.crs, ds.crs, *self.grid.bounds, densify_pts=21)
+            gb = transform_bounds(self.grid.crs, self.src_crs, *self.grid.bounds,
+                                  densify_pts=21)
         except Exception as err:  # PROJ cannot relate the CRSs
             raise RasterError(f"Input {self.name!r} ({self.path}): cannot transform between "
                               f"its CRS and the grid CRS: {err}") from err
@@ -248,8 +214,9 @@ class AlignedSource:
         if not (gb[0] < sb.right and gb[2] > sb.left and gb[1] < sb.top and gb[3] > sb.bottom):
             raise RasterError(
                 f"Input {self.name!r} ({self.path}) does not overlap the target grid "
-                f"(raster bounds {tuple(round(v, 4) for v in sb)} in {ds.crs}; grid bounds "
-                f"{tuple(round(v, 4) for v in gb)} in the same CRS). Check the file and its CRS."
+                f"(raster bounds {tuple(round(v, 4) for v in sb)} in {self.src_crs}; grid bounds "
+                f"{tuple(round(v, 4) for v in gb)} in the same CRS). Check the file and its "
+                f"CRS."
             )
 
     def _strategy(self) -> tuple[str, tuple[int, int]]:
@@ -288,7 +255,8 @@ class AlignedSource:
                 from rasterio.enums import Resampling
                 from rasterio.vrt import WarpedVRT
 
-                ds = WarpedVRT(ds, crs=self.grid.crs, transform=self.grid.transform,
+                ds = WarpedVRT(ds, src_crs=self.src_crs, crs=self.grid.crs,
+                               transform=self.grid.transform,
                                width=self.grid.width, height=self.grid.height,
                                resampling=Resampling.average, src_nodata=self.nodata,
                                nodata=np.nan if self.nodata is None else self.nodata)
@@ -307,6 +275,10 @@ class AlignedSource:
         from rasterio.windows import Window
 
         ds = self._dataset()
+        step = max(1, (1 << 22) // max(cols * len(self.bands), 1))
+        if len(self.bands) > 1 and rows > step:  # several bands: bounded memory by strips
+            return np.concatenate([self._read_source(r, col0, min(step, row0 + rows - r), cols)
+                                   for r in range(row0, row0 + rows, step)])
         data = self._guarded_read(ds, Window(col0, row0, cols, rows))
         return self._to_values(data)
 
@@ -315,7 +287,7 @@ class AlignedSource:
         import rasterio
 
         try:
-            return ds.read(1, window=window)
+            return ds.read(self._index, window=window)
         except rasterio.errors.RasterioError as err:
             raise RasterError(f"Input {self.name!r}: cannot read raster {self.path} (the file "
                               f"is truncated or corrupt: {_first_line(err)}); replace it and "
@@ -333,9 +305,14 @@ class AlignedSource:
                 codes[valid & ~whole] = NON_INTEGER_CODE
                 return codes, valid
             return data.astype(self.code_dtype, copy=False), valid
-        out = data.astype(np.float32, copy=False)
-        if self.nodata is not None and not np.isnan(self.nodata):
-            out = np.where(data == self.nodata, np.float32(np.nan), out)
+        if data.ndim == 3:  # several bands: their per-pixel mean
+            from ._bands import mean_bands
+
+            out = mean_bands(data, self.nodata)
+        else:
+            out = data.astype(np.float32, copy=False)
+            if self.nodata is not None and not np.isnan(self.nodata):
+                out = np.where(data == self.nodata, np.float32(np.nan), out)
         if self.scale != 1.0 or self.offset != 0.0:
             out = out * np.float32(self.scale) + np.float32(self.offset)
         return out.astype(np.float32, copy=False)

@@ -31,6 +31,7 @@ from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
 from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
 from ._outcome import check_landcover_codes, check_not_all_nodata, warn_zones
+from ._style import add_stats, database_doc, relative_path
 from ._zone_io import ZoneIO
 from .config import MapConfig
 from .executor import OUTPUT_META, _execute, set_gdal_cache_max
@@ -97,7 +98,11 @@ def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
     The zones are read by a :class:`~._zone_io.ZoneIO` started as soon as the grid is
     known (``extra["zone_io"]``; ``spec.zones`` stays None until :func:`_attach_zones`).
     """
-    grid = Grid.from_raster(cfg.grid_like or cfg.inputs["landcover"])
+    from ..io.rasters import gdal_path
+
+    lc = cfg.input_specs.get("landcover")
+    lc_path = gdal_path(cfg.inputs["landcover"], lc.variable if lc else None)
+    grid = Grid.from_raster(cfg.grid_like or lc_path)
     if grid.width * grid.height == 0:
         raise RasterError("The target grid is empty.")
     zio = None
@@ -115,18 +120,24 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     from ..chemistry.database import phreeqc_version, resolve_database
     from ._checks import check_inputs
     from ._inputs import InputSpec
+    from ._sources import resolve_input
 
     # open every input once here so that missing CRS / no overlap fail before any output
-    # (the threaded engine then reads through these)
+    # (the threaded engine then reads through these); ._sources reconciles each input's
+    # config entry with its file (variable, bands, units)
     specs = {k: cfg.input_specs.get(k) or InputSpec(k, Path(v)) for k, v in cfg.inputs.items()}
-    converts = {k: s.transform for k, s in specs.items() if s.transform != (1.0, 0.0)}
-    sources = _open_sources({k: str(v) for k, v in cfg.inputs.items()}, grid, converts)
+    resolved = {k: resolve_input(s) for k, s in specs.items()}
+    converts = {k: r.convert for k, r in resolved.items() if r.convert != (1.0, 0.0)}
+    reads = {k: (r.bands, r.crs) for k, r in resolved.items() if (r.bands, r.crs) != ((1,),
+                                                                                     None)}
+    gdal_inputs = {k: r.path for k, r in resolved.items()}
+    sources = _open_sources(gdal_inputs, grid, converts, reads)
     # the plausibility checks read a sparse sample of every input (GDAL and numpy: mostly
     # without the GIL) while this thread loads the tables and numba; before any output
     pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="karstsink-checks")
     try:
         checks = pool.submit(check_inputs, sources, specs, grid)
-        use_numba, lct, calc, dol = _load_model(cfg)
+        use_numba, lct, calc, dol = _load_model(cfg, gdal_inputs["landcover"])
         checks = checks.result()
     finally:
         pool.shutdown(wait=True)
@@ -148,8 +159,8 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         "system": cfg.system, "landcover_table": str(lct.name), "co2_units": co2,
         "acid_correction": acid["doc"], "biological_input": biological_doc(cfg, str(lct.name)),
         "rock_density_t_m3": cfg.rock_density_t_m3,
-        "inputs": {k: str(v) for k, v in cfg.inputs.items()},
-        "input_options": {k: s.describe() for k, s in specs.items() if s.describe()},
+        "inputs": {k: relative_path(v, cfg.source) for k, v in cfg.inputs.items()},
+        "input_options": {k: r.note for k, r in resolved.items() if r.note},
         "soil_pco2": "raster" if "soil_pco2" in cfg.inputs else "Brook et al. 1983 from AET",
         "pressure_correction": "dem" in cfg.inputs,
         "scenario": {"name": cfg.scenario_name, "transitions": cfg.transitions}
@@ -168,22 +179,23 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         "non_karst_pixels": "0 (carbonate fraction 0); nodata only where an input is nodata "
                             "or the carbonic HCO3 is negative",
     }
-    spec = _Spec(grid=grid, inputs={k: str(v) for k, v in cfg.inputs.items()}, params=params,
+    spec = _Spec(grid=grid, inputs=gdal_inputs, params=params,
                  zones=None, names=tuple(names), tags=tags, block_size=cfg.block_size,
-                 tile_size=cfg.tile_size, converts=converts)
+                 tile_size=cfg.tile_size, converts=converts, reads=reads)
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
                   "assumptions": assumptions, "checks": checks,
                   "zone_io": zio, "sources": sources}
 
 
-def _load_model(cfg: MapConfig):
-    """numba or not, the land-cover table and the equilibrium tables of a run."""
+def _load_model(cfg: MapConfig, landcover: str):
+    """numba or not, the land-cover table and the equilibrium tables of a run
+    (``landcover``: the path GDAL opens for the land-cover input)."""
     from ..chemistry.equilibrium import equilibrium_table
     from .landcover import guess_table, load_landcover_table
 
     table_name = cfg.table
     if table_name is None:
-        table_name = _guess_from_raster(cfg.inputs["landcover"], guess_table)
+        table_name = _guess_from_raster(landcover, guess_table)
     lct = load_landcover_table(table_name)
     if cfg.transitions:
         lct.with_scenario(cfg.transitions)
@@ -341,8 +353,10 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
             if spec.zones is not None:  # written by the zone helper meanwhile
                 # ``tmp`` is the run's atomic folder: files appear together or not at all
                 zio.start_write(tmp, sums, co2)
+            styles = add_stats(spec, sources, counters.pop("stats", {}), co2)
             _convert_all(spec, sources, tmp, jobs)
             files = [f"{OUTPUT_META[n][0]}.tif" for n in spec.names]
+            files += [style(tmp).name for style in styles]
             if spec.zones is not None:
                 files += ["zonal_totals.csv", "zonal_totals.gpkg"]
             gt = counters.get("grid_totals", np.zeros(6))
@@ -368,7 +382,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
             run_doc = {
                 "karstsink_version": __version__, "parameters": extra["params_doc"],
                 "assumptions": extra["assumptions"],
-                "database": extra["database"].as_dict(),
+                "database": database_doc(extra["database"].as_dict(), cfg.source),
                 "phreeqc_version": spec.tags["phreeqc_version"],
                 "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6],
                          "width": grid.width, "height": grid.height},
