@@ -22,7 +22,9 @@ from test_flux_wrtds import _app7_inputs, _choptank_inputs
 from karstsink.exceptions import DataError
 from karstsink.flux._gfn import flow_windows, period_labels, start_end, surface_start_end
 from karstsink.flux._kalman import wrtds_kalman
+from karstsink.flux._trend_band import fn_band
 from karstsink.flux._trend_boot import bootstrap_trend, likelihood_words, p_value
+from karstsink.flux._trend_series import default_series_years, series
 from karstsink.flux.trends import run_groups, run_pairs, trend_annual, trend_context
 from karstsink.flux.wrtds import estimate_wrtds
 
@@ -209,6 +211,89 @@ def test_bootstrap_groups(chop_ctx):
     assert np.isfinite(b.table[["lo90", "hi90", "p_value"]].to_numpy(float)).all()
 
 
+# ------------------------------------------------------------------ series (tableChange)
+
+
+def test_series_is_table_change_by_hand(app7):
+    """EGRET tableChange: every chosen year against every later one, from the annual FN values.
+
+    By hand from trend_annual's FNConc (c) and FNFlux (f, x 365.25 for kg/yr): change
+    c[y2] - c[y1], slope change / (y2 - y1), percent 100 change / c[y1], %/yr percent / (y2 - y1).
+    """
+    ann = trend_annual(app7).set_index("year")
+    s = series(app7, [2001, 2005, 2009]).set_index(["quantity", "year1", "year2"])
+    assert list(s.index) == [(q, a, b) for q in ("conc", "flux")
+                             for a, b in ((2001, 2005), (2001, 2009), (2005, 2009))]
+    c1, c2 = ann.loc[2001, "fn_conc_mg_L"], ann.loc[2009, "fn_conc_mg_L"]
+    r = s.loc[("conc", 2001, 2009)]
+    assert r["change"] == pytest.approx(c2 - c1, rel=1e-12)
+    assert r["slope_per_yr"] == pytest.approx((c2 - c1) / 8, rel=1e-12)
+    assert r["change_pct"] == pytest.approx(100 * (c2 - c1) / c1, rel=1e-12)
+    assert r["slope_pct_per_yr"] == pytest.approx(100 * (c2 - c1) / c1 / 8, rel=1e-12)
+    f1, f2 = ann.loc[2005, "fn_flux_kg_day"] * 365.25, ann.loc[2009, "fn_flux_kg_day"] * 365.25
+    r = s.loc[("flux", 2005, 2009)]
+    assert (r["value1"], r["value2"]) == (pytest.approx(f1), pytest.approx(f2))
+    assert r["slope_per_yr"] == pytest.approx((f2 - f1) / 4, rel=1e-12)
+    assert r["units"] == "kg/yr"
+
+
+def test_series_default_years_and_errors(app7):
+    ann = trend_annual(app7)  # water years 2000-2009
+    assert default_series_years(ann) == [2004, 2009]  # EGRET: the last, then every 5 back
+    assert set(series(annual=ann)["year1"]) == {2004}
+    with pytest.raises(DataError, match="outside the record"):
+        series(annual=ann, years=[1995, 2005])
+    with pytest.raises(DataError, match="increase"):
+        series(annual=ann, years=[2005, 2001])
+    with pytest.raises(DataError, match="gfn_conc_mg_L"):
+        series(annual=ann, years=[2001, 2005], window_side=7)
+    gfn = series(app7, [2001, 2008], window_side=7)
+    ann7 = trend_annual(app7, window_side=7).set_index("year")
+    assert gfn.loc[0, "change"] == pytest.approx(
+        ann7.loc[2008, "gfn_conc_mg_L"] - ann7.loc[2001, "gfn_conc_mg_L"], rel=1e-12)
+
+
+# ------------------------------------------------------------------ annual band (EGRETci)
+
+
+def test_fn_band_reproducible_and_around_the_estimate(app7):
+    ctx = trend_context(app7)
+    a = fn_band(ctx, n_boot=6, seed=2, jobs=1)
+    b = fn_band(ctx, n_boot=6, seed=2, jobs=2)
+    pd.testing.assert_frame_equal(a, b)
+    ann = trend_annual(ctx)
+    assert a["year"].tolist() == ann["year"].tolist()
+    for q, unit in (("conc", "mg_L"), ("flux", "kg_day")):
+        lo, hi = a[f"fn_{q}_lo90_{unit}"], a[f"fn_{q}_hi90_{unit}"]
+        assert (lo < hi).all() and (lo > 0).all()
+    g = fn_band(ctx, n_boot=3, seed=2, jobs=1, window_side=7)
+    assert "gfn_flux_lo90_kg_day" in g.columns
+    with pytest.raises(DataError, match="at least 2"):
+        fn_band(ctx, n_boot=1)
+
+
+def test_fn_band_is_egretci_reflection_by_hand(app7, monkeypatch):
+    """EGRETci ciBands: band = exp(quantile_6(2 ln x - ln x*)) per year.
+
+    With replicates x* = x m for m = 0.8, 0.9, 1.0, 1.1, 1.25 the reflected values are
+    ln x - ln m; R's type-6 quantile of 5 values at p = 0.05 is the smallest ((n + 1) p =
+    0.3 < 1) and at 0.95 the largest (5.7 > 5), so lo = x / 1.25 and hi = x / 0.8.
+    """
+    import karstsink.flux._trend_band as tb
+
+    ctx = trend_context(app7)
+    ann = trend_annual(ctx)
+    est = ann[["fn_conc_mg_L", "fn_flux_kg_day"]].to_numpy(float)
+    m = np.array([0.8, 0.9, 1.0, 1.1, 1.25])
+    monkeypatch.setattr(tb, "_run", lambda payload, children: est[None] * m[:len(children),
+                                                                            None, None])
+    band = fn_band(ctx, n_boot=5, seed=0, jobs=1)
+    np.testing.assert_allclose(band["fn_conc_lo90_mg_L"], est[:, 0] / 1.25, rtol=1e-12)
+    np.testing.assert_allclose(band["fn_conc_hi90_mg_L"], est[:, 0] / 0.8, rtol=1e-12)
+    np.testing.assert_allclose(band["fn_flux_lo90_kg_day"], est[:, 1] / 1.25, rtol=1e-12)
+    np.testing.assert_allclose(band["fn_flux_hi90_kg_day"], est[:, 1] / 0.8, rtol=1e-12)
+
+
 # ------------------------------------------------------------------ CLI
 
 
@@ -220,7 +305,8 @@ def test_cli_trend_pairs(tmp_path):
         "trend", "--discharge", str(REFERENCE_DIR / "egret/app7_daily_Q_cfs.csv"),
         "--samples", str(REFERENCE_DIR / "egret/app7_sample_nitrate.csv"),
         "--constituent", "value", "--units", "mg/L", "--q-unit", "cfs",
-        "--pairs", "2001", "2008", "--kalman-iter", "20", "--seed", "1", "-o", str(out)])
+        "--pairs", "2001", "2008", "--kalman-iter", "20", "--seed", "1",
+        "--series", "2001,2005,2009", "-o", str(out)])
     assert r.exit_code == 0, r.output
     pairs = pd.read_csv(out / "pairs.csv", index_col=0)
     ref = read_reference(T + "app7_runPairs_2001_2008_ws0.csv", index_col=0)
@@ -229,6 +315,8 @@ def test_cli_trend_pairs(tmp_path):
     ann = pd.read_csv(out / "annual.csv")
     assert {"fn_flux_kg_day", "kalman_flux_kg_day"} <= set(ann.columns)
     assert (out / "plots" / "trend_bars.png").is_file()
+    ser = pd.read_csv(out / "series.csv")
+    assert len(ser) == 6 and set(ser["quantity"]) == {"conc", "flux"}
 
 
 def test_cli_trend_one_line_errors(tmp_path):

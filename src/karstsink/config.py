@@ -55,7 +55,7 @@ _CATCHMENT = {"name": str, "area_km2": _NUMBER, "discharge": str, "samples": str
               "max_gap_days": int, "allow_gaps": bool, "year_start": int,
               "proxy": str, "extra": (str, list),
               "so4": str, "no3": str, "toc": str, "silicate_fraction": _NUMBER,
-              **{k: _NUMBER for k in _CARBON_SHARES}, **_WRTDS}
+              **{k: _NUMBER for k in _CARBON_SHARES}, **_WRTDS, "trend": dict}
 _SCENARIO = {"emissions": str, "sinks_from": str, "karst_t_c_yr": (int, float),
              "biological_t_c_yr": (int, float), "start_year": int, "end_year": int}
 _REPORT = {"title": str, "html": bool, "synthetic": bool}
@@ -168,6 +168,15 @@ def _carbon_config(c: _Checker, raw: Any) -> dict[str, Any]:
         out[key] = None if value is None else float(value)
     out["given"] = sorted(table)
     return out
+
+
+def _trend(c: _Checker, raw: Any, where: str, method: str, name: str) -> dict | None:
+    """A catchment's ``trend`` table: :func:`karstsink.workflows.trend.trend_config`."""
+    if raw is None:
+        return None
+    from .workflows.trend import trend_config
+
+    return trend_config(c, raw, where, method, name)
 
 
 def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str]) -> dict:
@@ -290,6 +299,7 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
         **shares,
         "silicate_fraction": silicate,
         "carbon_overrides": overrides,
+        "trend": _trend(c, entry.get("trend"), where, method, name),
         "key": where,
         "given": sorted(entry),  # keys written in the file: messages mark the others default
     }

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
-from ._wrtds_bootstrap import _EPOCH, block_resample, default_jobs
+from ._wrtds_bootstrap import _EPOCH, block_resample, default_jobs, redraw_failed
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import decimal_high_low, estimate_surfaces
 from .trends import TrendResult, group_values, pair_values
@@ -39,7 +39,6 @@ __all__ = ["bootstrap_trend", "likelihood_words", "p_value"]
 _BREAKS = np.array([0, 0.05, 0.1, 0.33, 0.67, 0.9, 0.95, 1])
 _WORDS = ["highly unlikely", "very unlikely", "unlikely", "about as likely as not",
           "likely", "very likely", "highly likely"]
-_MAX_REDRAWS = 20
 
 
 def p_value(x: np.ndarray) -> float:
@@ -124,25 +123,7 @@ def _boot_batch(payload, children) -> np.ndarray:
 
 def _boot_run(payload, children) -> np.ndarray:
     with single_thread_blas():
-        return _boot_robust(payload, children)
-
-
-def _boot_robust(payload, children) -> np.ndarray:
-    try:
-        return _boot_batch(payload, children)
-    except DataError:
-        if len(children) > 1:
-            mid = len(children) // 2
-            return np.concatenate([_boot_robust(payload, children[:mid]),
-                                   _boot_robust(payload, children[mid:])])
-        child = children[0]
-        for _ in range(_MAX_REDRAWS):
-            child = child.spawn(1)[0]
-            try:
-                return _boot_batch(payload, [child])
-            except DataError:
-                continue
-        raise
+        return redraw_failed(_boot_batch, payload, children)
 
 
 def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: int = 200,

@@ -74,8 +74,8 @@ def _boot_replicates(payload: dict, children: list) -> np.ndarray:
 _MAX_REDRAWS = 20
 
 
-def _boot_fluxes(payload: dict, children: list) -> np.ndarray:
-    """Replicates for ``children``; a resample that cannot be fitted is drawn again.
+def redraw_failed(batch, payload: dict, children: list) -> np.ndarray:
+    """``batch(payload, children)``; a resample that cannot be fitted is drawn again.
 
     A block resample can duplicate samples so unevenly that, at some surface
     point, no widening of the windows reaches the (relaxed) minimum counts,
@@ -83,23 +83,29 @@ def _boot_fluxes(payload: dict, children: list) -> np.ndarray:
     point's season, where the capped seasonal window gives them zero weight.
     EGRET would widen forever there; here the batch is split to find that
     resample and only it is redrawn from a child of its own seed, so the
-    result stays a function of ``seed`` alone.
+    result stays a function of ``seed`` alone.  Used by every WRTDS bootstrap
+    (flux intervals, trend confidence, flow-normalised bands).
     """
     try:
-        return _boot_batch(payload, children)
+        return batch(payload, children)
     except DataError:
         if len(children) > 1:
             mid = len(children) // 2
-            return np.concatenate([_boot_fluxes(payload, children[:mid]),
-                                   _boot_fluxes(payload, children[mid:])])
+            return np.concatenate([redraw_failed(batch, payload, children[:mid]),
+                                   redraw_failed(batch, payload, children[mid:])])
         child = children[0]
         for _ in range(_MAX_REDRAWS):
             child = child.spawn(1)[0]
             try:
-                return _boot_batch(payload, [child])
+                return batch(payload, [child])
             except DataError:
                 continue
         raise
+
+
+def _boot_fluxes(payload: dict, children: list) -> np.ndarray:
+    """Daily-flux replicates for ``children`` (:func:`redraw_failed` over the batch)."""
+    return redraw_failed(_boot_batch, payload, children)
 
 
 def _boot_batch(payload: dict, children: list) -> np.ndarray:

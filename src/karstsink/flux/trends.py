@@ -20,6 +20,7 @@ Confidence intervals by block bootstrap: :func:`karstsink.flux._trend_boot.boots
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,7 +40,8 @@ from ._wrtds_surface import (
 )
 
 __all__ = ["ANNUAL_TREND_COLUMNS", "TREND_COLUMNS", "TrendContext", "TrendResult",
-           "annual_trend_columns", "run_groups", "run_pairs", "trend_annual", "trend_context"]
+           "annual_trend_columns", "parse_group", "run_groups", "run_pairs", "trend_annual",
+           "trend_context"]
 
 #: Columns of a trend table, EGRET's ``runPairs``/``runGroups`` names in lower case.
 TREND_COLUMNS = ["x10", "x11", "x20", "x22", "total_change", "cqtc", "qtc",
@@ -280,6 +282,23 @@ def run_pairs(estimate_or_ctx, year1: int, year2: int, *, window_side: float = 0
     return TrendResult(_table(c, f), "pairs", info)
 
 
+_GROUP = re.compile(r"^\s*(\d{4})\s*[-:]\s*(\d{4})\s*$")
+
+
+def parse_group(text: str) -> tuple[int, int]:
+    """First and last year of a group written ``"1980-1995"`` (or ``1980:1995``).
+
+    Raises
+    ------
+    DataError
+        ``text`` is not two four-digit years.
+    """
+    m = _GROUP.match(str(text))
+    if not m:
+        raise DataError(f"{text!r} is not a group of years like 1980-1995")
+    return int(m.group(1)), int(m.group(2))
+
+
 def _ctx(x) -> TrendContext:
     return x if isinstance(x, TrendContext) else trend_context(x)
 
@@ -402,18 +421,23 @@ ANNUAL_TREND_COLUMNS = ["fn_conc_mg_L", "fn_flux_kg_day", "kalman_conc_mg_L",
 
 
 def annual_trend_columns(estimate, *, kalman_iter: int = 200, rho: float = 0.90,
-                         seed: int | None = None, year_start_month: int = 10) -> pd.DataFrame:
+                         seed: int | None = None, year_start_month: int = 10,
+                         kalman: pd.DataFrame | None = None) -> pd.DataFrame:
     """``year`` and :data:`ANNUAL_TREND_COLUMNS` of a WRTDS fit, for the annual table.
 
     Stationary flow-normalised concentration [mg L⁻¹] and flux [kg d⁻¹] and the
-    WRTDS-Kalman ones (``kalman_iter`` realisations; 0 leaves them NaN), per
-    year starting in ``year_start_month``; an empty table for other methods.
+    WRTDS-Kalman ones (``kalman_iter`` realisations; 0 leaves them NaN, or the
+    daily ``kalman`` table of :func:`karstsink.flux._kalman.wrtds_kalman` when
+    given), per year starting in ``year_start_month``; an empty table for other
+    methods.
     """
     if getattr(estimate, "surfaces", None) is None:
         return pd.DataFrame(columns=["year", *ANNUAL_TREND_COLUMNS])
     from ._kalman import wrtds_kalman
 
-    kal = wrtds_kalman(estimate, rho=rho, niter=kalman_iter, seed=seed) if kalman_iter else None
+    kal = kalman
+    if kal is None and kalman_iter:
+        kal = wrtds_kalman(estimate, rho=rho, niter=kalman_iter, seed=seed)
     ann = trend_annual(estimate, kalman=kal, pa_start=year_start_month)
     for c in ANNUAL_TREND_COLUMNS:
         if c not in ann:

@@ -19,10 +19,17 @@ __all__ = ["plot_fn_series", "plot_surface_contours", "plot_trend_bars", "save_t
 
 def plot_fn_series(annual: pd.DataFrame, title: str = ""):
     """Annual mean flux (points), flow-normalised flux (line), GFN and WRTDS-Kalman [kg d⁻¹]
-    (EGRET ``plotFluxHist``)."""
+    (EGRET ``plotFluxHist``), with the 90 % bootstrap band of the flow-normalised flux
+    (``fn_flux_lo90_kg_day``/``hi90``, or ``gfn_...``; EGRETci ``plotFluxHistBoot``) when
+    ``annual`` has it."""
     fig, ax = _subplots(figsize=(7, 4.2))
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.9)
     y = annual["year"]
+    for pre, colour in (("fn", "tab:green"), ("gfn", "tab:blue")):
+        lo, hi = f"{pre}_flux_lo90_kg_day", f"{pre}_flux_hi90_kg_day"
+        if lo in annual and hi in annual:
+            ax.fill_between(y, annual[lo], annual[hi], color=colour, alpha=0.18, lw=0,
+                            label=f"90 % bootstrap band ({'GFN' if pre == 'gfn' else 'FN'})")
     ax.plot(y, annual["flux_mean_kg_day"], "o", c="0.3", ms=4, label="annual mean (WRTDS)")
     ax.plot(y, annual["fn_flux_kg_day"], "-", c="tab:green", lw=2, label="flow-normalised")
     if "gfn_flux_kg_day" in annual:
@@ -80,14 +87,19 @@ def plot_surface_contours(estimate, title: str = ""):
 def save_trend_plots(out_dir: str | os.PathLike, *, annual: pd.DataFrame | None = None,
                      result=None, estimate=None, labels: tuple[str, str] = ("1", "2")
                      ) -> list[Path]:
-    """Write ``fn_flux.png``, ``trend_bars.png`` and ``surface_contours.png`` (those given)."""
+    """Write ``fn_flux.png``, ``trend_bars.png`` and ``surface_contours.png`` (those given).
+
+    ``result`` is a :class:`~karstsink.flux.trends.TrendResult` or its table
+    (with a ``sink`` row, as :class:`karstsink.workflows.trend.TrendRun` has it).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figs = []
     if annual is not None and len(annual):
         figs.append(("fn_flux.png", plot_fn_series(annual)))
     if result is not None:
-        figs.append(("trend_bars.png", plot_trend_bars(result.table, *labels)))
+        table = result if isinstance(result, pd.DataFrame) else result.table
+        figs.append(("trend_bars.png", plot_trend_bars(table, *labels)))
     if estimate is not None and getattr(estimate, "surfaces", None) is not None:
         figs.append(("surface_contours.png", plot_surface_contours(estimate)))
     paths = []

@@ -6,6 +6,10 @@
 - :mod:`karstsink.workflows.catchment`: one catchment from files to fluxes and
   sinks, ``karstsink flux`` (:func:`run_flux`, :func:`write_flux_outputs`,
   :class:`FluxRun`, :data:`ANNUAL_COLUMNS`);
+- :mod:`karstsink.workflows.trend`: a catchment's trend (EGRET runPairs/runGroups,
+  tableChange, EGRETci bootstrap), ``karstsink trend`` and a run's ``trend`` table
+  (:func:`~karstsink.workflows.trend.run_trend`,
+  :func:`~karstsink.workflows.trend.write_trend_outputs`);
 - :mod:`karstsink.workflows.comparison`: catchments against the map
   (``catchment_comparison.csv``, :data:`COMPARISON_COLUMNS`);
 - :mod:`karstsink.workflows.sections`: the report's sections, assumptions and headline.

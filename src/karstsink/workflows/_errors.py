@@ -31,7 +31,11 @@ FLAG_TO_KEY = {"--area": "area_km2", "--units": "units", "--q-unit": "q_unit",
                "--acid-so4-share": "acid_so4_share",
                "--evaporite-so4-share": "evaporite_so4_share",
                "--acid-no3-share": "acid_no3_share", "--bcp-share": "bcp_share",
-               "--silicate-fraction": "silicate_fraction", "--constituent": "constituent"}
+               "--silicate-fraction": "silicate_fraction", "--constituent": "constituent",
+               # karstsink trend (a catchment's trend table)
+               "--pairs": "pairs", "--groups": "groups", "--series": "series",
+               "--window-side": "window_side", "--block-days": "block_days",
+               "--kalman-iter": "kalman_iter", "--seed": "seed"}
 
 #: Keys whose value a message may quote; when the file does not set one, the message says
 #: the value is the default (the user never wrote it).

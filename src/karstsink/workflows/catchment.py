@@ -30,7 +30,7 @@ from ..io.discharge import read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..sink import carbon_sink
 
-__all__ = ["ANNUAL_COLUMNS", "FluxRun", "run_flux", "write_flux_outputs"]
+__all__ = ["ANNUAL_COLUMNS", "FluxRun", "is_hco3", "run_flux", "write_flux_outputs"]
 
 #: Column order of ``annual.csv`` (design.md contract first).
 ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_yr",
@@ -40,6 +40,15 @@ ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_
                   # issue 14 (WRTDS only): flow-normalised and WRTDS-Kalman means
                   "fn_conc_mg_L", "fn_flux_kg_day", "kalman_conc_mg_L", "kalman_flux_kg_day"]
 _SINK_SPECIES = ("hco3", "alk", "alkalinity")
+
+
+def is_hco3(constituent: str, species: str | None = None) -> bool:
+    """Whether a constituent is HCO₃⁻ (or alkalinity as HCO₃⁻), whose flux is a carbon sink.
+
+    ``constituent`` is the samples column or key (``hco3``, ``alk``); ``species``
+    the canonical key the reader recognised in it (``"HCO3- (mg/L)"`` -> ``hco3``).
+    """
+    return constituent.strip().lower() in _SINK_SPECIES or species in _SINK_SPECIES
 
 
 @dataclass
@@ -54,6 +63,8 @@ class FluxRun:
     settings: dict[str, Any]
     companions: dict[str, FluxEstimate] = field(default_factory=dict)
     companion_tables: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+    #: daily WRTDS-Kalman table (``method = "wrtds"``, ``kalman_iter`` > 0), else None
+    kalman: pd.DataFrame | None = None
 
     def model_json(self) -> dict[str, Any]:
         """The ``model.json`` content (no private objects)."""
@@ -131,6 +142,7 @@ def run_flux(
     method_options: dict[str, Any] | None = None,
     proxy: str | None = None,
     extra_regressors: list[str] | None = None,
+    kalman_iter: int = 200,
 ) -> FluxRun:
     """Estimate fluxes and the carbon sink of one catchment.
 
@@ -172,6 +184,9 @@ def run_flux(
     extra_regressors : list of str, optional
         Columns of the discharge file used as extra LOADEST regressors (model
         99, e.g. specific conductance as in LOADEST application 5).
+    kalman_iter : int
+        ``method = "wrtds"``: WRTDS-Kalman realisations of the annual
+        ``kalman_*`` columns (0: none), seeded with the WRTDS ``seed`` (default 0).
 
     Returns
     -------
@@ -199,11 +214,16 @@ def run_flux(
                                   date_format=date_format)
     est = estimate(daily, smp, constituent, method=method, **opts)
     tables = aggregate(est, year_start_month=year_start_month)
+    kal = None
     if method == "wrtds":  # issue 14: flow-normalised and WRTDS-Kalman annual columns
+        from ..flux._kalman import wrtds_kalman
         from ..flux.trends import annual_trend_columns
 
+        if kalman_iter:
+            kal = wrtds_kalman(est, niter=int(kalman_iter), seed=opts.get("seed", 0))
         tables["annual"] = tables["annual"].merge(
-            annual_trend_columns(est, year_start_month=year_start_month, seed=opts.get("seed", 0)),
+            annual_trend_columns(est, year_start_month=year_start_month, kalman_iter=0,
+                                 kalman=kal),
             on="year", how="left")
     est.samples.attrs.update(smp.attrs)
 
@@ -217,8 +237,7 @@ def run_flux(
         companions[key] = estimate(daily, s2, col, method=method, **opts)
         ctables[key] = aggregate(companions[key], year_start_month=year_start_month)
 
-    is_hco3 = (constituent.strip().lower() in _SINK_SPECIES
-               or smp.attrs.get("species") in _SINK_SPECIES)  # e.g. "HCO3- (mg/L)"
+    hco3 = is_hco3(constituent, smp.attrs.get("species"))  # e.g. "HCO3- (mg/L)"
     rows = []
     for kind, tkey, lab in (("year", "annual", "year"), ("total", "total", "period")):
         t = tables[tkey]
@@ -228,7 +247,7 @@ def run_flux(
             if name not in ctables:
                 return None
             return ctables[name][_tkey]["flux_kg_yr"].to_numpy()
-        if is_hco3:
+        if hco3:
             so4_flux = comp("so4")
             sk = carbon_sink(
                 t["flux_kg_yr"].to_numpy(), area_km2,
@@ -248,7 +267,7 @@ def run_flux(
                                "assumptions": f"constituent {constituent!r} is not HCO3: "
                                               "no carbon sink computed"})
         sk.insert(0, "period", t[lab].astype(str).to_numpy() if kind == "year" else "total")
-        sk.insert(1, "hco3_flux_kg_yr" if is_hco3 else "flux_kg_yr", t["flux_kg_yr"].to_numpy())
+        sk.insert(1, "hco3_flux_kg_yr" if hco3 else "flux_kg_yr", t["flux_kg_yr"].to_numpy())
         sk.insert(2, "complete", t["complete"].to_numpy())
         rows.append(sk)
     sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
@@ -262,10 +281,11 @@ def run_flux(
         "acid_no3_share": acid_no3_share, "bcp_share": bcp_share,
         "silicate_hco3_fraction": silicate_hco3_fraction, "proxy": proxy,
         "extra_regressors": list(extra_regressors or []),
+        "kalman_iter": int(kalman_iter) if method == "wrtds" else None,
     }
     return FluxRun(estimate=est, discharge=daily, samples=est.samples, tables=tables,
                    sink=sink_table, settings=settings, companions=companions,
-                   companion_tables=ctables)
+                   companion_tables=ctables, kalman=kal)
 
 
 def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool = True,

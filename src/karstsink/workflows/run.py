@@ -12,7 +12,10 @@ writes their outputs into one folder, all or nothing. The catchment-vs-map table
 Output folder layout::
 
     speciation/<samples>.csv (+ .meta.json)    PHREEQC results per sample file
-    flux/<catchment>/...                      daily/monthly/annual fluxes, sink.csv, plots
+    flux/<catchment>/...                      daily/monthly/annual fluxes, sink.csv, plots;
+                                              with a trend table also pairs.csv or groups.csv,
+                                              series.csv, fn_band.csv, trend_annual.csv,
+                                              trend.json (karstsink.workflows.trend)
                                               (<samples>, <catchment>: safe, distinct names,
                                               karstsink.io.atomic.unique_names)
     catchment_sinks.csv                       one row per catchment (whole record)
@@ -344,6 +347,7 @@ def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
     """
     c = catchment
     options = dict(c["method_options"])
+    trend = {"kalman_iter": c["trend"]["kalman_iter"]} if c.get("trend") else {}
     if c["method"] == "wrtds" and "jobs" not in options and jobs is not None:
         options["jobs"] = jobs
     return {
@@ -356,7 +360,7 @@ def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
         "evaporite_so4_share": c["evaporite_so4_share"],
         "acid_no3_share": c["acid_no3_share"], "bcp_share": c["bcp_share"],
         "silicate_hco3_fraction": c["silicate_fraction"], "method_options": options,
-        "proxy": c["proxy"], "extra_regressors": c["extra"],
+        "proxy": c["proxy"], "extra_regressors": c["extra"], **trend,
     }
 
 
@@ -380,6 +384,12 @@ def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None):
         settings[c["name"]] = run.settings
         sub = folder / folders[c["name"]]
         write_flux_outputs(run, sub)
+        trend = None
+        if c.get("trend"):  # issue 14: pairs/groups (+ bootstrap, series) into flux/<name>/
+            from .trend import catchment_trend
+
+            trend = catchment_trend(c, run, sub, jobs)
+            settings[c["name"]] = {**run.settings, "trend": trend.info}
         total = run.sink[run.sink["period"] == "total"].iloc[0]
         model = run.estimate.model
 
@@ -405,6 +415,8 @@ def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None):
             "model": str(model.get("model", model.get("name", c["method"]))),
         })
         flux_sections.append(sections.catchment_section(c, rows[-1], run.sink, sub))
+        if trend is not None:
+            flux_sections.append(sections.trend_section(c, trend, sub))
     return (pd.DataFrame(rows), flux_sections, settings,
             {k: f"flux/{v}" for k, v in folders.items()})
 

@@ -18,7 +18,8 @@ from ..report import Figure, Section, Table
 from ..units import C_TO_CO2
 
 __all__ = ["REPORT_YEARS", "assumptions", "catchment_section", "comparison_section",
-           "headline", "map_section", "scenario_section", "speciation_section"]
+           "headline", "map_section", "scenario_section", "speciation_section",
+           "trend_section"]
 
 #: Years of the scenario balance shown in the report's table.
 REPORT_YEARS = (2020, 2025, 2030, 2035, 2040, 2050, 2060)
@@ -125,6 +126,68 @@ def catchment_section(catchment: dict, row: dict[str, Any], sink: pd.DataFrame,
                                       "of catchment per year).")],
         figures=[f for f in figs if Path(f.path).is_file()],
     )
+
+
+def trend_section(catchment: dict, trend: Any, folder: Path) -> Section:
+    """A catchment's trend: the pairs/groups table, the series table and their figures.
+
+    Parameters
+    ----------
+    catchment : dict
+        The checked catchment of the run configuration (with its ``trend`` table).
+    trend : karstsink.workflows.trend.TrendRun
+        What :func:`karstsink.workflows.trend.run_trend` returned.
+    folder : pathlib.Path
+        The catchment's output folder (``flux/<catchment>``), whose plots are shown.
+    """
+    from .trend import TREND_REPORT_COLUMNS
+
+    c, t = catchment, trend.table
+    a, b = trend.labels
+    ws = float(trend.info.get("window_side") or 0)
+    f = t.loc["flux"]
+    boot = "lo90" in t.columns
+    what = ("the two years" if trend.kind == "pairs" else "the means of the two groups of years")
+    text = (f"Change of the flow-normalised concentration and flux between {what} {a} and "
+            f"{b} (EGRET {'runPairs' if trend.kind == 'pairs' else 'runGroups'}): flux "
+            f"**{f['total_change']:+.4g} kg/yr ({f['total_change_pct']:+.1f} %)**"
+            + (f", {f['likelihood']} (90 % interval {f['lo90']:.4g} to {f['hi90']:.4g} "
+               f"kg/yr, p = {f['p_value']:.2g})" if boot else "") + ". "
+            "The total change `total_change = x22 - x11` splits into **CQTC** (`x20 - x10`: "
+            "the change in the concentration-discharge relation, i.e. in the land: sources, "
+            "land use, restoration) and **QTC** (the rest: the change in discharge, i.e. "
+            "climate or regulation). "
+            + ("With stationary flow normalisation (window_side = 0) QTC is 0 by "
+               "construction; set window_side (e.g. 7 years) to see a discharge trend. "
+               if ws == 0 else
+               f"Generalized flow normalisation with {ws:g} years of discharge on either "
+               "side of each year. ")
+            + ("The sink row is the flux row through the carbon-sink formula without acid "
+               "corrections (proportional to the HCO3- flux). " if "sink" in t.index else "")
+            + f"Files: `flux/{folder.name}/{trend.kind}.csv`, `trend_annual.csv`"
+            + (", `series.csv`" if trend.series is not None else "") + ".")
+    show = t[[k for k in TREND_REPORT_COLUMNS if k in t.columns]].reset_index()
+    tables = [Table(show, caption="Flow-normalised values x11 (first), x22 (second), "
+                                  "x10/x20 (each surface with the whole discharge record), "
+                                  "total change and its CQTC/QTC parts; conc [mg/L], flux "
+                                  "[kg/yr], sink [t C km⁻² yr⁻¹]"
+                                  + ("; lo90/hi90: 90 % bootstrap interval of the total "
+                                     "change, p_value of no change (EGRETci)." if boot
+                                     else "."))]
+    if trend.series is not None:
+        tables.append(Table(trend.series, caption="Change between chosen years (EGRET "
+                                                  "tableChange): change, slope per year, "
+                                                  "and both in % of the first year."))
+    plots = folder / "plots"
+    figs = [Figure(plots / "trend_bars.png", f"{c['name']}: {a} and {b}, the total change "
+                                             "and its CQTC (land) and QTC (discharge) "
+                                             "parts" + (" with the 90 % interval." if boot
+                                                         else ".")),
+            Figure(plots / "fn_flux.png", f"{c['name']}: annual and flow-normalised flux "
+                                          "[kg/d]" + (" with the 90 % bootstrap band."
+                                                      if trend.band is not None else "."))]
+    return Section(title=f"Catchment {c['name']}: trend {a} to {b}", text=text,
+                   tables=tables, figures=[x for x in figs if Path(x.path).is_file()])
 
 
 def map_section(result: Any, tmp: Path) -> Section:
@@ -276,6 +339,11 @@ def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> 
             a[f"catchment {c['name']} silicate"] = (
                 f"silicate_fraction = {c['silicate_fraction']:g} of carbonic HCO3 from "
                 "silicate weathering (all its carbon from CO2)")
+    if any(c.get("trend") for c in cats):
+        a["trends"] = ("flow-normalised changes as EGRET 3.0.12 runPairs/runGroups (WRTDS "
+                       "surfaces, discharges of the whole record or of window_side years "
+                       "around each year); the trend's sink row is the HCO3 flux row without "
+                       "acid corrections, proportional to the flux")
     a["PHREEQC database"] = str(cfg["speciation"]["database"])
     if cats:
         a["flux estimators"] = ", ".join(sorted({c["method"] for c in cats}))
