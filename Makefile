@@ -1,29 +1,50 @@
 # karstsink: every target bootstraps .venv itself, so a fresh clone needs only python3 and make.
+# `make demo` installs karstsink with its runtime dependencies only (no extras, ~0.7 GB
+# installed); `make test` adds what the tests exercise: the [test] extra (pytest, hypothesis,
+# phreeqpy, dask, PyYAML), [fast] (numba) and [docs] (mkdocs, for tests/test_docs.py).
+# pip prints what it downloads and installs: nothing is hidden behind --quiet.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+PIP    := $(PY) -m pip
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
+TEST_EXTRAS := test,fast,docs
 
 .PHONY: demo test bench docs lint clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,phreeqpy,dask,fast,docs]"
-	touch $(STAMP)
+$(PY):
+	@echo ">>> creating the virtual environment $(VENV) with $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	@echo ">>> making sure pip can install an editable package (pip >= 21.3)"
+	$(PIP) install "pip>=21.3"
 
-demo: $(STAMP)
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	@echo ">>> make demo: installing karstsink (editable) and its runtime dependencies only"
+	@echo ">>>   numpy, pandas, scipy, rasterio, geopandas, pyogrio, shapely, matplotlib, pillow,"
+	@echo ">>>   phreeqc (IPhreeqc), openpyxl, tqdm, isal, click: ~0.7 GB; no test/docs/dask/numba extras"
+	$(PIP) install -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	@echo ">>> make test: installing karstsink (editable) with the extras [$(TEST_EXTRAS)]"
+	@echo ">>>   the runtime dependencies, pytest, hypothesis, PyYAML, phreeqpy, dask[distributed],"
+	@echo ">>>   numba and mkdocs(-material, mkdocstrings): ~1.2 GB"
+	$(PIP) install -e ".[$(TEST_EXTRAS)]"
+	touch $@
+
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/karstsink demo -o demo_output --overwrite
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_speciate.py
 	$(PY) benchmarks/bench_flux.py
 	$(PY) benchmarks/bench_map.py
 
-docs: $(STAMP)
+docs: $(TEST_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean:

@@ -58,6 +58,7 @@ NOT_CODES = {
     # map-engine bookkeeping stored in the same counters dict, removed before "flags"
     "grid_totals", "worker_peak_mb", "engine_tiles", "zone_helper_peak_mb",
     "landcover_float_px",  # per-block pixel count, turned into landcover_float_codes_rounded
+    "stats",  # per-block band statistics of the outputs (min/max/sums), not a flag
 }
 
 

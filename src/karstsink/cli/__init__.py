@@ -4,6 +4,9 @@ Each subcommand lives in its own module (``_speciate``, ``_flux``, ``_map``,
 ``_run``) and is imported only when invoked, so ``karstsink --help`` is fast.
 Errors: a :class:`~karstsink.exceptions.KarstSinkError` becomes one line on
 stderr and exit code 1; usage errors exit 2; ``--debug`` shows the traceback.
+Results go to stdout, diagnostics (progress, notes, warnings, errors) to stderr;
+``-q/--quiet`` and ``-v/--verbose`` (before or after the command name) set how much
+of the diagnostics is shown.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import importlib.util
 import click
 
 from .. import __version__
+from ._common import verbosity_options
 
 # command name -> (module, attribute); modules are imported lazily
 _COMMANDS = {
@@ -50,6 +54,7 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="karstsink")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@verbosity_options
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """karstsink: karst carbon sinks from field chemistry, discharge and rasters."""

@@ -1,4 +1,11 @@
-"""Helpers shared by the CLI subcommands: error mapping, signals, ``--overwrite``, progress.
+"""Helpers shared by the CLI subcommands: error mapping, signals, ``--overwrite``, output.
+
+Results (the numbers a command computed: sinks, totals, changes) go to stdout with
+:func:`echo_result`, so ``karstsink flux ... > sink.txt`` keeps them; diagnostics go to
+stderr: :func:`echo_note` (what was written where, stage progress; hidden by ``-q``),
+:func:`echo_detail` (every file written; only with ``-v``), warnings and errors (always),
+and the progress bars of :func:`progress` (on a terminal; never with ``-q``; also
+off a terminal with ``-v``).
 
 Every error reaches the user as one line on stderr (``--debug``: the traceback):
 
@@ -52,6 +59,61 @@ _OS_HINTS = {
     errno.EFBIG: "the file is too large for this file system",
     errno.EMFILE: "too many open files: lower --jobs or raise the limit (ulimit -n)",
 }
+
+
+#: ``ctx.meta`` key of the verbosity: -1 (``-q``), 0 (default) or 1 (``-v``). ``ctx.meta``
+#: is shared by the group's context and the subcommand's, so either may set it.
+VERBOSITY_KEY = "karstsink.verbosity"
+
+
+def verbosity() -> int:
+    """-1 with ``-q/--quiet``, 1 with ``-v/--verbose``, else 0 (also outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    return int(ctx.meta.get(VERBOSITY_KEY, 0)) if ctx is not None else 0
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if not value:
+        return value
+    level = 1 if param.name == "verbose" else -1
+    if ctx.meta.get(VERBOSITY_KEY, 0) not in (0, level):
+        raise click.UsageError("give -q/--quiet or -v/--verbose, not both.", ctx=ctx)
+    ctx.meta[VERBOSITY_KEY] = level
+    return value
+
+
+def verbosity_options(func: F) -> F:
+    """The ``-q/--quiet`` and ``-v/--verbose`` flags (on the group and every subcommand)."""
+    func = click.option(
+        "-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbosity,
+        help="Also list every file written, and show progress bars when stderr is not a "
+             "terminal (e.g. a log file).")(func)
+    func = click.option(
+        "-q", "--quiet", is_flag=True, expose_value=False, callback=_set_verbosity,
+        help="Print only the results (stdout), warnings and errors: no progress bars, no "
+             "notes.")(func)
+    return func
+
+
+def echo_result(text: str) -> None:
+    """A result line (sinks, totals, changes): stdout, whatever the verbosity."""
+    click.echo(text)
+
+
+def echo_note(text: str, level: int | None = None) -> None:
+    """A diagnostic line (files written, stages): stderr, hidden by ``-q``.
+
+    ``level``: the verbosity captured in the command's thread, for callbacks run in
+    worker threads (which see no click context).
+    """
+    if (verbosity() if level is None else level) >= 0:
+        click.echo(text, err=True)
+
+
+def echo_detail(text: str, level: int | None = None) -> None:
+    """A detail line (e.g. each file written): stderr, only with ``-v``."""
+    if (verbosity() if level is None else level) > 0:
+        click.echo(text, err=True)
 
 
 def debug_enabled() -> bool:
@@ -214,10 +276,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     click.echo(f"warning: {message}", err=True)
 
 
+def bars_disabled(level: int | None = None) -> bool:
+    """Whether progress bars are off: always with ``-q``, off a terminal unless ``-v``."""
+    level = verbosity() if level is None else level
+    return level < 0 or (level == 0 and not sys.stderr.isatty())
+
+
 def progress(total: int | None, desc: str, *, disable: bool | None = None):
-    """A tqdm progress bar on stderr, hidden when stderr is not a terminal unless asked."""
+    """A tqdm progress bar on stderr (see :func:`bars_disabled` for when it is shown)."""
     from tqdm.auto import tqdm
 
     if disable is None:
-        disable = not sys.stderr.isatty()
+        disable = bars_disabled()
     return tqdm(total=total, desc=desc, unit="", disable=disable, leave=False, file=sys.stderr)

@@ -8,7 +8,14 @@ import click
 
 from .. import carbon
 from ..flux import METHODS
-from ._common import handle_errors, overwrite_option
+from ._common import (
+    echo_detail,
+    echo_note,
+    echo_result,
+    handle_errors,
+    overwrite_option,
+    verbosity_options,
+)
 
 
 @click.command("flux")
@@ -49,12 +56,15 @@ from ._common import handle_errors, overwrite_option
 @click.option("--no3", default=None, help="NO3 column of the samples (nitric-acid correction).")
 @click.option("--toc", default=None, help="TOC/AOC column [mg C/L] (biological carbon pump).")
 @click.option("--acid-so4-share", type=click.FloatRange(0, 1),
-              default=carbon.DEFAULT_ACID_SO4_SHARE, show_default=True)
+              default=carbon.DEFAULT_ACID_SO4_SHARE, show_default=True,
+              help="Share of the non-evaporite SO4 taken as sulfuric acid in the sink "
+                   "(1: all of it, the largest correction).")
 @click.option("--evaporite-so4-share", type=click.FloatRange(0, 1),
               default=carbon.DEFAULT_EVAPORITE_SO4_SHARE,
               show_default=True, help="Share of SO4 from gypsum/evaporites (not acid).")
 @click.option("--acid-no3-share", type=click.FloatRange(0, 1),
-              default=carbon.DEFAULT_ACID_NO3_SHARE, show_default=True)
+              default=carbon.DEFAULT_ACID_NO3_SHARE, show_default=True,
+              help="Share of NO3 from nitrification (nitric acid) in the sink.")
 @click.option("--bcp-share", type=click.FloatRange(0, 1), default=carbon.DEFAULT_BCP_SHARE,
               show_default=True, help="Autochthonous share of --toc counted as sink "
                                       "(default 0, conservative: state your river's AOC/TOC).")
@@ -69,6 +79,9 @@ from ._common import handle_errors, overwrite_option
 @click.option("--bootstrap", type=click.IntRange(min=0), default=None,
               help="WRTDS block-bootstrap replicates for intervals (0: none) [default: "
                    "the estimator's].")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the WRTDS bootstrap: the same seed gives the same intervals for "
+                   "any --jobs [default: a fresh one each run].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the WRTDS bootstrap [default: all cores].")
 @click.option("--min-obs", type=click.IntRange(min=1), default=None,
@@ -80,18 +93,20 @@ from ._common import handle_errors, overwrite_option
 @click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@verbosity_options
 @handle_errors
 def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, units, method,
                  loadest_model, q_unit, q_column, date_column, date_format, year_start,
                  max_gap_days, allow_gaps, so4, no3, toc, acid_so4_share, evaporite_so4_share,
                  acid_no3_share, bcp_share, silicate_fraction, proxy, extra_regressors,
-                 bootstrap, jobs, min_obs, min_uncen, no_plots, overwrite,
+                 bootstrap, seed, jobs, min_obs, min_uncen, no_plots, overwrite,
                  debug) -> None:
     """Estimate daily, monthly and annual fluxes and the carbon sink of one catchment.
 
     Writes daily.csv, monthly.csv, annual.csv (water years unless --year-start 1),
     calendar.csv, total.csv, sink.csv, samples.csv, model.json and plots/*.png to
     OUTPUT, which is replaced as a whole; nothing is written if the run fails.
+    The mean flux and the sink are printed on stdout, the rest on stderr.
     """
     from ..io.atomic import check_output_dir
     from ..workflows.catchment import run_flux, write_flux_outputs
@@ -100,14 +115,14 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
     check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)  # before the work
 
     options: dict = {"model": loadest_model} if method == "loadest" else {}
-    wrtds_only = {"--bootstrap": bootstrap, "--jobs": jobs, "--min-obs": min_obs,
-                  "--min-uncen": min_uncen}
+    wrtds_only = {"--bootstrap": bootstrap, "--seed": seed, "--jobs": jobs,
+                  "--min-obs": min_obs, "--min-uncen": min_uncen}
     given = [name for name, value in wrtds_only.items() if value is not None]
     if given and method != "wrtds":
         verb = "applies" if len(given) == 1 else "apply"
         raise click.UsageError(f"{' and '.join(given)} {verb} to --method wrtds only.")
-    for key, value in (("bootstrap", bootstrap), ("jobs", jobs), ("min_obs", min_obs),
-                       ("min_uncen", min_uncen)):
+    for key, value in (("bootstrap", bootstrap), ("seed", seed), ("jobs", jobs),
+                       ("min_obs", min_obs), ("min_uncen", min_uncen)):
         if value is not None:
             options[key] = value
     run = run_flux(
@@ -122,11 +137,13 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
     )
     files = write_flux_outputs(run, out_dir, plots=not no_plots, overwrite=overwrite)
     total = run.tables["total"].iloc[0]
-    click.echo(f"{run.estimate.method}: mean flux {total['flux_kg_day']:.4g} kg/d "
-               f"(95 % {total['flux_lo95_kg_day']:.4g}-{total['flux_hi95_kg_day']:.4g}) over "
-               f"{int(total['n_days'])} days", err=True)
+    echo_result(f"{run.estimate.method}: mean flux {total['flux_kg_day']:.4g} kg/d "
+                f"(95 % {total['flux_lo95_kg_day']:.4g}-{total['flux_hi95_kg_day']:.4g}) over "
+                f"{int(total['n_days'])} days")
     if "sink_t_c_km2_yr" in run.sink and run.sink["sink_t_c_km2_yr"].notna().any():
         s = run.sink.iloc[-1]
-        click.echo(f"carbon sink (whole record): {s['sink_t_c_km2_yr']:.4g} t C km-2 yr-1 = "
-                   f"{s['sink_t_co2_km2_yr']:.4g} t CO2 km-2 yr-1", err=True)
-    click.echo(f"wrote {len(files)} files to {out_dir}", err=True)
+        echo_result(f"carbon sink (whole record): {s['sink_t_c_km2_yr']:.4g} t C km-2 yr-1 = "
+                    f"{s['sink_t_co2_km2_yr']:.4g} t CO2 km-2 yr-1")
+    echo_note(f"wrote {len(files)} files to {out_dir}")
+    for f in files:
+        echo_detail(f"  {f}")

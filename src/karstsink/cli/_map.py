@@ -7,7 +7,16 @@ from pathlib import Path
 import click
 
 from ..units import C_TO_CO2
-from ._common import handle_errors, overwrite_option, progress
+from ._common import (
+    bars_disabled,
+    echo_detail,
+    echo_note,
+    echo_result,
+    handle_errors,
+    overwrite_option,
+    progress,
+    verbosity_options,
+)
 
 
 @click.command("map")
@@ -24,11 +33,15 @@ from ._common import handle_errors, overwrite_option, progress
 @click.option("--engine", type=click.Choice(["threads", "processes"]), default=None,
               help="Local engine (default threads: measured faster on 2 cores).")
 @overwrite_option
-@click.option("--debug", is_flag=True, hidden=True)
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@verbosity_options
 @handle_errors
 def map_command(config: Path, out_dir: Path, jobs: int | None, dask_address: str | None,
                 co2: bool | None, engine: str | None, overwrite: bool, debug: bool) -> None:
-    """Karst (MPD) + biological carbon-sink maps and zone totals from CONFIG.toml."""
+    """Karst (MPD) + biological carbon-sink maps and zone totals from CONFIG.toml.
+
+    The province totals are printed on stdout, the rest on stderr.
+    """
     from ..io.atomic import check_output_dir, input_paths
     from ..mapping.config import load_config
     from ..mapping.run import run_map
@@ -37,21 +50,24 @@ def map_command(config: Path, out_dir: Path, jobs: int | None, dask_address: str
     # run_map replaces the folder as a whole (only one karstsink wrote); refuse first
     check_output_dir(out_dir, overwrite=overwrite, inputs=[config, *input_paths(cfg)])
     bars = []
+    off = bars_disabled()  # decided here: bars may be made in worker threads
 
     def make_bar(total: int, desc: str):
-        bar = progress(total, desc)
+        bar = progress(total, desc, disable=off)
         bars.append(bar)
         return bar.update
 
     try:
-        result = run_map(cfg, out_dir, jobs=jobs, dask=dask_address, co2=co2, engine=engine,
+        mapped = run_map(cfg, out_dir, jobs=jobs, dask=dask_address, co2=co2, engine=engine,
                          progress=make_bar)
     finally:
         for b in bars:
             b.close()
-    t = result.totals
-    click.echo(f"Wrote {len(result.files)} files to {out_dir}: karst sink "
-               f"{t['karst_sink_t_c_yr']:.4g} t C/yr over {t['karst_area_km2']:.4g} km2 of "
-               f"carbonate; biological {t['biological_sink_t_c_yr']:.4g} t C/yr; total "
-               f"{t['total_sink_t_c_yr']:.4g} t C/yr ({t['total_sink_t_c_yr'] * C_TO_CO2:.4g} "
-               f"t CO2/yr).")
+    t = mapped.totals
+    echo_result(f"karst sink {t['karst_sink_t_c_yr']:.4g} t C/yr over {t['karst_area_km2']:.4g} "
+                f"km2 of carbonate; biological {t['biological_sink_t_c_yr']:.4g} t C/yr; total "
+                f"{t['total_sink_t_c_yr']:.4g} t C/yr ({t['total_sink_t_c_yr'] * C_TO_CO2:.4g} "
+                "t CO2/yr)")
+    echo_note(f"wrote {len(mapped.files)} files to {out_dir}")
+    for f in mapped.files:
+        echo_detail(f"  {f}")

@@ -7,14 +7,25 @@ from pathlib import Path
 
 import click
 
-from ._common import handle_errors, overwrite_option
+from ._common import (
+    bars_disabled,
+    echo_detail,
+    echo_note,
+    echo_result,
+    handle_errors,
+    overwrite_option,
+    verbosity,
+    verbosity_options,
+)
 
 
 def _progress_factory():
     from ._common import progress as bar
 
+    off = bars_disabled()  # decided here: bars may be made in worker threads
+
     def make(total: int, desc: str):
-        b = bar(total, desc)
+        b = bar(total, desc, disable=off)
 
         def update(n: int = 1) -> None:
             b.update(n)
@@ -26,18 +37,58 @@ def _progress_factory():
     return make
 
 
+def _stage_echo(level: int):
+    """The pipeline's stage lines on stderr; with ``-q`` only its warnings."""
+
+    def echo(text: str) -> None:
+        if level >= 0 or text.lstrip().startswith("warning"):
+            click.echo(text, err=True)
+
+    return echo
+
+
 def _run(config, out_dir: Path | None, jobs: int | None, overwrite: bool) -> None:
     from ..workflows.run import run_pipeline
 
     t0 = time.perf_counter()
-    result = run_pipeline(config, out_dir, overwrite=overwrite, jobs=jobs,
-                          echo=lambda s: click.echo(s, err=True),
-                          progress=_progress_factory())
+    level = verbosity()
+    run = run_pipeline(config, out_dir, overwrite=overwrite, jobs=jobs,
+                       echo=_stage_echo(level), progress=_progress_factory())
+    echo_note(f"wrote {len(run.files)} files to {run.out_dir} in "
+              f"{time.perf_counter() - t0:.1f} s")
+    for f in run.files:
+        echo_detail(f"  {f}")
+    for line in _result_lines(run):
+        echo_result(line)
+
+
+def _result_lines(run) -> list[str]:
+    """The run's headline numbers (stdout): catchment sinks, map totals, balance, report."""
+    import math
+
+    lines = []
+    sinks = run.out_dir / "catchment_sinks.csv"
+    if "catchment_sinks.csv" in run.files and sinks.is_file():
+        import pandas as pd
+
+        table = pd.read_csv(sinks)
+        if {"catchment", "sink_t_c_km2_yr"} <= set(table.columns):
+            lines.append("catchment sinks [t C km-2 yr-1]: " + ", ".join(
+                f"{r.catchment} {r.sink_t_c_km2_yr:.3g}" for r in table.itertuples()))
+    s = run.summary
+    if "karst_sink_t_c_yr" in s and "biological_sink_t_c_yr" in s:
+        lines.append(
+            f"map: karst sink {s['karst_sink_t_c_yr'] / 1e6:.3f} Mt C/yr over "
+            f"{s.get('karst_area_km2', math.nan):,.0f} km2 of carbonate rock; biological "
+            f"{s['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr")
+    share = s.get("share_of_emissions_first_year_pct")
+    if share is not None and math.isfinite(share):
+        lines.append(f"balance: the sinks offset {share:.1f} % of the first scenario year's "
+                     "emissions")
     # point to the report only when one was written ([report] html = false writes none)
-    report = (f"; open {result.out_dir / 'report.html'}" if "report.html" in result.files
-              else "")
-    click.echo(f"Wrote {len(result.files)} files to {result.out_dir} in "
-               f"{time.perf_counter() - t0:.1f} s{report}")
+    if "report.html" in run.files:
+        lines.append(f"report: {run.out_dir / 'report.html'}")
+    return lines
 
 
 @click.command("run")
@@ -48,12 +99,16 @@ def _run(config, out_dir: Path | None, jobs: int | None, overwrite: bool) -> Non
               help="Worker processes/threads [default: all cores].")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@verbosity_options
 @handle_errors
 def run_command(config: Path, out_dir: Path | None, jobs: int | None, overwrite: bool,
                 debug: bool) -> None:
     """Run the whole pipeline configured in CONFIG (TOML): speciation, catchment fluxes and
     sinks, maps, zone totals, each catchment's observed sink against the map over its outline
-    (catchment_comparison.csv), the scenario balance and the HTML report."""
+    (catchment_comparison.csv), the scenario balance and the HTML report.
+
+    The headline numbers and the report's path are printed on stdout, the stages on stderr.
+    """
     _run(config, out_dir, jobs, overwrite)
 
 
@@ -64,12 +119,12 @@ def run_command(config: Path, out_dir: Path | None, jobs: int | None, overwrite:
               help="Worker processes/threads [default: all cores].")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@verbosity_options
 @handle_errors
 def demo_command(out_dir: Path, jobs: int | None, overwrite: bool, debug: bool) -> None:
     """Run the whole pipeline on the bundled SYNTHETIC Guizhou-like demo dataset."""
     from ..workflows.run import demo_config_path
 
     config = demo_config_path()
-    click.echo(f"karstsink demo: SYNTHETIC Guizhou-like province from {config.parent}",
-               err=True)
+    echo_note(f"karstsink demo: SYNTHETIC Guizhou-like province from {config.parent}")
     _run(config, out_dir, jobs, overwrite)

@@ -12,7 +12,14 @@ from typing import Any
 import click
 
 from ..carbon import DEFAULT_ACID_NO3_SHARE, DEFAULT_ACID_SO4_SHARE, DEFAULT_EVAPORITE_SO4_SHARE
-from ._common import handle_errors, overwrite_option, progress
+from ._common import (
+    echo_note,
+    echo_result,
+    handle_errors,
+    overwrite_option,
+    progress,
+    verbosity_options,
+)
 
 _BELOW_DETECTION = ("half", "zero", "limit", "nan")
 
@@ -70,6 +77,7 @@ _BELOW_DETECTION = ("half", "zero", "limit", "nan")
 @click.option("--seed", type=int, default=None, help="Seed of the draws [default: a fresh "
               "one, written to the metadata].")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@verbosity_options
 @handle_errors
 def speciate_command(input_path: Path, output: Path, database: str, engine: str,
                      jobs: int | None, units: str | None, phases: str, below_detection: str,
@@ -83,7 +91,7 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
     DIC, carbonate species, ionic strength, charge balance and weathering
     ratios are appended, and qa_flags says why a row was not computed.
     OUTPUT (and OUTPUT.meta.json) may not be INPUT, and are replaced only with
-    --overwrite.
+    --overwrite. The row and flag counts are printed on stdout, the rest on stderr.
     """
     from ..chemistry.speciation import speciate
     from ..io.atomic import check_output_file
@@ -124,9 +132,9 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
     spec = result.attrs["karstsink"]["speciation"]
     counts = spec["flag_counts"]
     flagged = ", ".join(f"{code} {k}" for code, k in counts.items()) or "none"
-    click.echo(f"speciate: {spec['n_rows']} rows, {spec['n_computed']} computed with "
-               f"{spec['database']['name']}; flags: {flagged}; wrote {output} and "
-               f"{meta_path.name}")
+    echo_result(f"speciate: {spec['n_rows']} rows, {spec['n_computed']} computed with "
+                f"{spec['database']['name']}; flags: {flagged}")
+    echo_note(f"wrote {output} and {meta_path.name}")
 
 
 def _write_outputs(result: Any, output: Path, meta_path: Path, check: Any, pool: Any,
