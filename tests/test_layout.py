@@ -34,7 +34,8 @@ MAX_LINES = 550
 #: The layer table of the layout plan; a module belongs to the longest entry it starts
 #: with (``karstsink.flux.pipeline`` is a shim in L4 although ``karstsink.flux`` is L2).
 LAYERS: dict[int, tuple[str, ...]] = {
-    0: ("karstsink.exceptions", "karstsink.units", "karstsink.qa", "karstsink.variables",
+    0: ("karstsink.exceptions", "karstsink.units", "karstsink.qa", "karstsink._qa_core",
+        "karstsink.variables",
         "karstsink._numba",
         "karstsink.data"),  # not in the plan: the shipped tables (importlib.resources), no code
     1: ("karstsink.io", "karstsink.carbon"),
