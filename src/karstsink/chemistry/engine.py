@@ -8,7 +8,7 @@ isolation and the worker pool; the input text is written by
 :mod:`._engine_input`, selected output and messages are read by
 :mod:`._engine_output`, and the two PHREEQC bindings are in :mod:`._engine_backends`.
 
-How it runs PHREEQC (measured facts in ``design.md``, "The PHREEQC engine"):
+How it runs PHREEQC (facts measured on IPhreeqc 3.8 by the karstsink developers):
 
 - many ``SOLUTION`` blocks per ``RunString`` (chunks of
   :data:`DEFAULT_CHUNK_SIZE` samples, numbered 1..n, no ``END`` between them),
@@ -150,7 +150,8 @@ class PhreeqcEngine:
     Notes
     -----
     One instance must only ever be used by one thread: IPhreeqc instances
-    are not thread safe (design.md).  Use :func:`run_chunks` for parallel work.
+    are not thread safe (a shared instance crashes or returns wrong rows).
+    Use :func:`run_chunks` for parallel work.
     """
 
     def __init__(self, database: str | os.PathLike = DEFAULT_DATABASE, engine: str = "phreeqc",

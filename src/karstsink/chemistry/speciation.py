@@ -2,7 +2,7 @@
 
 Input is the canonical sample table of :mod:`karstsink.samples` (or a raw
 table, which is standardised first).  Every input row and column is kept, in
-order; results are appended (column contract in design.md):
+order; results are appended (the column contract of docs/formats.md):
 
 ``si_calcite, si_dolomite, si_gypsum, log_pco2, dic_mmol_kgw, hco3_mmol_kgw,
 co3_mmol_kgw, co2aq_mmol_kgw, ionic_strength, cbe_pct``, ``si_<phase>`` for

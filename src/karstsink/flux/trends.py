@@ -415,7 +415,8 @@ def trend_annual(estimate_or_ctx, *, window_side: float = 0, kalman: pd.DataFram
     return annual_means(ctx.dates, vals, good, pa_start=pa_start, pa_long=pa_long)
 
 
-#: Columns :func:`annual_trend_columns` adds to ``annual.csv`` (after the design.md ones).
+#: Columns :func:`annual_trend_columns` adds to ``annual.csv`` (after the columns of
+#: ``workflows.catchment.ANNUAL_COLUMNS``).
 ANNUAL_TREND_COLUMNS = ["fn_conc_mg_L", "fn_flux_kg_day", "kalman_conc_mg_L",
                         "kalman_flux_kg_day"]
 

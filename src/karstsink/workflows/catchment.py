@@ -32,7 +32,7 @@ from ..sink import carbon_sink
 
 __all__ = ["ANNUAL_COLUMNS", "FluxRun", "is_hco3", "run_flux", "write_flux_outputs"]
 
-#: Column order of ``annual.csv`` (design.md contract first).
+#: Column order of ``annual.csv`` (the documented contract of docs/formats.md first).
 ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_yr",
                   "flux_lo95_kg_yr", "flux_hi95_kg_yr", "flux_se_kg_day", "flux_lo95_kg_day",
                   "flux_hi95_kg_day", "flux_kg", "n_days", "n_missing_days", "complete",
