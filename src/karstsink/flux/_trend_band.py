@@ -16,10 +16,6 @@ resample that cannot be fitted is drawn again from a child of its seed.
 
 from __future__ import annotations
 
-import math
-import multiprocessing
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -27,7 +23,7 @@ import pandas as pd
 
 from ..exceptions import DataError
 from ._gfn import annual_means, flow_windows, gfn_daily, surface_start_end
-from ._wrtds_bootstrap import _EPOCH, block_resample, default_jobs, redraw_failed
+from ._wrtds_bootstrap import _EPOCH, block_resample, redraw_failed, replicate_jobs, run_replicates
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import decimal_high_low, estimate_surfaces, interp_surface
 
@@ -125,16 +121,7 @@ def fn_band(ctx, *, n_boot: int = 100, block_days: int = 200, seed: int | None =
                            - _EPOCH).astype(np.int64),
                "months": ctx.sample_dates.month.to_numpy()}
     children = np.random.SeedSequence(seed).spawn(int(n_boot))
-    n_jobs = min(default_jobs() if jobs is None else max(1, int(jobs)), len(children))
-    per = max(1, math.ceil(len(children) / n_jobs))
-    chunks = [children[i:i + per] for i in range(0, len(children), per)]
-    if n_jobs > 1:
-        mp = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp) as pool:
-            parts = list(pool.map(_run, [payload] * len(chunks), chunks))
-    else:
-        parts = [_run(payload, c) for c in chunks]
-    reps = np.concatenate(parts, axis=0)  # (n_boot, n_year, 2)
+    reps = run_replicates(_run, payload, children, jobs)  # (n_boot, n_year, 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         x = 2.0 * np.log(est)[None] - np.log(reps)  # EGRETci's reflection, in logs
     out = pd.DataFrame({"year": base["year"].to_numpy(int)})
@@ -148,6 +135,7 @@ def fn_band(ctx, *, n_boot: int = 100, block_days: int = 200, seed: int | None =
                 lo[i], hi[i] = np.exp(np.quantile(xi, probs, method="weibull"))  # R type 6
         out[lo_col], out[hi_col] = lo, hi
     out.attrs["bootstrap"] = {"egret": "EGRETci ciCalculations/ciBands", "n_boot": int(n_boot),
-                              "block_days": int(block_days), "seed": seed, "jobs": n_jobs,
+                              "block_days": int(block_days), "seed": seed,
+                              "jobs": replicate_jobs(jobs, int(n_boot)),
                               "probs": list(probs), "window_side": window_side}
     return out

@@ -20,16 +20,13 @@ fitted (too few samples in a window) is drawn again from a child of its seed
 from __future__ import annotations
 
 import math
-import multiprocessing
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
-from ._wrtds_bootstrap import _EPOCH, block_resample, default_jobs, redraw_failed
+from ._wrtds_bootstrap import _EPOCH, block_resample, redraw_failed, replicate_jobs, run_replicates
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import decimal_high_low, estimate_surfaces
 from .trends import TrendResult, group_values, pair_values
@@ -164,16 +161,7 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
         "day_num": (ctx.sample_dates.to_numpy().astype("datetime64[D]") - _EPOCH).astype(
             np.int64),
         "months": ctx.sample_dates.month.to_numpy(), "block_days": int(block_days)}
-    n_jobs = min(default_jobs() if jobs is None else max(1, int(jobs)), len(children))
-    per = max(1, math.ceil(len(children) / n_jobs))
-    chunks = [children[i:i + per] for i in range(0, len(children), per)]
-    if n_jobs > 1:
-        mp = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp) as pool:
-            parts = list(pool.map(_boot_run, [payload] * len(chunks), chunks))
-    else:
-        parts = [_boot_run(payload, c) for c in chunks]
-    d_star = np.concatenate(parts, axis=0)  # (n_boot, 2)
+    d_star = run_replicates(_boot_run, payload, children, jobs)  # (n_boot, 2)
     table = result.table.copy()
     est = np.array([table.loc["conc", "x22"] - table.loc["conc", "x11"],
                     (table.loc["flux", "x22"] - table.loc["flux", "x11"]) / 365.25])
@@ -191,7 +179,8 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
     info = dict(result.info)
     info["bootstrap"] = {"egret": "EGRETci runPairsBoot" if result.kind == "pairs"
                          else "EGRETci runGroupsBoot", "n_boot": int(n_boot),
-                         "block_days": int(block_days), "seed": seed, "jobs": n_jobs,
+                         "block_days": int(block_days), "seed": seed,
+                         "jobs": replicate_jobs(jobs, int(n_boot)),
                          "replicates": pd.DataFrame({"conc_mg_L": x[:, 0],
                                                      "flux_kg_yr": x[:, 1] * 365.25})}
     return TrendResult(table, result.kind, info)

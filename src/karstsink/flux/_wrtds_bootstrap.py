@@ -64,6 +64,34 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+def worker_context():
+    """fork on Linux (workers start in milliseconds with everything imported), else spawn."""
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def replicate_jobs(jobs: int | None, n_rep: int) -> int:
+    """Worker processes for ``n_rep`` replicates: ``jobs`` (default: all CPUs), <= ``n_rep``."""
+    return min(default_jobs() if jobs is None else max(1, int(jobs)), n_rep)
+
+
+def run_replicates(worker, payload: dict, children: list, jobs: int | None) -> np.ndarray:
+    """``worker(payload, batch)`` over ``children`` in one batch per process, rows in order.
+
+    The replicates of every WRTDS bootstrap that does not overlap other work (trend
+    confidence, flow-normalised bands) run through here; ``worker`` must be a module-level
+    function so it pickles.
+    """
+    n_jobs = replicate_jobs(jobs, len(children))
+    per = max(1, math.ceil(len(children) / n_jobs))
+    chunks = [children[i:i + per] for i in range(0, len(children), per)]
+    if n_jobs > 1:
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=worker_context()) as pool:
+            parts = list(pool.map(worker, [payload] * len(chunks), chunks))
+    else:
+        parts = [worker(payload, c) for c in chunks]
+    return np.concatenate(parts, axis=0)
+
+
 def _boot_replicates(payload: dict, children: list) -> np.ndarray:
     """Daily fluxes [kg d⁻¹] of the bootstrap replicates seeded by ``children``."""
     with single_thread_blas():
@@ -170,19 +198,14 @@ class _BootRun:
             "dec_low": dec_low,
             "dec_high": dec_high,
         }
-        n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
-        self.n_jobs = min(n_jobs, n_rep)
+        self.n_jobs = replicate_jobs(jobs, n_rep)
         self._pool = None
         self._futures = []
         if self.n_jobs > 1:
             # one batch per worker: larger batches share more of the work per replicate
             per = math.ceil(n_rep / self.n_jobs)
-            # fork (Linux) starts workers in milliseconds with everything imported;
-            # elsewhere spawn, the platform default, re-imports the package per worker.
-            ctx = multiprocessing.get_context(
-                "fork" if sys.platform.startswith("linux") else "spawn"
-            )
-            self._pool = ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(max_workers=self.n_jobs,
+                                             mp_context=worker_context())
             self._futures = [
                 self._pool.submit(_boot_replicates, self.payload, self.children[i : i + per])
                 for i in range(0, n_rep, per)
