@@ -445,11 +445,12 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     scen = c.table(data.get("scenario", {}), "scenario")
     c.known(scen, _SCENARIO, "scenario")
     c.typed(scen, _SCENARIO, "scenario")
-    emissions: str | Path = scen.get("emissions", "all")
-    if emissions.lower() in SCENARIO_NAMES:
-        emissions = emissions.lower()
+    raw_emissions = str(scen.get("emissions", "all"))
+    emissions: str | Path
+    if raw_emissions.lower() in SCENARIO_NAMES:
+        emissions = raw_emissions.lower()
     else:
-        emissions = c.path_value(emissions, "scenario.emissions")
+        emissions = c.path_value(raw_emissions, "scenario.emissions")
     sinks_from = scen.get("sinks_from", "map")
     if sinks_from not in ("map", "given"):
         raise c.fail("scenario.sinks_from", f"{sinks_from!r} is not 'map' or 'given'.")

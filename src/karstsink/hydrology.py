@@ -9,6 +9,8 @@ read_discharge`` keeps working.  This module itself holds what needs no file:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -49,5 +51,7 @@ def runoff_depth_mm(q_m3s: ArrayLike, area_km2: float, *, per: str = "year"):
     seconds = {"year": SECONDS_PER_YEAR, "day": SECONDS_PER_DAY}.get(per)
     if seconds is None:
         raise ValueError(f"per must be 'year' or 'day', got {per!r}.")
-    q = np.asarray(q_m3s, dtype=float) if not np.isscalar(q_m3s) else float(q_m3s)
+    q: Any = np.asarray(q_m3s, dtype=float)
+    if np.isscalar(q_m3s):
+        q = float(q)
     return q * seconds / (area_km2 * 1e6) * 1e3

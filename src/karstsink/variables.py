@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import difflib
 import functools
+import io
 import re
 from dataclasses import dataclass
 from importlib.resources import files
@@ -139,7 +140,8 @@ def _load() -> dict[str, Variable]:
     """Read the shipped registry (once); a malformed row names its line."""
     out: dict[str, Variable] = {}
     where = f"karstsink/data/{_RESOURCE}"
-    with files("karstsink.data").joinpath(_RESOURCE).open(encoding="utf-8", newline="") as fh:
+    text = files("karstsink.data").joinpath(_RESOURCE).read_text(encoding="utf-8")
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         if tuple(reader.fieldnames or ()) != _FIELDS:
             raise ValueError(f"{where}: the header must be {','.join(_FIELDS)}, got "

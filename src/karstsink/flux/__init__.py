@@ -7,6 +7,7 @@ Period tables come from :func:`karstsink.flux.aggregate.aggregate`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -52,6 +53,7 @@ def estimate(
         Daily concentration [mg L⁻¹] and flux [kg d⁻¹] with standard errors.
     """
     method = str(method).lower()
+    func: Callable[..., Any]
     if method == "direct":
         from .direct import estimate_direct as func
     elif method == "rating":

@@ -152,12 +152,12 @@ def fit_loadest(
     q = np.asarray(q_m3s, dtype=float)
     c = np.asarray(conc_mg_L, dtype=float)
     cens = np.zeros(len(c), bool) if censored is None else np.asarray(censored, bool)
-    extras = {k: np.asarray(v, dtype=float) for k, v in (extras or {}).items()}
+    xs: dict[str, np.ndarray] = {k: np.asarray(v, dtype=float) for k, v in (extras or {}).items()}
     ok = np.isfinite(t) & np.isfinite(q) & (q > 0) & np.isfinite(c) & (c > 0)
-    for v in extras.values():
+    for v in xs.values():
         ok &= np.isfinite(v) & ((v > 0) if extra_log else True)
     t, q, c, cens = t[ok], q[ok], c[ok], cens[ok]
-    extras = {k: v[ok] for k, v in extras.items()}
+    xs = {k: v[ok] for k, v in xs.items()}
     if len(c) < 3:
         raise DataError(f"LOADEST needs at least 3 usable samples; got {len(c)}.")
     if bias_correction == "smearing" and cens.any():
@@ -173,7 +173,7 @@ def fit_loadest(
         candidates = {}
         best = None
         for m, mterms in MODEL_TERMS.items():
-            X = _columns(mterms, lnq, dt, extras, extra_log)
+            X = _columns(mterms, lnq, dt, xs, extra_log)
             if (~cens).sum() < X.shape[1] + 1:
                 continue
             try:
@@ -189,8 +189,8 @@ def fit_loadest(
         model_no, terms_used, fit, ll, aic, sppc, X = best
     else:
         if model == 99:
-            terms_used = tuple(terms) if terms else ("lnQ", *extras)
-            unknown = [x for x in terms_used if x not in _BASE_TERMS and x not in extras]
+            terms_used = tuple(terms) if terms else ("lnQ", *xs)
+            unknown = [x for x in terms_used if x not in _BASE_TERMS and x not in xs]
             if unknown:
                 raise DataError(f"model 99 terms {unknown} are neither built-in terms "
                                 f"({sorted(_BASE_TERMS)}) nor given extras.")
@@ -198,7 +198,7 @@ def fit_loadest(
             terms_used = MODEL_TERMS[model] + tuple(terms or ())
         else:
             raise ValueError(f"model must be 0, 1-9 or 99, got {model!r}.")
-        X = _columns(terms_used, lnq, dt, extras, extra_log)
+        X = _columns(terms_used, lnq, dt, xs, extra_log)
         if (~cens).sum() < X.shape[1] + 1:
             raise DataError(
                 f"LOADEST model {model} has {X.shape[1]} coefficients but only "
@@ -228,7 +228,7 @@ def fit_loadest(
         else None
     calib = pd.DataFrame({"dectime": t, "discharge_m3s": q, "conc_mg_L": c, "censored": cens,
                           "ln_load": y, "residual": resid})
-    for k, v in extras.items():
+    for k, v in xs.items():
         calib[k] = v
     out = LoadestFit(model=int(model_no), terms=tuple(terms_used), fit=fit, q_center=q_center,
                      t_center=t_center, extra_log=extra_log, method=estimator,
@@ -375,6 +375,7 @@ def estimate_loadest(
                  "qa_flags"]].copy()
     smp["fitted_mg_L"] = np.nan
     smp["residual"] = np.nan
+    assert fitobj.calibration is not None  # fit_loadest always records its calibration
     smp.loc[use, "fitted_mg_L"] = fitobj.calibration["fitted_mg_L"].to_numpy()
     smp.loc[use, "residual"] = fitobj.calibration["residual"].to_numpy()
     model_info = {"method": "loadest", **fitobj.as_dict(), "warnings": warn,

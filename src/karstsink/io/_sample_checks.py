@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +146,7 @@ def merge_readings(key: str, readings: list[Reading], notes: list[str],
     first = readings[0]
     values, status = first.values.copy(), first.status.copy()
     # the reported precision is only worked out where two columns are compared
-    tolerance = first.tolerance.copy() if len(readings) > 1 else first._tolerance
+    tolerance: Any = first.tolerance.copy() if len(readings) > 1 else first._tolerance
     conflict = np.zeros(len(values), dtype=bool)
     sentinel, formula = first.sentinel.copy(), first.formula.copy()
     for other in readings[1:]:

@@ -336,7 +336,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         fatal = fatal_keys.get(key, np.zeros(n, dtype=bool))
         flag(np.isnan(vals) & ~fatal, code)
     flag(np.isnan(hco3) & ~alk_fatal, "missing_alkalinity")
-    if dates is not None:
+    if dates is not None and bad_dates is not None:
         flag(bad_dates, "bad_date")
     if "sample_id" in ids:
         sid = pd.Series(ids["sample_id"])

@@ -221,6 +221,7 @@ def _resolve_units(used, units, header_units, source: str, notes: list[str],
                 if key in per_key or (written is None and unitless is None):
                     raise UnitError(refused) from err
                 if written is None:
+                    assert unitless is not None  # else raised just above
                     unitless[key] = refused
                     continue
                 if written is not None:

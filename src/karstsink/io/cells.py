@@ -425,7 +425,7 @@ def parse_dates(cells: Sequence[str], times: Sequence[str] | None = None, *,
     value_of: dict[str, np.datetime64] = {}
     offset_of: dict[str, int] = {}
     for t, v in iso_of.items():
-        if v is None or v == "":
+        if not isinstance(v, tuple):  # None (empty) or "" (unreadable)
             value_of[t] = nat
         else:
             value_of[t] = stamp_value[v[0]]
@@ -523,7 +523,7 @@ def _parse_with_format(cells: Sequence[str], times: Sequence[str] | None, date_f
         if stamp is None:  # ISO year-first cells (XLSX dates) are never ambiguous
             norm = _date_text(text)
             iso = _iso(norm, False) if _YMD.match(norm) else ""
-            if iso:
+            if isinstance(iso, tuple):
                 stamp = pd.Timestamp(iso[0]).to_pydatetime()
                 if iso[1] is not None:
                     stamp = stamp.replace(tzinfo=_dt.timezone(_dt.timedelta(minutes=iso[1])))
@@ -536,8 +536,9 @@ def _parse_with_format(cells: Sequence[str], times: Sequence[str] | None, date_f
         if stamp is None:
             value_of[key] = nat
             continue
-        if stamp.tzinfo is not None:
-            offset_of[key] = int(stamp.utcoffset().total_seconds() // 60)
+        delta = stamp.utcoffset()
+        if delta is not None:
+            offset_of[key] = int(delta.total_seconds() // 60)
             stamp = stamp.replace(tzinfo=None)
         value_of[key] = np.datetime64(stamp, "ns")
     note = _apply_offsets(value_of, offset_of)

@@ -303,6 +303,7 @@ def flux_samples_from_table(
     old = _flag_sets(table)
 
     if raw_col is None:  # the canonical column the reader filled
+        assert key is not None  # 'no key and no raw column' was refused above
         unitless = table.attrs.get("unitless_columns") or {}
         keys = [k for k in (("hco3", "alk") if _species_of(key) == "hco3" else (key,))
                 if k in measured]

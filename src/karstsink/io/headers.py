@@ -417,7 +417,8 @@ def _match_plain(text: str, header: str) -> HeaderMatch | None:
         else:  # 'slash' and 'suffix' forms name a measured quantity and its unit
             found = lookup_name(name)
             hit = None
-            if found is not None and KEYS[found[0]][1] in MEASURED_KINDS:
+            if (found is not None and unit_text is not None
+                    and KEYS[found[0]][1] in MEASURED_KINDS):
                 unit = parse_unit(unit_text, KEYS[found[0]][1])
                 if unit is not None:
                     hit = HeaderMatch(found[0], unit, found[1])

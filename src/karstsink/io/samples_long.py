@@ -8,6 +8,7 @@ of its own row.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,11 +68,11 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
     ``convert(values, key, unit)`` converts to the canonical unit of ``key``.
     """
     by_compact = {_c(str(c)): c for c in df.columns}
-    col = {role: next((by_compact[k] for k in role if k in by_compact), None)
-           for role in _ROLES}
+    col: dict[tuple[str, ...], Any] = {
+        role: next((by_compact[k] for k in role if k in by_compact), None) for role in _ROLES}
     n = len(df)
 
-    def get(k: str) -> list[str]:
+    def get(k: tuple[str, ...]) -> list[str]:
         return text[col[k]] if col[k] is not None else [""] * n
 
     site, date, time = get(SITE), get(DATE), get(TIME)
@@ -163,7 +164,7 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
     per_key: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for (g, key), (_r, i) in chosen.items():
         kind = KEYS[key][1]
-        vals, stat = per_key.setdefault(
+        key_vals, stat = per_key.setdefault(
             key, (np.full(n_out, np.nan), np.full(n_out, cells.MISSING, dtype=np.int8)))
         value, status = cells.parse_cell(values[i], decimal_comma=False)
         if cells.sentinel_mask(np.array([value]), np.array([status]))[0] and kind != "coord":
@@ -199,7 +200,7 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
                 result.units[key] = unit
             elif unit not in seen.split("; "):
                 result.units[key] = f"{seen}; {unit}"
-        vals[g], stat[g] = value, status
+        key_vals[g], stat[g] = value, status
     for label, col_text in text_cols.items():
         wide[label] = pd.Series(col_text, dtype="str")
     result.measured = per_key

@@ -323,7 +323,7 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
     return tables, meta
 
 
-def _speciation_shares(carbon: dict) -> dict[str, float]:
+def _speciation_shares(carbon: dict) -> dict[str, Any]:
     """The acid-correction shares of ``[carbon]`` as :func:`karstsink.speciate` keywords."""
     return {k: carbon[k] for k in ("acid_so4_share", "evaporite_so4_share", "acid_no3_share")}
 
