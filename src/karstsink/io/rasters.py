@@ -10,6 +10,14 @@ or the ``units`` / ``<variable>#units`` metadata items), the packing (CF
 ``_FillValue``, GDAL's nodata) and, for a CF file with latitude/longitude coordinates
 but no ``grid_mapping`` variable (ERA5-Land downloads, for one), the geographic CRS the
 CF conventions imply (WGS 84 here; CF 1.8 section 5.6 leaves the datum unspecified).
+
+Packing conventions differ: CF (and GDAL's band scale/offset) mean ``value = stored x
+scale_factor + add_offset``; the MODIS/HDF-EOS products mean ``value = scale_factor x
+(stored - add_offset)`` (MODIS land products' user guides, e.g. MOD17A3 and MOD16A3).
+:func:`raster_info` reports which one the file's metadata says (:attr:`RasterInfo.modis`:
+HDF-EOS tags present) and the ``scale_factor``/``add_offset`` metadata items of a band
+GDAL gives as metadata only (HDF4).  Remote data: :func:`virtual_path` turns a URL into
+GDAL's virtual path (``https://`` -> ``/vsicurl/https://``, ``s3://b/k`` -> ``/vsis3/b/k``).
 """
 
 from __future__ import annotations
@@ -19,7 +27,15 @@ from pathlib import Path
 
 from ..exceptions import RasterError
 
-__all__ = ["RasterInfo", "gdal_path", "raster_info"]
+__all__ = ["RasterInfo", "display_path", "gdal_path", "is_virtual", "raster_info",
+           "virtual_path"]
+
+#: URL scheme -> GDAL virtual file system prefix (GDAL "GDAL Virtual File Systems")
+_SCHEMES = {"https://": "/vsicurl/https://", "http://": "/vsicurl/http://",
+            "ftp://": "/vsicurl/ftp://", "s3://": "/vsis3/", "gs://": "/vsigs/",
+            "az://": "/vsiaz/"}
+#: metadata keys that mark a HDF-EOS (MODIS) file (GDAL's HDF4 driver: dataset metadata)
+_HDFEOS_KEYS = ("HDFEOSVersion", "HDFEOS_VERSION", "StructMetadata.0")
 
 #: CF units of latitude/longitude coordinate variables (CF 1.8 sections 4.1, 4.2)
 _LAT_UNITS = {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen",
@@ -49,6 +65,14 @@ class RasterInfo:
         ``"EPSG:4326"`` for a CF file with latitude/longitude coordinates and no CRS.
     variable : str or None
         The NetCDF variable name (``NETCDF_VARNAME``), when there is one.
+    modis : bool
+        The metadata carries HDF-EOS tags (``HDFEOSVersion``, ``StructMetadata.0``): its
+        ``scale_factor``/``add_offset`` have the MODIS meaning.
+    tag_packing : tuple of (float, float) or None
+        Each band's ``(scale_factor, add_offset)`` metadata items when GDAL gives them as
+        metadata but not as the band scale/offset (HDF4); else None.
+    valid_range : (float, float) or None
+        Band 1's ``valid_range`` metadata item (stored numbers; HDF4/MODIS), if any.
     """
 
     path: str
@@ -60,6 +84,9 @@ class RasterInfo:
     crs_wkt: str | None
     implied_crs: str | None
     variable: str | None
+    modis: bool = False
+    tag_packing: tuple[tuple[float, float], ...] | None = None
+    valid_range: tuple[float, float] | None = None
 
 
 def _open(path: str):
@@ -68,8 +95,44 @@ def _open(path: str):
     try:
         return rasterio.open(path)
     except rasterio.errors.RasterioIOError as err:
-        raise RasterError(f"Cannot read raster {path}: {str(err).splitlines()[0]} (not a "
-                          f"raster GDAL reads, or a truncated or corrupt file).") from err
+        raise RasterError(f"Cannot read raster {display_path(path)}: "
+                          f"{str(err).splitlines()[0]} (not a raster GDAL reads, or a "
+                          f"truncated or corrupt file).") from err
+
+
+def is_virtual(path: str | Path) -> bool:
+    """Whether ``path`` is a GDAL virtual path (``/vsi...``) or a VRT XML string: opened
+    as it is, never resolved against a folder or checked on disk."""
+    p = str(path)
+    return p.startswith("/vsi") or p.lstrip().startswith("<VRTDataset")
+
+
+def virtual_path(value: str) -> str | None:
+    """The GDAL virtual path of a URL or virtual path, or None for a plain file path.
+
+    ``https://host/f.tif`` -> ``/vsicurl/https://host/f.tif``, ``s3://bucket/key`` ->
+    ``/vsis3/bucket/key`` (likewise ``gs://``, ``az://``); ``/vsi...`` paths as they are.
+    """
+    if value.startswith("/vsi"):
+        return value
+    for scheme, prefix in _SCHEMES.items():
+        if value.lower().startswith(scheme):
+            return prefix + value[len(scheme):]
+    return None
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` for a message: a mosaic's VRT XML as ``mosaic of N tiles (first: ...)``."""
+    p = str(path)
+    if not p.lstrip().startswith("<VRTDataset"):
+        return p
+    import re
+
+    tiles = re.findall(r"<SourceFilename[^>]*>([^<]*)</SourceFilename>", p)
+    from xml.sax.saxutils import unescape
+
+    names = list(dict.fromkeys(unescape(t) for t in tiles))
+    return f"mosaic of {len(names)} tiles (first: {names[0] if names else '?'})"
 
 
 def _subdataset_variable(sub: str) -> str:
@@ -138,9 +201,40 @@ def raster_info(path: str) -> RasterInfo:
                               f"{{ path = \"...\", variable = \"NAME\" }}.")
         tags = ds.tags()
         units = tuple(_band_unit(ds, b, tags) for b in range(1, ds.count + 1))
+        modis = any(k in tags for k in _HDFEOS_KEYS) or any(
+            k.endswith(_HDFEOS_KEYS) for k in tags)
         return RasterInfo(
             path=path, count=ds.count, units=units, scales=tuple(ds.scales),
             offsets=tuple(ds.offsets), nodata=ds.nodata,
             crs_wkt=ds.crs.to_wkt() if ds.crs is not None else None,
             implied_crs=_implied_crs(ds, tags),
-            variable=ds.tags(1).get("NETCDF_VARNAME"))
+            variable=ds.tags(1).get("NETCDF_VARNAME"), modis=modis,
+            tag_packing=_tag_packing(ds, tags), valid_range=_valid_range(ds.tags(1)))
+
+
+def _valid_range(btags: dict) -> tuple[float, float] | None:
+    """A band's ``valid_range`` metadata item (``"-32767, 32700"``) as numbers, or None."""
+    import re
+
+    text = btags.get("valid_range")
+    nums = re.findall(r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?", text or "")
+    if len(nums) != 2 or float(nums[0]) >= float(nums[1]):
+        return None
+    return float(nums[0]), float(nums[1])
+
+
+def _tag_packing(ds, tags: dict) -> tuple[tuple[float, float], ...] | None:
+    """Per band ``(scale_factor, add_offset)`` from metadata items, when GDAL has not set
+    them as the band scale/offset (its HDF4 driver gives them as metadata); else None."""
+    if any((s, o) != (1.0, 0.0) for s, o in zip(ds.scales, ds.offsets, strict=True)):
+        return None
+    out = []
+    for b in range(1, ds.count + 1):
+        bt = ds.tags(b)
+        try:
+            s = float(bt.get("scale_factor", tags.get("scale_factor", 1.0)))
+            o = float(bt.get("add_offset", tags.get("add_offset", 0.0)))
+        except ValueError:
+            return None
+        out.append((s, o))
+    return tuple(out) if any(p != (1.0, 0.0) for p in out) else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import DataError, UnitError
+from ..exceptions import ConfigError, DataError, UnitError
 from .grid import NON_INTEGER_CODE
 
 __all__ = ["check_inputs", "sample_windows"]
@@ -161,6 +161,7 @@ def check_inputs(sources: dict, specs: dict, grid) -> dict:
     DataError
         Non-integer land-cover codes; an input with no valid value at all.
     """
+    _check_implied(specs)
     windows = sample_windows(grid)
     sampled: dict[str, np.ndarray] = {}
     empty = []
@@ -193,7 +194,7 @@ def check_inputs(sources: dict, specs: dict, grid) -> dict:
         values = _whole_file_sample(src)
         if values.size == 0 and name not in forced:
             raise DataError(
-                f"Input {name!r} ({src.path}) holds no valid value (every sampled pixel is "
+                f"Input {name!r} ({src.label}) holds no valid value (every sampled pixel is "
                 f"nodata, nodata = {src.nodata}): a map of it would be all nodata. Check "
                 f"the file and its nodata value (or force = true if its data cover only a "
                 f"small part of the grid).")
@@ -206,16 +207,37 @@ def check_inputs(sources: dict, specs: dict, grid) -> dict:
             continue
         problem = rule(name, finite)
         if problem:
-            raise UnitError(f"Input {name!r} ({sources[name].path}): {problem}.")
+            raise UnitError(f"Input {name!r} ({sources[name].label}): {problem}.")
     _check_water_balance(sampled, sources, forced)
     return {"empty_on_grid": empty}
+
+
+def _check_implied(specs: dict) -> None:
+    """A polygon carbonate's ``dolomite_values`` must reach the run as its
+    ``dolomite_fraction`` input (:func:`._inputs.implied_inputs`): never silently unused,
+    never beside another dolomite input."""
+    carb = specs.get("carbonate")
+    if carb is None or not carb.is_vector or carb.dolomite_values is None:
+        return
+    dol = specs.get("dolomite_fraction")
+    if dol is None:
+        raise ConfigError(
+            "[inputs] carbonate.dolomite_values implies a dolomite_fraction input that this "
+            "configuration loader did not add; write it out: dolomite_fraction = { path = "
+            "\"...\", field = \"...\", values = [...], dolomite_values = [...] } (the "
+            "carbonate entry's keys).")
+    same = (dol.is_vector, dol.path, dol.layer, dol.field, dol.dolomite_values) == (
+        True, carb.path, carb.layer, carb.field, carb.dolomite_values)
+    if not same:
+        raise ConfigError("[inputs] carbonate.dolomite_values and a dolomite_fraction input "
+                          "both give the dolomite share; remove one of them.")
 
 
 def _check_codes(src, codes: np.ndarray) -> None:
     bad = int(np.count_nonzero(codes == NON_INTEGER_CODE))
     if bad:
         raise DataError(
-            f"Land-cover raster {src.path} holds non-integer class codes ({bad} of "
+            f"Land-cover raster {src.label} holds non-integer class codes ({bad} of "
             f"{codes.size} valid sampled pixels; stored as {src.dtype}): class codes must be "
             f"whole numbers. Reclassify or round the raster to integers and run again.")
 
@@ -229,7 +251,7 @@ def _check_water_balance(sampled: dict, sources: dict, forced: set) -> None:
     both = np.isfinite(p) & np.isfinite(et)
     if both.any() and bool(np.all(et[both] >= p[both])):
         raise UnitError(
-            f"Input 'evapotranspiration' ({sources['evapotranspiration'].path}) is at or "
-            f"above precipitation ({sources['precipitation'].path}) on every sampled pixel, "
+            f"Input 'evapotranspiration' ({sources['evapotranspiration'].label}) is at or "
+            f"above precipitation ({sources['precipitation'].label}) on every sampled pixel, "
             f"so runoff = P - ET would be 0 everywhere: check that both are in mm/yr "
             f"(declare units for the one that is not), or force = true.")

@@ -14,9 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..exceptions import UnitError
 from ..units import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
-__all__ = ["FLUX_INPUTS", "Unit", "amount_factor", "lookup", "shown_units", "unit_key"]
+__all__ = ["FLUX_INPUTS", "Unit", "amount_factor", "known_unit", "lookup", "shown_units",
+           "unit_key"]
 
 DAYS_PER_YEAR = SECONDS_PER_YEAR / SECONDS_PER_DAY  # 365.25 (Julian year)
 #: time step -> steps per year
@@ -126,6 +128,24 @@ def lookup(name: str, unit: str) -> Unit | None:
     """The :class:`Unit` of ``unit`` for input ``name``, or None if unknown."""
     entry = _TABLES.get(name)
     return None if entry is None else entry[1].get(unit_key(unit))
+
+
+def known_unit(name: str, unit: str) -> Unit:
+    """The :class:`Unit` of ``unit`` for input ``name`` (:func:`lookup` for a unit that
+    must be known: a declared unit, checked when the config is read).
+
+    Raises
+    ------
+    UnitError
+        If ``unit`` is not a unit of ``name`` in these tables.
+    """
+    u = lookup(name, unit)
+    if u is None:
+        hint = f"use one of: {shown_units(name)}" if has_units(name) else \
+            f"{name} holds class codes, which have no unit"
+        raise UnitError(f"[inputs] {name}.units = {unit!r} is not a unit of {name} known "
+                        f"here; {hint}.")
+    return u
 
 
 def amount_factor(name: str, unit: str) -> float | None:

@@ -15,7 +15,13 @@ and decides how the map reads it:
   :class:`~karstsink.mapping.grid.AlignedSource`).  ``aggregate = "sum"`` is the mean
   times the band count, as an amount per year: it needs the bands to cover one year
   (12 monthly or 365/366 daily steps), so that 12 monthly amounts in mm/month add up to
-  mm/yr; ``aggregate = "mean"`` of a flux is its mean rate (mean mm/month x 12 = mm/yr).
+  mm/yr; ``aggregate = "mean"`` of a flux is its mean rate (mean mm/month x 12 = mm/yr);
+* **packing convention**: GDAL applies a file's packing with the CF meaning (value =
+  stored x scale_factor + add_offset).  A MODIS/HDF-EOS file (``convention = "modis"``,
+  or its HDF-EOS metadata) means value = scale_factor x (stored - add_offset): the
+  difference is folded into the conversion (:func:`_packing`);
+* a **polygon** input (``field`` given) is read by :mod:`._vector`; its read path is the
+  :class:`~._vector.VectorRead` string.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..exceptions import ConfigError, RasterError, UnitError
-from ..io.rasters import gdal_path, raster_info
-from ._input_units import amount_factor, has_units, lookup, shown_units, unit_key
+from ..io.rasters import display_path, gdal_path, raster_info
+from ._input_units import amount_factor, has_units, known_unit, lookup, shown_units, unit_key
 from ._inputs import CANONICAL, InputSpec
 
 __all__ = ["SourceRead", "resolve_input"]
@@ -62,13 +68,13 @@ class SourceRead:
 
 
 def _where(spec: InputSpec) -> str:
-    return f"Input {spec.name!r} ({spec.path}{':' + spec.variable if spec.variable else ''})"
+    return f"Input {spec.name!r} ({spec.label}{':' + spec.variable if spec.variable else ''})"
 
 
 def _bands(spec: InputSpec, count: int) -> tuple[int, ...]:
     if spec.band is not None:
         if spec.band > count:
-            raise ConfigError(f"[inputs] {spec.name}.band = {spec.band}: {spec.path} has "
+            raise ConfigError(f"[inputs] {spec.name}.band = {spec.band}: {spec.label} has "
                               f"{count} band(s); choose 1-{count}.")
         return (spec.band,)
     if spec.aggregate:
@@ -97,14 +103,14 @@ def _unit(spec: InputSpec, file_unit: str) -> str | None:
         raise UnitError(f"{_where(spec)}: the file gives units {file_unit!r}, not a unit of "
                         f"{name} known here; declare what the values are: units = one of "
                         f"{shown_units(name)} (model unit {CANONICAL[name]}).")
-    du = lookup(name, declared)
+    du = known_unit(name, declared)  # a declared unit is checked when the config is read
     same = (fu is not None and (fu.factor, fu.offset) == (du.factor, du.offset)) or (
         fu is None and bare is not None and du.amount == bare)
     if fu is None and bare is None:
         return declared  # a unit this table does not know: the declaration decides
     if not same and unit_key(file_unit) != unit_key(declared):
         raise UnitError(f"[inputs] {name}.units = {declared!r} contradicts the unit of "
-                        f"{spec.path} ({file_unit!r}); remove units (the file's unit is "
+                        f"{spec.label} ({file_unit!r}); remove units (the file's unit is "
                         f"then used) or correct the file's metadata.")
     return declared
 
@@ -115,11 +121,14 @@ def _convert(spec: InputSpec, unit: str | None, n: int) -> tuple[float, float]:
         if spec.aggregate == "sum":
             raise ConfigError(f"[inputs] {spec.name}.aggregate = \"sum\" needs the unit of "
                               f"each band (e.g. units = \"mm/month\"): neither the config "
-                              f"nor {spec.path} gives it.")
+                              f"nor {spec.label} gives it.")
         return a, b
-    u = lookup(spec.name, unit)
+    u = known_unit(spec.name, unit)  # _unit() gives a declared or a known file unit
     if spec.aggregate != "sum":
         return a * u.factor, b * u.factor + u.offset
+    # sum is refused at config time unless the input is a flux (FLUX_INPUTS), and every
+    # unit of a flux input has its amount and steps per year (_input_units._fluxes)
+    assert u.per_year is not None and u.amount is not None
     counts = _YEAR_COUNTS.get(u.per_year, ())
     if n not in counts:
         step = {1.0: "year"}.get(u.per_year, f"1/{u.per_year:g} year")
@@ -129,6 +138,40 @@ def _convert(spec: InputSpec, unit: str | None, n: int) -> tuple[float, float]:
             f"Use aggregate = \"mean\" for a mean rate (a multi-year stack), or band = N.")
     f = n * u.amount  # the year's amount: n x band mean
     return a * f, b * f
+
+
+def _packing(spec: InputSpec, info, idx: int) -> tuple[tuple[float, float], str]:
+    """``(k, m)``: the unpacked value = k x (what GDAL returns) + m, and a note.
+
+    GDAL returns ``g = gs x stored + go`` (its band scale/offset: CF meaning, 1 and 0 when
+    the file's packing is metadata only, as GDAL's HDF4 driver gives it).  The file's
+    packing ``(s, o)`` is the band scale/offset or those metadata items; its meaning is
+    CF (``s x stored + o``) or MODIS (``s x (stored - o)``, MOD17A3/MOD16A3 user guides).
+    """
+    gs, go = info.scales[idx], info.offsets[idx]
+    s, o = gs, go
+    if info.tag_packing is not None:
+        s, o = info.tag_packing[idx]
+    modis = spec.convention == "modis" or (spec.convention is None and info.modis)
+    if gs == 0:
+        raise RasterError(f"{_where(spec)}: the file's scale factor is 0.")
+    stored = (1.0 / gs, -go / gs)  # stored = a x g + b
+    value = (s, -s * o) if modis else (s, o)  # value = c x stored + d
+    k = value[0] * stored[0]
+    m = value[0] * stored[1] + value[1]
+    note = ""
+    if (s, o) != (1.0, 0.0):
+        note = (f"file packing MODIS: {s:g} x (stored - {o:g})" if modis else
+                f"file packing x {s:g} + {o:g}")
+    return (k, m), note
+
+
+def _vector(spec: InputSpec) -> SourceRead:
+    from ._vector import vector_read
+
+    vr = vector_read(spec)
+    return SourceRead(path=vr.to_path(), bands=(1,), convert=(1.0, 0.0), crs=None,
+                      units="fraction", note=vr.describe())
 
 
 def resolve_input(spec: InputSpec) -> SourceRead:
@@ -144,8 +187,15 @@ def resolve_input(spec: InputSpec) -> SourceRead:
     RasterError
         An unreadable file, a missing variable.
     """
+    if spec.is_vector:
+        return _vector(spec)
     path = gdal_path(spec.path, spec.variable)
     info = raster_info(path)
+    valid = spec.valid_range or (info.valid_range if info.modis else None)
+    if valid is not None:  # fill classes -> nodata: the file through a VRT with a LUT
+        from ._mosaic import mosaic_vrt
+
+        path = mosaic_vrt([path], spec.label, valid=valid)
     bands = _bands(spec, info.count)
     idx = [b - 1 for b in bands]
     if len({(info.scales[i], info.offsets[i]) for i in idx}) > 1:
@@ -155,16 +205,26 @@ def resolve_input(spec: InputSpec) -> SourceRead:
     units = {info.units[i] for i in idx}
     file_unit = units.pop() if len(units) == 1 else ""
     unit = _unit(spec, file_unit) if spec.name != "landcover" else None
-    convert = _convert(spec, unit, len(bands))
+    a, b = _convert(spec, unit, len(bands))
+    (k, m), packing = _packing(spec, info, idx[0])
+    if info.tag_packing is not None and len({info.tag_packing[i] for i in idx}) > 1:
+        raise RasterError(f"{_where(spec)}: its bands are packed with different scale "
+                          f"factors or offsets; aggregate needs one packing (choose band "
+                          f"= N).")
+    convert = (a * k, a * m + b)
     parts = [spec.describe()] if spec.describe() else []
+    if isinstance(spec.path, str) and spec.path.lstrip().startswith("<VRTDataset"):
+        parts.append(display_path(spec.path).split(" (")[0])  # "mosaic of N tiles"
     if unit and not spec.units:
         parts.append(f"units {unit} (from the file)")
     if len(bands) > 1:
         parts.append(f"{len(bands)} bands")
+    if valid is not None and not spec.valid_range:
+        parts.append(f"valid range {valid[0]:g} to {valid[1]:g} (from the file)")
     if info.crs_wkt is None and info.implied_crs:
         parts.append(f"CRS {info.implied_crs} (CF latitude/longitude, no grid_mapping)")
-    if (info.scales[idx[0]], info.offsets[idx[0]]) != (1.0, 0.0):
-        parts.append(f"file packing x {info.scales[idx[0]]:g} + {info.offsets[idx[0]]:g}")
+    if packing:
+        parts.append(packing)
     return SourceRead(path=path, bands=bands, convert=convert,
                       crs=info.implied_crs if info.crs_wkt is None else None,
                       units=unit, note="; ".join(parts))

@@ -26,12 +26,17 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from affine import Affine
 
 from ..exceptions import RasterError
+from ..io.rasters import display_path, is_virtual
 from ._area import pixel_area_km2  # re-exported (its home before _area)
+
+if TYPE_CHECKING:
+    from rasterio.crs import CRS
 
 __all__ = ["AlignedSource", "Grid", "apply_affine", "pixel_area_km2", "window_bounds",
            "window_transform"]
@@ -58,7 +63,7 @@ class Grid:
         Size [px].
     """
 
-    crs: object
+    crs: CRS
     transform: Affine
     width: int
     height: int
@@ -105,10 +110,10 @@ def _open(path):
     try:
         return rasterio.open(path)
     except rasterio.errors.RasterioIOError as err:
-        if not Path(str(path)).exists():
+        if not is_virtual(path) and not Path(str(path)).exists():
             raise RasterError(f"Raster {path} does not exist.") from err
-        raise RasterError(f"Cannot read raster {path}: {_first_line(err)} (not a raster GDAL "
-                          f"reads, or a truncated or corrupt file).") from err
+        raise RasterError(f"Cannot read raster {display_path(path)}: {_first_line(err)} (not "
+                          f"a raster GDAL reads, or a truncated or corrupt file).") from err
 
 
 def _first_line(err: BaseException) -> str:
@@ -121,7 +126,8 @@ def _first_line(err: BaseException) -> str:
 def _require_crs(ds, path) -> None:
     if ds.crs is None:
         raise RasterError(
-            f"Raster {path} has no CRS; assign one (e.g. `rio edit-info --crs EPSG:4326 "
+            f"Raster {display_path(path)} has no CRS; assign one (e.g. `rio edit-info --crs "
+            f"EPSG:4326 "
             f"{Path(str(path)).name}`) and run again."
         )
 
@@ -164,6 +170,7 @@ class AlignedSource:
         if kind not in ("continuous", "classes"):
             raise ValueError(f"kind must be 'continuous' or 'classes', got {kind!r}")
         self.path = str(path)
+        self.label = display_path(self.path)  # for messages (a mosaic: its tiles)
         self.grid = grid
         self.name = name
         self.kind = kind
@@ -208,12 +215,12 @@ class AlignedSource:
             gb = transform_bounds(self.grid.crs, self.src_crs, *self.grid.bounds,
                                   densify_pts=21)
         except Exception as err:  # PROJ cannot relate the CRSs
-            raise RasterError(f"Input {self.name!r} ({self.path}): cannot transform between "
+            raise RasterError(f"Input {self.name!r} ({self.label}): cannot transform between "
                               f"its CRS and the grid CRS: {err}") from err
         sb = ds.bounds
         if not (gb[0] < sb.right and gb[2] > sb.left and gb[1] < sb.top and gb[3] > sb.bottom):
             raise RasterError(
-                f"Input {self.name!r} ({self.path}) does not overlap the target grid "
+                f"Input {self.name!r} ({self.label}) does not overlap the target grid "
                 f"(raster bounds {tuple(round(v, 4) for v in sb)} in {self.src_crs}; grid bounds "
                 f"{tuple(round(v, 4) for v in gb)} in the same CRS). Check the file and its "
                 f"CRS."
@@ -289,7 +296,7 @@ class AlignedSource:
         try:
             return ds.read(self._index, window=window)
         except rasterio.errors.RasterioError as err:
-            raise RasterError(f"Input {self.name!r}: cannot read raster {self.path} (the file "
+            raise RasterError(f"Input {self.name!r}: cannot read raster {self.label} (the file "
                               f"is truncated or corrupt: {_first_line(err)}); replace it and "
                               f"run again.") from err
 
