@@ -49,6 +49,9 @@ def pixel_area_km2(grid, row_off: int, height: int) -> np.ndarray:
     from pyproj import CRS
 
     ell = CRS.from_user_input(crs.to_wkt()).ellipsoid
+    if ell is None:
+        raise RasterError(f"The geographic grid CRS {crs.to_string()!r} has no ellipsoid: "
+                          f"pixel areas cannot be measured; use a CRS with a datum.")
     a = ell.semi_major_metre
     inv_f = ell.inverse_flattening
     f = 1.0 / inv_f if inv_f else 0.0

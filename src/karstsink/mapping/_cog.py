@@ -32,12 +32,14 @@ import struct
 import threading
 import zlib
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 try:  # ISA-L deflate: same format, ~6 x zlib's speed at level 1 (benchmarks/bench_map.py)
-    from isal import isal_zlib as _deflate_mod
+    from isal import isal_zlib
 
+    _deflate_mod: ModuleType = isal_zlib
     DEFLATE_BACKEND = "isal"
 except ImportError:  # pragma: no cover - isal is a core dependency
     _deflate_mod = zlib
@@ -135,7 +137,7 @@ def encode_tile(tile: np.ndarray, tile_size: int, level: int = 1) -> bytes:
         full = np.full((tile_size, tile_size), np.nan, np.float32)
         full[:h, :w] = tile
         tile = full
-    return _deflate_mod.compress(memoryview(_predict(tile)).cast("B"), level)
+    return _deflate_mod.compress(_predict(tile).data.cast("B"), level)
 
 
 # --- reading tiff structure (template tags; tests) ------------------------------------
@@ -336,7 +338,7 @@ class StreamingCOG:
         pack_short = lambda v: struct.pack("<H", v)  # noqa: E731
         pack_long = lambda v: struct.pack("<I", v)  # noqa: E731
         ntiles = int(np.prod(self.tiles_shape(k)))
-        entries = []
+        entries: list[tuple[int, int, int, bytes | None]] = []
         if k > 0:
             entries.append((254, LONG, 1, pack_long(1)))  # reduced-resolution image
         entries += [(256, LONG, 1, pack_long(w)), (257, LONG, 1, pack_long(h)),
@@ -376,7 +378,7 @@ class StreamingCOG:
             ifds.append((start, entries, dict(extra)))
         # tile data: smallest overview first, full resolution last
         data_start = pos
-        offsets = [None] * (self.levels + 1)
+        offsets: list[np.ndarray | None] = [None] * (self.levels + 1)
         for k in range(self.levels, -1, -1):
             cnt = self.index[k][2]
             sizes = cnt.ravel() + 8

@@ -18,6 +18,11 @@ def polygon_area_km2(geometry, crs) -> float:
     c = CRS.from_user_input(crs)
     if c.is_geographic:
         ell = c.ellipsoid
+        if ell is None:
+            from ..exceptions import DataError
+
+            raise DataError(f"The geographic CRS {c.name!r} has no ellipsoid: no area can "
+                            f"be measured on it; reproject to a CRS with a datum.")
         geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
         return abs(geod.geometry_area_perimeter(geometry)[0]) / 1e6
     unit = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0

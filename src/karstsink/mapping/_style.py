@@ -12,11 +12,14 @@ losses red).  QGIS loads a ``.qml`` with the raster's name as its default style.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
+
+# re-exported: the paths' home is _paths.py (it imports nothing of the package, so an input
+# parser may use it without the cycle _inputs -> _style -> executor -> config -> _inputs)
+from ._paths import database_doc, relative_path
 
 __all__ = ["add_stats", "database_doc", "relative_path", "stats_tags", "write_qml"]
 
@@ -134,29 +137,3 @@ def add_stats(spec, cogs: dict, stats: dict, co2: bool) -> list:
             return write_qml(Path(folder) / f"{stem}.qml", *meta)
         styles.append(write)
     return styles
-
-
-def relative_path(path, config: Path | None) -> str:
-    """``path`` relative to the configuration's folder (POSIX separators), so that the
-    outputs carry no absolute path of the user's machine; as given without a config
-    (an API call) or on another drive."""
-    if config is None:
-        return str(path)
-    try:
-        return Path(os.path.relpath(Path(path), Path(config).resolve().parent)).as_posix()
-    except ValueError:  # another drive (Windows)
-        return str(path)
-
-
-def database_doc(doc: dict, config: Path | None) -> dict:
-    """The database record of ``run.json`` without an absolute path: a user's database
-    relative to the config, the one shipped in an installed package as
-    ``<package>/<file>`` (its SHA-256 identifies it)."""
-    path = doc.get("path")
-    if not path:
-        return doc
-    parts = Path(path).parts
-    for site in ("site-packages", "dist-packages"):
-        if site in parts:
-            return {**doc, "path": "/".join(("<installed>", *parts[parts.index(site) + 1:]))}
-    return {**doc, "path": relative_path(path, config)}

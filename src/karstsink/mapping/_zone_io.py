@@ -30,7 +30,16 @@ import numpy as np
 
 from ..exceptions import ConfigError, DataError, DataQualityWarning
 from ..io.atomic import peak_rss_mb
+from ..io.write import csv_encoding, excel_csv, to_csv
 from ..units import C_TO_CO2
+from ._zone_table import (
+    DENSITIES,
+    _missing,
+    add_densities,
+    attribute_frame,
+    attribute_values,
+    write_gpkg,
+)
 
 __all__ = ["ZoneIO", "read_zones", "write_zone_tables"]
 
@@ -42,7 +51,8 @@ TOTAL_LABEL = "TOTAL (all zones)"
 #: column names of the zone tables a source attribute may not take (it is renamed
 #: ``source_<name>``)
 _RESERVED = {"zone_id", *ZONE_QUANTITIES,
-             *(c.replace("_t_c_yr", "_t_co2_yr") for c in ZONE_QUANTITIES)}
+             *(c.replace("_t_c_yr", "_t_co2_yr") for c in ZONE_QUANTITIES),
+             *DENSITIES, *(c.replace("_t_c_km2_yr", "_t_co2_km2_yr") for c in DENSITIES)}
 _ERRORS = {"ConfigError": ConfigError, "DataError": DataError}
 
 
@@ -72,7 +82,8 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
         ``field`` as text per zone ("" for NULL).
     table : dict
         ``zone_id`` (the fids) and every attribute column of the file (``field`` as
-        text, None for NULL), one value per zone, for :func:`write_zone_tables`.
+        text), one Python value per zone (None for NULL; booleans, integers and dates
+        typed as the file's fields), for :func:`write_zone_tables`.
 
     Raises
     ------
@@ -82,12 +93,17 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
         If the file has no polygons, no CRS, or cannot be read.
     """
     import geopandas as gpd
+    import pyogrio
 
     try:
         gdf = gpd.read_file(path, layer=layer, fid_as_index=True) if layer else \
             gpd.read_file(path, fid_as_index=True)
+        info = pyogrio.read_info(path, layer=layer)
     except Exception as err:
         raise DataError(f"Cannot read zones file {path}: {err}") from err
+    # the fields' types as GDAL reads them (geopandas gives booleans and integers with
+    # NULLs as floats, dates as date-times)
+    dtypes = dict(zip(info["fields"], (str(t) for t in info["dtypes"]), strict=True))
     if field not in gdf.columns:
         raise ConfigError(f"[zones] field {field!r} is not a column of {path}; columns: "
                           f"{', '.join(c for c in gdf.columns if c != 'geometry')}.")
@@ -111,7 +127,8 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
         if col == gdf.geometry.name:
             continue
         out = col if col not in _RESERVED or col == field else f"source_{col}"
-        table[out] = names if col == field else gdf[col].tolist()
+        table[out] = names if col == field else attribute_values(gdf[col],
+                                                                 dtypes.get(col, ""))
     return np.asarray(gdf.geometry.values), [n or "" for n in names], table
 
 
@@ -120,15 +137,18 @@ def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: s
     """Write ``zonal_totals.csv`` and ``zonal_totals.gpkg`` into ``out``.
 
     One row per zone (feature), in file order, keyed by ``zone_id`` (its fid), with
-    every source attribute, then the zone quantities; ``sums`` is ``(quantities, 1 +
-    zones)`` (column 0 = outside every zone).  A zone without a valid pixel (off the
-    grid, or all nodata) has NaN sinks.  The CSV ends with a ``TOTAL (all zones)`` row:
-    the sum over zones or, when zones overlap (nest), the sums over their union (column
-    ``1 + zones`` of ``sums``), so that every area counts once; with ``co2``, t CO2
-    columns (x 3.664).  Returns the CSV table as
-    ``{column: values}`` (None for an empty cell of ``zone_id`` and the attributes).
+    every source attribute (in the GeoPackage with its field type), then the zone
+    quantities; ``sums`` is ``(quantities, 1 + zones)`` (column 0 = outside every
+    zone).  A zone without a valid pixel (off the grid, or all nodata) has NaN sinks.
+    Then the densities [t C km-2 yr-1] (:func:`karstsink.mapping._zone_table.add_densities`:
+    per km2 of the zone, and the karst sink per km2 of carbonate rock; NaN over an area
+    of 0).  The CSV ends with a ``TOTAL (all zones)`` row: the sum over zones or, when
+    zones overlap (nest), the sums over their union (column ``1 + zones`` of ``sums``),
+    so that every area counts once, and the densities of those sums.  With ``co2``,
+    every t C column also as t CO2 (x :data:`karstsink.units.C_TO_CO2`).  Returns the
+    CSV table as ``{column: values}`` (None for an empty cell of ``zone_id`` and the
+    attributes).
     """
-    import geopandas as gpd
     import pandas as pd
 
     nq = sums.shape[0]
@@ -140,34 +160,25 @@ def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: s
     for c in cols[3:]:  # the sinks [t C yr-1] of zones without a valid pixel: unknown
         q.loc[no_pixel, c] = np.nan
     union, q = (q.iloc[nz:].reset_index(drop=True), q.iloc[:nz]) if len(q) > nz else (None, q)
-    attrs = pd.DataFrame({k: v for k, v in table.items()})
+    attrs = attribute_frame(table)
     attrs["zone_id"] = attrs["zone_id"].astype("Int64")
     df = pd.concat([attrs, q], axis=1)
     total = {c: [q[c].sum(min_count=1) if union is None else union[c].iloc[0]] for c in cols}
     total[field] = [TOTAL_LABEL]
     body = pd.concat([df, pd.DataFrame(total)], ignore_index=True)
     body["zone_id"] = body["zone_id"].astype("Int64")
-    if co2:
-        for c in cols:
-            if c.endswith("_t_c_yr"):
-                body[c.replace("_t_c_yr", "_t_co2_yr")] = body[c] * C_TO_CO2
-                df[c.replace("_t_c_yr", "_t_co2_yr")] = df[c] * C_TO_CO2
-    body.to_csv(out / "zonal_totals.csv", index=False)
-    gdf = gpd.GeoDataFrame(df, geometry=list(geometries), crs=crs_wkt)
-    gdf.to_file(out / "zonal_totals.gpkg", driver="GPKG", layer="zonal_totals")
-    numbers = [c for c in body.columns if c in cols or c.endswith("_t_co2_yr")]
+    for frame in (body, df):
+        if co2:
+            for c in cols:
+                if c.endswith("_t_c_yr"):
+                    frame[c.replace("_t_c_yr", "_t_co2_yr")] = frame[c] * C_TO_CO2
+        add_densities(frame, co2)
+    to_csv(body, out / "zonal_totals.csv", index=False)
+    write_gpkg(out / "zonal_totals.gpkg", df, geometries[:nz], crs_wkt, "zonal_totals")
+    numbers = [c for c in body.columns if c not in attrs.columns]
     return {c: body[c].astype(float).tolist() if c in numbers else
             [None if _missing(v) else v for v in body[c].astype(object).tolist()]
             for c in body.columns}
-
-
-def _missing(v) -> bool:
-    import pandas as pd
-
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):  # a list or array value
-        return False
 
 
 # ----------------------------------------------------------------------------------------
@@ -188,12 +199,14 @@ def serve() -> None:
     stdout = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    geoms = table = None
+    geoms: np.ndarray | None = None
+    table: dict = {}  # the read request comes first (ZoneIO sends it on start)
     while True:
         try:
             req = pickle.load(stdin)
         except (EOFError, OSError):  # the map process is done (or gone)
             return
+        reply: tuple
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -202,9 +215,10 @@ def serve() -> None:
                     geoms, labels, table = read_zones(path, field, crs_wkt, layer)
                     reply = ("ok", shapely.to_wkb(geoms).tolist(), labels)
                 else:
-                    _, out, field, crs_wkt, sums, co2 = req
-                    columns = write_zone_tables(Path(out), field, table, geoms, crs_wkt, sums,
-                                                co2)
+                    _, out, field, crs_wkt, sums, co2, encoding = req
+                    with excel_csv(encoding == "utf-8-sig"):  # the map process's --excel
+                        columns = write_zone_tables(Path(out), field, table, geoms, crs_wkt,
+                                                    sums, co2)
                     reply = ("ok", columns, peak_rss_mb())
             except (ConfigError, DataError) as err:
                 reply = ("error", type(err).__name__, str(err))
@@ -234,9 +248,11 @@ class ZoneIO:
 
     def __init__(self, path: str | Path, field: str, crs_wkt: str, layer: str | None = None):
         self.path, self.field, self.crs_wkt, self.layer = str(path), field, crs_wkt, layer
-        self._proc = None
-        self._geoms = self._labels = self._table = None
-        self._write_args = None
+        self._proc: subprocess.Popen | None = None
+        self._geoms: np.ndarray | None = None
+        self._labels: list[str] | None = None
+        self._table: dict | None = None
+        self._write_args: tuple[Path, np.ndarray, bool] | None = None
         if _helper_allowed():
             try:
                 # the helper imports what this process imports (same sys.path, e.g. a
@@ -293,6 +309,7 @@ class ZoneIO:
             else:
                 self._geoms = shapely.from_wkb(np.array(reply[0], dtype=object))
                 self._labels = reply[1]
+        assert self._geoms is not None and self._labels is not None
         return self._geoms, self._labels
 
     def start_write(self, out: Path, sums: np.ndarray, co2: bool) -> None:
@@ -302,7 +319,8 @@ class ZoneIO:
         self._write_args = (Path(out), sums, co2)
         if self._proc is not None:
             try:
-                _send(self._proc.stdin, ("write", str(out), self.field, self.crs_wkt, sums, co2))
+                _send(self._proc.stdin, ("write", str(out), self.field, self.crs_wkt, sums, co2,
+                                         csv_encoding()))
             except OSError:
                 self.close()
 
@@ -310,6 +328,8 @@ class ZoneIO:
         """The CSV table as columns, and the helper's peak memory [MB] (None when the
         tables were written in this process)."""
         reply = self._ask()
+        if self._write_args is None:
+            raise RuntimeError("ZoneIO.finish_write() without start_write()")
         out, sums, co2 = self._write_args
         self._write_args = None
         if reply is not None:

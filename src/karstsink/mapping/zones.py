@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - exercised only without numba
     _HAVE_NUMBA = False
 
 
-def _edges(geoms, t) -> tuple:
+def _edges(geoms, t) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ring edges of polygons in the pixel coordinates of the north-up transform ``t``.
 
     Returns ``(x1, y1, x2, y2, zone)`` float64/int64 arrays with ``y1 < y2`` (horizontal
@@ -389,40 +389,48 @@ class ZoneSet:
         return ids, flat, sub
 
     def accumulate(self, zones, quantities: list[np.ndarray]) -> np.ndarray:
-        """Per-zone sums of per-pixel quantities (NaN counts as 0).
+        """Per-zone sums of per-pixel quantities (NaN counts as 0): :func:`zone_accumulate`
+        over this set's zones."""
+        return zone_accumulate(self.n, zones, quantities)
 
-        Parameters
-        ----------
-        zones : tuple
-            The result of :meth:`block_zones`.
-        quantities : list of numpy.ndarray
-            (h, w) arrays of per-pixel amounts (e.g. t C yr⁻¹, km²).
 
-        Returns
-        -------
-        numpy.ndarray
-            ``(len(quantities), n_zones + 1)`` float64; column 0 = outside zones.
-        """
-        ids, flat, sub = zones
-        nb = self.n + 1
-        out = np.zeros((len(quantities), nb))
-        if np.isscalar(ids):
-            for q, arr in enumerate(quantities):
-                out[q, ids] = np.nansum(arr, dtype=np.float64)
-            return out
-        interior = ids.ravel()
-        sel = interior >= 0
-        all_in = bool(sel.all())
-        idx = interior if all_in else interior[sel]
+def zone_accumulate(n: int, zones, quantities: list[np.ndarray]) -> np.ndarray:
+    """Per-zone sums of per-pixel quantities (NaN counts as 0).
+
+    Parameters
+    ----------
+    n : int
+        The number of zones (ids 1..n; 0 = outside zones).
+    zones : tuple
+        The result of :meth:`ZoneSet.block_zones`.
+    quantities : list of numpy.ndarray
+        (h, w) arrays of per-pixel amounts (e.g. t C yr⁻¹, km²).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(quantities), n + 1)`` float64; column 0 = outside zones.
+    """
+    ids, flat, sub = zones
+    nb = n + 1
+    out = np.zeros((len(quantities), nb))
+    if isinstance(ids, (int, np.integer)):  # a block inside one zone
         for q, arr in enumerate(quantities):
-            vals = arr.ravel()
-            vals = np.where(np.isnan(vals), 0.0, vals)
-            out[q] = np.bincount(idx, weights=vals if all_in else vals[sel], minlength=nb)
-            if flat is not None:
-                ss = sub.shape[1]
-                wts = np.repeat(vals[flat] / ss, ss)
-                out[q] += np.bincount(sub.ravel(), weights=wts, minlength=nb)
+            out[q, int(ids)] = np.nansum(arr, dtype=np.float64)
         return out
+    interior = ids.ravel()
+    sel = interior >= 0
+    all_in = bool(sel.all())
+    idx = interior if all_in else interior[sel]
+    for q, arr in enumerate(quantities):
+        vals = arr.ravel()
+        vals = np.where(np.isnan(vals), 0.0, vals)
+        out[q] = np.bincount(idx, weights=vals if all_in else vals[sel], minlength=nb)
+        if flat is not None:
+            ss = sub.shape[1]
+            wts = np.repeat(vals[flat] / ss, ss)
+            out[q] += np.bincount(sub.ravel(), weights=wts, minlength=nb)
+    return out
 
 
 def load_zones(path: str | Path, field: str, crs, layer: str | None = None,
