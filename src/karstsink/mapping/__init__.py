@@ -6,6 +6,10 @@ Public API (imported lazily)::
     cfg = load_config("map.toml")            # validated TOML, paths relative to the file
     result = run_map(cfg, "out", jobs=2)     # COGs, zonal_totals.csv/.gpkg, quicklook, run.json
 
+    from karstsink.mapping import sink_map   # xarray DataArrays or paths in (karstsink[xarray])
+    ds, zones = sink_map(landcover=lc, carbonate=carb, runoff=q, temperature=t,
+                         soil_pco2=pco2, zones=counties_gdf, zone_field="name")
+
 Building blocks: :class:`~karstsink.mapping.grid.Grid`,
 :class:`~karstsink.mapping.grid.AlignedSource` (on-the-fly alignment),
 :func:`~karstsink.mapping.grid.pixel_area_km2`,
@@ -24,6 +28,8 @@ _LAZY = {
     "config_from_dict": "karstsink.mapping.config",
     "MapConfig": "karstsink.mapping.config",
     "run_map": "karstsink.mapping.run",
+    "sink_map": "karstsink.mapping.api",
+    "SinkMapResult": "karstsink.mapping.api",
     "MapResult": "karstsink.mapping.run",
     "Grid": "karstsink.mapping.grid",
     "AlignedSource": "karstsink.mapping.grid",
