@@ -39,7 +39,14 @@ Timings, each in its own subprocess so peak memory (maxrss) is per run:
 6. with ``--netcdf``, the same map from CF NetCDF climate inputs as researchers download
    them (runoff as 12 monthly int16 bands of 0.1 mm/month, ``aggregate = "sum"``;
    temperature as 12 monthly bands in K, ``aggregate = "mean"``), timed beside the
-   GeoTIFF map in the same rounds (target: at most 1.3 x the GeoTIFF map).
+   GeoTIFF map in the same rounds (target: at most 1.3 x the GeoTIFF map);
+7. with ``--series``, instead of the floors: a three-year series run (land cover,
+   runoff and temperature per year, carbonate constant; ``[series]``, docs/series.md)
+   against the three single-year runs of the same inputs, alternating in each round,
+   printing series / (sum of the three single runs) (target: at most 0.75);
+8. with ``--uncertainty``, instead of the floors: the map with ``[uncertainty] draws =
+   100`` (runoff 10 %, temperature 0.5 K, the tables' class ranges) against the same map
+   without, alternating (target: at most 5 x).
 
 Every phase starts with its output folder removed (outside the timing), so no
 run pays for deleting an earlier run's files.
@@ -217,6 +224,107 @@ def make_netcdf_inputs(folder: Path) -> None:
     text = text.replace('temperature = "temperature.tif"', 'temperature = { path = '
                         '"temperature_monthly.nc", aggregate = "mean" }')
     (folder / "map_nc.toml").write_text(text, encoding="utf-8")
+
+
+SERIES_YEARS = (2000, 2010, 2020)
+
+
+def make_series_inputs(folder: Path) -> None:
+    """Yearly inputs of the ``--series`` mode and their configs.
+
+    ``lc_<year>.tif``: ``lc.tif`` with cropland (40) turned to tree cover (10) in a
+    growing share of its 1.5 km patches; ``runoff_<year>.tif`` x 0.9 / 1.0 / 1.1 and
+    ``temperature_<year>.tif`` + 0 / 0.3 / 0.6 K; ``series.toml`` (``{year}`` paths) and
+    ``single_<year>.toml`` (one year each); ``series.toml`` makes the change maps and the
+    attribution of 2000 -> 2020 too (the default pair), ``series_years.toml`` only the
+    years (``pairs = []``).
+    """
+    import rasterio
+
+    with rasterio.open(folder / "lc.tif") as src:
+        prof = src.profile
+        windows = [w for _, w in src.block_windows(1)]
+        outs = {y: rasterio.open(folder / f"lc_{y}.tif", "w", **prof) for y in SERIES_YEARS}
+        try:
+            for w in windows:
+                band = src.read(1, window=w)
+                rows = (np.arange(w.row_off, w.row_off + w.height) // 50)[:, None]
+                cols = (np.arange(w.col_off, w.col_off + w.width) // 50)[None, :]
+                patch = (rows * 7 + cols * 3) % 10
+                for k, y in enumerate(SERIES_YEARS):
+                    out = band.copy()
+                    out[(band == 40) & (patch < 2 * k)] = 10
+                    outs[y].write(out, 1, window=w)
+        finally:
+            for ds in outs.values():
+                ds.close()
+    for k, y in enumerate(SERIES_YEARS):
+        for name, f in (("runoff", lambda a, k=k: a * (0.9 + 0.1 * k)),
+                        ("temperature", lambda a, k=k: a + 0.3 * k)):
+            with rasterio.open(folder / f"{name}.tif") as src:
+                gp = src.profile
+                data = src.read(1)
+            with rasterio.open(folder / f"{name}_{y}.tif", "w", **gp) as dst:
+                dst.write(np.where(data == gp["nodata"], data, f(data)).astype(np.float32), 1)
+    text = (folder / "map.toml").read_text(encoding="utf-8")
+    for key, stem in (("landcover", "lc"), ("runoff", "runoff"),
+                      ("temperature", "temperature")):
+        text = text.replace(f'{key} = "{stem}.tif"', f'{key} = "{stem}_{{year}}.tif"')
+    for y in SERIES_YEARS:
+        (folder / f"single_{y}.toml").write_text(text.replace("{year}", str(y)),
+                                                 encoding="utf-8")
+    (folder / "series.toml").write_text(
+        text + f"[series]\nyears = {list(SERIES_YEARS)}\n", encoding="utf-8")
+    (folder / "series_years.toml").write_text(
+        text + f"[series]\nyears = {list(SERIES_YEARS)}\npairs = []\n", encoding="utf-8")
+
+
+def series_rounds(args) -> None:
+    """``--series``: alternate the series runs and the three single runs; print the ratios
+    (``series``: years + change maps + attribution; ``series_years``: the years only)."""
+    singles = [f"single_{y}" for y in SERIES_YEARS]
+    kinds = ["series_years", "series"]
+    runs: dict[str, list[dict]] = {k: [] for k in [*kinds, *singles]}
+    for rnd in range(args.repeat):
+        for phase in ["series_years", *singles, "series"]:
+            runs[phase].append(_run_child(phase, args))
+        one = sum(runs[p][-1]["wall_s"] for p in singles)
+        one_cpu = sum(runs[p][-1]["cpu_s"] for p in singles)
+        each = ", ".join(f"{runs[p][-1]['wall_s']:.2f}" for p in singles)
+        print(f"round {rnd + 1}: three single runs {one:.2f} s ({each}; CPU {one_cpu:.1f} s)")
+        for k in kinds:
+            r = runs[k][-1]
+            print(f"round {rnd + 1}: {k} ({len(SERIES_YEARS)} years) {r['wall_s']:.2f} s = "
+                  f"{r['wall_s'] / one:.3f} x the single runs (CPU {r['cpu_s'] / one_cpu:.3f} "
+                  f"x; target <= 0.75); peak {r['maxrss_mb']:.0f} MB")
+    best_one = sum(min(r["wall_s"] for r in runs[p]) for p in singles)
+    for k in kinds:
+        best = min(r["wall_s"] for r in runs[k])
+        print(f"{k}: best {best:.2f} s against the best single runs' sum {best_one:.2f} s = "
+              f"{best / best_one:.3f} x; peak {max(r['maxrss_mb'] for r in runs[k]):.0f} MB")
+    (Path(args.workdir) / "bench_series.json").write_text(json.dumps(runs, indent=2))
+
+
+def uncertainty_rounds(args) -> None:
+    """``--uncertainty``: the map with 100 Monte Carlo draws against the plain map."""
+    folder = Path(args.workdir)
+    (folder / "unc_100.toml").write_text(
+        (folder / "map.toml").read_text(encoding="utf-8")
+        + "[uncertainty]\ndraws = 100\nseed = 1\nrunoff_rel_sd = 0.1\n"
+          "temperature_sd_c = 0.5\n", encoding="utf-8")
+    runs: dict[str, list[dict]] = {"threads": [], "unc_100": []}
+    for rnd in range(args.repeat):
+        for phase in runs:
+            runs[phase].append(_run_child(phase, args))
+        a, b = runs["threads"][-1], runs["unc_100"][-1]
+        print(f"round {rnd + 1}: map {a['wall_s']:.2f} s (CPU {a['cpu_s']:.1f} s), with 100 "
+              f"draws {b['wall_s']:.2f} s (CPU {b['cpu_s']:.1f} s) = "
+              f"{b['wall_s'] / a['wall_s']:.2f} x (CPU {b['cpu_s'] / a['cpu_s']:.2f} x; "
+              f"target <= 5); peak {b['maxrss_mb']:.0f} MB")
+    best = {k: min(r["wall_s"] for r in v) for k, v in runs.items()}
+    print(f"uncertainty: best {best['unc_100']:.2f} s against the map's {best['threads']:.2f} s"
+          f" = {best['unc_100'] / best['threads']:.2f} x")
+    (folder / "bench_uncertainty.json").write_text(json.dumps(runs, indent=2))
 
 
 def _block_offsets(windows, itemsize: int = 4) -> list[int]:
@@ -485,6 +593,9 @@ def _child(args) -> None:
     elif args.phase == "netcdf":
         info = map_pass(folder, folder / _out_dir(args.phase), args.jobs, "threads",
                         config="map_nc.toml")
+    elif args.phase.startswith(("series", "single_", "unc_")):
+        info = map_pass(folder, folder / _out_dir(args.phase), args.jobs, "threads",
+                        config=f"{args.phase}.toml")
     else:
         info = map_pass(folder, folder / _out_dir(args.phase), args.jobs, args.phase)
     info["wall_s"] = time.perf_counter() - t0
@@ -526,6 +637,12 @@ def main() -> None:
                          "classes in ~1.5 km patches); used when the inputs are made.")
     ap.add_argument("--netcdf", action="store_true",
                     help="Also time the map from CF NetCDF monthly climate inputs.")
+    ap.add_argument("--series", action="store_true",
+                    help="Time a 3-year series run against its 3 single-year runs "
+                         "(instead of the floors).")
+    ap.add_argument("--uncertainty", action="store_true",
+                    help="Time the map with [uncertainty] draws = 100 against the plain map "
+                         "(instead of the floors).")
     ap.add_argument("--phase", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
@@ -562,6 +679,18 @@ def main() -> None:
     env_cache = work / "cache"
     os.environ["KARSTSINK_CACHE_DIR"] = str(env_cache)
     _run_child("warm", args)
+    if args.uncertainty:
+        uncertainty_rounds(args)
+        if not args.keep and not given:
+            shutil.rmtree(work, ignore_errors=True)
+        return
+    if args.series:
+        if not (reuse and (work / "series_years.toml").is_file()):
+            make_series_inputs(work)
+        series_rounds(args)
+        if not args.keep and not given:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     load = os.getloadavg()
     engines = args.engines.split(",") + (["netcdf"] if args.netcdf else [])
     floors = ["floor", "floor_own", "floor_standin", "values_read"]

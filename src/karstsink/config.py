@@ -57,7 +57,8 @@ _CATCHMENT = {"name": str, "area_km2": _NUMBER, "discharge": str, "samples": str
               "so4": str, "no3": str, "toc": str, "silicate_fraction": _NUMBER,
               **{k: _NUMBER for k in _CARBON_SHARES}, **_WRTDS, "trend": dict}
 _SCENARIO = {"emissions": str, "sinks_from": str, "karst_t_c_yr": (int, float),
-             "biological_t_c_yr": (int, float), "start_year": int, "end_year": int}
+             "biological_t_c_yr": (int, float), "start_year": int, "end_year": int,
+             "trajectory": str}
 _REPORT = {"title": str, "html": bool, "synthetic": bool}
 _BUNDLED_DATABASES = {"phreeqc.dat", "wateq4f.dat", "llnl.dat", "minteq.v4.dat", "minteq.dat",
                       "pitzer.dat", "sit.dat", "amm.dat", "iso.dat", "frezchem.dat",
@@ -131,7 +132,8 @@ def _map_config(c: _Checker, section: dict) -> Any:
         if text.startswith(prefix):
             text = text[len(prefix):]
         text = text.replace("section [", "section [map.")
-        text = re.sub(r"\[(inputs|tables|zones|grid|model|scenario|dask)\]", r"[map.\1]", text)
+        text = re.sub(r"\[(inputs|tables|zones|grid|model|scenario|dask|series|uncertainty)\]",
+                      r"[map.\1]", text)
         raise c.fail("map", text) from err
 
 
@@ -466,7 +468,16 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     start, end = scen.get("start_year", 2020), scen.get("end_year", 2060)
     if start > end:
         raise c.fail("scenario.end_year", f"{end} is before start_year {start}.")
-    out_scen = {"emissions": emissions, "sinks_from": sinks_from,
+    trajectory = None
+    if "trajectory" in scen:  # a restoration schedule (karstsink.trajectory)
+        if out_map is None:
+            raise c.fail("scenario.trajectory", "needs a [map] section: the trajectory's "
+                                                "potentials are map runs.")
+        trajectory = c.path_value(scen["trajectory"], "scenario.trajectory")
+        from .trajectory import load_schedule
+
+        load_schedule(trajectory)  # every schedule error before any stage runs
+    out_scen = {"emissions": emissions, "sinks_from": sinks_from, "trajectory": trajectory,
                 "karst_t_c_yr": scen.get("karst_t_c_yr"),
                 "biological_t_c_yr": scen.get("biological_t_c_yr"),
                 "start_year": start, "end_year": end}

@@ -12,6 +12,7 @@ from ._common import (
     echo_detail,
     echo_note,
     echo_result,
+    excel_option,
     handle_errors,
     overwrite_option,
     progress,
@@ -34,13 +35,16 @@ from ._common import (
               help="Local engine (default threads: measured faster on 2 cores).")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@excel_option
 @verbosity_options
 @handle_errors
 def map_command(config: Path, out_dir: Path, jobs: int | None, dask_address: str | None,
                 co2: bool | None, engine: str | None, overwrite: bool, debug: bool) -> None:
     """Karst (MPD) + biological carbon-sink maps and zone totals from CONFIG.toml.
 
-    The province totals are printed on stdout, the rest on stderr.
+    With a [series] section every year is mapped in one pass (OUT/<year>/, change maps,
+    series.csv, attribution.csv; docs/series.md).  The province totals are printed on
+    stdout, the rest on stderr.
     """
     from ..io.atomic import check_output_dir, input_paths
     from ..mapping.config import load_config
@@ -63,6 +67,24 @@ def map_command(config: Path, out_dir: Path, jobs: int | None, dask_address: str
     finally:
         for b in bars:
             b.close()
+    if mapped.series is not None:  # [series]: one line per year, then the changes
+        for year, t in mapped.series["totals"].items():
+            echo_result(f"{year}: karst sink {t['karst_sink_t_c_yr']:.4g} t C/yr; biological "
+                        f"{t['biological_sink_t_c_yr']:.4g} t C/yr; total "
+                        f"{t['total_sink_t_c_yr']:.4g} t C/yr")
+        att = mapped.series.get("attribution") or {}
+        for i, zone in enumerate(att.get("zone_id", [])):
+            if zone is None:  # the TOTAL rows: one per pair of years
+                echo_result(f"{att['year_a'][i]} -> {att['year_b'][i]}: total change "
+                            f"{att['total_change_t_c_yr'][i]:.4g} t C/yr = climate "
+                            f"{att['climate_t_c_yr'][i]:.4g} + land cover "
+                            f"{att['landcover_t_c_yr'][i]:.4g} + interaction "
+                            f"{att['interaction_t_c_yr'][i]:.4g}")
+        echo_note(f"wrote {len(mapped.files)} files to {out_dir} (series.csv, "
+                  f"attribution.csv, one folder per year)")
+        for f in mapped.files:
+            echo_detail(f"  {f}")
+        return
     t = mapped.totals
     echo_result(f"karst sink {t['karst_sink_t_c_yr']:.4g} t C/yr over {t['karst_area_km2']:.4g} "
                 f"km2 of carbonate; biological {t['biological_sink_t_c_yr']:.4g} t C/yr; total "

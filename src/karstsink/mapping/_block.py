@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..exceptions import ConfigError
 from .grid import AlignedSource, Grid, pixel_area_km2
 from .model import (
     ModelParams,
@@ -25,6 +27,14 @@ from .model import (
     scenario_bio,
     soil_pco2_brook,
 )
+
+if TYPE_CHECKING:
+    from ._draws import DrawSet
+    from ._vector import VectorSource
+    from .zones import ZoneSet
+
+    #: an opened input: a raster, or polygons rasterised as covered fractions
+    Source = AlignedSource | VectorSource
 
 # numba-compiled modules (_cog, _kernel) are imported where used, so that a map run
 # can start its zone helper (mapping/_zone_io.py) before numba loads
@@ -40,13 +50,33 @@ class _Spec:
     grid: Grid
     inputs: dict[str, str]
     params: ModelParams
-    zones: object  # ZoneSet or None
+    zones: ZoneSet | None
     names: tuple[str, ...]  # outputs written
     tags: dict[str, str]
     block_size: int
     tile_size: int = 8192  # engine tiles of the processes / Dask engines [px]
     converts: dict | None = None  # input -> (a, b): model value = a x stored + b
     reads: dict | None = None  # input -> (bands, CRS to assume or None) (._sources)
+    # series runs (:mod:`.series`): the model runs once per variant on the block's
+    # inputs; ``inputs`` is then keyed by source key (``name`` or ``name@year``)
+    variants: tuple = ()  # of Variant; () = a single run
+    changes: tuple = ()  # of (label, label a, label b, outputs): b - a maps
+    name_tags: dict | None = None  # output-name prefix -> extra COG tags (the year)
+    draws: DrawSet | None = None  # the Monte Carlo draws ([uncertainty]) or None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One model evaluation per block of a series run.
+
+    ``label`` prefixes its outputs (``"2000"`` -> ``2000/karst``); ``keys`` maps each
+    model input name to the source key it reads (``"runoff"`` -> ``"runoff@2000"``);
+    ``write``: its maps are written (False: zone sums only, attribution variants).
+    """
+
+    label: str
+    keys: dict
+    write: bool = True
 
 
 class _State:
@@ -54,18 +84,35 @@ class _State:
 
     def __init__(self, spec: _Spec, sources: dict | None = None):
         self.spec = spec
-        self.sources = sources if sources is not None else _open_sources(
-            spec.inputs, spec.grid, spec.converts, spec.reads)
+        self.sources = sources if sources is not None else open_keyed(spec)
         for s in self.sources.values():
             s.use_numba = spec.params.use_numba
 
 
 def _open_sources(inputs: dict, grid: Grid, converts: dict | None = None,
-                  reads: dict | None = None) -> dict[str, AlignedSource]:
+                  reads: dict | None = None) -> dict[str, Source]:
+    # a vector input (polygons rasterised as covered fractions) has a ._vector read path
+    from ._vector import VectorSource, is_vector_path
+
     converts, reads = converts or {}, reads or {}
-    return {k: AlignedSource(v, grid, k, "classes" if k == "landcover" else "continuous",
-                             converts.get(k, (1.0, 0.0)), *reads.get(k, ((1,), None)))
+    return {k: VectorSource(v, grid, k) if is_vector_path(v) else
+            AlignedSource(v, grid, k, "classes" if k == "landcover" else "continuous",
+                          converts.get(k, (1.0, 0.0)), *reads.get(k, ((1,), None)))
             for k, v in inputs.items()}
+
+
+def open_keyed(spec: _Spec) -> dict[str, Source]:
+    """The sources of a spec; series keys ``name@year`` open as input ``name``."""
+    if not spec.variants:
+        return _open_sources(spec.inputs, spec.grid, spec.converts, spec.reads)
+    conv, rd = spec.converts or {}, spec.reads or {}
+    out = {}
+    for key, path in spec.inputs.items():
+        name = key.split("@")[0]
+        one = {name: conv[key]} if key in conv else None
+        two = {name: rd[key]} if key in rd else None
+        out[key] = _open_sources({name: path}, spec.grid, one, two)[name]
+    return out
 
 
 def _halo_slope(state: _State, window) -> np.ndarray:
@@ -83,6 +130,7 @@ def _halo_slope(state: _State, window) -> np.ndarray:
         bad = np.isnan(z[sl_to])
         z[sl_to] = np.where(bad, z[sl_from], z[sl_to])
     t = grid.transform
+    dx: np.ndarray | float  # per row on a geographic grid (metres per degree of longitude)
     if grid.crs.is_geographic:
         rows = np.arange(big.row_off, big.row_off + big.height) + 0.5
         lat = np.radians(t.f + t.e * rows)
@@ -99,16 +147,10 @@ def _halo_slope(state: _State, window) -> np.ndarray:
     return np.degrees(np.arctan(np.hypot(gx, gy)))
 
 
-def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dict]:
-    """Read, model, zone-sum and encode one block.
-
-    Returns ``({output: (encoded tiles, overview pieces)}, zone sums, counters)``
-    with tiles as ``(tile row, tile column, bytes)`` relative to the block.
-    """
-    spec = state.spec
-    src = state.sources
-    p = spec.params
-    raw = read_group(src, window)
+def model_inputs(raw: dict[str, np.ndarray], p: ModelParams) -> dict[str, np.ndarray]:
+    """The model's inputs (:func:`~.model.compute_block`) from one block of the raw
+    inputs: runoff from P - ET, soil pCO2 from AET (Brook et al. 1983), the pressure
+    ratio from the DEM, the biological sink from NEP or NPP x the NEP/NPP ratio."""
     codes, valid = raw["landcover"]
     inp: dict[str, np.ndarray] = {"landcover": codes, "landcover_valid": valid,
                                   "carbonate": raw["carbonate"],
@@ -122,7 +164,12 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
     if "soil_pco2" in raw:
         inp["pco2_ppmv"] = raw["soil_pco2"]
     else:
-        aet = raw["aet"] if "aet" in raw else et
+        # the actual evapotranspiration: aet, else the evapotranspiration input (also when
+        # runoff is given), as [inputs] documents for the Brook et al. (1983) model
+        aet = raw["aet"] if "aet" in raw else raw.get("evapotranspiration", et)
+        if aet is None:  # the configuration refuses this; a direct caller gets one line
+            raise ConfigError("[inputs] soil pCO2 from AET (Brook et al. 1983) needs aet "
+                              "or evapotranspiration (mm/yr); add one, or soil_pco2.")
         inp["pco2_ppmv"] = soil_pco2_brook(aet.astype(np.float64)).astype(np.float32)
     if "dolomite_fraction" in raw:
         inp["dolomite_fraction"] = raw["dolomite_fraction"]
@@ -132,9 +179,56 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         inp["bio"] = raw["nep"]
     elif "npp" in raw:  # net primary production x the configured NEP/NPP ratio
         inp["bio"] = raw["npp"] * np.float32(p.npp_to_nep)
+    return inp
+
+
+def _zone_layers(spec: _Spec, window) -> list:
+    zs = spec.zones
+    # one layer of non-overlapping zones at a time (nested zones: several layers)
+    return [zs.block_zones(window, spec.grid.transform, k) for k in range(zs.n_layers)] \
+        if zs is not None else [None]
+
+
+def _sums(spec: _Spec, layers: list, area_row: np.ndarray, carbonate: np.ndarray,
+          vals: list, total: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Zone sums and whole-grid sums of one block's ``vals`` (t C km-2 yr-1 x km2)."""
+    p = spec.params
+    zs = spec.zones
+    uf = 1.0 / p.unit_factor  # zone and grid sums always in t C
+    sums: np.ndarray | None = None
+    if p.use_numba:
+        from ._kernel import zone_sums
+
+        for zones in layers:  # zones is None exactly when zs is ([None])
+            zsum, gsum = zone_sums(zones, zs.n if zs is not None else 0, area_row,
+                                   carbonate, vals, uf)
+            if zones is not None:
+                sums = zsum if sums is None else sums + zsum
+    else:
+        area = np.broadcast_to(area_row[:, None], total.shape)
+        carb = np.clip(np.nan_to_num(carbonate, nan=0.0), 0, 1)
+        qs = [area, area * carb, area * np.isnan(total)] + [v * area * uf for v in vals]
+        gsum = np.array([float(np.nansum(q)) for q in qs])
+        if zs is not None:
+            for zones in layers:
+                zsum = zs.accumulate(zones, qs)
+                sums = zsum if sums is None else sums + zsum
+    return sums, gsum
+
+
+def _run_variant(state: _State, window, raw: dict, layers: list, area_row: np.ndarray,
+                 keys: dict | None, draws: bool = True) -> tuple[dict, np.ndarray | None, dict]:
+    """The model, its scenario and its sums on one block (``keys``: model input ->
+    source key of a series variant; None: the inputs themselves); with ``draws`` and
+    ``[uncertainty]`` also the Monte Carlo draws' subsample sums (:mod:`._draws`)."""
+    spec = state.spec
+    p = spec.params
+    rv = raw if keys is None else {n: raw[k] for n, k in keys.items()}
+    inp = model_inputs(rv, p)
+    codes, valid = inp["landcover"], inp["landcover_valid"]
     out, counters = compute_block(inp, p)
     if p.transitions:
-        slope = _halo_slope(state, window) if "dem" in src else None
+        slope = _halo_slope(state, window) if "dem" in state.sources else None
         new_codes = remap_classes(codes, valid, slope, p.transitions)
         scen_inp = inp
         if "bio" in inp:  # a changed pixel takes its new class's table sink
@@ -143,41 +237,66 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         counters["scenario_negative_carbonic_hco3"] = scen_counters["negative_carbonic_hco3"]
         out["scenario_total"] = scen["total"]
         out["scenario_difference"] = scen["total"] - out["total"]
-    uf = 1.0 / p.unit_factor  # zone and grid sums always in t C
-    area_row = pixel_area_km2(spec.grid, int(window.row_off), int(window.height))[:, 0]
-    zs = spec.zones
-    # one layer of non-overlapping zones at a time (nested zones: several layers)
-    layers = [zs.block_zones(window, spec.grid.transform, k) for k in range(zs.n_layers)] \
-        if zs is not None else [None]
     vals = [out["karst"], out["bio"], out["total"]]
     if p.transitions:
         vals += [out["scenario_total"], out["scenario_difference"]]
-    sums = None
-    if p.use_numba:
-        from ._kernel import zone_sums
-
-        for zones in layers:
-            zsum, gsum = zone_sums(zones, zs.n if zones is not None else 0, area_row,
-                                   inp["carbonate"], vals, uf)
-            if zones is not None:
-                sums = zsum if sums is None else sums + zsum
-    else:
-        area = np.broadcast_to(area_row[:, None], out["total"].shape)
-        carb = np.clip(np.nan_to_num(inp["carbonate"], nan=0.0), 0, 1)
-        qs = [area, area * carb, area * np.isnan(out["total"])] + [v * area * uf for v in vals]
-        gsum = np.array([float(np.nansum(q)) for q in qs])
-        if zs is not None:
-            sums = sum(zs.accumulate(zones, qs) for zones in layers)
+    sums, gsum = _sums(spec, layers, area_row, inp["carbonate"], vals, out["total"])
     # whole-grid totals: area, carbonate area [km2]; karst, biological, total [t C yr-1]
     # and the nodata area [km2]
     counters["grid_totals"] = gsum[[0, 1, 3, 4, 5, 2]]
-    if src["landcover"].dtype.startswith("float"):
+    if spec.draws is not None and draws:
+        from ._draws import block_draws
+
+        counters["draws"] = block_draws(state, inp, p, layers, area_row, window)
+    lc_key = "landcover" if keys is None else keys["landcover"]
+    if state.sources[lc_key].dtype.startswith("float"):
         counters["landcover_float_px"] = int(np.count_nonzero(valid))
+    return out, sums, counters
+
+
+def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dict]:
+    """Read, model, zone-sum and encode one block.
+
+    Returns ``({output: (encoded tiles, overview pieces)}, zone sums, counters)``
+    with tiles as ``(tile row, tile column, bytes)`` relative to the block.  In a
+    series run (``spec.variants``) every input is read once and the model runs per
+    variant: the zone sums are stacked ``(variants, quantities, zones)``, the counters
+    of each variant are under ``counters["variants"][label]``, and the outputs are
+    named ``<label>/<output>`` (and ``change/<pair>/<output>`` for the change maps).
+    """
+    spec = state.spec
+    raw = read_group(state.sources, window)
+    area_row = pixel_area_km2(spec.grid, int(window.row_off), int(window.height))[:, 0]
+    layers = _zone_layers(spec, window)
+    if not spec.variants:
+        out, sums, counters = _run_variant(state, window, raw, layers, area_row, None)
+    else:
+        out, counters = {}, {"variants": {}}
+        per: list[np.ndarray] = []  # each variant's zone sums (none without zones)
+        by_label = {}
+        for v in spec.variants:
+            o, s, c = _run_variant(state, window, raw, layers, area_row, v.keys, v.write)
+            if s is not None:
+                per.append(s)
+            counters["variants"][v.label] = c
+            if v.write:
+                by_label[v.label] = o
+                out.update({f"{v.label}/{k}": a for k, a in o.items()})
+        for label, a, b, names in spec.changes:  # change maps: year b minus year a
+            for k in names:
+                out[f"change/{label}/{k}"] = by_label[b][k] - by_label[a][k]
+        sums = np.stack(per) if spec.zones is not None else None
+    counters["stats"], arrays = _encode(spec, out)
+    return arrays, sums, counters
+
+
+def _encode(spec: _Spec, out: dict) -> tuple[dict, dict]:
+    """Band statistics and ``(encoded tiles, overview pieces)`` of every output."""
     from ._cog import encode_tile
 
     levels = overview_levels(spec.grid, spec.block_size)
     arrays = {}
-    half = _halver(p)
+    half = _halver(spec.params)
     tile = cog_tile(spec.block_size)
     stats = {}
     for k in spec.names:
@@ -191,8 +310,7 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
                      pieces)
         # band statistics from overview level <= 3 (1/64 of the pixels: no cost)
         stats[k] = band_stats(pieces[min(levels, _STATS_LEVEL) - 1] if levels else out[k])
-    counters["stats"] = stats
-    return arrays, sums, counters
+    return stats, arrays
 
 
 _STATS_LEVEL = 3  # the overview level the band statistics are taken from (at most)
@@ -215,23 +333,24 @@ def merge_stats(acc: dict, stats: dict) -> None:
                                                   max(a[4], v[4])]
 
 
-def read_group(sources: dict[str, AlignedSource], window) -> dict[str, np.ndarray]:
+def read_group(sources: dict[str, Source], window) -> dict[str, np.ndarray]:
     """Read several inputs for one window; continuous fields sampled from the same source
     grid share one bilinear pass (same values as reading them one by one)."""
     out: dict[str, np.ndarray] = {}
-    groups: dict[tuple, list[str]] = {}
+    groups: dict[tuple, list[tuple[str, AlignedSource]]] = {}
     for name, src in sources.items():
-        if (src.mode == "sample" and src.kind == "continuous" and src._cache is not None
-                and src.use_numba):
-            groups.setdefault((src._grid_key, src.src_shape), []).append(name)
+        if (isinstance(src, AlignedSource) and src.mode == "sample"
+                and src.kind == "continuous" and src._cache is not None and src.use_numba):
+            groups.setdefault((src._grid_key, src.src_shape), []).append((name, src))
         else:
             out[name] = src.read(window)
     from ._sampling import bilinear_lattice
 
     h, w = int(window.height), int(window.width)
     r0, c0 = int(window.row_off), int(window.col_off)
-    for names in groups.values():
-        first = sources[names[0]]
+    for members in groups.values():
+        names = [n for n, _ in members]
+        first = members[0][1]
         lattice, (rmin, rmax, cmin, cmax) = first.source_lattice(r0, c0, h, w)
         sh, sw = first.src_shape
         if rmax < 0 or cmax < 0 or rmin >= sh or cmin >= sw:
@@ -242,7 +361,7 @@ def read_group(sources: dict[str, AlignedSource], window) -> dict[str, np.ndarra
         fc0 = min(max(int(np.floor(cmin)) - 1, 0), sw - 1)
         fr1 = max(min(int(np.floor(rmax)) + 2, sh), fr0 + 1)
         fc1 = max(min(int(np.floor(cmax)) + 2, sw), fc0 + 1)
-        srcs = [sources[n]._slice_cache(fr0, fc0, fr1, fc1) for n in names]
+        srcs = [src._slice_cache(fr0, fc0, fr1, fc1) for _, src in members]
         for n, arr in zip(names, bilinear_lattice(srcs, lattice, fr0, fc0, sh, sw, h, w),
                           strict=True):
             out[n] = arr

@@ -10,6 +10,8 @@ into the per-class look-ups the model reads and states every assumption in words
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .. import carbon
@@ -67,12 +69,26 @@ def acid_inputs(cfg: MapConfig, lct: LandcoverTable) -> dict:
     return {"so4": so4, "no3": no3, "shares": shares, "given": given, "doc": doc}
 
 
+def _input_label(cfg: MapConfig, key: str) -> str:
+    """An input as written (a mosaic, URL or virtual path) or its path."""
+    spec = cfg.input_specs.get(key)
+    return spec.label if spec is not None else str(cfg.inputs[key])
+
+
+def _input_name(cfg: MapConfig, key: str) -> str:
+    """An input's file name for a sentence (the entry as written for mosaics and URLs)."""
+    spec = cfg.input_specs.get(key)
+    if spec is not None and spec.source is not None:
+        return spec.source
+    return Path(str(cfg.inputs[key])).name
+
+
 def biological_doc(cfg: MapConfig, table_name: str) -> dict:
     """Where the biological sink comes from (JSON-ready)."""
     if "nep" in cfg.inputs:
-        return {"source": "nep raster", "path": str(cfg.inputs["nep"])}
+        return {"source": "nep raster", "path": _input_label(cfg, "nep")}
     if "npp" in cfg.inputs:
-        return {"source": "npp raster x npp_to_nep", "path": str(cfg.inputs["npp"]),
+        return {"source": "npp raster x npp_to_nep", "path": _input_label(cfg, "npp"),
                 "npp_to_nep": cfg.npp_to_nep, "npp_to_nep_source": cfg.npp_to_nep_source}
     return {"source": "land-cover table", "table": table_name,
             "column": "biological_sink_tc_km2_yr"}
@@ -125,11 +141,11 @@ def map_assumptions(cfg: MapConfig, acid: dict, table_name: str) -> list[str]:
                               no3_given=acid["no3"] is not None)
     bio = biological_doc(cfg, table_name)
     if "nep" in cfg.inputs:
-        out.append(f"biological sink: the nep raster {cfg.inputs['nep'].name} read as net "
+        out.append(f"biological sink: the nep raster {_input_name(cfg, 'nep')} read as net "
                    "ecosystem production (the net sink)")
     elif "npp" in cfg.inputs:
         src = bio["npp_to_nep_source"] or "no source given ([model] npp_to_nep_source)"
-        out.append(f"biological sink: the npp raster {cfg.inputs['npp'].name} x npp_to_nep "
+        out.append(f"biological sink: the npp raster {_input_name(cfg, 'npp')} x npp_to_nep "
                    f"= {cfg.npp_to_nep:g} (NEP/NPP ratio; {src}): NPP itself is not a net "
                    "sink (NEP = NPP - heterotrophic respiration)")
     else:

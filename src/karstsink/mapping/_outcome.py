@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import warnings
 
-from ..exceptions import DataError, DataQualityWarning
+from ..exceptions import DataError, DataQualityWarning, OutOfRangeWarning
 from .grid import NON_INTEGER_CODE
 
-__all__ = ["check_landcover_codes", "check_not_all_nodata", "warn_zones"]
+__all__ = ["check_landcover_codes", "check_not_all_nodata", "warn_counters", "warn_zones"]
 
 
 def check_landcover_codes(counters: dict, path) -> None:
@@ -77,3 +77,40 @@ def warn_zones(zonal: dict | None, field: str) -> None:
         warnings.warn(f"{len(empty)} zone(s) hold only nodata pixels (sinks NaN in "
                       f"zonal_totals): {', '.join(empty[:20])}"
                       f"{' ...' if len(empty) > 20 else ''}.", DataQualityWarning, stacklevel=3)
+
+
+def warn_counters(c: dict, table_name: str) -> None:
+    """Warn about the flagged pixel counts of a finished pass (``c``: its counters)."""
+    unk = c.get("unknown_classes")
+    if unk:
+        detail = ", ".join(f"{k}: {v} px" for k, v in sorted(unk.items()))
+        warnings.warn(f"Land-cover class codes not in table {table_name} (written as nodata): "
+                      f"{detail}. Add them to a custom [tables] landcover CSV.",
+                      DataQualityWarning, stacklevel=3)
+    if c.get("bad_fraction"):
+        warnings.warn(f"{c['bad_fraction']} pixel(s) have a carbonate or dolomite fraction "
+                      f"outside 0-1 and were written as nodata.", DataQualityWarning,
+                      stacklevel=3)
+    if c.get("negative_runoff"):
+        warnings.warn(f"{c['negative_runoff']} pixel(s) have negative runoff; treated as 0.",
+                      DataQualityWarning, stacklevel=3)
+    for key, what in (("negative_carbonic_hco3", "karst"),
+                      ("scenario_negative_carbonic_hco3", "scenario karst")):
+        if c.get(key):
+            warnings.warn(
+                f"{c[key]} {what} pixel(s) have a negative carbonic-acid HCO3 (the "
+                f"sulfuric/nitric-acid HCO3 of [model] so4_mmol_l / no3_mmol_l exceeds the "
+                f"karst water's 2 x Ca_eq): karst sink written as nodata ({key} in "
+                f"run.json). Check the SO4/NO3 values and the shares (evaporite_so4_share "
+                f"for gypsum waters, acid_so4_share, acid_no3_share).",
+                DataQualityWarning, stacklevel=3)
+    if c.get("temp_clamped"):
+        warnings.warn(f"{c['temp_clamped']} pixel(s) have temperatures outside the "
+                      f"equilibrium table (0-40 °C); clamped to its edge.", OutOfRangeWarning,
+                      stacklevel=3)
+    if c.get("pco2_clamped"):
+        warnings.warn(f"{c['pco2_clamped']} pixel(s) have soil pCO2 outside the equilibrium "
+                      f"table (10^-5 to 1 atm); clamped to its edge.", OutOfRangeWarning,
+                      stacklevel=3)
+
+

@@ -49,6 +49,16 @@ Example (all sections but ``[inputs]`` are optional)::
     [dask]
     address = "local"               # or "tcp://scheduler:8786"
     tile_size = 8192
+
+    [series]                        # yearly maps: inputs with {year} in their path vary
+    years = [2000, 2010, 2020]      # (karstsink.mapping._series_config, docs/series.md)
+    pairs = [[2000, 2020]]
+
+    [uncertainty]                   # Monte Carlo zone intervals (karstsink.mapping._draws)
+    draws = 100
+    seed = 1
+    runoff_rel_sd = 0.1             # give a source for these in your report
+    temperature_sd_c = 0.5
 """
 
 from __future__ import annotations
@@ -60,7 +70,10 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigError
-from ._inputs import InputSpec, parse_input
+from ._draws import KEYS as UNCERTAINTY_KEYS
+from ._draws import UncertaintyConfig, parse_uncertainty
+from ._inputs import InputSpec, implied_inputs, parse_input
+from ._series_config import YEAR, SeriesConfig, parse_series, template_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -81,6 +94,8 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
               "acid_no3_share", "npp_to_nep", "npp_to_nep_source"),
     "scenario": ("name", "transitions"),
     "dask": ("address", "tile_size"),
+    "series": ("years", "pairs", "climate", "change_maps"),
+    "uncertainty": UNCERTAINTY_KEYS,
 }
 OPTIONAL_OUTPUTS = ("dissolution", "denudation")
 #: keys that were removed, with what to use instead (one ConfigError line each)
@@ -109,7 +124,7 @@ class MapConfig:
     when ``inputs`` has an ``npp`` raster.
     """
 
-    inputs: dict[str, Path]
+    inputs: dict[str, Path | str]
     table: str | Path | None = None
     zones_path: Path | None = None
     zones_field: str | None = None
@@ -138,6 +153,8 @@ class MapConfig:
     source: Path | None = None
     raw: dict = field(default_factory=dict)
     input_specs: dict[str, InputSpec] = field(default_factory=dict)
+    series: SeriesConfig | None = None
+    uncertainty: UncertaintyConfig | None = None
 
 
 def load_config(path: str | Path) -> MapConfig:
@@ -191,8 +208,22 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
         raise ConfigError(f"{where}section [inputs] is missing.")
     if not isinstance(inputs_raw, dict):
         raise ConfigError(f"{where}[inputs] must be a table of input = path keys.")
-    specs = {k: parse_input(where, k, v, lambda key, val: _path("inputs", key, val))
-             for k, v in inputs_raw.items()}
+    templates: dict[str, Path] = {}
+
+    def _input(key: str, value: Any) -> Path:
+        if isinstance(value, str) and YEAR in value:  # a series input: checked below
+            templates[key] = template_path(value, base)
+            return templates[key]
+        return _path("inputs", key, value)
+
+    specs = {k: parse_input(where, k, v, _input) for k, v in inputs_raw.items()}
+    specs.update(implied_inputs(where, specs))  # a polygon carbonate's dolomite_values
+    series = None
+    if "series" in raw:
+        series = parse_series(where, raw["series"], templates, inputs_raw)
+    elif templates:
+        raise ConfigError(f"{where}[inputs] {', '.join(templates)}: the path holds {YEAR}, "
+                          f"which needs a [series] years = [...] section.")
     inputs = {k: s.path for k, s in specs.items()}
     for req in ("landcover", "carbonate", "temperature"):
         if req not in inputs:
@@ -209,7 +240,9 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
     if "npp" in inputs and "nep" in inputs:
         raise ConfigError(f"{where}[inputs] give npp or nep, not both.")
 
-    cfg = MapConfig(inputs=inputs, source=source, raw=raw, input_specs=specs)
+    cfg = MapConfig(inputs=inputs, source=source, raw=raw, input_specs=specs, series=series)
+    if "uncertainty" in raw:
+        cfg.uncertainty = parse_uncertainty(where, raw["uncertainty"])
     tables = raw.get("tables", {})
     if "landcover" in tables:
         val = tables["landcover"]
@@ -285,6 +318,9 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
                 raise ConfigError(f"{where}[scenario] transition {i + 1} uses min_slope_deg, "
                                   f"which needs [inputs] dem.")
         cfg.transitions = [dict(t) for t in trans]
+        if series is not None:
+            raise ConfigError(f"{where}[scenario] and [series] cannot be combined in one run "
+                              f"yet; run the scenario for one year (no {YEAR} inputs).")
     dask = raw.get("dask", {})
     if "address" in dask:
         cfg.dask_address = str(dask["address"])

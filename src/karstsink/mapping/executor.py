@@ -76,6 +76,7 @@ import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -90,14 +91,16 @@ from ._block import (
     halve,
     overview_levels,
 )
-from .config import MapConfig
 from .grid import Grid, apply_affine
+
+if TYPE_CHECKING:  # annotations only (config imports the input parsers)
+    from .config import MapConfig
 
 # numba-compiled modules (_cog, _kernel, _sampling, zones) are imported where used, so
 # that a map run can start its zone helper (mapping/_zone_io.py) before numba loads
 
-__all__ = ["OUTPUT_META", "cog_tile", "halve", "local_levels", "overview_levels",
-           "set_gdal_cache_max"]
+__all__ = ["OUTPUT_META", "cog_tile", "halve", "local_levels", "output_meta",
+           "overview_levels", "set_gdal_cache_max"]
 
 #: output name -> (file stem, description, C-unit, CO2-unit)
 OUTPUT_META = {
@@ -115,6 +118,18 @@ OUTPUT_META = {
     "scenario_difference": ("scenario_difference", "Scenario minus baseline total sink",
                             "t C km-2 yr-1", "t CO2 km-2 yr-1"),
 }
+
+
+def output_meta(name: str) -> tuple[str, str, str, str]:
+    """``(file path relative to the output folder without .tif, description, C-unit,
+    CO2-unit)`` of an output; series outputs are ``<year>/<output>`` (the single run's
+    file in the year's folder) and ``change/<a>_<b>/<output>`` (``<stem>_change``)."""
+    head, _, base = name.rpartition("/")
+    stem, desc, unit_c, unit_co2 = OUTPUT_META[base]
+    if head.startswith("change/"):
+        a, _, b = head[len("change/"):].partition("_")
+        return f"{head}/{stem}_change", f"{desc}: {b} minus {a}", unit_c, unit_co2
+    return (f"{head}/{stem}" if head else stem), desc, unit_c, unit_co2
 
 
 def set_gdal_cache_max(megabytes: int = 64) -> None:
@@ -142,6 +157,9 @@ def _merge_counters(acc: dict, c: dict) -> None:
             from ._block import merge_stats
 
             merge_stats(acc.setdefault(k, {}), v)
+        elif k == "variants":  # a series run: each variant's own counters
+            for label, cv in v.items():
+                _merge_counters(acc.setdefault(k, {}).setdefault(label, {}), cv)
         elif k == "grid_totals":
             acc[k] = acc.get(k, 0) + v
         elif k == "worker_peak_mb":  # engine tiles: the largest worker process
@@ -179,6 +197,8 @@ class _OverviewStrips:
             # multiples of 2**level, edge pieces have the level's ceil size)
             self.strip = np.empty((rows, self.width), np.float32)
             self.strip_row = tr
+        # strip_row starts at -1, so the first piece allocates a strip; flush() ends the level
+        assert self.strip is not None, "_OverviewStrips.add() after flush()"
         rr = r - tr * self.tile
         self.strip[rr: rr + piece.shape[0], c: c + piece.shape[1]] = piece
 
@@ -194,13 +214,16 @@ def _open_cogs(spec: _Spec, folder: Path, levels: int) -> dict:
 
     grid = spec.grid
     cogs = {}
+    extra = spec.name_tags or {}
     for name in spec.names:
-        stem, desc, unit_c, unit_co2 = OUTPUT_META[name]
+        stem, desc, unit_c, unit_co2 = output_meta(name)
         unit = unit_co2 if spec.params.co2 else unit_c
+        tags = {**spec.tags, **extra.get(name.rpartition("/")[0], {}), "units": unit}
         cogs[name] = StreamingCOG(
             grid.width, grid.height, levels, cog_tile(spec.block_size), folder / "tiles",
-            crs=grid.crs, transform=grid.transform, tags={**spec.tags, "units": unit},
-            band_tags={"units": unit, "quantity": name}, description=desc, name=stem)
+            crs=grid.crs, transform=grid.transform, tags=tags,
+            band_tags={"units": unit, "quantity": name.rpartition("/")[2]}, description=desc,
+            name=stem.replace("/", "_"))
     return cogs
 
 
@@ -256,7 +279,7 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
 
         outs = {}
         for n, c_ in cogs.items():
-            strips = []
+            strips: list[_OverviewStrips | None] = []  # None: a level built by the parent
             for k in range(1, levels + 1):
                 if k <= local:
                     h, w = -(-grid.height // 2**k), -(-grid.width // 2**k)
@@ -380,7 +403,7 @@ def _assemble_tiles(spec: _Spec, results: list, cogs: dict, levels: int, jobs: i
     sums = None
     counters: dict = {"engine_tiles": len(results)}
     local = local_levels(spec, levels)
-    upper = {n: None for n in spec.names}
+    upper: dict[str, np.ndarray | None] = {n: None for n in spec.names}
     for (r, c), s, cnt, parts in results:
         if s is not None:
             sums = s if sums is None else sums + s
@@ -388,15 +411,21 @@ def _assemble_tiles(spec: _Spec, results: list, cogs: dict, levels: int, jobs: i
         for n, (paths, entries, up) in parts.items():
             cogs[n].adopt(paths, entries)
             if up is not None:  # this tile's share of level local + 1
-                if upper[n] is None:
-                    upper[n] = np.full(cogs[n].level_shape(local + 1), np.nan, np.float32)
+                level = upper[n]
+                if level is None:
+                    level = upper[n] = np.full(cogs[n].level_shape(local + 1), np.nan,
+                                               np.float32)
                 f = 2 ** (local + 1)
-                upper[n][r // f: r // f + up.shape[0], c // f: c // f + up.shape[1]] = up
+                level[r // f: r // f + up.shape[0], c // f: c // f + up.shape[1]] = up
     if local < levels:
         half = _halver(spec.params)
         tile = cog_tile(spec.block_size)
         with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for n, a in upper.items():
+            for n, level_a in upper.items():
+                # with local < levels every engine tile hands in its share of level
+                # local + 1 (the collector of _stream), so none is missing
+                assert level_a is not None
+                a = level_a
                 for k in range(local + 1, levels + 1):
                     futs = {(tr, tc): pool.submit(encode_tile, v, tile)
                             for tr, tc, v in _tiles(a, tile)}

@@ -10,6 +10,9 @@ Dreybrodt 1988).  Optional columns
 ``so4_mmol_l`` and ``no3_mmol_l`` give a class's own karst-water sulfate and
 nitrate (e.g. cropland nitrate) for the acid correction, overriding ``[model]
 so4_mmol_l`` / ``no3_mmol_l`` there (a blank cell keeps the ``[model]`` value).
+Optional ranges ``soil_pco2_factor_lo``/``_hi`` and ``biological_sink_tc_km2_yr_lo``/``_hi``
+(with their sources in ``range_source``) are what ``[uncertainty]`` draws from
+(:mod:`karstsink.mapping._draws`); a blank pair fixes the class's value.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ _NUMERIC = ("soil_pco2_factor", "runoff_factor", "biological_sink_tc_km2_yr")
 MAX_CLASS_CODE = 65535
 #: optional per-class karst-water concentrations [mmol L-1]; a blank cell = the [model] value
 CLASS_CHEMISTRY_COLUMNS = ("so4_mmol_l", "no3_mmol_l")
+#: optional ranges of the Monte Carlo draws: value column -> (low, high) columns
+RANGE_COLUMNS = {"soil_pco2_factor": ("soil_pco2_factor_lo", "soil_pco2_factor_hi"),
+                 "biological_sink_tc_km2_yr": ("biological_sink_tc_km2_yr_lo",
+                                               "biological_sink_tc_km2_yr_hi")}
 
 
 @dataclass(frozen=True)
@@ -214,7 +221,27 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
     for col in CLASS_CHEMISTRY_COLUMNS:
         if col in cols:
             cols[col] = _numbers(cols[col], col, name, lines, class_codes, blank_ok=True)
+    _ranges(cols, name, lines, class_codes)
     return LandcoverTable(name=name, columns=cols)
+
+
+def _ranges(cols: dict, name: str, lines: list[int], codes: list[int]) -> None:
+    """Parse and check the optional range columns: both or neither, low <= value <= high
+    per class, a blank pair = no range."""
+    for col, (lo, hi) in RANGE_COLUMNS.items():
+        if lo not in cols and hi not in cols:
+            continue
+        if lo not in cols or hi not in cols:
+            raise DataError(f"Land-cover table {name}: give both {lo} and {hi} (or neither).")
+        cols[lo] = _numbers(cols[lo], lo, name, lines, codes, blank_ok=True)
+        cols[hi] = _numbers(cols[hi], hi, name, lines, codes, blank_ok=True)
+        for i, (a, v, b) in enumerate(zip(cols[lo], cols[col], cols[hi], strict=True)):
+            if np.isnan(a) != np.isnan(b):
+                raise DataError(f"Land-cover table {name}: row {lines[i]} (class {codes[i]}) "
+                                f"has only one of {lo}, {hi}; give both or leave both blank.")
+            if not np.isnan(a) and not a <= v <= b:
+                raise DataError(f"Land-cover table {name}: row {lines[i]} (class {codes[i]}): "
+                                f"{col} {v:g} is outside its range {lo} {a:g} .. {hi} {b:g}.")
 
 
 def guess_table(codes: np.ndarray) -> str | None:

@@ -47,6 +47,7 @@ import numpy as np
 
 from .. import carbon
 from ..chemistry.equilibrium import exp_bilinear
+from ..exceptions import ConfigError
 from ..units import C_TO_CO2
 from ._molar import M_C, M_CACO3, M_DOLOMITE
 
@@ -126,6 +127,9 @@ def remap_classes(codes: np.ndarray, valid: np.ndarray, slope_deg: np.ndarray | 
     for t in transitions:
         sel = valid & (codes == int(t["from"]))
         if "min_slope_deg" in t:
+            if slope_deg is None:
+                raise ConfigError(f"Transition {t['from']} -> {t['to']} uses min_slope_deg, "
+                                  f"which needs a DEM: add [inputs] dem.")
             with np.errstate(invalid="ignore"):
                 sel &= slope_deg > float(t["min_slope_deg"])
         out[sel] = int(t["to"])
@@ -248,7 +252,7 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
         # rock mass dissolved per m3 of water [g/m3 = t/(km2 m)]: calcite releases one Ca
         # per CaCO3; dolomite one Ca + one Mg per CaMg(CO3)2
         per_water = ca * M_CACO3
-        if cad is not None:
+        if cad is not None and dol is not None:  # cad is only interpolated with dol
             per_water = (1.0 - dol) * per_water + dol * (cad / 2.0) * M_DOLOMITE
         per_water = np.where(positive, per_water, 0.0)
         per_water = np.where(np.isnan(temp) | np.isnan(pco2), np.nan, per_water)

@@ -8,7 +8,9 @@ sentences, and starts the zone helper (:mod:`._zone_io`); the threaded engine lo
 its numba kernels on a tiny block while the helper reads the polygons.  The pass
 itself is :mod:`karstsink.mapping.executor`; this module then lays out the COGs,
 draws the quick look, warns about the flagged pixel counts and writes ``run.json``,
-all in one atomic output folder (:class:`MapResult`).
+all in one atomic output folder (:class:`MapResult`).  A ``[series]`` run is prepared
+and finished by :mod:`.series` (every year in the same pass); ``[uncertainty]`` adds the
+Monte Carlo zone intervals of :mod:`._draws`.
 """
 
 from __future__ import annotations
@@ -26,15 +28,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..exceptions import ConfigError, DataQualityWarning, OutOfRangeWarning, RasterError
+from ..exceptions import ConfigError, RasterError
 from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
 from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
-from ._outcome import check_landcover_codes, check_not_all_nodata, warn_zones
+from ._inputs import input_record
+from ._outcome import check_landcover_codes, check_not_all_nodata, warn_counters, warn_zones
 from ._style import add_stats, database_doc, relative_path
 from ._zone_io import ZoneIO
 from .config import MapConfig
-from .executor import OUTPUT_META, _execute, set_gdal_cache_max
+from .executor import OUTPUT_META, _execute, output_meta, set_gdal_cache_max
 from .grid import Grid
 from .model import ModelParams
 
@@ -63,6 +66,12 @@ class MapResult:
         engines also ``worker_peak_mb``, the largest worker's peak memory [MB],
         and ``engine_tiles``, the number of engine tiles; with zones read by the
         helper process, its peak memory ``zone_helper_peak_mb`` [MB].
+    series : dict or None
+        A series run (``[series]``, docs/series.md): ``years``, ``pairs``, the
+        ``varying``, ``climate`` and ``landcover`` inputs, ``totals`` (year label ->
+        the grid totals), ``zonal`` (year label -> zone table), ``series_table`` and
+        ``attribution`` (the CSVs as columns).  ``totals`` and ``zonal_columns`` of
+        the result are then the last year's.
     assumptions : list of str
         The assumption sentences of the run (acid-correction parameters with their
         defaults and sources, the biological source, the double-counting statement,
@@ -76,6 +85,7 @@ class MapResult:
     zonal_columns: dict | None = None
     counters: dict = field(default_factory=dict)
     assumptions: list[str] = field(default_factory=list)
+    series: dict | None = None
     _zonal: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -107,6 +117,8 @@ def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
         raise RasterError("The target grid is empty.")
     zio = None
     if cfg.zones_path is not None:  # first: it works while numba loads here
+        if cfg.zones_field is None:  # load_config sets both; a MapConfig built by hand
+            raise ConfigError("[zones] needs both path and field.")
         zio = ZoneIO(cfg.zones_path, cfg.zones_field, grid.crs.to_wkt(), cfg.zones_layer)
     try:
         return _prepare_rest(cfg, co2, grid, zio)
@@ -136,9 +148,9 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     # without the GIL) while this thread loads the tables and numba; before any output
     pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="karstsink-checks")
     try:
-        checks = pool.submit(check_inputs, sources, specs, grid)
+        checks_job = pool.submit(check_inputs, sources, specs, grid)
         use_numba, lct, calc, dol = _load_model(cfg, gdal_inputs["landcover"])
-        checks = checks.result()
+        checks = checks_job.result()
     finally:
         pool.shutdown(wait=True)
     for src in sources.values():
@@ -159,7 +171,8 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         "system": cfg.system, "landcover_table": str(lct.name), "co2_units": co2,
         "acid_correction": acid["doc"], "biological_input": biological_doc(cfg, str(lct.name)),
         "rock_density_t_m3": cfg.rock_density_t_m3,
-        "inputs": {k: relative_path(v, cfg.source) for k, v in cfg.inputs.items()},
+        "inputs": {k: input_record(cfg.input_specs[k], cfg.source) if k in cfg.input_specs
+                   else relative_path(v, cfg.source) for k, v in cfg.inputs.items()},
         "input_options": {k: r.note for k, r in resolved.items() if r.note},
         "soil_pco2": "raster" if "soil_pco2" in cfg.inputs else "Brook et al. 1983 from AET",
         "pressure_correction": "dem" in cfg.inputs,
@@ -169,6 +182,13 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
                              "log_pco2": list(calc.log_pco2_range)},
     }
     assumptions = map_assumptions(cfg, acid, str(lct.name))
+    draws = None
+    if cfg.uncertainty is not None:
+        from ._draws import describe, dolomite_tables, make_draws
+
+        draws = make_draws(cfg.uncertainty, lct, params, dolomite_tables(cfg, dol))
+        params_doc["uncertainty"], sentence = describe(cfg.uncertainty, draws)
+        assumptions.append(sentence)
     tags = {
         "karstsink_version": __version__,
         "phreeqc_version": phreeqc_version(),
@@ -181,7 +201,7 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     }
     spec = _Spec(grid=grid, inputs=gdal_inputs, params=params,
                  zones=None, names=tuple(names), tags=tags, block_size=cfg.block_size,
-                 tile_size=cfg.tile_size, converts=converts, reads=reads)
+                 tile_size=cfg.tile_size, converts=converts, reads=reads, draws=draws)
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
                   "assumptions": assumptions, "checks": checks,
                   "zone_io": zio, "sources": sources}
@@ -230,7 +250,7 @@ def _attach_zones(spec: _Spec, zio, warm: _State | None) -> None:
     spec.zones = ZoneSet.from_arrays(geoms, labels, zio.field, zio.crs_wkt)
 
 
-def _guess_from_raster(path: Path, guess) -> str:
+def _guess_from_raster(path: str | Path, guess) -> str:
     import rasterio
     from rasterio.enums import Resampling
 
@@ -266,7 +286,7 @@ def run_map(
     dask: str | None = None,
     co2: bool | None = None,
     engine: str | None = None,
-    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    progress: Callable[[int, str], Callable[[int], None]] | None = None,
     quicklook: bool = True,
 ) -> MapResult:
     """Compute the karst, biological and total sink maps and zone totals.
@@ -314,7 +334,12 @@ def run_map(
     jobs = jobs or cfg.jobs or min(os.cpu_count() or 1, 8)
     engine = engine or cfg.engine
     dask = dask or cfg.dask_address
-    spec, extra = _prepare(cfg, co2)
+    if cfg.series is not None:
+        from .series import prepare_series
+
+        spec, extra = prepare_series(cfg, co2, _prepare)
+    else:
+        spec, extra = _prepare(cfg, co2)
     zio = extra["zone_io"]
     local = engine == "threads" and not dask
     state = _State(spec, extra["sources"]) if local else None
@@ -331,8 +356,6 @@ def run_map(
 def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int,
          engine: str, dask: str | None, progress, quicklook: bool,
          state: _State | None) -> MapResult:
-    from ._cog import DEFLATE_BACKEND
-
     zio = extra["zone_io"]
     grid = spec.grid
     out_dir = Path(out_dir)
@@ -350,6 +373,20 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 sums, counters, sources = _execute(spec, scratch, cfg, jobs, engine, dask,
                                                    update, state)
+
+            def make_doc(params_doc, totals_, counters_, files_):
+                return _run_doc(spec, extra, cfg, params_doc, totals_, counters_, files_,
+                                engine, dask, jobs, counters)
+
+            if spec.variants:
+                from .series import finish_series
+
+                files, totals, zonal, series = finish_series(
+                    spec, extra, cfg, tmp, sums, counters, sources, co2, jobs, quicklook,
+                    make_doc)
+                return MapResult(out_dir=out_dir, files=files, totals=totals,
+                                 zonal_columns=zonal, counters=counters,
+                                 assumptions=list(extra["assumptions"]), series=series)
             if spec.zones is not None:  # written by the zone helper meanwhile
                 # ``tmp`` is the run's atomic folder: files appear together or not at all
                 zio.start_write(tmp, sums, co2)
@@ -364,7 +401,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                       "karst_sink_t_c_yr": gt[2], "biological_sink_t_c_yr": gt[3],
                       "total_sink_t_c_yr": gt[4], "nodata_area_km2": gt[5]}
             check_landcover_codes(counters, cfg.inputs["landcover"])
-            _warn_counters(counters, extra["landcover_table"].name)
+            warn_counters(counters, extra["landcover_table"].name)
             check_not_all_nodata(totals, counters, extra["checks"], cfg.inputs)
             if quicklook:
                 from ..plots.maps import quicklook as draw
@@ -379,26 +416,12 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                 warn_zones(zonal, spec.zones.field)
                 if helper_mb is not None:
                     counters["zone_helper_peak_mb"] = helper_mb
-            run_doc = {
-                "karstsink_version": __version__, "parameters": extra["params_doc"],
-                "assumptions": extra["assumptions"],
-                "database": database_doc(extra["database"].as_dict(), cfg.source),
-                "phreeqc_version": spec.tags["phreeqc_version"],
-                "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6],
-                         "width": grid.width, "height": grid.height},
-                "totals": totals,
-                "flags": {k: v for k, v in counters.items()
-                          if k not in ("grid_totals", "worker_peak_mb", "engine_tiles",
-                                       "zone_helper_peak_mb")},
-                "engine": {"name": "dask" if dask else engine, "jobs": jobs,
-                           "tiles": counters.get("engine_tiles"),
-                           "deflate": DEFLATE_BACKEND,
-                           "tile_size": spec.tile_size if "engine_tiles" in counters else None,
-                           "peak_memory_mb": peak_rss_mb() or 0.0,
-                           "largest_worker_peak_memory_mb": counters.get("worker_peak_mb"),
-                           "zone_helper_peak_memory_mb": counters.get("zone_helper_peak_mb")},
-                "files": files,
-            }
+            if spec.draws is not None:
+                from ._draws import write_draw_tables
+
+                files += write_draw_tables(tmp, spec, counters.pop("draws"), sums,
+                                           counters.get("grid_totals"), zonal)
+            run_doc = make_doc(extra["params_doc"], totals, counters, files)
             (tmp / "run.json").write_text(json.dumps(run_doc, indent=2, default=_jsonable),
                                           encoding="utf-8")
             files.append("run.json")
@@ -414,6 +437,35 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                      counters=counters, assumptions=list(extra["assumptions"]))
 
 
+def _run_doc(spec: _Spec, extra: dict, cfg: MapConfig, params_doc: dict, totals: dict,
+             flags: dict, files: list, engine: str, dask: str | None, jobs: int,
+             counters: dict) -> dict:
+    """The ``run.json`` document (``flags``: the counters of its year in a series)."""
+    from ._cog import DEFLATE_BACKEND
+
+    grid = spec.grid
+    return {
+        "karstsink_version": __version__, "parameters": params_doc,
+        "assumptions": extra["assumptions"],
+        "database": database_doc(extra["database"].as_dict(), cfg.source),
+        "phreeqc_version": spec.tags["phreeqc_version"],
+        "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6],
+                 "width": grid.width, "height": grid.height},
+        "totals": totals,
+        "flags": {k: v for k, v in flags.items()
+                  if k not in ("grid_totals", "worker_peak_mb", "engine_tiles",
+                               "zone_helper_peak_mb", "stats")},
+        "engine": {"name": "dask" if dask else engine, "jobs": jobs,
+                   "tiles": counters.get("engine_tiles"),
+                   "deflate": DEFLATE_BACKEND,
+                   "tile_size": spec.tile_size if "engine_tiles" in counters else None,
+                   "peak_memory_mb": peak_rss_mb() or 0.0,
+                   "largest_worker_peak_memory_mb": counters.get("worker_peak_mb"),
+                   "zone_helper_peak_memory_mb": counters.get("zone_helper_peak_mb")},
+        "files": files,
+    }
+
+
 def _jsonable(o):
     if isinstance(o, np.generic):
         return o.item()
@@ -426,42 +478,6 @@ def _convert_all(spec: _Spec, sources: dict, out: Path, jobs: int) -> None:
     """Lay out every output's streamed tiles as a COG in ``out`` (copies, no encoding)."""
     names = list(spec.names)
     with cf.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(names)))) as pool:
-        futs = [pool.submit(sources[n].close, out / f"{OUTPUT_META[n][0]}.tif") for n in names]
+        futs = [pool.submit(sources[n].close, out / f"{output_meta(n)[0]}.tif") for n in names]
         for f in futs:
             f.result()
-
-
-def _warn_counters(c: dict, table_name: str) -> None:
-    unk = c.get("unknown_classes")
-    if unk:
-        detail = ", ".join(f"{k}: {v} px" for k, v in sorted(unk.items()))
-        warnings.warn(f"Land-cover class codes not in table {table_name} (written as nodata): "
-                      f"{detail}. Add them to a custom [tables] landcover CSV.",
-                      DataQualityWarning, stacklevel=3)
-    if c.get("bad_fraction"):
-        warnings.warn(f"{c['bad_fraction']} pixel(s) have a carbonate or dolomite fraction "
-                      f"outside 0-1 and were written as nodata.", DataQualityWarning,
-                      stacklevel=3)
-    if c.get("negative_runoff"):
-        warnings.warn(f"{c['negative_runoff']} pixel(s) have negative runoff; treated as 0.",
-                      DataQualityWarning, stacklevel=3)
-    for key, what in (("negative_carbonic_hco3", "karst"),
-                      ("scenario_negative_carbonic_hco3", "scenario karst")):
-        if c.get(key):
-            warnings.warn(
-                f"{c[key]} {what} pixel(s) have a negative carbonic-acid HCO3 (the "
-                f"sulfuric/nitric-acid HCO3 of [model] so4_mmol_l / no3_mmol_l exceeds the "
-                f"karst water's 2 x Ca_eq): karst sink written as nodata ({key} in "
-                f"run.json). Check the SO4/NO3 values and the shares (evaporite_so4_share "
-                f"for gypsum waters, acid_so4_share, acid_no3_share).",
-                DataQualityWarning, stacklevel=3)
-    if c.get("temp_clamped"):
-        warnings.warn(f"{c['temp_clamped']} pixel(s) have temperatures outside the "
-                      f"equilibrium table (0-40 °C); clamped to its edge.", OutOfRangeWarning,
-                      stacklevel=3)
-    if c.get("pco2_clamped"):
-        warnings.warn(f"{c['pco2_clamped']} pixel(s) have soil pCO2 outside the equilibrium "
-                      f"table (10^-5 to 1 atm); clamped to its edge.", OutOfRangeWarning,
-                      stacklevel=3)
-
-

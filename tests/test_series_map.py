@@ -1,0 +1,309 @@
+"""Series runs of the map engine: every year in one pass, change maps, attribution."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from mapping_helpers import (
+    GEO,
+    GEO_SHAPE,
+    GEO_TRANSFORM,
+    LC_SHAPE,
+    LC_TRANSFORM,
+    UTM,
+    read,
+    uniform_inputs,
+    write,
+    write_config,
+    zones_two_halves,
+)
+from numpy.testing import assert_allclose
+
+from karstsink.exceptions import ConfigError
+from karstsink.mapping.config import load_config
+from karstsink.mapping.run import run_map
+
+YEARS = (2000, 2005, 2010)
+ZONES = '[zones]\npath = "zones.gpkg"\nfield = "county"\n[tables]\nlandcover = "worldcover"\n'
+STEMS = ("karst_sink", "biological_sink", "total_sink")
+
+
+def _yearly(folder, rng):
+    """Runoff fields and land cover that differ by year (forest -> cropland westwards)."""
+    for y in YEARS:
+        q = (400.0 + 25.0 * (y - 2000) + rng.normal(0, 30, GEO_SHAPE)).astype(np.float32)
+        write(folder / f"runoff_{y}.tif", q, GEO_TRANSFORM, GEO, nodata=-9999.0)
+        lc = np.full(LC_SHAPE, 10, np.uint8)
+        lc[:, : 40 + 6 * (y - 2000)] = 40
+        lc[120:130, 200:210] = 0  # a nodata patch
+        write(folder / f"lc_{y}.tif", lc, LC_TRANSFORM, UTM, nodata=0)
+
+
+@pytest.fixture(scope="module")
+def series_and_singles(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("series")
+    inputs = uniform_inputs(folder)
+    _yearly(folder, np.random.default_rng(7))
+    zones_two_halves(folder)
+    singles = {}
+    for y in YEARS:
+        one = {**inputs, "runoff": folder / f"runoff_{y}.tif",
+               "landcover": folder / f"lc_{y}.tif"}
+        cfg = write_config(folder, one, extra=ZONES)
+        singles[y] = run_map(load_config(cfg), folder / f"single_{y}", jobs=2)
+    templ = {**inputs, "runoff": folder / "runoff_{year}.tif",
+             "landcover": folder / "lc_{year}.tif"}
+    cfg = write_config(folder, templ, extra=ZONES + f"[series]\nyears = {list(YEARS)}\n"
+                       'change_maps = ["karst", "biological", "total"]\n')
+    series = run_map(load_config(cfg), folder / "series", jobs=2)
+    return folder, series, singles
+
+
+def test_each_year_equals_its_single_run(series_and_singles):
+    folder, _, _ = series_and_singles
+    for y in YEARS:
+        for stem in STEMS:
+            a = read(folder / f"single_{y}" / f"{stem}.tif")
+            b = read(folder / "series" / str(y) / f"{stem}.tif")
+            assert np.array_equal(np.isnan(a), np.isnan(b))
+            ok = np.isfinite(a)
+            rel = np.abs(b[ok] - a[ok]) / np.maximum(np.abs(a[ok]), 1e-12)
+            assert rel.max() <= 1e-5, (y, stem)
+        # the years differ (the test would be empty otherwise)
+    t0 = read(folder / "series" / "2000" / "total_sink.tif")
+    t1 = read(folder / "series" / "2010" / "total_sink.tif")
+    assert np.nanmax(np.abs(t1 - t0)) > 1.0
+
+
+def test_series_csv_equals_single_zone_totals(series_and_singles):
+    folder, series, singles = series_and_singles
+    tab = pd.read_csv(folder / "series" / "series.csv")
+    assert list(tab.columns[:3]) == ["zone_id", "year", "county"]
+    assert list(tab.columns[3:]) == ["karst_sink_t_c_yr", "biological_sink_t_c_yr",
+                                     "total_sink_t_c_yr"]
+    assert len(tab) == 3 * len(YEARS)  # two zones and the TOTAL row per year
+    for y in YEARS:
+        single = pd.read_csv(folder / f"single_{y}" / "zonal_totals.csv")
+        rows = tab[tab["year"] == y].reset_index(drop=True)
+        assert rows["county"].tolist() == single["county"].tolist()
+        for c in ("karst_sink_t_c_yr", "biological_sink_t_c_yr", "total_sink_t_c_yr"):
+            assert_allclose(rows[c], single[c], rtol=1e-3)
+        assert_allclose(series.series["totals"][str(y)]["total_sink_t_c_yr"],
+                        singles[y].totals["total_sink_t_c_yr"], rtol=1e-3)
+
+
+def test_year_folders_carry_the_single_run_files_and_their_year(series_and_singles):
+    folder, series, singles = series_and_singles
+    for y in YEARS:
+        names = {f.split("/", 1)[1] for f in series.files if f.startswith(f"{y}/")}
+        assert names == set(singles[y].files)
+        with rasterio.open(folder / "series" / str(y) / "total_sink.tif") as ds:
+            tags = ds.tags()
+        assert tags["karstsink_year"] == str(y)
+        params = json.loads(tags["karstsink_parameters"])
+        assert params["inputs"]["runoff"] == f"runoff_{y}.tif"
+        run = json.loads((folder / "series" / str(y) / "run.json").read_text())
+        assert run["year"] == y
+        assert run["parameters"]["inputs"]["landcover"] == f"lc_{y}.tif"
+    top = json.loads((folder / "series" / "run.json").read_text())
+    assert top["series"]["years"] == list(YEARS)
+    assert top["series"]["climate"] == ["runoff"]
+    assert top["series"]["landcover"] == ["landcover"]
+
+
+def test_change_maps_are_last_minus_first_year(series_and_singles):
+    folder, _, _ = series_and_singles
+    for stem in STEMS:
+        a = read(folder / "series" / "2000" / f"{stem}.tif")
+        b = read(folder / "series" / "2010" / f"{stem}.tif")
+        d = read(folder / "series" / "change" / "2000_2010" / f"{stem}_change.tif")
+        assert_allclose(d, (b.astype(np.float32) - a.astype(np.float32)), rtol=1e-6,
+                        atol=1e-5, equal_nan=True)
+
+
+def test_change_maps_default_to_the_total(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    for y, q in ((2000, 500.0), (2020, 800.0)):
+        write(tmp_path / f"runoff_{y}.tif", np.full(GEO_SHAPE, q, np.float32), GEO_TRANSFORM,
+              GEO, nodata=-9999.0)
+    cfg = write_config(tmp_path, {**inputs, "runoff": tmp_path / "runoff_{year}.tif"},
+                       extra="[series]\nyears = [2000, 2020]\n")
+    res = run_map(load_config(cfg), tmp_path / "out", jobs=2, quicklook=False)
+    change = sorted(f for f in res.files if f.startswith("change/"))
+    assert change == ["change/2000_2020/total_sink_change.qml",
+                      "change/2000_2020/total_sink_change.tif"]
+    # 300 mm/yr more runoff on karst (rows 50:): 12.011 x 0.3 x 1.932 t C km-2 yr-1
+    d = read(tmp_path / "out" / "change" / "2000_2020" / "total_sink_change.tif")
+    assert_allclose(d[50:], 12.011 * 0.3 * 1.932, rtol=0.01)
+    assert np.all(d[:50] == 0.0)
+
+
+def test_attribution_terms_add_up_to_the_change(series_and_singles):
+    folder, _, _ = series_and_singles
+    att = pd.read_csv(folder / "series" / "attribution.csv")
+    assert list(att.columns) == ["zone_id", "county", "year_a", "year_b",
+                                 "total_change_t_c_yr", "climate_t_c_yr", "landcover_t_c_yr",
+                                 "interaction_t_c_yr"]
+    parts = att["climate_t_c_yr"] + att["landcover_t_c_yr"] + att["interaction_t_c_yr"]
+    assert_allclose(parts, att["total_change_t_c_yr"], rtol=1e-6)
+    tab = pd.read_csv(folder / "series" / "series.csv")
+    for county in att["county"]:
+        rows = tab[tab["county"] == county].set_index("year")["total_sink_t_c_yr"]
+        got = att.loc[att["county"] == county, "total_change_t_c_yr"].iloc[0]
+        assert_allclose(got, rows[2010] - rows[2000], rtol=1e-6)
+    # both groups change in the west, so both terms are non-zero there
+    west = att[att["county"] == "West"].iloc[0]
+    assert abs(west["climate_t_c_yr"]) > 1 and abs(west["landcover_t_c_yr"]) > 1
+
+
+def _two_years(folder, lc_a, lc_b, q_a, q_b, extra=""):
+    inputs = uniform_inputs(folder)
+    for y, lc, q in ((2000, lc_a, q_a), (2020, lc_b, q_b)):
+        write(folder / f"lc_{y}.tif", lc, LC_TRANSFORM, UTM, nodata=0)
+        write(folder / f"runoff_{y}.tif", np.full(GEO_SHAPE, q, np.float32), GEO_TRANSFORM,
+              GEO, nodata=-9999.0)
+    templ = {**inputs, "runoff": folder / "runoff_{year}.tif",
+             "landcover": folder / "lc_{year}.tif"}
+    cfg = write_config(folder, templ, extra="[series]\nyears = [2000, 2020]\n" + extra)
+    run_map(load_config(cfg), folder / "out", jobs=2, quicklook=False)
+    return pd.read_csv(folder / "out" / "attribution.csv").iloc[-1]
+
+
+def test_only_land_cover_changes_gives_no_climate_term(tmp_path):
+    lc_a = np.full(LC_SHAPE, 10, np.uint8)
+    lc_b = lc_a.copy()
+    lc_b[:50, :100] = 40  # forest -> cropland on 5,000 non-karst pixels (rows :50)
+    row = _two_years(tmp_path, lc_a, lc_b, 500.0, 500.0)  # equal runoff in two files
+    assert row["climate_t_c_yr"] == 0.0
+    assert row["interaction_t_c_yr"] == 0.0
+    # hand calculation: off carbonate only the biological sink changes: WorldCover
+    # cropland 0 vs tree cover 70 t C km-2 yr-1 on 5,000 px x 900 m2 = 4.5 km2
+    assert_allclose(row["landcover_t_c_yr"], -70.0 * 4.5, rtol=1e-6)
+    assert_allclose(row["total_change_t_c_yr"], -315.0, rtol=1e-6)
+
+
+def test_only_runoff_changes_gives_no_land_cover_term(tmp_path):
+    lc = np.full(LC_SHAPE, 10, np.uint8)
+    row = _two_years(tmp_path, lc, lc.copy(), 500.0, 800.0)
+    assert row["landcover_t_c_yr"] == 0.0
+    assert row["interaction_t_c_yr"] == 0.0
+    # the karst sink is linear in runoff (model.py: S = M_C x R x c x HCO3 uptake, with
+    # Ca_eq independent of R): 12.011 g/mol x 0.3 m/yr x 1.932 mmol/L (phreeqc.dat Ca_eq
+    # at 15 degC, pCO2 1e-2 atm, open system) = 6.962 t C km-2 yr-1 more on the 150 x 300
+    # karst pixels (40.5 km2): 281.9 t C yr-1 (1 % for the rounded Ca_eq)
+    assert_allclose(row["climate_t_c_yr"], 12.011 * 0.3 * 1.932 * 40.5, rtol=0.01)
+
+
+def test_climate_override_moves_an_input_between_groups(tmp_path):
+    lc = np.full(LC_SHAPE, 10, np.uint8)
+    # runoff declared "land cover": its change is then the land-cover term
+    row = _two_years(tmp_path, lc, lc.copy(), 500.0, 800.0, extra="climate = []\n")
+    assert row["climate_t_c_yr"] == 0.0
+    assert_allclose(row["landcover_t_c_yr"], 12.011 * 0.3 * 1.932 * 40.5, rtol=0.01)
+
+
+@pytest.mark.parametrize("engine", ["processes", "dask"])
+def test_tiled_engines_equal_threads(series_and_singles, tmp_path, engine):
+    folder, _, _ = series_and_singles
+    cfg = load_config(folder / "map.toml")  # the series config (written last)
+    cfg.tile_size = 128
+    if engine == "dask":
+        pytest.importorskip("dask.distributed")
+        res = run_map(cfg, tmp_path / "proc", jobs=2, dask="local", quicklook=False)
+    else:
+        res = run_map(cfg, tmp_path / "proc", jobs=2, engine="processes", quicklook=False)
+    assert res.counters["engine_tiles"] > 1
+    for y in YEARS:
+        for stem in STEMS:
+            a = read(folder / "series" / str(y) / f"{stem}.tif")
+            b = read(tmp_path / "proc" / str(y) / f"{stem}.tif")
+            assert_allclose(b, a, rtol=1e-6, equal_nan=True)
+    a = pd.read_csv(folder / "series" / "attribution.csv")
+    b = pd.read_csv(tmp_path / "proc" / "attribution.csv")
+    assert_allclose(b["total_change_t_c_yr"], a["total_change_t_c_yr"], rtol=1e-9)
+
+
+def test_missing_year_files_listed_in_one_error(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    write(tmp_path / "runoff_2000.tif", np.full(GEO_SHAPE, 500.0, np.float32),
+          GEO_TRANSFORM, GEO)
+    templ = {**inputs, "runoff": tmp_path / "runoff_{year}.tif",
+             "temperature": tmp_path / "t_{year}.tif"}
+    cfg = write_config(tmp_path, templ, extra="[series]\nyears = [2000, 2005]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    msg = str(err.value)
+    assert "3 yearly input file(s) missing" in msg
+    for part in ("runoff 2005", "temperature 2000", "temperature 2005", "runoff_2005.tif"):
+        assert part in msg
+    assert "runoff 2000" not in msg
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    ("", "needs a [series] years"),
+    ("[series]\nyears = []\n", "non-empty list"),
+    ("[series]\nyears = [2000, 2000]\n", "twice"),
+    ("[series]\nyears = [2000]\npairs = [[2000, 2010]]\n", "pairs"),
+    ("[series]\nyears = [2000]\nclimate = [\"wind\"]\n", "climate names wind"),
+    ("[series]\nyears = [2000]\nchange_maps = [\"bio\"]\n", "change_maps must be"),
+])
+def test_bad_series_sections(tmp_path, extra, needle):
+    inputs = uniform_inputs(tmp_path)
+    (tmp_path / "runoff_2000.tif").write_bytes((tmp_path / "runoff.tif").read_bytes())
+    cfg = write_config(tmp_path, {**inputs, "runoff": tmp_path / "runoff_{year}.tif"},
+                       extra=extra)
+    with pytest.raises(ConfigError, match=needle.replace("[", r"\[")):
+        load_config(cfg)
+
+
+def test_series_without_a_year_input_is_refused(tmp_path):
+    cfg = write_config(tmp_path, uniform_inputs(tmp_path), extra="[series]\nyears = [2000]\n")
+    with pytest.raises(ConfigError, match="no \\[inputs\\] path holds"):
+        load_config(cfg)
+
+
+def test_cli_map_runs_a_series_and_prints_every_year(tmp_path):
+    from click.testing import CliRunner
+
+    from karstsink.cli import main
+
+    inputs = uniform_inputs(tmp_path)
+    for y, q in ((2000, 500.0), (2020, 800.0)):
+        write(tmp_path / f"runoff_{y}.tif", np.full(GEO_SHAPE, q, np.float32), GEO_TRANSFORM,
+              GEO, nodata=-9999.0)
+    cfg = write_config(tmp_path, {**inputs, "runoff": tmp_path / "runoff_{year}.tif"},
+                       extra="[series]\nyears = [2000, 2020]\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["map", str(cfg), "-o", str(out), "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "2000: karst sink" in res.output and "2020: karst sink" in res.output
+    assert "2000 -> 2020: total change" in res.output
+    for f in ("series.csv", "attribution.csv", "run.json", "2000/total_sink.tif",
+              "2020/run.json", "change/2000_2020/total_sink_change.tif"):
+        assert (out / f).is_file(), f
+    # a missing year: one line, exit 1, nothing written
+    (tmp_path / "runoff_2020.tif").unlink()
+    res = CliRunner().invoke(main, ["map", str(cfg), "-o", str(tmp_path / "out2")])
+    assert res.exit_code == 1
+    assert "runoff 2020" in res.output and not (tmp_path / "out2").exists()
+
+
+def test_warnings_name_their_year(tmp_path):
+    from karstsink.exceptions import DataQualityWarning
+
+    inputs = uniform_inputs(tmp_path)
+    for y in (2000, 2020):
+        lc = np.full(LC_SHAPE, 10, np.uint8)
+        if y == 2020:
+            lc[:10, :10] = 77  # not a WorldCover class
+        write(tmp_path / f"lc_{y}.tif", lc, LC_TRANSFORM, UTM, nodata=0)
+    cfg = write_config(tmp_path, {**inputs, "landcover": tmp_path / "lc_{year}.tif"},
+                       extra='[tables]\nlandcover = "worldcover"\n'
+                             "[series]\nyears = [2000, 2020]\n")
+    with pytest.warns(DataQualityWarning, match=r"^2020: Land-cover class codes not in "
+                                                r"table worldcover.*77: 100 px"):
+        run_map(load_config(cfg), tmp_path / "out", jobs=2, quicklook=False)
