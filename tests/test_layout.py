@@ -40,7 +40,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "karstsink.data"),  # not in the plan: the shipped tables (importlib.resources), no code
     1: ("karstsink.io", "karstsink.carbon"),
     2: ("karstsink.chemistry", "karstsink.flux", "karstsink.mapping", "karstsink.hydrology",
-        "karstsink.sink", "karstsink.scenario", "karstsink.plots"),
+        "karstsink.sink", "karstsink.scenario", "karstsink.trajectory", "karstsink.plots"),
     3: ("karstsink.workflows", "karstsink.report", "karstsink.config"),
     4: ("karstsink.cli", ROOT,
         "karstsink.__main__",  # not in the plan: `python -m karstsink`, an entry point

@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,7 @@ __all__ = [
     "emission_anchors",
     "emissions",
     "read_emissions_csv",
+    "share_reached",
     "sinks_from_zonal_totals",
 ]
 
@@ -269,39 +271,70 @@ def emissions(
 # balance
 # ---------------------------------------------------------------------------
 
-def _sink_values(name: str, value, years: np.ndarray) -> np.ndarray:
-    """A sink given as one number or per year (mapping/Series keyed by year) -> array."""
+def _sink_values(name: str, value, years: np.ndarray) -> tuple[np.ndarray, np.ndarray | None,
+                                                               np.ndarray | None]:
+    """A sink given as one number, per year (mapping/Series keyed by year) or as a
+    table (``year``, ``value`` and optionally ``lo``, ``hi``) -> (value, lo, hi) arrays."""
+    if isinstance(value, pd.DataFrame):
+        if "year" not in value or "value" not in value:
+            raise MissingColumnError(
+                f"Sink {name!r}: a yearly sink table needs 'year' and 'value' columns "
+                f"[t CO2/yr] (and optionally 'lo', 'hi', its 95 % band); got "
+                f"{', '.join(map(str, value.columns))}.")
+        if (("lo" in value) != ("hi" in value)):
+            raise MissingColumnError(f"Sink {name!r}: give both 'lo' and 'hi' or neither.")
+        dup = value["year"][value["year"].duplicated()]
+        if len(dup):
+            raise DataError(f"Sink {name!r}: year {int(dup.iloc[0])} appears twice.")
+        table = value.set_index(value["year"].astype(int))
+        cols = [table[c].astype(float).reindex(years).to_numpy(dtype=float)
+                for c in ("value", "lo", "hi") if c in table]
+        return (cols[0], cols[1], cols[2]) if len(cols) == 3 else (cols[0], None, None)
     if isinstance(value, (Mapping, pd.Series)):
         series = pd.Series(value, dtype=float)
         series.index = series.index.astype(int)
-        return series.reindex(years).to_numpy(dtype=float)
+        return series.reindex(years).to_numpy(dtype=float), None, None
     try:
         number = float(value)
     except (TypeError, ValueError) as err:
         raise DataError(f"Sink {name!r}: {value!r} is not a number [t CO2/yr].") from err
-    return np.full(len(years), number)
+    return np.full(len(years), number), None, None
+
+
+def _put(table: pd.DataFrame, prefix: str, sink: np.ndarray) -> None:
+    """``<prefix>_t_co2_yr`` and ``<prefix>_t_c_yr`` columns of one sink [t CO2 / t C a-1]."""
+    table[f"{prefix}_t_co2_yr"] = sink
+    table[f"{prefix}_t_c_yr"] = sink / C_TO_CO2
 
 
 def balance(
-    sinks_t_co2_yr: Mapping[str, float | Mapping[int, float] | pd.Series],
+    sinks_t_co2_yr: Mapping[str, float | Mapping[int, float] | pd.Series | pd.DataFrame],
     scenario: str | os.PathLike | pd.DataFrame = "baseline",
     *,
     years: tuple[int, int] | list[int] | None = None,
+    total_band: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Set carbon sinks against an emission scenario, year by year.
 
     Parameters
     ----------
-    sinks_t_co2_yr : mapping of str to number, or to a per-year mapping/Series
+    sinks_t_co2_yr : mapping of str to number, per-year mapping/Series, or table
         Each sink's uptake [t CO₂ a⁻¹], e.g. ``{"karst": 3.7e6,
         "biological": 4.0e7}``. Names become column prefixes (lower-case
         letters, digits and ``_``). A per-year mapping or Series keyed by year
-        gives a time-varying sink; years it lacks are NaN.
+        gives a time-varying sink; a table with ``year``, ``value`` and
+        optionally ``lo``, ``hi`` (a 95 % band) a sink path with its band (e.g.
+        :func:`karstsink.trajectory.balance_sinks`). Years a sink lacks are NaN.
     scenario : str, path-like or pandas.DataFrame
         As in :func:`emissions` (``"all"`` gives one block per scenario).
     years : (first, last) tuple or list of int, optional
         Years wanted [calendar year]; default 2020-2060 for the shipped
         scenarios, the file's own span for a user series.
+    total_band : pandas.DataFrame, optional
+        ``year``, ``lo``, ``hi`` [t CO₂ a⁻¹]: the 95 % band of the summed sinks
+        (a band of a sum is not the sum of the bands, so it must come from the
+        draws). Without it the total gets a band only when exactly one sink has
+        one (that band plus the other sinks' values).
 
     Returns
     -------
@@ -314,7 +347,10 @@ def balance(
         ``total_sink_t_c_yr``, ``total_share_pct`` and the residual the other
         measures (CCUS, efficiency, fuel switching...) must close,
         ``residual_t_co2_yr`` and ``residual_t_c_yr`` (negative when the
-        sinks exceed the emissions). ``attrs["c_to_co2"]`` holds the factor
+        sinks exceed the emissions). A sink with a band also has
+        ``<name>_sink_lo95_t_co2_yr``, ``<name>_sink_hi95_t_co2_yr`` (and
+        ``_t_c_yr``) and ``<name>_share_lo95_pct``, ``<name>_share_hi95_pct``;
+        the total likewise when its band is known. ``attrs["c_to_co2"]`` holds the factor
         used, ``attrs["units"]`` says t CO₂ a⁻¹, ``attrs["interpolation"]``
         how years between anchors were filled (:data:`INTERPOLATION` for the
         shipped scenarios) and ``attrs["source"]`` where the emissions come
@@ -325,6 +361,9 @@ def balance(
     DataError
         For an empty or badly named sink, a non-numeric sink value, or an
         unknown scenario.
+    MissingColumnError
+        For a sink table without ``year`` and ``value``, or with only one of
+        ``lo``/``hi``.
 
     Notes
     -----
@@ -339,6 +378,8 @@ def balance(
     (44.009/12.011)` (:data:`karstsink.units.C_TO_CO2`). A share is NaN where
     the emissions are not positive. NaN in, NaN out. Emissions between anchor
     years are interpolated as :func:`emissions` says (:data:`INTERPOLATION`).
+    The band of a share is the band of the sink over that year's emissions (the
+    emission scenarios carry no band).
 
     Examples
     --------
@@ -358,22 +399,91 @@ def balance(
     table = emissions(scenario, years=years)
     e = table["emissions_t_co2_yr"].to_numpy(dtype=float)
     positive = np.where(e > 0, e, np.nan)
+    yrs = table["year"].to_numpy()
     total = np.zeros(len(table))
+    bands: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, value in sinks_t_co2_yr.items():
-        per_year = _sink_values(name, value, table["year"].to_numpy())
-        table[f"{name}_sink_t_co2_yr"] = per_year
-        table[f"{name}_sink_t_c_yr"] = per_year / C_TO_CO2
+        per_year, lo, hi = _sink_values(name, value, yrs)
+        _put(table, f"{name}_sink", per_year)
         table[f"{name}_share_pct"] = 100.0 * per_year / positive
+        if lo is not None and hi is not None:
+            bands[name] = (lo, hi)
+            for tag, arr in (("lo95", lo), ("hi95", hi)):
+                _put(table, f"{name}_sink_{tag}", arr)
+                table[f"{name}_share_{tag}_pct"] = 100.0 * arr / positive
         total = total + per_year
     table["total_sink_t_co2_yr"] = total
     table["total_sink_t_c_yr"] = total / C_TO_CO2
     table["total_share_pct"] = 100.0 * total / positive
     table["residual_t_co2_yr"] = e - total
     table["residual_t_c_yr"] = (e - total) / C_TO_CO2
+    band: tuple[np.ndarray, np.ndarray] | None = None
+    if total_band is not None:
+        _, band_lo, band_hi = _sink_values("total", total_band.assign(value=np.nan), yrs)
+        if band_lo is None or band_hi is None:  # both or neither (_sink_values)
+            raise MissingColumnError("total_band needs 'year', 'lo' and 'hi' [t CO2/yr].")
+        band = (band_lo, band_hi)
+    elif len(bands) == 1:
+        (name, (lo, hi)), = bands.items()
+        rest = total - table[f"{name}_sink_t_co2_yr"].to_numpy(dtype=float)
+        band = (rest + lo, rest + hi)
+    if band is not None:
+        for tag, arr in zip(("lo95", "hi95"), band, strict=True):
+            _put(table, f"total_sink_{tag}", arr)
+            table[f"total_share_{tag}_pct"] = 100.0 * arr / positive
     table.attrs["units"] = "t CO2 per year (t C columns: t CO2 / (44.009/12.011))"
     table.attrs["c_to_co2"] = C_TO_CO2
     table.attrs["sinks"] = list(sinks_t_co2_yr)
     return table
+
+
+def share_reached(table: pd.DataFrame, share_pct: float, sink: str = "total") -> pd.DataFrame:
+    """The first year a sink offsets at least ``share_pct`` % of each scenario's emissions.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`balance` table (one or several scenarios).
+    share_pct : float
+        The share wanted [% of the year's emissions], e.g. 10.
+    sink : str, default "total"
+        Which sink's share (``<sink>_share_pct``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario: ``scenario``, ``share_pct``, ``first_year`` (central
+        path), ``first_year_earliest`` (reached by the band's upper bound) and
+        ``first_year_latest`` (by its lower bound) [calendar year]; pandas NA where
+        not reached within the table's years (or no band), and ``last_year`` the
+        table's last year, so a report can say "not reached by <last_year>". The
+        first year counts even if the share later falls below it again.
+
+    Raises
+    ------
+    MissingColumnError
+        If ``<sink>_share_pct`` is not a column.
+    """
+    col = f"{sink}_share_pct"
+    if col not in table:
+        raise MissingColumnError(f"share_reached(): the balance table has no {col!r} column.")
+    rows = []
+    for name, sub in table.groupby("scenario", sort=False):
+        sub = sub.sort_values("year")
+        row: dict[str, Any] = {"scenario": name, "share_pct": float(share_pct)}
+        for key, c in (("first_year", col), ("first_year_earliest", f"{sink}_share_hi95_pct"),
+                       ("first_year_latest", f"{sink}_share_lo95_pct")):
+            if c not in sub:
+                row[key] = pd.NA
+                continue
+            hit = sub["year"][sub[c].to_numpy(dtype=float) >= share_pct]
+            row[key] = int(hit.iloc[0]) if len(hit) else pd.NA
+        row["last_year"] = int(sub["year"].max())
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for key in ("first_year", "first_year_earliest", "first_year_latest"):
+        out[key] = out[key].astype("Int64")
+    return out
 
 
 def sinks_from_zonal_totals(table: pd.DataFrame) -> dict[str, float]:

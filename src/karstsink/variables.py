@@ -63,6 +63,21 @@ TABLES: dict[str, str] = {
     "balance": "scenario/balance.csv of karstsink run / karstsink.scenario.balance.",
     "emissions": "The emission series of karstsink.scenario.emissions and emission_anchors "
                  "(the shipped guizhou_emissions.csv).",
+    "series": "series.csv of a karstsink map [series] run: one row per zone and year.",
+    "attribution": "attribution.csv of a [series] map run: the change between two years "
+                   "split into climate, land cover and interaction.",
+    "uncertainty": "uncertainty.csv of an [uncertainty] map run: Monte Carlo intervals per "
+                   "zone (and year).",
+    "sensitivity": "sensitivity.csv of an [uncertainty] map run: the share of each zone's "
+                   "variance per parameter.",
+    "trajectory": "scenario/trajectory.csv of karstsink run: one row per zone and year of a "
+                  "restoration trajectory.",
+    "trajectory_shares": "scenario/trajectory_shares.csv: converted and matured shares per "
+                         "transition and year.",
+    "trajectory_potentials": "scenario/trajectory_potentials.csv: each transition's potential "
+                             "per zone.",
+    "trajectory_share_reached": "scenario/trajectory_share_reached.csv: the year a share of "
+                                "the emissions is reached, per emission scenario.",
 }
 
 #: The unit every column whose name ends so must have (the naming rule of written files).

@@ -41,9 +41,12 @@ def plot_balance(
     -------
     matplotlib.figure.Figure
         Top panel: emissions per scenario and the stacked sinks [Mt CO₂ a⁻¹]
-        (a secondary axis gives Mt C a⁻¹). Bottom panel: the share of
+        (a secondary axis gives Mt C a⁻¹), with the 95 % band of their sum
+        (hatched) when the table has one. Bottom panel: the share of
         emissions offset [%], stacked by sink for one scenario, or the total
-        share per scenario for several.
+        share per scenario (with its band) for several. For sink paths with
+        bands against several scenarios see
+        :func:`karstsink.plots.trajectory.plot_trajectory`.
 
     Raises
     ------
@@ -74,6 +77,11 @@ def plot_balance(
     stack = [first[f"{s}_sink_t_co2_yr"].to_numpy(dtype=float) / 1e6 for s in sinks]
     ax.stackplot(years, *stack, labels=[f"{s} sink" for s in sinks],
                  colors=_SINK_COLOURS[: len(sinks)], alpha=0.85)
+    if "total_sink_lo95_t_co2_yr" in first:  # a yearly sink path with its band
+        ax.fill_between(years, first["total_sink_lo95_t_co2_yr"] / 1e6,
+                        first["total_sink_hi95_t_co2_yr"] / 1e6, facecolor="none",
+                        edgecolor="#444444", hatch="////", lw=0.0,
+                        label="all sinks, 95 % band")
     for i, name in enumerate(scenarios):
         sub = table[table["scenario"] == name]
         ax.plot(sub["year"], sub["emissions_t_co2_yr"] / 1e6, color="black",
@@ -99,12 +107,17 @@ def plot_balance(
     else:
         for i, name in enumerate(scenarios):
             sub = table[table["scenario"] == name]
+            if "total_share_lo95_pct" in sub:
+                ax_share.fill_between(sub["year"], sub["total_share_lo95_pct"],
+                                      sub["total_share_hi95_pct"], color="#2c7fb8",
+                                      alpha=0.12, lw=0)
             ax_share.plot(sub["year"], sub["total_share_pct"], color="#2c7fb8",
                           linestyle=_LINE_STYLES[i % len(_LINE_STYLES)],
                           label=f"all sinks / {name}")
     ax_share.set_ylabel("emissions offset [%]")
     ax_share.set_xlabel("year")
-    share_top = np.nanmax(table["total_share_pct"].to_numpy(dtype=float))
+    share_top = np.nanmax(table[[c for c in ("total_share_pct", "total_share_hi95_pct")
+                                 if c in table]].to_numpy(dtype=float))
     ax_share.set_ylim(0, 1.35 * share_top if np.isfinite(share_top) and share_top > 0 else None)
     ax_share.legend(loc="upper left", fontsize=8, frameon=False)
     ax_share.grid(alpha=0.3)

@@ -1,0 +1,379 @@
+"""Restoration schedules: the TOML file of :mod:`karstsink.trajectory`, read and checked."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["MATURITY_CURVES", "Schedule", "Transition", "load_schedule", "schedule_from_dict"]
+
+#: Maturity curves of a restored class's biological sink (age a, maturity time T):
+#: ``linear`` m = min(a/T, 1); ``logistic`` the logistic of slope 10/T centred on T/2,
+#: rescaled to 0 at a = 0 and 1 at a = T (1 after T).
+MATURITY_CURVES = ("linear", "logistic")
+
+_TOP_KEYS = {"name", "first_year", "last_year", "draws", "seed", "target_share_pct",
+             "baseline_karst_rel_sd", "baseline_biological_rel_sd", "baseline_rel_sd_source",
+             "source", "transitions", "climate"}
+_CLIMATE_KEYS = {"karst_factor", "biological_factor", "source"}
+_T_KEYS = {"name", "from", "to", "min_slope_deg", "start", "end", "share", "shares",
+           "maturity", "maturity_years", "maturity_years_range", "maturity_source",
+           "biological_rel_sd", "biological_rel_sd_source", "karst_rel_sd",
+           "karst_rel_sd_source", "achieved_share", "achieved_share_source", "karst_matures",
+           "policy"}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One scheduled land-cover transition (see :func:`load_schedule` for the keys)."""
+
+    name: str
+    from_classes: tuple[str | int, ...]
+    to_class: str | int
+    points: tuple[tuple[int, float], ...]  # (year, planned cumulative share 0-1)
+    maturity_years: float
+    maturity_years_range: tuple[float, float]
+    maturity_curve: str = "linear"
+    maturity_source: str = ""
+    min_slope_deg: float | None = None
+    #: None: the new class's range in the land-cover table (when the potentials carry
+    #: one, ``biological_potential_lo/hi_t_c_yr``), else fixed
+    biological_rel_sd: float | None = None
+    karst_rel_sd: float = 0.0
+    achieved_share: tuple[float, float] = (1.0, 1.0)
+    karst_matures: bool = False
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def start(self) -> int:
+        """First year with converted area [calendar year]."""
+        y0, s0 = self.points[0]
+        return y0 if s0 > 0 else y0 + 1
+
+    @property
+    def end(self) -> int:
+        """Year by whose end the planned share is converted [calendar year]."""
+        return self.points[-1][0]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A restoration schedule: transitions, years, Monte Carlo settings."""
+
+    name: str
+    transitions: tuple[Transition, ...]
+    first_year: int = 2020
+    last_year: int = 2060
+    draws: int = 1000
+    seed: int = 0
+    target_share_pct: float = 10.0
+    baseline_karst_rel_sd: float = 0.0
+    baseline_biological_rel_sd: float = 0.0
+    source: str = ""
+    path: Path | None = None
+    #: climate projection factors [-] on the karst and biological sinks: (year, factor)
+    #: points, piecewise linear, held outside; empty = climate held at the baseline
+    karst_climate: tuple[tuple[int, float], ...] = ()
+    biological_climate: tuple[tuple[int, float], ...] = ()
+    climate_source: str = ""
+
+    def climate_factor(self, which: str) -> np.ndarray:
+        """The climate factor [-] of ``"karst"`` or ``"biological"`` per year (1: held)."""
+        pts = self.karst_climate if which == "karst" else self.biological_climate
+        if not pts:
+            return np.ones(len(self.years))
+        return np.interp(self.years.astype(float), [p[0] for p in pts], [p[1] for p in pts])
+
+    @property
+    def years(self) -> np.ndarray:
+        """The trajectory's years [calendar year], inclusive."""
+        return np.arange(self.first_year, self.last_year + 1)
+
+    def assumptions(self) -> list[str]:
+        """One sentence per assumption of the schedule (for reports and ``run.json``)."""
+        climate = ("climate held at the baseline map's" if not (
+            self.karst_climate or self.biological_climate) else
+            f"climate factors on the karst sink {list(self.karst_climate) or 'none'} and the "
+            f"biological sink {list(self.biological_climate) or 'none'} (piecewise linear, "
+            f"{self.climate_source})")
+        out = [f"restoration trajectory {self.name!r}: {climate}; "
+               "each transition's potential is the zone total of the sink with every "
+               "eligible pixel in the new class minus the baseline (two map runs per "
+               "transition); transitions act on disjoint pixels"]
+        for t in self.transitions:
+            lo, hi = t.maturity_years_range
+            a_lo, a_hi = t.achieved_share
+            out.append(
+                f"{t.name}: {'/'.join(map(str, t.from_classes))} -> {t.to_class}"
+                + (f" on slopes > {t.min_slope_deg:g} deg" if t.min_slope_deg is not None
+                   else "")
+                + f", {t.points[-1][1]:.0%} of the eligible area by {t.end} from {t.start} "
+                f"(piecewise linear through {list(t.points)}); biological sink {t.maturity_curve} "
+                f"ramp to the class value in {t.maturity_years:g} yr (range {lo:g}-{hi:g}; "
+                f"{t.maturity_source}); karst response "
+                + ("follows the same maturity" if t.karst_matures else
+                   "immediate (new class's soil-pCO2 factor from conversion)")
+                + f"; achieved share of plan uniform {a_lo:g}-{a_hi:g}"
+                + (f" ({t.sources['achieved_share']})" if t.sources.get("achieved_share")
+                   else "")
+                + ("; biological potential uniform in the land-cover table's range of the "
+                   "new class (fixed if the table gives none)" if t.biological_rel_sd is None
+                   else f"; biological potential relative sd {t.biological_rel_sd:g}"
+                   + (f" ({t.sources['biological_rel_sd']})"
+                      if t.sources.get("biological_rel_sd") else ""))
+                + f"; karst potential relative sd {t.karst_rel_sd:g}"
+                + (f" ({t.sources['karst_rel_sd']})" if t.sources.get("karst_rel_sd") else ""))
+        return out
+
+
+# --------------------------------------------------------------------------------------
+# schedule
+# --------------------------------------------------------------------------------------
+def load_schedule(path: str | os.PathLike) -> Schedule:
+    """Read a restoration schedule TOML file.
+
+    The file holds one ``[trajectory]`` table (``name``; ``first_year`` 2020 and
+    ``last_year`` 2060 by default; ``draws`` [1000], ``seed`` [0],
+    ``target_share_pct`` [10, the offset share whose year is reported];
+    ``baseline_karst_rel_sd`` and ``baseline_biological_rel_sd`` [0] with
+    ``baseline_rel_sd_source``; ``source``) and one ``[[trajectory.transitions]]``
+    per transition: ``name``; ``from`` (class name or code, or a list of them);
+    ``to``; ``min_slope_deg`` (optional; needs a DEM); ``start`` and ``end``
+    [years] with ``share`` [0-1, default 1] (equal annual cohorts converted in
+    ``start`` ... ``end`` inclusive, so share x (t - start + 1) / (end - start + 1) is
+    converted by the end of year t) or ``shares = [[year, cumulative share], ...]``
+    (by the end of each year; linear between, 0 before, held after);
+    ``maturity`` (``linear`` or ``logistic``), ``maturity_years`` (required) with
+    ``maturity_years_range = [lo, hi]`` (default: the value) and
+    ``maturity_source`` (required: where the maturity time comes from);
+    ``biological_rel_sd`` [default: the new class's range in the land-cover table,
+    uniform, when it has one], ``karst_rel_sd`` [0] and ``achieved_share = [lo, hi]``
+    [1, 1] each with a ``*_source`` (required when not the default); ``karst_matures``
+    [false]; ``policy`` (text).
+
+    Raises
+    ------
+    ConfigError
+        Unreadable TOML or a bad key or value, named as ``[trajectory] key`` or
+        ``[[trajectory.transitions]] N key``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Trajectory schedule {path} does not exist.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    return schedule_from_dict(raw, source=path)
+
+
+def _num(where: str, key: str, value: Any, lo: float, hi: float | None = None) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = math.isfinite(value) and value >= lo and (hi is None or value <= hi)
+    if not ok:
+        rng = f"in {lo:g}-{hi:g}" if hi is not None else f">= {lo:g}"
+        raise ConfigError(f"{where} {key} must be a number {rng}; got {value!r}.")
+    return value
+
+
+def _pair(where: str, key: str, value: Any, lo: float, hi: float | None) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ConfigError(f"{where} {key} must be a [low, high] pair; got {value!r}.")
+    a, b = (_num(where, key, v, lo, hi) for v in value)
+    if a > b:
+        raise ConfigError(f"{where} {key}: low {a:g} is above high {b:g}.")
+    return a, b
+
+
+def _classes(where: str, key: str, value: Any) -> tuple[str | int, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all((isinstance(v, str) and v.strip()) or
+                            (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+                            for v in items):
+        raise ConfigError(f"{where} {key} must be a class name or code (or a list of them); "
+                          f"got {value!r}.")
+    return tuple(v.strip() if isinstance(v, str) else v for v in items)
+
+
+def _source(where: str, body: dict, key: str, needed: bool) -> str:
+    src = body.get(f"{key}_source", "")
+    if not isinstance(src, str):
+        raise ConfigError(f"{where} {key}_source must be text.")
+    if needed and not src.strip():
+        raise ConfigError(f"{where} {key} needs {key}_source = \"...\" (the reference or "
+                          f"reasoning behind the value).")
+    return src.strip()
+
+
+def _transition(i: int, body: Any, where0: str) -> Transition:
+    where = f"{where0}[[trajectory.transitions]] {i + 1}"
+    if not isinstance(body, dict):
+        raise ConfigError(f"{where} must be a table of keys.")
+    extra = set(body) - _T_KEYS
+    if extra:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}; allowed: "
+                          f"{', '.join(sorted(_T_KEYS))}.")
+    for key in ("from", "to", "maturity_years", "maturity_source"):
+        if key not in body:
+            raise ConfigError(f"{where} needs {key}.")
+    name = str(body.get("name", f"transition {i + 1}"))
+    froms = _classes(where, "from", body["from"])
+    to = _classes(where, "to", body["to"])
+    if len(to) != 1:
+        raise ConfigError(f"{where} to must be one class.")
+    if "shares" in body:
+        if "start" in body or "end" in body or "share" in body:
+            raise ConfigError(f"{where}: give shares = [[year, share], ...] or start, end and "
+                              f"share, not both.")
+        pts = body["shares"]
+        if not isinstance(pts, list) or len(pts) < 2 or not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) for p in pts):
+            raise ConfigError(f"{where} shares must be a list of at least two [year, "
+                              f"cumulative share] pairs, e.g. [[2025, 0.0], [2040, 1.0]].")
+        points = tuple((int(y), _num(where, "shares", s, 0.0, 1.0)) for y, s in pts)
+    else:
+        if "start" not in body or "end" not in body:
+            raise ConfigError(f"{where} needs start and end (years) or shares.")
+        start, end = body["start"], body["end"]
+        if not isinstance(start, int) or not isinstance(end, int) or end < start:
+            raise ConfigError(f"{where} start and end must be years with end >= start; got "
+                              f"{start!r}, {end!r}.")
+        # equal annual cohorts converted in start, start + 1, ..., end (inclusive)
+        points = ((start - 1, 0.0),
+                  (end, _num(where, "share", body.get("share", 1.0), 0.0, 1.0)))
+    years = [p[0] for p in points]
+    shares = [p[1] for p in points]
+    if any(b <= a for a, b in itertools.pairwise(years)) or any(
+            b < a for a, b in itertools.pairwise(shares)):
+        raise ConfigError(f"{where} shares: years must increase and cumulative shares must "
+                          f"not decrease; got {pts if 'shares' in body else points}.")
+    curve = body.get("maturity", "linear")
+    if curve not in MATURITY_CURVES:
+        raise ConfigError(f"{where} maturity must be one of {', '.join(MATURITY_CURVES)}; "
+                          f"got {curve!r}.")
+    t_mat = _num(where, "maturity_years", body["maturity_years"], 1.0)
+    rng = (_pair(where, "maturity_years_range", body["maturity_years_range"], 1.0, None)
+           if "maturity_years_range" in body else (t_mat, t_mat))
+    if not rng[0] <= t_mat <= rng[1]:
+        raise ConfigError(f"{where} maturity_years {t_mat:g} is outside maturity_years_range "
+                          f"{list(rng)}.")
+    bio_sd = (None if "biological_rel_sd" not in body else
+              _num(where, "biological_rel_sd", body["biological_rel_sd"], 0.0, 1.0))
+    karst_sd = _num(where, "karst_rel_sd", body.get("karst_rel_sd", 0.0), 0.0, 1.0)
+    achieved = (_pair(where, "achieved_share", body["achieved_share"], 0.0, 1.0)
+                if "achieved_share" in body else (1.0, 1.0))
+    sources = {"maturity": _source(where, body, "maturity", True),
+               "biological_rel_sd": _source(where, body, "biological_rel_sd", bool(bio_sd)),
+               "karst_rel_sd": _source(where, body, "karst_rel_sd", karst_sd > 0),
+               "achieved_share": _source(where, body, "achieved_share", achieved != (1.0, 1.0)),
+               "policy": str(body.get("policy", ""))}
+    slope = body.get("min_slope_deg")
+    matures = body.get("karst_matures", False)
+    if not isinstance(matures, bool):
+        raise ConfigError(f"{where} karst_matures must be true or false.")
+    return Transition(
+        name=name, from_classes=froms, to_class=to[0], points=points,
+        maturity_years=t_mat, maturity_years_range=rng, maturity_curve=curve,
+        maturity_source=sources["maturity"],
+        min_slope_deg=None if slope is None else _num(where, "min_slope_deg", slope, 0.0, 90.0),
+        biological_rel_sd=bio_sd, karst_rel_sd=karst_sd, achieved_share=achieved,
+        karst_matures=matures, sources=sources)
+
+
+def schedule_from_dict(raw: dict[str, Any], source: Path | None = None) -> Schedule:
+    """Validate a schedule given as a dict (the parsed TOML; see :func:`load_schedule`)."""
+    where = f"{source}: " if source else ""
+    if set(raw) != {"trajectory"} or not isinstance(raw["trajectory"], dict):
+        raise ConfigError(f"{where}a schedule holds exactly one [trajectory] table (with "
+                          f"[[trajectory.transitions]]); found {sorted(raw)}.")
+    body = raw["trajectory"]
+    extra = set(body) - _TOP_KEYS
+    if extra:
+        raise ConfigError(f"{where}unknown key(s) in [trajectory]: {', '.join(sorted(extra))}; "
+                          f"allowed: {', '.join(sorted(_TOP_KEYS))}.")
+    trans = body.get("transitions")
+    if not isinstance(trans, list) or not trans:
+        raise ConfigError(f"{where}[trajectory] needs at least one [[trajectory.transitions]].")
+    transitions = tuple(_transition(i, t, where) for i, t in enumerate(trans))
+    names = [t.name for t in transitions]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}[[trajectory.transitions]] names must differ; got {names}.")
+    seen: dict[str, str] = {}
+    for t in transitions:
+        for c in t.from_classes:
+            key = str(c).lower()
+            if key in seen:
+                raise ConfigError(
+                    f"{where}[[trajectory.transitions]] {t.name!r} and {seen[key]!r} both "
+                    f"convert class {c!r}: their eligible pixels would overlap and be counted "
+                    f"twice; give each class to one transition.")
+            seen[key] = t.name
+    first, last = body.get("first_year", 2020), body.get("last_year", 2060)
+    if not isinstance(first, int) or not isinstance(last, int) or last < first:
+        raise ConfigError(f"{where}[trajectory] first_year and last_year must be years with "
+                          f"last_year >= first_year.")
+    draws = body.get("draws", 1000)
+    seed = body.get("seed", 0)
+    if not isinstance(draws, int) or draws < 2 or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"{where}[trajectory] draws must be an integer >= 2 and seed an "
+                          f"integer >= 0.")
+    bk = _num(f"{where}[trajectory]", "baseline_karst_rel_sd",
+              body.get("baseline_karst_rel_sd", 0.0), 0.0, 1.0)
+    bb = _num(f"{where}[trajectory]", "baseline_biological_rel_sd",
+              body.get("baseline_biological_rel_sd", 0.0), 0.0, 1.0)
+    if (bk or bb) and not str(body.get("baseline_rel_sd_source", "")).strip():
+        raise ConfigError(f"{where}[trajectory] baseline relative sds need "
+                          f"baseline_rel_sd_source = \"...\".")
+    climate = _climate(f"{where}[trajectory.climate]", body.get("climate", {}))
+    return Schedule(
+        **climate,
+        name=str(body.get("name", "restoration")), transitions=transitions,
+        first_year=first, last_year=last, draws=draws, seed=seed,
+        target_share_pct=_num(f"{where}[trajectory]", "target_share_pct",
+                              body.get("target_share_pct", 10.0), 0.0, 100.0),
+        baseline_karst_rel_sd=bk, baseline_biological_rel_sd=bb,
+        source=str(body.get("source", "")), path=source)
+
+
+def _climate(where: str, body: Any) -> dict[str, Any]:
+    """``[trajectory.climate]``: ``karst_factor`` / ``biological_factor`` = [[year, f], ...]."""
+    if not isinstance(body, dict):
+        raise ConfigError(f"{where} must be a table of keys.")
+    extra = set(body) - _CLIMATE_KEYS
+    if extra:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}; allowed: "
+                          f"{', '.join(sorted(_CLIMATE_KEYS))}.")
+    out: dict[str, Any] = {}
+    for key, attr in (("karst_factor", "karst_climate"),
+                      ("biological_factor", "biological_climate")):
+        if key not in body:
+            continue
+        pts = body[key]
+        if not isinstance(pts, list) or not pts or not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) for p in pts):
+            raise ConfigError(f"{where} {key} must be a list of [year, factor] pairs, e.g. "
+                              f"[[2020, 1.0], [2060, 1.08]].")
+        points = tuple((int(y), _num(where, key, f, 0.0, 10.0)) for y, f in pts)
+        if any(b[0] <= a[0] for a, b in itertools.pairwise(points)):
+            raise ConfigError(f"{where} {key}: the years must increase.")
+        out[attr] = points
+    if out:
+        out["climate_source"] = _source(where, {"climate_source": body.get("source", "")},
+                                        "climate", True)
+    return out
