@@ -223,14 +223,20 @@ def cli_run(src: str, out: str, jobs: int, *, memory: bool = False) -> dict:
     """Run ``karstsink speciate src -o out --jobs J`` as a subprocess; wall time, peak memory."""
     cmd = [sys.executable, "-m", "karstsink", "speciate", src, "-o", out, "--jobs", str(jobs),
            "--overwrite"]
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     rss, pss = _tree_peak(proc) if memory else (0, 0)
     _, err = proc.communicate()
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
         raise RuntimeError(f"karstsink speciate failed: {err.decode(errors='replace')}")
-    return {"seconds": elapsed, "rss": rss, "pss": pss}
+    # the command waits for its workers, so their CPU time is in its children's usage
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"seconds": elapsed, "rss": rss, "pss": pss, "cpu": cpu}
 
 
 def bench_command(df: pd.DataFrame, jobs: int, repeat: int, folder: str) -> None:
@@ -238,10 +244,12 @@ def bench_command(df: pd.DataFrame, jobs: int, repeat: int, folder: str) -> None
     src, out = os.path.join(folder, "in.csv"), os.path.join(folder, "out.csv")
     df.to_csv(src, index=False)
     cli_run(src, out, jobs)  # warm the file cache and the interpreter's bytecode
-    t_cli = t_raw = float("inf")
+    t_cli = t_raw = c_cli = c_raw = float("inf")
     for _ in range(repeat):
-        t_cli = min(t_cli, cli_run(src, out, jobs)["seconds"])
+        res = cli_run(src, out, jobs)
+        t_cli, c_cli = min(t_cli, res["seconds"]), min(c_cli, res["cpu"])
         t_raw = min(t_raw, raw_single_run(df)[0])
+        c_raw = min(c_raw, raw_single_run.cpu)
     n = len(df)
     print(f"command `karstsink speciate --jobs {jobs}` (start-up, read, speciate, write): "
           f"{t_cli:6.2f} s  {n / t_cli:7.0f} samples/s")
@@ -249,6 +257,12 @@ def bench_command(df: pd.DataFrame, jobs: int, repeat: int, folder: str) -> None
           f"{n / t_raw:7.0f} samples/s")
     print(f"throughput ratio command / (b): {t_raw / t_cli:5.2f} x (target >= 1.7 on 2 free "
           "cores)")
+    meta = json.loads(open(os.path.join(folder, "out.meta.json"), encoding="utf-8").read())
+    print(f"CPU seconds (user + sys, best of {repeat}): command {c_cli:.2f} (main + workers, "
+          f"{meta['speciation']['n_chunks']} chunks), (b) "
+          f"{c_raw:.2f}; with free cores ((b) wall = its CPU, the command's wall >= its CPU / "
+          f"{jobs}) the command reaches at most {jobs * c_raw / c_cli:.2f} x (b): the ceiling "
+          "this CPU budget allows, independent of the load")
 
 
 def bench_draws(n: int, draws: int, jobs: int, repeat: int, seed: int = 11) -> None:

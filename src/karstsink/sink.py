@@ -11,7 +11,9 @@ tabulates them.
 
 Results are in t C and t CO₂ per km² per year, always named; the 95 %
 interval is propagated from the HCO₃⁻ flux interval (the sink is linear in
-it; SO₄/NO₃/TOC fluxes are taken as exact); every assumption is written into
+it; SO₄/NO₃/TOC fluxes are taken as exact), optionally widened by the
+analytical uncertainty of the sample concentrations
+(:func:`analytical_flux_rsd`, combined in quadrature, [3]_); every assumption is written into
 the output's ``assumptions`` column, and rows whose acid correction exceeds
 the HCO₃⁻ flux get NaN sinks and the flag ``negative_carbonic_hco3`` in
 ``qa_flags``.
@@ -25,6 +27,9 @@ References
    acid as an agent of carbonate weathering constrained by δ13C-DIC: examples
    from Southwest China", Earth Planet. Sci. Lett. 270:189-199, 2008,
    doi:10.1016/j.epsl.2008.02.039.
+.. [3] JCGM 100:2008, "Evaluation of measurement data - Guide to the expression of
+   uncertainty in measurement" (GUM), section 5.1 (law of propagation of
+   uncertainty for uncorrelated input quantities).
 """
 
 from __future__ import annotations
@@ -43,9 +48,10 @@ from .carbon import (
     FLAG_NEGATIVE_CARBONIC_HCO3,
 )
 from .exceptions import DataError, DataQualityWarning
+from .flux._common import Z95
 from .units import C_TO_CO2, MOLAR_MASS
 
-__all__ = ["carbon_sink"]
+__all__ = ["analytical_flux_rsd", "carbon_sink", "widen_interval"]
 
 _M_C = MOLAR_MASS["C"]  # 12.011 g/mol
 _G_PER_T = 1e6
@@ -83,6 +89,83 @@ def _evaporite_share(so4_mol, evaporite_so4_kg_yr, evaporite_so4_share, n):
                                                 1.0), np.where(np.isnan(so4_mol), np.nan, 0.0))
 
 
+def analytical_flux_rsd(conc: ArrayLike, sd: ArrayLike, discharge: ArrayLike) -> float:
+    """Relative standard uncertainty of a flux from independent analytical errors of its samples.
+
+    The flux is taken as proportional to the discharge-weighted mean sample
+    concentration ``C_fw = Σ Q_i C_i / Σ Q_i``; with independent standard
+    uncertainties ``u_i`` of the ``C_i`` (and exact ``Q_i``), GUM eq. (10)
+    gives ``u(C_fw) = (Σ (Q_i u_i)²)^½ / Σ Q_i``, and the result is
+    ``u(C_fw) / C_fw``.  Samples with a non-finite value, sd or discharge are
+    left out.
+
+    Parameters
+    ----------
+    conc : array_like
+        Sample concentrations [any unit, e.g. mg L⁻¹].
+    sd : array_like
+        Their standard uncertainties [the same unit].
+    discharge : array_like
+        Discharge on each sample's day [m³ s⁻¹ or any unit].
+
+    Returns
+    -------
+    float
+        ``u(C_fw) / C_fw`` [-]; NaN when no sample is usable.
+
+    Raises
+    ------
+    DataError
+        If an sd is negative.
+
+    Examples
+    --------
+    Two samples, Q = 1 and 3, C = 200 and 100, u = 10 and 5: C_fw = 500 / 4 =
+    125 and u = (10² + 15²)^½ / 4 = 4.507, so 0.0361:
+
+    >>> round(analytical_flux_rsd([200, 100], [10, 5], [1, 3]), 4)
+    0.0361
+    """
+    c, u, q = (np.asarray(x, dtype=float).ravel() for x in (conc, sd, discharge))
+    if not len(c) == len(u) == len(q):
+        raise DataError("analytical_flux_rsd: conc, sd and discharge must have one value per "
+                        f"sample, got {len(c)}, {len(u)} and {len(q)}.")
+    ok = np.isfinite(c) & np.isfinite(u) & np.isfinite(q)
+    if np.any(u[ok] < 0):
+        raise DataError(f"A standard uncertainty is negative ({float(u[ok].min())!r}): sds "
+                        "must be >= 0.")
+    c, u, q = c[ok], u[ok], q[ok]
+    if not len(c) or q.sum() <= 0:
+        return float("nan")
+    c_fw = float(np.sum(q * c) / q.sum())
+    return float(np.sqrt(np.sum((q * u) ** 2)) / q.sum() / c_fw) if c_fw > 0 else float("nan")
+
+
+def widen_interval(value: ArrayLike, lo95: ArrayLike, hi95: ArrayLike,
+                   rsd: float, floor: float | None = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A 95 % interval combined in quadrature with a relative standard uncertainty ``rsd``.
+
+    Each half-width ``h`` (below and above ``value``, kept apart for an
+    asymmetric interval) becomes ``(h² + (z rsd value)²)^½`` with z =
+    1.959964 (the normal 97.5 % quantile): the two sources taken as
+    independent (GUM section 5.1).  A NaN bound stays NaN.  The lower bound
+    is not taken below ``floor`` (default 0: a flux is not negative, as the
+    estimators' own intervals; None: no floor).
+
+    Returns
+    -------
+    (lo95, hi95) : numpy.ndarray
+        In the unit of ``value``.
+    """
+    v = np.asarray(value, dtype=float)
+    add = (Z95 * float(rsd) * v) ** 2
+    lo = v - np.sqrt((v - np.asarray(lo95, dtype=float)) ** 2 + add)
+    hi = v + np.sqrt((np.asarray(hi95, dtype=float) - v) ** 2 + add)
+    if floor is not None:
+        lo = np.where(np.isnan(lo), lo, np.maximum(lo, floor))
+    return lo, hi
+
+
 def carbon_sink(
     hco3_flux_kg_yr: ArrayLike | None = None,
     area_km2: float | None = None,
@@ -99,6 +182,7 @@ def carbon_sink(
     silicate_hco3_fraction: float | None = None,
     bcp_flux_kg_c_yr: ArrayLike | None = None,
     bcp_share: float = DEFAULT_BCP_SHARE,
+    hco3_analytical_rsd: float | None = None,
     label: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Karst carbon sink [t C km⁻² yr⁻¹ and t CO₂ km⁻² yr⁻¹] from solute fluxes.
@@ -144,6 +228,12 @@ def carbon_sink(
         conservative (soil-derived DOC is not a sink): state the share measured
         for the river (e.g. mean AOC/TOC 0.73 in the Li River, "Sources of
         organic carbon in the surface water of Lijiang River").
+    hco3_analytical_rsd : float, optional
+        Relative standard uncertainty of the HCO₃⁻ flux from the analytical
+        uncertainty of the sample concentrations [-] (e.g. from
+        :func:`analytical_flux_rsd`): the HCO₃⁻ interval is widened with
+        :func:`widen_interval` before it is propagated, and the assumptions say
+        so.  Default: the interval as given.
     label : optional
         Row label(s) (e.g. water years) for the output index.
 
@@ -202,6 +292,11 @@ def carbon_sink(
         else np.full(n, np.nan)
     hi = _kg_to_mol(hco3_hi95_kg_yr, "hco3", n) if hco3_hi95_kg_yr is not None \
         else np.full(n, np.nan)
+    rsd = None if hco3_analytical_rsd is None else float(hco3_analytical_rsd)
+    if rsd is not None and not (np.isfinite(rsd) and rsd >= 0):
+        raise DataError(f"hco3_analytical_rsd must be a number >= 0, got {hco3_analytical_rsd!r}.")
+    if rsd is not None:
+        lo, hi = widen_interval(hco3, lo, hi, rsd)
     so4 = _kg_to_mol(so4_flux_kg_yr, "so4", n) if so4_flux_kg_yr is not None else None
     no3 = _kg_to_mol(no3_flux_kg_yr, "no3", n) if no3_flux_kg_yr is not None else None
     shares = {"acid_so4_share": acid_so4_share,
@@ -251,8 +346,17 @@ def carbon_sink(
         acid_no3_share=acid_no3_share, bcp_share=bcp_share,
         silicate_fraction=silicate_hco3_fraction, so4_given=so4 is not None,
         no3_given=no3 is not None, toc_given=toc_given)
-    text.append(f"M(HCO3) = {m_hco3} g/mol; 95 % interval propagated from the HCO3 flux "
-                "interval only")
+    if rsd is None:
+        text.append(f"M(HCO3) = {m_hco3} g/mol; 95 % interval propagated from the HCO3 flux "
+                    "interval only")
+    else:
+        text.append(f"M(HCO3) = {m_hco3} g/mol; 95 % interval propagated from the HCO3 flux "
+                    "interval combined in quadrature with the analytical uncertainty of the "
+                    f"sample concentrations (relative standard uncertainty {rsd:.3g} of the "
+                    f"HCO3 flux; half-widths h -> sqrt(h^2 + ({Z95:.4f} x {rsd:.3g} x "
+                    "flux)^2), the lower bound not below 0); SO4, NO3 and TOC fluxes taken "
+                    "as exact")
+
     out = pd.DataFrame({
         "area_km2": float(area_km2),
         "hco3_flux_mol_yr": hco3,

@@ -86,18 +86,30 @@ class WorkerPool:
              window: int | None = None) -> Iterator[Any]:
         """``fn(*item)`` for every item, run in the workers; results in input order.
 
-        At most ``window`` (default two per worker) items are in flight, so
-        the inputs of a long run are not all queued at once.
+        The first ``window`` items (default two per worker) are submitted at
+        once, before the first result is asked for; after that at most
+        ``window`` are in flight, so the inputs of a long run are not all
+        queued at once.
         """
         window = max(1, window or 2 * self.jobs)
+        source = iter(items)
         pending: collections.deque[concurrent.futures.Future[Any]] = collections.deque()
+        for item in source:
+            pending.append(self._executor.submit(fn, *item))
+            if len(pending) >= window:
+                break
+        return self._drain(fn, source, pending, window)
+
+    def _drain(self, fn: Callable[..., Any], source: Iterator[tuple[Any, ...]],
+               pending: collections.deque[concurrent.futures.Future[Any]],
+               window: int) -> Iterator[Any]:
         try:
-            for item in items:
-                pending.append(self._executor.submit(fn, *item))
-                if len(pending) >= window:
-                    yield self._result(pending.popleft())
             while pending:
-                yield self._result(pending.popleft())
+                yield self.result(pending.popleft())
+                for item in source:
+                    pending.append(self._executor.submit(fn, *item))
+                    if len(pending) >= window:
+                        break
         finally:
             for fut in pending:  # the caller stopped early or a chunk failed
                 fut.cancel()
@@ -106,7 +118,8 @@ class WorkerPool:
         """``list(self.imap(fn, items))``."""
         return list(self.imap(fn, items))
 
-    def _result(self, fut: concurrent.futures.Future[Any]) -> Any:
+    def result(self, fut: concurrent.futures.Future[Any]) -> Any:
+        """``fut.result()``; a dead worker raises :class:`SpeciationError`."""
         try:
             return fut.result()
         except concurrent.futures.process.BrokenProcessPool as err:

@@ -17,7 +17,7 @@ import importlib.util
 import click
 
 from .. import __version__
-from ._common import verbosity_options
+from ._common import excel_option, verbosity_options
 
 # command name -> (module, attribute); modules are imported lazily
 _COMMANDS = {
@@ -54,6 +54,7 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="karstsink")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@excel_option
 @verbosity_options
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:

@@ -27,6 +27,7 @@ removed, worker processes are stopped and reaped) before it exits.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -95,6 +96,35 @@ def verbosity_options(func: F) -> F:
     return func
 
 
+#: ``ctx.meta`` key: True when ``--excel`` was given (on the group or the subcommand).
+EXCEL_KEY = "karstsink.excel"
+
+
+def _set_excel(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[EXCEL_KEY] = True
+    return value
+
+
+def excel_option(func: F) -> F:
+    """The ``--excel`` flag: CSV outputs in UTF-8 with a byte-order mark, for Excel.
+
+    Put it on the group and on any command that writes CSV files; the command
+    must be wrapped by :func:`handle_errors`, which switches the writer
+    (:func:`karstsink.io.write.excel_csv`) for the command's duration.
+    """
+    return click.option(
+        "--excel", is_flag=True, expose_value=False, callback=_set_excel,
+        help="Write CSV files as UTF-8 with a byte-order mark (BOM), so that Excel opens "
+             "them with their Chinese text intact (e.g. on Chinese Windows).")(func)
+
+
+def excel_requested() -> bool:
+    """True when ``--excel`` was given to this command or the group."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(EXCEL_KEY))
+
+
 def echo_result(text: str) -> None:
     """A result line (sinks, totals, changes): stdout, whatever the verbosity."""
     click.echo(text)
@@ -142,7 +172,7 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         previous = _install_signal_handlers()
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _excel_csv(), _bars():
                 warnings.simplefilter("default")
                 warnings.showwarning = _show_warning
                 return func(*args, **kwargs)
@@ -183,6 +213,15 @@ def handle_errors(func: F) -> F:
             _restore_signal_handlers(previous)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _excel_csv() -> Any:
+    """:func:`karstsink.io.write.excel_csv` under ``--excel`` (io.write imported only then)."""
+    if not excel_requested():
+        return contextlib.nullcontext()
+    from ..io.write import excel_csv
+
+    return excel_csv()
 
 
 def one_line(err: BaseException) -> str:
@@ -270,6 +309,14 @@ def _stop_workers() -> None:
         child.terminate()
     for child in children:
         child.join(timeout=5)
+
+
+def _bars() -> Any:
+    """Progress bars of the library (:mod:`karstsink.io.progress`) on for the command's
+    duration, unless :func:`bars_disabled`."""
+    from ..io.progress import bars_enabled
+
+    return bars_enabled(not bars_disabled())
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

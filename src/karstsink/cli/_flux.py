@@ -12,6 +12,7 @@ from ._common import (
     echo_detail,
     echo_note,
     echo_result,
+    excel_option,
     handle_errors,
     overwrite_option,
     verbosity_options,
@@ -93,6 +94,7 @@ from ._common import (
 @click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@excel_option
 @verbosity_options
 @handle_errors
 def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, units, method,

@@ -12,6 +12,7 @@ from ._common import (
     echo_detail,
     echo_note,
     echo_result,
+    excel_option,
     handle_errors,
     overwrite_option,
     verbosity,
@@ -99,6 +100,7 @@ def _result_lines(run) -> list[str]:
               help="Worker processes/threads [default: all cores].")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@excel_option
 @verbosity_options
 @handle_errors
 def run_command(config: Path, out_dir: Path | None, jobs: int | None, overwrite: bool,
@@ -119,6 +121,7 @@ def run_command(config: Path, out_dir: Path | None, jobs: int | None, overwrite:
               help="Worker processes/threads [default: all cores].")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@excel_option
 @verbosity_options
 @handle_errors
 def demo_command(out_dir: Path, jobs: int | None, overwrite: bool, debug: bool) -> None:

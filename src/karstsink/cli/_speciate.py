@@ -15,6 +15,7 @@ from ..carbon import DEFAULT_ACID_NO3_SHARE, DEFAULT_ACID_SO4_SHARE, DEFAULT_EVA
 from ._common import (
     echo_note,
     echo_result,
+    excel_option,
     handle_errors,
     overwrite_option,
     progress,
@@ -77,6 +78,7 @@ _BELOW_DETECTION = ("half", "zero", "limit", "nan")
 @click.option("--seed", type=int, default=None, help="Seed of the draws [default: a fresh "
               "one, written to the metadata].")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@excel_option
 @verbosity_options
 @handle_errors
 def speciate_command(input_path: Path, output: Path, database: str, engine: str,
@@ -93,7 +95,6 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
     OUTPUT (and OUTPUT.meta.json) may not be INPUT, and are replaced only with
     --overwrite. The row and flag counts are printed on stdout, the rest on stderr.
     """
-    from ..chemistry.speciation import speciate
     from ..io.atomic import check_output_file
 
     meta_path = meta_path_for(output)
@@ -108,6 +109,8 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
     u_spec = _uncertainty_option(uncertainty, draws)
     _no_tqdm_monitor_thread()
     with _early_pool(input_path, database, engine, phase_list, jobs) as pool:
+        from ..chemistry.speciation import speciate  # pandas: imported once the workers run
+
         table = _read(input_path, units, below_detection, encoding=encoding, sheet=sheet,
                       date_format=date_format)
         n = len(table)
@@ -147,7 +150,7 @@ def _write_outputs(result: Any, output: Path, meta_path: Path, check: Any, pool:
             **result.attrs.get("karstsink", {})}
     check()
     with atomic_path(output) as tmp_csv, atomic_path(meta_path) as tmp_meta:
-        csv_write.write_csv(result, tmp_csv, encoding="utf-8",
+        csv_write.write_csv(result, tmp_csv,  # UTF-8, with a BOM under --excel
                             parallel=pool.imap if pool is not None else None)
         tmp_meta.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n",
                             encoding="utf-8")

@@ -9,6 +9,7 @@ import click
 from ._common import (
     echo_note,
     echo_result,
+    excel_option,
     handle_errors,
     overwrite_option,
     verbosity_options,
@@ -74,6 +75,7 @@ def _series_years(text: str | None):
 @click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@excel_option
 @verbosity_options
 @handle_errors
 def trend_command(discharge_path, samples_path, constituent, units, q_unit, area_km2, pairs,

@@ -10,10 +10,17 @@ formatting whole blocks of rows at once, and can hand the float formatting of
 each block to worker processes.  Column types it has no fast path for
 (datetimes, categoricals, nullable extension types) are formatted by pandas
 itself, column by column, so their text is always pandas's.
+
+Every CSV karstsink writes is UTF-8; for Excel (which opens a UTF-8 file
+without a byte-order mark in the system's ANSI code page, e.g. GBK on Chinese
+Windows, and shows its Chinese text garbled) :func:`excel_csv` switches them
+to UTF-8 with a BOM (``utf-8-sig``) for as long as it is active
+(``karstsink --excel``).  :func:`write_csv` and :func:`to_csv` follow it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -30,6 +37,42 @@ if TYPE_CHECKING:  # pandas is imported where a table is written, not by format_
 #: same blocks here keep the text of pandas-formatted columns (e.g. a datetime column that
 #: is written without its time where a whole block is at midnight) identical.
 _CHUNK_CELLS = 100_000
+
+#: Encoding of every CSV written: plain UTF-8, or UTF-8 with a BOM while :func:`excel_csv`
+#: is active (one setting for the whole process: worker threads write CSVs too).
+_ENCODING = ["utf-8"]
+
+
+def csv_encoding() -> str:
+    """The encoding CSV outputs are written in now: ``"utf-8"``, or ``"utf-8-sig"`` for Excel."""
+    return _ENCODING[0]
+
+
+@contextlib.contextmanager
+def excel_csv(enabled: bool = True) -> Iterator[None]:
+    """Write every CSV as UTF-8 with a byte-order mark (``utf-8-sig``) inside this block.
+
+    Excel detects UTF-8 only by the BOM (bytes ``EF BB BF``); without it a CSV
+    opens in the ANSI code page (GBK on Chinese Windows) and Chinese text is
+    garbled.  Every other reader used here (pandas, the csv module with
+    ``utf-8-sig``, :func:`karstsink.read_samples`) reads the file either way.
+    """
+    previous = _ENCODING[0]
+    _ENCODING[0] = "utf-8-sig" if enabled else "utf-8"
+    try:
+        yield
+    finally:
+        _ENCODING[0] = previous
+
+
+def to_csv(frame: pd.DataFrame, path: str | os.PathLike, **kwargs: Any) -> None:
+    """``frame.to_csv(path, **kwargs)`` in :func:`csv_encoding` (for tables with an index etc.).
+
+    Use :func:`write_csv` (faster, same bytes) for ``index=False`` tables.
+    """
+    if "encoding" in kwargs:
+        raise TypeError("to_csv: the encoding is set by excel_csv(), not per call")
+    frame.to_csv(path, encoding=csv_encoding(), **kwargs)
 
 
 
@@ -78,6 +121,9 @@ def _text_cells(values: np.ndarray) -> list[str] | None:
     """Cells of an object or string column, as the csv module writes them (None: no fast path)."""
     import pandas as pd
 
+    cells = values.tolist()
+    if all(type(v) is str for v in cells):  # the common case: text only, nothing missing
+        return [_quote(v) for v in cells] if _NEEDS_QUOTES("".join(cells)) else cells
     missing = pd.isna(values)
     out = []
     for v, na in zip(values.tolist(), missing.tolist(), strict=True):
@@ -132,7 +178,7 @@ def _float_runs(kinds: list[str]) -> list[tuple[int, int]]:
     return runs
 
 
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, encoding: str = "utf-8",
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, encoding: str | None = None,
               parallel: Callable[[Callable[..., Any], Iterable[tuple[Any, ...]]],
                                  Iterable[Any]] | None = None,
               block_rows: int | None = None) -> None:
@@ -144,8 +190,9 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, encoding: str = "
         The table; its index is not written.
     path : str or path-like
         Destination file (overwritten).
-    encoding : str, default "utf-8"
-        Text encoding (no byte-order mark).
+    encoding : str, optional
+        Text encoding; default :func:`csv_encoding` (UTF-8, with a byte-order
+        mark inside :func:`excel_csv`).
     parallel : callable, optional
         ``parallel(fn, items)`` returning ``fn(*item)`` for every item in
         order, e.g. :meth:`karstsink.chemistry.engine.WorkerPool.imap`: the
@@ -161,9 +208,15 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, encoding: str = "
     """
     import pandas as pd
 
+    if encoding is None:
+        encoding = csv_encoding()
     if isinstance(frame.columns, pd.MultiIndex) or frame.shape[1] < 2:
         frame.to_csv(path, index=False, encoding=encoding)
         return
+    # a view without attrs: pandas deep-copies attrs (e.g. speciate's provenance) on every
+    # column or block taken below, and they are not written
+    frame = frame.copy(deep=False)
+    frame.attrs = {}
     kinds = _kinds(frame)
     runs = _float_runs(kinds)
     run_of = {j0: (j0, j1) for j0, j1 in runs}
@@ -216,4 +269,26 @@ def _cells(frame: pd.DataFrame, j: int, a: int, b: int, kind: str) -> list[str]:
     return _pandas_cells(frame, j, a, b)
 
 
-__all__ = ["format_float_rows", "write_csv"]
+__all__ = ["csv_encoding", "excel_csv", "format_float_rows", "to_csv", "write_columns",
+           "write_csv"]
+
+
+def write_columns(path: str | os.PathLike, cols: dict[str, Any]) -> None:
+    """A table given as columns (name -> sequence), as CSV, without pandas (the map
+    process never loads it): empty cells for None and NaN, floats as their shortest repr,
+    UTF-8 (with a byte-order mark under :func:`excel_csv`)."""
+    keys = list(cols)
+    n = len(cols[keys[0]]) if keys else 0
+    with open(path, "w", newline="", encoding=csv_encoding()) as fh:
+        w = csv.writer(fh)
+        w.writerow(keys)
+        for i in range(n):
+            w.writerow([_column_cell(cols[k][i]) for k in keys])
+
+
+def _column_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if v != v else repr(v)  # NaN -> empty
+    return str(v)

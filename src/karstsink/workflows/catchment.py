@@ -30,7 +30,8 @@ from ..io.discharge import read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..sink import carbon_sink
 
-__all__ = ["ANNUAL_COLUMNS", "FluxRun", "is_hco3", "run_flux", "write_flux_outputs"]
+__all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "FluxRun", "analytical_uncertainty",
+           "is_hco3", "run_flux", "write_flux_outputs"]
 
 #: Column order of ``annual.csv`` (the documented contract of docs/formats.md first).
 ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_yr",
@@ -109,6 +110,50 @@ class FluxRun:
             "companions": {k: v.model for k, v in self.companions.items()},
             "sink_assumptions": (self.sink["assumptions"].iloc[0] if len(self.sink) else None),
         })
+
+
+#: Sample columns of a standard uncertainty of the HCO3 concentration [mmol/L], first found
+#: used: carbonic HCO3 and DIC from ``karstsink speciate --draws`` (the carbonic one includes
+#: the SO4/NO3 measurement uncertainty of the acid correction), or the alkalinity's own.
+ANALYTICAL_SD_COLUMNS = ("hco3_carbonic_mmol_l_sd", "hco3_mmol_l_sd", "dic_mmol_kgw_sd")
+
+
+def analytical_uncertainty(est: FluxEstimate, smp: pd.DataFrame,
+                           daily: pd.DataFrame) -> dict[str, Any] | None:
+    """The HCO3 flux's relative analytical uncertainty from per-sample sds, or None.
+
+    The first of :data:`ANALYTICAL_SD_COLUMNS` in the samples table [mmol L⁻¹,
+    taken as mmol L⁻¹ of HCO3⁻: DIC per kg of water at 1 kg L⁻¹] becomes an sd of
+    ``conc_mg_L`` (x M(HCO3⁻)); :func:`karstsink.sink.analytical_flux_rsd` weights
+    the samples the estimator used by the discharge on their day.
+    """
+    col = next((c for c in ANALYTICAL_SD_COLUMNS if c in smp.columns), None)
+    if col is None:
+        return None
+    from ..sink import analytical_flux_rsd
+    from ..units import MOLAR_MASS
+
+    sd = pd.to_numeric(smp[col], errors="coerce").to_numpy(float) * MOLAR_MASS["hco3"]
+    conc = pd.to_numeric(smp["conc_mg_L"], errors="coerce").to_numpy(float)
+    dates = pd.to_datetime(smp["date"])
+    q = daily["discharge_m3s"].reindex(dates).to_numpy(float)
+    used = np.ones(len(smp), dtype=bool)
+    es = est.samples
+    if "used" in es and len(es) == len(smp) and (
+            pd.to_datetime(es["date"]).to_numpy() == dates.to_numpy()).all():
+        used = es["used"].to_numpy(dtype=bool)
+    ok = used & np.isfinite(sd) & np.isfinite(conc) & np.isfinite(q)
+    if not ok.any():
+        return None
+    rsd = analytical_flux_rsd(conc[ok], sd[ok], q[ok])
+    if not np.isfinite(rsd):
+        return None
+    note = (f"analytical uncertainty from column {col} of {int(ok.sum())} sample(s), "
+            "taken as independent: sd of the discharge-weighted mean concentration "
+            "(sum((Q_i sd_i)^2))^0.5 / sum(Q_i), relative to that mean, applied to every "
+            "period (it may partly repeat analytical noise already in the estimator's "
+            "residuals, so the interval is on the wide side)")
+    return {"column": col, "n_samples": int(ok.sum()), "rsd": float(rsd), "note": note}
 
 
 def _annual_for_sink(tables, key="annual"):
@@ -238,6 +283,7 @@ def run_flux(
         ctables[key] = aggregate(companions[key], year_start_month=year_start_month)
 
     hco3 = is_hco3(constituent, smp.attrs.get("species"))  # e.g. "HCO3- (mg/L)"
+    analytical = analytical_uncertainty(est, smp, daily) if hco3 else None
     rows = []
     for kind, tkey, lab in (("year", "annual", "year"), ("total", "total", "period")):
         t = tables[tkey]
@@ -260,7 +306,10 @@ def run_flux(
                 acid_no3_share=acid_no3_share,
                 silicate_hco3_fraction=silicate_hco3_fraction,
                 bcp_flux_kg_c_yr=comp("toc"), bcp_share=bcp_share,
+                hco3_analytical_rsd=analytical["rsd"] if analytical else None,
             )
+            if analytical:
+                sk["assumptions"] = sk["assumptions"] + "; " + analytical["note"]
         else:
             sk = pd.DataFrame({"area_km2": [area_km2] * len(t), "sink_t_c_km2_yr": np.nan,
                                "sink_t_co2_km2_yr": np.nan,
@@ -282,6 +331,7 @@ def run_flux(
         "silicate_hco3_fraction": silicate_hco3_fraction, "proxy": proxy,
         "extra_regressors": list(extra_regressors or []),
         "kalman_iter": int(kalman_iter) if method == "wrtds" else None,
+        "analytical_uncertainty": analytical,
     }
     return FluxRun(estimate=est, discharge=daily, samples=est.samples, tables=tables,
                    sink=sink_table, settings=settings, companions=companions,
@@ -289,17 +339,19 @@ def run_flux(
 
 
 def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool = True,
-                       overwrite: bool = True) -> list[Path]:
+                       overwrite: bool = True, name: str | None = None) -> list[Path]:
     """Write ``daily.csv``, ``monthly.csv``, ``annual.csv``, ``calendar.csv``, ``total.csv``,
     ``sink.csv``, ``samples.csv``, ``model.json`` and PNG plots, all or nothing.
 
     ``out_dir`` is replaced as a whole (:func:`karstsink.io.atomic.atomic_dir`): it may
     not be or hold the discharge or samples file the run read; an existing folder is
-    refused unless ``overwrite`` (and karstsink wrote it).
+    refused unless ``overwrite`` (and karstsink wrote it).  ``name`` (the catchment's
+    name) goes into the plot titles.
 
     Returns the written paths (relative names inside ``out_dir``).
     """
     from ..io.atomic import atomic_dir
+    from ..io.write import to_csv
 
     written = []
     sources = [p for p in (run.discharge.attrs.get("source"), run.samples.attrs.get("source"))
@@ -311,26 +363,27 @@ def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool 
         if "qa_flags" in daily.columns:
             daily = daily.rename(columns={"qa_flags": "estimate_flags"})
         daily["discharge_qa_flags"] = run.discharge["qa_flags"].reindex(daily.index).to_numpy()
-        daily.reset_index().assign(date=lambda d: d["date"].dt.strftime("%Y-%m-%d")).to_csv(
-            tmp / "daily.csv", index=False)
+        # every table through io.write.to_csv: UTF-8, with a BOM under --excel
+        to_csv(daily.reset_index().assign(date=lambda d: d["date"].dt.strftime("%Y-%m-%d")),
+               tmp / "daily.csv", index=False)
         annual = run.tables["annual"]
-        annual[[c for c in ANNUAL_COLUMNS if c in annual.columns]].to_csv(
-            tmp / "annual.csv", index=False)
+        to_csv(annual[[c for c in ANNUAL_COLUMNS if c in annual.columns]], tmp / "annual.csv",
+               index=False)
         for name in ("monthly", "calendar", "total"):
-            run.tables[name].to_csv(tmp / f"{name}.csv", index=False)
-        run.sink.to_csv(tmp / "sink.csv", index=False)
+            to_csv(run.tables[name], tmp / f"{name}.csv", index=False)
+        to_csv(run.sink, tmp / "sink.csv", index=False)
         smp = run.samples.copy()
         if "date" in smp:
             smp["date"] = pd.to_datetime(smp["date"]).dt.strftime("%Y-%m-%d")
-        smp.to_csv(tmp / "samples.csv", index=False)
+        to_csv(smp, tmp / "samples.csv", index=False)
         for key, tabs in run.companion_tables.items():
-            tabs["annual"].to_csv(tmp / f"annual_{key}.csv", index=False)
+            to_csv(tabs["annual"], tmp / f"annual_{key}.csv", index=False)
         (tmp / "model.json").write_text(
             json.dumps(run.model_json(), indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
         if plots:
             from ..plots.flux import save_flux_plots
 
-            save_flux_plots(run.estimate, tmp / "plots")
+            save_flux_plots(run.estimate, tmp / "plots", name=name)
         written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return written
