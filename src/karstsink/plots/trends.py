@@ -12,18 +12,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .flux import _subplots
+from .flux import _axes
 
 __all__ = ["plot_fn_series", "plot_surface_contours", "plot_trend_bars", "save_trend_plots"]
 
 
-def plot_fn_series(annual: pd.DataFrame, title: str = ""):
+def plot_fn_series(annual: pd.DataFrame, title: str = "", ax=None):
     """Annual mean flux (points), flow-normalised flux (line), GFN and WRTDS-Kalman [kg d⁻¹]
     (EGRET ``plotFluxHist``), with the 90 % bootstrap band of the flow-normalised flux
     (``fn_flux_lo90_kg_day``/``hi90``, or ``gfn_...``; EGRETci ``plotFluxHistBoot``) when
-    ``annual`` has it."""
-    fig, ax = _subplots(figsize=(7, 4.2))
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.9)
+    ``annual`` has it. ``ax``: draw into these axes (default a new figure); returns the
+    figure."""
+    fig, ax = _axes(ax, 1, (7, 4.2))
     y = annual["year"]
     for pre, colour in (("fn", "tab:green"), ("gfn", "tab:blue")):
         lo, hi = f"{pre}_flux_lo90_kg_day", f"{pre}_flux_hi90_kg_day"
@@ -46,12 +46,16 @@ def plot_fn_series(annual: pd.DataFrame, title: str = ""):
     return fig
 
 
-def plot_trend_bars(table: pd.DataFrame, label1: str, label2: str, title: str = ""):
-    """Bars of x11, x22 and the change split into CQTC and QTC, with the 90 % interval."""
+def plot_trend_bars(table: pd.DataFrame, label1: str, label2: str, title: str = "",
+                    ax=None):
+    """Bars of x11, x22 and the change split into CQTC and QTC, with the 90 % interval.
+
+    One panel per row of ``table`` (conc, flux, sink); ``ax``: as many axes to draw
+    into (default a new figure). Returns the figure.
+    """
     rows = [r for r in table.index if r in ("conc", "flux", "sink")]
-    fig, axes = _subplots(len(rows), figsize=(3.6 * len(rows), 3.8))
+    fig, axes = _axes(ax, len(rows), (3.6 * len(rows), 3.8))
     axes = np.atleast_1d(axes)
-    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.2, top=0.85, wspace=0.45)
     for ax, r in zip(axes, rows, strict=True):
         t = table.loc[r]
         vals = [t["x11"], t["x22"], t["total_change"], t["cqtc"], t["qtc"]]
@@ -69,12 +73,11 @@ def plot_trend_bars(table: pd.DataFrame, label1: str, label2: str, title: str = 
     return fig
 
 
-def plot_surface_contours(estimate, title: str = ""):
+def plot_surface_contours(estimate, title: str = "", ax=None):
     """Contours of the WRTDS concentration surface [mg L⁻¹] over time and discharge
-    (EGRET ``plotContours``)."""
+    (EGRET ``plotContours``); ``ax``: draw into these axes. Returns the figure."""
     g, surf = estimate.grid, np.asarray(estimate.surfaces[2])
-    fig, ax = _subplots(figsize=(7, 4.2))
-    fig.subplots_adjust(left=0.12, right=0.95, bottom=0.12, top=0.9)
+    fig, ax = _axes(ax, 1, (7, 4.2))
     cs = ax.contourf(g.year, np.exp(g.log_q), surf, levels=12, cmap="viridis")
     ax.set_yscale("log")
     fig.colorbar(cs, ax=ax, label="concentration [mg/L]")
@@ -104,6 +107,6 @@ def save_trend_plots(out_dir: str | os.PathLike, *, annual: pd.DataFrame | None 
         figs.append(("surface_contours.png", plot_surface_contours(estimate)))
     paths = []
     for name, fig in figs:
-        fig.savefig(out / name, dpi=110)
+        fig.savefig(out / name, dpi=150, bbox_inches="tight", pad_inches=0.08)
         paths.append(out / name)
     return paths

@@ -66,23 +66,10 @@ def speciation_section(tables: dict[str, pd.DataFrame], tmp: Path) -> Section:
 
 
 def _plot_si_pco2(tables: dict[str, pd.DataFrame], path: Path) -> None:
-    import matplotlib
+    from ..plots.chemistry import plot_si_pco2
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
-    for name, t in tables.items():
-        ax.scatter(t["log_pco2"], t["si_calcite"], s=14, alpha=0.8, label=name)
-    ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
-    ax.set_xlabel("log pCO2 [log10 atm]")
-    ax.set_ylabel("SI calcite [-]")
-    ax.set_title("Calcite saturation and CO2 pressure of the samples")
-    ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    plot_si_pco2(tables).savefig(path, dpi=150, bbox_inches="tight", pad_inches=0.08)
 
 
 def catchment_section(catchment: dict, row: dict[str, Any], sink: pd.DataFrame,
@@ -107,13 +94,26 @@ def catchment_section(catchment: dict, row: dict[str, Any], sink: pd.DataFrame,
                         "sink_lo95_t_c_km2_yr", "sink_hi95_t_c_km2_yr",
                         "sink_t_co2_km2_yr") if k in sink.columns]
     annual = sink[sink["period"] != "total"][keep].rename(columns={"period": "water_year"})
+    from ._report_notes import interval_note, model_note
+
     plots = folder / "plots"
-    figs = [Figure(plots / "cq.png", f"{c['name']}: concentration against discharge "
-                                      "(samples and fitted model)."),
-            Figure(plots / "flux.png", f"{c['name']}: daily HCO3- flux [kg/day] with its "
-                                        "95 % interval.")]
+    name = c["name"]
+    figs = [Figure(plots / "cq.png", f"{name}: concentration [mg/L] against discharge "
+                                     "[m³/s], log-log: samples and the daily model estimate."),
+            Figure(plots / "flux.png", f"{name}: daily HCO3- flux [kg/day] with its 95 % "
+                                       "interval (band and edge lines; its half-width in the "
+                                       "legend)."),
+            Figure(plots / "residuals.png", f"{name}: model residuals (observed - fitted) "
+                                            "against time and discharge: no trend or "
+                                            "curvature means the model fits.")]
+    model_text, coef = model_note(folder, name)
+    tables = [Table(annual, caption="Carbon sink per water year (t C and t CO2 per km² "
+                                    "of catchment per year).")]
+    if coef is not None:
+        tables.append(Table(coef, caption=f"{name}: fitted coefficients of ln(load [kg/d]) "
+                                          "with their standard deviations (AMLE)."))
     return Section(
-        title=f"Catchment {c['name']}",
+        title=f"Catchment {name}",
         text=(f"{c['area_km2']:g} km², {c['method']} estimator, record "
               f"{row['first_day']} to {row['last_day']}, "
               f"{row['n_samples']} samples. Sink over the record: "
@@ -121,9 +121,8 @@ def catchment_section(catchment: dict, row: dict[str, Any], sink: pd.DataFrame,
               f"({row['sink_t_co2_km2_yr']:.1f} t CO2 km⁻² yr⁻¹), 95 % interval "
               f"{row['sink_lo95_t_c_km2_yr']:.2f}-"
               f"{row['sink_hi95_t_c_km2_yr']:.2f} t C km⁻² yr⁻¹. Files: "
-              f"`flux/{c['name']}/`."),
-        tables=[Table(annual, caption="Carbon sink per water year (t C and t CO2 per km² "
-                                      "of catchment per year).")],
+              f"`flux/{name}/`.\n\n{model_text}\n\n{interval_note(folder, c['method'])}"),
+        tables=tables,
         figures=[f for f in figs if Path(f.path).is_file()],
     )
 
@@ -190,7 +189,8 @@ def trend_section(catchment: dict, trend: Any, folder: Path) -> Section:
                    tables=tables, figures=[x for x in figs if Path(x.path).is_file()])
 
 
-def map_section(result: Any, tmp: Path) -> Section:
+def map_section(result: Any, tmp: Path, *, synthetic: bool | None = None,
+                folder: Path | None = None) -> Section:
     """The map stage: totals, the 15 largest zones and the quick looks.
 
     Parameters
@@ -198,8 +198,17 @@ def map_section(result: Any, tmp: Path) -> Section:
     result : karstsink.mapping.MapResult
         What :func:`karstsink.mapping.run_map` returned.
     tmp : pathlib.Path
-        The run's output folder (``map/karst_quicklook.png`` is drawn there).
+        The run's output folder (the ``map/*quicklook.png`` are drawn there).
+    synthetic : bool, optional
+        Mark the quick looks "SYNTHETIC DATA" (the run's ``[report] synthetic``);
+        default: when the rasters carry a ``SYNTHETIC`` tag.
+    folder : pathlib.Path, optional
+        The folder of the map's rasters (default ``tmp / "map"``; a ``[series]`` run's
+        last year is ``map/<year>``).
     """
+    from ..plots.maps import quicklook
+    from ._report_notes import map_total_note
+
     t = result.totals
     zonal = result.zonal
     tables = []
@@ -209,16 +218,31 @@ def map_section(result: Any, tmp: Path) -> Section:
         top = body.sort_values("total_sink_t_c_yr", ascending=False).head(15)
         tables.append(Table(top, caption="The 15 zones with the largest total sink "
                                          "(t C per year; full table: map/zonal_totals.csv)."))
-    from ..plots.maps import quicklook
-
     unit = "t CO2 km-2 yr-1" if "t_co2" in str(t.get("units", "")) else "t C km-2 yr-1"
-    karst_png = tmp / "map" / "karst_quicklook.png"
-    quicklook(tmp / "map" / "karst_sink.tif", karst_png, title="Karst (inorganic) sink",
-              unit=unit)
-    figs = [Figure(karst_png, f"Karst (inorganic, MPD) sink [{unit}]; carbonate-free pixels "
-                              "are 0."),
-            Figure(tmp / "map" / "quicklook.png",
-                   f"Total (karst + biological) sink [{unit}] with zone outlines.")]
+    m = folder if folder is not None else tmp / "map"
+    karst = m / "karst_sink.tif"
+    figs: list[Any] = []
+    for tif, png, title, caption, marks in (
+            (karst, "karst_quicklook.png", "Karst (inorganic) sink",
+             f"Karst (inorganic, MPD) sink [{unit}]; pixels without carbonate rock (sink 0) "
+             "grey and hatched.", True),
+            (m / "biological_sink.tif", "biological_quicklook.png", "Biological sink",
+             f"Biological (ecosystem, NEP) sink [{unit}]; hatched: no carbonate rock.", karst),
+            (m / "total_sink.tif", "quicklook.png", "Total carbon sink (karst + biological)",
+             f"Total (karst + biological) sink [{unit}] with zone outlines; hatched: no "
+             "carbonate rock (biological sink only).", karst)):
+        if not tif.is_file():
+            continue
+        zones = getattr(result, "zones", None) if png == "quicklook.png" else None
+        if png == "quicklook.png" and zones is None and (m / "zonal_totals.gpkg").is_file():
+            import geopandas as gpd
+
+            zones = gpd.read_file(m / "zonal_totals.gpkg")
+        quicklook(tif, m / png, title=title, unit=unit, zones=zones,
+                  non_carbonate=marks if karst.is_file() else None, synthetic=synthetic)
+        figs.append(Figure(m / png, caption + " The colour scale ends at the 99th "
+                           "percentile; an arrow on the colour bar and the note under it "
+                           "say when values above it are drawn in the top colour."))
     return Section(
         title="Sink maps",
         text=(f"Karst (inorganic, maximum-potential-dissolution) sink "
@@ -228,9 +252,10 @@ def map_section(result: Any, tmp: Path) -> Section:
               f"({t['karst_sink_t_c_yr'] / max(t['karst_area_km2'], 1e-9):.2f} t C km⁻² yr⁻¹ "
               f"of karst); biological sink {t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr. "
               "GeoTIFFs (COG, t C km⁻² yr⁻¹): `map/karst_sink.tif`, "
-              "`map/biological_sink.tif`, `map/total_sink.tif`."),
+              "`map/biological_sink.tif`, `map/total_sink.tif`.\n\n"
+              + map_total_note(t, zonal)),
         tables=tables,
-        figures=[f for f in figs if Path(f.path).is_file()],
+        figures=figs,
     )
 
 
@@ -386,15 +411,20 @@ def headline(summary: dict, catchments: pd.DataFrame | None, *, co2: bool) -> di
     if "karst_sink_t_c_yr" in summary:
         k = summary["karst_sink_t_c_yr"]
         b = summary["biological_sink_t_c_yr"]
-        h["karst sink [Mt C/yr]"] = f"{k / 1e6:.3f} ({k * C_TO_CO2 / 1e6:.2f} Mt CO2)"
-        h["biological sink [Mt C/yr]"] = f"{b / 1e6:.2f} ({b * C_TO_CO2 / 1e6:.1f} Mt CO2)"
+        h["karst sink, raster total [Mt C/yr]"] = \
+            f"{k / 1e6:.3f} ({k * C_TO_CO2 / 1e6:.2f} Mt CO2)"
+        h["biological sink, raster total [Mt C/yr]"] = \
+            f"{b / 1e6:.2f} ({b * C_TO_CO2 / 1e6:.1f} Mt CO2)"
         h["carbonate area [km²]"] = f"{summary['karst_area_km2']:,.0f}"
     if catchments is not None and len(catchments):
         for r in catchments.itertuples():
-            h[f"{r.catchment} sink [t C km⁻² yr⁻¹]"] = (
-                f"{r.sink_t_c_km2_yr:.2f} ({r.sink_t_co2_km2_yr:.1f} t CO2)")
+            lo = getattr(r, "sink_lo95_t_c_km2_yr", float("nan"))
+            hi = getattr(r, "sink_hi95_t_c_km2_yr", float("nan"))
+            band = f"; 95 %: {lo:.2f}-{hi:.2f}" if pd.notna(lo) and pd.notna(hi) else ""
+            h[f"{r.catchment} sink at the outlet, whole record [t C km⁻² yr⁻¹]"] = (
+                f"{r.sink_t_c_km2_yr:.2f} ({r.sink_t_co2_km2_yr:.1f} t CO2{band})")
     if "share_of_emissions_first_year_pct" in summary:
-        h["share of first-year emissions offset [%]"] = \
+        h["karst + biological sinks / first scenario year's emissions [%]"] = \
             f"{summary['share_of_emissions_first_year_pct']:.1f}"
     if "samples_speciated" in summary:
         h["samples speciated"] = str(summary["samples_speciated"])

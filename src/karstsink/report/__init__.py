@@ -26,8 +26,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html as _html
-import json
-import math
 import os
 import re
 import warnings
@@ -36,14 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .exceptions import DataError, DataQualityWarning
-from .io.atomic import atomic_path
+from ..exceptions import DataError, DataQualityWarning
+from ..io.atomic import atomic_path
+from ._tables import PRINT_COLUMNS, column_label, format_value, table_html
 
 __all__ = [
-    "Figure", "Section", "Table", "format_value", "markdown_lite", "render_report", "write_report",
+    "PRINT_COLUMNS", "Figure", "Section", "Table", "column_label", "format_value",
+    "markdown_lite", "render_report", "write_report",
 ]
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -185,70 +184,12 @@ def markdown_lite(text: str) -> str:
 # values and tables
 # ---------------------------------------------------------------------------
 
-def format_value(value: Any) -> str:
-    """Format one cell for display (HTML-escaped); NaN/None become an en dash.
-
-    Numbers: integers get thousands separators from 10,000 up (so years stay
-    2016); other values of 1,000 or more get separators and no decimals;
-    smaller values keep 4 significant digits; values below 0.001 use
-    scientific notation.
-    """
-    if value is None or value is pd.NA or value is pd.NaT:
-        return '<span class="na" title="missing (NaN)">–</span>'
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        # years, codes and small counts read better without a separator: 2016, not 2,016
-        return f"{int(value):,}" if abs(int(value)) >= 10_000 else str(int(value))
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if math.isnan(v):
-            return '<span class="na" title="missing (NaN)">–</span>'
-        if math.isinf(v):
-            return "∞" if v > 0 else "−∞"
-        a = abs(v)
-        if a >= 1000:
-            return f"{v:,.0f}"
-        if a == 0 or a >= 0.001:
-            return f"{v:.4g}"
-        return f"{v:.3e}"
-    if isinstance(value, (pd.Timestamp, _dt.datetime, _dt.date)):
-        ts = pd.Timestamp(value)
-        return _html.escape(ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.isoformat())
-    if isinstance(value, (Mapping, list, tuple)):
-        return _html.escape(json.dumps(value, ensure_ascii=False, default=str))
-    return _html.escape(str(value))
-
-
-def _is_number_column(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
 def _table_html(item: Table | pd.DataFrame) -> str:
     table = item if isinstance(item, Table) else Table(item)
     if not isinstance(table.data, pd.DataFrame):
         raise DataError(f"A report table must be a pandas DataFrame, not {type(table.data)}.")
     df = table.data.reset_index() if table.index else table.data
-    shown = df.iloc[: table.max_rows]
-    numeric = [_is_number_column(df[c]) for c in df.columns]
-    head = "".join(
-        f'<th{" class=num" if num else ""} scope="col">{_html.escape(str(c))}</th>'
-        for c, num in zip(df.columns, numeric, strict=True)
-    )
-    rows = []
-    for values in shown.itertuples(index=False, name=None):
-        cells = "".join(
-            f'<td{" class=num" if num else ""}>{format_value(v)}</td>'
-            for v, num in zip(values, numeric, strict=True)
-        )
-        rows.append(f"<tr>{cells}</tr>")
-    caption = f"<caption>{_inline(table.caption)}</caption>" if table.caption else ""
-    more = ""
-    if len(df) > len(shown):
-        more = (f'<p class="note">Showing {len(shown):,} of {len(df):,} rows; '
-                "the full table is in the CSV output.</p>")
-    return (f'<div class="tablewrap"><table>{caption}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>{more}")
+    return table_html(df, table.max_rows, _inline(table.caption) if table.caption else "")
 
 
 def _figure_html(item: Figure | str | os.PathLike) -> str:
@@ -282,44 +223,12 @@ def _kv_table(mapping: Mapping[str, Any], css: str) -> str:
 # the page
 # ---------------------------------------------------------------------------
 
-_CSS = """
-:root { --ink:#1b1f24; --muted:#5b6570; --line:#d6dbe0; --accent:#1f6f8b; --bg:#f7f9fa; }
-* { box-sizing: border-box; }
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC",
-       "Microsoft YaHei", sans-serif; color: var(--ink); margin: 0; background: #fff; }
-main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 3rem; }
-h1 { font-size: 1.7rem; margin: 0.2rem 0 0.3rem; }
-h2 { font-size: 1.3rem; border-bottom: 2px solid var(--line); padding-bottom: 0.2rem;
-     margin-top: 2.2rem; }
-h4 { margin: 1rem 0 0.3rem; }
-.meta { color: var(--muted); font-size: 0.9rem; }
-.banner { background: #b3261e; color: #fff; font-weight: 700; text-align: center;
-          padding: 0.5rem 1rem; letter-spacing: 0.04em; }
-.summary { background: var(--bg); border: 1px solid var(--line); border-left: 5px solid
-           var(--accent); padding: 0.8rem 1.2rem; margin: 1.2rem 0; border-radius: 4px; }
-.summary h2 { margin: 0 0 0.4rem; border: 0; font-size: 1.1rem; }
-.summary table th { text-align: left; font-weight: 600; padding-right: 1.5rem; }
-nav ol { columns: 2; margin: 0.4rem 0; }
-.tablewrap { overflow-x: auto; margin: 0.8rem 0; }
-table { border-collapse: collapse; font-size: 0.86rem; }
-caption { caption-side: top; text-align: left; font-weight: 600; padding: 0.3rem 0; }
-th, td { border-bottom: 1px solid var(--line); padding: 0.25rem 0.6rem; vertical-align: top; }
-thead th { background: var(--bg); position: sticky; top: 0; font-family: ui-monospace,
-           "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.8rem; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.kv th { text-align: left; font-weight: 600; white-space: nowrap; }
-.kv td { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.82rem;
-         word-break: break-all; }
-.na { color: var(--muted); }
-figure { margin: 1.2rem 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
-figcaption, .note { color: var(--muted); font-size: 0.88rem; }
-code { background: var(--bg); padding: 0 0.2rem; border-radius: 3px; }
-footer { color: var(--muted); font-size: 0.8rem; margin-top: 3rem; border-top: 1px solid
-         var(--line); padding-top: 0.6rem; }
-@media print { .banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-               thead th { position: static; } }
-"""
+def _css() -> str:
+    """The report's style sheet (``karstsink/report/report.css``, screen and print)."""
+    from importlib.resources import files
+
+    return files("karstsink.report").joinpath("report.css").read_text(encoding="utf-8")
+
 
 # The page may load nothing from anywhere: images only from data: URIs, styles inline.
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -336,7 +245,7 @@ def render_report(
     generated: str | None = None,
 ) -> str:
     """Build the report and return it as an HTML string (see :func:`write_report`)."""
-    from . import __version__
+    from .. import __version__
 
     if not isinstance(title, str) or not title.strip():
         raise DataError("A report needs a non-empty title.")
@@ -359,7 +268,7 @@ def render_report(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f'<meta name="generator" content="karstsink {_html.escape(__version__)}">',
         f"<title>{esc_title}{' (SYNTHETIC demo data)' if synthetic else ''}</title>",
-        f"<style>{_CSS}</style>",
+        f"<style>{_css()}</style>",
         "</head>",
         "<body>",
         banner,

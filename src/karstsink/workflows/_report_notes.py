@@ -1,0 +1,162 @@
+"""Texts of the report that explain its numbers: the flux model, its interval, map totals.
+
+Used by :mod:`karstsink.workflows.sections`. Everything is read from what the run
+wrote (``flux/<catchment>/model.json`` and ``total.csv``, the map totals and
+``zonal_totals.csv``), so the report explains the numbers of this run, not typical ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["interval_note", "map_total_note", "model_note"]
+
+_METHOD_REF = {
+    "loadest": "LOADEST (Runkel, Crawford & Cohn 2004, USGS TM 4-A5)",
+    "wrtds": "WRTDS (Hirsch, Moyer & Archfield 2010, doi:10.1111/j.1752-1688.2010.00482.x)",
+    "rating": "a rating curve C = a Q^b (log-log least squares, Duan smearing)",
+    "direct": "interpolation of the sampled concentrations",
+}
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def _model_doc(folder: Path) -> dict[str, Any]:
+    path = folder / "model.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("model", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def model_note(folder: Path, name: str) -> tuple[str, pd.DataFrame | None]:
+    """The fitted concentration model of one catchment: a paragraph and a coefficient table.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The catchment's output folder, holding ``model.json``.
+    name : str
+        Catchment name (for the text).
+
+    Returns
+    -------
+    tuple
+        Markdown-lite text and a table of coefficients (``None`` if the model has none).
+    """
+    m = _model_doc(folder)
+    method = str(m.get("method", ""))
+    if not m:
+        return "", None
+    text = f"**Model.** {_METHOD_REF.get(method, method)}"
+    table = None
+    if method == "loadest":
+        coef = m.get("coefficients_amle") or m.get("coefficients_mle") or {}
+        sd = m.get("coefficient_std_dev") or {}
+        terms = list(m.get("terms") or [])
+        table = pd.DataFrame({
+            "coefficient": list(coef),
+            "term": [terms[i] if i < len(terms) else "" for i in range(len(coef))],
+            "estimate": [float(v) for v in coef.values()],
+            "std_dev": [float(sd.get(k, float("nan"))) for k in coef],
+        })
+        cands = m.get("candidates") or {}
+        picked = (f", chosen among models {', '.join(sorted(cands, key=int))} by the lowest "
+                  f"AIC ({m['aic']:.3f})" if len(cands) > 1 and "aic" in m else "")
+        text += (f": model **{m.get('model')}**{picked}, `{m.get('equation', '')}` with lnQ "
+                 "and time centred as in LOADEST, coefficients by "
+                 f"{str(m.get('estimation', 'amle')).upper()} from {m.get('n_samples')} "
+                 f"samples ({m.get('n_censored', 0)} censored). R² = "
+                 f"**{m.get('r_squared_pct', float('nan')):.2f} %** of ln(load): high by "
+                 "construction, since the load is C x Q and Q is a regressor; the fit of the "
+                 "concentration is better judged by the residual variance "
+                 f"{m.get('residual_variance_amle', float('nan')):.3g} (ln units², a residual "
+                 f"SD of {100 * m.get('residual_variance_amle', 0) ** 0.5:.1f} %), PPCC "
+                 f"{m.get('ppcc', float('nan')):.3f} (normality of residuals) and the serial "
+                 f"correlation {m.get('serial_correlation', float('nan')):.2f}. ")
+        b = m.get("b_chemostatic")
+        if b is not None:
+            text += (f"C-Q exponent b = a1 - 1 = **{b:.3f}** (ln C against ln Q at the "
+                     "centre; 0 = chemostatic, -1 = pure dilution)"
+                     + (": nearly chemostatic." if abs(b) < 0.15 else "."))
+    elif method == "rating" and "b" in m:
+        text += (f": C = a Q^b with a = {m['a']:.4g}, **b = {m['b']:.3f}** (C-Q exponent), "
+                 f"smearing factor {m.get('cf', float('nan')):.4f}.")
+    else:
+        scalars = {k: v for k, v in m.items() if isinstance(v, (int, float))
+                   and not isinstance(v, bool)}
+        if scalars:
+            text += ": " + ", ".join(f"{k} = {v:.4g}" for k, v in list(scalars.items())[:8])
+        text += "."
+    return text, table
+
+
+def interval_note(folder: Path, method: str) -> str:
+    """What the catchment's 95 % interval includes, with its width for the whole record."""
+    try:
+        tot = pd.read_csv(folder / "total.csv").iloc[0]
+        mean, se = float(tot["flux_kg_day"]), float(tot["flux_se_kg_day"])
+        lo, hi = float(tot["flux_lo95_kg_day"]), float(tot["flux_hi95_kg_day"])
+        width = (f" Over this record the mean flux is {_num(mean)} kg/d with a standard "
+                 f"error of prediction of {_num(se)} kg/d ({100 * se / mean:.2f} %), so the "
+                 f"interval is ±{50 * (hi - lo) / mean:.1f} %.")
+        m = _model_doc(folder)
+        s2, n = m.get("residual_variance_amle"), m.get("n_samples")
+        if method == "loadest" and s2 and n:
+            sd = 100 * float(s2) ** 0.5
+            width += (f" It is narrow because the samples scatter little about the model "
+                      f"(residual SD {sd:.1f} %) and {int(n)} samples fix its level to about "
+                      f"{sd:.1f} / √{int(n)} = {sd / int(n) ** 0.5:.2f} %, while the daily "
+                      f"scatter averages out over {int(tot['n_days']):,} days.")
+    except (OSError, KeyError, ValueError, IndexError, ZeroDivisionError):
+        width = ""
+    if method == "loadest":
+        what = ("**Why the 95 % interval is narrow.** It is LOADEST's interval of the mean "
+                "load (lognormal with the AMLE standard error of prediction): it includes "
+                "the residual scatter of the samples about the regression and the "
+                "uncertainty of its coefficients, and nothing else.")
+    elif method == "wrtds":
+        what = ("**What the 95 % interval includes.** The spread of the WRTDS bootstrap "
+                "replicates (samples resampled, surfaces refitted): sampling and model-fit "
+                "uncertainty only.")
+    else:
+        what = "**What the 95 % interval includes.** The estimator's statistical error only."
+    return (what + width + " It does **not** include errors of the discharge record, of the "
+            "laboratory analyses, of the catchment area, of the acid shares and SO4/NO3 "
+            "fluxes of the sink correction, or of the choice of model; the sink interval "
+            "is the HCO3 flux interval carried through the sink formula.")
+
+
+def map_total_note(totals: dict[str, Any], zonal: pd.DataFrame | None) -> str:
+    """Why the map's raster total and the sum over its zones differ, in this run's numbers."""
+    if zonal is None or not len(zonal):
+        return ""
+    label = zonal.columns[1] if zonal.columns[0] == "zone_id" else zonal.columns[0]
+    tot = zonal[zonal[label].astype(str).str.startswith("TOTAL")]
+    if not len(tot) or "karst_sink_t_c_yr" not in tot:
+        return ""
+    z = tot.iloc[0]
+    k_grid, k_zone = float(totals["karst_sink_t_c_yr"]), float(z["karst_sink_t_c_yr"])
+    b_grid, b_zone = float(totals["biological_sink_t_c_yr"]), float(z["biological_sink_t_c_yr"])
+    a_grid, a_zone = float(totals["karst_area_km2"]), float(z["karst_area_km2"])
+    valid_grid = float(totals["grid_area_km2"]) - float(totals["nodata_area_km2"])
+    valid_zone = float(z["area_km2"]) - float(z.get("nodata_area_km2", 0.0))
+    return (f"**Raster total against the sum over zones.** The totals above add up every "
+            f"pixel of the raster: karst {k_grid / 1e6:.4f} Mt C/yr, biological "
+            f"{b_grid / 1e6:.4f} Mt C/yr, over {a_grid:,.1f} km² of carbonate rock. The zone "
+            f"table's `TOTAL (all zones)` row adds up the zones only: karst "
+            f"{k_zone / 1e6:.4f} Mt C/yr, biological {b_zone / 1e6:.4f} Mt C/yr, over "
+            f"{a_zone:,.1f} km² of carbonate rock. The difference, {k_grid - k_zone:,.0f} t C/yr "
+            f"of karst sink ({100 * (k_grid - k_zone) / k_grid:.2f} %) and "
+            f"{a_grid - a_zone:,.1f} km² of carbonate rock, lies in pixels outside every zone "
+            f"polygon: {valid_grid - valid_zone:,.1f} km² of mapped (not nodata) area that no "
+            "zone covers, such as a strip along the outline of the zone layer (a pixel on a "
+            "zone boundary is shared by the fraction of its sub-pixels in each zone, so "
+            "nothing is counted twice). Headline numbers use the raster total; per-zone "
+            "numbers the zone table.")
