@@ -12,12 +12,13 @@ Measures, in one run:
    reading, estimate, aggregation, sink, plots, writing), if the CLI is there;
 5. the trend tools (runPairs, runGroups, flow normalisation, WRTDS-Kalman) and 100
    bootstrap replicates of a pairs and a groups test, as ratios to a WRTDS fit
-   without bootstrap measured in the same run;
+   without bootstrap measured in the same run, and beside each bootstrap EGRETci's
+   time for 100 replicates of the same kind of test (the project's EGRETci 2.0.5 run
+   on this machine, ``data/reference/egret/choptank/*_time.txt``, not this run);
 
-and prints the ratios.  EGRET's ``modelEstimation`` time (106 s on this record,
-``../shared/science.md`` section 7b) comes from the project's reference run of EGRET
-3.0.12 on this machine class, not from this run; the ratio against it is
-indicative only.
+and prints the ratios.  EGRET's ``modelEstimation`` time (50.9 s on this record) comes
+from the project's run of EGRET 3.0.12 on this machine (``data/reference/egret/choptank/``),
+not from this run; the ratio against it is indicative only.
 
 Usage::
 
@@ -43,8 +44,11 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "reference" / "choptank"
-EGRET_MODEL_ESTIMATION_S = 106.0  # science.md 7b: EGRET 3.0.12 modelEstimation on Choptank
+#: EGRET 3.0.12 modelEstimation (defaults) on Choptank, R 4.2.2, this machine at load 1.4:
+#: 50.9 s wall, 45.6 s CPU (data/reference/egret/choptank/README.md; an older estimate was 106 s)
+EGRET_MODEL_ESTIMATION_S = 50.9
 AREA_KM2 = 292.67
+EGRETCI_DIR = ROOT / "data" / "reference" / "egret" / "choptank"  # EGRETci 2.0.5 run, README
 
 
 def load():
@@ -150,8 +154,8 @@ def _trends(args, daily, samples) -> None:
     steps = [
         ("runPairs 1985->2010, windowSide 0", lambda: run_pairs(ctx, 1985, 2010)),
         ("runPairs 1985->2010, windowSide 7", lambda: run_pairs(ctx, 1985, 2010, window_side=7)),
-        ("runGroups 1980-1995 / 1996-2011, windowSide 7",
-         lambda: run_groups(ctx, (1980, 1995), (1996, 2011), window_side=7)),
+        ("runGroups WY 1980-1994 / 1996-2010, windowSide 7",
+         lambda: run_groups(ctx, (1980, 1994), (1996, 2010), window_side=7)),
         ("annual FN + GFN (windowSide 7)", lambda: trend_annual(ctx, window_side=7)),
         ("WRTDS-Kalman rho 0.9, niter 200", lambda: wrtds_kalman(est, seed=1)),
     ]
@@ -159,7 +163,10 @@ def _trends(args, daily, samples) -> None:
         _, wall, _ = timed(func, repeat=2)
         print(f"   {name}: {wall:.3f} s wall = {wall / base:.2f} x baseline")
     pairs = run_pairs(ctx, 1985, 2010, window_side=7)
-    groups = run_groups(ctx, (1980, 1995), (1996, 2011), window_side=7)
+    # EGRET's runGroups(group1firstYear 1980, group1lastYear 1995, 1996, 2011): WY 1980-1994 and
+    # 1996-2010 (years selected by DecYear), see data/reference/egret/choptank/README.md
+    groups = run_groups(ctx, (1980, 1994), (1996, 2010), window_side=7)
+    egretci = _egretci_times()
     for name, res in (("runPairsBoot", pairs), ("runGroupsBoot", groups)):
         kids0 = _children_cpu()
         out, wall, cpu = timed(lambda r=res: bootstrap_trend(ctx, r, n_boot=100, seed=1,
@@ -169,6 +176,28 @@ def _trends(args, daily, samples) -> None:
         print(f"   {name} 100 replicates ({b['jobs']} processes): {wall:.2f} s wall "
               f"= {wall / base:.1f} x baseline; CPU {cpu:.2f} s here + {kids:.2f} s in "
               f"workers (target < 60 s on 2 cores)")
+        if name in egretci:
+            e_wall, e_cpu, e_ws, e_n = egretci[name]
+            scaled = "" if e_n == 100 else f", scaled from {e_n} replicates"
+            print(f"      vs EGRETci {name}(nBoot = 100, windowSide {e_ws}, serial) "
+                  f"{e_wall:.0f} s wall, {e_cpu:.0f} s CPU (the project's reference run on this "
+                  f"machine, not this run{scaled}): {e_wall / wall:.0f}x wall")
+
+
+def _egretci_times() -> dict[str, tuple[float, float, str, int]]:
+    """Wall and CPU time [s] of the stored EGRETci runs for 100 replicates (``*_time.txt``
+    beside their outputs; a run of fewer replicates is scaled to 100), windowSide, replicates."""
+    out: dict[str, tuple[float, float, str, int]] = {}
+    files = sorted(EGRETCI_DIR.glob("choptank_run*Boot_ws*_time.txt"), reverse=True)
+    for f in files:  # windowSide 7 first: the bootstrap timed above uses 7
+        kv = dict(line.split(" ", 1) for line in f.read_text().splitlines() if " " in line)
+        name = f.name.split("_")[1]  # runPairsBoot / runGroupsBoot
+        ws = f.name.split("_ws")[1].split("_")[0]
+        n = int(kv.get("n_boot", "100"))
+        if name not in out and "wall_s" in kv:
+            k = 100 / n
+            out[name] = (float(kv["wall_s"]) * k, float(kv.get("cpu_user_s", "nan")) * k, ws, n)
+    return out
 
 
 def _loop(args, grid, smp, cfg, lo, hi, surf, vec_wall, vec_cpu) -> None:

@@ -5,9 +5,10 @@ see its README) and ``data/reference/egret/trends/`` (runPairs 2001 -> 2008 with
 and 7, WRTDS-Kalman rho 0.90, niter 200; see that README).  Our WRTDS surfaces match EGRET's to
 ~1e-8 (tests/test_flux_wrtds.py), so deterministic outputs are held to 1e-6 relative, well
 inside the brief's 0.5 % (FN) and 1 % (pairs); WRTDS-Kalman is compared within its Monte
-Carlo spread.  No EGRET runGroups or EGRETci output is stored: runGroups is checked by
-consistency (one-year groups are runPairs on a long record) and the bootstrap by hand-computed
-EGRETci statistics and reproducibility.
+Carlo spread.  Here runGroups is also checked by consistency (one-year groups are runPairs
+on a long record) and the bootstrap by hand-computed EGRETci statistics and
+reproducibility; EGRET runGroups, GFN, WRTDS-Kalman and EGRETci outputs on the 32-year
+Choptank record are compared in tests/test_trends_choptank.py.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ fitted (too few samples in a window) is drawn again from a child of its seed
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -87,9 +86,9 @@ def _grids_settings(res: TrendResult, ctx):
     plan = res.info["_plan"]
     if res.kind == "pairs":
         return list(plan.grids), plan.settings
-    st = ctx.settings
-    return [plan.grid], replace(st, min_uncen=math.ceil(min(0.5 * st.min_obs,
-                                                            st.min_uncen)))
+    # EGRETci runGroupsBoot re-estimates with runGroups' own minNumObs/minNumUncen, unchanged
+    # (only runPairs/runSeries lower minNumUncen to ceil(min(0.5 minNumObs, minNumUncen)))
+    return [plan.grid], ctx.settings
 
 
 def _boot_batch(payload, children) -> np.ndarray:

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from ..exceptions import DataError
+from ..io.progress import progress
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._wrtds_core import Samples, Settings
 from ._wrtds_solve import single_thread_blas
@@ -84,11 +85,19 @@ def run_replicates(worker, payload: dict, children: list, jobs: int | None) -> n
     n_jobs = replicate_jobs(jobs, len(children))
     per = max(1, math.ceil(len(children) / n_jobs))
     chunks = [children[i:i + per] for i in range(0, len(children), per)]
-    if n_jobs > 1:
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=worker_context()) as pool:
-            parts = list(pool.map(worker, [payload] * len(chunks), chunks))
-    else:
-        parts = [worker(payload, c) for c in chunks]
+    with progress(len(children), "WRTDS bootstrap", unit="replicate") as bar:
+        if n_jobs > 1:
+            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=worker_context()) as pool:
+                parts = []
+                for part, chunk in zip(pool.map(worker, [payload] * len(chunks), chunks),
+                                       chunks, strict=True):
+                    parts.append(part)
+                    bar.update(len(chunk))
+        else:
+            parts = []
+            for c in chunks:
+                parts.append(worker(payload, c))
+                bar.update(len(c))
     return np.concatenate(parts, axis=0)
 
 
@@ -213,14 +222,18 @@ class _BootRun:
 
     def collect(self) -> np.ndarray:
         """(n_rep, n_days) daily fluxes [kg d⁻¹], in seed order whatever the job count."""
-        if self._pool is None:
-            per = 25  # replicates per batch: bounds memory, keeps the matrix products large
-            kids = self.children
-            parts = [
-                _boot_replicates(self.payload, kids[i : i + per]) for i in range(0, len(kids), per)
-            ]
-        else:
-            parts = [f.result() for f in self._futures]
+        kids = self.children
+        with progress(len(kids), "WRTDS bootstrap", unit="replicate") as bar:
+            parts = []
+            if self._pool is None:
+                per = 25  # replicates per batch: bounds memory, keeps the matrix products large
+                for i in range(0, len(kids), per):
+                    parts.append(_boot_replicates(self.payload, kids[i : i + per]))
+                    bar.update(len(parts[-1]))
+            else:
+                for f in self._futures:
+                    parts.append(f.result())
+                    bar.update(len(parts[-1]))
         return np.concatenate(parts, axis=0)
 
     def close(self) -> None:
