@@ -26,7 +26,9 @@ def demo_run(tmp_path_factory):
 def test_demo_writes_every_output(demo_run):
     out, text = demo_run
     for name in ("report.html", "run.json", "catchment_sinks.csv", "catchment_comparison.csv",
-                 "scenario/balance.csv", "map/zonal_totals.csv", "map/zonal_totals.gpkg"):
+                 "scenario/balance.csv", "map/2020/zonal_totals.csv",
+                 "map/2020/zonal_totals.gpkg", "map/series.csv", "map/attribution.csv",
+                 "map/uncertainty.csv"):
         assert (out / name).is_file(), name
     pngs = list(out.rglob("*.png"))
     assert len(pngs) >= 3
@@ -38,8 +40,8 @@ def test_demo_writes_every_output(demo_run):
 
 def test_demo_maps_are_cogs_with_units(demo_run):
     out, _ = demo_run
-    for name in ("karst_sink", "biological_sink", "total_sink"):
-        with rasterio.open(out / "map" / f"{name}.tif") as ds:
+    for name in ("karst_sink", "biological_sink", "total_sink"):  # the series' last year
+        with rasterio.open(out / "map" / "2020" / f"{name}.tif") as ds:
             assert ds.dtypes[0] == "float32"
             assert ds.nodata is not None
             assert ds.tags(1).get("units") == "t C km-2 yr-1"
@@ -50,7 +52,7 @@ def test_demo_maps_are_cogs_with_units(demo_run):
 
 def test_demo_numbers_hold_together(demo_run):
     out, _ = demo_run
-    zonal = pd.read_csv(out / "map" / "zonal_totals.csv")
+    zonal = pd.read_csv(out / "map" / "2020" / "zonal_totals.csv")
     body = zonal[~zonal["name"].str.startswith("TOTAL")]
     total = zonal[zonal["name"].str.startswith("TOTAL")].iloc[0]
     assert body["karst_sink_t_c_yr"].sum() == pytest.approx(total["karst_sink_t_c_yr"])
@@ -203,3 +205,36 @@ def test_run_with_a_non_carbonate_constituent_gives_flux_without_sink(tmp_path):
     assert row["constituent"] == "no3" and row["flux_kg_yr"] > 0
     assert pd.isna(row["sink_t_c_km2_yr"])  # nitrate is not a carbon sink
     assert (out / "report.html").is_file()
+
+
+def test_demo_report_has_the_series_and_the_trajectory(demo_run):
+    # issue 15: the demo is a 2000/2010/2020 series with 100 draws; the report shows the
+    # series with intervals, the attribution bars and the trajectory to 2060 with its band
+    out, _ = demo_run
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Sink series 2000-2020 and its attribution" in html
+    assert "Change 2000 → 2020" in html and "What drives the variance" in html
+    assert "Restoration trajectory against emission scenarios" in html
+    for name in ("series.png", "attribution.png"):
+        assert (out / "map" / name).is_file()
+    assert (out / "scenario" / "trajectory.png").is_file()
+    series = pd.read_csv(out / "map" / "series.csv")
+    assert sorted(set(series["year"])) == [2000, 2010, 2020]
+    unc = pd.read_csv(out / "map" / "uncertainty.csv")
+    tot = unc[unc["name"].str.startswith("TOTAL")].set_index("year")
+    assert (tot["karst_sink_lo95_t_c_yr"] < tot["karst_sink_t_c_yr"]).all()
+    assert (tot["karst_sink_hi95_t_c_yr"] > tot["karst_sink_t_c_yr"]).all()
+    # the restoration history of make_demo.py raises the biological sink from 2000 on
+    attr = pd.read_csv(out / "map" / "attribution.csv")
+    total = attr[attr["name"].str.startswith("TOTAL")].iloc[0]
+    assert total["landcover_t_c_yr"] > 0
+    assert total["climate_t_c_yr"] + total["landcover_t_c_yr"] + total[
+        "interaction_t_c_yr"] == pytest.approx(total["total_change_t_c_yr"], rel=1e-6)
+    # the last year is the map of the old single-year demo (the 2020 rasters are its files)
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    last = series[(series["year"] == 2020) & series["name"].str.startswith("TOTAL")].iloc[0]
+    # (the headline is the raster total, series.csv the sum over the zones: within 0.2 %,
+    # the report's "Raster total against the sum over zones" note)
+    assert run["summary"]["karst_sink_t_c_yr"] == pytest.approx(last["karst_sink_t_c_yr"],
+                                                                rel=2e-3)
+    assert [r["year"] for r in run["summary"]["map_series"]] == [2000, 2010, 2020]

@@ -13,14 +13,21 @@ Outputs (all labelled SYNTHETIC: GeoTIFF tags and band descriptions, a GeoPackag
 column, a ``Remarks`` column in the sample tables, ``#`` lines in the discharge
 files):
 
-- ``rasters/landcover.tif``  CLCD codes (1 crop, 2 forest, 3 shrub, 4 grass,
-  5 water, 7 barren, 8 impervious; 0 = outside the province), uint8
+- ``rasters/landcover_<year>.tif``  CLCD codes (1 crop, 2 forest, 3 shrub, 4 grass,
+  5 water, 7 barren, 8 impervious; 0 = outside the province), uint8, one per year of
+  :data:`YEARS` (2000, 2010, 2020: the series of ``demo.toml``)
 - ``rasters/carbonate.tif``  carbonate-rock fraction of each pixel [0-1]
-- ``rasters/runoff.tif``  runoff depth [mm yr-1]
-- ``rasters/temperature.tif``  mean annual air temperature [degC]
-- ``rasters/soil_pco2.tif``  growing-season soil CO2 [ppmv]
+- ``rasters/runoff_<year>.tif``  runoff depth [mm yr-1]
+- ``rasters/temperature_<year>.tif``  mean annual air temperature [degC]
+- ``rasters/soil_pco2.tif``  growing-season soil CO2 [ppmv] (the same in every year)
 - ``rasters/dem.tif``  elevation [m]
-- ``rasters/nep.tif``  net ecosystem production, the biological sink [g C m-2 yr-1]
+- ``rasters/nep_<year>.tif``  net ecosystem production, the biological sink [g C m-2 yr-1]
+
+The 2020 rasters are the demo's base fields; 2000 and 2010 are made from them by
+:func:`make_history` (restoration run backwards: forest on steep slopes was partly
+cropland, karst shrub partly barren rock; runoff and temperature scaled by invented
+yearly factors), from their own random stream, so the 2020 files and every other
+output do not depend on them.
 - ``counties.gpkg``  80 county polygons (``name``, ``name_zh``, ``area_km2``, ``note``)
 - ``catchments/<name>_discharge.csv``  daily discharge, ``date, Q (m3/s)``
 - ``catchments/<name>_samples.csv``  ~60 field samples in a messy lab-sheet style
@@ -68,6 +75,25 @@ SOIL_PCO2_BASE = {1: 4500.0, 2: 7500.0, 3: 6000.0, 4: 7300.0, 5: 2000.0, 7: 2500
 NEP_BASE = {1: 20.0, 2: 120.0, 3: 80.0, 4: 40.0, 5: np.nan, 7: 5.0, 8: 5.0}
 
 SYNTHETIC = "SYNTHETIC demo data (karstsink data/demo/make_demo.py): not a real place"
+
+# The series of the demo (demo.toml [map.series]): 2020 is the base state made by
+# make_fields; the earlier years are derived from it by make_history.
+YEARS = (2000, 2010, 2020)
+#: rasters written once per year (rasters/<name>_<year>.tif); the others are constant
+YEARLY = ("landcover", "runoff", "temperature", "nep")
+# Invented history (SYNTHETIC; the direction of Guizhou's restoration since 2000 -- Grain
+# for Green on steep cropland, rocky-desertification control -- not its observed extent):
+# share of the 2020 steep forest (slope >= STEEP_DEG, the schedule's demo slope rule) that
+# was still cropland, and share of the 2020 karst shrub (carbonate >= 0.6) that was still
+# barren rock, in each earlier year.
+STEEP_DEG = 5.0
+WAS_CROPLAND = {2000: 0.60, 2010: 0.30}
+WAS_BARREN = {2000: 0.25, 2010: 0.12}
+# Yearly climate (SYNTHETIC): runoff x factor (2010 drier, in the spirit of the 2009-2010
+# south-west China drought) and a temperature offset [degC] (warming of ~0.2 degC per
+# decade, of the order of the observed regional trend); plus a smooth +-3 % runoff pattern.
+RUNOFF_FACTOR = {2000: 0.97, 2010: 0.92}
+TEMPERATURE_OFFSET_C = {2000: -0.4, 2010: -0.2}
 
 # The three invented catchments: (key, Chinese name, look-alike, outlet lon/lat, area km2,
 # runoff mm/yr, HCO3 at median Q mg/L, C-Q exponent b, SO4 mg/L, NO3 mg/L, Mg molar share,
@@ -202,15 +228,53 @@ def make_fields(rng: np.random.Generator, inside: np.ndarray) -> dict[str, np.nd
 
     # NEP [g C m-2 yr-1]: class level x (1 + 3 %/degC), patch noise; none on water.
     nbase = np.vectorize(NEP_BASE.get, otypes=[float])(np.where(inside, lc, 2))
-    nep = nbase * (1 + 0.03 * (temp - 15.0)) * np.exp(0.12 * smooth_noise(rng, 4))
-    nep = np.round(nep, 1)
+    nep_factor = (1 + 0.03 * (temp - 15.0)) * np.exp(0.12 * smooth_noise(rng, 4))
+    nep = np.round(nbase * nep_factor, 1)
 
     out = {"landcover": lc, "carbonate": carb, "runoff": np.round(runoff, 0),
            "temperature": np.round(temp, 1), "soil_pco2": pco2, "dem": np.round(dem, 0),
-           "nep": nep}
+           "nep": nep, "nep_factor": nep_factor}
     for name in out:
-        if name != "landcover":
+        if name not in ("landcover", "nep_factor"):
             out[name] = np.where(inside, out[name], np.nan).astype(np.float32)
+    return out
+
+
+def make_history(fields: dict[str, np.ndarray], inside: np.ndarray) -> dict:
+    """The earlier years of the series: ``{year: {landcover, runoff, temperature, nep}}``.
+
+    Restoration run backwards from the 2020 state: in year *y* the share
+    ``WAS_CROPLAND[y]`` of the 2020 forest on slopes >= :data:`STEEP_DEG` was cropland
+    and ``WAS_BARREN[y]`` of the 2020 shrub on carbonate >= 0.6 was barren, chosen by a
+    smooth score so they come in patches (the 2010 set inside the 2000 set: conversion
+    only goes forward).  NEP follows the year's class (the class level x the 2020 pixel's
+    temperature and patch factor: no maturity lag), runoff and temperature the yearly
+    factors.  Own random stream (``SEED + 100``).
+    """
+    rng = np.random.default_rng(SEED + 100)
+    lc = fields["landcover"]
+    dem = fields["dem"].astype(float)
+    gy, gx = np.gradient(dem, PIXEL)  # NaN beside the outline: those pixels never qualify
+    slope = np.degrees(np.arctan(np.hypot(gx, gy)))
+    steep_forest = inside & (lc == 2) & (np.nan_to_num(slope) >= STEEP_DEG)
+    karst_shrub = inside & (lc == 3) & (np.nan_to_num(fields["carbonate"]) >= 0.6)
+    score_crop, score_bare = smooth_noise(rng, 3), smooth_noise(rng, 3)
+    anomaly = {y: smooth_noise(rng, 20) for y in RUNOFF_FACTOR}
+    out = {}
+    for y in sorted(WAS_CROPLAND):
+        year_lc = lc.copy()
+        for mask, score, share, code in ((steep_forest, score_crop, WAS_CROPLAND[y], 1),
+                                         (karst_shrub, score_bare, WAS_BARREN[y], 7)):
+            cut = np.quantile(score[mask], 1 - share)
+            year_lc[mask & (score >= cut)] = code
+        nbase = np.vectorize(NEP_BASE.get, otypes=[float])(np.where(inside, year_lc, 2))
+        nep = np.round(nbase * fields["nep_factor"], 1)
+        runoff = fields["runoff"] * RUNOFF_FACTOR[y] * (1 + 0.03 * anomaly[y])
+        temp = fields["temperature"] + TEMPERATURE_OFFSET_C[y]
+        out[y] = {"landcover": year_lc,
+                  "runoff": np.where(inside, np.round(runoff, 0), np.nan).astype(np.float32),
+                  "temperature": np.where(inside, np.round(temp, 1), np.nan).astype(np.float32),
+                  "nep": np.where(inside, nep, np.nan).astype(np.float32)}
     return out
 
 
@@ -227,12 +291,16 @@ RASTER_META = {
 }
 
 
-def write_rasters(fields: dict[str, np.ndarray], transform, out: Path) -> None:
+def write_rasters(fields: dict[str, np.ndarray], transform, out: Path,
+                  year: int = YEARS[-1]) -> None:
+    """Write ``fields`` as ``rasters/<name>.tif`` (a :data:`YEARLY` one as
+    ``rasters/<name>_<year>.tif``)."""
     import rasterio
 
     (out / "rasters").mkdir(parents=True, exist_ok=True)
     for name, data in fields.items():
         desc, unit, note = RASTER_META[name]
+        yearly = name in YEARLY
         is_class = name == "landcover"
         profile = dict(
             driver="GTiff", width=WIDTH, height=HEIGHT, count=1, crs=CRS, transform=transform,
@@ -240,13 +308,15 @@ def write_rasters(fields: dict[str, np.ndarray], transform, out: Path) -> None:
             compress="deflate", zlevel=9, predictor=2 if is_class else 3, tiled=True,
             blockxsize=256, blockysize=256,
         )
-        path = out / "rasters" / f"{name}.tif"
+        path = out / "rasters" / (f"{name}_{year}.tif" if yearly else f"{name}.tif")
+        when = f", {year}" if yearly else ""
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(data, 1)
-            dst.set_band_description(1, f"{desc} [{unit}] (SYNTHETIC)")
+            dst.set_band_description(1, f"{desc}{when} [{unit}] (SYNTHETIC)")
             dst.update_tags(1, units=unit)
-            dst.update_tags(SYNTHETIC=SYNTHETIC, description=f"{desc} [{unit}]; {note}",
-                            units=unit, generator="data/demo/make_demo.py", seed=str(SEED))
+            dst.update_tags(SYNTHETIC=SYNTHETIC, description=f"{desc}{when} [{unit}]; {note}",
+                            units=unit, generator="data/demo/make_demo.py", seed=str(SEED),
+                            **({"year": str(year)} if yearly else {}))
 
 
 # ---------------------------------------------------------------------------
@@ -525,12 +595,20 @@ def main(out: Path = HERE) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     poly, inside, transform = province_mask(rng)
     fields = make_fields(rng, inside)
-    write_rasters(fields, transform, out)
+    history = make_history(fields, inside)
+    write_rasters({k: v for k, v in fields.items() if k != "nep_factor"}, transform, out)
+    for year, yearly in history.items():
+        write_rasters(yearly, transform, out, year)
     make_counties(rng, poly, out)
 
     (out / "catchments").mkdir(exist_ok=True)
     summary = {"province_km2": float(inside.sum()),
                "carbonate_mean": float(np.nanmean(fields["carbonate"]))}
+    for year, yearly in {**history, YEARS[-1]: fields}.items():
+        lc = yearly["landcover"]
+        summary[f"landcover_km2_{year}"] = {LANDCOVER[k]: int((lc == k).sum())
+                                             for k in LANDCOVER}
+        summary[f"nep_t_c_yr_{year}"] = float(np.nansum(yearly["nep"]))
     for i, c in enumerate(CATCHMENTS):
         q = make_discharge(rng, c)
         header = (f"# {SYNTHETIC}\n# catchment: {c['key']} ({c['zh']}), {c['like']}; "

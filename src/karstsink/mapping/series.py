@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from ..io.write import write_columns
 from ._attribution import ATTRIBUTION_COLUMNS, attribution_rows, mixed_variants, zone_totals
 from ._block import Variant, _open_sources, _Spec
-from ..io.write import write_columns
 from ._outcome import check_landcover_codes, check_not_all_nodata, warn_counters, warn_zones
 from ._series_config import year_config
 from ._style import add_stats, relative_path

@@ -22,7 +22,12 @@ Output folder layout::
     catchment_comparison.csv                  observed sink against the map's over each
                                               catchment's outline (with [map] and boundary)
     map/karst_sink.tif, biological_sink.tif, total_sink.tif, zonal_totals.csv/.gpkg,
-        quicklook.png                         (t C km-2 yr-1 unless co2 = true)
+        quicklook.png                         (t C km-2 yr-1 unless co2 = true); with
+                                              [map.series] in map/<year>/, plus
+                                              map/series.csv, attribution.csv, change/,
+                                              series.png, attribution.png; with
+                                              [map.uncertainty] map/uncertainty.csv,
+                                              sensitivity.csv (docs/series.md)
     scenario/balance.csv, balance.png         sinks against the emission scenarios
     report.html                               one self-contained file
     run.json                                  settings, versions, database checksum, timings
@@ -48,6 +53,7 @@ from ..io.atomic import MARKER, atomic_dir, input_paths, unique_names
 from ..units import C_TO_CO2
 from . import sections
 from ._errors import in_toml
+from ._series_section import series_records, series_section, series_summary, uncertainty_section
 from .comparison import catchment_comparison
 
 __all__ = ["PipelineResult", "demo_config_path", "demo_data_dir", "run_pipeline"]
@@ -164,7 +170,7 @@ def run_pipeline(
     cfg = config if isinstance(config, dict) else load_run_config(config)
     out = Path(out_dir) if out_dir is not None else Path(cfg["project"]["output"])
     n_stages = 2 + bool(cfg["speciation"]["samples"]) + bool(cfg["catchments"]) \
-        + (cfg["map"] is not None)
+        + (cfg["map"] is not None) + bool(cfg["scenario"].get("trajectory"))
     start, done = _stage_printer(echo, n_stages)
     timings: dict[str, float] = {}
     summary: dict[str, Any] = {"project": cfg["project"]["name"]}
@@ -201,6 +207,7 @@ def run_pipeline(
             report_sections.extend(flux_sections)
 
         map_result = None
+        map_tables: dict[str, Any] = {}
         if cfg["map"] is not None:
             start("sink maps")
             from ..mapping import run_map
@@ -219,13 +226,23 @@ def run_pipeline(
                 f"karst {t['karst_sink_t_c_yr'] / 1e6:.3f} Mt C/yr over "
                 f"{t['karst_area_km2']:,.0f} km2 of carbonate rock; biological "
                 f"{t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr")
-            report_sections.append(sections.map_section(map_result, tmp))
+            # a [series] map writes map/<year>/: the report and the comparison use the last
+            map_dir = tmp / "map"
+            if getattr(map_result, "series", None):
+                map_dir = map_dir / str(map_result.series["years"][-1])
+            report_sections.append(sections.map_section(
+                map_result, tmp, synthetic=cfg["report"]["synthetic"], folder=map_dir))
+            if getattr(map_result, "series", None):  # the years, intervals, attribution
+                report_sections.append(series_section(map_result, tmp / "map"))
+            elif (tmp / "map" / "uncertainty.csv").is_file():  # one year's intervals
+                report_sections.append(uncertainty_section(map_result, tmp / "map"))
+            map_tables = series_records(tmp / "map")  # series/attribution/uncertainty.csv
+            summary.update(series_summary(map_tables))
 
         comparison = None
         if map_result is not None and catchment_table is not None and any(
                 c.get("boundary") for c in cfg["catchments"]):
-            comparison = catchment_comparison(cfg, catchment_table,
-                                              tmp / "map" / "karst_sink.tif")
+            comparison = catchment_comparison(cfg, catchment_table, map_dir / "karst_sink.tif")
             comparison.to_csv(tmp / "catchment_comparison.csv", index=False)
             if echo:
                 echo("      catchment vs map: " + ", ".join(
@@ -246,6 +263,22 @@ def run_pipeline(
         else:
             timings["scenario"] = done("skipped (no sinks to balance)")
 
+        traj = None
+        if cfg["scenario"].get("trajectory") and map_result is not None:
+            from ._trajectory import trajectory_stage
+
+            start("restoration trajectory")
+            # the baseline: the map's last year (map/<year>/ of a series), not a new run
+            traj, traj_section = trajectory_stage(cfg, map_dir, tmp, jobs)
+            report_sections.append(traj_section)
+            summary["trajectory_first_year_target_share"] = {
+                r.scenario: None if pd.isna(r.first_year) else int(r.first_year)
+                for r in traj.reached.itertuples()}
+            path = traj.result.table[traj.result.table["zone"] == traj.zone]
+            timings["trajectory"] = done(
+                f"restoration adds {path['restoration_gain_t_c_yr'].iloc[-1] / 1e6:.3f} "
+                f"Mt C/yr by {int(path['year'].iloc[-1])}")
+
         start("report")
         db = _database_info(cfg)
         provenance = {
@@ -257,6 +290,8 @@ def run_pipeline(
             "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:]),
         }
         assumptions = sections.assumptions(cfg, catchment_table, map_result)
+        if traj is not None:
+            assumptions["restoration trajectory"] = "; ".join(traj.assumptions)
         headline = sections.headline(summary, catchment_table,
                                      co2=bool(cfg["project"]["co2"]))
         if cfg["report"]["html"]:
@@ -281,6 +316,7 @@ def run_pipeline(
                    "catchment_comparison": (None if comparison is None
                                             else comparison.to_dict(orient="records")),
                    "map_assumptions": list(getattr(map_result, "assumptions", None) or []),
+                   "map_tables": map_tables,  # map/series, attribution, uncertainty (.csv)
                    "speciation_meta": spec_meta}
         (tmp / "run.json").write_text(
             json.dumps(run_doc, indent=2, ensure_ascii=False, default=str) + "\n",
@@ -365,60 +401,73 @@ def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
 
 
 def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None):
-    from .catchment import run_flux, write_flux_outputs
+    from ..io.progress import progress
 
-    rows = []
-    flux_sections = []
+    rows: list[dict] = []
+    flux_sections: list[Any] = []
     settings: dict[str, Any] = {}
     # a catchment's name becomes a folder: made safe (no "../", "/", ":", NUL) and distinct
     folders = dict(zip((c["name"] for c in cfg["catchments"]),
                        unique_names(c["name"] for c in cfg["catchments"]), strict=True))
-    for c in cfg["catchments"]:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # flags are written into the outputs
-                run = run_flux(c["discharge"], c["samples"], **_flux_kwargs(c, jobs))
-        except KarstSinkError as err:
-            raise in_toml(err, c["key"], f" (catchment {c['name']!r})",
-                          given=c.get("given")) from err
-        settings[c["name"]] = run.settings
-        sub = folder / folders[c["name"]]
-        write_flux_outputs(run, sub)
-        trend = None
-        if c.get("trend"):  # issue 14: pairs/groups (+ bootstrap, series) into flux/<name>/
-            from .trend import catchment_trend
-
-            trend = catchment_trend(c, run, sub, jobs)
-            settings[c["name"]] = {**run.settings, "trend": trend.info}
-        total = run.sink[run.sink["period"] == "total"].iloc[0]
-        model = run.estimate.model
-
-        def val(key: str, _total=total) -> float:
-            # a constituent other than HCO3 has a flux but no carbon-sink columns: NaN
-            return float(_total[key]) if key in _total.index else float("nan")
-
-        flux_key = "hco3_flux_kg_yr" if "hco3_flux_kg_yr" in total.index else "flux_kg_yr"
-        rows.append({
-            "catchment": c["name"], "area_km2": c["area_km2"], "method": c["method"],
-            "constituent": c["constituent"],
-            "first_day": f"{run.discharge.index.min():%Y-%m-%d}",
-            "last_day": f"{run.discharge.index.max():%Y-%m-%d}",
-            "n_samples": int(run.samples["used"].sum()) if "used" in run.samples
-            else len(run.samples),
-            "flux_kg_yr": val(flux_key),
-            "acid_correction_pct": val("acid_correction_pct"),
-            "sink_t_c_yr": val("sink_t_c_yr"),
-            "sink_t_c_km2_yr": val("sink_t_c_km2_yr"),
-            "sink_lo95_t_c_km2_yr": val("sink_lo95_t_c_km2_yr"),
-            "sink_hi95_t_c_km2_yr": val("sink_hi95_t_c_km2_yr"),
-            "sink_t_co2_km2_yr": val("sink_t_co2_km2_yr"),
-            "model": str(model.get("model", model.get("name", c["method"]))),
-        })
-        flux_sections.append(sections.catchment_section(c, rows[-1], run.sink, sub))
-        if trend is not None:
-            flux_sections.append(sections.trend_section(c, trend, sub))
+    with progress(len(cfg["catchments"]), "catchments", unit="catchment") as bar:
+        for c in cfg["catchments"]:
+            row, parts, settings[c["name"]] = _one_catchment(
+                c, folder / folders[c["name"]], jobs)
+            rows.append(row)
+            flux_sections.extend(parts)
+            bar.update()
     return (pd.DataFrame(rows), flux_sections, settings,
             {k: f"flux/{v}" for k, v in folders.items()})
+
+
+def _one_catchment(c: dict, sub: Path, jobs: int | None) -> tuple[dict, list, dict]:
+    """One catchment's flux (and trend) stage: its ``catchment_sinks.csv`` row, its report
+    sections and its settings."""
+    from .catchment import run_flux, write_flux_outputs
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # flags are written into the outputs
+            run = run_flux(c["discharge"], c["samples"], **_flux_kwargs(c, jobs))
+    except KarstSinkError as err:
+        raise in_toml(err, c["key"], f" (catchment {c['name']!r})",
+                      given=c.get("given")) from err
+    settings = run.settings
+    write_flux_outputs(run, sub, name=c["name"])
+    trend = None
+    if c.get("trend"):  # issue 14: pairs/groups (+ bootstrap, series) into flux/<name>/
+        from .trend import catchment_trend
+
+        trend = catchment_trend(c, run, sub, jobs)
+        settings = {**run.settings, "trend": trend.info}
+    total = run.sink[run.sink["period"] == "total"].iloc[0]
+    model = run.estimate.model
+
+    def val(key: str) -> float:
+        # a constituent other than HCO3 has a flux but no carbon-sink columns: NaN
+        return float(total[key]) if key in total.index else float("nan")
+
+    flux_key = "hco3_flux_kg_yr" if "hco3_flux_kg_yr" in total.index else "flux_kg_yr"
+    row = {
+        "catchment": c["name"], "area_km2": c["area_km2"], "method": c["method"],
+        "constituent": c["constituent"],
+        "first_day": f"{run.discharge.index.min():%Y-%m-%d}",
+        "last_day": f"{run.discharge.index.max():%Y-%m-%d}",
+        "n_samples": int(run.samples["used"].sum()) if "used" in run.samples
+        else len(run.samples),
+        "flux_kg_yr": val(flux_key),
+        "acid_correction_pct": val("acid_correction_pct"),
+        "sink_t_c_yr": val("sink_t_c_yr"),
+        "sink_t_c_km2_yr": val("sink_t_c_km2_yr"),
+        "sink_lo95_t_c_km2_yr": val("sink_lo95_t_c_km2_yr"),
+        "sink_hi95_t_c_km2_yr": val("sink_hi95_t_c_km2_yr"),
+        "sink_t_co2_km2_yr": val("sink_t_co2_km2_yr"),
+        "model": str(model.get("model", model.get("name", c["method"]))),
+    }
+    parts = [sections.catchment_section(c, row, run.sink, sub)]
+    if trend is not None:
+        parts.append(sections.trend_section(c, trend, sub))
+    return row, parts, settings
 
 
 def _scenario_stage(cfg: dict, map_result: Any, folder: Path):

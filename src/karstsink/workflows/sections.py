@@ -220,6 +220,7 @@ def map_section(result: Any, tmp: Path, *, synthetic: bool | None = None,
                                          "(t C per year; full table: map/zonal_totals.csv)."))
     unit = "t CO2 km-2 yr-1" if "t_co2" in str(t.get("units", "")) else "t C km-2 yr-1"
     m = folder if folder is not None else tmp / "map"
+    rel = m.relative_to(tmp).as_posix() if m.is_relative_to(tmp) else "map"
     karst = m / "karst_sink.tif"
     figs: list[Any] = []
     for tif, png, title, caption, marks in (
@@ -251,8 +252,8 @@ def map_section(result: Any, tmp: Path, *, synthetic: bool | None = None,
               f"{t['karst_area_km2']:,.0f} km² of carbonate rock "
               f"({t['karst_sink_t_c_yr'] / max(t['karst_area_km2'], 1e-9):.2f} t C km⁻² yr⁻¹ "
               f"of karst); biological sink {t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr. "
-              "GeoTIFFs (COG, t C km⁻² yr⁻¹): `map/karst_sink.tif`, "
-              "`map/biological_sink.tif`, `map/total_sink.tif`.\n\n"
+              f"GeoTIFFs (COG, t C km⁻² yr⁻¹): `{rel}/karst_sink.tif`, "
+              f"`{rel}/biological_sink.tif`, `{rel}/total_sink.tif`.\n\n"
               + map_total_note(t, zonal)),
         tables=tables,
         figures=figs,
