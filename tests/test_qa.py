@@ -59,6 +59,8 @@ NOT_CODES = {
     "grid_totals", "worker_peak_mb", "engine_tiles", "zone_helper_peak_mb",
     "landcover_float_px",  # per-block pixel count, turned into landcover_float_codes_rounded
     "stats",  # per-block band statistics of the outputs (min/max/sums), not a flag
+    "draws",  # per-block Monte Carlo zone sums of an [uncertainty] run, not a flag
+    "variants",  # per-year counters of a [series] run (each year's flags live inside)
 }
 
 
