@@ -128,10 +128,10 @@ def input_text(values: np.ndarray, start: int, stop: int | None, elements: Mappi
     fields.append((" Alkalinity ", alk))
     # Per field: a list of strings ("" where NaN), then zip rows together.
     formatted = []
-    for label, col in fields:
-        ok = np.isfinite(col)
+    for label, field_values in fields:
+        ok = np.isfinite(field_values)
         formatted.append([f"{label}{v!r}\n" if k else "" for v, k in
-                          zip(col.tolist(), ok.tolist(), strict=True)])
+                          zip(field_values.tolist(), ok.tolist(), strict=True)])
     parts = []
     for i, row in enumerate(zip(*formatted, strict=True)):
         parts.append(f"SOLUTION {start + i + 1}\n units mmol/l\n")

@@ -42,6 +42,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -156,7 +157,8 @@ class PhreeqcEngine:
 
     def __init__(self, database: str | os.PathLike = DEFAULT_DATABASE, engine: str = "phreeqc",
                  phases: Sequence[str] = ()) -> None:
-        self.database: DatabaseInfo = resolve_database(database)
+        self.database: DatabaseInfo = resolve_database(
+            database if isinstance(database, str) else Path(database))
         self.engine = engine
         self._backend = _make_backend(engine)
         nerr = self._backend.load_database(self.database.path)

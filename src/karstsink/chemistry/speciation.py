@@ -183,8 +183,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         raise TypeError(f"speciate() needs a pandas DataFrame, got {type(table).__name__}")
     if units is not None or not all(c in table.columns for c in REQUIRED_COLUMNS):
         table = _standardize(table, units)
-    shares = {"acid_so4_share": acid_so4_share, "evaporite_so4_share": evaporite_so4_share,
-              "acid_no3_share": acid_no3_share}
+    shares: dict[str, Any] = {"acid_so4_share": acid_so4_share,
+                              "evaporite_so4_share": evaporite_so4_share,
+                              "acid_no3_share": acid_no3_share}
     for name, value in shares.items():
         if np.ndim(value):
             raise ValueError(f"{name} must be one number between 0 and 1, got an array.")
@@ -214,7 +215,7 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         mc = None
         if draws:
             good = np.setdiff1d(rows, rows[sorted(run.failed)] if run.failed else [])
-            seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else seed
+            seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else seed
             mc = uncertainty_mod.propagate(
                 values, good, out, draws=int(draws), uncertainty=uncertainty, seed=seed,
                 run=lambda x: run_chunks(x, eng, jobs=jobs, progress=progress, pool=pool),

@@ -283,7 +283,7 @@ def _install_signal_handlers() -> dict[int, Any] | None:
         return None
     _MAIN_PID = os.getpid()
     _STATE["raised"] = False
-    previous = {}
+    previous: dict[int, Any] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         current = signal.getsignal(sig)
         if sig == signal.SIGINT and current is signal.SIG_IGN:

@@ -52,7 +52,7 @@ def block_resample(day_number: np.ndarray, block_days: int, rng: np.random.Gener
         i1 = np.searchsorted(day_number, hi, side="left")
         if i1 > i0:
             picked.append(np.arange(i0, i1))
-            total += i1 - i0
+            total += int(i1 - i0)
     idx = np.concatenate(picked[::-1])[:n]  # EGRETci prepends blocks, cuts the tail
     return np.sort(idx, kind="stable")
 

@@ -172,6 +172,8 @@ def flow_normalize(
     mean_c = wgt @ conc_surface  # (367, n_year)
     mean_f = wgt_q @ conc_surface
     if at_t is not None:
+        if at_day is None:
+            raise ValueError("at_t needs at_day (the day of year of each time)")
         t, bin_of = np.asarray(at_t, dtype=float), np.where(at_day == 60, 59, at_day)
     ti, tf, tout = _frac_index(t, grid.bottom_year, grid.step_year, grid.n_year)
     valid = has[bin_of] & ~tout
@@ -196,7 +198,7 @@ def estimate_surfaces(
     """
     tt, qq = np.meshgrid(grid.year, grid.log_q)  # (nQ, nY)
     single = counts is None
-    cnt = np.ones((1, samples.n)) if single else counts
+    cnt = np.ones((1, samples.n)) if counts is None else counts
     fit = fit_points_counts(
         tt.ravel(), qq.ravel(), samples, cnt, settings, dec_low, dec_high, **kwargs
     )

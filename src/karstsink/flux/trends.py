@@ -261,7 +261,8 @@ def run_pairs(estimate_or_ctx, year1: int, year2: int, *, window_side: float = 0
     settings = replace(ctx.settings, min_obs=m_obs, min_uncen=m_unc)
     plan = PairPlan(
         grids=(slice_grid(ctx.grid, a0, a1), slice_grid(ctx.grid, b0, b1)),
-        norms=tuple(_days(ctx, w.norm_start, w.norm_end) for w in wins),
+        norms=(_days(ctx, wins[0].norm_start, wins[0].norm_end),
+               _days(ctx, wins[1].norm_start, wins[1].norm_end)),
         targets=(_days(ctx, a0, a1), _days(ctx, b0, b1)),
         all_days=np.arange(ctx.dates.size), settings=settings)
     if any(t.size == 0 for t in plan.targets):

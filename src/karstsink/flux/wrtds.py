@@ -444,7 +444,7 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
     pos = dates.get_indexer(pd.DatetimeIndex(table["date"]))
     qs = np.where(pos >= 0, q[np.maximum(pos, 0)], np.nan)
     table["discharge_m3s"] = qs
-    flags = [[] for _ in range(len(table))]
+    flags: list[list[str]] = [[] for _ in range(len(table))]
     for i in np.flatnonzero(~np.isfinite(conc)):
         flags[i].append("missing_value")
     for i in np.flatnonzero(np.isfinite(conc) & (conc <= 0)):
@@ -458,8 +458,8 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
     copies = has_flag(table, "duplicate_sample")  # a copied row (flux_samples_from_table)
     old = table["qa_flags"] if "qa_flags" in table.columns else None
     joined = []
-    for i, f in enumerate(flags):
-        prev = "" if old is None or pd.isna(old.iloc[i]) else str(old.iloc[i])
+    for k, f in enumerate(flags):
+        prev = "" if old is None or pd.isna(old.iloc[k]) else str(old.iloc[k])
         joined.append(";".join([p for p in [prev, *f] if p]))
     table["qa_flags"] = joined
     use = np.array([not f for f in flags]) & ~copies

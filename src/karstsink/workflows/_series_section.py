@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -314,7 +315,8 @@ def series_section(result: Any, map_root: str | Path, *, top: int = 10) -> Secti
     tables = [Table(yearly, caption="Sinks of all zones per year [t C per year]"
                     + ("; lo95/hi95: the 95 % interval of the Monte Carlo draws (what it "
                        "includes: see the text)." if unc is not None else "."))]
-    figures = [Figure(_figure(plot_series(series, unc), root / "series.png"),
+    figures: list[Figure | str | os.PathLike] = [
+        Figure(_figure(plot_series(series, unc), root / "series.png"),
                       "Karst (left) and biological and total (right) sinks of all zones per "
                       "year [Mt C per year]" + (", with the 95 % interval of the Monte Carlo "
                                                 "draws (band and error bars"

@@ -270,14 +270,17 @@ def run_pipeline(
             start("restoration trajectory")
             # the baseline: the map's last year (map/<year>/ of a series), not a new run
             traj, traj_section = trajectory_stage(cfg, map_dir, tmp, jobs)
-            report_sections.append(traj_section)
-            summary["trajectory_first_year_target_share"] = {
-                r.scenario: None if pd.isna(r.first_year) else int(r.first_year)
-                for r in traj.reached.itertuples()}
-            path = traj.result.table[traj.result.table["zone"] == traj.zone]
-            timings["trajectory"] = done(
-                f"restoration adds {path['restoration_gain_t_c_yr'].iloc[-1] / 1e6:.3f} "
-                f"Mt C/yr by {int(path['year'].iloc[-1])}")
+            if traj is None:  # nothing to project (the stage says why in its section)
+                timings["trajectory"] = done("skipped")
+            else:
+                report_sections.append(traj_section)
+                summary["trajectory_first_year_target_share"] = {
+                    r.scenario: None if pd.isna(r.first_year) else int(r.first_year)
+                    for r in traj.reached.itertuples()}
+                path = traj.result.table[traj.result.table["zone"] == traj.zone]
+                timings["trajectory"] = done(
+                    f"restoration adds {path['restoration_gain_t_c_yr'].iloc[-1] / 1e6:.3f} "
+                    f"Mt C/yr by {int(path['year'].iloc[-1])}")
 
         start("report")
         db = _database_info(cfg)

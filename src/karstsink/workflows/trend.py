@@ -179,12 +179,13 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
     if (pairs is None) == (groups is None):
         raise DataError("give exactly one of --pairs YEAR1 YEAR2 or --groups Y1-Y2 Y3-Y4")
     ctx = trend_context(estimate)
-    pa = {"pa_start": int(pa_start), "pa_long": 12}
+    pa: dict[str, Any] = {"pa_start": int(pa_start), "pa_long": 12}
     if pairs is not None:
         y1, y2 = (int(y) for y in pairs)
         res = run_pairs(ctx, y1, y2, window_side=window_side, **pa)
         kind, labels = "pairs", (str(y1), str(y2))
     else:
+        assert groups is not None  # exactly one of pairs/groups: checked above
         g1, g2 = (parse_group(g) if isinstance(g, str) else (int(g[0]), int(g[1]))
                   for g in groups)
         res = run_groups(ctx, g1, g2, window_side=window_side, **pa)
