@@ -362,3 +362,26 @@ def test_missing_xarray_names_the_extra(monkeypatch, own_tempdir):
     with pytest.raises(ConfigError, match=r"rioxarray is missing.*karstsink\[xarray\]"):
         sink_map(landcover="lc.tif")
     assert list(own_tempdir.iterdir()) == []
+
+
+def test_run_map_takes_a_geodataframe_for_zones(tmp_path):
+    # run_map(zones=GeoDataFrame) gives the zone table of the same polygons from a file
+    import geopandas as gpd
+    from mapping_helpers import uniform_inputs, write_config, zones_two_halves
+
+    from karstsink.mapping import run_map
+    from karstsink.mapping.config import load_config
+
+    inputs = uniform_inputs(tmp_path)
+    zpath = zones_two_halves(tmp_path)
+    with_file = write_config(tmp_path, inputs,
+                             extra=f'[zones]\npath = "{zpath.name}"\nfield = "county"\n')
+    a = run_map(load_config(with_file), tmp_path / "a", quicklook=False).zonal
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    cfg = load_config(write_config(plain, uniform_inputs(plain)))
+    b = run_map(cfg, tmp_path / "b", quicklook=False, zones=gpd.read_file(zpath),
+                zone_field="county").zonal
+    cols = ["county", "area_km2", "karst_sink_t_c_yr", "total_sink_t_c_yr"]
+    pd.testing.assert_frame_equal(a[cols].reset_index(drop=True),
+                                  b[cols].reset_index(drop=True))

@@ -97,3 +97,20 @@ def test_map_excel_option_reaches_the_zone_helper_process(tmp_path):
         runs[bool(flag)] = (out / "zonal_totals.csv").read_bytes()
     assert not runs[False].startswith(b"\xef\xbb\xbf")
     assert runs[True] == b"\xef\xbb\xbf" + runs[False]
+
+
+def test_every_csv_the_package_writes_goes_through_io_write():
+    # --excel reaches a CSV only through karstsink.io.write (to_csv / write_csv /
+    # write_columns): a direct DataFrame.to_csv elsewhere would silently skip the BOM
+    import re
+    from pathlib import Path
+
+    import karstsink
+
+    root = Path(karstsink.__file__).parent
+    direct = re.compile(r"(?<![`\w])[\w\]\)]+\.to_csv\(")
+    found = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py")
+             if p.relative_to(root).as_posix() != "io/write.py"
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if direct.search(line)]
+    assert not found, f"CSV written around karstsink.io.write: {found}"

@@ -125,10 +125,12 @@ def _range_luts(lct, column: str) -> tuple[np.ndarray, np.ndarray]:
     return np.where(blank, central, lo), np.where(blank, central, hi)
 
 
-def make_draws(ucfg: UncertaintyConfig, lct, params, dolomite_tables: list | None
-               ) -> DrawSet:
+def make_draws(ucfg: UncertaintyConfig, lct, params, dolomite_tables: list | None,
+               bio_from_table: bool = True) -> DrawSet:
     """Draw every uncertain parameter of a run (``dolomite_tables``: the kernel tables of
-    ``dolomite_databases``, or None)."""
+    ``dolomite_databases``, or None).  With ``bio_from_table`` False (an nep or npp
+    raster gives the biological sink) the table's biological-sink ranges are drawn but
+    have no effect, so they are not listed as parameters (nor in sensitivity.csv)."""
     rng = np.random.default_rng(ucfg.seed)
     k = ucfg.draws
     names, cols = [], []
@@ -139,6 +141,8 @@ def make_draws(ucfg: UncertaintyConfig, lct, params, dolomite_tables: list | Non
         u = rng.random((k, lo.size))
         drawn = lo[None] + (hi - lo)[None] * u
         luts[column] = drawn
+        if column == "biological_sink_tc_km2_yr" and not bio_from_table:
+            continue
         for code in lct.classes.tolist():
             if hi[code] > lo[code]:
                 names.append(f"{label}:{code}")
@@ -409,7 +413,8 @@ def dolomite_tables(cfg, dolomite) -> list | None:
     return out
 
 
-def describe(ucfg: UncertaintyConfig, d: DrawSet) -> tuple[dict, str]:
+def describe(ucfg: UncertaintyConfig, d: DrawSet, bio_from_table: bool = True
+             ) -> tuple[dict, str]:
     """The run record of the draws and their assumption sentence."""
     doc = {"draws": ucfg.draws, "seed": ucfg.seed, "subsample_step_px": ucfg.subsample,
            "runoff_rel_sd": ucfg.runoff_rel_sd, "temperature_sd_c": ucfg.temperature_sd_c,
@@ -417,8 +422,10 @@ def describe(ucfg: UncertaintyConfig, d: DrawSet) -> tuple[dict, str]:
     fixed = [n for n, v in (("runoff", ucfg.runoff_rel_sd),
                             ("temperature", ucfg.temperature_sd_c)) if not v]
     sentence = (f"Uncertainty: {ucfg.draws} Monte Carlo draws (seed {ucfg.seed}) of the "
-                f"per-class soil-pCO2 factors and biological sinks (uniform in the "
-                f"land-cover table's _lo/_hi ranges)"
+                + ("per-class soil-pCO2 factors and biological sinks (uniform in the "
+                   "land-cover table's _lo/_hi ranges)" if bio_from_table else
+                   "per-class soil-pCO2 factors (uniform in the land-cover table's _lo/_hi "
+                   "ranges; the biological sink of the nep/npp raster is not varied)")
                 + (f", runoff x (1 + {ucfg.runoff_rel_sd:g} z)" if ucfg.runoff_rel_sd else "")
                 + (f", temperature + {ucfg.temperature_sd_c:g} z K" if ucfg.temperature_sd_c
                    else "")

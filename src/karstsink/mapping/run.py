@@ -16,6 +16,7 @@ Monte Carlo zone intervals of :mod:`._draws`.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -186,8 +188,9 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     if cfg.uncertainty is not None:
         from ._draws import describe, dolomite_tables, make_draws
 
-        draws = make_draws(cfg.uncertainty, lct, params, dolomite_tables(cfg, dol))
-        params_doc["uncertainty"], sentence = describe(cfg.uncertainty, draws)
+        bio_table = not ({"nep", "npp"} & set(cfg.inputs))
+        draws = make_draws(cfg.uncertainty, lct, params, dolomite_tables(cfg, dol), bio_table)
+        params_doc["uncertainty"], sentence = describe(cfg.uncertainty, draws, bio_table)
         assumptions.append(sentence)
     tags = {
         "karstsink_version": __version__,
@@ -283,11 +286,13 @@ def run_map(
     out_dir: str | os.PathLike,
     *,
     jobs: int | None = None,
-    dask: str | None = None,
+    dask: Any = None,
     co2: bool | None = None,
     engine: str | None = None,
     progress: Callable[[int, str], Callable[[int], None]] | None = None,
     quicklook: bool = True,
+    zones: Any = None,
+    zone_field: str | None = None,
 ) -> MapResult:
     """Compute the karst, biological and total sink maps and zone totals.
 
@@ -299,9 +304,9 @@ def run_map(
         Output folder; files appear there only when the whole run succeeds.
     jobs : int, optional
         Worker threads (default: the CPU count, at most 8).
-    dask : str, optional
-        Dask scheduler address, or ``"local"`` for a LocalCluster; overrides
-        ``[dask] address``.
+    dask : str, dask.distributed.Client or LocalCluster, optional
+        Dask scheduler address, ``"local"`` for a LocalCluster, or a running client or
+        cluster (its scheduler is used); overrides ``[dask] address``.
     co2 : bool, optional
         Write rasters in t CO2 instead of t C (overrides ``[model] co2``).
     engine : {"threads", "processes"}, optional
@@ -310,6 +315,12 @@ def run_map(
         ``progress(total_blocks, desc)`` returning an ``update(n)`` callable.
     quicklook : bool
         Also draw ``quicklook.png``.
+    zones : path-like or geopandas.GeoDataFrame, optional
+        Zone polygons overriding ``[zones]`` (a GeoDataFrame is written to a temporary
+        GeoPackage for the run and removed after it); needs ``zone_field`` (default:
+        ``[zones] field``).
+    zone_field : str, optional
+        The zone-name column of ``zones``.
 
     Returns
     -------
@@ -329,11 +340,26 @@ def run_map(
     OutOfRangeWarning
         Temperatures or soil pCO2 outside the equilibrium table (clamped).
     """
+    if zones is not None:  # polygons (a file or a GeoDataFrame) overriding [zones]
+        from ._run_args import zones_argument
+
+        tmpz = tempfile.mkdtemp(prefix="karstsink-zones-")
+        try:
+            path, field_name, layer = zones_argument(zones, zone_field or cfg.zones_field,
+                                                     tmpz)
+            cfg = dataclasses.replace(cfg, zones_path=path, zones_field=field_name,
+                                      zones_layer=layer)
+            return run_map(cfg, out_dir, jobs=jobs, dask=dask, co2=co2, engine=engine,
+                           progress=progress, quicklook=quicklook)
+        finally:
+            shutil.rmtree(tmpz, ignore_errors=True)
+    from ._run_args import dask_address
+
     set_gdal_cache_max(64)
     co2 = cfg.co2 if co2 is None else co2
     jobs = jobs or cfg.jobs or min(os.cpu_count() or 1, 8)
     engine = engine or cfg.engine
-    dask = dask or cfg.dask_address
+    dask = dask_address(dask) or cfg.dask_address
     if cfg.series is not None:
         from .series import prepare_series
 

@@ -50,6 +50,7 @@ import pandas as pd
 from .. import __version__
 from ..exceptions import ConfigError, KarstSinkError
 from ..io.atomic import MARKER, atomic_dir, input_paths, unique_names
+from ..io.write import to_csv
 from ..units import C_TO_CO2
 from . import sections
 from ._errors import in_toml
@@ -199,7 +200,7 @@ def run_pipeline(
             start("catchment fluxes and sinks")
             catchment_table, flux_sections, flux_settings, folders = _flux_stage(
                 cfg, tmp / "flux", jobs)
-            catchment_table.to_csv(tmp / "catchment_sinks.csv", index=False)
+            to_csv(catchment_table, tmp / "catchment_sinks.csv", index=False)
             timings["flux"] = done(
                 f"{len(catchment_table)} catchment(s): "
                 + ", ".join(f"{r.catchment} {r.sink_t_c_km2_yr:.2f} t C km-2 yr-1"
@@ -243,7 +244,7 @@ def run_pipeline(
         if map_result is not None and catchment_table is not None and any(
                 c.get("boundary") for c in cfg["catchments"]):
             comparison = catchment_comparison(cfg, catchment_table, map_dir / "karst_sink.tif")
-            comparison.to_csv(tmp / "catchment_comparison.csv", index=False)
+            to_csv(comparison, tmp / "catchment_comparison.csv", index=False)
             if echo:
                 echo("      catchment vs map: " + ", ".join(
                     f"{r.catchment} {r.ratio_observed_to_map:.2f}"
@@ -352,7 +353,7 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
                 raise in_toml(err, "speciation", "") from err
             result = speciate(table, database=sp["database"], engine=sp["engine"],
                               jobs=sp["jobs"] or jobs, **_speciation_shares(cfg["carbon"]))
-        result.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
+        to_csv(result, folder / f"{name}.csv", index=False)
         info = result.attrs.get("karstsink", {})
         (folder / f"{name}.meta.json").write_text(
             json.dumps({"input": str(path), **info}, indent=2, ensure_ascii=False,
@@ -493,7 +494,7 @@ def _scenario_stage(cfg: dict, map_result: Any, folder: Path):
     sinks = {k: v for k, v in sinks.items() if v == v}  # drop NaN sinks (not mapped)
     table = balance(sinks, sc["emissions"], years=(sc["start_year"], sc["end_year"]))
     folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "balance.csv", index=False)
+    to_csv(table, folder / "balance.csv", index=False)
     plot_balance(table, folder / "balance.png",
                  title="Sinks against energy-sector CO2 emission scenarios")
     return table, sinks

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ..io.write import to_csv
 
 __all__ = ["TREND_KEYS", "TREND_REPORT_COLUMNS", "TrendRun", "catchment_trend", "run_trend",
            "sink_factor", "sink_row", "trend_config", "trend_options", "write_trend_outputs"]
@@ -255,17 +256,17 @@ def write_trend_outputs(trend: TrendRun, folder: str | os.PathLike, *,
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     names = [f"{trend.kind}.csv", annual_name]
-    trend.table.to_csv(out / names[0])
-    trend.annual.to_csv(out / annual_name, index=False)
+    to_csv(trend.table, out / names[0])
+    to_csv(trend.annual, out / annual_name, index=False)
     if trend.replicates is not None:
         names.append(f"{trend.kind}_bootstrap.csv")
-        trend.replicates.to_csv(out / names[-1], index=False)
+        to_csv(trend.replicates, out / names[-1], index=False)
     if trend.series is not None:
         names.append("series.csv")
-        trend.series.to_csv(out / names[-1], index=False)
+        to_csv(trend.series, out / names[-1], index=False)
     if trend.band is not None:
         names.append("fn_band.csv")
-        trend.band.to_csv(out / names[-1], index=False)
+        to_csv(trend.band, out / names[-1], index=False)
     info = {**trend.info, **(extra_info or {})}
     (out / "trend.json").write_text(json.dumps(info, indent=2, default=str) + "\n",
                                     encoding="utf-8")
