@@ -302,12 +302,33 @@ def render_report(
         parts.append('<section id="provenance"><h2>Provenance</h2>'
                      '<p class="note">What produced these numbers: software versions, the '
                      "PHREEQC database and its SHA-256 checksum, and the inputs.</p>"
-                     f"{_kv_table(provenance, 'kv')}</section>")
+                     f"{_kv_table(provenance, 'kv')}"
+                     f"{_CITE_HTML}</section>")
     parts.append(f"<footer>{esc_title}: karstsink {_html.escape(__version__)}. Carbon masses "
                  "are given as t C or t CO<sub>2</sub> (1 t C = 3.664 t CO<sub>2</sub>)."
                  "</footer>")
     parts += ["</main>", "</body>", "</html>", ""]
     return "\n".join(p for p in parts if p)
+
+
+#: What to cite when these numbers are published (the same list as the README's "Citing").
+_CITE_HTML = (
+    "<h3>What to cite</h3><ul>"
+    "<li>karstsink, with the version in the footer: see its CITATION.cff (a software "
+    "citation).</li>"
+    "<li>PHREEQC (every speciation, saturation index and the map's equilibrium tables): "
+    "Parkhurst D.L., Appelo C.A.J. (2013), U.S. Geological Survey Techniques and Methods "
+    "6-A43, doi:10.3133/tm6A43; and the PHREEQC database named above, with its "
+    "checksum.</li>"
+    "<li>LOADEST (catchments with method loadest): Runkel R.L., Crawford C.G., Cohn T.A. "
+    "(2004), U.S. Geological Survey Techniques and Methods 4-A5, doi:10.3133/tm4A5.</li>"
+    "<li>EGRET / WRTDS (method wrtds and the trends): Hirsch R.M., De Cicco L.A. (2015), "
+    "U.S. Geological Survey Techniques and Methods 4-A10, doi:10.3133/tm4A10; Hirsch R.M., "
+    "Moyer D.L., Archfield S.A. (2010), JAWRA 46(5):857-880, "
+    "doi:10.1111/j.1752-1688.2010.00482.x.</li>"
+    "<li>The emission scenarios: Sustainability 2022, 14(21), 14377, "
+    "doi:10.3390/su142114377; every other method's source is in the documentation's "
+    "references page.</li></ul>")
 
 
 def write_report(
