@@ -528,3 +528,40 @@ def test_shipped_tables_and_a_bad_user_table(tmp_path):
     with pytest.raises(ConfigError, match=r"t.csv line 3: carbonate_share = '50' is not a "
                                           r"share 0-1"):
         lithology_table(str(tmp_path / "t.csv"), "carbonate")
+
+
+def test_dolomite_fraction_from_a_table_without_dolomite_shares_is_zero(products, tmp_path):
+    # a lithology table with carbonate shares only (as the shipped GLiM and WOKAM ones):
+    # a dolomite_fraction read from it must be 0 everywhere (no dolomite known), never
+    # carbonate / carbonate = 1
+    import shutil
+
+    from rasterio.windows import Window
+
+    nc = products[0] / "nc"
+    for f in nc.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "rocks.csv").write_text("value,carbonate_share\nlimestone,1\ndolomite,1\n",
+                                        encoding="utf-8")
+    entry = {"path": "lith.gpkg", "field": "rock", "table": "rocks.csv"}
+    dol, _ = _source(tmp_path, entry, "dolomite_fraction")
+    assert np.all(dol.read(Window(0, 0, W, H)) == 0)
+
+
+def test_tiles_with_different_packing_or_gaps(tmp_path):
+    # two float tiles with a one-tile gap between them and no nodata: the gap is nodata
+    # (NaN), not 0; tiles packed with different scale factors are refused
+    (tmp_path / "t").mkdir()
+    write(tmp_path / "lc.tif", np.full(LC_SHAPE, 10, np.uint8), LC_TRANSFORM, UTM, nodata=0)
+    a = np.full((100, 150), 5.0, np.float32)
+    write(tmp_path / "t" / "a.tif", a, LC_TRANSFORM, UTM)
+    write(tmp_path / "t" / "b.tif", a, LC_TRANSFORM @ rasterio.Affine.translation(300, 0), UTM)
+    spec = _spec(tmp_path, ["t/a.tif", "t/b.tif"], "runoff")
+    with rasterio.open(spec.path) as ds:
+        band = ds.read(1, masked=True)
+        assert band.shape == (100, 450)
+        assert band.mask[:, 150:300].all() and not band.mask[:, :150].any()
+    with rasterio.open(tmp_path / "t" / "b.tif", "r+") as ds:
+        ds.scales = (0.1,)
+    with pytest.raises(RasterError, match="packing"):
+        _spec(tmp_path, ["t/a.tif", "t/b.tif"], "runoff")

@@ -288,3 +288,20 @@ def test_plot_trajectory_writes_png(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["t.png"]  # no temp file left
     with pytest.raises(MissingColumnError, match="plot_trajectory"):
         plot_trajectory(table.drop(columns="total_share_pct"))
+
+
+def test_conversions_before_the_baseline_year_are_refused():
+    # first_year 2020 is the baseline map's year: a cohort converted in 2019 is already in
+    # that map and would be added a second time
+    with pytest.raises(ConfigError, match="before first_year 2020"):
+        schedule_from_dict(_schedule(transition={"start": 2015, "end": 2030},
+                                     first_year=2020, last_year=2060))
+    schedule_from_dict(_schedule(transition={"start": 2020, "end": 2030},
+                                 first_year=2020, last_year=2060))
+
+
+def test_maturity_at_an_end_of_its_range_is_refused():
+    # every draw would mature slower than the central path, which would lie outside its band
+    with pytest.raises(ConfigError, match="must lie inside"):
+        schedule_from_dict(_schedule(transition={"maturity_years": 20,
+                                                 "maturity_years_range": [20, 40]}))

@@ -142,7 +142,7 @@ def analytical_flux_rsd(conc: ArrayLike, sd: ArrayLike, discharge: ArrayLike) ->
 
 
 def widen_interval(value: ArrayLike, lo95: ArrayLike, hi95: ArrayLike,
-                   rsd: float, floor: float | None = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                   rsd: ArrayLike, floor: float | None = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """A 95 % interval combined in quadrature with a relative standard uncertainty ``rsd``.
 
     Each half-width ``h`` (below and above ``value``, kept apart for an
@@ -158,7 +158,7 @@ def widen_interval(value: ArrayLike, lo95: ArrayLike, hi95: ArrayLike,
         In the unit of ``value``.
     """
     v = np.asarray(value, dtype=float)
-    add = (Z95 * float(rsd) * v) ** 2
+    add = (Z95 * np.asarray(rsd, dtype=float) * v) ** 2  # one rsd, or one per value
     lo = v - np.sqrt((v - np.asarray(lo95, dtype=float)) ** 2 + add)
     hi = v + np.sqrt((np.asarray(hi95, dtype=float) - v) ** 2 + add)
     if floor is not None:
@@ -182,7 +182,7 @@ def carbon_sink(
     silicate_hco3_fraction: float | None = None,
     bcp_flux_kg_c_yr: ArrayLike | None = None,
     bcp_share: float = DEFAULT_BCP_SHARE,
-    hco3_analytical_rsd: float | None = None,
+    hco3_analytical_rsd: ArrayLike | None = None,
     label: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Karst carbon sink [t C km⁻² yr⁻¹ and t CO₂ km⁻² yr⁻¹] from solute fluxes.
@@ -228,8 +228,8 @@ def carbon_sink(
         conservative (soil-derived DOC is not a sink): state the share measured
         for the river (e.g. mean AOC/TOC 0.73 in the Li River, "Sources of
         organic carbon in the surface water of Lijiang River").
-    hco3_analytical_rsd : float, optional
-        Relative standard uncertainty of the HCO₃⁻ flux from the analytical
+    hco3_analytical_rsd : float or array_like, optional
+        Relative standard uncertainty (one, or one per row) of the HCO₃⁻ flux from the analytical
         uncertainty of the sample concentrations [-] (e.g. from
         :func:`analytical_flux_rsd`): the HCO₃⁻ interval is widened with
         :func:`widen_interval` before it is propagated, and the assumptions say
@@ -292,9 +292,11 @@ def carbon_sink(
         else np.full(n, np.nan)
     hi = _kg_to_mol(hco3_hi95_kg_yr, "hco3", n) if hco3_hi95_kg_yr is not None \
         else np.full(n, np.nan)
-    rsd = None if hco3_analytical_rsd is None else float(hco3_analytical_rsd)
-    if rsd is not None and not (np.isfinite(rsd) and rsd >= 0):
-        raise DataError(f"hco3_analytical_rsd must be a number >= 0, got {hco3_analytical_rsd!r}.")
+    rsd = None if hco3_analytical_rsd is None else np.asarray(hco3_analytical_rsd, float)
+    if rsd is not None and not (np.all(np.isfinite(rsd)) and np.all(rsd >= 0)
+                                and rsd.size in (1, n)):
+        raise DataError("hco3_analytical_rsd must be a number >= 0 (or one per row), got "
+                        f"{hco3_analytical_rsd!r}.")
     if rsd is not None:
         lo, hi = widen_interval(hco3, lo, hi, rsd)
     so4 = _kg_to_mol(so4_flux_kg_yr, "so4", n) if so4_flux_kg_yr is not None else None
@@ -350,10 +352,12 @@ def carbon_sink(
         text.append(f"M(HCO3) = {m_hco3} g/mol; 95 % interval propagated from the HCO3 flux "
                     "interval only")
     else:
+        r = (f"{float(rsd.min()):.3g}" if np.ptp(rsd) == 0 else
+             f"{float(rsd.min()):.3g}-{float(rsd.max()):.3g} by period")
         text.append(f"M(HCO3) = {m_hco3} g/mol; 95 % interval propagated from the HCO3 flux "
                     "interval combined in quadrature with the analytical uncertainty of the "
-                    f"sample concentrations (relative standard uncertainty {rsd:.3g} of the "
-                    f"HCO3 flux; half-widths h -> sqrt(h^2 + ({Z95:.4f} x {rsd:.3g} x "
+                    f"sample concentrations (relative standard uncertainty {r} of the "
+                    f"HCO3 flux; half-widths h -> sqrt(h^2 + ({Z95:.4f} x rsd x "
                     "flux)^2), the lower bound not below 0); SO4, NO3 and TOC fluxes taken "
                     "as exact")
 

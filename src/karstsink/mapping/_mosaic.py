@@ -104,6 +104,10 @@ def mosaic_vrt(tiles: list[str], label: str, valid: tuple[float, float] | None =
         if (t.b or t.d or not math.isclose(t.a, t0.a, rel_tol=1e-9)
                 or not math.isclose(t.e, t0.e, rel_tol=1e-9)):
             raise _mismatch(label, tiles[0], tile, "pixel size", (t0.a, t0.e), (t.a, t.e))
+        if tuple(h["scales"]) != tuple(h0["scales"]) or tuple(h["offsets"]) != tuple(
+                h0["offsets"]):  # the VRT would unpack every tile with the first's
+            raise _mismatch(label, tiles[0], tile, "packing (scale, offset)",
+                            (h0["scales"], h0["offsets"]), (h["scales"], h["offsets"]))
     xres, yres = t0.a, t0.e  # yres < 0 (north up)
     left = min(h["transform"].c for h in heads)
     top = max(h["transform"].f for h in heads)
@@ -122,6 +126,14 @@ def mosaic_vrt(tiles: list[str], label: str, valid: tuple[float, float] | None =
         raise RasterError(f"Mosaic {label}: data type {h0['dtypes'][0]} cannot be mosaicked "
                           f"as a VRT.")
     nd = h0["nodata"]
+    if nd is None and sum(h["width"] * h["height"] for h in heads) < width * height:
+        # gaps between the tiles: GDAL would fill them with 0, a valid value; they become
+        # nodata (NaN for floats, the data type's extreme for integers)
+        import numpy as np
+
+        kind = np.dtype(h0["dtypes"][0])
+        nd = (float("nan") if kind.kind == "f" else
+              float(np.iinfo(kind).max if kind.kind == "u" else np.iinfo(kind).min))
     lut = ""
     if valid is not None:
         nd = _outside(valid, nd, h0["dtypes"][0], label)

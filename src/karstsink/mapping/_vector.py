@@ -388,7 +388,7 @@ class VectorSource:
         from .grid import window_bounds
 
         carb = np.zeros((h, w), np.float32)
-        dol = np.zeros((h, w), np.float32) if self._dolomite else carb
+        dol = np.zeros((h, w), np.float32)  # stays 0 without dolomite shares
         k = SUBPIXELS
         gt = self.grid.transform
         pad = max(abs(gt.a), abs(gt.e), abs(gt.b), abs(gt.d))  # one pixel of margin

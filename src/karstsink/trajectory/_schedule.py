@@ -270,9 +270,10 @@ def _transition(i: int, body: Any, where0: str) -> Transition:
     t_mat = _num(where, "maturity_years", body["maturity_years"], 1.0)
     rng = (_pair(where, "maturity_years_range", body["maturity_years_range"], 1.0, None)
            if "maturity_years_range" in body else (t_mat, t_mat))
-    if not rng[0] <= t_mat <= rng[1]:
-        raise ConfigError(f"{where} maturity_years {t_mat:g} is outside maturity_years_range "
-                          f"{list(rng)}.")
+    if not rng[0] <= t_mat <= rng[1] or (rng[0] < rng[1] and t_mat in rng):
+        raise ConfigError(f"{where} maturity_years {t_mat:g} must lie inside "
+                          f"maturity_years_range {list(rng)} (at an end, every draw would be "
+                          f"on one side of the central path).")
     bio_sd = (None if "biological_rel_sd" not in body else
               _num(where, "biological_rel_sd", body["biological_rel_sd"], 0.0, 1.0))
     karst_sd = _num(where, "karst_rel_sd", body.get("karst_rel_sd", 0.0), 0.0, 1.0)
@@ -328,6 +329,15 @@ def schedule_from_dict(raw: dict[str, Any], source: Path | None = None) -> Sched
     if not isinstance(first, int) or not isinstance(last, int) or last < first:
         raise ConfigError(f"{where}[trajectory] first_year and last_year must be years with "
                           f"last_year >= first_year.")
+    for t in transitions:  # conversions before the baseline map would be counted twice
+        ys, ss = zip(*t.points, strict=True)
+        # the cohort of first_year itself is the first one after the baseline map
+        if (ys[0] < first - 1 and ss[0] > 0) or float(
+                np.interp(first - 1, ys, ss, left=0.0)) > 0:
+            raise ConfigError(
+                f"{where}[[trajectory.transitions]] {t.name!r} converts land before "
+                f"first_year {first}: the baseline map already shows that land cover, so it "
+                f"would be counted twice; start the transition in {first} or later.")
     draws = body.get("draws", 1000)
     seed = body.get("seed", 0)
     if not isinstance(draws, int) or draws < 2 or not isinstance(seed, int) or seed < 0:

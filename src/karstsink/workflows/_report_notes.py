@@ -127,10 +127,32 @@ def interval_note(folder: Path, method: str) -> str:
                 "uncertainty only.")
     else:
         what = "**What the 95 % interval includes.** The estimator's statistical error only."
+    analytical = _analytical(folder)
+    if analytical:
+        return (what + width + " It does **not** include errors of the discharge record, of "
+                "the catchment area, of the acid shares and SO4/NO3 fluxes of the sink "
+                "correction, or of the choice of model. The **sink** interval is that HCO3 "
+                "flux interval combined in quadrature with the laboratory analyses' "
+                f"uncertainty (column `{analytical.get('column')}`, "
+                f"{analytical.get('n_samples')} samples, taken as independent; relative "
+                f"standard uncertainty {float(analytical.get('rsd', float('nan'))):.3g} "
+                "over the record), then carried through the sink formula.")
     return (what + width + " It does **not** include errors of the discharge record, of the "
             "laboratory analyses, of the catchment area, of the acid shares and SO4/NO3 "
             "fluxes of the sink correction, or of the choice of model; the sink interval "
             "is the HCO3 flux interval carried through the sink formula.")
+
+
+def _analytical(folder: Path) -> dict | None:
+    """``settings.analytical_uncertainty`` of the catchment's model.json, if any."""
+    import json
+
+    try:
+        doc = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    found = (doc.get("settings") or {}).get("analytical_uncertainty")
+    return found if isinstance(found, dict) else None
 
 
 def map_total_note(totals: dict[str, Any], zonal: pd.DataFrame | None) -> str:

@@ -268,8 +268,13 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
 
 
 def _total_zone(zones: pd.Series) -> str:
-    hits = [z for z in zones if str(z).strip().upper().startswith("TOTAL")]
-    return hits[0] if hits else str(zones.iloc[-1])
+    from ..mapping._zone_io import TOTAL_LABEL
+
+    hits = [z for z in zones if str(z) == TOTAL_LABEL]
+    if not hits:
+        raise ConfigError(f"the baseline zone table has no {TOTAL_LABEL!r} row to balance "
+                          "against the emissions (was it written by karstsink map?).")
+    return hits[0]
 
 
 def run_trajectory(map_cfg: Any, schedule: Schedule | str | os.PathLike,

@@ -149,11 +149,35 @@ def analytical_uncertainty(est: FluxEstimate, smp: pd.DataFrame,
     if not np.isfinite(rsd):
         return None
     note = (f"analytical uncertainty from column {col} of {int(ok.sum())} sample(s), "
-            "taken as independent: sd of the discharge-weighted mean concentration "
-            "(sum((Q_i sd_i)^2))^0.5 / sum(Q_i), relative to that mean, applied to every "
-            "period (it may partly repeat analytical noise already in the estimator's "
-            "residuals, so the interval is on the wide side)")
-    return {"column": col, "n_samples": int(ok.sum()), "rsd": float(rsd), "note": note}
+            "taken as independent (a systematic calibration or titration bias, which does "
+            "not average out, is not included): sd of the discharge-weighted mean "
+            "concentration (sum((Q_i sd_i)^2))^0.5 / sum(Q_i), relative to that mean, over "
+            "the whole record for the total and over each water year's own samples for that "
+            "year (never less than the record's; the record's for a year without samples); "
+            "it may partly repeat analytical noise already in the estimator's residuals, so "
+            "the interval is on the wide side")
+    return {"column": col, "n_samples": int(ok.sum()), "rsd": float(rsd), "note": note,
+            "_samples": (dates.to_numpy()[ok], conc[ok], sd[ok], q[ok])}
+
+
+def _period_rsd(analytical: dict[str, Any], table: pd.DataFrame) -> np.ndarray:
+    """Per row of an annual table (``start``, ``end``): the relative analytical uncertainty
+    of that water year's own samples, never below the whole record's (which a year
+    without usable samples takes)."""
+    from ..sink import analytical_flux_rsd
+
+    dates, conc, sd, q = analytical["_samples"]
+    out = np.full(len(table), analytical["rsd"])
+    if not {"start", "end"} <= set(table.columns):
+        return out
+    for i, (a, b) in enumerate(zip(pd.to_datetime(table["start"]),
+                                   pd.to_datetime(table["end"]), strict=True)):
+        inside = (dates >= a.to_datetime64()) & (dates <= b.to_datetime64())
+        if inside.any():
+            own = analytical_flux_rsd(conc[inside], sd[inside], q[inside])
+            if np.isfinite(own):
+                out[i] = max(out[i], own)
+    return out
 
 
 def _annual_for_sink(tables, key="annual"):
@@ -306,7 +330,8 @@ def run_flux(
                 acid_no3_share=acid_no3_share,
                 silicate_hco3_fraction=silicate_hco3_fraction,
                 bcp_flux_kg_c_yr=comp("toc"), bcp_share=bcp_share,
-                hco3_analytical_rsd=analytical["rsd"] if analytical else None,
+                hco3_analytical_rsd=(None if not analytical else analytical["rsd"]
+                                     if kind == "total" else _period_rsd(analytical, t)),
             )
             if analytical:
                 sk["assumptions"] = sk["assumptions"] + "; " + analytical["note"]
@@ -331,7 +356,9 @@ def run_flux(
         "silicate_hco3_fraction": silicate_hco3_fraction, "proxy": proxy,
         "extra_regressors": list(extra_regressors or []),
         "kalman_iter": int(kalman_iter) if method == "wrtds" else None,
-        "analytical_uncertainty": analytical,
+        "analytical_uncertainty": (None if analytical is None else
+                                   {k: v for k, v in analytical.items()
+                                    if not k.startswith("_")}),
     }
     return FluxRun(estimate=est, discharge=daily, samples=est.samples, tables=tables,
                    sink=sink_table, settings=settings, companions=companions,
@@ -369,8 +396,8 @@ def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool 
         annual = run.tables["annual"]
         to_csv(annual[[c for c in ANNUAL_COLUMNS if c in annual.columns]], tmp / "annual.csv",
                index=False)
-        for name in ("monthly", "calendar", "total"):
-            to_csv(run.tables[name], tmp / f"{name}.csv", index=False)
+        for table_name in ("monthly", "calendar", "total"):
+            to_csv(run.tables[table_name], tmp / f"{table_name}.csv", index=False)
         to_csv(run.sink, tmp / "sink.csv", index=False)
         smp = run.samples.copy()
         if "date" in smp:
