@@ -539,8 +539,8 @@ def test_dolomite_fraction_from_a_table_without_dolomite_shares_is_zero(products
     from rasterio.windows import Window
 
     nc = products[0] / "nc"
-    for f in nc.iterdir():
-        shutil.copy(f, tmp_path / f.name)
+    for name in ("lith.gpkg", "lc.tif"):
+        shutil.copy(nc / name, tmp_path / name)
     (tmp_path / "rocks.csv").write_text("value,carbonate_share\nlimestone,1\ndolomite,1\n",
                                         encoding="utf-8")
     entry = {"path": "lith.gpkg", "field": "rock", "table": "rocks.csv"}
