@@ -187,7 +187,8 @@ def _sub_zones(zones, sl, shape):
         if border.any():
             fi = (rows * w + cols)[border]
             pos = np.searchsorted(flat, fi)
-            out[border] = sub[pos, sub.shape[1] // 2]
+            s = math.isqrt(sub.shape[1])  # s x s sub-pixels, row-major: the centre one
+            out[border] = sub[pos, (s // 2) * s + s // 2]
     return out, None, None
 
 
@@ -318,7 +319,10 @@ def zone_draw_table(sub: np.ndarray, full: np.ndarray | None, grid_totals, nz: i
             cols.append(nz + 1)
     s0, sk = sub[0][:, cols], sub[1:][:, :, cols]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(s0[None] != 0, sk / s0[None], 1.0)
+        # a zone with a sink but none on the subsample cannot be estimated: NaN (its
+        # interval is unknown, not zero-width); a zone whose sink is 0 stays 0
+        ratio = np.where(s0[None] != 0, sk / s0[None],
+                         np.where(central[None] == 0, 1.0, np.nan))
     draws = central[None] * ratio
     if full is not None and len(cols) == nz:  # TOTAL = the sum over the zones
         draws = np.concatenate([draws, np.nansum(draws, axis=2, keepdims=True)], axis=2)
