@@ -565,3 +565,31 @@ def test_tiles_with_different_packing_or_gaps(tmp_path):
         ds.scales = (0.1,)
     with pytest.raises(RasterError, match="packing"):
         _spec(tmp_path, ["t/a.tif", "t/b.tif"], "runoff")
+
+
+def test_modis_tiles_in_a_mosaic_keep_their_metadata(tmp_path):
+    # two MOD16A3-like tiles (HDF-EOS tags, 0.1 packing in the metadata items, fill classes
+    # 32761-32767 outside the valid range) globbed into one input: the mosaic reads as the
+    # single files do, 7000 x 0.1 = 700 mm/yr and the fill classes as nodata
+    from rasterio.windows import Window
+
+    from karstsink.mapping.grid import AlignedSource, Grid
+
+    write(tmp_path / "lc.tif", np.full(LC_SHAPE, 10, np.uint8), LC_TRANSFORM, UTM, nodata=0)
+    half = GEO_SHAPE[1] // 2
+    stored = np.full(GEO_SHAPE, 7000, np.int16)
+    stored[0, :7] = np.arange(32761, 32768)
+    (tmp_path / "mod16").mkdir()
+    for j, c0 in enumerate((0, half)):
+        t = GEO_TRANSFORM @ rasterio.Affine.translation(c0, 0)
+        p = write(tmp_path / "mod16" / f"MOD16A3.h{27 + j}v06.tif",
+                  stored[:, c0:c0 + half], t, GEO, nodata=32767)
+        with rasterio.open(p, "r+") as ds:
+            ds.update_tags(HDFEOSVersion="HDFEOS_V2.19")
+            ds.update_tags(1, scale_factor="0.1", add_offset="0",
+                           valid_range="-32767, 32700", units="kg/m^2/year")
+    grid = Grid.from_raster(tmp_path / "mod16" / "MOD16A3.h27v06.tif")
+    r = resolve_input(_spec(tmp_path, "mod16/MOD16A3.*.tif", "aet"))
+    src = AlignedSource(r.path, grid, "aet", "continuous", r.convert, r.bands, r.crs)
+    v = src.read(Window(0, 0, half, GEO_SHAPE[0]))
+    assert np.all(np.isnan(v[0, :7])) and np.allclose(v[1:], 700.0)

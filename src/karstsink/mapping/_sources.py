@@ -191,6 +191,15 @@ def resolve_input(spec: InputSpec) -> SourceRead:
         return _vector(spec)
     path = gdal_path(spec.path, spec.variable)
     info = raster_info(path)
+    if spec.tiles and str(spec.path).lstrip().startswith("<VRTDataset"):
+        # a mosaic's VRT carries no file metadata: the HDF-EOS (MODIS) marks, the packing
+        # items and the valid range are read from its first tile (the tiles of one
+        # product share them)
+        import dataclasses
+
+        first = raster_info(str(spec.tiles[0]))
+        info = dataclasses.replace(info, modis=first.modis, valid_range=first.valid_range,
+                                   tag_packing=first.tag_packing)
     valid = spec.valid_range or (info.valid_range if info.modis else None)
     if valid is not None:  # fill classes -> nodata: the file through a VRT with a LUT
         from ._mosaic import mosaic_vrt
