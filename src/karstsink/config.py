@@ -15,16 +15,11 @@ from __future__ import annotations
 import copy
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from .io.tomlfile import read_toml
 
 __all__ = ["SCENARIO_NAMES", "load_run_config", "validate_run_config"]
 
@@ -355,16 +350,7 @@ def load_run_config(path: str | os.PathLike) -> dict[str, Any]:
     75.0
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: run configuration file not found.")
-    try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{p}: not valid TOML ({err}).") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{p}: not UTF-8 text ({err}); save the file as UTF-8.") from err
-    return validate_run_config(data, p.resolve())
+    return validate_run_config(read_toml(p, "run configuration"), p.resolve())
 
 
 def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:

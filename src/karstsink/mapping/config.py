@@ -64,7 +64,6 @@ Example (all sections but ``[inputs]`` are optional)::
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,11 +73,6 @@ from ._draws import KEYS as UNCERTAINTY_KEYS
 from ._draws import UncertaintyConfig, parse_uncertainty
 from ._inputs import InputSpec, implied_inputs, parse_input
 from ._series_config import YEAR, SeriesConfig, parse_series, template_path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["MapConfig", "config_from_dict", "load_config"]
 
@@ -166,14 +160,11 @@ def load_config(path: str | Path) -> MapConfig:
         Unreadable TOML, unknown section or key, wrong types, missing required
         inputs or missing files (each named).
     """
+    from ..io.tomlfile import read_toml
+
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Configuration file {path} does not exist.")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    return config_from_dict(raw, base=path.parent, source=path)
+    return config_from_dict(read_toml(path, "map configuration"), base=path.parent,
+                            source=path)
 
 
 def config_from_dict(raw: dict[str, Any], base: str | Path = ".",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,6 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["MATURITY_CURVES", "Schedule", "Transition", "load_schedule", "schedule_from_dict"]
 
@@ -171,14 +165,10 @@ def load_schedule(path: str | os.PathLike) -> Schedule:
         Unreadable TOML or a bad key or value, named as ``[trajectory] key`` or
         ``[[trajectory.transitions]] N key``.
     """
+    from ..io.tomlfile import read_toml
+
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Trajectory schedule {path} does not exist.")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    return schedule_from_dict(raw, source=path)
+    return schedule_from_dict(read_toml(path, "trajectory schedule"), source=path)
 
 
 def _num(where: str, key: str, value: Any, lo: float, hi: float | None = None) -> float:

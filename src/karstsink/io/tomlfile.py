@@ -1,0 +1,45 @@
+"""The one TOML reader: run configurations, map configurations, restoration schedules."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["read_toml"]
+
+
+def read_toml(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    """A TOML file as a dict.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    what : str
+        What the file is, for the message (e.g. ``"run configuration"``).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file: it does not exist, is not valid TOML (with the line
+        and column TOML's parser reports) or is not UTF-8 text.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: {what} file not found.")
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p}: not valid TOML ({err}).") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{p}: not UTF-8 text ({err}); save the file as UTF-8.") from err
