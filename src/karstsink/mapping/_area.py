@@ -68,3 +68,11 @@ def pixel_area_km2(grid, row_off: int, height: int) -> np.ndarray:
         band = a * a * s
     dlon = math.radians(abs(t.a))
     return (np.abs(np.diff(band)) * dlon / 1e6).reshape(height, 1)
+
+
+def has_valid_pixel(area_km2, nodata_area_km2):
+    """Whether a zone (or the grid) has a valid pixel: some area, not all of it nodata
+    (within 1e-9 relative, the rounding of summed pixel areas); elementwise for arrays.
+    The one rule behind a zone's NaN sinks, its warning and an all-nodata map's error."""
+    area = np.asarray(area_km2, dtype=float)
+    return (area > 0) & (np.asarray(nodata_area_km2, dtype=float) < area * (1.0 - 1e-9))

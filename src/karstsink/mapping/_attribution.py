@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._area import has_valid_pixel
 from ._block import Variant
 
 __all__ = ["ATTRIBUTION_COLUMNS", "attribution_rows", "mixed_variants"]
@@ -72,7 +73,7 @@ def zone_totals(sums: np.ndarray | None, nz: int, grid_total: float) -> np.ndarr
     if sums is None:
         return np.array([grid_total])
     area, nodata, total = sums[0, 1:nz + 1], sums[2, 1:nz + 1], sums[5, 1:nz + 1]
-    z = np.where((area > 0) & (nodata < area * (1 - 1e-9)), total, np.nan)
+    z = np.where(has_valid_pixel(area, nodata), total, np.nan)
     tot = sums[5, nz + 1] if sums.shape[1] > nz + 1 else (
         np.nansum(z) if np.isfinite(z).any() else np.nan)
     return np.r_[z, tot]

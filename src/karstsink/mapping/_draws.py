@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..exceptions import ConfigError
+from ._area import has_valid_pixel
 from .landcover import RANGE_COLUMNS
 
 if TYPE_CHECKING:
@@ -309,7 +310,7 @@ def zone_draw_table(sub: np.ndarray, full: np.ndarray | None, grid_totals, nz: i
         cols = [sub.shape[2] - 1]
     else:
         area, nodata = full[0, 1:nz + 1], full[2, 1:nz + 1]
-        empty = ~((area > 0) & (nodata < area * (1 - 1e-9)))
+        empty = ~has_valid_pixel(area, nodata)
         central = full[3:5, 1:nz + 1].copy()
         central[:, empty] = np.nan
         cols = list(range(1, nz + 1))

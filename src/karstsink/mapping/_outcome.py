@@ -10,6 +10,7 @@ import math
 import warnings
 
 from ..exceptions import DataError, DataQualityWarning, OutOfRangeWarning
+from ._area import has_valid_pixel
 from .grid import NON_INTEGER_CODE
 
 __all__ = ["check_landcover_codes", "check_not_all_nodata", "warn_counters", "warn_zones"]
@@ -41,7 +42,7 @@ def check_landcover_codes(counters: dict, path) -> None:
 def check_not_all_nodata(totals: dict, counters: dict, checks: dict, inputs: dict) -> None:
     """A map whose every pixel is nodata is an error, not "0 t C/yr"."""
     area, nodata = totals["grid_area_km2"], totals["nodata_area_km2"]
-    if area <= 0 or nodata < area * (1.0 - 1e-9):
+    if area <= 0 or has_valid_pixel(area, nodata):
         return
     empty = checks.get("empty_on_grid") or []
     if empty:
@@ -67,7 +68,7 @@ def warn_zones(zonal: dict | None, field: str) -> None:
         name = f"zone_id {zid} ({field} {zonal[field][i]!r})"
         if not zonal["area_km2"][i] > 0:
             off.append(name)
-        elif zonal["nodata_area_km2"][i] >= zonal["area_km2"][i] * (1.0 - 1e-9):
+        elif not has_valid_pixel(zonal["area_km2"][i], zonal["nodata_area_km2"][i]):
             empty.append(name)
     if off:
         warnings.warn(f"{len(off)} zone(s) lie off the map grid (no pixel inside; area 0, "

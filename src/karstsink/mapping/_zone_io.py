@@ -32,6 +32,7 @@ from ..exceptions import ConfigError, DataError, DataQualityWarning
 from ..io.atomic import peak_rss_mb
 from ..io.write import csv_encoding, excel_csv, to_csv
 from ..units import C_TO_CO2
+from ._area import has_valid_pixel
 from ._zone_table import (
     DENSITIES,
     _missing,
@@ -156,7 +157,7 @@ def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: s
     cols = list(ZONE_QUANTITIES[:nq])
     # zones 1..nz, then (overlapping zones) their union: the TOTAL row, each area once
     q = pd.DataFrame(sums[:, 1:].T, columns=cols)
-    no_pixel = ~(q["area_km2"] > 0) | (q["nodata_area_km2"] >= q["area_km2"] * (1 - 1e-9))
+    no_pixel = ~has_valid_pixel(q["area_km2"].to_numpy(), q["nodata_area_km2"].to_numpy())
     for c in cols[3:]:  # the sinks [t C yr-1] of zones without a valid pixel: unknown
         q.loc[no_pixel, c] = np.nan
     union, q = (q.iloc[nz:].reset_index(drop=True), q.iloc[:nz]) if len(q) > nz else (None, q)
