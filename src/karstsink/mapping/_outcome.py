@@ -39,6 +39,18 @@ def check_landcover_codes(counters: dict, path) -> None:
                       DataQualityWarning, stacklevel=3)
 
 
+def grid_totals_dict(gt) -> dict:
+    """The whole-grid totals of a run (``MapResult.totals``) from its ``grid_totals``
+    counter (grid, karst and nodata areas [km²], the three sinks [t C yr⁻¹]; zeros when
+    no block ran)."""
+    import numpy as np
+
+    g = np.zeros(6) if gt is None else np.asarray(gt, float)
+    return {"grid_area_km2": g[0], "karst_area_km2": g[1], "karst_sink_t_c_yr": g[2],
+            "biological_sink_t_c_yr": g[3], "total_sink_t_c_yr": g[4],
+            "nodata_area_km2": g[5]}
+
+
 def check_not_all_nodata(totals: dict, counters: dict, checks: dict, inputs: dict) -> None:
     """A map whose every pixel is nodata is an error, not "0 t C/yr"."""
     area, nodata = totals["grid_area_km2"], totals["nodata_area_km2"]

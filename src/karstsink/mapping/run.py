@@ -35,7 +35,13 @@ from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
 from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
 from ._inputs import input_record
-from ._outcome import check_landcover_codes, check_not_all_nodata, warn_counters, warn_zones
+from ._outcome import (
+    check_landcover_codes,
+    check_not_all_nodata,
+    grid_totals_dict,
+    warn_counters,
+    warn_zones,
+)
 from ._style import add_stats, database_doc, relative_path
 from ._zone_io import ZoneIO
 from .config import MapConfig
@@ -422,10 +428,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
             files += [style(tmp).name for style in styles]
             if spec.zones is not None:
                 files += ["zonal_totals.csv", "zonal_totals.gpkg"]
-            gt = counters.get("grid_totals", np.zeros(6))
-            totals = {"grid_area_km2": gt[0], "karst_area_km2": gt[1],
-                      "karst_sink_t_c_yr": gt[2], "biological_sink_t_c_yr": gt[3],
-                      "total_sink_t_c_yr": gt[4], "nodata_area_km2": gt[5]}
+            totals = grid_totals_dict(counters.get("grid_totals"))
             check_landcover_codes(counters, cfg.inputs["landcover"])
             warn_counters(counters, extra["landcover_table"].name)
             check_not_all_nodata(totals, counters, extra["checks"], cfg.inputs)

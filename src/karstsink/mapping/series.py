@@ -32,7 +32,13 @@ import numpy as np
 from ..io.write import write_columns
 from ._attribution import ATTRIBUTION_COLUMNS, attribution_rows, mixed_variants, zone_totals
 from ._block import Variant, _open_sources, _Spec
-from ._outcome import check_landcover_codes, check_not_all_nodata, warn_counters, warn_zones
+from ._outcome import (
+    check_landcover_codes,
+    check_not_all_nodata,
+    grid_totals_dict,
+    warn_counters,
+    warn_zones,
+)
 from ._series_config import year_config
 from ._style import add_stats, relative_path
 from .executor import OUTPUT_META, output_meta
@@ -120,13 +126,6 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
                        "design": design}
 
 
-def _totals(gt) -> dict:
-    gt = np.asarray(gt, float) if gt is not None else np.zeros(6)
-    return {"grid_area_km2": gt[0], "karst_area_km2": gt[1], "karst_sink_t_c_yr": gt[2],
-            "biological_sink_t_c_yr": gt[3], "total_sink_t_c_yr": gt[4],
-            "nodata_area_km2": gt[5]}
-
-
 def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict, cogs: dict,
                   co2: bool, jobs: int, quicklook: bool, make_doc) -> tuple:
     """Check, lay out and write a finished series pass into ``tmp`` (the atomic folder).
@@ -151,7 +150,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
             warn_counters(c, extra["landcover_table"].name)
         for w in caught:
             warnings.warn(f"{lab}: {w.message}", w.category, stacklevel=3)
-        totals[lab] = _totals(c.get("grid_totals"))
+        totals[lab] = grid_totals_dict(c.get("grid_totals"))
         check_not_all_nodata(totals[lab], c, info["checks"][lab], cy.inputs)
     files: list[str] = []
     stats = counters.pop("stats", {})
