@@ -205,9 +205,9 @@ def _sums(spec: _Spec, layers: list, area_row: np.ndarray, carbonate: np.ndarray
             if zones is not None:
                 sums = zsum if sums is None else sums + zsum
     else:
-        area = np.broadcast_to(area_row[:, None], total.shape)
-        carb = np.clip(np.nan_to_num(carbonate, nan=0.0), 0, 1)
-        qs = [area, area * carb, area * np.isnan(total)] + [v * area * uf for v in vals]
+        from .zones import sum_quantities
+
+        qs = sum_quantities(area_row, carbonate, vals, total, uf)
         gsum = np.array([float(np.nansum(q)) for q in qs])
         if zs is not None:
             for zones in layers:

@@ -286,12 +286,9 @@ def _slab_sums(spec, ids: np.ndarray, n: int, area_row: np.ndarray, carb: np.nda
 
         uf = 1.0 / spec.params.unit_factor
         return zone_sums((ids, None, None), n, area_row, carb, vals, uf)[0]
-    from .zones import zone_accumulate
+    from .zones import sum_quantities, zone_accumulate
 
-    area = np.broadcast_to(area_row[:, None], ids.shape)
-    c = np.clip(np.nan_to_num(carb, nan=0.0), 0, 1)
-    qs = [area, area * c, area * np.isnan(o["total"])] + [
-        v * area / spec.params.unit_factor for v in vals]
+    qs = sum_quantities(area_row, carb, vals, o["total"], 1.0 / spec.params.unit_factor)
     return zone_accumulate(n, (ids, None, None), qs)
 
 
