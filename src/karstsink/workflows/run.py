@@ -229,11 +229,11 @@ def run_pipeline(
                 f"{t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr")
             # a [series] map writes map/<year>/: the report and the comparison use the last
             map_dir = tmp / "map"
-            if getattr(map_result, "series", None):
+            if map_result.series:
                 map_dir = map_dir / str(map_result.series["years"][-1])
             report_sections.append(sections.map_section(
                 map_result, tmp, synthetic=cfg["report"]["synthetic"], folder=map_dir))
-            if getattr(map_result, "series", None):  # the years, intervals, attribution
+            if map_result.series:  # the years, intervals, attribution
                 report_sections.append(series_section(map_result, tmp / "map"))
             elif (tmp / "map" / "uncertainty.csv").is_file():  # one year's intervals
                 report_sections.append(uncertainty_section(map_result, tmp / "map"))
@@ -271,7 +271,7 @@ def run_pipeline(
             start("restoration trajectory")
             # the baseline: the map's last year (map/<year>/ of a series), not a new run
             traj, traj_section = trajectory_stage(cfg, map_dir, tmp, jobs)
-            if traj is None:  # nothing to project (the stage says why in its section)
+            if traj is None:  # no schedule or no map: the configuration refuses both
                 timings["trajectory"] = done("skipped")
             else:
                 report_sections.append(traj_section)
