@@ -229,6 +229,25 @@ def _scratch(name: str, shape: tuple) -> np.ndarray:
     return a
 
 
+def _log10_input(a: np.ndarray, name: str) -> np.ndarray:
+    """log10 of a block's input in the thread's scratch array ``name``.
+
+    The same array object again (the next variant of a series block reads the same
+    constant input, e.g. soil pCO2) gets the logs already taken.  Block inputs are
+    never changed in place (every read and every draw makes new arrays), so the
+    object identifies its values; the memo keeps the array alive until the thread's
+    next different input."""
+    memo = getattr(_SCRATCH, "logs", None)
+    if memo is None:
+        memo = _SCRATCH.logs = {}
+    hit = memo.get(name)
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    out = _log10(a, _scratch(name, a.shape))
+    memo[name] = (a, out)
+    return out
+
+
 def _log10(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """log10 in float64 (NaN for values <= 0, -inf for 0, without warnings)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -288,8 +307,8 @@ def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[di
     series = ok_c and (not has_dol or ok_d)
     fp = np.asarray(p.pco2_factor, np.float64)
     lfp = _derived(("lfp", id(fp)), (fp,), lambda: _log10(fp * 1e-6))
-    lpco2 = _log10(inp["pco2_ppmv"], _scratch("lpc", shape))
-    lpres = _log10(pres, _scratch("lpres", shape)) if pres is not None else _DUMMY64
+    lpco2 = _log10_input(inp["pco2_ppmv"], "lpc")
+    lpres = _log10_input(pres, "lpres") if pres is not None else _DUMMY64
 
     def acid_upc():
         so4, no3 = p.class_so4_no3(fp.size)

@@ -168,44 +168,74 @@ def _merge_counters(acc: dict, c: dict) -> None:
             acc[k] = acc.get(k, 0) + v
 
 
-class _OverviewStrips:
-    """Collects one overview level's block pieces into full tile rows ("strips").
+#: block rows per band of :func:`stream_order` (4 x 512 px: overview levels 1 and 2
+#: complete inside a band; see the module notes)
+BAND_BLOCKS = 4
 
-    Blocks arrive in row-major order and give pieces smaller than a tile at
-    every level; a strip is handed to ``emit(tile_row, strip)`` when the next one
-    starts (and by :meth:`flush`), so each overview tile is encoded once, whole.
-    Memory: one strip of ``tile`` rows of the level's width [float32].
+
+def stream_order(windows: list, block_size: int, band_blocks: int = BAND_BLOCKS) -> list:
+    """The order the map pass runs its blocks in: bands of ``band_blocks`` block rows,
+    each band column by column (top to bottom within a column).
+
+    An overview tile of level ``k`` covers ``2**k`` x ``2**k`` blocks: up to level
+    ``log2(band_blocks)`` its pieces all arrive within a few block columns, so only
+    a column of partial tiles is held instead of a strip of the grid's full width
+    (:class:`_OverviewTiles`); higher levels hold one row of partial tiles (small).
+    ``band_blocks=1`` is plain row-major order.
+    """
+    if band_blocks <= 1:
+        return list(windows)
+    band = block_size * band_blocks
+    return sorted(windows, key=lambda w: (int(w.row_off) // band, int(w.col_off),
+                                          int(w.row_off)))
+
+
+class _OverviewTiles:
+    """Collects one overview level's block pieces into whole tiles, in any block order.
+
+    A tile is handed to ``emit(tile_row, tile_col, tile)`` as soon as its last pixel
+    arrives, so each overview tile is encoded once, whole.  The blocks' pieces
+    cover the level exactly once (block offsets are multiples of ``2**level``, edge
+    pieces have the level's ceil size), so a tile is complete when the pixels
+    received equal its size.  Memory: the tiles begun and not yet complete.
     """
 
     def __init__(self, level: int, tile: int, height: int, width: int,
-                 emit: Callable[[int, np.ndarray], None]):
+                 emit: Callable[[int, int, np.ndarray], None]):
         self.f = 2**level
         self.tile = tile
         self.height, self.width = height, width
         self.emit = emit
-        self.strip: np.ndarray | None = None
-        self.strip_row = -1
+        self.open: dict[tuple[int, int], list] = {}  # (row, col) -> [tile, pixels in]
 
     def add(self, piece: np.ndarray, window) -> None:
-        r = int(window.row_off) // self.f
-        c = int(window.col_off) // self.f
-        tr = r // self.tile
-        if tr != self.strip_row:
-            self.flush()
-            rows = min(self.tile, self.height - tr * self.tile)
-            # no fill: the blocks' pieces cover every strip exactly (block offsets are
-            # multiples of 2**level, edge pieces have the level's ceil size)
-            self.strip = np.empty((rows, self.width), np.float32)
-            self.strip_row = tr
-        # strip_row starts at -1, so the first piece allocates a strip; flush() ends the level
-        assert self.strip is not None, "_OverviewStrips.add() after flush()"
-        rr = r - tr * self.tile
-        self.strip[rr: rr + piece.shape[0], c: c + piece.shape[1]] = piece
+        t = self.tile
+        r, c = int(window.row_off) // self.f, int(window.col_off) // self.f
+        ph, pw = piece.shape
+        for tr in range(r // t, (r + ph - 1) // t + 1):
+            r0 = tr * t
+            rows = min(t, self.height - r0)
+            a0, a1 = max(r, r0), min(r + ph, r0 + rows)
+            for tc in range(c // t, (c + pw - 1) // t + 1):
+                c0 = tc * t
+                cols = min(t, self.width - c0)
+                b0, b1 = max(c, c0), min(c + pw, c0 + cols)
+                entry = self.open.get((tr, tc))
+                if entry is None:
+                    # no fill: the pieces cover every tile exactly (see the class notes)
+                    entry = self.open[(tr, tc)] = [np.empty((rows, cols), np.float32), 0]
+                entry[0][a0 - r0:a1 - r0, b0 - c0:b1 - c0] = \
+                    piece[a0 - r:a1 - r, b0 - c:b1 - c]
+                entry[1] += (a1 - a0) * (b1 - b0)
+                if entry[1] >= rows * cols:
+                    del self.open[(tr, tc)]
+                    self.emit(tr, tc, entry[0])
 
     def flush(self) -> None:
-        if self.strip is not None:
-            self.emit(self.strip_row, self.strip)
-            self.strip = None
+        """End of the pass: every tile must have been completed (and emitted)."""
+        if self.open:
+            raise RuntimeError(f"internal error: {len(self.open)} overview tile(s) of level "
+                               f"{int(np.log2(self.f))} incomplete at the end of the pass")
 
 
 def _open_cogs(spec: _Spec, folder: Path, levels: int) -> dict:
@@ -241,7 +271,11 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
     from ._cog import encode_tile
 
     state = state if state is not None else _State(spec)
-    windows = grid.windows(spec.block_size)
+    # sources stored in wide strips are read row by row (a band would re-decode them)
+    striped = any(getattr(s_, "wide_strips", False) and getattr(s_, "_cache", None) is None
+                  for s_ in state.sources.values())
+    windows = stream_order(grid.windows(spec.block_size), spec.block_size,
+                           1 if striped else BAND_BLOCKS)
     tile_off = (0, 0)
     if grid is not spec.grid:  # a tile: shift windows into full-grid coordinates
         col0, row0 = apply_affine(~spec.grid.transform, grid.transform.c, grid.transform.f)
@@ -259,31 +293,31 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
     with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         ovr_jobs: list = []  # encoded overview tiles on their way to the stores
 
-        def strip_encoder(c_, k):
+        def tile_encoder(c_, k):
             r_off = tile_off[0] // (2**k * tile)
             c_off = tile_off[1] // (2**k * tile)
 
-            def emit(tile_row, strip):
-                for _, tc, v in _tiles(strip, tile):
-                    ovr_jobs.append((c_, k, r_off + tile_row, c_off + tc,
-                                     pool.submit(encode_tile, v, tile)))
+            def emit(tile_row, tile_col, v):
+                ovr_jobs.append((c_, k, r_off + tile_row, c_off + tile_col,
+                                 pool.submit(encode_tile, v, tile)))
             return emit
 
         def collector(name, k):
             h, w = -(-grid.height // 2**k), -(-grid.width // 2**k)
             upper[name] = np.full((h, w), np.nan, np.float32)
 
-            def emit(tile_row, strip):
-                upper[name][tile_row * tile: tile_row * tile + strip.shape[0]] = strip
-            return _OverviewStrips(k, tile, h, w, emit)
+            def emit(tile_row, tile_col, v):
+                upper[name][tile_row * tile: tile_row * tile + v.shape[0],
+                            tile_col * tile: tile_col * tile + v.shape[1]] = v
+            return _OverviewTiles(k, tile, h, w, emit)
 
         outs = {}
         for n, c_ in cogs.items():
-            strips: list[_OverviewStrips | None] = []  # None: a level built by the parent
+            strips: list[_OverviewTiles | None] = []  # None: a level built by the parent
             for k in range(1, levels + 1):
                 if k <= local:
                     h, w = -(-grid.height // 2**k), -(-grid.width // 2**k)
-                    strips.append(_OverviewStrips(k, tile, h, w, strip_encoder(c_, k)))
+                    strips.append(_OverviewTiles(k, tile, h, w, tile_encoder(c_, k)))
                 else:  # crosses engine tiles: the parent builds it from this level
                     strips.append(collector(n, k) if k == local + 1 else None)
             outs[n] = (c_, strips)
@@ -331,7 +365,7 @@ def _stream(spec: _Spec, grid: Grid, folder: Path, jobs: int,
             for _, strips in outs.values():
                 for strip in strips:
                     if strip is not None:
-                        strip.flush()  # the last strip of every level
+                        strip.flush()  # every tile of every level is complete
             drain(True)
         except BaseException:
             for c_ in cogs.values():

@@ -43,6 +43,7 @@ __all__ = ["AlignedSource", "Grid", "apply_affine", "pixel_area_km2", "window_bo
 
 _LATTICE = 32  # px between exactly transformed points when CRSs differ
 _SMALL_SOURCE_PX = 8_000_000  # sources up to this size are cached in memory (<= 32 MB)
+_WIDE_STRIP_PX = 4096  # a striped source wider than this: blocks read row-major
 _COORDS = threading.local()  # per-thread cache of source coordinates by (grid, window)
 #: the code a float land-cover pixel gets when its value is not a whole number (it is then
 #: counted among the unknown classes; :mod:`._checks` turns it into an error)
@@ -189,6 +190,10 @@ class AlignedSource:
             self.src_shape = (ds.height, ds.width)
             self.nodata = ds.nodata
             self.dtype = ds.dtypes[self.bands[0] - 1]
+            # stored in strips as wide as a large raster (GDAL's default layout): the
+            # map pass then reads its blocks row by row (executor.stream_order)
+            bw = ds.block_shapes[self.bands[0] - 1][1]
+            self.wide_strips = bw >= ds.width > _WIDE_STRIP_PX
             # class codes keep the file's integer type up to 32 bits (a uint8 land cover
             # stays 1 byte per pixel through the model); wider or float codes -> int64
             dt = np.dtype(self.dtype)

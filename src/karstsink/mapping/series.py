@@ -170,6 +170,8 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
             if head.startswith("change/"):
                 path = path.rename(folder / f"{path.stem}_change.qml")
             files.append(f"{head}/{path.name}")
+    if spec.zones is not None:  # the helper writes the first year's tables meanwhile
+        zio.start_write(tmp / labels[0], sums[index[labels[0]]], co2)
     with cf.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(spec.names)))) as pool:
         futs = [pool.submit(cogs[n].close, tmp / f"{output_meta(n)[0]}.tif")
                 for n in spec.names]
@@ -177,20 +179,22 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
             f.result()
     files += [f"{output_meta(n)[0]}.tif" for n in spec.names]
     zonal: dict = {}
-    for lab in labels:
-        if spec.zones is not None:
+    for i, lab in enumerate(labels):
+        if spec.zones is not None and i > 0:  # the helper writes the zone tables meanwhile
             zio.start_write(tmp / lab, sums[index[lab]], co2)
-            zonal[lab], helper_mb = zio.finish_write()
-            warn_zones(zonal[lab], spec.zones.field)
-            files += [f"{lab}/zonal_totals.csv", f"{lab}/zonal_totals.gpkg"]
-            if helper_mb is not None:
-                counters["zone_helper_peak_mb"] = helper_mb
         if quicklook:
             from ..plots.maps import quicklook as draw
 
             draw(tmp / lab / "total_sink.tif", tmp / lab / "quicklook.png", zones=spec.zones,
                  title=f"Total carbon sink (karst + biological), {lab}",
                  unit=OUTPUT_META["total"][3 if co2 else 2])
+        if spec.zones is not None:
+            zonal[lab], helper_mb = zio.finish_write()
+            warn_zones(zonal[lab], spec.zones.field)
+            files += [f"{lab}/zonal_totals.csv", f"{lab}/zonal_totals.gpkg"]
+            if helper_mb is not None:
+                counters["zone_helper_peak_mb"] = helper_mb
+        if quicklook:
             files.append(f"{lab}/quicklook.png")
     field = spec.zones.field if spec.zones is not None else "zone"
     series_cols = _series_table(labels, zonal, totals, field)
