@@ -216,13 +216,34 @@ def _sums(spec: _Spec, layers: list, area_row: np.ndarray, carbonate: np.ndarray
     return sums, gsum
 
 
-def _run_variant(state: _State, window, raw: dict, layers: list, area_row: np.ndarray,
-                 keys: dict | None, draws: bool = True) -> tuple[dict, np.ndarray | None, dict]:
-    """The model, its scenario and its sums on one block (``keys``: model input ->
-    source key of a series variant; None: the inputs themselves); with ``draws`` and
-    ``[uncertainty]`` also the Monte Carlo draws' subsample sums (:mod:`._draws`)."""
-    spec = state.spec
-    p = spec.params
+def _sums_variants(spec: _Spec, layers: list, area_row: np.ndarray,
+                   models: list) -> list[tuple[np.ndarray | None, np.ndarray]]:
+    """:func:`_sums` of each ``(carbonate, vals, total)`` of a series block's variants;
+    with numba, the variants on the same carbonate array are summed in one pass over
+    the zone runs (same sums as one by one)."""
+    if not spec.params.use_numba or len(models) < 2 or any(
+            m[0] is not models[0][0] or len(m[1]) != len(models[0][1]) for m in models):
+        return [_sums(spec, layers, area_row, *m) for m in models]
+    from ._kernel import zone_sums
+
+    zs = spec.zones
+    uf = 1.0 / spec.params.unit_factor
+    flat = [v for m in models for v in m[1]]
+    sums: np.ndarray | None = None
+    for zones in layers:  # zones is None exactly when zs is ([None])
+        zsum, gsum = zone_sums(zones, zs.n if zs is not None else 0, area_row,
+                               models[0][0], flat, uf, groups=len(models))
+        if zones is not None:
+            sums = zsum if sums is None else sums + zsum
+    return [(None if sums is None else sums[g], gsum[g]) for g in range(len(models))]
+
+
+def _model_variant(state: _State, window, raw: dict, keys: dict | None
+                   ) -> tuple[dict, list, dict, dict]:
+    """The model and its scenario on one block (``keys``: model input -> source key of
+    a series variant; None: the inputs themselves): outputs, the fields summed by
+    zone, the model inputs and the counters."""
+    p = state.spec.params
     rv = raw if keys is None else {n: raw[k] for n, k in keys.items()}
     inp = model_inputs(rv, p)
     codes, valid = inp["landcover"], inp["landcover_valid"]
@@ -240,18 +261,25 @@ def _run_variant(state: _State, window, raw: dict, layers: list, area_row: np.nd
     vals = [out["karst"], out["bio"], out["total"]]
     if p.transitions:
         vals += [out["scenario_total"], out["scenario_difference"]]
-    sums, gsum = _sums(spec, layers, area_row, inp["carbonate"], vals, out["total"])
+    return out, vals, inp, counters
+
+
+def _variant_counters(state: _State, window, inp: dict, layers: list, area_row: np.ndarray,
+                      keys: dict | None, counters: dict, gsum: np.ndarray,
+                      draws: bool) -> None:
+    """A variant's grid totals, its Monte Carlo draws (with ``draws`` and
+    ``[uncertainty]``: the subsample sums of :mod:`._draws`) and its float land cover."""
+    spec = state.spec
     # whole-grid totals: area, carbonate area [km2]; karst, biological, total [t C yr-1]
     # and the nodata area [km2]
     counters["grid_totals"] = gsum[[0, 1, 3, 4, 5, 2]]
     if spec.draws is not None and draws:
         from ._draws import block_draws
 
-        counters["draws"] = block_draws(state, inp, p, layers, area_row, window)
+        counters["draws"] = block_draws(state, inp, spec.params, layers, area_row, window)
     lc_key = "landcover" if keys is None else keys["landcover"]
     if state.sources[lc_key].dtype.startswith("float"):
-        counters["landcover_float_px"] = int(np.count_nonzero(valid))
-    return out, sums, counters
+        counters["landcover_float_px"] = int(np.count_nonzero(inp["landcover_valid"]))
 
 
 def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dict]:
@@ -269,19 +297,25 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
     area_row = pixel_area_km2(spec.grid, int(window.row_off), int(window.height))[:, 0]
     layers = _zone_layers(spec, window)
     if not spec.variants:
-        out, sums, counters = _run_variant(state, window, raw, layers, area_row, None)
+        out, vals, inp, counters = _model_variant(state, window, raw, None)
+        sums, gsum = _sums(spec, layers, area_row, inp["carbonate"], vals, out["total"])
+        _variant_counters(state, window, inp, layers, area_row, None, counters, gsum, True)
     else:
         out, counters = {}, {"variants": {}}
         per: list[np.ndarray] = []  # each variant's zone sums (none without zones)
         by_label = {}
-        for v in spec.variants:
-            o, s, c = _run_variant(state, window, raw, layers, area_row, v.keys, v.write)
+        models = [_model_variant(state, window, raw, v.keys) for v in spec.variants]
+        summed = _sums_variants(spec, layers, area_row,
+                                [(m[2]["carbonate"], m[1], m[0]["total"]) for m in models])
+        for v, (o, _, inp, c), (s, g) in zip(spec.variants, models, summed, strict=True):
+            _variant_counters(state, window, inp, layers, area_row, v.keys, c, g, v.write)
             if s is not None:
                 per.append(s)
             counters["variants"][v.label] = c
             if v.write:
                 by_label[v.label] = o
                 out.update({f"{v.label}/{k}": a for k, a in o.items()})
+        del models
         for label, a, b, names in spec.changes:  # change maps: year b minus year a
             for k in names:
                 out[f"change/{label}/{k}"] = by_label[b][k] - by_label[a][k]

@@ -342,12 +342,17 @@ def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[di
 
 
 @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"})
-def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, uf, out, grid):
-    """Accumulate per-zone and whole-grid sums of one block (see zone_sums)."""
-    nv = len(vals)
+def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, ng, uf, out, grid):
+    """Accumulate per-zone and whole-grid sums of one block (see zone_sums).
+
+    ``vals`` holds ``ng`` groups of equally many fields (a series block's variants,
+    on the same zones and carbonate); group ``g``'s third field (its total) marks
+    its nodata.  ``out`` is ``(ng, 3 + nv, zones + 1)``, ``grid`` ``(ng, 3 + nv)``.
+    """
+    nv = len(vals) // ng
     h, w = vals[0].shape
     nq = 3 + nv
-    gacc = np.zeros(nq)
+    gacc = np.zeros((ng, nq))
     run = np.zeros(nq)
     for r in range(h):
         a = area_row[r]
@@ -361,30 +366,34 @@ def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, uf, out, grid):
             else:
                 c1 = w
             scb = 0.0
-            snod = 0.0
             for c in range(c0, c1):
                 cb = np.float64(carb[r, c])
                 cb = 1.0 if cb > 1.0 else (cb if cb > 0.0 else 0.0)  # NaN or <= 0 -> 0
                 scb += cb
-                snod += 1.0 if math.isnan(vals[2][r, c]) else 0.0
-            run[0] = a * (c1 - c0)
-            run[1] = a * scb
-            run[2] = a * snod
-            for q in range(nv):
-                vq = vals[q]
-                sv = 0.0
+            for g in range(ng):
+                tot = vals[g * nv + 2]
+                snod = 0.0
                 for c in range(c0, c1):
-                    v = np.float64(vq[r, c])
-                    sv += 0.0 if math.isnan(v) else v
-                run[3 + q] = a * sv * uf
-            for q in range(nq):
-                gacc[q] += run[q]
-            if z >= 0:
+                    snod += 1.0 if math.isnan(tot[r, c]) else 0.0
+                run[0] = a * (c1 - c0)
+                run[1] = a * scb
+                run[2] = a * snod
+                for q in range(nv):
+                    vq = vals[g * nv + q]
+                    sv = 0.0
+                    for c in range(c0, c1):
+                        v = np.float64(vq[r, c])
+                        sv += 0.0 if math.isnan(v) else v
+                    run[3 + q] = a * sv * uf
                 for q in range(nq):
-                    out[q, z] += run[q]
+                    gacc[g, q] += run[q]
+                if z >= 0:
+                    for q in range(nq):
+                        out[g, q, z] += run[q]
             c0 = c1
-    for q in range(nq):
-        grid[q] += gacc[q]
+    for g in range(ng):
+        for q in range(nq):
+            grid[g, q] += gacc[g, q]
     if single < 0:
         ss = sub.shape[1]
         for i in range(flat.shape[0]):
@@ -396,16 +405,17 @@ def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, uf, out, grid):
                 cb = 0.0
             elif cb > 1.0:
                 cb = 1.0
-            nod = 1.0 if math.isnan(vals[2][r, c]) else 0.0
-            for s in range(ss):
-                z = sub[i, s]
-                out[0, z] += a
-                out[1, z] += a * cb
-                out[2, z] += a * nod
-                for q in range(nv):
-                    v = vals[q][r, c]
-                    if not math.isnan(v):
-                        out[3 + q, z] += a * v * uf
+            for g in range(ng):
+                nod = 1.0 if math.isnan(vals[g * nv + 2][r, c]) else 0.0
+                for s in range(ss):
+                    z = sub[i, s]
+                    out[g, 0, z] += a
+                    out[g, 1, z] += a * cb
+                    out[g, 2, z] += a * nod
+                    for q in range(nv):
+                        v = vals[g * nv + q][r, c]
+                        if not math.isnan(v):
+                            out[g, 3 + q, z] += a * v * uf
 
 
 _NO_IDS = np.zeros((1, 1), np.int32)
@@ -414,21 +424,28 @@ _NO_SUB = np.zeros((0, 1), np.int32)
 
 
 def zone_sums(zones, nzones: int, area_row: np.ndarray, carb: np.ndarray,
-              vals: list[np.ndarray], uf: float) -> tuple[np.ndarray, np.ndarray]:
+              vals: list[np.ndarray], uf: float, groups: int = 1
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Per-zone sums ``(3 + nv, nzones + 1)`` and whole-grid sums ``(3 + nv,)`` of a block.
 
     Quantities: pixel area, carbonate area, nodata area [km²], then each of
     ``vals`` (t C km⁻² yr⁻¹) x area x ``uf`` [t C yr⁻¹]; NaN values count as 0.
     ``zones`` is ``ZoneSet.block_zones``'s result, or None (grid sums only).
+    With ``groups`` > 1, ``vals`` is that many groups of ``nv`` fields on the same
+    zones and carbonate (a series block's variants: the zone runs and the carbonate
+    are summed once), and the results are ``(groups, 3 + nv, nzones + 1)`` and
+    ``(groups, 3 + nv)``; each group's nodata is where its third field is NaN.
     """
-    nv = len(vals)
-    out = np.zeros((3 + nv, nzones + 1))
-    grid = np.zeros(3 + nv)
+    if len(vals) % groups:
+        raise ValueError(f"{len(vals)} fields do not make {groups} equal groups")
+    nv = len(vals) // groups
+    grid = np.zeros((groups, 3 + nv))
     stack = tuple(np.ascontiguousarray(v, np.float32) for v in vals)  # no copy
     if zones is None:
         ids, flat, sub, single = _NO_IDS, _NO_FLAT, _NO_SUB, 0
-        out = np.zeros((3 + nv, 1))
+        out = np.zeros((groups, 3 + nv, 1))
     else:
+        out = np.zeros((groups, 3 + nv, nzones + 1))
         zids, zflat, zsub = zones
         if isinstance(zids, (int, np.integer)):  # a block inside one zone (as accumulate)
             single = int(zids)
@@ -442,7 +459,9 @@ def zone_sums(zones, nzones: int, area_row: np.ndarray, carb: np.ndarray,
                 flat = zflat.astype(np.int64)
                 sub = np.ascontiguousarray(zsub, np.int32)
     _zone_kernel(ids, single, flat, sub, np.ascontiguousarray(area_row, np.float64),
-                 np.ascontiguousarray(carb, np.float32), stack, float(uf), out, grid)
+                 np.ascontiguousarray(carb, np.float32), stack, groups, float(uf), out, grid)
+    if groups == 1:
+        return out[0], grid[0]
     return out, grid
 
 
