@@ -268,7 +268,9 @@ def _variant_counters(state: _State, window, inp: dict, layers: list, area_row: 
                       keys: dict | None, counters: dict, gsum: np.ndarray,
                       draws: bool) -> None:
     """A variant's grid totals, its Monte Carlo draws (with ``draws`` and
-    ``[uncertainty]``: the subsample sums of :mod:`._draws`) and its float land cover."""
+    ``[uncertainty]``: the subsample sums of :mod:`._draws`, and with ``sd_raster`` the
+    block's piece of the sd raster as a one-item list ``draw_sd``, merged by the
+    executor into the list of every block's piece) and its float land cover."""
     spec = state.spec
     # whole-grid totals: area, carbonate area [km2]; karst, biological, total [t C yr-1]
     # and the nodata area [km2]
@@ -276,7 +278,10 @@ def _variant_counters(state: _State, window, inp: dict, layers: list, area_row: 
     if spec.draws is not None and draws:
         from ._draws import block_draws
 
-        counters["draws"] = block_draws(state, inp, spec.params, layers, area_row, window)
+        counters["draws"], piece = block_draws(state, inp, spec.params, layers, area_row,
+                                               window)
+        if piece is not None:
+            counters["draw_sd"] = [piece]
     lc_key = "landcover" if keys is None else keys["landcover"]
     if state.sources[lc_key].dtype.startswith("float"):
         counters["landcover_float_px"] = int(np.count_nonzero(inp["landcover_valid"]))

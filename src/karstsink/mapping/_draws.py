@@ -20,7 +20,19 @@ once per draw, and per zone the ratio estimator
 
 scales the full-resolution total :math:`S_{full}` by the subsample's draw / central
 ratio (karst and biological sink separately; a zone whose subsample holds no sink keeps
-its total: ratio 1).  The draws are zone sums only (no per-pixel sd raster).
+its total: ratio 1).
+
+Per-pixel sd (``sd_raster = true``): on the same subsample, per pixel the sum and the
+sum of squares (float64) of the K draws' total sink, taken as deviations from the
+central value, give the sample standard deviation
+
+.. math:: sd = \sqrt{\frac{\sum_k d_k^2 - (\sum_k d_k)^2 / K}{K - 1}}, \quad
+          d_k = S_k - S_0
+
+(ddof = 1; NaN where the central value or a draw is nodata), written as
+``total_sink_sd.tif`` at s x the grid's pixel size: lattice pixel (I, J) is the
+subsample pixel at full-resolution row I s and column J s, the top-left pixel of the
+s x s cell it covers (:func:`write_sd_raster`).  It costs no extra kernel run.
 
 Sensitivity: per zone, the squared standardised regression coefficients of the total
 sink on the drawn parameters (:math:`SRC_j^2`, the share of the variance explained by
@@ -44,11 +56,14 @@ from .landcover import RANGE_COLUMNS
 if TYPE_CHECKING:
     from .model import ModelParams
 
-__all__ = ["DrawSet", "UncertaintyConfig", "block_draws", "make_draws", "parse_uncertainty",
-           "zone_draw_table"]
+__all__ = ["SD_STEM", "DrawSet", "UncertaintyConfig", "block_draws", "make_draws",
+           "parse_uncertainty", "sd_lattice", "write_sd_raster", "zone_draw_table"]
 
 KEYS = ("draws", "seed", "subsample", "runoff_rel_sd", "temperature_sd_c",
-        "dolomite_databases")
+        "dolomite_databases", "sd_raster")
+
+#: the per-pixel sd raster (``sd_raster = true``): file stem in the output folder
+SD_STEM = "total_sink_sd"
 
 
 @dataclass
@@ -61,6 +76,7 @@ class UncertaintyConfig:
     runoff_rel_sd: float | None = None
     temperature_sd_c: float | None = None
     dolomite_databases: tuple[str, ...] = ()
+    sd_raster: bool = False
 
 
 def parse_uncertainty(where: str, body) -> UncertaintyConfig:
@@ -93,6 +109,11 @@ def parse_uncertainty(where: str, body) -> UncertaintyConfig:
         raise ConfigError(f"{where}[uncertainty] dolomite_databases must be a list of "
                           f"PHREEQC database names (e.g. [\"phreeqc.dat\", \"llnl.dat\"]).")
     cfg.dolomite_databases = tuple(dbs)
+    sd = body.get("sd_raster", False)
+    if not isinstance(sd, bool):
+        raise ConfigError(f"{where}[uncertainty] sd_raster must be true or false (write "
+                          f"total_sink_sd.tif, the per-pixel sd of the draws); got {sd!r}.")
+    cfg.sd_raster = sd
     return cfg
 
 
@@ -109,6 +130,8 @@ class DrawSet:
     dolomite: list | None  # K dolomite kernel tables, or None
     names: list[str]
     x: np.ndarray
+    seed: int = 0  # of the draws (the sd raster's tags)
+    sd_raster: bool = False  # accumulate the per-pixel sd of the total sink
 
     @property
     def k(self) -> int:
@@ -168,7 +191,7 @@ def make_draws(ucfg: UncertaintyConfig, lct, params, dolomite_tables: list | Non
     x = np.column_stack(cols) if cols else np.zeros((k, 0))
     return DrawSet(step=ucfg.subsample, pco2=luts["soil_pco2_factor"],
                    bio=luts["biological_sink_tc_km2_yr"], runoff=runoff, temp=temp,
-                   dolomite=dol, names=names, x=x)
+                   dolomite=dol, names=names, x=x, seed=ucfg.seed, sd_raster=ucfg.sd_raster)
 
 
 def _sub_zones(zones, sl, shape):
@@ -223,17 +246,30 @@ def _batches(p: ModelParams, d: DrawSet) -> list[tuple[list[int], ModelParams]]:
 
 
 def block_draws(state, inp: dict, p, layers: list, area_row: np.ndarray, window
-                ) -> np.ndarray:
-    """Subsample sums ``(1 + K, 2, zones + 2)`` of one block: central, then each draw;
-    karst and biological sink [t C yr⁻¹]; per zone column of the zone sums, then the
-    whole grid (last column).  Every draw runs through the map's kernel
-    (:func:`~.model.compute_block`), the draws of a block in one call (:func:`_batches`).
+                ) -> tuple[np.ndarray, tuple[int, int, np.ndarray] | None]:
+    """Subsample sums of one block and, with ``sd_raster``, its piece of the sd raster.
+
+    Returns
+    -------
+    sums : numpy.ndarray
+        ``(1 + K, 2, zones + 2)``: central, then each draw; karst and biological sink
+        [t C yr⁻¹]; per zone column of the zone sums, then the whole grid (last column).
+    piece : (int, int, numpy.ndarray) or None
+        With ``DrawSet.sd_raster``: ``(I0, J0, sd)``, the block's subsample pixels on
+        the grid's lattice (lattice row I = full-resolution row I x s; ``I0, J0`` of
+        the block's first subsample pixel) and the sample sd (ddof = 1, float32) of
+        the K draws' total sink there, in the total sink's unit (t C km⁻² yr⁻¹, t CO2
+        with ``co2``; NaN where the central value or a draw is nodata); else None.
+
+    Every draw runs through the map's kernel (:func:`~.model.compute_block`), the draws
+    of a block in one call (:func:`_batches`).
     """
     from .model import compute_block
 
     spec = state.spec
     d = spec.draws
     s = d.step
+    # the subsample: the pixels whose global row and column are multiples of s
     r0, c0 = (-int(window.row_off)) % s, (-int(window.col_off)) % s
     sl = (slice(r0, None, s), slice(c0, None, s))
     shape = inp["landcover"].shape
@@ -242,7 +278,7 @@ def block_draws(state, inp: dict, p, layers: list, area_row: np.ndarray, window
     sub = {n: np.ascontiguousarray(v[sl]) for n, v in inp.items()}
     h, w = sub["landcover"].shape
     if h * w == 0:
-        return out
+        return out, None
     batches = getattr(state, "draw_batches", None)
     if batches is None:  # once per process (a thread race builds equal lists)
         batches = state.draw_batches = _batches(p, d)
@@ -252,6 +288,7 @@ def block_draws(state, inp: dict, p, layers: list, area_row: np.ndarray, window
     lc = np.where(valid, lc, 0).astype(np.int32)
     area = np.ascontiguousarray(area_row[sl[0]])
     zl = [_sub_zones(z, sl, shape) for z in layers]
+    acc = None  # sd raster: central total, sum and sum of squares of the deviations
     for draws, pk in batches:
         m = len(draws)
         offs = np.arange(m, dtype=np.int32)[:, None, None]
@@ -262,6 +299,8 @@ def block_draws(state, inp: dict, p, layers: list, area_row: np.ndarray, window
         dt = np.array([0.0 if j < 0 else d.temp[j] for j in draws], np.float32)
         big["temperature"] = (sub["temperature"][None] + dt[:, None, None]).reshape(m * h, w)
         o, _ = compute_block(big, pk)
+        if d.sd_raster:
+            acc = _accumulate_sd(acc, o["total"].reshape(m, h, w), draws)
         rows = [j + 1 for j in draws]
         for li, zones in enumerate(zl):
             ids = np.zeros((h, w), np.int32) if zones is None else (
@@ -273,7 +312,100 @@ def block_draws(state, inp: dict, p, layers: list, area_row: np.ndarray, window
                 out[rows, :, :nz + 1] += q[3:5].transpose(1, 0, 2)
             if li == 0:
                 out[rows, :, nz + 1] = q[3:5].sum(axis=2).T
+    if acc is None:
+        return out, None
+    row0, col0 = (int(window.row_off) + r0) // s, (int(window.col_off) + c0) // s
+    return out, (row0, col0, _sd_of(acc, d.k))
+
+
+def _accumulate_sd(acc, total: np.ndarray, draws: list[int]):
+    """Add one kernel call's totals ``(m, h, w)`` (slab i: draw ``draws[i]``; -1, the
+    central run, is the first slab of the first call: :func:`_batches`) to ``acc`` =
+    ``[central, sum, sum of squares]`` of the draws' deviations from the central value
+    (the deviations taken in float32, where they are exact to a rounding of their own
+    size, and summed in float64)."""
+    first = draws[0] == -1
+    if acc is None:
+        assert first  # _batches puts the central run first
+        acc = [total[0].copy(), np.zeros(total.shape[1:]), np.zeros(total.shape[1:])]
+    slabs = total[1:] if first else total
+    if len(slabs):
+        dev = (slabs - acc[0][None]).reshape(len(slabs), -1).astype(np.float64)
+        acc[1] += dev.sum(axis=0).reshape(acc[1].shape)
+        np.multiply(dev, dev, out=dev)
+        acc[2] += dev.sum(axis=0).reshape(acc[2].shape)
+    return acc
+
+
+def _sd_of(acc, k: int) -> np.ndarray:
+    """Sample sd (ddof = 1) of K draws from :func:`_accumulate_sd` (float32; NaN where
+    the central value or a draw is NaN)."""
+    central, s1, s2 = acc
+    var = np.maximum((s2 - s1 * s1 / k) / (k - 1), 0.0)  # NaN stays NaN
+    sd = np.sqrt(var)
+    sd[np.isnan(central)] = np.nan
+    return sd.astype(np.float32)
+
+
+def sd_lattice(pieces: list, grid, step: int) -> np.ndarray:
+    """The sd raster ``(ceil(H / s), ceil(W / s))`` (float32, NaN where no piece) from
+    the blocks' :func:`block_draws` pieces ``(I0, J0, sd)``."""
+    out = np.full((-(-grid.height // step), -(-grid.width // step)), np.nan, np.float32)
+    for i0, j0, sd in pieces:
+        out[i0:i0 + sd.shape[0], j0:j0 + sd.shape[1]] = sd
     return out
+
+
+def write_sd_raster(folder, spec, pieces: list, co2: bool, year: str | None = None
+                    ) -> list[str]:
+    """Write ``total_sink_sd.tif`` (and its QGIS style) into ``folder``; returns the file
+    names.
+
+    The per-pixel sample sd (ddof = 1) of the K draws' total sink on the subsample, in
+    the unit of ``total_sink.tif`` (t C km⁻² yr⁻¹, t CO2 km⁻² yr⁻¹ with ``co2``):
+    float32, NaN nodata, at s x the grid's pixel size (transform = the grid's scaled by
+    s), the grid's CRS; lattice pixel (I, J) is the sample at full-resolution pixel
+    (I s, J s), the top-left pixel of its s x s cell.  A Cloud-Optimised GeoTIFF
+    (GDAL's COG driver, DEFLATE, floating-point predictor), written to a temporary name
+    in ``folder`` and renamed.  ``pieces``: the merged :func:`block_draws` pieces;
+    ``year``: a series year (its tags are added).
+    """
+    from pathlib import Path
+
+    import rasterio
+    from affine import Affine
+
+    from ..io.atomic import atomic_path
+    from ._block import band_stats
+    from ._style import stats_tags, write_qml
+    from .executor import OUTPUT_META
+
+    d = spec.draws
+    s = d.step
+    grid = spec.grid
+    sd = sd_lattice(pieces, grid, s)
+    unit = OUTPUT_META["total"][3 if co2 else 2]
+    desc = (f"Standard deviation of the total carbon sink over {d.k} Monte Carlo draws, "
+            f"every {s}-th row and column: pixel (I, J) is the grid's pixel "
+            f"({s} I, {s} J), the top-left pixel of its {s} x {s} cell")
+    year_tags = (spec.name_tags or {}).get(year, {}) if year is not None else {}
+    tags = {**spec.tags, **year_tags, "units": unit, "description": desc,
+            "karstsink_draws": str(d.k), "karstsink_seed": str(d.seed),
+            "karstsink_subsample_step_px": str(s)}
+    stats = band_stats(sd)
+    path = Path(folder) / f"{SD_STEM}.tif"
+    with atomic_path(path) as part, rasterio.open(
+            part, "w", driver="COG", width=sd.shape[1], height=sd.shape[0], count=1,
+            dtype="float32", crs=grid.crs, transform=grid.transform @ Affine.scale(s),
+            nodata=float("nan"), compress="DEFLATE", predictor="FLOATING_POINT",
+            overview_resampling="AVERAGE") as ds:
+        ds.write(sd, 1)
+        ds.set_band_description(1, desc)
+        ds.set_band_unit(1, unit)
+        ds.update_tags(1, units=unit, quantity="total_sd", **stats_tags(stats, False))
+        ds.update_tags(**tags)
+    write_qml(Path(folder) / f"{SD_STEM}.qml", "total", desc, unit, stats)
+    return [f"{SD_STEM}.tif", f"{SD_STEM}.qml"]
 
 
 def _slab_sums(spec, ids: np.ndarray, n: int, area_row: np.ndarray, carb: np.ndarray,
@@ -420,7 +552,8 @@ def describe(ucfg: UncertaintyConfig, d: DrawSet, bio_from_table: bool = True
     """The run record of the draws and their assumption sentence."""
     doc = {"draws": ucfg.draws, "seed": ucfg.seed, "subsample_step_px": ucfg.subsample,
            "runoff_rel_sd": ucfg.runoff_rel_sd, "temperature_sd_c": ucfg.temperature_sd_c,
-           "dolomite_databases": list(ucfg.dolomite_databases), "parameters": d.names}
+           "dolomite_databases": list(ucfg.dolomite_databases), "parameters": d.names,
+           "sd_raster": ucfg.sd_raster}
     fixed = [n for n, v in (("runoff", ucfg.runoff_rel_sd),
                             ("temperature", ucfg.temperature_sd_c)) if not v]
     sentence = (f"Uncertainty: {ucfg.draws} Monte Carlo draws (seed {ucfg.seed}) of the "
@@ -434,7 +567,10 @@ def describe(ucfg: UncertaintyConfig, d: DrawSet, bio_from_table: bool = True
                 + (f", the dolomite equilibrium of {', '.join(ucfg.dolomite_databases)}"
                    if ucfg.dolomite_databases else "")
                 + f"; zone totals by the ratio estimator on every {ucfg.subsample}-th row "
-                  f"and column" + (f"; {' and '.join(fixed)} not varied" if fixed else "")
+                  f"and column"
+                + ("; the per-pixel sd of the total sink on that subsample in "
+                   f"{SD_STEM}.tif" if ucfg.sd_raster else "")
+                + (f"; {' and '.join(fixed)} not varied" if fixed else "")
                 + ".")
     return doc, sentence
 

@@ -162,6 +162,8 @@ def _merge_counters(acc: dict, c: dict) -> None:
                 _merge_counters(acc.setdefault(k, {}).setdefault(label, {}), cv)
         elif k == "grid_totals":
             acc[k] = acc.get(k, 0) + v
+        elif k == "draw_sd":  # the sd raster's pieces ([uncertainty] sd_raster): collected
+            acc.setdefault(k, []).extend(v)
         elif k == "worker_peak_mb":  # engine tiles: the largest worker process
             acc[k] = max(acc.get(k, 0.0), v)
         else:

@@ -10,7 +10,8 @@ itself is :mod:`karstsink.mapping.executor`; this module then lays out the COGs,
 draws the quick look, warns about the flagged pixel counts and writes ``run.json``,
 all in one atomic output folder (:class:`MapResult`).  A ``[series]`` run is prepared
 and finished by :mod:`.series` (every year in the same pass); ``[uncertainty]`` adds the
-Monte Carlo zone intervals of :mod:`._draws`.
+Monte Carlo zone intervals of :mod:`._draws` (and with ``sd_raster`` its per-pixel sd
+raster ``total_sink_sd.tif``).
 """
 
 from __future__ import annotations
@@ -450,6 +451,10 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
 
                 files += write_draw_tables(tmp, spec, counters.pop("draws"), sums,
                                            counters.get("grid_totals"), zonal)
+                if spec.draws.sd_raster:  # [uncertainty] sd_raster: total_sink_sd.tif
+                    from ._draws import write_sd_raster
+
+                    files += write_sd_raster(tmp, spec, counters.pop("draw_sd", []), co2)
             run_doc = make_doc(extra["params_doc"], totals, counters, files)
             (tmp / "run.json").write_text(json.dumps(run_doc, indent=2, default=_jsonable),
                                           encoding="utf-8")

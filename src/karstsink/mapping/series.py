@@ -14,7 +14,8 @@ Outputs (:func:`finish_series`), in the run's one atomic folder: per year the si
 run's files in ``OUT/<year>/`` (same names and tags, plus ``karstsink_year``, and its
 own ``run.json``); ``OUT/change/<a>_<b>/{karst,biological,total}_sink_change.tif``;
 ``OUT/series.csv`` and ``OUT/attribution.csv`` (column contracts in docs/series.md)
-and the series ``run.json``.
+and the series ``run.json``; with ``[uncertainty]`` ``OUT/uncertainty.csv``,
+``OUT/sensitivity.csv`` and, with ``sd_raster``, ``OUT/<year>/total_sink_sd.tif``.
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         write_columns(tmp / "attribution.csv", attribution)
         files.append("attribution.csv")
     if spec.draws is not None:  # [uncertainty]: every year's intervals in one table
-        from ._draws import append_columns, draw_tables
+        from ._draws import append_columns, draw_tables, write_sd_raster
 
         unc: dict | None = None
         sens: dict | None = None
@@ -216,6 +217,9 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
                                sums[index[lab]] if sums is not None else None,
                                c.get("grid_totals"), zonal.get(lab), int(lab))
             unc, sens = append_columns(unc, u), append_columns(sens, v)
+            if spec.draws.sd_raster:  # the year's OUT/<year>/total_sink_sd.tif
+                files += [f"{lab}/{n}" for n in write_sd_raster(
+                    tmp / lab, spec, c.pop("draw_sd", []), co2, year=lab)]
         assert unc is not None and sens is not None  # [series] years is never empty
         write_columns(tmp / "uncertainty.csv", unc)
         write_columns(tmp / "sensitivity.csv", sens)
