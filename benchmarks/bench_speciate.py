@@ -326,7 +326,7 @@ def main() -> None:
     karstsink.speciate(df.head(10), jobs=1)  # warm imports and caches
     with tempfile.TemporaryDirectory() as folder:
         bench_command(df, args.jobs, args.repeat, folder)
-        if args.draws_n:
+        if args.draws_n and args.draws:
             bench_draws(args.draws_n, args.draws, args.jobs, args.repeat)
         if args.mem_n:
             src, out = os.path.join(folder, "mem.csv"), os.path.join(folder, "mem_out.csv")
