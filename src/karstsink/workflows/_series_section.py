@@ -163,7 +163,11 @@ def _interval_note(doc: dict, lut: pd.DataFrame | None, classes: dict[int, str],
                "comes from a raster the draws do not vary (its interval is a point)")
             + ". Every year uses the same draws, so the intervals of different years move "
             "together: a change between years is known far better than the overlap of "
-            "their intervals suggests.")
+            "their intervals suggests."
+            + (f" The per-pixel standard deviation of the total sink over the draws is in "
+               f"total_sink_sd.tif (one pixel per {u.get('subsample_step_px', '?')} x "
+               f"{u.get('subsample_step_px', '?')} map pixels, the value of its top-left "
+               "pixel)." if u.get("sd_raster") else ""))
     if lut is not None and codes and "range_source" in lut:
         rows = lut.set_index("class")
         bullets = []

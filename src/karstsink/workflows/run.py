@@ -27,7 +27,9 @@ Output folder layout::
                                               map/series.csv, attribution.csv, change/,
                                               series.png, attribution.png; with
                                               [map.uncertainty] map/uncertainty.csv,
-                                              sensitivity.csv (docs/series.md)
+                                              sensitivity.csv (with sd_raster
+                                              total_sink_sd.tif, per year in a
+                                              series; docs/series.md)
     scenario/balance.csv, balance.png         sinks against the emission scenarios
     report.html                               one self-contained file
     run.json                                  settings, versions, database checksum, timings
