@@ -78,6 +78,8 @@ TABLES: dict[str, str] = {
                              "per zone.",
     "trajectory_share_reached": "scenario/trajectory_share_reached.csv: the year a share of "
                                 "the emissions is reached, per emission scenario.",
+    "trajectory_climate": "scenario/trajectory_climate.csv: the zone climate factors of a "
+                          "[trajectory.climate] projection stack, per zone and year.",
 }
 
 #: The unit every column whose name ends so must have (the naming rule of written files).

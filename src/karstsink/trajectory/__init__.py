@@ -31,8 +31,11 @@ per zone [t C a⁻¹]. The karst response is immediate (the soil-pCO2 factor of 
 new class from the conversion year on) unless ``karst_matures = true``, when the
 karst potential follows the same cohort maturity. Climate is held at the baseline
 map's, or scaled per year by the schedule's ``[trajectory.climate]`` factors
-:math:`f_K(t)`, :math:`f_B(t)` (both sinks, baseline and restoration parts alike).
-Exact in expectation: the model is linear in the converted area.
+:math:`f_K(t)`, :math:`f_B(t)` (both sinks, baseline and restoration parts alike), or,
+with a projection ``stack``, per zone by :math:`f_K(z, t)`, :math:`f_B(z, t)` from a map
+series of the stack (:func:`stack_climate_factors`: the series' zone totals over the
+baseline map's, 1 in ``first_year``, piecewise linear between the stack years, held
+after the last). Exact in expectation: the model is linear in the converted area.
 
 Uncertainty (:func:`trajectory`): Monte Carlo over the maturity time (uniform in its
 range), the achieved share of the plan (uniform), the biological and karst
@@ -45,6 +48,7 @@ the draws cost no map run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,6 +58,7 @@ from ..units import C_TO_CO2
 from ._schedule import MATURITY_CURVES, Schedule, Transition, load_schedule, schedule_from_dict
 
 __all__ = [
+    "CLIMATE_COLUMNS",
     "MATURITY_CURVES",
     "Schedule",
     "TrajectoryResult",
@@ -64,8 +69,12 @@ __all__ = [
     "matured_share",
     "maturity",
     "schedule_from_dict",
+    "stack_climate_factors",
     "trajectory",
 ]
+
+#: the columns of a per-zone climate factor table (``zone``, ``year`` and these, [-])
+CLIMATE_COLUMNS = ("karst_climate_factor", "biological_climate_factor")
 
 
 @dataclass
@@ -178,8 +187,121 @@ def _bio_draws(t: Transition, sub: pd.DataFrame, pb: np.ndarray, rng: np.random.
     return out
 
 
+def _where(schedule: Schedule) -> str:
+    return f"{schedule.path}: " if schedule.path else ""
+
+
+def stack_climate_factors(schedule: Schedule, baseline: pd.DataFrame,
+                          projected: pd.DataFrame) -> pd.DataFrame:
+    r"""Zone climate factors [-] from the zone totals of a projection stack's map series.
+
+    At each stack year :math:`y_i` the factor of zone *z* is its projected sink over
+    the baseline map's, :math:`f_K(z, y_i) = K_{proj}(z, y_i) / K_0(z)` (the biological
+    :math:`f_B` likewise); :math:`f = 1` in ``first_year`` (the baseline map), linear
+    between, held after the last stack year. A zone whose baseline sink is 0 (or
+    unknown: no valid pixel) keeps factor 1 for that sink.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        A schedule with ``[trajectory.climate] stack`` (its years and first year).
+    baseline : pandas.DataFrame
+        ``zone``, ``karst_sink_t_c_yr``, ``biological_sink_t_c_yr`` [t C a⁻¹]: the
+        baseline map's zone totals.
+    projected : pandas.DataFrame
+        ``zone``, ``year``, ``karst_sink_t_c_yr``, ``biological_sink_t_c_yr``
+        [t C a⁻¹]: the zone totals of the map series with the stack's inputs (the rows
+        of its ``series.csv``), for every zone of ``baseline`` and every stack year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone``, ``year`` (every year of the trajectory), ``karst_climate_factor``,
+        ``biological_climate_factor`` [-]: the ``climate`` of :func:`trajectory`.
+
+    Raises
+    ------
+    ConfigError
+        No stack in the schedule, a zone or year missing from ``projected``, or a
+        zone with a baseline sink but none in a projected year (no valid pixel).
+    MissingColumnError
+        A missing column.
+    """
+    where = _where(schedule)
+    stack_years = list(schedule.climate_stack_years)
+    if not stack_years:
+        raise ConfigError(f"{where}[trajectory.climate] has no stack: there are no zone "
+                          f"factors to derive.")
+    if "zone" not in baseline or "zone" not in projected or "year" not in projected:
+        raise MissingColumnError("stack_climate_factors needs 'zone' in the baseline and "
+                                 "'zone' and 'year' in the projected zone totals.")
+    zones = [str(z) for z in baseline["zone"]]
+    years = schedule.years
+    proj = projected.assign(zone=projected["zone"].astype(str),
+                            year=pd.to_numeric(projected["year"]).astype(int))
+    proj = proj.drop_duplicates(["zone", "year"]).set_index(["zone", "year"])
+    want = pd.MultiIndex.from_product([zones, stack_years], names=["zone", "year"])
+    gone = [f"{z} {y}" for z, y in want if (z, y) not in proj.index]
+    if gone:
+        raise ConfigError(f"{where}[trajectory.climate] stack: the map series has no zone "
+                          f"total for {', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}.")
+    out: dict[str, Any] = {"zone": np.repeat(zones, len(years)),
+                           "year": np.tile(years, len(zones))}
+    xs = np.array([schedule.first_year, *stack_years], float)
+    for sink, col in zip(("karst_sink", "biological_sink"), CLIMATE_COLUMNS, strict=True):
+        k0 = _column(baseline, f"{sink}_t_c_yr", "baseline")
+        kp = _column(proj.loc[want].reset_index(), f"{sink}_t_c_yr", "projected").reshape(
+            len(zones), len(stack_years))
+        f = np.ones((len(zones), len(years)))
+        for i, z in enumerate(zones):
+            if not np.isfinite(k0[i]) or k0[i] == 0.0:
+                continue  # no baseline sink: nothing to scale
+            bad = [y for y, v in zip(stack_years, kp[i], strict=True) if not np.isfinite(v)]
+            if bad:
+                raise ConfigError(f"{where}[trajectory.climate] stack: zone {z!r} has a "
+                                  f"baseline {sink.replace('_', ' ')} but no valid pixel in "
+                                  f"the projection of {', '.join(map(str, bad))}; the "
+                                  f"projected rasters must cover the map.")
+            f[i] = np.interp(years.astype(float), xs, np.concatenate([[1.0], kp[i] / k0[i]]))
+        out[col] = f.ravel()
+    return pd.DataFrame(out)
+
+
+def _climate_arrays(schedule: Schedule, zones: list[str], climate: pd.DataFrame | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The karst and biological climate factors [-], arrays (zones, years)."""
+    years = schedule.years
+    shape = (len(zones), len(years))
+    where = _where(schedule)
+    if climate is None:
+        if schedule.climate_stack:
+            raise ConfigError(
+                f"{where}[trajectory.climate] stack: its factors are per zone, from a map "
+                f"series of the stack; pass climate=stack_climate_factors(...) "
+                f"(karstsink.workflows._trajectory.run_trajectory runs the series).")
+        return (np.broadcast_to(schedule.climate_factor("karst"), shape),
+                np.broadcast_to(schedule.climate_factor("biological"), shape))
+    if schedule.karst_climate or schedule.biological_climate:
+        raise ConfigError(f"{where}[trajectory.climate] karst_factor / biological_factor and "
+                          f"a climate table both give the climate; use one of them.")
+    if "zone" not in climate or "year" not in climate:
+        raise MissingColumnError("The climate table needs 'zone' and 'year' columns.")
+    tab = climate.assign(zone=climate["zone"].astype(str),
+                         year=pd.to_numeric(climate["year"]).astype(int))
+    tab = tab.drop_duplicates(["zone", "year"]).set_index(["zone", "year"])
+    want = pd.MultiIndex.from_product([zones, years], names=["zone", "year"])
+    gone = [f"{z} {y}" for z, y in want if (z, y) not in tab.index]
+    if gone:
+        raise ConfigError(f"The climate table has no factor for {', '.join(gone[:5])}"
+                          f"{' ...' if len(gone) > 5 else ''} (zone and year).")
+    sub = tab.loc[want].reset_index()
+    f_k, f_b = (_column(sub, c, "climate").reshape(shape) for c in CLIMATE_COLUMNS)
+    return f_k, f_b
+
+
 def trajectory(schedule: Schedule, baseline: pd.DataFrame, potentials: pd.DataFrame,
-               *, draws: int | None = None, seed: int | None = None) -> TrajectoryResult:
+               *, climate: pd.DataFrame | None = None, draws: int | None = None,
+               seed: int | None = None) -> TrajectoryResult:
     """Yearly karst, biological and total sinks per zone, with 95 % bands.
 
     Parameters
@@ -195,6 +317,11 @@ def trajectory(schedule: Schedule, baseline: pd.DataFrame, potentials: pd.DataFr
         optionally ``biological_potential_lo_t_c_yr`` / ``_hi_t_c_yr``, the range the
         biological potential is drawn from (uniform) when the transition gives no
         ``biological_rel_sd``.
+    climate : pandas.DataFrame, optional
+        Per-zone climate factors: ``zone``, ``year`` (every zone and year),
+        ``karst_climate_factor``, ``biological_climate_factor`` [-], as
+        :func:`stack_climate_factors` gives them; required with a projection stack.
+        Absent: the schedule's factor tables (or 1, climate held).
     draws, seed : int, optional
         Override the schedule's Monte Carlo draws and seed.
 
@@ -207,7 +334,8 @@ def trajectory(schedule: Schedule, baseline: pd.DataFrame, potentials: pd.DataFr
     Raises
     ------
     MissingColumnError, ConfigError
-        A missing column, or a zone / transition without its potential.
+        A missing column, a zone / transition without its potential, a stack without
+        its ``climate`` table or a zone / year without its factor.
     """
     years = schedule.years
     n_draw = int(draws or schedule.draws)
@@ -217,6 +345,7 @@ def trajectory(schedule: Schedule, baseline: pd.DataFrame, potentials: pd.DataFr
         raise MissingColumnError("The baseline table has no 'zone' column.")
     bk = _column(baseline, "karst_sink_t_c_yr", "baseline")
     bb = _column(baseline, "biological_sink_t_c_yr", "baseline")
+    f_k, f_b = (f[:, None, :] for f in _climate_arrays(schedule, zones, climate))
     sdk = (_column(baseline, "karst_sink_sd_t_c_yr", "baseline")
            if "karst_sink_sd_t_c_yr" in baseline else np.zeros(len(zones)))
     sdb = (_column(baseline, "biological_sink_sd_t_c_yr", "baseline")
@@ -264,10 +393,8 @@ def trajectory(schedule: Schedule, baseline: pd.DataFrame, potentials: pd.DataFr
         share_rows.append(pd.DataFrame({
             "transition": t.name, "year": years, "converted_share_frac": achieved[0] * c,
             "matured_share_frac": achieved[0] * matured[0]}))
-    # climate projection factors per year (1 = held at the baseline map's climate) scale
+    # climate factors per zone and year (1 = held at the baseline map's climate) scale
     # each sink, the baseline's and restoration's parts alike
-    f_k = schedule.climate_factor("karst")
-    f_b = schedule.climate_factor("biological")
     gain_k *= f_k
     gain_b *= f_b
     karst = karst * f_k + gain_k

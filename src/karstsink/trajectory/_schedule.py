@@ -23,7 +23,7 @@ MATURITY_CURVES = ("linear", "logistic")
 _TOP_KEYS = {"name", "first_year", "last_year", "draws", "seed", "target_share_pct",
              "baseline_karst_rel_sd", "baseline_biological_rel_sd", "baseline_rel_sd_source",
              "source", "transitions", "climate"}
-_CLIMATE_KEYS = {"karst_factor", "biological_factor", "source"}
+_CLIMATE_KEYS = {"karst_factor", "biological_factor", "source", "stack", "years"}
 _T_KEYS = {"name", "from", "to", "min_slope_deg", "start", "end", "share", "shares",
            "maturity", "maturity_years", "maturity_years_range", "maturity_source",
            "biological_rel_sd", "biological_rel_sd_source", "karst_rel_sd",
@@ -84,9 +84,27 @@ class Schedule:
     karst_climate: tuple[tuple[int, float], ...] = ()
     biological_climate: tuple[tuple[int, float], ...] = ()
     climate_source: str = ""
+    #: a projection stack: map input name -> its
+    #: :class:`~karstsink.mapping._inputs.InputSpec` whose (absolute) path holds
+    #: ``{year}``, and the projected years; the zone factors come from a map series of
+    #: the baseline map with these inputs (:func:`karstsink.trajectory.stack_climate_factors`)
+    climate_stack: dict[str, Any] = field(default_factory=dict)
+    climate_stack_years: tuple[int, ...] = ()
 
     def climate_factor(self, which: str) -> np.ndarray:
-        """The climate factor [-] of ``"karst"`` or ``"biological"`` per year (1: held)."""
+        """The climate factor [-] of ``"karst"`` or ``"biological"`` per year (1: held).
+
+        Raises
+        ------
+        ConfigError
+            The schedule has a projection stack: its factors are per zone and come
+            from a map series (:func:`karstsink.trajectory.stack_climate_factors`).
+        """
+        if self.climate_stack:
+            raise ConfigError(
+                f"{self.path or 'schedule'}: [trajectory.climate] stack gives a climate "
+                f"factor per zone, from a map series of the stack: use "
+                f"karstsink.trajectory.stack_climate_factors, not climate_factor().")
         pts = self.karst_climate if which == "karst" else self.biological_climate
         if not pts:
             return np.ones(len(self.years))
@@ -99,11 +117,24 @@ class Schedule:
 
     def assumptions(self) -> list[str]:
         """One sentence per assumption of the schedule (for reports and ``run.json``)."""
-        climate = ("climate held at the baseline map's" if not (
-            self.karst_climate or self.biological_climate) else
-            f"climate factors on the karst sink {list(self.karst_climate) or 'none'} and the "
-            f"biological sink {list(self.biological_climate) or 'none'} (piecewise linear, "
-            f"{self.climate_source})")
+        if self.climate_stack:
+            files = ", ".join(f"{n} ({Path(s.path).name})" for n, s in self.climate_stack.items())
+            climate = (
+                f"climate from the projection stack {files} for "
+                f"{', '.join(map(str, self.climate_stack_years))} ({self.climate_source}): a "
+                f"map series of the baseline map with those inputs gives per zone the "
+                f"factors f_K = K_proj / K_0 and f_B = B_proj / B_0 of its zone totals "
+                f"over the baseline map's (1 in {self.first_year}, piecewise linear between "
+                f"the stack years, held after {self.climate_stack_years[-1]}; 1 for a zone "
+                f"whose baseline sink is 0), which scale each sink, baseline and restoration "
+                f"parts alike; the restoration potentials keep the baseline map's climate, "
+                f"scaled by the zone's factor")
+        elif self.karst_climate or self.biological_climate:
+            climate = (f"climate factors on the karst sink {list(self.karst_climate) or 'none'} "
+                       f"and the biological sink {list(self.biological_climate) or 'none'} "
+                       f"(piecewise linear, {self.climate_source})")
+        else:
+            climate = "climate held at the baseline map's"
         out = [f"restoration trajectory {self.name!r}: {climate}; "
                "each transition's potential is the zone total of the sink with every "
                "eligible pixel in the new class minus the baseline (two map runs per "
@@ -158,6 +189,16 @@ def load_schedule(path: str | os.PathLike) -> Schedule:
     uniform, when it has one], ``karst_rel_sd`` [0] and ``achieved_share = [lo, hi]``
     [1, 1] each with a ``*_source`` (required when not the default); ``karst_matures``
     [false]; ``policy`` (text).
+
+    An optional ``[trajectory.climate]`` gives the climate: either factor tables
+    ``karst_factor`` / ``biological_factor`` = ``[[year, factor], ...]`` [-] (one factor
+    per year for every zone, piecewise linear, held outside), or a projection
+    ``stack = { input = "path_{year}.tif", ... }`` (map input names, each read like a
+    map ``[inputs]`` entry, paths relative to the schedule file, ``{year}`` replaced by
+    each of ``years = [...]``, which lie after ``first_year`` and by ``last_year``),
+    whose map series gives a factor per zone
+    (:func:`karstsink.trajectory.stack_climate_factors`); both need ``source``. Absent:
+    the climate is held at the baseline map's.
 
     Raises
     ------
@@ -340,7 +381,8 @@ def schedule_from_dict(raw: dict[str, Any], source: Path | None = None) -> Sched
     if (bk or bb) and not str(body.get("baseline_rel_sd_source", "")).strip():
         raise ConfigError(f"{where}[trajectory] baseline relative sds need "
                           f"baseline_rel_sd_source = \"...\".")
-    climate = _climate(f"{where}[trajectory.climate]", body.get("climate", {}))
+    climate = _climate(f"{where}[trajectory.climate]", body.get("climate", {}), first, last,
+                       Path(source).parent if source is not None else Path.cwd())
     return Schedule(
         **climate,
         name=str(body.get("name", "restoration")), transitions=transitions,
@@ -351,14 +393,20 @@ def schedule_from_dict(raw: dict[str, Any], source: Path | None = None) -> Sched
         source=str(body.get("source", "")), path=source)
 
 
-def _climate(where: str, body: Any) -> dict[str, Any]:
-    """``[trajectory.climate]``: ``karst_factor`` / ``biological_factor`` = [[year, f], ...]."""
+def _climate(where: str, body: Any, first: int, last: int, base: Path) -> dict[str, Any]:
+    """``[trajectory.climate]``: ``karst_factor`` / ``biological_factor`` = [[year, f], ...],
+    or a projection ``stack`` with its ``years`` (paths relative to ``base``)."""
     if not isinstance(body, dict):
         raise ConfigError(f"{where} must be a table of keys.")
     extra = set(body) - _CLIMATE_KEYS
     if extra:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}; allowed: "
                           f"{', '.join(sorted(_CLIMATE_KEYS))}.")
+    if "stack" in body:
+        return _stack(where, body, first, last, base)
+    if "years" in body:
+        raise ConfigError(f"{where} years are the years of a projection stack; give stack = "
+                          f"{{ runoff = \"proj/runoff_{{year}}.tif\" }} or remove years.")
     out: dict[str, Any] = {}
     for key, attr in (("karst_factor", "karst_climate"),
                       ("biological_factor", "biological_climate")):
@@ -377,3 +425,66 @@ def _climate(where: str, body: Any) -> dict[str, Any]:
         out["climate_source"] = _source(where, {"climate_source": body.get("source", "")},
                                         "climate", True)
     return out
+
+
+def _stack(where: str, body: dict, first: int, last: int, base: Path) -> dict[str, Any]:
+    """``[trajectory.climate] stack = { input = "path_{year}.tif", ... }`` with ``years``
+    and ``source``: each entry is read like a map ``[inputs]`` entry (a path in the
+    model's unit, or an inline table with ``units``, ``scale`` ...), its path holding
+    ``{year}``; every year's file must exist."""
+    from ..mapping._inputs import parse_input
+    from ..mapping._series_config import YEAR, template_path, year_path
+    from ..mapping.config import INPUT_KEYS
+
+    given = [k for k in ("karst_factor", "biological_factor") if k in body]
+    if given:
+        raise ConfigError(f"{where} stack and {' and '.join(given)} both give the climate: "
+                          f"keep the projection stack (its map series gives the factors per "
+                          f"zone) or the factor table, not both.")
+    stack = body["stack"]
+    if not isinstance(stack, dict) or not stack:
+        raise ConfigError(f"{where} stack must be a table of map input = \"path_{YEAR}.tif\", "
+                          f"e.g. stack = {{ runoff = \"proj/runoff_{YEAR}.tif\" }}; got "
+                          f"{stack!r}.")
+    for name in stack:
+        if name == "landcover":
+            raise ConfigError(f"{where} stack landcover: the land cover is the schedule's "
+                              f"(its transitions); a projected land-cover map would count "
+                              f"them twice. Give climate inputs only.")
+        if name not in INPUT_KEYS:
+            raise ConfigError(f"{where} stack {name}: not a map input; allowed: "
+                              f"{', '.join(k for k in INPUT_KEYS if k != 'landcover')}.")
+
+    def resolve(key: str, value: Any) -> Path:
+        if not isinstance(value, str) or YEAR not in value:
+            raise ConfigError(f"{where} stack {key}: the path {value!r} needs {YEAR} (one "
+                              f"file per projected year, e.g. \"proj/{key}_{YEAR}.tif\").")
+        return template_path(value, base)
+
+    specs = {}
+    for name, value in stack.items():
+        spec = parse_input(f"{where} stack: ", name, value, resolve)
+        if not isinstance(spec.path, Path) or YEAR not in str(spec.path):
+            raise ConfigError(f"{where} stack {name}: give one local file per year, its path "
+                              f"holding {YEAR} (no URL, pattern or tile list); got {value!r}.")
+        specs[name] = spec
+    years = body.get("years")
+    if not (isinstance(years, list) and years and all(
+            isinstance(y, int) and not isinstance(y, bool) for y in years)):
+        raise ConfigError(f"{where} stack needs years = [...], the projected years "
+                          f"(integers), e.g. years = [2030, 2040, 2050, 2060]; got {years!r}.")
+    if any(b <= a for a, b in itertools.pairwise(years)) or years[0] <= first or \
+            years[-1] > last:
+        raise ConfigError(f"{where} years must increase and lie after first_year {first} (the "
+                          f"baseline map, factor 1) and by last_year {last}; got {years}.")
+    src = body.get("source", "")
+    if not isinstance(src, str) or not src.strip():
+        raise ConfigError(f"{where} stack needs source = \"...\": the projection (model, "
+                          f"scenario, downscaling) with its citation or DOI.")
+    missing = [f"{n} {y}: {year_path(s.path, y)}" for n, s in specs.items() for y in years
+               if not year_path(s.path, y).exists()]
+    if missing:
+        raise ConfigError(f"{where} stack: {len(missing)} projected file(s) missing: "
+                          f"{'; '.join(missing)}. Add them or remove the years.")
+    return {"climate_stack": specs, "climate_stack_years": tuple(years),
+            "climate_source": src.strip()}

@@ -18,6 +18,11 @@ transitions``, :func:`karstsink.mapping.model.remap_classes` and
 
 The karst potential is A - B. The baseline is the run's own map (or one more run).
 Correct, not fast: 2 (or 3) map runs per transition; the Monte Carlo costs no run.
+
+A schedule's projection stack (``[trajectory.climate] stack``) adds one map *series*
+(:func:`climate_stack_factors`): the baseline map with the stack's inputs, ``[series]
+years`` the stack's years, no change maps or attribution; its zone totals over the
+baseline's are the zone climate factors (:func:`karstsink.trajectory.stack_climate_factors`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import dataclasses
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +40,21 @@ import pandas as pd
 
 from ..exceptions import ConfigError
 from ..io.write import to_csv
-from ..trajectory import Schedule, TrajectoryResult, balance_sinks, load_schedule, trajectory
+from ..trajectory import (
+    Schedule,
+    TrajectoryResult,
+    balance_sinks,
+    load_schedule,
+    stack_climate_factors,
+    trajectory,
+)
 
-__all__ = ["TrajectoryRun", "run_trajectory", "trajectory_potentials", "trajectory_stage"]
+__all__ = ["TrajectoryRun", "climate_stack_factors", "run_trajectory", "stack_config",
+           "trajectory_potentials", "trajectory_stage"]
+
+#: a zone's nodata area in a projected year above the baseline map's by more than this
+#: share of the zone's area is warned about: its factor would mix coverage with climate
+_COVERAGE_TOLERANCE = 1e-3
 
 @dataclass
 class TrajectoryRun:
@@ -51,6 +69,9 @@ class TrajectoryRun:
     folder: Path
     files: list[str] = field(default_factory=list)
     figure: Path | None = None
+    #: with a projection stack: ``zone``, ``year``, ``karst_climate_factor``,
+    #: ``biological_climate_factor`` [-] (``trajectory_climate.csv``)
+    climate: pd.DataFrame | None = None
 
     @property
     def assumptions(self) -> list[str]:
@@ -169,13 +190,14 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
     -------
     (pandas.DataFrame, pandas.DataFrame)
         ``baseline`` (``zone``, ``karst_sink_t_c_yr``, ``biological_sink_t_c_yr``
-        [t C a⁻¹]) and ``potentials`` (``zone``, ``transition``,
-        ``karst_potential_t_c_yr``, ``biological_potential_t_c_yr``,
-        ``total_potential_t_c_yr`` [t C a⁻¹], ``from_codes``, ``to_code``), the
-        contract of :func:`karstsink.trajectory.trajectory`. When the transition
-        has no ``biological_rel_sd`` and the land-cover table gives the new class a
-        range ``biological_sink_tc_km2_yr_lo``..``_hi``, a third run (the synthetic
-        class's sink + 1 t C km⁻² yr⁻¹) gives the zone's eligible area A
+        [t C a⁻¹], ``area_km2`` and ``nodata_area_km2`` [km²]) and ``potentials``
+        (``zone``, ``transition``, ``karst_potential_t_c_yr``,
+        ``biological_potential_t_c_yr``, ``total_potential_t_c_yr`` [t C a⁻¹],
+        ``from_codes``, ``to_code``), the contract of
+        :func:`karstsink.trajectory.trajectory`. When the transition has no
+        ``biological_rel_sd`` and the land-cover table gives the new class a range
+        ``biological_sink_tc_km2_yr_lo``..``_hi``, a third run (the synthetic class's
+        sink + 1 t C km⁻² yr⁻¹) gives the zone's eligible area A
         (``eligible_area_km2`` [km²] = run C - run B) and the potential's range
         ``biological_potential_lo_t_c_yr`` / ``_hi_t_c_yr`` = potential + (range end -
         class value) x A; NaN otherwise.
@@ -201,7 +223,8 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
         field_name = map_cfg.zones_field
         zonal = _with_zone(pd.read_csv(baseline_dir / "zonal_totals.csv", dtype={
             field_name: str}, keep_default_na=False, na_values=[""]), field_name)
-        baseline = zonal[["zone", "karst_sink_t_c_yr", "biological_sink_t_c_yr"]].copy()
+        baseline = zonal[["zone", "karst_sink_t_c_yr", "biological_sink_t_c_yr",
+                          *[c for c in ("area_km2", "nodata_area_km2") if c in zonal]]].copy()
         table_name = json.loads((baseline_dir / "run.json").read_text(encoding="utf-8"))[
             "parameters"]["landcover_table"]
         lct = load_landcover_table(table_name)
@@ -267,6 +290,110 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
     return baseline, potentials
 
 
+def stack_config(map_cfg: Any, schedule: Schedule) -> Any:
+    """The map series of a schedule's projection stack.
+
+    The baseline map configuration (as for the potentials: its own ``[scenario]``,
+    optional outputs and ``[uncertainty]`` off, a series map's last year) with each
+    stack input in place of the map's input of that name, and ``[series] years`` the
+    stack's years, ``pairs = []`` (no change maps, no attribution).
+
+    Raises
+    ------
+    ConfigError
+        No stack, or a stack input the baseline map does not have.
+    """
+    from ..mapping._series_config import parse_series
+
+    where = f"{schedule.path}: " if schedule.path else ""
+    if not schedule.climate_stack:
+        raise ConfigError(f"{where}[trajectory.climate] has no stack.")
+    base = _single_year(map_cfg)
+    extra = [n for n in schedule.climate_stack if n not in base.inputs]
+    if extra:
+        raise ConfigError(f"{where}[trajectory.climate] stack {', '.join(extra)}: not an input "
+                          f"of the baseline map (its [map.inputs]: {', '.join(base.inputs)}); "
+                          f"a stack input replaces the map's input of the same name.")
+    inputs, specs = dict(base.inputs), dict(base.input_specs)
+    templates = {}
+    for name, spec in schedule.climate_stack.items():
+        inputs[name] = templates[name] = spec.path
+        specs[name] = spec
+    series = parse_series(f"{where}[trajectory.climate] stack, as ", {
+        "years": list(schedule.climate_stack_years), "pairs": [], "climate": [],
+        "change_maps": []}, templates, inputs)
+    return dataclasses.replace(base, inputs=inputs, input_specs=specs, series=series)
+
+
+def climate_stack_factors(map_cfg: Any, schedule: Schedule, baseline: pd.DataFrame,
+                          work: str | os.PathLike, *, jobs: int | None = None
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Zone climate factors from one map series of the schedule's projection stack.
+
+    Parameters
+    ----------
+    map_cfg : karstsink.mapping.MapConfig
+        The baseline map configuration (with zones).
+    schedule : karstsink.trajectory.Schedule
+        A schedule with ``[trajectory.climate] stack``.
+    baseline : pandas.DataFrame
+        The baseline map's zone totals as :func:`trajectory_potentials` returns them
+        (``zone``, ``karst_sink_t_c_yr``, ``biological_sink_t_c_yr`` [t C a⁻¹]; with
+        ``area_km2`` and ``nodata_area_km2`` [km²] the coverage is checked).
+    work : path-like
+        A scratch folder for the series run (created, and removed afterwards).
+    jobs : int, optional
+        Map worker threads.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The factors (``zone``, ``year``, ``karst_climate_factor``,
+        ``biological_climate_factor`` [-], every trajectory year:
+        :func:`karstsink.trajectory.stack_climate_factors`) and the series' zone
+        totals (``zone``, ``year``, ``karst_sink_t_c_yr``, ``biological_sink_t_c_yr``,
+        ``total_sink_t_c_yr`` [t C a⁻¹], the rows of its ``series.csv``).
+
+    Warns
+    -----
+    UserWarning
+        A projected year leaves more of a zone without data than the baseline map
+        (over 0.1 % of its area): its factor then mixes the projection's coverage with
+        its climate.
+    """
+    if map_cfg.zones_path is None or map_cfg.zones_field is None:
+        _with_zone(None, None)  # the one error message
+    cfg = stack_config(map_cfg, schedule)
+    where = f"{schedule.path}: " if schedule.path else ""
+    field_name = map_cfg.zones_field
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        res = _run(cfg, work / "stack", jobs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    series = res.series
+    table = pd.DataFrame(series["series_table"])
+    projected = pd.concat([_with_zone(table[table["year"] == y], field_name)
+                           for y in schedule.climate_stack_years], ignore_index=True)
+    if "nodata_area_km2" in baseline and "area_km2" in baseline:
+        base = baseline.set_index("zone")
+        for label, cols in (series.get("zonal") or {}).items():
+            z = _with_zone(pd.DataFrame(cols), field_name).set_index("zone")
+            more = (z["nodata_area_km2"] - base["nodata_area_km2"]).reindex(base.index)
+            hit = base.index[(more > _COVERAGE_TOLERANCE * base["area_km2"]).to_numpy()]
+            if len(hit):
+                warnings.warn(
+                    f"{where}[trajectory.climate] stack {label}: zone(s) "
+                    f"{', '.join(hit[:5])} have more nodata area than the baseline map (up to "
+                    f"{float(more[hit].max()):.3g} km2): their climate factors mix the "
+                    f"projection's coverage with its climate.", UserWarning, stacklevel=2)
+    keep = ["zone", "year", "karst_sink_t_c_yr", "biological_sink_t_c_yr",
+            "total_sink_t_c_yr"]
+    projected = projected[keep].reset_index(drop=True)
+    return stack_climate_factors(schedule, baseline, projected), projected
+
+
 def _total_zone(zones: pd.Series) -> str:
     from ..mapping._zone_io import TOTAL_LABEL
 
@@ -288,8 +415,10 @@ def run_trajectory(map_cfg: Any, schedule: Schedule | str | os.PathLike,
     transition and year), ``trajectory_potentials.csv``, ``trajectory_balance.csv``
     (the province path against each emission scenario, :func:`karstsink.scenario.balance`
     [t CO₂ a⁻¹, %]), ``trajectory_share_reached.csv`` (the year the schedule's
-    ``target_share_pct`` is reached, :func:`karstsink.scenario.share_reached`) and
-    ``trajectory.png``.
+    ``target_share_pct`` is reached, :func:`karstsink.scenario.share_reached`),
+    ``trajectory.png`` and, with a projection stack, ``trajectory_climate.csv`` (the
+    zone climate factors per year [-], :func:`climate_stack_factors`; its map series
+    runs in a scratch folder inside ``folder``, removed afterwards).
 
     Parameters
     ----------
@@ -310,11 +439,17 @@ def run_trajectory(map_cfg: Any, schedule: Schedule | str | os.PathLike,
     from ..scenario import balance, share_reached
 
     sched = schedule if isinstance(schedule, Schedule) else load_schedule(schedule)
+    if sched.climate_stack:
+        stack_config(map_cfg, sched)  # its errors before any map run
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     baseline, potentials = trajectory_potentials(
         map_cfg, sched, folder / ".trajectory_runs", baseline_dir=baseline_dir, jobs=jobs)
-    result = trajectory(sched, baseline, potentials)
+    climate = None
+    if sched.climate_stack:
+        climate, _ = climate_stack_factors(map_cfg, sched, baseline,
+                                           folder / ".trajectory_climate_runs", jobs=jobs)
+    result = trajectory(sched, baseline, potentials, climate=climate)
     result.assumptions.extend(potentials.attrs.get("range_notes", {}).values())
     zone = _total_zone(baseline["zone"])
     sinks, band = balance_sinks(result, zone)
@@ -324,11 +459,13 @@ def run_trajectory(map_cfg: Any, schedule: Schedule | str | os.PathLike,
     out = {"trajectory.csv": result.table, "trajectory_shares.csv": result.shares,
            "trajectory_potentials.csv": potentials, "trajectory_balance.csv": table,
            "trajectory_share_reached.csv": reached}
+    if climate is not None:
+        out["trajectory_climate.csv"] = climate
     for name, frame in out.items():
         to_csv(frame, folder / name, index=False)
     run = TrajectoryRun(result=result, baseline=baseline, potentials=potentials,
                         balance=table, reached=reached, zone=zone, folder=folder,
-                        files=list(out))
+                        files=list(out), climate=climate)
     if plot:
         from ..plots.trajectory import plot_trajectory
 

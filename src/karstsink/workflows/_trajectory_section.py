@@ -94,7 +94,9 @@ def trajectory_section(run: Any) -> Section:
         f"Sinks in t C per year; t CO2 = t C x {C_TO_CO2:.3f}. Full tables: "
         "`scenario/trajectory.csv` (every zone), `scenario/trajectory_balance.csv`, "
         "`scenario/trajectory_potentials.csv`, `scenario/trajectory_shares.csv`, "
-        "`scenario/trajectory_share_reached.csv`.")
+        "`scenario/trajectory_share_reached.csv`"
+        + (", `scenario/trajectory_climate.csv` (the projection stack's zone climate "
+           "factors)" if "trajectory_climate.csv" in run.files else "") + ".")
     figures: list[Figure | str | os.PathLike] = []
     if run.figure is not None:
         figures.append(Figure(run.figure, "Restoration trajectory: karst, biological and total "
