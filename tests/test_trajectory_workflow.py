@@ -139,3 +139,31 @@ def test_demo_config_names_the_schedule():
     if "trajectory" not in cfg["scenario"]:
         pytest.skip("hook not integrated yet: [scenario] trajectory in config.py / demo.toml")
     assert cfg["scenario"]["trajectory"] == (demo_data_dir() / "trajectory.toml").resolve()
+
+
+def test_map_uncertainty_sd_widens_the_trajectory_band(tmp_path):
+    """A baseline map run with [uncertainty] hands its zone sds to the trajectory: before
+    any conversion the band is the baseline's own, +-1.96 sd (normal quantiles)."""
+    from karstsink.workflows._trajectory import trajectory_potentials
+
+    cfg = _two_class_map(tmp_path)
+    text = (tmp_path / "in" / "map.toml").read_text(encoding="utf-8")
+    (tmp_path / "in" / "map.toml").write_text(
+        text + "[uncertainty]\ndraws = 40\nseed = 3\nrunoff_rel_sd = 0.1\n", encoding="utf-8")
+    cfg = load_config(tmp_path / "in" / "map.toml")
+    run_map(cfg, tmp_path / "base", jobs=1, co2=False, quicklook=False)
+    unc = pd.read_csv(tmp_path / "base" / "uncertainty.csv").set_index("county")
+    sched = schedule_from_dict({"trajectory": {"name": "t", "draws": 4000, "transitions": [{
+        "name": "crop2forest", "from": "Cropland", "to": "forest", "start": 2025,
+        "end": 2028, "maturity_years": 4, "maturity_source": "test"}]}})
+    baseline, pots = trajectory_potentials(cfg, sched, tmp_path / "work",
+                                           baseline_dir=tmp_path / "base", jobs=1)
+    b = baseline.set_index("zone")
+    sd = unc.loc["West", "karst_sink_sd_t_c_yr"]
+    assert sd > 0  # runoff varies the karst sink
+    assert b.loc["West", "karst_sink_sd_t_c_yr"] == pytest.approx(sd, rel=1e-9)
+    row = trajectory(sched, baseline, pots).table.set_index(["zone", "year"]).loc[
+        ("West", 2020)]
+    width = row["karst_sink_hi95_t_c_yr"] - row["karst_sink_lo95_t_c_yr"]
+    # 4000 normal draws: the 2.5-97.5 % range is 2 x 1.96 sd to within a few per cent
+    assert width == pytest.approx(2 * 1.959964 * sd, rel=0.08)

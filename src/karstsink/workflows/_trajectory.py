@@ -225,6 +225,7 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
             field_name: str}, keep_default_na=False, na_values=[""]), field_name)
         baseline = zonal[["zone", "karst_sink_t_c_yr", "biological_sink_t_c_yr",
                           *[c for c in ("area_km2", "nodata_area_km2") if c in zonal]]].copy()
+        baseline = _with_map_sd(baseline, baseline_dir / "uncertainty.csv", field_name)
         table_name = json.loads((baseline_dir / "run.json").read_text(encoding="utf-8"))[
             "parameters"]["landcover_table"]
         lct = load_landcover_table(table_name)
@@ -288,6 +289,24 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
     potentials = pd.concat(rows, ignore_index=True)
     potentials.attrs["range_notes"] = notes  # one sentence per transition drawn in its range
     return baseline, potentials
+
+
+#: the map's Monte Carlo 1-sigma of each zone total ([map.uncertainty]), taken as the
+#: baseline's own error by :func:`karstsink.trajectory.trajectory`
+_MAP_SD_COLUMNS = ("karst_sink_sd_t_c_yr", "biological_sink_sd_t_c_yr")
+
+
+def _with_map_sd(baseline: pd.DataFrame, path: Path, field_name: str) -> pd.DataFrame:
+    """The baseline zone totals with the map's ``[uncertainty]`` sds (``uncertainty.csv``
+    of the same map run, when it has one) merged in by zone."""
+    if not path.is_file():
+        return baseline
+    unc = _with_zone(pd.read_csv(path, dtype={field_name: str}, keep_default_na=False,
+                                 na_values=[""]), field_name)
+    cols = [c for c in _MAP_SD_COLUMNS if c in unc]
+    if not cols:
+        return baseline
+    return baseline.merge(unc[["zone", *cols]], on="zone", how="left", validate="one_to_one")
 
 
 def stack_config(map_cfg: Any, schedule: Schedule) -> Any:
