@@ -264,6 +264,55 @@ def _model_variant(state: _State, window, raw: dict, keys: dict | None
     return out, vals, inp, counters
 
 
+def _reused_model(state: _State, raw: dict, v: Variant, years: list) -> tuple | None:
+    """A zone-sums-only variant (an attribution's mixed years) from a year's model.
+
+    Where every input the variant takes from another source than year ``Y`` has the
+    same value in both (the land cover did not change between the two years, say),
+    the variant's inputs are year ``Y``'s at that pixel, and the model, pixel by pixel,
+    gives the same values: those pixels are copied from the year with the most of them,
+    and the model runs only on the others (gathered into one row).  None when no year
+    agrees on at least half of the block, or with a scenario (its slope rule reads a
+    pixel's neighbours).  ``years``: ``(Variant, _model_variant result)`` of the
+    block's years.
+    """
+    p = state.spec.params
+    if p.transitions or v.write or not years:
+        return None
+    best = None
+    for y, m in years:
+        same = np.ones(m[0]["total"].shape, bool)
+        for n, key in v.keys.items():
+            other = y.keys[n]
+            if key == other:
+                continue
+            a, b = raw[key], raw[other]
+            if isinstance(a, tuple):  # land cover: (codes, valid)
+                same &= (a[0] == b[0]) & (a[1] == b[1])
+            else:  # NaN differs from NaN: such a pixel is computed, not copied
+                same &= a == b
+        changed = same.size - int(np.count_nonzero(same))
+        if best is None or changed < best[0]:
+            best = (changed, m, same)
+    assert best is not None  # years is not empty
+    changed, (out_y, _, _, _), same = best
+    if 2 * changed > same.size:
+        return None
+    out = dict(out_y)
+    if changed:
+        idx = np.flatnonzero(~same)
+        rv = {n: ((raw[k][0].reshape(-1)[idx][None], raw[k][1].reshape(-1)[idx][None])
+                  if isinstance(raw[k], tuple) else np.ravel(raw[k])[idx][None])
+              for n, k in v.keys.items()}
+        sub, _ = compute_block(model_inputs(rv, p), p)
+        for k, a in out_y.items():
+            out[k] = a.copy()
+            out[k].reshape(-1)[idx] = sub[k].reshape(-1)
+    lc = raw[v.keys["landcover"]]
+    inp = {"carbonate": raw[v.keys["carbonate"]], "landcover_valid": lc[1]}
+    return out, [out["karst"], out["bio"], out["total"]], inp, {}
+
+
 def _variant_counters(state: _State, window, inp: dict, layers: list, area_row: np.ndarray,
                       keys: dict | None, counters: dict, gsum: np.ndarray,
                       draws: bool) -> None:
@@ -309,7 +358,15 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         out, counters = {}, {"variants": {}}
         per: list[np.ndarray] = []  # each variant's zone sums (none without zones)
         by_label = {}
-        models = [_model_variant(state, window, raw, v.keys) for v in spec.variants]
+        models, years = [], []
+        for v in spec.variants:  # the years first, then the attribution's mixed years
+            m = _reused_model(state, raw, v, years)
+            if m is None:
+                m = _model_variant(state, window, raw, v.keys)
+            if v.write:
+                years.append((v, m))
+            models.append(m)
+        del years
         summed = _sums_variants(spec, layers, area_row,
                                 [(m[2]["carbonate"], m[1], m[0]["total"]) for m in models])
         for v, (o, _, inp, c), (s, g) in zip(spec.variants, models, summed, strict=True):
