@@ -301,9 +301,9 @@ def _reused_model(state: _State, raw: dict, v: Variant, years: list) -> tuple | 
     out = dict(out_y)
     if changed:
         idx = np.flatnonzero(~same)
-        rv = {n: ((raw[k][0].reshape(-1)[idx][None], raw[k][1].reshape(-1)[idx][None])
+        rv: dict = {n: ((raw[k][0].reshape(-1)[idx][None], raw[k][1].reshape(-1)[idx][None])
                   if isinstance(raw[k], tuple) else np.ravel(raw[k])[idx][None])
-              for n, k in v.keys.items()}
+                    for n, k in v.keys.items()}
         sub, _ = compute_block(model_inputs(rv, p), p)
         for k, a in out_y.items():
             out[k] = a.copy()
@@ -358,7 +358,8 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         out, counters = {}, {"variants": {}}
         per: list[np.ndarray] = []  # each variant's zone sums (none without zones)
         by_label = {}
-        models, years = [], []
+        models: list[tuple] = []
+        years: list[tuple] = []
         for v in spec.variants:  # the years first, then the attribution's mixed years
             m = _reused_model(state, raw, v, years)
             if m is None:

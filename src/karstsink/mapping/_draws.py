@@ -32,7 +32,7 @@ central value, give the sample standard deviation
 (ddof = 1; NaN where the central value or a draw is nodata), written as
 ``total_sink_sd.tif`` at s x the grid's pixel size: lattice pixel (I, J) is the
 subsample pixel at full-resolution row I s and column J s, the top-left pixel of the
-s x s cell it covers (:func:`write_sd_raster`).  It costs no extra kernel run.
+s x s cell it covers (:func:`._draws_sd.write_sd_raster`).  It costs no extra kernel run.
 
 Sensitivity: per zone, the squared standardised regression coefficients of the total
 sink on the drawn parameters (:math:`SRC_j^2`, the share of the variance explained by
@@ -56,14 +56,12 @@ from .landcover import RANGE_COLUMNS
 if TYPE_CHECKING:
     from .model import ModelParams
 
-__all__ = ["SD_STEM", "DrawSet", "UncertaintyConfig", "block_draws", "make_draws",
-           "parse_uncertainty", "sd_lattice", "write_sd_raster", "zone_draw_table"]
+__all__ = ["DrawSet", "UncertaintyConfig", "block_draws", "make_draws",
+           "parse_uncertainty", "zone_draw_table"]
 
 KEYS = ("draws", "seed", "subsample", "runoff_rel_sd", "temperature_sd_c",
         "dolomite_databases", "sd_raster")
 
-#: the per-pixel sd raster (``sd_raster = true``): file stem in the output folder
-SD_STEM = "total_sink_sd"
 
 
 @dataclass
@@ -264,6 +262,7 @@ def block_draws(state, inp: dict, p, layers: list, area_row: np.ndarray, window
     Every draw runs through the map's kernel (:func:`~.model.compute_block`), the draws
     of a block in one call (:func:`_batches`).
     """
+    from ._draws_sd import _accumulate_sd, _sd_of
     from .model import compute_block
 
     spec = state.spec
@@ -316,96 +315,6 @@ def block_draws(state, inp: dict, p, layers: list, area_row: np.ndarray, window
         return out, None
     row0, col0 = (int(window.row_off) + r0) // s, (int(window.col_off) + c0) // s
     return out, (row0, col0, _sd_of(acc, d.k))
-
-
-def _accumulate_sd(acc, total: np.ndarray, draws: list[int]):
-    """Add one kernel call's totals ``(m, h, w)`` (slab i: draw ``draws[i]``; -1, the
-    central run, is the first slab of the first call: :func:`_batches`) to ``acc`` =
-    ``[central, sum, sum of squares]`` of the draws' deviations from the central value
-    (the deviations taken in float32, where they are exact to a rounding of their own
-    size, and summed in float64)."""
-    first = draws[0] == -1
-    if acc is None:
-        assert first  # _batches puts the central run first
-        acc = [total[0].copy(), np.zeros(total.shape[1:]), np.zeros(total.shape[1:])]
-    slabs = total[1:] if first else total
-    if len(slabs):
-        dev = (slabs - acc[0][None]).reshape(len(slabs), -1).astype(np.float64)
-        acc[1] += dev.sum(axis=0).reshape(acc[1].shape)
-        np.multiply(dev, dev, out=dev)
-        acc[2] += dev.sum(axis=0).reshape(acc[2].shape)
-    return acc
-
-
-def _sd_of(acc, k: int) -> np.ndarray:
-    """Sample sd (ddof = 1) of K draws from :func:`_accumulate_sd` (float32; NaN where
-    the central value or a draw is NaN)."""
-    central, s1, s2 = acc
-    var = np.maximum((s2 - s1 * s1 / k) / (k - 1), 0.0)  # NaN stays NaN
-    sd = np.sqrt(var)
-    sd[np.isnan(central)] = np.nan
-    return sd.astype(np.float32)
-
-
-def sd_lattice(pieces: list, grid, step: int) -> np.ndarray:
-    """The sd raster ``(ceil(H / s), ceil(W / s))`` (float32, NaN where no piece) from
-    the blocks' :func:`block_draws` pieces ``(I0, J0, sd)``."""
-    out = np.full((-(-grid.height // step), -(-grid.width // step)), np.nan, np.float32)
-    for i0, j0, sd in pieces:
-        out[i0:i0 + sd.shape[0], j0:j0 + sd.shape[1]] = sd
-    return out
-
-
-def write_sd_raster(folder, spec, pieces: list, co2: bool, year: str | None = None
-                    ) -> list[str]:
-    """Write ``total_sink_sd.tif`` (and its QGIS style) into ``folder``; returns the file
-    names.
-
-    The per-pixel sample sd (ddof = 1) of the K draws' total sink on the subsample, in
-    the unit of ``total_sink.tif`` (t C km⁻² yr⁻¹, t CO2 km⁻² yr⁻¹ with ``co2``):
-    float32, NaN nodata, at s x the grid's pixel size (transform = the grid's scaled by
-    s), the grid's CRS; lattice pixel (I, J) is the sample at full-resolution pixel
-    (I s, J s), the top-left pixel of its s x s cell.  A Cloud-Optimised GeoTIFF
-    (GDAL's COG driver, DEFLATE, floating-point predictor), written to a temporary name
-    in ``folder`` and renamed.  ``pieces``: the merged :func:`block_draws` pieces;
-    ``year``: a series year (its tags are added).
-    """
-    from pathlib import Path
-
-    import rasterio
-    from affine import Affine
-
-    from ..io.atomic import atomic_path
-    from ._block import band_stats
-    from ._style import stats_tags, write_qml
-    from .executor import OUTPUT_META
-
-    d = spec.draws
-    s = d.step
-    grid = spec.grid
-    sd = sd_lattice(pieces, grid, s)
-    unit = OUTPUT_META["total"][3 if co2 else 2]
-    desc = (f"Standard deviation of the total carbon sink over {d.k} Monte Carlo draws, "
-            f"every {s}-th row and column: pixel (I, J) is the grid's pixel "
-            f"({s} I, {s} J), the top-left pixel of its {s} x {s} cell")
-    year_tags = (spec.name_tags or {}).get(year, {}) if year is not None else {}
-    tags = {**spec.tags, **year_tags, "units": unit, "description": desc,
-            "karstsink_draws": str(d.k), "karstsink_seed": str(d.seed),
-            "karstsink_subsample_step_px": str(s)}
-    stats = band_stats(sd)
-    path = Path(folder) / f"{SD_STEM}.tif"
-    with atomic_path(path) as part, rasterio.open(
-            part, "w", driver="COG", width=sd.shape[1], height=sd.shape[0], count=1,
-            dtype="float32", crs=grid.crs, transform=grid.transform @ Affine.scale(s),
-            nodata=float("nan"), compress="DEFLATE", predictor="FLOATING_POINT",
-            overview_resampling="AVERAGE") as ds:
-        ds.write(sd, 1)
-        ds.set_band_description(1, desc)
-        ds.set_band_unit(1, unit)
-        ds.update_tags(1, units=unit, quantity="total_sd", **stats_tags(stats, False))
-        ds.update_tags(**tags)
-    write_qml(Path(folder) / f"{SD_STEM}.qml", "total", desc, unit, stats)
-    return [f"{SD_STEM}.tif", f"{SD_STEM}.qml"]
 
 
 def _slab_sums(spec, ids: np.ndarray, n: int, area_row: np.ndarray, carb: np.ndarray,
@@ -569,7 +478,7 @@ def describe(ucfg: UncertaintyConfig, d: DrawSet, bio_from_table: bool = True
                 + f"; zone totals by the ratio estimator on every {ucfg.subsample}-th row "
                   f"and column"
                 + ("; the per-pixel sd of the total sink on that subsample in "
-                   f"{SD_STEM}.tif" if ucfg.sd_raster else "")
+                   "total_sink_sd.tif" if ucfg.sd_raster else "")
                 + (f"; {' and '.join(fixed)} not varied" if fixed else "")
                 + ".")
     return doc, sentence

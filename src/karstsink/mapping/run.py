@@ -452,7 +452,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                 files += write_draw_tables(tmp, spec, counters.pop("draws"), sums,
                                            counters.get("grid_totals"), zonal)
                 if spec.draws.sd_raster:  # [uncertainty] sd_raster: total_sink_sd.tif
-                    from ._draws import write_sd_raster
+                    from ._sd_raster import write_sd_raster
 
                     files += write_sd_raster(tmp, spec, counters.pop("draw_sd", []), co2)
             run_doc = make_doc(extra["params_doc"], totals, counters, files)

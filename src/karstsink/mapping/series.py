@@ -207,7 +207,8 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         write_columns(tmp / "attribution.csv", attribution)
         files.append("attribution.csv")
     if spec.draws is not None:  # [uncertainty]: every year's intervals in one table
-        from ._draws import append_columns, draw_tables, write_sd_raster
+        from ._draws import append_columns, draw_tables
+        from ._sd_raster import write_sd_raster
 
         unc: dict | None = None
         sens: dict | None = None
