@@ -54,6 +54,7 @@ _QA_LOOKUPS = {"rule", "threshold", "is_fatal"}
 
 #: Strings the scan finds in flag-building code that are not flag codes.
 NOT_CODES = {
+    "draw_sd",  # map counters: the sd raster's block pieces ([uncertainty] sd_raster)
     "ph", "temp",  # keys in samples' (key, code) pairs: ("ph", "missing_ph")
     # map-engine bookkeeping stored in the same counters dict, removed before "flags"
     "grid_totals", "worker_peak_mb", "engine_tiles", "zone_helper_peak_mb",
