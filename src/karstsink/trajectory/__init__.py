@@ -237,20 +237,16 @@ def stack_climate_factors(schedule: Schedule, baseline: pd.DataFrame,
                                  "'zone' and 'year' in the projected zone totals.")
     zones = [str(z) for z in baseline["zone"]]
     years = schedule.years
-    proj = projected.assign(zone=projected["zone"].astype(str),
-                            year=pd.to_numeric(projected["year"]).astype(int))
-    proj = proj.drop_duplicates(["zone", "year"]).set_index(["zone", "year"])
-    want = pd.MultiIndex.from_product([zones, stack_years], names=["zone", "year"])
-    gone = [f"{z} {y}" for z, y in want if (z, y) not in proj.index]
+    sub, gone = _zone_year_rows(projected, zones, stack_years)
     if gone:
         raise ConfigError(f"{where}[trajectory.climate] stack: the map series has no zone "
-                          f"total for {', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}.")
+                          f"total for {gone}.")
     out: dict[str, Any] = {"zone": np.repeat(zones, len(years)),
                            "year": np.tile(years, len(zones))}
     xs = np.array([schedule.first_year, *stack_years], float)
     for sink, col in zip(("karst_sink", "biological_sink"), CLIMATE_COLUMNS, strict=True):
         k0 = _column(baseline, f"{sink}_t_c_yr", "baseline")
-        kp = _column(proj.loc[want].reset_index(), f"{sink}_t_c_yr", "projected").reshape(
+        kp = _column(sub, f"{sink}_t_c_yr", "projected").reshape(
             len(zones), len(stack_years))
         f = np.ones((len(zones), len(years)))
         for i, z in enumerate(zones):
@@ -265,6 +261,19 @@ def stack_climate_factors(schedule: Schedule, baseline: pd.DataFrame,
             f[i] = np.interp(years.astype(float), xs, np.concatenate([[1.0], kp[i] / k0[i]]))
         out[col] = f.ravel()
     return pd.DataFrame(out)
+
+
+def _zone_year_rows(table: pd.DataFrame, zones: list[str], years) -> tuple[pd.DataFrame, str]:
+    """The rows of ``table`` for every (zone, year), zone-major (the first of duplicates),
+    and the missing pairs as text ("" when none; at most five named)."""
+    tab = table.assign(zone=table["zone"].astype(str),
+                       year=pd.to_numeric(table["year"]).astype(int))
+    tab = tab.drop_duplicates(["zone", "year"]).set_index(["zone", "year"])
+    want = pd.MultiIndex.from_product([zones, years], names=["zone", "year"])
+    gone = [f"{z} {y}" for z, y in want if (z, y) not in tab.index]
+    if gone:
+        return tab, ", ".join(gone[:5]) + (" ..." if len(gone) > 5 else "")
+    return tab.loc[want].reset_index(), ""
 
 
 def _climate_arrays(schedule: Schedule, zones: list[str], climate: pd.DataFrame | None
@@ -286,15 +295,9 @@ def _climate_arrays(schedule: Schedule, zones: list[str], climate: pd.DataFrame 
                           f"a climate table both give the climate; use one of them.")
     if "zone" not in climate or "year" not in climate:
         raise MissingColumnError("The climate table needs 'zone' and 'year' columns.")
-    tab = climate.assign(zone=climate["zone"].astype(str),
-                         year=pd.to_numeric(climate["year"]).astype(int))
-    tab = tab.drop_duplicates(["zone", "year"]).set_index(["zone", "year"])
-    want = pd.MultiIndex.from_product([zones, years], names=["zone", "year"])
-    gone = [f"{z} {y}" for z, y in want if (z, y) not in tab.index]
+    sub, gone = _zone_year_rows(climate, zones, years)
     if gone:
-        raise ConfigError(f"The climate table has no factor for {', '.join(gone[:5])}"
-                          f"{' ...' if len(gone) > 5 else ''} (zone and year).")
-    sub = tab.loc[want].reset_index()
+        raise ConfigError(f"The climate table has no factor for {gone} (zone and year).")
     f_k, f_b = (_column(sub, c, "climate").reshape(shape) for c in CLIMATE_COLUMNS)
     return f_k, f_b
 
