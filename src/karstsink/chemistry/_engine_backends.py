@@ -2,8 +2,8 @@
 
 Two backends run the same PHREEQC input: the PyPI ``phreeqc`` package (IPhreeqc
 3.8, the default) and the optional ``phreeqpy`` (IPhreeqc 3.7.3, bound here
-directly through ctypes).  Each offers ``load_database``, ``renew`` (a fresh
-instance with the database loaded), ``run``, ``selected_output``, ``errors``,
+directly through ctypes).  Each offers ``load_database`` (a file, or its text),
+``renew`` (a fresh instance with the database loaded), ``run``, ``selected_output``, ``errors``,
 ``warnings`` and ``version``.
 """
 
@@ -36,17 +36,21 @@ class _PhreeqcBackend:
 
         return str(phreeqc.Phreeqc.GetVersionString())
 
-    def load_database(self, path: Path) -> int:
-        nerr = int(self._p.LoadDatabase(str(path)))
+    def load_database(self, path: Path, text: str | None = None) -> int:
+        """Load the database file, or ``text`` (its contents, edited) when given."""
+        if text is None:
+            nerr = int(self._p.LoadDatabase(str(path)))
+        else:
+            nerr = int(self._p.LoadDatabaseString(text))
         self._p.SetSelectedOutputStringOn(True)  # loading a database resets this switch
         return nerr
 
-    def renew(self, path: Path) -> int:
+    def renew(self, path: Path, text: str | None = None) -> int:
         """Replace the instance by a fresh one with the database loaded."""
         import phreeqc
 
         self._p = phreeqc.Phreeqc()
-        return self.load_database(path)
+        return self.load_database(path, text)
 
     def run(self, text: str) -> int:
         return int(self._p.RunString(text))
@@ -88,6 +92,7 @@ class _PhreeqpyBackend:
         for fname, argtypes, restype in (
             ("RunString", [c_int, c_char_p], c_int),
             ("LoadDatabase", [c_int, c_char_p], c_int),
+            ("LoadDatabaseString", [c_int, c_char_p], c_int),
             ("SetSelectedOutputStringOn", [c_int, c_int], c_int),
             ("GetSelectedOutputString", [c_int], c_char_p),
             ("GetErrorString", [c_int], c_char_p),
@@ -117,19 +122,23 @@ class _PhreeqpyBackend:
     def version(self) -> str:
         return self._lib.GetVersionString().decode()
 
-    def load_database(self, path: Path) -> int:
-        nerr = int(self._lib.LoadDatabase(self._id, str(path).encode("utf-8")))
+    def load_database(self, path: Path, text: str | None = None) -> int:
+        """Load the database file, or ``text`` (its contents, edited) when given."""
+        if text is None:
+            nerr = int(self._lib.LoadDatabase(self._id, str(path).encode("utf-8")))
+        else:  # the text was decoded as latin-1: encoding it back gives the file's bytes
+            nerr = int(self._lib.LoadDatabaseString(self._id, text.encode("latin-1")))
         self._lib.SetSelectedOutputStringOn(self._id, 1)  # loading a database resets it
         return nerr
 
-    def renew(self, path: Path) -> int:
+    def renew(self, path: Path, text: str | None = None) -> int:
         """Replace the instance by a fresh one with the database loaded."""
         new = int(self._lib.CreateIPhreeqc())
         if new < 0:
             raise SpeciationError("phreeqpy: IPhreeqc could not create an instance")
         self._lib.DestroyIPhreeqc(self._id)
         self._id = new
-        return self.load_database(path)
+        return self.load_database(path, text)
 
     def run(self, text: str) -> int:
         return int(self._lib.RunString(self._id, text.encode("utf-8")))

@@ -1,0 +1,111 @@
+"""The engine loads only the PHASES it reports, and gets the whole database's numbers.
+
+Expected values come from PHREEQC itself (the PyPI ``phreeqc`` package, IPhreeqc
+3.8) run on the *whole* database file, with the same input text, in a fresh
+instance; the karstsink run uses the reduced database.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karstsink.chemistry._engine_input import only_phases
+from karstsink.chemistry.engine import INPUT_COLUMNS, PhreeqcEngine
+
+DB = """\
+# a comment before any keyword
+SOLUTION_MASTER_SPECIES
+C        CO3-2   2.0     HCO3    12.0111
+PHASES
+Calcite
+	CaCO3 = CO3-2 + Ca+2
+	log_k	-8.48
+C # graphite: llnl.dat names phases like elements
+	C + 2 H2O = CO2 + 4 H+ + 4 e-
+	log_k	-32.0
+Gypsum
+	CaSO4:2H2O = Ca+2 + SO4-2 + 2 H2O
+	-log_k	-4.58
+exchange_master_species
+X	X-
+END
+"""
+
+
+def test_only_phases_drops_the_other_phase_entries_and_keeps_every_other_block():
+    # Written out by hand: the "C" and "Gypsum" entries (name line to the line before
+    # the next entry or keyword) are gone; the keyword in lower case ends the block.
+    expected = """\
+# a comment before any keyword
+SOLUTION_MASTER_SPECIES
+C        CO3-2   2.0     HCO3    12.0111
+PHASES
+Calcite
+	CaCO3 = CO3-2 + Ca+2
+	log_k	-8.48
+exchange_master_species
+X	X-
+END
+"""
+    assert only_phases(DB, ["Calcite"]) == expected
+    assert only_phases(DB, ["Calcite", "C", "Gypsum"]) == DB
+
+
+def _samples() -> np.ndarray:
+    """Five waters: a limestone and a dolomite spring, a gypsum-affected river, two odd ones."""
+    cols = {c: i for i, c in enumerate(INPUT_COLUMNS)}
+    rows = [
+        dict(temp_c=15.0, ph=7.4, hco3_mmol_l=4.5, ca_mmol_l=2.1, mg_mmol_l=0.2, na_mmol_l=0.1,
+             cl_mmol_l=0.1, so4_mmol_l=0.15, no3_mmol_l=0.1),
+        dict(temp_c=17.5, ph=7.9, hco3_mmol_l=5.2, ca_mmol_l=1.4, mg_mmol_l=1.2, k_mmol_l=0.03,
+             sio2_mmol_l=0.1),
+        dict(temp_c=21.0, ph=7.7, hco3_mmol_l=2.4, ca_mmol_l=2.9, mg_mmol_l=0.6, so4_mmol_l=2.0,
+             sr_mmol_l=0.01, f_mmol_l=0.02),
+        dict(temp_c=4.0, ph=8.6, hco3_mmol_l=1.0, co3_mmol_l=0.05, ca_mmol_l=0.4, na_mmol_l=0.3,
+             cl_mmol_l=0.2, fe_mmol_l=1e-4, mn_mmol_l=1e-4, ba_mmol_l=1e-4),
+        dict(temp_c=30.0, ph=6.6, hco3_mmol_l=8.0, ca_mmol_l=3.5, mg_mmol_l=1.0, nh4_mmol_l=0.05,
+             po4_mmol_l=0.005, no2_mmol_l=0.001),
+    ]
+    values = np.full((len(rows), len(INPUT_COLUMNS)), np.nan)
+    for i, row in enumerate(rows):
+        for name, v in row.items():
+            values[i, cols[name]] = v
+    return values
+
+
+@pytest.mark.parametrize("database", ["phreeqc.dat", "wateq4f.dat", "llnl.dat",
+                                      "minteq.v4.dat", "pitzer.dat"])
+def test_reduced_database_gives_the_whole_databases_results(database):
+    import phreeqc
+
+    engine = PhreeqcEngine(database, phases=("Aragonite",))
+    described = engine.describe()
+    phases = described["phases_used"]
+    assert described["phases_loaded"] == [p for p in phases.values() if p] + ["Aragonite"]
+    values = _samples()
+    if engine.activity_model == "pitzer":  # pitzer.dat has no N, F, P (dropped by the engine)
+        values = values[:4]
+    got = pd.DataFrame(engine.run_array(values).values, columns=engine.columns)
+
+    raw = phreeqc.Phreeqc()
+    assert raw.LoadDatabase(str(engine.database.path)) == 0
+    raw.SetSelectedOutputStringOn(True)
+    assert raw.RunString(engine.input_text(values)) == 0, raw.GetErrorString()
+    ref = pd.read_csv(io.StringIO(raw.GetSelectedOutputString()), sep="\t")
+    ref.columns = [c.strip() for c in ref.columns]
+    ref = ref.mask(ref == -999.999)  # PHREEQC: no saturation index (Mg absent); karstsink: NaN
+    assert list(ref["soln"]) == list(range(1, len(values) + 1))
+
+    pairs = {"si_calcite": f"si_{phases['calcite']}", "si_dolomite": f"si_{phases['dolomite']}",
+             "si_gypsum": f"si_{phases['gypsum']}", "log_pco2": "si_CO2(g)",
+             "si_aragonite": "si_Aragonite", "ionic_strength": "mu", "cbe_pct": "pct_err"}
+    for mine, theirs in pairs.items():
+        np.testing.assert_allclose(got[mine], ref[theirs], rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{database}: {mine}")
+    # mol/kgw -> mmol/kgw
+    np.testing.assert_allclose(got["dic_mmol_kgw"], 1000 * ref["C(4)"], rtol=1e-12)
+    np.testing.assert_allclose(got["hco3_mmol_kgw"], 1000 * ref["m_HCO3-"], rtol=1e-12)
