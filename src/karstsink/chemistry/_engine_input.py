@@ -172,8 +172,8 @@ def _phase_entries(text: str) -> Iterator[tuple[str, str | None, bool]]:
     Yields ``(line, phase, starts)``: ``phase`` is the name of the entry in a
     ``PHASES`` block the line belongs to (None outside such entries, and for the
     ``PHASES`` keyword line itself), ``starts`` is True on the entry's name line.
-    A phase entry starts with its name in the first column; a keyword (an
-    upper-case word in the first column) ends the block.
+    A phase entry starts with its name in the first column; a PHREEQC keyword
+    (:data:`_KEYWORDS`, in any case, as PHREEQC reads them) ends the block.
     """
     in_phases, phase = False, None
     for line in text.splitlines(keepends=True):
@@ -217,7 +217,8 @@ def only_phases(text: str, keep: Collection[str]) -> str:
 
     PHREEQC computes the saturation index of every phase whose elements are in a
     solution; an initial solution's speciation does not depend on them.  Loading
-    only the phases that are reported saves a tenth of PHREEQC's work per sample.
+    only the phases that are reported saves 8 % (``phreeqc.dat``) to 39 %
+    (``llnl.dat``) of PHREEQC's instructions per sample (measured with callgrind).
     The engine checks that the results do not change (see
     :class:`~karstsink.chemistry.engine.PhreeqcEngine`).
     """

@@ -23,7 +23,7 @@ How it runs PHREEQC (facts measured on IPhreeqc 3.8 by the karstsink developers)
   chunk is lost;
 - every run loads the database with only the ``PHASES`` it reports: PHREEQC
   computes a saturation index for every phase whose elements a solution has,
-  about a tenth of its work per sample, and an initial solution's speciation
+  8-39 % of its work per sample with the bundled databases, and an initial solution's speciation
   does not depend on them.  The engine checks on a test sample that the
   output does not change, and otherwise loads the whole file;
 - the ``-999.999`` sentinel PHREEQC prints for an undefined saturation index
