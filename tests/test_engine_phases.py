@@ -109,3 +109,18 @@ def test_reduced_database_gives_the_whole_databases_results(database):
     # mol/kgw -> mmol/kgw
     np.testing.assert_allclose(got["dic_mmol_kgw"], 1000 * ref["C(4)"], rtol=1e-12)
     np.testing.assert_allclose(got["hco3_mmol_kgw"], 1000 * ref["m_HCO3-"], rtol=1e-12)
+
+
+def test_a_database_the_scanner_misreads_is_loaded_whole(tmp_path):
+    # PHREEQC reads a phase name indented; the scanner takes that line for part of the
+    # entry before it (dropped), so the reduced file lacks Gypsum: the check catches it.
+    whole = PhreeqcEngine("phreeqc.dat")
+    text = whole.database.text()
+    assert "\nGypsum\n" in text
+    path = tmp_path / "indented.dat"
+    path.write_bytes(text.replace("\nGypsum\n", "\n  Gypsum\n").encode("latin-1"))
+    engine = PhreeqcEngine(path)
+    assert engine.describe()["phases_loaded"] == "all"
+    values = _samples()
+    np.testing.assert_array_equal(engine.run_array(values).values,
+                                  whole.run_array(values).values)

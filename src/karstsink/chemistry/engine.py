@@ -92,6 +92,10 @@ __all__ = [
 
 DEFAULT_CHUNK_SIZE = 2000
 
+#: (database SHA-256, binding, reported phases) -> the reduced database text, or None
+#: where the whole file must be used (see PhreeqcEngine._reported_phases_only)
+_REDUCED_DATABASES: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
+
 
 # ---------------------------------------------------------------------------
 # One engine: a backend with a database loaded and its names probed.
@@ -239,8 +243,16 @@ class PhreeqcEngine:
         The test sample has every solute the database knows.  Its selected output
         (every reported number, to 12 significant digits) must be the same
         string with the whole database and with the reduced one, both in a
-        fresh instance; otherwise the whole file is used.
+        fresh instance; otherwise the whole file is used.  The answer depends
+        only on the file's contents, the binding and the phases, so a process
+        (and the workers it forks) checks each combination once.
         """
+        key = (self.database.sha256, self.engine, tuple(self._reported_phases))
+        if key not in _REDUCED_DATABASES:
+            _REDUCED_DATABASES[key] = self._check_reduced_database()
+        return _REDUCED_DATABASES[key]
+
+    def _check_reduced_database(self) -> str | None:
         test = np.full((1, len(INPUT_COLUMNS)), 0.1)
         test[0, :4] = (15.0, 7.5, 3.0, np.nan)  # °C, pH, HCO3- and CO3-2 [mmol/L]
         text = self.input_text(test)
