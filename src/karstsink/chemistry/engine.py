@@ -300,9 +300,9 @@ class PhreeqcEngine:
 
     def _run(self, values: np.ndarray, lo: int, hi: int) -> tuple[int, np.ndarray, np.ndarray]:
         # PHREEQC carries state from one run to the next (results can differ in the 13th
-        # digit with the instance's history): every run gets a fresh instance (~6 ms)
+        # digit with the instance's history): every run gets a fresh instance (a few ms)
         nerr_db = self._backend.renew(self.database.path, self._db_text)
-        if nerr_db:  # pragma: no cover - the same file loaded in __init__
+        if nerr_db:  # pragma: no cover - the same database loaded in __init__
             raise SpeciationError(f"PHREEQC could not reload {self.database.name}")
         nerr = self._backend.run(self.input_text(values, lo, hi))
         nums, res = self._output.parse(self._backend.selected_output())
