@@ -79,6 +79,8 @@ def test_runoff_error_scales_the_karst_sink_and_not_the_biological(tmp_path):
     # the only varied parameter explains all of the variance
     assert sens["parameter"].unique().tolist() == ["runoff_factor"]
     assert_allclose(sens["variance_share_pct"], 100.0, rtol=1e-6)
+    # 400 draws for 2 coefficients (runoff + intercept), R² 100 %: nothing to flag
+    assert sens["qa_flags"].isna().all()
     assert "uncertainty.csv" in res.files and "sensitivity.csv" in res.files
     assert "Uncertainty: 400 Monte Carlo draws (seed 5)" in res.assumptions[-1]
     assert "temperature not varied" in res.assumptions[-1]
@@ -98,6 +100,31 @@ def test_class_range_of_the_biological_sink_gives_the_uniform_interval(tmp_path)
     assert_allclose(unc["biological_sink_sd_t_c_yr"] / area, 40 / np.sqrt(12), rtol=0.08)
     assert_allclose(unc["karst_sink_sd_t_c_yr"], 0.0, atol=1e-9)
     assert sens["parameter"].unique().tolist() == ["biological_sink:10"]
+
+
+def test_too_few_draws_for_the_regression_are_flagged(tmp_path):
+    # two varied parameters (runoff, the forest sink) + the intercept = 3 coefficients:
+    # 12 draws are fewer than 10 per coefficient (30), so every share is flagged, while the
+    # response is still exactly linear in them (R² 100 %, no sensitivity_low_r2)
+    _, _, sens = _run(tmp_path, "[uncertainty]\ndraws = 12\nseed = 4\nrunoff_rel_sd = 0.1\n",
+                      table_kw={"forest_bio": "50,90"})
+    assert sorted(sens["parameter"].unique()) == ["biological_sink:10", "runoff_factor"]
+    assert (sens["qa_flags"] == "sensitivity_few_draws").all()
+    assert_allclose(sens["explained_variance_pct"], 100.0, atol=1e-6)
+
+
+def test_a_response_that_is_not_linear_is_flagged():
+    # y = (x - 0.5)^2 over x uniform in 0..1 is symmetric about the mean of x: its linear
+    # correlation with x is 0 in expectation, so R² is near 0 % (well below 70 %), while
+    # 500 draws are plenty for 2 coefficients
+    from types import SimpleNamespace
+
+    from karstsink.mapping._draws import sensitivity
+
+    x = np.random.default_rng(1).uniform(size=(500, 1))
+    _, r2, flags = sensitivity((x[:, 0] - 0.5) ** 2, SimpleNamespace(x=x))
+    assert r2 < 5.0
+    assert flags == "sensitivity_low_r2"
 
 
 def test_ratio_estimator_on_a_subsample_matches_every_pixel(tmp_path):

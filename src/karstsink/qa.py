@@ -61,6 +61,8 @@ __all__ = [
     "PH_RANGE",
     "PH_USUAL_RANGE",
     "RULES",
+    "SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT",
+    "SENSITIVITY_MIN_R2_PCT",
     "SEVERITIES",
     "STAGES",
     "TEMP_RANGE_C",
@@ -244,6 +246,18 @@ register("temp_clamped", "warn",
 register("pco2_clamped", "warn",
          "Soil pCO2 outside the equilibrium table (10^-5 to 1 atm): clamped to the table's "
          "edge.", stages=("map",))
+# sensitivity.csv (the regression of a zone's total sink on the drawn parameters)
+register("sensitivity_few_draws", "warn",
+         "Fewer than {threshold} Monte Carlo draws per regression coefficient (the varied "
+         "parameters + 1): the variance shares are noisy and one may exceed 100 %; raise "
+         "[uncertainty] draws. Rule of thumb of at least 10 observations per coefficient: "
+         "Harrell 2015, Regression Modeling Strategies, doi:10.1007/978-3-319-19425-7.",
+         threshold=10.0, unit="draws", comparison="<", stages=("map",))
+register("sensitivity_low_r2", "warn",
+         "The regression explains less than {threshold} % of the variance "
+         "(explained_variance_pct): the response is not near-linear in the parameters and the "
+         "variance shares are only indicative (Saltelli et al. 2008, doi:10.1002/9780470725184).",
+         threshold=70.0, unit="%", comparison="<", stages=("map",))
 
 #: Codes (without ``:<key>``) whose value or row is not used.
 FATAL: frozenset[str] = frozenset(c for c, r in RULES.items() if r.severity == "fatal")
@@ -277,3 +291,7 @@ CBE_LIMIT_PCT = _number("charge_imbalance")
 IONIC_STRENGTH_LIMIT_MOL_KGW = _number("high_ionic_strength")
 #: pH below which ``ph_below_carbonate_buffer`` fires [pH].
 PH_CARBONATE_BUFFER_MIN = _number("ph_below_carbonate_buffer")
+#: Monte Carlo draws per regression coefficient below which ``sensitivity_few_draws`` fires.
+SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT = _number("sensitivity_few_draws")
+#: Regression R² below which ``sensitivity_low_r2`` fires [%].
+SENSITIVITY_MIN_R2_PCT = _number("sensitivity_low_r2")

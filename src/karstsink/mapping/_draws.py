@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import qa
 from ..exceptions import ConfigError
 from ._area import has_valid_pixel
 from .landcover import RANGE_COLUMNS
@@ -370,22 +371,32 @@ def zone_draw_table(sub: np.ndarray, full: np.ndarray | None, grid_totals, nz: i
     return draws, central
 
 
-def sensitivity(y: np.ndarray, d: DrawSet) -> tuple[np.ndarray, float]:
+def sensitivity(y: np.ndarray, d: DrawSet) -> tuple[np.ndarray, float, str]:
     """Squared standardised regression coefficients [%] of ``y`` (K draws) on the drawn
-    parameters, and the regression's R² [%] (NaN when ``y`` does not vary)."""
+    parameters, the regression's R² [%] (both NaN when ``y`` does not vary) and its
+    ``qa_flags``: ``sensitivity_few_draws`` with fewer than
+    :data:`karstsink.qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT` draws per coefficient
+    (the parameters that vary, plus the intercept), ``sensitivity_low_r2`` with R² below
+    :data:`karstsink.qa.SENSITIVITY_MIN_R2_PCT`."""
     x = d.x
     sx = x.std(axis=0)
     sy = float(np.std(y))
     shares = np.full(x.shape[1], np.nan)
     if not np.isfinite(sy) or sy == 0 or x.shape[1] == 0:
-        return shares, math.nan
+        return shares, math.nan, ""
     use = sx > 0
     xs = (x[:, use] - x[:, use].mean(axis=0)) / sx[use]
     ys = (y - y.mean()) / sy
-    beta, *_ = np.linalg.lstsq(np.c_[np.ones(len(ys)), xs], ys, rcond=None)
+    design = np.c_[np.ones(len(ys)), xs]
+    beta, *_ = np.linalg.lstsq(design, ys, rcond=None)
     shares[use] = 100.0 * beta[1:] ** 2
-    resid = ys - np.c_[np.ones(len(ys)), xs] @ beta
-    return shares, 100.0 * (1.0 - float(np.mean(resid ** 2)))
+    r2 = 100.0 * (1.0 - float(np.mean((ys - design @ beta) ** 2)))
+    flags = []
+    if len(ys) < qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT * design.shape[1]:
+        flags.append("sensitivity_few_draws")
+    if r2 < qa.SENSITIVITY_MIN_R2_PCT:
+        flags.append("sensitivity_low_r2")
+    return shares, r2, qa.join(flags)
 
 
 #: uncertainty.csv columns after zone_id, the zone label and year, per sink
@@ -412,11 +423,12 @@ def uncertainty_tables(year, sub: np.ndarray, full, grid_totals, zonal: dict | N
         unc[f"{stem}_hi95_t_c_yr"] = [float(v) for v in hi]
         unc[f"{stem}_sd_t_c_yr"] = [float(v) for v in np.nanstd(per[key], axis=0, ddof=1)]
     sens: dict[str, list] = {"zone_id": [], field: [], "year": [], "parameter": [],
-                             "variance_share_pct": [], "explained_variance_pct": []}
+                             "variance_share_pct": [], "explained_variance_pct": [],
+                             "qa_flags": []}
     for j in range(len(ids)):
         y = per["total"][:, j]
-        shares, r2 = sensitivity(y, d) if np.isfinite(y).all() else (
-            np.full(len(d.names), np.nan), math.nan)
+        shares, r2, flags = sensitivity(y, d) if np.isfinite(y).all() else (
+            np.full(len(d.names), np.nan), math.nan, "")
         for name, share in zip(d.names, shares, strict=True):
             sens["zone_id"].append(ids[j])
             sens[field].append(names[j])
@@ -424,6 +436,7 @@ def uncertainty_tables(year, sub: np.ndarray, full, grid_totals, zonal: dict | N
             sens["parameter"].append(name)
             sens["variance_share_pct"].append(float(share))
             sens["explained_variance_pct"].append(r2)
+            sens["qa_flags"].append(flags)
     return unc, sens
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import qa
 from ..exceptions import DataError
 from ..report import Figure, Section, Table
 
@@ -31,6 +32,11 @@ SERIES_FILES = {"series": "series.csv", "attribution": "attribution.csv",
 _SINKS = ("karst_sink", "biological_sink", "total_sink")
 _ZENG = "Zeng, Liu & Kaufmann 2019, doi:10.1038/s41467-019-13772-4"
 _SALTELLI = "Saltelli et al. 2008, doi:10.1002/9780470725184"
+#: What the report says of a zone's shares under each sensitivity.csv flag.
+_SENSITIVITY_CAVEATS = {
+    "sensitivity_few_draws": "too few draws per parameter for stable shares",
+    "sensitivity_low_r2": "not near-linear, shares only indicative",
+}
 
 
 def _read(path: Path) -> pd.DataFrame | None:
@@ -230,6 +236,8 @@ def _sensitivity_part(sens: pd.DataFrame, year: int | None, zones: list[str],
     table rows."""
     label, total = _label(sens)
     s = sens[sens["year"] == year] if year is not None else sens
+    if "qa_flags" in s:  # read back from the CSV, a clean row's empty cell is NaN
+        s = s.assign(qa_flags=s["qa_flags"].fillna("").astype(str))
     keep, lines = [], []
     for z in [total, *zones]:
         rows = s[s[label].astype(str) == z].sort_values("variance_share_pct", ascending=False,
@@ -238,12 +246,15 @@ def _sensitivity_part(sens: pd.DataFrame, year: int | None, zones: list[str],
             continue
         keep.append(rows)
         best = rows.iloc[0]
+        caveat = "".join(f"; {_SENSITIVITY_CAVEATS[c]}"
+                         for c in qa.split(best.get("qa_flags", ""))
+                         if c in _SENSITIVITY_CAVEATS)
         lines.append(f"{'all zones' if z == total else z}: "
                      f"{_parameter(best['parameter'], classes)} "
                      f"({best['variance_share_pct']:.0f} % of the variance; regression "
-                     f"R² {best['explained_variance_pct']:.0f} %)")
+                     f"R² {best['explained_variance_pct']:.0f} %{caveat})")
     cols = [c for c in (label, "year", "parameter", "variance_share_pct",
-                        "explained_variance_pct") if c in s]
+                        "explained_variance_pct", "qa_flags") if c in s]
     table = pd.concat(keep)[cols] if keep else s.head(0)[cols]
     when = f" ({year})" if year is not None else ""
     text = (f"**What drives the variance**{when}: " + "; ".join(lines) + ". "
@@ -251,7 +262,9 @@ def _sensitivity_part(sens: pd.DataFrame, year: int | None, zones: list[str],
             "total sink on that parameter over the draws, in % of the variance "
             f"({_SALTELLI}); with R² near 100 % the response is near-linear and the shares "
             "add up to about 100 % (a little more or less when the drawn parameters happen "
-            "to be correlated). Full table: `map/sensitivity.csv`.")
+            "to be correlated; `qa_flags` marks a zone with too few draws per parameter or "
+            f"R² below {qa.SENSITIVITY_MIN_R2_PCT:g} %). Full table: "
+            "`map/sensitivity.csv`.")
     return text, Table(table, caption=f"The {n} largest variance shares of the total sink in "
                                       f"all zones and the zones named in the text{when} "
                                       "[% of the variance over the draws].")
