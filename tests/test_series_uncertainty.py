@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mapping_helpers import (
     GEO,
     GEO_SHAPE,
@@ -111,6 +113,41 @@ def test_too_few_draws_for_the_regression_are_flagged(tmp_path):
     assert sorted(sens["parameter"].unique()) == ["biological_sink:10", "runoff_factor"]
     assert (sens["qa_flags"] == "sensitivity_few_draws").all()
     assert_allclose(sens["explained_variance_pct"], 100.0, atol=1e-6)
+
+
+def test_variance_shares_of_an_orthogonal_design_by_hand():
+    # x1, x2 = +-1 in a 2^2 factorial design: mean 0, variance 1, uncorrelated; y = 2 x1 + x2
+    # has variance 2² + 1² = 5, so x1 explains 4/5 = 80 % and x2 1/5 = 20 % (R² 100 %); the
+    # 4 draws are fewer than 10 per coefficient (3 coefficients)
+    from types import SimpleNamespace
+
+    from karstsink.mapping._draws import sensitivity
+
+    x = np.array([[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]])
+    shares, r2, flags = sensitivity(2 * x[:, 0] + x[:, 1], SimpleNamespace(x=x))
+    assert_allclose(shares, [80.0, 20.0], rtol=1e-12)
+    assert_allclose(r2, 100.0, rtol=1e-12)
+    assert flags == "sensitivity_few_draws"
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(5, 120), p=st.integers(1, 8),
+       noise=st.floats(0.0, 2.0))
+def test_variance_shares_never_exceed_100_percent(seed, k, p, noise):
+    # whatever the chance correlations of a finite sample of draws (the squared standardised
+    # coefficients alone can add up to more than 100 %), each share lies in 0..100 % and
+    # together they are at most 100 %
+    from types import SimpleNamespace
+
+    from karstsink.mapping._draws import sensitivity
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(k, p))
+    y = x @ rng.normal(size=p) * 10 + noise * rng.normal(size=k)
+    shares, _, _ = sensitivity(y, SimpleNamespace(x=x))
+    ok = np.isfinite(shares)
+    assert (shares[ok] >= 0).all()
+    assert shares[ok].sum() <= 100.0 + 1e-9
 
 
 def test_a_response_that_is_not_linear_is_flagged():

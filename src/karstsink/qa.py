@@ -249,8 +249,8 @@ register("pco2_clamped", "warn",
 # sensitivity.csv (the regression of a zone's total sink on the drawn parameters)
 register("sensitivity_few_draws", "warn",
          "Fewer than {threshold} Monte Carlo draws per regression coefficient (the varied "
-         "parameters + 1): the variance shares are noisy and one may exceed 100 %; raise "
-         "[uncertainty] draws. Rule of thumb of at least 10 observations per coefficient: "
+         "parameters + 1): the variance shares are noisy; raise [uncertainty] draws. "
+         "Rule of thumb of at least 10 observations per coefficient: "
          "Harrell 2015, Regression Modeling Strategies, doi:10.1007/978-3-319-19425-7.",
          threshold=10.0, unit="draws", comparison="<", stages=("map",))
 register("sensitivity_low_r2", "warn",

@@ -34,10 +34,19 @@ central value, give the sample standard deviation
 subsample pixel at full-resolution row I s and column J s, the top-left pixel of the
 s x s cell it covers (:func:`._draws_sd.write_sd_raster`).  It costs no extra kernel run.
 
-Sensitivity: per zone, the squared standardised regression coefficients of the total
-sink on the drawn parameters (:math:`SRC_j^2`, the share of the variance explained by
-parameter *j* when the response is near-linear; Saltelli et al. 2008, *Global
-Sensitivity Analysis: The Primer*, Wiley, doi:10.1002/9780470725184).
+Sensitivity: per zone, the linear regression of the total sink on the drawn parameters
+gives the standardised coefficients :math:`SRC_j` and :math:`R^2`; the variance share of
+parameter *j* is
+
+.. math:: V_j = \frac{SRC_j^2}{\sum_k SRC_k^2 + (1 - R^2)}
+
+that is :math:`b_j^2 s_j^2 / (\sum_k b_k^2 s_k^2 + s_e^2)`: the variance decomposition
+of the fitted linear model with the draws' chance correlations between the parameters
+(drawn independently) left out.  For a linear response and uncorrelated draws it is
+:math:`SRC_j^2`, the first-order variance share (Saltelli et al. 2008, *Global
+Sensitivity Analysis: The Primer*, Wiley, doi:10.1002/9780470725184); unlike
+:math:`SRC_j^2` of a finite sample it never exceeds 100 %, and the shares add up to
+at most 100 %.
 """
 
 from __future__ import annotations
@@ -372,8 +381,8 @@ def zone_draw_table(sub: np.ndarray, full: np.ndarray | None, grid_totals, nz: i
 
 
 def sensitivity(y: np.ndarray, d: DrawSet) -> tuple[np.ndarray, float, str]:
-    """Squared standardised regression coefficients [%] of ``y`` (K draws) on the drawn
-    parameters, the regression's R² [%] (both NaN when ``y`` does not vary) and its
+    """Variance shares [%] of the drawn parameters in ``y`` (K draws; see the module
+    notes), the regression's R² [%] (both NaN when ``y`` does not vary) and its
     ``qa_flags``: ``sensitivity_few_draws`` with fewer than
     :data:`karstsink.qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT` draws per coefficient
     (the parameters that vary, plus the intercept), ``sensitivity_low_r2`` with R² below
@@ -389,8 +398,10 @@ def sensitivity(y: np.ndarray, d: DrawSet) -> tuple[np.ndarray, float, str]:
     ys = (y - y.mean()) / sy
     design = np.c_[np.ones(len(ys)), xs]
     beta, *_ = np.linalg.lstsq(design, ys, rcond=None)
-    shares[use] = 100.0 * beta[1:] ** 2
-    r2 = 100.0 * (1.0 - float(np.mean((ys - design @ beta) ** 2)))
+    src2 = beta[1:] ** 2
+    unexplained = float(np.mean((ys - design @ beta) ** 2))  # 1 - R², ys has variance 1
+    shares[use] = 100.0 * src2 / (src2.sum() + unexplained)
+    r2 = 100.0 * (1.0 - unexplained)
     flags = []
     if len(ys) < qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT * design.shape[1]:
         flags.append("sensitivity_few_draws")

@@ -237,7 +237,7 @@ def _sensitivity_part(sens: pd.DataFrame, year: int | None, zones: list[str],
     label, total = _label(sens)
     s = sens[sens["year"] == year] if year is not None else sens
     if "qa_flags" in s:  # read back from the CSV, a clean row's empty cell is NaN
-        s = s.assign(qa_flags=s["qa_flags"].fillna("").astype(str))
+        s = s.assign(qa_flags=[f if isinstance(f, str) else "" for f in s["qa_flags"]])
     keep, lines = [], []
     for z in [total, *zones]:
         rows = s[s[label].astype(str) == z].sort_values("variance_share_pct", ascending=False,
@@ -258,13 +258,13 @@ def _sensitivity_part(sens: pd.DataFrame, year: int | None, zones: list[str],
     table = pd.concat(keep)[cols] if keep else s.head(0)[cols]
     when = f" ({year})" if year is not None else ""
     text = (f"**What drives the variance**{when}: " + "; ".join(lines) + ". "
-            "Each share is the squared standardised regression coefficient of the zone's "
-            "total sink on that parameter over the draws, in % of the variance "
-            f"({_SALTELLI}); with R² near 100 % the response is near-linear and the shares "
-            "add up to about 100 % (a little more or less when the drawn parameters happen "
-            "to be correlated; `qa_flags` marks a zone with too few draws per parameter or "
-            f"R² below {qa.SENSITIVITY_MIN_R2_PCT:g} %). Full table: "
-            "`map/sensitivity.csv`.")
+            "Each share is the part of the variance of the zone's total sink over the draws "
+            "that the linear regression on the drawn parameters gives that parameter: its "
+            "squared standardised coefficient, with the chance correlations of the "
+            f"independent draws left out ({_SALTELLI}). The shares add up to at most 100 %, "
+            "to about 100 % when R² is near 100 % (a near-linear response); `qa_flags` marks "
+            "a zone with too few draws per parameter or R² below "
+            f"{qa.SENSITIVITY_MIN_R2_PCT:g} %. Full table: `map/sensitivity.csv`.")
     return text, Table(table, caption=f"The {n} largest variance shares of the total sink in "
                                       f"all zones and the zones named in the text{when} "
                                       "[% of the variance over the draws].")
