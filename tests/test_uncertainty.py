@@ -180,3 +180,20 @@ def test_command_line_draws(tmp_path):
     bad = CliRunner().invoke(main, ["speciate", str(src), "-o", str(tmp_path / "c.csv"),
                                     "--draws", "10", "--u", "ph"])
     assert bad.exit_code == 2 and "KEY=SD" in bad.output
+
+
+def test_summary_statistics_by_hand():
+    # row 0: the 41 draws 0, 1, ..., 40; linear interpolation puts the 2.5th percentile at
+    # rank 0.025 x 40 = 1 (value 1.0) and the 97.5th at rank 39 (value 39.0); the sample sd
+    # (ddof 1) of 0..40 is sqrt(41 x 42 / 12) = sqrt(143.5).  Row 1: the same draws with
+    # NaN (failed) draws mixed in, which are left out: the same three numbers.  Row 2: one
+    # valid draw is too few, so all three are NaN.
+    draws = np.full((3, 45), np.nan)
+    draws[0, :41] = np.arange(41.0)
+    draws[1, np.r_[0:20, 22:43]] = np.arange(41.0)[::-1]  # NaN at 20, 21, 43 and 44
+    draws[2, 7] = 1.0
+    sd, lo, hi = uncertainty.summarize(draws)
+    np.testing.assert_allclose(sd[:2], np.sqrt(143.5), rtol=1e-12)
+    np.testing.assert_allclose(lo[:2], 1.0, rtol=1e-12)
+    np.testing.assert_allclose(hi[:2], 39.0, rtol=1e-12)
+    assert np.isnan([sd[2], lo[2], hi[2]]).all()

@@ -232,11 +232,20 @@ def summarize(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     n = samples.shape[0]
     sd, lo, hi = (np.full(n, np.nan) for _ in range(3))
-    ok = np.isfinite(samples).sum(axis=1) >= 2
+    finite = np.isfinite(samples)
+    ok = finite.sum(axis=1) >= 2
     if ok.any():
         x = samples[ok]
         sd[ok] = np.nanstd(x, axis=1, ddof=1)
-        lo[ok], hi[ok] = np.nanpercentile(x, [2.5, 97.5], axis=1)
+        # nanpercentile goes row by row in Python (~0.1 ms a row); rows without NaN, nearly
+        # all of them, take percentile's one vectorised pass (the same interpolation)
+        full = finite[ok].all(axis=1)
+        q = np.empty((2, len(x)))
+        if full.any():
+            q[:, full] = np.percentile(x[full], [2.5, 97.5], axis=1)
+        if not full.all():
+            q[:, ~full] = np.nanpercentile(x[~full], [2.5, 97.5], axis=1)
+        lo[ok], hi[ok] = q
     return sd, lo, hi
 
 
