@@ -30,6 +30,11 @@ from karstsink.mapping.config import load_config
 from karstsink.mapping.landcover import load_landcover_table
 from karstsink.mapping.run import run_map
 
+#: These runs use few draws for speed, not for their sensitivity shares.
+FEW_DRAWS = pytest.mark.filterwarnings(
+    r"ignore:\[uncertainty\] draws = \d+ is too few for the sensitivity regression"
+    ":karstsink.exceptions.DataQualityWarning")
+
 #: forest only, no _lo/_hi ranges: with runoff_rel_sd alone only runoff is varied
 TABLE = ("class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source\n"
          "10,Forest,1.0,1.0,70,test\n")
@@ -114,6 +119,7 @@ def test_sd_raster_is_the_karst_sink_times_the_sd_of_the_runoff_factor(tmp_path)
     assert abs(np.median(ratio) - 0.1) < 3 * 0.1 * np.sqrt(2 / 99)
 
 
+@FEW_DRAWS
 def test_no_sd_raster_by_default(tmp_path):
     cfg = load_config(_config(tmp_path, "draws = 5\nrunoff_rel_sd = 0.1\n"))
     assert cfg.uncertainty.sd_raster is False
@@ -123,6 +129,7 @@ def test_no_sd_raster_by_default(tmp_path):
     assert "draw_sd" not in res.counters
 
 
+@FEW_DRAWS
 def test_processes_engine_writes_the_same_sd_raster(tmp_path):
     # engine tiles of 128 px: every worker's pieces are merged by the parent
     unc = (f"draws = 12\nseed = 4\nsubsample = {STEP}\nrunoff_rel_sd = 0.2\n"

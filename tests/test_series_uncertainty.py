@@ -21,10 +21,15 @@ from mapping_helpers import (
 )
 from numpy.testing import assert_allclose
 
-from karstsink.exceptions import ConfigError, DataError
+from karstsink.exceptions import ConfigError, DataError, DataQualityWarning
 from karstsink.mapping.config import load_config
 from karstsink.mapping.landcover import load_landcover_table
 from karstsink.mapping.run import run_map
+
+#: These runs use few draws for speed, not for their sensitivity shares.
+FEW_DRAWS = pytest.mark.filterwarnings(
+    r"ignore:\[uncertainty\] draws = \d+ is too few for the sensitivity regression"
+    ":karstsink.exceptions.DataQualityWarning")
 
 HEAD = ("class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source,"
         "soil_pco2_factor_lo,soil_pco2_factor_hi,biological_sink_tc_km2_yr_lo,"
@@ -108,8 +113,9 @@ def test_too_few_draws_for_the_regression_are_flagged(tmp_path):
     # two varied parameters (runoff, the forest sink) + the intercept = 3 coefficients:
     # 12 draws are fewer than 10 per coefficient (30), so every share is flagged, while the
     # response is still exactly linear in them (R² 100 %, no sensitivity_low_r2)
-    _, _, sens = _run(tmp_path, "[uncertainty]\ndraws = 12\nseed = 4\nrunoff_rel_sd = 0.1\n",
-                      table_kw={"forest_bio": "50,90"})
+    with pytest.warns(DataQualityWarning, match="draws = 30 or more"):
+        _, _, sens = _run(tmp_path, "[uncertainty]\ndraws = 12\nseed = 4\n"
+                                    "runoff_rel_sd = 0.1\n", table_kw={"forest_bio": "50,90"})
     assert sorted(sens["parameter"].unique()) == ["biological_sink:10", "runoff_factor"]
     assert (sens["qa_flags"] == "sensitivity_few_draws").all()
     assert_allclose(sens["explained_variance_pct"], 100.0, atol=1e-6)
@@ -184,6 +190,7 @@ def test_ratio_estimator_on_a_subsample_matches_every_pixel(tmp_path):
     assert (a["karst_sink_sd_t_c_yr"] > 0).all()
 
 
+@FEW_DRAWS
 def test_uncertainty_without_zones_and_in_a_series(tmp_path):
     inputs = uniform_inputs(tmp_path)
     for y, q in ((2000, 500.0), (2020, 800.0)):
@@ -239,6 +246,7 @@ def test_bad_uncertainty_sections(tmp_path, body, needle):
         load_config(cfg)
 
 
+@FEW_DRAWS
 def test_processes_engine_gives_the_same_intervals(tmp_path):
     rng = np.random.default_rng(4)
     lc = np.where(rng.random(LC_SHAPE) < 0.5, 40, 10).astype(np.uint8)

@@ -53,13 +53,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import qa
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, DataQualityWarning
 from ._area import has_valid_pixel
 from .landcover import RANGE_COLUMNS
 
@@ -197,6 +198,13 @@ def make_draws(ucfg: UncertaintyConfig, lct, params, dolomite_tables: list | Non
         names.append("dolomite_equilibrium")
         cols.append(np.array([float(np.mean(t[0] - ref)) for t in dol]))
     x = np.column_stack(cols) if cols else np.zeros((k, 0))
+    need = math.ceil(qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT * (len(names) + 1))
+    if names and k < need:
+        warnings.warn(
+            f"[uncertainty] draws = {k} is too few for the sensitivity regression of "
+            f"{len(names)} varied parameter(s): sensitivity.csv flags its shares "
+            f"sensitivity_few_draws; draws = {need} or more gives stable shares.",
+            DataQualityWarning, stacklevel=2)
     return DrawSet(step=ucfg.subsample, pco2=luts["soil_pco2_factor"],
                    bio=luts["biological_sink_tc_km2_yr"], runoff=runoff, temp=temp,
                    dolomite=dol, names=names, x=x, seed=ucfg.seed, sd_raster=ucfg.sd_raster)
