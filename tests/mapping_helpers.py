@@ -5,8 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from affine import Affine
+
+#: Map runs that use few Monte Carlo draws for speed, not for their sensitivity shares.
+FEW_DRAWS = pytest.mark.filterwarnings(
+    r"ignore:\[uncertainty\] draws = \d+ is too few for the sensitivity regression"
+    ":karstsink.exceptions.DataQualityWarning")
 
 UTM = "EPSG:32648"  # WGS 84 / UTM 48N (Guizhou)
 GEO = "EPSG:4326"

@@ -10,6 +10,7 @@ import pytest
 import rasterio
 from affine import Affine
 from mapping_helpers import (
+    FEW_DRAWS,
     GEO,
     GEO_SHAPE,
     GEO_TRANSFORM,
@@ -29,11 +30,6 @@ from karstsink.mapping._draws import make_draws, parse_uncertainty
 from karstsink.mapping.config import load_config
 from karstsink.mapping.landcover import load_landcover_table
 from karstsink.mapping.run import run_map
-
-#: These runs use few draws for speed, not for their sensitivity shares.
-FEW_DRAWS = pytest.mark.filterwarnings(
-    r"ignore:\[uncertainty\] draws = \d+ is too few for the sensitivity regression"
-    ":karstsink.exceptions.DataQualityWarning")
 
 #: forest only, no _lo/_hi ranges: with runoff_rel_sd alone only runoff is varied
 TABLE = ("class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source\n"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mapping_helpers import (
+    FEW_DRAWS,
     GEO,
     GEO_SHAPE,
     GEO_TRANSFORM,
@@ -25,11 +26,6 @@ from karstsink.exceptions import ConfigError, DataError, DataQualityWarning
 from karstsink.mapping.config import load_config
 from karstsink.mapping.landcover import load_landcover_table
 from karstsink.mapping.run import run_map
-
-#: These runs use few draws for speed, not for their sensitivity shares.
-FEW_DRAWS = pytest.mark.filterwarnings(
-    r"ignore:\[uncertainty\] draws = \d+ is too few for the sensitivity regression"
-    ":karstsink.exceptions.DataQualityWarning")
 
 HEAD = ("class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source,"
         "soil_pco2_factor_lo,soil_pco2_factor_hi,biological_sink_tc_km2_yr_lo,"

@@ -198,7 +198,7 @@ def make_draws(ucfg: UncertaintyConfig, lct, params, dolomite_tables: list | Non
         names.append("dolomite_equilibrium")
         cols.append(np.array([float(np.mean(t[0] - ref)) for t in dol]))
     x = np.column_stack(cols) if cols else np.zeros((k, 0))
-    need = math.ceil(qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT * (len(names) + 1))
+    need = draws_needed(len(names))
     if names and k < need:
         warnings.warn(
             f"[uncertainty] draws = {k} is too few for the sensitivity regression of "
@@ -388,12 +388,18 @@ def zone_draw_table(sub: np.ndarray, full: np.ndarray | None, grid_totals, nz: i
     return draws, central
 
 
+def draws_needed(n_parameters: int) -> int:
+    """Draws the sensitivity regression of ``n_parameters`` varied parameters needs:
+    :data:`karstsink.qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT` per coefficient (the
+    parameters plus the intercept); fewer are flagged ``sensitivity_few_draws``."""
+    return math.ceil(qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT * (n_parameters + 1))
+
+
 def sensitivity(y: np.ndarray, d: DrawSet) -> tuple[np.ndarray, float, str]:
     """Variance shares [%] of the drawn parameters in ``y`` (K draws; see the module
     notes), the regression's R² [%] (both NaN when ``y`` does not vary) and its
-    ``qa_flags``: ``sensitivity_few_draws`` with fewer than
-    :data:`karstsink.qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT` draws per coefficient
-    (the parameters that vary, plus the intercept), ``sensitivity_low_r2`` with R² below
+    ``qa_flags``: ``sensitivity_few_draws`` with fewer than :func:`draws_needed` for
+    the parameters that vary, ``sensitivity_low_r2`` with R² below
     :data:`karstsink.qa.SENSITIVITY_MIN_R2_PCT`."""
     x = d.x
     sx = x.std(axis=0)
@@ -411,7 +417,7 @@ def sensitivity(y: np.ndarray, d: DrawSet) -> tuple[np.ndarray, float, str]:
     shares[use] = 100.0 * src2 / (src2.sum() + unexplained)
     r2 = 100.0 * (1.0 - unexplained)
     flags = []
-    if len(ys) < qa.SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT * design.shape[1]:
+    if len(ys) < draws_needed(xs.shape[1]):
         flags.append("sensitivity_few_draws")
     if r2 < qa.SENSITIVITY_MIN_R2_PCT:
         flags.append("sensitivity_low_r2")
