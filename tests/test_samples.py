@@ -325,6 +325,24 @@ def test_both_hco3_and_alkalinity_use_hco3_then_alkalinity():
     assert out["qa_flags"].tolist() == ["", ""]
 
 
+def test_total_alkalinity_with_carbonate_is_not_counted_twice():
+    # Total alkalinity holds the carbonate: alk = HCO3 + 2 CO3 [meq/L]. By hand:
+    # 205 mg/L as CaCO3 / 50.0435 = 4.09644 meq/L; CO3 6 mg/L / 60.009 = 0.099985 mmol/L;
+    # HCO3 = 4.09644 - 2 x 0.099985 = 3.89647 mmol/L. Row 1 has HCO3 itself (122.034 /
+    # 61.017 = 2), which alkalinity does not touch. Row 2: 2 x CO3 (2 x 0.99985 mmol/L)
+    # exceeds the alkalinity (1.000 meq/L), an inconsistent analysis.
+    df = pd.DataFrame({"pH": ["8.6", "8.6", "8.6"], "T": ["16", "16", "16"],
+                       "HCO3 (mg/L)": ["", "122.034", ""],
+                       "Total alkalinity (mg/L as CaCO3)": ["205", "205", "50.0435"],
+                       "CO3 (mg/L)": ["6", "6", "60"]})
+    out = std(df)
+    assert out["hco3_mmol_l"].iloc[0] == pytest.approx(3.89647, rel=1e-5)
+    assert out["hco3_mmol_l"].iloc[1] == pytest.approx(2.0, rel=1e-6)
+    assert np.isnan(out["hco3_mmol_l"].iloc[2])
+    assert out["qa_flags"].tolist() == ["", "", "carbonate_exceeds_alkalinity"]
+    assert any("alkalinity - 2 x co3_mmol_l" in note for note in out.attrs["notes"])
+
+
 # ---------------------------------------------------------------------------
 # cell forms
 # ---------------------------------------------------------------------------

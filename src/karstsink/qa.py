@@ -114,6 +114,11 @@ register("conflicting_values", "fatal", "Two columns of one quantity (Ca in mg/L
 register("formula_without_value", "fatal", "An XLSX formula cell with no stored value: not "
          "used; open and save the workbook in Excel or LibreOffice to store the values.",
          stages=_READ, keyed=True)
+register("carbonate_exceeds_alkalinity", "fatal",
+         "Total alkalinity fills HCO3 (no HCO3 given) but is less than 2 x CO3 [meq/L], so "
+         "HCO3 = alkalinity - 2 CO3 would be negative: the analysis is inconsistent and the "
+         "sample is not speciated.", threshold=0.0, unit="mmol/L", comparison="<",
+         stages=_INPUT)
 register("ph_unusual", "warn",
          "pH outside {low}-{high} is unusual for natural waters: computed, but check the value.",
          threshold=(4.0, 11.0), unit="pH", comparison="outside", stages=("samples",))

@@ -326,6 +326,19 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         alk = measured["alk"][0]
         fill = np.isnan(hco3) & ~alk_fatal
         hco3[fill] = alk[fill]
+        # Total alkalinity already holds the carbonate (alk = HCO3 + 2 CO3 [meq/L]) and
+        # PHREEQC is given HCO3 + 2 CO3: where CO3 was measured, HCO3 = alk - 2 CO3.
+        co3 = columns.get("co3_mmol_l")
+        if co3 is not None:
+            with_co3 = fill & np.isfinite(hco3) & np.isfinite(co3)
+            hco3[with_co3] -= 2.0 * co3[with_co3]
+            short = with_co3 & (hco3 < 0)
+            flag(short, "carbonate_exceeds_alkalinity")
+            hco3[short] = np.nan
+            alk_fatal |= short
+            if with_co3.any():
+                notes.append(f"{int(with_co3.sum())} row(s) with total alkalinity and CO3 but "
+                             "no HCO3: hco3_mmol_l = alkalinity - 2 x co3_mmol_l [meq/L]")
         alk_fatal |= fatal_keys["alk"] & np.isnan(hco3)
     alk_source = ("hco3 (alkalinity where HCO3 is missing)" if {"hco3", "alk"} <= set(measured)
                   else "hco3" if "hco3" in measured else "alk" if "alk" in measured else None)
