@@ -218,6 +218,12 @@ def test_user_csv_in_mt_co2(tmp_path):
         ("排放量 (万吨 CO2)", "3", 3e4),
         ("CO2 emissions [Mt]", "2", 2e6),
         ("emissions (Gt C/yr)", "0.001", 1e6 * C_TO_CO2),
+        ("emissions (Mt carbon)", "1", 1e6 * C_TO_CO2),
+        # "carbon dioxide" is CO2, not carbon (it was read as C: 3.664 x too much)
+        ("Carbon dioxide emissions (Mt)", "220", 220e6),
+        ("carbon-dioxide emissions (Mt)", "220", 220e6),
+        ("emissions (Mt carbon dioxide)", "2", 2e6),
+        ("二氧化碳排放量 (万吨)", "3", 3e4),
     ],
 )
 def test_user_csv_units(tmp_path, header, value, expected_t_co2):
@@ -231,6 +237,8 @@ def test_user_csv_units(tmp_path, header, value, expected_t_co2):
     [
         ("year,emissions\n2020,1\n", UnitError, "unit of emissions column 'emissions'"),
         ("year,emissions (Mt)\n2020,1\n", UnitError, "CO2 or C must be stated"),
+        # "carbon emissions" is often loose wording for CO2: the unit must say which
+        ("year,carbon emissions (Mt)\n2020,1\n", UnitError, "CO2 or C must be stated"),
         ("year,emissions_t_co2\n2020,lots\n", DataError, "data row 1.*'lots' is not a number"),
         ("year,emissions_t_co2\n2020,1\n2020,2\n", DataError, "year 2020 appears twice"),
         ("yr,emissions_t_co2\n2020,1\n", MissingColumnError, "no 'year' column"),

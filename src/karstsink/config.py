@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .exceptions import ConfigError
+from .exceptions import ConfigError, KarstSinkError
 from .io.tomlfile import read_toml
 
 __all__ = ["SCENARIO_NAMES", "load_run_config", "validate_run_config"]
@@ -55,10 +55,6 @@ _SCENARIO = {"emissions": str, "sinks_from": str, "karst_t_c_yr": (int, float),
              "biological_t_c_yr": (int, float), "start_year": int, "end_year": int,
              "trajectory": str}
 _REPORT = {"title": str, "html": bool, "synthetic": bool}
-_BUNDLED_DATABASES = {"phreeqc.dat", "wateq4f.dat", "llnl.dat", "minteq.v4.dat", "minteq.dat",
-                      "pitzer.dat", "sit.dat", "amm.dat", "iso.dat", "frezchem.dat",
-                      "core10.dat", "kinec.v2.dat", "phreeqc_rates.dat", "tdb.dat",
-                      "stimela.dat", "concrete_phr.dat", "concrete_pz3.dat", "pz3.dat"}
 
 _TYPE_NAMES = {str: "a string", bool: "true or false", int: "a whole number",
                float: "a number", list: "a list", dict: "a table"}
@@ -232,8 +228,9 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
             raise fail(key, f"is a WRTDS option; method is {method!r} (set method = "
                             "\"wrtds\" or remove it)")
         value = entry[key]
-        if key in ("window_y", "window_q", "window_s") and not value > 0:
-            raise fail(key, f"must be a positive half-window, not {value!r}")
+        if key in ("window_y", "window_q", "window_s") and not (
+                value > 0 and math.isfinite(value)):
+            raise fail(key, f"must be a positive, finite half-window, not {value!r}")
         if key in ("min_obs", "min_uncen", "jobs", "block_days") and value < 1:
             raise fail(key, f"must be 1 or more, not {value!r}")
         if key == "bootstrap" and value < 0:
@@ -411,9 +408,16 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
             raise c.fail("speciation.samples", "must be a path or a list of paths.")
         sample_paths = [c.path_value(s, f"speciation.samples[{j}]") for j, s in enumerate(items)]
     database = spec.get("database", "phreeqc.dat")
-    if database not in _BUNDLED_DATABASES and ("/" in database or "\\" in database
-                                                or (c.base / database).exists()):
+    from .chemistry.database import builtin_databases
+
+    bundled = builtin_databases()
+    if database not in bundled and ("/" in database or "\\" in database
+                                    or (c.base / database).exists()):
         database = c.path_value(database, "speciation.database")
+    elif database not in bundled:
+        raise c.fail("speciation.database", f"{database!r} is neither a file (paths are "
+                     "relative to the folder of the TOML file) nor one of the bundled "
+                     f"databases ({', '.join(bundled)}).")
     engine = spec.get("engine", "phreeqc")
     if engine not in ("phreeqc", "phreeqpy"):
         raise c.fail("speciation.engine", f"{engine!r} is not 'phreeqc' or 'phreeqpy'.")
@@ -439,6 +443,12 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
         emissions = raw_emissions.lower()
     else:
         emissions = c.path_value(raw_emissions, "scenario.emissions")
+        from .io.emissions import read_emissions_csv
+
+        try:  # a file the balance stage cannot read fails now, before any stage runs
+            read_emissions_csv(emissions)
+        except KarstSinkError as err:
+            raise c.fail("scenario.emissions", str(err)) from None
     sinks_from = scen.get("sinks_from", "map")
     if sinks_from not in ("map", "given"):
         raise c.fail("scenario.sinks_from", f"{sinks_from!r} is not 'map' or 'given'.")
@@ -449,8 +459,9 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
         raise c.fail("scenario.karst_t_c_yr", "is required when sinks_from = \"given\" "
                                               "(the karst sink in t C per year).")
     for key in ("karst_t_c_yr", "biological_t_c_yr"):
-        if key in scen and scen[key] < 0:
-            raise c.fail(f"scenario.{key}", "must not be negative (t C per year taken up).")
+        if key in scen and not (math.isfinite(scen[key]) and scen[key] >= 0):
+            raise c.fail(f"scenario.{key}", f"must be a finite number >= 0 (t C per year taken "
+                                            f"up), not {scen[key]!r}.")
     start, end = scen.get("start_year", 2020), scen.get("end_year", 2060)
     if start > end:
         raise c.fail("scenario.end_year", f"{end} is before start_year {start}.")

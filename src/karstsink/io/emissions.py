@@ -35,6 +35,8 @@ _SENTINEL = re.compile(r"^\s*-9{2,6}(?:\.9*|\.0*)?\s*$")
 def _parse_emission_unit(header: str) -> tuple[float, str]:
     """Return (factor to tonnes, "CO2" or "C") from an emissions column header."""
     text = header.strip().lower().replace("₂", "2").replace("－", "-")
+    # "carbon dioxide" (also hyphenated) and 二氧化碳 name CO2, never carbon
+    text = re.sub(r"carbon[\s_-]*dioxide|二氧化碳", "co2", text)
     # underscore style: emissions_mt_co2, emissions_t_c, emissions_kt_co2_yr
     m = re.match(r"^[a-z_]*?_(t|kt|mt|gt)_(co2|c)(?:_(?:yr|a|per_yr|per_year))?$", text)
     if m:
@@ -52,7 +54,9 @@ def _parse_emission_unit(header: str) -> tuple[float, str]:
             outside = text[: m.start()]
             if "co2" in rest or (not rest and "co2" in outside):
                 return scale, "CO2"
-            if rest in {"c", "carbon"} or (not rest and re.search(r"\bcarbon\b", outside)):
+            # a bare "carbon emissions (Mt)" is left ambiguous: it is often loose wording
+            # for CO2, so the bracket must say C (or carbon) for carbon
+            if rest in {"c", "carbon"}:
                 return scale, "C"
     raise UnitError(
         f"Cannot tell the unit of emissions column {header!r}: name it like "
@@ -134,7 +138,10 @@ def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
             f"(and optional 'scenario', 'approximate', 'source'); found {value_cols}."
         )
     value_col = value_cols[0]
-    scale, basis = _parse_emission_unit(value_col)
+    try:
+        scale, basis = _parse_emission_unit(value_col)
+    except UnitError as err:
+        raise UnitError(f"Emissions file {name!r}: {err}") from None
     factor = scale * (C_TO_CO2 if basis == "C" else 1.0)
 
     def column(key: str) -> list[str]:
