@@ -325,6 +325,18 @@ def test_both_hco3_and_alkalinity_use_hco3_then_alkalinity():
     assert out["qa_flags"].tolist() == ["", ""]
 
 
+def test_censored_ph_and_temperature_are_not_invented():
+    # '<7' is no pH: halving it as a concentration below a detection limit gave pH 3.5
+    df = pd.DataFrame({"pH": ["<7", "7.2", ">9"], "T (°C)": ["10", "<5", "12"],
+                       "HCO3 (mmol/L)": ["1", "1", "1"], "Ca (mmol/L)": ["<0.5", "0.5", "0.5"]})
+    out = std(df)
+    assert np.isnan(out["ph"].iloc[0]) and np.isnan(out["temp_c"].iloc[1])
+    assert np.isnan(out["ph"].iloc[2])
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(0.25)  # a concentration: half the limit
+    assert out["qa_flags"].tolist() == ["censored_value:ph;below_detection:ca",
+                                        "censored_value:temp", "censored_value:ph"]
+
+
 def test_total_alkalinity_with_carbonate_is_not_counted_twice():
     # Total alkalinity holds the carbonate: alk = HCO3 + 2 CO3 [meq/L]. By hand:
     # 205 mg/L as CaCO3 / 50.0435 = 4.09644 meq/L; CO3 6 mg/L / 60.009 = 0.099985 mmol/L;

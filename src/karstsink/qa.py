@@ -114,6 +114,10 @@ register("conflicting_values", "fatal", "Two columns of one quantity (Ca in mg/L
 register("formula_without_value", "fatal", "An XLSX formula cell with no stored value: not "
          "used; open and save the workbook in Excel or LibreOffice to store the values.",
          stages=_READ, keyed=True)
+register("censored_value", "fatal",
+         "A '<x' or '>x' pH or water temperature: a measurement, not a concentration below a "
+         "detection limit, so no value can stand in for it; set to NaN and not speciated.",
+         stages=_INPUT, keyed=True)
 register("carbonate_exceeds_alkalinity", "fatal",
          "Total alkalinity fills HCO3 (no HCO3 given) but is less than 2 x CO3 [meq/L], so "
          "HCO3 = alkalinity - 2 CO3 would be negative: the analysis is inconsistent and the "

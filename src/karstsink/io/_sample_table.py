@@ -274,6 +274,12 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         values = values.copy()
         kind = KEYS[key][1]
         below = status == cells.BELOW
+        censored = np.zeros(n, dtype=bool)
+        if kind in ("ph", "temp"):  # a measurement, not a concentration: nothing can stand
+            censored = below | (status == cells.ABOVE)  # in for '<7'; not used
+            values[censored] = np.nan
+            flag(censored, "censored_value", key)
+            below = np.zeros(n, dtype=bool)
         values[below] = values[below] * factor
         not_num = status == cells.NOT_NUMERIC
         marked = np.zeros(n, dtype=bool)  # conflicting, sentinel, formula: fatal, value NaN
@@ -289,7 +295,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             columns[KEYS[key][0]] = values
             continue
         flag(not_num, "not_numeric", key)
-        fatal = not_num | marked
+        fatal = not_num | marked | censored
         if kind == "ph":
             out_range = (values < _qa.PH_RANGE[0]) | (values > _qa.PH_RANGE[1])
             flag(out_range, "ph_out_of_range")
@@ -310,7 +316,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             values[neg] = np.nan
             fatal |= neg
         flag(below, "below_detection", key)
-        flag(status == cells.ABOVE, "above_range", key)
+        flag((status == cells.ABOVE) & ~censored, "above_range", key)
         fatal_keys[key] = fatal
         measured[key] = (values, status)
         if key not in ("hco3", "alk"):
@@ -446,7 +452,8 @@ def parse_date_column(texts, times=None, *, date_format: str | None = None,
         ) from err
 
 
-_MARKED = ("not_numeric", "conflicting_values", "sentinel_value", "formula_without_value")
+_MARKED = ("not_numeric", "conflicting_values", "sentinel_value", "formula_without_value",
+           "censored_value")
 _EXPLAINED_BY = {
     "missing_ph": {"ph_out_of_range", *(f"{c}:ph" for c in _MARKED)},
     "missing_temp": {"temp_out_of_range", *(f"{c}:temp" for c in _MARKED)},
