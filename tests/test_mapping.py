@@ -403,3 +403,42 @@ def test_processes_engine_splits_a_small_grid_for_every_job(tmp_path):
     for name in ("karst_sink", "total_sink"):
         assert np.array_equal(read(tmp_path / "p" / f"{name}.tif"),
                               read(tmp_path / "t" / f"{name}.tif"), equal_nan=True)
+
+
+@pytest.mark.parametrize("numba", ["false", "true"])
+def test_nodata_climate_off_the_rock_and_zone_sums_that_add_up(tmp_path, numba):
+    if numba == "true":
+        pytest.importorskip("numba")
+    inputs = uniform_inputs(tmp_path)
+    # runoff on the land-cover grid itself (pixel-exact), nodata in rows 0-19 (non-karst:
+    # carbonate 0 in rows 0-49) and rows 100-109 (carbonate rock)
+    runoff = np.full(LC_SHAPE, 500.0, np.float32)
+    runoff[:20] = -9999.0
+    runoff[100:110] = -9999.0
+    write(inputs["runoff"], runoff, LC_TRANSFORM, UTM, nodata=-9999.0)
+    zones = zones_two_halves(tmp_path)
+    cfg = write_config(tmp_path, inputs, extra=f'[model]\nnumba = {numba}\n'
+                       'outputs = ["dissolution", "denudation"]\n'
+                       f'[zones]\npath = "{zones.name}"\nfield = "county"\n')
+    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    karst = read(tmp_path / "out" / "karst_sink.tif")
+    total = read(tmp_path / "out" / "total_sink.tif")
+    # off the rock the karst sink is 0 whatever the runoff: the total is the forest's 70
+    assert np.all(karst[:50] == 0.0)
+    assert_allclose(total[:20], FOREST_BIO, rtol=1e-6)
+    for name in ("dissolution", "denudation"):
+        assert np.all(read(tmp_path / "out" / f"{name}.tif")[:20] == 0.0)
+    # on the rock, no runoff: no karst sink, so no total
+    assert np.isnan(karst[100:110]).all() and np.isnan(total[100:110]).all()
+    table = pd.read_csv(tmp_path / "out" / "zonal_totals.csv")
+    for _, row in table.iterrows():  # every zone and the TOTAL row add up
+        assert row["karst_sink_t_c_yr"] + row["biological_sink_t_c_yr"] == pytest.approx(
+            row["total_sink_t_c_yr"], rel=1e-6)
+    grid = table[table["county"].str.startswith("TOTAL")].iloc[0]
+    # grid: 200 x 300 pixels of 30 m = 6 km x 9 km = 54 km2, rock in rows 50-199 = 40.5 km2;
+    # nodata: 10 rows x 300 columns = 0.3 km x 9 km = 2.7 km2. The sums are over the other
+    # 51.3 km2: biological 70 t C km-2 yr-1 on all of it, karst 11.60 on the 37.8 km2 of
+    # rock with runoff
+    assert grid["nodata_area_km2"] == pytest.approx(2.7, rel=0.005)
+    assert grid["biological_sink_t_c_yr"] == pytest.approx(51.3 * FOREST_BIO, rel=0.005)
+    assert grid["karst_sink_t_c_yr"] == pytest.approx(37.8 * HAND_SINK, rel=0.01)

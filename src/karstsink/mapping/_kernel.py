@@ -187,7 +187,7 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
             upt = nan if badn else upc * carbonic
             upt = upt if pos else conc  # p <= 0: no karst water (0), or nodata (NaN)
             ks = (M_C * r_m) * upt * cb
-            ks = 0.0 if (badn and cb == 0.0) else ks  # non-karst pixels stay 0
+            ks = 0.0 if cb == 0.0 else ks  # non-karst pixels are 0 whatever their climate
             bv = np.float64(bio_r[r, c]) if has_bio else bir[c]
             kf = np.float32(ks * uf)
             bf = np.float32(bv * uf)
@@ -199,13 +199,15 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
             cbr[c] = cb
         if want_diss:
             for c in range(w):
-                diss_o[r, c] = np.float32(rate[c] * cbr[c])
+                cb = cbr[c]
+                diss_o[r, c] = np.float32(0.0 if cb == 0.0 else rate[c] * cb)
         if want_den:
             for c in range(w):
                 cb = cbr[c]
                 v = rate[c]
                 den = v / rho if cb > 0.0 else 0.0
-                den_o[r, c] = np.float32(nan if (math.isnan(cb) or math.isnan(v)) else den)
+                den_o[r, c] = np.float32(nan if (math.isnan(cb) or (cb > 0.0 and math.isnan(v)))
+                                         else den)
     return tcl, pcl, unknown, bad, negative, negc
 
 
@@ -378,12 +380,12 @@ def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, ng, uf, out, grid
                 run[0] = a * (c1 - c0)
                 run[1] = a * scb
                 run[2] = a * snod
-                for q in range(nv):
+                for q in range(nv):  # over the pixels whose total is known
                     vq = vals[g * nv + q]
                     sv = 0.0
                     for c in range(c0, c1):
                         v = np.float64(vq[r, c])
-                        sv += 0.0 if math.isnan(v) else v
+                        sv += 0.0 if (math.isnan(v) or math.isnan(tot[r, c])) else v
                     run[3 + q] = a * sv * uf
                 for q in range(nq):
                     gacc[g, q] += run[q]
@@ -407,6 +409,13 @@ def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, ng, uf, out, grid
                 cb = 1.0
             for g in range(ng):
                 nod = 1.0 if math.isnan(vals[g * nv + 2][r, c]) else 0.0
+                if nod:  # nodata: area, no sink
+                    for s in range(ss):
+                        z = sub[i, s]
+                        out[g, 0, z] += a
+                        out[g, 1, z] += a * cb
+                        out[g, 2, z] += a
+                    continue
                 for s in range(ss):
                     z = sub[i, s]
                     out[g, 0, z] += a
@@ -429,7 +438,9 @@ def zone_sums(zones, nzones: int, area_row: np.ndarray, carb: np.ndarray,
     """Per-zone sums ``(3 + nv, nzones + 1)`` and whole-grid sums ``(3 + nv,)`` of a block.
 
     Quantities: pixel area, carbonate area, nodata area [km²], then each of
-    ``vals`` (t C km⁻² yr⁻¹) x area x ``uf`` [t C yr⁻¹]; NaN values count as 0.
+    ``vals`` (t C km⁻² yr⁻¹) x area x ``uf`` [t C yr⁻¹], summed over the pixels whose
+    total (the third field) is known, NaN counting as 0, so that the karst and the
+    biological sums add up to the total's; nodata pixels add only area.
     ``zones`` is ``ZoneSet.block_zones``'s result, or None (grid sums only).
     With ``groups`` > 1, ``vals`` is that many groups of ``nv`` fields on the same
     zones and carbonate (a series block's variants: the zone runs and the carbonate

@@ -52,11 +52,21 @@ def grid_totals_dict(gt) -> dict:
 
 
 def check_not_all_nodata(totals: dict, counters: dict, checks: dict, inputs: dict) -> None:
-    """A map whose every pixel is nodata is an error, not "0 t C/yr"."""
+    """A map whose every pixel is nodata is an error, not "0 t C/yr"; so is one whose karst
+    sink is nodata on all its carbonate rock because an input has no valid pixel there
+    (non-karst pixels, 0 whatever their climate, would still give a total)."""
     area, nodata = totals["grid_area_km2"], totals["nodata_area_km2"]
-    if area <= 0 or has_valid_pixel(area, nodata):
-        return
     empty = checks.get("empty_on_grid") or []
+    if area > 0 and has_valid_pixel(area, nodata):
+        karst_km2 = totals["karst_area_km2"]
+        if empty and karst_km2 > 0 and totals["karst_sink_t_c_yr"] == 0:
+            names = "; ".join(f"input {n!r} ({inputs[n]})" for n in empty)
+            raise DataError(f"The karst sink is nodata on all {karst_km2:.6g} km2 of carbonate "
+                            f"rock (not 0 t C/yr): {names} has no valid pixel in the sample of "
+                            "the grid; check its extent and nodata value. Nothing was written.")
+        return
+    if area <= 0:
+        return
     if empty:
         why = "; ".join(f"input {n!r} ({inputs[n]}) has no valid pixel in the sample of the "
                         f"grid" for n in empty)

@@ -239,7 +239,7 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
     uptake = np.where(negative, np.nan, uptake)
     uptake = np.where(positive, uptake, conc)  # p <= 0: no karst water (0), or nodata (NaN)
     karst = (M_C * r_m) * uptake * carb_ok
-    karst = np.where(negative & (carb_ok == 0), 0.0, karst)  # non-karst pixels stay 0
+    karst = np.where(carb_ok == 0, 0.0, karst)  # non-karst pixels are 0 whatever their climate
     bio = inp["bio"] if "bio" in inp else np.where(known, p.bio_sink[lcc], np.nan)
     bio = np.where(known, bio, np.nan)
     uf = p.unit_factor
@@ -258,10 +258,10 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
         per_water = np.where(np.isnan(temp) | np.isnan(pco2), np.nan, per_water)
         rate = r_m * per_water  # t km-2 yr-1 of carbonate outcrop
         if "dissolution" in p.outputs:
-            out["dissolution"] = (rate * carb_ok).astype(np.float32)
+            out["dissolution"] = np.where(carb_ok == 0, 0.0, rate * carb_ok).astype(np.float32)
         if "denudation" in p.outputs:
             # t km-2 yr-1 / (t m-3) = m3 km-2 yr-1 = mm ka-1; 0 off carbonate outcrop
             den = np.where(carb_ok > 0, rate / p.rock_density, 0.0)
-            out["denudation"] = np.where(np.isnan(carb_ok) | np.isnan(rate), np.nan,
-                                         den).astype(np.float32)
+            out["denudation"] = np.where(np.isnan(carb_ok) | ((carb_ok > 0) & np.isnan(rate)),
+                                         np.nan, den).astype(np.float32)
     return out, counters

@@ -398,10 +398,13 @@ def sum_quantities(area_row: np.ndarray, carbonate: np.ndarray, vals: list,
                    total: np.ndarray, uf: float) -> list[np.ndarray]:
     """The quantities summed per zone and over the grid, per pixel of a block: area,
     carbonate area, nodata area [km²] and each of ``vals`` [t km⁻² yr⁻¹] x area x ``uf``
-    (the engine's order, as :func:`._kernel.zone_sums` computes them with numba)."""
+    where ``total`` is known (NaN elsewhere: the karst and biological sums add up to the
+    total's; the engine's order, as :func:`._kernel.zone_sums` computes them with numba)."""
     area = np.broadcast_to(area_row[:, None], total.shape)
     carb = np.clip(np.nan_to_num(carbonate, nan=0.0), 0, 1)
-    return [area, area * carb, area * np.isnan(total)] + [v * area * uf for v in vals]
+    nod = np.isnan(total)
+    return [area, area * carb, area * nod] + [np.where(nod, np.nan, v) * area * uf
+                                              for v in vals]
 
 
 def zone_accumulate(n: int, zones, quantities: list[np.ndarray]) -> np.ndarray:
