@@ -442,3 +442,25 @@ def test_nodata_climate_off_the_rock_and_zone_sums_that_add_up(tmp_path, numba):
     assert grid["nodata_area_km2"] == pytest.approx(2.7, rel=0.005)
     assert grid["biological_sink_t_c_yr"] == pytest.approx(51.3 * FOREST_BIO, rel=0.005)
     assert grid["karst_sink_t_c_yr"] == pytest.approx(37.8 * HAND_SINK, rel=0.01)
+
+
+@pytest.mark.parametrize(("value", "unit"), [(1013.25, "Pa"), (0.01, "atm"), (10_000.0, "ppmv")])
+def test_dem_scales_a_volume_fraction_not_a_partial_pressure(tmp_path, value, unit):
+    # 1,013.25 Pa = 0.01 atm is the partial pressure itself: at 1,800 m it stays 10^-2 atm,
+    # so the sink is the sea-level 11.60 t C km-2 yr-1 (HAND_SINK). 10,000 ppmv is a volume
+    # fraction: at 1,800 m it is 10^-2 x P(z)/P0 atm, P(z)/P0 = (1 - 2.25577e-5 x 1800)
+    # ^5.25588 = 0.8045 (ICAO), and Ca_eq ~ pCO2^(1/3) (cube-root law) gives a sink about
+    # 0.8045^(1/3) = 0.930 x lower
+    inputs = uniform_inputs(tmp_path)
+    write(inputs["soil_pco2"], np.full(GEO_SHAPE, value, np.float32), GEO_TRANSFORM, GEO,
+          nodata=-9999.0)
+    inputs["dem"] = write(tmp_path / "dem.tif", np.full(LC_SHAPE, 1800.0, np.float32),
+                          LC_TRANSFORM, UTM)
+    lines = ["[inputs]"] + [f'{k} = "{v.name}"' for k, v in inputs.items() if k != "soil_pco2"]
+    lines.append(f'soil_pco2 = {{ path = "{inputs["soil_pco2"].name}", units = "{unit}" }}')
+    cfg = tmp_path / "map.toml"
+    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    karst = read(tmp_path / "out" / "karst_sink.tif")[50:]
+    expected = HAND_SINK * (0.8045 ** (1 / 3) if unit == "ppmv" else 1.0)
+    assert_allclose(karst, expected, rtol=0.01)

@@ -173,7 +173,7 @@ def model_inputs(raw: dict[str, np.ndarray], p: ModelParams) -> dict[str, np.nda
         inp["pco2_ppmv"] = soil_pco2_brook(aet.astype(np.float64)).astype(np.float32)
     if "dolomite_fraction" in raw:
         inp["dolomite_fraction"] = raw["dolomite_fraction"]
-    if "dem" in raw:
+    if "dem" in raw and p.pco2_volume_fraction:
         inp["pressure_ratio"] = pressure_ratio(raw["dem"]).astype(np.float32)
     if "nep" in raw:  # net ecosystem production: the net biological sink itself
         inp["bio"] = raw["nep"]

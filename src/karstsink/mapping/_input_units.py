@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..exceptions import UnitError
 from ..units import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
-__all__ = ["FLUX_INPUTS", "Unit", "amount_factor", "known_unit", "lookup", "shown_units",
+__all__ = ["FLUX_INPUTS", "PRESSURE_UNITS", "Unit", "amount_factor", "known_unit", "lookup", "shown_units",
            "unit_key"]
 
 DAYS_PER_YEAR = SECONDS_PER_YEAR / SECONDS_PER_DAY  # 365.25 (Julian year)
@@ -47,6 +47,9 @@ _PCO2 = {
     "atm": (1e6, 0.0), "pa": (1e6 / 101325.0, 0.0), "hpa": (1e8 / 101325.0, 0.0),
     "kpa": (1e9 / 101325.0, 0.0), "percent": (1e4, 0.0), "%": (1e4, 0.0),
 }
+#: soil pCO2 units that are a partial pressure (the rest are volume fractions, which a DEM
+#: turns into partial pressures at the pixel's air pressure)
+PRESSURE_UNITS = frozenset({"atm", "uatm", "µatm", "pa", "hpa", "kpa"})
 _FRACTION = {**dict.fromkeys(("fraction", "1", "0-1", "dimensionless"), (1.0, 0.0)),
              "percent": (0.01, 0.0), "%": (0.01, 0.0)}
 _DEM = {**dict.fromkeys(("m", "metre", "meter", "metres", "meters"), (1.0, 0.0)),

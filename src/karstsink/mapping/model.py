@@ -76,6 +76,8 @@ class ModelParams:
     rock_density: float = 2.7
     transitions: list[dict] = field(default_factory=list)
     use_numba: bool = False
+    #: a DEM scales the soil pCO2 by P(z)/P0 (False: the soil pCO2 is a partial pressure)
+    pco2_volume_fraction: bool = True
 
     def class_so4_no3(self, nlut: int) -> tuple[np.ndarray, np.ndarray]:
         """SO4 and NO3 look-ups [mmol L⁻¹] of length ``nlut`` (zeros when not given)."""

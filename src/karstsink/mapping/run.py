@@ -171,7 +171,8 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         calcite=calc.kernel_arrays(), dolomite=dol.kernel_arrays() if dol else None,
         so4=acid["so4"], no3=acid["no3"], shares=acid["shares"], npp_to_nep=cfg.npp_to_nep,
         co2=co2, outputs=cfg.outputs, rock_density=cfg.rock_density_t_m3,
-        transitions=cfg.transitions, use_numba=use_numba)
+        transitions=cfg.transitions, use_numba=use_numba,
+        pco2_volume_fraction=not _pco2_is_pressure(resolved))
     names = ["karst", "bio", "total", *cfg.outputs]
     if cfg.transitions:
         names += ["scenario_total", "scenario_difference"]
@@ -184,7 +185,7 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
                    else relative_path(v, cfg.source) for k, v in cfg.inputs.items()},
         "input_options": {k: r.note for k, r in resolved.items() if r.note},
         "soil_pco2": "raster" if "soil_pco2" in cfg.inputs else "Brook et al. 1983 from AET",
-        "pressure_correction": "dem" in cfg.inputs,
+        "pressure_correction": "dem" in cfg.inputs and params.pco2_volume_fraction,
         "scenario": {"name": cfg.scenario_name, "transitions": cfg.transitions}
         if cfg.transitions else None,
         "equilibrium_grid": {"temp_c": list(calc.temp_range),
@@ -215,6 +216,20 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
                   "assumptions": assumptions, "checks": checks,
                   "zone_io": zio, "sources": sources}
+
+
+def _pco2_is_pressure(resolved: dict) -> bool:
+    """Whether the soil pCO2 input (every year's, in a series) is read in a partial-pressure
+    unit (atm, Pa ...), which a DEM must not scale again (a volume fraction it must)."""
+    from ._input_units import PRESSURE_UNITS, unit_key
+
+    units = [r.units for k, r in resolved.items() if k.split("@")[0] == "soil_pco2"]
+    pressure = {u is not None and unit_key(u) in PRESSURE_UNITS for u in units}
+    if len(pressure) > 1 and "dem" in resolved:
+        raise ConfigError("[inputs] soil_pco2: the years mix partial pressures (atm, Pa ...) "
+                          "and volume fractions (ppmv, percent), which the dem corrects "
+                          "differently; give every year in one kind of unit.")
+    return pressure == {True}
 
 
 def _load_model(cfg: MapConfig, landcover: str):
