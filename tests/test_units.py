@@ -19,6 +19,17 @@ def test_alkalinity_as_caco3():
     assert units.to_mmol_per_l(50.0, "hco3", "mg/L as CaCO3") == pytest.approx(0.99913, abs=1e-5)
 
 
+def test_molar_as_caco3_and_qualifiers_that_do_not_fit():
+    # 1 mmol/L as CaCO3 = 2 meq/L: 2 mmol/L HCO3-, 1 mmol/L of Ca2+ hardness or CO3 2-
+    assert units.to_mmol_per_l(1.0, "hco3", "mmol/L as CaCO3") == pytest.approx(2.0)
+    assert units.to_mmol_per_l(1.0, "ca", "mmol/L as CaCO3") == pytest.approx(1.0)
+    assert units.from_mmol_per_l(2.0, "hco3", "mmol/L as CaCO3") == pytest.approx(1.0)
+    for species, unit in (("so4", "mmol/L as CaCO3"), ("so4", "mg/L as CaCO3"),
+                          ("ca", "mg/L as S"), ("cl", "mmol/L as N")):
+        with pytest.raises(UnitError, match="does not apply|only applies"):
+            units.to_mmol_per_l(1.0, species, unit)
+
+
 def test_nitrate_as_n_and_sulfate_as_s():
     # 2.26 mg/L NO3-N / 14.007 = 0.16135 mmol/L NO3-
     assert units.to_mmol_per_l(2.26, "no3", "mg/L as N") == pytest.approx(0.16135, abs=1e-5)

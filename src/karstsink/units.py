@@ -188,6 +188,12 @@ def parse_concentration_unit(unit: str) -> tuple[float, str, str | None]:
     )
 
 
+#: element qualifiers ('mg/L as N', 'mmol/L as S'): the species each may describe
+ELEMENT_QUALIFIERS = {"n": ("no3", "no2", "nh4"), "s": ("so4",), "c": ("hco3", "co3")}
+#: the species 'as CaCO3' may describe: alkalinity (HCO3-, CO3 2-) and hardness (Ca, Mg)
+CACO3_SPECIES = ("hco3", "co3", "ca", "mg")
+
+
 def to_mmol_per_l(values, species: str, unit: str):
     """Convert concentrations of ``species`` given in ``unit`` to mmol L⁻¹.
 
@@ -218,10 +224,20 @@ def to_mmol_per_l(values, species: str, unit: str):
     4.0972
     >>> round(float(to_mmol_per_l(100.087, "hco3", "mg/L as CaCO3")), 4)
     2.0
+    >>> float(to_mmol_per_l(1.0, "hco3", "mmol/L as CaCO3"))  # 1 mmol CaCO3 = 2 meq
+    2.0
     """
     arr = np.asarray(values, dtype=float)
     scale, basis, as_formula = parse_concentration_unit(unit)
+    if as_formula in ELEMENT_QUALIFIERS and species not in ELEMENT_QUALIFIERS[as_formula]:
+        raise UnitError(f"'{unit}' does not apply to {species!r} ('as "
+                        f"{as_formula.upper()}' is for "
+                        f"{', '.join(ELEMENT_QUALIFIERS[as_formula])}).")
+    if as_formula == "caco3" and species not in CACO3_SPECIES:
+        raise UnitError(f"'as CaCO3' only applies to alkalinity or hardness, not {species!r}.")
     if basis == "mol":
+        if as_formula == "caco3":  # 1 mmol CaCO3 = 2 meq: 2 mmol HCO3-, 1 mmol Ca2+ or CO3 2-
+            return arr * scale * 2.0 / CHARGE[species]
         # "mmol/L as N" of nitrate is the same number of mmol of NO3- (one N in each)
         return arr * scale
     if basis == "eq":  # equivalents are equivalents, whatever they are reported 'as'
@@ -235,10 +251,6 @@ def to_mmol_per_l(values, species: str, unit: str):
             raise UnitError(f"No molar mass for {species!r}; give it in mmol/L.")
         return arr * scale / MOLAR_MASS[species]
     if as_formula == "caco3":
-        if species not in ("hco3", "co3", "ca", "mg"):
-            raise UnitError(
-                f"'as CaCO3' only applies to alkalinity or hardness, not {species!r}."
-            )
         # x mg/L as CaCO3 -> x/100.087 mmol CaCO3 -> 2x/100.087 meq/L; as HCO3- (1 eq/mol)
         # that is 2x/100.087 mmol/L, as Ca2+ or CO3 2- (2 eq/mol) x/100.087 mmol/L.
         meq = arr * scale / MOLAR_MASS["caco3"] * 2.0

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ConfigError, UnitError
-from ..units import MOLAR_MASS, from_mmol_per_l, parse_concentration_unit, to_mmol_per_l
+from ..units import (
+    ELEMENT_QUALIFIERS,
+    MOLAR_MASS,
+    from_mmol_per_l,
+    parse_concentration_unit,
+    to_mmol_per_l,
+)
 from . import cells
 from .headers import (
     CANONICAL_UNITS,
@@ -57,8 +63,6 @@ def _convert(values: np.ndarray, key: str, unit: str) -> np.ndarray:
         # Alkalinity in a mass unit is reported as CaCO3 (APHA Standard Methods 2320;
         # PHREEQC's default for 'Alkalinity' in mass units); HCO3 columns are as HCO3.
         unit, qual = f"{unit} as CaCO3", "caco3"
-    if basis == "mol" and qual == "caco3":  # 1 mmol CaCO3 = 2 meq = 2 mmol HCO3-
-        return arr * scale * 2.0 / (2 if species in ("co3", "ca", "mg") else 1)
     if basis == "mass" and qual in _ELEMENT_MASS:
         if species != ("po4" if qual == "p" else "sio2"):
             raise UnitError(f"'as {qual}' does not apply to {key!r}.")
@@ -127,7 +131,6 @@ def _accept_cells_with_unit(texts, values, status, key, unit, decimal_comma) -> 
 
 #: Element qualifiers and the species they can describe (one N per NO3/NO2/NH4, one S per
 #: SO4, one C per HCO3/CO3); 'mg/L as N' of HCO3 would be read 4.4 x too high otherwise.
-_ELEMENT_QUALIFIERS = {"n": ("no3", "no2", "nh4"), "s": ("so4",), "c": ("hco3", "alk", "co3")}
 
 
 def _reading(key: str, unit: str, qualifier: str | None) -> str:
@@ -145,9 +148,10 @@ def _check_applies(key: str, unit: str) -> None:
     """Raise UnitError if ``unit`` cannot describe ``key`` (e.g. 'mg/L as N' for HCO3)."""
     if KEYS[key][1] == "conc":
         qual = parse_concentration_unit(unit)[2]
-        if qual in _ELEMENT_QUALIFIERS and key not in _ELEMENT_QUALIFIERS[qual]:
+        species = "hco3" if key == "alk" else key
+        if qual in ELEMENT_QUALIFIERS and species not in ELEMENT_QUALIFIERS[qual]:
             raise UnitError(f"'{unit}' does not apply to {key!r} ('as {qual.upper()}' is for "
-                            f"{', '.join(_ELEMENT_QUALIFIERS[qual])}).")
+                            f"{', '.join(ELEMENT_QUALIFIERS[qual])}).")
     _convert(np.array([1.0]), key, unit)
 
 
