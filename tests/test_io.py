@@ -1,8 +1,10 @@
 import os
+import signal
 
 import pytest
 
-from karstsink.io.atomic import atomic_dir, atomic_path
+from karstsink.io import atomic
+from karstsink.io.atomic import atomic_dir, atomic_path, atomic_paths
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -88,3 +90,74 @@ def test_read_table_refuses_a_row_longer_than_the_header(tmp_path):
     p.write_text("a,a,\n1,2,\n", encoding="utf-8")  # repeated names as pandas does
     table, _ = read_table(p)
     assert list(table.columns) == ["a", "a.1"]
+
+
+def _old_pair(tmp_path):
+    a, b = tmp_path / "out.csv", tmp_path / "out.meta.json"
+    a.write_text("old csv", encoding="utf-8")
+    b.write_text("old meta", encoding="utf-8")
+    return a, b
+
+
+def _write_pair(pair):
+    with atomic_paths(*pair) as (ta, tb):
+        ta.write_text("new csv", encoding="utf-8")
+        tb.write_text("new meta", encoding="utf-8")
+
+
+def test_atomic_paths_put_back_what_a_failed_rename_replaced(tmp_path, monkeypatch):
+    pair = _old_pair(tmp_path)
+    real, calls = os.replace, []
+
+    def second_fails(src, dst):
+        calls.append(dst)
+        if str(dst) == str(pair[1]) and str(src).endswith(".tmp"):  # the new metadata
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", second_fails)
+    with pytest.raises(OSError, match="No space"):
+        _write_pair(pair)
+    monkeypatch.undo()
+    # the table was replaced, then put back: both files are the old ones, no temporary left
+    assert [p.read_text(encoding="utf-8") for p in pair] == ["old csv", "old meta"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.meta.json"]
+
+
+def test_atomic_paths_hold_sigterm_until_both_are_in_place(tmp_path, monkeypatch):
+    pair = _old_pair(tmp_path)
+    real = os.replace
+
+    def kill_after_the_table(src, dst):
+        real(src, dst)
+        if str(dst) == str(pair[0]):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    class Stop(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Stop
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        monkeypatch.setattr(atomic.os, "replace", kill_after_the_table)
+        with pytest.raises(Stop):
+            _write_pair(pair)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    # the signal waited for the second rename: the pair is the new one, whole
+    assert [p.read_text(encoding="utf-8") for p in pair] == ["new csv", "new meta"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.meta.json"]
+
+
+def test_a_write_error_names_the_destination(tmp_path):
+    # write() on a full disk raises OSError(28) without a file name: the destination is named
+    pair = (tmp_path / "out.csv", tmp_path / "out.meta.json")
+    with pytest.raises(OSError) as info, atomic_paths(*pair):
+        raise OSError(28, "No space left on device")
+    assert info.value.filename == f"{pair[0]} and out.meta.json"
+    with pytest.raises(OSError) as info, atomic_dir(tmp_path / "folder"):
+        raise OSError(28, "No space left on device")
+    assert info.value.filename == str(tmp_path / "folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -144,12 +144,12 @@ def _write_outputs(result: Any, output: Path, meta_path: Path, check: Any, pool:
                    meta: dict[str, Any]) -> None:
     """Write the CSV (floats formatted in the workers when there are any) and its metadata."""
     from ..io import write as csv_write
-    from ..io.atomic import atomic_path
+    from ..io.atomic import atomic_paths
 
     meta = {**meta, "samples": {k: v for k, v in result.attrs.items() if k != "karstsink"},
             **result.attrs.get("karstsink", {})}
     check()
-    with atomic_path(output) as tmp_csv, atomic_path(meta_path) as tmp_meta:
+    with atomic_paths(output, meta_path) as (tmp_csv, tmp_meta):  # both or neither
         csv_write.write_csv(result, tmp_csv,  # UTF-8, with a BOM under --excel
                             parallel=pool.imap if pool is not None else None)
         tmp_meta.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n",

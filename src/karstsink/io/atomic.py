@@ -20,16 +20,19 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..exceptions import OutputError
 
-__all__ = ["MARKER", "atomic_dir", "atomic_path", "check_output_dir", "check_output_file",
-           "input_paths", "is_karstsink_output", "peak_rss_mb", "safe_name", "unique_names"]
+__all__ = ["MARKER", "atomic_dir", "atomic_path", "atomic_paths", "check_output_dir",
+           "check_output_file", "input_paths", "is_karstsink_output", "peak_rss_mb",
+           "safe_name", "unique_names"]
 
 #: File written into every output folder: ``overwrite`` replaces only folders holding it.
 MARKER = ".karstsink-output"
@@ -270,20 +273,88 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     :func:`os.replace` is atomic on POSIX and Windows.  On any exception the
     temporary file is removed and the destination is left as it was.
     """
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    with atomic_paths(path) as (tmp,):
+        yield tmp
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[Path]]:
+    """:func:`atomic_path` for files that belong together (a table and its metadata):
+    all of them are renamed into place, or (on any exception) none.
+
+    SIGINT and SIGTERM arriving during the renames are held until the last one is
+    done; a rename that fails puts back what the earlier ones replaced.
+    """
+    dests = [Path(p) for p in paths]
+    tmps: list[Path] = []
     try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        os.chmod(tmp_path, 0o666 & ~_UMASK)
-        yield tmp_path
-        os.replace(tmp_path, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        for dest in dests:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+            os.close(fd)
+            tmps.append(Path(tmp))
+            # mkstemp makes the file private (0600); give it the mode a plain open() would
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        yield tmps
+        with _signals_held():
+            _replace_all(tmps, dests)
+    except BaseException as err:
+        for tmp in tmps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        if isinstance(err, OSError) and err.filename is None:  # e.g. a full disk in write()
+            err.filename = " and ".join([str(dests[0]), *(d.name for d in dests[1:])])
         raise
+
+
+def _replace_all(tmps: list[Path], dests: list[Path]) -> None:
+    if len(dests) == 1:
+        os.replace(tmps[0], dests[0])
+        return
+    done: list[tuple[Path, Path | None]] = []  # (destination, its previous file set aside)
+    try:
+        for tmp, dest in zip(tmps, dests, strict=True):
+            old = None
+            if dest.exists():
+                fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".old",
+                                            dir=dest.parent)
+                os.close(fd)
+                old = Path(name)
+                os.replace(dest, old)
+            done.append((dest, old))
+            os.replace(tmp, dest)
+    except BaseException:
+        for dest, old in reversed(done):
+            with contextlib.suppress(OSError):
+                if old is not None:
+                    os.replace(old, dest)
+                else:
+                    dest.unlink()
+        raise
+    for _, old in done:
+        if old is not None:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (their handlers run when the block ends), in the main thread;
+    elsewhere signal handlers cannot be changed and the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    sigs = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {sig: signal.signal(sig, lambda signum, _frame: pending.append(signum))
+                for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if pending:
+            signal.raise_signal(pending[0])
 
 
 @contextlib.contextmanager
@@ -319,6 +390,10 @@ def atomic_dir(out_dir: str | os.PathLike, *, overwrite: bool = True,
                                   "as a whole.\n", encoding="utf-8")
         check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)
         _swap_in(tmp, dest)
+    except OSError as err:
+        if err.filename is None:  # e.g. a full disk in write(): name the output folder
+            err.filename = str(dest)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
