@@ -10,6 +10,7 @@ written (data/examples/README.md lists each planted problem).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import warnings
 
 import numpy as np
@@ -736,6 +737,27 @@ def test_wqp_long_in_memory_via_standardize():
     raw = pd.read_csv(EXAMPLES_DIR / "wqp_long.csv", dtype=str, keep_default_na=False)
     out = std(raw)
     assert len(out) == 2 and out.attrs["reader"]["layout"] == "long"
+
+
+def test_wqp_long_results_reported_twice_are_compared():
+    # as the wide reader's duplicate columns: sample A reports dissolved calcium as 40.078
+    # and 80.156 mg/L (1 and 2 mmol/L: conflicting); sample B as 1 mmol/L and 40078 ug/L
+    # (both 1 mmol/L: they agree, the first is used)
+    head = ("ActivityStartDate,MonitoringLocationIdentifier,CharacteristicName,"
+            "ResultSampleFractionText,ResultMeasureValue,ResultMeasure/MeasureUnitCode")
+    rows = []
+    for site, day, results in (("A", "2020-04-14", (("40.078", "mg/l"), ("80.156", "mg/l"))),
+                               ("B", "2020-05-14", (("1", "mmol/l"), ("40078", "ug/l")))):
+        rows += [f"{day},{site},Calcium,Dissolved,{v},{u}" for v, u in results]
+        rows += [f"{day},{site},pH,,7.5,std units",
+                 f"{day},{site},\"Temperature, water\",,10,deg C",
+                 f"{day},{site},Alkalinity,Total,50.04,mg/l CaCO3"]
+    raw = pd.read_csv(io.StringIO("\n".join([head, *rows]) + "\n"), dtype=str,
+                      keep_default_na=False)
+    out = std(raw)
+    assert np.isnan(out["ca_mmol_l"].iloc[0])
+    assert out["ca_mmol_l"].iloc[1] == pytest.approx(1.0)
+    assert out["qa_flags"].tolist() == ["conflicting_values:ca", ""]
 
 
 def test_missing_file_and_empty_file(tmp_path):

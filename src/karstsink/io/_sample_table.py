@@ -177,6 +177,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         source_units = dict(result.units)
         measured = result.measured
         special["sentinel_value"].update(result.sentinels)
+        special["conflicting_values"].update(result.conflicts)
         used, by_key, _unmatched, _in_place, _extra = _map_columns(
             out[result.sample_columns], None, source, [])
         colmap = dict(result.column_map)

@@ -53,6 +53,8 @@ class LongResult:
     sample_columns: list[str] = field(default_factory=list)
     #: {key: rows of the pivoted table whose result was a no-value sentinel (-999)}
     sentinels: dict[str, np.ndarray] = field(default_factory=dict)
+    #: {key: rows of the pivoted table with two equally ranked results that disagree}
+    conflicts: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _key_for(name: str, fraction: str) -> tuple[str, str | None] | None:
@@ -118,6 +120,7 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
     if dropped:
         result.notes.append(f"long table: per-result columns not carried: {dropped}")
     chosen: dict[tuple[int, str], tuple[int, int]] = {}  # (group, key) -> (rank, row)
+    twins: dict[tuple[int, str], list[int]] = {}  # (group, key) -> other rows of that rank
     shown_row: dict[tuple[int, str], tuple[int, int]] = {}  # (group, name) -> (rank, row)
     char_units: dict[str, set[str]] = {}
     unmapped: set[str] = set()
@@ -138,6 +141,9 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
         slot = (int(group[i]), hit[0])
         if slot not in chosen or rank < chosen[slot][0]:
             chosen[slot] = (rank, i)
+            twins.pop(slot, None)
+        elif rank == chosen[slot][0]:  # the same quantity reported twice: compared below
+            twins.setdefault(slot, []).append(i)
     result.unmapped = sorted(unmapped)
     not_used = n - len(chosen) - sum(1 for (_g, nm) in shown_row if nm in unmapped)
     if not_used:
@@ -161,14 +167,13 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
     for (_g, key), (_r, i) in chosen.items():
         result.column_map.setdefault(labels[names[i].strip()], key)
 
-    per_key: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for (g, key), (_r, i) in chosen.items():
+    def row_value(i: int, key: str) -> tuple[float, int, str | None, bool]:
+        """Result row ``i`` as ``key``: canonical value, cell status, unit, sentinel."""
         kind = KEYS[key][1]
-        key_vals, stat = per_key.setdefault(
-            key, (np.full(n_out, np.nan), np.full(n_out, cells.MISSING, dtype=np.int8)))
         value, status = cells.parse_cell(values[i], decimal_comma=False)
-        if cells.sentinel_mask(np.array([value]), np.array([status]))[0] and kind != "coord":
-            result.sentinels.setdefault(key, np.zeros(n_out, dtype=bool))[g] = True
+        sentinel = bool(cells.sentinel_mask(np.array([value]), np.array([status]))[0]
+                        and kind != "coord")
+        if sentinel:
             value, status = np.nan, cells.MISSING
         unit_text = units[i]
         cond = conditions[i].strip().lower()
@@ -195,12 +200,45 @@ def pivot_long(df: pd.DataFrame, text: dict[str, list[str]], convert, source: st
             if hint and hint[1] and " as " not in unit and kind == "conc":
                 unit = f"{unit} {hint[1]}"
             value = float(convert(np.array([value]), key, unit)[0])
+        return value, status, unit, sentinel
+
+    def disagree(key: str, i: int, a: float, j: int, b: float) -> bool:
+        """As the wide reader's duplicate columns: over 1 % and the reported precisions."""
+        from ._sample_checks import AGREE_RTOL, half_last_digit
+
+        tol = 0.0
+        for row, v in ((i, a), (j, b)):
+            raw, _st = cells.parse_cell(values[row], decimal_comma=False)
+            half = float(half_last_digit([values[row]], False)[0])
+            tol += abs(v) * half / abs(raw) if raw else 0.0
+        return abs(a - b) > max(AGREE_RTOL * max(abs(a), abs(b)), tol) * (1 + 1e-9)
+
+    per_key: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    n_conflicts = 0
+    for (g, key), (_r, i) in chosen.items():
+        key_vals, stat = per_key.setdefault(
+            key, (np.full(n_out, np.nan), np.full(n_out, cells.MISSING, dtype=np.int8)))
+        value, status, unit, sentinel = row_value(i, key)
+        if sentinel:
+            result.sentinels.setdefault(key, np.zeros(n_out, dtype=bool))[g] = True
+        if KEYS[key][1] in ("conc", "orgc", "temp", "ec") and unit is not None:
             seen = result.units.get(key)
             if seen is None:
                 result.units[key] = unit
             elif unit not in seen.split("; "):
                 result.units[key] = f"{seen}; {unit}"
+        for j in twins.get((g, key), ()):
+            other, other_status, _u, _s = row_value(j, key)
+            if status == other_status == cells.OK and disagree(key, i, value, j, other):
+                result.conflicts.setdefault(key, np.zeros(n_out, dtype=bool))[g] = True
+                value, status = np.nan, cells.MISSING
+                n_conflicts += 1
+                break
         key_vals[g], stat[g] = value, status
+    if n_conflicts:
+        result.notes.append(f"long table: {n_conflicts} sample(s) report one quantity twice "
+                            "with values that differ by over 1 % and the reported precision "
+                            "(flagged conflicting_values:<key>, value NaN)")
     for label, col_text in text_cols.items():
         wide[label] = pd.Series(col_text, dtype="str")
     result.measured = per_key
