@@ -91,6 +91,25 @@ def test_numeric_zone_field_map_run(tmp_path):
     assert np.isclose(gpkg.geometry.area.sum() / 1e6, 54.0, rtol=1e-3)  # back in UTM
 
 
+@pytest.mark.parametrize("numba", [True, False])
+def test_a_boundary_in_a_pixel_on_the_block_edge_is_split(tmp_path, monkeypatch, numba):
+    import karstsink.mapping.zones as zones_module
+
+    if numba:
+        pytest.importorskip("numba")
+    monkeypatch.setattr(zones_module, "_HAVE_NUMBA", numba and zones_module._HAVE_NUMBA)
+    # 128-px blocks: pixel column 127 is the last of the first block. A boundary at 0.7 of
+    # it (x = 500000 + 30 x 127.7 m) gives West 3 of its 4 x 4 sub-pixel columns (centres
+    # at 0.125, 0.375, 0.625, 0.875): 127.75 columns x 30 m x 6 km = 22.995 km2 (the
+    # pixel-centre rule alone would give it all 128 columns, 23.04 km2)
+    inputs = uniform_inputs(tmp_path)
+    zones = zones_two_halves(tmp_path, split_x=500000.0 + 30 * 127.7)
+    cfg = write_config(tmp_path, inputs, block_size=128,
+                       extra=f'[zones]\npath = "{zones.name}"\nfield = "county"\n')
+    res = run_map(load_config(cfg), tmp_path / "out", jobs=1, quicklook=False)
+    assert_allclose(res.zonal["area_km2"], [127.75 * 0.18, 172.25 * 0.18, 54.0], rtol=1e-6)
+
+
 # --- the zone helper process (mapping/_zone_io.py) ------------------------------------
 def test_helper_and_in_process_reads_are_identical(tmp_path, monkeypatch):
     from karstsink.mapping._zone_io import ZoneIO

@@ -328,6 +328,7 @@ class ZoneSet:
             block inside one zone is returned as ``(zone_id, None, None)``.
         """
         import shapely
+        from affine import Affine
         from rasterio import features
 
         from .grid import window_bounds, window_transform
@@ -351,24 +352,27 @@ class ZoneSet:
         dtype = "uint8" if hits.size < 255 else "uint16"
         lut = np.r_[0, hits + 1].astype(np.int32)
         fast = _HAVE_NUMBA and wt.b == 0.0 and wt.d == 0.0
+        # the block with a one-pixel halo (the polygons are clipped one pixel wider), so
+        # that a pixel on the block's edge is compared with its neighbour in the next block
+        halo = wt @ Affine.translation(-1, -1)
         if fast:
-            local = np.empty((h, w), np.int32)
-            diff = np.empty((h, w), np.bool_)
-            _centre_ids(*_edges(geoms, wt), hits.size, lut, local, diff)
+            local = np.empty((h + 2, w + 2), np.int32)
+            diff = np.empty((h + 2, w + 2), np.bool_)
+            _centre_ids(*_edges(geoms, halo), hits.size, lut, local, diff)
         else:
             local = features.rasterize(zip(geoms, range(1, hits.size + 1), strict=True),
-                                       out_shape=(h, w), transform=wt, fill=0, dtype=dtype)
+                                       out_shape=(h + 2, w + 2), transform=halo, fill=0,
+                                       dtype=dtype)
             # border pixels: a neighbouring pixel centre lies in another zone (or outside)
-            diff = np.zeros((h, w), bool)
+            diff = np.zeros((h + 2, w + 2), bool)
             ne = local[:, 1:] != local[:, :-1]
             diff[:, 1:] |= ne
             diff[:, :-1] |= ne
             ne = local[1:, :] != local[:-1, :]
             diff[1:, :] |= ne
             diff[:-1, :] |= ne
-        # zones touching the block edge may continue outside: compare with the halo
-        # through the clipped polygons' boundaries only where they cross the edge
-        flat = np.flatnonzero(diff)
+        local = np.ascontiguousarray(local[1:-1, 1:-1])
+        flat = np.flatnonzero(diff[1:-1, 1:-1])
         ids = local if fast else lut[local]  # the fast path wrote lut ids already
         if flat.size == 0:
             return ids, None, None
