@@ -3,7 +3,7 @@
 Each test builds one kind of bad discharge or samples file, runs ``karstsink flux`` (click's
 CliRunner) or the Python function, and checks the exit code, the one-line message, the
 flags written and that a failed run leaves no output and no temporary folder behind.
-The distinct bad inputs are numbered ``# bad input N`` (30 in all).
+The distinct bad inputs are numbered ``# bad input N`` (31 in all).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from karstsink.flux.wrtds import estimate_wrtds
 from karstsink.io.discharge import read_discharge
 from karstsink.io.flux_samples import (
     flux_samples_from_table,
+    pair_with_discharge,
     read_flux_samples,
     read_flux_table,
 )
@@ -422,6 +423,37 @@ def test_samples_entirely_outside_the_discharge_record_give_both_ranges(tmp_path
     _refused(_run(qp, sp, tmp_path / "out"), tmp_path, "s.csv",
              "none of the 20 samples (2015-01-01..2015-05-14)",
              "discharge record (2019-01-01..2020-12-31)")
+
+
+def test_sample_rows_without_a_date_are_flagged_kept_and_left_out(tmp_path):
+    # bad input 31: a blank row (',') and a value without a date (',260') among the samples:
+    # it crashed formatting the NaT date range of the samples outside the record
+    lines = _s_frame().to_csv(index=False).splitlines()
+    qp, sp = _write(tmp_path, _q_frame(), "\n".join([*lines[:4], ",", ",260", *lines[4:]]))
+    out = tmp_path / "out"
+    text = _ok(_run(qp, sp, out))
+    assert "2 sample(s) have no usable hco3 value" in text
+    assert "outside the discharge record" not in text
+    smp = _samples_csv(out)
+    assert len(smp) == 76  # the 74 dated samples and the 2 rows without a date, kept
+    dateless = smp["date"] == ""
+    assert sorted(smp.loc[dateless, "qa_flags"]) == ["bad_date", "missing_value:hco3;bad_date"]
+    assert not smp.loc[dateless, ["used", "in_record"]].to_numpy().any()
+    assert smp.loc[~dateless, "used"].all()
+    # the same fit as the file without those rows (a reference run on the clean file)
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    _ok(_run(qp, _write(clean, _q_frame(), _s_frame())[1], clean / "out"))
+    pd.testing.assert_frame_equal(pd.read_csv(out / "total.csv"),
+                                  pd.read_csv(clean / "out" / "total.csv"))
+    # the public function: a dateless row is flagged bad_date, not outside_discharge_record
+    fs = pd.DataFrame({"date": pd.to_datetime(["2019-01-05", None]), "conc_mg_L": [250.0, 260.0],
+                       "censored": False, "qa_flags": ""})
+    paired = pair_with_discharge(fs, read_discharge(qp))
+    assert paired["qa_flags"].tolist() == ["", "bad_date"]
+    assert paired["in_record"].tolist() == [True, False]
+    with pytest.raises(DataError, match=r"none of the 1 samples \(none has a date\)"):
+        pair_with_discharge(fs.iloc[1:], read_discharge(qp))
 
 
 def test_duplicate_sample_dates_copies_left_out_replicates_kept(tmp_path):

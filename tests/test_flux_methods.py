@@ -127,6 +127,29 @@ def test_rating_recovers_truth_from_noisy_censored_data():
     assert fit["residual_se_ln"] == pytest.approx(0.4, rel=0.1)
 
 
+def test_rating_refuses_duan_smearing_with_censored_values():
+    """Duan's factor from the uncensored residuals of a Tobit fit is biased high: refused.
+
+    Four censored of ten values (one is enough); the default exp(s2/2) and "none" still fit.
+    """
+    from karstsink.exceptions import DataError
+
+    q = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0])
+    c = np.array([1.0, 1.0, 1.0, 1.0, 1.6, 1.4, 1.9, 1.7, 2.2, 2.0])
+    cens = np.array([True] * 4 + [False] * 6)
+    with pytest.raises(DataError, match=r"Duan smearing needs uncensored data \(4 of 10 "
+                                        r"samples are censored.*bias_correction='exp_s2'"):
+        fit_rating(q, c, cens, bias_correction="smearing")
+    for ok in ("exp_s2", "none"):
+        assert np.isfinite(fit_rating(q, c, cens, bias_correction=ok)["cf"])
+    daily = _daily(np.linspace(1.0, 10.0, 30))
+    smp = _samples(daily.index[::3], c, cens)
+    with pytest.raises(DataError, match="Duan smearing needs uncensored data"):
+        estimate(daily, smp, method="rating", bias_correction="smearing")
+    est = estimate(daily, smp, method="rating")
+    assert est.model["bias_correction"] == "exp_s2" and est.model["n_censored"] == 4
+
+
 def test_rating_estimate_and_dispatcher():
     rng = np.random.default_rng(3)
     q = np.exp(rng.normal(0, 1, 400))

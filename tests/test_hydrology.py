@@ -100,6 +100,25 @@ def test_bad_values_are_flagged_and_left_out_of_the_mean(tmp_path):
     assert q.attrs["n_raw_values"] == 7  # nothing dropped from the count of raw values
 
 
+def test_a_repeated_timestamp_keeps_the_row_with_a_value(tmp_path):
+    """An empty (or negative) first row of a repeated timestamp yields to the valid one.
+
+    Expected by hand from the file: 1 Oct: '' then 5 -> 5; 2 Oct: 3 then 4 (two valid
+    values) -> the first, 3, as before; 3 Oct: -1 then 7 -> 7.  The duplicate flag goes on
+    the row left out: 3 duplicate_timestamp rows (line 2, line 5, line 6), 3 values left out.
+    """
+    text = ("date,Q (m3/s)\n2020-10-01,\n2020-10-01,5\n2020-10-02,3\n2020-10-02,4\n"
+            "2020-10-03,-1\n2020-10-03,7\n")
+    with pytest.warns(DataQualityWarning, match=r"3 discharge value\(s\) left out.*"
+                      r"1 negative_value, 3 duplicate_timestamp; first line 2 \(data row 1\)"):
+        q = read_discharge(_write(tmp_path, text))
+    assert q["discharge_m3s"].tolist() == [5.0, 3.0, 7.0]
+    assert q["n_obs"].tolist() == [1, 1, 1]
+    assert q["qa_flags"].tolist() == ["duplicate_timestamp;missing_value", "duplicate_timestamp",
+                                      "duplicate_timestamp;negative_value"]
+    assert q.attrs["n_missing_days"] == 0
+
+
 def test_short_gap_interpolated_and_flagged(tmp_path):
     text = "date,Q (m3/s)\n2020-01-01,1\n2020-01-02,2\n2020-01-06,6\n2020-01-07,7\n"
     q = read_discharge(_write(tmp_path, text), max_gap_days=7)

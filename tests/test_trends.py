@@ -176,6 +176,40 @@ def test_pairs_errors(chop_ctx):
         run_groups(chop_ctx, (1995, 2000), (1990, 1994))
 
 
+def _pairs_error(daily, samples, year1, year2):
+    with pytest.raises(DataError) as err:
+        run_pairs(estimate_wrtds(daily, samples, bootstrap=0, cross_validate=False), year1, year2)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("cut, year", [("end", 2010), ("start", 1985)])
+def test_pairs_refuse_a_year_cut_off_by_the_record_like_a_gap(cut, year):
+    """A water year cut by the start or end of the discharge record is refused as a gap is.
+
+    By hand: water year 2010 is 2009-10-01..2010-09-30, 365 days; a record ending 2010-03-31
+    keeps Oct-Mar = 31+30+31+31+28+31 = 182 of them, 182/365 = 49.9 % <= 90 %.  Water year
+    1985 (1984-10-01..1985-09-30, 365 days) with a record starting 1985-04-01 keeps
+    Apr-Sep = 30+31+30+31+31+30 = 183 days, 50.1 %.  The same days as NaN inside the full
+    record give the same fraction, and both must give the same message.
+    """
+    daily, samples = _choptank_inputs()
+    y0, y1 = start_end(year)
+    half = pd.Timestamp(year, 3, 31) if cut == "end" else pd.Timestamp(year, 4, 1)
+    assert ((half - y0).days + 1 if cut == "end" else (y1 - half).days + 1) == (
+        182 if cut == "end" else 183)
+    cut_daily = daily.loc[:half] if cut == "end" else daily.loc[half:]
+    with pytest.warns(UserWarning, match="outside_discharge_record"):
+        cut_msg = _pairs_error(cut_daily, samples, 1985, 2010)
+    gap = daily.copy()
+    hole = (slice(half + pd.Timedelta(days=1), y1) if cut == "end"
+            else slice(y0, half - pd.Timedelta(days=1)))
+    gap.loc[hole, "discharge_m3s"] = np.nan
+    with pytest.warns(UserWarning, match="no_discharge"):
+        gap_msg = _pairs_error(gap, samples, 1985, 2010)
+    assert cut_msg == gap_msg == (f"--pairs: year {year} has discharge on 90 % of its days or "
+                                  "fewer; choose another year")
+
+
 # ------------------------------------------------------------------ EGRETci statistics
 
 

@@ -137,7 +137,8 @@ register("above_range", "warn",
          "A '>x' value above the analytical range, kept at the limit x (a lower bound).",
          stages=("samples", "flux"), keyed=True)
 register("bad_date", "warn",
-         "The date could not be read and is left empty (NaT); an empty date is not flagged.",
+         "The date could not be read and is left empty (NaT). An empty date is flagged only "
+         "in flux samples, which need one (the sample is not used).",
          stages=("samples", "flux"))
 register("bad_coordinate", "warn",
          "Latitude or longitude is not a number or lies beyond ±90° or ±180°: set to NaN.",

@@ -3,7 +3,8 @@
 ``ln C = ln a + b ln Q + e`` is fitted by least squares (Tobit maximum
 likelihood when values are censored); daily concentration is the
 back-transformed prediction times a bias correction — ``exp(s²/2)`` for
-lognormal residuals (default) or Duan's smearing factor ``mean(exp(e))``.
+lognormal residuals (default) or Duan's smearing factor ``mean(exp(e))``
+(uncensored data only: with censored values it is refused).
 ``b`` near 0 means chemostatic behaviour, the usual karst HCO₃⁻ case
 (concentration nearly independent of discharge, so the flux follows discharge);
 ``b = -1`` is pure dilution.
@@ -65,7 +66,7 @@ def fit_rating(q_m3s: ArrayLike, conc_mg_L: ArrayLike, censored: ArrayLike | Non
     censored : array_like of bool, optional
         Censored (below-limit) values; fitted by Tobit MLE.
     bias_correction : {"exp_s2", "smearing", "none"}
-        Back-transformation factor.
+        Back-transformation factor; ``"smearing"`` (Duan) needs uncensored data.
 
     Returns
     -------
@@ -73,6 +74,11 @@ def fit_rating(q_m3s: ArrayLike, conc_mg_L: ArrayLike, censored: ArrayLike | Non
         ``a`` [mg L⁻¹ (m³ s⁻¹)^-b] (bias-corrected prefactor is ``a * cf``),
         ``b``, ``b_se``, ``r_squared``, ``residual_se_ln``, ``cf``,
         ``residuals`` (ln units) and ``_cov`` (covariance of (ln a, b)).
+
+    Raises
+    ------
+    DataError
+        Fewer than 3 uncensored samples, or ``"smearing"`` with censored values.
     """
     if bias_correction not in ("exp_s2", "smearing", "none"):
         raise ValueError(
@@ -85,6 +91,10 @@ def fit_rating(q_m3s: ArrayLike, conc_mg_L: ArrayLike, censored: ArrayLike | Non
     if (~cens).sum() < 3:
         raise DataError(f"The rating curve needs at least 3 uncensored samples; got "
                         f"{int((~cens).sum())}.")
+    if bias_correction == "smearing" and cens.any():
+        raise DataError(f"Duan smearing needs uncensored data ({int(cens.sum())} of {len(c)} "
+                        "samples are censored, and the factor of the uncensored residuals alone "
+                        "is biased high); use bias_correction='exp_s2' (the default).")
     X = np.column_stack([np.ones(len(q)), np.log(q)])
     y = np.log(c)
     fit = fit_amle(X, y, cens)
@@ -130,7 +140,8 @@ def estimate_rating(
     samples : pandas.DataFrame
         From :func:`karstsink.flux.samples.read_flux_samples`.
     bias_correction : {"exp_s2", "smearing", "none"}, default "exp_s2"
-        Back-transformation: ``exp(s²/2)`` (lognormal), Duan smearing, or none.
+        Back-transformation: ``exp(s²/2)`` (lognormal), Duan smearing (uncensored
+        data only), or none.
 
     Returns
     -------

@@ -170,17 +170,21 @@ def pair_min_counts(settings: Settings, n1: int, n2: int, fract_min: float = 0.7
 
 
 def fn_year_mean(ctx: TrendContext, conc_surface, grid: Grid, norm: np.ndarray,
-                 target: np.ndarray) -> tuple[float, float]:
+                 target: np.ndarray, period: tuple[pd.Timestamp, pd.Timestamp],
+                 ) -> tuple[float, float]:
     """Mean flow-normalised concentration [mg L⁻¹] and flux [kg d⁻¹] over the ``target`` days.
 
     Discharges of the ``norm`` days are binned by day of year (EGRET
     ``estDailyFromSurfaces`` on that window, then ``setupYears``): NaN when
-    90 % of the target days or fewer have a daily estimate on the surface.
+    90 % of the calendar days of ``period`` (first and last day of the period
+    of analysis, :func:`~karstsink.flux._gfn.start_end`) or fewer have a daily
+    estimate on the surface, so a year cut off by either end of the discharge
+    record is refused like one with a gap inside it.
     """
     fc, ff = flow_normalize(conc_surface, grid, ctx.t[norm], ctx.log_q[norm], ctx.day[norm],
                             at_t=ctx.t[target], at_day=ctx.day[target])
     own = interp_surface(conc_surface, grid, ctx.log_q[target], ctx.t[target])
-    n_cal = (ctx.dates[target[-1]] - ctx.dates[target[0]]).days + 1
+    n_cal = (period[1] - period[0]).days + 1
     if np.isfinite(own).sum() / n_cal <= 0.9:
         return np.nan, np.nan
     return float(np.nanmean(fc)), float(np.nanmean(ff))
@@ -199,15 +203,16 @@ class PairPlan:
     targets: tuple[np.ndarray, np.ndarray]
     all_days: np.ndarray
     settings: Settings
+    periods: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]  # first and last day of each year
 
 
 def pair_values(ctx: TrendContext, plan: PairPlan, surf1, surf2):
     """(conc, flux) dicts of x10, x11, x20, x22 (flux in kg d⁻¹) from the two year surfaces."""
     c, f = {}, {}
     for k, surf in ((1, surf1), (2, surf2)):
-        g, tgt = plan.grids[k - 1], plan.targets[k - 1]
-        c[f"x{k}{k}"], f[f"x{k}{k}"] = fn_year_mean(ctx, surf, g, plan.norms[k - 1], tgt)
-        c[f"x{k}0"], f[f"x{k}0"] = fn_year_mean(ctx, surf, g, plan.all_days, tgt)
+        g, tgt, per = plan.grids[k - 1], plan.targets[k - 1], plan.periods[k - 1]
+        c[f"x{k}{k}"], f[f"x{k}{k}"] = fn_year_mean(ctx, surf, g, plan.norms[k - 1], tgt, per)
+        c[f"x{k}0"], f[f"x{k}0"] = fn_year_mean(ctx, surf, g, plan.all_days, tgt, per)
     return c, f
 
 
@@ -264,7 +269,7 @@ def run_pairs(estimate_or_ctx, year1: int, year2: int, *, window_side: float = 0
         norms=(_days(ctx, wins[0].norm_start, wins[0].norm_end),
                _days(ctx, wins[1].norm_start, wins[1].norm_end)),
         targets=(_days(ctx, a0, a1), _days(ctx, b0, b1)),
-        all_days=np.arange(ctx.dates.size), settings=settings)
+        all_days=np.arange(ctx.dates.size), settings=settings, periods=((a0, a1), (b0, b1)))
     if any(t.size == 0 for t in plan.targets):
         raise DataError(f"--pairs: the discharge record does not cover {year1} and {year2}")
     surf = [estimate_surfaces(g, ctx.samples, settings, ctx.dec_low, ctx.dec_high)[0][2]

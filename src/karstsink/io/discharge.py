@@ -217,10 +217,10 @@ def _warn_left_out(source: str, lines: list[int] | None, text: list[str], not_nu
     counts = [(k, code) for k, code in counts if k]
     if not counts:
         return
-    first = int(np.flatnonzero(np.asarray(not_numeric) | np.asarray(negative)
-                               | np.asarray(dup))[0])
-    warnings.warn(
-        f"{source}: {sum(k for k, _c in counts)} discharge value(s) left out of the daily "
+    rows = np.asarray(not_numeric) | np.asarray(negative) | np.asarray(dup)
+    first = int(np.flatnonzero(rows)[0])
+    warnings.warn(  # a row can carry two of the flags: count rows
+        f"{source}: {int(rows.sum())} discharge value(s) left out of the daily "
         f"means and flagged ({', '.join(f'{k} {c}' for k, c in counts)}; first "
         f"{_where(source, lines, first).removeprefix(source + ': ')}: {text[first]!r}).",
         DataQualityWarning, stacklevel=3)
@@ -332,8 +332,9 @@ def read_discharge(
     Sub-daily values are averaged arithmetically within each calendar day
     (the timestamps' own clock: one UTC offset throughout is dropped; different
     offsets are converted to UTC first).  A negative or non-numeric value, or a
-    repeated timestamp (the later occurrences), is flagged on its day and left
-    out of the mean.
+    repeated timestamp (every occurrence but the first with a usable value, or
+    but the first when none has one), is flagged on its day and left out of
+    the mean.
     """
     raw, source, info = _load(path, "discharge")
     lines = info["lines"] if info is not None else None
@@ -376,8 +377,14 @@ def read_discharge(
     empty = pd.Series(status == cells.MISSING, index=raw.index)
     not_numeric = pd.Series((status != cells.OK) & (status != cells.MISSING), index=raw.index)
     negative = values < 0
-    dup = when.duplicated(keep="first")
-    valid = values.notna() & ~negative & ~dup & ~not_numeric
+    usable = values.notna() & ~negative & ~not_numeric
+    # of a repeated timestamp the first row with a usable value is kept (the first row when
+    # none has one): rows with a usable value come first, each group in file order
+    order = np.argsort(~usable.to_numpy(), kind="stable")
+    dup = np.empty(len(when), dtype=bool)
+    dup[order] = when.iloc[order].duplicated(keep="first").to_numpy()
+    dup = pd.Series(dup, index=raw.index)
+    valid = usable & ~dup
 
     flags = pd.Series("", index=raw.index, dtype=object)
     for mask, code in ((not_numeric, "not_numeric"), (empty, "missing_value"),

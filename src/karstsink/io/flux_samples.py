@@ -489,8 +489,9 @@ def pair_with_discharge(samples: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFr
     -------
     pandas.DataFrame
         ``samples`` with ``discharge_m3s`` and an ``in_record`` (bool) column;
-        samples outside the record or on a day without discharge get the flag
-        ``outside_discharge_record`` / ``no_discharge`` and are not used.
+        samples outside the record, on a day without discharge or without a date
+        get the flag ``outside_discharge_record`` / ``no_discharge`` / ``bad_date``
+        and are not used (the rows stay).
 
     Raises
     ------
@@ -505,30 +506,32 @@ def pair_with_discharge(samples: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFr
     out = samples.copy()
     q = daily["discharge_m3s"].reindex(pd.DatetimeIndex(out["date"]))
     out["discharge_m3s"] = q.to_numpy()
+    dated = out["date"].notna().to_numpy()  # a row without a date: bad_date, not used
     inside = out["date"].between(daily.index.min(), daily.index.max()).to_numpy()
     has_q = np.isfinite(out["discharge_m3s"].to_numpy())
     flags = np.array(out.get("qa_flags", pd.Series([""] * len(out))).astype(object).to_numpy(),
                      dtype=object, copy=True)
-    for i in np.flatnonzero(~inside):
-        flags[i] = f"{flags[i]};outside_discharge_record" if flags[i] else \
-            "outside_discharge_record"
-    for i in np.flatnonzero(inside & ~has_q):
-        flags[i] = f"{flags[i]};no_discharge" if flags[i] else "no_discharge"
+    for mask, code in ((~dated, "bad_date"), (dated & ~inside, "outside_discharge_record"),
+                       (inside & ~has_q, "no_discharge")):
+        for i in np.flatnonzero(mask):
+            f = flags[i] if isinstance(flags[i], str) else ""
+            flags[i] = f if code in f.split(";") else f"{f};{code}" if f else code
     out["qa_flags"] = flags
     out["in_record"] = inside & has_q
     usable = out["in_record"] & np.isfinite(out["conc_mg_L"])
     src = samples.attrs.get("source", "samples")
     if not usable.any():
+        d = out.loc[dated, "date"]
+        span = f"{d.min():%Y-%m-%d}..{d.max():%Y-%m-%d}" if len(d) else "none has a date"
         raise DataError(
-            f"{src}: none of the {len(out)} samples ({out['date'].min():%Y-%m-%d}.."
-            f"{out['date'].max():%Y-%m-%d}) falls on a day of the discharge record "
-            f"({daily.index.min():%Y-%m-%d}..{daily.index.max():%Y-%m-%d}); check the files "
-            "and their date formats."
+            f"{src}: none of the {len(out)} samples ({span}) falls on a day of the discharge "
+            f"record ({daily.index.min():%Y-%m-%d}..{daily.index.max():%Y-%m-%d}); check the "
+            "files and their date formats."
         )
-    if (~inside).any():
-        outside = out.loc[~inside, "date"]
+    if (dated & ~inside).any():
+        outside = out.loc[dated & ~inside, "date"]
         warnings.warn(
-            f"{src}: {int((~inside).sum())} sample(s) dated {outside.min():%Y-%m-%d}.."
+            f"{src}: {len(outside)} sample(s) dated {outside.min():%Y-%m-%d}.."
             f"{outside.max():%Y-%m-%d} fall outside the discharge record "
             f"({daily.index.min():%Y-%m-%d}..{daily.index.max():%Y-%m-%d}); flagged "
             "'outside_discharge_record' and not used.", DataQualityWarning, stacklevel=2)

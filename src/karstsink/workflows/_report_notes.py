@@ -18,9 +18,13 @@ __all__ = ["interval_note", "map_total_note", "model_note"]
 _METHOD_REF = {
     "loadest": "LOADEST (Runkel, Crawford & Cohn 2004, USGS TM 4-A5)",
     "wrtds": "WRTDS (Hirsch, Moyer & Archfield 2010, doi:10.1111/j.1752-1688.2010.00482.x)",
-    "rating": "a rating curve C = a Q^b (log-log least squares, Duan smearing)",
+    "rating": "a rating curve C = a Q^b (log-log least squares, back-transformed with a bias "
+              "correction factor)",
     "direct": "interpolation of the sampled concentrations",
 }
+#: the rating curve's back-transformation (karstsink.flux.rating.fit_rating)
+_CF_NAMES = {"exp_s2": "exp(s^2/2), lognormal residuals", "smearing": "Duan's smearing",
+             "none": "none"}
 
 
 def _num(v: float) -> str:
@@ -87,7 +91,8 @@ def model_note(folder: Path, name: str) -> tuple[str, pd.DataFrame | None]:
                      + (": nearly chemostatic." if abs(b) < 0.15 else "."))
     elif method == "rating" and "b" in m:
         text += (f": C = a Q^b with a = {m['a']:.4g}, **b = {m['b']:.3f}** (C-Q exponent), "
-                 f"smearing factor {m.get('cf', float('nan')):.4f}.")
+                 f"bias correction factor {m.get('cf', float('nan')):.4f} "
+                 f"({_CF_NAMES.get(m.get('bias_correction'), 'see model.json')}).")
     else:
         scalars = {k: v for k, v in m.items() if isinstance(v, (int, float))
                    and not isinstance(v, bool)}
