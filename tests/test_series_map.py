@@ -217,6 +217,23 @@ def test_only_land_cover_changes_gives_no_climate_term(tmp_path):
     assert_allclose(row["total_change_t_c_yr"], -315.0, rtol=1e-6)
 
 
+def test_a_year_with_more_nodata_is_no_change_of_sink(tmp_path):
+    # as above, plus 2020 land cover nodata (code 0) on rows 100-109: 3,000 carbonate pixels,
+    # 2.7 km2, that have a sink in 2000. Every year is summed over the pixels known in both,
+    # so the change is still the hand -315 t C yr-1 (counting that block as a loss would add
+    # -2.7 km2 x (11.60 + 70) t C km-2 yr-1 = -220 t C yr-1)
+    lc_a = np.full(LC_SHAPE, 10, np.uint8)
+    lc_b = lc_a.copy()
+    lc_b[:50, :100] = 40
+    lc_b[100:110] = 0
+    row = _two_years(tmp_path, lc_a, lc_b, 500.0, 500.0)
+    assert_allclose(row["total_change_t_c_yr"], -315.0, rtol=1e-6)
+    assert_allclose(row["landcover_t_c_yr"], -315.0, rtol=1e-6)
+    by_year = pd.read_csv(tmp_path / "out" / "series.csv").set_index("year")  # TOTAL rows
+    assert_allclose(by_year.loc[2020, "total_sink_t_c_yr"] - by_year.loc[2000,
+                    "total_sink_t_c_yr"], -315.0, rtol=1e-6)
+
+
 def test_only_runoff_changes_gives_no_land_cover_term(tmp_path):
     lc = np.full(LC_SHAPE, 10, np.uint8)
     row = _two_years(tmp_path, lc, lc.copy(), 500.0, 800.0)

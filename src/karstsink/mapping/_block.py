@@ -238,6 +238,24 @@ def _sums_variants(spec: _Spec, layers: list, area_row: np.ndarray,
     return [(None if sums is None else sums[g], gsum[g]) for g in range(len(models))]
 
 
+def _common_coverage(models: list) -> list[tuple]:
+    """``(carbonate, summed fields, total)`` of each variant of a series block, the fields
+    NaN wherever any variant's total is nodata: every year (and attribution variant) is
+    summed over the same pixels, so a change compares like with like and never counts a
+    pixel that is nodata in one year only as a change of sink."""
+    totals = [m[0]["total"] for m in models]
+    common = np.zeros(totals[0].shape, bool)
+    for t in totals:
+        common |= np.isnan(t)
+    if not any((common & ~np.isnan(t)).any() for t in totals):  # one coverage already
+        return [(m[2]["carbonate"], m[1], m[0]["total"]) for m in models]
+    out = []
+    for m in models:
+        vals = [np.where(common, np.float32(np.nan), v) for v in m[1]]
+        out.append((m[2]["carbonate"], vals, vals[2]))
+    return out
+
+
 def _model_variant(state: _State, window, raw: dict, keys: dict | None
                    ) -> tuple[dict, list, dict, dict]:
     """The model and its scenario on one block (``keys``: model input -> source key of
@@ -368,8 +386,7 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
                 years.append((v, m))
             models.append(m)
         del years
-        summed = _sums_variants(spec, layers, area_row,
-                                [(m[2]["carbonate"], m[1], m[0]["total"]) for m in models])
+        summed = _sums_variants(spec, layers, area_row, _common_coverage(models))
         for v, (o, _, inp, c), (s, g) in zip(spec.variants, models, summed, strict=True):
             _variant_counters(state, window, inp, layers, area_row, v.keys, c, g, v.write)
             if s is not None:
