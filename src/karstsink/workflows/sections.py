@@ -162,7 +162,9 @@ def trend_section(catchment: dict, trend: Any, folder: Path) -> Section:
                f"Generalized flow normalisation with {ws:g} years of discharge on either "
                "side of each year. ")
             + ("The sink row is the flux row through the carbon-sink formula without acid "
-               "corrections (proportional to the HCO3- flux). " if "sink" in t.index else "")
+               "corrections (proportional to the HCO3- flux): where sulfuric or nitric acid "
+               "weathering applies its values are upper bounds, and the acid-corrected sink "
+               f"per year is in `flux/{folder.name}/sink.csv`. " if "sink" in t.index else "")
             + f"Files: `flux/{folder.name}/{trend.kind}.csv`, `trend_annual.csv`"
             + (", `series.csv`" if trend.series is not None else "") + ".")
     show = t[[k for k in TREND_REPORT_COLUMNS if k in t.columns]].reset_index()
