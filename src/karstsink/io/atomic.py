@@ -302,7 +302,8 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[Path]]:
         for tmp in tmps:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-        if isinstance(err, OSError) and err.filename is None:  # e.g. a full disk in write()
+        if isinstance(err, OSError) and err.filename is None and err.errno is not None:
+            # a system error without a file (a full disk in write()): name the output
             err.filename = " and ".join([str(dests[0]), *(d.name for d in dests[1:])])
         raise
 
@@ -391,8 +392,8 @@ def atomic_dir(out_dir: str | os.PathLike, *, overwrite: bool = True,
         check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)
         _swap_in(tmp, dest)
     except OSError as err:
-        if err.filename is None:  # e.g. a full disk in write(): name the output folder
-            err.filename = str(dest)
+        if err.filename is None and err.errno is not None:  # a full disk in write():
+            err.filename = str(dest)  # name the output folder
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
