@@ -290,11 +290,12 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[Path]]:
     try:
         for dest in dests:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+            fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp",
+                                        dir=dest.parent)
             os.close(fd)
-            tmps.append(Path(tmp))
+            tmps.append(Path(name))
             # mkstemp makes the file private (0600); give it the mode a plain open() would
-            os.chmod(tmp, 0o666 & ~_UMASK)
+            os.chmod(name, 0o666 & ~_UMASK)
         yield tmps
         with _signals_held():
             _replace_all(tmps, dests)

@@ -92,7 +92,7 @@ def model_note(folder: Path, name: str) -> tuple[str, pd.DataFrame | None]:
     elif method == "rating" and "b" in m:
         text += (f": C = a Q^b with a = {m['a']:.4g}, **b = {m['b']:.3f}** (C-Q exponent), "
                  f"bias correction factor {m.get('cf', float('nan')):.4f} "
-                 f"({_CF_NAMES.get(m.get('bias_correction'), 'see model.json')}).")
+                 f"({_CF_NAMES.get(str(m.get('bias_correction')), 'see model.json')}).")
     else:
         scalars = {k: v for k, v in m.items() if isinstance(v, (int, float))
                    and not isinstance(v, bool)}
