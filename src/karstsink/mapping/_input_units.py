@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from ..exceptions import UnitError
 from ..units import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
-__all__ = ["FLUX_INPUTS", "PRESSURE_UNITS", "Unit", "amount_factor", "known_unit", "lookup", "shown_units",
-           "unit_key"]
+__all__ = ["FLUX_INPUTS", "PRESSURE_UNITS", "Unit", "amount_factor", "known_unit", "lookup",
+           "shown_units", "unit_key"]
 
 DAYS_PER_YEAR = SECONDS_PER_YEAR / SECONDS_PER_DAY  # 365.25 (Julian year)
 #: time step -> steps per year
