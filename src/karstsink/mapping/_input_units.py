@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from ..exceptions import UnitError
 from ..units import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
-__all__ = ["FLUX_INPUTS", "PRESSURE_UNITS", "Unit", "amount_factor", "known_unit", "lookup",
-           "shown_units", "unit_key"]
+__all__ = ["FLUX_INPUTS", "PRESSURE_UNITS", "Unit", "amount_factor", "is_pressure",
+           "known_unit", "lookup", "shown_units", "unit_key"]
 
 DAYS_PER_YEAR = SECONDS_PER_YEAR / SECONDS_PER_DAY  # 365.25 (Julian year)
 #: time step -> steps per year
@@ -50,6 +50,12 @@ _PCO2 = {
 #: soil pCO2 units that are a partial pressure (the rest are volume fractions, which a DEM
 #: turns into partial pressures at the pixel's air pressure)
 PRESSURE_UNITS = frozenset({"atm", "uatm", "µatm", "pa", "hpa", "kpa"})
+
+
+def is_pressure(unit: str | None) -> bool:
+    """Whether a soil pCO2 read in ``unit`` (None: ppmv, the model unit) is a partial
+    pressure (a DEM must not scale it again) rather than a volume fraction."""
+    return unit is not None and unit_key(unit) in PRESSURE_UNITS
 _FRACTION = {**dict.fromkeys(("fraction", "1", "0-1", "dimensionless"), (1.0, 0.0)),
              "percent": (0.01, 0.0), "%": (0.01, 0.0)}
 _DEM = {**dict.fromkeys(("m", "metre", "meter", "metres", "meters"), (1.0, 0.0)),

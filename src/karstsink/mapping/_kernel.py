@@ -409,21 +409,14 @@ def _zone_kernel(ids, single, flat, sub, area_row, carb, vals, ng, uf, out, grid
                 cb = 1.0
             for g in range(ng):
                 nod = 1.0 if math.isnan(vals[g * nv + 2][r, c]) else 0.0
-                if nod:  # nodata: area, no sink
-                    for s in range(ss):
-                        z = sub[i, s]
-                        out[g, 0, z] += a
-                        out[g, 1, z] += a * cb
-                        out[g, 2, z] += a
-                    continue
                 for s in range(ss):
                     z = sub[i, s]
                     out[g, 0, z] += a
                     out[g, 1, z] += a * cb
                     out[g, 2, z] += a * nod
-                    for q in range(nv):
+                    for q in range(nv):  # a nodata pixel adds area, no sink
                         v = vals[g * nv + q][r, c]
-                        if not math.isnan(v):
+                        if not (nod or math.isnan(v)):
                             out[g, 3 + q, z] += a * v * uf
 
 

@@ -35,6 +35,7 @@ from ..exceptions import ConfigError, RasterError
 from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
 from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
+from ._input_units import is_pressure
 from ._inputs import input_record
 from ._outcome import (
     check_landcover_codes,
@@ -172,7 +173,8 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         so4=acid["so4"], no3=acid["no3"], shares=acid["shares"], npp_to_nep=cfg.npp_to_nep,
         co2=co2, outputs=cfg.outputs, rock_density=cfg.rock_density_t_m3,
         transitions=cfg.transitions, use_numba=use_numba,
-        pco2_volume_fraction=not _pco2_is_pressure(resolved))
+        pco2_volume_fraction="soil_pco2" not in resolved
+        or not is_pressure(resolved["soil_pco2"].units))
     names = ["karst", "bio", "total", *cfg.outputs]
     if cfg.transitions:
         names += ["scenario_total", "scenario_difference"]
@@ -216,20 +218,6 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
                   "assumptions": assumptions, "checks": checks,
                   "zone_io": zio, "sources": sources}
-
-
-def _pco2_is_pressure(resolved: dict) -> bool:
-    """Whether the soil pCO2 input (every year's, in a series) is read in a partial-pressure
-    unit (atm, Pa ...), which a DEM must not scale again (a volume fraction it must)."""
-    from ._input_units import PRESSURE_UNITS, unit_key
-
-    units = [r.units for k, r in resolved.items() if k.split("@")[0] == "soil_pco2"]
-    pressure = {u is not None and unit_key(u) in PRESSURE_UNITS for u in units}
-    if len(pressure) > 1 and "dem" in resolved:
-        raise ConfigError("[inputs] soil_pco2: the years mix partial pressures (atm, Pa ...) "
-                          "and volume fractions (ppmv, percent), which the dem corrects "
-                          "differently; give every year in one kind of unit.")
-    return pressure == {True}
 
 
 def _load_model(cfg: MapConfig, landcover: str):

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import ConfigError
 from ..io.write import write_columns
 from ._attribution import ATTRIBUTION_COLUMNS, attribution_rows, mixed_variants, zone_totals
 from ._block import Variant, _open_sources, _Spec
@@ -65,6 +66,7 @@ def prepare_series(cfg, co2: bool, prepare) -> tuple[_Spec, dict]:
 
 def _extend(spec: _Spec, extra: dict, cfg) -> None:
     from ._checks import check_inputs
+    from ._input_units import is_pressure
     from ._inputs import InputSpec
     from ._sources import resolve_input
 
@@ -87,6 +89,12 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
         for n in varying:
             s = cy.input_specs.get(n) or InputSpec(n, Path(cy.inputs[n]))
             r = resolve_input(s)
+            if (n == "soil_pco2" and "dem" in cfg.inputs
+                    and is_pressure(r.units) == spec.params.pco2_volume_fraction):
+                kind = "partial pressure" if is_pressure(r.units) else "volume fraction"
+                raise ConfigError(f"[inputs] soil_pco2: {y} is given as a {kind} and {y0} is "
+                                  "not; a dem corrects the two differently, so give every "
+                                  "year in one kind of unit (atm, Pa ... or ppmv, percent).")
             key = f"{n}@{y}"
             inputs[key] = r.path
             if r.convert != (1.0, 0.0):
