@@ -64,7 +64,8 @@ def assert_same(a: np.ndarray, b: np.ndarray) -> None:
 def test_input_text_leaves_out_missing_values_and_adds_carbonate_to_alkalinity(engine):
     row = sample(hco3=3.0, co3=0.25, mg=np.nan)
     text = engine.input_text(row[None, :])
-    assert text.startswith("SOLUTION 1\n units mmol/l\n temp 16.0\n pH 7.4\n Ca 2.0\n")
+    assert text.startswith("PRINT\n -reset false\nSOLUTION 1\n units mmol/l\n temp 16.0\n"
+                           " pH 7.4\n Ca 2.0\n")
     assert " Mg " not in text
     assert " Alkalinity 3.5\n" in text  # 3.0 + 2 x 0.25 meq/L
     assert "SOLUTION 2" not in text

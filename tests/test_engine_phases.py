@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from karstsink.chemistry._engine_input import only_phases
+from karstsink.chemistry._engine_input import only_elements, only_phases
 from karstsink.chemistry.engine import INPUT_COLUMNS, PhreeqcEngine
 
 DB = """\
@@ -55,6 +55,58 @@ END
     assert only_phases(DB, ["Calcite", "C", "Gypsum"]) == DB
 
 
+SPECIES_DB = """\
+SOLUTION_MASTER_SPECIES
+Alkalinity CO3-2 1.0 Ca0.5(CO3)0.5 50.05
+Ca       Ca+2    0.0     Ca      40.08
+U        UO2+2   0.0     238.029 238.029
+U(6)     UO2+2   0.0     238.029 238.029
+O_phthalate O_phthalate-2 0.0 164.1 164.1
+SOLUTION_SPECIES
+Ca+2 = Ca+2
+	log_k 0
+# an indented reaction, as in wateq4f.dat
+        2 UO2+2 + 2 H2O = (UO2)2(OH)2+2 + 2 H+
+        log_k -5.62
+Ca+2 + O_phthalate-2 = CaO_phthalate
+	log_k 2.4
+Ca+2 + H2O = CaOH+ + H+
+	-log_k -12.78
+SURFACE_MASTER_SPECIES
+Hfo_w    Hfo_wOH
+EXCHANGE_SPECIES
+X- = X-
+PHASES
+Calcite
+	CaCO3 = CO3-2 + Ca+2
+END
+"""
+
+
+def test_only_elements_drops_the_species_of_other_elements_and_the_surface_blocks():
+    # Written out by hand: U (every redox state) and llnl.dat-style O_phthalate go with their
+    # species (the indented reaction and the comment line before it, which belongs to
+    # the Ca+2 entry, stays); the surface and exchange blocks go; PHASES is kept whole.
+    expected = """\
+SOLUTION_MASTER_SPECIES
+Alkalinity CO3-2 1.0 Ca0.5(CO3)0.5 50.05
+Ca       Ca+2    0.0     Ca      40.08
+SOLUTION_SPECIES
+Ca+2 = Ca+2
+	log_k 0
+# an indented reaction, as in wateq4f.dat
+Ca+2 + H2O = CaOH+ + H+
+	-log_k -12.78
+PHASES
+Calcite
+	CaCO3 = CO3-2 + Ca+2
+END
+"""
+    assert only_elements(SPECIES_DB, ["Ca", "C"]) == expected
+    # a redox state counts as its element
+    assert "(UO2)2(OH)2+2" in only_elements(SPECIES_DB, ["Ca", "U(6)"])
+
+
 def _samples() -> np.ndarray:
     """Five waters: a limestone and a dolomite spring, a gypsum-affected river, two odd ones."""
     cols = {c: i for i, c in enumerate(INPUT_COLUMNS)}
@@ -86,6 +138,12 @@ def test_reduced_database_gives_the_whole_databases_results(database):
     described = engine.describe()
     phases = described["phases_used"]
     assert described["phases_loaded"] == [p for p in phases.values() if p] + ["Aragonite"]
+    # pitzer.dat's PITZER block names B(OH)4- and others: without their species PHREEQC
+    # refuses the file, so the check keeps every species there; the other four know
+    # every element karstsink gives a solution (the 15 below, carbon included)
+    expected_elements = ("all" if database == "pitzer.dat" else
+                         "Ba C Ca Cl F Fe K Mg Mn N Na P S Si Sr".split())
+    assert described["species_of_elements"] == expected_elements
     values = _samples()
     if engine.activity_model == "pitzer":  # pitzer.dat has no N, F, P (dropped by the engine)
         values = values[:4]

@@ -21,11 +21,13 @@ How it runs PHREEQC (facts measured on IPhreeqc 3.8 by the karstsink developers)
   may leave a garbage row for it): the failing sample is found, flagged with
   PHREEQC's message, and the run resumes after it, so no other sample of the
   chunk is lost;
-- every run loads the database with only the ``PHASES`` it reports: PHREEQC
+- every run loads the database with only the ``PHASES`` it reports (PHREEQC
   computes a saturation index for every phase whose elements a solution has,
-  8-39 % of its work per sample with the bundled databases, and an initial solution's speciation
-  does not depend on them.  The engine checks on a test sample that the
-  output does not change, and otherwise loads the whole file;
+  8-39 % of its work per sample with the bundled databases, and an initial
+  solution's speciation does not depend on them) and only the species of the
+  elements a sample can have (another ~8 % with ``phreeqc.dat``).  The engine
+  checks on a test sample that the output does not change, and otherwise loads
+  less of a reduction or the whole file;
 - the ``-999.999`` sentinel PHREEQC prints for an undefined saturation index
   becomes NaN.
 
@@ -63,6 +65,7 @@ from ._engine_input import (
     _check_inputs,
     _database_phases,
     input_text,
+    only_elements,
     only_phases,
     probe_input,
     selected_output_block,
@@ -92,9 +95,10 @@ __all__ = [
 
 DEFAULT_CHUNK_SIZE = 2000
 
-#: (database SHA-256, binding, reported phases) -> the reduced database text, or None
-#: where the whole file must be used (see PhreeqcEngine._reported_phases_only)
-_REDUCED_DATABASES: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
+#: (database SHA-256, binding, reported phases) -> (the reduced database text, or None
+#: where the whole file must be used; whether its species were reduced too), see
+#: PhreeqcEngine._reported_phases_only
+_REDUCED_DATABASES: dict[tuple[str, str, tuple[str, ...]], tuple[str | None, bool]] = {}
 
 
 # ---------------------------------------------------------------------------
@@ -188,8 +192,9 @@ class PhreeqcEngine:
         #: "pitzer", "sit" or "ion-association" (Debye-Hückel type), from the keywords
         self.activity_model = _activity_model(self.database)
         self._probe(tuple(dict.fromkeys(phases)))
-        #: the database text every run loads: only the reported phases (None: the whole file)
-        self._db_text = self._reported_phases_only()
+        #: the database text every run loads: only the reported phases, and if it passes
+        #: the check only the species of the solutes' elements (None: the whole file)
+        self._db_text, self._species_reduced = self._reported_phases_only()
 
     # -- what the database offers -------------------------------------------------------
 
@@ -237,31 +242,43 @@ class PhreeqcEngine:
         self._output = SelectedOutputParser(self.species, self.standard_phases,
                                             self.extra_phases, self.columns)
 
-    def _reported_phases_only(self) -> str | None:
-        """The database with only the reported PHASES, if a test sample gives the same output.
+    def _reported_phases_only(self) -> tuple[str | None, bool]:
+        """The reduced database text, if a test sample gives the same output (None: whole file).
 
-        The test sample has every solute the database knows.  Its selected output
-        (every reported number, to 12 significant digits) must be the same
-        string with the whole database and with the reduced one, both in a
-        fresh instance; otherwise the whole file is used.  The answer depends
-        only on the file's contents, the binding and the phases, so a process
-        (and the workers it forks) checks each combination once.
+        Two reductions are tried, the smaller first: only the reported PHASES and only
+        the species of the elements the engine can give a solution (its solutes and C,
+        see :func:`._engine_input.only_elements`); then only the reported PHASES.  The
+        test sample has every solute the database knows.  Its selected output (every
+        reported number, to 12 significant digits) must be the same string with the
+        whole database and with the reduced one, each in a fresh instance; the first
+        reduction that passes is used, else the whole file.  The answer depends only on
+        the file's contents, the binding and the phases, so a process (and the workers
+        it forks) checks each combination once.
         """
         key = (self.database.sha256, self.engine, tuple(self._reported_phases))
         if key not in _REDUCED_DATABASES:
             _REDUCED_DATABASES[key] = self._check_reduced_database()
         return _REDUCED_DATABASES[key]
 
-    def _check_reduced_database(self) -> str | None:
+    def _check_reduced_database(self) -> tuple[str | None, bool]:
         test = np.full((1, len(INPUT_COLUMNS)), 0.1)
         test[0, :4] = (15.0, 7.5, 3.0, np.nan)  # °C, pH, HCO3- and CO3-2 [mmol/L]
         text = self.input_text(test)
-        outputs = []
-        for db_text in (None, only_phases(self.database.text(), self._reported_phases)):
-            if self._backend.renew(self.database.path, db_text) or self._backend.run(text):
-                return None
-            outputs.append(self._backend.selected_output())
-        return db_text if outputs[0] == outputs[1] else None
+        if self._backend.renew(self.database.path, None) or self._backend.run(text):
+            return None, False
+        whole = self._backend.selected_output()
+        phases = only_phases(self.database.text(), self._reported_phases)
+        smallest = only_elements(phases, self._loaded_elements())
+        for db_text, species_reduced in ((smallest, True), (phases, False)):
+            if (not self._backend.renew(self.database.path, db_text)
+                    and not self._backend.run(text)
+                    and self._backend.selected_output() == whole):
+                return db_text, species_reduced
+        return None, False
+
+    def _loaded_elements(self) -> list[str]:
+        """Elements a solution can have: carbon and the solutes' (redox states merged)."""
+        return sorted({"C", *(e.split("(", 1)[0] for e in self.elements.values())})
 
     def describe(self) -> dict[str, Any]:
         """Provenance of this engine: backend, versions, database and the names used."""
@@ -275,6 +292,8 @@ class PhreeqcEngine:
             "extra_phases": list(self.extra_phases),
             # PHASES loaded: only the reported ones (same results, checked), or the whole file
             "phases_loaded": list(self._reported_phases) if self._db_text else "all",
+            # elements whose species are loaded (same results, checked), or all of them
+            "species_of_elements": self._loaded_elements() if self._species_reduced else "all",
             "dropped_solutes": dict(self.dropped),
         }
 
