@@ -1,7 +1,7 @@
 # karstsink: every target bootstraps .venv itself, so a fresh clone needs only python3 and make.
 # `make demo` installs karstsink with its runtime dependencies only (no extras, ~0.7 GB
 # installed); `make test` adds what the tests exercise: the [test] extra (pytest, hypothesis,
-# phreeqpy, dask, PyYAML), [fast] (numba) and [docs] (mkdocs, for tests/test_docs.py).
+# phreeqpy, dask, PyYAML, xarray, rioxarray, mypy), [fast] (numba) and [docs] (mkdocs, for tests/test_docs.py).
 # pip prints what it downloads and installs: nothing is hidden behind --quiet.
 PYTHON ?= python3
 VENV   := .venv
@@ -29,7 +29,7 @@ $(DEMO_STAMP): pyproject.toml | $(PY)
 $(TEST_STAMP): pyproject.toml | $(PY)
 	@echo ">>> make test: installing karstsink (editable) with the extras [$(TEST_EXTRAS)]"
 	@echo ">>>   the runtime dependencies, pytest, hypothesis, PyYAML, phreeqpy, dask[distributed],"
-	@echo ">>>   numba and mkdocs(-material, mkdocstrings): ~1.2 GB"
+	@echo ">>>   xarray, rioxarray, mypy, numba and mkdocs(-material, mkdocstrings): ~1.2 GB"
 	$(PIP) install -e ".[$(TEST_EXTRAS)]"
 	touch $@
 

@@ -1,7 +1,7 @@
 """The ``karstsink`` command.
 
-Each subcommand lives in its own module (``_speciate``, ``_flux``, ``_map``,
-``_run``) and is imported only when invoked, so ``karstsink --help`` is fast.
+Each subcommand lives in its own module (``_speciate``, ``_flux``, ``_trend``,
+``_map``, ``_run``) and is imported only when invoked, so ``karstsink --help`` is fast.
 Errors: a :class:`~karstsink.exceptions.KarstSinkError` becomes one line on
 stderr and exit code 1; usage errors exit 2; ``--debug`` shows the traceback.
 Results go to stdout, diagnostics (progress, notes, warnings, errors) to stderr;
