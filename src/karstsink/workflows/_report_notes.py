@@ -160,26 +160,34 @@ def _analytical(folder: Path) -> dict | None:
     return found if isinstance(found, dict) else None
 
 
-def map_total_note(totals: dict[str, Any], zonal: pd.DataFrame | None) -> str:
-    """Why the map's raster total and the sum over its zones differ, in this run's numbers."""
+def map_total_note(totals: dict[str, Any], zonal: pd.DataFrame | None, *,
+                   co2: bool = False) -> str:
+    """Why the map's raster total and the sum over its zones differ, in this run's numbers
+    (``totals`` and the zone table's TOTAL row in t C; stated in t CO2 with ``co2``, the
+    unit of the map's rasters)."""
     if zonal is None or not len(zonal):
         return ""
     label = zonal.columns[1] if zonal.columns[0] == "zone_id" else zonal.columns[0]
     tot = zonal[zonal[label].astype(str).str.startswith("TOTAL")]
     if not len(tot) or "karst_sink_t_c_yr" not in tot:
         return ""
+    from ..units import C_TO_CO2
+
+    f, mass = (C_TO_CO2, "CO2") if co2 else (1.0, "C")
     z = tot.iloc[0]
-    k_grid, k_zone = float(totals["karst_sink_t_c_yr"]), float(z["karst_sink_t_c_yr"])
-    b_grid, b_zone = float(totals["biological_sink_t_c_yr"]), float(z["biological_sink_t_c_yr"])
+    k_grid, k_zone = f * float(totals["karst_sink_t_c_yr"]), f * float(z["karst_sink_t_c_yr"])
+    b_grid = f * float(totals["biological_sink_t_c_yr"])
+    b_zone = f * float(z["biological_sink_t_c_yr"])
     a_grid, a_zone = float(totals["karst_area_km2"]), float(z["karst_area_km2"])
     valid_grid = float(totals["grid_area_km2"]) - float(totals["nodata_area_km2"])
     valid_zone = float(z["area_km2"]) - float(z.get("nodata_area_km2", 0.0))
     return (f"**Raster total against the sum over zones.** The totals above add up every "
-            f"pixel of the raster: karst {k_grid / 1e6:.4f} Mt C/yr, biological "
-            f"{b_grid / 1e6:.4f} Mt C/yr, over {a_grid:,.1f} km² of carbonate rock. The zone "
-            f"table's `TOTAL (all zones)` row adds up the zones only: karst "
-            f"{k_zone / 1e6:.4f} Mt C/yr, biological {b_zone / 1e6:.4f} Mt C/yr, over "
-            f"{a_zone:,.1f} km² of carbonate rock. The difference, {k_grid - k_zone:,.0f} t C/yr "
+            f"pixel of the raster: karst {k_grid / 1e6:.4f} Mt {mass}/yr, biological "
+            f"{b_grid / 1e6:.4f} Mt {mass}/yr, over {a_grid:,.1f} km² of carbonate rock. The "
+            f"zone table's `TOTAL (all zones)` row adds up the zones only: karst "
+            f"{k_zone / 1e6:.4f} Mt {mass}/yr, biological {b_zone / 1e6:.4f} Mt {mass}/yr, over "
+            f"{a_zone:,.1f} km² of carbonate rock. The difference, "
+            f"{k_grid - k_zone:,.0f} t {mass}/yr "
             f"of karst sink ({100 * (k_grid - k_zone) / k_grid:.2f} %) and "
             f"{a_grid - a_zone:,.1f} km² of carbonate rock, lies in pixels outside every zone "
             f"polygon: {valid_grid - valid_zone:,.1f} km² of mapped (not nodata) area that no "

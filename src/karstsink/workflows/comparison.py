@@ -15,6 +15,7 @@ import pandas as pd
 from ..exceptions import KarstSinkError
 from ..units import C_TO_CO2
 from ._errors import in_toml
+from ._map_unit import map_unit, unit_is_co2
 
 __all__ = ["COMPARISON_COLUMNS", "catchment_comparison"]
 
@@ -42,7 +43,8 @@ def catchment_comparison(cfg: dict, catchments: pd.DataFrame, karst_tif: Path) -
         ``sink_lo95_t_c_km2_yr``, ``sink_hi95_t_c_km2_yr`` [t C km-2 yr-1].
     karst_tif : pathlib.Path
         The run's ``map/karst_sink.tif`` [t C km-2 yr-1, or t CO2 km-2 yr-1 when the
-        run wrote CO2 rasters; converted back to carbon here].
+        run wrote CO2 rasters, as the raster's own unit says
+        (:func:`karstsink.workflows._map_unit.map_unit`); converted back to carbon here].
 
     Returns
     -------
@@ -53,6 +55,8 @@ def catchment_comparison(cfg: dict, catchments: pd.DataFrame, karst_tif: Path) -
     ------
     KarstSinkError
         An unreadable outline, named by its TOML key (``catchments[0].boundary``).
+    DataError
+        ``karst_tif`` declares no unit, or one the map stage does not write.
     """
     import rasterio
 
@@ -60,6 +64,7 @@ def catchment_comparison(cfg: dict, catchments: pd.DataFrame, karst_tif: Path) -
 
     with rasterio.open(karst_tif) as ds:
         crs = ds.crs
+    co2 = unit_is_co2(map_unit(karst_tif))  # the unit the map stage wrote on the raster
     observed = catchments.set_index("catchment")
     rows = []
     for c in cfg["catchments"]:
@@ -82,7 +87,7 @@ def catchment_comparison(cfg: dict, catchments: pd.DataFrame, karst_tif: Path) -
                 raise in_toml(err, f"{c['key']}.boundary", f" (catchment {c['name']!r})"
                                ) from err
             mean = stats["mean"]
-            if "co2" in stats["units"].lower():  # the run wrote t CO2 rasters
+            if co2:  # the run wrote t CO2 rasters
                 mean /= C_TO_CO2
             row["boundary_area_km2"] = area
             row["map_karst_sink_t_c_km2_yr"] = mean

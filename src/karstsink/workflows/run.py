@@ -56,6 +56,7 @@ from ..io.write import to_csv
 from ..units import C_TO_CO2
 from . import sections
 from ._errors import in_toml
+from ._map_unit import map_unit
 from ._series_section import series_records, series_section, series_summary, uncertainty_section
 from .comparison import catchment_comparison
 
@@ -298,8 +299,9 @@ def run_pipeline(
         assumptions = sections.assumptions(cfg, catchment_table, map_result)
         if traj is not None:
             assumptions["restoration trajectory"] = "; ".join(traj.assumptions)
-        headline = sections.headline(summary, catchment_table,
-                                     co2=bool(cfg["project"]["co2"]))
+        # the map totals in the unit the map stage wrote on its rasters (co2: t CO2)
+        headline = sections.headline(summary, catchment_table, unit=None if map_result is None
+                                     else map_unit(map_dir / "total_sink.tif"))
         if cfg["report"]["html"]:
             from ..report import write_report
 

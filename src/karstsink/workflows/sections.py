@@ -209,54 +209,66 @@ def map_section(result: Any, tmp: Path, *, synthetic: bool | None = None,
         last year is ``map/<year>``).
     """
     from ..plots.maps import quicklook
+    from ..report._tables import _pretty_unit
+    from ._map_unit import map_unit, unit_is_co2
     from ._report_notes import map_total_note
 
     t = result.totals
     zonal = result.zonal
+    m = folder if folder is not None else tmp / "map"
+    # the unit the map stage wrote on its rasters (t C or, with co2, t CO2 km-2 yr-1)
+    unit = map_unit(m / "total_sink.tif")
+    co2 = unit_is_co2(unit)
     tables = []
     if zonal is not None:
         label = zonal.columns[1] if zonal.columns[0] == "zone_id" else zonal.columns[0]
         body = zonal[~zonal[label].astype(str).str.startswith("TOTAL")]
         top = body.sort_values("total_sink_t_c_yr", ascending=False).head(15)
         tables.append(Table(top, caption="The 15 zones with the largest total sink "
-                                         "(t C per year; full table: map/zonal_totals.csv)."))
-    unit = "t CO2 km-2 yr-1" if "t_co2" in str(t.get("units", "")) else "t C km-2 yr-1"
-    m = folder if folder is not None else tmp / "map"
+                                         f"({'t C and t CO2' if co2 else 't C'} per year; "
+                                         "full table: map/zonal_totals.csv)."))
     rel = m.relative_to(tmp).as_posix() if m.is_relative_to(tmp) else "map"
     karst = m / "karst_sink.tif"
     figs: list[Any] = []
     for tif, png, title, caption, marks in (
             (karst, "karst_quicklook.png", "Karst (inorganic) sink",
-             f"Karst (inorganic, MPD) sink [{unit}]; pixels without carbonate rock (sink 0) "
+             "Karst (inorganic, MPD) sink [{unit}]; pixels without carbonate rock (sink 0) "
              "grey and hatched.", True),
             (m / "biological_sink.tif", "biological_quicklook.png", "Biological sink",
-             f"Biological (ecosystem, NEP) sink [{unit}]; hatched: no carbonate rock.", karst),
+             "Biological (ecosystem, NEP) sink [{unit}]; hatched: no carbonate rock.", karst),
             (m / "total_sink.tif", "quicklook.png", "Total carbon sink (karst + biological)",
-             f"Total (karst + biological) sink [{unit}] with zone outlines; hatched: no "
+             "Total (karst + biological) sink [{unit}] with zone outlines; hatched: no "
              "carbonate rock (biological sink only).", karst)):
         if not tif.is_file():
             continue
+        own = map_unit(tif)  # each raster's own unit, on its colour bar and caption
         zones = getattr(result, "zones", None) if png == "quicklook.png" else None
         if png == "quicklook.png" and zones is None and (m / "zonal_totals.gpkg").is_file():
             import geopandas as gpd
 
             zones = gpd.read_file(m / "zonal_totals.gpkg")
-        quicklook(tif, m / png, title=title, unit=unit, zones=zones,
+        quicklook(tif, m / png, title=title, unit=own, zones=zones,
                   non_carbonate=marks if karst.is_file() else None, synthetic=synthetic)
-        figs.append(Figure(m / png, caption + " The colour scale ends at the 99th "
-                           "percentile; an arrow on the colour bar and the note under it "
-                           "say when values above it are drawn in the top colour."))
+        figs.append(Figure(m / png, caption.format(unit=own) + " The colour scale ends at "
+                           "the 99th percentile; an arrow on the colour bar and the note "
+                           "under it say when values above it are drawn in the top colour."))
+    k, b = t["karst_sink_t_c_yr"], t["biological_sink_t_c_yr"]  # the totals: t C yr-1
+    per_km2 = k / max(t["karst_area_km2"], 1e-9)
+    if co2:
+        amount = f"**{k * C_TO_CO2 / 1e6:.2f} Mt CO2/yr** ({k / 1e6:.3f} Mt C/yr)"
+        per_km2, bio = per_km2 * C_TO_CO2, f"{b * C_TO_CO2 / 1e6:.2f} Mt CO2/yr"
+    else:
+        amount = f"**{k / 1e6:.3f} Mt C/yr** ({k * C_TO_CO2 / 1e6:.2f} Mt CO2/yr)"
+        bio = f"{b / 1e6:.2f} Mt C/yr"
+    shown = _pretty_unit(unit)
     return Section(
         title="Sink maps",
-        text=(f"Karst (inorganic, maximum-potential-dissolution) sink "
-              f"**{t['karst_sink_t_c_yr'] / 1e6:.3f} Mt C/yr** "
-              f"({t['karst_sink_t_c_yr'] * C_TO_CO2 / 1e6:.2f} Mt CO2/yr) over "
-              f"{t['karst_area_km2']:,.0f} km² of carbonate rock "
-              f"({t['karst_sink_t_c_yr'] / max(t['karst_area_km2'], 1e-9):.2f} t C km⁻² yr⁻¹ "
-              f"of karst); biological sink {t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr. "
-              f"GeoTIFFs (COG, t C km⁻² yr⁻¹): `{rel}/karst_sink.tif`, "
-              f"`{rel}/biological_sink.tif`, `{rel}/total_sink.tif`.\n\n"
-              + map_total_note(t, zonal)),
+        text=(f"Karst (inorganic, maximum-potential-dissolution) sink {amount} over "
+              f"{t['karst_area_km2']:,.0f} km² of carbonate rock ({per_km2:.2f} {shown} "
+              f"of karst); biological sink {bio}. GeoTIFFs (COG, {shown}): "
+              f"`{rel}/karst_sink.tif`, `{rel}/biological_sink.tif`, "
+              f"`{rel}/total_sink.tif`.\n\n"
+              + map_total_note(t, zonal, co2=co2)),
         tables=tables,
         figures=figs,
     )
@@ -398,7 +410,8 @@ def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> 
     return a
 
 
-def headline(summary: dict, catchments: pd.DataFrame | None, *, co2: bool) -> dict[str, str]:
+def headline(summary: dict, catchments: pd.DataFrame | None, *,
+             unit: str | None = None) -> dict[str, str]:
     """The headline numbers at the top of the report (label -> formatted value).
 
     Parameters
@@ -407,17 +420,27 @@ def headline(summary: dict, catchments: pd.DataFrame | None, *, co2: bool) -> di
         ``PipelineResult.summary`` so far (map totals [t C yr-1], shares [%]...).
     catchments : pandas.DataFrame or None
         ``catchment_sinks.csv`` of the run.
-    co2 : bool
-        Whether the run writes CO2 rasters (the headline states both units anyway).
+    unit : str, optional
+        The unit of the map's rasters as the map stage wrote it
+        (:func:`karstsink.workflows._map_unit.map_unit`): the map totals lead in t CO2
+        when it is the CO2 unit, else in t C (both units are stated anyway).
     """
+    from ._map_unit import unit_is_co2
+
     h: dict[str, str] = {}
     if "karst_sink_t_c_yr" in summary:
         k = summary["karst_sink_t_c_yr"]
         b = summary["biological_sink_t_c_yr"]
-        h["karst sink, raster total [Mt C/yr]"] = \
-            f"{k / 1e6:.3f} ({k * C_TO_CO2 / 1e6:.2f} Mt CO2)"
-        h["biological sink, raster total [Mt C/yr]"] = \
-            f"{b / 1e6:.2f} ({b * C_TO_CO2 / 1e6:.1f} Mt CO2)"
+        if unit is not None and unit_is_co2(unit):
+            h["karst sink, raster total [Mt CO2/yr]"] = \
+                f"{k * C_TO_CO2 / 1e6:.2f} ({k / 1e6:.3f} Mt C)"
+            h["biological sink, raster total [Mt CO2/yr]"] = \
+                f"{b * C_TO_CO2 / 1e6:.1f} ({b / 1e6:.2f} Mt C)"
+        else:
+            h["karst sink, raster total [Mt C/yr]"] = \
+                f"{k / 1e6:.3f} ({k * C_TO_CO2 / 1e6:.2f} Mt CO2)"
+            h["biological sink, raster total [Mt C/yr]"] = \
+                f"{b / 1e6:.2f} ({b * C_TO_CO2 / 1e6:.1f} Mt CO2)"
         h["carbonate area [km²]"] = f"{summary['karst_area_km2']:,.0f}"
     if catchments is not None and len(catchments):
         for r in catchments.itertuples():
