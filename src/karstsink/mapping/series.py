@@ -14,7 +14,9 @@ Outputs (:func:`finish_series`), in the run's one atomic folder: per year the si
 run's files in ``OUT/<year>/`` (same names and tags, plus ``karstsink_year``, and its
 own ``run.json``); ``OUT/change/<a>_<b>/{karst,biological,total}_sink_change.tif``;
 ``OUT/series.csv`` and ``OUT/attribution.csv`` (column contracts in docs/series.md)
-and the series ``run.json``; with ``[uncertainty]`` ``OUT/uncertainty.csv``,
+and the series ``run.json`` (the parameters every year shares, a varying input as its
+``{year}`` template and each year's file in ``series.inputs``; ``totals`` of the last
+year, ``totals_year``); with ``[uncertainty]`` ``OUT/uncertainty.csv``,
 ``OUT/sensitivity.csv`` and, with ``sd_raster``, ``OUT/<year>/total_sink_sd.tif``.
 """
 
@@ -65,6 +67,7 @@ def prepare_series(cfg, co2: bool, prepare) -> tuple[_Spec, dict]:
 
 
 def _extend(spec: _Spec, extra: dict, cfg) -> None:
+    from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
     from ._checks import check_inputs
     from ._input_units import is_pressure
     from ._inputs import InputSpec
@@ -83,6 +86,11 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     checks = {str(y0): extra["checks"]}
     docs = {str(y0): {**base_doc, "series_year": y0}}
     configs = {str(y0): year_config(cfg, y0)}
+    # the assumption sentences name the biological raster's file: each year its own
+    table = str(extra["landcover_table"].name)
+    acid = acid_inputs(cfg, extra["landcover_table"])
+    tail = extra["assumptions"][len(map_assumptions(configs[str(y0)], acid, table)):]
+    assumptions = {str(y0): list(extra["assumptions"])}  # tail: the [uncertainty] sentence
     for y in ser.years[1:]:
         cy = configs[str(y)] = year_config(cfg, y)
         opened, specs, notes = {}, {}, {}
@@ -114,7 +122,9 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
         options = {k: v for k, v in base_doc.get("input_options", {}).items()
                    if k not in varying}
         docs[str(y)] = {**base_doc, "series_year": y, "input_options": {**options, **notes},
-                        "inputs": {k: relative_path(v, cfg.source) for k, v in cy.inputs.items()}}
+                        "inputs": {k: relative_path(v, cfg.source) for k, v in cy.inputs.items()},
+                        "biological_input": biological_doc(cy, table)}
+        assumptions[str(y)] = map_assumptions(cy, acid, table) + tail
     names = list(cfg.inputs)
     years = [Variant(str(y), {n: (f"{n}@{y}" if n in varying else n) for n in names})
              for y in ser.years]
@@ -126,13 +136,28 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     spec.names = tuple(f"{y}/{n}" for y in ser.years for n in base) + tuple(
         f"change/{label}/{k}" for label, _, _, maps in spec.changes for k in maps)
     tags = {str(y): {"karstsink_year": str(y),
-                     "karstsink_parameters": json.dumps(docs[str(y)], sort_keys=True)}
+                     "karstsink_parameters": json.dumps(docs[str(y)], sort_keys=True),
+                     "karstsink_assumptions": json.dumps(assumptions[str(y)],
+                                                         ensure_ascii=False)}
             for y in ser.years}
-    tags.update({f"change/{a}_{b}": {"karstsink_change": f"{b} minus {a}"}
-                 for a, b in ser.pairs})
+    # the series' own record (OUT/run.json, the change maps): what every year shares, a
+    # varying input as its {year} template (each year's file in its year's run.json)
+    whole = {k: v for k, v in base_doc.items() if k != "series_year"}
+    whole["inputs"] = {**base_doc["inputs"],
+                       **{n: relative_path(ser.templates[n], cfg.source) for n in varying}}
+    whole["input_options"] = {k: v for k, v in base_doc.get("input_options", {}).items()
+                              if k not in varying}
+    whole["biological_input"] = biological_doc(cfg, table)
+    whole_assumptions = map_assumptions(cfg, acid, table) + tail
+    tags.update({f"change/{a}_{b}": {
+        "karstsink_change": f"{b} minus {a}",
+        "karstsink_parameters": json.dumps(whole, sort_keys=True),
+        "karstsink_assumptions": json.dumps(whole_assumptions, ensure_ascii=False)}
+        for a, b in ser.pairs})
     spec.name_tags = tags
     extra["series"] = {"base": base, "checks": checks, "docs": docs, "configs": configs,
-                       "design": design}
+                       "design": design, "assumptions": assumptions, "whole_doc": whole,
+                       "whole_assumptions": whole_assumptions}
 
 
 def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict, cogs: dict,
@@ -141,7 +166,8 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
 
     ``make_doc(params_doc, totals, counters, files)`` builds a ``run.json`` document.
     Returns ``(files, totals of the last year, zone table of the last year or None,
-    series record)``.
+    series record)``; ``extra["assumptions"]`` becomes the series' sentences (a varying
+    input named by its ``{year}`` template), those of ``OUT/run.json``.
     """
     ser = cfg.series
     info = extra["series"]
@@ -237,6 +263,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         mine = [f[len(lab) + 1:] for f in files if f.startswith(lab + "/")]
         doc = make_doc(info["docs"][lab], totals[lab], per.get(lab, {}), [*mine, "run.json"])
         doc["year"] = int(lab)
+        doc["assumptions"] = info["assumptions"][lab]
         (tmp / lab / "run.json").write_text(json.dumps(doc, indent=2, default=_jsonable),
                                             encoding="utf-8")
         files.append(f"{lab}/run.json")
@@ -247,8 +274,16 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         "climate": [n for n in ser.climate if n in ser.varying],
         "landcover": [n for n in ser.varying if n not in ser.climate],
         "variants": [v.label for v in spec.variants],
+        "inputs": {lab: {n: info["docs"][lab]["inputs"][n] for n in ser.varying}
+                   for lab in labels},
         "totals": {lab: totals[lab] for lab in labels}}
-    doc = make_doc(info["docs"][labels[0]], totals[labels[-1]], counters, files)
+    # the series' record: the shared parameters (a varying input as its {year} template;
+    # each year's files in series.inputs and <year>/run.json), the last year's totals
+    # (totals_year; every year's in series.totals); MapResult.assumptions (run.py reads
+    # extra["assumptions"] after this) become the series' too
+    extra["assumptions"][:] = info["whole_assumptions"]
+    doc = make_doc(info["whole_doc"], totals[labels[-1]], counters, files)
+    doc["totals_year"] = int(labels[-1])
     doc["series"] = record
     (tmp / "run.json").write_text(json.dumps(doc, indent=2, default=_jsonable),
                                   encoding="utf-8")

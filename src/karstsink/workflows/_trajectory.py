@@ -297,14 +297,25 @@ _MAP_SD_COLUMNS = ("karst_sink_sd_t_c_yr", "biological_sink_sd_t_c_yr")
 
 
 def _with_map_sd(baseline: pd.DataFrame, path: Path, field_name: str) -> pd.DataFrame:
-    """The baseline zone totals with the map's ``[uncertainty]`` sds (``uncertainty.csv``
-    of the same map run, when it has one) merged in by zone."""
+    """The baseline zone totals with the map's ``[uncertainty]`` sds merged in by zone.
+
+    From ``uncertainty.csv`` of the same map run, or for a series' year folder
+    (``map/<year>/``, which has none) that year's rows of the series' ``map/uncertainty.csv``.
+    """
+    year = None
     if not path.is_file():
-        return baseline
-    unc = _with_zone(pd.read_csv(path, dtype={field_name: str}, keep_default_na=False,
-                                 na_values=[""]), field_name)
+        folder = path.parent
+        path = folder.parent / path.name
+        if not (folder.name.isdigit() and path.is_file()
+                and (folder.parent / "series.csv").is_file()):
+            return baseline
+        year = int(folder.name)
+    unc = pd.read_csv(path, dtype={field_name: str}, keep_default_na=False, na_values=[""])
+    if year is not None:
+        unc = unc[unc["year"] == year] if "year" in unc else unc.iloc[:0]
+    unc = _with_zone(unc, field_name)
     cols = [c for c in _MAP_SD_COLUMNS if c in unc]
-    if not cols:
+    if not cols or unc.empty:
         return baseline
     return baseline.merge(unc[["zone", *cols]], on="zone", how="left", validate="one_to_one")
 
