@@ -64,6 +64,10 @@ class SeriesConfig:
         Input name -> path holding ``{year}`` (absolute).
     files : dict
         Input name -> every year's file (for the output-folder check).
+    maps : bool
+        Write the maps (False: the zone sums and tables only, no COG is encoded; not
+        a ``[series]`` key: for a series read only for its zone totals, such as a
+        projection stack's, ``karstsink.workflows._trajectory.stack_config``).
     """
 
     years: tuple[int, ...]
@@ -72,6 +76,7 @@ class SeriesConfig:
     change_maps: tuple[str, ...] = ("total",)
     templates: dict[str, Path] = field(default_factory=dict)
     files: dict[str, list[Path]] = field(default_factory=dict)
+    maps: bool = True
 
     @property
     def varying(self) -> tuple[str, ...]:

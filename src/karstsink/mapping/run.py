@@ -34,9 +34,8 @@ from .. import __version__
 from ..exceptions import ConfigError, RasterError
 from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
-from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
+from ._carbon_terms import acid_inputs
 from ._input_units import is_pressure
-from ._inputs import input_record
 from ._outcome import (
     check_landcover_codes,
     check_not_all_nodata,
@@ -44,7 +43,7 @@ from ._outcome import (
     warn_counters,
     warn_zones,
 )
-from ._style import add_stats, database_doc, relative_path
+from ._style import add_stats, database_doc
 from ._zone_io import ZoneIO
 from .config import MapConfig
 from .executor import OUTPUT_META, _execute, output_meta, set_gdal_cache_max
@@ -142,7 +141,14 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     from ..chemistry.database import phreeqc_version, resolve_database
     from ._checks import check_inputs
     from ._inputs import InputSpec
-    from ._sources import resolve_input
+    from ._sources import (
+        bio_from_table,
+        biological_record,
+        inputs_doc,
+        resolve_input,
+        run_assumptions,
+        table_doc,
+    )
 
     # open every input once here so that missing CRS / no overlap fail before any output
     # (the threaded engine then reads through these); ._sources reconciles each input's
@@ -179,12 +185,12 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     if cfg.transitions:
         names += ["scenario_total", "scenario_difference"]
     db = resolve_database(cfg.database)
+    table = table_doc(cfg, str(lct.name))
     params_doc = {
-        "system": cfg.system, "landcover_table": str(lct.name), "co2_units": co2,
-        "acid_correction": acid["doc"], "biological_input": biological_doc(cfg, str(lct.name)),
+        "system": cfg.system, "landcover_table": table, "co2_units": co2,
+        "acid_correction": acid["doc"], "biological_input": biological_record(cfg, table),
         "rock_density_t_m3": cfg.rock_density_t_m3,
-        "inputs": {k: input_record(cfg.input_specs[k], cfg.source) if k in cfg.input_specs
-                   else relative_path(v, cfg.source) for k, v in cfg.inputs.items()},
+        "inputs": inputs_doc(cfg),
         "input_options": {k: r.note for k, r in resolved.items() if r.note},
         "soil_pco2": "raster" if "soil_pco2" in cfg.inputs else "Brook et al. 1983 from AET",
         "pressure_correction": "dem" in cfg.inputs and params.pco2_volume_fraction,
@@ -193,15 +199,14 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         "equilibrium_grid": {"temp_c": list(calc.temp_range),
                              "log_pco2": list(calc.log_pco2_range)},
     }
-    assumptions = map_assumptions(cfg, acid, str(lct.name))
     draws = None
     if cfg.uncertainty is not None:
         from ._draws import describe, dolomite_tables, make_draws
 
-        bio_table = not ({"nep", "npp"} & set(cfg.inputs))
-        draws = make_draws(cfg.uncertainty, lct, params, dolomite_tables(cfg, dol), bio_table)
-        params_doc["uncertainty"], sentence = describe(cfg.uncertainty, draws, bio_table)
-        assumptions.append(sentence)
+        draws = make_draws(cfg.uncertainty, lct, params, dolomite_tables(cfg, dol),
+                           bio_from_table(cfg))
+        params_doc["uncertainty"] = describe(cfg.uncertainty, draws, bio_from_table(cfg))[0]
+    assumptions = run_assumptions(cfg, acid, table, draws)
     tags = {
         "karstsink_version": __version__,
         "phreeqc_version": phreeqc_version(),
@@ -410,19 +415,19 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                 sums, counters, sources = _execute(spec, scratch, cfg, jobs, engine, dask,
                                                    update, state)
 
-            def make_doc(params_doc, totals_, counters_, files_):
-                return _run_doc(spec, extra, cfg, params_doc, totals_, counters_, files_,
-                                engine, dask, jobs, counters)
+            def make_doc(params_doc, assumptions_, totals_, counters_, files_):
+                return _run_doc(spec, extra, cfg, params_doc, assumptions_, totals_,
+                                counters_, files_, engine, dask, jobs, counters)
 
             if spec.variants:
                 from .series import finish_series
 
-                files, totals, zonal, series = finish_series(
+                files, totals, zonal, series, said = finish_series(
                     spec, extra, cfg, tmp, sums, counters, sources, co2, jobs, quicklook,
                     make_doc)
                 return MapResult(out_dir=out_dir, files=files, totals=totals,
                                  zonal_columns=zonal, counters=counters,
-                                 assumptions=list(extra["assumptions"]), series=series)
+                                 assumptions=said, series=series)
             if spec.zones is not None:  # written by the zone helper meanwhile
                 # ``tmp`` is the run's atomic folder: files appear together or not at all
                 zio.start_write(tmp, sums, co2)
@@ -458,7 +463,8 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                     from ._sd_raster import write_sd_raster
 
                     files += write_sd_raster(tmp, spec, counters.pop("draw_sd", []), co2)
-            run_doc = make_doc(extra["params_doc"], totals, counters, files)
+            run_doc = make_doc(extra["params_doc"], extra["assumptions"], totals, counters,
+                               files)
             (tmp / "run.json").write_text(json.dumps(run_doc, indent=2, default=_jsonable),
                                           encoding="utf-8")
             files.append("run.json")
@@ -474,16 +480,16 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                      counters=counters, assumptions=list(extra["assumptions"]))
 
 
-def _run_doc(spec: _Spec, extra: dict, cfg: MapConfig, params_doc: dict, totals: dict,
-             flags: dict, files: list, engine: str, dask: str | None, jobs: int,
-             counters: dict) -> dict:
+def _run_doc(spec: _Spec, extra: dict, cfg: MapConfig, params_doc: dict,
+             assumptions: list[str], totals: dict, flags: dict, files: list, engine: str,
+             dask: str | None, jobs: int, counters: dict) -> dict:
     """The ``run.json`` document (``flags``: the counters of its year in a series)."""
     from ._cog import DEFLATE_BACKEND
 
     grid = spec.grid
     return {
         "karstsink_version": __version__, "parameters": params_doc,
-        "assumptions": extra["assumptions"],
+        "assumptions": assumptions,
         "database": database_doc(extra["database"].as_dict(), cfg.source),
         "phreeqc_version": spec.tags["phreeqc_version"],
         "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6],

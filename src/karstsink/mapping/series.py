@@ -18,6 +18,8 @@ and the series ``run.json`` (the parameters every year shares, a varying input a
 ``{year}`` template and each year's file in ``series.inputs``; ``totals`` of the last
 year, ``totals_year``); with ``[uncertainty]`` ``OUT/uncertainty.csv``,
 ``OUT/sensitivity.csv`` and, with ``sd_raster``, ``OUT/<year>/total_sink_sd.tif``.
+With ``SeriesConfig.maps`` False (a series read for its zone totals only) the year and
+change maps are not encoded: the tables and ``run.json`` files alone.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from ._outcome import (
     warn_zones,
 )
 from ._series_config import year_config
-from ._style import add_stats, relative_path
+from ._style import add_stats
 from .executor import OUTPUT_META, output_meta
 
 __all__ = ["SERIES_COLUMNS", "finish_series", "prepare_series"]
@@ -67,11 +69,17 @@ def prepare_series(cfg, co2: bool, prepare) -> tuple[_Spec, dict]:
 
 
 def _extend(spec: _Spec, extra: dict, cfg) -> None:
-    from ._carbon_terms import acid_inputs, biological_doc, map_assumptions
+    from ._carbon_terms import acid_inputs
     from ._checks import check_inputs
     from ._input_units import is_pressure
     from ._inputs import InputSpec
-    from ._sources import resolve_input
+    from ._sources import (
+        biological_record,
+        inputs_doc,
+        resolve_input,
+        run_assumptions,
+        table_doc,
+    )
 
     ser = cfg.series
     varying = ser.varying
@@ -87,10 +95,9 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     docs = {str(y0): {**base_doc, "series_year": y0}}
     configs = {str(y0): year_config(cfg, y0)}
     # the assumption sentences name the biological raster's file: each year its own
-    table = str(extra["landcover_table"].name)
+    table = table_doc(cfg, str(extra["landcover_table"].name))
     acid = acid_inputs(cfg, extra["landcover_table"])
-    tail = extra["assumptions"][len(map_assumptions(configs[str(y0)], acid, table)):]
-    assumptions = {str(y0): list(extra["assumptions"])}  # tail: the [uncertainty] sentence
+    assumptions = {str(y0): list(extra["assumptions"])}
     for y in ser.years[1:]:
         cy = configs[str(y)] = year_config(cfg, y)
         opened, specs, notes = {}, {}, {}
@@ -122,9 +129,9 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
         options = {k: v for k, v in base_doc.get("input_options", {}).items()
                    if k not in varying}
         docs[str(y)] = {**base_doc, "series_year": y, "input_options": {**options, **notes},
-                        "inputs": {k: relative_path(v, cfg.source) for k, v in cy.inputs.items()},
-                        "biological_input": biological_doc(cy, table)}
-        assumptions[str(y)] = map_assumptions(cy, acid, table) + tail
+                        "inputs": inputs_doc(cy),
+                        "biological_input": biological_record(cy, table)}
+        assumptions[str(y)] = run_assumptions(cy, acid, table, spec.draws)
     names = list(cfg.inputs)
     years = [Variant(str(y), {n: (f"{n}@{y}" if n in varying else n) for n in names})
              for y in ser.years]
@@ -132,8 +139,9 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     base = list(spec.names)
     spec.inputs, spec.converts, spec.reads = inputs, conv, reads
     spec.variants = tuple(years + mixed)
-    spec.changes = tuple((f"{a}_{b}", str(a), str(b), ser.change_maps) for a, b in ser.pairs)
-    spec.names = tuple(f"{y}/{n}" for y in ser.years for n in base) + tuple(
+    spec.changes = tuple((f"{a}_{b}", str(a), str(b), ser.change_maps) for a, b in ser.pairs
+                         if ser.maps)
+    spec.names = tuple(f"{y}/{n}" for y in ser.years for n in base if ser.maps) + tuple(
         f"change/{label}/{k}" for label, _, _, maps in spec.changes for k in maps)
     tags = {str(y): {"karstsink_year": str(y),
                      "karstsink_parameters": json.dumps(docs[str(y)], sort_keys=True),
@@ -143,12 +151,11 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     # the series' own record (OUT/run.json, the change maps): what every year shares, a
     # varying input as its {year} template (each year's file in its year's run.json)
     whole = {k: v for k, v in base_doc.items() if k != "series_year"}
-    whole["inputs"] = {**base_doc["inputs"],
-                       **{n: relative_path(ser.templates[n], cfg.source) for n in varying}}
+    whole["inputs"] = inputs_doc(cfg)
     whole["input_options"] = {k: v for k, v in base_doc.get("input_options", {}).items()
                               if k not in varying}
-    whole["biological_input"] = biological_doc(cfg, table)
-    whole_assumptions = map_assumptions(cfg, acid, table) + tail
+    whole["biological_input"] = biological_record(cfg, table)
+    whole_assumptions = run_assumptions(cfg, acid, table, spec.draws)
     tags.update({f"change/{a}_{b}": {
         "karstsink_change": f"{b} minus {a}",
         "karstsink_parameters": json.dumps(whole, sort_keys=True),
@@ -164,10 +171,11 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
                   co2: bool, jobs: int, quicklook: bool, make_doc) -> tuple:
     """Check, lay out and write a finished series pass into ``tmp`` (the atomic folder).
 
-    ``make_doc(params_doc, totals, counters, files)`` builds a ``run.json`` document.
-    Returns ``(files, totals of the last year, zone table of the last year or None,
-    series record)``; ``extra["assumptions"]`` becomes the series' sentences (a varying
-    input named by its ``{year}`` template), those of ``OUT/run.json``.
+    ``make_doc(params_doc, assumptions, totals, counters, files)`` builds a ``run.json``
+    document.  Returns ``(files, totals of the last year, zone table of the last year or
+    None, series record, the series' assumption sentences)``: the sentences of
+    ``OUT/run.json`` (a varying input named by its ``{year}`` template), for
+    ``MapResult.assumptions``.
     """
     ser = cfg.series
     info = extra["series"]
@@ -195,6 +203,8 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
     for head in heads:
         folder = tmp / head
         folder.mkdir(parents=True, exist_ok=True)
+        if not ser.maps:  # the zone sums and tables only (SeriesConfig.maps)
+            continue
         names = base if not head.startswith("change/") else list(ser.change_maps)
         styles = add_stats(SimpleNamespace(**{**vars(view), "names": names}),
                            {n: cogs[f"{head}/{n}"] for n in names},
@@ -217,7 +227,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
     for i, lab in enumerate(labels):
         if spec.zones is not None and i > 0:  # the helper writes the zone tables meanwhile
             zio.start_write(tmp / lab, sums[index[lab]], co2)
-        if quicklook:
+        if quicklook and ser.maps:
             from ..plots.maps import quicklook as draw
 
             draw(tmp / lab / "total_sink.tif", tmp / lab / "quicklook.png", zones=spec.zones,
@@ -229,7 +239,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
             files += [f"{lab}/zonal_totals.csv", f"{lab}/zonal_totals.gpkg"]
             if helper_mb is not None:
                 counters["zone_helper_peak_mb"] = helper_mb
-        if quicklook:
+        if quicklook and ser.maps:
             files.append(f"{lab}/quicklook.png")
     field = spec.zones.field if spec.zones is not None else "zone"
     series_cols = _series_table(labels, zonal, totals, field)
@@ -261,9 +271,9 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         files += ["uncertainty.csv", "sensitivity.csv"]
     for lab in labels:  # each year's own run record
         mine = [f[len(lab) + 1:] for f in files if f.startswith(lab + "/")]
-        doc = make_doc(info["docs"][lab], totals[lab], per.get(lab, {}), [*mine, "run.json"])
+        doc = make_doc(info["docs"][lab], info["assumptions"][lab], totals[lab],
+                       per.get(lab, {}), [*mine, "run.json"])
         doc["year"] = int(lab)
-        doc["assumptions"] = info["assumptions"][lab]
         (tmp / lab / "run.json").write_text(json.dumps(doc, indent=2, default=_jsonable),
                                             encoding="utf-8")
         files.append(f"{lab}/run.json")
@@ -279,17 +289,16 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         "totals": {lab: totals[lab] for lab in labels}}
     # the series' record: the shared parameters (a varying input as its {year} template;
     # each year's files in series.inputs and <year>/run.json), the last year's totals
-    # (totals_year; every year's in series.totals); MapResult.assumptions (run.py reads
-    # extra["assumptions"] after this) become the series' too
-    extra["assumptions"][:] = info["whole_assumptions"]
-    doc = make_doc(info["whole_doc"], totals[labels[-1]], counters, files)
+    # (totals_year; every year's in series.totals), the series' sentences
+    said = list(info["whole_assumptions"])
+    doc = make_doc(info["whole_doc"], said, totals[labels[-1]], counters, files)
     doc["totals_year"] = int(labels[-1])
     doc["series"] = record
     (tmp / "run.json").write_text(json.dumps(doc, indent=2, default=_jsonable),
                                   encoding="utf-8")
     record = {**record, "zonal": zonal or None, "series_table": series_cols,
               "attribution": attribution}
-    return files, totals[labels[-1]], zonal.get(labels[-1]), record
+    return files, totals[labels[-1]], zonal.get(labels[-1]), record, said
 
 
 def _series_table(labels: list[str], zonal: dict, totals: dict, field: str) -> dict:

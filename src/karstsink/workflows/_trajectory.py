@@ -352,7 +352,9 @@ def stack_config(map_cfg: Any, schedule: Schedule) -> Any:
     series = parse_series(f"{where}[trajectory.climate] stack, as ", {
         "years": list(schedule.climate_stack_years), "pairs": [], "climate": [],
         "change_maps": []}, templates, inputs)
-    return dataclasses.replace(base, inputs=inputs, input_specs=specs, series=series)
+    # only the series' tables are read: no year or change maps are encoded
+    return dataclasses.replace(base, inputs=inputs, input_specs=specs,
+                               series=dataclasses.replace(series, maps=False))
 
 
 def climate_stack_factors(map_cfg: Any, schedule: Schedule, baseline: pd.DataFrame,
