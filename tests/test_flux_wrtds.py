@@ -477,3 +477,16 @@ def test_unfittable_bootstrap_resample_is_redrawn_deterministically():
     assert np.isfinite(a.replicates).all()
     # batches differ with jobs, so only summation order (rounding) may differ
     np.testing.assert_allclose(a.replicates, b.replicates, rtol=1e-12)
+
+
+def test_bootstrap_without_a_seed_records_the_fresh_seed_it_used():
+    # an interval can only be reproduced from its seed: without one, the fit draws a fresh
+    # seed and records it (not null); rerunning with the recorded seed gives the same draws
+    daily, samples = _choptank_inputs()
+    daily = daily.loc["2000-10-01":"2010-09-30"]
+    samples = samples[samples["date"].between("2000-10-01", "2010-09-30")].copy()
+    first = estimate_wrtds(daily, samples, bootstrap=3, jobs=1, cross_validate=False)
+    seed = first.model["interval"]["seed"]
+    assert isinstance(seed, int) and 0 <= seed < 2**32
+    again = estimate_wrtds(daily, samples, bootstrap=3, jobs=1, seed=seed, cross_validate=False)
+    assert_allclose(again.replicates, first.replicates, rtol=0)

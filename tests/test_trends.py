@@ -240,6 +240,21 @@ def test_bootstrap_pairs_reproducible_for_any_jobs(chop_ctx):
     assert t["lo90"] < t["total_change"] < t["hi90"]
 
 
+def test_bootstrap_without_a_seed_records_the_one_it_used(chop_ctx, app7):
+    # no seed given: a fresh one is drawn and recorded (not null), and reproduces the draws
+    res = run_pairs(chop_ctx, 1985, 2010)
+    a = bootstrap_trend(chop_ctx, res, n_boot=3, jobs=1)
+    seed = a.info["bootstrap"]["seed"]
+    assert isinstance(seed, int)
+    b = bootstrap_trend(chop_ctx, res, n_boot=3, seed=seed, jobs=1)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    ctx = trend_context(app7)
+    band = fn_band(ctx, n_boot=3, jobs=1)
+    seed = band.attrs["bootstrap"]["seed"]
+    assert isinstance(seed, int)
+    pd.testing.assert_frame_equal(band, fn_band(ctx, n_boot=3, seed=seed, jobs=1))
+
+
 def test_bootstrap_groups(chop_ctx):
     res = run_groups(chop_ctx, (1985, 1990), (2005, 2010), window_side=7)
     b = bootstrap_trend(chop_ctx, res, n_boot=4, seed=1, jobs=1)

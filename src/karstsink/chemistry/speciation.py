@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .. import carbon, qa
+from .._seed import resolve_seed
 from ..exceptions import DataQualityWarning, MissingColumnError
 from . import uncertainty as uncertainty_mod
 from . import weathering
@@ -215,7 +216,7 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         mc = None
         if draws:
             good = np.setdiff1d(rows, rows[sorted(run.failed)] if run.failed else [])
-            seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else seed
+            seed = resolve_seed(seed)  # a fresh one is written to the metadata
             mc = uncertainty_mod.propagate(
                 values, good, out, draws=int(draws), uncertainty=uncertainty, seed=seed,
                 run=lambda x: run_chunks(x, eng, jobs=jobs, progress=progress, pool=pool),

@@ -63,7 +63,8 @@ def _series_years(text: str | None):
               help="Block-bootstrap replicates (EGRETci; 0: none).")
 @click.option("--block-days", type=click.IntRange(min=1), default=200, show_default=True,
               help="Bootstrap block length [d].")
-@click.option("--seed", type=int, default=None, help="Seed of the bootstrap and of WRTDS-Kalman.")
+@click.option("--seed", type=int, default=None, help="Seed of the bootstrap and of WRTDS-Kalman "
+              "[default: a fresh one, written to trend.json].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the bootstrap [default: all cores].")
 @click.option("--kalman-iter", type=click.IntRange(min=0), default=200, show_default=True,
@@ -117,8 +118,7 @@ def trend_command(discharge_path, samples_path, constituent, units, q_unit, area
                     kalman_iter=kalman_iter, rho=rho, area_km2=area_km2, hco3=hco3)
     with atomic_dir(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
         names = write_trend_outputs(run, tmp, plots=not no_plots,
-                                    extra_info={"constituent": constituent,
-                                                "kalman_seed": seed})
+                                    extra_info={"constituent": constituent})
     f = run.table.loc["flux"]
     name, labels = run.kind, run.labels
     echo_result(f"{name} {labels[0]} -> {labels[1]}: flux change {f['total_change']:.4g} "

@@ -21,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .._seed import resolve_seed
 from ..exceptions import DataError
 from ._gfn import annual_means, flow_windows, gfn_daily, surface_start_end
 from ._wrtds_bootstrap import _EPOCH, block_resample, redraw_failed, replicate_jobs, run_replicates
@@ -84,7 +85,8 @@ def fn_band(ctx, *, n_boot: int = 100, block_days: int = 200, seed: int | None =
     block_days : int
         Block length [d] (EGRETci ``blockLength``).
     seed : int, optional
-        Same seed, same band, for any ``jobs``.
+        Same seed, same band, for any ``jobs``; default: a fresh one, recorded in
+        ``attrs["bootstrap"]["seed"]``.
     jobs : int, optional
         Worker processes (default: every CPU this process may use).
     window_side : float
@@ -120,6 +122,7 @@ def fn_band(ctx, *, n_boot: int = 100, block_days: int = 200, seed: int | None =
                "day_num": (ctx.sample_dates.to_numpy().astype("datetime64[D]")
                            - _EPOCH).astype(np.int64),
                "months": ctx.sample_dates.month.to_numpy()}
+    seed = resolve_seed(seed)  # recorded with the band
     children = np.random.SeedSequence(seed).spawn(int(n_boot))
     reps = run_replicates(_run, payload, children, jobs)  # (n_boot, n_year, 2)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -24,6 +24,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .._seed import resolve_seed
 from ..exceptions import DataError
 from ._wrtds_bootstrap import _EPOCH, block_resample, redraw_failed, replicate_jobs, run_replicates
 from ._wrtds_solve import single_thread_blas
@@ -137,7 +138,8 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
     block_days : int
         Block length [d] (EGRETci ``blockLength``).
     seed : int, optional
-        Seed: the same seed gives the same intervals for any ``jobs``.
+        Seed: the same seed gives the same intervals for any ``jobs``; default: a fresh
+        one, recorded in ``info["bootstrap"]["seed"]``.
     jobs : int, optional
         Worker processes (default: every CPU this process may use).
 
@@ -152,6 +154,7 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
     """
     if int(n_boot) < 2:
         raise DataError(f"--bootstrap needs at least 2 replicates, got {n_boot!r}")
+    seed = resolve_seed(seed)  # recorded in info['bootstrap']
     children = np.random.SeedSequence(seed).spawn(int(n_boot))
     lean = replace(ctx, daily=None, sample_table=None)
     info = {k: v for k, v in result.info.items() if k != "bootstrap"}

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._seed import resolve_seed
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
@@ -118,7 +119,8 @@ def estimate_wrtds(
     jobs : int, optional
         Worker processes for the bootstrap; default: all CPUs.
     seed : int, optional
-        Seed of the bootstrap (same seed, same intervals, for any ``jobs``).
+        Seed of the bootstrap (same seed, same intervals, for any ``jobs``); default: a
+        fresh one, recorded in ``model["interval"]["seed"]``.
     cross_validate : bool
         Run the leave-one-out cross-validation (``estCrossVal``) and the
         flux-bias statistic.
@@ -211,6 +213,8 @@ def _estimate(
     cross_validate,
 ) -> WRTDSEstimate:
     t_start = time.perf_counter()
+    if bootstrap and bootstrap > 0:
+        seed = resolve_seed(seed)  # recorded in model['interval']
     settings = Settings(
         float(window_y),
         float(window_q),

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__, carbon
+from .._seed import resolve_seed
 from ..exceptions import DataError
 from ..flux import estimate
 from ..flux._base import FluxEstimate
@@ -255,7 +256,8 @@ def run_flux(
         99, e.g. specific conductance as in LOADEST application 5).
     kalman_iter : int
         ``method = "wrtds"``: WRTDS-Kalman realisations of the annual
-        ``kalman_*`` columns (0: none), seeded with the WRTDS ``seed`` (default 0).
+        ``kalman_*`` columns (0: none), seeded with the WRTDS ``seed`` (default: a fresh
+        one, recorded with the method options).
 
     Returns
     -------
@@ -278,6 +280,8 @@ def run_flux(
         opts["extra_regressors"] = list(extra_regressors)
         if opts.get("model", 0) == 0:
             opts["model"] = 99
+    if method == "wrtds":  # one seed for the bootstrap and WRTDS-Kalman, recorded
+        opts["seed"] = resolve_seed(opts.get("seed"))
     table = read_flux_table(samples, units=units, date_format=date_format)  # read once
     smp = flux_samples_from_table(table, constituent, date_column=date_column,
                                   date_format=date_format)
@@ -289,7 +293,7 @@ def run_flux(
         from ..flux.trends import annual_trend_columns
 
         if kalman_iter:
-            kal = wrtds_kalman(est, niter=int(kalman_iter), seed=opts.get("seed", 0))
+            kal = wrtds_kalman(est, niter=int(kalman_iter), seed=opts["seed"])
         tables["annual"] = tables["annual"].merge(
             annual_trend_columns(est, year_start_month=year_start_month, kalman_iter=0,
                                  kalman=kal),

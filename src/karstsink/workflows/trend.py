@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._seed import resolve_seed
 from ..exceptions import DataError
 from ..io.write import to_csv
 
@@ -147,7 +148,8 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
     block_days : int
         Bootstrap block length [d].
     seed : int, optional
-        Seed of the bootstrap (and of WRTDS-Kalman when it is computed here).
+        Seed of the bootstrap (and of WRTDS-Kalman when it is computed here); default:
+        a fresh one, written to ``info`` (``trend.json``).
     jobs : int, optional
         Bootstrap worker processes (default: all cores).
     kalman : pandas.DataFrame, optional
@@ -179,6 +181,8 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
 
     if (pairs is None) == (groups is None):
         raise DataError("give exactly one of --pairs YEAR1 YEAR2 or --groups Y1-Y2 Y3-Y4")
+    if bootstrap or (kalman is None and kalman_iter):
+        seed = resolve_seed(seed)  # one seed for all the draws, written to trend.json
     ctx = trend_context(estimate)
     pa: dict[str, Any] = {"pa_start": int(pa_start), "pa_long": 12}
     if pairs is not None:
@@ -196,10 +200,15 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
     if bootstrap:
         res = bootstrap_trend(ctx, res, n_boot=bootstrap, block_days=block_days, seed=seed,
                               jobs=jobs)
+    kalman_info: dict[str, Any] | None = None
+    if kalman is not None:  # drawn by the caller: karstsink run's flux stage records how
+        kalman_info = {"computed_by": "the catchment's flux run (its flux_settings: "
+                                      "kalman_iter, method_options.seed)"}
     if kalman is None and kalman_iter:
         from ..flux._kalman import wrtds_kalman
 
         kalman = wrtds_kalman(estimate, rho=rho, niter=kalman_iter, seed=seed)
+        kalman_info = {"rho": rho, "niter": kalman_iter, "seed": seed}
     annual = trend_annual(ctx, window_side=window_side, kalman=kalman, **pa)
     table = res.table.copy()
     k = None
@@ -236,7 +245,7 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
                  "sink_t_c_km2_yr_per_kg_yr": k,
                  "series_years": (None if ser is None
                                   else sorted({*ser["year1"], *ser["year2"]})),
-                 "kalman": None if kalman is None else {"rho": rho, "niter": kalman_iter},
+                 "kalman": kalman_info,
                  "wrtds": estimate.model.get("settings")})
     return TrendRun(kind=kind, labels=labels, table=table, annual=annual, series=ser,
                     band=fn_band, replicates=replicates, info=info, result=res,

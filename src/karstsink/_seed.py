@@ -1,0 +1,29 @@
+"""The seed of every random draw in karstsink: the user's, or a fresh one that is recorded.
+
+A Monte Carlo or bootstrap interval can only be reproduced from its seed, so a run
+without one draws a fresh seed here and writes that number into its metadata
+(never ``null``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def resolve_seed(seed: int | None) -> int:
+    """``seed`` itself, or a fresh one from the operating system's entropy.
+
+    Parameters
+    ----------
+    seed : int or None
+        The seed the user gave (``None``: none).
+
+    Returns
+    -------
+    int
+        The seed to use and to record: 0 <= seed < 2**32 when drawn, so that it
+        survives JSON and spreadsheets exactly.
+    """
+    if seed is not None:
+        return int(seed)
+    return int(np.random.SeedSequence().generate_state(1)[0])
