@@ -81,6 +81,17 @@ def test_unknown_database_exits_1_with_one_line_and_writes_nothing(messy, tmp_pa
     assert files_in(out_dir) == []
 
 
+def test_unknown_database_is_refused_before_the_input_is_read(tmp_path):
+    # no column of the input is a sample quantity: read first, the error would say so
+    bad = tmp_path / "unknown_columns.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    res = run(bad, "-o", tmp_path / "r.csv", "--database", "nope.dat")
+    assert res.exit_code == 1
+    errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "nope.dat" in errors[0], res.output
+    assert "column" not in errors[0].lower(), errors[0]
+
+
 def test_unknown_phase_exits_1(messy, tmp_path):
     res = run(messy, "-o", tmp_path / "r.csv", "--phases", "Calcite,Fluorit")
     assert res.exit_code == 1

@@ -40,6 +40,12 @@ def test_missing_or_negative_inputs_give_nan_never_a_number():
     assert np.isnan(w.ca_mg_hco3_molar(2.0, 0.5, 0.0))
     assert np.isnan(w.ca_mg_hco3_molar(-2.0, 0.5, 4.0))
     assert np.isnan(w.ca_mg_hco3_so4_eq(2.0, 0.5, 4.0, -0.1))
+    # one negative ion is enough, even when Ca + Mg (or HCO3 + 2 SO4) is still positive:
+    # -0.5 + 1.0 = 0.5 would otherwise give 0.5 / 4.1 = 0.122 (reviewer's reproduction)
+    assert np.isnan(w.ca_mg_hco3_molar(-0.5, 1.0, 4.1))
+    assert np.isnan(w.ca_mg_hco3_molar(1.0, -0.5, 4.1))
+    assert np.isnan(w.ca_mg_hco3_so4_eq(-0.5, 1.0, 4.1, 0.25))
+    assert np.isnan(w.ca_mg_hco3_so4_eq(1.0, 0.5, -0.1, 0.25))
 
 
 def test_partition_sources_by_hand_all_cl_from_rain():

@@ -36,6 +36,13 @@ def _arr(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
+def _nonneg(x) -> np.ndarray:
+    """``x`` as floats, NaN where it is negative (a concentration cannot be)."""
+    x = _arr(x)
+    with np.errstate(invalid="ignore"):
+        return np.where(x >= 0, x, np.nan)
+
+
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num/den, NaN where either is NaN or negative, or den is not > 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -58,7 +65,7 @@ def ca_mg_hco3_molar(ca, mg, hco3) -> np.ndarray:
         the pure sulfuric/nitric-acid pathway [-]; NaN where an input is
         missing or negative or HCO3⁻ is not > 0.
     """
-    return _ratio(_arr(ca) + _arr(mg), _arr(hco3))
+    return _ratio(_nonneg(ca) + _nonneg(mg), _nonneg(hco3))
 
 
 def ca_mg_hco3_so4_eq(ca, mg, hco3, so4) -> np.ndarray:
@@ -76,9 +83,8 @@ def ca_mg_hco3_so4_eq(ca, mg, hco3, so4) -> np.ndarray:
         plus sulfuric acid explains the major ions; NaN where an input is
         missing or negative.
     """
-    so4 = _arr(so4)
-    den = _arr(hco3) + 2.0 * np.where(so4 >= 0, so4, np.nan)
-    return _ratio(2.0 * (_arr(ca) + _arr(mg)), den)
+    den = _nonneg(hco3) + 2.0 * _nonneg(so4)
+    return _ratio(2.0 * (_nonneg(ca) + _nonneg(mg)), den)
 
 
 def partition_sources(ca, mg, na, k, cl, so4, *, no3=0.0, cl_rain=None, rain_ratios=None,

@@ -166,13 +166,15 @@ def _early_pool(input_path: Path, database: str, engine: str, phases: tuple[str,
     """Start the PHREEQC worker processes now, so that their start-up overlaps the reading.
 
     Yields the pool (``speciate`` picks it up: same database, engine, phases and
-    jobs) or None for small inputs and ``--jobs 1``.  A bad database or phase
-    fails here, before the input is read.
+    jobs) or None for small inputs and ``--jobs 1``.  A database that does not
+    exist fails here, before the input is read (and with the pool, a bad phase too).
     """
+    from ..chemistry.database import resolve_database
     from ..chemistry.engine import PhreeqcEngine, default_jobs, worker_pool
 
     n_jobs = default_jobs() if jobs is None else jobs
     if n_jobs < 2 or input_path.stat().st_size < _EARLY_POOL_BYTES:
+        resolve_database(database)
         yield None
         return
     try:

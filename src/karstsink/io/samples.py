@@ -400,8 +400,8 @@ def _warn_summary(table: pd.DataFrame) -> None:
     extra = (f" No column recognised for {', '.join(missing)}; pass column_map={{header: "
              f"key}} if the file has one." if missing else "")
     warnings.warn(
-        f"{table.attrs.get('source', 'table')}: {len(flagged)} of {len(table)} rows flagged, "
-        f"{fatal} of them not computable ({detail}); see the qa_flags column.{extra}",
+        f"{table.attrs.get('source', 'table')}: {len(flagged)} of {len(table)} rows flagged "
+        f"({detail}), {fatal} of them not computable; see the qa_flags column.{extra}",
         DataQualityWarning,
         stacklevel=3,
     )
