@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from affine import Affine
 from click.testing import CliRunner
@@ -16,7 +18,9 @@ def test_map_command_writes_everything(tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(main, ["map", str(cfg), "-o", str(out), "--jobs", "2", "--co2"])
     assert res.exit_code == 0, res.output
-    assert "t C/yr" in res.output
+    # --co2: the printed totals lead in t CO2, the total also in t C
+    assert re.search(r"^karst [\d.,]+ (t|kt|Mt) CO2/yr over .*; total [\d.,]+ (t|kt|Mt) "
+                     r"CO2/yr \([\d.,]+ (t|kt|Mt) C/yr\)$", res.output, flags=re.M), res.output
     for name in ("karst_sink.tif", "biological_sink.tif", "total_sink.tif", "quicklook.png",
                  "run.json"):
         assert (out / name).is_file()

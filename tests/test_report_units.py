@@ -80,6 +80,14 @@ def _summary(html: str) -> dict[str, str]:
     return dict(re.findall(r'<th scope="row">(.*?)</th><td>(.*?)</td>', block.group(0)))
 
 
+def _masses(value: str) -> list[tuple[float, str]]:
+    """"1.72 kt CO2/yr (470 t C/yr)" -> [(1720.0, "CO2"), (470.0, "C")] (tonnes per year)."""
+    scale = {"t": 1.0, "kt": 1e3, "Mt": 1e6}
+    found = re.findall(r"([\d.,]+) (t|kt|Mt) (CO2|C)/yr", value)
+    assert len(found) == 2, value
+    return [(float(x.replace(",", "")) * scale[m], what) for x, m, what in found]
+
+
 def _number_before(text: str, unit: str) -> float:
     found = re.search(r"\(([\d.]+) " + re.escape(unit) + " of karst\\)", text)
     assert found is not None, text
@@ -103,15 +111,17 @@ def test_co2_map_is_captioned_and_headlined_in_t_co2(co2_run):
     assert units and all(u == UNIT_CO2 for u in units), units
     # the map text leads in t CO2: per km² of karst the hand value in CO2
     text = section.split("<table", 1)[0]
-    assert "Mt CO2/yr</strong>" in text
+    assert re.search(r"[\d.,]+ (t|kt|Mt) CO2/yr</strong>", text), text
     assert "t C km" not in text
     assert _number_before(text, "t CO2 km⁻² yr⁻¹") == pytest.approx(HAND_SINK_CO2, rel=0.01)
     assert "GeoTIFFs (COG, t CO2 km⁻² yr⁻¹)" in text
     assert "t C and t CO2 per year" in section  # the zone table carries both
     head = _summary(html)
-    assert "karst sink, raster total [Mt CO2/yr]" in head
-    assert "biological sink, raster total [Mt CO2/yr]" in head
-    assert not any("Mt C/yr" in k for k in head)
+    # the chosen unit first, the other in brackets: the same total, x 44.0095/12.011
+    for key in ("karst sink, raster total", "biological sink, raster total"):
+        (lead, lead_unit), (other, other_unit) = _masses(head[key])
+        assert (lead_unit, other_unit) == ("CO2", "C"), head[key]
+        assert lead == pytest.approx(other * 44.0095 / 12.011, rel=0.01)
 
 
 def test_t_c_map_stays_in_t_c(c_run):
@@ -124,12 +134,13 @@ def test_t_c_map_stays_in_t_c(c_run):
         assert f"[{UNIT_C}]" in caption and "CO2" not in caption
     assert units and all(u == UNIT_C for u in units), units
     text = section.split("<table", 1)[0]
-    assert "Mt C/yr</strong>" in text
+    assert re.search(r"[\d.,]+ (t|kt|Mt) C/yr</strong>", text), text
     assert _number_before(text, "t C km⁻² yr⁻¹") == pytest.approx(HAND_SINK_C, rel=0.01)
     assert "GeoTIFFs (COG, t C km⁻² yr⁻¹)" in text
     head = _summary(html)
-    assert "karst sink, raster total [Mt C/yr]" in head
-    assert not any("Mt CO2/yr" in k for k in head)
+    (lead, lead_unit), (other, other_unit) = _masses(head["karst sink, raster total"])
+    assert (lead_unit, other_unit) == ("C", "CO2")
+    assert other == pytest.approx(lead * 44.0095 / 12.011, rel=0.01)
 
 
 def test_a_raster_without_the_map_stage_unit_is_refused(tmp_path):

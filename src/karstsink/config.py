@@ -316,6 +316,28 @@ def _map_with_carbon(c: _Checker, section: dict, carbon: dict) -> dict:
     return section
 
 
+def _co2(c: _Checker, project_co2: bool | None, data: dict, out_map: Any
+         ) -> tuple[bool, str | None]:
+    """The run's one t C / t CO2 choice: ``(co2, the TOML key it came from or None)``.
+
+    ``[project] co2`` and ``[map.model] co2`` both choose it; the key written wins, two
+    written keys must agree, and neither gives t C. The checked map takes the choice too.
+    """
+    model = data.get("map", {}).get("model", {})  # [map] was checked: tables, co2 a bool
+    map_co2 = model.get("co2") if isinstance(model, dict) else None
+    if project_co2 is not None and map_co2 is not None and project_co2 != map_co2:
+        raise c.fail("project.co2", f"is {str(project_co2).lower()} but map.model.co2 is "
+                                    f"{str(map_co2).lower()}; both choose t C or t CO2 for "
+                                    "the run: remove one of them or write the same value "
+                                    "in both.")
+    key = "project.co2" if project_co2 is not None else (
+        "map.model.co2" if map_co2 is not None else None)
+    co2 = bool(project_co2 if project_co2 is not None else map_co2)
+    if out_map is not None:
+        out_map.co2 = co2
+    return co2, key
+
+
 def load_run_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a run configuration TOML file.
 
@@ -332,13 +354,17 @@ def load_run_config(path: str | os.PathLike) -> dict[str, Any]:
         folder). Keys: ``project``, ``speciation``, ``catchments`` (list),
         ``map`` (a validated :class:`karstsink.mapping.config.MapConfig`, or
         None), ``scenario``, ``report``, plus ``config_path`` and ``base_dir``.
+        ``project["co2"]`` is the run's one t C / t CO2 choice, from ``[project] co2``
+        or ``[map.model] co2`` (whichever is written; false when neither is), and
+        ``project["co2_key"]`` the key it came from (None: the default).
 
     Raises
     ------
     ConfigError
         If the file is missing or not valid TOML, or a key is unknown, of the
-        wrong type, out of range, or names a file that does not exist. The
-        message names the file and the key.
+        wrong type, out of range, or names a file that does not exist, or
+        ``[project] co2`` and ``[map.model] co2`` disagree. The message names the
+        file and the key.
 
     Examples
     --------
@@ -378,7 +404,7 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
         "name": project.get("name", c.path.stem),
         "output": c.path_value(project.get("output", "karstsink_output"), "project.output",
                                must_exist=False),
-        "co2": project.get("co2", False),
+        "co2": project.get("co2"),  # None when not written: _co2 resolves it with [map]
     }
 
     # [carbon]: one set of carbon parameters for speciation, catchments and map
@@ -432,6 +458,7 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     out_map = None
     if "map" in data:
         out_map = _map_config(c, _map_with_carbon(c, c.table(data["map"], "map"), carbon))
+    out_project["co2"], out_project["co2_key"] = _co2(c, out_project["co2"], data, out_map)
 
     # [scenario]
     scen = c.table(data.get("scenario", {}), "scenario")

@@ -79,10 +79,10 @@ from ._common import (
                    "(repeatable; e.g. specific conductance).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=None,
               help="WRTDS block-bootstrap replicates for intervals (0: none) [default: "
-                   "the estimator's].")
+                   "50, the estimator's].")
 @click.option("--seed", type=int, default=None,
               help="Seed of the WRTDS bootstrap: the same seed gives the same intervals for "
-                   "any --jobs [default: a fresh one each run].")
+                   "any --jobs [default: a fresh one, written to model.json].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the WRTDS bootstrap [default: all cores].")
 @click.option("--min-obs", type=click.IntRange(min=1), default=None,

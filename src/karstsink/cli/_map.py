@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..units import C_TO_CO2
 from ._common import (
     bars_disabled,
     echo_detail,
@@ -21,18 +20,22 @@ from ._common import (
 
 
 @click.command("map")
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (files appear only when the run succeeds).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Worker threads (default: CPU count).")
+              help="Worker threads, or processes with --engine processes [default: [model] "
+                   "jobs of CONFIG, else the CPU count, at most 8].")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
-              help='Run tiles on a dask.distributed scheduler ("local" = LocalCluster).')
+              help='Run tiles on a dask.distributed scheduler ("local" = LocalCluster) '
+                   "[default: [dask] address of CONFIG, else none].")
 @click.option("--co2", is_flag=True, default=None,
-              help="Write rasters in t CO2 km-2 yr-1 instead of t C km-2 yr-1.")
+              help="Write rasters in t CO2 km-2 yr-1 instead of t C km-2 yr-1 [default: "
+                   "[model] co2 of CONFIG, else off].")
 @click.option("--engine", type=click.Choice(["threads", "processes"]), default=None,
-              help="Local engine (default threads: measured faster on 2 cores).")
+              help="Local engine [default: [model] engine of CONFIG, else threads: "
+                   "measured faster on 2 cores].")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @excel_option
@@ -49,6 +52,7 @@ def map_command(config: Path, out_dir: Path, jobs: int | None, dask_address: str
     from ..io.atomic import check_output_dir, input_paths
     from ..mapping.config import load_config
     from ..mapping.run import run_map
+    from ..workflows.sections import map_line
 
     cfg = load_config(config)
     # run_map replaces the folder as a whole (only one karstsink wrote); refuse first
@@ -86,10 +90,7 @@ def map_command(config: Path, out_dir: Path, jobs: int | None, dask_address: str
             echo_detail(f"  {f}")
         return
     t = mapped.totals
-    echo_result(f"karst sink {t['karst_sink_t_c_yr']:.4g} t C/yr over {t['karst_area_km2']:.4g} "
-                f"km2 of carbonate; biological {t['biological_sink_t_c_yr']:.4g} t C/yr; total "
-                f"{t['total_sink_t_c_yr']:.4g} t C/yr ({t['total_sink_t_c_yr'] * C_TO_CO2:.4g} "
-                "t CO2/yr)")
+    echo_result(map_line(t, cfg.co2 if co2 is None else co2, total=True))
     echo_note(f"wrote {len(mapped.files)} files to {out_dir}")
     for f in mapped.files:
         echo_detail(f"  {f}")

@@ -64,24 +64,29 @@ def _run(config, out_dir: Path | None, jobs: int | None, overwrite: bool) -> Non
 
 
 def _result_lines(run) -> list[str]:
-    """The run's headline numbers (stdout): catchment sinks, map totals, balance, report."""
+    """The run's headline numbers (stdout): catchment sinks, map totals, balance, report.
+
+    The sinks are in t CO2 when the run is (``run.summary["co2"]``), else in t C.
+    """
     import math
 
+    from ..workflows.sections import map_line
+
     lines = []
+    s = run.summary
+    co2 = bool(s.get("co2", False))
+    col, mass = ("sink_t_co2_km2_yr", "CO2") if co2 else ("sink_t_c_km2_yr", "C")
     sinks = run.out_dir / "catchment_sinks.csv"
     if "catchment_sinks.csv" in run.files and sinks.is_file():
         import pandas as pd
 
         table = pd.read_csv(sinks)
-        if {"catchment", "sink_t_c_km2_yr"} <= set(table.columns):
-            lines.append("catchment sinks [t C km-2 yr-1]: " + ", ".join(
-                f"{r.catchment} {r.sink_t_c_km2_yr:.3g}" for r in table.itertuples()))
-    s = run.summary
+        if {"catchment", col} <= set(table.columns):
+            lines.append(f"catchment sinks [t {mass} km-2 yr-1]: " + ", ".join(
+                f"{name} {value:.3g}" for name, value in
+                zip(table["catchment"], table[col], strict=True)))
     if "karst_sink_t_c_yr" in s and "biological_sink_t_c_yr" in s:
-        lines.append(
-            f"map: karst sink {s['karst_sink_t_c_yr'] / 1e6:.3f} Mt C/yr over "
-            f"{s.get('karst_area_km2', math.nan):,.0f} km2 of carbonate rock; biological "
-            f"{s['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr")
+        lines.append(f"map: {map_line(s, co2)}")
     share = s.get("share_of_emissions_first_year_pct")
     if share is not None and math.isfinite(share):
         lines.append(f"balance: the sinks offset {share:.1f} % of the first scenario year's "

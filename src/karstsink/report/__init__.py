@@ -38,11 +38,18 @@ import pandas as pd
 
 from ..exceptions import DataError, DataQualityWarning
 from ..io.atomic import atomic_path
-from ._tables import PRINT_COLUMNS, column_label, format_value, table_html
+from ._tables import (
+    PRINT_COLUMNS,
+    column_label,
+    format_mass,
+    format_value,
+    table_html,
+    unit_label,
+)
 
 __all__ = [
-    "PRINT_COLUMNS", "Figure", "Section", "Table", "column_label", "format_value",
-    "markdown_lite", "render_report", "write_report",
+    "PRINT_COLUMNS", "Figure", "Section", "Table", "column_label", "format_mass",
+    "format_value", "markdown_lite", "render_report", "unit_label", "write_report",
 ]
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

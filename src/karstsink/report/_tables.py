@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["PRINT_COLUMNS", "column_label", "format_value", "table_html"]
+__all__ = ["PRINT_COLUMNS", "column_label", "format_mass", "format_value", "table_html",
+           "unit_label"]
 
 
 def format_value(value: Any) -> str:
@@ -58,6 +59,55 @@ def format_value(value: Any) -> str:
     return _html.escape(str(value))
 
 
+#: Magnitudes of :func:`format_mass`: (tonnes per unit, unit), largest first.
+_MASS_UNITS = ((1e6, "Mt"), (1e3, "kt"), (1.0, "t"))
+
+
+def format_mass(tonnes: float, what: str = "", *, per: str = "") -> str:
+    """A mass in tonnes as readable text: 3 significant digits in t, kt or Mt.
+
+    The magnitude is the largest of Mt (from 1e6 t), kt (from 1e3 t) and t that keeps
+    the number at 1 or more, chosen after rounding (999.7 t is ``1.00 kt``). The report's
+    headline and the ``karstsink run`` lines print the map totals through it, so a small
+    map reads ``512 t C/yr``, not ``0.00 Mt C/yr``.
+
+    Parameters
+    ----------
+    tonnes : float
+        The mass [t].
+    what : str, optional
+        What is weighed, written after the unit (``"C"``, ``"CO2"``).
+    per : str, optional
+        The time unit of a rate, written as ``/per`` (``"yr"``).
+
+    Returns
+    -------
+    str
+        Plain text (no HTML), e.g. ``"45.6 kt CO2/yr"``; ``"n/a"`` for NaN.
+
+    Examples
+    --------
+    >>> format_mass(512.3, "C", per="yr")
+    '512 t C/yr'
+    >>> format_mass(45_600, "CO2")
+    '45.6 kt CO2'
+    >>> format_mass(1.234e6)
+    '1.23 Mt'
+    """
+    v = float(tonnes)
+    if math.isnan(v):
+        return "n/a"
+    tail = (f" {what}" if what else "") + (f"/{per}" if per else "")
+    if math.isinf(v):
+        return f"{'-' if v < 0 else ''}inf t{tail}"
+    rounded = float(f"{abs(v):.3g}")  # 3 significant digits, then the magnitude
+    factor, unit = next((f, u) for f, u in _MASS_UNITS if rounded >= f or f == 1.0)
+    x = rounded / factor
+    digits = 0 if x == 0 else max(0, 2 - math.floor(math.log10(x)))
+    sign = "-" if v < 0 and x != 0 else ""
+    return f"{sign}{x:,.{digits}f} {unit}{tail}"
+
+
 def _is_number_column(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
@@ -74,8 +124,31 @@ _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _POWER = re.compile(r"(?<![\w])(km|cm|mm|m|s|d|yr|L|kg|g|h)(-?\d+)(?![\w])")
 
 
-def _pretty_unit(unit: str) -> str:
-    """``t C km-2 yr-1`` -> ``t C km⁻² yr⁻¹``; ``m3/s`` -> ``m³/s``; ``1`` and ``""`` -> ``""``."""
+def unit_label(unit: str) -> str:
+    """A unit as written in files, typeset for reading: powers as superscripts.
+
+    Parameters
+    ----------
+    unit : str
+        A unit as karstsink writes it in rasters, tables and the variable registry
+        (``"t C km-2 yr-1"``, ``"m3/s"``).
+
+    Returns
+    -------
+    str
+        The unit with the powers of its unit symbols as superscripts; chemical formulas
+        such as CO2 stay as they are. ``""`` for a dimensionless unit (``"1"``, ``"-"``
+        or ``""``).
+
+    Examples
+    --------
+    >>> unit_label("t C km-2 yr-1")
+    't C km⁻² yr⁻¹'
+    >>> unit_label("m3/s")
+    'm³/s'
+    >>> unit_label("1")
+    ''
+    """
     if unit in ("", "1", "-"):
         return ""
     return _POWER.sub(lambda m: m.group(1) + m.group(2).translate(_SUP), unit)
@@ -130,7 +203,7 @@ def column_label(name: str) -> tuple[str, str]:
             break
     words = [_WORDS.get(w.lower(), w) for w in stem.split("_") if w]
     label = " ".join(words) or name
-    return label[:1].upper() + label[1:], _pretty_unit(unit or "")
+    return label[:1].upper() + label[1:], unit_label(unit or "")
 
 
 def _header_html(column: Any, numeric: bool) -> str:

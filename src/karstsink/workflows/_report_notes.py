@@ -182,10 +182,10 @@ def map_total_note(totals: dict[str, Any], zonal: pd.DataFrame | None, *,
     valid_grid = float(totals["grid_area_km2"]) - float(totals["nodata_area_km2"])
     valid_zone = float(z["area_km2"]) - float(z.get("nodata_area_km2", 0.0))
     return (f"**Raster total against the sum over zones.** The totals above add up every "
-            f"pixel of the raster: karst {k_grid / 1e6:.4f} Mt {mass}/yr, biological "
-            f"{b_grid / 1e6:.4f} Mt {mass}/yr, over {a_grid:,.1f} km² of carbonate rock. The "
+            f"pixel of the raster: karst {k_grid:,.0f} t {mass}/yr, biological "
+            f"{b_grid:,.0f} t {mass}/yr, over {a_grid:,.1f} km² of carbonate rock. The "
             f"zone table's `TOTAL (all zones)` row adds up the zones only: karst "
-            f"{k_zone / 1e6:.4f} Mt {mass}/yr, biological {b_zone / 1e6:.4f} Mt {mass}/yr, over "
+            f"{k_zone:,.0f} t {mass}/yr, biological {b_zone:,.0f} t {mass}/yr, over "
             f"{a_zone:,.1f} km² of carbonate rock. The difference, "
             f"{k_grid - k_zone:,.0f} t {mass}/yr "
             f"of karst sink ({100 * (k_grid - k_zone) / k_grid:.2f} %) and "

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..report import Figure, Section, Table
+from ..report import Figure, Section, Table, format_mass
 from ..units import C_TO_CO2
 
 __all__ = ["TRAJECTORY_YEARS", "trajectory_section"]
@@ -68,12 +68,12 @@ def trajectory_section(run: Any) -> Section:
         "total_potential_t_c_yr"]]
     last = path[path["year"] == path["year"].max()].iloc[0]
     base = float(path["total_sink_t_c_yr"].iloc[0] - path["restoration_gain_t_c_yr"].iloc[0])
-    gain_text = (f"By {int(last['year'])} restoration adds "
-                 f"{last['restoration_gain_t_c_yr'] / 1e6:.3f} Mt C/yr "
-                 f"(95 % band {last['restoration_gain_lo95_t_c_yr'] / 1e6:.3f}-"
-                 f"{last['restoration_gain_hi95_t_c_yr'] / 1e6:.3f}; "
-                 f"{last['restoration_gain_t_c_yr'] * C_TO_CO2 / 1e6:.3f} Mt CO2/yr) to the "
-                 f"baseline map's {base / 1e6:.3f} Mt C/yr.")
+    gain = last["restoration_gain_t_c_yr"]
+    gain_text = (f"By {int(last['year'])} restoration adds {format_mass(gain, 'C', per='yr')} "
+                 f"(95 % band {format_mass(last['restoration_gain_lo95_t_c_yr'])} to "
+                 f"{format_mass(last['restoration_gain_hi95_t_c_yr'], 'C')}; "
+                 f"{format_mass(gain * C_TO_CO2, 'CO2', per='yr')}) to the "
+                 f"baseline map's {format_mass(base, 'C', per='yr')}.")
     transitions = "\n".join(f"- {a}" for a in res.assumptions[1:])
     text = (
         f"Schedule **{sched.name}** ({sched.path.name if sched.path else 'given'}), "

@@ -53,10 +53,11 @@ from .. import __version__
 from ..exceptions import ConfigError, KarstSinkError
 from ..io.atomic import MARKER, atomic_dir, input_paths, unique_names
 from ..io.write import to_csv
+from ..report import format_mass
 from ..units import C_TO_CO2
 from . import sections
 from ._errors import in_toml
-from ._map_unit import map_unit
+from ._map_unit import map_unit, unit_is_co2
 from ._series_section import series_records, series_section, series_summary, uncertainty_section
 from .comparison import catchment_comparison
 
@@ -74,7 +75,8 @@ class PipelineResult:
     files : list of str
         Every file written, relative to ``out_dir``.
     summary : dict
-        Headline numbers (t C and t CO2 per year) and stage timings [s].
+        Headline numbers (t C and t CO2 per year), ``co2`` (whether the run's rasters
+        and headline are in t CO2) and stage timings [s].
     """
 
     out_dir: Path
@@ -177,7 +179,10 @@ def run_pipeline(
         + (cfg["map"] is not None) + bool(cfg["scenario"].get("trajectory"))
     start, done = _stage_printer(echo, n_stages)
     timings: dict[str, float] = {}
-    summary: dict[str, Any] = {"project": cfg["project"]["name"]}
+    # the run's one t C / t CO2 choice ([project] or [map.model] co2, resolved by
+    # karstsink.config): the rasters and every headline number follow it
+    co2 = bool(cfg["project"]["co2"])
+    summary: dict[str, Any] = {"project": cfg["project"]["name"], "co2": co2}
     report_sections: list[Any] = []
     figures_for: dict[str, list[Path]] = {}
     t0 = time.perf_counter()
@@ -204,10 +209,12 @@ def run_pipeline(
             catchment_table, flux_sections, flux_settings, folders = _flux_stage(
                 cfg, tmp / "flux", jobs)
             to_csv(catchment_table, tmp / "catchment_sinks.csv", index=False)
+            col, mass = ("sink_t_co2_km2_yr", "CO2") if co2 else ("sink_t_c_km2_yr", "C")
             timings["flux"] = done(
                 f"{len(catchment_table)} catchment(s): "
-                + ", ".join(f"{r.catchment} {r.sink_t_c_km2_yr:.2f} t C km-2 yr-1"
-                            for r in catchment_table.itertuples()))
+                + ", ".join(f"{name} {value:.2f} t {mass} km-2 yr-1" for name, value in
+                            zip(catchment_table["catchment"], catchment_table[col],
+                                strict=True)))
             report_sections.extend(flux_sections)
 
         map_result = None
@@ -216,7 +223,6 @@ def run_pipeline(
             start("sink maps")
             from ..mapping import run_map
 
-            co2 = bool(cfg["project"]["co2"])
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 map_result = run_map(cfg["map"], tmp / "map", jobs=jobs, co2=co2,
@@ -226,10 +232,7 @@ def run_pipeline(
                     echo(f"      warning: {w.message}")
             t = map_result.totals
             summary.update({k: float(v) for k, v in t.items()})
-            timings["map"] = done(
-                f"karst {t['karst_sink_t_c_yr'] / 1e6:.3f} Mt C/yr over "
-                f"{t['karst_area_km2']:,.0f} km2 of carbonate rock; biological "
-                f"{t['biological_sink_t_c_yr'] / 1e6:.2f} Mt C/yr")
+            timings["map"] = done(sections.map_line(summary, co2))
             # a [series] map writes map/<year>/: the report and the comparison use the last
             map_dir = tmp / "map"
             if map_result.series:
@@ -261,8 +264,8 @@ def run_pipeline(
             share = float(row["total_share_pct"].iloc[0]) if len(row) else float("nan")
             summary["share_of_emissions_first_year_pct"] = share
             timings["scenario"] = done(
-                f"sinks {sum(sinks.values()) / 1e6:.2f} Mt CO2/yr offset {share:.1f} % of "
-                f"{cfg['scenario']['start_year']} emissions")
+                f"sinks {format_mass(sum(sinks.values()), 'CO2', per='yr')} offset "
+                f"{share:.1f} % of {cfg['scenario']['start_year']} emissions")
             report_sections.append(sections.scenario_section(balance_table, sinks, tmp, cfg))
         else:
             timings["scenario"] = done("skipped (no sinks to balance)")
@@ -282,9 +285,11 @@ def run_pipeline(
                     r.scenario: None if pd.isna(r.first_year) else int(r.first_year)
                     for r in traj.reached.itertuples()}
                 path = traj.result.table[traj.result.table["zone"] == traj.zone]
+                gain = float(path["restoration_gain_t_c_yr"].iloc[-1])
+                gain_text = (format_mass(gain * C_TO_CO2, "CO2", per="yr") if co2
+                             else format_mass(gain, "C", per="yr"))
                 timings["trajectory"] = done(
-                    f"restoration adds {path['restoration_gain_t_c_yr'].iloc[-1] / 1e6:.3f} "
-                    f"Mt C/yr by {int(path['year'].iloc[-1])}")
+                    f"restoration adds {gain_text} by {int(path['year'].iloc[-1])}")
 
         start("report")
         db = _database_info(cfg)
@@ -299,9 +304,11 @@ def run_pipeline(
         assumptions = sections.assumptions(cfg, catchment_table, map_result)
         if traj is not None:
             assumptions["restoration trajectory"] = "; ".join(traj.assumptions)
-        # the map totals in the unit the map stage wrote on its rasters (co2: t CO2)
-        headline = sections.headline(summary, catchment_table, unit=None if map_result is None
-                                     else map_unit(map_dir / "total_sink.tif"))
+        # the headline in the unit the map stage wrote on its rasters (co2: t CO2), which
+        # is the run's choice; without a map the run's choice
+        if map_result is not None:
+            summary["co2"] = unit_is_co2(map_unit(map_dir / "total_sink.tif"))
+        headline = sections.headline(summary, catchment_table, co2=summary["co2"])
         if cfg["report"]["html"]:
             from ..report import write_report
 

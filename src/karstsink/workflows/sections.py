@@ -3,7 +3,8 @@
 Each function turns one stage's results into a :class:`karstsink.report.Section`
 (text, tables, figures) for :func:`karstsink.report.write_report`;
 :func:`assumptions` states every assumption behind the run's numbers (report and
-``run.json``) and :func:`headline` the numbers at the top of the report. Called by
+``run.json``), :func:`headline` the numbers at the top of the report and :func:`map_line`
+the map totals ``karstsink run`` prints. Called by
 :func:`karstsink.workflows.run.run_pipeline`; nothing here computes a sink.
 """
 
@@ -14,11 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..report import Figure, Section, Table
+from ..report import Figure, Section, Table, format_mass, unit_label
 from ..units import C_TO_CO2
 
 __all__ = ["REPORT_YEARS", "assumptions", "catchment_section", "comparison_section",
-           "headline", "map_section", "scenario_section", "speciation_section",
+           "headline", "map_line", "map_section", "scenario_section", "speciation_section",
            "trend_section"]
 
 #: Years of the scenario balance shown in the report's table.
@@ -209,7 +210,6 @@ def map_section(result: Any, tmp: Path, *, synthetic: bool | None = None,
         last year is ``map/<year>``).
     """
     from ..plots.maps import quicklook
-    from ..report._tables import _pretty_unit
     from ._map_unit import map_unit, unit_is_co2
     from ._report_notes import map_total_note
 
@@ -254,13 +254,14 @@ def map_section(result: Any, tmp: Path, *, synthetic: bool | None = None,
                            "under it say when values above it are drawn in the top colour."))
     k, b = t["karst_sink_t_c_yr"], t["biological_sink_t_c_yr"]  # the totals: t C yr-1
     per_km2 = k / max(t["karst_area_km2"], 1e-9)
+    k_c, k_co2 = format_mass(k, "C", per="yr"), format_mass(k * C_TO_CO2, "CO2", per="yr")
     if co2:
-        amount = f"**{k * C_TO_CO2 / 1e6:.2f} Mt CO2/yr** ({k / 1e6:.3f} Mt C/yr)"
-        per_km2, bio = per_km2 * C_TO_CO2, f"{b * C_TO_CO2 / 1e6:.2f} Mt CO2/yr"
+        amount = f"**{k_co2}** ({k_c})"
+        per_km2, bio = per_km2 * C_TO_CO2, format_mass(b * C_TO_CO2, "CO2", per="yr")
     else:
-        amount = f"**{k / 1e6:.3f} Mt C/yr** ({k * C_TO_CO2 / 1e6:.2f} Mt CO2/yr)"
-        bio = f"{b / 1e6:.2f} Mt C/yr"
-    shown = _pretty_unit(unit)
+        amount = f"**{k_c}** ({k_co2})"
+        bio = format_mass(b, "C", per="yr")
+    shown = unit_label(unit)
     return Section(
         title="Sink maps",
         text=(f"Karst (inorganic, maximum-potential-dissolution) sink {amount} over "
@@ -322,7 +323,8 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
         [c for c in table.columns if c.endswith("_sink_t_co2_yr") or c.endswith("_share_pct")] + \
         ["residual_t_co2_yr"]
     shown = table[table["year"].isin(REPORT_YEARS)][[c for c in cols if c in table]]
-    sink_text = "; ".join(f"{k} {v / 1e6:.2f} Mt CO2/yr ({v / C_TO_CO2 / 1e6:.3f} Mt C/yr)"
+    sink_text = "; ".join(f"{k} {format_mass(v, 'CO2', per='yr')} "
+                          f"({format_mass(v / C_TO_CO2, 'C', per='yr')})"
                           for k, v in sinks.items())
     return Section(
         title="Sinks against emission scenarios",
@@ -411,7 +413,7 @@ def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> 
 
 
 def headline(summary: dict, catchments: pd.DataFrame | None, *,
-             unit: str | None = None) -> dict[str, str]:
+             unit: str | None = None, co2: bool | None = None) -> dict[str, str]:
     """The headline numbers at the top of the report (label -> formatted value).
 
     Parameters
@@ -422,36 +424,79 @@ def headline(summary: dict, catchments: pd.DataFrame | None, *,
         ``catchment_sinks.csv`` of the run.
     unit : str, optional
         The unit of the map's rasters as the map stage wrote it
-        (:func:`karstsink.workflows._map_unit.map_unit`): the map totals lead in t CO2
-        when it is the CO2 unit, else in t C (both units are stated anyway).
+        (:func:`karstsink.workflows._map_unit.map_unit`); it decides the lead unit when
+        ``co2`` is not given.
+    co2 : bool, optional
+        Lead in t CO2 (the run's ``co2``, ``summary["co2"]``): the map totals and the
+        catchment sinks; else in t C. Default: whether ``unit`` is the CO2 unit (t C
+        without one). The other unit follows in brackets; the map totals are in t, kt or
+        Mt (:func:`karstsink.report.format_mass`).
     """
     from ._map_unit import unit_is_co2
 
+    lead = bool(co2) if co2 is not None else unit is not None and unit_is_co2(unit)
+    # factors from t C to the lead unit and to the other one
+    (f, mass), (g, other) = ((C_TO_CO2, "CO2"), (1.0, "C")) if lead else \
+        ((1.0, "C"), (C_TO_CO2, "CO2"))
+
+    def both(t_c: float) -> str:  # a total [t C yr-1] in the lead unit, then the other
+        return (f"{format_mass(t_c * f, mass, per='yr')} "
+                f"({format_mass(t_c * g, other, per='yr')})")
+
     h: dict[str, str] = {}
     if "karst_sink_t_c_yr" in summary:
-        k = summary["karst_sink_t_c_yr"]
-        b = summary["biological_sink_t_c_yr"]
-        if unit is not None and unit_is_co2(unit):
-            h["karst sink, raster total [Mt CO2/yr]"] = \
-                f"{k * C_TO_CO2 / 1e6:.2f} ({k / 1e6:.3f} Mt C)"
-            h["biological sink, raster total [Mt CO2/yr]"] = \
-                f"{b * C_TO_CO2 / 1e6:.1f} ({b / 1e6:.2f} Mt C)"
-        else:
-            h["karst sink, raster total [Mt C/yr]"] = \
-                f"{k / 1e6:.3f} ({k * C_TO_CO2 / 1e6:.2f} Mt CO2)"
-            h["biological sink, raster total [Mt C/yr]"] = \
-                f"{b / 1e6:.2f} ({b * C_TO_CO2 / 1e6:.1f} Mt CO2)"
+        h["karst sink, raster total"] = both(summary["karst_sink_t_c_yr"])
+        h["biological sink, raster total"] = both(summary["biological_sink_t_c_yr"])
         h["carbonate area [km²]"] = f"{summary['karst_area_km2']:,.0f}"
     if catchments is not None and len(catchments):
+        per_km2 = unit_label(f"t {mass} km-2 yr-1")
         for r in catchments.itertuples():
             lo = getattr(r, "sink_lo95_t_c_km2_yr", float("nan"))
             hi = getattr(r, "sink_hi95_t_c_km2_yr", float("nan"))
-            band = f"; 95 %: {lo:.2f}-{hi:.2f}" if pd.notna(lo) and pd.notna(hi) else ""
-            h[f"{r.catchment} sink at the outlet, whole record [t C km⁻² yr⁻¹]"] = (
-                f"{r.sink_t_c_km2_yr:.2f} ({r.sink_t_co2_km2_yr:.1f} t CO2{band})")
+            # the band in the lead unit, right after the lead value; the other unit last
+            if lead:
+                band = (f"95 %: {lo * f:.1f}-{hi * f:.1f}; "
+                        if pd.notna(lo) and pd.notna(hi) else "")
+                value = f"{r.sink_t_co2_km2_yr:.1f} ({band}{r.sink_t_c_km2_yr:.2f} t C)"
+            else:
+                band = f"95 %: {lo:.2f}-{hi:.2f}; " if pd.notna(lo) and pd.notna(hi) else ""
+                value = f"{r.sink_t_c_km2_yr:.2f} ({band}{r.sink_t_co2_km2_yr:.1f} t CO2)"
+            h[f"{r.catchment} sink at the outlet, whole record [{per_km2}]"] = value
     if "share_of_emissions_first_year_pct" in summary:
         h["karst + biological sinks / first scenario year's emissions [%]"] = \
             f"{summary['share_of_emissions_first_year_pct']:.1f}"
     if "samples_speciated" in summary:
         h["samples speciated"] = str(summary["samples_speciated"])
     return h
+
+
+def map_line(summary: dict[str, Any], co2: bool, *, total: bool = False) -> str:
+    """The map totals as one line of text, in t CO2 with ``co2`` else in t C.
+
+    Parameters
+    ----------
+    summary : dict
+        ``PipelineResult.summary`` with the map totals (``karst_sink_t_c_yr``,
+        ``biological_sink_t_c_yr`` [t C yr-1], ``karst_area_km2`` [km2]).
+    co2 : bool
+        The run's choice (``summary["co2"]``).
+    total : bool
+        Also the total sink (``total_sink_t_c_yr``), with the other unit in brackets.
+
+    Returns
+    -------
+    str
+        ``karst 1.72 kt CO2/yr over 40 km2 of carbonate rock; biological ...``: each total
+        in t, kt or Mt (:func:`karstsink.report.format_mass`).
+    """
+    f, mass = (C_TO_CO2, "CO2") if co2 else (1.0, "C")
+    k, b = summary["karst_sink_t_c_yr"], summary["biological_sink_t_c_yr"]
+    line = (f"karst {format_mass(k * f, mass, per='yr')} over "
+            f"{summary.get('karst_area_km2', float('nan')):,.0f} km2 of carbonate rock; "
+            f"biological {format_mass(b * f, mass, per='yr')}")
+    if total:
+        tot = summary["total_sink_t_c_yr"]
+        other = (format_mass(tot, "C", per="yr") if co2
+                 else format_mass(tot * C_TO_CO2, "CO2", per="yr"))
+        line += f"; total {format_mass(tot * f, mass, per='yr')} ({other})"
+    return line
