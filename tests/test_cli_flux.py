@@ -197,6 +197,12 @@ def test_proxy_and_extra_regressor_columns_from_the_discharge_file(tmp_path):
     assert r.exit_code == 0, r.output
     model = json.loads((out / "model.json").read_text())["model"]
     assert model["model"] == 99 and model["terms"] == ["intercept", "lnQ", "ec"]
-    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 10,
-              "--method", "rating", "--proxy", "ec", "-o", tmp_path / "x"])
-    _assert_one_line_error(r, "--proxy is for --method direct", tmp_path / "x")
+    # an option of another method is a usage error (exit 2), never silently ignored
+    for method, option, owner in (("rating", ["--proxy", "ec"], "direct"),
+                                  ("direct", ["--extra", "ec"], "loadest"),
+                                  ("wrtds", ["--model", "7"], "loadest")):
+        r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 10,
+                  "--method", method, *option, "-o", tmp_path / "x"])
+        assert r.exit_code == 2, r.output
+        assert f"{option[0]} applies to --method {owner} only" in r.output
+        assert "Traceback" not in r.output and not (tmp_path / "x").exists()

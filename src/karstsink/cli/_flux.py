@@ -38,8 +38,8 @@ from ._common import (
                    "contradicts --units is an error.")
 @click.option("--method", type=click.Choice(list(METHODS)), default="loadest",
               show_default=True, help="Flux estimator.")
-@click.option("--model", "loadest_model", type=int, default=0, show_default=True,
-              help="LOADEST model 1-9 (0: choose by AIC).")
+@click.option("--model", "loadest_model", type=int, default=None,
+              help="LOADEST model 1-9 (0: choose by AIC) [default: 0; with --extra, 99].")
 @click.option("--q-unit", default=None, help="Discharge unit if the header gives none: "
                                               "m3/s, L/s, ft3/s (cfs).")
 @click.option("--q-column", default=None, help="Discharge column name (default: detected).")
@@ -116,13 +116,16 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
     inputs = [discharge_path, samples_path]
     check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)  # before the work
 
-    options: dict = {"model": loadest_model} if method == "loadest" else {}
-    wrtds_only = {"--bootstrap": bootstrap, "--seed": seed, "--jobs": jobs,
-                  "--min-obs": min_obs, "--min-uncen": min_uncen}
-    given = [name for name, value in wrtds_only.items() if value is not None]
-    if given and method != "wrtds":
-        verb = "applies" if len(given) == 1 else "apply"
-        raise click.UsageError(f"{' and '.join(given)} {verb} to --method wrtds only.")
+    options: dict = {"model": loadest_model or 0} if method == "loadest" else {}
+    only = {"wrtds": {"--bootstrap": bootstrap, "--seed": seed, "--jobs": jobs,
+                      "--min-obs": min_obs, "--min-uncen": min_uncen},
+            "loadest": {"--model": loadest_model, "--extra": extra_regressors or None},
+            "direct": {"--proxy": proxy}}
+    for owner, opts in only.items():  # an option of another method is never ignored
+        given = [name for name, value in opts.items() if value is not None]
+        if given and method != owner:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise click.UsageError(f"{' and '.join(given)} {verb} to --method {owner} only.")
     for key, value in (("bootstrap", bootstrap), ("seed", seed), ("jobs", jobs),
                        ("min_obs", min_obs), ("min_uncen", min_uncen)):
         if value is not None:
