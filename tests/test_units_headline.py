@@ -171,6 +171,17 @@ def test_map_model_co2_alone_writes_t_co2_rasters(co2_run):
             assert ds.tags(1)["units"] == UNIT_CO2, name
 
 
+def test_catchment_sinks_csv_carries_the_interval_in_both_units(co2_run):
+    # "tables always carry both": the 95 % interval in t CO2 is the t C one x 44.0095/12.011
+    out, _ = co2_run
+    row = pd.read_csv(out / "catchment_sinks.csv").iloc[0]
+    assert row["sink_t_co2_km2_yr"] == pytest.approx(row["sink_t_c_km2_yr"] * 44.0095 / 12.011,
+                                                     rel=1e-4)
+    for bound in ("lo95", "hi95"):
+        assert row[f"sink_{bound}_t_co2_km2_yr"] == pytest.approx(
+            row[f"sink_{bound}_t_c_km2_yr"] * 44.0095 / 12.011, rel=1e-4)
+
+
 def test_a_t_co2_run_prints_its_sinks_in_t_co2(co2_run):
     _, res = co2_run
     stdout = res.stdout.splitlines()

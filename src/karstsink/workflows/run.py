@@ -477,6 +477,8 @@ def _one_catchment(c: dict, sub: Path, jobs: int | None) -> tuple[dict, list, di
         "sink_lo95_t_c_km2_yr": val("sink_lo95_t_c_km2_yr"),
         "sink_hi95_t_c_km2_yr": val("sink_hi95_t_c_km2_yr"),
         "sink_t_co2_km2_yr": val("sink_t_co2_km2_yr"),
+        "sink_lo95_t_co2_km2_yr": val("sink_lo95_t_co2_km2_yr"),
+        "sink_hi95_t_co2_km2_yr": val("sink_hi95_t_co2_km2_yr"),
         "model": str(model.get("model", model.get("name", c["method"]))),
     }
     parts = [sections.catchment_section(c, row, run.sink, sub)]

@@ -455,7 +455,9 @@ def headline(summary: dict, catchments: pd.DataFrame | None, *,
             hi = getattr(r, "sink_hi95_t_c_km2_yr", float("nan"))
             # the band in the lead unit, right after the lead value; the other unit last
             if lead:
-                band = (f"95 %: {lo * f:.1f}-{hi * f:.1f}; "
+                lo = getattr(r, "sink_lo95_t_co2_km2_yr", lo * f)
+                hi = getattr(r, "sink_hi95_t_co2_km2_yr", hi * f)
+                band = (f"95 %: {lo:.1f}-{hi:.1f}; "
                         if pd.notna(lo) and pd.notna(hi) else "")
                 value = f"{r.sink_t_co2_km2_yr:.1f} ({band}{r.sink_t_c_km2_yr:.2f} t C)"
             else:
