@@ -70,12 +70,14 @@ def _result_lines(run) -> list[str]:
     """
     import math
 
+    from ..workflows._map_unit import mass_unit
     from ..workflows.sections import map_line
 
     lines = []
     s = run.summary
     co2 = bool(s.get("co2", False))
-    col, mass = ("sink_t_co2_km2_yr", "CO2") if co2 else ("sink_t_c_km2_yr", "C")
+    mass = mass_unit(co2)[1]
+    col = f"sink_t_{mass.lower()}_km2_yr"
     sinks = run.out_dir / "catchment_sinks.csv"
     if "catchment_sinks.csv" in run.files and sinks.is_file():
         import pandas as pd

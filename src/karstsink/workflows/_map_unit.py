@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["map_unit", "unit_is_co2"]
+__all__ = ["map_unit", "mass_unit", "unit_is_co2"]
 
 
 def _sink_units() -> tuple[str, str]:
@@ -59,3 +59,12 @@ def map_unit(raster: str | os.PathLike) -> str:
 def unit_is_co2(unit: str) -> bool:
     """Whether ``unit`` (from :func:`map_unit`) is the map stage's t CO2 unit."""
     return unit == _sink_units()[1]
+
+
+def mass_unit(co2: bool) -> tuple[float, str]:
+    """The run's mass unit: ``(factor from t C, name)``, ``(44.0095/12.011, "CO2")`` with
+    ``co2`` else ``(1.0, "C")`` (``karstsink.units.C_TO_CO2``); a catchment's sink column in
+    it is ``f"sink_t_{name.lower()}_km2_yr"``."""
+    from ..units import C_TO_CO2
+
+    return (C_TO_CO2, "CO2") if co2 else (1.0, "C")

@@ -171,9 +171,9 @@ def map_total_note(totals: dict[str, Any], zonal: pd.DataFrame | None, *,
     tot = zonal[zonal[label].astype(str).str.startswith("TOTAL")]
     if not len(tot) or "karst_sink_t_c_yr" not in tot:
         return ""
-    from ..units import C_TO_CO2
+    from ._map_unit import mass_unit
 
-    f, mass = (C_TO_CO2, "CO2") if co2 else (1.0, "C")
+    f, mass = mass_unit(co2)
     z = tot.iloc[0]
     k_grid, k_zone = f * float(totals["karst_sink_t_c_yr"]), f * float(z["karst_sink_t_c_yr"])
     b_grid = f * float(totals["biological_sink_t_c_yr"])

@@ -57,7 +57,7 @@ from ..report import format_mass
 from ..units import C_TO_CO2
 from . import sections
 from ._errors import in_toml
-from ._map_unit import map_unit, unit_is_co2
+from ._map_unit import map_unit, mass_unit, unit_is_co2
 from ._series_section import series_records, series_section, series_summary, uncertainty_section
 from .comparison import catchment_comparison
 
@@ -209,7 +209,8 @@ def run_pipeline(
             catchment_table, flux_sections, flux_settings, folders = _flux_stage(
                 cfg, tmp / "flux", jobs)
             to_csv(catchment_table, tmp / "catchment_sinks.csv", index=False)
-            col, mass = ("sink_t_co2_km2_yr", "CO2") if co2 else ("sink_t_c_km2_yr", "C")
+            mass = mass_unit(co2)[1]
+            col = f"sink_t_{mass.lower()}_km2_yr"
             timings["flux"] = done(
                 f"{len(catchment_table)} catchment(s): "
                 + ", ".join(f"{name} {value:.2f} t {mass} km-2 yr-1" for name, value in

@@ -432,12 +432,11 @@ def headline(summary: dict, catchments: pd.DataFrame | None, *,
         without one). The other unit follows in brackets; the map totals are in t, kt or
         Mt (:func:`karstsink.report.format_mass`).
     """
-    from ._map_unit import unit_is_co2
+    from ._map_unit import mass_unit, unit_is_co2
 
     lead = bool(co2) if co2 is not None else unit is not None and unit_is_co2(unit)
     # factors from t C to the lead unit and to the other one
-    (f, mass), (g, other) = ((C_TO_CO2, "CO2"), (1.0, "C")) if lead else \
-        ((1.0, "C"), (C_TO_CO2, "CO2"))
+    (f, mass), (g, other) = mass_unit(lead), mass_unit(not lead)
 
     def both(t_c: float) -> str:  # a total [t C yr-1] in the lead unit, then the other
         return (f"{format_mass(t_c * f, mass, per='yr')} "
@@ -491,14 +490,15 @@ def map_line(summary: dict[str, Any], co2: bool, *, total: bool = False) -> str:
         ``karst 1.72 kt CO2/yr over 40 km2 of carbonate rock; biological ...``: each total
         in t, kt or Mt (:func:`karstsink.report.format_mass`).
     """
-    f, mass = (C_TO_CO2, "CO2") if co2 else (1.0, "C")
+    from ._map_unit import mass_unit
+
+    (f, mass), (g, other) = mass_unit(co2), mass_unit(not co2)
     k, b = summary["karst_sink_t_c_yr"], summary["biological_sink_t_c_yr"]
     line = (f"karst {format_mass(k * f, mass, per='yr')} over "
             f"{summary.get('karst_area_km2', float('nan')):,.0f} km2 of carbonate rock; "
             f"biological {format_mass(b * f, mass, per='yr')}")
     if total:
         tot = summary["total_sink_t_c_yr"]
-        other = (format_mass(tot, "C", per="yr") if co2
-                 else format_mass(tot * C_TO_CO2, "CO2", per="yr"))
-        line += f"; total {format_mass(tot * f, mass, per='yr')} ({other})"
+        line += (f"; total {format_mass(tot * f, mass, per='yr')} "
+                 f"({format_mass(tot * g, other, per='yr')})")
     return line
