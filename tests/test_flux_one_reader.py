@@ -31,7 +31,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from karstsink.cli import main
-from karstsink.exceptions import DataError, UnitError
+from karstsink.exceptions import DataError, DataQualityWarning, UnitError
 from karstsink.flux import METHODS
 from karstsink.io.flux_samples import flux_samples_from_table, read_flux_samples, read_flux_table
 
@@ -243,7 +243,8 @@ def test_egret_reference_file_with_comment_lines():
     """The '# source' lines of the reference file are skipped; the file's own comment says
     108 samples, 44 censored (LOADEST application 7 nitrate)."""
     path = REFERENCE_DIR / "egret" / "app7_sample_nitrate.csv"
-    s = read_flux_samples(path, "no3", units="mg/L")
+    with pytest.warns(DataQualityWarning, match="'value'.*taken as no3"):
+        s = read_flux_samples(path, "no3", units="mg/L")
     assert len(s) == 108 and int(s["censored"].sum()) == 44
     assert s.attrs["value_column"] == "value"
 

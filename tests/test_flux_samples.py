@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +29,14 @@ def test_censored_values_at_their_limit(tmp_path):
 
 def test_usgs_remark_column(tmp_path):
     p = _write(tmp_path, "date,remark,value\n1999-10-14,<,0.1\n1999-12-15,,0.2\n")
-    s = read_flux_samples(p, "no3", units="mg/L")
+    # nothing in the file says 'value' holds nitrate: it is taken as asked, with a warning
+    taken = r"no no3 column; the column 'value'.*taken as no3"
+    with pytest.warns(DataQualityWarning, match=taken):
+        s = read_flux_samples(p, "no3", units="mg/L")
+    assert list(s["censored"]) == [True, False]
+    with warnings.catch_warnings():  # naming the column says what it is: no warning
+        warnings.simplefilter("error")
+        s = read_flux_samples(p, "value", units="mg/L")
     assert list(s["censored"]) == [True, False]
 
 

@@ -20,7 +20,11 @@ def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     result = CliRunner().invoke(main, ["demo", "-o", str(out), "--jobs", "2"])
     assert result.exit_code == 0, result.output
+    _STDOUT["demo"] = result.stdout  # the results alone (progress and notes go to stderr)
     return out, result.output
+
+
+_STDOUT: dict[str, str] = {}
 
 
 def test_demo_writes_every_output(demo_run):
@@ -36,6 +40,31 @@ def test_demo_writes_every_output(demo_run):
         assert stage in text
     # nothing temporary left beside the output folder
     assert [p.name for p in out.parent.iterdir()] == ["out"]
+
+
+def test_demo_prints_every_stage_result_on_stdout(demo_run):
+    # README: every command prints its results (sinks, totals, changes) on stdout, so
+    # `karstsink demo -q` keeps them: the series change and the restoration gain included
+    import json
+
+    out, _ = demo_run
+    lines = _STDOUT["demo"].splitlines()
+    heads = [line.split(":", 1)[0] for line in lines]
+    assert heads == ["catchment sinks [t C km-2 yr-1]", "map", "map series", "balance",
+                     "trajectory", "report"], lines
+    summary = json.loads((out / "run.json").read_text(encoding="utf-8"))["summary"]
+    first, last = summary["map_series"][0], summary["map_series"][-1]
+    series = next(line for line in lines if line.startswith("map series:"))
+    # the summary's totals [t C/yr], in Mt to 3 significant digits
+    assert f"{first['total_sink_t_c_yr'] / 1e6:#.3g} Mt ({first['year']})" in series
+    assert f"{last['total_sink_t_c_yr'] / 1e6:#.3g} Mt C/yr ({last['year']})" in series
+    trajectory = next(line for line in lines if line.startswith("trajectory:"))
+    assert trajectory.endswith(f"by {summary['restoration_gain_year']}")
+    path = pd.read_csv(out / "scenario" / "trajectory.csv")
+    path = path[(path["zone"] == "TOTAL (all zones)")
+                & (path["year"] == summary["restoration_gain_year"])]
+    assert summary["restoration_gain_t_c_yr"] == pytest.approx(
+        float(path["restoration_gain_t_c_yr"].iloc[0]))
 
 
 def test_demo_maps_are_cogs_with_units(demo_run):

@@ -70,6 +70,7 @@ def _result_lines(run) -> list[str]:
     """
     import math
 
+    from ..report import format_mass
     from ..workflows._map_unit import mass_unit
     from ..workflows.sections import map_line
 
@@ -89,10 +90,21 @@ def _result_lines(run) -> list[str]:
                 zip(table["catchment"], table[col], strict=True)))
     if "karst_sink_t_c_yr" in s and "biological_sink_t_c_yr" in s:
         lines.append(f"map: {map_line(s, co2)}")
+    f, _ = mass_unit(co2)
+    series = s.get("map_series") or []
+    if len(series) >= 2:  # a map series: the total sink of the first and last year
+        a, b = series[0], series[-1]
+        lines.append(f"map series: total sink {format_mass(a['total_sink_t_c_yr'] * f)} "
+                     f"({a['year']}) -> {format_mass(b['total_sink_t_c_yr'] * f, mass, per='yr')}"
+                     f" ({b['year']})")
     share = s.get("share_of_emissions_first_year_pct")
     if share is not None and math.isfinite(share):
         lines.append(f"balance: the sinks offset {share:.1f} % of the first scenario year's "
                      "emissions")
+    gain = s.get("restoration_gain_t_c_yr")
+    if gain is not None and math.isfinite(gain):
+        lines.append(f"trajectory: restoration adds {format_mass(gain * f, mass, per='yr')} "
+                     f"by {s['restoration_gain_year']}")
     # point to the report only when one was written ([report] html = false writes none)
     if "report.html" in run.files:
         lines.append(f"report: {run.out_dir / 'report.html'}")

@@ -295,6 +295,11 @@ def flux_samples_from_table(
             raise MissingColumnError(
                 f"{source}: no column for constituent {name!r}; columns found: "
                 f"{', '.join(map(str, table.columns))}.")
+        # nothing in such a file says what 'value' is: say that it was taken as asked
+        warnings.warn(f"{source}: no {name} column; the column {str(raw_col)!r} (a "
+                      f"LOADEST/EGRET-style file) is taken as {name}. Check that it holds "
+                      f"{name}, or name it (constituent={str(raw_col)!r}, CLI: --constituent "
+                      f"{raw_col}) to silence this.", DataQualityWarning, stacklevel=2)
     if key is None and raw_col is None:
         raise MissingColumnError(f"{source}: no column for constituent {name!r}; columns "
                                  f"found: {', '.join(map(str, table.columns))}.")

@@ -287,10 +287,12 @@ def run_pipeline(
                     for r in traj.reached.itertuples()}
                 path = traj.result.table[traj.result.table["zone"] == traj.zone]
                 gain = float(path["restoration_gain_t_c_yr"].iloc[-1])
-                gain_text = (format_mass(gain * C_TO_CO2, "CO2", per="yr") if co2
-                             else format_mass(gain, "C", per="yr"))
+                summary["restoration_gain_t_c_yr"] = gain  # the schedule's last year
+                summary["restoration_gain_year"] = int(path["year"].iloc[-1])
+                f, mass = mass_unit(co2)
                 timings["trajectory"] = done(
-                    f"restoration adds {gain_text} by {int(path['year'].iloc[-1])}")
+                    f"restoration adds {format_mass(gain * f, mass, per='yr')} by "
+                    f"{int(path['year'].iloc[-1])}")
 
         start("report")
         db = _database_info(cfg)
