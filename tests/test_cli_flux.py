@@ -206,3 +206,9 @@ def test_proxy_and_extra_regressor_columns_from_the_discharge_file(tmp_path):
         assert r.exit_code == 2, r.output
         assert f"{option[0]} applies to --method {owner} only" in r.output
         assert "Traceback" not in r.output and not (tmp_path / "x").exists()
+    # models 1-9 have fixed terms (an --extra would be dropped); no LOADEST model 12
+    for option in (["--model", "7", "--extra", "ec"], ["--model", "12"]):
+        r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 10,
+                  "--method", "loadest", *option, "-o", tmp_path / "x"])
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output and not (tmp_path / "x").exists()

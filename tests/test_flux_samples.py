@@ -34,6 +34,7 @@ def test_usgs_remark_column(tmp_path):
     with pytest.warns(DataQualityWarning, match=taken):
         s = read_flux_samples(p, "no3", units="mg/L")
     assert list(s["censored"]) == [True, False]
+    assert s.attrs["value_taken_as"] == "no3"  # for the sink's assumptions
     with warnings.catch_warnings():  # naming the column says what it is: no warning
         warnings.simplefilter("error")
         s = read_flux_samples(p, "value", units="mg/L")

@@ -38,8 +38,10 @@ from ._common import (
                    "contradicts --units is an error.")
 @click.option("--method", type=click.Choice(list(METHODS)), default="loadest",
               show_default=True, help="Flux estimator.")
-@click.option("--model", "loadest_model", type=int, default=None,
-              help="LOADEST model 1-9 (0: choose by AIC) [default: 0; with --extra, 99].")
+@click.option("--model", "loadest_model", type=click.Choice([str(m) for m in (*range(10), 99)]),
+              default=None, metavar="N",
+              help="LOADEST model 1-9 (0: choose by AIC; 99: with --extra) [default: 0; with "
+                   "--extra, 99].")
 @click.option("--q-unit", default=None, help="Discharge unit if the header gives none: "
                                               "m3/s, L/s, ft3/s (cfs).")
 @click.option("--q-column", default=None, help="Discharge column name (default: detected).")
@@ -116,11 +118,14 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
     inputs = [discharge_path, samples_path]
     check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)  # before the work
 
-    options: dict = {"model": loadest_model or 0} if method == "loadest" else {}
+    options: dict = {"model": int(loadest_model or 0)} if method == "loadest" else {}
     only = {"wrtds": {"--bootstrap": bootstrap, "--seed": seed, "--jobs": jobs,
                       "--min-obs": min_obs, "--min-uncen": min_uncen},
             "loadest": {"--model": loadest_model, "--extra": extra_regressors or None},
             "direct": {"--proxy": proxy}}
+    if extra_regressors and loadest_model not in (None, "0", "99"):
+        raise click.UsageError(f"--extra needs --model 99 (or 0), not {loadest_model}: LOADEST "
+                               "models 1-9 have fixed terms.")
     for owner, opts in only.items():  # an option of another method is never ignored
         given = [name for name, value in opts.items() if value is not None]
         if given and method != owner:

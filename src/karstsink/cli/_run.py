@@ -91,12 +91,11 @@ def _result_lines(run) -> list[str]:
     if "karst_sink_t_c_yr" in s and "biological_sink_t_c_yr" in s:
         lines.append(f"map: {map_line(s, co2)}")
     f, _ = mass_unit(co2)
-    series = s.get("map_series") or []
-    if len(series) >= 2:  # a map series: the total sink of the first and last year
-        a, b = series[0], series[-1]
-        lines.append(f"map series: total sink {format_mass(a['total_sink_t_c_yr'] * f)} "
-                     f"({a['year']}) -> {format_mass(b['total_sink_t_c_yr'] * f, mass, per='yr')}"
-                     f" ({b['year']})")
+    years = list((s.get("map_series_total_sink_t_c_yr") or {}).items())
+    if len(years) >= 2:  # a map series: the whole grid's total sink, first and last year
+        (ya, a), (yb, b) = years[0], years[-1]
+        lines.append(f"map series: total sink {format_mass(a * f)} ({ya}) -> "
+                     f"{format_mass(b * f, mass, per='yr')} ({yb})")
     share = s.get("share_of_emissions_first_year_pct")
     if share is not None and math.isfinite(share):
         lines.append(f"balance: the sinks offset {share:.1f} % of the first scenario year's "

@@ -270,7 +270,7 @@ def flux_samples_from_table(
     by_lower = {str(c).strip().lower(): c for c in table.columns}
     col = table.columns[table.columns == name][0] if name in table.columns else \
         by_lower.get(name.lower())
-    key = raw_col = None
+    key = raw_col = taken_as = None
     if col is not None and colmap is not None and str(col) in colmap:
         key = colmap[str(col)]
     elif col is not None and str(col) in CANONICAL_NAMES:
@@ -296,10 +296,11 @@ def flux_samples_from_table(
                 f"{source}: no column for constituent {name!r}; columns found: "
                 f"{', '.join(map(str, table.columns))}.")
         # nothing in such a file says what 'value' is: say that it was taken as asked
+        taken_as = name
         warnings.warn(f"{source}: no {name} column; the column {str(raw_col)!r} (a "
                       f"LOADEST/EGRET-style file) is taken as {name}. Check that it holds "
-                      f"{name}, or name it (constituent={str(raw_col)!r}, CLI: --constituent "
-                      f"{raw_col}) to silence this.", DataQualityWarning, stacklevel=2)
+                      f"{name}; a header that says so (e.g. '{name} (mg/L)') silences this.",
+                      DataQualityWarning, stacklevel=2)
     if key is None and raw_col is None:
         raise MissingColumnError(f"{source}: no column for constituent {name!r}; columns "
                                  f"found: {', '.join(map(str, table.columns))}.")
@@ -383,7 +384,8 @@ def flux_samples_from_table(
     out = out.sort_values("date", kind="stable").reset_index(drop=True)
     out.attrs = {"source": source, "constituent": name.lower(), "species": role,
                  "units": unit, "value_column": str(value_col), "date_column": date_col,
-                 "below_detection": "limit"}  # censored values are at their limit here
+                 "below_detection": "limit",  # censored values are at their limit here
+                 "value_taken_as": taken_as}  # 'value' read as the constituent asked for
     n_bad = int((~np.isfinite(out["conc_mg_L"])).sum())
     if int(np.isfinite(out["conc_mg_L"]).sum()) == 0:
         text = cells.text_cells(table[value_col]) if value_col in table.columns else [""] * n

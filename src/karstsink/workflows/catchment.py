@@ -280,6 +280,9 @@ def run_flux(
         opts["extra_regressors"] = list(extra_regressors)
         if opts.get("model", 0) == 0:
             opts["model"] = 99
+        elif opts["model"] != 99:  # models 1-9 have fixed terms: the extras would be dropped
+            raise DataError(f"--extra regressors need LOADEST model 99 (or 0), not model "
+                            f"{opts['model']}: models 1-9 have fixed terms.")
     if method == "wrtds":  # one seed for the bootstrap and WRTDS-Kalman, recorded
         opts["seed"] = resolve_seed(opts.get("seed"))
     table = read_flux_table(samples, units=units, date_format=date_format)  # read once
@@ -349,6 +352,11 @@ def run_flux(
         sk.insert(2, "complete", t["complete"].to_numpy())
         rows.append(sk)
     sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    taken = smp.attrs.get("value_taken_as")
+    if taken and "assumptions" in sink_table:  # the file never said what it holds
+        sink_table["assumptions"] = (sink_table["assumptions"] + f"; the samples file's "
+                                     f"'value' column was taken as {taken} (its header "
+                                     "does not name it)")
     settings = {
         "constituent": constituent, "units": units, "date_format": date_format,
         "method": method,

@@ -246,6 +246,10 @@ def run_pipeline(
                 report_sections.append(uncertainty_section(map_result, tmp / "map"))
             map_tables = series_records(tmp / "map")  # series/attribution/uncertainty.csv
             summary.update(series_summary(map_tables))
+            if map_result.series:  # each year's whole-grid total, as the map totals are
+                summary["map_series_total_sink_t_c_yr"] = {
+                    str(y): float(t["total_sink_t_c_yr"])
+                    for y, t in map_result.series["totals"].items()}
 
         comparison = None
         if map_result is not None and catchment_table is not None and any(
