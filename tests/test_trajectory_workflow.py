@@ -3,6 +3,8 @@ report section."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,6 +109,17 @@ def test_demo_trajectory_section(tmp_path):
                  "trajectory_share_reached.csv", "trajectory_potentials.csv"):
         assert (tmp_path / "scenario" / name).is_file()
     section = trajectory_section(run)
+    # a t CO2 run leads with the same gain x 44.0095/12.011 (3 significant digits each)
+    scale = {"t": 1.0, "kt": 1e3, "Mt": 1e6}
+
+    def lead(text: str, mass: str) -> float:
+        found = re.search(r"restoration adds ([\d.,]+) (t|kt|Mt) " + mass + "/yr", text)
+        assert found is not None, text
+        return float(found.group(1).replace(",", "")) * scale[found.group(2)]
+
+    in_co2 = trajectory_section(run, co2=True).text
+    assert lead(in_co2, "CO2") == pytest.approx(lead(section.text, "C") * 44.0095 / 12.011,
+                                                rel=0.01)
     html = write_report(tmp_path / "report.html", title="t", sections=[section]).read_text(
         encoding="utf-8")
     assert "Restoration trajectory against emission scenarios" in html

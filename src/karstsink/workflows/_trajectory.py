@@ -539,4 +539,4 @@ def trajectory_stage(cfg: dict, map_dir: str | os.PathLike | None, tmp: str | os
     run = run_trajectory(cfg["map"], schedule, Path(tmp) / "scenario",
                          emissions=cfg["scenario"].get("emissions", "all"),
                          baseline_dir=map_dir, jobs=jobs)
-    return run, trajectory_section(run)
+    return run, trajectory_section(run, co2=bool(cfg["project"]["co2"]))

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..report import Figure, Section, Table, format_mass
 from ..units import C_TO_CO2
+from ._map_unit import mass_unit
 
 __all__ = ["TRAJECTORY_YEARS", "trajectory_section"]
 
@@ -31,7 +32,7 @@ def _reached_text(reached: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def trajectory_section(run: Any) -> Section:
+def trajectory_section(run: Any, *, co2: bool = False) -> Section:
     """The trajectory stage as a report section.
 
     Parameters
@@ -39,6 +40,8 @@ def trajectory_section(run: Any) -> Section:
     run : karstsink.workflows._trajectory.TrajectoryRun
         What :func:`karstsink.workflows._trajectory.run_trajectory` returned (its
         figure ``trajectory.png`` already drawn in ``run.folder``).
+    co2 : bool
+        The run's unit: the text leads in t CO2 (else t C), the other in brackets.
 
     Returns
     -------
@@ -69,11 +72,13 @@ def trajectory_section(run: Any) -> Section:
     last = path[path["year"] == path["year"].max()].iloc[0]
     base = float(path["total_sink_t_c_yr"].iloc[0] - path["restoration_gain_t_c_yr"].iloc[0])
     gain = last["restoration_gain_t_c_yr"]
-    gain_text = (f"By {int(last['year'])} restoration adds {format_mass(gain, 'C', per='yr')} "
-                 f"(95 % band {format_mass(last['restoration_gain_lo95_t_c_yr'])} to "
-                 f"{format_mass(last['restoration_gain_hi95_t_c_yr'], 'C')}; "
-                 f"{format_mass(gain * C_TO_CO2, 'CO2', per='yr')}) to the "
-                 f"baseline map's {format_mass(base, 'C', per='yr')}.")
+    (f, mass), (g, other) = mass_unit(co2), mass_unit(not co2)
+    gain_text = (f"By {int(last['year'])} restoration adds "
+                 f"{format_mass(gain * f, mass, per='yr')} "
+                 f"(95 % band {format_mass(last['restoration_gain_lo95_t_c_yr'] * f)} to "
+                 f"{format_mass(last['restoration_gain_hi95_t_c_yr'] * f, mass)}; "
+                 f"{format_mass(gain * g, other, per='yr')}) to the "
+                 f"baseline map's {format_mass(base * f, mass, per='yr')}.")
     transitions = "\n".join(f"- {a}" for a in res.assumptions[1:])
     text = (
         f"Schedule **{sched.name}** ({sched.path.name if sched.path else 'given'}), "
