@@ -240,14 +240,14 @@ _COEFFICIENT = re.compile(r"^[0-9.]+")
 
 
 def _reaction_elements(line: str) -> set[str]:
-    """The element names in a reaction line (``Ca+2 + CO3-2 = CaCO3``).
+    """The element names in a reaction line without its comment (``Ca+2 + CO3-2 = CaCO3``).
 
     An element name is a capital followed by lower-case letters or underscores
     (``Ca``, ``Hfo_w``, llnl.dat's ``Acetate`` and ``O_phthalate``), as PHREEQC reads
     formulas; coefficients, charges, ``+``, ``=`` and the electron ``e-`` have none.
     """
     out: set[str] = set()
-    for token in line.split("#", 1)[0].replace("=", " ").split():
+    for token in line.replace("=", " ").split():
         out.update(_ELEMENT.findall(_COEFFICIENT.sub("", token)))
     return out
 
@@ -276,7 +276,8 @@ def only_elements(text: str, elements: Collection[str]) -> str:
     out = []
     block, dropping = None, False
     for line in text.splitlines(keepends=True):
-        words = line.split("#", 1)[0].split()
+        body = line.split("#", 1)[0]
+        words = body.split()
         if words and _is_keyword(words[0]):
             block, dropping = words[0].upper(), False
             if block in _UNUSED_BLOCKS:
@@ -286,8 +287,8 @@ def only_elements(text: str, elements: Collection[str]) -> str:
         elif words and block == "SOLUTION_MASTER_SPECIES":
             element = words[0].split("(", 1)[0]
             dropping = element not in keep and element not in ("E", "e", "Alkalinity")
-        elif block == "SOLUTION_SPECIES" and "=" in line.split("#", 1)[0]:
-            dropping = not _reaction_elements(line) <= keep
+        elif block == "SOLUTION_SPECIES" and "=" in body:
+            dropping = not _reaction_elements(body) <= keep
         if not dropping:
             out.append(line)
     return "".join(out)

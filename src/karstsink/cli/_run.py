@@ -71,14 +71,14 @@ def _result_lines(run) -> list[str]:
     import math
 
     from ..report import format_mass
-    from ..workflows._map_unit import mass_unit
+    from ..workflows._map_unit import mass_unit, sink_column
     from ..workflows.sections import map_line
 
     lines = []
     s = run.summary
     co2 = bool(s.get("co2", False))
-    mass = mass_unit(co2)[1]
-    col = f"sink_t_{mass.lower()}_km2_yr"
+    f, mass = mass_unit(co2)
+    col = sink_column(co2)
     sinks = run.out_dir / "catchment_sinks.csv"
     if "catchment_sinks.csv" in run.files and sinks.is_file():
         import pandas as pd
@@ -90,7 +90,6 @@ def _result_lines(run) -> list[str]:
                 zip(table["catchment"], table[col], strict=True)))
     if "karst_sink_t_c_yr" in s and "biological_sink_t_c_yr" in s:
         lines.append(f"map: {map_line(s, co2)}")
-    f, _ = mass_unit(co2)
     years = list((s.get("map_series_total_sink_t_c_yr") or {}).items())
     if len(years) >= 2:  # a map series: the whole grid's total sink, first and last year
         (ya, a), (yb, b) = years[0], years[-1]

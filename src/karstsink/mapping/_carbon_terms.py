@@ -69,12 +69,6 @@ def acid_inputs(cfg: MapConfig, lct: LandcoverTable) -> dict:
     return {"so4": so4, "no3": no3, "shares": shares, "given": given, "doc": doc}
 
 
-def _input_label(cfg: MapConfig, key: str) -> str:
-    """An input as written (a mosaic, URL or virtual path) or its path."""
-    spec = cfg.input_specs.get(key)
-    return spec.label if spec is not None else str(cfg.inputs[key])
-
-
 def _input_name(cfg: MapConfig, key: str) -> str:
     """An input's file name for a sentence (the entry as written for mosaics and URLs)."""
     spec = cfg.input_specs.get(key)
@@ -84,11 +78,14 @@ def _input_name(cfg: MapConfig, key: str) -> str:
 
 
 def biological_doc(cfg: MapConfig, table_name: str) -> dict:
-    """Where the biological sink comes from (JSON-ready)."""
+    """Where the biological sink comes from (JSON-ready): an nep/npp raster's ``path``
+    recorded as every input is (:func:`._inputs.input_doc`), or the land-cover table."""
+    from ._inputs import input_doc
+
     if "nep" in cfg.inputs:
-        return {"source": "nep raster", "path": _input_label(cfg, "nep")}
+        return {"source": "nep raster", "path": input_doc(cfg, "nep")}
     if "npp" in cfg.inputs:
-        return {"source": "npp raster x npp_to_nep", "path": _input_label(cfg, "npp"),
+        return {"source": "npp raster x npp_to_nep", "path": input_doc(cfg, "npp"),
                 "npp_to_nep": cfg.npp_to_nep, "npp_to_nep_source": cfg.npp_to_nep_source}
     return {"source": "land-cover table", "table": table_name,
             "column": "biological_sink_tc_km2_yr"}

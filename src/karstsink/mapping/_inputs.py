@@ -54,7 +54,7 @@ from ._input_units import (
 )
 
 __all__ = ["AGGREGATES", "CANONICAL", "CONVENTIONS", "InputSpec", "implied_inputs",
-           "input_record", "parse_input", "unit_transform"]
+           "input_doc", "input_record", "inputs_doc", "parse_input", "unit_transform"]
 
 #: the model's unit of each input
 CANONICAL = {
@@ -436,3 +436,21 @@ def input_record(spec: InputSpec, config: Path | None) -> str:
     if is_virtual(spec.path):
         return display_path(spec.path)
     return relative_path(spec.path, config)
+
+
+def input_doc(cfg, name: str) -> str:
+    """Input ``name`` of ``cfg`` (a :class:`~karstsink.mapping.config.MapConfig`) as the
+    outputs record it: a mosaic, URL or virtual path as written, a local file relative
+    to the configuration's folder (:func:`input_record`; an input without an
+    :class:`InputSpec`, in a config built by hand: its path relative to the config)."""
+    from ._paths import relative_path
+
+    spec = cfg.input_specs.get(name)
+    if spec is not None:
+        return input_record(spec, cfg.source)
+    return relative_path(cfg.inputs[name], cfg.source)
+
+
+def inputs_doc(cfg) -> dict[str, str]:
+    """Every input of ``cfg`` as :func:`input_doc` records it (``run.json`` ``inputs``)."""
+    return {k: input_doc(cfg, k) for k in cfg.inputs}

@@ -23,9 +23,8 @@ and decides how the map reads it:
 * a **polygon** input (``field`` given) is read by :mod:`._vector`; its read path is the
   :class:`~._vector.VectorRead` string.
 
-:func:`input_doc` is how ``run.json`` and the ``karstsink_parameters`` tag record an
-input (every input, every year of a series, the biological input alike), and
-:func:`run_assumptions` the assumption sentences of a run or of one year of a series.
+:func:`run_assumptions` gives the assumption sentences of a run or of one year of a
+series, :func:`table_doc` the land-cover table as the outputs record it.
 """
 
 from __future__ import annotations
@@ -36,11 +35,10 @@ from pathlib import Path
 from ..exceptions import ConfigError, RasterError, UnitError
 from ..io.rasters import display_path, gdal_path, raster_info
 from ._input_units import amount_factor, has_units, known_unit, lookup, shown_units, unit_key
-from ._inputs import CANONICAL, InputSpec, input_record
+from ._inputs import CANONICAL, InputSpec
 from ._paths import relative_path
 
-__all__ = ["SourceRead", "bio_from_table", "biological_record", "input_doc", "inputs_doc",
-           "resolve_input", "run_assumptions", "table_doc"]
+__all__ = ["SourceRead", "bio_from_table", "resolve_input", "run_assumptions", "table_doc"]
 
 #: time steps per year -> band counts that make one year when summed
 _YEAR_COUNTS = {12.0: (12,), 365.25: (365, 366)}
@@ -246,22 +244,6 @@ def resolve_input(spec: InputSpec) -> SourceRead:
                       units=unit, note="; ".join(parts))
 
 
-def input_doc(cfg, name: str) -> str:
-    """Input ``name`` of ``cfg`` (a :class:`~karstsink.mapping.config.MapConfig`) as the
-    outputs record it: a mosaic, URL or virtual path as written, a local file relative
-    to the configuration's folder (:func:`._inputs.input_record`; an input without an
-    :class:`InputSpec`, in a config built by hand: its path relative to the config)."""
-    spec = cfg.input_specs.get(name)
-    if spec is not None:
-        return input_record(spec, cfg.source)
-    return relative_path(cfg.inputs[name], cfg.source)
-
-
-def inputs_doc(cfg) -> dict[str, str]:
-    """Every input of ``cfg`` as :func:`input_doc` records it (``run.json`` ``inputs``)."""
-    return {k: input_doc(cfg, k) for k in cfg.inputs}
-
-
 def table_doc(cfg, table_name: str) -> str:
     """The land-cover table as the outputs record it: a shipped table by its name
     (``worldcover``), a user's CSV relative to the configuration's folder."""
@@ -269,17 +251,6 @@ def table_doc(cfg, table_name: str) -> str:
     if path.is_absolute() or path.is_file():
         return relative_path(path, cfg.source)
     return table_name
-
-
-def biological_record(cfg, table_name: str) -> dict:
-    """Where the biological sink comes from (:func:`._carbon_terms.biological_doc`), an
-    nep/npp raster's ``path`` recorded as its input is (:func:`input_doc`)."""
-    from ._carbon_terms import biological_doc
-
-    doc = biological_doc(cfg, table_name)
-    if "path" in doc:
-        doc["path"] = input_doc(cfg, "nep" if "nep" in cfg.inputs else "npp")
-    return doc
 
 
 def bio_from_table(cfg) -> bool:

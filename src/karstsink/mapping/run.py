@@ -34,7 +34,7 @@ from .. import __version__
 from ..exceptions import ConfigError, RasterError
 from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
-from ._carbon_terms import acid_inputs
+from ._carbon_terms import acid_inputs, biological_doc
 from ._input_units import is_pressure
 from ._outcome import (
     check_landcover_codes,
@@ -140,11 +140,9 @@ def _prepare(cfg: MapConfig, co2: bool) -> tuple[_Spec, dict]:
 def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, dict]:
     from ..chemistry.database import phreeqc_version, resolve_database
     from ._checks import check_inputs
-    from ._inputs import InputSpec
+    from ._inputs import InputSpec, inputs_doc
     from ._sources import (
         bio_from_table,
-        biological_record,
-        inputs_doc,
         resolve_input,
         run_assumptions,
         table_doc,
@@ -188,7 +186,7 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     table = table_doc(cfg, str(lct.name))
     params_doc = {
         "system": cfg.system, "landcover_table": table, "co2_units": co2,
-        "acid_correction": acid["doc"], "biological_input": biological_record(cfg, table),
+        "acid_correction": acid["doc"], "biological_input": biological_doc(cfg, table),
         "rock_density_t_m3": cfg.rock_density_t_m3,
         "inputs": inputs_doc(cfg),
         "input_options": {k: r.note for k, r in resolved.items() if r.note},

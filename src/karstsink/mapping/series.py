@@ -69,17 +69,11 @@ def prepare_series(cfg, co2: bool, prepare) -> tuple[_Spec, dict]:
 
 
 def _extend(spec: _Spec, extra: dict, cfg) -> None:
-    from ._carbon_terms import acid_inputs
+    from ._carbon_terms import acid_inputs, biological_doc
     from ._checks import check_inputs
     from ._input_units import is_pressure
-    from ._inputs import InputSpec
-    from ._sources import (
-        biological_record,
-        inputs_doc,
-        resolve_input,
-        run_assumptions,
-        table_doc,
-    )
+    from ._inputs import InputSpec, inputs_doc
+    from ._sources import resolve_input, run_assumptions, table_doc
 
     ser = cfg.series
     varying = ser.varying
@@ -130,7 +124,7 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
                    if k not in varying}
         docs[str(y)] = {**base_doc, "series_year": y, "input_options": {**options, **notes},
                         "inputs": inputs_doc(cy),
-                        "biological_input": biological_record(cy, table)}
+                        "biological_input": biological_doc(cy, table)}
         assumptions[str(y)] = run_assumptions(cy, acid, table, spec.draws)
     names = list(cfg.inputs)
     years = [Variant(str(y), {n: (f"{n}@{y}" if n in varying else n) for n in names})
@@ -154,7 +148,7 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     whole["inputs"] = inputs_doc(cfg)
     whole["input_options"] = {k: v for k, v in base_doc.get("input_options", {}).items()
                               if k not in varying}
-    whole["biological_input"] = biological_record(cfg, table)
+    whole["biological_input"] = biological_doc(cfg, table)
     whole_assumptions = run_assumptions(cfg, acid, table, spec.draws)
     tags.update({f"change/{a}_{b}": {
         "karstsink_change": f"{b} minus {a}",

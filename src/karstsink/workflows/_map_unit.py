@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["map_unit", "mass_unit", "unit_is_co2"]
+__all__ = ["map_unit", "mass_unit", "sink_column", "unit_is_co2"]
 
 
 def _sink_units() -> tuple[str, str]:
@@ -63,8 +63,13 @@ def unit_is_co2(unit: str) -> bool:
 
 def mass_unit(co2: bool) -> tuple[float, str]:
     """The run's mass unit: ``(factor from t C, name)``, ``(44.0095/12.011, "CO2")`` with
-    ``co2`` else ``(1.0, "C")`` (``karstsink.units.C_TO_CO2``); a catchment's sink column in
-    it is ``f"sink_t_{name.lower()}_km2_yr"``."""
+    ``co2`` else ``(1.0, "C")`` (``karstsink.units.C_TO_CO2``)."""
     from ..units import C_TO_CO2
 
     return (C_TO_CO2, "CO2") if co2 else (1.0, "C")
+
+
+def sink_column(co2: bool) -> str:
+    """The ``catchment_sinks.csv`` column of a catchment's sink in the run's unit:
+    ``sink_t_co2_km2_yr`` with ``co2``, else ``sink_t_c_km2_yr``."""
+    return f"sink_t_{mass_unit(co2)[1].lower()}_km2_yr"

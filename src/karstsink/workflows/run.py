@@ -57,7 +57,7 @@ from ..report import format_mass
 from ..units import C_TO_CO2
 from . import sections
 from ._errors import in_toml
-from ._map_unit import map_unit, mass_unit, unit_is_co2
+from ._map_unit import map_unit, mass_unit, sink_column, unit_is_co2
 from ._series_section import series_records, series_section, series_summary, uncertainty_section
 from .comparison import catchment_comparison
 
@@ -209,8 +209,7 @@ def run_pipeline(
             catchment_table, flux_sections, flux_settings, folders = _flux_stage(
                 cfg, tmp / "flux", jobs)
             to_csv(catchment_table, tmp / "catchment_sinks.csv", index=False)
-            mass = mass_unit(co2)[1]
-            col = f"sink_t_{mass.lower()}_km2_yr"
+            mass, col = mass_unit(co2)[1], sink_column(co2)
             timings["flux"] = done(
                 f"{len(catchment_table)} catchment(s): "
                 + ", ".join(f"{name} {value:.2f} t {mass} km-2 yr-1" for name, value in
@@ -296,7 +295,7 @@ def run_pipeline(
                 f, mass = mass_unit(co2)
                 timings["trajectory"] = done(
                     f"restoration adds {format_mass(gain * f, mass, per='yr')} by "
-                    f"{int(path['year'].iloc[-1])}")
+                    f"{summary['restoration_gain_year']}")
 
         start("report")
         db = _database_info(cfg)

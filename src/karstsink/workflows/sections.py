@@ -210,7 +210,7 @@ def map_section(result: Any, tmp: Path, *, synthetic: bool | None = None,
         last year is ``map/<year>``).
     """
     from ..plots.maps import quicklook
-    from ._map_unit import map_unit, unit_is_co2
+    from ._map_unit import map_unit, mass_unit, unit_is_co2
     from ._report_notes import map_total_note
 
     t = result.totals
@@ -253,14 +253,10 @@ def map_section(result: Any, tmp: Path, *, synthetic: bool | None = None,
                            "the 99th percentile; an arrow on the colour bar and the note "
                            "under it say when values above it are drawn in the top colour."))
     k, b = t["karst_sink_t_c_yr"], t["biological_sink_t_c_yr"]  # the totals: t C yr-1
-    per_km2 = k / max(t["karst_area_km2"], 1e-9)
-    k_c, k_co2 = format_mass(k, "C", per="yr"), format_mass(k * C_TO_CO2, "CO2", per="yr")
-    if co2:
-        amount = f"**{k_co2}** ({k_c})"
-        per_km2, bio = per_km2 * C_TO_CO2, format_mass(b * C_TO_CO2, "CO2", per="yr")
-    else:
-        amount = f"**{k_c}** ({k_co2})"
-        bio = format_mass(b, "C", per="yr")
+    (f, mass), (g, other) = mass_unit(co2), mass_unit(not co2)  # lead unit, the other
+    per_km2 = f * k / max(t["karst_area_km2"], 1e-9)
+    amount = f"**{format_mass(k * f, mass, per='yr')}** ({format_mass(k * g, other, per='yr')})"
+    bio = format_mass(b * f, mass, per="yr")
     shown = unit_label(unit)
     return Section(
         title="Sink maps",
@@ -412,8 +408,7 @@ def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> 
     return a
 
 
-def headline(summary: dict, catchments: pd.DataFrame | None, *,
-             unit: str | None = None, co2: bool | None = None) -> dict[str, str]:
+def headline(summary: dict, catchments: pd.DataFrame | None, *, co2: bool) -> dict[str, str]:
     """The headline numbers at the top of the report (label -> formatted value).
 
     Parameters
@@ -422,19 +417,14 @@ def headline(summary: dict, catchments: pd.DataFrame | None, *,
         ``PipelineResult.summary`` so far (map totals [t C yr-1], shares [%]...).
     catchments : pandas.DataFrame or None
         ``catchment_sinks.csv`` of the run.
-    unit : str, optional
-        The unit of the map's rasters as the map stage wrote it
-        (:func:`karstsink.workflows._map_unit.map_unit`); it decides the lead unit when
-        ``co2`` is not given.
-    co2 : bool, optional
+    co2 : bool
         Lead in t CO2 (the run's ``co2``, ``summary["co2"]``): the map totals and the
-        catchment sinks; else in t C. Default: whether ``unit`` is the CO2 unit (t C
-        without one). The other unit follows in brackets; the map totals are in t, kt or
-        Mt (:func:`karstsink.report.format_mass`).
+        catchment sinks; else in t C. The other unit follows in brackets; the map totals
+        are in t, kt or Mt (:func:`karstsink.report.format_mass`).
     """
-    from ._map_unit import mass_unit, unit_is_co2
+    from ._map_unit import mass_unit
 
-    lead = bool(co2) if co2 is not None else unit is not None and unit_is_co2(unit)
+    lead = bool(co2)
     # factors from t C to the lead unit and to the other one
     (f, mass), (g, other) = mass_unit(lead), mass_unit(not lead)
 
