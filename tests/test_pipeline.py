@@ -270,3 +270,23 @@ def test_demo_report_has_the_series_and_the_trajectory(demo_run):
     assert run["summary"]["karst_sink_t_c_yr"] == pytest.approx(last["karst_sink_t_c_yr"],
                                                                 rel=2e-3)
     assert [r["year"] for r in run["summary"]["map_series"]] == [2000, 2010, 2020]
+
+
+def test_run_shows_every_stages_warnings_once_naming_the_catchment(demo_run):
+    # nothing silent: the readers' and engines' warnings of the speciation and flux stages
+    # reach the run's stderr, like the map stage's. Each demo samples file has '<DL' cells
+    # (below_detection), and LOADEST warns about days with more discharge than any
+    # sampled day: which catchments those are is read off the demo's files here
+    _, text = demo_run
+    shown = [line.strip() for line in text.splitlines() if line.strip().startswith("warning:")]
+    assert len(shown) == len(set(shown)), shown
+    folder = demo_config_path().parent / "catchments"
+    for name in ("longtan", "qingquan", "heishui"):
+        samples = pd.read_csv(folder / f"{name}_samples.csv", encoding="utf-8-sig")
+        assert any(f"{name}_samples.csv" in w and "below_detection" in w for w in shown)
+        q = pd.read_csv(folder / f"{name}_discharge.csv", comment="#", parse_dates=["date"])
+        q = q.set_index("date")["Q (m3/s)"]
+        sampled = q.loc[pd.to_datetime(samples["Date"])]
+        extrapolated = bool(q.max() > sampled.max())
+        warned = any(w.startswith(f"warning: catchment {name}: LOADEST") for w in shown)
+        assert warned == extrapolated, (name, shown)

@@ -163,6 +163,25 @@ def test_series_section_states_the_intervals_of_uncertainty_csv(tmp_path):
     assert "Sink series 2000-2020 and its attribution" in html and "data:image/png" in html
 
 
+def test_series_section_of_a_co2_run_gives_its_amounts_in_co2(tmp_path):
+    # a t CO2 run: the same hand tables (t C) written in t CO2 in the text, the tables as
+    # they are. 1 t C = 44.009/12.011 = 3.66406 t CO2, so
+    # 6.00 Mt C -> 21.98 Mt CO2, 5.80 -> 21.25, 6.20 -> 22.72; karst 1.000 -> 3.664
+    # (0.800 -> 2.931, 1.200 -> 4.397); +0.034 Mt C -> +0.125 Mt CO2, +0.005 -> +0.018,
+    # +0.030 -> +0.110, -0.001 -> -0.004; the share of 2000 (+0.6 %) does not change
+    result = _hand_tables(tmp_path)
+    text = series_section(result, tmp_path, top=2, co2=True).text
+    assert "**2000**: total 21.98 Mt CO2/yr (95 %: 21.25-22.72), karst 3.664 Mt CO2/yr " \
+           "(95 %: 2.931-4.397)" in text
+    assert "+0.125 Mt CO2/yr (+0.6 % of 2000): climate +0.018, land cover +0.110, " \
+           "interaction -0.004 Mt CO2/yr" in text
+    assert "the tables and figures keep the map engine's t C" in text
+    assert "Mt C/yr" not in text
+    section = series_section(result, tmp_path, top=2, co2=True)
+    assert section.tables[0].data["total_sink_t_c_yr"].iloc[0] == pytest.approx(6.0e6)
+    assert "t C per year" in section.tables[0].caption
+
+
 def test_records_and_summary_for_run_json(tmp_path):
     _hand_tables(tmp_path)
     rec = series_records(tmp_path)

@@ -62,7 +62,7 @@ def unit_is_co2(unit: str) -> bool:
 
 
 def mass_unit(co2: bool) -> tuple[float, str]:
-    """The run's mass unit: ``(factor from t C, name)``, ``(44.0095/12.011, "CO2")`` with
+    """The run's mass unit: ``(factor from t C, name)``, ``(44.009/12.011, "CO2")`` with
     ``co2`` else ``(1.0, "C")`` (``karstsink.units.C_TO_CO2``)."""
     from ..units import C_TO_CO2
 

@@ -22,6 +22,7 @@ import pandas as pd
 from .. import qa
 from ..exceptions import DataError
 from ..report import Figure, Section, Table
+from ._map_unit import mass_unit
 
 __all__ = ["SERIES_FILES", "series_records", "series_section", "series_summary",
            "uncertainty_section"]
@@ -55,26 +56,49 @@ def _label(table: pd.DataFrame) -> tuple[str, str]:
     return total_label(table)
 
 
-#: below this [t C yr-1] amounts are written in t C/yr, from it in Mt C/yr
+#: below this [t yr-1] amounts are written in t/yr, from it in Mt/yr (one unit for the
+#: numbers compared in a sentence, so that they line up)
 MT_FROM = 1e5
 
 
-def _mt(v: float, digits: int = 3, *, mt: bool = True, sign: str = "") -> str:
-    """``v`` [t C yr⁻¹] in Mt with ``digits`` decimals (or in t, ``mt`` False)."""
-    if v is None or not math.isfinite(float(v)):
-        return "–"
-    return f"{float(v) / 1e6:{sign}.{digits}f}" if mt else f"{float(v):{sign},.0f}"
+class _Mass:
+    """The text's mass unit: t C yr⁻¹ from the engine's tables, written in the run's unit.
 
+    The series tables (``series.csv``, ``attribution.csv``, ``uncertainty.csv``) are in
+    t C; with ``co2`` the text gives every amount in t CO2 (× 44.009/12.011), like the
+    run's other sections, while the tables and figures keep t C.
+    """
 
-def _unit(ref: float) -> tuple[bool, str]:
-    """Mt C/yr for amounts of at least :data:`MT_FROM` t C/yr, else t C/yr."""
-    mt = ref is not None and math.isfinite(float(ref)) and abs(float(ref)) >= MT_FROM
-    return mt, "Mt C/yr" if mt else "t C/yr"
+    def __init__(self, co2: bool = False) -> None:
+        self.factor, self.what = mass_unit(co2)
 
+    def _value(self, v: float) -> float | None:
+        if v is None or not math.isfinite(float(v)):
+            return None
+        return float(v) * self.factor
 
-def _signed_mt(v: float, ref: float) -> str:
-    mt, _ = _unit(ref)
-    return _mt(v, 3, mt=mt, sign="+")
+    def unit(self, ref: float) -> tuple[bool, str]:
+        """Mt/yr for amounts of at least :data:`MT_FROM` t/yr (after conversion), else t/yr."""
+        r = self._value(ref)
+        mt = r is not None and abs(r) >= MT_FROM
+        return mt, f"{'Mt' if mt else 't'} {self.what}/yr"
+
+    def text(self, v: float, digits: int = 3, *, mt: bool = True, sign: str = "") -> str:
+        """``v`` [t C yr⁻¹] in Mt with ``digits`` decimals (or in t, ``mt`` False)."""
+        x = self._value(v)
+        if x is None:
+            return "–"
+        return f"{x / 1e6:{sign}.{digits}f}" if mt else f"{x:{sign},.0f}"
+
+    def signed(self, v: float, ref: float) -> str:
+        return self.text(v, 3, mt=self.unit(ref)[0], sign="+")
+
+    def note(self) -> str:
+        """The sentence that says so in a t CO2 run (empty in t C)."""
+        if self.what == "C":
+            return ""
+        return (f" Amounts in the text are in t {self.what} (× {self.factor:.4f} of t C, "
+                "44.009/12.011); the tables and figures keep the map engine's t C.")
 
 
 def series_records(map_root: str | Path) -> dict[str, list[dict]]:
@@ -200,15 +224,18 @@ def _bio_varied(doc: dict) -> bool:
     return "raster" not in source
 
 
-def _with_interval(row: pd.Series, stem: str, digits: int = 3) -> str:
+def _with_interval(row: pd.Series, stem: str, digits: int = 3,
+                   mass: _Mass | None = None) -> str:
     """``<value> Mt C/yr (95 %: <lo>-<hi>)`` of a table row (no interval where the draws
-    did not vary the sink; t C/yr for a small amount, :data:`MT_FROM`)."""
+    did not vary the sink; t C/yr for a small amount, :data:`MT_FROM`; in t CO2 with a
+    CO2 ``mass``)."""
+    m = mass or _Mass()
     v = row[f"{stem}_t_c_yr"]
-    mt, unit = _unit(v)
+    mt, unit = m.unit(v)
     lo, hi = row.get(f"{stem}_lo95_t_c_yr"), row.get(f"{stem}_hi95_t_c_yr")
-    text = f"{_mt(v, digits, mt=mt)} {unit}"
+    text = f"{m.text(v, digits, mt=mt)} {unit}"
     if lo is not None and hi is not None and pd.notna(lo) and pd.notna(hi) and hi > lo:
-        text += f" (95 %: {_mt(lo, digits, mt=mt)}-{_mt(hi, digits, mt=mt)})"
+        text += f" (95 %: {m.text(lo, digits, mt=mt)}-{m.text(hi, digits, mt=mt)})"
     return text
 
 
@@ -276,7 +303,8 @@ def _figure(fig, path: Path) -> Path:
     return path
 
 
-def series_section(result: Any, map_root: str | Path, *, top: int = 10) -> Section:
+def series_section(result: Any, map_root: str | Path, *, top: int = 10,
+                   co2: bool = False) -> Section:
     """The series of a ``[map.series]`` run as a report section.
 
     Parameters
@@ -290,6 +318,9 @@ def series_section(result: Any, map_root: str | Path, *, top: int = 10) -> Secti
         figures ``series.png`` and ``attribution.png`` are drawn there.
     top : int, default 10
         The zones with the largest change shown in the attribution bars and table.
+    co2 : bool, default False
+        The run is in t CO2: the text gives its amounts in t CO2 (the tables and
+        figures stay in the engine's t C, as the text says).
 
     Returns
     -------
@@ -314,9 +345,11 @@ def series_section(result: Any, map_root: str | Path, *, top: int = 10) -> Secti
     classes, lut = _class_names((doc.get("parameters") or {}).get("landcover_table"))
     years = [int(y) for y in rec.get("years") or sorted(series["year"].unique())]
     yearly = _year_rows(series, unc)
+    mass = _Mass(co2)
     per_year = "; ".join(
-        f"**{int(r['year'])}**: total {_with_interval(r, 'total_sink', 2)}, karst "
-        f"{_with_interval(r, 'karst_sink')}, biological {_with_interval(r, 'biological_sink', 2)}"
+        f"**{int(r['year'])}**: total {_with_interval(r, 'total_sink', 2, mass)}, karst "
+        f"{_with_interval(r, 'karst_sink', 3, mass)}, biological "
+        f"{_with_interval(r, 'biological_sink', 2, mass)}"
         for _, r in yearly.iterrows())
     groups = (f"Varying by year: climate {', '.join(rec.get('climate') or []) or 'none'}; "
               f"land cover {', '.join(rec.get('landcover') or []) or 'none'}; every other "
@@ -324,7 +357,7 @@ def series_section(result: Any, map_root: str | Path, *, top: int = 10) -> Secti
     text = [f"Sink maps of the years {', '.join(map(str, years))} in one pass over the "
             f"data (docs/series.md). {groups} The map section, the catchment comparison, "
             f"the balance and the restoration trajectory above and below use the last year, "
-            f"{years[-1]}. Yearly maps: `map/<year>/`; table: `map/series.csv`.",
+            f"{years[-1]}. Yearly maps: `map/<year>/`; table: `map/series.csv`.{mass.note()}",
             f"Sinks of all zones (karst + biological = total) per year: {per_year}."]
     bio_varied = _bio_varied(doc)
     if unc is not None:
@@ -351,13 +384,13 @@ def series_section(result: Any, map_root: str | Path, *, top: int = 10) -> Secti
         pct = (f" ({100 * change / float(first.iloc[0]):+.1f} % of {a})"
                if len(first) and float(first.iloc[0]) else "")
         ref = float(first.iloc[0]) if len(first) else change  # the unit of the totals
-        unit = _unit(ref)[1]
+        unit = mass.unit(ref)[1]
         text.append(
             f"**Change {a} → {b}** of the total sink of all zones: "
-            f"{_signed_mt(change, ref)} {unit}{pct}: climate "
-            f"{_signed_mt(total['climate_t_c_yr'], ref)}, land cover "
-            f"{_signed_mt(total['landcover_t_c_yr'], ref)}, interaction "
-            f"{_signed_mt(total['interaction_t_c_yr'], ref)} {unit}. A 2 × 2 factorial "
+            f"{mass.signed(change, ref)} {unit}{pct}: climate "
+            f"{mass.signed(total['climate_t_c_yr'], ref)}, land cover "
+            f"{mass.signed(total['landcover_t_c_yr'], ref)}, interaction "
+            f"{mass.signed(total['interaction_t_c_yr'], ref)} {unit}. A 2 × 2 factorial "
             f"attribution with {a} as the reference ({_ZENG}): climate = the sink with only "
             f"the climate inputs of {b} minus the {a} sink; land cover = with only the "
             f"land-cover inputs of {b}; interaction = what neither change alone explains; "
@@ -381,7 +414,8 @@ def series_section(result: Any, map_root: str | Path, *, top: int = 10) -> Secti
                    text="\n\n".join(text), tables=tables, figures=figures)
 
 
-def uncertainty_section(result: Any, map_root: str | Path, *, top: int = 15) -> Section:
+def uncertainty_section(result: Any, map_root: str | Path, *, top: int = 15,
+                        co2: bool = False) -> Section:
     """The 95 % intervals of a single-year map (``[map.uncertainty]`` without a series).
 
     Parameters
@@ -392,6 +426,8 @@ def uncertainty_section(result: Any, map_root: str | Path, *, top: int = 15) -> 
         The run's map folder (``uncertainty.csv``, ``sensitivity.csv``, ``run.json``).
     top : int, default 15
         The zones with the largest total sink listed with their intervals.
+    co2 : bool, default False
+        The run is in t CO2: the text gives its amounts in t CO2 (the table stays in t C).
 
     Returns
     -------
@@ -415,10 +451,12 @@ def uncertainty_section(result: Any, map_root: str | Path, *, top: int = 15) -> 
     body = unc[unc[label].astype(str) != total]
     shown = body.sort_values("total_sink_t_c_yr", ascending=False, kind="stable").head(top)
     cols = [label, *(f"{s}_{k}t_c_yr" for s in _SINKS for k in ("", "lo95_", "hi95_"))]
+    mass = _Mass(co2)
     text = [f"Sinks of all zones with their 95 % intervals: total "
-            f"{_with_interval(row, 'total_sink', 2)}, karst {_with_interval(row, 'karst_sink')}, "
-            f"biological {_with_interval(row, 'biological_sink', 2)}. Full table: "
-            "`map/uncertainty.csv`.",
+            f"{_with_interval(row, 'total_sink', 2, mass)}, karst "
+            f"{_with_interval(row, 'karst_sink', 3, mass)}, biological "
+            f"{_with_interval(row, 'biological_sink', 2, mass)}. Full table: "
+            f"`map/uncertainty.csv`.{mass.note()}",
             _interval_note(doc, lut, classes, _bio_varied(doc))]
     tables = [Table(pd.concat([row.to_frame().T, shown])[cols],
                     caption=f"Sinks of all zones and of the {len(shown)} zones with the "

@@ -37,12 +37,13 @@ Output folder layout::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,22 @@ def _stage_printer(echo: Callable[[str], None] | None, n_stages: int):
     return start, done
 
 
+@contextlib.contextmanager
+def _stage_warnings(echo: Callable[[str], None] | None, prefix: str = "") -> Iterator[None]:
+    """Show the warnings raised inside a stage as indented lines, each text once.
+
+    The readers' and engines' warnings (rows flagged, a column taken as another,
+    values outside their usual range) are summaries whose details are in the
+    outputs' flags; without ``echo`` they are dropped, the flags stay.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    if echo:
+        for text in dict.fromkeys(str(w.message) for w in caught):
+            echo(f"      warning: {prefix}{text}")
+
+
 def run_pipeline(
     config: str | os.PathLike | dict[str, Any],
     out_dir: str | os.PathLike | None = None,
@@ -193,7 +210,8 @@ def run_pipeline(
         spec_meta = None
         if cfg["speciation"]["samples"]:
             start("speciation (PHREEQC)")
-            spec_tables, spec_meta = _speciation_stage(cfg, tmp / "speciation", jobs)
+            with _stage_warnings(echo):
+                spec_tables, spec_meta = _speciation_stage(cfg, tmp / "speciation", jobs)
             n = sum(len(t) for t in spec_tables.values())
             computed = sum(int(t["si_calcite"].notna().sum()) for t in spec_tables.values())
             timings["speciation"] = done(f"{n} samples in {len(spec_tables)} file(s), "
@@ -207,7 +225,7 @@ def run_pipeline(
         if cfg["catchments"]:
             start("catchment fluxes and sinks")
             catchment_table, flux_sections, flux_settings, folders = _flux_stage(
-                cfg, tmp / "flux", jobs)
+                cfg, tmp / "flux", jobs, echo)
             to_csv(catchment_table, tmp / "catchment_sinks.csv", index=False)
             mass, col = mass_unit(co2)[1], sink_column(co2)
             timings["flux"] = done(
@@ -223,13 +241,9 @@ def run_pipeline(
             start("sink maps")
             from ..mapping import run_map
 
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            with _stage_warnings(echo):
                 map_result = run_map(cfg["map"], tmp / "map", jobs=jobs, co2=co2,
                                      progress=progress)
-            for w in caught:
-                if echo:
-                    echo(f"      warning: {w.message}")
             t = map_result.totals
             summary.update({k: float(v) for k, v in t.items()})
             timings["map"] = done(sections.map_line(summary, co2))
@@ -240,9 +254,9 @@ def run_pipeline(
             report_sections.append(sections.map_section(
                 map_result, tmp, synthetic=cfg["report"]["synthetic"], folder=map_dir))
             if map_result.series:  # the years, intervals, attribution
-                report_sections.append(series_section(map_result, tmp / "map"))
+                report_sections.append(series_section(map_result, tmp / "map", co2=co2))
             elif (tmp / "map" / "uncertainty.csv").is_file():  # one year's intervals
-                report_sections.append(uncertainty_section(map_result, tmp / "map"))
+                report_sections.append(uncertainty_section(map_result, tmp / "map", co2=co2))
             map_tables = series_records(tmp / "map")  # series/attribution/uncertainty.csv
             summary.update(series_summary(map_tables))
             if map_result.series:  # each year's whole-grid total, as the map totals are
@@ -362,14 +376,12 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
     # b/samples.csv, samples.xlsx) must not overwrite each other
     names = unique_names(Path(p).stem for p in sp["samples"])
     for path, name in zip(map(Path, sp["samples"]), names, strict=True):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # flags are in qa_flags; counts go to the meta
-            try:
-                table = read_samples(path, units=sp["units"])
-            except KarstSinkError as err:
-                raise in_toml(err, "speciation", "") from err
-            result = speciate(table, database=sp["database"], engine=sp["engine"],
-                              jobs=sp["jobs"] or jobs, **_speciation_shares(cfg["carbon"]))
+        try:
+            table = read_samples(path, units=sp["units"])
+        except KarstSinkError as err:
+            raise in_toml(err, "speciation", "") from err
+        result = speciate(table, database=sp["database"], engine=sp["engine"],
+                          jobs=sp["jobs"] or jobs, **_speciation_shares(cfg["carbon"]))
         to_csv(result, folder / f"{name}.csv", index=False)
         info = result.attrs.get("karstsink", {})
         (folder / f"{name}.meta.json").write_text(
@@ -421,7 +433,8 @@ def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
     }
 
 
-def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None):
+def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None,
+                echo: Callable[[str], None] | None = None):
     from ..io.progress import progress
 
     rows: list[dict] = []
@@ -432,8 +445,9 @@ def _flux_stage(cfg: dict, folder: Path, jobs: int | None = None):
                        unique_names(c["name"] for c in cfg["catchments"]), strict=True))
     with progress(len(cfg["catchments"]), "catchments", unit="catchment") as bar:
         for c in cfg["catchments"]:
-            row, parts, settings[c["name"]] = _one_catchment(
-                c, folder / folders[c["name"]], jobs)
+            with _stage_warnings(echo, prefix=f"catchment {c['name']}: "):
+                row, parts, settings[c["name"]] = _one_catchment(
+                    c, folder / folders[c["name"]], jobs)
             rows.append(row)
             flux_sections.extend(parts)
             bar.update()
@@ -447,9 +461,7 @@ def _one_catchment(c: dict, sub: Path, jobs: int | None) -> tuple[dict, list, di
     from .catchment import run_flux, write_flux_outputs
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # flags are written into the outputs
-            run = run_flux(c["discharge"], c["samples"], **_flux_kwargs(c, jobs))
+        run = run_flux(c["discharge"], c["samples"], **_flux_kwargs(c, jobs))
     except KarstSinkError as err:
         raise in_toml(err, c["key"], f" (catchment {c['name']!r})",
                       given=c.get("given")) from err
