@@ -233,3 +233,16 @@ def test_the_headline_follows_the_co2_choice():
     assert co2["karst sink, raster total"] == "1.88 kt CO2/yr (512 t C/yr)"
     assert co2["a sink at the outlet, whole record [t CO2 km⁻² yr⁻¹]"] == \
         "28.5 (95 %: 27.5-29.3; 7.77 t C)"
+
+
+@pytest.mark.parametrize(("project", "model", "expected"), [
+    ("", "", "t C, the default (neither [project] co2 nor [map.model] co2 is set)"),
+    ("", "co2 = true", "t CO2, chosen by [map.model] co2 = true"),
+    ("co2 = false", "", "t C, chosen by [project] co2 = false"),
+])
+def test_the_runs_assumptions_say_where_its_unit_came_from(tmp_path, project, model,
+                                                          expected):
+    from karstsink.workflows.sections import assumptions
+
+    cfg = load_run_config(_map_toml(tmp_path, project, model))
+    assert assumptions(cfg, None, None)["unit"].startswith(expected + ":")

@@ -361,6 +361,14 @@ def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> 
         toc_given=toc_given)
     for i, text in enumerate(sentences, start=1):
         a[f"carbon accounting {i}"] = text
+    project = cfg.get("project", {})
+    co2 = bool(project.get("co2"))
+    table, _, name = (project.get("co2_key") or "").rpartition(".")  # "map.model.co2"
+    a["unit"] = (("t CO2" if co2 else "t C")
+                 + (f", chosen by [{table}] {name} = {str(co2).lower()}" if name
+                    else ", the default (neither [project] co2 nor [map.model] co2 is set)")
+                 + ": the sink rasters, the summary and the text; tables name their unit "
+                   "in every column (t C, and t CO2 where it says so)")
     a["one basis"] = (
         "the [carbon] parameters above are passed to speciation (hco3_carbonic), to every "
         "catchment (unless it overrides a share, listed below) and to the map's karst sink "
