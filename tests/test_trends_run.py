@@ -228,3 +228,19 @@ def test_run_writes_the_trend_and_the_report_shows_it(tmp_path, files, fit):
     doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
     trend = doc["catchments"][0]["flux_settings"]["trend"]
     assert trend["egret"] == "runPairs" and trend["bootstrap"]["n_boot"] == 6
+
+
+def test_trend_json_records_how_the_flux_runs_kalman_table_was_drawn(tmp_path, files):
+    # the run's trend reuses the flux stage's WRTDS-Kalman table: trend.json says how it
+    # was drawn (EGRET's default rho 0.90, the catchment's kalman_iter, and the seed the
+    # flux stage drew and recorded in run.json), so the record alone reproduces it
+    cfg = _config(tmp_path, files, "{ pairs = [2002, 2011], kalman_iter = 5 }")
+    out = tmp_path / "out"
+    run_pipeline(cfg, out, jobs=1)
+    kalman = json.loads((out / "flux" / "syn" / "trend.json").read_text("utf-8"))["kalman"]
+    run = json.loads((out / "run.json").read_text("utf-8"))
+    flux = next(c for c in run["catchments"] if c["name"] == "syn")["flux_settings"]
+    seed = flux["method_options"]["seed"]
+    assert isinstance(seed, int)
+    assert {k: kalman.get(k) for k in ("rho", "niter", "seed")} == {"rho": 0.9, "niter": 5,
+                                                               "seed": seed}

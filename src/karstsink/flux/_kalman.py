@@ -30,7 +30,12 @@ from ..units import KG_DAY_PER_M3S_MG_L
 __all__ = ["wrtds_kalman"]
 
 
-def wrtds_kalman(estimate, *, rho: float = 0.90, niter: int = 200, seed: int | None = None,
+#: Default lag-one (daily) autocorrelation of the concentration residuals, EGRET's
+#: ``WRTDSKalman(rho = 0.90)`` (Zhang & Hirsch 2019, doi:10.1029/2019WR025338).
+KALMAN_RHO = 0.90
+
+
+def wrtds_kalman(estimate, *, rho: float = KALMAN_RHO, niter: int = 200, seed: int | None = None,
                  return_iterations: bool = False):
     """WRTDS-Kalman daily concentration and flux of a WRTDS fit.
 

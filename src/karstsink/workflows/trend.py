@@ -30,6 +30,7 @@ import pandas as pd
 
 from .._seed import resolve_seed
 from ..exceptions import DataError
+from ..flux._kalman import KALMAN_RHO
 from ..io.write import to_csv
 
 __all__ = ["TREND_KEYS", "TREND_REPORT_COLUMNS", "TrendRun", "catchment_trend", "run_trend",
@@ -125,9 +126,10 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
               series: bool | Sequence[int] | None = None, window_side: float = 0,
               bootstrap: int = 0, block_days: int = 200, seed: int | None = None,
               jobs: int | None = None, kalman: pd.DataFrame | None = None,
-              kalman_iter: int = 200, rho: float = 0.90, area_km2: float | None = None,
+              kalman_iter: int = 200, rho: float = KALMAN_RHO, area_km2: float | None = None,
               hco3: bool = False, silicate_hco3_fraction: float | None = None,
-              band: bool = True, pa_start: int = 10) -> TrendRun:
+              band: bool = True, pa_start: int = 10,
+              kalman_info: dict[str, Any] | None = None) -> TrendRun:
     """Pairs or groups trend (with bootstrap, series and band) of a WRTDS fit.
 
     Parameters
@@ -155,6 +157,9 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
     kalman : pandas.DataFrame, optional
         Daily WRTDS-Kalman table already computed (``FluxRun.kalman``); else
         ``kalman_iter`` realisations with ``rho`` are drawn (0: none).
+    kalman_info : dict, optional
+        With ``kalman``: how that table was drawn (``rho``, ``niter``, ``seed``),
+        recorded in ``info["kalman"]`` (``trend.json``).
     area_km2 : float, optional
         Catchment area [km²]: with ``hco3`` the ``sink`` rows are added.
     hco3 : bool
@@ -200,10 +205,11 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
     if bootstrap:
         res = bootstrap_trend(ctx, res, n_boot=bootstrap, block_days=block_days, seed=seed,
                               jobs=jobs)
-    kalman_info: dict[str, Any] | None = None
-    if kalman is not None:  # drawn by the caller: karstsink run's flux stage records how
-        kalman_info = {"computed_by": "the catchment's flux run (its flux_settings: "
-                                      "kalman_iter, method_options.seed)"}
+    if kalman is not None:  # drawn by the caller, who says how
+        kalman_info = {**(kalman_info or {}), "computed_by": "the caller (karstsink run: "
+                                                             "the catchment's flux run)"}
+    else:
+        kalman_info = None
     if kalman is None and kalman_iter:
         from ..flux._kalman import wrtds_kalman
 
@@ -310,13 +316,22 @@ def catchment_trend(catchment: dict, flux_run, folder: str | os.PathLike,
     hco3 = "hco3_flux_kg_yr" in flux_run.sink.columns
     try:
         tr = run_trend(flux_run.estimate, kalman=flux_run.kalman, kalman_iter=0, hco3=hco3,
-                       **trend_options(catchment, jobs))
+                       kalman_info=_flux_kalman(flux_run), **trend_options(catchment, jobs))
     except KarstSinkError as err:
         raise in_toml(err, where, f" (catchment {catchment['name']!r})") from err
     write_trend_outputs(tr, folder, annual_name="trend_annual.csv",
                         extra_info={"constituent": catchment["constituent"],
                                     "catchment": catchment["name"]})
     return tr
+
+
+def _flux_kalman(flux_run) -> dict[str, Any] | None:
+    """How the flux run drew its WRTDS-Kalman table (None: it drew none)."""
+    if flux_run.kalman is None:
+        return None
+    s = flux_run.settings
+    return {"rho": KALMAN_RHO, "niter": s["kalman_iter"],
+            "seed": s["method_options"].get("seed")}
 
 
 #: Keys (and types) of a catchment's ``trend`` table in a run configuration (``method =
