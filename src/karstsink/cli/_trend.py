@@ -69,8 +69,8 @@ def _series_years(text: str | None):
               help="Worker processes for the bootstrap [default: all cores].")
 @click.option("--kalman-iter", type=click.IntRange(min=0), default=200, show_default=True,
               help="WRTDS-Kalman realisations (0: skip).")
-@click.option("--rho", type=click.FloatRange(0, 1, max_open=True), default=0.90,
-              show_default=True, help="WRTDS-Kalman lag-one autocorrelation.")
+@click.option("--rho", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="WRTDS-Kalman lag-one autocorrelation [default: 0.90, EGRET's].")
 @click.option("-o", "--output", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
@@ -115,7 +115,8 @@ def trend_command(discharge_path, samples_path, constituent, units, q_unit, area
         groups = [_group(g) for g in groups]
     run = run_trend(est, pairs=pairs, groups=groups, series=series, window_side=window_side,
                     bootstrap=bootstrap, block_days=block_days, seed=seed, jobs=jobs,
-                    kalman_iter=kalman_iter, rho=rho, area_km2=area_km2, hco3=hco3)
+                    kalman_iter=kalman_iter, area_km2=area_km2, hco3=hco3,
+                    **({} if rho is None else {"rho": rho}))
     with atomic_dir(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
         names = write_trend_outputs(run, tmp, plots=not no_plots,
                                     extra_info={"constituent": constituent})

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..exceptions import DataError
 from ._gfn import annual_means, flow_windows, gfn_daily, start_end, surface_start_end
+from ._kalman import KALMAN_RHO
 from ._wrtds_core import Samples, Settings
 from ._wrtds_surface import (
     Grid,
@@ -427,7 +428,7 @@ ANNUAL_TREND_COLUMNS = ["fn_conc_mg_L", "fn_flux_kg_day", "kalman_conc_mg_L",
                         "kalman_flux_kg_day"]
 
 
-def annual_trend_columns(estimate, *, kalman_iter: int = 200, rho: float = 0.90,
+def annual_trend_columns(estimate, *, kalman_iter: int = 200, rho: float = KALMAN_RHO,
                          seed: int | None = None, year_start_month: int = 10,
                          kalman: pd.DataFrame | None = None) -> pd.DataFrame:
     """``year`` and :data:`ANNUAL_TREND_COLUMNS` of a WRTDS fit, for the annual table.
