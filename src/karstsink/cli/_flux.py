@@ -113,24 +113,24 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
     The mean flux and the sink are printed on stdout, the rest on stderr.
     """
     from ..io.atomic import check_output_dir
-    from ..workflows.catchment import run_flux, write_flux_outputs
+    from ..workflows.catchment import (
+        FluxOptionError,
+        check_method_options,
+        run_flux,
+        write_flux_outputs,
+    )
 
     inputs = [discharge_path, samples_path]
     check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)  # before the work
 
+    given = {"--bootstrap": bootstrap, "--seed": seed, "--jobs": jobs, "--min-obs": min_obs,
+             "--min-uncen": min_uncen, "--model": loadest_model, "--extra": extra_regressors,
+             "--proxy": proxy}
+    try:  # the rule run_flux applies too, here before any file is read (exit 2)
+        check_method_options(method, given, model=loadest_model)
+    except FluxOptionError as err:
+        raise click.UsageError(str(err)) from err
     options: dict = {"model": int(loadest_model or 0)} if method == "loadest" else {}
-    only = {"wrtds": {"--bootstrap": bootstrap, "--seed": seed, "--jobs": jobs,
-                      "--min-obs": min_obs, "--min-uncen": min_uncen},
-            "loadest": {"--model": loadest_model, "--extra": extra_regressors or None},
-            "direct": {"--proxy": proxy}}
-    if extra_regressors and loadest_model not in (None, "0", "99"):
-        raise click.UsageError(f"--extra needs --model 99 (or 0), not {loadest_model}: LOADEST "
-                               "models 1-9 have fixed terms.")
-    for owner, opts in only.items():  # an option of another method is never ignored
-        given = [name for name, value in opts.items() if value is not None]
-        if given and method != owner:
-            verb = "applies" if len(given) == 1 else "apply"
-            raise click.UsageError(f"{' and '.join(given)} {verb} to --method {owner} only.")
     for key, value in (("bootstrap", bootstrap), ("seed", seed), ("jobs", jobs),
                        ("min_obs", min_obs), ("min_uncen", min_uncen)):
         if value is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,9 @@ from ..io.discharge import read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..sink import carbon_sink
 
-__all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "FluxRun", "analytical_uncertainty",
-           "is_hco3", "run_flux", "write_flux_outputs"]
+__all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "METHOD_ONLY_OPTIONS", "FluxOptionError",
+           "FluxRun", "analytical_uncertainty", "check_method_options", "is_hco3", "run_flux",
+           "write_flux_outputs"]
 
 #: Column order of ``annual.csv`` (the documented contract of docs/formats.md first).
 ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_yr",
@@ -181,6 +183,60 @@ def _period_rsd(analytical: dict[str, Any], table: pd.DataFrame) -> np.ndarray:
     return out
 
 
+#: The ``karstsink flux`` options that one ``--method`` alone reads (an option of another
+#: method is refused, never ignored).
+METHOD_ONLY_OPTIONS: dict[str, tuple[str, ...]] = {
+    "wrtds": ("--bootstrap", "--seed", "--jobs", "--min-obs", "--min-uncen"),
+    "loadest": ("--model", "--extra"),
+    "direct": ("--proxy",),
+}
+
+
+class FluxOptionError(DataError):
+    """Estimator options that do not go together (:func:`check_method_options`)."""
+
+
+def _is_given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, (list, tuple)) and not value)
+
+
+def check_method_options(method: str, given: Mapping[str, Any], *,
+                         model: int | str | None = None) -> None:
+    """Refuse estimator options that the chosen method would not use.
+
+    The one rule of ``karstsink flux`` (before any file is read) and
+    :func:`run_flux` (``karstsink run``): LOADEST ``--extra`` regressors need
+    model 99 (or 0, which then becomes 99), since models 1-9 have fixed terms;
+    and each option of :data:`METHOD_ONLY_OPTIONS` only goes with its method.
+
+    Parameters
+    ----------
+    method : str
+        The estimator (``loadest``, ``rating``, ``direct``, ``wrtds``).
+    given : mapping
+        Options by their ``karstsink flux`` name (``"--extra"``) and value; a value
+        of None (or an empty list) was not given. Only these are checked.
+    model : int or str, optional
+        The LOADEST model number the ``--extra`` regressors would go with
+        (None or 0: chosen, 99: with regressors).
+
+    Raises
+    ------
+    FluxOptionError
+        With a one-line message naming the options (the CLI's usage error).
+    """
+    if _is_given(given.get("--extra")) and model not in (None, 0, 99, "0", "99"):
+        raise FluxOptionError(f"--extra needs --model 99 (or 0), not {model}: LOADEST "
+                              "models 1-9 have fixed terms.")
+    for owner, names in METHOD_ONLY_OPTIONS.items():
+        named = [n for n in names if _is_given(given.get(n))]
+        if named and method != owner:
+            verb = "applies" if len(named) == 1 else "apply"
+            hint = " (use --extra for LOADEST)" if "--proxy" in named else ""
+            raise FluxOptionError(f"{' and '.join(named)} {verb} to --method {owner} "
+                                  f"only{hint}.")
+
+
 def _annual_for_sink(tables, key="annual"):
     a = tables[key]
     return a.set_index("year") if "year" in a else a
@@ -265,24 +321,18 @@ def run_flux(
     """
     if not (area_km2 and np.isfinite(area_km2) and area_km2 > 0):
         raise DataError(f"--area must be a positive number of km², got {area_km2!r}.")
+    opts = dict(method_options or {})
+    check_method_options(method, {"--proxy": proxy, "--extra": extra_regressors},
+                         model=opts.get("model"))  # before any file is read
     extra_cols = [c for c in ([proxy] if proxy else []) + list(extra_regressors or [])]
     daily = read_discharge(discharge, q_unit=q_unit, value_column=q_column,
                            max_gap_days=max_gap_days, allow_gaps=allow_gaps,
                            extra_columns=extra_cols or None, date_format=date_format)
-    opts = dict(method_options or {})
     if proxy:
-        if method != "direct":
-            raise DataError("--proxy is for --method direct (use --extra for LOADEST).")
         opts["proxy"] = proxy
     if extra_regressors:
-        if method != "loadest":
-            raise DataError("--extra regressors are for --method loadest (model 99).")
         opts["extra_regressors"] = list(extra_regressors)
-        if opts.get("model", 0) == 0:
-            opts["model"] = 99
-        elif opts["model"] != 99:  # models 1-9 have fixed terms: the extras would be dropped
-            raise DataError(f"--extra regressors need LOADEST model 99 (or 0), not model "
-                            f"{opts['model']}: models 1-9 have fixed terms.")
+        opts["model"] = 99  # 0 (choose) or 99: the checked rule
     if method == "wrtds":  # one seed for the bootstrap and WRTDS-Kalman, recorded
         opts["seed"] = resolve_seed(opts.get("seed"))
     table = read_flux_table(samples, units=units, date_format=date_format)  # read once

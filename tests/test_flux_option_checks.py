@@ -1,0 +1,107 @@
+"""One rule for the estimator options of ``karstsink flux`` and ``run_flux``.
+
+:func:`karstsink.workflows.catchment.check_method_options` owns it: the CLI turns its
+error into a usage error (exit 2, before any file is read), ``run_flux`` (``karstsink
+run``) raises it as a DataError, so the two messages are the same text.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from karstsink.cli import main
+from karstsink.exceptions import DataError, KarstSinkError
+from karstsink.workflows._errors import in_toml
+from karstsink.workflows.catchment import (
+    FluxOptionError,
+    check_method_options,
+    run_flux,
+)
+
+
+def _message(method, given, model=None):
+    with pytest.raises(FluxOptionError) as info:
+        check_method_options(method, given, model=model)
+    return str(info.value)
+
+
+def test_the_error_is_a_data_error():
+    assert issubclass(FluxOptionError, DataError) and issubclass(FluxOptionError,
+                                                                 KarstSinkError)
+
+
+@pytest.mark.parametrize("model", [None, 0, 99, "0", "99"])
+def test_extra_goes_with_model_0_or_99(model):
+    check_method_options("loadest", {"--extra": ["ec"], "--model": model}, model=model)
+
+
+@pytest.mark.parametrize("model", [7, "7"])
+def test_extra_with_a_fixed_term_model_is_refused(model):
+    text = _message("loadest", {"--extra": ["ec"], "--model": model}, model=model)
+    assert text == ("--extra needs --model 99 (or 0), not 7: LOADEST models 1-9 have "
+                    "fixed terms.")
+
+
+def test_a_model_without_extra_is_not_the_extra_rule():
+    check_method_options("loadest", {"--extra": (), "--model": "7"}, model="7")
+    check_method_options("loadest", {"--extra": None}, model=7)
+
+
+@pytest.mark.parametrize(("method", "given", "expected"), [
+    ("rating", {"--proxy": "ec"},
+     "--proxy applies to --method direct only (use --extra for LOADEST)."),
+    ("direct", {"--extra": ["ec"]}, "--extra applies to --method loadest only."),
+    ("wrtds", {"--model": "7"}, "--model applies to --method loadest only."),
+    ("rating", {"--model": "9", "--extra": ("ec",)},
+     "--model and --extra apply to --method loadest only."),
+    ("loadest", {"--seed": 0}, "--seed applies to --method wrtds only."),
+    ("loadest", {"--min-obs": 50, "--jobs": 2},
+     "--jobs and --min-obs apply to --method wrtds only."),
+])
+def test_an_option_of_another_method_is_refused(method, given, expected):
+    assert _message(method, given) == expected
+
+
+def test_each_method_takes_its_own_options():
+    check_method_options("direct", {"--proxy": "ec", "--model": None, "--extra": ()})
+    check_method_options("wrtds", {"--bootstrap": 0, "--seed": 1, "--jobs": 1,
+                                   "--min-obs": 10, "--min-uncen": 5})
+    check_method_options("rating", {"--proxy": None, "--extra": [], "--seed": None})
+
+
+def test_run_flux_applies_the_rule_before_reading(tmp_path):
+    missing = tmp_path / "no_such.csv"  # never read: the options are refused first
+    with pytest.raises(FluxOptionError, match=r"^--extra needs --model 99 \(or 0\), not 7"):
+        run_flux(missing, missing, area_km2=1.0, method="loadest",
+                 method_options={"model": 7}, extra_regressors=["ec"])
+    with pytest.raises(FluxOptionError, match="--proxy applies to --method direct only"):
+        run_flux(missing, missing, area_km2=1.0, method="loadest", proxy="ec")
+
+
+def test_cli_and_run_flux_say_the_same(tmp_path):
+    days = pd.date_range("2019-10-01", "2020-09-30", freq="D")
+    qp, sp = tmp_path / "q.csv", tmp_path / "s.csv"
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "Q (m3/s)": 1.0, "ec": 400.0}).to_csv(
+        qp, index=False)
+    pd.DataFrame({"date": days[::9].strftime("%Y-%m-%d"), "hco3": 200.0}).to_csv(
+        sp, index=False)
+    with pytest.raises(FluxOptionError) as info:
+        run_flux(qp, sp, area_km2=10.0, units="mg/L", method="loadest",
+                 method_options={"model": 7}, extra_regressors=["ec"])
+    r = CliRunner().invoke(main, ["flux", "--discharge", str(qp), "--samples", str(sp),
+                                  "--units", "mg/L", "--area", "10", "--model", "7",
+                                  "--extra", "ec", "-o", str(tmp_path / "x")],
+                           catch_exceptions=False)
+    assert r.exit_code == 2, r.output
+    assert " ".join(str(info.value).split()) in " ".join(r.output.split())
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_rule_names_the_toml_keys_in_a_run():
+    err = FluxOptionError("--extra needs --model 99 (or 0), not 7: LOADEST models 1-9 have "
+                          "fixed terms.")
+    text = str(in_toml(err, "catchments[0]", " (catchment 'a')", given={"model", "extra"}))
+    assert text.startswith("catchments[0] (catchment 'a'): catchments[0].extra needs "
+                           "catchments[0].model = 99 (or 0), not 7")
