@@ -258,16 +258,14 @@ def bio_from_table(cfg) -> bool:
     return not ({"nep", "npp"} & set(cfg.inputs))
 
 
-def run_assumptions(cfg, acid: dict, table_name: str, draws) -> list[str]:
+def run_assumptions(cfg, acid: dict, table_name: str, draws_sentence: str | None) -> list[str]:
     """The assumption sentences of a run, or of one year of a series (``cfg``: that
     year's configuration): the map's (:func:`._carbon_terms.map_assumptions`), then with
-    ``draws`` (``[uncertainty]``) the draws' sentence (:func:`._draws.describe`)."""
+    ``[uncertainty]`` the draws' sentence ``draws_sentence`` (the second item of
+    :func:`._draws.describe`, made once by the set-up)."""
     from ._carbon_terms import map_assumptions
 
     out = map_assumptions(cfg, acid, table_name)
-    if draws is not None:
-        from ._draws import describe
-
-        assert cfg.uncertainty is not None  # the draws are made from it
-        out.append(describe(cfg.uncertainty, draws, bio_from_table(cfg))[1])
+    if draws_sentence is not None:
+        out.append(draws_sentence)
     return out

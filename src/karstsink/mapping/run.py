@@ -198,13 +198,15 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
                              "log_pco2": list(calc.log_pco2_range)},
     }
     draws = None
+    draws_sentence: str | None = None  # the draws' assumption sentence, made once here
     if cfg.uncertainty is not None:
         from ._draws import describe, dolomite_tables, make_draws
 
         draws = make_draws(cfg.uncertainty, lct, params, dolomite_tables(cfg, dol),
                            bio_from_table(cfg))
-        params_doc["uncertainty"] = describe(cfg.uncertainty, draws, bio_from_table(cfg))[0]
-    assumptions = run_assumptions(cfg, acid, table, draws)
+        params_doc["uncertainty"], draws_sentence = describe(cfg.uncertainty, draws,
+                                                             bio_from_table(cfg))
+    assumptions = run_assumptions(cfg, acid, table, draws_sentence)
     tags = {
         "karstsink_version": __version__,
         "phreeqc_version": phreeqc_version(),
@@ -219,7 +221,8 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
                  zones=None, names=tuple(names), tags=tags, block_size=cfg.block_size,
                  tile_size=cfg.tile_size, converts=converts, reads=reads, draws=draws)
     return spec, {"landcover_table": lct, "params_doc": params_doc, "database": db,
-                  "assumptions": assumptions, "checks": checks,
+                  "assumptions": assumptions, "draws_sentence": draws_sentence,
+                  "checks": checks,
                   "zone_io": zio, "sources": sources}
 
 

@@ -92,6 +92,9 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     table = table_doc(cfg, str(extra["landcover_table"].name))
     acid = acid_inputs(cfg, extra["landcover_table"])
     assumptions = {str(y0): list(extra["assumptions"])}
+    # year_config changes only input paths: [uncertainty] and the set of inputs (so the
+    # draws' sentence, :func:`._draws.describe`) are the first year's for every year
+    draws_sentence = extra["draws_sentence"]
     for y in ser.years[1:]:
         cy = configs[str(y)] = year_config(cfg, y)
         opened, specs, notes = {}, {}, {}
@@ -125,7 +128,7 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
         docs[str(y)] = {**base_doc, "series_year": y, "input_options": {**options, **notes},
                         "inputs": inputs_doc(cy),
                         "biological_input": biological_doc(cy, table)}
-        assumptions[str(y)] = run_assumptions(cy, acid, table, spec.draws)
+        assumptions[str(y)] = run_assumptions(cy, acid, table, draws_sentence)
     names = list(cfg.inputs)
     years = [Variant(str(y), {n: (f"{n}@{y}" if n in varying else n) for n in names})
              for y in ser.years]
@@ -149,7 +152,7 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     whole["input_options"] = {k: v for k, v in base_doc.get("input_options", {}).items()
                               if k not in varying}
     whole["biological_input"] = biological_doc(cfg, table)
-    whole_assumptions = run_assumptions(cfg, acid, table, spec.draws)
+    whole_assumptions = run_assumptions(cfg, acid, table, draws_sentence)
     tags.update({f"change/{a}_{b}": {
         "karstsink_change": f"{b} minus {a}",
         "karstsink_parameters": json.dumps(whole, sort_keys=True),
