@@ -12,6 +12,7 @@ for its activity model and its phase names.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
@@ -170,22 +171,51 @@ def _activity_model(db: DatabaseInfo) -> str:
     return "ion-association"
 
 
+def element_of(name: str) -> str:
+    """The element of a PHREEQC element name, its redox state dropped: ``"S(6)"`` -> ``"S"``.
+
+    PHREEQC writes a redox state in parentheses after its element (``N(5)`` nitrate,
+    ``N(-3)`` ammonium); a name without one is returned as it is.
+    """
+    return name.split("(", 1)[0]
+
+
+def _block_lines(text: str) -> Iterator[tuple[str, str, list[str], str | None, bool]]:
+    """Each line of a database with the keyword block it belongs to.
+
+    Yields ``(line, body, words, block, starts)``: the line with its newline, its
+    text before any ``#`` comment, the words of that text, the block's keyword in
+    upper case (None before the first keyword) and whether the line is the
+    keyword's own line.  A block starts at a line whose first word is a PHREEQC
+    keyword (:data:`_KEYWORDS`, in any case, as PHREEQC reads them, indented or
+    not) and runs to the next one: comment lines, blank lines and every other
+    line (entries, their indented continuation lines) belong to it.
+    """
+    block = None
+    for line in text.splitlines(keepends=True):
+        body = line.split("#", 1)[0]
+        words = body.split()
+        starts = bool(words) and _is_keyword(words[0])
+        if starts:
+            block = words[0].upper()
+        yield line, body, words, block, starts
+
+
 def _phase_entries(text: str) -> Iterator[tuple[str, str | None, bool]]:
     """Each line of a database with the PHASES entry it belongs to.
 
     Yields ``(line, phase, starts)``: ``phase`` is the name of the entry in a
     ``PHASES`` block the line belongs to (None outside such entries, and for the
     ``PHASES`` keyword line itself), ``starts`` is True on the entry's name line.
-    A phase entry starts with its name in the first column; a PHREEQC keyword
-    (:data:`_KEYWORDS`, in any case, as PHREEQC reads them) ends the block.
+    A phase entry starts with its name in the first column; the next keyword
+    ends the block (see :func:`_block_lines`).
     """
-    in_phases, phase = False, None
-    for line in text.splitlines(keepends=True):
-        words = line.split("#", 1)[0].split()
+    phase = None
+    for line, _, words, block, keyword in _block_lines(text):
         starts = False
-        if words and _is_keyword(words[0]):
-            in_phases, phase = words[0].upper() == "PHASES", None
-        elif words and in_phases and not line[0].isspace():
+        if keyword:
+            phase = None
+        elif words and block == "PHASES" and not line[0].isspace():
             phase, starts = words[0], True
         yield line, phase, starts
 
@@ -214,6 +244,17 @@ def _is_keyword(word: str) -> bool:
 def _database_phases(db: DatabaseInfo) -> list[str]:
     """Phase names defined in a database's PHASES block(s) (for 'did you mean' hints)."""
     return [phase for _, phase, starts in _phase_entries(db.text()) if starts and phase]
+
+
+def _unknown_phases(unknown: Sequence[str], db: DatabaseInfo) -> str:
+    """The error message for phases ``db`` lacks, with close matches of its phase names."""
+    known = _database_phases(db)
+    hints = []
+    for p in unknown:
+        close = difflib.get_close_matches(p, known, n=3, cutoff=0.6)
+        hints.append(f"{p!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    return (f"Phase(s) {', '.join(hints)} not found in {db.name}; "
+            f"phase names are case-sensitive, as written in the database's PHASES block.")
 
 
 def only_phases(text: str, keep: Collection[str]) -> str:
@@ -272,20 +313,18 @@ def only_elements(text: str, elements: Collection[str]) -> str:
     elements : collection of str
         Element symbols to keep; a redox state counts as its element (``"S(6)"``: S).
     """
-    keep = {e.split("(", 1)[0] for e in elements} | {"H", "O"}
+    keep = {element_of(e) for e in elements} | {"H", "O"}
     out = []
-    block, dropping = None, False
-    for line in text.splitlines(keepends=True):
-        body = line.split("#", 1)[0]
-        words = body.split()
-        if words and _is_keyword(words[0]):
-            block, dropping = words[0].upper(), False
+    dropping = False
+    for line, body, words, block, keyword in _block_lines(text):
+        if keyword:
+            dropping = False
             if block in _UNUSED_BLOCKS:
                 continue
         elif block in _UNUSED_BLOCKS:
             continue
         elif words and block == "SOLUTION_MASTER_SPECIES":
-            element = words[0].split("(", 1)[0]
+            element = element_of(words[0])
             dropping = element not in keep and element not in ("E", "e", "Alkalinity")
         elif block == "SOLUTION_SPECIES" and "=" in body:
             dropping = not _reaction_elements(body) <= keep

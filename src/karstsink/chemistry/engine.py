@@ -44,7 +44,6 @@ chunk: a different chunk size changes results only at that level (tested).
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -63,7 +62,8 @@ from ._engine_input import (
     SOLUTE_ELEMENTS,
     _activity_model,
     _check_inputs,
-    _database_phases,
+    _unknown_phases,
+    element_of,
     input_text,
     only_elements,
     only_phases,
@@ -222,15 +222,7 @@ class PhreeqcEngine:
             for key, cands in _PHASE_CANDIDATES.items()}
         unknown = [p for p in phases if p in missing_phases]
         if unknown:
-            known = _database_phases(self.database)
-            hints = []
-            for p in unknown:
-                close = difflib.get_close_matches(p, known, n=3, cutoff=0.6)
-                hints.append(f"{p!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
-            raise SpeciationError(
-                f"Phase(s) {', '.join(hints)} not found in {self.database.name}; "
-                f"phase names are case-sensitive, as written in the database's PHASES block."
-            )
+            raise SpeciationError(_unknown_phases(unknown, self.database))
         standard = {p for p in self.standard_phases.values() if p}
         self.extra_phases = tuple(p for p in phases if p not in standard)
         #: output columns, in order
@@ -278,7 +270,7 @@ class PhreeqcEngine:
 
     def _loaded_elements(self) -> list[str]:
         """Elements a solution can have: carbon and the solutes' (redox states merged)."""
-        return sorted({"C", *(e.split("(", 1)[0] for e in self.elements.values())})
+        return sorted({"C", *(element_of(e) for e in self.elements.values())})
 
     def describe(self) -> dict[str, Any]:
         """Provenance of this engine: backend, versions, database and the names used."""
