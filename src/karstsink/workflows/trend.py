@@ -208,13 +208,13 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
     if kalman is not None:  # drawn by the caller, who says how
         kalman_info = {**(kalman_info or {}), "computed_by": "the caller (karstsink run: "
                                                              "the catchment's flux run)"}
-    else:
-        kalman_info = None
-    if kalman is None and kalman_iter:
+    elif kalman_iter:
         from ..flux._kalman import wrtds_kalman
 
         kalman = wrtds_kalman(estimate, rho=rho, niter=kalman_iter, seed=seed)
         kalman_info = {"rho": rho, "niter": kalman_iter, "seed": seed}
+    else:
+        kalman_info = None
     annual = trend_annual(ctx, window_side=window_side, kalman=kalman, **pa)
     table = res.table.copy()
     k = None
