@@ -1015,6 +1015,10 @@ def test_wqx3_long_profile_is_pivoted_too():
      ("Ca (mg/L)", "80.156 mg/L", "ca_mmol_l", 2.0, ""),  # 80.156 / 40.078
      ("Ca (mg/L)", "2 mmol/L", "ca_mmol_l", np.nan, "not_numeric:ca"),  # not the column's unit
      ("K (mg/L)", "#DIV/0!", "k_mmol_l", np.nan, ""),  # an Excel error is a missing value
+     # 未检出 is "not detected": below a limit that was not written (flagged, no number);
+     # 未测 is "not measured": missing, no flag
+     ("K (mg/L)", "未检出", "k_mmol_l", np.nan, "below_detection:k"),
+     ("K (mg/L)", "未测", "k_mmol_l", np.nan, ""),
      ("Date", "3-May-2021", "date", pd.Timestamp("2021-05-03"), ""),
      ("Date", "May 3, 2021", "date", pd.Timestamp("2021-05-03"), "")],
 )

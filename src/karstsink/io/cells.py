@@ -25,7 +25,7 @@ OK, MISSING, BELOW, ABOVE, NOT_NUMERIC = 0, 1, 2, 3, 4
 
 _MISSING_TOKENS = {
     "", "nd", "n.d.", "n.d", "n/d", "-", "--", "---", "—", "——", "–", "na", "n/a", "n.a.",
-    "nan", "null", "none", "/", "未检出", "未测", "未检测", "无", "空", "#n/a", "#value!",
+    "nan", "null", "none", "/", "未测", "未检测", "无", "空", "#n/a", "#value!",
     "#div/0!", "#ref!", "#num!", "#name?", "#null!", "n/m", "nm", "not measured",
 }
 _NUM = r"[+-]?(?:\d[\d.,']*|[.,]\d+)(?:e[+-]?\d+)?"
@@ -35,7 +35,8 @@ _BELOW_RE = re.compile(
 )
 _BELOW_L_RE = re.compile(rf"^(?P<num>{_NUM})l$")  # Chinese reports: '0.05L' = below 0.05
 _BELOW_NOLIMIT = {"<", "≤", "<dl", "<lod", "<loq", "<mdl", "<rl", "bdl", "bql", "<ql", "<d.l.",
-                  "belowdetection", "belowdetectionlimit", "<dl.", "lod", "<d.l"}
+                  "belowdetection", "belowdetectionlimit", "<dl.", "lod", "<d.l",
+                  "未检出"}  # "not detected" (Chinese reports), the limit not written
 _ABOVE_RE = re.compile(rf"^(?:>=|>|≥|≧)(?P<num>{_NUM})$")
 _THOUSANDS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
 _THOUSANDS_DOT = re.compile(r"^[+-]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?$")
