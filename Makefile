@@ -47,7 +47,6 @@ test: $(TEST_STAMP)
 	$(PY) -m pytest -q
 
 bench: $(TEST_STAMP)
-	$(COMPILE)
 	$(PY) benchmarks/bench_speciate.py
 	$(PY) benchmarks/bench_flux.py
 	$(PY) benchmarks/bench_map.py
