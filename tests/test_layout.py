@@ -3,7 +3,7 @@
 Layers (a module may import only from its own layer or a lower one; imports inside
 functions count too), as the layout plan gives them:
 
-- L0 base:     exceptions, units, qa, variables, _numba, _seed
+- L0 base:     exceptions, units, qa, variables, _numba, _seed, _workers
 - L1 io+acct:  io.*, carbon
 - L2 science:  chemistry.*, flux.*, mapping.*, hydrology, sink, scenario, plots.*
 - L3 flows:    workflows.*, report, config
@@ -36,7 +36,7 @@ MAX_LINES = 550
 LAYERS: dict[int, tuple[str, ...]] = {
     0: ("karstsink.exceptions", "karstsink.units", "karstsink.qa", "karstsink._qa_core",
         "karstsink.variables",
-        "karstsink._numba", "karstsink._seed",
+        "karstsink._numba", "karstsink._seed", "karstsink._workers",
         "karstsink.data"),  # not in the plan: the shipped tables (importlib.resources), no code
     1: ("karstsink.io", "karstsink.carbon"),
     2: ("karstsink.chemistry", "karstsink.flux", "karstsink.mapping", "karstsink.hydrology",

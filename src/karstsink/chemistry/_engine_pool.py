@@ -18,28 +18,16 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import multiprocessing
-import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .._workers import mp_context
 from ..exceptions import SpeciationError
 
 _ACTIVE: list[WorkerPool] = []
 
 _BROKEN = ("A PHREEQC worker process died (out of memory or a crash in PHREEQC); "
            "re-run with jobs=1 to find the sample, or with fewer jobs.")
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """``fork`` where it is safe (Linux, one thread), else ``forkserver`` or ``spawn``."""
-    methods = multiprocessing.get_all_start_methods()
-    if sys.platform.startswith("linux") and threading.active_count() == 1 and "fork" in methods:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        return multiprocessing.get_context("forkserver")
-    return multiprocessing.get_context("spawn")
 
 
 def _ready() -> bool:
@@ -69,7 +57,7 @@ class WorkerPool:
             raise ValueError(f"jobs must be >= 1, got {jobs!r}")
         self.spec = spec
         self.jobs = int(jobs)
-        ctx = _mp_context()
+        ctx = mp_context()
         self.start_method = ctx.get_start_method()
         self._executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=self.jobs, mp_context=ctx, initializer=initializer, initargs=(spec,))

@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from .._workers import default_jobs
 from ..exceptions import SpeciationError
 from ._engine_backends import BACKENDS, _make_backend
 from ._engine_input import (
@@ -409,14 +410,6 @@ def _worker_run(values: np.ndarray) -> ChunkResult:
     if _WORKER is None:  # pragma: no cover - the initializer always runs first
         raise SpeciationError("worker process has no PHREEQC engine")
     return _WORKER.run_array(values)
-
-
-def default_jobs() -> int:
-    """Number of CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def worker_pool(engine: PhreeqcEngine, jobs: int | None = None) -> WorkerPool:

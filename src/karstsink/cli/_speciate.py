@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,15 +222,10 @@ def meta_path_for(output: Path) -> Path:
 
 def _read(path: Path, units: str | None, below_detection: str, *, encoding: str | None = None,
           sheet: str | None = None, date_format: str | None = None) -> Any:
-    """Read the sample table with karstsink.samples (a canonical CSV if it is absent)."""
-    try:
-        from ..io.samples import read_samples
-    except ModuleNotFoundError as err:
-        if err.name not in ("karstsink.io", "karstsink.io.samples"):
-            raise
-        return _read_canonical(path)
-    kwargs: dict[str, Any] = {}
-    params = inspect.signature(read_samples).parameters
+    """Read the sample table with :func:`karstsink.io.samples.read_samples` (the one reader)."""
+    from ..io.samples import read_samples
+
+    kwargs: dict[str, Any] = {"below_detection": below_detection}
     if units is not None:
         kwargs["units"] = units
     if encoding is not None:
@@ -240,24 +234,4 @@ def _read(path: Path, units: str | None, below_detection: str, *, encoding: str 
         kwargs["sheet"] = int(sheet) if sheet.isdigit() else sheet
     if date_format is not None:
         kwargs["date_format"] = date_format
-    if "below_detection" in params:
-        kwargs["below_detection"] = below_detection
-    elif below_detection != "half":
-        raise click.UsageError("--below-detection is not supported by this karstsink.samples.")
     return read_samples(path, **kwargs)
-
-
-def _read_canonical(path: Path) -> Any:
-    import pandas as pd
-
-    from ..exceptions import DataError, MissingColumnError
-
-    if path.suffix.lower() not in (".csv", ".txt"):
-        raise DataError(f"{path}: only canonical CSV files can be read without "
-                        "karstsink.samples.")
-    table = pd.read_csv(path, encoding="utf-8-sig")
-    missing = [c for c in ("temp_c", "ph", "hco3_mmol_l") if c not in table.columns]
-    if missing:
-        raise MissingColumnError(f"{path}: missing column(s) {', '.join(missing)} "
-                                 "(canonical names and mmol/L expected).")
-    return table

@@ -5,20 +5,18 @@ batched regressions as sample counts so that all replicates of a batch share
 one matrix product per widening level (:func:`._wrtds_core.fit_points_counts`).
 Replicates are seeded from one :class:`numpy.random.SeedSequence`: the same
 seed gives the same replicates for any number of worker processes.  Workers
-are started with ``fork`` on Linux and ``spawn`` elsewhere (which re-imports
-this module by name in every worker).
+start as :func:`karstsink._workers.mp_context` says (``fork`` where it is safe),
+and the warnings they raise are raised again in the calling process.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
-import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from .._workers import call_recording_warnings, default_jobs, mp_context, reemit
 from ..exceptions import DataError
 from ..io.progress import progress
 from ..units import KG_DAY_PER_M3S_MG_L
@@ -57,19 +55,6 @@ def block_resample(day_number: np.ndarray, block_days: int, rng: np.random.Gener
     return np.sort(idx, kind="stable")
 
 
-def default_jobs() -> int:
-    """Worker processes used when ``jobs`` is not given: the CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def worker_context():
-    """fork on Linux (workers start in milliseconds with everything imported), else spawn."""
-    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-
-
 def replicate_jobs(jobs: int | None, n_rep: int) -> int:
     """Worker processes for ``n_rep`` replicates: ``jobs`` (default: all CPUs), <= ``n_rep``."""
     return min(default_jobs() if jobs is None else max(1, int(jobs)), n_rep)
@@ -87,10 +72,12 @@ def run_replicates(worker, payload: dict, children: list, jobs: int | None) -> n
     chunks = [children[i:i + per] for i in range(0, len(children), per)]
     with progress(len(children), "WRTDS bootstrap", unit="replicate") as bar:
         if n_jobs > 1:
-            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=worker_context()) as pool:
+            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp_context()) as pool:
                 parts = []
-                for part, chunk in zip(pool.map(worker, [payload] * len(chunks), chunks),
-                                       chunks, strict=True):
+                results = pool.map(call_recording_warnings, [worker] * len(chunks),
+                                   [payload] * len(chunks), chunks)
+                for (part, caught), chunk in zip(results, chunks, strict=True):
+                    reemit(caught)
                     parts.append(part)
                     bar.update(len(chunk))
         else:
@@ -213,10 +200,10 @@ class _BootRun:
         if self.n_jobs > 1:
             # one batch per worker: larger batches share more of the work per replicate
             per = math.ceil(n_rep / self.n_jobs)
-            self._pool = ProcessPoolExecutor(max_workers=self.n_jobs,
-                                             mp_context=worker_context())
+            self._pool = ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=mp_context())
             self._futures = [
-                self._pool.submit(_boot_replicates, self.payload, self.children[i : i + per])
+                self._pool.submit(call_recording_warnings, _boot_replicates, self.payload,
+                                  self.children[i : i + per])
                 for i in range(0, n_rep, per)
             ]
 
@@ -232,8 +219,10 @@ class _BootRun:
                     bar.update(len(parts[-1]))
             else:
                 for f in self._futures:
-                    parts.append(f.result())
-                    bar.update(len(parts[-1]))
+                    part, caught = f.result()
+                    reemit(caught)
+                    parts.append(part)
+                    bar.update(len(part))
         return np.concatenate(parts, axis=0)
 
     def close(self) -> None:

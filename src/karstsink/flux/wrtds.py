@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from .._seed import resolve_seed
+from .._workers import default_jobs as default_jobs  # kept importable from here
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
 from ._common import has_flag, unused_reasons
 from ._wrtds_bootstrap import _BootRun
-from ._wrtds_bootstrap import default_jobs as default_jobs  # kept importable from here
 from ._wrtds_core import Samples, Settings, check_counts, fit_points, lower_min_obs_hint
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import (

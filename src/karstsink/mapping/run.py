@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from .._workers import default_jobs
 from ..exceptions import ConfigError, RasterError
 from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
@@ -373,7 +374,7 @@ def run_map(
 
     set_gdal_cache_max(64)
     co2 = cfg.co2 if co2 is None else co2
-    jobs = jobs or cfg.jobs or min(os.cpu_count() or 1, 8)
+    jobs = jobs or cfg.jobs or min(default_jobs(), 8)
     engine = engine or cfg.engine
     dask = dask_address(dask) or cfg.dask_address
     if cfg.series is not None:
