@@ -40,3 +40,27 @@ def test_bars_enabled_false_and_other_threads_stay_silent():
     assert seen and not isinstance(seen[0], tqdm)  # a worker thread draws no bar
     with progress(1, "z") as bar:  # the state is restored after the block
         assert not isinstance(bar, tqdm)
+
+
+def test_a_warning_line_is_printed_above_a_bar_not_through_it(monkeypatch):
+    """A command's warning while a bar is drawn: the bar is cleared, the line written whole
+    on a line of its own, and the bar drawn again after it (not glued to the bar's text)."""
+    import io
+    import sys
+
+    from tqdm import tqdm
+
+    from karstsink.cli._common import echo_err
+
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    bar = tqdm(total=10, desc="speciate", file=sys.stderr, mininterval=0, delay=0)
+    bar.update(3)
+    echo_err("warning: 2 row(s) charge_imbalance")
+    bar.update(2)
+    bar.close()
+    text = err.getvalue()
+    head, sep, tail = text.partition("warning: 2 row(s) charge_imbalance\n")
+    assert sep, text
+    assert head.endswith("\r"), repr(head[-40:])  # the bar's line was cleared first
+    assert "speciate" in head and "speciate" in tail  # drawn before, and again after

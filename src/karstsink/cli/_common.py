@@ -130,6 +130,19 @@ def echo_result(text: str) -> None:
     click.echo(text)
 
 
+def echo_err(text: str) -> None:
+    """One line on stderr, printed above the progress bars being drawn, not through them.
+
+    tqdm clears its bars, the line is written, and the bars are drawn again below it
+    (``tqdm.write``); before any bar was made, plain ``click.echo``.
+    """
+    tq = sys.modules.get("tqdm.std")
+    if tq is None:
+        click.echo(text, err=True)
+    else:
+        tq.tqdm.write(text, file=sys.stderr)
+
+
 def echo_note(text: str, level: int | None = None) -> None:
     """A diagnostic line (files written, stages): stderr, hidden by ``-q``.
 
@@ -137,13 +150,13 @@ def echo_note(text: str, level: int | None = None) -> None:
     worker threads (which see no click context).
     """
     if (verbosity() if level is None else level) >= 0:
-        click.echo(text, err=True)
+        echo_err(text)
 
 
 def echo_detail(text: str, level: int | None = None) -> None:
     """A detail line (e.g. each file written): stderr, only with ``-v``."""
     if (verbosity() if level is None else level) > 0:
-        click.echo(text, err=True)
+        echo_err(text)
 
 
 def debug_enabled() -> bool:
@@ -320,7 +333,7 @@ def _bars() -> Any:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    click.echo(f"warning: {message}", err=True)
+    echo_err(f"warning: {message}")
 
 
 def bars_disabled(level: int | None = None) -> bool:

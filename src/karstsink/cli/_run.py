@@ -10,6 +10,7 @@ import click
 from ._common import (
     bars_disabled,
     echo_detail,
+    echo_err,
     echo_note,
     echo_result,
     excel_option,
@@ -43,7 +44,7 @@ def _stage_echo(level: int):
 
     def echo(text: str) -> None:
         if level >= 0 or text.lstrip().startswith("warning"):
-            click.echo(text, err=True)
+            echo_err(text)
 
     return echo
 

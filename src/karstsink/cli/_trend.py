@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import (
+    echo_err,
     echo_note,
     echo_result,
     excel_option,
@@ -110,7 +111,7 @@ def trend_command(discharge_path, samples_path, constituent, units, q_unit, area
     est = estimate(daily, smp, constituent, method="wrtds", bootstrap=0)
     hco3 = is_hco3(constituent, smp.attrs.get("species"))
     if area_km2 is not None and not hco3:
-        click.echo(f"warning: constituent {constituent!r} is not HCO3: no sink row", err=True)
+        echo_err(f"warning: constituent {constituent!r} is not HCO3: no sink row")
     if groups is not None:
         groups = [_group(g) for g in groups]
     run = run_trend(est, pairs=pairs, groups=groups, series=series, window_side=window_side,
