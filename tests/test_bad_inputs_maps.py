@@ -33,7 +33,13 @@ from mapping_helpers import (
 from numpy.testing import assert_allclose
 
 from karstsink.cli import main
-from karstsink.exceptions import ConfigError, DataError, DataQualityWarning, UnitError
+from karstsink.exceptions import (
+    ConfigError,
+    DataError,
+    DataQualityWarning,
+    RasterError,
+    UnitError,
+)
 from karstsink.mapping.config import load_config
 from karstsink.mapping.landcover import load_landcover_table
 from karstsink.mapping.run import run_map
@@ -170,7 +176,6 @@ def test_valid_data_only_off_the_grid_is_an_error_naming_the_input(tmp_path):
     ("runoff", 0.5, ("< 10 mm/yr", 'units = "m/yr"')),
     ("runoff", 52000.0, ("> 20,000 mm/yr", "scale")),
     ("temperature", 288.15, ("look like kelvin", 'units = "K"')),
-    ("temperature", -9999.0, ("nodata value the file does not declare",)),
     ("temperature", 60.0, ("-30 to 45 degC",)),
     ("soil_pco2", 0.01, ("look like atm", 'units = "atm"')),
     ("soil_pco2", 1.0 + 1e-3, ("look like percent", 'units = "percent"')),
@@ -183,6 +188,44 @@ def test_unit_factor_mistakes_are_refused_saying_which_unit(tmp_path, name, valu
     _cli_error(tmp_path, cfg, f"Input {name!r}", inputs[name].name, *needles)
     with pytest.raises(UnitError):
         run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+
+
+@pytest.mark.parametrize(("name", "sentinel"), [
+    ("temperature", -9999.0),  # the whole raster's value: the sample before the pass sees it
+    ("runoff", -9999.0), ("soil_pco2", -9999.0), ("runoff", -32768.0),
+    ("temperature", float(np.finfo(np.float32).min)),  # ArcGIS float grids' "no data"
+])
+@pytest.mark.parametrize("where", ["everywhere", "one row"])
+def test_an_undeclared_nodata_value_is_refused_not_used(tmp_path, name, sentinel, where):
+    # The file declares NaN as its nodata but holds a sentinel: used as a value, -9999 mm/yr
+    # runoff would be clamped to 0 (a sink of 0) and -9999 ppmv pCO2 would give 0 too.
+    inputs = uniform_inputs(tmp_path)
+    good = {"runoff": 500.0, "temperature": 15.0, "soil_pco2": 10_000.0}[name]
+    vals = np.full(GEO_SHAPE, good, np.float32)
+    if where == "everywhere":
+        vals[:] = sentinel
+    else:
+        vals[6, :] = sentinel  # 26.18-26.16 N: a row of 2-km pixels across the 30-m grid
+    write(inputs[name], vals, GEO_TRANSFORM, GEO, nodata=np.nan)
+    cfg = write_config(tmp_path, inputs)
+    _cli_error(tmp_path, cfg, f"Input {name!r}", inputs[name].name, f"holds {sentinel:g}",
+               "nodata value the file does not declare", f"-a_nodata {sentinel:g}")
+    with pytest.raises(RasterError, match="does not declare"):
+        run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+
+
+def test_a_declared_minus_9999_is_nodata_not_an_error(tmp_path):
+    inputs = uniform_inputs(tmp_path)
+    runoff = np.full(GEO_SHAPE, 500.0, np.float32)
+    runoff[6, :] = -9999.0
+    write(inputs["runoff"], runoff, GEO_TRANSFORM, GEO, nodata=-9999.0)  # declared
+    cfg = write_config(tmp_path, inputs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    karst = read(tmp_path / "out" / "karst_sink.tif")
+    assert np.isnan(karst[50:]).any()  # the declared nodata row: nodata, not 0
+    assert_allclose(karst[50:][np.isfinite(karst[50:])], HAND_SINK, rtol=0.01)
 
 
 def test_carbonate_in_percent_is_refused_and_declared_percent_maps_the_same(tmp_path):

@@ -176,6 +176,18 @@ def test_pairs_errors(chop_ctx):
         run_groups(chop_ctx, (1995, 2000), (1990, 1994))
 
 
+@pytest.mark.parametrize(("g1", "g2", "where"), [
+    ((1980, 1995), (1996, 2030), "group 2 1996-2030"),  # past the record's end (2011)
+    ((1960, 1970), (1996, 2005), "group 1 1960-1970"),  # before its start
+])
+def test_groups_reaching_past_the_record_are_refused_not_relabelled(chop_ctx, g1, g2, where):
+    # The Choptank record's water years run 1980-2011 (EGRET's Choptank_eList): a group
+    # 1996-2030 would be the mean of 1996-2011, labelled 1996-2030.
+    with pytest.raises(DataError, match=where) as err:
+        run_groups(chop_ctx, g1, g2)
+    assert "choose years within it" in str(err.value)
+
+
 def _pairs_error(daily, samples, year1, year2):
     with pytest.raises(DataError) as err:
         run_pairs(estimate_wrtds(daily, samples, bootstrap=0, cross_validate=False), year1, year2)

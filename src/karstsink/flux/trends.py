@@ -322,8 +322,12 @@ class GroupPlan:
     grid: Grid  # the columns of runGroups' surface (surfaceStart..surfaceEnd)
 
 
-def group_values(ctx: TrendContext, plan: GroupPlan, conc_surface, grid: Grid | None = None):
-    """(conc, flux) dicts of x10, x11, x20, x22 (flux in kg d⁻¹) of the groups."""
+def group_values(ctx: TrendContext, plan: GroupPlan, conc_surface, grid: Grid | None = None,
+                 years_out: list[int] | None = None):
+    """(conc, flux) dicts of x10, x11, x20, x22 (flux in kg d⁻¹) of the groups.
+
+    ``years_out``, if given, receives the years that have a flow-normalised value.
+    """
     grid = ctx.grid if grid is None else grid
     in_win = np.zeros(ctx.dates.size, bool)
     for w in plan.stationary:
@@ -335,11 +339,17 @@ def group_values(ctx: TrendContext, plan: GroupPlan, conc_surface, grid: Grid | 
         fc, ff = gfn_daily(conc_surface, grid, ctx.dates, ctx.t, ctx.log_q, wins)
         ann[key] = annual_means(ctx.dates, {"c": fc, "f": ff}, good,
                                 pa_start=plan.pa[0], pa_long=plan.pa[1]).set_index("year")
+    if years_out is not None:
+        flex = ann["flex"]
+        years_out.extend(int(y) for y in flex.index[np.isfinite(flex["c"].to_numpy())])
     c, f = {}, {}
     for g, (y0, y1) in ((1, plan.years1), (2, plan.years2)):
         for key, x in (("flex", f"x{g}{g}"), ("sta", f"x{g}0")):
             a = ann[key]
             sel = a[(a.index >= y0) & (a.index <= y1)]
+            if not np.isfinite(sel["c"].to_numpy()).any():  # no year of the group: refused
+                c[x] = f[x] = float("nan")
+                continue
             c[x], f[x] = float(np.nanmean(sel["c"])), float(np.nanmean(sel["f"]))
     return c, f
 
@@ -375,7 +385,15 @@ def run_groups(estimate_or_ctx, group1: tuple[int, int], group2: tuple[int, int]
     q0, q1 = ctx.dates[0], ctx.dates[-1]
     plan = GroupPlan(flow_windows(window_side, s0, s1, q0, q1), flow_windows(0, s0, s1, q0, q1),
                      g1, g2, (pa_start, pa_long), slice_grid(ctx.grid, s0, s1))
-    c, f = group_values(ctx, plan, ctx.conc_surface)
+    have: list[int] = []
+    c, f = group_values(ctx, plan, ctx.conc_surface, years_out=have)
+    for g, (y0, y1) in ((1, g1), (2, g2)):
+        outside = [y for y in range(y0, y1 + 1) if y not in have]
+        if have and outside:  # a group reaching past the record would be mislabelled
+            raise DataError(
+                f"--groups: group {g} {y0}-{y1} reaches years with no flow-normalised value "
+                f"({outside[0]}{'-' + str(outside[-1]) if len(outside) > 1 else ''}): the "
+                f"record gives {min(have)}-{max(have)}; choose years within it")
     bad = [k for k in ("x11", "x22") if not np.isfinite(c[k])]
     if bad:
         raise DataError(f"--groups: no complete year with samples in group "

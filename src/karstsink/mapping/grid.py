@@ -201,6 +201,9 @@ class AlignedSource:
                                else np.dtype(np.int64))
             # the file's scale and offset, then the declared unit's: one a x v + b
             a, b = convert
+            #: stored numbers are packed codes (file scale/offset): no nodata guess on them
+            self.packed = (ds.scales[self.bands[0] - 1] != 1.0
+                           or ds.offsets[self.bands[0] - 1] != 0.0)
             self.scale = ds.scales[self.bands[0] - 1] * a
             self.offset = ds.offsets[self.bands[0] - 1] * a + b
             self._check_overlap(ds)
@@ -317,6 +320,7 @@ class AlignedSource:
                 codes[valid & ~whole] = NON_INTEGER_CODE
                 return codes, valid
             return data.astype(self.code_dtype, copy=False), valid
+        self._refuse_undeclared_nodata(data)
         if data.ndim == 3:  # several bands: their per-pixel mean
             from ._bands import mean_bands
 
@@ -328,6 +332,34 @@ class AlignedSource:
         if self.scale != 1.0 or self.offset != 0.0:
             out = out * np.float32(self.scale) + np.float32(self.offset)
         return out.astype(np.float32, copy=False)
+
+    def _refuse_undeclared_nodata(self, data) -> None:
+        """Refuse a common nodata code in the stored numbers that the file does not declare.
+
+        -9999, -32768, -32767 or a float near -3.4e38 is no runoff, temperature,
+        pCO2, fraction, elevation or production anywhere: used as a value it would
+        become a sink of 0 (clamped runoff, pCO2) or an inflated one (a slope from a
+        -32768 m hole), so it is refused with one line.  Checked on every block read,
+        in the sample before the pass and in the pass; one reduction per block when
+        nothing is found.  Packed files (their own scale/offset) store codes and are
+        left to their declared nodata and ``valid_range``.
+        """
+        if self.packed or data.size == 0 or data.dtype.kind not in "if":
+            return
+        lo = float(np.fmin.reduce(data, axis=None))  # NaN-skipping minimum
+        if not lo <= UNDECLARED_NODATA[0]:  # also False for an all-NaN block
+            return
+        declared = self.nodata
+        hit = next((v for v in UNDECLARED_NODATA if v != declared and np.any(data == v)), None)
+        if hit is None and lo <= -1e30 and not (declared is not None and declared <= -1e30):
+            hit = lo
+        if hit is None:
+            return
+        raise RasterError(
+            f"Input {self.name!r} ({self.label}) holds {hit:g}, a nodata value the file does "
+            f"not declare (nodata = {declared}): used as a value it would give a wrong sink. "
+            f"Declare it in the file (`gdal_edit.py -a_nodata {hit:g} FILE` or `rio "
+            f"edit-info --nodata {hit:g} FILE`) and run again.")
 
     def read(self, window):
         """Values of this input for a window of the target grid.
@@ -467,6 +499,12 @@ class AlignedSource:
         if self.kind == "classes":
             return nearest(src[0], src[1], srow, scol, fr0, fc0, sh, sw, self.use_numba)
         return bilinear(src, srow, scol, fr0, fc0, sh, sw, self.use_numba)
+
+
+#: Stored numbers common GIS products use for "no data" (ESRI -9999, the int16 fills
+#: -32768 and -32767), refused in a continuous input whose file declares another nodata;
+#: the float32 lowest (-3.4e38, "no data" in ArcGIS float grids) is refused too.
+UNDECLARED_NODATA: tuple[float, ...] = (-9999.0, -32768.0, -32767.0)
 
 
 def window_transform(window, transform: Affine) -> Affine:
