@@ -112,6 +112,31 @@ def test_usage_errors_exit_2(messy, tmp_path):
     assert run(messy, "-o", tmp_path / "r.csv", "--jobs", "0").exit_code == 2
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-0.5"])
+def test_a_share_that_is_not_a_number_in_0_1_is_a_usage_error(messy, tmp_path, value):
+    # nan passes both bounds of a plain range check; it would make every corrected HCO3 NaN
+    res = run(messy, "-o", tmp_path / "r.csv", "--acid-so4-share", value)
+    assert res.exit_code == 2, res.output
+    assert "--acid-so4-share" in res.output
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_speciated_table_speciated_again_gives_the_same_results(messy, tmp_path):
+    # The first output holds PHREEQC's co3_mmol_kgw, dic_mmol_kgw, si_calcite ...: read
+    # again, none of them may become an input (co3_mmol_kgw is no measured carbonate).
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        assert run(messy, "-o", first).exit_code == 0
+        assert run(first, "-o", second).exit_code == 0
+    a, b = pd.read_csv(first), pd.read_csv(second)
+    assert list(b.columns) == list(a.columns)
+    for col in ("si_calcite", "log_pco2", "dic_mmol_kgw", "co3_mmol_kgw", "cbe_pct"):
+        np.testing.assert_array_equal(b[col].to_numpy(), a[col].to_numpy(), err_msg=col)
+    meta = json.loads((tmp_path / "second.meta.json").read_text(encoding="utf-8"))
+    assert "co3_mmol_kgw" not in json.dumps(meta["samples"].get("column_map", {}))
+
+
 def test_debug_shows_the_real_exception(messy, tmp_path):
     res = CliRunner().invoke(main, ["--debug", "speciate", str(messy), "-o",
                                     str(tmp_path / "r.csv"), "--database", "nope.dat"])

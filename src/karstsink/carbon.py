@@ -105,14 +105,19 @@ def _arr(x) -> np.ndarray:
 
 
 def check_share(name: str, value: ArrayLike) -> np.ndarray:
-    """Return ``value`` as a float array after checking it lies in [0, 1] (NaN allowed).
+    """Return ``value`` as a float array after checking it lies in [0, 1].
+
+    NaN is allowed in an array (a row without the value), not as the one share of a
+    call: a NaN share would turn every result into NaN.
 
     Raises
     ------
     DataError
-        Naming the parameter, when a finite value is outside [0, 1].
+        Naming the parameter, when a value is outside [0, 1] or a single share is NaN.
     """
     a = _arr(value)
+    if a.ndim == 0 and np.isnan(a):
+        raise DataError(f"{name} must be a share between 0 and 1, got nan.")
     with np.errstate(invalid="ignore"):
         bad = (a < 0.0) | (a > 1.0) | np.isinf(a)
     if np.any(bad):

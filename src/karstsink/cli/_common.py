@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import math
 import os
 import signal
 import sys
@@ -128,6 +129,16 @@ def excel_requested() -> bool:
 def echo_result(text: str) -> None:
     """A result line (sinks, totals, changes): stdout, whatever the verbosity."""
     click.echo(text)
+
+
+class FiniteRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses nan and inf (a NaN share passes both bounds)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        rv = super().convert(value, param, ctx)
+        if isinstance(rv, float) and not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return rv
 
 
 def echo_err(text: str) -> None:

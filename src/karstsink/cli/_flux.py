@@ -9,6 +9,7 @@ import click
 from .. import carbon
 from ..flux import METHODS
 from ._common import (
+    FiniteRange,
     echo_detail,
     echo_note,
     echo_result,
@@ -26,7 +27,7 @@ from ._common import (
 @click.option("--samples", "samples_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Samples CSV: a date column and the constituent column ('<0.05' = censored).")
-@click.option("--area", "area_km2", required=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--area", "area_km2", required=True, type=FiniteRange(min=0, min_open=True),
               help="Catchment area [km²].")
 @click.option("-o", "--output", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
@@ -58,20 +59,20 @@ from ._common import (
 @click.option("--so4", default=None, help="SO4 column of the samples (sulfuric-acid correction).")
 @click.option("--no3", default=None, help="NO3 column of the samples (nitric-acid correction).")
 @click.option("--toc", default=None, help="TOC/AOC column [mg C/L] (biological carbon pump).")
-@click.option("--acid-so4-share", type=click.FloatRange(0, 1),
+@click.option("--acid-so4-share", type=FiniteRange(0, 1),
               default=carbon.DEFAULT_ACID_SO4_SHARE, show_default=True,
               help="Share of the non-evaporite SO4 taken as sulfuric acid in the sink "
                    "(1: all of it, the largest correction).")
-@click.option("--evaporite-so4-share", type=click.FloatRange(0, 1),
+@click.option("--evaporite-so4-share", type=FiniteRange(0, 1),
               default=carbon.DEFAULT_EVAPORITE_SO4_SHARE,
               show_default=True, help="Share of SO4 from gypsum/evaporites (not acid).")
-@click.option("--acid-no3-share", type=click.FloatRange(0, 1),
+@click.option("--acid-no3-share", type=FiniteRange(0, 1),
               default=carbon.DEFAULT_ACID_NO3_SHARE, show_default=True,
               help="Share of NO3 from nitrification (nitric acid) in the sink.")
-@click.option("--bcp-share", type=click.FloatRange(0, 1), default=carbon.DEFAULT_BCP_SHARE,
+@click.option("--bcp-share", type=FiniteRange(0, 1), default=carbon.DEFAULT_BCP_SHARE,
               show_default=True, help="Autochthonous share of --toc counted as sink "
                                       "(default 0, conservative: state your river's AOC/TOC).")
-@click.option("--silicate-fraction", type=click.FloatRange(0, 1), default=None,
+@click.option("--silicate-fraction", type=FiniteRange(0, 1), default=None,
               help="Share of HCO3 from silicate weathering (end-member partition).")
 @click.option("--proxy", default=None,
               help="Discharge-file column with a continuous proxy (e.g. EC) for --method "

@@ -12,6 +12,7 @@ import click
 
 from ..carbon import DEFAULT_ACID_NO3_SHARE, DEFAULT_ACID_SO4_SHARE, DEFAULT_EVAPORITE_SO4_SHARE
 from ._common import (
+    FiniteRange,
     echo_note,
     echo_result,
     excel_option,
@@ -47,14 +48,14 @@ _BELOW_DETECTION = ("half", "zero", "limit", "nan")
 @click.option("--below-detection", type=click.Choice(_BELOW_DETECTION), default="half",
               show_default=True, help="Value used for '<DL' cells (they are flagged "
                                       "below_detection either way).")
-@click.option("--acid-so4-share", type=click.FloatRange(0.0, 1.0),
+@click.option("--acid-so4-share", type=FiniteRange(0.0, 1.0),
               default=DEFAULT_ACID_SO4_SHARE, show_default=True,
               help="Share of the non-evaporite SO4 taken as sulfuric acid in "
                    "hco3_carbonic_mmol_l (1: all of it, the largest correction).")
-@click.option("--evaporite-so4-share", type=click.FloatRange(0.0, 1.0),
+@click.option("--evaporite-so4-share", type=FiniteRange(0.0, 1.0),
               default=DEFAULT_EVAPORITE_SO4_SHARE, show_default=True,
               help="Share of SO4 from gypsum/anhydrite (no acid, no HCO3).")
-@click.option("--acid-no3-share", type=click.FloatRange(0.0, 1.0),
+@click.option("--acid-no3-share", type=FiniteRange(0.0, 1.0),
               default=DEFAULT_ACID_NO3_SHARE, show_default=True,
               help="Share of NO3 from nitrification (nitric acid) in hco3_carbonic_mmol_l.")
 @click.option("--encoding", default=None, metavar="NAME",

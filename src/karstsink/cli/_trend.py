@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import (
+    FiniteRange,
     echo_err,
     echo_note,
     echo_result,
@@ -49,7 +50,7 @@ def _series_years(text: str | None):
 @click.option("--constituent", required=True, help="Constituent column of the samples file.")
 @click.option("--units", default=None, help="Unit of sample columns whose header states none.")
 @click.option("--q-unit", default=None, help="Discharge unit if the header gives none.")
-@click.option("--area", "area_km2", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--area", "area_km2", type=FiniteRange(min=0, min_open=True), default=None,
               help="Catchment area [km²]: adds the carbon-sink row for HCO3.")
 @click.option("--pairs", nargs=2, type=int, default=None, metavar="YEAR1 YEAR2",
               help="Two water years (EGRET runPairs).")
@@ -58,7 +59,7 @@ def _series_years(text: str | None):
 @click.option("--series", "series_text", default=None, metavar="Y1,Y2,...",
               help="EGRET tableChange between these years (or 'default': every 5th year "
                    "back from the last); writes series.csv.")
-@click.option("--window-side", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--window-side", type=FiniteRange(min=0), default=0.0, show_default=True,
               help="Generalized flow normalisation half-window [yr] (0: stationary).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
               help="Block-bootstrap replicates (EGRETci; 0: none).")
@@ -70,7 +71,7 @@ def _series_years(text: str | None):
               help="Worker processes for the bootstrap [default: all cores].")
 @click.option("--kalman-iter", type=click.IntRange(min=0), default=200, show_default=True,
               help="WRTDS-Kalman realisations (0: skip).")
-@click.option("--rho", type=click.FloatRange(0, 1, max_open=True), default=None,
+@click.option("--rho", type=FiniteRange(0, 1, max_open=True), default=None,
               help="WRTDS-Kalman lag-one autocorrelation [default: 0.90, EGRET's].")
 @click.option("-o", "--output", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path), help="Output folder.")

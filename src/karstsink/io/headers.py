@@ -316,6 +316,18 @@ _AS_RE = re.compile(
 )
 
 
+@cache
+def _result_names() -> frozenset[str]:
+    """Columns karstsink's speciation writes that no sample table holds (``co3_mmol_kgw``,
+    ``si_calcite``, ...): a speciated table read again keeps them as they are, unmatched,
+    so that its results never become inputs (``co3_mmol_kgw`` is not a measured CO3)."""
+    from ..variables import VARIABLES
+
+    return frozenset(v.name for v in VARIABLES.values()
+                     if "speciation" in v.table.split(";") and "samples" not in v.table.split(";")
+                     and "<" not in v.name)
+
+
 def match_header(header: str) -> HeaderMatch | None:
     """Return what ``header`` means, or None if it is not a quantity karstsink knows.
 
@@ -331,8 +343,8 @@ def match_header(header: str) -> HeaderMatch | None:
     True
     """
     text = " ".join(nfkc(header).split())
-    if not text:
-        return None
+    if not text or text in _result_names():
+        return None  # a PHREEQC result of an earlier speciation is not a measured input
     if text in CANONICAL_NAMES:
         key = CANONICAL_NAMES[text][0]
         return HeaderMatch(key, CANONICAL_UNITS.get(KEYS[key][1]), None)
