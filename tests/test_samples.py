@@ -1014,6 +1014,11 @@ def test_wqx3_long_profile_is_pivoted_too():
      ("T (°C)", "16.5℃", "temp_c", 16.5, ""),
      ("Ca (mg/L)", "80.156 mg/L", "ca_mmol_l", 2.0, ""),  # 80.156 / 40.078
      ("Ca (mg/L)", "2 mmol/L", "ca_mmol_l", np.nan, "not_numeric:ca"),  # not the column's unit
+     # a cell's basis counts: as N is not mg/L of NO3 (5 mg/L as N = 0.357 mmol/L, read
+     # as NO3 it would be 0.081), as S is not mg/L of SO4 (alkalinity: the test below)
+     ("NO3 (mg/L)", "5 mg/L as N", "no3_mmol_l", np.nan, "not_numeric:no3"),
+     ("SO4 (mg/L)", "20 mg/L as S", "so4_mmol_l", np.nan, "not_numeric:so4"),
+     ("NO3-N (mg/L)", "1.4007 mg/L as N", "no3_mmol_l", 0.1, ""),  # 1.4007 / 14.007
      ("K (mg/L)", "#DIV/0!", "k_mmol_l", np.nan, ""),  # an Excel error is a missing value
      # 未检出 is "not detected": below a limit that was not written (flagged, no number);
      # 未测 is "not measured": missing, no flag
@@ -1032,6 +1037,22 @@ def test_cells_with_units_excel_errors_and_month_names(header, cell, column, exp
     else:
         assert got == expected
     assert out["qa_flags"].iloc[0] == flags
+
+
+@pytest.mark.parametrize(("header", "cell", "expected", "flags"), [
+    # 240 mg/L as CaCO3 = 4.80 mmol/L HCO3-; read as mg/L of HCO3- it would be 240 / 61.017
+    # = 3.93: it is flagged instead of read in the column's basis
+    ("HCO3 (mg/L)", "240 mg/L as CaCO3", np.nan, "not_numeric:hco3"),
+    ("HCO3 (mg/L)", "244.07 mg/L", 4.0, ""),  # 244.07 / 61.017 (the column's own unit)
+    ("Alk (mg/L as CaCO3)", "200 mg/L as HCO3", np.nan, "not_numeric:alk"),
+    ("Alk (mg/L as CaCO3)", "100.09 mg/L", 2.0, ""),  # 2 x 100.09 / 100.09: mass as CaCO3
+])
+def test_an_alkalinity_cell_in_another_basis_is_flagged(header, cell, expected, flags):
+    row = {"Sample ID": "S1", "T (°C)": "16", "pH": "7.40", header: cell}
+    out = std(pd.DataFrame({k: [v] for k, v in row.items()}, dtype="str"))
+    got = out["hco3_mmol_l"].iloc[0]
+    assert (np.isnan(got) if np.isnan(expected) else got == pytest.approx(expected, rel=1e-4))
+    assert flags in out["qa_flags"].iloc[0]
 
 
 @given(st.text(max_size=40))

@@ -114,15 +114,25 @@ _VALUE_UNIT_RE = re.compile(r"^\s*([+-]?[\d.,]+)\s*(\S.*?)\s*$")
 
 
 def _accept_cells_with_unit(texts, values, status, key, unit, decimal_comma) -> None:
-    """Read cells such as ``16.5 °C`` or ``80 mg/L`` when the unit is the column's own."""
+    """Read cells such as ``16.5 °C`` or ``80 mg/L`` when the unit reads like the column's.
+
+    The whole unit counts, its basis too: ``240 mg/L as CaCO3`` under ``HCO3 (mg/L)``
+    (mg/L of HCO3⁻) or ``5 mg/L as N`` under ``NO3 (mg/L)`` stays ``not_numeric``
+    (flagged) instead of being read in the column's basis; ``200 mg/L`` under ``Alk (mg/L
+    as CaCO3)`` is read (for alkalinity a mass unit means as CaCO3).
+    """
     kind = KEYS[key][1]
-    base = unit.split(" as ")[0]
     for i in np.flatnonzero(status == cells.NOT_NUMERIC):
         m = _VALUE_UNIT_RE.match(cells.nfkc(texts[i]))
         if not m:
             continue
         cell_unit = parse_unit(m[2], kind)
-        if cell_unit is None or cell_unit.split(" as ")[0] != base:
+        if cell_unit is None:
+            continue
+        try:
+            if not _units_agree(key, cell_unit, unit):
+                continue
+        except UnitError:  # a basis that cannot describe the column ('as N' for HCO3)
             continue
         value = cells.to_float(m[1], bool(decimal_comma))
         if value is not None:
