@@ -214,6 +214,13 @@ def _tolerance_check(column, key, unit, file_dc):
     if unit is not None:  # '7.4 mg/L' in a mg/L column
         _accept_cells_with_unit(column, raw, status, key, unit, dc)
     raw[cells.sentinel_mask(raw, status)] = np.nan
+    # a column writing both marks: '1.051' / '0,000' (about 1 or 1000) is not read at all
+    comma, dot = cells.decimal_mark_examples(column)
+    if comma and dot:
+        dependent = re.compile(r"^[+-]?\d{1,3}(?:[.,]\d{3})+$")
+        for i, c in enumerate(column):
+            if dependent.match(cells.clean_cell(c).lstrip("<>≤≥=")):
+                raw[i] = np.nan
     half = ref_half_last_digit(column, dc)
     if unit is None:
         expected = half

@@ -1055,6 +1055,22 @@ def test_an_alkalinity_cell_in_another_basis_is_flagged(header, cell, expected, 
     assert flags in out["qa_flags"].iloc[0]
 
 
+def test_a_cell_whose_number_depends_on_the_decimal_mark_is_flagged_not_guessed():
+    # Ca written 80,5 / 60,2 (decimal comma, the column's mark) and once 1.051: that cell may
+    # be 1.051 or 1051 mg/L, so it is flagged and left empty; the row keeps its place.
+    # pH 7,5 / 7.5 / 7,4 mixes the marks too, but each of its cells reads one way only.
+    rows = {"Sample ID": ["A", "B", "C"], "T (°C)": ["15"] * 3, "pH": ["7,5", "7.5", "7,4"],
+            "Ca (mg/L)": ["80,5", "1.051", "60,2"], "HCO3- (mmol/L)": ["4,0", "4,1", "3,9"]}
+    out = std(pd.DataFrame(rows, dtype="str"))
+    assert list(out["sample_id"]) == ["A", "B", "C"]
+    # 80.5 / 40.078 = 2.0086 and 60.2 / 40.078 = 1.5021 mmol/L
+    assert out["ca_mmol_l"].iloc[[0, 2]].tolist() == pytest.approx([2.0086, 1.5021], rel=1e-4)
+    assert np.isnan(out["ca_mmol_l"].iloc[1])
+    assert "not_numeric:ca" in out["qa_flags"].iloc[1]
+    assert out["hco3_mmol_l"].tolist() == pytest.approx([4.0, 4.1, 3.9])
+    assert out["ph"].tolist() == pytest.approx([7.5, 7.5, 7.4])
+
+
 @given(st.text(max_size=40))
 def test_property_any_header_or_cell_text_is_handled(text):
     # arbitrary text never crashes the reader: a header is known, unknown or a UnitError

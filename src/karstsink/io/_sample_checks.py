@@ -92,6 +92,29 @@ def parse_coordinates(texts: list[str], decimal_comma: bool | None = None):
     return values, status
 
 
+#: A number whose reading depends on the decimal mark: one or more groups of three digits
+#: after a ``.`` or ``,`` (``1.051``: 1.051 with a decimal point, 1051 with a decimal comma).
+_MARK_DEPENDENT = re.compile(r"^[+-]?\d{1,3}(?:[.,]\d{3})+$")
+
+
+def _flag_other_decimal_mark(texts, values, status) -> None:
+    """In a column writing both decimal marks, cells whose number depends on the mark are
+    ``not_numeric``.
+
+    The mark is decided once per column (the majority of the cells that show one).  In a
+    column holding both ``80,5`` and ``7.2`` each of those reads one way only, but a
+    ``1.051`` or ``1,051`` there may be about 1 or about 1000: it is flagged, not guessed.
+    """
+    comma, dot = cells.decimal_mark_examples(texts)
+    if not (comma and dot):
+        return
+    bad = np.fromiter(
+        (bool(_MARK_DEPENDENT.match(cells.clean_cell(t).lstrip("<>≤≥="))) for t in texts),
+        dtype=bool, count=len(texts))
+    values[bad] = np.nan
+    status[bad] = cells.NOT_NUMERIC
+
+
 def read_value_column(column: str, texts: list[str], key: str, unit: str | None,
                       file_decimal_comma: bool | None, formula_rows=()) -> Reading:
     """Parse one measured column of ``key`` given in ``unit`` (None: already canonical).
@@ -110,6 +133,7 @@ def read_value_column(column: str, texts: list[str], key: str, unit: str | None,
     else:
         dc = cells.column_uses_decimal_comma(texts, default=bool(file_decimal_comma))
         values, status = cells.parse_column(texts, dc)
+        _flag_other_decimal_mark(texts, values, status)
         if unit is not None:  # '16.5 °C', '80 mg/L' in a column of that unit
             _accept_cells_with_unit(texts, values, status, key, unit, dc)
     sentinel = cells.sentinel_mask(values, status,
