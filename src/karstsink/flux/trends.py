@@ -387,8 +387,9 @@ def run_groups(estimate_or_ctx, group1: tuple[int, int], group2: tuple[int, int]
                      g1, g2, (pa_start, pa_long), slice_grid(ctx.grid, s0, s1))
     have: list[int] = []
     c, f = group_values(ctx, plan, ctx.conc_surface, years_out=have)
+    have_set = set(have)
     for g, (y0, y1) in ((1, g1), (2, g2)):
-        outside = [y for y in range(y0, y1 + 1) if y not in have]
+        outside = [y for y in range(y0, y1 + 1) if y not in have_set]
         if have and outside:  # a group reaching past the record would be mislabelled
             raise DataError(
                 f"--groups: group {g} {y0}-{y1} reaches years with no flow-normalised value "

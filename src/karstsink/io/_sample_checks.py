@@ -97,15 +97,15 @@ def parse_coordinates(texts: list[str], decimal_comma: bool | None = None):
 _MARK_DEPENDENT = re.compile(r"^[+-]?\d{1,3}(?:[.,]\d{3})+$")
 
 
-def _flag_other_decimal_mark(texts, values, status) -> None:
+def _flag_other_decimal_mark(texts, values, status, comma, dot) -> None:
     """In a column writing both decimal marks, cells whose number depends on the mark are
     ``not_numeric``.
 
     The mark is decided once per column (the majority of the cells that show one).  In a
     column holding both ``80,5`` and ``7.2`` each of those reads one way only, but a
     ``1.051`` or ``1,051`` there may be about 1 or about 1000: it is flagged, not guessed.
+    ``comma`` and ``dot`` are the column's deciding cells (:func:`cells.column_decimal_marks`).
     """
-    comma, dot = cells.decimal_mark_examples(texts)
     if not (comma and dot):
         return
     bad = np.fromiter(
@@ -131,9 +131,9 @@ def read_value_column(column: str, texts: list[str], key: str, unit: str | None,
         dc = cells.column_uses_decimal_comma(texts, default=bool(file_decimal_comma))
         values, status = parse_coordinates(texts, dc)
     else:
-        dc = cells.column_uses_decimal_comma(texts, default=bool(file_decimal_comma))
+        dc, comma, dot = cells.column_decimal_marks(texts, default=bool(file_decimal_comma))
         values, status = cells.parse_column(texts, dc)
-        _flag_other_decimal_mark(texts, values, status)
+        _flag_other_decimal_mark(texts, values, status, comma, dot)
         if unit is not None:  # '16.5 °C', '80 mg/L' in a column of that unit
             _accept_cells_with_unit(texts, values, status, key, unit, dc)
     sentinel = cells.sentinel_mask(values, status,

@@ -225,23 +225,23 @@ def decimal_mark_examples(cells: Sequence[str]) -> tuple[list[str], list[str]]:
     return comma, dot
 
 
+def column_decimal_marks(cells: Sequence[str], default: bool = False
+                         ) -> tuple[bool, list[str], list[str]]:
+    """``(column_uses_decimal_comma(...), *decimal_mark_examples(...))`` from one scan."""
+    joined = "".join(cells)
+    comma, dot = decimal_mark_examples(cells) if "," in joined or "\uff0c" in joined else ([], [])
+    return (bool(comma) and len(comma) >= len(dot)) if comma or dot else default, comma, dot
+
+
 def column_uses_decimal_comma(cells: Sequence[str], default: bool = False) -> bool:
     """True if a column writes decimals with a comma (``7,4``, ``0,05``; not ``1,234``).
 
-    Decided once for the whole column: more cells with a decimal comma than with
-    a decimal point.  :func:`decimal_mark_examples` gives the cells that decide.
-    A column without any deciding cell (only integers, or only ``1,051``-style
-    cells, which a thousands separator writes alike) takes ``default``: the
-    file's own decimal mark, False (a thousands comma) in a file without
-    decimal commas.
+    Decided once for the whole column: at least one and at least as many cells with a
+    decimal comma as with a decimal point (:func:`decimal_mark_examples` gives them).  A
+    column without a deciding cell (only integers, or only ``1,051``-style cells, which a
+    thousands separator writes alike) takes ``default``: the file's own decimal mark.
     """
-    joined = "".join(cells)
-    if "," not in joined and "\uff0c" not in joined:
-        return default
-    comma, dot = decimal_mark_examples(cells)
-    if not comma and not dot:
-        return default
-    return len(comma) > 0 and len(comma) >= len(dot)
+    return column_decimal_marks(cells, default)[0]
 
 
 #: Values that data loggers and databases write for "no value" (-99, -999, -9999, -99999).

@@ -30,6 +30,11 @@ from ..exceptions import RasterError
 __all__ = ["RasterInfo", "display_path", "gdal_path", "is_virtual", "raster_info",
            "virtual_path"]
 
+#: Stored numbers common GIS products use for "no data" (ESRI -9999, the int16 fills -32768
+#: and -32767; table cells have theirs in :data:`karstsink.io.cells.SENTINEL_VALUES`).
+#: ``mapping.grid`` refuses them in a continuous input whose file declares another nodata.
+RASTER_NODATA_CODES: tuple[float, ...] = (-9999.0, -32768.0, -32767.0)
+
 #: URL scheme -> GDAL virtual file system prefix (GDAL "GDAL Virtual File Systems")
 _SCHEMES = {"https://": "/vsicurl/https://", "http://": "/vsicurl/http://",
             "ftp://": "/vsicurl/ftp://", "s3://": "/vsis3/", "gs://": "/vsigs/",

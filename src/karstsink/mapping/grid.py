@@ -32,6 +32,7 @@ import numpy as np
 from affine import Affine
 
 from ..exceptions import RasterError
+from ..io.rasters import RASTER_NODATA_CODES as UNDECLARED_NODATA
 from ..io.rasters import display_path, is_virtual
 from ._area import pixel_area_km2  # re-exported (its home before _area)
 
@@ -347,7 +348,7 @@ class AlignedSource:
         if self.packed or data.size == 0 or data.dtype.kind not in "if":
             return
         lo = float(np.fmin.reduce(data, axis=None))  # NaN-skipping minimum
-        if not lo <= UNDECLARED_NODATA[0]:  # also False for an all-NaN block
+        if not lo <= max(UNDECLARED_NODATA):  # also False for an all-NaN block
             return
         declared = self.nodata
         hit = next((v for v in UNDECLARED_NODATA if v != declared and np.any(data == v)), None)
@@ -501,10 +502,6 @@ class AlignedSource:
         return bilinear(src, srow, scol, fr0, fc0, sh, sw, self.use_numba)
 
 
-#: Stored numbers common GIS products use for "no data" (ESRI -9999, the int16 fills
-#: -32768 and -32767), refused in a continuous input whose file declares another nodata;
-#: the float32 lowest (-3.4e38, "no data" in ArcGIS float grids) is refused too.
-UNDECLARED_NODATA: tuple[float, ...] = (-9999.0, -32768.0, -32767.0)
 
 
 def window_transform(window, transform: Affine) -> Affine:
