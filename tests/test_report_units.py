@@ -21,9 +21,9 @@ from karstsink.exceptions import DataError
 # R = 500 mm/yr, open system, phreeqc.dat: Ca_eq = 1.932 mmol/kgw, so a carbonate pixel's
 # karst sink is 12.011 g/mol x 0.5 m/yr x 1.932 mmol/L = 11.60 t C km-2 yr-1 (the hand value
 # of tests/test_mapping.py and tests/test_catchment_comparison.py); in CO2 the molar mass
-# of CO2 instead of C: 44.0095 x 0.5 x 1.932 = 42.51 t CO2 km-2 yr-1.
+# of CO2 instead of C: 44.009 x 0.5 x 1.932 = 42.51 t CO2 km-2 yr-1.
 HAND_SINK_C = 12.011 * 0.5 * 1.932
-HAND_SINK_CO2 = HAND_SINK_C * 44.0095 / 12.011
+HAND_SINK_CO2 = HAND_SINK_C * 44.009 / 12.011
 UNIT_C, UNIT_CO2 = "t C km-2 yr-1", "t CO2 km-2 yr-1"  # as the map stage tags its rasters
 
 
@@ -117,11 +117,11 @@ def test_co2_map_is_captioned_and_headlined_in_t_co2(co2_run):
     assert "GeoTIFFs (COG, t CO2 km⁻² yr⁻¹)" in text
     assert "t C and t CO2 per year" in section  # the zone table carries both
     head = _summary(html)
-    # the chosen unit first, the other in brackets: the same total, x 44.0095/12.011
+    # the chosen unit first, the other in brackets: the same total, x 44.009/12.011
     for key in ("karst sink, raster total", "biological sink, raster total"):
         (lead, lead_unit), (other, other_unit) = _masses(head[key])
         assert (lead_unit, other_unit) == ("CO2", "C"), head[key]
-        assert lead == pytest.approx(other * 44.0095 / 12.011, rel=0.01)
+        assert lead == pytest.approx(other * 44.009 / 12.011, rel=0.01)
 
 
 def test_t_c_map_stays_in_t_c(c_run):
@@ -140,7 +140,7 @@ def test_t_c_map_stays_in_t_c(c_run):
     head = _summary(html)
     (lead, lead_unit), (other, other_unit) = _masses(head["karst sink, raster total"])
     assert (lead_unit, other_unit) == ("C", "CO2")
-    assert other == pytest.approx(lead * 44.0095 / 12.011, rel=0.01)
+    assert other == pytest.approx(lead * 44.009 / 12.011, rel=0.01)
 
 
 def test_a_raster_without_the_map_stage_unit_is_refused(tmp_path):

@@ -109,7 +109,7 @@ def test_demo_trajectory_section(tmp_path):
                  "trajectory_share_reached.csv", "trajectory_potentials.csv"):
         assert (tmp_path / "scenario" / name).is_file()
     section = trajectory_section(run)
-    # a t CO2 run leads with the same gain x 44.0095/12.011 (3 significant digits each)
+    # a t CO2 run leads with the same gain x 44.009/12.011 (3 significant digits each)
     scale = {"t": 1.0, "kt": 1e3, "Mt": 1e6}
 
     def lead(text: str, mass: str) -> float:
@@ -118,7 +118,7 @@ def test_demo_trajectory_section(tmp_path):
         return float(found.group(1).replace(",", "")) * scale[found.group(2)]
 
     in_co2 = trajectory_section(run, co2=True).text
-    assert lead(in_co2, "CO2") == pytest.approx(lead(section.text, "C") * 44.0095 / 12.011,
+    assert lead(in_co2, "CO2") == pytest.approx(lead(section.text, "C") * 44.009 / 12.011,
                                                 rel=0.01)
     html = write_report(tmp_path / "report.html", title="t", sections=[section]).read_text(
         encoding="utf-8")

@@ -228,6 +228,9 @@ def test_run_writes_the_trend_and_the_report_shows_it(tmp_path, files, fit):
     doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
     trend = doc["catchments"][0]["flux_settings"]["trend"]
     assert trend["egret"] == "runPairs" and trend["bootstrap"]["n_boot"] == 6
+    # the sink row is the HCO3 flux scaled, before acid corrections: the file says so
+    basis = json.loads((folder / "trend.json").read_text("utf-8"))["sink_basis"]
+    assert "without acid corrections" in basis and "sink.csv" in basis
 
 
 def test_trend_json_records_how_the_flux_runs_kalman_table_was_drawn(tmp_path, files):

@@ -133,7 +133,7 @@ def test_conflicting_co2_keys_stop_karstsink_run_before_any_stage(tmp_path):
 # --------------------------------------------------------------------------------------
 # Map (tests/test_report_units.py): a carbonate pixel sinks 12.011 x 0.5 m/yr x 1.932 mmol/L
 # = 11.60 t C km-2 yr-1 over 150 x 300 pixels of 30 m = 40.5 km2 of carbonate: 470 t C/yr,
-# x 44.0095/12.011 = 1,722 t CO2/yr; biological 70 t C km-2 yr-1 (WorldCover tree cover)
+# x 44.009/12.011 = 1,722 t CO2/yr; biological 70 t C km-2 yr-1 (WorldCover tree cover)
 # over the grid's 54 km2 = 3,780 t C/yr = 13,850 t CO2/yr.
 # Catchment (tests/test_package.py): 7.765 t C km-2 yr-1 = 28.45 t CO2 km-2 yr-1
 # (28.45 in the stage line, 3 digits on stdout and in the summary).
@@ -172,14 +172,14 @@ def test_map_model_co2_alone_writes_t_co2_rasters(co2_run):
 
 
 def test_catchment_sinks_csv_carries_the_interval_in_both_units(co2_run):
-    # "tables always carry both": the 95 % interval in t CO2 is the t C one x 44.0095/12.011
+    # "tables always carry both": the 95 % interval in t CO2 is the t C one x 44.009/12.011
     out, _ = co2_run
     row = pd.read_csv(out / "catchment_sinks.csv").iloc[0]
-    assert row["sink_t_co2_km2_yr"] == pytest.approx(row["sink_t_c_km2_yr"] * 44.0095 / 12.011,
+    assert row["sink_t_co2_km2_yr"] == pytest.approx(row["sink_t_c_km2_yr"] * 44.009 / 12.011,
                                                      rel=1e-4)
     for bound in ("lo95", "hi95"):
         assert row[f"sink_{bound}_t_co2_km2_yr"] == pytest.approx(
-            row[f"sink_{bound}_t_c_km2_yr"] * 44.0095 / 12.011, rel=1e-4)
+            row[f"sink_{bound}_t_c_km2_yr"] * 44.009 / 12.011, rel=1e-4)
 
 
 def test_a_t_co2_run_prints_its_sinks_in_t_co2(co2_run):

@@ -249,6 +249,11 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
         info["band"] = fn_band.attrs["bootstrap"]
     info.update({"area_km2": area_km2, "sink_rows": k is not None,
                  "sink_t_c_km2_yr_per_kg_yr": k,
+                 "sink_basis": None if k is None else (
+                     "the HCO3- flux row x sink_t_c_km2_yr_per_kg_yr (karstsink.sink."
+                     "carbon_sink without acid corrections): an upper bound where sulfuric or "
+                     "nitric acid weathers carbonate; the acid-corrected sink per year is in "
+                     "sink.csv of karstsink flux or run"),
                  "series_years": (None if ser is None
                                   else sorted({*ser["year1"], *ser["year2"]})),
                  "kalman": kalman_info,
