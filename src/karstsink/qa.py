@@ -59,6 +59,7 @@ __all__ = [
     "IONIC_STRENGTH_LIMIT_MOL_KGW",
     "PH_CARBONATE_BUFFER_MIN",
     "PH_RANGE",
+    "PH_SENTINEL",
     "PH_USUAL_RANGE",
     "RULES",
     "SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT",
@@ -105,8 +106,9 @@ register("not_numeric", "fatal",
          "Text in a number column: the value is set to NaN and not used.",
          stages=("samples", "speciation", "flux", "discharge"), keyed=True)
 _READ = ("samples", "speciation", "flux", "discharge")  # issue 12: values read as nothing
-register("sentinel_value", "fatal", "A no-value sentinel (-99, -999, -9999, -99999) in a "
-         "number column: set to NaN and not used, never read as a number.", stages=_READ,
+register("sentinel_value", "fatal", "A no-value sentinel (-99, -999, -9999, -99999; a pH of "
+         "exactly 0) in a number column: set to NaN and not used, never read as a number.",
+         stages=_READ,
          keyed=True)
 register("conflicting_values", "fatal", "Two columns of one quantity (Ca in mg/L and mmol/L; "
          "one header twice) differ by over 1 % and the reported precision: NaN, not used.",
@@ -256,6 +258,11 @@ register("temp_clamped", "warn",
 register("pco2_clamped", "warn",
          "Soil pCO2 outside the equilibrium table (10^-5 to 1 atm): clamped to the table's "
          "edge.", stages=("map",))
+register("missing_input_values", "warn",
+         "An input of the karst sink (climate, soil pCO2, DEM, dolomite or carbonate fraction) "
+         "without a value on part of the mapped carbonate: those pixels are nodata and left "
+         "out of the totals (run.json: pixels, of_pixels, domain, share per input).",
+         stages=("map",))
 # sensitivity.csv (the regression of a zone's total sink on the drawn parameters)
 register("sensitivity_few_draws", "warn",
          "Fewer than {threshold} Monte Carlo draws per regression coefficient (the varied "
@@ -289,6 +296,9 @@ def _range(code: str) -> tuple[float, float]:
 
 #: Valid pH range; outside it the value is set to NaN (``ph_out_of_range``) [pH].
 PH_RANGE = _range("ph_out_of_range")
+#: A pH of exactly 0: what lab sheets writing 0 for "not measured" hold, never a measured
+#: natural water; ``sentinel_value`` [pH].  Only pH: a concentration of 0 is a value.
+PH_SENTINEL = 0.0
 #: pH range usual for natural waters (``ph_unusual`` outside it) [pH].
 PH_USUAL_RANGE = _range("ph_unusual")
 #: Valid water-temperature range (``temp_out_of_range``) [°C].

@@ -48,6 +48,15 @@ def phase_column(phase: str) -> str:
     return "si_" + re.sub(r"[^0-9a-z]+", "_", phase.lower()).strip("_")
 
 
+def check_phase_columns(phases: Sequence[str]) -> None:
+    """Refuse two phases whose names give one output column (:func:`phase_column`)."""
+    seen: dict[str, str] = {}
+    for p in phases:
+        other = seen.setdefault(phase_column(p), p)
+        if other != p:
+            raise SpeciationError(f"phases {other!r} and {p!r} would both be written as "
+                                  f"column {phase_column(p)!r}; ask for one of them.")
+
 
 def missing_names(warnings: str) -> tuple[set[str], set[str], set[str]]:
     """Species, phases and elements PHREEQC's probe-run ``warnings`` say the database lacks."""

@@ -79,6 +79,7 @@ from ._engine_output import (
     SelectedOutputParser,
     _condense,
     _first_error,
+    check_phase_columns,
     missing_names,
     phase_column,
 )
@@ -153,7 +154,10 @@ class PhreeqcEngine:
         optional ``phreeqpy`` (IPhreeqc 3.7.3; cannot load the 2024
         ``phreeqc.dat``).
     phases : sequence of str
-        Extra phases whose saturation index to report (e.g. ``Fluorite``).
+        Extra phases whose saturation index to report as ``si_<phase>`` (e.g.
+        ``Fluorite``, or a gas phase such as ``CO2(g)``, whose SI is log10 of its
+        partial pressure in atm: ``si_co2_g`` equals ``log_pco2``).  A phase
+        whose column is a standard one (``Calcite``: ``si_calcite``) adds none.
 
     Raises
     ------
@@ -224,12 +228,15 @@ class PhreeqcEngine:
         unknown = [p for p in phases if p in missing_phases]
         if unknown:
             raise SpeciationError(_unknown_phases(unknown, self.database))
-        standard = {p for p in self.standard_phases.values() if p}
-        self.extra_phases = tuple(p for p in phases if p not in standard)
+        # a phase asked for gets its si_<phase> column unless a standard column has that
+        # name already: Calcite is si_calcite, but CO2(g) (reported as log_pco2) also gives
+        # si_co2_g, the column asked for, rather than being dropped
+        self.extra_phases = tuple(p for p in phases if phase_column(p) not in RESULT_COLUMNS)
+        check_phase_columns(self.extra_phases)
         #: output columns, in order
         self.columns = RESULT_COLUMNS + tuple(phase_column(p) for p in self.extra_phases)
-        self._reported_phases = ([p for p in self.standard_phases.values() if p]
-                                 + list(self.extra_phases))
+        self._reported_phases = list(dict.fromkeys(
+            [p for p in self.standard_phases.values() if p] + list(self.extra_phases)))
         self._selected_output = selected_output_block(
             [s for s in self.species.values() if s], self._reported_phases)
         self._output = SelectedOutputParser(self.species, self.standard_phases,

@@ -262,8 +262,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     new["hco3_carbonic_mmol_l"] = carbonic
     new["phreeqc_message"] = message
     ph = numbers["ph"]
-    with np.errstate(invalid="ignore"):
-        ph_valid = np.where((ph >= PH_RANGE[0]) & (ph <= PH_RANGE[1]), ph, np.nan)
+    with np.errstate(invalid="ignore"):  # pH 0 (sentinel_value:ph) is no pH either
+        ph_valid = np.where((ph >= PH_RANGE[0]) & (ph <= PH_RANGE[1])
+                            & (ph != qa.PH_SENTINEL), ph, np.nan)
     carbon_added = carbon.carbon_flag_masks(carbonic, ph_valid)
     for code, mask in carbon_added.items():
         _add_flag(flags, mask, code)
@@ -400,6 +401,7 @@ def _add_missing_validation_flags(flags: np.ndarray, numbers: dict[str, np.ndarr
     temp, ph, alk = numbers["temp_c"], numbers["ph"], numbers["hco3_mmol_l"]
     with np.errstate(invalid="ignore"):
         checks = [
+            (ph == qa.PH_SENTINEL, "sentinel_value:ph"),  # pH 0: 0 written for "not measured"
             (np.isnan(ph), "missing_ph"),
             (np.isnan(temp), "missing_temp"),
             (np.isnan(alk), "missing_alkalinity"),

@@ -131,6 +131,34 @@ def echo_result(text: str) -> None:
     click.echo(text)
 
 
+#: Why ``--units`` takes one value (:func:`once`): a column in another unit says so itself.
+UNITS_ONCE = ("one unit fills every concentration column whose header states none; write a "
+              "column's own unit in its header, e.g. 'Ca (mmol/L)'")
+
+
+def once(hint: str = "") -> Callable[[click.Context, click.Parameter, tuple[str, ...]],
+                                     str | None]:
+    """Callback of an option that takes one value, declared ``multiple=True`` so that a
+    repeat is seen rather than the last one silently winning.
+
+    The callback returns the value (None when the option is not given); the same
+    value given twice is that value, two different values a usage error (exit 2)
+    naming the option, the values and ``hint``.
+    """
+
+    def callback(ctx: click.Context, param: click.Parameter,
+                 values: tuple[str, ...]) -> str | None:
+        distinct = list(dict.fromkeys(values))
+        if len(distinct) > 1:
+            given = ", ".join(repr(v) for v in distinct)
+            raise click.BadParameter(f"given {len(values)} times ({given}) but it takes one "
+                                     "value" + (f": {hint}" if hint else "") + ".",
+                                     ctx=ctx, param=param)
+        return distinct[0] if distinct else None
+
+    return callback
+
+
 class FiniteRange(click.FloatRange):
     """``click.FloatRange`` that also refuses nan and inf (a NaN share passes both bounds)."""
 

@@ -12,11 +12,13 @@ import click
 
 from ..carbon import DEFAULT_ACID_NO3_SHARE, DEFAULT_ACID_SO4_SHARE, DEFAULT_EVAPORITE_SO4_SHARE
 from ._common import (
+    UNITS_ONCE,
     FiniteRange,
     echo_note,
     echo_result,
     excel_option,
     handle_errors,
+    once,
     overwrite_option,
     progress,
     verbosity_options,
@@ -25,12 +27,28 @@ from ._common import (
 _BELOW_DETECTION = ("half", "zero", "limit", "nan")
 
 
+def csv_output(ctx: click.Context, param: click.Parameter, path: Path) -> Path:
+    """``-o`` callback: a file name ending in ``.csv`` (the only format written), else a
+    usage error (exit 2) saying so."""
+    if not path.name:  # -o '' (click makes it Path('.')) or -o .
+        raise click.BadParameter("no file name given; name the CSV to write, e.g. "
+                                 "-o results.csv", ctx=ctx, param=param)
+    if path.suffix.lower() != ".csv":
+        raise click.BadParameter(
+            f"{str(path)!r}: speciate writes CSV only, so the name must end in .csv (e.g. "
+            f"{path.with_suffix('.csv').name}); for Excel add --excel (a CSV it opens with "
+            "Chinese text intact)", ctx=ctx, param=param)
+    return path
+
+
 @click.command("speciate")
 @click.argument("input_path", metavar="INPUT",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, metavar="OUTPUT.csv",
               type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="CSV to write; OUTPUT.meta.json (provenance) is written beside it.")
+              callback=csv_output,
+              help="CSV to write (the name must end in .csv: no other format is "
+                   "written); OUTPUT.meta.json (provenance) is written beside it.")
 @click.option("--database", default="phreeqc.dat", show_default=True, metavar="NAME|PATH",
               help="PHREEQC database: a bundled name (phreeqc.dat, wateq4f.dat, llnl.dat, "
                    "minteq.v4.dat, pitzer.dat) or a file path.")
@@ -39,12 +57,14 @@ _BELOW_DETECTION = ("half", "zero", "limit", "nan")
                                       "and a database other than the 2024 phreeqc.dat).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: all cores].")
-@click.option("--units", default=None, metavar="UNIT",
+@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE),
               help="Unit of concentration columns whose header states none, e.g. mg/L, "
-                   "mmol/L, meq/L.")
+                   "mmol/L, meq/L; one unit for all of them (give it once). A column in "
+                   "another unit says so in its header, e.g. 'Ca (mmol/L)'.")
 @click.option("--phases", default="", metavar="A,B",
               help="Extra phases for saturation indices, comma-separated (e.g. "
-                   "Fluorite,Aragonite); names as in the database.")
+                   "Fluorite,Aragonite), as si_<phase>; names as in the database. Gas "
+                   "phases too: CO2(g) gives si_co2_g (= log_pco2).")
 @click.option("--below-detection", type=click.Choice(_BELOW_DETECTION), default="half",
               show_default=True, help="Value used for '<DL' cells (they are flagged "
                                       "below_detection either way).")
@@ -64,7 +84,9 @@ _BELOW_DETECTION = ("half", "zero", "limit", "nan")
               help="strftime format of the date column, e.g. '%d/%m/%Y' (day first); needed "
                    "when day/month order cannot be told from the dates.")
 @click.option("--sheet", default=None, metavar="NAME|INDEX",
-              help="XLSX sheet [default: the first sheet with a sample header].")
+              help="XLSX sheet: the sheet of this exact name, else (digits) the 0-based "
+                   "worksheet number, so a sheet named 2022 wins over number 2022 "
+                   "[default: the first sheet with a sample header].")
 @overwrite_option
 @click.option("--draws", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="N", help="Monte Carlo draws per sample (0: none, else >= 2): adds "
@@ -231,8 +253,8 @@ def _read(path: Path, units: str | None, below_detection: str, *, encoding: str 
         kwargs["units"] = units
     if encoding is not None:
         kwargs["encoding"] = encoding
-    if sheet is not None:
-        kwargs["sheet"] = int(sheet) if sheet.isdigit() else sheet
+    if sheet is not None:  # a name first, else a number (io.text.read_xlsx_rows decides)
+        kwargs["sheet"] = sheet
     if date_format is not None:
         kwargs["date_format"] = date_format
     return read_samples(path, **kwargs)

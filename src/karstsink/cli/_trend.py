@@ -7,12 +7,14 @@ from pathlib import Path
 import click
 
 from ._common import (
+    UNITS_ONCE,
     FiniteRange,
     echo_err,
     echo_note,
     echo_result,
     excel_option,
     handle_errors,
+    once,
     overwrite_option,
     verbosity_options,
 )
@@ -48,7 +50,8 @@ def _series_years(text: str | None):
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Samples CSV: a date column and the constituent column ('<0.05' = censored).")
 @click.option("--constituent", required=True, help="Constituent column of the samples file.")
-@click.option("--units", default=None, help="Unit of sample columns whose header states none.")
+@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE),
+              help="Unit of sample columns whose header states none (give it once).")
 @click.option("--q-unit", default=None, help="Discharge unit if the header gives none.")
 @click.option("--area", "area_km2", type=FiniteRange(min=0, min_open=True), default=None,
               help="Catchment area [km²]: adds the carbon-sink row for HCO3.")

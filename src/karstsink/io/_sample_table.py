@@ -282,6 +282,11 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             flag(censored, "censored_value", key)
             below = np.zeros(n, dtype=bool)
         values[below] = values[below] * factor
+        if kind == "ph":  # pH 0 means "not measured" (0-for-missing), not a value
+            zero = cells.sentinel_mask(values, status, (_qa.PH_SENTINEL,))
+            values[zero] = np.nan
+            masks = special["sentinel_value"]
+            masks[key] = masks[key] | zero if key in masks else zero
         not_num = status == cells.NOT_NUMERIC
         marked = np.zeros(n, dtype=bool)  # conflicting, sentinel, formula: fatal, value NaN
         for code, masks in special.items():

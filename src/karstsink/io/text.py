@@ -15,6 +15,7 @@ import contextlib
 import csv
 import datetime as _dt
 import io
+import operator
 import re
 import sys
 from collections import Counter
@@ -186,11 +187,46 @@ def _formula_cells(path: Path, title: str, rows: list[list[str]]) -> list[tuple[
         wb.close()
 
 
+def _pick_sheet(path: Path, sheet: str | int | None, names: list[str],
+                charts: list[str]) -> str:
+    """The title of the worksheet ``sheet`` asks for (see :func:`read_xlsx_rows`)."""
+    if sheet is None:
+        return names[0]
+    if isinstance(sheet, str):
+        if sheet in names:  # a sheet named '2022' is that sheet, not worksheet number 2022
+            return sheet
+        if sheet in charts:
+            raise DataError(f"{path}: sheet {sheet!r} is a chart sheet, not a table; the "
+                            f"worksheets are {names}.")
+        text = sheet.strip()
+        if not (text.isascii() and text.isdigit()):
+            raise DataError(f"{path}: no sheet named {sheet!r}; sheets are {names}.")
+        number = int(text)
+        missing = f"no sheet named {sheet!r} and no sheet number {number}"
+    else:
+        try:
+            if isinstance(sheet, bool):
+                raise TypeError
+            number = operator.index(sheet)  # an int, also numpy's
+        except TypeError:  # a float, a list...
+            raise DataError(f"{path}: sheet must be a sheet name or a 0-based number, not "
+                            f"{sheet!r}; sheets are {names}.") from None
+        missing = f"no sheet number {number}"
+    if not 0 <= number < len(names):
+        raise DataError(f"{path}: {missing}; sheets are {names}, numbered from 0"
+                        + (f" (chart sheets {charts} are not counted)." if charts else "."))
+    return names[number]
+
+
 def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]], dict]:
     """Read one worksheet of an XLSX workbook into rows of text cells.
 
-    Chart sheets are not tables: ``sheet=None`` takes the first worksheet and a
-    sheet number counts worksheets only.  ``info["formula_cells"]`` lists the
+    ``sheet``: None for the first worksheet, a 0-based worksheet number, or a
+    text.  A text is the sheet of exactly that name when there is one, so the
+    sheet named ``"2022"`` wins; only when no sheet has that name is a text of
+    digits (``"1"``, as a command line gives it) taken as a number.  Chart
+    sheets are not tables: ``sheet=None`` takes the first worksheet and a sheet
+    number counts worksheets only.  ``info["formula_cells"]`` lists the
     ``(row, column)`` of formula cells without a stored value (read as ``""``).
     """
     import openpyxl  # deferred: only XLSX needs it
@@ -205,21 +241,7 @@ def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]]
         if not names:
             raise DataError(f"{path}: the workbook holds only chart sheets ({charts}) and no "
                             "worksheet with a table; export the data sheet or save it as CSV.")
-        if sheet is None:
-            ws = wb[names[0]]
-        elif isinstance(sheet, int):
-            if not 0 <= sheet < len(names):
-                raise DataError(f"{path}: no sheet number {sheet}; sheets are {names}"
-                                + (f" (chart sheets {charts} are not counted)." if charts
-                                   else "."))
-            ws = wb[names[sheet]]
-        elif sheet in names:
-            ws = wb[sheet]
-        elif sheet in charts:
-            raise DataError(f"{path}: sheet {sheet!r} is a chart sheet, not a table; the "
-                            f"worksheets are {names}.")
-        else:
-            raise DataError(f"{path}: no sheet named {sheet!r}; sheets are {names}.")
+        ws = wb[_pick_sheet(path, sheet, names, charts)]
         rows = [[_xlsx_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
         title = ws.title
         lines = list(range(1, len(rows) + 1))
@@ -239,7 +261,9 @@ def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
     path : pathlib.Path
         The file; ``.xlsx``/``.xlsm`` are workbooks, anything else delimited text.
     sheet : str or int, optional
-        Worksheet name or 0-based number (XLSX only; default the first).
+        Worksheet name or 0-based number (XLSX only; default the first).  A text
+        names a sheet first; a text of digits that names no sheet is a number
+        (see :func:`read_xlsx_rows`).
     encoding : str, optional
         Text encoding; detected when not given.
     comment : str, optional
