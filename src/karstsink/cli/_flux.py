@@ -5,16 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from .. import carbon
 from ..flux import METHODS
 from ._common import (
+    UNITS_ONCE,
     FiniteRange,
     echo_detail,
     echo_note,
     echo_result,
     excel_option,
     handle_errors,
+    once,
     overwrite_option,
     verbosity_options,
 )
@@ -33,7 +36,7 @@ from ._common import (
               type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--constituent", default="hco3", show_default=True,
               help="Constituent column of the samples file (hco3 for the carbon sink).")
-@click.option("--units", default=None,
+@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE),
               help="Unit of the sample columns whose header states no unit, e.g. mg/L, mmol/L, "
                    "'mg/L as CaCO3'. A unit written in a header wins; a header unit that "
                    "contradicts --units is an error.")
@@ -62,16 +65,18 @@ from ._common import (
 @click.option("--acid-so4-share", type=FiniteRange(0, 1),
               default=carbon.DEFAULT_ACID_SO4_SHARE, show_default=True,
               help="Share of the non-evaporite SO4 taken as sulfuric acid in the sink "
-                   "(1: all of it, the largest correction).")
+                   "(1: all of it, the largest correction; needs --so4).")
 @click.option("--evaporite-so4-share", type=FiniteRange(0, 1),
               default=carbon.DEFAULT_EVAPORITE_SO4_SHARE,
-              show_default=True, help="Share of SO4 from gypsum/evaporites (not acid).")
+              show_default=True,
+              help="Share of SO4 from gypsum/evaporites (not acid; needs --so4).")
 @click.option("--acid-no3-share", type=FiniteRange(0, 1),
               default=carbon.DEFAULT_ACID_NO3_SHARE, show_default=True,
-              help="Share of NO3 from nitrification (nitric acid) in the sink.")
+              help="Share of NO3 from nitrification (nitric acid) in the sink (needs --no3).")
 @click.option("--bcp-share", type=FiniteRange(0, 1), default=carbon.DEFAULT_BCP_SHARE,
-              show_default=True, help="Autochthonous share of --toc counted as sink "
-                                      "(default 0, conservative: state your river's AOC/TOC).")
+              show_default=True, help="Autochthonous share of --toc counted as sink (needs "
+                                      "--toc; default 0, conservative: state your river's "
+                                      "AOC/TOC).")
 @click.option("--silicate-fraction", type=FiniteRange(0, 1), default=None,
               help="Share of HCO3 from silicate weathering (end-member partition).")
 @click.option("--proxy", default=None,
@@ -126,7 +131,13 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
 
     given = {"--bootstrap": bootstrap, "--seed": seed, "--jobs": jobs, "--min-obs": min_obs,
              "--min-uncen": min_uncen, "--model": loadest_model, "--extra": extra_regressors,
-             "--proxy": proxy}
+             "--proxy": proxy, "--so4": so4, "--no3": no3, "--toc": toc}
+    ctx = click.get_current_context()
+    for name, value in (("acid_so4_share", acid_so4_share),
+                        ("evaporite_so4_share", evaporite_so4_share),
+                        ("acid_no3_share", acid_no3_share), ("bcp_share", bcp_share)):
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:  # typed: checked
+            given["--" + name.replace("_", "-")] = value
     try:  # the rule run_flux applies too, here before any file is read (exit 2)
         check_method_options(method, given, model=loadest_model)
     except FluxOptionError as err:

@@ -210,14 +210,16 @@ def describe_unusable(masks: dict[str, np.ndarray], text: list[str]) -> str:
 
 
 def _warn_left_out(source: str, lines: list[int] | None, text: list[str], not_numeric,
-                   negative, dup) -> None:
+                   sentinel, negative, dup) -> None:
     """One DataQualityWarning counting the raw values left out of the daily means."""
     counts = [(int(np.asarray(m).sum()), code) for m, code in (
-        (not_numeric, "not_numeric"), (negative, "negative_value"), (dup, "duplicate_timestamp"))]
+        (not_numeric, "not_numeric"), (sentinel, "sentinel_value"), (negative, "negative_value"),
+        (dup, "duplicate_timestamp"))]
     counts = [(k, code) for k, code in counts if k]
     if not counts:
         return
-    rows = np.asarray(not_numeric) | np.asarray(negative) | np.asarray(dup)
+    rows = np.asarray(not_numeric) | np.asarray(sentinel) | np.asarray(negative) | \
+        np.asarray(dup)
     first = int(np.flatnonzero(rows)[0])
     warnings.warn(  # a row can carry two of the flags: count rows
         f"{source}: {int(rows.sum())} discharge value(s) left out of the daily "
@@ -282,8 +284,9 @@ def read_discharge(
     extra_columns : list of str, optional
         Other numeric columns to carry as daily means under the same names
         (e.g. an EC logger column for the direct method's proxy, or specific
-        conductance for LOADEST model 99); non-numeric cells become NaN and are
-        counted in ``attrs["flag_counts"]`` as ``not_numeric:<column>``.
+        conductance for LOADEST model 99); non-numeric cells and no-value sentinels
+        (``-999``...) become NaN and are counted in ``attrs["flag_counts"]`` as
+        ``not_numeric:<column>`` and ``sentinel_value:<column>``.
     date_format : str, optional
         A strftime format (``"%d/%m/%Y"``) for the dates; needed when the
         day/month order of ``dd/dd/yyyy`` dates cannot be told from the column
@@ -296,7 +299,7 @@ def read_discharge(
         ``discharge_m3s`` [m³ s⁻¹] (daily mean of the valid raw values),
         ``n_obs`` (number of valid raw values in the day) and ``qa_flags``
         (``;``-separated: ``interpolated``, ``missing``, ``duplicate_timestamp``,
-        ``negative_value``, ``not_numeric``, ``missing_value``).
+        ``negative_value``, ``not_numeric``, ``missing_value``, ``sentinel_value``).
         ``attrs`` holds ``source``, ``q_unit``, ``date_column``, ``value_column``,
         ``gaps`` (list of :class:`Gap`), ``n_missing_days``, ``flag_counts``,
         ``n_raw_values`` and ``notes`` (how UTC offsets or undecided ``1,051``
@@ -320,15 +323,17 @@ def read_discharge(
     Warns
     -----
     DataQualityWarning
-        Raw values left out of the daily means (negative, not numeric, repeated
-        timestamps), counted by flag with the first one's line.
+        Raw values left out of the daily means (negative, not numeric, no-value
+        sentinels, repeated timestamps), counted by flag with the first one's line.
 
     Notes
     -----
     Files are read by the same reader, header matcher and cell parser as field
     samples (:mod:`karstsink.io.text`, :mod:`karstsink.io.headers`,
     :mod:`karstsink.io.cells`): whether ``,`` is a decimal mark is decided
-    per column, never per cell, and so is the day/month order of dates.
+    per column, never per cell, and so is the day/month order of dates; a
+    no-value sentinel (:data:`karstsink.io.cells.SENTINEL_VALUES`: ``-99``,
+    ``-999``, ``-9999``, ``-99999``) is flagged ``sentinel_value``, never a number.
     Sub-daily values are averaged arithmetically within each calendar day
     (the timestamps' own clock: one UTC offset throughout is dropped; different
     offsets are converted to UTC first).  A negative or non-numeric value, or a
@@ -373,11 +378,13 @@ def read_discharge(
     text = cells.text_cells(raw[vcol])
     values, status = cells.parse_column(
         text, _decimal_comma(text, source, vcol, info, notes))
-    values = pd.Series(values, index=raw.index)
+    # -999, -9999... mean "no value": the samples reader's rule (cells.sentinel_mask)
+    sentinel = pd.Series(cells.sentinel_mask(values, status), index=raw.index)
+    values = pd.Series(np.where(sentinel, np.nan, values), index=raw.index)
     empty = pd.Series(status == cells.MISSING, index=raw.index)
     not_numeric = pd.Series((status != cells.OK) & (status != cells.MISSING), index=raw.index)
     negative = values < 0
-    usable = values.notna() & ~negative & ~not_numeric
+    usable = values.notna() & ~negative & ~not_numeric  # (a sentinel is NaN)
     # of a repeated timestamp the first row with a usable value is kept (the first row when
     # none has one): rows with a usable value come first, each group in file order
     order = np.argsort(~usable.to_numpy(), kind="stable")
@@ -388,7 +395,8 @@ def read_discharge(
 
     flags = pd.Series("", index=raw.index, dtype=object)
     for mask, code in ((not_numeric, "not_numeric"), (empty, "missing_value"),
-                       (negative, "negative_value"), (dup, "duplicate_timestamp")):
+                       (sentinel, "sentinel_value"), (negative, "negative_value"),
+                       (dup, "duplicate_timestamp")):
         flags[mask.to_numpy()] = flags[mask.to_numpy()] + ";" + code
 
     day = when.dt.normalize()
@@ -400,11 +408,12 @@ def read_discharge(
     day_flags = grouped["flags"].agg(lambda s: ";".join(sorted({c for f in s for c in
                                                                  f.split(";") if c})))
     if daily_q.notna().sum() == 0:
-        reasons = {"empty": empty, "not numeric": not_numeric, "negative": negative}
+        reasons = {"empty": empty, "not numeric": not_numeric,
+                   "no-value sentinels": sentinel, "negative": negative}
         raise DataError(f"{source}: no usable discharge value in column {vcol!r} "
                         f"({describe_unusable(reasons, text)}); check the "
                         "column, or name the discharge column with --q-column (value_column=).")
-    _warn_left_out(source, lines, text, not_numeric, negative, dup)
+    _warn_left_out(source, lines, text, not_numeric, sentinel, negative, dup)
 
     index = pd.date_range(daily_q.index.min(), daily_q.index.max(), freq="D", name="date")
     out = pd.DataFrame(index=index)
@@ -448,9 +457,11 @@ def read_discharge(
         txt = cells.text_cells(raw[col])
         vals, st = cells.parse_column(txt, _decimal_comma(txt, source, col, info, notes))
         bad_cells = (st != cells.OK) & (st != cells.MISSING)
-        vals = pd.Series(np.where(bad_cells, np.nan, vals), index=raw.index)
-        if bad_cells.any():
-            counts[f"not_numeric:{col}"] = int(bad_cells.sum())
+        no_value = cells.sentinel_mask(vals, st)
+        vals = pd.Series(np.where(bad_cells | no_value, np.nan, vals), index=raw.index)
+        for code, mask in (("not_numeric", bad_cells), ("sentinel_value", no_value)):
+            if mask.any():
+                counts[f"{code}:{col}"] = int(mask.sum())
         ok_rows = (~dup).to_numpy()
         out[col] = vals[ok_rows].groupby(day[ok_rows]).mean().reindex(index).to_numpy()
     for f in out["qa_flags"]:

@@ -12,9 +12,11 @@ estimators of :mod:`karstsink.flux` and :func:`karstsink.sink.carbon_sink`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,17 +26,18 @@ import pandas as pd
 
 from .. import __version__, carbon
 from .._seed import resolve_seed
-from ..exceptions import DataError
+from ..exceptions import DataError, DataQualityWarning, OutOfRangeWarning
 from ..flux import estimate
 from ..flux._base import FluxEstimate
 from ..flux.aggregate import aggregate
 from ..io.discharge import read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..sink import carbon_sink
+from ..units import ELEMENT_QUALIFIERS, MOLAR_MASS
 
-__all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "METHOD_ONLY_OPTIONS", "FluxOptionError",
-           "FluxRun", "analytical_uncertainty", "check_method_options", "is_hco3", "run_flux",
-           "write_flux_outputs"]
+__all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "METHOD_ONLY_OPTIONS", "SOURCE_OPTIONS",
+           "FluxOptionError", "FluxRun", "analytical_uncertainty", "check_method_options",
+           "flux_basis", "is_hco3", "run_flux", "write_flux_outputs"]
 
 #: Column order of ``annual.csv`` (the documented contract of docs/formats.md first).
 ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_yr",
@@ -69,6 +72,8 @@ class FluxRun:
     companion_tables: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
     #: daily WRTDS-Kalman table (``method = "wrtds"``, ``kalman_iter`` > 0), else None
     kalman: pd.DataFrame | None = None
+    #: the run's data-quality warnings, each text once (as shown; ``model.json`` keeps them)
+    warning_texts: list[str] = field(default_factory=list)
 
     def model_json(self) -> dict[str, Any]:
         """The ``model.json`` content (no private objects)."""
@@ -112,6 +117,7 @@ class FluxRun:
             "model": self.estimate.model,
             "companions": {k: v.model for k, v in self.companions.items()},
             "sink_assumptions": (self.sink["assumptions"].iloc[0] if len(self.sink) else None),
+            "warnings": self.warning_texts,
         })
 
 
@@ -134,7 +140,6 @@ def analytical_uncertainty(est: FluxEstimate, smp: pd.DataFrame,
     if col is None:
         return None
     from ..sink import analytical_flux_rsd
-    from ..units import MOLAR_MASS
 
     sd = pd.to_numeric(smp[col], errors="coerce").to_numpy(float) * MOLAR_MASS["hco3"]
     conc = pd.to_numeric(smp["conc_mg_L"], errors="coerce").to_numpy(float)
@@ -191,6 +196,12 @@ METHOD_ONLY_OPTIONS: dict[str, tuple[str, ...]] = {
     "direct": ("--proxy",),
 }
 
+#: The sink options that act on a companion flux, by the option naming its column, with what
+#: that column holds: without the column the option cannot apply (refused, never ignored).
+SOURCE_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "--so4": ("SO4", ("--acid-so4-share", "--evaporite-so4-share")),
+    "--no3": ("NO3", ("--acid-no3-share",)), "--toc": ("TOC", ("--bcp-share",))}
+
 
 class FluxOptionError(DataError):
     """Estimator options that do not go together (:func:`check_method_options`)."""
@@ -202,12 +213,14 @@ def _is_given(value: Any) -> bool:
 
 def check_method_options(method: str, given: Mapping[str, Any], *,
                          model: int | str | None = None) -> None:
-    """Refuse estimator options that the chosen method would not use.
+    """Refuse options that the run would not use.
 
     The one rule of ``karstsink flux`` (before any file is read) and
     :func:`run_flux` (``karstsink run``): LOADEST ``--extra`` regressors need
     model 99 (or 0, which then becomes 99), since models 1-9 have fixed terms;
-    and each option of :data:`METHOD_ONLY_OPTIONS` only goes with its method.
+    each option of :data:`METHOD_ONLY_OPTIONS` only goes with its method; and each
+    sink share of :data:`SOURCE_OPTIONS` needs the column it acts on (``--bcp-share``
+    needs ``--toc``), the CLI passing a share only when the user typed it.
 
     Parameters
     ----------
@@ -235,6 +248,60 @@ def check_method_options(method: str, given: Mapping[str, Any], *,
             hint = " (use --extra for LOADEST)" if "--proxy" in named else ""
             raise FluxOptionError(f"{' and '.join(named)} {verb} to --method {owner} "
                                   f"only{hint}.")
+    for source, (what, names) in SOURCE_OPTIONS.items():
+        named = [n for n in names if _is_given(given.get(n))]
+        if named and not _is_given(given.get(source)):
+            verb, them = ("applies", named[0]) if len(named) == 1 else ("apply", "them")
+            raise FluxOptionError(
+                f"{' and '.join(named)} {verb} to the {what} flux of {source} only: name "
+                f"the {what} column of the samples with {source} (e.g. {source} "
+                f"{source[2:]}), or leave {them} out.")
+
+
+def flux_basis(species: str | None, unit: str | None) -> str:
+    """What a flux table's numbers are the mass of: the species itself (the reader converts
+    NO3-N, SO4-S, alkalinity as CaCO3), C for TOC/DOC, else what the unit states."""
+    read = f"; the file's unit: {unit}" if unit else ""
+    if species in ("toc", "doc"):
+        return f"organic carbon as C: conc_mg_L in mg C/L, fluxes in kg C{read}"
+    key = "hco3" if species == "alk" else str(species)
+    if key not in MOLAR_MASS:
+        return f"mass on the basis the samples file's unit states{read}"
+    name = {"sio2": "SiO2"}.get(key, key.upper() if key[-1].isdigit() else key.title())
+    other = [f"{name}-{e.upper()}" for e, of in ELEMENT_QUALIFIERS.items() if key in of]
+    other += ["as CaCO3"] if key == "hco3" else []
+    return (f"mass of {name} itself" + (f" (not {' or '.join(other)})" if other else "")
+            + f": conc_mg_L in mg {name}/L, fluxes in kg {name}{read}")
+
+
+@contextlib.contextmanager
+def _each_warning_once(texts: list[str]) -> Iterator[Callable[[str], None]]:
+    """Relay a run's warnings once per text, after the run or its error (the CLI's
+    ``default`` filter does not: any filter change resets it). The constituent and its
+    companions share one discharge record and samples file, so one problem may warn in
+    each fit: said once, naming the companions (``... (also for the so4 flux).``).
+    ``companion(key)`` marks where a companion's fit starts; karstsink's texts go to
+    ``texts``."""
+    marks: list[tuple[int, str | None]] = [(0, None)]
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield lambda key: marks.append((len(caught), key))
+    finally:
+        seen: dict[tuple[type, str], tuple[warnings.WarningMessage, list]] = {}
+        for i, w in enumerate(caught):  # each warning with the fit it came from
+            keys = seen.setdefault((w.category, str(w.message)), (w, []))[1]
+            keys.append(next(k for n, k in reversed(marks) if n <= i))
+        for (category, text), (w, keys) in seen.items():
+            named = list(dict.fromkeys(k for k in keys if k is not None))
+            if named:
+                what = ("also for the " if None in keys else "") + " and ".join(named) + (
+                    " fluxes" if len(named) > 1 else " flux")
+                text = f"{text.removesuffix('.')} ({what})" + "." * text.endswith(".")
+            if issubclass(category, (DataQualityWarning, OutOfRangeWarning)):
+                texts.append(text)
+            warnings.warn_explicit(w.message if text == str(w.message) else text, category,
+                                   w.filename, w.lineno)
 
 
 def _annual_for_sink(tables, key="annual"):
@@ -324,44 +391,49 @@ def run_flux(
     opts = dict(method_options or {})
     check_method_options(method, {"--proxy": proxy, "--extra": extra_regressors},
                          model=opts.get("model"))  # before any file is read
-    extra_cols = [c for c in ([proxy] if proxy else []) + list(extra_regressors or [])]
-    daily = read_discharge(discharge, q_unit=q_unit, value_column=q_column,
-                           max_gap_days=max_gap_days, allow_gaps=allow_gaps,
-                           extra_columns=extra_cols or None, date_format=date_format)
-    if proxy:
-        opts["proxy"] = proxy
-    if extra_regressors:
-        opts["extra_regressors"] = list(extra_regressors)
-        opts["model"] = 99  # 0 (choose) or 99: the checked rule
-    if method == "wrtds":  # one seed for the bootstrap and WRTDS-Kalman, recorded
-        opts["seed"] = resolve_seed(opts.get("seed"))
-    table = read_flux_table(samples, units=units, date_format=date_format)  # read once
-    smp = flux_samples_from_table(table, constituent, date_column=date_column,
-                                  date_format=date_format)
-    est = estimate(daily, smp, constituent, method=method, **opts)
-    tables = aggregate(est, year_start_month=year_start_month)
-    kal = None
-    if method == "wrtds":  # issue 14: flow-normalised and WRTDS-Kalman annual columns
-        from ..flux._kalman import wrtds_kalman
-        from ..flux.trends import annual_trend_columns
+    with _each_warning_once(texts := list[str]()) as companion:  # the run's warnings, each once
+        extra_cols = [c for c in ([proxy] if proxy else []) + list(extra_regressors or [])]
+        daily = read_discharge(discharge, q_unit=q_unit, value_column=q_column,
+                               max_gap_days=max_gap_days, allow_gaps=allow_gaps,
+                               extra_columns=extra_cols or None, date_format=date_format)
+        if proxy:
+            opts["proxy"] = proxy
+        if extra_regressors:
+            opts["extra_regressors"] = list(extra_regressors)
+            opts["model"] = 99  # 0 (choose) or 99: the checked rule
+        if method == "wrtds":  # one seed for the bootstrap and WRTDS-Kalman, recorded
+            opts["seed"] = resolve_seed(opts.get("seed"))
+        table = read_flux_table(samples, units=units, date_format=date_format)  # read once
+        smp = flux_samples_from_table(table, constituent, date_column=date_column,
+                                      date_format=date_format)
+        est = estimate(daily, smp, constituent, method=method, **opts)
+        est.model["basis"] = flux_basis(smp.attrs.get("species"), smp.attrs.get("units"))
+        tables = aggregate(est, year_start_month=year_start_month)
+        kal = None
+        if method == "wrtds":  # issue 14: flow-normalised and WRTDS-Kalman annual columns
+            from ..flux._kalman import wrtds_kalman
+            from ..flux.trends import annual_trend_columns
 
-        if kalman_iter:
-            kal = wrtds_kalman(est, niter=int(kalman_iter), seed=opts["seed"])
-        tables["annual"] = tables["annual"].merge(
-            annual_trend_columns(est, year_start_month=year_start_month, kalman_iter=0,
-                                 kalman=kal),
-            on="year", how="left")
-    est.samples.attrs.update(smp.attrs)
+            if kalman_iter:
+                kal = wrtds_kalman(est, niter=int(kalman_iter), seed=opts["seed"])
+            tables["annual"] = tables["annual"].merge(
+                annual_trend_columns(est, year_start_month=year_start_month, kalman_iter=0,
+                                     kalman=kal),
+                on="year", how="left")
+        est.samples.attrs.update(smp.attrs)
 
-    companions: dict[str, FluxEstimate] = {}
-    ctables: dict[str, dict[str, pd.DataFrame]] = {}
-    for key, col in (("so4", so4), ("no3", no3), ("toc", toc)):
-        if col is None:
-            continue
-        s2 = flux_samples_from_table(table, col, species=key, date_column=date_column,
-                                     date_format=date_format)
-        companions[key] = estimate(daily, s2, col, method=method, **opts)
-        ctables[key] = aggregate(companions[key], year_start_month=year_start_month)
+        companions: dict[str, FluxEstimate] = {}
+        ctables: dict[str, dict[str, pd.DataFrame]] = {}
+        for key, col in (("so4", so4), ("no3", no3), ("toc", toc)):
+            if col is None:
+                continue
+            companion(key)
+            s2 = flux_samples_from_table(table, col, species=key, date_column=date_column,
+                                         date_format=date_format)
+            companions[key] = estimate(daily, s2, col, method=method, **opts)
+            companions[key].model["basis"] = flux_basis(s2.attrs.get("species"),
+                                                        s2.attrs.get("units"))
+            ctables[key] = aggregate(companions[key], year_start_month=year_start_month)
 
     hco3 = is_hco3(constituent, smp.attrs.get("species"))  # e.g. "HCO3- (mg/L)"
     analytical = analytical_uncertainty(est, smp, daily) if hco3 else None
@@ -424,7 +496,7 @@ def run_flux(
     }
     return FluxRun(estimate=est, discharge=daily, samples=est.samples, tables=tables,
                    sink=sink_table, settings=settings, companions=companions,
-                   companion_tables=ctables, kalman=kal)
+                   companion_tables=ctables, kalman=kal, warning_texts=texts)
 
 
 def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool = True,

@@ -1,0 +1,207 @@
+"""``karstsink flux``: sink shares without their flux, the basis of the companion files, and
+each warning once.
+
+- A share that acts on a companion flux (``--acid-so4-share``, ``--evaporite-so4-share``,
+  ``--acid-no3-share``, ``--bcp-share``) given without the column of that flux (``--so4``,
+  ``--no3``, ``--toc``) cannot apply: a usage error naming both options, never ignored.
+- ``annual_no3.csv`` (and ``annual_so4.csv``, ``annual_toc.csv``) keep the columns of
+  ``annual.csv``; ``model.json`` states what their numbers are the mass of.
+- The constituent and its companions are fitted on one discharge record: a warning the
+  fits share is shown once (it was shown once per fit), and kept in ``model.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from karstsink.cli import main
+from karstsink.exceptions import DataQualityWarning
+from karstsink.workflows.catchment import FluxOptionError, check_method_options, run_flux
+
+DAYS = pd.date_range("2019-10-01", "2021-09-30", freq="D")
+
+
+def _run(args):
+    return CliRunner().invoke(main, ["flux", *map(str, args)], catch_exceptions=False)
+
+
+def _constant_files(tmp_path, samples: dict):
+    """Q = 1 m3/s every day; one sample every 30 days with the constant ``samples``."""
+    qp, sp = tmp_path / "q.csv", tmp_path / "s.csv"
+    pd.DataFrame({"date": DAYS.strftime("%Y-%m-%d"), "Q (m3/s)": 1.0}).to_csv(qp, index=False)
+    sd = DAYS[::30]
+    pd.DataFrame({"date": sd.strftime("%Y-%m-%d"), **{k: [v] * len(sd)
+                                                       for k, v in samples.items()}}).to_csv(
+        sp, index=False)
+    return qp, sp
+
+
+# --------------------------------------------------------------------------------------
+# 1. a sink share without the flux it acts on
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("share", "source"), [
+    ("--acid-so4-share", "--so4"), ("--evaporite-so4-share", "--so4"),
+    ("--acid-no3-share", "--no3"), ("--bcp-share", "--toc"),
+])
+@pytest.mark.parametrize("value", ["0.5", "1", "0"])  # the default, typed, is refused too
+def test_a_share_without_its_column_is_a_usage_error(tmp_path, share, source, value):
+    qp, sp = _constant_files(tmp_path, {"hco3": 250.0, "so4": 30.0, "no3": 10.0,
+                                        "toc": 2.0})
+    out = tmp_path / "out"
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
+              "--method", "direct", share, value, "-o", out, "--no-plots"])
+    assert r.exit_code == 2, r.output
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, r.output
+    assert share in errors[0] and "only: name the " in errors[0], errors[0]
+    assert f"with {source} (e.g. {source} {source[2:]})" in errors[0], errors[0]
+    assert "Traceback" not in r.output and not out.exists()
+
+
+def test_the_shares_are_refused_together_and_accepted_with_their_column(tmp_path):
+    qp, sp = _constant_files(tmp_path, {"hco3": 250.0, "so4": 30.0, "no3": 10.0})
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
+              "--method", "direct", "--acid-so4-share", "0.5", "--evaporite-so4-share", "0.2",
+              "-o", tmp_path / "x", "--no-plots"])
+    assert r.exit_code == 2, r.output
+    assert ("--acid-so4-share and --evaporite-so4-share apply to the SO4 flux of --so4 only: "
+            "name the SO4 column of the samples with --so4 (e.g. --so4 so4), or leave them "
+            "out.") in " ".join(r.output.split())
+    out = tmp_path / "out"
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
+              "--method", "direct", "--so4", "so4", "--acid-so4-share", "0.5", "-o", out,
+              "--no-plots"])
+    assert r.exit_code == 0, r.output
+    sink = pd.read_csv(out / "sink.csv")
+    # SO4_acid = 0.5 x 30 mg/L / 96.06 g/mol = 0.156152 mmol/L; HCO3 250 / 61.017 = 4.097219;
+    # carbonic HCO3 = 4.097219 - 2 x 0.156152 = 3.784914 mmol/L; at 1 m3/s over 100 km2:
+    # 0.5 x 3.784914 mol/m3 x 31 557 600 m3/yr x 12.011 g/mol / 1e6 / 100 = 7.17314 t C km-2
+    # yr-1 (with the default share 1 it would be 6.5815: the 0.5 was applied, not dropped)
+    assert sink["sink_t_c_km2_yr"].iloc[-1] == pytest.approx(7.17314, abs=1e-5)
+    assert "acid_so4_share = 0.5" in sink["assumptions"].iloc[-1]
+
+
+def test_the_rule_function_owns_it():
+    for given in ({"--bcp-share": 0.3}, {"--bcp-share": 0.3, "--toc": None}):
+        with pytest.raises(FluxOptionError, match=r"^--bcp-share applies to the TOC flux"):
+            check_method_options("loadest", given)
+    check_method_options("loadest", {"--bcp-share": 0.3, "--toc": "toc"})
+    check_method_options("loadest", {"--acid-no3-share": None, "--bcp-share": None})
+
+
+# --------------------------------------------------------------------------------------
+# 2. the basis of the companion files
+# --------------------------------------------------------------------------------------
+def test_companion_files_state_their_basis_and_hold_the_species_itself(tmp_path):
+    qp, sp = _constant_files(tmp_path, {"Alk (mg/L as CaCO3)": 200.0, "SO4-S (mg/L)": 10.0,
+                                        "NO3-N (mg/L)": 2.259, "TOC (mg/L)": 2.0})
+    out = tmp_path / "out"
+    r = _run(["--discharge", qp, "--samples", sp, "--area", 100, "--method", "direct",
+              "--so4", "so4", "--no3", "no3", "--toc", "toc", "-o", out, "--no-plots"])
+    assert r.exit_code == 0, r.output
+    model = json.loads((out / "model.json").read_text(encoding="utf-8"))
+    basis = {k: v["basis"] for k, v in model["companions"].items()}
+    assert basis["no3"].startswith("mass of NO3 itself (not NO3-N): conc_mg_L in mg NO3/L, "
+                                   "fluxes in kg NO3"), basis
+    assert "mg/L as N" in basis["no3"]
+    assert basis["so4"].startswith("mass of SO4 itself (not SO4-S)"), basis
+    assert basis["toc"].startswith("organic carbon as C: conc_mg_L in mg C/L, fluxes in kg C")
+    assert model["model"]["basis"].startswith("mass of HCO3 itself (not HCO3-C or as CaCO3)")
+    # the numbers are of that basis, at Q = 1 m3/s (1 g/m3 = 1 mg/L; x 86.4 = kg/d):
+    # NO3: 2.259 mg N/L x 62.004 / 14.007 = 9.99979 mg NO3/L -> 863.98 kg NO3/d
+    # SO4: 10 mg S/L x 96.06 / 32.06 = 29.9626 mg SO4/L -> 2588.77 kg SO4/d
+    # TOC: 2 mg C/L -> 172.8 kg C/d
+    for key, kg_day in (("no3", 863.98), ("so4", 2588.77), ("toc", 172.8)):
+        annual = pd.read_csv(out / f"annual_{key}.csv")
+        assert {"conc_mg_L", "flux_kg_day", "flux_kg_yr"} <= set(annual.columns)
+        np.testing.assert_allclose(annual["flux_kg_day"], kg_day, rtol=2e-6)
+
+
+# --------------------------------------------------------------------------------------
+# 3. each warning once
+# --------------------------------------------------------------------------------------
+def _extrapolating_files(tmp_path, *, bad_no3=0):
+    """Seasonal discharge with a flood on day 200, which no sample catches: LOADEST warns
+    of extrapolated loads in the HCO3, SO4 and NO3 fits alike."""
+    t = np.arange(len(DAYS))
+    q = 1.0 + 0.5 * np.sin(2 * np.pi * t / 365.25)
+    q[200] = 4.0
+    qp, sp = tmp_path / "q.csv", tmp_path / "s.csv"
+    pd.DataFrame({"date": DAYS.strftime("%Y-%m-%d"), "Q (m3/s)": q}).to_csv(qp, index=False)
+    idx = np.arange(3, len(DAYS), 11)
+    assert 200 not in idx
+    i = np.arange(len(idx))
+    no3 = [f"{v:.3f}" for v in 10.0 + 0.5 * np.sin(i)]
+    for k in range(bad_no3):
+        no3[2 * k + 1] = "abc"
+    pd.DataFrame({"date": DAYS[idx].strftime("%Y-%m-%d"),
+                  "hco3": 250.0 * q[idx] ** -0.1 + np.cos(i),
+                  "so4": 30.0 * q[idx] ** -0.2 + 0.3 * np.sin(2 * i),
+                  "no3": no3}).to_csv(sp, index=False)
+    n_extrapolated = int((q > q[idx].max()).sum())  # days above the largest sampled Q
+    return qp, sp, n_extrapolated
+
+
+def test_a_warning_of_every_fit_is_shown_once_naming_the_companions(tmp_path):
+    qp, sp, n_ex = _extrapolating_files(tmp_path)
+    out = tmp_path / "out"
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
+              "--so4", "so4", "--no3", "no3", "-o", out, "--no-plots"])
+    assert r.exit_code == 0, r.output
+    shown = [ln for ln in r.output.splitlines() if ln.startswith("warning:")]
+    loadest = [ln for ln in shown if "above the largest sampled discharge" in ln]
+    assert len(loadest) == 1, shown  # was 3: one per fit (hco3, so4, no3)
+    assert loadest[0].startswith(f"warning: LOADEST: {n_ex} day(s) have discharge above")
+    assert loadest[0].endswith("extrapolated (also for the so4 and no3 fluxes).")
+    assert len(shown) == len(set(shown)), shown
+    model = json.loads((out / "model.json").read_text(encoding="utf-8"))
+    assert model["warnings"] == [loadest[0].removeprefix("warning: ")]
+    for fit in (model["model"], model["companions"]["so4"], model["companions"]["no3"]):
+        assert len(fit["warnings"]) == 1 and "extrapolated" in fit["warnings"][0]
+
+
+def test_a_companions_own_warning_is_shown_once_and_names_it(tmp_path):
+    qp, sp, _ = _extrapolating_files(tmp_path, bad_no3=2)
+    out = tmp_path / "out"
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
+              "--method", "direct", "--so4", "so4", "--no3", "no3", "-o", out, "--no-plots"])
+    assert r.exit_code == 0, r.output
+    shown = [ln for ln in r.output.splitlines() if ln.startswith("warning:")]
+    own = [ln for ln in shown if "no usable no3 value" in ln]
+    assert own == [f"warning: {sp}: 2 sample(s) have no usable no3 value (flagged in "
+                   "qa_flags) and are not used for calibration (no3 flux)."], shown
+
+
+def test_run_flux_warns_once_per_text(tmp_path):
+    qp, sp, n_ex = _extrapolating_files(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = run_flux(qp, sp, area_km2=100.0, units="mg/L", so4="so4", no3="no3")
+    texts = [str(w.message) for w in caught if issubclass(w.category, DataQualityWarning)]
+    assert len(texts) == len(set(texts)) == 1, texts
+    assert texts[0].startswith(f"LOADEST: {n_ex} day(s)")
+    assert run.warning_texts == texts
+    with pytest.warns(DataQualityWarning, match=r"also for the no3 flux\)\.$"):
+        run_flux(qp, sp, area_km2=100.0, units="mg/L", no3="no3")
+
+
+def test_repeated_units_are_a_usage_error_and_the_same_unit_twice_is_it(tmp_path):
+    qp, sp = _constant_files(tmp_path, {"hco3": 250.0})
+    out = tmp_path / "out"
+    common = ["--discharge", qp, "--samples", sp, "--area", 100, "--method", "direct",
+              "-o", out, "--no-plots"]
+    r = _run([*common, "--units", "mg/L", "--units", "mmol/L"])
+    assert r.exit_code == 2, r.output
+    assert "'mg/L', 'mmol/L'" in r.output and "header" in r.output
+    assert not out.exists()
+    r = _run([*common, "--units", "mg/L", "--units", "mg/L"])
+    assert r.exit_code == 0, r.output
+    # Q 1 m3/s x 250 mg/L = 250 g/s = 250 x 86400 / 1000 kg/d = 21,600 kg/d every day
+    annual = pd.read_csv(out / "annual.csv")
+    assert annual["flux_kg_day"].to_numpy() == pytest.approx(21600.0, rel=1e-9)
