@@ -165,7 +165,9 @@ def test_nodata_propagates_from_every_input(tmp_path):
     temp[5, 5] = -9999.0
     write(inputs["temperature"], temp, GEO_TRANSFORM, GEO, nodata=-9999.0)
     cfg = write_config(tmp_path, inputs)
-    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    # the temperature hole leaves carbonate pixels without a sink: warned, not silent
+    with pytest.warns(DataQualityWarning, match=r"Input 'temperature' .* has no value on"):
+        run_map(load_config(cfg), tmp_path / "out", quicklook=False)
     karst = read(tmp_path / "out" / "karst_sink.tif")
     bio = read(tmp_path / "out" / "biological_sink.tif")
     assert np.isnan(karst[120:130, 200:210]).all()
@@ -181,6 +183,14 @@ def test_nodata_propagates_from_every_input(tmp_path):
     valid = ~hole
     valid[120:130, 200:210] = False
     assert not np.isnan(karst[valid]).any()
+    # run.json counts the hole's carbonate pixels (rows 50-199) with a valid land cover
+    rock = np.zeros(LC_SHAPE, bool)
+    rock[50:] = True
+    rock[120:130, 200:210] = False
+    gap = json.loads((tmp_path / "out" / "run.json").read_text())["flags"][
+        "missing_input_values"]["temperature"]
+    assert gap["pixels"] == int(np.count_nonzero(hole & rock))
+    assert gap["of_pixels"] == 150 * 300 - 100 and gap["domain"] == "carbonate"
 
 
 def test_co2_output_is_3p664_times_carbon(tmp_path):
@@ -359,12 +369,16 @@ def test_numba_kernel_matches_numpy(tmp_path):
         cfg = write_config(tmp_path, inputs, extra=f'[model]\nnumba = {flag}\n'
                            'outputs = ["dissolution", "denudation"]\n'
                            f'[zones]\npath = "{zones.name}"\nfield = "county"\n')
-        with pytest.warns(OutOfRangeWarning):
+        with pytest.warns(OutOfRangeWarning), pytest.warns(
+                DataQualityWarning, match="Input 'temperature' .* has no value on"):
             run_map(load_config(cfg), tmp_path / flag, quicklook=False)
         outs[flag] = {n: read(tmp_path / flag / f"{n}.tif")
                       for n in ("karst_sink", "total_sink", "dissolution", "denudation")}
     for n in outs["false"]:
         assert_allclose(outs["true"][n], outs["false"][n], rtol=1e-5, atol=1e-5)
+    gaps = [json.loads((tmp_path / f / "run.json").read_text())["flags"][
+        "missing_input_values"] for f in ("false", "true")]
+    assert gaps[0] == gaps[1]  # the temperature cell at -9999: same count either way
     za = pd.read_csv(tmp_path / "false" / "zonal_totals.csv")
     zb = pd.read_csv(tmp_path / "true" / "zonal_totals.csv")
     pd.testing.assert_frame_equal(za, zb, rtol=1e-6)
@@ -420,7 +434,11 @@ def test_nodata_climate_off_the_rock_and_zone_sums_that_add_up(tmp_path, numba):
     cfg = write_config(tmp_path, inputs, extra=f'[model]\nnumba = {numba}\n'
                        'outputs = ["dissolution", "denudation"]\n'
                        f'[zones]\npath = "{zones.name}"\nfield = "county"\n')
-    run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    # rows 100-109 of the rock lack runoff: 10 x 300 of its 150 x 300 px = 6.67 %, warned
+    # (rows 0-19 are off the rock: their karst sink is 0 anyway, not counted)
+    with pytest.warns(DataQualityWarning, match=r"Input 'runoff' .* no value on 6\.67 % of "
+                      r"the mapped carbonate pixels \(3000 of 45000 px\)"):
+        run_map(load_config(cfg), tmp_path / "out", quicklook=False)
     karst = read(tmp_path / "out" / "karst_sink.tif")
     total = read(tmp_path / "out" / "total_sink.tif")
     # off the rock the karst sink is 0 whatever the runoff: the total is the forest's 70

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..exceptions import ConfigError
+from ._coverage import coverage_counts
 from .grid import AlignedSource, Grid, pixel_area_km2
 from .model import (
     ModelParams,
@@ -266,6 +267,7 @@ def _model_variant(state: _State, window, raw: dict, keys: dict | None
     inp = model_inputs(rv, p)
     codes, valid = inp["landcover"], inp["landcover_valid"]
     out, counters = compute_block(inp, p)
+    counters.update(coverage_counts(rv, out["total"], p.pco2_volume_fraction))
     if p.transitions:
         slope = _halo_slope(state, window) if "dem" in state.sources else None
         new_codes = remap_classes(codes, valid, slope, p.transitions)

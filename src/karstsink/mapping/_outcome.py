@@ -79,19 +79,26 @@ def check_not_all_nodata(totals: dict, counters: dict, checks: dict, inputs: dic
                     f"to total (not 0 t C/yr): {why}. Nothing was written.")
 
 
-def warn_zones(zonal: dict | None, field: str) -> None:
-    """Warn about zones off the grid or without a valid pixel (their sinks are NaN)."""
+def warn_zones(zonal: dict | None, field: str, partly: bool = True) -> None:
+    """Warn about zones off the grid or without a valid pixel (their sinks are NaN) and,
+    with ``partly``, about zones partly outside the grid (their totals cover only the part
+    on it; ``off_grid_area_km2``)."""
     if not zonal:
         return
-    off, empty = [], []
+    off, empty, part = [], [], []
+    outside = zonal.get("off_grid_area_km2") if partly else None
     for i, zid in enumerate(zonal["zone_id"]):
         if zid is None or (isinstance(zid, float) and math.isnan(zid)):
             continue  # the TOTAL row
         name = f"zone_id {zid} ({field} {zonal[field][i]!r})"
-        if not zonal["area_km2"][i] > 0:
+        area = zonal["area_km2"][i]
+        if not area > 0:
             off.append(name)
-        elif not has_valid_pixel(zonal["area_km2"][i], zonal["nodata_area_km2"][i]):
+        elif not has_valid_pixel(area, zonal["nodata_area_km2"][i]):
             empty.append(name)
+        if area > 0 and outside is not None and outside[i] > 0:
+            part.append(f"{name} {outside[i]:.4g} of {area + outside[i]:.4g} km2 "
+                        f"({100 * outside[i] / (area + outside[i]):.3g} %)")
     if off:
         warnings.warn(f"{len(off)} zone(s) lie off the map grid (no pixel inside; area 0, "
                       f"sinks NaN in zonal_totals): {', '.join(off[:20])}"
@@ -100,6 +107,13 @@ def warn_zones(zonal: dict | None, field: str) -> None:
         warnings.warn(f"{len(empty)} zone(s) hold only nodata pixels (sinks NaN in "
                       f"zonal_totals): {', '.join(empty[:20])}"
                       f"{' ...' if len(empty) > 20 else ''}.", DataQualityWarning, stacklevel=3)
+    if part:
+        warnings.warn(f"{len(part)} zone(s) lie partly outside the map grid, so their totals "
+                      f"cover only the part on it (off_grid_area_km2 in zonal_totals): "
+                      f"{', '.join(part[:5])}{' ...' if len(part) > 5 else ''}. To total "
+                      f"them whole, map on a grid that covers them (the land-cover raster, "
+                      f"or [grid] like).",
+                      DataQualityWarning, stacklevel=3)
 
 
 def warn_counters(c: dict, table_name: str) -> None:

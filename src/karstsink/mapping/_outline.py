@@ -1,12 +1,12 @@
-"""Catchment outlines and polygon areas (catchment vs map); re-exported by
-:mod:`karstsink.mapping.zones`, which holds the raster mean over an outline.
+"""Catchment outlines, polygon areas (catchment vs map) and zone areas off the map grid;
+re-exported by :mod:`karstsink.mapping.zones`, which holds the raster mean over an outline.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["polygon_area_km2", "read_outline"]
+__all__ = ["off_grid_area_km2", "polygon_area_km2", "read_outline"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -27,6 +27,31 @@ def polygon_area_km2(geometry, crs) -> float:
         return abs(geod.geometry_area_perimeter(geometry)[0]) / 1e6
     unit = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0
     return float(geometry.area) * unit * unit / 1e6
+
+
+def off_grid_area_km2(geometries, grid) -> list[float]:
+    """Area of each polygon (in the grid CRS) outside the grid's footprint [km²].
+
+    The part of the polygon beyond the grid's outer pixel edges, measured as
+    :func:`polygon_area_km2` measures it in the grid CRS (planar if projected, geodesic
+    if geographic): exactly 0 for a polygon inside the grid, the polygon's whole area
+    for one off it.  A remainder below 1e-9 of the polygon's area (coordinates rounded
+    on a shared edge) counts as 0.
+    """
+    import numpy as np
+    import shapely
+
+    t = grid.transform
+    box = shapely.Polygon([(t.c + t.a * c + t.b * r, t.f + t.d * c + t.e * r) for c, r in
+                           ((0, 0), (grid.width, 0), (grid.width, grid.height),
+                            (0, grid.height))])
+    crs = grid.crs.to_wkt()
+    geoms = [g if shapely.is_valid(g) else shapely.make_valid(g) for g in geometries]
+    out = [0.0] * len(geoms)
+    for i in np.flatnonzero(~shapely.covered_by(geoms, box)):
+        off = polygon_area_km2(shapely.difference(geoms[i], box), crs)
+        out[i] = off if off > 1e-9 * polygon_area_km2(geoms[i], crs) else 0.0
+    return out
 
 
 def read_outline(path: str | Path, crs, layer: str | None = None):

@@ -115,6 +115,49 @@ class VectorRead:
         lay = f", layer {self.layer!r}" if self.layer else ""
         return f"[inputs] {self.key} ({self.path}{lay}, field {self.field!r})"
 
+    def layer_info(self) -> tuple[str, dict]:
+        """The layer read and its ``pyogrio.read_info`` (metadata only, no features).
+
+        Raises
+        ------
+        ConfigError
+            The file is no vector file GDAL reads; the layer is missing or not chosen
+            among several; the field is missing.
+        DataError
+            The layer has no CRS.
+        """
+        import pyogrio
+
+        layer = self._layer(pyogrio)
+        info = pyogrio.read_info(self.path, layer=layer)
+        fields = [str(f) for f in info["fields"]]
+        if self.field not in fields:
+            raise ConfigError(f"[inputs] {self.key}.field = {self.field!r}: layer {layer!r} "
+                              f"of {self.path} has no such field; its fields: "
+                              f"{', '.join(fields)}.")
+        if not info.get("crs"):
+            raise DataError(f"{self.where()}: the layer has no CRS; assign one (e.g. "
+                            f"ogr2ogr -a_srs EPSG:4326) and run again.")
+        return layer, info
+
+    def _layer(self, pyogrio) -> str:
+        try:
+            layers = [str(x[0]) for x in pyogrio.list_layers(self.path)]
+        except Exception as err:  # pyogrio.errors.DataSourceError and OS errors
+            msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(f"[inputs] {self.key}: cannot read {self.path} as a vector "
+                              f"file ({msg}).") from err
+        if self.layer is None:
+            if len(layers) != 1:
+                raise ConfigError(f"[inputs] {self.key}: {self.path} holds {len(layers)} "
+                                  f"layers ({', '.join(layers)}); choose one: layer = "
+                                  f"\"...\".")
+            return layers[0]
+        if self.layer not in layers:
+            raise ConfigError(f"[inputs] {self.key}.layer = {self.layer!r}: {self.path} has "
+                              f"no such layer; its layers: {', '.join(layers)}.")
+        return self.layer
+
     def describe(self) -> str:
         n = sum(len(v) for c, _, v in self.groups if c > 0)
         what = ("dolomite share of the carbonate cover" if self.quantity == "dolomite"
@@ -250,24 +293,6 @@ class VectorSource:
         """Nothing to close (the polygons stay in memory for the run)."""
 
     # -- loading -------------------------------------------------------------------------
-    def _layer(self, pyogrio) -> str:
-        r = self.read_spec
-        try:
-            layers = [str(x[0]) for x in pyogrio.list_layers(r.path)]
-        except Exception as err:  # pyogrio.errors.DataSourceError and OS errors
-            msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ConfigError(f"[inputs] {r.key}: cannot read {r.path} as a vector file "
-                              f"({msg}).") from err
-        if r.layer is None:
-            if len(layers) != 1:
-                raise ConfigError(f"[inputs] {r.key}: {r.path} holds {len(layers)} layers "
-                                  f"({', '.join(layers)}); choose one: layer = \"...\".")
-            return layers[0]
-        if r.layer not in layers:
-            raise ConfigError(f"[inputs] {r.key}.layer = {r.layer!r}: {r.path} has no such "
-                              f"layer; its layers: {', '.join(layers)}.")
-        return r.layer
-
     def _load(self) -> None:
         """The polygons, from this process's cache when another source (a Dask tile
         task, the dolomite share) already read the same layer for the same grid."""
@@ -291,15 +316,7 @@ class VectorSource:
         from rasterio.warp import transform_bounds
 
         r = self.read_spec
-        layer = self._layer(pyogrio)
-        info = pyogrio.read_info(r.path, layer=layer)
-        fields = [str(f) for f in info["fields"]]
-        if r.field not in fields:
-            raise ConfigError(f"[inputs] {r.key}.field = {r.field!r}: layer {layer!r} of "
-                              f"{r.path} has no such field; its fields: {', '.join(fields)}.")
-        if not info.get("crs"):
-            raise DataError(f"{r.where()}: the layer has no CRS; assign one (e.g. ogr2ogr "
-                            f"-a_srs EPSG:4326) and run again.")
+        layer, info = r.layer_info()
         crs = CRS.from_user_input(info["crs"])
         bbox = transform_bounds(self.grid.crs, crs, *self.grid.bounds, densify_pts=21)
         df = pyogrio.read_dataframe(r.path, layer=layer, columns=[r.field], bbox=bbox)

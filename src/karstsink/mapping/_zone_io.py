@@ -33,6 +33,7 @@ from ..io.atomic import peak_rss_mb
 from ..io.write import csv_encoding, excel_csv, to_csv
 from ..units import C_TO_CO2
 from ._area import has_valid_pixel
+from ._outline import off_grid_area_km2
 from ._zone_table import (
     DENSITIES,
     _missing,
@@ -42,16 +43,18 @@ from ._zone_table import (
     write_gpkg,
 )
 
-__all__ = ["ZoneIO", "read_zones", "write_zone_tables"]
+__all__ = ["ZoneIO", "check_zones_file", "read_zones", "write_zone_tables"]
 
 #: zone quantities, in this order, per zone (engine sums)
 ZONE_QUANTITIES = ("area_km2", "karst_area_km2", "nodata_area_km2", "karst_sink_t_c_yr",
                    "biological_sink_t_c_yr", "total_sink_t_c_yr",
                    "scenario_total_sink_t_c_yr", "scenario_difference_t_c_yr")
 TOTAL_LABEL = "TOTAL (all zones)"
+#: the last column of the zone tables of a map run: the zone's area outside the map grid
+OFF_GRID = "off_grid_area_km2"
 #: column names of the zone tables a source attribute may not take (it is renamed
 #: ``source_<name>``)
-_RESERVED = {"zone_id", *ZONE_QUANTITIES,
+_RESERVED = {"zone_id", OFF_GRID, *ZONE_QUANTITIES,
              *(c.replace("_t_c_yr", "_t_co2_yr") for c in ZONE_QUANTITIES),
              *DENSITIES, *(c.replace("_t_c_km2_yr", "_t_co2_km2_yr") for c in DENSITIES)}
 _ERRORS = {"ConfigError": ConfigError, "DataError": DataError}
@@ -64,6 +67,26 @@ def _text(v) -> str | None:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
+
+
+def _no_field(field: str, path, columns) -> ConfigError:
+    return ConfigError(f"[zones] field {field!r} is not a column of {path}; columns: "
+                       f"{', '.join(c for c in columns if c != 'geometry')}.")
+
+
+def check_zones_file(path: str | Path, field: str, layer: str | None = None) -> None:
+    """The cheap part of :func:`read_zones`'s checks, on the file's metadata only (no
+    feature read): the file opens, has ``field`` and a CRS.  Same errors."""
+    import pyogrio
+
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+    except Exception as err:
+        raise DataError(f"Cannot read zones file {path}: {err}") from err
+    if field not in [str(f) for f in info["fields"]]:
+        raise _no_field(field, path, [str(f) for f in info["fields"]])
+    if not info.get("crs"):
+        raise DataError(f"Zones file {path} has no CRS; set one and run again.")
 
 
 def read_zones(path: str | Path, field: str, crs_wkt: str,
@@ -106,8 +129,7 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
     # NULLs as floats, dates as date-times)
     dtypes = dict(zip(info["fields"], (str(t) for t in info["dtypes"]), strict=True))
     if field not in gdf.columns:
-        raise ConfigError(f"[zones] field {field!r} is not a column of {path}; columns: "
-                          f"{', '.join(c for c in gdf.columns if c != 'geometry')}.")
+        raise _no_field(field, path, gdf.columns)
     if gdf.crs is None:
         raise DataError(f"Zones file {path} has no CRS; set one and run again.")
     keep = (gdf.geometry.notna() & ~gdf.geometry.is_empty
@@ -134,7 +156,7 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
 
 
 def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: str,
-                      sums: np.ndarray, co2: bool) -> dict[str, list]:
+                      sums: np.ndarray, co2: bool, grid=None) -> dict[str, list]:
     """Write ``zonal_totals.csv`` and ``zonal_totals.gpkg`` into ``out``.
 
     One row per zone (feature), in file order, keyed by ``zone_id`` (its fid), with
@@ -146,9 +168,12 @@ def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: s
     of 0).  The CSV ends with a ``TOTAL (all zones)`` row: the sum over zones or, when
     zones overlap (nest), the sums over their union (column ``1 + zones`` of ``sums``),
     so that every area counts once, and the densities of those sums.  With ``co2``,
-    every t C column also as t CO2 (x :data:`karstsink.units.C_TO_CO2`).  Returns the
-    CSV table as ``{column: values}`` (None for an empty cell of ``zone_id`` and the
-    attributes).
+    every t C column also as t CO2 (x :data:`karstsink.units.C_TO_CO2`).  With the map's
+    ``grid`` (:class:`karstsink.mapping.grid.Grid`), last, ``off_grid_area_km2``: the
+    zone's area outside the grid [km2] (:func:`karstsink.mapping._outline.off_grid_area_km2`),
+    which its totals do not cover; TOTAL: of the union when zones overlap, else the sum.
+    Returns the CSV table as ``{column: values}`` (None for an empty cell of ``zone_id``
+    and the attributes).
     """
     import pandas as pd
 
@@ -174,6 +199,15 @@ def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: s
                 if c.endswith("_t_c_yr"):
                     frame[c.replace("_t_c_yr", "_t_co2_yr")] = frame[c] * C_TO_CO2
         add_densities(frame, co2)
+    if grid is not None:  # each zone's area beyond the grid (and their union's)
+        import shapely
+
+        geoms = list(geometries[:nz])
+        if union is not None:
+            geoms.append(shapely.union_all(geoms))
+        off = off_grid_area_km2(geoms, grid)
+        df[OFF_GRID] = off[:nz]
+        body[OFF_GRID] = [*off[:nz], off[nz] if union is not None else float(sum(off))]
     to_csv(body, out / "zonal_totals.csv", index=False)
     write_gpkg(out / "zonal_totals.gpkg", df, geometries[:nz], crs_wkt, "zonal_totals")
     numbers = [c for c in body.columns if c not in attrs.columns]
@@ -216,10 +250,10 @@ def serve() -> None:
                     geoms, labels, table = read_zones(path, field, crs_wkt, layer)
                     reply = ("ok", shapely.to_wkb(geoms).tolist(), labels)
                 else:
-                    _, out, field, crs_wkt, sums, co2, encoding = req
+                    _, out, field, crs_wkt, sums, co2, encoding, grid = req
                     with excel_csv(encoding == "utf-8-sig"):  # the map process's --excel
                         columns = write_zone_tables(Path(out), field, table, geoms, crs_wkt,
-                                                    sums, co2)
+                                                    sums, co2, grid)
                     reply = ("ok", columns, peak_rss_mb())
             except (ConfigError, DataError) as err:
                 reply = ("error", type(err).__name__, str(err))
@@ -253,7 +287,7 @@ class ZoneIO:
         self._geoms: np.ndarray | None = None
         self._labels: list[str] | None = None
         self._table: dict | None = None
-        self._write_args: tuple[Path, np.ndarray, bool] | None = None
+        self._write_args: tuple[Path, np.ndarray, bool, object] | None = None
         if _helper_allowed():
             try:
                 # the helper imports what this process imports (same sys.path, e.g. a
@@ -313,15 +347,16 @@ class ZoneIO:
         assert self._geoms is not None and self._labels is not None
         return self._geoms, self._labels
 
-    def start_write(self, out: Path, sums: np.ndarray, co2: bool) -> None:
+    def start_write(self, out: Path, sums: np.ndarray, co2: bool, grid=None) -> None:
         """Ask for the zone tables in ``out`` (the helper writes them while this process
-        goes on); :meth:`finish_write` waits for them."""
+        goes on; ``grid``: the map's, for ``off_grid_area_km2``); :meth:`finish_write`
+        waits for them."""
         self.zones()  # the polygons, for a write in this process should the helper fail
-        self._write_args = (Path(out), sums, co2)
+        self._write_args = (Path(out), sums, co2, grid)
         if self._proc is not None:
             try:
                 _send(self._proc.stdin, ("write", str(out), self.field, self.crs_wkt, sums, co2,
-                                         csv_encoding()))
+                                         csv_encoding(), grid))
             except OSError:
                 self.close()
 
@@ -331,7 +366,7 @@ class ZoneIO:
         reply = self._ask()
         if self._write_args is None:
             raise RuntimeError("ZoneIO.finish_write() without start_write()")
-        out, sums, co2 = self._write_args
+        out, sums, co2, grid = self._write_args
         self._write_args = None
         if reply is not None:
             return reply[0], reply[1]
@@ -343,7 +378,7 @@ class ZoneIO:
                 _, _, self._table = read_zones(self.path, self.field, self.crs_wkt,
                                                self.layer)
         return write_zone_tables(out, self.field, self._table, self._geoms, self.crs_wkt, sums,
-                                 co2), None
+                                 co2, grid), None
 
     def abort_write(self) -> None:
         """If tables were asked for and not collected: end the helper and wait until it

@@ -157,7 +157,7 @@ def set_gdal_cache_max(megabytes: int = 64) -> None:
 
 def _merge_counters(acc: dict, c: dict) -> None:
     for k, v in c.items():
-        if k == "unknown_classes":
+        if k in ("unknown_classes", "coverage_px", "missing_values"):  # {key: pixels}
             d = acc.setdefault(k, {})
             for code, n in v.items():
                 d[code] = d.get(code, 0) + n

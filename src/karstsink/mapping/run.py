@@ -36,6 +36,7 @@ from ..exceptions import ConfigError, RasterError
 from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
 from ._carbon_terms import acid_inputs, biological_doc
+from ._coverage import warn_coverage
 from ._input_units import is_pressure
 from ._outcome import (
     check_landcover_codes,
@@ -353,7 +354,9 @@ def run_map(
     DataQualityWarning
         Land-cover codes not in the table (with pixel counts), carbonate or
         dolomite fractions outside 0-1, negative runoff, karst pixels whose
-        carbonic-acid HCO3 would be negative (written as nodata, with the count).
+        carbonic-acid HCO3 would be negative (written as nodata, with the count), an
+        input without a value on part of the carbonate rock (its share; ``run.json``
+        ``flags.missing_input_values``), zones partly off the grid (``off_grid_area_km2``).
     OutOfRangeWarning
         Temperatures or soil pCO2 outside the equilibrium table (clamped).
     """
@@ -432,7 +435,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                                  assumptions=said, series=series)
             if spec.zones is not None:  # written by the zone helper meanwhile
                 # ``tmp`` is the run's atomic folder: files appear together or not at all
-                zio.start_write(tmp, sums, co2)
+                zio.start_write(tmp, sums, co2, grid)
             styles = add_stats(spec, sources, counters.pop("stats", {}), co2)
             _convert_all(spec, sources, tmp, jobs)
             files = [f"{OUTPUT_META[n][0]}.tif" for n in spec.names]
@@ -442,6 +445,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
             totals = grid_totals_dict(counters.get("grid_totals"))
             check_landcover_codes(counters, cfg.inputs["landcover"])
             warn_counters(counters, extra["landcover_table"].name)
+            warn_coverage(counters, cfg.inputs)
             check_not_all_nodata(totals, counters, extra["checks"], cfg.inputs)
             if quicklook:
                 from ..plots.maps import quicklook as draw

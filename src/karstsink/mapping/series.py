@@ -38,6 +38,7 @@ from ..exceptions import ConfigError
 from ..io.write import write_columns
 from ._attribution import ATTRIBUTION_COLUMNS, attribution_rows, mixed_variants, zone_totals
 from ._block import Variant, _open_sources, _Spec
+from ._coverage import warn_coverage
 from ._outcome import (
     check_landcover_codes,
     check_not_all_nodata,
@@ -188,6 +189,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
             warnings.simplefilter("always")
             check_landcover_codes(c, cy.inputs["landcover"])
             warn_counters(c, extra["landcover_table"].name)
+            warn_coverage(c, cy.inputs)
         for w in caught:
             warnings.warn(f"{lab}: {w.message}", w.category, stacklevel=3)
         totals[lab] = grid_totals_dict(c.get("grid_totals"))
@@ -213,7 +215,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
                 path = path.rename(folder / f"{path.stem}_change.qml")
             files.append(f"{head}/{path.name}")
     if spec.zones is not None:  # the helper writes the first year's tables meanwhile
-        zio.start_write(tmp / labels[0], sums[index[labels[0]]], co2)
+        zio.start_write(tmp / labels[0], sums[index[labels[0]]], co2, spec.grid)
     with cf.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(spec.names)))) as pool:
         futs = [pool.submit(cogs[n].close, tmp / f"{output_meta(n)[0]}.tif")
                 for n in spec.names]
@@ -223,7 +225,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
     zonal: dict = {}
     for i, lab in enumerate(labels):
         if spec.zones is not None and i > 0:  # the helper writes the zone tables meanwhile
-            zio.start_write(tmp / lab, sums[index[lab]], co2)
+            zio.start_write(tmp / lab, sums[index[lab]], co2, spec.grid)
         if quicklook and ser.maps:
             from ..plots.maps import quicklook as draw
 
@@ -232,7 +234,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
                  unit=OUTPUT_META["total"][3 if co2 else 2])
         if spec.zones is not None:
             zonal[lab], helper_mb = zio.finish_write()
-            warn_zones(zonal[lab], spec.zones.field)
+            warn_zones(zonal[lab], spec.zones.field, partly=i == 0)  # one grid: once
             files += [f"{lab}/zonal_totals.csv", f"{lab}/zonal_totals.gpkg"]
             if helper_mb is not None:
                 counters["zone_helper_peak_mb"] = helper_mb

@@ -5,18 +5,21 @@ The readers and estimators name the ``karstsink flux`` option of a problem
 ``karstsink run`` the same error names the TOML key instead
 (``catchments[0].units``, ``catchments[0].min_obs = 48``,
 ``set catchments[0].allow_gaps = true``), drops the Python spellings, and says when
-a value it quotes is a default the file never set. Used by
+a value it quotes is a default the file never set. The map stage's errors name the
+``karstsink map`` configuration's sections (``[zones] field``, ``[inputs] temperature``);
+inside a run they are ``[map.zones]``, ``[map.inputs]`` (:func:`map_keys`). Used by
 :mod:`karstsink.workflows.run` and :mod:`karstsink.workflows.comparison`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from ..exceptions import KarstSinkError
 
-__all__ = ["FLAG_TO_KEY", "in_toml"]
+__all__ = ["FLAG_TO_KEY", "in_toml", "map_keys"]
 
 #: ``karstsink flux`` options as they are named in a catchment's TOML table (error messages
 #: from the flux readers name the CLI option; a run names the TOML key instead).
@@ -120,3 +123,22 @@ def _mark_defaults(text: str, where: str, given: set[str]) -> str:
         return f"{m.group(0)} ({note})"
 
     return re.sub(pattern, mark, text)
+
+
+#: the sections of a ``karstsink map`` configuration, ``[map.<section>]`` in a run's
+#: (as :func:`karstsink.config.load_run_config` relabels its own messages)
+_MAP_SECTION = re.compile(r"\[(inputs|tables|zones|grid|model|scenario|dask|series|"
+                          r"uncertainty)\]")
+
+
+@contextlib.contextmanager
+def map_keys() -> Iterator[None]:
+    """Re-raise the map stage's errors with their keys as a run configuration writes
+    them: ``[zones] field 'x' ...`` -> ``[map.zones] field 'x' ...`` (same error type)."""
+    try:
+        yield
+    except KarstSinkError as err:
+        text = _MAP_SECTION.sub(r"[map.\1]", str(err))
+        if text == str(err):
+            raise
+        raise type(err)(text) from err

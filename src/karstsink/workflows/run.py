@@ -57,7 +57,7 @@ from ..io.write import to_csv
 from ..report import format_mass
 from ..units import C_TO_CO2
 from . import sections
-from ._errors import in_toml
+from ._errors import in_toml, map_keys
 from ._map_unit import map_unit, mass_unit, sink_column, unit_is_co2
 from ._series_section import series_records, series_section, series_summary, uncertainty_section
 from .comparison import catchment_comparison
@@ -205,6 +205,11 @@ def run_pipeline(
     t0 = time.perf_counter()
 
     inputs = input_paths(cfg, skip=("project", "base_dir"))
+    if cfg["map"] is not None:  # the map's files (metadata only), before the first stage
+        from ..mapping._precheck import check_map_files
+
+        with map_keys():
+            check_map_files(cfg["map"])
     with atomic_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
         tmp = Path(tmp)
         spec_meta = None
@@ -241,7 +246,7 @@ def run_pipeline(
             start("sink maps")
             from ..mapping import run_map
 
-            with _stage_warnings(echo):
+            with _stage_warnings(echo), map_keys():
                 map_result = run_map(cfg["map"], tmp / "map", jobs=jobs, co2=co2,
                                      progress=progress)
             t = map_result.totals
