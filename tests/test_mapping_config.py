@@ -183,3 +183,31 @@ def test_bad_toml(tmp_path):
     p.write_text("[inputs\nlandcover = 1", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(p)
+
+
+@pytest.mark.parametrize(("column", "meant"), [
+    ("no3_mmol_L", "no3_mmol_l"),            # the case: unread, cropland's nitrate lost
+    ("Runoff_factor", "runoff_factor"),      # a required one: named, not just "missing"
+    ("soil_pco2_factor_low", "soil_pco2_factor_lo"),
+])
+def test_a_misspelt_table_column_is_refused_naming_the_one_read(tmp_path, column, meant):
+    head = ["class", "name", "soil_pco2_factor", "runoff_factor", "biological_sink_tc_km2_yr",
+            "source"]
+    head = [column if c == meant else c for c in head]  # in place of the one it means,
+    if column not in head:                              # or beside the required ones
+        head.append(column)
+    p = tmp_path / "t.csv"
+    p.write_text(",".join(head) + "\n" + ",".join(
+        {"class": "40", "name": "crop", "source": "plot"}.get(c, "0.5") for c in head) + "\n",
+        encoding="utf-8")
+    with pytest.raises(DataError, match=rf"column '{column}' is not one the table reads, and "
+                                        rf"'{meant}' is"):
+        load_landcover_table(p)
+
+
+def test_a_note_column_is_carried_not_refused(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source,"
+                 "comment\n40,crop,0.62,1.0,0,plot,terraced\n", encoding="utf-8")
+    t = load_landcover_table(p)
+    assert t.columns["comment"] == ["terraced"] and t.lookup("soil_pco2_factor")[40] == 0.62

@@ -45,6 +45,24 @@ CLASS_CHEMISTRY_COLUMNS = ("so4_mmol_l", "no3_mmol_l")
 RANGE_COLUMNS = {"soil_pco2_factor": ("soil_pco2_factor_lo", "soil_pco2_factor_hi"),
                  "biological_sink_tc_km2_yr": ("biological_sink_tc_km2_yr_lo",
                                                "biological_sink_tc_km2_yr_hi")}
+#: every column the table's reader reads; another column is carried as text, not read
+READ_COLUMNS = (*REQUIRED_COLUMNS, *CLASS_CHEMISTRY_COLUMNS,
+                *(c for pair in RANGE_COLUMNS.values() for c in pair), "range_source")
+
+
+def _refuse_misspelt(header: list[str], name: str) -> None:
+    """Refuse a column that is nearly a read one (``no3_mmol_L``, ``soil_pco2_factor_low``):
+    not read, it would leave the class at its default without a word."""
+    import difflib
+
+    for col in header:
+        if not col or col in READ_COLUMNS:
+            continue
+        near = difflib.get_close_matches(col.strip().lower(), READ_COLUMNS, n=1, cutoff=0.85)
+        if near and near[0] not in header:
+            raise DataError(f"Land-cover table {name}: column {col!r} is not one the table "
+                            f"reads, and {near[0]!r} is (names are exact, lower case); "
+                            f"rename it {near[0]!r}, or give a note column a name of its own.")
 
 
 @dataclass(frozen=True)
@@ -166,7 +184,9 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
     ConfigError
         If the table has the removed ``acid_so4_share`` column.
     DataError
-        If the file is missing, a header names a column twice, a row has more
+        If the file is missing, a column nearly names a read one (``no3_mmol_L``:
+        :data:`READ_COLUMNS`; other columns are carried, not read), a header names a
+        column twice, a row has more
         cells than the header, a class code repeats, is not a non-negative
         integer or is above :data:`MAX_CLASS_CODE`, a factor is not a finite number
         >= 0, or a ``so4_mmol_l`` / ``no3_mmol_l`` cell is neither blank nor a number
@@ -192,6 +212,7 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
             f"and give the karst water's sulfate and nitrate as [model] so4_mmol_l / "
             f"no3_mmol_l (per class: so4_mmol_l, no3_mmol_l columns) with [model] "
             f"acid_so4_share, evaporite_so4_share, acid_no3_share.")
+    _refuse_misspelt(header, name)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise MissingColumnError(
