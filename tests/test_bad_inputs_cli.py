@@ -605,3 +605,61 @@ BAD = [
 
 def test_the_count_of_covered_bad_inputs():
     assert len(BAD) == len(set(BAD)) == 56
+
+
+def _signal_at_first(monkeypatch, name: str, sig: int) -> None:
+    """``os.<name>`` sends ``sig`` to this process at its first call (the commit of the
+    finished outputs), then does its work."""
+    real = getattr(os, name)
+    sent = []
+
+    def renaming(*args, **kwargs):
+        if not sent:
+            sent.append(sig)
+            os.kill(os.getpid(), sig)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, name, renaming)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals")
+@pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGINT, 130, "interrupted"),
+                                                   (signal.SIGTERM, 143, "SIGTERM")])
+def test_a_signal_during_the_commit_waits_for_it_and_names_what_was_written(
+        tmp_path, monkeypatch, sig, code, word):
+    src = tmp_path / "in.csv"
+    src.write_text(MESSY_CSV, encoding="utf-8")
+    out = mk(tmp_path / "out")
+    _signal_at_first(monkeypatch, "replace", sig)
+    res = invoke("speciate", src, "-o", out / "r.csv", "--jobs", 1)
+    line = one_line_error(res, code, word, "just after", "r.csv", "r.meta.json",
+                          "had been written in full")
+    assert "no partial output" in line
+    # both files are whole: the table reads, the metadata parses
+    assert len(pd.read_csv(out / "r.csv")) == MESSY_CSV.count("\n") - 1
+    assert (out / "r.meta.json").read_text(encoding="utf-8").rstrip().endswith("}")
+    no_temporaries(out)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals")
+def test_a_signal_before_the_commit_leaves_nothing_and_names_nothing(tmp_path, monkeypatch):
+    # an interrupt while the run works (here: at the first temporary file) names no output
+    qp, sp = _files(mk(tmp_path / "in"))
+    out = tmp_path / "out"
+    real = os.chmod
+    monkeypatch.setattr(os, "chmod", lambda *a, **k: (os.kill(os.getpid(), signal.SIGINT),
+                                                      real(*a, **k)))
+    res = invoke(*flux_args(qp, sp, out))
+    line = one_line_error(res, 130, "interrupted", "no partial output was left")
+    assert "just after" not in line and not out.exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals")
+def test_a_signal_during_an_output_folders_swap_waits_for_it(tmp_path, monkeypatch):
+    qp, sp = _files(mk(tmp_path / "in"))
+    out = tmp_path / "out"
+    _signal_at_first(monkeypatch, "rename", signal.SIGINT)  # the folder's one rename
+    res = invoke(*flux_args(qp, sp, out))
+    one_line_error(res, 130, "interrupted", f"just after {out}", "had been written in full")
+    assert (out / "annual.csv").is_file() and (out / "model.json").is_file()
+    no_temporaries(tmp_path)

@@ -22,7 +22,9 @@ exit code    meaning
 ===========  ==============================================================
 
 On SIGINT and SIGTERM the command's clean-up runs (temporary files and folders are
-removed, worker processes are stopped and reaped) before it exits.
+removed, worker processes are stopped and reaped) before it exits.  A signal arriving
+while outputs are renamed into place waits for the renames; the line then names those
+outputs as written in full (the exit code is still 130 or 143).
 """
 
 from __future__ import annotations
@@ -216,6 +218,18 @@ class _UsageLine(click.ClickException):
     exit_code = 2
 
 
+def _interrupt_tail() -> str:
+    """The end of the interrupt's line: nothing partial, and the outputs that an interrupt
+    arriving during their commit let finish (``io.atomic.written_before_interrupt``)."""
+    from ..io.atomic import written_before_interrupt
+
+    done = written_before_interrupt()
+    if not done:
+        return "; no partial output was left."
+    return (f" just after {' and '.join(str(p) for p in done)} had been written in full; "
+            "no partial output was left.")
+
+
 def handle_errors(func: F) -> F:
     """Run a command with every error as one line (``--debug`` re-raises) and SIGTERM
     handled like SIGINT (clean-up runs, then exit 143)."""
@@ -235,13 +249,13 @@ def handle_errors(func: F) -> F:
             if debug_enabled():
                 raise
             _stop_workers()
-            click.echo("Error: terminated by SIGTERM; no partial output was left.", err=True)
+            click.echo(f"Error: terminated by SIGTERM{_interrupt_tail()}", err=True)
             sys.exit(143)
         except KeyboardInterrupt:
             if debug_enabled():
                 raise
             _stop_workers()
-            click.echo("Error: interrupted (Ctrl-C); no partial output was left.", err=True)
+            click.echo(f"Error: interrupted (Ctrl-C){_interrupt_tail()}", err=True)
             sys.exit(130)
         except OutputError as err:
             if debug_enabled():

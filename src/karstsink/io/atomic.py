@@ -32,7 +32,7 @@ from ..exceptions import OutputError
 
 __all__ = ["MARKER", "atomic_dir", "atomic_path", "atomic_paths", "check_output_dir",
            "check_output_file", "input_paths", "is_karstsink_output", "peak_rss_mb",
-           "safe_name", "unique_names"]
+           "safe_name", "unique_names", "written_before_interrupt"]
 
 #: File written into every output folder: ``overwrite`` replaces only folders holding it.
 MARKER = ".karstsink-output"
@@ -297,7 +297,7 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[Path]]:
             # mkstemp makes the file private (0600); give it the mode a plain open() would
             os.chmod(name, 0o666 & ~_UMASK)
         yield tmps
-        with _signals_held():
+        with _signals_held(dests):
             _replace_all(tmps, dests)
     except BaseException as err:
         for tmp in tmps:
@@ -339,10 +339,23 @@ def _replace_all(tmps: list[Path], dests: list[Path]) -> None:
                 old.unlink()
 
 
+#: outputs committed while a signal was held (:func:`written_before_interrupt`)
+_COMMITTED: list[Path] = []
+
+
+def written_before_interrupt() -> list[Path]:
+    """The outputs whose commit a SIGINT or SIGTERM arrived during and waited for: written
+    in full just before the interrupt took effect (cleared by the call)."""
+    done = list(_COMMITTED)
+    _COMMITTED.clear()
+    return done
+
+
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
+def _signals_held(dests: list[Path]) -> Iterator[None]:
     """Hold SIGINT and SIGTERM (their handlers run when the block ends), in the main thread;
-    elsewhere signal handlers cannot be changed and the block runs as it is."""
+    elsewhere signal handlers cannot be changed and the block runs as it is.  A signal
+    held while ``dests`` were committed records them (:func:`written_before_interrupt`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -350,12 +363,16 @@ def _signals_held() -> Iterator[None]:
     sigs = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
     previous = {sig: signal.signal(sig, lambda signum, _frame: pending.append(signum))
                 for sig in sigs}
+    committed = False
     try:
         yield
+        committed = True
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if pending:
+            if committed:
+                _COMMITTED.extend(dests)
             signal.raise_signal(pending[0])
 
 
@@ -391,7 +408,8 @@ def atomic_dir(out_dir: str | os.PathLike, *, overwrite: bool = True,
         (tmp / MARKER).write_text("Written by karstsink; --overwrite replaces this folder "
                                   "as a whole.\n", encoding="utf-8")
         check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)
-        _swap_in(tmp, dest)
+        with _signals_held([dest]):
+            _swap_in(tmp, dest)
     except OSError as err:
         if err.filename is None and err.errno is not None:  # a full disk in write():
             err.filename = str(dest)  # name the output folder
