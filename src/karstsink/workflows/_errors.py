@@ -7,7 +7,8 @@ The readers and estimators name the ``karstsink flux`` option of a problem
 ``set catchments[0].allow_gaps = true``), drops the Python spellings, and says when
 a value it quotes is a default the file never set. The map stage's errors name the
 ``karstsink map`` configuration's sections (``[zones] field``, ``[inputs] temperature``);
-inside a run they are ``[map.zones]``, ``[map.inputs]`` (:func:`map_keys`). Used by
+inside a run they are ``[map.zones]``, ``[map.inputs]`` (:func:`map_keys`; its warnings
+too, :func:`map_text`). Used by
 :mod:`karstsink.workflows.run` and :mod:`karstsink.workflows.comparison`.
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Iterator
 
 from ..exceptions import KarstSinkError
 
-__all__ = ["FLAG_TO_KEY", "in_toml", "map_keys"]
+__all__ = ["FLAG_TO_KEY", "in_toml", "map_keys", "map_text"]
 
 #: ``karstsink flux`` options as they are named in a catchment's TOML table (error messages
 #: from the flux readers name the CLI option; a run names the TOML key instead).
@@ -131,6 +132,12 @@ _MAP_SECTION = re.compile(r"\[(inputs|tables|zones|grid|model|scenario|dask|seri
                           r"uncertainty)\]")
 
 
+def map_text(text: str) -> str:
+    """A message of the map stage with its keys as a run configuration writes them:
+    ``[grid] like`` -> ``[map.grid] like`` (its errors, :func:`map_keys`, and warnings)."""
+    return _MAP_SECTION.sub(r"[map.\1]", text)
+
+
 @contextlib.contextmanager
 def map_keys() -> Iterator[None]:
     """Re-raise the map stage's errors with their keys as a run configuration writes
@@ -138,7 +145,7 @@ def map_keys() -> Iterator[None]:
     try:
         yield
     except KarstSinkError as err:
-        text = _MAP_SECTION.sub(r"[map.\1]", str(err))
+        text = map_text(str(err))
         if text == str(err):
             raise
         raise type(err)(text) from err

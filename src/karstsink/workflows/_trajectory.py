@@ -246,7 +246,13 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
                                   f"itself.")
 
             def diff(cfg: Any, tag: str, _i: int = i) -> pd.Series:
-                res = _run(cfg, work / f"t{_i}_{tag}", jobs)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    res = _run(cfg, work / f"t{_i}_{tag}", jobs)
+                for w in caught:  # runs B, C name the map's table, not their scratch copy
+                    text = str(w.message)
+                    warnings.warn(text if tag == "a" else text.replace(str(cfg.table), lct.name),
+                                  w.category, stacklevel=2)
                 return _with_zone(res.zonal, field_name).set_index("zone")[
                     "scenario_difference_t_c_yr"].astype(float)
 

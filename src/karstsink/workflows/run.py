@@ -57,7 +57,7 @@ from ..io.write import to_csv
 from ..report import format_mass
 from ..units import C_TO_CO2
 from . import sections
-from ._errors import in_toml, map_keys
+from ._errors import in_toml, map_keys, map_text
 from ._map_unit import map_unit, mass_unit, sink_column, unit_is_co2
 from ._series_section import series_records, series_section, series_summary, uncertainty_section
 from .comparison import catchment_comparison
@@ -128,8 +128,10 @@ def _stage_printer(echo: Callable[[str], None] | None, n_stages: int):
 
 
 @contextlib.contextmanager
-def _stage_warnings(echo: Callable[[str], None] | None, prefix: str = "") -> Iterator[None]:
-    """Show the warnings raised inside a stage as indented lines, each text once.
+def _stage_warnings(echo: Callable[[str], None] | None, prefix: str = "",
+                    relabel: Callable[[str], str] = str) -> Iterator[None]:
+    """Show the warnings raised inside a stage as indented lines, each text once after
+    ``relabel`` (the map's and trajectory's: :func:`._errors.map_text`, the run's keys).
 
     The readers' and engines' warnings (rows flagged, a column taken as another,
     values outside their usual range) are summaries whose details are in the
@@ -139,7 +141,7 @@ def _stage_warnings(echo: Callable[[str], None] | None, prefix: str = "") -> Ite
         warnings.simplefilter("always")
         yield
     if echo:
-        for text in dict.fromkeys(str(w.message) for w in caught):
+        for text in dict.fromkeys(relabel(str(w.message)) for w in caught):
             echo(f"      warning: {prefix}{text}")
 
 
@@ -246,7 +248,7 @@ def run_pipeline(
             start("sink maps")
             from ..mapping import run_map
 
-            with _stage_warnings(echo), map_keys():
+            with _stage_warnings(echo, relabel=map_text), map_keys():
                 map_result = run_map(cfg["map"], tmp / "map", jobs=jobs, co2=co2,
                                      progress=progress)
             t = map_result.totals
@@ -298,8 +300,10 @@ def run_pipeline(
             from ._trajectory import trajectory_stage
 
             start("restoration trajectory")
-            # the baseline: the map's last year (map/<year>/ of a series), not a new run
-            traj, traj_section = trajectory_stage(cfg, map_dir, tmp, jobs)
+            # the baseline: the map's last year (map/<year>/ of a series), not a new run;
+            # the warnings of its map runs (2 or 3 per transition) shown once, as the map's
+            with _stage_warnings(echo, relabel=map_text):
+                traj, traj_section = trajectory_stage(cfg, map_dir, tmp, jobs)
             if traj is None:  # no schedule or no map: the configuration refuses both
                 timings["trajectory"] = done("skipped")
             else:
