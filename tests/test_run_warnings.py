@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from mapping_helpers import LC_SHAPE, LC_TRANSFORM, UTM, uniform_inputs, write
 
 from karstsink.cli import main
-from karstsink.workflows._errors import map_text
+from karstsink.workflows._map_keys import map_text
 from karstsink.workflows.run import run_pipeline
 
 #: the zone East reaches 3 km beyond the grid: a DataQualityWarning naming [grid] like
@@ -111,3 +111,8 @@ def test_map_text_relabels_only_the_map_sections():
     for text in ("[map.zones] field", "s.toml: [trajectory.climate] stack temperature",
                  "catchments[0].units"):
         assert map_text(text) == text
+    # the [model] keys a run sets in [carbon] (config refuses them in [map.model]) name it
+    assert map_text("no SO4 or NO3 given ([model] so4_mmol_l, no3_mmol_l, ...)") == (
+        "no SO4 or NO3 given ([carbon] so4_mmol_l, no3_mmol_l, ...)")
+    assert map_text("[model] acid_so4_share = 0.5; [model] co2") == (
+        "[carbon] acid_so4_share = 0.5; [map.model] co2")

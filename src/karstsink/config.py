@@ -15,13 +15,14 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError, KarstSinkError
 from .io.tomlfile import read_toml
 
-__all__ = ["SCENARIO_NAMES", "load_run_config", "validate_run_config"]
+__all__ = ["SCENARIO_NAMES", "load_run_config", "map_keys_in_run", "validate_run_config"]
 
 #: Emission scenarios understood besides a CSV path.
 SCENARIO_NAMES = ("baseline", "high-speed", "low-carbon", "all")
@@ -44,7 +45,8 @@ _WRTDS = {"bootstrap": int, "jobs": int, "window_y": _NUMBER, "window_q": _NUMBE
           "window_s": _NUMBER, "min_obs": int, "min_uncen": int, "seed": int,
           "block_days": int, "edge_adjust": bool}
 _CATCHMENT = {"name": str, "area_km2": _NUMBER, "discharge": str, "samples": str,
-              "boundary": str, "boundary_layer": str,
+              "boundary": str, "boundary_layer": str, "samples_sheet": (str, int),
+              "discharge_sheet": (str, int),
               "constituent": str, "units": str, "method": str, "model": int,
               "q_unit": str, "q_column": str, "date_column": str, "date_format": str,
               "max_gap_days": int, "allow_gaps": bool, "year_start": int,
@@ -109,10 +111,21 @@ class _Checker:
         return p
 
 
+#: the sections of a ``karstsink map`` configuration, ``[map.<section>]`` in a run's; a
+#: ``[model]`` key that a run sets in ``[carbon]`` (:data:`_CARBON_TO_MAP`)
+_MAP_SECTIONS = re.compile(r"\[(inputs|tables|zones|grid|model|scenario|dask|series|"
+                           r"uncertainty)\]")
+_CARBON_IN_MODEL = re.compile(r"\[model\](?= (?:" + "|".join(_CARBON_TO_MAP) + r")\b)")
+
+
+def map_keys_in_run(text: str) -> str:
+    """A message of the map's configuration or stage in a run's keys: ``[grid] like`` ->
+    ``[map.grid] like``, ``[model] so4_mmol_l`` (set in ``[carbon]``) -> ``[carbon] ...``."""
+    return _MAP_SECTIONS.sub(r"[map.\1]", _CARBON_IN_MODEL.sub("[carbon]", text))
+
+
 def _map_config(c: _Checker, section: dict) -> Any:
     """Validate ``[map]`` with :func:`karstsink.mapping.config.config_from_dict`."""
-    import re
-
     from .mapping.config import config_from_dict
 
     try:
@@ -122,10 +135,8 @@ def _map_config(c: _Checker, section: dict) -> Any:
         prefix = f"{c.path}: "
         if text.startswith(prefix):
             text = text[len(prefix):]
-        text = text.replace("section [", "section [map.")
-        text = re.sub(r"\[(inputs|tables|zones|grid|model|scenario|dask|series|uncertainty)\]",
-                      r"[map.\1]", text)
-        raise c.fail("map", text) from err
+        raise c.fail("map", map_keys_in_run(text.replace("section [", "section [map."))
+                     ) from err
 
 
 def _share(c: _Checker, table: dict, key: str, where: str) -> float:
@@ -249,11 +260,23 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
             raise fail("extra", f"regressors are for method = \"loadest\" (model 99); "
                                 f"method is {method!r}")
 
+    # a share in the catchment's own table needs the column it acts on (the rule of
+    # karstsink flux, SOURCE_OPTIONS); a [carbon] share is for every catchment: no column
+    from .workflows.catchment import SOURCE_OPTIONS
+
+    source_of = {share[2:].replace("-", "_"): (option[2:], what)
+                 for option, (what, names) in SOURCE_OPTIONS.items() for share in names}
     shares = {}
     overrides = {}
     for key in _CARBON_SHARES:
         if key in entry:
             shares[key] = _share(c, entry, key, where)
+            column, what = source_of[key]
+            if entry.get(column) is None:
+                raise fail(key, f"needs {where}.{column}, the {what} column of the samples "
+                                f"whose flux it acts on: name it ({column} = \"{column}\"), or "
+                                f"leave {key} out (a share for every catchment goes in "
+                                "[carbon])")
             if shares[key] != carbon[key]:
                 overrides[key] = shares[key]
         else:
@@ -272,6 +295,8 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
         "area_km2": area,
         "discharge": c.path_value(entry["discharge"], f"{where}.discharge"),
         "samples": c.path_value(entry["samples"], f"{where}.samples"),
+        "samples_sheet": entry.get("samples_sheet"),
+        "discharge_sheet": entry.get("discharge_sheet"),
         "boundary": boundary,
         "boundary_layer": entry.get("boundary_layer"),
         "constituent": entry.get("constituent", "hco3"),
@@ -450,8 +475,15 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     jobs = spec.get("jobs")
     if jobs is not None and jobs < 1:
         raise c.fail("speciation.jobs", "must be 1 or more.")
+    sheets: dict[str, str | int] = {}  # a catchment's samples_sheet: speciation's too
+    for i, ct in enumerate(catchments):
+        if (sh := ct["samples_sheet"]) is not None and sheets.setdefault(
+                str(ct["samples"]), sh) != sh:  # one sheet per file
+            raise c.fail(f"catchments[{i}].samples_sheet", f"another catchment reads sheet "
+                         f"{sheets[str(ct['samples'])]!r} of {ct['samples']}, and speciation "
+                         "reads one sheet per file: give each catchment its own file.")
     out_spec = {"samples": sample_paths, "database": database, "units": spec.get("units"),
-                "engine": engine, "jobs": jobs}
+                "engine": engine, "jobs": jobs, "sheets": sheets}
 
     # [map]: the `karstsink map` configuration, checked by the map stage's own validator so
     # the two never drift apart; its messages are re-labelled "[map.<section>]".

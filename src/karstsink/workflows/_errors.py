@@ -5,22 +5,19 @@ The readers and estimators name the ``karstsink flux`` option of a problem
 ``karstsink run`` the same error names the TOML key instead
 (``catchments[0].units``, ``catchments[0].min_obs = 48``,
 ``set catchments[0].allow_gaps = true``), drops the Python spellings, and says when
-a value it quotes is a default the file never set. The map stage's errors name the
-``karstsink map`` configuration's sections (``[zones] field``, ``[inputs] temperature``);
-inside a run they are ``[map.zones]``, ``[map.inputs]`` (:func:`map_keys`; its warnings
-too, :func:`map_text`). Used by
-:mod:`karstsink.workflows.run` and :mod:`karstsink.workflows.comparison`.
+a value it quotes is a default the file never set (the map stage's errors:
+:mod:`karstsink.workflows._map_keys`). Used by :mod:`karstsink.workflows.run` and
+:mod:`karstsink.workflows.comparison`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from ..exceptions import KarstSinkError
 
-__all__ = ["FLAG_TO_KEY", "in_toml", "map_keys", "map_text"]
+__all__ = ["FLAG_TO_KEY", "in_toml"]
 
 #: ``karstsink flux`` options as they are named in a catchment's TOML table (error messages
 #: from the flux readers name the CLI option; a run names the TOML key instead).
@@ -36,6 +33,7 @@ FLAG_TO_KEY = {"--area": "area_km2", "--units": "units", "--q-unit": "q_unit",
                "--evaporite-so4-share": "evaporite_so4_share",
                "--acid-no3-share": "acid_no3_share", "--bcp-share": "bcp_share",
                "--silicate-fraction": "silicate_fraction", "--constituent": "constituent",
+               "--samples-sheet": "samples_sheet", "--discharge-sheet": "discharge_sheet",
                # karstsink trend (a catchment's trend table)
                "--pairs": "pairs", "--groups": "groups", "--series": "series",
                "--window-side": "window_side", "--block-days": "block_days",
@@ -124,28 +122,3 @@ def _mark_defaults(text: str, where: str, given: set[str]) -> str:
         return f"{m.group(0)} ({note})"
 
     return re.sub(pattern, mark, text)
-
-
-#: the sections of a ``karstsink map`` configuration, ``[map.<section>]`` in a run's
-#: (as :func:`karstsink.config.load_run_config` relabels its own messages)
-_MAP_SECTION = re.compile(r"\[(inputs|tables|zones|grid|model|scenario|dask|series|"
-                          r"uncertainty)\]")
-
-
-def map_text(text: str) -> str:
-    """A message of the map stage with its keys as a run configuration writes them:
-    ``[grid] like`` -> ``[map.grid] like`` (its errors, :func:`map_keys`, and warnings)."""
-    return _MAP_SECTION.sub(r"[map.\1]", text)
-
-
-@contextlib.contextmanager
-def map_keys() -> Iterator[None]:
-    """Re-raise the map stage's errors with their keys as a run configuration writes
-    them: ``[zones] field 'x' ...`` -> ``[map.zones] field 'x' ...`` (same error type)."""
-    try:
-        yield
-    except KarstSinkError as err:
-        text = map_text(str(err))
-        if text == str(err):
-            raise
-        raise type(err)(text) from err
