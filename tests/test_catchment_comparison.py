@@ -137,7 +137,7 @@ def test_carbon_table_reaches_catchments_and_speciation(tmp_path, monkeypatch,
         "acid_so4_share": 0.4, "evaporite_so4_share": 0.2, "acid_no3_share": 0.3}
     # without speciation the catchment gets the same [carbon] values; its own share wins
     cfg.write_text("[speciation]\nsamples = []\n" + carbon
-                   + _catchment("a", 10, "acid_no3_share = 0.9\n")
+                   + _catchment("a", 10, 'no3 = "no3"\nacid_no3_share = 0.9\n')
                    + "[scenario]\nsinks_from = 'given'\nkarst_t_c_yr = 1\n", encoding="utf-8")
     with pytest.raises(_Captured, match="captured"):
         run_pipeline(cfg, tmp_path / "out")

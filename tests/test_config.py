@@ -165,7 +165,8 @@ def test_carbon_table_is_the_one_basis(tmp_path):
                   "runoff='lc.tif'\nsoil_pco2='lc.tif'\n")
     text = ("[carbon]\nacid_so4_share = 0.5\nevaporite_so4_share = 0.2\n"
             "acid_no3_share = 0.4\nbcp_share = 0.6\nso4_mmol_l = 0.3\nno3_mmol_l = 0.1\n"
-            + CATCHMENT + CATCHMENT.replace('"a"', '"b"') + "acid_so4_share = 0.8\n"
+            + CATCHMENT + CATCHMENT.replace('"a"', '"b"')
+            + 'so4 = "so4"\nacid_so4_share = 0.8\n'  # its own share needs its SO4 column
             + map_inputs)
     cfg = load_run_config(_write(tmp_path, text))
     a, b = cfg["catchments"]

@@ -105,3 +105,68 @@ def test_the_rule_names_the_toml_keys_in_a_run():
     text = str(in_toml(err, "catchments[0]", " (catchment 'a')", given={"model", "extra"}))
     assert text.startswith("catchments[0] (catchment 'a'): catchments[0].extra needs "
                            "catchments[0].model = 99 (or 0), not 7")
+
+
+# --------------------------------------------------------------------------- karstsink run
+# The same rule in the run configuration: a share written in a catchment's own table needs
+# that catchment's column (SOURCE_OPTIONS); a [carbon] share is for every catchment.
+
+RUN_HEAD = '[project]\noutput = "out"\n'
+CATCHMENT_A = ('[[catchments]]\nname = "a"\narea_km2 = 10\ndischarge = "q.csv"\n'
+               'samples = "s.csv"\n')
+
+
+def _run_config(tmp_path, text):
+    (tmp_path / "q.csv").write_text("date,Q (m3/s)\n2020-01-01,1\n", encoding="utf-8")
+    (tmp_path / "s.csv").write_text("Date,HCO3- (mg/L)\n2020-01-01,200\n", encoding="utf-8")
+    path = tmp_path / "run.toml"
+    path.write_text(RUN_HEAD + text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("share", "column", "what"), [
+    ("acid_so4_share", "so4", "SO4"), ("evaporite_so4_share", "so4", "SO4"),
+    ("acid_no3_share", "no3", "NO3"), ("bcp_share", "toc", "TOC")])
+def test_a_catchment_share_without_its_column_is_refused_naming_the_keys(tmp_path, share,
+                                                                          column, what):
+    from karstsink.config import load_run_config
+    from karstsink.exceptions import ConfigError
+
+    # the second catchment writes the share and no column: catchments[1]
+    text = CATCHMENT_A + CATCHMENT_A.replace('"a"', '"b"') + f"{share} = 0.5\n"
+    path = _run_config(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_run_config(path)
+    assert str(info.value) == (
+        f"{path}: catchments[1].{share}: needs catchments[1].{column}, the {what} column of "
+        f"the samples whose flux it acts on: name it ({column} = \"{column}\"), or leave "
+        f"{share} out (a share for every catchment goes in [carbon]) (catchment 'b')")
+    # with the column the share is the catchment's (and recorded as its override)
+    path.write_text(RUN_HEAD + text + f'{column} = "{column}"\n', encoding="utf-8")
+    b = load_run_config(path)["catchments"][1]
+    assert b[share] == 0.5 and b[column] == column and b["carbon_overrides"] == {share: 0.5}
+
+
+def test_a_carbon_share_needs_no_column(tmp_path):
+    from karstsink.config import load_run_config
+
+    path = _run_config(tmp_path, "[carbon]\nbcp_share = 0.7\nacid_no3_share = 0.4\n"
+                                 + CATCHMENT_A)
+    a = load_run_config(path)["catchments"][0]
+    assert (a["bcp_share"], a["acid_no3_share"], a["toc"], a["no3"]) == (0.7, 0.4, None, None)
+
+
+def test_a_share_out_of_range_is_said_first(tmp_path):
+    from karstsink.config import load_run_config
+    from karstsink.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"catchments\[0\]\.bcp_share: must be a share"):
+        load_run_config(_run_config(tmp_path, CATCHMENT_A + "bcp_share = 1.5\n"))
+
+
+def test_karstsink_run_stops_on_it_before_any_work(tmp_path):
+    path = _run_config(tmp_path, CATCHMENT_A + "bcp_share = 0.5\n")
+    r = CliRunner().invoke(main, ["run", str(path)])
+    assert r.exit_code == 1, r.output
+    assert "catchments[0].bcp_share: needs catchments[0].toc" in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "out").exists()

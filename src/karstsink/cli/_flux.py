@@ -11,6 +11,7 @@ from .. import carbon
 from ..flux import METHODS
 from ._common import (
     UNITS_ONCE,
+    F,
     FiniteRange,
     echo_detail,
     echo_note,
@@ -22,14 +23,41 @@ from ._common import (
     verbosity_options,
 )
 
+_XLSX = (".xlsx", ".xlsm")
+
+
+def sheet_options(f: F) -> F:
+    """``--samples-sheet`` and ``--discharge-sheet`` (``flux`` and ``trend``)."""
+    f = click.option("--discharge-sheet", default=None, metavar="NAME|INDEX",
+                     help="XLSX sheet of --discharge, chosen as --samples-sheet "
+                          "[default: the first sheet].")(f)
+    return click.option("--samples-sheet", default=None, metavar="NAME|INDEX",
+                        help="XLSX sheet of --samples: the sheet of this exact name, else "
+                             "(digits) the 0-based worksheet number [default: the first "
+                             "sheet with a sample header].")(f)
+
+
+def check_sheets(**given: tuple[str | None, Path]) -> None:
+    """Refuse a sheet option for a file that is not an XLSX workbook (usage error, exit 2).
+
+    ``given``: ``{"--samples-sheet": (sheet, path)}``.
+    """
+    for option, (sheet, path) in given.items():
+        if sheet is not None and path.suffix.lower() not in _XLSX:
+            raise click.UsageError(f"{option} chooses a worksheet of an XLSX workbook; "
+                                   f"{path} is not one: leave {option} out.")
+
 
 @click.command("flux")
 @click.option("--discharge", "discharge_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Discharge CSV: a date column and a discharge column (daily or sub-daily).")
+              help="Discharge CSV or XLSX: a date column and a discharge column (daily or "
+                   "sub-daily).")
 @click.option("--samples", "samples_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Samples CSV: a date column and the constituent column ('<0.05' = censored).")
+              help="Samples CSV or XLSX: a date column and the constituent column ('<0.05' = "
+                   "censored).")
+@sheet_options
 @click.option("--area", "area_km2", required=True, type=FiniteRange(min=0, min_open=True),
               help="Catchment area [km²].")
 @click.option("-o", "--output", "out_dir", required=True,
@@ -105,7 +133,8 @@ from ._common import (
 @excel_option
 @verbosity_options
 @handle_errors
-def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, units, method,
+def flux_command(discharge_path, samples_path, samples_sheet, discharge_sheet, area_km2,
+                 out_dir, constituent, units, method,
                  loadest_model, q_unit, q_column, date_column, date_format, year_start,
                  max_gap_days, allow_gaps, so4, no3, toc, acid_so4_share, evaporite_so4_share,
                  acid_no3_share, bcp_share, silicate_fraction, proxy, extra_regressors,
@@ -126,6 +155,8 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
         write_flux_outputs,
     )
 
+    check_sheets(**{"--samples-sheet": (samples_sheet, samples_path),
+                    "--discharge-sheet": (discharge_sheet, discharge_path)})
     inputs = [discharge_path, samples_path]
     check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)  # before the work
 
@@ -156,6 +187,7 @@ def flux_command(discharge_path, samples_path, area_km2, out_dir, constituent, u
         evaporite_so4_share=evaporite_so4_share, acid_no3_share=acid_no3_share,
         bcp_share=bcp_share, silicate_hco3_fraction=silicate_fraction, method_options=options,
         proxy=proxy, extra_regressors=list(extra_regressors) or None,
+        samples_sheet=samples_sheet, discharge_sheet=discharge_sheet,
     )
     files = write_flux_outputs(run, out_dir, plots=not no_plots, overwrite=overwrite)
     total = run.tables["total"].iloc[0]

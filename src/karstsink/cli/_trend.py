@@ -18,6 +18,7 @@ from ._common import (
     overwrite_option,
     verbosity_options,
 )
+from ._flux import check_sheets, sheet_options
 
 
 def _group(text: str) -> tuple[int, int]:
@@ -45,10 +46,12 @@ def _series_years(text: str | None):
 @click.command("trend")
 @click.option("--discharge", "discharge_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Discharge CSV: a date column and a discharge column.")
+              help="Discharge CSV or XLSX: a date column and a discharge column.")
 @click.option("--samples", "samples_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Samples CSV: a date column and the constituent column ('<0.05' = censored).")
+              help="Samples CSV or XLSX: a date column and the constituent column ('<0.05' = "
+                   "censored).")
+@sheet_options
 @click.option("--constituent", required=True, help="Constituent column of the samples file.")
 @click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE),
               help="Unit of sample columns whose header states none (give it once).")
@@ -84,9 +87,10 @@ def _series_years(text: str | None):
 @excel_option
 @verbosity_options
 @handle_errors
-def trend_command(discharge_path, samples_path, constituent, units, q_unit, area_km2, pairs,
-                  groups, series_text, window_side, bootstrap, block_days, seed, jobs,
-                  kalman_iter, rho, out_dir, no_plots, overwrite, debug) -> None:
+def trend_command(discharge_path, samples_path, samples_sheet, discharge_sheet, constituent,
+                  units, q_unit, area_km2, pairs, groups, series_text, window_side,
+                  bootstrap, block_days, seed, jobs, kalman_iter, rho, out_dir, no_plots,
+                  overwrite, debug) -> None:
     """Flow-normalised change of concentration and flux between two years or groups of years.
 
     Fits WRTDS (EGRET 3.0.12 defaults), then writes pairs.csv or groups.csv
@@ -107,10 +111,12 @@ def trend_command(discharge_path, samples_path, constituent, units, q_unit, area
     if (pairs is None) == (groups is None):
         raise click.UsageError("give exactly one of --pairs YEAR1 YEAR2 or --groups Y1-Y2 Y3-Y4")
     series = _series_years(series_text)
+    check_sheets(**{"--samples-sheet": (samples_sheet, samples_path),
+                    "--discharge-sheet": (discharge_sheet, discharge_path)})
     inputs = [discharge_path, samples_path]
     check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)  # before the work
-    daily = read_discharge(discharge_path, q_unit=q_unit)
-    table = read_flux_table(samples_path, units=units)
+    daily = read_discharge(discharge_path, q_unit=q_unit, sheet=discharge_sheet)
+    table = read_flux_table(samples_path, units=units, sheet=samples_sheet)
     smp = flux_samples_from_table(table, constituent)
     est = estimate(daily, smp, constituent, method="wrtds", bootstrap=0)
     hco3 = is_hco3(constituent, smp.attrs.get("species"))

@@ -467,6 +467,7 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
         joined.append(";".join([p for p in [prev, *f] if p]))
     table["qa_flags"] = joined
     use = np.array([not f for f in flags]) & ~copies
+    table["used"] = use  # as the other estimators' samples: n_used, n_samples count it
     if (~use).any():
         listed = unused_reasons(table["qa_flags"].tolist(), use)
         warnings.warn(

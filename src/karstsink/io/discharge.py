@@ -49,7 +49,7 @@ class Gap:
         return f"{span} ({self.n_days} day{'s' if self.n_days > 1 else ''})"
 
 
-def _load(path_or_df: str | os.PathLike | pd.DataFrame, what: str
+def _load(path_or_df: str | os.PathLike | pd.DataFrame, what: str, sheet: str | int | None = None
           ) -> tuple[pd.DataFrame, str, dict | None]:
     """The table, its source label and the reader's info (None for an in-memory table)."""
     if isinstance(path_or_df, pd.DataFrame):
@@ -60,7 +60,7 @@ def _load(path_or_df: str | os.PathLike | pd.DataFrame, what: str
         source = os.fspath(path_or_df)
         if not os.path.exists(source):
             raise FileNotFoundError(f"{what.capitalize()} file not found: {source}")
-        df, info = read_table(Path(source), comment="#")
+        df, info = read_table(Path(source), comment="#", sheet=sheet)
     df.columns = [str(c).strip() for c in df.columns]
     return df, source, info
 
@@ -256,6 +256,7 @@ def read_discharge(
     allow_gaps: bool = False,
     extra_columns: list[str] | tuple[str, ...] | None = None,
     date_format: str | None = None,
+    sheet: str | int | None = None,
 ) -> pd.DataFrame:
     """Read a discharge record and return daily mean discharge with QA flags.
 
@@ -291,6 +292,9 @@ def read_discharge(
         A strftime format (``"%d/%m/%Y"``) for the dates; needed when the
         day/month order of ``dd/dd/yyyy`` dates cannot be told from the column
         (see :func:`karstsink.io.cells.parse_dates`).
+    sheet : str or int, optional
+        Worksheet of an XLSX workbook: the sheet of exactly that name, else a 0-based
+        worksheet number (:func:`karstsink.io.text.read_xlsx_rows`) [default: the first].
 
     Returns
     -------
@@ -341,12 +345,15 @@ def read_discharge(
     but the first when none has one), is flagged on its day and left out of
     the mean.
     """
-    raw, source, info = _load(path, "discharge")
+    raw, source, info = _load(path, "discharge", sheet)
     lines = info["lines"] if info is not None else None
     if raw.shape[1] < 2:
-        raise DataError(
-            f"{source}: needs a date column and a discharge column; found {list(raw.columns)}."
-        )
+        where = ""
+        if info is not None and info.get("format") == "xlsx":  # perhaps a notes sheet
+            where = f" in sheet {info['sheet']!r}" + (
+                " (the first; choose the sheet with --discharge-sheet)" if sheet is None else "")
+        raise DataError(f"{source}: needs a date column and a discharge column; found "
+                        f"{list(raw.columns)}{where}.")
     if len(raw) == 0:
         raise DataError(f"{source}: the discharge file has no data rows.")
     dcol, tcol, vcol = _pick_columns(raw, source, date_column, value_column, extra_columns)

@@ -160,7 +160,6 @@ def read_flux_samples(
 # ---------------------------------------------------------------------------
 
 
-
 def _roles_match(role: str, key: str) -> bool:
     if role in ("toc", "doc"):
         return KEYS[key][1] == "orgc"
@@ -238,15 +237,16 @@ def flux_samples_from_table(
         ``conc_mg_L`` [mg L⁻¹ of the species itself (HCO₃⁻ for alkalinity);
         mg C L⁻¹ for TOC/DOC; for a species without molar mass, mg/L on the basis
         its unit states] and ``censored`` (bool: the value is its detection
-        limit), sorted by date, and ``qa_flags``: ``below_detection:<key>``,
-        ``above_range:<key>``, ``not_numeric:<key>``, ``negative_value:<key>``,
-        ``missing_value:<key>``, ``detection_limit_unknown:<key>``, ``bad_date``,
-        ``duplicate_sample`` (the date-time and value of an earlier row: left out of
-        every fit, as EGRET's ``removeDuplicates``) and ``duplicate_sample_date``
+        limit), sorted by date (a row without a date last), and ``qa_flags``:
+        ``below_detection:<key>``, ``above_range:<key>``, ``not_numeric:<key>``,
+        ``negative_value:<key>``, ``missing_value:<key>``, ``detection_limit_unknown:<key>``,
+        ``bad_date``, ``duplicate_sample`` (the date-time and value of an earlier row: left
+        out of every fit, as EGRET's ``removeDuplicates``) and ``duplicate_sample_date``
         (another value on the same day: kept).
         Rows without a usable value stay, with NaN ``conc_mg_L`` and a flag.
         ``attrs``: ``source``, ``constituent``, ``species``, ``units`` (as read),
-        ``value_column``, ``date_column``, ``below_detection`` (``"limit"``).
+        ``value_column``, ``date_column``, ``below_detection`` (``"limit"``),
+        ``input_rows`` (the 0-based position in ``table`` of each row, to put them back).
 
     Raises
     ------
@@ -317,8 +317,7 @@ def flux_samples_from_table(
             if k in unitless:  # the reader's own message: no unit, or --units cannot apply
                 raise UnitError(unitless[k])
         value_col = measured[keys[0]] if keys else KEYS[key][0]
-        canonical = KEYS[key][0]
-        vals = pd.to_numeric(table[canonical], errors="coerce").to_numpy(dtype=float).copy()
+        vals = pd.to_numeric(table[KEYS[key][0]], errors="coerce").to_numpy(dtype=float).copy()
         # which key's cell each row holds (HCO3, else alkalinity where HCO3 was empty)
         used_key = np.array([keys[0] if keys else key] * n, dtype=object)
         if len(keys) == 2:
@@ -335,8 +334,8 @@ def flux_samples_from_table(
         else:
             vals = np.where(censored, np.nan, vals)
         limit_unknown = censored & np.isnan(vals)
-        not_numeric, negative, above = has("not_numeric"), has("negative_value"), has(
-            "above_range")
+        not_numeric, negative = has("not_numeric"), has("negative_value")
+        above = has("above_range")
         empty = np.isnan(vals) & ~not_numeric & ~negative & ~censored
         conc = vals if KEYS[key][1] == "orgc" else np.asarray(
             from_mmol_per_l(vals, _species_of(key), "mg/L"), dtype=float)
@@ -381,18 +380,19 @@ def flux_samples_from_table(
     out["conc_mg_L"] = np.asarray(conc, dtype=float)
     out["censored"] = censored & np.isfinite(out["conc_mg_L"].to_numpy())
     out["qa_flags"] = [";".join(f) for f in flags]
-    out = out.sort_values("date", kind="stable").reset_index(drop=True)
-    out.attrs = {"source": source, "constituent": name.lower(), "species": role,
-                 "units": unit, "value_column": str(value_col), "date_column": date_col,
+    order = out["date"].reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
+    out = out.iloc[order].reset_index(drop=True)  # the fits take date order (NaT last)
+    out.attrs = {"input_rows": order.tolist(), "source": source, "constituent": name.lower(),
+                 "species": role, "units": unit, "value_column": str(value_col),
+                 "date_column": date_col,
                  "below_detection": "limit",  # censored values are at their limit here
                  "value_taken_as": taken_as}  # 'value' read as the constituent asked for
     n_bad = int((~np.isfinite(out["conc_mg_L"])).sum())
     if int(np.isfinite(out["conc_mg_L"]).sum()) == 0:
         text = cells.text_cells(table[value_col]) if value_col in table.columns else [""] * n
-        why = describe_unusable(
-            {"not numeric": not_numeric, "empty": empty, "negative": negative,
-             "below detection with no limit": limit_unknown, "without a date": no_date},
-            text)
+        why = describe_unusable({"not numeric": not_numeric, "empty": empty, "negative": negative,
+                                 "below detection with no limit": limit_unknown,
+                                 "without a date": no_date}, text)
         raise DataError(f"{source}: no usable {flag_key} value in column {str(value_col)!r} "
                         f"({why}); check the column, or name another with --constituent "
                         "(constituent=).")
@@ -448,8 +448,8 @@ def _dates(table: pd.DataFrame, date_column, date_format, source) -> tuple[np.nd
                                  f"{', '.join(map(str, table.columns))}.")
     if date_column is not None and date_column != reader_date and date_column != "date":
         texts = cells.text_cells(table[date_column])
-        when, bad, _note = parse_date_column(texts, date_format=date_format,
-                                                      source=source, column=date_column)
+        when, bad, _ = parse_date_column(texts, date_format=date_format, source=source,
+                                         column=date_column)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             _bad_date(source, table, i, date_column, texts[i], int(bad.sum()), date_format)

@@ -12,11 +12,9 @@ estimators of :mod:`karstsink.flux` and :func:`karstsink.sink.carbon_sink`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ import pandas as pd
 
 from .. import __version__, carbon
 from .._seed import resolve_seed
-from ..exceptions import DataError, DataQualityWarning, OutOfRangeWarning
+from ..exceptions import DataError
 from ..flux import estimate
 from ..flux._base import FluxEstimate
 from ..flux.aggregate import aggregate
@@ -34,6 +32,8 @@ from ..io.discharge import read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..sink import carbon_sink
 from ..units import ELEMENT_QUALIFIERS, MOLAR_MASS
+from ._flux_outputs import samples_in_input_order
+from ._flux_warnings import each_warning_once
 
 __all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "METHOD_ONLY_OPTIONS", "SOURCE_OPTIONS",
            "FluxOptionError", "FluxRun", "analytical_uncertainty", "check_method_options",
@@ -64,6 +64,7 @@ class FluxRun:
 
     estimate: FluxEstimate
     discharge: pd.DataFrame
+    #: the samples as the estimator used them, in the samples file's order (samples.csv)
     samples: pd.DataFrame
     tables: dict[str, pd.DataFrame]
     sink: pd.DataFrame
@@ -274,36 +275,6 @@ def flux_basis(species: str | None, unit: str | None) -> str:
             + f": conc_mg_L in mg {name}/L, fluxes in kg {name}{read}")
 
 
-@contextlib.contextmanager
-def _each_warning_once(texts: list[str]) -> Iterator[Callable[[str], None]]:
-    """Relay a run's warnings once per text, after the run or its error (the CLI's
-    ``default`` filter does not: any filter change resets it). The constituent and its
-    companions share one discharge record and samples file, so one problem may warn in
-    each fit: said once, naming the companions (``... (also for the so4 flux).``).
-    ``companion(key)`` marks where a companion's fit starts; karstsink's texts go to
-    ``texts``."""
-    marks: list[tuple[int, str | None]] = [(0, None)]
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield lambda key: marks.append((len(caught), key))
-    finally:
-        seen: dict[tuple[type, str], tuple[warnings.WarningMessage, list]] = {}
-        for i, w in enumerate(caught):  # each warning with the fit it came from
-            keys = seen.setdefault((w.category, str(w.message)), (w, []))[1]
-            keys.append(next(k for n, k in reversed(marks) if n <= i))
-        for (category, text), (w, keys) in seen.items():
-            named = list(dict.fromkeys(k for k in keys if k is not None))
-            if named:
-                what = ("also for the " if None in keys else "") + " and ".join(named) + (
-                    " fluxes" if len(named) > 1 else " flux")
-                text = f"{text.removesuffix('.')} ({what})" + "." * text.endswith(".")
-            if issubclass(category, (DataQualityWarning, OutOfRangeWarning)):
-                texts.append(text)
-            warnings.warn_explicit(w.message if text == str(w.message) else text, category,
-                                   w.filename, w.lineno)
-
-
 def _annual_for_sink(tables, key="annual"):
     a = tables[key]
     return a.set_index("year") if "year" in a else a
@@ -336,6 +307,8 @@ def run_flux(
     proxy: str | None = None,
     extra_regressors: list[str] | None = None,
     kalman_iter: int = 200,
+    samples_sheet: str | int | None = None,
+    discharge_sheet: str | int | None = None,
 ) -> FluxRun:
     """Estimate fluxes and the carbon sink of one catchment.
 
@@ -381,21 +354,28 @@ def run_flux(
         ``method = "wrtds"``: WRTDS-Kalman realisations of the annual
         ``kalman_*`` columns (0: none), seeded with the WRTDS ``seed`` (default: a fresh
         one, recorded with the method options).
+    samples_sheet, discharge_sheet : str or int, optional
+        Worksheet of an XLSX samples or discharge file: the sheet of exactly that name,
+        else a 0-based number (:func:`karstsink.io.text.read_xlsx_rows`) [default: the
+        first sheet with a sample header; the first sheet].
 
     Returns
     -------
     FluxRun
+        ``samples`` holds the samples as the estimator used them, in the order of the
+        samples file, with its ``sample_id`` last when it has a sample-ID column.
     """
     if not (area_km2 and np.isfinite(area_km2) and area_km2 > 0):
         raise DataError(f"--area must be a positive number of km², got {area_km2!r}.")
     opts = dict(method_options or {})
     check_method_options(method, {"--proxy": proxy, "--extra": extra_regressors},
                          model=opts.get("model"))  # before any file is read
-    with _each_warning_once(texts := list[str]()) as companion:  # the run's warnings, each once
+    with each_warning_once(texts := list[str]()) as companion:  # the run's warnings, each once
         extra_cols = [c for c in ([proxy] if proxy else []) + list(extra_regressors or [])]
         daily = read_discharge(discharge, q_unit=q_unit, value_column=q_column,
                                max_gap_days=max_gap_days, allow_gaps=allow_gaps,
-                               extra_columns=extra_cols or None, date_format=date_format)
+                               extra_columns=extra_cols or None, date_format=date_format,
+                               sheet=discharge_sheet)
         if proxy:
             opts["proxy"] = proxy
         if extra_regressors:
@@ -403,7 +383,8 @@ def run_flux(
             opts["model"] = 99  # 0 (choose) or 99: the checked rule
         if method == "wrtds":  # one seed for the bootstrap and WRTDS-Kalman, recorded
             opts["seed"] = resolve_seed(opts.get("seed"))
-        table = read_flux_table(samples, units=units, date_format=date_format)  # read once
+        table = read_flux_table(samples, units=units, date_format=date_format,
+                                sheet=samples_sheet)  # read once
         smp = flux_samples_from_table(table, constituent, date_column=date_column,
                                       date_format=date_format)
         est = estimate(daily, smp, constituent, method=method, **opts)
@@ -481,7 +462,7 @@ def run_flux(
                                      "does not name it)")
     settings = {
         "constituent": constituent, "units": units, "date_format": date_format,
-        "method": method,
+        "method": method, "samples_sheet": samples_sheet, "discharge_sheet": discharge_sheet,
         "method_options": opts, "area_km2": area_km2, "q_unit_option": q_unit,
         "max_gap_days": max_gap_days, "allow_gaps": allow_gaps,
         "year_start_month": year_start_month, "so4": so4, "no3": no3, "toc": toc,
@@ -494,7 +475,8 @@ def run_flux(
                                    {k: v for k, v in analytical.items()
                                     if not k.startswith("_")}),
     }
-    return FluxRun(estimate=est, discharge=daily, samples=est.samples, tables=tables,
+    return FluxRun(estimate=est, discharge=daily, tables=tables,
+                   samples=samples_in_input_order(est.samples, smp, table),
                    sink=sink_table, settings=settings, companions=companions,
                    companion_tables=ctables, kalman=kal, warning_texts=texts)
 

@@ -5,9 +5,8 @@ Every stage is the same function the single-stage commands use
 (:func:`karstsink.speciate`, :func:`karstsink.workflows.catchment.run_flux`,
 :func:`karstsink.mapping.run_map`, :func:`karstsink.scenario.balance`,
 :func:`karstsink.report.write_report`); this module only chains them and
-writes their outputs into one folder, all or nothing. The catchment-vs-map table is
-:mod:`karstsink.workflows.comparison`, the report's sections, assumptions and headline
-:mod:`karstsink.workflows.sections`. ``karstsink.pipeline`` re-exports this module.
+writes their outputs into one folder, all or nothing (catchment vs map: :mod:`.comparison`;
+the report's parts: :mod:`.sections`; ``karstsink.pipeline`` re-exports this module).
 
 Output folder layout::
 
@@ -57,7 +56,8 @@ from ..io.write import to_csv
 from ..report import format_mass
 from ..units import C_TO_CO2
 from . import sections
-from ._errors import in_toml, map_keys, map_text
+from ._errors import in_toml
+from ._map_keys import map_keys, map_text
 from ._map_unit import map_unit, mass_unit, sink_column, unit_is_co2
 from ._series_section import series_records, series_section, series_summary, uncertainty_section
 from .comparison import catchment_comparison
@@ -386,7 +386,7 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
     names = unique_names(Path(p).stem for p in sp["samples"])
     for path, name in zip(map(Path, sp["samples"]), names, strict=True):
         try:
-            table = read_samples(path, units=sp["units"])
+            table = read_samples(path, units=sp["units"], sheet=sp["sheets"].get(str(path)))
         except KarstSinkError as err:
             raise in_toml(err, "speciation", "") from err
         result = speciate(table, database=sp["database"], engine=sp["engine"],
@@ -415,8 +415,7 @@ def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
         One entry of ``load_run_config(...)["catchments"]``: every ``karstsink flux``
         option, under its TOML name, with the run's ``[carbon]`` shares filled in.
     jobs : int, optional
-        The run's ``--jobs``: the WRTDS bootstrap workers unless the catchment sets
-        ``jobs`` itself.
+        The run's ``--jobs``: the WRTDS bootstrap workers unless the catchment sets jobs.
 
     Returns
     -------
@@ -439,6 +438,7 @@ def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
         "acid_no3_share": c["acid_no3_share"], "bcp_share": c["bcp_share"],
         "silicate_hco3_fraction": c["silicate_fraction"], "method_options": options,
         "proxy": c["proxy"], "extra_regressors": c["extra"], **trend,
+        "samples_sheet": c["samples_sheet"], "discharge_sheet": c["discharge_sheet"],
     }
 
 
