@@ -174,7 +174,7 @@ def test_two_catchments_naming_two_sheets_of_one_workbook_are_refused(tmp_path, 
     from karstsink.config import load_run_config
     from karstsink.exceptions import ConfigError
 
-    q, s = books
+    _, s = books
     block = ('[[catchments]]\nname = "{n}"\narea_km2 = 1\ndischarge = "q.xlsx"\n'
              'samples = "s.xlsx"\nsamples_sheet = "{sh}"\n')
     cfg = tmp_path / "run.toml"

@@ -225,3 +225,13 @@ def test_repeated_units_option_is_a_usage_error(tmp_path):
     assert res.exit_code == 0, res.output
     # 80.156 mg/L / 40.078 g/mol = 2.000 mmol/L
     assert pd.read_csv(tmp_path / "r.csv")["ca_mmol_l"].tolist() == pytest.approx([2.0])
+
+
+def test_sheet_for_a_csv_is_a_usage_error(tmp_path):
+    # --sheet chooses a worksheet of a workbook: given for a CSV it is refused, not ignored
+    src = tmp_path / "field.csv"
+    src.write_text("Sample ID,T (°C),pH,Ca,HCO3\nS1,15,7.6,80.156,244.068\n", encoding="utf-8")
+    res = run(src, "-o", tmp_path / "r.csv", "--sheet", "data")
+    assert res.exit_code == 2
+    assert "--sheet chooses a worksheet of an XLSX workbook" in error_line(res)
+    assert not (tmp_path / "r.csv").exists()

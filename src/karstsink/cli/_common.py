@@ -39,6 +39,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -159,6 +160,19 @@ def once(hint: str = "") -> Callable[[click.Context, click.Parameter, tuple[str,
         return distinct[0] if distinct else None
 
     return callback
+
+
+def check_sheets(**given: tuple[str | None, Path]) -> None:
+    """Refuse a sheet option for a file that is not an XLSX workbook (usage error, exit 2).
+
+    ``given``: ``{"--samples-sheet": (sheet, path)}``.
+    """
+    from ..io.text import WORKBOOK_SUFFIXES
+
+    for option, (sheet, path) in given.items():
+        if sheet is not None and path.suffix.lower() not in WORKBOOK_SUFFIXES:
+            raise click.UsageError(f"{option} chooses a worksheet of an XLSX workbook; "
+                                   f"{path} is not one: leave {option} out.")
 
 
 class FiniteRange(click.FloatRange):

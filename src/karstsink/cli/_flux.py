@@ -13,6 +13,7 @@ from ._common import (
     UNITS_ONCE,
     F,
     FiniteRange,
+    check_sheets,
     echo_detail,
     echo_note,
     echo_result,
@@ -22,8 +23,6 @@ from ._common import (
     overwrite_option,
     verbosity_options,
 )
-
-_XLSX = (".xlsx", ".xlsm")
 
 
 def sheet_options(f: F) -> F:
@@ -35,17 +34,6 @@ def sheet_options(f: F) -> F:
                         help="XLSX sheet of --samples: the sheet of this exact name, else "
                              "(digits) the 0-based worksheet number [default: the first "
                              "sheet with a sample header].")(f)
-
-
-def check_sheets(**given: tuple[str | None, Path]) -> None:
-    """Refuse a sheet option for a file that is not an XLSX workbook (usage error, exit 2).
-
-    ``given``: ``{"--samples-sheet": (sheet, path)}``.
-    """
-    for option, (sheet, path) in given.items():
-        if sheet is not None and path.suffix.lower() not in _XLSX:
-            raise click.UsageError(f"{option} chooses a worksheet of an XLSX workbook; "
-                                   f"{path} is not one: leave {option} out.")
 
 
 @click.command("flux")

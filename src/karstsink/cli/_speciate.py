@@ -14,6 +14,7 @@ from ..carbon import DEFAULT_ACID_NO3_SHARE, DEFAULT_ACID_SO4_SHARE, DEFAULT_EVA
 from ._common import (
     UNITS_ONCE,
     FiniteRange,
+    check_sheets,
     echo_note,
     echo_result,
     excel_option,
@@ -119,6 +120,7 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
     """
     from ..io.atomic import check_output_file
 
+    check_sheets(**{"--sheet": (sheet, input_path)})
     meta_path = meta_path_for(output)
 
     def check() -> None:

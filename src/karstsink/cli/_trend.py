@@ -9,6 +9,7 @@ import click
 from ._common import (
     UNITS_ONCE,
     FiniteRange,
+    check_sheets,
     echo_err,
     echo_note,
     echo_result,
@@ -18,7 +19,7 @@ from ._common import (
     overwrite_option,
     verbosity_options,
 )
-from ._flux import check_sheets, sheet_options
+from ._flux import sheet_options
 
 
 def _group(text: str) -> tuple[int, int]:

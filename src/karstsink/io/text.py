@@ -187,6 +187,10 @@ def _formula_cells(path: Path, title: str, rows: list[list[str]]) -> list[tuple[
         wb.close()
 
 
+#: file suffixes read as XLSX workbooks (anything else is delimited text)
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
 def _pick_sheet(path: Path, sheet: str | int | None, names: list[str],
                 charts: list[str]) -> str:
     """The title of the worksheet ``sheet`` asks for (see :func:`read_xlsx_rows`)."""
@@ -281,7 +285,7 @@ def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
     if not path.exists():
         raise DataError(f"{path}: no such file.")
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    if suffix in WORKBOOK_SUFFIXES:
         rows, info = read_xlsx_rows(path, sheet)
         if comment:
             keep = [i for i, r in enumerate(rows)
