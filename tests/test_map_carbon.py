@@ -270,14 +270,16 @@ def test_scenario_changed_pixels_take_the_table_biological_sink(tmp_path):
 
     pr = pressure_ratio(dem.astype(float))
     r, c = 100, 250
-    # steep cropland -> tree cover: biological 200 (the NEP raster) -> 70 (the table's tree
-    # cover), karst from Ca_eq at 0.62 x 1e-2 atm to 1e-2 atm (x the pressure ratio)
+    # steep cropland -> tree cover: biological 200 (the NEP raster) x 0 (cropland's
+    # nep_factor: harvest) = 0 -> 70 (the table's tree cover), so +70 - 0; karst from
+    # Ca_eq at 0.62 x 1e-2 atm to 1e-2 atm (x the pressure ratio)
     ca_crop = float(equilibrium_concentration(15.0, math.log10(0.01 * 0.62 * pr[r, c])))
     ca_forest = float(equilibrium_concentration(15.0, math.log10(0.01 * pr[r, c])))
-    expected = (70.0 - 200.0) + 12.011 * 0.5 * (ca_forest - ca_crop)
+    expected = (70.0 - 200.0 * 0.0) + 12.011 * 0.5 * (ca_forest - ca_crop)
     assert diff[r, c] == pytest.approx(expected, rel=1e-3)
-    assert np.all(diff[:, 5:140] == 0.0)  # flat: unchanged, the raster kept
-    assert_allclose(read(tmp_path / "out" / "biological_sink.tif"), 200.0, rtol=1e-6)
+    assert np.all(diff[:, 5:140] == 0.0)  # flat: unchanged, the raster x 0 kept
+    bio = read(tmp_path / "out" / "biological_sink.tif")
+    assert np.all(bio[np.isfinite(bio)] == 0.0)  # cropland: 200 x nep_factor 0
     assert any("pixels whose class changes take the new class's table biological sink" in a
                for a in res.assumptions)
 

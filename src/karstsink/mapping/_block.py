@@ -23,6 +23,7 @@ from .grid import AlignedSource, Grid, pixel_area_km2
 from .model import (
     ModelParams,
     compute_block,
+    lasting_bio,
     pressure_ratio,
     remap_classes,
     scenario_bio,
@@ -151,7 +152,8 @@ def _halo_slope(state: _State, window) -> np.ndarray:
 def model_inputs(raw: dict[str, np.ndarray], p: ModelParams) -> dict[str, np.ndarray]:
     """The model's inputs (:func:`~.model.compute_block`) from one block of the raw
     inputs: runoff from P - ET, soil pCO2 from AET (Brook et al. 1983), the pressure
-    ratio from the DEM, the biological sink from NEP or NPP x the NEP/NPP ratio."""
+    ratio from the DEM, the biological sink from NEP or NPP x the NEP/NPP ratio, x the
+    class's ``nep_factor`` (:func:`~.model.lasting_bio`)."""
     codes, valid = raw["landcover"]
     inp: dict[str, np.ndarray] = {"landcover": codes, "landcover_valid": valid,
                                   "carbonate": raw["carbonate"],
@@ -176,10 +178,13 @@ def model_inputs(raw: dict[str, np.ndarray], p: ModelParams) -> dict[str, np.nda
         inp["dolomite_fraction"] = raw["dolomite_fraction"]
     if "dem" in raw and p.pco2_volume_fraction:
         inp["pressure_ratio"] = pressure_ratio(raw["dem"]).astype(np.float32)
-    if "nep" in raw:  # net ecosystem production: the net biological sink itself
-        inp["bio"] = raw["nep"]
-    elif "npp" in raw:  # net primary production x the configured NEP/NPP ratio
-        inp["bio"] = raw["npp"] * np.float32(p.npp_to_nep)
+    # net ecosystem production (or net primary production x the NEP/NPP ratio), x the
+    # class's share of it that lasts (nep_factor: cropland 0, harvested within the year)
+    if "nep" in raw:
+        inp["bio"] = lasting_bio(raw["nep"], codes, valid, p.nep_factor)
+    elif "npp" in raw:
+        inp["bio"] = lasting_bio(raw["npp"] * np.float32(p.npp_to_nep), codes, valid,
+                                 p.nep_factor)
     return inp
 
 

@@ -44,7 +44,8 @@ def _class_lut(lct: LandcoverTable, column: str, model_value: float | None
 
 
 def acid_inputs(cfg: MapConfig, lct: LandcoverTable) -> dict:
-    """Per-class SO4 and NO3 look-ups [mmol L⁻¹], the shares, and their record.
+    """Per-class SO4 and NO3 look-ups [mmol L⁻¹], the shares, their record, and the
+    class's share of an nep/npp raster that is a lasting sink (``nep_factor``).
 
     Returns
     -------
@@ -52,7 +53,10 @@ def acid_inputs(cfg: MapConfig, lct: LandcoverTable) -> dict:
         ``so4``, ``no3`` (float64 arrays by class code, or None when not given: no
         correction for that acid), ``shares`` (the three acid shares, defaults from
         :mod:`karstsink.carbon` where not given), ``given`` (share names given in
-        ``[model]``) and ``doc`` (the JSON-ready record for run.json and the tags).
+        ``[model]``), ``doc`` (the JSON-ready record for run.json and the tags), and
+        the land-cover table's ``nep_factor`` look-up (None: 1 for every class) with
+        ``class_nep_factor`` {class code: (name, factor)} of the classes whose factor
+        is not 1 (the share of an nep/npp raster counted as their lasting sink).
     """
     so4, so4_class = _class_lut(lct, "so4_mmol_l", cfg.so4_mmol_l)
     no3, no3_class = _class_lut(lct, "no3_mmol_l", cfg.no3_mmol_l)
@@ -66,7 +70,12 @@ def acid_inputs(cfg: MapConfig, lct: LandcoverTable) -> dict:
            "rule": "karst sink = M_C x R x c x 0.5 x (2 x Ca_eq - 2 x acid_so4_share x "
                    "(1 - evaporite_so4_share) x SO4 - acid_no3_share x NO3) "
                    "(karstsink.carbon.carbonic_hco3, carbonate_weathering_c)"}
-    return {"so4": so4, "no3": no3, "shares": shares, "given": given, "doc": doc}
+    nep = lct.nep_factor()
+    names = dict(zip(lct.classes.tolist(), lct.columns["name"], strict=True))
+    nep_class = {} if nep is None else {int(c): (str(names[c]), float(nep[c]))
+                                        for c in lct.classes.tolist() if nep[c] != 1.0}
+    return {"so4": so4, "no3": no3, "shares": shares, "given": given, "doc": doc,
+            "nep_factor": nep, "class_nep_factor": nep_class}
 
 
 def _input_name(cfg: MapConfig, key: str) -> str:
@@ -99,6 +108,21 @@ def _conc_text(ion: str, model_value: float | None, per_class: dict | None) -> s
         cls = ", ".join(f"{c}: {v:g}" for c, v in sorted(per_class.items()))
         parts.append(f"per class {cls} mmol/L (table column {ion.lower()}_mmol_l)")
     return "; ".join(parts)
+
+
+def _nep_factor_text(acid: dict, table_name: str) -> str:
+    """The assumption clause of the land-cover table's nep_factor (``acid_inputs``)."""
+    per_class = acid.get("class_nep_factor") or {}
+    if not per_class:
+        return (f", all of it a lasting sink (the land-cover table {table_name} gives no "
+                "nep_factor below 1)")
+    cls = ", ".join(f"{c} {n} {v:g}" for c, (n, v) in sorted(per_class.items()))
+    crop = any("crop" in n.lower() and v == 0 for n, v in per_class.values())
+    return (f", x the class's nep_factor of the land-cover table {table_name} (the share "
+            f"that is a lasting sink, its reason in the table's source column: {cls}, "
+            "other classes 1" + ("; cropland 0: harvest removes its annual production "
+                                 "within the year, so its NEP is not net biome production"
+                                 if crop else "") + ")")
 
 
 def map_assumptions(cfg: MapConfig, acid: dict, table_name: str) -> list[str]:
@@ -139,12 +163,13 @@ def map_assumptions(cfg: MapConfig, acid: dict, table_name: str) -> list[str]:
     bio = biological_doc(cfg, table_name)
     if "nep" in cfg.inputs:
         out.append(f"biological sink: the nep raster {_input_name(cfg, 'nep')} read as net "
-                   "ecosystem production (the net sink)")
+                   "ecosystem production (the net sink)" + _nep_factor_text(acid, table_name))
     elif "npp" in cfg.inputs:
         src = bio["npp_to_nep_source"] or "no source given ([model] npp_to_nep_source)"
         out.append(f"biological sink: the npp raster {_input_name(cfg, 'npp')} x npp_to_nep "
                    f"= {cfg.npp_to_nep:g} (NEP/NPP ratio; {src}): NPP itself is not a net "
-                   "sink (NEP = NPP - heterotrophic respiration)")
+                   "sink (NEP = NPP - heterotrophic respiration)"
+                   + _nep_factor_text(acid, table_name))
     else:
         out.append(f"biological sink: the land-cover table {table_name}'s "
                    "biological_sink_tc_km2_yr per class (biomass carbon sinks)")
@@ -157,7 +182,9 @@ def map_assumptions(cfg: MapConfig, acid: dict, table_name: str) -> list[str]:
             out.append("scenario: pixels whose class changes take the new class's table "
                        "biological sink (biological_sink_tc_km2_yr) instead of the "
                        "NEP/NPP raster, which describes the present land cover; unchanged "
-                       "pixels keep the raster")
+                       "pixels keep the raster (x their class's nep_factor), so a changed "
+                       "pixel's gain is the new class's table sink less the old class's "
+                       "raster sink x its nep_factor")
         out.append("scenario: a changed pixel also takes the new class's soil-pCO2 and "
                    "runoff factors and SO4/NO3 values")
     return out

@@ -13,6 +13,11 @@ so4_mmol_l`` / ``no3_mmol_l`` there (a blank cell keeps the ``[model]`` value).
 Optional ranges ``soil_pco2_factor_lo``/``_hi`` and ``biological_sink_tc_km2_yr_lo``/``_hi``
 (with their sources in ``range_source``) are what ``[uncertainty]`` draws from
 (:mod:`karstsink.mapping._draws`); a blank pair fixes the class's value.
+Optional ``nep_factor`` (0-1, blank or absent = 1) is the share of an NEP (or NPP x
+``npp_to_nep``) raster's value that counts as a lasting sink for the class: 0 for
+cropland in the shipped tables, whose annual production harvest removes within the
+year (NEP is not the net biome production; Ciais et al. 2010,
+doi:10.1111/j.1365-2486.2009.02055.x).
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from ..exceptions import ConfigError, DataError, MissingColumnError
 from ..io.cells import MISSING, OK, parse_column
 from ..io.text import read_rows
 
-__all__ = ["BUILTIN_TABLES", "CLASS_CHEMISTRY_COLUMNS", "REQUIRED_COLUMNS", "LandcoverTable",
-           "load_landcover_table"]
+__all__ = ["BUILTIN_TABLES", "CLASS_CHEMISTRY_COLUMNS", "NEP_FACTOR_COLUMN", "REQUIRED_COLUMNS",
+           "LandcoverTable", "load_landcover_table"]
 
 BUILTIN_TABLES = {"worldcover": "landcover_worldcover.csv", "clcd": "landcover_clcd.csv"}
 REQUIRED_COLUMNS = ("class", "name", "soil_pco2_factor", "runoff_factor",
@@ -41,12 +46,15 @@ _NUMERIC = ("soil_pco2_factor", "runoff_factor", "biological_sink_tc_km2_yr")
 MAX_CLASS_CODE = 65535
 #: optional per-class karst-water concentrations [mmol L-1]; a blank cell = the [model] value
 CLASS_CHEMISTRY_COLUMNS = ("so4_mmol_l", "no3_mmol_l")
+#: optional share (0-1) of an nep/npp raster's value counted as the class's lasting sink;
+#: a blank cell or no column = 1 (the raster as given)
+NEP_FACTOR_COLUMN = "nep_factor"
 #: optional ranges of the Monte Carlo draws: value column -> (low, high) columns
 RANGE_COLUMNS = {"soil_pco2_factor": ("soil_pco2_factor_lo", "soil_pco2_factor_hi"),
                  "biological_sink_tc_km2_yr": ("biological_sink_tc_km2_yr_lo",
                                                "biological_sink_tc_km2_yr_hi")}
 #: every column the table's reader reads; another column is carried as text, not read
-READ_COLUMNS = (*REQUIRED_COLUMNS, *CLASS_CHEMISTRY_COLUMNS,
+READ_COLUMNS = (*REQUIRED_COLUMNS, *CLASS_CHEMISTRY_COLUMNS, NEP_FACTOR_COLUMN,
                 *(c for pair in RANGE_COLUMNS.values() for c in pair), "range_source")
 
 
@@ -76,7 +84,8 @@ class LandcoverTable:
     columns : dict
         Column name -> values, one per class code in file order: ``class`` as int64,
         the factor columns (and ``so4_mmol_l``, ``no3_mmol_l`` when present, NaN for a
-        blank cell) as float64, every other column as text.
+        blank cell; ``nep_factor`` when present, NaN for a blank cell = 1) as float64,
+        every other column as text.
     """
 
     name: str
@@ -99,6 +108,20 @@ class LandcoverTable:
         codes = self.classes
         lut = np.full(int(codes.max()) + 1, np.nan)
         lut[codes] = np.asarray(self.columns[column], dtype=float)
+        return lut
+
+    def nep_factor(self) -> np.ndarray | None:
+        """The ``nep_factor`` look-up by class code [0-1] (blank = 1; 1 for codes not in
+        the table, which the model makes nodata anyway), or None when every class's
+        factor is 1 (no column, or nothing but blanks and ones)."""
+        if NEP_FACTOR_COLUMN not in self.columns:
+            return None
+        vals = np.asarray(self.columns[NEP_FACTOR_COLUMN], dtype=float)
+        vals = np.where(np.isnan(vals), 1.0, vals)
+        if np.all(vals == 1.0):
+            return None
+        lut = np.ones(int(self.classes.max()) + 1)
+        lut[self.classes] = vals
         return lut
 
     def with_scenario(self, transitions: list[dict]) -> LandcoverTable:
@@ -190,7 +213,7 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
         cells than the header, a class code repeats, is not a non-negative
         integer or is above :data:`MAX_CLASS_CODE`, a factor is not a finite number
         >= 0, or a ``so4_mmol_l`` / ``no3_mmol_l`` cell is neither blank nor a number
-        >= 0 [mmol L⁻¹].
+        >= 0 [mmol L⁻¹], or a ``nep_factor`` cell is neither blank nor a number in 0-1.
     """
     key = str(source).lower()
     if key in BUILTIN_TABLES:
@@ -242,6 +265,9 @@ def load_landcover_table(source: str | Path = "worldcover") -> LandcoverTable:
     for col in CLASS_CHEMISTRY_COLUMNS:
         if col in cols:
             cols[col] = _numbers(cols[col], col, name, lines, class_codes, blank_ok=True)
+    if NEP_FACTOR_COLUMN in cols:
+        cols[NEP_FACTOR_COLUMN] = _numbers(cols[NEP_FACTOR_COLUMN], NEP_FACTOR_COLUMN, name,
+                                           lines, class_codes, blank_ok=True, upper=1.0)
     _ranges(cols, name, lines, class_codes)
     return LandcoverTable(name=name, columns=cols)
 

@@ -51,7 +51,8 @@ from ..exceptions import ConfigError
 from ..units import C_TO_CO2
 from ._molar import M_C, M_CACO3, M_DOLOMITE
 
-__all__ = ["M_C", "M_CACO3", "M_DOLOMITE", "ModelParams", "compute_block", "scenario_bio"]
+__all__ = ["M_C", "M_CACO3", "M_DOLOMITE", "ModelParams", "compute_block", "lasting_bio",
+           "scenario_bio"]
 
 BROOK = (-3.47, 2.09, 0.00172)  # Brook et al. 1983, log10 atm, AET in mm/yr
 
@@ -71,6 +72,9 @@ class ModelParams:
     no3: np.ndarray | None = None
     shares: dict = field(default_factory=dict)
     npp_to_nep: float | None = None  # NEP / NPP ratio applied to an npp raster
+    #: share (0-1) of the nep/npp raster counted as a lasting sink, by class code (the
+    #: land-cover table's nep_factor); None: 1 everywhere
+    nep_factor: np.ndarray | None = None
     co2: bool = False
     outputs: tuple[str, ...] = ()
     rock_density: float = 2.7
@@ -138,13 +142,43 @@ def remap_classes(codes: np.ndarray, valid: np.ndarray, slope_deg: np.ndarray | 
     return out
 
 
+def lasting_bio(bio: np.ndarray, codes: np.ndarray, valid: np.ndarray,
+                nep_factor: np.ndarray | None) -> np.ndarray:
+    """The lasting biological sink of an NEP (or NPP x ratio) raster: ``bio`` x the
+    pixel's class's ``nep_factor`` [0-1] (cropland 0: harvest removes its production
+    within the year, so its NEP is not a lasting sink).
+
+    Parameters
+    ----------
+    bio : numpy.ndarray
+        The raster's net sink [t C km⁻² yr⁻¹], float32, NaN for nodata.
+    codes, valid : numpy.ndarray
+        The pixels' land-cover codes and where they are valid.
+    nep_factor : numpy.ndarray or None
+        The factor by class code (:meth:`.landcover.LandcoverTable.nep_factor`);
+        None: ``bio`` unchanged.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32; a code outside the look-up keeps its value (the model makes it nodata).
+    """
+    if nep_factor is None:
+        return bio
+    lut = np.asarray(nep_factor, np.float32)
+    inside = valid & (codes >= 0) & (codes < lut.size)
+    return bio * lut[np.where(inside, codes, 0)]
+
+
 def scenario_bio(bio: np.ndarray, codes: np.ndarray, new_codes: np.ndarray,
                  bio_sink: np.ndarray) -> np.ndarray:
     """The biological sink under a scenario: pixels whose class changes take the new
     class's table sink (``bio_sink`` by class code [t C km⁻² yr⁻¹]), the others keep ``bio``.
 
     A NEP/NPP raster describes the present land cover only; the table's per-class
-    biomass sink is the only value known for the new class.
+    biomass sink is the only value known for the new class.  ``bio`` is the raster's
+    lasting sink (:func:`lasting_bio`, x the old class's ``nep_factor``), so a changed
+    pixel's gain is the new class's lasting sink less the old class's.
     """
     changed = new_codes != codes
     lut = np.asarray(bio_sink, np.float64)
@@ -162,8 +196,9 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
         ``landcover`` (integer codes), ``landcover_valid`` (bool), ``carbonate``
         [0-1], ``runoff`` [mm yr⁻¹], ``temperature`` [°C], ``pco2_ppmv`` [ppmv]
         and optionally ``dolomite_fraction`` [0-1], ``pressure_ratio`` [-],
-        ``bio`` [g C m⁻² yr⁻¹ = t C km⁻² yr⁻¹, the net sink: NEP, or NPP x the
-        NPP-to-NEP ratio]; float32 with NaN for nodata.
+        ``bio`` [g C m⁻² yr⁻¹ = t C km⁻² yr⁻¹, the lasting net sink: NEP, or NPP x the
+        NPP-to-NEP ratio, x the class's ``nep_factor``: :func:`lasting_bio`]; float32
+        with NaN for nodata.
     p : ModelParams
         Lookup tables and options.
     codes : numpy.ndarray, optional

@@ -177,6 +177,7 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         bio_sink=lct.lookup("biological_sink_tc_km2_yr"),
         calcite=calc.kernel_arrays(), dolomite=dol.kernel_arrays() if dol else None,
         so4=acid["so4"], no3=acid["no3"], shares=acid["shares"], npp_to_nep=cfg.npp_to_nep,
+        nep_factor=acid["nep_factor"],
         co2=co2, outputs=cfg.outputs, rock_density=cfg.rock_density_t_m3,
         transitions=cfg.transitions, use_numba=use_numba,
         pco2_volume_fraction="soil_pco2" not in resolved
