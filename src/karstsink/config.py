@@ -497,17 +497,13 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     c.known(scen, _SCENARIO, "scenario")
     c.typed(scen, _SCENARIO, "scenario")
     raw_emissions = str(scen.get("emissions", "all"))
-    emissions: str | Path
-    if raw_emissions.lower() in SCENARIO_NAMES:
-        emissions = raw_emissions.lower()
-    else:
-        emissions = c.path_value(raw_emissions, "scenario.emissions")
-        from .io.emissions import read_emissions_csv
-
-        try:  # a file the balance stage cannot read fails now, before any stage runs
-            read_emissions_csv(emissions)
-        except KarstSinkError as err:
-            raise c.fail("scenario.emissions", str(err)) from None
+    emissions: str | Path = (raw_emissions.lower() if raw_emissions.lower() in SCENARIO_NAMES
+                             else c.path_value(raw_emissions, "scenario.emissions"))
+    try:  # a file the balance stage cannot read fails now, before any stage runs
+        from .io.emissions import emissions_span
+        y0, y1 = emissions_span(emissions)  # the first and last years every series covers
+    except KarstSinkError as err:
+        raise c.fail("scenario.emissions", str(err)) from None
     sinks_from = scen.get("sinks_from", "map")
     if sinks_from not in ("map", "given"):
         raise c.fail("scenario.sinks_from", f"{sinks_from!r} is not 'map' or 'given'.")
@@ -521,9 +517,14 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
         if key in scen and not (math.isfinite(scen[key]) and scen[key] >= 0):
             raise c.fail(f"scenario.{key}", f"must be a finite number >= 0 (t C per year taken "
                                             f"up), not {scen[key]!r}.")
-    start, end = scen.get("start_year", 2020), scen.get("end_year", 2060)
+    lo, hi = (max(y0, 2020), min(y1, 2060)) if y0 <= 2060 and y1 >= 2020 else (y0, y1)
+    start, end = scen.get("start_year", lo), scen.get("end_year", hi)  # 2020-2060 in the table
     if start > end:
         raise c.fail("scenario.end_year", f"{end} is before start_year {start}.")
+    for key, year in (("start_year", start), ("end_year", end)):  # never extrapolated
+        if not y0 <= year <= y1:
+            raise c.fail(f"scenario.{key}", f"{year}{'' if key in scen else ' (default)'} is out"
+                         f"side {y0}-{y1}, the years of emissions {raw_emissions!r}: move it in.")
     trajectory = None
     if "trajectory" in scen:  # a restoration schedule (karstsink.trajectory)
         if out_map is None:
@@ -534,9 +535,8 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
 
         load_schedule(trajectory)  # every schedule error before any stage runs
     out_scen = {"emissions": emissions, "sinks_from": sinks_from, "trajectory": trajectory,
-                "karst_t_c_yr": scen.get("karst_t_c_yr"),
-                "biological_t_c_yr": scen.get("biological_t_c_yr"),
-                "start_year": start, "end_year": end}
+                "karst_t_c_yr": scen.get("karst_t_c_yr"), "start_year": start, "end_year": end,
+                "biological_t_c_yr": scen.get("biological_t_c_yr")}
 
     # [report]
     rep = c.table(data.get("report", {}), "report")

@@ -44,6 +44,7 @@ __all__ = [
     "INTERPOLATION",
     "SCENARIOS",
     "SOURCE",
+    "USER_INTERPOLATION",
     "balance",
     "emission_anchors",
     "emissions",
@@ -70,6 +71,13 @@ INTERPOLATION = (
     "year, and the shipped scenarios keep the source's order high-speed >= baseline >= "
     "low-carbon by holding a curve at the baseline where the separate cubics would cross "
     "(2021-2029, by at most 2.8 Mt CO2); years outside the anchors are not extrapolated."
+)
+#: How years between a user series' given years are filled (no order between its series).
+USER_INTERPOLATION = (
+    "Years between the series' given years are interpolated by a shape-preserving monotone "
+    "piecewise-cubic (PCHIP, Fritsch & Carlson 1980, doi:10.1137/0717021) through each "
+    "series' given years, which reproduces every given value and never overshoots between "
+    "two of them; years outside them are not extrapolated."
 )
 
 #: Default span of years [calendar years, inclusive].
@@ -191,7 +199,9 @@ def emissions(
         ``is_anchor`` (the year was given, not interpolated) and
         ``approximate`` (the value, or a neighbouring anchor, is marked "~" in
         the source). Years outside the given span are NaN (never
-        extrapolated). ``attrs["interpolation"]`` and ``attrs["source"]`` say
+        extrapolated). ``attrs["interpolation"]`` (:data:`INTERPOLATION`, or
+        :data:`USER_INTERPOLATION` for a user series) and ``attrs["source"]``
+        (:data:`SOURCE`, or a user file's ``source`` column, else its name) say
         how the years were filled and where the anchors come from.
 
     Raises
@@ -240,7 +250,9 @@ def emissions(
             source = SOURCE
         elif Path(name).suffix.lower() in {".csv", ".txt", ".xlsx"} or Path(name).exists():
             anchors = read_emissions_csv(name)
-            source = f"user file {Path(name).name}"
+            own = "; ".join(dict.fromkeys(t for t in anchors["source"].astype(str)  # column
+                                          if t and not t.startswith("user file ")))
+            source = f"user file {Path(name).name}" + (f" ({own})" if own else "")
         else:
             raise DataError(
                 f"Unknown emission scenario {name!r}: use one of {', '.join(SCENARIOS)}, "
@@ -262,7 +274,7 @@ def emissions(
         parts = [_interpolate(group, years_arr)
                  for _, group in anchors.groupby("scenario", sort=False)]
     out = pd.concat(parts, ignore_index=True)
-    out.attrs["interpolation"] = INTERPOLATION
+    out.attrs["interpolation"] = INTERPOLATION if shipped else USER_INTERPOLATION
     out.attrs["source"] = source
     return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import numpy as np
@@ -21,47 +22,87 @@ from ..units import C_TO_CO2
 from .cells import ABOVE, BELOW, MISSING, NOT_NUMERIC, parse_column
 from .text import read_rows
 
-__all__ = ["read_emissions_csv"]
+__all__ = ["emissions_span", "read_emissions_csv"]
 
-# Mass prefixes understood in a user CSV header, as factors to tonnes.
-# 万 (wan) = 10⁴: Chinese statistics often report "万吨" (10⁴ t).
-_SCALE_TO_T = {"t": 1.0, "kt": 1e3, "mt": 1e6, "gt": 1e9, "万t": 1e4, "万吨": 1e4, "tonnes": 1.0,
-               "tonne": 1.0, "tons": 1.0, "ton": 1.0, "吨": 1.0}
+# Mass units understood in a user CSV header, as factors to tonnes. Case matters in the
+# bracket style: Mt is a megatonne and Tg the same mass (10^12 g = 10^6 t), while "MT" or "mt"
+# is refused (it is also written for "metric tonnes"). 万 (wan) = 10⁴: Chinese statistics often
+# report "万吨" (10⁴ t).
+_SCALE_TO_T = {"t": 1.0, "kt": 1e3, "Mt": 1e6, "Gt": 1e9, "Gg": 1e3, "Tg": 1e6, "Pg": 1e9,
+               "万t": 1e4, "万吨": 1e4, "tonnes": 1.0, "tonne": 1.0, "tons": 1.0, "ton": 1.0,
+               "吨": 1.0}
+# Underscore (snake_case) headers are lower-case by convention, as every column karstsink
+# writes (emissions_mt_co2 in the shipped table): there mt is the megatonne.
+_SNAKE_SCALE_TO_T = {"t": 1.0, "kt": 1e3, "mt": 1e6, "gt": 1e9, "tg": 1e6}
+_MASS_HELP = "write the mass as t, kt, Mt or Tg (e.g. 'emissions (Mt CO2)')"
+# CO2-equivalent (CO2e, CO2-eq, CO2 equivalent): includes other greenhouse gases
+_CO2E = re.compile(r"co2[\s_-]*(?:e\b|eq)|equivalent|当量")
+# mass of carbon in CO2: "CO2-C", "CO2 C", "C-CO2"
+_CO2_AS_C = re.compile(r"co2[\s_-]*c\b|\bc[\s_-]*co2")
 # No-data codes some spreadsheets and databases write instead of a blank: -99, -999,
 # -9999..., also with nines or zeros after the point (-99.9, -999.99, -999.0).
 _SENTINEL = re.compile(r"^\s*-9{2,6}(?:\.9*|\.0*)?\s*$")
 
 
+def _basis(text: str) -> str | None:
+    """"CO2", "C" or None (not stated) from lower-case unit text."""
+    if _CO2_AS_C.search(text):
+        return "C"
+    if "co2" in text:
+        return "CO2"
+    if text.strip() in {"c", "carbon"}:
+        return "C"
+    return None
+
+
 def _parse_emission_unit(header: str) -> tuple[float, str]:
     """Return (factor to tonnes, "CO2" or "C") from an emissions column header."""
-    text = header.strip().lower().replace("₂", "2").replace("－", "-")
+    text = header.strip().replace("₂", "2").replace("－", "-")
     # "carbon dioxide" (also hyphenated) and 二氧化碳 name CO2, never carbon
-    text = re.sub(r"carbon[\s_-]*dioxide|二氧化碳", "co2", text)
-    # underscore style: emissions_mt_co2, emissions_t_c, emissions_kt_co2_yr
-    m = re.match(r"^[a-z_]*?_(t|kt|mt|gt)_(co2|c)(?:_(?:yr|a|per_yr|per_year))?$", text)
+    text = re.sub(r"carbon[\s_-]*dioxide|二氧化碳", "CO2", text, flags=re.IGNORECASE)
+    low = text.lower()
+    if _CO2E.search(low):
+        raise UnitError(
+            f"Emissions column {header!r} is in CO2-equivalent (CO2e, other greenhouse gases "
+            "included), but the balance compares the sinks with CO2 only: give the CO2 "
+            "emissions in t, kt, Mt or Tg of CO2 (e.g. 'emissions (Mt CO2)')."
+        )
+    # underscore style: emissions_mt_co2, emissions_t_c, emissions_kt_co2_yr, emissions_mt_co2_c
+    m = re.match(r"^[a-z_]*?_(t|kt|mt|gt|tg)_(co2_c|c_co2|co2|c)(?:_(?:yr|a|per_yr|per_year))?$",
+                 low)
     if m:
-        return _SCALE_TO_T[m.group(1)], m.group(2).upper()
+        mass = text[m.start(1):m.end(1)]
+        if mass.lower() == "mt" and mass not in {"mt", "Mt"}:
+            raise UnitError(f"Emissions column {header!r}: {mass!r} is ambiguous (megatonnes or "
+                            f"metric tonnes); {_MASS_HELP}.")
+        return _SNAKE_SCALE_TO_T[m.group(1)], "CO2" if m.group(2) == "co2" else "C"
     # bracket style: "emissions (Mt CO2)", "CO2 emissions [10^4 t]", "排放 (万吨 CO2)"
     m = re.search(r"[\(\[]\s*([^\)\]]+?)\s*[\)\]]", text)
     if m:
-        unit = m.group(1).replace("/yr", "").replace("/a", "").replace("a-1", "")
-        unit = unit.replace("yr-1", "").replace("per year", "").strip()
-        unit = re.sub(r"^10\^?4\s*t", "万t", unit)
-        tokens = unit.replace("-", " ").split()
-        if tokens and tokens[0] in _SCALE_TO_T:
-            scale = _SCALE_TO_T[tokens[0]]
-            rest = " ".join(tokens[1:])
-            outside = text[: m.start()]
-            if "co2" in rest or (not rest and "co2" in outside):
-                return scale, "CO2"
+        unit = re.sub(r"/\s*(?:yr|a|year)\b|\b(?:yr|a)-1\b|per\s+year", "", m.group(1),
+                      flags=re.IGNORECASE).strip()
+        unit = re.sub(r"^10\^?4\s*t\b", "万t", unit)
+        tokens = unit.split()
+        first = tokens[0].split("-")[0] if tokens else ""
+        if first and first not in _SCALE_TO_T and first.lower() in {"mt", "m.t.", "m.t"}:
+            raise UnitError(f"Emissions column {header!r}: {first!r} is ambiguous (megatonnes "
+                            f"or metric tonnes); {_MASS_HELP}.")
+        if first in _SCALE_TO_T:
+            scale = _SCALE_TO_T[first]
+            rest = unit[len(first):].strip(" -").lower()
+            outside = low[: m.start()]
+            basis = _basis(rest) if rest else _basis(outside) if "co2" in outside else None
             # a bare "carbon emissions (Mt)" is left ambiguous: it is often loose wording
             # for CO2, so the bracket must say C (or carbon) for carbon
-            if rest in {"c", "carbon"}:
-                return scale, "C"
+            if basis is not None:
+                return scale, basis
+        elif first and first.lower() in {k.lower() for k in _SCALE_TO_T}:
+            raise UnitError(f"Emissions column {header!r}: mass unit {first!r} is not written "
+                            f"as an SI unit; {_MASS_HELP}.")
     raise UnitError(
         f"Cannot tell the unit of emissions column {header!r}: name it like "
-        "'emissions_t_co2', 'emissions_mt_co2' or 'emissions (Mt CO2)' (t, kt, Mt, Gt or "
-        "10^4 t; CO2 or C must be stated)."
+        "'emissions_t_co2', 'emissions_mt_co2' or 'emissions (Mt CO2)' (t, kt, Mt, Tg, Gt or "
+        "10^4 t; CO2 or C must be stated, C for a carbon basis such as Mt C or Mt CO2-C)."
     )
 
 
@@ -200,3 +241,42 @@ def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
             DataQualityWarning, stacklevel=2,
         )
     return out.sort_values(["scenario", "year"], kind="stable").reset_index(drop=True)
+
+
+def emissions_span(emissions: str | os.PathLike) -> tuple[int, int]:
+    """First and last year [calendar year] that every series of an emission table covers.
+
+    Parameters
+    ----------
+    emissions : str or path-like
+        A shipped scenario name (``baseline``, ``high-speed``, ``low-carbon``, ``all``) or
+        the path of a user file (read by :func:`read_emissions_csv`, whose errors it raises).
+
+    Returns
+    -------
+    (int, int)
+        The latest first year and the earliest last year with an emission value over the
+        series (the balance is defined there and nowhere else: nothing is extrapolated).
+
+    Raises
+    ------
+    DataError
+        If a series has no value or the series share no year (and as
+        :func:`read_emissions_csv`).
+    """
+    key = str(emissions).strip().lower()
+    if key in {"baseline", "high-speed", "low-carbon", "all"}:
+        with as_file(files("karstsink.data").joinpath("guizhou_emissions.csv")) as path:
+            table = read_emissions_csv(path)
+        table = table if key == "all" else table[table["scenario"] == key]
+    else:
+        table = read_emissions_csv(emissions)
+    given = table.dropna(subset=["emissions_t_co2_yr"]).groupby("scenario")["year"]
+    empty = sorted(set(table["scenario"]) - set(given.groups))
+    if empty:
+        raise DataError(f"Emissions {str(emissions)!r}: series {empty[0]!r} has no values.")
+    first, last = int(given.min().max()), int(given.max().min())
+    if first > last:
+        raise DataError(f"Emissions {str(emissions)!r}: the series share no year (one starts "
+                        f"in {first}, one ends in {last}); give them a common span.")
+    return first, last

@@ -250,6 +250,7 @@ def render_report(
     summary: Mapping[str, Any] | None = None,
     synthetic: bool = False,
     generated: str | None = None,
+    emission_source: str | None = None,
 ) -> str:
     """Build the report and return it as an HTML string (see :func:`write_report`)."""
     from .. import __version__
@@ -310,7 +311,7 @@ def render_report(
                      '<p class="note">What produced these numbers: software versions, the '
                      "PHREEQC database and its SHA-256 checksum, and the inputs.</p>"
                      f"{_kv_table(provenance, 'kv')}"
-                     f"{_CITE_HTML}</section>")
+                     f"{_cite_html(emission_source)}</section>")
     parts.append(f"<footer>{esc_title}: karstsink {_html.escape(__version__)}. Carbon masses "
                  "are given as t C or t CO<sub>2</sub> (1 t C = 3.664 t CO<sub>2</sub>)."
                  "</footer>")
@@ -333,9 +334,15 @@ _CITE_HTML = (
     "U.S. Geological Survey Techniques and Methods 4-A10, doi:10.3133/tm4A10; Hirsch R.M., "
     "Moyer D.L., Archfield S.A. (2010), JAWRA 46(5):857-880, "
     "doi:10.1111/j.1752-1688.2010.00482.x.</li>"
-    "<li>The emission scenarios: Sustainability 2022, 14(21), 14377, "
-    "doi:10.3390/su142114377; every other method's source is in the documentation's "
-    "references page.</li></ul>")
+    "{emissions}<li>Every other method's source is in the documentation's references "
+    "page.</li></ul>")
+
+
+def _cite_html(emission_source: str | None) -> str:
+    """What to cite, with the emission series the run balanced (none: not listed)."""
+    item = ("" if not emission_source else
+            f"<li>The emission series: {_html.escape(emission_source)}.</li>")
+    return _CITE_HTML.replace("{emissions}", item)
 
 
 def write_report(
@@ -348,6 +355,7 @@ def write_report(
     summary: Mapping[str, Any] | None = None,
     synthetic: bool = False,
     generated: str | None = None,
+    emission_source: str | None = None,
 ) -> Path:
     """Write one self-contained HTML report, atomically.
 
@@ -373,6 +381,10 @@ def write_report(
         Show the "SYNTHETIC demo data" banner and mark the title.
     generated : str, optional
         Time stamp to print (default: now, UTC). Fix it for reproducible files.
+    emission_source : str, optional
+        Where the balanced emission series comes from (the balance table's
+        ``attrs["source"]``: :data:`karstsink.scenario.SOURCE` for the shipped
+        scenarios), listed under "What to cite"; None: no series is cited.
 
     Returns
     -------
@@ -391,7 +403,7 @@ def write_report(
     """
     text = render_report(title=title, sections=sections, assumptions=assumptions,
                          provenance=provenance, summary=summary, synthetic=synthetic,
-                         generated=generated)
+                         generated=generated, emission_source=emission_source)
     dest = Path(path)
     with atomic_path(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -285,12 +285,10 @@ def run_pipeline(
         start("scenario balance")
         balance_table, sinks = _scenario_stage(cfg, map_result, tmp / "scenario")
         if balance_table is not None:
-            row = balance_table[(balance_table["year"] == cfg["scenario"]["start_year"])]
-            share = float(row["total_share_pct"].iloc[0]) if len(row) else float("nan")
-            summary["share_of_emissions_first_year_pct"] = share
-            timings["scenario"] = done(
-                f"sinks {format_mass(sum(sinks.values()), 'CO2', per='yr')} offset "
-                f"{share:.1f} % of {cfg['scenario']['start_year']} emissions")
+            share, text = sections.scenario_share(balance_table, cfg["scenario"]["start_year"],
+                                                  sinks)  # the first scenario's, named
+            summary.update(share)
+            timings["scenario"] = done(text)
             report_sections.append(sections.scenario_section(balance_table, sinks, tmp, cfg))
         else:
             timings["scenario"] = done("skipped (no sinks to balance)")
@@ -344,7 +342,9 @@ def run_pipeline(
             write_report(tmp / "report.html", title=cfg["report"]["title"],
                          sections=report_sections, assumptions=assumptions,
                          provenance=provenance,
-                         summary=headline, synthetic=cfg["report"]["synthetic"])
+                         summary=headline, synthetic=cfg["report"]["synthetic"],
+                         emission_source=None if balance_table is None else
+                         balance_table.attrs.get("source"))
         timings["report"] = done("report.html" if cfg["report"]["html"] else "skipped")
         timings["total"] = time.perf_counter() - t0
         summary["timings_s"] = timings

@@ -10,17 +10,21 @@ the map totals ``karstsink run`` prints. Called by
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from ..exceptions import DataQualityWarning
 from ..report import Figure, Section, Table, format_mass, unit_label
 from ..units import C_TO_CO2
 from ._map_keys import map_text
 
 __all__ = ["REPORT_YEARS", "assumptions", "catchment_section", "comparison_section",
-           "headline", "map_line", "map_section", "scenario_section", "speciation_section",
+           "headline", "map_line", "map_section", "scenario_section", "scenario_share",
+           "speciation_section",
            "trend_section"]
 
 #: Years of the scenario balance shown in the report's table.
@@ -319,14 +323,18 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
     cols = ["scenario", "year", "emissions_t_co2_yr"] + \
         [c for c in table.columns if c.endswith("_sink_t_co2_yr") or c.endswith("_share_pct")] + \
         ["residual_t_co2_yr"]
-    shown = table[table["year"].isin(REPORT_YEARS)][[c for c in cols if c in table]]
+    span = sorted(set(table["year"]))
+    years = [y for y in REPORT_YEARS if y in span] or (
+        span if len(span) <= len(REPORT_YEARS) else [span[0], span[-1]])  # no report year
+    shown = table[table["year"].isin(years)][[c for c in cols if c in table]]
     sink_text = "; ".join(f"{k} {format_mass(v, 'CO2', per='yr')} "
                           f"({format_mass(v / C_TO_CO2, 'C', per='yr')})"
                           for k, v in sinks.items())
     return Section(
         title="Sinks against emission scenarios",
-        text=(f"Sinks: {sink_text}. Emissions: {scenario.SOURCE}. {scenario.INTERPOLATION} "
-              "(Or the user's own series.) The residual is what other measures (CCUS, "
+        text=(f"Sinks: {sink_text}. Emissions: {table.attrs.get('source', scenario.SOURCE)}. "
+              f"{table.attrs.get('interpolation', scenario.INTERPOLATION)} "
+              "The residual is what other measures (CCUS, "
               "efficiency, fuel switching) must close. All in t CO2 per year; "
               f"t C = t CO2 / {C_TO_CO2:.3f}. "
               "Full table: `scenario/balance.csv`."),
@@ -335,6 +343,39 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
         figures=[Figure(tmp / "scenario" / "balance.png",
                         "Sinks (stacked) against emission scenarios [Mt CO2 per year].")],
     )
+
+
+def scenario_share(table: pd.DataFrame, year: int,
+                   sinks: dict[str, float]) -> tuple[dict[str, Any], str]:
+    """The share of one year's emissions the sinks offset, for the summary and the CLI.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`karstsink.scenario.balance` [t CO2 yr-1, shares in %].
+    year : int
+        The balance's first year ([scenario] start_year).
+    sinks : dict of str to float
+        The balanced sinks [t CO2 yr-1].
+
+    Returns
+    -------
+    (dict, str)
+        ``share_of_emissions_first_year_pct`` [%] of the table's first scenario (None if
+        its emissions are not positive) with ``share_of_emissions_scenario``, ``_year``
+        and ``_sinks`` naming it; and the line the CLI prints.
+    """
+    rows = table[table["year"] == year]
+    name = str(rows["scenario"].iloc[0]) if len(rows) else ""
+    share = float(rows["total_share_pct"].iloc[0]) if len(rows) else float("nan")
+    value = share if np.isfinite(share) else None  # never a NaN in run.json
+    summary = {"share_of_emissions_first_year_pct": value, "share_of_emissions_scenario": name,
+               "share_of_emissions_year": int(year),
+               "share_of_emissions_sinks": " + ".join(sinks)}
+    text = (f"sinks {format_mass(sum(sinks.values()), 'CO2', per='yr')} offset "
+            + ("an undefined share (emissions not positive)" if value is None
+               else f"{value:.1f} %") + f" of {name} {year} emissions")
+    return summary, text
 
 
 def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> dict[str, str]:
@@ -408,7 +449,10 @@ def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> 
     if cfg.get("scenario"):
         from .. import scenario
 
-        a["emission scenarios"] = f"{scenario.SOURCE}; {scenario.INTERPOLATION}"
+        with warnings.catch_warnings():  # its blank cells were reported when it was read
+            warnings.simplefilter("ignore", DataQualityWarning)
+            e = scenario.emissions(cfg["scenario"]["emissions"])  # its own source
+        a["emission scenarios"] = f"{e.attrs['source']}; {e.attrs['interpolation']}"
     if any(c.get("boundary") for c in cats) and map_result is not None:
         a["catchment vs map"] = (
             "observed = sink realised at the outlet (hydrochemical-runoff method); map = MPD "
@@ -463,8 +507,11 @@ def headline(summary: dict, catchments: pd.DataFrame | None, *, co2: bool) -> di
                 value = f"{r.sink_t_c_km2_yr:.2f} ({band}{r.sink_t_co2_km2_yr:.1f} t CO2)"
             h[f"{r.catchment} sink at the outlet, whole record [{per_km2}]"] = value
     if "share_of_emissions_first_year_pct" in summary:
-        h["karst + biological sinks / first scenario year's emissions [%]"] = \
-            f"{summary['share_of_emissions_first_year_pct']:.1f}"
+        share = summary["share_of_emissions_first_year_pct"]
+        h[f"{summary.get('share_of_emissions_sinks', 'karst + biological')} sinks / "
+          f"{summary.get('share_of_emissions_scenario', 'first')} scenario's "
+          f"{summary.get('share_of_emissions_year', 'first year')} emissions [%]"] = (
+            "not defined (emissions not positive)" if share is None else f"{share:.1f}")
     if "samples_speciated" in summary:
         h["samples speciated"] = str(summary["samples_speciated"])
     return h
