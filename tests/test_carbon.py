@@ -140,6 +140,11 @@ def test_bcp_default_is_zero_and_an_explicit_share_counts():
     assert li["bcp_sink_t_c_km2_yr"] == pytest.approx(0.460741, abs=5e-6)
     assert li["sink_t_c_km2_yr"] == pytest.approx(7.76501 + 0.460741, abs=1e-5)
     assert "bcp_share = 0.73 (given; default 0)" in li["assumptions"]
+    # without a TOC flux the term is not computed: NaN (never a 0 for missing), the total
+    # the carbonate sink alone (7.76501, as with bcp_share 0)
+    none = carbon_sink(HCO3_KG_YR, 100.0).iloc[0]
+    assert np.isnan(none["bcp_sink_t_c_yr"]) and np.isnan(none["bcp_sink_t_c_km2_yr"])
+    assert none["sink_t_c_km2_yr"] == pytest.approx(7.76501, abs=5e-6)
     assert float(carbon.bcp_c(2.0, bcp_share=0.73)) == pytest.approx(1.46)
     assert float(carbon.bcp_c(2.0)) == 0.0
 

@@ -251,7 +251,10 @@ def carbon_sink(
         ``assumptions`` (text, from :func:`karstsink.carbon.assumptions`) and
         ``qa_flags`` (``negative_carbonic_hco3`` or "").  Where the carbonic
         HCO₃⁻ flux is negative the inorganic and total sink columns are NaN
-        (``hco3_carbonic_flux_mol_yr`` keeps the negative value).
+        (``hco3_carbonic_flux_mol_yr`` keeps the negative value).  Without
+        ``silicate_hco3_fraction`` the silicate columns, and without
+        ``bcp_flux_kg_c_yr`` the ``bcp`` columns, are NaN: not computed (the total
+        counts neither).
 
     Raises
     ------
@@ -342,6 +345,7 @@ def carbon_sink(
                                    for x in (carb_t, total_t, lo_t, hi_t))
     sil_t = (np.where(negative, np.nan, sil_t) if silicate_hco3_fraction is not None
              else np.full(n, np.nan))
+    bcp_col = bcp_t if toc_given else np.full(n, np.nan)  # no TOC: not computed, not a 0
 
     text = carbon.assumptions(
         acid_so4_share=acid_so4_share, evaporite_so4_share=shares["evaporite_so4_share"],
@@ -370,7 +374,7 @@ def carbon_sink(
         "acid_correction_pct": 100.0 * (1.0 - scale),
         "carbonate_sink_t_c_yr": carb_t,
         "silicate_sink_t_c_yr": sil_t,
-        "bcp_sink_t_c_yr": bcp_t,
+        "bcp_sink_t_c_yr": bcp_col,
         "sink_t_c_yr": total_t,
         "sink_t_c_km2_yr": total_t / area_km2,
         "sink_lo95_t_c_km2_yr": lo_t / area_km2,
@@ -380,7 +384,7 @@ def carbon_sink(
         "sink_hi95_t_co2_km2_yr": hi_t / area_km2 * C_TO_CO2,
         "carbonate_sink_t_c_km2_yr": carb_t / area_km2,
         "silicate_sink_t_c_km2_yr": sil_t / area_km2,
-        "bcp_sink_t_c_km2_yr": bcp_t / area_km2,
+        "bcp_sink_t_c_km2_yr": bcp_col / area_km2,
         "assumptions": "; ".join(text),
         "qa_flags": pd.array(np.where(negative, FLAG_NEGATIVE_CARBONIC_HCO3, ""),
                              dtype="string"),
