@@ -332,12 +332,12 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
                           for k, v in sinks.items())
     return Section(
         title="Sinks against emission scenarios",
-        text=(f"Sinks: {sink_text}. Emissions: {table.attrs.get('source', scenario.SOURCE)}. "
-              f"{table.attrs.get('interpolation', scenario.INTERPOLATION)} "
-              "The residual is what other measures (CCUS, "
-              "efficiency, fuel switching) must close. All in t CO2 per year; "
-              f"t C = t CO2 / {C_TO_CO2:.3f}. "
-              "Full table: `scenario/balance.csv`."),
+        text=(f"Sinks: {sink_text}, held at the map's value in every year (the karst sink is "
+              "the MPD equilibrium potential, an upper bound of what the rivers carry). "
+              f"Emissions: {table.attrs.get('source', scenario.SOURCE)}. "
+              f"{table.attrs.get('interpolation', scenario.INTERPOLATION)} The residual is what "
+              "other measures (CCUS, efficiency, fuel switching) must close. All in t CO2 per "
+              f"year; t C = t CO2 / {C_TO_CO2:.3f}. Full table: `scenario/balance.csv`."),
         tables=[Table(shown, caption="Balance in selected years (t CO2 per year, shares in "
                                      "% of that year's emissions).")],
         figures=[Figure(tmp / "scenario" / "balance.png",
