@@ -62,6 +62,9 @@ def test_the_balance_table_is_never_empty(tmp_path, years, shown):
     f.write_text(f"year,emissions_mt_co2\n{years[0]},10\n{years[1]},20\n", encoding="utf-8")
     sec = scenario_section(balance({"karst": 1e6}, f), {"karst": 1e6}, tmp_path, {})
     assert sec.tables[0].data["year"].tolist() == shown
+    # the file gives only the first and last year; the others are interpolated, and say so
+    assert sec.tables[0].data["is_anchor"].tolist() == [y in years for y in shown]
+    assert "held at the map's value" in sec.text and "upper bound" in sec.text
 
 
 def test_a_user_series_is_credited_to_its_own_source(tmp_path):

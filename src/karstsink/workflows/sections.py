@@ -320,7 +320,7 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
     """
     from .. import scenario
 
-    cols = ["scenario", "year", "emissions_t_co2_yr"] + \
+    cols = ["scenario", "year", "is_anchor", "emissions_t_co2_yr"] + \
         [c for c in table.columns if c.endswith("_sink_t_co2_yr") or c.endswith("_share_pct")] + \
         ["residual_t_co2_yr"]
     span = sorted(set(table["year"]))
@@ -338,8 +338,8 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
               f"{table.attrs.get('interpolation', scenario.INTERPOLATION)} The residual is what "
               "other measures (CCUS, efficiency, fuel switching) must close. All in t CO2 per "
               f"year; t C = t CO2 / {C_TO_CO2:.3f}. Full table: `scenario/balance.csv`."),
-        tables=[Table(shown, caption="Balance in selected years (t CO2 per year, shares in "
-                                     "% of that year's emissions).")],
+        tables=[Table(shown, caption="Balance in selected years (t CO2 per year, shares in % of "
+                                     "that year's emissions; is_anchor no: interpolated).")],
         figures=[Figure(tmp / "scenario" / "balance.png",
                         "Sinks (stacked) against emission scenarios [Mt CO2 per year].")],
     )
