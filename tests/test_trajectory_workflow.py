@@ -126,6 +126,13 @@ def test_demo_trajectory_section(tmp_path):
     assert "data:image/png;base64" in html
     assert "95 % band" in html and "low-carbon" in html and "2060" in html
     assert pd.read_csv(tmp_path / "scenario" / "trajectory_share_reached.csv").shape[0] == 3
+    # the target year is also given without the restoration, from the balance table itself:
+    # first-year sinks over each year's emissions, first year at or above the target share
+    first = bal[bal["year"] == 2020].set_index("scenario")["total_sink_t_co2_yr"]
+    for name, g in bal.groupby("scenario"):
+        hit = g[100 * first[name] / g["emissions_t_co2_yr"] >= 30.0]["year"]
+        assert (f"{name} {int(hit.min())}" if len(hit) else f"{name} not by 2060") in \
+            section.text.split("without the restoration")[1]
 
 
 def test_trajectory_needs_zones(tmp_path):
