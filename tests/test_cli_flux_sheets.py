@@ -186,3 +186,20 @@ def test_two_catchments_naming_two_sheets_of_one_workbook_are_refused(tmp_path, 
     cfg.write_text(block.format(n="a", sh="data") + block.format(n="b", sh="data"),
                    encoding="utf-8")  # the same sheet twice is one table
     assert load_run_config(cfg)["speciation"]["sheets"] == {str(s): "data"}
+
+
+def test_a_run_refuses_a_sheet_for_a_csv_naming_the_catchment(tmp_path):
+    # the run's rule is the command line's: a sheet of a file that is no workbook is refused
+    from karstsink.exceptions import DataError
+    from karstsink.workflows.run import run_pipeline
+
+    (tmp_path / "q.csv").write_text("date,Q (m3/s)\n2020-01-01,1\n", encoding="utf-8")
+    (tmp_path / "s.csv").write_text("date,HCO3- (mg/L)\n2020-01-01,200\n", encoding="utf-8")
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[[catchments]]\nname = "a"\narea_km2 = 1\ndischarge = "q.csv"\n'
+                   'samples = "s.csv"\ndischarge_sheet = "Sheet1"\n'
+                   '[speciation]\nsamples = []\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"catchments\[0\].*q\.csv: sheet 'Sheet1' chooses a "
+                                        r"worksheet of an XLSX workbook"):
+        run_pipeline(cfg, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -265,7 +265,8 @@ def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
     path : pathlib.Path
         The file; ``.xlsx``/``.xlsm`` are workbooks, anything else delimited text.
     sheet : str or int, optional
-        Worksheet name or 0-based number (XLSX only; default the first).  A text
+        Worksheet name or 0-based number (XLSX only: given for another file, a
+        DataError; default the first).  A text
         names a sheet first; a text of digits that names no sheet is a number
         (see :func:`read_xlsx_rows`).
     encoding : str, optional
@@ -285,6 +286,9 @@ def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
     if not path.exists():
         raise DataError(f"{path}: no such file.")
     suffix = path.suffix.lower()
+    if sheet is not None and suffix not in WORKBOOK_SUFFIXES:  # never ignored in silence
+        raise DataError(f"{path}: sheet {sheet!r} chooses a worksheet of an XLSX workbook, and "
+                        "this file is not one: leave the sheet out.")
     if suffix in WORKBOOK_SUFFIXES:
         rows, info = read_xlsx_rows(path, sheet)
         if comment:
