@@ -181,7 +181,12 @@ def test_two_catchments_naming_two_sheets_of_one_workbook_are_refused(tmp_path, 
     cfg.write_text(block.format(n="a", sh="data") + block.format(n="b", sh="other"),
                    encoding="utf-8")
     with pytest.raises(ConfigError, match=r"catchments\[1\]\.samples_sheet: another catchment "
-                                          r"reads sheet 'data' of .*s\.xlsx"):
+                                          r"reads .*s\.xlsx with samples_sheet 'data'"):
+        load_run_config(cfg)
+    # a catchment without a sheet would read the default sheet, speciation the named one
+    cfg.write_text(block.format(n="a", sh="data") + block.format(n="b", sh="x").replace(
+        'samples_sheet = "x"\n', ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"catchments\[1\]\.samples_sheet: .*'data'"):
         load_run_config(cfg)
     cfg.write_text(block.format(n="a", sh="data") + block.format(n="b", sh="data"),
                    encoding="utf-8")  # the same sheet twice is one table

@@ -189,6 +189,7 @@ def test_bad_toml(tmp_path):
     ("no3_mmol_L", "no3_mmol_l"),            # the case: unread, cropland's nitrate lost
     ("Runoff_factor", "runoff_factor"),      # a required one: named, not just "missing"
     ("soil_pco2_factor_low", "soil_pco2_factor_lo"),
+    ("biological_sink_tc_km2_yr_max", "biological_sink_tc_km2_yr_hi"),
 ])
 def test_a_misspelt_table_column_is_refused_naming_the_one_read(tmp_path, column, meant):
     head = ["class", "name", "soil_pco2_factor", "runoff_factor", "biological_sink_tc_km2_yr",
@@ -205,9 +206,11 @@ def test_a_misspelt_table_column_is_refused_naming_the_one_read(tmp_path, column
         load_landcover_table(p)
 
 
-def test_a_note_column_is_carried_not_refused(tmp_path):
+@pytest.mark.parametrize("note", ["comment", "so4_mmol_l_sd", "source_note"])
+def test_a_note_column_is_carried_not_refused(tmp_path, note):
+    # a name of its own, or a read column's name with a suffix of its own (its sd, a note)
     p = tmp_path / "t.csv"
     p.write_text("class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,source,"
-                 "comment\n40,crop,0.62,1.0,0,plot,terraced\n", encoding="utf-8")
+                 f"{note}\n40,crop,0.62,1.0,0,plot,terraced\n", encoding="utf-8")
     t = load_landcover_table(p)
-    assert t.columns["comment"] == ["terraced"] and t.lookup("soil_pco2_factor")[40] == 0.62
+    assert t.columns[note] == ["terraced"] and t.lookup("soil_pco2_factor")[40] == 0.62

@@ -244,3 +244,20 @@ def test_lattice_sampler_matches_numpy_sampler(h, w, fh, fw, holes, inside, seed
         want = _sampling.bilinear(f, srow, scol, 0, 0, fh, fw, use_numba=False)
         # float32 values up to 10, combined in float32/float64: a few ulp
         assert_allclose(g, want, rtol=2e-6, atol=4e-6, equal_nan=True)
+
+
+def test_polygon_area_of_rings_wound_either_way_adds_up():
+    # GeoJSON and shapefiles disagree on ring orientation; the area must not depend on it.
+    # The reference is pyproj's geodesic area of each box (shapely's box is counter-clockwise)
+    from pyproj import Geod
+    from shapely.geometry import MultiPolygon, Polygon, box
+
+    from karstsink.mapping.zones import polygon_area_km2
+
+    geod = Geod(ellps="WGS84")
+    a, b = box(105.9, 26.2, 106.1, 26.4), box(106.2, 26.2, 106.4, 26.4)
+    ref = sum(abs(geod.geometry_area_perimeter(g)[0]) for g in (a, b)) / 1e6  # ~885 km2
+    reversed_b = Polygon(list(b.exterior.coords)[::-1])  # clockwise
+    assert polygon_area_km2(MultiPolygon([a, reversed_b]), "EPSG:4326") == pytest.approx(
+        ref, rel=1e-9)
+    assert polygon_area_km2(reversed_b, "EPSG:4326") == pytest.approx(ref / 2, rel=1e-3)

@@ -475,13 +475,13 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     jobs = spec.get("jobs")
     if jobs is not None and jobs < 1:
         raise c.fail("speciation.jobs", "must be 1 or more.")
-    sheets: dict[str, str | int] = {}  # a catchment's samples_sheet: speciation's too
-    for i, ct in enumerate(catchments):
-        if (sh := ct["samples_sheet"]) is not None and sheets.setdefault(
-                str(ct["samples"]), sh) != sh:  # one sheet per file
-            raise c.fail(f"catchments[{i}].samples_sheet", f"another catchment reads sheet "
-                         f"{sheets[str(ct['samples'])]!r} of {ct['samples']}, and speciation "
-                         "reads one sheet per file: give each catchment its own file.")
+    sheets: dict[str, Any] = {}  # a catchment's samples_sheet: speciation's too, one per file
+    for i, ct in enumerate(catchments):  # (no sheet: the reader's default sheet)
+        if sheets.setdefault(f := str(ct["samples"]), ct["samples_sheet"]) != ct["samples_sheet"]:
+            raise c.fail(f"catchments[{i}].samples_sheet", f"another catchment reads {f} with "
+                         f"samples_sheet {sheets[f]!r}, and speciation reads one sheet per "
+                         "file: give both the same samples_sheet, or each its own file.")
+    sheets = {k: v for k, v in sheets.items() if v is not None}
     out_spec = {"samples": sample_paths, "database": database, "units": spec.get("units"),
                 "engine": engine, "jobs": jobs, "sheets": sheets}
 

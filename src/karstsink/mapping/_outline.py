@@ -23,8 +23,15 @@ def polygon_area_km2(geometry, crs) -> float:
 
             raise DataError(f"The geographic CRS {c.name!r} has no ellipsoid: no area can "
                             f"be measured on it; reproject to a CRS with a datum.")
+        import shapely
+        from shapely.geometry.polygon import orient
+
         geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
-        return abs(geod.geometry_area_perimeter(geometry)[0]) / 1e6
+        # pyproj sums signed ring areas: each polygon oriented alike (exterior
+        # counter-clockwise), so rings wound either way in the file add up, not cancel
+        parts = shapely.get_parts(shapely.get_parts(geometry))  # collections flattened
+        return sum(abs(geod.geometry_area_perimeter(orient(g, 1.0))[0])
+                   for g in parts if g.geom_type == "Polygon" and not g.is_empty) / 1e6
     unit = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0
     return float(geometry.area) * unit * unit / 1e6
 

@@ -60,13 +60,21 @@ READ_COLUMNS = (*REQUIRED_COLUMNS, *CLASS_CHEMISTRY_COLUMNS, NEP_FACTOR_COLUMN,
 
 def _refuse_misspelt(header: list[str], name: str) -> None:
     """Refuse a column that is nearly a read one (``no3_mmol_L``, ``soil_pco2_factor_low``):
-    not read, it would leave the class at its default without a word."""
+    not read, it would leave the class at its default without a word.  A read column's
+    name with a suffix of its own (``so4_mmol_l_sd``, ``source_note``) is a note column,
+    carried; only ``_low``/``_high``-like suffixes of a ranged column are near misses."""
     import difflib
 
+    ranged = {f"{v}_{w}": lo_hi[w in ("high", "max", "upper")]
+              for v, lo_hi in RANGE_COLUMNS.items()
+              for w in ("low", "high", "min", "max", "lower", "upper")}
     for col in header:
+        key = col.strip().lower().replace(" ", "_").replace("-", "_")
         if not col or col in READ_COLUMNS:
             continue
-        near = difflib.get_close_matches(col.strip().lower(), READ_COLUMNS, n=1, cutoff=0.85)
+        near = [ranged[key]] if key in ranged else [] if any(
+            key.startswith(f"{r}_") for r in READ_COLUMNS) else difflib.get_close_matches(
+            key, READ_COLUMNS, n=1, cutoff=0.85)
         if near and near[0] not in header:
             raise DataError(f"Land-cover table {name}: column {col!r} is not one the table "
                             f"reads, and {near[0]!r} is (names are exact, lower case); "

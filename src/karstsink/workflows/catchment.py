@@ -220,8 +220,8 @@ def check_method_options(method: str, given: Mapping[str, Any], *,
     :func:`run_flux` (``karstsink run``): LOADEST ``--extra`` regressors need
     model 99 (or 0, which then becomes 99), since models 1-9 have fixed terms;
     each option of :data:`METHOD_ONLY_OPTIONS` only goes with its method; and each
-    sink share of :data:`SOURCE_OPTIONS` needs the column it acts on (``--bcp-share``
-    needs ``--toc``), the CLI passing a share only when the user typed it.
+    share of :data:`SOURCE_OPTIONS` needs its column (``--bcp-share`` needs ``--toc``):
+    the CLI and the run configuration pass the shares typed (run_flux cannot tell).
 
     Parameters
     ----------
