@@ -134,30 +134,39 @@ def echo_result(text: str) -> None:
     click.echo(text)
 
 
+def units_key(unit: str) -> str:
+    """A concentration unit as the one header/unit matcher reads it (``mg/l`` -> ``mg/L``)."""
+    from ..io.headers import parse_conc_unit
+
+    return parse_conc_unit(unit) or unit.strip()
+
+
 #: Why ``--units`` takes one value (:func:`once`): a column in another unit says so itself.
 UNITS_ONCE = ("one unit fills every concentration column whose header states none; write a "
               "column's own unit in its header, e.g. 'Ca (mmol/L)'")
 
 
-def once(hint: str = "") -> Callable[[click.Context, click.Parameter, tuple[str, ...]],
-                                     str | None]:
+def once(hint: str = "", same: Callable[[str], Any] = str
+         ) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], str | None]:
     """Callback of an option that takes one value, declared ``multiple=True`` so that a
     repeat is seen rather than the last one silently winning.
 
-    The callback returns the value (None when the option is not given); the same
-    value given twice is that value, two different values a usage error (exit 2)
-    naming the option, the values and ``hint``.
+    The callback returns the value (None when the option is not given); values that
+    ``same`` maps alike (``mg/L`` and ``mg/l`` for :func:`units_key`) are one value, two
+    different values a usage error (exit 2) naming the option, the values and ``hint``.
     """
 
     def callback(ctx: click.Context, param: click.Parameter,
                  values: tuple[str, ...]) -> str | None:
-        distinct = list(dict.fromkeys(values))
+        distinct: dict[Any, str] = {}
+        for v in values:
+            distinct.setdefault(same(v), v)
         if len(distinct) > 1:
-            given = ", ".join(repr(v) for v in distinct)
+            given = ", ".join(repr(v) for v in distinct.values())
             raise click.BadParameter(f"given {len(values)} times ({given}) but it takes one "
                                      "value" + (f": {hint}" if hint else "") + ".",
                                      ctx=ctx, param=param)
-        return distinct[0] if distinct else None
+        return next(iter(distinct.values()), None)
 
     return callback
 

@@ -21,6 +21,7 @@ from ._common import (
     handle_errors,
     once,
     overwrite_option,
+    units_key,
     verbosity_options,
 )
 
@@ -52,7 +53,7 @@ def sheet_options(f: F) -> F:
               type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--constituent", default="hco3", show_default=True,
               help="Constituent column of the samples file (hco3 for the carbon sink).")
-@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE),
+@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE, units_key),
               help="Unit of the sample columns whose header states no unit, e.g. mg/L, mmol/L, "
                    "'mg/L as CaCO3'. A unit written in a header wins; a header unit that "
                    "contradicts --units is an error.")

@@ -22,6 +22,7 @@ from ._common import (
     once,
     overwrite_option,
     progress,
+    units_key,
     verbosity_options,
 )
 
@@ -58,7 +59,7 @@ def csv_output(ctx: click.Context, param: click.Parameter, path: Path) -> Path:
                                       "and a database other than the 2024 phreeqc.dat).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: all cores].")
-@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE),
+@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE, units_key),
               help="Unit of concentration columns whose header states none, e.g. mg/L, "
                    "mmol/L, meq/L; one unit for all of them (give it once). A column in "
                    "another unit says so in its header, e.g. 'Ca (mmol/L)'.")

@@ -17,6 +17,7 @@ from ._common import (
     handle_errors,
     once,
     overwrite_option,
+    units_key,
     verbosity_options,
 )
 from ._flux import sheet_options
@@ -54,7 +55,7 @@ def _series_years(text: str | None):
                    "censored).")
 @sheet_options
 @click.option("--constituent", required=True, help="Constituent column of the samples file.")
-@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE),
+@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE, units_key),
               help="Unit of sample columns whose header states none (give it once).")
 @click.option("--q-unit", default=None, help="Discharge unit if the header gives none.")
 @click.option("--area", "area_km2", type=FiniteRange(min=0, min_open=True), default=None,
