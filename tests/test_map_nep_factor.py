@@ -102,6 +102,10 @@ def test_lasting_bio_keeps_nodata_and_unknown_codes():
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, [[50.0, np.nan, 100.0, 100.0]])
     assert lasting_bio(bio, codes, valid, None) is bio
+    # class 0 with a factor of its own: codes outside the look-up or not valid keep their
+    # value (100), they do not borrow class 0's factor 0
+    out0 = lasting_bio(bio, codes, valid, np.array([0.0, 0.5]))
+    np.testing.assert_array_equal(out0, [[50.0, np.nan, 100.0, 100.0]])
 
 
 def _table(tmp_path, cells):

@@ -167,7 +167,7 @@ def lasting_bio(bio: np.ndarray, codes: np.ndarray, valid: np.ndarray,
         return bio
     lut = np.asarray(nep_factor, np.float32)
     inside = valid & (codes >= 0) & (codes < lut.size)
-    return bio * lut[np.where(inside, codes, 0)]
+    return np.where(inside, bio * lut[np.where(inside, codes, 0)], bio)
 
 
 def scenario_bio(bio: np.ndarray, codes: np.ndarray, new_codes: np.ndarray,
