@@ -74,6 +74,10 @@ def _no_field(field: str, path, columns) -> ConfigError:
                        f"{', '.join(c for c in columns if c != 'geometry')}.")
 
 
+def _no_crs(path) -> DataError:
+    return DataError(f"Zones file {path} has no CRS; set one and run again.")
+
+
 def check_zones_file(path: str | Path, field: str, layer: str | None = None) -> None:
     """The cheap part of :func:`read_zones`'s checks, on the file's metadata only (no
     feature read): the file opens, has ``field`` and a CRS.  Same errors."""
@@ -86,7 +90,7 @@ def check_zones_file(path: str | Path, field: str, layer: str | None = None) -> 
     if field not in [str(f) for f in info["fields"]]:
         raise _no_field(field, path, [str(f) for f in info["fields"]])
     if not info.get("crs"):
-        raise DataError(f"Zones file {path} has no CRS; set one and run again.")
+        raise _no_crs(path)
 
 
 def read_zones(path: str | Path, field: str, crs_wkt: str,
@@ -131,7 +135,7 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
     if field not in gdf.columns:
         raise _no_field(field, path, gdf.columns)
     if gdf.crs is None:
-        raise DataError(f"Zones file {path} has no CRS; set one and run again.")
+        raise _no_crs(path)
     keep = (gdf.geometry.notna() & ~gdf.geometry.is_empty
             & gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]))
     if not keep.any():
