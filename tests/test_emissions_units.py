@@ -25,6 +25,7 @@ C_TO_CO2 = 44.009 / 12.011
         ("emissions (Mt CO2 yr-1)", "3", 3e6),
         # snake_case headers are lower-case by convention (the shipped emissions_mt_co2)
         ("emissions_mt_co2", "4", 4e6),
+        ("emissions (tonnes CO2)", "5", 5.0),
     ],
 )
 def test_header_units(tmp_path, header, value, expected_t_co2):
@@ -41,6 +42,9 @@ def test_header_units(tmp_path, header, value, expected_t_co2):
         ("emissions (mt CO2)", r"'mt' is ambiguous"),
         ("emissions_MT_co2", r"'MT' is ambiguous"),
         ("emissions (KT CO2)", r"'KT' .*t, kt, Mt or Tg"),
+        # "tons" may be US short tons (0.907 t): refused, never read as metric tonnes
+        ("emissions (tons CO2)", r"'tons' is ambiguous .*short tons"),
+        ("emissions (ton C)", r"'ton' is ambiguous"),
         # CO2e includes other gases; the balance compares CO2
         ("emissions (MT CO2e)", r"CO2-equivalent .*compares the sinks with CO2 only"),
         ("emissions (Mt CO2e)", r"CO2-equivalent"),

@@ -29,8 +29,10 @@ __all__ = ["emissions_span", "read_emissions_csv"]
 # is refused (it is also written for "metric tonnes"). 万 (wan) = 10⁴: Chinese statistics often
 # report "万吨" (10⁴ t).
 _SCALE_TO_T = {"t": 1.0, "kt": 1e3, "Mt": 1e6, "Gt": 1e9, "Gg": 1e3, "Tg": 1e6, "Pg": 1e9,
-               "万t": 1e4, "万吨": 1e4, "tonnes": 1.0, "tonne": 1.0, "tons": 1.0, "ton": 1.0,
-               "吨": 1.0}
+               "万t": 1e4, "万吨": 1e4, "tonnes": 1.0, "tonne": 1.0, "吨": 1.0}
+# "ton(s)" is refused: it is a metric tonne in Chinese English but a short ton (0.907 t)
+# or a long ton (1.016 t) elsewhere, a 10 % difference the reader cannot settle.
+_TON = {"ton", "tons"}
 # Underscore (snake_case) headers are lower-case by convention, as every column karstsink
 # writes (emissions_mt_co2 in the shipped table): there mt is the megatonne.
 _SNAKE_SCALE_TO_T = {"t": 1.0, "kt": 1e3, "mt": 1e6, "gt": 1e9, "tg": 1e6}
@@ -84,6 +86,9 @@ def _parse_emission_unit(header: str) -> tuple[float, str]:
         unit = re.sub(r"^10\^?4\s*t\b", "万t", unit)
         tokens = unit.split()
         first = tokens[0].split("-")[0] if tokens else ""
+        if first.lower() in _TON:
+            raise UnitError(f"Emissions column {header!r}: {first!r} is ambiguous (metric "
+                            f"tonnes, or short tons of 0.907 t); {_MASS_HELP}.")
         if first and first not in _SCALE_TO_T and first.lower() in {"mt", "m.t.", "m.t"}:
             raise UnitError(f"Emissions column {header!r}: {first!r} is ambiguous (megatonnes "
                             f"or metric tonnes); {_MASS_HELP}.")
