@@ -146,6 +146,13 @@ UNITS_ONCE = ("one unit fills every concentration column whose header states non
               "column's own unit in its header, e.g. 'Ca (mmol/L)'")
 
 
+def units_option(help: str) -> Callable[[F], F]:
+    """The ``--units UNIT`` option of the commands that read a samples table (one value,
+    :func:`once` with :func:`units_key`); ``help`` says what it fills in that command."""
+    return click.option("--units", multiple=True, metavar="UNIT",
+                        callback=once(UNITS_ONCE, units_key), help=help)
+
+
 def once(hint: str = "", same: Callable[[str], Any] = str
          ) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], str | None]:
     """Callback of an option that takes one value, declared ``multiple=True`` so that a

@@ -10,7 +10,6 @@ from click.core import ParameterSource
 from .. import carbon
 from ..flux import METHODS
 from ._common import (
-    UNITS_ONCE,
     F,
     FiniteRange,
     check_sheets,
@@ -19,9 +18,8 @@ from ._common import (
     echo_result,
     excel_option,
     handle_errors,
-    once,
     overwrite_option,
-    units_key,
+    units_option,
     verbosity_options,
 )
 
@@ -53,10 +51,9 @@ def sheet_options(f: F) -> F:
               type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--constituent", default="hco3", show_default=True,
               help="Constituent column of the samples file (hco3 for the carbon sink).")
-@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE, units_key),
-              help="Unit of the sample columns whose header states no unit, e.g. mg/L, mmol/L, "
-                   "'mg/L as CaCO3'. A unit written in a header wins; a header unit that "
-                   "contradicts --units is an error.")
+@units_option("Unit of the sample columns whose header states no unit, e.g. mg/L, mmol/L, "
+              "'mg/L as CaCO3'. A unit written in a header wins; a header unit that "
+              "contradicts --units is an error.")
 @click.option("--method", type=click.Choice(list(METHODS)), default="loadest",
               show_default=True, help="Flux estimator.")
 @click.option("--model", "loadest_model", type=click.Choice([str(m) for m in (*range(10), 99)]),

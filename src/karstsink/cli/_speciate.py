@@ -12,17 +12,15 @@ import click
 
 from ..carbon import DEFAULT_ACID_NO3_SHARE, DEFAULT_ACID_SO4_SHARE, DEFAULT_EVAPORITE_SO4_SHARE
 from ._common import (
-    UNITS_ONCE,
     FiniteRange,
     check_sheets,
     echo_note,
     echo_result,
     excel_option,
     handle_errors,
-    once,
     overwrite_option,
     progress,
-    units_key,
+    units_option,
     verbosity_options,
 )
 
@@ -59,10 +57,9 @@ def csv_output(ctx: click.Context, param: click.Parameter, path: Path) -> Path:
                                       "and a database other than the 2024 phreeqc.dat).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: all cores].")
-@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE, units_key),
-              help="Unit of concentration columns whose header states none, e.g. mg/L, "
-                   "mmol/L, meq/L; one unit for all of them (give it once). A column in "
-                   "another unit says so in its header, e.g. 'Ca (mmol/L)'.")
+@units_option("Unit of concentration columns whose header states none, e.g. mg/L, "
+              "mmol/L, meq/L; one unit for all of them (give it once). A column in "
+              "another unit says so in its header, e.g. 'Ca (mmol/L)'.")
 @click.option("--phases", default="", metavar="A,B",
               help="Extra phases for saturation indices, comma-separated (e.g. "
                    "Fluorite,Aragonite), as si_<phase>; names as in the database. Gas "

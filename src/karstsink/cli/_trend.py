@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from ._common import (
-    UNITS_ONCE,
     FiniteRange,
     check_sheets,
     echo_err,
@@ -15,9 +14,8 @@ from ._common import (
     echo_result,
     excel_option,
     handle_errors,
-    once,
     overwrite_option,
-    units_key,
+    units_option,
     verbosity_options,
 )
 from ._flux import sheet_options
@@ -55,8 +53,7 @@ def _series_years(text: str | None):
                    "censored).")
 @sheet_options
 @click.option("--constituent", required=True, help="Constituent column of the samples file.")
-@click.option("--units", multiple=True, metavar="UNIT", callback=once(UNITS_ONCE, units_key),
-              help="Unit of sample columns whose header states none (give it once).")
+@units_option("Unit of sample columns whose header states none (give it once).")
 @click.option("--q-unit", default=None, help="Discharge unit if the header gives none.")
 @click.option("--area", "area_km2", type=FiniteRange(min=0, min_open=True), default=None,
               help="Catchment area [km²]: adds the carbon-sink row for HCO3.")
