@@ -23,6 +23,7 @@ from .grid import AlignedSource, Grid, pixel_area_km2
 from .model import (
     ModelParams,
     compute_block,
+    karst_sources,
     lasting_bio,
     pressure_ratio,
     remap_classes,
@@ -155,28 +156,27 @@ def model_inputs(raw: dict[str, np.ndarray], p: ModelParams) -> dict[str, np.nda
     ratio from the DEM, the biological sink from NEP or NPP x the NEP/NPP ratio, x the
     class's ``nep_factor`` (:func:`~.model.lasting_bio`)."""
     codes, valid = raw["landcover"]
+    src = karst_sources(raw, p.pco2_volume_fraction)
     inp: dict[str, np.ndarray] = {"landcover": codes, "landcover_valid": valid,
                                   "carbonate": raw["carbonate"],
                                   "temperature": raw["temperature"]}
-    if "runoff" in raw:
+    if src["runoff"] == ("runoff",):
         inp["runoff"] = raw["runoff"]
-        et = None
     else:
-        et = raw["evapotranspiration"]
-        inp["runoff"] = np.maximum(raw["precipitation"] - et, np.float32(0))
-    if "soil_pco2" in raw:
+        inp["runoff"] = np.maximum(raw["precipitation"] - raw["evapotranspiration"],
+                                   np.float32(0))
+    (pco2_from,) = src["pco2_ppmv"]
+    if pco2_from == "soil_pco2":
         inp["pco2_ppmv"] = raw["soil_pco2"]
+    elif pco2_from not in raw:  # the configuration refuses this; a direct caller gets one line
+        raise ConfigError("[inputs] soil pCO2 from AET (Brook et al. 1983) needs aet "
+                          "or evapotranspiration (mm/yr); add one, or soil_pco2.")
     else:
-        # the actual evapotranspiration: aet, else the evapotranspiration input (also when
-        # runoff is given), as [inputs] documents for the Brook et al. (1983) model
-        aet = raw["aet"] if "aet" in raw else raw.get("evapotranspiration", et)
-        if aet is None:  # the configuration refuses this; a direct caller gets one line
-            raise ConfigError("[inputs] soil pCO2 from AET (Brook et al. 1983) needs aet "
-                              "or evapotranspiration (mm/yr); add one, or soil_pco2.")
-        inp["pco2_ppmv"] = soil_pco2_brook(aet.astype(np.float64)).astype(np.float32)
-    if "dolomite_fraction" in raw:
+        inp["pco2_ppmv"] = soil_pco2_brook(raw[pco2_from].astype(np.float64)
+                                           ).astype(np.float32)
+    if "dolomite_fraction" in src:
         inp["dolomite_fraction"] = raw["dolomite_fraction"]
-    if "dem" in raw and p.pco2_volume_fraction:
+    if "pressure_ratio" in src:
         inp["pressure_ratio"] = pressure_ratio(raw["dem"]).astype(np.float32)
     # net ecosystem production (or net primary production x the NEP/NPP ratio), x the
     # class's share of it that lasts (nep_factor: cropland 0, harvested within the year)

@@ -24,27 +24,12 @@ import warnings
 import numpy as np
 
 from ..exceptions import DataQualityWarning
+from .model import karst_sources
 
 __all__ = ["coverage_counts", "warn_coverage"]
 
 #: inputs counted over every land-cover pixel (the others over the carbonate pixels)
 _EVERYWHERE = ("carbonate",)
-
-
-def _needed(names, pco2_volume_fraction: bool) -> list[str]:
-    """The karst sink's inputs the model reads (:func:`._block.model_inputs`) among
-    ``names``."""
-    used = ["carbonate", "temperature"]
-    used += ["runoff"] if "runoff" in names else ["precipitation", "evapotranspiration"]
-    if "soil_pco2" in names:
-        used.append("soil_pco2")
-    else:
-        used.append("aet" if "aet" in names else "evapotranspiration")
-    if "dem" in names and pco2_volume_fraction:
-        used.append("dem")
-    if "dolomite_fraction" in names:
-        used.append("dolomite_fraction")
-    return [n for n in dict.fromkeys(used) if n in names]
 
 
 def coverage_counts(raw: dict, total: np.ndarray, pco2_volume_fraction: bool) -> dict:
@@ -64,7 +49,8 @@ def coverage_counts(raw: dict, total: np.ndarray, pco2_volume_fraction: bool) ->
         return out
     on_rock = rock.reshape(-1)[gap]
     missing = {}
-    for name in _needed(raw, pco2_volume_fraction):
+    used = [n for src in karst_sources(raw, pco2_volume_fraction).values() for n in src]
+    for name in (n for n in dict.fromkeys(used) if n in raw):
         none = np.isnan(np.asarray(raw[name]).reshape(-1)[gap])
         n = int(np.count_nonzero(none if name in _EVERYWHERE else none & on_rock))
         if n:

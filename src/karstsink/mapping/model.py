@@ -51,10 +51,32 @@ from ..exceptions import ConfigError
 from ..units import C_TO_CO2
 from ._molar import M_C, M_CACO3, M_DOLOMITE
 
-__all__ = ["M_C", "M_CACO3", "M_DOLOMITE", "ModelParams", "compute_block", "lasting_bio",
-           "scenario_bio"]
+__all__ = ["M_C", "M_CACO3", "M_DOLOMITE", "ModelParams", "compute_block", "karst_sources",
+           "lasting_bio", "scenario_bio"]
 
 BROOK = (-3.47, 2.09, 0.00172)  # Brook et al. 1983, log10 atm, AET in mm/yr
+
+
+def karst_sources(names, pco2_volume_fraction: bool) -> dict[str, tuple[str, ...]]:
+    """The raw inputs each quantity of the karst sink is computed from, among ``names``
+    (the one rule of the block's model inputs and of the coverage counters).
+
+    runoff from ``runoff``, else precipitation - evapotranspiration; soil pCO2 from
+    ``soil_pco2``, else from AET (Brook et al. 1983): ``aet``, else
+    ``evapotranspiration`` (also when runoff is given); the pressure ratio from ``dem``
+    when ``pco2_volume_fraction``; ``dolomite_fraction`` when given.
+    """
+    src: dict[str, tuple[str, ...]] = {"carbonate": ("carbonate",),
+                                       "temperature": ("temperature",)}
+    src["runoff"] = ("runoff",) if "runoff" in names else ("precipitation",
+                                                           "evapotranspiration")
+    src["pco2_ppmv"] = (("soil_pco2",) if "soil_pco2" in names
+                        else ("aet",) if "aet" in names else ("evapotranspiration",))
+    if "dem" in names and pco2_volume_fraction:
+        src["pressure_ratio"] = ("dem",)
+    if "dolomite_fraction" in names:
+        src["dolomite_fraction"] = ("dolomite_fraction",)
+    return src
 
 
 @dataclass
