@@ -328,7 +328,7 @@ def run_pipeline(
             "configuration": str(cfg["config_path"]),
             "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:]),
         }
-        assumptions = sections.assumptions(cfg, catchment_table, map_result)
+        assumptions = sections.assumptions(cfg, catchment_table, map_result, balance_table)
         if traj is not None:
             assumptions["restoration trajectory"] = "; ".join(traj.assumptions)
         # the headline in the unit the map stage wrote on its rasters (co2: t CO2), which

@@ -10,14 +10,12 @@ the map totals ``karstsink run`` prints. Called by
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataQualityWarning
 from ..report import Figure, Section, Table, format_mass, unit_label
 from ..units import C_TO_CO2
 from ._map_keys import map_text
@@ -378,13 +376,15 @@ def scenario_share(table: pd.DataFrame, year: int,
     return summary, text
 
 
-def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> dict[str, str]:
+def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any,
+                balance: pd.DataFrame | None = None) -> dict[str, str]:
     """Every assumption behind the run's numbers, for the report and ``run.json``.
 
     The carbon accounting is stated once for the run's ``[carbon]`` parameters
     (:func:`karstsink.carbon.assumptions`), then each catchment's own overrides, then the
     map model and the map's own statements (``MapResult.assumptions``: the acid basis,
-    NEP and whether it may double count the weathering uptake).
+    NEP and whether it may double count the weathering uptake), and the source of the
+    emission scenarios of the ``balance`` table (:func:`karstsink.scenario.balance`).
     """
     from .. import carbon as cb
 
@@ -446,13 +446,8 @@ def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any) -> 
         own = [str(t) for t in getattr(map_result, "assumptions", None) or []]
         for i, text in enumerate((t for t in own if t not in stated), start=1):
             a[f"map {i}"] = map_text(text)  # the map's own statements, in the run's keys
-    if cfg.get("scenario"):
-        from .. import scenario
-
-        with warnings.catch_warnings():  # its blank cells were reported when it was read
-            warnings.simplefilter("ignore", DataQualityWarning)
-            e = scenario.emissions(cfg["scenario"]["emissions"])  # its own source
-        a["emission scenarios"] = f"{e.attrs['source']}; {e.attrs['interpolation']}"
+    if balance is not None:  # the emissions as the balance read them (their own source)
+        a["emission scenarios"] = f"{balance.attrs['source']}; {balance.attrs['interpolation']}"
     if any(c.get("boundary") for c in cats) and map_result is not None:
         a["catchment vs map"] = (
             "observed = sink realised at the outlet (hydrochemical-runoff method); map = MPD "
