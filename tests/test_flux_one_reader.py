@@ -297,3 +297,10 @@ def test_any_accepted_unit_spelling_round_trips_to_the_same_mmol(key, spelling, 
     df = pd.DataFrame({"date": ["2020-01-01"], header: [cell]})
     s = read_flux_samples(df, key, units=None if in_header else spelling)
     assert s["conc_mg_L"].iloc[0] / molar_mass == pytest.approx(mmol, rel=1e-9)
+
+
+def test_conc_mg_l_is_the_value_as_written():
+    # 218.1 mg/L HCO3 goes to mmol/L through the one samples reader and back: the flux
+    # samples table holds 218.1 itself, not 218.10000000000002
+    assert _one("HCO3 (mg/L)", "218.1", "hco3") == 218.1
+    assert _one("Ca (mg/L)", "57.3", "ca") == 57.3

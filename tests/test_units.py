@@ -140,3 +140,26 @@ def test_flux_method_list_is_defined_once():
                  if path.relative_to(_SRC).as_posix() != "flux/__init__.py"
                  and literal.search(path.read_text(encoding="utf-8"))]
     assert not offenders, f"spell the flux methods as karstsink.flux.METHODS in {offenders}"
+
+
+@given(st.integers(min_value=1, max_value=10**9), st.integers(min_value=-6, max_value=3),
+       st.sampled_from(["hco3", "ca", "mg", "so4", "no3", "cl"]))
+def test_mg_l_round_trip_returns_the_value_as_written(digits, exponent, species):
+    # a value written with at most 10 significant digits (digits x 10^exponent) comes back
+    # from mmol/L as the same double its text is read as: no float noise such as
+    # 218.10000000000002 in an output column
+    text = f"{digits}e{exponent}"
+    value = float(text)
+    back = units.from_mmol_per_l(units.to_mmol_per_l(value, species, "mg/L"), species, "mg/L")
+    assert float(back) == value
+
+
+def test_round_significant_hand_values():
+    # 2/3 to 4 significant digits is 0.6667; 123456 to 2 is 120000; -0.000987654 to 3 is
+    # -0.000988; NaN, inf and 0 are left as they are
+    out = units.round_significant([2 / 3, 123456.0, -0.000987654, np.nan, np.inf, 0.0], 4)
+    assert out[:3].tolist() == [0.6667, 123500.0, -0.0009877]
+    assert np.isnan(out[3]) and out[4] == np.inf and out[5] == 0.0
+    assert units.round_significant(123456.0, 2) == 120000.0
+    with pytest.raises(ValueError, match="1-15"):
+        units.round_significant(1.0, 16)

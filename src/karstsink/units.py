@@ -262,6 +262,39 @@ def to_mmol_per_l(values, species: str, unit: str):
 
 
 def from_mmol_per_l(values, species: str, unit: str = "mg/L"):
-    """Convert mmol L⁻¹ of ``species`` back to ``unit`` (the inverse of :func:`to_mmol_per_l`)."""
+    """Convert mmol L⁻¹ of ``species`` back to ``unit`` (the inverse of :func:`to_mmol_per_l`).
+
+    The result is rounded to 15 significant digits (:func:`round_significant`): a value
+    read as ``218.1`` mg/L comes back as ``218.1``, not with the round trip's float noise
+    (``218.10000000000002``), a change of at most 5e-15 of the value.
+    """
     one = float(to_mmol_per_l(1.0, species, unit))
-    return np.asarray(values, dtype=float) / one
+    return round_significant(np.asarray(values, dtype=float) / one, 15)
+
+
+def round_significant(values, digits: int = 15) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits (1-15), as floats; NaN, inf and 0
+    stay as they are.
+
+    Examples
+    --------
+    >>> float(round_significant(218.10000000000002))
+    218.1
+    >>> round_significant([0.000123456, -98765.4321], 3).tolist()
+    [0.000123, -98800.0]
+    """
+    if not 1 <= digits <= 15:
+        raise ValueError(f"digits must be 1-15, got {digits!r}")
+    arr = np.asarray(values, dtype=float)
+    out = arr.copy()
+    ok = np.isfinite(arr) & (arr != 0)
+    with np.errstate(divide="ignore"):
+        d = digits - 1 - np.floor(np.log10(np.abs(np.where(ok, arr, 1.0)))).astype(int)
+    ok &= np.abs(d) <= 22  # 10**22 is the largest exact power of ten (others: unchanged)
+    x, d = arr[ok], d[ok]
+    # scale to an integer of `digits` digits (exact below 2**53), round, scale back by an
+    # exact power of ten: that step is correctly rounded, so the result is the double
+    # nearest the rounded decimal, as if it had been read from text
+    p = 10.0 ** np.abs(d)
+    out[ok] = np.where(d >= 0, np.round(x * p) / p, np.round(x / p) * p)
+    return out
