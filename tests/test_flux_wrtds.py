@@ -490,3 +490,23 @@ def test_bootstrap_without_a_seed_records_the_fresh_seed_it_used():
     assert isinstance(seed, int) and 0 <= seed < 2**32
     again = estimate_wrtds(daily, samples, bootstrap=3, jobs=1, seed=seed, cross_validate=False)
     assert_allclose(again.replicates, first.replicates, rtol=0)
+
+
+def test_a_row_without_a_date_keeps_only_the_readers_flag():
+    # the one samples reader flags a row without a date bad_date (its value set to NaN) and
+    # a cell that is not a number not_numeric:<key>: WRTDS adds no flag of its own to
+    # either (not missing_value, not outside_discharge_record), and uses neither
+    daily, samples = _app7_inputs()
+    samples = samples.assign(qa_flags="")
+    extra = pd.DataFrame({"date": [pd.NaT, samples["date"].iloc[5]],
+                          "conc_mg_L": [np.nan, np.nan], "censored": [False, False],
+                          "qa_flags": ["bad_date", "not_numeric:no3"]})
+    with pytest.warns(DataQualityWarning, match=r"2 of \d+ sample\(s\) cannot be used"):
+        est = estimate_wrtds(daily, pd.concat([samples, extra], ignore_index=True),
+                             bootstrap=0, cross_validate=False)
+    table = est.samples
+    flags = table["qa_flags"].tolist()
+    assert "bad_date" in flags and "not_numeric:no3" in flags
+    assert not any("outside_discharge_record" in f or "missing_value" in f for f in flags)
+    assert int((~table["used"]).sum()) == 2
+    assert est.model["n_samples_used"] == len(samples)

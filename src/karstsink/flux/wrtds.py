@@ -448,25 +448,28 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
     pos = dates.get_indexer(pd.DatetimeIndex(table["date"]))
     qs = np.where(pos >= 0, q[np.maximum(pos, 0)], np.nan)
     table["discharge_m3s"] = qs
+    old = table["qa_flags"] if "qa_flags" in table.columns else None
+    prev = ["" if old is None or pd.isna(v) else str(v)
+            for v in (old if old is not None else [None] * len(table))]
+    # a row without a date (the reader's bad_date) gets no flag of a date it lacks; a value
+    # the reader already flagged (not_numeric:..., missing_value:...) no second flag
+    dated = table["date"].notna().to_numpy()
+    unexplained = dated & np.array([not p for p in prev], dtype=bool)
     flags: list[list[str]] = [[] for _ in range(len(table))]
-    for i in np.flatnonzero(~np.isfinite(conc)):
+    for i in np.flatnonzero(unexplained & ~np.isfinite(conc)):
         flags[i].append("missing_value")
     for i in np.flatnonzero(np.isfinite(conc) & (conc <= 0)):
         flags[i].append("nonpositive_value")
-    for i in np.flatnonzero(pos < 0):
+    for i in np.flatnonzero(dated & (pos < 0)):
         flags[i].append("outside_discharge_record")
     for i in np.flatnonzero((pos >= 0) & ~np.isfinite(qs)):
         flags[i].append("no_discharge")
     for i in np.flatnonzero((pos >= 0) & (qs == 0)):  # ln Q undefined; the flux there is 0
         flags[i].append("zero_discharge")
     copies = has_flag(table, "duplicate_sample")  # a copied row (flux_samples_from_table)
-    old = table["qa_flags"] if "qa_flags" in table.columns else None
-    joined = []
-    for k, f in enumerate(flags):
-        prev = "" if old is None or pd.isna(old.iloc[k]) else str(old.iloc[k])
-        joined.append(";".join([p for p in [prev, *f] if p]))
-    table["qa_flags"] = joined
-    use = np.array([not f for f in flags]) & ~copies
+    table["qa_flags"] = [";".join([p for p in [before, *f] if p])
+                         for before, f in zip(prev, flags, strict=True)]
+    use = np.array([not f for f in flags]) & ~copies & dated & np.isfinite(conc)
     table["used"] = use  # as the other estimators' samples: n_used, n_samples count it
     if (~use).any():
         listed = unused_reasons(table["qa_flags"].tolist(), use)
