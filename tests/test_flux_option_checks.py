@@ -170,3 +170,16 @@ def test_karstsink_run_stops_on_it_before_any_work(tmp_path):
     assert r.exit_code == 1, r.output
     assert "catchments[0].bcp_share: needs catchments[0].toc" in r.output
     assert "Traceback" not in r.output and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("share", "option", "source"), [
+    ("acid_so4_share", "--acid-so4-share", "--so4"),
+    ("evaporite_so4_share", "--evaporite-so4-share", "--so4"),
+    ("acid_no3_share", "--acid-no3-share", "--no3"), ("bcp_share", "--bcp-share", "--toc")])
+def test_run_flux_refuses_a_share_without_its_column(tmp_path, share, option, source):
+    # Python as the CLI: a share that cannot act on anything is refused, not ignored; the
+    # default (None) is no share given
+    q = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=3), "Q (m3/s)": 1.0})
+    with pytest.raises(FluxOptionError, match=rf"{option} applies to the .* flux of {source}"):
+        run_flux(q, tmp_path / "never_read.csv", area_km2=1.0, **{share: 0.5})
+

@@ -66,7 +66,7 @@ from .units import C_TO_CO2, MOLAR_MASS
 
 __all__ = [
     "CARBONATE_BUFFER_PH_MIN", "CARBONATE_CO2_FRACTION", "DEFAULT_ACID_NO3_SHARE",
-    "DEFAULT_ACID_SO4_SHARE", "DEFAULT_BCP_SHARE", "DEFAULT_EVAPORITE_SO4_SHARE",
+    "DEFAULT_ACID_SO4_SHARE", "DEFAULT_BCP_SHARE", "DEFAULT_EVAPORITE_SO4_SHARE", "DEFAULT_SHARES",
     "FLAG_NEGATIVE_CARBONIC_HCO3", "FLAG_PH_BELOW_CARBONATE_BUFFER", "acid_hco3", "acid_no3",
     "acid_so4", "assumptions", "bcp_c", "carbon_flag_masks", "carbon_flags",
     "carbonate_weathering_c", "carbonic_hco3", "check_share",
@@ -84,6 +84,10 @@ DEFAULT_ACID_NO3_SHARE = 1.0
 #: Autochthonous share of TOC counted as biological-carbon-pump sink [0-1].  Default 0
 #: (conservative: soil-derived DOC is not a sink); the Li River mean AOC/TOC is 0.73.
 DEFAULT_BCP_SHARE = 0.0
+#: The four shares by keyword, with their defaults (the order of every signature).
+DEFAULT_SHARES = {"acid_so4_share": DEFAULT_ACID_SO4_SHARE,
+                  "evaporite_so4_share": DEFAULT_EVAPORITE_SO4_SHARE,
+                  "acid_no3_share": DEFAULT_ACID_NO3_SHARE, "bcp_share": DEFAULT_BCP_SHARE}
 #: Below this pH the 2 CaCO3 + H2SO4 -> 2 HCO3⁻ pathway does not hold: pK1 of carbonic
 #: acid is 6.35 at 25 °C (Plummer & Busenberg 1982, doi:10.1016/0016-7037(82)90056-4), so
 #: below ~6.4 acid weathering releases CO2 rather than HCO3⁻ [pH].  The threshold of the

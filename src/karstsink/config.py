@@ -262,10 +262,7 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
 
     # a share in the catchment's own table needs the column it acts on (the rule of
     # karstsink flux, SOURCE_OPTIONS); a [carbon] share is for every catchment: no column
-    from .workflows.catchment import SOURCE_OPTIONS
-
-    source_of = {share[2:].replace("-", "_"): (option[2:], what)
-                 for option, (what, names) in SOURCE_OPTIONS.items() for share in names}
+    from .workflows.catchment import SHARE_COLUMNS as source_of
     shares = {}
     overrides = {}
     for key in _CARBON_SHARES:

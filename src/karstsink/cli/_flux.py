@@ -150,11 +150,12 @@ def flux_command(discharge_path, samples_path, samples_sheet, discharge_sheet, a
              "--min-uncen": min_uncen, "--model": loadest_model, "--extra": extra_regressors,
              "--proxy": proxy, "--so4": so4, "--no3": no3, "--toc": toc}
     ctx = click.get_current_context()
+    shares = {}  # the typed ones (run_flux takes an untyped share as its default)
     for name, value in (("acid_so4_share", acid_so4_share),
                         ("evaporite_so4_share", evaporite_so4_share),
                         ("acid_no3_share", acid_no3_share), ("bcp_share", bcp_share)):
         if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:  # typed: checked
-            given["--" + name.replace("_", "-")] = value
+            given["--" + name.replace("_", "-")] = shares[name] = value
     try:  # the rule run_flux applies too, here before any file is read (exit 2)
         check_method_options(method, given, model=loadest_model)
     except FluxOptionError as err:
@@ -169,9 +170,8 @@ def flux_command(discharge_path, samples_path, samples_sheet, discharge_sheet, a
         method=method, q_unit=q_unit, q_column=q_column, date_column=date_column,
         date_format=date_format,
         max_gap_days=max_gap_days, allow_gaps=allow_gaps, year_start_month=year_start,
-        so4=so4, no3=no3, toc=toc, acid_so4_share=acid_so4_share,
-        evaporite_so4_share=evaporite_so4_share, acid_no3_share=acid_no3_share,
-        bcp_share=bcp_share, silicate_hco3_fraction=silicate_fraction, method_options=options,
+        so4=so4, no3=no3, toc=toc, **shares, silicate_hco3_fraction=silicate_fraction,
+        method_options=options,
         proxy=proxy, extra_regressors=list(extra_regressors) or None,
         samples_sheet=samples_sheet, discharge_sheet=discharge_sheet,
     )

@@ -35,9 +35,10 @@ from ..units import ELEMENT_QUALIFIERS, MOLAR_MASS
 from ._flux_outputs import samples_in_input_order
 from ._flux_warnings import each_warning_once
 
-__all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "METHOD_ONLY_OPTIONS", "SOURCE_OPTIONS",
-           "FluxOptionError", "FluxRun", "analytical_uncertainty", "check_method_options",
-           "flux_basis", "is_hco3", "run_flux", "write_flux_outputs"]
+__all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "METHOD_ONLY_OPTIONS", "SHARE_COLUMNS",
+           "SOURCE_OPTIONS", "FluxOptionError", "FluxRun", "analytical_uncertainty",
+           "check_method_options", "flux_basis", "is_hco3", "run_flux", "shares_with_columns",
+           "write_flux_outputs"]
 
 #: Column order of ``annual.csv`` (the documented contract of docs/formats.md first).
 ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_yr",
@@ -202,6 +203,17 @@ METHOD_ONLY_OPTIONS: dict[str, tuple[str, ...]] = {
 SOURCE_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "--so4": ("SO4", ("--acid-so4-share", "--evaporite-so4-share")),
     "--no3": ("NO3", ("--acid-no3-share",)), "--toc": ("TOC", ("--bcp-share",))}
+#: The same by keyword: share (``bcp_share``) -> (its column's keyword ``toc``, what it holds).
+SHARE_COLUMNS: dict[str, tuple[str, str]] = {
+    share[2:].replace("-", "_"): (option[2:], what)
+    for option, (what, names) in SOURCE_OPTIONS.items() for share in names}
+
+
+def shares_with_columns(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The shares of a run's catchment ``entry`` (``[carbon]``'s or its own) whose column
+    it names, for :func:`run_flux`: a share without its column cannot apply."""
+    return {share: entry[share] for share, (column, _) in SHARE_COLUMNS.items()
+            if entry.get(column)}
 
 
 class FluxOptionError(DataError):
@@ -220,8 +232,7 @@ def check_method_options(method: str, given: Mapping[str, Any], *,
     :func:`run_flux` (``karstsink run``): LOADEST ``--extra`` regressors need
     model 99 (or 0, which then becomes 99), since models 1-9 have fixed terms;
     each option of :data:`METHOD_ONLY_OPTIONS` only goes with its method; and each
-    share of :data:`SOURCE_OPTIONS` needs its column (``--bcp-share`` needs ``--toc``):
-    the CLI and the run configuration pass the shares typed (run_flux cannot tell).
+    share of :data:`SOURCE_OPTIONS` needs its column (``--bcp-share`` needs ``--toc``).
 
     Parameters
     ----------
@@ -298,10 +309,10 @@ def run_flux(
     so4: str | None = None,
     no3: str | None = None,
     toc: str | None = None,
-    acid_so4_share: float = carbon.DEFAULT_ACID_SO4_SHARE,
-    evaporite_so4_share: float = carbon.DEFAULT_EVAPORITE_SO4_SHARE,
-    acid_no3_share: float = carbon.DEFAULT_ACID_NO3_SHARE,
-    bcp_share: float = carbon.DEFAULT_BCP_SHARE,
+    acid_so4_share: float | None = None,
+    evaporite_so4_share: float | None = None,
+    acid_no3_share: float | None = None,
+    bcp_share: float | None = None,
     silicate_hco3_fraction: float | None = None,
     method_options: dict[str, Any] | None = None,
     proxy: str | None = None,
@@ -341,7 +352,9 @@ def run_flux(
         (TOC flux in kg C).
     acid_so4_share, evaporite_so4_share, acid_no3_share, bcp_share, silicate_hco3_fraction
         See :func:`karstsink.sink.carbon_sink` (``evaporite_so4_share`` is the
-        share of SO₄²⁻ from evaporites [0-1]).
+        share of SO₄²⁻ from evaporites [0-1]); None: the default of
+        :mod:`karstsink.carbon`.  A share given without the column it acts on
+        (``bcp_share`` without ``toc``) is refused (:class:`FluxOptionError`).
     method_options : dict, optional
         Passed to the estimator (e.g. ``{"model": 9}`` for LOADEST).
     proxy : str, optional
@@ -368,8 +381,13 @@ def run_flux(
     if not (area_km2 and np.isfinite(area_km2) and area_km2 > 0):
         raise DataError(f"--area must be a positive number of km², got {area_km2!r}.")
     opts = dict(method_options or {})
-    check_method_options(method, {"--proxy": proxy, "--extra": extra_regressors},
-                         model=opts.get("model"))  # before any file is read
+    check_method_options(method, {  # before any file is read
+        "--proxy": proxy, "--extra": extra_regressors, "--so4": so4, "--no3": no3, "--toc": toc,
+        "--acid-so4-share": acid_so4_share, "--evaporite-so4-share": evaporite_so4_share,
+        "--acid-no3-share": acid_no3_share, "--bcp-share": bcp_share}, model=opts.get("model"))
+    given = (acid_so4_share, evaporite_so4_share, acid_no3_share, bcp_share)  # None: default
+    acid_so4_share, evaporite_so4_share, acid_no3_share, bcp_share = (
+        d if v is None else v for v, d in zip(given, carbon.DEFAULT_SHARES.values(), strict=True))
     with each_warning_once(texts := list[str]()) as companion:  # the run's warnings, each once
         extra_cols = [c for c in ([proxy] if proxy else []) + list(extra_regressors or [])]
         daily = read_discharge(discharge, q_unit=q_unit, value_column=q_column,

@@ -422,6 +422,8 @@ def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
     dict
         Keywords for ``run_flux(discharge, samples, **kwargs)``.
     """
+    from .catchment import shares_with_columns
+
     c = catchment
     options = dict(c["method_options"])
     trend = {"kalman_iter": c["trend"]["kalman_iter"]} if c.get("trend") else {}
@@ -433,9 +435,7 @@ def _flux_kwargs(catchment: dict, jobs: int | None = None) -> dict[str, Any]:
         "date_column": c["date_column"], "date_format": c["date_format"],
         "max_gap_days": c["max_gap_days"], "allow_gaps": c["allow_gaps"],
         "year_start_month": c["year_start"], "so4": c["so4"], "no3": c["no3"],
-        "toc": c["toc"], "acid_so4_share": c["acid_so4_share"],
-        "evaporite_so4_share": c["evaporite_so4_share"],
-        "acid_no3_share": c["acid_no3_share"], "bcp_share": c["bcp_share"],
+        "toc": c["toc"], **shares_with_columns(c),  # a share without its column: no use
         "silicate_hco3_fraction": c["silicate_fraction"], "method_options": options,
         "proxy": c["proxy"], "extra_regressors": c["extra"], **trend,
         "samples_sheet": c["samples_sheet"], "discharge_sheet": c["discharge_sheet"],
