@@ -32,17 +32,20 @@ def _reached_text(reached: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def _without_text(balance: pd.DataFrame, share_pct: float) -> str:
-    """The year each scenario's share would be reached with the sinks held at their first
-    year's value (no restoration), so the restoration's own part can be read off."""
+def _without_text(balance: pd.DataFrame, path: pd.DataFrame, share_pct: float) -> str:
+    """The year each scenario's share would be reached without the restoration: each year's
+    sinks less the restoration's gain (``path``: the zone's trajectory), i.e. the baseline,
+    scaled by the climate factors where the schedule has them; so the restoration's own
+    part can be read off."""
+    gain = path.set_index("year")["restoration_gain_t_c_yr"] * C_TO_CO2
     parts = []
     for name, g in balance.sort_values("year").groupby("scenario", sort=False):
-        s0 = float(g["total_sink_t_co2_yr"].iloc[0])
-        hit = g["year"][100.0 * s0 / g["emissions_t_co2_yr"] >= share_pct]
+        without = g["total_sink_t_co2_yr"].to_numpy(float) - gain.reindex(g["year"]).to_numpy()
+        hit = g["year"][100.0 * without / g["emissions_t_co2_yr"].to_numpy(float) >= share_pct]
         parts.append(f"{name} {int(hit.iloc[0])}" if len(hit)
                      else f"{name} not by {int(g['year'].iloc[-1])}")
-    year = int(balance["year"].min())
-    return f"without the restoration (the sinks held at their {year} value): " + ", ".join(parts)
+    return ("without the restoration (each year's sinks less its restoration gain: the "
+            "baseline, climate-scaled where the schedule projects climate): " + ", ".join(parts))
 
 
 def trajectory_section(run: Any, *, co2: bool = False) -> Section:
@@ -107,7 +110,7 @@ def trajectory_section(run: Any, *, co2: bool = False) -> Section:
         f"{gain_text}\n\n"
         f"Year the sinks offset {sched.target_share_pct:g} % of the emissions: "
         f"{_reached_text(run.reached)}; "
-        f"{_without_text(run.balance, sched.target_share_pct)}.\n\n"
+        f"{_without_text(run.balance, path, sched.target_share_pct)}.\n\n"
         f"Emissions: {run.balance.attrs.get('source', scenario.SOURCE)}. "
         f"{run.balance.attrs.get('interpolation', scenario.INTERPOLATION)} "
         f"Sinks in t C per year; t CO2 = t C x {C_TO_CO2:.3f}. Full tables: "
