@@ -393,3 +393,28 @@ def test_cli_trend_one_line_errors(tmp_path):
     assert not (tmp_path / "o").exists()
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 2 and "exactly one of" in r.output
+
+
+def test_cli_trend_short_record_follows_the_hint(tmp_path):
+    # 60 of the app7 samples: fewer than WRTDS's min_obs 100, so the command stops with one
+    # line naming --min-obs/--min-uncen values; given them, it runs and records them
+    import json
+
+    from karstsink.cli import main
+
+    src = pd.read_csv(REFERENCE_DIR / "egret/app7_sample_nitrate.csv", comment="#")
+    src.iloc[:60].to_csv(tmp_path / "s.csv", index=False)
+    args = ["trend", "--discharge", str(REFERENCE_DIR / "egret/app7_daily_Q_cfs.csv"),
+            "--samples", str(tmp_path / "s.csv"), "--constituent", "value", "--units", "mg/L",
+            "--q-unit", "cfs", "--kalman-iter", "0", "--no-plots", "-o", str(tmp_path / "o")]
+    first, last = pd.to_datetime(src["date"].iloc[[0, 59]])
+    years = [str(first.year + 1), str(last.year)]
+    r = CliRunner().invoke(main, [*args, "--pairs", *years])
+    assert r.exit_code == 1 and "\n" not in r.output.strip()
+    hint = r.output.split("e.g. ")[1].split(" (Python")[0].split()
+    assert hint[0] == "--min-obs" and hint[2] == "--min-uncen"
+    assert "a trend needs WRTDS" in r.output and not (tmp_path / "o").exists()
+    r = CliRunner().invoke(main, [*args, "--pairs", *years, *hint])
+    assert r.exit_code == 0, r.output
+    info = json.loads((tmp_path / "o" / "trend.json").read_text(encoding="utf-8"))
+    assert f'"min_obs": {hint[1]}' in json.dumps(info)

@@ -197,3 +197,18 @@ def test_summary_statistics_by_hand():
     np.testing.assert_allclose(lo[:2], 1.0, rtol=1e-12)
     np.testing.assert_allclose(hi[:2], 39.0, rtol=1e-12)
     assert np.isnan([sd[2], lo[2], hi[2]]).all()
+
+
+@pytest.mark.parametrize("order", [("ph=0.1", "defaults"), ("defaults", "ph=0.1")])
+def test_u_defaults_never_undoes_a_value_given(tmp_path, order):
+    # '--u defaults' fills in the documented defaults (pH 0.05, alkalinity 2 %...) under the
+    # values given, wherever it stands: pH stays 0.1 and alkalinity takes its default
+    src = tmp_path / "in.csv"
+    pd.DataFrame([spring_row()]).to_csv(src, index=False)
+    args = [a for item in order for a in ("--u", item)]
+    res = CliRunner().invoke(main, ["speciate", str(src), "-o", str(tmp_path / "o.csv"),
+                                    "--jobs", "1", "--draws", "5", "--seed", "1", *args])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((tmp_path / "o.meta.json").read_text(encoding="utf-8"))
+    unc = meta["speciation"]["uncertainty"]["standard_uncertainty"]
+    assert unc["ph"] == "0.1" and unc["hco3_mmol_l"] == "2 % (relative)", unc

@@ -35,6 +35,16 @@ def sheet_options(f: F) -> F:
                              "sheet with a sample header].")(f)
 
 
+def wrtds_count_options(f: F) -> F:
+    """``--min-obs`` and ``--min-uncen`` of WRTDS (``flux`` and ``trend``)."""
+    f = click.option("--min-uncen", type=click.IntRange(min=1), default=None,
+                     help="WRTDS: uncensored samples that must carry weight at every point "
+                          "[default: 50, EGRET's].")(f)
+    return click.option("--min-obs", type=click.IntRange(min=1), default=None,
+                        help="WRTDS: samples that must carry weight at every point [default: "
+                             "100, EGRET's]; lower it for a short record.")(f)
+
+
 @click.command("flux")
 @click.option("--discharge", "discharge_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -107,12 +117,7 @@ def sheet_options(f: F) -> F:
                    "any --jobs [default: a fresh one, written to model.json].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the WRTDS bootstrap [default: all cores].")
-@click.option("--min-obs", type=click.IntRange(min=1), default=None,
-              help="WRTDS: samples that must carry weight at every point [default: 100, "
-                   "EGRET's]; lower it for a short record.")
-@click.option("--min-uncen", type=click.IntRange(min=1), default=None,
-              help="WRTDS: uncensored samples that must carry weight at every point "
-                   "[default: 50, EGRET's].")
+@wrtds_count_options
 @click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
 @overwrite_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
@@ -130,7 +135,8 @@ def flux_command(discharge_path, samples_path, samples_sheet, discharge_sheet, a
 
     Writes daily.csv, monthly.csv, annual.csv (water years unless --year-start 1),
     calendar.csv, total.csv, sink.csv, samples.csv, model.json and plots/*.png to
-    OUTPUT, which is replaced as a whole; nothing is written if the run fails.
+    OUTPUT (an existing one only with --overwrite, replaced as a whole); nothing is
+    written if the run fails.
     The mean flux and the sink are printed on stdout, the rest on stderr.
     """
     from ..io.atomic import check_output_dir

@@ -94,8 +94,8 @@ def csv_output(ctx: click.Context, param: click.Parameter, path: Path) -> Path:
 @click.option("--u", "uncertainty", multiple=True, metavar="KEY=SD",
               help="Standard uncertainty of an input for --draws (repeatable): ph=0.05, "
                    "temp=0.2 (absolute), alk=2%, ions=3% (relative), or a column such as "
-                   "ca_mmol_l=5%; 'defaults' for the documented defaults [default without "
-                   "--u: the defaults].")
+                   "ca_mmol_l=5%; 'defaults' for the documented defaults, under the values "
+                   "given [default without --u: the defaults].")
 @click.option("--seed", type=int, default=None, help="Seed of the draws [default: a fresh "
               "one, written to the metadata].")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
@@ -218,10 +218,11 @@ def _uncertainty_option(items: tuple[str, ...], draws: int) -> dict[str, str] | 
                                  param_hint="--draws")
     if not items:
         return None
-    spec: dict[str, str] = {}
+    # 'defaults' fills in first wherever it stands, so a value given for a key always wins
+    spec: dict[str, str] = ({k: str(v) for k, v in DEFAULT_UNCERTAINTY.items()}
+                            if any(i.strip().lower() == "defaults" for i in items) else {})
     for item in items:
         if item.strip().lower() == "defaults":
-            spec.update({k: str(v) for k, v in DEFAULT_UNCERTAINTY.items()})
             continue
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():

@@ -18,7 +18,7 @@ from ._common import (
     units_option,
     verbosity_options,
 )
-from ._flux import sheet_options
+from ._flux import sheet_options, wrtds_count_options
 
 
 def _group(text: str) -> tuple[int, int]:
@@ -74,6 +74,7 @@ def _series_years(text: str | None):
               "[default: a fresh one, written to trend.json].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the bootstrap [default: all cores].")
+@wrtds_count_options
 @click.option("--kalman-iter", type=click.IntRange(min=0), default=200, show_default=True,
               help="WRTDS-Kalman realisations (0: skip).")
 @click.option("--rho", type=FiniteRange(0, 1, max_open=True), default=None,
@@ -88,8 +89,8 @@ def _series_years(text: str | None):
 @handle_errors
 def trend_command(discharge_path, samples_path, samples_sheet, discharge_sheet, constituent,
                   units, q_unit, area_km2, pairs, groups, series_text, window_side,
-                  bootstrap, block_days, seed, jobs, kalman_iter, rho, out_dir, no_plots,
-                  overwrite, debug) -> None:
+                  bootstrap, block_days, seed, jobs, min_obs, min_uncen, kalman_iter, rho,
+                  out_dir, no_plots, overwrite, debug) -> None:
     """Flow-normalised change of concentration and flux between two years or groups of years.
 
     Fits WRTDS (EGRET 3.0.12 defaults), then writes pairs.csv or groups.csv
@@ -117,7 +118,8 @@ def trend_command(discharge_path, samples_path, samples_sheet, discharge_sheet, 
     daily = read_discharge(discharge_path, q_unit=q_unit, sheet=discharge_sheet)
     table = read_flux_table(samples_path, units=units, sheet=samples_sheet)
     smp = flux_samples_from_table(table, constituent)
-    est = estimate(daily, smp, constituent, method="wrtds", bootstrap=0)
+    counts = {k: v for k, v in (("min_obs", min_obs), ("min_uncen", min_uncen)) if v is not None}
+    est = estimate(daily, smp, constituent, method="wrtds", bootstrap=0, **counts)
     hco3 = is_hco3(constituent, smp.attrs.get("species"))
     if area_km2 is not None and not hco3:
         echo_err(f"warning: constituent {constituent!r} is not HCO3: no sink row")

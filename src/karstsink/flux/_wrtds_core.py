@@ -198,14 +198,16 @@ def lower_min_obs_hint(n: int, n_unc: int, min_uncen: int = 50) -> str:
     when that is more, naming the CLI options, the Python keywords and the run-TOML keys.
     """
     if n < 10:
-        return (f"with {n} samples use --method loadest or rating, or lower --min-obs and "
-                f"--min-uncen below {n} (Python: min_obs=, min_uncen=; run TOML: min_obs, "
-                "min_uncen of the catchment)")
+        return (f"with {n} samples estimate the flux with --method loadest or rating "
+                f"(karstsink flux; a trend needs WRTDS), or lower --min-obs and --min-uncen "
+                f"below {n} (Python: min_obs=, min_uncen=; run TOML: min_obs, min_uncen of "
+                "the catchment)")
     a = max(n - 20, n // 2)
     b = max(1, min(min_uncen, max(n_unc - 20, n_unc // 2), a))
     return (f"lower them, e.g. --min-obs {a} --min-uncen {b} (Python: min_obs={a}, "
             f"min_uncen={b}; run TOML: min_obs = {a}, min_uncen = {b} in the catchment), or "
-            "use --method loadest or rating")
+            "estimate the flux with --method loadest or rating (karstsink flux; a trend "
+            "needs WRTDS)")
 
 
 def check_counts(n_total: int, n_unc: int, min_obs: int, min_uncen: int) -> None:
