@@ -418,3 +418,20 @@ def test_cli_trend_short_record_follows_the_hint(tmp_path):
     assert r.exit_code == 0, r.output
     info = json.loads((tmp_path / "o" / "trend.json").read_text(encoding="utf-8"))
     assert f'"min_obs": {hint[1]}' in json.dumps(info)
+
+
+def test_cli_trend_says_a_value_column_was_taken_as_the_constituent(tmp_path):
+    # the app7 samples file has only 'value' (its header does not say nitrate): asked for
+    # no3, the command takes it with a warning and trend.json records it
+    import json
+
+    from karstsink.cli import main
+
+    r = CliRunner().invoke(main, [
+        "trend", "--discharge", str(REFERENCE_DIR / "egret/app7_daily_Q_cfs.csv"),
+        "--samples", str(REFERENCE_DIR / "egret/app7_sample_nitrate.csv"),
+        "--constituent", "no3", "--units", "mg/L", "--q-unit", "cfs", "--pairs", "2001",
+        "2008", "--kalman-iter", "0", "--no-plots", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    info = json.loads((tmp_path / "o" / "trend.json").read_text(encoding="utf-8"))
+    assert info["value_taken_as"] == "no3"

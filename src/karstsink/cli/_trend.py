@@ -131,7 +131,9 @@ def trend_command(discharge_path, samples_path, samples_sheet, discharge_sheet, 
                     **({} if rho is None else {"rho": rho}))
     with atomic_dir(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
         names = write_trend_outputs(run, tmp, plots=not no_plots,
-                                    extra_info={"constituent": constituent})
+                                    extra_info={"constituent": constituent, **(
+                                        {"value_taken_as": smp.attrs["value_taken_as"]}
+                                        if smp.attrs.get("value_taken_as") else {})})
     f = run.table.loc["flux"]
     name, labels = run.kind, run.labels
     echo_result(f"{name} {labels[0]} -> {labels[1]}: flux change {f['total_change']:.4g} "
