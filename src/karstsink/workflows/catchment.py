@@ -527,9 +527,10 @@ def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool 
         # every table through io.write.to_csv: UTF-8, with a BOM under --excel
         to_csv(daily.reset_index().assign(date=lambda d: d["date"].dt.strftime("%Y-%m-%d")),
                tmp / "daily.csv", index=False)
-        annual = run.tables["annual"]
-        to_csv(annual[[c for c in ANNUAL_COLUMNS if c in annual.columns]], tmp / "annual.csv",
-               index=False)
+        for stem, table in [("annual", run.tables["annual"]), *(  # one column order for all
+                (f"annual_{k}", t["annual"]) for k, t in run.companion_tables.items())]:
+            to_csv(table[[c for c in ANNUAL_COLUMNS if c in table.columns]], tmp / f"{stem}.csv",
+                   index=False)
         for table_name in ("monthly", "calendar", "total"):
             to_csv(run.tables[table_name], tmp / f"{table_name}.csv", index=False)
         to_csv(run.sink, tmp / "sink.csv", index=False)
@@ -537,8 +538,6 @@ def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool 
         if "date" in smp:
             smp["date"] = pd.to_datetime(smp["date"]).dt.strftime("%Y-%m-%d")
         to_csv(smp, tmp / "samples.csv", index=False)
-        for key, tabs in run.companion_tables.items():
-            to_csv(tabs["annual"], tmp / f"annual_{key}.csv", index=False)
         (tmp / "model.json").write_text(
             json.dumps(run.model_json(), indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
