@@ -114,3 +114,21 @@ def test_every_csv_the_package_writes_goes_through_io_write():
              for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
              if direct.search(line)]
     assert not found, f"CSV written around karstsink.io.write: {found}"
+
+
+def test_write_columns_ends_lines_as_the_other_writers(tmp_path):
+    # write_columns (map series.csv, attribution.csv...) ended lines in CRLF, the csv
+    # module's default, where to_csv and write_csv end them in os.linesep
+    import os
+
+    import pandas as pd
+
+    from karstsink.io.write import to_csv, write_columns, write_csv
+
+    cols = {"year": [2000, 2020], "sink_t_c_yr": [1.5, float("nan")], "zone": ["a", "b,c"]}
+    write_columns(tmp_path / "a.csv", cols)
+    write_csv(pd.DataFrame(cols), tmp_path / "b.csv")
+    to_csv(pd.DataFrame(cols), tmp_path / "c.csv", index=False)
+    a, b, c = ((tmp_path / f"{k}.csv").read_bytes() for k in "abc")
+    assert a == b == c
+    assert a.count(os.linesep.encode()) == 3

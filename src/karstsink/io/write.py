@@ -276,11 +276,12 @@ __all__ = ["csv_encoding", "excel_csv", "format_float_rows", "to_csv", "write_co
 def write_columns(path: str | os.PathLike, cols: dict[str, Any]) -> None:
     """A table given as columns (name -> sequence), as CSV, without pandas (the map
     process never loads it): empty cells for None and NaN, floats as their shortest repr,
+    lines ending in ``os.linesep`` (as :func:`write_csv` and pandas),
     UTF-8 (with a byte-order mark under :func:`excel_csv`)."""
     keys = list(cols)
     n = len(cols[keys[0]]) if keys else 0
     with open(path, "w", newline="", encoding=csv_encoding()) as fh:
-        w = csv.writer(fh)
+        w = csv.writer(fh, lineterminator=os.linesep)  # as to_csv and write_csv
         w.writerow(keys)
         for i in range(n):
             w.writerow([_column_cell(cols[k][i]) for k in keys])
