@@ -57,12 +57,19 @@ def _run_config(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stages(tmp_path_factory) -> dict[str, list[str]]:
-    """The warning lines of the run's stderr, by the stage line they follow."""
+def run_once(tmp_path_factory):
+    """``karstsink run`` of :func:`_run_config`: (its result, its output folder)."""
     folder = tmp_path_factory.mktemp("run_warnings")
     result = CliRunner().invoke(main, ["run", str(_run_config(folder)), "-o",
                                        str(folder / "out"), "--jobs", "2"])
     assert result.exit_code == 0, result.output
+    return result, folder / "out"
+
+
+@pytest.fixture(scope="module")
+def stages(run_once) -> dict[str, list[str]]:
+    """The warning lines of the run's stderr, by the stage line they follow."""
+    result, _ = run_once
     out: dict[str, list[str]] = {}
     stage = ""
     for line in result.stderr.splitlines():
@@ -116,3 +123,19 @@ def test_map_text_relabels_only_the_map_sections():
         "no SO4 or NO3 given ([carbon] so4_mmol_l, no3_mmol_l, ...)")
     assert map_text("[model] acid_so4_share = 0.5; [model] co2") == (
         "[carbon] acid_so4_share = 0.5; [map.model] co2")
+
+
+def test_the_maps_own_assumptions_name_the_run_keys(run_once):
+    # the map stage's map/run.json and its rasters' assumption tag say "[carbon]
+    # so4_mmol_l", the key of the run configuration ([model] so4_mmol_l is refused there)
+    import json
+
+    import rasterio
+
+    _, out = run_once
+    said = json.loads((out / "map" / "run.json").read_text(encoding="utf-8"))["assumptions"]
+    with rasterio.open(out / "map" / "karst_sink.tif") as src:
+        tagged = json.loads(src.tags()["karstsink_assumptions"])
+    for texts in (said, tagged):
+        assert any("[carbon] so4_mmol_l" in t for t in texts), texts
+        assert not any("[model] so4_mmol_l" in t or "[grid]" in t for t in texts), texts

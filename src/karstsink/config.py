@@ -13,9 +13,9 @@ documentation page *Run configuration* (``docs/config.md``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,6 @@ _NUMBER = (int, float)
 _CARBON_SHARES = ("acid_so4_share", "evaporite_so4_share", "acid_no3_share", "bcp_share")
 _CARBON_MAP = ("so4_mmol_l", "no3_mmol_l")
 _CARBON = {k: _NUMBER for k in _CARBON_SHARES + _CARBON_MAP}
-#: The ``[map.model]`` keys ``[carbon]`` fills in (set them in ``[carbon]`` only).
-_CARBON_TO_MAP = ("acid_so4_share", "evaporite_so4_share", "acid_no3_share", *_CARBON_MAP)
 #: WRTDS options of a catchment (``method = "wrtds"`` only), passed to
 #: :func:`karstsink.flux.wrtds.estimate_wrtds`.
 _WRTDS = {"bootstrap": int, "jobs": int, "window_y": _NUMBER, "window_q": _NUMBER,
@@ -111,17 +109,13 @@ class _Checker:
         return p
 
 
-#: the sections of a ``karstsink map`` configuration, ``[map.<section>]`` in a run's; a
-#: ``[model]`` key that a run sets in ``[carbon]`` (:data:`_CARBON_TO_MAP`)
-_MAP_SECTIONS = re.compile(r"\[(inputs|tables|zones|grid|model|scenario|dask|series|"
-                           r"uncertainty)\]")
-_CARBON_IN_MODEL = re.compile(r"\[model\](?= (?:" + "|".join(_CARBON_TO_MAP) + r")\b)")
-
-
 def map_keys_in_run(text: str) -> str:
     """A message of the map's configuration or stage in a run's keys: ``[grid] like`` ->
-    ``[map.grid] like``, ``[model] so4_mmol_l`` (set in ``[carbon]``) -> ``[carbon] ...``."""
-    return _MAP_SECTIONS.sub(r"[map.\1]", _CARBON_IN_MODEL.sub("[carbon]", text))
+    ``[map.grid] like``, ``[model] so4_mmol_l`` (set in ``[carbon]``) -> ``[carbon] ...``
+    (:func:`karstsink.mapping.config.keys_in_run`, the one rule)."""
+    from .mapping.config import keys_in_run
+
+    return keys_in_run(text)
 
 
 def _map_config(c: _Checker, section: dict) -> Any:
@@ -129,7 +123,9 @@ def _map_config(c: _Checker, section: dict) -> Any:
     from .mapping.config import config_from_dict
 
     try:
-        return config_from_dict(section, base=c.base, source=c.path)
+        # in_run: the map's own assumptions name the run's keys ([carbon], [map.grid])
+        return dataclasses.replace(config_from_dict(section, base=c.base, source=c.path),
+                                   in_run=True)
     except ConfigError as err:
         text = str(err)
         prefix = f"{c.path}: "
@@ -327,11 +323,13 @@ def _map_with_carbon(c: _Checker, section: dict, carbon: dict) -> dict:
     model = section.get("model", {})
     if not isinstance(model, dict):
         return section  # the map validator reports it
-    for key in _CARBON_TO_MAP:
+    from .mapping.config import CARBON_KEYS  # the [model] keys a run sets in [carbon]
+
+    for key in CARBON_KEYS:
         if key in model:
             raise c.fail(f"map.model.{key}", f"set it in [carbon] ({key} = ...), which "
                                              "speciation, every catchment and the map share.")
-    for key in _CARBON_TO_MAP:
+    for key in CARBON_KEYS:
         if carbon.get(key) is not None:
             model[key] = carbon[key]
     section["model"] = model

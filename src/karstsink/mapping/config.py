@@ -64,6 +64,7 @@ Example (all sections but ``[inputs]`` are optional)::
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,17 @@ _REMOVED = {
 }
 #: [model] acid-correction shares (0-1), defaults from :mod:`karstsink.carbon`
 SHARE_KEYS = ("acid_so4_share", "evaporite_so4_share", "acid_no3_share")
+#: ``[model]`` keys a run configuration sets in ``[carbon]`` (for every stage at once)
+CARBON_KEYS = (*SHARE_KEYS, "so4_mmol_l", "no3_mmol_l")
+_SECTION_RE = re.compile(r"\[(" + "|".join(_SECTIONS) + r")\]")
+_CARBON_RE = re.compile(r"\[model\](?= (?:" + "|".join(CARBON_KEYS) + r")\b)")
+
+
+def keys_in_run(text: str) -> str:
+    """A message or assumption of the map with its keys as a run configuration writes them:
+    ``[grid] like`` -> ``[map.grid] like``, ``[model] so4_mmol_l`` -> ``[carbon]
+    so4_mmol_l`` (the one rule; idempotent)."""
+    return _SECTION_RE.sub(r"[map.\1]", _CARBON_RE.sub("[carbon]", text))
 
 
 @dataclass
@@ -149,6 +161,9 @@ class MapConfig:
     input_specs: dict[str, InputSpec] = field(default_factory=dict)
     series: SeriesConfig | None = None
     uncertainty: UncertaintyConfig | None = None
+    #: set for the ``[map]`` of a run: the map's assumptions (run.json, COG tags) name the
+    #: run's keys (:func:`keys_in_run`)
+    in_run: bool = False
 
 
 def load_config(path: str | Path) -> MapConfig:
