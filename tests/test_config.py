@@ -206,3 +206,17 @@ def test_every_flux_option_is_read(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="run configuration file not found"):
         load_run_config(tmp_path / "none.toml")
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    # Windows Notepad saves UTF-8 with a byte-order mark: the same configuration is read
+    # as without it (it was "not valid TOML ... line 1, column 1"); a mark in GBK is not
+    # one, so such a file is still refused as not UTF-8
+    text = "[carbon]\nbcp_share = 0.7\n[speciation]\nsamples = []\n"
+    plain = load_run_config(_write(tmp_path, text))["carbon"]["bcp_share"]
+    path = tmp_path / "run.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert load_run_config(path)["carbon"]["bcp_share"] == plain == 0.7
+    path.write_bytes("# 喀斯特\n".encode("gbk") + text.encode("utf-8"))
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_run_config(path)

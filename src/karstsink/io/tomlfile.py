@@ -31,14 +31,16 @@ def read_toml(path: str | os.PathLike, what: str) -> dict[str, Any]:
     ------
     ConfigError
         One line naming the file: it does not exist, is not valid TOML (with the line
-        and column TOML's parser reports) or is not UTF-8 text.
+        and column TOML's parser reports) or is not UTF-8 text.  A UTF-8 byte-order mark
+        at the start is skipped.
     """
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: {what} file not found.")
     try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
+        data = p.read_bytes()
+        # a UTF-8 byte-order mark (Windows Notepad writes one) is not TOML: read past it
+        return tomllib.loads(data.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p}: not valid TOML ({err}).") from err
     except UnicodeDecodeError as err:
