@@ -194,6 +194,8 @@ def test_unit_factor_mistakes_are_refused_saying_which_unit(tmp_path, name, valu
     ("temperature", -9999.0),  # the whole raster's value: the sample before the pass sees it
     ("runoff", -9999.0), ("soil_pco2", -9999.0), ("runoff", -32768.0),
     ("temperature", float(np.finfo(np.float32).min)),  # ArcGIS float grids' "no data"
+    # the ad hoc -999: no runoff, pCO2 or temperature (a patch of it gave a sink of 0)
+    ("runoff", -999.0), ("soil_pco2", -999.0), ("temperature", -999.0),
 ])
 @pytest.mark.parametrize("where", ["everywhere", "one row"])
 def test_an_undeclared_nodata_value_is_refused_not_used(tmp_path, name, sentinel, where):
@@ -212,6 +214,21 @@ def test_an_undeclared_nodata_value_is_refused_not_used(tmp_path, name, sentinel
                "nodata value the file does not declare", f"-a_nodata {sentinel:g}")
     with pytest.raises(RasterError, match="does not declare"):
         run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+
+
+def test_minus_999_in_a_dem_is_an_elevation_not_a_code(tmp_path):
+    # -999 m is a depth of bathymetric DEMs (GEBCO): a DEM may hold it; with no pressure
+    # correction asked for, the DEM does not change the sink, and the run goes through
+    inputs = uniform_inputs(tmp_path)
+    dem = np.full(GEO_SHAPE, 1000.0, np.float32)
+    dem[0, 0] = -999.0
+    inputs["dem"] = write(tmp_path / "dem.tif", dem, GEO_TRANSFORM, GEO, nodata=np.nan)
+    cfg = write_config(tmp_path, inputs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    karst = read(tmp_path / "out" / "karst_sink.tif")
+    assert np.isfinite(karst[50:]).all()
 
 
 def test_a_declared_minus_9999_is_nodata_not_an_error(tmp_path):

@@ -34,6 +34,10 @@ __all__ = ["RasterInfo", "display_path", "gdal_path", "is_virtual", "raster_info
 #: and -32767; table cells have theirs in :data:`karstsink.io.cells.SENTINEL_VALUES`).
 #: ``mapping.grid`` refuses them in a continuous input whose file declares another nodata.
 RASTER_NODATA_CODES: tuple[float, ...] = (-9999.0, -32768.0, -32767.0)
+#: The ad hoc code -999, refused likewise in every continuous input but a DEM (where
+#: -999 m is a depth of bathymetric products such as GEBCO): no precipitation, runoff,
+#: temperature, soil pCO2, fraction or NEP/NPP [g C m-2 yr-1] takes it.
+RASTER_NODATA_CODES_NOT_ELEVATION: tuple[float, ...] = (-999.0,)
 
 #: URL scheme -> GDAL virtual file system prefix (GDAL "GDAL Virtual File Systems")
 _SCHEMES = {"https://": "/vsicurl/https://", "http://": "/vsicurl/http://",

@@ -33,7 +33,7 @@ from affine import Affine
 
 from ..exceptions import RasterError
 from ..io.rasters import RASTER_NODATA_CODES as UNDECLARED_NODATA
-from ..io.rasters import display_path, is_virtual
+from ..io.rasters import RASTER_NODATA_CODES_NOT_ELEVATION, display_path, is_virtual
 from ._area import pixel_area_km2  # re-exported (its home before _area)
 
 if TYPE_CHECKING:
@@ -338,9 +338,10 @@ class AlignedSource:
         """Refuse a common nodata code in the stored numbers that the file does not declare.
 
         -9999, -32768, -32767 or a float near -3.4e38 is no runoff, temperature,
-        pCO2, fraction, elevation or production anywhere: used as a value it would
-        become a sink of 0 (clamped runoff, pCO2) or an inflated one (a slope from a
-        -32768 m hole), so it is refused with one line.  Checked on every block read,
+        pCO2, fraction, elevation or production anywhere, and -999 none but an elevation
+        (a depth): used as a value it would become a sink of 0 (clamped runoff, pCO2), a
+        negative one (NEP) or an inflated one (a slope from a -32768 m hole), so it is
+        refused with one line.  Checked on every block read,
         in the sample before the pass and in the pass; one reduction per block when
         nothing is found.  Packed files (their own scale/offset) store codes and are
         left to their declared nodata and ``valid_range``.
@@ -348,10 +349,12 @@ class AlignedSource:
         if self.packed or data.size == 0 or data.dtype.kind not in "if":
             return
         lo = float(np.fmin.reduce(data, axis=None))  # NaN-skipping minimum
-        if not lo <= max(UNDECLARED_NODATA):  # also False for an all-NaN block
+        codes = UNDECLARED_NODATA + (() if self.name == "dem" else
+                                     RASTER_NODATA_CODES_NOT_ELEVATION)
+        if not lo <= max(codes):  # also False for an all-NaN block
             return
         declared = self.nodata
-        hit = next((v for v in UNDECLARED_NODATA if v != declared and np.any(data == v)), None)
+        hit = next((v for v in codes if v != declared and np.any(data == v)), None)
         if hit is None and lo <= -1e30 and not (declared is not None and declared <= -1e30):
             hit = lo
         if hit is None:
