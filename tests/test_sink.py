@@ -105,3 +105,15 @@ def test_sink_is_linear_in_flux_and_inverse_in_area(flux, k, area):
     assert c["sink_t_c_km2_yr"] == pytest.approx(a["sink_t_c_km2_yr"] / k, rel=1e-12)
     assert a["sink_t_co2_km2_yr"] == pytest.approx(a["sink_t_c_km2_yr"] * 44.009 / 12.011,
                                                    rel=1e-12)
+
+
+def test_a_runoff_depth_no_climate_gives_is_flagged():
+    # 1 m3/s over 1 km2 is 1 x 3.15576e7 s / 1e6 m2 = 31.56 m = 31,558 mm/yr, above the
+    # 12,000 mm/yr of the rule (the wettest place's mean precipitation is 11,872 mm/yr):
+    # flagged and warned, the sink computed as given; 0.3 m3/s (9,467 mm/yr) is not flagged
+    with pytest.warns(DataQualityWarning, match=r"runoff depth of up to 31,558 mm/yr"):
+        out = carbon_sink([1e6, 1e6], 1.0, discharge_m3s=[1.0, 0.3])
+    assert out["qa_flags"].tolist() == ["implausible_runoff", ""]
+    assert np.isfinite(out["sink_t_c_km2_yr"]).all()
+    plain = carbon_sink([1e6, 1e6], 1.0)
+    np.testing.assert_array_equal(out["sink_t_c_km2_yr"], plain["sink_t_c_km2_yr"])

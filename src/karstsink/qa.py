@@ -226,6 +226,14 @@ register("negative_prediction", "fatal",
          "The proxy regression of the direct method predicts a negative concentration: that "
          "day's flux is NaN.", threshold=0.0, unit="mg/L", comparison="<", stages=("flux",))
 
+register("implausible_runoff", "warn",
+         "The mean discharge over the catchment area is a runoff depth above {threshold} "
+         "mm/yr, more than the highest mean annual precipitation anywhere (11,872 mm/yr at "
+         "Mawsynram, India: WMO Archive of Weather and Climate Extremes, Cerveny et al. "
+         "2007, doi:10.1175/BAMS-88-6-853): the discharge unit (L/s read as m3/s) or the "
+         "area is likely wrong. The sink row is computed as given and flagged.",
+         threshold=12000.0, unit="mm/yr", comparison=">", stages=("carbon",))
+
 # discharge records
 register("duplicate_timestamp", "fatal",
          "A repeated timestamp: the later readings are left out of the day's mean.",

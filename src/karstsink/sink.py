@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from . import carbon
+from . import carbon, qa
 from .carbon import (
     DEFAULT_ACID_NO3_SHARE,
     DEFAULT_ACID_SO4_SHARE,
@@ -183,6 +183,7 @@ def carbon_sink(
     bcp_flux_kg_c_yr: ArrayLike | None = None,
     bcp_share: float = DEFAULT_BCP_SHARE,
     hco3_analytical_rsd: ArrayLike | None = None,
+    discharge_m3s: ArrayLike | None = None,
     label: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Karst carbon sink [t C km⁻² yr⁻¹ and t CO₂ km⁻² yr⁻¹] from solute fluxes.
@@ -234,6 +235,11 @@ def carbon_sink(
         :func:`analytical_flux_rsd`): the HCO₃⁻ interval is widened with
         :func:`widen_interval` before it is propagated, and the assumptions say
         so.  Default: the interval as given.
+    discharge_m3s : float or array_like, optional
+        Mean discharge of each row's period [m³ s⁻¹]: a runoff depth over ``area_km2``
+        above the highest mean annual precipitation anywhere (rule
+        ``implausible_runoff``, 12,000 mm yr⁻¹) warns and flags the row (the
+        discharge unit or the area is likely wrong).
     label : optional
         Row label(s) (e.g. water years) for the output index.
 
@@ -326,6 +332,10 @@ def carbon_sink(
             DataQualityWarning, stacklevel=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(hco3 > 0, carbonic / hco3, np.nan)
+    flags = [[FLAG_NEGATIVE_CARBONIC_HCO3] if neg else [] for neg in negative]
+    if discharge_m3s is not None:
+        _flag_runoff(flags, np.broadcast_to(np.asarray(discharge_m3s, float), (n,)),
+                     float(area_km2))
 
     f_sil = silicate_hco3_fraction
 
@@ -386,9 +396,28 @@ def carbon_sink(
         "silicate_sink_t_c_km2_yr": sil_t / area_km2,
         "bcp_sink_t_c_km2_yr": bcp_col / area_km2,
         "assumptions": "; ".join(text),
-        "qa_flags": pd.array(np.where(negative, FLAG_NEGATIVE_CARBONIC_HCO3, ""),
-                             dtype="string"),
+        "qa_flags": pd.array([qa.join(f) for f in flags], dtype="string"),
     })
     if label is not None:
         out.index = pd.Index(np.atleast_1d(label))
     return out
+
+
+def _flag_runoff(flags: list[list[str]], q_m3s: np.ndarray, area_km2: float) -> None:
+    """Flag ``implausible_runoff`` (and warn once) where ``q_m3s`` over the area is a
+    runoff depth no climate gives: the discharge unit or the area is likely wrong."""
+    from .hydrology import runoff_depth_mm
+
+    limit = float(qa.threshold("implausible_runoff"))
+    with np.errstate(invalid="ignore"):
+        depth = runoff_depth_mm(q_m3s, area_km2)
+        high = depth > limit
+    if not high.any():
+        return
+    for i in np.flatnonzero(high):
+        flags[i].append("implausible_runoff")
+    warnings.warn(
+        f"The discharge over the catchment area of {area_km2:g} km² is a runoff depth of up "
+        f"to {np.nanmax(depth):,.0f} mm/yr, above {limit:,.0f} mm/yr (more than it rains "
+        "anywhere): check the discharge unit (L/s read as m3/s?) and the area; the sink is "
+        "computed as given and flagged implausible_runoff.", DataQualityWarning, stacklevel=3)

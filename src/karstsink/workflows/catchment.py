@@ -460,7 +460,7 @@ def run_flux(
                 bcp_flux_kg_c_yr=comp("toc"), bcp_share=bcp_share,
                 hco3_analytical_rsd=(None if not analytical else analytical["rsd"]
                                      if kind == "total" else _period_rsd(analytical, t)),
-            )
+                discharge_m3s=t["discharge_m3s"].to_numpy())
             if analytical:
                 sk["assumptions"] = sk["assumptions"] + "; " + analytical["note"]
         else:
