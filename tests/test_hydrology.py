@@ -297,3 +297,17 @@ def test_xlsx_discharge_with_real_date_cells(tmp_path):
     assert list(q.index.strftime("%Y-%m-%d")) == ["2020-01-05", "2020-01-06"]
     np.testing.assert_allclose(q["discharge_m3s"], [1.5, 2.5])
     assert q.attrs["q_unit"] == "m3/s"
+
+
+def test_zero_discharge_is_used_as_no_flow_and_flagged(tmp_path):
+    # three zeros inside a flood (7.19 -> 0, 0, 0 -> 4.1 m3/s): kept as no flow, since a
+    # spring may go dry, but each day is flagged zero_flow and one warning names the file,
+    # the count and the first date; a blank cell is the way to say "missing"
+    f = tmp_path / "q.csv"
+    f.write_text("date,Q (m3/s)\n2016-07-26,7.19\n2016-07-27,0\n2016-07-28,0\n"
+                 "2016-07-29,0.0\n2016-07-30,4.1\n", encoding="utf-8")
+    with pytest.warns(DataQualityWarning, match=r"q\.csv: 3 reading\(s\) of zero discharge "
+                      r".*first 2016-07-27.*leave those cells blank"):
+        q = read_discharge(f)
+    assert q["discharge_m3s"].tolist() == [7.19, 0.0, 0.0, 0.0, 4.1]
+    assert q["qa_flags"].tolist() == ["", "zero_flow", "zero_flow", "zero_flow", ""]

@@ -238,6 +238,10 @@ register("implausible_runoff", "warn",
 register("duplicate_timestamp", "fatal",
          "A repeated timestamp: the later readings are left out of the day's mean.",
          stages=("discharge",))
+register("zero_flow", "warn",
+         "A reading of zero discharge: used as no flow (a flux of 0). A 0 written for a "
+         "missing reading must be a blank cell instead, which is interpolated or flagged "
+         "missing.", stages=("discharge",))
 register("interpolated", "warn",
          "A day in a gap of at most max_gap_days days (7 by default), filled by linear "
          "interpolation in time.", stages=("discharge",))

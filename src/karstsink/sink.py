@@ -408,7 +408,8 @@ def _flag_runoff(flags: list[list[str]], q_m3s: np.ndarray, area_km2: float) -> 
     runoff depth no climate gives: the discharge unit or the area is likely wrong."""
     from .hydrology import runoff_depth_mm
 
-    limit = float(qa.threshold("implausible_runoff"))
+    limit = qa.threshold("implausible_runoff")
+    assert isinstance(limit, float)  # one number, not a range
     with np.errstate(invalid="ignore"):
         depth = runoff_depth_mm(q_m3s, area_km2)
         high = depth > limit

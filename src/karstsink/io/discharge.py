@@ -400,11 +400,19 @@ def read_discharge(
     dup = pd.Series(dup, index=raw.index)
     valid = usable & ~dup
 
+    zero = valid & (values == 0)  # no flow, or a 0 written for a missing reading
     flags = pd.Series("", index=raw.index, dtype=object)
     for mask, code in ((not_numeric, "not_numeric"), (empty, "missing_value"),
                        (sentinel, "sentinel_value"), (negative, "negative_value"),
-                       (dup, "duplicate_timestamp")):
+                       (dup, "duplicate_timestamp"), (zero, "zero_flow")):
         flags[mask.to_numpy()] = flags[mask.to_numpy()] + ";" + code
+    if zero.any():
+        first = when[zero.to_numpy()].iloc[0]
+        warnings.warn(
+            f"{source}: {int(zero.sum())} reading(s) of zero discharge in column {vcol!r} "
+            f"(first {first:%Y-%m-%d}), used as no flow (a flux of 0) and flagged zero_flow; "
+            "if they stand for missing readings, leave those cells blank.",
+            DataQualityWarning, stacklevel=2)
 
     day = when.dt.normalize()
     q = pd.Series(np.where(valid, values * DISCHARGE_TO_M3S[unit], np.nan), index=raw.index)
