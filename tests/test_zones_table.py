@@ -277,3 +277,31 @@ def test_zone_aware_date_times_keep_their_offset(tmp_path):
     with sqlite3.connect(tmp_path / "z.gpkg") as con:
         rows = con.execute("SELECT zone_id, t FROM zonal_totals").fetchall()
     assert rows == [(1, "2020-01-02T03:04:05+08:00"), (2, None)]
+
+
+def test_gbk_names_of_a_shapefile_without_its_cpg_are_refused(tmp_path):
+    # a shapefile written in GBK whose .cpg went missing: GDAL reads its names as
+    # ISO-8859-1, so 花溪区 would come out as '»¨ÏªÇø' in every zone table; refused with
+    # one line saying which file tells the encoding. With the .cpg the names are read.
+    import geopandas as gpd
+    import shapely
+
+    from karstsink.exceptions import DataError
+    from karstsink.mapping._zone_io import read_zones
+
+    g = gpd.GeoDataFrame({"county": ["花溪区", "南明区"]},
+                         geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
+                         crs="EPSG:32648")
+    path = tmp_path / "zones.shp"
+    g.to_file(path, encoding="gb18030")
+    assert read_zones(path, "county", g.crs.to_wkt())[1] == ["花溪区", "南明区"]
+    (tmp_path / "zones.cpg").unlink()
+    with pytest.raises(DataError, match=r"GBK read as Latin-1 .*'花溪区'.*zones\.cpg") as err:
+        read_zones(path, "county", g.crs.to_wkt())
+    assert "\n" not in str(err.value)
+    # names that are Latin-1 text (no GBK reading of them is GB2312 text) are kept
+    latin = gpd.GeoDataFrame({"county": ["Ñuñoa", "Gävle"]}, geometry=g.geometry, crs=g.crs)
+    latin.to_file(tmp_path / "latin.shp", encoding="ISO-8859-1")
+    (tmp_path / "latin.cpg").unlink(missing_ok=True)  # read as ISO-8859-1 all the same
+    assert read_zones(tmp_path / "latin.shp", "county", g.crs.to_wkt())[1] == ["Ñuñoa",
+                                                                                 "Gävle"]

@@ -51,24 +51,31 @@ def decode_bytes(raw: bytes, path: Path, encoding: str | None) -> tuple[str, str
         text = raw.decode("gb18030")
     except UnicodeDecodeError:
         text = None
-    if text is not None:
-        # Chinese lab files use GB2312 characters almost exclusively; Latin-1/cp1252 bytes
-        # ('°C' = b'\xb0C') decode as rare GBK-extension characters instead.  Refuse then.
-        odd = common = 0
-        for ch in text:
-            if ord(ch) < 128:
-                continue
-            try:
-                ch.encode("gb2312")
-                common += 1
-            except UnicodeEncodeError:
-                odd += 1
-        if odd <= 0.2 * (odd + common):
-            return text, "gb18030"
+    if text is not None and mostly_gb2312(text):
+        return text, "gb18030"
     raise DataError(
         f"{path}: the text encoding is neither UTF-8 nor GBK/GB18030; pass the encoding "
         "(e.g. encoding='latin-1' or 'cp1252') or save the file as UTF-8."
     )
+
+
+def mostly_gb2312(text: str) -> bool:
+    """Whether the non-ASCII characters of ``text`` are at least 80 % GB2312 characters.
+
+    Chinese lab files and place names use GB2312 characters almost exclusively, while
+    Latin-1/cp1252 bytes (``'°C'`` = ``b'\\xb0C'``) decoded as GBK give rare GBK-extension
+    characters: the test that tells Chinese text from bytes decoded in the wrong encoding.
+    """
+    odd = common = 0
+    for ch in text:
+        if ord(ch) < 128:
+            continue
+        try:
+            ch.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            odd += 1
+    return odd <= 0.2 * (odd + common)
 
 
 @contextlib.contextmanager

@@ -149,6 +149,7 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
     gdf = gdf[keep]
     gdf = gdf.to_crs(crs_wkt)
     names = [_text(v) for v in gdf[field].tolist()]
+    _refuse_gbk_read_as_latin1(names, path, field)
     table: dict[str, list] = {"zone_id": [int(i) for i in gdf.index]}
     for col in gdf.columns:
         if col == gdf.geometry.name:
@@ -157,6 +158,27 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
         table[out] = names if col == field else attribute_values(gdf[col],
                                                                  dtypes.get(col, ""))
     return np.asarray(gdf.geometry.values), [n or "" for n in names], table
+
+
+def _refuse_gbk_read_as_latin1(names: list, path, field: str) -> None:
+    """Refuse zone names that are Chinese text in GBK read as Latin-1 (a shapefile without
+    its ``.cpg``: GDAL then takes ISO-8859-1), which would name every zone in mojibake."""
+    from ..io.text import mostly_gb2312
+
+    odd = [n for n in names if n and any(ord(c) > 127 for c in n)]
+    if not odd or any(ord(c) > 255 for n in odd for c in n):
+        return
+    try:
+        read = [n.encode("latin-1").decode("gb18030") for n in odd]
+    except UnicodeError:
+        return
+    if not mostly_gb2312("".join(read)):
+        return
+    cpg = Path(str(path)).with_suffix(".cpg")
+    raise DataError(
+        f"Zones file {path}: the names of field {field!r} look like Chinese text in GBK read "
+        f"as Latin-1 ({odd[0]!r} would be {read[0]!r}); say the encoding in {cpg.name} "
+        f"beside it (a one-line text file: GBK), or save the zones as a GeoPackage.")
 
 
 def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: str,
