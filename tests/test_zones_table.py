@@ -305,3 +305,28 @@ def test_gbk_names_of_a_shapefile_without_its_cpg_are_refused(tmp_path):
     (tmp_path / "latin.cpg").unlink(missing_ok=True)  # read as ISO-8859-1 all the same
     assert read_zones(tmp_path / "latin.shp", "county", g.crs.to_wkt())[1] == ["Ñuñoa",
                                                                                  "Gävle"]
+
+
+def test_a_zones_or_outline_file_of_several_layers_names_the_key(tmp_path):
+    # a GeoPackage with two layers and no layer named: which one is meant cannot be
+    # guessed (pyogrio read the first and printed its own warning): refused, naming the
+    # layers and the key that chooses; with the layer named it is read
+    import geopandas as gpd
+    import shapely
+
+    from karstsink.exceptions import ConfigError, DataError
+    from karstsink.mapping._zone_io import read_zones
+    from karstsink.mapping.zones import read_outline
+
+    g = gpd.GeoDataFrame({"county": ["A"]}, geometry=[shapely.box(0, 0, 1000, 1000)],
+                         crs="EPSG:32648")
+    path = tmp_path / "two.gpkg"
+    g.to_file(path, layer="counties")
+    g.to_file(path, layer="outline")
+    wkt = g.crs.to_wkt()
+    with pytest.raises(ConfigError, match=r"2 layers \(counties, outline\).*\[zones\] layer"):
+        read_zones(path, "county", wkt)
+    with pytest.raises(DataError, match=r"2 layers \(counties, outline\).*boundary_layer"):
+        read_outline(path, g.crs)
+    assert read_zones(path, "county", wkt, layer="outline")[1] == ["A"]
+    assert read_outline(path, g.crs, "outline")[1] == pytest.approx(1.0)  # 1 km x 1 km

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["off_grid_area_km2", "polygon_area_km2", "read_outline"]
+__all__ = ["layers_if_several", "off_grid_area_km2", "polygon_area_km2", "read_outline"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -61,6 +61,17 @@ def off_grid_area_km2(geometries, grid) -> list[float]:
     return out
 
 
+def layers_if_several(path, layer: str | None) -> list[str]:
+    """The layer names of a vector file when it has more than one and ``layer`` does not
+    choose (else []): which of them is meant cannot be guessed, so the readers refuse."""
+    import pyogrio
+
+    if layer:
+        return []
+    names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    return names if len(names) > 1 else []
+
+
 def read_outline(path: str | Path, crs, layer: str | None = None):
     """Read a catchment outline: the union of a file's polygons, in the raster CRS ``crs``.
 
@@ -92,10 +103,15 @@ def read_outline(path: str | Path, crs, layer: str | None = None):
     from ..exceptions import DataError
 
     try:
-        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        several = layers_if_several(path, layer)
+        if not several:
+            gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as err:
         where = f" (layer {layer!r})" if layer else ""
         raise DataError(f"cannot read outline file {path}{where}: {err}") from err
+    if several:
+        raise DataError(f"outline file {path} has {len(several)} layers ({', '.join(several)})"
+                        f": name the one to read (boundary_layer = \"{several[0]}\").")
     if gdf.crs is None:
         raise DataError(f"outline file {path} has no CRS; set one and run again.")
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]

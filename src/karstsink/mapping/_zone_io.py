@@ -33,7 +33,7 @@ from ..io.atomic import peak_rss_mb
 from ..io.write import csv_encoding, excel_csv, to_csv
 from ..units import C_TO_CO2
 from ._area import has_valid_pixel
-from ._outline import off_grid_area_km2
+from ._outline import layers_if_several, off_grid_area_km2
 from ._zone_table import (
     DENSITIES,
     _missing,
@@ -124,11 +124,17 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
     import pyogrio
 
     try:
-        gdf = gpd.read_file(path, layer=layer, fid_as_index=True) if layer else \
-            gpd.read_file(path, fid_as_index=True)
-        info = pyogrio.read_info(path, layer=layer)
+        several = layers_if_several(path, layer)
+        if not several:
+            gdf = gpd.read_file(path, layer=layer, fid_as_index=True) if layer else \
+                gpd.read_file(path, fid_as_index=True)
+            info = pyogrio.read_info(path, layer=layer)
     except Exception as err:
         raise DataError(f"Cannot read zones file {path}: {err}") from err
+    if several:
+        raise ConfigError(f"Zones file {path} has {len(several)} layers ({', '.join(several)}):"
+                          f" name the one to read with [zones] layer (e.g. layer = "
+                          f"\"{several[0]}\").")
     # the fields' types as GDAL reads them (geopandas gives booleans and integers with
     # NULLs as floats, dates as date-times)
     dtypes = dict(zip(info["fields"], (str(t) for t in info["dtypes"]), strict=True))
