@@ -207,3 +207,23 @@ def test_repeated_units_are_a_usage_error_and_the_same_unit_twice_is_it(tmp_path
     # Q 1 m3/s x 250 mg/L = 250 g/s = 250 x 86400 / 1000 kg/d = 21,600 kg/d every day
     annual = pd.read_csv(out / "annual.csv")
     assert annual["flux_kg_day"].to_numpy() == pytest.approx(21600.0, rel=1e-9)
+
+
+def test_a_sink_warning_is_kept_in_model_json_once(tmp_path):
+    # the demo's Longtan record with discharge x 1000 (L/s written under m3/s): every sink
+    # row (years and total) is flagged implausible_runoff, and the one warning is kept in
+    # model.json's warnings, once, not as a companion flux's
+    from conftest import ROOT
+
+    demo = ROOT / "data" / "demo" / "catchments"
+    q = pd.read_csv(demo / "longtan_discharge.csv", comment="#")
+    q.iloc[:, 1] = q.iloc[:, 1] * 1000.0
+    q.to_csv(tmp_path / "q.csv", index=False)
+    r = _run(["--discharge", tmp_path / "q.csv", "--samples", demo / "longtan_samples.csv",
+              "--area", 75, "--so4", "so4", "-o", tmp_path / "out", "--no-plots"])
+    assert r.exit_code == 0, r.output
+    sink = pd.read_csv(tmp_path / "out" / "sink.csv", keep_default_na=False)
+    assert (sink["qa_flags"] == "implausible_runoff").all()
+    model = json.loads((tmp_path / "out" / "model.json").read_text(encoding="utf-8"))
+    said = [w for w in model["warnings"] if "implausible_runoff" in w]
+    assert len(said) == 1 and "also for the" not in said[0], model["warnings"]

@@ -417,8 +417,9 @@ def _flag_runoff(flags: list[list[str]], q_m3s: np.ndarray, area_km2: float) -> 
         return
     for i in np.flatnonzero(high):
         flags[i].append("implausible_runoff")
+    # one text for every call of a run (its years and its total): said once
     warnings.warn(
-        f"The discharge over the catchment area of {area_km2:g} km² is a runoff depth of up "
-        f"to {np.nanmax(depth):,.0f} mm/yr, above {limit:,.0f} mm/yr (more than it rains "
-        "anywhere): check the discharge unit (L/s read as m3/s?) and the area; the sink is "
-        "computed as given and flagged implausible_runoff.", DataQualityWarning, stacklevel=3)
+        f"The discharge over the catchment area of {area_km2:g} km² is a runoff depth above "
+        f"{limit:,.0f} mm/yr (more than it rains anywhere): check the discharge unit (L/s "
+        "read as m3/s?) and the area; the sink is computed as given and its rows flagged "
+        "implausible_runoff.", DataQualityWarning, stacklevel=3)

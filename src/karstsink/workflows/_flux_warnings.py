@@ -17,7 +17,7 @@ __all__ = ["each_warning_once"]
 
 
 @contextlib.contextmanager
-def each_warning_once(texts: list[str]) -> Iterator[Callable[[str], None]]:
+def each_warning_once(texts: list[str]) -> Iterator[Callable[[str | None], None]]:
     """Relay a run's warnings once per text, after the run or its error (the CLI's
     ``default`` filter does not: any filter change resets it). The constituent and its
     companions share one discharge record and samples file, so one problem may warn in

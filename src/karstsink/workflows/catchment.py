@@ -433,51 +433,51 @@ def run_flux(
             companions[key].model["basis"] = flux_basis(s2.attrs.get("species"),
                                                         s2.attrs.get("units"))
             ctables[key] = aggregate(companions[key], year_start_month=year_start_month)
-
-    hco3 = is_hco3(constituent, smp.attrs.get("species"))  # e.g. "HCO3- (mg/L)"
-    analytical = analytical_uncertainty(est, smp, daily) if hco3 else None
-    rows = []
-    for kind, tkey, lab in (("year", "annual", "year"), ("total", "total", "period")):
-        t = tables[tkey]
-        if t.empty:
-            continue
-        def comp(name, _tkey=tkey):
-            if name not in ctables:
-                return None
-            return ctables[name][_tkey]["flux_kg_yr"].to_numpy()
-        if hco3:
-            so4_flux = comp("so4")
-            sk = carbon_sink(
-                t["flux_kg_yr"].to_numpy(), area_km2,
-                hco3_lo95_kg_yr=t["flux_lo95_kg_yr"].to_numpy(),
-                hco3_hi95_kg_yr=t["flux_hi95_kg_yr"].to_numpy(),
-                so4_flux_kg_yr=so4_flux, no3_flux_kg_yr=comp("no3"),
-                acid_so4_share=acid_so4_share,
-                evaporite_so4_kg_yr=(evaporite_so4_share * so4_flux
-                                     if so4_flux is not None else 0.0),
-                acid_no3_share=acid_no3_share,
-                silicate_hco3_fraction=silicate_hco3_fraction,
-                bcp_flux_kg_c_yr=comp("toc"), bcp_share=bcp_share,
-                hco3_analytical_rsd=(None if not analytical else analytical["rsd"]
-                                     if kind == "total" else _period_rsd(analytical, t)),
-                discharge_m3s=t["discharge_m3s"].to_numpy())
-            if analytical:
-                sk["assumptions"] = sk["assumptions"] + "; " + analytical["note"]
-        else:
-            sk = pd.DataFrame({"area_km2": [area_km2] * len(t), "sink_t_c_km2_yr": np.nan,
-                               "sink_t_co2_km2_yr": np.nan,
-                               "assumptions": f"constituent {constituent!r} is not HCO3: "
-                                              "no carbon sink computed"})
-        sk.insert(0, "period", t[lab].astype(str).to_numpy() if kind == "year" else "total")
-        sk.insert(1, "hco3_flux_kg_yr" if hco3 else "flux_kg_yr", t["flux_kg_yr"].to_numpy())
-        sk.insert(2, "complete", t["complete"].to_numpy())
-        rows.append(sk)
-    sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    taken = smp.attrs.get("value_taken_as")
-    if taken and "assumptions" in sink_table:  # the file never said what it holds
-        sink_table["assumptions"] = (sink_table["assumptions"] + f"; the samples file's "
-                                     f"'value' column was taken as {taken} (its header "
-                                     "does not name it)")
+        companion(None)  # the sink rows' warnings (negative carbonic HCO3...) are its own
+        hco3 = is_hco3(constituent, smp.attrs.get("species"))  # e.g. "HCO3- (mg/L)"
+        analytical = analytical_uncertainty(est, smp, daily) if hco3 else None
+        rows = []
+        for kind, tkey, lab in (("year", "annual", "year"), ("total", "total", "period")):
+            t = tables[tkey]
+            if t.empty:
+                continue
+            def comp(name, _tkey=tkey):
+                if name not in ctables:
+                    return None
+                return ctables[name][_tkey]["flux_kg_yr"].to_numpy()
+            if hco3:
+                so4_flux = comp("so4")
+                sk = carbon_sink(
+                    t["flux_kg_yr"].to_numpy(), area_km2,
+                    hco3_lo95_kg_yr=t["flux_lo95_kg_yr"].to_numpy(),
+                    hco3_hi95_kg_yr=t["flux_hi95_kg_yr"].to_numpy(),
+                    so4_flux_kg_yr=so4_flux, no3_flux_kg_yr=comp("no3"),
+                    acid_so4_share=acid_so4_share,
+                    evaporite_so4_kg_yr=(evaporite_so4_share * so4_flux
+                                         if so4_flux is not None else 0.0),
+                    acid_no3_share=acid_no3_share,
+                    silicate_hco3_fraction=silicate_hco3_fraction,
+                    bcp_flux_kg_c_yr=comp("toc"), bcp_share=bcp_share,
+                    hco3_analytical_rsd=(None if not analytical else analytical["rsd"]
+                                         if kind == "total" else _period_rsd(analytical, t)),
+                    discharge_m3s=t["discharge_m3s"].to_numpy())
+                if analytical:
+                    sk["assumptions"] = sk["assumptions"] + "; " + analytical["note"]
+            else:
+                sk = pd.DataFrame({"area_km2": [area_km2] * len(t), "sink_t_c_km2_yr": np.nan,
+                                   "sink_t_co2_km2_yr": np.nan,
+                                   "assumptions": f"constituent {constituent!r} is not HCO3: "
+                                                  "no carbon sink computed"})
+            sk.insert(0, "period", t[lab].astype(str).to_numpy() if kind == "year" else "total")
+            sk.insert(1, "hco3_flux_kg_yr" if hco3 else "flux_kg_yr", t["flux_kg_yr"].to_numpy())
+            sk.insert(2, "complete", t["complete"].to_numpy())
+            rows.append(sk)
+        sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        taken = smp.attrs.get("value_taken_as")
+        if taken and "assumptions" in sink_table:  # the file never said what it holds
+            sink_table["assumptions"] = (sink_table["assumptions"] + f"; the samples file's "
+                                         f"'value' column was taken as {taken} (its header "
+                                         "does not name it)")
     settings = {
         "constituent": constituent, "units": units, "date_format": date_format,
         "method": method, "samples_sheet": samples_sheet, "discharge_sheet": discharge_sheet,
