@@ -99,16 +99,21 @@ source = "synthetic projection (test)"
 """
 
 
-def test_stack_scales_the_karst_path_by_the_runoff_ratio(tmp_path):
+def _runoff_stack_run(tmp_path):
+    """The schedule with its stack (runoff 500 x 1.2 = 600 mm/yr in 2040 and 2060,
+    temperature unchanged, 15), run on the two-class map: (schedule, run)."""
     from karstsink.workflows._trajectory import run_trajectory
 
     cfg = _two_class_map(tmp_path / "in")
-    # the stack: runoff 500 x 1.2 = 600 mm/yr in 2040 and 2060, temperature unchanged (15)
     _stack_files(tmp_path / "in" / "proj", {2040: 600.0, 2060: 600.0},
                  {2040: 15.0, 2060: 15.0})
     (tmp_path / "in" / "trajectory.toml").write_text(SCHEDULE_TOML, encoding="utf-8")
     sched = load_schedule(tmp_path / "in" / "trajectory.toml")
-    run = run_trajectory(cfg, sched, tmp_path / "scenario", jobs=1, plot=False)
+    return sched, run_trajectory(cfg, sched, tmp_path / "scenario", jobs=1, plot=False)
+
+
+def test_stack_scales_the_karst_path_by_the_runoff_ratio(tmp_path):
+    sched, run = _runoff_stack_run(tmp_path)
     folder = tmp_path / "scenario"
     assert not (folder / ".trajectory_climate_runs").exists()  # scratch series removed
     assert not (folder / ".trajectory_runs").exists()
@@ -331,15 +336,9 @@ def test_partial_projection_coverage_is_warned(tmp_path):
 
 def test_the_year_without_restoration_follows_the_projected_climate(tmp_path):
     from karstsink.units import C_TO_CO2
-    from karstsink.workflows._trajectory import run_trajectory
     from karstsink.workflows._trajectory_section import trajectory_section
 
-    cfg = _two_class_map(tmp_path / "in")
-    _stack_files(tmp_path / "in" / "proj", {2040: 600.0, 2060: 600.0},
-                 {2040: 15.0, 2060: 15.0})
-    (tmp_path / "in" / "trajectory.toml").write_text(SCHEDULE_TOML, encoding="utf-8")
-    sched = load_schedule(tmp_path / "in" / "trajectory.toml")
-    run = run_trajectory(cfg, sched, tmp_path / "scenario", jobs=1, plot=False)
+    _, run = _runoff_stack_run(tmp_path)
     # without the restoration the sinks are the baseline's, the karst part x f_K (1 in 2020,
     # 1.2 from 2040 on, linear between: the hand factors of the test above), the biological
     # part as it is; the first year that offsets the target share of each scenario
