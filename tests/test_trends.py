@@ -435,3 +435,29 @@ def test_cli_trend_says_a_value_column_was_taken_as_the_constituent(tmp_path):
     assert r.exit_code == 0, r.output
     info = json.loads((tmp_path / "o" / "trend.json").read_text(encoding="utf-8"))
     assert info["value_taken_as"] == "no3"
+
+
+def test_likelihood_at_the_break_and_a_p_value_that_is_a_bound(tmp_path):
+    # EGRETci cuts the likelihoods at (0.1, 0.33] and (0.33, 0.67]: an upward likelihood of
+    # exactly 0.33 is "unlikely" upward and "about as likely as not" downward, said as one
+    # phrase (it read "about as likely as not downward")
+    assert likelihood_words(0.33) == likelihood_words(0.67) == "about as likely as not"
+    assert likelihood_words(0.3) == "likely downward"  # 0.7 downward
+    # every replicate of one sign: p = 2 / (n + 1) is EGRETci's "< stated value"; the
+    # table says so and gives the replicate count (Choptank 1985 -> 2010, a strong rise)
+    from karstsink.cli import main
+
+    out = tmp_path / "o"
+    r = CliRunner().invoke(main, [
+        "trend", "--discharge", str(REFERENCE_DIR / "choptank/choptank_daily_Q.csv"),
+        "--samples", str(REFERENCE_DIR / "choptank/choptank_sample_nitrate.csv"),
+        "--constituent", "value", "--units", "mg/L", "--q-unit", "m3/s", "--pairs", "1985",
+        "2010",
+        "--bootstrap", "5", "--seed", "1", "--kalman-iter", "0", "--no-plots", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    pairs = pd.read_csv(out / "pairs.csv", index_col=0)
+    conc = pairs.loc["conc"]
+    assert int(conc["n_boot"]) == 5
+    assert bool(conc["p_value_upper_bound"]) == (conc["lo90"] > 0 or conc["hi90"] < 0)
+    if conc["p_value_upper_bound"]:
+        assert conc["p_value"] == pytest.approx(2 / 6)

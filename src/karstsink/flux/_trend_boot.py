@@ -70,7 +70,7 @@ def likelihood_words(up: float) -> str:
     """
     if not np.isfinite(up):
         return ""
-    if 0.33 < up <= 0.67:
+    if 0.33 <= up <= 0.67:  # EGRETci's cut(): one of up and down in (0.33, 0.67]
         return "about as likely as not"
     like = max(up, 1.0 - up)
     word = _WORDS[int(np.clip(np.searchsorted(_BREAKS, like, side="left") - 1, 0, 6))]
@@ -170,6 +170,10 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
     x = 2.0 * est[None, :] - d_star  # EGRETci's reflected replicates
     for col in ("lo90", "hi90", "p_value", "likelihood_up"):
         table[col] = np.nan
+    # every replicate of one sign: p_value is 2 / (n + 1), a bound (EGRETci: "p-value
+    # should be considered to be < stated value"); n_boot says how many replicates there are
+    table["p_value_upper_bound"] = False
+    table["n_boot"] = int(n_boot)
     table["likelihood"] = ""
     for j, (row, k) in enumerate((("conc", 1.0), ("flux", 365.25))):
         xs = x[:, j] * k
@@ -177,6 +181,9 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
         up = (float((xs > 0).sum()) + 0.5) / (xs.size + 1)
         table.loc[row, ["lo90", "hi90", "p_value", "likelihood_up"]] = (
             lo, hi, p_value(xs), up)
+        nonzero = xs[np.isfinite(xs) & (xs != 0)]
+        table.loc[row, "p_value_upper_bound"] = bool(
+            nonzero.size and (np.all(nonzero > 0) or np.all(nonzero < 0)))
         table.loc[row, "likelihood"] = likelihood_words(up)
     info = dict(result.info)
     info["bootstrap"] = {"egret": "EGRETci runPairsBoot" if result.kind == "pairs"

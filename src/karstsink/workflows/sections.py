@@ -155,7 +155,9 @@ def trend_section(catchment: dict, trend: Any, folder: Path) -> Section:
             f"{b} (EGRET {'runPairs' if trend.kind == 'pairs' else 'runGroups'}): flux "
             f"**{f['total_change']:+.4g} kg/yr ({f['total_change_pct']:+.1f} %)**"
             + (f", {f['likelihood']} (90 % interval {f['lo90']:.4g} to {f['hi90']:.4g} "
-               f"kg/yr, p = {f['p_value']:.2g})" if boot else "") + ". "
+               f"kg/yr, p {'<' if f.get('p_value_upper_bound') else '='} "
+               f"{f['p_value']:.2g}; {int(f.get('n_boot', 0))} replicates)" if boot else "")
+            + ". "
             "The total change `total_change = x22 - x11` splits into **CQTC** (`x20 - x10`: "
             "the change in the concentration-discharge relation, i.e. in the land: sources, "
             "land use, restoration) and **QTC** (the rest: the change in discharge, i.e. "

@@ -38,7 +38,8 @@ __all__ = ["TREND_KEYS", "TREND_REPORT_COLUMNS", "TrendRun", "catchment_trend", 
 
 #: Columns of a trend table the report shows (those present).
 TREND_REPORT_COLUMNS = ["units", "x10", "x11", "x20", "x22", "total_change", "cqtc", "qtc",
-                        "total_change_pct", "lo90", "hi90", "p_value", "likelihood"]
+                        "total_change_pct", "lo90", "hi90", "p_value", "p_value_upper_bound",
+                        "n_boot", "likelihood"]
 _SCALED = ("x10", "x11", "x20", "x22", "total_change", "cqtc", "qtc", "lo90", "hi90",
            "value1", "value2", "change", "slope_per_yr")
 
