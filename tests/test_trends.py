@@ -461,3 +461,27 @@ def test_likelihood_at_the_break_and_a_p_value_that_is_a_bound(tmp_path):
     assert bool(conc["p_value_upper_bound"]) == (conc["lo90"] > 0 or conc["hi90"] < 0)
     if conc["p_value_upper_bound"]:
         assert conc["p_value"] == pytest.approx(2 / 6)
+
+
+def test_series_years_without_samples_are_warned_about_and_recorded(tmp_path):
+    # the first 60 app7 samples end in 2004 while the discharge runs to 2009: series years
+    # 2005 and 2009 have no sample, so their values extrapolate the surface in time (EGRET
+    # tableChange does so too); warned about, named in trend.json; 2001 has samples
+    import json
+
+    from karstsink.cli import main
+
+    src = pd.read_csv(REFERENCE_DIR / "egret/app7_sample_nitrate.csv", comment="#")
+    src.iloc[:60].to_csv(tmp_path / "s.csv", index=False)
+    last = pd.to_datetime(src["date"].iloc[59])
+    assert last.year == 2004 and last.month < 10  # water year 2004 is the last sampled
+    r = CliRunner().invoke(main, [
+        "trend", "--discharge", str(REFERENCE_DIR / "egret/app7_daily_Q_cfs.csv"),
+        "--samples", str(tmp_path / "s.csv"), "--constituent", "value", "--units", "mg/L",
+        "--q-unit", "cfs", "--pairs", "2001", "2004", "--series", "2001,2005,2009",
+        "--min-obs", "50", "--min-uncen", "30", "--kalman-iter", "0", "--no-plots",
+        "-o", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    assert "year(s) 2005, 2009 have no sample" in r.output
+    info = json.loads((tmp_path / "o" / "trend.json").read_text(encoding="utf-8"))
+    assert info["series_years_without_samples"] == [2005, 2009]

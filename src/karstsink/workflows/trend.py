@@ -114,6 +114,27 @@ def sink_row(table: pd.DataFrame, area_km2: float, silicate_hco3_fraction: float
     return row
 
 
+def _years_without_samples(ctx, years: list, pa: dict) -> list[int]:
+    """The years of a series whose period lies wholly before the first or after the last
+    sample (warned about): there the surface is extrapolated in time, as EGRET's
+    tableChange does, where runPairs refuses such a year."""
+    import warnings
+
+    from ..exceptions import DataQualityWarning
+    from ..flux._gfn import start_end
+
+    first, last = ctx.sample_dates[0], ctx.sample_dates[-1]
+    periods = {int(y): start_end(int(y), pa["pa_start"], pa["pa_long"]) for y in years}
+    out = [y for y, (a, b) in periods.items() if a > last or b < first]
+    if out:
+        warnings.warn(
+            f"--series: year(s) {', '.join(map(str, out))} have no sample (the samples run "
+            f"from {first.date()} to {last.date()}): their flow-normalised values extrapolate "
+            "the WRTDS surface in time (as EGRET's tableChange does; --pairs refuses such a "
+            "year); read their changes with care.", DataQualityWarning, stacklevel=3)
+    return out
+
+
 def _series_sink(s: pd.DataFrame, k: float) -> pd.DataFrame:
     rows = s[s["quantity"] == "flux"].copy()
     for c in _SCALED:
@@ -230,6 +251,7 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
 
         ser = table_change(annual=annual, years=None if series is True else list(series),
                            window_side=window_side)
+        unsampled = _years_without_samples(ctx, sorted({*ser["year1"], *ser["year2"]}), pa)
         if k is not None:
             ser = pd.concat([ser, _series_sink(ser, k)], ignore_index=True)
     fn_band = None
@@ -257,6 +279,7 @@ def run_trend(estimate, *, pairs: Sequence[int] | None = None,
                      "sink.csv of karstsink flux or run"),
                  "series_years": (None if ser is None
                                   else sorted({*ser["year1"], *ser["year2"]})),
+                 "series_years_without_samples": None if ser is None else unsampled,
                  "kalman": kalman_info,
                  "wrtds": estimate.model.get("settings")})
     return TrendRun(kind=kind, labels=labels, table=table, annual=annual, series=ser,
