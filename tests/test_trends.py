@@ -485,3 +485,17 @@ def test_series_years_without_samples_are_warned_about_and_recorded(tmp_path):
     assert "year(s) 2005, 2009 have no sample" in r.output
     info = json.loads((tmp_path / "o" / "trend.json").read_text(encoding="utf-8"))
     assert info["series_years_without_samples"] == [2005, 2009]
+
+
+def test_flux_wrtds_without_bootstrap_says_there_is_no_interval(tmp_path):
+    # --bootstrap 0 gives no interval: the result line says so (it printed "95 % nan-nan")
+    from karstsink.cli import main
+
+    r = CliRunner().invoke(main, [
+        "flux", "--discharge", str(REFERENCE_DIR / "egret/app7_daily_Q_cfs.csv"),
+        "--samples", str(REFERENCE_DIR / "egret/app7_sample_nitrate.csv"),
+        "--constituent", "value", "--units", "mg/L", "--q-unit", "cfs", "--method", "wrtds",
+        "--bootstrap", "0", "--area", "100", "--no-plots", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.stdout.splitlines() if "mean flux" in x)
+    assert "(no interval: --bootstrap 0)" in line and "nan" not in line

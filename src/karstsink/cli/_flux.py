@@ -183,9 +183,12 @@ def flux_command(discharge_path, samples_path, samples_sheet, discharge_sheet, a
     )
     files = write_flux_outputs(run, out_dir, plots=not no_plots, overwrite=overwrite)
     total = run.tables["total"].iloc[0]
-    echo_result(f"{run.estimate.method}: mean flux {total['flux_kg_day']:.4g} kg/d "
-                f"(95 % {total['flux_lo95_kg_day']:.4g}-{total['flux_hi95_kg_day']:.4g}) over "
-                f"{int(total['n_days'])} days")
+    lo, hi = total["flux_lo95_kg_day"], total["flux_hi95_kg_day"]
+    band = (f"(95 % {lo:.4g}-{hi:.4g})" if lo == lo and hi == hi  # NaN: no interval
+            else "(no interval: --bootstrap 0)" if run.estimate.method == "wrtds"
+            else "(no interval)")
+    echo_result(f"{run.estimate.method}: mean flux {total['flux_kg_day']:.4g} kg/d {band} "
+                f"over {int(total['n_days'])} days")
     if "sink_t_c_km2_yr" in run.sink and run.sink["sink_t_c_km2_yr"].notna().any():
         s = run.sink.iloc[-1]
         echo_result(f"carbon sink (whole record): {s['sink_t_c_km2_yr']:.4g} t C km-2 yr-1 = "
