@@ -499,3 +499,21 @@ def test_flux_wrtds_without_bootstrap_says_there_is_no_interval(tmp_path):
     assert r.exit_code == 0, r.output
     line = next(x for x in r.stdout.splitlines() if "mean flux" in x)
     assert "(no interval: --bootstrap 0)" in line and "nan" not in line
+
+
+def test_groups_trend_json_records_its_minimum_counts(tmp_path):
+    # runGroups (and runGroupsBoot) keep the fit's minNumObs/minNumUncen unlowered (EGRETci):
+    # trend.json says so at the top level, as it does for runPairs' fractMin counts
+    import json
+
+    from karstsink.cli import main
+
+    r = CliRunner().invoke(main, [
+        "trend", "--discharge", str(REFERENCE_DIR / "choptank/choptank_daily_Q.csv"),
+        "--samples", str(REFERENCE_DIR / "choptank/choptank_sample_nitrate.csv"),
+        "--constituent", "value", "--units", "mg/L", "--q-unit", "m3/s", "--groups",
+        "1980-1994", "1996-2010", "--min-obs", "90", "--min-uncen", "45", "--kalman-iter",
+        "0", "--no-plots", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    info = json.loads((tmp_path / "o" / "trend.json").read_text(encoding="utf-8"))
+    assert (info["egret"], info["min_obs"], info["min_uncen"]) == ("runGroups", 90, 45)

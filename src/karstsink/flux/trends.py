@@ -281,7 +281,7 @@ def run_pairs(estimate_or_ctx, year1: int, year2: int, *, window_side: float = 0
                         "discharge on 90 % of its days or fewer; choose another year")
     info = {"egret": "runPairs", "year1": int(year1), "year2": int(year2),
             "window_side": window_side, "pa_start": pa_start, "pa_long": pa_long,
-            "min_obs": m_obs, "min_uncen": m_unc,
+            "min_obs": m_obs, "min_uncen": m_unc,  # EGRET fractMin: also the bootstrap's
             "flow_windows": [{k: str(getattr(w, k).date()) for k in
                               ("norm_start", "norm_end", "flow_start", "flow_end")}
                              for w in wins],
@@ -401,6 +401,8 @@ def run_groups(estimate_or_ctx, group1: tuple[int, int], group2: tuple[int, int]
                         f"{bad[0][1]} ({(g1 if bad[0] == 'x11' else g2)}); choose other years")
     info = {"egret": "runGroups", "group1": list(g1), "group2": list(g2),
             "window_side": window_side, "pa_start": pa_start, "pa_long": pa_long,
+            # runGroups (and its bootstrap) keep the fit's minimum counts, unlowered
+            "min_obs": ctx.settings.min_obs, "min_uncen": ctx.settings.min_uncen,
             "surface_start": str(s0.date()), "surface_end": str(s1.date()), "_plan": plan}
     return TrendResult(_table(c, f), "groups", info)
 
