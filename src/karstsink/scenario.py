@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
 from .exceptions import DataError, MissingColumnError
-from .io.emissions import read_emissions_csv
+from .io.emissions import SHIPPED_SCENARIOS, read_emissions_csv, shipped_emissions
 from .units import C_TO_CO2
 
 __all__ = [
@@ -54,7 +53,7 @@ __all__ = [
 ]
 
 #: Names of the shipped scenarios (:data:`SOURCE`).
-SCENARIOS: tuple[str, ...] = ("baseline", "high-speed", "low-carbon")
+SCENARIOS: tuple[str, ...] = SHIPPED_SCENARIOS
 
 #: Citation of the shipped scenarios (the journal does not need to be looked up anywhere
 #: else: the review's scenario table gives 2020, the peak, 2050 and 2060 per scenario).
@@ -103,9 +102,7 @@ def emission_anchors() -> pd.DataFrame:
         ``emissions_t_co2_yr`` [t CO₂ a⁻¹], ``approximate`` (bool: printed
         with "~" in the source) and ``source``.
     """
-    resource = files("karstsink.data").joinpath("guizhou_emissions.csv")
-    with as_file(resource) as path:
-        table = read_emissions_csv(path)
+    table = shipped_emissions()
     table.insert(2, "emissions_mt_co2", table["emissions_t_co2_yr"] / 1e6)
     return table
 

@@ -22,7 +22,11 @@ from ..units import C_TO_CO2
 from .cells import ABOVE, BELOW, MISSING, NOT_NUMERIC, parse_column
 from .text import read_rows
 
-__all__ = ["emissions_span", "read_emissions_csv"]
+__all__ = ["SHIPPED_SCENARIOS", "emissions_span", "read_emissions_csv", "shipped_emissions"]
+
+#: Names of the scenarios shipped in ``karstsink/data/guizhou_emissions.csv`` (``"all"``:
+#: the three).
+SHIPPED_SCENARIOS: tuple[str, ...] = ("baseline", "high-speed", "low-carbon")
 
 # Mass units understood in a user CSV header, as factors to tonnes. Case matters in the
 # bracket style: Mt is a megatonne and Tg the same mass (10^12 g = 10^6 t), while "MT" or "mt"
@@ -248,6 +252,12 @@ def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
     return out.sort_values(["scenario", "year"], kind="stable").reset_index(drop=True)
 
 
+def shipped_emissions() -> pd.DataFrame:
+    """The shipped anchor table (:data:`SHIPPED_SCENARIOS`), read as a user file is."""
+    with as_file(files("karstsink.data").joinpath("guizhou_emissions.csv")) as path:
+        return read_emissions_csv(path)
+
+
 def emissions_span(emissions: str | os.PathLike) -> tuple[int, int]:
     """First and last year [calendar year] that every series of an emission table covers.
 
@@ -270,9 +280,8 @@ def emissions_span(emissions: str | os.PathLike) -> tuple[int, int]:
         :func:`read_emissions_csv`).
     """
     key = str(emissions).strip().lower()
-    if key in {"baseline", "high-speed", "low-carbon", "all"}:
-        with as_file(files("karstsink.data").joinpath("guizhou_emissions.csv")) as path:
-            table = read_emissions_csv(path)
+    if key in (*SHIPPED_SCENARIOS, "all"):
+        table = shipped_emissions()
         table = table if key == "all" else table[table["scenario"] == key]
     else:
         table = read_emissions_csv(emissions)
