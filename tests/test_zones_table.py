@@ -326,6 +326,12 @@ def test_a_zones_or_outline_file_of_several_layers_names_the_key(tmp_path):
     wkt = g.crs.to_wkt()
     with pytest.raises(ConfigError, match=r"2 layers \(counties, outline\).*\[zones\] layer"):
         read_zones(path, "county", wkt)
+    # the run's pre-check of the zones file (metadata only) says the same before any stage
+    from karstsink.mapping._zone_io import check_zones_file
+
+    with pytest.raises(ConfigError, match=r"2 layers \(counties, outline\).*\[zones\] layer"):
+        check_zones_file(path, "county")
+    check_zones_file(path, "county", layer="outline")
     with pytest.raises(DataError, match=r"2 layers \(counties, outline\).*boundary_layer"):
         read_outline(path, g.crs)
     assert read_zones(path, "county", wkt, layer="outline")[1] == ["A"]

@@ -78,15 +78,25 @@ def _no_crs(path) -> DataError:
     return DataError(f"Zones file {path} has no CRS; set one and run again.")
 
 
+def _several_layers(path, several: list[str]) -> ConfigError:
+    return ConfigError(f"Zones file {path} has {len(several)} layers ({', '.join(several)}): "
+                       f"name the one to read with [zones] layer (e.g. layer = "
+                       f"\"{several[0]}\").")
+
+
 def check_zones_file(path: str | Path, field: str, layer: str | None = None) -> None:
     """The cheap part of :func:`read_zones`'s checks, on the file's metadata only (no
-    feature read): the file opens, has ``field`` and a CRS.  Same errors."""
+    feature read): the file opens, has one layer or ``layer``, ``field`` and a CRS.
+    Same errors."""
     import pyogrio
 
     try:
-        info = pyogrio.read_info(path, layer=layer)
+        several = layers_if_several(path, layer)
+        info = pyogrio.read_info(path, layer=layer) if not several else {}
     except Exception as err:
         raise DataError(f"Cannot read zones file {path}: {err}") from err
+    if several:
+        raise _several_layers(path, several)
     if field not in [str(f) for f in info["fields"]]:
         raise _no_field(field, path, [str(f) for f in info["fields"]])
     if not info.get("crs"):
@@ -132,9 +142,7 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
     except Exception as err:
         raise DataError(f"Cannot read zones file {path}: {err}") from err
     if several:
-        raise ConfigError(f"Zones file {path} has {len(several)} layers ({', '.join(several)}):"
-                          f" name the one to read with [zones] layer (e.g. layer = "
-                          f"\"{several[0]}\").")
+        raise _several_layers(path, several)
     # the fields' types as GDAL reads them (geopandas gives booleans and integers with
     # NULLs as floats, dates as date-times)
     dtypes = dict(zip(info["fields"], (str(t) for t in info["dtypes"]), strict=True))
