@@ -153,12 +153,8 @@ def _carbon_config(c: _Checker, raw: Any) -> dict[str, Any]:
     table = c.table(raw, "carbon")
     c.known(table, _CARBON, "carbon")
     c.typed(table, _CARBON, "carbon")
-    defaults = {"acid_so4_share": cb.DEFAULT_ACID_SO4_SHARE,
-                "evaporite_so4_share": cb.DEFAULT_EVAPORITE_SO4_SHARE,
-                "acid_no3_share": cb.DEFAULT_ACID_NO3_SHARE,
-                "bcp_share": cb.DEFAULT_BCP_SHARE}
     out: dict[str, Any] = {}
-    for key, default in defaults.items():
+    for key, default in cb.DEFAULT_SHARES.items():
         out[key] = _share(c, table, key, "carbon") if key in table else float(default)
     for key in _CARBON_MAP:
         value = table.get(key)
