@@ -22,7 +22,7 @@ from typing import Any
 from .exceptions import ConfigError, KarstSinkError
 from .io.tomlfile import read_toml
 
-__all__ = ["SCENARIO_NAMES", "load_run_config", "map_keys_in_run", "validate_run_config"]
+__all__ = ["SCENARIO_NAMES", "load_run_config", "validate_run_config"]
 
 #: Emission scenarios understood besides a CSV path.
 SCENARIO_NAMES = ("baseline", "high-speed", "low-carbon", "all")
@@ -109,18 +109,9 @@ class _Checker:
         return p
 
 
-def map_keys_in_run(text: str) -> str:
-    """A message of the map's configuration or stage in a run's keys: ``[grid] like`` ->
-    ``[map.grid] like``, ``[model] so4_mmol_l`` (set in ``[carbon]``) -> ``[carbon] ...``
-    (:func:`karstsink.mapping.config.keys_in_run`, the one rule)."""
-    from .mapping.config import keys_in_run
-
-    return keys_in_run(text)
-
-
 def _map_config(c: _Checker, section: dict) -> Any:
     """Validate ``[map]`` with :func:`karstsink.mapping.config.config_from_dict`."""
-    from .mapping.config import config_from_dict
+    from .mapping.config import config_from_dict, keys_in_run
 
     try:
         # in_run: the map's own assumptions name the run's keys ([carbon], [map.grid])
@@ -131,8 +122,7 @@ def _map_config(c: _Checker, section: dict) -> Any:
         prefix = f"{c.path}: "
         if text.startswith(prefix):
             text = text[len(prefix):]
-        raise c.fail("map", map_keys_in_run(text.replace("section [", "section [map."))
-                     ) from err
+        raise c.fail("map", keys_in_run(text.replace("section [", "section [map."))) from err
 
 
 def _share(c: _Checker, table: dict, key: str, where: str) -> float:

@@ -2,9 +2,10 @@
 
 A ``karstsink map`` configuration has sections ``[grid]``, ``[inputs]``, ``[zones]``...;
 inside ``karstsink run`` they are ``[map.grid]``, ``[map.inputs]``, ``[map.zones]``, and
-the carbon-accounting keys of ``[model]`` are set in ``[carbon]``.  The rule is the run
-configuration's own (:func:`karstsink.config.map_keys_in_run`); here it is applied to the
-map stage's errors (:func:`map_keys`) and warnings and assumptions (:func:`map_text`).
+the carbon-accounting keys of ``[model]`` are set in ``[carbon]``.  The rule is the map
+configuration's own (:func:`karstsink.mapping.config.keys_in_run`, here :func:`map_text`,
+which also names the map's assumptions in a run); here it is applied to the map stage's
+errors (:func:`map_keys`) and warnings.
 """
 
 from __future__ import annotations
@@ -12,16 +13,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from ..config import map_keys_in_run
 from ..exceptions import KarstSinkError
+from ..mapping.config import keys_in_run as map_text
 
 __all__ = ["map_keys", "map_text"]
-
-
-def map_text(text: str) -> str:
-    """A message of the map stage with its keys as a run configuration writes them:
-    ``[grid] like`` -> ``[map.grid] like``, ``[model] so4_mmol_l`` -> ``[carbon] so4_mmol_l``."""
-    return map_keys_in_run(text)
 
 
 @contextlib.contextmanager

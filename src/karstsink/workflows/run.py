@@ -131,7 +131,7 @@ def _stage_printer(echo: Callable[[str], None] | None, n_stages: int):
 def _stage_warnings(echo: Callable[[str], None] | None, prefix: str = "",
                     relabel: Callable[[str], str] = str) -> Iterator[None]:
     """Show the warnings raised inside a stage as indented lines, each text once after
-    ``relabel`` (the map's and trajectory's: :func:`._errors.map_text`, the run's keys).
+    ``relabel`` (the map's and trajectory's: :func:`._map_keys.map_text`, the run's keys).
 
     The readers' and engines' warnings (rows flagged, a column taken as another,
     values outside their usual range) are summaries whose details are in the

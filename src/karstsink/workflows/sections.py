@@ -18,7 +18,6 @@ import pandas as pd
 
 from ..report import Figure, Section, Table, format_mass, unit_label
 from ..units import C_TO_CO2
-from ._map_keys import map_text
 
 __all__ = ["REPORT_YEARS", "assumptions", "catchment_section", "comparison_section",
            "headline", "map_line", "map_section", "scenario_section", "scenario_share",
@@ -447,7 +446,7 @@ def assumptions(cfg: dict, catchments: pd.DataFrame | None, map_result: Any,
         stated = set(a.values())
         own = [str(t) for t in getattr(map_result, "assumptions", None) or []]
         for i, text in enumerate((t for t in own if t not in stated), start=1):
-            a[f"map {i}"] = map_text(text)  # the map's own statements, in the run's keys
+            a[f"map {i}"] = text  # the map's own statements (in the run's keys: in_run)
     if balance is not None:  # the emissions as the balance read them (their own source)
         a["emission scenarios"] = f"{balance.attrs['source']}; {balance.attrs['interpolation']}"
     if any(c.get("boundary") for c in cats) and map_result is not None:
