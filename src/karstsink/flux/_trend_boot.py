@@ -47,19 +47,25 @@ def p_value(x: np.ndarray) -> float:
     largest negative and the smallest positive one, gives ``p``, and the
     result is ``2 min(p, 1 - p)``.
     """
+    return p_value_and_bound(x)[0]
+
+
+def p_value_and_bound(x: np.ndarray) -> tuple[float, bool]:
+    """:func:`p_value`, and whether it is a bound (every nonzero replicate of one sign:
+    ``2 / (m + 1)``, EGRETci's "p-value should be considered to be < stated value")."""
     s = np.sort(np.asarray(x, dtype=float)[np.isfinite(x)])
     s = s[np.abs(s) > 0]
     m = s.size
     n_pos = int((s > 0).sum())
     if m == 0:
-        return np.nan
+        return np.nan, False
     if n_pos in (0, m):
-        return 2.0 / (m + 1)
+        return 2.0 / (m + 1), True
     kp = m - n_pos + 1  # 1-based rank of the smallest positive
     kn = kp - 1
     b1 = (kn - kp) / (s[kn - 1] - s[kp - 1])
     p = (kp - b1 * s[kp - 1]) / (m + 1)
-    return 2.0 * min(p, 1.0 - p)
+    return 2.0 * min(p, 1.0 - p), False
 
 
 def likelihood_words(up: float) -> str:
@@ -179,11 +185,9 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
         xs = x[:, j] * k
         lo, hi = np.quantile(xs, [0.05, 0.95], method="weibull")  # R quantile type 6
         up = (float((xs > 0).sum()) + 0.5) / (xs.size + 1)
-        table.loc[row, ["lo90", "hi90", "p_value", "likelihood_up"]] = (
-            lo, hi, p_value(xs), up)
-        nonzero = xs[np.isfinite(xs) & (xs != 0)]
-        table.loc[row, "p_value_upper_bound"] = bool(
-            nonzero.size and (np.all(nonzero > 0) or np.all(nonzero < 0)))
+        p, bound = p_value_and_bound(xs)
+        table.loc[row, ["lo90", "hi90", "p_value", "likelihood_up"]] = (lo, hi, p, up)
+        table.loc[row, "p_value_upper_bound"] = bound
         table.loc[row, "likelihood"] = likelihood_words(up)
     info = dict(result.info)
     info["bootstrap"] = {"egret": "EGRETci runPairsBoot" if result.kind == "pairs"

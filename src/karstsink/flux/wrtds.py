@@ -448,9 +448,8 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
     pos = dates.get_indexer(pd.DatetimeIndex(table["date"]))
     qs = np.where(pos >= 0, q[np.maximum(pos, 0)], np.nan)
     table["discharge_m3s"] = qs
-    old = table["qa_flags"] if "qa_flags" in table.columns else None
-    prev = ["" if old is None or pd.isna(v) else str(v)
-            for v in (old if old is not None else [None] * len(table))]
+    prev = (table["qa_flags"].fillna("").astype(str).tolist() if "qa_flags" in table.columns
+            else [""] * len(table))  # the reader's flags of each row
     # a row without a date (the reader's bad_date) gets no flag of a date it lacks; a value
     # the reader already flagged (not_numeric:..., missing_value:...) no second flag
     dated = table["date"].notna().to_numpy()

@@ -268,7 +268,7 @@ def run_assumptions(cfg, acid: dict, table_name: str, draws_sentence: str | None
     out = map_assumptions(cfg, acid, table_name)
     if draws_sentence is not None:
         out.append(draws_sentence)
-    if getattr(cfg, "in_run", False):  # the [map] of a run: its keys
+    if cfg.in_run:  # the [map] of a run: its keys
         from .config import keys_in_run
 
         out = [keys_in_run(t) for t in out]
