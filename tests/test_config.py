@@ -67,6 +67,23 @@ biological_t_c_yr = 2.0e7
     assert cfg["scenario"]["karst_t_c_yr"] == 1.0e6
 
 
+@pytest.mark.parametrize("written, taken", [(" Low-Carbon ", "low-carbon"), ("ALL", "all")])
+def test_scenario_names_in_any_case(tmp_path, written, taken):
+    # one rule (io.emissions.shipped_name) tells a shipped scenario from a file, in the
+    # configuration as in karstsink.scenario.emissions, which agrees on the rows
+    from karstsink.scenario import emissions
+
+    cfg = load_run_config(_write(tmp_path, CATCHMENT + f"""
+[scenario]
+emissions = "{written}"
+sinks_from = "given"
+karst_t_c_yr = 1.0e6
+"""))
+    assert cfg["scenario"]["emissions"] == taken
+    names = {"low-carbon": ["low-carbon"], "all": ["baseline", "high-speed", "low-carbon"]}
+    assert sorted(set(emissions(written)["scenario"])) == names[taken]
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [

@@ -22,10 +22,7 @@ from typing import Any
 from .exceptions import ConfigError, KarstSinkError
 from .io.tomlfile import read_toml
 
-__all__ = ["SCENARIO_NAMES", "load_run_config", "validate_run_config"]
-
-#: Emission scenarios understood besides a CSV path.
-SCENARIO_NAMES = ("baseline", "high-speed", "low-carbon", "all")
+__all__ = ["load_run_config", "validate_run_config"]
 
 _TOP = {"project", "speciation", "carbon", "catchments", "map", "scenario", "report"}
 _PROJECT = {"name": str, "output": str, "co2": bool}
@@ -478,10 +475,11 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
     c.known(scen, _SCENARIO, "scenario")
     c.typed(scen, _SCENARIO, "scenario")
     raw_emissions = str(scen.get("emissions", "all"))
-    emissions: str | Path = (raw_emissions.lower() if raw_emissions.lower() in SCENARIO_NAMES
-                             else c.path_value(raw_emissions, "scenario.emissions"))
+    from .io.emissions import emissions_span, shipped_name
+
+    emissions: str | Path = (shipped_name(raw_emissions)
+                             or c.path_value(raw_emissions, "scenario.emissions"))
     try:  # a file the balance stage cannot read fails now, before any stage runs
-        from .io.emissions import emissions_span
         y0, y1 = emissions_span(emissions)  # the first and last years every series covers
     except KarstSinkError as err:
         raise c.fail("scenario.emissions", str(err)) from None

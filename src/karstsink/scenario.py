@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
 from .exceptions import DataError, MissingColumnError
-from .io.emissions import SHIPPED_SCENARIOS, read_emissions_csv, shipped_emissions
+from .io.emissions import SHIPPED_SCENARIOS, read_emissions_csv, shipped_emissions, shipped_name
 from .units import C_TO_CO2
 
 __all__ = [
@@ -226,7 +226,7 @@ def emissions(
     >>> (e.emissions_t_co2_yr / 1e6).round(1).tolist()
     [281.2, 282.0, 281.2]
     """
-    key = None
+    shipped_key = None
     if isinstance(scenario, pd.DataFrame):
         anchors = scenario.copy()
         if "year" not in anchors or "emissions_t_co2_yr" not in anchors:
@@ -240,10 +240,11 @@ def emissions(
         source = "user table"
     else:
         name = os.fspath(scenario)
-        key = name.strip().lower()
-        if key in SCENARIOS or key == "all":
+        shipped_key = shipped_name(name)
+        if shipped_key is not None:
             table = emission_anchors()
-            anchors = table if key == "all" else table[table["scenario"] == key]
+            anchors = (table if shipped_key == "all"
+                       else table[table["scenario"] == shipped_key])
             source = SOURCE
         elif Path(name).suffix.lower() in {".csv", ".txt", ".xlsx"} or Path(name).exists():
             anchors = read_emissions_csv(name)
@@ -255,7 +256,7 @@ def emissions(
                 f"Unknown emission scenario {name!r}: use one of {', '.join(SCENARIOS)}, "
                 "'all', or the path of a CSV file with 'year' and e.g. 'emissions_t_co2' columns."
             )
-    shipped = key in (*SCENARIOS, "all")
+    shipped = shipped_key is not None
     if years is None:
         years_arr = (np.arange(DEFAULT_YEARS[0], DEFAULT_YEARS[1] + 1) if shipped
                      else np.arange(int(anchors["year"].min()), int(anchors["year"].max()) + 1))

@@ -22,7 +22,8 @@ from ..units import C_TO_CO2
 from .cells import ABOVE, BELOW, MISSING, NOT_NUMERIC, parse_column
 from .text import read_rows
 
-__all__ = ["SHIPPED_SCENARIOS", "emissions_span", "read_emissions_csv", "shipped_emissions"]
+__all__ = ["SHIPPED_SCENARIOS", "emissions_span", "read_emissions_csv", "shipped_emissions",
+           "shipped_name", "shipped_rows"]
 
 #: Names of the scenarios shipped in ``karstsink/data/guizhou_emissions.csv`` (``"all"``:
 #: the three).
@@ -258,6 +259,23 @@ def shipped_emissions() -> pd.DataFrame:
         return read_emissions_csv(path)
 
 
+def shipped_name(emissions: str | os.PathLike) -> str | None:
+    """The shipped scenario ``emissions`` names (one of :data:`SHIPPED_SCENARIOS` or
+    ``"all"``; any case, spaces around), else None: a file path.
+
+    The one rule for telling a scenario name from a file, used by the run
+    configuration, :func:`emissions_span` and :func:`karstsink.scenario.emissions`.
+    """
+    key = os.fspath(emissions).strip().lower()
+    return key if key in (*SHIPPED_SCENARIOS, "all") else None
+
+
+def shipped_rows(name: str) -> pd.DataFrame:
+    """The rows of :func:`shipped_emissions` for ``name`` (``"all"``: every scenario)."""
+    table = shipped_emissions()
+    return table if name == "all" else table[table["scenario"] == name].reset_index(drop=True)
+
+
 def emissions_span(emissions: str | os.PathLike) -> tuple[int, int]:
     """First and last year [calendar year] that every series of an emission table covers.
 
@@ -279,12 +297,8 @@ def emissions_span(emissions: str | os.PathLike) -> tuple[int, int]:
         If a series has no value or the series share no year (and as
         :func:`read_emissions_csv`).
     """
-    key = str(emissions).strip().lower()
-    if key in (*SHIPPED_SCENARIOS, "all"):
-        table = shipped_emissions()
-        table = table if key == "all" else table[table["scenario"] == key]
-    else:
-        table = read_emissions_csv(emissions)
+    name = shipped_name(emissions)
+    table = read_emissions_csv(emissions) if name is None else shipped_rows(name)
     given = table.dropna(subset=["emissions_t_co2_yr"]).groupby("scenario")["year"]
     empty = sorted(set(table["scenario"]) - set(given.groups))
     if empty:
