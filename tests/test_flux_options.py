@@ -227,3 +227,27 @@ def test_a_sink_warning_is_kept_in_model_json_once(tmp_path):
     model = json.loads((tmp_path / "out" / "model.json").read_text(encoding="utf-8"))
     said = [w for w in model["warnings"] if "implausible_runoff" in w]
     assert len(said) == 1 and "also for the" not in said[0], model["warnings"]
+
+def test_mg_per_l_headed_mmol_per_l_is_flagged_implausible_hco3(tmp_path):
+    # the demo's Longtan samples with the HCO3 header saying mmol/L over mg/L values
+    # (225.9 mg/L read as 225.9 mmol/L, 61 x too much): every sink row is flagged
+    # implausible_hco3 (flow-weighted mean > 27 mmol/L) and the warning is in model.json;
+    # the same file headed mg/L flags none
+    from conftest import ROOT
+
+    demo = ROOT / "data" / "demo" / "catchments"
+    text = (demo / "longtan_samples.csv").read_text(encoding="utf-8")
+    assert "HCO3- (mg/L)" in text
+    (tmp_path / "s.csv").write_text(text.replace("HCO3- (mg/L)", "HCO3- (mmol/L)"),
+                                    encoding="utf-8")
+    for name, samples in (("wrong", tmp_path / "s.csv"),
+                          ("right", demo / "longtan_samples.csv")):
+        r = _run(["--discharge", demo / "longtan_discharge.csv", "--samples", samples,
+                  "--area", 75, "-o", tmp_path / name, "--no-plots"])
+        assert r.exit_code == 0, r.output
+    sink = pd.read_csv(tmp_path / "wrong" / "sink.csv", keep_default_na=False)
+    assert (sink["qa_flags"] == "implausible_hco3").all(), sink["qa_flags"]
+    model = json.loads((tmp_path / "wrong" / "model.json").read_text(encoding="utf-8"))
+    assert any("implausible_hco3" in w for w in model["warnings"]), model["warnings"]
+    right = pd.read_csv(tmp_path / "right" / "sink.csv", keep_default_na=False)
+    assert not right["qa_flags"].str.contains("implausible").any()

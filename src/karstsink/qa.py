@@ -233,6 +233,14 @@ register("implausible_runoff", "warn",
          "2007, doi:10.1175/BAMS-88-6-853): the discharge unit (L/s read as m3/s) or the "
          "area is likely wrong. The sink row is computed as given and flagged.",
          threshold=12000.0, unit="mm/yr", comparison=">", stages=("carbon",))
+register("implausible_hco3", "warn",
+         "The flow-weighted mean HCO3 of the sink row (its HCO3 flux over its discharge) is "
+         "above {threshold} mmol/L (1,650 mg/L), what pure water takes up from calcite under "
+         "1 atm of CO2 at 0 °C (alkalinity 27.1 meq/kgw: PHREEQC 3.8.6 with phreeqc.dat; "
+         "soil air holds at most ~0.1 atm): unless the water is a CO2-charged mineral "
+         "spring, the concentration unit (mg/L read as mmol/L) or the discharge is wrong. "
+         "The sink row is computed as given and flagged.",
+         threshold=27.0, unit="mmol/L", comparison=">", stages=("carbon",))
 
 # discharge records
 register("duplicate_timestamp", "fatal",

@@ -49,7 +49,7 @@ from .carbon import (
 )
 from .exceptions import DataError, DataQualityWarning
 from .flux._common import Z95
-from .units import C_TO_CO2, MOLAR_MASS
+from .units import C_TO_CO2, MOLAR_MASS, SECONDS_PER_YEAR
 
 __all__ = ["analytical_flux_rsd", "carbon_sink", "widen_interval"]
 
@@ -239,7 +239,10 @@ def carbon_sink(
         Mean discharge of each row's period [m³ s⁻¹]: a runoff depth over ``area_km2``
         above the highest mean annual precipitation anywhere (rule
         ``implausible_runoff``, 12,000 mm yr⁻¹) warns and flags the row (the
-        discharge unit or the area is likely wrong).
+        discharge unit or the area is likely wrong), and so does a mean HCO₃⁻
+        concentration (flux over discharge) above calcite's solubility under
+        1 atm of CO₂ (rule ``implausible_hco3``, 27 mmol L⁻¹: a concentration
+        unit or the discharge is likely wrong).
     label : optional
         Row label(s) (e.g. water years) for the output index.
 
@@ -334,8 +337,9 @@ def carbon_sink(
         scale = np.where(hco3 > 0, carbonic / hco3, np.nan)
     flags = [[FLAG_NEGATIVE_CARBONIC_HCO3] if neg else [] for neg in negative]
     if discharge_m3s is not None:
-        _flag_runoff(flags, np.broadcast_to(np.asarray(discharge_m3s, float), (n,)),
-                     float(area_km2))
+        q = np.broadcast_to(np.asarray(discharge_m3s, float), (n,))
+        _flag_runoff(flags, q, float(area_km2))
+        _flag_concentration(flags, hco3, q)
 
     f_sil = silicate_hco3_fraction
 
@@ -423,3 +427,24 @@ def _flag_runoff(flags: list[list[str]], q_m3s: np.ndarray, area_km2: float) -> 
         f"{limit:,.0f} mm/yr (more than it rains anywhere): check the discharge unit (L/s "
         "read as m3/s?) and the area; the sink is computed as given and its rows flagged "
         "implausible_runoff.", DataQualityWarning, stacklevel=3)
+
+
+def _flag_concentration(flags: list[list[str]], hco3_mol_yr: np.ndarray,
+                        q_m3s: np.ndarray) -> None:
+    """Flag ``implausible_hco3`` (and warn once) where the HCO3 flux over the discharge is a
+    mean concentration above calcite's solubility under 1 atm of CO2: the concentration
+    unit or the discharge is likely wrong."""
+    limit = qa.threshold("implausible_hco3")
+    assert isinstance(limit, float)  # one number, not a range
+    # mol/yr over m3/yr is mol/m3, which is mmol/L
+    with np.errstate(divide="ignore", invalid="ignore"):
+        high = hco3_mol_yr / (q_m3s * SECONDS_PER_YEAR) > limit
+    if not high.any():
+        return
+    for i in np.flatnonzero(high):
+        flags[i].append("implausible_hco3")
+    warnings.warn(
+        f"The HCO3 flux over the discharge is a mean concentration above {limit:g} mmol/L "
+        "(more than calcite gives under 1 atm of CO2): check the concentration unit of the "
+        "samples (mg/L read as mmol/L?) and the discharge; the sink is computed as given and "
+        "its rows flagged implausible_hco3.", DataQualityWarning, stacklevel=3)
