@@ -49,6 +49,25 @@ def test_direct_interpolation_hand_calculation():
     assert d.loc["2020-01-06", "flux_se_kg_day"] == 0.0
 
 
+def test_periods_count_their_samples_and_the_days_beyond_them():
+    # daily record 2020-01-01..2022-12-31 (calendar years with --year-start 1); samples on
+    # 2020-03-01, 2020-09-01 and 2021-02-01. Counted by hand: 2020 has 2 samples and 60 days
+    # before the first (Jan 31 + Feb 29); 2021 has 1 sample and the 333 days after Feb 1
+    # (365 - 32); 2022 has none and all its 365 days lie after the last sample, so it is
+    # named in the warning.
+    daily = _daily([1.0] * 1096)
+    smp = _samples(["2020-03-01", "2020-09-01", "2021-02-01"], [100.0, 200.0, 150.0])
+    est = estimate_direct(daily, smp)
+    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2022 lie wholly .* after the "
+                      r"last calibration sample"):
+        annual = aggregate(est, year_start_month=1)["annual"]
+    assert annual["n_samples"].tolist() == [2, 1, 0]
+    assert annual["n_days_beyond_samples"].tolist() == [60, 333, 365]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every year sampled: no warning
+        aggregate(estimate_direct(_daily([1.0] * 731), smp), year_start_month=1)
+
+
 def test_direct_censored_samples_enter_at_half_the_limit():
     est = estimate_direct(_daily([1.0] * 3), _samples(["2020-01-02"], [0.4], [True]))
     assert est.daily["conc_mg_L"].iloc[1] == pytest.approx(0.2)
@@ -179,11 +198,13 @@ def test_aggregation_conserves_mass(n, start, seed, ystart):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         est = estimate_direct(daily, smp)
-    t = aggregate(est, year_start_month=ystart)
+        t = aggregate(est, year_start_month=ystart)  # a year may hold no sample: warned
     total = est.daily["flux_kg_day"].sum()
     for key in ("monthly", "annual", "calendar", "total"):
         assert t[key]["flux_kg"].sum() == pytest.approx(total, rel=1e-9)
         assert t[key]["n_days"].sum() == n
+        assert t[key]["n_samples"].sum() == len(days)  # each sample in one period
+        assert (t[key]["n_days_beyond_samples"] <= t[key]["n_days"]).all()
     # months nest in years: regroup monthly mass by the year of each month
     m = t["monthly"]
     first = pd.to_datetime(m["month"] + "-01")
@@ -198,7 +219,9 @@ def test_partial_years_and_missing_days_are_flagged():
     q[100:110] = np.nan  # a kept gap (allow_gaps)
     daily = _daily(q, start="2019-11-15")
     est = estimate_direct(daily, _samples(["2019-12-01", "2020-06-01"], [100, 120]))
-    annual = aggregate(est)["annual"].set_index("year")
+    # the record runs to 2021-03-28: water year 2021 holds no sample and lies after the last
+    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2021 lie wholly"):
+        annual = aggregate(est)["annual"].set_index("year")
     assert not annual.loc[2020, "complete"]  # starts 2019-11-15, after 1 October
     assert annual.loc[2020, "n_missing_days"] == 10
     assert est.daily["flux_kg_day"].isna().sum() == 10

@@ -251,3 +251,29 @@ def test_mg_per_l_headed_mmol_per_l_is_flagged_implausible_hco3(tmp_path):
     assert any("implausible_hco3" in w for w in model["warnings"]), model["warnings"]
     right = pd.read_csv(tmp_path / "right" / "sink.csv", keep_default_na=False)
     assert not right["qa_flags"].str.contains("implausible").any()
+
+
+def test_years_after_the_last_sample_are_flagged_beyond_samples(tmp_path):
+    # the demo's Longtan samples cut at 2018-10-01 (the end of water year 2018) against the
+    # whole discharge record (WY2016-2021): WY2019-2021 hold no sample and lie after the
+    # last one, so their sink rows are flagged beyond_samples, annual.csv counts 0 samples
+    # and all their days beyond the samples, and model.json keeps the warning
+    from conftest import ROOT
+
+    demo = ROOT / "data" / "demo" / "catchments"
+    lines = (demo / "longtan_samples.csv").read_text(encoding="utf-8").splitlines()
+    kept = [lines[0]] + [ln for ln in lines[1:] if ln.split(",")[2] < "2018-10-01"]
+    (tmp_path / "s.csv").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    r = _run(["--discharge", demo / "longtan_discharge.csv", "--samples", tmp_path / "s.csv",
+              "--area", 75, "-o", tmp_path / "out", "--no-plots"])
+    assert r.exit_code == 0, r.output
+    sink = pd.read_csv(tmp_path / "out" / "sink.csv", keep_default_na=False, dtype=str)
+    flagged = sink.loc[sink["qa_flags"].str.contains("beyond_samples"), "period"].tolist()
+    assert flagged == ["2019", "2020", "2021"]
+    annual = pd.read_csv(tmp_path / "out" / "annual.csv")
+    late = annual[annual["year"] >= 2019]
+    assert (late["n_samples"] == 0).all()
+    assert (late["n_days_beyond_samples"] == late["n_days"]).all()
+    assert (annual.loc[annual["year"] < 2019, "n_samples"] > 0).all()
+    model = json.loads((tmp_path / "out" / "model.json").read_text(encoding="utf-8"))
+    assert any("2019, 2020, 2021 lie wholly" in w for w in model["warnings"])

@@ -222,6 +222,11 @@ register("half_reporting_limit_used", "warn",
 register("held_flat", "warn",
          "A day before the first or after the last sample: the direct method holds the "
          "concentration at that sample's value.", stages=("flux",))
+register("beyond_samples", "warn",
+         "A year (sink row) whose every day lies before the first or after the last "
+         "calibration sample: its flux rests on no sample of its own (the direct method "
+         "holds the nearest sample's concentration, the models extrapolate in time); a "
+         "projection, not an estimate.", stages=("flux",))
 register("negative_prediction", "fatal",
          "The proxy regression of the direct method predicts a negative concentration: that "
          "day's flux is NaN.", threshold=0.0, unit="mg/L", comparison="<", stages=("flux",))

@@ -8,20 +8,29 @@ standard error and 95 % interval from the estimator
 (:meth:`~karstsink.flux.FluxEstimate.period_stats`), the annual rate
 ``flux_kg_yr`` = ``flux_kg_day`` x 365.25 [kg yr⁻¹] (with its interval), the
 mass ``flux_kg`` over the days with a flux [kg], and ``complete`` (False when
-the record does not cover the whole period or days are missing).  A negative
+the record does not cover the whole period or days are missing),
+``n_samples`` (calibration samples dated in the period) and
+``n_days_beyond_samples`` (days with a flux before the first or after the last
+calibration sample: the direct method holds them flat, the models extrapolate in
+time).  A negative
 lower bound (possible with the normal intervals of some estimators) is set
 to 0.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
+from .. import qa
+from ..exceptions import DataQualityWarning
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
 
-__all__ = ["DAYS_PER_YEAR", "aggregate", "period_table"]
+__all__ = ["DAYS_PER_YEAR", "aggregate", "flag_beyond_samples", "period_table",
+           "years_beyond_samples"]
 
 #: Julian year [d], the factor from a mean daily flux to an annual rate (as EGRET).
 DAYS_PER_YEAR = 365.25
@@ -58,6 +67,10 @@ def period_table(estimate: FluxEstimate, labels, *, label_name: str,
     q = daily["discharge_m3s"].to_numpy(dtype=float)
     valid = np.isfinite(flux)
     stats = estimate.period_stats(labels.where(valid, None))
+    sample_days = pd.DatetimeIndex(estimate.samples["date"]).normalize() \
+        if len(estimate.samples) else pd.DatetimeIndex([])
+    beyond = ((daily.index < sample_days.min()) | (daily.index > sample_days.max())
+              if len(sample_days) else np.ones(len(daily), bool))
     rows = []
     for label, idx in labels.groupby(labels, sort=True).indices.items():
         v = idx[valid[idx]]
@@ -90,6 +103,8 @@ def period_table(estimate: FluxEstimate, labels, *, label_name: str,
             "flux_kg_yr": mean * DAYS_PER_YEAR, "flux_lo95_kg_yr": lo * DAYS_PER_YEAR,
             "flux_hi95_kg_yr": hi * DAYS_PER_YEAR,
             "flux_kg": mean * n_days if n_days else np.nan, "complete": bool(complete),
+            "n_samples": int(((sample_days >= first) & (sample_days <= last)).sum()),
+            "n_days_beyond_samples": int(beyond[v].sum()),
         })
     return pd.DataFrame(rows)
 
@@ -148,4 +163,34 @@ def aggregate(estimate: FluxEstimate, *, year_start_month: int = 10) -> dict[str
         if len(out[key]):
             out[key]["year"] = out[key]["year"].astype(int)
     out["annual"].attrs["year_start_month"] = int(year_start_month)
+    _warn_beyond_samples(out["annual"], estimate.method)
     return out
+
+
+def years_beyond_samples(annual: pd.DataFrame) -> list[int]:
+    """The years of an ``annual`` table whose every day with a flux lies before the first or
+    after the last calibration sample (their flux is the model extrapolated in time)."""
+    if annual.empty:
+        return []
+    wholly = (annual["n_days"] > 0) & (annual["n_days_beyond_samples"] == annual["n_days"])
+    return [int(y) for y in annual.loc[wholly, "year"]]
+
+
+def flag_beyond_samples(sink: pd.DataFrame, annual: pd.DataFrame) -> pd.Series:
+    """The ``qa_flags`` of a sink table (a ``period`` per row: a year or ``"total"``) with
+    ``beyond_samples`` added to the years of :func:`years_beyond_samples` of ``annual``."""
+    years = {str(y) for y in years_beyond_samples(annual)}
+    return pd.Series([qa.join([*qa.split(f), "beyond_samples"]) if str(p) in years else f
+                      for f, p in zip(sink["qa_flags"], sink["period"], strict=True)],
+                     index=sink.index, dtype="string")
+
+
+def _warn_beyond_samples(annual: pd.DataFrame, method: str) -> None:
+    years = years_beyond_samples(annual)
+    if years:
+        warnings.warn(
+            f"Year(s) {', '.join(map(str, years))} lie wholly before the first or after the "
+            f"last calibration sample: their {method} flux rests on no sample of its own (the "
+            "direct method holds the nearest sample's concentration, the models extrapolate "
+            "in time; n_samples 0 in annual.csv): trim the discharge record to the sampled "
+            "years or read those years as projections.", DataQualityWarning, stacklevel=3)

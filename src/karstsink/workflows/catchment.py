@@ -27,7 +27,7 @@ from .._seed import resolve_seed
 from ..exceptions import DataError
 from ..flux import estimate
 from ..flux._base import FluxEstimate
-from ..flux.aggregate import aggregate
+from ..flux.aggregate import aggregate, flag_beyond_samples
 from ..io.discharge import read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..sink import carbon_sink
@@ -44,7 +44,7 @@ __all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "METHOD_ONLY_OPTIONS", "SH
 ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_yr",
                   "flux_lo95_kg_yr", "flux_hi95_kg_yr", "flux_se_kg_day", "flux_lo95_kg_day",
                   "flux_hi95_kg_day", "flux_kg", "n_days", "n_missing_days", "complete",
-                  "start", "end",
+                  "start", "end", "n_samples", "n_days_beyond_samples",
                   # issue 14 (WRTDS only): flow-normalised and WRTDS-Kalman means
                   "fn_conc_mg_L", "fn_flux_kg_day", "kalman_conc_mg_L", "kalman_flux_kg_day"]
 _SINK_SPECIES = ("hco3", "alk", "alkalinity")
@@ -473,11 +473,12 @@ def run_flux(
             sk.insert(2, "complete", t["complete"].to_numpy())
             rows.append(sk)
         sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        if "qa_flags" in sink_table:  # the years without a sample of their own
+            sink_table["qa_flags"] = flag_beyond_samples(sink_table, tables["annual"])
         taken = smp.attrs.get("value_taken_as")
         if taken and "assumptions" in sink_table:  # the file never said what it holds
-            sink_table["assumptions"] = (sink_table["assumptions"] + f"; the samples file's "
-                                         f"'value' column was taken as {taken} (its header "
-                                         "does not name it)")
+            sink_table["assumptions"] += (f"; the samples file's 'value' column was taken as "
+                                          f"{taken} (its header does not name it)")
     settings = {
         "constituent": constituent, "units": units, "date_format": date_format,
         "method": method, "samples_sheet": samples_sheet, "discharge_sheet": discharge_sheet,
