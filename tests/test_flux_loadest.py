@@ -223,7 +223,7 @@ def test_app7_daily_pipeline_reproduces_loadest(app7_estimate):
     np.testing.assert_allclose(fitobj.fit.coef_mle, ref.coef["MLE"], atol=5e-5 + 1e-6)
     assert fitobj.diagnostics["aic"] == pytest.approx(ref.aic[9][0], abs=5e-4 + 1e-9)
     # the last sample of app7 is dated before water year 2009, which LOADEST estimates too
-    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2009 lie wholly"):
+    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2009 have every day with a flux"):
         tables = aggregate(est)
     assert tables["annual"].set_index("year").loc[2009, "n_samples"] == 0
     total = tables["total"].iloc[0]
@@ -251,7 +251,7 @@ def test_water_years_are_means_of_their_days():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         est = estimate(q, s, "no3", method="loadest", model=1)
-    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2009 lie wholly"):
+    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2009 have every day with a flux"):
         annual = aggregate(est)["annual"]  # app7's samples end before water year 2009
     assert list(annual["year"]) == list(range(2000, 2010))
     d = est.daily

@@ -58,8 +58,8 @@ def test_periods_count_their_samples_and_the_days_beyond_them():
     daily = _daily([1.0] * 1096)
     smp = _samples(["2020-03-01", "2020-09-01", "2021-02-01"], [100.0, 200.0, 150.0])
     est = estimate_direct(daily, smp)
-    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2022 lie wholly .* after the "
-                      r"last calibration sample"):
+    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2022 have every day with a flux "
+                      r"before the first or after the last calibration sample used"):
         annual = aggregate(est, year_start_month=1)["annual"]
     assert annual["n_samples"].tolist() == [2, 1, 0]
     assert annual["n_days_beyond_samples"].tolist() == [60, 333, 365]
@@ -220,7 +220,7 @@ def test_partial_years_and_missing_days_are_flagged():
     daily = _daily(q, start="2019-11-15")
     est = estimate_direct(daily, _samples(["2019-12-01", "2020-06-01"], [100, 120]))
     # the record runs to 2021-03-28: water year 2021 holds no sample and lies after the last
-    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2021 lie wholly"):
+    with pytest.warns(DataQualityWarning, match=r"Year\(s\) 2021 have every day with a flux"):
         annual = aggregate(est)["annual"].set_index("year")
     assert not annual.loc[2020, "complete"]  # starts 2019-11-15, after 1 October
     assert annual.loc[2020, "n_missing_days"] == 10

@@ -231,7 +231,7 @@ def test_a_sink_warning_is_kept_in_model_json_once(tmp_path):
 def test_mg_per_l_headed_mmol_per_l_is_flagged_implausible_hco3(tmp_path):
     # the demo's Longtan samples with the HCO3 header saying mmol/L over mg/L values
     # (225.9 mg/L read as 225.9 mmol/L, 61 x too much): every sink row is flagged
-    # implausible_hco3 (flow-weighted mean > 27 mmol/L) and the warning is in model.json;
+    # implausible_hco3 (flow-weighted mean > 37 mmol/L) and the warning is in model.json;
     # the same file headed mg/L flags none
     from conftest import ROOT
 
@@ -255,14 +255,19 @@ def test_mg_per_l_headed_mmol_per_l_is_flagged_implausible_hco3(tmp_path):
 
 def test_years_after_the_last_sample_are_flagged_beyond_samples(tmp_path):
     # the demo's Longtan samples cut at 2018-10-01 (the end of water year 2018) against the
-    # whole discharge record (WY2016-2021): WY2019-2021 hold no sample and lie after the
+    # whole discharge record (WY2016-2021): WY2019-2021 hold no sample used and lie after the
     # last one, so their sink rows are flagged beyond_samples, annual.csv counts 0 samples
-    # and all their days beyond the samples, and model.json keeps the warning
+    # and all their days beyond the samples, and model.json keeps the warning. A later row
+    # with an empty HCO3 cell (not used by the fit) changes none of it.
     from conftest import ROOT
 
     demo = ROOT / "data" / "demo" / "catchments"
     lines = (demo / "longtan_samples.csv").read_text(encoding="utf-8").splitlines()
     kept = [lines[0]] + [ln for ln in lines[1:] if ln.split(",")[2] < "2018-10-01"]
+    header = lines[0].split(",")
+    late = lines[1].split(",")
+    late[2], late[header.index("HCO3- (mg/L)")] = "2021-09-10", ""
+    kept.append(",".join(late))
     (tmp_path / "s.csv").write_text("\n".join(kept) + "\n", encoding="utf-8")
     r = _run(["--discharge", demo / "longtan_discharge.csv", "--samples", tmp_path / "s.csv",
               "--area", 75, "-o", tmp_path / "out", "--no-plots"])
@@ -276,4 +281,6 @@ def test_years_after_the_last_sample_are_flagged_beyond_samples(tmp_path):
     assert (late["n_days_beyond_samples"] == late["n_days"]).all()
     assert (annual.loc[annual["year"] < 2019, "n_samples"] > 0).all()
     model = json.loads((tmp_path / "out" / "model.json").read_text(encoding="utf-8"))
-    assert any("2019, 2020, 2021 lie wholly" in w for w in model["warnings"])
+    assert any("2019, 2020, 2021 have every day with a flux" in w for w in model["warnings"])
+    samples = pd.read_csv(tmp_path / "out" / "samples.csv")
+    assert annual["n_samples"].sum() == samples["used"].sum() == len(kept) - 2

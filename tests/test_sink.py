@@ -121,13 +121,13 @@ def test_a_runoff_depth_no_climate_gives_is_flagged():
 
 
 def test_a_mean_hco3_above_calcite_solubility_is_flagged():
-    # Q = 1 m3/s is 3.15576e7 m3/yr; a flux of 30 mol/m3 x 3.15576e7 m3/yr = 9.467e8 mol/yr is
-    # a flow-weighted mean of 30 mmol/L, above the 27 mmol/L of the rule (calcite under 1 atm
-    # CO2 at 0 degC: alkalinity 27.1 meq/kgw, PHREEQC 3.8.6, phreeqc.dat, EQUILIBRIUM_PHASES
-    # Calcite 0, CO2(g) 0); 20 mmol/L (6.312e8 mol/yr) is not. 1 m3/s over 1000 km2 is 31.6
-    # mm/yr of runoff, so only the concentration rule can fire.
-    flux = [30.0 * 3.15576e7, 20.0 * 3.15576e7]
-    with pytest.warns(DataQualityWarning, match=r"mean concentration above 27 mmol/L"):
+    # Q = 1 m3/s is 3.15576e7 m3/yr; a flux of 40 mol/m3 x 3.15576e7 m3/yr = 1.262e9 mol/yr is
+    # a flow-weighted mean of 40 mmol/L, above the 37 mmol/L of the rule (dolomite under 1 atm
+    # CO2 at 0 degC: alkalinity 36.5 meq/kgw; calcite 27.1; PHREEQC 3.8.6, phreeqc.dat,
+    # EQUILIBRIUM_PHASES Dolomite 0, CO2(g) 0); 30 mmol/L (9.467e8 mol/yr) is not. 1 m3/s over
+    # 1000 km2 is 31.6 mm/yr of runoff, so only the concentration rule can fire.
+    flux = [40.0 * 3.15576e7, 30.0 * 3.15576e7]
+    with pytest.warns(DataQualityWarning, match=r"mean concentration above 37 mmol/L"):
         out = carbon_sink(hco3_flux_mol_yr=flux, area_km2=1000.0, discharge_m3s=1.0)
     assert out["qa_flags"].tolist() == ["implausible_hco3", ""]
     plain = carbon_sink(hco3_flux_mol_yr=flux, area_km2=1000.0)

@@ -223,10 +223,10 @@ register("held_flat", "warn",
          "A day before the first or after the last sample: the direct method holds the "
          "concentration at that sample's value.", stages=("flux",))
 register("beyond_samples", "warn",
-         "A year (sink row) whose every day lies before the first or after the last "
-         "calibration sample: its flux rests on no sample of its own (the direct method "
-         "holds the nearest sample's concentration, the models extrapolate in time); a "
-         "projection, not an estimate.", stages=("flux",))
+         "A year (sink row) whose every day with a flux lies before the first or after the "
+         "last calibration sample used: its flux rests on no sample of its own (the model "
+         "or the held concentration is carried outside the sampled period); a projection, "
+         "not an estimate.", stages=("flux",))
 register("negative_prediction", "fatal",
          "The proxy regression of the direct method predicts a negative concentration: that "
          "day's flux is NaN.", threshold=0.0, unit="mg/L", comparison="<", stages=("flux",))
@@ -240,12 +240,12 @@ register("implausible_runoff", "warn",
          threshold=12000.0, unit="mm/yr", comparison=">", stages=("carbon",))
 register("implausible_hco3", "warn",
          "The flow-weighted mean HCO3 of the sink row (its HCO3 flux over its discharge) is "
-         "above {threshold} mmol/L (1,650 mg/L), what pure water takes up from calcite under "
-         "1 atm of CO2 at 0 °C (alkalinity 27.1 meq/kgw: PHREEQC 3.8.6 with phreeqc.dat; "
-         "soil air holds at most ~0.1 atm): unless the water is a CO2-charged mineral "
-         "spring, the concentration unit (mg/L read as mmol/L) or the discharge is wrong. "
-         "The sink row is computed as given and flagged.",
-         threshold=27.0, unit="mmol/L", comparison=">", stages=("carbon",))
+         "above {threshold} mmol/L (2,260 mg/L), more than pure water takes up from "
+         "dolomite or calcite under 1 atm of CO2 at 0 °C (alkalinity 36.5 and 27.1 meq/kgw: "
+         "PHREEQC 3.8.6 with phreeqc.dat), far more CO2 than soil air holds: unless the "
+         "water is a CO2-charged mineral spring, the concentration unit (mg/L read as "
+         "mmol/L) or the discharge is wrong. The sink row is computed as given and flagged.",
+         threshold=37.0, unit="mmol/L", comparison=">", stages=("carbon",))
 
 # discharge records
 register("duplicate_timestamp", "fatal",

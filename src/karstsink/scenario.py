@@ -36,7 +36,13 @@ import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
 from .exceptions import DataError, MissingColumnError
-from .io.emissions import SHIPPED_SCENARIOS, read_emissions_csv, shipped_emissions, shipped_name
+from .io.emissions import (
+    SHIPPED_SCENARIOS,
+    read_emissions_csv,
+    shipped_emissions,
+    shipped_name,
+    shipped_rows,
+)
 from .units import C_TO_CO2
 
 __all__ = [
@@ -233,18 +239,14 @@ def emissions(
             raise MissingColumnError(
                 "An emissions table needs 'year' and 'emissions_t_co2_yr' [t CO2/yr] columns."
             )
-        if "scenario" not in anchors:
-            anchors["scenario"] = "user"
-        if "approximate" not in anchors:
-            anchors["approximate"] = False
+        for column, default in (("scenario", "user"), ("approximate", False)):
+            anchors[column] = anchors.get(column, default)
         source = "user table"
     else:
         name = os.fspath(scenario)
         shipped_key = shipped_name(name)
         if shipped_key is not None:
-            table = emission_anchors()
-            anchors = (table if shipped_key == "all"
-                       else table[table["scenario"] == shipped_key])
+            anchors = shipped_rows(shipped_key)
             source = SOURCE
         elif Path(name).suffix.lower() in {".csv", ".txt", ".xlsx"} or Path(name).exists():
             anchors = read_emissions_csv(name)

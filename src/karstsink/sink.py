@@ -240,9 +240,9 @@ def carbon_sink(
         above the highest mean annual precipitation anywhere (rule
         ``implausible_runoff``, 12,000 mm yr⁻¹) warns and flags the row (the
         discharge unit or the area is likely wrong), and so does a mean HCO₃⁻
-        concentration (flux over discharge) above calcite's solubility under
-        1 atm of CO₂ (rule ``implausible_hco3``, 27 mmol L⁻¹: a concentration
-        unit or the discharge is likely wrong).
+        concentration (flux over discharge) above dolomite's and calcite's
+        solubility under 1 atm of CO₂ (rule ``implausible_hco3``, 37 mmol L⁻¹: a
+        concentration unit or the discharge is likely wrong).
     label : optional
         Row label(s) (e.g. water years) for the output index.
 
@@ -432,8 +432,8 @@ def _flag_runoff(flags: list[list[str]], q_m3s: np.ndarray, area_km2: float) -> 
 def _flag_concentration(flags: list[list[str]], hco3_mol_yr: np.ndarray,
                         q_m3s: np.ndarray) -> None:
     """Flag ``implausible_hco3`` (and warn once) where the HCO3 flux over the discharge is a
-    mean concentration above calcite's solubility under 1 atm of CO2: the concentration
-    unit or the discharge is likely wrong."""
+    mean concentration above dolomite's and calcite's solubility under 1 atm of CO2: the
+    concentration unit or the discharge is likely wrong."""
     limit = qa.threshold("implausible_hco3")
     assert isinstance(limit, float)  # one number, not a range
     # mol/yr over m3/yr is mol/m3, which is mmol/L
@@ -445,6 +445,6 @@ def _flag_concentration(flags: list[list[str]], hco3_mol_yr: np.ndarray,
         flags[i].append("implausible_hco3")
     warnings.warn(
         f"The HCO3 flux over the discharge is a mean concentration above {limit:g} mmol/L "
-        "(more than calcite gives under 1 atm of CO2): check the concentration unit of the "
-        "samples (mg/L read as mmol/L?) and the discharge; the sink is computed as given and "
-        "its rows flagged implausible_hco3.", DataQualityWarning, stacklevel=3)
+        "(more than dolomite or calcite gives under 1 atm of CO2): check the concentration "
+        "unit of the samples (mg/L read as mmol/L?) and the discharge; the sink is computed "
+        "as given and its rows flagged implausible_hco3.", DataQualityWarning, stacklevel=3)

@@ -9,10 +9,10 @@ standard error and 95 % interval from the estimator
 ``flux_kg_yr`` = ``flux_kg_day`` x 365.25 [kg yr⁻¹] (with its interval), the
 mass ``flux_kg`` over the days with a flux [kg], and ``complete`` (False when
 the record does not cover the whole period or days are missing),
-``n_samples`` (calibration samples dated in the period) and
+``n_samples`` (calibration samples the fit used, dated in the period) and
 ``n_days_beyond_samples`` (days with a flux before the first or after the last
-calibration sample: the direct method holds them flat, the models extrapolate in
-time).  A negative
+of them, where the model or the held concentration is carried outside the
+sampled period).  A negative
 lower bound (possible with the normal intervals of some estimators) is set
 to 0.
 """
@@ -67,8 +67,9 @@ def period_table(estimate: FluxEstimate, labels, *, label_name: str,
     q = daily["discharge_m3s"].to_numpy(dtype=float)
     valid = np.isfinite(flux)
     stats = estimate.period_stats(labels.where(valid, None))
-    sample_days = pd.DatetimeIndex(estimate.samples["date"]).normalize() \
-        if len(estimate.samples) else pd.DatetimeIndex([])
+    smp = estimate.samples  # every row of the samples file; the fit used those marked used
+    smp = smp.loc[smp["used"].astype(bool)] if "used" in smp else smp
+    sample_days = pd.DatetimeIndex(smp["date"]).normalize() if len(smp) else pd.DatetimeIndex([])
     beyond = ((daily.index < sample_days.min()) | (daily.index > sample_days.max())
               if len(sample_days) else np.ones(len(daily), bool))
     rows = []
@@ -169,7 +170,7 @@ def aggregate(estimate: FluxEstimate, *, year_start_month: int = 10) -> dict[str
 
 def years_beyond_samples(annual: pd.DataFrame) -> list[int]:
     """The years of an ``annual`` table whose every day with a flux lies before the first or
-    after the last calibration sample (their flux is the model extrapolated in time)."""
+    after the last calibration sample used (their flux rests on no sample of their own)."""
     if annual.empty:
         return []
     wholly = (annual["n_days"] > 0) & (annual["n_days_beyond_samples"] == annual["n_days"])
@@ -189,8 +190,9 @@ def _warn_beyond_samples(annual: pd.DataFrame, method: str) -> None:
     years = years_beyond_samples(annual)
     if years:
         warnings.warn(
-            f"Year(s) {', '.join(map(str, years))} lie wholly before the first or after the "
-            f"last calibration sample: their {method} flux rests on no sample of its own (the "
-            "direct method holds the nearest sample's concentration, the models extrapolate "
-            "in time; n_samples 0 in annual.csv): trim the discharge record to the sampled "
-            "years or read those years as projections.", DataQualityWarning, stacklevel=3)
+            f"Year(s) {', '.join(map(str, years))} have every day with a flux before the first "
+            f"or after the last calibration sample used: their {method} flux rests on no "
+            "sample of its own (the model or the held concentration is carried outside the "
+            "sampled period; n_samples 0 in annual.csv): trim the discharge record to the "
+            "sampled years or read those years as projections.", DataQualityWarning,
+            stacklevel=3)
