@@ -120,7 +120,7 @@ def test_a_runoff_depth_no_climate_gives_is_flagged():
     np.testing.assert_array_equal(out["sink_t_c_km2_yr"], plain["sink_t_c_km2_yr"])
 
 
-def test_a_mean_hco3_above_calcite_solubility_is_flagged():
+def test_a_mean_hco3_above_carbonate_solubility_is_flagged():
     # Q = 1 m3/s is 3.15576e7 m3/yr; a flux of 40 mol/m3 x 3.15576e7 m3/yr = 1.262e9 mol/yr is
     # a flow-weighted mean of 40 mmol/L, above the 37 mmol/L of the rule (dolomite under 1 atm
     # CO2 at 0 degC: alkalinity 36.5 meq/kgw; calcite 27.1; PHREEQC 3.8.6, phreeqc.dat,
