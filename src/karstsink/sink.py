@@ -337,9 +337,8 @@ def carbon_sink(
         scale = np.where(hco3 > 0, carbonic / hco3, np.nan)
     flags = [[FLAG_NEGATIVE_CARBONIC_HCO3] if neg else [] for neg in negative]
     if discharge_m3s is not None:
-        q = np.broadcast_to(np.asarray(discharge_m3s, float), (n,))
-        _flag_runoff(flags, q, float(area_km2))
-        _flag_concentration(flags, hco3, q)
+        _flag_implausible(flags, hco3, np.broadcast_to(np.asarray(discharge_m3s, float), (n,)),
+                          float(area_km2))
 
     f_sil = silicate_hco3_fraction
 
@@ -407,44 +406,34 @@ def carbon_sink(
     return out
 
 
-def _flag_runoff(flags: list[list[str]], q_m3s: np.ndarray, area_km2: float) -> None:
-    """Flag ``implausible_runoff`` (and warn once) where ``q_m3s`` over the area is a
-    runoff depth no climate gives: the discharge unit or the area is likely wrong."""
+def _flag_implausible(flags: list[list[str]], hco3_mol_yr: np.ndarray, q_m3s: np.ndarray,
+                      area_km2: float) -> None:
+    """Flag (and warn once per rule) the rows no water could give, where a unit or the area
+    is likely wrong: ``implausible_runoff``, the discharge over the area a runoff depth above
+    the highest mean precipitation anywhere; ``implausible_hco3``, the HCO3 flux over the
+    discharge a mean concentration above dolomite's and calcite's solubility under 1 atm
+    of CO2."""
     from .hydrology import runoff_depth_mm
 
-    limit = qa.threshold("implausible_runoff")
-    assert isinstance(limit, float)  # one number, not a range
-    with np.errstate(invalid="ignore"):
-        depth = runoff_depth_mm(q_m3s, area_km2)
-        high = depth > limit
-    if not high.any():
-        return
-    for i in np.flatnonzero(high):
-        flags[i].append("implausible_runoff")
-    # one text for every call of a run (its years and its total): said once
-    warnings.warn(
-        f"The discharge over the catchment area of {area_km2:g} km² is a runoff depth above "
-        f"{limit:,.0f} mm/yr (more than it rains anywhere): check the discharge unit (L/s "
-        "read as m3/s?) and the area; the sink is computed as given and its rows flagged "
-        "implausible_runoff.", DataQualityWarning, stacklevel=3)
-
-
-def _flag_concentration(flags: list[list[str]], hco3_mol_yr: np.ndarray,
-                        q_m3s: np.ndarray) -> None:
-    """Flag ``implausible_hco3`` (and warn once) where the HCO3 flux over the discharge is a
-    mean concentration above dolomite's and calcite's solubility under 1 atm of CO2: the
-    concentration unit or the discharge is likely wrong."""
-    limit = qa.threshold("implausible_hco3")
-    assert isinstance(limit, float)  # one number, not a range
-    # mol/yr over m3/yr is mol/m3, which is mmol/L
+    runoff, conc = qa.threshold("implausible_runoff"), qa.threshold("implausible_hco3")
+    assert isinstance(runoff, float) and isinstance(conc, float)  # numbers, not ranges
     with np.errstate(divide="ignore", invalid="ignore"):
-        high = hco3_mol_yr / (q_m3s * SECONDS_PER_YEAR) > limit
-    if not high.any():
-        return
-    for i in np.flatnonzero(high):
-        flags[i].append("implausible_hco3")
-    warnings.warn(
-        f"The HCO3 flux over the discharge is a mean concentration above {limit:g} mmol/L "
-        "(more than dolomite or calcite gives under 1 atm of CO2): check the concentration "
-        "unit of the samples (mg/L read as mmol/L?) and the discharge; the sink is computed "
-        "as given and its rows flagged implausible_hco3.", DataQualityWarning, stacklevel=3)
+        checks = (
+            ("implausible_runoff", runoff_depth_mm(q_m3s, area_km2) > runoff,
+             f"The discharge over the catchment area of {area_km2:g} km² is a runoff depth "
+             f"above {runoff:,.0f} mm/yr (more than it rains anywhere): check the discharge "
+             "unit (L/s read as m3/s?) and the area; the sink is computed as given and its "
+             "rows flagged implausible_runoff."),
+            # mol/yr over m3/yr is mol/m3, which is mmol/L
+            ("implausible_hco3", hco3_mol_yr / (q_m3s * SECONDS_PER_YEAR) > conc,
+             f"The HCO3 flux over the discharge is a mean concentration above {conc:g} "
+             "mmol/L (more than dolomite or calcite gives under 1 atm of CO2): check the "
+             "concentration unit of the samples (mg/L read as mmol/L?) and the discharge; the "
+             "sink is computed as given and its rows flagged implausible_hco3."),
+        )
+    for code, high, text in checks:
+        if high.any():
+            for i in np.flatnonzero(high):
+                flags[i].append(code)
+            # one text for every call of a run (its years and its total): said once
+            warnings.warn(text, DataQualityWarning, stacklevel=3)
