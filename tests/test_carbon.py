@@ -162,6 +162,19 @@ def test_assumptions_state_defaults_and_sources():
     assert "biological" not in none
 
 
+def test_nitric_acid_correction_counts_one_hco3_per_no3_and_says_ammonium_gives_two():
+    # CaCO3 + HNO3 -> Ca2+ + HCO3- + NO3-: one HCO3- per acid NO3-, so 0.5 mmol/L NO3
+    # takes 0.5 mmol/L off 4 mmol/L HCO3 (by hand: 4 - 1 x 0.5 = 3.5).  A nitrified
+    # ammonium salt (NH4+ + 2 O2 -> NO3- + 2 H+ + H2O) would take 2 x 0.5; the correction
+    # does not, and every output's assumptions must say so.
+    assert float(carbon.carbonic_hco3(4.0, None, 0.5)) == pytest.approx(3.5, abs=1e-12)
+    text = " ".join(carbon.assumptions(bcp_share=None))
+    assert "one HCO3- per NO3" in text
+    assert "ammonium salts give two HCO3- per NO3" in text
+    assert "overstated by up to 0.5 mol C per mol NO3" in text
+    assert "ammonium" not in " ".join(carbon.assumptions(bcp_share=None, no3_given=False))
+
+
 def test_shares_outside_0_1_are_refused_with_their_name():
     for name in ("acid_so4_share", "evaporite_so4_share", "acid_no3_share"):
         with pytest.raises(DataError, match=name):

@@ -14,7 +14,12 @@ The stoichiometry:
 - sulfuric acid: ``2 CaCO3 + H2SO4 -> 2 Ca²⁺ + 2 HCO3⁻ + SO4²⁻``: two HCO3⁻ of rock
   carbon per acid SO4²⁻, no CO2 taken up [2]_;
 - nitric acid: ``CaCO3 + HNO3 -> Ca²⁺ + HCO3⁻ + NO3⁻``: one HCO3⁻ of rock carbon per
-  acid NO3⁻ [3]_;
+  acid NO3⁻ [3]_.  The nitrification of urea (``CO(NH2)2 + 4 O2 -> 2 NO3⁻ + 2 H⁺ + CO2
+  + H2O``) and of mineralised organic N also gives one H⁺ per NO3⁻, so one HCO3⁻.  The
+  nitrification of an ammonium salt (``NH4⁺ + 2 O2 -> NO3⁻ + 2 H⁺ + H2O``) gives two,
+  so two HCO3⁻ of rock carbon per NO3⁻ [6]_; the correction counts one.  Where ammonium
+  salts (NH4Cl, (NH4)2SO4) are most of the N input, the correction is one HCO3⁻ per
+  NO3⁻ too small and the carbonate sink up to 0.5 mol C per mol NO3⁻ too large;
 - gypsum/anhydrite (``CaSO4 -> Ca²⁺ + SO4²⁻``) brings SO4²⁻ without acid and without
   HCO3⁻, hence the evaporite share;
 - silicate weathering takes *all* its HCO3⁻ carbon from CO2 (long-term sink), carbonate
@@ -53,6 +58,9 @@ References
    vaterite in CO2-H2O solutions between 0 and 90 °C", Geochim. Cosmochim. Acta
    46:1011-1040, 1982, doi:10.1016/0016-7037(82)90056-4 (pK1 of carbonic acid 6.35 at
    25 °C).
+.. [6] A.-S. Perrin, A. Probst and J.-L. Probst, "Impact of nitrogenous fertilizers on
+   carbonate dissolution in small agricultural catchments: implications for weathering
+   CO2 uptake at regional and global scales", Geochim. Cosmochim. Acta 72:3105-3123, 2008.
 """
 
 from __future__ import annotations
@@ -78,8 +86,10 @@ __all__ = [
 DEFAULT_ACID_SO4_SHARE = 1.0
 #: Share of SO4²⁻ from gypsum/anhydrite dissolution (no acid, no HCO3⁻) [0-1]. Default 0.
 DEFAULT_EVAPORITE_SO4_SHARE = 0.0
-#: Share of NO3⁻ from nitrification of NH4⁺ (acid-producing) [0-1].  Default 1: the upper
-#: bound (NaNO3 itself does not acidify: Song et al. 2017, doi:10.5194/esurf-5-605-2017).
+#: Share of NO3⁻ from nitrification (acid-producing) [0-1], counted at one HCO3⁻ per NO3⁻
+#: (nitric acid, urea, organic N).  Default 1: the upper bound of that correction (NaNO3
+#: itself does not acidify: Song et al. 2017, doi:10.5194/esurf-5-605-2017); ammonium
+#: salts give two HCO3⁻ per NO3⁻, which no share reaches (see the module notes).
 DEFAULT_ACID_NO3_SHARE = 1.0
 #: Autochthonous share of TOC counted as biological-carbon-pump sink [0-1].  Default 0
 #: (conservative: soil-derived DOC is not a sink); the Li River mean AOC/TOC is 0.73.
@@ -155,7 +165,10 @@ def acid_so4(so4: ArrayLike, *, acid_so4_share: ArrayLike = DEFAULT_ACID_SO4_SHA
 
 def acid_no3(no3: ArrayLike, *, acid_no3_share: ArrayLike = DEFAULT_ACID_NO3_SHARE
              ) -> np.ndarray:
-    """Nitrate from nitric acid (nitrification of NH4⁺): ``acid_no3_share * NO3``.
+    """Nitrate counted as nitric acid (one H⁺ per NO3⁻): ``acid_no3_share * NO3``.
+
+    Nitric acid and nitrified urea or organic N give one H⁺ per NO3⁻; a nitrified
+    ammonium salt gives two, which this term does not count (see the module notes).
 
     Parameters
     ----------
@@ -402,9 +415,11 @@ def assumptions(*, acid_so4_share: ArrayLike = DEFAULT_ACID_SO4_SHARE,
         out.append(
             f"nitric-acid correction: acid_no3_share = {_share_text(acid_no3_share)}"
             f"{dflt(acid_no3_share, DEFAULT_ACID_NO3_SHARE)} of NO3 from nitrification "
-            "(the default takes all of it, the largest correction; CaCO3 + HNO3 -> HCO3-, "
-            "Song et al. 2017, "
-            "doi:10.5194/esurf-5-605-2017)")
+            "(the default takes all of it, the largest correction at one HCO3- per NO3: "
+            "CaCO3 + HNO3 -> HCO3-, as for nitrified urea or organic N; Song et al. 2017, "
+            "doi:10.5194/esurf-5-605-2017); nitrified ammonium salts give two HCO3- per NO3 "
+            "(Perrin, Probst & Probst 2008, Geochim. Cosmochim. Acta 72:3105), so where they "
+            "are most of the N input the sink is overstated by up to 0.5 mol C per mol NO3")
     else:
         out.append("no nitric-acid correction (no NO3 given)")
     if so4_given or no3_given:
