@@ -42,7 +42,9 @@ END = "<!-- qa-table:end -->"
 #   4. the subscript assigned on a `counters` mapping  (counters["temp_clamped"] = ...);
 #   5. the iterable of a `for` loop whose body builds flags, and what is assigned to the
 #      names that iterable uses  (for mask, code in checks: _add_flag(...));
-#   6. the first argument of qa.rule / qa.threshold / qa.is_fatal.
+#   6. the first argument of qa.rule / qa.threshold / qa.is_fatal;
+#   7. the arguments of qa.join, which makes a flag cell of codes
+#      (qa.join([*qa.split(cell), "beyond_samples"])).
 # Calls' own arguments (.astype(str), .lstrip(";")) and subscripts (column names) are not
 # read, so column names such as "qa_flags" do not count as codes.  A string found in these
 # places that is not a flag must be listed in NOT_CODES below, with the reason.
@@ -99,6 +101,12 @@ def _name(func: ast.AST) -> str:
     return func.attr if isinstance(func, ast.Attribute) else ""
 
 
+def _is_qa_join(func: ast.AST) -> bool:
+    """``qa.join`` (not ``str.join`` or ``os.path.join``)."""
+    return (isinstance(func, ast.Attribute) and func.attr == "join"
+            and isinstance(func.value, ast.Name) and func.value.id == "qa")
+
+
 def scan_codes(source: str) -> set[tuple[str, bool]]:
     """{(code, written with a ':<key>')} found in flag-building code of ``source``."""
     tree = ast.parse(source)
@@ -142,6 +150,9 @@ def scan_codes(source: str) -> set[tuple[str, bool]]:
                     texts += _pieces(arg)
             elif _name(node.func) in _QA_LOOKUPS and node.args:
                 texts += _pieces(node.args[0])
+            elif _is_qa_join(node.func):
+                for arg in node.args:
+                    texts += _pieces(arg)
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
@@ -212,6 +223,8 @@ def f(flags, counters, out, pairs, mask, key, name, fill):
         _add_flag(flags, m, code)
     code = "c_code_a" if fill else "c_code_b"
     qa.rule("c_lookup")
+    cell = qa.join([*qa.split(fill), "c_qa_join"])
+    ";".join(["not_a_code"])
     print("not_a_code")
     out["not_a_column_code"] = 1
 '''
@@ -220,7 +233,7 @@ def f(flags, counters, out, pairs, mask, key, name, fill):
     expected = {"c_call", "c_keyed", "c_append", "c_joined", "c_joined_alone", "c_setitem",
                 "c_suffix", "c_counter", "c_counter_dict", "c_loop_literal", "c_checks",
                 "c_checks_keyed", "c_added", "c_added_later", "c_code_a", "c_code_b",
-                "c_lookup"}
+                "c_lookup", "c_qa_join"}
     assert expected <= codes
     assert {"not_a_code", "not_a_column_code", "qa_flags", "str"}.isdisjoint(codes)
     assert ("c_keyed", True) in found and ("c_suffix", True) in found
