@@ -20,6 +20,7 @@ from conftest import EXAMPLES_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from karstsink import qa
 from karstsink.exceptions import (
     ConfigError,
     DataError,
@@ -323,7 +324,36 @@ def test_both_hco3_and_alkalinity_use_hco3_then_alkalinity():
     # row 0: HCO3 305.085 / 61.017 = 5; row 1: 100.087 as CaCO3 = 2 meq = 2 mmol/L HCO3-
     assert out["hco3_mmol_l"].tolist() == pytest.approx([5.0, 2.0])
     assert "alkalinity" in out.attrs["alkalinity_source"]
-    assert out["qa_flags"].tolist() == ["", ""]
+    # row 0 gives both, 5 mmol/L HCO3 against 2 meq/L alkalinity at pH 7.4 (no carbonate
+    # alkalinity below pH 8.3): |5 - 2| / 2 = 150 % > 10 %, so HCO3 is used and flagged
+    assert out["qa_flags"].tolist() == ["alkalinity_disagrees", ""]
+
+
+def test_hco3_and_alkalinity_that_disagree_are_flagged_not_changed():
+    # By hand, with M(HCO3) 61.017 and M(CaCO3)/2 = 50.0435 g/eq:
+    # 0: 244.068 mg/L HCO3 = 4.000 mmol/L, 200.174 mg/L as CaCO3 = 4.000 meq/L: agree.
+    # 1: 4.0 against 4.3: 7.0 % of 4.3, within 10 %: not flagged.
+    # 2: an alkalinity as CaCO3 written as HCO3: 200.174 / 61.017 = 3.2806 mmol/L against
+    #    4.000 meq/L, 18.0 %: flagged, and HCO3 stays 3.2806 (the value as written).
+    # 3: pH 8.8, no CO3: HCO3 3.0 against 4.0 is not judged (CO3 may make up the rest).
+    # 4: pH 8.8, CO3 0.5 mmol/L: 3.0 + 2 x 0.5 = 4.0 against 4.0: agree.
+    # 5: pH 8.8, CO3 0.1 mmol/L: 3.0 + 0.2 = 3.2 against 4.0, 20 %: flagged.
+    df = pd.DataFrame({
+        "pH": ["7.4", "7.4", "7.4", "8.8", "8.8", "8.8"], "T": ["16"] * 6,
+        "HCO3 (mmol/L)": ["4.0", "4.0", "3.28063", "3.0", "3.0", "3.0"],
+        "Alkalinity (meq/L)": ["4.0", "4.3", "4.0", "4.0", "4.0", "4.0"],
+        "CO3 (mmol/L)": ["", "", "", "", "0.5", "0.1"]})
+    out = std(df)
+    assert out["hco3_mmol_l"].tolist() == pytest.approx([4.0, 4.0, 3.28063, 3.0, 3.0, 3.0])
+    assert out["qa_flags"].tolist() == ["", "", "alkalinity_disagrees", "",
+                                        "", "alkalinity_disagrees"]
+    assert qa.rule("alkalinity_disagrees").severity == "warn"
+    assert qa.threshold("alkalinity_disagrees") == 10.0 == qa.ALKALINITY_DISAGREE_PCT
+    # the mg/L form of row 2 gives the same judgement
+    mg = std(pd.DataFrame({"pH": ["7.4", "7.4"], "T": ["16", "16"],
+                           "HCO3 (mg/L)": ["244.068", "200.174"],
+                           "Alk (mg/L as CaCO3)": ["200.174", "200.174"]}))
+    assert mg["qa_flags"].tolist() == ["", "alkalinity_disagrees"]
 
 
 def test_censored_ph_and_temperature_are_not_invented():
@@ -352,7 +382,9 @@ def test_total_alkalinity_with_carbonate_is_not_counted_twice():
     assert out["hco3_mmol_l"].iloc[0] == pytest.approx(3.89647, rel=1e-5)
     assert out["hco3_mmol_l"].iloc[1] == pytest.approx(2.0, rel=1e-6)
     assert np.isnan(out["hco3_mmol_l"].iloc[2])
-    assert out["qa_flags"].tolist() == ["", "", "carbonate_exceeds_alkalinity"]
+    # row 1 gives both: 2 + 2 x 0.099985 = 2.19997 against 4.09644 meq/L, 46 % apart
+    assert out["qa_flags"].tolist() == ["", "alkalinity_disagrees",
+                                        "carbonate_exceeds_alkalinity"]
     assert any("alkalinity - 2 x co3_mmol_l" in note for note in out.attrs["notes"])
 
 

@@ -53,11 +53,13 @@ from ._qa_core import (
 )
 
 __all__ = [
+    "ALKALINITY_DISAGREE_PCT",
     "CBE_LIMIT_PCT",
     "COMPARISONS",
     "FATAL",
     "IONIC_STRENGTH_LIMIT_MOL_KGW",
     "PH_CARBONATE_BUFFER_MIN",
+    "PH_PHENOLPHTHALEIN",
     "PH_RANGE",
     "PH_SENTINEL",
     "PH_USUAL_RANGE",
@@ -148,6 +150,17 @@ register("bad_coordinate", "warn",
 register("duplicate_sample_id", "warn",
          "The same sample ID occurs on more than one row (every copy is flagged).",
          stages=("samples",))
+# HCO3 and alkalinity measure nearly the same: total alkalinity [meq/L] = HCO3 + 2 CO3 +
+# OH - H, and below the phenolphthalein end point, pH 8.3, the carbonate alkalinity is nil
+# (APHA Standard Methods 2320 B), so without a CO3 column the check is made there only.
+# Titrations agree to a few %, while an alkalinity in mg/L as CaCO3 read as HCO3 in mg/L
+# (or the reverse) differs by a factor 61.017/50.044 = 1.219: 10 % lies between.
+register("alkalinity_disagrees", "warn",
+         "HCO3 and total alkalinity are both given and differ by more than {threshold} % of "
+         "the alkalinity (HCO3 + 2 CO3 against alkalinity in meq/L; without CO3, only at pH "
+         "<= 8.3, where carbonate alkalinity is nil): one may be in the wrong unit (mg/L as "
+         "CaCO3 and mg/L as HCO3 differ by 22 %). HCO3 is used; check both.",
+         threshold=10.0, unit="%", comparison=">", stages=_INPUT)
 # PHREEQC's percent error is 100 (cations - |anions|) / (cations + |anions|) in meq
 # (Parkhurst & Appelo 2013, USGS TM 6-A43, doi:10.3133/tm6A43)
 register("charge_imbalance", "warn",
@@ -334,6 +347,11 @@ TEMP_USUAL_RANGE_C = _range("temp_unusual")
 CBE_LIMIT_PCT = _number("charge_imbalance")
 #: Ionic strength above which ``high_ionic_strength`` fires [mol kgw⁻¹].
 IONIC_STRENGTH_LIMIT_MOL_KGW = _number("high_ionic_strength")
+#: Relative difference of HCO3 (+ 2 CO3) and alkalinity above which
+#: ``alkalinity_disagrees`` fires [% of the alkalinity].
+ALKALINITY_DISAGREE_PCT = _number("alkalinity_disagrees")
+#: The phenolphthalein end point: below it carbonate alkalinity is nil (APHA 2320 B) [pH].
+PH_PHENOLPHTHALEIN = 8.3
 #: pH below which ``ph_below_carbonate_buffer`` fires [pH].
 PH_CARBONATE_BUFFER_MIN = _number("ph_below_carbonate_buffer")
 #: Monte Carlo draws per regression coefficient below which ``sensitivity_few_draws`` fires.

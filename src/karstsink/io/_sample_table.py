@@ -352,6 +352,9 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                 notes.append(f"{int(with_co3.sum())} row(s) with total alkalinity and CO3 but "
                              "no HCO3: hco3_mmol_l = alkalinity - 2 x co3_mmol_l [meq/L]")
         alk_fatal |= fatal_keys["alk"] & np.isnan(hco3)
+        if "hco3" in measured:
+            flag(_alkalinity_disagrees(measured["hco3"][0], alk, columns.get("co3_mmol_l"),
+                                       columns.get(KEYS["ph"][0])), "alkalinity_disagrees")
     alk_source = ("hco3 (alkalinity where HCO3 is missing)" if {"hco3", "alk"} <= set(measured)
                   else "hco3" if "hco3" in measured else "alk" if "alk" in measured else None)
     columns["hco3_mmol_l"] = hco3
@@ -430,6 +433,21 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     if bad_info is not None:
         result.attrs["bad_dates"] = bad_info
     return result
+
+
+def _alkalinity_disagrees(hco3: np.ndarray, alk: np.ndarray, co3: np.ndarray | None,
+                          ph: np.ndarray | None) -> np.ndarray:
+    """Rows where HCO3 (+ 2 CO3) [meq/L] and total alkalinity [meq/L] differ by more than
+    :data:`karstsink.qa.ALKALINITY_DISAGREE_PCT` of the alkalinity (rule
+    ``alkalinity_disagrees``); without a CO3 value, rows at pH <= 8.3 only."""
+    n = len(hco3)
+    co3 = np.full(n, np.nan) if co3 is None else co3
+    ph = np.full(n, np.nan) if ph is None else ph
+    carbonate = np.where(np.isfinite(co3), 2.0 * co3, np.where(ph <= _qa.PH_PHENOLPHTHALEIN,
+                                                                0.0, np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = 100.0 * np.abs(hco3 + carbonate - alk) / alk
+    return np.isfinite(pct) & (pct > _qa.ALKALINITY_DISAGREE_PCT)
 
 
 _SPACE_RE = re.compile(r"\s")  # the whitespace str.split() splits at
