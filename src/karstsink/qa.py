@@ -155,11 +155,14 @@ register("duplicate_sample_id", "warn",
 # (APHA Standard Methods 2320 B), so without a CO3 column the check is made there only.
 # Titrations agree to a few %, while an alkalinity in mg/L as CaCO3 read as HCO3 in mg/L
 # (or the reverse) differs by a factor 61.017/50.044 = 1.219: 10 % lies between.
+#: The phenolphthalein end point: below it carbonate alkalinity is nil (APHA 2320 B) [pH].
+PH_PHENOLPHTHALEIN = 8.3
 register("alkalinity_disagrees", "warn",
          "HCO3 and total alkalinity are both given and differ by more than {threshold} % of "
          "the alkalinity (HCO3 + 2 CO3 against alkalinity in meq/L; without CO3, only at pH "
-         "<= 8.3, where carbonate alkalinity is nil): one may be in the wrong unit (mg/L as "
-         "CaCO3 and mg/L as HCO3 differ by 22 %). HCO3 is used; check both.",
+         f"<= {PH_PHENOLPHTHALEIN:g}, where carbonate alkalinity is nil): one may be in the "
+         "wrong unit (mg/L as CaCO3 and mg/L as HCO3 differ by 22 %). HCO3 is used; check "
+         "both.",
          threshold=10.0, unit="%", comparison=">", stages=_INPUT)
 # PHREEQC's percent error is 100 (cations - |anions|) / (cations + |anions|) in meq
 # (Parkhurst & Appelo 2013, USGS TM 6-A43, doi:10.3133/tm6A43)
@@ -350,8 +353,6 @@ IONIC_STRENGTH_LIMIT_MOL_KGW = _number("high_ionic_strength")
 #: Relative difference of HCO3 (+ 2 CO3) and alkalinity above which
 #: ``alkalinity_disagrees`` fires [% of the alkalinity].
 ALKALINITY_DISAGREE_PCT = _number("alkalinity_disagrees")
-#: The phenolphthalein end point: below it carbonate alkalinity is nil (APHA 2320 B) [pH].
-PH_PHENOLPHTHALEIN = 8.3
 #: pH below which ``ph_below_carbonate_buffer`` fires [pH].
 PH_CARBONATE_BUFFER_MIN = _number("ph_below_carbonate_buffer")
 #: Monte Carlo draws per regression coefficient below which ``sensitivity_few_draws`` fires.
