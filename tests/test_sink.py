@@ -76,6 +76,23 @@ def test_interval_propagated_linearly():
                                [1.25, 1.5], rtol=1e-12)
 
 
+def test_a_lower_bound_below_the_acid_correction_gives_a_zero_sink_bound_not_a_negative():
+    # Q = 1 m3/s, 100 km2; HCO3 250 mg/L (4.09719 mmol/L) with SO4 30 mg/L all acid:
+    # acid HCO3 = 2 x 30/96.06 = 0.62461 mmol/L.  The HCO3 lower bound 0.1 x 250 mg/L =
+    # 0.40972 mmol/L is below it, so the carbonic HCO3 bound is 0: no sink, not
+    # 0.5 x (0.40972 - 0.62461) x 12.011 x 0.315576 = -0.407 t C km-2 yr-1.
+    # The upper bound, 2 x 250 mg/L: 0.5 x (8.19438 - 0.62461) x 12.011 x 0.315576 =
+    # 14.3463 t C km-2 yr-1 (1 mmol/L x 31.5576e6 m3/yr = 31.5576e6 mol/yr; x 12.011 g/mol,
+    # / 1e6 g/t, / 100 km2: 3.79038 t C km-2 yr-1 per mmol/L of HCO3 carbon).
+    out = carbon_sink(HCO3_KG_YR, 100.0, hco3_lo95_kg_yr=0.1 * HCO3_KG_YR,
+                      hco3_hi95_kg_yr=2 * HCO3_KG_YR, so4_flux_kg_yr=SO4_KG_YR).iloc[0]
+    assert out["sink_lo95_t_c_km2_yr"] == 0.0
+    assert out["sink_lo95_t_co2_km2_yr"] == 0.0
+    assert out["sink_hi95_t_c_km2_yr"] == pytest.approx(14.3463, rel=2e-5)
+    assert out["sink_t_c_km2_yr"] == pytest.approx(6.58126, rel=2e-5)  # 0.5 x 3.47261 x 3.79038
+    assert out["qa_flags"] == ""
+
+
 def test_mol_input_and_errors():
     mol = HCO3_KG_YR * 1e3 / 61.017
     a = carbon_sink(hco3_flux_mol_yr=mol, area_km2=100.0)

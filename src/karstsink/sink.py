@@ -201,7 +201,8 @@ def carbon_sink(
     hco3_flux_mol_yr : float or array_like, optional
         The flux in moles instead [mol yr⁻¹] (give one of the two).
     hco3_lo95_kg_yr, hco3_hi95_kg_yr : optional
-        95 % interval of the HCO₃⁻ flux [kg yr⁻¹], propagated to the sink.
+        95 % interval of the HCO₃⁻ flux [kg yr⁻¹], propagated to the sink; a lower
+        bound below the acid HCO₃⁻ gives a carbonic-acid sink bound of 0, not less.
     so4_flux_kg_yr, no3_flux_kg_yr : optional
         SO₄²⁻ and NO₃⁻ fluxes [kg yr⁻¹ of the ion] for the acid correction;
         without one, there is no correction for that acid.
@@ -324,7 +325,9 @@ def carbon_sink(
     no3_acid = (carbon.acid_no3(no3, acid_no3_share=acid_no3_share) if no3 is not None
                 else np.zeros(n))
     carbonic = np.broadcast_to(carbon.carbonic_hco3(hco3, so4, no3, **shares), (n,)).copy()
-    carb_lo = carbon.carbonic_hco3(lo, so4, no3, **shares)
+    # the lower bound of a carbonic HCO3 flux is no flux: an HCO3 bound below the acid
+    # HCO3 does not make a negative sink
+    carb_lo = np.maximum(carbon.carbonic_hco3(lo, so4, no3, **shares), 0.0)
     carb_hi = carbon.carbonic_hco3(hi, so4, no3, **shares)
     negative = carbon.carbon_flag_masks(carbonic)[FLAG_NEGATIVE_CARBONIC_HCO3]
     if negative.any():
