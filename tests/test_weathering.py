@@ -66,6 +66,18 @@ def test_partition_sources_by_hand_all_cl_from_rain():
         assert_allclose(p[key], value, atol=1e-12, err_msg=key)
 
 
+def test_rain_sulfate_above_the_samples_adds_no_co2_uptake():
+    # Cl 1.0 all rain: SO4_rain = 0.052 x 1.0 > SO4 0.03, so SO4_acid = -0.022 (kept: the
+    # rain end-member does not fit).  By hand: Na_sil = 1.0 - 0.86 = 0.14, Ca_sil = 0.049,
+    # Mg_sil = 0.0336; Ca_carb = 2.0 - 0.019 - 0.049 = 1.932, Mg_carb = 0.3 - 0.097 -
+    # 0.0336 = 0.1694; phi_carb = 1.932 + 0.1694 - 0 (no acid) = 2.1014, not
+    # 2.1014 + 2 x 0.022 = 2.1454.
+    p = w.partition_sources(2.0, 0.3, 1.0, 0.05, 1.0, 0.03)
+    assert_allclose(p["so4_acid"], -0.022, atol=1e-12)
+    assert_allclose(p["phi_carb"], 2.1014, atol=1e-12)
+    assert_allclose(p["phi_carb"], p["ca_carb"] + p["mg_carb"], atol=1e-12)
+
+
 def test_partition_sources_halite_and_gypsum_by_hand():
     # rain Cl only 0.05: Na_rain 0.043, Na_evap = 0.2 - 0.05 = 0.15, Na_sil = 0.5 - 0.043
     # - 0.15 = 0.307. Gypsum share 0.5 of non-rain SO4 (0.3 - 0.05 x 0.052 = 0.2974):

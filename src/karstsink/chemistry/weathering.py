@@ -109,8 +109,9 @@ def partition_sources(ca, mg, na, k, cl, so4, *, no3=0.0, cl_rain=None, rain_rat
     5. CO2 consumption: ``phi_sil = Na_sil + K_sil + 2 Ca_sil + 2 Mg_sil`` and
        ``phi_carb = Ca_carb + Mg_carb - 2 SO4_acid - NO3_acid``, both in
        mmol L⁻¹ of CO2 (multiply by runoff for a flux); the acid term is
-       :func:`karstsink.carbon.acid_hco3` of the non-rain SO4 and the NO3,
-       with the same shares as everywhere in karstsink.
+       :func:`karstsink.carbon.acid_hco3` of the non-rain SO4 (0 where rain
+       SO4 exceeds the sample's) and the NO3, with the same shares as
+       everywhere in karstsink.
 
     Parameters
     ----------
@@ -179,6 +180,8 @@ def partition_sources(ca, mg, na, k, cl, so4, *, no3=0.0, cl_rain=None, rain_rat
                                       evaporite_so4_share=evaporite_so4_share)
     out["no3_acid"] = carbon.acid_no3(no3, acid_no3_share=acid_no3_share)
     out["phi_sil"] = out["na_sil"] + out["k_sil"] + 2.0 * (out["ca_sil"] + out["mg_sil"])
-    out["phi_carb"] = out["ca_carb"] + out["mg_carb"] - carbon.acid_hco3(so4_nonrain, no3,
-                                                                         **shares)
+    # rain SO4 above the sample's SO4 (a negative so4_acid, kept to show the misfit) is no
+    # acid: it must not add CO2 uptake to phi_carb
+    out["phi_carb"] = out["ca_carb"] + out["mg_carb"] - carbon.acid_hco3(
+        np.maximum(so4_nonrain, 0.0), no3, **shares)
     return out
