@@ -87,6 +87,24 @@ def test_the_shares_are_refused_together_and_accepted_with_their_column(tmp_path
     assert "acid_so4_share = 0.5" in sink["assumptions"].iloc[-1]
 
 
+def test_one_evaporite_share_is_stated_as_one_value_not_per_row(tmp_path):
+    # the share was turned into a flux (share x SO4) and back (/ SO4): float noise made
+    # 0.1 read "0.1-0.1 (per row)" in sink.csv and model.json
+    qp, sp = _constant_files(tmp_path, {"hco3": 250.0, "so4": 30.0})
+    smp = pd.read_csv(sp)
+    smp["so4"] = np.resize([21.7, 33.1, 29.3, 37.9, 24.4], len(smp))
+    smp.to_csv(sp, index=False)
+    out = tmp_path / "out"
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
+              "--method", "direct", "--so4", "so4", "--evaporite-so4-share", "0.1",
+              "-o", out, "--no-plots"])
+    assert r.exit_code == 0, r.output
+    sink = pd.read_csv(out / "sink.csv")
+    for text in sink["assumptions"]:
+        assert "evaporite_so4_share = 0.1 (given; default 0)" in text, text
+        assert "per row" not in text, text
+
+
 def test_the_rule_function_owns_it():
     for given in ({"--bcp-share": 0.3}, {"--bcp-share": 0.3, "--toc": None}):
         with pytest.raises(FluxOptionError, match=r"^--bcp-share applies to the TOC flux"):

@@ -452,9 +452,7 @@ def run_flux(
                     hco3_lo95_kg_yr=t["flux_lo95_kg_yr"].to_numpy(),
                     hco3_hi95_kg_yr=t["flux_hi95_kg_yr"].to_numpy(),
                     so4_flux_kg_yr=so4_flux, no3_flux_kg_yr=comp("no3"),
-                    acid_so4_share=acid_so4_share,
-                    evaporite_so4_kg_yr=(evaporite_so4_share * so4_flux
-                                         if so4_flux is not None else 0.0),
+                    acid_so4_share=acid_so4_share, evaporite_so4_share=evaporite_so4_share,
                     acid_no3_share=acid_no3_share,
                     silicate_hco3_fraction=silicate_hco3_fraction,
                     bcp_flux_kg_c_yr=comp("toc"), bcp_share=bcp_share,
