@@ -105,6 +105,24 @@ def test_one_evaporite_share_is_stated_as_one_value_not_per_row(tmp_path):
         assert "per row" not in text, text
 
 
+def test_the_direct_method_takes_a_censored_acid_ion_at_its_reporting_limit(tmp_path):
+    # SO4 '<30' mg/L in every sample, HCO3 250 mg/L, Q 1 m3/s, 100 km2.  At the limit:
+    # 0.5 x (250/61.017 - 2 x 30/96.06) mmol/L x 31 557 600 m3/yr x 12.011 g/mol / 1e6 / 100
+    # = 0.5 x 3.472609 x 3.790382 = 6.58126 t C km-2 yr-1 (half the limit gave 7.17314).
+    qp, sp = _constant_files(tmp_path, {"hco3": 250.0, "so4": "<30"})
+    out = tmp_path / "out"
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
+              "--method", "direct", "--so4", "so4", "-o", out, "--no-plots"])
+    assert r.exit_code == 0, r.output
+    sink = pd.read_csv(out / "sink.csv")
+    assert sink["sink_t_c_km2_yr"].iloc[-1] == pytest.approx(6.58126, abs=1e-5)
+    assert "enters the acid correction at the limit DL itself" in sink["assumptions"].iloc[-1]
+    model = json.loads((out / "model.json").read_text(encoding="utf-8"))
+    assert model["companions"]["so4"]["censored_values"] == "the reporting limit"
+    # the constituent itself (HCO3) keeps half the limit, the direct method's default
+    assert model["model"]["censored_values"] == "half the reporting limit"
+
+
 def test_the_rule_function_owns_it():
     for given in ({"--bcp-share": 0.3}, {"--bcp-share": 0.3, "--toc": None}):
         with pytest.raises(FluxOptionError, match=r"^--bcp-share applies to the TOC flux"):

@@ -275,6 +275,39 @@ def test_acid_correction_worked_example_through_speciate():
         speciate(table, jobs=1, evaporite_so4_share=1.5)
 
 
+def test_a_censored_acid_ion_enters_the_correction_at_its_detection_limit():
+    # HCO3 4.0, SO4 '<0.5', NO3 '<0.1' mmol/L: PHREEQC gets the stand-in (half: 0.25, 0.05),
+    # the acid correction the limits: 4.0 - 2 x 0.5 - 0.1 = 2.9 mmol/L (not 4.0 - 2 x 0.25
+    # - 0.05 = 3.45, which would overstate the sink)
+    from karstsink.io.samples import standardize
+
+    raw = pd.DataFrame({"T (°C)": ["15", "15"], "pH": ["7.4", "7.4"],
+                        "Ca (mmol/L)": ["2.0", "2.0"], "HCO3 (mmol/L)": ["4.0", "4.0"],
+                        "SO4 (mmol/L)": ["<0.5", "0.5"], "NO3 (mmol/L)": ["<0.1", "0.1"]})
+    for policy in ("half", "limit"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            table = standardize(raw, below_detection=policy)
+            out = speciate(table, jobs=1)
+        assert out["hco3_carbonic_mmol_l"].tolist() == pytest.approx([2.9, 2.9], abs=1e-12)
+        assert out.loc[0, "so4_mmol_l"] == (0.25 if policy == "half" else 0.5)
+    text = out.attrs["karstsink"]["speciation"]["assumptions"]["hco3_carbonic"]
+    assert "below its detection limit" in text and "limit DL itself" in text
+    # with 'zero' the limit is gone: no carbonic HCO3 rather than one without a correction
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        zero = speciate(standardize(raw, below_detection="zero"), jobs=1)
+    assert np.isnan(zero.loc[0, "hco3_carbonic_mmol_l"])
+    assert zero.loc[1, "hco3_carbonic_mmol_l"] == pytest.approx(2.9, abs=1e-12)
+    # the draws take the same limits: their interval holds the central 2.9 (HCO3, SO4 and
+    # NO3 drawn with the default 2 % and 3 %: the sd of 4 - 2 SO4 - NO3 is ~0.09)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        mc = speciate(standardize(raw), jobs=1, draws=200, seed=7)
+    lo, hi = mc.loc[0, "hco3_carbonic_mmol_l_lo95"], mc.loc[0, "hco3_carbonic_mmol_l_hi95"]
+    assert lo < 2.9 < hi and hi - lo < 0.6
+
+
 def test_high_ionic_strength_is_flagged_and_points_to_pitzer():
     # 1000 mmol/L NaCl: I ~ 1 mol/kgw > 0.7
     table = canonical([{}, {"na_mmol_l": 1000.0, "cl_mmol_l": 1000.0}])

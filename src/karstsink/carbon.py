@@ -73,7 +73,8 @@ from .exceptions import DataError
 from .units import C_TO_CO2, MOLAR_MASS
 
 __all__ = [
-    "CARBONATE_BUFFER_PH_MIN", "CARBONATE_CO2_FRACTION", "DEFAULT_ACID_NO3_SHARE",
+    "CARBONATE_BUFFER_PH_MIN", "CARBONATE_CO2_FRACTION", "CENSORED_ACID_ASSUMPTION",
+    "DEFAULT_ACID_NO3_SHARE",
     "DEFAULT_ACID_SO4_SHARE", "DEFAULT_BCP_SHARE", "DEFAULT_EVAPORITE_SO4_SHARE", "DEFAULT_SHARES",
     "FLAG_NEGATIVE_CARBONIC_HCO3", "FLAG_PH_BELOW_CARBONATE_BUFFER", "acid_hco3", "acid_no3",
     "acid_so4", "assumptions", "bcp_c", "carbon_flag_masks", "carbon_flags",
@@ -106,6 +107,12 @@ CARBONATE_BUFFER_PH_MIN = qa.PH_CARBONATE_BUFFER_MIN
 #: Fraction of carbonate-weathering HCO3⁻ carbon that is soil/atmospheric CO2 (Zeng et al.
 #: 2019, doi:10.1038/s41467-019-13772-4) [-].
 CARBONATE_CO2_FRACTION = 0.5
+
+#: Stated wherever a censored SO4²⁻ or NO3⁻ sample can enter the acid correction: there it
+#: is taken at its detection limit, the largest correction it can be.
+CENSORED_ACID_ASSUMPTION = (
+    "a SO4 or NO3 value below its detection limit ('<DL') enters the acid correction at the "
+    "limit DL itself, the largest correction it can be, so the sink is not overstated")
 
 #: The flag codes this module's checks write (registered in :mod:`karstsink.qa`).
 FLAG_NEGATIVE_CARBONIC_HCO3 = qa.rule("negative_carbonic_hco3").code

@@ -235,6 +235,9 @@ register("no_value", "fatal",
 register("half_reporting_limit_used", "warn",
          "A censored sample enters the direct method at half its reporting limit.",
          stages=("flux",))
+register("reporting_limit_used", "warn",
+         "A censored SO4 or NO3 sample enters the direct method at its reporting limit, so "
+         "the sink's acid correction is not understated.", stages=("flux",))
 register("held_flat", "warn",
          "A day before the first or after the last sample: the direct method holds the "
          "concentration at that sample's value.", stages=("flux",))

@@ -196,6 +196,8 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     n = len(out)
     numbers = _numeric_inputs(out)
     flags = _flags_array(out)
+    # a censored SO4 or NO3 enters the acid correction at its detection limit
+    acid_scale = _acid_limit_scales(flags, out.attrs.get("below_detection", "half"))
     _add_missing_validation_flags(flags, numbers, out)
     computable = _computable(out, flags)
 
@@ -220,7 +222,7 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
             mc = uncertainty_mod.propagate(
                 values, good, out, draws=int(draws), uncertainty=uncertainty, seed=seed,
                 run=lambda x: run_chunks(x, eng, jobs=jobs, progress=progress, pool=pool),
-                columns=run.columns, shares=shares)
+                columns=run.columns, shares=shares, acid_scale=acid_scale)
     finally:
         pool.close()
 
@@ -258,7 +260,8 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     with np.errstate(invalid="ignore"):
         # a negative concentration is flagged negative_value:<ion>, never used
         bad = (hco3 < 0) | (so4 < 0) | (no3 < 0)
-    carbonic = np.where(bad, np.nan, carbon.carbonic_hco3(hco3, so4, no3, **shares))
+    carbonic = np.where(bad, np.nan, carbon.carbonic_hco3(
+        hco3, so4 * acid_scale["so4"], no3 * acid_scale["no3"], **shares))
     new["hco3_carbonic_mmol_l"] = carbonic
     new["phreeqc_message"] = message
     ph = numbers["ph"]
@@ -298,7 +301,10 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
                              f"{acid_so4_share:g} * (1 - {evaporite_so4_share:g}) * SO4 "
                              "(acid_so4_share of the non-evaporite SO4) and NO3_acid = "
                              f"{acid_no3_share:g} * NO3 (acid_no3_share from nitrification); "
-                             "missing SO4 or NO3 gives NaN (karstsink.carbon.carbonic_hco3)",
+                             "missing SO4 or NO3 gives NaN (karstsink.carbon.carbonic_hco3); "
+                             f"{carbon.CENSORED_ACID_ASSUMPTION} (PHREEQC is given the "
+                             "below_detection stand-in; with 'zero' or 'nan' the limit is not "
+                             "known and the row's hco3_carbonic_mmol_l is NaN)",
             "carbon_accounting": carbon.assumptions(**shares, bcp_share=None),
             "alkalinity": "PHREEQC Alkalinity [meq/L] = hco3_mmol_l + 2*co3_mmol_l",
             "phreeqc_units": "SOLUTION units mmol/l, density 1 kg/L, pe 4",
@@ -362,6 +368,16 @@ def _numeric_inputs(table: pd.DataFrame) -> dict[str, np.ndarray]:
         else:
             out[c] = np.full(len(table), np.nan)
     return out
+
+
+def _acid_limit_scales(flags: np.ndarray, below_detection: Any) -> dict[str, np.ndarray]:
+    """Per acid ion (``so4``, ``no3``), the factor taking each row's value to its detection
+    limit where the reader flagged it ``below_detection:<ion>`` (1 elsewhere)."""
+    from ..io.samples import reporting_limit_scale
+
+    return {ion: reporting_limit_scale([f"below_detection:{ion}" in qa.split(f)
+                                        for f in flags], below_detection)
+            for ion in ("so4", "no3")}
 
 
 def _flags_array(table: pd.DataFrame) -> np.ndarray:

@@ -252,8 +252,8 @@ def summarize(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def propagate(values: np.ndarray, rows: np.ndarray, table: Any, *, draws: int,
               uncertainty: Mapping[str, object] | None, seed: int | None,
               run: Callable[[np.ndarray], Any], columns: tuple[str, ...],
-              shares: Mapping[str, float]) -> tuple[dict[str, np.ndarray], np.ndarray,
-                                                    dict[str, Any]]:
+              shares: Mapping[str, float], acid_scale: Mapping[str, np.ndarray] | None = None
+              ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
     """Monte Carlo statistics of :data:`UNCERTAIN_RESULTS` for the samples in ``rows``.
 
     Parameters
@@ -274,6 +274,9 @@ def propagate(values: np.ndarray, rows: np.ndarray, table: Any, *, draws: int,
         The engine's result columns.
     shares : mapping
         The acid shares of :func:`karstsink.carbon.carbonic_hco3`.
+    acid_scale : mapping, optional
+        ``{"so4": (n,), "no3": (n,)}`` factors applied to the drawn SO4 and NO3 in the
+        acid correction (censored values at their detection limit); default 1.
 
     Returns
     -------
@@ -298,9 +301,11 @@ def propagate(values: np.ndarray, rows: np.ndarray, table: Any, *, draws: int,
         shape = (len(idx), draws)
         for name in UNCERTAIN_RESULTS:
             if name == "hco3_carbonic_mmol_l":
-                x = carbon.carbonic_hco3(inputs[:, col["hco3_mmol_l"]],
-                                         inputs[:, col["so4_mmol_l"]],
-                                         inputs[:, col["no3_mmol_l"]], **shares)
+                x = carbon.carbonic_hco3(
+                    inputs[:, col["hco3_mmol_l"]], *(
+                        inputs[:, col[f"{ion}_mmol_l"]] * (
+                            1.0 if acid_scale is None else np.repeat(acid_scale[ion][idx], draws))
+                        for ion in ("so4", "no3")), **shares)
             else:
                 x = result.values[:, columns.index(name)]
             s, lo, hi = summarize(np.asarray(x, dtype=float).reshape(shape))

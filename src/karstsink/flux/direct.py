@@ -60,10 +60,17 @@ class _ProxyEstimate(FluxEstimate):
         return pd.DataFrame.from_dict(rows, orient="index", columns=list(PERIOD_COLUMNS))
 
 
-def _sample_conc(pairs: pd.DataFrame) -> pd.DataFrame:
+#: ``censored_at`` of :func:`estimate_direct`: the share of its reporting limit a censored
+#: sample enters at, the flag its sample row gets and the words of ``model.json``.
+CENSORED_AT = {"half": (0.5, "half_reporting_limit_used", "half the reporting limit"),
+               "limit": (1.0, "reporting_limit_used", "the reporting limit")}
+
+
+def _sample_conc(pairs: pd.DataFrame, fraction: float) -> pd.DataFrame:
     use = pairs["used"].to_numpy()
     s = pairs.loc[use, ["date", "conc_mg_L", "censored"]].copy()
-    s["conc_used"] = np.where(s["censored"].astype(bool), 0.5 * s["conc_mg_L"], s["conc_mg_L"])
+    s["conc_used"] = np.where(s["censored"].astype(bool), fraction * s["conc_mg_L"],
+                              s["conc_mg_L"])
     return s
 
 
@@ -72,6 +79,7 @@ def estimate_direct(
     samples: pd.DataFrame,
     *,
     proxy: str | pd.Series | None = None,
+    censored_at: str = "half",
 ) -> FluxEstimate:
     """Daily flux = Q x C with C interpolated between samples or predicted from a proxy.
 
@@ -88,6 +96,11 @@ def estimate_direct(
         from ``C = c0 + c1 * proxy`` fitted on the samples (the proxy at
         sampling is taken from a same-named column of ``samples`` if present,
         else the day's proxy value).
+    censored_at : {"half", "limit"}, default "half"
+        What a censored sample (``'<DL'``) enters the interpolation at: half its
+        reporting limit, or the limit itself (the sink's acid ions, SO4 and NO3, so
+        that their correction is not understated).  The proxy regression leaves
+        censored samples out.
 
     Returns
     -------
@@ -102,7 +115,10 @@ def estimate_direct(
     daily = check_daily(discharge)
     pairs = calibration_pairs(daily, samples, positive_q=False, method="the direct method")
     require_samples(pairs, 1, "The direct method", fix="check the samples' dates and values")
-    s = _sample_conc(pairs)
+    if censored_at not in CENSORED_AT:
+        raise ValueError(f"censored_at must be 'half' or 'limit', got {censored_at!r}")
+    fraction, censored_flag, censored_words = CENSORED_AT[censored_at]
+    s = _sample_conc(pairs, fraction)
     out = empty_daily(daily)
     q = out["discharge_m3s"].to_numpy(dtype=float)
     day_num = (daily.index - daily.index[0]).days.to_numpy(dtype=float)
@@ -111,7 +127,7 @@ def estimate_direct(
                  "qa_flags"]].copy()
     smp.loc[smp["censored"].astype(bool) & smp["used"], "qa_flags"] = (
         smp.loc[smp["censored"].astype(bool) & smp["used"], "qa_flags"].astype(str)
-        + ";half_reporting_limit_used").str.lstrip(";")
+        + f";{censored_flag}").str.lstrip(";")
 
     if proxy is None:
         per_day = s.groupby("date")["conc_used"].mean()
@@ -140,7 +156,7 @@ def estimate_direct(
                  "random_walk_variance_mg2_L2_per_day": sig2,
                  "n_samples": len(s), "n_sampling_days": len(per_day),
                  "n_censored": int(s["censored"].sum()),
-                 "censored_values": "half the reporting limit",
+                 "censored_values": censored_words,
                  "n_days_held_flat": int((before | after).sum())}
         smp["fitted_mg_L"] = np.nan
         smp["residual"] = np.nan

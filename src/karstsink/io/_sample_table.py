@@ -51,6 +51,29 @@ def _detection_factor(below_detection: Any) -> float:
     )
 
 
+def reporting_limit_scale(censored: Any, below_detection: Any = "half") -> np.ndarray:
+    """Per row, what takes the reader's value of a ``'<DL'`` cell back to its limit DL.
+
+    1 where ``censored`` is False; ``1 / f`` where it is True and ``below_detection``
+    stood in ``f x DL`` (``"half"``: 2, ``"limit"``: 1); NaN where the policy keeps no
+    trace of the limit (``"zero"``, ``"nan"``).
+
+    Parameters
+    ----------
+    censored : array_like of bool
+        Rows whose cell was below its detection limit (flag ``below_detection:<key>``).
+    below_detection : str or float, default "half"
+        The reader's policy (``attrs["below_detection"]`` of its table).
+
+    Examples
+    --------
+    >>> reporting_limit_scale([False, True], "half").tolist()
+    [1.0, 2.0]
+    """
+    factor = _detection_factor(below_detection)
+    back = 1.0 / factor if factor and np.isfinite(factor) else np.nan
+    return np.where(np.asarray(censored, dtype=bool), back, 1.0)
+
 
 #: Kinds whose duplicate columns are compared row by row (``conflicting_values``).
 _VALUE_KINDS = {"temp", "ph", "ec", "conc", "orgc", "coord"}

@@ -25,7 +25,7 @@ from ..exceptions import DataError, DataQualityWarning, MissingColumnError, Unit
 from ..units import from_mmol_per_l
 from . import cells
 from . import samples as _samples  # _samples._read: one module attribute, patchable in tests
-from ._sample_table import ION_COLUMNS, _detection_factor, _standardize, parse_date_column
+from ._sample_table import ION_COLUMNS, _standardize, parse_date_column, reporting_limit_scale
 from ._sample_units import _raw_column, _species_of
 from .discharge import describe_unusable
 from .headers import CANONICAL_NAMES, KEYS, match_user_name
@@ -327,12 +327,8 @@ def flux_samples_from_table(
         def has(code: str) -> np.ndarray:
             return np.array([f"{code}:{k}" in f for f, k in zip(old, used_key, strict=True)])
 
-        censored = has("below_detection")
-        factor = _detection_factor(table.attrs.get("below_detection", "half"))
-        if factor and np.isfinite(factor):
-            vals = np.where(censored, vals / factor, vals)  # back to the detection limit
-        else:
-            vals = np.where(censored, np.nan, vals)
+        censored = has("below_detection")  # back to the detection limit (NaN: not known)
+        vals = vals * reporting_limit_scale(censored, table.attrs.get("below_detection", "half"))
         limit_unknown = censored & np.isnan(vals)
         not_numeric, negative = has("not_numeric"), has("negative_value")
         above = has("above_range")

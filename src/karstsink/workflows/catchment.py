@@ -429,11 +429,13 @@ def run_flux(
             companion(key)
             s2 = flux_samples_from_table(table, col, species=key, date_column=date_column,
                                          date_format=date_format)
-            companions[key] = estimate(daily, s2, col, method=method, **opts)
+            limit = {"censored_at": "limit"} if method == "direct" and key != "toc" else {}
+            companions[key] = estimate(daily, s2, col, method=method, **opts, **limit)
             companions[key].model["basis"] = flux_basis(s2.attrs.get("species"),
                                                         s2.attrs.get("units"))
             ctables[key] = aggregate(companions[key], year_start_month=year_start_month)
         companion(None)  # the sink rows' warnings (negative carbonic HCO3...) are its own
+        limit_ions = method == "direct" and bool({"so4", "no3"} & set(companions))
         hco3 = is_hco3(constituent, smp.attrs.get("species"))  # e.g. "HCO3- (mg/L)"
         analytical = analytical_uncertainty(est, smp, daily) if hco3 else None
         rows = []
@@ -442,9 +444,7 @@ def run_flux(
             if t.empty:
                 continue
             def comp(name, _tkey=tkey):
-                if name not in ctables:
-                    return None
-                return ctables[name][_tkey]["flux_kg_yr"].to_numpy()
+                return ctables[name][_tkey]["flux_kg_yr"].to_numpy() if name in ctables else None
             if hco3:
                 so4_flux = comp("so4")
                 sk = carbon_sink(
@@ -459,8 +459,10 @@ def run_flux(
                     hco3_analytical_rsd=(None if not analytical else analytical["rsd"]
                                          if kind == "total" else _period_rsd(analytical, t)),
                     discharge_m3s=t["discharge_m3s"].to_numpy())
-                if analytical:
-                    sk["assumptions"] = sk["assumptions"] + "; " + analytical["note"]
+                notes = ([analytical["note"]] if analytical else []) + (
+                    [carbon.CENSORED_ACID_ASSUMPTION + " (direct method)"] if limit_ions else [])
+                if notes:
+                    sk["assumptions"] = sk["assumptions"] + "; " + "; ".join(notes)
             else:
                 sk = pd.DataFrame({"area_km2": [area_km2] * len(t), "sink_t_c_km2_yr": np.nan,
                                    "sink_t_co2_km2_yr": np.nan,
