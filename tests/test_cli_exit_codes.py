@@ -87,3 +87,29 @@ def test_map_missing_config_from_the_shell(tmp_path):
                           timeout=120)
     _check(proc.returncode, proc.stdout, proc.stderr, "CONFIG", missing, "does not exist")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["speciate", "flux", "trend"])
+def test_a_negative_seed_is_a_usage_error_naming_seed(tmp_path, command):
+    # numpy's generators take seeds >= 0: -1 once failed as an "internal error" after all
+    # the work was done; it is now refused while the command line is read
+    paths = _inputs(tmp_path)
+    args = {"speciate": ["speciate", "EXISTING", "-o", "OUT.csv", "--draws", "3"],
+            "flux": ["flux", "--discharge", "EXISTING", "--samples", "EXISTING", "--area",
+                     "10", "--method", "wrtds", "-o", "OUT"],
+            "trend": ["trend", "--discharge", "EXISTING", "--samples", "EXISTING",
+                      "--constituent", "hco3", "--pairs", "2000", "2001", "-o", "OUT"]}
+    r = CliRunner().invoke(main, [*_args(args[command], paths), "--seed", "-1"])
+    assert r.exit_code == 2, r.output
+    assert "--seed" in r.output and "-1" in r.output and "Traceback" not in r.output
+    assert not paths["out"].exists() and not Path(str(paths["out"]) + ".csv").exists()
+
+
+def test_resolve_seed_refuses_a_negative_seed_in_one_line():
+    from karstsink._seed import resolve_seed
+    from karstsink.exceptions import ConfigError
+
+    assert resolve_seed(0) == 0 and resolve_seed(7) == 7
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="seed must be a whole number 0 or more"):
+            resolve_seed(bad)

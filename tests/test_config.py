@@ -110,6 +110,9 @@ karst_t_c_yr = 1.0e6
         (CATCHMENT + "method = 'wrtds'\nmin_obs = 0\n", r"catchments\[0\]\.min_obs: must be 1"),
         (CATCHMENT + "method = 'wrtds'\nseed = 1.5\n",
          r"catchments\[0\]\.seed: must be a whole number"),
+        # numpy takes no negative seed: refused before any stage runs, not at the flux stage
+        (CATCHMENT + "method = 'wrtds'\nseed = -1\n",
+         r"catchments\[0\]\.seed: must be a whole number 0 or more, not -1"),
         (CATCHMENT + "proxy = 'EC'\n", r"catchments\[0\]\.proxy: is for method = \"direct\""),
         (CATCHMENT + "method = 'rating'\nextra = ['EC']\n",
          r"catchments\[0\]\.extra: regressors are for method = \"loadest\""),

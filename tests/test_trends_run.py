@@ -176,6 +176,8 @@ def _config(tmp_path, files, trend: str, method: str = "wrtds") -> str:
     ("{ pairs = [2001, 2008], windowside = 7 }", "wrtds",
      r"catchments\[0\]\.trend\.windowside: unknown key"),
     ('{ pairs = [2001, 2008], seed = "x" }', "wrtds", r"catchments\[0\]\.trend\.seed: must be"),
+    ("{ pairs = [2001, 2008], seed = -1 }", "wrtds",
+     r"catchments\[0\]\.trend\.seed: must be a whole number 0 or more"),
     ("7", "wrtds", r"catchments\[0\]\.trend: must be a table"),
 ])
 def test_trend_table_errors_name_the_key(tmp_path, files, trend, method, match):

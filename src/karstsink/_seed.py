@@ -25,5 +25,21 @@ def resolve_seed(seed: int | None) -> int:
         survives JSON and spreadsheets exactly.
     """
     if seed is not None:
+        check_seed(seed)
         return int(seed)
     return int(np.random.SeedSequence().generate_state(1)[0])
+
+
+def check_seed(seed: object, where: str = "seed") -> None:
+    """Refuse a seed numpy cannot take (a negative or non-whole number), naming ``where``.
+
+    Raises
+    ------
+    karstsink.exceptions.ConfigError
+        ``seed`` is not a whole number >= 0.
+    """
+    from .exceptions import ConfigError
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"{where} must be a whole number 0 or more (a seed of numpy's "
+                          f"random generator), not {seed!r}.")

@@ -191,6 +191,10 @@ def check_sheets(**given: tuple[str | None, Path]) -> None:
                                    f"{path} is not one: leave {option} out.")
 
 
+#: The type of every ``--seed``: a whole number >= 0 (numpy's generators take no other).
+SEED = click.IntRange(min=0)
+
+
 class FiniteRange(click.FloatRange):
     """``click.FloatRange`` that also refuses nan and inf (a NaN share passes both bounds)."""
 

@@ -10,6 +10,7 @@ from click.core import ParameterSource
 from .. import carbon
 from ..flux import METHODS
 from ._common import (
+    SEED,
     F,
     FiniteRange,
     check_sheets,
@@ -112,7 +113,7 @@ def wrtds_count_options(f: F) -> F:
 @click.option("--bootstrap", type=click.IntRange(min=0), default=None,
               help="WRTDS block-bootstrap replicates for intervals (0: none) [default: "
                    "50, the estimator's].")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=SEED, default=None,
               help="Seed of the WRTDS bootstrap: the same seed gives the same intervals for "
                    "any --jobs [default: a fresh one, written to model.json].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,

@@ -12,6 +12,7 @@ import click
 
 from ..carbon import DEFAULT_ACID_NO3_SHARE, DEFAULT_ACID_SO4_SHARE, DEFAULT_EVAPORITE_SO4_SHARE
 from ._common import (
+    SEED,
     FiniteRange,
     check_sheets,
     echo_note,
@@ -96,7 +97,7 @@ def csv_output(ctx: click.Context, param: click.Parameter, path: Path) -> Path:
                    "temp=0.2 (absolute), alk=2%, ions=3% (relative), or a column such as "
                    "ca_mmol_l=5%; 'defaults' for the documented defaults, under the values "
                    "given [default without --u: the defaults].")
-@click.option("--seed", type=int, default=None, help="Seed of the draws [default: a fresh "
+@click.option("--seed", type=SEED, default=None, help="Seed of the draws [default: a fresh "
               "one, written to the metadata].")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @excel_option

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import (
+    SEED,
     FiniteRange,
     check_sheets,
     echo_err,
@@ -70,7 +71,7 @@ def _series_years(text: str | None):
               help="Block-bootstrap replicates (EGRETci; 0: none).")
 @click.option("--block-days", type=click.IntRange(min=1), default=200, show_default=True,
               help="Bootstrap block length [d].")
-@click.option("--seed", type=int, default=None, help="Seed of the bootstrap and of WRTDS-Kalman "
+@click.option("--seed", type=SEED, default=None, help="Seed of the bootstrap and of WRTDS-Kalman "
               "[default: a fresh one, written to trend.json].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the bootstrap [default: all cores].")

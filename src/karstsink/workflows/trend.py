@@ -474,5 +474,7 @@ def trend_config(c, raw: Any, where: str, method: str, name: str) -> dict[str, A
             raise fail(k, f"must be {low} or more, not {v!r}")
         out[k] = v
     out["seed"] = table.get("seed")
+    if out["seed"] is not None and out["seed"] < 0:
+        raise fail("seed", f"must be a whole number 0 or more, not {out['seed']!r}")
     out["band"] = table.get("band", True)
     return out
