@@ -137,6 +137,28 @@ def test_a_speciated_table_speciated_again_gives_the_same_results(messy, tmp_pat
     assert "co3_mmol_kgw" not in json.dumps(meta["samples"].get("column_map", {}))
 
 
+def test_a_lab_column_named_like_a_result_is_kept_renamed_not_overwritten(tmp_path):
+    # the lab's own cbe_pct, si_calcite and log_pco2 (3.2, 0.11, -2.01) were replaced by
+    # karstsink's without a word; they are kept, in their place, as <name>_input
+    src = tmp_path / "lab.csv"
+    src.write_text("Sample ID,T (°C),pH,Ca (mg/L),Mg (mg/L),HCO3 (mg/L),cbe_pct,si_calcite,"
+                   "log_pco2\nA,15,7.5,80,10,244,3.2,0.11,-2.01\n", encoding="utf-8")
+    out = tmp_path / "r.csv"
+    res = run(src, "-o", out, "--jobs", "1")
+    assert res.exit_code == 0, res.output
+    assert "'si_calcite' -> 'si_calcite_input'" in res.output
+    df = pd.read_csv(out)
+    cols = list(df.columns)
+    assert cols[6:9] == ["cbe_pct_input", "si_calcite_input", "log_pco2_input"]
+    assert df.loc[0, ["cbe_pct_input", "si_calcite_input", "log_pco2_input"]].tolist() == [
+        3.2, 0.11, -2.01]
+    assert df.loc[0, "si_calcite"] != 0.11 and np.isfinite(df.loc[0, "si_calcite"])
+    meta = json.loads((tmp_path / "r.meta.json").read_text(encoding="utf-8"))
+    assert meta["speciation"]["renamed_input_columns"] == {
+        "cbe_pct": "cbe_pct_input", "si_calcite": "si_calcite_input",
+        "log_pco2": "log_pco2_input"}
+
+
 def test_debug_shows_the_real_exception(messy, tmp_path):
     res = CliRunner().invoke(main, ["--debug", "speciate", str(messy), "-o",
                                     str(tmp_path / "r.csv"), "--database", "nope.dat"])

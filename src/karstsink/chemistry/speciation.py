@@ -277,11 +277,11 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         added["uncertainty_draws_failed"] = mc[1] > 0
         _add_flag(flags, added["uncertainty_draws_failed"], "uncertainty_draws_failed")
 
+    new = {name: (pd.array(col, dtype="string") if name == "phreeqc_message"
+                  else np.asarray(col, dtype=float)) for name, col in new.items()}
+    kept = _keep_clashing_inputs(out, new)
     for name, col in new.items():
-        if name == "phreeqc_message":
-            out[name] = pd.array(col, dtype="string")
-        else:
-            out[name] = np.asarray(col, dtype=float)
+        out[name] = col
     out["qa_flags"] = pd.array(flags, dtype="string")
 
     counts = _flag_counts(flags)
@@ -323,11 +323,18 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         for r in uncertainty_mod.UNCERTAIN_RESULTS:
             unit = units_of.get(r, units_of["si_*"])  # si_calcite ... share "si_*"
             units_of.update({f"{r}{st}": unit for st in uncertainty_mod.STATISTICS})
+    if kept:
+        meta["renamed_input_columns"] = kept
     attrs = dict(out.attrs.get("karstsink", {}))
     attrs["speciation"] = meta
     out.attrs["karstsink"] = attrs
 
     notes = [f"{int(added[c].sum())} row(s) {c}" for c in added if added[c].any()]
+    if kept:
+        warnings.warn("speciate: input column(s) named like a result but holding other values "
+                      "are kept, renamed: " + ", ".join(f"{a!r} -> {b!r}" for a, b in
+                                                        kept.items()), DataQualityWarning,
+                      stacklevel=2)
     if dropped_used:
         notes.append(f"{eng.database.name} lacks {', '.join(sorted(dropped_used))}, which "
                      "were left out of the speciation")
@@ -368,6 +375,38 @@ def _numeric_inputs(table: pd.DataFrame) -> dict[str, np.ndarray]:
         else:
             out[c] = np.full(len(table), np.nan)
     return out
+
+
+def _keep_clashing_inputs(out: pd.DataFrame, new: Mapping[str, Any]) -> dict[str, str]:
+    """Rename, in place, input columns named like a result whose values differ from it.
+
+    A speciated table speciated again has the same values in them (replaced, as
+    before); a lab's own ``si_calcite`` is not lost: it becomes ``si_calcite_input``
+    (``_input2``... if that is taken).  Returns ``{old name: new name}``.
+    """
+    kept: dict[str, str] = {}
+    for name, col in new.items():
+        if name not in out.columns or _same_values(out[name], col):
+            continue
+        target, k = f"{name}_input", 1
+        while target in out.columns or target in new:
+            k += 1
+            target = f"{name}_input{k}"
+        out.rename(columns={name: target}, inplace=True)
+        kept[name] = target
+    return kept
+
+
+def _same_values(old: pd.Series, col: Any) -> bool:
+    """True if an input column holds what the result ``col`` holds (text or numbers)."""
+    text = ["" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+            else str(v).strip() for v in old.tolist()]
+    if not isinstance(col, np.ndarray):  # phreeqc_message: text, "" for none
+        return text == ["" if v is pd.NA else str(v) for v in list(col)]
+    numbers = pd.to_numeric(pd.Series(text, dtype=object).replace("", np.nan),
+                            errors="coerce").to_numpy(dtype=float)
+    unread = np.isnan(numbers) & np.array([t != "" for t in text], dtype=bool)
+    return not unread.any() and np.array_equal(numbers, col, equal_nan=True)
 
 
 def _acid_limit_scales(flags: np.ndarray, below_detection: Any) -> dict[str, np.ndarray]:
