@@ -37,6 +37,8 @@ def _daily(n=10, start="2020-01-01"):
         ("Q [L/s]", None, 1e-3),
         ("flow ft3/s", None, 0.028316846592),
         ("Q_obs_mean (L/s)", None, 1e-3),  # not a discharge name, but a discharge unit
+        ("Q_Ls", None, 1e-3),
+        ("discharge_m3d", None, 1 / 86400),  # 1 m3/d = 1/86 400 m3/s
     ],
 )
 def test_units_from_header_or_option(tmp_path, header, q_unit, factor):
@@ -64,6 +66,18 @@ def test_unknown_and_contradicting_units(tmp_path):
         read_discharge(p, q_unit="L/s")
     with pytest.raises(UnitError, match="Unknown discharge unit"):
         read_discharge(_write(tmp_path, "date,Q\n2020-01-01,1\n", "c.csv"), q_unit="furlongs")
+
+
+@pytest.mark.parametrize("header", ["Q m3/h", "Q_L/min", "Discharge m3 per hour"])
+def test_a_flow_unit_after_a_space_or_underscore_is_read_or_refused_never_ignored(
+        tmp_path, header):
+    # 'Q m3/h' with --q-unit L/s was read as L/s without a word (3862.8 m3/h taken as
+    # 3.8628 m3/s, a sink 3.6 x too large): a unit in the file wins, or is refused
+    p = _write(tmp_path, f"date,{header}\n2020-01-01,1\n2020-01-02,2\n")
+    for q_unit in (None, "L/s"):
+        with pytest.raises(UnitError, match="unknown discharge unit") as info:
+            read_discharge(p, q_unit=q_unit)
+        assert header in str(info.value)
 
 
 def test_subdaily_values_are_averaged_with_counts(tmp_path):

@@ -83,10 +83,10 @@ _DISCHARGE_ALIASES = {
     "m3/s": "m3/s", "m^3/s": "m3/s", "cms": "m3/s", "cumecs": "m3/s",
     "m3s-1": "m3/s", "m3/sec": "m3/s", "m3s": "m3/s", "m3ps": "m3/s",
     "立方米/秒": "m3/s", "米3/秒": "m3/s",
-    "l/s": "l/s", "ls-1": "l/s", "lps": "l/s", "l/sec": "l/s", "升/秒": "l/s",
+    "l/s": "l/s", "ls-1": "l/s", "lps": "l/s", "l/sec": "l/s", "ls": "l/s", "升/秒": "l/s",
     "ft3/s": "ft3/s", "cfs": "ft3/s", "ft^3/s": "ft3/s", "ft3s-1": "ft3/s", "ft3/sec": "ft3/s",
     "cubicfeetpersecond": "ft3/s",
-    "m3/d": "m3/d", "m3/day": "m3/d", "m3d-1": "m3/d",
+    "m3/d": "m3/d", "m3/day": "m3/d", "m3d-1": "m3/d", "m3d": "m3/d",
 }
 
 

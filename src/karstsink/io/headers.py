@@ -476,13 +476,21 @@ def match_discharge_header(header: str) -> HeaderMatch | None:
     return None
 
 
+#: A volume per time (``m3/h``, ``L/min``, ``m3 per day``): after ``_`` or a space in a
+#: discharge header such a unit is read, or refused if karstsink does not take it; it is
+#: never ignored, so that a unit written in the file wins over ``--q-unit``.
+_FLOW_SHAPED = re.compile(r"(m3|m\^3|l|ft3|ft\^3|cf|gal|ml)\s*(/|per|p)?\s*"
+                          r"(s|sec|second|min|minute|h|hr|hour|d|day|yr|year)(-1)?", re.I)
+
+
 def discharge_unit_in_header(header: str) -> str | None:
     """The discharge unit written in a header (``Q (m3/s)``, ``Q_cfs``), canonical, or None.
 
     Raises
     ------
     UnitError
-        If the header has a bracketed unit that is no discharge unit (``Q (gal/min)``).
+        If the header has a bracketed unit that is no discharge unit (``Q (gal/min)``),
+        or after ``_`` or a space a volume per time that is none (``Q m3/h``, ``Q_L/min``).
     """
     unknown = None
     for _name, unit_text, form in split_header(header):
@@ -491,8 +499,9 @@ def discharge_unit_in_header(header: str) -> str | None:
         try:
             return normalize_discharge_unit(unit_text)
         except UnitError:
-            if form == "bracket":
-                unknown = unit_text
+            if form == "bracket" or (form == "suffix"
+                                     and _FLOW_SHAPED.fullmatch(unit_text.strip())):
+                unknown = unknown or unit_text
     if unknown is not None:
         raise UnitError(f"unknown discharge unit {unknown!r} in column {header!r}; use m3/s, "
                         "L/s, ft3/s (cfs) or m3/d")
