@@ -108,3 +108,14 @@ def test_real_world_headers_and_alkalinity_alias(tmp_path):
     p = _write(tmp_path, "date,Alk (mg/L as CaCO3)\n2020-01-01,100\n", "alk.csv")
     # alkalinity as CaCO3 read as HCO3-: 100 x 2 / 100.087 x 61.017 = 121.928 mg/L
     assert read_flux_samples(p, "hco3")["conc_mg_L"].iloc[0] == pytest.approx(121.928, abs=5e-4)
+
+
+def test_naming_the_alkalinity_beside_an_hco3_column_is_refused_not_given_the_hco3(tmp_path):
+    # HCO3 250 mg/L and alkalinity 100 mg/L as CaCO3 (121.928 mg/L as HCO3): naming the
+    # alkalinity gave the HCO3 column's 250, since HCO3 fills the canonical column first
+    p = _write(tmp_path, "date,HCO3 (mg/L),Alk (mg/L as CaCO3)\n2020-01-01,250,100\n")
+    for name in ("Alk (mg/L as CaCO3)", "alk"):
+        with pytest.raises(DataError, match="is the alkalinity, but HCO3") as info:
+            read_flux_samples(p, name)
+        assert "'HCO3 (mg/L)'" in str(info.value)
+    assert read_flux_samples(p, "hco3")["conc_mg_L"].iloc[0] == 250.0
