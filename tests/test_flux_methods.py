@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from karstsink.exceptions import DataQualityWarning
 from karstsink.flux import estimate
 from karstsink.flux.aggregate import aggregate
+from karstsink import qa
 from karstsink.flux.direct import estimate_direct
 from karstsink.flux.rating import fit_rating
 
@@ -72,6 +73,29 @@ def test_direct_censored_samples_enter_at_half_the_limit():
     est = estimate_direct(_daily([1.0] * 3), _samples(["2020-01-02"], [0.4], [True]))
     assert est.daily["conc_mg_L"].iloc[1] == pytest.approx(0.2)
     assert "half_reporting_limit_used" in est.samples["qa_flags"].iloc[0]
+
+
+def test_direct_censored_acid_ions_can_enter_at_the_limit_itself():
+    est = estimate_direct(_daily([1.0] * 3), _samples(["2020-01-02"], [0.4], [True]),
+                          censored_at="limit")
+    assert est.daily["conc_mg_L"].iloc[1] == pytest.approx(0.4)
+    assert "reporting_limit_used" in est.samples["qa_flags"].iloc[0]
+    assert est.model["censored_values"] == "the reporting limit"
+    with pytest.raises(ValueError, match="censored_at"):
+        estimate_direct(_daily([1.0] * 3), _samples(["2020-01-02"], [0.4]), censored_at="0.5")
+
+
+def test_a_zero_concentration_is_left_out_of_the_direct_method_and_flagged():
+    # samples 100, 0, 200 mg/L on days 1, 11, 21: the 0 (typed for a missing value) pulled
+    # the interpolation to 0 on day 11; left out, day 11 lies half way between 100 and 200
+    daily = _daily([2.0] * 21)
+    smp = _samples(["2020-01-01", "2020-01-11", "2020-01-21"], [100.0, 0.0, 200.0])
+    with pytest.warns(DataQualityWarning, match="1 have a concentration of 0"):
+        est = estimate_direct(daily, smp)
+    assert est.daily.loc["2020-01-11", "conc_mg_L"] == pytest.approx(150.0)
+    assert est.samples["qa_flags"].tolist()[1] == "zero_concentration"
+    assert est.samples["used"].tolist() == [True, False, True]
+    assert qa.rule("zero_concentration").severity == "fatal"
 
 
 def test_direct_proxy_regression_recovers_a_linear_relation():

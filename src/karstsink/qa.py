@@ -220,6 +220,10 @@ register("no_discharge", "fatal",
 register("zero_discharge", "fatal",
          "A sample on a zero-discharge day (ln Q undefined): left out of the rating, LOADEST "
          "and WRTDS fits; the flux on zero-flow days is 0.", stages=("flux",))
+register("zero_concentration", "fatal",
+         "A concentration of exactly 0, which no measurement gives (a value below detection "
+         "is written '<DL'; a missing one, blank): left out of the direct method, whose "
+         "interpolation it would pull to 0.", stages=("flux",))
 register("nonpositive_value", "fatal",
          "A zero or negative concentration cannot enter a regression on ln C or ln load: "
          "left out of the fit.", threshold=0.0, unit="mg/L", comparison="<=", stages=("flux",))

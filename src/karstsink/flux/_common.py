@@ -92,7 +92,8 @@ def calibration_pairs(daily: pd.DataFrame, samples: pd.DataFrame, *,
     ``positive_q`` (regression methods, which take ln Q and ln C) also requires
     Q > 0 and C > 0: a sample on a zero-discharge day is flagged
     ``zero_discharge``, a zero or negative concentration ``nonpositive_value``
-    (without ``positive_q``, a negative one ``negative_value``).  Rows flagged
+    (without ``positive_q``, a negative one ``negative_value`` and a 0, which no
+    measurement gives, ``zero_concentration``).  Rows flagged
     ``duplicate_sample`` (a copied row, see
     :func:`~karstsink.io.flux_samples.flux_samples_from_table`) are not used.
 
@@ -131,9 +132,11 @@ def calibration_pairs(daily: pd.DataFrame, samples: pd.DataFrame, *,
         paired["used"] = usable & ~zero_q & ~bad_c
     else:
         zero_q = np.zeros(len(paired), dtype=bool)
+        zero_c = usable & (c == 0)  # no measurement gives 0 ('<DL' says below detection)
         bad_c = usable & (c < 0)
         add_flag(flags, bad_c, "negative_value")
-        paired["used"] = usable & ~bad_c
+        add_flag(flags, zero_c, "zero_concentration")
+        paired["used"] = usable & ~bad_c & ~zero_c
     paired["qa_flags"] = flags
     said = []
     if zero_q.any():
@@ -143,6 +146,9 @@ def calibration_pairs(daily: pd.DataFrame, samples: pd.DataFrame, *,
         said.append(f"{int(bad_c.sum())} have a concentration "
                     + ("<= 0 (flagged 'nonpositive_value')" if positive_q
                        else "< 0 (flagged 'negative_value')"))
+    if not positive_q and zero_c.any():
+        said.append(f"{int(zero_c.sum())} have a concentration of 0, a 0 typed for a missing "
+                    "value or a '<DL' (flagged 'zero_concentration')")
     if said:
         src = samples.attrs.get("source", "samples")
         warnings.warn(f"{src}: of {len(paired)} sample(s), " + " and ".join(said)
