@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from karstsink import qa
 from karstsink.exceptions import DataQualityWarning
 from karstsink.flux import estimate
 from karstsink.flux.aggregate import aggregate
-from karstsink import qa
 from karstsink.flux.direct import estimate_direct
 from karstsink.flux.rating import fit_rating
 
