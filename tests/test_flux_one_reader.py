@@ -254,8 +254,13 @@ def test_companion_columns_are_checked_and_never_take_the_value_column(tmp_path)
                                           "value": ["1"]}), units="mg/L")
     with pytest.raises(DataError, match="holds ca, not so4"):
         flux_samples_from_table(table, "Ca (mg/L)", species="so4")
-    with pytest.raises(Exception, match="no column for constituent 'so4'"):
+    # a companion's missing column is named as the sink's SO4, not as "the constituent"
+    with pytest.raises(Exception, match="no column 'so4' for the SO4 flux of the sink"):
         flux_samples_from_table(table, "so4", species="so4")
+    with pytest.raises(Exception, match="no column 'XYZ' for the SO4 flux of the sink"):
+        flux_samples_from_table(table, "XYZ", species="so4")
+    with pytest.raises(Exception, match="no column 'XYZ' for the constituent"):
+        flux_samples_from_table(table.drop(columns="value"), "XYZ")
 
 
 def test_unreadable_date_names_file_line_and_cell(tmp_path):

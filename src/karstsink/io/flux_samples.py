@@ -280,6 +280,7 @@ def flux_samples_from_table(
     else:
         key = match_user_name(name)
     role = species if species is not None else key
+    what = f"the {species.upper()} flux of the sink" if species else "the constituent"
     if key is not None and KEYS[key][1] not in ("conc", "orgc"):
         raise DataError(f"{source}: {name!r} is a {KEYS[key][1]} column, not a concentration.")
     if key is not None and species is not None and not _roles_match(species, key):
@@ -296,9 +297,8 @@ def flux_samples_from_table(
         # never taken for a companion (species=), which would silently get the main values
         raw_col = by_lower.get("value") if species is None else None
         if raw_col is None:
-            raise MissingColumnError(
-                f"{source}: no column for constituent {name!r}; columns found: "
-                f"{', '.join(map(str, table.columns))}.")
+            raise MissingColumnError(f"{source}: no column {name!r} for {what}; columns found: "
+                                     f"{', '.join(map(str, table.columns))}.")
         # nothing in such a file says what 'value' is: say that it was taken as asked
         taken_as = name
         warnings.warn(f"{source}: no {name} column; the column {str(raw_col)!r} (a "
@@ -306,8 +306,8 @@ def flux_samples_from_table(
                       f"{name}; a header that says so (e.g. '{name} (mg/L)') silences this.",
                       DataQualityWarning, stacklevel=2)
     if key is None and raw_col is None:
-        raise MissingColumnError(f"{source}: no column for constituent {name!r}; columns "
-                                 f"found: {', '.join(map(str, table.columns))}.")
+        raise MissingColumnError(f"{source}: no column {name!r} for {what}; columns found: "
+                                 f"{', '.join(map(str, table.columns))}.")
     flag_key = (role or name).lower()
     flags: list[list[str]] = [[] for _ in range(n)]
     old = _flag_sets(table)
