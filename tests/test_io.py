@@ -92,6 +92,28 @@ def test_read_table_refuses_a_row_longer_than_the_header(tmp_path):
     assert list(table.columns) == ["a", "a.1"]
 
 
+def test_a_title_row_above_the_header_is_named_as_such(tmp_path):
+    # a one-cell first row is a title, not a header: "quote cells that contain the
+    # delimiter" was no help, least of all in an XLSX file
+    import openpyxl
+
+    from karstsink.exceptions import DataError
+    from karstsink.io.text import read_table
+
+    p = tmp_path / "t.csv"
+    p.write_text("Longtan discharge 2020\ndate,Q (m3/s)\n2020-01-01,1\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"names 1 column; a table's first row must be its "
+                       r"header: delete the title row\(s\) above it"):
+        read_table(p)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["date", "Q (m3/s)"])
+    ws.append(["2020-01-01", 1.0, 5.0])
+    wb.save(tmp_path / "t.xlsx")
+    with pytest.raises(DataError, match=r"names 2 columns; fix the row\.$"):
+        read_table(tmp_path / "t.xlsx")
+
+
 def _old_pair(tmp_path):
     a, b = tmp_path / "out.csv", tmp_path / "out.meta.json"
     a.write_text("old csv", encoding="utf-8")
