@@ -264,6 +264,45 @@ def test_a_header_written_twice_in_xlsx(tmp_path):
     assert np.isnan(out["mg_mmol_l"].iloc[0])
 
 
+def test_merged_header_cells_and_merged_data_cells_read_as_the_sheet_shows_them(tmp_path):
+    # A two-row lab header: names merged down over two rows (A1:A2 ...), group labels merged
+    # across (E1:F1 'Cations').  Before, the second row became a data row, 'Ca (mg/L)' a
+    # cell: exit 0 with nothing computed.  By hand: Ca 80 mg/L / 40.078 = 1.996108 mmol/L.
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Sample ID", "Date", "T (°C)", "pH", "Cations", None, "Anions"])
+    ws.append([None, None, None, None, "Ca (mg/L)", "Mg (mg/L)", "HCO3 (mg/L)"])
+    ws.append(["A", "2021-05-03", 15, 7.5, 80, 10, 244])
+    ws.append(["B", "2021-05-04", 16, 7.6, 70, 12, 230])
+    for ref in ("A1:A2", "B1:B2", "C1:C2", "D1:D2", "E1:F1"):
+        ws.merge_cells(ref)
+    wb.save(tmp_path / "two_rows.xlsx")
+    out = read(tmp_path / "two_rows.xlsx")
+    assert out["sample_id"].tolist() == ["A", "B"] and out["qa_flags"].tolist() == ["", ""]
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(80 / 40.078, rel=1e-4)
+    # A group label that states a unit gives it to the columns under it that state none
+    # (a column with its own unit keeps it); a site merged over two samples names both.
+    # By hand: Cl 3.5451 mg/L / 35.451 = 0.1 mmol/L; Ca 2.0 as written (mmol/L).
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Sample ID", "Site", "T (°C)", "pH", "阳离子 (mmol/L)", None, "阴离子 (mmol/L)",
+               None])
+    ws.append([None, None, None, None, "Ca", "Mg", "HCO3", "Cl (mg/L)"])
+    ws.append(["A", "龙潭", 15, 7.5, 2.0, 0.4, 4.0, 3.5451])
+    ws.append(["B", None, 16, 7.6, 1.8, 0.5, 3.9, 7.0902])
+    for ref in ("A1:A2", "B1:B2", "C1:C2", "D1:D2", "E1:F1", "G1:H1", "B3:B4"):
+        ws.merge_cells(ref)
+    wb.save(tmp_path / "groups.xlsx")
+    out = read(tmp_path / "groups.xlsx")
+    assert out["site"].tolist() == ["龙潭", "龙潭"]
+    assert out["ca_mmol_l"].tolist() == [2.0, 1.8] and out["hco3_mmol_l"].tolist() == [4.0, 3.9]
+    assert out["cl_mmol_l"].iloc[0] == pytest.approx(0.1, rel=1e-4)
+    assert out.attrs["source_units"]["ca"] == "mmol/L" and out.attrs["source_units"]["cl"] == "mg/L"
+    assert out.attrs["reader"]["units_from_merged_labels"] == {
+        "Ca": "mmol/L", "Mg": "mmol/L", "HCO3": "mmol/L"}
+
+
 def test_identical_column_names_in_memory_stay_one_clear_error():
     df = pd.DataFrame([["7.4", "16", "1", "2"]], columns=["pH", "T", "Ca (mmol/L)",
                                                            "Ca (mmol/L)"])

@@ -112,6 +112,17 @@ def test_a_title_row_above_the_header_is_named_as_such(tmp_path):
     wb.save(tmp_path / "t.xlsx")
     with pytest.raises(DataError, match=r"names 2 columns; fix the row\.$"):
         read_table(tmp_path / "t.xlsx")
+    # a title merged across the sheet (A1:B1) is a title too, not a header of two columns
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Longtan discharge 2020", None])
+    ws.append(["date", "Q (m3/s)"])
+    ws.append(["2020-01-01", 1.0])
+    ws.merge_cells("A1:B1")
+    wb.save(tmp_path / "m.xlsx")
+    with pytest.raises(DataError, match=r"line 1 is one merged cell, a title: .*delete the "
+                       r"title row\(s\) above it"):
+        read_table(tmp_path / "m.xlsx")
 
 
 def _old_pair(tmp_path):

@@ -277,6 +277,7 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
         raise DataError(f"{path}: the file holds no table.")
     h = _find_header(rows)
     header = list(rows[h])
+    group_units = _group_units(rows, h, info.get("merged_cells", ()), header)
     body = rows[h + 1:]
     body_lines = lines[h + 1:]
     # trailing empty header cells (XLSX padding, trailing delimiters) with no data under them
@@ -343,6 +344,10 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
             skipped += 1
         else:
             header_units = {}
+    for name, unit in group_units.items():  # a units row under the header says more
+        header_units.setdefault(name, unit)
+    if group_units:
+        info["units_from_merged_labels"] = group_units
     # XLSX formula cells without a stored value, by column and data row
     formula_cells: dict[str, list[int]] = {}
     for i, j in formula_at:
@@ -371,6 +376,34 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
                         decimal_comma=decimal_comma, reader=info, file_unit=file_unit,
                         date_format=date_format, units_required=units_required,
                         renamed=renamed, formula_cells=formula_cells, texts=texts)
+
+
+def _group_units(rows: list[list[str]], h: int, merged: Any, header: list[str]
+                 ) -> dict[str, str]:
+    """Units of concentration columns whose header states none, from a group label merged
+    over them above the header (XLSX): ``阳离子 (mmol/L)`` over ``Ca``, ``Mg``, ``Na``.
+
+    The label's bracketed text counts only if it is a concentration unit; header cells
+    with a unit of their own keep it.  ``{header cell: unit}``.
+    """
+    from .headers import split_header
+
+    out: dict[str, str] = {}
+    for r0, c0, r1, c1 in merged:
+        if r1 >= h or c1 == c0 or c0 >= len(rows[r0]):
+            continue  # not a group label above the header
+        unit = next((u for _n, u, form in split_header(rows[r0][c0]) if form == "bracket"
+                     and u), None)
+        if unit is None or parse_unit(unit, "conc") is None:
+            continue
+        for cell in header[c0:c1 + 1]:
+            try:
+                hit = match_header(cell)
+            except UnitError:
+                continue
+            if hit is not None and KEYS[hit.key][1] == "conc" and hit.unit is None:
+                out[cell] = unit
+    return out
 
 
 _PREAMBLE_UNIT_RE = re.compile(r"(?:单位|\bunits?\b)\s*[:：=]?\s*([^\s,;，；（(]+)", re.IGNORECASE)

@@ -170,6 +170,47 @@ def _has_formulas(path: Path) -> bool:
         return False
 
 
+_MERGE_TAG = re.compile(rb"<(?:\w+:)?mergeCell[\s>/]")
+
+
+def _merged_ranges(path: Path, title: str) -> list[tuple[int, int, int, int]]:
+    """0-based ``(first row, first column, last row, last column)`` of each merged range.
+
+    Only workbooks with a ``<mergeCell>`` element are opened again (not read-only: openpyxl
+    keeps merges only then).
+    """
+    import zipfile
+
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if not any(_MERGE_TAG.search(zf.read(name)) for name in zf.namelist()
+                       if name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                return []
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return []
+    wb = openpyxl.load_workbook(path, read_only=False, data_only=True)
+    try:
+        return [(r.min_row - 1, r.min_col - 1, r.max_row - 1, r.max_col - 1)
+                for r in wb[title].merged_cells.ranges]
+    finally:
+        wb.close()
+
+
+def _fill_merged(rows: list[list[str]], merged: list[tuple[int, int, int, int]]) -> None:
+    """Give every cell of a merged range the text of its first cell, as the sheet shows it."""
+    for r0, c0, r1, c1 in merged:
+        if r0 >= len(rows) or c0 >= len(rows[r0]):
+            continue
+        text = rows[r0][c0]
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            row = rows[r]
+            row.extend([""] * (c1 + 1 - len(row)))
+            for c in range(c0, c1 + 1):
+                row[c] = text
+
+
 def _formula_cells(path: Path, title: str, rows: list[list[str]]) -> list[tuple[int, int]]:
     """(row, column) of the cells that hold a formula but no stored (cached) value.
 
@@ -239,6 +280,9 @@ def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]]
     sheets are not tables: ``sheet=None`` takes the first worksheet and a sheet
     number counts worksheets only.  ``info["formula_cells"]`` lists the
     ``(row, column)`` of formula cells without a stored value (read as ``""``).
+    Every cell of a merged range holds the text of its first cell, as the sheet shows
+    it (a site merged over three samples names each of them); ``info["merged_cells"]``
+    lists the ranges, 0-based ``(first row, first column, last row, last column)``.
     """
     import openpyxl  # deferred: only XLSX needs it
 
@@ -259,8 +303,10 @@ def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]]
     finally:
         wb.close()
     formulas = _formula_cells(path, title, rows) if _has_formulas(path) else []
+    merged = _merged_ranges(path, title)
+    _fill_merged(rows, merged)
     return rows, {"encoding": None, "delimiter": None, "format": "xlsx", "sheet": title,
-                  "lines": lines, "formula_cells": formulas}
+                  "lines": lines, "formula_cells": formulas, "merged_cells": merged}
 
 
 def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
@@ -352,6 +398,10 @@ def read_table(path: Path, *, sheet=None, encoding: str | None = None, comment: 
             name = f"{base}.{k}"
         names.append(name)
     width = len(names)
+    if any(r0 == r1 == keep[0] and c0 == 0 and c1 >= width - 1 > 0
+           for r0, c0, r1, c1 in info.get("merged_cells", ())):  # one cell across the sheet
+        raise DataError(f"{path}: line {lines[keep[0]]} is one merged cell, a title: a "
+                        "table's first row must be its header; delete the title row(s) above it.")
     body: list[list[str]] = []
     body_lines: list[int] = []
     for i in keep[1:]:
