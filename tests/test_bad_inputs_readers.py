@@ -298,7 +298,8 @@ def test_merged_header_cells_and_merged_data_cells_read_as_the_sheet_shows_them(
     assert out["site"].tolist() == ["龙潭", "龙潭"]
     assert out["ca_mmol_l"].tolist() == [2.0, 1.8] and out["hco3_mmol_l"].tolist() == [4.0, 3.9]
     assert out["cl_mmol_l"].iloc[0] == pytest.approx(0.1, rel=1e-4)
-    assert out.attrs["source_units"]["ca"] == "mmol/L" and out.attrs["source_units"]["cl"] == "mg/L"
+    units = out.attrs["source_units"]
+    assert units["ca"] == "mmol/L" and units["cl"] == "mg/L"
     assert out.attrs["reader"]["units_from_merged_labels"] == {
         "Ca": "mmol/L", "Mg": "mmol/L", "HCO3": "mmol/L"}
 
