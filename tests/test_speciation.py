@@ -308,6 +308,28 @@ def test_a_censored_acid_ion_enters_the_correction_at_its_detection_limit():
     assert lo < 2.9 < hi and hi - lo < 0.6
 
 
+def test_a_speciated_table_speciated_again_does_not_guess_a_censored_limit(tmp_path):
+    # The output's so4_mmol_l holds the stand-in (0.25 under 'half', 0.5 under 'limit') and
+    # nothing says which: read back, its '<0.5' row gets no carbonic HCO3 (NaN) rather than
+    # 4 - 2 x 2 x 0.5 = 2.0 (a 'limit' stand-in doubled again); the other row keeps
+    # 4 - 2 x 0.5 - 0.1 = 2.9, and the results are replaced, not kept as *_input
+    from karstsink.io.samples import read_samples, standardize
+
+    raw = pd.DataFrame({"T (°C)": ["15", "15"], "pH": ["7.4", "7.4"],
+                        "Ca (mmol/L)": ["2.0", "2.0"], "HCO3 (mmol/L)": ["4.0", "4.0"],
+                        "SO4 (mmol/L)": ["<0.5", "0.5"], "NO3 (mmol/L)": ["0.1", "0.1"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        first = speciate(standardize(raw, below_detection="limit"), jobs=1)
+        assert first["hco3_carbonic_mmol_l"].tolist() == pytest.approx([2.9, 2.9], abs=1e-12)
+        path = tmp_path / "first.csv"
+        first.to_csv(path, index=False)
+        again = speciate(read_samples(path), jobs=1)
+    assert np.isnan(again.loc[0, "hco3_carbonic_mmol_l"])
+    assert again.loc[1, "hco3_carbonic_mmol_l"] == pytest.approx(2.9, abs=1e-12)
+    assert not [c for c in again.columns if c.endswith("_input")]
+
+
 def test_high_ionic_strength_is_flagged_and_points_to_pitzer():
     # 1000 mmol/L NaCl: I ~ 1 mol/kgw > 0.7
     table = canonical([{}, {"na_mmol_l": 1000.0, "cl_mmol_l": 1000.0}])

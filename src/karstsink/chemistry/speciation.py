@@ -197,7 +197,7 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     numbers = _numeric_inputs(out)
     flags = _flags_array(out)
     # a censored SO4 or NO3 enters the acid correction at its detection limit
-    acid_scale = _acid_limit_scales(flags, out.attrs.get("below_detection", "half"))
+    acid_scale = _acid_limit_scales(flags, out.attrs)
     _add_missing_validation_flags(flags, numbers, out)
     computable = _computable(out, flags)
 
@@ -303,8 +303,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
                              f"{acid_no3_share:g} * NO3 (acid_no3_share from nitrification); "
                              "missing SO4 or NO3 gives NaN (karstsink.carbon.carbonic_hco3); "
                              f"{carbon.CENSORED_ACID_ASSUMPTION} (PHREEQC is given the "
-                             "below_detection stand-in; with 'zero' or 'nan' the limit is not "
-                             "known and the row's hco3_carbonic_mmol_l is NaN)",
+                             "below_detection stand-in; where the limit is not known, with "
+                             "'zero' or 'nan' or in a table standardised before, the row's "
+                             "hco3_carbonic_mmol_l is NaN)",
             "carbon_accounting": carbon.assumptions(**shares, bcp_share=None),
             "alkalinity": "PHREEQC Alkalinity [meq/L] = hco3_mmol_l + 2*co3_mmol_l",
             "phreeqc_units": "SOLUTION units mmol/l, density 1 kg/L, pe 4",
@@ -331,10 +332,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
 
     notes = [f"{int(added[c].sum())} row(s) {c}" for c in added if added[c].any()]
     if kept:
-        warnings.warn("speciate: input column(s) named like a result but holding other values "
-                      "are kept, renamed: " + ", ".join(f"{a!r} -> {b!r}" for a, b in
-                                                        kept.items()), DataQualityWarning,
-                      stacklevel=2)
+        warnings.warn("speciate: input column(s) named like a result are kept, renamed: "
+                      + ", ".join(f"{a!r} -> {b!r}" for a, b in kept.items()),
+                      DataQualityWarning, stacklevel=2)
     if dropped_used:
         notes.append(f"{eng.database.name} lacks {', '.join(sorted(dropped_used))}, which "
                      "were left out of the speciation")
@@ -378,45 +378,48 @@ def _numeric_inputs(table: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _keep_clashing_inputs(out: pd.DataFrame, new: Mapping[str, Any]) -> dict[str, str]:
-    """Rename, in place, input columns named like a result whose values differ from it.
+    """Rename input columns named like a result, so that a lab's own values are not lost.
 
-    A speciated table speciated again has the same values in them (replaced, as
-    before); a lab's own ``si_calcite`` is not lost: it becomes ``si_calcite_input``
-    (``_input2``... if that is taken).  Returns ``{old name: new name}``.
+    A lab's ``si_calcite`` becomes ``si_calcite_input`` (``_input2``... if that is
+    taken).  A table karstsink speciated before (it has ``phreeqc_message``, which
+    only karstsink writes) has its results replaced, as always.  Returns
+    ``{old name: new name}``.
     """
+    if "phreeqc_message" in out.columns:
+        return {}
     kept: dict[str, str] = {}
-    for name, col in new.items():
-        if name not in out.columns or _same_values(out[name], col):
+    for name in new:
+        if name not in out.columns:
             continue
         target, k = f"{name}_input", 1
         while target in out.columns or target in new:
             k += 1
             target = f"{name}_input{k}"
-        out.rename(columns={name: target}, inplace=True)
         kept[name] = target
+    if kept:
+        out.columns = [kept.get(c, c) for c in out.columns]
     return kept
 
 
-def _same_values(old: pd.Series, col: Any) -> bool:
-    """True if an input column holds what the result ``col`` holds (text or numbers)."""
-    text = ["" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-            else str(v).strip() for v in old.tolist()]
-    if not isinstance(col, np.ndarray):  # phreeqc_message: text, "" for none
-        return text == ["" if v is pd.NA else str(v) for v in list(col)]
-    numbers = pd.to_numeric(pd.Series(text, dtype=object).replace("", np.nan),
-                            errors="coerce").to_numpy(dtype=float)
-    unread = np.isnan(numbers) & np.array([t != "" for t in text], dtype=bool)
-    return not unread.any() and np.array_equal(numbers, col, equal_nan=True)
-
-
-def _acid_limit_scales(flags: np.ndarray, below_detection: Any) -> dict[str, np.ndarray]:
+def _acid_limit_scales(flags: np.ndarray, attrs: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Per acid ion (``so4``, ``no3``), the factor taking each row's value to its detection
-    limit where the reader flagged it ``below_detection:<ion>`` (1 elsewhere)."""
+    limit where the reader flagged it ``below_detection:<ion>`` (1 elsewhere).
+
+    The reader's ``attrs["below_detection"]`` says what it stood in for a ``'<DL'`` cell.
+    A value taken from a canonical column (``so4_mmol_l``: a table standardised before,
+    whose flag was kept) or from a table without that record holds a stand-in of
+    unknown policy: NaN, so no carbonic HCO3 rather than a wrong one.
+    """
     from ..io.samples import reporting_limit_scale
 
-    return {ion: reporting_limit_scale([f"below_detection:{ion}" in qa.split(f)
-                                        for f in flags], below_detection)
-            for ion in ("so4", "no3")}
+    sources = {key: str(col) for col, key in (attrs.get("column_map") or {}).items()}
+    out = {}
+    for ion in ("so4", "no3"):
+        known = "below_detection" in attrs and sources.get(ion) != f"{ion}_mmol_l"
+        out[ion] = reporting_limit_scale([f"below_detection:{ion}" in qa.split(f)
+                                          for f in flags],
+                                         attrs["below_detection"] if known else "nan")
+    return out
 
 
 def _flags_array(table: pd.DataFrame) -> np.ndarray:
