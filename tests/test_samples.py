@@ -354,6 +354,11 @@ def test_hco3_and_alkalinity_that_disagree_are_flagged_not_changed():
                            "HCO3 (mg/L)": ["244.068", "200.174"],
                            "Alk (mg/L as CaCO3)": ["200.174", "200.174"]}))
     assert mg["qa_flags"].tolist() == ["", "alkalinity_disagrees"]
+    # a '<DL' is a stand-in (half the limit): HCO3 2 mg/L against alkalinity '<2' as CaCO3
+    # agree within the limit and are not judged
+    cens = std(pd.DataFrame({"pH": ["7.4"], "T": ["16"], "HCO3 (mg/L)": ["2"],
+                             "Alk (mg/L as CaCO3)": ["<2"]}))
+    assert cens["qa_flags"].tolist() == ["below_detection:alk"]
 
 
 def test_censored_ph_and_temperature_are_not_invented():

@@ -76,6 +76,16 @@ def test_rain_sulfate_above_the_samples_adds_no_co2_uptake():
     assert_allclose(p["so4_acid"], -0.022, atol=1e-12)
     assert_allclose(p["phi_carb"], 2.1014, atol=1e-12)
     assert_allclose(p["phi_carb"], p["ca_carb"] + p["mg_carb"], atol=1e-12)
+    # nor gypsum: with evaporite_so4_share 0.5 no Ca_evap comes of the negative residual
+    # (else Ca_carb 1.932 + 0.011 and phi_carb 0.011 higher)
+    g = w.partition_sources(2.0, 0.3, 1.0, 0.05, 1.0, 0.03, evaporite_so4_share=0.5)
+    assert_allclose(g["ca_evap"], 0.0, atol=1e-12)
+    assert_allclose(g["phi_carb"], 2.1014, atol=1e-12)
+    # the CO2 uptake falls as SO4 rises through the rain SO4 (0.052), never jumps up
+    phi = [float(w.partition_sources(2.0, 0.3, 1.0, 0.05, 1.0, s4,
+                                     evaporite_so4_share=0.5)["phi_carb"])
+           for s4 in (0.03, 0.05, 0.052, 0.06, 0.1)]
+    assert all(b <= a + 1e-12 for a, b in zip(phi, phi[1:], strict=False))
 
 
 def test_partition_sources_halite_and_gypsum_by_hand():

@@ -101,7 +101,8 @@ def partition_sources(ca, mg, na, k, cl, so4, *, no3=0.0, cl_rain=None, rain_rat
     1. rain: ``X_rain = Cl_rain * (X/Cl)_rain`` (default: all Cl⁻ is
        atmospheric and rain has seawater ratios);
     2. evaporite: ``Na_evap = Cl - Cl_rain`` (halite);
-       ``Ca_evap = evaporite_so4_share * SO4`` (gypsum, non-rain SO4);
+       ``Ca_evap = evaporite_so4_share * SO4`` (gypsum, non-rain SO4, 0 where the
+       rain SO4 exceeds the sample's);
     3. silicate: ``Na_sil = Na - Na_rain - Na_evap``, ``K_sil = K - K_rain``,
        ``Ca_sil = Na_sil (Ca/Na)_sil``, ``Mg_sil = Na_sil (Mg/Na)_sil``;
     4. carbonate: ``Ca_carb = Ca - Ca_rain - Ca_evap - Ca_sil``,
@@ -168,8 +169,11 @@ def partition_sources(ca, mg, na, k, cl, so4, *, no3=0.0, cl_rain=None, rain_rat
     for x in ("na", "ca", "mg", "k", "so4"):
         out[f"{x}_rain"] = cl_r * ratios[x]
     so4_nonrain = so4 - out["so4_rain"]
+    # rain SO4 above the sample's (a negative so4_acid, kept to show the misfit) is neither
+    # gypsum nor acid: it must not add Ca_carb or CO2 uptake to phi_carb
+    so4_left = np.maximum(so4_nonrain, 0.0)
     out["na_evap"] = cl - cl_r
-    out["ca_evap"] = evaporite_so4_share * so4_nonrain
+    out["ca_evap"] = evaporite_so4_share * so4_left
     out["na_sil"] = na - out["na_rain"] - out["na_evap"]
     out["k_sil"] = k - out["k_rain"]
     out["ca_sil"] = out["na_sil"] * ca_na_sil
@@ -180,8 +184,5 @@ def partition_sources(ca, mg, na, k, cl, so4, *, no3=0.0, cl_rain=None, rain_rat
                                       evaporite_so4_share=evaporite_so4_share)
     out["no3_acid"] = carbon.acid_no3(no3, acid_no3_share=acid_no3_share)
     out["phi_sil"] = out["na_sil"] + out["k_sil"] + 2.0 * (out["ca_sil"] + out["mg_sil"])
-    # rain SO4 above the sample's SO4 (a negative so4_acid, kept to show the misfit) is no
-    # acid: it must not add CO2 uptake to phi_carb
-    out["phi_carb"] = out["ca_carb"] + out["mg_carb"] - carbon.acid_hco3(
-        np.maximum(so4_nonrain, 0.0), no3, **shares)
+    out["phi_carb"] = out["ca_carb"] + out["mg_carb"] - carbon.acid_hco3(so4_left, no3, **shares)
     return out

@@ -375,9 +375,11 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                 notes.append(f"{int(with_co3.sum())} row(s) with total alkalinity and CO3 but "
                              "no HCO3: hco3_mmol_l = alkalinity - 2 x co3_mmol_l [meq/L]")
         alk_fatal |= fatal_keys["alk"] & np.isnan(hco3)
-        if "hco3" in measured:
+        if "hco3" in measured:  # a '<DL' of either is a stand-in, not judged
+            censored = (measured["hco3"][1] == cells.BELOW) | (measured["alk"][1] == cells.BELOW)
             flag(_alkalinity_disagrees(measured["hco3"][0], alk, columns.get("co3_mmol_l"),
-                                       columns.get(KEYS["ph"][0])), "alkalinity_disagrees")
+                                       columns.get(KEYS["ph"][0])) & ~censored,
+                 "alkalinity_disagrees")
     alk_source = ("hco3 (alkalinity where HCO3 is missing)" if {"hco3", "alk"} <= set(measured)
                   else "hco3" if "hco3" in measured else "alk" if "alk" in measured else None)
     columns["hco3_mmol_l"] = hco3
