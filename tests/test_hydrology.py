@@ -39,6 +39,10 @@ def _daily(n=10, start="2020-01-01"):
         ("Q_obs_mean (L/s)", None, 1e-3),  # not a discharge name, but a discharge unit
         ("Q_Ls", None, 1e-3),
         ("discharge_m3d", None, 1 / 86400),  # 1 m3/d = 1/86 400 m3/s
+        ("Q_m3_s", None, 1.0),
+        ("Q_L_s", None, 1e-3),
+        ("Flow_m3/s_daily", None, 1.0),
+        ("Q_m3s_mean", None, 1.0),
     ],
 )
 def test_units_from_header_or_option(tmp_path, header, q_unit, factor):
@@ -68,7 +72,8 @@ def test_unknown_and_contradicting_units(tmp_path):
         read_discharge(_write(tmp_path, "date,Q\n2020-01-01,1\n", "c.csv"), q_unit="furlongs")
 
 
-@pytest.mark.parametrize("header", ["Q m3/h", "Q_L/min", "Discharge m3 per hour"])
+@pytest.mark.parametrize("header", ["Q m3/h", "Q_L/min", "Discharge m3 per hour", "Q_gpm",
+                                    "Q_lpm", "Q_m3_h_daily"])
 def test_a_flow_unit_after_a_space_or_underscore_is_read_or_refused_never_ignored(
         tmp_path, header):
     # 'Q m3/h' with --q-unit L/s was read as L/s without a word (3862.8 m3/h taken as

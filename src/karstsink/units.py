@@ -105,6 +105,8 @@ def normalize_discharge_unit(unit: str) -> str:
     """
     key = unicodedata.normalize("NFKC", str(unit or "")).lower().replace("\u2212", "-")
     key = re.sub(r"[\s·*]", "", key)
+    if "/" not in key and key.count("_") == 1:  # Q_m3_s: m3/s
+        key = key.replace("_", "/")
     if key in _DISCHARGE_ALIASES:
         return _DISCHARGE_ALIASES[key]
     raise UnitError(

@@ -476,11 +476,13 @@ def match_discharge_header(header: str) -> HeaderMatch | None:
     return None
 
 
-#: A volume per time (``m3/h``, ``L/min``, ``m3 per day``): after ``_`` or a space in a
-#: discharge header such a unit is read, or refused if karstsink does not take it; it is
-#: never ignored, so that a unit written in the file wins over ``--q-unit``.
-_FLOW_SHAPED = re.compile(r"(m3|m\^3|l|ft3|ft\^3|cf|gal|ml)\s*(/|per|p)?\s*"
-                          r"(s|sec|second|min|minute|h|hr|hour|d|day|yr|year)(-1)?", re.I)
+#: A volume per time anywhere in a discharge header, between non-alphanumerics (``Q m3/h``,
+#: ``Q_L_min``, ``Flow_m3/s_daily``, ``Q_lpm``): read, or refused if karstsink does not take
+#: it; never ignored, so that a unit written in the file wins over ``--q-unit``.
+_FLOW_SHAPED = re.compile(
+    r"(?<![A-Za-z0-9])((?:m3|m\^3|l|ft3|ft\^3|cf|gal|ml)\s*(?:/|per|p|_)?\s*"
+    r"(?:s|sec|second|min|minute|m|h|hr|hour|d|day|yr|year)(?:-1)?"
+    r"|lpm|gpm|mgd|cmd|cms|cfs|lps)(?![A-Za-z0-9])", re.I)
 
 
 def discharge_unit_in_header(header: str) -> str | None:
@@ -490,7 +492,7 @@ def discharge_unit_in_header(header: str) -> str | None:
     ------
     UnitError
         If the header has a bracketed unit that is no discharge unit (``Q (gal/min)``),
-        or after ``_`` or a space a volume per time that is none (``Q m3/h``, ``Q_L/min``).
+        or elsewhere a volume per time that is none (``Q m3/h``, ``Q_L/min``, ``Q_gpm``).
     """
     unknown = None
     for _name, unit_text, form in split_header(header):
@@ -499,9 +501,14 @@ def discharge_unit_in_header(header: str) -> str | None:
         try:
             return normalize_discharge_unit(unit_text)
         except UnitError:
-            if form == "bracket" or (form == "suffix"
-                                     and _FLOW_SHAPED.fullmatch(unit_text.strip())):
+            if form == "bracket":
                 unknown = unknown or unit_text
+    if unknown is None:
+        for m in _FLOW_SHAPED.finditer(nfkc(header)):
+            try:
+                return normalize_discharge_unit(m[1])
+            except UnitError:
+                unknown = unknown or m[1]
     if unknown is not None:
         raise UnitError(f"unknown discharge unit {unknown!r} in column {header!r}; use m3/s, "
                         "L/s, ft3/s (cfs) or m3/d")
