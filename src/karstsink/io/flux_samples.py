@@ -286,10 +286,10 @@ def flux_samples_from_table(
     if key is not None and species is not None and not _roles_match(species, key):
         raise DataError(f"{source}: column {str(col if col is not None else name)!r} holds "
                         f"{key}, not {species}; name the {species} column.")
-    if key == "alk" and {"hco3", "alk"} <= set(measured):  # the HCO3 cells are read first
+    if key == "alk" and "hco3" in measured and any(  # given HCO3 cells are read first
+            c.strip() for c in cells.text_cells(table[measured["hco3"]])):
         raise DataError(f"{source}: {name!r} is the alkalinity, but HCO3 ({measured['hco3']!r})"
-                        " fills that column first: name the HCO3 column, or remove it to use "
-                        "the alkalinity.")
+                        " fills that column first: name it, or remove it to use the alkalinity.")
     in_table = key is not None and (key in measured or (
         _species_of(key) == "hco3" and ({"hco3", "alk"} & set(measured))))
     if key is not None and not in_table:
