@@ -46,10 +46,8 @@ def wrtds_count_options(f: F) -> F:
                              "100, EGRET's]; lower it for a short record.")(f)
 
 
-def gap_options(f: F) -> F:
-    """``--max-gap-days`` and ``--allow-gaps`` of the discharge reader (``flux`` and ``trend``)."""
-    f = click.option("--allow-gaps", is_flag=True,
-                     help="Keep longer discharge gaps as missing days instead of stopping.")(f)
+def max_gap_option(f: F) -> F:
+    """``--max-gap-days`` of the discharge reader (``flux`` and ``trend``)."""
     return click.option("--max-gap-days", type=click.IntRange(min=0), default=7,
                         show_default=True,
                         help="Interpolate discharge gaps up to this many days.")(f)
@@ -89,7 +87,9 @@ def gap_options(f: F) -> F:
                    "needed when day/month order cannot be told from the dates.")
 @click.option("--year-start", type=click.IntRange(1, 12), default=10, show_default=True,
               help="First month of the annual year (10 = USGS water year, 1 = calendar).")
-@gap_options
+@max_gap_option
+@click.option("--allow-gaps", is_flag=True,
+              help="Keep longer discharge gaps as missing days instead of stopping.")
 @click.option("--so4", default=None, help="SO4 column of the samples (sulfuric-acid correction).")
 @click.option("--no3", default=None, help="NO3 column of the samples (nitric-acid correction).")
 @click.option("--toc", default=None, help="TOC/AOC column [mg C/L] (biological carbon pump).")

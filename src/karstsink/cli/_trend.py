@@ -19,7 +19,7 @@ from ._common import (
     units_option,
     verbosity_options,
 )
-from ._flux import gap_options, sheet_options, wrtds_count_options
+from ._flux import max_gap_option, sheet_options, wrtds_count_options
 
 
 def _group(text: str) -> tuple[int, int]:
@@ -56,7 +56,7 @@ def _series_years(text: str | None):
 @click.option("--constituent", required=True, help="Constituent column of the samples file.")
 @units_option("Unit of sample columns whose header states none (give it once).")
 @click.option("--q-unit", default=None, help="Discharge unit if the header gives none.")
-@gap_options
+@max_gap_option
 @click.option("--area", "area_km2", type=FiniteRange(min=0, min_open=True), default=None,
               help="Catchment area [km²]: adds the carbon-sink row for HCO3.")
 @click.option("--pairs", nargs=2, type=int, default=None, metavar="YEAR1 YEAR2",
@@ -90,7 +90,7 @@ def _series_years(text: str | None):
 @verbosity_options
 @handle_errors
 def trend_command(discharge_path, samples_path, samples_sheet, discharge_sheet, constituent,
-                  units, q_unit, max_gap_days, allow_gaps, area_km2, pairs, groups,
+                  units, q_unit, max_gap_days, area_km2, pairs, groups,
                   series_text, window_side,
                   bootstrap, block_days, seed, jobs, min_obs, min_uncen, kalman_iter, rho,
                   out_dir, no_plots, overwrite, debug) -> None:
@@ -119,7 +119,7 @@ def trend_command(discharge_path, samples_path, samples_sheet, discharge_sheet, 
     inputs = [discharge_path, samples_path]
     check_output_dir(out_dir, overwrite=overwrite, inputs=inputs)  # before the work
     daily = read_discharge(discharge_path, q_unit=q_unit, sheet=discharge_sheet,
-                           max_gap_days=max_gap_days, allow_gaps=allow_gaps)
+                           max_gap_days=max_gap_days, allow_gaps=None)  # every day
     table = read_flux_table(samples_path, units=units, sheet=samples_sheet)
     smp = flux_samples_from_table(table, constituent)
     counts = {k: v for k, v in (("min_obs", min_obs), ("min_uncen", min_uncen)) if v is not None}

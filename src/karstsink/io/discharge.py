@@ -253,7 +253,7 @@ def read_discharge(
     date_column: str | None = None,
     value_column: str | None = None,
     max_gap_days: int = 7,
-    allow_gaps: bool = False,
+    allow_gaps: bool | None = False,
     extra_columns: list[str] | tuple[str, ...] | None = None,
     date_format: str | None = None,
     sheet: str | int | None = None,
@@ -278,10 +278,11 @@ def read_discharge(
     max_gap_days : int, default 7
         Gaps of at most this many days inside the record are filled by linear
         interpolation in time and flagged ``interpolated``.
-    allow_gaps : bool, default False
+    allow_gaps : bool or None, default False
         Keep longer gaps (and gaps at either end) as NaN days instead of
         raising; estimators then give NaN flux on those days and flag period
-        totals as incomplete.
+        totals as incomplete.  None: refuse them as False does, without
+        offering ``--allow-gaps`` (a WRTDS trend needs every day).
     extra_columns : list of str, optional
         Other numeric columns to carry as daily means under the same names
         (e.g. an EC logger column for the direct method's proxy, or specific
@@ -458,12 +459,13 @@ def read_discharge(
     if long_gaps and not allow_gaps:
         listed = ", ".join(str(g) for g in long_gaps[:5])
         more = f" and {len(long_gaps) - 5} more" if len(long_gaps) > 5 else ""
+        fix = ("Fill them or raise --max-gap-days (a trend needs every day)" if allow_gaps
+               is None else "Fill them, raise --max-gap-days, or pass --allow-gaps "
+               "(allow_gaps=True) to estimate with those days missing")
         raise DataError(
             f"{source}: discharge is missing on {sum(g.n_days for g in long_gaps)} day(s) that "
             f"cannot be interpolated (gaps longer than {max_gap_days} days or at the ends of the "
-            f"record): {listed}{more}. Fill them, raise --max-gap-days, or pass --allow-gaps "
-            "(allow_gaps=True) to estimate with those days missing."
-        )
+            f"record): {listed}{more}. {fix}.")
     counts = {}
     for col in extra_columns or ():
         if col not in raw.columns:
