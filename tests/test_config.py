@@ -112,7 +112,7 @@ karst_t_c_yr = 1.0e6
          r"catchments\[0\]\.seed: must be a whole number"),
         # numpy takes no negative seed: refused before any stage runs, not at the flux stage
         (CATCHMENT + "method = 'wrtds'\nseed = -1\n",
-         r"catchments\[0\]\.seed: must be a whole number 0 or more, not -1"),
+         r"catchments\[0\]\.seed: must be a whole number 0 or more .*not -1"),
         (CATCHMENT + "proxy = 'EC'\n", r"catchments\[0\]\.proxy: is for method = \"direct\""),
         (CATCHMENT + "method = 'rating'\nextra = ['EC']\n",
          r"catchments\[0\]\.extra: regressors are for method = \"loadest\""),

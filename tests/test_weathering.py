@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -85,7 +87,7 @@ def test_rain_sulfate_above_the_samples_adds_no_co2_uptake():
     phi = [float(w.partition_sources(2.0, 0.3, 1.0, 0.05, 1.0, s4,
                                      evaporite_so4_share=0.5)["phi_carb"])
            for s4 in (0.03, 0.05, 0.052, 0.06, 0.1)]
-    assert all(b <= a + 1e-12 for a, b in zip(phi, phi[1:], strict=False))
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(phi))
 
 
 def test_partition_sources_halite_and_gypsum_by_hand():

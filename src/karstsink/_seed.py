@@ -30,6 +30,18 @@ def resolve_seed(seed: int | None) -> int:
     return int(np.random.SeedSequence().generate_state(1)[0])
 
 
+def seed_problem(seed: object) -> str | None:
+    """What is wrong with ``seed`` as a seed of numpy's random generator, or None.
+
+    The one wording of the rule, for the API (:func:`check_seed`) and the run
+    configuration's ``seed`` keys.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        return (f"must be a whole number 0 or more (a seed of numpy's random generator), "
+                f"not {seed!r}")
+    return None
+
+
 def check_seed(seed: object, where: str = "seed") -> None:
     """Refuse a seed numpy cannot take (a negative or non-whole number), naming ``where``.
 
@@ -40,6 +52,6 @@ def check_seed(seed: object, where: str = "seed") -> None:
     """
     from .exceptions import ConfigError
 
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"{where} must be a whole number 0 or more (a seed of numpy's "
-                          f"random generator), not {seed!r}.")
+    problem = seed_problem(seed)
+    if problem:
+        raise ConfigError(f"{where} {problem}.")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._seed import resolve_seed
+from .._seed import resolve_seed, seed_problem
 from ..exceptions import DataError
 from ..flux._kalman import KALMAN_RHO
 from ..io.write import to_csv
@@ -474,7 +474,7 @@ def trend_config(c, raw: Any, where: str, method: str, name: str) -> dict[str, A
             raise fail(k, f"must be {low} or more, not {v!r}")
         out[k] = v
     out["seed"] = table.get("seed")
-    if out["seed"] is not None and out["seed"] < 0:
-        raise fail("seed", f"must be a whole number 0 or more, not {out['seed']!r}")
+    if out["seed"] is not None and seed_problem(out["seed"]):
+        raise fail("seed", str(seed_problem(out["seed"])))
     out["band"] = table.get("band", True)
     return out
