@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, MissingColumnError
+from ..io.samples import stand_in_fraction
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import PERIOD_COLUMNS, FluxEstimate
 from ._common import Z95, calibration_pairs, check_daily, empty_daily, require_samples
@@ -60,10 +61,11 @@ class _ProxyEstimate(FluxEstimate):
         return pd.DataFrame.from_dict(rows, orient="index", columns=list(PERIOD_COLUMNS))
 
 
-#: ``censored_at`` of :func:`estimate_direct`: the share of its reporting limit a censored
-#: sample enters at, the flag its sample row gets and the words of ``model.json``.
-CENSORED_AT = {"half": (0.5, "half_reporting_limit_used", "half the reporting limit"),
-               "limit": (1.0, "reporting_limit_used", "the reporting limit")}
+#: ``censored_at`` of :func:`estimate_direct` (a policy of the sample reader's, whose share
+#: of the limit :func:`karstsink.io.samples.stand_in_fraction` gives): the flag its sample
+#: rows get and the words of ``model.json``.
+CENSORED_AT = {"half": ("half_reporting_limit_used", "half the reporting limit"),
+               "limit": ("reporting_limit_used", "the reporting limit")}
 
 
 def _sample_conc(pairs: pd.DataFrame, fraction: float) -> pd.DataFrame:
@@ -117,7 +119,8 @@ def estimate_direct(
     require_samples(pairs, 1, "The direct method", fix="check the samples' dates and values")
     if censored_at not in CENSORED_AT:
         raise ValueError(f"censored_at must be 'half' or 'limit', got {censored_at!r}")
-    fraction, censored_flag, censored_words = CENSORED_AT[censored_at]
+    censored_flag, censored_words = CENSORED_AT[censored_at]
+    fraction = stand_in_fraction(censored_at)
     s = _sample_conc(pairs, fraction)
     out = empty_daily(daily)
     q = out["discharge_m3s"].to_numpy(dtype=float)

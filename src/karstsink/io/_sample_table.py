@@ -38,7 +38,16 @@ _OUTPUT_ORDER = ["sample_id", "site", "date", "lat", "lon", "temp_c", "ph", "ec_
 _BELOW_POLICIES = {"half": 0.5, "zero": 0.0, "limit": 1.0, "nan": np.nan}
 
 
-def _detection_factor(below_detection: Any) -> float:
+def stand_in_fraction(below_detection: Any) -> float:
+    """The share of its detection limit a ``'<DL'`` value is read as under a policy.
+
+    ``"half"`` 0.5, ``"limit"`` 1, ``"zero"`` 0, ``"nan"`` NaN, or a fraction 0-1.
+
+    Raises
+    ------
+    karstsink.exceptions.ConfigError
+        Any other policy.
+    """
     if isinstance(below_detection, str):
         if below_detection.lower() in _BELOW_POLICIES:
             return _BELOW_POLICIES[below_detection.lower()]
@@ -70,7 +79,7 @@ def reporting_limit_scale(censored: Any, below_detection: Any = "half") -> np.nd
     >>> reporting_limit_scale([False, True], "half").tolist()
     [1.0, 2.0]
     """
-    factor = _detection_factor(below_detection)
+    factor = stand_in_fraction(below_detection)
     back = 1.0 / factor if factor and np.isfinite(factor) else np.nan
     return np.where(np.asarray(censored, dtype=bool), back, 1.0)
 
@@ -171,7 +180,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     formula_cells = dict(formula_cells or {})
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
-    factor = _detection_factor(below_detection)
+    factor = stand_in_fraction(below_detection)
     dup = df.columns[df.columns.duplicated()].unique().tolist()
     if dup:
         raise DataError(f"{source}: duplicate column name(s) {dup}; rename them so each "

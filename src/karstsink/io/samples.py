@@ -37,7 +37,13 @@ import pandas as pd
 from .. import qa as _qa
 from ..exceptions import DataError, DataQualityWarning, UnitError
 from . import cells
-from ._sample_table import ION_COLUMNS, _standardize, parse_date_column, reporting_limit_scale
+from ._sample_table import (
+    ION_COLUMNS,
+    _standardize,
+    parse_date_column,
+    reporting_limit_scale,
+    stand_in_fraction,
+)
 from .headers import KEYS, any_unit, match_header, parse_unit
 from .text import read_rows
 
@@ -49,6 +55,7 @@ __all__ = [
     "parse_date_column",
     "read_samples",
     "reporting_limit_scale",
+    "stand_in_fraction",
     "standardize",
 ]
 
