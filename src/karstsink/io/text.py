@@ -408,9 +408,10 @@ def read_table(path: Path, *, sheet=None, encoding: str | None = None, comment: 
         row = [c.strip() for c in rows[i]]
         if len(row) > width:
             if any(row[width:]):
-                fix = ("a table's first row must be its header: delete the title row(s) "
-                       "above it" if width == 1 else "fix the row" if info.get("format") ==
-                       "xlsx" else "quote cells that contain the delimiter or fix the row")
+                fix = (f"if line {lines[keep[0]]} is a title, delete the title row(s) above "
+                       "the header (a table's first row must be its header), else fix the row"
+                       if width == 1 else "fix the row" if info.get("format") == "xlsx"
+                       else "quote cells that contain the delimiter or fix the row")
                 raise DataError(
                     f"{path}: line {lines[i]} has {len(row)} cells but the header "
                     f"(line {lines[keep[0]]}) names {width} column{'s' * (width != 1)}; "
