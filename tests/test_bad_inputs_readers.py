@@ -281,27 +281,45 @@ def test_merged_header_cells_and_merged_data_cells_read_as_the_sheet_shows_them(
     out = read(tmp_path / "two_rows.xlsx")
     assert out["sample_id"].tolist() == ["A", "B"] and out["qa_flags"].tolist() == ["", ""]
     assert out["ca_mmol_l"].iloc[0] == pytest.approx(80 / 40.078, rel=1e-4)
-    # A group label that states a unit gives it to the columns under it that state none
-    # (a column with its own unit keeps it); a site merged over two samples names both.
-    # By hand: Cl 3.5451 mg/L / 35.451 = 0.1 mmol/L; Ca 2.0 as written (mmol/L).
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(["Sample ID", "Site", "T (°C)", "pH", "阳离子 (mmol/L)", None, "阴离子 (mmol/L)",
-               None])
-    ws.append([None, None, None, None, "Ca", "Mg", "HCO3", "Cl (mg/L)"])
-    ws.append(["A", "龙潭", 15, 7.5, 2.0, 0.4, 4.0, 3.5451])
-    ws.append(["B", None, 16, 7.6, 1.8, 0.5, 3.9, 7.0902])
-    for ref in ("A1:A2", "B1:B2", "C1:C2", "D1:D2", "E1:F1", "G1:H1", "B3:B4"):
-        ws.merge_cells(ref)
-    wb.save(tmp_path / "groups.xlsx")
-    out = read(tmp_path / "groups.xlsx")
+    # A group label that states a unit gives it to the columns under it that state none;
+    # of two labels one above the other (a title 'Longtan (mg/L)' over all, 'Major ions
+    # (mmol/L)' over the ions) the nearest the header does; a site merged over two samples
+    # names both; a column stating the label's unit itself agrees with it.
+    def groups(cl_header, path):
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(["Longtan spring water (mg/L)"] + [None] * 7)
+        ws.append(["Sample ID", "Site", "T (°C)", "pH", "Major ions (mmol/L)", None, None, None])
+        ws.append([None, None, None, None, "Ca", "Mg", "HCO3", cl_header])
+        ws.append(["A", "龙潭", 15, 7.5, 2.0, 0.4, 4.0, 0.1])
+        ws.append(["B", None, 16, 7.6, 1.8, 0.5, 3.9, 0.2])
+        for ref in ("A1:H1", "A2:A3", "B2:B3", "C2:C3", "D2:D3", "E2:H2", "B4:B5"):
+            ws.merge_cells(ref)
+        wb.save(path)
+        return path
+
+    out = read(groups("Cl (mmol/L)", tmp_path / "groups.xlsx"))
     assert out["site"].tolist() == ["龙潭", "龙潭"]
     assert out["ca_mmol_l"].tolist() == [2.0, 1.8] and out["hco3_mmol_l"].tolist() == [4.0, 3.9]
-    assert out["cl_mmol_l"].iloc[0] == pytest.approx(0.1, rel=1e-4)
-    units = out.attrs["source_units"]
-    assert units["ca"] == "mmol/L" and units["cl"] == "mg/L"
+    assert out["cl_mmol_l"].tolist() == [0.1, 0.2]
+    assert out.attrs["source_units"]["ca"] == "mmol/L"
     assert out.attrs["reader"]["units_from_merged_labels"] == {
         "Ca": "mmol/L", "Mg": "mmol/L", "HCO3": "mmol/L"}
+    # a column stating another unit than the label over it: the file contradicts itself
+    with pytest.raises(UnitError, match=r"column 'Cl \(mg/L\)' states its own unit, but the "
+                       r"merged label 'Major ions \(mmol/L\)'"):
+        read(groups("Cl (mg/L)", tmp_path / "contradicts.xlsx"))
+    # a number merged across two quantities' columns in a data row is the first one's only:
+    # Ca 80 mg/L merged over Ca and Mg leaves Mg empty (NaN), not 80 mg/L of Mg
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Sample ID", "T (°C)", "pH", "HCO3 (mg/L)", "Ca (mg/L)", "Mg (mg/L)"])
+    ws.append(["A", 15, 7.5, 244, 80, None])
+    ws.merge_cells("E2:F2")
+    wb.save(tmp_path / "across.xlsx")
+    out = read(tmp_path / "across.xlsx")
+    assert out["ca_mmol_l"].iloc[0] == pytest.approx(80 / 40.078, rel=1e-4)
+    assert np.isnan(out["mg_mmol_l"].iloc[0])
 
 
 def test_identical_column_names_in_memory_stay_one_clear_error():

@@ -121,5 +121,8 @@ def test_naming_the_alkalinity_beside_an_hco3_column_is_refused_not_given_the_hc
     assert read_flux_samples(p, "hco3")["conc_mg_L"].iloc[0] == 250.0
     # an HCO3 column with no value anywhere fills nothing: the alkalinity is read, as
     # HCO3 (100 x 2 / 100.087 x 61.017 = 121.928 mg/L)
-    p = _write(tmp_path, "date,HCO3 (mg/L),Alk (mg/L as CaCO3)\n2020-01-01,,100\n", "e.csv")
-    assert read_flux_samples(p, "alk")["conc_mg_L"].iloc[0] == pytest.approx(121.928, abs=5e-4)
+    for blank in ("", "-", "n.d.", "NA"):  # placeholders are no value either
+        p = _write(tmp_path, f"date,HCO3 (mg/L),Alk (mg/L as CaCO3)\n2020-01-01,{blank},100\n",
+                   "e.csv")
+        assert read_flux_samples(p, "alk")["conc_mg_L"].iloc[0] == pytest.approx(121.928,
+                                                                                abs=5e-4)

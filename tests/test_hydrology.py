@@ -43,6 +43,7 @@ def _daily(n=10, start="2020-01-01"):
         ("Q_L_s", None, 1e-3),
         ("Flow_m3/s_daily", None, 1.0),
         ("Q_m3s_mean", None, 1.0),
+        ("Q_2020_m3s", None, 1.0),  # a year is no scale
     ],
 )
 def test_units_from_header_or_option(tmp_path, header, q_unit, factor):
@@ -73,7 +74,10 @@ def test_unknown_and_contradicting_units(tmp_path):
 
 
 @pytest.mark.parametrize("header", ["Q m3/h", "Q_L/min", "Discharge m3 per hour", "Q_gpm",
-                                    "Q_lpm", "Q_m3_h_daily"])
+                                    "Q_lpm", "Q_m3_h_daily",
+                                    # a scale or an area around a plain unit: not that unit
+                                    "流量_万m3/d", "Q_1000_m3_d", "Q_10^3 m3/d", "Q_L/s/km2",
+                                    "specific_discharge_l_s_km2"])
 def test_a_flow_unit_after_a_space_or_underscore_is_read_or_refused_never_ignored(
         tmp_path, header):
     # 'Q m3/h' with --q-unit L/s was read as L/s without a word (3862.8 m3/h taken as

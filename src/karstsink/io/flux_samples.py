@@ -286,8 +286,8 @@ def flux_samples_from_table(
     if key is not None and species is not None and not _roles_match(species, key):
         raise DataError(f"{source}: column {str(col if col is not None else name)!r} holds "
                         f"{key}, not {species}; name the {species} column.")
-    if key == "alk" and "hco3" in measured and any(  # given HCO3 cells are read first
-            c.strip() for c in cells.text_cells(table[measured["hco3"]])):
+    if key == "alk" and "hco3" in measured and np.isfinite(  # HCO3 values are read first
+            cells.parse_column(cells.text_cells(table[measured["hco3"]]))[0]).any():
         raise DataError(f"{source}: {name!r} is the alkalinity, but HCO3 ({measured['hco3']!r})"
                         " fills that column first: name it, or remove it to use the alkalinity.")
     in_table = key is not None and (key in measured or (

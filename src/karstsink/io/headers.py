@@ -485,6 +485,22 @@ _FLOW_SHAPED = re.compile(
     r"|lpm|gpm|mgd|cmd|cms|cfs|lps)(?![A-Za-z0-9])", re.I)
 
 
+#: A scale before a volume per time (万m3/d, 1000_m3_d, 10^3 m3/d, x1000) or an area after
+#: it (L/s/km2): a unit karstsink does not take, not the plain one it starts or ends with.
+_SCALE_BEFORE = re.compile(r"(?:(?<![0-9])10+|1e[0-9]+|10\^-?[0-9]+|[万亿千百]|(?<![A-Za-z])"
+                           r"[x×*])[\s_]*$", re.I)
+_AREA_AFTER = re.compile(r"[\s_/]*(?:per[\s_]*)?(?:km2|km\^2|km²|ha|m2)(?![A-Za-z0-9])", re.I)
+
+
+def _scaled(text: str, start: int, end: int) -> str | None:
+    """The whole unit if ``text[start:end]`` has a scale before or an area after it."""
+    before = _SCALE_BEFORE.search(text[:start])
+    after = _AREA_AFTER.match(text[end:])
+    if not (before or after):
+        return None
+    return text[before.start() if before else start:end + (after.end() if after else 0)]
+
+
 def discharge_unit_in_header(header: str) -> str | None:
     """The discharge unit written in a header (``Q (m3/s)``, ``Q_cfs``), canonical, or None.
 
@@ -495,20 +511,28 @@ def discharge_unit_in_header(header: str) -> str | None:
         or elsewhere a volume per time that is none (``Q m3/h``, ``Q_L/min``, ``Q_gpm``).
     """
     unknown = None
-    for _name, unit_text, form in split_header(header):
+    text = " ".join(nfkc(header).split())
+    for name, unit_text, form in split_header(header):
         if not unit_text:
             continue
+        scaled = None if form == "bracket" else _scaled(text, len(name) + 1,
+                                                        len(name) + 1 + len(unit_text))
         try:
+            if scaled:
+                raise UnitError(scaled)
             return normalize_discharge_unit(unit_text)
         except UnitError:
-            if form == "bracket":
-                unknown = unknown or unit_text
+            if form == "bracket" or scaled:
+                unknown = unknown or scaled or unit_text
     if unknown is None:
-        for m in _FLOW_SHAPED.finditer(nfkc(header)):
+        for m in _FLOW_SHAPED.finditer(text):
+            scaled = _scaled(text, m.start(1), m.end(1))
             try:
+                if scaled:
+                    raise UnitError(scaled)
                 return normalize_discharge_unit(m[1])
             except UnitError:
-                unknown = unknown or m[1]
+                unknown = unknown or scaled or m[1]
     if unknown is not None:
         raise UnitError(f"unknown discharge unit {unknown!r} in column {header!r}; use m3/s, "
                         "L/s, ft3/s (cfs) or m3/d")

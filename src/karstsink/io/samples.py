@@ -284,7 +284,7 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
         raise DataError(f"{path}: the file holds no table.")
     h = _find_header(rows)
     header = list(rows[h])
-    group_units = _group_units(rows, h, info.get("merged_cells", ()), header)
+    group_units = _group_units(rows, h, info.get("merged_cells", ()), header, str(path))
     body = rows[h + 1:]
     body_lines = lines[h + 1:]
     # trailing empty header cells (XLSX padding, trailing delimiters) with no data under them
@@ -385,31 +385,42 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
                         renamed=renamed, formula_cells=formula_cells, texts=texts)
 
 
-def _group_units(rows: list[list[str]], h: int, merged: Any, header: list[str]
-                 ) -> dict[str, str]:
+def _group_units(rows: list[list[str]], h: int, merged: Any, header: list[str],
+                 source: str) -> dict[str, str]:
     """Units of concentration columns whose header states none, from a group label merged
     over them above the header (XLSX): ``阳离子 (mmol/L)`` over ``Ca``, ``Mg``, ``Na``.
 
-    The label's bracketed text counts only if it is a concentration unit; header cells
-    with a unit of their own keep it.  ``{header cell: unit}``.
+    The label's bracketed text counts only if it is a concentration unit; of labels one
+    above the other, the one nearest the header does.  ``{header cell: unit}``.
+
+    Raises
+    ------
+    UnitError
+        A header cell under such a label states another unit of its own.
     """
     from .headers import split_header
 
+    over: dict[int, tuple[str, str]] = {}  # column -> (label, unit) of the nearest label
+    for r0, c0, _r1, c1 in sorted((m for m in merged if m[2] < h and m[3] > m[1]
+                                   and m[1] < len(rows[m[0]])), key=lambda m: m[2]):
+        label = rows[r0][c0]
+        unit = next((u for _n, u, form in split_header(label) if form == "bracket" and u), None)
+        if unit is not None and parse_unit(unit, "conc") is not None:
+            over.update({j: (label, unit) for j in range(c0, c1 + 1)})
     out: dict[str, str] = {}
-    for r0, c0, r1, c1 in merged:
-        if r1 >= h or c1 == c0 or c0 >= len(rows[r0]):
-            continue  # not a group label above the header
-        unit = next((u for _n, u, form in split_header(rows[r0][c0]) if form == "bracket"
-                     and u), None)
-        if unit is None or parse_unit(unit, "conc") is None:
+    for j, (label, unit) in over.items():
+        cell = header[j] if j < len(header) else ""
+        try:
+            hit = match_header(cell)
+        except UnitError:
             continue
-        for cell in header[c0:c1 + 1]:
-            try:
-                hit = match_header(cell)
-            except UnitError:
-                continue
-            if hit is not None and KEYS[hit.key][1] == "conc" and hit.unit is None:
-                out[cell] = unit
+        if hit is None or KEYS[hit.key][1] != "conc":
+            continue
+        if hit.unit is None:
+            out[cell] = unit
+        elif parse_unit(hit.unit, "conc") != parse_unit(unit, "conc"):
+            raise UnitError(f"{source}: column {cell!r} states its own unit, but the merged "
+                            f"label {label!r} above it says {unit!r}; make them agree.")
     return out
 
 

@@ -170,45 +170,58 @@ def _has_formulas(path: Path) -> bool:
         return False
 
 
-_MERGE_TAG = re.compile(rb"<(?:\w+:)?mergeCell[\s>/]")
+_MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)\"")
+
+
+def _sheet_part(zf, title: str) -> str | None:
+    """The zip member holding worksheet ``title`` (workbook.xml and its relationships)."""
+    import xml.etree.ElementTree as ET
+
+    ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    book = ET.fromstring(zf.read("xl/workbook.xml"))
+    rid = next((el.get(f"{ns_rel}id") for el in book.iter(f"{ns_main}sheet")
+                if el.get("name") == title), None)
+    rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    target = next((el.get("Target") for el in rels if el.get("Id") == rid), None)
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
 def _merged_ranges(path: Path, title: str) -> list[tuple[int, int, int, int]]:
-    """0-based ``(first row, first column, last row, last column)`` of each merged range.
-
-    Only workbooks with a ``<mergeCell>`` element are opened again (not read-only: openpyxl
-    keeps merges only then).
-    """
+    """0-based ``(first row, first column, last row, last column)`` of each merged range of
+    worksheet ``title``, read from that sheet's XML (``<mergeCell ref="A1:B2"/>``) only."""
     import zipfile
 
-    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
 
     try:
         with zipfile.ZipFile(path) as zf:
-            if not any(_MERGE_TAG.search(zf.read(name)) for name in zf.namelist()
-                       if name.startswith("xl/worksheets/") and name.endswith(".xml")):
-                return []
-    except (zipfile.BadZipFile, OSError, KeyError):
+            part = _sheet_part(zf, title)
+            refs = _MERGE_REF.findall(zf.read(part)) if part else []
+    except (zipfile.BadZipFile, OSError, KeyError, SyntaxError):
         return []
-    wb = openpyxl.load_workbook(path, read_only=False, data_only=True)
-    try:
-        return [(r.min_row - 1, r.min_col - 1, r.max_row - 1, r.max_col - 1)
-                for r in wb[title].merged_cells.ranges]
-    finally:
-        wb.close()
+    out = []
+    for ref in refs:
+        c0, r0, c1, r1 = range_boundaries(ref.decode("ascii"))
+        out.append((r0 - 1, c0 - 1, r1 - 1, c1 - 1))
+    return out
 
 
 def _fill_merged(rows: list[list[str]], merged: list[tuple[int, int, int, int]]) -> None:
-    """Give every cell of a merged range the text of its first cell, as the sheet shows it."""
+    """Give every cell of a merged range within one column the text of its first cell, as
+    the sheet shows it (a site merged over three samples names each; a name merged down a
+    two-row header names its column).  A range across columns is left to its first cell:
+    a number merged over two quantities' columns is no value of the second."""
     for r0, c0, r1, c1 in merged:
-        if r0 >= len(rows) or c0 >= len(rows[r0]):
+        if c0 != c1 or r0 >= len(rows) or c0 >= len(rows[r0]):
             continue
         text = rows[r0][c0]
-        for r in range(r0, min(r1, len(rows) - 1) + 1):
+        for r in range(r0 + 1, min(r1, len(rows) - 1) + 1):
             row = rows[r]
-            row.extend([""] * (c1 + 1 - len(row)))
-            for c in range(c0, c1 + 1):
-                row[c] = text
+            row.extend([""] * (c0 + 1 - len(row)))
+            row[c0] = text
 
 
 def _formula_cells(path: Path, title: str, rows: list[list[str]]) -> list[tuple[int, int]]:
@@ -280,9 +293,11 @@ def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]]
     sheets are not tables: ``sheet=None`` takes the first worksheet and a sheet
     number counts worksheets only.  ``info["formula_cells"]`` lists the
     ``(row, column)`` of formula cells without a stored value (read as ``""``).
-    Every cell of a merged range holds the text of its first cell, as the sheet shows
-    it (a site merged over three samples names each of them); ``info["merged_cells"]``
-    lists the ranges, 0-based ``(first row, first column, last row, last column)``.
+    Every cell of a range merged down one column holds the text of its first cell, as
+    the sheet shows it (a site merged over three samples names each of them; a name
+    merged down a two-row header names its column); a range across columns keeps its
+    text in its first cell only.  ``info["merged_cells"]`` lists the ranges, 0-based
+    ``(first row, first column, last row, last column)``.
     """
     import openpyxl  # deferred: only XLSX needs it
 
@@ -398,8 +413,8 @@ def read_table(path: Path, *, sheet=None, encoding: str | None = None, comment: 
             name = f"{base}.{k}"
         names.append(name)
     width = len(names)
-    if any(r0 == r1 == keep[0] and c0 == 0 and c1 >= width - 1 > 0
-           for r0, c0, r1, c1 in info.get("merged_cells", ())):  # one cell across the sheet
+    if any(r0 == keep[0] and c0 == 0 and c1 >= max(width - 1, 1)  # one cell across the sheet
+           for r0, c0, _r1, c1 in info.get("merged_cells", ())):
         raise DataError(f"{path}: line {lines[keep[0]]} is one merged cell, a title: a "
                         "table's first row must be its header; delete the title row(s) above it.")
     body: list[list[str]] = []
