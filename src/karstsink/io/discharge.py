@@ -28,7 +28,7 @@ from ..exceptions import DataError, DataQualityWarning, MissingColumnError, Unit
 from ..units import DISCHARGE_TO_M3S, normalize_discharge_unit
 from . import cells
 from ._sample_table import parse_date_column
-from .headers import discharge_unit_in_header, match_discharge_header
+from .discharge_headers import discharge_unit_in_header, match_discharge_header
 from .text import read_table
 
 __all__ = ["Gap", "find_gaps", "read_discharge"]
