@@ -179,6 +179,9 @@ def _config(tmp_path, files, trend: str, method: str = "wrtds") -> str:
     ("{ pairs = [2001, 2008], seed = -1 }", "wrtds",
      r"catchments\[0\]\.trend\.seed: must be a whole number 0 or more"),
     ("7", "wrtds", r"catchments\[0\]\.trend: must be a table"),
+    # a trend needs every day: missing days kept by allow_gaps are refused before any stage
+    ("{ pairs = [2001, 2008] }\nallow_gaps = true", "wrtds",
+     r"catchments\[0\]\.trend: needs a discharge record without missing days"),
 ])
 def test_trend_table_errors_name_the_key(tmp_path, files, trend, method, match):
     with pytest.raises(ConfigError, match=match):

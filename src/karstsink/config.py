@@ -154,10 +154,15 @@ def _carbon_config(c: _Checker, raw: Any) -> dict[str, Any]:
     return out
 
 
-def _trend(c: _Checker, raw: Any, where: str, method: str, name: str) -> dict | None:
+def _trend(c: _Checker, raw: Any, where: str, method: str, name: str,
+           allow_gaps: Any = False) -> dict | None:
     """A catchment's ``trend`` table: :func:`karstsink.workflows.trend.trend_config`."""
     if raw is None:
         return None
+    if allow_gaps is True:  # a WRTDS trend needs every day, as karstsink trend does
+        raise c.fail(f"{where}.trend", "needs a discharge record without missing days, and "
+                                       "allow_gaps = true keeps them missing: fill the gaps "
+                                       "or raise max_gap_days, or leave out the trend table")
     from .workflows.trend import trend_config
 
     return trend_config(c, raw, where, method, name)
@@ -297,7 +302,7 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
         **shares,
         "silicate_fraction": silicate,
         "carbon_overrides": overrides,
-        "trend": _trend(c, entry.get("trend"), where, method, name),
+        "trend": _trend(c, entry.get("trend"), where, method, name, entry.get("allow_gaps")),
         "key": where,
         "given": sorted(entry),  # keys written in the file: messages mark the others default
     }
