@@ -231,8 +231,8 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
             raise fail(key, f"must be 1 or more, not {value!r}")
         if key == "bootstrap" and value < 0:
             raise fail(key, "must be 0 (no intervals) or more replicates")
-        if key == "seed" and seed_problem(value):
-            raise fail(key, str(seed_problem(value)))
+        if key == "seed" and (problem := seed_problem(value)):
+            raise fail(key, problem)
         options[key] = float(value) if key.startswith("window_") else value
     proxy = entry.get("proxy")
     if proxy is not None and method != "direct":

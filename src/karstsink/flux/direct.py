@@ -114,14 +114,13 @@ def estimate_direct(
     -----
     The flux is linear in discharge for the interpolation mode (tested).
     """
-    daily = check_daily(discharge)
-    pairs = calibration_pairs(daily, samples, positive_q=False, method="the direct method")
-    require_samples(pairs, 1, "The direct method", fix="check the samples' dates and values")
     if censored_at not in CENSORED_AT:
         raise ValueError(f"censored_at must be 'half' or 'limit', got {censored_at!r}")
     censored_flag, censored_words = CENSORED_AT[censored_at]
-    fraction = stand_in_fraction(censored_at)
-    s = _sample_conc(pairs, fraction)
+    daily = check_daily(discharge)
+    pairs = calibration_pairs(daily, samples, positive_q=False, method="the direct method")
+    require_samples(pairs, 1, "The direct method", fix="check the samples' dates and values")
+    s = _sample_conc(pairs, stand_in_fraction(censored_at))
     out = empty_daily(daily)
     q = out["discharge_m3s"].to_numpy(dtype=float)
     day_num = (daily.index - daily.index[0]).days.to_numpy(dtype=float)

@@ -474,7 +474,7 @@ def trend_config(c, raw: Any, where: str, method: str, name: str) -> dict[str, A
             raise fail(k, f"must be {low} or more, not {v!r}")
         out[k] = v
     out["seed"] = table.get("seed")
-    if out["seed"] is not None and seed_problem(out["seed"]):
-        raise fail("seed", str(seed_problem(out["seed"])))
+    if out["seed"] is not None and (problem := seed_problem(out["seed"])):
+        raise fail("seed", problem)
     out["band"] = table.get("band", True)
     return out
