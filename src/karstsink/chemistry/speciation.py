@@ -410,12 +410,13 @@ def _acid_limit_scales(flags: np.ndarray, attrs: Mapping[str, Any]) -> dict[str,
     whose flag was kept) or from a table without that record holds a stand-in of
     unknown policy: NaN, so no carbonic HCO3 rather than a wrong one.
     """
+    from ..io.headers import KEYS
     from ..io.samples import reporting_limit_scale
 
     sources = {key: str(col) for col, key in (attrs.get("column_map") or {}).items()}
     out = {}
     for ion in ("so4", "no3"):
-        known = "below_detection" in attrs and sources.get(ion) != f"{ion}_mmol_l"
+        known = "below_detection" in attrs and sources.get(ion) != KEYS[ion][0]
         out[ion] = reporting_limit_scale([f"below_detection:{ion}" in qa.split(f)
                                           for f in flags],
                                          attrs["below_detection"] if known else "nan")

@@ -301,11 +301,11 @@ def propagate(values: np.ndarray, rows: np.ndarray, table: Any, *, draws: int,
         shape = (len(idx), draws)
         for name in UNCERTAIN_RESULTS:
             if name == "hco3_carbonic_mmol_l":
-                x = carbon.carbonic_hco3(
-                    inputs[:, col["hco3_mmol_l"]], *(
-                        inputs[:, col[f"{ion}_mmol_l"]] * (
-                            1.0 if acid_scale is None else np.repeat(acid_scale[ion][idx], draws))
-                        for ion in ("so4", "no3")), **shares)
+                so4, no3 = (inputs[:, col[f"{ion}_mmol_l"]] for ion in ("so4", "no3"))
+                if acid_scale is not None:  # each sample's draws are contiguous rows
+                    so4 = so4 * np.repeat(acid_scale["so4"][idx], draws)
+                    no3 = no3 * np.repeat(acid_scale["no3"][idx], draws)
+                x = carbon.carbonic_hco3(inputs[:, col["hco3_mmol_l"]], so4, no3, **shares)
             else:
                 x = result.values[:, columns.index(name)]
             s, lo, hi = summarize(np.asarray(x, dtype=float).reshape(shape))

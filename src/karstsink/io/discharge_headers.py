@@ -19,7 +19,8 @@ __all__ = ["discharge_unit_in_header", "match_discharge_header"]
 
 
 def match_discharge_header(header: str) -> HeaderMatch | None:
-    """What a column of a discharge record means, by the rules of :func:`match_header`.
+    """What a column of a discharge record means, by the rules of
+    :func:`karstsink.io.headers.match_header`.
 
     Returns
     -------
@@ -33,8 +34,8 @@ def match_discharge_header(header: str) -> HeaderMatch | None:
     Raises
     ------
     UnitError
-        A discharge header with a bracketed unit that is no discharge unit
-        (``Q (gal/min)``).
+        A discharge header with a unit that is no discharge unit karstsink takes
+        (see :func:`discharge_unit_in_header`).
 
     Examples
     --------
