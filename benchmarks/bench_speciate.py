@@ -7,7 +7,9 @@ Usage::
 
 Everything is measured in one run, against (b) one raw single-process IPhreeqc run of
 the same solutions (``RunString`` + ``GetSelectedOutputString`` only: building the
-input text is not timed, so this is the strictest single-process baseline):
+input text is not timed, so this is the strictest single-process baseline), and with
+``--jobs 2`` against (c) two such raw runs at once, half the solutions each (what two
+cores of the machine give PHREEQC itself: the ceiling of any two-process run):
 
 1. **the command end to end**: ``karstsink speciate IN.csv -o OUT.csv --jobs J`` as a
    subprocess (interpreter start-up, imports, reading, PHREEQC, writing the CSV and its
@@ -108,6 +110,46 @@ def raw_single_run(df: pd.DataFrame) -> tuple[float, int]:
     if nerr:
         raise RuntimeError(p.GetErrorString())
     return elapsed, out.count("\n") - 1
+
+
+def _raw_half(df: pd.DataFrame, barrier, queue) -> None:
+    """One of (c)'s two processes: build the text, wait for the other, then run it."""
+    import phreeqc
+
+    p = phreeqc.Phreeqc()
+    p.LoadDatabase(_database())
+    p.SetSelectedOutputStringOn(True)
+    text = "".join(solution_text(r, i + 1) for i, r in enumerate(df.itertuples())) + SELECTED
+    barrier.wait()
+    t0 = time.perf_counter()
+    nerr = p.RunString(text + "END\n")
+    p.GetSelectedOutputString()
+    queue.put((t0, time.perf_counter(), nerr))
+
+
+def raw_two_processes(df: pd.DataFrame) -> float:
+    """(c): two raw IPhreeqc processes, each one half of the solutions, at the same time.
+
+    The wall time from the first start to the last end (``perf_counter`` is the
+    system-wide monotonic clock on Linux).  (b) / (c) is what two cores of this
+    machine give PHREEQC itself, with no reading, writing or start-up: the ceiling
+    of any two-process run, the command's included.
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue = ctx.Barrier(2), ctx.Queue()
+    half = len(df) // 2
+    procs = [ctx.Process(target=_raw_half, args=(part, barrier, queue))
+             for part in (df.iloc[:half], df.iloc[half:])]
+    for proc in procs:
+        proc.start()
+    times = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    if any(t[2] for t in times):
+        raise RuntimeError("PHREEQC failed in the two-process baseline")
+    return max(t[1] for t in times) - min(t[0] for t in times)
 
 
 def loop_per_sample(df: pd.DataFrame) -> tuple[float, int]:
@@ -261,12 +303,14 @@ def bench_command(df: pd.DataFrame, jobs: int, repeat: int, folder: str) -> None
     src, out = os.path.join(folder, "in.csv"), os.path.join(folder, "out.csv")
     df.to_csv(src, index=False)
     cli_run(src, out, jobs)  # warm the file cache and the interpreter's bytecode
-    t_cli = t_raw = c_cli = c_raw = float("inf")
+    t_cli = t_raw = c_cli = c_raw = t_two = float("inf")
     for _ in range(repeat):
         res = cli_run(src, out, jobs)
         t_cli, c_cli = min(t_cli, res["seconds"]), min(c_cli, res["cpu"])
         t_raw = min(t_raw, raw_single_run(df)[0])
         c_raw = min(c_raw, raw_single_run.cpu)
+        if jobs == 2:
+            t_two = min(t_two, raw_two_processes(df))
     n = len(df)
     print(f"command `karstsink speciate --jobs {jobs}` (start-up, read, speciate, write): "
           f"{t_cli:6.2f} s  {n / t_cli:7.0f} samples/s")
@@ -274,6 +318,11 @@ def bench_command(df: pd.DataFrame, jobs: int, repeat: int, folder: str) -> None
           f"{n / t_raw:7.0f} samples/s")
     print(f"throughput ratio command / (b): {t_raw / t_cli:5.2f} x (target >= 1.7 on 2 free "
           "cores)")
+    if jobs == 2:
+        print(f"(c) two raw IPhreeqc processes at once, half the solutions each: {t_two:6.2f} s;"
+              f" (b) / (c) = {t_raw / t_two:5.2f} x, what two cores give PHREEQC alone on this "
+              f"machine (the ceiling of any 2-process run); the command reaches "
+              f"{t_two / t_cli:.0%} of it")
     meta = json.loads(open(os.path.join(folder, "out.meta.json"), encoding="utf-8").read())
     print(f"CPU seconds (user + sys, best of {repeat}): command {c_cli:.2f} (main + workers, "
           f"{meta['speciation']['n_chunks']} chunks), (b) "

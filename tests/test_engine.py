@@ -7,15 +7,20 @@ another PHREEQC run of the same input.
 
 from __future__ import annotations
 
+import itertools
+
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 from conftest import requires_phreeqpy
+from hypothesis import given, settings
 
 from karstsink.chemistry.engine import (
     INPUT_COLUMNS,
     RESULT_COLUMNS,
     PhreeqcEngine,
     _condense,
+    chunk_bounds,
     phase_column,
     run_chunks,
 )
@@ -283,3 +288,33 @@ def test_small_tables_run_in_process_by_default(engine):
     run = run_chunks(realistic(10), engine, jobs=4)
     assert run.info["n_chunks"] == 1 and run.info["jobs"] == 1
     assert run.info["start_method"] is None
+
+
+@given(n=st.integers(0, 60_000), jobs=st.integers(1, 8),
+       chunk_size=st.one_of(st.none(), st.integers(1, 5000)))
+@settings(max_examples=300, deadline=None)
+def test_chunk_schedule_covers_every_row_once_in_order(n, jobs, chunk_size):
+    bounds = chunk_bounds(n, jobs, chunk_size)
+    # contiguous from 0 to n: every row in exactly one chunk, in input order
+    edges = [0] + [b for _, b in bounds]
+    assert [a for a, _ in bounds] == edges[:-1] and edges[-1] == n
+    sizes = [b - a for a, b in bounds]
+    assert all(s >= 1 for s in sizes)
+    if chunk_size is not None:
+        # an explicit size is kept, only the last chunk takes the rest
+        assert all(s == chunk_size for s in sizes[:-1]) and all(s <= chunk_size for s in sizes)
+    else:
+        assert max(sizes, default=0) <= 2000  # the documented default, DEFAULT_CHUNK_SIZE
+        if jobs >= 2:
+            # the tail shrinks but no chunk but the whole run is under 250 samples,
+            # and none but the last (which takes a remainder < 250) grows
+            assert all(s >= 250 for s in sizes) or sizes == [n]
+            assert all(x >= y for x, y in itertools.pairwise(sizes[:-1]))
+
+
+def test_default_schedule_ends_in_small_chunks_for_two_workers():
+    # 20,000 samples on 2 workers: 2000-sample chunks while more than 8000 remain
+    # (8000 / (2 * 2) = 2000), then ceil(rest / 4): 6000 -> 1500, 4500 -> 1125, ...
+    sizes = [b - a for a, b in chunk_bounds(20_000, 2)]
+    assert sizes[:8] == [2000] * 7 + [1500] and sizes[8] == 1125
+    assert sum(sizes) == 20_000 and sizes[-1] < 2000

@@ -10,8 +10,9 @@ isolation and the worker pool; the input text is written by
 
 How it runs PHREEQC (facts measured on IPhreeqc 3.8 by the karstsink developers):
 
-- many ``SOLUTION`` blocks per ``RunString`` (chunks of
-  :data:`DEFAULT_CHUNK_SIZE` samples, numbered 1..n, no ``END`` between them),
+- many ``SOLUTION`` blocks per ``RunString`` (chunks of up to
+  :data:`DEFAULT_CHUNK_SIZE` samples, smaller towards the end of a parallel run,
+  see :func:`chunk_bounds`; numbered 1..n, no ``END`` between them),
   one ``SELECTED_OUTPUT`` block with only the columns needed and
   ``-high_precision``, results read as one string and parsed with numpy;
 - one PHREEQC instance per process; ``jobs > 1`` runs chunks in a process
@@ -44,7 +45,6 @@ chunk: a different chunk size changes results only at that level (tested).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -83,19 +83,25 @@ from ._engine_output import (
     missing_names,
     phase_column,
 )
-from ._engine_pool import LazyPool, WorkerPool, active_pool
+from ._engine_pool import (
+    DEFAULT_CHUNK_SIZE,
+    MIN_TAIL_CHUNK,
+    LazyPool,
+    WorkerPool,
+    active_pool,
+    chunk_bounds,
+    chunk_length,
+)
 from .database import DEFAULT_DATABASE, DatabaseInfo, resolve_database
 
 # The columns, units and bindings live in _engine_input, _engine_output and _engine_backends;
 # they are part of this module's API.
 __all__ = [
-    "BACKENDS", "DEFAULT_CHUNK_SIZE", "INPUT_COLUMNS", "RESULT_COLUMNS", "RESULT_UNITS",
-    "SOLUTE_ELEMENTS", "ChunkResult", "EngineSpec", "LazyPool", "PhreeqcEngine", "RunResult",
-    "WorkerPool", "chunk_length", "default_jobs", "lazy_pool", "phase_column", "run_chunks",
-    "worker_pool",
+    "BACKENDS", "DEFAULT_CHUNK_SIZE", "INPUT_COLUMNS", "MIN_TAIL_CHUNK", "RESULT_COLUMNS",
+    "RESULT_UNITS", "SOLUTE_ELEMENTS", "ChunkResult", "EngineSpec", "LazyPool", "PhreeqcEngine",
+    "RunResult", "WorkerPool", "chunk_bounds", "chunk_length", "default_jobs", "lazy_pool",
+    "phase_column", "run_chunks", "worker_pool",
 ]
-
-DEFAULT_CHUNK_SIZE = 2000
 
 #: (database SHA-256, binding, reported phases) -> (the reduced database text, or None
 #: where the whole file must be used; whether its species were reduced too), see
@@ -434,21 +440,6 @@ def lazy_pool(engine: PhreeqcEngine, jobs: int | None = None) -> LazyPool:
     return LazyPool(engine.spec, default_jobs() if jobs is None else int(jobs), _worker_init)
 
 
-def chunk_length(n: int, jobs: int, chunk_size: int | None = None) -> int:
-    """Samples per PHREEQC run for ``n`` samples on ``jobs`` workers.
-
-    Default: :data:`DEFAULT_CHUNK_SIZE`, or fewer, down to 500, so that every
-    worker gets at least two chunks (a fresh PHREEQC instance per chunk costs
-    ~6 ms, 3 % of 500 samples).
-    """
-    if chunk_size is None:
-        return min(DEFAULT_CHUNK_SIZE, max(500, math.ceil(n / (2 * jobs))))
-    size = int(chunk_size)
-    if size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
-    return size
-
-
 @dataclass
 class RunResult:
     """Results of :func:`run_chunks` for all samples.
@@ -493,9 +484,8 @@ def run_chunks(values: np.ndarray, engine: PhreeqcEngine, *, jobs: int | None = 
     jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs!r}")
-    size = chunk_length(n, jobs, chunk_size)
     _check_inputs(values)
-    bounds = [(a, min(a + size, n)) for a in range(0, n, size)]
+    bounds = chunk_bounds(n, jobs, chunk_size)
     workers = min(jobs, len(bounds))
     method = None
     out = np.full((n, len(engine.columns)), np.nan)
@@ -531,7 +521,7 @@ def run_chunks(values: np.ndarray, engine: PhreeqcEngine, *, jobs: int | None = 
             if own is not None:
                 own.close()
     info = {
-        "chunk_size": size,
+        "chunk_size": max((b - a for a, b in bounds), default=0),
         "n_chunks": len(bounds),
         "jobs": max(1, workers),
         "phreeqc_runs": runs,
