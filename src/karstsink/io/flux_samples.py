@@ -25,7 +25,8 @@ from ..exceptions import DataError, DataQualityWarning, MissingColumnError, Unit
 from ..units import from_mmol_per_l
 from . import cells
 from . import samples as _samples  # _samples._read: one module attribute, patchable in tests
-from ._sample_table import ION_COLUMNS, _standardize, parse_date_column, reporting_limit_scale
+from ._flux_dates import _dates, _repeated_dates
+from ._sample_table import ION_COLUMNS, _standardize, reporting_limit_scale
 from ._sample_units import _raw_column, _species_of
 from .discharge import describe_unusable
 from .headers import CANONICAL_NAMES, KEYS, match_user_name
@@ -171,16 +172,6 @@ def _flag_sets(table: pd.DataFrame) -> list[set[str]]:
         return [set() for _ in range(len(table))]
     return [set(f.split(";")) if isinstance(f, str) and f else set()
             for f in table["qa_flags"].tolist()]
-
-
-def _line(table: pd.DataFrame, i: int) -> str:
-    """``line L (data row i+1)`` for a file read by the sample reader, else ``data row``."""
-    reader = table.attrs.get("reader") or {}
-    runs = reader.get("line_runs") if reader.get("layout") != "long" else None
-    if runs:
-        start, line = max((r for r in runs if r[0] <= i), key=lambda r: r[0])
-        return f"line {line + i - start} (data row {i + 1})"
-    return f"data row {i + 1}"
 
 
 def _measured(table: pd.DataFrame) -> dict[str, str]:
@@ -411,25 +402,6 @@ def flux_samples_from_table(
     return out
 
 
-def _repeated_dates(when: np.ndarray, conc: np.ndarray, censored: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows sharing a day with another usable sample: ``(different value, exact copy)``.
-
-    A copy (same date-time, value and censoring as an earlier row) is left out, as EGRET's
-    ``removeDuplicates`` does (Hirsch & De Cicco 2015, USGS TM 4-A10,
-    doi:10.3133/tm4A10); rows of one day with different values are all kept.
-    """
-    frame = pd.DataFrame({"when": when, "day": pd.Series(when).dt.normalize(), "conc": conc,
-                          "cens": np.asarray(censored, dtype=bool)})
-    ok = (frame["day"].notna() & np.isfinite(frame["conc"])).to_numpy()
-    copy = ok & frame.duplicated(["when", "conc", "cens"], keep="first").to_numpy()
-    kept = frame[ok & ~copy]
-    shared = kept["day"].duplicated(keep=False)
-    same_day = np.zeros(len(frame), dtype=bool)
-    same_day[kept.index[shared.to_numpy()]] = True
-    return same_day, copy
-
-
 def _input_columns(table: pd.DataFrame) -> list:
     """The table's own columns (not the canonical ones the reader appended)."""
     colmap = table.attrs.get("column_map")
@@ -437,49 +409,6 @@ def _input_columns(table: pd.DataFrame) -> list:
         return [c for c in table.columns if c not in _OUTPUT]
     own = set(colmap) | set(table.attrs.get("unmatched_columns") or [])
     return [c for c in table.columns if str(c) in own and c not in _OUTPUT[1:]]
-
-
-def _dates(table: pd.DataFrame, date_column, date_format, source) -> tuple[np.ndarray, str]:
-    """Sampling dates (datetime64[ns], NaT where empty); an unreadable date is an error."""
-    colmap = table.attrs.get("column_map") or {}
-    reader_date = next((h for h, k in colmap.items() if k == "date"), None)
-    if date_column is not None and date_column not in table.columns:
-        raise MissingColumnError(f"{source}: no date column {date_column!r}; columns found: "
-                                 f"{', '.join(map(str, table.columns))}.")
-    if date_column is not None and date_column != reader_date and date_column != "date":
-        texts = cells.text_cells(table[date_column])
-        when, bad, _ = parse_date_column(texts, date_format=date_format, source=source,
-                                         column=date_column)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            _bad_date(source, table, i, date_column, texts[i], int(bad.sum()), date_format)
-        return when, date_column
-    if "date" not in table.columns or (colmap and reader_date is None):
-        raise MissingColumnError(
-            f"{source}: no date column (looked for 'date', 'Sampling date', 'Sample date', "
-            f"'采样日期'...); columns found: {', '.join(map(str, table.columns))}. Pass "
-            "date_column= / --date-column.")
-    bad = table.attrs.get("bad_dates")
-    if bad:
-        _bad_date(source, table, bad["first_row"], bad["column"], bad["first_cell"],
-                  bad["count"], date_format)
-    when = pd.to_datetime(table["date"], errors="coerce")
-    if getattr(when.dt, "tz", None) is not None:
-        when = when.dt.tz_localize(None)
-    return when.to_numpy(dtype="datetime64[ns]"), str(reader_date or "date")
-
-
-def _bad_date(source, table, i, column, cell, count, date_format=None):
-    """Raise the one-line error for an unreadable date: it blames the date (or the format)."""
-    more = f" ({count} unreadable dates in all)" if count > 1 else ""
-    if date_format is not None:
-        raise DataError(
-            f"{source}: {_line(table, i)}, column {column!r}: cannot read the date {cell!r} "
-            f"with date_format={date_format!r} (--date-format){more}; fix the cell or the "
-            "format.")
-    raise DataError(
-        f"{source}: {_line(table, i)}, column {column!r}: cannot read the date {cell!r}{more}; "
-        "write dates as YYYY-MM-DD or pass date_format= / --date-format (e.g. '%d/%m/%Y').")
 
 
 def pair_with_discharge(samples: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFrame:
