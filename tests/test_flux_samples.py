@@ -110,6 +110,18 @@ def test_real_world_headers_and_alkalinity_alias(tmp_path):
     assert read_flux_samples(p, "hco3")["conc_mg_L"].iloc[0] == pytest.approx(121.928, abs=5e-4)
 
 
+def test_an_alkalinity_for_hco3_above_ph_8_3_is_flagged_in_the_flux_samples(tmp_path):
+    # the flux reads HCO3, filled from the alkalinity where HCO3 is empty; on 2020-01-02
+    # (pH 8.6, no CO3) part of that alkalinity is carbonate, so its HCO3 flux is overstated
+    p = _write(tmp_path, "date,pH,HCO3 (mg/L),Alk (mg/L as CaCO3)\n"
+                         "2020-01-01,8.6,250,\n2020-01-02,8.6,,200\n2020-01-03,7.9,,200\n")
+    with pytest.warns(DataQualityWarning, match="1 give total alkalinity for HCO3 at pH above"):
+        s = read_flux_samples(p, "hco3")
+    assert s["qa_flags"].tolist() == ["", "carbonate_in_alkalinity", ""]
+    # 200 mg/L as CaCO3 = 200 x 2 / 100.087 x 61.017 = 243.856 mg/L as HCO3, used as it is
+    np.testing.assert_allclose(s["conc_mg_L"], [250.0, 243.856, 243.856], atol=5e-4)
+
+
 def test_naming_the_alkalinity_beside_an_hco3_column_is_refused_not_given_the_hco3(tmp_path):
     # HCO3 250 mg/L and alkalinity 100 mg/L as CaCO3 (121.928 mg/L as HCO3): naming the
     # alkalinity gave the HCO3 column's 250, since HCO3 fills the canonical column first

@@ -329,6 +329,27 @@ def test_both_hco3_and_alkalinity_use_hco3_then_alkalinity():
     assert out["qa_flags"].tolist() == ["alkalinity_disagrees", ""]
 
 
+def test_an_alkalinity_above_ph_8_3_without_co3_is_flagged_as_holding_carbonate():
+    # Above pH 8.3 (the phenolphthalein end point, Standard Methods 2320 B) part of the
+    # alkalinity is CO3: PHREEQC 3.8.6 with phreeqc.dat (Ca 1.6 mmol/kgw, alkalinity
+    # 3.2 meq/kgw, 25 °C) gives 2 (CO3-2 + CaCO3) / (HCO3- + CaHCO3+) = 8.9 % at pH 8.5.
+    # 0: pH 8.5, alkalinity only: flagged, the value kept (4 meq/L as HCO3).
+    # 1: pH 8.3 exactly: not above the end point, not flagged.
+    # 2: pH 8.5 with CO3 0.1 mmol/L: HCO3 = 4.0 - 2 x 0.1 = 3.8, not flagged.
+    # 3: pH 8.5, HCO3 given: the laboratory's own HCO3, not flagged.
+    # 4: no pH: flagged missing_ph only.
+    df = pd.DataFrame({"pH": ["8.5", "8.3", "8.5", "8.5", ""], "T": ["16"] * 5,
+                       "HCO3 (mmol/L)": ["", "", "", "3.9", ""],
+                       "Alkalinity (meq/L)": ["4.0"] * 5,
+                       "CO3 (mmol/L)": ["", "", "0.1", "", ""]})
+    out = std(df)
+    assert out["hco3_mmol_l"].tolist() == pytest.approx([4.0, 4.0, 3.8, 3.9, 4.0])
+    assert out["qa_flags"].tolist() == ["carbonate_in_alkalinity", "", "", "", "missing_ph"]
+    rule = qa.rule("carbonate_in_alkalinity")
+    assert rule.severity == "warn" and qa.threshold("carbonate_in_alkalinity") == 8.3
+    assert "flux" in rule.stages
+
+
 def test_hco3_and_alkalinity_that_disagree_are_flagged_not_changed():
     # By hand, with M(HCO3) 61.017 and M(CaCO3)/2 = 50.0435 g/eq:
     # 0: 244.068 mg/L HCO3 = 4.000 mmol/L, 200.174 mg/L as CaCO3 = 4.000 meq/L: agree.

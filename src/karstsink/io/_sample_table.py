@@ -384,6 +384,12 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                 notes.append(f"{int(with_co3.sum())} row(s) with total alkalinity and CO3 but "
                              "no HCO3: hco3_mmol_l = alkalinity - 2 x co3_mmol_l [meq/L]")
         alk_fatal |= fatal_keys["alk"] & np.isnan(hco3)
+        ph = columns.get(KEYS["ph"][0])
+        if ph is not None:  # above pH 8.3 an alkalinity without CO3 holds carbonate too
+            no_co3 = np.ones(n, bool) if co3 is None else ~np.isfinite(co3)
+            with np.errstate(invalid="ignore"):
+                flag(fill & np.isfinite(hco3) & no_co3 & (ph > _qa.PH_PHENOLPHTHALEIN),
+                     "carbonate_in_alkalinity")
         if "hco3" in measured:  # a '<DL' of either is a stand-in, not judged
             censored = (measured["hco3"][1] == cells.BELOW) | (measured["alk"][1] == cells.BELOW)
             flag(_alkalinity_disagrees(measured["hco3"][0], alk, columns.get("co3_mmol_l"),

@@ -327,6 +327,7 @@ def flux_samples_from_table(
         limit_unknown = censored & np.isnan(vals)
         not_numeric, negative = has("not_numeric"), has("negative_value")
         above = has("above_range")
+        carbonate = np.array(["carbonate_in_alkalinity" in f for f in old]) & (used_key == "alk")
         empty = np.isnan(vals) & ~not_numeric & ~negative & ~censored
         conc = vals if KEYS[key][1] == "orgc" else np.asarray(
             from_mmol_per_l(vals, _species_of(key), "mg/L"), dtype=float)
@@ -343,6 +344,7 @@ def flux_samples_from_table(
         above = status == cells.ABOVE
         negative = conc < 0
         empty = status == cells.MISSING
+        carbonate = np.zeros(n, bool)
         conc = np.where(negative, np.nan, conc)
     remark = next((by_lower[r] for r in _REMARK_NAMES if r in by_lower), None)
     if remark is not None:  # USGS: '<' in the remark column, the limit in the value column
@@ -354,6 +356,8 @@ def flux_samples_from_table(
                        (limit_unknown, "detection_limit_unknown"), (above, "above_range")):
         for i in np.flatnonzero(mask):
             flags[i].append(f"{code}:{flag_key}")
+    for i in np.flatnonzero(carbonate):  # alkalinity as HCO3 above pH 8.3, no CO3 given
+        flags[i].append("carbonate_in_alkalinity")
 
     when, date_col = _dates(table, date_column, date_format, source)
     no_date = np.isnat(when)
@@ -395,7 +399,10 @@ def flux_samples_from_table(
         (copy, "repeat an earlier row's date and value (flagged 'duplicate_sample' and left "
                "out)"),
         (same_day, "share their date with a different value (flagged "
-                   "'duplicate_sample_date'; each is used)")) if m.any()]
+                   "'duplicate_sample_date'; each is used)"),
+        (carbonate, "give total alkalinity for HCO3 at pH above 8.3 with no CO3, so part of it "
+                    "is carbonate and their HCO3 flux is overstated (flagged "
+                    "'carbonate_in_alkalinity'; each is used)")) if m.any()]
     if said:
         warnings.warn(f"{source}: of {n} sample(s), {' and '.join(said)}.",
                       DataQualityWarning, stacklevel=2)
