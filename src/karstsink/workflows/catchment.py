@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,14 @@ from ..io.discharge import read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..sink import carbon_sink
 from ..units import ELEMENT_QUALIFIERS, MOLAR_MASS
+from ._flux_options import (  # the option rules, importable from here as before
+    METHOD_ONLY_OPTIONS,
+    SHARE_COLUMNS,
+    SOURCE_OPTIONS,
+    FluxOptionError,
+    check_method_options,
+    shares_with_columns,
+)
 from ._flux_outputs import samples_in_input_order
 from ._flux_warnings import each_warning_once
 
@@ -48,6 +55,11 @@ ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_
                   # issue 14 (WRTDS only): flow-normalised and WRTDS-Kalman means
                   "fn_conc_mg_L", "fn_flux_kg_day", "kalman_conc_mg_L", "kalman_flux_kg_day"]
 _SINK_SPECIES = ("hco3", "alk", "alkalinity")
+#: What each companion flux is for, and what the sink goes without if it is left out.
+_COMPANION_USE = {
+    "so4": ("the sink's sulfuric-acid correction", "that correction"),
+    "no3": ("the sink's nitric-acid correction", "that correction"),
+    "toc": ("the biological carbon pump", "it")}
 
 
 def is_hco3(constituent: str, species: str | None = None) -> bool:
@@ -188,86 +200,6 @@ def _period_rsd(analytical: dict[str, Any], table: pd.DataFrame) -> np.ndarray:
             if np.isfinite(own):
                 out[i] = max(out[i], own)
     return out
-
-
-#: The ``karstsink flux`` options that one ``--method`` alone reads (an option of another
-#: method is refused, never ignored).
-METHOD_ONLY_OPTIONS: dict[str, tuple[str, ...]] = {
-    "wrtds": ("--bootstrap", "--seed", "--jobs", "--min-obs", "--min-uncen"),
-    "loadest": ("--model", "--extra"),
-    "direct": ("--proxy",),
-}
-
-#: The sink options that act on a companion flux, by the option naming its column, with what
-#: that column holds: without the column the option cannot apply (refused, never ignored).
-SOURCE_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "--so4": ("SO4", ("--acid-so4-share", "--evaporite-so4-share")),
-    "--no3": ("NO3", ("--acid-no3-share",)), "--toc": ("TOC", ("--bcp-share",))}
-#: The same by keyword: share (``bcp_share``) -> (its column's keyword ``toc``, what it holds).
-SHARE_COLUMNS: dict[str, tuple[str, str]] = {
-    share[2:].replace("-", "_"): (option[2:], what)
-    for option, (what, names) in SOURCE_OPTIONS.items() for share in names}
-
-
-def shares_with_columns(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """The shares of a run's catchment ``entry`` (``[carbon]``'s or its own) whose column
-    it names, for :func:`run_flux`: a share without its column cannot apply."""
-    return {share: entry[share] for share, (column, _) in SHARE_COLUMNS.items()
-            if entry.get(column)}
-
-
-class FluxOptionError(DataError):
-    """Estimator options that do not go together (:func:`check_method_options`)."""
-
-
-def _is_given(value: Any) -> bool:
-    return value is not None and not (isinstance(value, (list, tuple)) and not value)
-
-
-def check_method_options(method: str, given: Mapping[str, Any], *,
-                         model: int | str | None = None) -> None:
-    """Refuse options that the run would not use.
-
-    The one rule of ``karstsink flux`` (before any file is read) and
-    :func:`run_flux` (``karstsink run``): LOADEST ``--extra`` regressors need
-    model 99 (or 0, which then becomes 99), since models 1-9 have fixed terms;
-    each option of :data:`METHOD_ONLY_OPTIONS` only goes with its method; and each
-    share of :data:`SOURCE_OPTIONS` needs its column (``--bcp-share`` needs ``--toc``).
-
-    Parameters
-    ----------
-    method : str
-        The estimator (``loadest``, ``rating``, ``direct``, ``wrtds``).
-    given : mapping
-        Options by their ``karstsink flux`` name (``"--extra"``) and value; a value
-        of None (or an empty list) was not given. Only these are checked.
-    model : int or str, optional
-        The LOADEST model number the ``--extra`` regressors would go with
-        (None or 0: chosen, 99: with regressors).
-
-    Raises
-    ------
-    FluxOptionError
-        With a one-line message naming the options (the CLI's usage error).
-    """
-    if _is_given(given.get("--extra")) and model not in (None, 0, 99, "0", "99"):
-        raise FluxOptionError(f"--extra needs --model 99 (or 0), not {model}: LOADEST "
-                              "models 1-9 have fixed terms.")
-    for owner, names in METHOD_ONLY_OPTIONS.items():
-        named = [n for n in names if _is_given(given.get(n))]
-        if named and method != owner:
-            verb = "applies" if len(named) == 1 else "apply"
-            hint = " (use --extra for LOADEST)" if "--proxy" in named else ""
-            raise FluxOptionError(f"{' and '.join(named)} {verb} to --method {owner} "
-                                  f"only{hint}.")
-    for source, (what, names) in SOURCE_OPTIONS.items():
-        named = [n for n in names if _is_given(given.get(n))]
-        if named and not _is_given(given.get(source)):
-            verb, them = ("applies", named[0]) if len(named) == 1 else ("apply", "them")
-            raise FluxOptionError(
-                f"{' and '.join(named)} {verb} to the {what} flux of {source} only: name "
-                f"the {what} column of the samples with {source} (e.g. {source} "
-                f"{source[2:]}), or leave {them} out.")
 
 
 def flux_basis(species: str | None, unit: str | None) -> str:
@@ -430,7 +362,14 @@ def run_flux(
             s2 = flux_samples_from_table(table, col, species=key, date_column=date_column,
                                          date_format=date_format)
             limit = {"censored_at": "limit"} if method == "direct" and key != "toc" else {}
-            companions[key] = estimate(daily, s2, col, method=method, **opts, **limit)
+            try:
+                companions[key] = estimate(daily, s2, col, method=method, **opts, **limit)
+            except DataError as err:  # say which option's flux it is, and how to go on
+                use, without = _COMPANION_USE[key]
+                raise DataError(
+                    f"{err} (This is the {key.upper()} flux of --{key} {col!r} ({key} = in a "
+                    f"run file), for {use}: fix that column, or leave --{key} out and the sink "
+                    f"goes without {without}.)") from err
             companions[key].model["basis"] = flux_basis(s2.attrs.get("species"),
                                                         s2.attrs.get("units"))
             ctables[key] = aggregate(companions[key], year_start_month=year_start_month)
