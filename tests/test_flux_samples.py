@@ -138,3 +138,25 @@ def test_naming_the_alkalinity_beside_an_hco3_column_is_refused_not_given_the_hc
                    "e.csv")
         assert read_flux_samples(p, "alk")["conc_mg_L"].iloc[0] == pytest.approx(121.928,
                                                                                 abs=5e-4)
+
+
+def test_a_speciated_table_gives_the_flux_its_laboratory_values_at_their_limits(tmp_path):
+    # speciate's output keeps the laboratory's columns ('<30' SO4, '<0.05' F in mg/L)
+    # beside so4_mmol_l and f_mmol_l, which hold half the limit (the default stand-in);
+    # the flux reads censored values at their limit: 30 and 0.05 mg/L, not 15 and 0.025
+    from karstsink import speciate
+    from karstsink.io.samples import read_samples
+
+    p = _write(tmp_path, "date,pH,T,Ca (mg/L),HCO3 (mg/L),SO4 (mg/L),NO3 (mg/L),F (mg/L)\n"
+                         "2020-01-01,7.5,16,80,250,<30,10,<0.05\n"
+                         "2020-02-01,7.6,16,82,255,25,10,0.08\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        out = speciate(read_samples(p), jobs=1)
+    assert out["so4_mmol_l"].iloc[0] == pytest.approx(15 / 96.06, rel=1e-4)  # the stand-in
+    sp = tmp_path / "speciated.csv"
+    out.to_csv(sp, index=False)
+    for name, expected in (("so4", [30.0, 25.0]), ("f", [0.05, 0.08])):
+        s = read_flux_samples(sp, name)
+        np.testing.assert_allclose(s["conc_mg_L"], expected, rtol=1e-12)
+        assert s["censored"].tolist() == [True, False]

@@ -308,11 +308,14 @@ def test_a_censored_acid_ion_enters_the_correction_at_its_detection_limit():
     assert lo < 2.9 < hi and hi - lo < 0.6
 
 
-def test_a_speciated_table_speciated_again_does_not_guess_a_censored_limit(tmp_path):
-    # The output's so4_mmol_l holds the stand-in (0.25 under 'half', 0.5 under 'limit') and
-    # nothing says which: read back, its '<0.5' row gets no carbonic HCO3 (NaN) rather than
-    # 4 - 2 x 2 x 0.5 = 2.0 (a 'limit' stand-in doubled again); the other row keeps
-    # 4 - 2 x 0.5 - 0.1 = 2.9, and the results are replaced, not kept as *_input
+def test_a_speciated_table_speciated_again_reads_the_laboratory_columns(tmp_path):
+    # The output keeps the laboratory's columns ('<0.5' in SO4) beside so4_mmol_l, which
+    # holds the stand-in (0.25 under 'half', 0.5 under 'limit') with nothing saying which.
+    # Read back, the laboratory's columns are used again, so the '<0.5' row gets its limit:
+    # 4 - 2 x 0.5 - 0.1 = 2.9 on both rows, as the first time, and the results are
+    # replaced, not kept as *_input.  Without the laboratory's SO4 column the stand-in is
+    # all there is: that row gets no carbonic HCO3 (NaN) rather than a guess such as
+    # 4 - 2 x 2 x 0.5 = 2.0 (a 'limit' stand-in doubled again).
     from karstsink.io.samples import read_samples, standardize
 
     raw = pd.DataFrame({"T (°C)": ["15", "15"], "pH": ["7.4", "7.4"],
@@ -325,9 +328,13 @@ def test_a_speciated_table_speciated_again_does_not_guess_a_censored_limit(tmp_p
         path = tmp_path / "first.csv"
         first.to_csv(path, index=False)
         again = speciate(read_samples(path), jobs=1)
-    assert np.isnan(again.loc[0, "hco3_carbonic_mmol_l"])
-    assert again.loc[1, "hco3_carbonic_mmol_l"] == pytest.approx(2.9, abs=1e-12)
+        first.drop(columns=["SO4 (mmol/L)"]).to_csv(path, index=False)
+        bare = speciate(read_samples(path), jobs=1)
+    assert again["hco3_carbonic_mmol_l"].tolist() == pytest.approx([2.9, 2.9], abs=1e-12)
+    assert again["so4_mmol_l"].tolist() == pytest.approx([0.25, 0.5])  # the default, half
     assert not [c for c in again.columns if c.endswith("_input")]
+    assert np.isnan(bare.loc[0, "hco3_carbonic_mmol_l"])
+    assert bare.loc[1, "hco3_carbonic_mmol_l"] == pytest.approx(2.9, abs=1e-12)
 
 
 def test_high_ionic_strength_is_flagged_and_points_to_pitzer():

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 
 from .. import qa as _qa  # not 'qa': _standardize has a local of that name
-from ..exceptions import ConfigError, DataError, UnitError
+from ..exceptions import ConfigError, DataError
 from . import cells
 from ._sample_checks import merge_readings, read_value_column
 from ._sample_checks import parse_coordinates as _parse_coordinates
+from ._sample_columns import _map_columns
 from ._sample_units import _convert, _resolve_units
-from .headers import CANONICAL_NAMES, KEYS, is_generic, match_header, match_user_name, parse_unit
+from .headers import KEYS
 from .samples_long import is_long, pivot_long
 
 _FLAG_ORDER = list(_qa.RULES)
@@ -85,85 +86,6 @@ def reporting_limit_scale(censored: Any, below_detection: Any = "half") -> np.nd
 
 
 #: Kinds whose duplicate columns are compared row by row (``conflicting_values``).
-_VALUE_KINDS = {"temp", "ph", "ec", "conc", "orgc", "coord"}
-
-
-def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str],
-                 renamed: dict[str, str] | None = None):
-    """Return ({column: (key, unit, qualifier)}, {key: column}, unmatched, in_place, extra).
-
-    ``extra`` is ``{key: {column: (key, unit, qualifier)}}``: further columns of a
-    measured key as specific as the one used (the same ion in mg/L and mmol/L, or one
-    header twice, ``renamed`` giving ``{'Ca (mg/L).1': 'Ca (mg/L)'}``); the caller
-    compares them row by row.
-    """
-    renamed = renamed or {}
-    user = dict(column_map or {})
-    for header in user:
-        if header not in df.columns:
-            raise ConfigError(f"column_map names {header!r}, which is not a column of "
-                              f"{source}; columns are {list(map(str, df.columns))}.")
-    matches: dict[Any, tuple[str, str | None, str | None]] = {}
-    for col in df.columns:
-        name = str(col)
-        if col in user:
-            target = user[col]
-            if target is None or str(target) == "":
-                continue
-            key = match_user_name(str(target))
-            if key is None:
-                raise ConfigError(
-                    f"column_map: {target!r} (for {name!r}) is not a canonical name; use one "
-                    f"of {', '.join(k for k in KEYS if k != 'time')}."
-                )
-            try:
-                hit = match_header(name)
-            except UnitError:
-                hit = None
-            unit = hit.unit if hit is not None and KEYS[hit.key][1] == KEYS[key][1] else None
-            if unit is None:
-                m = re.match(r"^.*[(\[](?P<u>[^()\[\]]*)[)\]]\s*$", name)
-                if m:
-                    unit = parse_unit(m["u"], KEYS[key][1])
-            matches[col] = (key, unit, hit.qualifier if hit is not None and hit.key == key
-                            else None)
-            continue
-        try:
-            hit = match_header(renamed.get(name, name))
-        except UnitError as err:
-            raise UnitError(f"{source}: {err}") from err
-        if hit is not None:
-            matches[col] = (hit.key, hit.unit, hit.qualifier)
-    by_key: dict[str, Any] = {}
-    extra: dict[str, dict[Any, tuple[str, str | None, str | None]]] = {}
-    # canonical-named columns claim their key first, then specific names, then generic
-    # ones ('Sample ID' before 'ID', 'Water temperature' before 'Temperature'); else by order
-    position = {c: i for i, c in enumerate(df.columns)}
-
-    def rank(c):
-        return (str(c) not in CANONICAL_NAMES,
-                c not in user and is_generic(renamed.get(str(c), str(c))))
-
-    ordered = sorted(matches, key=lambda c: (*rank(c), position[c]))
-    for col in ordered:
-        key = matches[col][0]
-        if key in by_key and KEYS[key][1] in _VALUE_KINDS and rank(col) == rank(by_key[key]):
-            extra.setdefault(key, {})[col] = matches[col]
-            continue
-        if key in by_key:
-            notes.append(f"column {str(col)!r} also looks like {key!r}; "
-                         f"{str(by_key[key])!r} was used")
-            continue
-        by_key[key] = col
-    used = {c: matches[c] for c in df.columns if c in by_key.values()}
-    more = {c for cols in extra.values() for c in cols}
-    unmatched = [str(c) for c in df.columns
-                 if c not in used and c not in more and str(c) != "qa_flags"]
-    in_place = {c for c in used if str(c) in CANONICAL_NAMES}
-    return used, by_key, unmatched, in_place, extra
-
-
-
 def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source,
                  header_units=None, decimal_comma=None, reader=None,
                  file_unit=None, date_format=None, units_required=True,
