@@ -339,6 +339,12 @@ def test_an_unusable_companion_flux_names_its_option_and_the_way_on(tmp_path):
     _refused(r, tmp_path, "The direct method needs at least 1 usable", "74 zero_concentration",
              "the NO3 flux of --no3 'no3'", "nitric-acid correction",
              "leave --no3 out and the sink goes without that correction")
+    # every NO3 cell 'n.d.': no value at all; the line names --no3, not --constituent
+    smp["no3"] = "n.d."
+    qp, sp = _write(tmp_path, _q_frame(), smp)
+    line = _refused(_run(qp, sp, tmp_path / "out", "--method", "direct", "--no3", "no3"),
+                    tmp_path, "no usable no3 value in column 'no3'", "the NO3 flux of --no3")
+    assert "--constituent" not in line
 
 
 # --------------------------------------------------------------------------- WRTDS min_obs

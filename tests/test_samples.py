@@ -348,6 +348,12 @@ def test_an_alkalinity_above_ph_8_3_without_co3_is_flagged_as_holding_carbonate(
     rule = qa.rule("carbonate_in_alkalinity")
     assert rule.severity == "warn" and qa.threshold("carbonate_in_alkalinity") == 8.3
     assert "flux" in rule.stages
+    # a '<DL' CO3 was measured: HCO3 = alkalinity - 2 x its stand-in, or with 'nan' the
+    # alkalinity as it is; either way a CO3 is given and the row is not flagged for it
+    cens = pd.DataFrame({"pH": ["8.5"], "T": ["16"], "Alkalinity (meq/L)": ["4.0"],
+                         "CO3 (mmol/L)": ["<0.02"]})
+    for policy in ("half", "nan"):
+        assert std(cens, below_detection=policy)["qa_flags"].tolist() == ["below_detection:co3"]
 
 
 def test_hco3_and_alkalinity_that_disagree_are_flagged_not_changed():

@@ -337,6 +337,29 @@ def test_a_speciated_table_speciated_again_reads_the_laboratory_columns(tmp_path
     assert bare.loc[1, "hco3_carbonic_mmol_l"] == pytest.approx(2.9, abs=1e-12)
 
 
+def test_a_speciated_table_speciated_again_keeps_what_was_chosen_the_first_time(tmp_path):
+    # Only a laboratory concentration column with '<DL' cells outranks its canonical column
+    # in a table karstsink wrote.  A table's own canonical 'ph' beside 'pH (lab)' is used
+    # both times (7.6, not 8.1), and a column left out with column_map stays out.
+    from karstsink.io.samples import read_samples
+
+    raw = pd.DataFrame({"pH (lab)": ["8.1"], "ph": ["7.6"], "T (°C)": ["15"],
+                        "Ca (mmol/L)": ["2.0"], "HCO3 (mmol/L)": ["4.0"],
+                        "Alk (meq/L)": ["0.4"]})
+    src = tmp_path / "in.csv"
+    raw.to_csv(src, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        first = speciate(read_samples(src, column_map={"HCO3 (mmol/L)": None}), jobs=1)
+        path = tmp_path / "first.csv"
+        first.to_csv(path, index=False)
+        again = speciate(read_samples(path), jobs=1)
+    assert first["ph"].tolist() == again["ph"].tolist() == [7.6]
+    # the alkalinity 0.4 meq/L was the HCO3 (the HCO3 column left out), both times
+    assert first["hco3_mmol_l"].tolist() == again["hco3_mmol_l"].tolist() == [0.4]
+    assert first["si_calcite"].tolist() == again["si_calcite"].tolist()
+
+
 def test_high_ionic_strength_is_flagged_and_points_to_pitzer():
     # 1000 mmol/L NaCl: I ~ 1 mol/kgw > 0.7
     table = canonical([{}, {"na_mmol_l": 1000.0, "cl_mmol_l": 1000.0}])

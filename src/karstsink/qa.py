@@ -172,8 +172,8 @@ register("alkalinity_disagrees", "warn",
 register("carbonate_in_alkalinity", "warn",
          "Total alkalinity stands for HCO3 at pH above {threshold} with no CO3 given: part of "
          "it is carbonate, so HCO3 and the carbonic-acid sink from it are overstated (by about "
-         "6 % at pH 8.3 and 9 % at pH 8.5, 25 °C). Give CO3 (the phenolphthalein alkalinity) "
-         "or HCO3.",
+         "6 % at pH 8.3 and 9 % at pH 8.5, 25 °C). Give CO3 (in mmol/L it equals the "
+         "phenolphthalein alkalinity P in meq/L) or HCO3.",
          threshold=PH_PHENOLPHTHALEIN, unit="pH", comparison=">",
          stages=("samples", "speciation", "flux"))
 # PHREEQC's percent error is 100 (cations - |anions|) / (cations + |anions|) in meq

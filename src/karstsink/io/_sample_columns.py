@@ -3,7 +3,7 @@
 :func:`_map_columns` matches every header with :func:`karstsink.io.headers.match_header`
 (or the user's ``column_map``) and decides which column claims each quantity when
 several could: canonical names first, then specific names, then generic ones; in a
-table karstsink wrote, the laboratory's own columns first.
+table karstsink wrote, a laboratory concentration column with '<DL' cells first.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Any
 import pandas as pd
 
 from ..exceptions import ConfigError, UnitError
+from . import cells
 from .headers import CANONICAL_NAMES, KEYS, is_generic, match_header, match_user_name, parse_unit
 
 _VALUE_KINDS = {"temp", "ph", "ec", "conc", "orgc", "coord"}
 
 
 def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str],
-                 renamed: dict[str, str] | None = None):
+                 renamed: dict[str, str] | None = None, header_units=None):
     """Return ({column: (key, unit, qualifier)}, {key: column}, unmatched, in_place, extra).
 
     ``extra`` is ``{key: {column: (key, unit, qualifier)}}``: further columns of a
@@ -69,17 +70,20 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str],
     extra: dict[str, dict[Any, tuple[str, str | None, str | None]]] = {}
     # canonical-named columns claim their key first, then specific names, then generic
     # ones ('Sample ID' before 'ID', 'Water temperature' before 'Temperature'); else by order.
-    # In a table karstsink wrote (it has qa_flags) the canonical columns were derived from
-    # the laboratory's, '<DL' cells by a stand-in: the laboratory's own columns claim first.
-    # (A laboratory column of concentrations whose header gives no unit still comes after.)
+    # In a table karstsink wrote (it has qa_flags) a canonical concentration holds a stand-in
+    # for each '<DL' cell of the laboratory's column beside it: such a laboratory column (with
+    # a unit, and '<DL' cells) claims first, so its limits are read again.
     position = {c: i for i, c in enumerate(df.columns)}
-    derived = "qa_flags" in map(str, df.columns)
+    lab_first = set()
+    if "qa_flags" in map(str, df.columns):
+        for c, (key, unit, _q) in matches.items():
+            if (str(c) not in CANONICAL_NAMES and KEYS[key][1] in ("conc", "orgc")
+                    and (unit is not None or (header_units or {}).get(c))
+                    and (cells.parse_column(cells.text_cells(df[c]))[1] == cells.BELOW).any()):
+                lab_first.add(c)
 
     def rank(c):
-        canonical = str(c) in CANONICAL_NAMES
-        key, unit = matches[c][:2]
-        unitless = KEYS[key][1] in ("conc", "orgc") and unit is None
-        level = (1 if canonical else 2 if unitless else 0) if derived else int(not canonical)
+        level = 0 if c in lab_first else 1 if str(c) in CANONICAL_NAMES else 2
         return (level, c not in user and is_generic(renamed.get(str(c), str(c))))
 
     ordered = sorted(matches, key=lambda c: (*rank(c), position[c]))
@@ -89,7 +93,7 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str],
         if key in by_key and KEYS[key][1] in _VALUE_KINDS and rank(col) == rank(by_key[key]):
             extra.setdefault(key, {})[col] = matches[col]
             continue
-        if key in by_key and derived and str(col) in CANONICAL_NAMES:
+        if key in by_key and by_key[key] in lab_first and str(col) in CANONICAL_NAMES:
             recomputed.append(str(col))
             continue
         if key in by_key:
@@ -97,13 +101,10 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str],
                          f"{str(by_key[key])!r} was used")
             continue
         by_key[key] = col
-    hco3 = by_key.get("hco3")
-    if derived and "alk" in by_key and str(hco3) in CANONICAL_NAMES and not any(
-            k == "hco3" and c != hco3 for c, (k, *_) in matches.items()):
-        recomputed.append(str(by_key.pop("hco3")))  # it was the laboratory's alkalinity
     if recomputed:
         notes.append(f"a table karstsink wrote (it has qa_flags): {', '.join(recomputed)} "
-                     "recomputed from the laboratory's columns")
+                     "recomputed from the laboratory's columns, whose '<DL' cells give the "
+                     "limits")
     used = {c: matches[c] for c in df.columns if c in by_key.values()}
     more = {c for cols in extra.values() for c in cols}
     unmatched = [str(c) for c in df.columns

@@ -158,7 +158,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         reader = {**(reader or {}), "layout": "long", "rows_in": len(df), "samples_out": n}
     else:
         used, by_key, unmatched, in_place, extra = _map_columns(df, column_map, source, notes,
-                                                                renamed)
+                                                                renamed, header_units)
         if not used and not extra and units_required:
             found = [renamed.get(str(c), str(c)) for c in df.columns]
             raise DataError(
@@ -309,6 +309,8 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
         ph = columns.get(KEYS["ph"][0])
         if ph is not None:  # above pH 8.3 an alkalinity without CO3 holds carbonate too
             no_co3 = np.ones(n, bool) if co3 is None else ~np.isfinite(co3)
+            if "co3" in measured:  # a '<DL' CO3 is a CO3 given, whatever its stand-in
+                no_co3 &= measured["co3"][1] != cells.BELOW
             with np.errstate(invalid="ignore"):
                 flag(fill & np.isfinite(hco3) & no_co3 & (ph > _qa.PH_PHENOLPHTHALEIN),
                      "carbonate_in_alkalinity")

@@ -327,7 +327,9 @@ def flux_samples_from_table(
         limit_unknown = censored & np.isnan(vals)
         not_numeric, negative = has("not_numeric"), has("negative_value")
         above = has("above_range")
-        carbonate = np.array(["carbonate_in_alkalinity" in f for f in old]) & (used_key == "alk")
+        # the reader flags it only where an alkalinity fills HCO3 (a table it wrote keeps it)
+        carbonate = np.array(["carbonate_in_alkalinity" in f for f in old]) & (
+            _species_of(key) == "hco3")
         empty = np.isnan(vals) & ~not_numeric & ~negative & ~censored
         conc = vals if KEYS[key][1] == "orgc" else np.asarray(
             from_mmol_per_l(vals, _species_of(key), "mg/L"), dtype=float)
@@ -388,9 +390,9 @@ def flux_samples_from_table(
         why = describe_unusable({"not numeric": not_numeric, "empty": empty, "negative": negative,
                                  "below detection with no limit": limit_unknown,
                                  "without a date": no_date}, text)
+        other = " with --constituent (constituent=)" if species is None else ""
         raise DataError(f"{source}: no usable {flag_key} value in column {str(value_col)!r} "
-                        f"({why}); check the column, or name another with --constituent "
-                        "(constituent=).")
+                        f"({why}); check the column, or name another{other}.")
     if n_bad:
         warnings.warn(
             f"{source}: {n_bad} sample(s) have no usable {flag_key} value (flagged in "

@@ -359,10 +359,10 @@ def run_flux(
             if col is None:
                 continue
             companion(key)
-            s2 = flux_samples_from_table(table, col, species=key, date_column=date_column,
-                                         date_format=date_format)
             limit = {"censored_at": "limit"} if method == "direct" and key != "toc" else {}
             try:
+                s2 = flux_samples_from_table(table, col, species=key, date_column=date_column,
+                                             date_format=date_format)
                 companions[key] = estimate(daily, s2, col, method=method, **opts, **limit)
             except DataError as err:  # say which option's flux it is, and how to go on
                 use, without = _COMPANION_USE[key]
