@@ -21,6 +21,12 @@ from karstsink.flux.aggregate import aggregate
 from karstsink.flux.direct import estimate_direct
 from karstsink.flux.rating import fit_rating
 
+# Days of more discharge than any sample warn (tests/test_flux_options.py and the app7
+# fixture of tests/test_flux_wrtds.py check it); here it is not what a test is about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*above the largest sampled discharge:karstsink.exceptions.DataQualityWarning")
+
+
 
 def _daily(q, start="2020-01-01"):
     idx = pd.date_range(start, periods=len(q), freq="D", name="date")

@@ -186,6 +186,34 @@ def _extrapolating_files(tmp_path, *, bad_no3=0):
     return qp, sp, n_extrapolated
 
 
+@pytest.mark.parametrize(("method", "label", "extra"), [
+    ("rating", "rating curve", []),
+    ("wrtds", "WRTDS", ["--bootstrap", 0, "--min-obs", 40, "--min-uncen", 40])])
+def test_every_model_warns_of_days_beyond_the_largest_sampled_discharge(tmp_path, method,
+                                                                         label, extra):
+    # the flood of day 200 (4 m3/s) and the days above the largest sampled discharge are
+    # outside the data the curve was fitted to; before, only LOADEST said so
+    qp, sp, n_ex = _extrapolating_files(tmp_path)
+    out = tmp_path / "out"
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
+              "--method", method, *extra, "-o", out, "--no-plots"])
+    assert r.exit_code == 0, r.output
+    shown = [ln for ln in r.output.splitlines() if "above the largest sampled discharge" in ln]
+    assert len(shown) == 1 and shown[0].startswith(f"warning: {label}: {n_ex} day(s) have")
+    assert shown[0].endswith("m3/s): loads there are extrapolated.")
+    model = json.loads((out / "model.json").read_text(encoding="utf-8"))
+    assert model["model"]["warnings"] == [shown[0].removeprefix(f"warning: {label}: ")]
+    # the share of the flux those days carry, summed from daily.csv by hand
+    daily = pd.read_csv(out / "daily.csv")
+    q_max = pd.read_csv(out / "samples.csv").query("used")["discharge_m3s"].max()
+    above = daily["discharge_m3s"] > q_max
+    share = 100 * daily.loc[above, "flux_kg_day"].sum() / daily["flux_kg_day"].sum()
+    beyond = model["model"]["extrapolation"]
+    assert beyond["n_days_above_sampled_q"] == n_ex == int(above.sum())
+    assert beyond["max_sampled_q_m3s"] == pytest.approx(q_max, rel=1e-12)
+    assert beyond["flux_share_pct"] == pytest.approx(share, rel=1e-9)
+
+
 def test_a_warning_of_every_fit_is_shown_once_naming_the_companions(tmp_path):
     qp, sp, n_ex = _extrapolating_files(tmp_path)
     out = tmp_path / "out"

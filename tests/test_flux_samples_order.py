@@ -19,6 +19,12 @@ from karstsink.exceptions import DataQualityWarning
 from karstsink.io.flux_samples import flux_samples_from_table, read_flux_table
 from karstsink.workflows.catchment import run_flux
 
+# Days of more discharge than any sample warn (tests/test_flux_options.py and the app7
+# fixture of tests/test_flux_wrtds.py check it); here it is not what a test is about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*above the largest sampled discharge:karstsink.exceptions.DataQualityWarning")
+
+
 DAYS = pd.date_range("2019-10-01", "2020-09-30", freq="D")
 #: the columns samples.csv had before (direct/rating/loadest), in their order
 OLD_COLUMNS = ["date", "discharge_m3s", "conc_mg_L", "censored", "used", "in_record",

@@ -25,6 +25,12 @@ from karstsink.flux._trend_boot import bootstrap_trend
 from karstsink.flux.trends import run_groups, run_pairs, trend_annual, trend_context
 from karstsink.flux.wrtds import estimate_wrtds
 
+# Days of more discharge than any sample warn (tests/test_flux_options.py and the app7
+# fixture of tests/test_flux_wrtds.py check it); here it is not what a test is about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*above the largest sampled discharge:karstsink.exceptions.DataQualityWarning")
+
+
 R = "egret/choptank/"
 COLS = {"TotalChange": "total_change", "CQTC": "cqtc", "QTC": "qtc", "x10": "x10",
         "x11": "x11", "x20": "x20", "x22": "x22"}

@@ -29,6 +29,12 @@ from karstsink.exceptions import ConfigError, DataError
 from karstsink.workflows import run_flux, run_pipeline
 from karstsink.workflows.trend import run_trend
 
+# Days of more discharge than any sample warn (tests/test_flux_options.py and the app7
+# fixture of tests/test_flux_wrtds.py check it); here it is not what a test is about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*above the largest sampled discharge:karstsink.exceptions.DataQualityWarning")
+
+
 AREA = 100.0
 STEP = 1.2
 FIRST_AFTER = pd.Timestamp("2006-10-01")  # water year 2007

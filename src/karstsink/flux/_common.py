@@ -193,3 +193,27 @@ def empty_daily(daily: pd.DataFrame) -> pd.DataFrame:
     out.index.name = "date"
     out["discharge_m3s"] = daily["discharge_m3s"].to_numpy(dtype=float)
     return out
+
+
+def warn_extrapolated(method: str, q: ArrayLike, flux: ArrayLike, q_sampled_max: float
+                      ) -> tuple[list[str], dict[str, float]]:
+    """Warn when days have more discharge than the largest of the samples a model was
+    fitted to (LOADEST, the rating curve, WRTDS): its curve is carried beyond its data
+    there.  Returns the text, for the model's ``warnings`` (empty: no such day), and
+    the model's ``extrapolation``: those days, the discharges and the share of the
+    record's flux they carry [%] (the text leaves it out, so that the constituent and
+    its companions, fitted on one record, share one warning)."""
+    q, flux = np.asarray(q, dtype=float), np.asarray(flux, dtype=float)
+    with np.errstate(invalid="ignore"):
+        above = q > q_sampled_max
+    total = float(np.nansum(flux))
+    info = {"n_days_above_sampled_q": int(above.sum()), "max_sampled_q_m3s": q_sampled_max,
+            "max_q_m3s": float(np.nanmax(q)),
+            "flux_share_pct": 100 * float(np.nansum(flux[above])) / total if total > 0
+            else float("nan")}
+    if not above.any():
+        return [], info
+    text = (f"{int(above.sum())} day(s) have discharge above the largest sampled discharge "
+            f"({np.nanmax(q):.6g} vs {q_sampled_max:.6g} m3/s): loads there are extrapolated.")
+    warnings.warn(f"{method}: {text}", DataQualityWarning, stacklevel=3)
+    return [text], info

@@ -43,7 +43,6 @@ References
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -51,7 +50,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from ..exceptions import DataError, DataQualityWarning, MissingColumnError
+from ..exceptions import DataError, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._amle import CensoredFit, fit_amle, lognormal_interval
 from ._base import PERIOD_COLUMNS, FluxEstimate
@@ -63,6 +62,7 @@ from ._common import (
     has_flag,
     loadest_center,
     require_samples,
+    warn_extrapolated,
 )
 from ._loadest_model import _BASE_TERMS, MODEL_TERMS, LoadestFit, _columns
 
@@ -363,14 +363,8 @@ def estimate_loadest(
     out["flux_lo95_kg_day"] = lo
     out["flux_hi95_kg_day"] = hi
 
-    qmax_cal = fitobj.diagnostics["max_calibration_q_m3s"]
-    warn = []
-    if np.nanmax(q) > qmax_cal:
-        n_ex = int(np.sum(q > qmax_cal))
-        warn.append(
-            f"{n_ex} day(s) have discharge above the largest sampled discharge "
-            f"({np.nanmax(q):.6g} vs {qmax_cal:.6g} m3/s): loads there are extrapolated.")
-        warnings.warn("LOADEST: " + warn[-1], DataQualityWarning, stacklevel=2)
+    warn, beyond = warn_extrapolated("LOADEST", q, loads,
+                                     fitobj.diagnostics["max_calibration_q_m3s"])
     smp = pairs[["date", "discharge_m3s", "conc_mg_L", "censored", "used", "in_record",
                  "qa_flags"]].copy()
     smp["fitted_mg_L"] = np.nan
@@ -379,6 +373,7 @@ def estimate_loadest(
     smp.loc[use, "fitted_mg_L"] = fitobj.calibration["fitted_mg_L"].to_numpy()
     smp.loc[use, "residual"] = fitobj.calibration["residual"].to_numpy()
     model_info = {"method": "loadest", **fitobj.as_dict(), "warnings": warn,
+                  "extrapolation": beyond,
                   "n_samples_zero_discharge": int(has_flag(pairs, "zero_discharge").sum()),
                   "residual_units": "ln(load), observed - fitted",
                   "_fit": fitobj, "_design": X}

@@ -25,7 +25,14 @@ from ..exceptions import DataError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._amle import fit_amle, lognormal_interval
 from ._base import PERIOD_COLUMNS, FluxEstimate
-from ._common import calibration_pairs, check_daily, empty_daily, has_flag, require_samples
+from ._common import (
+    calibration_pairs,
+    check_daily,
+    empty_daily,
+    has_flag,
+    require_samples,
+    warn_extrapolated,
+)
 
 __all__ = ["estimate_rating", "fit_rating"]
 
@@ -186,6 +193,7 @@ def estimate_rating(
     lo[zero] = hi[zero] = 0.0
     out["flux_lo95_kg_day"] = lo
     out["flux_hi95_kg_day"] = hi
+    warn, beyond = warn_extrapolated("rating curve", q, flux, float(cal["discharge_m3s"].max()))
     smp = pairs[["date", "discharge_m3s", "conc_mg_L", "censored", "used", "in_record",
                  "qa_flags"]].copy()
     smp["fitted_mg_L"] = np.nan
@@ -197,5 +205,6 @@ def estimate_rating(
              **{k: v for k, v in fit.items() if k not in ("residuals", "fitted_mg_L", "_mask")},
              "chemostatic": bool(abs(fit["b"]) < 0.1),
              "n_samples_zero_discharge": int(has_flag(pairs, "zero_discharge").sum()),
-             "residual_units": "ln(C), observed - fitted"}
+             "residual_units": "ln(C), observed - fitted", "warnings": warn,
+             "extrapolation": beyond}
     return _RatingEstimate(method="rating", daily=out, samples=smp, model=model)

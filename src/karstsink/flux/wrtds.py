@@ -27,7 +27,7 @@ from .._workers import default_jobs as default_jobs  # kept importable from here
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
-from ._common import has_flag, unused_reasons
+from ._common import has_flag, unused_reasons, warn_extrapolated
 from ._wrtds_bootstrap import _BootRun
 from ._wrtds_core import Samples, Settings, check_counts, fit_points, lower_min_obs_hint
 from ._wrtds_solve import single_thread_blas
@@ -316,6 +316,7 @@ def _estimate(
             t_wait = 0.0
         t_boot = time.perf_counter() - t_boot0
 
+        warn, beyond = warn_extrapolated("WRTDS", q, flux, float(np.exp(smp.log_q.max())))
         out = day_df.copy()
         out["discharge_m3s"] = q
         out["conc_mg_L"] = conc
@@ -380,6 +381,8 @@ def _estimate(
                 "total": time.perf_counter() - t_start,
             },
             "units": {"flux": "kg/day", "conc": "mg/L", "discharge": "m3/s"},
+            "warnings": warn,
+            "extrapolation": beyond,
         }
         return WRTDSEstimate(
             method="wrtds",
