@@ -108,9 +108,14 @@ def interval_note(folder: Path, method: str) -> str:
         tot = pd.read_csv(folder / "total.csv").iloc[0]
         mean, se = float(tot["flux_kg_day"]), float(tot["flux_se_kg_day"])
         lo, hi = float(tot["flux_lo95_kg_day"]), float(tot["flux_hi95_kg_day"])
-        width = (f" Over this record the mean flux is {_num(mean)} kg/d with a standard "
-                 f"error of prediction of {_num(se)} kg/d ({100 * se / mean:.2f} %), so the "
-                 f"interval is ±{50 * (hi - lo) / mean:.1f} %.")
+        down, up = 100 * (mean - lo) / mean, 100 * (hi - mean) / mean
+        spread = (f"±{(down + up) / 2:.1f} %" if abs(up - down) < 0.05 * max(up, down, 1e-12)
+                  else f"-{down:.1f} % to +{up:.1f} %")
+        error = ("a bootstrap standard deviation" if method == "wrtds"
+                 else "a standard error of prediction")
+        width = (f" Over this record the mean flux is {_num(mean)} kg/d with {error} of "
+                 f"{_num(se)} kg/d ({100 * se / mean:.2f} %), and the interval runs "
+                 f"{spread} about it.")
         m = _model_doc(folder)
         s2, n = m.get("residual_variance_amle"), m.get("n_samples")
         if method == "loadest" and s2 and n:
