@@ -67,16 +67,14 @@ def test_print_style_sheet_wraps_tables_and_breaks_pages():
 def test_a_catchment_section_shows_the_flags_and_partial_years_of_its_sink(tmp_path):
     from karstsink.workflows.sections import catchment_section
 
-    # calendar years (--year-start 1); 2016 is whole, 2017 is not (annual.csv); 2017 is
-    # flagged beyond_samples in sink.csv, and the report must show both
-    pd.DataFrame({"year": [2016, 2017], "complete": [True, False]}).to_csv(
-        tmp_path / "annual.csv", index=False)
+    # calendar years (--year-start 1); 2016 is whole, 2017 is not; 2017 is flagged
+    # beyond_samples in sink.csv, and the report must show both
     # a WRTDS interval of 100 kg/d from 95 to 101: -5.0 % to +1.0 %, not "±3.0 %"
     pd.DataFrame({"flux_kg_day": [100.0], "flux_se_kg_day": [1.5], "flux_lo95_kg_day": [95.0],
                   "flux_hi95_kg_day": [101.0], "n_days": [600]}).to_csv(
         tmp_path / "total.csv", index=False)
     sink = pd.DataFrame({"period": ["2016", "2017", "total"],
-                         "sink_t_c_km2_yr": [7.0, 7.5, 7.2],
+                         "complete": [True, False, False], "sink_t_c_km2_yr": [7.0, 7.5, 7.2],
                          "qa_flags": ["", "beyond_samples", "beyond_samples"]})
     row = {"first_day": "2016-01-01", "last_day": "2017-08-31", "n_samples": 40,
            "sink_t_c_km2_yr": 7.2, "sink_t_co2_km2_yr": 26.4, "sink_lo95_t_c_km2_yr": 7.0,

@@ -4,7 +4,6 @@ trend (for :mod:`karstsink.workflows.sections`, which lists every section).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +30,12 @@ def catchment_section(catchment: dict, row: dict[str, Any], sink: pd.DataFrame,
     """
     c = catchment
     flux_key = "hco3_flux_kg_yr" if "hco3_flux_kg_yr" in sink.columns else "flux_kg_yr"
-    keep = [k for k in ("period", flux_key, "acid_correction_pct", "sink_t_c_km2_yr",
-                        "sink_lo95_t_c_km2_yr", "sink_hi95_t_c_km2_yr",
+    keep = [k for k in ("period", "complete", flux_key, "acid_correction_pct",
+                        "sink_t_c_km2_yr", "sink_lo95_t_c_km2_yr", "sink_hi95_t_c_km2_yr",
                         "sink_t_co2_km2_yr", "qa_flags") if k in sink.columns]
     water = c.get("year_start", 10) != 1  # --year-start 1: calendar years
     annual = sink[sink["period"] != "total"][keep].rename(
         columns={"period": "water_year" if water else "year"})
-    with contextlib.suppress(OSError, KeyError, ValueError):  # a partial year is marked
-        whole = pd.read_csv(folder / "annual.csv").set_index("year")["complete"]
-        annual.insert(1, "complete", [bool(whole.get(int(y), False)) for y in annual.iloc[:, 0]])
     from ._report_notes import interval_note, model_note
 
     plots = folder / "plots"
