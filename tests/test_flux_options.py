@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from karstsink import qa
 from karstsink.cli import main
 from karstsink.exceptions import DataQualityWarning
 from karstsink.workflows.catchment import FluxOptionError, check_method_options, run_flux
@@ -348,3 +349,30 @@ def test_years_after_the_last_sample_are_flagged_beyond_samples(tmp_path):
     assert any("2019, 2020, 2021 have every day with a flux" in w for w in model["warnings"])
     samples = pd.read_csv(tmp_path / "out" / "samples.csv")
     assert annual["n_samples"].sum() == samples["used"].sum() == len(kept) - 2
+
+
+def test_years_inside_the_record_without_a_sample_are_flagged(tmp_path):
+    # the demo's Longtan samples without those of water years 2018 and 2019 (2017-10-01 to
+    # 2019-09-30): those two years lie between samples but have none of their own, so
+    # their sink rows are flagged no_sample_in_year (not beyond_samples) with a warning;
+    # the years with samples are not flagged
+    from conftest import ROOT
+
+    demo = ROOT / "data" / "demo" / "catchments"
+    lines = (demo / "longtan_samples.csv").read_text(encoding="utf-8").splitlines()
+    kept = [lines[0]] + [ln for ln in lines[1:]
+                         if not "2017-10-01" <= ln.split(",")[2] <= "2019-09-30"]
+    (tmp_path / "s.csv").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    r = _run(["--discharge", demo / "longtan_discharge.csv", "--samples", tmp_path / "s.csv",
+              "--area", 75, "--method", "direct", "-o", tmp_path / "out", "--no-plots"])
+    assert r.exit_code == 0, r.output
+    sink = pd.read_csv(tmp_path / "out" / "sink.csv", keep_default_na=False, dtype=str)
+    flags = dict(zip(sink["period"], sink["qa_flags"], strict=True))
+    assert [p for p, f in flags.items() if "no_sample_in_year" in f] == ["2018", "2019"]
+    assert not any("beyond_samples" in f for f in flags.values())
+    annual = pd.read_csv(tmp_path / "out" / "annual.csv").set_index("year")
+    assert annual.loc[[2018, 2019], "n_samples"].tolist() == [0, 0]
+    model = json.loads((tmp_path / "out" / "model.json").read_text(encoding="utf-8"))
+    assert any("2018, 2019 have no calibration sample of their own" in w
+               for w in model["warnings"])
+    assert qa.rule("no_sample_in_year").severity == "warn"

@@ -262,6 +262,11 @@ register("beyond_samples", "warn",
          "last calibration sample used: its flux rests on no sample of its own (the model "
          "or the held concentration is carried outside the sampled period); a projection, "
          "not an estimate.", stages=("flux",))
+register("no_sample_in_year", "warn",
+         "A year (sink row) inside the sampled period with no calibration sample used dated "
+         "in it: its flux is carried over from the samples of other years (the model's fit "
+         "to them, or the direct method's interpolation between the samples either side).",
+         stages=("flux",))
 register("negative_prediction", "fatal",
          "The proxy regression of the direct method predicts a negative concentration: that "
          "day's flux is NaN.", threshold=0.0, unit="mg/L", comparison="<", stages=("flux",))

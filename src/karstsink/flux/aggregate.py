@@ -177,11 +177,23 @@ def years_beyond_samples(annual: pd.DataFrame) -> list[int]:
     return [int(y) for y in annual.loc[wholly, "year"]]
 
 
+def years_without_samples(annual: pd.DataFrame) -> list[int]:
+    """The years of an ``annual`` table inside the sampled period with no calibration sample
+    used dated in them: their flux is carried over from the samples of other years."""
+    if annual.empty:
+        return []
+    none = (annual["n_days"] > 0) & (annual["n_samples"] == 0)
+    beyond = set(years_beyond_samples(annual))
+    return [int(y) for y in annual.loc[none, "year"] if int(y) not in beyond]
+
+
 def flag_beyond_samples(sink: pd.DataFrame, annual: pd.DataFrame) -> pd.Series:
     """The ``qa_flags`` of a sink table (a ``period`` per row: a year or ``"total"``) with
-    ``beyond_samples`` added to the years of :func:`years_beyond_samples` of ``annual``."""
-    years = {str(y) for y in years_beyond_samples(annual)}
-    return pd.Series([qa.join([*qa.split(f), "beyond_samples"]) if str(p) in years else f
+    ``beyond_samples`` added to the years of :func:`years_beyond_samples` of ``annual`` and
+    ``no_sample_in_year`` to those of :func:`years_without_samples`."""
+    codes = {**{str(y): "beyond_samples" for y in years_beyond_samples(annual)},
+             **{str(y): "no_sample_in_year" for y in years_without_samples(annual)}}
+    return pd.Series([qa.join([*qa.split(f), codes[str(p)]]) if str(p) in codes else f
                       for f, p in zip(sink["qa_flags"], sink["period"], strict=True)],
                      index=sink.index, dtype="string")
 
@@ -196,3 +208,9 @@ def _warn_beyond_samples(annual: pd.DataFrame, method: str) -> None:
             "sampled period; n_samples 0 in annual.csv): trim the discharge record to the "
             "sampled years or read those years as projections.", DataQualityWarning,
             stacklevel=3)
+    inside = years_without_samples(annual)
+    if inside:
+        warnings.warn(
+            f"Year(s) {', '.join(map(str, inside))} have no calibration sample of their own "
+            f"(n_samples 0 in annual.csv): their {method} flux is carried over from the "
+            "samples of other years; read them with care.", DataQualityWarning, stacklevel=3)
