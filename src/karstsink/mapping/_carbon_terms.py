@@ -151,7 +151,11 @@ def map_assumptions(cfg: MapConfig, acid: dict, table_name: str) -> list[str]:
                              _conc_text("NO3", cfg.no3_mmol_l, doc["class_no3_mmol_l"])) if t]
         out.append("acid correction of the karst water (the catchments' rule, "
                    "karstsink.carbon): " + "; ".join(texts) + "; a pixel whose carbonic "
-                   "HCO3 would be negative is nodata (counted as negative_carbonic_hco3)")
+                   "HCO3 would be negative is nodata (counted as negative_carbonic_hco3); "
+                   "Ca_eq is the acid-free equilibrium, and a water holding the acid's SO4 "
+                   "and NO3 keeps less carbonate alkalinity at calcite equilibrium, so the "
+                   "karst sink is overstated under acid loads (PHREEQC, 15 °C, SO4 0.19 and "
+                   "NO3 0.20 mmol/L: 4 % at pCO2 10^-2 atm, 11 % at 10^-2.8)")
     else:
         out.append("no sulfuric/nitric-acid correction: no SO4 or NO3 given ([model] "
                    "so4_mmol_l, no3_mmol_l, or the land-cover table's so4_mmol_l, "
