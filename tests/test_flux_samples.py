@@ -160,3 +160,18 @@ def test_a_speciated_table_gives_the_flux_its_laboratory_values_at_their_limits(
         s = read_flux_samples(sp, name)
         np.testing.assert_allclose(s["conc_mg_L"], expected, rtol=1e-12)
         assert s["censored"].tolist() == [True, False]
+
+
+def test_hco3_samples_below_the_carbonate_buffer_are_flagged_for_the_sink(tmp_path):
+    # pH 6.0 < 6.4: below the carbonate buffer sulfuric acid releases CO2 rather than
+    # following 2 CaCO3 + H2SO4 -> 2 HCO3-, so the sink's acid correction does not hold;
+    # the HCO3 samples say so (speciation flags the same rows), an SO4 flux does not care
+    p = _write(tmp_path, "date,pH,HCO3 (mg/L),SO4 (mg/L)\n2020-01-01,6.0,50,20\n"
+                         "2020-01-02,7.4,250,20\n")
+    with pytest.warns(DataQualityWarning, match=r"1 have a pH below 6\.4"):
+        s = read_flux_samples(p, "hco3")
+    assert s["qa_flags"].tolist() == ["ph_below_carbonate_buffer", ""]
+    assert s["conc_mg_L"].tolist() == [50.0, 250.0]  # used as they are
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_flux_samples(p, "so4")["qa_flags"].tolist() == ["", ""]

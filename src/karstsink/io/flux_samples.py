@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import qa
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
 from ..units import from_mmol_per_l
 from . import cells
@@ -330,6 +331,11 @@ def flux_samples_from_table(
         # the reader flags it only where an alkalinity fills HCO3 (a table it wrote keeps it)
         carbonate = np.array(["carbonate_in_alkalinity" in f for f in old]) & (
             _species_of(key) == "hco3")
+        ph_col = KEYS["ph"][0]
+        with np.errstate(invalid="ignore"):  # the sink's acid correction does not hold there
+            low_ph = (pd.to_numeric(table[ph_col], errors="coerce").to_numpy(float)
+                      < qa.PH_CARBONATE_BUFFER_MIN) if (
+                ph_col in table.columns and _species_of(key) == "hco3") else np.zeros(n, bool)
         empty = np.isnan(vals) & ~not_numeric & ~negative & ~censored
         conc = vals if KEYS[key][1] == "orgc" else np.asarray(
             from_mmol_per_l(vals, _species_of(key), "mg/L"), dtype=float)
@@ -346,7 +352,7 @@ def flux_samples_from_table(
         above = status == cells.ABOVE
         negative = conc < 0
         empty = status == cells.MISSING
-        carbonate = np.zeros(n, bool)
+        carbonate = low_ph = np.zeros(n, bool)
         conc = np.where(negative, np.nan, conc)
     remark = next((by_lower[r] for r in _REMARK_NAMES if r in by_lower), None)
     if remark is not None:  # USGS: '<' in the remark column, the limit in the value column
@@ -358,8 +364,10 @@ def flux_samples_from_table(
                        (limit_unknown, "detection_limit_unknown"), (above, "above_range")):
         for i in np.flatnonzero(mask):
             flags[i].append(f"{code}:{flag_key}")
-    for i in np.flatnonzero(carbonate):  # alkalinity as HCO3 above pH 8.3, no CO3 given
-        flags[i].append("carbonate_in_alkalinity")
+    for mask, code in ((carbonate, "carbonate_in_alkalinity"),  # alkalinity above pH 8.3
+                       (low_ph, "ph_below_carbonate_buffer")):
+        for i in np.flatnonzero(mask):
+            flags[i].append(code)
 
     when, date_col = _dates(table, date_column, date_format, source)
     no_date = np.isnat(when)
@@ -404,7 +412,10 @@ def flux_samples_from_table(
                    "'duplicate_sample_date'; each is used)"),
         (carbonate, "give total alkalinity for HCO3 at pH above 8.3 with no CO3, so part of it "
                     "is carbonate and their HCO3 flux is overstated (flagged "
-                    "'carbonate_in_alkalinity'; each is used)")) if m.any()]
+                    "'carbonate_in_alkalinity'; each is used)"),
+        (low_ph, f"have a pH below {qa.PH_CARBONATE_BUFFER_MIN:g}, where sulfuric acid releases "
+                 "CO2 rather than HCO3, so the sink's acid correction does not hold for them "
+                 "(flagged 'ph_below_carbonate_buffer'; each is used)")) if m.any()]
     if said:
         warnings.warn(f"{source}: of {n} sample(s), {' and '.join(said)}.",
                       DataQualityWarning, stacklevel=2)
