@@ -143,6 +143,17 @@ def test_table_with_a_huge_class_code_is_one_line(tmp_path):
         load_landcover_table(tmp_path / "t.csv")
 
 
+def test_a_short_table_row_is_refused_not_padded_with_defaults(tmp_path):
+    # a cropland row cut after its biological sink: padding would give it the default
+    # nep_factor 1, counting cropland NEP as a lasting sink, and lose its source
+    rows = ["class,name,soil_pco2_factor,runoff_factor,biological_sink_tc_km2_yr,nep_factor,"
+            "source", "10,forest,1,1,70,0.3,x", "40,cropland,0.62,1.0,0"]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"row 3 has 5 cells but the header names 7 columns "
+                                        r"\(nep_factor, source missing\)"):
+        load_landcover_table(tmp_path / "t.csv")
+
+
 # --- 6b. all nodata ---------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["runoff", "landcover", "carbonate"])
 def test_an_all_nodata_input_is_an_error_not_zero(tmp_path, name):

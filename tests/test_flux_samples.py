@@ -175,3 +175,12 @@ def test_hco3_samples_below_the_carbonate_buffer_are_flagged_for_the_sink(tmp_pa
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_flux_samples(p, "so4")["qa_flags"].tolist() == ["", ""]
+
+
+def test_a_sentinel_concentration_keeps_the_readers_flag_in_the_flux_samples(tmp_path):
+    # -999 is a no-value sentinel (sentinel_value, as speciation flags it), not an empty cell
+    p = _write(tmp_path, "date,HCO3 (mg/L)\n2020-01-01,-999\n2020-01-02,250\n2020-01-03,\n")
+    with pytest.warns(DataQualityWarning, match="2 sample"):
+        s = read_flux_samples(p, "hco3")
+    assert s["qa_flags"].tolist() == ["sentinel_value:hco3", "", "missing_value:hco3"]
+    assert np.isnan(s["conc_mg_L"].iloc[0]) and s["conc_mg_L"].iloc[1] == 250.0

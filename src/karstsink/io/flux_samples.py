@@ -328,6 +328,10 @@ def flux_samples_from_table(
         limit_unknown = censored & np.isnan(vals)
         not_numeric, negative = has("not_numeric"), has("negative_value")
         above = has("above_range")
+        # a cell the reader could not take (-999, a formula without value, two columns that
+        # disagree) keeps the reader's word for it, not 'missing_value'
+        unread = {code: has(code) for code in ("sentinel_value", "formula_without_value",
+                                                "conflicting_values")}
         # the reader flags it only where an alkalinity fills HCO3 (a table it wrote keeps it)
         carbonate = np.array(["carbonate_in_alkalinity" in f for f in old]) & (
             _species_of(key) == "hco3")
@@ -336,7 +340,8 @@ def flux_samples_from_table(
             low_ph = (pd.to_numeric(table[ph_col], errors="coerce").to_numpy(float)
                       < qa.PH_CARBONATE_BUFFER_MIN) if (
                 ph_col in table.columns and _species_of(key) == "hco3") else np.zeros(n, bool)
-        empty = np.isnan(vals) & ~not_numeric & ~negative & ~censored
+        empty = np.isnan(vals) & ~not_numeric & ~negative & ~censored & ~np.any(
+            list(unread.values()), axis=0)
         conc = vals if KEYS[key][1] == "orgc" else np.asarray(
             from_mmol_per_l(vals, _species_of(key), "mg/L"), dtype=float)
         src_units = table.attrs.get("source_units") or {}
@@ -353,6 +358,7 @@ def flux_samples_from_table(
         negative = conc < 0
         empty = status == cells.MISSING
         carbonate = low_ph = np.zeros(n, bool)
+        unread = {}
         conc = np.where(negative, np.nan, conc)
     remark = next((by_lower[r] for r in _REMARK_NAMES if r in by_lower), None)
     if remark is not None:  # USGS: '<' in the remark column, the limit in the value column
@@ -361,7 +367,8 @@ def flux_samples_from_table(
     for mask, code in ((not_numeric, "not_numeric"), (empty, "missing_value"),
                        (negative, "negative_value"), (censored & ~limit_unknown,
                                                       "below_detection"),
-                       (limit_unknown, "detection_limit_unknown"), (above, "above_range")):
+                       (limit_unknown, "detection_limit_unknown"), (above, "above_range"),
+                       *((m, c) for c, m in unread.items())):
         for i in np.flatnonzero(mask):
             flags[i].append(f"{code}:{flag_key}")
     for mask, code in ((carbonate, "carbonate_in_alkalinity"),  # alkalinity above pH 8.3
@@ -397,7 +404,8 @@ def flux_samples_from_table(
         text = cells.text_cells(table[value_col]) if value_col in table.columns else [""] * n
         why = describe_unusable({"not numeric": not_numeric, "empty": empty, "negative": negative,
                                  "below detection with no limit": limit_unknown,
-                                 "without a date": no_date}, text)
+                                 "without a date": no_date,
+                                 **{c.replace("_", " "): m for c, m in unread.items()}}, text)
         other = " with --constituent (constituent=)" if species is None else ""
         raise DataError(f"{source}: no usable {flag_key} value in column {str(value_col)!r} "
                         f"({why}); check the column, or name another{other}.")

@@ -169,7 +169,12 @@ def _table_rows(path: Path, name: str) -> tuple[list[str], list[list[str]], list
             raise DataError(f"Land-cover table {name}: row {ln} has {len(r)} cells but "
                             f"the header names {len(header)} columns (quote cells that "
                             f"contain commas).")
-        body.append(r[:len(header)] + [""] * (len(header) - len(r)))
+        if len(r) < len(header):  # a cut row would give its missing cells their defaults
+            raise DataError(f"Land-cover table {name}: row {ln} has {len(r)} cells but the "
+                            f"header names {len(header)} columns ({', '.join(header[len(r):])} "
+                            "missing): write every cell, an empty one between commas where "
+                            "a value is blank.")
+        body.append(r[:len(header)])
         body_lines.append(ln)
     return header, body, body_lines
 
