@@ -295,6 +295,8 @@ def test_missing_year_files_listed_in_one_error(tmp_path):
     ("", "needs a [series] years"),
     ("[series]\nyears = []\n", "non-empty list"),
     ("[series]\nyears = [2000, 2000]\n", "twice"),
+    # the last year is the baseline: [2020, 2000, 2010] made 2010 the balance's year
+    ("[series]\nyears = [2010, 2000]\n", "must be in increasing order"),
     ("[series]\nyears = [2000]\npairs = [[2000, 2010]]\n", "pairs"),
     ("[series]\nyears = [2000]\nclimate = [\"wind\"]\n", "climate names wind"),
     ("[series]\nyears = [2000]\nchange_maps = [\"bio\"]\n", "change_maps must be"),

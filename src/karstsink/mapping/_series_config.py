@@ -51,7 +51,7 @@ class SeriesConfig:
     Attributes
     ----------
     years : tuple of int
-        The years, in the given order (unique).
+        The years, in increasing order (unique); the last is the baseline.
     pairs : tuple of (int, int)
         Change maps and attribution from the first year of a pair to the second.
     climate : tuple of str
@@ -103,6 +103,9 @@ def _years(where: str, body: dict) -> tuple[int, ...]:
                           f"(integers), e.g. years = [2000, 2010, 2020]; got {years!r}.")
     if len(set(years)) != len(years):
         raise ConfigError(f"{where}[series] years lists a year twice: {years}.")
+    if years != sorted(years):  # the last year is the baseline of the balance and trajectory
+        raise ConfigError(f"{where}[series] years must be in increasing order (the last is "
+                          f"the baseline year); write years = {sorted(years)}, not {years}.")
     return tuple(years)
 
 
