@@ -409,6 +409,28 @@ def _zone_run(folder, names, geoms, **extra):
     return run_map(load_config(cfg), folder / "out", jobs=2, quicklook=False)
 
 
+def test_a_zone_field_named_like_an_output_column_is_refused_before_the_map(tmp_path):
+    # a field 'area_km2' (the demo's counties have one) as the label crashed after the map
+    # pass: zonal_totals.csv computes its own area_km2
+    inputs = uniform_inputs(tmp_path)
+    _zones(tmp_path, ["a"], [shapely.box(LEFT, BOTTOM, LEFT + 4500, TOP)], area_km2=[1.0])
+    cfg = write_config(tmp_path, inputs, extra='[zones]\npath = "z.gpkg"\nfield = "area_km2"\n')
+    _cli_error(tmp_path, cfg, "[zones] field 'area_km2'", "zonal_totals.csv",
+               "name another field")
+
+
+def test_an_invalid_zone_polygon_is_one_line_naming_its_fid(tmp_path):
+    # a bow-tie (self-intersecting) zone gave GEOS's TopologyException as an internal error
+    inputs = uniform_inputs(tmp_path)
+    bow = shapely.Polygon([(LEFT, BOTTOM), (LEFT + 4000, TOP), (LEFT + 4000, BOTTOM),
+                           (LEFT, TOP)])
+    assert not bow.is_valid
+    _zones(tmp_path, ["ok", "bow"], [shapely.box(LEFT, BOTTOM, LEFT + 4500, TOP), bow])
+    cfg = write_config(tmp_path, inputs, extra='[zones]\npath = "z.gpkg"\nfield = "name"\n')
+    _cli_error(tmp_path, cfg, "1 of 2 polygons are invalid geometries (first: fid 2,",
+               "Self-intersection", "Fix geometries")
+
+
 def test_nested_zones_duplicate_and_null_names_keep_every_feature(tmp_path):
     # a province over the whole grid (9 km x 6 km = 54 km2) and three counties in it, two
     # of them named alike, one with a NULL name; name_zh kept as a source attribute

@@ -336,3 +336,20 @@ def test_a_zones_or_outline_file_of_several_layers_names_the_key(tmp_path):
         read_outline(path, g.crs)
     assert read_zones(path, "county", wkt, layer="outline")[1] == ["A"]
     assert read_outline(path, g.crs, "outline")[1] == pytest.approx(1.0)  # 1 km x 1 km
+
+
+def test_an_invalid_catchment_outline_is_refused_not_measured_as_0_km2(tmp_path):
+    # a bow-tie outline (self-intersecting) measured 0 km2 while the map mean was still
+    # taken over it; it is refused with GEOS's reason
+    import shapely
+
+    from karstsink.exceptions import DataError
+    from karstsink.mapping.zones import read_outline
+
+    bow = shapely.Polygon([(0, 0), (10000, 10000), (10000, 0), (0, 10000)])
+    g = gpd.GeoDataFrame({"id": [1]}, geometry=[bow], crs="EPSG:32648")
+    path = tmp_path / "bow.gpkg"
+    g.to_file(path)
+    with pytest.raises(DataError, match=r"1 of 1 polygons are invalid geometries \(first: "
+                                        r"Self-intersection"):
+        read_outline(path, g.crs)

@@ -95,7 +95,7 @@ def read_outline(path: str | Path, crs, layer: str | None = None):
     Raises
     ------
     DataError
-        If the file cannot be read, has no CRS or holds no polygons.
+        If the file cannot be read, has no CRS, holds no polygons or invalid ones.
     """
     import geopandas as gpd
     import shapely
@@ -118,5 +118,12 @@ def read_outline(path: str | Path, crs, layer: str | None = None):
     gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
     if gdf.empty:
         raise DataError(f"outline file {path} holds no polygons.")
+    bad = ~gdf.geometry.is_valid.to_numpy()
+    if bad.any():  # a self-intersecting outline measures 0 km2 (or GEOS refuses it)
+        first = gdf.geometry.iloc[int(bad.argmax())]
+        raise DataError(f"outline file {path}: {int(bad.sum())} of {len(gdf)} polygons are "
+                        f"invalid geometries (first: {shapely.is_valid_reason(first)}); "
+                        "repair them (ogr2ogr -makevalid, or QGIS Fix geometries) and run "
+                        "again.")
     area = polygon_area_km2(shapely.union_all(gdf.geometry.values), gdf.crs)
     return shapely.union_all(gdf.to_crs(crs).geometry.values), area

@@ -99,8 +99,19 @@ def check_zones_file(path: str | Path, field: str, layer: str | None = None) -> 
         raise _several_layers(path, several)
     if field not in [str(f) for f in info["fields"]]:
         raise _no_field(field, path, [str(f) for f in info["fields"]])
+    _refuse_reserved(field, path)
     if not info.get("crs"):
         raise _no_crs(path)
+
+
+def _refuse_reserved(field: str, path) -> None:
+    """A zone field named like a column karstsink computes would be two columns of one
+    name in the zone tables: refused, before the map is computed."""
+    if field in _RESERVED:
+        raise ConfigError(f"[zones] field {field!r} of {path} is also the name of a column "
+                          "karstsink writes in zonal_totals.csv: name another field as the "
+                          "zones' label (e.g. a name or code field), or copy this one to a "
+                          "field of another name.")
 
 
 def read_zones(path: str | Path, field: str, crs_wkt: str,
@@ -148,6 +159,7 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
     dtypes = dict(zip(info["fields"], (str(t) for t in info["dtypes"]), strict=True))
     if field not in gdf.columns:
         raise _no_field(field, path, gdf.columns)
+    _refuse_reserved(field, path)
     if gdf.crs is None:
         raise _no_crs(path)
     keep = (gdf.geometry.notna() & ~gdf.geometry.is_empty
@@ -161,6 +173,15 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
                       f"{', '.join(dropped[:20])}{' ...' if len(dropped) > 20 else ''}.",
                       DataQualityWarning, stacklevel=2)
     gdf = gdf[keep]
+    bad = ~gdf.geometry.is_valid.to_numpy()
+    if bad.any():  # a self-intersecting polygon has no area to sum (GEOS refuses it)
+        import shapely
+
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(f"Zones file {path}: {int(bad.sum())} of {len(gdf)} polygons are "
+                        f"invalid geometries (first: fid {gdf.index[first]}, "
+                        f"{shapely.is_valid_reason(gdf.geometry.iloc[first])}); repair them "
+                        "(ogr2ogr -makevalid, or QGIS Fix geometries) and run again.")
     gdf = gdf.to_crs(crs_wkt)
     names = [_text(v) for v in gdf[field].tolist()]
     _refuse_gbk_read_as_latin1(names, path, field)
