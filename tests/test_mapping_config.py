@@ -153,6 +153,14 @@ def test_config_paths_relative_to_file(tmp_path):
     ("[scenario]\ntransitions = [{from = 40, to = 10, min_slope_deg = 25}]\n",
      "needs \\[inputs\\] dem"),
     ("[zones]\npath = \"nothere.gpkg\"\nfield = \"name\"\n", "nothere.gpkg does not exist"),
+    # a transition's classes are integer codes: 1.7 ran as 1, true as 1, "cropland" crashed
+    ("[scenario]\ntransitions = [{from = 1.7, to = 2}]\n",
+     "transition 1 from must be a land-cover class code \\(an integer, e.g. from = 1\\), got 1.7"),
+    ("[scenario]\ntransitions = [{from = 40, to = true}]\n", "transition 1 to must be"),
+    ("[scenario]\ntransitions = [{from = \"cropland\", to = 10}]\n",
+     "from must be a land-cover class code"),
+    ("[scenario]\ntransitions = [{from = 40, to = 10, min_slope_deg = \"5\"}]\n",
+     "min_slope_deg must be a number of degrees from 0 to 90, got '5'"),
 ])
 def test_config_errors_name_section_and_key(tmp_path, extra, match):
     inputs = uniform_inputs(tmp_path)

@@ -320,6 +320,16 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
             if extra:
                 raise ConfigError(f"{where}[scenario] transition {i + 1}: unknown key(s) "
                                   f"{', '.join(sorted(extra))}.")
+            for key in ("from", "to"):  # a class code of the land-cover raster
+                if not isinstance(t[key], int) or isinstance(t[key], bool) or t[key] < 0:
+                    raise ConfigError(f"{where}[scenario] transition {i + 1} {key} must be a "
+                                      f"land-cover class code (an integer, e.g. {key} = 1), "
+                                      f"got {t[key]!r}.")
+            slope = t.get("min_slope_deg", 0)
+            if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not (
+                    0 <= slope <= 90):
+                raise ConfigError(f"{where}[scenario] transition {i + 1} min_slope_deg must be "
+                                  f"a number of degrees from 0 to 90, got {slope!r}.")
             if "min_slope_deg" in t and "dem" not in inputs:
                 raise ConfigError(f"{where}[scenario] transition {i + 1} uses min_slope_deg, "
                                   f"which needs [inputs] dem.")
