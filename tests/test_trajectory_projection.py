@@ -361,3 +361,17 @@ def test_the_year_without_restoration_follows_the_projected_climate(tmp_path):
         assert (f"{name} {hit[0]}" if len(hit) else f"{name} not by 2060") in text
         reached += len(hit) > 0
     assert reached >= 1  # the climate path reaches a target the held sinks do not
+
+
+def test_a_misspelt_trajectory_class_names_its_transition(tmp_path):
+    # 'croplnd' is no class of the CLCD table: the one line names the transition (its
+    # number in the schedule and its name) and the key, and lists the table's names
+    from karstsink.workflows._trajectory import run_trajectory
+
+    cfg = _two_class_map(tmp_path / "in")
+    sched = schedule_from_dict(_raw(transitions=[dict(TRANSITION, **{"from": "croplnd"})]),
+                               source=tmp_path / "in" / "trajectory.toml")
+    with pytest.raises(ConfigError, match=r"Trajectory \[\[trajectory.transitions\]\] 1 "
+                                          r"\('crop2forest'\) from: class 'croplnd' is not a "
+                                          r"class name of the land-cover table clcd"):
+        run_trajectory(cfg, sched, tmp_path / "scenario", jobs=1, plot=False)
