@@ -22,6 +22,7 @@ def test_column_labels_are_words_with_the_registry_unit():
     assert column_label("si_calcite_median") == ("SI calcite median", "")
     assert column_label("dic_mmol_kgw_median") == ("DIC median", "mmol/kgw")
     assert column_label("scenario") == ("Scenario", "")
+    assert column_label("qa_flags") == ("QA flags", "")
 
 
 def _headers(html: str) -> list[str]:

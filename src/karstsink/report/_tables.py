@@ -118,7 +118,7 @@ _WORDS = {"hco3": "HCO₃⁻", "so4": "SO₄²⁻", "no3": "NO₃⁻", "co2": "C
           "ca": "Ca", "mg": "Mg", "lo95": "lower 95 %", "hi95": "upper 95 %",
           "lo90": "lower 90 %", "hi90": "upper 90 %", "n": "number of", "pct": "%",
           "fn": "flow-normalised", "q": "Q", "id": "ID", "zh": "(Chinese)",
-          "mpd": "MPD", "conc": "concentration", "aic": "AIC", "r2": "R²"}
+          "mpd": "MPD", "conc": "concentration", "aic": "AIC", "r2": "R²", "qa": "QA"}
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 # a unit symbol with its power (km2, m3, yr-1); not formulas such as CO2
 _POWER = re.compile(r"(?<![\w])(km|cm|mm|m|s|d|yr|L|kg|g|h)(-?\d+)(?![\w])")
