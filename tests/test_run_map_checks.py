@@ -122,3 +122,19 @@ def test_run_pipeline_raises_the_relabelled_error_type(tmp_path):
     with pytest.raises(ConfigError, match=r"^\[map\.zones\] field 'name'"):
         run_pipeline(cfg, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_trajectory_class_not_in_a_named_table_is_refused_before_speciation(tmp_path):
+    # with [map.tables] landcover named, the schedule's class names are checked with the
+    # configuration: 'croplnd' stopped the run only at its trajectory stage, after the map
+    inputs = uniform_inputs(tmp_path)
+    (tmp_path / "trajectory.toml").write_text(
+        '[trajectory]\nname = "t"\n[[trajectory.transitions]]\nname = "c2f"\n'
+        'from = ["croplnd"]\nto = "forest"\nstart = 2025\nend = 2035\nmaturity_years = 10\n'
+        'maturity_source = "test"\n', encoding="utf-8")
+    cfg = _run_config(tmp_path, inputs, extra='[map.tables]\nlandcover = "clcd"\n'
+                                              '[scenario]\ntrajectory = "trajectory.toml"\n')
+    text = _invoke(cfg, tmp_path / "out")
+    assert "[1/" not in text  # no stage started
+    assert ("trajectory.toml: [[trajectory.transitions]] 1 ('c2f') from: class 'croplnd' is "
+            "not a class name of the land-cover table clcd") in text

@@ -55,7 +55,14 @@ import pandas as pd
 
 from ..exceptions import ConfigError, MissingColumnError
 from ..units import C_TO_CO2
-from ._schedule import MATURITY_CURVES, Schedule, Transition, load_schedule, schedule_from_dict
+from ._schedule import (
+    MATURITY_CURVES,
+    Schedule,
+    Transition,
+    class_code,
+    load_schedule,
+    schedule_from_dict,
+)
 
 __all__ = [
     "CLIMATE_COLUMNS",
@@ -64,6 +71,7 @@ __all__ = [
     "TrajectoryResult",
     "Transition",
     "balance_sinks",
+    "class_code",
     "converted_share",
     "load_schedule",
     "matured_share",

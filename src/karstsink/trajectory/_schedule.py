@@ -488,3 +488,23 @@ def _stack(where: str, body: dict, first: int, last: int, base: Path) -> dict[st
                           f"{'; '.join(missing)}. Add them or remove the years.")
     return {"climate_stack": specs, "climate_stack_years": tuple(years),
             "climate_source": src.strip()}
+
+
+def class_code(lct: Any, value: str | int, what: str) -> int:
+    """The land-cover class code of a transition's ``from`` or ``to``: a code of the table
+    ``lct`` (:class:`karstsink.mapping.landcover.LandcoverTable`) or one of its class names
+    (any case); ``what`` names the key in the error (``[[trajectory.transitions]] 1 ... from``).
+    """
+    codes = [int(c) for c in lct.classes]
+    if isinstance(value, int):
+        if value not in codes:
+            raise ConfigError(f"Trajectory {what}: class {value} is not in the land-cover "
+                              f"table {lct.name} (classes {codes}).")
+        return value
+    names = {str(n).strip().lower(): c for n, c in zip(lct.columns["name"], codes, strict=True)}
+    key = value.strip().lower()
+    if key not in names:
+        raise ConfigError(f"Trajectory {what}: class {value!r} is not a class name of the "
+                          f"land-cover table {lct.name} (names: {', '.join(names)}); fix the "
+                          "name in the trajectory schedule.")
+    return names[key]

@@ -44,6 +44,7 @@ from ..trajectory import (
     Schedule,
     TrajectoryResult,
     balance_sinks,
+    class_code,
     load_schedule,
     stack_climate_factors,
     trajectory,
@@ -91,22 +92,6 @@ def _with_zone(zonal: pd.DataFrame | None, field_name: str | None) -> pd.DataFra
         raise ConfigError(f"A restoration trajectory needs one zone per [map.zones] field "
                           f"value; {field_name!r} repeats {dup[:5]}: choose a unique field.")
     return out
-
-
-def _class_code(lct: Any, value: str | int, what: str) -> int:
-    codes = [int(c) for c in lct.classes]
-    if isinstance(value, int):
-        if value not in codes:
-            raise ConfigError(f"Trajectory {what}: class {value} is not in the land-cover "
-                              f"table {lct.name} (classes {codes}).")
-        return value
-    names = {str(n).strip().lower(): c for n, c in zip(lct.columns["name"], codes, strict=True)}
-    key = value.strip().lower()
-    if key not in names:
-        raise ConfigError(f"Trajectory {what}: class {value!r} is not a class name of the "
-                          f"land-cover table {lct.name} (names: {', '.join(names)}); fix the "
-                          "name in the trajectory schedule.")
-    return names[key]
 
 
 def _run(cfg: Any, out: Path, jobs: int | None) -> Any:
@@ -239,8 +224,8 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
                 raise ConfigError(f"Trajectory transition {t.name!r} uses min_slope_deg, which "
                                   f"needs [map.inputs] dem.")
             where = f"[[trajectory.transitions]] {i + 1} ({t.name!r})"
-            froms = [_class_code(lct, c, f"{where} from") for c in t.from_classes]
-            to = _class_code(lct, t.to_class, f"{where} to")
+            froms = [class_code(lct, c, f"{where} from") for c in t.from_classes]
+            to = class_code(lct, t.to_class, f"{where} to")
             slope = {} if t.min_slope_deg is None else {"min_slope_deg": t.min_slope_deg}
             real = [{"from": f, "to": to, **slope} for f in froms if f != to]
             if not real:
