@@ -376,3 +376,26 @@ def test_years_inside_the_record_without_a_sample_are_flagged(tmp_path):
     assert any("2018, 2019 have no calibration sample of their own" in w
                for w in model["warnings"])
     assert qa.rule("no_sample_in_year").severity == "warn"
+
+
+def test_a_year_whose_samples_are_below_the_carbonate_buffer_has_its_sink_flagged(tmp_path):
+    # the demo's Longtan samples with pH 6.0 (< 6.4) in water year 2017 (2016-10-01 to
+    # 2017-09-30): the 2017 sink row and the total are flagged, the other years are not
+    from conftest import ROOT
+
+    demo = ROOT / "data" / "demo" / "catchments"
+    lines = (demo / "longtan_samples.csv").read_text(encoding="utf-8").splitlines()
+    out_lines = [lines[0]]
+    for ln in lines[1:]:
+        cells = ln.split(",")
+        if "2016-10-01" <= cells[2] <= "2017-09-30":
+            cells[4] = "6.0"
+        out_lines.append(",".join(cells))
+    (tmp_path / "s.csv").write_text("\n".join(out_lines) + "\n", encoding="utf-8")
+    r = _run(["--discharge", demo / "longtan_discharge.csv", "--samples", tmp_path / "s.csv",
+              "--area", 75, "--so4", "SO42- (mg/L)", "-o", tmp_path / "out", "--no-plots"])
+    assert r.exit_code == 0, r.output
+    assert "have a pH below 6.4" in r.output
+    sink = pd.read_csv(tmp_path / "out" / "sink.csv", keep_default_na=False, dtype=str)
+    flagged = sink.loc[sink["qa_flags"].str.contains("ph_below_carbonate_buffer"), "period"]
+    assert flagged.tolist() == ["2017", "total"]

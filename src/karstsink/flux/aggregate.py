@@ -198,6 +198,28 @@ def flag_beyond_samples(sink: pd.DataFrame, annual: pd.DataFrame) -> pd.Series:
                      index=sink.index, dtype="string")
 
 
+#: Sample flags that make the sink of the period a sample falls in doubtful: an alkalinity
+#: holding carbonate (HCO3 overstated) and a pH under the carbonate buffer (acid correction).
+SINK_SAMPLE_FLAGS = ("carbonate_in_alkalinity", "ph_below_carbonate_buffer")
+
+
+def flag_sample_years(sink: pd.DataFrame, samples: pd.DataFrame,
+                      year_start_month: int) -> pd.Series:
+    """The ``qa_flags`` of a sink table with each code of :data:`SINK_SAMPLE_FLAGS` that a
+    calibration sample used in a year carries added to that year's row and to the total."""
+    used = samples[samples["used"].astype(bool) & samples["date"].notna()] \
+        if "used" in samples else samples.iloc[:0]
+    years: dict[str, set[str]] = {}
+    wy = _water_year(pd.DatetimeIndex(used["date"]), int(year_start_month))
+    for y, f in zip(wy, used["qa_flags"].fillna(""), strict=True):
+        for code in set(qa.split(f)) & set(SINK_SAMPLE_FLAGS):
+            years.setdefault(str(int(y)), set()).add(code)
+            years.setdefault("total", set()).add(code)
+    return pd.Series([qa.join([*qa.split(f), *sorted(years.get(str(p), ()))])
+                      for f, p in zip(sink["qa_flags"], sink["period"], strict=True)],
+                     index=sink.index, dtype="string")
+
+
 def _warn_beyond_samples(annual: pd.DataFrame, method: str) -> None:
     years = years_beyond_samples(annual)
     if years:

@@ -26,7 +26,7 @@ from .._seed import resolve_seed
 from ..exceptions import DataError
 from ..flux import estimate
 from ..flux._base import FluxEstimate
-from ..flux.aggregate import aggregate, flag_beyond_samples
+from ..flux.aggregate import aggregate, flag_beyond_samples, flag_sample_years
 from ..io.discharge import read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..sink import carbon_sink
@@ -414,6 +414,9 @@ def run_flux(
         sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
         if "qa_flags" in sink_table:  # the years without a sample of their own
             sink_table["qa_flags"] = flag_beyond_samples(sink_table, tables["annual"])
+            if hco3:  # and those whose samples make their sink doubtful
+                sink_table["qa_flags"] = flag_sample_years(sink_table, est.samples,
+                                                           year_start_month)
         taken = smp.attrs.get("value_taken_as")
         if taken and "assumptions" in sink_table:  # the file never said what it holds
             sink_table["assumptions"] += (f"; the samples file's 'value' column was taken as "
