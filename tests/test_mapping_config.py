@@ -222,3 +222,21 @@ def test_a_note_column_is_carried_not_refused(tmp_path, note):
                  f"{note}\n40,crop,0.62,1.0,0,plot,terraced\n", encoding="utf-8")
     t = load_landcover_table(p)
     assert t.columns[note] == ["terraced"] and t.lookup("soil_pco2_factor")[40] == 0.62
+
+
+def test_transitions_from_the_python_api_may_hold_numpy_numbers(tmp_path):
+    # codes and slopes taken from a numpy array or a DataFrame are numbers like any other
+    import numpy as np
+
+    from karstsink.mapping.config import config_from_dict
+
+    inputs = uniform_inputs(tmp_path)
+    inputs["dem"] = inputs["temperature"]  # any raster: min_slope_deg needs a dem input
+    raw: dict = {"inputs": {k: v.name for k, v in inputs.items()}}
+    raw["scenario"] = {"name": "x", "transitions": [
+        {"from": np.int64(40), "to": np.uint8(10), "min_slope_deg": np.float32(25.0)}]}
+    cfg = config_from_dict(raw, base=tmp_path)
+    assert [int(cfg.transitions[0][k]) for k in ("from", "to")] == [40, 10]
+    raw["scenario"]["transitions"][0]["from"] = np.float64(40.0)  # not an integer type
+    with pytest.raises(ConfigError, match="from must be a land-cover class code"):
+        config_from_dict(raw, base=tmp_path)

@@ -420,10 +420,10 @@ def flux_samples_from_table(
                    "'duplicate_sample_date'; each is used)"),
         (carbonate, "give total alkalinity for HCO3 at pH above 8.3 with no CO3, so part of it "
                     "is carbonate and their HCO3 flux is overstated (flagged "
-                    "'carbonate_in_alkalinity'; each is used)"),
+                    "'carbonate_in_alkalinity'; not left out for it)"),
         (low_ph, f"have a pH below {qa.PH_CARBONATE_BUFFER_MIN:g}, where sulfuric acid releases "
                  "CO2 rather than HCO3, so the sink's acid correction does not hold for them "
-                 "(flagged 'ph_below_carbonate_buffer'; each is used)")) if m.any()]
+                 "(flagged 'ph_below_carbonate_buffer'; not left out for it)")) if m.any()]
     if said:
         warnings.warn(f"{source}: of {n} sample(s), {' and '.join(said)}.",
                       DataQualityWarning, stacklevel=2)

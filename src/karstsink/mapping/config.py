@@ -64,6 +64,7 @@ Example (all sections but ``[inputs]`` are optional)::
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,12 +322,13 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
                 raise ConfigError(f"{where}[scenario] transition {i + 1}: unknown key(s) "
                                   f"{', '.join(sorted(extra))}.")
             for key in ("from", "to"):  # a class code of the land-cover raster
-                if not isinstance(t[key], int) or isinstance(t[key], bool) or t[key] < 0:
+                if not isinstance(t[key], numbers.Integral) or isinstance(t[key], bool) \
+                        or t[key] < 0:  # numpy integers from the Python API are codes too
                     raise ConfigError(f"{where}[scenario] transition {i + 1} {key} must be a "
                                       f"land-cover class code (an integer, e.g. {key} = 1), "
                                       f"got {t[key]!r}.")
             slope = t.get("min_slope_deg", 0)
-            if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not (
+            if isinstance(slope, bool) or not isinstance(slope, numbers.Real) or not (
                     0 <= slope <= 90):
                 raise ConfigError(f"{where}[scenario] transition {i + 1} min_slope_deg must be "
                                   f"a number of degrees from 0 to 90, got {slope!r}.")
