@@ -329,7 +329,7 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
                                       f"got {t[key]!r}.")
             slope = t.get("min_slope_deg", 0)
             if isinstance(slope, bool) or not isinstance(slope, numbers.Real) or not (
-                    0 <= slope <= 90):
+                    0 <= float(slope) <= 90):
                 raise ConfigError(f"{where}[scenario] transition {i + 1} min_slope_deg must be "
                                   f"a number of degrees from 0 to 90, got {slope!r}.")
             if "min_slope_deg" in t and "dem" not in inputs:
