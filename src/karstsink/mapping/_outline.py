@@ -6,7 +6,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["layers_if_several", "off_grid_area_km2", "polygon_area_km2", "read_outline"]
+__all__ = ["layers_if_several", "off_grid_area_km2", "polygon_area_km2", "read_outline",
+           "refuse_invalid_polygons"]
+
+
+def refuse_invalid_polygons(where: str, geometries, fids=None) -> None:
+    """Raise one DataError line when any of ``geometries`` is not a valid polygon (a
+    self-intersecting one has no area GEOS can sum or clip): the count, the first one's
+    ``fids`` entry if given and GEOS's reason, and how to repair them.  ``where`` names the
+    file (``"Zones file z.gpkg"``)."""
+    import numpy as np
+    import shapely
+
+    from ..exceptions import DataError
+
+    geoms = np.asarray(geometries, dtype=object)
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        fid = "" if fids is None else f"fid {fids[first]}, "
+        raise DataError(f"{where}: {int(bad.sum())} of {len(geoms)} polygons are invalid "
+                        f"geometries (first: {fid}{shapely.is_valid_reason(geoms[first])}); "
+                        "repair them (ogr2ogr -makevalid, or QGIS Fix geometries) and run "
+                        "again.")
 
 
 # ----------------------------------------------------------------------------------------
@@ -118,12 +140,7 @@ def read_outline(path: str | Path, crs, layer: str | None = None):
     gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
     if gdf.empty:
         raise DataError(f"outline file {path} holds no polygons.")
-    bad = ~gdf.geometry.is_valid.to_numpy()
-    if bad.any():  # a self-intersecting outline measures 0 km2 (or GEOS refuses it)
-        first = gdf.geometry.iloc[int(bad.argmax())]
-        raise DataError(f"outline file {path}: {int(bad.sum())} of {len(gdf)} polygons are "
-                        f"invalid geometries (first: {shapely.is_valid_reason(first)}); "
-                        "repair them (ogr2ogr -makevalid, or QGIS Fix geometries) and run "
-                        "again.")
+    # a self-intersecting outline measures 0 km2 (or GEOS refuses it)
+    refuse_invalid_polygons(f"outline file {path}", gdf.geometry.values)
     area = polygon_area_km2(shapely.union_all(gdf.geometry.values), gdf.crs)
     return shapely.union_all(gdf.to_crs(crs).geometry.values), area

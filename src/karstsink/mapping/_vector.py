@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import ConfigError, DataError
+from ._outline import refuse_invalid_polygons
 
 __all__ = ["SUBPIXELS", "VECTOR_PREFIX", "VectorRead", "VectorSource", "is_vector_path",
            "lithology_table", "vector_read"]
@@ -333,13 +334,7 @@ class VectorSource:
             raise DataError(f"{r.where()}: some matching features are not polygons "
                             f"({', '.join(names)}); a covered fraction needs polygons "
                             f"(select the polygon layer).")
-        bad = ~shapely.is_valid(geoms)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{r.where()}: {int(bad.sum())} of {len(geoms)} polygons are "
-                            f"invalid geometries (first: {shapely.is_valid_reason(geoms[first])}"
-                            f"); repair them (ogr2ogr -makevalid, or QGIS Fix geometries) and "
-                            f"run again.")
+        refuse_invalid_polygons(r.where(), geoms)
         if crs != self.grid.crs:
             import geopandas as gpd
 

@@ -33,7 +33,7 @@ from ..io.atomic import peak_rss_mb
 from ..io.write import csv_encoding, excel_csv, to_csv
 from ..units import C_TO_CO2
 from ._area import has_valid_pixel
-from ._outline import layers_if_several, off_grid_area_km2
+from ._outline import layers_if_several, off_grid_area_km2, refuse_invalid_polygons
 from ._zone_table import (
     DENSITIES,
     _missing,
@@ -173,15 +173,7 @@ def read_zones(path: str | Path, field: str, crs_wkt: str,
                       f"{', '.join(dropped[:20])}{' ...' if len(dropped) > 20 else ''}.",
                       DataQualityWarning, stacklevel=2)
     gdf = gdf[keep]
-    bad = ~gdf.geometry.is_valid.to_numpy()
-    if bad.any():  # a self-intersecting polygon has no area to sum (GEOS refuses it)
-        import shapely
-
-        first = int(np.flatnonzero(bad)[0])
-        raise DataError(f"Zones file {path}: {int(bad.sum())} of {len(gdf)} polygons are "
-                        f"invalid geometries (first: fid {gdf.index[first]}, "
-                        f"{shapely.is_valid_reason(gdf.geometry.iloc[first])}); repair them "
-                        "(ogr2ogr -makevalid, or QGIS Fix geometries) and run again.")
+    refuse_invalid_polygons(f"Zones file {path}", gdf.geometry.values, gdf.index)
     gdf = gdf.to_crs(crs_wkt)
     names = [_text(v) for v in gdf[field].tolist()]
     _refuse_gbk_read_as_latin1(names, path, field)
