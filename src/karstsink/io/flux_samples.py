@@ -303,6 +303,8 @@ def flux_samples_from_table(
     flag_key = (role or name).lower()
     flags: list[list[str]] = [[] for _ in range(n)]
     old = _flag_sets(table)
+    carbonate = low_ph = np.zeros(n, bool)  # only an HCO3 flux from the reader's table
+    unread: dict[str, np.ndarray] = {}
 
     if raw_col is None:  # the canonical column the reader filled
         assert key is not None  # 'no key and no raw column' was refused above
@@ -332,14 +334,16 @@ def flux_samples_from_table(
         # disagree) keeps the reader's word for it, not 'missing_value'
         unread = {code: has(code) for code in ("sentinel_value", "formula_without_value",
                                                 "conflicting_values")}
-        # the reader flags it only where an alkalinity fills HCO3 (a table it wrote keeps it)
-        carbonate = np.array(["carbonate_in_alkalinity" in f for f in old]) & (
-            _species_of(key) == "hco3")
-        ph_col = KEYS["ph"][0]
-        with np.errstate(invalid="ignore"):  # the sink's acid correction does not hold there
-            low_ph = (pd.to_numeric(table[ph_col], errors="coerce").to_numpy(float)
-                      < qa.PH_CARBONATE_BUFFER_MIN) if (
-                ph_col in table.columns and _species_of(key) == "hco3") else np.zeros(n, bool)
+        # an HCO3 flux carries the reader's flag of an alkalinity holding carbonate (set where
+        # an alkalinity fills HCO3; a table karstsink wrote keeps it) and flags a pH under the
+        # carbonate buffer, where the sink's acid correction does not hold
+        if _species_of(key) == "hco3":
+            carbonate = np.array(["carbonate_in_alkalinity" in f for f in old])
+            ph_col = KEYS["ph"][0]
+            if ph_col in table.columns:
+                ph = pd.to_numeric(table[ph_col], errors="coerce").to_numpy(float)
+                with np.errstate(invalid="ignore"):
+                    low_ph = ph < qa.PH_CARBONATE_BUFFER_MIN
         empty = np.isnan(vals) & ~not_numeric & ~negative & ~censored & ~np.any(
             list(unread.values()), axis=0)
         conc = vals if KEYS[key][1] == "orgc" else np.asarray(
@@ -357,8 +361,6 @@ def flux_samples_from_table(
         above = status == cells.ABOVE
         negative = conc < 0
         empty = status == cells.MISSING
-        carbonate = low_ph = np.zeros(n, bool)
-        unread = {}
         conc = np.where(negative, np.nan, conc)
     remark = next((by_lower[r] for r in _REMARK_NAMES if r in by_lower), None)
     if remark is not None:  # USGS: '<' in the remark column, the limit in the value column
