@@ -524,14 +524,11 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
         table = getattr(out_map, "table", None)
         if table is not None:  # a named land-cover table: its class names are known now
             from .mapping.landcover import load_landcover_table
-            from .trajectory import class_code
+            from .trajectory import transition_codes
 
             lct = load_landcover_table(table)
-            for i, t in enumerate(sched.transitions):
-                where = f"{trajectory}: [[trajectory.transitions]] {i + 1} ({t.name!r})"
-                for c_ in t.from_classes:
-                    class_code(lct, c_, f"{where} from")
-                class_code(lct, t.to_class, f"{where} to")
+            for i in range(len(sched.transitions)):
+                transition_codes(lct, sched, i, where=f"{trajectory}: ")
     out_scen = {"emissions": emissions, "sinks_from": sinks_from, "trajectory": trajectory,
                 "karst_t_c_yr": scen.get("karst_t_c_yr"), "start_year": start, "end_year": end,
                 "biological_t_c_yr": scen.get("biological_t_c_yr")}

@@ -59,9 +59,9 @@ from ._schedule import (
     MATURITY_CURVES,
     Schedule,
     Transition,
-    class_code,
     load_schedule,
     schedule_from_dict,
+    transition_codes,
 )
 
 __all__ = [
@@ -71,7 +71,6 @@ __all__ = [
     "TrajectoryResult",
     "Transition",
     "balance_sinks",
-    "class_code",
     "converted_share",
     "load_schedule",
     "matured_share",
@@ -79,6 +78,7 @@ __all__ = [
     "schedule_from_dict",
     "stack_climate_factors",
     "trajectory",
+    "transition_codes",
 ]
 
 #: the columns of a per-zone climate factor table (``zone``, ``year`` and these, [-])

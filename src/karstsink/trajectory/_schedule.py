@@ -490,11 +490,20 @@ def _stack(where: str, body: dict, first: int, last: int, base: Path) -> dict[st
             "climate_source": src.strip()}
 
 
-def class_code(lct: Any, value: str | int, what: str) -> int:
-    """The land-cover class code of a transition's ``from`` or ``to``: a code of the table
-    ``lct`` (:class:`karstsink.mapping.landcover.LandcoverTable`) or one of its class names
-    (any case); ``what`` names the key in the error (``[[trajectory.transitions]] 1 ... from``).
-    """
+def transition_codes(lct: Any, schedule: Schedule, i: int, where: str = ""
+                     ) -> tuple[list[int], int]:
+    """The land-cover class codes of transition ``i`` of ``schedule``: its ``from`` codes and
+    its ``to`` code in the table ``lct`` (:class:`karstsink.mapping.landcover.LandcoverTable`),
+    each given as a code of the table or one of its class names (any case).  An unknown
+    class raises one ConfigError naming ``where`` (e.g. the schedule file) and the key,
+    ``[[trajectory.transitions]] N ('name') from``."""
+    t = schedule.transitions[i]
+    at = f"{where}[[trajectory.transitions]] {i + 1} ({t.name!r})"
+    return ([_class_code(lct, c, f"{at} from") for c in t.from_classes],
+            _class_code(lct, t.to_class, f"{at} to"))
+
+
+def _class_code(lct: Any, value: str | int, what: str) -> int:
     codes = [int(c) for c in lct.classes]
     if isinstance(value, int):
         if value not in codes:

@@ -44,10 +44,10 @@ from ..trajectory import (
     Schedule,
     TrajectoryResult,
     balance_sinks,
-    class_code,
     load_schedule,
     stack_climate_factors,
     trajectory,
+    transition_codes,
 )
 
 __all__ = ["TrajectoryRun", "climate_stack_factors", "run_trajectory", "stack_config",
@@ -223,9 +223,7 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
             if t.min_slope_deg is not None and "dem" not in map_cfg.inputs:
                 raise ConfigError(f"Trajectory transition {t.name!r} uses min_slope_deg, which "
                                   f"needs [map.inputs] dem.")
-            where = f"[[trajectory.transitions]] {i + 1} ({t.name!r})"
-            froms = [class_code(lct, c, f"{where} from") for c in t.from_classes]
-            to = class_code(lct, t.to_class, f"{where} to")
+            froms, to = transition_codes(lct, schedule, i)
             slope = {} if t.min_slope_deg is None else {"min_slope_deg": t.min_slope_deg}
             real = [{"from": f, "to": to, **slope} for f in froms if f != to]
             if not real:
