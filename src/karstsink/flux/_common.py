@@ -211,9 +211,10 @@ def warn_extrapolated(method: str, q: ArrayLike, flux: ArrayLike, q_sampled_max:
             "max_q_m3s": float(np.nanmax(q)),
             "flux_share_pct": 100 * float(np.nansum(flux[above])) / total if total > 0
             else float("nan")}
-    if not above.any():
+    if not info["n_days_above_sampled_q"]:
         return [], info
-    text = (f"{int(above.sum())} day(s) have discharge above the largest sampled discharge "
-            f"({np.nanmax(q):.6g} vs {q_sampled_max:.6g} m3/s): loads there are extrapolated.")
+    text = (f"{info['n_days_above_sampled_q']} day(s) have discharge above the largest sampled "
+            f"discharge ({info['max_q_m3s']:.6g} vs {q_sampled_max:.6g} m3/s): loads there are "
+            "extrapolated.")
     warnings.warn(f"{method}: {text}", DataQualityWarning, stacklevel=3)
     return [text], info

@@ -20,6 +20,7 @@ to 0.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -191,9 +192,14 @@ def flag_beyond_samples(sink: pd.DataFrame, annual: pd.DataFrame) -> pd.Series:
     """The ``qa_flags`` of a sink table (a ``period`` per row: a year or ``"total"``) with
     ``beyond_samples`` added to the years of :func:`years_beyond_samples` of ``annual`` and
     ``no_sample_in_year`` to those of :func:`years_without_samples`."""
-    codes = {**{str(y): "beyond_samples" for y in years_beyond_samples(annual)},
-             **{str(y): "no_sample_in_year" for y in years_without_samples(annual)}}
-    return pd.Series([qa.join([*qa.split(f), codes[str(p)]]) if str(p) in codes else f
+    beyond = {str(y): ["beyond_samples"] for y in years_beyond_samples(annual)}
+    inside = {str(y): ["no_sample_in_year"] for y in years_without_samples(annual)}
+    return _with_codes(sink, {**beyond, **inside})
+
+
+def _with_codes(sink: pd.DataFrame, codes: Mapping[str, Iterable[str]]) -> pd.Series:
+    """``sink["qa_flags"]`` with ``codes[period]`` added to each row of that ``period``."""
+    return pd.Series([qa.join([*qa.split(f), *codes.get(str(p), ())])
                       for f, p in zip(sink["qa_flags"], sink["period"], strict=True)],
                      index=sink.index, dtype="string")
 
@@ -215,9 +221,7 @@ def flag_sample_years(sink: pd.DataFrame, samples: pd.DataFrame,
         for code in set(qa.split(f)) & set(SINK_SAMPLE_FLAGS):
             years.setdefault(str(int(y)), set()).add(code)
             years.setdefault("total", set()).add(code)
-    return pd.Series([qa.join([*qa.split(f), *sorted(years.get(str(p), ()))])
-                      for f, p in zip(sink["qa_flags"], sink["period"], strict=True)],
-                     index=sink.index, dtype="string")
+    return _with_codes(sink, years)
 
 
 def _warn_beyond_samples(annual: pd.DataFrame, method: str) -> None:
