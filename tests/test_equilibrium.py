@@ -167,3 +167,26 @@ def test_unwritable_cache_folder_costs_only_the_speed_up(monkeypatch, tmp_path):
                                  log_pco2_range=(-2.0, -1.8), log_pco2_step=0.1,
                                  cache_dir=blocker / "sub")
     assert np.all(table.values > 0)
+
+
+def test_a_water_holding_acid_dissolves_more_calcite_and_keeps_less_alkalinity():
+    # PHREEQC 3.8.6-17100, 2024 phreeqc.dat, run by hand: SOLUTION temp 15, units mmol/kgw,
+    # pH 7 charge, S(6) 0.19, N(5) 0.20; EQUILIBRIUM_PHASES CO2(g) -2.0 10, Calcite 0 10
+    # -> Ca 2.154849 mmol/kgw, alkalinity 3.729683 meq/kgw (acid-free Ca 1.931651)
+    ca = float(equilibrium_concentration(15.0, -2.0, acid_so4=0.19, acid_no3=0.20))
+    assert ca == pytest.approx(2.154849, abs=2e-6)
+    # charge balance: alkalinity = 2 Ca - 2 SO4 - NO3 = 4.309698 - 0.58 = 3.729698
+    assert 2 * ca - 2 * 0.19 - 0.20 == pytest.approx(3.729683, abs=5e-5)
+    assert 2 * ca - 0.58 < 2 * float(equilibrium_concentration(15.0, -2.0))
+
+
+def test_acid_tables_are_cached_apart_and_negative_acid_is_refused(tmp_path):
+    plain = equilibrium_table(temp_range=(10.0, 20.0), log_pco2_range=(-3.0, -1.0),
+                              cache_dir=tmp_path)
+    acid = equilibrium_table(temp_range=(10.0, 20.0), log_pco2_range=(-3.0, -1.0),
+                             cache_dir=tmp_path, acid_so4=0.19, acid_no3=0.20)
+    assert (acid.acid_so4, acid.acid_no3) == (0.19, 0.20)
+    assert np.all(acid.values > plain.values)
+    assert acid(15.0, -2.0) == pytest.approx(2.154849, rel=2e-4)
+    with pytest.raises(ValueError, match="acid_so4 and acid_no3 must be finite and >= 0"):
+        equilibrium_concentration(15.0, -2.0, acid_so4=-0.1)

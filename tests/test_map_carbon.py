@@ -43,10 +43,44 @@ HCO3_EQ = 2.0 * CA_EQ
 # 30 mg/L SO4 / 96.06 g/mol = 0.3123 mmol/L; 10 mg/L NO3 / 62.004 g/mol = 0.16128 mmol/L.
 SO4 = 0.3123
 NO3 = 0.16128
-# All acid (the defaults): acid HCO3 = 2 x 0.3123 + 0.16128 = 0.78588 mmol/L;
-# carbonic HCO3 = 3.864 - 0.78588 = 3.07812 mmol/L; sink = 11.60 x 3.07812 / 3.864
-# = 11.60 x 0.79662 = 9.243 t C km-2 yr-1.
-ACID_SINK = HAND_SINK * (HCO3_EQ - 2 * SO4 - NO3) / HCO3_EQ
+# All acid (the defaults): acid HCO3 = 2 x 0.3123 + 0.16128 = 0.78588 mmol/L.  The karst
+# water holds that acid: PHREEQC 3.8.6-17100 (2024 phreeqc.dat), input ACID_INPUT below
+# with S(6) 0.3123 and N(5) 0.16128, gives Ca 2.238927 mmol/kgw and alkalinity 3.691956
+# meq/kgw (acid-free: 1.931651 and 3.863248).  Carbonic HCO3 = 3.691956 - 0.78588 =
+# 2.906076 mmol/L; sink = 12.011 x 0.5 m/yr x 0.5 x 2.906076 = 8.7263 t C km-2 yr-1
+# (the acid-free water less the acid HCO3 would give 3.07812 and 9.243: 5.9 % high).
+ALK_ACID = 3.691956  # meq/kgw, PHREEQC as above
+ACID_SINK = 12.011 * 0.5 * 0.5 * (ALK_ACID - 2 * SO4 - NO3)
+ALK_SHARES = 3.798132  # meq/kgw, PHREEQC, acid SO4 0.12492 and NO3 0.04032 (below)
+ACID_INPUT = """SELECTED_OUTPUT 1
+ -reset false
+ -high_precision true
+ -totals Ca
+ -alkalinity true
+SOLUTION 1
+ temp 15
+ units mmol/kgw
+ pH 7 charge
+ S(6) {so4}
+ N(5) {no3}
+EQUILIBRIUM_PHASES 1
+ CO2(g) -2.0 10
+ Calcite 0 10
+END
+"""
+
+
+def _phreeqc_alkalinity(so4: float, no3: float) -> float:
+    """Alkalinity [meq/kgw] of ACID_INPUT run by PHREEQC itself (not karstsink)."""
+    import phreeqc
+
+    from karstsink.chemistry.database import resolve_database
+
+    p = phreeqc.Phreeqc()
+    p.LoadDatabase(str(resolve_database("phreeqc.dat").path))
+    p.SetSelectedOutputStringOn(True)
+    assert p.RunString(ACID_INPUT.format(so4=so4, no3=no3)) == 0, p.GetErrorString()
+    return float(p.GetSelectedOutputString().splitlines()[-1].split()[0]) * 1e3
 FOREST_BIO = 70.0  # WorldCover tree cover, biological_sink_tc_km2_yr in the shipped table
 
 
@@ -62,7 +96,11 @@ def test_constants_come_from_the_units_module():
 
 
 def test_hand_value_of_the_acid_corrected_sink():
-    assert ACID_SINK == pytest.approx(9.243, abs=0.001)
+    assert ACID_SINK == pytest.approx(8.7263, abs=0.0001)
+    # the recorded PHREEQC numbers, run again from the written-out input
+    assert _phreeqc_alkalinity(SO4, NO3) == pytest.approx(ALK_ACID, abs=2e-6)
+    assert _phreeqc_alkalinity(0.12492, 0.04032) == pytest.approx(ALK_SHARES, abs=2e-6)
+    assert _phreeqc_alkalinity(0.0, 0.0) == pytest.approx(2 * CA_EQ, abs=1e-3)
 
 
 @pytest.mark.parametrize("numba", ["false", "true"])
@@ -85,14 +123,35 @@ def test_acid_correction_is_the_catchments_rule(tmp_path, numba):
     assert acid["shares_given"] == []
 
 
+@pytest.mark.parametrize("numba", ["false", "true"])
+def test_dolomite_water_holds_its_acid_too(tmp_path, numba):
+    # ACID_INPUT with Dolomite for Calcite (PHREEQC 3.8.6-17100, 2024 phreeqc.dat): the
+    # acid water's alkalinity 4.655690 meq/kgw; carbonic HCO3 = 4.655690 - 0.78588 =
+    # 3.869810; sink = 12.011 x 0.5 x 0.5 x 3.869810 = 11.6201 t C km-2 yr-1
+    if numba == "true":
+        pytest.importorskip("numba")
+    inputs = uniform_inputs(tmp_path)
+    dol = np.zeros(LC_SHAPE, np.float32)
+    dol[:, 150:] = 1.0
+    inputs["dolomite_fraction"] = write(tmp_path / "dol.tif", dol, LC_TRANSFORM, UTM)
+    _run(tmp_path, inputs, f"[model]\nnumba = {numba}\nso4_mmol_l = {SO4}\n"
+         f"no3_mmol_l = {NO3}\n")
+    karst = read(tmp_path / "out" / "karst_sink.tif")
+    assert 12.011 * 0.25 * (4.655690 - 2 * SO4 - NO3) == pytest.approx(11.6201, abs=1e-4)
+    assert_allclose(karst[50:, 150:], 11.6201, rtol=1e-3)
+    assert_allclose(karst[50:, :150], ACID_SINK, rtol=1e-3)
+
+
 def test_shares_scale_the_acid_terms(tmp_path):
-    # acid_so4_share 0.5, evaporite 0.2, acid_no3_share 0.25:
-    # acid HCO3 = 2 x 0.5 x 0.8 x 0.3123 + 0.25 x 0.16128 = 0.24984 + 0.04032 = 0.29016;
-    # sink = 11.60 x (3.864 - 0.29016) / 3.864
+    # acid_so4_share 0.5, evaporite 0.2, acid_no3_share 0.25: acid SO4 = 0.5 x 0.8 x
+    # 0.3123 = 0.12492, acid NO3 = 0.25 x 0.16128 = 0.04032; acid HCO3 = 2 x 0.12492 +
+    # 0.04032 = 0.29016; PHREEQC (ACID_INPUT with those acids): alkalinity 3.798132;
+    # sink = 12.011 x 0.5 x 0.5 x (3.798132 - 0.29016) = 10.5336 t C km-2 yr-1
     inputs = uniform_inputs(tmp_path)
     _run(tmp_path, inputs, f"[model]\nso4_mmol_l = {SO4}\nno3_mmol_l = {NO3}\n"
          "acid_so4_share = 0.5\nevaporite_so4_share = 0.2\nacid_no3_share = 0.25\n")
-    expected = HAND_SINK * (HCO3_EQ - 0.29016) / HCO3_EQ
+    expected = 12.011 * 0.25 * (ALK_SHARES - 0.29016)
+    assert expected == pytest.approx(10.5336, abs=1e-4)
     assert_allclose(read(tmp_path / "out" / "karst_sink.tif")[50:], expected, rtol=1e-3)
 
 

@@ -18,6 +18,13 @@ Two systems are modelled:
     brought to equilibrium with the mineral (two reaction steps, no gas in
     the second).  Far smaller concentrations.
 
+A water may also hold strong acid (``acid_so4``, ``acid_no3``: the SO4 and NO3 of
+sulfuric and nitric acid [mmol kgw⁻¹], entered as a solution charge-balanced on pH
+before it meets the gas and the rock).  The acid dissolves more rock and, through the
+common-ion effect, leaves less carbonate alkalinity: by charge balance the water's
+alkalinity is ``2 C_eq - 2 acid_so4 - acid_no3`` [meq kgw⁻¹] with ``C_eq`` its Ca
+(calcite) or Ca + Mg (dolomite).
+
 All concentrations are molal, [mmol kgw⁻¹]; at karst-water ionic strengths
 (I < 0.02) they equal [mmol L⁻¹] to better than 0.3 %, which is how the map
 engine uses them.
@@ -80,7 +87,24 @@ def _check_system(system: str, mineral: str) -> tuple[str, str]:
     return system, key
 
 
-def _phreeqc_input(temp_c: np.ndarray, log_pco2: np.ndarray, system: str, phase: str) -> str:
+def _acid_lines(acid_so4: float, acid_no3: float) -> str:
+    """SOLUTION lines of a water holding sulfuric and nitric acid [mmol kgw⁻¹] ("" for none)."""
+    if acid_so4 == 0.0 and acid_no3 == 0.0:
+        return ""
+    return (f" units mmol/kgw\n pH 7 charge\n S(6) {float(acid_so4)!r}\n"
+            f" N(5) {float(acid_no3)!r}\n")
+
+
+def _check_acid(acid_so4: float, acid_no3: float) -> tuple[float, float]:
+    s, n = float(acid_so4), float(acid_no3)
+    if not (s >= 0.0 and n >= 0.0 and np.isfinite(s) and np.isfinite(n)):
+        raise ValueError(f"acid_so4 and acid_no3 must be finite and >= 0 mmol/kgw, got "
+                         f"{acid_so4!r} and {acid_no3!r}.")
+    return s, n
+
+
+def _phreeqc_input(temp_c: np.ndarray, log_pco2: np.ndarray, system: str, phase: str,
+                   acid: str = "") -> str:
     parts = [
         "SELECTED_OUTPUT 1\n -reset false\n -high_precision true\n -state true\n"
         " -totals Ca Mg\n"
@@ -88,12 +112,12 @@ def _phreeqc_input(temp_c: np.ndarray, log_pco2: np.ndarray, system: str, phase:
     for t, lp in zip(temp_c.tolist(), log_pco2.tolist(), strict=True):
         if system == "open":
             parts.append(
-                f"SOLUTION 1\n temp {t!r}\nEQUILIBRIUM_PHASES 1\n CO2(g) {lp!r} 10\n"
+                f"SOLUTION 1\n temp {t!r}\n{acid}EQUILIBRIUM_PHASES 1\n CO2(g) {lp!r} 10\n"
                 f" {phase} 0 10\nEND\n"
             )
         else:
             parts.append(
-                f"SOLUTION 1\n temp {t!r}\nEQUILIBRIUM_PHASES 1\n CO2(g) {lp!r} 10\n"
+                f"SOLUTION 1\n temp {t!r}\n{acid}EQUILIBRIUM_PHASES 1\n CO2(g) {lp!r} 10\n"
                 f"SAVE solution 2\nEND\nUSE solution 2\nEQUILIBRIUM_PHASES 2\n"
                 f" {phase} 0 10\nEND\n"
             )
@@ -101,7 +125,8 @@ def _phreeqc_input(temp_c: np.ndarray, log_pco2: np.ndarray, system: str, phase:
 
 
 def _run_phreeqc(
-    temp_c: np.ndarray, log_pco2: np.ndarray, system: str, mineral: str, db: DatabaseInfo
+    temp_c: np.ndarray, log_pco2: np.ndarray, system: str, mineral: str, db: DatabaseInfo,
+    acid: tuple[float, float] = (0.0, 0.0),
 ) -> np.ndarray:
     """Run PHREEQC for paired (T, log pCO2) points; return Ca (+Mg) [mmol kgw⁻¹]."""
     import phreeqc
@@ -114,7 +139,8 @@ def _run_phreeqc(
     out = np.empty(temp_c.size)
     for start in range(0, temp_c.size, _CHUNK):
         sl = slice(start, start + _CHUNK)
-        text = _phreeqc_input(temp_c[sl], log_pco2[sl], system, MINERALS[mineral])
+        text = _phreeqc_input(temp_c[sl], log_pco2[sl], system, MINERALS[mineral],
+                              _acid_lines(*acid))
         if engine.RunString(text) != 0:
             raise SpeciationError(
                 "PHREEQC failed computing equilibrium concentrations: "
@@ -138,6 +164,8 @@ def equilibrium_concentration(
     system: str = "open",
     mineral: str = "calcite",
     database: str | Path = DEFAULT_DATABASE,
+    acid_so4: float = 0.0,
+    acid_no3: float = 0.0,
 ) -> np.ndarray:
     r"""Equilibrium Ca (calcite) or Ca + Mg (dolomite) by direct PHREEQC runs.
 
@@ -158,6 +186,9 @@ def equilibrium_concentration(
         The carbonate mineral at saturation index 0.
     database : str or path
         PHREEQC database name or file (default ``phreeqc.dat``, 2024).
+    acid_so4, acid_no3 : float
+        Sulfuric- and nitric-acid SO4²⁻ and NO3⁻ the water holds [mmol kgw⁻¹]
+        (module docstring); default none.
 
     Returns
     -------
@@ -181,6 +212,7 @@ def equilibrium_concentration(
     formula because the CaHCO3⁺ and CaCO3° pairs grow with pCO2.
     """
     system, mineral = _check_system(system, mineral)
+    acid = _check_acid(acid_so4, acid_no3)
     t, lp = np.broadcast_arrays(np.asarray(temp_c, float), np.asarray(log_pco2, float))
     shape = t.shape
     t, lp = t.ravel(), lp.ravel()
@@ -189,7 +221,8 @@ def equilibrium_concentration(
         raise ValueError("temp_c must lie within 0-100 °C for the PHREEQC equilibrium runs.")
     out = np.full(t.size, np.nan)
     if ok.any():
-        out[ok] = _run_phreeqc(t[ok], lp[ok], system, mineral, resolve_database(database))
+        out[ok] = _run_phreeqc(t[ok], lp[ok], system, mineral, resolve_database(database),
+                               acid)
     return out.reshape(shape)
 
 
@@ -227,6 +260,8 @@ class EquilibriumTable:
         ``(len(temp_c), len(log_pco2))`` equilibrium Ca or Ca + Mg [mmol kgw⁻¹].
     system, mineral : str
         What was computed.
+    acid_so4, acid_no3 : float
+        Sulfuric- and nitric-acid SO4 and NO3 of the water [mmol kgw⁻¹] (0: none).
     database : dict
         Name, path and SHA-256 of the PHREEQC database used.
     phreeqc_version : str
@@ -240,6 +275,8 @@ class EquilibriumTable:
     mineral: str
     database: dict
     phreeqc_version: str
+    acid_so4: float = 0.0
+    acid_no3: float = 0.0
     _log_values: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -308,6 +345,8 @@ class EquilibriumTable:
                 "mineral": self.mineral,
                 "database": self.database,
                 "phreeqc_version": self.phreeqc_version,
+                "acid_so4": self.acid_so4,
+                "acid_no3": self.acid_no3,
             }
         )
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -358,6 +397,8 @@ def equilibrium_table(
     log_pco2_range: tuple[float, float] = DEFAULT_LOG_PCO2_RANGE,
     log_pco2_step: float = DEFAULT_LOG_PCO2_STEP,
     cache_dir: str | os.PathLike | None = None,
+    acid_so4: float = 0.0,
+    acid_no3: float = 0.0,
 ) -> EquilibriumTable:
     """Tabulate the equilibrium concentration with PHREEQC on a regular grid.
 
@@ -366,7 +407,7 @@ def equilibrium_table(
     interpolates to within 0.02 % of direct runs.  Tables are cached in memory
     for the process and on disk (``cache_dir``, else :func:`default_cache_dir`:
     ``KARSTSINK_CACHE_DIR`` or the user's cache folder) under a key made of the
-    database SHA-256, the PHREEQC version, the system, the mineral and the grid.
+    database SHA-256, the PHREEQC version, the system, the mineral, the acid and the grid.
 
     Parameters
     ----------
@@ -382,6 +423,9 @@ def equilibrium_table(
         Grid log pCO2 [log10 atm] (inclusive range).
     cache_dir : path, optional
         Folder for the on-disk cache (default :func:`default_cache_dir`).
+    acid_so4, acid_no3 : float
+        Sulfuric- and nitric-acid SO4 and NO3 the water holds [mmol kgw⁻¹] (module
+        docstring); default none.
 
     Returns
     -------
@@ -389,12 +433,13 @@ def equilibrium_table(
         Callable table, values in [mmol kgw⁻¹].
     """
     system, mineral = _check_system(system, mineral)
+    acid = _check_acid(acid_so4, acid_no3)
     db = resolve_database(database)
     version = phreeqc_version()
     temps = _axis(temp_range, temp_step, "temp")
     logs = _axis(log_pco2_range, log_pco2_step, "log_pco2")
     key = (db.sha256, version, system, mineral, temps[0], temps[-1], temps.size, logs[0],
-           logs[-1], logs.size)
+           logs[-1], logs.size) + ((acid,) if acid != (0.0, 0.0) else ())
     with _LOCK:
         if key in _MEMORY_CACHE:
             return _MEMORY_CACHE[key]
@@ -408,16 +453,18 @@ def equilibrium_table(
                     table = EquilibriumTable.from_npz(cache_file)
                 except (OSError, ValueError, KeyError):
                     table = None  # unreadable cache entry: rebuild it below
-                if table is not None and table.database.get("sha256") == db.sha256:
+                if (table is not None and table.database.get("sha256") == db.sha256
+                        and (table.acid_so4, table.acid_no3) == acid):
                     _MEMORY_CACHE[key] = table
                     return table
         tt, ll = np.meshgrid(temps, logs, indexing="ij")
-        values = _run_phreeqc(tt.ravel(), ll.ravel(), system, mineral, db).reshape(tt.shape)
+        values = _run_phreeqc(tt.ravel(), ll.ravel(), system, mineral, db, acid
+                              ).reshape(tt.shape)
         if not np.all(np.isfinite(values) & (values > 0)):
             raise SpeciationError("PHREEQC returned non-positive equilibrium concentrations.")
         table = EquilibriumTable(temp_c=temps, log_pco2=logs, values=values, system=system,
                                  mineral=mineral, database=db.as_dict(),
-                                 phreeqc_version=version)
+                                 phreeqc_version=version, acid_so4=acid[0], acid_no3=acid[1])
         if cache_file is not None:
             try:
                 table.to_npz(cache_file)

@@ -18,7 +18,7 @@ from .. import carbon
 from .config import SHARE_KEYS, MapConfig
 from .landcover import LandcoverTable
 
-__all__ = ["acid_inputs", "biological_doc", "map_assumptions"]
+__all__ = ["acid_inputs", "acid_ratio_tables", "biological_doc", "map_assumptions"]
 
 _DEFAULTS = {"acid_so4_share": carbon.DEFAULT_ACID_SO4_SHARE,
              "evaporite_so4_share": carbon.DEFAULT_EVAPORITE_SO4_SHARE,
@@ -67,8 +67,9 @@ def acid_inputs(cfg: MapConfig, lct: LandcoverTable) -> dict:
            "class_so4_mmol_l": so4_class or None, "class_no3_mmol_l": no3_class or None,
            **shares, "shares_given": given,
            "applied": so4 is not None or no3 is not None,
-           "rule": "karst sink = M_C x R x c x 0.5 x (2 x Ca_eq - 2 x acid_so4_share x "
-                   "(1 - evaporite_so4_share) x SO4 - acid_no3_share x NO3) "
+           "rule": "karst sink = M_C x R x c x 0.5 x (2 x Ca_a - 2 x A), A = 2 x "
+                   "acid_so4_share x (1 - evaporite_so4_share) x SO4 + acid_no3_share x "
+                   "NO3, Ca_a = Ca_eq of the water holding that acid (PHREEQC) "
                    "(karstsink.carbon.carbonic_hco3, carbonate_weathering_c)"}
     nep = lct.nep_factor()
     names = dict(zip(lct.classes.tolist(), lct.columns["name"], strict=True))
@@ -76,6 +77,49 @@ def acid_inputs(cfg: MapConfig, lct: LandcoverTable) -> dict:
                                         for c in lct.classes.tolist() if nep[c] != 1.0}
     return {"so4": so4, "no3": no3, "shares": shares, "given": given, "doc": doc,
             "nep_factor": nep, "class_nep_factor": nep_class}
+
+
+def acid_ratio_tables(cfg: MapConfig, acid: dict, calcite, dolomite) -> tuple | None:
+    """``ModelParams.acid_ratio``: how each class's acid changes the equilibrium.
+
+    The acid SO4 and NO3 of a class (:func:`karstsink.carbon.acid_so4`,
+    :func:`~karstsink.carbon.acid_no3` of its SO4, NO3 and the shares) enter PHREEQC as
+    sulfuric and nitric acid in the water before it meets the gas and the rock
+    (:func:`karstsink.chemistry.equilibrium.equilibrium_table` with ``acid_so4``,
+    ``acid_no3``), one table per distinct pair on the ``calcite`` (and ``dolomite``)
+    table's grid, kept as ln(C_acid / C).  None when no class holds acid.
+    """
+    if acid["so4"] is None and acid["no3"] is None:
+        return None
+    from ..chemistry.equilibrium import equilibrium_table
+
+    n = (acid["so4"] if acid["so4"] is not None else acid["no3"]).size
+    so4 = acid["so4"] if acid["so4"] is not None else np.zeros(n)
+    no3 = acid["no3"] if acid["no3"] is not None else np.zeros(n)
+    sh = acid["shares"]
+    s = np.asarray(carbon.acid_so4(so4, acid_so4_share=sh["acid_so4_share"],
+                                   evaporite_so4_share=sh["evaporite_so4_share"]), float)
+    q = np.asarray(carbon.acid_no3(no3, acid_no3_share=sh["acid_no3_share"]), float)
+    pairs = sorted({(float(a), float(b)) for a, b in zip(s, q, strict=True) if a > 0 or b > 0})
+    if not pairs:
+        return None
+    index = np.full(s.size, -1, np.int64)
+    grid = {"temp_range": calcite.temp_range, "temp_step": float(np.diff(calcite.temp_c)[0]),
+            "log_pco2_range": calcite.log_pco2_range,
+            "log_pco2_step": float(np.diff(calcite.log_pco2)[0])}
+
+    def ratios(base) -> np.ndarray:
+        out = []
+        for a, b in pairs:
+            t = equilibrium_table(system=base.system, mineral=base.mineral,
+                                  database=base.database["path"], acid_so4=a, acid_no3=b,
+                                  **grid)
+            out.append(np.log(t.values) - np.log(base.values))
+        return np.stack(out)
+
+    for k, (a, b) in enumerate(pairs):
+        index[(s == a) & (q == b)] = k
+    return index, ratios(calcite), ratios(dolomite) if dolomite is not None else None
 
 
 def _input_name(cfg: MapConfig, key: str) -> str:
@@ -144,18 +188,20 @@ def map_assumptions(cfg: MapConfig, acid: dict, table_name: str) -> list[str]:
     doc = acid["doc"]
     out = ["karst sink: maximum potential dissolution; the karst water's HCO3 is 2 x Ca_eq "
            "(calcite) or 2 x (Ca+Mg)_eq (dolomite) at equilibrium with the soil pCO2 "
-           "(PHREEQC), and the karst sink is M(C) x runoff x carbonate fraction x the CO2 "
-           "carbon taken up by its carbonic-acid HCO3"]
+           "(PHREEQC; less the acid's charge when it holds acid), and the karst sink is "
+           "M(C) x runoff x carbonate fraction x the CO2 carbon taken up by its "
+           "carbonic-acid HCO3"]
     if doc["applied"]:
         texts = [t for t in (_conc_text("SO4", cfg.so4_mmol_l, doc["class_so4_mmol_l"]),
                              _conc_text("NO3", cfg.no3_mmol_l, doc["class_no3_mmol_l"])) if t]
         out.append("acid correction of the karst water (the catchments' rule, "
                    "karstsink.carbon): " + "; ".join(texts) + "; a pixel whose carbonic "
                    "HCO3 would be negative is nodata (counted as negative_carbonic_hco3); "
-                   "Ca_eq is the acid-free equilibrium, and a water holding the acid's SO4 "
-                   "and NO3 keeps less carbonate alkalinity at calcite equilibrium, so the "
-                   "karst sink is overstated under acid loads (PHREEQC, 15 °C, SO4 0.19 and "
-                   "NO3 0.20 mmol/L: 4 % at pCO2 10^-2 atm, 11 % at 10^-2.8)")
+                   "the karst water holds the acid: its acid SO4 and NO3 enter PHREEQC as "
+                   "H2SO4 and HNO3 before the rock and soil-CO2 equilibrium, its HCO3 is "
+                   "that water's alkalinity by charge balance (2 x Ca_a - acid HCO3, Ca_a "
+                   "its equilibrium Ca or Ca+Mg), and the neutral salts (evaporite SO4, "
+                   "non-acid NO3) are left out of that equilibrium")
     else:
         out.append("no sulfuric/nitric-acid correction: no SO4 or NO3 given ([model] "
                    "so4_mmol_l, no3_mmol_l, or the land-cover table's so4_mmol_l, "

@@ -254,6 +254,9 @@ def _batches(p: ModelParams, d: DrawSet) -> list[tuple[list[int], ModelParams]]:
         for key in ("so4", "no3"):
             if getattr(p, key) is not None:
                 change[key] = np.tile(getattr(p, key), len(draws))
+        if p.acid_ratio is not None:  # the class look-up tiles; the tables are shared
+            index, lr_c, lr_d = p.acid_ratio
+            change["acid_ratio"] = (np.tile(index, len(draws)), lr_c, lr_d)
         if g != -1:
             assert d.dolomite is not None  # g is the id of one of its tables
             change["dolomite"] = d.dolomite[draws[-1]]

@@ -51,7 +51,7 @@ def _exp_series(d):
 def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pres, lpres,
             has_pres, bio_r, has_bio, fp_lut, lfp_lut, fr_lut, acid_lut, upc, bio_lut, lv_c,
             ev_c, lv_d, ev_d, series, t0, dt, l0, dl, uf, want_diss, want_den, rho, karst_o,
-            bio_o, total_o, diss_o, den_o):
+            bio_o, total_o, diss_o, den_o, has_acid, acid_k, lr_c, lr_d):
     """The sink model per pixel (model.py's arithmetic), one row at a time.
 
     Per row, in loops over row-sized work arrays (they stay in the L1 cache):
@@ -65,6 +65,9 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
     ``acid_lut`` is the sulfuric + nitric-acid HCO3 of each class's karst water
     [mmol L⁻¹] (:func:`karstsink.carbon.acid_hco3`) and ``upc`` the CO2 carbon taken
     up per mol of carbonic HCO3 (:func:`karstsink.carbon.carbonate_weathering_c`).
+    With ``has_acid``, ``acid_k`` (by class code, -1: no acid) picks the class's
+    ``(nt, nl)`` slice of ``lr_c`` / ``lr_d``, ln(C_acid / C) of calcite / dolomite
+    (``ModelParams.acid_ratio``), and the water's HCO3 is 2 C_acid - acid HCO3.
     """
     nan = np.nan
     h, w = lc.shape
@@ -86,6 +89,9 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
     edr = np.ones(w)
     rate = np.empty(w)
     cbr = np.empty(w)
+    akr = np.full(w, -1, np.int64)
+    rcr = np.ones(w)
+    rdr = np.ones(w)
     tcl = 0
     pcl = 0
     unknown = 0
@@ -104,6 +110,8 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
             fpr[c] = fp
             frr[c] = fr_lut[kk]
             acr[c] = acid_lut[kk]
+            if has_acid:
+                akr[c] = acid_k[kk]
             bir[c] = bio_lut[kk]
             lp = lpco2[r, c] + lfp_lut[kk]
             if has_pres:
@@ -140,6 +148,14 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
             car[c], ear[c] = _lookup(lv_c, ev_c, i, j, a, b, series)
             if has_dol:
                 cdr[c], edr[c] = _lookup(lv_d, ev_d, i, j, a, b, series)
+            kq = akr[c]
+            if kq >= 0:  # the class's acid: C_acid / C at this (T, log p)
+                rcr[c] = math.exp(_interp(lr_c[kq], i, j, a, b))
+                if has_dol:
+                    rdr[c] = math.exp(_interp(lr_d[kq], i, j, a, b))
+            else:
+                rcr[c] = 1.0
+                rdr[c] = 1.0
         if series:  # exp(node) x exp(remainder) (vectorises)
             for c in range(w):
                 car[c] = ear[c] * _exp_series(car[c])
@@ -169,11 +185,15 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
             lp = lpr[c]
             ca = car[c]
             conc = ca
+            conc_a = ca * rcr[c]
             per_water = ca * M_CACO3
             if has_dol:
                 cad = cdr[c]
                 conc = (1.0 - d) * ca + d * cad
+                conc_a = (1.0 - d) * conc_a + d * (cad * rdr[c])
                 per_water = (1.0 - d) * per_water + d * (cad / 2.0) * M_DOLOMITE
+            conc_a = conc_a if pos else 0.0
+            conc_a = nan if invalid else conc_a
             conc = conc if pos else 0.0
             per_water = per_water if pos else 0.0
             conc = nan if invalid else conc
@@ -181,7 +201,7 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
             counted = kn[c] and not invalid
             tcl += 1 if counted and (t < t0 or t > tmax) else 0
             pcl += 1 if counted and pos and (lp < l0 or lp > lmax) else 0
-            carbonic = 2.0 * conc - acr[c]
+            carbonic = (2.0 * conc_a - acr[c]) - acr[c]  # the water's HCO3 less the acid's
             badn = pos and carbonic < 0.0  # False for NaN
             negc += 1 if kn[c] and badn and cb > 0.0 else 0
             upt = nan if badn else upc * carbonic
@@ -213,6 +233,8 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
 
 _DUMMY = np.zeros((1, 1), np.float32)
 _DUMMY64 = np.zeros((1, 1), np.float64)
+_NO_ACID_K = np.full(1, -1, np.int64)
+_NO_ACID_R = np.zeros((1, 2, 2), np.float64)
 
 
 _SCRATCH = threading.local()
@@ -284,6 +306,15 @@ def _derived(key: tuple, arrays: tuple, make):
     return val
 
 
+def _acid_args(p, has_dol: bool) -> tuple:
+    """``(has_acid, acid_k, lr_c, lr_d)`` of :func:`_kernel` from ``p.acid_ratio``."""
+    if p.acid_ratio is None:
+        return False, _NO_ACID_K, _NO_ACID_R, _NO_ACID_R
+    index, lr_c, lr_d = p.acid_ratio
+    lr_d = lr_d if (has_dol and lr_d is not None) else lr_c
+    return True, np.asarray(index, np.int64), lr_c, lr_d
+
+
 def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[dict, dict]:
     """Run the fused model kernel on one block; same outputs and counters as numpy.
 
@@ -325,7 +356,8 @@ def fused_kernel(inp: dict, lc: np.ndarray, lc_valid: np.ndarray, p) -> tuple[di
         lpres, pres is not None, bio_r if bio_r is not None else _DUMMY, bio_r is not None,
         fp, lfp, p.runoff_factor, acid, upc, p.bio_sink,
         lv_c, ev_c, lv_d, ev_d, series, t0, dt, l0, dl, p.unit_factor,
-        want_diss, want_den, p.rock_density, karst, bio, total, diss, den)
+        want_diss, want_den, p.rock_density, karst, bio, total, diss, den,
+        *_acid_args(p, has_dol))
     out: dict[str, np.ndarray] = {"karst": karst, "bio": bio, "total": total}
     if want_diss:
         out["dissolution"] = diss

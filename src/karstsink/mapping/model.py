@@ -10,12 +10,18 @@ Brook et al. 1983; references in docs/references.md):
          \quad [\text{atm}]\\
     C &= (1-d)\,\text{Ca}_{eq}^{cal}(T, \log p) + d\,(\text{Ca+Mg})_{eq}^{dol}(T, \log p)
          \quad [\text{mmol L}^{-1}]\\
-    \text{HCO}_3 &= 2\,C \quad [\text{mmol L}^{-1}]\\
+    \text{HCO}_3 &= 2\,C_a - A \quad [\text{mmol L}^{-1}]\\
     S_{karst} &= M_C \cdot R \cdot c \cdot U(\text{HCO}_3^{carbonic})
          \quad [\text{t C km}^{-2}\,\text{yr}^{-1}]
 
 with :math:`c` the carbonate fraction, :math:`d` the dolomite share of the
-carbonate, :math:`\text{HCO}_3^{carbonic}` =
+carbonate, :math:`A` the sulfuric and nitric-acid HCO3 of the class's SO4 and NO3
+(:func:`karstsink.carbon.acid_hco3`: 2 per acid SO4, 1 per acid NO3), :math:`C_a` the
+equilibrium :math:`C` of a water that also holds that acid (PHREEQC tables of
+:func:`karstsink.chemistry.equilibrium.equilibrium_table` with ``acid_so4`` and
+``acid_no3``, as the ratio :math:`C_a / C` on the same grid; :math:`C_a = C` without
+acid), so that :math:`2 C_a - A` is its alkalinity by charge balance,
+:math:`\text{HCO}_3^{carbonic}` =
 :func:`karstsink.carbon.carbonic_hco3` (the karst water's HCO3 less the
 sulfuric and nitric-acid HCO3 of its SO4 and NO3, per class) and :math:`U` =
 :func:`karstsink.carbon.carbonate_weathering_c` (half the carbonic HCO3 is
@@ -93,6 +99,12 @@ class ModelParams:
     so4: np.ndarray | None = None
     no3: np.ndarray | None = None
     shares: dict = field(default_factory=dict)
+    #: the acid's effect on the equilibrium (None: no acid): ``(index, ln_ratio_calcite,
+    #: ln_ratio_dolomite)``, ``index`` by class code into the tables (-1: no acid in the
+    #: class), ``ln_ratio_*`` ``(k, nt, nl)`` ln(C_acid / C) on the calcite table's grid
+    #: (dolomite None without a dolomite table); made by
+    #: :func:`._carbon_terms.acid_ratio_tables`
+    acid_ratio: tuple | None = None
     npp_to_nep: float | None = None  # NEP / NPP ratio applied to an npp raster
     #: share (0-1) of the nep/npp raster counted as a lasting sink, by class code (the
     #: land-cover table's nep_factor); None: 1 everywhere
@@ -115,6 +127,24 @@ class ModelParams:
     def unit_factor(self) -> float:
         """t C -> output unit (1, or 3.664 for t CO2)."""
         return C_TO_CO2 if self.co2 else 1.0
+
+
+def acid_ratios(acid_ratio: tuple, lcc: np.ndarray, fi: np.ndarray, fj: np.ndarray,
+                dolomite: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """C_acid / C of calcite (and dolomite) per pixel from ``ModelParams.acid_ratio``.
+
+    ``lcc`` are class codes inside the look-ups, ``fi``, ``fj`` the fractional table
+    indices (clamped); 1 where the class holds no acid."""
+    index, lr_c, lr_d = acid_ratio
+    k = index[lcc]
+    rc = np.ones(lcc.shape)
+    rd = np.ones(lcc.shape) if dolomite else None
+    for kq in np.unique(k[k >= 0]).tolist():
+        m = k == kq
+        rc[m] = exp_bilinear(lr_c[kq], fi[m], fj[m])
+        if rd is not None and lr_d is not None:
+            rd[m] = exp_bilinear(lr_d[kq], fi[m], fj[m])
+    return rc, rd
 
 
 def _interp_table(kernel: tuple, temp: np.ndarray, logp: np.ndarray) -> np.ndarray:
@@ -288,10 +318,23 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
     if dol is not None:
         conc = np.where(bad_dol, np.nan, conc)
     carb_ok = np.where(bad_frac, np.nan, carb)
-    # the karst water's HCO3 (2 per Ca, 2 per Ca+Mg of dolomite) less the sulfuric and
-    # nitric-acid HCO3 of its class's SO4 and NO3 (karstsink.carbon, the catchments' rule)
+    # the karst water's HCO3: by charge balance 2 per Ca (2 per Ca+Mg of dolomite) of the
+    # water holding its class's acid, less that acid's SO4 and NO3 charge; then less the
+    # sulfuric and nitric-acid HCO3 (karstsink.carbon, the catchments' rule)
     so4_lut, no3_lut = p.class_so4_no3(nlut)
-    carbonic = carbon.carbonic_hco3(2.0 * conc, so4_lut[lcc], no3_lut[lcc], **p.shares)
+    so4_c, no3_c = so4_lut[lcc], no3_lut[lcc]
+    acid = carbon.acid_hco3(so4_c, no3_c, **p.shares)
+    conc_a = conc
+    if p.acid_ratio is not None:
+        rc, rd = acid_ratios(p.acid_ratio, lcc, (tc - t0) / dt, (lc_ - l0) / dl,
+                             cad is not None)
+        if cad is None or dol is None or rd is None:
+            conc_a = ca * rc
+        else:
+            conc_a = (1.0 - dol) * ca * rc + dol * cad * rd
+        conc_a = np.where(np.isfinite(conc), conc_a, conc)  # 0 and NaN as conc
+        conc_a = np.where(conc == 0.0, 0.0, conc_a)
+    carbonic = carbon.carbonic_hco3(2.0 * conc_a - acid, so4_c, no3_c, **p.shares)
     uptake = carbon.carbonate_weathering_c(carbonic)[0]
     negative = positive & (carbonic < 0)  # implies a known class and valid inputs
     counters["negative_carbonic_hco3"] = int(np.count_nonzero(negative & (carb_ok > 0)))

@@ -35,7 +35,7 @@ from .._workers import default_jobs
 from ..exceptions import ConfigError, RasterError
 from ..io.atomic import atomic_dir, peak_rss_mb
 from ._block import _open_sources, _process_window, _Spec, _State
-from ._carbon_terms import acid_inputs, biological_doc
+from ._carbon_terms import acid_inputs, acid_ratio_tables, biological_doc
 from ._coverage import warn_coverage
 from ._input_units import is_pressure
 from ._outcome import (
@@ -176,7 +176,8 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         pco2_factor=lct.lookup("soil_pco2_factor"), runoff_factor=lct.lookup("runoff_factor"),
         bio_sink=lct.lookup("biological_sink_tc_km2_yr"),
         calcite=calc.kernel_arrays(), dolomite=dol.kernel_arrays() if dol else None,
-        so4=acid["so4"], no3=acid["no3"], shares=acid["shares"], npp_to_nep=cfg.npp_to_nep,
+        so4=acid["so4"], no3=acid["no3"], shares=acid["shares"],
+        acid_ratio=acid_ratio_tables(cfg, acid, calc, dol), npp_to_nep=cfg.npp_to_nep,
         nep_factor=acid["nep_factor"],
         co2=co2, outputs=cfg.outputs, rock_density=cfg.rock_density_t_m3,
         transitions=cfg.transitions, use_numba=use_numba,
