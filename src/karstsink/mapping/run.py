@@ -166,18 +166,19 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
     try:
         checks_job = pool.submit(check_inputs, sources, specs, grid)
         use_numba, lct, calc, dol = _load_model(cfg, gdal_inputs["landcover"])
+        acid = acid_inputs(cfg, lct)
+        acid_ratio = acid_ratio_tables(cfg, acid, calc, dol)  # PHREEQC while checks run
         checks = checks_job.result()
     finally:
         pool.shutdown(wait=True)
     for src in sources.values():
         src.use_numba = use_numba
-    acid = acid_inputs(cfg, lct)
     params = ModelParams(
         pco2_factor=lct.lookup("soil_pco2_factor"), runoff_factor=lct.lookup("runoff_factor"),
         bio_sink=lct.lookup("biological_sink_tc_km2_yr"),
         calcite=calc.kernel_arrays(), dolomite=dol.kernel_arrays() if dol else None,
         so4=acid["so4"], no3=acid["no3"], shares=acid["shares"],
-        acid_ratio=acid_ratio_tables(cfg, acid, calc, dol), npp_to_nep=cfg.npp_to_nep,
+        acid_ratio=acid_ratio, npp_to_nep=cfg.npp_to_nep,
         nep_factor=acid["nep_factor"],
         co2=co2, outputs=cfg.outputs, rock_density=cfg.rock_density_t_m3,
         transitions=cfg.transitions, use_numba=use_numba,
