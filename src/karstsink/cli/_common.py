@@ -430,9 +430,8 @@ def bars_disabled(level: int | None = None) -> bool:
 
 
 def progress(total: int | None, desc: str, *, disable: bool | None = None):
-    """A tqdm progress bar on stderr (see :func:`bars_disabled` for when it is shown)."""
-    from tqdm.auto import tqdm
+    """A progress bar on stderr (:func:`karstsink.io.progress.make_bar`), shown unless
+    :func:`bars_disabled`; safe to make in a worker thread."""
+    from ..io.progress import make_bar
 
-    if disable is None:
-        disable = bars_disabled()
-    return tqdm(total=total, desc=desc, unit="", disable=disable, leave=False, file=sys.stderr)
+    return make_bar(total, desc, show=not (bars_disabled() if disable is None else disable))

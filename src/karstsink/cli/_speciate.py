@@ -130,7 +130,6 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
 
     phase_list = tuple(p.strip() for p in phases.split(",") if p.strip())
     u_spec = _uncertainty_option(uncertainty, draws)
-    _no_tqdm_monitor_thread()
     with _early_pool(input_path, database, engine, phase_list, jobs) as pool:
         from ..chemistry.speciation import speciate  # pandas: imported once the workers run
 
@@ -231,13 +230,6 @@ def _uncertainty_option(items: tuple[str, ...], draws: int) -> dict[str, str] | 
                                      param_hint="--u")
         spec[key.strip()] = value.strip()
     return spec
-
-
-def _no_tqdm_monitor_thread() -> None:
-    """Stop tqdm from starting its monitor thread, so worker processes can be forked safely."""
-    import tqdm.std
-
-    tqdm.std.tqdm.monitor_interval = 0
 
 
 def meta_path_for(output: Path) -> Path:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["bars_enabled", "progress"]
+__all__ = ["bars_enabled", "make_bar", "progress"]
 
 _state: dict[str, Any] = {"on": False, "thread": None}
 
@@ -36,6 +36,15 @@ class _Silent:
         self.n += n
 
     def set_postfix_str(self, text: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         return None
 
 
@@ -61,6 +70,42 @@ def _shown() -> bool:
             and multiprocessing.parent_process() is None)
 
 
+def make_bar(total: int | None, desc: str, *, unit: str = "", show: bool | None = None) -> Any:
+    """A progress bar on stderr (a tqdm bar, or a silent stand-in), to close when done.
+
+    Parameters
+    ----------
+    total : int or None
+        Number of steps (``None``: unknown, a counter is shown).
+    desc : str
+        What is being done, e.g. ``"WRTDS bootstrap"``.
+    unit : str
+        Unit of a step (``"replicate"``, ``"block"``).
+    show : bool, optional
+        Draw it or not; default: only inside :func:`bars_enabled`, in its thread
+        of the main process.  tqdm is imported only for a bar that is drawn.
+
+    Returns
+    -------
+    object
+        With ``update(n)``, ``set_postfix_str(text)`` and ``close()``; also a
+        context manager that closes it.
+    """
+    if not (_shown() if show is None else show):
+        return _Silent()
+    from tqdm import std as tqdm_std
+    from tqdm.auto import tqdm
+
+    # no monitor thread: a thread alive when worker processes are forked is unsafe
+    tqdm_std.tqdm.monitor_interval = 0
+    opts = {"total": total, "desc": desc, "unit": f" {unit}" if unit else "", "leave": False,
+            "file": sys.stderr, "mininterval": 0.5}
+    try:
+        return tqdm(**opts, delay=2.0)  # no bar at all for a step shorter than 2 s
+    except TypeError:  # tqdm < 4.61 has no delay
+        return tqdm(**opts)
+
+
 @contextmanager
 def progress(total: int | None, desc: str, *, unit: str = "") -> Iterator[Any]:
     """A progress bar on stderr for a loop of ``total`` steps (an object with ``update(n)``).
@@ -77,20 +122,10 @@ def progress(total: int | None, desc: str, *, unit: str = "") -> Iterator[Any]:
     Yields
     ------
     object
-        A tqdm bar, or a silent stand-in when bars are off. The bar is removed
-        from the terminal when the block ends.
+        A tqdm bar, or a silent stand-in when bars are off (see :func:`make_bar`).
+        The bar is removed from the terminal when the block ends.
     """
-    if not _shown():
-        yield _Silent()
-        return
-    from tqdm.auto import tqdm
-
-    opts = {"total": total, "desc": desc, "unit": f" {unit}" if unit else "", "leave": False,
-            "file": sys.stderr, "mininterval": 0.5}
-    try:
-        bar = tqdm(**opts, delay=2.0)  # no bar at all for a step shorter than 2 s
-    except TypeError:  # tqdm < 4.61 has no delay
-        bar = tqdm(**opts)
+    bar = make_bar(total, desc, unit=unit)
     try:
         yield bar
     finally:
