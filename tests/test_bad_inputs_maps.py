@@ -339,7 +339,7 @@ def test_optional_inputs_are_checked_too(tmp_path, name, value, needle):
     ('{ force = true }', r"runoff = \{\.\.\.\} needs a path key"),
     ('{ path = "runoff.tif", units = "furlongs" }', r"runoff.units = 'furlongs' .*m/yr"),
     ('{ path = "runoff.tif", force = "yes" }', r"runoff.force must be true or false"),
-    ('{ path = "runoff.tif", scale = 0 }', r"runoff.scale must be a finite number other"),
+    ('{ path = "runoff.tif", scale = 0 }', r"runoff.scale must be a number other than 0"),
     ('{ path = "nope.tif" }', r"\[inputs\] runoff: file .*nope.tif does not exist"),
 ])
 def test_inline_input_tables_are_validated(tmp_path, table, match):

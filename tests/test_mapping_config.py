@@ -160,7 +160,7 @@ def test_config_paths_relative_to_file(tmp_path):
     ("[scenario]\ntransitions = [{from = \"cropland\", to = 10}]\n",
      "from must be a land-cover class code"),
     ("[scenario]\ntransitions = [{from = 40, to = 10, min_slope_deg = \"5\"}]\n",
-     "min_slope_deg must be a number of degrees from 0 to 90, got '5'"),
+     "min_slope_deg must be a number in 0-90 \\(degrees\\); got '5'"),
 ])
 def test_config_errors_name_section_and_key(tmp_path, extra, match):
     inputs = uniform_inputs(tmp_path)

@@ -61,6 +61,7 @@ import numpy as np
 
 from .. import qa
 from ..exceptions import ConfigError, DataQualityWarning
+from ..io.tomlfile import toml_number
 from ._area import has_valid_pixel
 from .landcover import RANGE_COLUMNS
 
@@ -94,11 +95,8 @@ def parse_uncertainty(where: str, body) -> UncertaintyConfig:
         raise ConfigError(f"{where}[uncertainty] must be a table of keys.")
 
     def integer(key, lo, default=None):
-        v = body.get(key, default)
-        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-            raise ConfigError(f"{where}[uncertainty] {key} must be an integer >= {lo}; got "
-                              f"{v!r}.")
-        return v
+        return int(toml_number(body.get(key, default), f"{where}[uncertainty] {key}", lo=lo,
+                               integer=True))
 
     if "draws" not in body:
         raise ConfigError(f"{where}[uncertainty] needs draws = N (the Monte Carlo draws, "
@@ -107,12 +105,7 @@ def parse_uncertainty(where: str, body) -> UncertaintyConfig:
                             subsample=integer("subsample", 1, 8))
     for key in ("runoff_rel_sd", "temperature_sd_c"):
         if key in body:
-            v = body[key]
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not (
-                    math.isfinite(v) and v >= 0):
-                raise ConfigError(f"{where}[uncertainty] {key} must be a number >= 0; got "
-                                  f"{v!r}.")
-            setattr(cfg, key, float(v))
+            setattr(cfg, key, toml_number(body[key], f"{where}[uncertainty] {key}", lo=0.0))
     dbs = body.get("dolomite_databases", [])
     if not isinstance(dbs, list) or not all(isinstance(d, str) and d for d in dbs):
         raise ConfigError(f"{where}[uncertainty] dolomite_databases must be a list of "

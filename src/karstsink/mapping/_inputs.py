@@ -44,6 +44,7 @@ from typing import Any
 
 from ..exceptions import ConfigError
 from ..io.rasters import display_path, is_virtual, virtual_path
+from ..io.tomlfile import toml_number
 from ._input_units import (
     FLUX_INPUTS,
     amount_factor,
@@ -215,10 +216,8 @@ def _variable(where, name, value):
 
 
 def _band(where, name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where}[inputs] {name}.band must be a band number from 1 (the "
-                          f"first band or time step); got {value!r}.")
-    return value
+    return int(toml_number(value, f"{where}[inputs] {name}.band", lo=1, integer=True,
+                           what="the band number: 1 is the first band or time step"))
 
 
 def _aggregate(where, name, value):
@@ -240,11 +239,11 @@ def _number(key):
         if name == "landcover":
             raise ConfigError(f"{where}[inputs] landcover.{key}: class codes cannot be "
                               f"scaled; remove {key}.")
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok or not math.isfinite(float(value)) or (key == "scale" and value == 0):
-            raise ConfigError(f"{where}[inputs] {name}.{key} must be a finite number"
-                              f"{' other than 0' if key == 'scale' else ''}; got {value!r}.")
-        return float(value)
+        number = toml_number(value, f"{where}[inputs] {name}.{key}")
+        if key == "scale" and number == 0:
+            raise ConfigError(f"{where}[inputs] {name}.scale must be a number other than 0 "
+                              f"(it multiplies every pixel); got {value!r}.")
+        return number
     return parse
 
 

@@ -63,7 +63,6 @@ Example (all sections but ``[inputs]`` are optional)::
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from dataclasses import dataclass, field
@@ -71,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigError
+from ..io.tomlfile import toml_number
 from ._draws import KEYS as UNCERTAINTY_KEYS
 from ._draws import UncertaintyConfig, parse_uncertainty
 from ._inputs import InputSpec, implied_inputs, parse_input
@@ -293,9 +293,7 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
     _acid_and_biology(cfg, model, inputs, where)
     if "rock_density_t_m3" in model:
         rho = model["rock_density_t_m3"]
-        if not isinstance(rho, (int, float)) or not 1.0 < rho < 4.0:
-            raise ConfigError(f"{where}[model] rock_density_t_m3 must be a number in 1-4 t/m3.")
-        cfg.rock_density_t_m3 = float(rho)
+        cfg.rock_density_t_m3 = _number(where, "rock_density_t_m3", rho, 1.0, 4.0, "t/m3")
     if "numba" in model:
         val = model["numba"]
         cfg.numba = "auto" if val == "auto" else ("on" if val is True else "off")
@@ -327,11 +325,9 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
                     raise ConfigError(f"{where}[scenario] transition {i + 1} {key} must be a "
                                       f"land-cover class code (an integer, e.g. {key} = 1), "
                                       f"got {t[key]!r}.")
-            slope = t.get("min_slope_deg", 0)
-            if isinstance(slope, bool) or not isinstance(slope, numbers.Real) or not (
-                    0 <= float(slope) <= 90):
-                raise ConfigError(f"{where}[scenario] transition {i + 1} min_slope_deg must be "
-                                  f"a number of degrees from 0 to 90, got {slope!r}.")
+            toml_number(t.get("min_slope_deg", 0),
+                        f"{where}[scenario] transition {i + 1} min_slope_deg", lo=0.0, hi=90.0,
+                        what="degrees")
             if "min_slope_deg" in t and "dem" not in inputs:
                 raise ConfigError(f"{where}[scenario] transition {i + 1} uses min_slope_deg, "
                                   f"which needs [inputs] dem.")
@@ -353,15 +349,7 @@ def config_from_dict(raw: dict[str, Any], base: str | Path = ".",
 
 def _number(where: str, key: str, value: Any, lo: float, hi: float | None, what: str) -> float:
     """A [model] number in ``lo..hi`` (``hi`` None: no upper bound)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = math.isfinite(value) and value >= lo and (hi is None or value <= hi)
-    if not ok:
-        rng = f"in {lo:g}-{hi:g}" if hi is not None else f">= {lo:g}"
-        raise ConfigError(f"{where}[model] {key} must be a number {rng} ({what}); got "
-                          f"{value!r}.")
-    return value
+    return toml_number(value, f"{where}[model] {key}", lo=lo, hi=hi, what=what)
 
 
 def _acid_and_biology(cfg: MapConfig, model: dict, inputs: dict, where: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ConfigError
+from ..io.tomlfile import toml_number
 
 __all__ = ["MATURITY_CURVES", "Schedule", "Transition", "load_schedule", "schedule_from_dict"]
 
@@ -213,14 +213,7 @@ def load_schedule(path: str | os.PathLike) -> Schedule:
 
 
 def _num(where: str, key: str, value: Any, lo: float, hi: float | None = None) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = math.isfinite(value) and value >= lo and (hi is None or value <= hi)
-    if not ok:
-        rng = f"in {lo:g}-{hi:g}" if hi is not None else f">= {lo:g}"
-        raise ConfigError(f"{where} {key} must be a number {rng}; got {value!r}.")
-    return value
+    return toml_number(value, f"{where} {key}", lo=lo, hi=hi)
 
 
 def _pair(where: str, key: str, value: Any, lo: float, hi: float | None) -> tuple[float, float]:
