@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -174,7 +173,7 @@ def _write_outputs(result: Any, output: Path, meta_path: Path, check: Any, pool:
     with atomic_paths(output, meta_path) as (tmp_csv, tmp_meta):  # both or neither
         csv_write.write_csv(result, tmp_csv,  # UTF-8, with a BOM under --excel
                             parallel=pool.imap if pool is not None else None)
-        tmp_meta.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n",
+        tmp_meta.write_text(csv_write.json_text(meta),
                             encoding="utf-8")
 
 

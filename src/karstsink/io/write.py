@@ -16,6 +16,9 @@ without a byte-order mark in the system's ANSI code page, e.g. GBK on Chinese
 Windows, and shows its Chinese text garbled) :func:`excel_csv` switches them
 to UTF-8 with a BOM (``utf-8-sig``) for as long as it is active
 (``karstsink --excel``).  :func:`write_csv` and :func:`to_csv` follow it.
+
+The JSON files beside the tables (``run.json``, ``model.json``, ``*.meta.json``) are all
+made by :func:`json_text`: valid JSON for any reader, with no ``NaN``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -269,8 +274,8 @@ def _cells(frame: pd.DataFrame, j: int, a: int, b: int, kind: str) -> list[str]:
     return _pandas_cells(frame, j, a, b)
 
 
-__all__ = ["csv_encoding", "excel_csv", "format_float_rows", "to_csv", "write_columns",
-           "write_csv"]
+__all__ = ["csv_encoding", "excel_csv", "format_float_rows", "json_text", "to_csv",
+           "write_columns", "write_csv"]
 
 
 def write_columns(path: str | os.PathLike, cols: dict[str, Any]) -> None:
@@ -293,3 +298,36 @@ def _column_cell(v: Any) -> str:
     if isinstance(v, float):
         return "" if v != v else repr(v)  # NaN -> empty
     return str(v)
+
+
+def json_text(doc: Any) -> str:
+    """``doc`` as the text of a karstsink JSON file (``run.json``, ``model.json``, ``.meta.json``).
+
+    Indented by 2, non-ASCII text as itself (write it as UTF-8), ending in a newline.
+    numpy numbers and arrays become JSON numbers and lists; NaN and infinities, which
+    JSON has not (``NaN`` breaks most readers), become ``null``; paths, dates and other
+    objects their text.
+    """
+    return json.dumps(_json_value(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _json_value(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {_json_key(k): _json_value(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_json_value(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _json_value(o.tolist())
+    if isinstance(o, np.generic):
+        return _json_value(o.item())
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if o is None or isinstance(o, (str, int)):
+        return o
+    return str(o)
+
+
+def _json_key(k: Any) -> Any:
+    if isinstance(k, np.generic):
+        k = k.item()
+    return k if k is None or isinstance(k, (str, int, float)) else str(k)

@@ -28,12 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import __version__
 from .._workers import default_jobs
 from ..exceptions import ConfigError, RasterError
 from ..io.atomic import atomic_dir, peak_rss_mb
+from ..io.write import json_text
 from ._block import _open_sources, _process_window, _Spec, _State
 from ._carbon_terms import acid_inputs, acid_ratio_tables, biological_doc
 from ._coverage import warn_coverage
@@ -474,7 +473,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                     files += write_sd_raster(tmp, spec, counters.pop("draw_sd", []), co2)
             run_doc = make_doc(extra["params_doc"], extra["assumptions"], totals, counters,
                                files)
-            (tmp / "run.json").write_text(json.dumps(run_doc, indent=2, default=_jsonable),
+            (tmp / "run.json").write_text(json_text(run_doc),
                                           encoding="utf-8")
             files.append("run.json")
         finally:
@@ -517,13 +516,6 @@ def _run_doc(spec: _Spec, extra: dict, cfg: MapConfig, params_doc: dict,
         "files": files,
     }
 
-
-def _jsonable(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def _convert_all(spec: _Spec, sources: dict, out: Path, jobs: int) -> None:

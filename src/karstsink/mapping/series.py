@@ -32,10 +32,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
-
 from ..exceptions import ConfigError
-from ..io.write import write_columns
+from ..io.write import json_text, write_columns
 from ._attribution import ATTRIBUTION_COLUMNS, attribution_rows, mixed_variants, zone_totals
 from ._block import Variant, _open_sources, _Spec
 from ._coverage import warn_coverage
@@ -273,7 +271,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         doc = make_doc(info["docs"][lab], info["assumptions"][lab], totals[lab],
                        per.get(lab, {}), [*mine, "run.json"])
         doc["year"] = int(lab)
-        (tmp / lab / "run.json").write_text(json.dumps(doc, indent=2, default=_jsonable),
+        (tmp / lab / "run.json").write_text(json_text(doc),
                                             encoding="utf-8")
         files.append(f"{lab}/run.json")
     files.append("run.json")
@@ -293,7 +291,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
     doc = make_doc(info["whole_doc"], said, totals[labels[-1]], counters, files)
     doc["totals_year"] = int(labels[-1])
     doc["series"] = record
-    (tmp / "run.json").write_text(json.dumps(doc, indent=2, default=_jsonable),
+    (tmp / "run.json").write_text(json_text(doc),
                                   encoding="utf-8")
     record = {**record, "zonal": zonal or None, "series_table": series_cols,
               "attribution": attribution}
@@ -349,9 +347,3 @@ def _attribution_table(spec: _Spec, design: dict, sums, per: dict, zonal: dict,
     return cols
 
 
-def _jsonable(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

@@ -9,7 +9,6 @@ key (:func:`._errors.in_toml`).
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ import pandas as pd
 
 from ..exceptions import KarstSinkError
 from ..io.atomic import unique_names
-from ..io.write import to_csv
+from ..io.write import json_text, to_csv
 from . import sections
 from ._errors import in_toml
 
@@ -82,8 +81,7 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
         to_csv(result, folder / f"{name}.csv", index=False)
         info = result.attrs.get("karstsink", {})
         (folder / f"{name}.meta.json").write_text(
-            json.dumps({"input": str(path), **info}, indent=2, ensure_ascii=False,
-                       default=str) + "\n", encoding="utf-8")
+            json_text({"input": str(path), **info}), encoding="utf-8")
         tables[name] = result
         meta[name] = info.get("speciation", info)
     return tables, meta

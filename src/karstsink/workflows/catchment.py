@@ -12,7 +12,6 @@ estimators of :mod:`karstsink.flux` and :func:`karstsink.sink.carbon_sink`.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..flux._base import FluxEstimate
 from ..flux.aggregate import aggregate, flag_beyond_samples, flag_sample_years
 from ..io.discharge import read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
+from ..io.write import json_text
 from ..sink import carbon_sink
 from ..units import ELEMENT_QUALIFIERS, MOLAR_MASS
 from ._flux_options import (  # the option rules, importable from here as before
@@ -482,7 +482,7 @@ def write_flux_outputs(run: FluxRun, out_dir: str | os.PathLike, *, plots: bool 
             smp["date"] = pd.to_datetime(smp["date"]).dt.strftime("%Y-%m-%d")
         to_csv(smp, tmp / "samples.csv", index=False)
         (tmp / "model.json").write_text(
-            json.dumps(run.model_json(), indent=2, ensure_ascii=False, default=str) + "\n",
+            json_text(run.model_json()),
             encoding="utf-8")
         if plots:
             from ..plots.flux import save_flux_plots

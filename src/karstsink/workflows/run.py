@@ -36,7 +36,6 @@ Output folder layout::
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -50,7 +49,7 @@ import pandas as pd
 from .. import __version__
 from ..exceptions import ConfigError
 from ..io.atomic import MARKER, atomic_dir, input_paths
-from ..io.write import to_csv
+from ..io.write import json_text, to_csv
 from ..report import format_mass
 from ..units import C_TO_CO2
 from . import sections
@@ -325,7 +324,7 @@ def run_pipeline(
                    "map_tables": map_tables,  # map/series, attribution, uncertainty (.csv)
                    "speciation_meta": spec_meta}
         (tmp / "run.json").write_text(
-            json.dumps(run_doc, indent=2, ensure_ascii=False, default=str) + "\n",
+            json_text(run_doc),
             encoding="utf-8")
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*")
                        if p.is_file() and p.name != MARKER)

@@ -16,7 +16,6 @@ This is a workflow (layer L3) over :mod:`karstsink.flux.trends`,
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ import pandas as pd
 from .._seed import resolve_seed, seed_problem
 from ..exceptions import DataError
 from ..flux._kalman import KALMAN_RHO
-from ..io.write import to_csv
+from ..io.write import json_text, to_csv
 
 __all__ = ["TREND_KEYS", "TREND_REPORT_COLUMNS", "TrendRun", "catchment_trend", "run_trend",
            "sink_factor", "sink_row", "trend_config", "trend_options", "write_trend_outputs"]
@@ -312,7 +311,7 @@ def write_trend_outputs(trend: TrendRun, folder: str | os.PathLike, *,
         names.append("fn_band.csv")
         to_csv(trend.band, out / names[-1], index=False)
     info = {**trend.info, **(extra_info or {})}
-    (out / "trend.json").write_text(json.dumps(info, indent=2, default=str) + "\n",
+    (out / "trend.json").write_text(json_text(info),
                                     encoding="utf-8")
     names.append("trend.json")
     if plots:

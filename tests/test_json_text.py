@@ -1,0 +1,25 @@
+"""The JSON files karstsink writes (karstsink.io.write.json_text)."""
+
+from __future__ import annotations
+
+
+def test_json_text_is_strict_json_with_numpy_values_and_no_nan():
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from karstsink.io.write import json_text
+
+    doc = {"n": np.int64(3), "x": np.float64(0.1), "bad": float("nan"), "inf": np.inf,
+           "arr": np.array([1.0, np.nan]), "where": Path("out") / "a.csv", "名": "普定",
+           np.int32(2020): (1, None)}
+    text = json_text(doc)
+    assert text.endswith("}\n") and "普定" in text  # UTF-8 text, not \u escapes
+
+    def refuse(name):  # a strict reader: NaN and Infinity are not JSON
+        raise AssertionError(f"{name} in karstsink JSON")
+
+    back = json.loads(text, parse_constant=refuse)
+    assert back == {"n": 3, "x": 0.1, "bad": None, "inf": None, "arr": [1.0, None],
+                    "where": str(Path("out") / "a.csv"), "名": "普定", "2020": [1, None]}
