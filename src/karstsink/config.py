@@ -523,12 +523,11 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
         sched = load_schedule(trajectory)  # every schedule error before any stage runs
         table = getattr(out_map, "table", None)
         if table is not None:  # a named land-cover table: its class names are known now
-            from .mapping.landcover import load_landcover_table
-            from .trajectory import transition_codes
+            from .trajectory import check_schedule
 
-            lct = load_landcover_table(table)
-            for i in range(len(sched.transitions)):
-                transition_codes(lct, sched, i, where=f"{trajectory}: ")
+            check_schedule(sched, table, out_map.inputs, where=f"{trajectory}: ")
+        # else the table is guessed from the land-cover raster, before the first stage
+        # (karstsink.workflows.run)
     out_scen = {"emissions": emissions, "sinks_from": sinks_from, "trajectory": trajectory,
                 "karst_t_c_yr": scen.get("karst_t_c_yr"), "start_year": start, "end_year": end,
                 "biological_t_c_yr": scen.get("biological_t_c_yr")}

@@ -236,10 +236,7 @@ def _load_model(cfg: MapConfig, landcover: str):
     from ..chemistry.equilibrium import equilibrium_table
     from .landcover import guess_table, load_landcover_table
 
-    table_name = cfg.table
-    if table_name is None:
-        table_name = _guess_from_raster(landcover, guess_table)
-    lct = load_landcover_table(table_name)
+    lct = load_landcover_table(cfg.table or _guess_from_raster(landcover, guess_table))
     if cfg.transitions:
         lct.with_scenario(cfg.transitions)
     calc = equilibrium_table(system=cfg.system, mineral="calcite", database=cfg.database)
@@ -271,6 +268,28 @@ def _attach_zones(spec: _Spec, zio, warm: _State | None) -> None:
                                      min(16, spec.grid.height)))
     geoms, labels = zio.zones()
     spec.zones = ZoneSet.from_arrays(geoms, labels, zio.field, zio.crs_wkt)
+
+
+def landcover_table_name(cfg: MapConfig) -> str:
+    """The land-cover table a run of ``cfg`` uses: ``[tables] landcover``, else the scheme
+    (``"worldcover"`` or ``"clcd"``) whose codes a sample of its land-cover raster holds.
+
+    Raises
+    ------
+    ConfigError
+        The codes match neither scheme (name the table in ``[tables] landcover``).
+    RasterError
+        The raster cannot be read.
+    """
+    if cfg.table is not None:
+        return str(cfg.table)
+    from ._inputs import InputSpec
+    from ._sources import resolve_input
+    from .landcover import guess_table
+
+    spec = cfg.input_specs.get("landcover") or InputSpec("landcover",
+                                                         Path(cfg.inputs["landcover"]))
+    return _guess_from_raster(resolve_input(spec).path, guess_table)
 
 
 def _guess_from_raster(path: str | Path, guess) -> str:

@@ -496,6 +496,23 @@ def transition_codes(lct: Any, schedule: Schedule, i: int, where: str = ""
             _class_code(lct, t.to_class, f"{at} to"))
 
 
+def check_schedule(schedule: Schedule, table: str, map_inputs: Any = (), where: str = ""
+                   ) -> None:
+    """Refuse, before any map runs, a schedule the map of ``map_inputs`` cannot take: a class
+    that is not in the land-cover table ``table`` (a name or CSV path, as
+    :func:`karstsink.mapping.landcover.load_landcover_table` takes), or a slope rule
+    (``min_slope_deg``) without a ``dem`` input.  One ConfigError naming ``where`` (e.g.
+    the schedule file) and the transition."""
+    from ..mapping.landcover import load_landcover_table
+
+    lct = load_landcover_table(table)
+    for i, t in enumerate(schedule.transitions):
+        transition_codes(lct, schedule, i, where=where)
+        if t.min_slope_deg is not None and "dem" not in map_inputs:
+            raise ConfigError(f"Trajectory {where}[[trajectory.transitions]] {i + 1} "
+                              f"({t.name!r}) uses min_slope_deg, which needs [map.inputs] dem.")
+
+
 def _class_code(lct: Any, value: str | int, what: str) -> int:
     codes = [int(c) for c in lct.classes]
     if isinstance(value, int):

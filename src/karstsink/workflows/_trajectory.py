@@ -44,6 +44,7 @@ from ..trajectory import (
     Schedule,
     TrajectoryResult,
     balance_sinks,
+    check_schedule,
     load_schedule,
     stack_climate_factors,
     trajectory,
@@ -194,12 +195,15 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
         No zones, a class not in the land-cover table, a slope rule without DEM.
     """
     from ..mapping.landcover import load_landcover_table
+    from ..mapping.run import landcover_table_name
 
     if map_cfg.zones_path is None or map_cfg.zones_field is None:
         _with_zone(None, None)  # the one error message
+    base_cfg = _single_year(map_cfg)
+    # a class not in the table or a slope rule without a DEM: refused before any map run
+    check_schedule(schedule, landcover_table_name(base_cfg), base_cfg.inputs)
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    base_cfg = _single_year(map_cfg)
     try:
         if baseline_dir is None or not all(
                 (Path(baseline_dir) / n).is_file() for n in ("zonal_totals.csv", "run.json")):
@@ -220,9 +224,6 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
         rows = []
         notes: dict[str, str] = {}
         for i, t in enumerate(schedule.transitions):
-            if t.min_slope_deg is not None and "dem" not in map_cfg.inputs:
-                raise ConfigError(f"Trajectory transition {t.name!r} uses min_slope_deg, which "
-                                  f"needs [map.inputs] dem.")
             froms, to = transition_codes(lct, schedule, i)
             slope = {} if t.min_slope_deg is None else {"min_slope_deg": t.min_slope_deg}
             real = [{"from": f, "to": to, **slope} for f in froms if f != to]

@@ -173,6 +173,7 @@ def run_pipeline(
 
         with map_keys():
             check_map_files(cfg["map"])
+            _check_trajectory(cfg)
     with atomic_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
         tmp = Path(tmp)
         spec_meta = None
@@ -368,3 +369,18 @@ def _database_info(cfg: dict) -> dict[str, str]:
         database = cfg["map"].database
     info = resolve_database(database)
     return {"name": info.name, "sha256": info.sha256, "phreeqc_version": phreeqc_version()}
+
+
+def _check_trajectory(cfg: dict) -> None:
+    """A restoration schedule's classes against a land-cover table guessed from the raster
+    (with ``[map.tables] landcover`` named, :mod:`karstsink.config` checked them)."""
+    path = cfg["scenario"]["trajectory"]
+    if path is None or cfg["map"].table is not None:
+        return
+    from ..mapping.run import landcover_table_name
+    from ..trajectory import check_schedule, load_schedule
+    from ._trajectory import _single_year
+
+    base = _single_year(cfg["map"])  # a [series] map's last year is the baseline
+    check_schedule(load_schedule(path), landcover_table_name(base), base.inputs,
+                   where=f"{path}: ")
