@@ -50,3 +50,14 @@ def test_no_aet_source_is_one_line():
     p = ModelParams(np.ones(3), np.ones(3), np.ones(3), ())
     with pytest.raises(ConfigError, match="add one, or soil_pco2"):
         model_inputs(raw, p)
+
+
+def test_model_params_with_acid_needs_its_equilibrium_ratio():
+    # the karst water's HCO3 is 2 C_acid - A with C_acid from the acid's PHREEQC tables;
+    # without them C_acid would be the acid-free C and the acid subtracted twice
+    with pytest.raises(ValueError, match="acid_ratio is None"):
+        ModelParams(np.ones(3), np.ones(3), np.ones(3), (), so4=np.array([0.0, 0.3, 0.0]))
+    # no acid (zeros, or shares of 0) needs no tables
+    ModelParams(np.ones(3), np.ones(3), np.ones(3), (), so4=np.zeros(3), no3=np.zeros(3))
+    ModelParams(np.ones(3), np.ones(3), np.ones(3), (), no3=np.full(3, 0.2),
+                shares={"acid_no3_share": 0.0})

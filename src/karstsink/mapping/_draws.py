@@ -507,7 +507,8 @@ def describe(ucfg: UncertaintyConfig, d: DrawSet, bio_from_table: bool = True
                 + (f", runoff x (1 + {ucfg.runoff_rel_sd:g} z)" if ucfg.runoff_rel_sd else "")
                 + (f", temperature + {ucfg.temperature_sd_c:g} z K" if ucfg.temperature_sd_c
                    else "")
-                + (f", the dolomite equilibrium of {', '.join(ucfg.dolomite_databases)}"
+                + (f", the dolomite equilibrium of {', '.join(ucfg.dolomite_databases)} "
+                   "(a class's acid scales each by its effect in the run's database)"
                    if ucfg.dolomite_databases else "")
                 + f"; zone totals by the ratio estimator on every {ucfg.subsample}-th row "
                   f"and column"

@@ -117,6 +117,19 @@ class ModelParams:
     #: a DEM scales the soil pCO2 by P(z)/P0 (False: the soil pCO2 is a partial pressure)
     pco2_volume_fraction: bool = True
 
+    def __post_init__(self) -> None:
+        # an acid without its equilibrium tables would be subtracted twice (2 C - 2 A of
+        # the acid-free C): refused, not computed
+        given = self.so4 if self.so4 is not None else self.no3
+        if self.acid_ratio is None and given is not None:
+            n = given.size
+            acid = np.asarray(carbon.acid_hco3(*self.class_so4_no3(n), **self.shares), float)
+            if np.nan_to_num(acid).max(initial=0.0) > 0:
+                raise ValueError(
+                    "ModelParams: so4/no3 give acid HCO3 but acid_ratio is None; build it with "
+                    "karstsink.mapping._carbon_terms.acid_ratio_tables (as run_map does), "
+                    "or leave so4 and no3 out.")
+
     def class_so4_no3(self, nlut: int) -> tuple[np.ndarray, np.ndarray]:
         """SO4 and NO3 look-ups [mmol L⁻¹] of length ``nlut`` (zeros when not given)."""
         so4 = self.so4 if self.so4 is not None else np.zeros(nlut)

@@ -166,7 +166,11 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         checks_job = pool.submit(check_inputs, sources, specs, grid)
         use_numba, lct, calc, dol = _load_model(cfg, gdal_inputs["landcover"])
         acid = acid_inputs(cfg, lct)
-        acid_ratio = acid_ratio_tables(cfg, acid, calc, dol)  # PHREEQC while checks run
+        try:
+            acid_ratio = acid_ratio_tables(cfg, acid, calc, dol)  # PHREEQC while checks run
+        except BaseException:
+            checks_job.result()  # an input's problem is said first, as without acid
+            raise
         checks = checks_job.result()
     finally:
         pool.shutdown(wait=True)

@@ -8,6 +8,7 @@ wrote (``flux/<catchment>/model.json`` and ``total.csv``, the map totals and
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,20 @@ _CF_NAMES = {"exp_s2": "exp(s^2/2), lognormal residuals", "smearing": "Duan's sm
 
 def _num(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def _float(v: Any) -> float:
+    """A number of model.json; NaN for a value it has not (null: a NaN when written)."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _fmt(v: Any, spec: str) -> str:
+    """A number of model.json formatted with ``spec``; "n/a" for none (null or NaN)."""
+    x = _float(v)
+    return format(x, spec) if math.isfinite(x) else "n/a"
 
 
 def _model_doc(folder: Path) -> dict[str, Any]:
@@ -72,26 +87,28 @@ def model_note(folder: Path, name: str) -> tuple[str, pd.DataFrame | None]:
         })
         cands = m.get("candidates") or {}
         picked = (f", chosen among models {', '.join(sorted(cands, key=int))} by the lowest "
-                  f"AIC ({m['aic']:.3f})" if len(cands) > 1 and "aic" in m else "")
+                  f"AIC ({_fmt(m['aic'], '.3f')})" if len(cands) > 1 and "aic" in m else "")
         text += (f": model **{m.get('model')}**{picked}, `{m.get('equation', '')}` with lnQ "
                  "and time centred as in LOADEST, coefficients by "
                  f"{str(m.get('estimation', 'amle')).upper()} from {m.get('n_samples')} "
                  f"samples ({m.get('n_censored', 0)} censored). R² = "
-                 f"**{m.get('r_squared_pct', float('nan')):.2f} %** of ln(load): high by "
+                 f"**{_fmt(m.get('r_squared_pct'), '.2f')} %** of ln(load): high by "
                  "construction, since the load is C x Q and Q is a regressor; the fit of the "
                  "concentration is better judged by the residual variance "
-                 f"{m.get('residual_variance_amle', float('nan')):.3g} (ln units², a residual "
-                 f"SD of {100 * m.get('residual_variance_amle', 0) ** 0.5:.1f} %), PPCC "
-                 f"{m.get('ppcc', float('nan')):.3f} (normality of residuals) and the serial "
-                 f"correlation {m.get('serial_correlation', float('nan')):.2f}. ")
-        b = m.get("b_chemostatic")
-        if b is not None:
+                 f"{_fmt(m.get('residual_variance_amle'), '.3g')} (ln units², a residual "
+                 f"SD of {_fmt(100 * _float(m.get('residual_variance_amle')) ** 0.5, '.1f')}"
+                 " %), PPCC "
+                 f"{_fmt(m.get('ppcc'), '.3f')} (normality of residuals) and the serial "
+                 f"correlation {_fmt(m.get('serial_correlation'), '.2f')}. ")
+        b = _float(m.get("b_chemostatic"))
+        if math.isfinite(b):
             text += (f"C-Q exponent b = a1 - 1 = **{b:.3f}** (ln C against ln Q at the "
                      "centre; 0 = chemostatic, -1 = pure dilution)"
                      + (": nearly chemostatic." if abs(b) < 0.15 else "."))
     elif method == "rating" and "b" in m:
-        text += (f": C = a Q^b with a = {m['a']:.4g}, **b = {m['b']:.3f}** (C-Q exponent), "
-                 f"bias correction factor {m.get('cf', float('nan')):.4f} "
+        text += (f": C = a Q^b with a = {_fmt(m['a'], '.4g')}, "
+                 f"**b = {_fmt(m['b'], '.3f')}** (C-Q exponent), "
+                 f"bias correction factor {_fmt(m.get('cf'), '.4f')} "
                  f"({_CF_NAMES.get(str(m.get('bias_correction')), 'see model.json')}).")
     else:
         scalars = {k: v for k, v in m.items() if isinstance(v, (int, float))
@@ -145,7 +162,7 @@ def interval_note(folder: Path, method: str) -> str:
                 "flux interval combined in quadrature with the laboratory analyses' "
                 f"uncertainty (column `{analytical.get('column')}`, "
                 f"{analytical.get('n_samples')} samples, taken as independent; relative "
-                f"standard uncertainty {float(analytical.get('rsd', float('nan'))):.3g} "
+                f"standard uncertainty {_fmt(analytical.get('rsd'), '.3g')} "
                 "over the record), then carried through the sink formula.")
     return (what + width + " It does **not** include errors of the discharge record, of the "
             "laboratory analyses, of the catchment area, of the acid shares and SO4/NO3 "

@@ -374,8 +374,8 @@ def _database_info(cfg: dict) -> dict[str, str]:
 def _check_trajectory(cfg: dict) -> None:
     """A restoration schedule's classes against a land-cover table guessed from the raster
     (with ``[map.tables] landcover`` named, :mod:`karstsink.config` checked them)."""
-    path = cfg["scenario"]["trajectory"]
-    if path is None or cfg["map"].table is not None:
+    path = (cfg.get("scenario") or {}).get("trajectory")
+    if path is None or getattr(cfg["map"], "table", None) is not None:
         return
     from ..mapping.run import landcover_table_name
     from ..trajectory import check_schedule, load_schedule
