@@ -8,7 +8,8 @@ Molar masses are from the IUPAC 2021 standard atomic weights (conventional
 values; Prohaska et al. 2022, Pure Appl. Chem. 94(5):573-600,
 doi:10.1515/pac-2019-0603). Every constant the package uses for carbon
 accounting is defined here once and imported elsewhere: :data:`C_TO_CO2`,
-``MOLAR_MASS["caco3"]``, :data:`KG_DAY_PER_M3S_MG_L`, :data:`SECONDS_PER_YEAR`.
+``MOLAR_MASS["caco3"]``, :data:`KG_DAY_PER_M3S_MG_L`, :data:`SECONDS_PER_YEAR`,
+:data:`DAYS_PER_YEAR`.
 """
 
 from __future__ import annotations
@@ -60,10 +61,13 @@ CHARGE: dict[str, int] = {
 
 #: Mass of CO2 per mass of C [t CO2 / t C]: M(CO2) / M(C) = 44.009 / 12.011 = 3.66406.
 C_TO_CO2 = MOLAR_MASS["CO2"] / MOLAR_MASS["C"]
-#: Julian year [s]: 365.25 d x 86 400 s = 3.15576e7 s.
-SECONDS_PER_YEAR = 365.25 * 86400.0
 #: One day [s].
 SECONDS_PER_DAY = 86400.0
+#: Days per Julian year [d]: every per-year flux and sink is a mean per day x 365.25
+#: (EGRET's factor from kg/d to 10⁶ kg/yr is 365.25e-6).
+DAYS_PER_YEAR = 365.25
+#: Julian year [s]: 365.25 d x 86 400 s = 3.15576e7 s.
+SECONDS_PER_YEAR = DAYS_PER_YEAR * SECONDS_PER_DAY
 #: Load [kg d⁻¹] per unit of discharge x concentration [m³ s⁻¹ x mg L⁻¹]:
 #: 1 m³ s⁻¹ x 1 mg L⁻¹ = 1 m³ s⁻¹ x 1 g m⁻³ = 1 g s⁻¹; x 86 400 s d⁻¹ / 1000 g kg⁻¹ = 86.4 kg d⁻¹.
 KG_DAY_PER_M3S_MG_L = SECONDS_PER_DAY / 1000.0

@@ -26,6 +26,7 @@ import pandas as pd
 
 from .._seed import resolve_seed
 from ..exceptions import DataError
+from ..units import DAYS_PER_YEAR
 from ._wrtds_bootstrap import _EPOCH, block_resample, redraw_failed, replicate_jobs, run_replicates
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import decimal_high_low, estimate_surfaces
@@ -172,7 +173,7 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
     d_star = run_replicates(_boot_run, payload, children, jobs)  # (n_boot, 2)
     table = result.table.copy()
     est = np.array([table.loc["conc", "x22"] - table.loc["conc", "x11"],
-                    (table.loc["flux", "x22"] - table.loc["flux", "x11"]) / 365.25])
+                    (table.loc["flux", "x22"] - table.loc["flux", "x11"]) / DAYS_PER_YEAR])
     x = 2.0 * est[None, :] - d_star  # EGRETci's reflected replicates
     for col in ("lo90", "hi90", "p_value", "likelihood_up"):
         table[col] = np.nan
@@ -181,7 +182,7 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
     table["p_value_upper_bound"] = False
     table["n_boot"] = int(n_boot)
     table["likelihood"] = ""
-    for j, (row, k) in enumerate((("conc", 1.0), ("flux", 365.25))):
+    for j, (row, k) in enumerate((("conc", 1.0), ("flux", DAYS_PER_YEAR))):
         xs = x[:, j] * k
         lo, hi = np.quantile(xs, [0.05, 0.95], method="weibull")  # R quantile type 6
         up = (float((xs > 0).sum()) + 0.5) / (xs.size + 1)
@@ -195,5 +196,5 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
                          "block_days": int(block_days), "seed": seed,
                          "jobs": replicate_jobs(jobs, int(n_boot)),
                          "replicates": pd.DataFrame({"conc_mg_L": x[:, 0],
-                                                     "flux_kg_yr": x[:, 1] * 365.25})}
+                                                     "flux_kg_yr": x[:, 1] * DAYS_PER_YEAR})}
     return TrendResult(table, result.kind, info)

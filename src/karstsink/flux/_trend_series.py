@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ..units import DAYS_PER_YEAR
 
 __all__ = ["SERIES_COLUMNS", "default_series_years", "series"]
 
 #: Columns of :func:`series` (one row per quantity and pair of years).
 SERIES_COLUMNS = ["quantity", "units", "year1", "year2", "value1", "value2", "change",
                   "slope_per_yr", "change_pct", "slope_pct_per_yr"]
-_KG_YR_PER_KG_DAY = 365.25
 _KEEP = ("conc_mean_mg_L", "flux_mean_kg_day", "fn_conc_mg_L", "fn_flux_kg_day")
 
 
@@ -94,7 +94,7 @@ def series(estimate_or_ctx=None, years: Sequence[int] | None = None, *,
                               pa_long=pa_long)
     prefix = "gfn" if window_side and window_side > 0 else "fn"
     cols = {"conc": (f"{prefix}_conc_mg_L", "mg/L", 1.0),
-            "flux": (f"{prefix}_flux_kg_day", "kg/yr", _KG_YR_PER_KG_DAY)}
+            "flux": (f"{prefix}_flux_kg_day", "kg/yr", DAYS_PER_YEAR)}
     missing = [c for c, _u, _k in cols.values() if c not in annual]
     if missing:
         raise DataError(f"series: the annual table has no {', '.join(missing)} (window_side "

@@ -27,14 +27,12 @@ import pandas as pd
 
 from .. import qa
 from ..exceptions import DataQualityWarning
-from ..units import KG_DAY_PER_M3S_MG_L
+from ..units import DAYS_PER_YEAR, KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
 
 __all__ = ["DAYS_PER_YEAR", "aggregate", "flag_beyond_samples", "period_table",
            "years_beyond_samples"]
 
-#: Julian year [d], the factor from a mean daily flux to an annual rate (as EGRET).
-DAYS_PER_YEAR = 365.25
 
 
 def _water_year(index: pd.DatetimeIndex, start_month: int) -> np.ndarray:

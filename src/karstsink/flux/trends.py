@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ..units import DAYS_PER_YEAR
 from ._gfn import annual_means, flow_windows, gfn_daily, start_end, surface_start_end
 from ._kalman import KALMAN_RHO
 from ._wrtds_core import Samples, Settings
@@ -47,8 +48,6 @@ __all__ = ["ANNUAL_TREND_COLUMNS", "TREND_COLUMNS", "TrendContext", "TrendResult
 #: Columns of a trend table, EGRET's ``runPairs``/``runGroups`` names in lower case.
 TREND_COLUMNS = ["x10", "x11", "x20", "x22", "total_change", "cqtc", "qtc",
                  "total_change_pct", "cqtc_pct", "qtc_pct"]
-#: EGRET's factor from a mean daily flux [kg d⁻¹] to 10⁶ kg yr⁻¹ is 365.25e-6; we report kg/yr.
-_KG_YR_PER_KG_DAY = 365.25
 
 
 @dataclass
@@ -132,7 +131,7 @@ class TrendResult:
 
 def _table(c: dict[str, float], f: dict[str, float]) -> pd.DataFrame:
     rows = []
-    for name, x, unit, k in (("conc", c, "mg/L", 1.0), ("flux", f, "kg/yr", _KG_YR_PER_KG_DAY)):
+    for name, x, unit, k in (("conc", c, "mg/L", 1.0), ("flux", f, "kg/yr", DAYS_PER_YEAR)):
         x10, x11, x20, x22 = (k * x[n] for n in ("x10", "x11", "x20", "x22"))
         tot, cq = x22 - x11, x20 - x10
         rows.append({"quantity": name, "units": unit, "x10": x10, "x11": x11, "x20": x20,

@@ -15,12 +15,11 @@ import re
 from dataclasses import dataclass
 
 from ..exceptions import UnitError
-from ..units import SECONDS_PER_DAY, SECONDS_PER_YEAR
+from ..units import DAYS_PER_YEAR, SECONDS_PER_YEAR
 
 __all__ = ["FLUX_INPUTS", "PRESSURE_UNITS", "Unit", "amount_factor", "is_pressure",
            "known_unit", "lookup", "shown_units", "unit_key"]
 
-DAYS_PER_YEAR = SECONDS_PER_YEAR / SECONDS_PER_DAY  # 365.25 (Julian year)
 #: time step -> steps per year
 _STEPS = {
     **dict.fromkeys(("yr", "year", "a", "annum", "y"), 1.0),

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..exceptions import ConfigError, RasterError, UnitError
 from ..io.rasters import display_path, gdal_path, raster_info
+from ..units import DAYS_PER_YEAR
 from ._input_units import amount_factor, has_units, known_unit, lookup, shown_units, unit_key
 from ._inputs import CANONICAL, InputSpec
 from ._paths import relative_path
@@ -41,7 +42,7 @@ from ._paths import relative_path
 __all__ = ["SourceRead", "bio_from_table", "resolve_input", "run_assumptions", "table_doc"]
 
 #: time steps per year -> band counts that make one year when summed
-_YEAR_COUNTS = {12.0: (12,), 365.25: (365, 366)}
+_YEAR_COUNTS = {12.0: (12,), DAYS_PER_YEAR: (365, 366)}
 
 
 @dataclass(frozen=True)
