@@ -212,7 +212,7 @@ def _kernel(lc, lc_valid, carb, runoff, temp, pco2_ppmv, lpco2, dol, has_dol, pr
             kf = np.float32(ks * uf)
             bf = np.float32(bv * uf)
             known = kn[c]
-            karst_o[r, c] = kf if known else nan
+            karst_o[r, c] = kf if known or cb == 0.0 else nan  # 0 off the rock, any class
             bio_o[r, c] = bf if known else nan
             total_o[r, c] = (kf + bf) if known else nan
             rate[c] = (r_m * per_water) if known else nan

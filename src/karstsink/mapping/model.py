@@ -315,8 +315,16 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
     positive = pco2 > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         logp = np.log10(np.where(positive, pco2, 1.0).astype(np.float64))
-    counters["temp_clamped"] = int(np.count_nonzero((temp < t0) | (temp > tmax)))
-    counters["pco2_clamped"] = int(np.count_nonzero(positive & ((logp < l0) | (logp > lmax))))
+    # no karst water where an input it needs is missing or out of range (a dolomite
+    # fraction too), whatever the soil pCO2; the clamp counters count the rest of the
+    # known classes (as the numba kernel does)
+    invalid = np.isnan(temp) | np.isnan(pco2)
+    if dol is not None:
+        invalid |= np.isnan(dol) | bad_dol
+    counted = known & ~invalid
+    counters["temp_clamped"] = int(np.count_nonzero(counted & ((temp < t0) | (temp > tmax))))
+    counters["pco2_clamped"] = int(np.count_nonzero(
+        counted & positive & ((logp < l0) | (logp > lmax))))
     tc = np.clip(np.nan_to_num(temp, nan=t0), t0, tmax)
     lc_ = np.clip(logp, l0, lmax)
     ca = _interp_table(p.calcite, tc, lc_)
@@ -326,10 +334,7 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
     else:
         cad = None
         conc = ca
-    conc = np.where(positive, conc, 0.0)
-    conc = np.where(np.isnan(temp) | np.isnan(pco2), np.nan, conc)
-    if dol is not None:
-        conc = np.where(bad_dol, np.nan, conc)
+    conc = np.where(invalid, np.nan, np.where(positive, conc, 0.0))
     carb_ok = np.where(bad_frac, np.nan, carb)
     # the karst water's HCO3: by charge balance 2 per Ca (2 per Ca+Mg of dolomite) of the
     # water holding its class's acid, less that acid's SO4 and NO3 charge; then less the
@@ -369,8 +374,7 @@ def compute_block(inp: dict[str, np.ndarray], p: ModelParams,
         per_water = ca * M_CACO3
         if cad is not None and dol is not None:  # cad is only interpolated with dol
             per_water = (1.0 - dol) * per_water + dol * (cad / 2.0) * M_DOLOMITE
-        per_water = np.where(positive, per_water, 0.0)
-        per_water = np.where(np.isnan(temp) | np.isnan(pco2), np.nan, per_water)
+        per_water = np.where(invalid, np.nan, np.where(positive, per_water, 0.0))
         rate = r_m * per_water  # t km-2 yr-1 of carbonate outcrop
         if "dissolution" in p.outputs:
             out["dissolution"] = np.where(carb_ok == 0, 0.0, rate * carb_ok).astype(np.float32)
