@@ -309,3 +309,19 @@ def test_conc_mg_l_is_the_value_as_written():
     # samples table holds 218.1 itself, not 218.10000000000002
     assert _one("HCO3 (mg/L)", "218.1", "hco3") == 218.1
     assert _one("Ca (mg/L)", "57.3", "ca") == 57.3
+
+
+def test_a_plain_frame_with_text_dates_goes_through_the_one_date_parser():
+    # a DataFrame built in Python (not read by read_samples) with day-first text dates:
+    # pandas's own guess read 03/04/2020 as 4 March and dropped 13/04/2020 and 2020-05-01
+    # as bad dates; the one parser decides the order from the column (13 > 12: day first)
+    from karstsink.io.flux_samples import flux_samples_from_table
+
+    df = pd.DataFrame({"date": ["03/04/2020", "13/04/2020", "2020-05-01"],
+                       "hco3": [200.0, 210.0, 220.0]})
+    out = flux_samples_from_table(df, "hco3", units="mg/L")
+    assert out["date"].dt.strftime("%Y-%m-%d").tolist() == ["2020-04-03", "2020-04-13",
+                                                            "2020-05-01"]
+    bad = pd.DataFrame({"date": ["2020-04-03", "not a date"], "hco3": [200.0, 210.0]})
+    with pytest.raises(DataError, match=r"column 'date': cannot read the date 'not a date'"):
+        flux_samples_from_table(bad, "hco3", units="mg/L")

@@ -49,10 +49,21 @@ def _dates(table: pd.DataFrame, date_column, date_format, source) -> tuple[np.nd
     if bad:
         _bad_date(source, table, bad["first_row"], bad["column"], bad["first_cell"],
                   bad["count"], date_format)
-    when = pd.to_datetime(table["date"], errors="coerce")
+    column = str(reader_date or "date")
+    if not pd.api.types.is_datetime64_any_dtype(table["date"]):
+        # a table not from the one reader (text or date objects): the one date parser,
+        # not pandas's guess (which reads 03/04/2020 as 4 March and drops 13/04/2020)
+        texts = cells.text_cells(table["date"])
+        when, bad, _ = parse_date_column(texts, date_format=date_format, source=source,
+                                         column=column)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            _bad_date(source, table, i, column, texts[i], int(bad.sum()), date_format)
+        return when, column
+    when = pd.to_datetime(table["date"])
     if getattr(when.dt, "tz", None) is not None:
         when = when.dt.tz_localize(None)
-    return when.to_numpy(dtype="datetime64[ns]"), str(reader_date or "date")
+    return when.to_numpy(dtype="datetime64[ns]"), column
 
 
 def _bad_date(source, table, i, column, cell, count, date_format=None):
