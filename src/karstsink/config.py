@@ -199,11 +199,14 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
     method = entry.get("method", "loadest").lower()
     if method not in METHODS:
         raise fail("method", f"{method!r} is not one of {', '.join(METHODS)}")
-    year_start = entry.get("year_start", 10)
+    from .flux.aggregate import DEFAULT_YEAR_START_MONTH
+    from .io.discharge import DEFAULT_MAX_GAP_DAYS
+
+    year_start = entry.get("year_start", DEFAULT_YEAR_START_MONTH)
     if not 1 <= year_start <= 12:
         raise fail("year_start", "must be a month number 1-12 (10 = water year starting in "
                                  "October)")
-    max_gap = entry.get("max_gap_days", 7)
+    max_gap = entry.get("max_gap_days", DEFAULT_MAX_GAP_DAYS)
     if max_gap < 0:
         raise fail("max_gap_days", "must be 0 or more days")
 

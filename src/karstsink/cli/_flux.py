@@ -9,6 +9,8 @@ from click.core import ParameterSource
 
 from .. import carbon
 from ..flux import METHODS
+from ..flux.aggregate import DEFAULT_YEAR_START_MONTH
+from ..io.discharge import DEFAULT_MAX_GAP_DAYS
 from ._common import (
     SEED,
     F,
@@ -48,7 +50,8 @@ def wrtds_count_options(f: F) -> F:
 
 def max_gap_option(f: F) -> F:
     """``--max-gap-days`` of the discharge reader (``flux`` and ``trend``)."""
-    return click.option("--max-gap-days", type=click.IntRange(min=0), default=7,
+    return click.option("--max-gap-days", type=click.IntRange(min=0),
+                        default=DEFAULT_MAX_GAP_DAYS,
                         show_default=True,
                         help="Interpolate discharge gaps up to this many days.")(f)
 
@@ -85,7 +88,8 @@ def max_gap_option(f: F) -> F:
 @click.option("--date-format", default=None, metavar="FORMAT",
               help="strftime format of the dates of both files, e.g. '%d/%m/%Y' (day first); "
                    "needed when day/month order cannot be told from the dates.")
-@click.option("--year-start", type=click.IntRange(1, 12), default=10, show_default=True,
+@click.option("--year-start", type=click.IntRange(1, 12), default=DEFAULT_YEAR_START_MONTH,
+              show_default=True,
               help="First month of the annual year (10 = USGS water year, 1 = calendar).")
 @max_gap_option
 @click.option("--allow-gaps", is_flag=True,

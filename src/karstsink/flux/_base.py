@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._common import Z95
+
 #: Columns every ``FluxEstimate.daily`` carries (more may follow).
 DAILY_COLUMNS = ("discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_se_kg_day")
 #: Columns ``period_stats`` returns.
@@ -87,6 +89,6 @@ class FluxEstimate:
                 lo, hi = (float(v) for v in np.percentile(reps, [2.5, 97.5]))
             else:
                 se = float(np.mean(self.daily["flux_se_kg_day"].to_numpy(dtype=float)[idx]))
-                lo, hi = mean - 1.959964 * se, mean + 1.959964 * se
+                lo, hi = mean - Z95 * se, mean + Z95 * se
             rows[label] = (mean, se, lo, hi)
         return pd.DataFrame.from_dict(rows, orient="index", columns=list(PERIOD_COLUMNS))

@@ -30,8 +30,11 @@ from ..exceptions import DataQualityWarning
 from ..units import DAYS_PER_YEAR, KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
 
-__all__ = ["DAYS_PER_YEAR", "aggregate", "flag_beyond_samples", "period_table",
-           "years_beyond_samples"]
+#: First month of the "annual" year [1-12]: 10, the USGS water year (October to September).
+DEFAULT_YEAR_START_MONTH = 10
+
+__all__ = ["DAYS_PER_YEAR", "DEFAULT_YEAR_START_MONTH", "aggregate", "flag_beyond_samples",
+           "period_table", "years_beyond_samples"]
 
 
 
@@ -109,7 +112,8 @@ def period_table(estimate: FluxEstimate, labels, *, label_name: str,
     return pd.DataFrame(rows)
 
 
-def aggregate(estimate: FluxEstimate, *, year_start_month: int = 10) -> dict[str, pd.DataFrame]:
+def aggregate(estimate: FluxEstimate, *, year_start_month: int = DEFAULT_YEAR_START_MONTH
+              ) -> dict[str, pd.DataFrame]:
     """Monthly, annual (water-year), calendar-year and whole-record flux tables.
 
     Parameters

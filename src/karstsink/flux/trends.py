@@ -40,6 +40,7 @@ from ._wrtds_surface import (
     flow_normalize,
     interp_surface,
 )
+from .aggregate import DEFAULT_YEAR_START_MONTH
 
 __all__ = ["ANNUAL_TREND_COLUMNS", "TREND_COLUMNS", "TrendContext", "TrendResult",
            "annual_trend_columns", "parse_group", "run_groups", "run_pairs", "trend_annual",
@@ -449,7 +450,8 @@ ANNUAL_TREND_COLUMNS = ["fn_conc_mg_L", "fn_flux_kg_day", "kalman_conc_mg_L",
 
 
 def annual_trend_columns(estimate, *, kalman_iter: int = 200, rho: float = KALMAN_RHO,
-                         seed: int | None = None, year_start_month: int = 10,
+                         seed: int | None = None,
+                         year_start_month: int = DEFAULT_YEAR_START_MONTH,
                          kalman: pd.DataFrame | None = None) -> pd.DataFrame:
     """``year`` and :data:`ANNUAL_TREND_COLUMNS` of a WRTDS fit, for the annual table.
 

@@ -31,6 +31,10 @@ from ._sample_table import parse_date_column
 from .discharge_headers import discharge_unit_in_header, match_discharge_header
 from .text import read_table
 
+#: Longest gap inside a discharge record filled by linear interpolation [d] (flag
+#: ``interpolated``); a longer one is refused unless ``allow_gaps``.
+DEFAULT_MAX_GAP_DAYS = 7
+
 __all__ = ["Gap", "find_gaps", "read_discharge"]
 
 
@@ -252,7 +256,7 @@ def read_discharge(
     q_unit: str | None = None,
     date_column: str | None = None,
     value_column: str | None = None,
-    max_gap_days: int = 7,
+    max_gap_days: int = DEFAULT_MAX_GAP_DAYS,
     allow_gaps: bool | None = False,
     extra_columns: list[str] | tuple[str, ...] | None = None,
     date_format: str | None = None,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..flux.aggregate import DEFAULT_YEAR_START_MONTH
 from ..report import Figure, Section, Table
 
 
@@ -33,7 +34,7 @@ def catchment_section(catchment: dict, row: dict[str, Any], sink: pd.DataFrame,
     keep = [k for k in ("period", "complete", flux_key, "acid_correction_pct",
                         "sink_t_c_km2_yr", "sink_lo95_t_c_km2_yr", "sink_hi95_t_c_km2_yr",
                         "sink_t_co2_km2_yr", "qa_flags") if k in sink.columns]
-    water = c.get("year_start", 10) != 1  # --year-start 1: calendar years
+    water = c.get("year_start", DEFAULT_YEAR_START_MONTH) != 1  # --year-start 1: calendar years
     annual = sink[sink["period"] != "total"][keep].rename(
         columns={"period": "water_year" if water else "year"})
     from ._report_notes import interval_note, model_note

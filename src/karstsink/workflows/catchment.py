@@ -25,8 +25,13 @@ from .._seed import resolve_seed
 from ..exceptions import DataError
 from ..flux import estimate
 from ..flux._base import FluxEstimate
-from ..flux.aggregate import aggregate, flag_beyond_samples, flag_sample_years
-from ..io.discharge import read_discharge
+from ..flux.aggregate import (
+    DEFAULT_YEAR_START_MONTH,
+    aggregate,
+    flag_beyond_samples,
+    flag_sample_years,
+)
+from ..io.discharge import DEFAULT_MAX_GAP_DAYS, read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..io.write import json_text
 from ..sink import carbon_sink
@@ -235,9 +240,9 @@ def run_flux(
     q_column: str | None = None,
     date_column: str | None = None,
     date_format: str | None = None,
-    max_gap_days: int = 7,
+    max_gap_days: int = DEFAULT_MAX_GAP_DAYS,
     allow_gaps: bool = False,
-    year_start_month: int = 10,
+    year_start_month: int = DEFAULT_YEAR_START_MONTH,
     so4: str | None = None,
     no3: str | None = None,
     toc: str | None = None,
