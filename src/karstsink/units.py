@@ -22,13 +22,15 @@ import numpy as np
 from .exceptions import UnitError
 
 #: Molar masses [g mol⁻¹].  Element weights: H 1.008, C 12.011, N 14.007,
-#: O 15.999, Na 22.990, Mg 24.305, Si 28.085, S 32.06, Cl 35.45, K 39.098,
+#: O 15.999, Na 22.990, Mg 24.305, Si 28.085, P 30.974, S 32.06, Cl 35.45, K 39.098,
 #: Ca 40.078, F 18.998.  Formula masses are sums of these.
 MOLAR_MASS: dict[str, float] = {
     "C": 12.011,
     "CO2": 44.009,
     "N": 14.007,
     "S": 32.06,
+    "P": 30.974,
+    "Si": 28.085,
     "ca": 40.078,
     "mg": 24.305,
     "na": 22.990,
@@ -43,6 +45,7 @@ MOLAR_MASS: dict[str, float] = {
     "co3": 60.009,  # 12.011 + 3 x 15.999
     "po4": 94.971,  # 30.974 + 4 x 15.999
     "sio2": 60.083,  # 28.085 + 2 x 15.999
+    "h2sio3": 78.098,  # 2 x 1.008 + 28.085 + 3 x 15.999
     "sr": 87.62,
     "fe": 55.845,
     "mn": 54.938,
@@ -51,6 +54,9 @@ MOLAR_MASS: dict[str, float] = {
     "doc": 12.011,  # organic carbon is reported as C
     "toc": 12.011,
 }
+
+#: 0 °C in kelvin [K].
+KELVIN_OFFSET = 273.15
 
 #: Absolute charge of the ions whose meq/L karstsink converts.
 CHARGE: dict[str, int] = {

@@ -18,6 +18,7 @@ import numpy as np
 from ..exceptions import ConfigError, UnitError
 from ..units import (
     ELEMENT_QUALIFIERS,
+    KELVIN_OFFSET,
     MOLAR_MASS,
     from_mmol_per_l,
     parse_concentration_unit,
@@ -34,8 +35,8 @@ from .headers import (
     split_header,
 )
 
-# IUPAC 2021 conventional atomic weights; H2SiO3 = 2 x 1.008 + 28.085 + 3 x 15.999 = 78.098
-_ELEMENT_MASS = {"p": 30.974, "si": 28.085, "h2sio3": 78.098}
+# mass units of a qualified solute ("as P", "as Si", "as H2SiO3"): karstsink.units.MOLAR_MASS
+_ELEMENT_MASS = {"p": MOLAR_MASS["P"], "si": MOLAR_MASS["Si"], "h2sio3": MOLAR_MASS["h2sio3"]}
 
 
 def _convert(values: np.ndarray, key: str, unit: str) -> np.ndarray:
@@ -46,7 +47,7 @@ def _convert(values: np.ndarray, key: str, unit: str) -> np.ndarray:
         if unit == "°F":
             return (arr - 32.0) * 5.0 / 9.0
         if unit == "K":
-            return arr - 273.15
+            return arr - KELVIN_OFFSET
         return arr
     if kind == "ec":
         return arr * ec_factor(unit)

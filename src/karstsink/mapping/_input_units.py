@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ..exceptions import UnitError
-from ..units import DAYS_PER_YEAR, SECONDS_PER_YEAR
+from ..units import DAYS_PER_YEAR, KELVIN_OFFSET, SECONDS_PER_YEAR
 
 __all__ = ["FLUX_INPUTS", "PRESSURE_UNITS", "Unit", "amount_factor", "is_pressure",
            "known_unit", "lookup", "shown_units", "unit_key"]
@@ -36,7 +36,7 @@ _CARBON_AMOUNT = {"gcm-2": 1.0, "gc/m2": 1.0, "kgcm-2": 1000.0, "kgc/m2": 1000.0
 _TEMPERATURE = {
     **dict.fromkeys(("degc", "°c", "c", "celsius", "degreecelsius", "degreescelsius",
                      "degreec", "degreesc"), (1.0, 0.0)),
-    **dict.fromkeys(("k", "kelvin", "degk", "degreek", "degreesk"), (1.0, -273.15)),
+    **dict.fromkeys(("k", "kelvin", "degk", "degreek", "degreesk"), (1.0, -KELVIN_OFFSET)),
 }
 # 1 atm partial pressure = 1e6 ppmv at 1 atm total pressure; 1 atm = 101,325 Pa;
 # 1 vol % = 10,000 ppmv; 1 uatm = 1 ppmv (at 1 atm)
