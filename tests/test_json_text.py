@@ -23,3 +23,15 @@ def test_json_text_is_strict_json_with_numpy_values_and_no_nan():
     back = json.loads(text, parse_constant=refuse)
     assert back == {"n": 3, "x": 0.1, "bad": None, "inf": None, "arr": [1.0, None],
                     "where": str(Path("out") / "a.csv"), "名": "普定", "2020": [1, None]}
+
+
+def test_a_tag_is_one_line_with_sorted_keys_and_no_nan():
+    import json
+
+    import numpy as np
+
+    from karstsink.io.write import json_text
+
+    text = json_text({"b": np.float32(0.5), "a": [float("nan"), "水"]}, tag=True)
+    assert text == '{"a": [null, "水"], "b": 0.5}'
+    assert json.loads(text) == {"a": [None, "水"], "b": 0.5}

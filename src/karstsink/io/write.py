@@ -300,15 +300,19 @@ def _column_cell(v: Any) -> str:
     return str(v)
 
 
-def json_text(doc: Any) -> str:
+def json_text(doc: Any, *, tag: bool = False) -> str:
     """``doc`` as the text of a karstsink JSON file (``run.json``, ``model.json``, ``.meta.json``).
 
     Indented by 2, non-ASCII text as itself (write it as UTF-8), ending in a newline.
     numpy numbers and arrays become JSON numbers and lists; NaN and infinities, which
     JSON has not (``NaN`` breaks most readers), become ``null``; paths, dates and other
-    objects their text.
+    objects their text.  ``tag=True``: on one line, keys sorted, no newline, for a
+    GeoTIFF tag or NetCDF attribute (``karstsink_parameters``, ``karstsink_assumptions``).
     """
-    return json.dumps(_json_value(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    value = _json_value(doc)
+    if tag:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def _json_value(o: Any) -> Any:

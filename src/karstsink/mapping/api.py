@@ -16,7 +16,6 @@ whatever happens (errors, Ctrl-C).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigError, KarstSinkError, RasterError
+from ..io.write import json_text
 from ._run_args import dask_address, zones_argument
 
 __all__ = ["SinkMapResult", "sink_map"]
@@ -381,7 +381,7 @@ def _load_dataset(xr, out: Path, files: list[str], *, lazy: bool, inputs: dict):
         arrays[Path(f).stem] = da
     ds = xr.Dataset(arrays)
     ds.attrs.update(run_attrs)
-    ds.attrs["karstsink_inputs"] = json.dumps(inputs, ensure_ascii=False, sort_keys=True)
+    ds.attrs["karstsink_inputs"] = json_text(inputs, tag=True)
     if lazy:
         ds.attrs["source_folder"] = str(out)
     return ds

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -220,8 +219,8 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         "phreeqc_version": phreeqc_version(),
         "phreeqc_database": db.name,
         "phreeqc_database_sha256": db.sha256,
-        "karstsink_parameters": json.dumps(params_doc, sort_keys=True),
-        "karstsink_assumptions": json.dumps(assumptions, ensure_ascii=False),
+        "karstsink_parameters": json_text(params_doc, tag=True),
+        "karstsink_assumptions": json_text(assumptions, tag=True),
         "non_karst_pixels": "0 (carbonate fraction 0); nodata only where an input is nodata "
                             "or the carbonic HCO3 is negative",
     }

@@ -25,7 +25,6 @@ change maps are not encoded: the tables and ``run.json`` files alone.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import math
 import warnings
 from pathlib import Path
@@ -140,9 +139,8 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     spec.names = tuple(f"{y}/{n}" for y in ser.years for n in base if ser.maps) + tuple(
         f"change/{label}/{k}" for label, _, _, maps in spec.changes for k in maps)
     tags = {str(y): {"karstsink_year": str(y),
-                     "karstsink_parameters": json.dumps(docs[str(y)], sort_keys=True),
-                     "karstsink_assumptions": json.dumps(assumptions[str(y)],
-                                                         ensure_ascii=False)}
+                     "karstsink_parameters": json_text(docs[str(y)], tag=True),
+                     "karstsink_assumptions": json_text(assumptions[str(y)], tag=True)}
             for y in ser.years}
     # the series' own record (OUT/run.json, the change maps): what every year shares, a
     # varying input as its {year} template (each year's file in its year's run.json)
@@ -154,8 +152,8 @@ def _extend(spec: _Spec, extra: dict, cfg) -> None:
     whole_assumptions = run_assumptions(cfg, acid, table, draws_sentence)
     tags.update({f"change/{a}_{b}": {
         "karstsink_change": f"{b} minus {a}",
-        "karstsink_parameters": json.dumps(whole, sort_keys=True),
-        "karstsink_assumptions": json.dumps(whole_assumptions, ensure_ascii=False)}
+        "karstsink_parameters": json_text(whole, tag=True),
+        "karstsink_assumptions": json_text(whole_assumptions, tag=True)}
         for a, b in ser.pairs})
     spec.name_tags = tags
     extra["series"] = {"base": base, "checks": checks, "docs": docs, "configs": configs,
