@@ -25,14 +25,12 @@ def decimal_year(dates) -> np.ndarray:
     """Decimal year of each day at noon [yr], as EGRET's ``decimalDate`` for dates.
 
     EGRET sets the time of date-only values to 12:00, so day ``d`` (0-based
-    day of year) of a year with ``n`` days is ``year + (d + 0.5) / n``.
+    day of year) of a year with ``n`` days is ``year + (d + 0.5) / n``: LOADEST's
+    decimal time at noon (:func:`karstsink.flux._common.decimal_time`).
     """
-    import pandas as pd
+    from ._common import decimal_time
 
-    idx = pd.DatetimeIndex(dates)
-    year = idx.year.to_numpy(dtype=float)
-    n = np.where(idx.is_leap_year, 366.0, 365.0)
-    return year + (idx.day_of_year.to_numpy(dtype=float) - 0.5) / n
+    return decimal_time(dates, hour=12.0)
 
 
 def egret_day_of_year(dates) -> np.ndarray:

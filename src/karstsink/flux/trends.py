@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..exceptions import DataError
 from ..units import DAYS_PER_YEAR
+from ._common import decimal_time
 from ._gfn import annual_means, flow_windows, gfn_daily, start_end, surface_start_end
 from ._kalman import KALMAN_RHO
 from ._wrtds_core import Samples, Settings
@@ -144,8 +145,7 @@ def _table(c: dict[str, float], f: dict[str, float]) -> pd.DataFrame:
 
 def _decimal_date_midnight(ts: pd.Timestamp) -> float:
     """EGRET ``decimalDate`` of a Date (midnight) [yr]."""
-    n = 366.0 if ts.is_leap_year else 365.0
-    return ts.year + (ts.day_of_year - 1) / n
+    return float(decimal_time([ts], hour=0.0)[0])
 
 
 def slice_grid(grid: Grid, first: pd.Timestamp, last: pd.Timestamp) -> Grid:
