@@ -160,7 +160,8 @@ def test_a_share_out_of_range_is_said_first(tmp_path):
     from karstsink.config import load_run_config
     from karstsink.exceptions import ConfigError
 
-    with pytest.raises(ConfigError, match=r"catchments\[0\]\.bcp_share: must be a share"):
+    with pytest.raises(ConfigError,
+                       match=r"catchments\[0\]\.bcp_share: must be a number in 0-1 \(a share\)"):
         load_run_config(_run_config(tmp_path, CATCHMENT_A + "bcp_share = 1.5\n"))
 
 

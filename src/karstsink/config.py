@@ -21,7 +21,7 @@ from typing import Any
 
 from ._seed import seed_problem
 from .exceptions import ConfigError, KarstSinkError
-from .io.tomlfile import read_toml
+from .io.tomlfile import read_toml, toml_number
 
 __all__ = ["load_run_config", "validate_run_config"]
 
@@ -123,11 +123,14 @@ def _map_config(c: _Checker, section: dict) -> Any:
         raise c.fail("map", keys_in_run(text.replace("section [", "section [map."))) from err
 
 
+def _number(c: _Checker, value: Any, key: str, what: str, lo: float = 0.0,
+            hi: float | None = None) -> float:
+    """A number of the run configuration, by the one TOML number check."""
+    return toml_number(value, f"{c.path}: {key}:", lo=lo, hi=hi, what=what)
+
+
 def _share(c: _Checker, table: dict, key: str, where: str) -> float:
-    value = float(table[key])
-    if not 0.0 <= value <= 1.0:
-        raise c.fail(f"{where}.{key}", f"must be a share between 0 and 1, not {value:g}.")
-    return value
+    return _number(c, table[key], f"{where}.{key}", "a share", hi=1.0)
 
 
 def _carbon_config(c: _Checker, raw: Any) -> dict[str, Any]:
@@ -146,10 +149,8 @@ def _carbon_config(c: _Checker, raw: Any) -> dict[str, Any]:
         out[key] = _share(c, table, key, "carbon") if key in table else float(default)
     for key in _CARBON_MAP:
         value = table.get(key)
-        if value is not None and not (float(value) >= 0.0 and math.isfinite(float(value))):
-            raise c.fail(f"carbon.{key}", f"must be a concentration >= 0 in mmol/L, not "
-                                          f"{value!r}.")
-        out[key] = None if value is None else float(value)
+        out[key] = None if value is None else _number(c, value, f"carbon.{key}",
+                                                      "a concentration in mmol/L")
     out["given"] = sorted(table)
     return out
 
@@ -504,9 +505,8 @@ def validate_run_config(data: dict[str, Any], path: str | os.PathLike) -> dict[s
         raise c.fail("scenario.karst_t_c_yr", "is required when sinks_from = \"given\" "
                                               "(the karst sink in t C per year).")
     for key in ("karst_t_c_yr", "biological_t_c_yr"):
-        if key in scen and not (math.isfinite(scen[key]) and scen[key] >= 0):
-            raise c.fail(f"scenario.{key}", f"must be a finite number >= 0 (t C per year taken "
-                                            f"up), not {scen[key]!r}.")
+        if key in scen:
+            _number(c, scen[key], f"scenario.{key}", "t C per year taken up")
     lo, hi = (max(y0, 2020), min(y1, 2060)) if y0 <= 2060 and y1 >= 2020 else (y0, y1)
     start, end = scen.get("start_year", lo), scen.get("end_year", hi)  # 2020-2060 in the table
     if start > end:
