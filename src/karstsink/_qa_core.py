@@ -18,6 +18,7 @@ __all__ = [
     "SEVERITIES",
     "STAGES",
     "Rule",
+    "add_flag",
     "is_fatal",
     "join",
     "markdown_table",
@@ -275,9 +276,34 @@ def join(codes: Iterable[str]) -> str:
     str
         ``;``-separated, ``""`` for no codes.
     """
-    rank = {c: i for i, c in enumerate(RULES)}
+    rank = _rank()
     unique = list(dict.fromkeys(c for text in codes for c in split(text)))
+    if len(unique) < 2:
+        return unique[0] if unique else ""
     return ";".join(sorted(unique, key=lambda c: rank.get(_base(c), len(rank))))
+
+
+_RANK: dict[str, int] = {}
+
+
+def _rank() -> dict[str, int]:
+    """Registry order of the codes (rebuilt when the registry changed since)."""
+    if len(_RANK) != len(RULES) or (RULES and _RANK.get(next(reversed(RULES))) != len(RULES) - 1):
+        _RANK.clear()
+        _RANK.update({c: i for i, c in enumerate(RULES)})
+    return _RANK
+
+
+def add_flag(flags, mask, code: str) -> None:
+    """Add ``code`` to the ``qa_flags`` cells ``flags`` (an object array of str) where ``mask``.
+
+    Each cell keeps the registry order of :func:`join` and holds a code once.
+    """
+    import numpy as np
+
+    for i in np.flatnonzero(mask):
+        current = flags[i] if isinstance(flags[i], str) else ""
+        flags[i] = join((current, code))
 
 
 def _format_threshold(r: Rule) -> str:

@@ -251,7 +251,7 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     added["phreeqc_convergence_warning"] = np.zeros(n, bool)
     added["phreeqc_convergence_warning"][warned_rows] = True
     for code, mask in added.items():
-        _add_flag(flags, mask, code)
+        qa.add_flag(flags, mask, code)
 
     ca, mg = numbers["ca_mmol_l"], numbers["mg_mmol_l"]
     hco3, so4, no3 = numbers["hco3_mmol_l"], numbers["so4_mmol_l"], numbers["no3_mmol_l"]
@@ -270,12 +270,12 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
                             & (ph != qa.PH_SENTINEL), ph, np.nan)
     carbon_added = carbon.carbon_flag_masks(carbonic, ph_valid)
     for code, mask in carbon_added.items():
-        _add_flag(flags, mask, code)
+        qa.add_flag(flags, mask, code)
     added.update(carbon_added)
     if mc is not None:
         new.update(mc[0])
         added["uncertainty_draws_failed"] = mc[1] > 0
-        _add_flag(flags, added["uncertainty_draws_failed"], "uncertainty_draws_failed")
+        qa.add_flag(flags, added["uncertainty_draws_failed"], "uncertainty_draws_failed")
 
     new = {name: (pd.array(col, dtype="string") if name == "phreeqc_message"
                   else np.asarray(col, dtype=float)) for name, col in new.items()}
@@ -431,16 +431,6 @@ def _flags_array(table: pd.DataFrame) -> np.ndarray:
                      else str(v) for v in col.tolist()], dtype=object)
 
 
-def _add_flag(flags: np.ndarray, mask: np.ndarray, code: str) -> None:
-    """Append ``code`` to the ``;``-separated flags of the rows in ``mask`` (once)."""
-    for i in np.flatnonzero(mask):
-        current = flags[i]
-        if not current:
-            flags[i] = code
-        elif code not in current.split(";"):
-            flags[i] = f"{current};{code}"
-
-
 def _add_missing_validation_flags(flags: np.ndarray, numbers: dict[str, np.ndarray],
                                   table: pd.DataFrame) -> None:
     """Flag what PHREEQC would silently misread, where the table's own flags do not already.
@@ -455,7 +445,7 @@ def _add_missing_validation_flags(flags: np.ndarray, numbers: dict[str, np.ndarr
                                    or pd.api.types.is_string_dtype(table[c])):
             text = table[c].astype("string").str.strip().fillna("")
             bad = np.isnan(numbers[c]) & (text != "").to_numpy(dtype=bool)
-            _add_flag(flags, unflagged & bad, f"not_numeric:{_KEY[c]}")
+            qa.add_flag(flags, unflagged & bad, f"not_numeric:{_KEY[c]}")
     unflagged = ~_fatal_mask(flags)
     temp, ph, alk = numbers["temp_c"], numbers["ph"], numbers["hco3_mmol_l"]
     with np.errstate(invalid="ignore"):
@@ -471,7 +461,7 @@ def _add_missing_validation_flags(flags: np.ndarray, numbers: dict[str, np.ndarr
         checks += [((numbers[c] < 0) | np.isinf(numbers[c]), f"negative_value:{_KEY[c]}")
                    for c in INPUT_COLUMNS[2:]]
     for mask, code in checks:
-        _add_flag(flags, unflagged & mask, code)
+        qa.add_flag(flags, unflagged & mask, code)
 
 
 def _is_fatal(code: str) -> bool:

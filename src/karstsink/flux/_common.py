@@ -79,12 +79,6 @@ def has_flag(frame: pd.DataFrame, code: str) -> np.ndarray:
                      for f in frame["qa_flags"].tolist()], dtype=bool)
 
 
-def add_flag(flags: np.ndarray, mask: np.ndarray, code: str) -> None:
-    """Append ``code`` to the ``;``-separated flags (an object array) where ``mask``."""
-    for i in np.flatnonzero(mask):
-        flags[i] = f"{flags[i]};{code}" if flags[i] else code
-
-
 def calibration_pairs(daily: pd.DataFrame, samples: pd.DataFrame, *,
                       positive_q: bool = True, method: str = "the fit") -> pd.DataFrame:
     """Samples with usable concentration on days with discharge, with ``discharge_m3s``.
@@ -127,15 +121,15 @@ def calibration_pairs(daily: pd.DataFrame, samples: pd.DataFrame, *,
     if positive_q:
         zero_q = usable & (q == 0)
         bad_c = usable & (c <= 0)
-        add_flag(flags, zero_q, "zero_discharge")
-        add_flag(flags, bad_c, "nonpositive_value")
+        qa.add_flag(flags, zero_q, "zero_discharge")
+        qa.add_flag(flags, bad_c, "nonpositive_value")
         paired["used"] = usable & ~zero_q & ~bad_c
     else:
         zero_q = np.zeros(len(paired), dtype=bool)
         zero_c = usable & (c == 0)  # no measurement gives 0 ('<DL' says below detection)
         bad_c = usable & (c < 0)
-        add_flag(flags, bad_c, "negative_value")
-        add_flag(flags, zero_c, "zero_concentration")
+        qa.add_flag(flags, bad_c, "negative_value")
+        qa.add_flag(flags, zero_c, "zero_concentration")
         paired["used"] = usable & ~bad_c & ~zero_c
     paired["qa_flags"] = flags
     said = []

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import qa
 from .._seed import resolve_seed
 from .._workers import default_jobs as default_jobs  # kept importable from here
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
@@ -469,8 +470,7 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
     for i in np.flatnonzero((pos >= 0) & (qs == 0)):  # ln Q undefined; the flux there is 0
         flags[i].append("zero_discharge")
     copies = has_flag(table, "duplicate_sample")  # a copied row (flux_samples_from_table)
-    table["qa_flags"] = [";".join([p for p in [before, *f] if p])
-                         for before, f in zip(prev, flags, strict=True)]
+    table["qa_flags"] = [qa.join([before, *f]) for before, f in zip(prev, flags, strict=True)]
     use = np.array([not f for f in flags]) & ~copies & dated & np.isfinite(conc)
     table["used"] = use  # as the other estimators' samples: n_used, n_samples count it
     if (~use).any():

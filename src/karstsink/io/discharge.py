@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import qa
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
 from ..units import DISCHARGE_TO_M3S, normalize_discharge_unit
 from . import cells
@@ -425,8 +426,7 @@ def read_discharge(
     grouped = frame.groupby("day", sort=True)
     daily_q = grouped["q"].mean()
     n_obs = grouped["valid"].sum().astype(int)
-    day_flags = grouped["flags"].agg(lambda s: ";".join(sorted({c for f in s for c in
-                                                                 f.split(";") if c})))
+    day_flags = grouped["flags"].agg(lambda s: qa.join(s))
     if daily_q.notna().sum() == 0:
         reasons = {"empty": empty, "not numeric": not_numeric,
                    "no-value sentinels": sentinel, "negative": negative}

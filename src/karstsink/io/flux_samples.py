@@ -171,8 +171,7 @@ def _roles_match(role: str, key: str) -> bool:
 def _flag_sets(table: pd.DataFrame) -> list[set[str]]:
     if "qa_flags" not in table.columns:
         return [set() for _ in range(len(table))]
-    return [set(f.split(";")) if isinstance(f, str) and f else set()
-            for f in table["qa_flags"].tolist()]
+    return [set(qa.split(f)) for f in table["qa_flags"].tolist()]
 
 
 def _measured(table: pd.DataFrame) -> dict[str, str]:
@@ -393,7 +392,7 @@ def flux_samples_from_table(
     out["date"] = pd.Series(when, index=table.index).dt.normalize().astype("datetime64[ns]")
     out["conc_mg_L"] = np.asarray(conc, dtype=float)
     out["censored"] = censored & np.isfinite(out["conc_mg_L"].to_numpy())
-    out["qa_flags"] = [";".join(f) for f in flags]
+    out["qa_flags"] = [qa.join(f) for f in flags]
     order = out["date"].reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
     out = out.iloc[order].reset_index(drop=True)  # the fits take date order (NaT last)
     out.attrs = {"input_rows": order.tolist(), "source": source, "constituent": name.lower(),
@@ -479,9 +478,7 @@ def pair_with_discharge(samples: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFr
                      dtype=object, copy=True)
     for mask, code in ((~dated, "bad_date"), (dated & ~inside, "outside_discharge_record"),
                        (inside & ~has_q, "no_discharge")):
-        for i in np.flatnonzero(mask):
-            f = flags[i] if isinstance(flags[i], str) else ""
-            flags[i] = f if code in f.split(";") else f"{f};{code}" if f else code
+        qa.add_flag(flags, mask, code)
     out["qa_flags"] = flags
     out["in_record"] = inside & has_q
     usable = out["in_record"] & np.isfinite(out["conc_mg_L"])
