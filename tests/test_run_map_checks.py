@@ -124,47 +124,31 @@ def test_run_pipeline_raises_the_relabelled_error_type(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_trajectory_class_not_in_a_named_table_is_refused_before_speciation(tmp_path):
+NAMED = '[map.tables]\nlandcover = "clcd"\n'
+BAD_CLASS = "from: class 'croplnd' is not a class name of the land-cover table"
+
+
+@pytest.mark.parametrize("tables, from_class, extra, message", [
     # with [map.tables] landcover named, the schedule's class names are checked with the
     # configuration: 'croplnd' stopped the run only at its trajectory stage, after the map
+    (NAMED, "croplnd", "", BAD_CLASS + " clcd"),
+    # without it the table is guessed from the land-cover raster; the names were then
+    # checked only at the trajectory stage, after the speciation, the fluxes and the map
+    ("", "croplnd", "", BAD_CLASS + " worldcover"),
+    # a slope rule needs a DEM: also refused before the first stage
+    (NAMED, "cropland", "min_slope_deg = 25\n", "uses min_slope_deg, which needs "
+                                               "[map.inputs] dem"),
+])
+def test_a_schedule_the_map_cannot_take_is_refused_before_speciation(tmp_path, tables,
+                                                                     from_class, extra,
+                                                                     message):
     inputs = uniform_inputs(tmp_path)
     (tmp_path / "trajectory.toml").write_text(
         '[trajectory]\nname = "t"\n[[trajectory.transitions]]\nname = "c2f"\n'
-        'from = ["croplnd"]\nto = "forest"\nstart = 2025\nend = 2035\nmaturity_years = 10\n'
-        'maturity_source = "test"\n', encoding="utf-8")
-    cfg = _run_config(tmp_path, inputs, extra='[map.tables]\nlandcover = "clcd"\n'
-                                              '[scenario]\ntrajectory = "trajectory.toml"\n')
+        f'from = ["{from_class}"]\nto = "forest"\nstart = 2025\nend = 2035\n'
+        'maturity_years = 10\nmaturity_source = "test"\n' + extra, encoding="utf-8")
+    cfg = _run_config(tmp_path, inputs,
+                      extra=tables + '[scenario]\ntrajectory = "trajectory.toml"\n')
     text = _invoke(cfg, tmp_path / "out")
     assert "[1/" not in text  # no stage started
-    assert ("trajectory.toml: [[trajectory.transitions]] 1 ('c2f') from: class 'croplnd' is "
-            "not a class name of the land-cover table clcd") in text
-
-
-def test_a_trajectory_class_not_in_a_guessed_table_is_refused_before_speciation(tmp_path):
-    # without [map.tables] landcover the table is guessed from the land-cover raster; the
-    # schedule's class names were then checked only at the trajectory stage, after the
-    # speciation, the fluxes and the map had run
-    inputs = uniform_inputs(tmp_path)
-    (tmp_path / "trajectory.toml").write_text(
-        '[trajectory]\nname = "t"\n[[trajectory.transitions]]\nname = "c2f"\n'
-        'from = ["croplnd"]\nto = "forest"\nstart = 2025\nend = 2035\nmaturity_years = 10\n'
-        'maturity_source = "test"\n', encoding="utf-8")
-    cfg = _run_config(tmp_path, inputs, extra='[scenario]\ntrajectory = "trajectory.toml"\n')
-    text = _invoke(cfg, tmp_path / "out")
-    assert "[1/" not in text  # no stage started
-    assert "trajectory.toml: [[trajectory.transitions]] 1 ('c2f') from: class 'croplnd' is " \
-           "not a class name of the land-cover table" in text
-
-
-def test_a_trajectory_slope_rule_without_a_dem_is_refused_before_speciation(tmp_path):
-    inputs = uniform_inputs(tmp_path)
-    (tmp_path / "trajectory.toml").write_text(
-        '[trajectory]\nname = "t"\n[[trajectory.transitions]]\nname = "c2f"\n'
-        'from = ["cropland"]\nto = "forest"\nstart = 2025\nend = 2035\nmaturity_years = 10\n'
-        'maturity_source = "test"\nmin_slope_deg = 25\n', encoding="utf-8")
-    cfg = _run_config(tmp_path, inputs, extra='[map.tables]\nlandcover = "clcd"\n'
-                                              '[scenario]\ntrajectory = "trajectory.toml"\n')
-    text = _invoke(cfg, tmp_path / "out")
-    assert "[1/" not in text
-    assert ("trajectory.toml: [[trajectory.transitions]] 1 ('c2f') uses min_slope_deg, which "
-            "needs [map.inputs] dem") in text
+    assert f"trajectory.toml: [[trajectory.transitions]] 1 ('c2f') {message}" in text

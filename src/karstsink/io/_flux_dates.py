@@ -33,13 +33,7 @@ def _dates(table: pd.DataFrame, date_column, date_format, source) -> tuple[np.nd
         raise MissingColumnError(f"{source}: no date column {date_column!r}; columns found: "
                                  f"{', '.join(map(str, table.columns))}.")
     if date_column is not None and date_column != reader_date and date_column != "date":
-        texts = cells.text_cells(table[date_column])
-        when, bad, _ = parse_date_column(texts, date_format=date_format, source=source,
-                                         column=date_column)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            _bad_date(source, table, i, date_column, texts[i], int(bad.sum()), date_format)
-        return when, date_column
+        return _parsed(table, date_column, date_column, date_format, source), date_column
     if "date" not in table.columns or (colmap and reader_date is None):
         raise MissingColumnError(
             f"{source}: no date column (looked for 'date', 'Sampling date', 'Sample date', "
@@ -53,17 +47,23 @@ def _dates(table: pd.DataFrame, date_column, date_format, source) -> tuple[np.nd
     if not pd.api.types.is_datetime64_any_dtype(table["date"]):
         # a table not from the one reader (text or date objects): the one date parser,
         # not pandas's guess (which reads 03/04/2020 as 4 March and drops 13/04/2020)
-        texts = cells.text_cells(table["date"])
-        when, bad, _ = parse_date_column(texts, date_format=date_format, source=source,
-                                         column=column)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            _bad_date(source, table, i, column, texts[i], int(bad.sum()), date_format)
-        return when, column
+        return _parsed(table, "date", column, date_format, source), column
     when = pd.to_datetime(table["date"])
     if getattr(when.dt, "tz", None) is not None:
         when = when.dt.tz_localize(None)
     return when.to_numpy(dtype="datetime64[ns]"), column
+
+
+def _parsed(table: pd.DataFrame, key, column: str, date_format, source) -> np.ndarray:
+    """Column ``key`` of ``table`` (named ``column`` in messages) by the one date parser;
+    an unreadable date is the one-line error of :func:`_bad_date`."""
+    texts = cells.text_cells(table[key])
+    when, bad, _ = parse_date_column(texts, date_format=date_format, source=source,
+                                     column=column)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        _bad_date(source, table, i, column, texts[i], int(bad.sum()), date_format)
+    return when
 
 
 def _bad_date(source, table, i, column, cell, count, date_format=None):

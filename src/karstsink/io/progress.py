@@ -110,14 +110,7 @@ def make_bar(total: int | None, desc: str, *, unit: str = "", show: bool | None 
 def progress(total: int | None, desc: str, *, unit: str = "") -> Iterator[Any]:
     """A progress bar on stderr for a loop of ``total`` steps (an object with ``update(n)``).
 
-    Parameters
-    ----------
-    total : int or None
-        Number of steps (``None``: unknown, a counter is shown).
-    desc : str
-        What is being done, e.g. ``"WRTDS bootstrap"``.
-    unit : str
-        Unit of a step (``"replicate"``, ``"block"``).
+    ``total``, ``desc`` and ``unit`` as :func:`make_bar` takes them.
 
     Yields
     ------
