@@ -25,8 +25,8 @@ from .headers import KEYS
 #: Relative agreement of two columns of one quantity (1 %), besides the reported precision.
 AGREE_RTOL = 0.01
 
-#: Sentinels of coordinate columns: -99 is a valid longitude (99° W), so it is not one.
-_COORD_SENTINELS = (-999.0, -9999.0, -99999.0)
+#: Sentinels of coordinate columns: the one list less -99, a valid longitude (99° W).
+_COORD_SENTINELS = tuple(v for v in cells.SENTINEL_VALUES if v != -99.0)
 
 
 _DIGITS_RE = re.compile(r"^(?:nd|bdl|lod|dl)?[<>≤≥=]*[+-]?(?P<int>[\d.,']*?)"
