@@ -79,7 +79,7 @@ def acid_inputs(cfg: MapConfig, lct: LandcoverTable) -> dict:
             "nep_factor": nep, "class_nep_factor": nep_class}
 
 
-def acid_ratio_tables(cfg: MapConfig, acid: dict, calcite, dolomite) -> tuple | None:
+def acid_ratio_tables(acid: dict, calcite, dolomite) -> tuple | None:
     """``ModelParams.acid_ratio``: how each class's acid changes the equilibrium.
 
     The acid SO4 and NO3 of a class (:func:`karstsink.carbon.acid_so4`,
@@ -92,10 +92,10 @@ def acid_ratio_tables(cfg: MapConfig, acid: dict, calcite, dolomite) -> tuple | 
     if acid["so4"] is None and acid["no3"] is None:
         return None
     from ..chemistry.equilibrium import equilibrium_table
+    from .model import class_so4_no3
 
     n = (acid["so4"] if acid["so4"] is not None else acid["no3"]).size
-    so4 = acid["so4"] if acid["so4"] is not None else np.zeros(n)
-    no3 = acid["no3"] if acid["no3"] is not None else np.zeros(n)
+    so4, no3 = class_so4_no3(acid["so4"], acid["no3"], n)
     sh = acid["shares"]
     s = np.asarray(carbon.acid_so4(so4, acid_so4_share=sh["acid_so4_share"],
                                    evaporite_so4_share=sh["evaporite_so4_share"]), float)

@@ -85,6 +85,14 @@ def karst_sources(names, pco2_volume_fraction: bool) -> dict[str, tuple[str, ...
     return src
 
 
+def class_so4_no3(so4: np.ndarray | None, no3: np.ndarray | None, nlut: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """SO4 and NO3 look-ups by class code [mmol L⁻¹], zeros of length ``nlut`` for one not
+    given (:meth:`ModelParams.class_so4_no3`, and the acid tables before the params)."""
+    return (so4 if so4 is not None else np.zeros(nlut),
+            no3 if no3 is not None else np.zeros(nlut))
+
+
 @dataclass
 class ModelParams:
     """Everything the per-block model needs besides the rasters (picklable)."""
@@ -132,9 +140,7 @@ class ModelParams:
 
     def class_so4_no3(self, nlut: int) -> tuple[np.ndarray, np.ndarray]:
         """SO4 and NO3 look-ups [mmol L⁻¹] of length ``nlut`` (zeros when not given)."""
-        so4 = self.so4 if self.so4 is not None else np.zeros(nlut)
-        no3 = self.no3 if self.no3 is not None else np.zeros(nlut)
-        return so4, no3
+        return class_so4_no3(self.so4, self.no3, nlut)
 
     @property
     def unit_factor(self) -> float:

@@ -166,7 +166,7 @@ def _prepare_rest(cfg: MapConfig, co2: bool, grid: Grid, zio) -> tuple[_Spec, di
         use_numba, lct, calc, dol = _load_model(cfg, gdal_inputs["landcover"])
         acid = acid_inputs(cfg, lct)
         try:
-            acid_ratio = acid_ratio_tables(cfg, acid, calc, dol)  # PHREEQC while checks run
+            acid_ratio = acid_ratio_tables(acid, calc, dol)  # PHREEQC while checks run
         except BaseException:
             checks_job.result()  # an input's problem is said first, as without acid
             raise
@@ -237,9 +237,9 @@ def _load_model(cfg: MapConfig, landcover: str):
     """numba or not, the land-cover table and the equilibrium tables of a run
     (``landcover``: the path GDAL opens for the land-cover input)."""
     from ..chemistry.equilibrium import equilibrium_table
-    from .landcover import guess_table, load_landcover_table
+    from .landcover import load_landcover_table
 
-    lct = load_landcover_table(cfg.table or _guess_from_raster(landcover, guess_table))
+    lct = load_landcover_table(landcover_table_name(cfg, landcover))
     if cfg.transitions:
         lct.with_scenario(cfg.transitions)
     calc = equilibrium_table(system=cfg.system, mineral="calcite", database=cfg.database)
@@ -273,9 +273,10 @@ def _attach_zones(spec: _Spec, zio, warm: _State | None) -> None:
     spec.zones = ZoneSet.from_arrays(geoms, labels, zio.field, zio.crs_wkt)
 
 
-def landcover_table_name(cfg: MapConfig) -> str:
+def landcover_table_name(cfg: MapConfig, landcover: str | None = None) -> str:
     """The land-cover table a run of ``cfg`` uses: ``[tables] landcover``, else the scheme
-    (``"worldcover"`` or ``"clcd"``) whose codes a sample of its land-cover raster holds.
+    (``"worldcover"`` or ``"clcd"``) whose codes a sample of its land-cover raster holds
+    (``landcover``: the path GDAL opens for it, when the caller resolved it already).
 
     Raises
     ------
@@ -286,36 +287,34 @@ def landcover_table_name(cfg: MapConfig) -> str:
     """
     if cfg.table is not None:
         return str(cfg.table)
-    from ._inputs import InputSpec
-    from ._sources import resolve_input
-    from .landcover import guess_table
-
-    spec = cfg.input_specs.get("landcover") or InputSpec("landcover",
-                                                         Path(cfg.inputs["landcover"]))
-    return _guess_from_raster(resolve_input(spec).path, guess_table)
-
-
-def _guess_from_raster(path: str | Path, guess) -> str:
     import rasterio
     from rasterio.enums import Resampling
 
     from .grid import _first_line, _open
+    from .landcover import guess_table
 
-    with _open(path) as ds:
+    if landcover is None:
+        from ._inputs import InputSpec
+        from ._sources import resolve_input
+
+        spec = cfg.input_specs.get("landcover") or InputSpec("landcover",
+                                                             Path(cfg.inputs["landcover"]))
+        landcover = resolve_input(spec).path
+    with _open(landcover) as ds:
         h = min(ds.height, 512)
         w = min(ds.width, 512)
         try:
             sample = ds.read(1, out_shape=(h, w), resampling=Resampling.nearest)
         except rasterio.errors.RasterioError as err:
-            raise RasterError(f"Input 'landcover': cannot read raster {path} (the file is "
-                              f"truncated or corrupt: {_first_line(err)}); replace it and "
+            raise RasterError(f"Input 'landcover': cannot read raster {landcover} (the file "
+                              f"is truncated or corrupt: {_first_line(err)}); replace it and "
                               f"run again.") from err
         if ds.nodata is not None:
             sample = sample[sample != ds.nodata]
-    name = guess(sample)
+    name = guess_table(sample)
     if name is None:
         raise ConfigError(
-            f"Land-cover codes in {path} match neither ESA WorldCover nor CLCD; give "
+            f"Land-cover codes in {landcover} match neither ESA WorldCover nor CLCD; give "
             f"[tables] landcover = \"worldcover\", \"clcd\" or your own CSV.")
     return name
 
