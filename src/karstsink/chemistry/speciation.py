@@ -472,7 +472,7 @@ def _fatal_mask(flags: np.ndarray) -> np.ndarray:
     """True where a row's flags include a fatal code (only non-empty rows are parsed)."""
     out = np.zeros(len(flags), dtype=bool)
     for i in np.flatnonzero(flags != ""):
-        out[i] = any(_is_fatal(f) for f in flags[i].split(";") if f)
+        out[i] = any(_is_fatal(f) for f in qa.split(flags[i]))
     return out
 
 
@@ -494,7 +494,7 @@ def _computable(table: pd.DataFrame, flags: np.ndarray) -> np.ndarray:
 def _flag_counts(flags: np.ndarray) -> dict[str, int]:
     counter: Counter[str] = Counter()
     for i in np.flatnonzero(flags != ""):
-        counter.update(f for f in flags[i].split(";") if f)
+        counter.update(qa.split(flags[i]))
     return dict(sorted(counter.items()))
 
 

@@ -37,7 +37,6 @@ __all__ = ["DAYS_PER_YEAR", "DEFAULT_YEAR_START_MONTH", "aggregate", "flag_beyon
            "period_table", "years_beyond_samples"]
 
 
-
 def _water_year(index: pd.DatetimeIndex, start_month: int) -> np.ndarray:
     if start_month == 1:
         return index.year.to_numpy()

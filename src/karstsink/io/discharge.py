@@ -486,7 +486,7 @@ def read_discharge(
         ok_rows = (~dup).to_numpy()
         out[col] = vals[ok_rows].groupby(day[ok_rows]).mean().reindex(index).to_numpy()
     for f in out["qa_flags"]:
-        for c in filter(None, f.split(";")):
+        for c in qa.split(f):
             counts[c] = counts.get(c, 0) + 1
     out.attrs.update({
         "source": source,
