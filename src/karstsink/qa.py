@@ -298,8 +298,9 @@ register("zero_flow", "warn",
          "missing reading must be a blank cell instead, which is interpolated or flagged "
          "missing.", stages=("discharge",))
 register("interpolated", "warn",
-         "A day in a gap of at most max_gap_days days (7 by default), filled by linear "
-         "interpolation in time.", stages=("discharge",))
+         "A day in a gap of at most max_gap_days days ({threshold} by default, the "
+         "threshold), filled by linear interpolation in time.",
+         threshold=7, unit="days", comparison="<=", stages=("discharge",))
 register("missing", "fatal",
          "A day in a gap too long to interpolate or at either end of the record (kept only "
          "with allow_gaps): its discharge and flux are NaN.", stages=("discharge",))

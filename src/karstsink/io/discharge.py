@@ -33,8 +33,9 @@ from .discharge_headers import discharge_unit_in_header, match_discharge_header
 from .text import read_table
 
 #: Longest gap inside a discharge record filled by linear interpolation [d] (flag
-#: ``interpolated``); a longer one is refused unless ``allow_gaps``.
-DEFAULT_MAX_GAP_DAYS = 7
+#: ``interpolated``, whose threshold in the rule book it is); a longer one is refused
+#: unless ``allow_gaps``.
+DEFAULT_MAX_GAP_DAYS = int(qa.threshold("interpolated"))
 
 __all__ = ["Gap", "find_gaps", "read_discharge"]
 

@@ -322,6 +322,9 @@ def _json_value(o: Any) -> Any:
         return [_json_value(v) for v in o]
     if isinstance(o, np.ndarray):
         return _json_value(o.tolist())
+    if isinstance(o, (np.datetime64, np.timedelta64)):
+        # .item() of a nanosecond datetime64 is a bare integer: write the ISO text
+        return None if np.isnat(o) else str(o)
     if isinstance(o, np.generic):
         return _json_value(o.item())
     if isinstance(o, float):
@@ -332,6 +335,10 @@ def _json_value(o: Any) -> Any:
 
 
 def _json_key(k: Any) -> Any:
+    if isinstance(k, (np.datetime64, np.timedelta64)):
+        return None if np.isnat(k) else str(k)
     if isinstance(k, np.generic):
         k = k.item()
+    if isinstance(k, float) and not math.isfinite(k):
+        return None  # written "null", as a non-finite value is
     return k if k is None or isinstance(k, (str, int, float)) else str(k)
