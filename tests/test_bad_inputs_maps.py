@@ -227,6 +227,48 @@ def test_an_undeclared_nodata_value_is_refused_not_used(tmp_path, name, sentinel
         run_map(load_config(cfg), tmp_path / "out", quicklook=False)
 
 
+@pytest.mark.parametrize("name", ["runoff", "soil_pco2", "temperature"])
+def test_plus_infinity_in_a_raster_is_refused_not_mapped(tmp_path, name):
+    # +inf runoff used to give +inf pixels, an 'inf t C/yr' total and exit 0 (-inf was
+    # refused); the plausibility checks see only finite values, so the block read refuses it
+    inputs = uniform_inputs(tmp_path)
+    good = {"runoff": 500.0, "temperature": 15.0, "soil_pco2": 10_000.0}[name]
+    vals = np.full(GEO_SHAPE, good, np.float32)
+    vals[6, :] = np.inf
+    write(inputs[name], vals, GEO_TRANSFORM, GEO, nodata=np.nan)
+    cfg = write_config(tmp_path, inputs)
+    _cli_error(tmp_path, cfg, f"Input {name!r}", inputs[name].name, "holds +inf")
+    with pytest.raises(RasterError, match=r"holds \+inf"):
+        run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+
+
+@pytest.mark.parametrize("value", [0.0, -5.0])
+def test_a_soil_pco2_of_zero_is_refused_unless_it_is_the_declared_nodata(tmp_path, value):
+    # 0 ppmv soil pCO2 used to give a karst sink of exactly 0 there, with nothing said;
+    # soil air always holds more CO2 than the atmosphere (~400 ppmv)
+    inputs = uniform_inputs(tmp_path)
+    vals = np.full(GEO_SHAPE, 10_000.0, np.float32)
+    vals[6, :] = value
+    write(inputs["soil_pco2"], vals, GEO_TRANSFORM, GEO, nodata=np.nan)
+    cfg = write_config(tmp_path, inputs)
+    _cli_error(tmp_path, cfg, "Input 'soil_pco2'", inputs["soil_pco2"].name,
+               f"holds {value:g}", "no soil air has", f"-a_nodata {value:g}")
+    with pytest.raises(RasterError, match="no soil air has"):
+        run_map(load_config(cfg), tmp_path / "out", quicklook=False)
+    # declared as the file's nodata, its pixels are nodata, not a sink of 0: as many zeros
+    # (the non-carbonate pixels) as with no such row, and more nodata
+    write(inputs["soil_pco2"], np.full(GEO_SHAPE, 10_000.0, np.float32), GEO_TRANSFORM, GEO,
+          nodata=np.nan)
+    run_map(load_config(cfg), tmp_path / "out1", quicklook=False)
+    write(inputs["soil_pco2"], vals, GEO_TRANSFORM, GEO, nodata=value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        run_map(load_config(cfg), tmp_path / "out2", quicklook=False)
+    full, holed = (read(tmp_path / d / "karst_sink.tif") for d in ("out1", "out2"))
+    assert np.count_nonzero(holed == 0) == np.count_nonzero(full == 0)
+    assert np.isnan(holed).sum() > np.isnan(full).sum()
+
+
 def test_minus_999_in_a_dem_is_an_elevation_not_a_code(tmp_path):
     # -999 m is a depth of bathymetric DEMs (GEBCO): a DEM may hold it; with no pressure
     # correction asked for, the DEM does not change the sink, and the run goes through

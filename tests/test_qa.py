@@ -323,7 +323,9 @@ def test_severities_keep_todays_behaviour():
               # total alkalinity below 2 x the carbonate: HCO3 = alk - 2 CO3 < 0
               "carbonate_exceeds_alkalinity",
               # '<7' for pH or '<5' for temperature: nothing can stand in for them
-              "censored_value"}
+              "censored_value",
+              # a concentration of exactly 0: a 0 typed for a missing value, like pH 0
+              "zero_concentration"}
     input_stage = {c for c, r in qa.RULES.items() if {"samples", "speciation"} & set(r.stages)}
     assert {c for c in qa.FATAL if c in input_stage} == before
     assert samples.FATAL_FLAGS == qa.FATAL

@@ -236,8 +236,11 @@ register("zero_discharge", "fatal",
          "and WRTDS fits; the flux on zero-flow days is 0.", stages=("flux",))
 register("zero_concentration", "fatal",
          "A concentration of exactly 0, which no measurement gives (a value below detection "
-         "is written '<DL'; a missing one, blank): left out of the direct method, whose "
-         "interpolation it would pull to 0.", stages=("flux",))
+         "is written '<DL'; a missing one, blank): a 0 typed for a missing value. Field "
+         "samples set it to NaN and do not use it (CO3 excepted: its 0 is a titration's "
+         "phenolphthalein alkalinity of 0); the direct flux method leaves it out, as its "
+         "interpolation would pull to 0.", stages=("samples", "speciation", "flux"),
+         keyed=True)
 register("nonpositive_value", "fatal",
          "A zero or negative concentration cannot enter a regression on ln C or ln load: "
          "left out of the fit.", threshold=0.0, unit="mg/L", comparison="<=", stages=("flux",))

@@ -275,6 +275,14 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             flag(neg, "negative_value", key)
             values[neg] = np.nan
             fatal |= neg
+            if kind in ("conc", "orgc") and key != "co3":
+                # exactly 0 is no measurement ('<DL' is below detection, a blank is
+                # missing): a 0 typed for a missing value, never read as a concentration.
+                # CO3 is exempt: its 0 is a titration's phenolphthalein alkalinity of 0.
+                zero = (status == cells.OK) & (values == 0)
+                flag(zero, "zero_concentration", key)
+                values[zero] = np.nan
+                fatal |= zero
         flag(below, "below_detection", key)
         flag((status == cells.ABOVE) & ~censored, "above_range", key)
         fatal_keys[key] = fatal

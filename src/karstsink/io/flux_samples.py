@@ -329,10 +329,11 @@ def flux_samples_from_table(
         limit_unknown = censored & np.isnan(vals)
         not_numeric, negative = has("not_numeric"), has("negative_value")
         above = has("above_range")
-        # a cell the reader could not take (-999, a formula without value, two columns that
-        # disagree) keeps the reader's word for it, not 'missing_value'
-        unread = {code: has(code) for code in ("sentinel_value", "formula_without_value",
-                                                "conflicting_values")}
+        # a cell the reader could not take (-999, a 0 typed for a missing value, a formula
+        # without value, two columns that disagree) keeps the reader's word for it, not
+        # 'missing_value'
+        unread = {code: has(code) for code in ("sentinel_value", "zero_concentration",
+                                                "formula_without_value", "conflicting_values")}
         # an HCO3 flux carries the reader's flag of an alkalinity holding carbonate (set where
         # an alkalinity fills HCO3; a table karstsink wrote keeps it) and flags a pH under the
         # carbonate buffer, where the sink's acid correction does not hold

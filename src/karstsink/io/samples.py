@@ -73,13 +73,19 @@ FATAL_FLAGS: frozenset[str] = _qa.FATAL
 
 
 def _unique_names(header: list[str]) -> list[str]:
-    seen: Counter[str] = Counter()
+    """Column names for ``header``: an empty cell becomes ``unnamed_<position>``, a name
+    written again ``<name>.1``, ``.2`` ... (the first suffix no header cell already holds:
+    ``pH, pH, pH.1`` gives ``pH, pH.2, pH.1``)."""
+    taken = {h for h in header if h.strip()}
+    used: set[str] = set()
     out = []
     for i, h in enumerate(header):
         name = h if h.strip() else f"unnamed_{i + 1}"
-        if seen[name]:
-            name = f"{name}.{seen[name]}"
-        seen[h if h.strip() else name] += 1
+        base, k = name, 0
+        while name in used or (name != h and name in taken):
+            k += 1
+            name = f"{base}.{k}"
+        used.add(name)
         out.append(name)
     return out
 

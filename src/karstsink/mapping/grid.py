@@ -341,29 +341,46 @@ class AlignedSource:
         pCO2, fraction, elevation or production anywhere, and -999 none but an elevation
         (a depth): used as a value it would become a sink of 0 (clamped runoff, pCO2), a
         negative one (NEP) or an inflated one (a slope from a -32768 m hole), so it is
-        refused with one line.  Checked on every block read,
+        refused with one line, as is +inf (-inf is below -1e30) and a soil pCO2 of 0 or
+        less (the 0 written for missing: no soil air has it).  Checked on every block read,
         in the sample before the pass and in the pass; one reduction per block when
         nothing is found.  Packed files (their own scale/offset) store codes and are
         left to their declared nodata and ``valid_range``.
         """
         if self.packed or data.size == 0 or data.dtype.kind not in "if":
             return
+        if data.dtype.kind == "f" and np.isposinf(np.fmax.reduce(data, axis=None)):
+            raise RasterError(
+                f"Input {self.name!r} ({self.label}) holds +inf, which no input can be: used "
+                f"as a value it would give an infinite sink. Set those pixels to the file's "
+                f"nodata (nodata = {self.nodata}) and run again.")
         lo = float(np.fmin.reduce(data, axis=None))  # NaN-skipping minimum
+        declared = self.nodata
         codes = UNDECLARED_NODATA + (() if self.name == "dem" else
                                      RASTER_NODATA_CODES_NOT_ELEVATION)
-        if not lo <= max(codes):  # also False for an all-NaN block
-            return
-        declared = self.nodata
-        hit = next((v for v in codes if v != declared and np.any(data == v)), None)
-        if hit is None and lo <= -1e30 and not (declared is not None and declared <= -1e30):
-            hit = lo
-        if hit is None:
-            return
-        raise RasterError(
-            f"Input {self.name!r} ({self.label}) holds {hit:g}, a nodata value the file does "
-            f"not declare (nodata = {declared}): used as a value it would give a wrong sink. "
-            f"Declare it in the file (`gdal_edit.py -a_nodata {hit:g} FILE` or `rio "
-            f"edit-info --nodata {hit:g} FILE`) and run again.")
+        hit = None
+        if lo <= max(codes):  # False for an all-NaN block
+            hit = next((v for v in codes if v != declared and np.any(data == v)), None)
+            if hit is None and lo <= -1e30 and not (declared is not None and declared <= -1e30):
+                hit = lo
+        if hit is not None:
+            raise RasterError(
+                f"Input {self.name!r} ({self.label}) holds {hit:g}, a nodata value the file "
+                f"does not declare (nodata = {declared}): used as a value it would give a "
+                f"wrong sink. Declare it in the file (`gdal_edit.py -a_nodata {hit:g} FILE` "
+                f"or `rio edit-info --nodata {hit:g} FILE`) and run again.")
+        if self.name == "soil_pco2" and lo <= 0:
+            low = data <= 0
+            if declared is not None:
+                low &= data != declared
+            if low.any():  # no soil air holds less CO2 than the air above it, let alone none
+                hit = float(np.max(data[low]))
+                raise RasterError(
+                    f"Input {self.name!r} ({self.label}) holds {hit:g}, a soil pCO2 no soil "
+                    f"air has (it holds more than the atmosphere's ~400 ppmv): used as a "
+                    f"value it would give a karst sink of 0. If it marks missing values, "
+                    f"declare it as the file's nodata (`gdal_edit.py -a_nodata {hit:g} "
+                    f"FILE`) and run again.")
 
     def read(self, window):
         """Values of this input for a window of the target grid.
