@@ -570,3 +570,34 @@ def test_any_mix_of_good_and_bad_rows_keeps_every_row_in_date_order(cells):
         assert usable == (cell in good), (cell, row.to_dict())
         if not usable:
             assert row["qa_flags"], cell  # every unusable row says why
+
+
+@pytest.mark.parametrize("reading", ["1e-300", "1e20"])
+def test_one_absurd_discharge_costs_loadest_that_day_only(tmp_path, reading):
+    # The demo's Longtan record (its LOADEST model has ln Q squared) with one reading of
+    # 1e-300 or 1e20 m3/s: the AMLE series overflowed, that day's flux was dropped with
+    # nothing said and every day's interval came out blank
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo" / "catchments"
+    lines = (demo / "longtan_discharge.csv").read_text(encoding="utf-8").splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("date,")) + 1
+    day = lines[first + 5].split(",")[0]
+    lines[first + 5] = f"{day},{reading}"
+    (tmp_path / "in").mkdir()
+    qp = tmp_path / "in" / "q.csv"
+    qp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["flux", "--discharge", qp, "--samples", demo / "longtan_samples.csv", "--area",
+            75, "--method", "loadest", "-o", tmp_path / "out", "--no-plots"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]  # no numpy noise
+    assert f"{day} ({float(reading):g} m3/s)" in r.output and "load_not_computable" in r.output
+    daily = pd.read_csv(tmp_path / "out" / "daily.csv", keep_default_na=False)
+    lost = (daily["estimate_flags"] == "load_not_computable").to_numpy()
+    assert lost.tolist() == (daily["date"] == day).tolist() and lost.sum() == 1
+    assert (daily.loc[lost, ["flux_kg_day", "flux_se_kg_day"]] == "").all().all()
+    kept = daily.loc[~lost, ["flux_kg_day", "flux_se_kg_day", "flux_lo95_kg_day"]]
+    assert (kept != "").all().all()

@@ -272,6 +272,11 @@ register("no_sample_in_year", "warn",
          "in it: its flux is carried over from the samples of other years (the model's fit "
          "to them, or the direct method's interpolation between the samples either side).",
          stages=("flux",))
+register("load_not_computable", "fatal",
+         "A day whose discharge (or date) lies so far outside the calibration samples that "
+         "the LOADEST model overflows there (a reading of 1e-300 or 1e20 m3/s): its flux is "
+         "NaN and the day counts as missing; the other days are not affected.",
+         stages=("flux",))
 register("negative_prediction", "fatal",
          "The proxy regression of the direct method predicts a negative concentration: that "
          "day's flux is NaN.", threshold=0.0, unit="mg/L", comparison="<", stages=("flux",))

@@ -317,9 +317,21 @@ def _series_coefficients(a: np.ndarray, b: np.ndarray, m: int) -> np.ndarray:
     return c
 
 
+def _row_terms(a: np.ndarray, b: np.ndarray, s2: float) -> np.ndarray:
+    """Series terms each row of (a, b) needs (before any cap)."""
+    return 40.0 + 12.0 * (np.abs(b) * s2 + np.abs(a) * np.sqrt(s2))
+
+
 def _n_terms(a: np.ndarray, b: np.ndarray, s2: float) -> int:
-    arg = float(np.max(np.abs(b) * s2 + np.abs(a) * np.sqrt(s2), initial=0.0))
-    return int(min(400, 40 + 12 * arg))
+    return int(min(400, float(np.max(_row_terms(a, b, s2), initial=40.0))))
+
+
+#: Most series terms a row may need and be estimated (its variance adds 20 more).  A row
+#: past it lies far outside the calibration data (a discharge of 1e-300 or 1e20 m3/s):
+#: its moments, Gamma(alpha + m) / Gamma(alpha) / alpha^m with m near 400, overflow float64
+#: for a few dozen samples (ln of it > 709 at m = 420, alpha = 30), and one such row used to
+#: make every row's variance NaN.
+MAX_ROW_TERMS = 180.0
 
 
 @dataclass
@@ -358,6 +370,15 @@ class LoadEstimator:
         self.alpha = (1.0 + fit.bias[p]) ** 2 / fit.cv[p, p]
         self.kappa = (1.0 + fit.bias[p]) / self.alpha
         self.s2_u = s2 / (1.0 + fit.bias[p])
+
+    def evaluable(self, X: np.ndarray) -> np.ndarray:
+        """True for the design rows whose estimate and variance stay finite
+        (:data:`MAX_ROW_TERMS`); the others are too far outside the calibration data."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        with np.errstate(over="ignore", invalid="ignore"):
+            a1, b1 = self._ab(X)
+            need = _row_terms(a1, b1, max(self.s2, self.s2_u))
+            return np.isfinite(need) & (need <= MAX_ROW_TERMS)
 
     def _ab(self, X):
         a1 = -(X @ self.bvec)

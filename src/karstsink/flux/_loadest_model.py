@@ -33,6 +33,10 @@ MODEL_TERMS: dict[int, tuple[str, ...]] = {
 _BASE_TERMS = {"lnQ", "lnQ2", "sin", "cos", "dtime", "dtime2"}
 
 
+#: Largest |ln load| evaluated (MLE, smearing): exp of 700 is near float64's limit (709).
+_MAX_LN_LOAD = 700.0
+
+
 def _columns(terms, lnq, dt, extras: dict[str, np.ndarray], extra_log: bool) -> np.ndarray:
     cols = [np.ones_like(lnq)]
     for t in terms:
@@ -107,9 +111,21 @@ class LoadestFit:
     def _smear(self) -> float:
         return float(self.diagnostics.get("smearing_factor", np.nan))
 
+    def computable(self, X: np.ndarray) -> np.ndarray:
+        """True for the design rows the model can be evaluated at: finite, and (AMLE) not so
+        far outside the calibration data that its series overflows, or (MLE, smearing)
+        its exp(x b) does; elsewhere loads and errors are NaN."""
+        ok = np.all(np.isfinite(X), axis=1)
+        if self.bias_correction == "amle" and self.method == "amle":
+            ok[ok] = self._estimator.evaluable(X[ok])
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                ok[ok] = np.abs(X[ok] @ self.coefficients) < _MAX_LN_LOAD
+        return ok
+
     def loads(self, X: np.ndarray) -> np.ndarray:
         """Load estimates [kg d⁻¹] at design rows ``X`` (NaN rows give NaN)."""
-        ok = np.all(np.isfinite(X), axis=1)
+        ok = self.computable(X)
         out = np.full(X.shape[0], np.nan)
         if not ok.any():
             return out
@@ -123,7 +139,7 @@ class LoadestFit:
 
     def daily_errors(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-instant standard error and SEP of the load [kg d⁻¹]."""
-        ok = np.all(np.isfinite(X), axis=1)
+        ok = self.computable(X)
         se = np.full(X.shape[0], np.nan)
         sep = np.full(X.shape[0], np.nan)
         if ok.any():
@@ -153,7 +169,7 @@ class LoadestFit:
         Returns a dict with ``n``, ``mean``, ``se``, ``sep``, ``lo95``, ``hi95``
         [kg d⁻¹] (mean daily load when rows are days).
         """
-        ok = np.all(np.isfinite(X), axis=1)
+        ok = self.computable(X)
         Xo = X[ok]
         n = int(Xo.shape[0])
         if n == 0:

@@ -43,6 +43,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from ..exceptions import DataError, MissingColumnError
+from .. import qa
+from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._amle import CensoredFit, fit_amle, lognormal_interval
 from ._base import PERIOD_COLUMNS, FluxEstimate
@@ -362,6 +364,20 @@ def estimate_loadest(
     out["flux_se_kg_day"] = sep
     out["flux_lo95_kg_day"] = lo
     out["flux_hi95_kg_day"] = hi
+    # a day the model cannot be evaluated at (a discharge of 1e-300 or 1e20 m3/s): NaN and
+    # flagged, the other days untouched
+    lost = np.all(np.isfinite(X), axis=1) & ~zero & ~fitobj.computable(X)
+    flags = np.full(len(out), "", dtype=object)
+    qa.add_flag(flags, lost, "load_not_computable")
+    out["qa_flags"] = flags
+    if lost.any():
+        days = ", ".join(f"{d:%Y-%m-%d} ({v:g} m3/s)" for d, v in
+                         zip(daily.index[lost][:3], q[lost][:3], strict=True))
+        warnings.warn(f"LOADEST: {int(lost.sum())} day(s) lie so far outside the calibration "
+                      f"samples that the model cannot be evaluated there: {days}"
+                      f"{' ...' if lost.sum() > 3 else ''}. Their flux is NaN (flagged "
+                      "load_not_computable) and they count as missing; check those discharge "
+                      "readings.", DataQualityWarning, stacklevel=2)
 
     warn, beyond = warn_extrapolated("LOADEST", q, loads,
                                      fitobj.diagnostics["max_calibration_q_m3s"])
