@@ -132,6 +132,10 @@ SPELLINGS = [  # header, cell, expected Ca (or Mg, HCO3) [mmol/L], hand calculat
     ("Ca (mmol kg-1)", "2", 2.0),
     ("Ca (mol/m3)", "2", 2.0),  # 1 mol/m3 = 1000 mmol / 1000 L
     ("Alk (ppm as CaCO3)", "250.2175", 5.0),  # 250.2175 / (100.087 / 2) = 5.0 meq/L HCO3-
+    # the unit after the first '/', unbracketed (it used to leave the column unread, unsaid)
+    ("Ca/mg/L", "80.156", 2.0),
+    ("HCO3/mg/L", "305.085", 5.0),
+    ("Ca/mmol/L", "2", 2.0),
 ]
 
 

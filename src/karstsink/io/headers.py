@@ -367,6 +367,8 @@ def match_header(header: str) -> HeaderMatch | None:
 
 
 _SLASH_RE = re.compile(r"^(?P<name>.*\S)\s*/\s*\(?(?P<unit>[^/()]+)\)?$")
+# the unit after the first '/', itself holding one: 'Ca/mg/L', '钙/mg/L'
+_FIRST_SLASH_RE = re.compile(r"^(?P<name>[^/]*[^/\s])\s*/\s*(?P<unit>[^()]*/[^()]*)$")
 
 
 def split_header(header: str) -> Iterator[tuple[str, str | None, str]]:
@@ -374,7 +376,8 @@ def split_header(header: str) -> Iterator[tuple[str, str | None, str]]:
 
     The forms, in this order: ``"bracket"`` (``Ca (mg/L)``, ``Q [L/s]``,
     ``流量(m³/s)``), ``"whole"`` (the header is the name; unit None), ``"slash"``
-    (GB style ``ρ(Ca2+)/(mg·L-1)``) and ``"suffix"`` (the unit after ``_`` or a
+    (GB style ``ρ(Ca2+)/(mg·L-1)``; ``Ca/mg/L``, the unit after the first ``/``) and
+    ``"suffix"`` (the unit after ``_`` or a
     space: ``Ca_mgL``, ``Q_cfs``, ``Ca mg/L``; the longest name first).
     """
     text = " ".join(nfkc(header).split())
@@ -385,6 +388,9 @@ def split_header(header: str) -> Iterator[tuple[str, str | None, str]]:
         yield m["name"], m["unit"].strip(), "bracket"
     yield text, None, "whole"
     m = _SLASH_RE.match(text)
+    if m:
+        yield m["name"], m["unit"], "slash"
+    m = _FIRST_SLASH_RE.match(text)
     if m:
         yield m["name"], m["unit"], "slash"
     for sep in ("_", " "):
