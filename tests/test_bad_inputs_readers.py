@@ -283,6 +283,10 @@ def test_a_concentration_of_exactly_zero_is_not_read_as_a_measurement(tmp_path):
     assert not computable(out)[:3].any() and computable(out)[3]
     # ½ x 0.05 mg/L / 62.004 g/mol = 4.032e-4 mmol/L
     assert out["no3_mmol_l"].iloc[3] == pytest.approx(0.025 / 62.004, rel=1e-4)
+    # karstsink's own canonical columns are taken as written: 0 there is none (a model water)
+    canon = std(pd.DataFrame({"ph": [7.4], "temp_c": [16.0], "hco3_mmol_l": [5.0],
+                              "ca_mmol_l": [2.5], "mg_mmol_l": [0.0]}))
+    assert canon["qa_flags"].iloc[0] == "" and canon["mg_mmol_l"].iloc[0] == 0.0
 
 
 def test_a_header_written_twice_in_xlsx(tmp_path):

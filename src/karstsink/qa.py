@@ -238,7 +238,8 @@ register("zero_concentration", "fatal",
          "A concentration of exactly 0, which no measurement gives (a value below detection "
          "is written '<DL'; a missing one, blank): a 0 typed for a missing value. Field "
          "samples set it to NaN and do not use it (CO3 excepted: its 0 is a titration's "
-         "phenolphthalein alkalinity of 0); the direct flux method leaves it out, as its "
+         "phenolphthalein alkalinity of 0; so is a canonical column such as ca_mmol_l, where "
+         "0 means none); the direct flux method leaves it out, as its "
          "interpolation would pull to 0.", stages=("samples", "speciation", "flux"),
          keyed=True)
 register("nonpositive_value", "fatal",

@@ -21,7 +21,7 @@ from ._sample_checks import merge_readings, read_value_column
 from ._sample_checks import parse_coordinates as _parse_coordinates
 from ._sample_columns import _map_columns
 from ._sample_units import _convert, _resolve_units
-from .headers import KEYS
+from .headers import CANONICAL_NAMES, KEYS
 from .samples_long import is_long, pivot_long
 
 _FLAG_ORDER = list(_qa.RULES)
@@ -111,6 +111,7 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     n = len(df)
     text = texts if texts is not None else {c: cells.text_cells(df[c]) for c in df.columns}
     measured: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    as_written: set[str] = set()  # keys read from a canonical column (ca_mmol_l): 0 is none
     ids: dict[str, list[str]] = {}
     dates = bad_dates = bad_info = None
     out = df.copy(deep=False)  # copy-on-write: the caller's frame is never modified
@@ -192,6 +193,8 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
                 special["sentinel_value"][key] = reading.sentinel
                 special["formula_without_value"][key] = reading.formula
                 measured[key] = (reading.values, reading.status)
+                if str(reading.column) in CANONICAL_NAMES:
+                    as_written.add(key)
         loose = {renamed.get(c, c): len(r) for c, r in formula_cells.items() if c not in valued}
         if loose:
             notes.append(f"XLSX formula cells without a stored value, read as empty: {loose} "
@@ -275,10 +278,12 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             flag(neg, "negative_value", key)
             values[neg] = np.nan
             fatal |= neg
-            if kind in ("conc", "orgc") and key != "co3":
+            if kind in ("conc", "orgc") and key != "co3" and key not in as_written:
                 # exactly 0 is no measurement ('<DL' is below detection, a blank is
                 # missing): a 0 typed for a missing value, never read as a concentration.
-                # CO3 is exempt: its 0 is a titration's phenolphthalein alkalinity of 0.
+                # CO3 is exempt: its 0 is a titration's phenolphthalein alkalinity of 0;
+                # so is a canonical column (ca_mmol_l), karstsink's own, where 0 is none
+                # (a model water, or below_detection="zero").
                 zero = (status == cells.OK) & (values == 0)
                 flag(zero, "zero_concentration", key)
                 values[zero] = np.nan
