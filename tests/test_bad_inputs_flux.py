@@ -329,16 +329,14 @@ def test_zero_concentration_is_flagged_not_silently_dropped():
 
 
 def test_an_unusable_companion_flux_names_its_option_and_the_way_on(tmp_path):
-    # every NO3 cell 0: the reader takes none of them (a 0 typed for a missing value,
-    # zero_concentration), so the NO3 flux for the nitric-acid correction cannot be
-    # estimated; the one error line says that it is --no3's flux and what leaving it out
-    # costs (the HCO3 flux itself is fine)
+    # every NO3 cell 0: the direct method leaves each out (zero_concentration), so the NO3
+    # flux for the nitric-acid correction cannot be estimated; the one error line says that
+    # it is --no3's flux and what leaving it out costs (the HCO3 flux itself is fine)
     smp = _s_frame()
     smp["no3"] = 0.0
     qp, sp = _write(tmp_path, _q_frame(), smp)
     r = _run(qp, sp, tmp_path / "out", "--method", "direct", "--no3", "no3")
-    _refused(r, tmp_path, "no usable no3 value in column 'no3'",
-             "all 74 cells zero concentration",
+    _refused(r, tmp_path, "The direct method needs at least 1 usable", "74 zero_concentration",
              "the NO3 flux of --no3 'no3'", "nitric-acid correction",
              "leave --no3 out and the sink goes without that correction")
     # every NO3 cell 'n.d.': no value at all; the line names --no3, not --constituent

@@ -268,18 +268,19 @@ def test_a_repeated_header_whose_suffixed_name_is_taken_keeps_every_column(tmp_p
 
 
 def test_a_concentration_of_exactly_zero_is_not_read_as_a_measurement(tmp_path):
-    # a 0 typed for "not measured": NaN, flagged and not speciated, like a pH of 0; a CO3 of
-    # 0 (phenolphthalein alkalinity 0, a titration's result) and a '<0.05' are values
-    path = write(tmp_path, "pH,T (°C),HCO3 (mg/L),Ca (mg/L),NO3 (mg/L),CO3 (mg/L)\n"
-                 "7.4,16,0.0,40.078,1,0\n7.4,16,305.085,0,1,0\n7.4,16,305.085,40.078,0.00,0\n"
-                 "7.4,16,305.085,40.078,<0.05,0\n")
+    # a major ion's 0 typed for "not measured": NaN, flagged and not speciated, like a pH of
+    # 0; a CO3 of 0 (phenolphthalein alkalinity 0), a NO3 of 0 (below the resolution) and
+    # a '<0.05' are values
+    path = write(tmp_path, "pH,T (°C),HCO3 (mg/L),Ca (mg/L),Mg (mg/L),NO3 (mg/L),CO3 (mg/L)\n"
+                 "7.4,16,0.0,40.078,2,1,0\n7.4,16,305.085,0,2,1,0\n"
+                 "7.4,16,305.085,40.078,0.00,0,0\n7.4,16,305.085,40.078,2,<0.05,0\n")
     out = read(path)
     assert out["qa_flags"].tolist() == ["zero_concentration:hco3", "zero_concentration:ca",
-                                        "zero_concentration:no3", "below_detection:no3"]
+                                        "zero_concentration:mg", "below_detection:no3"]
     assert out["hco3_mmol_l"].isna().tolist() == [True, False, False, False]
     assert out["ca_mmol_l"].isna().tolist() == [False, True, False, False]
-    assert out["no3_mmol_l"].isna().tolist() == [False, False, True, False]
-    assert (out["co3_mmol_l"] == 0).all()
+    assert out["mg_mmol_l"].isna().tolist() == [False, False, True, False]
+    assert out["no3_mmol_l"].iloc[2] == 0.0 and (out["co3_mmol_l"] == 0).all()
     assert not computable(out)[:3].any() and computable(out)[3]
     # ½ x 0.05 mg/L / 62.004 g/mol = 4.032e-4 mmol/L
     assert out["no3_mmol_l"].iloc[3] == pytest.approx(0.025 / 62.004, rel=1e-4)

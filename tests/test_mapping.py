@@ -358,7 +358,8 @@ def test_numba_kernel_matches_numpy(tmp_path):
     temp = rng.uniform(0, 40, GEO_SHAPE).astype(np.float32)
     temp[4, 5], temp[5, 7], temp[6, 9] = -1.5, 41.0, -9999.0
     pco2 = rng.uniform(100, 60000, GEO_SHAPE).astype(np.float32)
-    pco2[4, 6], pco2[5, 8], pco2[6, 6] = 0.0, 5.0, 2e6
+    # 0.5 and 5 ppmv: below the table's 10^-5 atm, clamped (a 0 is refused when read)
+    pco2[4, 6], pco2[5, 8], pco2[6, 6] = 0.5, 5.0, 2e6
     write(inputs["temperature"], temp, GEO_TRANSFORM, GEO, nodata=-9999.0)
     write(inputs["soil_pco2"], pco2, GEO_TRANSFORM, GEO, nodata=-9999.0)
     lc = rng.choice(np.array([10, 20, 30, 40, 50, 60, 80], np.uint8), LC_SHAPE)

@@ -237,11 +237,11 @@ register("zero_discharge", "fatal",
 register("zero_concentration", "fatal",
          "A concentration of exactly 0, which no measurement gives (a value below detection "
          "is written '<DL'; a missing one, blank): a 0 typed for a missing value. Field "
-         "samples set it to NaN and do not use it (CO3 excepted: its 0 is a titration's "
-         "phenolphthalein alkalinity of 0; so is a canonical column such as ca_mmol_l, where "
-         "0 means none); the direct flux method leaves it out, as its "
-         "interpolation would pull to 0.", stages=("samples", "speciation", "flux"),
-         keyed=True)
+         "samples set a major ion's (Ca, Mg, Na, K, Cl, SO4, HCO3, alkalinity) to NaN and "
+         "do not use it (NO3, CO3 and trace constituents keep a 0, a value below the "
+         "reporting resolution; so does a canonical column such as ca_mmol_l); the direct "
+         "flux method leaves it out, as its interpolation would pull to 0.",
+         stages=("samples", "speciation", "flux"), keyed=True)
 register("nonpositive_value", "fatal",
          "A zero or negative concentration cannot enter a regression on ln C or ln load: "
          "left out of the fit.", threshold=0.0, unit="mg/L", comparison="<=", stages=("flux",))

@@ -24,6 +24,12 @@ from ._sample_units import _convert, _resolve_units
 from .headers import CANONICAL_NAMES, KEYS
 from .samples_long import is_long, pivot_long
 
+#: The major ions every natural water holds in measurable amounts (rain alone brings Na, K,
+#: Cl and SO4), whose exactly 0 is a 0 typed for a missing value (``zero_concentration``).
+#: Not NO3, CO3 and the trace constituents: their 0 is a value below the reporting
+#: resolution (an anoxic water's NO3, a CO3 titration's phenolphthalein alkalinity of 0).
+ZERO_IS_MISSING = frozenset({"ca", "mg", "na", "k", "cl", "so4", "hco3", "alk"})
+
 _FLAG_ORDER = list(_qa.RULES)
 _KEY_ORDER = list(KEYS)
 
@@ -278,12 +284,11 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
             flag(neg, "negative_value", key)
             values[neg] = np.nan
             fatal |= neg
-            if kind in ("conc", "orgc") and key != "co3" and key not in as_written:
+            if key in ZERO_IS_MISSING and key not in as_written:
                 # exactly 0 is no measurement ('<DL' is below detection, a blank is
-                # missing): a 0 typed for a missing value, never read as a concentration.
-                # CO3 is exempt: its 0 is a titration's phenolphthalein alkalinity of 0;
-                # so is a canonical column (ca_mmol_l), karstsink's own, where 0 is none
-                # (a model water, or below_detection="zero").
+                # missing): for a major ion a 0 typed for a missing value, never read as a
+                # concentration.  A canonical column (ca_mmol_l), karstsink's own, keeps
+                # it: 0 is none there (a model water, or below_detection="zero").
                 zero = (status == cells.OK) & (values == 0)
                 flag(zero, "zero_concentration", key)
                 values[zero] = np.nan

@@ -20,6 +20,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ from .text import read_table
 #: Longest gap inside a discharge record filled by linear interpolation [d] (flag
 #: ``interpolated``, whose threshold in the rule book it is); a longer one is refused
 #: unless ``allow_gaps``.
-DEFAULT_MAX_GAP_DAYS = int(qa.threshold("interpolated"))
+DEFAULT_MAX_GAP_DAYS = int(cast(float, qa.threshold("interpolated")))
 
 __all__ = ["Gap", "find_gaps", "read_discharge"]
 
