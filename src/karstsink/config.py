@@ -231,8 +231,10 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
         if key in ("window_y", "window_q", "window_s") and not (
                 value > 0 and math.isfinite(value)):
             raise fail(key, f"must be a positive, finite half-window, not {value!r}")
-        if key in ("min_obs", "min_uncen", "jobs", "block_days") and value < 1:
+        if key in ("min_obs", "min_uncen", "jobs") and value < 1:
             raise fail(key, f"must be 1 or more, not {value!r}")
+        if key == "block_days" and value < 2:
+            raise fail(key, f"must be 2 days or more (a bootstrap block), not {value!r}")
         if key == "bootstrap" and value < 0:
             raise fail(key, "must be 0 (no intervals) or more replicates")
         if key == "seed" and (problem := seed_problem(value)):

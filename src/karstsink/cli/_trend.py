@@ -70,7 +70,7 @@ def _series_years(text: str | None):
               help="Generalized flow normalisation half-window [yr] (0: stationary).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
               help="Block-bootstrap replicates (EGRETci; 0: none).")
-@click.option("--block-days", type=click.IntRange(min=1), default=200, show_default=True,
+@click.option("--block-days", type=click.IntRange(min=2), default=200, show_default=True,
               help="Bootstrap block length [d].")
 @click.option("--seed", type=SEED, default=None, help="Seed of the bootstrap and of WRTDS-Kalman "
               "[default: a fresh one, written to trend.json].")

@@ -24,7 +24,14 @@ import pandas as pd
 from .._seed import resolve_seed
 from ..exceptions import DataError
 from ._gfn import annual_means, flow_windows, gfn_daily, surface_start_end
-from ._wrtds_bootstrap import _EPOCH, block_resample, redraw_failed, replicate_jobs, run_replicates
+from ._wrtds_bootstrap import (
+    _EPOCH,
+    block_resample,
+    check_block_days,
+    redraw_failed,
+    replicate_jobs,
+    run_replicates,
+)
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import decimal_high_low, estimate_surfaces, interp_surface
 
@@ -107,6 +114,7 @@ def fn_band(ctx, *, n_boot: int = 100, block_days: int = 200, seed: int | None =
     """
     if int(n_boot) < 2:
         raise DataError(f"--bootstrap needs at least 2 replicates, got {n_boot!r}")
+    block_days = check_block_days(block_days)
     pa = (int(pa_start), int(pa_long))
     prefix = "gfn" if window_side and window_side > 0 else "fn"
     if prefix == "gfn":

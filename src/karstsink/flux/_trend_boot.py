@@ -27,7 +27,14 @@ import pandas as pd
 from .._seed import resolve_seed
 from ..exceptions import DataError
 from ..units import DAYS_PER_YEAR
-from ._wrtds_bootstrap import _EPOCH, block_resample, redraw_failed, replicate_jobs, run_replicates
+from ._wrtds_bootstrap import (
+    _EPOCH,
+    block_resample,
+    check_block_days,
+    redraw_failed,
+    replicate_jobs,
+    run_replicates,
+)
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import decimal_high_low, estimate_surfaces
 from .trends import TrendResult, group_values, pair_values
@@ -161,6 +168,7 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
     """
     if int(n_boot) < 2:
         raise DataError(f"--bootstrap needs at least 2 replicates, got {n_boot!r}")
+    block_days = check_block_days(block_days)
     seed = resolve_seed(seed)  # recorded in info['bootstrap']
     children = np.random.SeedSequence(seed).spawn(int(n_boot))
     lean = replace(ctx, daily=None, sample_table=None)

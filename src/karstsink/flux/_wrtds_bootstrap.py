@@ -27,6 +27,21 @@ from ._wrtds_surface import Grid, estimate_surfaces, interp_surfaces
 _EPOCH = np.datetime64("1850-01-01", "D")
 
 
+#: Shortest bootstrap block [d]: a block takes the days start .. start + block_days - 2
+#: (EGRETci's blockSample), so one of 1 day would take none and never end.
+MIN_BLOCK_DAYS = 2
+
+
+def check_block_days(block_days) -> int:
+    """``block_days`` as an int of at least :data:`MIN_BLOCK_DAYS`, else a DataError."""
+    ok = isinstance(block_days, (int, np.integer)) and not isinstance(block_days, bool)
+    if not ok or block_days < MIN_BLOCK_DAYS:
+        raise DataError(f"block_days must be a whole number of at least {MIN_BLOCK_DAYS} days "
+                        f"(a block of days start to start + block_days - 2, as EGRETci's "
+                        f"blockSample; 200 by default); got {block_days!r}.")
+    return int(block_days)
+
+
 def block_resample(day_number: np.ndarray, block_days: int, rng: np.random.Generator):
     """Indices of a block-bootstrap resample of time-sorted samples.
 
@@ -36,6 +51,7 @@ def block_resample(day_number: np.ndarray, block_days: int, rng: np.random.Gener
     record, until more samples than the original are collected; the excess
     is cut and the result sorted in time.
     """
+    block_days = check_block_days(block_days)
     n = day_number.size
     first, last = int(day_number[0]), int(day_number[-1])
     if n < 2 or first == last:

@@ -29,7 +29,7 @@ from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
 from ._common import has_flag, unused_reasons, warn_extrapolated
-from ._wrtds_bootstrap import _BootRun
+from ._wrtds_bootstrap import _BootRun, check_block_days
 from ._wrtds_core import Samples, Settings, check_counts, fit_points, lower_min_obs_hint
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import (
@@ -215,6 +215,7 @@ def _estimate(
 ) -> WRTDSEstimate:
     t_start = time.perf_counter()
     if bootstrap and bootstrap > 0:
+        check_block_days(block_days)
         seed = resolve_seed(seed)  # recorded in model['interval']
     settings = Settings(
         float(window_y),
