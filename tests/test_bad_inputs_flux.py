@@ -599,3 +599,35 @@ def test_one_absurd_discharge_costs_loadest_that_day_only(tmp_path, reading):
     assert (daily.loc[lost, ["flux_kg_day", "flux_se_kg_day"]] == "").all().all()
     kept = daily.loc[~lost, ["flux_kg_day", "flux_se_kg_day", "flux_lo95_kg_day"]]
     assert (kept != "").all().all()
+
+
+def test_a_discharge_index_with_absent_days_counts_them_missing():
+    # 21 days of March 2019 absent from the index (not NaN: absent) used to give a
+    # 10-day March flagged complete; they are now missing days, NaN flux
+    from karstsink.flux import estimate
+    from karstsink.flux.aggregate import aggregate
+
+    q = pd.DataFrame({"discharge_m3s": 1.0}, index=pd.date_range("2018-01-01", "2020-12-31"))
+    s = pd.DataFrame({"date": pd.date_range("2018-01-15", "2020-12-15", freq="15D"),
+                      "conc_mg_L": 200.0, "censored": False})
+    gapped = q.drop(pd.date_range("2019-03-05", "2019-03-25"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        est = estimate(gapped, s, method="direct")
+        march = aggregate(est, year_start_month=1)["monthly"].query("month == '2019-03'")
+    assert len(est.daily) == len(q)
+    assert est.daily.loc["2019-03-05":"2019-03-25", "flux_kg_day"].isna().all()
+    assert march[["n_days", "n_missing_days"]].iloc[0].tolist() == [10, 21]  # 31 - 21 = 10
+    assert not march["complete"].iloc[0]
+
+
+@pytest.mark.parametrize("method", ["direct", "rating", "loadest", "wrtds"])
+def test_hourly_discharge_is_refused_by_every_estimator(method):
+    from karstsink.flux import estimate
+
+    q = pd.DataFrame({"discharge_m3s": 1.0},
+                     index=pd.date_range("2018-01-01", "2018-03-01", freq="h"))
+    s = pd.DataFrame({"date": pd.date_range("2018-01-05", "2018-02-25", freq="5D"),
+                      "conc_mg_L": 200.0, "censored": False})
+    with pytest.raises(DataError, match=r"times of day .* daily means"):
+        estimate(q, s, method=method)

@@ -435,7 +435,7 @@ def test_too_few_samples_is_one_clear_error():
 def test_negative_discharge_is_refused():
     daily, samples = _app7_inputs()
     daily.iloc[40, 0] = -1.0
-    with pytest.raises(DataError, match="negative discharge"):
+    with pytest.raises(DataError, match=r"discharge is negative on 1 day\(s\), first"):
         estimate_wrtds(daily, samples, bootstrap=0)
 
 

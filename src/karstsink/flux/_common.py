@@ -55,19 +55,50 @@ def loadest_center(x: np.ndarray) -> float:
 
 
 def check_daily(daily: pd.DataFrame) -> pd.DataFrame:
-    """Validate the discharge table every estimator takes."""
+    """The discharge table every estimator takes, checked: one row per day.
+
+    A DataFrame with ``discharge_m3s`` [m3/s] on a DatetimeIndex of days (no times of
+    day, none repeated, none negative).  Returned sorted by day, with every day from the
+    first to the last: a day the index lacks is added with NaN discharge, so it counts
+    as a missing day (as a gap of :func:`karstsink.hydrology.read_discharge` does)
+    instead of being left out of the period tables unsaid.
+
+    Raises
+    ------
+    MissingColumnError
+        Not a DataFrame, or no ``discharge_m3s`` column.
+    DataError
+        Not a DatetimeIndex, no day, a time of day, a repeated day or a negative value;
+        the message names the first and how to fix it.
+    """
     if not isinstance(daily, pd.DataFrame) or "discharge_m3s" not in daily.columns:
         raise MissingColumnError(
             "discharge must be a DataFrame with a 'discharge_m3s' column on a daily "
             "DatetimeIndex (use karstsink.hydrology.read_discharge)."
         )
-    if not isinstance(daily.index, pd.DatetimeIndex):
+    idx = daily.index
+    if not isinstance(idx, pd.DatetimeIndex):
         raise DataError("discharge must be indexed by a DatetimeIndex of days.")
-    if daily.index.has_duplicates:
-        raise DataError("discharge has duplicate days; read it with read_discharge.")
-    q = daily["discharge_m3s"].to_numpy(dtype=float)
-    if np.any(q[np.isfinite(q)] < 0):
-        raise DataError("discharge has negative values; read it with read_discharge to flag them.")
+    if len(idx) == 0:
+        raise DataError("discharge has no day; read a record with read_discharge.")
+    if (idx != idx.normalize()).any():
+        first = idx[idx != idx.normalize()][0]
+        raise DataError(f"discharge holds times of day (first {first}); average them to "
+                        "daily means first (read_discharge does).")
+    if idx.has_duplicates:
+        raise DataError(f"discharge repeats the day {idx[idx.duplicated()][0].date()}; one "
+                        "row per day (read_discharge keeps the first of a repeated reading).")
+    q = pd.to_numeric(daily["discharge_m3s"], errors="coerce").to_numpy(dtype=float)
+    bad = np.isfinite(q) & (q < 0)
+    if bad.any():
+        raise DataError(f"discharge is negative on {int(bad.sum())} day(s), first "
+                        f"{idx[np.flatnonzero(bad)[0]].date()}; read it with read_discharge "
+                        "to flag them, or blank them (NaN).")
+    if not idx.is_monotonic_increasing:
+        daily = daily.sort_index()
+    full = pd.date_range(daily.index[0], daily.index[-1], freq="D", name=daily.index.name)
+    if len(full) != len(daily):  # absent days: missing, not left out
+        daily = daily.reindex(full)
     return daily
 
 

@@ -28,7 +28,7 @@ from .._workers import default_jobs as default_jobs  # kept importable from here
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
-from ._common import has_flag, unused_reasons, warn_extrapolated
+from ._common import check_daily, has_flag, unused_reasons, warn_extrapolated
 from ._wrtds_bootstrap import _BootRun, check_block_days
 from ._wrtds_core import Samples, Settings, check_counts, fit_points, lower_min_obs_hint
 from ._wrtds_solve import single_thread_blas
@@ -406,33 +406,10 @@ def _estimate(
 
 
 def _check_daily(daily: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    if not isinstance(daily, pd.DataFrame):
-        raise DataError("WRTDS: 'daily' must be a DataFrame indexed by date")
-    if "discharge_m3s" not in daily.columns:
-        raise MissingColumnError(
-            "WRTDS: the daily table has no 'discharge_m3s' column [m3/s]; "
-            f"columns are {list(daily.columns)}"
-        )
-    if not isinstance(daily.index, pd.DatetimeIndex):
-        raise DataError("WRTDS: the daily table must have a DatetimeIndex of days (named 'date')")
-    idx = daily.index
-    if len(idx) < 2:
+    daily = check_daily(daily)
+    if len(daily) < 2:
         raise DataError("WRTDS: the daily record has fewer than two days")
-    if (idx != idx.normalize()).any():
-        raise DataError("WRTDS: the daily index holds times of day; average to daily means first")
-    if idx.has_duplicates:
-        dup = idx[idx.duplicated()][0]
-        raise DataError(f"WRTDS: the daily index repeats {dup.date()}; one row per day")
-    if not idx.is_monotonic_increasing:
-        daily = daily.sort_index()
     q = pd.to_numeric(daily["discharge_m3s"], errors="coerce").to_numpy(dtype=float)
-    bad = np.isfinite(q) & (q < 0)
-    if bad.any():
-        first = daily.index[np.flatnonzero(bad)[0]].date()
-        raise DataError(
-            f"WRTDS: negative discharge on {bad.sum()} day(s), first {first}; "
-            "fix or blank them (NaN) before estimating"
-        )
     out = daily.copy()
     out.index = out.index.rename("date")
     return out, q
