@@ -125,9 +125,27 @@ def test_per_row_sd_columns_take_precedence():
     assert 1.4 < ratio < 2.8
     meta = out.attrs["karstsink"]["speciation"]["uncertainty"]
     assert meta["per_row_sd_columns"] == ["ph_sd"]
-    with pytest.raises(DataError, match=r"'ph_sd', row 2.*negative"):
-        quiet_speciate(pd.DataFrame([{**base, "ph_sd": 0.1}, {**base, "ph_sd": -1}]),
-                       draws=5)
+    for bad in (-1, "abc", np.inf):  # refused, not silently replaced by the default
+        with pytest.raises(DataError, match=r"'ph_sd', row 2: a standard uncertainty must"):
+            quiet_speciate(pd.DataFrame([{**base, "ph_sd": 0.1}, {**base, "ph_sd": bad}]),
+                           draws=5)
+    # an empty cell takes the default, as a missing column does
+    blank, none = (quiet_speciate(pd.DataFrame([row]), draws=40, uncertainty={"ph": 0.05},
+                                  seed=3) for row in ({**base, "ph_sd": np.nan}, base))
+    assert blank.loc[0, "si_calcite_sd"] == none.loc[0, "si_calcite_sd"]
+
+
+def test_speciating_again_drops_the_earlier_intervals():
+    # a table speciated with draws, then changed and speciated without: the old intervals
+    # (which no longer bracket the new values) used to stay
+    first = quiet_speciate(pd.DataFrame([spring_row()]), draws=20, seed=1)
+    assert set(STATS) <= set(first.columns)
+    changed = first.copy()
+    changed.loc[0, "ph"] = 6.6
+    again = quiet_speciate(changed)
+    assert not set(STATS) & set(again.columns)
+    assert again.loc[0, "si_calcite"] < first.loc[0, "si_calcite"]
+    assert again.attrs["karstsink"]["speciation"].get("uncertainty") is None
 
 
 def test_uncertainty_specs_and_their_errors():

@@ -280,6 +280,10 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     new = {name: (pd.array(col, dtype="string") if name == "phreeqc_message"
                   else np.asarray(col, dtype=float)) for name, col in new.items()}
     kept = _keep_clashing_inputs(out, new)
+    if "phreeqc_message" in out.columns:  # speciated before: its intervals go with its results
+        stale = [f"{r}{st}" for r in uncertainty_mod.UNCERTAIN_RESULTS
+                 for st in uncertainty_mod.STATISTICS]
+        out = out.drop(columns=[c for c in stale if c in out.columns and c not in new])
     for name, col in new.items():
         out[name] = col
     out["qa_flags"] = pd.array(flags, dtype="string")

@@ -181,7 +181,8 @@ def sd_matrix(values: np.ndarray, table: Any, sds: Mapping[str, Sd]) -> tuple[np
     Raises
     ------
     DataError
-        A negative value in a ``_sd`` column (names the column and row).
+        A negative, infinite or non-numeric value in a ``_sd`` column (names the column
+        and row); an empty cell takes the default.
     """
     import pandas as pd
 
@@ -195,14 +196,16 @@ def sd_matrix(values: np.ndarray, table: Any, sds: Mapping[str, Sd]) -> tuple[np
         name = f"{col}_sd"
         if name not in table.columns:
             continue
-        per = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float,
-                                                                     na_value=np.nan)
+        raw = table[name]
+        per = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        empty = (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
         with np.errstate(invalid="ignore"):
-            negative = per < 0
-        if negative.any():
-            row = int(np.flatnonzero(negative)[0])
-            raise DataError(f"column {name!r}, row {row + 1}: a standard uncertainty cannot "
-                            f"be negative ({per[row]:g}); give it as a number >= 0")
+            bad = (per < 0) | np.isinf(per) | (np.isnan(per) & ~empty)
+        if bad.any():  # an empty cell takes the default; anything else must be a number
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"column {name!r}, row {row + 1}: a standard uncertainty must be "
+                            f"a finite number >= 0 (an empty cell takes the default); got "
+                            f"{raw.iloc[row]!r}")
         given = np.isfinite(per)
         out[given, j] = per[given]
         used.append(name)
