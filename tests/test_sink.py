@@ -149,3 +149,26 @@ def test_a_mean_hco3_above_carbonate_solubility_is_flagged():
     assert out["qa_flags"].tolist() == ["implausible_hco3", ""]
     plain = carbon_sink(hco3_flux_mol_yr=flux, area_km2=1000.0)
     np.testing.assert_array_equal(out["sink_t_c_km2_yr"], plain["sink_t_c_km2_yr"])
+
+
+@pytest.mark.parametrize("kw", [{"so4_flux_kg_yr": -1e5}, {"no3_flux_kg_yr": [-1.0]},
+                                {"bcp_flux_kg_c_yr": -1e6, "bcp_share": 0.5}])
+def test_a_negative_companion_flux_is_refused_not_used(kw):
+    # by hand: a negative SO4 flux of -1e5 kg/yr raised 7.765 to 7.890 t C km-2 yr-1, a
+    # negative TOC flux cut it to 2.765; a flux is 0 or more
+    flux = 250.0 * 3.15576e7 / 1000.0  # Q = 1 m3/s of 250 mg/L HCO3- [kg/yr]
+    name = next(iter(kw))
+    with pytest.raises(DataError, match=f"{name} must not be negative"):
+        carbon_sink(flux, 100.0, **kw)
+
+
+@pytest.mark.parametrize(("args", "kw", "words"), [
+    ((1.0, "100"), {}, "area_km2 must be a positive number"),
+    ((1.0, [100.0]), {}, "area_km2 must be a positive number"),
+    ((1.0, True), {}, "area_km2 must be a positive number"),
+    (([1.0] * 3, 100.0), {"so4_flux_kg_yr": [1.0, 2.0]}, r"one per row of the HCO3 flux \(3\)"),
+    (([1.0] * 2, 100.0), {"label": [1]}, r"one label per row of the HCO3 flux \(2\)"),
+])
+def test_wrong_shapes_and_types_are_one_clear_error(args, kw, words):
+    with pytest.raises(DataError, match=words):
+        carbon_sink(*args, **kw)

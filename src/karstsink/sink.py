@@ -57,11 +57,26 @@ _M_C = MOLAR_MASS["C"]  # 12.011 g/mol
 _G_PER_T = 1e6
 
 
-def _arr(x, n=None):
+def _arr(x, n=None, name="a flux"):
     if x is None:
         return None
-    a = np.atleast_1d(np.asarray(x, dtype=float))
-    return a if n is None else np.broadcast_to(a, (n,)).astype(float)
+    try:
+        a = np.atleast_1d(np.asarray(x, dtype=float))
+        return a if n is None else np.broadcast_to(a, (n,)).astype(float)
+    except (TypeError, ValueError):
+        size = np.size(x) if np.ndim(x) else 1
+        raise DataError(f"{name} must be a number or one per row of the HCO3 flux"
+                        f"{f' ({n})' if n else ''}; got {size} value(s): {x!r:.80}") from None
+
+
+def _companion(x, n, name):
+    """A companion flux [kg/yr]: one number or one per row, none negative."""
+    a = _arr(x, n, name)
+    with np.errstate(invalid="ignore"):
+        if np.any(a < 0):
+            raise DataError(f"{name} must not be negative (got {float(np.nanmin(a)):g}): a "
+                            "flux is 0 or more; a negative one would shift the sink.")
+    return a
 
 
 def _kg_to_mol(kg_yr, species, n):
@@ -286,7 +301,8 @@ def carbon_sink(
     >>> round(float(out["sink_t_c_km2_yr"].iloc[0]), 3)
     7.765
     """
-    if area_km2 is None or not np.isfinite(area_km2) or area_km2 <= 0:
+    if (isinstance(area_km2, bool) or not isinstance(area_km2, (int, float, np.number))
+            or not np.isfinite(area_km2) or area_km2 <= 0):
         raise DataError(f"area_km2 must be a positive number of km², got {area_km2!r}.")
     for name, v in (("acid_so4_share", acid_so4_share), ("acid_no3_share", acid_no3_share),
                     ("bcp_share", bcp_share)):
@@ -297,8 +313,8 @@ def carbon_sink(
         raise DataError("Give the HCO3 flux either in kg/yr (hco3_flux_kg_yr) or in mol/yr "
                         "(hco3_flux_mol_yr), not both or neither.")
     m_hco3 = MOLAR_MASS["hco3"]
-    hco3 = (_arr(hco3_flux_kg_yr) * 1e3 / m_hco3 if hco3_flux_mol_yr is None
-            else _arr(hco3_flux_mol_yr))
+    hco3 = (_arr(hco3_flux_kg_yr, name="hco3_flux_kg_yr") * 1e3 / m_hco3
+            if hco3_flux_mol_yr is None else _arr(hco3_flux_mol_yr, name="hco3_flux_mol_yr"))
     n = len(hco3)
     # interval arguments are in kg/yr whichever form the flux came in
     lo = _kg_to_mol(hco3_lo95_kg_yr, "hco3", n) if hco3_lo95_kg_yr is not None \
@@ -312,8 +328,10 @@ def carbon_sink(
                         f"{hco3_analytical_rsd!r}.")
     if rsd is not None:
         lo, hi = widen_interval(hco3, lo, hi, rsd)
-    so4 = _kg_to_mol(so4_flux_kg_yr, "so4", n) if so4_flux_kg_yr is not None else None
-    no3 = _kg_to_mol(no3_flux_kg_yr, "no3", n) if no3_flux_kg_yr is not None else None
+    so4 = (_companion(so4_flux_kg_yr, n, "so4_flux_kg_yr") * 1e3 / MOLAR_MASS["so4"]
+           if so4_flux_kg_yr is not None else None)
+    no3 = (_companion(no3_flux_kg_yr, n, "no3_flux_kg_yr") * 1e3 / MOLAR_MASS["no3"]
+           if no3_flux_kg_yr is not None else None)
     shares = {"acid_so4_share": acid_so4_share,
               "evaporite_so4_share": _evaporite_share(so4, evaporite_so4_kg_yr,
                                                       evaporite_so4_share, n),
@@ -351,7 +369,8 @@ def carbon_sink(
 
     carb_t, sil_t = to_t_c(carbonic)
     toc_given = bcp_flux_kg_c_yr is not None
-    bcp_t = (carbon.bcp_c(_arr(bcp_flux_kg_c_yr, n), bcp_share=bcp_share) / 1e3 if toc_given
+    bcp_t = (carbon.bcp_c(_companion(bcp_flux_kg_c_yr, n, "bcp_flux_kg_c_yr"),
+                          bcp_share=bcp_share) / 1e3 if toc_given
              else np.zeros(n))
     total_t = carb_t + sil_t + bcp_t
     lo_t = sum(to_t_c(carb_lo)) + bcp_t
@@ -405,7 +424,11 @@ def carbon_sink(
         "qa_flags": pd.array([qa.join(f) for f in flags], dtype="string"),
     })
     if label is not None:
-        out.index = pd.Index(np.atleast_1d(label))
+        labels = np.atleast_1d(label)
+        if labels.size != n:
+            raise DataError(f"label must give one label per row of the HCO3 flux ({n}); got "
+                            f"{labels.size}.")
+        out.index = pd.Index(labels)
     return out
 
 
