@@ -184,3 +184,17 @@ def test_run_flux_refuses_a_share_without_its_column(tmp_path, share, option, so
     with pytest.raises(FluxOptionError, match=rf"{option} applies to the .* flux of {source}"):
         run_flux(q, tmp_path / "never_read.csv", area_km2=1.0, **{share: 0.5})
 
+
+
+@pytest.mark.parametrize(("method", "option"), [("wrtds", "windowY"), ("wrtds", "min_ob"),
+                                                ("wrtds", "proxy"), ("rating", "model"),
+                                                ("loadest", "window_y"), ("direct", "terms")])
+def test_an_option_the_method_does_not_have_is_refused_not_dropped(method, option):
+    # WRTDS used to take any keyword and run its defaults: a misspelt windowY was ignored
+    from karstsink.flux import estimate
+
+    days = pd.date_range("2018-01-01", "2018-12-31", freq="D")
+    q = pd.DataFrame({"discharge_m3s": 1.0}, index=days)
+    s = pd.DataFrame({"date": days[::20], "conc_mg_L": 200.0, "censored": False})
+    with pytest.raises(DataError, match=f"the {method} method has no option.*'{option}'"):
+        estimate(q, s, method=method, **{option: 1})

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..exceptions import DataError
 from ._base import FluxEstimate
 
 __all__ = ["METHODS", "FluxEstimate", "estimate"]
@@ -64,6 +65,16 @@ def estimate(
         from .wrtds import estimate_wrtds as func
     else:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+    import inspect
+
+    params = inspect.signature(func).parameters
+    known = [n for n, p in params.items()
+             if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD
+                                             and n not in ("discharge", "daily", "samples"))]
+    unknown = sorted(set(options) - set(known))
+    if unknown:  # never dropped in silence (a misspelt window_y would run the defaults)
+        raise DataError(f"the {method} method has no option(s) {', '.join(map(repr, unknown))}; "
+                        f"its options are {', '.join(known)}.")
     result = func(discharge, samples, **options)
     if constituent is not None:
         result.model.setdefault("constituent", constituent)

@@ -88,7 +88,6 @@ def estimate_wrtds(
     jobs: int | None = None,
     seed: int | None = None,
     cross_validate: bool = True,
-    **_ignored: Any,
 ) -> WRTDSEstimate:
     r"""Estimate daily concentration and flux with WRTDS (EGRET 3.0.12 defaults).
 
