@@ -163,3 +163,17 @@ def test_round_significant_hand_values():
     assert units.round_significant(123456.0, 2) == 120000.0
     with pytest.raises(ValueError, match="1-15"):
         units.round_significant(1.0, 16)
+
+
+@pytest.mark.parametrize("unit", ["mmol/L as xyz", "mmol/L as Ca", "µmol/L as Mg"])
+def test_an_unknown_qualifier_on_a_mol_basis_is_refused(unit):
+    # the mass form ('mg/L as xyz') was refused, the mol form taken as plain mmol/L
+    with pytest.raises(UnitError, match="Unknown 'as"):
+        units.to_mmol_per_l([100.0], "hco3", unit)
+    # a qualifier that fits still reads: 1 mmol/L NO3-N is 1 mmol/L of NO3- (one N each)
+    assert float(units.to_mmol_per_l(1.0, "no3", "mmol/L as N")) == 1.0
+
+
+def test_a_unit_that_is_not_text_is_a_unit_error():
+    with pytest.raises(UnitError, match="must be text"):
+        units.to_mmol_per_l(1.0, "hco3", None)

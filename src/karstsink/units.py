@@ -181,6 +181,9 @@ def parse_concentration_unit(unit: str) -> tuple[float, str, str | None]:
     UnitError
         If the unit cannot be parsed.
     """
+    if not isinstance(unit, str):
+        raise UnitError(f"A concentration unit must be text such as 'mg/L' or 'mmol/L', got "
+                        f"{unit!r}.")
     text = unit.strip().lower().replace(" per ", "/").replace("ppm", "mg/l")
     text = text.replace("ppb", "µg/l")
     text = text.replace("μ", "µ").replace("as-", "as ")
@@ -251,6 +254,10 @@ def to_mmol_per_l(values, species: str, unit: str):
         if as_formula == "caco3":  # 1 mmol CaCO3 = 2 meq: 2 mmol HCO3-, 1 mmol Ca2+ or CO3 2-
             return arr * scale * 2.0 / CHARGE[species]
         # "mmol/L as N" of nitrate is the same number of mmol of NO3- (one N in each)
+        if as_formula not in (None, species) and as_formula not in ELEMENT_QUALIFIERS:
+            raise UnitError(f"Unknown 'as {as_formula}' qualifier for {species!r} in "
+                            f"{unit!r}; use 'as CaCO3', 'as N', 'as S' or 'as C' where they "
+                            f"apply, or no qualifier.")
         return arr * scale
     if basis == "eq":  # equivalents are equivalents, whatever they are reported 'as'
         z = CHARGE.get(species)
