@@ -230,3 +230,12 @@ def test_u_defaults_never_undoes_a_value_given(tmp_path, order):
     meta = json.loads((tmp_path / "o.meta.json").read_text(encoding="utf-8"))
     unc = meta["speciation"]["uncertainty"]["standard_uncertainty"]
     assert unc["ph"] == "0.1" and unc["hco3_mmol_l"] == "2 % (relative)", unc
+
+
+@pytest.mark.parametrize("kw", [{"draws": "x"}, {"draws": 2.7}, {"draws": True},
+                                {"draws": 5, "uncertainty": "ph=0.1"},
+                                {"draws": 5, "uncertainty": [("ph", 0.1)]}])
+def test_draws_and_uncertainty_of_the_wrong_type_are_a_config_error(kw):
+    # they used to raise int()'s ValueError or an AttributeError, or truncate 2.7 to 2
+    with pytest.raises(ConfigError, match=r"draws must be a whole number|must be a mapping"):
+        quiet_speciate(pd.DataFrame([spring_row()]), **kw)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import carbon, qa
 from .._seed import resolve_seed
-from ..exceptions import DataQualityWarning, MissingColumnError
+from ..exceptions import ConfigError, DataQualityWarning, MissingColumnError
 from . import uncertainty as uncertainty_mod
 from . import weathering
 from .database import DEFAULT_DATABASE
@@ -207,10 +207,11 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     rows = np.flatnonzero(computable)
     dropped_used = {c: why for c, why in eng.dropped.items()
                     if np.isfinite(values[rows, INPUT_COLUMNS.index(c)]).any()}
-    if draws and int(draws) < 2:
-        raise ValueError(f"draws must be 0 or >= 2, got {draws!r}")
+    if draws is not None and (isinstance(draws, bool) or not isinstance(
+            draws, (int, np.integer)) or draws == 1 or draws < 0):
+        raise ConfigError(f"draws must be a whole number, 0 (none) or >= 2; got {draws!r}")
     if uncertainty is not None and not draws:
-        raise ValueError("uncertainty needs draws (e.g. draws=200) to be propagated")
+        raise ConfigError("uncertainty needs draws (e.g. draws=200) to be propagated")
     pool = lazy_pool(eng, jobs)  # the central run and the draws share its workers
     try:
         run = run_chunks(values[rows], eng, jobs=jobs, chunk_size=chunk_size,

@@ -136,6 +136,9 @@ def parse_uncertainty(spec: Mapping[str, object] | None) -> dict[str, Sd]:
         uncertainty for pH or temperature.
     """
     spec = DEFAULT_UNCERTAINTY if spec is None else spec
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"uncertainty must be a mapping of input to standard uncertainty, "
+                          f"e.g. {{'ph': 0.05, 'alk': '2%'}}; got {spec!r:.60}")
     out: dict[str, Sd] = {}
     groups, columns = [], []
     for key, value in spec.items():
