@@ -76,14 +76,16 @@ def test_periods_count_their_samples_and_the_days_beyond_them():
 
 
 def test_direct_censored_samples_enter_at_half_the_limit():
-    est = estimate_direct(_daily([1.0] * 3), _samples(["2020-01-02"], [0.4], [True]))
+    with pytest.warns(DataQualityWarning, match="one day only"):  # no interval, said so
+        est = estimate_direct(_daily([1.0] * 3), _samples(["2020-01-02"], [0.4], [True]))
     assert est.daily["conc_mg_L"].iloc[1] == pytest.approx(0.2)
     assert "half_reporting_limit_used" in est.samples["qa_flags"].iloc[0]
 
 
 def test_direct_censored_acid_ions_can_enter_at_the_limit_itself():
-    est = estimate_direct(_daily([1.0] * 3), _samples(["2020-01-02"], [0.4], [True]),
-                          censored_at="limit")
+    with pytest.warns(DataQualityWarning, match="one day only"):
+        est = estimate_direct(_daily([1.0] * 3), _samples(["2020-01-02"], [0.4], [True]),
+                              censored_at="limit")
     assert est.daily["conc_mg_L"].iloc[1] == pytest.approx(0.4)
     assert "reporting_limit_used" in est.samples["qa_flags"].iloc[0]
     assert est.model["censored_values"] == "the reporting limit"
@@ -291,3 +293,24 @@ def test_loadest_zero_flow_and_missing_days():
         assert t[key]["flux_kg"].sum() == pytest.approx(d["flux_kg_day"].sum(), rel=1e-10)
         assert t[key]["n_missing_days"].sum() == 20
     assert not t["total"]["complete"].iloc[0]
+
+
+def test_direct_with_samples_on_one_day_says_why_it_has_no_interval():
+    # one sampling day: no change between days to fit the random walk to, so the
+    # intervals are NaN; this used to happen with nothing said
+    import warnings as _w
+
+    from karstsink.exceptions import DataQualityWarning
+    from karstsink.flux import estimate
+
+    days = pd.date_range("2018-01-01", "2018-12-31", freq="D")
+    q = pd.DataFrame({"discharge_m3s": 1.0}, index=days)
+    s = pd.DataFrame({"date": [days[100]], "conc_mg_L": [200.0], "censored": [False]})
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        est = estimate(q, s, method="direct")
+    assert any(issubclass(w.category, DataQualityWarning) and "one day only" in str(w.message)
+               for w in caught)
+    assert est.daily["flux_se_kg_day"].drop(days[100]).isna().all()
+    # 200 mg/L x 1 m3/s = 200 g/m3 x 86400 m3/d = 17,280 kg/d, held flat
+    assert est.daily["flux_kg_day"].iloc[0] == pytest.approx(17280.0)

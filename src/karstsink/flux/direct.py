@@ -28,10 +28,12 @@ coefficient covariance (correlated between days) with independent residuals.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataError, MissingColumnError
+from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..io.samples import stand_in_fraction
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import PERIOD_COLUMNS, FluxEstimate
@@ -140,8 +142,13 @@ def estimate_direct(
         flags[before | after] = "held_flat"
         if len(t_s) > 1:
             sig2 = float(np.mean(np.diff(c_s) ** 2 / np.diff(t_s)))
-        else:
+        else:  # no step between sampling days to measure how the concentration wanders
             sig2 = float("nan")
+            warnings.warn("direct: the samples fall on one day only, so the interpolation "
+                          "error (a random walk fitted to the changes between sampling days) "
+                          "cannot be estimated: the fluxes have no standard error or 95 % "
+                          "interval (NaN). Add samples from other days for intervals.",
+                          DataQualityWarning, stacklevel=2)
         var = np.zeros_like(day_num)
         k = np.searchsorted(t_s, day_num, side="right")
         inside = (k > 0) & (k < len(t_s))
