@@ -244,6 +244,15 @@ def _sums_variants(spec: _Spec, layers: list, area_row: np.ndarray,
     return [(None if sums is None else sums[g], gsum[g]) for g in range(len(models))]
 
 
+def _grid_sums(spec: _Spec, area_row: np.ndarray, model: tuple) -> np.ndarray:
+    """Whole-grid sums of one variant on its own coverage (numpy: a few per block)."""
+    from .zones import sum_quantities
+
+    qs = sum_quantities(area_row, model[2]["carbonate"], model[1], model[0]["total"],
+                        1.0 / spec.params.unit_factor)
+    return np.array([float(np.nansum(q)) for q in qs])
+
+
 def _common_coverage(models: list) -> list[tuple]:
     """``(carbonate, summed fields, total)`` of each variant of a series block, the fields
     NaN wherever any variant's total is nodata: every year (and attribution variant) is
@@ -393,8 +402,15 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
                 years.append((v, m))
             models.append(m)
         del years
-        summed = _sums_variants(spec, layers, area_row, _common_coverage(models))
-        for v, (o, _, inp, c), (s, g) in zip(spec.variants, models, summed, strict=True):
+        common = _common_coverage(models)
+        summed = _sums_variants(spec, layers, area_row, common)
+        for v, m, cm, (s, g) in zip(spec.variants, models, common, summed, strict=True):
+            o, _, inp, c = m
+            # the year's own whole-grid totals (its run.json, as a single run of that year
+            # writes them) where its coverage is not the common one; zone sums and the
+            # attribution keep the common coverage
+            c["grid_totals_own"] = (_grid_sums(spec, area_row, m) if cm[1] is not m[1]
+                                    else g)[[0, 1, 3, 4, 5, 2]]
             _variant_counters(state, window, inp, layers, area_row, v.keys, c, g, v.write)
             if s is not None:
                 per.append(s)

@@ -168,7 +168,7 @@ def _merge_counters(acc: dict, c: dict) -> None:
         elif k == "variants":  # a series run: each variant's own counters
             for label, cv in v.items():
                 _merge_counters(acc.setdefault(k, {}).setdefault(label, {}), cv)
-        elif k == "grid_totals":
+        elif k in ("grid_totals", "grid_totals_own"):
             acc[k] = acc.get(k, 0) + v
         elif k == "draw_sd":  # the sd raster's pieces ([uncertainty] sd_raster): collected
             acc.setdefault(k, []).extend(v)

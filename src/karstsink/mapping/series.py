@@ -177,7 +177,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
     index = {v.label: i for i, v in enumerate(spec.variants)}
     per = counters.pop("variants", {})
     labels = [str(y) for y in ser.years]
-    totals = {}
+    totals, common = {}, {}
     for lab in labels:  # every check before any file is laid out
         c = per.get(lab, {})
         cy = info["configs"][lab]
@@ -188,7 +188,10 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
             warn_coverage(c, cy.inputs)
         for w in caught:
             warnings.warn(f"{lab}: {w.message}", w.category, stacklevel=3)
-        totals[lab] = grid_totals_dict(c.get("grid_totals"))
+        # the year's totals on its own coverage (its maps'), as a single run of it
+        own = c.get("grid_totals_own")
+        totals[lab] = grid_totals_dict(own if own is not None else c.get("grid_totals"))
+        common[lab] = grid_totals_dict(c.get("grid_totals"))  # series.csv: like with like
         check_not_all_nodata(totals[lab], c, info["checks"][lab], cy.inputs)
     files: list[str] = []
     stats = counters.pop("stats", {})
@@ -237,7 +240,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         if quicklook and ser.maps:
             files.append(f"{lab}/quicklook.png")
     field = spec.zones.field if spec.zones is not None else "zone"
-    series_cols = _series_table(labels, zonal, totals, field)
+    series_cols = _series_table(labels, zonal, common, field)
     write_columns(tmp / "series.csv", series_cols)
     files.append("series.csv")
     attribution = None
