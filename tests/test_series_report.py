@@ -131,6 +131,20 @@ def test_series_figure_draws_the_total_rows_and_bands(tmp_path):
         plot_series(s, zone="nowhere")
 
 
+def test_a_band_that_misses_the_central_value_is_drawn_not_a_crash(tmp_path):
+    # with 2-4 draws the central run can lie outside its draws' 2.5-97.5 % band: the
+    # error bar lengths were negative and matplotlib refused them ('yerr' must not contain
+    # negative values), which stopped `karstsink run` after its maps
+    _hand_tables(tmp_path)
+    s = pd.read_csv(tmp_path / "series.csv")
+    u = pd.read_csv(tmp_path / "uncertainty.csv")
+    for c in [c for c in u.columns if c.endswith(("_lo95_t_c_yr", "_hi95_t_c_yr"))]:
+        stem = c.rsplit("_lo95", 1)[0].rsplit("_hi95", 1)[0]
+        u[c] = u[f"{stem}_t_c_yr"] * 1.1 + (1.0 if "_hi95" in c else 0.0)  # above it
+    fig = plot_series(s, u)
+    assert any(ln.get_label() == "total sink" for ln in fig.axes[1].lines)
+
+
 def test_series_section_states_the_intervals_of_uncertainty_csv(tmp_path):
     result = _hand_tables(tmp_path)
     section = series_section(result, tmp_path, top=2)

@@ -115,8 +115,10 @@ def plot_series(series: pd.DataFrame, uncertainty: pd.DataFrame | None = None, *
                     np.abs(y)):  # no band where the draws do not vary the sink
                 a.fill_between(years, lo, hi, color=colour, alpha=0.2, lw=0,
                                label=f"{name}: 95 % interval")
-                a.errorbar(years, y, yerr=[y - lo, hi - y], fmt="none", ecolor=colour,
-                           capsize=3, lw=1)
+                # with few draws the central run can lie outside its draws' 2.5-97.5 %
+                # band: the band is drawn as it is, the bars only where they reach
+                a.errorbar(years, y, yerr=[np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)],
+                           fmt="none", ecolor=colour, capsize=3, lw=1)
             a.plot(years, y, "o-", color=colour, lw=2, ms=5, label=f"{name} sink")
         a.set_xticks(years, [str(v) for v in years])
         a.set_xlabel("year")

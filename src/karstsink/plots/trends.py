@@ -62,8 +62,9 @@ def plot_trend_bars(table: pd.DataFrame, label1: str, label2: str, title: str = 
         cols = ["0.6", "0.3", "tab:purple", "tab:green", "tab:blue"]
         ax.bar(range(5), vals, color=cols)
         if "lo90" in t and np.isfinite(t.get("lo90", np.nan)):
-            ax.errorbar([2], [t["total_change"]], yerr=[[t["total_change"] - t["lo90"]],
-                                                        [t["hi90"] - t["total_change"]]],
+            ax.errorbar([2], [t["total_change"]],  # an interval beside the estimate: no bar
+                        yerr=[[max(t["total_change"] - t["lo90"], 0.0)],
+                              [max(t["hi90"] - t["total_change"], 0.0)]],
                         fmt="none", ecolor="k", capsize=4)
         ax.axhline(0, c="k", lw=0.6)
         ax.set_xticks(range(5), [label1, label2, "total", "CQTC", "QTC"], rotation=35,

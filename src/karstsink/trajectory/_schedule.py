@@ -235,12 +235,14 @@ def _classes(where: str, key: str, value: Any) -> tuple[str | int, ...]:
     return tuple(v.strip() if isinstance(v, str) else v for v in items)
 
 
-def _source(where: str, body: dict, key: str, needed: bool) -> str:
-    src = body.get(f"{key}_source", "")
+def _source(where: str, body: dict, key: str, needed: bool, name: str | None = None) -> str:
+    """The source text of ``key`` (``<key>_source``, or the key ``name`` the table uses)."""
+    name = name or f"{key}_source"
+    src = body.get(name, "")
     if not isinstance(src, str):
-        raise ConfigError(f"{where} {key}_source must be text.")
+        raise ConfigError(f"{where} {name} must be text.")
     if needed and not src.strip():
-        raise ConfigError(f"{where} {key} needs {key}_source = \"...\" (the reference or "
+        raise ConfigError(f"{where} {key} needs {name} = \"...\" (the reference or "
                           f"reasoning behind the value).")
     return src.strip()
 
@@ -415,8 +417,7 @@ def _climate(where: str, body: Any, first: int, last: int, base: Path) -> dict[s
             raise ConfigError(f"{where} {key}: the years must increase.")
         out[attr] = points
     if out:
-        out["climate_source"] = _source(where, {"climate_source": body.get("source", "")},
-                                        "climate", True)
+        out["climate_source"] = _source(where, body, "climate", True, name="source")
     return out
 
 
