@@ -520,3 +520,15 @@ def test_a_row_without_a_date_keeps_only_the_readers_flag():
     assert not any("outside_discharge_record" in f or "missing_value" in f for f in flags)
     assert int((~table["used"]).sum()) == 2
     assert est.model["n_samples_used"] == len(samples)
+
+
+def test_the_sampled_peak_is_not_called_an_extrapolation():
+    # the record's largest discharge sampled: WRTDS compared the days with exp(ln q) of the
+    # samples, one bit below q, and warned of '1 day(s) above 8.993 vs 8.993 m3/s'
+    daily, samples = _app7_inputs()
+    peak = daily["discharge_m3s"].idxmax()
+    extra = pd.DataFrame({"date": [peak], "conc_mg_L": [samples["conc_mg_L"].median()],
+                          "censored": [False]})
+    both = pd.concat([samples, extra], ignore_index=True)
+    est = estimate_wrtds(daily, both, bootstrap=0, cross_validate=False)
+    assert est.model["extrapolation"]["n_days_above_sampled_q"] == 0

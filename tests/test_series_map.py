@@ -325,6 +325,9 @@ def test_missing_year_files_listed_in_one_error(tmp_path):
     ("[series]\nyears = [2000]\npairs = [[2000, 2010]]\n", "pairs"),
     ("[series]\nyears = [2000]\nclimate = [\"wind\"]\n", "climate names wind"),
     ("[series]\nyears = [2000]\nchange_maps = [\"bio\"]\n", "change_maps must be"),
+    # a pair twice wrote its change map twice and failed inside the tile writer
+    ("[series]\nyears = [2000, 2020]\npairs = [[2000, 2020], [2000, 2020]]\n",
+     "pairs gives [2000, 2020] twice"),
 ])
 def test_bad_series_sections(tmp_path, extra, needle):
     inputs = uniform_inputs(tmp_path)

@@ -243,6 +243,7 @@ def _estimate(
         censored=s_used["censored"].to_numpy(bool),
     )
     s_dates = pd.DatetimeIndex(s_used["date"])
+    q_sampled_max = float(s_used["discharge_m3s"].max())  # not exp(ln q): its last bit differs
     dec_low, dec_high = decimal_high_low(
         smp.t[0], int(s_dates.month[0]), smp.t[-1], int(s_dates.month[-1])
     )
@@ -317,7 +318,7 @@ def _estimate(
             t_wait = 0.0
         t_boot = time.perf_counter() - t_boot0
 
-        warn, beyond = warn_extrapolated("WRTDS", q, flux, float(np.exp(smp.log_q.max())))
+        warn, beyond = warn_extrapolated("WRTDS", q, flux, q_sampled_max)
         out = day_df.copy()
         out["discharge_m3s"] = q
         out["conc_mg_L"] = conc

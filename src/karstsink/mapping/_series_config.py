@@ -132,6 +132,11 @@ def parse_series(where: str, body: Any, templates: dict[str, Path],
             and pr[0] != pr[1] for pr in pairs):
         raise ConfigError(f"{where}[series] pairs must be a list of [year_a, year_b] of two "
                           f"different years of [series] years {list(years)}; got {pairs!r}.")
+    seen: set[tuple] = set()
+    for pr in pairs:  # one change map per pair: a pair twice would write it twice
+        if tuple(pr) in seen:
+            raise ConfigError(f"{where}[series] pairs gives {pr} twice; give each pair once.")
+        seen.add(tuple(pr))
     climate = body.get("climate", [n for n in CLIMATE_INPUTS if n in inputs])
     if not isinstance(climate, list) or not all(isinstance(c, str) for c in climate):
         raise ConfigError(f"{where}[series] climate must be a list of [inputs] names.")
