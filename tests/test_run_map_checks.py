@@ -152,3 +152,29 @@ def test_a_schedule_the_map_cannot_take_is_refused_before_speciation(tmp_path, t
     text = _invoke(cfg, tmp_path / "out")
     assert "[1/" not in text  # no stage started
     assert f"trajectory.toml: [[trajectory.transitions]] 1 ('c2f') {message}" in text
+
+
+@pytest.mark.parametrize("second, message", [
+    # 1 is cropland's CLCD code: the same class as transition 1's 'cropland', so the
+    # steep cropland was counted twice (restoration +814 instead of +162 kt C/yr)
+    ('from = [1]\nto = "forest"\n', "2 ('c2g') and 'c2f' both convert class 1 of clcd"),
+    # grassland to grassland converts nothing: refused with the schedule's file and key
+    # before the first stage (it stopped the run after the maps, naming neither)
+    ('from = ["grassland"]\nto = "grassland"\n', "2 ('c2g') converts class 'grassland' to "
+                                                 "itself"),
+])
+def test_two_transitions_of_one_class_and_a_self_transition_are_refused_first(
+        tmp_path, second, message):
+    inputs = uniform_inputs(tmp_path)
+    (tmp_path / "trajectory.toml").write_text(
+        '[trajectory]\nname = "t"\n[[trajectory.transitions]]\nname = "c2f"\n'
+        'from = ["cropland"]\nto = "forest"\nstart = 2025\nend = 2035\n'
+        'maturity_years = 10\nmaturity_source = "test"\n'
+        '[[trajectory.transitions]]\nname = "c2g"\n' + second
+        + 'start = 2025\nend = 2035\nmaturity_years = 10\nmaturity_source = "test"\n',
+        encoding="utf-8")
+    cfg = _run_config(tmp_path, inputs,
+                      extra=NAMED + '[scenario]\ntrajectory = "trajectory.toml"\n')
+    text = _invoke(cfg, tmp_path / "out")
+    assert "[1/" not in text  # no stage started
+    assert f"trajectory.toml: [[trajectory.transitions]] {message}" in text

@@ -211,10 +211,10 @@ def _sums(spec: _Spec, layers: list, area_row: np.ndarray, carbonate: np.ndarray
             if zones is not None:
                 sums = zsum if sums is None else sums + zsum
     else:
-        from .zones import sum_quantities
+        from .zones import grid_sums, sum_quantities
 
         qs = sum_quantities(area_row, carbonate, vals, total, uf)
-        gsum = np.array([float(np.nansum(q)) for q in qs])
+        gsum = grid_sums(qs)
         if zs is not None:
             for zones in layers:
                 zsum = zs.accumulate(zones, qs)
@@ -242,15 +242,6 @@ def _sums_variants(spec: _Spec, layers: list, area_row: np.ndarray,
         if zones is not None:
             sums = zsum if sums is None else sums + zsum
     return [(None if sums is None else sums[g], gsum[g]) for g in range(len(models))]
-
-
-def _grid_sums(spec: _Spec, area_row: np.ndarray, model: tuple) -> np.ndarray:
-    """Whole-grid sums of one variant on its own coverage (numpy: a few per block)."""
-    from .zones import sum_quantities
-
-    qs = sum_quantities(area_row, model[2]["carbonate"], model[1], model[0]["total"],
-                        1.0 / spec.params.unit_factor)
-    return np.array([float(np.nansum(q)) for q in qs])
 
 
 def _common_coverage(models: list) -> list[tuple]:
@@ -406,11 +397,13 @@ def _process_window(state: _State, window) -> tuple[dict, np.ndarray | None, dic
         summed = _sums_variants(spec, layers, area_row, common)
         for v, m, cm, (s, g) in zip(spec.variants, models, common, summed, strict=True):
             o, _, inp, c = m
-            # the year's own whole-grid totals (its run.json, as a single run of that year
-            # writes them) where its coverage is not the common one; zone sums and the
-            # attribution keep the common coverage
-            c["grid_totals_own"] = (_grid_sums(spec, area_row, m) if cm[1] is not m[1]
-                                    else g)[[0, 1, 3, 4, 5, 2]]
+            own = g  # the year's own grid totals (its run.json, as a single run of it gives)
+            if cm[1] is not m[1]:  # where its coverage is not the common one of the sums
+                from .zones import grid_sums, sum_quantities
+
+                own = grid_sums(sum_quantities(area_row, inp["carbonate"], m[1], o["total"],
+                                               1.0 / spec.params.unit_factor))
+            c["grid_totals_own"] = own[[0, 1, 3, 4, 5, 2]]
             _variant_counters(state, window, inp, layers, area_row, v.keys, c, g, v.write)
             if s is not None:
                 per.append(s)

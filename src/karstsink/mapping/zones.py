@@ -411,6 +411,11 @@ def sum_quantities(area_row: np.ndarray, carbonate: np.ndarray, vals: list,
                                               for v in vals]
 
 
+def grid_sums(qs: list[np.ndarray]) -> np.ndarray:
+    """Whole-grid sums of :func:`sum_quantities`' fields (NaN-skipping)."""
+    return np.array([float(np.nansum(q)) for q in qs])
+
+
 def zone_accumulate(n: int, zones, quantities: list[np.ndarray]) -> np.ndarray:
     """Per-zone sums of per-pixel quantities (NaN counts as 0).
 

@@ -501,14 +501,26 @@ def check_schedule(schedule: Schedule, table: str, map_inputs: Any = (), where: 
                    ) -> None:
     """Refuse, before any map runs, a schedule the map of ``map_inputs`` cannot take: a class
     that is not in the land-cover table ``table`` (a name or CSV path, as
-    :func:`karstsink.mapping.landcover.load_landcover_table` takes), or a slope rule
-    (``min_slope_deg``) without a ``dem`` input.  One ConfigError naming ``where`` (e.g.
-    the schedule file) and the transition."""
+    :func:`karstsink.mapping.landcover.load_landcover_table` takes), a class two transitions
+    convert (by code: a name and its code are one class), a transition that converts its
+    class to itself, or a slope rule (``min_slope_deg``) without a ``dem`` input.  One
+    ConfigError naming ``where`` (e.g. the schedule file) and the transition."""
     from ..mapping.landcover import load_landcover_table
 
     lct = load_landcover_table(table)
+    owner: dict[int, str] = {}  # class code -> the transition converting it
     for i, t in enumerate(schedule.transitions):
-        transition_codes(lct, schedule, i, where=where)
+        froms, to = transition_codes(lct, schedule, i, where=where)
+        label = f"Trajectory {where}[[trajectory.transitions]] {i + 1} ({t.name!r})"
+        if all(f == to for f in froms):
+            raise ConfigError(f"{label} converts class {t.to_class!r} to itself; give it "
+                              f"another 'to' or other 'from' classes.")
+        for f in froms:  # by code: 'cropland' and 1 (its CLCD code) are one class
+            if f in owner and owner[f] != t.name:
+                raise ConfigError(f"{label} and {owner[f]!r} both convert class {f} of "
+                                  f"{lct.name}: their eligible pixels would overlap and be "
+                                  f"counted twice; give each class to one transition.")
+            owner[f] = t.name
         if t.min_slope_deg is not None and "dem" not in map_inputs:
             raise ConfigError(f"Trajectory {where}[[trajectory.transitions]] {i + 1} "
                               f"({t.name!r}) uses min_slope_deg, which needs [map.inputs] dem.")
