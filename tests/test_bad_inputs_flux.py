@@ -631,3 +631,26 @@ def test_hourly_discharge_is_refused_by_every_estimator(method):
                       "conc_mg_L": 200.0, "censored": False})
     with pytest.raises(DataError, match=r"times of day .* daily means"):
         estimate(q, s, method=method)
+
+
+@pytest.mark.parametrize("method, option", [("loadest", {"extra_regressors": ["ec"]}),
+                                            ("direct", {"proxy": "ec"})])
+def test_a_day_without_its_regressor_is_flagged_not_silently_nan(method, option):
+    # every 50th day's EC missing: 22 of 1096 days had a NaN flux with no flag or warning
+    from karstsink.flux import estimate
+
+    days = pd.date_range("2018-01-01", "2020-12-31")
+    q = pd.DataFrame({"discharge_m3s": np.exp(np.random.default_rng(0).normal(0, .5, days.size))},
+                     index=days)
+    q["ec"] = np.where(np.arange(days.size) % 50 == 0, np.nan,
+                       300 + 20 * np.log(q["discharge_m3s"]))
+    s = pd.DataFrame({"date": pd.date_range("2018-01-15", "2020-12-15", freq="15D")})
+    s["conc_mg_L"] = 200 * np.exp(np.random.default_rng(1).normal(0, .1, len(s)))
+    s["censored"] = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = estimate(q, s, method=method, **option)
+    assert any("22 day(s) with discharge have no" in str(w.message) for w in caught)
+    flagged = est.daily["qa_flags"] == "no_value:ec"
+    assert flagged.sum() == 22 and est.daily.loc[flagged, "flux_kg_day"].isna().all()
+    assert est.daily.loc[~flagged, "flux_kg_day"].notna().all()

@@ -251,8 +251,9 @@ register("duplicate_sample", "fatal", "The date and value of an earlier sample (
 register("duplicate_sample_date", "warn", "Another sample with a different value has the same "
          "date: each is used (the direct method averages them).", stages=("flux",))
 register("no_value", "fatal",
-         "No usable value of the extra LOADEST regressor named by the key (missing, or not "
-         "positive for a log term): the sample is left out of the calibration.",
+         "No usable value of the extra LOADEST regressor or direct-method proxy named by the "
+         "key (missing, or not positive for a log term): a sample is left out of the "
+         "calibration, a day has no flux (NaN, a missing day).",
          stages=("flux",), keyed=True)
 register("half_reporting_limit_used", "warn",
          "A censored sample enters the direct method at half its reporting limit.",

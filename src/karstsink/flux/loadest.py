@@ -369,6 +369,16 @@ def estimate_loadest(
     lost = np.all(np.isfinite(X), axis=1) & ~zero & ~fitobj.computable(X)
     flags = np.full(len(out), "", dtype=object)
     qa.add_flag(flags, lost, "load_not_computable")
+    for name in extras_names:  # a day with discharge but no usable regressor: no flux
+        v = daily[name].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            no_x = np.isfinite(q) & ~zero & ~(np.isfinite(v) & ((v > 0) if extra_log else True))
+        qa.add_flag(flags, no_x, f"no_value:{name}")
+        if no_x.any():
+            warnings.warn(f"LOADEST: {int(no_x.sum())} day(s) with discharge have no usable "
+                          f"{name!r} (first {daily.index[no_x][0]:%Y-%m-%d}): their flux is "
+                          f"NaN (flagged no_value:{name}) and they count as missing.",
+                          DataQualityWarning, stacklevel=2)
     out["qa_flags"] = flags
     if lost.any():
         days = ", ".join(f"{d:%Y-%m-%d} ({v:g} m3/s)" for d, v in
