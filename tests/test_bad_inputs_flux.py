@@ -654,3 +654,15 @@ def test_a_day_without_its_regressor_is_flagged_not_silently_nan(method, option)
     flagged = est.daily["qa_flags"] == "no_value:ec"
     assert flagged.sum() == 22 and est.daily.loc[flagged, "flux_kg_day"].isna().all()
     assert est.daily.loc[~flagged, "flux_kg_day"].notna().all()
+
+
+def test_samples_in_the_record_without_values_are_not_called_off_the_record():
+    # every concentration NaN: the message blamed the dates ('none ... falls on a day of
+    # the discharge record') when every sample was inside it
+    from karstsink.flux import estimate
+
+    q = pd.DataFrame({"discharge_m3s": 1.0}, index=pd.date_range("2018-01-01", "2020-12-31"))
+    s = pd.DataFrame({"date": pd.date_range("2018-01-15", "2020-12-15", freq="15D"),
+                      "conc_mg_L": np.nan, "censored": False})
+    with pytest.raises(DataError, match="none of the 72 samples has a usable concentration"):
+        estimate(q, s, method="direct")

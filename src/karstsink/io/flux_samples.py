@@ -484,6 +484,10 @@ def pair_with_discharge(samples: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFr
     out["in_record"] = inside & has_q
     usable = out["in_record"] & np.isfinite(out["conc_mg_L"])
     src = samples.attrs.get("source", "samples")
+    if not usable.any() and out["in_record"].any():  # the days are there; the values not
+        raise DataError(
+            f"{src}: none of the {len(out)} samples has a usable concentration (every "
+            f"value is missing, NaN or was not read); check the value column and its unit.")
     if not usable.any():
         d = out.loc[dated, "date"]
         span = f"{d.min():%Y-%m-%d}..{d.max():%Y-%m-%d}" if len(d) else "none has a date"
