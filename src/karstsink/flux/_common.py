@@ -102,6 +102,18 @@ def check_daily(daily: pd.DataFrame) -> pd.DataFrame:
     return daily
 
 
+def flag_days_without(flags: np.ndarray, mask: np.ndarray, name: str, days: pd.Index,
+                      method: str) -> None:
+    """Flag ``no_value:<name>`` on the days of ``mask`` (discharge, but no usable value of
+    the regressor or proxy ``name``: no flux) and warn once, naming the first."""
+    qa.add_flag(flags, mask, f"no_value:{name}")
+    if mask.any():
+        warnings.warn(f"{method}: {int(mask.sum())} day(s) with discharge have no usable "
+                      f"{name!r} (first {days[mask][0]:%Y-%m-%d}): their flux is NaN (flagged "
+                      f"no_value:{name}) and they count as missing.", DataQualityWarning,
+                      stacklevel=3)
+
+
 def has_flag(frame: pd.DataFrame, code: str) -> np.ndarray:
     """Boolean mask of the rows whose ``qa_flags`` holds ``code`` (exactly, ``;``-separated)."""
     if "qa_flags" not in frame.columns:

@@ -33,12 +33,18 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .. import qa
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..io.samples import stand_in_fraction
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import PERIOD_COLUMNS, FluxEstimate
-from ._common import Z95, calibration_pairs, check_daily, empty_daily, require_samples
+from ._common import (
+    Z95,
+    calibration_pairs,
+    check_daily,
+    empty_daily,
+    flag_days_without,
+    require_samples,
+)
 
 __all__ = ["estimate_direct"]
 
@@ -206,13 +212,9 @@ def estimate_direct(
         conc_se = np.sqrt(s2 + np.einsum("ij,jk,ik->i", x0, cov, x0))
         neg = conc < 0
         flags[neg] = "negative_prediction"
-        no_x = np.isfinite(q) & ~np.isfinite(daily_proxy)  # a day with water, no proxy
-        qa.add_flag(flags, no_x, f"no_value:{name}")
-        if no_x.any():
-            warnings.warn(f"direct: {int(no_x.sum())} day(s) with discharge have no {name} "
-                          f"value (first {daily.index[no_x][0]:%Y-%m-%d}): their flux is NaN "
-                          f"(flagged no_value:{name}) and they count as missing.",
-                          DataQualityWarning, stacklevel=2)
+        # a day with water but no proxy: no flux
+        flag_days_without(flags, np.isfinite(q) & ~np.isfinite(daily_proxy), str(name),
+                          daily.index, "direct")
         conc = np.where(neg, np.nan, conc)
         sst = float(np.sum((y - y.mean()) ** 2))
         model = {"method": "direct", "mode": "proxy", "proxy": str(name),

@@ -61,6 +61,7 @@ from ._common import (
     check_daily,
     decimal_time,
     empty_daily,
+    flag_days_without,
     has_flag,
     loadest_center,
     require_samples,
@@ -373,12 +374,7 @@ def estimate_loadest(
         v = daily[name].to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             no_x = np.isfinite(q) & ~zero & ~(np.isfinite(v) & ((v > 0) if extra_log else True))
-        qa.add_flag(flags, no_x, f"no_value:{name}")
-        if no_x.any():
-            warnings.warn(f"LOADEST: {int(no_x.sum())} day(s) with discharge have no usable "
-                          f"{name!r} (first {daily.index[no_x][0]:%Y-%m-%d}): their flux is "
-                          f"NaN (flagged no_value:{name}) and they count as missing.",
-                          DataQualityWarning, stacklevel=2)
+        flag_days_without(flags, no_x, name, daily.index, "LOADEST")
     out["qa_flags"] = flags
     if lost.any():
         days = ", ".join(f"{d:%Y-%m-%d} ({v:g} m3/s)" for d, v in
