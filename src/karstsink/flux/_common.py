@@ -102,7 +102,7 @@ def check_daily(daily: pd.DataFrame) -> pd.DataFrame:
     return daily
 
 
-def flag_days_without(flags: np.ndarray, mask: np.ndarray, name: str, days: pd.Index,
+def warn_days_without(flags: np.ndarray, mask: np.ndarray, name: str, days: pd.Index,
                       method: str) -> None:
     """Flag ``no_value:<name>`` on the days of ``mask`` (discharge, but no usable value of
     the regressor or proxy ``name``: no flux) and warn once, naming the first."""

@@ -42,8 +42,8 @@ from ._common import (
     calibration_pairs,
     check_daily,
     empty_daily,
-    flag_days_without,
     require_samples,
+    warn_days_without,
 )
 
 __all__ = ["estimate_direct"]
@@ -213,7 +213,7 @@ def estimate_direct(
         neg = conc < 0
         flags[neg] = "negative_prediction"
         # a day with water but no proxy: no flux
-        flag_days_without(flags, np.isfinite(q) & ~np.isfinite(daily_proxy), str(name),
+        warn_days_without(flags, np.isfinite(q) & ~np.isfinite(daily_proxy), str(name),
                           daily.index, "direct")
         conc = np.where(neg, np.nan, conc)
         sst = float(np.sum((y - y.mean()) ** 2))

@@ -61,10 +61,10 @@ from ._common import (
     check_daily,
     decimal_time,
     empty_daily,
-    flag_days_without,
     has_flag,
     loadest_center,
     require_samples,
+    warn_days_without,
     warn_extrapolated,
 )
 from ._loadest_model import _BASE_TERMS, MODEL_TERMS, LoadestFit, _columns
@@ -374,7 +374,7 @@ def estimate_loadest(
         v = daily[name].to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             no_x = np.isfinite(q) & ~zero & ~(np.isfinite(v) & ((v > 0) if extra_log else True))
-        flag_days_without(flags, no_x, name, daily.index, "LOADEST")
+        warn_days_without(flags, no_x, name, daily.index, "LOADEST")
     out["qa_flags"] = flags
     if lost.any():
         days = ", ".join(f"{d:%Y-%m-%d} ({v:g} m3/s)" for d, v in
