@@ -249,6 +249,14 @@ def fit_loadest(
     return out
 
 
+def _usable_regressor(values, extra_log: bool) -> np.ndarray:
+    """True where an extra regressor's value can enter the model: finite (and > 0 for a
+    log term)."""
+    v = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(v) & ((v > 0) if extra_log else True)
+
+
 class LoadestEstimate(FluxEstimate):
     """FluxEstimate whose period statistics use LOADEST's exact load variance."""
 
@@ -329,8 +337,7 @@ def estimate_loadest(
                 "values; read it with read_discharge(extra_columns=[...])).")
         if name not in pairs.columns:  # value at sampling: the day's mean
             pairs[name] = daily[name].reindex(pd.DatetimeIndex(pairs["date"])).to_numpy()
-        v = pd.to_numeric(pairs[name], errors="coerce").to_numpy(dtype=float)
-        good = np.isfinite(v) & ((v > 0) if extra_log else True)
+        good = _usable_regressor(pd.to_numeric(pairs[name], errors="coerce"), extra_log)
         bad = pairs["used"].to_numpy() & ~good
         if bad.any():
             pairs.loc[bad, "qa_flags"] = (pairs.loc[bad, "qa_flags"].astype(str)
@@ -367,13 +374,12 @@ def estimate_loadest(
     out["flux_hi95_kg_day"] = hi
     # a day the model cannot be evaluated at (a discharge of 1e-300 or 1e20 m3/s): NaN and
     # flagged, the other days untouched
-    lost = np.all(np.isfinite(X), axis=1) & ~zero & ~fitobj.computable(X)
+    # (fitobj.loads is NaN exactly where the row is not computable or not finite)
+    lost = np.all(np.isfinite(X), axis=1) & ~zero & ~np.isfinite(loads)
     flags = np.full(len(out), "", dtype=object)
     qa.add_flag(flags, lost, "load_not_computable")
     for name in extras_names:  # a day with discharge but no usable regressor: no flux
-        v = daily[name].to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            no_x = np.isfinite(q) & ~zero & ~(np.isfinite(v) & ((v > 0) if extra_log else True))
+        no_x = np.isfinite(q) & ~zero & ~_usable_regressor(daily[name], extra_log)
         warn_days_without(flags, no_x, name, daily.index, "LOADEST")
     out["qa_flags"] = flags
     if lost.any():

@@ -189,8 +189,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         for w in caught:
             warnings.warn(f"{lab}: {w.message}", w.category, stacklevel=3)
         # the year's totals on its own coverage (its maps'), as a single run of it
-        own = c.get("grid_totals_own")
-        totals[lab] = grid_totals_dict(own if own is not None else c.get("grid_totals"))
+        totals[lab] = grid_totals_dict(c.get("grid_totals_own"))
         common[lab] = grid_totals_dict(c.get("grid_totals"))  # series.csv: like with like
         check_not_all_nodata(totals[lab], c, info["checks"][lab], cy.inputs)
     files: list[str] = []

@@ -200,7 +200,8 @@ def trajectory_potentials(map_cfg: Any, schedule: Schedule, work: str | os.PathL
     if map_cfg.zones_path is None or map_cfg.zones_field is None:
         _with_zone(None, None)  # the one error message
     base_cfg = _single_year(map_cfg)
-    # a class not in the table or a slope rule without a DEM: refused before any map run
+    # a class not in the table or converted twice, a self-transition, a slope rule without
+    # a DEM: refused before any map run
     check_schedule(schedule, landcover_table_name(base_cfg), base_cfg.inputs)
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
