@@ -50,7 +50,7 @@ def runoff_depth_mm(q_m3s: ArrayLike, area_km2: float, *, per: str = "year"):
         raise DataError(f"area_km2 must be a positive number of km², got {area_km2!r}.")
     seconds = {"year": SECONDS_PER_YEAR, "day": SECONDS_PER_DAY}.get(per)
     if seconds is None:
-        raise ValueError(f"per must be 'year' or 'day', got {per!r}.")
+        raise DataError(f"per must be 'year' or 'day', got {per!r}.")
     q: Any = np.asarray(q_m3s, dtype=float)
     if np.isscalar(q_m3s):
         q = float(q)

@@ -19,7 +19,7 @@ import unicodedata
 
 import numpy as np
 
-from .exceptions import UnitError
+from .exceptions import DataError, UnitError
 
 #: Molar masses [g mol⁻¹].  Element weights: H 1.008, C 12.011, N 14.007,
 #: O 15.999, Na 22.990, Mg 24.305, Si 28.085, P 30.974, S 32.06, Cl 35.45, K 39.098,
@@ -303,7 +303,7 @@ def round_significant(values, digits: int = 15) -> np.ndarray:
     [0.000123, -98800.0]
     """
     if not 1 <= digits <= 15:
-        raise ValueError(f"digits must be 1-15, got {digits!r}")
+        raise DataError(f"digits must be 1-15, got {digits!r}")
     arr = np.asarray(values, dtype=float)
     out = arr.copy()
     ok = np.isfinite(arr) & (arr != 0)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .._workers import mp_context
-from ..exceptions import SpeciationError
+from ..exceptions import DataError, SpeciationError
 
 #: Samples per PHREEQC run by default (see :func:`chunk_length`).
 DEFAULT_CHUNK_SIZE = 2000
@@ -58,7 +58,7 @@ class WorkerPool:
 
     def __init__(self, spec: Any, jobs: int, initializer: Callable[[Any], None]) -> None:
         if jobs < 1:
-            raise ValueError(f"jobs must be >= 1, got {jobs!r}")
+            raise DataError(f"jobs must be >= 1, got {jobs!r}")
         self.spec = spec
         self.jobs = int(jobs)
         ctx = mp_context()
@@ -186,7 +186,7 @@ def chunk_length(n: int, jobs: int, chunk_size: int | None = None) -> int:
         return min(DEFAULT_CHUNK_SIZE, max(500, math.ceil(n / (2 * jobs))))
     size = int(chunk_size)
     if size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
+        raise DataError(f"chunk_size must be >= 1, got {chunk_size!r}")
     return size
 
 

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from .._workers import default_jobs
-from ..exceptions import SpeciationError
+from ..exceptions import DataError, SpeciationError
 from ._engine_backends import BACKENDS, _make_backend
 from ._engine_input import (
     _PHASE_CANDIDATES,
@@ -483,7 +483,7 @@ def run_chunks(values: np.ndarray, engine: PhreeqcEngine, *, jobs: int | None = 
     n = len(values)
     jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs!r}")
+        raise DataError(f"jobs must be >= 1, got {jobs!r}")
     _check_inputs(values)
     bounds = chunk_bounds(n, jobs, chunk_size)
     workers = min(jobs, len(bounds))

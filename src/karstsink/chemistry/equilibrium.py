@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..exceptions import SpeciationError
+from ..exceptions import DataError, SpeciationError
 from .database import DEFAULT_DATABASE, DatabaseInfo, phreeqc_version, resolve_database
 
 __all__ = [
@@ -80,10 +80,10 @@ _CHUNK = 2000  # simulations per RunString: bounded memory, linear scaling
 
 def _check_system(system: str, mineral: str) -> tuple[str, str]:
     if system not in SYSTEMS:
-        raise ValueError(f"system must be one of {SYSTEMS}, got {system!r}.")
+        raise DataError(f"system must be one of {SYSTEMS}, got {system!r}.")
     key = str(mineral).lower()
     if key not in MINERALS:
-        raise ValueError(f"mineral must be one of {tuple(MINERALS)}, got {mineral!r}.")
+        raise DataError(f"mineral must be one of {tuple(MINERALS)}, got {mineral!r}.")
     return system, key
 
 
@@ -98,7 +98,7 @@ def _acid_lines(acid_so4: float, acid_no3: float) -> str:
 def _check_acid(acid_so4: float, acid_no3: float) -> tuple[float, float]:
     s, n = float(acid_so4), float(acid_no3)
     if not (s >= 0.0 and n >= 0.0 and np.isfinite(s) and np.isfinite(n)):
-        raise ValueError(f"acid_so4 and acid_no3 must be finite and >= 0 mmol/kgw, got "
+        raise DataError(f"acid_so4 and acid_no3 must be finite and >= 0 mmol/kgw, got "
                          f"{acid_so4!r} and {acid_no3!r}.")
     return s, n
 
@@ -218,7 +218,7 @@ def equilibrium_concentration(
     t, lp = t.ravel(), lp.ravel()
     ok = np.isfinite(t) & np.isfinite(lp)
     if np.any((t[ok] < 0) | (t[ok] > 100)):
-        raise ValueError("temp_c must lie within 0-100 °C for the PHREEQC equilibrium runs.")
+        raise DataError("temp_c must lie within 0-100 °C for the PHREEQC equilibrium runs.")
     out = np.full(t.size, np.nan)
     if ok.any():
         out[ok] = _run_phreeqc(t[ok], lp[ok], system, mineral, resolve_database(database),
@@ -477,8 +477,8 @@ def equilibrium_table(
 def _axis(bounds: tuple[float, float], step: float, name: str) -> np.ndarray:
     lo, hi = float(bounds[0]), float(bounds[1])
     if not (step > 0 and hi > lo):
-        raise ValueError(f"{name} grid needs step > 0 and an increasing range.")
+        raise DataError(f"{name} grid needs step > 0 and an increasing range.")
     n = round((hi - lo) / step)
     if n < 1 or not np.isclose(lo + n * step, hi):
-        raise ValueError(f"{name} range {bounds} is not a whole number of steps of {step}.")
+        raise DataError(f"{name} range {bounds} is not a whole number of steps of {step}.")
     return lo + step * np.arange(n + 1)

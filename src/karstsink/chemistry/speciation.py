@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import carbon, qa
 from .._seed import resolve_seed
-from ..exceptions import ConfigError, DataQualityWarning, MissingColumnError
+from ..exceptions import ConfigError, DataError, DataQualityWarning, MissingColumnError
 from . import uncertainty as uncertainty_mod
 from . import weathering
 from .database import DEFAULT_DATABASE
@@ -189,7 +189,7 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
                               "acid_no3_share": acid_no3_share}
     for name, value in shares.items():
         if np.ndim(value):
-            raise ValueError(f"{name} must be one number between 0 and 1, got an array.")
+            raise DataError(f"{name} must be one number between 0 and 1, got an array.")
         carbon.check_share(name, value)
 
     out = table.copy()

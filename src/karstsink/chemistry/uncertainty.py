@@ -291,7 +291,7 @@ def propagate(values: np.ndarray, rows: np.ndarray, table: Any, *, draws: int,
         number of failed draws per row; the metadata.
     """
     if draws < 2:
-        raise ValueError(f"draws must be >= 2 for a standard deviation, got {draws!r}")
+        raise DataError(f"draws must be >= 2 for a standard deviation, got {draws!r}")
     sds = parse_uncertainty(uncertainty)
     sd, used = sd_matrix(values, table, sds)
     n = len(values)

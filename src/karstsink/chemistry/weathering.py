@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import carbon
+from ..exceptions import DataError
 
 #: Seawater molar ratios to Cl⁻ used for the rain correction when no local rain
 #: chemistry is given (consistent with the mean composition of
@@ -154,10 +155,10 @@ def partition_sources(ca, mg, na, k, cl, so4, *, no3=0.0, cl_rain=None, rain_rat
     ratios = dict(SEAWATER_RATIOS if rain_ratios is None else rain_ratios)
     missing = {"na", "ca", "mg", "k", "so4"} - set(ratios)
     if missing:
-        raise ValueError(f"rain_ratios lacks {', '.join(sorted(missing))}.")
+        raise DataError(f"rain_ratios lacks {', '.join(sorted(missing))}.")
     if gypsum_so4_share is not None:
         if evaporite_so4_share != carbon.DEFAULT_EVAPORITE_SO4_SHARE:
-            raise ValueError("Give evaporite_so4_share or its former name gypsum_so4_share, "
+            raise DataError("Give evaporite_so4_share or its former name gypsum_so4_share, "
                              "not both.")
         evaporite_so4_share = gypsum_so4_share
     shares = {"acid_so4_share": acid_so4_share, "evaporite_so4_share": evaporite_so4_share,

@@ -64,7 +64,7 @@ def estimate(
     elif method == "wrtds":
         from .wrtds import estimate_wrtds as func
     else:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+        raise DataError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
     import inspect
 
     params = inspect.signature(func).parameters

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ._common import finite_number
 from ._wrtds_surface import Grid, decimal_year, egret_day_of_year, flow_normalize
 
 __all__ = ["FlowWindow", "annual_means", "flow_windows", "gfn_daily", "period_labels",
@@ -63,21 +64,35 @@ class FlowWindow:
     flow_end: pd.Timestamp
 
 
+def check_window_side(window_side) -> int:
+    """``window_side`` as whole years, 0 or more (0: stationary), else one DataError."""
+    side = finite_number("window_side", window_side,
+                         hint="years of discharge on either side of each year, 0 for "
+                              "stationary flow normalisation")
+    if side < 0 or side != int(side):
+        raise DataError(f"window_side must be a whole number of years, 0 or more (0: stationary "
+                        f"flow normalisation; EGRET's windowSide 7 for generalised); got "
+                        f"{window_side!r}.")
+    return int(side)
+
+
 def flow_windows(window_side: float, surface_start, surface_end, q_first, q_last
                  ) -> list[FlowWindow]:
     """Flow-normalisation windows (EGRET ``makeDateInfo``).
 
-    ``window_side`` <= 0: one stationary window, the whole discharge record.
+    ``window_side`` 0: one stationary window, the whole discharge record (a negative,
+    fractional or non-finite ``window_side`` is refused).
     Otherwise one segment per year from ``surface_start``; each year is
     normalised with the discharges of ``window_side`` years on either side
     (``2 window_side + 1`` years), shifted to stay inside the record near its
     ends, as EGRET does.
     """
+    side = check_window_side(window_side)
     s0, s1 = pd.Timestamp(surface_start), pd.Timestamp(surface_end)
     q0, q1 = pd.Timestamp(q_first), pd.Timestamp(q_last)
-    if window_side <= 0:
+    if side == 0:
         return [FlowWindow(q0, q1, s0, s1)]
-    ws = int(window_side)
+    ws = int(side)
     full = 1 + 2 * ws
     n_seg = int(np.ceil(((s1 - s0).days + 1) / 365.0))
     out = []

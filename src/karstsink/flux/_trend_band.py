@@ -28,6 +28,7 @@ from ._wrtds_bootstrap import (
     _EPOCH,
     block_resample,
     check_block_days,
+    check_replicates,
     redraw_failed,
     replicate_jobs,
     run_replicates,
@@ -112,8 +113,7 @@ def fn_band(ctx, *, n_boot: int = 100, block_days: int = 200, seed: int | None =
         ``window_side`` > 0; NaN in years without a flow-normalised value.
         ``attrs["bootstrap"]``: the settings.
     """
-    if int(n_boot) < 2:
-        raise DataError(f"--bootstrap needs at least 2 replicates, got {n_boot!r}")
+    n_boot = check_replicates(n_boot)
     block_days = check_block_days(block_days)
     pa = (int(pa_start), int(pa_long))
     prefix = "gfn" if window_side and window_side > 0 else "fn"

@@ -31,6 +31,7 @@ from ._wrtds_bootstrap import (
     _EPOCH,
     block_resample,
     check_block_days,
+    check_replicates,
     redraw_failed,
     replicate_jobs,
     run_replicates,
@@ -166,8 +167,7 @@ def bootstrap_trend(ctx, result: TrendResult, *, n_boot: int = 100, block_days: 
         (``likeCUp``/``likeFUp``) and ``likelihood`` (words); ``info["bootstrap"]``
         holds the settings and the replicates.
     """
-    if int(n_boot) < 2:
-        raise DataError(f"--bootstrap needs at least 2 replicates, got {n_boot!r}")
+    n_boot = check_replicates(n_boot)
     block_days = check_block_days(block_days)
     seed = resolve_seed(seed)  # recorded in info['bootstrap']
     children = np.random.SeedSequence(seed).spawn(int(n_boot))

@@ -20,6 +20,7 @@ from .._workers import call_recording_warnings, default_jobs, mp_context, reemit
 from ..exceptions import DataError
 from ..io.progress import progress
 from ..units import KG_DAY_PER_M3S_MG_L
+from ._common import whole_number
 from ._wrtds_core import Samples, Settings
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import Grid, estimate_surfaces, interp_surfaces
@@ -34,12 +35,21 @@ MIN_BLOCK_DAYS = 2
 
 def check_block_days(block_days) -> int:
     """``block_days`` as an int of at least :data:`MIN_BLOCK_DAYS`, else a DataError."""
-    ok = isinstance(block_days, (int, np.integer)) and not isinstance(block_days, bool)
-    if not ok or block_days < MIN_BLOCK_DAYS:
-        raise DataError(f"block_days must be a whole number of at least {MIN_BLOCK_DAYS} days "
-                        f"(a block of days start to start + block_days - 2, as EGRETci's "
-                        f"blockSample; 200 by default); got {block_days!r}.")
-    return int(block_days)
+    return whole_number("block_days", block_days, MIN_BLOCK_DAYS,
+                        hint="a block of days start to start + block_days - 2, as EGRETci's "
+                             "blockSample; 200 by default")
+
+
+def check_replicates(n_boot, *, allow_none: bool = False) -> int:
+    """A bootstrap's replicate count: at least 2 (``allow_none``: 0 = no bootstrap, too).
+
+    One replicate would be its own 2.5 and 97.5 percentiles: an interval of width 0.
+    """
+    if allow_none and isinstance(n_boot, (int, np.integer)) and n_boot == 0:
+        return 0
+    return whole_number("bootstrap", n_boot, 2,
+                        hint="block-bootstrap replicates" + (" (0 for none)" if allow_none
+                                                             else ""))
 
 
 def block_resample(day_number: np.ndarray, block_days: int, rng: np.random.Generator):

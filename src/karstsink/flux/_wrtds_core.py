@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..exceptions import DataError
+from ._common import finite_number, whole_number
 from ._wrtds_solve import _solve_pairs, _sums
 
 #: Largest number of 10 % widening steps searched (1.1**400 ~ 4e16: any record).
@@ -111,6 +112,20 @@ class Settings:
     min_obs: int = 100  # minNumObs
     min_uncen: int = 50  # minNumUncen
     edge_adjust: bool = True  # edgeAdjust
+
+    def __post_init__(self) -> None:
+        # One check for every way in (estimate_wrtds, a stored fit's settings, replace()):
+        # a NaN window gave numpy's LinAlgError, a count of 0 or -5 was taken as given.
+        for name in ("window_y", "window_q", "window_s"):
+            setattr(self, name, finite_number(
+                name, getattr(self, name), positive=True,
+                hint="a WRTDS half-window (EGRET's windowY 7 yr, windowQ 2, windowS 0.5 yr)"))
+        for name in ("min_obs", "min_uncen"):
+            setattr(self, name, whole_number(
+                name, getattr(self, name), 1,
+                hint="samples that must carry weight at each point (EGRET's minNumObs 100, "
+                     "minNumUncen 50)"))
+        self.edge_adjust = bool(self.edge_adjust)
 
 
 @dataclass

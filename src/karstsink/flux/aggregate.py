@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .. import qa
-from ..exceptions import DataQualityWarning
+from ..exceptions import DataError, DataQualityWarning
 from ..units import DAYS_PER_YEAR, KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
 
@@ -137,7 +137,7 @@ def aggregate(estimate: FluxEstimate, *, year_start_month: int = DEFAULT_YEAR_ST
     year's ``flux_kg`` and the years to the total (tested with Hypothesis).
     """
     if not 1 <= int(year_start_month) <= 12:
-        raise ValueError(f"year_start_month must be 1..12, got {year_start_month!r}.")
+        raise DataError(f"year_start_month must be 1..12, got {year_start_month!r}.")
     idx = estimate.daily.index
     months = idx.strftime("%Y-%m")
     mb = {}

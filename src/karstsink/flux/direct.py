@@ -124,7 +124,7 @@ def estimate_direct(
     The flux is linear in discharge for the interpolation mode (tested).
     """
     if censored_at not in CENSORED_AT:
-        raise ValueError(f"censored_at must be 'half' or 'limit', got {censored_at!r}")
+        raise DataError(f"censored_at must be 'half' or 'limit', got {censored_at!r}")
     censored_flag, censored_words = CENSORED_AT[censored_at]
     daily = check_daily(discharge)
     pairs = calibration_pairs(daily, samples, positive_q=False, method="the direct method")

@@ -148,9 +148,9 @@ def fit_loadest(
     LoadestFit
     """
     if estimator not in ("amle", "mle"):
-        raise ValueError(f"estimator must be 'amle' or 'mle', got {estimator!r}.")
+        raise DataError(f"estimator must be 'amle' or 'mle', got {estimator!r}.")
     if bias_correction not in ("amle", "smearing"):
-        raise ValueError(f"bias_correction must be 'amle' or 'smearing', got {bias_correction!r}.")
+        raise DataError(f"bias_correction must be 'amle' or 'smearing', got {bias_correction!r}.")
     t = np.asarray(dectime, dtype=float)
     q = np.asarray(q_m3s, dtype=float)
     c = np.asarray(conc_mg_L, dtype=float)
@@ -200,7 +200,7 @@ def fit_loadest(
         elif model in MODEL_TERMS:
             terms_used = MODEL_TERMS[model] + tuple(terms or ())
         else:
-            raise ValueError(f"model must be 0, 1-9 or 99, got {model!r}.")
+            raise DataError(f"model must be 0, 1-9 or 99, got {model!r}.")
         X = _columns(terms_used, lnq, dt, xs, extra_log)
         if (~cens).sum() < X.shape[1] + 1:
             raise DataError(

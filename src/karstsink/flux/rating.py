@@ -88,7 +88,7 @@ def fit_rating(q_m3s: ArrayLike, conc_mg_L: ArrayLike, censored: ArrayLike | Non
         Fewer than 3 uncensored samples, or ``"smearing"`` with censored values.
     """
     if bias_correction not in ("exp_s2", "smearing", "none"):
-        raise ValueError(
+        raise DataError(
             f"bias_correction must be 'exp_s2', 'smearing' or 'none', got {bias_correction!r}.")
     q = np.asarray(q_m3s, dtype=float)
     c = np.asarray(conc_mg_L, dtype=float)

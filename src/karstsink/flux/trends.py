@@ -30,7 +30,14 @@ import pandas as pd
 from ..exceptions import DataError
 from ..units import DAYS_PER_YEAR
 from ._common import decimal_time
-from ._gfn import annual_means, flow_windows, gfn_daily, start_end, surface_start_end
+from ._gfn import (
+    annual_means,
+    check_window_side,
+    flow_windows,
+    gfn_daily,
+    start_end,
+    surface_start_end,
+)
 from ._kalman import KALMAN_RHO
 from ._wrtds_core import Samples, Settings
 from ._wrtds_surface import (
@@ -247,6 +254,7 @@ def run_pairs(estimate_or_ctx, year1: int, year2: int, *, window_side: float = 0
     DataError
         A year outside the samples, or too few samples.
     """
+    window_side = check_window_side(window_side)
     ctx = _ctx(estimate_or_ctx)
     (a0, a1), (b0, b1) = start_end(year1, pa_start, pa_long), start_end(year2, pa_start, pa_long)
     s_first, s_last = ctx.sample_dates[0], ctx.sample_dates[-1]
@@ -376,6 +384,7 @@ def run_groups(estimate_or_ctx, group1: tuple[int, int], group2: tuple[int, int]
     -------
     TrendResult
     """
+    window_side = check_window_side(window_side)
     ctx = _ctx(estimate_or_ctx)
     g1, g2 = (int(group1[0]), int(group1[1])), (int(group2[0]), int(group2[1]))
     if g1[0] > g1[1] or g2[0] > g2[1] or g1[1] >= g2[0]:
@@ -424,6 +433,7 @@ def trend_annual(estimate_or_ctx, *, window_side: float = 0, kalman: pd.DataFram
         (``GenFlux``) [kg d⁻¹].  Years with estimates on 90 % of their days or
         fewer are NaN, as EGRET.
     """
+    window_side = check_window_side(window_side)
     ctx = _ctx(estimate_or_ctx)
     d = ctx.daily
     vals = {"conc_mean_mg_L": d["conc_mg_L"].to_numpy(float),
@@ -431,7 +441,7 @@ def trend_annual(estimate_or_ctx, *, window_side: float = 0, kalman: pd.DataFram
             "fn_conc_mg_L": d["fn_conc_mg_L"].to_numpy(float),
             "fn_flux_kg_day": d["fn_flux_kg_day"].to_numpy(float)}
     good = np.isfinite(vals["conc_mean_mg_L"])
-    if window_side and window_side > 0:
+    if window_side > 0:
         s0, s1 = surface_start_end(ctx.sample_dates[0], ctx.sample_dates[-1], pa_start, pa_long)
         wins = flow_windows(window_side, s0, s1, ctx.dates[0], ctx.dates[-1])
         vals["gfn_conc_mg_L"], vals["gfn_flux_kg_day"] = gfn_daily(

@@ -29,7 +29,7 @@ from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
 from ._common import check_daily, has_flag, unused_reasons, warn_extrapolated
-from ._wrtds_bootstrap import _BootRun, check_block_days
+from ._wrtds_bootstrap import _BootRun, check_block_days, check_replicates
 from ._wrtds_core import Samples, Settings, check_counts, fit_points, lower_min_obs_hint
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import (
@@ -213,17 +213,11 @@ def _estimate(
     cross_validate,
 ) -> WRTDSEstimate:
     t_start = time.perf_counter()
-    if bootstrap and bootstrap > 0:
+    bootstrap = check_replicates(bootstrap, allow_none=True)
+    if bootstrap:
         check_block_days(block_days)
         seed = resolve_seed(seed)  # recorded in model['interval']
-    settings = Settings(
-        float(window_y),
-        float(window_q),
-        float(window_s),
-        int(min_obs),
-        int(min_uncen),
-        bool(edge_adjust),
-    )
+    settings = Settings(window_y, window_q, window_s, min_obs, min_uncen, edge_adjust)
     day_df, q = _check_daily(daily)
     dates = day_df.index
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from ..exceptions import UnitError
+from ..exceptions import DataError, UnitError
 
 #: Canonical short keys in output/flag order, with (output column, kind).
 #: kinds: id (text), date, time, coord [degrees], temp [°C], ph [-], ec [µS/cm],
@@ -118,14 +118,14 @@ def alias_table(scope: str = "samples") -> dict[str, tuple[str, str | None]]:
     if scope == "samples":
         return {a: hit for a, hit in alias_table("all").items() if hit[0] in KEYS}
     if scope != "all":  # pragma: no cover - internal argument
-        raise ValueError(f"scope must be 'samples' or 'all', not {scope!r}")
+        raise DataError(f"scope must be 'samples' or 'all', not {scope!r}")
     text = files("karstsink.data").joinpath("aliases.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     table: dict[str, tuple[str, str | None]] = {}
     for row in rows:
         key = row["key"].strip()
         if key not in KEYS and key not in OTHER_KEYS:  # pragma: no cover - shipped table
-            raise ValueError(f"aliases.csv: unknown key {key!r}")
+            raise DataError(f"aliases.csv: unknown key {key!r}")
         table[compact_name(row["alias"])] = (key, (row.get("qualifier") or "").strip() or None)
     return table
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from affine import Affine
 
-from ..exceptions import RasterError
+from ..exceptions import DataError, RasterError
 from ..io.rasters import RASTER_NODATA_CODES as UNDECLARED_NODATA
 from ..io.rasters import RASTER_NODATA_CODES_NOT_ELEVATION, display_path, is_virtual
 from ._area import pixel_area_km2  # re-exported (its home before _area)
@@ -170,7 +170,7 @@ class AlignedSource:
                  convert: tuple[float, float] = (1.0, 0.0), bands: tuple[int, ...] = (1,),
                  crs: str | None = None):
         if kind not in ("continuous", "classes"):
-            raise ValueError(f"kind must be 'continuous' or 'classes', got {kind!r}")
+            raise DataError(f"kind must be 'continuous' or 'classes', got {kind!r}")
         self.path = str(path)
         self.label = display_path(self.path)  # for messages (a mosaic: its tiles)
         self.grid = grid

@@ -53,7 +53,7 @@ import numpy as np
 
 from .. import carbon
 from ..chemistry.equilibrium import exp_bilinear
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, DataError
 from ..units import C_TO_CO2
 from ._molar import M_C, M_CACO3, M_DOLOMITE
 
@@ -133,7 +133,7 @@ class ModelParams:
             n = given.size
             acid = np.asarray(carbon.acid_hco3(*self.class_so4_no3(n), **self.shares), float)
             if np.nan_to_num(acid).max(initial=0.0) > 0:
-                raise ValueError(
+                raise DataError(
                     "ModelParams: so4/no3 give acid HCO3 but acid_ratio is None; build it with "
                     "karstsink.mapping._carbon_terms.acid_ratio_tables (as run_map does), "
                     "or leave so4 and no3 out.")

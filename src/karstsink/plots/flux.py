@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..exceptions import DataError
+
 __all__ = ["plot_cq", "plot_flux_series", "plot_residuals", "save_flux_plots"]
 
 
@@ -31,7 +33,7 @@ def _axes(ax, ncols: int, figsize: tuple[float, float]):
     if ncols > 1:
         axes = list(ax)
         if len(axes) != ncols:
-            raise ValueError(f"ax must be {ncols} axes for this figure, got {len(axes)}")
+            raise DataError(f"ax must be {ncols} axes for this figure, got {len(axes)}")
         return axes[0].figure, axes
     return ax.figure, ax
 

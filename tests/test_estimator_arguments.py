@@ -1,0 +1,84 @@
+"""Estimator arguments from Python: a bad one is one karstsink error naming it.
+
+A NaN WRTDS half-window used to reach numpy's ``LinAlgError``, ``window_side=NaN``
+a bare ``ValueError`` from ``int()``, and a count of 0, -5 or 1 bootstrap replicate
+was taken as given (a 95 % interval of one replicate has width 0).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karstsink.exceptions import DataError, DataQualityWarning, KarstSinkError
+from karstsink.flux.aggregate import aggregate
+from karstsink.flux.direct import estimate_direct
+from karstsink.flux.loadest import estimate_loadest
+from karstsink.flux.trends import run_pairs, trend_annual
+from karstsink.flux.wrtds import estimate_wrtds
+
+
+def _record():
+    days = pd.date_range("2015-01-01", "2017-12-31", freq="D")
+    q = pd.DataFrame({"discharge_m3s": np.exp(np.sin(np.arange(days.size) / 58.0))},
+                     index=days)
+    dates = days[::12]
+    samples = pd.DataFrame({"date": dates, "conc_mg_L": 200.0 + 10 * np.cos(np.arange(
+        dates.size)), "censored": False})
+    return q, samples
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("window_y", np.nan), ("window_q", np.inf), ("window_s", np.nan), ("window_s", 0.0),
+    ("window_q", -2.0), ("window_y", "7"), ("min_obs", 0), ("min_obs", -5),
+    ("min_uncen", 2.5), ("min_obs", True)])
+def test_a_bad_wrtds_setting_is_refused_by_name(option, value):
+    q, samples = _record()
+    with pytest.raises(DataError, match=rf"^{option} must be a (finite|whole) number"):
+        estimate_wrtds(q, samples, bootstrap=0, **{option: value})
+
+
+@pytest.mark.parametrize("bootstrap", [-1, 1, 2.0, "10"])
+def test_a_bootstrap_of_fewer_than_two_replicates_is_refused(bootstrap):
+    q, samples = _record()
+    with pytest.raises(DataError, match=r"^bootstrap must be a whole number of at least 2; "
+                                        r"block-bootstrap replicates \(0 for none\); got"):
+        estimate_wrtds(q, samples, bootstrap=bootstrap)
+
+
+@pytest.fixture(scope="module")
+def fit():
+    q, samples = _record()
+    # 92 samples: min_obs 60 lets every point carry weight with a sample left out; the
+    # peak discharge is not sampled (the extrapolation warning is not what is tested here)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return estimate_wrtds(q, samples, bootstrap=0, min_obs=60, min_uncen=30)
+
+
+@pytest.mark.parametrize("side", [np.nan, np.inf, -1, 2.5, "7"])
+def test_a_bad_window_side_is_refused(fit, side):
+    with pytest.raises(DataError, match="^window_side must be"):
+        run_pairs(fit, 2015, 2017, window_side=side)
+    with pytest.raises(DataError, match="^window_side must be"):
+        trend_annual(fit, window_side=side)
+
+
+def test_a_whole_float_window_side_is_a_number_of_years(fit):
+    # 1.0 and 1 are the same window (TOML and the CLI give floats)
+    a = trend_annual(fit, window_side=1.0)
+    b = trend_annual(fit, window_side=1)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_other_estimators_options_are_karstsink_errors(fit):
+    q, samples = _record()
+    with pytest.raises(KarstSinkError, match="year_start_month must be 1..12"):
+        aggregate(fit, year_start_month=0)
+    with pytest.raises(KarstSinkError, match="model must be 0, 1-9 or 99"):
+        estimate_loadest(q, samples, model=10)
+    with pytest.raises(KarstSinkError, match="censored_at must be 'half' or 'limit'"):
+        estimate_direct(q, samples, censored_at="zero")
