@@ -1,4 +1,4 @@
-"""The one date parser (karstsink.io.cells.parse_dates) and the per-column number rule.
+"""The one date parser (karstsink.io.dates.parse_dates) and the per-column number rule.
 
 Expected dates are written out by hand from the cell text (day, month, year as the
 format says); UTC conversions are done by hand in the comments.
@@ -15,13 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from karstsink.exceptions import ConfigError
-from karstsink.io.cells import (
-    AmbiguousDateError,
-    column_uses_decimal_comma,
-    decimal_mark_examples,
-    parse_column,
-    parse_dates,
-)
+from karstsink.io.cells import column_uses_decimal_comma, decimal_mark_examples, parse_column
+from karstsink.io.dates import AmbiguousDateError, parse_dates
 
 
 def stamps(*texts: str) -> list[pd.Timestamp]:

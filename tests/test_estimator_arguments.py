@@ -61,9 +61,9 @@ def fit():
 
 @pytest.mark.parametrize("side", [np.nan, np.inf, -1, 2.5, "7"])
 def test_a_bad_window_side_is_refused(fit, side):
-    with pytest.raises(DataError, match="^window_side must be"):
+    with pytest.raises(DataError, match=r"^window_side must be"):
         run_pairs(fit, 2015, 2017, window_side=side)
-    with pytest.raises(DataError, match="^window_side must be"):
+    with pytest.raises(DataError, match=r"^window_side must be"):
         trend_annual(fit, window_side=side)
 
 
@@ -76,7 +76,7 @@ def test_a_whole_float_window_side_is_a_number_of_years(fit):
 
 def test_the_other_estimators_options_are_karstsink_errors(fit):
     q, samples = _record()
-    with pytest.raises(KarstSinkError, match="year_start_month must be 1..12"):
+    with pytest.raises(KarstSinkError, match=r"year_start_month must be 1\.\.12"):
         aggregate(fit, year_start_month=0)
     with pytest.raises(KarstSinkError, match="model must be 0, 1-9 or 99"):
         estimate_loadest(q, samples, model=10)

@@ -135,6 +135,12 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
         table = _read(input_path, units, below_detection, encoding=encoding, sheet=sheet,
                       date_format=date_format)
         n = len(table)
+        unused = table.attrs.get("unmatched_columns") or []
+        if unused:  # carried through untouched: say so, a misspelt 'SO4' is not used either
+            shown = ", ".join(repr(c) for c in unused[:8])
+            echo_note(f"columns kept as they are, not used: {shown}"
+                      + (f" and {len(unused) - 8} more" if len(unused) > 8 else "")
+                      + " (the names karstsink reads: docs/samples.md)")
         with progress(n * (1 + draws), "speciate") as bar:
             try:
                 result = speciate(table, database=database, engine=engine, jobs=jobs,

@@ -59,7 +59,8 @@ def _parsed(table: pd.DataFrame, key, column: str, date_format, source) -> np.nd
     an unreadable date is the one-line error of :func:`_bad_date`."""
     texts = cells.text_cells(table[key])
     when, bad, _ = parse_date_column(texts, date_format=date_format, source=source,
-                                     column=column)
+                                     column=column, excel_epoch=(table.attrs.get("reader") or {}
+                                                                 ).get("excel_epoch"))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         _bad_date(source, table, i, column, texts[i], int(bad.sum()), date_format)

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..exceptions import ConfigError, UnitError
-from . import cells
+from . import cells, dates
 from .headers import CANONICAL_NAMES, KEYS, is_generic, match_header, match_user_name, parse_unit
 
 _VALUE_KINDS = {"temp", "ph", "ec", "conc", "orgc", "coord"}
@@ -66,6 +66,13 @@ def _map_columns(df: pd.DataFrame, column_map, source: str, notes: list[str],
             raise UnitError(f"{source}: {err}") from err
         if hit is not None:
             matches[col] = (hit.key, hit.unit, hit.qualifier)
+    # '采样日期' and '采样时间' (both names of the date in Chinese tables): the one holding
+    # clock times only is the time of day, joined to the date
+    dated = [c for c, m in matches.items() if m[0] == "date" and c not in user]
+    if len(dated) > 1 and not any(m[0] == "time" for m in matches.values()):
+        clock = [c for c in dated if dates.is_clock_time(cells.text_cells(df[c]))]
+        if clock and len(clock) < len(dated):
+            matches[clock[0]] = ("time", None, None)
     by_key: dict[str, Any] = {}
     extra: dict[str, dict[Any, tuple[str, str | None, str | None]]] = {}
     # canonical-named columns claim their key first, then specific names, then generic

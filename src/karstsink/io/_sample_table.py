@@ -3,7 +3,7 @@
 Private part of the sample reader (:mod:`karstsink.io.samples`): :func:`_standardize`
 builds the canonical table of :func:`karstsink.io.samples.standardize` from a wide or
 long table of text cells; :func:`parse_date_column` is the one date-column reader
-(:func:`karstsink.io.cells.parse_dates` with its ambiguity error as a DataError).
+(:func:`karstsink.io.dates.parse_dates` with its ambiguity error as a DataError).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import qa as _qa  # not 'qa': _standardize has a local of that name
 from ..exceptions import ConfigError, DataError
-from . import cells
+from . import cells, dates
 from ._sample_checks import merge_readings, read_value_column
 from ._sample_checks import parse_coordinates as _parse_coordinates
 from ._sample_columns import _map_columns
@@ -212,7 +212,8 @@ def _standardize(df: pd.DataFrame, *, units, below_detection, column_map, source
     if date_col is not None:  # the raw date (and time) text of either layout
         dates, bad_dates, note = parse_date_column(
             date_text[date_col], date_text[time_col] if time_col is not None else None,
-            date_format=date_format, source=source, column=str(date_col))
+            date_format=date_format, source=source, column=str(date_col),
+            excel_epoch=(reader or {}).get("excel_epoch"))
         if note:
             notes.append(note)
         if bad_dates.any():  # the cell text, for readers that refuse unreadable dates
@@ -443,15 +444,18 @@ def _single_spaced(texts: list[str]) -> list[str]:
 
 
 def parse_date_column(texts, times=None, *, date_format: str | None = None,
-                      source: str = "table", column: str = "date"):
-    """:func:`karstsink.io.cells.parse_dates` with its ambiguity error as a DataError.
+                      source: str = "table", column: str = "date",
+                      excel_epoch: str | None = None):
+    """:func:`karstsink.io.dates.parse_dates` with its ambiguity error as a DataError.
 
     Returns ``(dates, bad, note)`` as that function; an undecidable day/month order
     without ``date_format`` becomes one line naming ``source`` and ``column``.
+    ``excel_epoch`` (None: the 1900 system) is the workbook's, ``info["excel_epoch"]``.
     """
     try:
-        return cells.parse_dates(texts, times, date_format=date_format)
-    except cells.AmbiguousDateError as err:
+        return dates.parse_dates(texts, times, date_format=date_format,
+                                 excel_epoch=excel_epoch or dates.EXCEL_EPOCH_1900)
+    except dates.AmbiguousDateError as err:
         raise DataError(
             f"{source}: column {column!r}: {err.reason}; pass date_format= (CLI: "
             "--date-format), e.g. '%d/%m/%Y' (day first) or '%m/%d/%Y' (month first)."

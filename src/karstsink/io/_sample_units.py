@@ -119,8 +119,9 @@ def _accept_cells_with_unit(texts, values, status, key, unit, decimal_comma) -> 
 
     The whole unit counts, its basis too: ``240 mg/L as CaCO3`` under ``HCO3 (mg/L)``
     (mg/L of HCO3⁻) or ``5 mg/L as N`` under ``NO3 (mg/L)`` stays ``not_numeric``
-    (flagged) instead of being read in the column's basis; ``200 mg/L`` under ``Alk (mg/L
-    as CaCO3)`` is read (for alkalinity a mass unit means as CaCO3).
+    (flagged) instead of being read in the column's basis; a cell without a basis takes the
+    column's: ``200 mg/L`` under ``Alk (mg/L as CaCO3)``, ``1.4 mg/L`` under ``NO3-N (mg/L)``
+    are read.
     """
     kind = KEYS[key][1]
     for i in np.flatnonzero(status == cells.NOT_NUMERIC):
@@ -130,6 +131,9 @@ def _accept_cells_with_unit(texts, values, status, key, unit, decimal_comma) -> 
         cell_unit = parse_unit(m[2], kind)
         if cell_unit is None:
             continue
+        if kind == "conc" and " as " in unit and " as " not in cell_unit:
+            # '1.4 mg/L' under 'NO3-N (mg/L)': the cell repeats the unit, the header its basis
+            cell_unit = f"{cell_unit} as {unit.split(' as ', 1)[1]}"
         try:
             if not _units_agree(key, cell_unit, unit):
                 continue

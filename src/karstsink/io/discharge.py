@@ -28,7 +28,7 @@ import pandas as pd
 from .. import qa
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
 from ..units import DISCHARGE_TO_M3S, normalize_discharge_unit
-from . import cells
+from . import cells, dates
 from ._sample_table import parse_date_column
 from .discharge_headers import discharge_unit_in_header, match_discharge_header
 from .text import read_table
@@ -72,12 +72,6 @@ def _load(path_or_df: str | os.PathLike | pd.DataFrame, what: str, sheet: str | 
     return df, source, info
 
 
-def _is_clock_time(texts: list[str]) -> bool:
-    """True if every non-empty cell is a clock time ``HH:MM[:SS]``."""
-    filled = [t.strip() for t in texts if t.strip()]
-    return bool(filled) and all(cells._TIME_ONLY.match(t) for t in filled)
-
-
 def _pick_columns(df: pd.DataFrame, source: str, date_column, value_column, extra_columns):
     """``(date column, time column or None, discharge column)`` of a discharge table."""
     cols = [str(c) for c in df.columns]
@@ -99,8 +93,11 @@ def _pick_columns(df: pd.DataFrame, source: str, date_column, value_column, extr
     time_column = None
     date_text = df[date_column].tolist()
     if not any(":" in str(t) for t in date_text):  # dates without a time: a time column?
-        time_column = next((c for c in cols if c != date_column and keys[c] == "time"
-                            and _is_clock_time(cells.text_cells(df[c]))), None)
+        # 'time', or a date-like name holding clock times ('日期' + '时间': 时间 is the
+        # date in many Chinese tables, here the time of day)
+        time_column = next((c for c in cols if c != date_column
+                            and keys[c] in ("time", "date", "datetime")
+                            and dates.is_clock_time(cells.text_cells(df[c]))), None)
     if value_column is None:
         taken = {date_column, time_column, *(extra_columns or ())}
         others = [c for c in cols if c not in taken]
@@ -166,8 +163,8 @@ def _decimal_comma(texts: list[str], source: str, column: str, info: dict | None
 
 
 def _read_dates(date_text: list[str], time_text: list[str] | None, source: str, column: str,
-                lines: list[int] | None, date_format: str | None, notes: list[str]
-                ) -> np.ndarray:
+                lines: list[int] | None, date_format: str | None, notes: list[str],
+                excel_epoch: str | None = None) -> np.ndarray:
     """Timestamps of a date column (:func:`karstsink.io.samples.parse_date_column`).
 
     Raises
@@ -177,7 +174,8 @@ def _read_dates(date_text: list[str], time_text: list[str] | None, source: str, 
         or a column whose day/month order is ambiguous (pass ``date_format``).
     """
     stamps, bad, note = parse_date_column(date_text, time_text, date_format=date_format,
-                                          source=source, column=column)
+                                          source=source, column=column,
+                                          excel_epoch=excel_epoch)
     if note:
         notes.append(f"column {column!r}: {note}")
     bad = bad | np.isnat(stamps)  # an empty date cell in a data row is no date either
@@ -299,7 +297,7 @@ def read_discharge(
     date_format : str, optional
         A strftime format (``"%d/%m/%Y"``) for the dates; needed when the
         day/month order of ``dd/dd/yyyy`` dates cannot be told from the column
-        (see :func:`karstsink.io.cells.parse_dates`).
+        (see :func:`karstsink.io.dates.parse_dates`).
     sheet : str or int, optional
         Worksheet of an XLSX workbook: the sheet of exactly that name, else a 0-based
         worksheet number (:func:`karstsink.io.text.read_xlsx_rows`) [default: the first].
@@ -388,7 +386,8 @@ def read_discharge(
     notes: list[str] = []
     when = pd.Series(_read_dates(cells.text_cells(raw[dcol]),
                                  cells.text_cells(raw[tcol]) if tcol is not None else None,
-                                 source, dcol, lines, date_format, notes), index=raw.index)
+                                 source, dcol, lines, date_format, notes,
+                                 (info or {}).get("excel_epoch")), index=raw.index)
 
     text = cells.text_cells(raw[vcol])
     values, status = cells.parse_column(

@@ -365,7 +365,17 @@ def flux_samples_from_table(
     remark = next((by_lower[r] for r in _REMARK_NAMES if r in by_lower), None)
     if remark is not None:  # USGS: '<' in the remark column, the limit in the value column
         marked = np.array([t.strip() == "<" for t in cells.text_cells(table[remark])])
-        censored = censored | (marked & np.isfinite(conc))
+        columns = list(table.columns)
+        # the remark is the value's on its right ('date,remark,value', EGRET's remark/value
+        # pairs); in a table of several constituents it says nothing of the others
+        if columns.index(remark) + 1 < len(columns) and columns[columns.index(remark) + 1] \
+                == value_col:
+            censored = censored | (marked & np.isfinite(conc))
+        elif marked.any():
+            warnings.warn(f"{source}: the remark column {str(remark)!r} marks {int(marked.sum())}"
+                          f" row(s) '<', and is not the column before {str(value_col)!r}: it "
+                          f"is not applied to {what} (write '<' in its own cells to censor it).",
+                          DataQualityWarning, stacklevel=2)
     for mask, code in ((not_numeric, "not_numeric"), (empty, "missing_value"),
                        (negative, "negative_value"), (censored & ~limit_unknown,
                                                       "below_detection"),

@@ -160,12 +160,17 @@ def lookup_name(name: str, *, scope: str = "samples") -> tuple[str, str | None] 
         return None
     if key in table:
         return table[key]
-    # 'Ca2+', 'SO4 2-', 'SO4^2-', 'PO43-': the digit before a trailing sign is the charge
-    if re.search(r"[0-9]\s*[+-]+$", raw) or re.search(r"\^\s*[0-9]", raw):
-        stripped = key[:-1] if key[-1:].isdigit() else key
+    # 'Ca2+', 'SO4 2-', 'SO4^2-', 'PO43-', and before a basis, 'SO42--S' (SO₄²⁻-S),
+    # 'NH4+-N': a digit and sign (or a '^' and digits) is the charge; the name without it
+    # is looked up (only charges: 'NO3' is not 'NO' with a charge 3-, as it is found first)
+    for charge in _CHARGE_RE.finditer(raw):
+        stripped = compact_name(raw[:charge.start()] + " " + raw[charge.end():])
         if stripped in table:
             return table[stripped]
     return None
+
+
+_CHARGE_RE = re.compile(r"\^\s*[0-9]*\s*[+-]*|[0-9]\s*[+-]+")
 
 
 # ---------------------------------------------------------------------------
@@ -248,9 +253,15 @@ def _strip_reference_temperature(t: str) -> str:
     return re.sub(r"(?:@|at)?\s*25\s*°?\s*c\b.*$|@.*$", "", t).strip()
 
 
+_BRACKETED_RE = re.compile(r"^[(\[](?P<inner>[^()\[\]]*)[)\]]$")
+
+
 def parse_unit(text: str, kind: str) -> str | None:
     """Return the normalised unit of ``text`` for a column of ``kind``, or None if it is none."""
     raw = nfkc(text).strip()
+    bracketed = _BRACKETED_RE.match(raw)  # a units row's '(°F)', '[mS/cm]'
+    if bracketed:
+        raw = bracketed["inner"].strip()
     low = raw.lower()
     if kind in ("conc", "orgc"):
         return parse_conc_unit(raw)

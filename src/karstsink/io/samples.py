@@ -44,7 +44,7 @@ from ._sample_table import (
     reporting_limit_scale,
     stand_in_fraction,
 )
-from .headers import KEYS, any_unit, match_header, parse_unit
+from .headers import ACCEPTED_UNITS, KEYS, any_unit, match_header, parse_unit
 from .text import read_rows
 
 __all__ = [
@@ -332,6 +332,7 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
     if len(frame):
         first = frame.iloc[0].tolist()
         unitish = numeric = 0
+        unread: list[tuple[str, str, str]] = []  # a known column's cell that is not its unit
         for name, cell in zip(names, first, strict=True):
             c = str(cell).strip()
             if not c:
@@ -347,9 +348,18 @@ def _read(path: Path, *, units, sheet, encoding, below_detection, column_map,
             if kind in ("temp", "ec", "conc", "orgc") and parse_unit(c, kind) is not None:
                 unitish += 1
                 header_units[name] = c
+            elif kind in ("temp", "ec", "conc", "orgc"):
+                unread.append((name, c, kind))
             elif kind is None and any_unit(c):
                 unitish += 1  # e.g. 'mg/L' under a column karstsink does not use
         if unitish >= 1 and numeric == 0:
+            if unread:  # a unit written in the file is never dropped for a default
+                name, c, kind = unread[0]
+                raise UnitError(
+                    f"{path}, line {units_line}: the units row gives {c!r} for column "
+                    f"{name!r}, which is not a unit karstsink reads for it "
+                    f"({ACCEPTED_UNITS[kind]}); correct the "
+                    "cell, or leave it empty to use --units or the default.")
             frame = frame.iloc[1:].reset_index(drop=True)
             texts = {n: t[1:] for n, t in texts.items()}
             info["units_row"] = units_line

@@ -312,6 +312,8 @@ def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]]
             raise DataError(f"{path}: the workbook holds only chart sheets ({charts}) and no "
                             "worksheet with a table; export the data sheet or save it as CSV.")
         ws = wb[_pick_sheet(path, sheet, names, charts)]
+        # serial day numbers count from 1904-01-01 in a 1904-date-system workbook
+        epoch = "1904-01-01" if getattr(wb, "epoch", None) == _dt.datetime(1904, 1, 1) else None
         rows = [[_xlsx_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
         title = ws.title
         lines = list(range(1, len(rows) + 1))
@@ -320,8 +322,11 @@ def read_xlsx_rows(path: Path, sheet: str | int | None) -> tuple[list[list[str]]
     formulas = _formula_cells(path, title, rows) if _has_formulas(path) else []
     merged = _merged_ranges(path, title)
     _fill_merged(rows, merged)
-    return rows, {"encoding": None, "delimiter": None, "format": "xlsx", "sheet": title,
-                  "lines": lines, "formula_cells": formulas, "merged_cells": merged}
+    info = {"encoding": None, "delimiter": None, "format": "xlsx", "sheet": title,
+            "lines": lines, "formula_cells": formulas, "merged_cells": merged}
+    if epoch:
+        info["excel_epoch"] = epoch
+    return rows, info
 
 
 def read_rows(path: Path, *, sheet=None, encoding: str | None = None,
