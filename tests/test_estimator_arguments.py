@@ -82,18 +82,3 @@ def test_the_other_estimators_options_are_karstsink_errors(fit):
         estimate_loadest(q, samples, model=10)
     with pytest.raises(KarstSinkError, match="censored_at must be 'half' or 'limit'"):
         estimate_direct(q, samples, censored_at="zero")
-
-
-def test_wrtds_refuses_samples_of_less_than_a_year():
-    # 10 samples from 1 March to 20 July 2012 (0.39 yr) in a 6-year record: the t and
-    # sin/cos terms are confounded, and the surface carried over 2010-2015 reached
-    # 1e300 kg/d from concentrations of about 200 mg/L.
-    days = pd.date_range("2010-01-01", "2015-12-31", freq="D")
-    q = pd.DataFrame({"discharge_m3s": np.exp(np.sin(np.arange(days.size) / 58.0))},
-                     index=days)
-    dates = pd.date_range("2012-03-01", "2012-07-20", periods=10).normalize()
-    samples = pd.DataFrame({"date": dates, "conc_mg_L": 200.0 + np.arange(10.0),
-                            "censored": False})
-    with pytest.raises(DataError, match=r"^WRTDS: the usable samples span 0\.39 years "
-                                        r"\(2012-03-01 to 2012-07-20\)"):
-        estimate_wrtds(q, samples, bootstrap=0, min_obs=8, min_uncen=5)

@@ -141,9 +141,8 @@ def estimate_wrtds(
     MissingColumnError
         A required column is missing.
     DataError
-        The daily index is not daily dates, there are fewer usable samples
-        than ``min_obs``/``min_uncen``, or they span less than one year
-        (:data:`MIN_SAMPLE_SPAN_YR`: the trend and seasonal terms are then confounded).
+        The daily index is not daily dates, or there are fewer usable samples
+        than ``min_obs``/``min_uncen``.
 
     Warns
     -----
@@ -238,7 +237,6 @@ def _estimate(
         censored=s_used["censored"].to_numpy(bool),
     )
     s_dates = pd.DatetimeIndex(s_used["date"])
-    _check_span(smp.t, s_dates)
     q_sampled_max = float(s_used["discharge_m3s"].max())  # not exp(ln q): its last bit differs
     dec_low, dec_high = decimal_high_low(
         smp.t[0], int(s_dates.month[0]), smp.t[-1], int(s_dates.month[-1])
@@ -456,22 +454,6 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
             stacklevel=3,
         )
     return table.reset_index(drop=True), use
-
-
-#: Shortest span of the samples WRTDS is fitted to [yr]: over less than one year its
-#: trend term (t) and its seasonal terms (sin 2πt, cos 2πt) cannot be told apart, and the
-#: surface carried across the record reached 1e300 kg/d from samples of 200 mg/L.
-MIN_SAMPLE_SPAN_YR = 1.0
-
-
-def _check_span(t: np.ndarray, dates: pd.DatetimeIndex) -> None:
-    span = float(t[-1] - t[0])
-    if span < MIN_SAMPLE_SPAN_YR:
-        raise DataError(
-            f"WRTDS: the usable samples span {span:.2f} years ({dates[0].date()} to "
-            f"{dates[-1].date()}); its trend and seasonal terms need samples over at least "
-            f"{MIN_SAMPLE_SPAN_YR:g} year to be told apart: use --method rating or direct "
-            "for samples of a shorter period.")
 
 
 def _check_min_counts(table: pd.DataFrame, use: np.ndarray, settings: Settings,
