@@ -82,3 +82,28 @@ def test_the_other_estimators_options_are_karstsink_errors(fit):
         estimate_loadest(q, samples, model=10)
     with pytest.raises(KarstSinkError, match="censored_at must be 'half' or 'limit'"):
         estimate_direct(q, samples, censored_at="zero")
+
+
+def test_a_wrtds_surface_carried_far_beyond_its_samples_is_flagged_not_summed():
+    # 10 samples from 1 March to 20 July 2012 (about 200 mg/L) in a 2010-2015 record, with
+    # min_obs lowered to 8: over 5 months the trend and seasonal terms are confounded and
+    # the surface carried over the six years reached 1e300 mg/L (numpy overflowed). More
+    # than 1e6 mg/L (a litre's own mass of solute) is no estimate: NaN and flagged.
+    days = pd.date_range("2010-01-01", "2015-12-31", freq="D")
+    q = pd.DataFrame({"discharge_m3s": np.exp(np.sin(np.arange(days.size) / 58.0))},
+                     index=days)
+    dates = pd.date_range("2012-03-01", "2012-07-20", periods=10).normalize()
+    rng = np.random.default_rng(1)
+    samples = pd.DataFrame({"date": dates, "conc_mg_L": 200 * np.exp(rng.normal(0, .3, 10)),
+                            "censored": False})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = estimate_wrtds(q, samples, bootstrap=0, min_obs=8, min_uncen=5)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert any("load_not_computable" in str(w.message) for w in caught)
+    d = est.daily
+    flagged = d["qa_flags"].str.contains("load_not_computable")
+    assert flagged.sum() > 1000
+    assert (d.loc[~flagged, "conc_mg_L"].dropna() <= 1e6).all()
+    assert d.loc[flagged, "flux_kg_day"].isna().sum() + d.loc[flagged, "fn_flux_kg_day"].isna(
+    ).sum() >= flagged.sum()

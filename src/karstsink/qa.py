@@ -276,8 +276,10 @@ register("no_sample_in_year", "warn",
          stages=("flux",))
 register("load_not_computable", "fatal",
          "A day whose discharge (or date) lies so far outside the calibration samples that "
-         "the LOADEST model overflows there (a reading of 1e-300 or 1e20 m3/s): its flux is "
-         "NaN and the day counts as missing; the other days are not affected.",
+         "the model cannot be evaluated there: LOADEST overflows (a reading of 1e-300 or 1e20 "
+         "m3/s), or the WRTDS surface gives a concentration (or flow-normalised one) that is "
+         "not finite or above 1e6 mg/L: that value is NaN and the day counts as missing; the "
+         "other days are not affected.",
          stages=("flux",))
 register("negative_prediction", "fatal",
          "The proxy regression of the direct method predicts a negative concentration: that "

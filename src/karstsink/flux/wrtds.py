@@ -265,15 +265,22 @@ def _estimate(
         )
     try:
         t0 = time.perf_counter()
-        surfaces, fit = estimate_surfaces(grid, smp, settings, dec_low, dec_high)
-        t_surface = time.perf_counter() - t0
+        # a surface carried far from its samples overflows (exp of 1e3): such days are
+        # flagged below, numpy's warnings say nothing more
+        with np.errstate(over="ignore", invalid="ignore"):
+            surfaces, fit = estimate_surfaces(grid, smp, settings, dec_low, dec_high)
+            t_surface = time.perf_counter() - t0
 
-        yhat = interp_surface(surfaces[0], grid, log_q, t_day)
-        se = interp_surface(surfaces[1], grid, log_q, t_day)
-        conc = interp_surface(surfaces[2], grid, log_q, t_day)
-        flux = conc * q * KG_DAY_PER_M3S_MG_L
+            yhat = interp_surface(surfaces[0], grid, log_q, t_day)
+            se = interp_surface(surfaces[1], grid, log_q, t_day)
+            conc = interp_surface(surfaces[2], grid, log_q, t_day)
+            fn_conc, fn_flux = flow_normalize(surfaces[2], grid, t_day, log_q, day_no)
+            lost, fn_lost = _absurd_days(q, conc, fn_conc, day_df.index)
+            for values in (yhat, se, conc):
+                values[lost] = np.nan
+            fn_conc[fn_lost] = fn_flux[fn_lost] = np.nan
+            flux = conc * q * KG_DAY_PER_M3S_MG_L
         flux = np.where(q == 0.0, 0.0, flux)  # no water, no load (ln Q undefined)
-        fn_conc, fn_flux = flow_normalize(surfaces[2], grid, t_day, log_q, day_no)
 
         # Leave-one-out cross-validation (estCrossVal): record ends from the daily data.
         t0 = time.perf_counter()
@@ -327,6 +334,9 @@ def _estimate(
         out["fn_flux_kg_day"] = fn_flux
         out["yhat"] = yhat
         out["se"] = se
+        flags = np.full(len(out), "", dtype=object)
+        qa.add_flag(flags, lost | fn_lost, "load_not_computable")
+        out["qa_flags"] = flags
 
         table = table.copy()
         for name in ("yhat", "se", "fitted_mg_L", "residual"):
@@ -454,6 +464,31 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
             stacklevel=3,
         )
     return table.reset_index(drop=True), use
+
+
+#: Highest concentration a surface value can be [mg L⁻¹]: 10⁶ mg L⁻¹ is a litre's own mass
+#: of solute, so a value above it is no estimate (a surface carried beyond its samples).
+MAX_CONC_MG_L = 1.0e6
+
+
+def _absurd_days(q, conc, fn_conc, dates) -> tuple[np.ndarray, np.ndarray]:
+    """Days with discharge whose surface concentration (``lost``), or flow-normalised
+    one (``fn_lost``), is not finite or above :data:`MAX_CONC_MG_L`; warned once."""
+    with np.errstate(invalid="ignore"):
+        lost = (q > 0) & ~(conc <= MAX_CONC_MG_L)
+        fn_lost = np.isfinite(q) & ~(fn_conc <= MAX_CONC_MG_L)
+    either = lost | fn_lost
+    if either.any():
+        shown = ", ".join(f"{d:%Y-%m-%d}" for d in dates[either][:3])
+        warnings.warn(
+            f"WRTDS: {int(lost.sum())} day(s) with discharge get a concentration, and "
+            f"{int(fn_lost.sum())} a flow-normalised one, that is not finite or above "
+            f"{MAX_CONC_MG_L:g} mg/L from the fitted surface ({shown}"
+            f"{' ...' if either.sum() > 3 else ''}): the surface is carried far beyond its "
+            "samples (too few, or over too short a period). Those values are NaN (flagged "
+            "load_not_computable) and count as missing; trim the discharge record to the "
+            "sampled period or use --method rating.", DataQualityWarning, stacklevel=3)
+    return lost, fn_lost
 
 
 def _check_min_counts(table: pd.DataFrame, use: np.ndarray, settings: Settings,
