@@ -385,3 +385,34 @@ def test_run_map_takes_a_geodataframe_for_zones(tmp_path):
     cols = ["county", "area_km2", "karst_sink_t_c_yr", "total_sink_t_c_yr"]
     pd.testing.assert_frame_equal(a[cols].reset_index(drop=True),
                                   b[cols].reset_index(drop=True))
+
+
+def test_a_dataarray_with_ascending_y_is_the_same_map(cli_run):
+    # NetCDF grids often run south to north (ascending y): the same data, so the same map
+    import geopandas as gpd
+
+    paths, zones, cli_out = cli_run
+    arrays = open_all(paths)
+    arrays = {k: (a.sortby("y") if k in ("runoff", "temperature") else a)
+              for k, a in arrays.items()}
+    assert arrays["runoff"].y.values[0] < arrays["runoff"].y.values[-1]
+    res = sink_map(**arrays, zones=gpd.read_file(zones), zone_field="county", block_size=128)
+    assert_same_map(res.dataset, res.zones, cli_out)
+
+
+def test_a_south_up_file_is_refused_with_how_to_flip_it(cli_run, tmp_path):
+    # rasterio's bounds of a south-up file have bottom > top: it was refused as "does not
+    # overlap the target grid", with the same rectangle on both sides
+    import rasterio
+    from rasterio.transform import Affine
+
+    paths, _zones, _out = cli_run
+    with rasterio.open(paths["runoff"]) as src:
+        data, t, profile = src.read(1), src.transform, src.profile
+    flipped = Affine(t.a, 0.0, t.c, 0.0, -t.e, t.f + t.e * src.height)
+    profile.update(transform=flipped)
+    south_up = tmp_path / "runoff_south_up.tif"
+    with rasterio.open(south_up, "w", **profile) as dst:
+        dst.write(data[::-1], 1)
+    with pytest.raises(RasterError, match=r"Input 'runoff' \(.*\) is stored south-up .*gdalwarp"):
+        sink_map(**{**paths, "runoff": south_up})

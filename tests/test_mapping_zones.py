@@ -249,3 +249,24 @@ def test_no_helper_where_python_is_embedded(monkeypatch):
     assert _zone_io._helper_allowed()
     monkeypatch.setenv("KARSTSINK_ZONE_HELPER", "off")
     assert not _zone_io._helper_allowed()
+
+
+def test_pixels_in_no_zone_are_recorded_and_warned(tmp_path):
+    # one zone over the west half of the 9 km x 6 km grid (300 x 200 px of 30 m): the
+    # other 27 km2 lie in no zone, and the TOTAL row of the zone table leaves them out
+    from karstsink.exceptions import DataQualityWarning
+
+    inputs = uniform_inputs(tmp_path)
+    left, top = 500000.0, 2900000.0
+    gpd.GeoDataFrame({"code": ["west"]}, geometry=[shapely.box(left, top - 6000, left + 4500,
+                                                               top)], crs=UTM).to_file(
+        tmp_path / "zones.gpkg")
+    cfg = write_config(tmp_path, inputs, extra='[zones]\npath = "zones.gpkg"\nfield = "code"\n')
+    with pytest.warns(DataQualityWarning, match=r"27 km2 of the map's valid pixels \(50 % "):
+        res = run_map(load_config(cfg), tmp_path / "out", jobs=1, quicklook=False)
+    doc = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    out = doc["flags"]["outside_zones"]
+    assert_allclose(out["area_km2"], 27.0, rtol=1e-9)
+    # zones + outside = the grid, for every sink
+    for col in ("karst_sink_t_c_yr", "biological_sink_t_c_yr", "total_sink_t_c_yr"):
+        assert_allclose(res.zonal[col].iloc[-1] + out[col], res.totals[col], rtol=1e-9)

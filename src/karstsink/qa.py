@@ -355,6 +355,12 @@ register("sensitivity_low_r2", "warn",
          "(explained_variance_pct): the response is not near-linear in the parameters and the "
          "variance shares are only indicative (Saltelli et al. 2008, doi:10.1002/9780470725184).",
          threshold=70.0, unit="%", comparison="<", stages=("map",))
+register("outside_zones", "warn",
+         "Valid pixels of the map that lie in no zone hold more than {threshold} % of the "
+         "map's valid area: the zone table's TOTAL row leaves them out (their area and sinks "
+         "are in run.json, flags.outside_zones, whenever there are any); give zones that "
+         "cover the map, or read TOTAL as the zones' total only.",
+         threshold=1.0, unit="%", comparison=">", stages=("map",))
 
 #: Codes (without ``:<key>``) whose value or row is not used.
 FATAL: frozenset[str] = frozenset(c for c, r in RULES.items() if r.severity == "fatal")
@@ -398,3 +404,5 @@ PH_CARBONATE_BUFFER_MIN = _number("ph_below_carbonate_buffer")
 SENSITIVITY_MIN_DRAWS_PER_COEFFICIENT = _number("sensitivity_few_draws")
 #: Regression R² below which ``sensitivity_low_r2`` fires [%].
 SENSITIVITY_MIN_R2_PCT = _number("sensitivity_low_r2")
+#: Share of the map's valid area outside every zone above which ``outside_zones`` fires [%].
+OUTSIDE_ZONES_MAX_PCT = _number("outside_zones")

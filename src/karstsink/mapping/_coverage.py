@@ -76,8 +76,10 @@ def warn_coverage(counters: dict, inputs: dict) -> None:
         of = int(cover.get(domain, 0))
         share = n / of if of else float("nan")
         record[name] = {"pixels": int(n), "of_pixels": of, "domain": domain, "share": share}
-        low = "" if domain == "landcover" else (", so their karst sinks are low by about "
-                                                  "that share")
+        low = "" if domain == "landcover" else (
+            ", so their karst sinks are low by about that share, and their biological sums "
+            "leave out those pixels' biological sink too (every sum is over the pixels "
+            "whose total is known: karst + biological = total; biological_sink.tif keeps it)")
         warnings.warn(
             f"Input {name!r} ({inputs.get(name, name)}) has no value on {100 * share:.3g} % "
             f"of the mapped {domain.replace('landcover', 'land-cover')} pixels ({n} of {of} "

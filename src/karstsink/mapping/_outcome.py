@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import qa
 from ..exceptions import DataError, DataQualityWarning, OutOfRangeWarning
 from ._area import has_valid_pixel
 from .grid import NON_INTEGER_CODE
 
-__all__ = ["check_landcover_codes", "check_not_all_nodata", "warn_counters", "warn_zones"]
+__all__ = ["check_landcover_codes", "check_not_all_nodata", "outside_zones", "warn_counters",
+           "warn_zones"]
 
 
 def check_landcover_codes(counters: dict, path) -> None:
@@ -151,3 +153,28 @@ def warn_counters(c: dict, table_name: str) -> None:
                       stacklevel=3)
 
 
+
+
+def outside_zones(sums, counters: dict) -> None:
+    """Record the valid pixels outside every zone (column 0 of the zone ``sums``) as
+    ``counters["outside_zones"]`` (area, carbonate, nodata area [km²] and the sinks [t C
+    yr⁻¹]) when there are any; warn ``outside_zones`` above its share of the valid area."""
+    from ._zone_io import ZONE_QUANTITIES
+
+    col = [float(v) for v in sums[:, 0]]
+    record = dict(zip(ZONE_QUANTITIES[:len(col)], col, strict=True))
+    valid = record["area_km2"] - record["nodata_area_km2"]
+    if not valid > 0:
+        return
+    counters["outside_zones"] = record
+    grid = counters.get("grid_totals")
+    grid_valid = float(grid[0] - grid[5]) if grid is not None else float("nan")
+    share = 100.0 * valid / grid_valid if grid_valid > 0 else float("nan")
+    record["share_of_valid_area_pct"] = share
+    if share > qa.OUTSIDE_ZONES_MAX_PCT:
+        warnings.warn(
+            f"{valid:.6g} km2 of the map's valid pixels ({share:.3g} % of its valid area; "
+            f"total sink {record['total_sink_t_c_yr']:.4g} t C/yr) lie in no zone: the zone "
+            f"table's TOTAL row leaves them out (flags.outside_zones in run.json). Give "
+            f"zones that cover the map, or read TOTAL as the zones' total only.",
+            DataQualityWarning, stacklevel=3)

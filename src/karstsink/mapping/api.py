@@ -314,6 +314,12 @@ def _write_dataarray(name: str, da, tmp: Path, labels: dict) -> Path:
         da = da.transpose(band, ydim, xdim)
     else:
         da = da.transpose(ydim, xdim)
+    # rows north to south and columns west to east, as a GeoTIFF is read (an ascending y,
+    # the usual layout of a NetCDF, would be a south-up raster)
+    for dim, ascending in ((ydim, False), (xdim, True)):
+        c = da[dim].values
+        if c.size > 1 and (c[0] < c[-1]) != ascending:
+            da = da.isel({dim: slice(None, None, -1)})
     if da.dtype == bool:
         da = da.astype(np.uint8)
     elif da.dtype == np.float16:

@@ -188,6 +188,12 @@ class AlignedSource:
                 _require_crs(ds, path)
                 self.src_crs = ds.crs
             self.src_transform = ds.transform
+            if ds.transform.e > 0 and ds.transform.b == ds.transform.d == 0:
+                raise RasterError(
+                    f"Input {name!r} ({self.label}) is stored south-up (its first row is the "
+                    f"southernmost: pixel height +{ds.transform.e:g}); karstsink reads "
+                    f"north-up rasters: write a north-up copy with `gdalwarp "
+                    f"{self.label} north_up.tif` and give that file.")
             self.src_shape = (ds.height, ds.width)
             self.nodata = ds.nodata
             self.dtype = ds.dtypes[self.bands[0] - 1]

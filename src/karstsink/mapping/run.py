@@ -40,6 +40,7 @@ from ._outcome import (
     check_landcover_codes,
     check_not_all_nodata,
     grid_totals_dict,
+    outside_zones,
     warn_counters,
     warn_zones,
 )
@@ -481,6 +482,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
             if spec.zones is not None:
                 zonal, helper_mb = zio.finish_write()
                 warn_zones(zonal, spec.zones.field)
+                outside_zones(sums, counters)
                 if helper_mb is not None:
                     counters["zone_helper_peak_mb"] = helper_mb
             if spec.draws is not None:
