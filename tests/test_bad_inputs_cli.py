@@ -663,3 +663,71 @@ def test_a_signal_during_an_output_folders_swap_waits_for_it(tmp_path, monkeypat
     one_line_error(res, 130, "interrupted", f"just after {out}", "had been written in full")
     assert (out / "annual.csv").is_file() and (out / "model.json").is_file()
     no_temporaries(tmp_path)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals and /proc")
+@pytest.mark.parametrize("delay", [0.05, 0.2])
+def test_sigterm_while_the_results_are_written_ends_and_leaves_nothing(tmp_path, delay):
+    # a worker killed half-way through sending its results left the executor's threads
+    # waiting on the pipe for ever: the command hung at 0 % CPU (and once printed an
+    # executor thread's traceback); it must end, with one line
+    src = tmp_path / "in" / "big.csv"
+    src.parent.mkdir()
+    table = pd.read_csv(ROOT / "data" / "demo" / "catchments" / "longtan_samples.csv")
+    pd.concat([table] * 600, ignore_index=True).to_csv(src, index=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _start(["speciate", src, "-o", out / "r.csv", "--jobs", 2], tmp_path)
+    t0 = time.monotonic()
+    while not any(p.name.endswith(".tmp") for p in out.iterdir()) and proc.poll() is None \
+            and time.monotonic() - t0 < 120:
+        time.sleep(0.01)
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    if proc.returncode == 143:  # else it had finished: the output is whole
+        assert [ln for ln in err.splitlines() if ln.startswith("Error:")] == [
+            "Error: terminated by SIGTERM; no partial output was left."]
+        assert list(out.iterdir()) == []
+    else:
+        assert proc.returncode == 0, err
+    time.sleep(0.2)
+    assert _session_processes(proc.pid) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals")
+@pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGTERM, 143, "terminated by SIGTERM"),
+                                                   (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_before_the_command_starts_is_one_line(sig, code, word):
+    # the console script's handler, in place while the imports and click's parsing run
+    # (a Ctrl-C there printed an import traceback, or click's "Aborted!" with exit 1)
+    code_text = ("import os, signal, time\nfrom karstsink._entry import _before_work\n"
+                 f"signal.signal({int(sig)}, _before_work)\nos.kill(os.getpid(), {int(sig)})\n"
+                 "time.sleep(30)\n")
+    proc = subprocess.run([sys.executable, "-c", code_text], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == code
+    assert proc.stderr == f"Error: {word}{' (Ctrl-C)' if sig == signal.SIGINT else ''} " \
+                          "before any work; nothing was written.\n"
+
+
+def test_an_output_under_a_file_is_refused_before_the_work(tmp_path):
+    # 'karstsink speciate s.csv -o s.csv/x.csv' said "s.csv: File exists" after the whole
+    # speciation, as if the input were about to be overwritten
+    qp, sp = _files(mk(tmp_path / "in"))
+    line = one_line_error(invoke(*flux_args(qp, sp, sp / "out")), 2, "is a file, not a folder",
+                          "choose another output path")
+    assert str(sp) in line
+    r = CliRunner().invoke(main, ["speciate", str(sp), "-o", str(sp / "x.csv")])
+    assert r.exit_code == 2 and "is a file, not a folder" in r.output
+
+
+def test_a_failed_write_in_the_output_folder_names_the_output_not_its_temporary(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(OSError) as info:
+        with atomic_dir(out) as tmp:
+            (tmp / "flux").mkdir()
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp / "flux" / "a.csv"))
+    assert info.value.filename == str(out / "flux" / "a.csv")
+    assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,5 @@
 """``python -m karstsink`` runs the CLI."""
 
-from karstsink.cli import main
+from karstsink._entry import run
 
-main()
+run()

@@ -118,9 +118,22 @@ class WorkerPool:
             self.broken = True
             raise SpeciationError(_BROKEN) from err
 
-    def close(self) -> None:
-        """Shut the workers down (waits for running chunks, drops queued ones)."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, *, wait: bool = True) -> None:
+        """Shut the workers down (waits for running chunks, drops queued ones).
+
+        ``wait=False`` (an interrupt): the workers are killed and nothing is waited
+        for; a worker killed half-way through sending a chunk's results would leave
+        the executor's own threads waiting on the pipe for ever.
+        """
+        if wait:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            procs = list((getattr(self._executor, "_processes", None) or {}).values())
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.kill()
+            for proc in procs:
+                proc.join(timeout=2)
         if self in _ACTIVE:
             _ACTIVE.remove(self)
 
@@ -128,8 +141,8 @@ class WorkerPool:
         _ACTIVE.append(self)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(wait=exc_type is None or not issubclass(exc_type, KeyboardInterrupt))
 
 
 def active_pool(spec: Any, jobs: int) -> WorkerPool | None:
@@ -162,16 +175,16 @@ class LazyPool:
             self._own = WorkerPool(self.spec, self.jobs, self._init)
         return self._own
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         if self._own is not None:
-            self._own.close()
+            self._own.close(wait=wait)
             self._own = None
 
     def __enter__(self) -> LazyPool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(wait=exc_type is None or not issubclass(exc_type, KeyboardInterrupt))
 
 
 def chunk_length(n: int, jobs: int, chunk_size: int | None = None) -> int:

@@ -284,13 +284,13 @@ def handle_errors(func: F) -> F:
                 raise
             _stop_workers()
             click.echo(f"Error: terminated by SIGTERM{_interrupt_tail()}", err=True)
-            sys.exit(143)
+            exit_after_interrupt(143)
         except KeyboardInterrupt:
             if debug_enabled():
                 raise
             _stop_workers()
             click.echo(f"Error: interrupted (Ctrl-C){_interrupt_tail()}", err=True)
-            sys.exit(130)
+            exit_after_interrupt(130)
         except OutputError as err:
             if debug_enabled():
                 raise
@@ -377,12 +377,43 @@ def _on_signal(signum: int, frame: Any) -> None:
     raise _CtrlC
 
 
+#: Set by the console script (:mod:`karstsink._entry`): the CLI is a process of its own.
+HARD_EXIT = False
+
+
+def exit_after_interrupt(code: int) -> None:
+    """End the command after an interrupt, its clean-up done and its line printed.
+
+    In its own process it ends at once (``os._exit``): the executors' threads may wait
+    for ever on a pipe a killed worker was writing to, and the interpreter joins them
+    at exit.  Called from Python (click's test runner) it raises ``SystemExit``.
+    """
+    if HARD_EXIT and os.getpid() == _MAIN_PID:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _thread_hook(args: Any) -> None:
+    """After an interrupt, a worker-pool thread's error (CPython's executor sets an
+    error on the futures the clean-up cancelled) is no news: not printed."""
+    if not _STATE["raised"]:
+        _PREVIOUS_HOOK[0](args)
+
+
+_PREVIOUS_HOOK = [threading.excepthook]
+
+
 def _install_signal_handlers() -> dict[int, Any] | None:
     global _MAIN_PID
     if threading.current_thread() is not threading.main_thread():
         return None
     _MAIN_PID = os.getpid()
     _STATE["raised"] = False
+    if threading.excepthook is not _thread_hook:
+        _PREVIOUS_HOOK[0] = threading.excepthook
+        threading.excepthook = _thread_hook
     previous: dict[int, Any] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         current = signal.getsignal(sig)

@@ -193,6 +193,17 @@ def is_karstsink_output(folder: str | os.PathLike) -> bool:
     return False
 
 
+def _check_parents(path: str | os.PathLike, what: str) -> None:
+    """Refuse an output whose folder cannot be made: an existing parent is a file."""
+    for parent in Path(os.path.expanduser(os.fspath(path))).absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{path}: its folder {parent} is a file, not a folder, so "
+                                  f"the {what} cannot be written there; choose another "
+                                  f"output path (-o).")
+            return
+
+
 def check_output_dir(out_dir: str | os.PathLike, *, overwrite: bool = True,
                      inputs: Iterable[str | os.PathLike] = ()) -> None:
     """Refuse an output folder that would destroy an input or results not meant to go.
@@ -213,6 +224,7 @@ def check_output_dir(out_dir: str | os.PathLike, *, overwrite: bool = True,
     OutputError
         Naming the folder, the input it would replace, and what to do instead.
     """
+    _check_parents(out_dir, "output folder")
     dest = _real(out_dir)
     for item in inputs:
         src = _real(item)
@@ -250,6 +262,7 @@ def check_output_file(output: str | os.PathLike, *, overwrite: bool = True,
     """
     inputs = [Path(p) for p in inputs]
     for path in (Path(output), *map(Path, companions)):
+        _check_parents(path, "output file")
         dest = _real(path)
         for item in inputs:
             if _same(_real(item), dest):
@@ -413,6 +426,9 @@ def atomic_dir(out_dir: str | os.PathLike, *, overwrite: bool = True,
     except OSError as err:
         if err.filename is None and err.errno is not None:  # a full disk in write():
             err.filename = str(dest)  # name the output folder
+        elif isinstance(err.filename, str) and err.filename.startswith(str(tmp)):
+            # a file in the temporary folder (deleted below): named as it would have been
+            err.filename = str(dest) + err.filename[len(str(tmp)):]
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
