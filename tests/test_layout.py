@@ -44,6 +44,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     3: ("karstsink.workflows", "karstsink.report", "karstsink.config"),
     4: ("karstsink.cli", ROOT,
         "karstsink.__main__",  # not in the plan: `python -m karstsink`, an entry point
+        "karstsink._entry",  # the console script (signals handled from its start)
         "karstsink.pipeline", "karstsink.flux.pipeline", "karstsink.samples",
         "karstsink.flux.samples"),
 }

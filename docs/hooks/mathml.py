@@ -1,4 +1,4 @@
-"""mkdocs hook: the equations become MathML when the site is built (issue 17).
+"""mkdocs hook: the equations become MathML when the site is built.
 
 ``pymdownx.arithmatex`` (generic mode) leaves each equation as TeX in
 ``<span class="arithmatex">\\(...\\)</span>`` or ``<div class="arithmatex">\\[...\\]</div>``;

@@ -109,7 +109,7 @@ register("negative_value", "fatal",
 register("not_numeric", "fatal",
          "Text in a number column: the value is set to NaN and not used.",
          stages=("samples", "speciation", "flux", "discharge"), keyed=True)
-_READ = ("samples", "speciation", "flux", "discharge")  # issue 12: values read as nothing
+_READ = ("samples", "speciation", "flux", "discharge")  # values read as nothing
 register("sentinel_value", "fatal", "A no-value sentinel (-99, -999, -9999, -99999; a pH of "
          "exactly 0) in a number column: set to NaN and not used, never read as a number.",
          stages=_READ,

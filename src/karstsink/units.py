@@ -23,7 +23,9 @@ from .exceptions import DataError, UnitError
 
 #: Molar masses [g mol⁻¹].  Element weights: H 1.008, C 12.011, N 14.007,
 #: O 15.999, Na 22.990, Mg 24.305, Si 28.085, P 30.974, S 32.06, Cl 35.45, K 39.098,
-#: Ca 40.078, F 18.998.  Formula masses are sums of these.
+#: Ca 40.078, F 18.998 (IUPAC abridged standard atomic weights: Prohaska et al. 2022,
+#: doi:10.1515/pac-2019-0603).  Formula masses are sums of these, except where a comment
+#: gives the sum of the full-digit weights (H 1.00794, C 12.0107, O 15.9994) instead.
 MOLAR_MASS: dict[str, float] = {
     "C": 12.011,
     "CO2": 44.009,
@@ -41,9 +43,9 @@ MOLAR_MASS: dict[str, float] = {
     "no3": 62.004,  # 14.007 + 3 x 15.999
     "no2": 46.005,  # 14.007 + 2 x 15.999
     "nh4": 18.039,  # 14.007 + 4 x 1.008
-    "hco3": 61.017,  # 1.008 + 12.011 + 3 x 15.999
-    "co3": 60.009,  # 12.011 + 3 x 15.999
-    "po4": 94.971,  # 30.974 + 4 x 15.999
+    "hco3": 61.017,  # 1.00794 + 12.0107 + 3 x 15.9994 = 61.0168 (full-digit weights)
+    "co3": 60.009,  # 12.0107 + 3 x 15.9994 = 60.0089 (full-digit weights)
+    "po4": 94.971,  # 30.973762 + 4 x 15.9994 = 94.9714 (full-digit weights)
     "sio2": 60.083,  # 28.085 + 2 x 15.999
     "h2sio3": 78.098,  # 2 x 1.008 + 28.085 + 3 x 15.999
     "sr": 87.62,

@@ -114,7 +114,8 @@ def _result_lines(run) -> list[str]:
 @click.command("run")
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Output folder [default: [project] output of CONFIG].")
+              default=None, help="Output folder [default: [project] output of CONFIG, else "
+                                 "karstsink_output beside CONFIG].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes/threads [default: all cores].")
 @overwrite_option

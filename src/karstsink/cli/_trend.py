@@ -66,7 +66,7 @@ def _series_years(text: str | None):
 @click.option("--series", "series_text", default=None, metavar="Y1,Y2,...",
               help="EGRET tableChange between these years (or 'default': every 5th year "
                    "back from the last); writes series.csv.")
-@click.option("--window-side", type=FiniteRange(min=0), default=0.0, show_default=True,
+@click.option("--window-side", type=click.IntRange(min=0), default=0, show_default=True,
               help="Generalized flow normalisation half-window, whole years (0: stationary).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
               help="Block-bootstrap replicates (EGRETci; 0: none).")

@@ -380,7 +380,7 @@ def read_discharge(
     else:
         raise UnitError(
             f"{source}: the discharge column {vcol!r} gives no unit; pass --q-unit "
-            "(q_unit=) m3/s, L/s or ft3/s, or write it in the header, e.g. 'Q (m3/s)'."
+            "(q_unit=) m3/s, L/s, ft3/s or m3/d, or write it in the header, e.g. 'Q (m3/s)'."
         )
 
     notes: list[str] = []

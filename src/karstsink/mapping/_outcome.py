@@ -155,10 +155,11 @@ def warn_counters(c: dict, table_name: str) -> None:
 
 
 
-def outside_zones(sums, counters: dict) -> None:
+def outside_zones(sums, counters: dict, warn: bool = True) -> None:
     """Record the valid pixels outside every zone (column 0 of the zone ``sums``) as
     ``counters["outside_zones"]`` (area, carbonate, nodata area [km²] and the sinks [t C
-    yr⁻¹]) when there are any; warn ``outside_zones`` above its share of the valid area."""
+    yr⁻¹]) when there are any; warn ``outside_zones`` above its share of the valid area
+    (``warn=False``: record only, a series' later years)."""
     from ._zone_io import ZONE_QUANTITIES
 
     col = [float(v) for v in sums[:, 0]]
@@ -171,7 +172,7 @@ def outside_zones(sums, counters: dict) -> None:
     grid_valid = float(grid[0] - grid[5]) if grid is not None else float("nan")
     share = 100.0 * valid / grid_valid if grid_valid > 0 else float("nan")
     record["share_of_valid_area_pct"] = share
-    if share > qa.OUTSIDE_ZONES_MAX_PCT:
+    if warn and share > qa.OUTSIDE_ZONES_MAX_PCT:
         warnings.warn(
             f"{valid:.6g} km2 of the map's valid pixels ({share:.3g} % of its valid area; "
             f"total sink {record['total_sink_t_c_yr']:.4g} t C/yr) lie in no zone: the zone "

@@ -40,6 +40,7 @@ from ._outcome import (
     check_landcover_codes,
     check_not_all_nodata,
     grid_totals_dict,
+    outside_zones,
     warn_counters,
     warn_zones,
 )
@@ -233,6 +234,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         if spec.zones is not None:
             zonal[lab], helper_mb = zio.finish_write()
             warn_zones(zonal[lab], spec.zones.field, partly=i == 0)  # one grid: once
+            outside_zones(sums[index[lab]], per.setdefault(lab, {}), warn=i == 0)
             files += [f"{lab}/zonal_totals.csv", f"{lab}/zonal_totals.gpkg"]
             if helper_mb is not None:
                 counters["zone_helper_peak_mb"] = helper_mb

@@ -163,7 +163,7 @@ def _one_catchment(c: dict, sub: Path, jobs: int | None) -> tuple[dict, list, di
     settings = run.settings
     write_flux_outputs(run, sub, name=c["name"])
     trend = None
-    if c.get("trend"):  # issue 14: pairs/groups (+ bootstrap, series) into flux/<name>/
+    if c.get("trend"):  # pairs/groups (+ bootstrap, series) into flux/<name>/
         from .trend import catchment_trend
 
         trend = catchment_trend(c, run, sub, jobs)

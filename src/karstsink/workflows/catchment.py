@@ -57,7 +57,7 @@ ANNUAL_COLUMNS = ["year", "discharge_m3s", "conc_mg_L", "flux_kg_day", "flux_kg_
                   "flux_lo95_kg_yr", "flux_hi95_kg_yr", "flux_se_kg_day", "flux_lo95_kg_day",
                   "flux_hi95_kg_day", "flux_kg", "n_days", "n_missing_days", "complete",
                   "start", "end", "n_samples", "n_days_beyond_samples",
-                  # issue 14 (WRTDS only): flow-normalised and WRTDS-Kalman means
+                  # (WRTDS only) flow-normalised and WRTDS-Kalman means
                   "fn_conc_mg_L", "fn_flux_kg_day", "kalman_conc_mg_L", "kalman_flux_kg_day"]
 _SINK_SPECIES = ("hco3", "alk", "alkalinity")
 #: What each companion flux is for, and what the sink goes without if it is left out.
@@ -346,7 +346,7 @@ def run_flux(
         est.model["basis"] = flux_basis(smp.attrs.get("species"), smp.attrs.get("units"))
         tables = aggregate(est, year_start_month=year_start_month)
         kal = None
-        if method == "wrtds":  # issue 14: flow-normalised and WRTDS-Kalman annual columns
+        if method == "wrtds":  # flow-normalised and WRTDS-Kalman annual columns
             from ..flux._kalman import wrtds_kalman
             from ..flux.trends import annual_trend_columns
 
