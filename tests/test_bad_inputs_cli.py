@@ -377,15 +377,21 @@ def test_demo_killed_mid_run_exits_with_one_line_and_leaves_nothing(tmp_path, si
     assert _session_processes(proc.pid) == []
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals and /proc")
-@pytest.mark.parametrize("group", [False, True], ids=["kill", "scheduler"])
-def test_sigterm_reaps_the_phreeqc_workers(tmp_path, group):
+def _big_survey(tmp_path):
+    """The demo's Longtan samples 600 times over (in/big.csv) and an empty out/ folder."""
     src = tmp_path / "in" / "big.csv"
     src.parent.mkdir()
     table = pd.read_csv(ROOT / "data" / "demo" / "catchments" / "longtan_samples.csv")
     pd.concat([table] * 600, ignore_index=True).to_csv(src, index=False)
     out = tmp_path / "out"
     out.mkdir()
+    return src, out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals and /proc")
+@pytest.mark.parametrize("group", [False, True], ids=["kill", "scheduler"])
+def test_sigterm_reaps_the_phreeqc_workers(tmp_path, group):
+    src, out = _big_survey(tmp_path)
     proc = _start(["speciate", src, "-o", out / "r.csv", "--jobs", 2], tmp_path)
     t0 = time.monotonic()
     while not _children(proc.pid) and time.monotonic() - t0 < 60:
@@ -671,12 +677,7 @@ def test_sigterm_while_the_results_are_written_ends_and_leaves_nothing(tmp_path,
     # a worker killed half-way through sending its results left the executor's threads
     # waiting on the pipe for ever: the command hung at 0 % CPU (and once printed an
     # executor thread's traceback); it must end, with one line
-    src = tmp_path / "in" / "big.csv"
-    src.parent.mkdir()
-    table = pd.read_csv(ROOT / "data" / "demo" / "catchments" / "longtan_samples.csv")
-    pd.concat([table] * 600, ignore_index=True).to_csv(src, index=False)
-    out = tmp_path / "out"
-    out.mkdir()
+    src, out = _big_survey(tmp_path)
     proc = _start(["speciate", src, "-o", out / "r.csv", "--jobs", 2], tmp_path)
     t0 = time.monotonic()
     while not any(p.name.endswith(".tmp") for p in out.iterdir()) and proc.poll() is None \
