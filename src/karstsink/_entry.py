@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 __all__ = ["run"]
 
 
 def _before_work(signum: int, frame: object) -> None:
     what = "terminated by SIGTERM" if signum == signal.SIGTERM else "interrupted (Ctrl-C)"
-    os.write(2, f"Error: {what} before any work; nothing was written.\n".encode())
+    common = sys.modules.get("karstsink.cli._common")
+    if common is not None and common.STARTED[0]:  # the command has ended (its line said)
+        os.write(2, f"Error: {what} as the command ended.\n".encode())
+    else:
+        os.write(2, f"Error: {what} before any work; nothing was written.\n".encode())
     os._exit(128 + signum)
 
 

@@ -379,6 +379,8 @@ def _on_signal(signum: int, frame: Any) -> None:
 
 #: Set by the console script (:mod:`karstsink._entry`): the CLI is a process of its own.
 HARD_EXIT = False
+#: ``[True]`` once a command's own signal handlers were installed (:func:`handle_errors`).
+STARTED = [False]
 
 
 def exit_after_interrupt(code: int) -> None:
@@ -411,6 +413,7 @@ def _install_signal_handlers() -> dict[int, Any] | None:
         return None
     _MAIN_PID = os.getpid()
     _STATE["raised"] = False
+    STARTED[0] = True
     if threading.excepthook is not _thread_hook:
         _PREVIOUS_HOOK[0] = threading.excepthook
         threading.excepthook = _thread_hook

@@ -313,6 +313,10 @@ def _estimate(
         if boot is not None:
             t0 = time.perf_counter()
             replicates = boot.collect()
+            replicates[:, lost] = np.nan  # a day with no estimate has no interval either
+            with np.errstate(invalid="ignore"):  # nor a replicate's surface above the bound
+                replicates[(q > 0) & ~(replicates <= MAX_CONC_MG_L * q * KG_DAY_PER_M3S_MG_L)
+                           ] = np.nan
             n_jobs = boot.n_jobs
             t_wait = time.perf_counter() - t0
         else:

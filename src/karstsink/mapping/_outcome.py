@@ -155,23 +155,28 @@ def warn_counters(c: dict, table_name: str) -> None:
 
 
 
-def outside_zones(sums, counters: dict, warn: bool = True) -> None:
-    """Record the valid pixels outside every zone (column 0 of the zone ``sums``) as
-    ``counters["outside_zones"]`` (area, carbonate, nodata area [km²] and the sinks [t C
-    yr⁻¹]) when there are any; warn ``outside_zones`` above its share of the valid area
+def outside_zones(zonal: dict | None, counters: dict, warn: bool = True) -> None:
+    """Record the map outside every zone, the grid totals less the zone table's TOTAL row
+    (the zones' union when they overlap), as ``counters["outside_zones"]`` (area, karst
+    and nodata area [km²], the sinks [t C yr⁻¹], ``share_of_valid_area_pct``) when it
+    holds valid pixels; warn ``outside_zones`` above its share of the valid area
     (``warn=False``: record only, a series' later years)."""
-    from ._zone_io import ZONE_QUANTITIES
-
-    col = [float(v) for v in sums[:, 0]]
-    record = dict(zip(ZONE_QUANTITIES[:len(col)], col, strict=True))
-    valid = record["area_km2"] - record["nodata_area_km2"]
-    if not valid > 0:
-        return
-    counters["outside_zones"] = record
     grid = counters.get("grid_totals")
-    grid_valid = float(grid[0] - grid[5]) if grid is not None else float("nan")
+    if not zonal or grid is None:
+        return
+    gt = grid_totals_dict(grid)
+    names = ("area_km2", "karst_area_km2", "nodata_area_km2", "karst_sink_t_c_yr",
+             "biological_sink_t_c_yr", "total_sink_t_c_yr")
+    grid_of = {"area_km2": gt["grid_area_km2"], **{k: gt[k] for k in names[1:]}}
+    record = {k: float(grid_of[k]) - float(zonal[k][-1] if zonal[k][-1] == zonal[k][-1]
+                                           else 0.0) for k in names}
+    valid = record["area_km2"] - record["nodata_area_km2"]
+    grid_valid = float(gt["grid_area_km2"] - gt["nodata_area_km2"])
+    if not valid > 1e-9 * max(grid_valid, 1.0):  # the zones cover the map (up to rounding)
+        return
     share = 100.0 * valid / grid_valid if grid_valid > 0 else float("nan")
     record["share_of_valid_area_pct"] = share
+    counters["outside_zones"] = record
     if warn and share > qa.OUTSIDE_ZONES_MAX_PCT:
         warnings.warn(
             f"{valid:.6g} km2 of the map's valid pixels ({share:.3g} % of its valid area; "

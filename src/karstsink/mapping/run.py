@@ -482,7 +482,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
             if spec.zones is not None:
                 zonal, helper_mb = zio.finish_write()
                 warn_zones(zonal, spec.zones.field)
-                outside_zones(sums, counters)
+                outside_zones(zonal, counters)
                 if helper_mb is not None:
                     counters["zone_helper_peak_mb"] = helper_mb
             if spec.draws is not None:

@@ -234,7 +234,7 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
         if spec.zones is not None:
             zonal[lab], helper_mb = zio.finish_write()
             warn_zones(zonal[lab], spec.zones.field, partly=i == 0)  # one grid: once
-            outside_zones(sums[index[lab]], per.setdefault(lab, {}), warn=i == 0)
+            outside_zones(zonal[lab], per.setdefault(lab, {}), warn=i == 0)
             files += [f"{lab}/zonal_totals.csv", f"{lab}/zonal_totals.gpkg"]
             if helper_mb is not None:
                 counters["zone_helper_peak_mb"] = helper_mb
