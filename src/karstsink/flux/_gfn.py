@@ -92,7 +92,7 @@ def flow_windows(window_side: float, surface_start, surface_end, q_first, q_last
     q0, q1 = pd.Timestamp(q_first), pd.Timestamp(q_last)
     if side == 0:
         return [FlowWindow(q0, q1, s0, s1)]
-    ws = int(side)
+    ws = side
     full = 1 + 2 * ws
     n_seg = int(np.ceil(((s1 - s0).days + 1) / 365.0))
     out = []

@@ -164,12 +164,14 @@ def outside_zones(zonal: dict | None, counters: dict, warn: bool = True) -> None
     grid = counters.get("grid_totals")
     if not zonal or grid is None:
         return
+    from ._zone_io import ZONE_QUANTITIES
+
     gt = grid_totals_dict(grid)
-    names = ("area_km2", "karst_area_km2", "nodata_area_km2", "karst_sink_t_c_yr",
-             "biological_sink_t_c_yr", "total_sink_t_c_yr")
-    grid_of = {"area_km2": gt["grid_area_km2"], **{k: gt[k] for k in names[1:]}}
-    record = {k: float(grid_of[k]) - float(zonal[k][-1] if zonal[k][-1] == zonal[k][-1]
-                                           else 0.0) for k in names}
+    gt["area_km2"] = gt["grid_area_km2"]  # the zone table's name of the grid's area
+    record = {}
+    for k in ZONE_QUANTITIES[:6]:  # the areas and the three sinks (not the scenario's)
+        in_zones = float(zonal[k][-1])  # the TOTAL row
+        record[k] = float(gt[k]) - (0.0 if math.isnan(in_zones) else in_zones)
     valid = record["area_km2"] - record["nodata_area_km2"]
     grid_valid = float(gt["grid_area_km2"] - gt["nodata_area_km2"])
     if not valid > 1e-9 * max(grid_valid, 1.0):  # the zones cover the map (up to rounding)
