@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -313,11 +315,18 @@ def test_sinks_from_zonal_totals():
         "karst_sink_t_c_yr": [100.0, 50.0, np.nan],
         "biological_sink_t_c_yr": [1000.0, 0.0, 10.0],
     })
-    sinks = sinks_from_zonal_totals(zones)
+    # no TOTAL row: the zones are summed (100 + 50; NaN skipped), with a warning that
+    # overlapping zones would be counted once per zone
+    with pytest.warns(DataQualityWarning, match="no 'TOTAL' row"):
+        sinks = sinks_from_zonal_totals(zones)
     assert sinks["karst"] == pytest.approx(150 * C_TO_CO2)
     assert sinks["biological"] == pytest.approx(1010 * C_TO_CO2)
     with pytest.raises(MissingColumnError, match="karst_sink_t_c_yr"):
         sinks_from_zonal_totals(zones.drop(columns="karst_sink_t_c_yr"))
+    with warnings.catch_warnings():  # one zone is its own total
+        warnings.simplefilter("error")
+        assert sinks_from_zonal_totals(zones.head(1))["karst"] == pytest.approx(
+            100 * C_TO_CO2)
     # the map stage appends a "TOTAL (all zones)" row: it is the total, not one more zone
     with_total = pd.concat([zones, pd.DataFrame({
         "name": ["TOTAL (all zones)"], "karst_sink_t_c_yr": [151.0],

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
-from .exceptions import DataError, MissingColumnError
+from .exceptions import DataError, DataQualityWarning, MissingColumnError
 from .io.emissions import (
     SHIPPED_SCENARIOS,
     read_emissions_csv,
@@ -507,8 +508,10 @@ def sinks_from_zonal_totals(table: pd.DataFrame) -> dict[str, float]:
         The map stage's zone table with ``karst_sink_t_c_yr`` and, if mapped,
         ``biological_sink_t_c_yr`` [t C a⁻¹] columns, one row per zone. A
         summary row whose label starts with "TOTAL" (as ``karstsink map``
-        appends: ``TOTAL (all zones)``) is used as the total when present;
-        otherwise the zone rows are summed.
+        appends: ``TOTAL (all zones)``, which counts overlapping zones' common
+        pixels once) is used as the total when present; otherwise the zone rows
+        are summed, with a :class:`~karstsink.exceptions.DataQualityWarning`: a
+        sum counts the pixels of overlapping zones once per zone.
 
     Returns
     -------
@@ -546,4 +549,10 @@ def sinks_from_zonal_totals(table: pd.DataFrame) -> dict[str, float]:
             else:
                 total = float(values.sum(min_count=1))
             out[key] = total * C_TO_CO2
+    if not is_total.any() and len(table) > 1:
+        warnings.warn(
+            f"The zone table has no 'TOTAL' row: its {len(table)} zones are summed, which "
+            "counts a pixel once per zone where zones overlap; pass the map stage's "
+            "zonal_totals.csv with its 'TOTAL (all zones)' row for the province total.",
+            DataQualityWarning, stacklevel=2)
     return out
