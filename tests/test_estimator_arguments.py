@@ -2,7 +2,8 @@
 
 A NaN WRTDS half-window used to reach numpy's ``LinAlgError``, ``window_side=NaN``
 a bare ``ValueError`` from ``int()``, and a count of 0, -5 or 1 bootstrap replicate
-was taken as given (a 95 % interval of one replicate has width 0).
+was taken as given (a 95 % interval of one replicate has width 0); a bootstrap block
+of 1 day or less took no sample and never ended.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def test_a_bad_wrtds_setting_is_refused_by_name(option, value):
 @pytest.mark.parametrize("bootstrap", [-1, 1, 2.0, "10"])
 def test_a_bootstrap_of_fewer_than_two_replicates_is_refused(bootstrap):
     q, samples = _record()
-    with pytest.raises(DataError, match=r"^bootstrap must be a whole number of at least 2; "
-                                        r"block-bootstrap replicates \(0 for none\); got"):
+    with pytest.raises(DataError, match=r"^bootstrap must be a whole number of at least 2 "
+                                        r"\(0 for none\), not .+ \(block-bootstrap replicates\)"):
         estimate_wrtds(q, samples, bootstrap=bootstrap)
 
 
@@ -107,3 +108,26 @@ def test_a_wrtds_surface_carried_far_beyond_its_samples_is_flagged_not_summed():
     assert (d.loc[~flagged, "conc_mg_L"].dropna() <= 1e6).all()
     assert d.loc[flagged, "flux_kg_day"].isna().sum() + d.loc[flagged, "fn_flux_kg_day"].isna(
     ).sum() >= flagged.sum()
+
+
+@pytest.mark.parametrize("block_days", [1, 0, -5, 2.5, True])
+def test_a_block_shorter_than_two_days_is_refused_before_any_fit(block_days):
+    q, samples = _record()
+    with pytest.raises(DataError, match="block_days must be a whole number of at least 2"):
+        estimate_wrtds(q, samples, bootstrap=5, block_days=block_days)
+
+
+def test_the_trend_command_refuses_a_one_day_block(tmp_path):
+    from click.testing import CliRunner
+
+    from karstsink.cli import main
+
+    r = CliRunner().invoke(main, ["trend", "--help"])
+    assert "--block-days" in r.output
+    for name in ("q.csv", "s.csv"):
+        (tmp_path / name).write_text("date\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["trend", "--discharge", str(tmp_path / "q.csv"),
+                                  "--samples", str(tmp_path / "s.csv"),
+                                  "--area", "10", "-o", str(tmp_path / "o"),
+                                  "--block-days", "1"])
+    assert r.exit_code == 2 and "--block-days" in r.output

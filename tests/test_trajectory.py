@@ -192,6 +192,11 @@ def test_schedule_errors_name_the_key(tmp_path):
         schedule_from_dict(_schedule(transition={"achieved_share": [0.7, 1.0]}))
     with pytest.raises(ConfigError, match=r"\[\[trajectory.transitions\]\] 1: unknown key"):
         schedule_from_dict(_schedule(transition={"colour": "green"}))
+    # TOML's true is no count and no seed (it used to pass as seed 1)
+    for key, value in (("draws", 1), ("draws", True), ("draws", 10.0), ("seed", True),
+                       ("seed", -1)):
+        with pytest.raises(ConfigError, match=rf"\[trajectory\] {key} must be a whole number"):
+            schedule_from_dict(_schedule(**{key: value}))
     raw = _schedule()
     raw["trajectory"]["transitions"].append(dict(raw["trajectory"]["transitions"][0],
                                                  name="again"))

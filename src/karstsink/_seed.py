@@ -42,6 +42,20 @@ def seed_problem(seed: object) -> str | None:
     return None
 
 
+def draws_problem(count: object, *, allow_none: bool = False) -> str | None:
+    """What is wrong with ``count`` as a number of random draws or replicates, or None.
+
+    At least 2: one draw is its own 2.5th and 97.5th percentile, an interval of
+    width 0 (``allow_none``: 0, no draws, too).  The one wording of the rule, for
+    the speciation draws, the bootstrap replicates and the TOML ``draws`` keys.
+    """
+    whole = isinstance(count, (int, np.integer)) and not isinstance(count, (bool, np.bool_))
+    if whole and (count >= 2 or (allow_none and count == 0)):  # type: ignore[operator]
+        return None
+    return (f"must be a whole number of at least 2{' (0 for none)' if allow_none else ''}, "
+            f"not {count!r}")
+
+
 def check_seed(seed: object, where: str = "seed") -> None:
     """Refuse a seed numpy cannot take (a negative or non-whole number), naming ``where``.
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .. import carbon, qa
-from .._seed import resolve_seed
+from .._seed import draws_problem, resolve_seed
 from ..exceptions import ConfigError, DataError, DataQualityWarning, MissingColumnError
 from . import uncertainty as uncertainty_mod
 from . import weathering
@@ -207,9 +207,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     rows = np.flatnonzero(computable)
     dropped_used = {c: why for c, why in eng.dropped.items()
                     if np.isfinite(values[rows, INPUT_COLUMNS.index(c)]).any()}
-    if draws is not None and (isinstance(draws, bool) or not isinstance(
-            draws, (int, np.integer)) or draws == 1 or draws < 0):
-        raise ConfigError(f"draws must be a whole number, 0 (none) or >= 2; got {draws!r}")
+    problem = None if draws is None else draws_problem(draws, allow_none=True)
+    if problem:
+        raise ConfigError(f"draws {problem}.")
     if uncertainty is not None and not draws:
         raise ConfigError("uncertainty needs draws (e.g. draws=200) to be propagated")
     pool = lazy_pool(eng, jobs)  # the central run and the draws share its workers

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from .. import carbon
+from .._seed import draws_problem
 from ..exceptions import ConfigError, DataError
 from ._engine_input import INPUT_COLUMNS, SOLUTE_ELEMENTS
 
@@ -290,8 +291,9 @@ def propagate(values: np.ndarray, rows: np.ndarray, table: Any, *, draws: int,
         ``<result><statistic>`` -> ``(n,)`` array (NaN outside ``rows``); the
         number of failed draws per row; the metadata.
     """
-    if draws < 2:
-        raise DataError(f"draws must be >= 2 for a standard deviation, got {draws!r}")
+    problem = draws_problem(draws)
+    if problem:
+        raise DataError(f"draws {problem}.")
     sds = parse_uncertainty(uncertainty)
     sd, used = sd_matrix(values, table, sds)
     n = len(values)

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from .._seed import draws_problem
 from .._workers import call_recording_warnings, default_jobs, mp_context, reemit
 from ..exceptions import DataError
 from ..io.progress import progress
@@ -41,15 +42,11 @@ def check_block_days(block_days) -> int:
 
 
 def check_replicates(n_boot, *, allow_none: bool = False) -> int:
-    """A bootstrap's replicate count: at least 2 (``allow_none``: 0 = no bootstrap, too).
-
-    One replicate would be its own 2.5 and 97.5 percentiles: an interval of width 0.
-    """
-    if allow_none and isinstance(n_boot, (int, np.integer)) and n_boot == 0:
-        return 0
-    return whole_number("bootstrap", n_boot, 2,
-                        hint="block-bootstrap replicates" + (" (0 for none)" if allow_none
-                                                             else ""))
+    """A bootstrap's replicate count: at least 2 (``allow_none``: 0 = no bootstrap, too)."""
+    problem = draws_problem(n_boot, allow_none=allow_none)
+    if problem:
+        raise DataError(f"bootstrap {problem} (block-bootstrap replicates).")
+    return int(n_boot)
 
 
 def block_resample(day_number: np.ndarray, block_days: int, rng: np.random.Generator):

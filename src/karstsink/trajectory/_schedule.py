@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._seed import draws_problem, seed_problem
 from ..exceptions import ConfigError
 from ..io.tomlfile import toml_number
 
@@ -364,11 +365,10 @@ def schedule_from_dict(raw: dict[str, Any], source: Path | None = None) -> Sched
                 f"{where}[[trajectory.transitions]] {t.name!r} converts land before "
                 f"first_year {first}: the baseline map already shows that land cover, so it "
                 f"would be counted twice; start the transition in {first} or later.")
-    draws = body.get("draws", 1000)
-    seed = body.get("seed", 0)
-    if not isinstance(draws, int) or draws < 2 or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"{where}[trajectory] draws must be an integer >= 2 and seed an "
-                          f"integer >= 0.")
+    draws, seed = body.get("draws", 1000), body.get("seed", 0)
+    for key, problem in (("draws", draws_problem(draws)), ("seed", seed_problem(seed))):
+        if problem:
+            raise ConfigError(f"{where}[trajectory] {key} {problem}.")
     bk = _num(f"{where}[trajectory]", "baseline_karst_rel_sd",
               body.get("baseline_karst_rel_sd", 0.0), 0.0, 1.0)
     bb = _num(f"{where}[trajectory]", "baseline_biological_rel_sd",
