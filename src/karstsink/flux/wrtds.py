@@ -314,9 +314,8 @@ def _estimate(
             t0 = time.perf_counter()
             replicates = boot.collect()
             replicates[:, lost] = np.nan  # a day with no estimate has no interval either
-            with np.errstate(invalid="ignore"):  # nor a replicate's surface above the bound
-                replicates[(q > 0) & ~(replicates <= MAX_CONC_MG_L * q * KG_DAY_PER_M3S_MG_L)
-                           ] = np.nan
+            with np.errstate(invalid="ignore", divide="ignore"):  # nor one above the bound
+                replicates[_above_bound(q, replicates / (q * KG_DAY_PER_M3S_MG_L))] = np.nan
             n_jobs = boot.n_jobs
             t_wait = time.perf_counter() - t0
         else:
@@ -475,12 +474,19 @@ def _check_samples(samples: pd.DataFrame, dates: pd.DatetimeIndex, q: np.ndarray
 MAX_CONC_MG_L = 1.0e6
 
 
+def _above_bound(q, conc) -> np.ndarray:
+    """Days with discharge (``q > 0``) whose ``conc`` [mg L⁻¹] (of the last axis, the
+    days) is not finite or above :data:`MAX_CONC_MG_L`."""
+    with np.errstate(invalid="ignore"):
+        return (q > 0) & ~(conc <= MAX_CONC_MG_L)
+
+
 def _absurd_days(q, conc, fn_conc, dates) -> tuple[np.ndarray, np.ndarray]:
     """Days with discharge whose surface concentration (``lost``), or flow-normalised
-    one (``fn_lost``), is not finite or above :data:`MAX_CONC_MG_L`; warned once."""
-    with np.errstate(invalid="ignore"):
-        lost = (q > 0) & ~(conc <= MAX_CONC_MG_L)
-        fn_lost = np.isfinite(q) & ~(fn_conc <= MAX_CONC_MG_L)
+    one (``fn_lost``: every day with a discharge record, 0 included), is not finite or
+    above :data:`MAX_CONC_MG_L`; warned once."""
+    lost = _above_bound(q, conc)
+    fn_lost = np.isfinite(q) & _above_bound(1.0, fn_conc)
     either = lost | fn_lost
     if either.any():
         shown = ", ".join(f"{d:%Y-%m-%d}" for d in dates[either][:3])
