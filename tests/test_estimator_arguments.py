@@ -131,3 +131,18 @@ def test_the_trend_command_refuses_a_one_day_block(tmp_path):
                                   "--area", "10", "-o", str(tmp_path / "o"),
                                   "--block-days", "1"])
     assert r.exit_code == 2 and "--block-days" in r.output
+
+
+@pytest.mark.parametrize("area", ["100", np.nan, -1.0, 0, True])
+def test_a_bad_catchment_area_is_one_error_naming_it(area):
+    # "100" used to reach numpy's isfinite (TypeError) in run_flux and runoff_depth_mm
+    from karstsink.hydrology import runoff_depth_mm
+    from karstsink.sink import carbon_sink
+    from karstsink.workflows.catchment import run_flux
+
+    q, samples = _record()
+    for call in (lambda: run_flux(q, samples, area_km2=area),
+                 lambda: runoff_depth_mm(1.0, area),
+                 lambda: carbon_sink(pd.DataFrame({"flux_t_hco3_yr": [1.0]}), area)):
+        with pytest.raises(DataError, match=r"^area_km2 must be a finite number above 0"):
+            call()

@@ -36,7 +36,7 @@ MAX_LINES = 550
 LAYERS: dict[int, tuple[str, ...]] = {
     0: ("karstsink.exceptions", "karstsink.units", "karstsink.qa", "karstsink._qa_core",
         "karstsink.variables",
-        "karstsink._numba", "karstsink._seed", "karstsink._workers",
+        "karstsink._numba", "karstsink._seed", "karstsink._checks", "karstsink._workers",
         "karstsink.data"),  # not in the plan: the shipped tables (importlib.resources), no code
     1: ("karstsink.io", "karstsink.carbon"),
     2: ("karstsink.chemistry", "karstsink.flux", "karstsink.mapping", "karstsink.hydrology",

@@ -163,9 +163,9 @@ def test_a_negative_companion_flux_is_refused_not_used(kw):
 
 
 @pytest.mark.parametrize(("args", "kw", "words"), [
-    ((1.0, "100"), {}, "area_km2 must be a positive number"),
-    ((1.0, [100.0]), {}, "area_km2 must be a positive number"),
-    ((1.0, True), {}, "area_km2 must be a positive number"),
+    ((1.0, "100"), {}, "area_km2 must be a finite number above 0"),
+    ((1.0, [100.0]), {}, "area_km2 must be a finite number above 0"),
+    ((1.0, True), {}, "area_km2 must be a finite number above 0"),
     (([1.0] * 3, 100.0), {"so4_flux_kg_yr": [1.0, 2.0]}, r"one per row of the HCO3 flux \(3\)"),
     (([1.0] * 2, 100.0), {"label": [1]}, r"one label per row of the HCO3 flux \(2\)"),
 ])

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._checks import area_km2 as check_area
 from .exceptions import DataError
 from .io.discharge import Gap, find_gaps, read_discharge
 from .units import SECONDS_PER_DAY, SECONDS_PER_YEAR
@@ -46,8 +47,7 @@ def runoff_depth_mm(q_m3s: ArrayLike, area_km2: float, *, per: str = "year"):
     >>> round(float(runoff_depth_mm(1.0, 100.0)), 1)
     315.6
     """
-    if not (np.isfinite(area_km2) and area_km2 > 0):
-        raise DataError(f"area_km2 must be a positive number of km², got {area_km2!r}.")
+    area_km2 = check_area(area_km2)
     seconds = {"year": SECONDS_PER_YEAR, "day": SECONDS_PER_DAY}.get(per)
     if seconds is None:
         raise DataError(f"per must be 'year' or 'day', got {per!r}.")

@@ -507,11 +507,9 @@ def sinks_from_zonal_totals(table: pd.DataFrame) -> dict[str, float]:
     table : pandas.DataFrame
         The map stage's zone table with ``karst_sink_t_c_yr`` and, if mapped,
         ``biological_sink_t_c_yr`` [t C a⁻¹] columns, one row per zone. A
-        summary row whose label starts with "TOTAL" (as ``karstsink map``
-        appends: ``TOTAL (all zones)``, which counts overlapping zones' common
-        pixels once) is used as the total when present; otherwise the zone rows
-        are summed, with a :class:`~karstsink.exceptions.DataQualityWarning`: a
-        sum counts the pixels of overlapping zones once per zone.
+        row labelled "TOTAL..." (``karstsink map`` appends ``TOTAL (all zones)``,
+        each pixel once where zones overlap) is the total; without it the zones
+        are summed, with a :class:`~karstsink.exceptions.DataQualityWarning`.
 
     Returns
     -------
@@ -528,31 +526,25 @@ def sinks_from_zonal_totals(table: pd.DataFrame) -> dict[str, float]:
         If there is more than one "TOTAL" row.
     """
     if "karst_sink_t_c_yr" not in table:
-        raise MissingColumnError(
-            "The zone table has no 'karst_sink_t_c_yr' column; pass the map stage's "
-            "zonal_totals.csv."
-        )
-    labels = [c for c in table.columns
+        raise MissingColumnError("The zone table has no 'karst_sink_t_c_yr' column; pass "
+                                 "the map stage's zonal_totals.csv.")
+    labels = [c for c in table.columns  # the TOTAL row: a text column starting with TOTAL
               if not pd.api.types.is_numeric_dtype(table[c]) and not c.endswith("_yr")]
     is_total = np.zeros(len(table), dtype=bool)
     for col in labels:
-        is_total |= (table[col].astype(str).str.strip().str.upper().str.startswith("TOTAL")
-                     .to_numpy())
+        is_total |= table[col].astype(str).str.strip().str.upper().str.startswith(
+            "TOTAL").to_numpy()
     if is_total.sum() > 1:
         raise DataError(f"The zone table has {int(is_total.sum())} 'TOTAL' rows; keep one.")
     out = {}
     for key, col in (("karst", "karst_sink_t_c_yr"), ("biological", "biological_sink_t_c_yr")):
         if col in table:
             values = pd.to_numeric(table[col], errors="coerce")
-            if is_total.any():
-                total = float(values[is_total].iloc[0])
-            else:
-                total = float(values.sum(min_count=1))
-            out[key] = total * C_TO_CO2
+            total = values[is_total].iloc[0] if is_total.any() else values.sum(min_count=1)
+            out[key] = float(total) * C_TO_CO2
     if not is_total.any() and len(table) > 1:
-        warnings.warn(
-            f"The zone table has no 'TOTAL' row: its {len(table)} zones are summed, which "
-            "counts a pixel once per zone where zones overlap; pass the map stage's "
-            "zonal_totals.csv with its 'TOTAL (all zones)' row for the province total.",
-            DataQualityWarning, stacklevel=2)
+        warnings.warn(f"The zone table has no 'TOTAL' row: its {len(table)} zones are "
+                      "summed, counting a pixel once per zone where zones overlap; pass the "
+                      "map stage's zonal_totals.csv with its 'TOTAL (all zones)' row.",
+                      DataQualityWarning, stacklevel=2)
     return out

@@ -41,6 +41,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from . import carbon, qa
+from ._checks import area_km2 as check_area
 from .carbon import (
     DEFAULT_ACID_NO3_SHARE,
     DEFAULT_ACID_SO4_SHARE,
@@ -301,9 +302,7 @@ def carbon_sink(
     >>> round(float(out["sink_t_c_km2_yr"].iloc[0]), 3)
     7.765
     """
-    if (isinstance(area_km2, bool) or not isinstance(area_km2, (int, float, np.number))
-            or not np.isfinite(area_km2) or area_km2 <= 0):
-        raise DataError(f"area_km2 must be a positive number of km², got {area_km2!r}.")
+    area_km2 = check_area(area_km2)
     for name, v in (("acid_so4_share", acid_so4_share), ("acid_no3_share", acid_no3_share),
                     ("bcp_share", bcp_share)):
         carbon.check_share(name, v)

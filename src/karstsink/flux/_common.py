@@ -14,31 +14,6 @@ from ..exceptions import DataError, DataQualityWarning, MissingColumnError
 Z95 = 1.959963984540054
 
 
-def whole_number(name: str, value: object, minimum: int, hint: str = "") -> int:
-    """``value`` as an int of at least ``minimum``, else one DataError naming ``name``.
-
-    A bool, a float (``100.0`` included: a count is written as one) or text is
-    refused, as is anything below ``minimum``; ``hint`` (what the option means, its
-    default) ends the message.
-    """
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-    if not ok or value < minimum:  # type: ignore[operator]
-        raise DataError(f"{name} must be a whole number of at least {minimum}"
-                        f"{'; ' + hint if hint else ''}; got {value!r}.")
-    return int(value)  # type: ignore[call-overload]
-
-
-def finite_number(name: str, value: object, *, positive: bool = False, hint: str = "") -> float:
-    """``value`` as a finite float (``positive``: also > 0), else one DataError naming ``name``."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_))
-    number = float(value) if ok else float("nan")  # type: ignore[arg-type]
-    if not np.isfinite(number) or (positive and number <= 0):
-        raise DataError(f"{name} must be a finite number{' above 0' if positive else ''}"
-                        f"{'; ' + hint if hint else ''}; got {value!r}.")
-    return number
-
-
 def decimal_time(when: ArrayLike, *, hour: float | np.ndarray | None = None) -> np.ndarray:
     """Decimal year as LOADEST computes it: ``year + (day_of_year - 1 + hour/24) / days_in_year``.
 

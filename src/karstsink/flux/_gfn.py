@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._checks import finite_number
 from ..exceptions import DataError
-from ._common import finite_number
 from ._wrtds_surface import Grid, decimal_year, egret_day_of_year, flow_normalize
 
 __all__ = ["FlowWindow", "annual_means", "flow_windows", "gfn_daily", "period_labels",

@@ -16,12 +16,12 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from .._checks import whole_number
 from .._seed import draws_problem
 from .._workers import call_recording_warnings, default_jobs, mp_context, reemit
 from ..exceptions import DataError
 from ..io.progress import progress
 from ..units import KG_DAY_PER_M3S_MG_L
-from ._common import whole_number
 from ._wrtds_core import Samples, Settings
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import Grid, estimate_surfaces, interp_surfaces

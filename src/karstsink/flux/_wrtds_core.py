@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import finite_number, whole_number
 from ..exceptions import DataError
-from ._common import finite_number, whole_number
 from ._wrtds_solve import _solve_pairs, _sums
 
 #: Largest number of 10 % widening steps searched (1.1**400 ~ 4e16: any record).

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__, carbon
+from .._checks import area_km2 as check_area
 from .._seed import resolve_seed
 from ..exceptions import DataError
 from ..flux import estimate
@@ -275,13 +276,25 @@ def run_flux(
     units : str, optional
         Unit of the sample columns whose header states none (``mg/L``); a unit
         in a header wins, and a ``units`` contradicting one is a UnitError.
+    method : str
+        ``loadest`` (default), ``rating``, ``direct`` or ``wrtds``.
+    q_unit : str, optional
+        Discharge unit (``m3/s``, ``L/s``, ``cfs``, ``m3/d``) when the discharge
+        header states none; a header unit wins.
+    q_column : str, optional
+        Discharge column of the discharge file (default: recognised by name).
     date_column : str, optional
         Date column of the samples (default: recognised by name).
     date_format : str, optional
         strftime format (``"%d/%m/%Y"``) of the dates of both files, needed when
         their day/month order cannot be told from the cells.
-    method : str
-        ``loadest`` (default), ``rating``, ``direct`` or ``wrtds``.
+    max_gap_days, allow_gaps
+        Gaps in the discharge record: as
+        :func:`karstsink.io.discharge.read_discharge` (up to 7 days interpolated
+        and flagged ``interpolated``; longer ones refused unless ``allow_gaps``).
+    year_start_month : int, default 10
+        First month of the years the annual table sums (10: October water years;
+        1: calendar years).
     so4, no3, toc : str, optional
         Sample columns (or canonical keys) of SO₄²⁻, NO₃⁻ and TOC/DOC, read with
         their header units (``NO3-N (mg/L)``, ``SO4-S``, mmol/L...) or ``units``,
@@ -315,8 +328,7 @@ def run_flux(
         ``samples`` holds the samples as the estimator used them, in the order of the
         samples file, with its ``sample_id`` last when it has a sample-ID column.
     """
-    if not (area_km2 and np.isfinite(area_km2) and area_km2 > 0):
-        raise DataError(f"--area must be a positive number of km², got {area_km2!r}.")
+    area_km2 = check_area(area_km2)
     opts = dict(method_options or {})
     check_method_options(method, {  # before any file is read
         "--proxy": proxy, "--extra": extra_regressors, "--so4": so4, "--no3": no3, "--toc": toc,
