@@ -107,7 +107,7 @@ karst_t_c_yr = 1.0e6
         (CATCHMENT + "bootstrap = 10\n", r"catchments\[0\]\.bootstrap: is a WRTDS option"),
         (CATCHMENT + "method = 'wrtds'\nwindow_q = 0\n",
          r"catchments\[0\]\.window_q: must be a positive, finite half-window"),
-        (CATCHMENT + "method = 'wrtds'\nmin_obs = 0\n", r"catchments\[0\]\.min_obs: must be 1"),
+        (CATCHMENT + "method = 'wrtds'\nmin_obs = 5\n", r"catchments\[0\]\.min_obs: must be 6"),
         (CATCHMENT + "method = 'wrtds'\nseed = 1.5\n",
          r"catchments\[0\]\.seed: must be a whole number"),
         # numpy takes no negative seed: refused before any stage runs, not at the flux stage

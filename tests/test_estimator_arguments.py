@@ -34,7 +34,7 @@ def _record():
 
 @pytest.mark.parametrize(("option", "value"), [
     ("window_y", np.nan), ("window_q", np.inf), ("window_s", np.nan), ("window_s", 0.0),
-    ("window_q", -2.0), ("window_y", "7"), ("min_obs", 0), ("min_obs", -5),
+    ("window_q", -2.0), ("window_y", "7"), ("min_obs", 0), ("min_obs", -5), ("min_obs", 5),
     ("min_uncen", 2.5), ("min_obs", True)])
 def test_a_bad_wrtds_setting_is_refused_by_name(option, value):
     q, samples = _record()
@@ -146,3 +146,24 @@ def test_a_bad_catchment_area_is_one_error_naming_it(area):
                  lambda: carbon_sink(pd.DataFrame({"flux_t_hco3_yr": [1.0]}), area)):
         with pytest.raises(DataError, match=r"^area_km2 must be a finite number above 0"):
             call()
+
+
+def test_wrtds_on_too_few_samples_is_refused_and_the_hint_runs():
+    # 4 samples: each point's regression has 5 coefficients and a residual sd, so it
+    # fitted them exactly (se ~1e-7) and gave 59.4 instead of ~69 t C km-2 yr-1 (direct)
+    q, samples = _record()
+    with pytest.raises(DataError, match=r"with 4 samples WRTDS cannot be fitted.*min_obs is "
+                                        r"at least 6.*--method loadest or rating"):
+        estimate_wrtds(q, samples.head(4), bootstrap=0)
+    # every sample censored: the hint named --min-uncen 1, which failed the same way
+    censored = samples.assign(censored=True)
+    with pytest.raises(DataError, match=r"with 0 uncensored sample\(s\) WRTDS cannot fit"):
+        estimate_wrtds(q, censored, bootstrap=0)
+    # 8 samples: the values named (max(8 - 20, 8 // 2, 6) = 6; min(4, 7) = 4) run
+    with pytest.raises(DataError, match=r"--min-obs 6 --min-uncen 4 ") as err:
+        estimate_wrtds(q, samples.head(8), bootstrap=0)
+    assert "min_obs=6, min_uncen=4" in str(err.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)  # 8 samples: extrapolated days
+        est = estimate_wrtds(q, samples.head(8), bootstrap=0, min_obs=6, min_uncen=4)
+    assert np.isfinite(est.daily["flux_kg_day"]).any()

@@ -9,6 +9,7 @@ from click.core import ParameterSource
 
 from .. import carbon
 from ..flux import METHODS
+from ..flux._wrtds_core import MIN_OBS_FLOOR
 from ..flux.aggregate import DEFAULT_YEAR_START_MONTH
 from ..io.discharge import DEFAULT_MAX_GAP_DAYS
 from ._common import (
@@ -43,9 +44,10 @@ def wrtds_count_options(f: F) -> F:
     f = click.option("--min-uncen", type=click.IntRange(min=1), default=None,
                      help="WRTDS: uncensored samples that must carry weight at every point "
                           "[default: 50, EGRET's].")(f)
-    return click.option("--min-obs", type=click.IntRange(min=1), default=None,
+    return click.option("--min-obs", type=click.IntRange(min=MIN_OBS_FLOOR), default=None,
                         help="WRTDS: samples that must carry weight at every point [default: "
-                             "100, EGRET's]; lower it for a short record.")(f)
+                             "100, EGRET's; at least 6: a point's regression has 5 "
+                             "coefficients]; lower it for a short record.")(f)
 
 
 def max_gap_option(f: F) -> F:

@@ -102,6 +102,33 @@ class Samples:
         return int(self.t.size)
 
 
+#: Fewest samples that may carry weight at a WRTDS point (``min_obs``): each point's
+#: regression has 5 coefficients (intercept, time, ln Q, sin and cos of 2πt; Hirsch et
+#: al. 2010, doi:10.1111/j.1752-1688.2010.00482.x) and a residual standard deviation.
+#: Fewer fit the samples exactly (a standard error near 0) and give any surface.
+MIN_OBS_FLOOR = 6
+
+
+#: Share of the mean discharge added to every day of a record with zero-flow days, for
+#: WRTDS's ln Q axis (EGRET's ``populateDaily``: ``qshift = 0.001 * mean(Q)``).
+ZERO_FLOW_SHIFT = 0.001
+
+
+def log_discharge(q: np.ndarray) -> tuple[np.ndarray, float]:
+    """WRTDS's ln Q axis of a daily record [ln(m³ s⁻¹)] and the shift in it [m³ s⁻¹].
+
+    ln 0 does not exist, so when any day has zero flow (an intermittent spring)
+    :data:`ZERO_FLOW_SHIFT` times the mean discharge is added to every day, as
+    EGRET does (Hirsch & De Cicco 2015, doi:10.3133/tm4A10): those days then sit
+    at the low end of the surface, and flow normalisation counts them.  The
+    shift is 0 otherwise; missing days are NaN.
+    """
+    q = np.asarray(q, dtype=float)
+    shift = ZERO_FLOW_SHIFT * float(np.nanmean(q)) if (q == 0).any() else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(q + shift > 0, np.log(q + shift), np.nan), shift
+
+
 @dataclass
 class Settings:
     """WRTDS settings (EGRET's names in brackets)."""
@@ -120,11 +147,12 @@ class Settings:
             setattr(self, name, finite_number(
                 name, getattr(self, name), positive=True,
                 hint="a WRTDS half-window (EGRET's windowY 7 yr, windowQ 2, windowS 0.5 yr)"))
-        for name in ("min_obs", "min_uncen"):
+        for name, floor in (("min_obs", MIN_OBS_FLOOR), ("min_uncen", 1)):
             setattr(self, name, whole_number(
-                name, getattr(self, name), 1,
+                name, getattr(self, name), floor,
                 hint="samples that must carry weight at each point (EGRET's minNumObs 100, "
-                     "minNumUncen 50)"))
+                     "minNumUncen 50; a point's regression has 5 coefficients and a "
+                     "residual sd)"))
         self.edge_adjust = bool(self.edge_adjust)
 
 
@@ -210,19 +238,25 @@ def lower_min_obs_hint(n: int, n_unc: int, min_uncen: int = 50) -> str:
     """How to lower ``min_obs``/``min_uncen`` for ``n`` samples (``n_unc`` uncensored).
 
     Suggests n - 20 (the cap EGRETci puts on them for its bootstrap resamples), or n/2
-    when that is more, naming the CLI options, the Python keywords and the run-TOML keys.
+    when that is more, naming the CLI options, the Python keywords and the run-TOML keys;
+    never less than :data:`MIN_OBS_FLOOR` nor more than the samples less the one a
+    leave-one-out fit leaves out, so that the values it names run.  Where no values
+    would (too few samples, or fewer than 2 uncensored), it names the other methods.
     """
-    if n < 10:
-        return (f"with {n} samples estimate the flux with --method loadest or rating "
-                f"(karstsink flux; a trend needs WRTDS), or lower --min-obs and --min-uncen "
-                f"below {n} (Python: min_obs=, min_uncen=; run TOML: min_obs, min_uncen of "
-                "the catchment)")
-    a = max(n - 20, n // 2)
-    b = max(1, min(min_uncen, max(n_unc - 20, n_unc // 2), a))
+    other = ("estimate the flux with --method loadest or rating (3 samples or more) or "
+             "direct (karstsink flux; a trend needs WRTDS)")
+    if n_unc < 2:
+        return (f"with {n_unc} uncensored sample(s) WRTDS cannot fit a surface (each point's "
+                f"regression needs values, not only detection limits); {other}")
+    if n - 1 < MIN_OBS_FLOOR:
+        return (f"with {n} samples WRTDS cannot be fitted: each point's regression has 5 "
+                f"coefficients and a residual sd, so min_obs is at least {MIN_OBS_FLOOR}, "
+                f"with one sample more for the leave-one-out fits; {other}")
+    a = min(n - 1, max(n - 20, n // 2, MIN_OBS_FLOOR))
+    b = max(1, min(min_uncen, max(n_unc - 20, n_unc // 2), a, n_unc - 1))
     return (f"lower them, e.g. --min-obs {a} --min-uncen {b} (Python: min_obs={a}, "
             f"min_uncen={b}; run TOML: min_obs = {a}, min_uncen = {b} in the catchment), or "
-            "estimate the flux with --method loadest or rating (karstsink flux; a trend "
-            "needs WRTDS)")
+            + other)
 
 
 def check_counts(n_total: int, n_unc: int, min_obs: int, min_uncen: int) -> None:

@@ -39,7 +39,7 @@ from ._gfn import (
     surface_start_end,
 )
 from ._kalman import KALMAN_RHO
-from ._wrtds_core import Samples, Settings
+from ._wrtds_core import Samples, Settings, log_discharge
 from ._wrtds_surface import (
     Grid,
     decimal_year,
@@ -92,15 +92,15 @@ def trend_context(estimate) -> TrendContext:
                         f"got method {getattr(estimate, 'method', None)!r}")
     d = estimate.daily
     q = d["discharge_m3s"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_q = np.where(q > 0, np.log(q), np.nan)
+    log_q, q_shift = log_discharge(q)  # as the fit: zero-flow days shifted as EGRET does
     s = estimate.samples.copy()
     conc = pd.to_numeric(s["conc_mg_L"], errors="coerce").to_numpy(dtype=float)
     qs = pd.to_numeric(s["discharge_m3s"], errors="coerce").to_numpy(dtype=float)
     use = np.isfinite(conc) & (conc > 0) & np.isfinite(qs) & (qs > 0)
     s = s.loc[use].assign(date=lambda x: pd.to_datetime(x["date"]))
     s = s.sort_values("date", kind="stable")
-    smp = Samples(t=decimal_year(s["date"]), log_q=np.log(s["discharge_m3s"].to_numpy(float)),
+    smp = Samples(t=decimal_year(s["date"]),
+                  log_q=np.log(s["discharge_m3s"].to_numpy(float) + q_shift),
                   y=np.log(s["conc_mg_L"].to_numpy(float)),
                   censored=s["censored"].to_numpy(bool))
     st = estimate.model["settings"]
@@ -440,7 +440,8 @@ def trend_annual(estimate_or_ctx, *, window_side: float = 0, kalman: pd.DataFram
             "flux_mean_kg_day": d["flux_kg_day"].to_numpy(float),
             "fn_conc_mg_L": d["fn_conc_mg_L"].to_numpy(float),
             "fn_flux_kg_day": d["fn_flux_kg_day"].to_numpy(float)}
-    good = np.isfinite(vals["conc_mean_mg_L"])
+    # EGRET tests ConcDay; a zero-flow day has an estimate (a load of 0, no concentration)
+    good = np.isfinite(vals["conc_mean_mg_L"]) | (ctx.q == 0.0)
     if window_side > 0:
         s0, s1 = surface_start_end(ctx.sample_dates[0], ctx.sample_dates[-1], pa_start, pa_long)
         wins = flow_windows(window_side, s0, s1, ctx.dates[0], ctx.dates[-1])

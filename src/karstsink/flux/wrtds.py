@@ -30,7 +30,14 @@ from ..units import KG_DAY_PER_M3S_MG_L
 from ._base import FluxEstimate
 from ._common import check_daily, has_flag, unused_reasons, warn_extrapolated
 from ._wrtds_bootstrap import _BootRun, check_block_days, check_replicates
-from ._wrtds_core import Samples, Settings, check_counts, fit_points, lower_min_obs_hint
+from ._wrtds_core import (
+    Samples,
+    Settings,
+    check_counts,
+    fit_points,
+    log_discharge,
+    lower_min_obs_hint,
+)
 from ._wrtds_solve import single_thread_blas
 from ._wrtds_surface import (
     Grid,
@@ -220,8 +227,7 @@ def _estimate(
     settings = Settings(window_y, window_q, window_s, min_obs, min_uncen, edge_adjust)
     day_df, q = _check_daily(daily)
     dates = day_df.index
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_q = np.where(q > 0, np.log(q), np.nan)
+    log_q, q_shift = log_discharge(q)  # zero-flow days: EGRET's shift of every day
     t_day = decimal_year(dates)
     day_no = egret_day_of_year(dates)
     if not np.isfinite(log_q).any():
@@ -232,7 +238,7 @@ def _estimate(
     s_used = table.loc[use].sort_values("date", kind="stable")
     smp = Samples(
         t=decimal_year(s_used["date"]),
-        log_q=np.log(s_used["discharge_m3s"].to_numpy(float)),
+        log_q=np.log(s_used["discharge_m3s"].to_numpy(float) + q_shift),
         y=np.log(s_used["conc_mg_L"].to_numpy(float)),
         censored=s_used["censored"].to_numpy(bool),
     )
@@ -280,7 +286,8 @@ def _estimate(
                 values[lost] = np.nan
             fn_conc[fn_lost] = fn_flux[fn_lost] = np.nan
             flux = conc * q * KG_DAY_PER_M3S_MG_L
-        flux = np.where(q == 0.0, 0.0, flux)  # no water, no load (ln Q undefined)
+        flux = np.where(q == 0.0, 0.0, flux)  # no water, no load
+        conc = np.where(q == 0.0, np.nan, conc)  # nor a concentration (the surface is at q_shift)
 
         # Leave-one-out cross-validation (estCrossVal): record ends from the daily data.
         t0 = time.perf_counter()
@@ -363,6 +370,7 @@ def _estimate(
                 "edge_adjust": settings.edge_adjust,
                 "dec_low": dec_low,
                 "dec_high": dec_high,
+                "zero_flow_shift_m3s": q_shift,  # EGRET: added to every day for ln Q
             },
             "grid": grid.as_dict(),
             "n_samples": len(table),
