@@ -167,3 +167,27 @@ def test_wrtds_on_too_few_samples_is_refused_and_the_hint_runs():
         warnings.simplefilter("ignore", DataQualityWarning)  # 8 samples: extrapolated days
         est = estimate_wrtds(q, samples.head(8), bootstrap=0, min_obs=6, min_uncen=4)
     assert np.isfinite(est.daily["flux_kg_day"]).any()
+
+
+def test_a_constant_proxy_is_one_error_not_a_singular_matrix():
+    # EC = 400 on every day: X'X of the proxy regression is singular (numpy LinAlgError)
+    q, samples = _record()
+    q = q.assign(ec_us_cm=400.0)
+    with pytest.raises(DataError, match=r"needs the proxy to vary.*it is 400 on all 92"):
+        estimate_direct(q, samples, proxy="ec_us_cm")
+
+
+def test_kalman_over_a_discharge_gap_gives_nan_days_without_a_numpy_warning():
+    # a 61-day gap (allow_gaps): the Kalman mean over realisations of an all-NaN day
+    # printed numpy's "Mean of empty slice"; under filterwarnings=error it would raise
+    from karstsink.flux.trends import annual_trend_columns
+
+    q, samples = _record()
+    gap = (q.index >= "2016-01-01") & (q.index < "2016-03-02")
+    q.loc[gap, "discharge_m3s"] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)  # the gap's days, the peak
+        est = estimate_wrtds(q, samples[~samples["date"].isin(q.index[gap])], min_obs=40,
+                             min_uncen=20, bootstrap=0)
+    ann = annual_trend_columns(est, kalman_iter=5, seed=1)
+    assert np.isfinite(ann["kalman_flux_kg_day"]).any()

@@ -151,7 +151,10 @@ def wrtds_kalman(estimate, *, rho: float = KALMAN_RHO, niter: int = 200, seed: i
     resid = x[:, 1:-1]
     flux = np.exp(resid * se + yhat) * q * KG_DAY_PER_M3S_MG_L
     flux = np.where(q == 0.0, 0.0, flux)
-    gen_flux = np.nanmean(flux, axis=0) if n_iter > 1 else flux[0]
+    gen_flux = flux[0].copy()
+    if n_iter > 1:  # the mean of the realisations; a day without discharge (all NaN) is NaN
+        some = np.isfinite(flux).any(axis=0)
+        gen_flux[some] = np.nanmean(flux[:, some], axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         gen_conc = np.where(q > 0, gen_flux / (q * KG_DAY_PER_M3S_MG_L), np.nan)
     out = pd.DataFrame({"kalman_conc_mg_L": gen_conc, "kalman_flux_kg_day": gen_flux},

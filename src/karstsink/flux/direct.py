@@ -199,6 +199,11 @@ def estimate_direct(
         if ok.sum() < 3:
             raise DataError(f"The {name} proxy regression needs at least 3 uncensored samples "
                             f"with a proxy value; found {int(ok.sum())}.")
+        if np.ptp(x_s[ok]) == 0:  # no slope can be fitted (X'X is singular)
+            raise DataError(
+                f"The {name} proxy regression needs the proxy to vary between the samples; "
+                f"it is {x_s[ok][0]:g} on all {int(ok.sum())} sampling days. Leave out --proxy "
+                "(the concentrations are then interpolated between the samples).")
         X = np.column_stack([np.ones(ok.sum()), x_s[ok]])
         y = s["conc_used"].to_numpy(float)[ok]
         beta, *_ = np.linalg.lstsq(X, y, rcond=None)
