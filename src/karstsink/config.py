@@ -231,15 +231,10 @@ def _catchment_config(c: _Checker, i: int, raw: Any, carbon: dict, seen: set[str
         if key in ("window_y", "window_q", "window_s") and not (
                 value > 0 and math.isfinite(value)):
             raise fail(key, f"must be a positive, finite half-window, not {value!r}")
-        from .flux._wrtds_core import MIN_OBS_FLOOR
-
-        if key == "min_obs" and value < MIN_OBS_FLOOR:
-            raise fail(key, f"must be {MIN_OBS_FLOOR} or more (a WRTDS point's regression has 5 "
-                            f"coefficients and a residual sd), not {value!r}")
-        if key in ("min_uncen", "jobs") and value < 1:
-            raise fail(key, f"must be 1 or more, not {value!r}")
-        if key == "block_days" and value < 2:
-            raise fail(key, f"must be 2 days or more (a bootstrap block), not {value!r}")
+        from .flux._wrtds_core import MIN_OBS_FLOOR  # 5 coefficients and a residual sd
+        low = {"min_obs": MIN_OBS_FLOOR, "min_uncen": 1, "jobs": 1, "block_days": 2}.get(key)
+        if low is not None and value < low:
+            raise fail(key, f"must be {low} or more, not {value!r}")
         if key == "bootstrap" and value < 0:
             raise fail(key, "must be 0 (no intervals) or more replicates")
         if key == "seed" and (problem := seed_problem(value)):
