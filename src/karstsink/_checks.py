@@ -11,6 +11,11 @@ import numpy as np
 from .exceptions import DataError
 
 
+def is_whole(value: object) -> bool:
+    """``value`` is an int (numpy's too), not a bool: the test of every count and seed."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def whole_number(name: str, value: object, minimum: int, hint: str = "") -> int:
     """``value`` as an int of at least ``minimum``, else one DataError naming ``name``.
 
@@ -18,8 +23,7 @@ def whole_number(name: str, value: object, minimum: int, hint: str = "") -> int:
     refused, as is anything below ``minimum``; ``hint`` (what the option means, its
     default) ends the message.
     """
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-    if not ok or value < minimum:  # type: ignore[operator]
+    if not is_whole(value) or value < minimum:  # type: ignore[operator]
         raise DataError(f"{name} must be a whole number of at least {minimum}"
                         f"{'; ' + hint if hint else ''}; got {value!r}.")
     return int(value)  # type: ignore[call-overload]

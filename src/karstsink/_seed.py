@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import is_whole
+
 
 def resolve_seed(seed: int | None) -> int:
     """``seed`` itself, or a fresh one from the operating system's entropy.
@@ -36,7 +38,7 @@ def seed_problem(seed: object) -> str | None:
     The one wording of the rule, for the API (:func:`check_seed`) and the run
     configuration's ``seed`` keys.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_whole(seed) or seed < 0:  # type: ignore[operator]
         return (f"must be a whole number 0 or more (a seed of numpy's random generator), "
                 f"not {seed!r}")
     return None
@@ -49,8 +51,7 @@ def draws_problem(count: object, *, allow_none: bool = False) -> str | None:
     width 0 (``allow_none``: 0, no draws, too).  The one wording of the rule, for
     the speciation draws, the bootstrap replicates and the TOML ``draws`` keys.
     """
-    whole = isinstance(count, (int, np.integer)) and not isinstance(count, (bool, np.bool_))
-    if whole and (count >= 2 or (allow_none and count == 0)):  # type: ignore[operator]
+    if is_whole(count) and (count >= 2 or (allow_none and count == 0)):  # type: ignore[operator]
         return None
     return (f"must be a whole number of at least 2{' (0 for none)' if allow_none else ''}, "
             f"not {count!r}")
