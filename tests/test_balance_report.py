@@ -64,7 +64,8 @@ def test_the_balance_table_is_never_empty(tmp_path, years, shown):
     assert sec.tables[0].data["year"].tolist() == shown
     # the file gives only the first and last year; the others are interpolated, and say so
     assert sec.tables[0].data["is_anchor"].tolist() == [y in years for y in shown]
-    assert "held at the map's value" in sec.text and "upper bound" in sec.text
+    assert "from the map's raster total, held at that value in every year" in sec.text
+    assert "upper bound" in sec.text
 
 
 def test_a_user_series_is_credited_to_its_own_source(tmp_path):
@@ -102,11 +103,17 @@ def test_a_run_on_a_user_series_cites_it_and_names_the_headline_share(tmp_path):
     assert "offset 3.7 % of my 2030 emissions" in res.output
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "14377" not in html and html.count("Provincial plan 2024") >= 3
-    assert "karst sinks / my scenario&#x27;s 2030 emissions [%]</th><td>3.7<" in html
+    assert "karst sinks, as given / my scenario&#x27;s 2030 emissions [%]</th><td>3.7<" in html
+    # a given sink is not the map's MPD potential, and the report does not call it that
+    text = html.split("<h2>Sinks against emission scenarios")[1]
+    assert "karst_t_c_yr and biological_t_c_yr, as given" in text
+    assert "not computed by this run" in text and "MPD" not in text.split("Emissions:")[0]
     run = _strict_json((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert run["summary"]["share_of_emissions_first_year_pct"] == pytest.approx(
         100 * 1e6 * C_TO_CO2 / 100e6)
     assert run["summary"]["share_of_emissions_scenario"] == "my"
+    assert run["summary"]["share_of_emissions_basis"] == "given"
+    assert "balance: the given sinks offset 3.7 %" in res.output
     assert "Provincial plan 2024" in run["assumptions"]["emission scenarios"]
 
 
@@ -117,7 +124,7 @@ def test_the_headline_share_names_its_scenario_and_year(tmp_path):
     summary, text = scenario_share(balance(sinks, "all", years=(2020, 2021)), 2020, sinks)
     assert summary["share_of_emissions_first_year_pct"] == pytest.approx(19.847, abs=1e-3)
     assert text == "sinks 43.7 Mt CO2/yr offset 19.8 % of baseline 2020 emissions"
-    label = "karst + biological sinks / baseline scenario's 2020 emissions [%]"
+    label = "karst + biological sinks, raster total / baseline scenario's 2020 emissions [%]"
     assert headline(summary, None, co2=False) == {label: "19.8"}
     # emissions of 0 leave the share undefined: None (null in run.json), never "nan"
     f = tmp_path / "zero.csv"
@@ -126,3 +133,58 @@ def test_the_headline_share_names_its_scenario_and_year(tmp_path):
     assert summary["share_of_emissions_first_year_pct"] is None
     assert "nan" not in text.lower() and "nan" not in json.dumps(summary).lower()
     assert "not defined" in next(iter(headline(summary, None, co2=False).values()))
+
+
+@pytest.mark.parametrize("zones", [True, False])
+def test_zones_short_of_the_map_balance_only_the_zones_and_say_so(tmp_path, zones):
+    """A zone layer over the west third of the map: the balance takes the zones' TOTAL row
+    (the conservative basis) and every place that shows its share says so; without zones
+    it takes the raster total, as the summary's map totals do."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from click.testing import CliRunner
+    from mapping_helpers import LC_SHAPE, UTM, uniform_inputs
+
+    from karstsink.cli import main
+    from karstsink.units import C_TO_CO2
+
+    inputs = uniform_inputs(tmp_path / "rasters")
+    left, top = 500000.0, 2900000.0  # the land-cover grid: 300 x 200 pixels of 30 m
+    gpd.GeoDataFrame({"county": ["West"]}, crs=UTM, geometry=[shapely.box(
+        left, top - 30 * LC_SHAPE[0], left + 3000.0, top)]).to_file(tmp_path / "z.gpkg")
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[speciation]\nsamples = []\n[map.inputs]\n"
+                   + "".join(f'{k} = "rasters/{Path(v).name}"\n' for k, v in inputs.items())
+                   + "[map.grid]\nblock_size = 128\n"
+                   + ('[map.zones]\npath = "z.gpkg"\nfield = "county"\n' if zones else ""),
+                   encoding="utf-8")
+    res = CliRunner().invoke(main, ["run", str(cfg), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "out"
+    run = _strict_json((out / "run.json").read_text(encoding="utf-8"))
+    s = run["summary"]
+    if zones:
+        total = pd.read_csv(out / "map" / "zonal_totals.csv").iloc[-1]
+        assert str(total["county"]).startswith("TOTAL")
+        balanced = total["karst_sink_t_c_yr"] + total["biological_sink_t_c_yr"]
+    else:
+        balanced = s["karst_sink_t_c_yr"] + s["biological_sink_t_c_yr"]
+    # the shipped baseline's 2020 emissions: 220 Mt CO2 (doi:10.3390/su142114377)
+    assert s["share_of_emissions_first_year_pct"] == pytest.approx(
+        100 * balanced * C_TO_CO2 / 220e6, rel=1e-6)
+    assert s["share_of_emissions_basis"] == ("zones" if zones else "raster")
+    raster = s["karst_sink_t_c_yr"] + s["biological_sink_t_c_yr"]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    said = "its shares of emissions are for the zones only"
+    if zones:
+        # 100 of the 300 columns: a third of the uniform map's sinks
+        assert balanced / raster == pytest.approx(1 / 3, rel=0.01)
+        assert f"total sink, {100 * balanced / raster:.1f} % of the map's raster" in res.output
+        assert said in res.output and said in run["assumptions"]["sinks balanced"]
+        assert "balance: the zones' sinks offset" in res.output
+        assert "sinks, zones&#x27; total / baseline scenario" in html
+    else:
+        assert said not in res.output and said not in json.dumps(run)
+        assert "balance: the map's sinks offset" in res.output
+        assert "sinks, raster total / baseline scenario" in html

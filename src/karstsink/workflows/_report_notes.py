@@ -215,5 +215,6 @@ def map_total_note(totals: dict[str, Any], zonal: pd.DataFrame | None, *,
             f"polygon: {valid_grid - valid_zone:,.1f} km² of mapped (not nodata) area that no "
             "zone covers, such as a strip along the outline of the zone layer (a pixel on a "
             "zone boundary is shared by the fraction of its sub-pixels in each zone, so "
-            "nothing is counted twice). Headline numbers use the raster total; per-zone "
-            "numbers the zone table.")
+            "nothing is counted twice). The map totals in the summary use the raster total; "
+            "per-zone numbers and the balance against emissions (which counts the zones' "
+            "sinks) the zone table.")

@@ -245,13 +245,16 @@ def run_pipeline(
             report_sections.append(sections.comparison_section(comparison))
 
         start("scenario balance")
-        balance_table, sinks = _scenario_stage(cfg, map_result, tmp / "scenario")
+        with _stage_warnings(echo):
+            balance_table, sinks, basis, short = _scenario_stage(cfg, map_result,
+                                                                 tmp / "scenario")
         if balance_table is not None:
             share, text = sections.scenario_share(balance_table, cfg["scenario"]["start_year"],
-                                                  sinks)  # the first scenario's, named
+                                                  sinks, basis)  # the first scenario's, named
             summary.update(share)
             timings["scenario"] = done(text)
-            report_sections.append(sections.scenario_section(balance_table, sinks, tmp, cfg))
+            report_sections.append(sections.scenario_section(balance_table, sinks, tmp, cfg,
+                                                             basis))
         else:
             timings["scenario"] = done("skipped (no sinks to balance)")
 
@@ -291,6 +294,9 @@ def run_pipeline(
             "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:]),
         }
         assumptions = sections.assumptions(cfg, catchment_table, map_result, balance_table)
+        if balance_table is not None:
+            assumptions["sinks balanced"] = " ".join(
+                [f"From {sections.SINK_BASES[basis][1]}, in every year.", short]).strip()
         if traj is not None:
             assumptions["restoration trajectory"] = "; ".join(traj.assumptions)
         # the headline in the unit the map stage wrote on its rasters (co2: t CO2), which
@@ -336,29 +342,56 @@ def run_pipeline(
 # stages
 # --------------------------------------------------------------------------------------
 def _scenario_stage(cfg: dict, map_result: Any, folder: Path):
+    """The balance table, the balanced sinks [t CO2 yr-1], their basis (a key of
+    :data:`sections.SINK_BASES`) and the warning that zones miss part of the map's sinks
+    ("" if not); (None, {}, "", "") with nothing to balance."""
     from ..plots.scenario import plot_balance
     from ..scenario import balance, sinks_from_zonal_totals
 
     sc = cfg["scenario"]
+    short = ""
     if sc["sinks_from"] == "given":
+        basis = "given"
         sinks = {"karst": float(sc["karst_t_c_yr"]) * C_TO_CO2}
         if sc.get("biological_t_c_yr") is not None:
             sinks["biological"] = float(sc["biological_t_c_yr"]) * C_TO_CO2
     elif map_result is not None and map_result.zonal is not None:
+        basis = "zones"
         sinks = sinks_from_zonal_totals(map_result.zonal)
+        short = _zones_short(sinks, map_result.totals)
     elif map_result is not None:
+        basis = "raster"
         t = map_result.totals
         sinks = {"karst": float(t["karst_sink_t_c_yr"]) * C_TO_CO2,
                  "biological": float(t["biological_sink_t_c_yr"]) * C_TO_CO2}
     else:
-        return None, {}
+        return None, {}, "", ""
     sinks = {k: v for k, v in sinks.items() if v == v}  # drop NaN sinks (not mapped)
     table = balance(sinks, sc["emissions"], years=(sc["start_year"], sc["end_year"]))
     folder.mkdir(parents=True, exist_ok=True)
     to_csv(table, folder / "balance.csv", index=False)
     plot_balance(table, folder / "balance.png",
                  title="Sinks against energy-sector CO2 emission scenarios")
-    return table, sinks
+    return table, sinks, basis, short
+
+
+def _zones_short(sinks: dict[str, float], totals: dict[str, Any]) -> str:
+    """Warn, and say, when the zones' total sink [t CO2 yr-1], which the balance uses, is
+    below 99 % of the raster total [t C yr-1] the summary shows: zones short of the map."""
+    import warnings
+
+    from ..exceptions import DataQualityWarning
+
+    raster = sum(float(totals.get(f"{k}_sink_t_c_yr", float("nan"))) * C_TO_CO2
+                 for k in sinks)
+    zones = sum(sinks.values())
+    if not (raster > 0 and zones < 0.99 * raster):
+        return ""
+    text = (f"The emission balance uses the zones' total sink, {100 * zones / raster:.1f} % "
+            "of the map's raster total: its shares of emissions are for the zones only. To "
+            "balance the whole map, give zones that cover it (or none).")
+    warnings.warn(text, DataQualityWarning, stacklevel=2)
+    return text
 
 
 def _database_info(cfg: dict) -> dict[str, str]:

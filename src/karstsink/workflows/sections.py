@@ -20,13 +20,21 @@ from ..report import Figure, Section, Table, format_mass, unit_label
 from ..units import C_TO_CO2
 from ._catchment_sections import catchment_section, trend_section
 
-__all__ = ["REPORT_YEARS", "assumptions", "catchment_section", "comparison_section",
+__all__ = ["REPORT_YEARS", "SINK_BASES", "assumptions", "catchment_section", "comparison_section",
            "headline", "map_line", "map_section", "scenario_section", "scenario_share",
            "speciation_section",
            "trend_section"]
 
 #: Years of the scenario balance shown in the report's table.
 REPORT_YEARS = (2020, 2025, 2030, 2035, 2040, 2050, 2060)
+
+#: Where the balanced sinks come from (``[scenario] sinks_from`` and the map's zones):
+#: ``run.json``'s ``share_of_emissions_basis`` -> (the headline's label, the report's words).
+SINK_BASES = {
+    "zones": ("zones' total", "the map's zone table, its TOTAL (all zones) row"),
+    "raster": ("raster total", "the map's raster total"),
+    "given": ("as given", "[scenario] karst_t_c_yr and biological_t_c_yr, as given"),
+}
 
 
 def speciation_section(tables: dict[str, pd.DataFrame], tmp: Path) -> Section:
@@ -183,7 +191,7 @@ def comparison_section(table: pd.DataFrame) -> Section:
 
 
 def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
-                     cfg: dict) -> Section:
+                     cfg: dict, basis: str = "raster") -> Section:
     """The scenario balance in :data:`REPORT_YEARS` and its figure.
 
     Parameters
@@ -196,6 +204,8 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
         The run's output folder (``scenario/balance.png``).
     cfg : dict
         The checked run configuration.
+    basis : str
+        Where the sinks come from, a key of :data:`SINK_BASES`.
     """
     from .. import scenario
 
@@ -211,8 +221,10 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
                           for k, v in sinks.items())
     return Section(
         title="Sinks against emission scenarios",
-        text=(f"Sinks: {sink_text}, held at the map's value in every year (the karst sink is "
-              "the MPD equilibrium potential, an upper bound of what the rivers carry). "
+        text=(f"Sinks: {sink_text}, from {SINK_BASES[basis][1]}, held at that value in every "
+              "year" + (" (not computed by this run)" if basis == "given" else
+                        " (the karst sink is the MPD equilibrium potential, an upper bound of "
+                        "what the rivers carry)") + ". "
               f"Emissions: {table.attrs.get('source', scenario.SOURCE)}. "
               f"{table.attrs.get('interpolation', scenario.INTERPOLATION)} The residual is what "
               "other measures (CCUS, efficiency, fuel switching) must close. All in t CO2 per "
@@ -224,8 +236,8 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
     )
 
 
-def scenario_share(table: pd.DataFrame, year: int,
-                   sinks: dict[str, float]) -> tuple[dict[str, Any], str]:
+def scenario_share(table: pd.DataFrame, year: int, sinks: dict[str, float],
+                   basis: str = "raster") -> tuple[dict[str, Any], str]:
     """The share of one year's emissions the sinks offset, for the summary and the CLI.
 
     Parameters
@@ -236,13 +248,16 @@ def scenario_share(table: pd.DataFrame, year: int,
         The balance's first year ([scenario] start_year).
     sinks : dict of str to float
         The balanced sinks [t CO2 yr-1].
+    basis : str
+        Where the sinks come from, a key of :data:`SINK_BASES`.
 
     Returns
     -------
     (dict, str)
         ``share_of_emissions_first_year_pct`` [%] of the table's first scenario (None if
-        its emissions are not positive) with ``share_of_emissions_scenario``, ``_year``
-        and ``_sinks`` naming it; and the line the CLI prints.
+        its emissions are not positive) with ``share_of_emissions_scenario``, ``_year``,
+        ``_sinks`` and ``_basis`` (:data:`SINK_BASES`) naming it; and the line the CLI
+        prints.
     """
     rows = table[table["year"] == year]
     name = str(rows["scenario"].iloc[0]) if len(rows) else ""
@@ -250,10 +265,12 @@ def scenario_share(table: pd.DataFrame, year: int,
     value = share if np.isfinite(share) else None  # never a NaN in run.json
     summary = {"share_of_emissions_first_year_pct": value, "share_of_emissions_scenario": name,
                "share_of_emissions_year": int(year),
-               "share_of_emissions_sinks": " + ".join(sinks)}
+               "share_of_emissions_sinks": " + ".join(sinks),
+               "share_of_emissions_basis": basis}
     text = (f"sinks {format_mass(sum(sinks.values()), 'CO2', per='yr')} offset "
             + ("an undefined share (emissions not positive)" if value is None
-               else f"{value:.1f} %") + f" of {name} {year} emissions")
+               else f"{value:.1f} %") + f" of {name} {year} emissions"
+            + (" (zones only)" if basis == "zones" else ""))
     return summary, text
 
 
@@ -384,7 +401,9 @@ def headline(summary: dict, catchments: pd.DataFrame | None, *, co2: bool) -> di
             h[f"{r.catchment} sink at the outlet, whole record [{per_km2}]"] = value
     if "share_of_emissions_first_year_pct" in summary:
         share = summary["share_of_emissions_first_year_pct"]
-        h[f"{summary.get('share_of_emissions_sinks', 'karst + biological')} sinks / "
+        basis = summary.get("share_of_emissions_basis")
+        h[f"{summary.get('share_of_emissions_sinks', 'karst + biological')} sinks"
+          + (f", {SINK_BASES[basis][0]}" if basis in SINK_BASES else "") + " / "
           f"{summary.get('share_of_emissions_scenario', 'first')} scenario's "
           f"{summary.get('share_of_emissions_year', 'first year')} emissions [%]"] = (
             "not defined (emissions not positive)" if share is None else f"{share:.1f}")
