@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from karstsink.config import load_run_config
-from karstsink.exceptions import ConfigError
+from karstsink.exceptions import ConfigError, DataQualityWarning
 from karstsink.report import render_report
 from karstsink.scenario import balance
 from karstsink.workflows.sections import headline, scenario_section, scenario_share
@@ -129,7 +129,9 @@ def test_the_headline_share_names_its_scenario_and_year(tmp_path):
     # emissions of 0 leave the share undefined: None (null in run.json), never "nan"
     f = tmp_path / "zero.csv"
     f.write_text("year,emissions_t_co2\n2020,0\n2021,5\n", encoding="utf-8")
-    summary, text = scenario_share(balance({"karst": 1.0}, f), 2020, {"karst": 1.0})
+    with pytest.warns(DataQualityWarning, match="emissions of 0"):
+        table = balance({"karst": 1.0}, f)
+    summary, text = scenario_share(table, 2020, {"karst": 1.0})
     assert summary["share_of_emissions_first_year_pct"] is None
     assert "nan" not in text.lower() and "nan" not in json.dumps(summary).lower()
     assert "not defined" in next(iter(headline(summary, None, co2=False).values()))

@@ -253,6 +253,11 @@ def test_user_csv_units(tmp_path, header, value, expected_t_co2):
          "data row 2 \\(line 3\\), column 'emissions_t_co2': '-999' looks like a no-data"),
         ("year,emissions_t_co2\n2020,-9999.0\n", DataError, "'-9999.0' looks like a no-data"),
         ("year,emissions_t_co2\n2020,-99.99\n", DataError, "no-data code"),
+        # the same codes in another spelling: tested on the parsed number, not the text
+        ("year,emissions_t_co2\n2020,\u2212999\n", DataError, "'\u2212999' looks like a no-data"),
+        ('year,emissions_t_co2\n2020,"-9,999"\n', DataError, "'-9,999' looks like a no-data"),
+        ("year;emissions_t_co2\n2020;-999,0\n", DataError, "'-999,0' looks like a no-data"),
+        ("year,emissions_t_co2\n2020,-9.999e3\n", DataError, "'-9.999e3' looks like a no-data"),
         ("year,emissions_t_co2\n2020,<5\n", DataError, "'<5' is a censored value"),
     ],
 )
@@ -275,6 +280,19 @@ def test_user_csv_cells_read_by_the_package_cell_parser(tmp_path):
     h = tmp_path / "net.csv"
     h.write_text("year,emissions_mt_co2\n2059,-1.5\n2060,-3\n", encoding="utf-8")
     assert read_emissions_csv(h)["emissions_t_co2_yr"].tolist() == [-1.5e6, -3e6]
+    # -999.5 and -9998 are not no-data codes (only nines, with up to three after the point)
+    k = tmp_path / "near.csv"
+    k.write_text("year,emissions_t_co2\n2059,-999.5\n2060,-9998\n", encoding="utf-8")
+    assert read_emissions_csv(k)["emissions_t_co2_yr"].tolist() == [-999.5, -9998.0]
+
+
+def test_an_emission_of_zero_is_kept_with_a_warning(tmp_path):
+    f = tmp_path / "zero.csv"
+    f.write_text("year,emissions_mt_co2\n2020,0\n2030,5\n", encoding="utf-8")
+    with pytest.warns(DataQualityWarning, match=r"emissions of 0 in year\(s\) \[2020\].*"
+                                                r"leave the cell blank"):
+        table = read_emissions_csv(f)
+    assert table["emissions_t_co2_yr"].tolist() == [0.0, 5e6]
 
 
 def test_missing_tokens_are_blank_and_interpolated(tmp_path):

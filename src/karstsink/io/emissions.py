@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
 from ..units import C_TO_CO2
-from .cells import ABOVE, BELOW, MISSING, NOT_NUMERIC, parse_column
+from .cells import ABOVE, BELOW, MISSING, NOT_NUMERIC, parse_column, sentinel_mask
 from .text import read_rows
 
 __all__ = ["SHIPPED_SCENARIOS", "emissions_span", "read_emissions_csv", "shipped_emissions",
@@ -46,9 +46,10 @@ _MASS_HELP = "write the mass as t, kt, Mt or Tg (e.g. 'emissions (Mt CO2)')"
 _CO2E = re.compile(r"co2[\s_-]*(?:e\b|eq)|equivalent|当量")
 # mass of carbon in CO2: "CO2-C", "CO2 C", "C-CO2"
 _CO2_AS_C = re.compile(r"co2[\s_-]*c\b|\bc[\s_-]*co2")
-# No-data codes some spreadsheets and databases write instead of a blank: -99, -999,
-# -9999..., also with nines or zeros after the point (-99.9, -999.99, -999.0).
-_SENTINEL = re.compile(r"^\s*-9{2,6}(?:\.9*|\.0*)?\s*$")
+# No-data codes some spreadsheets and databases write instead of a blank: the cell
+# parser's (-99, -999, -9999, -99999) and the same with up to three nines after the point
+# (-99.9, -999.99), tested on the parsed number, so "-9,999", "-999,0" and "−999" count too
+_NO_DATA = tuple(round(-(10.0 ** k - 10.0 ** -j), j) for k in range(2, 7) for j in range(4))
 
 
 def _basis(text: str) -> str | None:
@@ -210,6 +211,7 @@ def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"{where(i)}: year {year_text[i]!r} is not a whole number.")
     value_text = column(value_col)
     values, status = parse_column(value_text)
+    no_data = sentinel_mask(values, status, _NO_DATA)
     for i, text in enumerate(value_text):
         if status[i] == NOT_NUMERIC:
             raise DataError(f"{where(i)}, column {value_col!r}: {text!r} is not a number.")
@@ -218,7 +220,7 @@ def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
                 f"{where(i)}, column {value_col!r}: {text!r} is a censored value; give the "
                 "emission as a number (or leave the cell blank to interpolate that year)."
             )
-        if _SENTINEL.match(text):
+        if no_data[i]:
             raise DataError(
                 f"{where(i)}, column {value_col!r}: {text!r} looks like a no-data code, not "
                 "an emission; leave the cell blank to interpolate that year."
@@ -248,6 +250,14 @@ def read_emissions_csv(path: str | os.PathLike) -> pd.DataFrame:
         warnings.warn(
             f"Emissions file {name!r}: {int(blank.sum())} blank value(s) (years "
             f"{out.loc[blank, 'year'].tolist()}) are interpolated from their neighbours.",
+            DataQualityWarning, stacklevel=2,
+        )
+    zero = out["emissions_t_co2_yr"] == 0
+    if zero.any():  # a share of 0 emissions is undefined; 0 may also stand for "no value"
+        warnings.warn(
+            f"Emissions file {name!r}: emissions of 0 in year(s) "
+            f"{out.loc[zero, 'year'].tolist()}: the sinks' shares of them are undefined; if "
+            "0 stands for no value, leave the cell blank to interpolate that year.",
             DataQualityWarning, stacklevel=2,
         )
     return out.sort_values(["scenario", "year"], kind="stable").reset_index(drop=True)
