@@ -215,6 +215,15 @@ def test_broken_database_file_is_a_clear_error(tmp_path):
         PhreeqcEngine(bad)
 
 
+def test_a_database_without_inorganic_carbon_is_refused():
+    # ColdChem.dat (shipped with PHREEQC) has no C(4) master species: PHREEQC would warn
+    # "Could not find element in database, Alkalinity. Concentration is set to zero." and
+    # report a DIC of 0 for every sample
+    with pytest.raises(SpeciationError, match=r"^The database ColdChem\.dat has no inorganic "
+                                              r"carbon .*use phreeqc\.dat"):
+        PhreeqcEngine("ColdChem.dat")
+
+
 def test_describe_records_provenance(engine):
     d = engine.describe()
     assert d["engine"] == "phreeqc"

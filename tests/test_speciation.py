@@ -375,6 +375,26 @@ def test_high_ionic_strength_is_flagged_and_points_to_pitzer():
         pz = speciate(table, database="pitzer.dat", jobs=1)
     assert pz.loc[1, "ionic_strength"] > 0.7 and pz.loc[1, "qa_flags"] == ""
     assert pz.attrs["karstsink"]["speciation"]["activity_model"] == "pitzer"
+    # the output of the first run, re-run with pitzer.dat, loses its high_ionic_strength:
+    # the flags of the speciation stage are the latest run's, the reader's stay
+    first = out.copy()
+    first["qa_flags"] = ["below_detection:so4", "high_ionic_strength;below_detection:so4"]
+    with pytest.warns(DataQualityWarning, match="lacks"):
+        again = speciate(first, database="pitzer.dat", jobs=1)
+    assert again["qa_flags"].tolist() == ["below_detection:so4", "below_detection:so4"]
+
+
+def test_the_acid_correction_flag_follows_the_latest_shares():
+    # HCO3 2.0, SO4 1.2, NO3 0 mmol/L (charge balance within 2 %): with acid_so4_share 1
+    # (no evaporite) the carbonic HCO3 is 2.0 - 2 x 1.2 = -0.4 < 0 (negative_carbonic_hco3);
+    # with acid_so4_share 0 it is the HCO3, 2.0
+    table = canonical([{"hco3_mmol_l": 2.0, "so4_mmol_l": 1.2, "no3_mmol_l": 0.0}])
+    with pytest.warns(DataQualityWarning, match="negative_carbonic_hco3"):
+        first = speciate(table, jobs=1, acid_so4_share=1.0, evaporite_so4_share=0.0)
+    assert "negative_carbonic_hco3" in first.loc[0, "qa_flags"]
+    again = speciate(first, jobs=1, acid_so4_share=0.0)
+    assert again.loc[0, "hco3_carbonic_mmol_l"] == pytest.approx(2.0, abs=1e-12)
+    assert "negative_carbonic_hco3" not in again.loc[0, "qa_flags"]
 
 
 def test_phreeqc_failure_is_flagged_with_its_message_and_others_kept():

@@ -219,6 +219,11 @@ class PhreeqcEngine:
             )
         missing_species, missing_phases, missing_elements = missing_names(
             self._backend.warnings())
+        if "Alkalinity" in missing_elements or "HCO3-" in missing_species:
+            raise SpeciationError(
+                f"The database {self.database.name} has no inorganic carbon (C(4), "
+                "Alkalinity, HCO3-), so it cannot speciate the carbonate system: use "
+                "phreeqc.dat (the default), wateq4f.dat or pitzer.dat.")
 
         #: canonical solute column -> element, for the elements the database knows
         self.elements = {c: e for c, e in SOLUTE_ELEMENTS.items() if e not in missing_elements}

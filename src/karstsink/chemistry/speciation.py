@@ -196,6 +196,10 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     n = len(out)
     numbers = _numeric_inputs(out)
     flags = _flags_array(out)
+    # the flags this stage sets are its own: a table speciated before loses its earlier
+    # ones (a brine re-run with pitzer.dat is no longer high_ionic_strength)
+    for i in np.flatnonzero([any(c in f for c in FLAG_NOTES) for f in flags]):
+        flags[i] = qa.join(c for c in qa.split(flags[i]) if c not in FLAG_NOTES)
     # a censored SO4 or NO3 enters the acid correction at its detection limit
     acid_scale = _acid_limit_scales(flags, out.attrs)
     _add_missing_validation_flags(flags, numbers, out)
