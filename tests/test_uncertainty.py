@@ -198,6 +198,20 @@ def test_command_line_draws(tmp_path):
     bad = CliRunner().invoke(main, ["speciate", str(src), "-o", str(tmp_path / "c.csv"),
                                     "--draws", "10", "--u", "ph"])
     assert bad.exit_code == 2 and "KEY=SD" in bad.output
+    # values the draws cannot take are usage errors (exit 2) naming --u, before any work
+    for item, said in (("ph=5%", "not a percentage"), ("ph=-1", "'-1' must be a finite "
+                                                                "number >= 0")):
+        bad = CliRunner().invoke(main, ["speciate", str(src), "-o", str(tmp_path / "d.csv"),
+                                        "--draws", "10", "--u", item])
+        assert bad.exit_code == 2 and "--u" in bad.output and said in bad.output, bad.output
+    # a per-row ph_sd column is not reported as "not used": the draws use it
+    pd.DataFrame([{**spring_row(), "ph_sd": 0.1, "Remarks": "x"}]).to_csv(src, index=False)
+    for extra, said in (([], "used only with --draws"), (["--draws", "5"], "used by the draws")):
+        res = CliRunner().invoke(main, ["speciate", str(src), "-o", str(tmp_path / "e.csv"),
+                                        "--jobs", "1", "--overwrite", *extra])
+        assert res.exit_code == 0, res.output
+        assert f"per-row standard uncertainties: 'ph_sd' ({said})" in res.output
+        assert "not used: 'Remarks' (" in res.output
 
 
 def test_summary_statistics_by_hand():
@@ -239,3 +253,38 @@ def test_draws_and_uncertainty_of_the_wrong_type_are_a_config_error(kw):
     # they used to raise int()'s ValueError or an AttributeError, or truncate 2.7 to 2
     with pytest.raises(ConfigError, match=r"draws must be a whole number|must be a mapping"):
         quiet_speciate(pd.DataFrame([spring_row()]), **kw)
+
+
+def test_every_statistic_leaves_out_the_draws_phreeqc_failed_on():
+    # An engine stand-in (orchestration only): it "fails" draws 0-3 of the one sample.  The
+    # acid-corrected HCO3 needs no PHREEQC, but its statistics are over the same draws as
+    # the others: HCO3 - 2 SO4 with acid_so4_share 1, no evaporite, no nitric acid.
+    from karstsink.chemistry._engine_input import INPUT_COLUMNS
+    from karstsink.chemistry.engine import RunResult
+
+    columns = tuple(uncertainty.UNCERTAIN_RESULTS[:-1])
+    seen = {}
+
+    def run(inputs):
+        seen["inputs"] = inputs
+        vals = np.tile(np.arange(len(inputs), dtype=float)[:, None], (1, len(columns)))
+        vals[:4] = np.nan
+        return RunResult(vals, columns, {i: "no convergence" for i in range(4)}, {}, {})
+
+    values = np.full((1, len(INPUT_COLUMNS)), np.nan)
+    for name, v in (("temp_c", 15.0), ("ph", 7.4), ("hco3_mmol_l", 4.0), ("so4_mmol_l", 0.5),
+                    ("no3_mmol_l", 0.0)):
+        values[0, INPUT_COLUMNS.index(name)] = v
+    stats, failed, meta = uncertainty.propagate(
+        values, np.array([0]), pd.DataFrame(index=[0]), draws=20, seed=3,
+        uncertainty={"alk": "5%", "so4_mmol_l": "10%"}, run=run, columns=columns,
+        shares={"acid_so4_share": 1.0, "evaporite_so4_share": 0.0, "acid_no3_share": 0.0})
+    x = seen["inputs"]
+    carbonic = (x[:, INPUT_COLUMNS.index("hco3_mmol_l")]
+                - 2 * x[:, INPUT_COLUMNS.index("so4_mmol_l")])[4:]
+    assert stats["hco3_carbonic_mmol_l_sd"][0] == pytest.approx(np.std(carbonic, ddof=1),
+                                                                rel=1e-12)
+    # the solved draws' results are 4, 5, ..., 19: sd of 16 consecutive numbers
+    # = sqrt(16 x 17 / 12)
+    assert stats["si_calcite_sd"][0] == pytest.approx(np.sqrt(16 * 17 / 12), rel=1e-12)
+    assert failed.tolist() == [4] and meta["n_draws_failed"] == 4

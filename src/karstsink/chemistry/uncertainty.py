@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,7 @@ STATISTICS: tuple[str, ...] = ("_sd", "_lo95", "_hi95")
 BLOCK_SOLUTIONS = 100_000
 
 _ABSOLUTE_ONLY = {"ph", "temp_c"}
-_NUMBER = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*$")
+_NUMBER = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def parse_uncertainty(spec: Mapping[str, object] | None) -> dict[str, Sd]:
         elif k in INPUT_COLUMNS:
             columns.append((k, (k,), value))
         else:
-            valid = ", ".join([*GROUPS, *INPUT_COLUMNS])
+            valid = ", ".join(dict.fromkeys([*GROUPS, *INPUT_COLUMNS]))
             raise ConfigError(f"uncertainty: unknown input {key!r}; use one of {valid}")
     for key, cols, value in groups + columns:  # a column overrides its group
         sd = _parse_value(key, value)
@@ -159,6 +159,13 @@ def parse_uncertainty(spec: Mapping[str, object] | None) -> dict[str, Sd]:
         for c in cols:
             out[c] = sd
     return out
+
+
+def sd_columns(columns: Iterable[object]) -> list[str]:
+    """The per-row standard-uncertainty columns among ``columns``: ``<input column>_sd``
+    (``ph_sd``, ``ca_mmol_l_sd``...) for the canonical inputs, in their order."""
+    names = set(columns)
+    return [f"{c}_sd" for c in INPUT_COLUMNS if f"{c}_sd" in names]
 
 
 def sd_matrix(values: np.ndarray, table: Any, sds: Mapping[str, Sd]) -> tuple[np.ndarray,
@@ -195,11 +202,9 @@ def sd_matrix(values: np.ndarray, table: Any, sds: Mapping[str, Sd]) -> tuple[np
         sd = sds.get(col)
         if sd is not None:
             out[:, j] = sd.value * np.abs(values[:, j]) if sd.relative else sd.value
-    used = []
-    for j, col in enumerate(INPUT_COLUMNS):
-        name = f"{col}_sd"
-        if name not in table.columns:
-            continue
+    used = sd_columns(table.columns)
+    for name in used:
+        j = INPUT_COLUMNS.index(name.removesuffix("_sd"))
         raw = table[name]
         per = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         empty = (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
@@ -212,7 +217,6 @@ def sd_matrix(values: np.ndarray, table: Any, sds: Mapping[str, Sd]) -> tuple[np
                             f"{raw.iloc[row]!r}")
         given = np.isfinite(per)
         out[given, j] = per[given]
-        used.append(name)
     out[~np.isfinite(values)] = 0.0
     return out, used
 
@@ -314,6 +318,9 @@ def propagate(values: np.ndarray, rows: np.ndarray, table: Any, *, draws: int,
                     so4 = so4 * np.repeat(acid_scale["so4"][idx], draws)
                     no3 = no3 * np.repeat(acid_scale["no3"][idx], draws)
                 x = carbon.carbonic_hco3(inputs[:, col["hco3_mmol_l"]], so4, no3, **shares)
+                if result.failed:  # over the draws PHREEQC solved, as the other results
+                    x = np.asarray(x, dtype=float).copy()
+                    x[sorted(result.failed)] = np.nan
             else:
                 x = result.values[:, columns.index(name)]
             s, lo, hi = summarize(np.asarray(x, dtype=float).reshape(shape))
@@ -343,4 +350,4 @@ def propagate(values: np.ndarray, rows: np.ndarray, table: Any, *, draws: int,
 
 __all__ = ["DEFAULT_SOURCES", "DEFAULT_UNCERTAINTY", "GROUPS", "STATISTICS",
            "UNCERTAIN_RESULTS", "Sd", "draw_inputs", "parse_uncertainty", "propagate",
-           "sd_matrix", "summarize"]
+           "sd_columns", "sd_matrix", "summarize"]

@@ -135,7 +135,14 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
         table = _read(input_path, units, below_detection, encoding=encoding, sheet=sheet,
                       date_format=date_format)
         n = len(table)
+        from ..chemistry.uncertainty import sd_columns
+
         unused = table.attrs.get("unmatched_columns") or []
+        per_row = sd_columns(unused)  # the draws' per-row uncertainties
+        unused = [c for c in unused if c not in per_row]
+        if per_row:
+            echo_note(f"per-row standard uncertainties: {', '.join(map(repr, per_row))} ("
+                      + ("used by the draws)" if draws else "used only with --draws)"))
         if unused:  # carried through untouched: say so, a misspelt 'SO4' is not used either
             shown = ", ".join(repr(c) for c in unused[:8])
             echo_note(f"columns kept as they are, not used: {shown}"
@@ -214,7 +221,8 @@ def _early_pool(input_path: Path, database: str, engine: str, phases: tuple[str,
 
 def _uncertainty_option(items: tuple[str, ...], draws: int) -> dict[str, str] | None:
     """``--u ph=0.05 --u alk=2%`` -> ``{"ph": "0.05", "alk": "2%"}`` (None: the defaults)."""
-    from ..chemistry.uncertainty import DEFAULT_UNCERTAINTY
+    from ..chemistry.uncertainty import DEFAULT_UNCERTAINTY, parse_uncertainty
+    from ..exceptions import ConfigError
 
     if items and not draws:
         raise click.UsageError("--u needs --draws N (N >= 2) to be propagated.")
@@ -234,6 +242,10 @@ def _uncertainty_option(items: tuple[str, ...], draws: int) -> dict[str, str] | 
             raise click.BadParameter(f"{item!r}: write KEY=SD, e.g. ph=0.05 or alk=2%",
                                      param_hint="--u")
         spec[key.strip()] = value.strip()
+    try:  # a value the draws cannot take is a usage error, before anything is read
+        parse_uncertainty(spec)
+    except ConfigError as err:
+        raise click.BadParameter(str(err), param_hint="--u") from None
     return spec
 
 
