@@ -98,6 +98,25 @@ def test_subdaily_values_are_averaged_with_counts(tmp_path):
     assert q.loc["2020-01-02", "n_obs"] == 1
 
 
+def test_an_event_logger_is_averaged_over_time_not_over_readings(tmp_path):
+    # hourly readings of 2 m3/s, and 15-minute readings of 20 m3/s in a flood from 12:00
+    # to 14:00: 12 hourly readings 00:00-11:00 and 10 hourly ones 14:00-23:00 (22 h at 2),
+    # 8 readings 12:00-13:45 (2 h at 20). Time-weighted: (22 x 2 + 2 x 20) / 24 = 3.5 m3/s;
+    # the mean of the 30 readings would be (22 x 2 + 8 x 20) / 30 = 6.8
+    stamps = ([f"2020-01-01 {h:02d}:00" for h in range(12)]
+              + [f"2020-01-01 {12 + m // 60:02d}:{m % 60:02d}" for m in range(0, 120, 15)]
+              + [f"2020-01-01 {h:02d}:00" for h in range(14, 24)])
+    values = [2.0] * 12 + [20.0] * 8 + [2.0] * 10
+    ec = [400.0] * 12 + [200.0] * 8 + [400.0] * 10  # the same weights for a proxy column
+    text = "datetime,Q (m3/s),EC\n" + "".join(f"{t},{v},{e}\n" for t, v, e in
+                                             zip(stamps, values, ec, strict=True))
+    q = read_discharge(_write(tmp_path, text), extra_columns=["EC"])
+    assert q["discharge_m3s"].tolist() == pytest.approx([3.5], rel=1e-12)
+    assert q["n_obs"].tolist() == [30]
+    # EC: (22 x 400 + 2 x 200) / 24 = 383.33
+    assert q["EC"].tolist() == pytest.approx([(22 * 400 + 2 * 200) / 24], rel=1e-12)
+
+
 def test_unparsable_date_names_row_and_value(tmp_path):
     p = _write(tmp_path, "date,Q (m3/s)\n2020-01-01,1\n2020-13-45,2\n2020-01-03,3\n")
     with pytest.raises(DataError, match=r"line 3 \(data row 2\).*'2020-13-45'"):
@@ -264,7 +283,9 @@ def test_mixed_utc_offsets_are_read_in_utc_and_noted(tmp_path):
                          "2021-03-28T03:30+02:00,2\n2021-03-29T00:30+02:00,6\n")
     q = read_discharge(p)
     assert list(q.index) == [pd.Timestamp("2021-03-28")]
-    assert q["discharge_m3s"].iloc[0] == pytest.approx(3.0)  # (1 + 2 + 6) / 3
+    # time-weighted: 1 from 00:00 to 01:30 (1.5 h), 2 from 01:30 to 22:30 (21 h), 6 from
+    # 22:30 to midnight (1.5 h): (1 x 1.5 + 2 x 21 + 6 x 1.5) / 24 = 2.1875
+    assert q["discharge_m3s"].iloc[0] == pytest.approx(2.1875, rel=1e-12)
     assert q["n_obs"].iloc[0] == 3
     assert any("UTC" in note for note in q.attrs["notes"])
 

@@ -251,6 +251,39 @@ def find_gaps(valid: pd.Series) -> list[tuple[int, int]]:
     return runs
 
 
+def daily_mean(when: pd.Series, values: pd.Series, ok: np.ndarray) -> pd.Series:
+    """Time-weighted daily means of readings ``values`` taken at ``when`` (naive timestamps).
+
+    A reading stands for the time until the next usable reading of its day (the last one:
+    until midnight), and the day's first one also for the time since midnight. Evenly
+    spaced readings give their arithmetic mean and one reading a day is that day's value;
+    a logger that reads every 15 minutes in a flood and hourly otherwise does not give the
+    flood four times its weight. Only rows where ``ok`` and the value is a number count.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by every day that has a row (midnight timestamps, sorted); NaN on a day
+        without a usable reading.
+    """
+    t = when.to_numpy(dtype="datetime64[ns]")
+    x = np.asarray(values, dtype=float)
+    use = np.flatnonzero(np.asarray(ok, dtype=bool) & np.isfinite(x))
+    use = use[np.argsort(t[use], kind="stable")]
+    day = t[use].astype("datetime64[D]")
+    ns = t[use].astype(np.int64)
+    midnight = day.astype("datetime64[ns]").astype(np.int64)
+    one_day = np.int64(86_400 * 10**9)
+    last = np.r_[day[1:] != day[:-1], True]  # the day's last reading
+    first = np.r_[True, day[1:] != day[:-1]]
+    until = np.where(last, midnight + one_day, np.r_[ns[1:], 0])
+    weight = (until - np.where(first, midnight, ns)).astype(float)
+    sums = pd.DataFrame({"day": day.astype("datetime64[ns]"), "wx": weight * x[use],
+                         "w": weight}).groupby("day").sum()
+    days = pd.DatetimeIndex(np.unique(t.astype("datetime64[D]")).astype("datetime64[ns]"))
+    return (sums["wx"] / sums["w"]).reindex(days)
+
+
 def read_discharge(
     path: str | os.PathLike | pd.DataFrame,
     *,
@@ -289,7 +322,7 @@ def read_discharge(
         totals as incomplete.  None: refuse them as False does, without
         offering ``--allow-gaps`` (a WRTDS trend needs every day).
     extra_columns : list of str, optional
-        Other numeric columns to carry as daily means under the same names
+        Other numeric columns to carry as (time-weighted) daily means under the same names
         (e.g. an EC logger column for the direct method's proxy, or specific
         conductance for LOADEST model 99); non-numeric cells and no-value sentinels
         (``-999``...) become NaN and are counted in ``attrs["flag_counts"]`` as
@@ -306,7 +339,8 @@ def read_discharge(
     -------
     pandas.DataFrame
         Indexed by a daily ``DatetimeIndex`` named ``date`` with columns
-        ``discharge_m3s`` [m³ s⁻¹] (daily mean of the valid raw values),
+        ``discharge_m3s`` [m³ s⁻¹] (time-weighted daily mean of the valid raw values,
+        :func:`daily_mean`),
         ``n_obs`` (number of valid raw values in the day) and ``qa_flags``
         (``;``-separated: ``interpolated``, ``missing``, ``duplicate_timestamp``,
         ``negative_value``, ``not_numeric``, ``missing_value``, ``sentinel_value``).
@@ -425,7 +459,7 @@ def read_discharge(
     q = pd.Series(np.where(valid, values * DISCHARGE_TO_M3S[unit], np.nan), index=raw.index)
     frame = pd.DataFrame({"day": day, "q": q, "valid": valid, "flags": flags})
     grouped = frame.groupby("day", sort=True)
-    daily_q = grouped["q"].mean()
+    daily_q = daily_mean(when, q, valid.to_numpy())
     n_obs = grouped["valid"].sum().astype(int)
     day_flags = grouped["flags"].agg(lambda s: qa.join(s))
     if daily_q.notna().sum() == 0:
@@ -484,8 +518,7 @@ def read_discharge(
         for code, mask in (("not_numeric", bad_cells), ("sentinel_value", no_value)):
             if mask.any():
                 counts[f"{code}:{col}"] = int(mask.sum())
-        ok_rows = (~dup).to_numpy()
-        out[col] = vals[ok_rows].groupby(day[ok_rows]).mean().reindex(index).to_numpy()
+        out[col] = daily_mean(when, vals, (~dup).to_numpy()).reindex(index).to_numpy()
     for f in out["qa_flags"]:
         for c in qa.split(f):
             counts[c] = counts.get(c, 0) + 1
