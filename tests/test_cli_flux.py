@@ -129,6 +129,13 @@ def test_gap_needs_allow_gaps_then_days_are_missing(tmp_path):
     daily = pd.read_csv(out / "daily.csv")
     assert daily["flux_kg_day"].isna().sum() == 20
     assert (daily["discharge_qa_flags"] == "missing").sum() == 20
+    # 365 days, 20 without discharge: the printed line and each sink row with missing days
+    # say that the rate stands on the other 345 days
+    assert "(20 day(s) without discharge left out;" in r.output
+    sink = pd.read_csv(out / "sink.csv")
+    assert sink["assumptions"].str.contains(
+        "20 day\\(s\\) of the period have no flux: its rate is the mean daily flux of its "
+        "345 day\\(s\\) with one x 365.25").all()
 
 
 def test_negative_discharge_flagged_and_samples_outside_record(tmp_path):

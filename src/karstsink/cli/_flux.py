@@ -200,8 +200,11 @@ def flux_command(discharge_path, samples_path, samples_sheet, discharge_sheet, a
     band = (f"(95 % {lo:.4g}-{hi:.4g})" if lo == lo and hi == hi  # NaN: no interval
             else "(no interval: --bootstrap 0)" if run.estimate.method == "wrtds"
             else "(no interval)")
+    gap = int(total["n_missing_days"])
     echo_result(f"{run.estimate.method}: mean flux {total['flux_kg_day']:.4g} kg/d {band} "
-                f"over {int(total['n_days'])} days")
+                f"over {int(total['n_days'])} days" + (
+                    f" ({gap} day(s) without discharge left out; the yearly rates are the "
+                    "mean of the days with a flux x 365.25)" if gap else ""))
     if "sink_t_c_km2_yr" in run.sink and run.sink["sink_t_c_km2_yr"].notna().any():
         s = run.sink.iloc[-1]
         echo_result(f"carbon sink (whole record): {s['sink_t_c_km2_yr']:.4g} t C km-2 yr-1 = "

@@ -427,6 +427,13 @@ def run_flux(
             sk.insert(0, "period", t[lab].astype(str).to_numpy() if kind == "year" else "total")
             sk.insert(1, "hco3_flux_kg_yr" if hco3 else "flux_kg_yr", t["flux_kg_yr"].to_numpy())
             sk.insert(2, "complete", t["complete"].to_numpy())
+            missing = t["n_missing_days"].to_numpy(dtype=int)
+            if (missing > 0).any():  # allow_gaps: the rate stands on the days with a flux
+                sk["assumptions"] = [a if m == 0 else
+                                     f"{a}; {m} day(s) of the period have no flux: its rate "
+                                     f"is the mean daily flux of its {n} day(s) with one x "
+                                     "365.25" for a, m, n in
+                                     zip(sk["assumptions"], missing, t["n_days"], strict=True)]
             rows.append(sk)
         sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
         if "qa_flags" in sink_table:  # the years without a sample of their own
