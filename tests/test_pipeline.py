@@ -104,6 +104,12 @@ def test_demo_numbers_hold_together(demo_run):
         pytest.approx(44.009 / 12.011, rel=1e-4)
     # the acid correction was applied (SO4 and NO3 configured in demo.toml)
     assert (catch["acid_correction_pct"] > 0).all()
+    # the speciation records say how the reader took the '<DL' cells, as the single-stage
+    # command's metadata does (below_detection "half", the reader's default)
+    meta = json.loads((out / "speciation" / "longtan_samples.meta.json").read_text("utf-8"))
+    assert meta["samples"]["below_detection"] == "half"
+    assert run["speciation_meta"]["longtan_samples"]["samples"]["below_detection"] == "half"
+    assert "engine" in run["speciation_meta"]["longtan_samples"]
 
 
 def test_demo_sets_observed_and_map_sinks_side_by_side(demo_run):
@@ -270,6 +276,12 @@ def test_demo_report_has_the_series_and_the_trajectory(demo_run):
     assert run["summary"]["karst_sink_t_c_yr"] == pytest.approx(last["karst_sink_t_c_yr"],
                                                                 rel=2e-3)
     assert [r["year"] for r in run["summary"]["map_series"]] == [2000, 2010, 2020]
+    # the zone table the report points to is where the series wrote it
+    assert "full table: map/2020/zonal_totals.csv" in html
+    # the trajectory's band includes the baseline's own uncertainty of data/demo/
+    # trajectory.toml (15 % 1-sigma each), and the assumptions say how much
+    assert ("relative sd 0.15 of the karst and 0.15 of the biological sink"
+            in run["assumptions"]["restoration trajectory"])
 
 
 def test_run_shows_every_stages_warnings_once_naming_the_catchment(demo_run):

@@ -354,6 +354,14 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
     return out
 
 
+def output_metadata(result: pd.DataFrame, **extra: Any) -> dict[str, Any]:
+    """The ``.meta.json`` of a speciated table: ``extra`` (the command, the input...), the
+    reader's record under ``samples`` (units, ``below_detection``, column map) and the
+    speciation's (engine, database, assumptions, flags...)."""
+    return {**extra, "samples": {k: v for k, v in result.attrs.items() if k != "karstsink"},
+            **result.attrs.get("karstsink", {})}
+
+
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
@@ -523,4 +531,5 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-__all__ = ["FLAG_NOTES", "REQUIRED_COLUMNS", "SOLUTE_ELEMENTS", "WEATHERING_COLUMNS", "speciate"]
+__all__ = ["FLAG_NOTES", "REQUIRED_COLUMNS", "SOLUTE_ELEMENTS", "WEATHERING_COLUMNS",
+           "output_metadata", "speciate"]

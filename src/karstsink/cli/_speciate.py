@@ -177,11 +177,11 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
 def _write_outputs(result: Any, output: Path, meta_path: Path, check: Any, pool: Any,
                    meta: dict[str, Any]) -> None:
     """Write the CSV (floats formatted in the workers when there are any) and its metadata."""
+    from ..chemistry.speciation import output_metadata
     from ..io import write as csv_write
     from ..io.atomic import atomic_paths
 
-    meta = {**meta, "samples": {k: v for k, v in result.attrs.items() if k != "karstsink"},
-            **result.attrs.get("karstsink", {})}
+    meta = output_metadata(result, **meta)
     check()
     with atomic_paths(output, meta_path) as (tmp_csv, tmp_meta):  # both or neither
         csv_write.write_csv(result, tmp_csv,  # UTF-8, with a BOM under --excel

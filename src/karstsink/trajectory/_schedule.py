@@ -78,6 +78,7 @@ class Schedule:
     target_share_pct: float = 10.0
     baseline_karst_rel_sd: float = 0.0
     baseline_biological_rel_sd: float = 0.0
+    baseline_rel_sd_source: str = ""
     source: str = ""
     path: Path | None = None
     #: climate projection factors [-] on the karst and biological sinks: (year, factor)
@@ -139,7 +140,11 @@ class Schedule:
         out = [f"restoration trajectory {self.name!r}: {climate}; "
                "each transition's potential is the zone total of the sink with every "
                "eligible pixel in the new class minus the baseline (two map runs per "
-               "transition); transitions act on disjoint pixels"]
+               "transition); transitions act on disjoint pixels; the baseline's own "
+               f"uncertainty in the bands: relative sd {self.baseline_karst_rel_sd:g} of the "
+               f"karst and {self.baseline_biological_rel_sd:g} of the biological sink"
+               + (f" ({self.baseline_rel_sd_source})" if self.baseline_rel_sd_source
+                  else " (none: the bands hold the restoration's uncertainty only)")]
         for t in self.transitions:
             lo, hi = t.maturity_years_range
             a_lo, a_hi = t.achieved_share
@@ -385,6 +390,7 @@ def schedule_from_dict(raw: dict[str, Any], source: Path | None = None) -> Sched
         target_share_pct=_num(f"{where}[trajectory]", "target_share_pct",
                               body.get("target_share_pct", 10.0), 0.0, 100.0),
         baseline_karst_rel_sd=bk, baseline_biological_rel_sd=bb,
+        baseline_rel_sd_source=str(body.get("baseline_rel_sd_source", "")).strip(),
         source=str(body.get("source", "")), path=source)
 
 

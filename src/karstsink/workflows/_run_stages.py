@@ -61,7 +61,7 @@ def _stage_warnings(echo: Callable[[str], None] | None, prefix: str = "",
 
 
 def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
-    from ..chemistry.speciation import speciate
+    from ..chemistry.speciation import output_metadata, speciate
     from ..io.samples import read_samples
 
     sp = cfg["speciation"]
@@ -79,11 +79,11 @@ def _speciation_stage(cfg: dict, folder: Path, jobs: int | None):
         result = speciate(table, database=sp["database"], engine=sp["engine"],
                           jobs=sp["jobs"] or jobs, **_speciation_shares(cfg["carbon"]))
         to_csv(result, folder / f"{name}.csv", index=False)
-        info = result.attrs.get("karstsink", {})
-        (folder / f"{name}.meta.json").write_text(
-            json_text({"input": str(path), **info}), encoding="utf-8")
+        record = output_metadata(result, input=str(path))
+        (folder / f"{name}.meta.json").write_text(json_text(record), encoding="utf-8")
         tables[name] = result
-        meta[name] = info.get("speciation", info)
+        # run.json: the speciation's record with the reader's (below_detection, units...)
+        meta[name] = {**record.get("speciation", {}), "samples": record["samples"]}
     return tables, meta
 
 

@@ -112,14 +112,14 @@ def map_section(result: Any, tmp: Path, *, synthetic: bool | None = None,
     unit = map_unit(m / "total_sink.tif")
     co2 = unit_is_co2(unit)
     tables = []
+    rel = m.relative_to(tmp).as_posix() if m.is_relative_to(tmp) else "map"
     if zonal is not None:
         label = zonal.columns[1] if zonal.columns[0] == "zone_id" else zonal.columns[0]
         body = zonal[~zonal[label].astype(str).str.startswith("TOTAL")]
         top = body.sort_values("total_sink_t_c_yr", ascending=False).head(15)
         tables.append(Table(top, caption="The 15 zones with the largest total sink "
                                          f"({'t C and t CO2' if co2 else 't C'} per year; "
-                                         "full table: map/zonal_totals.csv)."))
-    rel = m.relative_to(tmp).as_posix() if m.is_relative_to(tmp) else "map"
+                                         f"full table: {rel}/zonal_totals.csv)."))
     karst = m / "karst_sink.tif"
     figs: list[Any] = []
     for tif, png, title, caption, marks in (
