@@ -88,6 +88,12 @@ def test_date_format_is_used_for_every_cell():
     assert as_list(dates) == [pd.Timestamp("2021-05-03 10:30"), pd.Timestamp("2021-07-01"),
                               pd.NaT, pd.NaT]
     assert bad.tolist() == [False, False, True, False]
+    # an ISO-shaped cell that is no date (month 13) is bad too, with any format
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        dates, bad, _ = parse_dates(["2021-13-45", "2021-02-30", "2021-07-01"],
+                                    date_format=fmt)
+        assert bad.tolist() == [True, True, False]
+        assert as_list(dates)[2] == pd.Timestamp("2021-07-01")
     # with a separate time column
     dates, _, _ = parse_dates(["18/05/2021", "19/05/2021"], ["10:30", ""],
                               date_format="%d/%m/%Y")

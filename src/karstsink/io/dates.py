@@ -294,8 +294,11 @@ def _parse_with_format(cells: Sequence[str], times: Sequence[str] | None, date_f
             norm = _date_text(text)
             iso = _iso(norm, False) if _YMD.match(norm) else ""
             if isinstance(iso, tuple):
-                stamp = pd.Timestamp(iso[0]).to_pydatetime()
-                if iso[1] is not None:
+                try:  # 2021-13-45 has the shape of a date but is none
+                    stamp = pd.Timestamp(iso[0]).to_pydatetime()
+                except ValueError:
+                    stamp = None
+                if stamp is not None and iso[1] is not None:
                     stamp = stamp.replace(tzinfo=_dt.timezone(_dt.timedelta(minutes=iso[1])))
         t = " ".join(nfkc(time).split()) if time else ""
         if stamp is not None and t:
