@@ -276,6 +276,13 @@ def test_demo_report_has_the_series_and_the_trajectory(demo_run):
     assert run["summary"]["karst_sink_t_c_yr"] == pytest.approx(last["karst_sink_t_c_yr"],
                                                                 rel=2e-3)
     assert [r["year"] for r in run["summary"]["map_series"]] == [2000, 2010, 2020]
+    # every column of the map's series tables is in the variable registry, but the zone
+    # label, named after the demo's [map.zones] field ("name")
+    from karstsink import variables
+
+    for table in ("series", "attribution", "uncertainty", "sensitivity"):
+        for col in pd.read_csv(out / "map" / f"{table}.csv", nrows=1).columns.drop("name"):
+            assert table in variables.variable(col).tables, (table, col)
     # the zone table the report points to is where the series wrote it
     assert "full table: map/2020/zonal_totals.csv" in html
     # the trajectory's band includes the baseline's own uncertainty of data/demo/
