@@ -94,7 +94,7 @@ def test_step_in_concentration_is_all_cqtc(files, fit):
     k = _sink_k(AREA)
     for col in ("x11", "x22", "total_change", "cqtc"):
         assert t.loc["sink", col] == pytest.approx(t.loc["flux", col] * k, rel=1e-4)
-    assert t.loc["sink", "units"] == "t C/km2/yr"
+    assert t.loc["sink", "units"] == "t C/km2/yr, no acid correction"
 
 
 def test_generalized_flow_normalisation_by_hand(fit):

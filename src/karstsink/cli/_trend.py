@@ -146,5 +146,6 @@ def trend_command(discharge_path, samples_path, samples_sheet, discharge_sheet, 
     if "sink" in run.table.index:  # --area with HCO3: the change of the carbon sink
         k = run.table.loc["sink"]
         echo_result(f"{name} {labels[0]} -> {labels[1]}: sink change "
-                    f"{k['total_change']:.4g} t C km-2 yr-1")
+                    f"{k['total_change']:.4g} t C km-2 yr-1 (from the HCO3 flux alone, without "
+                    "acid corrections; karstsink flux's sink.csv has the corrected sink)")
     echo_note(f"wrote {', '.join(n for n in names if '/' not in n)} to {out_dir}")

@@ -32,8 +32,8 @@ from ..exceptions import DataError
 from ..flux._kalman import KALMAN_RHO
 from ..io.write import json_text, to_csv
 
-__all__ = ["TREND_KEYS", "TREND_REPORT_COLUMNS", "TrendRun", "catchment_trend", "run_trend",
-           "sink_factor", "sink_row", "trend_config", "trend_options", "write_trend_outputs"]
+__all__ = ["SINK_UNITS", "TREND_KEYS", "TREND_REPORT_COLUMNS", "TrendRun", "catchment_trend",
+           "run_trend", "sink_factor", "sink_row", "trend_config", "trend_options", "write_trend_outputs"]
 
 #: Columns of a trend table the report shows (those present).
 TREND_REPORT_COLUMNS = ["units", "x10", "x11", "x20", "x22", "total_change", "cqtc", "qtc",
@@ -83,6 +83,11 @@ class TrendRun:
     estimate: Any = field(default=None, repr=False)
 
 
+#: The units of a trend table's sink row: the HCO3 flux row scaled by :func:`sink_factor`,
+#: without the acid corrections of sink.csv (an upper bound where acids weather carbonate).
+SINK_UNITS = "t C/km2/yr, no acid correction"
+
+
 def sink_factor(area_km2: float, silicate_hco3_fraction: float | None = None) -> float:
     """Carbon sink per unit HCO₃⁻ flux [t C km⁻² yr⁻¹ per kg yr⁻¹].
 
@@ -108,7 +113,7 @@ def sink_row(table: pd.DataFrame, area_km2: float, silicate_hco3_fraction: float
     for c in _SCALED:
         if c in row:
             row[c] = row[c] * k
-    row["units"] = "t C/km2/yr"
+    row["units"] = SINK_UNITS
     row.name = "sink"
     return row
 
@@ -139,7 +144,7 @@ def _series_sink(s: pd.DataFrame, k: float) -> pd.DataFrame:
     for c in _SCALED:
         if c in rows:
             rows[c] = rows[c] * k
-    return rows.assign(quantity="sink", units="t C/km2/yr")
+    return rows.assign(quantity="sink", units=SINK_UNITS)
 
 
 def run_trend(estimate, *, pairs: Sequence[int] | None = None,
