@@ -128,6 +128,11 @@ def test_dataarrays_equal_the_cli_map(cli_run, own_tempdir):
     assert ds.attrs["karstsink_version"]
     assert "karst sink" in ds.attrs["karstsink_assumptions"]
     assert "xarray.DataArray" in ds.attrs["karstsink_inputs"]
+    # the temporary GeoTIFFs the DataArrays went through are deleted: nothing names them
+    res = sink_map(**open_all(paths), block_size=128)
+    for text in [*res.assumptions, *map(str, res.dataset.attrs.values())]:
+        assert ".DataArray.tif" not in text and "karstsink-sink_map-" not in text, text[:200]
+    assert any("the nep DataArray" in a for a in res.assumptions)
     assert list(own_tempdir.iterdir()) == []  # the temporary folder is gone
 
 

@@ -162,6 +162,16 @@ def test_a_negative_companion_flux_is_refused_not_used(kw):
         carbon_sink(flux, 100.0, **kw)
 
 
+@pytest.mark.parametrize("kw", [{"hco3_flux_kg_yr": [-999.0, 1e6]},
+                                {"hco3_flux_mol_yr": -5.0}])
+def test_a_negative_hco3_flux_is_refused(kw):
+    # a -999 no-data code used to give hco3_flux_mol_yr -16372 and the flag
+    # negative_carbonic_hco3, which blames the acid shares
+    name = next(iter(kw))
+    with pytest.raises(DataError, match=f"{name} must not be negative"):
+        carbon_sink(area_km2=10.0, **kw)
+
+
 @pytest.mark.parametrize(("args", "kw", "words"), [
     ((1.0, "100"), {}, "area_km2 must be a finite number above 0"),
     ((1.0, [100.0]), {}, "area_km2 must be a finite number above 0"),

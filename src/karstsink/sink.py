@@ -71,7 +71,7 @@ def _arr(x, n=None, name="a flux"):
 
 
 def _companion(x, n, name):
-    """A companion flux [kg/yr]: one number or one per row, none negative."""
+    """A flux [kg/yr or mol/yr]: one number or one per row (``n``), none negative."""
     a = _arr(x, n, name)
     with np.errstate(invalid="ignore"):
         if np.any(a < 0):
@@ -285,7 +285,8 @@ def carbon_sink(
     Raises
     ------
     DataError
-        Non-positive area, shares outside 0-1, or neither/both flux forms.
+        Non-positive area, shares outside 0-1, neither/both flux forms, or a negative
+        flux (HCO3, SO4, NO3 or TOC: a no-data code such as -999 is no flux).
 
     Warns
     -----
@@ -312,8 +313,10 @@ def carbon_sink(
         raise DataError("Give the HCO3 flux either in kg/yr (hco3_flux_kg_yr) or in mol/yr "
                         "(hco3_flux_mol_yr), not both or neither.")
     m_hco3 = MOLAR_MASS["hco3"]
-    hco3 = (_arr(hco3_flux_kg_yr, name="hco3_flux_kg_yr") * 1e3 / m_hco3
-            if hco3_flux_mol_yr is None else _arr(hco3_flux_mol_yr, name="hco3_flux_mol_yr"))
+    # a negative flux (or a no-data code such as -999) is refused as a companion flux is
+    hco3 = (_companion(hco3_flux_kg_yr, None, "hco3_flux_kg_yr") * 1e3 / m_hco3
+            if hco3_flux_mol_yr is None
+            else _companion(hco3_flux_mol_yr, None, "hco3_flux_mol_yr"))
     n = len(hco3)
     # interval arguments are in kg/yr whichever form the flux came in
     lo = _kg_to_mol(hco3_lo95_kg_yr, "hco3", n) if hco3_lo95_kg_yr is not None \

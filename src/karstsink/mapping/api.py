@@ -217,8 +217,11 @@ precipitation, evapotranspiration, aet, npp, dem : path, dict or xarray.DataArra
         raise
     shutil.rmtree(tmp, ignore_errors=True)
     _rewarn(caught, labels)
+    for key, value in ds.attrs.items():  # the deleted temporary files, named as given
+        if isinstance(value, str):
+            ds.attrs[key] = _relabel_text(value, labels)
     return SinkMapResult(dataset=ds, zones=result.zonal, totals=dict(result.totals),
-                         assumptions=list(result.assumptions),
+                         assumptions=[_relabel_text(a, labels) for a in result.assumptions],
                          out_dir=out if keep else None, files=list(result.files))
 
 
@@ -397,8 +400,12 @@ def _load_dataset(xr, out: Path, files: list[str], *, lazy: bool, inputs: dict):
 # Messages: a DataArray's temporary file is named as the DataArray
 # ----------------------------------------------------------------------------------------
 def _relabel_text(text: str, labels: dict) -> str:
+    """``text`` with each temporary file named as the caller knows it: its path, then its
+    file name alone (``npp.DataArray.tif`` -> ``the npp DataArray``)."""
     for path, label in labels.items():
         text = text.replace(path, label)
+    for path, label in labels.items():
+        text = text.replace(Path(path).name, label)
     return text
 
 

@@ -33,7 +33,8 @@ from ..flux._kalman import KALMAN_RHO
 from ..io.write import json_text, to_csv
 
 __all__ = ["SINK_UNITS", "TREND_KEYS", "TREND_REPORT_COLUMNS", "TrendRun", "catchment_trend",
-           "run_trend", "sink_factor", "sink_row", "trend_config", "trend_options", "write_trend_outputs"]
+           "run_trend", "sink_factor", "sink_row", "trend_config", "trend_options",
+           "write_trend_outputs"]
 
 #: Columns of a trend table the report shows (those present).
 TREND_REPORT_COLUMNS = ["units", "x10", "x11", "x20", "x22", "total_change", "cqtc", "qtc",
