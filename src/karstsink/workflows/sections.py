@@ -178,8 +178,10 @@ def comparison_section(table: pd.DataFrame) -> Section:
               "hydrochemical-runoff method (HCO3⁻ flux from discharge and samples, corrected "
               "for sulfuric and nitric acid with the run's `[carbon]` shares, half of its "
               "carbon counted as CO2 taken up). *Map* is the maximum-potential-dissolution "
-              "(MPD) equilibrium potential: runoff x Ca_eq(T, soil pCO2) x carbonate "
-              "fraction, averaged over the whole outline (carbonate-free pixels count as 0). "
+              "(MPD) equilibrium potential: runoff x carbonate fraction x the CO2 carbon the "
+              "karst water at equilibrium with soil pCO2 takes up (from Ca_eq(T, soil pCO2), "
+              "less the acids' HCO3 where the map holds acid: the run's assumptions say "
+              "which), averaged over the whole outline (carbonate-free pixels count as 0). 
               "A ratio below 1 is expected: water leaves the karst below calcite saturation "
               "and degasses CO2 before the outlet, so the realised sink stays under the "
               "potential; a ratio above 1 points to an outline, runoff or acid share that "
