@@ -323,6 +323,9 @@ class PhreeqcEngine:
         values : numpy.ndarray
             ``(n, len(INPUT_COLUMNS))`` float array in canonical units; NaN
             entries are left out of the ``SOLUTION`` block.
+        start, stop : int
+            The rows to write (``stop`` None: to the end); solution numbers stay the
+            rows' own (``start + 1`` ...).
         """
         return input_text(values, start, stop, self.elements, self._selected_output)
 

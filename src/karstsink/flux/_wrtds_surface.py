@@ -33,6 +33,17 @@ def decimal_year(dates) -> np.ndarray:
     return decimal_time(dates, hour=12.0)
 
 
+def sample_arrays(table, q_shift: float) -> Samples:
+    """The calibration samples of a WRTDS fit: a table with ``date``, ``discharge_m3s``
+    [m³ s⁻¹], ``conc_mg_L`` [mg L⁻¹] and ``censored``, sorted by date; ``q_shift``: the
+    record's zero-flow shift [m³ s⁻¹] (:func:`~karstsink.flux._wrtds_core.log_discharge`),
+    added to the samples' discharge as to the days'."""
+    return Samples(t=decimal_year(table["date"]),
+                   log_q=np.log(table["discharge_m3s"].to_numpy(float) + q_shift),
+                   y=np.log(table["conc_mg_L"].to_numpy(float)),
+                   censored=table["censored"].to_numpy(bool))
+
+
 def egret_day_of_year(dates) -> np.ndarray:
     """EGRET's ``Day``: day of year 1-366 with 29 February always day 60.
 

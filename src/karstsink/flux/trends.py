@@ -47,6 +47,7 @@ from ._wrtds_surface import (
     estimate_surfaces,
     flow_normalize,
     interp_surface,
+    sample_arrays,
 )
 from .aggregate import DEFAULT_YEAR_START_MONTH
 
@@ -99,10 +100,7 @@ def trend_context(estimate) -> TrendContext:
     use = np.isfinite(conc) & (conc > 0) & np.isfinite(qs) & (qs > 0)
     s = s.loc[use].assign(date=lambda x: pd.to_datetime(x["date"]))
     s = s.sort_values("date", kind="stable")
-    smp = Samples(t=decimal_year(s["date"]),
-                  log_q=np.log(s["discharge_m3s"].to_numpy(float) + q_shift),
-                  y=np.log(s["conc_mg_L"].to_numpy(float)),
-                  censored=s["censored"].to_numpy(bool))
+    smp = sample_arrays(s, q_shift)
     st = estimate.model["settings"]
     settings = Settings(st["window_y_yr"], st["window_q_ln"], st["window_s_yr"],
                         int(st["min_obs"]), int(st["min_uncen"]), bool(st["edge_adjust"]))
@@ -372,6 +370,8 @@ def run_groups(estimate_or_ctx, group1: tuple[int, int], group2: tuple[int, int]
 
     Parameters
     ----------
+    estimate_or_ctx : WRTDSEstimate or TrendContext
+        As :func:`run_pairs`.
     group1, group2 : (int, int)
         First and last year (inclusive labels, water years by default).  EGRET
         selects years by their mean decimal year ``first <= DecYear <= last``:

@@ -31,7 +31,6 @@ from ._base import FluxEstimate
 from ._common import check_daily, has_flag, unused_reasons, warn_extrapolated
 from ._wrtds_bootstrap import _BootRun, check_block_days, check_replicates
 from ._wrtds_core import (
-    Samples,
     Settings,
     check_counts,
     fit_points,
@@ -47,6 +46,7 @@ from ._wrtds_surface import (
     estimate_surfaces,
     flow_normalize,
     interp_surface,
+    sample_arrays,
     surface_grid,
 )
 
@@ -236,12 +236,7 @@ def _estimate(
     table, use = _check_samples(samples, dates, q)
     _check_min_counts(table, use, settings, cross_validate)
     s_used = table.loc[use].sort_values("date", kind="stable")
-    smp = Samples(
-        t=decimal_year(s_used["date"]),
-        log_q=np.log(s_used["discharge_m3s"].to_numpy(float) + q_shift),
-        y=np.log(s_used["conc_mg_L"].to_numpy(float)),
-        censored=s_used["censored"].to_numpy(bool),
-    )
+    smp = sample_arrays(s_used, q_shift)
     s_dates = pd.DatetimeIndex(s_used["date"])
     q_sampled_max = float(s_used["discharge_m3s"].max())  # not exp(ln q): its last bit differs
     dec_low, dec_high = decimal_high_low(

@@ -181,7 +181,7 @@ def comparison_section(table: pd.DataFrame) -> Section:
               "(MPD) equilibrium potential: runoff x carbonate fraction x the CO2 carbon the "
               "karst water at equilibrium with soil pCO2 takes up (from Ca_eq(T, soil pCO2), "
               "less the acids' HCO3 where the map holds acid: the run's assumptions say "
-              "which), averaged over the whole outline (carbonate-free pixels count as 0). 
+              "which), averaged over the whole outline (carbonate-free pixels count as 0). "
               "A ratio below 1 is expected: water leaves the karst below calcite saturation "
               "and degasses CO2 before the outlet, so the realised sink stays under the "
               "potential; a ratio above 1 points to an outline, runoff or acid share that "
