@@ -117,6 +117,16 @@ def test_zone_geopackage_and_result_table_match_the_csv(uniform_run):
     # the polygons as given: West 4.515 km x 6 km, East (9 - 4.515) km x 6 km
     # (zones_two_halves on the 300 x 200 px grid of 30 m pixels)
     assert_allclose(gdf.geometry.area / 1e6, [4.515 * 6.0, 4.485 * 6.0], rtol=1e-12)
+    # the layer carries the map's provenance and assumptions, as the GeoTIFFs' tags do
+    import pyogrio
+    import rasterio
+
+    meta = pyogrio.read_info(folder / "out" / "zonal_totals.gpkg")["layer_metadata"]
+    with rasterio.open(folder / "out" / "total_sink.tif") as src:
+        tags = src.tags()
+    for key in ("karstsink_version", "phreeqc_database_sha256", "karstsink_assumptions",
+                "karstsink_parameters"):
+        assert meta[key] == tags[key], key
 
 
 def test_outputs_are_valid_cogs_with_units_and_provenance(uniform_run):

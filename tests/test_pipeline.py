@@ -283,6 +283,11 @@ def test_demo_report_has_the_series_and_the_trajectory(demo_run):
     for table in ("series", "attribution", "uncertainty", "sensitivity"):
         for col in pd.read_csv(out / "map" / f"{table}.csv", nrows=1).columns.drop("name"):
             assert table in variables.variable(col).tables, (table, col)
+    # each year's zone GeoPackage names its year and carries the map's assumptions
+    import pyogrio
+
+    meta = pyogrio.read_info(out / "map" / "2000" / "zonal_totals.gpkg")["layer_metadata"]
+    assert meta["karstsink_year"] == "2000" and "karst sink" in meta["karstsink_assumptions"]
     # the zone table the report points to is where the series wrote it
     assert "full table: map/2020/zonal_totals.csv" in html
     # the trajectory's band includes the baseline's own uncertainty of data/demo/

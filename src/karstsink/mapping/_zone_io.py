@@ -209,7 +209,8 @@ def _refuse_gbk_read_as_latin1(names: list, path, field: str) -> None:
 
 
 def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: str,
-                      sums: np.ndarray, co2: bool, grid=None) -> dict[str, list]:
+                      sums: np.ndarray, co2: bool, grid=None,
+                      tags: dict[str, str] | None = None) -> dict[str, list]:
     """Write ``zonal_totals.csv`` and ``zonal_totals.gpkg`` into ``out``.
 
     One row per zone (feature), in file order, keyed by ``zone_id`` (its fid), with
@@ -225,8 +226,9 @@ def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: s
     ``grid`` (:class:`karstsink.mapping.grid.Grid`), last, ``off_grid_area_km2``: the
     zone's area outside the grid [km2] (:func:`karstsink.mapping._outline.off_grid_area_km2`),
     which its totals do not cover; TOTAL: of the union when zones overlap, else the sum.
-    Returns the CSV table as ``{column: values}`` (None for an empty cell of ``zone_id``
-    and the attributes).
+    ``tags`` (the map's GeoTIFF tags: version, database, parameters, assumptions) become
+    the GeoPackage layer's metadata. Returns the CSV table as ``{column: values}`` (None
+    for an empty cell of ``zone_id`` and the attributes).
     """
     import pandas as pd
 
@@ -262,7 +264,8 @@ def write_zone_tables(out: Path, field: str, table: dict, geometries, crs_wkt: s
         df[OFF_GRID] = off[:nz]
         body[OFF_GRID] = [*off[:nz], off[nz] if union is not None else float(sum(off))]
     to_csv(body, out / "zonal_totals.csv", index=False)
-    write_gpkg(out / "zonal_totals.gpkg", df, geometries[:nz], crs_wkt, "zonal_totals")
+    write_gpkg(out / "zonal_totals.gpkg", df, geometries[:nz], crs_wkt, "zonal_totals",
+               tags)
     numbers = [c for c in body.columns if c not in attrs.columns]
     return {c: body[c].astype(float).tolist() if c in numbers else
             [None if _missing(v) else v for v in body[c].astype(object).tolist()]
@@ -303,10 +306,10 @@ def serve() -> None:
                     geoms, labels, table = read_zones(path, field, crs_wkt, layer)
                     reply = ("ok", shapely.to_wkb(geoms).tolist(), labels)
                 else:
-                    _, out, field, crs_wkt, sums, co2, encoding, grid = req
+                    _, out, field, crs_wkt, sums, co2, encoding, grid, tags = req
                     with excel_csv(encoding == "utf-8-sig"):  # the map process's --excel
                         columns = write_zone_tables(Path(out), field, table, geoms, crs_wkt,
-                                                    sums, co2, grid)
+                                                    sums, co2, grid, tags)
                     reply = ("ok", columns, peak_rss_mb())
             except (ConfigError, DataError) as err:
                 reply = ("error", type(err).__name__, str(err))
@@ -400,16 +403,17 @@ class ZoneIO:
         assert self._geoms is not None and self._labels is not None
         return self._geoms, self._labels
 
-    def start_write(self, out: Path, sums: np.ndarray, co2: bool, grid=None) -> None:
+    def start_write(self, out: Path, sums: np.ndarray, co2: bool, grid=None,
+                    tags: dict[str, str] | None = None) -> None:
         """Ask for the zone tables in ``out`` (the helper writes them while this process
-        goes on; ``grid``: the map's, for ``off_grid_area_km2``); :meth:`finish_write`
-        waits for them."""
+        goes on; ``grid``: the map's, for ``off_grid_area_km2``; ``tags``: the GeoPackage
+        layer's metadata); :meth:`finish_write` waits for them."""
         self.zones()  # the polygons, for a write in this process should the helper fail
-        self._write_args = (Path(out), sums, co2, grid)
+        self._write_args = (Path(out), sums, co2, grid, tags)
         if self._proc is not None:
             try:
                 _send(self._proc.stdin, ("write", str(out), self.field, self.crs_wkt, sums, co2,
-                                         csv_encoding(), grid))
+                                         csv_encoding(), grid, tags))
             except OSError:
                 self.close()
 
@@ -419,7 +423,7 @@ class ZoneIO:
         reply = self._ask()
         if self._write_args is None:
             raise RuntimeError("ZoneIO.finish_write() without start_write()")
-        out, sums, co2, grid = self._write_args
+        out, sums, co2, grid, tags = self._write_args
         self._write_args = None
         if reply is not None:
             return reply[0], reply[1]
@@ -431,7 +435,7 @@ class ZoneIO:
                 _, _, self._table = read_zones(self.path, self.field, self.crs_wkt,
                                                self.layer)
         return write_zone_tables(out, self.field, self._table, self._geoms, self.crs_wkt, sums,
-                                 co2, grid), None
+                                 co2, grid, tags), None
 
     def abort_write(self) -> None:
         """If tables were asked for and not collected: end the helper and wait until it

@@ -161,10 +161,12 @@ def _utc_offsets(frame) -> dict:
     return out
 
 
-def write_gpkg(path: Path, frame, geometries, crs_wkt: str, layer: str) -> None:
+def write_gpkg(path: Path, frame, geometries, crs_wkt: str, layer: str,
+               metadata: dict[str, str] | None = None) -> None:
     """Write ``frame`` with the polygons ``geometries`` (in ``crs_wkt``) as a GeoPackage
     layer, each column with its OGR field type (Boolean, Integer64, Date, DateTime, Real,
-    String; NULLs as NULL)."""
+    String; NULLs as NULL), and ``metadata`` (the map's tags: version, database,
+    parameters, assumptions) as the layer's metadata."""
     import shapely
     from pyogrio.raw import write
     from rasterio.crs import CRS
@@ -181,4 +183,4 @@ def write_gpkg(path: Path, frame, geometries, crs_wkt: str, layer: str) -> None:
     write(str(path), shapely.to_wkb(geoms), field_data=list(data), fields=list(frame.columns),
           field_mask=list(masks), gdal_tz_offsets=_utc_offsets(frame) or None, layer=layer,
           driver="GPKG", geometry_type="MultiPolygon" if multi else "Polygon",
-          crs=f"EPSG:{epsg}" if epsg else crs_wkt)
+          crs=f"EPSG:{epsg}" if epsg else crs_wkt, layer_metadata=metadata or None)

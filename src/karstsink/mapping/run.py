@@ -459,7 +459,7 @@ def _run(spec: _Spec, extra: dict, cfg: MapConfig, out_dir, co2: bool, jobs: int
                                  assumptions=said, series=series)
             if spec.zones is not None:  # written by the zone helper meanwhile
                 # ``tmp`` is the run's atomic folder: files appear together or not at all
-                zio.start_write(tmp, sums, co2, grid)
+                zio.start_write(tmp, sums, co2, grid, spec.tags)
             styles = add_stats(spec, sources, counters.pop("stats", {}), co2)
             _convert_all(spec, sources, tmp, jobs)
             files = [f"{OUTPUT_META[n][0]}.tif" for n in spec.names]

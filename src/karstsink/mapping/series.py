@@ -214,7 +214,8 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
                 path = path.rename(folder / f"{path.stem}_change.qml")
             files.append(f"{head}/{path.name}")
     if spec.zones is not None:  # the helper writes the first year's tables meanwhile
-        zio.start_write(tmp / labels[0], sums[index[labels[0]]], co2, spec.grid)
+        zio.start_write(tmp / labels[0], sums[index[labels[0]]], co2, spec.grid,
+                        {**spec.tags, **(spec.name_tags or {}).get(labels[0], {})})
     with cf.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(spec.names)))) as pool:
         futs = [pool.submit(cogs[n].close, tmp / f"{output_meta(n)[0]}.tif")
                 for n in spec.names]
@@ -224,7 +225,8 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
     zonal: dict = {}
     for i, lab in enumerate(labels):
         if spec.zones is not None and i > 0:  # the helper writes the zone tables meanwhile
-            zio.start_write(tmp / lab, sums[index[lab]], co2, spec.grid)
+            zio.start_write(tmp / lab, sums[index[lab]], co2, spec.grid,
+                            {**spec.tags, **(spec.name_tags or {}).get(lab, {})})
         if quicklook and ser.maps:
             from ..plots.maps import quicklook as draw
 
