@@ -343,7 +343,7 @@ class ZoneIO:
         self._geoms: np.ndarray | None = None
         self._labels: list[str] | None = None
         self._table: dict | None = None
-        self._write_args: tuple[Path, np.ndarray, bool, object] | None = None
+        self._write_args: tuple[Path, np.ndarray, bool, object, dict | None] | None = None
         if _helper_allowed():
             try:
                 # the helper imports what this process imports (same sys.path, e.g. a
