@@ -91,7 +91,7 @@ def _result_lines(run) -> list[str]:
                 zip(table["catchment"], table[col], strict=True)))
     if "karst_sink_t_c_yr" in s and "biological_sink_t_c_yr" in s:
         lines.append(f"map: {map_line(s, co2)}")
-    years = list((s.get("map_series_total_sink_t_c_yr") or {}).items())
+    years = list((s.get("map_series_raster_total_sink_t_c_yr") or {}).items())
     if len(years) >= 2:  # a map series: the whole grid's total sink, first and last year
         (ya, a), (yb, b) = years[0], years[-1]
         lines.append(f"map series: total sink {format_mass(a * f)} ({ya}) -> "

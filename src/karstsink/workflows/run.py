@@ -229,7 +229,7 @@ def run_pipeline(
             map_tables = series_records(tmp / "map")  # series/attribution/uncertainty.csv
             summary.update(series_summary(map_tables))
             if map_result.series:  # each year's whole-grid total, as the map totals are
-                summary["map_series_total_sink_t_c_yr"] = {
+                summary["map_series_raster_total_sink_t_c_yr"] = {
                     str(y): float(t["total_sink_t_c_yr"])
                     for y, t in map_result.series["totals"].items()}
 
