@@ -173,9 +173,9 @@ def test_mixed_utc_offsets_in_discharge_are_averaged_by_utc_day(tmp_path):
     p = tmp_path / "q.csv"
     p.write_text(text, encoding="utf-8")
     q = read_discharge(p)
-    # by UTC day: 1 Jan -> 1; 2 Jan, time-weighted: 5 from 00:00 to the next reading at
-    # 03:00 (3 h), 3 from 03:00 to midnight (21 h): (5 x 3 + 3 x 21) / 24 = 3.25; 3 Jan -> 7
-    assert q["discharge_m3s"].tolist() == [1.0, 3.25, 7.0]
+    # by UTC day: 1 Jan -> 1; 2 Jan: two readings (01:00 and 03:00 UTC), each standing
+    # for the 2 h gap between them: (5 + 3) / 2 = 4; 3 Jan -> 7
+    assert q["discharge_m3s"].tolist() == [1.0, 4.0, 7.0]
     assert q["n_obs"].tolist() == [1, 2, 1]
     assert any("different UTC offsets" in n for n in q.attrs["notes"])
 

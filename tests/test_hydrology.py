@@ -99,10 +99,13 @@ def test_subdaily_values_are_averaged_with_counts(tmp_path):
 
 
 def test_an_event_logger_is_averaged_over_time_not_over_readings(tmp_path):
-    # hourly readings of 2 m3/s, and 15-minute readings of 20 m3/s in a flood from 12:00
-    # to 14:00: 12 hourly readings 00:00-11:00 and 10 hourly ones 14:00-23:00 (22 h at 2),
-    # 8 readings 12:00-13:45 (2 h at 20). Time-weighted: (22 x 2 + 2 x 20) / 24 = 3.5 m3/s;
-    # the mean of the 30 readings would be (22 x 2 + 8 x 20) / 30 = 6.8
+    # hourly readings of 2 m3/s at 00:00-11:00 and 14:00-23:00, and 15-minute readings of
+    # 20 m3/s in a flood at 12:00-13:45 (30 readings; their mean would be
+    # (22 x 2 + 8 x 20) / 30 = 6.8). A reading stands for half of each gap to its
+    # neighbours (the day's first and last: the whole gap to their one neighbour):
+    # 00:00-11:00 1 h each (12 h), 12:00 (1 + 0.25) / 2 = 0.625 h, 12:15-13:30 0.25 h each
+    # (1.5 h), 13:45 0.25 h, 14:00 0.625 h, 15:00-23:00 1 h each (9 h): 24 h in all, the
+    # value 2 for 21.625 h and 20 for 2.375 h: (21.625 x 2 + 2.375 x 20) / 24 = 3.78125
     stamps = ([f"2020-01-01 {h:02d}:00" for h in range(12)]
               + [f"2020-01-01 {12 + m // 60:02d}:{m % 60:02d}" for m in range(0, 120, 15)]
               + [f"2020-01-01 {h:02d}:00" for h in range(14, 24)])
@@ -111,10 +114,22 @@ def test_an_event_logger_is_averaged_over_time_not_over_readings(tmp_path):
     text = "datetime,Q (m3/s),EC\n" + "".join(f"{t},{v},{e}\n" for t, v, e in
                                              zip(stamps, values, ec, strict=True))
     q = read_discharge(_write(tmp_path, text), extra_columns=["EC"])
-    assert q["discharge_m3s"].tolist() == pytest.approx([3.5], rel=1e-12)
+    assert q["discharge_m3s"].tolist() == pytest.approx([3.78125], rel=1e-12)
     assert q["n_obs"].tolist() == [30]
-    # EC: (22 x 400 + 2 x 200) / 24 = 383.33
-    assert q["EC"].tolist() == pytest.approx([(22 * 400 + 2 * 200) / 24], rel=1e-12)
+    # EC: (21.625 x 400 + 2.375 x 200) / 24 = 9125 / 24
+    assert q["EC"].tolist() == pytest.approx([9125 / 24], rel=1e-12)
+
+
+def test_evenly_spaced_readings_give_their_mean_at_any_clock_time(tmp_path):
+    # twice a day (08:00, 17:00), four times a day at 03, 09, 15, 21 h, hourly at :30
+    rows = (["2020-01-01 08:00,1", "2020-01-01 17:00,3"]
+            + [f"2020-01-02 {h:02d}:00,{v}" for h, v in ((3, 1), (9, 2), (15, 3), (21, 4))]
+            + [f"2020-01-03 {h:02d}:30,{h + 1}" for h in range(24)])
+    q = read_discharge(_write(tmp_path, "datetime,Q (m3/s)\n" + "\n".join(rows) + "\n"))
+    assert q["discharge_m3s"].tolist() == pytest.approx([2.0, 2.5, 12.5], rel=1e-12)
+    # one reading a day is that day's value to the last bit (0.9 L/s = 0.9 x 0.001 m3/s)
+    one = read_discharge(_write(tmp_path, "date,Q (L/s)\n2020-01-01,0.9\n", "one.csv"))
+    assert one["discharge_m3s"].tolist() == [0.9 * 0.001]
 
 
 def test_unparsable_date_names_row_and_value(tmp_path):
@@ -283,9 +298,10 @@ def test_mixed_utc_offsets_are_read_in_utc_and_noted(tmp_path):
                          "2021-03-28T03:30+02:00,2\n2021-03-29T00:30+02:00,6\n")
     q = read_discharge(p)
     assert list(q.index) == [pd.Timestamp("2021-03-28")]
-    # time-weighted: 1 from 00:00 to 01:30 (1.5 h), 2 from 01:30 to 22:30 (21 h), 6 from
-    # 22:30 to midnight (1.5 h): (1 x 1.5 + 2 x 21 + 6 x 1.5) / 24 = 2.1875
-    assert q["discharge_m3s"].iloc[0] == pytest.approx(2.1875, rel=1e-12)
+    # time-weighted (UTC 00:30, 01:30, 22:30): the first stands for the 1 h gap to the
+    # next, the middle one for half of each gap, (1 + 21) / 2 = 11 h, the last for the 21 h
+    # gap to its previous: (1 x 1 + 2 x 11 + 6 x 21) / 33 = 149 / 33 = 4.51515
+    assert q["discharge_m3s"].iloc[0] == pytest.approx(149 / 33, rel=1e-12)
     assert q["n_obs"].iloc[0] == 3
     assert any("UTC" in note for note in q.attrs["notes"])
 

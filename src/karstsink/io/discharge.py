@@ -254,11 +254,13 @@ def find_gaps(valid: pd.Series) -> list[tuple[int, int]]:
 def daily_mean(when: pd.Series, values: pd.Series, ok: np.ndarray) -> pd.Series:
     """Time-weighted daily means of readings ``values`` taken at ``when`` (naive timestamps).
 
-    A reading stands for the time until the next usable reading of its day (the last one:
-    until midnight), and the day's first one also for the time since midnight. Evenly
-    spaced readings give their arithmetic mean and one reading a day is that day's value;
-    a logger that reads every 15 minutes in a flood and hourly otherwise does not give the
-    flood four times its weight. Only rows where ``ok`` and the value is a number count.
+    Each usable reading stands for the time from halfway to the day's previous reading to
+    halfway to its next; the day's first and last readings, which have a neighbour on one
+    side only, stand for as long as the gap to it, and a day's only reading is that day's
+    value. So evenly spaced readings give their arithmetic mean whatever their clock times
+    (hourly at :00 or :30, twice a day), while a logger that reads every 15 minutes in a
+    flood and hourly otherwise does not give the flood four times its weight. Only rows
+    where ``ok`` and the value is a number count.
 
     Returns
     -------
@@ -271,13 +273,13 @@ def daily_mean(when: pd.Series, values: pd.Series, ok: np.ndarray) -> pd.Series:
     use = np.flatnonzero(np.asarray(ok, dtype=bool) & np.isfinite(x))
     use = use[np.argsort(t[use], kind="stable")]
     day = t[use].astype("datetime64[D]")
-    ns = t[use].astype(np.int64)
-    midnight = day.astype("datetime64[ns]").astype(np.int64)
-    one_day = np.int64(86_400 * 10**9)
-    last = np.r_[day[1:] != day[:-1], True]  # the day's last reading
-    first = np.r_[True, day[1:] != day[:-1]]
-    until = np.where(last, midnight + one_day, np.r_[ns[1:], 0])
-    weight = (until - np.where(first, midnight, ns)).astype(float)
+    hours = (t[use] - day).astype("timedelta64[ns]").astype(np.int64) / 3.6e12
+    after = np.r_[day[1:] == day[:-1], False]  # a later reading the same day
+    before = np.r_[False, after[:-1]]
+    to_next = np.where(after, np.r_[hours[1:], 0.0] - hours, 0.0)
+    from_prev = np.where(before, hours - np.r_[0.0, hours[:-1]], 0.0)
+    weight = np.where(after & before, (to_next + from_prev) / 2,
+                      np.where(after, to_next, np.where(before, from_prev, 1.0)))
     sums = pd.DataFrame({"day": day.astype("datetime64[ns]"), "wx": weight * x[use],
                          "w": weight}).groupby("day").sum()
     days = pd.DatetimeIndex(np.unique(t.astype("datetime64[D]")).astype("datetime64[ns]"))
@@ -378,7 +380,7 @@ def read_discharge(
     per column, never per cell, and so is the day/month order of dates; a
     no-value sentinel (:data:`karstsink.io.cells.SENTINEL_VALUES`: ``-99``,
     ``-999``, ``-9999``, ``-99999``) is flagged ``sentinel_value``, never a number.
-    Sub-daily values are averaged arithmetically within each calendar day
+    Sub-daily values are averaged over time within each calendar day (:func:`daily_mean`)
     (the timestamps' own clock: one UTC offset throughout is dropped; different
     offsets are converted to UTC first).  A negative or non-numeric value, or a
     repeated timestamp (every occurrence but the first with a usable value, or
