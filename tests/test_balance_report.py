@@ -106,7 +106,7 @@ def test_a_run_on_a_user_series_cites_it_and_names_the_headline_share(tmp_path):
     assert "karst sinks, as given / my scenario&#x27;s 2030 emissions [%]</th><td>3.7<" in html
     # a given sink is not the map's MPD potential, and the report does not call it that
     text = html.split("<h2>Sinks against emission scenarios")[1]
-    assert "karst_t_c_yr and biological_t_c_yr, as given" in text
+    assert "from [scenario] karst_t_c_yr, as given" in text  # biological_t_c_yr not set
     assert "not computed by this run" in text and "MPD" not in text.split("Emissions:")[0]
     run = _strict_json((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert run["summary"]["share_of_emissions_first_year_pct"] == pytest.approx(
@@ -182,7 +182,8 @@ def test_zones_short_of_the_map_balance_only_the_zones_and_say_so(tmp_path, zone
     if zones:
         # 100 of the 300 columns: a third of the uniform map's sinks
         assert balanced / raster == pytest.approx(1 / 3, rel=0.01)
-        assert f"total sink, {100 * balanced / raster:.1f} % of the map's raster" in res.output
+        karst = 100 * total["karst_sink_t_c_yr"] / s["karst_sink_t_c_yr"]
+        assert f"{karst:.1f} % of the map's raster total karst sink" in res.output
         assert said in res.output and said in run["assumptions"]["sinks balanced"]
         assert "balance: the zones' sinks offset" in res.output
         assert "sinks, zones&#x27; total / baseline scenario" in html

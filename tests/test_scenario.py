@@ -258,6 +258,7 @@ def test_user_csv_units(tmp_path, header, value, expected_t_co2):
         ('year,emissions_t_co2\n2020,"-9,999"\n', DataError, "'-9,999' looks like a no-data"),
         ("year;emissions_t_co2\n2020;-999,0\n", DataError, "'-999,0' looks like a no-data"),
         ("year,emissions_t_co2\n2020,-9.999e3\n", DataError, "'-9.999e3' looks like a no-data"),
+        ("year,emissions_t_co2\n2020,-99.9999\n", DataError, "'-99.9999' looks like a no-data"),
         ("year,emissions_t_co2\n2020,<5\n", DataError, "'<5' is a censored value"),
     ],
 )

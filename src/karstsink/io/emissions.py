@@ -47,9 +47,10 @@ _CO2E = re.compile(r"co2[\s_-]*(?:e\b|eq)|equivalent|当量")
 # mass of carbon in CO2: "CO2-C", "CO2 C", "C-CO2"
 _CO2_AS_C = re.compile(r"co2[\s_-]*c\b|\bc[\s_-]*co2")
 # No-data codes some spreadsheets and databases write instead of a blank: the cell
-# parser's (-99, -999, -9999, -99999) and the same with up to three nines after the point
-# (-99.9, -999.99), tested on the parsed number, so "-9,999", "-999,0" and "−999" count too
-_NO_DATA = tuple(round(-(10.0 ** k - 10.0 ** -j), j) for k in range(2, 7) for j in range(4))
+# parser's (-99, -999, -9999, -99999) and -999999, also with up to six nines after the
+# point (-99.9, -999.99), tested on the parsed number, so "-9,999", "-999,0" and "−999"
+# count too
+_NO_DATA = tuple(round(-(10.0 ** k - 10.0 ** -j), j) for k in range(2, 7) for j in range(7))
 
 
 def _basis(text: str) -> str | None:

@@ -216,5 +216,5 @@ def map_total_note(totals: dict[str, Any], zonal: pd.DataFrame | None, *,
             "zone covers, such as a strip along the outline of the zone layer (a pixel on a "
             "zone boundary is shared by the fraction of its sub-pixels in each zone, so "
             "nothing is counted twice). The map totals in the summary use the raster total; "
-            "per-zone numbers and the balance against emissions (which counts the zones' "
-            "sinks) the zone table.")
+            "per-zone numbers the zone table, and so does the balance against emissions "
+            "when it takes the map's sinks ([scenario] sinks_from = \"map\").")

@@ -296,7 +296,7 @@ def run_pipeline(
         assumptions = sections.assumptions(cfg, catchment_table, map_result, balance_table)
         if balance_table is not None:
             assumptions["sinks balanced"] = " ".join(
-                [f"From {sections.SINK_BASES[basis][1]}, in every year.", short]).strip()
+                [f"From {sections.basis_words(basis, sinks)}, in every year.", short]).strip()
         if traj is not None:
             assumptions["restoration trajectory"] = "; ".join(traj.assumptions)
         # the headline in the unit the map stage wrote on its rasters (co2: t CO2), which
@@ -376,20 +376,25 @@ def _scenario_stage(cfg: dict, map_result: Any, folder: Path):
 
 
 def _zones_short(sinks: dict[str, float], totals: dict[str, Any]) -> str:
-    """Warn, and say, when the zones' total sink [t CO2 yr-1], which the balance uses, is
-    below 99 % of the raster total [t C yr-1] the summary shows: zones short of the map."""
+    """Warn, and say, when a zones' total sink [t CO2 yr-1], which the balance uses, is
+    below 99 % of the raster total [t C yr-1] the summary shows (each sink on its own: a
+    net ecosystem sink may be negative): zones short of the map."""
     import warnings
 
     from ..exceptions import DataQualityWarning
 
-    raster = sum(float(totals.get(f"{k}_sink_t_c_yr", float("nan"))) * C_TO_CO2
-                 for k in sinks)
-    zones = sum(sinks.values())
-    if not (raster > 0 and zones < 0.99 * raster):
+    held = {}
+    for k, zones in sinks.items():
+        raster = float(totals.get(f"{k}_sink_t_c_yr", float("nan"))) * C_TO_CO2
+        if raster > 0 and zones < 0.99 * raster:
+            held[k] = 100 * zones / raster
+    if not held:
         return ""
-    text = (f"The emission balance uses the zones' total sink, {100 * zones / raster:.1f} % "
-            "of the map's raster total: its shares of emissions are for the zones only. To "
-            "balance the whole map, give zones that cover it (or none).")
+    text = ("The emission balance uses the zones' total sinks, "
+            + " and ".join(f"{v:.1f} % of the map's raster total {k} sink"
+                           for k, v in held.items())
+            + ": its shares of emissions are for the zones only. To balance the whole map, "
+              "give zones that cover it (or none).")
     warnings.warn(text, DataQualityWarning, stacklevel=2)
     return text
 

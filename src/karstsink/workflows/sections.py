@@ -20,7 +20,8 @@ from ..report import Figure, Section, Table, format_mass, unit_label
 from ..units import C_TO_CO2
 from ._catchment_sections import catchment_section, trend_section
 
-__all__ = ["REPORT_YEARS", "SINK_BASES", "assumptions", "catchment_section", "comparison_section",
+__all__ = ["REPORT_YEARS", "SINK_BASES", "assumptions", "basis_words", "catchment_section",
+           "comparison_section",
            "headline", "map_line", "map_section", "scenario_section", "scenario_share",
            "speciation_section",
            "trend_section"]
@@ -33,8 +34,15 @@ REPORT_YEARS = (2020, 2025, 2030, 2035, 2040, 2050, 2060)
 SINK_BASES = {
     "zones": ("zones' total", "the map's zone table, its TOTAL (all zones) row"),
     "raster": ("raster total", "the map's raster total"),
-    "given": ("as given", "[scenario] karst_t_c_yr and biological_t_c_yr, as given"),
+    "given": ("as given", "[scenario] {keys}, as given"),
 }
+
+
+def basis_words(basis: str, sinks: dict[str, float]) -> str:
+    """The report's words for where the balanced ``sinks`` come from (:data:`SINK_BASES`):
+    for given sinks the ``[scenario]`` keys that gave them."""
+    keys = " and ".join(f"{k}_t_c_yr" for k in sinks) or "karst_t_c_yr"
+    return SINK_BASES[basis][1].format(keys=keys)
 
 
 def speciation_section(tables: dict[str, pd.DataFrame], tmp: Path) -> Section:
@@ -223,7 +231,7 @@ def scenario_section(table: pd.DataFrame, sinks: dict[str, float], tmp: Path,
                           for k, v in sinks.items())
     return Section(
         title="Sinks against emission scenarios",
-        text=(f"Sinks: {sink_text}, from {SINK_BASES[basis][1]}, held at that value in every "
+        text=(f"Sinks: {sink_text}, from {basis_words(basis, sinks)}, held at that value in every "
               "year" + (" (not computed by this run)" if basis == "given" else
                         " (the karst sink is the MPD equilibrium potential, an upper bound of "
                         "what the rivers carry)") + ". "
