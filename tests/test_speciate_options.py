@@ -129,7 +129,7 @@ def _table(ph_cells, no3_cells=None):
     n = len(ph_cells)
     return pd.DataFrame({"Sample ID": [f"S{i}" for i in range(1, n + 1)], "T (°C)": ["0"] * n,
                          "pH": ph_cells, "Ca (mg/L)": ["80.156"] * n,
-                         "HCO3- (mg/L)": ["244.068"] * n,
+                         "HCO3- (mg/L)": ["244.068"] * n, "SO4 (mg/L)": ["1"] * n,
                          "NO3 (mg/L)": no3_cells or ["0"] * n})
 
 

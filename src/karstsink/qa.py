@@ -216,6 +216,11 @@ register("ph_below_carbonate_buffer", "warn",
          "CO2 rather than following 2 CaCO3 + H2SO4 -> 2 HCO3-, the reaction the acid "
          "correction assumes.",
          threshold=6.4, unit="pH", comparison="<", stages=_CARBON)
+register("acid_ion_missing", "warn",
+         "SO4 or NO3 has no value (an empty, nd or n.d. cell, no column, or '<DL' without "
+         "its limit), so the sulfuric- and nitric-acid correction cannot be made and "
+         "hco3_carbonic_mmol_l is NaN; give both (0 where the lab found none).",
+         stages=("speciation",))
 
 # flux samples and estimators
 register("missing_value", "fatal",

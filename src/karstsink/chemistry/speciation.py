@@ -53,7 +53,7 @@ TEMP_RANGE_C = qa.TEMP_RANGE_C
 #: What each flag speciation adds means (from the rule book; also written to the metadata).
 FLAG_NOTES = {code: qa.rule(code).description for code in (
     "charge_imbalance", "high_ionic_strength", "phreeqc_failed", "phreeqc_convergence_warning",
-    "uncertainty_draws_failed",
+    "uncertainty_draws_failed", "acid_ion_missing",
     carbon.FLAG_NEGATIVE_CARBONIC_HCO3, carbon.FLAG_PH_BELOW_CARBONATE_BUFFER)}
 
 WEATHERING_COLUMNS = ("ca_mg_hco3_molar", "ca_mg_hco3_so4_eq", "hco3_carbonic_mmol_l")
@@ -274,6 +274,9 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         ph_valid = np.where((ph >= PH_RANGE[0]) & (ph <= PH_RANGE[1])
                             & (ph != qa.PH_SENTINEL), ph, np.nan)
     carbon_added = carbon.carbon_flag_masks(carbonic, ph_valid)
+    with np.errstate(invalid="ignore"):  # no acid ion, no carbonic HCO3: say why it is NaN
+        carbon_added["acid_ion_missing"] = (hco3 >= 0) & ~bad & (np.isnan(so4 * acid_scale[
+            "so4"]) | np.isnan(no3 * acid_scale["no3"]))
     for code, mask in carbon_added.items():
         qa.add_flag(flags, mask, code)
     added.update(carbon_added)
