@@ -56,6 +56,11 @@ def test_worked_example_end_to_end(tmp_path):
     assert (sink["sink_t_co2_km2_yr"].round(2) == 28.45).all()
     model = json.loads((out / "model.json").read_text())
     assert model["settings"]["area_km2"] == 100.0 and model["model"]["method"] == "direct"
+    # the file has SO4 and NO3 that --so4/--no3 did not name: 7.765 is the uncorrected
+    # sink (6.276 corrected, below), and the run says so
+    said = ("The samples have 'so4' and 'no3' but the sink does not use them: without the "
+            "acid correction it is an upper bound. Pass --so4 'so4' --no3 'no3'")
+    assert said in " ".join(r.output.split())
 
     out2 = tmp_path / "out2"
     r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
@@ -64,6 +69,7 @@ def test_worked_example_end_to_end(tmp_path):
     sink = pd.read_csv(out2 / "sink.csv")
     assert (sink["sink_t_c_km2_yr"].round(3) == 6.276).all()
     assert "sulfuric-acid correction" in sink["assumptions"].iloc[0]
+    assert "does not use" not in r.output
 
 
 @pytest.mark.parametrize("method", ["loadest", "rating"])

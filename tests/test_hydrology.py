@@ -44,6 +44,8 @@ def _daily(n=10, start="2020-01-01"):
         ("Flow_m3/s_daily", None, 1.0),
         ("Q_m3s_mean", None, 1.0),
         ("Q_2020_m3s", None, 1.0),  # a year is no scale
+        ("流量(m³/h)", None, 1 / 3600),  # spring loggers in China: 1 m3/h = 1/3 600 m3/s
+        ("Q", "m3/h", 1 / 3600),
     ],
 )
 def test_units_from_header_or_option(tmp_path, header, q_unit, factor):
@@ -73,8 +75,8 @@ def test_unknown_and_contradicting_units(tmp_path):
         read_discharge(_write(tmp_path, "date,Q\n2020-01-01,1\n", "c.csv"), q_unit="furlongs")
 
 
-@pytest.mark.parametrize("header", ["Q m3/h", "Q_L/min", "Discharge m3 per hour", "Q_gpm",
-                                    "Q_lpm", "Q_m3_h_daily",
+@pytest.mark.parametrize("header", ["Q_L/min", "Discharge m3 per hour", "Q_gpm",
+                                    "Q_lpm",
                                     # a scale or an area around a plain unit: not that unit
                                     "流量_万m3/d", "Q_1000_m3_d", "Q_10^3 m3/d", "Q_L/s/km2",
                                     "specific_discharge_l_s_km2"])
@@ -87,6 +89,17 @@ def test_a_flow_unit_after_a_space_or_underscore_is_read_or_refused_never_ignore
         with pytest.raises(UnitError, match="unknown discharge unit") as info:
             read_discharge(p, q_unit=q_unit)
         assert header in str(info.value)
+
+
+@pytest.mark.parametrize("header", ["Q m3/h", "Q_m3_h_daily"])
+def test_m3_per_hour_in_a_header_is_read_and_wins_over_q_unit(tmp_path, header):
+    # 'Q m3/h' with --q-unit L/s was once read as L/s (3862.8 m3/h as 3.8628 m3/s); m3/h
+    # is now a unit karstsink converts (1 m3/h = 1/3600 m3/s), and a --q-unit that
+    # contradicts it is refused
+    p = _write(tmp_path, f"date,{header}\n2020-01-01,3600\n2020-01-02,7200\n")
+    assert read_discharge(p)["discharge_m3s"].tolist() == pytest.approx([1.0, 2.0])
+    with pytest.raises(UnitError, match="q_unit"):
+        read_discharge(p, q_unit="L/s")
 
 
 def test_subdaily_values_are_averaged_with_counts(tmp_path):

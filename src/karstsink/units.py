@@ -87,6 +87,7 @@ DISCHARGE_TO_M3S: dict[str, float] = {
     "l/s": 1e-3,
     "ft3/s": 0.028316846592,
     "m3/d": 1.0 / SECONDS_PER_DAY,
+    "m3/h": 1.0 / 3600.0,
 }
 
 #: Spellings of the discharge units, compared after NFKC (``m³`` = ``m3``, ``s⁻¹`` =
@@ -99,11 +100,15 @@ _DISCHARGE_ALIASES = {
     "ft3/s": "ft3/s", "cfs": "ft3/s", "ft^3/s": "ft3/s", "ft3s-1": "ft3/s", "ft3/sec": "ft3/s",
     "cubicfeetpersecond": "ft3/s",
     "m3/d": "m3/d", "m3/day": "m3/d", "m3d-1": "m3/d", "m3d": "m3/d",
+    "m3/h": "m3/h", "m3/hr": "m3/h", "m3/hour": "m3/h", "m3h-1": "m3/h", "m3h": "m3/h",
+    "立方米/时": "m3/h", "立方米/小时": "m3/h", "米3/时": "m3/h", "方/时": "m3/h",
+    "方/小时": "m3/h",
 }
 
 
 def normalize_discharge_unit(unit: str) -> str:
-    """Return the canonical spelling (``m3/s``, ``l/s``, ``ft3/s``, ``m3/d``) of a discharge unit.
+    """Return the canonical spelling (``m3/s``, ``l/s``, ``ft3/s``, ``m3/d``, ``m3/h``) of a
+    discharge unit.
 
     Examples
     --------
@@ -122,7 +127,7 @@ def normalize_discharge_unit(unit: str) -> str:
     if key in _DISCHARGE_ALIASES:
         return _DISCHARGE_ALIASES[key]
     raise UnitError(
-        f"Unknown discharge unit {unit!r}; use one of m3/s, L/s, ft3/s (cfs) or m3/d."
+        f"Unknown discharge unit {unit!r}; use one of m3/s, L/s, ft3/s (cfs), m3/d or m3/h."
     )
 
 

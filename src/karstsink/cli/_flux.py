@@ -84,7 +84,7 @@ def max_gap_option(f: F) -> F:
               help="LOADEST model 1-9 (0: choose by AIC; 99: with --extra) [default: 0; with "
                    "--extra, 99].")
 @click.option("--q-unit", default=None, help="Discharge unit if the header gives none: "
-                                              "m3/s, L/s, ft3/s (cfs), m3/d.")
+                                              "m3/s, L/s, ft3/s (cfs), m3/d, m3/h.")
 @click.option("--q-column", default=None, help="Discharge column name (default: detected).")
 @click.option("--date-column", default=None, help="Date column of the samples file.")
 @click.option("--date-format", default=None, metavar="FORMAT",

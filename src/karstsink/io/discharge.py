@@ -306,7 +306,7 @@ def read_discharge(
         CSV/TSV/XLSX file (or an already-read table) with a date or date-time
         column and a discharge column; lines starting with ``#`` are comments.
     q_unit : str, optional
-        Discharge unit (``m3/s``, ``L/s``, ``ft3/s``/``cfs``, ``m3/d``) when the
+        Discharge unit (``m3/s``, ``L/s``, ``ft3/s``/``cfs``, ``m3/d``, ``m3/h``) when the
         header does not say it (``Q (m3/s)``, ``Q_cfs``, ``discharge [L/s]``,
         ``流量(m³/s)``).  A header unit that contradicts ``q_unit`` is an error.
     date_column, value_column : str, optional
@@ -416,7 +416,7 @@ def read_discharge(
     else:
         raise UnitError(
             f"{source}: the discharge column {vcol!r} gives no unit; pass --q-unit "
-            "(q_unit=) m3/s, L/s, ft3/s or m3/d, or write it in the header, e.g. 'Q (m3/s)'."
+            "(q_unit=) m3/s, L/s, ft3/s, m3/d or m3/h, or write it in the header, e.g. 'Q (m3/s)'."
         )
 
     notes: list[str] = []

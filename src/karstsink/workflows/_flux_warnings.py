@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from ..exceptions import DataQualityWarning, OutOfRangeWarning
 
-__all__ = ["each_warning_once"]
+__all__ = ["each_warning_once", "warn_unused_acid_columns"]
 
 
 @contextlib.contextmanager
@@ -44,3 +44,27 @@ def each_warning_once(texts: list[str]) -> Iterator[Callable[[str | None], None]
                 texts.append(text)
             warnings.warn_explicit(w.message if text == str(w.message) else text, category,
                                    w.filename, w.lineno)
+
+
+def warn_unused_acid_columns(table, given: dict[str, str | None]) -> None:
+    """Warn when the samples ``table`` has SO4 or NO3 columns with values that the run does
+    not use (``given``: ``{"so4": --so4, "no3": --no3}``, None where not given): without
+    them the sink has no sulfuric- or nitric-acid correction and is an upper bound."""
+    from ..exceptions import UnitError
+    from ..io.headers import match_header
+
+    found: dict[str, str] = {}
+    for col in (c for c in table.columns if table[c].notna().any()):
+        try:
+            hit = match_header(str(col))
+        except UnitError:  # a header it cannot read is the reader's business
+            continue
+        if hit is not None and hit.key in given and given[hit.key] is None:
+            found.setdefault(hit.key, str(col))
+    if found:
+        opts = " ".join(f"--{k} {c!r}" for k, c in found.items())
+        keys = ", ".join(f"{k} = {c!r}" for k, c in found.items())
+        warnings.warn(f"The samples have {' and '.join(map(repr, found.values()))} but the sink "
+                      f"does not use {'them' if len(found) > 1 else 'it'}: without the acid "
+                      f"correction it is an upper bound. Pass {opts} ({keys} in a run file) to "
+                      "correct it.", DataQualityWarning, stacklevel=3)

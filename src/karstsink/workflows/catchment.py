@@ -46,7 +46,7 @@ from ._flux_options import (  # the option rules, importable from here as before
     shares_with_columns,
 )
 from ._flux_outputs import samples_in_input_order
-from ._flux_warnings import each_warning_once
+from ._flux_warnings import each_warning_once, warn_unused_acid_columns
 
 __all__ = ["ANALYTICAL_SD_COLUMNS", "ANNUAL_COLUMNS", "METHOD_ONLY_OPTIONS", "SHARE_COLUMNS",
            "SOURCE_OPTIONS", "FluxOptionError", "FluxRun", "analytical_uncertainty",
@@ -354,6 +354,8 @@ def run_flux(
                                 sheet=samples_sheet)  # read once
         smp = flux_samples_from_table(table, constituent, date_column=date_column,
                                       date_format=date_format)
+        if is_hco3(constituent, smp.attrs.get("species")):  # the sink's acid columns
+            warn_unused_acid_columns(table, {"so4": so4, "no3": no3})
         est = estimate(daily, smp, constituent, method=method, **opts)
         est.model["basis"] = flux_basis(smp.attrs.get("species"), smp.attrs.get("units"))
         tables = aggregate(est, year_start_month=year_start_month)
