@@ -132,7 +132,7 @@ def test_bcp_default_is_zero_and_an_explicit_share_counts():
     default = carbon_sink(HCO3_KG_YR, 100.0, bcp_flux_kg_c_yr=toc_kg_c_yr).iloc[0]
     assert default["bcp_sink_t_c_yr"] == 0.0
     assert default["sink_t_c_km2_yr"] == pytest.approx(7.76501, abs=5e-6)
-    assert "bcp_share = 0 (default)" in default["assumptions"]
+    assert "bcp_share = 0 (the default value)" in default["assumptions"]
     assert "Lijiang River" in default["assumptions"]
     # Li River mean AOC/TOC 0.73: 0.73 x 63.1152 = 46.0741 t C/yr = 0.460741 t C km-2 yr-1
     li = carbon_sink(HCO3_KG_YR, 100.0, bcp_flux_kg_c_yr=toc_kg_c_yr, bcp_share=0.73).iloc[0]
@@ -152,8 +152,8 @@ def test_bcp_default_is_zero_and_an_explicit_share_counts():
 def test_assumptions_state_defaults_and_sources():
     text = " ".join(carbon.assumptions(acid_so4_share=1.0, evaporite_so4_share=0.0,
                                        acid_no3_share=1.0, bcp_share=0.0, toc_given=True))
-    for needle in ("acid_so4_share = 1 (default)", "doi:10.1016/j.epsl.2008.02.039",
-                   "acid_no3_share = 1 (default)", "doi:10.5194/esurf-5-605-2017",
+    for needle in ("acid_so4_share = 1 (the default value)", "doi:10.1016/j.epsl.2008.02.039",
+                   "acid_no3_share = 1 (the default value)", "doi:10.5194/esurf-5-605-2017",
                    "doi:10.1038/s41467-019-13772-4", "1 t C = 3.664 t CO2",
                    "negative_carbonic_hco3", "ph_below_carbonate_buffer"):
         assert needle in text, needle

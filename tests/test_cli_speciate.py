@@ -320,3 +320,16 @@ def test_large_input_starts_the_workers_before_reading_and_writes_the_same_file(
         api = karstsink.speciate(karstsink.read_samples(src), jobs=2)
     api.to_csv(tmp_path / "api.csv", index=False)
     assert out.read_bytes() == (tmp_path / "api.csv").read_bytes()
+
+
+def test_the_readers_notes_on_units_are_printed(tmp_path):
+    # an alkalinity in mg/L with no basis is taken as mg/L as CaCO3 (APHA 2320): a 22 %
+    # difference from mg/L as HCO3 if wrong, so the command says so, not only the metadata
+    src = tmp_path / "lab.csv"
+    src.write_text("样品编号,水温（℃）,pH值,Ca2+（mg/L）,总碱度（mg/L）,SO42-（mg/L）,NO3-（mg/L）\n"
+                   "A,15,7.4,80,200,20,5\n", encoding="utf-8")
+    res = run(src, "-o", tmp_path / "o.csv", "--jobs", "1")
+    assert res.exit_code == 0, res.output
+    assert "read: '总碱度（mg/L）': alkalinity in a mass unit read as mg/L as CaCO3" in res.output
+    quiet = CliRunner().invoke(main, ["-q", "speciate", str(src), "-o", str(tmp_path / "q.csv")])
+    assert quiet.exit_code == 0 and "read:" not in quiet.output

@@ -292,7 +292,7 @@ def test_assumptions_in_result_tags_and_run_json(tmp_path):
                "evaporite_so4_share = 0.25\n")
     text = " | ".join(res.assumptions)
     assert "SO4 = 0.3123 mmol/L" in text and "NO3 = 0.16128 mmol/L" in text
-    assert "acid_so4_share = 1 (default)" in text
+    assert "acid_so4_share = 1 (the default value)" in text
     assert "evaporite_so4_share = 0.25 (given; default 0)" in text
     assert "doi:10.1016/j.epsl.2008.02.039" in text  # the default's source
     assert ("NEP from eddy covariance or atmospheric inversions already contains the "

@@ -120,6 +120,10 @@ def test_cli_sheet_2022_reads_the_sheet_named_2022(years, tmp_path):
     assert res.exit_code == 1
     assert "sheets are ['notes', '2021', '2022']" in error_line(res)
     assert not (tmp_path / "t.csv").exists()
+    # flux's name for the option works here too
+    res = run(years, "-o", tmp_path / "u.csv", "--samples-sheet", "2022", "--jobs", 1)
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(tmp_path / "u.csv")["Sample ID"].tolist() == ["B-1", "B-2", "B-3"]
 
 
 # --------------------------------------------------------------------------------------

@@ -397,7 +397,8 @@ def assumptions(*, acid_so4_share: ArrayLike = DEFAULT_ACID_SO4_SHARE,
     list of str
     """
     def dflt(value, default):
-        return " (default)" if _is_default(value, default) else f" (given; default {default:g})"
+        return (" (the default value)" if _is_default(value, default)
+                else f" (given; default {default:g})")
 
     out = [
         f"{CARBONATE_CO2_FRACTION:g} of carbonate-weathering HCO3 carbon is from "

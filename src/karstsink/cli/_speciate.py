@@ -82,7 +82,7 @@ def csv_output(ctx: click.Context, param: click.Parameter, path: Path) -> Path:
 @click.option("--date-format", default=None, metavar="FORMAT",
               help="strftime format of the date column, e.g. '%d/%m/%Y' (day first); needed "
                    "when day/month order cannot be told from the dates.")
-@click.option("--sheet", default=None, metavar="NAME|INDEX",
+@click.option("--sheet", "--samples-sheet", "sheet", default=None, metavar="NAME|INDEX",
               help="XLSX sheet: the sheet of this exact name, else (digits) the 0-based "
                    "worksheet number, so a sheet named 2022 wins over number 2022 "
                    "[default: the first sheet with a sample header].")
@@ -137,6 +137,8 @@ def speciate_command(input_path: Path, output: Path, database: str, engine: str,
         n = len(table)
         from ..chemistry.uncertainty import sd_columns
 
+        for note in table.attrs.get("notes") or []:  # how a unit or column was taken
+            echo_note(f"read: {note}")
         unused = table.attrs.get("unmatched_columns") or []
         per_row = sd_columns(unused)  # the draws' per-row uncertainties
         unused = [c for c in unused if c not in per_row]

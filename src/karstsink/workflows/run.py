@@ -256,7 +256,8 @@ def run_pipeline(
             report_sections.append(sections.scenario_section(balance_table, sinks, tmp, cfg,
                                                              basis))
         else:
-            timings["scenario"] = done("skipped (no sinks to balance)")
+            timings["scenario"] = done("skipped (no [map], nor sinks_from = \"given\": "
+                                       "catchment sinks are per km2, not a province total)")
 
         traj = None
         if cfg["scenario"].get("trajectory") and map_result is not None:
