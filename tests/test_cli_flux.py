@@ -142,6 +142,13 @@ def test_gap_needs_allow_gaps_then_days_are_missing(tmp_path):
     assert sink["assumptions"].str.contains(
         "20 day\\(s\\) of the period have no flux: its rate is the mean daily flux of its "
         "345 day\\(s\\) with one x 365.25").all()
+    # a gap short enough to fill is filled, and the run says which days
+    r = _run(["--discharge", qp, "--samples", sp, "--units", "mg/L", "--area", 100,
+              "--method", "direct", "--max-gap-days", 25, "-o", tmp_path / "filled",
+              "--no-plots"])
+    assert r.exit_code == 0, r.output
+    assert ("discharge: 20 day(s) in 1 gap(s) of at most --max-gap-days interpolated (flag "
+            "'interpolated'): 2019-03-01..2019-03-20 (20 days)") in r.output
 
 
 def test_negative_discharge_flagged_and_samples_outside_record(tmp_path):

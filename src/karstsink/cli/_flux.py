@@ -195,6 +195,11 @@ def flux_command(discharge_path, samples_path, samples_sheet, discharge_sheet, a
         samples_sheet=samples_sheet, discharge_sheet=discharge_sheet,
     )
     files = write_flux_outputs(run, out_dir, plots=not no_plots, overwrite=overwrite)
+    filled = [g for g in run.discharge.attrs.get("gaps", []) if g.filled]
+    if filled:  # the days the estimate stands on without a reading of their own
+        echo_note(f"discharge: {sum(g.n_days for g in filled)} day(s) in {len(filled)} "
+                  f"gap(s) of at most --max-gap-days interpolated (flag 'interpolated'): "
+                  + ", ".join(str(g) for g in filled[:3]) + (" ..." if len(filled) > 3 else ""))
     total = run.tables["total"].iloc[0]
     lo, hi = total["flux_lo95_kg_day"], total["flux_hi95_kg_day"]
     band = (f"(95 % {lo:.4g}-{hi:.4g})" if lo == lo and hi == hi  # NaN: no interval
