@@ -333,3 +333,10 @@ def test_the_readers_notes_on_units_are_printed(tmp_path):
     assert "read: '总碱度（mg/L）': alkalinity in a mass unit read as mg/L as CaCO3" in res.output
     quiet = CliRunner().invoke(main, ["-q", "speciate", str(src), "-o", str(tmp_path / "q.csv")])
     assert quiet.exit_code == 0 and "read:" not in quiet.output
+    # alkalinity in mmol/L is meq/L (HCO3-, charge 1): 4.0 mmol/L is HCO3 4.0, and said
+    src.write_text("样品编号,水温（℃）,pH值,Ca2+（mg/L）,碱度 (mmol/L),SO42-（mg/L）,"
+                   "NO3-（mg/L）\nA,15,7.4,80,4.0,20,5\n", encoding="utf-8")
+    res = run(src, "-o", tmp_path / "m.csv", "--jobs", "1")
+    assert res.exit_code == 0, res.output
+    assert "read: '碱度 (mmol/L)': alkalinity in mmol/L read as meq/L" in res.output
+    assert pd.read_csv(tmp_path / "m.csv")["hco3_mmol_l"].tolist() == [4.0]

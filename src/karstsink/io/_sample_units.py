@@ -288,6 +288,9 @@ def _resolve_units(used, units, header_units, source: str, notes: list[str],
         if key == "alk" and applied != _with_qualifier(unit, qualifier):
             notes.append(f"{name!r}: alkalinity in a mass unit read as {applied} "
                          "(APHA 2320 convention); say 'as HCO3' in the header if it is not")
+        elif key == "alk" and applied.split(" as ")[0].lower() == "mmol/l" and not qualifier:
+            notes.append(f"{name!r}: alkalinity in mmol/L read as meq/L (mmol/L of HCO3-, "
+                         "charge 1); say 'as CaCO3' in the header if it is mmol/L of CaCO3")
         try:
             _check_applies(key, applied)
         except UnitError as err:
