@@ -182,3 +182,30 @@ def test_a_negative_hco3_flux_is_refused(kw):
 def test_wrong_shapes_and_types_are_one_clear_error(args, kw, words):
     with pytest.raises(DataError, match=words):
         carbon_sink(*args, **kw)
+
+
+def test_the_acid_flux_intervals_widen_the_sink_interval():
+    # Q = 1 m3/s over 100 km2: HCO3 250 mg/L (7,889,400 kg/yr, interval +-10 %) and SO4
+    # 30 mg/L (946,728 kg/yr, interval +-20 %), all acid, no NO3. By hand, in mol/yr:
+    # HCO3 7,889,400e3 / 61.017 = 129,298,064; SO4 946,728e3 / 96.06 = 9,855,590.
+    # Lower sink bound: 0.9 HCO3 - 2 x 1.2 SO4; upper: 1.1 HCO3 - 2 x 0.8 SO4; a sink in
+    # t C km-2 yr-1 is 0.5 x mol x 12.011 / 1e6 / 100.
+    year = 3.15576e7  # s
+    hco3, so4 = 250.0 * year / 1000.0, 30.0 * year / 1000.0  # kg/yr
+    out = carbon_sink(hco3, 100.0, hco3_lo95_kg_yr=0.9 * hco3, hco3_hi95_kg_yr=1.1 * hco3,
+                      so4_flux_kg_yr=so4, acid_bounds_kg_yr={"so4": (0.8 * so4, 1.2 * so4)})
+    h, s = hco3 * 1e3 / 61.017, so4 * 1e3 / 96.06
+    to_sink = 0.5 * 12.011 / 1e6 / 100.0
+    assert out["sink_t_c_km2_yr"].iloc[0] == pytest.approx((h - 2 * s) * to_sink, rel=1e-9)
+    assert out["sink_lo95_t_c_km2_yr"].iloc[0] == pytest.approx(
+        (0.9 * h - 2 * 1.2 * s) * to_sink, rel=1e-9)
+    assert out["sink_hi95_t_c_km2_yr"].iloc[0] == pytest.approx(
+        (1.1 * h - 2 * 0.8 * s) * to_sink, rel=1e-9)
+    assert "SO4 flux intervals of the acid correction" in out["assumptions"].iloc[0]
+    # without the SO4 interval, the HCO3 interval alone (narrower)
+    plain = carbon_sink(hco3, 100.0, hco3_lo95_kg_yr=0.9 * hco3, hco3_hi95_kg_yr=1.1 * hco3,
+                        so4_flux_kg_yr=so4)
+    assert plain["sink_lo95_t_c_km2_yr"].iloc[0] == pytest.approx(
+        (0.9 * h - 2 * s) * to_sink, rel=1e-9)
+    with pytest.raises(DataError, match="takes 'so4' and 'no3'"):
+        carbon_sink(hco3, 100.0, so4_flux_kg_yr=so4, acid_bounds_kg_yr={"toc": (1, 2)})

@@ -70,6 +70,19 @@ def _arr(x, n=None, name="a flux"):
                         f"{f' ({n})' if n else ''}; got {size} value(s): {x!r:.80}") from None
 
 
+def _acid_bound(bounds, i: int, n: int, key: str) -> np.ndarray:
+    """The lower (``i`` 0) or upper (1) 95 % bound of an acid ion's flux [kg yr⁻¹] in
+    mol yr⁻¹ (NaN where it has none)."""
+    value = bounds[i]
+    if value is None:
+        return np.full(n, np.nan)
+    with np.errstate(invalid="ignore"):
+        a = _arr(value, n, f"acid_bounds_kg_yr[{key!r}]")
+        if np.any(a < 0):
+            raise DataError(f"acid_bounds_kg_yr[{key!r}] must not be negative.")
+    return a * 1e3 / MOLAR_MASS[key]
+
+
 def _companion(x, n, name):
     """A flux [kg/yr or mol/yr]: one number or one per row (``n``), none negative."""
     a = _arr(x, n, name)
@@ -191,6 +204,7 @@ def carbon_sink(
     hco3_hi95_kg_yr: ArrayLike | None = None,
     so4_flux_kg_yr: ArrayLike | None = None,
     no3_flux_kg_yr: ArrayLike | None = None,
+    acid_bounds_kg_yr: dict[str, tuple[ArrayLike, ArrayLike]] | None = None,
     acid_so4_share: float = DEFAULT_ACID_SO4_SHARE,
     evaporite_so4_kg_yr: ArrayLike | None = None,
     evaporite_so4_share: float | None = None,
@@ -222,6 +236,12 @@ def carbon_sink(
     so4_flux_kg_yr, no3_flux_kg_yr : optional
         SO₄²⁻ and NO₃⁻ fluxes [kg yr⁻¹ of the ion] for the acid correction;
         without one, there is no correction for that acid.
+    acid_bounds_kg_yr : dict, optional
+        ``{"so4": (lo95, hi95), "no3": (lo95, hi95)}`` [kg yr⁻¹]: the 95 % intervals of
+        those fluxes, taken into the sink's interval the way that widens it (the sink's
+        lower bound with the acids' upper bounds, its upper bound with their lower
+        bounds; a NaN bound is the flux itself). Combining bounds so covers more than
+        95 %: it errs on the side of not overstating the sink's lower bound.
     acid_so4_share : float, default :data:`karstsink.carbon.DEFAULT_ACID_SO4_SHARE` (1)
         Share of the non-evaporite SO₄²⁻ that is sulfuric acid (sulfide
         oxidation, acid deposition) [0-1]; the default is the largest correction.
@@ -347,8 +367,23 @@ def carbon_sink(
     carbonic = np.broadcast_to(carbon.carbonic_hco3(hco3, so4, no3, **shares), (n,)).copy()
     # the lower bound of a carbonic HCO3 flux is no flux: an HCO3 bound below the acid
     # HCO3 does not make a negative sink
-    carb_lo = np.maximum(carbon.carbonic_hco3(lo, so4, no3, **shares), 0.0)
-    carb_hi = carbon.carbonic_hco3(hi, so4, no3, **shares)
+    unknown = set(acid_bounds_kg_yr or {}) - {"so4", "no3"}
+    if unknown:
+        raise DataError(f"acid_bounds_kg_yr takes 'so4' and 'no3', not {sorted(unknown)}.")
+    bounds = {k: (_acid_bound(v, 0, n, k), _acid_bound(v, 1, n, k))
+              for k, v in (acid_bounds_kg_yr or {}).items()}
+    ions = {"so4": so4, "no3": no3}
+
+    def bound(key: str, i: int):  # an acid's flux bound (its flux where it has none)
+        x = ions[key]
+        if key not in bounds or x is None:
+            return x
+        return np.where(np.isfinite(bounds[key][i]), bounds[key][i], x)
+
+    worst = {k: bound(k, 1) for k in ions}
+    best = {k: bound(k, 0) for k in ions}
+    carb_lo = np.maximum(carbon.carbonic_hco3(lo, worst["so4"], worst["no3"], **shares), 0.0)
+    carb_hi = carbon.carbonic_hco3(hi, best["so4"], best["no3"], **shares)
     negative = carbon.carbon_flag_masks(carbonic)[FLAG_NEGATIVE_CARBONIC_HCO3]
     if negative.any():
         warnings.warn(
@@ -389,9 +424,13 @@ def carbon_sink(
         acid_no3_share=acid_no3_share, bcp_share=bcp_share,
         silicate_fraction=silicate_hco3_fraction, so4_given=so4 is not None,
         no3_given=no3 is not None, toc_given=toc_given)
+    if bounds:
+        text.append("the 95 % interval also takes the " + " and ".join(
+            k.upper() for k in bounds) + " flux intervals of the acid correction, the way "
+            "that widens it (lower sink bound with the acids' upper bounds): more than 95 %")
     if rsd is None:
         text.append(f"M(HCO3) = {m_hco3} g/mol; 95 % interval propagated from the HCO3 flux "
-                    "interval only")
+                    "interval" + (" and the acid fluxes' bounds" if bounds else " only"))
     else:
         r = (f"{float(rsd.min()):.3g}" if np.ptp(rsd) == 0 else
              f"{float(rsd.min()):.3g}-{float(rsd.max()):.3g} by period")

@@ -401,8 +401,8 @@ def run_flux(
             t = tables[tkey]
             if t.empty:
                 continue
-            def comp(name, _tkey=tkey):
-                return ctables[name][_tkey]["flux_kg_yr"].to_numpy() if name in ctables else None
+            def comp(name, _tkey=tkey, col="flux_kg_yr"):
+                return ctables[name][_tkey][col].to_numpy() if name in ctables else None
             if hco3:
                 so4_flux = comp("so4")
                 sk = carbon_sink(
@@ -410,6 +410,9 @@ def run_flux(
                     hco3_lo95_kg_yr=t["flux_lo95_kg_yr"].to_numpy(),
                     hco3_hi95_kg_yr=t["flux_hi95_kg_yr"].to_numpy(),
                     so4_flux_kg_yr=so4_flux, no3_flux_kg_yr=comp("no3"),
+                    acid_bounds_kg_yr={k: (comp(k, col="flux_lo95_kg_yr"),
+                                           comp(k, col="flux_hi95_kg_yr"))
+                                       for k in ("so4", "no3") if k in ctables},
                     acid_so4_share=acid_so4_share, evaporite_so4_share=evaporite_so4_share,
                     acid_no3_share=acid_no3_share,
                     silicate_hco3_fraction=silicate_hco3_fraction,
