@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import karstsink
 from karstsink.config import load_run_config
 from karstsink.exceptions import ConfigError, DataError
 from karstsink.workflows import run_flux, run_pipeline
@@ -242,6 +243,9 @@ def test_run_writes_the_trend_and_the_report_shows_it(tmp_path, files, fit):
     # the sink row is the HCO3 flux scaled, before acid corrections: the file says so
     basis = json.loads((folder / "trend.json").read_text("utf-8"))["sink_basis"]
     assert "without acid corrections" in basis and "sink.csv" in basis
+    info = json.loads((folder / "trend.json").read_text("utf-8"))
+    assert info["karstsink_version"] == karstsink.__version__
+    assert any("no sulfuric-acid correction" in t for t in info["carbon_accounting"])
 
 
 def test_trend_json_records_how_the_flux_runs_kalman_table_was_drawn(tmp_path, files):

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import __version__
 from .._seed import resolve_seed, seed_problem
 from ..exceptions import DataError
 from ..flux._kalman import KALMAN_RHO
@@ -316,7 +317,12 @@ def write_trend_outputs(trend: TrendRun, folder: str | os.PathLike, *,
     if trend.band is not None:
         names.append("fn_band.csv")
         to_csv(trend.band, out / names[-1], index=False)
-    info = {**trend.info, **(extra_info or {})}
+    info = {"karstsink_version": __version__, **trend.info, **(extra_info or {})}
+    if trend.info.get("sink_rows"):  # the sink row's carbon accounting, stated as sink.csv's
+        from .. import carbon
+
+        info["carbon_accounting"] = carbon.assumptions(so4_given=False, no3_given=False,
+                                                       bcp_share=None)
     (out / "trend.json").write_text(json_text(info),
                                     encoding="utf-8")
     names.append("trend.json")
