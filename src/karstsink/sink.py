@@ -73,14 +73,9 @@ def _arr(x, n=None, name="a flux"):
 def _acid_bound(bounds, i: int, n: int, key: str) -> np.ndarray:
     """The lower (``i`` 0) or upper (1) 95 % bound of an acid ion's flux [kg yr⁻¹] in
     mol yr⁻¹ (NaN where it has none)."""
-    value = bounds[i]
-    if value is None:
+    if bounds[i] is None:
         return np.full(n, np.nan)
-    with np.errstate(invalid="ignore"):
-        a = _arr(value, n, f"acid_bounds_kg_yr[{key!r}]")
-        if np.any(a < 0):
-            raise DataError(f"acid_bounds_kg_yr[{key!r}] must not be negative.")
-    return a * 1e3 / MOLAR_MASS[key]
+    return _companion(bounds[i], n, f"acid_bounds_kg_yr[{key!r}]") * 1e3 / MOLAR_MASS[key]
 
 
 def _companion(x, n, name):

@@ -87,7 +87,7 @@ DISCHARGE_TO_M3S: dict[str, float] = {
     "l/s": 1e-3,
     "ft3/s": 0.028316846592,
     "m3/d": 1.0 / SECONDS_PER_DAY,
-    "m3/h": 1.0 / 3600.0,
+    "m3/h": 24.0 / SECONDS_PER_DAY,
 }
 
 #: Spellings of the discharge units, compared after NFKC (``m³`` = ``m3``, ``s⁻¹`` =

@@ -274,9 +274,8 @@ def speciate(table: pd.DataFrame, *, database: str | os.PathLike = DEFAULT_DATAB
         ph_valid = np.where((ph >= PH_RANGE[0]) & (ph <= PH_RANGE[1])
                             & (ph != qa.PH_SENTINEL), ph, np.nan)
     carbon_added = carbon.carbon_flag_masks(carbonic, ph_valid)
-    with np.errstate(invalid="ignore"):  # no acid ion, no carbonic HCO3: say why it is NaN
-        carbon_added["acid_ion_missing"] = (hco3 >= 0) & ~bad & (np.isnan(so4 * acid_scale[
-            "so4"]) | np.isnan(no3 * acid_scale["no3"]))
+    with np.errstate(invalid="ignore"):  # an HCO3 but no carbonic HCO3: an acid ion has none
+        carbon_added["acid_ion_missing"] = (hco3 >= 0) & ~bad & np.isnan(carbonic)
     for code, mask in carbon_added.items():
         qa.add_flag(flags, mask, code)
     added.update(carbon_added)

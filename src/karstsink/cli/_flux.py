@@ -12,6 +12,7 @@ from ..flux import METHODS
 from ..flux._wrtds_core import MIN_OBS_FLOOR
 from ..flux.aggregate import DEFAULT_YEAR_START_MONTH
 from ..io.discharge import DEFAULT_MAX_GAP_DAYS
+from ..units import DAYS_PER_YEAR
 from ._common import (
     SEED,
     F,
@@ -209,7 +210,7 @@ def flux_command(discharge_path, samples_path, samples_sheet, discharge_sheet, a
     echo_result(f"{run.estimate.method}: mean flux {total['flux_kg_day']:.4g} kg/d {band} "
                 f"over {int(total['n_days'])} days" + (
                     f" ({gap} day(s) without discharge left out; the yearly rates are the "
-                    "mean of the days with a flux x 365.25)" if gap else ""))
+                    f"mean of the days with a flux x {DAYS_PER_YEAR:g})" if gap else ""))
     if "sink_t_c_km2_yr" in run.sink and run.sink["sink_t_c_km2_yr"].notna().any():
         s = run.sink.iloc[-1]
         echo_result(f"carbon sink (whole record): {s['sink_t_c_km2_yr']:.4g} t C km-2 yr-1 = "

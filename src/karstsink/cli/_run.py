@@ -98,9 +98,8 @@ def _result_lines(run) -> list[str]:
                      f"{format_mass(b * f, mass, per='yr')} ({yb})")
     share = s.get("share_of_emissions_first_year_pct")
     if share is not None and math.isfinite(share):
-        whose = "zones'" if s.get("share_of_emissions_basis") == "zones" else "map's"
-        if s.get("share_of_emissions_basis") == "given":
-            whose = "given"
+        whose = {"zones": "zones'", "given": "given"}.get(s.get("share_of_emissions_basis"),
+                                                           "map's")
         lines.append(f"balance: the {whose} sinks offset {share:.1f} % of the "
                      f"{s.get('share_of_emissions_scenario', 'first')} scenario's "
                      f"{s.get('share_of_emissions_year', 'first-year')} emissions")

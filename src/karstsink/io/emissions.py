@@ -19,7 +19,15 @@ import pandas as pd
 
 from ..exceptions import DataError, DataQualityWarning, MissingColumnError, UnitError
 from ..units import C_TO_CO2
-from .cells import ABOVE, BELOW, MISSING, NOT_NUMERIC, parse_column, sentinel_mask
+from .cells import (
+    ABOVE,
+    BELOW,
+    MISSING,
+    NOT_NUMERIC,
+    SENTINEL_VALUES,
+    parse_column,
+    sentinel_mask,
+)
 from .text import read_rows
 
 __all__ = ["SHIPPED_SCENARIOS", "emissions_span", "read_emissions_csv", "shipped_emissions",
@@ -50,7 +58,8 @@ _CO2_AS_C = re.compile(r"co2[\s_-]*c\b|\bc[\s_-]*co2")
 # parser's (-99, -999, -9999, -99999) and -999999, also with up to six nines after the
 # point (-99.9, -999.99), tested on the parsed number, so "-9,999", "-999,0" and "−999"
 # count too
-_NO_DATA = tuple(round(-(10.0 ** k - 10.0 ** -j), j) for k in range(2, 7) for j in range(7))
+_NO_DATA = tuple(round(v - (1.0 - 10.0 ** -j), j)
+                 for v in (*SENTINEL_VALUES, -999999.0) for j in range(7))
 
 
 def _basis(text: str) -> str | None:

@@ -213,9 +213,13 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
             if head.startswith("change/"):
                 path = path.rename(folder / f"{path.stem}_change.qml")
             files.append(f"{head}/{path.name}")
-    if spec.zones is not None:  # the helper writes the first year's tables meanwhile
-        zio.start_write(tmp / labels[0], sums[index[labels[0]]], co2, spec.grid,
-                        {**spec.tags, **(spec.name_tags or {}).get(labels[0], {})})
+
+    def write_zones(lab: str) -> None:  # the helper writes a year's zone tables meanwhile,
+        zio.start_write(tmp / lab, sums[index[lab]], co2, spec.grid,  # tagged as its COGs
+                        {**spec.tags, **(spec.name_tags or {}).get(lab, {})})
+
+    if spec.zones is not None:  # the first year's, while the COGs are closed
+        write_zones(labels[0])
     with cf.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(spec.names)))) as pool:
         futs = [pool.submit(cogs[n].close, tmp / f"{output_meta(n)[0]}.tif")
                 for n in spec.names]
@@ -224,9 +228,8 @@ def finish_series(spec: _Spec, extra: dict, cfg, tmp: Path, sums, counters: dict
     files += [f"{output_meta(n)[0]}.tif" for n in spec.names]
     zonal: dict = {}
     for i, lab in enumerate(labels):
-        if spec.zones is not None and i > 0:  # the helper writes the zone tables meanwhile
-            zio.start_write(tmp / lab, sums[index[lab]], co2, spec.grid,
-                            {**spec.tags, **(spec.name_tags or {}).get(lab, {})})
+        if spec.zones is not None and i > 0:
+            write_zones(lab)
         if quicklook and ser.maps:
             from ..plots.maps import quicklook as draw
 

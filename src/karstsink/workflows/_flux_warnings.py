@@ -54,13 +54,14 @@ def warn_unused_acid_columns(table, given: dict[str, str | None]) -> None:
     from ..io.headers import match_header
 
     found: dict[str, str] = {}
-    for col in (c for c in table.columns if table[c].notna().any()):
+    for col in table.columns:
         try:
             hit = match_header(str(col))
         except UnitError:  # a header it cannot read is the reader's business
             continue
-        if hit is not None and hit.key in given and given[hit.key] is None:
-            found.setdefault(hit.key, str(col))
+        if (hit is not None and hit.key in given and given[hit.key] is None
+                and hit.key not in found and table[col].notna().any()):
+            found[hit.key] = str(col)
     if found:
         opts = " ".join(f"--{k} {c!r}" for k, c in found.items())
         keys = ", ".join(f"{k} = {c!r}" for k, c in found.items())

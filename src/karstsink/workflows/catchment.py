@@ -36,7 +36,7 @@ from ..io.discharge import DEFAULT_MAX_GAP_DAYS, read_discharge
 from ..io.flux_samples import flux_samples_from_table, read_flux_table
 from ..io.write import json_text
 from ..sink import carbon_sink
-from ..units import ELEMENT_QUALIFIERS, MOLAR_MASS
+from ..units import DAYS_PER_YEAR, ELEMENT_QUALIFIERS, MOLAR_MASS
 from ._flux_options import (  # the option rules, importable from here as before
     METHOD_ONLY_OPTIONS,
     SHARE_COLUMNS,
@@ -437,7 +437,7 @@ def run_flux(
                 sk["assumptions"] = [a if m == 0 else
                                      f"{a}; {m} day(s) of the period have no flux: its rate "
                                      f"is the mean daily flux of its {n} day(s) with one x "
-                                     "365.25" for a, m, n in
+                                     f"{DAYS_PER_YEAR:g}" for a, m, n in
                                      zip(sk["assumptions"], missing, t["n_days"], strict=True)]
             rows.append(sk)
         sink_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
